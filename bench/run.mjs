@@ -1,0 +1,245 @@
+#!/usr/bin/env node
+// tssandbox benchmark: the same workloads natively, under tssandbox, under gVisor
+// (runsc, ptrace platform) and under proot, side by side.
+//
+//   npm run bench                 all rows
+//   npm run bench -- --quick      fewer repetitions
+//   npm run bench -- --json       machine-readable results on stdout
+//   npm run bench -- --only getppid,true
+//
+// Adding a benchmark is one entry in ROWS below. A row is either
+//   kind 'per-op': a guest that prints "<ns> ns/iter" (timed inside the guest), or
+//   kind 'wall':   a command whose whole wall time is measured from outside.
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '..');
+const BUILD = path.join(HERE, '.build');
+const BIN = path.join(REPO, 'bin', 'tssandbox');
+
+const args = process.argv.slice(2);
+const QUICK = args.includes('--quick');
+const JSON_OUT = args.includes('--json');
+const onlyIdx = args.indexOf('--only');
+const ONLY = onlyIdx >= 0 ? new Set(args[onlyIdx + 1].split(',')) : null;
+const ENV = {
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  HOME: '/root',
+  LANG: 'C',
+};
+
+// ---------------------------------------------------------------------------
+// Benchmarks. `iters` is per peer class: sandboxes trap every syscall, so they
+// get fewer iterations to keep the run short.
+const ROWS = [
+  {
+    id: 'getppid',
+    label: 'getppid() syscall',
+    kind: 'per-op',
+    guest: 'getppid_loop', // bench/guests/getppid_loop.c, built -static
+    iters: { native: 2_000_000, sandbox: 20_000 },
+    reps: 3,
+  },
+  {
+    id: 'true',
+    label: 'run /bin/true',
+    kind: 'wall',
+    argv: ['/bin/true'],
+    reps: 10,
+  },
+  {
+    id: 'python',
+    label: 'run python3 -c pass',
+    kind: 'wall',
+    argv: ['/usr/bin/python3', '-c', 'pass'],
+    reps: 10,
+  },
+];
+
+// ---------------------------------------------------------------------------
+// Peers: how to wrap a command line. `probe` decides availability once.
+const RUNSC_BASE = ['--rootless', '--network=none', '--platform=ptrace'];
+const PEERS = [
+  {
+    id: 'native',
+    label: 'native',
+    sandbox: false,
+    wrap: (argv) => argv,
+    probe: () => null,
+  },
+  {
+    id: 'tssandbox',
+    label: 'tssandbox',
+    sandbox: true,
+    wrap: (argv) => [process.execPath, BIN, 'run', ...argv],
+    probe() {
+      if (!fs.existsSync(path.join(REPO, 'dist'))) return 'not built (run npm install)';
+      return tryRun(this.wrap(['/bin/true']));
+    },
+  },
+  {
+    id: 'runsc',
+    label: 'runsc ptrace',
+    sandbox: true,
+    extra: [],
+    wrap(argv) { return ['runsc', ...RUNSC_BASE, ...this.extra, 'do', ...argv]; },
+    probe() {
+      if (!which('runsc')) return 'runsc not installed';
+      const first = tryRun(this.wrap(['/bin/true']));
+      if (first === null) return null;
+      this.extra = ['--ignore-cgroups'];
+      const second = tryRun(this.wrap(['/bin/true']));
+      return second === null ? null : first;
+    },
+  },
+  {
+    id: 'proot',
+    label: 'proot',
+    sandbox: true,
+    wrap: (argv) => ['proot', ...argv],
+    probe() {
+      if (!which('proot')) return 'proot not installed';
+      return tryRun(this.wrap(['/bin/true']));
+    },
+  },
+];
+
+// ---------------------------------------------------------------------------
+function which(cmd) {
+  return ENV.PATH.split(':').some((d) => {
+    try { fs.accessSync(path.join(d, cmd), fs.constants.X_OK); return true; } catch { return false; }
+  });
+}
+
+function run(argv, timeoutMs = 120_000) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(argv[0], argv.slice(1), { env: ENV, encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  return { ...r, ms };
+}
+
+/** null if argv runs and exits 0, else a one-line reason. */
+function tryRun(argv) {
+  const r = run(argv, 60_000);
+  if (r.error) return r.error.code === 'ETIMEDOUT' ? 'timed out' : String(r.error.message);
+  if (r.status === 0) return null;
+  return failure(r);
+}
+
+function compileGuest(name) {
+  fs.mkdirSync(BUILD, { recursive: true });
+  const src = path.join(HERE, 'guests', `${name}.c`);
+  const out = path.join(BUILD, name);
+  const stale = !fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(src).mtimeMs;
+  if (stale) execFileSync('gcc', ['-O2', '-static', '-o', out, src], { stdio: 'inherit' });
+  return out;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** Measures one row under one peer: { value (ns), note } or { error }. */
+function measure(row, peer) {
+  const reps = QUICK ? Math.max(2, Math.ceil(row.reps / 3)) : row.reps;
+  if (row.kind === 'per-op') {
+    const bin = compileGuest(row.guest);
+    const iters = peer.sandbox ? row.iters.sandbox : row.iters.native;
+    const vals = [];
+    for (let i = 0; i < reps; i++) {
+      const r = run(peer.wrap([bin, String(QUICK ? Math.ceil(iters / 4) : iters)]));
+      const m = /([\d.]+) ns\/iter/.exec(r.stdout ?? '');
+      if (r.status !== 0 || !m) return { error: failure(r) };
+      vals.push(Number(m[1]));
+    }
+    return { value: median(vals), samples: vals };
+  }
+  // wall: one warm-up, then reps timed runs
+  const argv = peer.wrap(row.argv);
+  const warm = run(argv);
+  if (warm.status !== 0) return { error: failure(warm) };
+  const vals = [];
+  for (let i = 0; i < reps; i++) {
+    const r = run(argv);
+    if (r.status !== 0) return { error: failure(r) };
+    vals.push(r.ms * 1e6);
+  }
+  return { value: median(vals), samples: vals };
+}
+
+function failure(r) {
+  if (r.error) return r.error.code === 'ETIMEDOUT' ? 'timed out' : r.error.message;
+  const lines = (r.stderr || r.stdout || '').split('\n').map((s) => s.trim()).filter(Boolean);
+  // Prefer the CLI's own message or a JS error over the first line of a stack dump.
+  const line = lines.find((l) => /^tssandbox:|Error\b/.test(l)) ?? lines[0] ?? '';
+  return `exit ${r.status ?? r.signal}${line ? `: ${line.slice(0, 100)}` : ''}`;
+}
+
+function fmtTime(ns) {
+  if (ns < 1e3) return `${ns.toFixed(0)} ns`;
+  if (ns < 1e6) return `${(ns / 1e3).toFixed(ns < 1e4 ? 2 : 1)} µs`;
+  if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 2 : 1)} ms`;
+  return `${(ns / 1e9).toFixed(2)} s`;
+}
+const fmtRatio = (a, b) => (a == null || b == null ? 'n/a' : `${(a / b).toFixed(a / b < 10 ? 2 : 1)}×`);
+
+function table(header, rows) {
+  const all = [header, ...rows];
+  const w = header.map((_, i) => Math.max(...all.map((r) => String(r[i]).length)));
+  const line = (r) => r.map((c, i) => (i === 0 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join('  ');
+  return [line(header), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+}
+
+// ---------------------------------------------------------------------------
+const log = (s) => (JSON_OUT ? process.stderr : process.stdout).write(`${s}\n`);
+
+const unavailable = {};
+for (const p of PEERS) {
+  const why = p.probe();
+  if (why) unavailable[p.id] = why;
+}
+log(`tssandbox benchmark on ${process.platform}/${process.arch}, node ${process.version}${QUICK ? ' (quick)' : ''}`);
+for (const p of PEERS) log(`  ${p.label.padEnd(13)} ${unavailable[p.id] ? `n/a: ${unavailable[p.id]}` : 'ok'}`);
+log('');
+
+const results = {};
+for (const row of ROWS) {
+  if (ONLY && !ONLY.has(row.id)) continue;
+  results[row.id] = {};
+  for (const p of PEERS) {
+    if (unavailable[p.id]) { results[row.id][p.id] = { error: unavailable[p.id] }; continue; }
+    results[row.id][p.id] = measure(row, p);
+    if (process.stderr.isTTY) process.stderr.write('.');
+  }
+}
+if (process.stderr.isTTY) process.stderr.write('\n');
+
+const val = (rid, pid) => results[rid][pid]?.value ?? null;
+const header = ['benchmark', ...PEERS.map((p) => p.label), 'tss/native', 'tss/runsc', 'tss/proot'];
+const body = ROWS.filter((r) => results[r.id]).map((row) => [
+  row.label + (row.kind === 'per-op' ? ' (per call)' : ' (median wall)'),
+  ...PEERS.map((p) => (val(row.id, p.id) == null ? 'n/a' : fmtTime(val(row.id, p.id)))),
+  fmtRatio(val(row.id, 'tssandbox'), val(row.id, 'native')),
+  fmtRatio(val(row.id, 'tssandbox'), val(row.id, 'runsc')),
+  fmtRatio(val(row.id, 'tssandbox'), val(row.id, 'proot')),
+]);
+log(table(header, body));
+
+const errors = [];
+for (const row of ROWS) {
+  for (const p of PEERS) {
+    const e = results[row.id]?.[p.id]?.error;
+    if (e && !unavailable[p.id]) errors.push(`  ${row.id} under ${p.label}: ${e}`);
+  }
+}
+if (errors.length) log(`\nn/a cells:\n${errors.join('\n')}`);
+log('\nRatios below 1× mean tssandbox is faster. per call: timed inside the guest; wall: whole command, median.');
+
+if (JSON_OUT) {
+  process.stdout.write(`${JSON.stringify({ unavailable, results }, null, 2)}\n`);
+}

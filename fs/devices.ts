@@ -1,0 +1,89 @@
+/**
+ * Character devices: what opening a device node (in /dev or made by mknod anywhere in
+ * tmpfs) gives, chosen by its device number as Linux's chrdev table does.
+ */
+import { randomFillSync } from 'crypto';
+import * as E from '../src/kernel/errno';
+import { makedev, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from './constants';
+import { FileDescription } from './file';
+import type { Inode } from './inode';
+import { HostFile } from './host-file';
+
+export const DEV_NULL = makedev(1, 3);
+export const DEV_ZERO = makedev(1, 5);
+export const DEV_FULL = makedev(1, 7);
+export const DEV_RANDOM = makedev(1, 8);
+export const DEV_URANDOM = makedev(1, 9);
+export const DEV_TTY = makedev(5, 0);
+export const DEV_CONSOLE = makedev(5, 1);
+
+/** Host fd of the controlling terminal (set by the CLI / createVfs), or -1 when there is none. */
+let ttyHostFd = -1;
+export function setControllingTty(fd: number): void {
+  ttyHostFd = fd;
+}
+
+/** Devices whose reads/writes never depend on a position: lseek succeeds and returns 0. */
+class SimpleDevice extends FileDescription {
+  constructor(
+    inode: Inode,
+    flags: number,
+    private readonly kind: number,
+  ) {
+    super(inode, flags);
+  }
+  override read(buf: Uint8Array): number {
+    return this.pread(buf);
+  }
+  override pread(buf: Uint8Array): number {
+    switch (this.kind) {
+      case DEV_NULL:
+        return 0;
+      case DEV_ZERO:
+      case DEV_FULL:
+        buf.fill(0);
+        return buf.length;
+      default:
+        randomFillSync(buf);
+        return buf.length;
+    }
+  }
+  override write(buf: Uint8Array): number {
+    return this.kind === DEV_FULL ? -E.ENOSPC : buf.length;
+  }
+  override pwrite(buf: Uint8Array): number {
+    return this.write(buf);
+  }
+  override seek(): number {
+    return (this.pos = 0);
+  }
+  override readiness(): number {
+    return POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
+  }
+  override get pollable(): boolean {
+    return false;
+  }
+  override truncate(): number {
+    return 0; // O_TRUNC / ftruncate on /dev/null are accepted by Linux
+  }
+}
+
+export function openDevice(inode: Inode, rdev: number, flags: number): FileDescription | number {
+  switch (rdev) {
+    case DEV_NULL:
+    case DEV_ZERO:
+    case DEV_FULL:
+    case DEV_RANDOM:
+    case DEV_URANDOM:
+      return new SimpleDevice(inode, flags, rdev);
+    case DEV_TTY:
+    case DEV_CONSOLE: {
+      if (ttyHostFd < 0) return -E.ENXIO;
+      const f = new HostFile(ttyHostFd, flags, false);
+      f.inode = inode;
+      return f;
+    }
+    default:
+      return -E.ENXIO;
+  }
+}

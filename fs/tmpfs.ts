@@ -1,0 +1,365 @@
+/**
+ * tmpfs: an in-memory filesystem. Also the overlay's upper layer (whiteouts and opaque
+ * directories are kept as sets on the directory, never as visible entries), the backing
+ * of /dev (device nodes dispatch on rdev), /dev/shm, /tmp and memfd.
+ */
+import * as E from '../src/kernel/errno';
+import type { Credentials } from '../src/kernel/credentials';
+import {
+  S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK, S_ISGID,
+  RENAME_NOREPLACE, RENAME_EXCHANGE, O_TRUNC, O_ACCMODE, O_RDONLY,
+} from './constants';
+import { FileSystem, Inode, nowTs, emptyStat, type Stat, type DirEntry, type SetAttr, type TimeSpec } from './inode';
+import { DirFile, FileDescription, SeekableFile } from './file';
+import { openDevice } from './devices';
+import { Pipe } from './pipe';
+
+export const TMPFS_MAGIC = 0x01021994;
+/** tmpfs inode numbers start high so they rarely collide with host inode numbers under the overlay. */
+let nextIno = 0x10000000;
+
+/** Largest file tmpfs accepts (a Buffer's limit is the practical bound). */
+const MAX_FILE = 2 ** 31;
+
+export class Tmpfs extends FileSystem {
+  readonly magic = TMPFS_MAGIC;
+  readonly type: string;
+  private readonly rootInode: TmpfsInode;
+
+  constructor(opts: { type?: string; mode?: number; source?: string } = {}) {
+    super();
+    this.type = opts.type ?? 'tmpfs';
+    this.source = opts.source ?? this.type;
+    this.rootInode = new TmpfsInode(this, S_IFDIR | (opts.mode ?? 0o1777), 0, 0);
+  }
+  root(): TmpfsInode {
+    return this.rootInode;
+  }
+  override statfsNumbers(): number[] {
+    // Advertise half of a 4 GiB tmpfs as free, enough for any test program's sanity checks.
+    return [4096, 1 << 20, 1 << 19, 1 << 19, 1 << 20, 1 << 19];
+  }
+}
+
+export class TmpfsInode extends Inode {
+  readonly ino = nextIno++;
+  nlink = 1;
+  rdev = 0;
+  atimeSec = 0; atimeNsec = 0; mtimeSec = 0; mtimeNsec = 0; ctimeSec = 0; ctimeNsec = 0;
+  btimeSec = 0; btimeNsec = 0;
+  /** Regular files: bytes [0, capacity); size may exceed data.length (a sparse tail of zeros). */
+  data: Buffer | null = null;
+  size = 0;
+  children: Map<string, TmpfsInode> | null = null;
+  /** Overlay upper only: names deleted from the lower layer. */
+  whiteouts: Set<string> | null = null;
+  /** Overlay upper only: the lower directory is hidden entirely. */
+  opaque = false;
+  target = '';
+  xattrs: Map<string, Buffer> | null = null;
+  /** FIFO: the pipe shared by every open of this node. */
+  fifo: Pipe | null = null;
+  /** memfd seals (F_ADD_SEALS). */
+  seals = 0;
+
+  constructor(
+    readonly fs: Tmpfs,
+    public mode: number,
+    public uid: number,
+    public gid: number,
+  ) {
+    super();
+    const [s, ns] = nowTs();
+    this.atimeSec = this.mtimeSec = this.ctimeSec = this.btimeSec = s;
+    this.atimeNsec = this.mtimeNsec = this.ctimeNsec = this.btimeNsec = ns;
+    if ((mode & S_IFMT) === S_IFDIR) {
+      this.children = new Map();
+      this.nlink = 2;
+    }
+  }
+
+  stat(): Stat {
+    const st = emptyStat();
+    st.dev = this.fs.dev;
+    st.ino = this.ino;
+    st.mode = this.mode;
+    st.nlink = this.nlink;
+    st.uid = this.uid;
+    st.gid = this.gid;
+    st.rdev = this.rdev;
+    st.size = this.isDir ? 4096 : (this.mode & S_IFMT) === S_IFLNK ? Buffer.byteLength(this.target) : this.size;
+    st.blocks = this.data ? Math.ceil(Math.min(this.size, this.data.length) / 4096) * 8 : 0;
+    st.atimeSec = this.atimeSec; st.atimeNsec = this.atimeNsec;
+    st.mtimeSec = this.mtimeSec; st.mtimeNsec = this.mtimeNsec;
+    st.ctimeSec = this.ctimeSec; st.ctimeNsec = this.ctimeNsec;
+    st.btimeSec = this.btimeSec; st.btimeNsec = this.btimeNsec;
+    return st;
+  }
+
+  touch(m: boolean, c: boolean): void {
+    const [s, ns] = nowTs();
+    if (m) { this.mtimeSec = s; this.mtimeNsec = ns; }
+    if (c) { this.ctimeSec = s; this.ctimeNsec = ns; }
+  }
+
+  // ---- directory operations ----
+  override lookup(name: string): Inode | number {
+    if (this.children === null) return -E.ENOTDIR;
+    return this.children.get(name) ?? -E.ENOENT;
+  }
+  override readdir(): DirEntry[] | number {
+    if (this.children === null) return -E.ENOTDIR;
+    const out: DirEntry[] = [];
+    for (const [name, c] of this.children) out.push({ name, ino: c.ino, type: c.dtype });
+    return out;
+  }
+  private newChild(name: string, mode: number, creds: Credentials): TmpfsInode | number {
+    const ch = this.children;
+    if (ch === null) return -E.ENOTDIR;
+    if (ch.has(name)) return -E.EEXIST;
+    // A setgid directory passes its group (and, for directories, the bit) down.
+    let gid = creds.fsgid;
+    if (this.mode & S_ISGID) {
+      gid = this.gid;
+      if ((mode & S_IFMT) === S_IFDIR) mode |= S_ISGID;
+    }
+    const n = new TmpfsInode(this.fs, mode, creds.fsuid, gid);
+    ch.set(name, n);
+    this.whiteouts?.delete(name);
+    this.touch(true, true);
+    return n;
+  }
+  override mknod(name: string, mode: number, creds: Credentials, rdev: number): Inode | number {
+    const t = mode & S_IFMT;
+    if (t !== S_IFREG && t !== S_IFIFO && t !== S_IFCHR && t !== S_IFBLK && t !== S_IFSOCK) return -E.EINVAL;
+    const n = this.newChild(name, mode, creds);
+    if (typeof n !== 'number') n.rdev = rdev;
+    return n;
+  }
+  override mkdir(name: string, mode: number, creds: Credentials): Inode | number {
+    const n = this.newChild(name, S_IFDIR | (mode & 0o7777), creds);
+    if (typeof n !== 'number') this.nlink++;
+    return n;
+  }
+  override symlink(name: string, target: string, creds: Credentials): Inode | number {
+    const n = this.newChild(name, S_IFLNK | 0o777, creds);
+    if (typeof n !== 'number') {
+      n.target = target;
+      n.size = Buffer.byteLength(target);
+    }
+    return n;
+  }
+  override link(name: string, target: Inode): number {
+    const ch = this.children;
+    if (ch === null) return -E.ENOTDIR;
+    if (!(target instanceof TmpfsInode) || target.fs !== this.fs) return -E.EXDEV;
+    if (ch.has(name)) return -E.EEXIST;
+    ch.set(name, target);
+    this.whiteouts?.delete(name);
+    target.nlink++;
+    target.touch(false, true);
+    this.touch(true, true);
+    return 0;
+  }
+  override unlink(name: string): number {
+    const ch = this.children;
+    if (ch === null) return -E.ENOTDIR;
+    const c = ch.get(name);
+    if (!c) return -E.ENOENT;
+    if (c.isDir) return -E.EISDIR;
+    ch.delete(name);
+    c.nlink--;
+    c.touch(false, true);
+    this.touch(true, true);
+    return 0;
+  }
+  override rmdir(name: string): number {
+    const ch = this.children;
+    if (ch === null) return -E.ENOTDIR;
+    const c = ch.get(name);
+    if (!c) return -E.ENOENT;
+    if (!c.isDir) return -E.ENOTDIR;
+    if (c.children!.size > 0) return -E.ENOTEMPTY;
+    ch.delete(name);
+    c.nlink = 0;
+    this.nlink--;
+    this.touch(true, true);
+    return 0;
+  }
+  override rename(oldName: string, newDirI: Inode, newName: string, flags: number): number {
+    const ch = this.children;
+    if (ch === null) return -E.ENOTDIR;
+    if (!(newDirI instanceof TmpfsInode) || newDirI.fs !== this.fs) return -E.EXDEV;
+    const nch = newDirI.children;
+    if (nch === null) return -E.ENOTDIR;
+    const src = ch.get(oldName);
+    if (!src) return -E.ENOENT;
+    const dst = nch.get(newName);
+    if (flags & RENAME_EXCHANGE) {
+      if (!dst) return -E.ENOENT;
+      ch.set(oldName, dst);
+      nch.set(newName, src);
+      if (src.isDir !== dst.isDir && this !== newDirI) {
+        const d = src.isDir ? 1 : -1;
+        this.nlink -= d;
+        newDirI.nlink += d;
+      }
+      this.touch(true, true);
+      newDirI.touch(true, true);
+      return 0;
+    }
+    if (dst) {
+      if (flags & RENAME_NOREPLACE) return -E.EEXIST;
+      if (dst === src) return 0;
+      if (src.isDir) {
+        if (!dst.isDir) return -E.ENOTDIR;
+        if (dst.children!.size > 0) return -E.ENOTEMPTY;
+        newDirI.nlink--;
+        dst.nlink = 0;
+      } else {
+        if (dst.isDir) return -E.EISDIR;
+        dst.nlink--;
+        dst.touch(false, true);
+      }
+    }
+    ch.delete(oldName);
+    nch.set(newName, src);
+    newDirI.whiteouts?.delete(newName);
+    if (src.isDir && this !== newDirI) {
+      this.nlink--;
+      newDirI.nlink++;
+    }
+    src.touch(false, true);
+    this.touch(true, true);
+    newDirI.touch(true, true);
+    return 0;
+  }
+
+  // ---- attributes ----
+  override readlink(): string | number {
+    return this.isSymlink ? this.target : -E.EINVAL;
+  }
+  override setattr(a: SetAttr): number {
+    if (a.size !== undefined) {
+      if (this.isDir) return -E.EISDIR;
+      if ((this.mode & S_IFMT) !== S_IFREG) return -E.EINVAL;
+      const r = this.truncate(a.size);
+      if (r < 0) return r;
+    }
+    if (a.mode !== undefined) this.mode = (this.mode & S_IFMT) | (a.mode & 0o7777);
+    if (a.uid !== undefined && a.uid !== -1) this.uid = a.uid;
+    if (a.gid !== undefined && a.gid !== -1) this.gid = a.gid;
+    if (a.atime !== undefined) [this.atimeSec, this.atimeNsec] = resolveTime(a.atime);
+    if (a.mtime !== undefined) [this.mtimeSec, this.mtimeNsec] = resolveTime(a.mtime);
+    this.touch(false, true);
+    return 0;
+  }
+  truncate(len: number): number {
+    if (len < 0) return -E.EINVAL;
+    if (len > MAX_FILE) return -E.EFBIG;
+    if (this.data !== null && len < this.data.length) this.data.fill(0, len);
+    this.size = len;
+    this.touch(true, true);
+    return 0;
+  }
+
+  // ---- data ----
+  readData(buf: Uint8Array, pos: number): number {
+    if (pos >= this.size) return 0;
+    const n = Math.min(buf.length, this.size - pos);
+    const d = this.data;
+    const have = d === null ? 0 : Math.max(0, Math.min(n, d.length - pos));
+    if (have > 0) buf.set(d!.subarray(pos, pos + have), 0);
+    if (have < n) buf.fill(0, Math.max(have, 0), n);
+    return n;
+  }
+  writeData(buf: Uint8Array, pos: number): number {
+    const end = pos + buf.length;
+    if (end > MAX_FILE) return -E.EFBIG;
+    let d = this.data;
+    if (d === null || d.length < end) {
+      // Grow geometrically so appends stay O(n) overall.
+      const cap = Math.min(MAX_FILE, Math.max(end, d ? d.length * 2 : 0, 4096));
+      const nd = Buffer.alloc(cap);
+      if (d !== null) d.copy(nd, 0, 0, Math.min(d.length, this.size));
+      this.data = d = nd;
+    }
+    d.set(buf, pos);
+    if (end > this.size) this.size = end;
+    this.touch(true, true);
+    return buf.length;
+  }
+
+  override open(flags: number): FileDescription | number {
+    switch (this.mode & S_IFMT) {
+      case S_IFDIR:
+        return new DirFile(this, flags);
+      case S_IFREG:
+        if (flags & O_TRUNC && (flags & O_ACCMODE) !== O_RDONLY) this.truncate(0);
+        return new TmpfsFile(this, flags);
+      case S_IFIFO:
+        this.fifo ??= new Pipe();
+        return this.fifo.openFifo(this, flags);
+      case S_IFCHR:
+        return openDevice(this, this.rdev, flags);
+      case S_IFBLK:
+        return -E.ENXIO;
+      case S_IFSOCK:
+        return -E.ENXIO;
+      default:
+        return -E.ELOOP;
+    }
+  }
+
+  override getxattr(name: string): Buffer | number {
+    return this.xattrs?.get(name) ?? -E.ENODATA;
+  }
+  override setxattr(name: string, value: Buffer, flags: number): number {
+    const x = (this.xattrs ??= new Map());
+    if (flags === 1 /* XATTR_CREATE */ && x.has(name)) return -E.EEXIST;
+    if (flags === 2 /* XATTR_REPLACE */ && !x.has(name)) return -E.ENODATA;
+    x.set(name, Buffer.from(value));
+    this.touch(false, true);
+    return 0;
+  }
+  override listxattr(): string[] {
+    return this.xattrs ? [...this.xattrs.keys()] : [];
+  }
+  override removexattr(name: string): number {
+    if (!this.xattrs?.delete(name)) return -E.ENODATA;
+    return 0;
+  }
+}
+
+export function resolveTime(t: TimeSpec): [number, number] {
+  return t === 'now' ? nowTs() : [t[0], t[1]];
+}
+
+/** An open regular tmpfs file (also memfd). */
+export class TmpfsFile extends SeekableFile {
+  declare inode: TmpfsInode;
+  size(): number {
+    return this.inode.size;
+  }
+  override pread(buf: Uint8Array, pos: number): number {
+    if (pos < 0) return -E.EINVAL;
+    return this.inode.readData(buf, pos);
+  }
+  override pwrite(buf: Uint8Array, pos: number): number {
+    if (pos < 0) return -E.EINVAL;
+    if (this.inode.seals & SEAL_WRITE) return -E.EPERM;
+    if (this.inode.seals & SEAL_GROW && pos + buf.length > this.inode.size) return -E.EPERM;
+    return this.inode.writeData(buf, pos);
+  }
+  override truncate(len: number): number {
+    const s = this.inode.seals;
+    if (s & SEAL_SHRINK && len < this.inode.size) return -E.EPERM;
+    if (s & SEAL_GROW && len > this.inode.size) return -E.EPERM;
+    return this.inode.setattr({ size: len });
+  }
+}
+
+export const SEAL_SEAL = 1;
+export const SEAL_SHRINK = 2;
+export const SEAL_GROW = 4;
+export const SEAL_WRITE = 8;

@@ -1,0 +1,196 @@
+// Host calls Node lacks, and the Sentry's own host-signal handling.
+//
+// The Sentry's run loop is synchronous (it never returns to libuv while guests run),
+// so host signals cannot go through Node's handlers: ours record the signal in a
+// bit set, write the self-pipe (waking a poll) and make sure the main thread's
+// blocking waitpid is interrupted (no SA_RESTART; forwarded to the main thread when
+// the kernel picked another thread).
+#include "common.h"
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+namespace tss {
+
+static int g_selfpipe[2] = {-1, -1};
+static std::atomic<uint32_t> g_hostSigs{0};
+static pid_t g_mainTid = 0;
+static bool g_sigchldOn = false;
+
+int SelfPipeReadFd() { return g_selfpipe[0]; }
+uint32_t PendingHostSignals() { return g_hostSigs.load(); }
+
+static void WakeSelfPipe() {
+  char c = 0;
+  ssize_t r = write(g_selfpipe[1], &c, 1);
+  (void)r;
+}
+
+static void OnSigchld(int) {
+  int e = errno;
+  WakeSelfPipe();
+  errno = e;
+}
+
+static void OnHostSignal(int sig) {
+  int e = errno;
+  g_hostSigs.fetch_or(1u << sig);
+  WakeSelfPipe();
+  pid_t self = (pid_t)syscall(SYS_gettid);
+  if (self != g_mainTid) syscall(SYS_tgkill, getpid(), g_mainTid, sig);
+  errno = e;
+}
+
+static void EnsureSelfPipe() {
+  if (g_selfpipe[0] >= 0) return;
+  if (pipe2(g_selfpipe, O_CLOEXEC | O_NONBLOCK) != 0) g_selfpipe[0] = g_selfpipe[1] = -1;
+  g_mainTid = (pid_t)syscall(SYS_gettid);
+}
+
+// SIGCHLD is only wanted while the loop polls host fds: in the fast path (blocking
+// waitpid) the default disposition discards it at no cost on every ptrace stop.
+void SetSigchldWakeups(bool on) {
+  if (on == g_sigchldOn) return;
+  EnsureSelfPipe();
+  struct sigaction sa = {};
+  sa.sa_handler = on ? OnSigchld : SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  sigaction(SIGCHLD, &sa, nullptr);
+  g_sigchldOn = on;
+}
+
+static Napi::Value InstallSignalHandlers(const Napi::CallbackInfo& info) {
+  EnsureSelfPipe();
+  const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGWINCH, SIGCONT, SIGUSR1, SIGUSR2};
+  for (int s : sigs) {
+    struct sigaction sa = {};
+    sa.sa_handler = OnHostSignal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: interrupt the loop's waitpid
+    sigaction(s, &sa, nullptr);
+  }
+  return info.Env().Undefined();
+}
+
+static Napi::Value TakeHostSignals(const Napi::CallbackInfo& info) {
+  return Num(info.Env(), (double)g_hostSigs.exchange(0));
+}
+
+static uint8_t* BufArg(const Napi::CallbackInfo& info, int i, size_t* len) {
+  Napi::TypedArray ta = info[i].As<Napi::TypedArray>();
+  Napi::ArrayBuffer ab = ta.ArrayBuffer();
+  *len = ta.ByteLength();
+  return static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset();
+}
+
+static Napi::Value HostPoll(const Napi::CallbackInfo& info) {
+  size_t l;
+  int32_t* fds = reinterpret_cast<int32_t*>(BufArg(info, 0, &l));
+  int32_t* events = reinterpret_cast<int32_t*>(BufArg(info, 1, &l));
+  int32_t* revents = reinterpret_cast<int32_t*>(BufArg(info, 2, &l));
+  int count = info[3].As<Napi::Number>().Int32Value();
+  int timeout = info[4].As<Napi::Number>().Int32Value();
+  struct pollfd p[256];
+  if (count > 256) count = 256;
+  for (int i = 0; i < count; i++) {
+    p[i].fd = fds[i];
+    p[i].events = (short)events[i];
+    p[i].revents = 0;
+  }
+  int n;
+  do n = poll(p, count, timeout); while (n < 0 && errno == EINTR && timeout == 0);
+  if (n < 0) return Num(info.Env(), -errno);
+  for (int i = 0; i < count; i++) revents[i] = p[i].revents;
+  return Num(info.Env(), n);
+}
+
+static Napi::Value HostRead(const Napi::CallbackInfo& info) {
+  size_t l;
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  uint8_t* b = BufArg(info, 1, &l);
+  size_t off = (size_t)info[2].As<Napi::Number>().Int64Value();
+  size_t len = (size_t)info[3].As<Napi::Number>().Int64Value();
+  if (off + len > l) return Num(info.Env(), -EINVAL);
+  ssize_t r = read(fd, b + off, len);
+  return Num(info.Env(), r < 0 ? -errno : (double)r);
+}
+
+static Napi::Value HostWrite(const Napi::CallbackInfo& info) {
+  size_t l;
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  uint8_t* b = BufArg(info, 1, &l);
+  size_t off = (size_t)info[2].As<Napi::Number>().Int64Value();
+  size_t len = (size_t)info[3].As<Napi::Number>().Int64Value();
+  if (off + len > l) return Num(info.Env(), -EINVAL);
+  ssize_t r;
+  do r = write(fd, b + off, len); while (r < 0 && errno == EINTR);
+  return Num(info.Env(), r < 0 ? -errno : (double)r);
+}
+
+static Napi::Value HostPread(const Napi::CallbackInfo& info) {
+  size_t l;
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  uint8_t* b = BufArg(info, 1, &l);
+  size_t off = (size_t)info[2].As<Napi::Number>().Int64Value();
+  size_t len = (size_t)info[3].As<Napi::Number>().Int64Value();
+  off_t pos = (off_t)info[4].As<Napi::Number>().Int64Value();
+  if (off + len > l) return Num(info.Env(), -EINVAL);
+  ssize_t r = pread(fd, b + off, len, pos);
+  return Num(info.Env(), r < 0 ? -errno : (double)r);
+}
+
+static Napi::Value HostIoctlWinsize(const Napi::CallbackInfo& info) {
+  size_t l;
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int32_t* out = reinterpret_cast<int32_t*>(BufArg(info, 1, &l));
+  struct winsize ws;
+  if (ioctl(fd, TIOCGWINSZ, &ws) != 0) return Num(info.Env(), -errno);
+  out[0] = ws.ws_row;
+  out[1] = ws.ws_col;
+  out[2] = ws.ws_xpixel;
+  out[3] = ws.ws_ypixel;
+  return Num(info.Env(), 0);
+}
+
+// struct termios as the kernel lays it out for TCGETS (36 bytes: 4 flags, c_line, 19 cc).
+static Napi::Value HostTcgets(const Napi::CallbackInfo& info) {
+  size_t l;
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  uint8_t* out = BufArg(info, 1, &l);
+  if (l < 36) return Num(info.Env(), -EINVAL);
+  if (ioctl(fd, TCGETS, out) != 0) return Num(info.Env(), -errno);
+  return Num(info.Env(), 0);
+}
+
+static Napi::Value HostTcsets(const Napi::CallbackInfo& info) {
+  size_t l;
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int action = info[1].As<Napi::Number>().Int32Value();  // TCSETS, TCSETSW or TCSETSF
+  uint8_t* in = BufArg(info, 2, &l);
+  if (l < 36) return Num(info.Env(), -EINVAL);
+  if (action != TCSETS && action != TCSETSW && action != TCSETSF) return Num(info.Env(), -EINVAL);
+  if (ioctl(fd, action, in) != 0) return Num(info.Env(), -errno);
+  return Num(info.Env(), 0);
+}
+
+void InitHost(Napi::Env env, Napi::Object exports) {
+  EnsureSelfPipe();
+  exports["installSignalHandlers"] = Napi::Function::New(env, InstallSignalHandlers);
+  exports["takeHostSignals"] = Napi::Function::New(env, TakeHostSignals);
+  exports["hostPoll"] = Napi::Function::New(env, HostPoll);
+  exports["hostRead"] = Napi::Function::New(env, HostRead);
+  exports["hostWrite"] = Napi::Function::New(env, HostWrite);
+  exports["hostPread"] = Napi::Function::New(env, HostPread);
+  exports["hostIoctlWinsize"] = Napi::Function::New(env, HostIoctlWinsize);
+  exports["hostTcgets"] = Napi::Function::New(env, HostTcgets);
+  exports["hostTcsets"] = Napi::Function::New(env, HostTcsets);
+}
+
+}  // namespace tss

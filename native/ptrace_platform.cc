@@ -1,0 +1,517 @@
+// The ptrace platform: stub processes whose every syscall stops under PTRACE_SYSEMU.
+//
+// All ptrace requests come from the Node main thread (the tracer). One N-API call
+// returns the next stop with the registers already in the shared event buffer, and
+// the hot path (resumeSyscallAndWait) writes the result, resumes and waits in one call.
+#include "common.h"
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <elf.h>
+#include <fcntl.h>
+#include <linux/ptrace.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef PTRACE_SYSEMU
+#define PTRACE_SYSEMU 31
+#endif
+
+namespace tss {
+
+static uint8_t g_fallbackBuf[kBufSize];
+static uint8_t* g_buf = g_fallbackBuf;
+static napi_ref g_bufRef = nullptr;
+static pid_t g_pgid = 0;  // process group of every stub process
+
+uint8_t* EventBuffer() { return g_buf; }
+int32_t* Info() { return reinterpret_cast<int32_t*>(g_buf + kInfoOff); }
+user_regs_struct* Regs() { return reinterpret_cast<user_regs_struct*>(g_buf + kRegsOff); }
+
+static long Ptrace(int req, pid_t pid, void* addr, void* data) {
+  return syscall(SYS_ptrace, req, pid, addr, data);
+}
+
+static Napi::Value SetEventBuffer(const Napi::CallbackInfo& info) {
+  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  if (ab.ByteLength() < kBufSize) {
+    Napi::TypeError::New(info.Env(), "event buffer too small").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  if (g_bufRef) napi_delete_reference(info.Env(), g_bufRef);
+  napi_create_reference(info.Env(), ab, 1, &g_bufRef);
+  g_buf = static_cast<uint8_t*>(ab.Data());
+  return info.Env().Undefined();
+}
+
+static void FillSyscallArgs() {
+  user_regs_struct* r = Regs();
+  double* a = reinterpret_cast<double*>(g_buf + kArgsOff);
+  a[0] = (double)(int64_t)r->rdi;
+  a[1] = (double)(int64_t)r->rsi;
+  a[2] = (double)(int64_t)r->rdx;
+  a[3] = (double)(int64_t)r->r10;
+  a[4] = (double)(int64_t)r->r8;
+  a[5] = (double)(int64_t)r->r9;
+  *reinterpret_cast<double*>(g_buf + kNrOff) = (double)(int64_t)r->orig_rax;
+}
+
+// Turns a waitpid status into an event in the shared buffer; returns its kind.
+static int DecodeStop(pid_t pid, int status) {
+  int32_t* inf = Info();
+  inf[kInfoTid] = pid;
+  inf[kInfoStatus] = status;
+  inf[kInfoSigno] = 0;
+  inf[kInfoMsg] = 0;
+  if (WIFEXITED(status) || WIFSIGNALED(status)) {
+    inf[kInfoKind] = kEvExit;
+    return kEvExit;
+  }
+  int sig = WSTOPSIG(status);
+  if (sig == (SIGTRAP | 0x80)) {
+    if (Ptrace(PTRACE_GETREGS, pid, nullptr, Regs()) != 0) {
+      // The thread died between the stop and now (SIGKILL from elsewhere).
+      inf[kInfoKind] = kEvExit;
+      return kEvExit;
+    }
+    FillSyscallArgs();
+    inf[kInfoKind] = kEvSyscall;
+    return kEvSyscall;
+  }
+  if ((status >> 16) != 0) {
+    unsigned long msg = 0;
+    Ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &msg);
+    inf[kInfoSigno] = status >> 16;
+    inf[kInfoMsg] = (int32_t)msg;
+    inf[kInfoKind] = kEvPtraceEvent;
+    return kEvPtraceEvent;
+  }
+  inf[kInfoSigno] = sig;
+  if (Ptrace(PTRACE_GETSIGINFO, pid, nullptr, g_buf + kSiginfoOff) != 0) {
+    inf[kInfoKind] = kEvGroupStop;  // group-stop: no siginfo
+    return kEvGroupStop;
+  }
+  inf[kInfoKind] = kEvSignal;
+  return kEvSignal;
+}
+
+static int64_t NowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Waits for the next stop of any stub thread, a host fd becoming ready, a host signal
+// or the timeout. Blocks in waitpid directly when there is nothing else to watch.
+static int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t* revents, int count) {
+  int status;
+  if (count == 0 && timeoutMs < 0) {
+    SetSigchldWakeups(false);
+    for (;;) {
+      pid_t pid = waitpid(-g_pgid, &status, __WALL);
+      if (pid > 0) return DecodeStop(pid, status);
+      if (errno == EINTR) {
+        if (PendingHostSignals()) {
+          Info()[kInfoKind] = kEvHostSignal;
+          return kEvHostSignal;
+        }
+        continue;
+      }
+      return -errno;  // ECHILD: no stub left
+    }
+  }
+  SetSigchldWakeups(true);
+  int64_t deadline = timeoutMs < 0 ? INT64_MAX : NowMs() + timeoutMs;
+  struct pollfd p[257];
+  if (count > 256) count = 256;
+  for (;;) {
+    pid_t pid = waitpid(-g_pgid, &status, __WALL | WNOHANG);
+    if (pid > 0) return DecodeStop(pid, status);
+    if (PendingHostSignals()) {
+      Info()[kInfoKind] = kEvHostSignal;
+      return kEvHostSignal;
+    }
+    p[0].fd = SelfPipeReadFd();
+    p[0].events = POLLIN;
+    p[0].revents = 0;
+    for (int i = 0; i < count; i++) {
+      p[i + 1].fd = fds[i];
+      p[i + 1].events = (short)events[i];
+      p[i + 1].revents = 0;
+    }
+    int wait = -1;
+    if (deadline != INT64_MAX) {
+      int64_t left = deadline - NowMs();
+      wait = left < 0 ? 0 : (int)left;
+    }
+    int n = poll(p, count + 1, wait);
+    if (n < 0 && errno != EINTR) return -errno;
+    if (n == 0) {
+      Info()[kInfoKind] = kEvTimeout;
+      return kEvTimeout;
+    }
+    if (n > 0 && (p[0].revents & POLLIN)) {
+      char drain[64];
+      while (read(p[0].fd, drain, sizeof drain) > 0) {
+      }
+    }
+    bool ready = false;
+    for (int i = 0; i < count; i++) {
+      revents[i] = p[i + 1].revents;
+      if (p[i + 1].revents) ready = true;
+    }
+    if (ready) {
+      Info()[kInfoKind] = kEvPoll;
+      return kEvPoll;
+    }
+  }
+}
+
+static int32_t* I32Arg(const Napi::CallbackInfo& info, int i) {
+  if (!info[i].IsTypedArray()) return nullptr;
+  Napi::TypedArray ta = info[i].As<Napi::TypedArray>();
+  return reinterpret_cast<int32_t*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+}
+
+// wait(timeoutMs, fds, events, revents, count): on a kEvPoll return, revents holds
+// the poll results of fds[0, count).
+static Napi::Value Wait(const Napi::CallbackInfo& info) {
+  int timeout = info[0].As<Napi::Number>().Int32Value();
+  int32_t* fds = I32Arg(info, 1);
+  int32_t* events = I32Arg(info, 2);
+  int32_t* revents = I32Arg(info, 3);
+  int count = fds && events && revents ? info[4].As<Napi::Number>().Int32Value() : 0;
+  return Num(info.Env(), WaitEvent(timeout, fds, events, revents, count));
+}
+
+static long SetResult(pid_t tid, double result) {
+  return Ptrace(PTRACE_POKEUSR, tid, (void*)offsetof(user_regs_struct, rax), (void*)(int64_t)result);
+}
+
+static Napi::Value ResumeSyscall(const Napi::CallbackInfo& info) {
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  double result = info[1].As<Napi::Number>().DoubleValue();
+  if (SetResult(tid, result) != 0) return Num(info.Env(), -errno);
+  if (Ptrace(PTRACE_SYSEMU, tid, nullptr, nullptr) != 0) return Num(info.Env(), -errno);
+  return Num(info.Env(), 0);
+}
+
+static Napi::Value ResumeSyscallAndWait(const Napi::CallbackInfo& info) {
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  double result = info[1].As<Napi::Number>().DoubleValue();
+  int timeout = info[2].As<Napi::Number>().Int32Value();
+  if (SetResult(tid, result) != 0 || Ptrace(PTRACE_SYSEMU, tid, nullptr, nullptr) != 0) {
+    // The thread is gone (killed); report it like any other exit on the next wait.
+  }
+  return Num(info.Env(), WaitEvent(timeout, nullptr, nullptr, nullptr, 0));
+}
+
+static Napi::Value Resume(const Napi::CallbackInfo& info) {
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  long sig = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : 0;
+  if (Ptrace(PTRACE_SYSEMU, tid, nullptr, (void*)sig) != 0) return Num(info.Env(), -errno);
+  return Num(info.Env(), 0);
+}
+
+static Napi::Value GetRegs(const Napi::CallbackInfo& info) {
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  if (Ptrace(PTRACE_GETREGS, tid, nullptr, Regs()) != 0) return Num(info.Env(), -errno);
+  return Num(info.Env(), 0);
+}
+
+static Napi::Value SetRegs(const Napi::CallbackInfo& info) {
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  if (Ptrace(PTRACE_SETREGS, tid, nullptr, Regs()) != 0) return Num(info.Env(), -errno);
+  return Num(info.Env(), 0);
+}
+
+static Napi::Value GetFpRegs(const Napi::CallbackInfo& info) {
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  struct iovec iov = {g_buf + kFpOff, kFpMax};
+  if (Ptrace(PTRACE_GETREGSET, tid, (void*)NT_X86_XSTATE, &iov) != 0) {
+    iov.iov_len = 512;
+    if (Ptrace(PTRACE_GETFPREGS, tid, nullptr, g_buf + kFpOff) != 0) return Num(info.Env(), -errno);
+  }
+  Info()[kInfoFpSize] = (int32_t)iov.iov_len;
+  return Num(info.Env(), (double)iov.iov_len);
+}
+
+static Napi::Value SetFpRegs(const Napi::CallbackInfo& info) {
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  size_t len = (size_t)Info()[kInfoFpSize];
+  if (len == 0 || len > kFpMax) len = 512;
+  struct iovec iov = {g_buf + kFpOff, len};
+  if (len > 512 && Ptrace(PTRACE_SETREGSET, tid, (void*)NT_X86_XSTATE, &iov) == 0) return Num(info.Env(), 0);
+  if (Ptrace(PTRACE_SETFPREGS, tid, nullptr, g_buf + kFpOff) != 0) return Num(info.Env(), -errno);
+  return Num(info.Env(), 0);
+}
+
+// Runs one host syscall inside stopped stub thread `tid` at the gadget and returns its
+// result. `newTid` receives the child of a clone. The thread's registers are restored.
+static long InjectSyscall(pid_t tid, long nr, const long a[6], pid_t* newTid) {
+  user_regs_struct saved, r;
+  if (Ptrace(PTRACE_GETREGS, tid, nullptr, &saved) != 0) return -errno;
+  r = saved;
+  r.rax = nr;
+  r.orig_rax = (unsigned long)-1;  // not inside a syscall: no restart logic on the way out
+  r.rdi = a[0];
+  r.rsi = a[1];
+  r.rdx = a[2];
+  r.r10 = a[3];
+  r.r8 = a[4];
+  r.r9 = a[5];
+  r.rip = kGadget;
+  if (Ptrace(PTRACE_SETREGS, tid, nullptr, &r) != 0) return -errno;
+  if (Ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return -errno;
+  for (;;) {
+    int status;
+    pid_t p = waitpid(tid, &status, __WALL);
+    if (p < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (WIFEXITED(status) || WIFSIGNALED(status)) return -ESRCH;
+    int sig = WSTOPSIG(status);
+    if ((status >> 16) == PTRACE_EVENT_FORK || (status >> 16) == PTRACE_EVENT_CLONE ||
+        (status >> 16) == PTRACE_EVENT_VFORK) {
+      unsigned long msg = 0;
+      Ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &msg);
+      if (newTid) *newTid = (pid_t)msg;
+      Ptrace(PTRACE_CONT, tid, nullptr, nullptr);
+      continue;
+    }
+    if (sig == SIGTRAP && (status >> 16) == 0) {
+      if (Ptrace(PTRACE_GETREGS, tid, nullptr, &r) != 0) return -errno;
+      if (r.rip != kGadget + 3) {
+        // A trap that is not ours; should not happen while the stub runs the gadget.
+        Ptrace(PTRACE_SETREGS, tid, nullptr, &saved);
+        return -EFAULT;
+      }
+      Ptrace(PTRACE_SETREGS, tid, nullptr, &saved);
+      return (long)r.rax;
+    }
+    // Any other signal while running the gadget (e.g. SIGSTOP in flight): suppress it.
+    Ptrace(PTRACE_CONT, tid, nullptr, nullptr);
+  }
+}
+
+static long ArgL(const Napi::CallbackInfo& info, int i) {
+  return (long)info[i].As<Napi::Number>().Int64Value();
+}
+
+static Napi::Value Inject(const Napi::CallbackInfo& info) {
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  long nr = ArgL(info, 1);
+  long a[6];
+  for (int i = 0; i < 6; i++) a[i] = info.Length() > (size_t)(2 + i) ? ArgL(info, 2 + i) : 0;
+  return Num(info.Env(), (double)InjectSyscall(tid, nr, a, nullptr));
+}
+
+// Clones a stopped stub thread: flags = 0 forks its address space (copy-on-write),
+// CLONE_VM|CLONE_THREAD|CLONE_SIGHAND makes another thread in it. Returns the new
+// host tid, already stopped (its initial SIGSTOP consumed) and traced.
+static Napi::Value InjectClone(const Napi::CallbackInfo& info) {
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  long flags = ArgL(info, 1);
+  long a[6] = {flags | SIGCHLD, 0, 0, 0, 0, 0};
+  if (flags & CLONE_THREAD) a[0] = flags;
+  pid_t child = 0;
+  long r = InjectSyscall(tid, SYS_clone, a, &child);
+  if (r < 0) return Num(info.Env(), (double)r);
+  if (child == 0) child = (pid_t)r;
+  for (;;) {
+    int status;
+    pid_t p = waitpid(child, &status, __WALL);
+    if (p < 0) {
+      if (errno == EINTR) continue;
+      return Num(info.Env(), -errno);
+    }
+    if (WIFSTOPPED(status)) break;
+    return Num(info.Env(), -ESRCH);
+  }
+  return Num(info.Env(), child);
+}
+
+static Napi::Value Tgkill(const Napi::CallbackInfo& info) {
+  pid_t tgid = info[0].As<Napi::Number>().Int32Value();
+  pid_t tid = info[1].As<Napi::Number>().Int32Value();
+  int sig = info[2].As<Napi::Number>().Int32Value();
+  long r = syscall(SYS_tgkill, tgid, tid, sig);
+  return Num(info.Env(), r < 0 ? -errno : 0);
+}
+
+static Napi::Value Reap(const Napi::CallbackInfo& info) {
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  int status;
+  pid_t p = waitpid(tid, &status, __WALL | WNOHANG);
+  return Num(info.Env(), p < 0 ? -errno : (p == 0 ? -EAGAIN : status));
+}
+
+// Starts the template stub: forked from Node (only raw syscalls in the child), traced,
+// in a new session, new namespaces where permitted, no fds, then exec'd; it installs
+// its own seccomp filter and stops. Everything but the stub image is then unmapped.
+static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int exe = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (exe < 0) return Num(info.Env(), -errno);
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(exe);
+    return Num(info.Env(), -e);
+  }
+  if (pid == 0) {
+    setsid();
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWCGROUP) != 0)
+      unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS);
+    // Restore default dispositions for every signal (Node ignores SIGPIPE).
+    for (int s = 1; s < 65; s++) {
+      if (s == SIGKILL || s == SIGSTOP) continue;
+      struct sigaction sa = {};
+      sa.sa_handler = SIG_DFL;
+      sigaction(s, &sa, nullptr);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) != 0) _exit(125);
+    if (exe > 0) syscall(SYS_close_range, 0, exe - 1, 0);
+    syscall(SYS_close_range, exe + 1, ~0U, 0);
+    char* argv[] = {(char*)"tssandbox-stub", nullptr};
+    char* envp[] = {nullptr};
+    syscall(SYS_execveat, exe, "", argv, envp, AT_EMPTY_PATH);
+    _exit(126);
+  }
+  close(exe);
+  int status;
+  if (waitpid(pid, &status, __WALL) != pid || !WIFSTOPPED(status)) return Num(info.Env(), -ECHILD);
+  long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
+              PTRACE_O_TRACEVFORK;
+  if (Ptrace(PTRACE_SETOPTIONS, pid, nullptr, (void*)opts) != 0) return Num(info.Env(), -errno);
+  if (Ptrace(PTRACE_CONT, pid, nullptr, nullptr) != 0) return Num(info.Env(), -errno);
+  if (waitpid(pid, &status, __WALL) != pid || !WIFSTOPPED(status) || WSTOPSIG(status) != SIGTRAP) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, __WALL);
+    return Num(info.Env(), -EPERM);
+  }
+  g_pgid = pid;
+  // Unmap what the host kernel gave the stub besides its image (stack, vdso, vvar).
+  char mapsPath[64];
+  snprintf(mapsPath, sizeof mapsPath, "/proc/%d/maps", pid);
+  FILE* f = fopen(mapsPath, "re");
+  if (f) {
+    unsigned long ranges[32][2];
+    int n = 0;
+    char line[512];
+    while (n < 32 && fgets(line, sizeof line, f)) {
+      unsigned long lo, hi;
+      if (sscanf(line, "%lx-%lx", &lo, &hi) != 2) continue;
+      if (lo >= kStubBase && hi <= kStubEnd) continue;
+      if (lo >= 0xffff800000000000UL) continue;  // vsyscall page: not unmappable
+      ranges[n][0] = lo;
+      ranges[n][1] = hi;
+      n++;
+    }
+    fclose(f);
+    for (int i = 0; i < n; i++) {
+      long a[6] = {(long)ranges[i][0], (long)(ranges[i][1] - ranges[i][0]), 0, 0, 0, 0};
+      InjectSyscall(pid, SYS_munmap, a, nullptr);
+    }
+  }
+  return Num(info.Env(), pid);
+}
+
+// ---- guest memory ----
+
+static Napi::Value ReadMem(const Napi::CallbackInfo& info) {
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  uint64_t addr = (uint64_t)info[1].As<Napi::Number>().Int64Value();
+  Napi::TypedArray ta = info[2].As<Napi::TypedArray>();
+  size_t off = (size_t)info[3].As<Napi::Number>().Int64Value();
+  size_t len = (size_t)info[4].As<Napi::Number>().Int64Value();
+  if (off + len > ta.ByteLength()) return Num(info.Env(), -EINVAL);
+  uint8_t* b = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset() + off;
+  struct iovec local = {b, len}, remote = {(void*)addr, len};
+  ssize_t r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+  return Num(info.Env(), r < 0 ? -errno : (double)r);
+}
+
+static Napi::Value WriteMem(const Napi::CallbackInfo& info) {
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  uint64_t addr = (uint64_t)info[1].As<Napi::Number>().Int64Value();
+  Napi::TypedArray ta = info[2].As<Napi::TypedArray>();
+  size_t off = (size_t)info[3].As<Napi::Number>().Int64Value();
+  size_t len = (size_t)info[4].As<Napi::Number>().Int64Value();
+  if (off + len > ta.ByteLength()) return Num(info.Env(), -EINVAL);
+  uint8_t* b = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset() + off;
+  struct iovec local = {b, len}, remote = {(void*)addr, len};
+  ssize_t r = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+  return Num(info.Env(), r < 0 ? -errno : (double)r);
+}
+
+// Reads a C string a page at a time (a string may end just before an unmapped page).
+static Napi::Value ReadCString(const Napi::CallbackInfo& info) {
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  uint64_t addr = (uint64_t)info[1].As<Napi::Number>().Int64Value();
+  size_t max = (size_t)info[2].As<Napi::Number>().Int64Value();
+  static char buf[65536 + 4096];
+  if (max > 65536) max = 65536;
+  size_t got = 0;
+  while (got < max) {
+    size_t chunk = 4096 - ((addr + got) & 4095);
+    if (chunk > max - got) chunk = max - got;
+    struct iovec local = {buf + got, chunk}, remote = {(void*)(addr + got), chunk};
+    ssize_t r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (r <= 0) return Num(info.Env(), -EFAULT);
+    void* nul = memchr(buf + got, 0, (size_t)r);
+    if (nul) return Napi::String::New(info.Env(), buf, (char*)nul - buf);
+    got += (size_t)r;
+  }
+  return Num(info.Env(), -ENAMETOOLONG);
+}
+
+// Pins the calling (main) thread to one CPU; stubs forked afterwards inherit it.
+// A ptrace stop and resume between two CPUs costs ~40 us here (each side must wake
+// an idle vCPU); on one CPU it is ~3 us, so tracer and tracees share a CPU.
+static Napi::Value PinToCpu(const Napi::CallbackInfo& info) {
+  int cpu = info[0].As<Napi::Number>().Int32Value();
+  if (cpu < 0) cpu = sched_getcpu();
+  if (cpu < 0) return Num(info.Env(), -errno);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof set, &set) != 0) return Num(info.Env(), -errno);
+  return Num(info.Env(), cpu);
+}
+
+void InitPtrace(Napi::Env env, Napi::Object exports) {
+  exports["pinToCpu"] = Napi::Function::New(env, PinToCpu);
+  exports["setEventBuffer"] = Napi::Function::New(env, SetEventBuffer);
+  exports["spawnStub"] = Napi::Function::New(env, SpawnStub);
+  exports["wait"] = Napi::Function::New(env, Wait);
+  exports["resumeSyscall"] = Napi::Function::New(env, ResumeSyscall);
+  exports["resumeSyscallAndWait"] = Napi::Function::New(env, ResumeSyscallAndWait);
+  exports["resume"] = Napi::Function::New(env, Resume);
+  exports["getRegs"] = Napi::Function::New(env, GetRegs);
+  exports["setRegs"] = Napi::Function::New(env, SetRegs);
+  exports["getFpRegs"] = Napi::Function::New(env, GetFpRegs);
+  exports["setFpRegs"] = Napi::Function::New(env, SetFpRegs);
+  exports["inject"] = Napi::Function::New(env, Inject);
+  exports["injectClone"] = Napi::Function::New(env, InjectClone);
+  exports["tgkill"] = Napi::Function::New(env, Tgkill);
+  exports["reap"] = Napi::Function::New(env, Reap);
+  exports["readMem"] = Napi::Function::New(env, ReadMem);
+  exports["writeMem"] = Napi::Function::New(env, WriteMem);
+  exports["readCString"] = Napi::Function::New(env, ReadCString);
+}
+
+}  // namespace tss

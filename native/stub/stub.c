@@ -1,0 +1,80 @@
+/*
+ * The stub: the only host program guest code ever runs inside.
+ *
+ * The Sentry starts it (traced, no fds, own namespaces), then it
+ *   1. ignores SIGCHLD, so host children the Sentry forks from it are reaped by the
+ *      tracer alone and never linger as zombies;
+ *   2. sets no_new_privs and installs a seccomp filter that kills the process for any
+ *      syscall that does not come from the injection gadget below, so even if ptrace
+ *      were lost no guest syscall could reach the host;
+ *   3. stops on int3 and never runs its own code again: the Sentry unmaps everything
+ *      but this image, maps the guest in, and runs guest code under PTRACE_SYSEMU.
+ *
+ * The Sentry performs the few host syscalls an address space needs (mmap, munmap,
+ * mprotect, clone, exit...) by pointing rip at `stub_gadget` with the syscall's
+ * registers and continuing until the int3 that follows it. The gadget is the first
+ * thing in the image (see stub.ld), so its address is a constant both sides know.
+ */
+#include <stddef.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <asm/unistd.h>
+
+#define PR_SET_NO_NEW_PRIVS 38
+#define SIGCHLD 17
+#define SIG_IGN 1
+
+__asm__(
+    ".section .text.gadget,\"ax\"\n"
+    ".globl stub_gadget\n"
+    "stub_gadget:\n"
+    "  syscall\n"
+    "  int3\n");
+extern char stub_gadget[];
+
+static long raw_syscall(long nr, long a, long b, long c, long d) {
+  long ret;
+  register long r10 __asm__("r10") = d;
+  __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+  return ret;
+}
+
+struct kernel_sigaction {
+  unsigned long handler, flags, restorer, mask;
+};
+
+#define ALLOW_NR(n) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (n), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+
+__attribute__((section(".text.start"), noreturn, used, force_align_arg_pointer)) void _start(void) {
+  struct kernel_sigaction sa = {SIG_IGN, 0, 0, 0};
+  raw_syscall(__NR_rt_sigaction, SIGCHLD, (long)&sa, 0, 8);
+
+  unsigned long ip = (unsigned long)stub_gadget + 2; /* address after `syscall` */
+  struct sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ip, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer) + 4),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)(ip >> 32), 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      ALLOW_NR(__NR_mmap),
+      ALLOW_NR(__NR_munmap),
+      ALLOW_NR(__NR_mprotect),
+      ALLOW_NR(__NR_mremap),
+      ALLOW_NR(__NR_madvise),
+      ALLOW_NR(__NR_msync),
+      ALLOW_NR(__NR_clone),
+      ALLOW_NR(__NR_exit),
+      ALLOW_NR(__NR_exit_group),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+  };
+  struct sock_fprog prog = {(unsigned short)(sizeof(filter) / sizeof(filter[0])), filter};
+  if (raw_syscall(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0) != 0) raw_syscall(__NR_exit_group, 120, 0, 0, 0);
+  if (raw_syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog, 0) != 0) raw_syscall(__NR_exit_group, 121, 0, 0, 0);
+  for (;;) __asm__ volatile("int3");
+}

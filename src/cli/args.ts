@@ -1,0 +1,87 @@
+/** Parsing `tssandbox run` flags: everything before the program name is ours. */
+export class UsageError extends Error {}
+
+export interface RunOptions {
+  program: string;
+  args: string[];
+  root: string;
+  mounts: Array<{ src: string; dst: string; readonly: boolean }>;
+  tmpfs: string[];
+  env: string[];
+  clearEnv: boolean;
+  cwd: string | null;
+  platform: string;
+  pin: boolean;
+  strace: boolean;
+  debug: boolean;
+  tty: boolean;
+}
+
+export function parseRunArgs(argv: string[]): RunOptions {
+  const o: RunOptions = {
+    program: '', args: [], root: '/', mounts: [], tmpfs: [], env: [], clearEnv: false, cwd: null,
+    platform: 'ptrace', pin: true, strace: false, debug: false, tty: false,
+  };
+  let i = 0;
+  const value = (flag: string): string => {
+    const v = argv[++i];
+    if (v === undefined) throw new UsageError(`${flag} needs a value`);
+    return v;
+  };
+  for (; i < argv.length; i++) {
+    let a = argv[i];
+    let inline: string | undefined;
+    if (a.startsWith('--') && a.includes('=')) {
+      inline = a.slice(a.indexOf('=') + 1);
+      a = a.slice(0, a.indexOf('='));
+    }
+    const val = (flag: string) => (inline !== undefined ? inline : value(flag));
+    if (a === '--') {
+      i++;
+      break;
+    }
+    if (!a.startsWith('-') || a === '-') break;
+    switch (a) {
+      case '--root': o.root = val(a); break;
+      case '--mount': o.mounts.push(parseMount(val(a))); break;
+      case '--tmpfs': o.tmpfs.push(val(a)); break;
+      case '--env': case '-e': {
+        const kv = val(a);
+        if (!kv.includes('=')) throw new UsageError(`--env wants K=V, got '${kv}'`);
+        o.env.push(kv);
+        break;
+      }
+      case '--clear-env': o.clearEnv = true; break;
+      case '--cwd': case '-w': o.cwd = val(a); break;
+      case '--platform': {
+        o.platform = val(a);
+        if (o.platform !== 'ptrace') throw new UsageError(`unknown platform '${o.platform}' (available: ptrace)`);
+        break;
+      }
+      case '--no-pin': o.pin = false; break;
+      case '--strace': o.strace = true; break;
+      case '--debug': o.debug = true; break;
+      case '-t': case '--tty': o.tty = true; break;
+      default:
+        throw new UsageError(`unknown flag '${argv[i]}' (try --help)`);
+    }
+  }
+  if (i >= argv.length) throw new UsageError('run: no program given');
+  o.program = argv[i];
+  o.args = argv.slice(i + 1);
+  if (!o.root.startsWith('/')) throw new UsageError(`--root must be an absolute path, got '${o.root}'`);
+  return o;
+}
+
+function parseMount(spec: string): { src: string; dst: string; readonly: boolean } {
+  const parts = spec.split(':');
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) {
+    throw new UsageError(`--mount wants SRC:DST[:ro|rw], got '${spec}'`);
+  }
+  const mode = parts[2] ?? 'rw';
+  if (mode !== 'ro' && mode !== 'rw') throw new UsageError(`--mount mode must be ro or rw, got '${mode}'`);
+  if (!parts[0].startsWith('/') || !parts[1].startsWith('/')) {
+    throw new UsageError(`--mount paths must be absolute, got '${spec}'`);
+  }
+  return { src: parts[0], dst: parts[1], readonly: mode === 'ro' };
+}

@@ -1,0 +1,111 @@
+/**
+ * `tssandbox run`: builds one sandbox (filesystem, platform, Sentry), starts the
+ * program as pid 1, runs until it exits and returns the exit code to pass on.
+ */
+import * as path from 'path';
+import * as tty from 'tty';
+import type { RunOptions } from './args';
+import { createVfs, FdTable, HostFile } from '../../fs/index';
+import { kernel } from '../kernel/kernel';
+import { Credentials } from '../kernel/credentials';
+import { Sentry, setSentry } from '../kernel/sentry';
+import { createInit, startInit } from '../kernel/process-lifecycle';
+import { resolveExec, type ExecRequest } from '../loader/exec-image';
+import { PtracePlatform } from '../platform/ptrace';
+import { native } from '../platform/native';
+import { StraceTracer } from './strace';
+import { ENOENT, EACCES, ENOEXEC } from '../kernel/errno';
+
+const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
+
+class RunError extends Error {
+  constructor(message: string, readonly code: number) {
+    super(message);
+  }
+}
+
+function fail(message: string, code: number): never {
+  throw new RunError(message, code);
+}
+
+export function runSandbox(o: RunOptions): number {
+  try {
+    return run(o);
+  } catch (e) {
+    if (e instanceof RunError) {
+      process.stderr.write(`tssandbox: ${e.message}\n`);
+      return e.code;
+    }
+    throw e;
+  }
+}
+
+function buildEnv(o: RunOptions): string[] {
+  const env = new Map<string, string>();
+  if (!o.clearEnv) for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env.set(k, v);
+  if (!env.has('PATH')) env.set('PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  for (const kv of o.env) env.set(kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1));
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
+function run(o: RunOptions): number {
+  const ttyFd = [0, 1, 2].find((fd) => tty.isatty(fd)) ?? -1;
+  let vfs;
+  try {
+    vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, ttyFd });
+  } catch (e) {
+    fail(`cannot set up the filesystem: ${(e as Error).message}`, 125);
+  }
+  kernel.vfs = vfs;
+  if (o.debug) kernel.debug = (m) => process.stderr.write(`tssandbox: ${m}\n`);
+
+  const fdTable = new FdTable();
+  fdTable.installAt(0, new HostFile(0, tty.isatty(0) ? O_RDWR : O_RDONLY), false);
+  fdTable.installAt(1, new HostFile(1, tty.isatty(1) ? O_RDWR : O_WRONLY), false);
+  fdTable.installAt(2, new HostFile(2, tty.isatty(2) ? O_RDWR : O_WRONLY), false);
+  const fsCtx = vfs.rootContext();
+  const creds = new Credentials(0, 0);
+
+  const platform = new PtracePlatform({ pin: o.pin });
+  const s = new Sentry(platform);
+  setSentry(s);
+  if (o.strace) s.tracer = new StraceTracer((l) => process.stderr.write(l + '\n'));
+
+  const envp = buildEnv(o);
+  const init = createInit(s, { req: null as unknown as ExecRequest, fdTable, fsCtx, creds });
+
+  // Working directory: the caller's when the sandbox can see it, else /.
+  const cwd = o.cwd ?? process.cwd();
+  const d = vfs.lookup(init, -100, cwd, true);
+  if (typeof d !== 'number') fsCtx.cwd = d;
+  else if (o.cwd) fail(`--cwd ${o.cwd}: no such directory in the sandbox`, 125);
+
+  const program = findProgram(init, o.program, envp);
+  const req: ExecRequest = { path: program, argv: [o.program, ...o.args], envp, uid: 0, euid: 0, gid: 0, egid: 0 };
+  const check = resolveExec((p) => vfs.openExec(init, p), req);
+  if ('errno' in check) fail(check.reason, check.errno === ENOENT ? 127 : 126);
+
+  const started = platform.start();
+  if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);
+  native().installSignalHandlers();
+  const err = startInit(s, init, req);
+  if (err) fail(err.reason, err.errno === ENOENT ? 127 : 126);
+
+  const status = s.run();
+  const sig = status & 0x7f;
+  return sig ? 128 + sig : (status >> 8) & 0xff;
+}
+
+/** A program name without '/' is looked up in the guest's PATH, like execvp. */
+function findProgram(init: Parameters<typeof kernel.vfs.openExec>[0], name: string, envp: string[]): string {
+  if (name.includes('/')) return name;
+  const pathVar = envp.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/bin:/bin';
+  let sawDenied = false;
+  for (const dir of pathVar.split(':')) {
+    const cand = path.posix.join(dir || '.', name);
+    const r = kernel.vfs.openExec(init, cand);
+    if (typeof r !== 'number') return cand;
+    if (r === -EACCES || r === -ENOEXEC) sawDenied = true;
+  }
+  fail(`${name}: ${sawDenied ? 'permission denied' : 'command not found'}`, sawDenied ? 126 : 127);
+}

@@ -1,0 +1,52 @@
+import type { Task } from './task';
+import type { ThreadGroup } from './thread-group';
+import { HostPoller } from './host-poller';
+import type { Vfs } from '../../fs/vfs';
+
+/**
+ * Sandbox-wide state: the task and process tables, identity (uname), the VFS and the
+ * clock. One Kernel per Sentry process (one sandbox per Sentry).
+ */
+export class Kernel {
+  readonly tasks = new Map<number, Task>();
+  readonly threadGroups = new Map<number, ThreadGroup>();
+  readonly hostPoller = new HostPoller();
+  /** Set by the CLI before the first task starts. */
+  vfs!: Vfs;
+  hostname = 'tssandbox';
+  domainname = '(none)';
+  readonly sysname = 'Linux';
+  readonly release = '6.1.0-tssandbox';
+  readonly version = '#1 SMP PREEMPT_DYNAMIC tssandbox';
+  readonly machine = 'x86_64';
+  /** Monotonic origin: guest CLOCK_MONOTONIC/BOOTTIME count from the sandbox's boot. */
+  private readonly bootHr = process.hrtime.bigint();
+  readonly bootWallMs = Date.now();
+  private nextPid = 1;
+  /** Highest pid handed out wraps at this (like /proc/sys/kernel/pid_max). */
+  pidMax = 4194304;
+  /** Foreground process group of the sandbox's terminal (0: init's group). */
+  foregroundPgid = 0;
+  /** --strace / --debug sinks (set by the CLI). */
+  debug: ((msg: string) => void) | null = null;
+
+  /** Nanoseconds since the sandbox booted (monotonic), as a JS number. */
+  nowNs(): number {
+    return Number(process.hrtime.bigint() - this.bootHr);
+  }
+
+  allocPid(): number {
+    for (let tries = 0; tries < this.pidMax; tries++) {
+      const pid = this.nextPid++;
+      if (this.nextPid > this.pidMax) this.nextPid = 2;
+      if (!this.tasks.has(pid) && !this.threadGroups.has(pid)) return pid;
+    }
+    return -1;
+  }
+
+  log(msg: string): void {
+    if (this.debug) this.debug(msg);
+  }
+}
+
+export const kernel = new Kernel();

@@ -1,0 +1,344 @@
+/**
+ * Processes and threads coming and going: the first process, clone, execve, exit,
+ * exit_group, job-control stops, and reaping host contexts.
+ */
+import * as path from 'path';
+import { Reg } from '../platform/event-buffer';
+import { AddressSpace } from '../mm/address-space';
+import { resolveExec, loadImage, type ExecFailure, type ExecRequest } from '../loader/exec-image';
+import type { FdTable, FsContext } from '../../fs/index';
+import { EAGAIN, EINVAL } from './errno';
+import { kernel } from './kernel';
+import type { Sentry } from './sentry';
+import { Task, TaskState } from './task';
+import { ThreadGroup } from './thread-group';
+import { Credentials } from './credentials';
+import { SignalHandlers, SignalState, SIGCHLD, SIG_IGN, SA_NOCLDWAIT, CLD_EXITED, CLD_KILLED, CLD_DUMPED, SS_DISABLE } from './signals';
+import { sendToGroup } from './signal-delivery';
+import { futexWake } from './futex';
+
+export const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800,
+  CLONE_PIDFD = 0x1000, CLONE_PTRACE = 0x2000, CLONE_VFORK = 0x4000, CLONE_PARENT = 0x8000,
+  CLONE_THREAD = 0x10000, CLONE_NEWNS = 0x20000, CLONE_SYSVSEM = 0x40000, CLONE_SETTLS = 0x80000,
+  CLONE_PARENT_SETTID = 0x100000, CLONE_CHILD_CLEARTID = 0x200000, CLONE_DETACHED = 0x400000,
+  CLONE_UNTRACED = 0x800000, CLONE_CHILD_SETTID = 0x1000000, CLONE_NEWCGROUP = 0x2000000,
+  CLONE_NEWUTS = 0x4000000, CLONE_NEWIPC = 0x8000000, CLONE_NEWUSER = 0x10000000,
+  CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000, CLONE_IO = 0x80000000;
+
+/** Who shares each fd table and fs context (CLONE_FILES / CLONE_FS), to release on last exit. */
+const fdTableUsers = new WeakMap<FdTable, number>();
+
+function useFdTable(f: FdTable): FdTable {
+  fdTableUsers.set(f, (fdTableUsers.get(f) ?? 0) + 1);
+  return f;
+}
+
+function dropFdTable(f: FdTable): void {
+  const n = (fdTableUsers.get(f) ?? 1) - 1;
+  fdTableUsers.set(f, n);
+  if (n <= 0) f.closeAll();
+}
+
+export interface InitSpec {
+  req: ExecRequest;
+  fdTable: FdTable;
+  fsCtx: FsContext;
+  creds: Credentials;
+}
+
+/** Creates pid 1 (not yet running): the Task exists so the VFS can resolve paths as it. */
+export function createInit(s: Sentry, spec: InitSpec): Task {
+  const tid = kernel.allocPid();
+  const tg = new ThreadGroup(tid, new SignalHandlers());
+  const t = new Task(tid, 0, tg, null as unknown as AddressSpace, useFdTable(spec.fdTable), spec.fsCtx, spec.creds,
+    new SignalState(), s.wake);
+  tg.startTimeNs = kernel.nowNs();
+  kernel.threadGroups.set(tid, tg);
+  s.init = tg;
+  return t;
+}
+
+/** Loads the first program into a new address space and starts it. */
+export function startInit(s: Sentry, t: Task, req: ExecRequest): ExecFailure | null {
+  const r = execInto(s, t, req, true);
+  return typeof r === 'number' ? null : r;
+}
+
+/**
+ * execve: resolve and load into a fresh address space, then (past the point of no
+ * return) retire the old one and the other threads. Returns 0 (task running the new
+ * image) or an ExecFailure with the old image untouched.
+ */
+export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): number | ExecFailure {
+  const p = s.platform;
+  const res = resolveExec((pth) => kernel.vfs.openExec(t, pth), req);
+  if ('errno' in res) return res;
+  const ctx = p.newAddressSpace();
+  if (ctx < 0) return { errno: EAGAIN, reason: 'cannot create address space' };
+  const mm = new AddressSpace(p, ctx);
+  const img = loadImage(mm, ctx, res, req);
+  if ('errno' in img) {
+    p.destroyAddressSpace(ctx);
+    return img;
+  }
+  // Point of no return.
+  const tg = t.tg;
+  for (const other of [...tg.tasks]) if (other !== t) killThread(s, other);
+  if (!first) {
+    s.byHost.delete(t.hostTid);
+    leaveAddressSpace(s, t, true);
+    if (fdTableUsers.get(t.fdTable)! > 1) {
+      dropFdTable(t.fdTable);
+      t.fdTable = useFdTable(t.fdTable.fork());
+    }
+    t.fdTable.closeOnExec();
+    tg.handlers = tg.handlers.resetForExec();
+    t.sig.altStack = { sp: 0, flags: SS_DISABLE, size: 0 };
+  }
+  t.hostTid = ctx;
+  t.mm = mm;
+  mm.users = 1;
+  t.clearChildTid = 0;
+  s.register(t);
+  tg.argv = res.argv;
+  tg.envp = req.envp;
+  tg.exePath = res.exe.path;
+  t.comm = path.basename(res.exe.path).slice(0, 15);
+  wakeVforkParent(s, t);
+
+  const ev = p.ev;
+  if (p.getRegs(ctx) !== 0) return { errno: EAGAIN, reason: 'new context lost' };
+  const cs = ev.regs[Reg.CS];
+  const ss = ev.regs[Reg.SS];
+  ev.regs.fill(0n);
+  ev.regs[Reg.CS] = cs;
+  ev.regs[Reg.SS] = ss;
+  ev.setReg(Reg.RIP, img.entry);
+  ev.setReg(Reg.RSP, img.sp);
+  ev.setReg(Reg.EFLAGS, 0x202);
+  ev.setReg(Reg.ORIG_RAX, -1);
+  p.setRegs(ctx);
+  t.state = TaskState.Running;
+  s.resumeNow(t);
+  return 0;
+}
+
+/** Detaches t from its address space; the host side goes when its last user leaves. */
+function leaveAddressSpace(s: Sentry, t: Task, stopped: boolean): void {
+  const mm = t.mm;
+  if (!mm) return;
+  mm.users--;
+  if (mm.users <= 0) s.platform.destroyAddressSpace(mm.asPid);
+  else if (stopped) s.platform.exitThread(t.hostTid);
+  else {
+    // Running elsewhere in a shared address space: end it when it next stops.
+    t.doomed = true;
+    s.byHost.set(t.hostTid, t);
+    s.kick(t);
+    return;
+  }
+}
+
+export interface CloneArgs {
+  flags: number;
+  stack: number;
+  parentTid: number;
+  childTid: number;
+  tls: number;
+  exitSignal: number;
+}
+
+/** clone/fork/vfork: returns the child's tid (to the parent) or -errno. */
+export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
+  const p = s.platform;
+  const f = a.flags;
+  if ((f & CLONE_THREAD) && !(f & CLONE_SIGHAND)) return -EINVAL;
+  if ((f & CLONE_SIGHAND) && !(f & CLONE_VM)) return -EINVAL;
+  if ((f & CLONE_FS) && (f & CLONE_NEWNS)) return -EINVAL;
+  if (p.getRegs(t.hostTid) !== 0) return -EAGAIN;
+  const regs = p.ev.regs.slice();
+  const ctx = f & CLONE_VM ? p.newThread(t.hostTid) : p.forkAddressSpace(t.hostTid);
+  if (ctx < 0) return -EAGAIN;
+  const tid = kernel.allocPid();
+  if (tid < 0) {
+    p.destroyAddressSpace(ctx);
+    return -EAGAIN;
+  }
+  const mm = f & CLONE_VM ? t.mm : t.mm.fork(ctx);
+  mm.users++;
+  let tg: ThreadGroup;
+  if (f & CLONE_THREAD) {
+    tg = t.tg;
+  } else {
+    tg = new ThreadGroup(tid, f & CLONE_SIGHAND ? t.tg.handlers : t.tg.handlers.clone());
+    tg.parent = f & CLONE_PARENT ? t.tg.parent : t.tg;
+    tg.pgid = t.tg.pgid;
+    tg.sid = t.tg.sid;
+    tg.argv = t.tg.argv;
+    tg.envp = t.tg.envp;
+    tg.exePath = t.tg.exePath;
+    tg.exitSignal = a.exitSignal;
+    tg.startTimeNs = kernel.nowNs();
+    tg.limits = t.tg.limits?.fork?.() ?? t.tg.limits;
+    tg.parent?.children.add(tg);
+    kernel.threadGroups.set(tid, tg);
+  }
+  const fdTable = useFdTable(f & CLONE_FILES ? t.fdTable : t.fdTable.fork());
+  const fsCtx = f & CLONE_FS ? t.fsCtx : t.fsCtx.fork();
+  const child = new Task(tid, ctx, tg, mm, fdTable, fsCtx, t.creds.clone(), new SignalState(t.sig.mask), s.wake);
+  if (!(f & CLONE_VM) || f & CLONE_VFORK) child.sig.altStack = { ...t.sig.altStack };
+  child.comm = t.comm;
+  s.register(child);
+
+  const ev = p.ev;
+  ev.regs.set(regs);
+  ev.setReg(Reg.RAX, 0);
+  if (a.stack) ev.setReg(Reg.RSP, a.stack);
+  if (f & CLONE_SETTLS) ev.setReg(Reg.FS_BASE, a.tls);
+  p.setRegs(ctx);
+  if (f & CLONE_PARENT_SETTID) t.mem.writeI32(a.parentTid, tid);
+  if (f & CLONE_CHILD_SETTID) child.mem.writeI32(a.childTid, tid);
+  if (f & CLONE_CHILD_CLEARTID) child.clearChildTid = a.childTid;
+  if (f & CLONE_VFORK) child.vforkParent = t;
+  s.resumeNow(child);
+  return tid;
+}
+
+function wakeVforkParent(s: Sentry, t: Task): void {
+  const parent = t.vforkParent;
+  if (!parent) return;
+  t.vforkParent = null;
+  parent.vforkDone = true;
+  if (parent.state === TaskState.Blocked) s.wake(parent, false);
+}
+
+/** Removes a thread from every table and from its host context. */
+function killThread(s: Sentry, t: Task): void {
+  if (t.state === TaskState.Dead) return;
+  const wasBlocked = t.state === TaskState.Blocked;
+  t.clearWaits();
+  t.state = TaskState.Dead;
+  kernel.tasks.delete(t.tid);
+  t.tg.tasks.delete(t);
+  if (!t.doomed) s.byHost.delete(t.hostTid);
+  leaveAddressSpace(s, t, t.inSentry || wasBlocked);
+  dropFdTable(t.fdTable);
+  wakeVforkParent(s, t);
+  if (t.clearChildTid && t.mm && t.mm.users > 0) {
+    t.mem.writeI32(t.clearChildTid, 0);
+    futexWake(t, t.clearChildTid, 1, 0xffffffff, false);
+  }
+}
+
+/** exit(2): one thread ends; the process ends with its last thread. */
+export function exitThread(s: Sentry, t: Task, code: number): void {
+  const tg = t.tg;
+  killThread(s, t);
+  if (tg.tasks.size === 0) processExited(s, tg, tg.exiting ? tg.groupExitStatus : (code & 0xff) << 8);
+}
+
+/**
+ * exit_group(2) or a fatal signal: every thread of tg ends. `status` is a wait status
+ * (code << 8 for exits, signo | 0x80-if-core for deaths by signal).
+ */
+export function exitGroup(s: Sentry, tg: ThreadGroup, status: number): void {
+  if (tg.zombie) return;
+  tg.exiting = true;
+  tg.groupExitStatus = status;
+  for (const t of [...tg.tasks]) killThread(s, t);
+  processExited(s, tg, status);
+}
+
+export function exitStatusOf(code: number): number {
+  return (code & 0xff) << 8;
+}
+
+/** The process is gone: zombie for its parent, orphans to init, SIGCHLD. */
+function processExited(s: Sentry, tg: ThreadGroup, status: number): void {
+  if (tg.zombie) return;
+  tg.zombie = true;
+  tg.waitStatus = status;
+  const init = s.init;
+  for (const c of tg.children) {
+    const reaper = findReaper(tg) ?? init;
+    c.parent = reaper;
+    if (reaper && reaper !== tg) {
+      reaper.children.add(c);
+      if (c.zombie) reaper.childEvents.notify(1);
+    }
+  }
+  tg.children.clear();
+  if (tg === init) {
+    s.initStatus = status;
+    return;
+  }
+  const parent = tg.parent;
+  if (!parent || parent.zombie) {
+    reap(tg);
+    return;
+  }
+  const act = parent.handlers.actions[SIGCHLD];
+  if (tg.exitSignal === SIGCHLD && (act.handler === SIG_IGN || (act.flags & SA_NOCLDWAIT) !== 0n)) {
+    reap(tg); // auto-reap, no zombie
+    parent.childEvents.notify(1);
+    return;
+  }
+  if (tg.exitSignal > 0) {
+    const sig = status & 0x7f;
+    sendToGroup(s, parent, {
+      signo: tg.exitSignal, code: sig === 0 ? CLD_EXITED : status & 0x80 ? CLD_DUMPED : CLD_KILLED,
+      pid: tg.pid, uid: 0, status: sig === 0 ? (status >> 8) & 0xff : sig,
+    });
+  }
+  parent.childEvents.notify(1);
+}
+
+function findReaper(tg: ThreadGroup): ThreadGroup | null {
+  for (let a = tg.parent; a; a = a.parent) if (a.subreaper && !a.zombie) return a;
+  return null;
+}
+
+/** Forgets a zombie: its pid can be reused. */
+export function reap(tg: ThreadGroup): void {
+  tg.parent?.children.delete(tg);
+  kernel.threadGroups.delete(tg.pid);
+}
+
+/** Job-control stop of every thread (SIGSTOP, SIGTSTP...). */
+export function stopGroup(s: Sentry, tg: ThreadGroup, sig: number): void {
+  for (const t of tg.tasks) {
+    if (t.state === TaskState.Running) {
+      t.state = TaskState.Stopped;
+      if (!t.inSentry) s.kick(t);
+    }
+  }
+  tg.stopReport = sig;
+  tg.parent?.childEvents.notify(1);
+}
+
+export function continueGroup(s: Sentry, tg: ThreadGroup): void {
+  let any = false;
+  for (const t of tg.tasks) {
+    if (t.state === TaskState.Stopped) {
+      t.state = TaskState.Running;
+      any = true;
+      if (t.inSentry) s.resumeNow(t);
+    }
+  }
+  if (any) {
+    tg.continueReport = true;
+    tg.stopReport = 0;
+    tg.parent?.childEvents.notify(1);
+  }
+}
+
+/** A host context exited: expected (we ended it) or the stub died under the guest. */
+export function reapHostExit(s: Sentry, hostTid: number, status: number): void {
+  const t = s.byHost.get(hostTid);
+  if (!t) return;
+  s.byHost.delete(hostTid);
+  if (t.doomed || t.state === TaskState.Dead) return;
+  // The host killed it (e.g. the seccomp backstop): report a death by that signal.
+  const sig = status & 0x7f || 9;
+  exitGroup(s, t.tg, sig);
+}

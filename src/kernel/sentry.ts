@@ -1,0 +1,324 @@
+/**
+ * The Sentry's run loop: waits for the next platform event, serves syscalls through
+ * the table, parks and wakes tasks, delivers signals. Synchronous on purpose: the hot
+ * path is one native call per guest syscall (resume with the result and wait for the
+ * next stop), and the loop never yields to libuv while guests run.
+ */
+import type { Platform } from '../platform/platform';
+import { EventKind, Reg } from '../platform/event-buffer';
+import { native } from '../platform/native';
+import { KICK_SIGNAL } from '../platform/platform';
+import { SYSCALLS, syscallName } from '../../syscalls/table';
+import { BLOCK, KEEP_REGS, NO_RESUME } from '../../syscalls/types';
+import { ENOSYS, ERESTARTSYS, EFAULT } from './errno';
+import { kernel } from './kernel';
+import { Task, TaskState } from './task';
+import type { ThreadGroup } from './thread-group';
+import { deliverPending, hasDeliverable, forceFault, onHostSignals } from './signal-delivery';
+import { reapHostExit } from './process-lifecycle';
+
+export interface SyscallTracer {
+  enter(t: Task): void;
+  exit(t: Task, result: number): void;
+}
+
+export class Sentry {
+  /** Guest task by host thread id. */
+  readonly byHost = new Map<number, Task>();
+  /** Woken tasks whose syscall handler must run again. */
+  private readonly ready: Task[] = [];
+  /** Blocked tasks with a finite deadline. */
+  private readonly sleepers = new Set<Task>();
+  /** A resume folded into the next wait (the hot path). */
+  private pendingCtx = 0;
+  private pendingResult = 0;
+  /** The sandbox's first process; its exit ends the sandbox. */
+  init: ThreadGroup | null = null;
+  /** Wait status of init once it exited. */
+  initStatus: number | null = null;
+  tracer: SyscallTracer | null = null;
+  private readonly reportedUnsupported = new Set<number>();
+  /** Periodic/one-shot Sentry timers (itimers, POSIX timers): next deadline in ns, and firing. */
+  timerSource: { nextDeadline(): number; fire(nowNs: number): void } | null = null;
+  /** Bound once: the wake callback every Task gets. */
+  readonly wake = (t: Task, timedOut: boolean): void => this.wakeTask(t, timedOut);
+
+  constructor(readonly platform: Platform) {}
+
+  // ---- the loop ----
+
+  /** Runs until init exits; returns init's wait status. */
+  run(): number {
+    const p = this.platform;
+    for (;;) {
+      if (this.initStatus !== null) {
+        this.flushResume();
+        return this.initStatus;
+      }
+      if (this.ready.length) {
+        this.runReady();
+        continue;
+      }
+      const timeout = this.fireDeadlines();
+      if (this.ready.length) continue;
+      let kind: number;
+      const hp = kernel.hostPoller;
+      if (this.pendingCtx && hp.empty && timeout < 0) {
+        const ctx = this.pendingCtx;
+        this.pendingCtx = 0;
+        const t = this.byHost.get(ctx);
+        if (t) t.inSentry = false;
+        kind = p.resumeSyscallAndWait(ctx, this.pendingResult);
+      } else {
+        this.flushResume();
+        if (hp.empty) kind = p.wait(timeout, null, null, null, 0);
+        else {
+          const ps = hp.pollSet();
+          kind = p.wait(timeout, ps.fds, ps.events, ps.revents, ps.count);
+        }
+      }
+      this.dispatch(kind);
+    }
+  }
+
+  private flushResume(): void {
+    if (!this.pendingCtx) return;
+    const ctx = this.pendingCtx;
+    this.pendingCtx = 0;
+    const t = this.byHost.get(ctx);
+    if (t) t.inSentry = false;
+    this.platform.resumeSyscall(ctx, this.pendingResult);
+  }
+
+  private dispatch(kind: number): void {
+    const ev = this.platform.ev;
+    switch (kind) {
+      case EventKind.Syscall: {
+        const t = this.byHost.get(ev.tid);
+        if (!t) {
+          this.platform.resumeSyscall(ev.tid, -ENOSYS);
+          return;
+        }
+        this.onSyscall(t);
+        return;
+      }
+      case EventKind.Signal: {
+        const t = this.byHost.get(ev.tid);
+        if (!t) {
+          this.platform.resume(ev.tid);
+          return;
+        }
+        t.inSentry = true;
+        t.kicked = false;
+        const signo = ev.info[2];
+        if (signo === KICK_SIGNAL || signo === 19 /* SIGSTOP */) {
+          if (t.doomed) return this.finishDoomed(t);
+          this.resumeWithSignals(t);
+        } else {
+          forceFault(this, t, signo, Buffer.from(ev.siginfo));
+        }
+        return;
+      }
+      case EventKind.Exit:
+        reapHostExit(this, ev.tid, ev.info[4]);
+        return;
+      case EventKind.GroupStop:
+      case EventKind.PtraceEvent:
+        this.platform.resume(ev.tid);
+        return;
+      case EventKind.HostSignal:
+        onHostSignals(this, native().takeHostSignals());
+        return;
+      case EventKind.Poll:
+        kernel.hostPoller.dispatch();
+        return;
+      case EventKind.Timeout:
+        return;
+      default:
+        if (kind < 0) throw new Error(`platform wait failed: errno ${-kind}`);
+    }
+  }
+
+  // ---- syscalls ----
+
+  private onSyscall(t: Task): void {
+    const ev = this.platform.ev;
+    t.inSentry = true;
+    t.kicked = false;
+    if (t.doomed) return this.finishDoomed(t);
+    t.sysno = ev.args[6];
+    t.args.set(ev.args.subarray(0, 6));
+    t.saveRegs(ev.regs);
+    t.intrResult = -ERESTARTSYS;
+    t.onInterrupt = null;
+    t.resumed = false;
+    t.timedOut = false;
+    t.sysStartNs = this.tracer ? kernel.nowNs() : 0;
+    if (this.tracer) this.tracer.enter(t);
+    this.invoke(t);
+  }
+
+  private invoke(t: Task): void {
+    const nr = t.sysno;
+    const e = nr >= 0 ? SYSCALLS[nr] : undefined;
+    const a = t.args;
+    let r: number;
+    if (e && e.fn) {
+      try {
+        r = e.fn(t, a[0], a[1], a[2], a[3], a[4], a[5]);
+      } catch (err) {
+        // A handler bug must not take the sandbox down: log it, fail the call.
+        kernel.log(`BUG: ${e.name} threw: ${(err as Error)?.stack ?? err}`);
+        process.stderr.write(`tssandbox: internal error in ${e.name}: ${(err as Error)?.message ?? err}\n`);
+        r = -EFAULT;
+      }
+    } else {
+      if (!this.reportedUnsupported.has(nr)) {
+        this.reportedUnsupported.add(nr);
+        kernel.log(`unsupported syscall ${syscallName(nr)} (${nr})`);
+      }
+      r = -ENOSYS;
+    }
+    this.complete(t, r);
+  }
+
+  /** Finishes a syscall: park, or resume with the result (delivering signals first). */
+  complete(t: Task, r: number): void {
+    if (r === BLOCK) {
+      if (t.state !== TaskState.Blocked) return; // already woken during the handler
+      if (t.deadline !== Infinity) this.sleepers.add(t);
+      if (hasDeliverable(t)) this.interrupt(t);
+      return;
+    }
+    if (this.tracer) this.tracer.exit(t, r);
+    t.sysState = undefined;
+    if (r === NO_RESUME) return;
+    t.state = TaskState.Running;
+    if (r === KEEP_REGS) {
+      if (hasDeliverable(t)) {
+        if (this.platform.getRegs(t.hostTid) === 0) deliverPending(this, t, null);
+      } else {
+        this.resumeNow(t);
+      }
+      return;
+    }
+    if (hasDeliverable(t)) {
+      this.flushResume();
+      if (this.platform.getRegs(t.hostTid) === 0) {
+        this.platform.ev.setReg(Reg.RAX, r);
+        deliverPending(this, t, r);
+      }
+      return;
+    }
+    this.flushResume();
+    this.pendingCtx = t.hostTid;
+    this.pendingResult = r;
+  }
+
+  /** Resumes a stopped task whose registers are already set. */
+  resumeNow(t: Task): void {
+    t.inSentry = false;
+    this.platform.resume(t.hostTid);
+  }
+
+  /** After a kick or a stop outside a syscall: deliver what is pending and go on. */
+  resumeWithSignals(t: Task): void {
+    if (hasDeliverable(t) && this.platform.getRegs(t.hostTid) === 0) deliverPending(this, t, null);
+    else if (t.state !== TaskState.Dead) this.resumeNow(t);
+  }
+
+  private runReady(): void {
+    const list = this.ready.splice(0);
+    for (const t of list) {
+      if (t.state !== TaskState.Blocked || !t.wokenPending) continue;
+      t.wokenPending = false;
+      t.state = TaskState.Running;
+      t.resumed = true;
+      this.invoke(t);
+    }
+  }
+
+  private wakeTask(t: Task, timedOut: boolean): void {
+    if (t.state !== TaskState.Blocked || t.wokenPending) return;
+    t.clearWaits();
+    this.sleepers.delete(t);
+    t.timedOut = timedOut;
+    t.wokenPending = true;
+    this.ready.push(t);
+  }
+
+  /** Cuts a blocked syscall short for a signal: EINTR or restart, decided at delivery. */
+  interrupt(t: Task): void {
+    if (t.state !== TaskState.Blocked) return;
+    t.clearWaits();
+    this.sleepers.delete(t);
+    t.wokenPending = false;
+    // A handler may ask to be re-run instead (rt_sigtimedwait takes the signal itself).
+    if (t.onInterrupt && t.onInterrupt() === true) {
+      t.wokenPending = true;
+      this.ready.push(t);
+      return;
+    }
+    this.complete(t, t.intrResult);
+  }
+
+  /** Wakes sleepers whose deadline passed; returns ms until the next one (-1: none). */
+  private fireDeadlines(): number {
+    let next = Infinity;
+    const ts = this.timerSource;
+    if (this.sleepers.size === 0 && !ts) return -1;
+    const now = kernel.nowNs();
+    for (const t of this.sleepers) {
+      if (t.deadline <= now) this.wakeTask(t, true);
+      else if (t.deadline < next) next = t.deadline;
+    }
+    if (ts) {
+      let d = ts.nextDeadline();
+      if (d <= now) {
+        ts.fire(now);
+        d = ts.nextDeadline();
+      }
+      if (d < next) next = d;
+    }
+    if (this.ready.length) return 0;
+    if (next === Infinity) return -1;
+    return Math.max(0, Math.ceil((next - now) / 1e6));
+  }
+
+  // ---- task bookkeeping ----
+
+  register(t: Task): void {
+    kernel.tasks.set(t.tid, t);
+    this.byHost.set(t.hostTid, t);
+    t.tg.tasks.add(t);
+  }
+
+  /** A context the task cannot use right now (running elsewhere): stop it at its next trap. */
+  kick(t: Task): void {
+    if (t.inSentry || t.kicked || t.state === TaskState.Dead) return;
+    t.kicked = true;
+    this.platform.kick(t.mm.asPid, t.hostTid);
+  }
+
+  /** Called when a task marked doomed (its group is exiting) stops: end its thread. */
+  private finishDoomed(t: Task): void {
+    this.byHost.delete(t.hostTid);
+    this.platform.exitThread(t.hostTid);
+  }
+
+  unsupportedSeen(): number[] {
+    return [...this.reportedUnsupported];
+  }
+}
+
+let current: Sentry | null = null;
+
+export function setSentry(s: Sentry): void {
+  current = s;
+}
+
+/** The running Sentry (one per process). */
+export function sentry(): Sentry {
+  if (!current) throw new Error('no sentry');
+  return current;
+}

@@ -1,0 +1,192 @@
+/**
+ * Sending and delivering guest signals: choosing the thread, waking or kicking it,
+ * and at the next return to the guest either running the default action or building
+ * a handler frame, with Linux's syscall-restart rules.
+ */
+import { Reg } from '../platform/event-buffer';
+import { ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK, EINTR } from './errno';
+import { kernel } from './kernel';
+import type { Sentry } from './sentry';
+import type { Task } from './task';
+import { TaskState } from './task';
+import type { ThreadGroup } from './thread-group';
+import {
+  type SigInfo, DefaultAction, defaultAction, encodeSigInfo, enqueue, nextDeliverable, sigbit,
+  SA_NODEFER, SA_RESETHAND, SA_RESTART, SIG_DFL, SIG_IGN, SIGCHLD, SIGCONT, SIGKILL, SIGSEGV, SIGSTOP,
+  SI_KERNEL, SIGINT, SIGQUIT, SIGTSTP, SIGWINCH, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, UNBLOCKABLE,
+} from './signals';
+import { exitGroup, stopGroup, continueGroup } from './process-lifecycle';
+import { pushSignalFrame } from './signal-frame';
+
+function pendingFor(t: Task): boolean {
+  return nextDeliverable(t.sig.pending, t.sig.mask) >= 0 || nextDeliverable(t.tg.sharedPending, t.sig.mask) >= 0;
+}
+
+/** True when t has a signal it would act on now. */
+export function hasDeliverable(t: Task): boolean {
+  if (t.sig.pending.length === 0 && t.tg.sharedPending.length === 0) return false;
+  return pendingFor(t);
+}
+
+/** Queues a signal for one thread (tkill, faults) and makes sure it notices. */
+export function sendToTask(s: Sentry, t: Task, si: SigInfo): void {
+  if (t.state === TaskState.Dead || t.tg.zombie) return;
+  if (si.signo === SIGKILL) return exitGroup(s, t.tg, SIGKILL);
+  if (prepareSignal(s, t.tg, si.signo)) return;
+  enqueue(t.sig.pending, si);
+  notify(s, t, si.signo);
+}
+
+/** Queues a process-directed signal (kill) and wakes a thread that can take it. */
+export function sendToGroup(s: Sentry, tg: ThreadGroup, si: SigInfo): void {
+  if (tg.zombie || tg.tasks.size === 0) return;
+  if (si.signo === SIGKILL) return exitGroup(s, tg, SIGKILL);
+  if (prepareSignal(s, tg, si.signo)) return;
+  enqueue(tg.sharedPending, si);
+  const bit = sigbit(si.signo);
+  let target: Task | undefined;
+  for (const t of tg.tasks) {
+    if ((t.sig.mask & bit) === 0n) {
+      target = t;
+      if (t.state === TaskState.Blocked) break;
+    }
+  }
+  if (target) notify(s, target, si.signo);
+}
+
+/** Job-control side effects at send time; true if the signal is discarded. */
+function prepareSignal(s: Sentry, tg: ThreadGroup, sig: number): boolean {
+  if (sig === SIGCONT) continueGroup(s, tg);
+  if (sig === SIGSTOP) {
+    stopGroup(s, tg, sig);
+    return true;
+  }
+  const act = tg.handlers.actions[sig];
+  // Ignored signals are dropped at once unless some thread blocks them (Linux sig_ignored).
+  if (tg.handlers.isIgnored(sig)) {
+    const bit = sigbit(sig);
+    let blocked = false;
+    for (const t of tg.tasks) if (t.sig.mask & bit) blocked = true;
+    if (!blocked) return true;
+  }
+  void act;
+  return false;
+}
+
+function notify(s: Sentry, t: Task, sig: number): void {
+  if ((t.sig.mask & sigbit(sig)) !== 0n && sig !== SIGKILL) return;
+  if (t.state === TaskState.Blocked) s.interrupt(t);
+  else if (t.state === TaskState.Stopped) return;
+  else if (!t.inSentry) s.kick(t);
+}
+
+/** Takes the next deliverable signal off t's queues. */
+function dequeue(t: Task): SigInfo | null {
+  let i = nextDeliverable(t.sig.pending, t.sig.mask);
+  if (i >= 0) return t.sig.pending.splice(i, 1)[0];
+  i = nextDeliverable(t.tg.sharedPending, t.sig.mask);
+  if (i >= 0) return t.tg.sharedPending.splice(i, 1)[0];
+  return null;
+}
+
+/**
+ * Delivers pending signals to stopped task t whose registers are in the event buffer.
+ * `result` is the syscall's result when t is returning from one (decides restarts).
+ * Resumes t (or ends its process).
+ */
+export function deliverPending(s: Sentry, t: Task, result: number | null): void {
+  const p = s.platform;
+  const ev = p.ev;
+  for (;;) {
+    const si = dequeue(t);
+    if (!si) break;
+    const sig = si.signo;
+    const act = t.tg.handlers.actions[sig];
+    if (act.handler === SIG_IGN) continue;
+    if (act.handler === SIG_DFL) {
+      const d = defaultAction(sig);
+      if (d === DefaultAction.Ignore || d === DefaultAction.Continue) continue;
+      if (d === DefaultAction.Stop) {
+        stopGroup(s, t.tg, sig);
+        break;
+      }
+      exitGroup(s, t.tg, sig | (d === DefaultAction.Core ? 0x80 : 0));
+      return;
+    }
+    // A handler runs: settle the interrupted syscall first.
+    if (result !== null) {
+      const restart = result === -ERESTARTNOINTR || (result === -ERESTARTSYS && (act.flags & SA_RESTART) !== 0n);
+      if (restart) restartSyscall(t, ev);
+      else if (isRestartCode(result)) ev.setReg(Reg.RAX, -EINTR);
+      result = null;
+    }
+    const oldMask = t.sig.savedMask ?? t.sig.mask;
+    t.sig.savedMask = null;
+    if (!pushSignalFrame(p, t, sig, act, encodeSigInfo(si), oldMask)) {
+      // Unwritable stack: Linux forces SIGSEGV with the default action.
+      exitGroup(s, t.tg, SIGSEGV | 0x80);
+      return;
+    }
+    let mask = t.sig.mask | act.mask;
+    if ((act.flags & SA_NODEFER) === 0n) mask |= sigbit(sig);
+    t.sig.mask = mask & ~UNBLOCKABLE;
+    if ((act.flags & SA_RESETHAND) !== 0n) act.handler = SIG_DFL;
+    s.resumeNow(t);
+    return;
+  }
+  // No handler ran: restart codes restart transparently.
+  if (result !== null && isRestartCode(result)) {
+    restartSyscall(t, ev);
+  }
+  if (t.sig.savedMask !== null) {
+    t.sig.mask = t.sig.savedMask;
+    t.sig.savedMask = null;
+  }
+  if (t.state === TaskState.Dead) return;
+  p.setRegs(t.hostTid);
+  if (t.state === TaskState.Stopped) return; // continueGroup resumes it
+  s.resumeNow(t);
+}
+
+function isRestartCode(r: number): boolean {
+  return r === -ERESTARTSYS || r === -ERESTARTNOINTR || r === -ERESTARTNOHAND || r === -ERESTART_RESTARTBLOCK;
+}
+
+function restartSyscall(t: Task, ev: Sentry['platform']['ev']): void {
+  ev.regs[Reg.RIP] -= 2n;
+  ev.regs[Reg.RAX] = t.entryReg(Reg.ORIG_RAX);
+}
+
+/** A synchronous fault in the guest (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP). */
+export function forceFault(s: Sentry, t: Task, signo: number, rawInfo: Buffer): void {
+  const act = t.tg.handlers.actions[signo];
+  const bit = sigbit(signo);
+  // force_sig_info: a blocked or ignored fault signal kills with the default action.
+  if ((t.sig.mask & bit) !== 0n || act.handler === SIG_IGN) {
+    act.handler = SIG_DFL;
+    t.sig.mask &= ~bit;
+  }
+  t.sig.pending.unshift({ signo, code: rawInfo.readInt32LE(8), raw: rawInfo });
+  if (s.platform.getRegs(t.hostTid) === 0) deliverPending(s, t, null);
+}
+
+/** Host signals the Sentry received: passed on to the guest like a terminal or runc would. */
+export function onHostSignals(s: Sentry, mask: number): void {
+  const init = s.init;
+  if (!init) return;
+  for (let sig = 1; sig < 32; sig++) {
+    if ((mask & (1 << sig)) === 0) continue;
+    const si: SigInfo = { signo: sig, code: SI_KERNEL };
+    if (sig === SIGINT || sig === SIGQUIT || sig === SIGTSTP || sig === SIGWINCH) {
+      // Keyboard signals go to the foreground process group.
+      const pgid = kernel.foregroundPgid || init.pgid;
+      for (const tg of kernel.threadGroups.values()) if (tg.pgid === pgid && !tg.zombie) sendToGroup(s, tg, si);
+    } else if (sig === SIGTERM || sig === SIGHUP || sig === SIGUSR1 || sig === SIGUSR2) {
+      sendToGroup(s, init, si);
+    } else if (sig === SIGCONT) {
+      // We were continued after a stop: nothing to forward.
+    }
+  }
+}
+
+export { SIGCHLD };

@@ -1,0 +1,134 @@
+/**
+ * x86-64 signal frames on the guest stack, byte for byte as Linux builds them
+ * (arch/x86/kernel/signal.c: struct rt_sigframe = pretcode, ucontext, siginfo; the
+ * XSAVE area below it, 64-byte aligned), so glibc's sigreturn, ucontext readers and
+ * siglongjmp all work unchanged.
+ */
+import type { Platform } from '../platform/platform';
+import { Reg } from '../platform/event-buffer';
+import type { Task } from './task';
+import { type SigAction, type AltStack, SA_ONSTACK, SS_DISABLE, SS_AUTODISARM, SS_ONSTACK, UNBLOCKABLE } from './signals';
+
+const FRAME_SIZE = 8 + 304 + 128; // pretcode + ucontext + siginfo
+const UC_FP_XSTATE = 1n;
+const UC_SIGCONTEXT_SS = 2n;
+const UC_STRICT_RESTORE_SS = 4n;
+const FP_XSTATE_MAGIC1 = 0x46505853;
+const FP_XSTATE_MAGIC2 = 0x46505845;
+
+/** sigcontext field order: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags. */
+const MCONTEXT_REGS: Reg[] = [
+  Reg.R8, Reg.R9, Reg.R10, Reg.R11, Reg.R12, Reg.R13, Reg.R14, Reg.R15, Reg.RDI, Reg.RSI, Reg.RBP,
+  Reg.RBX, Reg.RDX, Reg.RAX, Reg.RCX, Reg.RSP, Reg.RIP, Reg.EFLAGS,
+];
+
+function alignDown(x: number, a: number): number {
+  return Math.floor(x / a) * a;
+}
+
+/**
+ * Pushes a frame for `sig` onto t's stack and points the registers at the handler.
+ * The platform's register buffer must hold t's registers (with the syscall result
+ * already in rax). Returns false if the stack is unwritable (caller forces SIGSEGV).
+ */
+export function pushSignalFrame(p: Platform, t: Task, sig: number, act: SigAction, info: Buffer, oldMask: bigint): boolean {
+  const ev = p.ev;
+  const fpLen = p.getFpState(t.hostTid) > 0 ? p.ev.info[5] : 0;
+  const xsave = fpLen > 512;
+  let sp = ev.regNum(Reg.RSP);
+  const alt: AltStack = t.sig.altStack;
+  const onAlt = t.sig.onAltStack(sp);
+  sp -= 128; // red zone
+  if ((act.flags & SA_ONSTACK) !== 0n && (alt.flags & SS_DISABLE) === 0 && !onAlt) {
+    sp = alt.sp + alt.size;
+  }
+  const fpSize = fpLen + (xsave ? 4 : 0);
+  const fpAddr = alignDown(sp - fpSize, 64);
+  const frame = alignDown(fpAddr - FRAME_SIZE, 16) - 8;
+
+  const f = Buffer.alloc(FRAME_SIZE);
+  f.writeBigUInt64LE(act.restorer, 0);
+  const uc = 8;
+  f.writeBigUInt64LE(xsave ? UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS : UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS, uc);
+  f.writeBigUInt64LE(0n, uc + 8);
+  f.writeBigUInt64LE(BigInt(alt.sp), uc + 16);
+  f.writeInt32LE(alt.flags & SS_DISABLE ? SS_DISABLE : onAlt ? SS_ONSTACK : 0, uc + 24);
+  f.writeBigUInt64LE(BigInt(alt.size), uc + 32);
+  const mc = uc + 40;
+  MCONTEXT_REGS.forEach((r, i) => f.writeBigUInt64LE(ev.regs[r], mc + i * 8));
+  f.writeUInt16LE(Number(ev.regs[Reg.CS]), mc + 144);
+  f.writeUInt16LE(0, mc + 146); // gs
+  f.writeUInt16LE(0, mc + 148); // fs
+  f.writeUInt16LE(Number(ev.regs[Reg.SS]), mc + 150);
+  // err, trapno, cr2 from a fault's siginfo where it applies
+  f.writeBigUInt64LE(oldMask & 0xffffffffn, mc + 168); // oldmask
+  f.writeBigUInt64LE(fpLen ? BigInt(fpAddr) : 0n, mc + 184);
+  f.writeBigUInt64LE(oldMask, uc + 296);
+  info.copy(f, uc + 304, 0, 128);
+
+  if (fpLen) {
+    const fp = Buffer.alloc(fpSize);
+    Buffer.from(ev.fp.buffer, ev.fp.byteOffset, fpLen).copy(fp, 0);
+    if (xsave) {
+      // sw_reserved (fxsave bytes 464..511) tells sigreturn the extended layout.
+      fp.writeUInt32LE(FP_XSTATE_MAGIC1, 464);
+      fp.writeUInt32LE(fpSize, 468); // extended_size
+      fp.writeBigUInt64LE(fp.readBigUInt64LE(512), 472); // xfeatures = XSTATE_BV in use
+      fp.writeUInt32LE(fpLen, 480); // xstate_size
+      fp.writeUInt32LE(FP_XSTATE_MAGIC2, fpLen);
+    }
+    if (!t.mem.write(fpAddr, fp)) return false;
+  }
+  if (!t.mem.write(frame, f)) return false;
+
+  if ((act.flags & SA_ONSTACK) !== 0n && alt.flags & SS_AUTODISARM) t.sig.altStack = { sp: 0, flags: SS_DISABLE, size: 0 };
+  ev.setReg(Reg.RDI, sig);
+  ev.setReg(Reg.RSI, frame + 8 + 304);
+  ev.setReg(Reg.RDX, frame + 8);
+  ev.setReg(Reg.RAX, 0);
+  ev.setReg(Reg.RSP, frame);
+  ev.regs[Reg.RIP] = act.handler;
+  ev.regs[Reg.EFLAGS] &= ~(0x400n | 0x100n | 0x40000n); // DF, TF, AC
+  ev.setReg(Reg.ORIG_RAX, -1);
+  return p.setRegs(t.hostTid) === 0;
+}
+
+/**
+ * rt_sigreturn: reloads registers, FP state, mask and alternate stack from the frame
+ * the handler returned through. Returns false on a bad frame (caller sends SIGSEGV).
+ */
+export function popSignalFrame(p: Platform, t: Task): boolean {
+  const ev = p.ev;
+  if (p.getRegs(t.hostTid) !== 0) return false;
+  const frame = ev.regNum(Reg.RSP) - 8;
+  const f = t.mem.read(frame, FRAME_SIZE);
+  if (!f) return false;
+  const uc = 8;
+  const mc = uc + 40;
+  MCONTEXT_REGS.forEach((r, i) => (ev.regs[r] = f.readBigUInt64LE(mc + i * 8)));
+  ev.regs[Reg.ORIG_RAX] = 0xffffffffffffffffn; // no syscall restart on the way out
+  const mask = f.readBigUInt64LE(uc + 296) & ~UNBLOCKABLE;
+  t.sig.mask = mask;
+  // uc_stack: restore the alternate stack as the frame recorded it (sigaltstack semantics).
+  const ssSp = Number(f.readBigUInt64LE(uc + 16));
+  const ssFlags = f.readInt32LE(uc + 24);
+  const ssSize = Number(f.readBigUInt64LE(uc + 32));
+  if (!(ssFlags & SS_DISABLE) && ssSize > 0) t.sig.altStack = { sp: ssSp, flags: ssFlags & ~SS_ONSTACK, size: ssSize };
+  const fpAddr = Number(f.readBigUInt64LE(mc + 184));
+  if (p.setRegs(t.hostTid) !== 0) return false;
+  if (fpAddr) {
+    const head = t.mem.read(fpAddr, 512);
+    if (!head) return false;
+    let len = 512;
+    if (head.readUInt32LE(464) === FP_XSTATE_MAGIC1) {
+      const xs = head.readUInt32LE(480);
+      if (xs > 512 && xs <= ev.fp.length) len = xs;
+    }
+    const all = len === 512 ? head : t.mem.read(fpAddr, len);
+    if (!all) return false;
+    ev.fp.set(all);
+    ev.info[5] = len;
+    p.setFpState(t.hostTid);
+  }
+  return true;
+}

@@ -1,0 +1,146 @@
+import { BLOCK } from '../../syscalls/types';
+import type { WaitEntry, WaitQueue } from './waitqueue';
+import type { Credentials } from './credentials';
+import type { ThreadGroup } from './thread-group';
+import type { AddressSpace } from '../mm/address-space';
+import type { GuestMemory } from '../mm/guest-memory';
+import type { FdTable } from '../../fs/fdtable';
+import type { FsContext } from '../../fs/context';
+import type { SignalState } from './signals';
+
+export const enum TaskState {
+  /** Running guest code on the platform (or about to be resumed). */
+  Running,
+  /** Parked in the Sentry inside a syscall, waiting on queues and/or a deadline. */
+  Blocked,
+  /** Stopped by job control (SIGSTOP/SIGTSTP). */
+  Stopped,
+  /** Exited; its host context is gone. */
+  Dead,
+}
+
+/**
+ * A guest thread: one per host stub thread. Syscall handlers receive the Task and
+ * reach everything through it: memory (t.mem), files (t.fdTable, t.fsCtx), identity
+ * (t.creds, t.tg), and sleeping (t.waitOn / t.block / t.blockOn).
+ */
+export class Task {
+  state: TaskState = TaskState.Running;
+  /** Per-syscall scratch that survives re-runs of a blocked handler; cleared on completion. */
+  sysState: any = undefined;
+  /** True when the handler is being re-run because its deadline passed. */
+  timedOut = false;
+  /** True when the current (re-)run follows a wake-up rather than the first entry. */
+  resumed = false;
+  /** Wait registrations of the current block; removed on wake-up. */
+  waitEntries: Array<[WaitQueue, WaitEntry]> = [];
+  /** Absolute monotonic deadline (ns) of the current block, Infinity if none. */
+  deadline = Infinity;
+  /** Syscall number being served (valid while in a syscall). */
+  sysno = -1;
+  /** Arguments of the syscall being served, kept for re-runs. */
+  readonly args = new Float64Array(6);
+  /** CLONE_CHILD_CLEARTID address (set_tid_address). */
+  clearChildTid = 0;
+  robustList = 0;
+  /** Thread name (PR_SET_NAME, /proc/[tid]/comm). */
+  comm = '';
+  /** Exit code when Dead. */
+  exitCode = 0;
+  /** Stopped in the Sentry (at a syscall or signal stop), so its registers can be used. */
+  inSentry = false;
+  /** A kick (host signal to stop it) is in flight. */
+  kicked = false;
+  /** Its thread group is exiting: end its host thread when it next stops. */
+  doomed = false;
+  /** Woken and queued to re-run its handler. */
+  wokenPending = false;
+  /** What an interrupted blocking call returns (-ERESTARTSYS unless the handler says). */
+  intrResult = -512;
+  /** Called when a signal interrupts the block (e.g. nanosleep writes the time left). */
+  onInterrupt: (() => boolean | void) | null = null;
+  /** PR_SET_PDEATHSIG. */
+  pdeathSig = 0;
+  noNewPrivs = false;
+  /** vfork: the parent waiting for this child to exec or exit. */
+  vforkParent: Task | null = null;
+  /** vfork: set on the parent when its child released it. */
+  vforkDone = false;
+  /** When the current syscall began (for --strace durations). */
+  sysStartNs = 0;
+  /** The registers at syscall entry (for rawArg and handlers that need them). */
+  private readonly savedRegs = new BigUint64Array(27);
+
+  /** Wakes this task from any wait; bound once so queues can hold it. */
+  readonly wakeFn: (events: number) => void;
+
+  constructor(
+    /** Guest tid (the Sentry's own numbering; the first task is 1). */
+    readonly tid: number,
+    /** Host tid of the stub thread running this task. */
+    public hostTid: number,
+    public tg: ThreadGroup,
+    public mm: AddressSpace,
+    public fdTable: FdTable,
+    public fsCtx: FsContext,
+    public creds: Credentials,
+    public sig: SignalState,
+    private readonly onWake: (t: Task, timedOut: boolean) => void,
+  ) {
+    this.wakeFn = () => this.onWake(this, false);
+  }
+
+  /** Guest memory of this task's address space. */
+  get mem(): GuestMemory {
+    return this.mm.mem;
+  }
+
+  /** The exact 64-bit value of argument register i. */
+  rawArg(i: number): bigint {
+    // rdi, rsi, rdx, r10, r8, r9 in user_regs_struct order
+    return this.savedRegs[[14, 13, 12, 7, 9, 8][i]];
+  }
+
+  /** Copies the entry registers (a memcpy: no BigInt is created). */
+  saveRegs(regs: BigUint64Array): void {
+    this.savedRegs.set(regs);
+  }
+
+  /** A register as it was at syscall entry. */
+  entryReg(i: number): bigint {
+    return this.savedRegs[i];
+  }
+
+  /** Registers interest in events (mask) on q; call any number of times, then return t.block(). */
+  waitOn(q: WaitQueue, mask: number): void {
+    this.waitEntries.push([q, q.add(mask, this.wakeFn)]);
+  }
+
+  /**
+   * Parks the task until one of the queues registered with waitOn fires, the deadline
+   * (absolute monotonic ns, see kernel.nowNs) passes, or a signal interrupts it.
+   * The handler is then re-run with the same arguments (t.timedOut tells a deadline).
+   */
+  block(deadlineNs = Infinity): number {
+    this.state = TaskState.Blocked;
+    this.deadline = deadlineNs;
+    return BLOCK;
+  }
+
+  /** waitOn + block in one call. */
+  blockOn(q: WaitQueue, mask: number, deadlineNs = Infinity): number {
+    this.waitOn(q, mask);
+    return this.block(deadlineNs);
+  }
+
+  /** Drops every wait registration (called by the scheduler on wake-up or interruption). */
+  clearWaits(): void {
+    for (const [q, e] of this.waitEntries) q.remove(e);
+    this.waitEntries.length = 0;
+    this.deadline = Infinity;
+  }
+
+  get isThreadGroupLeader(): boolean {
+    return this.tid === this.tg.pid;
+  }
+}

@@ -1,0 +1,58 @@
+import type { Task } from './task';
+import { WaitQueue } from './waitqueue';
+import type { SignalHandlers, SigInfo } from './signals';
+
+/**
+ * A guest process: the thread group that shares a pid, signal handlers, and the
+ * parent/child relation. Its threads are Tasks; the leader's tid is the pid.
+ */
+export class ThreadGroup {
+  readonly tasks = new Set<Task>();
+  readonly children = new Set<ThreadGroup>();
+  /** Process-directed pending signals (kill). */
+  sharedPending: SigInfo[] = [];
+  /** Notified (with any mask) when a child changes state: wait4/waitid sleep here. */
+  readonly childEvents = new WaitQueue();
+  parent: ThreadGroup | null = null;
+  pgid: number;
+  sid: number;
+  /** argv and envp of the current image, for /proc/[pid]/cmdline and environ. */
+  argv: string[] = [];
+  envp: string[] = [];
+  /** Absolute guest path of the running executable (/proc/[pid]/exe, AT_EXECFN). */
+  exePath = '';
+  /** Set once every thread has exited: the wait status (as wait4 reports it). */
+  zombie = false;
+  waitStatus = 0;
+  /** Exit requested by exit_group or a fatal signal; tasks leave when they next stop. */
+  exiting = false;
+  groupExitStatus = 0;
+  /** Reported once to the parent by WUNTRACED / WCONTINUED. */
+  stopReport = 0;
+  continueReport = false;
+  /** Signal sent to the parent at exit (SIGCHLD unless clone said otherwise). */
+  exitSignal = 17;
+  /** User/system CPU time of reaped children, in ns, for getrusage(RUSAGE_CHILDREN). */
+  childrenCpuNs = 0;
+  startTimeNs = 0;
+  subreaper = false;
+  /** Resource limits (src/kernel/limits.ts), shared by the group's threads. */
+  limits: any = undefined;
+
+  constructor(
+    readonly pid: number,
+    public handlers: SignalHandlers,
+  ) {
+    this.pgid = pid;
+    this.sid = pid;
+  }
+
+  get ppid(): number {
+    return this.parent ? this.parent.pid : 0;
+  }
+
+  get leader(): Task | undefined {
+    for (const t of this.tasks) if (t.tid === this.pid) return t;
+    return undefined;
+  }
+}

@@ -1,0 +1,115 @@
+import { readFileSync } from 'fs';
+import type { Task } from '../task';
+import type { ThreadGroup } from '../thread-group';
+
+/**
+ * Guest CPU time. The guest's instructions run in the host stub thread `t.hostTid`, so
+ * its CPU time is that thread's host CPU time: /proc/<hostTid>/schedstat gives the exact
+ * sum_exec_runtime in ns, and /proc/<hostTid>/stat's utime:stime tick ratio splits it
+ * into user and system time the way Linux's cputime_adjust does. Time the Sentry spends
+ * serving the guest's syscalls is not charged (the stub is stopped meanwhile), so system
+ * time is lower than on Linux. These are procfs reads of our own child, not guest-visible
+ * host paths. Readings are cached per task so a clock never goes backwards, even after
+ * the stub thread is gone.
+ */
+
+export interface CpuSample {
+  userNs: number;
+  sysNs: number;
+  /** Page faults, from stat; for getrusage. */
+  minflt: number;
+  majflt: number;
+}
+
+const TICK_NS = 10_000_000; // USER_HZ = 100
+
+const last = new WeakMap<Task, CpuSample>();
+
+function readHost(hostTid: number): CpuSample | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${hostTid}/stat`, 'latin1');
+  } catch {
+    return null;
+  }
+  // Fields after "(comm)": state is field 3; utime/stime are 14/15, minflt 10, majflt 12.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const minflt = Number(f[7]);
+  const majflt = Number(f[9]);
+  const uTicks = Number(f[11]);
+  const sTicks = Number(f[12]);
+  let total = (uTicks + sTicks) * TICK_NS;
+  try {
+    total = Number(readFileSync(`/proc/${hostTid}/schedstat`, 'latin1').split(' ')[0]);
+  } catch {
+    // No schedstat: tick resolution it is.
+  }
+  const ticks = uTicks + sTicks;
+  const userNs = ticks === 0 ? total : Math.round((total * uTicks) / ticks);
+  return { userNs, sysNs: total - userNs, minflt, majflt };
+}
+
+/** CPU time of one guest thread (monotonic per task). */
+export function taskCpu(t: Task): CpuSample {
+  const prev = last.get(t);
+  const cur = t.hostTid > 0 ? readHost(t.hostTid) : null;
+  if (!cur) return prev ?? { userNs: 0, sysNs: 0, minflt: 0, majflt: 0 };
+  if (prev) {
+    // Never go backwards (the user/system split may shift between readings).
+    if (cur.userNs < prev.userNs) cur.userNs = prev.userNs;
+    if (cur.sysNs < prev.sysNs) cur.sysNs = prev.sysNs;
+  }
+  last.set(t, cur);
+  return cur;
+}
+
+/** CPU time of threads of a group that have already exited (see accountExitedTask). */
+const exited = new WeakMap<ThreadGroup, CpuSample>();
+
+/**
+ * Lead: call when a thread exits (before its host thread is reaped) so its CPU time
+ * keeps counting in the process's clocks and getrusage(RUSAGE_SELF).
+ */
+export function accountExitedTask(t: Task): void {
+  const s = taskCpu(t);
+  const e = exited.get(t.tg) ?? { userNs: 0, sysNs: 0, minflt: 0, majflt: 0 };
+  exited.set(t.tg, {
+    userNs: e.userNs + s.userNs,
+    sysNs: e.sysNs + s.sysNs,
+    minflt: e.minflt + s.minflt,
+    majflt: e.majflt + s.majflt,
+  });
+}
+
+/** CPU time of a whole process: live threads plus those accounted at exit. */
+export function processCpu(tg: ThreadGroup): CpuSample {
+  const e = exited.get(tg);
+  const sum: CpuSample = e ? { ...e } : { userNs: 0, sysNs: 0, minflt: 0, majflt: 0 };
+  for (const t of tg.tasks) {
+    const s = taskCpu(t);
+    sum.userNs += s.userNs;
+    sum.sysNs += s.sysNs;
+    sum.minflt += s.minflt;
+    sum.majflt += s.majflt;
+  }
+  return sum;
+}
+
+/** Peak RSS (kB) and context switches of a host thread, for getrusage. */
+export function hostStatus(hostTid: number): { maxRssKb: number; nvcsw: number; nivcsw: number } {
+  const out = { maxRssKb: 0, nvcsw: 0, nivcsw: 0 };
+  let s: string;
+  try {
+    s = readFileSync(`/proc/${hostTid}/status`, 'latin1');
+  } catch {
+    return out;
+  }
+  const num = (key: string): number => {
+    const m = new RegExp(`^${key}:\\s*(\\d+)`, 'm').exec(s);
+    return m ? Number(m[1]) : 0;
+  };
+  out.maxRssKb = num('VmHWM');
+  out.nvcsw = num('voluntary_ctxt_switches');
+  out.nivcsw = num('nonvoluntary_ctxt_switches');
+  return out;
+}

@@ -1,0 +1,57 @@
+/**
+ * Wait queues: the one mechanism by which anything that can become ready
+ * (a pipe, a socket, a child exiting, a futex word, a host fd) wakes whoever waits on it.
+ * A waiter is a callback, so a sleeping task, an epoll instance and a poll() call
+ * all wait the same way.
+ */
+export type WakeFn = (events: number) => void;
+
+export interface WaitEntry {
+  readonly mask: number;
+  readonly fn: WakeFn;
+  /** Set once removed, so a queue being notified can skip stale entries. */
+  removed: boolean;
+}
+
+export class WaitQueue {
+  private entries: WaitEntry[] = [];
+
+  /** Registers fn for events in mask (0xffffffff for "any"). Returns the entry to remove later. */
+  add(mask: number, fn: WakeFn): WaitEntry {
+    const e: WaitEntry = { mask, fn, removed: false };
+    this.entries.push(e);
+    return e;
+  }
+
+  remove(e: WaitEntry): void {
+    if (e.removed) return;
+    e.removed = true;
+    const i = this.entries.indexOf(e);
+    if (i >= 0) this.entries.splice(i, 1);
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** Wakes every waiter whose mask intersects events. Callbacks may remove themselves. */
+  notify(events: number): void {
+    if (this.entries.length === 0) return;
+    for (const e of this.entries.slice()) {
+      if (!e.removed && (e.mask & events) !== 0) e.fn(events);
+    }
+  }
+
+  /** Wakes at most n waiters (futex-style), oldest first; returns how many were woken. */
+  notifyN(events: number, n: number): number {
+    let woken = 0;
+    for (const e of this.entries.slice()) {
+      if (woken >= n) break;
+      if (!e.removed && (e.mask & events) !== 0) {
+        e.fn(events);
+        woken++;
+      }
+    }
+    return woken;
+  }
+}

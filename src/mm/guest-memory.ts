@@ -1,0 +1,112 @@
+import type { Platform } from '../platform/platform';
+import { EFAULT, ENAMETOOLONG, ENOENT } from '../kernel/errno';
+
+/** Lowest and highest+1 addresses a guest pointer may name (x86-64 user half). */
+export const USER_MIN = 0x1000;
+export const TASK_SIZE = 0x7ffffffff000;
+
+/**
+ * Reads and writes one address space's memory from the Sentry
+ * (process_vm_readv/writev: one host call per access, however large). Every method
+ * reports a bad pointer as null/false/-EFAULT, never by throwing.
+ */
+export class GuestMemory {
+  private readonly scratch = Buffer.alloc(8);
+
+  constructor(
+    private readonly platform: Platform,
+    /** Host pid of the stub process holding this address space. */
+    public asPid: number,
+  ) {}
+
+  private ok(addr: number, len: number): boolean {
+    return addr >= 0 && len >= 0 && addr + len <= TASK_SIZE && Number.isSafeInteger(addr);
+  }
+
+  /** Reads len bytes, or null if any byte is not readable. */
+  read(addr: number, len: number): Buffer | null {
+    if (len === 0) return Buffer.alloc(0);
+    if (!this.ok(addr, len)) return null;
+    const b = Buffer.allocUnsafe(len);
+    return this.platform.readMem(this.asPid, addr, b, 0, len) === len ? b : null;
+  }
+
+  readInto(addr: number, buf: Uint8Array, off = 0, len = buf.length - off): boolean {
+    if (len === 0) return true;
+    if (!this.ok(addr, len)) return false;
+    return this.platform.readMem(this.asPid, addr, buf, off, len) === len;
+  }
+
+  write(addr: number, data: Uint8Array, off = 0, len = data.length - off): boolean {
+    if (len === 0) return true;
+    if (!this.ok(addr, len)) return false;
+    return this.platform.writeMem(this.asPid, addr, data, off, len) === len;
+  }
+
+  /** A NUL-terminated string of at most max bytes (excluding the NUL), or null. */
+  readCString(addr: number, max = 4096): string | null {
+    if (!this.ok(addr, 1)) return null;
+    const r = this.platform.readCString(this.asPid, addr, max + 1);
+    return typeof r === 'string' ? r : null;
+  }
+
+  /** A path argument: -EFAULT, -ENAMETOOLONG (>= PATH_MAX) or -ENOENT for "". */
+  readPath(addr: number): string | number {
+    if (!this.ok(addr, 1)) return -EFAULT;
+    const r = this.platform.readCString(this.asPid, addr, 4096);
+    if (typeof r === 'number') return r === -ENAMETOOLONG ? -ENAMETOOLONG : -EFAULT;
+    if (r.length === 0) return -ENOENT;
+    return r;
+  }
+
+  readU32(addr: number): number | null {
+    return this.readInto(addr, this.scratch, 0, 4) ? this.scratch.readUInt32LE(0) : null;
+  }
+
+  readI32(addr: number): number | null {
+    return this.readInto(addr, this.scratch, 0, 4) ? this.scratch.readInt32LE(0) : null;
+  }
+
+  /** A u64 as a JS number (exact below 2^53: pointers, sizes). */
+  readU64(addr: number): number | null {
+    return this.readInto(addr, this.scratch, 0, 8) ? Number(this.scratch.readBigUInt64LE(0)) : null;
+  }
+
+  readI64(addr: number): number | null {
+    return this.readInto(addr, this.scratch, 0, 8) ? Number(this.scratch.readBigInt64LE(0)) : null;
+  }
+
+  readBigU64(addr: number): bigint | null {
+    return this.readInto(addr, this.scratch, 0, 8) ? this.scratch.readBigUInt64LE(0) : null;
+  }
+
+  writeU32(addr: number, v: number): boolean {
+    this.scratch.writeUInt32LE(v >>> 0, 0);
+    return this.write(addr, this.scratch, 0, 4);
+  }
+
+  writeI32(addr: number, v: number): boolean {
+    this.scratch.writeInt32LE(v | 0, 0);
+    return this.write(addr, this.scratch, 0, 4);
+  }
+
+  writeU64(addr: number, v: number | bigint): boolean {
+    this.scratch.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), 0);
+    return this.write(addr, this.scratch, 0, 8);
+  }
+
+  /** A NULL-terminated array of string pointers (argv, envp), at most max entries. */
+  readStringArray(addr: number, max = 0x7fff): string[] | number {
+    const out: string[] = [];
+    if (addr === 0) return out;
+    for (let i = 0; i < max; i++) {
+      const p = this.readU64(addr + i * 8);
+      if (p === null) return -EFAULT;
+      if (p === 0) return out;
+      const s = this.readCString(p, 131072);
+      if (s === null) return -EFAULT;
+      out.push(s);
+    }
+    return -7; // E2BIG
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The native addon (native/*.cc, built by node-gyp at `npm install`): typed here once
+ * so the rest of the Sentry never touches `require` of a .node file.
+ * All functions are synchronous; errors come back as negative errno numbers.
+ */
+import * as path from 'path';
+
+export interface NativeAddon {
+  // ---- ptrace platform (native/ptrace_platform.cc) ----
+  /** Binds the shared event/register buffer (see src/platform/event-buffer.ts). */
+  setEventBuffer(buf: ArrayBuffer): void;
+  /** Pins the calling thread (and stubs started later) to one CPU (-1: the current one). */
+  pinToCpu(cpu: number): number;
+  /** Starts the template stub from the stub binary; returns its host pid or -errno. */
+  spawnStub(stubPath: string): number;
+  /**
+   * Waits for the next stop of any stub thread, a watched host fd becoming ready
+   * (revents filled), a host signal, or the timeout (< 0: none). Returns the event kind.
+   */
+  wait(timeoutMs: number, fds: Int32Array | null, events: Int32Array | null, revents: Int32Array | null, count: number): number;
+  /** Writes rax (result) of a syscall-stopped thread and resumes it under PTRACE_SYSEMU. */
+  resumeSyscall(tid: number, result: number): number;
+  /** Same, then waits for the next event (the hot path: one N-API call per syscall). */
+  resumeSyscallAndWait(tid: number, result: number, timeoutMs: number): number;
+  /** Resumes a stopped thread under PTRACE_SYSEMU (sig: host signal to deliver, normally 0). */
+  resume(tid: number, sig?: number): number;
+  /** Loads the registers of a stopped thread into the shared buffer's register area. */
+  getRegs(tid: number): number;
+  /** Stores the shared buffer's register area into a stopped thread. */
+  setRegs(tid: number): number;
+  /** Loads / stores the 512-byte FXSAVE area of a stopped thread (shared buffer's fp area). */
+  getFpRegs(tid: number): number;
+  setFpRegs(tid: number): number;
+  /** Runs one syscall inside a stopped stub thread at the gadget; returns its result. */
+  inject(tid: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number;
+  /** Injects a fork/clone; returns the new host tid (stopped, traced) or -errno. */
+  injectClone(tid: number, flags: number): number;
+  /** Sends a host signal to a host thread (SIGKILL to end a stub thread). */
+  tgkill(tgid: number, tid: number, sig: number): number;
+  /** Reaps a dead thread's status without blocking (after SIGKILL). */
+  reap(tid: number): number;
+
+  // ---- guest memory (process_vm_readv/writev) ----
+  /** Reads len bytes at addr of host process pid into buf[off..]; returns bytes read or -errno. */
+  readMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
+  writeMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
+  /** Reads a NUL-terminated string up to max bytes; returns a string, or a negative errno (-EFAULT, -ENAMETOOLONG). */
+  readCString(pid: number, addr: number, max: number): string | number;
+
+  // ---- host calls Node lacks (native/host.cc) ----
+  /** poll(2) on host fds; fills revents; returns count or -errno. */
+  hostPoll(fds: Int32Array, events: Int32Array, revents: Int32Array, count: number, timeoutMs: number): number;
+  hostRead(fd: number, buf: Uint8Array, off: number, len: number): number;
+  hostWrite(fd: number, buf: Uint8Array, off: number, len: number): number;
+  hostPread(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number;
+  hostIoctlWinsize(fd: number, out: Int32Array): number;
+  /** tcgetattr into a 60-byte buffer as struct termios (kernel layout); returns 0 or -errno. */
+  hostTcgets(fd: number, out: Uint8Array): number;
+  hostTcsets(fd: number, action: number, termios: Uint8Array): number;
+  /** Installs the Sentry's own handlers for SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGTSTP/SIGWINCH/SIGCONT. */
+  installSignalHandlers(): void;
+  /** Returns and clears the bit set (1 << signo) of host signals received since the last call. */
+  takeHostSignals(): number;
+}
+
+let addon: NativeAddon | undefined;
+
+export function native(): NativeAddon {
+  if (!addon) {
+    const file = path.join(__dirname, nativeRoot(), 'build', 'Release', 'tssandbox_native.node');
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    addon = require(file) as NativeAddon;
+  }
+  return addon;
+}
+
+/** Repository root relative to this file, from src/platform (ts) or dist/src/platform (js). */
+function nativeRoot(): string {
+  return __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..';
+}
+
+export function stubBinaryPath(): string {
+  return path.join(__dirname, nativeRoot(), 'build', 'Release', 'tssandbox-stub');
+}

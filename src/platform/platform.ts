@@ -1,0 +1,52 @@
+import type { EventBuffer } from './event-buffer';
+
+/**
+ * What the Sentry needs from a platform, and nothing more: address spaces and
+ * threads to run guest code in, a way to run until the next syscall/fault/interrupt,
+ * register and memory access. The Sentry never mentions ptrace (or KVM) elsewhere.
+ *
+ * Identifiers are host thread ids ("contexts"); an address space is named by the
+ * host pid of the stub process that holds it.
+ */
+export interface Platform {
+  readonly name: string;
+  /** Filled by wait()/getRegs(): registers, syscall args, signal info. */
+  readonly ev: EventBuffer;
+
+  /** A new, empty address space with one stopped thread; returns that thread's id. */
+  newAddressSpace(): number;
+  /** Copy-on-write copy of the address space of stopped thread ctx (fork). */
+  forkAddressSpace(ctx: number): number;
+  /** A new stopped thread sharing ctx's address space. */
+  newThread(ctx: number): number;
+  /** Runs a memory-management syscall (mmap, munmap, mprotect, mremap, madvise) in stopped ctx. */
+  mmSyscall(ctx: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number;
+
+  getRegs(ctx: number): number;
+  setRegs(ctx: number): number;
+  getFpState(ctx: number): number;
+  setFpState(ctx: number): number;
+
+  /** Completes the syscall ctx is stopped in with `result` and lets it run. */
+  resumeSyscall(ctx: number, result: number): void;
+  /** resumeSyscall + wait(forever) in one call: the per-syscall hot path. */
+  resumeSyscallAndWait(ctx: number, result: number): number;
+  /** Lets a stopped ctx run (after registers were set, or after a fault was handled). */
+  resume(ctx: number): void;
+  /** Next event (see EventKind); timeoutMs < 0 waits forever. */
+  wait(timeoutMs: number, fds: Int32Array | null, events: Int32Array | null, revents: Int32Array | null, count: number): number;
+
+  /** Makes a running ctx stop soon (it then reports a Signal event with signo KICK_SIGNAL). */
+  kick(asPid: number, ctx: number): void;
+  /** Ends one thread (ctx must be stopped). */
+  exitThread(ctx: number): void;
+  /** Ends every thread of an address space at once. */
+  destroyAddressSpace(asPid: number): void;
+
+  readMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
+  writeMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
+  readCString(asPid: number, addr: number, max: number): string | number;
+}
+
+/** Host signal used to interrupt a running stub thread (ignored by default, so harmless). */
+export const KICK_SIGNAL = 23; // SIGURG

@@ -1,0 +1,105 @@
+import { native, stubBinaryPath, type NativeAddon } from './native';
+import { EventBuffer } from './event-buffer';
+import { KICK_SIGNAL, type Platform } from './platform';
+
+const SYS_EXIT = 60;
+const CLONE_VM = 0x100;
+const CLONE_SIGHAND = 0x800;
+const CLONE_THREAD = 0x10000;
+
+/**
+ * The ptrace platform (PTRACE_SYSEMU). A template stub is started once; every new
+ * address space is a fork of it (injected clone), so the host never execs again and
+ * all stubs share its seccomp filter and namespaces.
+ */
+export class PtracePlatform implements Platform {
+  readonly name = 'ptrace';
+  readonly ev = new EventBuffer();
+  private readonly n: NativeAddon;
+  private template = 0;
+
+  constructor(opts: { pin: boolean }) {
+    this.n = native();
+    this.n.setEventBuffer(this.ev.buffer);
+    if (opts.pin) this.n.pinToCpu(-1);
+  }
+
+  /** Starts the template stub; returns -errno on failure. */
+  start(): number {
+    const pid = this.n.spawnStub(stubBinaryPath());
+    if (pid > 0) this.template = pid;
+    return pid;
+  }
+
+  newAddressSpace(): number {
+    return this.n.injectClone(this.template, 0);
+  }
+
+  forkAddressSpace(ctx: number): number {
+    return this.n.injectClone(ctx, 0);
+  }
+
+  newThread(ctx: number): number {
+    return this.n.injectClone(ctx, CLONE_VM | CLONE_SIGHAND | CLONE_THREAD);
+  }
+
+  mmSyscall(ctx: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number {
+    return this.n.inject(ctx, nr, a0, a1, a2, a3, a4, a5);
+  }
+
+  getRegs(ctx: number): number {
+    return this.n.getRegs(ctx);
+  }
+
+  setRegs(ctx: number): number {
+    return this.n.setRegs(ctx);
+  }
+
+  getFpState(ctx: number): number {
+    return this.n.getFpRegs(ctx);
+  }
+
+  setFpState(ctx: number): number {
+    return this.n.setFpRegs(ctx);
+  }
+
+  resumeSyscall(ctx: number, result: number): void {
+    this.n.resumeSyscall(ctx, result);
+  }
+
+  resumeSyscallAndWait(ctx: number, result: number): number {
+    return this.n.resumeSyscallAndWait(ctx, result, -1);
+  }
+
+  resume(ctx: number): void {
+    this.n.resume(ctx, 0);
+  }
+
+  wait(timeoutMs: number, fds: Int32Array | null, events: Int32Array | null, revents: Int32Array | null, count: number): number {
+    return this.n.wait(timeoutMs, fds, events, revents, count);
+  }
+
+  kick(asPid: number, ctx: number): void {
+    this.n.tgkill(asPid, ctx, KICK_SIGNAL);
+  }
+
+  exitThread(ctx: number): void {
+    this.n.inject(ctx, SYS_EXIT, 0, 0, 0, 0, 0, 0);
+  }
+
+  destroyAddressSpace(asPid: number): void {
+    this.n.tgkill(asPid, asPid, 9);
+  }
+
+  readMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number {
+    return this.n.readMem(asPid, addr, buf, off, len);
+  }
+
+  writeMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number {
+    return this.n.writeMem(asPid, addr, buf, off, len);
+  }
+
+  readCString(asPid: number, addr: number, max: number): string | number {
+    return this.n.readCString(asPid, addr, max);
+  }
+}

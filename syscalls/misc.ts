@@ -1,0 +1,209 @@
+/**
+ * Identity and accounting: uname, sethostname/setdomainname, sysinfo, getrandom,
+ * personality, getrlimit/setrlimit/prlimit64, getrusage.
+ */
+import { randomFillSync } from 'crypto';
+import type { Task } from '../src/kernel/task';
+import type { ThreadGroup } from '../src/kernel/thread-group';
+import { EFAULT, EINVAL, EPERM, ESRCH } from '../src/kernel/errno';
+import { utsnameBytes, setHostname, setDomainname, sysinfoBytes, UTS_MAX_NAME } from '../src/kernel/identity';
+import { capable, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from '../src/kernel/capabilities';
+import { limitsOf, Rlimit, RLIM_NLIMITS } from '../src/kernel/limits';
+import { taskCpu, processCpu, hostStatus, CpuSample } from '../src/kernel/time/cputime';
+import { timevalBytes } from '../src/kernel/time/timespec';
+import { kernel } from '../src/kernel/kernel';
+
+export function uname(t: Task, buf: number): number {
+  return t.mem.write(buf, utsnameBytes()) ? 0 : -EFAULT;
+}
+
+function setUtsName(t: Task, name: number, len: number, set: (b: Buffer) => void): number {
+  if (!capable(t.creds, CAP_SYS_ADMIN)) return -EPERM;
+  len |= 0;
+  if (len < 0 || len > UTS_MAX_NAME) return -EINVAL;
+  const b = len === 0 ? Buffer.alloc(0) : t.mem.read(name, len);
+  if (!b) return -EFAULT;
+  set(b);
+  return 0;
+}
+
+export function sethostname(t: Task, name: number, len: number): number {
+  return setUtsName(t, name, len, setHostname);
+}
+
+export function setdomainname(t: Task, name: number, len: number): number {
+  return setUtsName(t, name, len, setDomainname);
+}
+
+export function sysinfo(t: Task, info: number): number {
+  return t.mem.write(info, sysinfoBytes()) ? 0 : -EFAULT;
+}
+
+const GRND_NONBLOCK = 1;
+const GRND_RANDOM = 2;
+const GRND_INSECURE = 4;
+/** MAX_RW_COUNT: the most one read-like call transfers. */
+const MAX_RW_COUNT = 0x7ffff000;
+const RANDOM_CHUNK = 65536;
+
+/**
+ * getrandom: the host CSPRNG is always initialised, so no flag ever blocks
+ * (Linux >= 5.6 treats GRND_RANDOM like the default pool too).
+ */
+export function getrandom(t: Task, buf: number, count: number, flags: number): number {
+  flags >>>= 0;
+  if (flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE)) return -EINVAL;
+  if ((flags & (GRND_INSECURE | GRND_RANDOM)) === (GRND_INSECURE | GRND_RANDOM)) return -EINVAL;
+  // size_t count: a "negative" number is a huge one.
+  const total = count < 0 || count > MAX_RW_COUNT ? MAX_RW_COUNT : count;
+  const chunk = Buffer.alloc(Math.min(total, RANDOM_CHUNK));
+  let done = 0;
+  while (done < total) {
+    const n = Math.min(chunk.length, total - done);
+    const part = n === chunk.length ? chunk : chunk.subarray(0, n);
+    randomFillSync(part);
+    if (!t.mem.write(buf + done, part)) {
+      // Linux copies up to the first bad page and returns the count so far.
+      done += writePagewise(t, buf + done, part);
+      return done > 0 ? done : -EFAULT;
+    }
+    done += n;
+  }
+  return done;
+}
+
+/** Writes data page by page until a page faults; returns the bytes written. */
+function writePagewise(t: Task, addr: number, data: Buffer): number {
+  let off = 0;
+  while (off < data.length) {
+    const n = Math.min(data.length - off, 4096 - ((addr + off) % 4096));
+    if (!t.mem.write(addr + off, data.subarray(off, off + n))) break;
+    off += n;
+  }
+  return off;
+}
+
+// ---- personality ----
+
+const personalities = new WeakMap<ThreadGroup, number>();
+
+/** The process's personality (PER_LINUX = 0 by default); the loader reads ADDR_NO_RANDOMIZE etc. */
+export function personalityOf(tg: ThreadGroup): number {
+  return personalities.get(tg) ?? 0;
+}
+
+/** Lead: call at fork; personality is inherited (and kept across exec). */
+export function personalityOnFork(parent: ThreadGroup, child: ThreadGroup): void {
+  personalities.set(child, personalityOf(parent));
+}
+
+export function personality(t: Task, persona: number): number {
+  const old = personalityOf(t.tg);
+  persona >>>= 0;
+  if (persona !== 0xffffffff) personalities.set(t.tg, persona);
+  return old;
+}
+
+// ---- resource limits ----
+
+function readRlimit(t: Task, addr: number): Rlimit | null {
+  const b = t.mem.read(addr, 16);
+  return b ? { cur: b.readBigUInt64LE(0), max: b.readBigUInt64LE(8) } : null;
+}
+
+function writeRlimit(t: Task, addr: number, l: Rlimit): number {
+  const b = Buffer.alloc(16);
+  b.writeBigUInt64LE(l.cur, 0);
+  b.writeBigUInt64LE(l.max, 8);
+  return t.mem.write(addr, b) ? 0 : -EFAULT;
+}
+
+export function getrlimit(t: Task, resource: number, rlim: number): number {
+  resource >>>= 0;
+  if (resource >= RLIM_NLIMITS) return -EINVAL;
+  return writeRlimit(t, rlim, limitsOf(t.tg).get(resource));
+}
+
+export function setrlimit(t: Task, resource: number, rlim: number): number {
+  const nl = readRlimit(t, rlim);
+  if (!nl) return -EFAULT;
+  resource >>>= 0;
+  if (resource >= RLIM_NLIMITS) return -EINVAL;
+  return limitsOf(t.tg).set(resource, nl, capable(t.creds, CAP_SYS_RESOURCE));
+}
+
+/** Linux check_prlimit_permission: same real/effective/saved ids both ways, or CAP_SYS_RESOURCE. */
+function mayPrlimit(t: Task, target: Task): boolean {
+  if (target === t) return true;
+  const c = t.creds;
+  const o = target.creds;
+  const idsMatch =
+    c.uid === o.uid && c.uid === o.euid && c.uid === o.suid && c.gid === o.gid && c.gid === o.egid && c.gid === o.sgid;
+  return idsMatch || capable(c, CAP_SYS_RESOURCE);
+}
+
+export function prlimit64(t: Task, pid: number, resource: number, nv: number, old: number): number {
+  let nl: Rlimit | null = null;
+  if (nv !== 0) {
+    nl = readRlimit(t, nv);
+    if (!nl) return -EFAULT;
+  }
+  pid |= 0;
+  const target = pid === 0 ? t : kernel.tasks.get(pid) ?? (pid === t.tid ? t : undefined);
+  if (!target) return -ESRCH;
+  if (!mayPrlimit(t, target)) return -EPERM;
+  resource >>>= 0;
+  if (resource >= RLIM_NLIMITS) return -EINVAL;
+  const lims = limitsOf(target.tg);
+  const prev = lims.get(resource);
+  if (nl) {
+    const r = lims.set(resource, nl, capable(t.creds, CAP_SYS_RESOURCE));
+    if (r < 0) return r;
+  }
+  return old === 0 ? 0 : writeRlimit(t, old, prev);
+}
+
+// ---- getrusage ----
+
+const RUSAGE_SELF = 0;
+const RUSAGE_CHILDREN = -1;
+const RUSAGE_THREAD = 1;
+
+/** struct rusage: two timevals then 14 longs (maxrss, ..., minflt@+32, majflt, ..., nvcsw@+112, nivcsw). */
+function rusageBytes(cpu: CpuSample, maxRssKb: number, nvcsw: number, nivcsw: number): Buffer {
+  const b = Buffer.alloc(144);
+  timevalBytes(BigInt(cpu.userNs), b, 0);
+  timevalBytes(BigInt(cpu.sysNs), b, 16);
+  b.writeBigInt64LE(BigInt(maxRssKb), 32);
+  b.writeBigInt64LE(BigInt(cpu.minflt), 64);
+  b.writeBigInt64LE(BigInt(cpu.majflt), 72);
+  b.writeBigInt64LE(BigInt(nvcsw), 128);
+  b.writeBigInt64LE(BigInt(nivcsw), 136);
+  return b;
+}
+
+export function getrusage(t: Task, who: number, usage: number): number {
+  who |= 0;
+  let b: Buffer;
+  if (who === RUSAGE_THREAD) {
+    const s = hostStatus(t.hostTid);
+    b = rusageBytes(taskCpu(t), s.maxRssKb, s.nvcsw, s.nivcsw);
+  } else if (who === RUSAGE_SELF) {
+    let maxRss = 0;
+    let nv = 0;
+    let niv = 0;
+    for (const task of t.tg.tasks) {
+      const s = hostStatus(task.hostTid);
+      maxRss = Math.max(maxRss, s.maxRssKb);
+      nv += s.nvcsw;
+      niv += s.nivcsw;
+    }
+    b = rusageBytes(processCpu(t.tg), maxRss, nv, niv);
+  } else if (who === RUSAGE_CHILDREN) {
+    // Only the reaped children's total CPU time is kept (ThreadGroup.childrenCpuNs).
+    b = rusageBytes({ userNs: t.tg.childrenCpuNs, sysNs: 0, minflt: 0, majflt: 0 }, 0, 0, 0);
+  } else {
+    return -EINVAL;
+  }
+  return t.mem.write(usage, b) ? 0 : -EFAULT;
+}

@@ -1,0 +1,444 @@
+/** Process and thread syscalls: thin wrappers over src/kernel/process-lifecycle and friends. */
+import type { Task } from '../src/kernel/task';
+import { TaskState } from '../src/kernel/task';
+import { kernel } from '../src/kernel/kernel';
+import { sentry } from '../src/kernel/sentry';
+import {
+  cloneTask, execInto, exitThread, exitGroup, reap, CLONE_VFORK, CLONE_VM, CLONE_THREAD, CLONE_PIDFD,
+} from '../src/kernel/process-lifecycle';
+import { futexQueue, futexWake } from '../src/kernel/futex';
+import { Reg } from '../src/platform/event-buffer';
+import { NO_RESUME } from './types';
+import * as E from '../src/kernel/errno';
+import type { ThreadGroup } from '../src/kernel/thread-group';
+import { SIGCHLD, CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED } from '../src/kernel/signals';
+
+// ---- identity ----
+
+export function getpid(t: Task): number {
+  return t.tg.pid;
+}
+
+export function gettid(t: Task): number {
+  return t.tid;
+}
+
+export function getppid(t: Task): number {
+  return t.tg.ppid;
+}
+
+function findGroup(pid: number): ThreadGroup | undefined {
+  const tg = kernel.threadGroups.get(pid);
+  return tg && !tg.zombie ? tg : undefined;
+}
+
+export function getpgid(t: Task, pid: number): number {
+  pid |= 0;
+  if (pid < 0) return -E.ESRCH;
+  const tg = pid === 0 ? t.tg : findGroup(pid);
+  return tg ? tg.pgid : -E.ESRCH;
+}
+
+export function getpgrp(t: Task): number {
+  return t.tg.pgid;
+}
+
+export function getsid(t: Task, pid: number): number {
+  pid |= 0;
+  const tg = pid === 0 ? t.tg : findGroup(pid);
+  return tg ? tg.sid : -E.ESRCH;
+}
+
+export function setsid(t: Task): number {
+  const tg = t.tg;
+  for (const g of kernel.threadGroups.values()) if (g.pgid === tg.pid) return -E.EPERM;
+  tg.sid = tg.pid;
+  tg.pgid = tg.pid;
+  return tg.pid;
+}
+
+export function setpgid(t: Task, pid: number, pgid: number): number {
+  pid |= 0;
+  pgid |= 0;
+  if (pgid < 0) return -E.EINVAL;
+  const tg = pid === 0 ? t.tg : findGroup(pid);
+  if (!tg) return -E.ESRCH;
+  if (tg !== t.tg && tg.parent !== t.tg) return -E.ESRCH;
+  if (tg.sid === tg.pid) return -E.EPERM;
+  if (tg.sid !== t.tg.sid) return -E.EPERM;
+  const target = pgid === 0 ? tg.pid : pgid;
+  if (target !== tg.pid) {
+    let exists = false;
+    for (const g of kernel.threadGroups.values()) if (g.pgid === target && g.sid === t.tg.sid) exists = true;
+    if (!exists) return -E.EPERM;
+  }
+  tg.pgid = target;
+  return 0;
+}
+
+// ---- clone / exec / exit ----
+
+function doClone(t: Task, flags: number, stack: number, ptid: number, ctid: number, tls: number): number {
+  // vfork: the parent sleeps until the child execs or exits; the handler re-runs then.
+  if (t.sysState?.vforkChild) {
+    if (!t.vforkDone) return t.block();
+    t.vforkDone = false;
+    return t.sysState.vforkChild;
+  }
+  if (flags & CLONE_PIDFD) return -E.EINVAL; // pidfds: not yet
+  const tid = cloneTask(sentry(), t, {
+    flags, stack, parentTid: ptid, childTid: ctid, tls, exitSignal: flags & CLONE_THREAD ? -1 : flags & 0xff,
+  });
+  if (tid > 0 && flags & CLONE_VFORK) {
+    t.sysState = { vforkChild: tid };
+    t.vforkDone = false;
+    t.intrResult = -E.ERESTARTNOINTR;
+    return t.block();
+  }
+  return tid;
+}
+
+export function clone(t: Task, flags: number, stack: number, ptid: number, ctid: number, tls: number): number {
+  return doClone(t, Number(t.rawArg(0) & 0xffffffffn), stack, ptid, ctid, tls);
+}
+
+export function fork(t: Task): number {
+  return doClone(t, SIGCHLD, 0, 0, 0, 0);
+}
+
+export function vfork(t: Task): number {
+  return doClone(t, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0);
+}
+
+/** clone3(struct clone_args *, size). */
+export function clone3(t: Task, argsAddr: number, size: number): number {
+  if (t.sysState?.vforkChild) return doClone(t, 0, 0, 0, 0, 0);
+  if (size < 64 || size > 4096) return -E.EINVAL;
+  const b = t.mem.read(argsAddr, 64);
+  if (!b) return -E.EFAULT;
+  const flags = Number(b.readBigUInt64LE(0));
+  const pidfd = Number(b.readBigUInt64LE(8));
+  const ctid = Number(b.readBigUInt64LE(16));
+  const ptid = Number(b.readBigUInt64LE(24));
+  const exitSignal = Number(b.readBigUInt64LE(32));
+  const stack = Number(b.readBigUInt64LE(40));
+  const stackSize = Number(b.readBigUInt64LE(48));
+  const tls = Number(b.readBigUInt64LE(56));
+  void pidfd;
+  if (flags > 0xffffffff || exitSignal > 64) return -E.EINVAL;
+  const sp = stack ? stack + stackSize : 0;
+  return doClone(t, flags | exitSignal, sp, ptid, ctid, tls);
+}
+
+export function execve(t: Task, pathAddr: number, argvAddr: number, envpAddr: number): number {
+  return doExec(t, t.mem.readPath(pathAddr), argvAddr, envpAddr);
+}
+
+export function execveat(t: Task, dirfd: number, pathAddr: number, argvAddr: number, envpAddr: number, flags: number): number {
+  const p = t.mem.readCString(pathAddr, 4096);
+  if (p === null) return -E.EFAULT;
+  const AT_EMPTY_PATH = 0x1000;
+  let full: string | number = p;
+  if (p === '' && flags & AT_EMPTY_PATH) {
+    full = `/proc/self/fd/${dirfd | 0}`;
+  } else if (!p.startsWith('/') && (dirfd | 0) !== -100) {
+    full = `/proc/self/fd/${dirfd | 0}/${p}`;
+  } else if (p === '') {
+    full = -E.ENOENT;
+  }
+  return doExec(t, full, argvAddr, envpAddr);
+}
+
+function doExec(t: Task, path: string | number, argvAddr: number, envpAddr: number): number {
+  if (typeof path === 'number') return path;
+  const argv = t.mem.readStringArray(argvAddr);
+  if (typeof argv === 'number') return argv;
+  const envp = t.mem.readStringArray(envpAddr);
+  if (typeof envp === 'number') return envp;
+  const c = t.creds;
+  const r = execInto(sentry(), t, { path, argv, envp, uid: c.uid, euid: c.euid, gid: c.gid, egid: c.egid });
+  if (typeof r === 'number') return NO_RESUME;
+  return -r.errno;
+}
+
+export function exit(t: Task, code: number): number {
+  exitThread(sentry(), t, code);
+  return NO_RESUME;
+}
+
+export function exit_group(t: Task, code: number): number {
+  exitGroup(sentry(), t.tg, ((code | 0) & 0xff) << 8);
+  return NO_RESUME;
+}
+
+// ---- wait ----
+
+const WNOHANG = 1, WUNTRACED = 2, WEXITED = 4, WCONTINUED = 8, WNOWAIT = 0x01000000;
+const WALL_FLAGS = 0x40000000 | 0x80000000 | 0x20000000; // __WALL, __WCLONE, __WNOTHREAD
+
+/** Children of t's process matching a wait4-style pid spec. */
+function matching(t: Task, pid: number): ThreadGroup[] {
+  const out: ThreadGroup[] = [];
+  for (const c of t.tg.children) {
+    if (pid > 0 ? c.pid === pid : pid === -1 ? true : pid === 0 ? c.pgid === t.tg.pgid : c.pgid === -pid) out.push(c);
+  }
+  return out;
+}
+
+interface WaitResult {
+  pid: number;
+  status: number;
+  code: number;
+  sigStatus: number;
+}
+
+/** Finds a reportable child; reaps it unless WNOWAIT. null: none yet; number: -errno. */
+function findWaitable(t: Task, pid: number, options: number): WaitResult | null | number {
+  const kids = matching(t, pid);
+  if (kids.length === 0) return -E.ECHILD;
+  for (const c of kids) {
+    if (c.zombie && options & WEXITED) {
+      const st = c.waitStatus;
+      const sig = st & 0x7f;
+      if (!(options & WNOWAIT)) reap(c);
+      return {
+        pid: c.pid, status: st, code: sig === 0 ? CLD_EXITED : st & 0x80 ? CLD_DUMPED : CLD_KILLED,
+        sigStatus: sig === 0 ? (st >> 8) & 0xff : sig,
+      };
+    }
+    if (c.stopReport && options & WUNTRACED) {
+      const sig = c.stopReport;
+      if (!(options & WNOWAIT)) c.stopReport = 0;
+      return { pid: c.pid, status: (sig << 8) | 0x7f, code: CLD_STOPPED, sigStatus: sig };
+    }
+    if (c.continueReport && options & WCONTINUED) {
+      if (!(options & WNOWAIT)) c.continueReport = false;
+      return { pid: c.pid, status: 0xffff, code: CLD_CONTINUED, sigStatus: 18 };
+    }
+  }
+  return null;
+}
+
+export function wait4(t: Task, pid: number, statusAddr: number, options: number, rusage: number): number {
+  pid |= 0;
+  options |= 0;
+  if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | WALL_FLAGS)) return -E.EINVAL;
+  const r = findWaitable(t, pid, options | WEXITED);
+  if (typeof r === 'number') return r;
+  if (r === null) {
+    if (options & WNOHANG) return 0;
+    return t.blockOn(t.tg.childEvents, -1);
+  }
+  if (statusAddr && !t.mem.writeI32(statusAddr, r.status)) return -E.EFAULT;
+  if (rusage && !t.mem.write(rusage, Buffer.alloc(144))) return -E.EFAULT;
+  return r.pid;
+}
+
+export function waitid(t: Task, idtype: number, id: number, infop: number, options: number, rusage: number): number {
+  idtype |= 0;
+  id |= 0;
+  options |= 0;
+  const P_ALL = 0, P_PID = 1, P_PGID = 2;
+  if (options & ~(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WALL_FLAGS)) return -E.EINVAL;
+  if (!(options & (WEXITED | WUNTRACED | WCONTINUED))) return -E.EINVAL;
+  let pid: number;
+  if (idtype === P_ALL) pid = -1;
+  else if (idtype === P_PID) {
+    if (id <= 0) return -E.EINVAL;
+    pid = id;
+  } else if (idtype === P_PGID) {
+    if (id < 0) return -E.EINVAL;
+    pid = id === 0 ? 0 : -id;
+  } else return -E.EINVAL;
+  const r = findWaitable(t, pid, options);
+  if (typeof r === 'number') return r;
+  if (r === null) {
+    if (options & WNOHANG) {
+      if (infop && !t.mem.write(infop, Buffer.alloc(128))) return -E.EFAULT;
+      return 0;
+    }
+    return t.blockOn(t.tg.childEvents, -1);
+  }
+  if (infop) {
+    const si = Buffer.alloc(128);
+    si.writeInt32LE(SIGCHLD, 0);
+    si.writeInt32LE(r.code, 8);
+    si.writeInt32LE(r.pid, 16);
+    si.writeInt32LE(r.sigStatus, 24);
+    if (!t.mem.write(infop, si)) return -E.EFAULT;
+  }
+  if (rusage && !t.mem.write(rusage, Buffer.alloc(144))) return -E.EFAULT;
+  return 0;
+}
+
+// ---- threads: tid address, robust list, futex, TLS ----
+
+export function set_tid_address(t: Task, addr: number): number {
+  t.clearChildTid = addr;
+  return t.tid;
+}
+
+export function set_robust_list(t: Task, head: number, len: number): number {
+  if (len !== 24) return -E.EINVAL;
+  t.robustList = head;
+  return 0;
+}
+
+export function get_robust_list(t: Task, pid: number, headPtr: number, lenPtr: number): number {
+  const target = (pid | 0) === 0 ? t : kernel.tasks.get(pid | 0);
+  if (!target) return -E.ESRCH;
+  if (!t.mem.writeU64(headPtr, target.robustList) || !t.mem.writeU64(lenPtr, 24)) return -E.EFAULT;
+  return 0;
+}
+
+const FUTEX_WAIT = 0, FUTEX_WAKE = 1, FUTEX_REQUEUE = 3, FUTEX_CMP_REQUEUE = 4, FUTEX_WAKE_OP = 5,
+  FUTEX_WAIT_BITSET = 9, FUTEX_WAKE_BITSET = 10, FUTEX_PRIVATE = 128, FUTEX_CLOCK_REALTIME = 256;
+
+export function futex(t: Task, uaddr: number, op: number, val: number, timeoutAddr: number, uaddr2: number, val3: number): number {
+  const cmd = op & ~(FUTEX_PRIVATE | FUTEX_CLOCK_REALTIME);
+  const priv = (op & FUTEX_PRIVATE) !== 0;
+  if (uaddr % 4) return -E.EINVAL;
+  switch (cmd) {
+    case FUTEX_WAIT:
+    case FUTEX_WAIT_BITSET: {
+      if (t.sysState?.futexWaiting) return t.timedOut ? -E.ETIMEDOUT : 0;
+      const bitset = cmd === FUTEX_WAIT ? -1 : val3 | 0;
+      if (bitset === 0) return -E.EINVAL;
+      const cur = t.mem.readI32(uaddr);
+      if (cur === null) return -E.EFAULT;
+      if (cur !== (val | 0)) return -E.EAGAIN;
+      let deadline = Infinity;
+      if (timeoutAddr) {
+        const b = t.mem.read(timeoutAddr, 16);
+        if (!b) return -E.EFAULT;
+        const sec = Number(b.readBigInt64LE(0));
+        const nsec = Number(b.readBigInt64LE(8));
+        if (sec < 0 || nsec < 0 || nsec >= 1e9) return -E.EINVAL;
+        const ns = sec * 1e9 + nsec;
+        if (cmd === FUTEX_WAIT) deadline = kernel.nowNs() + ns;
+        else if (op & FUTEX_CLOCK_REALTIME) deadline = kernel.nowNs() + (ns - Date.now() * 1e6);
+        else deadline = ns; // absolute CLOCK_MONOTONIC (our monotonic clock counts from boot)
+      }
+      t.sysState = { futexWaiting: true };
+      return t.blockOn(futexQueue(t, uaddr, priv), bitset, deadline);
+    }
+    case FUTEX_WAKE:
+      return futexWake(t, uaddr, Math.max(0, val | 0), -1, priv);
+    case FUTEX_WAKE_BITSET:
+      if ((val3 | 0) === 0) return -E.EINVAL;
+      return futexWake(t, uaddr, Math.max(0, val | 0), val3 | 0, priv);
+    case FUTEX_REQUEUE:
+    case FUTEX_CMP_REQUEUE: {
+      if (cmd === FUTEX_CMP_REQUEUE) {
+        const cur = t.mem.readI32(uaddr);
+        if (cur === null) return -E.EFAULT;
+        if (cur !== (val3 | 0)) return -E.EAGAIN;
+      }
+      // Requeued waiters are woken instead (a spurious wake-up, which callers allow).
+      const n2 = timeoutAddr >>> 0; // val2 travels in the timeout argument
+      return futexWake(t, uaddr, Math.max(0, val | 0), -1, priv) + futexWake(t, uaddr, n2, -1, priv);
+    }
+    case FUTEX_WAKE_OP: {
+      const opv = val3 | 0;
+      const old = t.mem.readI32(uaddr2);
+      if (old === null) return -E.EFAULT;
+      const kind = (opv >>> 28) & 7;
+      const cmp = (opv >>> 24) & 15;
+      let oparg = (opv << 8) >> 20;
+      const cmparg = (opv << 20) >> 20;
+      if ((opv >>> 28) & 8) oparg = 1 << (oparg & 31);
+      const nv = [oparg, old + oparg, old | oparg, old & ~oparg, old ^ oparg][kind];
+      if (nv === undefined) return -E.ENOSYS;
+      if (!t.mem.writeI32(uaddr2, nv)) return -E.EFAULT;
+      let n = futexWake(t, uaddr, Math.max(0, val | 0), -1, priv);
+      const c = [old === cmparg, old !== cmparg, old < cmparg, old <= cmparg, old > cmparg, old >= cmparg][cmp];
+      if (c) n += futexWake(t, uaddr2, timeoutAddr >>> 0, -1, priv);
+      return n;
+    }
+    default:
+      return -E.ENOSYS;
+  }
+}
+
+const ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
+
+export function arch_prctl(t: Task, code: number, addr: number): number {
+  const p = sentry().platform;
+  switch (code | 0) {
+    case ARCH_SET_FS:
+    case ARCH_SET_GS:
+      if (addr < 0 || addr >= 0x800000000000) return -E.EPERM;
+      if (p.getRegs(t.hostTid) !== 0) return -E.ESRCH;
+      p.ev.setReg((code | 0) === ARCH_SET_FS ? Reg.FS_BASE : Reg.GS_BASE, addr);
+      return p.setRegs(t.hostTid) === 0 ? 0 : -E.ESRCH;
+    case ARCH_GET_FS:
+    case ARCH_GET_GS:
+      if (p.getRegs(t.hostTid) !== 0) return -E.ESRCH;
+      return t.mem.writeU64(addr, p.ev.regs[(code | 0) === ARCH_GET_FS ? Reg.FS_BASE : Reg.GS_BASE]) ? 0 : -E.EFAULT;
+    default:
+      return -E.EINVAL;
+  }
+}
+
+const PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_GET_DUMPABLE = 3, PR_SET_DUMPABLE = 4,
+  PR_GET_KEEPCAPS = 7, PR_SET_KEEPCAPS = 8, PR_SET_NAME = 15, PR_GET_NAME = 16, PR_CAPBSET_READ = 23,
+  PR_SET_CHILD_SUBREAPER = 36, PR_GET_CHILD_SUBREAPER = 37, PR_SET_NO_NEW_PRIVS = 38, PR_GET_NO_NEW_PRIVS = 39,
+  PR_GET_TID_ADDRESS = 40, PR_SET_THP_DISABLE = 41, PR_GET_THP_DISABLE = 42, PR_CAP_AMBIENT = 47,
+  PR_SET_VMA = 0x53564d41;
+
+export function prctl(t: Task, option: number, a2: number): number {
+  switch (option | 0) {
+    case PR_SET_PDEATHSIG:
+      if (a2 < 0 || a2 > 64) return -E.EINVAL;
+      t.pdeathSig = a2;
+      return 0;
+    case PR_GET_PDEATHSIG:
+      return t.mem.writeI32(a2, t.pdeathSig) ? 0 : -E.EFAULT;
+    case PR_GET_DUMPABLE:
+      return 1;
+    case PR_SET_DUMPABLE:
+      return a2 === 0 || a2 === 1 ? 0 : -E.EINVAL;
+    case PR_GET_KEEPCAPS:
+      return 0;
+    case PR_SET_KEEPCAPS:
+      return a2 === 0 || a2 === 1 ? 0 : -E.EINVAL;
+    case PR_SET_NAME: {
+      const b = t.mem.read(a2, 16);
+      if (!b) return -E.EFAULT;
+      const nul = b.indexOf(0);
+      t.comm = b.subarray(0, nul < 0 ? 15 : Math.min(nul, 15)).toString('utf8');
+      return 0;
+    }
+    case PR_GET_NAME: {
+      const b = Buffer.alloc(16);
+      b.write(t.comm.slice(0, 15));
+      return t.mem.write(a2, b) ? 0 : -E.EFAULT;
+    }
+    case PR_CAPBSET_READ:
+      return a2 >= 0 && a2 <= 40 ? 1 : -E.EINVAL;
+    case PR_SET_CHILD_SUBREAPER:
+      t.tg.subreaper = a2 !== 0;
+      return 0;
+    case PR_GET_CHILD_SUBREAPER:
+      return t.mem.writeI32(a2, t.tg.subreaper ? 1 : 0) ? 0 : -E.EFAULT;
+    case PR_SET_NO_NEW_PRIVS:
+      if (a2 !== 1) return -E.EINVAL;
+      t.noNewPrivs = true;
+      return 0;
+    case PR_GET_NO_NEW_PRIVS:
+      return t.noNewPrivs ? 1 : 0;
+    case PR_GET_TID_ADDRESS:
+      return t.mem.writeU64(a2, t.clearChildTid) ? 0 : -E.EFAULT;
+    case PR_SET_THP_DISABLE:
+    case PR_GET_THP_DISABLE:
+      return 0;
+    case PR_CAP_AMBIENT:
+      return a2 === 4 || a2 === 1 ? 0 : -E.EINVAL;
+    case PR_SET_VMA:
+      return 0;
+    default:
+      return -E.EINVAL;
+  }
+}
+
+export { TaskState };

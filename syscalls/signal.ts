@@ -1,0 +1,259 @@
+/** Signal syscalls: dispositions, masks, sending, waiting; delivery is src/kernel/signal-delivery. */
+import type { Task } from '../src/kernel/task';
+import { kernel } from '../src/kernel/kernel';
+import { sentry } from '../src/kernel/sentry';
+import { sendToGroup, sendToTask } from '../src/kernel/signal-delivery';
+import { popSignalFrame } from '../src/kernel/signal-frame';
+import { exitGroup } from '../src/kernel/process-lifecycle';
+import {
+  type SigInfo, nextDeliverable, sigbit, SIGKILL, SIGSTOP, SIGSEGV, SI_USER, SI_TKILL, SI_QUEUE, UNBLOCKABLE,
+  SS_DISABLE, SS_ONSTACK, SS_AUTODISARM, NSIG, encodeSigInfo,
+} from '../src/kernel/signals';
+import { KEEP_REGS, NO_RESUME } from './types';
+import * as E from '../src/kernel/errno';
+import type { ThreadGroup } from '../src/kernel/thread-group';
+
+const MINSIGSTKSZ = 2048;
+
+function validSig(sig: number): boolean {
+  return sig >= 1 && sig <= NSIG;
+}
+
+export function rt_sigaction(t: Task, sig: number, actAddr: number, oldAddr: number, size: number): number {
+  sig |= 0;
+  if (size !== 8) return -E.EINVAL;
+  if (!validSig(sig)) return -E.EINVAL;
+  const cur = t.tg.handlers.actions[sig];
+  let next = null;
+  if (actAddr) {
+    if (sig === SIGKILL || sig === SIGSTOP) return -E.EINVAL;
+    const b = t.mem.read(actAddr, 32);
+    if (!b) return -E.EFAULT;
+    next = { handler: b.readBigUInt64LE(0), flags: b.readBigUInt64LE(8), restorer: b.readBigUInt64LE(16), mask: b.readBigUInt64LE(24) & ~UNBLOCKABLE };
+  }
+  if (oldAddr) {
+    const o = Buffer.alloc(32);
+    o.writeBigUInt64LE(cur.handler, 0);
+    o.writeBigUInt64LE(cur.flags, 8);
+    o.writeBigUInt64LE(cur.restorer, 16);
+    o.writeBigUInt64LE(cur.mask, 24);
+    if (!t.mem.write(oldAddr, o)) return -E.EFAULT;
+  }
+  if (next) {
+    t.tg.handlers.actions[sig] = next;
+    // Setting SIG_IGN discards what is pending (POSIX).
+    if (t.tg.handlers.isIgnored(sig)) {
+      t.tg.sharedPending = t.tg.sharedPending.filter((p) => p.signo !== sig);
+      for (const th of t.tg.tasks) th.sig.pending = th.sig.pending.filter((p) => p.signo !== sig);
+    }
+  }
+  return 0;
+}
+
+export function rt_sigprocmask(t: Task, how: number, setAddr: number, oldAddr: number, size: number): number {
+  if (size !== 8) return -E.EINVAL;
+  const old = t.sig.mask;
+  if (setAddr) {
+    const set = t.mem.readBigU64(setAddr);
+    if (set === null) return -E.EFAULT;
+    switch (how | 0) {
+      case 0: t.sig.mask = old | set; break;
+      case 1: t.sig.mask = old & ~set; break;
+      case 2: t.sig.mask = set; break;
+      default: return -E.EINVAL;
+    }
+    t.sig.mask &= ~UNBLOCKABLE;
+  }
+  if (oldAddr && !t.mem.writeU64(oldAddr, old)) return -E.EFAULT;
+  return 0;
+}
+
+export function rt_sigpending(t: Task, setAddr: number, size: number): number {
+  if (size > 8) return -E.EINVAL;
+  let set = 0n;
+  for (const p of t.sig.pending) set |= sigbit(p.signo);
+  for (const p of t.tg.sharedPending) set |= sigbit(p.signo);
+  set &= t.sig.mask;
+  return t.mem.writeU64(setAddr, set) ? 0 : -E.EFAULT;
+}
+
+export function rt_sigreturn(t: Task): number {
+  if (!popSignalFrame(sentry().platform, t)) {
+    exitGroup(sentry(), t.tg, SIGSEGV | 0x80);
+    return NO_RESUME;
+  }
+  return KEEP_REGS;
+}
+
+/** rt_sigsuspend: wait with a temporary mask until a handler runs (always -EINTR). */
+export function rt_sigsuspend(t: Task, maskAddr: number, size: number): number {
+  if (size !== 8) return -E.EINVAL;
+  if (!t.sysState) {
+    const m = t.mem.readBigU64(maskAddr);
+    if (m === null) return -E.EFAULT;
+    t.sig.savedMask = t.sig.mask;
+    t.sig.mask = m & ~UNBLOCKABLE;
+    t.sysState = { suspended: true };
+  }
+  t.intrResult = -E.ERESTARTNOHAND;
+  return t.block();
+}
+
+export function pause(t: Task): number {
+  t.intrResult = -E.ERESTARTNOHAND;
+  return t.block();
+}
+
+export function sigaltstack(t: Task, ssAddr: number, oldAddr: number): number {
+  const p = sentry().platform;
+  let sp = 0;
+  if (p.getRegs(t.hostTid) === 0) sp = p.ev.regNum(19);
+  const onStack = t.sig.onAltStack(sp);
+  if (oldAddr) {
+    const a = t.sig.altStack;
+    const b = Buffer.alloc(24);
+    b.writeBigUInt64LE(BigInt(a.sp), 0);
+    b.writeInt32LE(onStack ? SS_ONSTACK : a.flags & SS_DISABLE ? SS_DISABLE : a.flags, 8);
+    b.writeBigUInt64LE(BigInt(a.size), 16);
+    if (!t.mem.write(oldAddr, b)) return -E.EFAULT;
+  }
+  if (ssAddr) {
+    const b = t.mem.read(ssAddr, 24);
+    if (!b) return -E.EFAULT;
+    if (onStack) return -E.EPERM;
+    const flags = b.readInt32LE(8);
+    const mode = flags & ~SS_AUTODISARM;
+    if (mode !== 0 && mode !== SS_DISABLE && mode !== SS_ONSTACK) return -E.EINVAL;
+    if (mode === SS_DISABLE) {
+      t.sig.altStack = { sp: 0, flags: SS_DISABLE, size: 0 };
+    } else {
+      const size = Number(b.readBigUInt64LE(16));
+      if (size < MINSIGSTKSZ) return -E.ENOMEM;
+      t.sig.altStack = { sp: Number(b.readBigUInt64LE(0)), flags: flags & SS_AUTODISARM, size };
+    }
+  }
+  return 0;
+}
+
+// ---- sending ----
+
+function userInfo(t: Task, sig: number, code = SI_USER): SigInfo {
+  return { signo: sig, code, pid: t.tg.pid, uid: t.creds.uid };
+}
+
+function groupsFor(t: Task, pid: number): ThreadGroup[] | number {
+  const all = [...kernel.threadGroups.values()].filter((g) => !g.zombie);
+  if (pid > 0) {
+    const g = kernel.threadGroups.get(pid);
+    return g && !g.zombie ? [g] : -E.ESRCH;
+  }
+  if (pid === 0) return all.filter((g) => g.pgid === t.tg.pgid);
+  if (pid === -1) return all.filter((g) => g.pid !== 1 && g !== t.tg);
+  const list = all.filter((g) => g.pgid === -pid);
+  return list.length ? list : -E.ESRCH;
+}
+
+export function kill(t: Task, pid: number, sig: number): number {
+  pid |= 0;
+  sig |= 0;
+  if (sig < 0 || sig > NSIG) return -E.EINVAL;
+  const groups = groupsFor(t, pid);
+  if (typeof groups === 'number') return groups;
+  if (groups.length === 0) return -E.ESRCH;
+  if (sig === 0) return 0;
+  for (const g of groups) sendToGroup(sentry(), g, userInfo(t, sig));
+  return 0;
+}
+
+function sendTid(t: Task, tgid: number, tid: number, sig: number): number {
+  if (sig < 0 || sig > NSIG || tid <= 0) return -E.EINVAL;
+  const target = kernel.tasks.get(tid);
+  if (!target || (tgid > 0 && target.tg.pid !== tgid)) return -E.ESRCH;
+  if (sig === 0) return 0;
+  sendToTask(sentry(), target, userInfo(t, sig, SI_TKILL));
+  return 0;
+}
+
+export function tkill(t: Task, tid: number, sig: number): number {
+  return sendTid(t, -1, tid | 0, sig | 0);
+}
+
+export function tgkill(t: Task, tgid: number, tid: number, sig: number): number {
+  if ((tgid | 0) <= 0) return -E.EINVAL;
+  return sendTid(t, tgid | 0, tid | 0, sig | 0);
+}
+
+function queuedInfo(t: Task, sig: number, infoAddr: number): SigInfo | number {
+  const b = t.mem.read(infoAddr, 128);
+  if (!b) return -E.EFAULT;
+  const code = b.readInt32LE(8);
+  // Only the kernel may forge SI_USER/SI_KERNEL-style codes for another process.
+  if (code >= 0 || code === SI_TKILL) return -E.EPERM;
+  b.writeInt32LE(sig, 0);
+  return { signo: sig, code, raw: b };
+}
+
+export function rt_sigqueueinfo(t: Task, pid: number, sig: number, infoAddr: number): number {
+  const si = queuedInfo(t, sig | 0, infoAddr);
+  if (typeof si === 'number') return si;
+  const g = kernel.threadGroups.get(pid | 0);
+  if (!g || g.zombie) return -E.ESRCH;
+  sendToGroup(sentry(), g, si);
+  return 0;
+}
+
+export function rt_tgsigqueueinfo(t: Task, tgid: number, tid: number, sig: number, infoAddr: number): number {
+  const si = queuedInfo(t, sig | 0, infoAddr);
+  if (typeof si === 'number') return si;
+  const target = kernel.tasks.get(tid | 0);
+  if (!target || target.tg.pid !== (tgid | 0)) return -E.ESRCH;
+  sendToTask(sentry(), target, si);
+  return 0;
+}
+
+/** rt_sigtimedwait: take a pending signal from `set` without running its handler. */
+export function rt_sigtimedwait(t: Task, setAddr: number, infoAddr: number, tsAddr: number, size: number): number {
+  if (size !== 8) return -E.EINVAL;
+  const set = t.mem.readBigU64(setAddr);
+  if (set === null) return -E.EFAULT;
+  const wanted = set & ~UNBLOCKABLE;
+  const notWanted = ~wanted & 0xffffffffffffffffn;
+  for (const q of [t.sig.pending, t.tg.sharedPending]) {
+    const i = nextDeliverable(q, notWanted);
+    if (i >= 0) {
+      const si = q.splice(i, 1)[0];
+      if (t.sysState?.tmpMask !== undefined) t.sig.mask = t.sysState.tmpMask;
+      if (infoAddr && !t.mem.write(infoAddr, encodeSigInfo(si))) return -E.EFAULT;
+      return si.signo;
+    }
+  }
+  if (t.timedOut) {
+    if (t.sysState?.tmpMask !== undefined) t.sig.mask = t.sysState.tmpMask;
+    return -E.EAGAIN;
+  }
+  let deadline = t.sysState?.deadline ?? Infinity;
+  if (!t.sysState) {
+    if (tsAddr) {
+      const b = t.mem.read(tsAddr, 16);
+      if (!b) return -E.EFAULT;
+      const sec = Number(b.readBigInt64LE(0));
+      const nsec = Number(b.readBigInt64LE(8));
+      if (sec < 0 || nsec < 0 || nsec >= 1e9) return -E.EINVAL;
+      if (sec === 0 && nsec === 0) return -E.EAGAIN;
+      deadline = kernel.nowNs() + sec * 1e9 + nsec;
+    }
+    // While waiting, the awaited signals count as unblocked so that sending wakes us;
+    // they are then taken here rather than delivered.
+    t.sysState = { deadline, tmpMask: t.sig.mask };
+  }
+  t.sysState.waitSet = wanted;
+  t.intrResult = -E.EINTR;
+  t.onInterrupt = () => {
+    t.sig.mask = t.sysState.tmpMask;
+    return true; // re-run: the signal is taken above, not delivered
+  };
+  t.sig.mask = t.sysState.tmpMask & ~wanted;
+  return t.block(deadline);
+}
+
+export { NO_RESUME };

@@ -1,0 +1,101 @@
+/**
+ * Compiles guest programs (test/guests/NAME.c) with the host gcc into
+ * test/.build/, once per variant, cached by modification time: a binary is rebuilt
+ * when it is older than its source or than any header in test/guests/.
+ * Safe under parallel vitest workers: each compile writes a private temporary file
+ * and renames it into place.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BUILD_DIR, GUESTS_DIR } from './paths';
+
+export type Linkage = 'static' | 'dynamic';
+export const LINKAGES: readonly Linkage[] = ['static', 'dynamic'];
+
+function mtime(p: string): number {
+  try {
+    return fs.statSync(p).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+function newestHeader(dir: string): number {
+  let newest = 0;
+  for (const f of fs.readdirSync(dir)) {
+    if (f.endsWith('.h')) newest = Math.max(newest, mtime(path.join(dir, f)));
+  }
+  return newest;
+}
+
+export interface CompileOptions {
+  /** Directory holding the source; default test/guests. */
+  srcDir?: string;
+  /** Extra gcc flags (e.g. ['-pthread']). -pthread is always added. */
+  flags?: string[];
+}
+
+/** Path of the compiled guest NAME (from NAME.c), building it if stale. */
+export function compileGuest(name: string, linkage: Linkage = 'dynamic', opts: CompileOptions = {}): string {
+  const srcDir = opts.srcDir ?? GUESTS_DIR;
+  const src = path.join(srcDir, `${name}.c`);
+  if (!fs.existsSync(src)) throw new Error(`no guest source ${src}`);
+  fs.mkdirSync(BUILD_DIR, { recursive: true });
+  const out = path.join(BUILD_DIR, `${name}.${linkage}`);
+  const built = mtime(out);
+  if (built >= 0 && built >= mtime(src) && built >= newestHeader(srcDir)) return out;
+
+  const tmp = `${out}.tmp.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  const args = [
+    '-O1', '-g0', '-Wall', '-Wno-unused-result', '-Wno-stringop-overflow', '-Wno-stringop-overread', '-Wno-nonnull', '-D_GNU_SOURCE', '-pthread',
+    ...(linkage === 'static' ? ['-static'] : []),
+    ...(opts.flags ?? []),
+    '-I', srcDir,
+    '-o', tmp, src,
+  ];
+  try {
+    execFileSync('gcc', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const err = e as { stderr?: Buffer };
+    try { fs.unlinkSync(tmp); } catch { /* not created */ }
+    throw new Error(`gcc ${args.join(' ')} failed:\n${err.stderr?.toString() ?? String(e)}`);
+  }
+  fs.renameSync(tmp, out);
+  return out;
+}
+
+/** Every guest name in test/guests (each NAME.c). */
+export function listGuests(srcDir: string = GUESTS_DIR): string[] {
+  return fs.readdirSync(srcDir)
+    .filter((f) => f.endsWith('.c'))
+    .map((f) => f.slice(0, -2))
+    .sort();
+}
+
+/**
+ * A copy of a host ELF with its e_machine field (offset 18, 2 bytes LE) patched,
+ * e.g. 0xB7 (AArch64) or 0x03 (i386). Also sets EI_CLASS when asked.
+ */
+export function patchedElf(srcPath: string, tag: string, eMachine: number, eiClass?: 1 | 2): string {
+  fs.mkdirSync(BUILD_DIR, { recursive: true });
+  const out = path.join(BUILD_DIR, `patched-${tag}`);
+  const buf = fs.readFileSync(srcPath);
+  buf.writeUInt16LE(eMachine, 18);
+  if (eiClass !== undefined) buf[4] = eiClass;
+  const tmp = `${out}.tmp.${process.pid}`;
+  fs.writeFileSync(tmp, buf, { mode: 0o755 });
+  fs.renameSync(tmp, out);
+  return out;
+}
+
+/** Writes a file into test/.build with the given mode; returns its path. */
+export function buildFile(name: string, content: string | Buffer, mode = 0o644): string {
+  fs.mkdirSync(BUILD_DIR, { recursive: true });
+  const out = path.join(BUILD_DIR, name);
+  const tmp = `${out}.tmp.${process.pid}`;
+  fs.writeFileSync(tmp, content, { mode });
+  fs.chmodSync(tmp, mode);
+  fs.renameSync(tmp, out);
+  return out;
+}

@@ -1,0 +1,196 @@
+/**
+ * Real, unmodified host programs under `tssandbox run`: coreutils, dash, busybox,
+ * python3. Exit codes, the pid namespace, the throw-away overlay, --strace.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { buildFile } from './helpers/build';
+import { explain, expectSameAsNative, runNative, runSandbox, status } from './helpers/run';
+
+const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p));
+const PYTHON = '/usr/bin/python3';
+
+describe('coreutils and sh', () => {
+  it('/bin/echo hello', async () => {
+    const r = await runSandbox(['/bin/echo', 'hello']);
+    expect(status(r), explain(r)).toBe(0);
+    expect(r.stdout).toBe('hello\n');
+    expect(r.stderr, explain(r)).toBe('');
+  });
+
+  it('echo found through the guest PATH', async () => {
+    const r = await runSandbox(['echo', 'via', 'PATH']);
+    expect(status(r), explain(r)).toBe(0);
+    expect(r.stdout).toBe('via PATH\n');
+  });
+
+  it('/bin/ls -la / matches native', async () => {
+    // Columns such as link counts and times of /proc, /dev, /sys differ in a sandbox
+    // by design; compare names and types of every entry, and the full line of /etc.
+    const [native, sandbox] = await Promise.all([runNative(['/bin/ls', '-la', '/']), runSandbox(['/bin/ls', '-la', '/'])]);
+    expect(status(sandbox), explain(sandbox)).toBe(0);
+    const entries = (out: string) =>
+      out.split('\n').slice(1).filter(Boolean).map((l) => {
+        const f = l.split(/\s+/);
+        return `${f[0][0]} ${f.slice(8).join(' ')}`;
+      }).sort();
+    expect(entries(sandbox.stdout), explain(sandbox)).toEqual(entries(native.stdout));
+    expect(sandbox.stdout.split('\n')[0], explain(sandbox)).toMatch(/^total \d+$/);
+  });
+
+  it('/bin/cat /etc/os-release matches native', async () => {
+    await expectSameAsNative(['/bin/cat', '/etc/os-release']);
+  });
+
+  it("sh -c 'echo a | tr a b' -> b", async () => {
+    const r = await runSandbox(['/bin/sh', '-c', 'echo a | tr a b']);
+    expect(status(r), explain(r)).toBe(0);
+    expect(r.stdout).toBe('b\n');
+  });
+
+  it('a longer pipeline with a subshell and a loop', async () => {
+    await expectSameAsNative(['/bin/sh', '-c', 'for i in 1 2 3 4 5; do echo $i; done | sort -r | head -n 3 | (read a; echo first=$a; cat)']);
+  });
+
+  it('stdin is passed through', async () => {
+    const r = await runSandbox(['/usr/bin/wc', '-l'], { input: 'a\nb\nc\n' });
+    expect(status(r), explain(r)).toBe(0);
+    expect(r.stdout.trim()).toBe('3');
+  });
+
+  it('stderr is passed through separately', async () => {
+    const r = await runSandbox(['/bin/sh', '-c', 'echo out; echo err >&2']);
+    expect(r.stdout).toBe('out\n');
+    expect(r.stderr).toBe('err\n');
+  });
+
+  it('large output is not truncated', async () => {
+    await expectSameAsNative(['/usr/bin/seq', '1', '20000']);
+  });
+});
+
+describe('exit statuses', () => {
+  it("sh -c 'exit 3' -> 3", async () => {
+    const r = await runSandbox(['/bin/sh', '-c', 'exit 3']);
+    expect(status(r), explain(r)).toBe(3);
+  });
+
+  it('/bin/false -> 1', async () => {
+    const r = await runSandbox(['/bin/false']);
+    expect(status(r), explain(r)).toBe(1);
+  });
+
+  it("sh -c 'kill -9 $$' -> 137", async () => {
+    const r = await runSandbox(['/bin/sh', '-c', 'kill -9 $$']);
+    expect(r.code, explain(r)).toBe(137);
+  });
+
+  it("sh -c 'kill -TERM $$' -> 143", async () => {
+    const r = await runSandbox(['/bin/sh', '-c', 'kill -TERM $$']);
+    expect(r.code, explain(r)).toBe(143);
+  });
+
+  it('exit status of a child seen by the shell', async () => {
+    const r = await runSandbox(['/bin/sh', '-c', "sh -c 'exit 7'; echo $?; sh -c 'kill -9 $$'; echo $?"]);
+    expect(r.stdout, explain(r)).toBe('7\n137\n');
+  });
+});
+
+describe('sandbox properties', () => {
+  it('writes vanish: the overlay is private and the host file never exists', async () => {
+    const name = `/etc/probe_${crypto.randomBytes(6).toString('hex')}`;
+    try {
+      const r = await runSandbox(['/bin/sh', '-c', `echo x > ${name}; cat ${name}`]);
+      expect(status(r), explain(r)).toBe(0);
+      expect(r.stdout, explain(r)).toBe('x\n');
+      expect(fs.existsSync(name), 'the guest wrote to the host /etc').toBe(false);
+      // And a second sandbox does not see it either.
+      const r2 = await runSandbox(['/bin/sh', '-c', `cat ${name} 2>/dev/null || echo gone`]);
+      expect(r2.stdout, explain(r2)).toBe('gone\n');
+    } finally {
+      fs.rmSync(name, { force: true }); // in case the sandbox leaked it
+    }
+  });
+
+  it('deleting and changing a host file inside the sandbox leaves the host file', async () => {
+    // A victim file of our own (never a system file: if the overlay were broken,
+    // this test must not damage the host).
+    const victim = buildFile(`victim-${crypto.randomBytes(6).toString('hex')}`, 'original\n', 0o644);
+    try {
+      const r = await runSandbox(['/bin/sh', '-c', `echo changed > ${victim}; cat ${victim}; rm -f ${victim} && ls ${victim} 2>/dev/null; echo rc=$?`]);
+      expect(r.stdout, explain(r)).toBe('changed\nrc=2\n');
+      expect(fs.readFileSync(victim, 'utf8')).toBe('original\n');
+    } finally {
+      fs.rmSync(victim, { force: true });
+    }
+  });
+
+  it('pid is 1', async () => {
+    const r = await runSandbox(['/bin/sh', '-c', 'echo $$']);
+    expect(r.stdout, explain(r)).toBe('1\n');
+  });
+
+  it('uname -r and hostname', async () => {
+    const r = await runSandbox(['/bin/uname', '-r']);
+    expect(r.stdout, explain(r)).toBe('6.1.0-tssandbox\n');
+    const h = await runSandbox(['/bin/hostname']);
+    expect(h.stdout, explain(h)).toBe('tssandbox\n');
+  });
+
+  it('--strace shows getppid( lines', async () => {
+    const r = await runSandbox(['--strace', '/bin/sh', '-c', 'echo $PPID']);
+    expect(status(r), explain(r)).toBe(0);
+    expect(r.stdout).toBe('0\n');
+    expect(r.stderr, explain(r)).toMatch(/^.*getppid\(\)\s*=\s*0/m);
+    expect(r.stderr, explain(r)).toMatch(/execve\(/);
+  });
+});
+
+describe.skipIf(!BUSYBOX)('busybox (static)', () => {
+  const bb = BUSYBOX!;
+  it('busybox echo', async () => {
+    const r = await runSandbox([bb, 'echo', 'hi', 'there']);
+    expect(status(r), explain(r)).toBe(0);
+    expect(r.stdout).toBe('hi there\n');
+  });
+
+  it('busybox ls / matches native', async () => {
+    await expectSameAsNative([bb, 'ls', '/']);
+  });
+
+  it("busybox sh -c 'echo $((1+2))'", async () => {
+    const r = await runSandbox([bb, 'sh', '-c', 'echo $((1+2))']);
+    expect(r.stdout, explain(r)).toBe('3\n');
+  });
+
+  it('busybox seq 1 5 | busybox tac | busybox tr', async () => {
+    const r = await runSandbox([bb, 'sh', '-c', `${bb} seq 1 5 | ${bb} tac | ${bb} tr '\\n' ' '`]);
+    expect(status(r), explain(r)).toBe(0);
+    expect(r.stdout, explain(r)).toBe('5 4 3 2 1 ');
+  });
+
+  it('busybox find and sha256sum match native', async () => {
+    await expectSameAsNative([bb, 'sh', '-c', `${bb} sha256sum /etc/os-release /etc/passwd; ${bb} find /etc/apt -maxdepth 1 | ${bb} sort`]);
+  });
+});
+
+describe.skipIf(!fs.existsSync(PYTHON))('python3', () => {
+  it('listdir("/") matches native', async () => {
+    await expectSameAsNative([PYTHON, '-c', 'import os, json, sys; print(json.dumps(sorted(os.listdir("/"))))']);
+  });
+
+  it('arithmetic, hashing, and a subprocess', async () => {
+    await expectSameAsNative([
+      PYTHON,
+      '-c',
+      [
+        'import hashlib, subprocess, sys',
+        'print(sum(i*i for i in range(10000)))',
+        'print(hashlib.sha256(b"tssandbox").hexdigest())',
+        'print(subprocess.run(["/bin/echo", "child"], capture_output=True, text=True).stdout.strip())',
+        'sys.exit(4)',
+      ].join('\n'),
+    ]);
+  });
+});
