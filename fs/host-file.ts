@@ -45,6 +45,10 @@ export class HostFdInode extends Inode {
     this.ino = ino;
     this.mode = mode;
   }
+  /** Reopening through /proc/self/fd/N (/dev/stdout...) shares the same host fd, as Linux reopens the same object. */
+  override open(flags: number): FileDescription | number {
+    return new HostFile(this.hostFd, flags, false);
+  }
   stat(): Stat | number {
     try {
       const st = statFromHost(nfs.fstatSync(this.hostFd, { bigint: true }), hostFdFs.dev);

@@ -33,6 +33,12 @@ export class OverlayFs extends FileSystem {
     u.mode = (u.mode & S_IFMT) | (lowerRoot.mode & 0o7777);
     u.uid = lowerRoot.uid;
     u.gid = lowerRoot.gid;
+    const ls = lowerRoot.stat();
+    if (typeof ls !== 'number') {
+      u.atimeSec = ls.atimeSec; u.atimeNsec = ls.atimeNsec;
+      u.mtimeSec = ls.mtimeSec; u.mtimeNsec = ls.mtimeNsec;
+      u.ctimeSec = ls.ctimeSec; u.ctimeNsec = ls.ctimeNsec;
+    }
     this.rootInode = new OverlayInode(this, u, lowerRoot, null, '');
   }
   root(): OverlayInode {
@@ -83,6 +89,15 @@ export class OverlayInode extends Inode {
   stat(): Stat | number {
     const st = this.real.stat();
     if (typeof st === 'number') return st;
+    if (this.upper !== null && this.lower !== null && this.upper.isDir) {
+      // A merged directory: attributes from the upper copy, link count and size from the host's.
+      const ls = this.lower.stat();
+      if (typeof ls !== 'number') {
+        st.nlink = ls.nlink + Math.max(0, this.upper.nlink - 2);
+        st.size = ls.size;
+        st.blocks = ls.blocks;
+      }
+    }
     st.dev = this.fs.dev;
     st.ino = this.ino;
     return st;

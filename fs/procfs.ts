@@ -137,8 +137,8 @@ export function createProcFs(vfs: Vfs): SynthFs {
     return entries(list);
   };
 
-  const pidEntry = (tg: ThreadGroup) => {
-    const t = tg.leader ?? [...tg.tasks][0];
+  const pidEntry = (tg: ThreadGroup, fallback?: Task) => {
+    const t = tg.leader ?? [...tg.tasks][0] ?? fallback;
     return () => {
       if (!t) return new SynthDir(fs, `/${tg.pid}`, () => new Map());
       const creds = t.creds;
@@ -213,10 +213,10 @@ export function createProcFs(vfs: Vfs): SynthFs {
       ['sys', dir('/sys', sysEntries)],
       ['net', link('/net', () => 'self/net')],
     ]);
-    for (const tg of kernel.threadGroups.values()) {
-      if (!tg.zombie || tg.tasks.size > 0) m.set(String(tg.pid), pidEntry(tg));
-      else m.set(String(tg.pid), pidEntry(tg));
-    }
+    for (const tg of kernel.threadGroups.values()) m.set(String(tg.pid), pidEntry(tg));
+    // The caller always sees itself, even before the kernel tables list it.
+    const me = self();
+    if (me && !m.has(String(me.tg.pid))) m.set(String(me.tg.pid), pidEntry(me.tg, me));
     return m;
   };
 

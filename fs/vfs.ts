@@ -10,7 +10,7 @@ import type { Credentials } from '../src/kernel/credentials';
 import {
   AT_FDCWD, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY, O_TRUNC, O_TMPFILE,
   O_WRONLY, O_RDWR, S_IFMT, S_IFREG, S_IFDIR, S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK, S_IFLNK,
-  RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, W_OK, R_OK, X_OK,
+  RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, W_OK, R_OK, X_OK, RESOLVE_BENEATH, RESOLVE_IN_ROOT,
 } from './constants';
 import { Dentry } from './dentry';
 import { FileSystem, Inode, type Stat, type SetAttr } from './inode';
@@ -115,9 +115,12 @@ export class Vfs {
   // ---------------------------------------------------------------- lookups
 
   /** The directory a *at() call starts from: cwd for AT_FDCWD, else the fd's dentry. */
-  startDir(c: FsCaller, dirfd: number, path: string): Dentry | number {
+  startDir(c: FsCaller, dirfd: number, path: string, rflags = 0): Dentry | number {
     setProcCaller(c);
-    if (path.length > 0 && path.charCodeAt(0) === 47) return c.fsCtx.root;
+    // RESOLVE_BENEATH/IN_ROOT judge even absolute paths against dirfd.
+    if (path.length > 0 && path.charCodeAt(0) === 47 && (rflags & (RESOLVE_BENEATH | RESOLVE_IN_ROOT)) === 0) {
+      return c.fsCtx.root;
+    }
     if (dirfd === AT_FDCWD) return c.fsCtx.cwd;
     const f = c.fdTable.get(dirfd);
     if (f === undefined) return -E.EBADF;
@@ -127,14 +130,14 @@ export class Vfs {
 
   /** Resolves a path to a dentry. */
   lookup(c: FsCaller, dirfd: number, path: string, follow: boolean, rflags = 0): Dentry | number {
-    const start = this.startDir(c, dirfd, path);
+    const start = this.startDir(c, dirfd, path, rflags);
     if (typeof start === 'number') return start;
     return walk(c.fsCtx.root, c.creds, start, path, follow, false, rflags);
   }
 
   /** Resolves all but the last component. */
   lookupParent(c: FsCaller, dirfd: number, path: string, rflags = 0): ParentResult | number {
-    const start = this.startDir(c, dirfd, path);
+    const start = this.startDir(c, dirfd, path, rflags);
     if (typeof start === 'number') return start;
     return walk(c.fsCtx.root, c.creds, start, path, false, true, rflags);
   }
@@ -152,6 +155,8 @@ export class Vfs {
 
   /** Guest-visible absolute path of a dentry for this caller (getcwd, /proc/pid/fd). */
   pathOf(root: Dentry, d: Dentry): string {
+    // Unnamed files (memfd, O_TMPFILE) have orphan dentries: Linux shows "/name".
+    if (d.parent === null && d.mountpoint === null && d !== this.rootDentry) return '/' + d.name;
     return d.pathFrom(root) ?? d.absolutePath();
   }
 

@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -31,6 +32,10 @@ static uint8_t g_fallbackBuf[kBufSize];
 static uint8_t* g_buf = g_fallbackBuf;
 static napi_ref g_bufRef = nullptr;
 static pid_t g_pgid = 0;  // process group of every stub process
+static int g_stubSock = -1;  // the Sentry's end of the fd-passing socket
+static uint32_t g_fdSeq = 0;
+constexpr int kStubSockFd = 1000;            // the stubs' end (see stub.c)
+constexpr uint64_t kScratch = 0x7ff000010000ULL;  // a page of every stub the Sentry may use
 
 uint8_t* EventBuffer() { return g_buf; }
 int32_t* Info() { return reinterpret_cast<int32_t*>(g_buf + kInfoOff); }
@@ -362,10 +367,18 @@ static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
   std::string path = info[0].As<Napi::String>().Utf8Value();
   int exe = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (exe < 0) return Num(info.Env(), -errno);
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    int e = errno;
+    close(exe);
+    return Num(info.Env(), -e);
+  }
   pid_t pid = fork();
   if (pid < 0) {
     int e = errno;
     close(exe);
+    close(sv[0]);
+    close(sv[1]);
     return Num(info.Env(), -e);
   }
   if (pid == 0) {
@@ -384,14 +397,21 @@ static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     if (syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) != 0) _exit(125);
-    if (exe > 0) syscall(SYS_close_range, 0, exe - 1, 0);
-    syscall(SYS_close_range, exe + 1, ~0U, 0);
+    // Keep exactly one fd: the socket, at kStubSockFd. The exe fd is close-on-exec.
+    if (dup2(sv[1], kStubSockFd) != kStubSockFd) _exit(124);
+    int exeHi = fcntl(exe, F_DUPFD_CLOEXEC, kStubSockFd + 1);
+    if (exeHi < 0) _exit(124);
+    syscall(SYS_close_range, 0, kStubSockFd - 1, 0);
+    syscall(SYS_close_range, exeHi + 1, ~0U, 0);
+    if (exeHi > kStubSockFd + 1) syscall(SYS_close_range, kStubSockFd + 1, exeHi - 1, 0);
     char* argv[] = {(char*)"tssandbox-stub", nullptr};
     char* envp[] = {nullptr};
-    syscall(SYS_execveat, exe, "", argv, envp, AT_EMPTY_PATH);
+    syscall(SYS_execveat, exeHi, "", argv, envp, AT_EMPTY_PATH);
     _exit(126);
   }
   close(exe);
+  close(sv[1]);
+  g_stubSock = sv[0];
   int status;
   if (waitpid(pid, &status, __WALL) != pid || !WIFSTOPPED(status)) return Num(info.Env(), -ECHILD);
   long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
@@ -428,6 +448,72 @@ static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
     }
   }
   return Num(info.Env(), pid);
+}
+
+// Maps host fd `hostFd` into stopped stub thread `tid`: the fd travels over the stub
+// socket (SCM_RIGHTS), an injected recvmsg takes it, an injected mmap maps it and an
+// injected close drops it again, so the stub never keeps a host fd.
+static Napi::Value MmapHostFd(const Napi::CallbackInfo& info) {
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  int hostFd = info[1].As<Napi::Number>().Int32Value();
+  long addr = ArgL(info, 2), len = ArgL(info, 3), prot = ArgL(info, 4), flags = ArgL(info, 5), off = ArgL(info, 6);
+  if (g_stubSock < 0) return Num(info.Env(), -EBADF);
+  uint32_t seq = ++g_fdSeq;
+  {
+    struct msghdr m = {};
+    struct iovec iov = {&seq, sizeof seq};
+    char ctrl[CMSG_SPACE(sizeof(int))] = {};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctrl;
+    m.msg_controllen = sizeof ctrl;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &hostFd, sizeof(int));
+    if (sendmsg(g_stubSock, &m, 0) < 0) return Num(info.Env(), -errno);
+  }
+  // The stub's msghdr, iovec, payload and control buffer, laid out in its scratch page.
+  struct Scratch {
+    struct msghdr m;
+    struct iovec iov;
+    uint32_t seq;
+    uint32_t pad;
+    char ctrl[64];
+  } sc = {};
+  const uint64_t base = kScratch;
+  for (int attempt = 0; attempt < 4; attempt++) {
+    memset(&sc, 0, sizeof sc);
+    sc.iov.iov_base = (void*)(base + offsetof(Scratch, seq));
+    sc.iov.iov_len = sizeof(uint32_t);
+    sc.m.msg_iov = (struct iovec*)(base + offsetof(Scratch, iov));
+    sc.m.msg_iovlen = 1;
+    sc.m.msg_control = (void*)(base + offsetof(Scratch, ctrl));
+    sc.m.msg_controllen = sizeof sc.ctrl;
+    struct iovec local = {&sc, sizeof sc}, remote = {(void*)base, sizeof sc};
+    if (process_vm_writev(tid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof sc) return Num(info.Env(), -EFAULT);
+    long a[6] = {kStubSockFd, (long)base, MSG_DONTWAIT, 0, 0, 0};
+    long r = InjectSyscall(tid, SYS_recvmsg, a, nullptr);
+    if (r < 0) return Num(info.Env(), (double)r);
+    struct iovec back = {&sc, sizeof sc};
+    if (process_vm_readv(tid, &back, 1, &remote, 1, 0) != (ssize_t)sizeof sc) return Num(info.Env(), -EFAULT);
+    struct cmsghdr* c = reinterpret_cast<struct cmsghdr*>(sc.ctrl);
+    int stubFd = -1;
+    if (sc.m.msg_controllen >= CMSG_LEN(sizeof(int)) && c->cmsg_type == SCM_RIGHTS) memcpy(&stubFd, CMSG_DATA(c), sizeof(int));
+    if (stubFd < 0) return Num(info.Env(), -EIO);
+    if (sc.seq != seq) {  // a stale message left by a stub that died mid-way
+      long cl[6] = {stubFd, 0, 0, 0, 0, 0};
+      InjectSyscall(tid, SYS_close, cl, nullptr);
+      continue;
+    }
+    long mm[6] = {addr, len, prot, flags, stubFd, off};
+    long res = InjectSyscall(tid, SYS_mmap, mm, nullptr);
+    long cl[6] = {stubFd, 0, 0, 0, 0, 0};
+    InjectSyscall(tid, SYS_close, cl, nullptr);
+    return Num(info.Env(), (double)res);
+  }
+  return Num(info.Env(), -EIO);
 }
 
 // ---- guest memory ----
@@ -506,6 +592,7 @@ void InitPtrace(Napi::Env env, Napi::Object exports) {
   exports["getFpRegs"] = Napi::Function::New(env, GetFpRegs);
   exports["setFpRegs"] = Napi::Function::New(env, SetFpRegs);
   exports["inject"] = Napi::Function::New(env, Inject);
+  exports["mmapHostFd"] = Napi::Function::New(env, MmapHostFd);
   exports["injectClone"] = Napi::Function::New(env, InjectClone);
   exports["tgkill"] = Napi::Function::New(env, Tgkill);
   exports["reap"] = Napi::Function::New(env, Reap);

@@ -201,7 +201,7 @@ export function getrusage(t: Task, who: number, usage: number): number {
     b = rusageBytes(processCpu(t.tg), maxRss, nv, niv);
   } else if (who === RUSAGE_CHILDREN) {
     // Only the reaped children's total CPU time is kept (ThreadGroup.childrenCpuNs).
-    b = rusageBytes({ userNs: t.tg.childrenCpuNs, sysNs: 0, minflt: 0, majflt: 0 }, 0, 0, 0);
+    b = rusageBytes({ userNs: Math.floor(t.tg.childrenCpuNs), sysNs: 0, minflt: 0, majflt: 0 }, 0, 0, 0);
   } else {
     return -EINVAL;
   }

@@ -2,7 +2,7 @@
 import type { Task } from '../src/kernel/task';
 import { kernel } from '../src/kernel/kernel';
 import { sentry } from '../src/kernel/sentry';
-import { sendToGroup, sendToTask } from '../src/kernel/signal-delivery';
+import { sendToGroup, sendToTask, fatalStatus } from '../src/kernel/signal-delivery';
 import { popSignalFrame } from '../src/kernel/signal-frame';
 import { exitGroup } from '../src/kernel/process-lifecycle';
 import {
@@ -79,7 +79,7 @@ export function rt_sigpending(t: Task, setAddr: number, size: number): number {
 
 export function rt_sigreturn(t: Task): number {
   if (!popSignalFrame(sentry().platform, t)) {
-    exitGroup(sentry(), t.tg, SIGSEGV | 0x80);
+    exitGroup(sentry(), t.tg, fatalStatus(t.tg, SIGSEGV));
     return NO_RESUME;
   }
   return KEEP_REGS;

@@ -6,31 +6,50 @@
 import type { Task } from '../src/kernel/task';
 import { EFAULT, EINVAL, EOPNOTSUPP, EPERM } from '../src/kernel/errno';
 import {
-  resolveClock, clockNow, clockRes, clockHasTimers, realtimeNs, monoNs, CLOCK_MONOTONIC,
+  resolveClock, clockNow, clockRes, clockHasTimers, clockReadable, realtimeNs, monoNs, CLOCK_MONOTONIC,
 } from '../src/kernel/time/clocks';
 import {
   readTimespecNs, readTimevalNs, writeTimespec, writeTimeval, readItimerspec, writeItimerspec, readItimerval,
   writeItimerval, TimerSpec,
 } from '../src/kernel/time/timespec';
 import { sleepUntil, SleepState } from '../src/kernel/time/sleep';
+import { runRestartBlock } from '../src/kernel/time/restart';
+import { adjtimexRead } from '../src/kernel/time/ntp';
 import { getItimer, setItimer, validItimer, alarm as setAlarm } from '../src/kernel/time/itimers';
 import { createTimer, deleteTimer, findTimer } from '../src/kernel/time/posix-timers';
 import { processCpu } from '../src/kernel/time/cputime';
 import { capable, CAP_SYS_TIME } from '../src/kernel/capabilities';
+import { sentry } from '../src/kernel/sentry';
+import { timerQueue } from '../src/kernel/time/timers';
+import { installTimers } from '../src/kernel/time/timer-signals';
 
 const TIMER_ABSTIME = 1;
+
+/**
+ * Makes sure the Sentry drives the timer queue and turns expiries into signals,
+ * before the first timer is armed (idempotent; the CLI may also install it at start).
+ */
+function timersReady(): void {
+  let s;
+  try {
+    s = sentry();
+  } catch {
+    return; // No Sentry (unit tests): whoever drives the queue installed a sink.
+  }
+  if (s.timerSource !== timerQueue) installTimers(s);
+}
 /** USER_HZ: clock_t ticks per second. */
 const TICK_NS = 10_000_000n;
 
 export function clock_gettime(t: Task, clk: number, tp: number): number {
   const c = resolveClock(t, clk);
-  if (!c) return -EINVAL;
+  if (!c || !clockReadable(c)) return -EINVAL;
   return writeTimespec(t, tp, clockNow(c));
 }
 
 export function clock_getres(t: Task, clk: number, res: number): number {
   const c = resolveClock(t, clk);
-  if (!c) return -EINVAL;
+  if (!c || !clockReadable(c)) return -EINVAL;
   return res === 0 ? 0 : writeTimespec(t, res, clockRes(c));
 }
 
@@ -73,7 +92,7 @@ export function times(t: Task, buf: number): number {
     const b = Buffer.alloc(32);
     b.writeBigInt64LE(BigInt(cpu.userNs) / TICK_NS, 0);
     b.writeBigInt64LE(BigInt(cpu.sysNs) / TICK_NS, 8);
-    b.writeBigInt64LE(BigInt(t.tg.childrenCpuNs) / TICK_NS, 16);
+    b.writeBigInt64LE(BigInt(Math.floor(t.tg.childrenCpuNs)) / TICK_NS, 16);
     if (!t.mem.write(buf, b)) return -EFAULT;
   }
   return Number(monoNs() / TICK_NS);
@@ -100,6 +119,25 @@ export function clock_nanosleep(t: Task, clk: number, flags: number, req: number
   return sleepUntil(t, c, abs ? ns : clockNow(c) + ns, abs ? 0 : rem);
 }
 
+/** restart_syscall: continues a sleep a signal without a handler interrupted. */
+export function restart_syscall(t: Task): number {
+  return runRestartBlock(t);
+}
+
+/** adjtimex: read-only (modes 0 or ADJ_OFFSET_SS_READ), else EPERM. */
+export function adjtimex(t: Task, buf: number): number {
+  return adjtimexRead(t, buf);
+}
+
+/** clock_adjtime: only CLOCK_REALTIME can be adjusted on Linux; here only read. */
+export function clock_adjtime(t: Task, clk: number, buf: number): number {
+  if (!t.mem.read(buf, 208)) return -EFAULT;
+  const c = resolveClock(t, clk);
+  if (!c) return -EINVAL;
+  if (c.kind !== 'real' || c.id !== 0) return -EOPNOTSUPP;
+  return adjtimexRead(t, buf);
+}
+
 function isSleeping(t: Task): boolean {
   return (t.sysState as SleepState | undefined)?.kind === 'sleep';
 }
@@ -120,15 +158,18 @@ export function setitimer(t: Task, which: number, nv: number, old: number): numb
     spec = r;
   }
   if (!validItimer(which)) return -EINVAL;
+  timersReady();
   const prev = setItimer(t.tg, which, spec);
   return old === 0 ? 0 : writeItimerval(t, old, prev);
 }
 
 export function alarm(t: Task, seconds: number): number {
+  timersReady();
   return setAlarm(t.tg, seconds >>> 0);
 }
 
 export function timer_create(t: Task, clk: number, sevp: number, idp: number): number {
+  timersReady();
   const id = createTimer(t, clk, sevp);
   if (id < 0) return id;
   if (!t.mem.write(idp, i32(id))) {

@@ -33,6 +33,12 @@ __asm__(
     "  int3\n");
 extern char stub_gadget[];
 
+/* The Sentry's scratch page in every stub (msghdr for fd passing), at a fixed address. */
+__attribute__((section(".data.scratch"), aligned(4096), used)) char stub_scratch[4096] = {1};
+
+/* The stub's end of the socket over which the Sentry passes host fds to map. */
+#define STUB_SOCK_FD 1000
+
 static long raw_syscall(long nr, long a, long b, long c, long d) {
   long ret;
   register long r10 __asm__("r10") = d;
@@ -71,6 +77,12 @@ __attribute__((section(".text.start"), noreturn, used, force_align_arg_pointer))
       ALLOW_NR(__NR_clone),
       ALLOW_NR(__NR_exit),
       ALLOW_NR(__NR_exit_group),
+      ALLOW_NR(__NR_close),
+      /* recvmsg only on the Sentry's socket */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_recvmsg, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, STUB_SOCK_FD, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
   };
   struct sock_fprog prog = {(unsigned short)(sizeof(filter) / sizeof(filter[0])), filter};

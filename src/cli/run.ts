@@ -14,7 +14,7 @@ import { resolveExec, type ExecRequest } from '../loader/exec-image';
 import { PtracePlatform } from '../platform/ptrace';
 import { native } from '../platform/native';
 import { StraceTracer } from './strace';
-import { ENOENT, EACCES, ENOEXEC } from '../kernel/errno';
+import { EACCES, ENOEXEC } from '../kernel/errno';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
 
@@ -69,7 +69,8 @@ function run(o: RunOptions): number {
   const platform = new PtracePlatform({ pin: o.pin });
   const s = new Sentry(platform);
   setSentry(s);
-  if (o.strace) s.tracer = new StraceTracer((l) => process.stderr.write(l + '\n'));
+  const tracer = o.strace ? new StraceTracer((l) => process.stderr.write(l + '\n')) : null;
+  s.tracer = tracer;
 
   const envp = buildEnv(o);
   const init = createInit(s, { req: null as unknown as ExecRequest, fdTable, fsCtx, creds });
@@ -83,13 +84,14 @@ function run(o: RunOptions): number {
   const program = findProgram(init, o.program, envp);
   const req: ExecRequest = { path: program, argv: [o.program, ...o.args], envp, uid: 0, euid: 0, gid: 0, egid: 0 };
   const check = resolveExec((p) => vfs.openExec(init, p), req);
-  if ('errno' in check) fail(check.reason, check.errno === ENOENT ? 127 : 126);
+  if ('errno' in check) fail(check.reason, check.notFound ? 127 : 126);
 
   const started = platform.start();
   if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);
   native().installSignalHandlers();
+  tracer?.execLine(init.tid, program, req.argv, envp.length);
   const err = startInit(s, init, req);
-  if (err) fail(err.reason, err.errno === ENOENT ? 127 : 126);
+  if (err) fail(err.reason, err.notFound ? 127 : 126);
 
   const status = s.run();
   const sig = status & 0x7f;

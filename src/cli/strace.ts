@@ -33,6 +33,12 @@ export class StraceTracer implements SyscallTracer {
 
   enter(_t: Task): void {}
 
+  /** The sandbox's own exec of the first program, as strace shows it first. */
+  execLine(tid: number, path: string, argv: string[], envCount: number): void {
+    const args = argv.map((a) => JSON.stringify(a)).join(', ');
+    this.out(`[pid ${tid}] execve(${JSON.stringify(path)}, [${args}], 0x0 /* ${envCount} vars */) = 0`);
+  }
+
   exit(t: Task, result: number): void {
     const name = syscallName(t.sysno);
     const sig = SIG[name] ?? 'xxx';
@@ -65,7 +71,7 @@ export class StraceTracer implements SyscallTracer {
   private result(name: string, r: number): string {
     if (r < 0 && r > -4096) return `-1 ${errnoName(-r)}`;
     if (name === 'mmap' || name === 'brk' || name === 'mremap') return `0x${r.toString(16)}`;
-    if (r <= -0x100000) return '?';
+    if (r <= -0x100000) return name === 'execve' || name === 'execveat' ? '0' : '?';
     return String(r);
   }
 }

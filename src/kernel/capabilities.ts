@@ -69,3 +69,12 @@ export function transitionCaps(old: Credentials, next: Credentials): void {
   if (old.euid !== 0 && next.euid === 0) s.effective = s.permitted;
   sets.set(next, s);
 }
+
+/**
+ * Lead: call after `creds.clone()` at fork/clone (child gets the parent's sets, as
+ * Linux copies them); without it the clone starts from the sets derived from its uids.
+ */
+export function copyCaps(from: Credentials, to: Credentials): void {
+  const s = sets.get(from);
+  if (s) sets.set(to, { ...s });
+}

@@ -133,25 +133,20 @@ export class Limits {
   }
 }
 
-/** Where a ThreadGroup keeps its Limits, once the lead adds the field. */
+/** Where a ThreadGroup keeps its Limits (ThreadGroup.limits). */
 interface WithLimits {
-  limits?: Limits;
+  limits?: unknown;
 }
 
-const fallback = new WeakMap<ThreadGroup, Limits>();
-
 /**
- * The limits of a process. Uses tg.limits when ThreadGroup has it (lead: add
- * `limits = new Limits()` and set `child.limits = parent.limits.fork()` at fork);
- * until then a side table starting from the initial limits.
+ * The limits of a process, kept in tg.limits. A process that has none yet gets the
+ * initial limits on first use, stored there so that fork's `parent.limits.fork()`
+ * hands the child a copy.
  */
 export function limitsOf(tg: ThreadGroup): Limits {
-  const own = (tg as unknown as WithLimits).limits;
-  if (own instanceof Limits) return own;
-  let l = fallback.get(tg);
-  if (!l) {
-    l = new Limits();
-    fallback.set(tg, l);
-  }
+  const holder = tg as unknown as WithLimits;
+  if (holder.limits instanceof Limits) return holder.limits;
+  const l = new Limits();
+  holder.limits = l;
   return l;
 }

@@ -14,7 +14,7 @@ import { ENOSYS, ERESTARTSYS, EFAULT } from './errno';
 import { kernel } from './kernel';
 import { Task, TaskState } from './task';
 import type { ThreadGroup } from './thread-group';
-import { deliverPending, hasDeliverable, forceFault, onHostSignals } from './signal-delivery';
+import { deliverPending, hasDeliverable, forceFault, onHostSignals, sendToTask } from './signal-delivery';
 import { reapHostExit } from './process-lifecycle';
 
 export interface SyscallTracer {
@@ -43,7 +43,9 @@ export class Sentry {
   /** Bound once: the wake callback every Task gets. */
   readonly wake = (t: Task, timedOut: boolean): void => this.wakeTask(t, timedOut);
 
-  constructor(readonly platform: Platform) {}
+  constructor(readonly platform: Platform) {
+    Task.signalSelfHook = (t, sig) => sendToTask(this, t, { signo: sig, code: 0, pid: t.tg.pid, uid: t.creds.uid });
+  }
 
   // ---- the loop ----
 

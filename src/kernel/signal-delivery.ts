@@ -17,6 +17,7 @@ import {
 } from './signals';
 import { exitGroup, stopGroup, continueGroup } from './process-lifecycle';
 import { pushSignalFrame } from './signal-frame';
+import { limitsOf, RLIMIT_CORE } from './limits';
 
 function pendingFor(t: Task): boolean {
   return nextDeliverable(t.sig.pending, t.sig.mask) >= 0 || nextDeliverable(t.tg.sharedPending, t.sig.mask) >= 0;
@@ -110,7 +111,7 @@ export function deliverPending(s: Sentry, t: Task, result: number | null): void 
         stopGroup(s, t.tg, sig);
         break;
       }
-      exitGroup(s, t.tg, sig | (d === DefaultAction.Core ? 0x80 : 0));
+      exitGroup(s, t.tg, fatalStatus(t.tg, sig));
       return;
     }
     // A handler runs: settle the interrupted syscall first.
@@ -124,7 +125,7 @@ export function deliverPending(s: Sentry, t: Task, result: number | null): void 
     t.sig.savedMask = null;
     if (!pushSignalFrame(p, t, sig, act, encodeSigInfo(si), oldMask)) {
       // Unwritable stack: Linux forces SIGSEGV with the default action.
-      exitGroup(s, t.tg, SIGSEGV | 0x80);
+      exitGroup(s, t.tg, fatalStatus(t.tg, SIGSEGV));
       return;
     }
     let mask = t.sig.mask | act.mask;
@@ -146,6 +147,15 @@ export function deliverPending(s: Sentry, t: Task, result: number | null): void 
   p.setRegs(t.hostTid);
   if (t.state === TaskState.Stopped) return; // continueGroup resumes it
   s.resumeNow(t);
+}
+
+/**
+ * The wait status of a death by signal. Like Linux, "core dumped" is reported only
+ * where a dump would be written (RLIMIT_CORE > 0); the sandbox never writes the file.
+ */
+export function fatalStatus(tg: ThreadGroup, sig: number): number {
+  const core = defaultAction(sig) === DefaultAction.Core && limitsOf(tg).soft(RLIMIT_CORE) > 0;
+  return sig | (core ? 0x80 : 0);
 }
 
 function isRestartCode(r: number): boolean {

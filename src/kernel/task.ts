@@ -90,6 +90,14 @@ export class Task {
     this.wakeFn = () => this.onWake(this, false);
   }
 
+  /** Installed by the Sentry: queue a signal for this thread (SIGPIPE, SIGXFSZ...). */
+  static signalSelfHook: ((t: Task, sig: number) => void) | null = null;
+
+  /** Sends sig to this thread, as the kernel does for EPIPE (SIGPIPE) or RLIMIT_FSIZE (SIGXFSZ). */
+  sendSignalSelf(sig: number): void {
+    Task.signalSelfHook?.(this, sig);
+  }
+
   /** Guest memory of this task's address space. */
   get mem(): GuestMemory {
     return this.mm.mem;

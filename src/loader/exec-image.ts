@@ -2,7 +2,7 @@ import * as crypto from 'crypto';
 import type { AddressSpace, MappableFile } from '../mm/address-space';
 import { STACK_TOP } from '../mm/address-space';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PAGE_SIZE, pageDown, pageUp } from '../mm/vma';
-import { parseElf, type ElfImage, ET_DYN, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR } from './elf';
+import { parseElf, type ElfImage, type ProgramHeader, ET_DYN, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR } from './elf';
 import { hostAuxv } from './host-auxv';
 import { E2BIG, ELOOP, ENOEXEC, ENOENT } from '../kernel/errno';
 
@@ -35,6 +35,8 @@ export interface ExecRequest {
 export interface ExecFailure {
   errno: number;
   reason: string;
+  /** The program itself was not found (the CLI's 127), as opposed to found but unrunnable (126). */
+  notFound?: boolean;
 }
 
 export interface ExecResolution {
@@ -83,7 +85,10 @@ export function resolveExec(open: ExecOpener, req: ExecRequest): ExecResolution 
   let argv = req.argv.slice();
   for (let depth = 0; ; depth++) {
     const f = open(path);
-    if (typeof f === 'number') return { errno: -f, reason: `${path}: ${f === -ENOENT ? 'no such file' : 'cannot execute'}` };
+    if (typeof f === 'number') {
+      const missing = f === -ENOENT;
+      return { errno: -f, reason: `${path}: ${missing ? 'no such file' : 'cannot execute'}`, notFound: missing && depth === 0 };
+    }
     const head = readHead(f.file, 256);
     if (head.length >= 2 && head[0] === 0x23 && head[1] === 0x21) {
       if (depth >= MAX_SCRIPT_DEPTH) return { errno: ELOOP, reason: `${path}: too many levels of #! interpreters` };
@@ -131,7 +136,11 @@ function protOf(flags: number): number {
   return (flags & PF_R ? 1 : 0) | (flags & PF_W ? 2 : 0) | (flags & PF_X ? 4 : 0);
 }
 
-/** Maps one ELF's PT_LOAD segments: reserve the span, copy the bytes, set protections. */
+/**
+ * Maps one ELF's PT_LOAD segments. With a host fd behind the file, segments are file
+ * mappings (shared page cache, nothing copied) as Linux does; otherwise the bytes are
+ * copied into anonymous memory.
+ */
 function loadElf(mm: AddressSpace, ctx: number, file: OpenedExec, elf: ElfImage, isMain: boolean): Loaded | number {
   const loads = elf.phdrs.filter((p) => p.type === PT_LOAD);
   if (loads.length === 0) return -ENOEXEC;
@@ -139,9 +148,48 @@ function loadElf(mm: AddressSpace, ctx: number, file: OpenedExec, elf: ElfImage,
   const hi = pageUp(Math.max(...loads.map((p) => p.vaddr + p.memsz)));
   let bias = 0;
   if (elf.type === ET_DYN) {
-    bias = isMain ? ET_DYN_BASE - lo : mm.findFree(hi - lo) - lo;
-    if (!isMain && bias + lo < 0) return -12;
+    const base = isMain ? ET_DYN_BASE : mm.findFree(hi - lo);
+    if (base < 0) return base;
+    bias = base - lo;
   }
+  const direct = typeof file.file.hostFd === 'number' && file.file.hostFd >= 0;
+  const r = direct ? mapSegments(mm, ctx, file, loads, bias) : copySegments(mm, ctx, file, loads, bias, lo, hi);
+  if (r < 0) return r;
+  const phdrSeg = elf.phdrs.find((p) => p.type === PT_PHDR);
+  const first = loads[0];
+  const phdrAddr = phdrSeg ? bias + phdrSeg.vaddr : bias + first.vaddr - first.offset + elf.phoff;
+  return { bias, entry: bias + elf.entry, phdrAddr, end: bias + hi };
+}
+
+function mapSegments(mm: AddressSpace, ctx: number, file: OpenedExec, loads: ProgramHeader[], bias: number): number {
+  for (const p of loads) {
+    if (p.vaddr % PAGE_SIZE !== p.offset % PAGE_SIZE) return -ENOEXEC;
+    const prot = protOf(p.flags);
+    const start = bias + pageDown(p.vaddr);
+    const fileEnd = bias + p.vaddr + p.filesz;
+    const memEnd = bias + pageUp(p.vaddr + p.memsz);
+    const mapEnd = pageUp(fileEnd);
+    const needZero = p.memsz > p.filesz && fileEnd % PAGE_SIZE !== 0;
+    if (p.filesz > 0) {
+      const r = mm.map(ctx, start, mapEnd - start, needZero ? prot | 2 : prot, MAP_PRIVATE | MAP_FIXED, file.file,
+        pageDown(p.offset), file.path);
+      if (r < 0) return r;
+      if (needZero) {
+        // The rest of the last file page belongs to .bss: zero it (Linux's padzero).
+        if (!mm.mem.write(fileEnd, Buffer.alloc(mapEnd - fileEnd))) return -14;
+        if (!(prot & 2)) mm.protect(ctx, start, mapEnd - start, prot);
+      }
+    }
+    const anonStart = p.filesz > 0 ? mapEnd : start;
+    if (memEnd > anonStart) {
+      const r = mm.map(ctx, anonStart, memEnd - anonStart, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, null, 0, '');
+      if (r < 0) return r;
+    }
+  }
+  return 0;
+}
+
+function copySegments(mm: AddressSpace, ctx: number, file: OpenedExec, loads: ProgramHeader[], bias: number, lo: number, hi: number): number {
   const span = mm.map(ctx, bias + lo, hi - lo, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, null, 0, file.path);
   if (span < 0) return span;
   const copy = Buffer.allocUnsafe(1 << 20);
@@ -170,10 +218,7 @@ function loadElf(mm: AddressSpace, ctx: number, file: OpenedExec, elf: ElfImage,
     mm.protect(ctx, s, e - s, protOf(p.flags));
     cursor = Math.max(cursor, e);
   }
-  const phdrSeg = elf.phdrs.find((p) => p.type === PT_PHDR);
-  const first = loads[0];
-  const phdrAddr = phdrSeg ? bias + phdrSeg.vaddr : bias + first.vaddr - first.offset + elf.phoff;
-  return { bias, entry: bias + elf.entry, phdrAddr, end: bias + hi };
+  return 0;
 }
 
 export interface LoadedImage {

@@ -22,6 +22,8 @@ const MMAP_MIN = 0x10000;
 /** Something whose bytes can back a mapping (a FileDescription). */
 export interface MappableFile {
   pread(buf: Buffer, pos: number): number;
+  /** A host fd with the file's bytes: mapped directly (page cache shared, coherent). */
+  readonly hostFd?: number;
 }
 
 /**
@@ -119,6 +121,12 @@ export class AddressSpace {
       if (addr < 0) return addr;
     }
     const shared = (flags & 0x0f) === MAP_SHARED || (flags & 0x0f) === 3;
+    if (file && typeof file.hostFd === 'number' && file.hostFd >= 0) {
+      const r = this.platform.mmapHostFd(ctx, file.hostFd, addr, len, prot, MAP_FIXED | (shared ? MAP_SHARED : MAP_PRIVATE), offset);
+      if (r < 0) return r;
+      this.insert({ start: addr, end: addr + len, prot, flags, name, offset, dev, ino });
+      return addr;
+    }
     const hostFlags = MAP_FIXED | MAP_ANONYMOUS | (shared && !file ? MAP_SHARED : MAP_PRIVATE);
     const hostProt = file ? prot | PROT_WRITE : prot;
     const r = this.platform.mmSyscall(ctx, SYS_MMAP, addr, len, hostProt, hostFlags, -1, 0);

@@ -22,6 +22,9 @@ export interface Platform {
   /** Runs a memory-management syscall (mmap, munmap, mprotect, mremap, madvise) in stopped ctx. */
   mmSyscall(ctx: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number;
 
+  /** mmap of a host file (its fd stays the Sentry's) into stopped ctx. */
+  mmapHostFd(ctx: number, hostFd: number, addr: number, len: number, prot: number, flags: number, off: number): number;
+
   getRegs(ctx: number): number;
   setRegs(ctx: number): number;
   getFpState(ctx: number): number;

@@ -47,6 +47,10 @@ export class PtracePlatform implements Platform {
     return this.n.inject(ctx, nr, a0, a1, a2, a3, a4, a5);
   }
 
+  mmapHostFd(ctx: number, hostFd: number, addr: number, len: number, prot: number, flags: number, off: number): number {
+    return this.n.mmapHostFd(ctx, hostFd, addr, len, prot, flags, off);
+  }
+
   getRegs(ctx: number): number {
     return this.n.getRegs(ctx);
   }

@@ -36,6 +36,17 @@ static void alt(int s) {
   on_alt = &local >= altstack && &local < altstack + SIGSTKSZ * 4;
 }
 static int chld_hits;
+/* waitpid and describe the status. A SIGCHLD handler (without SA_RESTART) is installed
+ * by then: Linux still returns the exited child rather than EINTR, because the child is
+ * already reapable when the signal arrives. */
+static void reap(const char *label, pid_t c) {
+  int st = 0;
+  pid_t w = waitpid(c, &st, 0);
+  if (w < 0) { printf("%s: waitpid %s\n", label, ename(errno)); return; }
+  if (WIFSIGNALED(st)) printf("%s: killed by %s%s\n", label, sigabbrev_np(WTERMSIG(st)), WCOREDUMP(st) ? " (core dumped)" : "");
+  else if (WIFEXITED(st)) printf("%s: exited %d\n", label, WEXITSTATUS(st));
+  else printf("%s: status %#x\n", label, st);
+}
 static void chld(int s) { (void)s; chld_hits++; }
 
 int main(void) {
@@ -175,8 +186,7 @@ int main(void) {
   while (!chld_hits) sigsuspend(&waitmask);
   sigprocmask(SIG_SETMASK, &old, NULL);
   printf("SIGCHLD handled=%d\n", chld_hits);
-  int st;
-  waitpid(c, &st, 0);
+  reap("SIGCHLD child", c);
 
   /* A signal interrupts a blocking read: EINTR without SA_RESTART. */
   memset(&sa, 0, sizeof sa);
@@ -192,7 +202,7 @@ int main(void) {
   }
   char b;
   EXPECT_ERR("read interrupted", read(p[0], &b, 1), EINTR);
-  waitpid(c, &st, 0);
+  reap("SIGALRM sender", c);
 
   /* Default action kills a child; the parent sees the signal. */
   c = fork();
@@ -201,12 +211,10 @@ int main(void) {
     *(volatile int *)8 = 1;
     _exit(0);
   }
-  waitpid(c, &st, 0);
-  printf("child with SIGSEGV: %s\n", WIFSIGNALED(st) ? sigabbrev_np(WTERMSIG(st)) : "exited");
+  reap("child with SIGSEGV", c);
   c = fork();
   if (c == 0) { abort(); }
-  waitpid(c, &st, 0);
-  printf("child abort(): %s\n", WIFSIGNALED(st) ? sigabbrev_np(WTERMSIG(st)) : "exited");
+  reap("child abort()", c);
 
   /* Errors */
   SHOW("kill(self, 0)", kill(getpid(), 0));

@@ -63,7 +63,7 @@ describe('tm_sandbox (sandbox-only identity)', () => {
       expect(out).toContain('domainname now example.org\n');
       for (const line of [
         'sethostname 65: EINVAL', 'sethostname -1: EINVAL', 'sethostname (void*)1: EFAULT',
-        'clock_settime REALTIME: EPERM', 'settimeofday: EPERM',
+        'clock_settime REALTIME: EPERM', 'settimeofday: EPERM', 'adjtimex ADJ_FREQUENCY: EPERM',
         'uptime < 1h: yes', 'totalram >= freeram > 0: yes', 'mem_unit 1: yes', 'procs >= 1: yes',
         'getrandom 4096 = 4096', 'looks random: yes', 'getrandom flags 0x10: EINVAL',
         'getrandom INSECURE|RANDOM: EINVAL', 'getrandom (void*)1: EFAULT', 'getrandom 0 = 0',

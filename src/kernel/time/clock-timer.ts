@@ -2,6 +2,7 @@ import { kernel } from '../kernel';
 import { Clock, clockNow, clockAt, realtimeToMono, isWallClock } from './clocks';
 import { TimerEntry, TimerQueue, timerQueue } from './timers';
 import type { TimerSpec } from './timespec';
+import type { ThreadGroup } from '../thread-group';
 
 /**
  * One interval timer on one clock: the engine under setitimer/alarm and timer_create.
@@ -23,6 +24,8 @@ export class ClockTimer extends TimerEntry {
     /** True for SIGEV_NONE timers: never queued, so nothing fires. */
     private readonly passive = false,
     private readonly q: TimerQueue = timerQueue,
+    /** The process owning the timer: once it is gone the timer stops for good. */
+    private readonly owner: ThreadGroup | null = null,
   ) {
     super();
   }
@@ -69,6 +72,10 @@ export class ClockTimer extends TimerEntry {
 
   expire(nowNs: number, _q: TimerQueue): void {
     if (this.expiry === null) return;
+    if (this.owner && this.owner.zombie) {
+      this.expiry = null; // Exited without timersOnExit: do not keep re-arming.
+      return;
+    }
     const cur = clockAt(this.clock, nowNs);
     if (cur < this.expiry) {
       this.schedule(); // CPU clock not there yet, or a REALTIME rounding: wait again.

@@ -38,7 +38,7 @@ const realtimeOffsetNs =
   BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) - BigInt(kernel.nowNs());
 
 export type Clock =
-  | { kind: 'real' | 'mono' | 'boot' | 'tai' | 'realCoarse' | 'monoCoarse' | 'raw'; id: number }
+  | { kind: 'real' | 'mono' | 'boot' | 'tai' | 'realCoarse' | 'monoCoarse' | 'raw' | 'alarm'; id: number }
   | { kind: 'cpu'; id: number; tg: ThreadGroup; task: Task | null; which: number };
 
 export function monoNs(): bigint {
@@ -63,14 +63,17 @@ export function resolveClock(t: Task, id: number): Clock | null {
   id |= 0;
   switch (id) {
     case CLOCK_REALTIME:
-    case CLOCK_REALTIME_ALARM:
       return { kind: 'real', id };
+    case CLOCK_REALTIME_ALARM:
+    case CLOCK_BOOTTIME_ALARM:
+      // Alarm clocks need an RTC; the sandbox has none (like this host): clock_gettime
+      // says EINVAL, timers and sleeps EOPNOTSUPP, as Linux without an RTC device.
+      return { kind: 'alarm', id };
     case CLOCK_MONOTONIC:
       return { kind: 'mono', id };
     case CLOCK_MONOTONIC_RAW:
       return { kind: 'raw', id };
     case CLOCK_BOOTTIME:
-    case CLOCK_BOOTTIME_ALARM:
       return { kind: 'boot', id };
     case CLOCK_TAI:
       return { kind: 'tai', id };
@@ -122,6 +125,7 @@ export function clockNow(c: Clock): bigint {
     case 'mono':
     case 'raw':
     case 'boot':
+    case 'alarm': // not readable (see clockReadable); kept total for the type
       return monoNs();
     case 'cpu':
       return cpuClockNs(c);
@@ -139,13 +143,24 @@ export function clockAt(c: Clock, nowNs: number): bigint {
   return BigInt(nowNs);
 }
 
+/**
+ * Resolution: 1 ns for hrtimer clocks and the CPU runtime clocks; a tick for the
+ * COARSE clocks and for the tick-sampled PROF/VIRT CPU clocks (as Linux).
+ */
 export function clockRes(c: Clock): bigint {
-  return c.kind === 'realCoarse' || c.kind === 'monoCoarse' ? COARSE_RES_NS : 1n;
+  if (c.kind === 'realCoarse' || c.kind === 'monoCoarse') return COARSE_RES_NS;
+  if (c.kind === 'cpu' && c.which !== CPUCLOCK_SCHED) return COARSE_RES_NS;
+  return 1n;
 }
 
-/** Clocks that can back a timer or an absolute sleep (not RAW or COARSE, as Linux). */
+/** Whether clock_gettime/clock_getres may read the clock (alarm clocks: no RTC). */
+export function clockReadable(c: Clock): boolean {
+  return c.kind !== 'alarm';
+}
+
+/** Clocks that can back a timer or a sleep (not RAW, COARSE or alarm clocks, as Linux). */
 export function clockHasTimers(c: Clock): boolean {
-  return c.kind !== 'raw' && c.kind !== 'realCoarse' && c.kind !== 'monoCoarse';
+  return c.kind !== 'raw' && c.kind !== 'realCoarse' && c.kind !== 'monoCoarse' && c.kind !== 'alarm';
 }
 
 /** True when absolute times on this clock are wall-clock times. */

@@ -34,13 +34,19 @@ function readHost(hostTid: number): CpuSample | null {
   }
   // Fields after "(comm)": state is field 3; utime/stime are 14/15, minflt 10, majflt 12.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const minflt = Number(f[7]);
-  const majflt = Number(f[9]);
-  const uTicks = Number(f[11]);
-  const sTicks = Number(f[12]);
+  // Anything unparsable counts as 0 rather than NaN (BigInt(NaN) would throw later).
+  const num = (x: string | undefined): number => {
+    const v = Number(x);
+    return Number.isSafeInteger(v) && v >= 0 ? v : 0;
+  };
+  const minflt = num(f[7]);
+  const majflt = num(f[9]);
+  const uTicks = num(f[11]);
+  const sTicks = num(f[12]);
   let total = (uTicks + sTicks) * TICK_NS;
   try {
-    total = Number(readFileSync(`/proc/${hostTid}/schedstat`, 'latin1').split(' ')[0]);
+    const exact = num(readFileSync(`/proc/${hostTid}/schedstat`, 'latin1').split(' ')[0]);
+    if (exact > 0) total = exact;
   } catch {
     // No schedstat: tick resolution it is.
   }
@@ -112,4 +118,14 @@ export function hostStatus(hostTid: number): { maxRssKb: number; nvcsw: number; 
   out.nvcsw = num('voluntary_ctxt_switches');
   out.nivcsw = num('nonvoluntary_ctxt_switches');
   return out;
+}
+
+/**
+ * Lead: what a reaped child adds to its parent's ThreadGroup.childrenCpuNs (its own
+ * CPU time plus that of the children it reaped), for getrusage(RUSAGE_CHILDREN) and
+ * times(). Call accountExitedTask for each thread first, while /proc still has it.
+ */
+export function cpuNsForParent(child: ThreadGroup): number {
+  const s = processCpu(child);
+  return s.userNs + s.sysNs + Math.floor(child.childrenCpuNs);
 }

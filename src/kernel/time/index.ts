@@ -7,7 +7,7 @@ import { posixTimersOnExecOrExit } from './posix-timers';
 
 export { timerQueue, TimerQueue } from './timers';
 export type { TimerSignal, TimerSignalSink } from './timers';
-export { accountExitedTask } from './cputime';
+export { accountExitedTask, cpuNsForParent } from './cputime';
 export { sleepInterrupted } from './sleep';
 export { installTimers } from './timer-signals';
 export { schedOnClone } from './sched';

@@ -32,9 +32,15 @@ function timerOf(tg: ThreadGroup, which: number): ClockTimer {
           ? ({ kind: 'mono', id: 1 } as const)
           : ({ kind: 'cpu', id: 2, tg, task: null, which: w === ITIMER_VIRTUAL ? CPUCLOCK_VIRT : CPUCLOCK_PROF } as const);
       // Linux sends one signal per expiry (no overrun count for itimers).
-      return new ClockTimer(clock, () => {
-        timerQueue.raise({ tg, task: null, signo: SIGNAL_OF[w], code: SI_KERNEL, timerId: 0, value: 0n });
-      });
+      return new ClockTimer(
+        clock,
+        () => {
+          timerQueue.raise({ tg, task: null, signo: SIGNAL_OF[w], code: SI_KERNEL, timerId: 0, value: 0n });
+        },
+        false,
+        timerQueue,
+        tg,
+      );
     };
     set = [mk(0), mk(1), mk(2)];
     perProcess.set(tg, set);

@@ -3,6 +3,7 @@ import type { Task } from '../task';
 import { EFAULT, EINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK } from '../errno';
 import { Clock, clockNow, isWallClock, realtimeToMono } from './clocks';
 import { writeTimespec } from './timespec';
+import { setRestartBlock, clearRestartBlock } from './restart';
 
 /**
  * nanosleep / clock_nanosleep. The first run computes the target on the sleep's clock
@@ -38,14 +39,26 @@ export function sleepUntil(t: Task, clock: Clock, target: bigint, remAddr: numbe
     s = { kind: 'sleep', clock, target, remAddr };
     t.sysState = s;
   }
-  if (clockNow(s.clock) >= s.target) return 0;
+  if (clockNow(s.clock) >= s.target) {
+    clearRestartBlock(t);
+    return 0;
+  }
   // A signal: relative sleeps write the time left to rem (EFAULT if they cannot) and
   // end in EINTR when a handler runs; absolute ones just return EINTR (Linux's
   // ERESTART_RESTARTBLOCK / ERESTARTNOHAND). Without a handler the Sentry restarts
   // the call, which for a relative sleep starts the full interval again.
   t.intrResult = s.remAddr ? -ERESTART_RESTARTBLOCK : -ERESTARTNOHAND;
+  const saved = s;
   t.onInterrupt = () => {
-    if (sleepInterrupted(t) === -EFAULT) t.intrResult = -EFAULT;
+    if (sleepInterrupted(t) === -EFAULT) {
+      t.intrResult = -EFAULT;
+      return;
+    }
+    // If no handler runs, restart_syscall continues this same sleep.
+    setRestartBlock(t, (rt) => {
+      if (!rt.sysState) rt.sysState = { ...saved };
+      return sleepUntil(rt, saved.clock, saved.target, saved.remAddr);
+    });
   };
   return t.block(deadlineOf(s));
 }

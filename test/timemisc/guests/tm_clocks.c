@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/times.h>
+#include <sys/timex.h>
 #include <time.h>
 
 static long long ns(struct timespec t) { return t.tv_sec * 1000000000LL + t.tv_nsec; }
@@ -12,7 +13,7 @@ static long raw(long nr, long a, long b, long c, long d) { return syscall(nr, a,
 int main(void) {
   guest_init();
   struct timespec a, b, r;
-  static const int ids[] = {0, 1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 15, 16, 100, -1};
+  static const int ids[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 100, -1, -8 /* PROF */, -7 /* VIRT */, -6 /* SCHED */, -2 /* thread SCHED */};
   for (unsigned i = 0; i < sizeof ids / sizeof ids[0]; i++) {
     char l[64];
     snprintf(l, sizeof l, "clock_gettime(%d)", ids[i]);
@@ -91,6 +92,17 @@ int main(void) {
   FACT("tms_utime+stime > 0", tm.tms_utime + tm.tms_stime > 0);
   SHOW("times(NULL) ok", raw(SYS_times, 0, 0, 0, 0) >= 0);
   EXPECT_ERR("times (void*)1", raw(SYS_times, 1, 0, 0, 0), EFAULT);
+  /* adjtimex, read-only (natively too: modes 0 changes nothing). */
+  struct timex tx;
+  memset(&tx, 0, sizeof tx);
+  long ar = raw(SYS_adjtimex, (long)&tx, 0, 0, 0);
+  printf("adjtimex = %ld status %#x tick %ld constant %ld\n", ar, tx.status, tx.tick, tx.constant);
+  FACT("adjtimex time ~ realtime", labs(tx.time.tv_sec - time(NULL)) <= 1);
+  memset(&tx, 0, sizeof tx);
+  SHOW("clock_adjtime REALTIME", raw(SYS_clock_adjtime, CLOCK_REALTIME, (long)&tx, 0, 0));
+  EXPECT_ERR("clock_adjtime MONOTONIC", raw(SYS_clock_adjtime, CLOCK_MONOTONIC, (long)&tx, 0, 0), EOPNOTSUPP);
+  EXPECT_ERR("clock_adjtime bad clock", raw(SYS_clock_adjtime, 99, (long)&tx, 0, 0), EINVAL);
+  EXPECT_ERR("adjtimex (void*)1", raw(SYS_adjtimex, 1, 0, 0, 0), EFAULT);
   printf("done\n");
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
+#include <sys/timex.h>
 #include <sys/utsname.h>
 #include <time.h>
 
@@ -41,6 +42,11 @@ int main(void) {
   EXPECT_ERR("clock_settime REALTIME", syscall(SYS_clock_settime, CLOCK_REALTIME, &ts), EPERM);
   struct timeval tv = {1, 0};
   EXPECT_ERR("settimeofday", syscall(SYS_settimeofday, &tv, NULL), EPERM);
+
+  struct timex tx;
+  memset(&tx, 0, sizeof tx);
+  tx.modes = ADJ_FREQUENCY;
+  EXPECT_ERR("adjtimex ADJ_FREQUENCY", syscall(SYS_adjtimex, &tx), EPERM);
 
   struct sysinfo si;
   SHOW("sysinfo", syscall(SYS_sysinfo, &si));

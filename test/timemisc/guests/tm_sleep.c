@@ -37,6 +37,7 @@ int main(void) {
   /* Errors: clock_nanosleep returns the error number. */
   printf("bad clock: %s\n", ename(clock_nanosleep(99, 0, &req, NULL)));
   printf("THREAD_CPUTIME: %s\n", ename(clock_nanosleep(CLOCK_THREAD_CPUTIME_ID, 0, &req, NULL)));
+  printf("BOOTTIME_ALARM: %s\n", ename(clock_nanosleep(CLOCK_BOOTTIME_ALARM, 0, &req, NULL)));
   printf("MONOTONIC_RAW: %s\n", ename(clock_nanosleep(CLOCK_MONOTONIC_RAW, 0, &req, NULL)));
   printf("MONOTONIC_COARSE: %s\n", ename(clock_nanosleep(CLOCK_MONOTONIC_COARSE, 0, &req, NULL)));
   printf("bad nsec: %s\n", ename(clock_nanosleep(CLOCK_MONOTONIC, 0, &(struct timespec){0, 1000000000}, NULL)));

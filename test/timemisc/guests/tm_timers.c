@@ -132,6 +132,7 @@ int main(void) {
   EXPECT_ERR("timer_getoverrun bad id", syscall(SYS_timer_getoverrun, 12345), EINVAL);
   EXPECT_ERR("timer_delete bad id", syscall(SYS_timer_delete, 12345), EINVAL);
   EXPECT_ERR("timer_create bad clock", syscall(SYS_timer_create, 99, NULL, &tid), EINVAL);
+  EXPECT_ERR("timer_create REALTIME_ALARM (no RTC)", syscall(SYS_timer_create, CLOCK_REALTIME_ALARM, NULL, &tid), EOPNOTSUPP);
   EXPECT_ERR("timer_create MONOTONIC_RAW", syscall(SYS_timer_create, CLOCK_MONOTONIC_RAW, NULL, &tid), EOPNOTSUPP);
   EXPECT_ERR("timer_create (void*)1 sevp", syscall(SYS_timer_create, CLOCK_MONOTONIC, (void *)1, &tid), EFAULT);
   EXPECT_ERR("timer_create (void*)1 id", syscall(SYS_timer_create, CLOCK_MONOTONIC, NULL, (void *)1), EFAULT);
