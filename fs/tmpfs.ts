@@ -3,6 +3,8 @@
  * directories are kept as sets on the directory, never as visible entries), the backing
  * of /dev (device nodes dispatch on rdev), /dev/shm, /tmp and memfd.
  */
+import * as nfs from 'fs';
+import * as os from 'os';
 import * as E from '../src/kernel/errno';
 import type { Credentials } from '../src/kernel/credentials';
 import {
@@ -17,6 +19,30 @@ import { Pipe } from './pipe';
 export const TMPFS_MAGIC = 0x01021994;
 /** tmpfs inode numbers start high so they rarely collide with host inode numbers under the overlay. */
 let nextIno = 0x10000000;
+
+/**
+ * Host memory files back tmpfs files that get mmapped, so a MAP_SHARED mapping in the stub
+ * and read/write here see the same pages. Unnamed (O_TMPFILE) files on a host tmpfs; the
+ * fd closes when the inode is garbage collected.
+ */
+const HOST_O_TMPFILE = 0o20200000;
+const hostFdCloser = new FinalizationRegistry<number>((fd) => {
+  try {
+    nfs.closeSync(fd);
+  } catch {
+    /* already closed */
+  }
+});
+function hostMemoryFile(): number {
+  for (const dir of ['/dev/shm', os.tmpdir()]) {
+    try {
+      return nfs.openSync(dir, HOST_O_TMPFILE | nfs.constants.O_RDWR, 0o600);
+    } catch {
+      /* try the next */
+    }
+  }
+  return -E.ENOMEM;
+}
 
 /** Largest file tmpfs accepts (a Buffer's limit is the practical bound). */
 const MAX_FILE = 2 ** 31;
@@ -61,6 +87,8 @@ export class TmpfsInode extends Inode {
   fifo: Pipe | null = null;
   /** memfd seals (F_ADD_SEALS). */
   seals = 0;
+  /** Host memory file holding the data once the file was mapped (then `data` is null). */
+  hostFd = -1;
 
   constructor(
     readonly fs: Tmpfs,
@@ -254,9 +282,35 @@ export class TmpfsInode extends Inode {
     this.touch(false, true);
     return 0;
   }
+  /** Moves the data to a host memory file (for mmap); returns its fd or -errno. */
+  hostBacking(): number {
+    if (this.hostFd >= 0) return this.hostFd;
+    const fd = hostMemoryFile();
+    if (fd < 0) return fd;
+    try {
+      nfs.ftruncateSync(fd, this.size);
+      const d = this.data;
+      if (d !== null) nfs.writeSync(fd, d, 0, Math.min(d.length, this.size), 0);
+    } catch (e) {
+      nfs.closeSync(fd);
+      return -E.ENOMEM;
+    }
+    this.data = null;
+    this.hostFd = fd;
+    hostFdCloser.register(this, fd);
+    return fd;
+  }
+
   truncate(len: number): number {
     if (len < 0) return -E.EINVAL;
     if (len > MAX_FILE) return -E.EFBIG;
+    if (this.hostFd >= 0) {
+      try {
+        nfs.ftruncateSync(this.hostFd, len);
+      } catch {
+        return -E.ENOSPC;
+      }
+    }
     if (this.data !== null && len < this.data.length) this.data.fill(0, len);
     this.size = len;
     this.touch(true, true);
@@ -267,6 +321,13 @@ export class TmpfsInode extends Inode {
   readData(buf: Uint8Array, pos: number): number {
     if (pos >= this.size) return 0;
     const n = Math.min(buf.length, this.size - pos);
+    if (this.hostFd >= 0) {
+      try {
+        return nfs.readSync(this.hostFd, buf, 0, n, pos);
+      } catch {
+        return -E.EIO;
+      }
+    }
     const d = this.data;
     const have = d === null ? 0 : Math.max(0, Math.min(n, d.length - pos));
     if (have > 0) buf.set(d!.subarray(pos, pos + have), 0);
@@ -276,6 +337,16 @@ export class TmpfsInode extends Inode {
   writeData(buf: Uint8Array, pos: number): number {
     const end = pos + buf.length;
     if (end > MAX_FILE) return -E.EFBIG;
+    if (this.hostFd >= 0) {
+      try {
+        const n = nfs.writeSync(this.hostFd, buf, 0, buf.length, pos);
+        if (pos + n > this.size) this.size = pos + n;
+        this.touch(true, true);
+        return n;
+      } catch {
+        return -E.ENOSPC;
+      }
+    }
     let d = this.data;
     if (d === null || d.length < end) {
       // Grow geometrically so appends stay O(n) overall.
@@ -338,6 +409,10 @@ export function resolveTime(t: TimeSpec): [number, number] {
 /** An open regular tmpfs file (also memfd). */
 export class TmpfsFile extends SeekableFile {
   declare inode: TmpfsInode;
+  /** For mmap (MappableFile): the host memory file with this file's bytes. */
+  get hostFd(): number {
+    return this.inode.hostBacking();
+  }
   size(): number {
     return this.inode.size;
   }

@@ -14,6 +14,7 @@ const COMPARED = [
   'stat',
   'getdents',
   'mm',
+  'mm_shared_file',
   'fork_wait',
   'pipe_fork',
   'execve',

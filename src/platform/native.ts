@@ -3,6 +3,7 @@
  * so the rest of the Sentry never touches `require` of a .node file.
  * All functions are synchronous; errors come back as negative errno numbers.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 
 export interface NativeAddon {
@@ -76,9 +77,15 @@ export function native(): NativeAddon {
   return addon;
 }
 
-/** Repository root relative to this file, from src/platform (ts) or dist/src/platform (js). */
+/**
+ * Repository root relative to this file: src/platform (ts), dist/src/platform (js) or
+ * dist/ (the bundle). The first ancestor holding binding.gyp.
+ */
 function nativeRoot(): string {
-  return __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..';
+  for (const up of ['..', '../..', '../../..']) {
+    if (fs.existsSync(path.join(__dirname, up, 'binding.gyp'))) return up;
+  }
+  return '../..';
 }
 
 export function stubBinaryPath(): string {

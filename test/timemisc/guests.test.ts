@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileGuest, LINKAGES, type Linkage } from '../helpers/build';
 import { GUESTS_DIR } from '../helpers/paths';
-import { explain, expectSameAsNative, runSandbox } from '../helpers/run';
+import { explain, expectSameAsNative, runNative, runSandbox } from '../helpers/run';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SRC = path.join(HERE, 'guests');
@@ -21,7 +21,7 @@ const bins: Record<string, string> = {};
 const bin = (name: string, l: Linkage) => bins[`${name}.${l}`];
 
 beforeAll(() => {
-  for (const name of [...COMPARED, 'tm_creds', 'tm_sandbox']) {
+  for (const name of [...COMPARED, 'tm_creds', 'tm_sandbox', 'tm_threads']) {
     for (const l of LINKAGES) {
       // Output names are prefixed so they cannot collide with test/guests builds.
       bins[`${name}.${l}`] = compileGuest(name, l, { srcDir: SRC, flags: ['-I', GUESTS_DIR, '-lrt'] });
@@ -49,6 +49,23 @@ describe('tm_creds (set*id, groups, capabilities as root)', () => {
         expect(sandbox.stdout).toMatch(/done\n$/);
       }, 30_000);
     }
+  }
+});
+
+describe('tm_threads (per-thread creds and CPU clocks, THREAD_ID timers, child CPU)', () => {
+  const CHILD = /^(children cpu|tms_cutime)/;
+  for (const l of LINKAGES) {
+    it(`${l}: equals native (child CPU lines checked apart)`, async () => {
+      const [native, sb] = await Promise.all([runNative([bin('tm_threads', l)], { timeoutMs: 30_000 }), runSandbox([bin('tm_threads', l)], { timeoutMs: 30_000 })]);
+      const keep = (out: string) => out.split('\n').filter((x) => !CHILD.test(x)).join('\n');
+      expect(keep(sb.stdout), explain(sb)).toBe(keep(native.stdout));
+      expect(sb.stdout).toMatch(/done\n$/);
+    }, 40_000);
+    // Needs the lead's reap path to add cpuNsForParent(child) to parent.childrenCpuNs.
+    it(`${l}: reaped children's CPU time in getrusage(RUSAGE_CHILDREN) and times()`, async () => {
+      const sb = await runSandbox([bin('tm_threads', l)], { timeoutMs: 30_000 });
+      expect(sb.stdout, explain(sb)).toContain('children cpu >= 50ms: yes\ntms_cutime+cstime >= 5 ticks: yes\n');
+    }, 40_000);
   }
 });
 
