@@ -13,74 +13,52 @@ import {
   S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, O_ACCMODE, O_RDONLY, O_TRUNC, O_NOFOLLOW, O_WRONLY, O_RDWR,
   RENAME_NOREPLACE,
 } from './constants';
-import { FileSystem, Inode, emptyStat, type Stat, type DirEntry, type SetAttr, nowTs } from './inode';
+import { FileSystem, Inode, type Stat, type DirEntry, type SetAttr, nowTs } from './inode';
+import { hostErr, type HostBackend } from './host-backend';
 import { DirFile, FileDescription, SeekableFile } from './file';
 
-/** Node's fs errors carry the negative errno in .errno on Linux. */
-export function hostErr(e: unknown): number {
-  const n = (e as { errno?: unknown }).errno;
-  return typeof n === 'number' && n < 0 ? n : -E.EIO;
-}
-
-const NS = 1000000000n;
-
-export function statFromHost(s: nfs.BigIntStats, dev: number): Stat {
-  const st = emptyStat();
-  st.dev = dev;
-  st.ino = Number(s.ino);
-  st.mode = Number(s.mode);
-  st.nlink = Number(s.nlink);
-  st.uid = Number(s.uid);
-  st.gid = Number(s.gid);
-  st.rdev = Number(s.rdev);
-  st.size = Number(s.size);
-  st.blksize = Number(s.blksize);
-  st.blocks = Number(s.blocks);
-  st.atimeSec = Number(s.atimeNs / NS); st.atimeNsec = Number(s.atimeNs % NS);
-  st.mtimeSec = Number(s.mtimeNs / NS); st.mtimeNsec = Number(s.mtimeNs % NS);
-  st.ctimeSec = Number(s.ctimeNs / NS); st.ctimeNsec = Number(s.ctimeNs % NS);
-  st.btimeSec = Number(s.birthtimeNs / NS); st.btimeNsec = Number(s.birthtimeNs % NS);
-  return st;
-}
-
-const LSTAT_OPTS = { bigint: true, throwIfNoEntry: false } as const;
+export { hostErr, statFromHost } from './host-backend';
 
 export class HostFs extends FileSystem {
   readonly magic = 0x01021997; // V9FS_MAGIC, as gVisor's gofer mounts report
   readonly type: string;
   private readonly rootInode: HostInode;
 
-  /** hostRoot must be an absolute, already-resolved host directory (the CLI realpaths it once). */
+  /**
+   * backend.root must be an absolute, already-resolved host directory (the CLI realpaths
+   * it once). Throws if it is not a directory (start-up error, not a guest error).
+   */
   constructor(
-    readonly hostRoot: string,
+    readonly backend: HostBackend,
     readonly: boolean,
     type = '9p',
   ) {
     super();
     this.readonly = readonly;
     this.type = type;
-    this.source = hostRoot;
-    const s = nfs.statSync(hostRoot, { bigint: true });
-    this.rootInode = new HostInode(this, hostRoot, Number(s.ino), Number(s.mode), Number(s.uid), Number(s.gid));
+    this.source = backend.root;
+    const st = backend.lstat('');
+    if (typeof st === 'number') throw new Error(`cannot stat ${backend.root}: errno ${-st}`);
+    if ((st.mode & S_IFMT) !== S_IFDIR) throw new Error(`${backend.root} is not a directory`);
+    this.rootInode = new HostInode(this, '', st.ino, st.mode, st.uid, st.gid);
+  }
+  get hostRoot(): string {
+    return this.backend.root;
   }
   root(): HostInode {
     return this.rootInode;
   }
   override statfsNumbers(): number[] {
-    try {
-      const s = nfs.statfsSync(this.hostRoot);
-      return [s.bsize, s.blocks, s.bfree, s.bavail, s.files, s.ffree];
-    } catch {
-      return super.statfsNumbers();
-    }
+    const r = this.backend.statfs();
+    return typeof r === 'number' ? super.statfsNumbers() : r;
   }
 }
 
 export class HostInode extends Inode {
   constructor(
     readonly fs: HostFs,
-    /** Host path, composed only of components looked up with lstat. */
-    readonly hostPath: string,
+    /** Path below the mount's host root ('' = root), built from looked-up components. */
+    readonly rel: string,
     readonly ino: number,
     public mode: number,
     public uid: number,
@@ -89,58 +67,40 @@ export class HostInode extends Inode {
     super();
   }
 
-  private childPath(name: string): string {
-    return this.hostPath === '/' ? '/' + name : this.hostPath + '/' + name;
+  private child(name: string): string {
+    return this.rel === '' ? name : this.rel + '/' + name;
+  }
+  private get be(): HostBackend {
+    return this.fs.backend;
   }
 
   stat(): Stat | number {
-    try {
-      const s = nfs.lstatSync(this.hostPath, LSTAT_OPTS);
-      if (!s) return -E.ENOENT;
-      const st = statFromHost(s, this.fs.dev);
-      this.mode = st.mode;
-      this.uid = st.uid;
-      this.gid = st.gid;
-      return st;
-    } catch (e) {
-      return hostErr(e);
-    }
+    const st = this.be.lstat(this.rel);
+    if (typeof st === 'number') return st;
+    st.dev = this.fs.dev;
+    this.mode = st.mode;
+    this.uid = st.uid;
+    this.gid = st.gid;
+    return st;
   }
 
   override lookup(name: string): Inode | number {
     if (!this.isDir) return -E.ENOTDIR;
-    const p = this.childPath(name);
-    try {
-      const s = nfs.lstatSync(p, LSTAT_OPTS);
-      if (!s) return -E.ENOENT;
-      return new HostInode(this.fs, p, Number(s.ino), Number(s.mode), Number(s.uid), Number(s.gid));
-    } catch (e) {
-      return hostErr(e);
-    }
+    const p = this.child(name);
+    const st = this.be.lstat(p);
+    if (typeof st === 'number') return st;
+    return new HostInode(this.fs, p, st.ino, st.mode, st.uid, st.gid);
   }
 
   override readdir(): DirEntry[] | number {
-    try {
-      const names = nfs.readdirSync(this.hostPath);
-      const out: DirEntry[] = [];
-      for (const name of names) {
-        const s = nfs.lstatSync(this.childPath(name), LSTAT_OPTS);
-        if (!s) continue; // vanished meanwhile
-        out.push({ name, ino: Number(s.ino), type: (Number(s.mode) & S_IFMT) >>> 12 });
-      }
-      return out;
-    } catch (e) {
-      return hostErr(e);
-    }
+    const r = this.be.readdir(this.rel);
+    if (typeof r === 'number') return r;
+    return r.map((e) => ({ name: e.name, ino: e.ino, type: (e.mode & S_IFMT) >>> 12 }));
   }
 
   override readlink(): string | number {
     if (!this.isSymlink) return -E.EINVAL;
-    try {
-      return nfs.readlinkSync(this.hostPath);
-    } catch (e) {
-      return hostErr(e);
-    }
+    return this.be.readlink(this.rel);
   }
 
   override open(flags: number): FileDescription | number {
@@ -152,14 +112,10 @@ export class HostInode extends Inode {
     const acc = flags & O_ACCMODE;
     if (acc !== O_RDONLY && this.fs.readonly) return -E.EROFS;
     let hf = acc === O_WRONLY ? nfs.constants.O_WRONLY : acc === O_RDWR ? nfs.constants.O_RDWR : nfs.constants.O_RDONLY;
-    hf |= nfs.constants.O_NOFOLLOW;
     if (flags & O_TRUNC && acc !== O_RDONLY) hf |= nfs.constants.O_TRUNC;
-    try {
-      const fd = nfs.openSync(this.hostPath, hf);
-      return new HostFsFile(this, flags, fd);
-    } catch (e) {
-      return hostErr(e);
-    }
+    const fd = this.be.open(this.rel, hf, 0);
+    if (fd < 0) return fd;
+    return new HostFsFile(this, flags, fd);
   }
 
   // ---- writes (rw bind mounts only; the overlay's lower layer is read-only) ----
@@ -169,118 +125,88 @@ export class HostInode extends Inode {
     return 0;
   }
   private adopt(p: string): Inode | number {
-    const s = nfs.lstatSync(p, LSTAT_OPTS);
-    if (!s) return -E.ENOENT;
-    return new HostInode(this.fs, p, Number(s.ino), Number(s.mode), Number(s.uid), Number(s.gid));
+    const st = this.be.lstat(p);
+    if (typeof st === 'number') return st;
+    return new HostInode(this.fs, p, st.ino, st.mode, st.uid, st.gid);
   }
   override mknod(name: string, mode: number, _creds: Credentials, _rdev: number): Inode | number {
     const g = this.guard();
     if (g) return g;
     if ((mode & S_IFMT) !== S_IFREG) return -E.EPERM; // no FIFOs/devices on the host
-    const p = this.childPath(name);
-    try {
-      nfs.closeSync(nfs.openSync(p, nfs.constants.O_CREAT | nfs.constants.O_EXCL | nfs.constants.O_WRONLY | O_NOFOLLOW, mode & 0o7777));
-      return this.adopt(p);
-    } catch (e) {
-      return hostErr(e);
-    }
+    const p = this.child(name);
+    const r = this.be.createExcl(p, mode & 0o7777);
+    return r < 0 ? r : this.adopt(p);
   }
   override mkdir(name: string, mode: number): Inode | number {
     const g = this.guard();
     if (g) return g;
-    const p = this.childPath(name);
-    try {
-      nfs.mkdirSync(p, { mode: mode & 0o7777 });
-      return this.adopt(p);
-    } catch (e) {
-      return hostErr(e);
-    }
+    const p = this.child(name);
+    const r = this.be.mkdir(p, mode & 0o7777);
+    return r < 0 ? r : this.adopt(p);
   }
   override symlink(name: string, target: string): Inode | number {
     const g = this.guard();
     if (g) return g;
-    const p = this.childPath(name);
-    try {
-      nfs.symlinkSync(target, p);
-      return this.adopt(p);
-    } catch (e) {
-      return hostErr(e);
-    }
+    const p = this.child(name);
+    const r = this.be.symlink(target, p);
+    return r < 0 ? r : this.adopt(p);
   }
   override link(name: string, target: Inode): number {
     const g = this.guard();
     if (g) return g;
     if (!(target instanceof HostInode) || target.fs !== this.fs) return -E.EXDEV;
-    try {
-      nfs.linkSync(target.hostPath, this.childPath(name));
-      return 0;
-    } catch (e) {
-      return hostErr(e);
-    }
+    return this.be.link(target.rel, this.child(name));
   }
   override unlink(name: string): number {
     const g = this.guard();
     if (g) return g;
-    const p = this.childPath(name);
-    const s = nfs.lstatSync(p, LSTAT_OPTS);
-    if (!s) return -E.ENOENT;
-    if ((Number(s.mode) & S_IFMT) === S_IFDIR) return -E.EISDIR;
-    try {
-      nfs.unlinkSync(p);
-      return 0;
-    } catch (e) {
-      return hostErr(e);
-    }
+    const p = this.child(name);
+    const st = this.be.lstat(p);
+    if (typeof st === 'number') return st;
+    if ((st.mode & S_IFMT) === S_IFDIR) return -E.EISDIR;
+    return this.be.unlink(p);
   }
   override rmdir(name: string): number {
     const g = this.guard();
-    if (g) return g;
-    try {
-      nfs.rmdirSync(this.childPath(name));
-      return 0;
-    } catch (e) {
-      return hostErr(e);
-    }
+    return g ? g : this.be.rmdir(this.child(name));
   }
   override rename(oldName: string, newDir: Inode, newName: string, flags: number): number {
     const g = this.guard();
     if (g) return g;
     if (!(newDir instanceof HostInode) || newDir.fs !== this.fs) return -E.EXDEV;
-    const dst = newDir.childPath(newName);
+    const dst = newDir.child(newName);
     if (flags & ~RENAME_NOREPLACE) return -E.EINVAL;
-    if (flags & RENAME_NOREPLACE && nfs.lstatSync(dst, LSTAT_OPTS)) return -E.EEXIST;
-    try {
-      nfs.renameSync(this.childPath(oldName), dst);
-      return 0;
-    } catch (e) {
-      return hostErr(e);
-    }
+    if (flags & RENAME_NOREPLACE && typeof this.be.lstat(dst) !== 'number') return -E.EEXIST;
+    return this.be.rename(this.child(oldName), dst);
   }
   override setattr(a: SetAttr): number {
     if (this.fs.readonly) return -E.EROFS;
-    try {
-      if (a.size !== undefined) {
-        if (this.isDir) return -E.EISDIR;
-        nfs.truncateSync(this.hostPath, a.size);
-      }
-      if (a.mode !== undefined && !this.isSymlink) nfs.chmodSync(this.hostPath, a.mode & 0o7777);
-      if (a.uid !== undefined || a.gid !== undefined) {
-        nfs.lchownSync(this.hostPath, a.uid ?? -1, a.gid ?? -1);
-      }
-      if (a.atime !== undefined || a.mtime !== undefined) {
-        const st = this.stat();
-        if (typeof st === 'number') return st;
-        const toSec = (t: typeof a.atime, s: number, ns: number): number => {
-          if (t === undefined) return s + ns / 1e9;
-          const v = t === 'now' ? nowTs() : t;
-          return v[0] + v[1] / 1e9;
-        };
-        nfs.lutimesSync(this.hostPath, toSec(a.atime, st.atimeSec, st.atimeNsec), toSec(a.mtime, st.mtimeSec, st.mtimeNsec));
-      }
-      return 0;
-    } catch (e) {
-      return hostErr(e);
+    const be = this.be;
+    let r = 0;
+    if (a.size !== undefined) {
+      if (this.isDir) return -E.EISDIR;
+      r = be.truncate(this.rel, a.size);
+      if (r < 0) return r;
     }
+    if (a.mode !== undefined && !this.isSymlink) {
+      r = be.chmod(this.rel, a.mode & 0o7777);
+      if (r < 0) return r;
+    }
+    if ((a.uid !== undefined && a.uid !== -1) || (a.gid !== undefined && a.gid !== -1)) {
+      r = be.lchown(this.rel, a.uid ?? -1, a.gid ?? -1);
+      if (r < 0) return r;
+    }
+    if (a.atime !== undefined || a.mtime !== undefined) {
+      const st = this.stat();
+      if (typeof st === 'number') return st;
+      const toSec = (t: typeof a.atime, s: number, ns: number): number => {
+        if (t === undefined) return s + ns / 1e9;
+        const v = t === 'now' ? nowTs() : t;
+        return v[0] + v[1] / 1e9;
+      };
+      r = be.lutimes(this.rel, toSec(a.atime, st.atimeSec, st.atimeNsec), toSec(a.mtime, st.mtimeSec, st.mtimeNsec));
+    }
+    return r;
   }
 }
 

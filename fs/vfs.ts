@@ -21,6 +21,7 @@ import { walk, type ParentResult } from './path-walk';
 import { MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess, mayDeleteSticky, permitted } from './perm';
 import { Mount } from './mount';
 import { HostFs } from './hostfs';
+import { DirectBackend, type HostBackend } from './host-backend';
 import { OverlayFs } from './overlay';
 import { Tmpfs } from './tmpfs';
 import { createDevFs } from './devfs';
@@ -61,7 +62,7 @@ export class Vfs {
 
   constructor(opts: VfsOptions = {}) {
     const hostRoot = opts.root ?? '/';
-    this.rootFs = new OverlayFs(new HostFs(hostRoot, true).root());
+    this.rootFs = new OverlayFs(new HostFs(this.backendFor(hostRoot), true).root());
     this.rootDentry = new Dentry('/', null, this.rootFs.root());
     this.mounts.push(new Mount(this.rootFs, this.rootDentry, null, '/', 1, ''));
     if (opts.ttyFd !== undefined) setControllingTty(opts.ttyFd);
@@ -73,13 +74,18 @@ export class Vfs {
       this.mountAt('/tmp', new Tmpfs({ mode: 0o1777 }), 'nosuid,nodev');
     }
     for (const m of opts.mounts ?? []) {
-      const r = this.mountAt(m.dst, new HostFs(m.src, m.readonly, '9p'), m.readonly ? '' : '');
+      const r = this.mountAt(m.dst, new HostFs(this.backendFor(m.src), m.readonly, '9p'), '');
       if (r < 0) throw new Error(`cannot mount ${m.src} at ${m.dst}: errno ${-r}`);
     }
     for (const dst of opts.tmpfs ?? []) {
       const r = this.mountAt(dst, new Tmpfs({ mode: 0o1777 }), '');
       if (r < 0) throw new Error(`cannot mount tmpfs at ${dst}: errno ${-r}`);
     }
+  }
+
+  /** How host trees are reached: the gofer when available (see fs/README.md), else directly. */
+  private backendFor(root: string): HostBackend {
+    return new DirectBackend(root);
   }
 
   /** The fs context of the first task: root and cwd at the sandbox root, umask 022. */

@@ -83,6 +83,7 @@ function doClone(t: Task, flags: number, stack: number, ptid: number, ctid: numb
   if (t.sysState?.vforkChild) {
     if (!t.vforkDone) return t.block();
     t.vforkDone = false;
+    t.uninterruptible = false;
     return t.sysState.vforkChild;
   }
   if (flags & CLONE_PIDFD) return -E.EINVAL; // pidfds: not yet
@@ -92,7 +93,7 @@ function doClone(t: Task, flags: number, stack: number, ptid: number, ctid: numb
   if (tid > 0 && flags & CLONE_VFORK) {
     t.sysState = { vforkChild: tid };
     t.vforkDone = false;
-    t.intrResult = -E.ERESTARTNOINTR;
+    t.uninterruptible = true;
     return t.block();
   }
   return tid;
@@ -301,7 +302,7 @@ export function futex(t: Task, uaddr: number, op: number, val: number, timeoutAd
   switch (cmd) {
     case FUTEX_WAIT:
     case FUTEX_WAIT_BITSET: {
-      if (t.sysState?.futexWaiting) return t.timedOut ? -E.ETIMEDOUT : 0;
+      if (t.sysState?.futexWaiting) return t.interrupting ? t.intrResult : t.timedOut ? -E.ETIMEDOUT : 0;
       const bitset = cmd === FUTEX_WAIT ? -1 : val3 | 0;
       if (bitset === 0) return -E.EINVAL;
       const cur = t.mem.readI32(uaddr);

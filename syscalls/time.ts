@@ -15,6 +15,7 @@ import {
 import { sleepUntil, SleepState } from '../src/kernel/time/sleep';
 import { runRestartBlock } from '../src/kernel/time/restart';
 import { adjtimexRead } from '../src/kernel/time/ntp';
+import { createTimerFd, timerFdOf, validSettimeFlags, isAbsolute } from '../src/kernel/time/timerfd';
 import { getItimer, setItimer, validItimer, alarm as setAlarm } from '../src/kernel/time/itimers';
 import { createTimer, deleteTimer, findTimer } from '../src/kernel/time/posix-timers';
 import { processCpu } from '../src/kernel/time/cputime';
@@ -202,6 +203,29 @@ export function timer_getoverrun(t: Task, id: number): number {
 
 export function timer_delete(t: Task, id: number): number {
   return deleteTimer(t.tg, id | 0);
+}
+
+export function timerfd_create(t: Task, clk: number, flags: number): number {
+  timersReady();
+  return createTimerFd(t, clk | 0, flags | 0);
+}
+
+export function timerfd_settime(t: Task, fd: number, flags: number, nv: number, old: number): number {
+  // Linux order: copy the new value, check flags and values, then look up the fd.
+  const spec = readItimerspec(t, nv);
+  if (typeof spec === 'number') return spec;
+  if (!validSettimeFlags(flags | 0)) return -EINVAL;
+  const f = timerFdOf(t, fd);
+  if (typeof f === 'number') return f;
+  timersReady();
+  const prev = f.set(spec, isAbsolute(flags | 0));
+  return old === 0 ? 0 : writeItimerspec(t, old, prev);
+}
+
+export function timerfd_gettime(t: Task, fd: number, cur: number): number {
+  const f = timerFdOf(t, fd);
+  if (typeof f === 'number') return f;
+  return writeItimerspec(t, cur, f.timer.get());
 }
 
 function u64(v: number): Buffer {

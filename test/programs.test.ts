@@ -6,6 +6,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildFile } from './helpers/build';
+import { BIN } from './helpers/paths';
 import { explain, expectSameAsNative, runNative, runSandbox, status } from './helpers/run';
 
 const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p));
@@ -63,6 +64,29 @@ describe('coreutils and sh', () => {
     const r = await runSandbox(['/bin/sh', '-c', 'echo out; echo err >&2']);
     expect(r.stdout).toBe('out\n');
     expect(r.stderr).toBe('err\n');
+  });
+
+  it('stdout redirected to a host file (cat uses copy_file_range there)', async () => {
+    const out = buildFile(`stdout-${process.pid}-${Date.now()}`, '', 0o644);
+    try {
+      const r = await runNative(['/bin/sh', '-c', `exec "$0" "$1" run /bin/cat /etc/os-release > "$2"`, process.execPath, BIN, out]);
+      expect(status(r), explain(r)).toBe(0);
+      expect(fs.readFileSync(out, 'utf8')).toBe(fs.readFileSync('/etc/os-release', 'utf8'));
+    } finally {
+      fs.rmSync(out, { force: true });
+    }
+  });
+
+  it('stdin from a host file, stdout appended to a host file', async () => {
+    const out = buildFile(`append-${process.pid}-${Date.now()}`, 'first\n', 0o644);
+    try {
+      const r = await runNative(['/bin/sh', '-c', `exec "$0" "$1" run /bin/sh -c 'tr a-z A-Z; echo end' < /etc/os-release >> "$2"`, process.execPath, BIN, out]);
+      expect(status(r), explain(r)).toBe(0);
+      const want = `first\n${fs.readFileSync('/etc/os-release', 'utf8').toUpperCase()}end\n`;
+      expect(fs.readFileSync(out, 'utf8')).toBe(want);
+    } finally {
+      fs.rmSync(out, { force: true });
+    }
   });
 
   it('large output is not truncated', async () => {

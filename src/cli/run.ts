@@ -14,6 +14,7 @@ import { resolveExec, type ExecRequest } from '../loader/exec-image';
 import { PtracePlatform } from '../platform/ptrace';
 import { native } from '../platform/native';
 import { StraceTracer } from './strace';
+import { installTimers } from '../kernel/time/index';
 import { EACCES, ENOEXEC } from '../kernel/errno';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
@@ -69,6 +70,7 @@ function run(o: RunOptions): number {
   const platform = new PtracePlatform({ pin: o.pin });
   const s = new Sentry(platform);
   setSentry(s);
+  installTimers(s);
   const tracer = o.strace ? new StraceTracer((l) => process.stderr.write(l + '\n')) : null;
   s.tracer = tracer;
 

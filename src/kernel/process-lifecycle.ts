@@ -16,6 +16,8 @@ import { Credentials } from './credentials';
 import { SignalHandlers, SignalState, SIGCHLD, SIG_IGN, SA_NOCLDWAIT, CLD_EXITED, CLD_KILLED, CLD_DUMPED, SS_DISABLE } from './signals';
 import { sendToGroup } from './signal-delivery';
 import { futexWake } from './futex';
+import { accountExitedTask, schedOnClone, timersOnExec, timersOnExit } from './time/index';
+import { cpuNsForParent } from './time/cputime';
 
 export const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800,
   CLONE_PIDFD = 0x1000, CLONE_PTRACE = 0x2000, CLONE_VFORK = 0x4000, CLONE_PARENT = 0x8000,
@@ -93,6 +95,7 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): n
     }
     t.fdTable.closeOnExec();
     tg.handlers = tg.handlers.resetForExec();
+    timersOnExec(tg);
     t.sig.altStack = { sp: 0, flags: SS_DISABLE, size: 0 };
   }
   t.hostTid = ctx;
@@ -188,6 +191,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   const child = new Task(tid, ctx, tg, mm, fdTable, fsCtx, t.creds.clone(), new SignalState(t.sig.mask), s.wake);
   if (!(f & CLONE_VM) || f & CLONE_VFORK) child.sig.altStack = { ...t.sig.altStack };
   child.comm = t.comm;
+  schedOnClone(t, child);
   s.register(child);
 
   const ev = p.ev;
@@ -217,6 +221,7 @@ function killThread(s: Sentry, t: Task): void {
   if (t.state === TaskState.Dead) return;
   const wasBlocked = t.state === TaskState.Blocked;
   t.clearWaits();
+  accountExitedTask(t); // reads the host thread's CPU time: before it goes
   t.state = TaskState.Dead;
   kernel.tasks.delete(t.tid);
   t.tg.tasks.delete(t);
@@ -258,6 +263,7 @@ function processExited(s: Sentry, tg: ThreadGroup, status: number): void {
   if (tg.zombie) return;
   tg.zombie = true;
   tg.waitStatus = status;
+  timersOnExit(tg);
   const init = s.init;
   for (const c of tg.children) {
     const reaper = findReaper(tg) ?? init;
@@ -298,8 +304,9 @@ function findReaper(tg: ThreadGroup): ThreadGroup | null {
   return null;
 }
 
-/** Forgets a zombie: its pid can be reused. */
+/** Forgets a zombie: its pid can be reused; its CPU time goes to the parent's children total. */
 export function reap(tg: ThreadGroup): void {
+  if (tg.parent) tg.parent.childrenCpuNs += cpuNsForParent(tg);
   tg.parent?.children.delete(tg);
   kernel.threadGroups.delete(tg.pid);
 }

@@ -186,12 +186,17 @@ export class Sentry {
 
   /** Finishes a syscall: park, or resume with the result (delivering signals first). */
   complete(t: Task, r: number): void {
-    if (r === BLOCK) {
+    if (r === BLOCK && t.interrupting) {
+      // Re-run after a signal and still nothing to return: the signal wins.
+      t.clearWaits();
+      r = t.intrResult;
+    } else if (r === BLOCK) {
       if (t.state !== TaskState.Blocked) return; // already woken during the handler
       if (t.deadline !== Infinity) this.sleepers.add(t);
       if (hasDeliverable(t)) this.interrupt(t);
       return;
     }
+    t.interrupting = false;
     if (this.tracer) this.tracer.exit(t, r);
     t.sysState = undefined;
     if (r === NO_RESUME) return;
@@ -249,19 +254,30 @@ export class Sentry {
     this.ready.push(t);
   }
 
-  /** Cuts a blocked syscall short for a signal: EINTR or restart, decided at delivery. */
+  /**
+   * Cuts a blocked syscall short for a signal. As in Linux's wait loops, the handler
+   * first runs once more (the awaited event may have come with the signal, e.g. a
+   * child's exit with its SIGCHLD); only if it would block again does the call end
+   * with t.intrResult (EINTR or a restart, decided at delivery). Deferred to the loop,
+   * so a sender's handler never runs another task's handler re-entrantly.
+   */
   interrupt(t: Task): void {
-    if (t.state !== TaskState.Blocked) return;
+    if (t.state !== TaskState.Blocked || t.uninterruptible) return;
     t.clearWaits();
     this.sleepers.delete(t);
-    t.wokenPending = false;
-    // A handler may ask to be re-run instead (rt_sigtimedwait takes the signal itself).
     if (t.onInterrupt && t.onInterrupt() === true) {
-      t.wokenPending = true;
-      this.ready.push(t);
+      // The handler takes the signal itself (rt_sigtimedwait): just run it again.
+      if (!t.wokenPending) {
+        t.wokenPending = true;
+        this.ready.push(t);
+      }
       return;
     }
-    this.complete(t, t.intrResult);
+    t.interrupting = true;
+    if (!t.wokenPending) {
+      t.wokenPending = true;
+      this.ready.push(t);
+    }
   }
 
   /** Wakes sleepers whose deadline passed; returns ms until the next one (-1: none). */

@@ -57,6 +57,10 @@ export class Task {
   wokenPending = false;
   /** What an interrupted blocking call returns (-ERESTARTSYS unless the handler says). */
   intrResult = -512;
+  /** Set while a handler is re-run because a signal arrived during its block. */
+  interrupting = false;
+  /** Signals do not cut this block short (vfork's wait for the child); they wait for the result. */
+  uninterruptible = false;
   /** Called when a signal interrupts the block (e.g. nanosleep writes the time left). */
   onInterrupt: (() => boolean | void) | null = null;
   /** PR_SET_PDEATHSIG. */

@@ -14,7 +14,7 @@ import { explain, expectSameAsNative, runNative, runSandbox } from '../helpers/r
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SRC = path.join(HERE, 'guests');
-const COMPARED = ['tm_clocks', 'tm_sleep', 'tm_timers', 'tm_limits_sched'];
+const COMPARED = ['tm_clocks', 'tm_sleep', 'tm_timers', 'tm_timerfd', 'tm_limits_sched'];
 const CRED_SCENARIOS = ['', 'setuid', 'seteuid', 'fsuid', 'groups', 'caps'];
 
 const bins: Record<string, string> = {};

@@ -47,6 +47,9 @@ export function sleepUntil(t: Task, clock: Clock, target: bigint, remAddr: numbe
   // end in EINTR when a handler runs; absolute ones just return EINTR (Linux's
   // ERESTART_RESTARTBLOCK / ERESTARTNOHAND). Without a handler the Sentry restarts
   // the call, which for a relative sleep starts the full interval again.
+  // Re-run after a signal (the Sentry checks the condition once more): keep what
+  // onInterrupt decided.
+  if (t.interrupting) return t.block(deadlineOf(s));
   t.intrResult = s.remAddr ? -ERESTART_RESTARTBLOCK : -ERESTARTNOHAND;
   const saved = s;
   t.onInterrupt = () => {

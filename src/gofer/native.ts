@@ -1,0 +1,30 @@
+/**
+ * The native calls the gofer protocol needs (native/gofer.cc). Optional until the addon
+ * registers them: callers fall back to direct host access when absent.
+ * TSSANDBOX_GOFER_ADDON may name another build of the addon (for testing).
+ */
+import { native, type NativeAddon } from '../platform/native';
+
+export interface GoferNative {
+  goferSocketpair(): number[] | number;
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  goferSend(sock: number, buf: Uint8Array, len: number, fd: number): number;
+  goferRecv(sock: number, buf: Uint8Array, fdOut: Int32Array): number;
+  goferCall(sock: number, req: Uint8Array, len: number, reqFd: number, resp: Uint8Array, fdOut: Int32Array): number;
+}
+
+let cached: GoferNative | null | undefined;
+
+export function goferNative(): GoferNative | null {
+  if (cached !== undefined) return cached;
+  cached = null;
+  try {
+    const override = process.env.TSSANDBOX_GOFER_ADDON;
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const n = (override ? require(override) : native()) as NativeAddon & Partial<GoferNative>;
+    if (typeof n.goferCall === 'function' && typeof n.openat2 === 'function') cached = n as unknown as GoferNative;
+  } catch {
+    cached = null;
+  }
+  return cached;
+}

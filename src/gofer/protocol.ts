@@ -1,0 +1,49 @@
+/**
+ * Gofer protocol, version 1. One request and one reply per SOCK_SEQPACKET message;
+ * at most one fd rides along (SCM_RIGHTS) with an OPEN reply.
+ *
+ * Request (little-endian):
+ *   0  u32 magic 'GOF1'     4  u32 op        8  u32 mount index   12 u32 flags
+ *   16 u32 mode / uid       20 u32 aux / gid 24 4 x f64 numbers (size, times)
+ *   56 payload: path1 NUL [path2 NUL]   (paths relative to the mount root, '' = root,
+ *      already split by the Sentry's own walk: no "..", no empty components)
+ * Reply:
+ *   0  i32 result (>= 0, or -errno)   4 u32 payload length   8 payload
+ *   payloads: STAT = 18 x f64 (Stat fields, FIELDS order); READDIR = repeated
+ *   [f64 ino][u32 mode][u16 name length][name]; READLINK = target; STATFS = 6 x f64.
+ *
+ * The gofer resolves every path with openat2(root, p, RESOLVE_IN_ROOT |
+ * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS): the Sentry resolved symlinks itself, so
+ * any symlink met on the host means the tree changed under us and fails with ELOOP.
+ */
+export const MAGIC = 0x31464f47; // "GOF1"
+export const VERSION = 1;
+export const HEADER = 56;
+export const MAX_MSG = 1 << 20;
+
+export const enum Op {
+  Hello = 0,
+  Lstat = 1,
+  Open = 2,
+  Readdir = 3,
+  Readlink = 4,
+  Mkdir = 5,
+  CreateExcl = 6,
+  Unlink = 7,
+  Rmdir = 8,
+  Rename = 9,
+  Symlink = 10,
+  Link = 11,
+  Chmod = 12,
+  Chown = 13,
+  Truncate = 14,
+  Utimes = 15,
+  Statfs = 16,
+}
+
+/** Order of Stat fields in a STAT payload. */
+export const FIELDS = [
+  'dev', 'ino', 'mode', 'nlink', 'uid', 'gid', 'rdev', 'size', 'blksize', 'blocks',
+  'atimeSec', 'atimeNsec', 'mtimeSec', 'mtimeNsec', 'ctimeSec', 'ctimeNsec', 'btimeSec', 'btimeNsec',
+] as const;
+export const STAT_BYTES = FIELDS.length * 8;
