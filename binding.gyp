@@ -5,7 +5,8 @@
       "sources": [
         "native/addon.cc",
         "native/ptrace_platform.cc",
-        "native/host.cc"
+        "native/host.cc",
+        "native/gofer.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],

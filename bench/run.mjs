@@ -6,6 +6,8 @@
 //   npm run bench -- --quick      fewer repetitions
 //   npm run bench -- --json       machine-readable results on stdout
 //   npm run bench -- --only getppid,true
+//   npm run bench -- --pin-peers  run runsc and proot under `taskset -c 0` as well
+//                                 (tssandbox pins itself and its stubs to one CPU)
 //
 // Adding a benchmark is one entry in ROWS below. A row is either
 //   kind 'per-op': a guest that prints "<ns> ns/iter" (timed inside the guest), or
@@ -25,6 +27,8 @@ const QUICK = args.includes('--quick');
 const JSON_OUT = args.includes('--json');
 const onlyIdx = args.indexOf('--only');
 const ONLY = onlyIdx >= 0 ? new Set(args[onlyIdx + 1].split(',')) : null;
+const PIN_PEERS = args.includes('--pin-peers');
+const pin = (argv) => (PIN_PEERS ? ['taskset', '-c', '0', ...argv] : argv);
 const ENV = {
   PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   HOME: '/root',
@@ -85,7 +89,7 @@ const PEERS = [
     label: 'runsc ptrace',
     sandbox: true,
     extra: [],
-    wrap(argv) { return ['runsc', ...RUNSC_BASE, ...this.extra, 'do', ...argv]; },
+    wrap(argv) { return pin(['runsc', ...RUNSC_BASE, ...this.extra, 'do', ...argv]); },
     probe() {
       if (!which('runsc')) return 'runsc not installed';
       const first = tryRun(this.wrap(['/bin/true']));
@@ -99,7 +103,7 @@ const PEERS = [
     id: 'proot',
     label: 'proot',
     sandbox: true,
-    wrap: (argv) => ['proot', ...argv],
+    wrap: (argv) => pin(['proot', ...argv]),
     probe() {
       if (!which('proot')) return 'proot not installed';
       return tryRun(this.wrap(['/bin/true']));
@@ -203,7 +207,7 @@ for (const p of PEERS) {
   const why = p.probe();
   if (why) unavailable[p.id] = why;
 }
-log(`tssandbox benchmark on ${process.platform}/${process.arch}, node ${process.version}${QUICK ? ' (quick)' : ''}`);
+log(`tssandbox benchmark on ${process.platform}/${process.arch}, node ${process.version}${QUICK ? ' (quick)' : ''}${PIN_PEERS ? ' (peers pinned to CPU 0)' : ''}`);
 for (const p of PEERS) log(`  ${p.label.padEnd(13)} ${unavailable[p.id] ? `n/a: ${unavailable[p.id]}` : 'ok'}`);
 log('');
 

@@ -5,7 +5,8 @@
 import { Credentials } from '../src/kernel/credentials';
 import { S_IFCHR } from './constants';
 import { Tmpfs } from './tmpfs';
-import { DEV_NULL, DEV_ZERO, DEV_FULL, DEV_RANDOM, DEV_URANDOM, DEV_TTY, DEV_CONSOLE } from './devices';
+import { DEV_NULL, DEV_ZERO, DEV_FULL, DEV_RANDOM, DEV_URANDOM, DEV_TTY, DEV_CONSOLE, DEV_PTS0, setPtsNode } from './devices';
+import type { TmpfsInode } from './tmpfs';
 
 export function createDevFs(): Tmpfs {
   const fs = new Tmpfs({ type: 'devtmpfs', mode: 0o755, source: 'udev' });
@@ -22,7 +23,9 @@ export function createDevFs(): Tmpfs {
   ];
   for (const [name, rdev, mode] of nodes) root.mknod(name, S_IFCHR | mode, creds, rdev);
   root.mkdir('shm', 0o1777, creds);
-  root.mkdir('pts', 0o755, creds);
+  const pts = root.mkdir('pts', 0o755, creds) as TmpfsInode;
+  const p0 = pts.mknod('0', S_IFCHR | 0o620, creds, DEV_PTS0);
+  if (typeof p0 !== 'number') setPtsNode(p0);
   root.mkdir('mqueue', 0o1777, creds);
   root.symlink('fd', '/proc/self/fd', creds);
   root.symlink('stdin', '/proc/self/fd/0', creds);

@@ -16,6 +16,17 @@ export const DEV_RANDOM = makedev(1, 8);
 export const DEV_URANDOM = makedev(1, 9);
 export const DEV_TTY = makedev(5, 0);
 export const DEV_CONSOLE = makedev(5, 1);
+/** The guest's view of the controlling terminal: /dev/pts/0 (devpts major 136). */
+export const DEV_PTS0 = makedev(136, 0);
+
+/** The /dev/pts/0 node; host tty fds report its attributes so ttyname() finds it. */
+let ptsNode: Inode | null = null;
+export function setPtsNode(i: Inode): void {
+  ptsNode = i;
+}
+export function getPtsNode(): Inode | null {
+  return ptsNode;
+}
 
 /** Host fd of the controlling terminal (set by the CLI / createVfs), or -1 when there is none. */
 let ttyHostFd = -1;
@@ -77,6 +88,7 @@ export function openDevice(inode: Inode, rdev: number, flags: number): FileDescr
     case DEV_URANDOM:
       return new SimpleDevice(inode, flags, rdev);
     case DEV_TTY:
+    case DEV_PTS0:
     case DEV_CONSOLE: {
       if (ttyHostFd < 0) return -E.ENXIO;
       const f = new HostFile(ttyHostFd, flags, false);

@@ -5,6 +5,7 @@
  */
 import * as E from '../src/kernel/errno';
 import type { FileDescription } from './file';
+import { releaseProcessLocks } from './locks';
 
 export class FdTable {
   private files: Array<FileDescription | undefined> = [];
@@ -106,9 +107,16 @@ export class FdTable {
     }
   }
 
-  closeAll(): void {
+  /**
+   * Closes everything (process exit). Pass the exiting process (its ThreadGroup) so its
+   * POSIX record locks go and lockers waiting on them wake, as close(2) does.
+   */
+  closeAll(owner?: object): void {
     for (let fd = this.files.length - 1; fd >= 0; fd--) {
-      if (this.files[fd] !== undefined) this.close(fd);
+      const f = this.files[fd];
+      if (f === undefined) continue;
+      if (owner !== undefined) releaseProcessLocks(f, owner);
+      this.close(fd);
     }
     this.hint = 0;
   }

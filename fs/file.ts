@@ -56,9 +56,12 @@ export abstract class FileDescription {
     if (--this.refs === 0 && !this.released) {
       this.released = true;
       if (this.onLastClose !== null) this.onLastClose(this);
+      if (FileDescription.closeHook !== null) FileDescription.closeHook(this);
       this.release();
     }
   }
+  /** Called on every last close (inotify's IN_CLOSE_*), set by fs/inotify.ts. */
+  static closeHook: ((f: FileDescription) => void) | null = null;
   /** Set by fs/locks.ts while this description holds flock/OFD locks. */
   onLastClose: ((f: FileDescription) => void) | null = null;
   get refCount(): number {

@@ -15,6 +15,7 @@ import { POLLIN, POLLOUT, S_IFCHR } from './constants';
 import { FileDescription } from './file';
 import { FileSystem, Inode, type Stat } from './inode';
 import { hostErr, statFromHost } from './hostfs';
+import { getPtsNode } from './devices';
 
 class HostFdFs extends FileSystem {
   readonly magic = 0x01021994;
@@ -50,6 +51,8 @@ export class HostFdInode extends Inode {
     return new HostFile(this.hostFd, flags, false);
   }
   stat(): Stat | number {
+    const pts = getPtsNode();
+    if (pts !== null && tty.isatty(this.hostFd)) return pts.stat();
     try {
       const st = statFromHost(nfs.fstatSync(this.hostFd, { bigint: true }), hostFdFs.dev);
       // The guest is root in its own user namespace; show its own terminal as its own.
@@ -85,7 +88,8 @@ export class HostFile extends FileDescription {
   /** Foreground process group the guest set (TIOCSPGRP); 0 = the asking task's own group. */
   private fgPgid = 0;
   private termios = new Uint8Array(60);
-  private winsz = new Int32Array(2);
+  private winsz = new Int32Array(4);
+  private winszOut = Buffer.alloc(8);
 
   constructor(
     readonly hostFd: number,
@@ -121,6 +125,14 @@ export class HostFile extends FileDescription {
     if (!this.readable) return -E.EBADF;
     return native().hostPread(this.hostFd, buf, 0, buf.length, pos);
   }
+  override pwrite(buf: Uint8Array, pos: number): number {
+    if (!this.writable) return -E.EBADF;
+    try {
+      return nfs.writeSync(this.hostFd, buf, 0, buf.length, pos);
+    } catch (e) {
+      return hostErr(e);
+    }
+  }
   override readiness(): number {
     return this.poll(POLLIN | POLLOUT);
   }
@@ -147,12 +159,14 @@ export class HostFile extends FileDescription {
         const b = mem.read(arg, 36);
         if (b === null) return -E.EFAULT;
         this.termios.set(b, 0);
-        return n.hostTcsets(this.hostFd, cmd - TCSETS, this.termios);
+        return n.hostTcsets(this.hostFd, cmd, this.termios);
       }
       case TIOCGWINSZ: {
+        // struct winsize: four unsigned shorts (rows, cols, xpixel, ypixel).
         const r = n.hostIoctlWinsize(this.hostFd, this.winsz);
         if (r < 0) return r;
-        return mem.write(arg, new Uint8Array(this.winsz.buffer, 0, 8)) ? 0 : -E.EFAULT;
+        for (let i = 0; i < 4; i++) this.winszOut.writeUInt16LE(this.winsz[i] & 0xffff, i * 2);
+        return mem.write(arg, this.winszOut) ? 0 : -E.EFAULT;
       }
       case TIOCSWINSZ:
         return 0;

@@ -55,6 +55,13 @@ export class HostFs extends FileSystem {
 }
 
 export class HostInode extends Inode {
+  /**
+   * Attributes from the lookup. On a read-only tree (the overlay's lower layer) they are
+   * served from here: the host tree is not expected to change under a running sandbox,
+   * and with the gofer every host lstat is a round trip.
+   */
+  cached: Stat | null = null;
+
   constructor(
     readonly fs: HostFs,
     /** Path below the mount's host root ('' = root), built from looked-up components. */
@@ -75,13 +82,23 @@ export class HostInode extends Inode {
   }
 
   stat(): Stat | number {
+    const c = this.cached;
+    if (c !== null && this.fs.readonly) return { ...c };
     const st = this.be.lstat(this.rel);
     if (typeof st === 'number') return st;
     st.dev = this.fs.dev;
     this.mode = st.mode;
     this.uid = st.uid;
     this.gid = st.gid;
-    return st;
+    this.cached = st;
+    return { ...st };
+  }
+
+  private made(p: string, st: Stat): HostInode {
+    const i = new HostInode(this.fs, p, st.ino, st.mode, st.uid, st.gid);
+    st.dev = this.fs.dev;
+    i.cached = st;
+    return i;
   }
 
   override lookup(name: string): Inode | number {
@@ -89,7 +106,7 @@ export class HostInode extends Inode {
     const p = this.child(name);
     const st = this.be.lstat(p);
     if (typeof st === 'number') return st;
-    return new HostInode(this.fs, p, st.ino, st.mode, st.uid, st.gid);
+    return this.made(p, st);
   }
 
   override readdir(): DirEntry[] | number {
@@ -127,7 +144,7 @@ export class HostInode extends Inode {
   private adopt(p: string): Inode | number {
     const st = this.be.lstat(p);
     if (typeof st === 'number') return st;
-    return new HostInode(this.fs, p, st.ino, st.mode, st.uid, st.gid);
+    return this.made(p, st);
   }
   override mknod(name: string, mode: number, _creds: Credentials, _rdev: number): Inode | number {
     const g = this.guard();

@@ -77,10 +77,17 @@ export interface LockRequest {
   end: number;
 }
 
+/** A process that has exited holds no locks (in case its fds were not closed through us). */
+function ownerGone(o: object): boolean {
+  const tg = o as { zombie?: unknown; exiting?: unknown; released?: unknown };
+  return tg.zombie === true || tg.exiting === true || tg.released === true;
+}
+
 /** F_GETLK: the first lock that would conflict, or null. */
 export function getlk(f: FileDescription, owner: object, req: LockRequest): RangeLock | null {
   const s = states.get(lockInode(f));
   if (!s) return null;
+  if (s.ranges.some((r) => ownerGone(r.owner))) s.ranges = s.ranges.filter((r) => !ownerGone(r.owner));
   for (const r of s.ranges) {
     if (r.owner === owner) continue;
     if (r.end < req.start || r.start > req.end) continue;

@@ -22,12 +22,15 @@ import { MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess, mayDeleteSticky, permitted } 
 import { Mount } from './mount';
 import { HostFs } from './hostfs';
 import { DirectBackend, type HostBackend } from './host-backend';
+import { GoferBackend } from './gofer-backend';
+import { spawnGofer, type GoferClient } from '../src/gofer/client';
 import { OverlayFs } from './overlay';
 import { Tmpfs } from './tmpfs';
 import { createDevFs } from './devfs';
 import { createProcFs, setProcCaller } from './procfs';
 import { createSysFs } from './sysfs';
 import { setControllingTty } from './devices';
+import * as notify from './inotify';
 
 /** What the VFS needs from the calling task (a Task satisfies it). */
 export interface FsCaller {
@@ -47,6 +50,11 @@ export interface VfsOptions {
   ttyFd?: number;
   /** Skip /proc, /sys and /dev (unit tests of the bare overlay). */
   bare?: boolean;
+  /**
+   * Reach host trees through a gofer process (default: whenever the native support is
+   * built). false: the Sentry opens host files itself.
+   */
+  gofer?: boolean;
 }
 
 export function createVfs(opts: VfsOptions = {}): Vfs {
@@ -59,10 +67,14 @@ export class Vfs {
   readonly rootFs: OverlayFs;
   readonly rootDentry: Dentry;
   readonly mounts: Mount[] = [];
+  /** The gofer serving host trees, or null when the Sentry reaches them directly. */
+  readonly gofer: GoferClient | null = null;
 
   constructor(opts: VfsOptions = {}) {
     const hostRoot = opts.root ?? '/';
-    this.rootFs = new OverlayFs(new HostFs(this.backendFor(hostRoot), true).root());
+    const binds = opts.mounts ?? [];
+    if (opts.gofer !== false) this.gofer = spawnGofer([hostRoot, ...binds.map((m) => m.src)]);
+    this.rootFs = new OverlayFs(new HostFs(this.backendFor(hostRoot, 0), true).root());
     this.rootDentry = new Dentry('/', null, this.rootFs.root());
     this.mounts.push(new Mount(this.rootFs, this.rootDentry, null, '/', 1, ''));
     if (opts.ttyFd !== undefined) setControllingTty(opts.ttyFd);
@@ -73,8 +85,8 @@ export class Vfs {
       this.mountAt('/dev/shm', new Tmpfs({ mode: 0o1777 }), 'nosuid,nodev');
       this.mountAt('/tmp', new Tmpfs({ mode: 0o1777 }), 'nosuid,nodev');
     }
-    for (const m of opts.mounts ?? []) {
-      const r = this.mountAt(m.dst, new HostFs(this.backendFor(m.src), m.readonly, '9p'), '');
+    for (const [i, m] of binds.entries()) {
+      const r = this.mountAt(m.dst, new HostFs(this.backendFor(m.src, i + 1), m.readonly, '9p'), '');
       if (r < 0) throw new Error(`cannot mount ${m.src} at ${m.dst}: errno ${-r}`);
     }
     for (const dst of opts.tmpfs ?? []) {
@@ -84,8 +96,8 @@ export class Vfs {
   }
 
   /** How host trees are reached: the gofer when available (see fs/README.md), else directly. */
-  private backendFor(root: string): HostBackend {
-    return new DirectBackend(root);
+  private backendFor(root: string, index: number): HostBackend {
+    return this.gofer ? new GoferBackend(this.gofer, index, root) : new DirectBackend(root);
   }
 
   /** The fs context of the first task: root and cwd at the sandbox root, umask 022. */
@@ -109,12 +121,32 @@ export class Vfs {
       if (!next.inode.isDir && next.mounted === null) return -E.ENOTDIR;
       cur = next.top();
     }
-    const parent = this.mounts.find((m) => m.fs === cur.inode.fs);
-    const r = new Dentry(cur.name, null, fs.root());
-    r.mountpoint = cur;
-    cur.mounted = r;
     const norm = '/' + path.split('/').filter((c) => c.length > 0).join('/');
-    this.mounts.push(new Mount(fs, r, cur, norm, parent ? parent.id : 1, options));
+    this.attach(cur, fs, fs.root(), norm, options);
+    return 0;
+  }
+
+  /** Stacks a filesystem (rootInode: its root, or a bind's directory) on the uncovered dentry `at`. */
+  attach(at: Dentry, fs: FileSystem, rootInode: Inode, path: string, options: string): Mount {
+    const parent = this.mounts.find((m) => m.fs === at.inode.fs);
+    const r = new Dentry(at.name, null, rootInode);
+    r.mountpoint = at;
+    at.mounted = r;
+    const m = new Mount(fs, r, at, path, parent ? parent.id : 1, options);
+    this.mounts.push(m);
+    return m;
+  }
+
+  /** Removes the mount whose root dentry is `root` (umount). */
+  detach(root: Dentry): number {
+    const i = this.mounts.findIndex((m) => m.root === root);
+    if (i < 0 || root.mountpoint === null) return -E.EINVAL;
+    const at = root.mountpoint;
+    at.mounted = root.mounted;
+    if (root.mounted !== null) root.mounted.mountpoint = at;
+    root.mounted = null;
+    root.mountpoint = null;
+    this.mounts.splice(i, 1);
     return 0;
   }
 
@@ -176,28 +208,44 @@ export class Vfs {
     let created = false;
     if (flags & O_CREAT && !(flags & O_PATH)) {
       if (flags & O_DIRECTORY) return -E.EINVAL;
-      const p = this.lookupParent(c, dirfd, path, rflags);
-      if (typeof p === 'number') return p;
+      const p0 = this.lookupParent(c, dirfd, path, rflags);
+      if (typeof p0 === 'number') return p0;
+      let p: ParentResult = p0;
       if (p.trailingSlash || isDot(p.name)) return -E.EISDIR;
-      const ch = p.dir.child(p.name);
-      if (typeof ch === 'number') {
-        if (ch !== -E.ENOENT) return ch;
-        if (!mayAccess(p.dir.inode, c.creds, MAY_WRITE | MAY_EXEC)) return -E.EACCES;
-        if (p.dir.inode.fs.readonly) return -E.EROFS;
-        const ino = p.dir.inode.mknod(p.name, S_IFREG | (mode & ~c.fsCtx.umask & 0o7777), c.creds, 0);
-        if (typeof ino === 'number') return ino;
-        d = p.dir.added(p.name, ino);
-        created = true;
-      } else {
-        if (flags & O_EXCL) return -E.EEXIST;
-        if (ch.top().inode.isSymlink) {
-          if (!follow) return -E.ELOOP;
-          const r = walk(c.fsCtx.root, c.creds, p.dir, p.name, true, false, rflags);
-          if (typeof r === 'number') return r;
-          d = r;
-        } else {
-          d = ch.top();
+      // A final symlink is followed, and a dangling one creates its target (as Linux does).
+      for (let links = 0; ; links++) {
+        const ch = p.dir.child(p.name);
+        if (typeof ch === 'number') {
+          if (ch !== -E.ENOENT) return ch;
+          if (!mayAccess(p.dir.inode, c.creds, MAY_WRITE | MAY_EXEC)) return -E.EACCES;
+          if (p.dir.inode.fs.readonly) return -E.EROFS;
+          const ino = p.dir.inode.mknod(p.name, S_IFREG | (mode & ~c.fsCtx.umask & 0o7777), c.creds, 0);
+          if (typeof ino === 'number') return ino;
+          d = p.dir.added(p.name, ino);
+          created = true;
+          notify.notifyChild(p.dir, p.name, null, notify.IN_CREATE);
+          break;
         }
+        if (flags & O_EXCL) return -E.EEXIST;
+        const top = ch.top();
+        if (!top.inode.isSymlink) {
+          d = top;
+          break;
+        }
+        if (!follow) return -E.ELOOP;
+        if (links >= 40) return -E.ELOOP;
+        const r = walk(c.fsCtx.root, c.creds, p.dir, p.name, true, false, rflags);
+        if (typeof r !== 'number') {
+          d = r;
+          break;
+        }
+        if (r !== -E.ENOENT) return r;
+        const target = top.inode.readlink();
+        if (typeof target === 'number') return target;
+        const np = walk(c.fsCtx.root, c.creds, p.dir, target, false, true, rflags);
+        if (typeof np === 'number') return np;
+        if (np.trailingSlash || isDot(np.name)) return -E.EISDIR;
+        p = np;
       }
     } else {
       const r = this.lookup(c, dirfd, path, follow, rflags);
@@ -219,13 +267,13 @@ export class Vfs {
     const type = inode.mode & S_IFMT;
     if (type === S_IFLNK) return -E.ELOOP;
     if (flags & O_DIRECTORY && type !== S_IFDIR) return -E.ENOTDIR;
+    // Access mode 3 is Linux's "ioctl only" open: neither read nor write, but both checked.
     const acc = flags & O_ACCMODE;
-    if (acc === 3) return -E.EINVAL;
-    const wantsWrite = acc === O_WRONLY || acc === O_RDWR || (flags & O_TRUNC) !== 0;
+    const wantsWrite = acc === O_WRONLY || acc === O_RDWR || acc === 3 || (flags & O_TRUNC) !== 0;
     if (type === S_IFDIR && (acc !== O_RDONLY || flags & O_CREAT)) return -E.EISDIR;
     if (!created) {
       let mask = 0;
-      if (acc === O_RDONLY || acc === O_RDWR) mask |= MAY_READ;
+      if (acc === O_RDONLY || acc === O_RDWR || acc === 3) mask |= MAY_READ;
       if (wantsWrite) mask |= MAY_WRITE;
       if (mask !== 0 && !mayAccess(inode, c.creds, mask)) return -E.EACCES;
     }
@@ -233,6 +281,7 @@ export class Vfs {
     const f = inode.open(flags);
     if (typeof f === 'number') return f;
     f.dentry = d;
+    notify.notifyDentry(d, inode, notify.IN_OPEN);
     return f;
   }
 
@@ -322,7 +371,12 @@ export class Vfs {
         a.mode = inode.mode & ~0o6000 & 0o7777;
       }
     }
-    return inode.setattr(a);
+    const r = inode.setattr(a);
+    if (r === 0 && notify.watching()) {
+      const onlySize = a.size !== undefined && a.mode === undefined && a.uid === undefined && a.gid === undefined;
+      notify.notifyDentry(d instanceof Dentry ? d : null, inode, onlySize ? notify.IN_MODIFY : notify.IN_ATTRIB);
+    }
+    return r;
   }
 
   readlink(c: FsCaller, dirfd: number, path: string, emptyPath = false): string | number {
@@ -353,6 +407,7 @@ export class Vfs {
     const ino = p.dir.inode.mkdir(p.name, mode & ~c.fsCtx.umask & 0o7777, c.creds);
     if (typeof ino === 'number') return ino;
     p.dir.added(p.name, ino);
+    notify.notifyChild(p.dir, p.name, null, notify.IN_CREATE | notify.IN_ISDIR);
     return 0;
   }
 
@@ -370,6 +425,7 @@ export class Vfs {
     const ino = p.dir.inode.mknod(p.name, type | (mode & ~c.fsCtx.umask & 0o7777), c.creds, rdev);
     if (typeof ino === 'number') return ino;
     p.dir.added(p.name, ino);
+    notify.notifyChild(p.dir, p.name, null, notify.IN_CREATE);
     return 0;
   }
 
@@ -383,6 +439,7 @@ export class Vfs {
     const ino = p.dir.inode.symlink(p.name, target, c.creds);
     if (typeof ino === 'number') return ino;
     p.dir.added(p.name, ino);
+    notify.notifyChild(p.dir, p.name, null, notify.IN_CREATE);
     return 0;
   }
 
@@ -399,6 +456,8 @@ export class Vfs {
     const rr = p.dir.inode.link(p.name, src.inode);
     if (rr < 0) return rr;
     p.dir.children?.delete(p.name);
+    notify.notifyChild(p.dir, p.name, null, notify.IN_CREATE);
+    notify.notifyDentry(null, src.inode, notify.IN_ATTRIB);
     return 0;
   }
 
@@ -415,6 +474,10 @@ export class Vfs {
     const rr = p.dir.inode.unlink(p.name);
     if (rr < 0) return rr;
     p.dir.removed(p.name);
+    if (notify.watching()) {
+      const st = ch.inode.stat();
+      notify.notifyDelete(p.dir, p.name, ch.inode, typeof st === 'number' || st.nlink === 0);
+    }
     return 0;
   }
 
@@ -432,6 +495,7 @@ export class Vfs {
     const rr = p.dir.inode.rmdir(p.name);
     if (rr < 0) return rr;
     p.dir.removed(p.name);
+    notify.notifyDelete(p.dir, p.name, ch.inode, true);
     return 0;
   }
 
@@ -489,6 +553,7 @@ export class Vfs {
       dst.name = op.name;
       if (op.dir.inode.fs.cacheable) (op.dir.children ??= new Map()).set(op.name, dst);
     }
+    notify.notifyRename(op.dir, op.name, np.dir, np.name, src.inode);
     return 0;
   }
 

@@ -353,6 +353,29 @@ static Napi::Value Tgkill(const Napi::CallbackInfo& info) {
   return Num(info.Env(), r < 0 ? -errno : 0);
 }
 
+// kill(2): a whole host process, named by any of its thread ids.
+static Napi::Value Kill(const Napi::CallbackInfo& info) {
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  int sig = info[1].As<Napi::Number>().Int32Value();
+  return Num(info.Env(), kill(pid, sig) < 0 ? -errno : 0);
+}
+
+// Ends one stopped thread: points it at `exit` in the gadget and lets it go. Not waited
+// for: a thread-group leader's exit is not reported until its last thread is gone, so
+// the main loop reaps it whenever it comes.
+static Napi::Value ExitThread(const Napi::CallbackInfo& info) {
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  user_regs_struct r;
+  if (Ptrace(PTRACE_GETREGS, tid, nullptr, &r) != 0) return Num(info.Env(), -errno);
+  r.rax = SYS_exit;
+  r.orig_rax = (unsigned long)-1;
+  r.rdi = 0;
+  r.rip = kGadget;
+  if (Ptrace(PTRACE_SETREGS, tid, nullptr, &r) != 0) return Num(info.Env(), -errno);
+  if (Ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return Num(info.Env(), -errno);
+  return Num(info.Env(), 0);
+}
+
 static Napi::Value Reap(const Napi::CallbackInfo& info) {
   pid_t tid = info[0].As<Napi::Number>().Int32Value();
   int status;
@@ -549,8 +572,8 @@ static Napi::Value ReadCString(const Napi::CallbackInfo& info) {
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
   uint64_t addr = (uint64_t)info[1].As<Napi::Number>().Int64Value();
   size_t max = (size_t)info[2].As<Napi::Number>().Int64Value();
-  static char buf[65536 + 4096];
-  if (max > 65536) max = 65536;
+  static char buf[131072 + 4096];
+  if (max > 131072) max = 131072;  // MAX_ARG_STRLEN
   size_t got = 0;
   while (got < max) {
     size_t chunk = 4096 - ((addr + got) & 4095);
@@ -596,6 +619,8 @@ void InitPtrace(Napi::Env env, Napi::Object exports) {
   exports["injectClone"] = Napi::Function::New(env, InjectClone);
   exports["tgkill"] = Napi::Function::New(env, Tgkill);
   exports["reap"] = Napi::Function::New(env, Reap);
+  exports["kill"] = Napi::Function::New(env, Kill);
+  exports["exitThread"] = Napi::Function::New(env, ExitThread);
   exports["readMem"] = Napi::Function::New(env, ReadMem);
   exports["writeMem"] = Napi::Function::New(env, WriteMem);
   exports["readCString"] = Napi::Function::New(env, ReadCString);

@@ -7,16 +7,16 @@
 import * as E from '../src/kernel/errno';
 import type { Task } from '../src/kernel/task';
 import { kernel } from '../src/kernel/kernel';
-import { limitsOf, RLIMIT_NOFILE } from '../src/kernel/limits';
+import { limitsOf, RLIMIT_NOFILE, RLIMIT_FSIZE } from '../src/kernel/limits';
 import {
   AT_FDCWD, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_SYMLINK_FOLLOW, AT_REMOVEDIR, AT_EACCESS, AT_NO_AUTOMOUNT,
   AT_STATX_SYNC_TYPE, O_ACCMODE, O_CLOEXEC, O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC, O_NONBLOCK, O_LARGEFILE,
-  O_WRONLY, O_RDWR, O_DIRECT, O_PATH, O_TMPFILE, O_DIRECTORY, SETFL_MASK, O_APPEND,
+  O_WRONLY, O_RDWR, O_DIRECT, O_PATH, O_TMPFILE, O_DIRECTORY, SETFL_MASK, O_APPEND, O_RDONLY,
   POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDNORM, POLLWRNORM, POLLPRI,
   S_IFMT, S_IFREG, S_IFDIR, S_IFIFO, RESOLVE_NO_XDEV, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_BENEATH,
   RESOLVE_IN_ROOT, RESOLVE_CACHED, SEEK_SET, SEEK_CUR, SEEK_END,
 } from '../fs/constants';
-import type { FileDescription } from '../fs/file';
+import { SeekableFile, type FileDescription } from '../fs/file';
 import type { Dentry } from '../fs/dentry';
 import type { SetAttr, TimeSpec } from '../fs/inode';
 import { PipeEnd, Pipe } from '../fs/pipe';
@@ -26,6 +26,8 @@ import { EpollFile } from '../fs/epoll';
 import { createMemfd, MFD_CLOEXEC, MFD_ALLOW_SEALING } from '../fs/memfd';
 import { TmpfsFile, TmpfsInode, SEAL_SEAL, SEAL_SHRINK, SEAL_GROW, SEAL_WRITE } from '../fs/tmpfs';
 import * as locks from '../fs/locks';
+import * as ns from '../fs/namespace';
+import * as inotify from '../fs/inotify';
 import { pollFds, waitOnFds, type PollEntry } from '../fs/poll';
 import { BLOCK } from './types';
 
@@ -62,7 +64,20 @@ function readPath(t: Task, addr: number, allowEmpty = false): string | number {
 }
 
 function sigpipe(t: Task): void {
-  (t as unknown as { sendSignalSelf?: (sig: number) => void }).sendSignalSelf?.(13);
+  t.sendSignalSelf(13);
+}
+
+/** RLIMIT_FSIZE: how much of a write at pos may happen (SIGXFSZ + EFBIG when none). */
+function fsizeAllowance(t: Task, f: FileDescription, pos: number, want: number): number {
+  if (!(f instanceof SeekableFile)) return want;
+  const lim = limitsOf(t.tg).soft(RLIMIT_FSIZE);
+  if (lim === Infinity) return want;
+  const start = pos < 0 ? (f.flags & O_APPEND ? f.size() : f.pos) : pos;
+  if (start >= lim) {
+    t.sendSignalSelf(25);
+    return -E.EFBIG;
+  }
+  return Math.min(want, lim - start);
 }
 
 /** Per-call scratch kept across blocking re-runs. */
@@ -181,6 +196,7 @@ function doRead(t: Task, f: FileDescription, segs: Seg[], pos: number): number {
     done += n;
     if (n < want || total === 0) break;
   }
+  if (done > 0 && inotify.watching()) inotify.notifyDentry(f.dentry, f.dentry?.inode ?? f.inode, inotify.IN_ACCESS);
   return done;
 }
 
@@ -193,8 +209,12 @@ function doWriteLoop(t: Task, f: FileDescription, segs: Seg[], pos: number): num
   const total = totalLen(segs);
   const p = progress(t);
   for (;;) {
-    const want = Math.min(total - p.done, CHUNK);
+    let want = Math.min(total - p.done, CHUNK);
     if (want <= 0 && total > 0) break;
+    if (want > 0) {
+      want = fsizeAllowance(t, f, pos < 0 ? -1 : pos + p.done, want);
+      if (want < 0) return p.done > 0 ? p.done : want;
+    }
     const b = stage(want).subarray(0, want);
     if (!gather(t, segs, p.done, b, want)) return p.done > 0 ? p.done : EFAULT;
     const n = pos < 0 ? f.write(b, t) : f.pwrite(b, pos + p.done);
@@ -206,6 +226,7 @@ function doWriteLoop(t: Task, f: FileDescription, segs: Seg[], pos: number): num
     p.done += n;
     if (total === 0 || (n < want && !(f instanceof PipeEnd))) break;
   }
+  if (p.done > 0 && inotify.watching()) inotify.notifyDentry(f.dentry, f.dentry?.inode ?? f.inode, inotify.IN_MODIFY);
   return p.done;
 }
 
@@ -998,28 +1019,31 @@ export function memfd_create(t: Task, nameAddr: number, flags: number): number {
 
 // ------------------------------------------------------------------ data movement between fds
 
-/** Moves up to len bytes from `from` to `to` (offsets: -1 = file position). Shared by sendfile/splice/copy_file_range. */
+/**
+ * Moves up to len bytes from `from` to `to` (offsets: -1 = file position). Shared by
+ * sendfile/splice. `waitIn`/`waitOut` tell which side made it return -EAGAIN.
+ */
 function transfer(t: Task, from: FileDescription, fromOff: number, to: FileDescription, toOff: number, len: number, nonblock: boolean):
-  { n: number; inAdv: number } {
+  { n: number; waitIn: boolean } {
   // Never take more from a pipe than the destination pipe can take now, so nothing is lost.
   let want = Math.min(len, CHUNK);
   if (to instanceof PipeEnd) want = Math.min(want, to.pipe.capacity - to.pipe.len);
-  if (want === 0) return { n: -E.EAGAIN, inAdv: 0 };
+  if (want === 0) return { n: to instanceof PipeEnd && to.pipe.readers === 0 ? -E.EPIPE : -E.EAGAIN, waitIn: false };
   const b = stage(want).subarray(0, want);
   const n = fromOff < 0 ? from.read(b, t) : from.pread(b, fromOff);
-  if (n <= 0) return { n, inAdv: 0 };
+  if (n <= 0) return { n, waitIn: n === -E.EAGAIN };
   let w = 0;
   while (w < n) {
     const r = toOff < 0 ? to.write(b.subarray(w, n), t) : to.pwrite(b.subarray(w, n), toOff + w);
     if (r < 0) {
       if (r === -E.EPIPE) sigpipe(t);
-      if (w === 0) return { n: r, inAdv: fromOff < 0 && from instanceof PipeEnd ? n : 0 };
+      if (w === 0) return { n: r, waitIn: false };
       break;
     }
     w += r;
     if (nonblock) break;
   }
-  return { n: w, inAdv: w };
+  return { n: w, waitIn: false };
 }
 
 export function sendfile(t: Task, outFd: number, inFd: number, offPtr: number, count: number): number {
@@ -1039,10 +1063,13 @@ export function sendfile(t: Task, outFd: number, inFd: number, offPtr: number, c
   if (off < 0 && inp instanceof PipeEnd === false && !(inp.seek(0, SEEK_CUR) >= 0)) return -E.EINVAL;
   let done = 0;
   while (done < count) {
-    const { n } = transfer(t, inp, off < 0 ? -1 : off + done, out, -1, count - done, (out.flags & O_NONBLOCK) !== 0);
+    const { n, waitIn } = transfer(t, inp, off < 0 ? -1 : off + done, out, -1, count - done, (out.flags & O_NONBLOCK) !== 0);
     if (n < 0) {
       if (done > 0) break;
-      if (n === -E.EAGAIN && !(out.flags & O_NONBLOCK)) return waitFor(t, out, POLLOUT);
+      if (n === -E.EAGAIN) {
+        const side = waitIn ? inp : out;
+        if (!(side.flags & O_NONBLOCK)) return waitFor(t, side, waitIn ? POLLIN : POLLOUT);
+      }
       return n;
     }
     if (n === 0) break;
@@ -1080,12 +1107,11 @@ export function splice(t: Task, fdIn: number, offIn: number, fdOut: number, offO
     ooff = v;
   }
   const nb = (flags & SPLICE_F_NONBLOCK) !== 0;
-  const { n } = transfer(t, inp, ioff, out, ooff, len, nb);
+  const { n, waitIn } = transfer(t, inp, ioff, out, ooff, len, nb);
   if (n === -E.EAGAIN) {
-    if (nb || (inPipe && inp.flags & O_NONBLOCK) || (outPipe && out.flags & O_NONBLOCK)) return -E.EAGAIN;
-    // Wait for whichever side is not ready.
-    if (inPipe && inp.pipe.len === 0) return waitFor(t, inp, POLLIN);
-    return waitFor(t, out, POLLOUT);
+    const side = waitIn ? inp : out;
+    if (nb || side.flags & O_NONBLOCK) return -E.EAGAIN;
+    return waitFor(t, side, waitIn ? POLLIN : POLLOUT);
   }
   if (n < 0) return n;
   if (offIn !== 0 && !t.mem.writeU64(offIn, ioff + n)) return EFAULT;
@@ -1122,6 +1148,9 @@ export function copy_file_range(t: Task, fdIn: number, offIn: number, fdOut: num
   const to = (out.dentry?.inode ?? out.inode).mode & S_IFMT;
   if (ti === S_IFDIR || to === S_IFDIR) return -E.EISDIR;
   if (ti !== S_IFREG || to !== S_IFREG) return -E.EINVAL;
+  // Files the Sentry cannot address by offset (a host fd it was handed): EXDEV, the
+  // answer that makes callers (coreutils cat/cp) fall back to read/write.
+  if (!(inp instanceof SeekableFile) || !(out instanceof SeekableFile)) return -E.EXDEV;
   let ioff = inp.pos;
   let ooff = out.pos;
   if (offIn !== 0) {
@@ -1355,7 +1384,7 @@ export function ppoll(t: Task, fds: number, nfds: number, tsp: number, sigmask: 
   if (ns < 0) return ns;
   const m = applySigmask(t, sigmask, sigsetsize);
   if (m < 0) return m;
-  return finish(t, restoreSigmask(t, pollCommon(t, fds, nfds >>> 0, ns)));
+  return finish(t, writeRemaining(t, tsp, false, restoreSigmask(t, pollCommon(t, fds, nfds >>> 0, ns))));
 }
 
 function selectCommon(t: Task, nfds: number, rAddr: number, wAddr: number, eAddr: number, relNs: number): number {
@@ -1405,6 +1434,19 @@ function selectCommon(t: Task, nfds: number, rAddr: number, wAddr: number, eAddr
   return count;
 }
 
+/** select(2) on Linux writes back the time not slept. */
+function writeRemaining(t: Task, tv: number, usec: boolean, r: number): number {
+  if (tv === 0 || r === BLOCK || r < 0) return r;
+  const p = t.sysState as Progress | undefined;
+  if (!p || p.deadline === Infinity || p.deadline < 0) return r;
+  const left = Math.max(0, p.deadline - kernel.nowNs());
+  const b = Buffer.alloc(16);
+  b.writeBigInt64LE(BigInt(Math.floor(left / 1e9)), 0);
+  b.writeBigInt64LE(BigInt(usec ? Math.floor((left % 1e9) / 1e3) : Math.floor(left % 1e9)), 8);
+  t.mem.write(tv, b);
+  return r;
+}
+
 export function select(t: Task, nfds: number, r: number, w: number, e: number, tv: number): number {
   let ns = Infinity;
   if (tv !== 0) {
@@ -1415,7 +1457,7 @@ export function select(t: Task, nfds: number, r: number, w: number, e: number, t
     if (sec < 0 || usec < 0 || usec >= 1e6) return -E.EINVAL;
     ns = sec * 1e9 + usec * 1e3;
   }
-  return finish(t, selectCommon(t, nfds | 0, r, w, e, ns));
+  return finish(t, writeRemaining(t, tv, true, selectCommon(t, nfds | 0, r, w, e, ns)));
 }
 
 export function pselect6(t: Task, nfds: number, r: number, w: number, e: number, tsp: number, sig: number): number {
@@ -1430,7 +1472,7 @@ export function pselect6(t: Task, nfds: number, r: number, w: number, e: number,
     const m = applySigmask(t, ss, len);
     if (m < 0) return m;
   }
-  return finish(t, restoreSigmask(t, selectCommon(t, nfds | 0, r, w, e, ns)));
+  return finish(t, writeRemaining(t, tsp, false, restoreSigmask(t, selectCommon(t, nfds | 0, r, w, e, ns))));
 }
 
 export function epoll_create(t: Task, size: number): number {
@@ -1498,3 +1540,66 @@ export function epoll_pwait2(t: Task, epfd: number, events: number, max: number,
 }
 
 void O_ACCMODE; void O_PATH; void O_DIRECTORY; void POLLNVAL;
+
+// ------------------------------------------------------------------ mount namespace
+
+export function mount(t: Task, src: number, target: number, type: number, flags: number): number {
+  const tp = t.mem.readPath(target);
+  if (typeof tp === 'number') return tp;
+  let sp: string | null = null;
+  if (src !== 0) {
+    const s = t.mem.readCString(src, 4096);
+    if (s === null) return EFAULT;
+    sp = s;
+  }
+  let ty: string | null = null;
+  if (type !== 0) {
+    const s = t.mem.readCString(type, 256);
+    if (s === null) return EFAULT;
+    ty = s;
+  }
+  return ns.mount(vfs(), t, sp, tp, ty, flags >>> 0);
+}
+
+export function umount2(t: Task, target: number, flags: number): number {
+  const tp = t.mem.readPath(target);
+  if (typeof tp === 'number') return tp;
+  return ns.umount(vfs(), t, tp, flags | 0, t.creds);
+}
+
+// ------------------------------------------------------------------ inotify
+
+export function inotify_init(t: Task): number {
+  return inotify_init1(t, 0);
+}
+export function inotify_init1(t: Task, flags: number): number {
+  if (flags & ~(O_CLOEXEC | O_NONBLOCK)) return -E.EINVAL;
+  return install(t, new inotify.InotifyFile(O_RDONLY | (flags & O_NONBLOCK)), (flags & O_CLOEXEC) !== 0);
+}
+export function inotify_add_watch(t: Task, fd: number, path: number, mask: number): number {
+  const f = fileOf(t, fd);
+  if (!f) return -E.EBADF;
+  if (!(f instanceof inotify.InotifyFile)) return -E.EINVAL;
+  mask >>>= 0;
+  if ((mask & inotify.IN_ALL_EVENTS) === 0) return -E.EINVAL;
+  if (mask & inotify.IN_MASK_ADD && mask & inotify.IN_MASK_CREATE) return -E.EINVAL;
+  const p = t.mem.readPath(path);
+  if (typeof p === 'number') return p;
+  const d = vfs().lookup(t, AT_FDCWD, p, (mask & inotify.IN_DONT_FOLLOW) === 0);
+  if (typeof d === 'number') return d;
+  if (mask & inotify.IN_ONLYDIR && !d.inode.isDir) return -E.ENOTDIR;
+  if (!mayRead(t, d)) return -E.EACCES;
+  return f.addWatch(d.inode, mask);
+}
+export function inotify_rm_watch(t: Task, fd: number, wd: number): number {
+  const f = fileOf(t, fd);
+  if (!f) return -E.EBADF;
+  if (!(f instanceof inotify.InotifyFile)) return -E.EINVAL;
+  return f.rmWatch(wd | 0);
+}
+function mayRead(t: Task, d: Dentry): boolean {
+  const i = d.inode;
+  if (t.creds.fsuid === 0) return true;
+  const bits = t.creds.fsuid === i.uid ? i.mode >> 6 : t.creds.inGroup(i.gid) ? i.mode >> 3 : i.mode;
+  return (bits & 4) !== 0;
+}

@@ -85,22 +85,11 @@ function writePagewise(t: Task, addr: number, data: Buffer): number {
 
 // ---- personality ----
 
-const personalities = new WeakMap<ThreadGroup, number>();
-
-/** The process's personality (PER_LINUX = 0 by default); the loader reads ADDR_NO_RANDOMIZE etc. */
-export function personalityOf(tg: ThreadGroup): number {
-  return personalities.get(tg) ?? 0;
-}
-
-/** Lead: call at fork; personality is inherited (and kept across exec). */
-export function personalityOnFork(parent: ThreadGroup, child: ThreadGroup): void {
-  personalities.set(child, personalityOf(parent));
-}
-
+/** personality(2): kept on the process, inherited at fork and kept across exec. */
 export function personality(t: Task, persona: number): number {
-  const old = personalityOf(t.tg);
+  const old = t.tg.personality;
   persona >>>= 0;
-  if (persona !== 0xffffffff) personalities.set(t.tg, persona);
+  if (persona !== 0xffffffff) t.tg.personality = persona;
   return old;
 }
 

@@ -1,10 +1,11 @@
 /** Memory-management syscalls: validate as Linux does, then delegate to src/mm. */
 import type { Task } from '../src/kernel/task';
 import { kernel } from '../src/kernel/kernel';
-import { EBADF, EINVAL, EACCES, ENODEV, EFAULT } from '../src/kernel/errno';
+import { EBADF, EINVAL, EACCES, ENODEV, EFAULT, ENOMEM } from '../src/kernel/errno';
+import { limitsOf, RLIMIT_AS } from '../src/kernel/limits';
 import {
   MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE,
-  PAGE_SIZE, PROT_WRITE,
+  PAGE_SIZE, PROT_WRITE, pageUp,
 } from '../src/mm/vma';
 
 const PROT_MASK = 0x7 | 0x01000000 | 0x02000000; // RWX, GROWSDOWN, GROWSUP
@@ -12,11 +13,18 @@ const O_ACCMODE = 3;
 const O_WRONLY = 1;
 const O_RDONLY = 0;
 
+/** RLIMIT_AS: would growing the address space by `grow` bytes pass the limit? */
+function overAsLimit(t: Task, grow: number): boolean {
+  const lim = limitsOf(t.tg).soft(RLIMIT_AS);
+  return lim !== Infinity && t.mm.totalBytes() + grow > lim;
+}
+
 export function mmap(t: Task, addr: number, len: number, prot: number, flags: number, fd: number, off: number): number {
   prot |= 0;
   flags |= 0;
   fd |= 0;
   if (len <= 0) return -EINVAL;
+  if (overAsLimit(t, pageUp(len))) return -ENOMEM;
   if (off % PAGE_SIZE !== 0 || off < 0) return -EINVAL;
   const type = flags & MAP_TYPE;
   if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_SHARED_VALIDATE) return -EINVAL;
@@ -51,6 +59,7 @@ export function mprotect(t: Task, addr: number, len: number, prot: number): numb
 }
 
 export function mremap(t: Task, oldAddr: number, oldLen: number, newLen: number, flags: number, newAddr: number): number {
+  if (newLen > oldLen && overAsLimit(t, pageUp(newLen) - pageUp(oldLen))) return -ENOMEM;
   return t.mm.remap(t.hostTid, oldAddr, oldLen, newLen, flags | 0, newAddr);
 }
 
@@ -59,6 +68,7 @@ export function madvise(t: Task, addr: number, len: number, advice: number): num
 }
 
 export function brk(t: Task, addr: number): number {
+  if (addr > t.mm.brk && overAsLimit(t, pageUp(addr) - pageUp(t.mm.brk))) return t.mm.brk;
   return t.mm.setBrk(t.hostTid, addr);
 }
 

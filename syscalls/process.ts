@@ -5,8 +5,10 @@ import { kernel } from '../src/kernel/kernel';
 import { sentry } from '../src/kernel/sentry';
 import {
   cloneTask, execInto, exitThread, exitGroup, reap, CLONE_VFORK, CLONE_VM, CLONE_THREAD, CLONE_PIDFD,
+  CLONE_PARENT_SETTID,
 } from '../src/kernel/process-lifecycle';
-import { futexQueue, futexWake } from '../src/kernel/futex';
+import { PidFd } from '../src/kernel/pidfd';
+import { futexQueue, futexWake, futexLockPi, futexUnlockPi } from '../src/kernel/futex';
 import { Reg } from '../src/platform/event-buffer';
 import { NO_RESUME } from './types';
 import * as E from '../src/kernel/errno';
@@ -78,7 +80,7 @@ export function setpgid(t: Task, pid: number, pgid: number): number {
 
 // ---- clone / exec / exit ----
 
-function doClone(t: Task, flags: number, stack: number, ptid: number, ctid: number, tls: number): number {
+function doClone(t: Task, flags: number, stack: number, ptid: number, ctid: number, tls: number, pidfdOut?: number): number {
   // vfork: the parent sleeps until the child execs or exits; the handler re-runs then.
   if (t.sysState?.vforkChild) {
     if (!t.vforkDone) return t.block();
@@ -86,10 +88,17 @@ function doClone(t: Task, flags: number, stack: number, ptid: number, ctid: numb
     t.uninterruptible = false;
     return t.sysState.vforkChild;
   }
-  if (flags & CLONE_PIDFD) return -E.EINVAL; // pidfds: not yet
+  // CLONE_PIDFD: the pidfd goes where clone() puts the parent tid (clone3: its own field).
+  const pidfdAddr = flags & CLONE_PIDFD ? (pidfdOut ?? ptid) : 0;
+  if (flags & CLONE_PIDFD && (flags & CLONE_THREAD || (pidfdOut === undefined && flags & CLONE_PARENT_SETTID))) return -E.EINVAL;
   const tid = cloneTask(sentry(), t, {
-    flags, stack, parentTid: ptid, childTid: ctid, tls, exitSignal: flags & CLONE_THREAD ? -1 : flags & 0xff,
+    flags: flags & ~CLONE_PIDFD, stack, parentTid: ptid, childTid: ctid, tls, exitSignal: flags & CLONE_THREAD ? -1 : flags & 0xff,
   });
+  if (tid > 0 && pidfdAddr) {
+    const tg = kernel.threadGroups.get(tid);
+    const fd = tg ? t.fdTable.install(new PidFd(tg, 2), true) : -E.ESRCH;
+    if (fd < 0 || !t.mem.writeI32(pidfdAddr, fd)) return fd < 0 ? fd : -E.EFAULT;
+  }
   if (tid > 0 && flags & CLONE_VFORK) {
     t.sysState = { vforkChild: tid };
     t.vforkDone = false;
@@ -125,10 +134,9 @@ export function clone3(t: Task, argsAddr: number, size: number): number {
   const stack = Number(b.readBigUInt64LE(40));
   const stackSize = Number(b.readBigUInt64LE(48));
   const tls = Number(b.readBigUInt64LE(56));
-  void pidfd;
   if (flags > 0xffffffff || exitSignal > 64) return -E.EINVAL;
   const sp = stack ? stack + stackSize : 0;
-  return doClone(t, flags | exitSignal, sp, ptid, ctid, tls);
+  return doClone(t, flags | exitSignal, sp, ptid, ctid, tls, flags & CLONE_PIDFD ? pidfd : undefined);
 }
 
 export function execve(t: Task, pathAddr: number, argvAddr: number, envpAddr: number): number {
@@ -239,7 +247,7 @@ export function waitid(t: Task, idtype: number, id: number, infop: number, optio
   idtype |= 0;
   id |= 0;
   options |= 0;
-  const P_ALL = 0, P_PID = 1, P_PGID = 2;
+  const P_ALL = 0, P_PID = 1, P_PGID = 2, P_PIDFD = 3;
   if (options & ~(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WALL_FLAGS)) return -E.EINVAL;
   if (!(options & (WEXITED | WUNTRACED | WCONTINUED))) return -E.EINVAL;
   let pid: number;
@@ -250,6 +258,12 @@ export function waitid(t: Task, idtype: number, id: number, infop: number, optio
   } else if (idtype === P_PGID) {
     if (id < 0) return -E.EINVAL;
     pid = id === 0 ? 0 : -id;
+  } else if (idtype === P_PIDFD) {
+    const f = t.fdTable.get(id);
+    if (!f) return -E.EBADF;
+    if (!(f instanceof PidFd)) return -E.EINVAL;
+    pid = f.tg.pid;
+    if (f.tg.parent !== t.tg) return -E.ECHILD;
   } else return -E.EINVAL;
   const r = findWaitable(t, pid, options);
   if (typeof r === 'number') return r;
@@ -270,6 +284,30 @@ export function waitid(t: Task, idtype: number, id: number, infop: number, optio
   }
   if (rusage && !t.mem.write(rusage, Buffer.alloc(144))) return -E.EFAULT;
   return 0;
+}
+
+// ---- pidfds ----
+
+const PIDFD_NONBLOCK = 0o4000;
+
+export function pidfd_open(t: Task, pid: number, flags: number): number {
+  if (flags & ~PIDFD_NONBLOCK) return -E.EINVAL;
+  if ((pid | 0) <= 0) return -E.EINVAL;
+  const tg = kernel.threadGroups.get(pid | 0);
+  if (!tg) return kernel.tasks.has(pid | 0) ? -E.EINVAL : -E.ESRCH; // a non-leader thread: EINVAL
+  return t.fdTable.install(new PidFd(tg, 2 | (flags & PIDFD_NONBLOCK)), true);
+}
+
+export function pidfd_getfd(t: Task, pidfd: number, targetfd: number, flags: number): number {
+  if (flags !== 0) return -E.EINVAL;
+  const f = t.fdTable.get(pidfd | 0);
+  if (!f) return -E.EBADF;
+  if (!(f instanceof PidFd)) return -E.EBADF;
+  const leader = f.tg.leader ?? [...f.tg.tasks][0];
+  if (!leader || f.tg.zombie) return -E.ESRCH;
+  const target = leader.fdTable.get(targetfd | 0);
+  if (!target) return -E.EBADF;
+  return t.fdTable.install(target.incRef(), true);
 }
 
 // ---- threads: tid address, robust list, futex, TLS ----
@@ -293,7 +331,22 @@ export function get_robust_list(t: Task, pid: number, headPtr: number, lenPtr: n
 }
 
 const FUTEX_WAIT = 0, FUTEX_WAKE = 1, FUTEX_REQUEUE = 3, FUTEX_CMP_REQUEUE = 4, FUTEX_WAKE_OP = 5,
-  FUTEX_WAIT_BITSET = 9, FUTEX_WAKE_BITSET = 10, FUTEX_PRIVATE = 128, FUTEX_CLOCK_REALTIME = 256;
+  FUTEX_LOCK_PI = 6, FUTEX_UNLOCK_PI = 7, FUTEX_TRYLOCK_PI = 8, FUTEX_WAIT_BITSET = 9, FUTEX_WAKE_BITSET = 10,
+  FUTEX_LOCK_PI2 = 13, FUTEX_PRIVATE = 128, FUTEX_CLOCK_REALTIME = 256;
+
+/** A futex timeout: relative (FUTEX_WAIT) or absolute on CLOCK_MONOTONIC/REALTIME; ns deadline or -errno. */
+function futexDeadline(t: Task, addr: number, absolute: boolean, realtime: boolean): number {
+  if (!addr) return Infinity;
+  const b = t.mem.read(addr, 16);
+  if (!b) return -E.EFAULT;
+  const sec = Number(b.readBigInt64LE(0));
+  const nsec = Number(b.readBigInt64LE(8));
+  if (sec < 0 || nsec < 0 || nsec >= 1e9) return -E.EINVAL;
+  const ns = sec * 1e9 + nsec;
+  if (!absolute) return kernel.nowNs() + ns;
+  // Our CLOCK_MONOTONIC counts from the sandbox's boot, like kernel.nowNs().
+  return realtime ? kernel.nowNs() + (ns - Date.now() * 1e6) : ns;
+}
 
 export function futex(t: Task, uaddr: number, op: number, val: number, timeoutAddr: number, uaddr2: number, val3: number): number {
   const cmd = op & ~(FUTEX_PRIVATE | FUTEX_CLOCK_REALTIME);
@@ -308,18 +361,8 @@ export function futex(t: Task, uaddr: number, op: number, val: number, timeoutAd
       const cur = t.mem.readI32(uaddr);
       if (cur === null) return -E.EFAULT;
       if (cur !== (val | 0)) return -E.EAGAIN;
-      let deadline = Infinity;
-      if (timeoutAddr) {
-        const b = t.mem.read(timeoutAddr, 16);
-        if (!b) return -E.EFAULT;
-        const sec = Number(b.readBigInt64LE(0));
-        const nsec = Number(b.readBigInt64LE(8));
-        if (sec < 0 || nsec < 0 || nsec >= 1e9) return -E.EINVAL;
-        const ns = sec * 1e9 + nsec;
-        if (cmd === FUTEX_WAIT) deadline = kernel.nowNs() + ns;
-        else if (op & FUTEX_CLOCK_REALTIME) deadline = kernel.nowNs() + (ns - Date.now() * 1e6);
-        else deadline = ns; // absolute CLOCK_MONOTONIC (our monotonic clock counts from boot)
-      }
+      const deadline = futexDeadline(t, timeoutAddr, cmd !== FUTEX_WAIT, (op & FUTEX_CLOCK_REALTIME) !== 0);
+      if (deadline < 0) return deadline;
       t.sysState = { futexWaiting: true };
       return t.blockOn(futexQueue(t, uaddr, priv), bitset, deadline);
     }
@@ -356,6 +399,22 @@ export function futex(t: Task, uaddr: number, op: number, val: number, timeoutAd
       if (c) n += futexWake(t, uaddr2, timeoutAddr >>> 0, -1, priv);
       return n;
     }
+    case FUTEX_LOCK_PI:
+    case FUTEX_LOCK_PI2:
+    case FUTEX_TRYLOCK_PI: {
+      if (t.interrupting) return t.intrResult;
+      let deadline = t.sysState?.piDeadline;
+      if (deadline === undefined) {
+        // LOCK_PI's timeout is absolute CLOCK_REALTIME; LOCK_PI2's follows FUTEX_CLOCK_REALTIME.
+        deadline = futexDeadline(t, timeoutAddr, true, cmd === FUTEX_LOCK_PI || (op & FUTEX_CLOCK_REALTIME) !== 0);
+        if (deadline < 0) return deadline;
+      }
+      const r = futexLockPi(t, uaddr, deadline, cmd === FUTEX_TRYLOCK_PI);
+      if (t.sysState?.piWaiting) t.sysState.piDeadline = deadline;
+      return r;
+    }
+    case FUTEX_UNLOCK_PI:
+      return futexUnlockPi(t, uaddr);
     default:
       return -E.ENOSYS;
   }

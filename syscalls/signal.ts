@@ -10,6 +10,7 @@ import {
   SS_DISABLE, SS_ONSTACK, SS_AUTODISARM, NSIG, encodeSigInfo,
 } from '../src/kernel/signals';
 import { KEEP_REGS, NO_RESUME } from './types';
+import { PidFd } from '../src/kernel/pidfd';
 import * as E from '../src/kernel/errno';
 import type { ThreadGroup } from '../src/kernel/thread-group';
 
@@ -208,6 +209,24 @@ export function rt_tgsigqueueinfo(t: Task, tgid: number, tid: number, sig: numbe
   const target = kernel.tasks.get(tid | 0);
   if (!target || target.tg.pid !== (tgid | 0)) return -E.ESRCH;
   sendToTask(sentry(), target, si);
+  return 0;
+}
+
+export function pidfd_send_signal(t: Task, pidfd: number, sig: number, infoAddr: number, flags: number): number {
+  if (flags !== 0) return -E.EINVAL;
+  const f = t.fdTable.get(pidfd | 0);
+  if (!f) return -E.EBADF;
+  if (!(f instanceof PidFd)) return -E.EBADF;
+  sig |= 0;
+  if (sig < 0 || sig > NSIG) return -E.EINVAL;
+  if (f.tg.zombie) return -E.ESRCH;
+  if (sig === 0) return 0;
+  let si: SigInfo | number = userInfo(t, sig);
+  if (infoAddr) {
+    si = queuedInfo(t, sig, infoAddr);
+    if (typeof si === 'number') return si;
+  }
+  sendToGroup(sentry(), f.tg, si);
   return 0;
 }
 

@@ -149,6 +149,18 @@ describe('run flags', () => {
     expect(r.stderr, explain(r)).toMatch(/exit_group\(0\)/);
   });
 
+  it('--debug names an unsupported syscall once; without it stderr stays clean', async () => {
+    const bin = compileGuest('enosys', 'static');
+    const quiet = await runSandbox([bin]);
+    expect(status(quiet), explain(quiet)).toBe(0);
+    expect(quiet.stderr, explain(quiet)).toBe('');
+    const r = await runSandbox(['--debug', bin]);
+    expect(status(r), explain(r)).toBe(0);
+    expect(r.stdout).toBe(quiet.stdout);
+    const mentions = r.stderr.split('\n').filter((l) => /\b999\b/.test(l));
+    expect(mentions.length, explain(r)).toBe(1);
+  });
+
   it('--env sets guest variables', async () => {
     const r = await runSandbox(['--env', 'TSS_PROBE=hello world', '/usr/bin/env']);
     expect(status(r), explain(r)).toBe(0);

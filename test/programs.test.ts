@@ -5,9 +5,9 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { buildFile } from './helpers/build';
+import { buildFile, compileGuest } from './helpers/build';
 import { BIN } from './helpers/paths';
-import { explain, expectSameAsNative, runNative, runSandbox, status } from './helpers/run';
+import { explain, expectSameAsNative, hasStackTrace, runNative, runSandbox, status } from './helpers/run';
 
 const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p));
 const PYTHON = '/usr/bin/python3';
@@ -121,6 +121,28 @@ describe('exit statuses', () => {
   });
 });
 
+describe('guest crashes', () => {
+  const cases: Array<[string, string[], number]> = [
+    ['SIGSEGV', ['segv'], 139],
+    ['abort() (SIGABRT)', ['abort'], 134],
+    ['integer divide by zero (SIGFPE)', ['div0'], 136],
+    ['exit(42)', ['exit', '42'], 42],
+    ['kill(self, SIGUSR1)', ['kill', '10'], 138],
+    ['kill(self, SIGKILL)', ['kill', '9'], 137],
+  ];
+  for (const linkage of ['static', 'dynamic'] as const) {
+    for (const [label, args, code] of cases) {
+      it(`${linkage}: ${label} -> exit ${code}, no Sentry stack trace`, async () => {
+        const bin = compileGuest('crash', linkage);
+        const r = await runSandbox([bin, ...args]);
+        expect(r.code, explain(r)).toBe(code);
+        expect(r.stdout, explain(r)).toBe(`crashing: ${args[0]}\n`);
+        expect(hasStackTrace(r.stderr), explain(r)).toBe(false);
+      });
+    }
+  }
+});
+
 describe('sandbox properties', () => {
   it('writes vanish: the overlay is private and the host file never exists', async () => {
     const name = `/etc/probe_${crypto.randomBytes(6).toString('hex')}`;
@@ -148,6 +170,28 @@ describe('sandbox properties', () => {
     } finally {
       fs.rmSync(victim, { force: true });
     }
+  });
+
+  it('background processes die with the first process (pid-namespace semantics)', async () => {
+    const r = await runSandbox(['/bin/sh', '-c', 'sleep 60 & echo started'], { timeoutMs: 20_000 });
+    expect(r.timedOut, explain(r)).toBe(false);
+    expect(status(r), explain(r)).toBe(0);
+    expect(r.stdout).toBe('started\n');
+    expect(r.ms, explain(r)).toBeLessThan(15_000);
+  });
+
+  it('many concurrent processes', async () => {
+    const r = await runSandbox(['/bin/sh', '-c', 'for i in $(seq 1 20); do (echo "p$i" | tr p q) & done; wait']);
+    expect(status(r), explain(r)).toBe(0);
+    const got = r.stdout.split('\n').filter(Boolean).sort();
+    const want = Array.from({ length: 20 }, (_, i) => `q${i + 1}`).sort();
+    expect(got, explain(r)).toEqual(want);
+  });
+
+  it('large argv and environment reach the guest intact', async () => {
+    const args = Array.from({ length: 2000 }, (_, i) => `arg-${i}-${'x'.repeat(i % 50)}`);
+    const env = { BIG_VAR: 'y'.repeat(100_000), OTHER: 'a=b=c' };
+    await expectSameAsNative(['/bin/sh', '-c', 'printf "%s\\n" "$@" | sha256sum; echo ${#BIG_VAR} $OTHER; echo $#', 'sh', ...args], { env });
   });
 
   it('pid is 1', async () => {
@@ -215,6 +259,58 @@ describe.skipIf(!fs.existsSync(PYTHON))('python3', () => {
         'print(subprocess.run(["/bin/echo", "child"], capture_output=True, text=True).stdout.strip())',
         'sys.exit(4)',
       ].join('\n'),
+    ]);
+  });
+});
+
+const has = (p: string) => fs.existsSync(p);
+
+describe('bigger workloads', () => {
+  it('gcc compiles and runs a program inside the sandbox', async () => {
+    const r = await runSandbox([
+      '/bin/sh', '-c',
+      'cd /tmp && printf "#include <stdio.h>\\nint main(void){puts(\\"compiled\\");return 7;}\\n" > a.c && gcc -O2 -o a a.c && ./a; echo rc=$?',
+    ]);
+    expect(r.stdout, explain(r)).toBe('compiled\nrc=7\n');
+  });
+
+  it('python3 multiprocessing pool and threads', async () => {
+    const code = [
+      'import multiprocessing as mp, threading, queue',
+      'def sq(x): return x * x',
+      'if __name__ == "__main__":',
+      '    with mp.Pool(2) as p: print(sum(p.map(sq, range(100))))',
+      '    q = queue.Queue()',
+      '    ts = [threading.Thread(target=lambda i=i: q.put(i)) for i in range(8)]',
+      '    [t.start() for t in ts]; [t.join() for t in ts]',
+      '    print(sorted(q.queue))',
+    ].join('\n');
+    await expectSameAsNative([PYTHON, '-c', code]);
+  });
+
+  it('tar + gzip round trip matches native', async () => {
+    await expectSameAsNative(['/bin/sh', '-c', 'd=$(mktemp -d) && cd $d && tar czf x.tgz -C / etc/apt 2>/dev/null && tar tzf x.tgz | sort && mkdir out && tar xzf x.tgz -C out && diff -r /etc/apt out/etc/apt && echo same; cd / && rm -rf $d']);
+  });
+
+  it('ps sees the sandbox process tree', async () => {
+    const r = await runSandbox(['/bin/ps', '-eo', 'pid,ppid,comm']);
+    expect(status(r), explain(r)).toBe(0);
+    const rows = r.stdout.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+    expect(rows, explain(r)).toEqual([['1', '0', 'ps']]);
+  });
+
+  it.skipIf(!has('/usr/bin/git'))('git init, commit, log (git installed)', async () => {
+    const r = await runSandbox([
+      '/bin/sh', '-c',
+      'cd /tmp && git init -q r && cd r && git config user.email a@b.c && git config user.name t && echo hi > f && git add f && git commit -qm first && echo more >> f && git commit -qam second && git log --format=%s && git status --porcelain | wc -l',
+    ]);
+    expect(r.stdout, explain(r)).toBe('second\nfirst\n0\n');
+  });
+
+  it.skipIf(!has('/usr/bin/sqlite3'))('sqlite3 with a database file (sqlite3 installed)', async () => {
+    await expectSameAsNative([
+      '/bin/sh', '-c',
+      'd=$(mktemp -d) && cd $d && sqlite3 t.db "create table t(x integer primary key, y text); insert into t(y) values (\'a\'),(\'b\'),(\'c\'); create index i on t(y);" && sqlite3 t.db "select count(*), group_concat(y) from t; pragma integrity_check;"; cd / && rm -rf $d',
     ]);
   });
 });

@@ -23,6 +23,7 @@ const COMPARED = [
   'getrandom',
   'threads',
   'dup_fcntl',
+  'enosys',
 ];
 
 const bins: Record<string, string> = {};

@@ -15,12 +15,13 @@ export interface RunOptions {
   strace: boolean;
   debug: boolean;
   tty: boolean;
+  pidsLimit: number;
 }
 
 export function parseRunArgs(argv: string[]): RunOptions {
   const o: RunOptions = {
     program: '', args: [], root: '/', mounts: [], tmpfs: [], env: [], clearEnv: false, cwd: null,
-    platform: 'ptrace', pin: true, strace: false, debug: false, tty: false,
+    platform: 'ptrace', pin: true, strace: false, debug: false, tty: false, pidsLimit: 16384,
   };
   let i = 0;
   const value = (flag: string): string => {
@@ -59,6 +60,13 @@ export function parseRunArgs(argv: string[]): RunOptions {
         break;
       }
       case '--no-pin': o.pin = false; break;
+      case '--pids-limit': {
+        const v = val(a);
+        const n = Number(v);
+        if (!/^[0-9]+$/.test(v) || n < 1) throw new UsageError(`--pids-limit wants a positive number, got '${v}'`);
+        o.pidsLimit = n;
+        break;
+      }
       case '--strace': o.strace = true; break;
       case '--debug': o.debug = true; break;
       case '-t': case '--tty': o.tty = true; break;

@@ -25,6 +25,7 @@ run options:
   --cwd DIR               guest working directory (default: the caller's, if visible)
   --platform ptrace       the platform (only ptrace so far)
   --no-pin                do not pin the Sentry and its stubs to one CPU
+  --pids-limit N          at most N guest tasks (threads included) at once (default 16384)
   --strace                print every syscall with decoded arguments, result and time
   --debug                 print the Sentry's own log (unsupported syscalls...)
   -t, --tty               (accepted; the terminal is passed through as is)

@@ -58,6 +58,7 @@ function run(o: RunOptions): number {
     fail(`cannot set up the filesystem: ${(e as Error).message}`, 125);
   }
   kernel.vfs = vfs;
+  kernel.pidsLimit = o.pidsLimit;
   if (o.debug) kernel.debug = (m) => process.stderr.write(`tssandbox: ${m}\n`);
 
   const fdTable = new FdTable();

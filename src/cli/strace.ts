@@ -39,13 +39,22 @@ export class StraceTracer implements SyscallTracer {
     this.out(`[pid ${tid}] execve(${JSON.stringify(path)}, [${args}], 0x0 /* ${envCount} vars */) = 0`);
   }
 
+  block(t: Task): void {
+    this.out(`[pid ${t.tid}] ${syscallName(t.sysno)}(${this.args(t)} <unfinished ...>`);
+  }
+
   exit(t: Task, result: number): void {
     const name = syscallName(t.sysno);
-    const sig = SIG[name] ?? 'xxx';
+    const dur = t.sysStartNs ? (kernel.nowNs() - t.sysStartNs) / 1e9 : 0;
+    const head = t.resumed ? `<... ${name} resumed>` : `${name}(${this.args(t)})`;
+    this.out(`[pid ${t.tid}] ${head} = ${this.result(name, result)} <${dur.toFixed(6)}>`);
+  }
+
+  private args(t: Task): string {
+    const sig = SIG[syscallName(t.sysno)] ?? 'xxx';
     const parts: string[] = [];
     for (let i = 0; i < sig.length; i++) parts.push(this.arg(t, sig[i], t.args[i]));
-    const dur = t.sysStartNs ? (kernel.nowNs() - t.sysStartNs) / 1e9 : 0;
-    this.out(`[pid ${t.tid}] ${name}(${parts.join(', ')}) = ${this.result(name, result)} <${dur.toFixed(6)}>`);
+    return parts.join(', ');
   }
 
   private arg(t: Task, kind: string, v: number): string {

@@ -35,3 +35,85 @@ export function futexWake(t: Task, addr: number, n: number, bitset: number, priv
   if (q.size === 0) queues.delete(k);
   return woken;
 }
+
+const FUTEX_WAITERS = 0x80000000;
+const FUTEX_OWNER_DIED = 0x40000000;
+const FUTEX_TID_MASK = 0x3fffffff;
+const ROBUST_LIST_LIMIT = 2048;
+
+/**
+ * A dying thread's robust futexes (set_robust_list): every lock it still holds gets
+ * FUTEX_OWNER_DIED, and one waiter is woken, so the next locker sees EOWNERDEAD.
+ */
+export function exitRobustList(t: Task): void {
+  const head = t.robustList;
+  if (!head) return;
+  const futexOffset = t.mem.readI64(head + 8);
+  const pending = t.mem.readU64(head + 16);
+  if (futexOffset === null || pending === null) return;
+  const handle = (entry: number): void => {
+    const addr = entry + futexOffset;
+    const word = t.mem.readU32(addr);
+    if (word === null || (word & FUTEX_TID_MASK) !== t.tid) return;
+    const next = ((word & FUTEX_WAITERS) | FUTEX_OWNER_DIED) >>> 0;
+    if (!t.mem.writeU32(addr, next)) return;
+    if (word & FUTEX_WAITERS) futexWake(t, addr, 1, -1, false);
+  };
+  let entry = t.mem.readU64(head);
+  for (let i = 0; entry !== null && entry !== head && entry !== 0 && i < ROBUST_LIST_LIMIT; i++) {
+    if (entry !== pending) handle(entry);
+    entry = t.mem.readU64(entry);
+  }
+  if (pending) handle(pending);
+}
+
+/**
+ * Priority-inheritance futexes, as glibc's PTHREAD_PRIO_INHERIT mutexes use them: the
+ * word holds the owner's tid (| FUTEX_WAITERS); LOCK_PI waits for it, UNLOCK_PI hands
+ * the lock straight to the oldest waiter. There is no priority boosting to do: the
+ * sandbox schedules its threads on the host as equals.
+ * Note: the Sentry updates the word with separate read and write (no atomic cmpxchg on
+ * guest memory), which a guest thread racing in user space could in theory interleave.
+ */
+export function futexLockPi(t: Task, addr: number, deadline: number, tryOnly: boolean): number {
+  const word = t.mem.readU32(addr);
+  if (word === null) return -14; // EFAULT
+  const owner = word & FUTEX_TID_MASK;
+  if (owner === t.tid) return t.sysState?.piWaiting ? 0 : -35; // handed to us / EDEADLK
+  if (owner === 0 || !ownerAlive(owner)) {
+    // Free, or its owner died without a robust-list release: take it over.
+    const died = owner !== 0 ? FUTEX_OWNER_DIED : word & FUTEX_OWNER_DIED;
+    const q = queues.get(key(t, addr, true));
+    const waiters = q && q.size > 0 ? FUTEX_WAITERS : 0;
+    return t.mem.writeU32(addr, (t.tid | waiters | died) >>> 0) ? 0 : -14;
+  }
+  if (tryOnly) return -16; // EBUSY
+  if (t.timedOut) return -110; // ETIMEDOUT
+  if (!(word & FUTEX_WAITERS) && !t.mem.writeU32(addr, (word | FUTEX_WAITERS) >>> 0)) return -14;
+  t.sysState = { piWaiting: true };
+  return t.blockOn(futexQueue(t, addr, true), -1, deadline);
+}
+
+export function futexUnlockPi(t: Task, addr: number): number {
+  const word = t.mem.readU32(addr);
+  if (word === null) return -14;
+  if ((word & FUTEX_TID_MASK) !== t.tid) return -1; // EPERM
+  const q = queues.get(key(t, addr, true));
+  const next = q ? q.firstWaiter() : undefined;
+  if (!next) return t.mem.writeU32(addr, 0) ? 0 : -14;
+  const more = q!.size > 1 ? FUTEX_WAITERS : 0;
+  if (!t.mem.writeU32(addr, (next.tid | more) >>> 0)) return -14;
+  q!.notifyN(-1, 1);
+  return 0;
+}
+
+let ownerLookup: (tid: number) => boolean = () => true;
+
+/** Installed by the kernel: whether a guest tid is a live thread. */
+export function setOwnerLookup(fn: (tid: number) => boolean): void {
+  ownerLookup = fn;
+}
+
+function ownerAlive(tid: number): boolean {
+  return ownerLookup(tid);
+}

@@ -25,6 +25,8 @@ export class Kernel {
   private nextPid = 1;
   /** Highest pid handed out wraps at this (like /proc/sys/kernel/pid_max). */
   pidMax = 4194304;
+  /** Most guest tasks (threads included) at once: --pids-limit. */
+  pidsLimit = 16384;
   /** Foreground process group of the sandbox's terminal (0: init's group). */
   foregroundPgid = 0;
   /** --strace / --debug sinks (set by the CLI). */

@@ -13,9 +13,11 @@ import type { Sentry } from './sentry';
 import { Task, TaskState } from './task';
 import { ThreadGroup } from './thread-group';
 import { Credentials } from './credentials';
+import { copyCaps } from './capabilities';
+import { limitsOf, RLIMIT_NPROC } from './limits';
 import { SignalHandlers, SignalState, SIGCHLD, SIG_IGN, SA_NOCLDWAIT, CLD_EXITED, CLD_KILLED, CLD_DUMPED, SS_DISABLE } from './signals';
-import { sendToGroup } from './signal-delivery';
-import { futexWake } from './futex';
+import { sendToGroup, sendToTask } from './signal-delivery';
+import { futexWake, exitRobustList } from './futex';
 import { accountExitedTask, schedOnClone, timersOnExec, timersOnExit } from './time/index';
 import { cpuNsForParent } from './time/cputime';
 
@@ -131,8 +133,20 @@ function leaveAddressSpace(s: Sentry, t: Task, stopped: boolean): void {
   const mm = t.mm;
   if (!mm) return;
   mm.users--;
-  if (mm.users <= 0) s.platform.destroyAddressSpace(mm.asPid);
-  else if (stopped) s.platform.exitThread(t.hostTid);
+  if (mm.users <= 0) {
+    s.platform.destroyAddressSpace(mm.asPid);
+    return;
+  }
+  if (mm.asPid === t.hostTid) {
+    // Memory is reached through a live thread: an exited leader has no mm any more.
+    for (const o of kernel.tasks.values()) {
+      if (o !== t && o.mm === mm && o.state !== TaskState.Dead) {
+        mm.setAsPid(o.hostTid);
+        break;
+      }
+    }
+  }
+  if (stopped) s.platform.exitThread(t.hostTid);
   else {
     // Running elsewhere in a shared address space: end it when it next stops.
     t.doomed = true;
@@ -158,6 +172,8 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   if ((f & CLONE_THREAD) && !(f & CLONE_SIGHAND)) return -EINVAL;
   if ((f & CLONE_SIGHAND) && !(f & CLONE_VM)) return -EINVAL;
   if ((f & CLONE_FS) && (f & CLONE_NEWNS)) return -EINVAL;
+  const limit = taskLimit(t);
+  if (limit >= 0) return -limit;
   if (p.getRegs(t.hostTid) !== 0) return -EAGAIN;
   const regs = p.ev.regs.slice();
   const ctx = f & CLONE_VM ? p.newThread(t.hostTid) : p.forkAddressSpace(t.hostTid);
@@ -181,6 +197,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
     tg.envp = t.tg.envp;
     tg.exePath = t.tg.exePath;
     tg.exitSignal = a.exitSignal;
+    tg.personality = t.tg.personality;
     tg.startTimeNs = kernel.nowNs();
     tg.limits = t.tg.limits?.fork?.() ?? t.tg.limits;
     tg.parent?.children.add(tg);
@@ -188,7 +205,9 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   }
   const fdTable = useFdTable(f & CLONE_FILES ? t.fdTable : t.fdTable.fork());
   const fsCtx = f & CLONE_FS ? t.fsCtx : t.fsCtx.fork();
-  const child = new Task(tid, ctx, tg, mm, fdTable, fsCtx, t.creds.clone(), new SignalState(t.sig.mask), s.wake);
+  const creds = t.creds.clone();
+  copyCaps(t.creds, creds);
+  const child = new Task(tid, ctx, tg, mm, fdTable, fsCtx, creds, new SignalState(t.sig.mask), s.wake);
   if (!(f & CLONE_VM) || f & CLONE_VFORK) child.sig.altStack = { ...t.sig.altStack };
   child.comm = t.comm;
   schedOnClone(t, child);
@@ -208,6 +227,19 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   return tid;
 }
 
+/**
+ * Limits on new tasks: the sandbox-wide --pids-limit, and RLIMIT_NPROC for non-root
+ * real uids (root is exempt, as in Linux). Returns an errno, or -1 when allowed.
+ */
+function taskLimit(t: Task): number {
+  if (kernel.tasks.size >= kernel.pidsLimit) return EAGAIN;
+  if (t.creds.uid === 0) return -1;
+  const nproc = limitsOf(t.tg).soft(RLIMIT_NPROC);
+  let n = 0;
+  for (const o of kernel.tasks.values()) if (o.creds.uid === t.creds.uid) n++;
+  return n >= nproc ? EAGAIN : -1;
+}
+
 function wakeVforkParent(s: Sentry, t: Task): void {
   const parent = t.vforkParent;
   if (!parent) return;
@@ -216,8 +248,8 @@ function wakeVforkParent(s: Sentry, t: Task): void {
   if (parent.state === TaskState.Blocked) s.wake(parent, false);
 }
 
-/** Removes a thread from every table and from its host context. */
-function killThread(s: Sentry, t: Task): void {
+/** Removes a thread from every table and ends its host context (unless already killed). */
+function killThread(s: Sentry, t: Task, hostGone = false): void {
   if (t.state === TaskState.Dead) return;
   const wasBlocked = t.state === TaskState.Blocked;
   t.clearWaits();
@@ -226,10 +258,20 @@ function killThread(s: Sentry, t: Task): void {
   kernel.tasks.delete(t.tid);
   t.tg.tasks.delete(t);
   if (!t.doomed) s.byHost.delete(t.hostTid);
-  leaveAddressSpace(s, t, t.inSentry || wasBlocked);
+  if (!hostGone && t.mm) releaseUserState(t);
+  if (hostGone) t.mm.users--;
+  else leaveAddressSpace(s, t, t.inSentry || wasBlocked);
   dropFdTable(t.fdTable);
   wakeVforkParent(s, t);
-  if (t.clearChildTid && t.mm && t.mm.users > 0) {
+  if (t.mm && t.mm.users > 0) releaseUserState(t);
+}
+
+/** What a dying thread owes shared memory: robust futexes marked, clear_child_tid woken. */
+function releaseUserState(t: Task): void {
+  if (t.userStateReleased) return;
+  t.userStateReleased = true;
+  exitRobustList(t);
+  if (t.clearChildTid) {
     t.mem.writeI32(t.clearChildTid, 0);
     futexWake(t, t.clearChildTid, 1, 0xffffffff, false);
   }
@@ -250,7 +292,18 @@ export function exitGroup(s: Sentry, tg: ThreadGroup, status: number): void {
   if (tg.zombie) return;
   tg.exiting = true;
   tg.groupExitStatus = status;
-  for (const t of [...tg.tasks]) killThread(s, t);
+  // Threads whose address space only this process uses end together with one SIGKILL
+  // (ending them one by one would leave a leader zombie waiting on the others).
+  const exclusive = new Set<AddressSpace>();
+  for (const t of tg.tasks) {
+    let n = 0;
+    for (const o of tg.tasks) if (o.mm === t.mm) n++;
+    if (t.mm && t.mm.users === n) exclusive.add(t.mm);
+  }
+  // Robust futexes and clear_child_tid need the memory: handle them before it goes.
+  for (const t of tg.tasks) releaseUserState(t);
+  for (const mm of exclusive) s.platform.destroyAddressSpace(mm.asPid);
+  for (const t of [...tg.tasks]) killThread(s, t, exclusive.has(t.mm));
   processExited(s, tg, status);
 }
 
@@ -264,8 +317,11 @@ function processExited(s: Sentry, tg: ThreadGroup, status: number): void {
   tg.zombie = true;
   tg.waitStatus = status;
   timersOnExit(tg);
+  tg.exitEvents.notify(0x41);
   const init = s.init;
   for (const c of tg.children) {
+    // PR_SET_PDEATHSIG: the child learns its parent died.
+    for (const ct of c.tasks) if (ct.pdeathSig) sendToTask(s, ct, { signo: ct.pdeathSig, code: 0x80 });
     const reaper = findReaper(tg) ?? init;
     c.parent = reaper;
     if (reaper && reaper !== tg) {

@@ -16,9 +16,12 @@ import { Task, TaskState } from './task';
 import type { ThreadGroup } from './thread-group';
 import { deliverPending, hasDeliverable, forceFault, onHostSignals, sendToTask } from './signal-delivery';
 import { reapHostExit } from './process-lifecycle';
+import { setOwnerLookup } from './futex';
 
 export interface SyscallTracer {
   enter(t: Task): void;
+  /** The call parks the task (printed once, like strace's "<unfinished ...>"). */
+  block(t: Task): void;
   exit(t: Task, result: number): void;
 }
 
@@ -45,6 +48,7 @@ export class Sentry {
 
   constructor(readonly platform: Platform) {
     Task.signalSelfHook = (t, sig) => sendToTask(this, t, { signo: sig, code: 0, pid: t.tg.pid, uid: t.creds.uid });
+    setOwnerLookup((tid) => kernel.tasks.has(tid));
   }
 
   // ---- the loop ----
@@ -113,6 +117,7 @@ export class Sentry {
         t.inSentry = true;
         t.kicked = false;
         const signo = ev.info[2];
+        if (kernel.debug) kernel.log(`tid ${t.tid}: host signal ${signo} (code ${ev.siginfo[8]}) at rip 0x${ev.regs[Reg.RIP].toString(16)}`);
         if (signo === KICK_SIGNAL || signo === 19 /* SIGSTOP */) {
           if (t.doomed) return this.finishDoomed(t);
           this.resumeWithSignals(t);
@@ -192,6 +197,7 @@ export class Sentry {
       r = t.intrResult;
     } else if (r === BLOCK) {
       if (t.state !== TaskState.Blocked) return; // already woken during the handler
+      if (this.tracer && !t.resumed) this.tracer.block(t);
       if (t.deadline !== Infinity) this.sleepers.add(t);
       if (hasDeliverable(t)) this.interrupt(t);
       return;

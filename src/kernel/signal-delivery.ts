@@ -135,9 +135,11 @@ export function deliverPending(s: Sentry, t: Task, result: number | null): void 
     s.resumeNow(t);
     return;
   }
-  // No handler ran: restart codes restart transparently.
+  // No handler ran: restart codes restart transparently; ERESTART_RESTARTBLOCK goes
+  // through restart_syscall(2), which continues with the state the call saved.
   if (result !== null && isRestartCode(result)) {
     restartSyscall(t, ev);
+    if (result === -ERESTART_RESTARTBLOCK) ev.setReg(Reg.RAX, 219);
   }
   if (t.sig.savedMask !== null) {
     t.sig.mask = t.sig.savedMask;

@@ -63,6 +63,8 @@ export class Task {
   uninterruptible = false;
   /** Called when a signal interrupts the block (e.g. nanosleep writes the time left). */
   onInterrupt: (() => boolean | void) | null = null;
+  /** Robust list and clear_child_tid already handled (exit paths may meet twice). */
+  userStateReleased = false;
   /** PR_SET_PDEATHSIG. */
   pdeathSig = 0;
   noNewPrivs = false;
@@ -125,7 +127,7 @@ export class Task {
 
   /** Registers interest in events (mask) on q; call any number of times, then return t.block(). */
   waitOn(q: WaitQueue, mask: number): void {
-    this.waitEntries.push([q, q.add(mask, this.wakeFn)]);
+    this.waitEntries.push([q, q.add(mask, this.wakeFn, this)]);
   }
 
   /**

@@ -13,6 +13,8 @@ export class ThreadGroup {
   sharedPending: SigInfo[] = [];
   /** Notified (with any mask) when a child changes state: wait4/waitid sleep here. */
   readonly childEvents = new WaitQueue();
+  /** Notified when this process exits (pidfds poll here). */
+  readonly exitEvents = new WaitQueue();
   parent: ThreadGroup | null = null;
   pgid: number;
   sid: number;
@@ -36,6 +38,8 @@ export class ThreadGroup {
   childrenCpuNs = 0;
   startTimeNs = 0;
   subreaper = false;
+  /** personality(2) flags (PER_LINUX = 0). */
+  personality = 0;
   /** Resource limits (src/kernel/limits.ts), shared by the group's threads. */
   limits: any = undefined;
 

@@ -9,6 +9,8 @@ export type WakeFn = (events: number) => void;
 export interface WaitEntry {
   readonly mask: number;
   readonly fn: WakeFn;
+  /** Who waits, when the waiter is a task (futex PI hand-off needs to know). */
+  readonly owner?: { tid: number };
   /** Set once removed, so a queue being notified can skip stale entries. */
   removed: boolean;
 }
@@ -17,8 +19,8 @@ export class WaitQueue {
   private entries: WaitEntry[] = [];
 
   /** Registers fn for events in mask (0xffffffff for "any"). Returns the entry to remove later. */
-  add(mask: number, fn: WakeFn): WaitEntry {
-    const e: WaitEntry = { mask, fn, removed: false };
+  add(mask: number, fn: WakeFn, owner?: { tid: number }): WaitEntry {
+    const e: WaitEntry = { mask, fn, removed: false, owner };
     this.entries.push(e);
     return e;
   }
@@ -28,6 +30,12 @@ export class WaitQueue {
     e.removed = true;
     const i = this.entries.indexOf(e);
     if (i >= 0) this.entries.splice(i, 1);
+  }
+
+  /** The task waiting longest, if the oldest waiter is a task. */
+  firstWaiter(): { tid: number } | undefined {
+    for (const e of this.entries) if (!e.removed) return e.owner;
+    return undefined;
   }
 
   get size(): number {

@@ -47,6 +47,12 @@ export class AddressSpace {
     this.mem = new GuestMemory(platform, asPid);
   }
 
+  /** Memory is reached through another live thread of the stub process. */
+  setAsPid(pid: number): void {
+    this.asPid = pid;
+    this.mem.asPid = pid;
+  }
+
   /** The copy a fork makes (the host copied the pages, copy-on-write). */
   fork(newAsPid: number): AddressSpace {
     const c = new AddressSpace(this.platform, newAsPid);
@@ -54,6 +60,13 @@ export class AddressSpace {
     c.brkStart = this.brkStart;
     c.brk = this.brk;
     return c;
+  }
+
+  /** Bytes mapped in all (RLIMIT_AS accounting). */
+  totalBytes(): number {
+    let n = 0;
+    for (const v of this.vmas) n += v.end - v.start;
+    return n;
   }
 
   find(addr: number): Vma | undefined {

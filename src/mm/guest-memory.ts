@@ -103,8 +103,9 @@ export class GuestMemory {
       const p = this.readU64(addr + i * 8);
       if (p === null) return -EFAULT;
       if (p === 0) return out;
-      const s = this.readCString(p, 131072);
-      if (s === null) return -EFAULT;
+      // MAX_ARG_STRLEN: 128 KiB including the NUL; longer is E2BIG, as in Linux.
+      const s = this.ok(p, 1) ? this.platform.readCString(this.asPid, p, 131072) : -EFAULT;
+      if (typeof s === 'number') return s === -ENAMETOOLONG ? -7 : -EFAULT;
       out.push(s);
     }
     return -7; // E2BIG

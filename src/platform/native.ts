@@ -40,6 +40,10 @@ export interface NativeAddon {
   injectClone(tid: number, flags: number): number;
   /** Sends a host signal to a host thread (SIGKILL to end a stub thread). */
   tgkill(tgid: number, tid: number, sig: number): number;
+  /** kill(2): signals the host process holding thread/process id pid. */
+  kill(pid: number, sig: number): number;
+  /** Ends one stopped thread without waiting for it. */
+  exitThread(tid: number): number;
   /** Reaps a dead thread's status without blocking (after SIGKILL). */
   reap(tid: number): number;
 
@@ -64,6 +68,18 @@ export interface NativeAddon {
   installSignalHandlers(): void;
   /** Returns and clears the bit set (1 << signo) of host signals received since the last call. */
   takeHostSignals(): number;
+
+  // ---- gofer transport (native/gofer.cc; registered by tss::InitGofer) ----
+  /** SOCK_SEQPACKET pair, close-on-exec: [fd0, fd1] or -errno. */
+  goferSocketpair?(): number[] | number;
+  /** openat2(2): fd (close-on-exec) or -errno. */
+  openat2?(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  /** One message with at most one fd (SCM_RIGHTS, -1 for none); bytes sent or -errno. */
+  goferSend?(sock: number, buf: Uint8Array, len: number, fd: number): number;
+  /** Blocking receive; fdOut[0] = received fd or -1. Bytes (0 = peer closed) or -errno. */
+  goferRecv?(sock: number, buf: Uint8Array, fdOut: Int32Array): number;
+  /** Send then block for the reply, in one call. Reply bytes or -errno. */
+  goferCall?(sock: number, req: Uint8Array, len: number, reqFd: number, resp: Uint8Array, fdOut: Int32Array): number;
 }
 
 let addon: NativeAddon | undefined;

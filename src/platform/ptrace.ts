@@ -2,7 +2,6 @@ import { native, stubBinaryPath, type NativeAddon } from './native';
 import { EventBuffer } from './event-buffer';
 import { KICK_SIGNAL, type Platform } from './platform';
 
-const SYS_EXIT = 60;
 const CLONE_VM = 0x100;
 const CLONE_SIGHAND = 0x800;
 const CLONE_THREAD = 0x10000;
@@ -88,11 +87,11 @@ export class PtracePlatform implements Platform {
   }
 
   exitThread(ctx: number): void {
-    this.n.inject(ctx, SYS_EXIT, 0, 0, 0, 0, 0, 0);
+    this.n.exitThread(ctx);
   }
 
   destroyAddressSpace(asPid: number): void {
-    this.n.tgkill(asPid, asPid, 9);
+    this.n.kill(asPid, 9);
   }
 
   readMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number {

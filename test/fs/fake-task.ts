@@ -105,6 +105,8 @@ export interface FakeTask {
   sysState: unknown;
   timedOut: boolean;
   blocked: Array<[WaitQueue, number]>;
+  signals: number[];
+  sendSignalSelf(sig: number): void;
   waitOn(q: WaitQueue, mask: number): void;
   block(deadline?: number): number;
   blockOn(q: WaitQueue, mask: number, deadline?: number): number;
@@ -121,6 +123,10 @@ export function fakeTask(vfs: Vfs): FakeTask & Task {
     sysState: undefined,
     timedOut: false,
     blocked: [],
+    signals: [],
+    sendSignalSelf(sig) {
+      this.signals.push(sig);
+    },
     waitOn(q, mask) {
       this.blocked.push([q, mask]);
     },

@@ -318,6 +318,7 @@ describe('fs syscalls: fds, pipes, polling', () => {
     const w2 = m.readI32(fds + 4)!;
     sys.close(t, r2);
     expect(sys.write(t, w2, buf, 1)).toBe(-E.EPIPE);
+    expect(t.signals).toEqual([13]);
     expect(sys.pipe2(t, fds, 0x1)).toBe(-E.EINVAL);
   });
 
@@ -553,5 +554,87 @@ describe('fs syscalls: fds, pipes, polling', () => {
     expect(text).toContain(' / overlay ');
     expect(text).toContain(' /proc proc ');
     expect(text).toContain(' /tmp tmpfs ');
+  });
+});
+
+describe('fs syscalls: mount namespace', () => {
+  it('mount tmpfs and bind, umount, EPERM for non-root', () => {
+    const { t, m } = setup();
+    expect(sys.mkdir(t, m.str('/tmp/mnt'), 0o755)).toBe(0);
+    expect(sys.mount(t, m.str('none'), m.str('/tmp/mnt'), m.str('tmpfs'), 0)).toBe(0);
+    const fd = sys.open(t, m.str('/tmp/mnt/f'), O_CREAT | O_WRONLY, 0o644);
+    expect(fd).toBeGreaterThanOrEqual(0);
+    const sf = m.alloc(120);
+    expect(sys.statfs(t, m.str('/tmp/mnt'), sf)).toBe(0);
+    expect(Number(m.get(sf, 8).readBigInt64LE(0))).toBe(0x01021994);
+    expect(sys.mkdir(t, m.str('/tmp/b'), 0o755)).toBe(0);
+    expect(sys.mount(t, m.str('/tmp/mnt'), m.str('/tmp/b'), 0, 4096)).toBe(0);
+    const st = m.alloc(144);
+    expect(sys.stat(t, m.str('/tmp/b/f'), st)).toBe(0);
+    expect(sys.umount2(t, m.str('/tmp/b'), 0)).toBe(0);
+    expect(sys.stat(t, m.str('/tmp/b/f'), st)).toBe(-E.ENOENT);
+    expect(sys.umount2(t, m.str('/tmp/mnt'), 0)).toBe(0);
+    expect(sys.stat(t, m.str('/tmp/mnt/f'), st)).toBe(-E.ENOENT);
+    expect(sys.umount2(t, m.str('/tmp/mnt'), 0)).toBe(-E.EINVAL);
+    expect(sys.mount(t, m.str('x'), m.str('/tmp/mnt'), m.str('nosuchfs'), 0)).toBe(-E.ENODEV);
+    expect(sys.mount(t, 0, m.str('/'), 0, (1 << 18) | 16384)).toBe(0);
+    t.creds.euid = 1000;
+    expect(sys.mount(t, m.str('none'), m.str('/tmp/mnt'), m.str('tmpfs'), 0)).toBe(-E.EPERM);
+    t.creds.euid = 0;
+  });
+});
+
+describe('fs syscalls: inotify', () => {
+  function events(m: ReturnType<typeof setup>['m'], buf: number, n: number): Array<[number, number, string]> {
+    const b = m.get(buf, n);
+    const out: Array<[number, number, string]> = [];
+    for (let off = 0; off < n; ) {
+      const len = b.readUInt32LE(off + 12);
+      const name = len ? b.toString('utf8', off + 16, b.indexOf(0, off + 16)) : '';
+      out.push([b.readInt32LE(off), b.readUInt32LE(off + 4), name]);
+      off += 16 + len;
+    }
+    return out;
+  }
+  it('reports create, modify, close, move and delete in a watched directory', () => {
+    const { t, m } = setup();
+    sys.mkdir(t, m.str('/tmp/w'), 0o755);
+    const ino = sys.inotify_init1(t, O_NONBLOCK);
+    const wd = sys.inotify_add_watch(t, ino, m.str('/tmp/w'), 0xfff);
+    expect(wd).toBe(1);
+    const buf = m.alloc(4096);
+    expect(sys.read(t, ino, buf, 4096)).toBe(-E.EAGAIN);
+    const fd = sys.open(t, m.str('/tmp/w/a'), O_CREAT | O_WRONLY, 0o644);
+    sys.write(t, fd, m.str('x'), 1);
+    sys.close(t, fd);
+    sys.rename(t, m.str('/tmp/w/a'), m.str('/tmp/w/b'));
+    sys.unlink(t, m.str('/tmp/w/b'));
+    sys.mkdir(t, m.str('/tmp/w/d'), 0o755);
+    const n = sys.read(t, ino, buf, 4096);
+    const ev = events(m, buf, n);
+    expect(ev.map((e) => [e[1] & 0xffff, e[2]])).toEqual([
+      [0x100, 'a'], [0x20, 'a'], [0x2, 'a'], [0x8, 'a'], [0x40, 'a'], [0x80, 'b'], [0x200, 'b'], [0x100, 'd'],
+    ]);
+    expect(ev[7][1] & 0x40000000).toBeTruthy();
+    expect(ev[4][0]).toBe(wd);
+    expect(sys.inotify_rm_watch(t, ino, wd)).toBe(0);
+    expect(sys.inotify_rm_watch(t, ino, wd)).toBe(-E.EINVAL);
+    const k = sys.read(t, ino, buf, 4096);
+    expect(events(m, buf, k)[0][1]).toBe(0x8000);
+    expect(sys.read(t, ino, buf, 8)).toBe(-E.EAGAIN);
+  });
+});
+
+describe('fs syscalls: O_CREAT through symlinks', () => {
+  it('creates the target of a dangling symlink; O_EXCL refuses; O_NOFOLLOW gives ELOOP', () => {
+    const { t, m } = setup();
+    expect(sys.symlink(t, m.str('target-file'), m.str('/tmp/dangling'))).toBe(0);
+    expect(sys.open(t, m.str('/tmp/dangling'), O_CREAT | O_EXCL | O_WRONLY, 0o644)).toBe(-E.EEXIST);
+    expect(sys.open(t, m.str('/tmp/dangling'), O_CREAT | O_WRONLY | 0o400000, 0o644)).toBe(-E.ELOOP);
+    const fd = sys.open(t, m.str('/tmp/dangling'), O_CREAT | O_WRONLY, 0o644);
+    expect(fd).toBeGreaterThanOrEqual(0);
+    const st = m.alloc(144);
+    expect(sys.lstat(t, m.str('/tmp/target-file'), st)).toBe(0);
+    expect(m.get(st, 144).readUInt32LE(24) & 0o170000).toBe(0o100000);
   });
 });

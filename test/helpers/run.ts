@@ -129,10 +129,11 @@ export async function expectSameAsNative(
   opts: RunOptions = {},
 ): Promise<{ native: RunResult; sandbox: RunResult }> {
   const [native, sandbox] = await Promise.all([runNative(argv, opts), runSandbox(argv, opts)]);
+  const cmd = argv.join(' ').length > 200 ? `${argv.join(' ').slice(0, 200)}…` : argv.join(' ');
   // The reference itself must be sane, or the comparison means nothing.
-  expect(native.timedOut, `native run of ${argv.join(' ')} timed out\n${explain(native)}`).toBe(false);
+  expect(native.timedOut, `native run of ${cmd} timed out\n${explain(native)}`).toBe(false);
   expect(sandbox.timedOut, `sandbox run timed out\n${explain(sandbox)}`).toBe(false);
-  expect(sandbox.stdout, `stdout differs from native for ${argv.join(' ')}\n${explain(sandbox)}`).toBe(native.stdout);
+  expect(sandbox.stdout, `stdout differs from native for ${cmd}\n${explain(sandbox)}`).toBe(native.stdout);
   expect(status(sandbox), `exit status differs from native (${status(native)})\n${explain(sandbox)}`).toBe(status(native));
   return { native, sandbox };
 }

@@ -1,0 +1,117 @@
+/**
+ * The Sentry's side of the gofer: spawns the gofer process and makes synchronous calls
+ * (one N-API round trip each: send, then block for the reply). If the gofer dies, every
+ * call from then on fails with EIO; the Sentry itself keeps running.
+ */
+import * as cp from 'child_process';
+import * as nfs from 'fs';
+import * as path from 'path';
+import { EIO, EPROTO } from '../kernel/errno';
+import { goferNative, type GoferNative } from './native';
+import { HEADER, MAGIC, VERSION, Op } from './protocol';
+
+/** SOCK_SEQPACKET messages must fit the socket buffer: replies are paginated below this. */
+export const REPLY_MAX = 128 * 1024;
+
+export class GoferClient {
+  private readonly req = Buffer.alloc(HEADER + 2 * 4096 + 16);
+  private readonly resp = Buffer.alloc(REPLY_MAX + 64);
+  private readonly fdOut = new Int32Array(1);
+  dead = false;
+  /** Payload of the last reply (a view into a reused buffer: copy before the next call). */
+  payload: Buffer = Buffer.alloc(0);
+  /** fd received with the last reply, or -1. */
+  fd = -1;
+
+  /** Host pid of the gofer (reported by its Hello reply). */
+  pid = 0;
+
+  constructor(
+    private readonly n: GoferNative,
+    private readonly sock: number,
+  ) {}
+
+  /** One request/reply. Returns the reply's result (>= 0 or -errno). */
+  call(op: Op, mount: number, p1: string, p2 = '', flags = 0, mode = 0, aux = 0, a = 0, b = 0): number {
+    this.fd = -1;
+    if (this.dead) return -EIO;
+    const q = this.req;
+    q.writeUInt32LE(MAGIC, 0);
+    q.writeUInt32LE(op, 4);
+    q.writeUInt32LE(mount, 8);
+    q.writeUInt32LE(flags >>> 0, 12);
+    q.writeUInt32LE(mode >>> 0, 16);
+    q.writeUInt32LE(aux >>> 0, 20);
+    q.writeDoubleLE(a, 24);
+    q.writeDoubleLE(b, 32);
+    q.writeDoubleLE(0, 40);
+    q.writeDoubleLE(0, 48);
+    let off = HEADER;
+    off += q.write(p1, off, 'utf8');
+    q[off++] = 0;
+    off += q.write(p2, off, 'utf8');
+    q[off++] = 0;
+    const r = this.n.goferCall(this.sock, q, off, -1, this.resp, this.fdOut);
+    if (r < 8) {
+      // Transport failure (gofer gone, or a malformed reply): fail closed from now on.
+      this.dead = true;
+      if (this.fdOut[0] >= 0) nfs.closeSync(this.fdOut[0]);
+      return -EIO;
+    }
+    const res = this.resp.readInt32LE(0);
+    const len = this.resp.readUInt32LE(4);
+    if (8 + len > r) {
+      this.dead = true;
+      return -EPROTO;
+    }
+    this.payload = this.resp.subarray(8, 8 + len);
+    this.fd = this.fdOut[0];
+    return res;
+  }
+}
+
+/**
+ * Path of the gofer entry point: next to this file when running from dist/, under
+ * dist/src/gofer when running bundled (dist/tssandbox.js) or from the ts sources (tests).
+ */
+function goferMain(): string | null {
+  const cands = [
+    path.join(__dirname, 'main.js'),
+    path.join(__dirname, 'src', 'gofer', 'main.js'),
+    path.join(__dirname, '..', '..', 'dist', 'src', 'gofer', 'main.js'),
+  ];
+  return cands.find((p) => nfs.existsSync(p)) ?? null;
+}
+
+/**
+ * Starts a gofer serving the given host roots (mount index = position). Returns null when
+ * the native support is missing (the caller then reaches the host directly).
+ */
+export function spawnGofer(roots: string[]): GoferClient | null {
+  const n = goferNative();
+  if (n === null) return null;
+  const main = goferMain();
+  if (main === null) return null;
+  const sv = n.goferSocketpair();
+  if (typeof sv === 'number') return null;
+  // Started through a shell that backgrounds it and exits, with spawnSync: an async
+  // child_process.spawn would leave libuv's SIGCHLD handler installed for the Sentry's
+  // lifetime, and every ptrace stop then pays for a signal delivery (~1.7 us/syscall).
+  const r = cp.spawnSync('/bin/sh', ['-c', '"$0" "$@" &', process.execPath, main, ...roots], {
+    stdio: ['ignore', 'ignore', 'inherit', sv[1]],
+    env: { ...process.env, TSSANDBOX_GOFER: '1' },
+  });
+  nfs.closeSync(sv[1]);
+  if (r.error || r.status !== 0) {
+    nfs.closeSync(sv[0]);
+    return null;
+  }
+  const c = new GoferClient(n, sv[0]);
+  const v = c.call(Op.Hello, 0, '');
+  if (v !== VERSION || c.payload.length < 4) {
+    c.dead = true;
+    return null;
+  }
+  c.pid = c.payload.readUInt32LE(0);
+  return c;
+}

@@ -1,0 +1,19 @@
+/**
+ * File-syscall semantics against the real kernel: test/fs/guests/*.c run natively and
+ * in the sandbox; their output (results and errno names, no pids/inodes/times) must match.
+ */
+import { describe, it } from 'vitest';
+import * as path from 'path';
+import { compileGuest, LINKAGES } from '../helpers/build';
+import { expectSameAsNative } from '../helpers/run';
+
+const SRC = path.join(__dirname, 'guests');
+
+describe('fs semantics match Linux', () => {
+  for (const l of LINKAGES) {
+    it(`fs_semantics (${l})`, async () => {
+      const bin = compileGuest('fs_semantics', l, { srcDir: SRC });
+      await expectSameAsNative([bin], { timeoutMs: 25_000 });
+    });
+  }
+});
