@@ -83,7 +83,8 @@ export class Vfs {
       this.mountAt('/sys', createSysFs(), 'nosuid,nodev,noexec');
       this.mountAt('/dev', createDevFs(), 'nosuid,mode=755');
       this.mountAt('/dev/shm', new Tmpfs({ mode: 0o1777 }), 'nosuid,nodev');
-      this.mountAt('/tmp', new Tmpfs({ mode: 0o1777 }), 'nosuid,nodev');
+      // /tmp is the root overlay's, like every other directory: the host's /tmp shows
+      // through read-only and writes stay private (`--tmpfs /tmp` gives an empty one).
     }
     for (const [i, m] of binds.entries()) {
       const r = this.mountAt(m.dst, new HostFs(this.backendFor(m.src, i + 1), m.readonly, '9p'), '');

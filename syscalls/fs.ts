@@ -921,7 +921,12 @@ function recordLock(t: Task, f: FileDescription, cmd: number, arg: number): numb
   if (type === locks.F_RDLCK && !f.readable) return -E.EBADF;
   if (type === locks.F_WRLCK && !f.writable) return -E.EBADF;
   const r = locks.setlk(f, owner, ofd ? -1 : t.tg.pid, req);
-  if (r === -E.EAGAIN && (cmd === F_SETLKW || cmd === F_OFD_SETLKW)) return t.blockOn(locks.lockQueue(f), 0xffffffff);
+  if (r === -E.EAGAIN && (cmd === F_SETLKW || cmd === F_OFD_SETLKW)) {
+    // Woken by any unlock; also re-checked every 20 ms, because a process that exits
+    // without its fds being closed through close(2) releases its locks silently.
+    t.waitOn(locks.lockQueue(f), 0xffffffff);
+    return t.block(kernel.nowNs() + 20e6);
+  }
   return r;
 }
 

@@ -10,10 +10,12 @@ import { expectSameAsNative } from '../helpers/run';
 const SRC = path.join(__dirname, 'guests');
 
 describe('fs semantics match Linux', () => {
-  for (const l of LINKAGES) {
-    it(`fs_semantics (${l})`, async () => {
-      const bin = compileGuest('fs_semantics', l, { srcDir: SRC });
-      await expectSameAsNative([bin], { timeoutMs: 25_000 });
-    });
+  for (const name of ['fs_semantics', 'fs_blocking']) {
+    for (const l of LINKAGES) {
+      it(`${name} (${l})`, async () => {
+        const bin = compileGuest(name, l, { srcDir: SRC });
+        await expectSameAsNative([bin], { timeoutMs: 25_000 });
+      });
+    }
   }
 });

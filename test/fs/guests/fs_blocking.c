@@ -140,7 +140,8 @@ int main(void) {
     _exit(0);
   }
   read(p[0], b, 1);
-  printf("flock nb while held: %d %s\n", flock(lf, LOCK_EX | LOCK_NB), strerrorname_np(errno));
+  r = flock(lf, LOCK_EX | LOCK_NB);
+  printf("flock nb while held: %d %s\n", r, strerrorname_np(errno));
   t0 = now_ms();
   r = flock(lf, LOCK_EX);
   printf("flock blocking: r=%d waited=%s\n", r, now_ms() - t0 >= 30 ? "yes" : "no");
@@ -164,7 +165,8 @@ int main(void) {
   struct flock s = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 20, .l_len = 5};
   printf("F_SETLK outside range: %d\n", fcntl(lf, F_SETLK, &s));
   s.l_start = 0;
-  printf("F_SETLK conflicting: %d %s\n", fcntl(lf, F_SETLK, &s), strerrorname_np(errno));
+  r = fcntl(lf, F_SETLK, &s);
+  printf("F_SETLK conflicting: %d %s\n", r, strerrorname_np(errno));
   t0 = now_ms();
   r = fcntl(lf, F_SETLKW, &s);
   printf("F_SETLKW after holder exits: r=%d waited=%s\n", r, now_ms() - t0 >= 30 ? "yes" : "no");
