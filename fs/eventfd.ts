@@ -3,7 +3,7 @@
  * zero; write adds and waits while the sum would pass 2^64-2.
  */
 import * as E from '../src/kernel/errno';
-import { POLLIN, POLLOUT, POLLERR, POLLRDNORM, POLLWRNORM, S_IFREG } from './constants';
+import { POLLIN, POLLOUT, POLLERR, POLLRDNORM, POLLWRNORM } from './constants';
 import { FileDescription } from './file';
 import { FileSystem, Inode, emptyStat, type Stat } from './inode';
 
@@ -36,7 +36,6 @@ class AnonInode extends Inode {
   }
 }
 export const anonInode = new AnonInode();
-void S_IFREG;
 
 export class EventFd extends FileDescription {
   private count: bigint;

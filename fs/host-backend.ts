@@ -6,7 +6,7 @@
  */
 import * as nfs from 'fs';
 import * as E from '../src/kernel/errno';
-import { emptyStat, nowTs, type Stat } from './inode';
+import { emptyStat, type Stat } from './inode';
 
 export interface HostDirent {
   name: string;
@@ -179,4 +179,3 @@ export class DirectBackend implements HostBackend {
   }
 }
 
-void nowTs;

@@ -11,7 +11,7 @@ import * as E from '../src/kernel/errno';
 import type { Task } from '../src/kernel/task';
 import { kernel } from '../src/kernel/kernel';
 import { native } from '../src/platform/native';
-import { POLLIN, POLLOUT, S_IFCHR } from './constants';
+import { POLLIN, POLLOUT, S_IFCHR, S_IFMT, S_IFIFO, S_IFSOCK, PIPE_BUF } from './constants';
 import { FileDescription } from './file';
 import { FileSystem, Inode, type Stat } from './inode';
 import { hostErr, statFromHost } from './hostfs';
@@ -91,6 +91,9 @@ export class HostFile extends FileDescription {
   private winsz = new Int32Array(4);
   private winszOut = Buffer.alloc(8);
 
+  /** A host pipe or socket: writes are cut to PIPE_BUF after a POLLOUT check so they never block the Sentry. */
+  private readonly stream: boolean;
+
   constructor(
     readonly hostFd: number,
     flags: number,
@@ -99,6 +102,8 @@ export class HostFile extends FileDescription {
   ) {
     super(new HostFdInode(hostFd), flags);
     this.isTty = tty.isatty(hostFd);
+    const t = this.inode.mode & S_IFMT;
+    this.stream = t === S_IFIFO || t === S_IFSOCK;
   }
 
   private poll(events: number): number {
@@ -119,7 +124,20 @@ export class HostFile extends FileDescription {
   override write(buf: Uint8Array): number {
     if (!this.writable) return -E.EBADF;
     if (buf.length === 0) return 0;
+    if (this.stream) {
+      // POLLOUT on a pipe guarantees room for PIPE_BUF bytes: such a write cannot block.
+      if ((this.poll(POLLOUT) & (POLLOUT | 0x18)) === 0) return -E.EAGAIN;
+      return native().hostWrite(this.hostFd, buf, 0, Math.min(buf.length, PIPE_BUF));
+    }
     return native().hostWrite(this.hostFd, buf, 0, buf.length);
+  }
+  /** Host files can seek when the native hostLseek is built (native/gofer.cc). */
+  override seek(off: number, whence: number): number {
+    const n = native();
+    if (this.stream || this.isTty || typeof n.hostLseek !== 'function') return -E.ESPIPE;
+    const r = n.hostLseek(this.hostFd, off, whence);
+    if (r >= 0) this.pos = r;
+    return r;
   }
   override pread(buf: Uint8Array, pos: number): number {
     if (!this.readable) return -E.EBADF;

@@ -10,7 +10,7 @@ import * as nfs from 'fs';
 import * as E from '../src/kernel/errno';
 import type { Credentials } from '../src/kernel/credentials';
 import {
-  S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, O_ACCMODE, O_RDONLY, O_TRUNC, O_NOFOLLOW, O_WRONLY, O_RDWR,
+  S_IFMT, S_IFDIR, S_IFREG, O_ACCMODE, O_RDONLY, O_TRUNC, O_WRONLY, O_RDWR,
   RENAME_NOREPLACE,
 } from './constants';
 import { FileSystem, Inode, type Stat, type DirEntry, type SetAttr, nowTs } from './inode';

@@ -136,7 +136,18 @@ static Napi::Value GoferCall(const Napi::CallbackInfo& info) {
   return Num(env, r);
 }
 
+// hostLseek(fd, off, whence): new offset or -errno (for host fds the Sentry was handed).
+static Napi::Value HostLseek(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  off_t off = (off_t)info[1].As<Napi::Number>().Int64Value();
+  int whence = info[2].As<Napi::Number>().Int32Value();
+  off_t r = lseek(fd, off, whence);
+  return Num(env, r < 0 ? -errno : (double)r);
+}
+
 void InitGofer(Napi::Env env, Napi::Object exports) {
+  exports.Set("hostLseek", Napi::Function::New(env, HostLseek));
   exports.Set("goferSocketpair", Napi::Function::New(env, GoferSocketpair));
   exports.Set("openat2", Napi::Function::New(env, Openat2));
   exports.Set("goferSend", Napi::Function::New(env, GoferSend));

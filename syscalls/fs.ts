@@ -10,9 +10,9 @@ import { kernel } from '../src/kernel/kernel';
 import { limitsOf, RLIMIT_NOFILE, RLIMIT_FSIZE } from '../src/kernel/limits';
 import {
   AT_FDCWD, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_SYMLINK_FOLLOW, AT_REMOVEDIR, AT_EACCESS, AT_NO_AUTOMOUNT,
-  AT_STATX_SYNC_TYPE, O_ACCMODE, O_CLOEXEC, O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC, O_NONBLOCK, O_LARGEFILE,
-  O_WRONLY, O_RDWR, O_DIRECT, O_PATH, O_TMPFILE, O_DIRECTORY, SETFL_MASK, O_APPEND, O_RDONLY,
-  POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDNORM, POLLWRNORM, POLLPRI,
+  AT_STATX_SYNC_TYPE, O_CLOEXEC, O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC, O_NONBLOCK, O_LARGEFILE,
+  O_WRONLY, O_RDWR, O_DIRECT, O_TMPFILE, SETFL_MASK, O_APPEND, O_RDONLY,
+  POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDNORM, POLLWRNORM, POLLPRI,
   S_IFMT, S_IFREG, S_IFDIR, S_IFIFO, RESOLVE_NO_XDEV, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_BENEATH,
   RESOLVE_IN_ROOT, RESOLVE_CACHED, SEEK_SET, SEEK_CUR, SEEK_END,
 } from '../fs/constants';
@@ -224,7 +224,9 @@ function doWriteLoop(t: Task, f: FileDescription, segs: Seg[], pos: number): num
       return p.done > 0 ? p.done : n;
     }
     p.done += n;
-    if (total === 0 || (n < want && !(f instanceof PipeEnd))) break;
+    // A short write on a regular file means no space; streams (pipes, host fds) carry on
+    // and park on EAGAIN until the reader makes room.
+    if (total === 0 || (n < want && f instanceof SeekableFile)) break;
   }
   if (p.done > 0 && inotify.watching()) inotify.notifyDentry(f.dentry, f.dentry?.inode ?? f.inode, inotify.IN_MODIFY);
   return p.done;
@@ -644,7 +646,6 @@ export function chmod(t: Task, path: number, mode: number): number {
 export function fchmod(t: Task, fd: number, mode: number): number {
   const d = fdTarget(t, fd);
   if (typeof d === 'number') return d;
-  if (!('inode' in d && 'flags' in d) && false) return 0;
   if ('flags' in d && (d as FileDescription).isPath) return -E.EBADF;
   return setattrOn(t, d, { mode: mode & 0o7777 });
 }
@@ -1544,7 +1545,6 @@ export function epoll_pwait2(t: Task, epfd: number, events: number, max: number,
   return finish(t, restoreSigmask(t, epollWaitCommon(t, epfd | 0, events, max | 0, ns)));
 }
 
-void O_ACCMODE; void O_PATH; void O_DIRECTORY; void POLLNVAL;
 
 // ------------------------------------------------------------------ mount namespace
 

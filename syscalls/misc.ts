@@ -8,7 +8,8 @@ import type { ThreadGroup } from '../src/kernel/thread-group';
 import { EFAULT, EINVAL, EPERM, ESRCH } from '../src/kernel/errno';
 import { utsnameBytes, setHostname, setDomainname, sysinfoBytes, UTS_MAX_NAME } from '../src/kernel/identity';
 import { capable, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from '../src/kernel/capabilities';
-import { limitsOf, Rlimit, RLIM_NLIMITS } from '../src/kernel/limits';
+import { limitsOf, Rlimit, RLIM_NLIMITS, RLIMIT_CPU } from '../src/kernel/limits';
+import { cpuLimitChanged } from '../src/kernel/time/cpu-limit';
 import { taskCpu, processCpu, hostStatus, CpuSample } from '../src/kernel/time/cputime';
 import { timevalBytes } from '../src/kernel/time/timespec';
 import { kernel } from '../src/kernel/kernel';
@@ -118,7 +119,9 @@ export function setrlimit(t: Task, resource: number, rlim: number): number {
   if (!nl) return -EFAULT;
   resource >>>= 0;
   if (resource >= RLIM_NLIMITS) return -EINVAL;
-  return limitsOf(t.tg).set(resource, nl, capable(t.creds, CAP_SYS_RESOURCE));
+  const r = limitsOf(t.tg).set(resource, nl, capable(t.creds, CAP_SYS_RESOURCE));
+  if (r === 0 && resource === RLIMIT_CPU) cpuLimitChanged(t.tg);
+  return r;
 }
 
 /** Linux check_prlimit_permission: same real/effective/saved ids both ways, or CAP_SYS_RESOURCE. */
@@ -148,6 +151,7 @@ export function prlimit64(t: Task, pid: number, resource: number, nv: number, ol
   if (nl) {
     const r = lims.set(resource, nl, capable(t.creds, CAP_SYS_RESOURCE));
     if (r < 0) return r;
+    if (resource === RLIMIT_CPU) cpuLimitChanged(target.tg);
   }
   return old === 0 ? 0 : writeRlimit(t, old, prev);
 }

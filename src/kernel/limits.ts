@@ -10,7 +10,7 @@ import { EINVAL, EPERM } from './errno';
  * Values are bigint (RLIM_INFINITY is 2^64-1); consumers that want a number use soft().
  *
  * Enforced elsewhere: NOFILE (fd table), STACK (loader), NPROC/AS/FSIZE where the
- * owners of those checks read them. CPU limits do not raise SIGXCPU yet.
+ * owners of those checks read them; CPU by src/kernel/time/cpu-limit.ts (SIGXCPU, SIGKILL).
  */
 
 export const RLIMIT_CPU = 0;

@@ -14,7 +14,8 @@ import { Task, TaskState } from './task';
 import { ThreadGroup } from './thread-group';
 import { Credentials } from './credentials';
 import { copyCaps } from './capabilities';
-import { limitsOf, RLIMIT_NPROC } from './limits';
+import { limitsOf, RLIMIT_NPROC, RLIMIT_CPU, RLIM_INFINITY } from './limits';
+import { cpuLimitChanged } from './time/cpu-limit';
 import { SignalHandlers, SignalState, SIGCHLD, SIG_IGN, SA_NOCLDWAIT, CLD_EXITED, CLD_KILLED, CLD_DUMPED, SS_DISABLE } from './signals';
 import { sendToGroup, sendToTask } from './signal-delivery';
 import { futexWake, exitRobustList } from './futex';
@@ -200,6 +201,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
     tg.personality = t.tg.personality;
     tg.startTimeNs = kernel.nowNs();
     tg.limits = t.tg.limits?.fork?.() ?? t.tg.limits;
+    if (tg.limits && limitsOf(tg).get(RLIMIT_CPU).cur !== RLIM_INFINITY) cpuLimitChanged(tg);
     tg.parent?.children.add(tg);
     kernel.threadGroups.set(tid, tg);
   }

@@ -80,6 +80,8 @@ export interface NativeAddon {
   goferRecv?(sock: number, buf: Uint8Array, fdOut: Int32Array): number;
   /** Send then block for the reply, in one call. Reply bytes or -errno. */
   goferCall?(sock: number, req: Uint8Array, len: number, reqFd: number, resp: Uint8Array, fdOut: Int32Array): number;
+  /** lseek(2) on a host fd: new offset or -errno. */
+  hostLseek?(fd: number, off: number, whence: number): number;
 }
 
 let addon: NativeAddon | undefined;
