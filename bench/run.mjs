@@ -61,6 +61,22 @@ const ROWS = [
     argv: ['/usr/bin/python3', '-c', 'pass'],
     reps: 10,
   },
+  {
+    id: 'forkexec',
+    label: 'fork+exec /bin/true+wait',
+    kind: 'per-op',
+    guest: 'fork_exec_wait', // bench/guests/fork_exec_wait.c, built -static
+    iters: { native: 2_000, sandbox: 100 },
+    reps: 3,
+  },
+  {
+    id: 'pingpong',
+    label: 'mutex/condvar ping-pong (2 threads)',
+    kind: 'per-op',
+    guest: 'mutex_pingpong', // bench/guests/mutex_pingpong.c, built -static
+    iters: { native: 100_000, sandbox: 5_000 },
+    reps: 3,
+  },
 ];
 
 // ---------------------------------------------------------------------------

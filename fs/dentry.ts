@@ -27,12 +27,15 @@ export class Dentry {
   /** Cached child lookup; a miss asks the inode (and caches when the fs allows). */
   child(name: string): Dentry | number {
     const c = this.children;
+    const cache = this.inode.fs.cacheable;
     if (c !== null) {
       const hit = c.get(name);
-      if (hit !== undefined) return hit === null ? -2 /* ENOENT */ : hit;
+      // Uncached filesystems keep only mount points here (pinned by attach()).
+      if (hit !== undefined && (cache || (hit !== null && hit.mounted !== null))) {
+        return hit === null ? -2 /* ENOENT */ : hit;
+      }
     }
     const r = this.inode.lookup(name);
-    const cache = this.inode.fs.cacheable;
     if (typeof r === 'number') {
       if (r === -2 && cache) (this.children ??= new Map()).set(name, null);
       return r;

@@ -5,8 +5,7 @@
 import { Credentials } from '../src/kernel/credentials';
 import { S_IFCHR } from './constants';
 import { Tmpfs } from './tmpfs';
-import { DEV_NULL, DEV_ZERO, DEV_FULL, DEV_RANDOM, DEV_URANDOM, DEV_TTY, DEV_CONSOLE, DEV_PTS0, setPtsNode } from './devices';
-import type { TmpfsInode } from './tmpfs';
+import { DEV_NULL, DEV_ZERO, DEV_FULL, DEV_RANDOM, DEV_URANDOM, DEV_TTY, DEV_CONSOLE, DEV_PTS0, DEV_PTMX, setPtsNode, setPtsRoot } from './devices';
 
 export function createDevFs(): Tmpfs {
   const fs = new Tmpfs({ type: 'devtmpfs', mode: 0o755, source: 'udev' });
@@ -23,14 +22,28 @@ export function createDevFs(): Tmpfs {
   ];
   for (const [name, rdev, mode] of nodes) root.mknod(name, S_IFCHR | mode, creds, rdev);
   root.mkdir('shm', 0o1777, creds);
-  const pts = root.mkdir('pts', 0o755, creds) as TmpfsInode;
-  const p0 = pts.mknod('0', S_IFCHR | 0o620, creds, DEV_PTS0);
-  if (typeof p0 !== 'number') setPtsNode(p0);
+  root.mkdir('pts', 0o755, creds);
+  root.mknod('ptmx', S_IFCHR | 0o666, creds, DEV_PTMX);
   root.mkdir('mqueue', 0o1777, creds);
   root.symlink('fd', '/proc/self/fd', creds);
   root.symlink('stdin', '/proc/self/fd/0', creds);
   root.symlink('stdout', '/proc/self/fd/1', creds);
   root.symlink('stderr', '/proc/self/fd/2', creds);
-  root.symlink('ptmx', 'pts/ptmx', creds);
+  return fs;
+}
+
+/**
+ * /dev/pts: not cached in dentries, since nodes appear and vanish as masters come and
+ * go. /dev/pts/0 stands for the host terminal the sandbox was started on.
+ */
+export function createDevPts(): Tmpfs {
+  const fs = new Tmpfs({ type: 'devpts', mode: 0o755, source: 'devpts' });
+  fs.cacheable = false;
+  const root = fs.root();
+  const creds = new Credentials();
+  root.mknod('ptmx', S_IFCHR | 0o666, creds, DEV_PTMX);
+  const p0 = root.mknod('0', S_IFCHR | 0o620, creds, DEV_PTS0);
+  if (typeof p0 !== 'number') setPtsNode(p0);
+  setPtsRoot(root);
   return fs;
 }

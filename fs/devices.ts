@@ -4,7 +4,10 @@
  */
 import { randomFillSync } from 'crypto';
 import * as E from '../src/kernel/errno';
-import { makedev, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from './constants';
+import { makedev, devMajor, devMinor, S_IFCHR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from './constants';
+import { Credentials } from '../src/kernel/credentials';
+import { newPty, ptys, PtyMaster, PtySlave, setPtyGoneHook, openCttyPty } from './pty';
+import type { TmpfsInode } from './tmpfs';
 import { FileDescription } from './file';
 import type { Inode } from './inode';
 import { HostFile } from './host-file';
@@ -18,6 +21,16 @@ export const DEV_TTY = makedev(5, 0);
 export const DEV_CONSOLE = makedev(5, 1);
 /** The guest's view of the controlling terminal: /dev/pts/0 (devpts major 136). */
 export const DEV_PTS0 = makedev(136, 0);
+export const DEV_PTMX = makedev(5, 2);
+const PTS_MAJOR = 136;
+
+/** The devpts root: /dev/pts/N nodes come and go with their masters. */
+let ptsRoot: TmpfsInode | null = null;
+const ptsCreds = new Credentials();
+export function setPtsRoot(r: TmpfsInode): void {
+  ptsRoot = r;
+  setPtyGoneHook((i) => ptsRoot?.unlink(String(i)));
+}
 
 /** The /dev/pts/0 node; host tty fds report its attributes so ttyname() finds it. */
 let ptsNode: Inode | null = null;
@@ -87,15 +100,29 @@ export function openDevice(inode: Inode, rdev: number, flags: number): FileDescr
     case DEV_RANDOM:
     case DEV_URANDOM:
       return new SimpleDevice(inode, flags, rdev);
+    case DEV_PTMX: {
+      const pty = newPty();
+      ptsRoot?.mknod(String(pty.index), S_IFCHR | 0o620, ptsCreds, makedev(PTS_MAJOR, pty.index));
+      return new PtyMaster(inode, flags, pty);
+    }
     case DEV_TTY:
     case DEV_PTS0:
     case DEV_CONSOLE: {
+      // /dev/tty is the caller's controlling terminal when that is a Sentry pty.
+      const own = rdev === DEV_TTY ? openCttyPty(inode, flags) : null;
+      if (own !== null) return own;
       if (ttyHostFd < 0) return -E.ENXIO;
       const f = new HostFile(ttyHostFd, flags, false);
       f.inode = inode;
       return f;
     }
-    default:
+    default: {
+      if (devMajor(rdev) === PTS_MAJOR) {
+        const pty = ptys.get(devMinor(rdev));
+        if (pty === undefined || pty.locked) return -E.EIO;
+        return new PtySlave(inode, flags, pty);
+      }
       return -E.ENXIO;
+    }
   }
 }

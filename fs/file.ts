@@ -10,6 +10,7 @@
 import * as E from '../src/kernel/errno';
 import { WaitQueue } from '../src/kernel/waitqueue';
 import type { Task } from '../src/kernel/task';
+import type { Ctty } from '../src/kernel/tty';
 import {
   O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR, O_PATH, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM,
   SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE,
@@ -103,6 +104,10 @@ export abstract class FileDescription {
   armWait(_mask: number): void {}
   ioctl(_t: Task, _cmd: number, _arg: number): number {
     return -E.ENOTTY;
+  }
+  /** The terminal (job-control state) this file is, for open()'s controlling-tty rules. */
+  ctty(): Ctty | null {
+    return null;
   }
   /** FIONREAD: bytes readable now; -ENOTTY when the file has no such notion. */
   available(): number {

@@ -26,6 +26,16 @@ class HostFdFs extends FileSystem {
 }
 const hostFdFs = new HostFdFs();
 
+/**
+ * A host socket handed to the sandbox as stdio (Node and many supervisors give
+ * children socketpairs, not pipes) is shown as a FIFO: it is one to the guest, a byte
+ * stream it reads and writes, while socket calls on it would reach a socket the
+ * sandbox does not own (programs such as Node probe S_IFSOCK fds with getsockname).
+ */
+function asStreamMode(mode: number): number {
+  return (mode & 0o170000) === 0o140000 ? (mode & ~0o170000) | 0o010000 : mode;
+}
+
 export class HostFdInode extends Inode {
   readonly fs = hostFdFs;
   readonly ino: number;
@@ -39,7 +49,7 @@ export class HostFdInode extends Inode {
     try {
       const s = nfs.fstatSync(hostFd);
       ino = s.ino;
-      mode = s.mode;
+      mode = asStreamMode(s.mode);
     } catch {
       /* closed fd: keep defaults */
     }
@@ -58,6 +68,7 @@ export class HostFdInode extends Inode {
       // The guest is root in its own user namespace; show its own terminal as its own.
       st.uid = 0;
       st.gid = 0;
+      st.mode = asStreamMode(st.mode);
       return st;
     } catch (e) {
       return hostErr(e);
@@ -65,19 +76,21 @@ export class HostFdInode extends Inode {
   }
 }
 
-// ioctl numbers (asm-generic/ioctls.h)
-export const TCGETS = 0x5401;
-export const TCSETS = 0x5402;
-export const TCSETSW = 0x5403;
-export const TCSETSF = 0x5404;
-export const TIOCSCTTY = 0x540e;
-export const TIOCGPGRP = 0x540f;
-export const TIOCSPGRP = 0x5410;
-export const TIOCGWINSZ = 0x5413;
-export const TIOCSWINSZ = 0x5414;
-export const FIONREAD = 0x541b;
-export const TIOCNOTTY = 0x5422;
-export const TIOCGSID = 0x5429;
+import {
+  TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCSCTTY, TIOCGPGRP, TIOCSPGRP, TIOCGWINSZ, TIOCSWINSZ, FIONREAD, TIOCNOTTY, TIOCGSID,
+} from './tty-ioctls';
+export {
+  TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCSCTTY, TIOCGPGRP, TIOCSPGRP, TIOCGWINSZ, TIOCSWINSZ, FIONREAD, TIOCNOTTY, TIOCGSID,
+} from './tty-ioctls';
+import * as jobs from '../src/kernel/tty';
+import { jobIoctl } from './pty';
+
+/**
+ * The host terminal's job-control state: one object however many HostFiles wrap the
+ * terminal (fds 0/1/2, /dev/tty), as the session's controlling tty must be one object.
+ * The CLI attaches it to the first process's session (src/kernel/tty.ts attach()).
+ */
+export const consoleTty: jobs.Ctty = { sid: 0, fgPgid: 0, isConsole: true };
 
 const pollFd = new Int32Array(1);
 const pollEv = new Int32Array(1);
@@ -85,8 +98,6 @@ const pollRev = new Int32Array(1);
 
 export class HostFile extends FileDescription {
   readonly isTty: boolean;
-  /** Foreground process group the guest set (TIOCSPGRP); 0 = the asking task's own group. */
-  private fgPgid = 0;
   private termios = new Uint8Array(60);
   private winsz = new Int32Array(4);
   private winszOut = Buffer.alloc(8);
@@ -114,8 +125,12 @@ export class HostFile extends FileDescription {
     return r > 0 ? pollRev[0] : 0;
   }
 
-  override read(buf: Uint8Array): number {
+  override read(buf: Uint8Array, t?: Task): number {
     if (!this.readable) return -E.EBADF;
+    if (this.isTty && t !== undefined) {
+      const c = jobs.checkRead(t, consoleTty);
+      if (c !== 0) return c;
+    }
     if (buf.length === 0) return 0;
     if (this.poll(POLLIN) === 0) return -E.EAGAIN;
     const n = native().hostRead(this.hostFd, buf, 0, buf.length);
@@ -126,8 +141,16 @@ export class HostFile extends FileDescription {
     if (buf.length === 0) return 0;
     if (this.stream) {
       // POLLOUT on a pipe guarantees room for PIPE_BUF bytes: such a write cannot block.
-      if ((this.poll(POLLOUT) & (POLLOUT | 0x18)) === 0) return -E.EAGAIN;
-      return native().hostWrite(this.hostFd, buf, 0, Math.min(buf.length, PIPE_BUF));
+      // Write PIPE_BUF pieces while the host keeps saying so.
+      const n = native();
+      let done = 0;
+      while (done < buf.length) {
+        if ((this.poll(POLLOUT) & (POLLOUT | 0x18)) === 0) break;
+        const r = n.hostWrite(this.hostFd, buf, done, Math.min(buf.length - done, PIPE_BUF));
+        if (r < 0) return done > 0 ? done : r;
+        done += r;
+      }
+      return done > 0 ? done : -E.EAGAIN;
     }
     return native().hostWrite(this.hostFd, buf, 0, buf.length);
   }
@@ -160,11 +183,16 @@ export class HostFile extends FileDescription {
   override available(): number {
     return 0;
   }
+  override ctty(): jobs.Ctty | null {
+    return this.isTty ? consoleTty : null;
+  }
 
   override ioctl(t: Task, cmd: number, arg: number): number {
     if (!this.isTty) return -E.ENOTTY;
     const mem = t.mem;
     const n = native();
+    const j = jobIoctl(t, consoleTty, cmd, arg, false);
+    if (j !== undefined) return j;
     switch (cmd) {
       case TCGETS: {
         const r = n.hostTcgets(this.hostFd, this.termios);
@@ -174,6 +202,8 @@ export class HostFile extends FileDescription {
       case TCSETS:
       case TCSETSW:
       case TCSETSF: {
+        const c = jobs.checkChange(t, consoleTty);
+        if (c !== 0) return c;
         const b = mem.read(arg, 36);
         if (b === null) return -E.EFAULT;
         this.termios.set(b, 0);
@@ -187,20 +217,6 @@ export class HostFile extends FileDescription {
         return mem.write(arg, this.winszOut) ? 0 : -E.EFAULT;
       }
       case TIOCSWINSZ:
-        return 0;
-      case TIOCGPGRP:
-        return mem.writeI32(arg, this.fgPgid || t.tg.pgid) ? 0 : -E.EFAULT;
-      case TIOCSPGRP: {
-        const v = mem.readI32(arg);
-        if (v === null) return -E.EFAULT;
-        if (v < 0) return -E.EINVAL;
-        this.fgPgid = v;
-        return 0;
-      }
-      case TIOCGSID:
-        return mem.writeI32(arg, t.tg.sid) ? 0 : -E.EFAULT;
-      case TIOCSCTTY:
-      case TIOCNOTTY:
         return 0;
       case FIONREAD:
         return mem.writeI32(arg, 0) ? 0 : -E.EFAULT;

@@ -7,14 +7,15 @@ import { O_RDWR, O_LARGEFILE, S_IFREG } from './constants';
 import { Dentry } from './dentry';
 import { Tmpfs, TmpfsInode, TmpfsFile, SEAL_SEAL } from './tmpfs';
 
-const memfdFs = new Tmpfs({ type: 'tmpfs', mode: 0o1777 });
+/** Created on first use: module-level instances of other modules' classes break under import cycles. */
+let memfdFs: Tmpfs | null = null;
 let seq = 0;
 
 export const MFD_CLOEXEC = 1;
 export const MFD_ALLOW_SEALING = 2;
 
 export function createMemfd(name: string, allowSealing: boolean, creds: Credentials): TmpfsFile {
-  const root = memfdFs.root();
+  const root = (memfdFs ??= new Tmpfs({ type: 'tmpfs', mode: 0o1777 })).root();
   const tmp = `memfd-${seq++}`;
   const ino = root.mknod(tmp, S_IFREG | 0o777, creds, 0) as TmpfsInode;
   root.unlink(tmp);

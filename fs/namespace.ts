@@ -12,7 +12,7 @@ import { Tmpfs } from './tmpfs';
 import { HostFs } from './hostfs';
 import { createProcFs } from './procfs';
 import { createSysFs } from './sysfs';
-import { createDevFs } from './devfs';
+import { createDevFs, createDevPts } from './devfs';
 import type { Vfs, FsCaller } from './vfs';
 
 export const MS_RDONLY = 1;
@@ -40,6 +40,7 @@ function newFs(vfs: Vfs, type: string, source: string): FileSystem | number {
     case 'devtmpfs':
       return createDevFs();
     case 'devpts':
+      return createDevPts();
     case 'mqueue':
     case 'cgroup':
     case 'cgroup2':

@@ -25,6 +25,10 @@ let caller: Partial<Task> | null = null;
 export function setProcCaller(c: FsCaller): void {
   caller = c as Partial<Task>;
 }
+/** The task doing the current path walk (fs/pty.ts: /dev/tty opens the caller's terminal). */
+export function procCaller(): Task | undefined {
+  return caller && caller.tg ? (caller as Task) : undefined;
+}
 
 const hostCpuinfo = (() => {
   try {
@@ -76,13 +80,13 @@ export function createProcFs(vfs: Vfs): SynthFs {
   const self = (): Task | undefined => (caller && caller.tg ? (caller as Task) : undefined);
 
   /** The per-task directory (used for /proc/pid and /proc/pid/task/tid). */
-  const taskDir = (key: string, t: Task, withTask: boolean): SynthEntries => {
+  const taskDir = (key: string, t: Task, withTask: boolean, state?: string): SynthEntries => {
     const tg = t.tg;
     const K = (n: string) => `${key}/${n}`;
     const list: Array<[string, () => Inode]> = [
-      ['stat', file(K('stat'), () => statLine(t))],
-      ['status', file(K('status'), () => statusText(t))],
-      ['statm', file(K('statm'), () => '0 0 0 0 0 0 0\n')],
+      ['stat', file(K('stat'), () => statLine(t, t.tg, state))],
+      ['status', file(K('status'), () => statusText(t, state))],
+      ['statm', file(K('statm'), () => `${Math.floor(vmBytes(t) / 4096)} 0 0 0 0 0 0\n`)],
       ['cmdline', file(K('cmdline'), () => (tg.argv.length ? tg.argv.join('\0') + '\0' : ''))],
       ['environ', file(K('environ'), () => (tg.envp.length ? tg.envp.join('\0') + '\0' : ''), 0o400)],
       ['comm', file(K('comm'), () => (t.comm || baseName(tg.exePath)) + '\n', 0o644, (d) => {
@@ -138,11 +142,23 @@ export function createProcFs(vfs: Vfs): SynthFs {
   };
 
   const pidEntry = (tg: ThreadGroup, fallback?: Task) => {
-    const t = tg.leader ?? [...tg.tasks][0] ?? fallback;
+    const leader = tg.leader;
+    const t = leader ?? [...tg.tasks][0] ?? fallback;
     return () => {
-      if (!t) return new SynthDir(fs, `/${tg.pid}`, () => new Map());
+      const K = `/${tg.pid}`;
+      if (!t) {
+        // A zombie: what Linux still shows until the parent reaps it.
+        return new SynthDir(fs, K, () => entries([
+          ['stat', file(`${K}/stat`, () => statLine(undefined, tg, 'Z'))],
+          ['status', file(`${K}/status`, () => zombieStatus(tg))],
+          ['cmdline', file(`${K}/cmdline`, () => '')],
+          ['comm', file(`${K}/comm`, () => baseName(tg.exePath) + '\n')],
+        ]));
+      }
       const creds = t.creds;
-      return new SynthDir(fs, `/${tg.pid}`, () => taskDir(`/${tg.pid}`, t, true), 0o555, creds.euid, creds.egid);
+      // The leader thread exited while others run: the process shows as a zombie leader.
+      const state = leader === undefined && fallback === undefined ? 'Z' : undefined;
+      return new SynthDir(fs, K, () => taskDir(K, t, true, state), 0o555, creds.euid, creds.egid);
     };
   };
 
@@ -229,23 +245,37 @@ function baseName(p: string): string {
   return (i >= 0 ? p.slice(i + 1) : p).slice(0, 15);
 }
 
-function statLine(t: Task): string {
-  const tg = t.tg;
-  const comm = t.comm || baseName(tg.exePath);
+/** Total mapped bytes of the task's address space (VmSize / vsize). */
+function vmBytes(t: Task): number {
+  const vmas = (t.mm as { vmas?: Array<{ start: number; end: number }> } | undefined)?.vmas;
+  let n = 0;
+  if (vmas) for (const v of vmas) n += v.end - v.start;
+  return n;
+}
+
+function statLine(t: Task | undefined, tg: ThreadGroup, state?: string): string {
+  const comm = (t && t.comm) || baseName(tg.exePath);
   const startTicks = Math.floor(tg.startTimeNs / 1e7);
   const f = [
-    t.tid, `(${comm})`, stateLetter(t), tg.ppid, tg.pgid, tg.sid, 0, -1, 4194304,
-    0, 0, 0, 0, 0, 0, 0, 0, 20, 0, tg.tasks.size, 0, startTicks, 0, 0, RLIM_INFINITY.toString(),
+    t ? t.tid : tg.pid, `(${comm})`, state ?? stateLetter(t), tg.ppid, tg.pgid, tg.sid, 0, -1, 4194304,
+    0, 0, 0, 0, 0, 0, 0, 0, 20, 0, tg.tasks.size, 0, startTicks, t ? vmBytes(t) : 0, 0, RLIM_INFINITY.toString(),
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, tg.exitSignal, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
   ];
   return f.join(' ') + '\n';
 }
 
-function statusText(t: Task): string {
+function zombieStatus(tg: ThreadGroup): string {
+  return [
+    `Name:\t${baseName(tg.exePath)}`, 'State:\tZ (zombie)', `Tgid:\t${tg.pid}`, `Pid:\t${tg.pid}`,
+    `PPid:\t${tg.ppid}`, 'Threads:\t1', '',
+  ].join('\n');
+}
+
+function statusText(t: Task, state?: string): string {
   const tg = t.tg;
   const c = t.creds;
   const name = t.comm || baseName(tg.exePath);
-  const st = stateLetter(t);
+  const st = state ?? stateLetter(t);
   const stName = { R: 'R (running)', S: 'S (sleeping)', T: 'T (stopped)', Z: 'Z (zombie)' }[st] ?? st;
   return [
     `Name:\t${name}`,
@@ -264,8 +294,8 @@ function statusText(t: Task): string {
     `NSpid:\t${t.tid}`,
     `NSpgid:\t${tg.pgid}`,
     `NSsid:\t${tg.sid}`,
-    `VmPeak:\t       0 kB`,
-    `VmSize:\t       0 kB`,
+    `VmPeak:\t${String(Math.floor(vmBytes(t) / 1024)).padStart(8)} kB`,
+    `VmSize:\t${String(Math.floor(vmBytes(t) / 1024)).padStart(8)} kB`,
     `VmRSS:\t       0 kB`,
     `Threads:\t${tg.tasks.size}`,
     `SigQ:\t0/63704`,

@@ -26,7 +26,7 @@ import { GoferBackend } from './gofer-backend';
 import { spawnGofer, type GoferClient } from '../src/gofer/client';
 import { OverlayFs } from './overlay';
 import { Tmpfs } from './tmpfs';
-import { createDevFs } from './devfs';
+import { createDevFs, createDevPts } from './devfs';
 import { createProcFs, setProcCaller } from './procfs';
 import { createSysFs } from './sysfs';
 import { setControllingTty } from './devices';
@@ -82,6 +82,7 @@ export class Vfs {
       this.mountAt('/proc', createProcFs(this), 'nosuid,nodev,noexec');
       this.mountAt('/sys', createSysFs(), 'nosuid,nodev,noexec');
       this.mountAt('/dev', createDevFs(), 'nosuid,mode=755');
+      this.mountAt('/dev/pts', createDevPts(), 'nosuid,noexec,mode=620,ptmxmode=666');
       this.mountAt('/dev/shm', new Tmpfs({ mode: 0o1777 }), 'nosuid,nodev');
       // /tmp is the root overlay's, like every other directory: the host's /tmp shows
       // through read-only and writes stay private (`--tmpfs /tmp` gives an empty one).
@@ -133,6 +134,8 @@ export class Vfs {
     const r = new Dentry(at.name, null, rootInode);
     r.mountpoint = at;
     at.mounted = r;
+    // Pin the covered dentry so later lookups find the mount even on uncached filesystems.
+    if (at.parent !== null) (at.parent.children ??= new Map()).set(at.name, at);
     const m = new Mount(fs, r, at, path, parent ? parent.id : 1, options);
     this.mounts.push(m);
     return m;
@@ -306,10 +309,15 @@ export class Vfs {
     return f;
   }
 
-  /** execve's open: a regular file the caller may execute. */
-  openExec(c: FsCaller, path: string): { file: FileDescription; path: string } | number {
-    const d = this.lookup(c, AT_FDCWD, path, true);
+  /**
+   * execve's open: a regular file the caller may execute. For execveat pass the dirfd and
+   * flags (AT_EMPTY_PATH: the fd itself; AT_SYMLINK_NOFOLLOW: a final symlink is ELOOP).
+   */
+  openExec(c: FsCaller, path: string, dirfd = AT_FDCWD, flags = 0): { file: FileDescription; path: string } | number {
+    if (flags & ~(0x100 | 0x1000)) return -E.EINVAL;
+    const d = this.lookupAt(c, dirfd, path, (flags & 0x100) === 0, (flags & 0x1000) !== 0);
     if (typeof d === 'number') return d;
+    if (d.inode.isSymlink) return -E.ELOOP;
     const inode = d.inode;
     if ((inode.mode & S_IFMT) !== S_IFREG) return -E.EACCES;
     if (!mayAccess(inode, c.creds, MAY_EXEC)) return -E.EACCES;

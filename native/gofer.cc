@@ -1,7 +1,8 @@
 // The host calls of the Gofer protocol (src/gofer/): a SOCK_SEQPACKET socket pair,
 // messages carrying at most one fd (SCM_RIGHTS), and openat2(2), which Node lacks.
 // Used by both sides: the gofer process (openat2 + send) and the Sentry's client
-// (blocking call = send + receive). All functions return -errno on failure.
+// (blocking call = send + receive). Also hostLseek, for host fds the Sentry was handed
+// (a guest `head` repositions a redirected stdin). All functions return -errno on failure.
 #include "common.h"
 #include <cerrno>
 #include <cstring>

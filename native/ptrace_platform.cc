@@ -37,6 +37,24 @@ static uint32_t g_fdSeq = 0;
 constexpr int kStubSockFd = 1000;            // the stubs' end (see stub.c)
 constexpr uint64_t kScratch = 0x7ff000010000ULL;  // a page of every stub the Sentry may use
 
+// Time the Sentry spends serving each thread's syscalls, which Linux would count as
+// that thread's system time (slot = host tid & 0xffff; read and reset by JS).
+static double g_sentryNs[1 << 16];
+static int64_t g_stopAt = 0;
+static pid_t g_stopTid = 0;
+
+static int64_t MonoNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void ChargeSentryTime(pid_t tid) {
+  if (tid != g_stopTid) return;
+  g_sentryNs[tid & 0xffff] += (double)(MonoNs() - g_stopAt);
+  g_stopTid = 0;
+}
+
 uint8_t* EventBuffer() { return g_buf; }
 int32_t* Info() { return reinterpret_cast<int32_t*>(g_buf + kInfoOff); }
 user_regs_struct* Regs() { return reinterpret_cast<user_regs_struct*>(g_buf + kRegsOff); }
@@ -88,6 +106,8 @@ static int DecodeStop(pid_t pid, int status) {
       return kEvExit;
     }
     FillSyscallArgs();
+    g_stopAt = MonoNs();
+    g_stopTid = pid;
     inf[kInfoKind] = kEvSyscall;
     return kEvSyscall;
   }
@@ -118,6 +138,8 @@ static int64_t NowMs() {
 // or the timeout. Blocks in waitpid directly when there is nothing else to watch.
 static int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t* revents, int count) {
   int status;
+  // A thread stopped but not resumed (it blocked): charge its handling up to now only.
+  if (g_stopTid) ChargeSentryTime(g_stopTid);
   if (count == 0 && timeoutMs < 0) {
     SetSigchldWakeups(false);
     for (;;) {
@@ -198,6 +220,7 @@ static Napi::Value Wait(const Napi::CallbackInfo& info) {
 }
 
 static long SetResult(pid_t tid, double result) {
+  ChargeSentryTime(tid);
   return Ptrace(PTRACE_POKEUSR, tid, (void*)offsetof(user_regs_struct, rax), (void*)(int64_t)result);
 }
 
@@ -343,6 +366,13 @@ static Napi::Value InjectClone(const Napi::CallbackInfo& info) {
     return Num(info.Env(), -ESRCH);
   }
   return Num(info.Env(), child);
+}
+
+static Napi::Value TakeSentryNs(const Napi::CallbackInfo& info) {
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  double v = g_sentryNs[tid & 0xffff];
+  g_sentryNs[tid & 0xffff] = 0;
+  return Num(info.Env(), v);
 }
 
 static Napi::Value Tgkill(const Napi::CallbackInfo& info) {
@@ -602,7 +632,62 @@ static Napi::Value PinToCpu(const Napi::CallbackInfo& info) {
   return Num(info.Env(), cpu);
 }
 
+// Host file I/O straight between a host fd and guest memory, through one native buffer:
+// no JS allocation or copy per read (large reads of host files are a hot path).
+static uint8_t g_ioBuf[1 << 20];
+
+// hostReadToGuest(pid, fd, pos, addr, len): pread (pos >= 0) or read (pos < 0) into
+// the guest. Returns bytes moved, or -errno if nothing moved.
+static Napi::Value HostReadToGuest(const Napi::CallbackInfo& info) {
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  int fd = info[1].As<Napi::Number>().Int32Value();
+  int64_t pos = info[2].As<Napi::Number>().Int64Value();
+  uint64_t addr = (uint64_t)info[3].As<Napi::Number>().Int64Value();
+  size_t len = (size_t)info[4].As<Napi::Number>().Int64Value();
+  size_t done = 0;
+  while (done < len) {
+    size_t chunk = len - done < sizeof g_ioBuf ? len - done : sizeof g_ioBuf;
+    ssize_t n = pos >= 0 ? pread(fd, g_ioBuf, chunk, pos + (int64_t)done) : read(fd, g_ioBuf, chunk);
+    if (n < 0) {
+      if (done) break;
+      return Num(info.Env(), -errno);
+    }
+    if (n == 0) break;
+    struct iovec local = {g_ioBuf, (size_t)n}, remote = {(void*)(addr + done), (size_t)n};
+    ssize_t w = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+    if (w != n) return Num(info.Env(), done ? (double)done : -EFAULT);
+    done += (size_t)n;
+    if ((size_t)n < chunk || pos < 0) break;  // short read, or a stream: return what came
+  }
+  return Num(info.Env(), (double)done);
+}
+
+// hostWriteFromGuest(pid, fd, pos, addr, len): the reverse (pwrite when pos >= 0).
+static Napi::Value HostWriteFromGuest(const Napi::CallbackInfo& info) {
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  int fd = info[1].As<Napi::Number>().Int32Value();
+  int64_t pos = info[2].As<Napi::Number>().Int64Value();
+  uint64_t addr = (uint64_t)info[3].As<Napi::Number>().Int64Value();
+  size_t len = (size_t)info[4].As<Napi::Number>().Int64Value();
+  size_t done = 0;
+  while (done < len) {
+    size_t chunk = len - done < sizeof g_ioBuf ? len - done : sizeof g_ioBuf;
+    struct iovec local = {g_ioBuf, chunk}, remote = {(void*)(addr + done), chunk};
+    ssize_t r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (r <= 0) return Num(info.Env(), done ? (double)done : -EFAULT);
+    ssize_t n;
+    do n = pos >= 0 ? pwrite(fd, g_ioBuf, (size_t)r, pos + (int64_t)done) : write(fd, g_ioBuf, (size_t)r);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return Num(info.Env(), done ? (double)done : -errno);
+    done += (size_t)n;
+    if (n < r) break;
+  }
+  return Num(info.Env(), (double)done);
+}
+
 void InitPtrace(Napi::Env env, Napi::Object exports) {
+  exports["hostReadToGuest"] = Napi::Function::New(env, HostReadToGuest);
+  exports["hostWriteFromGuest"] = Napi::Function::New(env, HostWriteFromGuest);
   exports["pinToCpu"] = Napi::Function::New(env, PinToCpu);
   exports["setEventBuffer"] = Napi::Function::New(env, SetEventBuffer);
   exports["spawnStub"] = Napi::Function::New(env, SpawnStub);
@@ -618,6 +703,7 @@ void InitPtrace(Napi::Env env, Napi::Object exports) {
   exports["mmapHostFd"] = Napi::Function::New(env, MmapHostFd);
   exports["injectClone"] = Napi::Function::New(env, InjectClone);
   exports["tgkill"] = Napi::Function::New(env, Tgkill);
+  exports["takeSentryNs"] = Napi::Function::New(env, TakeSentryNs);
   exports["reap"] = Napi::Function::New(env, Reap);
   exports["kill"] = Napi::Function::New(env, Kill);
   exports["exitThread"] = Napi::Function::New(env, ExitThread);

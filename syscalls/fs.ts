@@ -28,6 +28,7 @@ import { TmpfsFile, TmpfsInode, SEAL_SEAL, SEAL_SHRINK, SEAL_GROW, SEAL_WRITE } 
 import * as locks from '../fs/locks';
 import * as ns from '../fs/namespace';
 import * as inotify from '../fs/inotify';
+import * as jobs from '../src/kernel/tty';
 import { pollFds, waitOnFds, type PollEntry } from '../fs/poll';
 import { BLOCK } from './types';
 
@@ -219,7 +220,11 @@ function doWriteLoop(t: Task, f: FileDescription, segs: Seg[], pos: number): num
     if (!gather(t, segs, p.done, b, want)) return p.done > 0 ? p.done : EFAULT;
     const n = pos < 0 ? f.write(b, t) : f.pwrite(b, pos + p.done);
     if (n < 0) {
-      if (n === -E.EAGAIN && !(f.flags & O_NONBLOCK)) return waitFor(t, f, POLLOUT | POLLWRNORM);
+      if (n === -E.EAGAIN && !(f.flags & O_NONBLOCK)) {
+        // Interrupted by a signal after some bytes went out: the count, as Linux returns.
+        if (t.interrupting && p.done > 0) return p.done;
+        return waitFor(t, f, POLLOUT | POLLWRNORM);
+      }
       if (n === -E.EPIPE) sigpipe(t);
       return p.done > 0 ? p.done : n;
     }
@@ -317,7 +322,15 @@ function openCommon(t: Task, dirfd: number, pathAddr: number, flags: number, mod
   const pending = t.sysState as { fifo?: PipeEnd; cloexec: boolean } | undefined;
   if (pending?.fifo) {
     const end = pending.fifo;
-    if (!end.peerReady()) return waitFor(t, end, POLLIN | POLLOUT);
+    if (!end.peerReady()) {
+      // A signal's re-run that would block again ends the call (EINTR/restart): the
+      // parked end must not stay open, or writers would never see EPIPE.
+      if (t.interrupting) {
+        end.decRef();
+        t.sysState = undefined;
+      }
+      return waitFor(t, end, POLLIN | POLLOUT);
+    }
     t.sysState = undefined;
     return install(t, end, pending.cloexec);
   }
@@ -327,6 +340,8 @@ function openCommon(t: Task, dirfd: number, pathAddr: number, flags: number, mod
   if (typeof f === 'number') return f;
   f.flags = (flags & OPEN_KEEP) | O_LARGEFILE;
   const cloexec = (flags & O_CLOEXEC) !== 0;
+  const tty = f.ctty();
+  if (tty !== null) jobs.acquireOnOpen(t, tty, (flags & O_NOCTTY) !== 0);
   if (f instanceof PipeEnd && !(flags & O_NONBLOCK) && !f.peerReady()) {
     t.sysState = { fifo: f, cloexec };
     return waitFor(t, f, POLLIN | POLLOUT);
@@ -679,8 +694,19 @@ export function umask(t: Task, mask: number): number {
   return old;
 }
 
+/** RLIMIT_FSIZE for size changes: SIGXFSZ and EFBIG past the limit, as Linux's inode_newsize_ok. */
+function fsizeOk(t: Task, len: number): number {
+  if (len > limitsOf(t.tg).soft(RLIMIT_FSIZE)) {
+    t.sendSignalSelf(25);
+    return -E.EFBIG;
+  }
+  return 0;
+}
+
 export function truncate(t: Task, path: number, len: number): number {
   if (len < 0) return -E.EINVAL;
+  const lim = fsizeOk(t, len);
+  if (lim < 0) return lim;
   const d = pathTarget(t, AT_FDCWD, path, true, false);
   if (typeof d === 'number') return d;
   return setattrOn(t, d, { size: len });
@@ -693,6 +719,8 @@ export function ftruncate(t: Task, fd: number, len: number): number {
   if (!f.writable) return -E.EINVAL;
   const ino = f.dentry?.inode ?? f.inode;
   if ((ino.mode & S_IFMT) !== S_IFREG) return -E.EINVAL;
+  const lim = fsizeOk(t, len);
+  if (lim < 0) return lim;
   return f.truncate(len);
 }
 
@@ -709,6 +737,8 @@ export function fallocate(t: Task, fd: number, mode: number, off: number, len: n
   if (type !== S_IFREG) return -E.ENODEV;
   if (mode & ~FALLOC_FL_KEEP_SIZE) return -E.EOPNOTSUPP;
   if (mode & FALLOC_FL_KEEP_SIZE) return 0;
+  const lim = fsizeOk(t, off + len);
+  if (lim < 0) return lim;
   return f.allocate(off, len);
 }
 

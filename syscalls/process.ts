@@ -8,9 +8,10 @@ import {
   CLONE_PARENT_SETTID,
 } from '../src/kernel/process-lifecycle';
 import { PidFd } from '../src/kernel/pidfd';
-import { futexQueue, futexWake, futexLockPi, futexUnlockPi } from '../src/kernel/futex';
+import { futexQueue, futexWake, futexRequeue, futexLockPi, futexUnlockPi } from '../src/kernel/futex';
 import { Reg } from '../src/platform/event-buffer';
 import { NO_RESUME } from './types';
+import { onNewSession as ttyOnNewSession } from '../src/kernel/tty';
 import * as E from '../src/kernel/errno';
 import type { ThreadGroup } from '../src/kernel/thread-group';
 import { SIGCHLD, CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED } from '../src/kernel/signals';
@@ -56,6 +57,7 @@ export function setsid(t: Task): number {
   for (const g of kernel.threadGroups.values()) if (g.pgid === tg.pid) return -E.EPERM;
   tg.sid = tg.pid;
   tg.pgid = tg.pid;
+  ttyOnNewSession(tg); // the new session has no controlling terminal
   return tg.pid;
 }
 
@@ -63,9 +65,12 @@ export function setpgid(t: Task, pid: number, pgid: number): number {
   pid |= 0;
   pgid |= 0;
   if (pgid < 0) return -E.EINVAL;
-  const tg = pid === 0 ? t.tg : findGroup(pid);
+  // A zombie child is still found (Linux finds it, then refuses with EACCES after exec).
+  const tg = pid === 0 ? t.tg : kernel.threadGroups.get(pid);
   if (!tg) return -E.ESRCH;
   if (tg !== t.tg && tg.parent !== t.tg) return -E.ESRCH;
+  if (tg !== t.tg && tg.sid !== t.tg.sid) return -E.EPERM;
+  if (tg !== t.tg && tg.didExec) return -E.EACCES;
   if (tg.sid === tg.pid) return -E.EPERM;
   if (tg.sid !== t.tg.sid) return -E.EPERM;
   const target = pgid === 0 ? tg.pid : pgid;
@@ -147,6 +152,14 @@ export function execveat(t: Task, dirfd: number, pathAddr: number, argvAddr: num
   const p = t.mem.readCString(pathAddr, 4096);
   if (p === null) return -E.EFAULT;
   const AT_EMPTY_PATH = 0x1000;
+  const AT_SYMLINK_NOFOLLOW = 0x100;
+  if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) return -E.EINVAL;
+  if (flags & AT_SYMLINK_NOFOLLOW && p !== '') {
+    const st = kernel.vfs.stat(t, dirfd | 0, p, false);
+    if (typeof st !== 'number' && (st.mode & 0o170000) === 0o120000) return -E.ELOOP;
+  }
+  const dfd = dirfd | 0;
+  if ((!p.startsWith('/') || p === '') && dfd !== -100 && !t.fdTable.get(dfd)) return -E.EBADF;
   let full: string | number = p;
   if (p === '' && flags & AT_EMPTY_PATH) {
     full = `/proc/self/fd/${dirfd | 0}`;
@@ -185,11 +198,20 @@ export function exit_group(t: Task, code: number): number {
 const WNOHANG = 1, WUNTRACED = 2, WEXITED = 4, WCONTINUED = 8, WNOWAIT = 0x01000000;
 const WALL_FLAGS = 0x40000000 | 0x80000000 | 0x20000000; // __WALL, __WCLONE, __WNOTHREAD
 
-/** Children of t's process matching a wait4-style pid spec. */
-function matching(t: Task, pid: number): ThreadGroup[] {
+const __WCLONE = 0x80000000, __WALL = 0x40000000;
+
+/**
+ * Children of t's process matching a wait4-style pid spec. A "clone" child (one that
+ * does not signal SIGCHLD at exit) is waited for only with __WCLONE or __WALL, and
+ * with __WCLONE only such children are.
+ */
+function matching(t: Task, pid: number, options: number): ThreadGroup[] {
   const out: ThreadGroup[] = [];
   for (const c of t.tg.children) {
-    if (pid > 0 ? c.pid === pid : pid === -1 ? true : pid === 0 ? c.pgid === t.tg.pgid : c.pgid === -pid) out.push(c);
+    if (!(pid > 0 ? c.pid === pid : pid === -1 ? true : pid === 0 ? c.pgid === t.tg.pgid : c.pgid === -pid)) continue;
+    const cloneChild = c.exitSignal !== SIGCHLD;
+    if (!(options & __WALL) && cloneChild !== ((options & __WCLONE) !== 0)) continue;
+    out.push(c);
   }
   return out;
 }
@@ -203,7 +225,7 @@ interface WaitResult {
 
 /** Finds a reportable child; reaps it unless WNOWAIT. null: none yet; number: -errno. */
 function findWaitable(t: Task, pid: number, options: number): WaitResult | null | number {
-  const kids = matching(t, pid);
+  const kids = matching(t, pid, options);
   if (kids.length === 0) return -E.ECHILD;
   for (const c of kids) {
     if (c.zombie && options & WEXITED) {
@@ -378,9 +400,9 @@ export function futex(t: Task, uaddr: number, op: number, val: number, timeoutAd
         if (cur === null) return -E.EFAULT;
         if (cur !== (val3 | 0)) return -E.EAGAIN;
       }
-      // Requeued waiters are woken instead (a spurious wake-up, which callers allow).
       const n2 = timeoutAddr >>> 0; // val2 travels in the timeout argument
-      return futexWake(t, uaddr, Math.max(0, val | 0), -1, priv) + futexWake(t, uaddr, n2, -1, priv);
+      if ((val | 0) < 0 || (n2 | 0) < 0) return -E.EINVAL;
+      return futexRequeue(t, uaddr, uaddr2, val | 0, n2, priv);
     }
     case FUTEX_WAKE_OP: {
       const opv = val3 | 0;

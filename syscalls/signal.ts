@@ -145,8 +145,9 @@ function userInfo(t: Task, sig: number, code = SI_USER): SigInfo {
 function groupsFor(t: Task, pid: number): ThreadGroup[] | number {
   const all = [...kernel.threadGroups.values()].filter((g) => !g.zombie);
   if (pid > 0) {
+    // A zombie still exists until reaped: kill() on it succeeds and does nothing.
     const g = kernel.threadGroups.get(pid);
-    return g && !g.zombie ? [g] : -E.ESRCH;
+    return g ? [g] : -E.ESRCH;
   }
   if (pid === 0) return all.filter((g) => g.pgid === t.tg.pgid);
   if (pid === -1) return all.filter((g) => g.pid !== 1 && g !== t.tg);

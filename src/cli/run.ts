@@ -16,6 +16,8 @@ import { native } from '../platform/native';
 import { StraceTracer } from './strace';
 import { installTimers } from '../kernel/time/index';
 import { EACCES, ENOEXEC } from '../kernel/errno';
+import { Console } from './console';
+import { setHostWinchHook } from '../kernel/signal-delivery';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
 
@@ -50,7 +52,9 @@ function buildEnv(o: RunOptions): string[] {
 }
 
 function run(o: RunOptions): number {
-  const ttyFd = [0, 1, 2].find((fd) => tty.isatty(fd)) ?? -1;
+  // -t: the guest gets a Sentry pty (src/cli/console.ts) instead of the host terminal.
+  const useConsole = o.tty && tty.isatty(0);
+  const ttyFd = useConsole ? -1 : [0, 1, 2].find((fd) => tty.isatty(fd)) ?? -1;
   let vfs;
   try {
     vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, ttyFd });
@@ -62,9 +66,11 @@ function run(o: RunOptions): number {
   if (o.debug) kernel.debug = (m) => process.stderr.write(`tssandbox: ${m}\n`);
 
   const fdTable = new FdTable();
-  fdTable.installAt(0, new HostFile(0, tty.isatty(0) ? O_RDWR : O_RDONLY), false);
-  fdTable.installAt(1, new HostFile(1, tty.isatty(1) ? O_RDWR : O_WRONLY), false);
-  fdTable.installAt(2, new HostFile(2, tty.isatty(2) ? O_RDWR : O_WRONLY), false);
+  if (!useConsole) {
+    fdTable.installAt(0, new HostFile(0, tty.isatty(0) ? O_RDWR : O_RDONLY), false);
+    fdTable.installAt(1, new HostFile(1, tty.isatty(1) ? O_RDWR : O_WRONLY), false);
+    fdTable.installAt(2, new HostFile(2, tty.isatty(2) ? O_RDWR : O_WRONLY), false);
+  }
   const fsCtx = vfs.rootContext();
   const creds = new Credentials(0, 0);
 
@@ -77,6 +83,15 @@ function run(o: RunOptions): number {
 
   const envp = buildEnv(o);
   const init = createInit(s, { req: null as unknown as ExecRequest, fdTable, fsCtx, creds });
+  let cons: Console | null = null;
+  if (useConsole) {
+    const c = Console.create(init, fdTable);
+    if (typeof c === 'string') fail(c, 125);
+    cons = c;
+    cons.attachSession(init);
+    cons.syncWinsize();
+    setHostWinchHook(() => c.syncWinsize());
+  }
 
   // Working directory: the caller's when the sandbox can see it, else /.
   const cwd = o.cwd ?? process.cwd();
@@ -92,11 +107,20 @@ function run(o: RunOptions): number {
   const started = platform.start();
   if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);
   native().installSignalHandlers();
+  if (cons) {
+    cons.enterRaw();
+    cons.start();
+  }
   tracer?.execLine(init.tid, program, req.argv, envp.length);
   const err = startInit(s, init, req);
   if (err) fail(err.reason, err.notFound ? 127 : 126);
 
-  const status = s.run();
+  let status: number;
+  try {
+    status = s.run();
+  } finally {
+    cons?.restore();
+  }
   const sig = status & 0x7f;
   return sig ? 128 + sig : (status >> 8) & 0xff;
 }

@@ -26,6 +26,16 @@ export function futexQueue(t: Task, addr: number, priv: boolean): WaitQueue {
   return q;
 }
 
+/** FUTEX_(CMP_)REQUEUE: wakes up to nWake waiters on addr, moves up to nMove to addr2. */
+export function futexRequeue(t: Task, addr: number, addr2: number, nWake: number, nMove: number, priv: boolean): number {
+  const woken = futexWake(t, addr, nWake, -1, priv);
+  const q = queues.get(key(t, addr, priv));
+  if (!q || nMove <= 0) return woken;
+  const moved = q.requeue(futexQueue(t, addr2, priv), nMove);
+  if (q.size === 0) queues.delete(key(t, addr, priv));
+  return woken + moved;
+}
+
 /** Wakes up to n waiters whose bitset intersects `bitset`; returns how many. */
 export function futexWake(t: Task, addr: number, n: number, bitset: number, priv: boolean): number {
   const k = key(t, addr, priv);

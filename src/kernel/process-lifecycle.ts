@@ -16,11 +16,15 @@ import { Credentials } from './credentials';
 import { copyCaps } from './capabilities';
 import { limitsOf, RLIMIT_NPROC, RLIMIT_CPU, RLIM_INFINITY } from './limits';
 import { cpuLimitChanged } from './time/cpu-limit';
-import { SignalHandlers, SignalState, SIGCHLD, SIG_IGN, SA_NOCLDWAIT, CLD_EXITED, CLD_KILLED, CLD_DUMPED, SS_DISABLE } from './signals';
+import {
+  SignalHandlers, SignalState, SIGCHLD, SIGCONT, SIG_IGN, SA_NOCLDWAIT, SA_NOCLDSTOP, CLD_EXITED, CLD_KILLED, CLD_DUMPED,
+  CLD_STOPPED, CLD_CONTINUED, SS_DISABLE,
+} from './signals';
 import { sendToGroup, sendToTask } from './signal-delivery';
 import { futexWake, exitRobustList } from './futex';
 import { accountExitedTask, schedOnClone, timersOnExec, timersOnExit } from './time/index';
 import { cpuNsForParent } from './time/cputime';
+import { onProcessExit as ttyOnProcessExit } from './tty';
 
 export const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800,
   CLONE_PIDFD = 0x1000, CLONE_PTRACE = 0x2000, CLONE_VFORK = 0x4000, CLONE_PARENT = 0x8000,
@@ -100,6 +104,14 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): n
     tg.handlers = tg.handlers.resetForExec();
     timersOnExec(tg);
     t.sig.altStack = { sp: 0, flags: SS_DISABLE, size: 0 };
+  }
+  if (!first) {
+    tg.didExec = true;
+    // A non-leader thread that execs takes over the process's id (de_thread).
+    if (t.tid !== tg.pid) {
+      kernel.tasks.delete(t.tid);
+      t.tid = tg.pid;
+    }
   }
   t.hostTid = ctx;
   t.mm = mm;
@@ -319,6 +331,7 @@ function processExited(s: Sentry, tg: ThreadGroup, status: number): void {
   tg.zombie = true;
   tg.waitStatus = status;
   timersOnExit(tg);
+  ttyOnProcessExit(tg); // a session leader's terminal hangs up its foreground job
   tg.exitEvents.notify(0x41);
   const init = s.init;
   for (const c of tg.children) {
@@ -369,31 +382,50 @@ export function reap(tg: ThreadGroup): void {
   kernel.threadGroups.delete(tg.pid);
 }
 
-/** Job-control stop of every thread (SIGSTOP, SIGTSTP...). */
+/**
+ * Job-control stop of every thread (SIGSTOP, SIGTSTP...). Running threads are kicked
+ * and held at their next stop; threads parked in a syscall stay parked and are held
+ * when it completes. The parent hears of it (WUNTRACED, SIGCHLD with CLD_STOPPED).
+ */
 export function stopGroup(s: Sentry, tg: ThreadGroup, sig: number): void {
+  if (tg.stopped || tg.exiting) return;
+  tg.stopped = true;
   for (const t of tg.tasks) {
     if (t.state === TaskState.Running) {
       t.state = TaskState.Stopped;
       if (!t.inSentry) s.kick(t);
+    } else if (t.state === TaskState.Blocked) {
+      t.stopWhenDone = true;
     }
   }
   tg.stopReport = sig;
-  tg.parent?.childEvents.notify(1);
+  tg.continueReport = false;
+  notifyParentJobControl(s, tg, CLD_STOPPED, sig);
 }
 
+/** SIGCONT: every held thread goes on; the parent hears of it (WCONTINUED, CLD_CONTINUED). */
 export function continueGroup(s: Sentry, tg: ThreadGroup): void {
-  let any = false;
+  if (!tg.stopped) return;
+  tg.stopped = false;
   for (const t of tg.tasks) {
+    t.stopWhenDone = false;
     if (t.state === TaskState.Stopped) {
       t.state = TaskState.Running;
-      any = true;
-      if (t.inSentry) s.resumeNow(t);
+      s.continueTask(t);
     }
   }
-  if (any) {
-    tg.continueReport = true;
-    tg.stopReport = 0;
-    tg.parent?.childEvents.notify(1);
+  tg.continueReport = true;
+  tg.stopReport = 0;
+  notifyParentJobControl(s, tg, CLD_CONTINUED, SIGCONT);
+}
+
+function notifyParentJobControl(s: Sentry, tg: ThreadGroup, code: number, sig: number): void {
+  const parent = tg.parent;
+  if (!parent || parent.zombie) return;
+  parent.childEvents.notify(1);
+  const act = parent.handlers.actions[SIGCHLD];
+  if ((act.flags & SA_NOCLDSTOP) === 0n && tg.exitSignal === SIGCHLD) {
+    sendToGroup(s, parent, { signo: SIGCHLD, code, pid: tg.pid, uid: 0, status: sig });
   }
 }
 

@@ -206,7 +206,12 @@ export class Sentry {
     if (this.tracer) this.tracer.exit(t, r);
     t.sysState = undefined;
     if (r === NO_RESUME) return;
-    t.state = TaskState.Running;
+    if (t.stopWhenDone) {
+      t.stopWhenDone = false;
+      t.state = TaskState.Stopped;
+    } else if (t.state !== TaskState.Stopped) {
+      t.state = TaskState.Running;
+    }
     if (r === KEEP_REGS) {
       if (hasDeliverable(t)) {
         if (this.platform.getRegs(t.hostTid) === 0) deliverPending(this, t, null);
@@ -223,15 +228,36 @@ export class Sentry {
       }
       return;
     }
+    if (t.state === TaskState.Stopped) {
+      // Job-control stop: the result waits with the task until SIGCONT.
+      const ctx = t.hostTid;
+      t.stoppedResume = () => this.platform.resumeSyscall(ctx, r);
+      return;
+    }
     this.flushResume();
     this.pendingCtx = t.hostTid;
     this.pendingResult = r;
   }
 
-  /** Resumes a stopped task whose registers are already set. */
+  /** Resumes a stopped task whose registers are already set (held back while job-control stopped). */
   resumeNow(t: Task): void {
+    if (t.state === TaskState.Stopped) {
+      const ctx = t.hostTid;
+      t.stoppedResume = () => this.platform.resume(ctx);
+      return;
+    }
     t.inSentry = false;
     this.platform.resume(t.hostTid);
+  }
+
+  /** SIGCONT: a job-control-stopped task goes on from where it was held. */
+  continueTask(t: Task): void {
+    const go = t.stoppedResume;
+    t.stoppedResume = null;
+    if (go) {
+      t.inSentry = false;
+      go();
+    }
   }
 
   /** After a kick or a stop outside a syscall: deliver what is pending and go on. */
@@ -245,7 +271,7 @@ export class Sentry {
     for (const t of list) {
       if (t.state !== TaskState.Blocked || !t.wokenPending) continue;
       t.wokenPending = false;
-      t.state = TaskState.Running;
+      t.state = TaskState.Running; // complete() applies a stop that came meanwhile
       t.resumed = true;
       this.invoke(t);
     }

@@ -147,8 +147,8 @@ export function deliverPending(s: Sentry, t: Task, result: number | null): void 
   }
   if (t.state === TaskState.Dead) return;
   p.setRegs(t.hostTid);
-  if (t.state === TaskState.Stopped) return; // continueGroup resumes it
-  s.resumeNow(t);
+  s.resumeNow(t); // held back if a stop signal stopped the group
+
 }
 
 /**
@@ -182,12 +182,22 @@ export function forceFault(s: Sentry, t: Task, signo: number, rawInfo: Buffer): 
   if (s.platform.getRegs(t.hostTid) === 0) deliverPending(s, t, null);
 }
 
+/** `run -t` (src/cli/console.ts): a host SIGWINCH resizes the guest's pty instead. */
+let hostWinchHook: (() => void) | null = null;
+export function setHostWinchHook(fn: (() => void) | null): void {
+  hostWinchHook = fn;
+}
+
 /** Host signals the Sentry received: passed on to the guest like a terminal or runc would. */
 export function onHostSignals(s: Sentry, mask: number): void {
   const init = s.init;
   if (!init) return;
   for (let sig = 1; sig < 32; sig++) {
     if ((mask & (1 << sig)) === 0) continue;
+    if (sig === SIGWINCH && hostWinchHook !== null) {
+      hostWinchHook();
+      continue;
+    }
     const si: SigInfo = { signo: sig, code: SI_KERNEL };
     if (sig === SIGINT || sig === SIGQUIT || sig === SIGTSTP || sig === SIGWINCH) {
       // Keyboard signals go to the foreground process group.

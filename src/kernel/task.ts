@@ -57,6 +57,10 @@ export class Task {
   wokenPending = false;
   /** What an interrupted blocking call returns (-ERESTARTSYS unless the handler says). */
   intrResult = -512;
+  /** Its group was stopped while it was parked in a syscall: stop when that completes. */
+  stopWhenDone = false;
+  /** How to let a job-control-stopped task go on (set when it was held at a stop). */
+  stoppedResume: (() => void) | null = null;
   /** Set while a handler is re-run because a signal arrived during its block. */
   interrupting = false;
   /** Signals do not cut this block short (vfork's wait for the child); they wait for the result. */
@@ -72,6 +76,8 @@ export class Task {
   vforkParent: Task | null = null;
   /** vfork: set on the parent when its child released it. */
   vforkDone = false;
+  /** Sentry time spent on this thread's syscalls so far (ns): part of its system time. */
+  sentryNs = 0;
   /** When the current syscall began (for --strace durations). */
   sysStartNs = 0;
   /** The registers at syscall entry (for rawArg and handlers that need them). */
@@ -81,8 +87,8 @@ export class Task {
   readonly wakeFn: (events: number) => void;
 
   constructor(
-    /** Guest tid (the Sentry's own numbering; the first task is 1). */
-    readonly tid: number,
+    /** Guest tid (the Sentry's own numbering; the first task is 1). Changes only when a non-leader thread execs. */
+    public tid: number,
     /** Host tid of the stub thread running this task. */
     public hostTid: number,
     public tg: ThreadGroup,

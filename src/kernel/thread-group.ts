@@ -29,6 +29,10 @@ export class ThreadGroup {
   /** Exit requested by exit_group or a fatal signal; tasks leave when they next stop. */
   exiting = false;
   groupExitStatus = 0;
+  /** Job-control stopped (SIGSTOP & co.) until SIGCONT. */
+  stopped = false;
+  /** Has exec'd since fork (setpgid on it then fails with EACCES). */
+  didExec = false;
   /** Reported once to the parent by WUNTRACED / WCONTINUED. */
   stopReport = 0;
   continueReport = false;

@@ -13,6 +13,8 @@ export interface WaitEntry {
   readonly owner?: { tid: number };
   /** Set once removed, so a queue being notified can skip stale entries. */
   removed: boolean;
+  /** The queue holding it now (futex requeue moves entries between queues). */
+  queue: WaitQueue;
 }
 
 export class WaitQueue {
@@ -20,7 +22,7 @@ export class WaitQueue {
 
   /** Registers fn for events in mask (0xffffffff for "any"). Returns the entry to remove later. */
   add(mask: number, fn: WakeFn, owner?: { tid: number }): WaitEntry {
-    const e: WaitEntry = { mask, fn, removed: false, owner };
+    const e: WaitEntry = { mask, fn, removed: false, owner, queue: this };
     this.entries.push(e);
     return e;
   }
@@ -28,8 +30,22 @@ export class WaitQueue {
   remove(e: WaitEntry): void {
     if (e.removed) return;
     e.removed = true;
-    const i = this.entries.indexOf(e);
-    if (i >= 0) this.entries.splice(i, 1);
+    const list = e.queue.entries;
+    const i = list.indexOf(e);
+    if (i >= 0) list.splice(i, 1);
+  }
+
+  /** Moves up to n waiters, oldest first, to another queue (FUTEX_REQUEUE); returns how many. */
+  requeue(target: WaitQueue, n: number): number {
+    let moved = 0;
+    while (moved < n && this.entries.length) {
+      const e = this.entries.shift()!;
+      if (e.removed) continue;
+      e.queue = target;
+      target.entries.push(e);
+      moved++;
+    }
+    return moved;
   }
 
   /** The task waiting longest, if the oldest waiter is a task. */

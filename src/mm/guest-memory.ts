@@ -1,4 +1,5 @@
 import type { Platform } from '../platform/platform';
+import { native } from '../platform/native';
 import { EFAULT, ENAMETOOLONG, ENOENT } from '../kernel/errno';
 
 /** Lowest and highest+1 addresses a guest pointer may name (x86-64 user half). */
@@ -41,6 +42,24 @@ export class GuestMemory {
     if (len === 0) return true;
     if (!this.ok(addr, len)) return false;
     return this.platform.writeMem(this.asPid, addr, data, off, len) === len;
+  }
+
+  /**
+   * Reads a host fd straight into guest memory (pread when pos >= 0, else read), with
+   * no JS buffer in between: the path for large reads of host files.
+   * Returns bytes read or -errno (-EFAULT for a bad guest range).
+   */
+  readFromHost(hostFd: number, pos: number, addr: number, len: number): number {
+    if (len === 0) return 0;
+    if (!this.ok(addr, len)) return -EFAULT;
+    return native().hostReadToGuest(this.asPid, hostFd, pos, addr, len);
+  }
+
+  /** Writes guest memory straight to a host fd (pwrite when pos >= 0). */
+  writeToHost(hostFd: number, pos: number, addr: number, len: number): number {
+    if (len === 0) return 0;
+    if (!this.ok(addr, len)) return -EFAULT;
+    return native().hostWriteFromGuest(this.asPid, hostFd, pos, addr, len);
   }
 
   /** A NUL-terminated string of at most max bytes (excluding the NUL), or null. */

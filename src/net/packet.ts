@@ -66,6 +66,7 @@ export class RecvQueue {
       if (n > 0 && (p.rights !== null || !sameCreds(p.creds, meta.creds))) break;
       if (n === 0) {
         meta.creds = p.creds;
+        meta.from = p.from;
         if (!peek && p.rights !== null) {
           meta.rights = p.rights;
           p.rights = null;

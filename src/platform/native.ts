@@ -38,6 +38,8 @@ export interface NativeAddon {
   mmapHostFd(tid: number, hostFd: number, addr: number, len: number, prot: number, flags: number, off: number): number;
   /** Injects a fork/clone; returns the new host tid (stopped, traced) or -errno. */
   injectClone(tid: number, flags: number): number;
+  /** Sentry time spent serving host thread tid's syscalls since the last call (ns). */
+  takeSentryNs(tid: number): number;
   /** Sends a host signal to a host thread (SIGKILL to end a stub thread). */
   tgkill(tgid: number, tid: number, sig: number): number;
   /** kill(2): signals the host process holding thread/process id pid. */
@@ -53,6 +55,11 @@ export interface NativeAddon {
   writeMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
   /** Reads a NUL-terminated string up to max bytes; returns a string, or a negative errno (-EFAULT, -ENAMETOOLONG). */
   readCString(pid: number, addr: number, max: number): string | number;
+
+  /** pread (pos >= 0) or read from host fd straight into guest memory; bytes or -errno. */
+  hostReadToGuest(pid: number, fd: number, pos: number, addr: number, len: number): number;
+  /** pwrite (pos >= 0) or write guest memory straight to a host fd; bytes or -errno. */
+  hostWriteFromGuest(pid: number, fd: number, pos: number, addr: number, len: number): number;
 
   // ---- host calls Node lacks (native/host.cc) ----
   /** poll(2) on host fds; fills revents; returns count or -errno. */

@@ -10,7 +10,7 @@ import { expectSameAsNative } from '../helpers/run';
 const SRC = path.join(__dirname, 'guests');
 
 describe('fs semantics match Linux', () => {
-  for (const name of ['fs_semantics', 'fs_blocking']) {
+  for (const name of ['fs_semantics', 'fs_blocking', 'fs_pty']) {
     for (const l of LINKAGES) {
       it(`${name} (${l})`, async () => {
         const bin = compileGuest(name, l, { srcDir: SRC });

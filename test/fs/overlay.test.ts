@@ -115,3 +115,21 @@ describe('overlay', () => {
     expect(nfs.existsSync(path.join(root, 'rw'))).toBe(false);
   });
 });
+
+describe('bind mounts see the host live', () => {
+  it('host-side changes show up; mounts inside a bind stay visible', () => {
+    const bind = nfs.mkdtempSync(path.join(os.tmpdir(), 'tss-live-'));
+    nfs.mkdirSync(path.join(bind, 'sub'));
+    const vfs = createVfs({ root: hostTree(), bare: true, mounts: [{ src: bind, dst: '/data', readonly: false }], tmpfs: ['/data/sub'] });
+    const t = fakeTask(vfs);
+    expect(vfs.stat(t, -100, '/data/late', false)).toBe(-E.ENOENT);
+    nfs.writeFileSync(path.join(bind, 'late'), 'appeared');
+    expect(readAll(vfs, t, '/data/late')).toBe('appeared');
+    nfs.unlinkSync(path.join(bind, 'late'));
+    expect(vfs.stat(t, -100, '/data/late', false)).toBe(-E.ENOENT);
+    const f = vfs.open(t, -100, '/data/sub/x', O_CREAT | O_WRONLY, 0o644);
+    expect(typeof f).toBe('object');
+    expect(nfs.existsSync(path.join(bind, 'sub', 'x'))).toBe(false);
+    expect(names(vfs, t, '/data/sub')).toEqual(['x']);
+  });
+});

@@ -10,7 +10,8 @@ import * as E from '../../src/kernel/errno';
 
 let vfs: Vfs;
 beforeAll(() => {
-  vfs = createVfs({ root: '/' });
+  // A fresh tmpfs on /tmp: the host's /tmp (visible through the overlay) must not leak into results.
+  vfs = createVfs({ root: '/', tmpfs: ['/tmp'] });
   kernel.vfs = vfs;
 });
 
@@ -560,26 +561,26 @@ describe('fs syscalls: fds, pipes, polling', () => {
 describe('fs syscalls: mount namespace', () => {
   it('mount tmpfs and bind, umount, EPERM for non-root', () => {
     const { t, m } = setup();
-    expect(sys.mkdir(t, m.str('/tmp/mnt'), 0o755)).toBe(0);
-    expect(sys.mount(t, m.str('none'), m.str('/tmp/mnt'), m.str('tmpfs'), 0)).toBe(0);
-    const fd = sys.open(t, m.str('/tmp/mnt/f'), O_CREAT | O_WRONLY, 0o644);
+    expect(sys.mkdir(t, m.str('/tmp/tss-mnt-test'), 0o755)).toBe(0);
+    expect(sys.mount(t, m.str('none'), m.str('/tmp/tss-mnt-test'), m.str('tmpfs'), 0)).toBe(0);
+    const fd = sys.open(t, m.str('/tmp/tss-mnt-test/f'), O_CREAT | O_WRONLY, 0o644);
     expect(fd).toBeGreaterThanOrEqual(0);
     const sf = m.alloc(120);
-    expect(sys.statfs(t, m.str('/tmp/mnt'), sf)).toBe(0);
+    expect(sys.statfs(t, m.str('/tmp/tss-mnt-test'), sf)).toBe(0);
     expect(Number(m.get(sf, 8).readBigInt64LE(0))).toBe(0x01021994);
-    expect(sys.mkdir(t, m.str('/tmp/b'), 0o755)).toBe(0);
-    expect(sys.mount(t, m.str('/tmp/mnt'), m.str('/tmp/b'), 0, 4096)).toBe(0);
+    expect(sys.mkdir(t, m.str('/tmp/tss-b-test'), 0o755)).toBe(0);
+    expect(sys.mount(t, m.str('/tmp/tss-mnt-test'), m.str('/tmp/tss-b-test'), 0, 4096)).toBe(0);
     const st = m.alloc(144);
-    expect(sys.stat(t, m.str('/tmp/b/f'), st)).toBe(0);
-    expect(sys.umount2(t, m.str('/tmp/b'), 0)).toBe(0);
-    expect(sys.stat(t, m.str('/tmp/b/f'), st)).toBe(-E.ENOENT);
-    expect(sys.umount2(t, m.str('/tmp/mnt'), 0)).toBe(0);
-    expect(sys.stat(t, m.str('/tmp/mnt/f'), st)).toBe(-E.ENOENT);
-    expect(sys.umount2(t, m.str('/tmp/mnt'), 0)).toBe(-E.EINVAL);
-    expect(sys.mount(t, m.str('x'), m.str('/tmp/mnt'), m.str('nosuchfs'), 0)).toBe(-E.ENODEV);
+    expect(sys.stat(t, m.str('/tmp/tss-b-test/f'), st)).toBe(0);
+    expect(sys.umount2(t, m.str('/tmp/tss-b-test'), 0)).toBe(0);
+    expect(sys.stat(t, m.str('/tmp/tss-b-test/f'), st)).toBe(-E.ENOENT);
+    expect(sys.umount2(t, m.str('/tmp/tss-mnt-test'), 0)).toBe(0);
+    expect(sys.stat(t, m.str('/tmp/tss-mnt-test/f'), st)).toBe(-E.ENOENT);
+    expect(sys.umount2(t, m.str('/tmp/tss-mnt-test'), 0)).toBe(-E.EINVAL);
+    expect(sys.mount(t, m.str('x'), m.str('/tmp/tss-mnt-test'), m.str('nosuchfs'), 0)).toBe(-E.ENODEV);
     expect(sys.mount(t, 0, m.str('/'), 0, (1 << 18) | 16384)).toBe(0);
     t.creds.euid = 1000;
-    expect(sys.mount(t, m.str('none'), m.str('/tmp/mnt'), m.str('tmpfs'), 0)).toBe(-E.EPERM);
+    expect(sys.mount(t, m.str('none'), m.str('/tmp/tss-mnt-test'), m.str('tmpfs'), 0)).toBe(-E.EPERM);
     t.creds.euid = 0;
   });
 });

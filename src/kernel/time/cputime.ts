@@ -1,5 +1,6 @@
 import { closeSync, openSync, readFileSync, readSync } from 'fs';
 import type { Task } from '../task';
+import { native } from '../../platform/native';
 import type { ThreadGroup } from '../thread-group';
 
 /**
@@ -119,6 +120,9 @@ export function taskCpu(t: Task): CpuSample {
   const prev = last.get(t);
   const cur = t.hostTid > 0 ? readHost(t) : null;
   if (!cur) return prev ?? { userNs: 0, sysNs: 0, minflt: 0, majflt: 0 };
+  // The Sentry's time serving this thread's syscalls is its system time, as in Linux.
+  if (t.hostTid > 0) t.sentryNs = (t.sentryNs ?? 0) + native().takeSentryNs(t.hostTid);
+  cur.sysNs += t.sentryNs ?? 0;
   if (prev) {
     // Never go backwards (the user/system split may shift between readings).
     if (cur.userNs < prev.userNs) cur.userNs = prev.userNs;

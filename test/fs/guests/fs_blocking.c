@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ static void msleep(int ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
 }
+static void on_alarm(int sig) { (void)sig; }
 static long now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -179,6 +181,26 @@ int main(void) {
   r = read(efd, &v, 8);
   printf("eventfd: r=%d v=%lu\n", r, (unsigned long)v);
   wait(NULL);
+
+  /* signals: a blocked pipe write returns what it wrote; a blocked FIFO open gives EINTR
+   * and leaves no reader behind */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_alarm; /* no SA_RESTART */
+  sigaction(SIGALRM, &sa, NULL);
+  pipe(p);
+  static char big[100000];
+  alarm(1);
+  r = write(p[1], big, sizeof big);
+  printf("interrupted pipe write: %d\n", r);
+  close(p[0]);
+  close(p[1]);
+  mkfifo("fifo2", 0600);
+  alarm(1);
+  r = open("fifo2", O_RDONLY);
+  printf("interrupted fifo open: %d %s\n", r, strerrorname_np(errno));
+  r = open("fifo2", O_WRONLY | O_NONBLOCK);
+  printf("writer open after: %d %s\n", r, strerrorname_np(errno));
 
   if (chdir("/") == 0 && fork() == 0) {
     execlp("rm", "rm", "-rf", dir, (char *)NULL);

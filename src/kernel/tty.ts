@@ -1,0 +1,201 @@
+/**
+ * Sessions and controlling terminals (job control), the kernel half of Linux's
+ * tty_jobctrl.c: which terminal controls which session, its foreground process group,
+ * and the checks that stop background jobs touching the terminal (SIGTTIN / SIGTTOU /
+ * EIO). The terminal itself (fs/pty.ts) implements `Ctty`; this file knows nothing of
+ * its data path.
+ *
+ * A controlling tty belongs to a session (keyed by sid), so every process of the session
+ * shares it, as Linux's signal->tty does for processes that stay in the session.
+ */
+import * as E from './errno';
+import { kernel } from './kernel';
+import { sentry } from './sentry';
+import type { Task } from './task';
+import type { ThreadGroup } from './thread-group';
+import { sendToGroup } from './signal-delivery';
+import { SI_KERNEL, SIGCONT, SIGHUP, SIGTTIN, SIGTTOU, sigbit } from './signals';
+
+export interface Ctty {
+  /** Session this terminal controls; 0 when none. */
+  sid: number;
+  /** Foreground process group; 0 when none. */
+  fgPgid: number;
+  /** The sandbox's console (`run -t`): kernel.foregroundPgid mirrors its foreground group. */
+  isConsole: boolean;
+}
+
+const bySession = new Map<number, Ctty>();
+
+/** The controlling terminal of tg's session, if any. */
+export function cttyOf(tg: ThreadGroup): Ctty | null {
+  const c = bySession.get(tg.sid);
+  return c !== undefined && c.sid === tg.sid ? c : null;
+}
+
+export function isCttyOf(tty: Ctty, tg: ThreadGroup): boolean {
+  return tty.sid !== 0 && tty.sid === tg.sid && bySession.get(tg.sid) === tty;
+}
+
+function setFg(tty: Ctty, pgid: number): void {
+  tty.fgPgid = pgid;
+  if (tty.isConsole) kernel.foregroundPgid = pgid;
+}
+
+/** Makes tty the controlling terminal of tg's session (tg must be its leader). */
+export function attach(tty: Ctty, tg: ThreadGroup): void {
+  if (tty.sid !== 0) bySession.delete(tty.sid);
+  tty.sid = tg.sid;
+  bySession.set(tg.sid, tty);
+  setFg(tty, tg.pgid);
+}
+
+export function detach(tty: Ctty): void {
+  if (tty.sid !== 0 && bySession.get(tty.sid) === tty) bySession.delete(tty.sid);
+  tty.sid = 0;
+  setFg(tty, 0);
+}
+
+/** open(2) of a terminal without O_NOCTTY by a session leader with no terminal acquires it. */
+export function acquireOnOpen(t: Task, tty: Ctty, noctty: boolean): void {
+  const tg = t.tg;
+  if (noctty || tg.sid !== tg.pid || cttyOf(tg) !== null || tty.sid !== 0) return;
+  attach(tty, tg);
+}
+
+/** TIOCSCTTY: arg 1 lets root steal a terminal from another session. */
+export function setCtty(t: Task, tty: Ctty, steal: boolean): number {
+  const tg = t.tg;
+  if (isCttyOf(tty, tg)) return 0;
+  if (tg.sid !== tg.pid || cttyOf(tg) !== null) return -E.EPERM;
+  if (tty.sid !== 0) {
+    if (!steal || !t.creds.isRoot) return -E.EPERM;
+    detach(tty);
+  }
+  attach(tty, tg);
+  return 0;
+}
+
+/** TIOCNOTTY: the session leader gives up its terminal (SIGHUP+SIGCONT to the foreground). */
+export function noCtty(t: Task, tty: Ctty): number {
+  if (!isCttyOf(tty, t.tg)) return -E.ENOTTY;
+  if (t.tg.sid === t.tg.pid) disassociate(tty);
+  return 0;
+}
+
+/** The session leader leaves (exit, TIOCNOTTY): its foreground job is hung up. */
+function disassociate(tty: Ctty): void {
+  const fg = tty.fgPgid;
+  detach(tty);
+  if (fg > 0) {
+    signalPgrp(fg, SIGHUP);
+    signalPgrp(fg, SIGCONT);
+  }
+}
+
+/** Called when a process exits: a session leader drops its controlling terminal. */
+export function onProcessExit(tg: ThreadGroup): void {
+  if (tg.sid !== tg.pid) return;
+  const tty = cttyOf(tg);
+  if (tty !== null) disassociate(tty);
+}
+
+/** setsid: the new session starts without a terminal (drops a stale entry of a reused sid). */
+export function onNewSession(tg: ThreadGroup): void {
+  const stale = bySession.get(tg.sid);
+  if (stale !== undefined) detach(stale);
+}
+
+/** The terminal hung up (pty master closed): SIGHUP+SIGCONT to the session leader and foreground. */
+export function hangup(tty: Ctty): void {
+  if (tty.sid === 0) return;
+  const leader = kernel.threadGroups.get(tty.sid);
+  const fg = tty.fgPgid;
+  detach(tty);
+  const s = sentry();
+  if (leader && !leader.zombie) {
+    sendToGroup(s, leader, { signo: SIGHUP, code: SI_KERNEL });
+    sendToGroup(s, leader, { signo: SIGCONT, code: SI_KERNEL });
+  }
+  if (fg > 0 && (!leader || fg !== leader.pgid)) signalPgrp(fg, SIGHUP);
+}
+
+/** Sends sig to every live process of group pgid (keyboard signals, SIGWINCH, hangup). */
+export function signalPgrp(pgid: number, sig: number): void {
+  if (pgid <= 0) return;
+  const s = sentry();
+  for (const tg of [...kernel.threadGroups.values()]) {
+    if (tg.pgid === pgid && !tg.zombie) sendToGroup(s, tg, { signo: sig, code: SI_KERNEL });
+  }
+}
+
+/**
+ * POSIX orphaned process group: no member has a parent in another group of the same
+ * session. Such a group is not sent SIGTTIN/SIGTTOU (nobody would continue it): EIO.
+ */
+export function isOrphanedPgrp(pgid: number): boolean {
+  for (const tg of kernel.threadGroups.values()) {
+    if (tg.pgid !== pgid || tg.zombie) continue;
+    const p = tg.parent;
+    if (p && !p.zombie && p.pgid !== pgid && p.sid === tg.sid) return false;
+  }
+  return true;
+}
+
+function sigIgnoredOrBlocked(t: Task, sig: number): boolean {
+  return t.tg.handlers.isIgnored(sig) || (t.sig.mask & sigbit(sig)) !== 0n;
+}
+
+/**
+ * A background process touching its controlling terminal. Returns 0 (go on), -EIO, or
+ * -ERESTARTSYS after sending `sig` to its group (the call restarts once it is continued).
+ * `eioIfIgnored`: reads fail when SIGTTIN is ignored/blocked; writes and tcsetattr go on.
+ */
+function backgroundCheck(t: Task, tty: Ctty, sig: number, eioIfIgnored: boolean): number {
+  const tg = t.tg;
+  if (!isCttyOf(tty, tg) || tty.fgPgid === 0 || tg.pgid === tty.fgPgid) return 0;
+  if (sigIgnoredOrBlocked(t, sig)) return eioIfIgnored ? -E.EIO : 0;
+  if (isOrphanedPgrp(tg.pgid)) return -E.EIO;
+  signalPgrp(tg.pgid, sig);
+  return -E.ERESTARTSYS;
+}
+
+/** read(2) from the terminal by a background job. */
+export function checkRead(t: Task, tty: Ctty): number {
+  return backgroundCheck(t, tty, SIGTTIN, true);
+}
+
+/** write(2) with TOSTOP set, tcsetattr, tcsetpgrp, tcflush by a background job. */
+export function checkChange(t: Task, tty: Ctty): number {
+  return backgroundCheck(t, tty, SIGTTOU, false);
+}
+
+/** TIOCGPGRP. viaMaster: the master side may ask without being in the session. */
+export function getPgrp(t: Task, tty: Ctty, viaMaster: boolean): number {
+  if (!viaMaster && !isCttyOf(tty, t.tg)) return -E.ENOTTY;
+  return tty.fgPgid;
+}
+
+/** TIOCSPGRP (tcsetpgrp). */
+export function setPgrp(t: Task, tty: Ctty, pgid: number): number {
+  const c = checkChange(t, tty);
+  if (c !== 0) return c;
+  if (!isCttyOf(tty, t.tg)) return -E.ENOTTY;
+  if (pgid < 0) return -E.EINVAL;
+  let found = false;
+  for (const tg of kernel.threadGroups.values()) {
+    if (tg.pgid === pgid && !tg.zombie) {
+      if (tg.sid !== t.tg.sid) return -E.EPERM;
+      found = true;
+    }
+  }
+  if (!found) return -E.ESRCH;
+  setFg(tty, pgid);
+  return 0;
+}
+
+/** TIOCGSID. */
+export function getSid(t: Task, tty: Ctty, viaMaster: boolean): number {
+  if (!viaMaster && !isCttyOf(tty, t.tg)) return -E.ENOTTY;
+  return tty.sid === 0 ? -E.ENOTTY : tty.sid;
+}

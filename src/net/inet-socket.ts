@@ -1,0 +1,278 @@
+/**
+ * AF_INET / AF_INET6 on loopback (network mode "none"): TCP and UDP between guest
+ * sockets inside the sandbox. No segments exist: a TCP connect links two SocketFiles
+ * through the listener's accept queue and a UDP send queues a datagram on the bound
+ * receiver. Ports live in per-protocol tables; 127.0.0.0/8 and ::1 are the only local
+ * addresses, any other destination is ENETUNREACH.
+ */
+import * as E from '../kernel/errno';
+import type { Task } from '../kernel/task';
+import { POLLIN, POLLOUT, POLLRDNORM, POLLERR, POLLHUP } from '../../fs/constants';
+import {
+  AF_INET, AF_INET6, AF_UNSPEC, SOCK_STREAM, IPPROTO_TCP, IPPROTO_UDP, EPHEMERAL_LO, EPHEMERAL_HI,
+} from './constants';
+import {
+  decodeInet, encodeInet, ipIsAny, ipIsLoopback, isV4Mapped, V4_ANY, V4_LOOPBACK, V6_ANY, V6_LOOPBACK, type InetAddr,
+} from './sockaddr';
+import { SocketFile, SocketInode, SockState, credsOf, type SendRequest } from './socket-file';
+
+/** Bound sockets by port, one table per protocol. */
+const tables = { tcp: new Map<number, InetSocket[]>(), udp: new Map<number, InetSocket[]>() };
+let nextEphemeral = EPHEMERAL_LO + Math.floor(Math.random() * (EPHEMERAL_HI - EPHEMERAL_LO));
+
+export class InetSocket extends SocketFile {
+  local: InetAddr | null = null;
+  remote: InetAddr | null = null;
+  v6only = false;
+  nodelay = false;
+
+  constructor(domain: number, type: number, protocol: number, inode: SocketInode, flags: number) {
+    super(domain, type, protocol, inode, flags);
+  }
+
+  static create(t: Task, domain: number, type: number, protocol: number, flags: number): InetSocket {
+    return new InetSocket(domain, type, protocol, new SocketInode(t.creds.euid, t.creds.egid), flags);
+  }
+
+  private get table(): Map<number, InetSocket[]> {
+    return this.type === SOCK_STREAM ? tables.tcp : tables.udp;
+  }
+
+  /** Decodes a destination/bind address and checks its family against the socket's. */
+  private decode(b: Buffer, forBind: boolean): InetAddr | number {
+    const a = decodeInet(b);
+    if (typeof a === 'number') return this.domain === AF_INET6 && b.length < 24 ? -E.EINVAL : a;
+    if (this.domain === AF_INET) {
+      if (a.family !== AF_INET) {
+        // Linux tolerates AF_UNSPEC with INADDR_ANY in bind.
+        if (forBind && a.family === AF_UNSPEC && ipIsAny(a.ip)) return { ...a, family: AF_INET };
+        return -E.EAFNOSUPPORT;
+      }
+      return a;
+    }
+    if (a.family !== AF_INET6) return forBind ? -E.EINVAL : -E.EAFNOSUPPORT;
+    if (isV4Mapped(a.ip) && this.v6only) return forBind ? -E.EINVAL : -E.ENETUNREACH;
+    return a;
+  }
+
+  /** Can `bound` receive what is sent to ip? */
+  private static covers(s: InetSocket, ip: Buffer): boolean {
+    const l = s.local!;
+    if (!ipIsAny(l.ip)) return l.ip.equals(ip);
+    if (s.domain === AF_INET) return isV4Mapped(ip);
+    return !isV4Mapped(ip) || (!s.v6only && isV4Mapped(ip));
+  }
+
+  /** Do two bindings of one port overlap in addresses? */
+  private static overlaps(a: InetSocket, b: InetSocket, aIp: Buffer, aDomain: number, aV6only: boolean): boolean {
+    const bl = b.local!;
+    const aAny = ipIsAny(aIp);
+    const bAny = ipIsAny(bl.ip);
+    const famA = aDomain === AF_INET || (isV4Mapped(aIp) && !aAny) ? 4 : aV6only || !aAny ? 6 : 46;
+    const famB = b.domain === AF_INET || (isV4Mapped(bl.ip) && !bAny) ? 4 : b.v6only || !bAny ? 6 : 46;
+    if (famA !== 46 && famB !== 46 && famA !== famB) return false;
+    void a;
+    return aAny || bAny || aIp.equals(bl.ip);
+  }
+
+  private portFree(port: number, ip: Buffer): boolean {
+    const list = this.table.get(port);
+    if (list === undefined) return true;
+    for (const o of list) {
+      if (!InetSocket.overlaps(this, o, ip, this.domain, this.v6only)) continue;
+      if (this.reusePort && o.reusePort) continue;
+      if (this.reuseAddr && o.reuseAddr && (this.type !== SOCK_STREAM || o.state !== SockState.Listening)) continue;
+      return false;
+    }
+    return true;
+  }
+
+  private takePort(ip: Buffer, port: number): number {
+    if (port === 0) {
+      const span = EPHEMERAL_HI - EPHEMERAL_LO + 1;
+      for (let i = 0; i < span; i++) {
+        const p = EPHEMERAL_LO + ((nextEphemeral - EPHEMERAL_LO + i) % span);
+        if (this.portFree(p, ip)) {
+          nextEphemeral = p + 1;
+          port = p;
+          break;
+        }
+      }
+      if (port === 0) return -E.EADDRINUSE;
+    } else if (!this.portFree(port, ip)) {
+      return -E.EADDRINUSE;
+    }
+    this.local = { family: this.domain, ip, port, flowinfo: 0, scope: 0 };
+    const list = this.table.get(port);
+    if (list === undefined) this.table.set(port, [this]);
+    else list.push(this);
+    return 0;
+  }
+
+  bind(t: Task, b: Buffer): number {
+    const a = this.decode(b, true);
+    if (typeof a === 'number') return a;
+    if (this.local !== null) return -E.EINVAL;
+    if (!ipIsAny(a.ip) && !ipIsLoopback(a.ip)) return -E.EADDRNOTAVAIL;
+    if (a.port !== 0 && a.port < 1024 && t.creds.euid !== 0) return -E.EACCES;
+    return this.takePort(a.ip, a.port);
+  }
+
+  /** An implicit bind (connect/listen/send without bind): ephemeral port, source fitting dest. */
+  private autobind(dest: Buffer | null): number {
+    if (this.local !== null) return 0;
+    let ip: Buffer;
+    if (dest === null) ip = this.domain === AF_INET ? V4_ANY : V6_ANY;
+    else ip = isV4Mapped(dest) ? V4_LOOPBACK : V6_LOOPBACK;
+    return this.takePort(ip, 0);
+  }
+
+  protected override prepareListen(_t: Task): number {
+    return this.autobind(null);
+  }
+
+  /** The destination as Linux routes it: 0.0.0.0/:: mean this host; only loopback is reachable. */
+  private route(a: InetAddr): Buffer | number {
+    if (ipIsAny(a.ip)) return isV4Mapped(a.ip) ? V4_LOOPBACK : V6_LOOPBACK;
+    if (!ipIsLoopback(a.ip)) return -E.ENETUNREACH;
+    return a.ip;
+  }
+
+  private findBound(ip: Buffer, port: number, pred: (s: InetSocket) => boolean): InetSocket | null {
+    const list = this.table.get(port);
+    if (list === undefined) return null;
+    // A specific address wins over a wildcard binding.
+    let wild: InetSocket | null = null;
+    for (const s of list) {
+      if (!pred(s) || !InetSocket.covers(s, ip)) continue;
+      if (!ipIsAny(s.local!.ip)) return s;
+      wild ??= s;
+    }
+    return wild;
+  }
+
+  connect(t: Task, b: Buffer, nonblock: boolean): number {
+    if (b.length >= 2 && b.readUInt16LE(0) === AF_UNSPEC && this.type !== SOCK_STREAM) {
+      this.remote = null;
+      this.peer = null;
+      return 0;
+    }
+    const a = this.decode(b, false);
+    if (typeof a === 'number') return a;
+    if (this.type !== SOCK_STREAM) {
+      const ip = this.route(a);
+      if (typeof ip === 'number') return ip;
+      const r = this.autobind(ip);
+      if (r < 0) return r;
+      this.remote = { ...a, ip };
+      return 0;
+    }
+    if (this.state === SockState.Connected) return -E.EISCONN;
+    if (this.state === SockState.Listening) return -E.EISCONN;
+    if (this.state === SockState.Disconnected) return this.err !== 0 ? -this.takeErr() : -E.EISCONN;
+    const ip = this.route(a);
+    if (typeof ip === 'number') return ip;
+    const r = this.autobind(ip);
+    if (r < 0) return r;
+    const target = this.findBound(ip, a.port, (s) => s.state === SockState.Listening && !s.rcvShut);
+    if (target === null) {
+      if (nonblock) {
+        // The RST comes back "later": report it through SO_ERROR and poll like Linux.
+        this.err = E.ECONNREFUSED;
+        this.state = SockState.Disconnected;
+        this.waitQueue.notify(POLLOUT | POLLERR | POLLHUP);
+        return -E.EINPROGRESS;
+      }
+      return -E.ECONNREFUSED;
+    }
+    if (target.acceptQ.length > target.backlog && !nonblock) {
+      this.blockQueue = target.waitQueue;
+      return -E.EAGAIN;
+    }
+    const server = new InetSocket(target.domain, SOCK_STREAM, target.protocol, new SocketInode(0, 0), 0);
+    server.local = { family: target.domain, ip, port: a.port, flowinfo: 0, scope: 0 };
+    server.remote = this.local;
+    server.nodelay = target.nodelay;
+    server.sndbuf = target.sndbuf;
+    server.rcvbuf = target.rcvbuf;
+    server.peerCreds = credsOf(t);
+    this.remote = { ...a, ip };
+    this.peerCreds = target.peerCreds;
+    SocketFile.link(this, server);
+    target.acceptQ.push(server);
+    target.waitQueue.notify(POLLIN | POLLRDNORM);
+    this.waitQueue.notify(POLLOUT);
+    // A nonblocking connect never completes within the call on Linux, even on loopback.
+    return nonblock ? -E.EINPROGRESS : 0;
+  }
+
+  sockName(): Buffer {
+    const l = this.local ?? { family: this.domain, ip: this.domain === AF_INET ? V4_ANY : V6_ANY, port: 0, flowinfo: 0, scope: 0 };
+    return encodeInet(l, this.domain);
+  }
+
+  peerName(): Buffer | number {
+    if (this.remote === null || (this.type === SOCK_STREAM && this.state !== SockState.Connected)) return -E.ENOTCONN;
+    return encodeInet(this.remote, this.domain);
+  }
+
+  protected dgramTarget(_t: Task | null, to: Buffer | null): SocketFile | number {
+    let dest: InetAddr;
+    if (to === null || to.length === 0) {
+      if (this.remote === null) return -E.EDESTADDRREQ;
+      dest = this.remote;
+    } else {
+      const a = this.decode(to, false);
+      if (typeof a === 'number') return a;
+      const ip = this.route(a);
+      if (typeof ip === 'number') return ip;
+      dest = { ...a, ip };
+    }
+    if (dest.port === 0) return -E.EINVAL;
+    const r = this.autobind(dest.ip);
+    if (r < 0) return r;
+    this.pendingDest = dest;
+    // The receiver may be gone; deliverDgram decides what that means (a placeholder target).
+    return this.findBound(dest.ip, dest.port, (s) => s.acceptsFrom(this, dest.ip)) ?? this;
+  }
+  private pendingDest: InetAddr | null = null;
+
+  /** A connected UDP socket only takes datagrams from its peer. */
+  private acceptsFrom(src: InetSocket, _dstIp: Buffer): boolean {
+    if (this.remote === null) return true;
+    const l = src.local!;
+    return this.remote.port === l.port && (ipIsAny(this.remote.ip) || this.remote.ip.equals(this.sourceIpFor(src)));
+  }
+  private sourceIpFor(src: InetSocket): Buffer {
+    const l = src.local!;
+    return ipIsAny(l.ip) ? (isV4Mapped(src.pendingDest?.ip ?? l.ip) ? V4_LOOPBACK : V6_LOOPBACK) : l.ip;
+  }
+
+  protected deliverDgram(target: SocketFile, req: SendRequest): number {
+    const len = req.data.length;
+    const dest = this.pendingDest!;
+    const max = isV4Mapped(dest.ip) ? 65507 : 65527;
+    if (len > max) return -E.EMSGSIZE;
+    if (target === this && !(this.local!.port === dest.port && InetSocket.covers(this, dest.ip))) {
+      // Port unreachable: a connected socket learns ECONNREFUSED on its next call.
+      if (this.remote !== null) this.err = E.ECONNREFUSED;
+      return len;
+    }
+    // A full receive buffer drops the datagram, as UDP does.
+    if (target.rq.bytes + len > target.rcvbuf) return len;
+    const from: InetAddr = { family: this.domain, ip: this.sourceIpFor(this), port: this.local!.port, flowinfo: 0, scope: 0 };
+    this.deliver(target, req.data, req, encodeInet(from, target.domain));
+    return len;
+  }
+
+  protected override unbind(): void {
+    if (this.local === null) return;
+    const list = this.table.get(this.local.port);
+    if (list === undefined) return;
+    const i = list.indexOf(this);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.table.delete(this.local.port);
+  }
+}
+
+export const INET_PROTOCOLS = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP };

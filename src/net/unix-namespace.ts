@@ -1,0 +1,74 @@
+/**
+ * Where bound unix sockets are found: abstract names in a table of their own, pathname
+ * sockets by the (dev, ino) of the S_IFSOCK inode bind created in the sandbox VFS, so a
+ * connect resolves the path with the caller's view and credentials (cwd, chroot,
+ * permissions) and renames/links of the socket file keep working.
+ */
+import * as E from '../kernel/errno';
+import type { Task } from '../kernel/task';
+import { kernel } from '../kernel/kernel';
+import { AT_FDCWD, S_IFMT, S_IFSOCK } from '../../fs/constants';
+import type { UnixName } from './sockaddr';
+
+/** The few things the namespace needs of a unix socket (avoids an import cycle). */
+export interface UnixBound {
+  name: UnixName;
+}
+
+const abstractNames = new Map<string, UnixBound>();
+const pathInodes = new Map<string, UnixBound>();
+
+const absKey = (name: Buffer) => name.toString('latin1');
+
+export function bindAbstract(s: UnixBound, name: Buffer): number {
+  const k = absKey(name);
+  if (abstractNames.has(k)) return -E.EADDRINUSE;
+  abstractNames.set(k, s);
+  return 0;
+}
+
+/** Autobind: a unique abstract name of 5 hex digits, like Linux. */
+let autoCounter = 0;
+export function autobind(s: UnixBound): Buffer | number {
+  for (let i = 0; i < 0x100000; i++) {
+    const name = Buffer.from((autoCounter++ & 0xfffff).toString(16).padStart(5, '0'), 'latin1');
+    if (bindAbstract(s, name) === 0) return name;
+  }
+  return -E.ENOSPC;
+}
+
+/** Creates the socket inode at path (EADDRINUSE if anything is there) and records it. */
+export function bindPath(t: Task, s: UnixBound, path: string): number | string {
+  const vfs = kernel.vfs;
+  const mode = S_IFSOCK | 0o777; // the VFS applies the umask
+  const r = vfs.mknod(t, AT_FDCWD, path, mode, 0);
+  if (r === -E.EEXIST) return -E.EADDRINUSE;
+  if (r < 0) return r;
+  const st = vfs.stat(t, AT_FDCWD, path, false);
+  if (typeof st === 'number') return st;
+  const key = `${st.dev}:${st.ino}`;
+  pathInodes.set(key, s);
+  return key;
+}
+
+export function unbindKey(key: string | null, s: UnixBound): void {
+  if (key !== null && pathInodes.get(key) === s) pathInodes.delete(key);
+}
+export function unbindAbstract(name: Buffer, s: UnixBound): void {
+  const k = absKey(name);
+  if (abstractNames.get(k) === s) abstractNames.delete(k);
+}
+
+/** Finds the socket bound at name; ECONNREFUSED when nothing listens there. */
+export function lookup(t: Task, name: UnixName): UnixBound | number {
+  if (name.kind === 'abstract') return abstractNames.get(absKey(name.name)) ?? -E.ECONNREFUSED;
+  if (name.kind !== 'path') return -E.EINVAL;
+  const vfs = kernel.vfs;
+  const st = vfs.stat(t, AT_FDCWD, name.path, true);
+  if (typeof st === 'number') return st;
+  // Connecting needs write permission on the socket file.
+  const acc = vfs.access(t, AT_FDCWD, name.path, 2, 0x200 /* AT_EACCESS */);
+  if (acc < 0) return acc;
+  if ((st.mode & S_IFMT) !== S_IFSOCK) return -E.ECONNREFUSED;
+  return pathInodes.get(`${st.dev}:${st.ino}`) ?? -E.ECONNREFUSED;
+}

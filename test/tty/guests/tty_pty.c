@@ -1,0 +1,133 @@
+/* openpty/forkpty round trips: canonical vs raw mode, echo, ^C kills the foreground
+ * child, TIOCSWINSZ -> SIGWINCH, hangup. Deterministic output, compared with native. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+static void show(const char *tag, const char *b, ssize_t n) {
+  printf("%s: %zd \"", tag, n);
+  for (ssize_t i = 0; i < n; i++) {
+    unsigned char c = b[i];
+    if (c == '\r') printf("\\r");
+    else if (c == '\n') printf("\\n");
+    else if (c < 32 || c >= 127) printf("\\x%02x", c);
+    else putchar(c);
+  }
+  printf("\"\n");
+}
+
+/* Reads from fd until `want` bytes or 2 s pass. */
+static ssize_t read_some(int fd, char *b, size_t cap, size_t want) {
+  size_t got = 0;
+  while (got < want) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 2000) <= 0) break;
+    ssize_t n = read(fd, b + got, cap - got);
+    if (n <= 0) break;
+    got += n;
+  }
+  return got;
+}
+
+static volatile sig_atomic_t winch;
+static void on_winch(int s) { (void)s; winch = 1; }
+
+int main(void) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  int m, s;
+  char name[64], b[256];
+  struct winsize ws = {24, 80, 0, 0};
+  if (openpty(&m, &s, name, NULL, &ws) < 0) { perror("openpty"); return 1; }
+  printf("ptsname ok: %d\n", strncmp(name, "/dev/pts/", 9) == 0);
+  printf("isatty: %d %d\n", isatty(m), isatty(s));
+  char *pn = ptsname(m);
+  printf("ptsname matches: %d\n", pn && strcmp(pn, name) == 0);
+  struct winsize g;
+  ioctl(s, TIOCGWINSZ, &g);
+  printf("winsize: %d %d\n", g.ws_row, g.ws_col);
+  struct termios t;
+  tcgetattr(s, &t);
+  printf("canon=%d echo=%d isig=%d onlcr=%d icrnl=%d\n", !!(t.c_lflag & ICANON), !!(t.c_lflag & ECHO),
+         !!(t.c_lflag & ISIG), !!(t.c_oflag & ONLCR), !!(t.c_iflag & ICRNL));
+
+  /* slave output: \n becomes \r\n */
+  write(s, "hi\n", 3);
+  show("master got", b, read_some(m, b, sizeof b, 4));
+
+  /* canonical input with echo: the slave sees one line; erase works */
+  write(m, "abX\x7f" "c\r", 6);
+  show("echo", b, read_some(m, b, sizeof b, 9));
+  int avail = -1;
+  ioctl(s, FIONREAD, &avail);
+  printf("FIONREAD %d\n", avail);
+  show("slave line", b, read(s, b, sizeof b));
+
+  /* VEOF on an empty line reads as 0; on a partial line returns it */
+  write(m, "xy\x04", 3);
+  show("partial", b, read(s, b, sizeof b));
+  write(m, "\x04", 1);
+  printf("eof read: %zd\n", read(s, b, sizeof b));
+  read_some(m, b, sizeof b, 2);
+
+  /* raw mode, no echo: bytes as they come, VMIN=0 VTIME=0 returns 0 */
+  cfmakeraw(&t);
+  t.c_cc[VMIN] = 0;
+  t.c_cc[VTIME] = 0;
+  tcsetattr(s, TCSANOW, &t);
+  printf("raw empty read: %zd\n", read(s, b, sizeof b));
+  write(m, "q\r\x03", 3);
+  show("raw", b, read(s, b, sizeof b));
+  struct pollfd pm = {m, POLLIN, 0};
+  printf("no echo: %d\n", poll(&pm, 1, 100));
+  /* raw output: no \r added */
+  write(s, "x\n", 2);
+  show("raw out", b, read_some(m, b, sizeof b, 2));
+  close(s);
+  close(m);
+
+  /* forkpty: the child is a session leader with the pty as controlling tty */
+  pid_t pid = forkpty(&m, NULL, NULL, NULL);
+  if (pid == 0) {
+    signal(SIGWINCH, on_winch);
+    printf("child sid==pid %d, tcgetpgrp==pgrp %d, tcgetsid==pid %d\n", getsid(0) == getpid(),
+           tcgetpgrp(0) == getpgrp(), tcgetsid(0) == getpid());
+    int fd = open("/dev/tty", O_RDWR);
+    printf("dev/tty open: %d\n", fd >= 0);
+    fflush(stdout);
+    char line[64];
+    while (!winch) pause();
+    printf("got SIGWINCH\n");
+    fflush(stdout);
+    if (fgets(line, sizeof line, stdin)) printf("child read: %s", line);
+    fflush(stdout);
+    for (;;) pause(); /* until ^C */
+  }
+  show("child says", b, read_some(m, b, sizeof b, 63));
+  ws.ws_row = 30;
+  ioctl(m, TIOCSWINSZ, &ws);
+  show("after winch", b, read_some(m, b, sizeof b, 15));
+  write(m, "hello\n", 6);
+  show("echo+line", b, read_some(m, b, sizeof b, 26));
+  write(m, "\x03", 1);
+  /* The echo is read before the child is reaped: Linux may drop unread output of a pty
+   * whose slave side is gone, which would make the comparison racy. */
+  show("^C echo", b, read_some(m, b, sizeof b, 2));
+  int st;
+  waitpid(pid, &st, 0);
+  printf("child killed by SIGINT: %d\n", WIFSIGNALED(st) && WTERMSIG(st) == SIGINT);
+  /* slave all closed: master read gives EIO */
+  errno = 0;
+  ssize_t r = read(m, b, sizeof b);
+  printf("master read after child: %zd %s\n", r, r < 0 ? strerror(errno) : "");
+  printf("done\n");
+  return 0;
+}
