@@ -6,7 +6,8 @@
         "native/addon.cc",
         "native/ptrace_platform.cc",
         "native/host.cc",
-        "native/gofer.cc"
+        "native/gofer.cc",
+        "native/gofer_server.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],

@@ -14,7 +14,7 @@ import { kernel } from '../src/kernel/kernel';
 import { procCaller } from './procfs';
 import type { Task } from '../src/kernel/task';
 import * as jc from '../src/kernel/tty';
-import { O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFCHR } from './constants';
+import { O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from './constants';
 import { FileDescription } from './file';
 import type { Inode } from './inode';
 import { LineDiscipline, OUTPUT_MAX, TOSTOP, VMIN, VTIME } from './tty-ldisc';
@@ -57,11 +57,6 @@ export class Pty implements jc.Ctty {
   slaveEverOpened = false;
   /** struct winsize: rows, cols, xpixel, ypixel. */
   readonly winsize = new Uint16Array(4);
-  /** Owner of /dev/pts/N (the opener of /dev/ptmx, as grantpt leaves it). */
-  uid = 0;
-  gid = 5;
-  /** Called once master and every slave are closed (devpts forgets the index). */
-  onGone: (() => void) | null = null;
 
   constructor(readonly index: number) {
     this.ldisc.onSignal = (sig) => {
@@ -97,13 +92,13 @@ export class Pty implements jc.Ctty {
   masterReadiness(): number {
     let r = 0;
     if (this.ldisc.output.length > 0) r |= POLLIN | POLLRDNORM;
-    if (this.ldisc.room() > 0 || !this.ldisc.canonical) r |= POLLOUT | POLLWRNORM;
+    if (this.ldisc.canonical || this.ldisc.room() > 0) r |= POLLOUT | POLLWRNORM;
     if (this.slaveEverOpened && this.slaveOpens === 0) r |= POLLHUP;
     return r;
   }
 
   slaveReadiness(): number {
-    if (this.hungUp) return POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM | POLLHUP | POLLERR;
+    if (this.hungUp) return POLLIN | POLLOUT | POLLHUP | POLLERR;
     let r = 0;
     if (this.ldisc.readReady()) r |= POLLIN | POLLRDNORM;
     if (this.ldisc.output.length < OUTPUT_MAX) r |= POLLOUT | POLLWRNORM;
@@ -141,6 +136,7 @@ export class Pty implements jc.Ctty {
       goneHook?.(this.index);
     }
     jc.hangup(this);
+    this.ldisc.flushInput(); // a hung-up terminal reads as EOF at once, as tty_vhangup does
     this.slaveQ.notify(POLLIN | POLLOUT | POLLHUP | POLLERR);
     this.checkGone();
   }
@@ -158,10 +154,8 @@ export class Pty implements jc.Ctty {
   }
 
   private checkGone(): void {
-    if (!this.masterOpen && this.slaveOpens === 0) {
-      if (this.sid !== 0) jc.detach(this);
-      this.onGone?.();
-    }
+    // Both sides gone: no session keeps a dead terminal as its controlling tty.
+    if (!this.masterOpen && this.slaveOpens === 0 && this.sid !== 0) jc.detach(this);
   }
 }
 
@@ -277,12 +271,6 @@ export class PtySlave extends FileDescription {
     this.pty.closeSlave();
   }
 }
-
-/** st_rdev of /dev/pts/N (devpts major 136). */
-export function ptsRdev(index: number): number {
-  return ((136 & 0xfff) << 8) | (index & 0xff) | ((index & ~0xff) << 12);
-}
-export const PTS_MODE = S_IFCHR | 0o620;
 
 /**
  * open("/dev/tty"): a new slave description of the caller's controlling terminal when it

@@ -62,7 +62,7 @@ export class ByteQueue {
 }
 
 export class LineDiscipline {
-  iflag = ICRNL | IXON | IUTF8;
+  iflag = ICRNL | IXON;
   oflag = OPOST | ONLCR;
   cflag = B38400 | CS8 | CREAD;
   lflag = ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN;

@@ -4,6 +4,8 @@
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tss::InitPtrace(env, exports);
   tss::InitHost(env, exports);
+  tss::InitGofer(env, exports);
+  tss::InitGoferServer(env, exports);
   return exports;
 }
 

@@ -37,6 +37,8 @@ export class Console {
   private readonly pollEv = new Int32Array(1);
   private readonly pollRev = new Int32Array(1);
   private stdinOpen = true;
+  /** A host-poller watch on stdin is registered (it is one-shot: dropped when it fires). */
+  private armed = false;
 
   private constructor(
     readonly master: PtyMaster,
@@ -106,8 +108,11 @@ export class Console {
   start(): void {
     this.pty.masterQ.add(POLLIN, () => this.drainOutput());
     this.pty.masterQ.add(POLLOUT, () => this.feedInput());
-    this.hostIn.add(0xffffffff, () => this.readHost());
-    kernel.hostPoller.watch(this.inFd, POLLIN, this.hostIn);
+    this.hostIn.add(0xffffffff, () => {
+      this.armed = false;
+      this.readHost();
+    });
+    this.arm();
     this.drainOutput();
   }
 
@@ -155,6 +160,12 @@ export class Console {
       if (r > 0) this.pending = r >= this.pending.length ? null : this.pending.subarray(r);
       if (this.pending !== null) return; // wait for the master's POLLOUT
     }
-    if (this.stdinOpen) kernel.hostPoller.watch(this.inFd, POLLIN, this.hostIn);
+    this.arm();
+  }
+
+  private arm(): void {
+    if (!this.stdinOpen || this.armed) return;
+    this.armed = true;
+    kernel.hostPoller.watch(this.inFd, POLLIN, this.hostIn);
   }
 }

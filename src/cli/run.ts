@@ -55,6 +55,9 @@ function run(o: RunOptions): number {
   // -t: the guest gets a Sentry pty (src/cli/console.ts) instead of the host terminal.
   const useConsole = o.tty && tty.isatty(0);
   const ttyFd = useConsole ? -1 : [0, 1, 2].find((fd) => tty.isatty(fd)) ?? -1;
+  // First: pinning applies to what is forked after it (the gofer, the stubs), and the
+  // gofer answers the Sentry synchronously, best on the same CPU.
+  const platform = new PtracePlatform({ pin: o.pin });
   let vfs;
   try {
     vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, ttyFd });
@@ -74,7 +77,6 @@ function run(o: RunOptions): number {
   const fsCtx = vfs.rootContext();
   const creds = new Credentials(0, 0);
 
-  const platform = new PtracePlatform({ pin: o.pin });
   const s = new Sentry(platform);
   setSentry(s);
   installTimers(s);

@@ -3,9 +3,7 @@
  * (one N-API round trip each: send, then block for the reply). If the gofer dies, every
  * call from then on fails with EIO; the Sentry itself keeps running.
  */
-import * as cp from 'child_process';
 import * as nfs from 'fs';
-import * as path from 'path';
 import { EIO, EPROTO } from '../kernel/errno';
 import { goferNative, type GoferNative } from './native';
 import { HEADER, MAGIC, VERSION, Op } from './protocol';
@@ -74,39 +72,17 @@ export class GoferClient {
  * Path of the gofer entry point: next to this file when running from dist/, under
  * dist/src/gofer when running bundled (dist/tssandbox.js) or from the ts sources (tests).
  */
-function goferMain(): string | null {
-  const cands = [
-    path.join(__dirname, 'main.js'),
-    path.join(__dirname, 'src', 'gofer', 'main.js'),
-    path.join(__dirname, '..', '..', 'dist', 'src', 'gofer', 'main.js'),
-  ];
-  return cands.find((p) => nfs.existsSync(p)) ?? null;
-}
-
 /**
- * Starts a gofer serving the given host roots (mount index = position). Returns null when
- * the native support is missing (the caller then reaches the host directly).
+ * Starts a gofer serving the given host roots (mount index = position): a child forked
+ * by the native addon that runs native/gofer_server.cc (no exec, no second Node start).
+ * Returns null when the native support is missing.
  */
 export function spawnGofer(roots: string[]): GoferClient | null {
   const n = goferNative();
   if (n === null) return null;
-  const main = goferMain();
-  if (main === null) return null;
-  const sv = n.goferSocketpair();
-  if (typeof sv === 'number') return null;
-  // Started through a shell that backgrounds it and exits, with spawnSync: an async
-  // child_process.spawn would leave libuv's SIGCHLD handler installed for the Sentry's
-  // lifetime, and every ptrace stop then pays for a signal delivery (~1.7 us/syscall).
-  const r = cp.spawnSync('/bin/sh', ['-c', '"$0" "$@" &', process.execPath, main, ...roots], {
-    stdio: ['ignore', 'ignore', 'inherit', sv[1]],
-    env: { ...process.env, TSSANDBOX_GOFER: '1' },
-  });
-  nfs.closeSync(sv[1]);
-  if (r.error || r.status !== 0) {
-    nfs.closeSync(sv[0]);
-    return null;
-  }
-  const c = new GoferClient(n, sv[0]);
+  const sock = n.goferFork(roots);
+  if (sock < 0) return null;
+  const c = new GoferClient(n, sock);
   const v = c.call(Op.Hello, 0, '');
   if (v !== VERSION || c.payload.length < 4) {
     c.dead = true;

@@ -7,6 +7,8 @@ import { native, type NativeAddon } from '../platform/native';
 
 export interface GoferNative {
   goferSocketpair(): number[] | number;
+  /** Forks the gofer (native/gofer_server.cc) for these roots; the Sentry's socket end or -errno. */
+  goferFork(roots: string[]): number;
   openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
   goferSend(sock: number, buf: Uint8Array, len: number, fd: number): number;
   goferRecv(sock: number, buf: Uint8Array, fdOut: Int32Array): number;
@@ -22,7 +24,7 @@ export function goferNative(): GoferNative | null {
     const override = process.env.TSSANDBOX_GOFER_ADDON;
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const n = (override ? require(override) : native()) as NativeAddon & Partial<GoferNative>;
-    if (typeof n.goferCall === 'function' && typeof n.openat2 === 'function') cached = n as unknown as GoferNative;
+    if (typeof n.goferCall === 'function' && typeof n.goferFork === 'function') cached = n as unknown as GoferNative;
   } catch {
     cached = null;
   }

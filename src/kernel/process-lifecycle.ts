@@ -42,10 +42,11 @@ function useFdTable(f: FdTable): FdTable {
   return f;
 }
 
-function dropFdTable(f: FdTable): void {
+/** The process's POSIX locks go with it (tg), even while a shared table lives on. */
+function dropFdTable(f: FdTable, tg?: ThreadGroup): void {
   const n = (fdTableUsers.get(f) ?? 1) - 1;
   fdTableUsers.set(f, n);
-  if (n <= 0) f.closeAll();
+  if (n <= 0) f.closeAll(tg);
 }
 
 export interface InitSpec {
@@ -275,7 +276,7 @@ function killThread(s: Sentry, t: Task, hostGone = false): void {
   if (!hostGone && t.mm) releaseUserState(t);
   if (hostGone) t.mm.users--;
   else leaveAddressSpace(s, t, t.inSentry || wasBlocked);
-  dropFdTable(t.fdTable);
+  dropFdTable(t.fdTable, t.tg);
   wakeVforkParent(s, t);
   if (t.mm && t.mm.users > 0) releaseUserState(t);
 }

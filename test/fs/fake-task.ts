@@ -2,6 +2,7 @@
  * A stand-in for a Task in fs unit tests: guest memory is a flat Buffer at a fixed base
  * address; fdTable/fsCtx/creds are real. Blocking is recorded, not performed.
  */
+import * as nfs from 'fs';
 import { Credentials } from '../../src/kernel/credentials';
 import { FdTable } from '../../fs/fdtable';
 import type { FsContext } from '../../fs/context';
@@ -34,6 +35,16 @@ export class FakeMem {
     if (!this.ok(addr, len)) return false;
     this.buf.set(data.subarray(off, off + len), addr - BASE);
     return true;
+  }
+  /** As GuestMemory.readFromHost: a host fd read straight into (fake) guest memory. */
+  readFromHost(hostFd: number, pos: number, addr: number, len: number): number {
+    if (len === 0) return 0;
+    if (!this.ok(addr, len)) return -14;
+    try {
+      return nfs.readSync(hostFd, this.buf, addr - BASE, len, pos < 0 ? null : pos);
+    } catch (e) {
+      return (e as { errno?: number }).errno ?? -5;
+    }
   }
   readCString(addr: number, max = 4096): string | null {
     if (!this.ok(addr, 1)) return null;

@@ -56,6 +56,9 @@ int main(void) {
   printf("winsize: %d %d\n", g.ws_row, g.ws_col);
   struct termios t;
   tcgetattr(s, &t);
+  printf("termios %#x %#x %#x %#x cc", t.c_iflag, t.c_oflag, t.c_cflag, t.c_lflag);
+  for (int i = 0; i < 17; i++) printf(" %d", t.c_cc[i]);
+  printf("\n");
   printf("canon=%d echo=%d isig=%d onlcr=%d icrnl=%d\n", !!(t.c_lflag & ICANON), !!(t.c_lflag & ECHO),
          !!(t.c_lflag & ISIG), !!(t.c_oflag & ONLCR), !!(t.c_iflag & ICRNL));
 
@@ -128,6 +131,32 @@ int main(void) {
   errno = 0;
   ssize_t r = read(m, b, sizeof b);
   printf("master read after child: %zd %s\n", r, r < 0 ? strerror(errno) : "");
+
+  /* hangup: closing the master discards input; slave reads EOF, writes EIO; SIGHUP */
+  int m2, s2;
+  openpty(&m2, &s2, NULL, NULL, NULL);
+  write(m2, "ab\n", 3);
+  close(m2);
+  struct pollfd ph = {s2, POLLIN | POLLOUT, 0};
+  poll(&ph, 1, 0);
+  printf("hung up revents %#x\n", ph.revents);
+  errno = 0;
+  r = read(s2, b, sizeof b);
+  printf("read after hangup: %zd %s\n", r, strerror(errno));
+  errno = 0;
+  r = write(s2, "x", 1);
+  printf("write after hangup: %zd %s\n", r, strerror(errno));
+  close(s2);
+  pid = forkpty(&m2, NULL, NULL, NULL);
+  if (pid == 0) {
+    write(1, "x", 1);
+    pause();
+    _exit(0);
+  }
+  read(m2, b, 1);
+  close(m2);
+  waitpid(pid, &st, 0);
+  printf("session leader on hangup: %s\n", WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "exited");
   printf("done\n");
   return 0;
 }
