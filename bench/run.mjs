@@ -77,7 +77,41 @@ const ROWS = [
     iters: { native: 100_000, sandbox: 5_000 },
     reps: 3,
   },
+  {
+    id: 'cat200',
+    label: 'cat a 200 MB host file to /dev/null',
+    kind: 'wall',
+    argv: ['/bin/sh', '-c', `cat ${bigFile()} > /dev/null`],
+    reps: 5,
+  },
+  {
+    id: 'find',
+    label: 'find /usr | wc -l',
+    kind: 'wall',
+    argv: ['/bin/sh', '-c', 'find /usr | wc -l > /dev/null'],
+    reps: 3,
+  },
+  {
+    id: 'meta',
+    label: 'tmpfs create+write+stat+unlink',
+    kind: 'per-op',
+    guest: 'meta_loop', // bench/guests/meta_loop.c, built -static
+    iters: { native: 20_000, sandbox: 2_000 },
+    reps: 3,
+  },
 ];
+
+/** The 200 MB host file the cat row reads (made once, outside the repository). */
+function bigFile() {
+  const f = '/var/tmp/tssandbox-bench-200M.bin';
+  if (!fs.existsSync(f) || fs.statSync(f).size !== 200 * 1024 * 1024) {
+    const chunk = Buffer.alloc(1 << 20, 0x5a);
+    const fd = fs.openSync(f, 'w');
+    for (let i = 0; i < 200; i++) fs.writeSync(fd, chunk);
+    fs.closeSync(fd);
+  }
+  return f;
+}
 
 // ---------------------------------------------------------------------------
 // Peers: how to wrap a command line. `probe` decides availability once.

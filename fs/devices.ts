@@ -75,6 +75,9 @@ class SimpleDevice extends FileDescription {
   override write(buf: Uint8Array): number {
     return this.kind === DEV_FULL ? -E.ENOSPC : buf.length;
   }
+  override get discardsWrites(): boolean {
+    return this.kind === DEV_NULL || this.kind === DEV_ZERO;
+  }
   override pwrite(buf: Uint8Array): number {
     return this.write(buf);
   }

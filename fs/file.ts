@@ -88,6 +88,10 @@ export abstract class FileDescription {
   seek(_off: number, _whence: number): number {
     return -E.ESPIPE;
   }
+  /** Writes vanish without reading the buffer (/dev/null, /dev/zero): no guest copy needed. */
+  get discardsWrites(): boolean {
+    return false;
+  }
   /** Directory listing for getdents; null when not a directory. */
   readdirEntries(): DirEntry[] | null {
     return null;

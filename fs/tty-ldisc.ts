@@ -253,7 +253,7 @@ export class LineDiscipline {
       return;
     }
     if (c !== 0 && c === cc[VEOF]) {
-      this.commit(false);
+      this.commit();
       return;
     }
     this.addToLine(c, false);
@@ -265,11 +265,11 @@ export class LineDiscipline {
     if (!eol && this.edit.length >= INPUT_MAX - 1) return; // line full: dropped (Linux beeps)
     this.edit.push(c);
     if (this.lflag & ECHO || (eol && c === 0x0a && this.lflag & ECHONL)) this.echoChar(c);
-    if (eol) this.commit(true);
+    if (eol) this.commit();
   }
 
   /** Ends the line being edited: it becomes readable (an empty EOF line reads as 0). */
-  private commit(_eol: boolean): void {
+  private commit(): void {
     for (const c of this.edit) this.input.push(c);
     this.lines.push(this.edit.length);
     this.edit = [];
@@ -296,7 +296,7 @@ export class LineDiscipline {
       // A UTF-8 continuation byte belongs to the character before it (IUTF8).
       if (this.iflag & IUTF8 && (c & 0xc0) === 0x80 && kind === 1) continue;
       if (lf & ECHO && (kind !== 1 ? lf & (ECHOKE | ECHOE) : lf & ECHOE)) {
-        const w = c < 0x20 && c !== 0x09 && lf & ECHOCTL ? 2 : c === 0x09 ? 1 : 1;
+        const w = c < 0x20 && c !== 0x09 && lf & ECHOCTL ? 2 : 1; // ^X took two columns
         for (let i = 0; i < w; i++) this.echoRaw([0x08, 0x20, 0x08]);
       } else if (lf & ECHO && kind === 1) {
         this.echoChar(this.cc[VERASE]);

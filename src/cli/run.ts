@@ -17,6 +17,8 @@ import { StraceTracer } from './strace';
 import { installTimers } from '../kernel/time/index';
 import { EACCES, ENOEXEC } from '../kernel/errno';
 import { Console } from './console';
+import { attach as attachTty } from '../kernel/tty';
+import { consoleTty } from '../../fs/host-file';
 import { setHostWinchHook } from '../kernel/signal-delivery';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
@@ -93,6 +95,10 @@ function run(o: RunOptions): number {
     cons.attachSession(init);
     cons.syncWinsize();
     setHostWinchHook(() => c.syncWinsize());
+  } else if (ttyFd >= 0) {
+    // The host terminal is pid 1's controlling tty: tcsetpgrp keeps kernel.foregroundPgid
+    // (where host ^C/^Z go) on the guest's foreground job.
+    attachTty(consoleTty, init.tg);
   }
 
   // Working directory: the caller's when the sandbox can see it, else /.

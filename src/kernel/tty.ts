@@ -93,11 +93,32 @@ function disassociate(tty: Ctty): void {
   }
 }
 
-/** Called when a process exits: a session leader drops its controlling terminal. */
+/**
+ * Called when a process exits (already a zombie, children not yet reparented): a session
+ * leader drops its controlling terminal, and process groups this exit orphans get
+ * SIGHUP+SIGCONT if they have stopped members (POSIX; Linux's kill_orphaned_pgrp), since
+ * no job-control shell is left to continue them.
+ */
 export function onProcessExit(tg: ThreadGroup): void {
-  if (tg.sid !== tg.pid) return;
-  const tty = cttyOf(tg);
-  if (tty !== null) disassociate(tty);
+  if (tg.sid === tg.pid) {
+    const tty = cttyOf(tg);
+    if (tty !== null) disassociate(tty);
+  }
+  // Groups tg kept from being orphaned: its own (through its parent) and its children's.
+  const groups = new Set<number>();
+  const p = tg.parent;
+  if (p && p.pgid !== tg.pgid && p.sid === tg.sid) groups.add(tg.pgid);
+  for (const c of tg.children) if (c.pgid !== tg.pgid && c.sid === tg.sid) groups.add(c.pgid);
+  for (const pg of groups) {
+    if (!isOrphanedPgrp(pg) || !hasStoppedMember(pg)) continue;
+    signalPgrp(pg, SIGHUP);
+    signalPgrp(pg, SIGCONT);
+  }
+}
+
+function hasStoppedMember(pgid: number): boolean {
+  for (const g of kernel.threadGroups.values()) if (g.pgid === pgid && !g.zombie && g.stopped) return true;
+  return false;
 }
 
 /** setsid: the new session starts without a terminal (drops a stale entry of a reused sid). */

@@ -2,10 +2,13 @@
 """Drives `tssandbox run -t /bin/bash --norc -i` through a host pty, like a person at a
 terminal: arithmetic, a background job and `jobs`, ^C on a foreground sleep, ^Z and fg,
 window size changes, exit. Prints one line per step; exit status 0 when all passed.
-Usage: bash_pty.py NODE TSSANDBOX_BIN"""
+With a third argument "host", runs without -t: the host terminal is passed through and
+host ^C/^Z reach the guest's foreground job through kernel.foregroundPgid.
+Usage: bash_pty.py NODE TSSANDBOX_BIN [host]"""
 import os, pty, select, signal, struct, sys, fcntl, termios, time
 
 node, binpath = sys.argv[1], sys.argv[2]
+host_mode = len(sys.argv) > 3 and sys.argv[3] == 'host'
 signal.alarm(90)  # hard bound on the whole conversation
 
 def setwinsz(fd, rows, cols):
@@ -15,7 +18,8 @@ pid, fd = pty.fork()
 if pid == 0:
     env = dict(os.environ, PS1='PROMPT> ', TERM='dumb', HOME='/tmp')
     env.pop('PROMPT_COMMAND', None)
-    os.execve(node, [node, binpath, 'run', '-t', '/bin/bash', '--norc', '--noprofile', '-i'], env)
+    flags = [] if host_mode else ['-t']
+    os.execve(node, [node, binpath, 'run', *flags, '/bin/bash', '--norc', '--noprofile', '-i'], env)
 
 setwinsz(fd, 30, 100)
 buf = b''

@@ -27,14 +27,17 @@ describe('pty semantics match Linux', () => {
 
 const haveTools = fs.existsSync('/bin/bash') && spawnSync('python3', ['-c', 'import pty'], { stdio: 'ignore' }).status === 0;
 
-describe.skipIf(!haveTools)('run -t: interactive bash', () => {
-  it('prompt, jobs, ^C, ^Z/fg, SIGWINCH, exit', () => {
-    const r = spawnSync('python3', [path.join(__dirname, 'bash_pty.py'), process.execPath, BIN], {
-      encoding: 'utf8',
-      timeout: 110_000,
-    });
-    const report = `${r.stdout}\n${r.stderr}`;
-    expect(report).not.toMatch(/FAIL/);
-    expect(r.status, report).toBe(0);
-  }, 120_000);
+function driveBash(mode: string[]): void {
+  const r = spawnSync('python3', [path.join(__dirname, 'bash_pty.py'), process.execPath, BIN, ...mode], {
+    encoding: 'utf8',
+    timeout: 110_000,
+  });
+  const report = `${r.stdout}\n${r.stderr}`;
+  expect(report).not.toMatch(/FAIL/);
+  expect(r.status, report).toBe(0);
+}
+
+describe.skipIf(!haveTools)('interactive bash through a host pty', () => {
+  it('run -t (Sentry pty): prompt, jobs, ^C, ^Z/fg, SIGWINCH, exit', () => driveBash([]), 120_000);
+  it('run without -t (host terminal passed through): the same session', () => driveBash(['host']), 120_000);
 });

@@ -35,6 +35,12 @@ static const char *stopdesc(int st) {
   return b;
 }
 
+static void on_hup(int sig) {
+  (void)sig;
+  say("F got SIGHUP\n");
+  _exit(0);
+}
+
 static int shell(void) {
   signal(SIGTTOU, SIG_IGN); /* like bash: the shell may tcsetpgrp from the background */
   signal(SIGTTIN, SIG_IGN);
@@ -132,6 +138,22 @@ static int shell(void) {
   int fd = open("/dev/null", O_RDWR);
   r = tcgetpgrp(fd);
   say("tcgetpgrp(not a tty): %d %s\n", r, strerror(errno));
+
+  /* 5. a group orphaned with a stopped member gets SIGHUP+SIGCONT */
+  pid_t e = fork();
+  if (e == 0) {
+    setpgid(0, 0);
+    if (fork() == 0) {
+      signal(SIGHUP, on_hup);
+      raise(SIGSTOP);
+      for (;;) pause(); /* the SIGHUP handler ends it */
+    }
+    usleep(200000); /* let F stop */
+    _exit(0);
+  }
+  setpgid(e, e);
+  waitpid(e, &st, 0);
+  usleep(300000);
   say("SHELL-DONE\n");
   return 0;
 }
