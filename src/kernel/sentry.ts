@@ -230,8 +230,7 @@ export class Sentry {
     }
     if (t.state === TaskState.Stopped) {
       // Job-control stop: the result waits with the task until SIGCONT.
-      const ctx = t.hostTid;
-      t.stoppedResume = () => this.platform.resumeSyscall(ctx, r);
+      t.held = { result: r };
       return;
     }
     this.flushResume();
@@ -242,22 +241,29 @@ export class Sentry {
   /** Resumes a stopped task whose registers are already set (held back while job-control stopped). */
   resumeNow(t: Task): void {
     if (t.state === TaskState.Stopped) {
-      const ctx = t.hostTid;
-      t.stoppedResume = () => this.platform.resume(ctx);
+      t.held = { result: null };
       return;
     }
     t.inSentry = false;
     this.platform.resume(t.hostTid);
   }
 
-  /** SIGCONT: a job-control-stopped task goes on from where it was held. */
+  /**
+   * SIGCONT: a job-control-stopped task goes on from where it was held, first taking
+   * the signals queued while it was stopped (as Linux delivers them at once).
+   */
   continueTask(t: Task): void {
-    const go = t.stoppedResume;
-    t.stoppedResume = null;
-    if (go) {
-      t.inSentry = false;
-      go();
+    const held = t.held;
+    t.held = null;
+    if (!held) return;
+    if (hasDeliverable(t) && this.platform.getRegs(t.hostTid) === 0) {
+      if (held.result !== null) this.platform.ev.setReg(Reg.RAX, held.result);
+      deliverPending(this, t, held.result);
+      return;
     }
+    t.inSentry = false;
+    if (held.result !== null) this.platform.resumeSyscall(t.hostTid, held.result);
+    else this.platform.resume(t.hostTid);
   }
 
   /** After a kick or a stop outside a syscall: deliver what is pending and go on. */

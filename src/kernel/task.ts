@@ -59,8 +59,8 @@ export class Task {
   intrResult = -512;
   /** Its group was stopped while it was parked in a syscall: stop when that completes. */
   stopWhenDone = false;
-  /** How to let a job-control-stopped task go on (set when it was held at a stop). */
-  stoppedResume: (() => void) | null = null;
+  /** Held at a job-control stop: the syscall result to resume with, or null (registers set). */
+  held: { result: number | null } | null = null;
   /** Set while a handler is re-run because a signal arrived during its block. */
   interrupting = false;
   /** Signals do not cut this block short (vfork's wait for the child); they wait for the result. */
