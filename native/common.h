@@ -42,6 +42,7 @@ user_regs_struct* Regs();
 int SelfPipeReadFd();
 uint32_t PendingHostSignals();
 void SetSigchldWakeups(bool on);
+void ResetSignalsInChild();
 
 void InitPtrace(Napi::Env env, Napi::Object exports);
 void InitHost(Napi::Env env, Napi::Object exports);

@@ -421,15 +421,7 @@ static Napi::Value GoferFork(const Napi::CallbackInfo& info) {
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     setpgid(0, 0);  // keyboard signals are the Sentry's to pass on, not the gofer's
-    for (int s = 1; s < 65; s++) {
-      if (s == SIGKILL || s == SIGSTOP) continue;
-      struct sigaction sa = {};
-      sa.sa_handler = SIG_DFL;
-      sigaction(s, &sa, nullptr);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
+    ResetSignalsInChild();
     if (dup2(sv[1], kSock) != kSock) _exit(120);
     // Only stderr (diagnostics) and the socket stay open.
     syscall(SYS_close_range, 0, 1, 0);

@@ -66,6 +66,20 @@ void SetSigchldWakeups(bool on) {
   g_sigchldOn = on;
 }
 
+// In a child just forked from the Sentry: every signal back to its default disposition
+// (Node ignores SIGPIPE; our handlers are for the Sentry only) and nothing blocked.
+void ResetSignalsInChild() {
+  for (int s = 1; s < 65; s++) {
+    if (s == SIGKILL || s == SIGSTOP) continue;
+    struct sigaction sa = {};
+    sa.sa_handler = SIG_DFL;
+    sigaction(s, &sa, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
 static Napi::Value InstallSignalHandlers(const Napi::CallbackInfo& info) {
   EnsureSelfPipe();
   const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGWINCH, SIGCONT, SIGUSR1, SIGUSR2};

@@ -439,16 +439,7 @@ static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWCGROUP) != 0)
       unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS);
-    // Restore default dispositions for every signal (Node ignores SIGPIPE).
-    for (int s = 1; s < 65; s++) {
-      if (s == SIGKILL || s == SIGSTOP) continue;
-      struct sigaction sa = {};
-      sa.sa_handler = SIG_DFL;
-      sigaction(s, &sa, nullptr);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
+    ResetSignalsInChild();
     if (syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) != 0) _exit(125);
     // Keep exactly one fd: the socket, at kStubSockFd. The exe fd is close-on-exec.
     if (dup2(sv[1], kStubSockFd) != kStubSockFd) _exit(124);

@@ -7,6 +7,7 @@
 import * as E from '../src/kernel/errno';
 import type { Task } from '../src/kernel/task';
 import { HostFsFile } from '../fs/hostfs';
+import { readIovec, totalLen, type Seg } from './iovec';
 import { kernel } from '../src/kernel/kernel';
 import { limitsOf, RLIMIT_NOFILE, RLIMIT_FSIZE } from '../src/kernel/limits';
 import {
@@ -116,35 +117,6 @@ function waitFor(t: Task, f: FileDescription, mask: number, deadline = Infinity)
 
 // ---- iovecs
 
-interface Seg {
-  base: number;
-  len: number;
-}
-const IOV_MAX = 1024;
-
-function readIovec(t: Task, addr: number, cnt: number): Seg[] | number {
-  if (cnt < 0 || cnt > IOV_MAX) return -E.EINVAL;
-  if (cnt === 0) return [];
-  const raw = t.mem.read(addr, cnt * 16);
-  if (raw === null) return EFAULT;
-  const segs: Seg[] = [];
-  let total = 0;
-  for (let i = 0; i < cnt; i++) {
-    const base = Number(raw.readBigUInt64LE(i * 16));
-    const len = Number(raw.readBigInt64LE(i * 16 + 8));
-    if (len < 0) return -E.EINVAL;
-    total += len;
-    if (total > 0x7ffff000) return -E.EINVAL;
-    segs.push({ base, len });
-  }
-  return segs;
-}
-
-function totalLen(segs: Seg[]): number {
-  let n = 0;
-  for (const s of segs) n += s.len;
-  return n;
-}
 
 /** Copies n bytes of b into the guest segments, starting `skip` bytes into them. */
 function scatter(t: Task, segs: Seg[], skip: number, b: Uint8Array, n: number): boolean {

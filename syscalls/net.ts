@@ -5,6 +5,7 @@
  * src/net/socket-file.ts), honouring SO_RCVTIMEO/SO_SNDTIMEO.
  */
 import * as E from '../src/kernel/errno';
+import { readIovec, totalLen, type Seg } from './iovec';
 import type { Task } from '../src/kernel/task';
 import { kernel } from '../src/kernel/kernel';
 import { limitsOf, RLIMIT_NOFILE } from '../src/kernel/limits';
@@ -56,28 +57,6 @@ function writeAddr(t: Task, addr: number, lenPtr: number, a: Buffer | null): num
   return t.mem.writeI32(lenPtr, b.length) ? 0 : EFAULT;
 }
 
-interface Seg {
-  base: number;
-  len: number;
-}
-function readIovec(t: Task, addr: number, cnt: number): Seg[] | number {
-  if (cnt < 0 || cnt > 1024) return -E.EMSGSIZE;
-  if (cnt === 0) return [];
-  const raw = t.mem.read(addr, cnt * 16);
-  if (raw === null) return EFAULT;
-  const segs: Seg[] = [];
-  let total = 0;
-  for (let i = 0; i < cnt; i++) {
-    const base = Number(raw.readBigUInt64LE(i * 16));
-    const len = Number(raw.readBigInt64LE(i * 16 + 8));
-    if (len < 0) return -E.EINVAL;
-    total += len;
-    if (total > 0x7ffff000) return -E.EINVAL;
-    segs.push({ base, len });
-  }
-  return segs;
-}
-const totalLen = (segs: Seg[]) => segs.reduce((n, s) => n + s.len, 0);
 
 function copySegs(t: Task, segs: Seg[], skip: number, b: Buffer, n: number, toGuest: boolean): boolean {
   let off = 0;
@@ -390,7 +369,7 @@ interface MsgHdr {
 function readMsg(t: Task, addr: number): MsgHdr | number {
   const b = t.mem.read(addr, 56);
   if (b === null) return EFAULT;
-  const iov = readIovec(t, Number(b.readBigUInt64LE(16)), Number(b.readBigUInt64LE(24)));
+  const iov = readIovec(t, Number(b.readBigUInt64LE(16)), Number(b.readBigUInt64LE(24)), -E.EMSGSIZE);
   if (typeof iov === 'number') return iov;
   return {
     name: Number(b.readBigUInt64LE(0)),

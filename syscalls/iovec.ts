@@ -1,0 +1,39 @@
+/** struct iovec arrays (readv/writev/preadv/sendmsg/recvmsg...): read and checked once. */
+import type { Task } from '../src/kernel/task';
+import * as E from '../src/kernel/errno';
+
+export interface Seg {
+  base: number;
+  len: number;
+}
+
+export const IOV_MAX = 1024;
+
+/**
+ * The cnt iovecs at addr, or -errno: EFAULT for an unreadable array, EINVAL for a
+ * negative length or a total past MAX_RW_COUNT, `tooMany` (EINVAL for readv, EMSGSIZE
+ * for sendmsg) for more than IOV_MAX entries.
+ */
+export function readIovec(t: Task, addr: number, cnt: number, tooMany = -E.EINVAL): Seg[] | number {
+  if (cnt < 0 || cnt > IOV_MAX) return tooMany;
+  if (cnt === 0) return [];
+  const raw = t.mem.read(addr, cnt * 16);
+  if (raw === null) return -E.EFAULT;
+  const segs: Seg[] = [];
+  let total = 0;
+  for (let i = 0; i < cnt; i++) {
+    const base = Number(raw.readBigUInt64LE(i * 16));
+    const len = Number(raw.readBigInt64LE(i * 16 + 8));
+    if (len < 0) return -E.EINVAL;
+    total += len;
+    if (total > 0x7ffff000) return -E.EINVAL;
+    segs.push({ base, len });
+  }
+  return segs;
+}
+
+export function totalLen(segs: Seg[]): number {
+  let n = 0;
+  for (const s of segs) n += s.len;
+  return n;
+}
