@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Guests run under ptrace, where each syscall costs ~13 µs, and each test spawns
-// Node for the CLI; hence the generous timeout. The machine has 2 cores.
+// Each test spawns Node for the CLI and runs guests under ptrace; hence the generous
+// timeout. One test file at a time: several tests are timing sensitive (timers,
+// parking), and each sandbox pins itself and its stubs to one of the 2 cores.
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
@@ -10,7 +11,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     poolOptions: {
-      forks: { minForks: 1, maxForks: 2 },
+      forks: { minForks: 1, maxForks: 1 },
     },
   },
 });

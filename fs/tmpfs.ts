@@ -25,6 +25,8 @@ let nextIno = 0x10000000;
  * and read/write here see the same pages. Unnamed (O_TMPFILE) files on a host tmpfs; the
  * fd closes when the inode is garbage collected.
  */
+import { tmpfsBudget, pageUp } from './space-budget';
+
 const HOST_O_TMPFILE = 0o20200000;
 const hostFdCloser = new FinalizationRegistry<number>((fd) => {
   try {
@@ -62,14 +64,19 @@ export class Tmpfs extends FileSystem {
     return this.rootInode;
   }
   override statfsNumbers(): number[] {
-    // Advertise an empty 4 GiB tmpfs (usage is not accounted yet).
-    return [4096, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20];
+    // Size: the sandbox's tmpfs budget (4 GiB shown when unlimited); usage: its pages.
+    const b = tmpfsBudget;
+    const blocks = b.limit === Infinity ? 1 << 20 : Math.floor(b.limit / 4096);
+    const free = Math.max(0, blocks - Math.ceil(b.used / 4096));
+    return [4096, blocks, free, free, 1 << 20, 1 << 20];
   }
 }
 
 export class TmpfsInode extends Inode {
   readonly ino = nextIno++;
   nlink = 1;
+  /** Bytes of the sandbox's tmpfs budget this file's data holds (whole pages). */
+  private charged = 0;
   rdev = 0;
   atimeSec = 0; atimeNsec = 0; mtimeSec = 0; mtimeNsec = 0; ctimeSec = 0; ctimeNsec = 0;
   btimeSec = 0; btimeNsec = 0;
@@ -197,6 +204,7 @@ export class TmpfsInode extends Inode {
     if (c.isDir) return -E.EISDIR;
     ch.delete(name);
     c.nlink--;
+    if (c.nlink === 0) c.releaseFrom(0);
     c.touch(false, true);
     this.touch(true, true);
     return 0;
@@ -247,6 +255,7 @@ export class TmpfsInode extends Inode {
       } else {
         if (dst.isDir) return -E.EISDIR;
         dst.nlink--;
+        if (dst.nlink === 0) dst.releaseFrom(0);
         dst.touch(false, true);
       }
     }
@@ -312,6 +321,7 @@ export class TmpfsInode extends Inode {
       }
     }
     if (this.data !== null && len < this.data.length) this.data.fill(0, len);
+    this.releaseFrom(len);
     this.size = len;
     this.touch(true, true);
     return 0;
@@ -334,9 +344,28 @@ export class TmpfsInode extends Inode {
     if (have < n) buf.fill(0, Math.max(have, 0), n);
     return n;
   }
+  /** Grows this file's share of the budget to cover [0, end); false when it is spent. */
+  private chargeUpTo(end: number): boolean {
+    const want = pageUp(end);
+    if (want <= this.charged) return true;
+    if (!tmpfsBudget.take(want - this.charged)) return false;
+    this.charged = want;
+    return true;
+  }
+
+  /** Returns what the data beyond len held (truncate), or all of it (last link gone). */
+  releaseFrom(len: number): void {
+    const keep = pageUp(len);
+    if (this.charged > keep) {
+      tmpfsBudget.give(this.charged - keep);
+      this.charged = keep;
+    }
+  }
+
   writeData(buf: Uint8Array, pos: number): number {
     const end = pos + buf.length;
     if (end > MAX_FILE) return -E.EFBIG;
+    if (buf.length > 0 && !this.chargeUpTo(end)) return -E.ENOSPC;
     if (this.hostFd >= 0) {
       try {
         const n = nfs.writeSync(this.hostFd, buf, 0, buf.length, pos);

@@ -16,12 +16,14 @@ export interface RunOptions {
   debug: boolean;
   tty: boolean;
   pidsLimit: number;
+  /** Bytes tmpfs data may take in all (--memory / --tmpfs-size), Infinity if unset. */
+  tmpfsLimit: number;
 }
 
 export function parseRunArgs(argv: string[]): RunOptions {
   const o: RunOptions = {
     program: '', args: [], root: '/', mounts: [], tmpfs: [], env: [], clearEnv: false, cwd: null,
-    platform: 'ptrace', pin: true, strace: false, debug: false, tty: false, pidsLimit: 16384,
+    platform: 'ptrace', pin: true, strace: false, debug: false, tty: false, pidsLimit: 16384, tmpfsLimit: Infinity,
   };
   let i = 0;
   const value = (flag: string): string => {
@@ -60,6 +62,10 @@ export function parseRunArgs(argv: string[]): RunOptions {
         break;
       }
       case '--no-pin': o.pin = false; break;
+      case '--memory':
+      case '--tmpfs-size':
+        o.tmpfsLimit = Math.min(o.tmpfsLimit, parseSize(a, val(a)));
+        break;
       case '--pids-limit': {
         const v = val(a);
         const n = Number(v);
@@ -79,6 +85,14 @@ export function parseRunArgs(argv: string[]): RunOptions {
   o.args = argv.slice(i + 1);
   if (!o.root.startsWith('/')) throw new UsageError(`--root must be an absolute path, got '${o.root}'`);
   return o;
+}
+
+/** "512k", "64m", "1g" or plain bytes. */
+function parseSize(flag: string, v: string): number {
+  const m = /^(\d+)([kmgKMG]?)[bB]?$/.exec(v);
+  if (!m) throw new UsageError(`${flag} wants a size like 64m or 1g, got '${v}'`);
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g'];
+  return Number(m[1]) * mult;
 }
 
 function parseMount(spec: string): { src: string; dst: string; readonly: boolean } {

@@ -6,6 +6,7 @@ import * as path from 'path';
 import * as tty from 'tty';
 import type { RunOptions } from './args';
 import { createVfs, FdTable, HostFile } from '../../fs/index';
+import { tmpfsBudget } from '../../fs/space-budget';
 import { kernel } from '../kernel/kernel';
 import { Credentials } from '../kernel/credentials';
 import { Sentry, setSentry } from '../kernel/sentry';
@@ -60,6 +61,7 @@ function run(o: RunOptions): number {
   // First: pinning applies to what is forked after it (the gofer, the stubs), and the
   // gofer answers the Sentry synchronously, best on the same CPU.
   const platform = new PtracePlatform({ pin: o.pin });
+  tmpfsBudget.limit = o.tmpfsLimit;
   let vfs;
   try {
     vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, ttyFd });

@@ -1,0 +1,26 @@
+/**
+ * The memory tmpfs data may take in one sandbox (`--memory` / `--tmpfs-size`): every
+ * tmpfs (the overlay's upper layer, /dev/shm, --tmpfs mounts, memfds) draws from it,
+ * in pages, and a write past it fails with ENOSPC as on a full tmpfs.
+ */
+export class SpaceBudget {
+  used = 0;
+  constructor(public limit = Infinity) {}
+
+  /** Takes n bytes; false (nothing taken) if that would pass the limit. */
+  take(n: number): boolean {
+    if (this.used + n > this.limit) return false;
+    this.used += n;
+    return true;
+  }
+
+  give(n: number): void {
+    this.used = Math.max(0, this.used - n);
+  }
+}
+
+/** The sandbox's one budget (set from the CLI before the filesystem is built). */
+export const tmpfsBudget = new SpaceBudget();
+
+const PAGE = 4096;
+export const pageUp = (n: number): number => Math.ceil(n / PAGE) * PAGE;
