@@ -11,6 +11,7 @@ import {
 } from '../src/kernel/signals';
 import { KEEP_REGS, NO_RESUME } from './types';
 import { PidFd } from '../src/kernel/pidfd';
+import { SignalFd } from '../src/kernel/signalfd';
 import * as E from '../src/kernel/errno';
 import type { ThreadGroup } from '../src/kernel/thread-group';
 
@@ -229,6 +230,29 @@ export function pidfd_send_signal(t: Task, pidfd: number, sig: number, infoAddr:
   }
   sendToGroup(sentry(), f.tg, si);
   return 0;
+}
+
+const SFD_CLOEXEC = 0o2000000, SFD_NONBLOCK = 0o4000;
+
+/** signalfd / signalfd4: a new signalfd (fd -1) or a new mask for an existing one. */
+export function signalfd4(t: Task, fd: number, maskAddr: number, size: number, flags: number): number {
+  fd |= 0;
+  if (size !== 8 || flags & ~(SFD_CLOEXEC | SFD_NONBLOCK)) return -E.EINVAL;
+  const m = t.mem.readBigU64(maskAddr);
+  if (m === null) return -E.EFAULT;
+  const mask = m & ~UNBLOCKABLE;
+  if (fd !== -1) {
+    const f = t.fdTable.get(fd);
+    if (!f) return -E.EBADF;
+    if (!(f instanceof SignalFd)) return -E.EINVAL;
+    f.mask = mask;
+    return fd;
+  }
+  return t.fdTable.install(new SignalFd(t.tg, mask, 2 | (flags & SFD_NONBLOCK)), (flags & SFD_CLOEXEC) !== 0);
+}
+
+export function signalfd(t: Task, fd: number, maskAddr: number, size: number): number {
+  return signalfd4(t, fd, maskAddr, size, 0);
 }
 
 /** rt_sigtimedwait: take a pending signal from `set` without running its handler. */

@@ -154,7 +154,7 @@ export class Sentry {
     t.kicked = false;
     if (t.doomed) return this.finishDoomed(t);
     t.sysno = ev.args[6];
-    t.args.set(ev.args.subarray(0, 6));
+    t.args.set(ev.args6);
     t.saveRegs(ev.regs);
     t.intrResult = -ERESTARTSYS;
     t.onInterrupt = null;

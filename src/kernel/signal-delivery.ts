@@ -17,6 +17,7 @@ import {
 } from './signals';
 import { exitGroup, stopGroup, continueGroup } from './process-lifecycle';
 import { pushSignalFrame } from './signal-frame';
+import { signalEvents } from './signalfd';
 import { limitsOf, RLIMIT_CORE } from './limits';
 
 function pendingFor(t: Task): boolean {
@@ -35,6 +36,7 @@ export function sendToTask(s: Sentry, t: Task, si: SigInfo): void {
   if (si.signo === SIGKILL) return exitGroup(s, t.tg, SIGKILL);
   if (prepareSignal(s, t.tg, si.signo)) return;
   enqueue(t.sig.pending, si);
+  signalEvents.notify(0x41);
   notify(s, t, si.signo);
 }
 
@@ -44,6 +46,7 @@ export function sendToGroup(s: Sentry, tg: ThreadGroup, si: SigInfo): void {
   if (si.signo === SIGKILL) return exitGroup(s, tg, SIGKILL);
   if (prepareSignal(s, tg, si.signo)) return;
   enqueue(tg.sharedPending, si);
+  signalEvents.notify(0x41);
   const bit = sigbit(si.signo);
   let target: Task | undefined;
   for (const t of tg.tasks) {

@@ -31,6 +31,8 @@ export class EventBuffer {
   readonly regs = new BigUint64Array(this.buffer, 0, 27);
   /** Syscall arguments as signed 64-bit -> double, then the syscall number at [6]. */
   readonly args = new Float64Array(this.buffer, 256, 7);
+  /** The six arguments alone (copied into the task per syscall without a new view). */
+  readonly args6 = new Float64Array(this.buffer, 256, 6);
   readonly info = new Int32Array(this.buffer, 512, 8);
   readonly siginfo = new Uint8Array(this.buffer, 640, 128);
   readonly fp = new Uint8Array(this.buffer, 4096, 4096);
