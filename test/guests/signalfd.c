@@ -38,5 +38,6 @@ int main(void) {
   printf("update mask: %s\n", signalfd(fd, &one, 0) == fd ? "same fd" : strerrorname_np(errno));
   printf("bad fd: %s\n", signalfd(0, &one, 0) < 0 ? strerrorname_np(errno) : "ok");
   printf("bad flags: %s\n", signalfd(-1, &one, 0x1234) < 0 ? strerrorname_np(errno) : "ok");
+  printf("done\n");
   return 0;
 }
