@@ -135,8 +135,8 @@ export function deliverPending(s: Sentry, t: Task, result: number | null): void 
     if ((act.flags & SA_NODEFER) === 0n) mask |= sigbit(sig);
     t.sig.mask = mask & ~UNBLOCKABLE;
     if ((act.flags & SA_RESETHAND) !== 0n) act.handler = SIG_DFL;
-    s.resumeNow(t);
-    return;
+    // Like Linux, go on setting up frames for whatever else is deliverable under the
+    // new mask: each lands on top of the last, so the last one set up runs first.
   }
   // No handler ran: restart codes restart transparently; ERESTART_RESTARTBLOCK goes
   // through restart_syscall(2), which continues with the state the call saved.
