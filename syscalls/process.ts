@@ -1,6 +1,5 @@
 /** Process and thread syscalls: thin wrappers over src/kernel/process-lifecycle and friends. */
 import type { Task } from '../src/kernel/task';
-import { TaskState } from '../src/kernel/task';
 import { kernel } from '../src/kernel/kernel';
 import { sentry } from '../src/kernel/sentry';
 import {
@@ -523,4 +522,3 @@ export function prctl(t: Task, option: number, a2: number): number {
   }
 }
 
-export { TaskState };

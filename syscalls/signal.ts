@@ -6,7 +6,7 @@ import { sendToGroup, sendToTask, fatalStatus } from '../src/kernel/signal-deliv
 import { popSignalFrame } from '../src/kernel/signal-frame';
 import { exitGroup } from '../src/kernel/process-lifecycle';
 import {
-  type SigInfo, nextDeliverable, sigbit, SIGKILL, SIGSTOP, SIGSEGV, SI_USER, SI_TKILL, SI_QUEUE, UNBLOCKABLE,
+  type SigInfo, nextDeliverable, sigbit, SIGKILL, SIGSTOP, SIGSEGV, SI_USER, SI_TKILL, UNBLOCKABLE,
   SS_DISABLE, SS_ONSTACK, SS_AUTODISARM, NSIG, encodeSigInfo,
 } from '../src/kernel/signals';
 import { KEEP_REGS, NO_RESUME } from './types';
@@ -300,4 +300,3 @@ export function rt_sigtimedwait(t: Task, setAddr: number, infoAddr: number, tsAd
   return t.block(deadline);
 }
 
-export { NO_RESUME };

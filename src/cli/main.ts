@@ -2,8 +2,6 @@
  * The tssandbox command line: `run` a program in a new sandbox, print the `syscalls`
  * support table. Bad input gets one line on stderr and a non-zero exit, never a trace.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { parseRunArgs, UsageError, type RunOptions } from './args';
 import { printSyscallTable } from './syscall-table';
 
@@ -75,5 +73,3 @@ export function warm(): void {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   require('./run');
 }
-void fs;
-void path;

@@ -12,7 +12,7 @@ import { TaskState } from './task';
 import type { ThreadGroup } from './thread-group';
 import {
   type SigInfo, DefaultAction, defaultAction, encodeSigInfo, enqueue, nextDeliverable, sigbit,
-  SA_NODEFER, SA_RESETHAND, SA_RESTART, SIG_DFL, SIG_IGN, SIGCHLD, SIGCONT, SIGKILL, SIGSEGV, SIGSTOP,
+  SA_NODEFER, SA_RESETHAND, SA_RESTART, SIG_DFL, SIG_IGN, SIGCONT, SIGKILL, SIGSEGV, SIGSTOP,
   SI_KERNEL, SIGINT, SIGQUIT, SIGTSTP, SIGWINCH, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, UNBLOCKABLE,
 } from './signals';
 import { exitGroup, stopGroup, continueGroup } from './process-lifecycle';
@@ -65,7 +65,6 @@ function prepareSignal(s: Sentry, tg: ThreadGroup, sig: number): boolean {
     stopGroup(s, tg, sig);
     return true;
   }
-  const act = tg.handlers.actions[sig];
   // Ignored signals are dropped at once unless some thread blocks them (Linux sig_ignored).
   if (tg.handlers.isIgnored(sig)) {
     const bit = sigbit(sig);
@@ -73,7 +72,6 @@ function prepareSignal(s: Sentry, tg: ThreadGroup, sig: number): boolean {
     for (const t of tg.tasks) if (t.sig.mask & bit) blocked = true;
     if (!blocked) return true;
   }
-  void act;
   return false;
 }
 
@@ -214,4 +212,3 @@ export function onHostSignals(s: Sentry, mask: number): void {
   }
 }
 
-export { SIGCHLD };
