@@ -186,18 +186,18 @@ export function tgkill(t: Task, tgid: number, tid: number, sig: number): number 
   return sendTid(t, tgid | 0, tid | 0, sig | 0);
 }
 
-function queuedInfo(t: Task, sig: number, infoAddr: number): SigInfo | number {
+function queuedInfo(t: Task, sig: number, infoAddr: number, targetPid: number): SigInfo | number {
   const b = t.mem.read(infoAddr, 128);
   if (!b) return -E.EFAULT;
   const code = b.readInt32LE(8);
-  // Only the kernel may forge SI_USER/SI_KERNEL-style codes for another process.
-  if (code >= 0 || code === SI_TKILL) return -E.EPERM;
+  // Only the kernel may forge SI_USER/SI_KERNEL-style codes, except to oneself (Linux).
+  if ((code >= 0 || code === SI_TKILL) && targetPid !== t.tg.pid) return -E.EPERM;
   b.writeInt32LE(sig, 0);
   return { signo: sig, code, raw: b };
 }
 
 export function rt_sigqueueinfo(t: Task, pid: number, sig: number, infoAddr: number): number {
-  const si = queuedInfo(t, sig | 0, infoAddr);
+  const si = queuedInfo(t, sig | 0, infoAddr, pid | 0);
   if (typeof si === 'number') return si;
   const g = kernel.threadGroups.get(pid | 0);
   if (!g || g.zombie) return -E.ESRCH;
@@ -206,7 +206,7 @@ export function rt_sigqueueinfo(t: Task, pid: number, sig: number, infoAddr: num
 }
 
 export function rt_tgsigqueueinfo(t: Task, tgid: number, tid: number, sig: number, infoAddr: number): number {
-  const si = queuedInfo(t, sig | 0, infoAddr);
+  const si = queuedInfo(t, sig | 0, infoAddr, tgid | 0);
   if (typeof si === 'number') return si;
   const target = kernel.tasks.get(tid | 0);
   if (!target || target.tg.pid !== (tgid | 0)) return -E.ESRCH;
@@ -225,7 +225,7 @@ export function pidfd_send_signal(t: Task, pidfd: number, sig: number, infoAddr:
   if (sig === 0) return 0;
   let si: SigInfo | number = userInfo(t, sig);
   if (infoAddr) {
-    si = queuedInfo(t, sig, infoAddr);
+    si = queuedInfo(t, sig, infoAddr, f.tg.pid);
     if (typeof si === 'number') return si;
   }
   sendToGroup(sentry(), f.tg, si);
