@@ -415,6 +415,13 @@ export class TmpfsInode extends Inode {
     return this.xattrs?.get(name) ?? -E.ENODATA;
   }
   override setxattr(name: string, value: Buffer, flags: number): number {
+    if (name === 'system.posix_acl_access') {
+      // An access ACL sets the permission bits (tmpfs does POSIX ACLs); one that says no
+      // more than the mode is not kept, as Linux's posix_acl_equiv_mode.
+      const r = applyAccessAcl(this, value);
+      if (r === 0) this.xattrs?.delete(name);
+      if (r <= 0) return r;
+    }
     const x = (this.xattrs ??= new Map());
     if (flags === 1 /* XATTR_CREATE */ && x.has(name)) return -E.EEXIST;
     if (flags === 2 /* XATTR_REPLACE */ && !x.has(name)) return -E.ENODATA;
@@ -429,6 +436,31 @@ export class TmpfsInode extends Inode {
     if (!this.xattrs?.delete(name)) return -E.ENODATA;
     return 0;
   }
+}
+
+/**
+ * system.posix_acl_access (version 2: entries of u16 tag, u16 perm, u32 id): owner,
+ * group (or mask) and other permissions become the mode bits. Returns 0 when the ACL
+ * is equivalent to the mode (nothing to keep), 1 when it must be kept, or -EINVAL.
+ */
+function applyAccessAcl(ino: TmpfsInode, v: Buffer): number {
+  if (v.length < 4 || (v.length - 4) % 8 !== 0 || v.readUInt32LE(0) !== 2) return -E.EINVAL;
+  let user = -1, group = -1, mask = -1, other = -1, extended = false;
+  for (let o = 4; o < v.length; o += 8) {
+    const tag = v.readUInt16LE(o);
+    const perm = v.readUInt16LE(o + 2) & 7;
+    if (tag === 0x01) user = perm;
+    else if (tag === 0x04) group = perm;
+    else if (tag === 0x10) mask = perm;
+    else if (tag === 0x20) other = perm;
+    else if (tag === 0x02 || tag === 0x08) extended = true;
+    else return -E.EINVAL;
+  }
+  if (user < 0 || group < 0 || other < 0 || (extended && mask < 0)) return -E.EINVAL;
+  const g = mask >= 0 ? mask : group;
+  ino.mode = (ino.mode & ~0o777) | (user << 6) | (g << 3) | other;
+  ino.touch(false, true);
+  return extended || mask >= 0 ? 1 : 0;
 }
 
 export function resolveTime(t: TimeSpec): [number, number] {
