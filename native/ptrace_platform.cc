@@ -653,32 +653,8 @@ static Napi::Value HostReadToGuest(const Napi::CallbackInfo& info) {
   return Num(info.Env(), (double)done);
 }
 
-// hostWriteFromGuest(pid, fd, pos, addr, len): the reverse (pwrite when pos >= 0).
-static Napi::Value HostWriteFromGuest(const Napi::CallbackInfo& info) {
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  int fd = info[1].As<Napi::Number>().Int32Value();
-  int64_t pos = info[2].As<Napi::Number>().Int64Value();
-  uint64_t addr = (uint64_t)info[3].As<Napi::Number>().Int64Value();
-  size_t len = (size_t)info[4].As<Napi::Number>().Int64Value();
-  size_t done = 0;
-  while (done < len) {
-    size_t chunk = len - done < sizeof g_ioBuf ? len - done : sizeof g_ioBuf;
-    struct iovec local = {g_ioBuf, chunk}, remote = {(void*)(addr + done), chunk};
-    ssize_t r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-    if (r <= 0) return Num(info.Env(), done ? (double)done : -EFAULT);
-    ssize_t n;
-    do n = pos >= 0 ? pwrite(fd, g_ioBuf, (size_t)r, pos + (int64_t)done) : write(fd, g_ioBuf, (size_t)r);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) return Num(info.Env(), done ? (double)done : -errno);
-    done += (size_t)n;
-    if (n < r) break;
-  }
-  return Num(info.Env(), (double)done);
-}
-
 void InitPtrace(Napi::Env env, Napi::Object exports) {
   exports["hostReadToGuest"] = Napi::Function::New(env, HostReadToGuest);
-  exports["hostWriteFromGuest"] = Napi::Function::New(env, HostWriteFromGuest);
   exports["pinToCpu"] = Napi::Function::New(env, PinToCpu);
   exports["setEventBuffer"] = Napi::Function::New(env, SetEventBuffer);
   exports["spawnStub"] = Napi::Function::New(env, SpawnStub);

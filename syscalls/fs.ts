@@ -8,6 +8,7 @@ import * as E from '../src/kernel/errno';
 import type { Task } from '../src/kernel/task';
 import { HostFsFile } from '../fs/hostfs';
 import { readIovec, totalLen, type Seg } from './iovec';
+import { installFd, installPair } from './fd-install';
 import { kernel } from '../src/kernel/kernel';
 import { limitsOf, RLIMIT_NOFILE, RLIMIT_FSIZE } from '../src/kernel/limits';
 import {
@@ -52,10 +53,7 @@ function fileOf(t: Task, fd: number): FileDescription | undefined {
 }
 
 /** Installs a new description at the lowest free fd, honouring RLIMIT_NOFILE. */
-function install(t: Task, f: FileDescription, cloexec: boolean, minFd = 0): number {
-  t.fdTable.limit = Math.min(limitsOf(t.tg).soft(RLIMIT_NOFILE), 1 << 20);
-  return t.fdTable.install(f, cloexec, minFd);
-}
+const install = installFd;
 
 /** A path argument; "" allowed when allowEmpty (AT_EMPTY_PATH). */
 function readPath(t: Task, addr: number, allowEmpty = false): string | number {
@@ -1002,23 +1000,7 @@ export function pipe(t: Task, fds: number): number {
 export function pipe2(t: Task, fds: number, flags: number): number {
   if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT)) return -E.EINVAL;
   const [r, w] = Pipe.pair(t.creds.euid, t.creds.egid, flags);
-  const cloexec = (flags & O_CLOEXEC) !== 0;
-  const rfd = install(t, r, cloexec);
-  if (rfd < 0) {
-    w.decRef();
-    return rfd;
-  }
-  const wfd = install(t, w, cloexec);
-  if (wfd < 0) {
-    t.fdTable.close(rfd);
-    return wfd;
-  }
-  if (!t.mem.writeI32(fds, rfd) || !t.mem.writeI32(fds + 4, wfd)) {
-    t.fdTable.close(rfd);
-    t.fdTable.close(wfd);
-    return EFAULT;
-  }
-  return 0;
+  return installPair(t, r, w, (flags & O_CLOEXEC) !== 0, fds);
 }
 
 export function eventfd(t: Task, initval: number): number {

@@ -6,13 +6,12 @@
  */
 import * as E from '../src/kernel/errno';
 import { readIovec, totalLen, type Seg } from './iovec';
+import { installFd, installPair } from './fd-install';
 import type { Task } from '../src/kernel/task';
 import { kernel } from '../src/kernel/kernel';
-import { limitsOf, RLIMIT_NOFILE } from '../src/kernel/limits';
-import type { FileDescription } from '../fs/file';
 import { POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDNORM, POLLWRNORM, O_NONBLOCK } from '../fs/constants';
 import * as C from '../src/net/constants';
-import { SocketFile, SockState, credsOf, isNonblock } from '../src/net/socket-file';
+import { SocketFile, credsOf, isNonblock } from '../src/net/socket-file';
 import { UnixSocket } from '../src/net/unix-socket';
 import { InetSocket } from '../src/net/inet-socket';
 import { NetlinkSocket } from '../src/net/netlink-route';
@@ -33,10 +32,7 @@ function sockOf(t: Task, fd: number): SocketFile | number {
   return f instanceof SocketFile ? f : -E.ENOTSOCK;
 }
 
-function install(t: Task, f: FileDescription, cloexec: boolean): number {
-  t.fdTable.limit = Math.min(limitsOf(t.tg).soft(RLIMIT_NOFILE), 1 << 20);
-  return t.fdTable.install(f, cloexec);
-}
+const install = installFd;
 
 function readAddr(t: Task, addr: number, len: number): Buffer | number {
   len |= 0;
@@ -159,22 +155,8 @@ export function socketpair(t: Task, domain: number, type: number, protocol: numb
   let ty = base === C.SOCK_RAW ? C.SOCK_DGRAM : base;
   if (ty !== C.SOCK_STREAM && ty !== C.SOCK_DGRAM && ty !== C.SOCK_SEQPACKET) return -E.ESOCKTNOSUPPORT;
   const [a, b] = UnixSocket.pair(t, ty, flags & O_NONBLOCK);
-  const cloexec = (flags & C.SOCK_CLOEXEC) !== 0;
-  const fa = install(t, a, cloexec);
-  if (fa < 0) {
-    b.decRef();
-    return fa;
-  }
-  const fb = install(t, b, cloexec);
-  if (fb < 0) {
-    t.fdTable.close(fa);
-    return fb;
-  }
-  if (!t.mem.writeI32(sv, fa) || !t.mem.writeI32(sv + 4, fb)) {
-    t.fdTable.close(fa);
-    t.fdTable.close(fb);
-    return EFAULT;
-  }
+  const r = installPair(t, a, b, (flags & C.SOCK_CLOEXEC) !== 0, sv);
+  if (r < 0) return r;
   ty = 0;
   return ty;
 }
@@ -483,14 +465,16 @@ export function recvmsg(t: Task, fd: number, msg: number, flags: number): number
  * sendmmsg/recvmmsg: the first message may block; later ones are tried without waiting
  * (a simplification: Linux's recvmmsg without MSG_WAITFORONE would keep waiting).
  */
-export function sendmmsg(t: Task, fd: number, vec: number, vlen: number, flags: number): number {
-  const s = sockOf(t, fd);
-  if (typeof s === 'number') return s;
+/**
+ * sendmmsg/recvmmsg: one message after another (struct mmsghdr is 64 bytes, msg_len at
+ * 56). Only the first may block; later ones stop the batch when they would.
+ */
+function eachMsg(t: Task, vec: number, vlen: number, one: (addr: number, dontWait: number) => number): number {
   vlen = Math.min(vlen >>> 0, 1024);
   let i = 0;
   for (; i < vlen; i++) {
     if (i > 0) t.sysState = undefined;
-    const r = sendOne(t, s, vec + i * 64, (flags | 0) | (i > 0 ? C.MSG_DONTWAIT : 0));
+    const r = one(vec + i * 64, i > 0 ? C.MSG_DONTWAIT : 0);
     if (r === BLOCK) return BLOCK;
     if (r < 0) {
       t.sysState = undefined;
@@ -502,22 +486,15 @@ export function sendmmsg(t: Task, fd: number, vec: number, vlen: number, flags: 
   return i;
 }
 
+export function sendmmsg(t: Task, fd: number, vec: number, vlen: number, flags: number): number {
+  const s = sockOf(t, fd);
+  if (typeof s === 'number') return s;
+  return eachMsg(t, vec, vlen, (addr, more) => sendOne(t, s, addr, (flags | 0) | more));
+}
+
 export function recvmmsg(t: Task, fd: number, vec: number, vlen: number, flags: number, _timeout: number): number {
   const s = sockOf(t, fd);
   if (typeof s === 'number') return s;
-  vlen = Math.min(vlen >>> 0, 1024);
   const f = (flags | 0) & ~C.MSG_WAITFORONE;
-  let i = 0;
-  for (; i < vlen; i++) {
-    if (i > 0) t.sysState = undefined;
-    const r = recvOne(t, s, vec + i * 64, f | (i > 0 ? C.MSG_DONTWAIT : 0));
-    if (r === BLOCK) return BLOCK;
-    if (r < 0) {
-      t.sysState = undefined;
-      return i > 0 ? i : r;
-    }
-    if (!t.mem.writeU32(vec + i * 64 + 56, r)) break;
-  }
-  t.sysState = undefined;
-  return i;
+  return eachMsg(t, vec, vlen, (addr, more) => recvOne(t, s, addr, f | more));
 }

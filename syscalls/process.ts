@@ -10,6 +10,7 @@ import { PidFd } from '../src/kernel/pidfd';
 import { futexQueue, futexWake, futexRequeue, futexLockPi, futexUnlockPi } from '../src/kernel/futex';
 import { Reg } from '../src/platform/event-buffer';
 import { NO_RESUME } from './types';
+import { installFd } from './fd-install';
 import { onNewSession as ttyOnNewSession } from '../src/kernel/tty';
 import * as E from '../src/kernel/errno';
 import type { ThreadGroup } from '../src/kernel/thread-group';
@@ -100,7 +101,7 @@ function doClone(t: Task, flags: number, stack: number, ptid: number, ctid: numb
   });
   if (tid > 0 && pidfdAddr) {
     const tg = kernel.threadGroups.get(tid);
-    const fd = tg ? t.fdTable.install(new PidFd(tg, 2), true) : -E.ESRCH;
+    const fd = tg ? installFd(t, new PidFd(tg, 2), true) : -E.ESRCH;
     if (fd < 0 || !t.mem.writeI32(pidfdAddr, fd)) return fd < 0 ? fd : -E.EFAULT;
   }
   if (tid > 0 && flags & CLONE_VFORK) {
@@ -316,7 +317,7 @@ export function pidfd_open(t: Task, pid: number, flags: number): number {
   if ((pid | 0) <= 0) return -E.EINVAL;
   const tg = kernel.threadGroups.get(pid | 0);
   if (!tg) return kernel.tasks.has(pid | 0) ? -E.EINVAL : -E.ESRCH; // a non-leader thread: EINVAL
-  return t.fdTable.install(new PidFd(tg, 2 | (flags & PIDFD_NONBLOCK)), true);
+  return installFd(t, new PidFd(tg, 2 | (flags & PIDFD_NONBLOCK)), true);
 }
 
 export function pidfd_getfd(t: Task, pidfd: number, targetfd: number, flags: number): number {
@@ -328,7 +329,7 @@ export function pidfd_getfd(t: Task, pidfd: number, targetfd: number, flags: num
   if (!leader || f.tg.zombie) return -E.ESRCH;
   const target = leader.fdTable.get(targetfd | 0);
   if (!target) return -E.EBADF;
-  return t.fdTable.install(target.incRef(), true);
+  return installFd(t, target.incRef(), true);
 }
 
 // ---- threads: tid address, robust list, futex, TLS ----

@@ -10,6 +10,7 @@ import {
   SS_DISABLE, SS_ONSTACK, SS_AUTODISARM, NSIG, encodeSigInfo,
 } from '../src/kernel/signals';
 import { KEEP_REGS, NO_RESUME } from './types';
+import { installFd } from './fd-install';
 import { PidFd } from '../src/kernel/pidfd';
 import { SignalFd } from '../src/kernel/signalfd';
 import * as E from '../src/kernel/errno';
@@ -248,7 +249,7 @@ export function signalfd4(t: Task, fd: number, maskAddr: number, size: number, f
     f.mask = mask;
     return fd;
   }
-  return t.fdTable.install(new SignalFd(t.tg, mask, 2 | (flags & SFD_NONBLOCK)), (flags & SFD_CLOEXEC) !== 0);
+  return installFd(t, new SignalFd(t.tg, mask, 2 | (flags & SFD_NONBLOCK)), (flags & SFD_CLOEXEC) !== 0);
 }
 
 export function signalfd(t: Task, fd: number, maskAddr: number, size: number): number {

@@ -55,12 +55,6 @@ export class GuestMemory {
     return native().hostReadToGuest(this.asPid, hostFd, pos, addr, len);
   }
 
-  /** Writes guest memory straight to a host fd (pwrite when pos >= 0). */
-  writeToHost(hostFd: number, pos: number, addr: number, len: number): number {
-    if (len === 0) return 0;
-    if (!this.ok(addr, len)) return -EFAULT;
-    return native().hostWriteFromGuest(this.asPid, hostFd, pos, addr, len);
-  }
 
   /** A NUL-terminated string of at most max bytes (excluding the NUL), or null. */
   readCString(addr: number, max = 4096): string | null {

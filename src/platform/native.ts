@@ -58,8 +58,6 @@ export interface NativeAddon {
 
   /** pread (pos >= 0) or read from host fd straight into guest memory; bytes or -errno. */
   hostReadToGuest(pid: number, fd: number, pos: number, addr: number, len: number): number;
-  /** pwrite (pos >= 0) or write guest memory straight to a host fd; bytes or -errno. */
-  hostWriteFromGuest(pid: number, fd: number, pos: number, addr: number, len: number): number;
 
   // ---- host calls Node lacks (native/host.cc) ----
   /** poll(2) on host fds; fills revents; returns count or -errno. */

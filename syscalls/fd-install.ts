@@ -1,0 +1,34 @@
+/** Giving new file descriptions to a task: fd numbers under RLIMIT_NOFILE. */
+import type { Task } from '../src/kernel/task';
+import type { FileDescription } from '../fs/file';
+import { limitsOf, RLIMIT_NOFILE } from '../src/kernel/limits';
+import * as E from '../src/kernel/errno';
+
+/** Installs f at the lowest free fd >= minFd below RLIMIT_NOFILE (-EMFILE when none). */
+export function installFd(t: Task, f: FileDescription, cloexec: boolean, minFd = 0): number {
+  t.fdTable.limit = Math.min(limitsOf(t.tg).soft(RLIMIT_NOFILE), 1 << 20);
+  return t.fdTable.install(f, cloexec, minFd);
+}
+
+/**
+ * pipe2/socketpair: installs both ends and writes the two fds to guest memory at addr;
+ * on any failure nothing stays installed.
+ */
+export function installPair(t: Task, a: FileDescription, b: FileDescription, cloexec: boolean, addr: number): number {
+  const fa = installFd(t, a, cloexec);
+  if (fa < 0) {
+    b.decRef();
+    return fa;
+  }
+  const fb = installFd(t, b, cloexec);
+  if (fb < 0) {
+    t.fdTable.close(fa);
+    return fb;
+  }
+  if (!t.mem.writeI32(addr, fa) || !t.mem.writeI32(addr + 4, fb)) {
+    t.fdTable.close(fa);
+    t.fdTable.close(fb);
+    return -E.EFAULT;
+  }
+  return 0;
+}
