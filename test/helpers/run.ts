@@ -8,6 +8,9 @@
  * host environment).
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { expect } from 'vitest';
 import { BIN } from './paths';
 
@@ -44,6 +47,14 @@ export const BASE_ENV: Record<string, string> = {
 
 const MAX_OUTPUT = 16 * 1024 * 1024;
 
+// Native reference runs write for real: a guest that creates a file with a garbage
+// name must not leave it in the repository, so the default cwd is a scratch folder.
+let scratchCwd: string | undefined;
+function defaultCwd(): string {
+  scratchCwd ??= mkdtempSync(path.join(tmpdir(), 'tss-test-cwd-'));
+  return scratchCwd;
+}
+
 /** Spawns argv[0] with argv[1..] on the host. */
 export function spawnCollect(argv: string[], env: Record<string, string>, opts: RunOptions = {}): Promise<RunResult> {
   const timeoutMs = opts.timeoutMs ?? 20_000;
@@ -51,7 +62,7 @@ export function spawnCollect(argv: string[], env: Record<string, string>, opts: 
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), {
       env,
-      cwd: opts.cwd,
+      cwd: opts.cwd ?? defaultCwd(),
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true, // own process group, so a timeout kills everything it started
     });
