@@ -5,10 +5,10 @@
  * keeps its ids (Linux credentials are per thread; glibc broadcasts set*id itself).
  */
 import type { Task } from '../src/kernel/task';
-import type { Credentials } from '../src/kernel/credentials';
-import { EFAULT, EINVAL, EPERM, ESRCH } from '../src/kernel/errno';
+import type { Credentials } from '../src/auth/credentials';
+import { EFAULT, EINVAL, EPERM, ESRCH } from '../src/abi/errno';
 import * as setid from '../src/kernel/setid';
-import { capable, capsOf, setCaps, transitionCaps, CAP_SETGID, CAP_SETPCAP, CAP_FULL } from '../src/kernel/capabilities';
+import { capable, capsOf, setCaps, transitionCaps, CAP_SETGID, CAP_SETPCAP, CAP_FULL } from '../src/auth/capabilities';
 import { kernel } from '../src/kernel/kernel';
 
 export const getuid = (t: Task): number => t.creds.uid;

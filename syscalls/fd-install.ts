@@ -1,8 +1,8 @@
 /** Giving new file descriptions to a task: fd numbers under RLIMIT_NOFILE. */
 import type { Task } from '../src/kernel/task';
-import type { FileDescription } from '../fs/file';
+import type { FileDescription } from '../fs/vfs/file';
 import { limitsOf, RLIMIT_NOFILE } from '../src/kernel/limits';
-import * as E from '../src/kernel/errno';
+import * as E from '../src/abi/errno';
 
 /** Installs f at the lowest free fd >= minFd below RLIMIT_NOFILE (-EMFILE when none). */
 export function installFd(t: Task, f: FileDescription, cloexec: boolean, minFd = 0): number {

@@ -4,9 +4,9 @@
  * Conventions: `fd = a0 | 0`; bad guest pointers give -EFAULT; blocking handlers are
  * retry loops (see syscalls/types.ts) that keep progress in t.sysState.
  */
-import * as E from '../src/kernel/errno';
+import * as E from '../src/abi/errno';
 import type { Task } from '../src/kernel/task';
-import { HostFsFile } from '../fs/hostfs';
+import { HostFsFile } from '../fs/fsimpl/hostfs/hostfs';
 import { readIovec, totalLen, type Seg } from './iovec';
 import { installFd, installPair } from './fd-install';
 import { kernel } from '../src/kernel/kernel';
@@ -18,21 +18,21 @@ import {
   POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDNORM, POLLWRNORM, POLLPRI,
   S_IFMT, S_IFREG, S_IFDIR, S_IFIFO, RESOLVE_NO_XDEV, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_BENEATH,
   RESOLVE_IN_ROOT, RESOLVE_CACHED, SEEK_SET, SEEK_CUR, SEEK_END,
-} from '../fs/constants';
-import { SeekableFile, type FileDescription } from '../fs/file';
-import type { Dentry } from '../fs/dentry';
-import type { SetAttr, TimeSpec } from '../fs/inode';
-import { PipeEnd, Pipe } from '../fs/pipe';
-import { encodeStat, encodeStatx, encodeStatfs, packDirents } from '../fs/stat-layout';
-import { EventFd, EFD_SEMAPHORE } from '../fs/eventfd';
-import { EpollFile } from '../fs/epoll';
-import { createMemfd, MFD_CLOEXEC, MFD_ALLOW_SEALING } from '../fs/memfd';
-import { TmpfsFile, TmpfsInode, SEAL_SEAL, SEAL_SHRINK, SEAL_GROW, SEAL_WRITE } from '../fs/tmpfs';
-import * as locks from '../fs/locks';
-import * as ns from '../fs/namespace';
-import * as inotify from '../fs/inotify';
+} from '../src/abi/fs';
+import { SeekableFile, type FileDescription } from '../fs/vfs/file';
+import type { Dentry } from '../fs/vfs/dentry';
+import type { SetAttr, TimeSpec } from '../fs/vfs/inode';
+import { PipeEnd, Pipe } from '../fs/fsimpl/pipefs/pipe';
+import { encodeStat, encodeStatx, encodeStatfs, packDirents } from '../fs/vfs/stat-layout';
+import { EventFd, EFD_SEMAPHORE } from '../fs/fsimpl/eventfd/eventfd';
+import { EpollFile } from '../fs/fsimpl/epoll/epoll';
+import { createMemfd, MFD_CLOEXEC, MFD_ALLOW_SEALING } from '../fs/fsimpl/tmpfs/memfd';
+import { TmpfsFile, TmpfsInode, SEAL_SEAL, SEAL_SHRINK, SEAL_GROW, SEAL_WRITE } from '../fs/fsimpl/tmpfs/tmpfs';
+import * as locks from '../fs/vfs/locks';
+import * as ns from '../fs/vfs/namespace';
+import * as inotify from '../fs/vfs/inotify';
 import * as jobs from '../src/kernel/tty';
-import { pollFds, waitOnFds, type PollEntry } from '../fs/poll';
+import { pollFds, waitOnFds, type PollEntry } from '../fs/vfs/poll';
 import { BLOCK } from './types';
 
 // ------------------------------------------------------------------ helpers
@@ -1261,7 +1261,7 @@ function xattrName(t: Task, addr: number): string | number {
   return n;
 }
 
-type XTarget = { inode: import('../fs/inode').Inode };
+type XTarget = { inode: import('../fs/vfs/inode').Inode };
 function xPath(t: Task, path: number, follow: boolean): XTarget | number {
   const p = t.mem.readPath(path);
   if (typeof p === 'number') return p;

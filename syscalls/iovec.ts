@@ -1,6 +1,6 @@
 /** struct iovec arrays (readv/writev/preadv/sendmsg/recvmsg...): read and checked once. */
 import type { Task } from '../src/kernel/task';
-import * as E from '../src/kernel/errno';
+import * as E from '../src/abi/errno';
 
 export interface Seg {
   base: number;

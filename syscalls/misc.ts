@@ -5,9 +5,9 @@
 import { randomFillSync } from 'crypto';
 import type { Task } from '../src/kernel/task';
 import type { ThreadGroup } from '../src/kernel/thread-group';
-import { EFAULT, EINVAL, EPERM, ESRCH } from '../src/kernel/errno';
+import { EFAULT, EINVAL, EPERM, ESRCH } from '../src/abi/errno';
 import { utsnameBytes, setHostname, setDomainname, sysinfoBytes, UTS_MAX_NAME } from '../src/kernel/identity';
-import { capable, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from '../src/kernel/capabilities';
+import { capable, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from '../src/auth/capabilities';
 import { limitsOf, Rlimit, RLIM_NLIMITS, RLIMIT_CPU } from '../src/kernel/limits';
 import { cpuLimitChanged } from '../src/kernel/time/cpu-limit';
 import { taskCpu, processCpu, hostStatus, CpuSample } from '../src/kernel/time/cputime';

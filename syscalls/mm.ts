@@ -1,7 +1,7 @@
 /** Memory-management syscalls: validate as Linux does, then delegate to src/mm. */
 import type { Task } from '../src/kernel/task';
 import { kernel } from '../src/kernel/kernel';
-import { EBADF, EINVAL, EACCES, ENODEV, EFAULT, ENOMEM } from '../src/kernel/errno';
+import { EBADF, EINVAL, EACCES, ENODEV, EFAULT, ENOMEM } from '../src/abi/errno';
 import { limitsOf, RLIMIT_AS } from '../src/kernel/limits';
 import {
   MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE,

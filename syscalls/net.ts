@@ -4,13 +4,13 @@
  * that keep progress in t.sysState and sleep on the socket's blockQueue (see
  * src/net/socket-file.ts), honouring SO_RCVTIMEO/SO_SNDTIMEO.
  */
-import * as E from '../src/kernel/errno';
+import * as E from '../src/abi/errno';
 import { readIovec, totalLen, type Seg } from './iovec';
 import { installFd, installPair } from './fd-install';
 import type { Task } from '../src/kernel/task';
 import { kernel } from '../src/kernel/kernel';
-import { POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDNORM, POLLWRNORM, O_NONBLOCK } from '../fs/constants';
-import * as C from '../src/net/constants';
+import { POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDNORM, POLLWRNORM, O_NONBLOCK } from '../src/abi/fs';
+import * as C from '../src/abi/socket';
 import { SocketFile, credsOf, isNonblock } from '../src/net/socket-file';
 import { UnixSocket } from '../src/net/unix-socket';
 import { InetSocket } from '../src/net/inet-socket';

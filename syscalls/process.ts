@@ -12,7 +12,7 @@ import { Reg } from '../src/platform/event-buffer';
 import { NO_RESUME } from './types';
 import { installFd } from './fd-install';
 import { onNewSession as ttyOnNewSession } from '../src/kernel/tty';
-import * as E from '../src/kernel/errno';
+import * as E from '../src/abi/errno';
 import type { ThreadGroup } from '../src/kernel/thread-group';
 import { SIGCHLD, CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED } from '../src/kernel/signals';
 

@@ -4,7 +4,7 @@
  * tasks alike. Two CPUs are visible.
  */
 import type { Task } from '../src/kernel/task';
-import { EFAULT, EINVAL, ESRCH } from '../src/kernel/errno';
+import { EFAULT, EINVAL, ESRCH } from '../src/abi/errno';
 import {
   findTask, schedOf, setScheduler, setAffinity, priorityMax, priorityMin, rrInterval, currentCpu,
   getPriority, setPriority, NR_CPUS, CPUMASK_BYTES, SCHED_RESET_ON_FORK,

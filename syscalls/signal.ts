@@ -13,7 +13,7 @@ import { KEEP_REGS, NO_RESUME } from './types';
 import { installFd } from './fd-install';
 import { PidFd } from '../src/kernel/pidfd';
 import { SignalFd } from '../src/kernel/signalfd';
-import * as E from '../src/kernel/errno';
+import * as E from '../src/abi/errno';
 import type { ThreadGroup } from '../src/kernel/thread-group';
 
 const MINSIGSTKSZ = 2048;

@@ -4,7 +4,7 @@
  * src/kernel/time.
  */
 import type { Task } from '../src/kernel/task';
-import { EFAULT, EINVAL, EOPNOTSUPP, EPERM } from '../src/kernel/errno';
+import { EFAULT, EINVAL, EOPNOTSUPP, EPERM } from '../src/abi/errno';
 import {
   resolveClock, clockNow, clockRes, clockHasTimers, clockReadable, realtimeNs, monoNs, CLOCK_MONOTONIC,
 } from '../src/kernel/time/clocks';
@@ -19,7 +19,7 @@ import { createTimerFd, timerFdOf, validSettimeFlags, isAbsolute } from '../src/
 import { getItimer, setItimer, validItimer, alarm as setAlarm } from '../src/kernel/time/itimers';
 import { createTimer, deleteTimer, findTimer } from '../src/kernel/time/posix-timers';
 import { processCpu } from '../src/kernel/time/cputime';
-import { capable, CAP_SYS_TIME } from '../src/kernel/capabilities';
+import { capable, CAP_SYS_TIME } from '../src/auth/capabilities';
 import { sentry } from '../src/kernel/sentry';
 import { timerQueue } from '../src/kernel/time/timers';
 import { installTimers } from '../src/kernel/time/timer-signals';

@@ -14,12 +14,12 @@
  *    host stdout as soon as the guest writes (the callback runs inside the guest's
  *    write(2), so output order is kept).
  */
-import { O_NOCTTY, O_RDWR, POLLIN, POLLOUT } from '../../fs/constants';
-import type { FdTable } from '../../fs/fdtable';
-import { PtyMaster, PtySlave, type Pty } from '../../fs/pty';
-import { ICANON, ECHO, ISIG, IEXTEN, OPOST, ICRNL, IXON, VMIN, VTIME } from '../../fs/tty-ldisc';
+import { O_NOCTTY, O_RDWR, POLLIN, POLLOUT } from '../abi/fs';
+import type { FdTable } from '../../fs/vfs/fdtable';
+import { PtyMaster, PtySlave, type Pty } from '../../fs/fsimpl/devpts/pty';
+import { ICANON, ECHO, ISIG, IEXTEN, OPOST, ICRNL, IXON, VMIN, VTIME } from '../../fs/fsimpl/devpts/tty-ldisc';
 import { kernel } from '../kernel/kernel';
-import { WaitQueue } from '../kernel/waitqueue';
+import { WaitQueue } from '../waiter/waitqueue';
 import * as jc from '../kernel/tty';
 import type { Task } from '../kernel/task';
 import { native } from '../platform/native';

@@ -7,7 +7,7 @@
 import type { Task } from '../kernel/task';
 import type { SyscallTracer } from '../kernel/sentry';
 import { syscallName } from '../../syscalls/table';
-import { errnoName } from '../kernel/errno';
+import { errnoName } from '../abi/errno';
 import { kernel } from '../kernel/kernel';
 
 const SIG: Record<string, string> = {

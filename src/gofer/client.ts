@@ -4,7 +4,7 @@
  * call from then on fails with EIO; the Sentry itself keeps running.
  */
 import * as nfs from 'fs';
-import { EIO, EPROTO } from '../kernel/errno';
+import { EIO, EPROTO } from '../abi/errno';
 import { goferNative, type GoferNative } from './native';
 import { HEADER, MAGIC, VERSION, Op } from './protocol';
 

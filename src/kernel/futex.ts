@@ -5,7 +5,7 @@
  * fork, which is how process-shared glibc objects are used).
  */
 import type { Task } from './task';
-import { WaitQueue } from './waitqueue';
+import { WaitQueue } from '../waiter/waitqueue';
 
 const queues = new Map<string, WaitQueue>();
 const mmIds = new WeakMap<object, number>();

@@ -1,7 +1,7 @@
 import type { Task } from './task';
 import type { ThreadGroup } from './thread-group';
-import { HostPoller } from './host-poller';
-import type { Vfs } from '../../fs/vfs';
+import { HostPoller } from '../waiter/host-poller';
+import type { Vfs } from '../../fs/vfs/vfs';
 
 /**
  * Sandbox-wide state: the task and process tables, identity (uname), the VFS and the

@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
 import type { ThreadGroup } from './thread-group';
-import { EINVAL, EPERM } from './errno';
+import { EINVAL, EPERM } from '../abi/errno';
 
 /**
  * Resource limits (getrlimit/setrlimit/prlimit64), one Limits object per process.

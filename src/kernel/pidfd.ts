@@ -2,8 +2,8 @@
  * pidfds: file descriptors that name a process. Readable (POLLIN) once the process has
  * exited; used by pidfd_send_signal, waitid(P_PIDFD) and pidfd_getfd.
  */
-import { FileDescription } from '../../fs/file';
-import { anonInode } from '../../fs/eventfd';
+import { FileDescription } from '../../fs/vfs/file';
+import { anonInode } from '../../fs/fsimpl/eventfd/eventfd';
 import type { ThreadGroup } from './thread-group';
 
 const POLLIN = 0x1, POLLRDNORM = 0x40;

@@ -7,13 +7,13 @@ import { Reg } from '../platform/event-buffer';
 import { AddressSpace } from '../mm/address-space';
 import { resolveExec, loadImage, type ExecFailure, type ExecRequest } from '../loader/exec-image';
 import type { FdTable, FsContext } from '../../fs/index';
-import { EAGAIN, EINVAL } from './errno';
+import { EAGAIN, EINVAL } from '../abi/errno';
 import { kernel } from './kernel';
 import type { Sentry } from './sentry';
 import { Task, TaskState } from './task';
 import { ThreadGroup } from './thread-group';
-import { Credentials } from './credentials';
-import { copyCaps } from './capabilities';
+import { Credentials } from '../auth/credentials';
+import { copyCaps } from '../auth/capabilities';
 import { limitsOf, RLIMIT_NPROC, RLIMIT_CPU, RLIM_INFINITY } from './limits';
 import { cpuLimitChanged } from './time/cpu-limit';
 import {

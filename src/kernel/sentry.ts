@@ -10,7 +10,7 @@ import { native } from '../platform/native';
 import { KICK_SIGNAL } from '../platform/platform';
 import { SYSCALLS, syscallName } from '../../syscalls/table';
 import { BLOCK, KEEP_REGS, NO_RESUME } from '../../syscalls/types';
-import { ENOSYS, ERESTARTSYS, EFAULT } from './errno';
+import { ENOSYS, ERESTARTSYS, EFAULT } from '../abi/errno';
 import { kernel } from './kernel';
 import { Task, TaskState } from './task';
 import type { ThreadGroup } from './thread-group';

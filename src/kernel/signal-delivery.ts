@@ -4,7 +4,7 @@
  * a handler frame, with Linux's syscall-restart rules.
  */
 import { Reg } from '../platform/event-buffer';
-import { ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK, EINTR } from './errno';
+import { ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK, EINTR } from '../abi/errno';
 import { kernel } from './kernel';
 import type { Sentry } from './sentry';
 import type { Task } from './task';

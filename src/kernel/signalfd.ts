@@ -4,9 +4,9 @@
  * them. Readable while such a signal is pending. Every queued signal notifies
  * `signalEvents`, where readers and pollers of any signalfd wait.
  */
-import { FileDescription } from '../../fs/file';
-import { anonInode } from '../../fs/eventfd';
-import { WaitQueue } from './waitqueue';
+import { FileDescription } from '../../fs/vfs/file';
+import { anonInode } from '../../fs/fsimpl/eventfd/eventfd';
+import { WaitQueue } from '../waiter/waitqueue';
 import type { Task } from './task';
 import type { ThreadGroup } from './thread-group';
 import { type SigInfo, encodeSigInfo, nextDeliverable, SIGCHLD, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SI_TIMER } from './signals';

@@ -1,11 +1,11 @@
 import { BLOCK } from '../../syscalls/types';
-import type { WaitEntry, WaitQueue } from './waitqueue';
-import type { Credentials } from './credentials';
+import type { WaitEntry, WaitQueue } from '../waiter/waitqueue';
+import type { Credentials } from '../auth/credentials';
 import type { ThreadGroup } from './thread-group';
 import type { AddressSpace } from '../mm/address-space';
 import type { GuestMemory } from '../mm/guest-memory';
-import type { FdTable } from '../../fs/fdtable';
-import type { FsContext } from '../../fs/context';
+import type { FdTable } from '../../fs/vfs/fdtable';
+import type { FsContext } from '../../fs/vfs/context';
 import type { SignalState } from './signals';
 
 export const enum TaskState {

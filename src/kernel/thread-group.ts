@@ -1,5 +1,5 @@
 import type { Task } from './task';
-import { WaitQueue } from './waitqueue';
+import { WaitQueue } from '../waiter/waitqueue';
 import type { SignalHandlers, SigInfo } from './signals';
 
 /**

@@ -8,7 +8,7 @@
  * A controlling tty belongs to a session (keyed by sid), so every process of the session
  * shares it, as Linux's signal->tty does for processes that stay in the session.
  */
-import * as E from './errno';
+import * as E from '../abi/errno';
 import { kernel } from './kernel';
 import { sentry } from './sentry';
 import type { Task } from './task';

@@ -4,7 +4,7 @@ import { STACK_TOP } from '../mm/address-space';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PAGE_SIZE, pageDown, pageUp } from '../mm/vma';
 import { parseElf, type ElfImage, type ProgramHeader, ET_DYN, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR } from './elf';
 import { hostAuxv } from './host-auxv';
-import { E2BIG, ELOOP, ENOEXEC, ENOENT } from '../kernel/errno';
+import { E2BIG, ELOOP, ENOEXEC, ENOENT } from '../abi/errno';
 
 /** Where a PIE executable goes when ASLR is off (ELF_ET_DYN_BASE on x86-64). */
 const ET_DYN_BASE = 0x555555554000;

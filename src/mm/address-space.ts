@@ -3,7 +3,7 @@ import { GuestMemory, TASK_SIZE } from './guest-memory';
 import {
   type Vma, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE, PROT_WRITE, pageUp,
 } from './vma';
-import { EEXIST, EFAULT, EINVAL, ENOMEM } from '../kernel/errno';
+import { EEXIST, EFAULT, EINVAL, ENOMEM } from '../abi/errno';
 
 const SYS_MMAP = 9;
 const SYS_MPROTECT = 10;

@@ -1,6 +1,6 @@
 import type { Platform } from '../platform/platform';
 import { native } from '../platform/native';
-import { EFAULT, ENAMETOOLONG, ENOENT } from '../kernel/errno';
+import { EFAULT, ENAMETOOLONG, ENOENT } from '../abi/errno';
 
 /** Lowest and highest+1 addresses a guest pointer may name (x86-64 user half). */
 export const USER_MIN = 0x1000;

@@ -3,11 +3,11 @@
  * for unix sockets. Parsing takes a reference on each passed file; building installs
  * received files in the receiver's fd table (dropping what does not fit: MSG_CTRUNC).
  */
-import * as E from '../kernel/errno';
+import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
-import type { FileDescription } from '../../fs/file';
+import type { FileDescription } from '../../fs/vfs/file';
 import { limitsOf, RLIMIT_NOFILE } from '../kernel/limits';
-import { SOL_SOCKET, SCM_RIGHTS, SCM_CREDENTIALS, SCM_MAX_FD, MSG_CTRUNC, AF_UNIX } from './constants';
+import { SOL_SOCKET, SCM_RIGHTS, SCM_CREDENTIALS, SCM_MAX_FD, MSG_CTRUNC, AF_UNIX } from '../abi/socket';
 import type { Creds } from './packet';
 
 const HDR = 16;

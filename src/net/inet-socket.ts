@@ -5,12 +5,12 @@
  * receiver. Ports live in per-protocol tables; 127.0.0.0/8 and ::1 are the only local
  * addresses, any other destination is ENETUNREACH.
  */
-import * as E from '../kernel/errno';
+import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
-import { POLLIN, POLLOUT, POLLRDNORM, POLLERR, POLLHUP } from '../../fs/constants';
+import { POLLIN, POLLOUT, POLLRDNORM, POLLERR, POLLHUP } from '../abi/fs';
 import {
   AF_INET, AF_INET6, AF_UNSPEC, SOCK_STREAM, IPPROTO_TCP, IPPROTO_UDP, EPHEMERAL_LO, EPHEMERAL_HI,
-} from './constants';
+} from '../abi/socket';
 import {
   decodeInet, encodeInet, ipIsAny, ipIsLoopback, isV4Mapped, V4_ANY, V4_LOOPBACK, V6_ANY, V6_LOOPBACK, type InetAddr,
 } from './sockaddr';

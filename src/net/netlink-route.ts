@@ -4,9 +4,9 @@
  * interface, lo with 127.0.0.1/8 and ::1/128. Each request is answered at once by
  * queueing the reply messages on the socket; anything else gets an NLMSG_ERROR.
  */
-import * as E from '../kernel/errno';
+import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
-import { AF_NETLINK, AF_INET, AF_INET6, AF_UNSPEC } from './constants';
+import { AF_NETLINK, AF_INET, AF_INET6, AF_UNSPEC } from '../abi/socket';
 import { encodeNetlink } from './sockaddr';
 import { SocketFile, SocketInode, type SendRequest } from './socket-file';
 

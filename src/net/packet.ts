@@ -4,7 +4,7 @@
  * seqpacket sockets read one packet per call. Packets own a reference on every passed
  * file (SCM_RIGHTS) until received or dropped.
  */
-import type { FileDescription } from '../../fs/file';
+import type { FileDescription } from '../../fs/vfs/file';
 
 /** Sender identity as SCM_CREDENTIALS / SO_PEERCRED report it. */
 export interface Creds {

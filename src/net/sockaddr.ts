@@ -3,8 +3,8 @@
  * Decoders return -errno for malformed input exactly where Linux does, so handlers can
  * pass the result straight back.
  */
-import * as E from '../kernel/errno';
-import { AF_INET, AF_INET6, AF_UNIX, AF_NETLINK } from './constants';
+import * as E from '../abi/errno';
+import { AF_INET, AF_INET6, AF_UNIX, AF_NETLINK } from '../abi/socket';
 
 /** A unix socket name: unnamed, a filesystem path, or an abstract name (bytes after the leading NUL). */
 export type UnixName =

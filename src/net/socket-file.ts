@@ -8,18 +8,18 @@
  * Blocking convention (as fs/file.ts): methods return -EAGAIN when they would block and
  * leave in `blockQueue` the queue to sleep on; syscalls/net.ts parks the task there.
  */
-import * as E from '../kernel/errno';
+import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
-import { WaitQueue } from '../kernel/waitqueue';
-import { FileDescription } from '../../fs/file';
-import { FileSystem, Inode, emptyStat, type Stat } from '../../fs/inode';
+import { WaitQueue } from '../waiter/waitqueue';
+import { FileDescription } from '../../fs/vfs/file';
+import { FileSystem, Inode, emptyStat, type Stat } from '../../fs/vfs/inode';
 import {
   O_NONBLOCK, O_RDWR, S_IFSOCK, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDNORM, POLLWRNORM, POLLWRBAND, POLLRDHUP,
-} from '../../fs/constants';
+} from '../abi/fs';
 import {
   SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM, DEFAULT_BUF, MSG_PEEK, MSG_TRUNC, MSG_DONTWAIT, SHUT_RD, SHUT_WR, SHUT_RDWR,
   SIOCINQ, SIOCOUTQ, SIOCGIFINDEX, SIOCGIFNAME, SIOCGIFFLAGS, SIOCGIFMTU,
-} from './constants';
+} from '../abi/socket';
 import { RecvQueue, dropRights, emptyMeta, type Creds, type Packet, type RecvMeta } from './packet';
 
 class SockFs extends FileSystem {

@@ -3,9 +3,9 @@
  * options programs set on loopback sockets (stored and read back; the in-memory
  * transport has no use for most of them).
  */
-import * as E from '../kernel/errno';
+import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
-import * as C from './constants';
+import * as C from '../abi/socket';
 import { SocketFile, SockState } from './socket-file';
 import { InetSocket } from './inet-socket';
 

@@ -4,10 +4,10 @@
  * connect resolves the path with the caller's view and credentials (cwd, chroot,
  * permissions) and renames/links of the socket file keep working.
  */
-import * as E from '../kernel/errno';
+import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
 import { kernel } from '../kernel/kernel';
-import { AT_FDCWD, S_IFMT, S_IFSOCK } from '../../fs/constants';
+import { AT_FDCWD, S_IFMT, S_IFSOCK } from '../abi/fs';
 import type { UnixName } from './sockaddr';
 
 /** The few things the namespace needs of a unix socket (avoids an import cycle). */

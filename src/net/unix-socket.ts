@@ -3,10 +3,10 @@
  * naming (unnamed, pathname in the VFS, abstract, autobind), connection set-up into the
  * listener's accept queue, and datagram delivery rules. Data transfer is SocketFile's.
  */
-import * as E from '../kernel/errno';
+import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
-import { POLLIN, POLLOUT, POLLRDNORM } from '../../fs/constants';
-import { AF_UNIX, AF_UNSPEC, SOCK_DGRAM, MAX_DGRAM_QLEN } from './constants';
+import { POLLIN, POLLOUT, POLLRDNORM } from '../abi/fs';
+import { AF_UNIX, AF_UNSPEC, SOCK_DGRAM, MAX_DGRAM_QLEN } from '../abi/socket';
 import { decodeUnix, encodeUnix, type UnixName } from './sockaddr';
 import * as ns from './unix-namespace';
 import { SocketFile, SocketInode, SockState, credsOf, type SendRequest } from './socket-file';

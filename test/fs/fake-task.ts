@@ -3,12 +3,12 @@
  * address; fdTable/fsCtx/creds are real. Blocking is recorded, not performed.
  */
 import * as nfs from 'fs';
-import { Credentials } from '../../src/kernel/credentials';
-import { FdTable } from '../../fs/fdtable';
-import type { FsContext } from '../../fs/context';
-import type { Vfs } from '../../fs/vfs';
+import { Credentials } from '../../src/auth/credentials';
+import { FdTable } from '../../fs/vfs/fdtable';
+import type { FsContext } from '../../fs/vfs/context';
+import type { Vfs } from '../../fs/vfs/vfs';
 import { BLOCK } from '../../syscalls/types';
-import type { WaitQueue } from '../../src/kernel/waitqueue';
+import type { WaitQueue } from '../../src/waiter/waitqueue';
 import type { Task } from '../../src/kernel/task';
 
 export const BASE = 0x10000;

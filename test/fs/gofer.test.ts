@@ -8,12 +8,12 @@ import * as os from 'os';
 import * as path from 'path';
 import { goferNative } from '../../src/gofer/native';
 import { spawnGofer } from '../../src/gofer/client';
-import { GoferBackend } from '../../fs/gofer-backend';
-import { DirectBackend } from '../../fs/host-backend';
-import { createVfs } from '../../fs/vfs';
+import { GoferBackend } from '../../fs/fsimpl/hostfs/gofer-backend';
+import { DirectBackend } from '../../fs/fsimpl/hostfs/host-backend';
+import { createVfs } from '../../fs/vfs/vfs';
 import { fakeTask } from './fake-task';
-import { O_RDONLY, O_CREAT, O_WRONLY } from '../../fs/constants';
-import * as E from '../../src/kernel/errno';
+import { O_RDONLY, O_CREAT, O_WRONLY } from '../../src/abi/fs';
+import * as E from '../../src/abi/errno';
 
 const have = goferNative() !== null;
 

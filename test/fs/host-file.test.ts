@@ -3,10 +3,10 @@ import * as nfs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { HostFile } from '../../fs/host-file';
+import { HostFile } from '../../fs/fsimpl/host/host-file';
 import { kernel } from '../../src/kernel/kernel';
-import { O_RDWR, O_RDONLY, POLLIN } from '../../fs/constants';
-import * as E from '../../src/kernel/errno';
+import { O_RDWR, O_RDONLY, POLLIN } from '../../src/abi/fs';
+import * as E from '../../src/abi/errno';
 import { native } from '../../src/platform/native';
 
 const hasNative = (() => {

@@ -2,10 +2,10 @@ import { describe, it, expect } from 'vitest';
 import * as nfs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { createVfs } from '../../fs/vfs';
+import { createVfs } from '../../fs/vfs/vfs';
 import { fakeTask } from './fake-task';
-import { O_RDONLY, O_RDWR, O_CREAT, O_WRONLY, O_TRUNC, O_DIRECTORY } from '../../fs/constants';
-import * as E from '../../src/kernel/errno';
+import { O_RDONLY, O_RDWR, O_CREAT, O_WRONLY, O_TRUNC, O_DIRECTORY } from '../../src/abi/fs';
+import * as E from '../../src/abi/errno';
 
 /** A private host tree as the lower layer, so the test controls its content. */
 function hostTree(): string {

@@ -1,12 +1,12 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as nfs from 'fs';
-import { createVfs, type Vfs } from '../../fs/vfs';
+import { createVfs, type Vfs } from '../../fs/vfs/vfs';
 import { kernel } from '../../src/kernel/kernel';
 import * as sys from '../../syscalls/fs';
 import { BLOCK } from '../../syscalls/types';
 import { fakeTask } from './fake-task';
-import { O_RDONLY, O_RDWR, O_CREAT, O_WRONLY, O_DIRECTORY, O_CLOEXEC, O_NONBLOCK, O_EXCL, AT_FDCWD } from '../../fs/constants';
-import * as E from '../../src/kernel/errno';
+import { O_RDONLY, O_RDWR, O_CREAT, O_WRONLY, O_DIRECTORY, O_CLOEXEC, O_NONBLOCK, O_EXCL, AT_FDCWD } from '../../src/abi/fs';
+import * as E from '../../src/abi/errno';
 
 let vfs: Vfs;
 beforeAll(() => {

@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import * as nfs from 'fs';
-import { createVfs } from '../../fs/vfs';
+import { createVfs } from '../../fs/vfs/vfs';
 import { fakeTask } from './fake-task';
-import { O_RDONLY, O_RDWR, O_CREAT, O_WRONLY, O_TRUNC } from '../../fs/constants';
+import { O_RDONLY, O_RDWR, O_CREAT, O_WRONLY, O_TRUNC } from '../../src/abi/fs';
 
 describe('vfs basics', () => {
   const vfs = createVfs({ root: '/' });

@@ -4,7 +4,7 @@
  * that records the deadline. Address 0 and anything outside the window fault.
  */
 import { ThreadGroup } from '../../src/kernel/thread-group';
-import { Credentials } from '../../src/kernel/credentials';
+import { Credentials } from '../../src/auth/credentials';
 import { kernel } from '../../src/kernel/kernel';
 import type { Task } from '../../src/kernel/task';
 

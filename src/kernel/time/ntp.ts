@@ -1,5 +1,5 @@
 import type { Task } from '../task';
-import { EFAULT, EPERM } from '../errno';
+import { EFAULT, EPERM } from '../../abi/errno';
 import { realtimeNs } from './clocks';
 import { timevalBytes } from './timespec';
 

@@ -1,7 +1,7 @@
 import { kernel } from '../kernel';
 import type { Task } from '../task';
 import type { ThreadGroup } from '../thread-group';
-import { EAGAIN, EFAULT, EINVAL, EOPNOTSUPP } from '../errno';
+import { EAGAIN, EFAULT, EINVAL, EOPNOTSUPP } from '../../abi/errno';
 import { Clock, resolveClock, clockHasTimers } from './clocks';
 import { ClockTimer } from './clock-timer';
 import { SI_TIMER, TimerSignal, timerQueue } from './timers';

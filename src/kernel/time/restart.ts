@@ -1,5 +1,5 @@
 import type { Task } from '../task';
-import { EINTR } from '../errno';
+import { EINTR } from '../../abi/errno';
 
 /**
  * Linux's restart blocks: a syscall interrupted by a signal that ran no handler

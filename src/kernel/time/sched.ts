@@ -1,6 +1,6 @@
 import { kernel } from '../kernel';
 import type { Task } from '../task';
-import { EACCES, EINVAL, EPERM, ESRCH } from '../errno';
+import { EACCES, EINVAL, EPERM, ESRCH } from '../../abi/errno';
 
 /**
  * Scheduling attributes of each guest thread: policy, real-time priority, nice value,

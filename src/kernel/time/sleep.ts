@@ -1,6 +1,6 @@
 import { kernel } from '../kernel';
 import type { Task } from '../task';
-import { EFAULT, EINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK } from '../errno';
+import { EFAULT, EINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK } from '../../abi/errno';
 import { Clock, clockNow, isWallClock, realtimeToMono } from './clocks';
 import { writeTimespec } from './timespec';
 import { setRestartBlock, clearRestartBlock } from './restart';

@@ -1,10 +1,10 @@
 import type { Task } from '../task';
-import { EAGAIN, EBADF, EINVAL, EPERM } from '../errno';
-import { FileDescription } from '../../../fs/file';
-import { anonInode } from '../../../fs/eventfd';
-import { O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN, POLLRDNORM } from '../../../fs/constants';
+import { EAGAIN, EBADF, EINVAL, EPERM } from '../../abi/errno';
+import { FileDescription } from '../../../fs/vfs/file';
+import { anonInode } from '../../../fs/fsimpl/eventfd/eventfd';
+import { O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN, POLLRDNORM } from '../../abi/fs';
 import { limitsOf, RLIMIT_NOFILE } from '../limits';
-import { capable } from '../capabilities';
+import { capable } from '../../auth/capabilities';
 import { ClockTimer } from './clock-timer';
 import { Clock, CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_REALTIME_ALARM } from './clocks';
 import type { TimerSpec } from './timespec';

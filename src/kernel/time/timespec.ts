@@ -1,5 +1,5 @@
 import type { Task } from '../task';
-import { EFAULT, EINVAL } from '../errno';
+import { EFAULT, EINVAL } from '../../abi/errno';
 
 /**
  * Guest time structures (x86-64 layouts): struct timespec {i64 sec; i64 nsec},

@@ -1,0 +1,181 @@
+/**
+ * How HostFs reaches the host: paths are relative to the mount's host root ('' = the
+ * root), made of components the VFS already looked up one by one. Two implementations:
+ * DirectBackend (Node's sync fs calls from the Sentry) and GoferBackend (every call
+ * served by the gofer process, fs/gofer-backend.ts). All return -errno on failure.
+ */
+import * as nfs from 'fs';
+import * as E from '../../../src/abi/errno';
+import { emptyStat, type Stat } from '../../vfs/inode';
+
+export interface HostDirent {
+  name: string;
+  ino: number;
+  mode: number;
+}
+
+export interface HostBackend {
+  readonly root: string;
+  lstat(rel: string): Stat | number;
+  readdir(rel: string): HostDirent[] | number;
+  readlink(rel: string): string | number;
+  /** Opens a regular file or directory (Node fs.constants flags; O_NOFOLLOW is implied). */
+  open(rel: string, flags: number, mode: number): number;
+  mkdir(rel: string, mode: number): number;
+  createExcl(rel: string, mode: number): number;
+  symlink(target: string, rel: string): number;
+  link(oldRel: string, newRel: string): number;
+  unlink(rel: string): number;
+  rmdir(rel: string): number;
+  rename(oldRel: string, newRel: string): number;
+  chmod(rel: string, mode: number): number;
+  lchown(rel: string, uid: number, gid: number): number;
+  truncate(rel: string, size: number): number;
+  /** Times in seconds (fractional). */
+  lutimes(rel: string, atime: number, mtime: number): number;
+  statfs(): number[] | number;
+  /** True once the backend can no longer serve (gofer died): every call gives EIO. */
+  readonly dead: boolean;
+}
+
+/** Node's fs errors carry the negative errno in .errno on Linux. */
+export function hostErr(e: unknown): number {
+  const n = (e as { errno?: unknown }).errno;
+  return typeof n === 'number' && n < 0 ? n : -E.EIO;
+}
+
+const NS = 1000000000n;
+
+export function statFromHost(s: nfs.BigIntStats, dev: number): Stat {
+  const st = emptyStat();
+  st.dev = dev;
+  st.ino = Number(s.ino);
+  st.mode = Number(s.mode);
+  st.nlink = Number(s.nlink);
+  st.uid = Number(s.uid);
+  st.gid = Number(s.gid);
+  st.rdev = Number(s.rdev);
+  st.size = Number(s.size);
+  st.blksize = Number(s.blksize);
+  st.blocks = Number(s.blocks);
+  st.atimeSec = Number(s.atimeNs / NS); st.atimeNsec = Number(s.atimeNs % NS);
+  st.mtimeSec = Number(s.mtimeNs / NS); st.mtimeNsec = Number(s.mtimeNs % NS);
+  st.ctimeSec = Number(s.ctimeNs / NS); st.ctimeNsec = Number(s.ctimeNs % NS);
+  st.btimeSec = Number(s.birthtimeNs / NS); st.btimeNsec = Number(s.birthtimeNs % NS);
+  return st;
+}
+
+const LSTAT_OPTS = { bigint: true, throwIfNoEntry: false } as const;
+
+/**
+ * Node fs calls on root + rel. Shared by the Sentry (before a gofer exists) and by the
+ * gofer process itself (with root = /proc/self/fd/<dir fd resolved by openat2>).
+ */
+export class DirectBackend implements HostBackend {
+  readonly dead = false;
+  constructor(readonly root: string) {}
+
+  path(rel: string): string {
+    if (rel === '') return this.root;
+    return this.root === '/' ? '/' + rel : this.root + '/' + rel;
+  }
+  private run(f: () => void): number {
+    try {
+      f();
+      return 0;
+    } catch (e) {
+      return hostErr(e);
+    }
+  }
+
+  lstat(rel: string): Stat | number {
+    try {
+      const s = nfs.lstatSync(this.path(rel), LSTAT_OPTS);
+      return s ? statFromHost(s, 0) : -E.ENOENT;
+    } catch (e) {
+      return hostErr(e);
+    }
+  }
+  readdir(rel: string): HostDirent[] | number {
+    try {
+      const dir = this.path(rel);
+      const out: HostDirent[] = [];
+      for (const name of nfs.readdirSync(dir)) {
+        const s = nfs.lstatSync(dir === '/' ? '/' + name : dir + '/' + name, LSTAT_OPTS);
+        if (s) out.push({ name, ino: Number(s.ino), mode: Number(s.mode) });
+      }
+      return out;
+    } catch (e) {
+      return hostErr(e);
+    }
+  }
+  readlink(rel: string): string | number {
+    try {
+      return nfs.readlinkSync(this.path(rel));
+    } catch (e) {
+      return hostErr(e);
+    }
+  }
+  open(rel: string, flags: number, mode: number): number {
+    try {
+      return nfs.openSync(this.path(rel), flags | nfs.constants.O_NOFOLLOW, mode);
+    } catch (e) {
+      return hostErr(e);
+    }
+  }
+  mkdir(rel: string, mode: number): number {
+    return this.run(() => nfs.mkdirSync(this.path(rel), { mode }));
+  }
+  createExcl(rel: string, mode: number): number {
+    const c = nfs.constants;
+    return this.run(() => nfs.closeSync(nfs.openSync(this.path(rel), c.O_CREAT | c.O_EXCL | c.O_WRONLY | c.O_NOFOLLOW, mode)));
+  }
+  symlink(target: string, rel: string): number {
+    return this.run(() => nfs.symlinkSync(target, this.path(rel)));
+  }
+  link(oldRel: string, newRel: string): number {
+    return this.run(() => nfs.linkSync(this.path(oldRel), this.path(newRel)));
+  }
+  unlink(rel: string): number {
+    return this.run(() => nfs.unlinkSync(this.path(rel)));
+  }
+  rmdir(rel: string): number {
+    return this.run(() => nfs.rmdirSync(this.path(rel)));
+  }
+  rename(oldRel: string, newRel: string): number {
+    return this.run(() => nfs.renameSync(this.path(oldRel), this.path(newRel)));
+  }
+  chmod(rel: string, mode: number): number {
+    // chmod follows symlinks; a symlink's own mode cannot change on Linux anyway.
+    const st = this.lstat(rel);
+    if (typeof st === 'number') return st;
+    if ((st.mode & 0o170000) === 0o120000) return -E.EOPNOTSUPP;
+    return this.run(() => nfs.chmodSync(this.path(rel), mode));
+  }
+  lchown(rel: string, uid: number, gid: number): number {
+    return this.run(() => nfs.lchownSync(this.path(rel), uid, gid));
+  }
+  truncate(rel: string, size: number): number {
+    const c = nfs.constants;
+    return this.run(() => {
+      const fd = nfs.openSync(this.path(rel), c.O_WRONLY | c.O_NOFOLLOW);
+      try {
+        nfs.ftruncateSync(fd, size);
+      } finally {
+        nfs.closeSync(fd);
+      }
+    });
+  }
+  lutimes(rel: string, atime: number, mtime: number): number {
+    return this.run(() => nfs.lutimesSync(this.path(rel), atime, mtime));
+  }
+  statfs(): number[] | number {
+    try {
+      const s = nfs.statfsSync(this.root);
+      return [s.bsize, s.blocks, s.bfree, s.bavail, s.files, s.ffree];
+    } catch (e) {
+      return hostErr(e);
+    }
+  }
+}
+

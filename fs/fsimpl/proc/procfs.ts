@@ -1,0 +1,380 @@
+/**
+ * /proc, synthesized from the Sentry's own task and thread-group tables: it shows the
+ * sandbox (its pids, files, mounts), never the host's processes.
+ */
+import * as os from 'os';
+import { readFileSync } from 'fs';
+import { randomUUID } from 'crypto';
+import * as E from '../../../src/abi/errno';
+import { kernel } from '../../../src/kernel/kernel';
+import type { Task } from '../../../src/kernel/task';
+import type { ThreadGroup } from '../../../src/kernel/thread-group';
+import { limitsOf, RLIM_INFINITY } from '../../../src/kernel/limits';
+import { devMajor, devMinor } from '../../../src/abi/fs';
+import { Dentry } from '../../vfs/dentry';
+import type { FileDescription } from '../../vfs/file';
+import type { Inode } from '../../vfs/inode';
+import { SynthDir, SynthFile, SynthFs, SynthLink, type SynthEntries } from '../kernfs/synth';
+import type { Vfs, FsCaller } from '../../vfs/vfs';
+import { PIPE_MAX_SIZE } from '../pipefs/pipe';
+
+export const PROC_SUPER_MAGIC = 0x9fa0;
+
+/** The task doing the current path walk, for /proc/self (set by the VFS on every lookup). */
+let caller: Partial<Task> | null = null;
+export function setProcCaller(c: FsCaller): void {
+  caller = c as Partial<Task>;
+}
+/** The task doing the current path walk (fs/pty.ts: /dev/tty opens the caller's terminal). */
+export function procCaller(): Task | undefined {
+  return caller && caller.tg ? (caller as Task) : undefined;
+}
+
+const hostCpuinfo = (() => {
+  try {
+    return readFileSync('/proc/cpuinfo', 'latin1');
+  } catch {
+    return 'processor\t: 0\nvendor_id\t: unknown\n\n';
+  }
+})();
+const bootId = randomUUID();
+
+const entries = (list: Array<[string, () => Inode]>): SynthEntries => new Map(list);
+
+function stateLetter(t: Task | undefined): string {
+  if (!t) return 'Z';
+  switch (t.state as number) {
+    case 0: return 'R';
+    case 1: return 'S';
+    case 2: return 'T';
+    default: return 'Z';
+  }
+}
+
+function fdPath(vfs: Vfs, t: Task, f: FileDescription): string {
+  if (f.dentry !== null) {
+    const p = vfs.pathOf(t.fsCtx.root, f.dentry);
+    return f.dentry.deleted ? p + ' (deleted)' : p;
+  }
+  return f.anonName() ?? 'anon_inode:[unknown]';
+}
+
+/** A dentry standing for an open file, for the magic /proc/pid/fd/N link. */
+function fdDentry(f: FileDescription): Dentry {
+  return f.dentry ?? new Dentry(f.anonName() ?? 'anon', null, f.inode);
+}
+
+function hex16(n: bigint | number): string {
+  return BigInt(n).toString(16).padStart(16, '0');
+}
+
+export function createProcFs(vfs: Vfs): SynthFs {
+  const fs = new SynthFs(PROC_SUPER_MAGIC, 'proc');
+  fs.source = 'proc';
+  const file = (key: string, f: () => string | Buffer, mode = 0o444, w: ((d: Buffer) => number) | null = null) =>
+    () => new SynthFile(fs, key, f, mode, w);
+  const link = (key: string, target: () => string | number, magic: (() => Dentry | number) | null = null) =>
+    () => new SynthLink(fs, key, target, magic);
+  const dir = (key: string, e: () => SynthEntries, mode = 0o555) => () => new SynthDir(fs, key, e, mode);
+
+  const self = (): Task | undefined => (caller && caller.tg ? (caller as Task) : undefined);
+
+  /** The per-task directory (used for /proc/pid and /proc/pid/task/tid). */
+  const taskDir = (key: string, t: Task, withTask: boolean, state?: string): SynthEntries => {
+    const tg = t.tg;
+    const K = (n: string) => `${key}/${n}`;
+    const list: Array<[string, () => Inode]> = [
+      ['stat', file(K('stat'), () => statLine(t, t.tg, state))],
+      ['status', file(K('status'), () => statusText(t, state))],
+      ['statm', file(K('statm'), () => `${Math.floor(vmBytes(t) / 4096)} 0 0 0 0 0 0\n`)],
+      ['cmdline', file(K('cmdline'), () => (tg.argv.length ? tg.argv.join('\0') + '\0' : ''))],
+      ['environ', file(K('environ'), () => (tg.envp.length ? tg.envp.join('\0') + '\0' : ''), 0o400)],
+      ['comm', file(K('comm'), () => (t.comm || baseName(tg.exePath)) + '\n', 0o644, (d) => {
+        t.comm = d.toString('utf8').replace(/\n$/, '').slice(0, 15);
+        return d.length;
+      })],
+      ['exe', link(K('exe'), () => tg.exePath || -E.ENOENT, () => {
+        const r = vfs.lookup(t, -100, tg.exePath || '/', true);
+        return r;
+      })],
+      ['cwd', link(K('cwd'), () => vfs.pathOf(t.fsCtx.root, t.fsCtx.cwd), () => t.fsCtx.cwd)],
+      ['root', link(K('root'), () => vfs.pathOf(vfs.rootDentry, t.fsCtx.root), () => t.fsCtx.root)],
+      ['fd', dir(K('fd'), () => {
+        const m: SynthEntries = new Map();
+        for (const [fd, f] of t.fdTable.entries()) {
+          m.set(String(fd), link(K(`fd/${fd}`), () => fdPath(vfs, t, f), () => fdDentry(f)));
+        }
+        return m;
+      }, 0o500)],
+      ['fdinfo', dir(K('fdinfo'), () => {
+        const m: SynthEntries = new Map();
+        for (const [fd, f] of t.fdTable.entries()) {
+          m.set(String(fd), file(K(`fdinfo/${fd}`), () => {
+            const flags = f.flags | (t.fdTable.isCloexec(fd) ? 0o2000000 : 0);
+            return `pos:\t${f.pos}\nflags:\t0${flags.toString(8)}\nmnt_id:\t20\nino:\t${f.inode.ino}\n`;
+          }));
+        }
+        return m;
+      }, 0o500)],
+      ['maps', file(K('maps'), () => mapsText(t))],
+      ['smaps', file(K('smaps'), () => mapsText(t))],
+      ['mounts', file(K('mounts'), () => vfs.mounts.map((m) => m.mountsLine()).join(''))],
+      ['mountinfo', file(K('mountinfo'), () => vfs.mounts.map((m) => m.mountinfoLine()).join(''))],
+      ['limits', file(K('limits'), () => limitsText(tg))],
+      ['cgroup', file(K('cgroup'), () => '0::/\n')],
+      ['oom_score_adj', file(K('oom_score_adj'), () => '0\n', 0o644, (d) => d.length)],
+      ['oom_score', file(K('oom_score'), () => '0\n')],
+      ['loginuid', file(K('loginuid'), () => '4294967295')],
+      ['sessionid', file(K('sessionid'), () => '4294967295')],
+      ['auxv', file(K('auxv'), () => Buffer.alloc(16), 0o400)],
+      ['wchan', file(K('wchan'), () => '0')],
+      ['io', file(K('io'), () => 'rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n', 0o400)],
+    ];
+    if (withTask) {
+      list.push(['task', dir(K('task'), () => {
+        const m: SynthEntries = new Map();
+        for (const th of tg.tasks) m.set(String(th.tid), dir(K(`task/${th.tid}`), () => taskDir(K(`task/${th.tid}`), th, false)));
+        return m;
+      })]);
+      list.push(['ns', dir(K('ns'), () => new Map())]);
+    }
+    return entries(list);
+  };
+
+  const pidEntry = (tg: ThreadGroup, fallback?: Task) => {
+    const leader = tg.leader;
+    const t = leader ?? [...tg.tasks][0] ?? fallback;
+    return () => {
+      const K = `/${tg.pid}`;
+      if (!t) {
+        // A zombie: what Linux still shows until the parent reaps it.
+        return new SynthDir(fs, K, () => entries([
+          ['stat', file(`${K}/stat`, () => statLine(undefined, tg, 'Z'))],
+          ['status', file(`${K}/status`, () => zombieStatus(tg))],
+          ['cmdline', file(`${K}/cmdline`, () => '')],
+          ['comm', file(`${K}/comm`, () => baseName(tg.exePath) + '\n')],
+        ]));
+      }
+      const creds = t.creds;
+      // The leader thread exited while others run: the process shows as a zombie leader.
+      const state = leader === undefined && fallback === undefined ? 'Z' : undefined;
+      return new SynthDir(fs, K, () => taskDir(K, t, true, state), 0o555, creds.euid, creds.egid);
+    };
+  };
+
+  const sysEntries = (): SynthEntries => entries([
+    ['kernel', dir('/sys/kernel', () => entries([
+      ['hostname', file('/sys/kernel/hostname', () => kernel.hostname + '\n', 0o644, (d) => {
+        kernel.hostname = d.toString('utf8').replace(/\n$/, '');
+        return d.length;
+      })],
+      ['domainname', file('/sys/kernel/domainname', () => kernel.domainname + '\n', 0o644)],
+      ['osrelease', file('/sys/kernel/osrelease', () => kernel.release + '\n')],
+      ['ostype', file('/sys/kernel/ostype', () => kernel.sysname + '\n')],
+      ['version', file('/sys/kernel/version', () => kernel.version + '\n')],
+      ['pid_max', file('/sys/kernel/pid_max', () => kernel.pidMax + '\n')],
+      ['threads-max', file('/sys/kernel/threads-max', () => '63704\n')],
+      ['ngroups_max', file('/sys/kernel/ngroups_max', () => '65536\n')],
+      ['cap_last_cap', file('/sys/kernel/cap_last_cap', () => '40\n')],
+      ['overflowuid', file('/sys/kernel/overflowuid', () => '65534\n')],
+      ['overflowgid', file('/sys/kernel/overflowgid', () => '65534\n')],
+      ['shmmax', file('/sys/kernel/shmmax', () => '18446744073692774399\n')],
+      ['shmall', file('/sys/kernel/shmall', () => '18446744073692774399\n')],
+      ['yama', dir('/sys/kernel/yama', () => entries([['ptrace_scope', file('/sys/kernel/yama/ptrace_scope', () => '1\n')]]))],
+      ['random', dir('/sys/kernel/random', () => entries([
+        ['boot_id', file('/sys/kernel/random/boot_id', () => bootId + '\n')],
+        ['uuid', file('/sys/kernel/random/uuid', () => randomUUID() + '\n')],
+        ['entropy_avail', file('/sys/kernel/random/entropy_avail', () => '256\n')],
+        ['poolsize', file('/sys/kernel/random/poolsize', () => '256\n')],
+      ]))],
+    ]))],
+    ['vm', dir('/sys/vm', () => entries([
+      ['overcommit_memory', file('/sys/vm/overcommit_memory', () => '0\n')],
+      ['max_map_count', file('/sys/vm/max_map_count', () => '65530\n')],
+      ['mmap_min_addr', file('/sys/vm/mmap_min_addr', () => '65536\n')],
+    ]))],
+    ['fs', dir('/sys/fs', () => entries([
+      ['pipe-max-size', file('/sys/fs/pipe-max-size', () => PIPE_MAX_SIZE + '\n')],
+      ['nr_open', file('/sys/fs/nr_open', () => '1048576\n')],
+      ['file-max', file('/sys/fs/file-max', () => '9223372036854775807\n')],
+    ]))],
+    ['net', dir('/sys/net', () => entries([
+      ['core', dir('/sys/net/core', () => entries([['somaxconn', file('/sys/net/core/somaxconn', () => '4096\n')]]))],
+    ]))],
+  ]);
+
+  const rootEntries = (): SynthEntries => {
+    const m: SynthEntries = entries([
+      ['self', link('/self', () => {
+        const t = self();
+        return t ? String(t.tg.pid) : -E.ENOENT;
+      })],
+      ['thread-self', link('/thread-self', () => {
+        const t = self();
+        return t ? `${t.tg.pid}/task/${t.tid}` : -E.ENOENT;
+      })],
+      ['cpuinfo', file('/cpuinfo', () => hostCpuinfo)],
+      ['meminfo', file('/meminfo', meminfoText)],
+      ['stat', file('/stat', statText)],
+      ['uptime', file('/uptime', () => {
+        const up = kernel.nowNs() / 1e9;
+        return `${up.toFixed(2)} ${(up * os.cpus().length * 0.9).toFixed(2)}\n`;
+      })],
+      ['loadavg', file('/loadavg', () => `0.00 0.00 0.00 1/${kernel.tasks.size} ${Math.max(0, ...kernel.tasks.keys())}\n`)],
+      ['version', file('/version', () => `Linux version ${kernel.release} (tssandbox@tssandbox) (gcc) ${kernel.version}\n`)],
+      ['filesystems', file('/filesystems', () =>
+        ['sysfs', 'tmpfs', 'proc', 'devtmpfs', 'pipefs', 'overlay', 'devpts', 'mqueue'].map((n) => `nodev\t${n}\n`).join('') + '\t9p\n')],
+      ['mounts', link('/mounts', () => 'self/mounts')],
+      ['cmdline', file('/cmdline', () => 'BOOT_IMAGE=/vmlinuz root=/dev/root ro\n')],
+      ['sys', dir('/sys', sysEntries)],
+      ['net', link('/net', () => 'self/net')],
+    ]);
+    for (const tg of kernel.threadGroups.values()) m.set(String(tg.pid), pidEntry(tg));
+    // The caller always sees itself, even before the kernel tables list it.
+    const me = self();
+    if (me && !m.has(String(me.tg.pid))) m.set(String(me.tg.pid), pidEntry(me.tg, me));
+    return m;
+  };
+
+  fs.rootNode = new SynthDir(fs, '/', rootEntries);
+  return fs;
+}
+
+function baseName(p: string): string {
+  const i = p.lastIndexOf('/');
+  return (i >= 0 ? p.slice(i + 1) : p).slice(0, 15);
+}
+
+/** Total mapped bytes of the task's address space (VmSize / vsize). */
+function vmBytes(t: Task): number {
+  const vmas = (t.mm as { vmas?: Array<{ start: number; end: number }> } | undefined)?.vmas;
+  let n = 0;
+  if (vmas) for (const v of vmas) n += v.end - v.start;
+  return n;
+}
+
+function statLine(t: Task | undefined, tg: ThreadGroup, state?: string): string {
+  const comm = (t && t.comm) || baseName(tg.exePath);
+  const startTicks = Math.floor(tg.startTimeNs / 1e7);
+  const f = [
+    t ? t.tid : tg.pid, `(${comm})`, state ?? stateLetter(t), tg.ppid, tg.pgid, tg.sid, 0, -1, 4194304,
+    0, 0, 0, 0, 0, 0, 0, 0, 20, 0, tg.tasks.size, 0, startTicks, t ? vmBytes(t) : 0, 0, RLIM_INFINITY.toString(),
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, tg.exitSignal, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  ];
+  return f.join(' ') + '\n';
+}
+
+function zombieStatus(tg: ThreadGroup): string {
+  return [
+    `Name:\t${baseName(tg.exePath)}`, 'State:\tZ (zombie)', `Tgid:\t${tg.pid}`, `Pid:\t${tg.pid}`,
+    `PPid:\t${tg.ppid}`, 'Threads:\t1', '',
+  ].join('\n');
+}
+
+function statusText(t: Task, state?: string): string {
+  const tg = t.tg;
+  const c = t.creds;
+  const name = t.comm || baseName(tg.exePath);
+  const st = state ?? stateLetter(t);
+  const stName = { R: 'R (running)', S: 'S (sleeping)', T: 'T (stopped)', Z: 'Z (zombie)' }[st] ?? st;
+  return [
+    `Name:\t${name}`,
+    `Umask:\t${t.fsCtx.umask.toString(8).padStart(4, '0')}`,
+    `State:\t${stName}`,
+    `Tgid:\t${tg.pid}`,
+    `Ngid:\t0`,
+    `Pid:\t${t.tid}`,
+    `PPid:\t${tg.ppid}`,
+    `TracerPid:\t0`,
+    `Uid:\t${c.uid}\t${c.euid}\t${c.suid}\t${c.fsuid}`,
+    `Gid:\t${c.gid}\t${c.egid}\t${c.sgid}\t${c.fsgid}`,
+    `FDSize:\t${Math.max(64, t.fdTable.highest)}`,
+    `Groups:\t${c.groups.join(' ')}`,
+    `NStgid:\t${tg.pid}`,
+    `NSpid:\t${t.tid}`,
+    `NSpgid:\t${tg.pgid}`,
+    `NSsid:\t${tg.sid}`,
+    `VmPeak:\t${String(Math.floor(vmBytes(t) / 1024)).padStart(8)} kB`,
+    `VmSize:\t${String(Math.floor(vmBytes(t) / 1024)).padStart(8)} kB`,
+    `VmRSS:\t       0 kB`,
+    `Threads:\t${tg.tasks.size}`,
+    `SigQ:\t0/63704`,
+    `SigPnd:\t${hex16(0)}`,
+    `ShdPnd:\t${hex16(0)}`,
+    `SigBlk:\t${hex16(0)}`,
+    `SigIgn:\t${hex16(0)}`,
+    `SigCgt:\t${hex16(0)}`,
+    `CapInh:\t${hex16(0)}`,
+    `CapPrm:\t${hex16(c.euid === 0 ? 0x1ffffffffff : 0)}`,
+    `CapEff:\t${hex16(c.euid === 0 ? 0x1ffffffffff : 0)}`,
+    `CapBnd:\t${hex16(0x1ffffffffff)}`,
+    `CapAmb:\t${hex16(0)}`,
+    `NoNewPrivs:\t0`,
+    `Seccomp:\t0`,
+    `Cpus_allowed:\t${((1 << Math.min(os.cpus().length, 31)) - 1).toString(16)}`,
+    `Cpus_allowed_list:\t0-${os.cpus().length - 1}`,
+    `voluntary_ctxt_switches:\t0`,
+    `nonvoluntary_ctxt_switches:\t0`,
+    '',
+  ].join('\n');
+}
+
+function mapsText(t: Task): string {
+  const vmas = (t.mm as { vmas?: Array<{ start: number; end: number; prot: number; flags: number; name: string; offset: number; dev: number; ino: number }> } | undefined)?.vmas;
+  if (!vmas) return '';
+  let out = '';
+  for (const v of vmas) {
+    const perms = (v.prot & 1 ? 'r' : '-') + (v.prot & 2 ? 'w' : '-') + (v.prot & 4 ? 'x' : '-') + ((v.flags & 0x0f) === 1 ? 's' : 'p');
+    const dev = `${devMajor(v.dev).toString(16).padStart(2, '0')}:${devMinor(v.dev).toString(16).padStart(2, '0')}`;
+    const head = `${v.start.toString(16).padStart(8, '0')}-${v.end.toString(16).padStart(8, '0')} ${perms} ${v.offset.toString(16).padStart(8, '0')} ${dev} ${v.ino}`;
+    out += v.name ? head.padEnd(73) + v.name + '\n' : head + ' \n';
+  }
+  return out;
+}
+
+const LIMIT_ROWS: Array<[string, string]> = [
+  ['Max cpu time', 'seconds'], ['Max file size', 'bytes'], ['Max data size', 'bytes'], ['Max stack size', 'bytes'],
+  ['Max core file size', 'bytes'], ['Max resident set', 'bytes'], ['Max processes', 'processes'],
+  ['Max open files', 'files'], ['Max locked memory', 'bytes'], ['Max address space', 'bytes'],
+  ['Max file locks', 'locks'], ['Max pending signals', 'signals'], ['Max msgqueue size', 'bytes'],
+  ['Max nice priority', ''], ['Max realtime priority', ''], ['Max realtime timeout', 'us'],
+];
+
+function limitsText(tg: ThreadGroup): string {
+  const l = limitsOf(tg);
+  let out = 'Limit                     Soft Limit           Hard Limit           Units     \n';
+  LIMIT_ROWS.forEach(([name, unit], i) => {
+    const r = l.get(i);
+    const s = (v: bigint) => (v === RLIM_INFINITY ? 'unlimited' : v.toString());
+    out += `${name.padEnd(26)}${s(r.cur).padEnd(21)}${s(r.max).padEnd(21)}${unit.padEnd(10)}\n`;
+  });
+  return out;
+}
+
+function meminfoText(): string {
+  const kb = (n: number) => `${Math.floor(n / 1024).toString().padStart(8)} kB`;
+  const total = os.totalmem();
+  const free = os.freemem();
+  return [
+    `MemTotal:       ${kb(total)}`, `MemFree:        ${kb(free)}`, `MemAvailable:   ${kb(free)}`,
+    `Buffers:        ${kb(0)}`, `Cached:         ${kb(0)}`, `SwapCached:     ${kb(0)}`,
+    `Active:         ${kb(0)}`, `Inactive:       ${kb(0)}`, `SwapTotal:      ${kb(0)}`, `SwapFree:       ${kb(0)}`,
+    `Shmem:          ${kb(0)}`, `CommitLimit:    ${kb(total)}`, `Committed_AS:   ${kb(total - free)}`,
+    `HugePages_Total:       0`, `HugePages_Free:        0`, `Hugepagesize:       2048 kB`, '',
+  ].join('\n');
+}
+
+function statText(): string {
+  const cpus = os.cpus();
+  const line = (name: string, t: os.CpuInfo['times']) =>
+    `${name} ${Math.floor(t.user / 10)} ${Math.floor(t.nice / 10)} ${Math.floor(t.sys / 10)} ${Math.floor(t.idle / 10)} 0 ${Math.floor(t.irq / 10)} 0 0 0 0\n`;
+  const sum = cpus.reduce((a, c) => ({
+    user: a.user + c.times.user, nice: a.nice + c.times.nice, sys: a.sys + c.times.sys,
+    idle: a.idle + c.times.idle, irq: a.irq + c.times.irq,
+  }), { user: 0, nice: 0, sys: 0, idle: 0, irq: 0 });
+  let out = line('cpu ', sum);
+  cpus.forEach((c, i) => (out += line(`cpu${i}`, c.times)));
+  out += `intr 0\nctxt 0\nbtime ${Math.floor(kernel.bootWallMs / 1000)}\nprocesses ${kernel.threadGroups.size}\n`;
+  out += `procs_running 1\nprocs_blocked 0\nsoftirq 0\n`;
+  return out;
+}

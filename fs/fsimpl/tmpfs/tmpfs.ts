@@ -1,0 +1,501 @@
+/**
+ * tmpfs: an in-memory filesystem. Also the overlay's upper layer (whiteouts and opaque
+ * directories are kept as sets on the directory, never as visible entries), the backing
+ * of /dev (device nodes dispatch on rdev), /dev/shm, /tmp and memfd.
+ */
+import * as nfs from 'fs';
+import * as os from 'os';
+import * as E from '../../../src/abi/errno';
+import type { Credentials } from '../../../src/auth/credentials';
+import {
+  S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK, S_ISGID,
+  RENAME_NOREPLACE, RENAME_EXCHANGE, O_TRUNC, O_ACCMODE, O_RDONLY,
+} from '../../../src/abi/fs';
+import { FileSystem, Inode, nowTs, emptyStat, type Stat, type DirEntry, type SetAttr, type TimeSpec } from '../../vfs/inode';
+import { DirFile, FileDescription, SeekableFile } from '../../vfs/file';
+import { openDevice } from '../dev/devices';
+import { Pipe } from '../pipefs/pipe';
+
+export const TMPFS_MAGIC = 0x01021994;
+/** tmpfs inode numbers start high so they rarely collide with host inode numbers under the overlay. */
+let nextIno = 0x10000000;
+
+/**
+ * Host memory files back tmpfs files that get mmapped, so a MAP_SHARED mapping in the stub
+ * and read/write here see the same pages. Unnamed (O_TMPFILE) files on a host tmpfs; the
+ * fd closes when the inode is garbage collected.
+ */
+import { tmpfsBudget, pageUp } from '../../vfs/space-budget';
+
+const HOST_O_TMPFILE = 0o20200000;
+const hostFdCloser = new FinalizationRegistry<number>((fd) => {
+  try {
+    nfs.closeSync(fd);
+  } catch {
+    /* already closed */
+  }
+});
+function hostMemoryFile(): number {
+  for (const dir of ['/dev/shm', os.tmpdir()]) {
+    try {
+      return nfs.openSync(dir, HOST_O_TMPFILE | nfs.constants.O_RDWR, 0o600);
+    } catch {
+      /* try the next */
+    }
+  }
+  return -E.ENOMEM;
+}
+
+/** Largest file tmpfs accepts (a Buffer's limit is the practical bound). */
+const MAX_FILE = 2 ** 31;
+
+export class Tmpfs extends FileSystem {
+  readonly magic = TMPFS_MAGIC;
+  readonly type: string;
+  private readonly rootInode: TmpfsInode;
+
+  constructor(opts: { type?: string; mode?: number; source?: string } = {}) {
+    super();
+    this.type = opts.type ?? 'tmpfs';
+    this.source = opts.source ?? this.type;
+    this.rootInode = new TmpfsInode(this, S_IFDIR | (opts.mode ?? 0o1777), 0, 0);
+  }
+  root(): TmpfsInode {
+    return this.rootInode;
+  }
+  override statfsNumbers(): number[] {
+    // Size: the sandbox's tmpfs budget (4 GiB shown when unlimited); usage: its pages.
+    const b = tmpfsBudget;
+    const blocks = b.limit === Infinity ? 1 << 20 : Math.floor(b.limit / 4096);
+    const free = Math.max(0, blocks - Math.ceil(b.used / 4096));
+    return [4096, blocks, free, free, 1 << 20, 1 << 20];
+  }
+}
+
+export class TmpfsInode extends Inode {
+  readonly ino = nextIno++;
+  nlink = 1;
+  /** Bytes of the sandbox's tmpfs budget this file's data holds (whole pages). */
+  private charged = 0;
+  rdev = 0;
+  atimeSec = 0; atimeNsec = 0; mtimeSec = 0; mtimeNsec = 0; ctimeSec = 0; ctimeNsec = 0;
+  btimeSec = 0; btimeNsec = 0;
+  /** Regular files: bytes [0, capacity); size may exceed data.length (a sparse tail of zeros). */
+  data: Buffer | null = null;
+  size = 0;
+  children: Map<string, TmpfsInode> | null = null;
+  /** Overlay upper only: names deleted from the lower layer. */
+  whiteouts: Set<string> | null = null;
+  /** Overlay upper only: the lower directory is hidden entirely. */
+  opaque = false;
+  target = '';
+  xattrs: Map<string, Buffer> | null = null;
+  /** FIFO: the pipe shared by every open of this node. */
+  fifo: Pipe | null = null;
+  /** memfd seals (F_ADD_SEALS). */
+  seals = 0;
+  /** Host memory file holding the data once the file was mapped (then `data` is null). */
+  hostFd = -1;
+
+  constructor(
+    readonly fs: Tmpfs,
+    public mode: number,
+    public uid: number,
+    public gid: number,
+  ) {
+    super();
+    const [s, ns] = nowTs();
+    this.atimeSec = this.mtimeSec = this.ctimeSec = this.btimeSec = s;
+    this.atimeNsec = this.mtimeNsec = this.ctimeNsec = this.btimeNsec = ns;
+    if ((mode & S_IFMT) === S_IFDIR) {
+      this.children = new Map();
+      this.nlink = 2;
+    }
+  }
+
+  stat(): Stat {
+    const st = emptyStat();
+    st.dev = this.fs.dev;
+    st.ino = this.ino;
+    st.mode = this.mode;
+    st.nlink = this.nlink;
+    st.uid = this.uid;
+    st.gid = this.gid;
+    st.rdev = this.rdev;
+    st.size = this.isDir ? 4096 : (this.mode & S_IFMT) === S_IFLNK ? Buffer.byteLength(this.target) : this.size;
+    st.blocks = this.data ? Math.ceil(Math.min(this.size, this.data.length) / 4096) * 8 : 0;
+    st.atimeSec = this.atimeSec; st.atimeNsec = this.atimeNsec;
+    st.mtimeSec = this.mtimeSec; st.mtimeNsec = this.mtimeNsec;
+    st.ctimeSec = this.ctimeSec; st.ctimeNsec = this.ctimeNsec;
+    st.btimeSec = this.btimeSec; st.btimeNsec = this.btimeNsec;
+    return st;
+  }
+
+  touch(m: boolean, c: boolean): void {
+    const [s, ns] = nowTs();
+    if (m) { this.mtimeSec = s; this.mtimeNsec = ns; }
+    if (c) { this.ctimeSec = s; this.ctimeNsec = ns; }
+  }
+
+  // ---- directory operations ----
+  override lookup(name: string): Inode | number {
+    if (this.children === null) return -E.ENOTDIR;
+    return this.children.get(name) ?? -E.ENOENT;
+  }
+  override readdir(): DirEntry[] | number {
+    if (this.children === null) return -E.ENOTDIR;
+    const out: DirEntry[] = [];
+    for (const [name, c] of this.children) out.push({ name, ino: c.ino, type: c.dtype });
+    return out;
+  }
+  private newChild(name: string, mode: number, creds: Credentials): TmpfsInode | number {
+    const ch = this.children;
+    if (ch === null) return -E.ENOTDIR;
+    if (ch.has(name)) return -E.EEXIST;
+    // A setgid directory passes its group (and, for directories, the bit) down.
+    let gid = creds.fsgid;
+    if (this.mode & S_ISGID) {
+      gid = this.gid;
+      if ((mode & S_IFMT) === S_IFDIR) mode |= S_ISGID;
+    }
+    const n = new TmpfsInode(this.fs, mode, creds.fsuid, gid);
+    ch.set(name, n);
+    this.whiteouts?.delete(name);
+    this.touch(true, true);
+    return n;
+  }
+  override mknod(name: string, mode: number, creds: Credentials, rdev: number): Inode | number {
+    const t = mode & S_IFMT;
+    if (t !== S_IFREG && t !== S_IFIFO && t !== S_IFCHR && t !== S_IFBLK && t !== S_IFSOCK) return -E.EINVAL;
+    const n = this.newChild(name, mode, creds);
+    if (typeof n !== 'number') n.rdev = rdev;
+    return n;
+  }
+  override mkdir(name: string, mode: number, creds: Credentials): Inode | number {
+    const n = this.newChild(name, S_IFDIR | (mode & 0o7777), creds);
+    if (typeof n !== 'number') this.nlink++;
+    return n;
+  }
+  override symlink(name: string, target: string, creds: Credentials): Inode | number {
+    const n = this.newChild(name, S_IFLNK | 0o777, creds);
+    if (typeof n !== 'number') {
+      n.target = target;
+      n.size = Buffer.byteLength(target);
+    }
+    return n;
+  }
+  override link(name: string, target: Inode): number {
+    const ch = this.children;
+    if (ch === null) return -E.ENOTDIR;
+    if (!(target instanceof TmpfsInode) || target.fs !== this.fs) return -E.EXDEV;
+    if (ch.has(name)) return -E.EEXIST;
+    ch.set(name, target);
+    this.whiteouts?.delete(name);
+    target.nlink++;
+    target.touch(false, true);
+    this.touch(true, true);
+    return 0;
+  }
+  override unlink(name: string): number {
+    const ch = this.children;
+    if (ch === null) return -E.ENOTDIR;
+    const c = ch.get(name);
+    if (!c) return -E.ENOENT;
+    if (c.isDir) return -E.EISDIR;
+    ch.delete(name);
+    c.nlink--;
+    if (c.nlink === 0) c.releaseFrom(0);
+    c.touch(false, true);
+    this.touch(true, true);
+    return 0;
+  }
+  override rmdir(name: string): number {
+    const ch = this.children;
+    if (ch === null) return -E.ENOTDIR;
+    const c = ch.get(name);
+    if (!c) return -E.ENOENT;
+    if (!c.isDir) return -E.ENOTDIR;
+    if (c.children!.size > 0) return -E.ENOTEMPTY;
+    ch.delete(name);
+    c.nlink = 0;
+    this.nlink--;
+    this.touch(true, true);
+    return 0;
+  }
+  override rename(oldName: string, newDirI: Inode, newName: string, flags: number): number {
+    const ch = this.children;
+    if (ch === null) return -E.ENOTDIR;
+    if (!(newDirI instanceof TmpfsInode) || newDirI.fs !== this.fs) return -E.EXDEV;
+    const nch = newDirI.children;
+    if (nch === null) return -E.ENOTDIR;
+    const src = ch.get(oldName);
+    if (!src) return -E.ENOENT;
+    const dst = nch.get(newName);
+    if (flags & RENAME_EXCHANGE) {
+      if (!dst) return -E.ENOENT;
+      ch.set(oldName, dst);
+      nch.set(newName, src);
+      if (src.isDir !== dst.isDir && this !== newDirI) {
+        const d = src.isDir ? 1 : -1;
+        this.nlink -= d;
+        newDirI.nlink += d;
+      }
+      this.touch(true, true);
+      newDirI.touch(true, true);
+      return 0;
+    }
+    if (dst) {
+      if (flags & RENAME_NOREPLACE) return -E.EEXIST;
+      if (dst === src) return 0;
+      if (src.isDir) {
+        if (!dst.isDir) return -E.ENOTDIR;
+        if (dst.children!.size > 0) return -E.ENOTEMPTY;
+        newDirI.nlink--;
+        dst.nlink = 0;
+      } else {
+        if (dst.isDir) return -E.EISDIR;
+        dst.nlink--;
+        if (dst.nlink === 0) dst.releaseFrom(0);
+        dst.touch(false, true);
+      }
+    }
+    ch.delete(oldName);
+    nch.set(newName, src);
+    newDirI.whiteouts?.delete(newName);
+    if (src.isDir && this !== newDirI) {
+      this.nlink--;
+      newDirI.nlink++;
+    }
+    src.touch(false, true);
+    this.touch(true, true);
+    newDirI.touch(true, true);
+    return 0;
+  }
+
+  // ---- attributes ----
+  override readlink(): string | number {
+    return this.isSymlink ? this.target : -E.EINVAL;
+  }
+  override setattr(a: SetAttr): number {
+    if (a.size !== undefined) {
+      if (this.isDir) return -E.EISDIR;
+      if ((this.mode & S_IFMT) !== S_IFREG) return -E.EINVAL;
+      const r = this.truncate(a.size);
+      if (r < 0) return r;
+    }
+    if (a.mode !== undefined) this.mode = (this.mode & S_IFMT) | (a.mode & 0o7777);
+    if (a.uid !== undefined && a.uid !== -1) this.uid = a.uid;
+    if (a.gid !== undefined && a.gid !== -1) this.gid = a.gid;
+    if (a.atime !== undefined) [this.atimeSec, this.atimeNsec] = resolveTime(a.atime);
+    if (a.mtime !== undefined) [this.mtimeSec, this.mtimeNsec] = resolveTime(a.mtime);
+    this.touch(false, true);
+    return 0;
+  }
+  /** Moves the data to a host memory file (for mmap); returns its fd or -errno. */
+  hostBacking(): number {
+    if (this.hostFd >= 0) return this.hostFd;
+    const fd = hostMemoryFile();
+    if (fd < 0) return fd;
+    try {
+      nfs.ftruncateSync(fd, this.size);
+      const d = this.data;
+      if (d !== null) nfs.writeSync(fd, d, 0, Math.min(d.length, this.size), 0);
+    } catch (e) {
+      nfs.closeSync(fd);
+      return -E.ENOMEM;
+    }
+    this.data = null;
+    this.hostFd = fd;
+    hostFdCloser.register(this, fd);
+    return fd;
+  }
+
+  truncate(len: number): number {
+    if (len < 0) return -E.EINVAL;
+    if (len > MAX_FILE) return -E.EFBIG;
+    if (this.hostFd >= 0) {
+      try {
+        nfs.ftruncateSync(this.hostFd, len);
+      } catch {
+        return -E.ENOSPC;
+      }
+    }
+    if (this.data !== null && len < this.data.length) this.data.fill(0, len);
+    this.releaseFrom(len);
+    this.size = len;
+    this.touch(true, true);
+    return 0;
+  }
+
+  // ---- data ----
+  readData(buf: Uint8Array, pos: number): number {
+    if (pos >= this.size) return 0;
+    const n = Math.min(buf.length, this.size - pos);
+    if (this.hostFd >= 0) {
+      try {
+        return nfs.readSync(this.hostFd, buf, 0, n, pos);
+      } catch {
+        return -E.EIO;
+      }
+    }
+    const d = this.data;
+    const have = d === null ? 0 : Math.max(0, Math.min(n, d.length - pos));
+    if (have > 0) buf.set(d!.subarray(pos, pos + have), 0);
+    if (have < n) buf.fill(0, Math.max(have, 0), n);
+    return n;
+  }
+  /** Grows this file's share of the budget to cover [0, end); false when it is spent. */
+  private chargeUpTo(end: number): boolean {
+    const want = pageUp(end);
+    if (want <= this.charged) return true;
+    if (!tmpfsBudget.take(want - this.charged)) return false;
+    this.charged = want;
+    return true;
+  }
+
+  /** Returns what the data beyond len held (truncate), or all of it (last link gone). */
+  releaseFrom(len: number): void {
+    const keep = pageUp(len);
+    if (this.charged > keep) {
+      tmpfsBudget.give(this.charged - keep);
+      this.charged = keep;
+    }
+  }
+
+  writeData(buf: Uint8Array, pos: number): number {
+    const end = pos + buf.length;
+    if (end > MAX_FILE) return -E.EFBIG;
+    if (buf.length > 0 && !this.chargeUpTo(end)) return -E.ENOSPC;
+    if (this.hostFd >= 0) {
+      try {
+        const n = nfs.writeSync(this.hostFd, buf, 0, buf.length, pos);
+        if (pos + n > this.size) this.size = pos + n;
+        this.touch(true, true);
+        return n;
+      } catch {
+        return -E.ENOSPC;
+      }
+    }
+    let d = this.data;
+    if (d === null || d.length < end) {
+      // Grow geometrically so appends stay O(n) overall.
+      const cap = Math.min(MAX_FILE, Math.max(end, d ? d.length * 2 : 0, 4096));
+      const nd = Buffer.alloc(cap);
+      if (d !== null) d.copy(nd, 0, 0, Math.min(d.length, this.size));
+      this.data = d = nd;
+    }
+    d.set(buf, pos);
+    if (end > this.size) this.size = end;
+    this.touch(true, true);
+    return buf.length;
+  }
+
+  override open(flags: number): FileDescription | number {
+    switch (this.mode & S_IFMT) {
+      case S_IFDIR:
+        return new DirFile(this, flags);
+      case S_IFREG:
+        if (flags & O_TRUNC && (flags & O_ACCMODE) !== O_RDONLY) this.truncate(0);
+        return new TmpfsFile(this, flags);
+      case S_IFIFO:
+        this.fifo ??= new Pipe();
+        return this.fifo.openFifo(this, flags);
+      case S_IFCHR:
+        return openDevice(this, this.rdev, flags);
+      case S_IFBLK:
+        return -E.ENXIO;
+      case S_IFSOCK:
+        return -E.ENXIO;
+      default:
+        return -E.ELOOP;
+    }
+  }
+
+  override getxattr(name: string): Buffer | number {
+    return this.xattrs?.get(name) ?? -E.ENODATA;
+  }
+  override setxattr(name: string, value: Buffer, flags: number): number {
+    if (name === 'system.posix_acl_access') {
+      // An access ACL sets the permission bits (tmpfs does POSIX ACLs); one that says no
+      // more than the mode is not kept, as Linux's posix_acl_equiv_mode.
+      const r = applyAccessAcl(this, value);
+      if (r === 0) this.xattrs?.delete(name);
+      if (r <= 0) return r;
+    }
+    const x = (this.xattrs ??= new Map());
+    if (flags === 1 /* XATTR_CREATE */ && x.has(name)) return -E.EEXIST;
+    if (flags === 2 /* XATTR_REPLACE */ && !x.has(name)) return -E.ENODATA;
+    x.set(name, Buffer.from(value));
+    this.touch(false, true);
+    return 0;
+  }
+  override listxattr(): string[] {
+    return this.xattrs ? [...this.xattrs.keys()] : [];
+  }
+  override removexattr(name: string): number {
+    if (!this.xattrs?.delete(name)) return -E.ENODATA;
+    return 0;
+  }
+}
+
+/**
+ * system.posix_acl_access (version 2: entries of u16 tag, u16 perm, u32 id): owner,
+ * group (or mask) and other permissions become the mode bits. Returns 0 when the ACL
+ * is equivalent to the mode (nothing to keep), 1 when it must be kept, or -EINVAL.
+ */
+function applyAccessAcl(ino: TmpfsInode, v: Buffer): number {
+  if (v.length < 4 || (v.length - 4) % 8 !== 0 || v.readUInt32LE(0) !== 2) return -E.EINVAL;
+  let user = -1, group = -1, mask = -1, other = -1, extended = false;
+  for (let o = 4; o < v.length; o += 8) {
+    const tag = v.readUInt16LE(o);
+    const perm = v.readUInt16LE(o + 2) & 7;
+    if (tag === 0x01) user = perm;
+    else if (tag === 0x04) group = perm;
+    else if (tag === 0x10) mask = perm;
+    else if (tag === 0x20) other = perm;
+    else if (tag === 0x02 || tag === 0x08) extended = true;
+    else return -E.EINVAL;
+  }
+  if (user < 0 || group < 0 || other < 0 || (extended && mask < 0)) return -E.EINVAL;
+  const g = mask >= 0 ? mask : group;
+  ino.mode = (ino.mode & ~0o777) | (user << 6) | (g << 3) | other;
+  ino.touch(false, true);
+  return extended || mask >= 0 ? 1 : 0;
+}
+
+export function resolveTime(t: TimeSpec): [number, number] {
+  return t === 'now' ? nowTs() : [t[0], t[1]];
+}
+
+/** An open regular tmpfs file (also memfd). */
+export class TmpfsFile extends SeekableFile {
+  declare inode: TmpfsInode;
+  /** For mmap (MappableFile): the host memory file with this file's bytes. */
+  get hostFd(): number {
+    return this.inode.hostBacking();
+  }
+  size(): number {
+    return this.inode.size;
+  }
+  override pread(buf: Uint8Array, pos: number): number {
+    if (pos < 0) return -E.EINVAL;
+    return this.inode.readData(buf, pos);
+  }
+  override pwrite(buf: Uint8Array, pos: number): number {
+    if (pos < 0) return -E.EINVAL;
+    if (this.inode.seals & SEAL_WRITE) return -E.EPERM;
+    if (this.inode.seals & SEAL_GROW && pos + buf.length > this.inode.size) return -E.EPERM;
+    return this.inode.writeData(buf, pos);
+  }
+  override truncate(len: number): number {
+    const s = this.inode.seals;
+    if (s & SEAL_SHRINK && len < this.inode.size) return -E.EPERM;
+    if (s & SEAL_GROW && len > this.inode.size) return -E.EPERM;
+    return this.inode.setattr({ size: len });
+  }
+}
+
+export const SEAL_SEAL = 1;
+export const SEAL_SHRINK = 2;
+export const SEAL_GROW = 4;
+export const SEAL_WRITE = 8;

@@ -1,0 +1,169 @@
+/**
+ * The filesystem-independent inode interface. Each filesystem (tmpfs, host, overlay,
+ * proc, dev, pipe...) subclasses Inode and overrides what it supports; the defaults
+ * return the errno Linux gives for an object that lacks the operation.
+ * Every method returns a negative errno on failure and never throws.
+ */
+import * as E from '../../src/abi/errno';
+import type { Credentials } from '../../src/auth/credentials';
+import { S_IFMT, S_IFDIR, S_IFLNK, dtype, makedev } from '../../src/abi/fs';
+import type { FileDescription } from './file';
+
+export interface Stat {
+  dev: number;
+  ino: number;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+  size: number;
+  blksize: number;
+  blocks: number;
+  atimeSec: number;
+  atimeNsec: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
+  btimeSec: number;
+  btimeNsec: number;
+}
+
+export interface DirEntry {
+  name: string;
+  ino: number;
+  /** DT_* value. */
+  type: number;
+}
+
+/** A timestamp to set: [sec, nsec], or 'now'. */
+export type TimeSpec = readonly [number, number] | 'now';
+
+export interface SetAttr {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  atime?: TimeSpec;
+  mtime?: TimeSpec;
+}
+
+/** Current wall time as [sec, nsec] (sub-millisecond part from the monotonic clock). */
+export function nowTs(): [number, number] {
+  const ms = performance.timeOrigin + performance.now();
+  const sec = Math.floor(ms / 1000);
+  return [sec, Math.floor((ms - sec * 1000) * 1e6) % 1e9];
+}
+
+let nextAnonDev = 0x20;
+/** An anonymous device number (major 0), one per filesystem instance, like Linux's get_anon_bdev. */
+export function allocAnonDev(): number {
+  return makedev(0, nextAnonDev++);
+}
+
+/** One mounted filesystem instance. */
+export abstract class FileSystem {
+  readonly dev = allocAnonDev();
+  /** statfs f_type magic. */
+  abstract readonly magic: number;
+  /** Name in /proc/mounts ("tmpfs", "proc", "overlay"...). */
+  abstract readonly type: string;
+  /** True: every write returns EROFS. */
+  readonly = false;
+  /** True when lookups may be cached in dentries (false for synthesized trees like /proc). */
+  cacheable = true;
+  /** Source column of /proc/mounts. */
+  source = 'none';
+  abstract root(): Inode;
+  /** statfs numbers: [bsize, blocks, bfree, bavail, files, ffree]. */
+  statfsNumbers(): number[] {
+    return [4096, 0, 0, 0, 0, 0];
+  }
+}
+
+const ENOTDIR = -E.ENOTDIR;
+
+export abstract class Inode {
+  abstract readonly fs: FileSystem;
+  abstract readonly ino: number;
+  /** File type and permission bits. Cheap (no host call). */
+  abstract get mode(): number;
+  abstract get uid(): number;
+  abstract get gid(): number;
+  abstract stat(): Stat | number;
+
+  get isDir(): boolean {
+    return (this.mode & S_IFMT) === S_IFDIR;
+  }
+  get isSymlink(): boolean {
+    return (this.mode & S_IFMT) === S_IFLNK;
+  }
+  get dtype(): number {
+    return dtype(this.mode);
+  }
+
+  // ---- directories ----
+  lookup(_name: string): Inode | number {
+    return ENOTDIR;
+  }
+  /** Entries other than "." and "..". */
+  readdir(): DirEntry[] | number {
+    return ENOTDIR;
+  }
+  /** Creates a non-directory, non-symlink node (regular, fifo, socket, device). */
+  mknod(_name: string, _mode: number, _creds: Credentials, _rdev: number): Inode | number {
+    return this.isDir ? -E.EPERM : ENOTDIR;
+  }
+  mkdir(_name: string, _mode: number, _creds: Credentials): Inode | number {
+    return this.isDir ? -E.EPERM : ENOTDIR;
+  }
+  symlink(_name: string, _target: string, _creds: Credentials): Inode | number {
+    return this.isDir ? -E.EPERM : ENOTDIR;
+  }
+  link(_name: string, _target: Inode): number {
+    return this.isDir ? -E.EPERM : ENOTDIR;
+  }
+  unlink(_name: string): number {
+    return this.isDir ? -E.EPERM : ENOTDIR;
+  }
+  rmdir(_name: string): number {
+    return this.isDir ? -E.EPERM : ENOTDIR;
+  }
+  /** Renames oldName in this dir to newName in newDir (same filesystem). flags: RENAME_*. */
+  rename(_oldName: string, _newDir: Inode, _newName: string, _flags: number): number {
+    return -E.EPERM;
+  }
+
+  // ---- everything ----
+  readlink(): string | number {
+    return -E.EINVAL;
+  }
+  setattr(_a: SetAttr): number {
+    return -E.EPERM;
+  }
+  /** Opens a description; flags are the open(2) flags (O_CREAT etc. already handled by the VFS). */
+  open(_flags: number): FileDescription | number {
+    return -E.ENXIO;
+  }
+  getxattr(_name: string): Buffer | number {
+    return -E.EOPNOTSUPP;
+  }
+  setxattr(_name: string, _value: Buffer, _flags: number): number {
+    return -E.EOPNOTSUPP;
+  }
+  listxattr(): string[] | number {
+    return [];
+  }
+  removexattr(_name: string): number {
+    return -E.EOPNOTSUPP;
+  }
+}
+
+/** A Stat with every field zero; filesystems fill what they know. */
+export function emptyStat(): Stat {
+  return {
+    dev: 0, ino: 0, mode: 0, nlink: 1, uid: 0, gid: 0, rdev: 0, size: 0, blksize: 4096, blocks: 0,
+    atimeSec: 0, atimeNsec: 0, mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0, btimeSec: 0, btimeNsec: 0,
+  };
+}

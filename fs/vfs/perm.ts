@@ -1,0 +1,41 @@
+/**
+ * Discretionary access checks (generic_permission): owner, group, other bits against the
+ * caller's fs uid/gid, with root's override (root may execute only if some x bit is set,
+ * or the object is a directory).
+ */
+import type { Credentials } from '../../src/auth/credentials';
+import { S_IFMT, S_IFDIR } from '../../src/abi/fs';
+import type { Inode } from './inode';
+
+export const MAY_EXEC = 1;
+export const MAY_WRITE = 2;
+export const MAY_READ = 4;
+
+export function permitted(mode: number, uid: number, gid: number, creds: Credentials, mask: number, realIds = false): boolean {
+  const fsuid = realIds ? creds.uid : creds.fsuid;
+  if (fsuid === 0) {
+    if ((mask & MAY_EXEC) === 0) return true;
+    return (mode & S_IFMT) === S_IFDIR || (mode & 0o111) !== 0;
+  }
+  let bits: number;
+  if (fsuid === uid) bits = (mode >> 6) & 7;
+  else if ((realIds ? creds.gid : creds.fsgid) === gid || creds.groups.includes(gid)) bits = (mode >> 3) & 7;
+  else bits = mode & 7;
+  return (bits & mask) === mask;
+}
+
+export function mayAccess(inode: Inode, creds: Credentials, mask: number): boolean {
+  return permitted(inode.mode, inode.uid, inode.gid, creds, mask);
+}
+
+/** Search permission on a directory; the hot check of every path walk step. */
+export function mayExec(dir: Inode, creds: Credentials): boolean {
+  if (creds.fsuid === 0) return true;
+  return permitted(dir.mode, dir.uid, dir.gid, creds, MAY_EXEC);
+}
+
+/** Sticky directories: only the owner of the entry or of the directory (or root) may remove it. */
+export function mayDeleteSticky(dir: Inode, victim: Inode, creds: Credentials): boolean {
+  if ((dir.mode & 0o1000) === 0 || creds.fsuid === 0) return true;
+  return victim.uid === creds.fsuid || dir.uid === creds.fsuid;
+}

@@ -1,0 +1,138 @@
+/**
+ * x86-64 struct layouts the fs syscalls write: struct stat (144 bytes), struct statx (256),
+ * struct statfs (120), linux_dirent64 and the old linux_dirent. Encoded into reusable
+ * buffers (the Sentry is single-threaded) so stat() allocates nothing per call.
+ */
+import type { Stat, DirEntry } from './inode';
+import { devMajor, devMinor } from '../../src/abi/fs';
+
+const statBuf = Buffer.alloc(144);
+const statxBuf = Buffer.alloc(256);
+const statfsBuf = Buffer.alloc(120);
+
+/** Writes a signed 64-bit value given as a JS number (exact below 2^53). */
+export function putI64(b: Buffer, off: number, v: number): void {
+  if (v >= 0 && v < 4294967296) {
+    b.writeUInt32LE(v, off);
+    b.writeUInt32LE(0, off + 4);
+  } else {
+    b.writeBigInt64LE(BigInt(Math.trunc(v)), off);
+  }
+}
+export function putU64(b: Buffer, off: number, v: number): void {
+  if (v >= 0 && v < 4294967296) {
+    b.writeUInt32LE(v, off);
+    b.writeUInt32LE(0, off + 4);
+  } else {
+    b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(Math.trunc(v))), off);
+  }
+}
+
+export function encodeStat(st: Stat): Buffer {
+  const b = statBuf;
+  putU64(b, 0, st.dev);
+  putU64(b, 8, st.ino);
+  putU64(b, 16, st.nlink);
+  b.writeUInt32LE(st.mode >>> 0, 24);
+  b.writeUInt32LE(st.uid >>> 0, 28);
+  b.writeUInt32LE(st.gid >>> 0, 32);
+  b.writeUInt32LE(0, 36);
+  putU64(b, 40, st.rdev);
+  putI64(b, 48, st.size);
+  putI64(b, 56, st.blksize);
+  putI64(b, 64, st.blocks);
+  putI64(b, 72, st.atimeSec);
+  putI64(b, 80, st.atimeNsec);
+  putI64(b, 88, st.mtimeSec);
+  putI64(b, 96, st.mtimeNsec);
+  putI64(b, 104, st.ctimeSec);
+  putI64(b, 112, st.ctimeNsec);
+  b.fill(0, 120, 144);
+  return b;
+}
+
+export const STATX_BASIC_STATS = 0x7ff;
+export const STATX_BTIME = 0x800;
+export const STATX_MNT_ID = 0x1000;
+
+export function encodeStatx(st: Stat, mntId: number): Buffer {
+  const b = statxBuf;
+  b.fill(0);
+  b.writeUInt32LE(STATX_BASIC_STATS | STATX_BTIME | STATX_MNT_ID, 0);
+  b.writeUInt32LE(st.blksize >>> 0, 4);
+  // stx_attributes (8) = 0
+  b.writeUInt32LE(st.nlink >>> 0, 16);
+  b.writeUInt32LE(st.uid >>> 0, 20);
+  b.writeUInt32LE(st.gid >>> 0, 24);
+  b.writeUInt16LE(st.mode & 0xffff, 28);
+  putU64(b, 32, st.ino);
+  putU64(b, 40, st.size);
+  putU64(b, 48, st.blocks);
+  // stx_attributes_mask (56) = 0
+  putI64(b, 64, st.atimeSec);
+  b.writeUInt32LE(st.atimeNsec >>> 0, 72);
+  putI64(b, 80, st.btimeSec);
+  b.writeUInt32LE(st.btimeNsec >>> 0, 88);
+  putI64(b, 96, st.ctimeSec);
+  b.writeUInt32LE(st.ctimeNsec >>> 0, 104);
+  putI64(b, 112, st.mtimeSec);
+  b.writeUInt32LE(st.mtimeNsec >>> 0, 120);
+  b.writeUInt32LE(devMajor(st.rdev), 128);
+  b.writeUInt32LE(devMinor(st.rdev), 132);
+  b.writeUInt32LE(devMajor(st.dev), 136);
+  b.writeUInt32LE(devMinor(st.dev), 140);
+  putU64(b, 144, mntId);
+  return b;
+}
+
+export const ST_RDONLY = 1;
+export const ST_NOSUID = 2;
+export const ST_NODEV = 4;
+export const ST_RELATIME = 4096;
+
+export function encodeStatfs(magic: number, nums: number[], dev: number, readonly: boolean): Buffer {
+  const b = statfsBuf;
+  b.fill(0);
+  putI64(b, 0, magic);
+  putI64(b, 8, nums[0]);
+  putU64(b, 16, nums[1]);
+  putU64(b, 24, nums[2]);
+  putU64(b, 32, nums[3]);
+  putU64(b, 40, nums[4]);
+  putU64(b, 48, nums[5]);
+  b.writeInt32LE(dev | 0, 56);
+  putI64(b, 64, 255);
+  putI64(b, 72, nums[0]);
+  putI64(b, 80, (readonly ? ST_RDONLY : 0) | ST_RELATIME);
+  return b;
+}
+
+/**
+ * Packs directory entries starting at index `from` into out (at most out.length bytes).
+ * Returns [bytes written, next index]; bytes = -1 when even the first entry does not fit.
+ */
+export function packDirents(entries: DirEntry[], from: number, out: Buffer, old: boolean): [number, number] {
+  let off = 0;
+  let i = from;
+  for (; i < entries.length; i++) {
+    const e = entries[i];
+    const nameLen = Buffer.byteLength(e.name);
+    // dirent64: ino(8) off(8) reclen(2) type(1) name NUL; old: ino(8) off(8) reclen(2) name NUL pad type
+    const reclen = old ? (18 + nameLen + 2 + 7) & ~7 : (19 + nameLen + 1 + 7) & ~7;
+    if (off + reclen > out.length) break;
+    out.fill(0, off, off + reclen);
+    putU64(out, off, e.ino);
+    putI64(out, off + 8, i + 1);
+    out.writeUInt16LE(reclen, off + 16);
+    if (old) {
+      out.write(e.name, off + 18, 'utf8');
+      out.writeUInt8(e.type, off + reclen - 1);
+    } else {
+      out.writeUInt8(e.type, off + 18);
+      out.write(e.name, off + 19, 'utf8');
+    }
+    off += reclen;
+  }
+  if (off === 0 && i < entries.length) return [-1, from];
+  return [off, i];
+}

@@ -1,0 +1,592 @@
+/**
+ * The VFS: the mount namespace plus every path-based operation, independent of the
+ * syscall ABI. syscalls/fs.ts decodes arguments and calls these; the rest of the Sentry
+ * uses openExec() and rootContext().
+ *
+ * Every method returns a negative errno on failure and never throws.
+ */
+import * as E from '../../src/abi/errno';
+import type { Credentials } from '../../src/auth/credentials';
+import {
+  AT_FDCWD, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY, O_TRUNC, O_TMPFILE,
+  O_WRONLY, O_RDWR, S_IFMT, S_IFREG, S_IFDIR, S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK, S_IFLNK,
+  RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, W_OK, R_OK, X_OK, RESOLVE_BENEATH, RESOLVE_IN_ROOT,
+} from '../../src/abi/fs';
+import { Dentry } from './dentry';
+import { FileSystem, Inode, type Stat, type SetAttr } from './inode';
+import { FileDescription, PathFile } from './file';
+import { FdTable } from './fdtable';
+import { FsContext } from './context';
+import { walk, type ParentResult } from './path-walk';
+import { MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess, mayDeleteSticky, permitted } from './perm';
+import { Mount } from './mount';
+import { HostFs } from '../fsimpl/hostfs/hostfs';
+import { DirectBackend, type HostBackend } from '../fsimpl/hostfs/host-backend';
+import { GoferBackend } from '../fsimpl/hostfs/gofer-backend';
+import { spawnGofer, type GoferClient } from '../../src/gofer/client';
+import { OverlayFs } from '../fsimpl/overlay/overlay';
+import { Tmpfs } from '../fsimpl/tmpfs/tmpfs';
+import { createDevFs, createDevPts } from '../fsimpl/dev/devfs';
+import { createProcFs, setProcCaller } from '../fsimpl/proc/procfs';
+import { createSysFs } from '../fsimpl/sys/sysfs';
+import { setControllingTty } from '../fsimpl/dev/devices';
+import * as notify from './inotify';
+
+/** What the VFS needs from the calling task (a Task satisfies it). */
+export interface FsCaller {
+  fsCtx: FsContext;
+  creds: Credentials;
+  fdTable: FdTable;
+}
+
+export interface VfsOptions {
+  /** Host directory shown (read-only, under a tmpfs overlay) as the guest's "/". Default "/". */
+  root?: string;
+  /** Bind mounts: host src at guest dst; readonly=false writes through to the host. */
+  mounts?: Array<{ src: string; dst: string; readonly: boolean }>;
+  /** Extra tmpfs mount points. */
+  tmpfs?: string[];
+  /** Host fd of the controlling terminal for /dev/tty, or -1. */
+  ttyFd?: number;
+  /** Skip /proc, /sys and /dev (unit tests of the bare overlay). */
+  bare?: boolean;
+  /**
+   * Reach host trees through a gofer process (default: whenever the native support is
+   * built). false: the Sentry opens host files itself.
+   */
+  gofer?: boolean;
+}
+
+export function createVfs(opts: VfsOptions = {}): Vfs {
+  return new Vfs(opts);
+}
+
+const isDot = (n: string): boolean => n === '.' || n === '..';
+
+export class Vfs {
+  readonly rootFs: OverlayFs;
+  readonly rootDentry: Dentry;
+  readonly mounts: Mount[] = [];
+  /** The gofer serving host trees, or null when the Sentry reaches them directly. */
+  readonly gofer: GoferClient | null = null;
+
+  constructor(opts: VfsOptions = {}) {
+    const hostRoot = opts.root ?? '/';
+    const binds = opts.mounts ?? [];
+    if (opts.gofer !== false) this.gofer = spawnGofer([hostRoot, ...binds.map((m) => m.src)]);
+    this.rootFs = new OverlayFs(new HostFs(this.backendFor(hostRoot, 0), true).root());
+    this.rootDentry = new Dentry('/', null, this.rootFs.root());
+    this.mounts.push(new Mount(this.rootFs, this.rootDentry, null, '/', 1, ''));
+    if (opts.ttyFd !== undefined) setControllingTty(opts.ttyFd);
+    if (!opts.bare) {
+      this.mountAt('/proc', createProcFs(this), 'nosuid,nodev,noexec');
+      this.mountAt('/sys', createSysFs(), 'nosuid,nodev,noexec');
+      this.mountAt('/dev', createDevFs(), 'nosuid,mode=755');
+      this.mountAt('/dev/pts', createDevPts(), 'nosuid,noexec,mode=620,ptmxmode=666');
+      this.mountAt('/dev/shm', new Tmpfs({ mode: 0o1777 }), 'nosuid,nodev');
+      // /tmp is the root overlay's, like every other directory: the host's /tmp shows
+      // through read-only and writes stay private (`--tmpfs /tmp` gives an empty one).
+    }
+    for (const [i, m] of binds.entries()) {
+      const r = this.mountAt(m.dst, new HostFs(this.backendFor(m.src, i + 1), m.readonly, '9p'), '');
+      if (r < 0) throw new Error(`cannot mount ${m.src} at ${m.dst}: errno ${-r}`);
+    }
+    for (const dst of opts.tmpfs ?? []) {
+      const r = this.mountAt(dst, new Tmpfs({ mode: 0o1777 }), '');
+      if (r < 0) throw new Error(`cannot mount tmpfs at ${dst}: errno ${-r}`);
+    }
+  }
+
+  /** How host trees are reached: the gofer when available (see fs/README.md), else directly. */
+  private backendFor(root: string, index: number): HostBackend {
+    return this.gofer ? new GoferBackend(this.gofer, index, root) : new DirectBackend(root);
+  }
+
+  /** The fs context of the first task: root and cwd at the sandbox root, umask 022. */
+  rootContext(): FsContext {
+    return new FsContext(this.rootDentry, this.rootDentry, 0o022);
+  }
+
+  /** Mounts fs at an absolute guest path, creating the directory (in the overlay) if missing. */
+  mountAt(path: string, fs: FileSystem, options: string): number {
+    const root = this.rootDentry;
+    const creds = ROOT_CREDS;
+    let cur = root;
+    for (const name of path.split('/').filter((c) => c.length > 0)) {
+      let next = cur.child(name);
+      if (next === -E.ENOENT) {
+        const made = cur.inode.mkdir(name, 0o755, creds);
+        if (typeof made === 'number') return made;
+        next = cur.added(name, made);
+      }
+      if (typeof next === 'number') return next;
+      if (!next.inode.isDir && next.mounted === null) return -E.ENOTDIR;
+      cur = next.top();
+    }
+    const norm = '/' + path.split('/').filter((c) => c.length > 0).join('/');
+    this.attach(cur, fs, fs.root(), norm, options);
+    return 0;
+  }
+
+  /** Stacks a filesystem (rootInode: its root, or a bind's directory) on the uncovered dentry `at`. */
+  attach(at: Dentry, fs: FileSystem, rootInode: Inode, path: string, options: string): Mount {
+    const parent = this.mounts.find((m) => m.fs === at.inode.fs);
+    const r = new Dentry(at.name, null, rootInode);
+    r.mountpoint = at;
+    at.mounted = r;
+    // Pin the covered dentry so later lookups find the mount even on uncached filesystems.
+    if (at.parent !== null) (at.parent.children ??= new Map()).set(at.name, at);
+    const m = new Mount(fs, r, at, path, parent ? parent.id : 1, options);
+    this.mounts.push(m);
+    return m;
+  }
+
+  /** Removes the mount whose root dentry is `root` (umount). */
+  detach(root: Dentry): number {
+    const i = this.mounts.findIndex((m) => m.root === root);
+    if (i < 0 || root.mountpoint === null) return -E.EINVAL;
+    const at = root.mountpoint;
+    at.mounted = root.mounted;
+    if (root.mounted !== null) root.mounted.mountpoint = at;
+    root.mounted = null;
+    root.mountpoint = null;
+    this.mounts.splice(i, 1);
+    return 0;
+  }
+
+  // ---------------------------------------------------------------- lookups
+
+  /** The directory a *at() call starts from: cwd for AT_FDCWD, else the fd's dentry. */
+  startDir(c: FsCaller, dirfd: number, path: string, rflags = 0): Dentry | number {
+    setProcCaller(c);
+    // RESOLVE_BENEATH/IN_ROOT judge even absolute paths against dirfd.
+    if (path.length > 0 && path.charCodeAt(0) === 47 && (rflags & (RESOLVE_BENEATH | RESOLVE_IN_ROOT)) === 0) {
+      return c.fsCtx.root;
+    }
+    if (dirfd === AT_FDCWD) return c.fsCtx.cwd;
+    const f = c.fdTable.get(dirfd);
+    if (f === undefined) return -E.EBADF;
+    if (f.dentry === null || !f.dentry.inode.isDir) return -E.ENOTDIR;
+    return f.dentry;
+  }
+
+  /** Resolves a path to a dentry. */
+  lookup(c: FsCaller, dirfd: number, path: string, follow: boolean, rflags = 0): Dentry | number {
+    const start = this.startDir(c, dirfd, path, rflags);
+    if (typeof start === 'number') return start;
+    return walk(c.fsCtx.root, c.creds, start, path, follow, false, rflags);
+  }
+
+  /** Resolves all but the last component. */
+  lookupParent(c: FsCaller, dirfd: number, path: string, rflags = 0): ParentResult | number {
+    const start = this.startDir(c, dirfd, path, rflags);
+    if (typeof start === 'number') return start;
+    return walk(c.fsCtx.root, c.creds, start, path, false, true, rflags);
+  }
+
+  /** The dentry named by dirfd itself (AT_EMPTY_PATH), or the path. */
+  lookupAt(c: FsCaller, dirfd: number, path: string, follow: boolean, emptyPath: boolean): Dentry | number {
+    if (path.length === 0 && emptyPath) {
+      if (dirfd === AT_FDCWD) return c.fsCtx.cwd;
+      const f = c.fdTable.get(dirfd);
+      if (f === undefined) return -E.EBADF;
+      return f.dentry ?? new Dentry(f.anonName() ?? 'anon', null, f.inode);
+    }
+    return this.lookup(c, dirfd, path, follow);
+  }
+
+  /** Guest-visible absolute path of a dentry for this caller (getcwd, /proc/pid/fd). */
+  pathOf(root: Dentry, d: Dentry): string {
+    // Unnamed files (memfd, O_TMPFILE) have orphan dentries: Linux shows "/name".
+    if (d.parent === null && d.mountpoint === null && d !== this.rootDentry) return '/' + d.name;
+    return d.pathFrom(root) ?? d.absolutePath();
+  }
+
+  // ---------------------------------------------------------------- open
+
+  open(c: FsCaller, dirfd: number, path: string, flags: number, mode: number, rflags = 0): FileDescription | number {
+    if ((flags & O_TMPFILE) === O_TMPFILE) return this.openTmpfile(c, dirfd, path, flags, mode);
+    if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | 0o2000000 /* O_CLOEXEC */;
+    const follow = (flags & O_NOFOLLOW) === 0;
+    let d: Dentry;
+    let created = false;
+    if (flags & O_CREAT && !(flags & O_PATH)) {
+      if (flags & O_DIRECTORY) return -E.EINVAL;
+      const p0 = this.lookupParent(c, dirfd, path, rflags);
+      if (typeof p0 === 'number') return p0;
+      let p: ParentResult = p0;
+      if (p.trailingSlash || isDot(p.name)) return -E.EISDIR;
+      // A final symlink is followed, and a dangling one creates its target (as Linux does).
+      for (let links = 0; ; links++) {
+        const ch = p.dir.child(p.name);
+        if (typeof ch === 'number') {
+          if (ch !== -E.ENOENT) return ch;
+          if (!mayAccess(p.dir.inode, c.creds, MAY_WRITE | MAY_EXEC)) return -E.EACCES;
+          if (p.dir.inode.fs.readonly) return -E.EROFS;
+          const ino = p.dir.inode.mknod(p.name, S_IFREG | (mode & ~c.fsCtx.umask & 0o7777), c.creds, 0);
+          if (typeof ino === 'number') return ino;
+          d = p.dir.added(p.name, ino);
+          created = true;
+          notify.notifyChild(p.dir, p.name, null, notify.IN_CREATE);
+          break;
+        }
+        if (flags & O_EXCL) return -E.EEXIST;
+        const top = ch.top();
+        if (!top.inode.isSymlink) {
+          d = top;
+          break;
+        }
+        if (!follow) return -E.ELOOP;
+        if (links >= 40) return -E.ELOOP;
+        const r = walk(c.fsCtx.root, c.creds, p.dir, p.name, true, false, rflags);
+        if (typeof r !== 'number') {
+          d = r;
+          break;
+        }
+        if (r !== -E.ENOENT) return r;
+        const target = top.inode.readlink();
+        if (typeof target === 'number') return target;
+        const np = walk(c.fsCtx.root, c.creds, p.dir, target, false, true, rflags);
+        if (typeof np === 'number') return np;
+        if (np.trailingSlash || isDot(np.name)) return -E.EISDIR;
+        p = np;
+      }
+    } else {
+      const r = this.lookup(c, dirfd, path, follow, rflags);
+      if (typeof r === 'number') return r;
+      d = r;
+    }
+    return this.openDentry(c, d, flags, created);
+  }
+
+  /** Opens an already-resolved dentry (also used for /proc/pid/fd reopen and exec). */
+  openDentry(c: FsCaller, d: Dentry, flags: number, created = false): FileDescription | number {
+    const inode = d.inode;
+    if (flags & O_PATH) {
+      if (flags & O_DIRECTORY && !inode.isDir) return -E.ENOTDIR;
+      const f = new PathFile(inode, flags);
+      f.dentry = d;
+      return f;
+    }
+    const type = inode.mode & S_IFMT;
+    if (type === S_IFLNK) return -E.ELOOP;
+    if (flags & O_DIRECTORY && type !== S_IFDIR) return -E.ENOTDIR;
+    // Access mode 3 is Linux's "ioctl only" open: neither read nor write, but both checked.
+    const acc = flags & O_ACCMODE;
+    const wantsWrite = acc === O_WRONLY || acc === O_RDWR || acc === 3 || (flags & O_TRUNC) !== 0;
+    if (type === S_IFDIR && (acc !== O_RDONLY || flags & O_CREAT)) return -E.EISDIR;
+    if (!created) {
+      let mask = 0;
+      if (acc === O_RDONLY || acc === O_RDWR || acc === 3) mask |= MAY_READ;
+      if (wantsWrite) mask |= MAY_WRITE;
+      if (mask !== 0 && !mayAccess(inode, c.creds, mask)) return -E.EACCES;
+    }
+    if (wantsWrite && (type === S_IFREG || type === S_IFDIR) && inode.fs.readonly) return -E.EROFS;
+    const f = inode.open(flags);
+    if (typeof f === 'number') return f;
+    f.dentry = d;
+    notify.notifyDentry(d, inode, notify.IN_OPEN);
+    return f;
+  }
+
+  private openTmpfile(c: FsCaller, dirfd: number, path: string, flags: number, mode: number): FileDescription | number {
+    const acc = flags & O_ACCMODE;
+    if (acc !== O_WRONLY && acc !== O_RDWR) return -E.EINVAL;
+    const d = this.lookup(c, dirfd, path, true);
+    if (typeof d === 'number') return d;
+    if (!d.inode.isDir) return -E.ENOTDIR;
+    if (!mayAccess(d.inode, c.creds, MAY_WRITE | MAY_EXEC)) return -E.EACCES;
+    // An unnamed file: create under a private name and unlink at once (tmpfs and overlay only).
+    const name = `.tmpfile-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+    const ino = d.inode.mknod(name, S_IFREG | (mode & ~c.fsCtx.umask & 0o7777), c.creds, 0);
+    if (typeof ino === 'number') return ino === -E.EPERM ? -E.EOPNOTSUPP : ino;
+    const f = ino.open((flags & ~(O_TMPFILE | O_CREAT)) | O_RDWR);
+    d.inode.unlink(name);
+    if (typeof f === 'number') return f;
+    const dd = new Dentry(name, d, ino);
+    dd.deleted = true;
+    f.dentry = dd;
+    return f;
+  }
+
+  /**
+   * execve's open: a regular file the caller may execute. For execveat pass the dirfd and
+   * flags (AT_EMPTY_PATH: the fd itself; AT_SYMLINK_NOFOLLOW: a final symlink is ELOOP).
+   */
+  openExec(c: FsCaller, path: string, dirfd = AT_FDCWD, flags = 0): { file: FileDescription; path: string } | number {
+    if (flags & ~(0x100 | 0x1000)) return -E.EINVAL;
+    const d = this.lookupAt(c, dirfd, path, (flags & 0x100) === 0, (flags & 0x1000) !== 0);
+    if (typeof d === 'number') return d;
+    if (d.inode.isSymlink) return -E.ELOOP;
+    const inode = d.inode;
+    if ((inode.mode & S_IFMT) !== S_IFREG) return -E.EACCES;
+    if (!mayAccess(inode, c.creds, MAY_EXEC)) return -E.EACCES;
+    const f = inode.open(O_RDONLY);
+    if (typeof f === 'number') return f;
+    f.dentry = d;
+    return { file: f, path: this.pathOf(c.fsCtx.root, d) };
+  }
+
+  // ---------------------------------------------------------------- metadata
+
+  stat(c: FsCaller, dirfd: number, path: string, follow: boolean, emptyPath = false): Stat | number {
+    const d = this.lookupAt(c, dirfd, path, follow, emptyPath);
+    if (typeof d === 'number') return d;
+    return d.inode.stat();
+  }
+
+  access(c: FsCaller, dirfd: number, path: string, mode: number, flags: number): number {
+    if (mode & ~7) return -E.EINVAL;
+    const d = this.lookupAt(c, dirfd, path, (flags & 0x100) === 0, (flags & 0x1000) !== 0);
+    if (typeof d === 'number') return d;
+    if (mode === 0) return 0;
+    const i = d.inode;
+    const real = (flags & 0x200 /* AT_EACCESS */) === 0;
+    let mask = 0;
+    if (mode & R_OK) mask |= MAY_READ;
+    if (mode & W_OK) mask |= MAY_WRITE;
+    if (mode & X_OK) mask |= MAY_EXEC;
+    if (!permitted(i.mode, i.uid, i.gid, c.creds, mask, real)) return -E.EACCES;
+    const t = i.mode & S_IFMT;
+    if (mode & W_OK && i.fs.readonly && (t === S_IFREG || t === S_IFDIR || t === S_IFLNK)) return -E.EROFS;
+    return 0;
+  }
+
+  /** chmod/chown/truncate/utimes on a dentry, with Linux's permission rules. */
+  setattr(c: FsCaller, d: Dentry | Inode, a: SetAttr, viaFile = false): number {
+    const inode = d instanceof Dentry ? d.inode : d;
+    const cr = c.creds;
+    const owner = cr.fsuid === 0 || cr.fsuid === inode.uid;
+    if (a.mode !== undefined && !owner) return -E.EPERM;
+    if (a.uid !== undefined && a.uid !== -1 && a.uid !== inode.uid && cr.fsuid !== 0) return -E.EPERM;
+    if (a.gid !== undefined && a.gid !== -1 && a.gid !== inode.gid && cr.fsuid !== 0) {
+      if (cr.fsuid !== inode.uid || !cr.inGroup(a.gid)) return -E.EPERM;
+    }
+    if (a.size !== undefined) {
+      if (inode.isDir) return -E.EISDIR;
+      if ((inode.mode & S_IFMT) !== S_IFREG) return -E.EINVAL;
+      if (!viaFile && !mayAccess(inode, cr, MAY_WRITE)) return -E.EACCES;
+    }
+    if (a.atime !== undefined || a.mtime !== undefined) {
+      const bothNow = (a.atime === undefined || a.atime === 'now') && (a.mtime === undefined || a.mtime === 'now');
+      if (!owner && !(bothNow && mayAccess(inode, cr, MAY_WRITE))) return bothNow ? -E.EACCES : -E.EPERM;
+    }
+    if (inode.fs.readonly) return -E.EROFS;
+    // A non-root chmod clears S_ISGID when the caller is not in the file's group.
+    if (a.mode !== undefined && cr.fsuid !== 0 && !cr.inGroup(inode.gid)) a.mode &= ~0o2000;
+    // chown by anyone clears setuid/setgid on regular files.
+    if ((a.uid !== undefined && a.uid !== -1) || (a.gid !== undefined && a.gid !== -1)) {
+      if ((inode.mode & S_IFMT) === S_IFREG && a.mode === undefined && inode.mode & 0o6000) {
+        a.mode = inode.mode & ~0o6000 & 0o7777;
+      }
+    }
+    const r = inode.setattr(a);
+    if (r === 0 && notify.watching()) {
+      const onlySize = a.size !== undefined && a.mode === undefined && a.uid === undefined && a.gid === undefined;
+      notify.notifyDentry(d instanceof Dentry ? d : null, inode, onlySize ? notify.IN_MODIFY : notify.IN_ATTRIB);
+    }
+    return r;
+  }
+
+  readlink(c: FsCaller, dirfd: number, path: string, emptyPath = false): string | number {
+    const d = this.lookupAt(c, dirfd, path, false, emptyPath);
+    if (typeof d === 'number') return d;
+    if (!d.inode.isSymlink) return -E.EINVAL;
+    return d.inode.readlink();
+  }
+
+  // ---------------------------------------------------------------- namespace changes
+
+  /** Shared checks of every creating call: the name is free and the directory writable. */
+  private prepareCreate(c: FsCaller, p: ParentResult): number {
+    if (isDot(p.name)) return -E.EEXIST;
+    const ex = p.dir.child(p.name);
+    if (typeof ex !== 'number') return -E.EEXIST;
+    if (ex !== -E.ENOENT) return ex;
+    if (!mayAccess(p.dir.inode, c.creds, MAY_WRITE | MAY_EXEC)) return -E.EACCES;
+    if (p.dir.inode.fs.readonly) return -E.EROFS;
+    return 0;
+  }
+
+  mkdir(c: FsCaller, dirfd: number, path: string, mode: number): number {
+    const p = this.lookupParent(c, dirfd, path);
+    if (typeof p === 'number') return p;
+    const r = this.prepareCreate(c, p);
+    if (r < 0) return r;
+    const ino = p.dir.inode.mkdir(p.name, mode & ~c.fsCtx.umask & 0o7777, c.creds);
+    if (typeof ino === 'number') return ino;
+    p.dir.added(p.name, ino);
+    notify.notifyChild(p.dir, p.name, null, notify.IN_CREATE | notify.IN_ISDIR);
+    return 0;
+  }
+
+  mknod(c: FsCaller, dirfd: number, path: string, mode: number, rdev: number): number {
+    let type = mode & S_IFMT;
+    if (type === 0) type = S_IFREG;
+    if (type === S_IFDIR) return -E.EPERM;
+    if (type !== S_IFREG && type !== S_IFIFO && type !== S_IFCHR && type !== S_IFBLK && type !== S_IFSOCK) return -E.EINVAL;
+    if ((type === S_IFCHR || type === S_IFBLK) && c.creds.euid !== 0) return -E.EPERM;
+    const p = this.lookupParent(c, dirfd, path);
+    if (typeof p === 'number') return p;
+    if (p.trailingSlash) return -E.ENOENT;
+    const r = this.prepareCreate(c, p);
+    if (r < 0) return r;
+    const ino = p.dir.inode.mknod(p.name, type | (mode & ~c.fsCtx.umask & 0o7777), c.creds, rdev);
+    if (typeof ino === 'number') return ino;
+    p.dir.added(p.name, ino);
+    notify.notifyChild(p.dir, p.name, null, notify.IN_CREATE);
+    return 0;
+  }
+
+  symlink(c: FsCaller, target: string, dirfd: number, path: string): number {
+    if (target.length === 0) return -E.ENOENT;
+    const p = this.lookupParent(c, dirfd, path);
+    if (typeof p === 'number') return p;
+    if (p.trailingSlash) return -E.ENOENT;
+    const r = this.prepareCreate(c, p);
+    if (r < 0) return r;
+    const ino = p.dir.inode.symlink(p.name, target, c.creds);
+    if (typeof ino === 'number') return ino;
+    p.dir.added(p.name, ino);
+    notify.notifyChild(p.dir, p.name, null, notify.IN_CREATE);
+    return 0;
+  }
+
+  link(c: FsCaller, olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): number {
+    const src = this.lookupAt(c, olddirfd, oldpath, (flags & 0x400) !== 0, (flags & 0x1000) !== 0);
+    if (typeof src === 'number') return src;
+    if (src.inode.isDir) return -E.EPERM;
+    const p = this.lookupParent(c, newdirfd, newpath);
+    if (typeof p === 'number') return p;
+    if (p.trailingSlash) return -E.ENOENT;
+    const r = this.prepareCreate(c, p);
+    if (r < 0) return r;
+    if (p.dir.inode.fs !== src.inode.fs) return -E.EXDEV;
+    const rr = p.dir.inode.link(p.name, src.inode);
+    if (rr < 0) return rr;
+    p.dir.children?.delete(p.name);
+    notify.notifyChild(p.dir, p.name, null, notify.IN_CREATE);
+    notify.notifyDentry(null, src.inode, notify.IN_ATTRIB);
+    return 0;
+  }
+
+  unlink(c: FsCaller, dirfd: number, path: string): number {
+    const p = this.lookupParent(c, dirfd, path);
+    if (typeof p === 'number') return p;
+    if (isDot(p.name)) return p.name === '.' && p.trailingSlash ? -E.EISDIR : -E.EISDIR;
+    const ch = p.dir.child(p.name);
+    if (typeof ch === 'number') return ch;
+    if (ch.inode.isDir) return -E.EISDIR;
+    if (p.trailingSlash) return -E.ENOTDIR;
+    const r = this.mayDelete(c, p.dir, ch);
+    if (r < 0) return r;
+    const rr = p.dir.inode.unlink(p.name);
+    if (rr < 0) return rr;
+    p.dir.removed(p.name);
+    if (notify.watching()) {
+      const st = ch.inode.stat();
+      notify.notifyDelete(p.dir, p.name, ch.inode, typeof st === 'number' || st.nlink === 0);
+    }
+    return 0;
+  }
+
+  rmdir(c: FsCaller, dirfd: number, path: string): number {
+    const p = this.lookupParent(c, dirfd, path);
+    if (typeof p === 'number') return p;
+    if (p.name === '.') return -E.EINVAL;
+    if (p.name === '..') return -E.ENOTEMPTY;
+    const ch = p.dir.child(p.name);
+    if (typeof ch === 'number') return ch;
+    if (!ch.inode.isDir) return -E.ENOTDIR;
+    if (ch.mounted !== null || ch === c.fsCtx.root) return -E.EBUSY;
+    const r = this.mayDelete(c, p.dir, ch);
+    if (r < 0) return r;
+    const rr = p.dir.inode.rmdir(p.name);
+    if (rr < 0) return rr;
+    p.dir.removed(p.name);
+    notify.notifyDelete(p.dir, p.name, ch.inode, true);
+    return 0;
+  }
+
+  private mayDelete(c: FsCaller, dir: Dentry, victim: Dentry): number {
+    if (!mayAccess(dir.inode, c.creds, MAY_WRITE | MAY_EXEC)) return -E.EACCES;
+    if (!mayDeleteSticky(dir.inode, victim.inode, c.creds)) return -E.EPERM;
+    if (victim.mounted !== null) return -E.EBUSY;
+    if (dir.inode.fs.readonly) return -E.EROFS;
+    return 0;
+  }
+
+  rename(c: FsCaller, olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): number {
+    if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) return -E.EINVAL;
+    if (flags & RENAME_EXCHANGE && flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)) return -E.EINVAL;
+    if (flags & RENAME_WHITEOUT) return -E.EINVAL;
+    const op = this.lookupParent(c, olddirfd, oldpath);
+    if (typeof op === 'number') return op;
+    const np = this.lookupParent(c, newdirfd, newpath);
+    if (typeof np === 'number') return np;
+    if (isDot(op.name) || isDot(np.name)) return -E.EBUSY;
+    const src = op.dir.child(op.name);
+    if (typeof src === 'number') return src;
+    const dstR = np.dir.child(np.name);
+    if (typeof dstR === 'number' && dstR !== -E.ENOENT) return dstR;
+    const dst = typeof dstR === 'number' ? null : dstR;
+    if ((op.trailingSlash || np.trailingSlash) && !src.inode.isDir) return -E.ENOTDIR;
+    if (op.dir.inode.fs !== np.dir.inode.fs) return -E.EXDEV;
+    if (flags & RENAME_EXCHANGE && dst === null) return -E.ENOENT;
+    if (dst !== null && flags & RENAME_NOREPLACE) return -E.EEXIST;
+    if (src.mounted !== null || (dst !== null && dst.mounted !== null)) return -E.EBUSY;
+    if (dst === src) return 0;
+    // A directory may not move into its own subtree.
+    if (src.inode.isDir) {
+      for (let a: Dentry | null = np.dir; a !== null; a = a.parent) if (a === src) return -E.EINVAL;
+    }
+    if (dst !== null && dst.inode.isDir && flags & RENAME_EXCHANGE) {
+      for (let a: Dentry | null = op.dir; a !== null; a = a.parent) if (a === dst) return -E.EINVAL;
+    }
+    let r = this.mayDelete(c, op.dir, src);
+    if (r < 0) return r;
+    r = mayAccess(np.dir.inode, c.creds, MAY_WRITE | MAY_EXEC) ? 0 : -E.EACCES;
+    if (r < 0) return r;
+    if (dst !== null && !mayDeleteSticky(np.dir.inode, dst.inode, c.creds)) return -E.EPERM;
+    r = op.dir.inode.rename(op.name, np.dir.inode, np.name, flags);
+    if (r < 0) return r;
+    // Move the cached dentries so cwd and open files keep their (new) paths.
+    op.dir.children?.delete(op.name);
+    np.dir.children?.delete(np.name);
+    if (dst !== null && !(flags & RENAME_EXCHANGE)) dst.deleted = true;
+    src.parent = np.dir;
+    src.name = np.name;
+    if (np.dir.inode.fs.cacheable) (np.dir.children ??= new Map()).set(np.name, src);
+    if (dst !== null && flags & RENAME_EXCHANGE) {
+      dst.parent = op.dir;
+      dst.name = op.name;
+      if (op.dir.inode.fs.cacheable) (op.dir.children ??= new Map()).set(op.name, dst);
+    }
+    notify.notifyRename(op.dir, op.name, np.dir, np.name, src.inode);
+    return 0;
+  }
+
+  // ---------------------------------------------------------------- process-level
+
+  chdir(c: FsCaller, d: Dentry): number {
+    if (!d.inode.isDir) return -E.ENOTDIR;
+    if (!mayAccess(d.inode, c.creds, MAY_EXEC)) return -E.EACCES;
+    c.fsCtx.cwd = d;
+    return 0;
+  }
+
+  getcwd(c: FsCaller): string | number {
+    const cwd = c.fsCtx.cwd;
+    if (cwd.deleted) return -E.ENOENT;
+    const p = cwd.pathFrom(c.fsCtx.root);
+    return p ?? '(unreachable)' + cwd.absolutePath();
+  }
+
+  /** statfs numbers of the filesystem holding d. */
+  statfs(d: Dentry): { magic: number; nums: number[]; readonly: boolean; dev: number } {
+    const fs = d.inode.fs;
+    return { magic: fs.magic, nums: fs.statfsNumbers(), readonly: fs.readonly, dev: fs.dev };
+  }
+}
+
+const ROOT_CREDS = { uid: 0, gid: 0, euid: 0, egid: 0, fsuid: 0, fsgid: 0, groups: [] as number[], isRoot: true } as unknown as Credentials;
