@@ -33,7 +33,7 @@ import * as ns from '../fs/vfs/namespace';
 import * as inotify from '../fs/vfs/inotify';
 import * as jobs from '../src/kernel/tty';
 import { pollFds, waitOnFds, type PollEntry } from '../fs/vfs/poll';
-import { BLOCK } from './types';
+import { BLOCK } from '../src/kernel/syscall-dispatch';
 
 // ------------------------------------------------------------------ helpers
 

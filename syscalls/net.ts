@@ -18,7 +18,7 @@ import { NetlinkSocket } from '../src/net/netlink-route';
 import { parseControl, buildControl, releaseControl, type SendControl } from '../src/net/cmsg';
 import { getOpt, setOpt } from '../src/net/sockopt';
 import { emptyMeta, type RecvMeta } from '../src/net/packet';
-import { BLOCK } from './types';
+import { BLOCK } from '../src/kernel/syscall-dispatch';
 
 const EFAULT = -E.EFAULT;
 const CHUNK = 1 << 20;

@@ -9,7 +9,7 @@ import {
 import { PidFd } from '../src/kernel/pidfd';
 import { futexQueue, futexWake, futexRequeue, futexLockPi, futexUnlockPi } from '../src/kernel/futex';
 import { Reg } from '../src/platform/event-buffer';
-import { NO_RESUME } from './types';
+import { NO_RESUME } from '../src/kernel/syscall-dispatch';
 import { installFd } from './fd-install';
 import { onNewSession as ttyOnNewSession } from '../src/kernel/tty';
 import * as E from '../src/abi/errno';

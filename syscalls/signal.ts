@@ -9,7 +9,7 @@ import {
   type SigInfo, nextDeliverable, sigbit, SIGKILL, SIGSTOP, SIGSEGV, SI_USER, SI_TKILL, UNBLOCKABLE,
   SS_DISABLE, SS_ONSTACK, SS_AUTODISARM, NSIG, encodeSigInfo,
 } from '../src/kernel/signals';
-import { KEEP_REGS, NO_RESUME } from './types';
+import { KEEP_REGS, NO_RESUME } from '../src/kernel/syscall-dispatch';
 import { installFd } from './fd-install';
 import { PidFd } from '../src/kernel/pidfd';
 import { SignalFd } from '../src/kernel/signalfd';

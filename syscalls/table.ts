@@ -8,7 +8,7 @@
  *   partial(name, fn, note)   works, with what is missing in the note
  *   none(name)                returns ENOSYS (reported once by name with --debug)
  */
-import type { SyscallEntry, SyscallHandler } from './types';
+import type { SyscallEntry, SyscallHandler, SyscallTable } from '../src/kernel/syscall-dispatch';
 import * as mmsys from './mm';
 import * as proc from './process';
 import * as sig from './signal';
@@ -399,3 +399,6 @@ for (const [nr, l] of Object.entries(lines)) {
 export function syscallName(nr: number): string {
   return SYSCALLS[nr]?.name ?? `syscall_${nr}`;
 }
+
+/** The table as the Sentry's run loop takes it (new Sentry(platform, SYSCALL_TABLE)). */
+export const SYSCALL_TABLE: SyscallTable = { entries: SYSCALLS, name: syscallName };

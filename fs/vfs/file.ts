@@ -9,8 +9,7 @@
  */
 import * as E from '../../src/abi/errno';
 import { WaitQueue } from '../../src/waiter/waitqueue';
-import type { Task } from '../../src/kernel/task';
-import type { Ctty } from '../../src/kernel/tty';
+import type { Ctty, FsCaller as Task } from './caller';
 import {
   O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR, O_PATH, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM,
   SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE,

@@ -71,6 +71,8 @@ export abstract class FileSystem {
   abstract readonly type: string;
   /** True: every write returns EROFS. */
   readonly = false;
+  /** True for a host tree given read-only: no remount makes it writable. */
+  hostReadonly = false;
   /** True when lookups may be cached in dentries (false for synthesized trees like /proc). */
   cacheable = true;
   /** Source column of /proc/mounts. */

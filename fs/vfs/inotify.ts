@@ -8,7 +8,7 @@ import { POLLIN, POLLRDNORM, O_ACCMODE, O_RDONLY } from '../../src/abi/fs';
 import { FileDescription } from './file';
 import type { Inode } from './inode';
 import type { Dentry } from './dentry';
-import { anonInode } from '../fsimpl/eventfd/eventfd';
+import { anonInode } from './anon';
 
 export const IN_ACCESS = 0x1;
 export const IN_MODIFY = 0x2;

@@ -8,11 +8,6 @@ import * as E from '../../src/abi/errno';
 import type { Credentials } from '../../src/auth/credentials';
 import type { Dentry } from './dentry';
 import type { FileSystem } from './inode';
-import { Tmpfs } from '../fsimpl/tmpfs/tmpfs';
-import { HostFs } from '../fsimpl/hostfs/hostfs';
-import { createProcFs } from '../fsimpl/proc/procfs';
-import { createSysFs } from '../fsimpl/sys/sysfs';
-import { createDevFs, createDevPts } from '../fsimpl/dev/devfs';
 import type { Vfs, FsCaller } from './vfs';
 
 export const MS_RDONLY = 1;
@@ -28,35 +23,6 @@ const MNT_FORCE = 1;
 const MNT_DETACH = 2;
 const MNT_EXPIRE = 4;
 const UMOUNT_NOFOLLOW = 8;
-
-function newFs(vfs: Vfs, type: string, source: string): FileSystem | number {
-  switch (type) {
-    case 'tmpfs':
-      return new Tmpfs({ mode: 0o1777, source: source || 'tmpfs' });
-    case 'proc':
-      return createProcFs(vfs);
-    case 'sysfs':
-      return createSysFs();
-    case 'devtmpfs':
-      return createDevFs();
-    case 'devpts':
-      return createDevPts();
-    case 'mqueue':
-    case 'cgroup':
-    case 'cgroup2':
-    case 'binfmt_misc':
-    case 'debugfs':
-    case 'tracefs':
-    case 'securityfs':
-    case 'pstore':
-    case 'bpf':
-    case 'hugetlbfs':
-      // Accepted as empty directories, like an unpopulated instance.
-      return new Tmpfs({ type, mode: 0o755, source: source || type });
-    default:
-      return -E.ENODEV;
-  }
-}
 
 function optionsOf(flags: number): string {
   const o: string[] = [];
@@ -85,8 +51,8 @@ export function mount(
     const fs = root.inode.fs;
     const ro = (flags & MS_RDONLY) !== 0;
     // A read-only host tree stays read-only whatever the guest asks.
-    if (!ro && fs instanceof HostFs && fs.readonly) return -E.EACCES;
-    if (!(flags & MS_BIND)) fs.readonly = ro || (fs instanceof HostFs && fs.readonly);
+    if (!ro && fs.hostReadonly) return -E.EACCES;
+    if (!(flags & MS_BIND)) fs.readonly = ro || fs.hostReadonly;
     return 0;
   }
   if (flags & MS_MOVE) {
@@ -114,7 +80,8 @@ export function mount(
     return 0;
   }
   if (type === null) return -E.EINVAL;
-  const fs = newFs(vfs, type, source ?? '');
+  const make = vfs.fsTypes.get(type);
+  const fs = make === undefined ? -E.ENODEV : make(source ?? '');
   if (typeof fs === 'number') return fs;
   if (flags & MS_RDONLY) fs.readonly = true;
   vfs.attach(t.top(), fs, fs.root(), path, optionsOf(flags));

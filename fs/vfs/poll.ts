@@ -3,7 +3,7 @@
  * entries, and when nothing is ready, registration on every file's wait queue so the
  * caller can park the task (host-backed files arm their one-shot watches).
  */
-import type { Task } from '../../src/kernel/task';
+import type { FsWaiter as Task } from './caller';
 import { POLLERR, POLLHUP, POLLNVAL } from '../../src/abi/fs';
 
 export interface PollEntry {

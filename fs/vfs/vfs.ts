@@ -20,86 +20,32 @@ import { FsContext } from './context';
 import { walk, type ParentResult } from './path-walk';
 import { MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess, mayDeleteSticky, permitted } from './perm';
 import { Mount } from './mount';
-import { HostFs } from '../fsimpl/hostfs/hostfs';
-import { DirectBackend, type HostBackend } from '../fsimpl/hostfs/host-backend';
-import { GoferBackend } from '../fsimpl/hostfs/gofer-backend';
-import { spawnGofer, type GoferClient } from '../../src/gofer/client';
-import { OverlayFs } from '../fsimpl/overlay/overlay';
-import { Tmpfs } from '../fsimpl/tmpfs/tmpfs';
-import { createDevFs, createDevPts } from '../fsimpl/dev/devfs';
-import { createProcFs, setProcCaller } from '../fsimpl/proc/procfs';
-import { createSysFs } from '../fsimpl/sys/sysfs';
-import { setControllingTty } from '../fsimpl/dev/devices';
+import type { GoferClient } from '../../src/gofer/client';
 import * as notify from './inotify';
 
-/** What the VFS needs from the calling task (a Task satisfies it). */
-export interface FsCaller {
-  fsCtx: FsContext;
-  creds: Credentials;
-  fdTable: FdTable;
-}
+import { setCurrentCaller, type FsCaller } from './caller';
 
-export interface VfsOptions {
-  /** Host directory shown (read-only, under a tmpfs overlay) as the guest's "/". Default "/". */
-  root?: string;
-  /** Bind mounts: host src at guest dst; readonly=false writes through to the host. */
-  mounts?: Array<{ src: string; dst: string; readonly: boolean }>;
-  /** Extra tmpfs mount points. */
-  tmpfs?: string[];
-  /** Host fd of the controlling terminal for /dev/tty, or -1. */
-  ttyFd?: number;
-  /** Skip /proc, /sys and /dev (unit tests of the bare overlay). */
-  bare?: boolean;
-  /**
-   * Reach host trees through a gofer process (default: whenever the native support is
-   * built). false: the Sentry opens host files itself.
-   */
-  gofer?: boolean;
-}
+export type { FsCaller };
 
-export function createVfs(opts: VfsOptions = {}): Vfs {
-  return new Vfs(opts);
-}
+/** Makes a new instance of a filesystem type for mount(2): the source argument in, -errno out. */
+export type FsFactory = (source: string) => FileSystem | number;
 
 const isDot = (n: string): boolean => n === '.' || n === '..';
 
 export class Vfs {
-  readonly rootFs: OverlayFs;
   readonly rootDentry: Dentry;
   readonly mounts: Mount[] = [];
-  /** The gofer serving host trees, or null when the Sentry reaches them directly. */
-  readonly gofer: GoferClient | null = null;
 
-  constructor(opts: VfsOptions = {}) {
-    const hostRoot = opts.root ?? '/';
-    const binds = opts.mounts ?? [];
-    if (opts.gofer !== false) this.gofer = spawnGofer([hostRoot, ...binds.map((m) => m.src)]);
-    this.rootFs = new OverlayFs(new HostFs(this.backendFor(hostRoot, 0), true).root());
-    this.rootDentry = new Dentry('/', null, this.rootFs.root());
-    this.mounts.push(new Mount(this.rootFs, this.rootDentry, null, '/', 1, ''));
-    if (opts.ttyFd !== undefined) setControllingTty(opts.ttyFd);
-    if (!opts.bare) {
-      this.mountAt('/proc', createProcFs(this), 'nosuid,nodev,noexec');
-      this.mountAt('/sys', createSysFs(), 'nosuid,nodev,noexec');
-      this.mountAt('/dev', createDevFs(), 'nosuid,mode=755');
-      this.mountAt('/dev/pts', createDevPts(), 'nosuid,noexec,mode=620,ptmxmode=666');
-      this.mountAt('/dev/shm', new Tmpfs({ mode: 0o1777 }), 'nosuid,nodev');
-      // /tmp is the root overlay's, like every other directory: the host's /tmp shows
-      // through read-only and writes stay private (`--tmpfs /tmp` gives an empty one).
-    }
-    for (const [i, m] of binds.entries()) {
-      const r = this.mountAt(m.dst, new HostFs(this.backendFor(m.src, i + 1), m.readonly, '9p'), '');
-      if (r < 0) throw new Error(`cannot mount ${m.src} at ${m.dst}: errno ${-r}`);
-    }
-    for (const dst of opts.tmpfs ?? []) {
-      const r = this.mountAt(dst, new Tmpfs({ mode: 0o1777 }), '');
-      if (r < 0) throw new Error(`cannot mount tmpfs at ${dst}: errno ${-r}`);
-    }
-  }
+  /** Filesystem types mount(2) may create, registered by whoever assembles the tree (fs/rootfs). */
+  readonly fsTypes = new Map<string, FsFactory>();
 
-  /** How host trees are reached: the gofer when available (see fs/README.md), else directly. */
-  private backendFor(root: string, index: number): HostBackend {
-    return this.gofer ? new GoferBackend(this.gofer, index, root) : new DirectBackend(root);
+  /** rootFs is the tree at "/"; gofer, when set, serves its host trees. */
+  constructor(
+    readonly rootFs: FileSystem,
+    readonly gofer: GoferClient | null,
+  ) {
+    this.rootDentry = new Dentry('/', null, rootFs.root());
+    this.mounts.push(new Mount(rootFs, this.rootDentry, null, '/', 1, ''));
   }
 
   /** The fs context of the first task: root and cwd at the sandbox root, umask 022. */
@@ -158,7 +104,7 @@ export class Vfs {
 
   /** The directory a *at() call starts from: cwd for AT_FDCWD, else the fd's dentry. */
   startDir(c: FsCaller, dirfd: number, path: string, rflags = 0): Dentry | number {
-    setProcCaller(c);
+    setCurrentCaller(c);
     // RESOLVE_BENEATH/IN_ROOT judge even absolute paths against dirfd.
     if (path.length > 0 && path.charCodeAt(0) === 47 && (rflags & (RESOLVE_BENEATH | RESOLVE_IN_ROOT)) === 0) {
       return c.fsCtx.root;

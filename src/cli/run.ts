@@ -5,11 +5,14 @@
 import * as path from 'path';
 import * as tty from 'tty';
 import type { RunOptions } from './args';
-import { createVfs, FdTable, HostFile } from '../../fs/index';
+import { createVfs } from '../../fs/rootfs/create';
+import { FdTable } from '../../fs/vfs/fdtable';
+import { HostFile } from '../../fs/fsimpl/host/host-file';
 import { tmpfsBudget } from '../../fs/vfs/space-budget';
 import { kernel } from '../kernel/kernel';
 import { Credentials } from '../auth/credentials';
 import { Sentry, setSentry } from '../kernel/sentry';
+import { SYSCALL_TABLE } from '../../syscalls/table';
 import { createInit, startInit } from '../kernel/process-lifecycle';
 import { resolveExec, type ExecRequest } from '../loader/exec-image';
 import { PtracePlatform } from '../platform/ptrace';
@@ -81,7 +84,7 @@ function run(o: RunOptions): number {
   const fsCtx = vfs.rootContext();
   const creds = new Credentials(0, 0);
 
-  const s = new Sentry(platform);
+  const s = new Sentry(platform, SYSCALL_TABLE);
   setSentry(s);
   installTimers(s);
   const tracer = o.strace ? new StraceTracer((l) => process.stderr.write(l + '\n')) : null;

@@ -3,7 +3,7 @@
  * exited; used by pidfd_send_signal, waitid(P_PIDFD) and pidfd_getfd.
  */
 import { FileDescription } from '../../fs/vfs/file';
-import { anonInode } from '../../fs/fsimpl/eventfd/eventfd';
+import { anonInode } from '../../fs/vfs/anon';
 import type { ThreadGroup } from './thread-group';
 
 const POLLIN = 0x1, POLLRDNORM = 0x40;

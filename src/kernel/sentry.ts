@@ -8,8 +8,7 @@ import type { Platform } from '../platform/platform';
 import { EventKind, Reg } from '../platform/event-buffer';
 import { native } from '../platform/native';
 import { KICK_SIGNAL } from '../platform/platform';
-import { SYSCALLS, syscallName } from '../../syscalls/table';
-import { BLOCK, KEEP_REGS, NO_RESUME } from '../../syscalls/types';
+import { BLOCK, KEEP_REGS, NO_RESUME, type SyscallTable } from './syscall-dispatch';
 import { ENOSYS, ERESTARTSYS, EFAULT } from '../abi/errno';
 import { kernel } from './kernel';
 import { Task, TaskState } from './task';
@@ -46,7 +45,11 @@ export class Sentry {
   /** Bound once: the wake callback every Task gets. */
   readonly wake = (t: Task, timedOut: boolean): void => this.wakeTask(t, timedOut);
 
-  constructor(readonly platform: Platform) {
+  /** The syscall table registers itself here (syscalls/table.ts is above the kernel). */
+  constructor(
+    readonly platform: Platform,
+    private readonly table: SyscallTable,
+  ) {
     Task.signalSelfHook = (t, sig) => sendToTask(this, t, { signo: sig, code: 0, pid: t.tg.pid, uid: t.creds.uid });
     setOwnerLookup((tid) => kernel.tasks.has(tid));
   }
@@ -167,7 +170,7 @@ export class Sentry {
 
   private invoke(t: Task): void {
     const nr = t.sysno;
-    const e = nr >= 0 ? SYSCALLS[nr] : undefined;
+    const e = nr >= 0 ? this.table.entries[nr] : undefined;
     const a = t.args;
     let r: number;
     if (e && e.fn) {
@@ -182,7 +185,7 @@ export class Sentry {
     } else {
       if (!this.reportedUnsupported.has(nr)) {
         this.reportedUnsupported.add(nr);
-        kernel.log(`unsupported syscall ${syscallName(nr)} (${nr})`);
+        kernel.log(`unsupported syscall ${this.table.name(nr)} (${nr})`);
       }
       r = -ENOSYS;
     }

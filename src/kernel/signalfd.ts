@@ -5,7 +5,7 @@
  * `signalEvents`, where readers and pollers of any signalfd wait.
  */
 import { FileDescription } from '../../fs/vfs/file';
-import { anonInode } from '../../fs/fsimpl/eventfd/eventfd';
+import { anonInode } from '../../fs/vfs/anon';
 import { WaitQueue } from '../waiter/waitqueue';
 import type { Task } from './task';
 import type { ThreadGroup } from './thread-group';

@@ -1,4 +1,4 @@
-import { BLOCK } from '../../syscalls/types';
+import { BLOCK } from './syscall-dispatch';
 import type { WaitEntry, WaitQueue } from '../waiter/waitqueue';
 import type { Credentials } from '../auth/credentials';
 import type { ThreadGroup } from './thread-group';

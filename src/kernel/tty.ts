@@ -16,14 +16,9 @@ import type { ThreadGroup } from './thread-group';
 import { sendToGroup } from './signal-delivery';
 import { SI_KERNEL, SIGCONT, SIGHUP, SIGTTIN, SIGTTOU, sigbit } from './signals';
 
-export interface Ctty {
-  /** Session this terminal controls; 0 when none. */
-  sid: number;
-  /** Foreground process group; 0 when none. */
-  fgPgid: number;
-  /** The sandbox's console (`run -t`): kernel.foregroundPgid mirrors its foreground group. */
-  isConsole: boolean;
-}
+import type { Ctty } from '../../fs/vfs/caller';
+
+export type { Ctty };
 
 const bySession = new Map<number, Ctty>();
 

@@ -7,7 +7,7 @@ import { Credentials } from '../../src/auth/credentials';
 import { FdTable } from '../../fs/vfs/fdtable';
 import type { FsContext } from '../../fs/vfs/context';
 import type { Vfs } from '../../fs/vfs/vfs';
-import { BLOCK } from '../../syscalls/types';
+import { BLOCK } from '../../src/kernel/syscall-dispatch';
 import type { WaitQueue } from '../../src/waiter/waitqueue';
 import type { Task } from '../../src/kernel/task';
 

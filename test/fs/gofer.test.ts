@@ -10,7 +10,7 @@ import { goferNative } from '../../src/gofer/native';
 import { spawnGofer } from '../../src/gofer/client';
 import { GoferBackend } from '../../fs/fsimpl/hostfs/gofer-backend';
 import { DirectBackend } from '../../fs/fsimpl/hostfs/host-backend';
-import { createVfs } from '../../fs/vfs/vfs';
+import { createVfs } from '../../fs/rootfs/create';
 import { fakeTask } from './fake-task';
 import { O_RDONLY, O_CREAT, O_WRONLY } from '../../src/abi/fs';
 import * as E from '../../src/abi/errno';

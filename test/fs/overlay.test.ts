@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import * as nfs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { createVfs } from '../../fs/vfs/vfs';
+import { createVfs } from '../../fs/rootfs/create';
 import { fakeTask } from './fake-task';
 import { O_RDONLY, O_RDWR, O_CREAT, O_WRONLY, O_TRUNC, O_DIRECTORY } from '../../src/abi/fs';
 import * as E from '../../src/abi/errno';

@@ -1,9 +1,10 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as nfs from 'fs';
-import { createVfs, type Vfs } from '../../fs/vfs/vfs';
+import type { Vfs } from '../../fs/vfs/vfs';
+import { createVfs } from '../../fs/rootfs/create';
 import { kernel } from '../../src/kernel/kernel';
 import * as sys from '../../syscalls/fs';
-import { BLOCK } from '../../syscalls/types';
+import { BLOCK } from '../../src/kernel/syscall-dispatch';
 import { fakeTask } from './fake-task';
 import { O_RDONLY, O_RDWR, O_CREAT, O_WRONLY, O_DIRECTORY, O_CLOEXEC, O_NONBLOCK, O_EXCL, AT_FDCWD } from '../../src/abi/fs';
 import * as E from '../../src/abi/errno';

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import * as nfs from 'fs';
-import { createVfs } from '../../fs/vfs/vfs';
+import { createVfs } from '../../fs/rootfs/create';
 import { fakeTask } from './fake-task';
 import { O_RDONLY, O_RDWR, O_CREAT, O_WRONLY, O_TRUNC } from '../../src/abi/fs';
 

@@ -5,7 +5,8 @@
 import { Credentials } from '../../../src/auth/credentials';
 import { S_IFCHR } from '../../../src/abi/fs';
 import { Tmpfs } from '../tmpfs/tmpfs';
-import { DEV_NULL, DEV_ZERO, DEV_FULL, DEV_RANDOM, DEV_URANDOM, DEV_TTY, DEV_CONSOLE, DEV_PTS0, DEV_PTMX, setPtsNode, setPtsRoot } from './devices';
+import { DEV_NULL, DEV_ZERO, DEV_FULL, DEV_RANDOM, DEV_URANDOM, DEV_TTY, DEV_CONSOLE, DEV_PTS0, DEV_PTMX, setPtsRoot } from './devices';
+import { setPtsNode } from '../host/host-file';
 
 export function createDevFs(): Tmpfs {
   const fs = new Tmpfs({ type: 'devtmpfs', mode: 0o755, source: 'udev' });

@@ -32,14 +32,6 @@ export function setPtsRoot(r: TmpfsInode): void {
   setPtyGoneHook((i) => ptsRoot?.unlink(String(i)));
 }
 
-/** The /dev/pts/0 node; host tty fds report its attributes so ttyname() finds it. */
-let ptsNode: Inode | null = null;
-export function setPtsNode(i: Inode): void {
-  ptsNode = i;
-}
-export function getPtsNode(): Inode | null {
-  return ptsNode;
-}
 
 /** Host fd of the controlling terminal (set by the CLI / createVfs), or -1 when there is none. */
 let ttyHostFd = -1;

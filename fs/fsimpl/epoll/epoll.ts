@@ -9,7 +9,7 @@ import * as E from '../../../src/abi/errno';
 import type { WaitEntry } from '../../../src/waiter/waitqueue';
 import { POLLIN, POLLERR, POLLHUP, POLLRDNORM } from '../../../src/abi/fs';
 import { FileDescription } from '../../vfs/file';
-import { anonInode } from '../eventfd/eventfd';
+import { anonInode } from '../../vfs/anon';
 
 export const EPOLL_CTL_ADD = 1;
 export const EPOLL_CTL_DEL = 2;

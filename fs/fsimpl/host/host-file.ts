@@ -15,7 +15,6 @@ import { POLLIN, POLLOUT, S_IFCHR, S_IFMT, S_IFIFO, S_IFSOCK, PIPE_BUF } from '.
 import { FileDescription } from '../../vfs/file';
 import { FileSystem, Inode, type Stat } from '../../vfs/inode';
 import { hostErr, statFromHost } from '../hostfs/hostfs';
-import { getPtsNode } from '../dev/devices';
 
 class HostFdFs extends FileSystem {
   readonly magic = 0x01021994;
@@ -84,6 +83,15 @@ export {
 } from '../devpts/tty-ioctls';
 import * as jobs from '../../../src/kernel/tty';
 import { jobIoctl } from '../devpts/pty';
+
+/** The /dev/pts/0 node; host tty fds report its attributes so ttyname() finds it. */
+let ptsNode: Inode | null = null;
+export function setPtsNode(i: Inode): void {
+  ptsNode = i;
+}
+export function getPtsNode(): Inode | null {
+  return ptsNode;
+}
 
 /**
  * The host terminal's job-control state: one object however many HostFiles wrap the

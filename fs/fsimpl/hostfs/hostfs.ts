@@ -35,6 +35,7 @@ export class HostFs extends FileSystem {
   ) {
     super();
     this.readonly = readonly;
+    this.hostReadonly = readonly;
     // Bind mounts are shared with the host, which may change them at any time: no
     // dentry caching (the overlay's lower layer is cached by the overlay itself).
     this.cacheable = false;

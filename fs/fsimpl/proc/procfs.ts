@@ -15,19 +15,16 @@ import { Dentry } from '../../vfs/dentry';
 import type { FileDescription } from '../../vfs/file';
 import type { Inode } from '../../vfs/inode';
 import { SynthDir, SynthFile, SynthFs, SynthLink, type SynthEntries } from '../kernfs/synth';
-import type { Vfs, FsCaller } from '../../vfs/vfs';
+import type { Vfs } from '../../vfs/vfs';
+import { currentCaller } from '../../vfs/caller';
 import { PIPE_MAX_SIZE } from '../pipefs/pipe';
 
 export const PROC_SUPER_MAGIC = 0x9fa0;
 
-/** The task doing the current path walk, for /proc/self (set by the VFS on every lookup). */
-let caller: Partial<Task> | null = null;
-export function setProcCaller(c: FsCaller): void {
-  caller = c as Partial<Task>;
-}
-/** The task doing the current path walk (fs/pty.ts: /dev/tty opens the caller's terminal). */
+/** The task doing the current path walk (/proc/self; devpts: /dev/tty opens the caller's terminal). */
 export function procCaller(): Task | undefined {
-  return caller && caller.tg ? (caller as Task) : undefined;
+  const c = currentCaller() as Partial<Task> | null;
+  return c && c.tg ? (c as Task) : undefined;
 }
 
 const hostCpuinfo = (() => {
@@ -77,7 +74,7 @@ export function createProcFs(vfs: Vfs): SynthFs {
     () => new SynthLink(fs, key, target, magic);
   const dir = (key: string, e: () => SynthEntries, mode = 0o555) => () => new SynthDir(fs, key, e, mode);
 
-  const self = (): Task | undefined => (caller && caller.tg ? (caller as Task) : undefined);
+  const self = procCaller;
 
   /** The per-task directory (used for /proc/pid and /proc/pid/task/tid). */
   const taskDir = (key: string, t: Task, withTask: boolean, state?: string): SynthEntries => {

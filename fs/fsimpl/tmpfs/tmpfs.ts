@@ -13,7 +13,6 @@ import {
 } from '../../../src/abi/fs';
 import { FileSystem, Inode, nowTs, emptyStat, type Stat, type DirEntry, type SetAttr, type TimeSpec } from '../../vfs/inode';
 import { DirFile, FileDescription, SeekableFile } from '../../vfs/file';
-import { openDevice } from '../dev/devices';
 import { Pipe } from '../pipefs/pipe';
 
 export const TMPFS_MAGIC = 0x01021994;
@@ -53,6 +52,11 @@ export class Tmpfs extends FileSystem {
   readonly magic = TMPFS_MAGIC;
   readonly type: string;
   private readonly rootInode: TmpfsInode;
+  /**
+   * Opens a character-device node by rdev. Registered by fs/rootfs with the Sentry's
+   * devices (fs/fsimpl/dev), which sit above tmpfs; none: ENXIO.
+   */
+  static deviceOpener: (inode: TmpfsInode, rdev: number, flags: number) => FileDescription | number = () => -E.ENXIO;
 
   constructor(opts: { type?: string; mode?: number; source?: string } = {}) {
     super();
@@ -401,7 +405,7 @@ export class TmpfsInode extends Inode {
         this.fifo ??= new Pipe();
         return this.fifo.openFifo(this, flags);
       case S_IFCHR:
-        return openDevice(this, this.rdev, flags);
+        return Tmpfs.deviceOpener(this, this.rdev, flags);
       case S_IFBLK:
         return -E.ENXIO;
       case S_IFSOCK:

@@ -1,7 +1,7 @@
 import type { Task } from '../task';
 import { EAGAIN, EBADF, EINVAL, EPERM } from '../../abi/errno';
 import { FileDescription } from '../../../fs/vfs/file';
-import { anonInode } from '../../../fs/fsimpl/eventfd/eventfd';
+import { anonInode } from '../../../fs/vfs/anon';
 import { O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN, POLLRDNORM } from '../../abi/fs';
 import { limitsOf, RLIMIT_NOFILE } from '../limits';
 import { capable } from '../../auth/capabilities';

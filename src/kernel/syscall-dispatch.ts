@@ -1,6 +1,9 @@
-import type { Task } from '../src/kernel/task';
+import type { Task } from './task';
 
 /**
+ * The contract between the Sentry's run loop and the syscall table (syscalls/table.ts),
+ * which registers itself with the Sentry: the kernel never imports the table.
+ *
  * A syscall handler. Arguments arrive as the guest's six argument registers,
  * each a signed 64-bit value converted to a JS number (exact below 2^53, so every
  * pointer and every small negative int is exact). Use `a | 0` for C `int` args and
@@ -39,3 +42,9 @@ export const KEEP_REGS = -0x100001;
 
 /** Returned by a handler after which the calling context must not be resumed (exit, execve). */
 export const NO_RESUME = -0x100002;
+
+/** What the run loop needs of the syscall table: entries by number, names for logs. */
+export interface SyscallTable {
+  readonly entries: ReadonlyArray<SyscallEntry | undefined>;
+  name(nr: number): string;
+}

@@ -1,0 +1,85 @@
+/**
+ * The sandbox's file tree: the host root read-only under a tmpfs overlay, the Sentry's
+ * own /proc, /sys and /dev, bind mounts and tmpfs mounts, and the filesystem types
+ * mount(2) may create inside. It sits above every filesystem it assembles, so the VFS
+ * core (fs/vfs) knows none of them.
+ */
+import { spawnGofer } from '../../src/gofer/client';
+import type { GoferClient } from '../../src/gofer/client';
+import { Vfs } from '../vfs/vfs';
+import { HostFs } from '../fsimpl/hostfs/hostfs';
+import { DirectBackend, type HostBackend } from '../fsimpl/hostfs/host-backend';
+import { GoferBackend } from '../fsimpl/hostfs/gofer-backend';
+import { OverlayFs } from '../fsimpl/overlay/overlay';
+import { Tmpfs } from '../fsimpl/tmpfs/tmpfs';
+import { createDevFs, createDevPts } from '../fsimpl/dev/devfs';
+import { openDevice, setControllingTty } from '../fsimpl/dev/devices';
+import { createProcFs } from '../fsimpl/proc/procfs';
+import { createSysFs } from '../fsimpl/sys/sysfs';
+
+export interface VfsOptions {
+  /** Host directory shown (read-only, under a tmpfs overlay) as the guest's "/". Default "/". */
+  root?: string;
+  /** Bind mounts: host src at guest dst; readonly=false writes through to the host. */
+  mounts?: Array<{ src: string; dst: string; readonly: boolean }>;
+  /** Extra tmpfs mount points. */
+  tmpfs?: string[];
+  /** Host fd of the controlling terminal for /dev/tty, or -1. */
+  ttyFd?: number;
+  /** Skip /proc, /sys and /dev (unit tests of the bare overlay). */
+  bare?: boolean;
+  /**
+   * Reach host trees through a gofer process (default: whenever the native support is
+   * built). false: the Sentry opens host files itself.
+   */
+  gofer?: boolean;
+}
+
+// Character devices in any tmpfs (/dev, mknod in the overlay) open by rdev.
+Tmpfs.deviceOpener = openDevice;
+
+export function createVfs(opts: VfsOptions = {}): Vfs {
+  const hostRoot = opts.root ?? '/';
+  const binds = opts.mounts ?? [];
+  const gofer = opts.gofer !== false ? spawnGofer([hostRoot, ...binds.map((m) => m.src)]) : null;
+  const vfs = new Vfs(new OverlayFs(new HostFs(backendFor(gofer, hostRoot, 0), true).root()), gofer);
+  registerFsTypes(vfs);
+  if (opts.ttyFd !== undefined) setControllingTty(opts.ttyFd);
+  if (!opts.bare) {
+    vfs.mountAt('/proc', createProcFs(vfs), 'nosuid,nodev,noexec');
+    vfs.mountAt('/sys', createSysFs(), 'nosuid,nodev,noexec');
+    vfs.mountAt('/dev', createDevFs(), 'nosuid,mode=755');
+    vfs.mountAt('/dev/pts', createDevPts(), 'nosuid,noexec,mode=620,ptmxmode=666');
+    vfs.mountAt('/dev/shm', new Tmpfs({ mode: 0o1777 }), 'nosuid,nodev');
+    // /tmp is the root overlay's, like every other directory: the host's /tmp shows
+    // through read-only and writes stay private (`--tmpfs /tmp` gives an empty one).
+  }
+  for (const [i, m] of binds.entries()) {
+    const r = vfs.mountAt(m.dst, new HostFs(backendFor(gofer, m.src, i + 1), m.readonly, '9p'), '');
+    if (r < 0) throw new Error(`cannot mount ${m.src} at ${m.dst}: errno ${-r}`);
+  }
+  for (const dst of opts.tmpfs ?? []) {
+    const r = vfs.mountAt(dst, new Tmpfs({ mode: 0o1777 }), '');
+    if (r < 0) throw new Error(`cannot mount tmpfs at ${dst}: errno ${-r}`);
+  }
+  return vfs;
+}
+
+/** How host trees are reached: the gofer when available (see fs/README.md), else directly. */
+function backendFor(gofer: GoferClient | null, root: string, index: number): HostBackend {
+  return gofer ? new GoferBackend(gofer, index, root) : new DirectBackend(root);
+}
+
+/** What `mount -t TYPE` may create inside the sandbox. */
+function registerFsTypes(vfs: Vfs): void {
+  vfs.fsTypes.set('tmpfs', (source) => new Tmpfs({ mode: 0o1777, source: source || 'tmpfs' }));
+  vfs.fsTypes.set('proc', () => createProcFs(vfs));
+  vfs.fsTypes.set('sysfs', () => createSysFs());
+  vfs.fsTypes.set('devtmpfs', () => createDevFs());
+  vfs.fsTypes.set('devpts', () => createDevPts());
+  // Accepted as empty directories, like an unpopulated instance.
+  for (const type of ['mqueue', 'cgroup', 'cgroup2', 'binfmt_misc', 'debugfs', 'tracefs', 'securityfs', 'pstore', 'bpf', 'hugetlbfs']) {
+    vfs.fsTypes.set(type, (source) => new Tmpfs({ type, mode: 0o755, source: source || type }));
+  }
+}
+
