@@ -84,7 +84,7 @@ function run(o: RunOptions): number {
   const fsCtx = vfs.rootContext();
   const creds = new Credentials(0, 0);
 
-  const s = new Sentry(platform, SYSCALL_TABLE);
+  const s = new Sentry(kernel, platform, SYSCALL_TABLE);
   setSentry(s);
   installTimers(s);
   const tracer = o.strace ? new StraceTracer((l) => process.stderr.write(l + '\n')) : null;

@@ -2,6 +2,7 @@ import type { Task } from './task';
 import type { ThreadGroup } from './thread-group';
 import { HostPoller } from '../waiter/host-poller';
 import type { Vfs } from '../../fs/vfs/vfs';
+import type { Sentry } from './sentry';
 
 /**
  * Sandbox-wide state: the task and process tables, identity (uname), the VFS and the
@@ -13,6 +14,8 @@ export class Kernel {
   readonly hostPoller = new HostPoller();
   /** Set by the CLI before the first task starts. */
   vfs!: Vfs;
+  /** The run loop serving this sandbox's tasks (it registers itself here). */
+  sentry!: Sentry;
   hostname = 'tssandbox';
   domainname = '(none)';
   readonly sysname = 'Linux';

@@ -61,7 +61,7 @@ export interface InitSpec {
 export function createInit(s: Sentry, spec: InitSpec): Task {
   const tid = kernel.allocPid();
   const tg = new ThreadGroup(tid, new SignalHandlers());
-  const t = new Task(tid, 0, tg, null as unknown as AddressSpace, useFdTable(spec.fdTable), spec.fsCtx, spec.creds,
+  const t = new Task(s.kernel, tid, 0, tg, null as unknown as AddressSpace, useFdTable(spec.fdTable), spec.fsCtx, spec.creds,
     new SignalState(), s.wake);
   tg.startTimeNs = kernel.nowNs();
   kernel.threadGroups.set(tid, tg);
@@ -223,7 +223,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   const fsCtx = f & CLONE_FS ? t.fsCtx : t.fsCtx.fork();
   const creds = t.creds.clone();
   copyCaps(t.creds, creds);
-  const child = new Task(tid, ctx, tg, mm, fdTable, fsCtx, creds, new SignalState(t.sig.mask), s.wake);
+  const child = new Task(t.kernel, tid, ctx, tg, mm, fdTable, fsCtx, creds, new SignalState(t.sig.mask), s.wake);
   if (!(f & CLONE_VM) || f & CLONE_VFORK) child.sig.altStack = { ...t.sig.altStack };
   child.comm = t.comm;
   schedOnClone(t, child);

@@ -10,7 +10,7 @@ import { native } from '../platform/native';
 import { KICK_SIGNAL } from '../platform/platform';
 import { BLOCK, KEEP_REGS, NO_RESUME, type SyscallTable } from './syscall-dispatch';
 import { ENOSYS, ERESTARTSYS, EFAULT } from '../abi/errno';
-import { kernel } from './kernel';
+import { kernel, type Kernel } from './kernel';
 import { Task, TaskState } from './task';
 import type { ThreadGroup } from './thread-group';
 import { deliverPending, hasDeliverable, forceFault, onHostSignals, sendToTask } from './signal-delivery';
@@ -47,9 +47,11 @@ export class Sentry {
 
   /** The syscall table registers itself here (syscalls/table.ts is above the kernel). */
   constructor(
+    readonly kernel: Kernel,
     readonly platform: Platform,
     private readonly table: SyscallTable,
   ) {
+    kernel.sentry = this;
     Task.signalSelfHook = (t, sig) => sendToTask(this, t, { signo: sig, code: 0, pid: t.tg.pid, uid: t.creds.uid });
     setOwnerLookup((tid) => kernel.tasks.has(tid));
   }

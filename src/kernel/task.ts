@@ -7,6 +7,7 @@ import type { GuestMemory } from '../mm/guest-memory';
 import type { FdTable } from '../../fs/vfs/fdtable';
 import type { FsContext } from '../../fs/vfs/context';
 import type { SignalState } from './signals';
+import type { Kernel } from './kernel';
 
 export const enum TaskState {
   /** Running guest code on the platform (or about to be resumed). */
@@ -87,6 +88,8 @@ export class Task {
   readonly wakeFn: (events: number) => void;
 
   constructor(
+    /** The sandbox this task belongs to: its tables, VFS and Sentry (never a module global). */
+    readonly kernel: Kernel,
     /** Guest tid (the Sentry's own numbering; the first task is 1). Changes only when a non-leader thread execs. */
     public tid: number,
     /** Host tid of the stub thread running this task. */
