@@ -12,19 +12,19 @@ import { limitsOf, Rlimit, RLIM_NLIMITS, RLIMIT_CPU } from '../src/kernel/limits
 import { cpuLimitChanged } from '../src/kernel/time/cpu-limit';
 import { taskCpu, processCpu, hostStatus, CpuSample } from '../src/kernel/time/cputime';
 import { timevalBytes } from '../src/kernel/time/timespec';
-import { kernel } from '../src/kernel/kernel';
+import { kernel, type Kernel } from '../src/kernel/kernel';
 
 export function uname(t: Task, buf: number): number {
-  return t.mem.write(buf, utsnameBytes()) ? 0 : -EFAULT;
+  return t.mem.write(buf, utsnameBytes(t.kernel)) ? 0 : -EFAULT;
 }
 
-function setUtsName(t: Task, name: number, len: number, set: (b: Buffer) => void): number {
+function setUtsName(t: Task, name: number, len: number, set: (k: Kernel, b: Buffer) => void): number {
   if (!capable(t.creds, CAP_SYS_ADMIN)) return -EPERM;
   len |= 0;
   if (len < 0 || len > UTS_MAX_NAME) return -EINVAL;
   const b = len === 0 ? Buffer.alloc(0) : t.mem.read(name, len);
   if (!b) return -EFAULT;
-  set(b);
+  set(t.kernel, b);
   return 0;
 }
 
@@ -37,7 +37,7 @@ export function setdomainname(t: Task, name: number, len: number): number {
 }
 
 export function sysinfo(t: Task, info: number): number {
-  return t.mem.write(info, sysinfoBytes()) ? 0 : -EFAULT;
+  return t.mem.write(info, sysinfoBytes(t.kernel)) ? 0 : -EFAULT;
 }
 
 const GRND_NONBLOCK = 1;

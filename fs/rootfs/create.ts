@@ -7,6 +7,7 @@
 import { spawnGofer } from '../../src/gofer/client';
 import type { GoferClient } from '../../src/gofer/client';
 import { Vfs } from '../vfs/vfs';
+import { Kernel } from '../../src/kernel/kernel';
 import { HostFs } from '../fsimpl/hostfs/hostfs';
 import { DirectBackend, type HostBackend } from '../fsimpl/hostfs/host-backend';
 import { GoferBackend } from '../fsimpl/hostfs/gofer-backend';
@@ -28,6 +29,8 @@ export interface VfsOptions {
   ttyFd?: number;
   /** Skip /proc, /sys and /dev (unit tests of the bare overlay). */
   bare?: boolean;
+  /** The sandbox /proc shows (default: a new one, whose vfs is the one made here). */
+  kernel?: Kernel;
   /**
    * Reach host trees through a gofer process (default: whenever the native support is
    * built). false: the Sentry opens host files itself.
@@ -43,10 +46,12 @@ export function createVfs(opts: VfsOptions = {}): Vfs {
   const binds = opts.mounts ?? [];
   const gofer = opts.gofer !== false ? spawnGofer([hostRoot, ...binds.map((m) => m.src)]) : null;
   const vfs = new Vfs(new OverlayFs(new HostFs(backendFor(gofer, hostRoot, 0), true).root()), gofer);
-  registerFsTypes(vfs);
+  const kernel = opts.kernel ?? new Kernel();
+  kernel.vfs = vfs;
+  registerFsTypes(vfs, kernel);
   if (opts.ttyFd !== undefined) setControllingTty(opts.ttyFd);
   if (!opts.bare) {
-    vfs.mountAt('/proc', createProcFs(vfs), 'nosuid,nodev,noexec');
+    vfs.mountAt('/proc', createProcFs(vfs, kernel), 'nosuid,nodev,noexec');
     vfs.mountAt('/sys', createSysFs(), 'nosuid,nodev,noexec');
     vfs.mountAt('/dev', createDevFs(), 'nosuid,mode=755');
     vfs.mountAt('/dev/pts', createDevPts(), 'nosuid,noexec,mode=620,ptmxmode=666');
@@ -71,9 +76,9 @@ function backendFor(gofer: GoferClient | null, root: string, index: number): Hos
 }
 
 /** What `mount -t TYPE` may create inside the sandbox. */
-function registerFsTypes(vfs: Vfs): void {
+function registerFsTypes(vfs: Vfs, kernel: Kernel): void {
   vfs.fsTypes.set('tmpfs', (source) => new Tmpfs({ mode: 0o1777, source: source || 'tmpfs' }));
-  vfs.fsTypes.set('proc', () => createProcFs(vfs));
+  vfs.fsTypes.set('proc', () => createProcFs(vfs, kernel));
   vfs.fsTypes.set('sysfs', () => createSysFs());
   vfs.fsTypes.set('devtmpfs', () => createDevFs());
   vfs.fsTypes.set('devpts', () => createDevPts());

@@ -18,9 +18,9 @@ import { O_NOCTTY, O_RDWR, POLLIN, POLLOUT } from '../abi/fs';
 import type { FdTable } from '../../fs/vfs/fdtable';
 import { PtyMaster, PtySlave, type Pty } from '../../fs/fsimpl/devpts/pty';
 import { ICANON, ECHO, ISIG, IEXTEN, OPOST, ICRNL, IXON, VMIN, VTIME } from '../../fs/fsimpl/devpts/tty-ldisc';
-import { kernel } from '../kernel/kernel';
 import { WaitQueue } from '../waiter/waitqueue';
 import * as jc from '../kernel/tty';
+import { hostPoller } from '../waiter/host-poller';
 import type { Task } from '../kernel/task';
 import { native } from '../platform/native';
 
@@ -56,7 +56,7 @@ export class Console {
    * works) as `init`, and installs the slave as fds 0, 1 and 2.
    */
   static create(init: Task, fdTable: FdTable, inFd = 0, outFd = 1): Console | string {
-    const vfs = kernel.vfs;
+    const vfs = init.kernel.vfs;
     const m = vfs.open(init, -100, '/dev/ptmx', O_RDWR | O_NOCTTY, 0);
     if (typeof m === 'number' || !(m instanceof PtyMaster)) return `cannot open /dev/ptmx (${String(m)})`;
     m.pty.locked = false;
@@ -166,6 +166,6 @@ export class Console {
   private arm(): void {
     if (!this.stdinOpen || this.armed) return;
     this.armed = true;
-    kernel.hostPoller.watch(this.inFd, POLLIN, this.hostIn);
+    hostPoller.watch(this.inFd, POLLIN, this.hostIn);
   }
 }

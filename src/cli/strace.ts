@@ -8,7 +8,6 @@ import type { Task } from '../kernel/task';
 import type { SyscallTracer } from '../kernel/sentry';
 import { syscallName } from '../../syscalls/table';
 import { errnoName } from '../abi/errno';
-import { kernel } from '../kernel/kernel';
 
 const SIG: Record<string, string> = {
   read: 'dxu', write: 'dxu', open: 'sxo', close: 'd', stat: 'sx', fstat: 'dx', lstat: 'sx', poll: 'xud',
@@ -45,7 +44,7 @@ export class StraceTracer implements SyscallTracer {
 
   exit(t: Task, result: number): void {
     const name = syscallName(t.sysno);
-    const dur = t.sysStartNs ? (kernel.nowNs() - t.sysStartNs) / 1e9 : 0;
+    const dur = t.sysStartNs ? (t.kernel.nowNs() - t.sysStartNs) / 1e9 : 0;
     const head = t.resumed ? `<... ${name} resumed>` : `${name}(${this.args(t)})`;
     this.out(`[pid ${t.tid}] ${head} = ${this.result(name, result)} <${dur.toFixed(6)}>`);
   }

@@ -1,5 +1,5 @@
 import * as os from 'os';
-import { kernel } from './kernel';
+import type { Kernel } from './kernel';
 
 /**
  * The sandbox's identity as uname(2) and sysinfo(2) report it. The host name and
@@ -13,8 +13,8 @@ export const UTS_FIELD = 65;
 export const UTS_MAX_NAME = 64;
 
 /** struct new_utsname: sysname, nodename, release, version, machine, domainname. */
-export function utsnameBytes(): Buffer {
-  const fields = [kernel.sysname, kernel.hostname, kernel.release, kernel.version, kernel.machine, kernel.domainname];
+export function utsnameBytes(k: Kernel): Buffer {
+  const fields = [k.sysname, k.hostname, k.release, k.version, k.machine, k.domainname];
   const b = Buffer.alloc(UTS_FIELD * fields.length);
   fields.forEach((f, i) => {
     // Names may hold any bytes (sethostname takes bytes): keep them as latin1.
@@ -23,17 +23,17 @@ export function utsnameBytes(): Buffer {
   return b;
 }
 
-export function setHostname(name: Buffer): void {
-  kernel.hostname = name.toString('latin1');
+export function setHostname(k: Kernel, name: Buffer): void {
+  k.hostname = name.toString('latin1');
 }
 
-export function setDomainname(name: Buffer): void {
-  kernel.domainname = name.toString('latin1');
+export function setDomainname(k: Kernel, name: Buffer): void {
+  k.domainname = name.toString('latin1');
 }
 
 /** Seconds since the sandbox booted, rounded up like Linux's sysinfo. */
-export function uptimeSeconds(): number {
-  const ns = kernel.nowNs();
+export function uptimeSeconds(k: Kernel): number {
+  const ns = k.nowNs();
   return Math.floor(ns / 1e9) + (ns % 1e9 ? 1 : 0);
 }
 
@@ -42,14 +42,14 @@ export function uptimeSeconds(): number {
  * no memory limit of its own yet); loads are 0 (the Sentry does not sample a run
  * queue); procs counts guest threads, as Linux counts all threads.
  */
-export function sysinfoBytes(): Buffer {
+export function sysinfoBytes(k: Kernel): Buffer {
   const b = Buffer.alloc(112);
-  b.writeBigInt64LE(BigInt(uptimeSeconds()), 0);
+  b.writeBigInt64LE(BigInt(uptimeSeconds(k)), 0);
   // loads[3] at 8, 16, 24 stay 0.
   b.writeBigUInt64LE(BigInt(os.totalmem()), 32); // totalram
   b.writeBigUInt64LE(BigInt(os.freemem()), 40); // freeram
   // sharedram 48, bufferram 56, totalswap 64, freeswap 72: 0.
-  b.writeUInt16LE(Math.min(0xffff, Math.max(1, kernel.tasks.size)), 80); // procs
+  b.writeUInt16LE(Math.min(0xffff, Math.max(1, k.tasks.size)), 80); // procs
   // totalhigh 88, freehigh 96: 0 on 64-bit.
   b.writeUInt32LE(1, 104); // mem_unit
   return b;

@@ -1,8 +1,9 @@
 import type { Task } from './task';
 import type { ThreadGroup } from './thread-group';
-import { HostPoller } from '../waiter/host-poller';
+import { sinceBootNs } from './time/clocks';
 import type { Vfs } from '../../fs/vfs/vfs';
 import type { Sentry } from './sentry';
+import type { Ctty } from '../../fs/vfs/caller';
 
 /**
  * Sandbox-wide state: the task and process tables, identity (uname), the VFS and the
@@ -11,7 +12,6 @@ import type { Sentry } from './sentry';
 export class Kernel {
   readonly tasks = new Map<number, Task>();
   readonly threadGroups = new Map<number, ThreadGroup>();
-  readonly hostPoller = new HostPoller();
   /** Set by the CLI before the first task starts. */
   vfs!: Vfs;
   /** The run loop serving this sandbox's tasks (it registers itself here). */
@@ -22,14 +22,14 @@ export class Kernel {
   readonly release = '6.1.0-tssandbox';
   readonly version = '#1 SMP PREEMPT_DYNAMIC tssandbox';
   readonly machine = 'x86_64';
-  /** Monotonic origin: guest CLOCK_MONOTONIC/BOOTTIME count from the sandbox's boot. */
-  private readonly bootHr = process.hrtime.bigint();
   readonly bootWallMs = Date.now();
   private nextPid = 1;
   /** Highest pid handed out wraps at this (like /proc/sys/kernel/pid_max). */
   pidMax = 4194304;
   /** Most guest tasks (threads included) at once: --pids-limit. */
   pidsLimit = 16384;
+  /** Controlling terminals by session id (src/kernel/tty.ts). */
+  readonly sessionTtys = new Map<number, Ctty>();
   /** Foreground process group of the sandbox's terminal (0: init's group). */
   foregroundPgid = 0;
   /** --strace / --debug sinks (set by the CLI). */
@@ -37,7 +37,7 @@ export class Kernel {
 
   /** Nanoseconds since the sandbox booted (monotonic), as a JS number. */
   nowNs(): number {
-    return Number(process.hrtime.bigint() - this.bootHr);
+    return sinceBootNs();
   }
 
   allocPid(): number {

@@ -9,7 +9,6 @@ import { resolveExec, loadImage, type ExecFailure, type ExecRequest } from '../l
 import type { FdTable } from '../../fs/vfs/fdtable';
 import type { FsContext } from '../../fs/vfs/context';
 import { EAGAIN, EINVAL } from '../abi/errno';
-import { kernel } from './kernel';
 import type { Sentry } from './sentry';
 import { Task, TaskState } from './task';
 import { ThreadGroup } from './thread-group';
@@ -59,12 +58,12 @@ export interface InitSpec {
 
 /** Creates pid 1 (not yet running): the Task exists so the VFS can resolve paths as it. */
 export function createInit(s: Sentry, spec: InitSpec): Task {
-  const tid = kernel.allocPid();
-  const tg = new ThreadGroup(tid, new SignalHandlers());
+  const tid = s.kernel.allocPid();
+  const tg = new ThreadGroup(s.kernel, tid, new SignalHandlers());
   const t = new Task(s.kernel, tid, 0, tg, null as unknown as AddressSpace, useFdTable(spec.fdTable), spec.fsCtx, spec.creds,
     new SignalState(), s.wake);
-  tg.startTimeNs = kernel.nowNs();
-  kernel.threadGroups.set(tid, tg);
+  tg.startTimeNs = s.kernel.nowNs();
+  s.kernel.threadGroups.set(tid, tg);
   s.init = tg;
   return t;
 }
@@ -82,7 +81,7 @@ export function startInit(s: Sentry, t: Task, req: ExecRequest): ExecFailure | n
  */
 export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): number | ExecFailure {
   const p = s.platform;
-  const res = resolveExec((pth) => kernel.vfs.openExec(t, pth), req);
+  const res = resolveExec((pth) => t.kernel.vfs.openExec(t, pth), req);
   if ('errno' in res) return res;
   const ctx = p.newAddressSpace();
   if (ctx < 0) return { errno: EAGAIN, reason: 'cannot create address space' };
@@ -111,7 +110,7 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): n
     tg.didExec = true;
     // A non-leader thread that execs takes over the process's id (de_thread).
     if (t.tid !== tg.pid) {
-      kernel.tasks.delete(t.tid);
+      t.kernel.tasks.delete(t.tid);
       t.tid = tg.pid;
     }
   }
@@ -154,7 +153,7 @@ function leaveAddressSpace(s: Sentry, t: Task, stopped: boolean): void {
   }
   if (mm.asPid === t.hostTid) {
     // Memory is reached through a live thread: an exited leader has no mm any more.
-    for (const o of kernel.tasks.values()) {
+    for (const o of s.kernel.tasks.values()) {
       if (o !== t && o.mm === mm && o.state !== TaskState.Dead) {
         mm.setAsPid(o.hostTid);
         break;
@@ -193,7 +192,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   const regs = p.ev.regs.slice();
   const ctx = f & CLONE_VM ? p.newThread(t.hostTid) : p.forkAddressSpace(t.hostTid);
   if (ctx < 0) return -EAGAIN;
-  const tid = kernel.allocPid();
+  const tid = t.kernel.allocPid();
   if (tid < 0) {
     p.destroyAddressSpace(ctx);
     return -EAGAIN;
@@ -204,7 +203,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   if (f & CLONE_THREAD) {
     tg = t.tg;
   } else {
-    tg = new ThreadGroup(tid, f & CLONE_SIGHAND ? t.tg.handlers : t.tg.handlers.clone());
+    tg = new ThreadGroup(t.kernel, tid, f & CLONE_SIGHAND ? t.tg.handlers : t.tg.handlers.clone());
     tg.parent = f & CLONE_PARENT ? t.tg.parent : t.tg;
     tg.pgid = t.tg.pgid;
     tg.sid = t.tg.sid;
@@ -213,11 +212,11 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
     tg.exePath = t.tg.exePath;
     tg.exitSignal = a.exitSignal;
     tg.personality = t.tg.personality;
-    tg.startTimeNs = kernel.nowNs();
+    tg.startTimeNs = t.kernel.nowNs();
     tg.limits = t.tg.limits?.fork?.() ?? t.tg.limits;
     if (tg.limits && limitsOf(tg).get(RLIMIT_CPU).cur !== RLIM_INFINITY) cpuLimitChanged(tg);
     tg.parent?.children.add(tg);
-    kernel.threadGroups.set(tid, tg);
+    t.kernel.threadGroups.set(tid, tg);
   }
   const fdTable = useFdTable(f & CLONE_FILES ? t.fdTable : t.fdTable.fork());
   const fsCtx = f & CLONE_FS ? t.fsCtx : t.fsCtx.fork();
@@ -248,11 +247,11 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
  * real uids (root is exempt, as in Linux). Returns an errno, or -1 when allowed.
  */
 function taskLimit(t: Task): number {
-  if (kernel.tasks.size >= kernel.pidsLimit) return EAGAIN;
+  if (t.kernel.tasks.size >= t.kernel.pidsLimit) return EAGAIN;
   if (t.creds.uid === 0) return -1;
   const nproc = limitsOf(t.tg).soft(RLIMIT_NPROC);
   let n = 0;
-  for (const o of kernel.tasks.values()) if (o.creds.uid === t.creds.uid) n++;
+  for (const o of t.kernel.tasks.values()) if (o.creds.uid === t.creds.uid) n++;
   return n >= nproc ? EAGAIN : -1;
 }
 
@@ -271,7 +270,7 @@ function killThread(s: Sentry, t: Task, hostGone = false): void {
   t.clearWaits();
   accountExitedTask(t); // reads the host thread's CPU time: before it goes
   t.state = TaskState.Dead;
-  kernel.tasks.delete(t.tid);
+  s.kernel.tasks.delete(t.tid);
   t.tg.tasks.delete(t);
   if (!t.doomed) s.byHost.delete(t.hostTid);
   if (!hostGone && t.mm) releaseUserState(t);
@@ -381,7 +380,7 @@ function findReaper(tg: ThreadGroup): ThreadGroup | null {
 export function reap(tg: ThreadGroup): void {
   if (tg.parent) tg.parent.childrenCpuNs += cpuNsForParent(tg);
   tg.parent?.children.delete(tg);
-  kernel.threadGroups.delete(tg.pid);
+  tg.kernel.threadGroups.delete(tg.pid);
 }
 
 /**

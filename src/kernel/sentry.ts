@@ -10,7 +10,8 @@ import { native } from '../platform/native';
 import { KICK_SIGNAL } from '../platform/platform';
 import { BLOCK, KEEP_REGS, NO_RESUME, type SyscallTable } from './syscall-dispatch';
 import { ENOSYS, ERESTARTSYS, EFAULT } from '../abi/errno';
-import { kernel, type Kernel } from './kernel';
+import type { Kernel } from './kernel';
+import { hostPoller } from '../waiter/host-poller';
 import { Task, TaskState } from './task';
 import type { ThreadGroup } from './thread-group';
 import { deliverPending, hasDeliverable, forceFault, onHostSignals, sendToTask } from './signal-delivery';
@@ -53,7 +54,7 @@ export class Sentry {
   ) {
     kernel.sentry = this;
     Task.signalSelfHook = (t, sig) => sendToTask(this, t, { signo: sig, code: 0, pid: t.tg.pid, uid: t.creds.uid });
-    setOwnerLookup((tid) => kernel.tasks.has(tid));
+    setOwnerLookup((tid) => this.kernel.tasks.has(tid));
   }
 
   // ---- the loop ----
@@ -73,7 +74,7 @@ export class Sentry {
       const timeout = this.fireDeadlines();
       if (this.ready.length) continue;
       let kind: number;
-      const hp = kernel.hostPoller;
+      const hp = hostPoller;
       if (this.pendingCtx && hp.empty && timeout < 0) {
         const ctx = this.pendingCtx;
         this.pendingCtx = 0;
@@ -122,7 +123,7 @@ export class Sentry {
         t.inSentry = true;
         t.kicked = false;
         const signo = ev.info[2];
-        if (kernel.debug) kernel.log(`tid ${t.tid}: host signal ${signo} (code ${ev.siginfo[8]}) at rip 0x${ev.regs[Reg.RIP].toString(16)}`);
+        if (this.kernel.debug) this.kernel.log(`tid ${t.tid}: host signal ${signo} (code ${ev.siginfo[8]}) at rip 0x${ev.regs[Reg.RIP].toString(16)}`);
         if (signo === KICK_SIGNAL || signo === 19 /* SIGSTOP */) {
           if (t.doomed) return this.finishDoomed(t);
           this.resumeWithSignals(t);
@@ -142,7 +143,7 @@ export class Sentry {
         onHostSignals(this, native().takeHostSignals());
         return;
       case EventKind.Poll:
-        kernel.hostPoller.dispatch();
+        hostPoller.dispatch();
         return;
       case EventKind.Timeout:
         return;
@@ -165,7 +166,7 @@ export class Sentry {
     t.onInterrupt = null;
     t.resumed = false;
     t.timedOut = false;
-    t.sysStartNs = this.tracer ? kernel.nowNs() : 0;
+    t.sysStartNs = this.tracer ? this.kernel.nowNs() : 0;
     if (this.tracer) this.tracer.enter(t);
     this.invoke(t);
   }
@@ -180,14 +181,14 @@ export class Sentry {
         r = e.fn(t, a[0], a[1], a[2], a[3], a[4], a[5]);
       } catch (err) {
         // A handler bug must not take the sandbox down: log it, fail the call.
-        kernel.log(`BUG: ${e.name} threw: ${(err as Error)?.stack ?? err}`);
+        this.kernel.log(`BUG: ${e.name} threw: ${(err as Error)?.stack ?? err}`);
         process.stderr.write(`tssandbox: internal error in ${e.name}: ${(err as Error)?.message ?? err}\n`);
         r = -EFAULT;
       }
     } else {
       if (!this.reportedUnsupported.has(nr)) {
         this.reportedUnsupported.add(nr);
-        kernel.log(`unsupported syscall ${this.table.name(nr)} (${nr})`);
+        this.kernel.log(`unsupported syscall ${this.table.name(nr)} (${nr})`);
       }
       r = -ENOSYS;
     }
@@ -328,7 +329,7 @@ export class Sentry {
     let next = Infinity;
     const ts = this.timerSource;
     if (this.sleepers.size === 0 && !ts) return -1;
-    const now = kernel.nowNs();
+    const now = this.kernel.nowNs();
     for (const t of this.sleepers) {
       if (t.deadline <= now) this.wakeTask(t, true);
       else if (t.deadline < next) next = t.deadline;
@@ -349,7 +350,7 @@ export class Sentry {
   // ---- task bookkeeping ----
 
   register(t: Task): void {
-    kernel.tasks.set(t.tid, t);
+    this.kernel.tasks.set(t.tid, t);
     this.byHost.set(t.hostTid, t);
     t.tg.tasks.add(t);
   }

@@ -5,7 +5,6 @@
  */
 import { Reg } from '../platform/event-buffer';
 import { ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK, EINTR } from '../abi/errno';
-import { kernel } from './kernel';
 import type { Sentry } from './sentry';
 import type { Task } from './task';
 import { TaskState } from './task';
@@ -202,8 +201,8 @@ export function onHostSignals(s: Sentry, mask: number): void {
     const si: SigInfo = { signo: sig, code: SI_KERNEL };
     if (sig === SIGINT || sig === SIGQUIT || sig === SIGTSTP || sig === SIGWINCH) {
       // Keyboard signals go to the foreground process group.
-      const pgid = kernel.foregroundPgid || init.pgid;
-      for (const tg of kernel.threadGroups.values()) if (tg.pgid === pgid && !tg.zombie) sendToGroup(s, tg, si);
+      const pgid = s.kernel.foregroundPgid || init.pgid;
+      for (const tg of s.kernel.threadGroups.values()) if (tg.pgid === pgid && !tg.zombie) sendToGroup(s, tg, si);
     } else if (sig === SIGTERM || sig === SIGHUP || sig === SIGUSR1 || sig === SIGUSR2) {
       sendToGroup(s, init, si);
     } else if (sig === SIGCONT) {

@@ -1,6 +1,7 @@
 import type { Task } from './task';
 import { WaitQueue } from '../waiter/waitqueue';
 import type { SignalHandlers, SigInfo } from './signals';
+import type { Kernel } from './kernel';
 
 /**
  * A guest process: the thread group that shares a pid, signal handlers, and the
@@ -48,6 +49,8 @@ export class ThreadGroup {
   limits: any = undefined;
 
   constructor(
+    /** The sandbox this process belongs to. */
+    readonly kernel: Kernel,
     readonly pid: number,
     public handlers: SignalHandlers,
   ) {

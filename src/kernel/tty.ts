@@ -9,8 +9,7 @@
  * shares it, as Linux's signal->tty does for processes that stay in the session.
  */
 import * as E from '../abi/errno';
-import { kernel } from './kernel';
-import { sentry } from './sentry';
+import type { Kernel } from './kernel';
 import type { Task } from './task';
 import type { ThreadGroup } from './thread-group';
 import { sendToGroup } from './signal-delivery';
@@ -20,33 +19,37 @@ import type { Ctty } from '../../fs/vfs/caller';
 
 export type { Ctty };
 
-const bySession = new Map<number, Ctty>();
+/** The sandbox whose session a terminal controls (set on attach; a terminal has one). */
+const owners = new WeakMap<Ctty, Kernel>();
 
 /** The controlling terminal of tg's session, if any. */
 export function cttyOf(tg: ThreadGroup): Ctty | null {
-  const c = bySession.get(tg.sid);
+  const c = tg.kernel.sessionTtys.get(tg.sid);
   return c !== undefined && c.sid === tg.sid ? c : null;
 }
 
 export function isCttyOf(tty: Ctty, tg: ThreadGroup): boolean {
-  return tty.sid !== 0 && tty.sid === tg.sid && bySession.get(tg.sid) === tty;
+  return tty.sid !== 0 && tty.sid === tg.sid && tg.kernel.sessionTtys.get(tg.sid) === tty;
 }
 
 function setFg(tty: Ctty, pgid: number): void {
   tty.fgPgid = pgid;
-  if (tty.isConsole) kernel.foregroundPgid = pgid;
+  const k = owners.get(tty);
+  if (tty.isConsole && k !== undefined) k.foregroundPgid = pgid;
 }
 
 /** Makes tty the controlling terminal of tg's session (tg must be its leader). */
 export function attach(tty: Ctty, tg: ThreadGroup): void {
-  if (tty.sid !== 0) bySession.delete(tty.sid);
+  if (tty.sid !== 0) owners.get(tty)?.sessionTtys.delete(tty.sid);
+  owners.set(tty, tg.kernel);
   tty.sid = tg.sid;
-  bySession.set(tg.sid, tty);
+  tg.kernel.sessionTtys.set(tg.sid, tty);
   setFg(tty, tg.pgid);
 }
 
 export function detach(tty: Ctty): void {
-  if (tty.sid !== 0 && bySession.get(tty.sid) === tty) bySession.delete(tty.sid);
+  const ttys = owners.get(tty)?.sessionTtys;
+  if (tty.sid !== 0 && ttys?.get(tty.sid) === tty) ttys.delete(tty.sid);
   tty.sid = 0;
   setFg(tty, 0);
 }
@@ -81,10 +84,11 @@ export function noCtty(t: Task, tty: Ctty): number {
 /** The session leader leaves (exit, TIOCNOTTY): its foreground job is hung up. */
 function disassociate(tty: Ctty): void {
   const fg = tty.fgPgid;
+  const k = owners.get(tty);
   detach(tty);
-  if (fg > 0) {
-    signalPgrp(fg, SIGHUP);
-    signalPgrp(fg, SIGCONT);
+  if (fg > 0 && k !== undefined) {
+    signalPgrp(k, fg, SIGHUP);
+    signalPgrp(k, fg, SIGCONT);
   }
 }
 
@@ -104,43 +108,50 @@ export function onProcessExit(tg: ThreadGroup): void {
   const p = tg.parent;
   if (p && p.pgid !== tg.pgid && p.sid === tg.sid) groups.add(tg.pgid);
   for (const c of tg.children) if (c.pgid !== tg.pgid && c.sid === tg.sid) groups.add(c.pgid);
+  const k = tg.kernel;
   for (const pg of groups) {
-    if (!isOrphanedPgrp(pg) || !hasStoppedMember(pg)) continue;
-    signalPgrp(pg, SIGHUP);
-    signalPgrp(pg, SIGCONT);
+    if (!isOrphanedPgrp(k, pg) || !hasStoppedMember(k, pg)) continue;
+    signalPgrp(k, pg, SIGHUP);
+    signalPgrp(k, pg, SIGCONT);
   }
 }
 
-function hasStoppedMember(pgid: number): boolean {
-  for (const g of kernel.threadGroups.values()) if (g.pgid === pgid && !g.zombie && g.stopped) return true;
+function hasStoppedMember(k: Kernel, pgid: number): boolean {
+  for (const g of k.threadGroups.values()) if (g.pgid === pgid && !g.zombie && g.stopped) return true;
   return false;
 }
 
 /** setsid: the new session starts without a terminal (drops a stale entry of a reused sid). */
 export function onNewSession(tg: ThreadGroup): void {
-  const stale = bySession.get(tg.sid);
+  const stale = tg.kernel.sessionTtys.get(tg.sid);
   if (stale !== undefined) detach(stale);
 }
 
 /** The terminal hung up (pty master closed): SIGHUP+SIGCONT to the session leader and foreground. */
 export function hangup(tty: Ctty): void {
-  if (tty.sid === 0) return;
-  const leader = kernel.threadGroups.get(tty.sid);
+  const k = owners.get(tty);
+  if (tty.sid === 0 || k === undefined) return;
+  const leader = k.threadGroups.get(tty.sid);
   const fg = tty.fgPgid;
   detach(tty);
-  const s = sentry();
   if (leader && !leader.zombie) {
-    sendToGroup(s, leader, { signo: SIGHUP, code: SI_KERNEL });
-    sendToGroup(s, leader, { signo: SIGCONT, code: SI_KERNEL });
+    sendToGroup(k.sentry, leader, { signo: SIGHUP, code: SI_KERNEL });
+    sendToGroup(k.sentry, leader, { signo: SIGCONT, code: SI_KERNEL });
   }
-  if (fg > 0 && (!leader || fg !== leader.pgid)) signalPgrp(fg, SIGHUP);
+  if (fg > 0 && (!leader || fg !== leader.pgid)) signalPgrp(k, fg, SIGHUP);
 }
 
-/** Sends sig to every live process of group pgid (keyboard signals, SIGWINCH, hangup). */
-export function signalPgrp(pgid: number, sig: number): void {
+/** Sends sig to the terminal's foreground process group (keyboard signals, SIGWINCH). */
+export function signalForeground(tty: Ctty, sig: number): void {
+  const k = owners.get(tty);
+  if (k !== undefined) signalPgrp(k, tty.fgPgid, sig);
+}
+
+/** Sends sig to every live process of group pgid. */
+function signalPgrp(k: Kernel, pgid: number, sig: number): void {
   if (pgid <= 0) return;
-  const s = sentry();
-  for (const tg of [...kernel.threadGroups.values()]) {
+  const s = k.sentry;
+  for (const tg of [...k.threadGroups.values()]) {
     if (tg.pgid === pgid && !tg.zombie) sendToGroup(s, tg, { signo: sig, code: SI_KERNEL });
   }
 }
@@ -149,8 +160,8 @@ export function signalPgrp(pgid: number, sig: number): void {
  * POSIX orphaned process group: no member has a parent in another group of the same
  * session. Such a group is not sent SIGTTIN/SIGTTOU (nobody would continue it): EIO.
  */
-export function isOrphanedPgrp(pgid: number): boolean {
-  for (const tg of kernel.threadGroups.values()) {
+export function isOrphanedPgrp(k: Kernel, pgid: number): boolean {
+  for (const tg of k.threadGroups.values()) {
     if (tg.pgid !== pgid || tg.zombie) continue;
     const p = tg.parent;
     if (p && !p.zombie && p.pgid !== pgid && p.sid === tg.sid) return false;
@@ -171,8 +182,8 @@ function backgroundCheck(t: Task, tty: Ctty, sig: number, eioIfIgnored: boolean)
   const tg = t.tg;
   if (!isCttyOf(tty, tg) || tty.fgPgid === 0 || tg.pgid === tty.fgPgid) return 0;
   if (sigIgnoredOrBlocked(t, sig)) return eioIfIgnored ? -E.EIO : 0;
-  if (isOrphanedPgrp(tg.pgid)) return -E.EIO;
-  signalPgrp(tg.pgid, sig);
+  if (isOrphanedPgrp(tg.kernel, tg.pgid)) return -E.EIO;
+  signalPgrp(tg.kernel, tg.pgid, sig);
   return -E.ERESTARTSYS;
 }
 
@@ -199,7 +210,7 @@ export function setPgrp(t: Task, tty: Ctty, pgid: number): number {
   if (!isCttyOf(tty, t.tg)) return -E.ENOTTY;
   if (pgid < 0) return -E.EINVAL;
   let found = false;
-  for (const tg of kernel.threadGroups.values()) {
+  for (const tg of t.kernel.threadGroups.values()) {
     if (tg.pgid === pgid && !tg.zombie) {
       if (tg.sid !== t.tg.sid) return -E.EPERM;
       found = true;

@@ -6,7 +6,6 @@
  */
 import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
-import { kernel } from '../kernel/kernel';
 import { AT_FDCWD, S_IFMT, S_IFSOCK } from '../abi/fs';
 import type { UnixName } from './sockaddr';
 
@@ -39,7 +38,7 @@ export function autobind(s: UnixBound): Buffer | number {
 
 /** Creates the socket inode at path (EADDRINUSE if anything is there) and records it. */
 export function bindPath(t: Task, s: UnixBound, path: string): number | string {
-  const vfs = kernel.vfs;
+  const vfs = t.kernel.vfs;
   const mode = S_IFSOCK | 0o777; // the VFS applies the umask
   const r = vfs.mknod(t, AT_FDCWD, path, mode, 0);
   if (r === -E.EEXIST) return -E.EADDRINUSE;
@@ -63,7 +62,7 @@ export function unbindAbstract(name: Buffer, s: UnixBound): void {
 export function lookup(t: Task, name: UnixName): UnixBound | number {
   if (name.kind === 'abstract') return abstractNames.get(absKey(name.name)) ?? -E.ECONNREFUSED;
   if (name.kind !== 'path') return -E.EINVAL;
-  const vfs = kernel.vfs;
+  const vfs = t.kernel.vfs;
   const st = vfs.stat(t, AT_FDCWD, name.path, true);
   if (typeof st === 'number') return st;
   // Connecting needs write permission on the socket file.

@@ -65,3 +65,6 @@ export class HostPoller {
     }
   }
 }
+
+/** The Sentry process's one poller: host fds belong to the process, not to a sandbox. */
+export const hostPoller = new HostPoller();

@@ -10,7 +10,7 @@
  */
 import * as E from '../../../src/abi/errno';
 import { WaitQueue } from '../../../src/waiter/waitqueue';
-import { kernel } from '../../../src/kernel/kernel';
+import { sinceBootNs } from '../../../src/kernel/time/clocks';
 import { procCaller } from '../proc/procfs';
 import type { Task } from '../../../src/kernel/task';
 import * as jc from '../../../src/kernel/tty';
@@ -60,7 +60,7 @@ export class Pty implements jc.Ctty {
 
   constructor(readonly index: number) {
     this.ldisc.onSignal = (sig) => {
-      if (this.fgPgid > 0) jc.signalPgrp(this.fgPgid, sig);
+      jc.signalForeground(this, sig);
     };
   }
 
@@ -112,7 +112,7 @@ export class Pty implements jc.Ctty {
       if (this.winsize[i] !== ws[i]) changed = true;
       this.winsize[i] = ws[i];
     }
-    if (changed && this.fgPgid > 0) jc.signalPgrp(this.fgPgid, SIGWINCH);
+    if (changed) jc.signalForeground(this, SIGWINCH);
   }
 
   flush(input: boolean, output: boolean): void {
@@ -286,5 +286,5 @@ export function openCttyPty(inode: Inode, flags: number): PtySlave | number | nu
 }
 
 function kernelNow(): number {
-  return kernel.nowNs();
+  return sinceBootNs();
 }

@@ -9,7 +9,7 @@ import * as nfs from 'fs';
 import * as tty from 'tty';
 import * as E from '../../../src/abi/errno';
 import type { Task } from '../../../src/kernel/task';
-import { kernel } from '../../../src/kernel/kernel';
+import { hostPoller } from '../../../src/waiter/host-poller';
 import { native } from '../../../src/platform/native';
 import { POLLIN, POLLOUT, S_IFCHR, S_IFMT, S_IFIFO, S_IFSOCK, PIPE_BUF } from '../../../src/abi/fs';
 import { FileDescription } from '../../vfs/file';
@@ -186,7 +186,7 @@ export class HostFile extends FileDescription {
     return this.poll(POLLIN | POLLOUT);
   }
   override armWait(mask: number): void {
-    kernel.hostPoller.watch(this.hostFd, mask & (POLLIN | POLLOUT), this.waitQueue);
+    hostPoller.watch(this.hostFd, mask & (POLLIN | POLLOUT), this.waitQueue);
   }
   override available(): number {
     return 0;

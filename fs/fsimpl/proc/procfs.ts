@@ -6,7 +6,7 @@ import * as os from 'os';
 import { readFileSync } from 'fs';
 import { randomUUID } from 'crypto';
 import * as E from '../../../src/abi/errno';
-import { kernel } from '../../../src/kernel/kernel';
+import type { Kernel } from '../../../src/kernel/kernel';
 import type { Task } from '../../../src/kernel/task';
 import type { ThreadGroup } from '../../../src/kernel/thread-group';
 import { limitsOf, RLIM_INFINITY } from '../../../src/kernel/limits';
@@ -65,7 +65,7 @@ function hex16(n: bigint | number): string {
   return BigInt(n).toString(16).padStart(16, '0');
 }
 
-export function createProcFs(vfs: Vfs): SynthFs {
+export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
   const fs = new SynthFs(PROC_SUPER_MAGIC, 'proc');
   fs.source = 'proc';
   const file = (key: string, f: () => string | Buffer, mode = 0o444, w: ((d: Buffer) => number) | null = null) =>
@@ -212,7 +212,7 @@ export function createProcFs(vfs: Vfs): SynthFs {
       })],
       ['cpuinfo', file('/cpuinfo', () => hostCpuinfo)],
       ['meminfo', file('/meminfo', meminfoText)],
-      ['stat', file('/stat', statText)],
+      ['stat', file('/stat', () => statText(kernel))],
       ['uptime', file('/uptime', () => {
         const up = kernel.nowNs() / 1e9;
         return `${up.toFixed(2)} ${(up * os.cpus().length * 0.9).toFixed(2)}\n`;
@@ -361,7 +361,7 @@ function meminfoText(): string {
   ].join('\n');
 }
 
-function statText(): string {
+function statText(kernel: Kernel): string {
   const cpus = os.cpus();
   const line = (name: string, t: os.CpuInfo['times']) =>
     `${name} ${Math.floor(t.user / 10)} ${Math.floor(t.nice / 10)} ${Math.floor(t.sys / 10)} ${Math.floor(t.idle / 10)} 0 ${Math.floor(t.irq / 10)} 0 0 0 0\n`;

@@ -1,5 +1,4 @@
-import { kernel } from '../kernel';
-import { Clock, clockNow, clockAt, realtimeToMono, isWallClock } from './clocks';
+import { Clock, clockNow, clockAt, realtimeToMono, isWallClock, sinceBootNs } from './clocks';
 import { TimerEntry, TimerQueue, timerQueue } from './timers';
 import type { TimerSpec } from './timespec';
 import type { ThreadGroup } from '../thread-group';
@@ -106,7 +105,7 @@ export class ClockTimer extends TimerEntry {
       const threads = Math.max(1, c.task ? 1 : c.tg.tasks.size);
       const left = Number(this.expiry - clockNow(c)) / threads;
       // Re-read the CPU clock at most every 1 ms: /proc reads are not free.
-      deadline = kernel.nowNs() + Math.max(left, 1_000_000);
+      deadline = sinceBootNs() + Math.max(left, 1_000_000);
     } else {
       deadline = Number(isWallClock(c) ? realtimeToMono(this.expiry) : this.expiry);
     }

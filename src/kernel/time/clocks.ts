@@ -1,5 +1,4 @@
 import { performance } from 'perf_hooks';
-import { kernel } from '../kernel';
 import type { Task } from '../task';
 import type { ThreadGroup } from '../thread-group';
 import { taskCpu, processCpu } from './cputime';
@@ -33,20 +32,29 @@ export const CPUCLOCK_SCHED = 2; // total runtime
 /** Resolution of the tick-based COARSE clocks: Debian's CONFIG_HZ=250. */
 export const COARSE_RES_NS = 4_000_000n;
 
-/** Wall-clock ns at kernel.nowNs() === 0. */
+/**
+ * The guest's monotonic time base: ns since the Sentry process started (its "boot").
+ * One per process: sandboxes sharing a process share their boot instant.
+ */
+const bootHr = process.hrtime.bigint();
+export function sinceBootNs(): number {
+  return Number(process.hrtime.bigint() - bootHr);
+}
+
+/** Wall-clock ns at sinceBootNs() === 0. */
 const realtimeOffsetNs =
-  BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) - BigInt(kernel.nowNs());
+  BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) - BigInt(sinceBootNs());
 
 export type Clock =
   | { kind: 'real' | 'mono' | 'boot' | 'tai' | 'realCoarse' | 'monoCoarse' | 'raw' | 'alarm'; id: number }
   | { kind: 'cpu'; id: number; tg: ThreadGroup; task: Task | null; which: number };
 
 export function monoNs(): bigint {
-  return BigInt(kernel.nowNs());
+  return BigInt(sinceBootNs());
 }
 
 export function realtimeNs(): bigint {
-  return realtimeOffsetNs + BigInt(kernel.nowNs());
+  return realtimeOffsetNs + BigInt(sinceBootNs());
 }
 
 /** Converts an absolute REALTIME instant to the monotonic (kernel.nowNs) time base. */
@@ -94,11 +102,11 @@ export function resolveClock(t: Task, id: number): Clock | null {
   if (pid === 0) return { kind: 'cpu', id, tg: t.tg, task: perThread ? t : null, which };
   if (perThread) {
     // Thread clocks only name threads of the caller's own process (as Linux).
-    const task = kernel.tasks.get(pid);
+    const task = t.kernel.tasks.get(pid);
     if (!task || task.tg !== t.tg) return null;
     return { kind: 'cpu', id, tg: task.tg, task, which };
   }
-  const tg = kernel.threadGroups.get(pid) ?? (pid === t.tid ? t.tg : undefined);
+  const tg = t.kernel.threadGroups.get(pid) ?? (pid === t.tid ? t.tg : undefined);
   if (!tg) return null;
   return { kind: 'cpu', id, tg, task: null, which };
 }

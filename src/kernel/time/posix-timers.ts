@@ -1,4 +1,3 @@
-import { kernel } from '../kernel';
 import type { Task } from '../task';
 import type { ThreadGroup } from '../thread-group';
 import { EAGAIN, EFAULT, EINVAL, EOPNOTSUPP } from '../../abi/errno';
@@ -55,7 +54,7 @@ export class PosixTimer {
       return;
     }
     // A thread-directed timer whose thread is gone sends nothing (Linux: dead pid).
-    if (this.target && !kernel.tasks.has(this.target.tid)) return;
+    if (this.target && !this.target.kernel.tasks.has(this.target.tid)) return;
     this.overrun = n - 1;
     const s: TimerSignal = {
       tg: this.tg,
@@ -136,7 +135,7 @@ export function createTimer(t: Task, clockId: number, sevp: number): number {
   // Linux good_sigevent(): SIGEV_THREAD is a plain signal to the kernel.
   let target: Task | null = null;
   if (ev.notify === (SIGEV_SIGNAL | SIGEV_THREAD_ID)) {
-    const tt = kernel.tasks.get(ev.tid) ?? (ev.tid === t.tid ? t : undefined);
+    const tt = t.kernel.tasks.get(ev.tid) ?? (ev.tid === t.tid ? t : undefined);
     if (!tt || tt.tg !== t.tg) return -EINVAL;
     target = tt;
   } else if (ev.notify !== SIGEV_SIGNAL && ev.notify !== SIGEV_THREAD && ev.notify !== SIGEV_NONE) {

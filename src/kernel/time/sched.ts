@@ -1,4 +1,3 @@
-import { kernel } from '../kernel';
 import type { Task } from '../task';
 import { EACCES, EINVAL, EPERM, ESRCH } from '../../abi/errno';
 
@@ -69,7 +68,7 @@ export function schedOnClone(parent: Task, child: Task): void {
 /** Looks up a thread by guest tid; 0 is the caller. */
 export function findTask(t: Task, pid: number): Task | null {
   if (pid === 0) return t;
-  return kernel.tasks.get(pid) ?? (pid === t.tid ? t : null);
+  return t.kernel.tasks.get(pid) ?? (pid === t.tid ? t : null);
 }
 
 /** Linux check_same_owner(): caller's euid is the target's uid or euid, or root. */
@@ -158,11 +157,11 @@ function prioTargets(t: Task, which: number, who: number): Task[] {
   const out: Task[] = [];
   if (which === PRIO_PGRP) {
     const pgid = who === 0 ? t.tg.pgid : who;
-    for (const tg of kernel.threadGroups.values()) if (tg.pgid === pgid && !tg.zombie) out.push(...tg.tasks);
+    for (const tg of t.kernel.threadGroups.values()) if (tg.pgid === pgid && !tg.zombie) out.push(...tg.tasks);
     if (out.length === 0 && t.tg.pgid === pgid) out.push(...t.tg.tasks);
   } else {
     const uid = who === 0 ? t.creds.uid : who >>> 0;
-    for (const task of kernel.tasks.values()) if (task.creds.uid === uid) out.push(task);
+    for (const task of t.kernel.tasks.values()) if (task.creds.uid === uid) out.push(task);
     if (out.length === 0 && t.creds.uid === uid) out.push(t);
   }
   return out;

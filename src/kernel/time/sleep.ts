@@ -1,7 +1,6 @@
-import { kernel } from '../kernel';
 import type { Task } from '../task';
 import { EFAULT, EINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK } from '../../abi/errno';
-import { Clock, clockNow, isWallClock, realtimeToMono } from './clocks';
+import { Clock, clockNow, isWallClock, realtimeToMono, sinceBootNs } from './clocks';
 import { writeTimespec } from './timespec';
 import { setRestartBlock, clearRestartBlock } from './restart';
 
@@ -24,7 +23,7 @@ function deadlineOf(s: SleepState): number {
   const c = s.clock;
   if (c.kind === 'cpu') {
     const left = Number(s.target - clockNow(c));
-    return kernel.nowNs() + Math.max(left / Math.max(1, c.tg.tasks.size), 1_000_000);
+    return sinceBootNs() + Math.max(left / Math.max(1, c.tg.tasks.size), 1_000_000);
   }
   return Number(isWallClock(c) ? realtimeToMono(s.target) : s.target);
 }
