@@ -67,11 +67,10 @@ function run(o: RunOptions): number {
   tmpfsBudget.limit = o.tmpfsLimit;
   let vfs;
   try {
-    vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, ttyFd });
+    vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, ttyFd, kernel });
   } catch (e) {
     fail(`cannot set up the filesystem: ${(e as Error).message}`, 125);
   }
-  kernel.vfs = vfs;
   kernel.pidsLimit = o.pidsLimit;
   if (o.debug) kernel.debug = (m) => process.stderr.write(`tssandbox: ${m}\n`);
 

@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
 import { HostFile } from '../../fs/fsimpl/host/host-file';
-import { kernel } from '../../src/kernel/kernel';
+import { hostPoller } from '../../src/waiter/host-poller';
 import { O_RDWR, O_RDONLY, POLLIN } from '../../src/abi/fs';
 import * as E from '../../src/abi/errno';
 import { native } from '../../src/platform/native';
@@ -28,7 +28,7 @@ describe.skipIf(!hasNative)('HostFile', () => {
     expect(f.read(b)).toBe(-E.EAGAIN);
     expect(f.readiness() & POLLIN).toBe(0);
     f.armWait(POLLIN);
-    expect(kernel.hostPoller.empty).toBe(false);
+    expect(hostPoller.empty).toBe(false);
     expect(f.write(Buffer.from('abc'))).toBe(3);
     expect(f.readiness() & POLLIN).toBe(POLLIN);
     expect(f.read(b)).toBe(3);
