@@ -9,9 +9,10 @@ import { createVfs } from '../../fs/rootfs/create';
 import { FdTable } from '../../fs/vfs/fdtable';
 import { HostFile } from '../../fs/fsimpl/host/host-file';
 import { tmpfsBudget } from '../../fs/vfs/space-budget';
-import { kernel } from '../kernel/kernel';
+import { Kernel } from '../kernel/kernel';
 import { Credentials } from '../auth/credentials';
-import { Sentry, setSentry } from '../kernel/sentry';
+import { Sentry } from '../kernel/sentry';
+import type { Task } from '../kernel/task';
 import { SYSCALL_TABLE } from '../../syscalls/table';
 import { createInit, startInit } from '../kernel/process-lifecycle';
 import { resolveExec, type ExecRequest } from '../loader/exec-image';
@@ -64,6 +65,7 @@ function run(o: RunOptions): number {
   // First: pinning applies to what is forked after it (the gofer, the stubs), and the
   // gofer answers the Sentry synchronously, best on the same CPU.
   const platform = new PtracePlatform({ pin: o.pin });
+  const kernel = new Kernel();
   tmpfsBudget.limit = o.tmpfsLimit;
   let vfs;
   try {
@@ -84,7 +86,6 @@ function run(o: RunOptions): number {
   const creds = new Credentials(0, 0);
 
   const s = new Sentry(kernel, platform, SYSCALL_TABLE);
-  setSentry(s);
   installTimers(s);
   const tracer = o.strace ? new StraceTracer((l) => process.stderr.write(l + '\n')) : null;
   s.tracer = tracer;
@@ -138,13 +139,13 @@ function run(o: RunOptions): number {
 }
 
 /** A program name without '/' is looked up in the guest's PATH, like execvp. */
-function findProgram(init: Parameters<typeof kernel.vfs.openExec>[0], name: string, envp: string[]): string {
+function findProgram(init: Task, name: string, envp: string[]): string {
   if (name.includes('/')) return name;
   const pathVar = envp.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/bin:/bin';
   let sawDenied = false;
   for (const dir of pathVar.split(':')) {
     const cand = path.posix.join(dir || '.', name);
-    const r = kernel.vfs.openExec(init, cand);
+    const r = init.kernel.vfs.openExec(init, cand);
     if (typeof r !== 'number') return cand;
     if (r === -EACCES || r === -ENOEXEC) sawDenied = true;
   }
