@@ -3,8 +3,31 @@ import * as E from '../src/abi/errno';
 import type { Task } from '../src/kernel/task';
 import { SeekableFile, type FileDescription } from '../fs/vfs/file';
 import { PipeEnd } from '../fs/fsimpl/pipefs/pipe';
-import { O_APPEND, O_NONBLOCK, POLLIN, POLLOUT, S_IFMT, S_IFREG, S_IFDIR, SEEK_CUR } from '../src/abi/fs';
+import { O_APPEND, O_NONBLOCK, POLLIN, POLLOUT, S_IFMT, S_IFREG, S_IFDIR, SEEK_CUR, SEEK_SET } from '../src/abi/fs';
 import { EFAULT, CHUNK, stage, fileOf, sigpipe, waitFor } from './fs-common';
+
+/**
+ * Takes up to b.length bytes from `from` (at `fromOff`, or -1 = its file position) without
+ * losing any the destination then refuses: the bytes are only consumed, and the position
+ * only advanced, by `commit(w)` once w of them were written. Pipes are peeked; a file with a
+ * position is read with pread at it; a stream (socket, tty) is read outright.
+ */
+function take(t: Task, from: FileDescription, fromOff: number, b: Buffer): { n: number; commit: (w: number) => void } {
+  const none = (_w: number) => {};
+  if (fromOff >= 0) return { n: from.pread(b, fromOff), commit: none };
+  if (from instanceof PipeEnd) {
+    if (!from.readable) return { n: -E.EBADF, commit: none };
+    const p = from.pipe;
+    if (p.len === 0) return { n: p.writers === 0 ? 0 : -E.EAGAIN, commit: none };
+    return { n: p.peek(b), commit: (w) => { if (w > 0) p.consume(w); } };
+  }
+  const pos = from.seek(0, SEEK_CUR);
+  if (pos >= 0) {
+    const n = from.pread(b, pos);
+    if (n !== -E.ESPIPE) return { n, commit: (w) => { if (w > 0) from.seek(pos + w, SEEK_SET); } };
+  }
+  return { n: from.read(b, t), commit: none };
+}
 
 /**
  * Moves up to len bytes from `from` to `to` (offsets: -1 = file position). Shared by
@@ -17,7 +40,7 @@ function transfer(t: Task, from: FileDescription, fromOff: number, to: FileDescr
   if (to instanceof PipeEnd) want = Math.min(want, to.pipe.capacity - to.pipe.len);
   if (want === 0) return { n: to instanceof PipeEnd && to.pipe.readers === 0 ? -E.EPIPE : -E.EAGAIN, waitIn: false };
   const b = stage(want).subarray(0, want);
-  const n = fromOff < 0 ? from.read(b, t) : from.pread(b, fromOff);
+  const { n, commit } = take(t, from, fromOff, b);
   if (n <= 0) return { n, waitIn: n === -E.EAGAIN };
   let w = 0;
   while (w < n) {
@@ -30,6 +53,7 @@ function transfer(t: Task, from: FileDescription, fromOff: number, to: FileDescr
     w += r;
     if (nonblock) break;
   }
+  commit(w);
   return { n: w, waitIn: false };
 }
 
@@ -38,6 +62,7 @@ export function sendfile(t: Task, outFd: number, inFd: number, offPtr: number, c
   const inp = fileOf(t, inFd);
   if (!out || !inp) return -E.EBADF;
   if (!inp.readable || !out.writable) return -E.EBADF;
+  if (offPtr !== 0 && !(inp.seek(0, SEEK_CUR) >= 0)) return -E.ESPIPE;
   if (out.flags & O_APPEND) return -E.EINVAL;
   if (count < 0) return -E.EINVAL;
   let off = -1;
@@ -47,7 +72,9 @@ export function sendfile(t: Task, outFd: number, inFd: number, offPtr: number, c
     if (v < 0) return -E.EINVAL;
     off = v;
   }
-  if (off < 0 && inp instanceof PipeEnd === false && !(inp.seek(0, SEEK_CUR) >= 0)) return -E.EINVAL;
+  // A pipe (or anything else without splice_read in Linux) is no sendfile source: EINVAL,
+  // which makes callers fall back to read/write.
+  if (inp instanceof PipeEnd || !(inp.seek(0, SEEK_CUR) >= 0)) return -E.EINVAL;
   let done = 0;
   while (done < count) {
     const { n, waitIn } = transfer(t, inp, off < 0 ? -1 : off + done, out, -1, count - done, (out.flags & O_NONBLOCK) !== 0);
@@ -67,8 +94,12 @@ export function sendfile(t: Task, outFd: number, inFd: number, offPtr: number, c
 }
 
 const SPLICE_F_NONBLOCK = 2;
+/** SPLICE_F_MOVE | NONBLOCK | MORE | GIFT: any other flag bit is EINVAL. */
+const SPLICE_F_ALL = 0xf;
 
 export function splice(t: Task, fdIn: number, offIn: number, fdOut: number, offOut: number, len: number, flags: number): number {
+  if (len === 0) return 0;
+  if ((flags >>> 0) & ~SPLICE_F_ALL) return -E.EINVAL;
   const inp = fileOf(t, fdIn);
   const out = fileOf(t, fdOut);
   if (!inp || !out) return -E.EBADF;
@@ -78,7 +109,6 @@ export function splice(t: Task, fdIn: number, offIn: number, fdOut: number, offO
   if (!inPipe && !outPipe) return -E.EINVAL;
   if (inPipe && outPipe && inp.pipe === out.pipe) return -E.EINVAL;
   if ((inPipe && offIn !== 0) || (outPipe && offOut !== 0)) return -E.ESPIPE;
-  if (len === 0) return 0;
   let ioff = -1;
   let ooff = -1;
   if (offIn !== 0) {
@@ -107,6 +137,8 @@ export function splice(t: Task, fdIn: number, offIn: number, fdOut: number, offO
 }
 
 export function tee(t: Task, fdIn: number, fdOut: number, len: number, flags: number): number {
+  if ((flags >>> 0) & ~SPLICE_F_ALL) return -E.EINVAL;
+  if (len === 0) return 0;
   const inp = fileOf(t, fdIn);
   const out = fileOf(t, fdOut);
   if (!inp || !out) return -E.EBADF;

@@ -123,6 +123,16 @@ export class Pipe {
     return n;
   }
 
+  /** Drops the first n buffered bytes (after a peek whose bytes went elsewhere: splice). */
+  consume(n: number): void {
+    n = Math.min(n, this.len);
+    if (n <= 0) return;
+    this.head = (this.head + n) % this.buf.length;
+    this.len -= n;
+    if (this.len === 0) this.head = 0;
+    this.queue.notify(POLLOUT | POLLWRNORM);
+  }
+
   write(src: Uint8Array): number {
     if (this.readers === 0) return -E.EPIPE;
     if (src.length === 0) return 0;
