@@ -123,23 +123,45 @@ export function vfork(t: Task): number {
   return doClone(t, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0);
 }
 
-/** clone3(struct clone_args *, size). */
+const CSIGNAL = 0xff;
+const CLONE_NEWTIME = 0x80;
+const CLONE_DETACHED = 0x400000;
+const CLONE_PARENT_BIT = 0x8000;
+const CLONE_CLEAR_SIGHAND = 2 ** 32;
+/** struct clone_args as far as this kernel knows it (CLONE_ARGS_SIZE_VER2). */
+const CLONE_ARGS_KNOWN = 88;
+
+/** clone3(struct clone_args *, size), checked as Linux's copy_clone_args_from_user and clone3_args_valid. */
 export function clone3(t: Task, argsAddr: number, size: number): number {
   if (t.sysState?.vforkChild) return doClone(t, 0, 0, 0, 0, 0);
-  if (size < 64 || size > 4096) return -E.EINVAL;
-  const b = t.mem.read(argsAddr, 64);
+  if (size > 4096) return -E.E2BIG;
+  if (size < 64) return -E.EINVAL;
+  const b = t.mem.read(argsAddr, size);
   if (!b) return -E.EFAULT;
-  const flags = Number(b.readBigUInt64LE(0));
-  const pidfd = Number(b.readBigUInt64LE(8));
-  const ctid = Number(b.readBigUInt64LE(16));
-  const ptid = Number(b.readBigUInt64LE(24));
-  const exitSignal = Number(b.readBigUInt64LE(32));
-  const stack = Number(b.readBigUInt64LE(40));
-  const stackSize = Number(b.readBigUInt64LE(48));
-  const tls = Number(b.readBigUInt64LE(56));
-  if (flags > 0xffffffff || exitSignal > 64) return -E.EINVAL;
+  for (let i = CLONE_ARGS_KNOWN; i < size; i++) if (b[i] !== 0) return -E.E2BIG;
+  const a = Buffer.alloc(CLONE_ARGS_KNOWN);
+  b.copy(a, 0, 0, Math.min(size, CLONE_ARGS_KNOWN));
+  const flags = Number(a.readBigUInt64LE(0));
+  const pidfd = Number(a.readBigUInt64LE(8));
+  const ctid = Number(a.readBigUInt64LE(16));
+  const ptid = Number(a.readBigUInt64LE(24));
+  const exitSignal = a.readBigUInt64LE(32);
+  const stack = Number(a.readBigUInt64LE(40));
+  const stackSize = Number(a.readBigUInt64LE(48));
+  const tls = Number(a.readBigUInt64LE(56));
+  const setTid = a.readBigUInt64LE(64);
+  const setTidSize = a.readBigUInt64LE(72);
+  if (setTidSize > 32n || (setTid === 0n && setTidSize > 0n) || (setTid !== 0n && setTidSize === 0n)) return -E.EINVAL;
+  // Only a valid signal number fits in CSIGNAL.
+  if (exitSignal > 64n) return -E.EINVAL;
+  const lo = flags % 2 ** 32;
+  if (flags >= 2 * CLONE_CLEAR_SIGHAND) return -E.EINVAL; // CLONE_INTO_CGROUP and beyond
+  if (lo & (CLONE_DETACHED | (CSIGNAL & ~CLONE_NEWTIME))) return -E.EINVAL;
+  if (flags >= CLONE_CLEAR_SIGHAND) return -E.EINVAL; // CLONE_CLEAR_SIGHAND: not implemented
+  if (lo & (CLONE_THREAD | CLONE_PARENT_BIT) && exitSignal !== 0n) return -E.EINVAL;
+  if ((stack === 0) !== (stackSize === 0)) return -E.EINVAL;
   const sp = stack ? stack + stackSize : 0;
-  return doClone(t, flags | exitSignal, sp, ptid, ctid, tls, flags & CLONE_PIDFD ? pidfd : undefined);
+  return doClone(t, (lo & ~CSIGNAL) | Number(exitSignal), sp, ptid, ctid, tls, lo & CLONE_PIDFD ? pidfd : undefined);
 }
 
 export function execve(t: Task, pathAddr: number, argvAddr: number, envpAddr: number): number {

@@ -361,7 +361,8 @@ function processExited(s: Sentry, tg: ThreadGroup, status: number): void {
     parent.childEvents.notify(1);
     return;
   }
-  if (tg.exitSignal > 0) {
+  // Legacy clone takes any CSIGNAL byte; like Linux (valid_signal), only 1..64 is sent.
+  if (tg.exitSignal > 0 && tg.exitSignal <= 64) {
     const sig = status & 0x7f;
     sendToGroup(s, parent, {
       signo: tg.exitSignal, code: sig === 0 ? CLD_EXITED : status & 0x80 ? CLD_DUMPED : CLD_KILLED,

@@ -9,7 +9,7 @@ import { EventKind, Reg } from '../platform/event-buffer';
 import { native } from '../platform/native';
 import { KICK_SIGNAL } from '../platform/platform';
 import { BLOCK, KEEP_REGS, NO_RESUME, type SyscallTable } from './syscall-dispatch';
-import { ENOSYS, ERESTARTSYS, EFAULT } from '../abi/errno';
+import { ENOSYS, ERESTARTSYS, ERESTART_RESTARTBLOCK, EFAULT, EINTR } from '../abi/errno';
 import type { Kernel } from './kernel';
 import { hostPoller } from '../waiter/host-poller';
 import { Task, TaskState } from './task';
@@ -197,6 +197,11 @@ export class Sentry {
 
   /** Finishes a syscall: park, or resume with the result (delivering signals first). */
   complete(t: Task, r: number): void {
+    if (r === BLOCK && t.interrupting && !hasDeliverable(t)) {
+      // The signal that cut the wait short was taken meanwhile (another thread, a
+      // sigwait): Linux restarts the call, i.e. it goes on waiting.
+      t.interrupting = false;
+    }
     if (r === BLOCK && t.interrupting) {
       // Re-run after a signal and still nothing to return: the signal wins.
       t.clearWaits();
@@ -235,13 +240,23 @@ export class Sentry {
       return;
     }
     if (t.state === TaskState.Stopped) {
-      // Job-control stop: the result waits with the task until SIGCONT.
+      // Job-control stop: the result waits with the task until SIGCONT (a restart code
+      // restarts the call then, as Linux's does after the stop).
       t.held = { result: r };
       return;
     }
+    // The one place a result goes back to the guest without a signal to settle it: an
+    // internal restart code must not escape (it would read as errno 512..516).
+    if (r <= -ERESTARTSYS && r >= -ERESTART_RESTARTBLOCK) r = this.escapedRestart(t, r);
     this.flushResume();
     this.pendingCtx = t.hostTid;
     this.pendingResult = r;
+  }
+
+  /** A restart code with no signal left to act on it: EINTR, logged (a Sentry bug or a lost race). */
+  private escapedRestart(t: Task, r: number): number {
+    if (this.kernel.debug) this.kernel.log(`tid ${t.tid}: ${this.table.name(t.sysno)} returned internal errno ${-r} with no signal pending; EINTR`);
+    return -EINTR;
   }
 
   /** Resumes a stopped task whose registers are already set (held back while job-control stopped). */
@@ -262,7 +277,9 @@ export class Sentry {
     const held = t.held;
     t.held = null;
     if (!held) return;
-    if (hasDeliverable(t) && this.platform.getRegs(t.hostTid) === 0) {
+    const restart = held.result !== null && held.result <= -ERESTARTSYS && held.result >= -ERESTART_RESTARTBLOCK;
+    if ((restart || hasDeliverable(t)) && this.platform.getRegs(t.hostTid) === 0) {
+      // deliverPending settles a restart code (restart, or EINTR for a handler) and resumes.
       if (held.result !== null) this.platform.ev.setReg(Reg.RAX, held.result);
       deliverPending(this, t, held.result);
       return;

@@ -31,6 +31,7 @@ export function hasDeliverable(t: Task): boolean {
 
 /** Queues a signal for one thread (tkill, faults) and makes sure it notices. */
 export function sendToTask(s: Sentry, t: Task, si: SigInfo): void {
+  if (!(si.signo >= 1 && si.signo <= 64)) return;
   if (t.state === TaskState.Dead || t.tg.zombie) return;
   if (si.signo === SIGKILL) return exitGroup(s, t.tg, SIGKILL);
   if (prepareSignal(s, t.tg, si.signo)) return;
@@ -41,6 +42,7 @@ export function sendToTask(s: Sentry, t: Task, si: SigInfo): void {
 
 /** Queues a process-directed signal (kill) and wakes a thread that can take it. */
 export function sendToGroup(s: Sentry, tg: ThreadGroup, si: SigInfo): void {
+  if (!(si.signo >= 1 && si.signo <= 64)) return;
   if (tg.zombie || tg.tasks.size === 0) return;
   if (si.signo === SIGKILL) return exitGroup(s, tg, SIGKILL);
   if (prepareSignal(s, tg, si.signo)) return;
