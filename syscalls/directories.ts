@@ -31,7 +31,7 @@ export function getdents(t: Task, fd: number, dirp: number, count: number): numb
 export function getcwd(t: Task, buf: number, size: number): number {
   const p = t.kernel.vfs.getcwd(t);
   if (typeof p === 'number') return p;
-  const b = Buffer.from(p + '\0');
+  const b = Buffer.from(p + '\0', 'latin1'); // VFS paths are latin1: their bytes
   if ((size >>> 0) < b.length) return -E.ERANGE;
   return t.mem.write(buf, b) ? b.length : EFAULT;
 }
@@ -147,7 +147,7 @@ export function readlinkat(t: Task, dirfd: number, path: number, buf: number, si
   if (typeof p === 'number') return p;
   const r = t.kernel.vfs.readlink(t, dirfd | 0, p, true);
   if (typeof r === 'number') return r;
-  const b = Buffer.from(r);
+  const b = Buffer.from(r, 'latin1');
   const n = Math.min(b.length, size | 0);
   return t.mem.write(buf, b.subarray(0, n)) ? n : EFAULT;
 }

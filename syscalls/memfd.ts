@@ -8,7 +8,7 @@ export function memfd_create(t: Task, nameAddr: number, flags: number): number {
   if (flags & ~(MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x8 | 0x10)) return -E.EINVAL;
   const name = t.mem.readCString(nameAddr, 4096);
   if (name === null) return EFAULT;
-  if (Buffer.byteLength(name) > 249) return -E.EINVAL;
+  if (name.length > 249) return -E.EINVAL;
   const f = createMemfd(name, (flags & MFD_ALLOW_SEALING) !== 0, t.creds);
   return install(t, f, (flags & MFD_CLOEXEC) !== 0);
 }

@@ -508,7 +508,7 @@ export function prctl(t: Task, option: number, a2: number): number {
       const b = t.mem.read(a2, 16);
       if (!b) return -E.EFAULT;
       const nul = b.indexOf(0);
-      t.comm = b.subarray(0, nul < 0 ? 15 : Math.min(nul, 15)).toString('utf8');
+      t.comm = b.subarray(0, nul < 0 ? 15 : Math.min(nul, 15)).toString('latin1');
       return 0;
     }
     case PR_GET_NAME: {

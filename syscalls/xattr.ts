@@ -10,7 +10,7 @@ const XATTR_SIZE_MAX = 65536;
 function xattrName(t: Task, addr: number): string | number {
   const n = t.mem.readCString(addr, XATTR_NAME_MAX + 1);
   if (n === null) return EFAULT;
-  if (n.length === 0 || Buffer.byteLength(n) > XATTR_NAME_MAX) return -E.ERANGE;
+  if (n.length === 0 || n.length > XATTR_NAME_MAX) return -E.ERANGE;
   if (!/^(user|trusted|security|system)\./.test(n)) return -E.EOPNOTSUPP;
   return n;
 }
@@ -54,7 +54,7 @@ function listx(t: Task, tg: XTarget | number, list: number, size: number): numbe
   if (typeof tg === 'number') return tg;
   const names = tg.inode.listxattr();
   if (typeof names === 'number') return names;
-  const b = Buffer.from(names.map((n) => n + '\0').join(''));
+  const b = Buffer.from(names.map((n) => n + '\0').join(''), 'latin1');
   if ((size >>> 0) === 0) return b.length;
   if ((size >>> 0) < b.length) return -E.ERANGE;
   return t.mem.write(list, b) ? b.length : EFAULT;

@@ -93,13 +93,13 @@ export class InotifyFile extends FileDescription {
 
   push(wd: number, mask: number, cookie: number, name: string): void {
     let nameLen = 0;
-    if (name.length > 0) nameLen = (Buffer.byteLength(name) + 1 + 15) & ~15;
+    if (name.length > 0) nameLen = (name.length + 1 + 15) & ~15;
     const ev = Buffer.alloc(16 + nameLen);
     ev.writeInt32LE(wd, 0);
     ev.writeUInt32LE(mask >>> 0, 4);
     ev.writeUInt32LE(cookie >>> 0, 8);
     ev.writeUInt32LE(nameLen, 12);
-    if (nameLen) ev.write(name, 16, 'utf8');
+    if (nameLen) ev.write(name, 16, 'latin1');
     const last = this.queue[this.queue.length - 1];
     if (last !== undefined && last.equals(ev)) return; // Linux merges identical back-to-back events
     if (this.queue.length >= MAX_QUEUED) {

@@ -31,7 +31,7 @@ export interface ParentResult {
 }
 
 function nameTooLong(name: string): boolean {
-  return name.length > 85 && Buffer.byteLength(name) > 255;
+  return name.length > 255;
 }
 
 /**
@@ -50,7 +50,7 @@ export function walk(
 ): Dentry | ParentResult | number {
   const len = path.length;
   if (len === 0) return -E.ENOENT;
-  if (len >= PATH_MAX && Buffer.byteLength(path) >= PATH_MAX) return -E.ENAMETOOLONG;
+  if (len >= PATH_MAX) return -E.ENAMETOOLONG;
   if (rflags & RESOLVE_IN_ROOT) root = start;
   const beneath = (rflags & RESOLVE_BENEATH) !== 0;
   let cur: Dentry;

@@ -116,7 +116,7 @@ export function packDirents(entries: DirEntry[], from: number, out: Buffer, old:
   let i = from;
   for (; i < entries.length; i++) {
     const e = entries[i];
-    const nameLen = Buffer.byteLength(e.name);
+    const nameLen = e.name.length; // names are latin1 strings: one char per byte
     // dirent64: ino(8) off(8) reclen(2) type(1) name NUL; old: ino(8) off(8) reclen(2) name NUL pad type
     const reclen = old ? (18 + nameLen + 2 + 7) & ~7 : (19 + nameLen + 1 + 7) & ~7;
     if (off + reclen > out.length) break;
@@ -125,11 +125,11 @@ export function packDirents(entries: DirEntry[], from: number, out: Buffer, old:
     putI64(out, off + 8, i + 1);
     out.writeUInt16LE(reclen, off + 16);
     if (old) {
-      out.write(e.name, off + 18, 'utf8');
+      out.write(e.name, off + 18, 'latin1');
       out.writeUInt8(e.type, off + reclen - 1);
     } else {
       out.writeUInt8(e.type, off + 18);
-      out.write(e.name, off + 19, 'utf8');
+      out.write(e.name, off + 19, 'latin1');
     }
     off += reclen;
   }

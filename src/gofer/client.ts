@@ -45,9 +45,9 @@ export class GoferClient {
     q.writeDoubleLE(0, 40);
     q.writeDoubleLE(0, 48);
     let off = HEADER;
-    off += q.write(p1, off, 'utf8');
+    off += q.write(p1, off, 'latin1'); // paths are latin1 strings: their bytes
     q[off++] = 0;
-    off += q.write(p2, off, 'utf8');
+    off += q.write(p2, off, 'latin1');
     q[off++] = 0;
     const r = this.n.goferCall(this.sock, q, off, -1, this.resp, this.fdOut);
     if (r < 8) {

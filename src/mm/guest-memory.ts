@@ -56,20 +56,49 @@ export class GuestMemory {
   }
 
 
-  /** A NUL-terminated string of at most max bytes (excluding the NUL), or null. */
-  readCString(addr: number, max = 4096): string | null {
-    if (!this.ok(addr, 1)) return null;
-    const r = this.platform.readCString(this.asPid, addr, max + 1);
-    return typeof r === 'string' ? r : null;
+  /**
+   * The bytes of a NUL-terminated string, at most limit - 1 of them: -EFAULT, or
+   * -ENAMETOOLONG when no NUL comes within limit bytes. Read a page at a time, so a
+   * string that ends just before an unmapped page is found.
+   */
+  readCBytes(addr: number, limit: number): Buffer | number {
+    if (!this.ok(addr, 1)) return -EFAULT;
+    const parts: Buffer[] = [];
+    let total = 0;
+    let p = addr;
+    while (total < limit) {
+      const n = Math.min(limit - total, 4096 - (p % 4096));
+      if (!this.ok(p, n)) return -EFAULT;
+      const b = Buffer.allocUnsafe(n);
+      if (this.platform.readMem(this.asPid, p, b, 0, n) !== n) return -EFAULT;
+      const nul = b.indexOf(0);
+      if (nul >= 0) {
+        parts.push(b.subarray(0, nul));
+        return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      }
+      parts.push(b);
+      total += n;
+      p += n;
+    }
+    return -ENAMETOOLONG;
   }
 
-  /** A path argument: -EFAULT, -ENAMETOOLONG (>= PATH_MAX) or -ENOENT for "". */
+  /**
+   * A NUL-terminated string of at most max bytes (excluding the NUL), or null. Guest
+   * strings are bytes: the result is a "binary" (latin1) string, one char per byte, so
+   * names that are not UTF-8 survive; Buffer.from(s, 'latin1') gives the bytes back.
+   */
+  readCString(addr: number, max = 4096): string | null {
+    const r = this.readCBytes(addr, max + 1);
+    return typeof r === 'number' ? null : r.toString('latin1');
+  }
+
+  /** A path argument (latin1, as readCString): -EFAULT, -ENAMETOOLONG (>= PATH_MAX) or -ENOENT for "". */
   readPath(addr: number): string | number {
-    if (!this.ok(addr, 1)) return -EFAULT;
-    const r = this.platform.readCString(this.asPid, addr, 4096);
-    if (typeof r === 'number') return r === -ENAMETOOLONG ? -ENAMETOOLONG : -EFAULT;
+    const r = this.readCBytes(addr, 4096);
+    if (typeof r === 'number') return r;
     if (r.length === 0) return -ENOENT;
-    return r;
+    return r.toString('latin1');
   }
 
   readU32(addr: number): number | null {

@@ -43,14 +43,14 @@ export class GoferBackend implements HostBackend {
       const p = this.c.payload;
       for (let off = 0; off + 14 <= p.length; ) {
         const nb = p.readUInt16LE(off + 12);
-        out.push({ ino: p.readDoubleLE(off), mode: p.readUInt32LE(off + 8), name: p.toString('utf8', off + 14, off + 14 + nb) });
+        out.push({ ino: p.readDoubleLE(off), mode: p.readUInt32LE(off + 8), name: p.toString('latin1', off + 14, off + 14 + nb) });
         off += 14 + nb;
       }
     }
   }
   readlink(rel: string): string | number {
     const r = this.c.call(Op.Readlink, this.mount, rel);
-    return r < 0 ? r : this.c.payload.toString('utf8');
+    return r < 0 ? r : this.c.payload.toString('latin1');
   }
   open(rel: string, flags: number, mode: number): number {
     const r = this.c.call(Op.Open, this.mount, rel, '', flags, mode);

@@ -75,9 +75,13 @@ export class DirectBackend implements HostBackend {
   readonly dead = false;
   constructor(readonly root: string) {}
 
-  path(rel: string): string {
-    if (rel === '') return this.root;
-    return this.root === '/' ? '/' + rel : this.root + '/' + rel;
+  /**
+   * The host path of rel, as bytes: the root is a host (UTF-8) string, rel a VFS path
+   * (latin1: one char per guest byte), so non-UTF-8 names reach the host unchanged.
+   */
+  path(rel: string): Buffer {
+    if (rel === '') return Buffer.from(this.root);
+    return Buffer.concat([Buffer.from(this.root === '/' ? '/' : this.root + '/'), Buffer.from(rel, 'latin1')]);
   }
   private run(f: () => void): number {
     try {
@@ -100,9 +104,10 @@ export class DirectBackend implements HostBackend {
     try {
       const dir = this.path(rel);
       const out: HostDirent[] = [];
-      for (const name of nfs.readdirSync(dir)) {
-        const s = nfs.lstatSync(dir === '/' ? '/' + name : dir + '/' + name, LSTAT_OPTS);
-        if (s) out.push({ name, ino: Number(s.ino), mode: Number(s.mode) });
+      const slash = Buffer.from('/');
+      for (const name of nfs.readdirSync(dir, { encoding: 'buffer' })) {
+        const s = nfs.lstatSync(Buffer.concat(dir.length === 1 ? [slash, name] : [dir, slash, name]), LSTAT_OPTS);
+        if (s) out.push({ name: name.toString('latin1'), ino: Number(s.ino), mode: Number(s.mode) });
       }
       return out;
     } catch (e) {
@@ -111,7 +116,7 @@ export class DirectBackend implements HostBackend {
   }
   readlink(rel: string): string | number {
     try {
-      return nfs.readlinkSync(this.path(rel));
+      return nfs.readlinkSync(this.path(rel), { encoding: 'buffer' }).toString('latin1');
     } catch (e) {
       return hostErr(e);
     }
@@ -131,7 +136,7 @@ export class DirectBackend implements HostBackend {
     return this.run(() => nfs.closeSync(nfs.openSync(this.path(rel), c.O_CREAT | c.O_EXCL | c.O_WRONLY | c.O_NOFOLLOW, mode)));
   }
   symlink(target: string, rel: string): number {
-    return this.run(() => nfs.symlinkSync(target, this.path(rel)));
+    return this.run(() => nfs.symlinkSync(Buffer.from(target, 'latin1'), this.path(rel)));
   }
   link(oldRel: string, newRel: string): number {
     return this.run(() => nfs.linkSync(this.path(oldRel), this.path(newRel)));

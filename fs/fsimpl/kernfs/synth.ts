@@ -116,7 +116,7 @@ export class SynthFile extends SynthInode {
   override open(flags: number): FileDescription | number {
     if ((flags & O_ACCMODE) !== O_RDONLY && this.onWrite === null) return -E.EACCES;
     const c = this.content();
-    return new SynthFileDescription(this, flags, typeof c === 'string' ? Buffer.from(c) : c, this.onWrite);
+    return new SynthFileDescription(this, flags, typeof c === 'string' ? Buffer.from(c, 'latin1') : c, this.onWrite);
   }
 }
 
@@ -164,6 +164,6 @@ export class SynthLink extends SynthInode {
   }
   protected override size(): number {
     const t = this.target();
-    return typeof t === 'string' ? Buffer.byteLength(t) : 0;
+    return typeof t === 'string' ? t.length : 0;
   }
 }

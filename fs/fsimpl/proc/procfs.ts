@@ -87,7 +87,7 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
       ['cmdline', file(K('cmdline'), () => (tg.argv.length ? tg.argv.join('\0') + '\0' : ''))],
       ['environ', file(K('environ'), () => (tg.envp.length ? tg.envp.join('\0') + '\0' : ''), 0o400)],
       ['comm', file(K('comm'), () => (t.comm || baseName(tg.exePath)) + '\n', 0o644, (d) => {
-        t.comm = d.toString('utf8').replace(/\n$/, '').slice(0, 15);
+        t.comm = d.toString('latin1').replace(/\n$/, '').slice(0, 15);
         return d.length;
       })],
       ['exe', link(K('exe'), () => tg.exePath || -E.ENOENT, () => {
@@ -162,7 +162,7 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
   const sysEntries = (): SynthEntries => entries([
     ['kernel', dir('/sys/kernel', () => entries([
       ['hostname', file('/sys/kernel/hostname', () => kernel.hostname + '\n', 0o644, (d) => {
-        kernel.hostname = d.toString('utf8').replace(/\n$/, '');
+        kernel.hostname = d.toString('latin1').replace(/\n$/, '');
         return d.length;
       })],
       ['domainname', file('/sys/kernel/domainname', () => kernel.domainname + '\n', 0o644)],

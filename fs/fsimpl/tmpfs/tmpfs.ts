@@ -126,7 +126,7 @@ export class TmpfsInode extends Inode {
     st.uid = this.uid;
     st.gid = this.gid;
     st.rdev = this.rdev;
-    st.size = this.isDir ? 4096 : (this.mode & S_IFMT) === S_IFLNK ? Buffer.byteLength(this.target) : this.size;
+    st.size = this.isDir ? 4096 : (this.mode & S_IFMT) === S_IFLNK ? this.target.length : this.size;
     st.blocks = this.data ? Math.ceil(Math.min(this.size, this.data.length) / 4096) * 8 : 0;
     st.atimeSec = this.atimeSec; st.atimeNsec = this.atimeNsec;
     st.mtimeSec = this.mtimeSec; st.mtimeNsec = this.mtimeNsec;
@@ -184,7 +184,7 @@ export class TmpfsInode extends Inode {
     const n = this.newChild(name, S_IFLNK | 0o777, creds);
     if (typeof n !== 'number') {
       n.target = target;
-      n.size = Buffer.byteLength(target);
+      n.size = target.length;
     }
     return n;
   }
