@@ -12,7 +12,7 @@ const SRC = path.join(__dirname, 'guests');
 const build = (name: string, l: (typeof LINKAGES)[number]) => compileGuest(name, l, { srcDir: SRC, flags: ['-I', GUESTS_DIR] });
 
 describe('compat guests match Linux', () => {
-  for (const name of ['cp_sendfile', 'cp_clone']) {
+  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin']) {
     for (const l of LINKAGES) {
       it(`${name} (${l})`, async () => {
         await expectSameAsNative([build(name, l)], { timeoutMs: 25_000 });

@@ -94,7 +94,9 @@ export class Pipe {
   openFifo(inode: Inode, flags: number): PipeEnd | number {
     const acc = flags & O_ACCMODE;
     if (acc === 3) return -E.EINVAL;
-    if (acc === O_WRONLY && flags & O_NONBLOCK && this.readers === 0) return -E.ENXIO;
+    // An anonymous pipe reopened through /proc/self/fd/N (/dev/stdin) never waits for
+    // a peer nor fails for want of one, as Linux's fifo_open for pipefs inodes.
+    if (acc === O_WRONLY && flags & O_NONBLOCK && this.readers === 0 && !(inode instanceof PipeInode)) return -E.ENXIO;
     return this.end(inode, flags);
   }
 
@@ -203,6 +205,7 @@ export class PipeEnd extends FileDescription {
   }
   /** A blocking FIFO open waits until the other side exists. */
   peerReady(): boolean {
+    if (this.inode instanceof PipeInode) return true;
     const acc = this.flags & O_ACCMODE;
     if (acc === O_RDONLY) return this.pipe.writers > 0;
     if (acc === O_WRONLY) return this.pipe.readers > 0;
