@@ -7,6 +7,7 @@ import * as locks from '../fs/vfs/locks';
 import { limitsOf, RLIMIT_NOFILE } from '../src/kernel/limits';
 import { O_CLOEXEC, O_NONBLOCK, SETFL_MASK, SEEK_SET, SEEK_CUR, SEEK_END } from '../src/abi/fs';
 import { EFAULT, fileOf, install } from './fs-common';
+import * as fasync from '../src/kernel/fasync';
 
 export function dup(t: Task, fd: number): number {
   const f = fileOf(t, fd);
@@ -62,6 +63,7 @@ export function fcntl(t: Task, fd: number, cmd: number, arg: number): number {
       if (f.isPath) return -E.EBADF;
       // O_APPEND cannot be cleared on an append-only file; not modelled. O_DIRECT accepted.
       f.flags = (f.flags & ~SETFL_MASK) | (arg & SETFL_MASK);
+      fasync.asyncChanged(t, f, fd);
       return 0;
     }
     case F_GETLK:
@@ -72,17 +74,29 @@ export function fcntl(t: Task, fd: number, cmd: number, arg: number): number {
     case F_OFD_SETLKW:
       return recordLock(t, f, cmd | 0, arg);
     case F_GETOWN:
-      return 0;
-    case F_SETOWN:
+      return fasync.getOwn(f);
+    case F_SETOWN: {
+      const who = arg | 0;
+      return fasync.setOwn(t, f, who < 0 ? fasync.F_OWNER_PGRP : fasync.F_OWNER_PID, Math.abs(who));
+    }
     case F_SETSIG:
+      return fasync.setSig(f, arg | 0);
     case F_NOTIFY:
       return 0;
     case F_GETSIG:
-      return 0;
-    case F_GETOWN_EX:
-      return t.mem.write(arg, Buffer.alloc(8)) ? 0 : EFAULT;
-    case F_SETOWN_EX:
-      return 0;
+      return fasync.getSig(f);
+    case F_GETOWN_EX: {
+      const [type, id] = fasync.getOwnEx(f);
+      const b = Buffer.alloc(8);
+      b.writeInt32LE(type, 0);
+      b.writeInt32LE(id, 4);
+      return t.mem.write(arg, b) ? 0 : EFAULT;
+    }
+    case F_SETOWN_EX: {
+      const b = t.mem.read(arg, 8);
+      if (b === null) return EFAULT;
+      return fasync.setOwn(t, f, b.readInt32LE(0), b.readInt32LE(4));
+    }
     case F_GETLEASE:
       return 2; // F_UNLCK
     case F_SETLEASE:
@@ -189,6 +203,7 @@ export function ioctl(t: Task, fd: number, cmd: number, arg: number): number {
       const v = t.mem.readI32(arg);
       if (v === null) return EFAULT;
       f.flags = v ? f.flags | 0o20000 : f.flags & ~0o20000;
+      fasync.asyncChanged(t, f, fd | 0);
       return 0;
     }
     case FIOCLEX:

@@ -7,6 +7,7 @@
 import * as E from '../src/abi/errno';
 import { readIovec, totalLen, copySegs, type Seg } from './iovec';
 import { installFd, installPair } from './fd-install';
+import { readTimespecNs } from './fs-common';
 import type { Task } from '../src/kernel/task';
 import { POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDNORM, POLLWRNORM, O_NONBLOCK } from '../src/abi/fs';
 import * as C from '../src/abi/socket';
@@ -473,9 +474,15 @@ export function sendmmsg(t: Task, fd: number, vec: number, vlen: number, flags: 
   return eachMsg(t, vec, vlen, (addr, more) => sendOne(t, s, addr, (flags | 0) | more));
 }
 
-export function recvmmsg(t: Task, fd: number, vec: number, vlen: number, flags: number, _timeout: number): number {
+export function recvmmsg(t: Task, fd: number, vec: number, vlen: number, flags: number, timeout: number): number {
   const s = sockOf(t, fd);
   if (typeof s === 'number') return s;
+  // Linux checks the timeout before anything else (EFAULT/EINVAL) and, as here, only
+  // between datagrams: the first one is waited for however long it takes.
+  if (timeout !== 0 && t.sysState === undefined) {
+    const ns = readTimespecNs(t, timeout);
+    if (ns < 0) return ns;
+  }
   const f = (flags | 0) & ~C.MSG_WAITFORONE;
   return eachMsg(t, vec, vlen, (addr, more) => recvOne(t, s, addr, f | more));
 }

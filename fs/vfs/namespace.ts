@@ -92,8 +92,11 @@ export function umount(vfs: Vfs, c: FsCaller, target: string, flags: number, cre
   if (flags & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW)) return -E.EINVAL;
   if (flags & MNT_EXPIRE && flags & (MNT_FORCE | MNT_DETACH)) return -E.EINVAL;
   if (creds.euid !== 0) return -E.EPERM;
-  const t = vfs.lookup(c, -100, target, (flags & UMOUNT_NOFOLLOW) === 0);
+  let t = vfs.lookup(c, -100, target, (flags & UMOUNT_NOFOLLOW) === 0);
   if (typeof t === 'number') return t;
+  // LOOKUP_MOUNTPOINT: the last component goes up to the topmost mount on it, so
+  // umount2(".") after mounting over the cwd (or pivot_root(".", ".")) takes that mount.
+  while (t.mounted !== null) t = t.mounted;
   const root = mountRootOf(t);
   if (root === null || t === vfs.rootDentry) return -E.EINVAL;
   if (flags & MNT_EXPIRE) return -E.EAGAIN;

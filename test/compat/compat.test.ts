@@ -2,6 +2,8 @@
  * Compatibility classes of issue 15: guest C programs (test/compat/guests) built static and
  * dynamic, run natively and under `tssandbox run`, stdout compared with Linux's.
  */
+import * as nfs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'vitest';
 import { compileGuest, LINKAGES } from '../helpers/build';
@@ -12,11 +14,51 @@ const SRC = path.join(__dirname, 'guests');
 const build = (name: string, l: (typeof LINKAGES)[number]) => compileGuest(name, l, { srcDir: SRC, flags: ['-I', GUESTS_DIR] });
 
 describe('compat guests match Linux', () => {
-  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin']) {
+  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin', 'cp_misc']) {
     for (const l of LINKAGES) {
       it(`${name} (${l})`, async () => {
         await expectSameAsNative([build(name, l)], { timeoutMs: 25_000 });
       }, 40_000);
     }
+  }
+});
+
+/** A hand-built ELF: one PT_LOAD (R+X) holding header and code, no sections; writes, exits 42. */
+function tinyElf(bssPages: number): Buffer {
+  const base = 0x400000n;
+  const msg = Buffer.from('tiny elf\n');
+  const codeOff = 64 + 56;
+  const code = (msgAddr: bigint) => {
+    const c = Buffer.alloc(46);
+    Buffer.from([0xb8, 1, 0, 0, 0, 0xbf, 1, 0, 0, 0, 0x48, 0xbe]).copy(c, 0); // mov eax,1; mov edi,1; movabs rsi,
+    c.writeBigUInt64LE(msgAddr, 12);
+    c[20] = 0xba; c.writeUInt32LE(msg.length, 21); // mov edx,len
+    Buffer.from([0x0f, 0x05, 0xb8, 60, 0, 0, 0, 0xbf, 42, 0, 0, 0, 0x0f, 0x05]).copy(c, 25); // syscall; exit(42)
+    return c.subarray(0, 39);
+  };
+  const body = Buffer.concat([code(base + BigInt(codeOff + 39)), msg]);
+  const filesz = BigInt(codeOff + body.length);
+  const eh = Buffer.alloc(64);
+  Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]).copy(eh, 0);
+  eh.writeUInt16LE(2, 16); eh.writeUInt16LE(62, 18); eh.writeUInt32LE(1, 20);
+  eh.writeBigUInt64LE(base + BigInt(codeOff), 24); eh.writeBigUInt64LE(64n, 32);
+  eh.writeUInt16LE(64, 52); eh.writeUInt16LE(56, 54); eh.writeUInt16LE(1, 56);
+  const ph = Buffer.alloc(56);
+  ph.writeUInt32LE(1, 0); ph.writeUInt32LE(5, 4);
+  ph.writeBigUInt64LE(base, 16); ph.writeBigUInt64LE(base, 24);
+  ph.writeBigUInt64LE(filesz, 32); ph.writeBigUInt64LE(filesz + BigInt(bssPages * 4096), 40);
+  ph.writeBigUInt64LE(0x1000n, 48);
+  return Buffer.concat([eh, ph, body]);
+}
+
+describe('exec of a minimal hand-built ELF', () => {
+  for (const bss of [0, 3]) {
+    it(`one PT_LOAD, no sections${bss ? ', with bss' : ''}: runs and exits like Linux`, async () => {
+      const dir = nfs.mkdtempSync(path.join(os.tmpdir(), 'tss-tiny-'));
+      const p = path.join(dir, 'tiny');
+      nfs.writeFileSync(p, tinyElf(bss), { mode: 0o755 });
+      await expectSameAsNative([p], { timeoutMs: 15_000 });
+      await expectSameAsNative(['/bin/sh', '-c', `${p}; echo status $?`], { timeoutMs: 15_000 });
+    }, 40_000);
   }
 });

@@ -11,6 +11,7 @@ import type { Pty } from './pty';
 import { TERMIOS_SIZE } from './tty-ldisc';
 import {
   TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCSCTTY, TIOCGPGRP, TIOCSPGRP, TIOCGWINSZ, TIOCSWINSZ, FIONREAD, TIOCNOTTY, TIOCGSID,
+  TCGETA, TCSETA, TCSETAW, TCSETAF, TERMIO_SIZE, termioFrom, mergeTermio,
 } from './tty-ioctls';
 
 export const TCSBRK = 0x5409, TCXONC = 0x540a, TCFLSH = 0x540b, TIOCEXCL = 0x540c, TIOCNXCL = 0x540d,
@@ -73,15 +74,29 @@ export function ptyIoctl(t: Task, f: FileDescription, pty: Pty, master: boolean,
       }
       return mem.write(arg, termiosBuf.subarray(0, size)) ? 0 : -E.EFAULT;
     }
+    case TCGETA: {
+      termiosBuf.fill(0);
+      ld.encode(termiosBuf);
+      return mem.write(arg, termioFrom(termiosBuf)) ? 0 : -E.EFAULT;
+    }
     case TCSETS: case TCSETSW: case TCSETSF:
-    case TCSETS2: case TCSETSW2: case TCSETSF2: {
+    case TCSETS2: case TCSETSW2: case TCSETSF2:
+    case TCSETA: case TCSETAW: case TCSETAF: {
       if (!master) {
         const c = jc.checkChange(t, pty);
         if (c !== 0) return c;
       }
-      const b = mem.read(arg, TERMIOS_SIZE);
+      const old = cmd === TCSETA || cmd === TCSETAW || cmd === TCSETAF;
+      let b = mem.read(arg, old ? TERMIO_SIZE : TERMIOS_SIZE);
       if (b === null) return -E.EFAULT;
-      if (cmd === TCSETSF || cmd === TCSETSF2) pty.flush(true, false);
+      if (old) {
+        // struct termio sets only the low half of each flag word (SET_LOW_TERMIOS_BITS).
+        const cur = Buffer.alloc(44);
+        ld.encode(cur);
+        mergeTermio(cur, b);
+        b = cur.subarray(0, TERMIOS_SIZE);
+      }
+      if (cmd === TCSETSF || cmd === TCSETSF2 || cmd === TCSETAF) pty.flush(true, false);
       ld.decode(b);
       // ICANON may have changed what is readable.
       pty.slaveQ.notify(0x41);

@@ -77,6 +77,7 @@ export class HostFdInode extends Inode {
 
 import {
   TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCSCTTY, TIOCGPGRP, TIOCSPGRP, TIOCGWINSZ, TIOCSWINSZ, FIONREAD, TIOCNOTTY, TIOCGSID,
+  TCGETA, TCSETA, TCSETAW, TCSETAF, TERMIO_SIZE, termioFrom, mergeTermio, termiosSetFor,
 } from '../devpts/tty-ioctls';
 export {
   TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCSCTTY, TIOCGPGRP, TIOCSPGRP, TIOCGWINSZ, TIOCSWINSZ, FIONREAD, TIOCNOTTY, TIOCGSID,
@@ -206,6 +207,23 @@ export class HostFile extends FileDescription {
         const r = n.hostTcgets(this.hostFd, this.termios);
         if (r < 0) return r;
         return mem.write(arg, this.termios.subarray(0, 36)) ? 0 : -E.EFAULT;
+      }
+      case TCGETA: {
+        const r = n.hostTcgets(this.hostFd, this.termios);
+        if (r < 0) return r;
+        return mem.write(arg, termioFrom(this.termios)) ? 0 : -E.EFAULT;
+      }
+      case TCSETA:
+      case TCSETAW:
+      case TCSETAF: {
+        const c = jobs.checkChange(t, consoleTty);
+        if (c !== 0) return c;
+        const b = mem.read(arg, TERMIO_SIZE);
+        if (b === null) return -E.EFAULT;
+        const r = n.hostTcgets(this.hostFd, this.termios);
+        if (r < 0) return r;
+        mergeTermio(this.termios, b);
+        return n.hostTcsets(this.hostFd, termiosSetFor(cmd), this.termios);
       }
       case TCSETS:
       case TCSETSW:
