@@ -10,7 +10,7 @@ import { utsnameBytes, setHostname, setDomainname, sysinfoBytes, UTS_MAX_NAME } 
 import { capable, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from '../src/auth/capabilities';
 import { limitsOf, Rlimit, RLIM_NLIMITS, RLIMIT_CPU } from '../src/kernel/limits';
 import { cpuLimitChanged } from '../src/kernel/time/cpu-limit';
-import { taskCpu, processCpu, hostStatus, CpuSample } from '../src/kernel/time/cputime';
+import { taskUsage, processUsage, zeroUsage, rusageBytes, type Usage } from '../src/kernel/time/cputime';
 import { timevalBytes } from '../src/kernel/time/timespec';
 import type { Kernel } from '../src/kernel/kernel';
 
@@ -162,41 +162,12 @@ const RUSAGE_SELF = 0;
 const RUSAGE_CHILDREN = -1;
 const RUSAGE_THREAD = 1;
 
-/** struct rusage: two timevals then 14 longs (maxrss, ..., minflt@+32, majflt, ..., nvcsw@+112, nivcsw). */
-function rusageBytes(cpu: CpuSample, maxRssKb: number, nvcsw: number, nivcsw: number): Buffer {
-  const b = Buffer.alloc(144);
-  timevalBytes(BigInt(cpu.userNs), b, 0);
-  timevalBytes(BigInt(cpu.sysNs), b, 16);
-  b.writeBigInt64LE(BigInt(maxRssKb), 32);
-  b.writeBigInt64LE(BigInt(cpu.minflt), 64);
-  b.writeBigInt64LE(BigInt(cpu.majflt), 72);
-  b.writeBigInt64LE(BigInt(nvcsw), 128);
-  b.writeBigInt64LE(BigInt(nivcsw), 136);
-  return b;
-}
-
 export function getrusage(t: Task, who: number, usage: number): number {
   who |= 0;
-  let b: Buffer;
-  if (who === RUSAGE_THREAD) {
-    const s = hostStatus(t.hostTid);
-    b = rusageBytes(taskCpu(t), s.maxRssKb, s.nvcsw, s.nivcsw);
-  } else if (who === RUSAGE_SELF) {
-    let maxRss = 0;
-    let nv = 0;
-    let niv = 0;
-    for (const task of t.tg.tasks) {
-      const s = hostStatus(task.hostTid);
-      maxRss = Math.max(maxRss, s.maxRssKb);
-      nv += s.nvcsw;
-      niv += s.nivcsw;
-    }
-    b = rusageBytes(processCpu(t.tg), maxRss, nv, niv);
-  } else if (who === RUSAGE_CHILDREN) {
-    // Only the reaped children's total CPU time is kept (ThreadGroup.childrenCpuNs).
-    b = rusageBytes({ userNs: Math.floor(t.tg.childrenCpuNs), sysNs: 0, minflt: 0, majflt: 0 }, 0, 0, 0);
-  } else {
-    return -EINVAL;
-  }
-  return t.mem.write(usage, b) ? 0 : -EFAULT;
+  let u: Usage;
+  if (who === RUSAGE_THREAD) u = taskUsage(t);
+  else if (who === RUSAGE_SELF) u = processUsage(t.tg);
+  else if (who === RUSAGE_CHILDREN) u = t.tg.childrenUsage ?? zeroUsage();
+  else return -EINVAL;
+  return t.mem.write(usage, rusageBytes(u)) ? 0 : -EFAULT;
 }

@@ -11,6 +11,7 @@ import { NO_RESUME } from '../src/kernel/syscall-dispatch';
 import { installFd } from './fd-install';
 import { onNewSession as ttyOnNewSession } from '../src/kernel/tty';
 import * as E from '../src/abi/errno';
+import { usageForParent, rusageBytes, type Usage } from '../src/kernel/time/cputime';
 import type { ThreadGroup } from '../src/kernel/thread-group';
 import { SIGCHLD, CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED } from '../src/kernel/signals';
 
@@ -237,6 +238,8 @@ function matching(t: Task, pid: number, options: number): ThreadGroup[] {
 }
 
 interface WaitResult {
+  /** The child's resource usage with its own reaped children's (wait4/waitid rusage). */
+  usage: Usage;
   pid: number;
   status: number;
   code: number;
@@ -253,6 +256,7 @@ function findWaitable(t: Task, pid: number, options: number): WaitResult | null 
       const sig = st & 0x7f;
       if (!(options & WNOWAIT)) reap(c);
       return {
+        usage: c.finalUsage ?? usageForParent(c),
         pid: c.pid, status: st, code: sig === 0 ? CLD_EXITED : st & 0x80 ? CLD_DUMPED : CLD_KILLED,
         sigStatus: sig === 0 ? (st >> 8) & 0xff : sig,
       };
@@ -260,14 +264,19 @@ function findWaitable(t: Task, pid: number, options: number): WaitResult | null 
     if (c.stopReport && options & WUNTRACED) {
       const sig = c.stopReport;
       if (!(options & WNOWAIT)) c.stopReport = 0;
-      return { pid: c.pid, status: (sig << 8) | 0x7f, code: CLD_STOPPED, sigStatus: sig };
+      return { usage: usageForParent(c), pid: c.pid, status: (sig << 8) | 0x7f, code: CLD_STOPPED, sigStatus: sig };
     }
     if (c.continueReport && options & WCONTINUED) {
       if (!(options & WNOWAIT)) c.continueReport = false;
-      return { pid: c.pid, status: 0xffff, code: CLD_CONTINUED, sigStatus: 18 };
+      return { usage: usageForParent(c), pid: c.pid, status: 0xffff, code: CLD_CONTINUED, sigStatus: 18 };
     }
   }
   return null;
+}
+
+/** The rusage a wait reports: the reaped child's; for a stop or continue report, the live child's (RUSAGE_BOTH). */
+function waitUsage(r: WaitResult): Buffer {
+  return rusageBytes(r.usage);
 }
 
 export function wait4(t: Task, pid: number, statusAddr: number, options: number, rusage: number): number {
@@ -281,7 +290,7 @@ export function wait4(t: Task, pid: number, statusAddr: number, options: number,
     return t.blockOn(t.tg.childEvents, -1);
   }
   if (statusAddr && !t.mem.writeI32(statusAddr, r.status)) return -E.EFAULT;
-  if (rusage && !t.mem.write(rusage, Buffer.alloc(144))) return -E.EFAULT;
+  if (rusage && !t.mem.write(rusage, waitUsage(r))) return -E.EFAULT;
   return r.pid;
 }
 
@@ -324,7 +333,7 @@ export function waitid(t: Task, idtype: number, id: number, infop: number, optio
     si.writeInt32LE(r.sigStatus, 24);
     if (!t.mem.write(infop, si)) return -E.EFAULT;
   }
-  if (rusage && !t.mem.write(rusage, Buffer.alloc(144))) return -E.EFAULT;
+  if (rusage && !t.mem.write(rusage, waitUsage(r))) return -E.EFAULT;
   return 0;
 }
 

@@ -13,6 +13,7 @@ import { limitsOf, RLIMIT_FSIZE } from '../src/kernel/limits';
 import { O_APPEND, O_NONBLOCK, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../src/abi/fs';
 import { readIovec, totalLen, copySegs, type Seg } from './iovec';
 import { EFAULT, CHUNK, stage, fileOf, sigpipe, progress, finish, waitFor } from './fs-common';
+import { BLOCK } from '../src/kernel/syscall-dispatch';
 
 /** RLIMIT_FSIZE: how much of a write at pos may happen (SIGXFSZ + EFBIG when none). */
 function fsizeAllowance(t: Task, f: FileDescription, pos: number, want: number): number {
@@ -29,6 +30,10 @@ function fsizeAllowance(t: Task, f: FileDescription, pos: number, want: number):
 
 /** read/readv/pread/preadv: pos < 0 means the file offset. */
 function doRead(t: Task, f: FileDescription, segs: Seg[], pos: number): number {
+  return countIo(t, readSegs(t, f, segs, pos), false);
+}
+
+function readSegs(t: Task, f: FileDescription, segs: Seg[], pos: number): number {
   if (!f.readable) return -E.EBADF;
   // Host files: the bytes go from the host fd straight into guest memory, no JS copy.
   if (f instanceof HostFsFile && segs.length === 1) return readHostFile(t, f, segs[0], pos);
@@ -62,6 +67,10 @@ function readHostFile(t: Task, f: HostFsFile, seg: Seg, pos: number): number {
 
 /** write/writev/pwrite/pwritev; blocking writes to pipes complete fully (progress in sysState). */
 function doWrite(t: Task, f: FileDescription, segs: Seg[], pos: number): number {
+  return countIo(t, writeSegs(t, f, segs, pos), true);
+}
+
+function writeSegs(t: Task, f: FileDescription, segs: Seg[], pos: number): number {
   return finish(t, doWriteLoop(t, f, segs, pos));
 }
 function doWriteLoop(t: Task, f: FileDescription, segs: Seg[], pos: number): number {
@@ -96,6 +105,20 @@ function doWriteLoop(t: Task, f: FileDescription, segs: Seg[], pos: number): num
   }
   if (p.done > 0 && inotify.watching()) inotify.notifyDentry(f.dentry, f.dentry?.inode ?? f.inode, inotify.IN_MODIFY);
   return p.done;
+}
+
+/** /proc/PID/io: a completed read or write call, and the bytes it moved. */
+function countIo(t: Task, r: number, write: boolean): number {
+  if (r === BLOCK) return r;
+  const io = t.tg.io;
+  if (write) {
+    io.syscw++;
+    if (r > 0) io.wchar += r;
+  } else {
+    io.syscr++;
+    if (r > 0) io.rchar += r;
+  }
+  return r;
 }
 
 export function read(t: Task, fd: number, buf: number, count: number): number {

@@ -23,7 +23,7 @@ import {
 import { sendToGroup, sendToTask } from './signal-delivery';
 import { futexWake, exitRobustList } from './futex';
 import { accountExitedTask, schedOnClone, timersOnExec, timersOnExit } from './time/index';
-import { cpuNsForParent } from './time/cputime';
+import { cpuNsForParent, usageForParent, addUsage, zeroUsage, sampleHostStatus } from './time/cputime';
 import { onProcessExit as ttyOnProcessExit } from './tty';
 
 export const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800,
@@ -317,6 +317,7 @@ export function exitGroup(s: Sentry, tg: ThreadGroup, status: number): void {
   }
   // Robust futexes and clear_child_tid need the memory: handle them before it goes.
   for (const t of tg.tasks) releaseUserState(t);
+  for (const t of tg.tasks) if (exclusive.has(t.mm)) sampleHostStatus(t);
   for (const mm of exclusive) s.platform.destroyAddressSpace(mm.asPid);
   for (const t of [...tg.tasks]) killThread(s, t, exclusive.has(t.mm));
   processExited(s, tg, status);
@@ -379,7 +380,11 @@ function findReaper(tg: ThreadGroup): ThreadGroup | null {
 
 /** Forgets a zombie: its pid can be reused; its CPU time goes to the parent's children total. */
 export function reap(tg: ThreadGroup): void {
-  if (tg.parent) tg.parent.childrenCpuNs += cpuNsForParent(tg);
+  if (tg.parent) {
+    tg.parent.childrenCpuNs += cpuNsForParent(tg);
+    tg.finalUsage = usageForParent(tg);
+    addUsage((tg.parent.childrenUsage ??= zeroUsage()), tg.finalUsage);
+  }
   tg.parent?.children.delete(tg);
   tg.kernel.threadGroups.delete(tg.pid);
 }

@@ -2,6 +2,7 @@ import type { Task } from './task';
 import { WaitQueue } from '../waiter/waitqueue';
 import type { SignalHandlers, SigInfo } from './signals';
 import type { Kernel } from './kernel';
+import type { Usage } from './time/cputime';
 
 /**
  * A guest process: the thread group that shares a pid, signal handlers, and the
@@ -41,6 +42,12 @@ export class ThreadGroup {
   exitSignal = 17;
   /** User/system CPU time of reaped children, in ns, for getrusage(RUSAGE_CHILDREN). */
   childrenCpuNs = 0;
+  /** Resource usage of reaped children (and theirs), for RUSAGE_CHILDREN; null: none yet. */
+  childrenUsage: Usage | null = null;
+  /** Set when reaped: what wait4/waitid report (the child's usage and its children's). */
+  finalUsage: Usage | null = null;
+  /** read/write accounting for /proc/PID/io (characters and calls). */
+  io = { rchar: 0, wchar: 0, syscr: 0, syscw: 0 };
   startTimeNs = 0;
   subreaper = false;
   /** personality(2) flags (PER_LINUX = 0). */

@@ -5,16 +5,16 @@
 import * as nfs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compileGuest, LINKAGES } from '../helpers/build';
 import { GUESTS_DIR } from '../helpers/paths';
-import { expectSameAsNative } from '../helpers/run';
+import { expectSameAsNative, explain, runSandbox } from '../helpers/run';
 
 const SRC = path.join(__dirname, 'guests');
 const build = (name: string, l: (typeof LINKAGES)[number]) => compileGuest(name, l, { srcDir: SRC, flags: ['-I', GUESTS_DIR] });
 
 describe('compat guests match Linux', () => {
-  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin', 'cp_misc']) {
+  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin', 'cp_misc', 'cp_usage']) {
     for (const l of LINKAGES) {
       it(`${name} (${l})`, async () => {
         await expectSameAsNative([build(name, l)], { timeoutMs: 25_000 });
@@ -61,4 +61,18 @@ describe('exec of a minimal hand-built ELF', () => {
       await expectSameAsNative(['/bin/sh', '-c', `${p}; echo status $?`], { timeoutMs: 15_000 });
     }, 40_000);
   }
+});
+
+describe.skipIf(!nfs.existsSync('/usr/bin/time'))('/usr/bin/time -v reports real figures', () => {
+  it('user time, maximum RSS, page faults and context switches are not zero', async () => {
+    const bin = build('cp_usage', 'dynamic');
+    const r = await runSandbox(['/usr/bin/time', '-v', bin], { timeoutMs: 25_000 });
+    expect(r.code, explain(r)).toBe(0);
+    const num = (label: string) => Number(new RegExp(`${label}[^:]*: ([0-9.]+)`).exec(r.stderr)?.[1] ?? NaN);
+    expect(num('User time'), explain(r)).toBeGreaterThan(0.05);
+    expect(num('Maximum resident set size'), explain(r)).toBeGreaterThan(40 * 1024);
+    expect(num('Minor \\(reclaiming a frame\\) page faults'), explain(r)).toBeGreaterThan(1000);
+    expect(num('Voluntary context switches') + num('Involuntary context switches'), explain(r)).toBeGreaterThan(0);
+    expect(num('File system outputs'), explain(r)).toBe(0);
+  }, 40_000);
 });

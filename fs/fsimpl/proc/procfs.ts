@@ -18,6 +18,7 @@ import { SynthDir, SynthFile, SynthFs, SynthLink, type SynthEntries } from '../k
 import type { Vfs } from '../../vfs/vfs';
 import { currentCaller } from '../../vfs/caller';
 import { PIPE_MAX_SIZE } from '../pipefs/pipe';
+import { processUsage, hostStatus, zeroUsage } from '../../../src/kernel/time/cputime';
 
 export const PROC_SUPER_MAGIC = 0x9fa0;
 
@@ -125,7 +126,7 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
       ['sessionid', file(K('sessionid'), () => '4294967295')],
       ['auxv', file(K('auxv'), () => Buffer.alloc(16), 0o400)],
       ['wchan', file(K('wchan'), () => '0')],
-      ['io', file(K('io'), () => 'rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n', 0o400)],
+      ['io', file(K('io'), () => ioText(t.tg), 0o400)],
     ];
     if (withTask) {
       list.push(['task', dir(K('task'), () => {
@@ -250,12 +251,24 @@ function vmBytes(t: Task): number {
   return n;
 }
 
+/** /proc/PID/io: read/write calls and characters; no block device, so no block I/O bytes. */
+function ioText(tg: ThreadGroup): string {
+  const io = tg.io;
+  return `rchar: ${io.rchar}\nwchar: ${io.wchar}\nsyscr: ${io.syscr}\nsyscw: ${io.syscw}\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n`;
+}
+
+const ticks = (ns: number) => Math.floor(ns / 1e7);
+
 function statLine(t: Task | undefined, tg: ThreadGroup, state?: string): string {
   const comm = (t && t.comm) || baseName(tg.exePath);
   const startTicks = Math.floor(tg.startTimeNs / 1e7);
+  const u = tg.zombie ? (tg.finalUsage ?? zeroUsage()) : processUsage(tg);
+  const c = tg.childrenUsage ?? zeroUsage();
+  const rssPages = t && t.hostTid > 0 ? Math.floor((hostStatus(t.hostTid).rssKb ?? 0) / 4) : 0;
   const f = [
     t ? t.tid : tg.pid, `(${comm})`, state ?? stateLetter(t), tg.ppid, tg.pgid, tg.sid, 0, -1, 4194304,
-    0, 0, 0, 0, 0, 0, 0, 0, 20, 0, tg.tasks.size, 0, startTicks, t ? vmBytes(t) : 0, 0, RLIM_INFINITY.toString(),
+    u.minflt, c.minflt, u.majflt, c.majflt, ticks(u.userNs), ticks(u.sysNs), ticks(c.userNs), ticks(c.sysNs),
+    20, 0, tg.tasks.size, 0, startTicks, t ? vmBytes(t) : 0, rssPages, RLIM_INFINITY.toString(),
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, tg.exitSignal, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
   ];
   return f.join(' ') + '\n';
@@ -273,6 +286,7 @@ function statusText(t: Task, state?: string): string {
   const c = t.creds;
   const name = t.comm || baseName(tg.exePath);
   const st = state ?? stateLetter(t);
+  const hs = t.hostTid > 0 ? hostStatus(t.hostTid) : { maxRssKb: 0, rssKb: 0, nvcsw: 0, nivcsw: 0 };
   const stName = { R: 'R (running)', S: 'S (sleeping)', T: 'T (stopped)', Z: 'Z (zombie)' }[st] ?? st;
   return [
     `Name:\t${name}`,
@@ -293,7 +307,8 @@ function statusText(t: Task, state?: string): string {
     `NSsid:\t${tg.sid}`,
     `VmPeak:\t${String(Math.floor(vmBytes(t) / 1024)).padStart(8)} kB`,
     `VmSize:\t${String(Math.floor(vmBytes(t) / 1024)).padStart(8)} kB`,
-    `VmRSS:\t       0 kB`,
+    `VmHWM:\t${String(hs.maxRssKb).padStart(8)} kB`,
+    `VmRSS:\t${String(hs.rssKb ?? 0).padStart(8)} kB`,
     `Threads:\t${tg.tasks.size}`,
     `SigQ:\t0/63704`,
     `SigPnd:\t${hex16(0)}`,
@@ -310,8 +325,8 @@ function statusText(t: Task, state?: string): string {
     `Seccomp:\t0`,
     `Cpus_allowed:\t${((1 << Math.min(os.cpus().length, 31)) - 1).toString(16)}`,
     `Cpus_allowed_list:\t0-${os.cpus().length - 1}`,
-    `voluntary_ctxt_switches:\t0`,
-    `nonvoluntary_ctxt_switches:\t0`,
+    `voluntary_ctxt_switches:\t${hs.nvcsw}`,
+    `nonvoluntary_ctxt_switches:\t${hs.nivcsw}`,
     '',
   ].join('\n');
 }

@@ -2,6 +2,7 @@ import { closeSync, openSync, readFileSync, readSync } from 'fs';
 import type { Task } from '../task';
 import { native } from '../../platform/native';
 import type { ThreadGroup } from '../thread-group';
+import { timevalBytes } from './timespec';
 
 /**
  * Guest CPU time. The guest's instructions run in the host stub thread `t.hostTid`, so
@@ -141,6 +142,12 @@ const exited = new WeakMap<ThreadGroup, CpuSample>();
  */
 export function accountExitedTask(t: Task): void {
   const s = taskCpu(t);
+  if (t.hostTid > 0) {
+    let h = hostStatus(t.hostTid);
+    if (h.maxRssKb === 0) h = lastStatus.get(t) ?? h; // the address space already went
+    const e = exitedStatus.get(t.tg) ?? { maxRssKb: 0, nvcsw: 0, nivcsw: 0 };
+    exitedStatus.set(t.tg, { maxRssKb: Math.max(e.maxRssKb, h.maxRssKb), nvcsw: e.nvcsw + h.nvcsw, nivcsw: e.nivcsw + h.nivcsw });
+  }
   const p = fds.get(t);
   if (p) closeFds(p);
   const e = exited.get(t.tg) ?? { userNs: 0, sysNs: 0, minflt: 0, majflt: 0 };
@@ -167,8 +174,8 @@ export function processCpu(tg: ThreadGroup): CpuSample {
 }
 
 /** Peak RSS (kB) and context switches of a host thread, for getrusage. */
-export function hostStatus(hostTid: number): { maxRssKb: number; nvcsw: number; nivcsw: number } {
-  const out = { maxRssKb: 0, nvcsw: 0, nivcsw: 0 };
+export function hostStatus(hostTid: number): { maxRssKb: number; nvcsw: number; nivcsw: number; rssKb?: number } {
+  const out = { maxRssKb: 0, nvcsw: 0, nivcsw: 0, rssKb: 0 };
   let s: string;
   try {
     s = readFileSync(`/proc/${hostTid}/status`, 'latin1');
@@ -180,6 +187,7 @@ export function hostStatus(hostTid: number): { maxRssKb: number; nvcsw: number; 
     return m ? Number(m[1]) : 0;
   };
   out.maxRssKb = num('VmHWM');
+  out.rssKb = num('VmRSS');
   out.nvcsw = num('voluntary_ctxt_switches');
   out.nivcsw = num('nonvoluntary_ctxt_switches');
   return out;
@@ -193,4 +201,76 @@ export function hostStatus(hostTid: number): { maxRssKb: number; nvcsw: number; 
 export function cpuNsForParent(child: ThreadGroup): number {
   const s = processCpu(child);
   return s.userNs + s.sysNs + Math.floor(child.childrenCpuNs);
+}
+
+/** struct rusage as far as the sandbox measures it. */
+export interface Usage extends CpuSample {
+  maxRssKb: number;
+  nvcsw: number;
+  nivcsw: number;
+}
+
+/** The last reading of a thread's status while its address space was still there. */
+const lastStatus = new WeakMap<Task, { maxRssKb: number; nvcsw: number; nivcsw: number }>();
+
+/** Lead: call for each thread just before its address space is destroyed (exit_group), so peak RSS is kept. */
+export function sampleHostStatus(t: Task): void {
+  if (t.hostTid > 0) lastStatus.set(t, hostStatus(t.hostTid));
+}
+
+/** Peak RSS and context switches of a group's threads that already exited. */
+const exitedStatus = new WeakMap<ThreadGroup, { maxRssKb: number; nvcsw: number; nivcsw: number }>();
+
+export function zeroUsage(): Usage {
+  return { userNs: 0, sysNs: 0, minflt: 0, majflt: 0, maxRssKb: 0, nvcsw: 0, nivcsw: 0 };
+}
+
+/** Adds u into acc: times, faults and switches sum, maxrss is the largest (as Linux's cmaxrss). */
+export function addUsage(acc: Usage, u: Usage): Usage {
+  acc.userNs += u.userNs;
+  acc.sysNs += u.sysNs;
+  acc.minflt += u.minflt;
+  acc.majflt += u.majflt;
+  acc.nvcsw += u.nvcsw;
+  acc.nivcsw += u.nivcsw;
+  acc.maxRssKb = Math.max(acc.maxRssKb, u.maxRssKb);
+  return acc;
+}
+
+/** RUSAGE_THREAD: one thread. */
+export function taskUsage(t: Task): Usage {
+  const h = t.hostTid > 0 ? hostStatus(t.hostTid) : { maxRssKb: 0, nvcsw: 0, nivcsw: 0 };
+  return { ...taskCpu(t), ...h };
+}
+
+/** RUSAGE_SELF: live threads and exited ones. */
+export function processUsage(tg: ThreadGroup): Usage {
+  const u: Usage = { ...processCpu(tg), maxRssKb: 0, nvcsw: 0, nivcsw: 0 };
+  const e = exitedStatus.get(tg);
+  if (e) addUsage(u, { ...e, userNs: 0, sysNs: 0, minflt: 0, majflt: 0 });
+  for (const t of tg.tasks) {
+    if (t.hostTid <= 0) continue;
+    const h = hostStatus(t.hostTid);
+    addUsage(u, { ...h, userNs: 0, sysNs: 0, minflt: 0, majflt: 0 });
+  }
+  return u;
+}
+
+/** What a child reports to wait4/waitid and adds to its parent's RUSAGE_CHILDREN: itself and its reaped children. */
+export function usageForParent(child: ThreadGroup): Usage {
+  const u = processUsage(child);
+  return child.childrenUsage ? addUsage(u, child.childrenUsage) : u;
+}
+
+/** struct rusage: two timevals, then 14 longs (maxrss @32, minflt @64, majflt @72, nvcsw @128, nivcsw @136). */
+export function rusageBytes(u: Usage): Buffer {
+  const b = Buffer.alloc(144);
+  timevalBytes(BigInt(Math.floor(u.userNs)), b, 0);
+  timevalBytes(BigInt(Math.floor(u.sysNs)), b, 16);
+  b.writeBigInt64LE(BigInt(u.maxRssKb), 32);
+  b.writeBigInt64LE(BigInt(u.minflt), 64);
+  b.writeBigInt64LE(BigInt(u.majflt), 72);
+  b.writeBigInt64LE(BigInt(u.nvcsw), 128);
+  b.writeBigInt64LE(BigInt(u.nivcsw), 136);
+  return b;
 }
