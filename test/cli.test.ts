@@ -98,6 +98,25 @@ describe('bad input', () => {
     expectCliError(await runSandbox(['--mount', 'nocolon', '/bin/true']), 2);
   });
 
+  it('relative --tmpfs -> 2', async () => {
+    expectCliError(await runSandbox(['--tmpfs', 'scratch', '/bin/true']), 2, /absolute/);
+  });
+
+  it('missing --mount source -> 125, naming the error', async () => {
+    expectCliError(await runSandbox(['--mount', '/no/such/dir:/mnt/x', '/bin/true']), 125, /No such file or directory \(ENOENT\)/);
+  });
+
+  it('--root that is a file -> 125, naming the error', async () => {
+    expectCliError(await runSandbox(['--root', '/etc/hostname', '/bin/true']), 125, /Not a directory \(ENOTDIR\)/);
+  });
+
+  it('a file --mount onto a directory -> 125, naming the error', async () => {
+    const f = path.join(BUILD_DIR, 'cli-bind-file.txt');
+    fs.mkdirSync(BUILD_DIR, { recursive: true });
+    fs.writeFileSync(f, 'x');
+    expectCliError(await runSandbox(['--mount', `${f}:/etc:ro`, '/bin/true']), 125, /Not a directory/);
+  });
+
   it('unknown subcommand -> non-zero, one line, no stack trace', async () => {
     const r = await runCli(['frobnicate-tss']);
     expect(r.code, explain(r)).not.toBe(0);
@@ -225,6 +244,24 @@ describe('run flags', () => {
     expect(names, explain(r)).toContain('bin');
     expect(names, explain(r)).toContain('tmp');
     expect(names, explain(r)).not.toContain('etc');
+  });
+
+  it('--mount of a single file: read-only, or written through to the host with rw', async () => {
+    const f = path.join(BUILD_DIR, 'cli-bind-one.txt');
+    fs.mkdirSync(BUILD_DIR, { recursive: true });
+    fs.writeFileSync(f, 'one\n');
+    let r = await runSandbox(['--mount', `${f}:/etc/hostname:ro`, '/bin/sh', '-c', 'cat /etc/hostname; echo x > /etc/hostname || echo refused']);
+    expect(r.stdout, explain(r)).toBe('one\nrefused\n');
+    r = await runSandbox(['--mount', `${f}:/opt/made/one.txt:rw`, '/bin/sh', '-c', 'echo two >> /opt/made/one.txt; ls /opt/made']);
+    expect(r.stdout, explain(r)).toBe('one.txt\n');
+    expect(fs.readFileSync(f, 'utf8')).toBe('one\ntwo\n');
+  });
+
+  it('--strace prints 64-bit arguments whole and strings with C escapes', async () => {
+    const s = await runSandbox(['--strace', '/bin/cat', '/nonexistent-\u00e9']);
+    expect(s.stderr, explain(s)).toMatch(/openat\(AT_FDCWD, "\/nonexistent-\\xc3\\xa9", /);
+    const m = await runSandbox(['--strace', '/bin/dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1', 'count=1', 'skip=4294967297', 'iflag=skip_bytes'], { timeoutMs: 20_000 });
+    expect(m.stderr, explain(m)).toMatch(/lseek\(0, 4294967297, 1\)|lseek\(0, 4294967297, SEEK_CUR\)/);
   });
 
   it('--platform ptrace is accepted', async () => {

@@ -4,9 +4,13 @@
  * mount(2) may create inside. It sits above every filesystem it assembles, so the VFS
  * core (fs/vfs) knows none of them.
  */
+import * as nfs from 'node:fs';
+import * as path from 'node:path';
+import { errnoMessage } from '../../src/abi/errno';
 import { spawnGofer } from '../../src/gofer/client';
 import type { GoferClient } from '../../src/gofer/client';
 import { Vfs } from '../vfs/vfs';
+import type { Inode } from '../vfs/inode';
 import { Kernel } from '../../src/kernel/kernel';
 import { HostFs } from '../fsimpl/hostfs/hostfs';
 import { DirectBackend, type HostBackend } from '../fsimpl/hostfs/host-backend';
@@ -44,7 +48,10 @@ Tmpfs.deviceOpener = openDevice;
 export function createVfs(opts: VfsOptions = {}): Vfs {
   const hostRoot = opts.root ?? '/';
   const binds = opts.mounts ?? [];
-  const gofer = opts.gofer !== false ? spawnGofer([hostRoot, ...binds.map((m) => m.src)]) : null;
+  // A bind of one file is served from its directory, and only that file is mounted.
+  const fileBind = binds.map((m) => isHostFile(m.src));
+  const served = binds.map((m, i) => (fileBind[i] ? path.dirname(m.src) : m.src));
+  const gofer = opts.gofer !== false ? spawnGofer([hostRoot, ...served]) : null;
   const vfs = new Vfs(new OverlayFs(new HostFs(backendFor(gofer, hostRoot, 0), true).root()), gofer);
   const kernel = opts.kernel ?? new Kernel();
   kernel.vfs = vfs;
@@ -60,14 +67,31 @@ export function createVfs(opts: VfsOptions = {}): Vfs {
     // through read-only and writes stay private (`--tmpfs /tmp` gives an empty one).
   }
   for (const [i, m] of binds.entries()) {
-    const r = vfs.mountAt(m.dst, new HostFs(backendFor(gofer, m.src, i + 1), m.readonly, '9p'), '');
-    if (r < 0) throw new Error(`cannot mount ${m.src} at ${m.dst}: errno ${-r}`);
+    const fs = new HostFs(backendFor(gofer, served[i], i + 1), m.readonly, '9p');
+    let rootInode: Inode = fs.root();
+    if (fileBind[i]) {
+      // Host names are UTF-8 strings here; VFS names are latin1 (fs/README.md).
+      const f = rootInode.lookup(Buffer.from(path.basename(m.src)).toString('latin1'));
+      if (typeof f === 'number') throw new Error(`cannot mount ${m.src} at ${m.dst}: ${errnoMessage(-f)}`);
+      rootInode = f;
+    }
+    const r = vfs.mountAt(m.dst, fs, '', rootInode);
+    if (r < 0) throw new Error(`cannot mount ${m.src} at ${m.dst}: ${errnoMessage(-r)}`);
   }
   for (const dst of opts.tmpfs ?? []) {
     const r = vfs.mountAt(dst, new Tmpfs({ mode: 0o1777 }), '');
-    if (r < 0) throw new Error(`cannot mount tmpfs at ${dst}: errno ${-r}`);
+    if (r < 0) throw new Error(`cannot mount tmpfs at ${dst}: ${errnoMessage(-r)}`);
   }
   return vfs;
+}
+
+/** A host path that exists and is not a directory (a bind of one file). */
+function isHostFile(p: string): boolean {
+  try {
+    return !nfs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** How host trees are reached: the gofer when available (see fs/README.md), else directly. */

@@ -53,13 +53,31 @@ export class Vfs {
     return new FsContext(this.rootDentry, this.rootDentry, 0o022);
   }
 
-  /** Mounts fs at an absolute guest path, creating the directory (in the overlay) if missing. */
-  mountAt(path: string, fs: FileSystem, options: string): number {
+  /**
+   * Mounts fs at an absolute guest path, creating the directory (in the overlay) if
+   * missing. rootInode (default fs.root()) may be a non-directory: a bind of one file,
+   * whose mount point is then a file (created empty if missing), as mount --bind FILE.
+   */
+  mountAt(path: string, fs: FileSystem, options: string, rootInode: Inode = fs.root()): number {
     const root = this.rootDentry;
     const creds = ROOT_CREDS;
     let cur = root;
-    for (const name of path.split('/').filter((c) => c.length > 0)) {
+    const names = path.split('/').filter((c) => c.length > 0);
+    for (const [i, name] of names.entries()) {
+      const last = i === names.length - 1;
       let next = cur.child(name);
+      if (next === -E.ENOENT && last && !rootInode.isDir) {
+        const made = cur.inode.mknod(name, 0o100644, creds, 0);
+        if (typeof made === 'number') return made;
+        next = cur.added(name, made);
+        cur = next;
+        break;
+      }
+      if (typeof next !== 'number' && last && !rootInode.isDir) {
+        if (next.inode.isDir) return -E.ENOTDIR;
+        cur = next.top();
+        break;
+      }
       if (next === -E.ENOENT) {
         const made = cur.inode.mkdir(name, 0o755, creds);
         if (typeof made === 'number') return made;
@@ -69,8 +87,8 @@ export class Vfs {
       if (!next.inode.isDir && next.mounted === null) return -E.ENOTDIR;
       cur = next.top();
     }
-    const norm = '/' + path.split('/').filter((c) => c.length > 0).join('/');
-    this.attach(cur, fs, fs.root(), norm, options);
+    const norm = '/' + names.join('/');
+    this.attach(cur, fs, rootInode, norm, options);
     return 0;
   }
 

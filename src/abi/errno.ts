@@ -279,3 +279,21 @@ const NAMES: Record<number, string> = {
 export function errnoName(e: number): string {
   return NAMES[e] ?? `E${e}`;
 }
+
+/** strerror(3)'s text for the errors the sandbox's own messages report (others: the name). */
+const MESSAGES: Record<number, string> = {
+  1: 'Operation not permitted', 2: 'No such file or directory', 5: 'Input/output error',
+  6: 'No such device or address', 7: 'Argument list too long', 8: 'Exec format error',
+  9: 'Bad file descriptor', 12: 'Cannot allocate memory', 13: 'Permission denied', 16: 'Device or resource busy',
+  17: 'File exists', 19: 'No such device', 20: 'Not a directory', 21: 'Is a directory', 22: 'Invalid argument',
+  24: 'Too many open files', 26: 'Text file busy', 28: 'No space left on device', 30: 'Read-only file system',
+  36: 'File name too long', 38: 'Function not implemented', 40: 'Too many levels of symbolic links',
+  95: 'Operation not supported',
+};
+
+/** "No such file or directory (ENOENT)" for a positive errno. */
+export function errnoMessage(e: number): string {
+  const name = errnoName(e);
+  const msg = MESSAGES[e];
+  return msg ? `${msg} (${name})` : name;
+}

@@ -47,7 +47,12 @@ export function parseRunArgs(argv: string[]): RunOptions {
     switch (a) {
       case '--root': o.root = val(a); break;
       case '--mount': o.mounts.push(parseMount(val(a))); break;
-      case '--tmpfs': o.tmpfs.push(val(a)); break;
+      case '--tmpfs': {
+        const dst = val(a);
+        if (!dst.startsWith('/')) throw new UsageError(`--tmpfs wants an absolute path, got '${dst}'`);
+        o.tmpfs.push(dst);
+        break;
+      }
       case '--env': case '-e': {
         const kv = val(a);
         if (!kv.includes('=')) throw new UsageError(`--env wants K=V, got '${kv}'`);

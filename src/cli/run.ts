@@ -20,7 +20,8 @@ import { PtracePlatform } from '../platform/ptrace';
 import { native } from '../platform/native';
 import { StraceTracer } from './strace';
 import { installTimers } from '../kernel/time/index';
-import { EACCES, ENOEXEC } from '../abi/errno';
+import { EACCES, ENOEXEC, ENOTDIR, errnoMessage } from '../abi/errno';
+import * as nfs from 'node:fs';
 import { Console } from './console';
 import { attach as attachTty } from '../kernel/tty';
 import { consoleTty } from '../../fs/fsimpl/host/host-file';
@@ -50,6 +51,18 @@ export function runSandbox(o: RunOptions): number {
   }
 }
 
+/** A host path the sandbox will serve: it must exist (and be a directory for --root); errors name the error. */
+function checkHostSource(flag: string, p: string, dirOnly: boolean): void {
+  let st: nfs.Stats;
+  try {
+    st = nfs.statSync(p);
+  } catch (e) {
+    const n = (e as { errno?: number }).errno;
+    fail(`${flag} ${p}: ${typeof n === 'number' ? errnoMessage(-n) : (e as Error).message}`, 125);
+  }
+  if (dirOnly && !st.isDirectory()) fail(`${flag} ${p}: ${errnoMessage(ENOTDIR)}`, 125);
+}
+
 function buildEnv(o: RunOptions): string[] {
   const env = new Map<string, string>();
   if (!o.clearEnv) for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env.set(k, v);
@@ -67,6 +80,8 @@ function run(o: RunOptions): number {
   const platform = new PtracePlatform({ pin: o.pin });
   const kernel = new Kernel();
   tmpfsBudget.limit = o.tmpfsLimit;
+  checkHostSource('--root', o.root, true);
+  for (const m of o.mounts) checkHostSource('--mount', m.src, false);
   let vfs;
   try {
     vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, ttyFd, kernel });

@@ -11,8 +11,8 @@ import { errnoName } from '../abi/errno';
 
 const SIG: Record<string, string> = {
   read: 'dxu', write: 'dxu', open: 'sxo', close: 'd', stat: 'sx', fstat: 'dx', lstat: 'sx', poll: 'xud',
-  lseek: 'ddd', mmap: 'xuxxdx', mprotect: 'xux', munmap: 'xu', brk: 'x', rt_sigaction: 'dxxu',
-  rt_sigprocmask: 'dxxu', ioctl: 'dxx', pread64: 'dxud', pwrite64: 'dxud', readv: 'dxd', writev: 'dxd',
+  lseek: 'dDd', mmap: 'xuxxdx', mprotect: 'xux', munmap: 'xu', brk: 'x', rt_sigaction: 'dxxu',
+  rt_sigprocmask: 'dxxu', ioctl: 'dxx', pread64: 'dxuD', pwrite64: 'dxuD', readv: 'dxd', writev: 'dxd',
   access: 'so', pipe: 'x', select: 'dxxxx', mremap: 'xuuxx', madvise: 'xud', dup: 'd', dup2: 'dd',
   nanosleep: 'xx', getpid: '', getppid: '', gettid: '', socket: 'ddd', connect: 'dxd', clone: 'xxxxx',
   fork: '', vfork: '', execve: 'sxx', exit: 'd', wait4: 'dxdx', kill: 'dd', uname: 'x', fcntl: 'ddx',
@@ -24,8 +24,23 @@ const SIG: Record<string, string> = {
   faccessat: 'fso', faccessat2: 'fsox', pipe2: 'xx', dup3: 'ddx', prlimit64: 'ddxx', getrandom: 'xux',
   statx: 'fsxxx', rseq: 'xuxx', set_robust_list: 'xu', futex: 'xddxxd', sched_getaffinity: 'dux',
   sysinfo: 'x', getppid_: '', wait: '', rt_sigreturn: '', sigaltstack: 'xx', prctl: 'dxxxx',
-  execveat: 'fsxxx', chroot: 's', truncate: 'sd', ftruncate: 'dd', getdents: 'dxu', fsync: 'd',
+  execveat: 'fsxxx', chroot: 's', truncate: 'sD', ftruncate: 'dD', getdents: 'dxu', fsync: 'd',
 };
+
+/** A guest string (latin1: one char per byte) as strace quotes it: C escapes, \\xNN for other bytes. */
+export function quote(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c) out += '\\' + s[i];
+    else if (c === 0x0a) out += '\\n';
+    else if (c === 0x09) out += '\\t';
+    else if (c === 0x0d) out += '\\r';
+    else if (c >= 0x20 && c < 0x7f) out += s[i];
+    else out += '\\x' + c.toString(16).padStart(2, '0');
+  }
+  return out + '"';
+}
 
 export class StraceTracer implements SyscallTracer {
   constructor(private readonly out: (line: string) => void) {}
@@ -52,27 +67,30 @@ export class StraceTracer implements SyscallTracer {
   private args(t: Task): string {
     const sig = SIG[syscallName(t.sysno)] ?? 'xxx';
     const parts: string[] = [];
-    for (let i = 0; i < sig.length; i++) parts.push(this.arg(t, sig[i], t.args[i]));
+    for (let i = 0; i < sig.length; i++) parts.push(this.arg(t, sig[i], t.args[i], t.rawArg(i)));
     return parts.join(', ');
   }
 
-  private arg(t: Task, kind: string, v: number): string {
+  /** One argument by kind: s string, d int, D signed 64-bit, u unsigned 64-bit, o octal, f dirfd, x hex (64 bits whole). */
+  private arg(t: Task, kind: string, v: number, raw: bigint): string {
     switch (kind) {
       case 's': {
         if (v === 0) return 'NULL';
         const s = t.mem.readCString(v, 4096);
-        return s === null ? `0x${v.toString(16)}` : JSON.stringify(s.length > 64 ? s.slice(0, 64) + '...' : s);
+        return s === null ? `0x${raw.toString(16)}` : quote(s.length > 64 ? s.slice(0, 64) : s) + (s.length > 64 ? '...' : '');
       }
       case 'd':
-        return String(v | 0);
+        return String(Number(BigInt.asIntN(32, raw)));
+      case 'D':
+        return BigInt.asIntN(64, raw).toString();
       case 'u':
-        return String(v);
+        return BigInt.asUintN(64, raw).toString();
       case 'o':
-        return '0' + ((v | 0) >>> 0).toString(8);
+        return '0' + Number(BigInt.asUintN(32, raw)).toString(8);
       case 'f':
-        return (v | 0) === -100 ? 'AT_FDCWD' : String(v | 0);
+        return Number(BigInt.asIntN(32, raw)) === -100 ? 'AT_FDCWD' : String(Number(BigInt.asIntN(32, raw)));
       default:
-        return v === 0 ? '0' : v < 0 ? String(v) : `0x${v.toString(16)}`;
+        return raw === 0n ? '0' : `0x${BigInt.asUintN(64, raw).toString(16)}`;
     }
   }
 
