@@ -77,11 +77,6 @@ export function msync(t: Task, addr: number, len: number, flags: number): number
   return t.mm.find(addr) ? 0 : -12;
 }
 
-/** mlock family: memory is never swapped out of a sandbox anyway; accept. */
-export function mlock(t: Task, addr: number, len: number): number {
-  return len < 0 ? -EINVAL : 0;
-}
-
 export function mincore(t: Task, addr: number, len: number, vec: number): number {
   if (addr % PAGE_SIZE) return -EINVAL;
   const pages = Math.ceil(len / PAGE_SIZE);

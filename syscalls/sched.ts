@@ -4,7 +4,7 @@
  * tasks alike. Two CPUs are visible.
  */
 import type { Task } from '../src/kernel/task';
-import { EFAULT, EINVAL, ESRCH } from '../src/abi/errno';
+import { EFAULT, EINVAL, EPERM, ESRCH } from '../src/abi/errno';
 import {
   findTask, schedOf, setScheduler, setAffinity, priorityMax, priorityMin, rrInterval, currentCpu,
   getPriority, setPriority, NR_CPUS, CPUMASK_BYTES, SCHED_RESET_ON_FORK,
@@ -111,4 +111,59 @@ export function getpriority(t: Task, which: number, who: number): number {
 
 export function setpriority(t: Task, which: number, who: number, prio: number): number {
   return setPriority(t, which | 0, who | 0, prio | 0, limitsOf(t.tg).soft(RLIMIT_NICE));
+}
+
+// ---- ioprio (kept per thread; the sandbox does no block I/O it could schedule) ----
+
+const IOPRIO_WHO_PROCESS = 1, IOPRIO_WHO_PGRP = 2, IOPRIO_WHO_USER = 3;
+const IOPRIO_CLASS_NONE = 0, IOPRIO_CLASS_RT = 1, IOPRIO_CLASS_IDLE = 3;
+/** A thread that never set one reports 0 (IOPRIO_CLASS_NONE), as Linux's task without an io context. */
+const ioprioOf = (t: Task) => t.ioprio;
+
+/** The tasks `which`/`who` name (who 0: the caller, its group, its uid). */
+function ioprioTargets(t: Task, which: number, who: number): Task[] | number {
+  const k = t.kernel;
+  if (which === IOPRIO_WHO_PROCESS) {
+    const x = who === 0 ? t : k.tasks.get(who);
+    return x ? [x] : -ESRCH;
+  }
+  if (which === IOPRIO_WHO_PGRP) {
+    const pg = who === 0 ? t.tg.pgid : who;
+    const out = [...k.threadGroups.values()].filter((g) => g.pgid === pg).flatMap((g) => [...g.tasks]);
+    return out.length ? out : -ESRCH;
+  }
+  if (which === IOPRIO_WHO_USER) {
+    const uid = who === 0 ? t.creds.uid : who;
+    const out = [...k.tasks.values()].filter((x) => x.creds.uid === uid);
+    return out.length ? out : -ESRCH;
+  }
+  return -EINVAL;
+}
+
+export function ioprio_set(t: Task, which: number, who: number, ioprio: number): number {
+  which |= 0;
+  who |= 0;
+  ioprio |= 0;
+  const cls = (ioprio >> 13) & 0x7;
+  const data = ioprio & 0x1fff;
+  if (ioprio < 0 || ioprio > 0xffff) return -EINVAL;
+  if (cls === IOPRIO_CLASS_RT && t.creds.euid !== 0) return -EPERM;
+  if (cls === IOPRIO_CLASS_NONE && data !== 0) return -EINVAL;
+  if (cls > IOPRIO_CLASS_IDLE) return -EINVAL;
+  const targets = ioprioTargets(t, which, who);
+  if (typeof targets === 'number') return targets;
+  for (const x of targets) x.ioprio = ioprio;
+  return 0;
+}
+
+export function ioprio_get(t: Task, which: number, who: number): number {
+  const targets = ioprioTargets(t, which | 0, who | 0);
+  if (typeof targets === 'number') return targets;
+  // Several tasks: the highest priority (lowest class, then lowest level) wins, as Linux's ioprio_best.
+  let best = -1;
+  for (const x of targets) {
+    const v = ioprioOf(x) || (2 << 13) | 4; // none set: reported as the default, BE level 4
+    if (best < 0 || v < best) best = v;
+  }
+  return targets.length === 1 ? ioprioOf(targets[0]) : best;
 }

@@ -11,6 +11,8 @@
  */
 import type { SyscallEntry, SyscallHandler, SyscallTable } from '../src/kernel/syscall-dispatch';
 import * as mmsys from './mm';
+import * as mpol from './mempolicy';
+import * as rseqsys from './rseq';
 import * as proc from './process';
 import * as sig from './signal';
 import * as rw from './read-write';
@@ -191,10 +193,10 @@ const lines: Record<number, Line> = {
   146: ok('sched_get_priority_max', sched.sched_get_priority_max),
   147: ok('sched_get_priority_min', sched.sched_get_priority_min),
   148: ok('sched_rr_get_interval', sched.sched_rr_get_interval),
-  149: partial('mlock', mmsys.mlock, 'accepted; memory is never swapped'),
-  150: partial('munlock', mmsys.mlock, 'accepted; memory is never swapped'),
-  151: none('mlockall'),
-  152: none('munlockall'),
+  149: partial('mlock', mpol.mlock, 'checks the range is mapped; memory is never swapped, so locking changes nothing'),
+  150: partial('munlock', mpol.mlock, 'checks the range is mapped; memory is never swapped'),
+  151: partial('mlockall', mpol.mlockall, 'flags checked; memory is never swapped'),
+  152: ok('munlockall', mpol.munlockall),
   153: none('vhangup'),
   154: none('modify_ldt'),
   155: none('pivot_root'),
@@ -279,9 +281,9 @@ const lines: Record<number, Line> = {
   234: ok('tgkill', sig.tgkill),
   235: ok('utimes', attr.utimes),
   236: none('vserver'),
-  237: none('mbind'),
-  238: none('set_mempolicy'),
-  239: none('get_mempolicy'),
+  237: partial('mbind', mpol.mbind, 'one NUMA node: modes, flags and masks checked against node 0; per-range policy not kept'),
+  238: partial('set_mempolicy', mpol.set_mempolicy, 'one NUMA node: node 0 only'),
+  239: partial('get_mempolicy', mpol.get_mempolicy, 'one NUMA node; MPOL_F_ADDR reports the default policy'),
   240: none('mq_open'),
   241: none('mq_unlink'),
   242: none('mq_timedsend'),
@@ -293,8 +295,8 @@ const lines: Record<number, Line> = {
   248: none('add_key'),
   249: none('request_key'),
   250: none('keyctl'),
-  251: none('ioprio_set'),
-  252: none('ioprio_get'),
+  251: partial('ioprio_set', sched.ioprio_set, 'stored per thread; the sandbox schedules no block I/O'),
+  252: partial('ioprio_get', sched.ioprio_get, 'reads back what ioprio_set stored'),
   253: partial('inotify_init', inotify.inotify_init, 'events from changes made inside the sandbox only'),
   254: partial('inotify_add_watch', inotify.inotify_add_watch, 'events from changes made inside the sandbox only'),
   255: partial('inotify_rm_watch', inotify.inotify_rm_watch, 'events from changes made inside the sandbox only'),
@@ -366,8 +368,8 @@ const lines: Record<number, Line> = {
   321: none('bpf'),
   322: ok('execveat', proc.execveat),
   323: none('userfaultfd'),
-  324: none('membarrier'),
-  325: none('mlock2'),
+  324: partial('membarrier', rseqsys.membarrier, 'every command; the barrier is the Sentry\'s context switch (exact on one CPU, the default pinning)'),
+  325: partial('mlock2', mpol.mlock2, 'flags and range checked; memory is never swapped'),
   326: ok('copy_file_range', splice.copy_file_range),
   327: ok('preadv2', rw.preadv2),
   328: ok('pwritev2', rw.pwritev2),
@@ -376,7 +378,7 @@ const lines: Record<number, Line> = {
   331: none('pkey_free'),
   332: ok('statx', stat.statx),
   333: none('io_pgetevents'),
-  334: none('rseq'),
+  334: partial('rseq', rseqsys.rseq, 'registration checked as Linux, cpu_id written (CPU 0); critical sections are never aborted'),
   424: ok('pidfd_send_signal', sig.pidfd_send_signal),
   425: none('io_uring_setup'),
   426: none('io_uring_enter'),

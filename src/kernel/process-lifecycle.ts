@@ -105,6 +105,7 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): n
     tg.handlers = tg.handlers.resetForExec();
     timersOnExec(tg);
     t.sig.altStack = { sp: 0, flags: SS_DISABLE, size: 0 };
+    t.rseq = null;
   }
   if (!first) {
     tg.didExec = true;
@@ -225,6 +226,9 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   const child = new Task(t.kernel, tid, ctx, tg, mm, fdTable, fsCtx, creds, new SignalState(t.sig.mask), s.wake);
   if (!(f & CLONE_VM) || f & CLONE_VFORK) child.sig.altStack = { ...t.sig.altStack };
   child.comm = t.comm;
+  if (!(f & CLONE_VM)) child.rseq = t.rseq && { ...t.rseq };
+  child.ioprio = t.ioprio;
+  child.mempolicy = { ...t.mempolicy };
   schedOnClone(t, child);
   s.register(child);
 

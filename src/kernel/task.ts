@@ -44,6 +44,12 @@ export class Task {
   /** CLONE_CHILD_CLEARTID address (set_tid_address). */
   clearChildTid = 0;
   robustList = 0;
+  /** rseq(2) registration: kept across fork, dropped by exec and CLONE_VM threads. */
+  rseq: { addr: number; len: number; sig: number } | null = null;
+  /** ioprio_set(IOPRIO_WHO_PROCESS) value; 0: none set (IOPRIO_CLASS_NONE). */
+  ioprio = 0;
+  /** set_mempolicy mode and node mask (one node: bit 0), for get_mempolicy. */
+  mempolicy = { mode: 0, nodes: 0 };
   /** Thread name (PR_SET_NAME, /proc/[tid]/comm). */
   comm = '';
   /** Exit code when Dead. */

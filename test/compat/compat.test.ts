@@ -51,6 +51,18 @@ function tinyElf(bssPages: number): Buffer {
   return Buffer.concat([eh, ph, body]);
 }
 
+describe('rseq, membarrier, mlock, ioprio, NUMA policy', () => {
+  for (const l of LINKAGES) {
+    it(`cp_rseq (${l}): registration and the rest as Linux`, async () => {
+      // glibc registers rseq itself at start: turned off here, so the guest registers its own.
+      await expectSameAsNative([build('cp_rseq', l)], { timeoutMs: 25_000, env: { GLIBC_TUNABLES: 'glibc.pthread.rseq=0' } });
+    }, 40_000);
+    it(`cp_rseq (${l}): glibc's own registration succeeds`, async () => {
+      await expectSameAsNative([build('cp_rseq', l), 'glibc'], { timeoutMs: 25_000 });
+    }, 40_000);
+  }
+});
+
 describe('exec of a minimal hand-built ELF', () => {
   for (const bss of [0, 3]) {
     it(`one PT_LOAD, no sections${bss ? ', with bss' : ''}: runs and exits like Linux`, async () => {
