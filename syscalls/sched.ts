@@ -7,7 +7,7 @@ import type { Task } from '../src/kernel/task';
 import { EFAULT, EINVAL, EPERM, ESRCH } from '../src/abi/errno';
 import {
   findTask, schedOf, setScheduler, setAffinity, priorityMax, priorityMin, rrInterval, currentCpu,
-  getPriority, setPriority, NR_CPUS, CPUMASK_BYTES, SCHED_RESET_ON_FORK,
+  getPriority, setPriority, CPUMASK_BYTES, SCHED_RESET_ON_FORK,
 } from '../src/kernel/time/sched';
 import { writeTimespec } from '../src/kernel/time/timespec';
 import { limitsOf, RLIMIT_NICE, RLIMIT_RTPRIO } from '../src/kernel/limits';
@@ -18,7 +18,7 @@ export function sched_yield(_t: Task): number {
 
 export function sched_getaffinity(t: Task, pid: number, len: number, mask: number): number {
   len >>>= 0;
-  if (len * 8 < NR_CPUS || len % 8 !== 0) return -EINVAL;
+  if (len * 8 < t.kernel.cpus || len % 8 !== 0) return -EINVAL;
   const p = findTask(t, pid | 0);
   if (!p) return -ESRCH;
   const n = Math.min(len, CPUMASK_BYTES);

@@ -59,7 +59,7 @@ export function createVfs(opts: VfsOptions = {}): Vfs {
   if (opts.ttyFd !== undefined) setControllingTty(opts.ttyFd);
   if (!opts.bare) {
     vfs.mountAt('/proc', createProcFs(vfs, kernel), 'nosuid,nodev,noexec');
-    vfs.mountAt('/sys', createSysFs(), 'nosuid,nodev,noexec');
+    vfs.mountAt('/sys', createSysFs(kernel), 'nosuid,nodev,noexec');
     vfs.mountAt('/dev', createDevFs(), 'nosuid,mode=755');
     vfs.mountAt('/dev/pts', createDevPts(), 'nosuid,noexec,mode=620,ptmxmode=666');
     vfs.mountAt('/dev/shm', new Tmpfs({ mode: 0o1777 }), 'nosuid,nodev');
@@ -103,7 +103,7 @@ function backendFor(gofer: GoferClient | null, root: string, index: number): Hos
 function registerFsTypes(vfs: Vfs, kernel: Kernel): void {
   vfs.fsTypes.set('tmpfs', (source) => new Tmpfs({ mode: 0o1777, source: source || 'tmpfs' }));
   vfs.fsTypes.set('proc', () => createProcFs(vfs, kernel));
-  vfs.fsTypes.set('sysfs', () => createSysFs());
+  vfs.fsTypes.set('sysfs', () => createSysFs(kernel));
   vfs.fsTypes.set('devtmpfs', () => createDevFs());
   vfs.fsTypes.set('devpts', () => createDevPts());
   // Accepted as empty directories, like an unpopulated instance.

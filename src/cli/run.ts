@@ -79,6 +79,9 @@ function run(o: RunOptions): number {
   // gofer answers the Sentry synchronously, best on the same CPU.
   const platform = new PtracePlatform({ pin: o.pin });
   const kernel = new Kernel();
+  // Pinned, every guest thread shares one CPU: that is the machine the guest sees.
+  if (o.pin) kernel.cpus = 1;
+  kernel.memoryLimit = o.tmpfsLimit;
   tmpfsBudget.limit = o.tmpfsLimit;
   checkHostSource('--root', o.root, true);
   for (const m of o.mounts) checkHostSource('--mount', m.src, false);

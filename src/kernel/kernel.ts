@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import type { Task } from './task';
 import type { ThreadGroup } from './thread-group';
 import { sinceBootNs } from './time/clocks';
@@ -28,6 +29,14 @@ export class Kernel {
   pidMax = 4194304;
   /** Most guest tasks (threads included) at once: --pids-limit. */
   pidsLimit = 16384;
+  /**
+   * CPUs the guest sees and may use (sched_getaffinity, /proc/cpuinfo, /proc/stat,
+   * /sys/devices/system/cpu, sysconf): the CLI sets 1 when the Sentry and its stubs are
+   * pinned to one CPU (the default), the host's count with --no-pin. At most 31.
+   */
+  cpus = Math.min(31, Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+  /** --memory: bytes the sandbox may use (tmpfs data is what is counted), Infinity if unset. */
+  memoryLimit = Infinity;
   /** Controlling terminals by session id (src/kernel/tty.ts). */
   readonly sessionTtys = new Map<number, Ctty>();
   /** Foreground process group of the sandbox's terminal (0: init's group). */

@@ -14,7 +14,7 @@ const SRC = path.join(__dirname, 'guests');
 const build = (name: string, l: (typeof LINKAGES)[number]) => compileGuest(name, l, { srcDir: SRC, flags: ['-I', GUESTS_DIR] });
 
 describe('compat guests match Linux', () => {
-  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin', 'cp_misc', 'cp_usage']) {
+  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin', 'cp_misc', 'cp_usage', 'cp_procsys']) {
     for (const l of LINKAGES) {
       it(`${name} (${l})`, async () => {
         await expectSameAsNative([build(name, l)], { timeoutMs: 25_000 });
@@ -87,4 +87,25 @@ describe.skipIf(!nfs.existsSync('/usr/bin/time'))('/usr/bin/time -v reports real
     expect(num('Voluntary context switches') + num('Involuntary context switches'), explain(r)).toBeGreaterThan(0);
     expect(num('File system outputs'), explain(r)).toBe(0);
   }, 40_000);
+});
+
+describe('/proc and /sys agree with the sandbox and its limits', () => {
+  it('pinned (default): one CPU everywhere the guest looks', async () => {
+    const r = await runSandbox(['/bin/sh', '-c', 'nproc; getconf _NPROCESSORS_ONLN; grep -c ^processor /proc/cpuinfo; cat /sys/devices/system/cpu/online']);
+    expect(r.stdout, explain(r)).toBe('1\n1\n1\n0\n');
+  });
+
+  it('--no-pin: the host\'s CPUs, the same count everywhere', async () => {
+    const r = await runSandbox(['--no-pin', '/bin/sh', '-c', 'nproc; getconf _NPROCESSORS_ONLN; grep -c ^processor /proc/cpuinfo']);
+    const n = Math.min(31, os.availableParallelism());
+    expect(r.stdout, explain(r)).toBe(`${n}\n${n}\n${n}\n`);
+  });
+
+  it('/sys/fs/cgroup is a cgroup v2 root carrying --memory and --pids-limit', async () => {
+    const r = await runSandbox(['--memory', '64m', '--pids-limit', '50', '/bin/sh', '-c',
+      'cd /sys/fs/cgroup && cat memory.max pids.max cgroup.controllers && head -1 cgroup.procs && test "$(cat pids.current)" -ge 1 && test "$(cat memory.current)" -gt 0 && echo ok']);
+    expect(r.stdout, explain(r)).toBe('67108864\n50\ncpuset cpu io memory pids\n1\nok\n');
+    const d = await runSandbox(['/bin/sh', '-c', 'cat /sys/fs/cgroup/memory.max /proc/self/cgroup']);
+    expect(d.stdout, explain(d)).toBe('max\n0::/\n');
+  });
 });

@@ -115,7 +115,7 @@ export interface FakeTask {
   fdTable: FdTable;
   fsCtx: FsContext;
   creds: Credentials;
-  tg: { kernel: Kernel; pid: number; pgid: number; sid: number; argv: string[]; envp: string[]; exePath: string; tasks: Set<unknown>; ppid: number };
+  tg: { kernel: Kernel; pid: number; pgid: number; sid: number; argv: string[]; envp: string[]; exePath: string; tasks: Set<unknown>; ppid: number; io: { rchar: number; wchar: number; syscr: number; syscw: number } };
   tid: number;
   sysState: unknown;
   timedOut: boolean;
@@ -137,7 +137,7 @@ export function fakeTask(vfs: Vfs): FakeTask & Task {
     fdTable: new FdTable(),
     fsCtx: vfs.rootContext(),
     creds: new Credentials(),
-    tg: { kernel, pid: 1, pgid: 1, sid: 1, argv: ['test'], envp: [], exePath: '/bin/true', tasks: new Set(), ppid: 0 },
+    tg: { kernel, pid: 1, pgid: 1, sid: 1, argv: ['test'], envp: [], exePath: '/bin/true', tasks: new Set(), ppid: 0, io: { rchar: 0, wchar: 0, syscr: 0, syscw: 0 } },
     tid: 1,
     sysState: undefined,
     timedOut: false,

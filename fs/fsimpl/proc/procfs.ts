@@ -19,6 +19,7 @@ import type { Vfs } from '../../vfs/vfs';
 import { currentCaller } from '../../vfs/caller';
 import { PIPE_MAX_SIZE } from '../pipefs/pipe';
 import { processUsage, hostStatus, zeroUsage } from '../../../src/kernel/time/cputime';
+import { tmpfsBudget } from '../../vfs/space-budget';
 
 export const PROC_SUPER_MAGIC = 0x9fa0;
 
@@ -36,6 +37,37 @@ const hostCpuinfo = (() => {
   }
 })();
 const bootId = randomUUID();
+
+/** The host's /proc/cpuinfo cut to the first n processors (the CPUs the guest may use), numbered 0..n-1. */
+function cpuinfoText(n: number): string {
+  const blocks = hostCpuinfo.split(/\n\n+/).filter((b) => b.trim() !== '');
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const b = blocks[Math.min(i, blocks.length - 1)] ?? 'processor\t: 0';
+    out.push(b.replace(/^processor\s*:\s*\d+/m, `processor\t: ${i}`).replace(/^siblings\s*:\s*\d+/m, `siblings\t: ${n}`)
+      .replace(/^cpu cores\s*:\s*\d+/m, `cpu cores\t: ${n}`));
+  }
+  return out.join('\n\n') + '\n\n';
+}
+
+/** /proc/vmstat: the counters tools read, from the sandbox's processes (no swap, no block I/O). */
+function vmstatText(kernel: Kernel): string {
+  let minflt = 0, majflt = 0;
+  for (const tg of kernel.threadGroups.values()) {
+    const u = processUsage(tg);
+    minflt += u.minflt;
+    majflt += u.majflt;
+  }
+  const free = Math.floor(os.freemem() / 4096);
+  const rows: Array<[string, number]> = [
+    ['nr_free_pages', free], ['nr_inactive_anon', 0], ['nr_active_anon', 0], ['nr_inactive_file', 0],
+    ['nr_active_file', 0], ['nr_unevictable', 0], ['nr_mlock', 0], ['nr_anon_pages', 0], ['nr_mapped', 0],
+    ['nr_file_pages', 0], ['nr_dirty', 0], ['nr_writeback', 0], ['nr_shmem', Math.ceil(tmpfsBudget.used / 4096)],
+    ['pgpgin', 0], ['pgpgout', 0], ['pswpin', 0], ['pswpout', 0], ['pgfault', minflt + majflt], ['pgmajfault', majflt],
+    ['oom_kill', 0],
+  ];
+  return rows.map(([k, v]) => `${k} ${v}\n`).join('');
+}
 
 const entries = (list: Array<[string, () => Inode]>): SynthEntries => new Map(list);
 
@@ -211,12 +243,16 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
         const t = self();
         return t ? `${t.tg.pid}/task/${t.tid}` : -E.ENOENT;
       })],
-      ['cpuinfo', file('/cpuinfo', () => hostCpuinfo)],
+      ['cpuinfo', file('/cpuinfo', () => cpuinfoText(kernel.cpus))],
+      ['vmstat', file('/vmstat', () => vmstatText(kernel))],
+      // No block devices in the sandbox (see /sys/block).
+      ['diskstats', file('/diskstats', () => '')],
+      ['partitions', file('/partitions', () => 'major minor  #blocks  name\n\n')],
       ['meminfo', file('/meminfo', meminfoText)],
       ['stat', file('/stat', () => statText(kernel))],
       ['uptime', file('/uptime', () => {
         const up = kernel.nowNs() / 1e9;
-        return `${up.toFixed(2)} ${(up * os.cpus().length * 0.9).toFixed(2)}\n`;
+        return `${up.toFixed(2)} ${(up * kernel.cpus * 0.9).toFixed(2)}\n`;
       })],
       ['loadavg', file('/loadavg', () => `0.00 0.00 0.00 1/${kernel.tasks.size} ${Math.max(0, ...kernel.tasks.keys())}\n`)],
       ['version', file('/version', () => `Linux version ${kernel.release} (tssandbox@tssandbox) (gcc) ${kernel.version}\n`)],
@@ -323,8 +359,8 @@ function statusText(t: Task, state?: string): string {
     `CapAmb:\t${hex16(0)}`,
     `NoNewPrivs:\t0`,
     `Seccomp:\t0`,
-    `Cpus_allowed:\t${((1 << Math.min(os.cpus().length, 31)) - 1).toString(16)}`,
-    `Cpus_allowed_list:\t0-${os.cpus().length - 1}`,
+    `Cpus_allowed:\t${(2 ** t.kernel.cpus - 1).toString(16)}`,
+    `Cpus_allowed_list:\t${t.kernel.cpus > 1 ? `0-${t.kernel.cpus - 1}` : '0'}`,
     `voluntary_ctxt_switches:\t${hs.nvcsw}`,
     `nonvoluntary_ctxt_switches:\t${hs.nivcsw}`,
     '',
@@ -377,7 +413,7 @@ function meminfoText(): string {
 }
 
 function statText(kernel: Kernel): string {
-  const cpus = os.cpus();
+  const cpus = os.cpus().slice(0, kernel.cpus);
   const line = (name: string, t: os.CpuInfo['times']) =>
     `${name} ${Math.floor(t.user / 10)} ${Math.floor(t.nice / 10)} ${Math.floor(t.sys / 10)} ${Math.floor(t.idle / 10)} 0 ${Math.floor(t.irq / 10)} 0 0 0 0\n`;
   const sum = cpus.reduce((a, c) => ({

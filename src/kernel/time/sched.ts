@@ -16,8 +16,10 @@ export const SCHED_IDLE = 5;
 export const SCHED_DEADLINE = 6;
 export const SCHED_RESET_ON_FORK = 0x40000000;
 
-export const NR_CPUS = 2;
-export const ALL_CPUS = (1 << NR_CPUS) - 1;
+/** Every CPU the sandbox's guests may use (Kernel.cpus, one bit each). */
+export function allCpus(t: Task): number {
+  return 2 ** t.kernel.cpus - 1;
+}
 /**
  * cpumask_size(): bytes of a kernel CPU mask, what sched_getaffinity returns. It
  * follows the kernel's NR_CPUS, not the CPU count; 32 (NR_CPUS 256) as on the
@@ -42,7 +44,7 @@ const attrs = new WeakMap<Task, SchedAttr>();
 export function schedOf(t: Task): SchedAttr {
   let a = attrs.get(t);
   if (!a) {
-    a = { policy: SCHED_OTHER, priority: 0, nice: 0, affinity: ALL_CPUS, resetOnFork: false };
+    a = { policy: SCHED_OTHER, priority: 0, nice: 0, affinity: allCpus(t), resetOnFork: false };
     attrs.set(t, a);
   }
   return a;
@@ -123,7 +125,7 @@ export function setScheduler(caller: Task, target: Task, policy: number, priorit
 /** sched_setaffinity core: mask bits beyond the sandbox's CPUs are ignored. */
 export function setAffinity(caller: Task, target: Task, mask: bigint): number {
   if (!mayChangeSched(caller, target)) return -EPERM;
-  const m = Number(mask & BigInt(ALL_CPUS));
+  const m = Number(mask & BigInt(allCpus(target)));
   if (m === 0) return -EINVAL;
   schedOf(target).affinity = m;
   return 0;
@@ -139,7 +141,8 @@ export function rrInterval(target: Task): bigint {
 /** The CPU getcpu reports: the lowest one the thread may run on. */
 export function currentCpu(t: Task): number {
   const m = schedOf(t).affinity;
-  return m & 1 ? 0 : 1;
+  for (let i = 0; i < 31; i++) if (m & (1 << i)) return i;
+  return 0;
 }
 
 // ---- getpriority / setpriority ----
