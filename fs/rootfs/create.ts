@@ -75,11 +75,11 @@ export function createVfs(opts: VfsOptions = {}): Vfs {
       if (typeof f === 'number') throw new Error(`cannot mount ${m.src} at ${m.dst}: ${errnoMessage(-f)}`);
       rootInode = f;
     }
-    const r = vfs.mountAt(m.dst, fs, '', rootInode);
+    const r = vfs.mountAt(Buffer.from(m.dst).toString('latin1'), fs, '', rootInode);
     if (r < 0) throw new Error(`cannot mount ${m.src} at ${m.dst}: ${errnoMessage(-r)}`);
   }
   for (const dst of opts.tmpfs ?? []) {
-    const r = vfs.mountAt(dst, new Tmpfs({ mode: 0o1777 }), '');
+    const r = vfs.mountAt(Buffer.from(dst).toString('latin1'), new Tmpfs({ mode: 0o1777 }), '');
     if (r < 0) throw new Error(`cannot mount tmpfs at ${dst}: ${errnoMessage(-r)}`);
   }
   return vfs;

@@ -126,7 +126,7 @@ function run(o: RunOptions): number {
 
   // Working directory: the caller's when the sandbox can see it, else /.
   const cwd = o.cwd ?? process.cwd();
-  const d = vfs.lookup(init, -100, cwd, true);
+  const d = vfs.lookup(init, -100, toVfsPath(cwd), true);
   if (typeof d !== 'number') fsCtx.cwd = d;
   else if (o.cwd) fail(`--cwd ${o.cwd}: no such directory in the sandbox`, 125);
 
@@ -157,7 +157,13 @@ function run(o: RunOptions): number {
 }
 
 /** A program name without '/' is looked up in the guest's PATH, like execvp. */
-function findProgram(init: Task, name: string, envp: string[]): string {
+/** A host (UTF-8) string as a VFS path: latin1, one char per byte (fs/README.md). */
+function toVfsPath(s: string): string {
+  return Buffer.from(s, 'utf8').toString('latin1');
+}
+
+function findProgram(init: Task, hostName: string, envp: string[]): string {
+  const name = toVfsPath(hostName);
   if (name.includes('/')) return name;
   const pathVar = envp.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/bin:/bin';
   let sawDenied = false;
@@ -167,5 +173,5 @@ function findProgram(init: Task, name: string, envp: string[]): string {
     if (typeof r !== 'number') return cand;
     if (r === -EACCES || r === -ENOEXEC) sawDenied = true;
   }
-  fail(`${name}: ${sawDenied ? 'permission denied' : 'command not found'}`, sawDenied ? 126 : 127);
+  fail(`${hostName}: ${sawDenied ? 'permission denied' : 'command not found'}`, sawDenied ? 126 : 127);
 }
