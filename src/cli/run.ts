@@ -12,6 +12,7 @@ import { tmpfsBudget } from '../../fs/vfs/space-budget';
 import { Kernel } from '../kernel/kernel';
 import { Credentials } from '../auth/credentials';
 import { Sentry } from '../kernel/sentry';
+import { writeDiagnostic } from './diagnostics';
 import type { Task } from '../kernel/task';
 import { SYSCALL_TABLE } from '../../syscalls/table';
 import { createInit, startInit } from '../kernel/process-lifecycle';
@@ -74,7 +75,7 @@ function run(o: RunOptions): number {
     fail(`cannot set up the filesystem: ${(e as Error).message}`, 125);
   }
   kernel.pidsLimit = o.pidsLimit;
-  if (o.debug) kernel.debug = (m) => process.stderr.write(`tssandbox: ${m}\n`);
+  if (o.debug) kernel.debug = (m) => writeDiagnostic(`tssandbox: ${m}\n`);
 
   const fdTable = new FdTable();
   if (!useConsole) {
@@ -87,7 +88,7 @@ function run(o: RunOptions): number {
 
   const s = new Sentry(kernel, platform, SYSCALL_TABLE);
   installTimers(s);
-  const tracer = o.strace ? new StraceTracer((l) => process.stderr.write(l + '\n')) : null;
+  const tracer = o.strace ? new StraceTracer((l) => writeDiagnostic(l + '\n')) : null;
   s.tracer = tracer;
 
   const envp = buildEnv(o);
