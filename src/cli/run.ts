@@ -13,6 +13,7 @@ import { Kernel } from '../kernel/kernel';
 import { Credentials } from '../auth/credentials';
 import { Sentry } from '../kernel/sentry';
 import { writeDiagnostic } from './diagnostics';
+import { prepareVdso } from '../loader/vdso';
 import type { Task } from '../kernel/task';
 import { SYSCALL_TABLE } from '../../syscalls/table';
 import { createInit, startInit } from '../kernel/process-lifecycle';
@@ -67,6 +68,7 @@ function run(o: RunOptions): number {
   // gofer answers the Sentry synchronously, best on the same CPU.
   const platform = new PtracePlatform({ pin: o.pin });
   const kernel = new Kernel();
+  prepareVdso(); // the clock calibrates while the rest is set up
   tmpfsBudget.limit = o.tmpfsLimit;
   let vfs;
   try {

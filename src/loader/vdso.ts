@@ -17,7 +17,8 @@ interface VdsoFiles {
 
 let files: VdsoFiles | null | undefined;
 
-function open(): VdsoFiles | null {
+/** Opens the vDSO's files and starts the clock (at start-up, before the Sentry confines itself). */
+export function prepareVdso(): VdsoFiles | null {
   if (files !== undefined) return files;
   files = null;
   const dataFd = native().vdsoStart();
@@ -33,7 +34,7 @@ function open(): VdsoFiles | null {
 
 /** Maps [vvar] and [vdso] into a new image; returns the vDSO's address, or 0 if there is none. */
 export function mapVdso(mm: AddressSpace, ctx: number): number {
-  const f = open();
+  const f = prepareVdso();
   if (f === null) return 0;
   const base = mm.map(ctx, 0, PAGE_SIZE + f.imageLen, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, null, 0, '[vvar]');
   if (base < 0) return 0;
