@@ -1,0 +1,34 @@
+import * as fs from 'fs';
+
+/** Host pids of the stub processes under a Sentry process: the template and its descendants. */
+export function stubsOf(sentryPid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (!stat.includes('(tssandbox-stub)')) continue;
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const under = (pid: number): boolean => {
+    for (let p = parent.get(pid); p !== undefined; p = parent.get(p)) if (p === sentryPid) return true;
+    return parent.get(pid) === sentryPid;
+  };
+  for (const pid of parent.keys()) if (under(pid)) out.push(pid);
+  return out;
+}
+
+/** True while pid is a live (not zombie) stub process. */
+export function stubAlive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (!stat.includes('(tssandbox-stub)')) return false; // the pid was reused
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
