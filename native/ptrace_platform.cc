@@ -246,22 +246,18 @@ static int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, i
   if (count == 0 && timeoutMs < 0) {
     SetSigchldWakeups(false);
     for (;;) {
-      // A host signal that came while the Sentry was busy: report it before the next
+      // A host signal that came while the Sentry was busy is reported before the next
       // stop, or a guest that never stops making cheap syscalls would hide it forever.
-      if (__builtin_expect(PendingHostSignals() != 0, 0)) {
-        Info()[kInfoKind] = kEvHostSignal;
-        return kEvHostSignal;
-      }
-      pid_t pid = waitpid(-g_pgid, &status, __WALL);
-      if (pid > 0) return DecodeStop(pid, status);
-      if (errno == EINTR) {
+      long r = WaitUnlessHostSignal(-g_pgid, &status, __WALL);
+      if (r > 0) return DecodeStop((pid_t)r, status);
+      if (r == -EINTR) {
         if (PendingHostSignals()) {
           Info()[kInfoKind] = kEvHostSignal;
           return kEvHostSignal;
         }
         continue;
       }
-      return -errno;  // ECHILD: no stub left
+      return (int)r;  // -ECHILD: no stub left
     }
   }
   SetSigchldWakeups(true);
