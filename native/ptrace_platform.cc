@@ -93,6 +93,11 @@ static void FillSyscallArgs() {
 // ---- syscalls that are not x86-64 `syscall`s, and the vsyscall page ----
 
 constexpr uint64_t kVsyscallPage = 0xffffffffff600000ULL;
+// The thread whose current stop is a vsyscall reported as a syscall, and its entry.
+static pid_t g_vsysTid = 0;
+static uint64_t g_vsysEntry = 0;
+// A SIGSEGV made up for a vsyscall the Sentry failed with EFAULT, reported by the next wait.
+static pid_t g_synthSegvTid = 0;
 
 // Reports the thread as faulted with SIGSEGV (SI_KERNEL, si_addr 0), as Linux does.
 static int ReportSegv(pid_t pid) {
@@ -174,6 +179,8 @@ static int CheckVsyscall(pid_t pid, int sig) {
     if (Ptrace(PTRACE_SETREGS, pid, nullptr, r) != 0) return 0;
   }
   r->orig_rax = (unsigned long)nr;  // the event's view only: the thread is not in a syscall
+  g_vsysTid = pid;
+  g_vsysEntry = kVsyscallPage + (nr == SYS_gettimeofday ? 0 : nr == SYS_time ? 0x400 : 0x800);
   FillSyscallArgs();
   g_stopAt = MonoNs();
   g_stopTid = pid;
@@ -184,6 +191,7 @@ static int CheckVsyscall(pid_t pid, int sig) {
 // Turns a waitpid status into an event in the shared buffer; returns its kind.
 static int DecodeStop(pid_t pid, int status) {
   int32_t* inf = Info();
+  if (pid == g_vsysTid) g_vsysTid = 0;
   inf[kInfoTid] = pid;
   inf[kInfoStatus] = status;
   inf[kInfoSigno] = 0;
@@ -241,6 +249,13 @@ static int64_t NowMs() {
 // or the timeout. Blocks in waitpid directly when there is nothing else to watch.
 static int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t* revents, int count) {
   int status;
+  if (__builtin_expect(g_synthSegvTid != 0, 0)) {
+    Info()[kInfoTid] = g_synthSegvTid;
+    Info()[kInfoStatus] = 0;
+    Info()[kInfoMsg] = 0;
+    g_synthSegvTid = 0;
+    return ReportSegv(0);
+  }
   // A thread stopped but not resumed (it blocked): charge its handling up to now only.
   if (g_stopTid) ChargeSentryTime(g_stopTid);
   if (count == 0 && timeoutMs < 0) {
@@ -329,9 +344,28 @@ static long SetResult(pid_t tid, double result) {
   return Ptrace(PTRACE_POKEUSR, tid, (void*)offsetof(user_regs_struct, rax), (void*)(int64_t)result);
 }
 
+// A vsyscall whose output pointer was bad: Linux does not return, it raises SIGSEGV
+// (SI_KERNEL) with rip still at the vsyscall entry. The thread stays stopped, put back
+// as it was at the call, and the next wait reports the fault. True if so diverted.
+static bool DivertVsyscallFault(pid_t tid, double result) {
+  if (__builtin_expect(tid != g_vsysTid, 1)) return false;
+  g_vsysTid = 0;
+  if ((int64_t)result != -EFAULT) return false;
+  user_regs_struct r;
+  if (Ptrace(PTRACE_GETREGS, tid, nullptr, &r) != 0) return false;
+  r.rip = g_vsysEntry;
+  r.rsp -= 8;
+  r.rax = (unsigned long)-ENOSYS;  // what the kernel's emulation leaves there
+  r.orig_rax = (unsigned long)-1;
+  if (Ptrace(PTRACE_SETREGS, tid, nullptr, &r) != 0) return false;
+  g_synthSegvTid = tid;
+  return true;
+}
+
 static Napi::Value ResumeSyscall(const Napi::CallbackInfo& info) {
   pid_t tid = info[0].As<Napi::Number>().Int32Value();
   double result = info[1].As<Napi::Number>().DoubleValue();
+  if (DivertVsyscallFault(tid, result)) return Num(info.Env(), 0);
   if (SetResult(tid, result) != 0) return Num(info.Env(), -errno);
   if (Ptrace(PTRACE_SYSEMU, tid, nullptr, nullptr) != 0) return Num(info.Env(), -errno);
   return Num(info.Env(), 0);
@@ -341,7 +375,9 @@ static Napi::Value ResumeSyscallAndWait(const Napi::CallbackInfo& info) {
   pid_t tid = info[0].As<Napi::Number>().Int32Value();
   double result = info[1].As<Napi::Number>().DoubleValue();
   int timeout = info[2].As<Napi::Number>().Int32Value();
-  if (SetResult(tid, result) != 0 || Ptrace(PTRACE_SYSEMU, tid, nullptr, nullptr) != 0) {
+  if (DivertVsyscallFault(tid, result)) {
+    // Not resumed: the wait below reports its SIGSEGV first.
+  } else if (SetResult(tid, result) != 0 || Ptrace(PTRACE_SYSEMU, tid, nullptr, nullptr) != 0) {
     // The thread is gone (killed); report it like any other exit on the next wait.
   }
   return Num(info.Env(), WaitEvent(timeout, nullptr, nullptr, nullptr, 0));
@@ -350,6 +386,7 @@ static Napi::Value ResumeSyscallAndWait(const Napi::CallbackInfo& info) {
 static Napi::Value Resume(const Napi::CallbackInfo& info) {
   pid_t tid = info[0].As<Napi::Number>().Int32Value();
   long sig = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : 0;
+  if (tid == g_vsysTid) g_vsysTid = 0;
   if (Ptrace(PTRACE_SYSEMU, tid, nullptr, (void*)sig) != 0) return Num(info.Env(), -errno);
   return Num(info.Env(), 0);
 }
@@ -590,6 +627,11 @@ static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
     // which stops core helpers too, unless the Sentry could then not read it).
     struct rlimit noCore = {0, 0};
     if (setrlimit(RLIMIT_CORE, &noCore) != 0) _exit(123);
+    // A non-dumpable stub stays fully traceable by the Sentry: requests on an attached
+    // tracee are not checked again, and process_vm_readv/writev and /proc/<pid>/maps
+    // (ptrace_may_access) pass a non-dumpable target for a caller with CAP_SYS_PTRACE
+    // in the target mm's user namespace, which the Sentry has as that namespace's
+    // owner (or as root). Without either, non-dumpable would lock the Sentry out.
     bool keepDumpable = !userNs && !capPtrace;
     ResetSignalsInChild();
     if (syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) != 0) _exit(125);

@@ -96,6 +96,13 @@ describe.each(LINKAGES)('legacy entry points (%s)', (linkage) => {
     if (!corePattern.startsWith('|')) expect(fs.readdirSync(cwd)).toEqual([]);
   });
 
+  it('a bad pointer to a vsyscall is SIGSEGV at the entry, as in Linux', async () => {
+    const guest = compileGuest('vsyscall', linkage, { srcDir: SRC });
+    const r = await runSandbox([guest, 'fault']);
+    expect(r.code, explain(r)).toBe(0);
+    expect(r.stdout).toBe('SIGSEGV si_code 128, si_addr (nil), rip at the time entry\n');
+  });
+
   it('int $0x80 is refused as on Linux without IA32 emulation (SIGSEGV), never run as a 64-bit call', async () => {
     const guest = compileGuest('int80', linkage, { srcDir: SRC });
     const r = await runSandbox([guest]);
