@@ -36,7 +36,7 @@ function exited(child: ChildProcess): Promise<{ code: number | null; signal: Nod
 
 /** Waits (bounded) until none of the pids is a live stub any more. */
 async function stubsGone(pids: number[]): Promise<number[]> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 200; i++) {
     const alive = pids.filter(stubAlive);
     if (alive.length === 0) return [];
     await new Promise((r) => setTimeout(r, 50));
