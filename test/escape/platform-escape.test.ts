@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import { compileGuest, LINKAGES } from '../helpers/build';
 import { BASE_ENV, explain, runSandbox, spawnCollect } from '../helpers/run';
 import { BIN } from '../helpers/paths';
-import { stubAlive, stubsOf } from './stubs';
+import { commOf, descendantsOf, processAlive, stubsOf } from './stubs';
 
 const SRC = path.join(__dirname, 'guests');
 
@@ -34,14 +34,11 @@ function exited(child: ChildProcess): Promise<{ code: number | null; signal: Nod
   return new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
 }
 
-/** Waits (bounded) until none of the pids is a live stub any more. */
-async function stubsGone(pids: number[]): Promise<number[]> {
-  for (let i = 0; i < 200; i++) {
-    const alive = pids.filter(stubAlive);
-    if (alive.length === 0) return [];
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return pids.filter(stubAlive);
+/** Waits (bounded) until none of the processes is alive any more; returns those still alive. */
+async function allGone(procs: { pid: number; comm: string }[]): Promise<string[]> {
+  const alive = () => procs.filter((p) => processAlive(p.pid, p.comm)).map((p) => `${p.pid} (${p.comm})`);
+  for (let i = 0; i < 200 && alive().length; i++) await new Promise((r) => setTimeout(r, 50));
+  return alive();
 }
 
 describe('the fd hand-over does not trust guest-writable memory', () => {
@@ -121,13 +118,15 @@ describe('host signals reach the Sentry whatever the guest does', () => {
       const { child } = await startUntil([guest], 'spinning');
       const stubs = stubsOf(child.pid!);
       expect(stubs.length).toBeGreaterThan(1);
+      // Everything the Sentry started: the stubs, the gofer.
+      const procs = descendantsOf(child.pid!).map((pid) => ({ pid, comm: commOf(pid) }));
       // Bounded so that a deaf Sentry fails here rather than hanging the suite.
       const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
       child.kill(sig);
       const r = await exited(child);
       clearTimeout(kill);
       expect(r.code, `exit ${r.code} signal ${r.signal}`).toBe(status);
-      expect(await stubsGone(stubs)).toEqual([]);
+      expect(await allGone(procs)).toEqual([]);
     });
   }
 });
