@@ -160,6 +160,7 @@ static int CheckVsyscall(pid_t pid, int sig) {
     if (code != 1 /* SYS_SECCOMP */ || (callAddr & ~0xfffULL) != kVsyscallPage) return 0;
     nr = sysno;
   } else {
+    if (code <= 0) return 0;  // sent by a process, not a fault
     if (Ptrace(PTRACE_GETREGS, pid, nullptr, Regs()) != 0) return 0;
     uint64_t off = Regs()->rip - kVsyscallPage;
     if (off != 0 && off != 0x400 && off != 0x800) return 0;
