@@ -41,6 +41,9 @@ user_regs_struct* Regs();
 // host.cc
 int SelfPipeReadFd();
 uint32_t PendingHostSignals();
+// wait4(pid, status, options | __WALL...) that returns -EINTR, without waiting, once a
+// host signal is pending (checked race-free against the signal handler); else its result.
+long WaitUnlessHostSignal(pid_t pid, int* status, int options);
 void SetSigchldWakeups(bool on);
 void ResetSignalsInChild();
 
