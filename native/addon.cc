@@ -7,6 +7,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tss::InitGofer(env, exports);
   tss::InitGoferServer(env, exports);
   tss::InitVdsoClock(env, exports);
+  tss::InitSentryConfine(env, exports);
   return exports;
 }
 

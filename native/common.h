@@ -52,6 +52,7 @@ void InitHost(Napi::Env env, Napi::Object exports);
 void InitGofer(Napi::Env env, Napi::Object exports);
 void InitGoferServer(Napi::Env env, Napi::Object exports);
 void InitVdsoClock(Napi::Env env, Napi::Object exports);
+void InitSentryConfine(Napi::Env env, Napi::Object exports);
 
 inline Napi::Value Num(Napi::Env env, double v) { return Napi::Number::New(env, v); }
 

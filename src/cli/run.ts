@@ -27,6 +27,7 @@ import { Console } from './console';
 import { attach as attachTty } from '../kernel/tty';
 import { consoleTty } from '../../fs/fsimpl/host/host-file';
 import { setHostWinchHook } from '../kernel/signal-delivery';
+import { confineSentry } from '../confine/sentry';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
 
@@ -123,6 +124,8 @@ function run(o: RunOptions): number {
   const started = platform.start();
   if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);
   native().installSignalHandlers();
+  // Set up: from here the Sentry needs only the host calls it serves guests with.
+  confineSentry({ gofer: vfs.gofer !== null }, (m) => process.stderr.write(`tssandbox: ${m}\n`));
   if (cons) {
     cons.enterRaw();
     cons.start();
