@@ -126,6 +126,31 @@ describe.skipIf(!have)('a gofer asked to write to a read-only root', () => {
     expect(nfs.readFileSync(path.join(rw, 'newdir', 'inner'), 'utf8')).toBe('inner');
   });
 
+  it('opens only regular files and directories: a FIFO cannot hang it, a device node is not opened', () => {
+    const s = sockOf(c);
+    execFileSync('mkfifo', [path.join(rw, 'fifo')]);
+    // First with the FIFO held open by the test (so that a gofer without the type check
+    // returns at once and fails here, rather than hanging)...
+    const holder = nfs.openSync(path.join(rw, 'fifo'), nfs.constants.O_RDWR | nfs.constants.O_NONBLOCK);
+    const [held, , hfd] = raw(s, Op.Open, 1, 'fifo');
+    if (hfd >= 0) nfs.closeSync(hfd);
+    nfs.closeSync(holder);
+    expect(held).toBe(-E.ENXIO);
+    // ...then without any writer, where a blocking open would never return.
+    const [fifo, , ffd] = raw(s, Op.Open, 1, 'fifo');
+    if (ffd >= 0) nfs.closeSync(ffd);
+    expect(fifo).toBe(-E.ENXIO);
+    if (isRoot) {
+      // A character device like /dev/null (1:3), planted in a read-write bind.
+      execFileSync('mknod', [path.join(rw, 'null'), 'c', '1', '3']);
+      const [dev, , dfd] = raw(s, Op.Open, 1, 'null', '', O_RDWR);
+      if (dfd >= 0) nfs.closeSync(dfd);
+      expect(dev).toBeLessThan(0);
+    }
+    // Still serving.
+    expect(raw(s, Op.Lstat, 1, 'file')[0]).toBe(0);
+  });
+
   it.skipIf(!isRoot)('hands out descriptors the host kernel keeps read-only too', () => {
     const [res, , fd] = raw(sockOf(c), Op.Open, 0, 'file', '', 0, 0);
     expect(res).toBe(0);
