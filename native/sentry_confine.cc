@@ -1,4 +1,4 @@
-// The Sentry confines itself once the sandbox is set up (src/confine/sentry.ts calls
+// The Sentry confines itself once the sandbox is set up (src/cli/confine.ts calls
 // sentryConfine from src/cli/run.ts): it gives up the capabilities it no longer needs,
 // sets no_new_privs, and installs a seccomp filter on every thread of the process
 // (SECCOMP_FILTER_FLAG_TSYNC: Node's main thread, libuv's pool, V8's workers), which
@@ -258,7 +258,7 @@ Napi::Value SentryConfine(const Napi::CallbackInfo& info) {
 }
 
 // sentryTryForbidden(kind, arg): the test hook (TSSANDBOX_TEST_FORBIDDEN_SYSCALL, see
-// src/confine/sentry.ts): makes one call the filter forbids, undoing it if it worked.
+// src/cli/confine.ts): makes one call the filter forbids, undoing it if it worked.
 // Returns 0 or -errno (a killing rule does not return).
 Napi::Value SentryTryForbidden(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

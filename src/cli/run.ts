@@ -27,7 +27,7 @@ import { Console } from './console';
 import { attach as attachTty } from '../kernel/tty';
 import { consoleTty } from '../../fs/fsimpl/host/host-file';
 import { setHostWinchHook } from '../kernel/signal-delivery';
-import { confineSentry } from '../confine/sentry';
+import { confineSentry } from './confine';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
 

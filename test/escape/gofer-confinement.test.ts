@@ -10,7 +10,7 @@ import * as path from 'path';
 import { goferNative } from '../../src/gofer/native';
 import { spawnGofer, Confined, type GoferClient } from '../../src/gofer/client';
 import { HEADER, MAGIC, Op } from '../../src/gofer/protocol';
-import * as E from '../../src/kernel/errno';
+import * as E from '../../src/abi/errno';
 import { BASE_ENV } from '../helpers/run';
 import { BIN } from '../helpers/paths';
 
