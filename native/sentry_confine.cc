@@ -12,12 +12,14 @@
 #include "seccomp_bpf.h"
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -214,8 +216,19 @@ size_t SentryFilter(struct sock_filter* buf, size_t cap, bool gofer, bool log) {
 
 bool g_confined = false;
 
-// sentryConfine({ gofer, log, keepFileCaps }): drops capabilities (all of them, or keeps
-// the file-access ones root needs when the Sentry reaches host trees itself), sets
+// Is the stub `pid` in a user namespace other than ours? (false when unknown)
+bool StubHasOwnUserNs(int pid) {
+  if (pid <= 0) return false;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/user", pid);
+  struct stat a, b;
+  if (stat(path, &a) != 0 || stat("/proc/self/ns/user", &b) != 0) return false;
+  return a.st_ino != b.st_ino || a.st_dev != b.st_dev;
+}
+
+// sentryConfine({ gofer, log, keepFileCaps, stubPid }): drops capabilities (all of them,
+// or keeps the file-access ones root needs when the Sentry reaches host trees itself,
+// and CAP_SYS_PTRACE when the stubs share its user namespace), sets
 // no_new_privs and installs the filter on every thread. Returns a bit mask (1 filter,
 // 2 capabilities, 4 no_new_privs) or -errno when the filter could not be installed.
 Napi::Value SentryConfine(const Napi::CallbackInfo& info) {
@@ -225,11 +238,17 @@ Napi::Value SentryConfine(const Napi::CallbackInfo& info) {
   bool gofer = o.Get("gofer").ToBoolean().Value();
   bool log = o.Get("log").ToBoolean().Value();
   bool keepFileCaps = o.Get("keepFileCaps").ToBoolean().Value();
+  int stubPid = o.Has("stubPid") && o.Get("stubPid").IsNumber() ? o.Get("stubPid").As<Napi::Number>().Int32Value() : 0;
   if (g_confined) return Num(env, -EALREADY);
   int got = 0;
   uint64_t keep = keepFileCaps ? (1ull << CAP_CHOWN) | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_DAC_READ_SEARCH) |
                                      (1ull << CAP_FOWNER) | (1ull << CAP_FSETID)
                                : 0;
+  // Guest memory (process_vm_readv/writev, /proc/<stub>/maps) of a non-dumpable stub
+  // needs CAP_SYS_PTRACE in the stub's user namespace. In a user namespace of its own
+  // (owned by our uid) the Sentry has it there without any capability here; when the
+  // stub shares our user namespace (the host refused a new one), it is kept.
+  if (!StubHasOwnUserNs(stubPid)) keep |= 1ull << CAP_SYS_PTRACE;
   for (int c = 0; c < 64; c++)
     if (!(keep & (1ull << c))) prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);

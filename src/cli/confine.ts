@@ -13,13 +13,15 @@
 import { native } from '../platform/native';
 
 interface ConfineNative {
-  sentryConfine(o: { gofer: boolean; log: boolean; keepFileCaps: boolean }): number;
+  sentryConfine(o: { gofer: boolean; log: boolean; keepFileCaps: boolean; stubPid: number }): number;
   sentryTryForbidden(kind: string, arg: number, path?: string): number;
 }
 
 export interface ConfineOptions {
   /** The host trees are served by the gofer: the Sentry itself changes no host path. */
   gofer: boolean;
+  /** Host pid of the template stub (its user namespace decides whether CAP_SYS_PTRACE stays). */
+  stubPid: number;
 }
 
 /** Result bits of sentryConfine. */
@@ -32,7 +34,7 @@ export function confineSentry(o: ConfineOptions, warn: (m: string) => void): num
   if (typeof n.sentryConfine !== 'function') return 0;
   let r = 0;
   if (mode !== 'off') {
-    r = n.sentryConfine({ gofer: o.gofer, log: mode === 'log', keepFileCaps: !o.gofer });
+    r = n.sentryConfine({ gofer: o.gofer, log: mode === 'log', keepFileCaps: !o.gofer, stubPid: o.stubPid });
     if (r < 0) warn(`cannot confine the Sentry (errno ${-r}): running without its seccomp filter`);
   }
   testHook(n as ConfineNative);

@@ -125,7 +125,7 @@ function run(o: RunOptions): number {
   if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);
   native().installSignalHandlers();
   // Set up: from here the Sentry needs only the host calls it serves guests with.
-  confineSentry({ gofer: vfs.gofer !== null }, (m) => process.stderr.write(`tssandbox: ${m}\n`));
+  confineSentry({ gofer: vfs.gofer !== null, stubPid: started }, (m) => process.stderr.write(`tssandbox: ${m}\n`));
   if (cons) {
     cons.enterRaw();
     cons.start();
