@@ -343,7 +343,8 @@ size_t Serve(size_t len, int* fdOut) {
         if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_MNT_ID, &sx) != 0) res = -errno;
         else if (!S_ISREG(sx.stx_mode) && !S_ISDIR(sx.stx_mode)) res = -ENXIO;
         else if ((sx.stx_mask & STATX_MNT_ID) && !MountOk(sx.stx_mnt_id, fd, nullptr)) res = -ENOENT;
-        else if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) res = -errno;
+        // Back to the flags asked for (F_SETFL sets exactly these status bits).
+        else if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & (O_APPEND | O_DIRECT | O_NOATIME)) != 0) res = -errno;
         else res = 0;
         if (res == 0) *fdOut = fd;
         else close(fd);

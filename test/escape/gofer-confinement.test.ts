@@ -108,6 +108,9 @@ describe.skipIf(!have)('a gofer asked to write to a read-only root', () => {
     // Reading stays allowed.
     const [res, , fd] = raw(s, Op.Open, 0, 'file', '', 0, 0);
     expect(res).toBe(0);
+    // (opened non-blocking first, then given back the flags asked for: no O_NONBLOCK)
+    const fl = parseInt(/^flags:\s*(\d+)/m.exec(nfs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1], 8);
+    expect(fl & 0o4000).toBe(0);
     expect(nfs.readFileSync(fd, 'utf8')).toBe('original');
     nfs.closeSync(fd);
   });
