@@ -251,7 +251,7 @@ int StatInto(int dirfd, const char* name, size_t off) {
   if (syscall(SYS_statx, dirfd, name, flags, STATX_BASIC_STATS | STATX_BTIME | STATX_MNT_ID, &sx) != 0) return -errno;
   if ((sx.stx_mask & STATX_MNT_ID) && !MountOk(sx.stx_mnt_id, dirfd, name)) return -ENOENT;
   double f[18] = {
-      0, (double)sx.stx_ino, (double)sx.stx_mode, (double)sx.stx_nlink, (double)sx.stx_uid, (double)sx.stx_gid,
+      (double)makedev(sx.stx_dev_major, sx.stx_dev_minor), (double)sx.stx_ino, (double)sx.stx_mode, (double)sx.stx_nlink, (double)sx.stx_uid, (double)sx.stx_gid,
       (double)makedev(sx.stx_rdev_major, sx.stx_rdev_minor), (double)sx.stx_size, (double)sx.stx_blksize,
       (double)sx.stx_blocks, (double)sx.stx_atime.tv_sec, (double)sx.stx_atime.tv_nsec,
       (double)sx.stx_mtime.tv_sec, (double)sx.stx_mtime.tv_nsec, (double)sx.stx_ctime.tv_sec,
