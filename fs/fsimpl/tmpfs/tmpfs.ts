@@ -78,6 +78,11 @@ export class Tmpfs extends FileSystem {
 
 export class TmpfsInode extends Inode {
   readonly ino = nextIno++;
+  /**
+   * Overlay upper only: the inode number the overlay shows for this file, the lower
+   * file's when it was copied up (so every hard link made of it later keeps it); 0: ino.
+   */
+  overlayIno = 0;
   nlink = 1;
   /** Bytes of the sandbox's tmpfs budget this file's data holds (whole pages). */
   private charged = 0;
