@@ -5,12 +5,27 @@
  */
 export class SpaceBudget {
   used = 0;
+  /**
+   * Other memory drawn from the same limit (--memory: the stubs' memory cgroup usage),
+   * read again after each MiB of growth, and whenever the limit looks near.
+   */
+  external: (() => number) | null = null;
+  private ext = 0;
+  private nextCheck = 0;
   constructor(public limit = Infinity) {}
 
   /** Takes n bytes; false (nothing taken) if that would pass the limit. */
   take(n: number): boolean {
-    if (this.used + n > this.limit) return false;
-    this.used += n;
+    const want = this.used + n;
+    if (want > this.limit) return false;
+    if (this.external !== null) {
+      if (want >= this.nextCheck || want + this.ext > this.limit) {
+        this.ext = this.external();
+        this.nextCheck = want + (1 << 20);
+      }
+      if (want + this.ext > this.limit) return false;
+    }
+    this.used = want;
     return true;
   }
 

@@ -10,6 +10,7 @@ import { FdTable } from '../../fs/vfs/fdtable';
 import { HostFile } from '../../fs/fsimpl/host/host-file';
 import { tmpfsBudget } from '../../fs/vfs/space-budget';
 import { Kernel } from '../kernel/kernel';
+import { memoryLimit } from '../mm/memory-limit';
 import { Credentials } from '../auth/credentials';
 import { Sentry } from '../kernel/sentry';
 import { writeDiagnostic } from './diagnostics';
@@ -71,6 +72,9 @@ function run(o: RunOptions): number {
   const kernel = new Kernel();
   prepareVdso(); // the clock calibrates while the rest is set up
   tmpfsBudget.limit = o.tmpfsLimit;
+  const memNote = memoryLimit.setup(o.memoryLimit);
+  // With --memory, tmpfs and the stubs' memory share the one limit.
+  if (memoryLimit.cgroupDir !== null) tmpfsBudget.external = () => memoryLimit.usage();
   let vfs;
   try {
     vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, ttyFd, kernel });
@@ -79,6 +83,7 @@ function run(o: RunOptions): number {
   }
   kernel.pidsLimit = o.pidsLimit;
   if (o.debug) kernel.debug = (m) => writeDiagnostic(`tssandbox: ${m}\n`);
+  if (o.debug) kernel.log(memNote);
 
   const fdTable = new FdTable();
   if (!useConsole) {
@@ -123,6 +128,8 @@ function run(o: RunOptions): number {
 
   const started = platform.start();
   if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);
+  // Every address space is a clone of this stub: they all inherit its memory cgroup.
+  if (memoryLimit.cgroupDir !== null && !memoryLimit.attach(started)) kernel.log('cannot move the stub into its memory cgroup');
   native().installSignalHandlers();
   // Set up: from here the Sentry needs only the host calls it serves guests with.
   confineSentry({ gofer: vfs.gofer !== null, stubPid: started }, (m) => process.stderr.write(`tssandbox: ${m}\n`));

@@ -34,6 +34,13 @@ const hostFdCloser = new FinalizationRegistry<number>((fd) => {
     /* already closed */
   }
 });
+function hostBlocks(fd: number): number {
+  try {
+    return nfs.fstatSync(fd).blocks;
+  } catch {
+    return 0;
+  }
+}
 function hostMemoryFile(): number {
   for (const dir of ['/dev/shm', os.tmpdir()]) {
     try {
@@ -45,8 +52,16 @@ function hostMemoryFile(): number {
   return -E.ENOMEM;
 }
 
-/** Largest file tmpfs accepts (a Buffer's limit is the practical bound). */
-const MAX_FILE = 2 ** 31;
+/** Largest file whose bytes may live on the Sentry's heap (a Buffer's limit). */
+const MAX_HEAP_FILE = 2 ** 31;
+/** Largest tmpfs file (Linux: MAX_LFS_FILESIZE; here the largest exact offset). */
+const MAX_FILE = Number.MAX_SAFE_INTEGER;
+/**
+ * Files that grow past this move to a host memory file (as mmapped files do): their bytes
+ * then live in host shared memory, not on the Sentry's heap, so the Sentry stays small
+ * however much the guest writes to /tmp (bounded by the tmpfs budget).
+ */
+export const HOST_BACKED_MIN = 1 << 20;
 
 export class Tmpfs extends FileSystem {
   readonly magic = TMPFS_MAGIC;
@@ -132,7 +147,7 @@ export class TmpfsInode extends Inode {
     st.gid = this.gid;
     st.rdev = this.rdev;
     st.size = this.isDir ? 4096 : (this.mode & S_IFMT) === S_IFLNK ? Buffer.byteLength(this.target) : this.size;
-    st.blocks = this.data ? Math.ceil(Math.min(this.size, this.data.length) / 4096) * 8 : 0;
+    st.blocks = this.data ? Math.ceil(Math.min(this.size, this.data.length) / 4096) * 8 : this.hostFd >= 0 ? hostBlocks(this.hostFd) : 0;
     st.atimeSec = this.atimeSec; st.atimeNsec = this.atimeNsec;
     st.mtimeSec = this.mtimeSec; st.mtimeNsec = this.mtimeNsec;
     st.ctimeSec = this.ctimeSec; st.ctimeNsec = this.ctimeNsec;
@@ -322,6 +337,7 @@ export class TmpfsInode extends Inode {
   truncate(len: number): number {
     if (len < 0) return -E.EINVAL;
     if (len > MAX_FILE) return -E.EFBIG;
+    if (this.hostFd < 0 && len > HOST_BACKED_MIN && this.hostBacking() < 0 && len > MAX_HEAP_FILE) return -E.EFBIG;
     if (this.hostFd >= 0) {
       try {
         nfs.ftruncateSync(this.hostFd, len);
@@ -374,6 +390,8 @@ export class TmpfsInode extends Inode {
   writeData(buf: Uint8Array, pos: number): number {
     const end = pos + buf.length;
     if (end > MAX_FILE) return -E.EFBIG;
+    if (this.hostFd < 0 && end > HOST_BACKED_MIN) this.hostBacking();
+    if (this.hostFd < 0 && end > MAX_HEAP_FILE) return -E.EFBIG;
     if (buf.length > 0 && !this.chargeUpTo(end)) return -E.ENOSPC;
     if (this.hostFd >= 0) {
       try {
@@ -388,7 +406,7 @@ export class TmpfsInode extends Inode {
     let d = this.data;
     if (d === null || d.length < end) {
       // Grow geometrically so appends stay O(n) overall.
-      const cap = Math.min(MAX_FILE, Math.max(end, d ? d.length * 2 : 0, 4096));
+      const cap = Math.min(MAX_HEAP_FILE, Math.max(end, d ? d.length * 2 : 0, 4096));
       const nd = Buffer.alloc(cap);
       if (d !== null) d.copy(nd, 0, 0, Math.min(d.length, this.size));
       this.data = d = nd;
