@@ -54,10 +54,8 @@ export class HostFs extends FileSystem {
    * nobody holds is collected and its entry dropped.
    */
   private readonly byId = new Map<string, WeakRef<HostInode>>();
-  private readonly reaper = new FinalizationRegistry<string>((k) => {
-    const w = this.byId.get(k);
-    if (w !== undefined && w.deref() === undefined) this.byId.delete(k);
-  });
+  /** byId's size after the last sweep of collected entries (swept when it doubles). */
+  private swept = 1024;
 
   /** The inode of the host file st describes (st.dev: the host's device), found at rel. */
   intern(rel: string, st: Stat): HostInode {
@@ -78,7 +76,11 @@ export class HostFs extends FileSystem {
     i.cached = st;
     i.idKey = k;
     this.byId.set(k, new WeakRef(i));
-    this.reaper.register(i, k);
+    if (this.byId.size > 2 * this.swept) {
+      // Amortised O(1): cheaper than a FinalizationRegistry entry per inode.
+      for (const [key, w] of this.byId) if (w.deref() === undefined) this.byId.delete(key);
+      this.swept = Math.max(1024, this.byId.size);
+    }
     return i;
   }
 
@@ -353,16 +355,21 @@ export class HostInode extends Inode {
  */
 export class HostFdCache {
   private readonly lru = new Map<HostFdSlot, true>();
+  /** The most recently used slot (already last in the order: touching it again is free). */
+  private last: HostFdSlot | null = null;
   constructor(public capacity: number) {}
   get size(): number {
     return this.lru.size;
   }
   touch(s: HostFdSlot): void {
+    if (s === this.last) return;
     this.lru.delete(s);
     this.lru.set(s, true);
+    this.last = s;
   }
   add(s: HostFdSlot): void {
     this.lru.set(s, true);
+    this.last = s;
     if (this.lru.size <= this.capacity) return;
     for (const v of this.lru.keys()) {
       if (this.lru.size <= this.capacity) break;
@@ -372,6 +379,7 @@ export class HostFdCache {
   }
   remove(s: HostFdSlot): void {
     this.lru.delete(s);
+    if (this.last === s) this.last = null;
   }
 }
 
