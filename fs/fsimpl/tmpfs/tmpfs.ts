@@ -27,7 +27,16 @@ let nextIno = 0x10000000;
 import { tmpfsBudget, pageUp } from '../../vfs/space-budget';
 
 const HOST_O_TMPFILE = 0o20200000;
+/** Host memory files open now (each one host fd of the Sentry). */
+let hostBacked = 0;
+/**
+ * Past this many, files that merely grow stay on the heap (up to 2 GiB): host fds are the
+ * Sentry's, and the budget alone (half of RAM / 1 MiB) could allow more than it has.
+ * Mapped files always move (coherence needs the host file).
+ */
+export const MAX_GROWN_HOST_FILES = 4096;
 const hostFdCloser = new FinalizationRegistry<number>((fd) => {
+  hostBacked--;
   try {
     nfs.closeSync(fd);
   } catch {
@@ -331,13 +340,15 @@ export class TmpfsInode extends Inode {
     this.data = null;
     this.hostFd = fd;
     hostFdCloser.register(this, fd);
+    hostBacked++;
     return fd;
   }
 
   truncate(len: number): number {
     if (len < 0) return -E.EINVAL;
     if (len > MAX_FILE) return -E.EFBIG;
-    if (this.hostFd < 0 && len > HOST_BACKED_MIN && this.hostBacking() < 0 && len > MAX_HEAP_FILE) return -E.EFBIG;
+    if (this.hostFd < 0 && len > HOST_BACKED_MIN && (hostBacked >= MAX_GROWN_HOST_FILES || this.hostBacking() < 0) &&
+        len > MAX_HEAP_FILE) return -E.EFBIG;
     if (this.hostFd >= 0) {
       try {
         nfs.ftruncateSync(this.hostFd, len);
@@ -390,7 +401,7 @@ export class TmpfsInode extends Inode {
   writeData(buf: Uint8Array, pos: number): number {
     const end = pos + buf.length;
     if (end > MAX_FILE) return -E.EFBIG;
-    if (this.hostFd < 0 && end > HOST_BACKED_MIN) this.hostBacking();
+    if (this.hostFd < 0 && end > HOST_BACKED_MIN && hostBacked < MAX_GROWN_HOST_FILES) this.hostBacking();
     if (this.hostFd < 0 && end > MAX_HEAP_FILE) return -E.EFBIG;
     if (buf.length > 0 && !this.chargeUpTo(end)) return -E.ENOSPC;
     if (this.hostFd >= 0) {
