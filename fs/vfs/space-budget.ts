@@ -12,7 +12,21 @@ export class SpaceBudget {
   external: (() => number) | null = null;
   private ext = 0;
   private nextCheck = 0;
+  /**
+   * Told the usage whenever it moves to another MiB (--memory: the stubs' cgroup limit
+   * becomes what tmpfs leaves of the sandbox's memory).
+   */
+  onUsage: ((used: number) => void) | null = null;
+  private granule = 0;
   constructor(public limit = Infinity) {}
+
+  private moved(): void {
+    const g = Math.floor(this.used / (1 << 20));
+    if (g !== this.granule && this.onUsage !== null) {
+      this.granule = g;
+      this.onUsage(this.used);
+    }
+  }
 
   /** Takes n bytes; false (nothing taken) if that would pass the limit. */
   take(n: number): boolean {
@@ -26,11 +40,13 @@ export class SpaceBudget {
       if (want + this.ext > this.limit) return false;
     }
     this.used = want;
+    this.moved();
     return true;
   }
 
   give(n: number): void {
     this.used = Math.max(0, this.used - n);
+    this.moved();
   }
 }
 

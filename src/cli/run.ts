@@ -74,7 +74,10 @@ function run(o: RunOptions): number {
   tmpfsBudget.limit = o.tmpfsLimit;
   const memNote = memoryLimit.setup(o.memoryLimit);
   // With --memory, tmpfs and the stubs' memory share the one limit.
-  if (memoryLimit.cgroupDir !== null) tmpfsBudget.external = () => memoryLimit.usage();
+  if (memoryLimit.cgroupDir !== null) {
+    tmpfsBudget.external = () => memoryLimit.usage();
+    tmpfsBudget.onUsage = (used) => memoryLimit.reserve(used);
+  }
   let vfs;
   try {
     vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, ttyFd, kernel });

@@ -65,14 +65,24 @@ export class MemoryLimit {
         const dir = `${parent}/${PREFIX}${process.pid}`;
         if (!nfs.existsSync(dir)) nfs.mkdirSync(dir);
         const bytes = String(Math.max(limit, 1 << 20));
+        const openW = (f: string): void => {
+          this.limitFds.push(nfs.openSync(`${dir}/${f}`, 'w'));
+        };
+        this.procsFd = nfs.openSync(dir + '/cgroup.procs', 'w');
+        this.applied = Number(bytes);
         if (v2) {
           nfs.writeFileSync(dir + '/memory.max', bytes);
+          openW('memory.max');
           try { nfs.writeFileSync(dir + '/memory.swap.max', '0'); } catch { /* no swap accounting */ }
           this.usageFd = nfs.openSync(dir + '/memory.current', 'r');
           this.eventsFd = nfs.openSync(dir + '/memory.events', 'r');
         } else {
           nfs.writeFileSync(dir + '/memory.limit_in_bytes', bytes);
-          try { nfs.writeFileSync(dir + '/memory.memsw.limit_in_bytes', bytes); } catch { /* no swap accounting */ }
+          openW('memory.limit_in_bytes');
+          try {
+            nfs.writeFileSync(dir + '/memory.memsw.limit_in_bytes', bytes);
+            openW('memory.memsw.limit_in_bytes');
+          } catch { /* no swap accounting */ }
           this.usageFd = nfs.openSync(dir + '/memory.usage_in_bytes', 'r');
           this.eventsFd = nfs.openSync(dir + '/memory.oom_control', 'r');
         }
@@ -88,11 +98,36 @@ export class MemoryLimit {
     return 'no memory cgroup controller: only mmap-time limits apply';
   }
 
+  /**
+   * tmpfs holds `bytes` of the same limit: the stubs may touch only what is left (at
+   * least 16 MiB). Lowering it below what they hold makes the host reclaim or, past
+   * that, refuse (cgroup v1: the old limit stays) or OOM-kill (v2).
+   */
+  reserve(bytes: number): void {
+    if (this.cgroupDir === null) return;
+    const left = String(Math.max(this.limit - bytes, 16 << 20));
+    // v1 wants memsw >= limit at every step: lower the limit first, raise memsw first.
+    const fds = [...this.limitFds];
+    if (Number(left) > this.applied) fds.reverse();
+    for (const fd of fds) {
+      try {
+        nfs.writeSync(fd, left);
+      } catch {
+        /* EBUSY: the stubs hold more; tmpfs' own check refuses the growth */
+      }
+    }
+    this.applied = Number(left);
+  }
+  private applied = Infinity;
+  /** Open at start-up (no host path is opened later): memory.max, or limit then memsw. */
+  private limitFds: number[] = [];
+  private procsFd = -1;
+
   /** Puts a host process (the template stub) into the cgroup; its clones inherit it. */
   attach(pid: number): boolean {
     if (this.cgroupDir === null) return false;
     try {
-      nfs.writeFileSync(this.cgroupDir + '/cgroup.procs', String(pid));
+      nfs.writeSync(this.procsFd, String(pid));
       return true;
     } catch {
       return false;
@@ -136,10 +171,11 @@ export class MemoryLimit {
     const dir = this.cgroupDir;
     if (dir === null) return;
     this.cgroupDir = null;
-    for (const fd of [this.usageFd, this.eventsFd]) {
+    for (const fd of [this.usageFd, this.eventsFd, this.procsFd, ...this.limitFds]) {
       try { nfs.closeSync(fd); } catch { /* closed */ }
     }
-    this.usageFd = this.eventsFd = -1;
+    this.usageFd = this.eventsFd = this.procsFd = -1;
+    this.limitFds = [];
     try {
       for (const p of nfs.readFileSync(dir + '/cgroup.procs', 'utf8').split('\n')) if (p) process.kill(Number(p), 'SIGKILL');
     } catch {

@@ -71,6 +71,17 @@ describe('guest memory under --memory', () => {
     expect(r.stdout, explain(r)).toBe('noreserve 64 GiB: ok, touched 2 MiB\n');
   });
 
+  it('tmpfs data and touched memory share the one limit, and tmpfs gives it back', async () => {
+    // 200 MiB in /dev/shm leaves 56 MiB of 256: touching 128 MiB more is the OOM kill
+    // (or ENOMEM); once the file is gone the same 128 MiB fit.
+    const r = await runSandbox(['--memory', '256m', '/bin/sh', '-c',
+      'dd if=/dev/zero of=/dev/shm/f bs=1M count=200 2>/dev/null; ls -l /dev/shm/f | cut -d" " -f5; ' +
+      `${hog()} fits 2>/dev/null; echo "status $?"; rm /dev/shm/f; ${hog()} fits; echo "status $?"`,
+    ], { timeoutMs: 120_000 });
+    expect(r.stdout, explain(r)).toMatch(
+      /^209715200\n(status 137|mmap after \d+ MiB: Cannot allocate memory\nstatus 0)\ntouched 128 MiB\nstatus 0\n$/);
+  }, 130_000);
+
   it('memory within the limit works', async () => {
     const r = await runSandbox(['--memory', '256m', hog(), 'fits']);
     expect(r.stdout, explain(r)).toBe('touched 128 MiB\n');
