@@ -95,7 +95,11 @@ export class HostFs extends FileSystem {
   /** The interned inode of the host file now at rel, if one is alive (no new object made). */
   existing(rel: string): HostInode | null {
     const st = this.backend.lstat(rel);
-    if (typeof st === 'number') return null;
+    return typeof st === 'number' ? null : this.existingFor(st);
+  }
+
+  /** The interned inode of the host file a backend lstat described, if alive. */
+  existingFor(st: Stat): HostInode | null {
     return this.byId.get(`${st.dev}:${st.ino}`)?.deref() ?? null;
   }
   get hostRoot(): string {
@@ -285,7 +289,7 @@ export class HostInode extends Inode {
     const st = this.be.lstat(p);
     if (typeof st === 'number') return st;
     if ((st.mode & S_IFMT) === S_IFDIR) return -E.EISDIR;
-    const victim = this.fs.existing(p);
+    const victim = this.fs.existingFor(st);
     const r = this.be.unlink(p);
     if (r === 0 && victim !== null) victim.pinned = true;
     return r;
