@@ -22,6 +22,7 @@
  * controller), only the mmap-time bound applies, and `--debug` says so.
  */
 import * as nfs from 'fs';
+import { spawn } from 'child_process';
 
 const CG_V1 = '/sys/fs/cgroup/memory';
 const CG_V2 = '/sys/fs/cgroup';
@@ -88,6 +89,7 @@ export class MemoryLimit {
         }
         this.cgroupDir = dir;
         this.v2 = v2;
+        startReaper(dir);
         this.oomKills = this.readOomKills();
         process.once('exit', () => this.release());
         return `guest memory limited to ${bytes} bytes by memory cgroup ${dir}`;
@@ -181,12 +183,14 @@ export class MemoryLimit {
     } catch {
       /* gone */
     }
-    // The killed stubs leave the cgroup as they die: a short wait, bounded.
-    for (let i = 0; i < 200; i++) {
+    // The killed stubs leave the cgroup as they die: a short wait, bounded. A confined
+    // Sentry may not rmdir (EPERM): the reaper started at set-up removes it.
+    for (let i = 0; i < 40; i++) {
       try {
         nfs.rmdirSync(dir);
         return;
-      } catch {
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'EBUSY') return;
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
       }
     }
@@ -208,6 +212,25 @@ function ownCgroup(): { memory: string | null; v2: string | null } {
     /* no /proc */
   }
   return { memory, v2 };
+}
+
+/**
+ * A small host process that removes the cgroup once the Sentry is gone (its stdin, a
+ * pipe nobody writes, reaches EOF when the Sentry exits, however it exits): the Sentry
+ * confines itself after set-up and may then no longer rmdir. It reads nothing else and
+ * exits within seconds of the Sentry; anything it misses, the next start sweeps.
+ */
+function startReaper(dir: string): void {
+  try {
+    const c = spawn('/bin/sh', ['-c',
+      'read x; i=0; while [ $i -lt 100 ]; do rmdir "$1" 2>/dev/null && exit 0; [ -d "$1" ] || exit 0; sleep 0.1; i=$((i+1)); done',
+      'tssandbox-cgroup-reaper', dir], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+    c.unref();
+    (c.stdin as unknown as { unref?: () => void }).unref?.();
+    c.on('error', () => { /* no sh: the next start sweeps */ });
+  } catch {
+    /* the next start sweeps */
+  }
 }
 
 /** Removes the empty cgroups of earlier sandboxes whose Sentry is gone. */
