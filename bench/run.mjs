@@ -48,6 +48,14 @@ const ROWS = [
     reps: 3,
   },
   {
+    id: 'clock',
+    label: 'clock_gettime() (vDSO)',
+    kind: 'per-op',
+    guest: 'clock_loop', // bench/guests/clock_loop.c, built -static
+    iters: { native: 2_000_000, sandbox: 2_000_000 },
+    reps: 3,
+  },
+  {
     id: 'true',
     label: 'run /bin/true',
     kind: 'wall',

@@ -51,7 +51,9 @@ export function createVfs(opts: VfsOptions = {}): Vfs {
   // A bind of one file is served from its directory, and only that file is mounted.
   const fileBind = binds.map((m) => isHostFile(m.src));
   const served = binds.map((m, i) => (fileBind[i] ? path.dirname(m.src) : m.src));
-  const gofer = opts.gofer !== false ? spawnGofer([hostRoot, ...served]) : null;
+  // Read-only roots are enforced by the gofer too (EROFS whatever the Sentry asks).
+  const roots = [{ path: hostRoot, readonly: true }, ...binds.map((m, i) => ({ path: served[i], readonly: m.readonly }))];
+  const gofer = opts.gofer !== false ? spawnGofer(roots) : null;
   const vfs = new Vfs(new OverlayFs(new HostFs(backendFor(gofer, hostRoot, 0), true).root()), gofer);
   const kernel = opts.kernel ?? new Kernel();
   kernel.vfs = vfs;
@@ -82,6 +84,9 @@ export function createVfs(opts: VfsOptions = {}): Vfs {
     const r = vfs.mountAt(Buffer.from(dst).toString('latin1'), new Tmpfs({ mode: 0o1777 }), '');
     if (r < 0) throw new Error(`cannot mount tmpfs at ${dst}: ${errnoMessage(-r)}`);
   }
+  // What the sandbox mounted covers host directories (the host's /proc, /sys, /dev):
+  // the guest may stack mounts on them but never uncover them (fs/vfs/namespace.ts).
+  for (const m of vfs.mounts) if (m.mountpoint !== null) m.locked = true;
   return vfs;
 }
 

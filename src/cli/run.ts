@@ -10,8 +10,11 @@ import { FdTable } from '../../fs/vfs/fdtable';
 import { HostFile } from '../../fs/fsimpl/host/host-file';
 import { tmpfsBudget } from '../../fs/vfs/space-budget';
 import { Kernel } from '../kernel/kernel';
+import { memoryLimit } from '../mm/memory-limit';
 import { Credentials } from '../auth/credentials';
 import { Sentry } from '../kernel/sentry';
+import { writeDiagnostic } from './diagnostics';
+import { prepareVdso } from '../loader/vdso';
 import type { Task } from '../kernel/task';
 import { SYSCALL_TABLE } from '../../syscalls/table';
 import { createInit, startInit } from '../kernel/process-lifecycle';
@@ -26,6 +29,7 @@ import { Console } from './console';
 import { attach as attachTty } from '../kernel/tty';
 import { consoleTty } from '../../fs/fsimpl/host/host-file';
 import { setHostWinchHook } from '../kernel/signal-delivery';
+import { confineSentry } from './confine';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
 
@@ -81,10 +85,17 @@ function run(o: RunOptions): number {
   const kernel = new Kernel();
   // Pinned, every guest thread shares one CPU: that is the machine the guest sees.
   if (o.pin) kernel.cpus = 1;
-  kernel.memoryLimit = o.tmpfsLimit;
-  tmpfsBudget.limit = o.tmpfsLimit;
+  kernel.memoryLimit = o.memoryLimit;
   checkHostSource('--root', o.root, true);
   for (const m of o.mounts) checkHostSource('--mount', m.src, false);
+  prepareVdso(); // the clock calibrates while the rest is set up
+  tmpfsBudget.limit = o.tmpfsLimit;
+  const memNote = memoryLimit.setup(o.memoryLimit);
+  // With --memory, tmpfs and the stubs' memory share the one limit.
+  if (memoryLimit.cgroupDir !== null) {
+    tmpfsBudget.external = () => memoryLimit.usage();
+    tmpfsBudget.onUsage = (used) => memoryLimit.reserve(used);
+  }
   let vfs;
   try {
     vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, ttyFd, kernel });
@@ -92,7 +103,8 @@ function run(o: RunOptions): number {
     fail(`cannot set up the filesystem: ${(e as Error).message}`, 125);
   }
   kernel.pidsLimit = o.pidsLimit;
-  if (o.debug) kernel.debug = (m) => process.stderr.write(`tssandbox: ${m}\n`);
+  if (o.debug) kernel.debug = (m) => writeDiagnostic(`tssandbox: ${m}\n`);
+  if (o.debug) kernel.log(memNote);
 
   const fdTable = new FdTable();
   if (!useConsole) {
@@ -105,7 +117,7 @@ function run(o: RunOptions): number {
 
   const s = new Sentry(kernel, platform, SYSCALL_TABLE);
   installTimers(s);
-  const tracer = o.strace ? new StraceTracer((l) => process.stderr.write(l + '\n')) : null;
+  const tracer = o.strace ? new StraceTracer((l) => writeDiagnostic(l + '\n')) : null;
   s.tracer = tracer;
 
   const envp = buildEnv(o);
@@ -137,7 +149,11 @@ function run(o: RunOptions): number {
 
   const started = platform.start();
   if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);
+  // Every address space is a clone of this stub: they all inherit its memory cgroup.
+  if (memoryLimit.cgroupDir !== null && !memoryLimit.attach(started)) kernel.log('cannot move the stub into its memory cgroup');
   native().installSignalHandlers();
+  // Set up: from here the Sentry needs only the host calls it serves guests with.
+  confineSentry({ gofer: vfs.gofer !== null, stubPid: started }, (m) => process.stderr.write(`tssandbox: ${m}\n`));
   if (cons) {
     cons.enterRaw();
     cons.start();
