@@ -1,13 +1,15 @@
 /**
  * rseq and membarrier. rseq: registration as Linux checks it (alignment, length,
  * signature, EBUSY/EPERM/EINVAL), kept per thread, inherited by fork, dropped by exec
- * and by CLONE_VM threads; the cpu_id fields are written when it registers (the guest
- * always runs on CPU 0 as far as it can tell: one CPU, see /sys/devices/system/cpu).
+ * and by CLONE_VM threads; the cpu_id fields are written when it registers and when
+ * sched_setaffinity moves the thread (its CPU is the lowest it may run on, as getcpu
+ * says: CPU 0 when pinned, the default, where the guest sees one CPU).
  * Critical sections (rseq_cs) are never aborted: the Sentry neither preempts nor
  * migrates a thread mid-section, and signals delivered in one do not restart it.
  */
 import * as E from '../src/abi/errno';
 import type { Task } from '../src/kernel/task';
+import { currentCpu } from '../src/kernel/time/sched';
 
 const RSEQ_FLAG_UNREGISTER = 1;
 const ORIG_RSEQ_SIZE = 32;
@@ -50,9 +52,14 @@ export function rseq(t: Task, addr: number, len: number, flags: number, sig: num
   if (len < ORIG_RSEQ_SIZE) return -E.EINVAL;
   if (addr % 32 !== 0) return -E.EINVAL;
   if (!t.mem.read(addr, len)) return -E.EFAULT;
-  if (!writeCpu(t, addr, len, 0)) return -E.EFAULT;
+  if (!writeCpu(t, addr, len, currentCpu(t))) return -E.EFAULT;
   t.rseq = { addr, len, sig };
   return 0;
+}
+
+/** After sched_setaffinity: the thread's CPU may have changed; its rseq area follows. */
+export function rseqMoved(t: Task): void {
+  if (t.rseq !== null) writeCpu(t, t.rseq.addr, t.rseq.len, currentCpu(t));
 }
 
 const MEMBARRIER_CMD_QUERY = 0;

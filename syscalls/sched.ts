@@ -5,6 +5,7 @@
  */
 import type { Task } from '../src/kernel/task';
 import { EFAULT, EINVAL, EPERM, ESRCH } from '../src/abi/errno';
+import { rseqMoved } from './rseq';
 import {
   findTask, schedOf, setScheduler, setAffinity, priorityMax, priorityMin, rrInterval, currentCpu,
   getPriority, setPriority, CPUMASK_BYTES, SCHED_RESET_ON_FORK,
@@ -39,7 +40,10 @@ export function sched_setaffinity(t: Task, pid: number, len: number, mask: numbe
   }
   const p = findTask(t, pid | 0);
   if (!p) return -ESRCH;
-  return setAffinity(t, p, m);
+  const r = setAffinity(t, p, m);
+  // Moved to another CPU: a registered rseq area says so, as at Linux's next return to user.
+  if (r === 0) rseqMoved(p);
+  return r;
 }
 
 /** Reads struct sched_param (one int). */

@@ -48,6 +48,13 @@ int main(int argc, char **argv) {
   EXPECT_ERR("misaligned", rseq_call((char *)&rs + 8, 32, 0, SIG), EINVAL);
   EXPECT_ERR("bad pointer", rseq_call((void *)32, 32, 0, SIG), EFAULT);
   SHOW("register again after unregister", rseq_call(&rs, 32, 0, SIG));
+  /* Moved to the last CPU it may use: cpu_id follows. */
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(sysconf(_SC_NPROCESSORS_ONLN) - 1, &set);
+  SHOW("sched_setaffinity last cpu", sched_setaffinity(0, sizeof set, &set));
+  sched_yield();
+  FACT("rseq cpu_id matches sched_getcpu", (int)rs.cpu_id == sched_getcpu() && rs.cpu_id_start == rs.cpu_id);
   SHOW("unregister", rseq_call(&rs, 32, RSEQ_FLAG_UNREGISTER, SIG));
 
   /* membarrier */
