@@ -59,7 +59,7 @@ export function rseq(t: Task, addr: number, len: number, flags: number, sig: num
 
 /** After sched_setaffinity: the thread's CPU may have changed; its rseq area follows. */
 export function rseqMoved(t: Task): void {
-  if (t.rseq !== null) writeCpu(t, t.rseq.addr, t.rseq.len, currentCpu(t));
+  if (t.rseq) writeCpu(t, t.rseq.addr, t.rseq.len, currentCpu(t));
 }
 
 const MEMBARRIER_CMD_QUERY = 0;

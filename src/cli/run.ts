@@ -25,6 +25,7 @@ import { StraceTracer } from './strace';
 import { installTimers } from '../kernel/time/index';
 import { EACCES, ENOEXEC, ENOTDIR, errnoMessage } from '../abi/errno';
 import * as nfs from 'node:fs';
+import * as os from 'node:os';
 import { Console } from './console';
 import { attach as attachTty } from '../kernel/tty';
 import { consoleTty } from '../../fs/fsimpl/host/host-file';
@@ -84,7 +85,7 @@ function run(o: RunOptions): number {
   const platform = new PtracePlatform({ pin: o.pin });
   const kernel = new Kernel();
   // Pinned, every guest thread shares one CPU: that is the machine the guest sees.
-  if (o.pin) kernel.cpus = 1;
+  kernel.cpus = o.pin ? 1 : Math.min(31, Math.max(1, os.availableParallelism()));
   kernel.memoryLimit = o.memoryLimit;
   checkHostSource('--root', o.root, true);
   for (const m of o.mounts) checkHostSource('--mount', m.src, false);

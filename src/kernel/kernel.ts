@@ -1,4 +1,3 @@
-import * as os from 'node:os';
 import type { Task } from './task';
 import type { ThreadGroup } from './thread-group';
 import { sinceBootNs } from './time/clocks';
@@ -32,9 +31,10 @@ export class Kernel {
   /**
    * CPUs the guest sees and may use (sched_getaffinity, /proc/cpuinfo, /proc/stat,
    * /sys/devices/system/cpu, sysconf): the CLI sets 1 when the Sentry and its stubs are
-   * pinned to one CPU (the default), the host's count with --no-pin. At most 31.
+   * pinned to one CPU (the default), the host's count (at most 31) with --no-pin; 2 for a
+   * Kernel made without the CLI (unit tests), a fixed machine.
    */
-  cpus = Math.min(31, Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+  cpus = 2;
   /** --memory: bytes the sandbox may use (tmpfs data is what is counted), Infinity if unset. */
   memoryLimit = Infinity;
   /** Controlling terminals by session id (src/kernel/tty.ts). */
