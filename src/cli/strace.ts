@@ -49,8 +49,8 @@ export class StraceTracer implements SyscallTracer {
 
   /** The sandbox's own exec of the first program, as strace shows it first. */
   execLine(tid: number, path: string, argv: string[], envCount: number): void {
-    const args = argv.map((a) => JSON.stringify(a)).join(', ');
-    this.out(`[pid ${tid}] execve(${JSON.stringify(path)}, [${args}], 0x0 /* ${envCount} vars */) = 0`);
+    const args = argv.map((a) => quote(a)).join(', ');
+    this.out(`[pid ${tid}] execve(${quote(path)}, [${args}], 0x0 /* ${envCount} vars */) = 0`);
   }
 
   block(t: Task): void {
