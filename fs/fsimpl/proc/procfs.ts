@@ -50,6 +50,15 @@ function cpuinfoText(n: number): string {
   return out.join('\n\n') + '\n\n';
 }
 
+/**
+ * argv/envp as NUL-terminated bytes. The exec path still holds them as UTF-8-decoded JS
+ * strings (not yet the VFS's latin1, fs/README.md), so they are encoded back as UTF-8;
+ * synthesized text (a Buffer) is passed through unchanged by kernfs.
+ */
+function stringsBytes(list: string[]): Buffer {
+  return list.length ? Buffer.from(list.join('\0') + '\0', 'utf8') : Buffer.alloc(0);
+}
+
 /** /proc/vmstat: the counters tools read, from the sandbox's processes (no swap, no block I/O). */
 function vmstatText(kernel: Kernel): string {
   let minflt = 0, majflt = 0;
@@ -117,8 +126,8 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
       ['stat', file(K('stat'), () => statLine(t, t.tg, state))],
       ['status', file(K('status'), () => statusText(t, state))],
       ['statm', file(K('statm'), () => `${Math.floor(vmBytes(t) / 4096)} 0 0 0 0 0 0\n`)],
-      ['cmdline', file(K('cmdline'), () => (tg.argv.length ? tg.argv.join('\0') + '\0' : ''))],
-      ['environ', file(K('environ'), () => (tg.envp.length ? tg.envp.join('\0') + '\0' : ''), 0o400)],
+      ['cmdline', file(K('cmdline'), () => stringsBytes(tg.argv))],
+      ['environ', file(K('environ'), () => stringsBytes(tg.envp), 0o400)],
       ['comm', file(K('comm'), () => (t.comm || baseName(tg.exePath)) + '\n', 0o644, (d) => {
         t.comm = d.toString('latin1').replace(/\n$/, '').slice(0, 15);
         return d.length;
