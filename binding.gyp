@@ -7,7 +7,8 @@
         "native/ptrace_platform.cc",
         "native/host.cc",
         "native/gofer.cc",
-        "native/gofer_server.cc"
+        "native/gofer_server.cc",
+        "native/oci_console.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],

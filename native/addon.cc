@@ -6,6 +6,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tss::InitHost(env, exports);
   tss::InitGofer(env, exports);
   tss::InitGoferServer(env, exports);
+  tss::InitOci(env, exports);
   return exports;
 }
 

@@ -48,6 +48,7 @@ void InitPtrace(Napi::Env env, Napi::Object exports);
 void InitHost(Napi::Env env, Napi::Object exports);
 void InitGofer(Napi::Env env, Napi::Object exports);
 void InitGoferServer(Napi::Env env, Napi::Object exports);
+void InitOci(Napi::Env env, Napi::Object exports);  // oci_console.cc
 
 inline Napi::Value Num(Napi::Env env, double v) { return Napi::Number::New(env, v); }
 
