@@ -79,7 +79,7 @@ export function parseFlags(args: string[], options: OptSpec): { values: Record<s
     }
     const name = a.startsWith('--') ? a.slice(2).split('=')[0] : null;
     flags.push(a);
-    if (name === 'rootless' && !a.includes('=')) {
+    if (name === 'rootless' && options.rootless?.type === 'string' && !a.includes('=')) {
       const next = args[i + 1];
       if (next === 'true' || next === 'false' || next === 'auto') flags.push(args[++i]);
       else flags.push('true');
