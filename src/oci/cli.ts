@@ -389,12 +389,16 @@ async function cmdCreate(g: Globals, args: string[], isRun: boolean): Promise<nu
     }
     if (o['pid-file']) writePidFile(o['pid-file'], child.pid!);
   } catch (e) {
-    if (child?.pid && child.exitCode === null) {
+    // Nothing is left behind: the Sentry is gone (reaped) before the command returns.
+    const c = child;
+    if (c?.pid && c.exitCode === null && c.signalCode === null) {
+      const gone = new Promise((res) => c.once('exit', res));
       try {
-        process.kill(child.pid, 'SIGKILL');
+        process.kill(c.pid, 'SIGKILL');
       } catch {
         // already gone
       }
+      await gone;
     }
     st.remove();
     throw e;
@@ -440,7 +444,7 @@ function cmdStart(g: Globals, args: string[]): number {
   const config = readConfig(s);
   const err = runHooks('startContainer', config?.hooks?.startContainer, publicState(s));
   if (err) fail(err);
-  const r = call(st.sockPath, { op: 'start' });
+  const r = call(st.sockPath, s.pid, { op: 'start' });
   if (!r.ok) fail(r.error ?? 'start failed');
   const perr = runHooks('poststart', config?.hooks?.poststart, publicState(st.read()));
   if (perr) logLine('warning', perr);
@@ -487,7 +491,7 @@ function cmdKill(g: Globals, args: string[]): number {
   if (status === 'stopped' || status === 'creating') fail('container not running');
   let r: { ok: boolean; error?: string } | null = null;
   try {
-    r = call(st.sockPath, { op: 'kill', signal: sig, all: !!o.all });
+    r = call(st.sockPath, s.pid, { op: 'kill', signal: sig, all: !!o.all });
   } catch (e) {
     if (!(e instanceof OciError)) throw e;
   }
@@ -566,7 +570,7 @@ function cmdPs(g: Globals, args: string[]): number {
   const st = existing(g, id);
   const s = st.read();
   if (currentStatus(s) === 'stopped') fail(`container ${id} is not running`);
-  const r = call(st.sockPath, { op: 'ps' });
+  const r = call(st.sockPath, s.pid, { op: 'ps' });
   if (!r.ok) fail(r.error ?? 'ps failed');
   if ((o.format ?? 'table') === 'json') {
     process.stdout.write(JSON.stringify(r.hostPids) + '\n');

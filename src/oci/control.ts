@@ -67,12 +67,26 @@ export function connect(sockPath: string): number | null {
   return fd < 0 ? null : fd;
 }
 
+/**
+ * Tells a running Sentry a request is waiting: SIGWINCH, the doorbell (its run loop does
+ * not poll the listening socket; see src/oci/README.md).
+ */
+export function ring(pid: number): void {
+  if (!(pid > 0)) return;
+  try {
+    process.kill(pid, 'SIGWINCH');
+  } catch {
+    // gone: the read below sees the connection closed
+  }
+}
+
 /** One request, one reply; the connection is closed after. */
-export function call(sockPath: string, msg: Record<string, unknown>, fds: number[] = []): Reply {
+export function call(sockPath: string, pid: number, msg: Record<string, unknown>, fds: number[] = []): Reply {
   const fd = connect(sockPath);
   if (fd === null) fail('the container\'s sandbox is not answering (it has exited)');
   try {
     if (sendLine(fd, msg, fds) < 0) fail('cannot talk to the container\'s sandbox');
+    ring(pid);
     const r = new LineReader(fd).next();
     if (r === null) fail('the container\'s sandbox closed the connection');
     return r as Reply;

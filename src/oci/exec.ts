@@ -11,7 +11,7 @@ import * as path from 'path';
 import { spawn } from 'child_process';
 import { fail } from './errors';
 import { StateDir, currentStatus, validateId } from './state';
-import { connect, sendLine, LineReader, closeFd } from './control';
+import { connect, sendLine, LineReader, closeFd, ring } from './control';
 import { ociNative, EINTR } from './native';
 import type { Globals } from './cli';
 import { parseFlags } from './cli';
@@ -105,7 +105,7 @@ export async function cmdExec(g: Globals, args: string[]): Promise<number> {
   const tty = !!proc.terminal;
   if (tty && !o['console-socket'] && o.detach) fail('cannot allocate a tty for a detached exec without --console-socket');
   const slave = tty && o['console-socket'] ? ptyForConsole(path.resolve(o['console-socket']), proc.consoleSize) : -1;
-  const req = { sock: st.sockPath, process: proc, tty: slave >= 0 };
+  const req = { sock: st.sockPath, pid: s.pid, process: proc, tty: slave >= 0 };
   if (!o.detach) {
     const fds = slave >= 0 ? [slave] : [0, 1, 2];
     return runExec(req, fds, null);
@@ -144,7 +144,7 @@ export async function cmdExec(g: Globals, args: string[]): Promise<number> {
 
 /** `__oci-exec FILE`: the detached exec's waiting process (stdio as given, sync pipe on fd 3). */
 export async function execChildMain(args: string[]): Promise<number> {
-  const req = JSON.parse(fs.readFileSync(args[0], 'utf8')) as { sock: string; process: ProcessSpec; tty: boolean };
+  const req = JSON.parse(fs.readFileSync(args[0], 'utf8')) as { sock: string; pid: number; process: ProcessSpec; tty: boolean };
   const fds = req.tty ? [0] : [0, 1, 2];
   return runExec(req, fds, 3);
 }
@@ -153,7 +153,7 @@ export async function execChildMain(args: string[]): Promise<number> {
  * Sends the exec request and waits for its exit line. The wait polls the socket with
  * the Sentry's signal handlers installed, so SIGTERM, SIGINT... reach the process.
  */
-function runExec(req: { sock: string; process: ProcessSpec; tty: boolean }, fds: number[], syncFd: number | null): number {
+function runExec(req: { sock: string; pid: number; process: ProcessSpec; tty: boolean }, fds: number[], syncFd: number | null): number {
   const n = ociNative();
   const report = (line: string) => {
     if (syncFd === null) return;
@@ -173,6 +173,7 @@ function runExec(req: { sock: string; process: ProcessSpec; tty: boolean }, fds:
     report('error: cannot talk to the container\'s sandbox');
     fail('cannot talk to the container\'s sandbox');
   }
+  ring(req.pid);
   const rd = new LineReader(sock);
   const first = rd.next();
   if (!first || !first.ok) {

@@ -29,7 +29,7 @@ import { attach as attachTty } from '../kernel/tty';
 import { Task } from '../kernel/task';
 import { ThreadGroup } from '../kernel/thread-group';
 import { SignalHandlers, SignalState } from '../kernel/signals';
-import { sendToGroup } from '../kernel/signal-delivery';
+import { sendToGroup, setHostWinchHook } from '../kernel/signal-delivery';
 import { limitsOf, RLIM_INFINITY } from '../kernel/limits';
 import { WaitQueue } from '../waiter/waitqueue';
 import { hostPoller } from '../waiter/host-poller';
@@ -324,22 +324,24 @@ export class ContainerSentry {
       list.forEach((c, i) => (fds[i + 1] = c.fd));
       const r = n.hostPoll(fds, ev, rev, fds.length, -1);
       if (r <= 0) continue;
-      if (rev[0]) this.acceptAll(false);
       list.forEach((c, i) => {
-        if (rev[i + 1]) this.serveConn(c);
+        if (rev[i + 1] && !this.started) this.serveConn(c);
       });
+      if (rev[0] && !this.started) this.acceptAll(false);
     }
   }
 
-  /** After `start`: the socket is one more host fd the run loop polls. */
+  /**
+   * After `start`. The listening socket is not polled by the run loop (a watched host
+   * fd costs every guest syscall its fast path): a client rings the doorbell, SIGWINCH
+   * to this process, after connecting, and the Sentry accepts then. Only connections
+   * that stay open (an exec waiting for its process) are polled, while they last.
+   */
   private serveRunning(): void {
-    const q = new WaitQueue();
-    q.add(0xffffffff, () => {
-      this.acceptAll(true);
-      hostPoller.watch(this.listenFd, POLLIN, q);
-    });
-    hostPoller.watch(this.listenFd, POLLIN, q);
+    setHostWinchHook(() => this.acceptAll(true));
     for (const c of this.conns) this.watchConn(c);
+    // A client that rang before the hook was set.
+    this.acceptAll(true);
   }
 
   private acceptAll(running: boolean): void {
@@ -349,7 +351,9 @@ export class ContainerSentry {
       if (fd < 0) return;
       const c = new ServerConn(fd);
       this.conns.add(c);
-      if (running) this.watchConn(c);
+      if (!running) continue;
+      this.serveConn(c);
+      if (!c.closed) this.watchConn(c);
     }
   }
 
@@ -364,22 +368,26 @@ export class ContainerSentry {
 
   private serveConn(c: ServerConn): void {
     for (const { msg, fds } of c.read()) {
+      let keep = false;
       try {
-        this.handle(c, msg, fds);
+        keep = this.handle(c, msg, fds);
       } catch (e) {
         this.log(`request ${msg.op} failed: ${(e as Error)?.stack ?? e}`);
         for (const f of fds) closeFd(f);
         c.send({ ok: false, error: `internal error: ${(e as Error)?.message ?? e}` });
       }
+      // One request, one reply: only an exec's connection stays.
+      if (!keep) c.close();
     }
     if (c.closed) this.conns.delete(c);
   }
 
-  private handle(c: ServerConn, msg: Record<string, unknown>, fds: number[]): void {
+  /** Serves one request; true when the connection stays open (a running exec). */
+  private handle(c: ServerConn, msg: Record<string, unknown>, fds: number[]): boolean {
     switch (msg.op) {
       case 'state':
         c.send({ ok: true, status: this.started ? 'running' : 'created' });
-        return;
+        return false;
       case 'start': {
         const err = this.start();
         c.send(err ? { ok: false, error: err } : { ok: true });
@@ -387,52 +395,53 @@ export class ContainerSentry {
           c.close();
           process.exit(127);
         }
-        return;
+        return false;
       }
       case 'kill': {
         const sig = Number(msg.signal);
         if (!(sig >= 0 && sig < 65)) {
           c.send({ ok: false, error: `invalid signal ${msg.signal}` });
-          return;
+          return false;
         }
         c.send({ ok: true });
-        if (sig === 0) return;
+        if (sig === 0) return false;
         if (!this.started) {
-          if (DEFAULT_IGNORED.has(sig)) return;
+          if (DEFAULT_IGNORED.has(sig)) return false;
           c.close();
           process.exit(128 + sig);
         }
         const targets = msg.all ? [...kernel.threadGroups.values()] : [this.init.tg];
         for (const tg of targets) sendToGroup(this.s, tg, { signo: sig, code: 0, pid: 0, uid: 0 });
-        return;
+        return false;
       }
       case 'ps': {
         const procs = [...kernel.threadGroups.values()].filter((tg) => !tg.zombie).map((tg) => ({
           pid: tg.pid, ppid: tg.parent?.pid ?? 0, uid: [...tg.tasks][0]?.creds.uid ?? 0, cmd: (tg.argv ?? []).join(' '),
         }));
         c.send({ ok: true, hostPids: [process.pid, ...this.execClients.values()], procs });
-        return;
+        return false;
       }
       case 'exec':
-        this.exec(c, msg, fds);
-        return;
+        return this.exec(c, msg, fds);
       case 'signal': {
         const tg = this.onSignalLine.get(c);
         const sig = Number(msg.signal);
         if (tg && !tg.zombie && sig > 0 && sig < 65) sendToGroup(this.s, tg, { signo: sig, code: 0, pid: 0, uid: 0 });
-        return;
+        return !!tg;
       }
       default:
         for (const f of fds) closeFd(f);
         c.send({ ok: false, error: `unknown request ${String(msg.op)}` });
+        return false;
     }
   }
 
   /** `exec`: a new guest process (not a child of pid 1, as in runc) with the stdio sent. */
-  private exec(c: ServerConn, msg: Record<string, unknown>, fds: number[]): void {
-    const fail = (e: string) => {
+  private exec(c: ServerConn, msg: Record<string, unknown>, fds: number[]): boolean {
+    const fail = (e: string): boolean => {
       for (const f of fds) closeFd(f);
       c.send({ ok: false, error: e });
+      return false;
     };
     if (!this.started) return fail('cannot exec in a container that has not been started');
     const proc = msg.process as ProcessSpec;
@@ -469,7 +478,7 @@ export class ContainerSentry {
     const d = this.vfs.lookup(t, -100, cwd, true);
     if (typeof d === 'number') {
       gone();
-      return c.send({ ok: false, error: `exec: cwd ${cwd}: no such directory` });
+      return fail(`exec: cwd ${cwd}: no such directory`);
     }
     fsCtx.cwd = d;
     const envp = buildEnv(proc.env ?? []);
@@ -478,13 +487,13 @@ export class ContainerSentry {
       program = findProgram(this.vfs, t, proc.args[0], envp);
     } catch (e) {
       gone();
-      return c.send({ ok: false, error: (e as Error).message });
+      return fail((e as Error).message);
     }
     const req: ExecRequest = { path: program, argv: proc.args, envp, uid: creds.uid, euid: creds.euid, gid: creds.gid, egid: creds.egid };
     const r = execInto(s, t, req, true);
     if (typeof r !== 'number') {
       gone();
-      return c.send({ ok: false, error: `exec ${proc.args[0]}: ${r.reason}` });
+      return fail(`exec ${proc.args[0]}: ${r.reason}`);
     }
     if (typeof msg.clientPid === 'number') this.execClients.set(tid, msg.clientPid);
     tg.exitEvents.add(0xffffffff, () => {
@@ -492,6 +501,8 @@ export class ContainerSentry {
       c.send({ exit: tg.waitStatus });
       c.onClose = null;
       this.onSignalLine.delete(c);
+      c.close();
+      this.conns.delete(c);
     });
     // The client gone (killed) takes its process with it.
     c.onClose = () => {
@@ -500,6 +511,7 @@ export class ContainerSentry {
     c.send({ ok: true, pid: tid });
     // Later lines on this connection: signals for the process.
     this.onSignalLine.set(c, tg);
+    return true;
   }
 
   /** Exec connections whose later lines signal their process. */
