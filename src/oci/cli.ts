@@ -303,8 +303,10 @@ function entryScript(): string {
 }
 
 /** The Sentry process for a container: started, and ready (or failed) when the promise settles. */
-function spawnSentry(st: StateDir, preserveFds: number, detached: boolean): Promise<{ child: ChildProcess; error: string | null }> {
-  const stdio: Array<'inherit' | 'pipe' | number> = ['inherit', 'inherit', 'inherit'];
+function spawnSentry(st: StateDir, preserveFds: number, detached: boolean, quiet: boolean): Promise<{ child: ChildProcess; error: string | null }> {
+  // With a console the guest's stdio is the pty: the Sentry keeps none of ours (an engine
+  // reading create's output to its end would wait forever on a copy held open).
+  const stdio: Array<'inherit' | 'pipe' | 'ignore' | number> = quiet ? ['ignore', 'ignore', 'ignore'] : ['inherit', 'inherit', 'inherit'];
   for (let i = 0; i < preserveFds; i++) stdio.push(3 + i);
   stdio.push('pipe');
   const child = spawn(process.execPath, [entryScript(), '__oci-sentry', st.dir], { detached, stdio });
@@ -375,7 +377,7 @@ async function cmdCreate(g: Globals, args: string[], isRun: boolean): Promise<nu
       preserveFds: preserve, syncFd: 3 + preserve, logPath: g.log, debug: g.debug, network: g.network, autoStart: isRun,
     };
     fs.writeFileSync(path.join(st.dir, 'init.json'), JSON.stringify(init));
-    const r = await spawnSentry(st, preserve, !foreground);
+    const r = await spawnSentry(st, preserve, !foreground, !!(proc.terminal && consoleSocket));
     child = r.child;
     if (r.error) fail(r.error);
     const pub = publicState(st.read());
@@ -516,8 +518,9 @@ function cmdDelete(g: Globals, args: string[]): number {
   const id = oneId(rest, 'delete');
   const st = new StateDir(g.root, id);
   if (!st.exists) {
-    if (fs.existsSync(st.dir) && o.force) {
-      st.remove();
+    // As runc: --force on a container that is gone (or half made) is not an error.
+    if (o.force) {
+      if (fs.existsSync(st.dir)) st.remove();
       return 0;
     }
     fail(`container "${id}" does not exist`);

@@ -102,4 +102,31 @@ describe.skipIf(!ok)('docker --runtime=tssandbox', () => {
     const u = run(['--rm', '--user', '65534:65534', IMAGE, 'id']);
     expect(u.stdout).toMatch(/uid=65534.*gid=65534/);
   });
+
+  it('-t gets a pty through the console socket; exec -t too', () => {
+    const r = run(['--rm', '-t', IMAGE, 'sh', '-c', '[ -t 0 ] && [ -t 1 ] && echo on-a-tty']);
+    expect(r.stdout, r.stderr).toContain('on-a-tty');
+    expect(r.status).toBe(0);
+    expect(run(['-d', '-t', '--name', 'tt', IMAGE, 'sleep', '1000']).status).toBe(0);
+    const e = docker(['exec', '-t', 'tt', 'sh', '-c', '[ -t 1 ] && echo exec-tty']);
+    expect(e.stdout, e.stderr).toContain('exec-tty');
+    expect(docker(['rm', '-f', 'tt']).status).toBe(0);
+  });
+
+  it.skipIf(!have('script'))('-it: keystrokes through the pty, output back', () => {
+    // script(1) gives docker a terminal; what we type goes in through it.
+    const cmd = `${DOCKER} -H ${host} run --runtime=tssandbox --network=none -it --rm ${IMAGE} sh`;
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60_000, input: 'echo typed-$((6*7))\nexit 5\n' });
+    expect(r.stdout, r.stderr).toContain('typed-42');
+    expect(r.status).toBe(5);
+  });
+
+  it('--pids-limit and --memory are enforced by the Sentry', () => {
+    const p = run(['--rm', '--pids-limit', '6', IMAGE, 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; echo all-forked']);
+    expect(p.stdout).not.toContain('all-forked');
+    expect(p.stderr).toMatch(/can't fork|Resource temporarily unavailable/);
+    expect(run(['--rm', '--pids-limit', '20', IMAGE, 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; echo all-forked']).stdout).toContain('all-forked');
+    const m = run(['--rm', '--memory', '32m', IMAGE, 'sh', '-c', 'dd if=/dev/zero of=/tmp/big bs=1M count=64 2>&1; echo rc=$?']);
+    expect(m.stdout).toMatch(/No space left on device/);
+  });
 });
