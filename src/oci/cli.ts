@@ -189,15 +189,13 @@ export async function ociMain(argv: string[]): Promise<number> {
         const { sentryMain } = await import('./sandbox');
         return sentryMain(args[0]);
       }
+      case 'pause':
+      case 'resume': return cmdPause(g, args, cmd);
+      case 'update': return cmdUpdate(g, args);
+      case 'events': return cmdEvents(g, args);
       case 'checkpoint':
       case 'restore':
         fail(`${cmd} is not supported by tssandbox`);
-      // eslint-disable-next-line no-fallthrough
-      case 'pause':
-      case 'resume':
-      case 'update':
-      case 'events':
-        fail(`${cmd} is not supported yet`);
       // eslint-disable-next-line no-fallthrough
       default:
         fail(`unknown command '${cmd}' (try --help)`, 2);
@@ -604,4 +602,100 @@ function cmdFeatures(args: string[]): number {
   };
   process.stdout.write(JSON.stringify(features, null, '    ') + '\n');
   return 0;
+}
+
+// ---- pause / resume / update / events ----
+
+function cmdPause(g: Globals, args: string[], op: 'pause' | 'resume'): number {
+  const { rest } = parseFlags(args, {});
+  const id = oneId(rest, op);
+  const st = existing(g, id);
+  st.lock();
+  const s = st.read();
+  const status = currentStatus(s);
+  if (op === 'pause' && status !== 'running') fail(`cannot pause a container that is ${status}`);
+  if (op === 'resume' && status !== 'paused') fail(`cannot resume a container that is ${status}`);
+  const r = call(st.sockPath, s.pid, { op });
+  if (!r.ok) fail(r.error ?? `${op} failed`);
+  return 0;
+}
+
+/** "64m", "1g", plain bytes; -1 for unlimited. */
+function parseBytes(v: string, flag: string): number {
+  if (v === '-1') return -1;
+  const m = /^(\d+)([kmgKMG]?)[bB]?$/.exec(v);
+  if (!m) fail(`${flag} wants a size like 64m, got '${v}'`, 2);
+  return Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2].toLowerCase()];
+}
+
+function cmdUpdate(g: Globals, args: string[]): number {
+  const { values: o, rest } = parseFlags(args, {
+    resources: { type: 'string', short: 'r' }, memory: { type: 'string', short: 'm' }, 'pids-limit': { type: 'string' },
+    'memory-swap': { type: 'string' }, 'memory-reservation': { type: 'string' }, 'kernel-memory': { type: 'string' },
+    'cpu-shares': { type: 'string' }, 'cpu-quota': { type: 'string' }, 'cpu-period': { type: 'string' },
+    'cpuset-cpus': { type: 'string' }, 'cpuset-mems': { type: 'string' }, 'blkio-weight': { type: 'string' },
+  });
+  const id = oneId(rest, 'update');
+  const st = existing(g, id);
+  st.lock();
+  const s = st.read();
+  if (currentStatus(s) === 'stopped') fail(`container ${id} is not running`);
+  const req: Record<string, unknown> = { op: 'update' };
+  if (o.resources) {
+    let text: string;
+    try {
+      text = fs.readFileSync(o.resources === '-' ? 0 : o.resources, 'utf8');
+    } catch {
+      fail(`--resources ${o.resources}: cannot read it`);
+    }
+    let res: any;
+    try {
+      res = JSON.parse(text);
+    } catch (e) {
+      fail(`--resources: bad JSON: ${(e as Error).message}`);
+    }
+    if (res?.memory?.limit !== undefined) req.memory = res.memory.limit;
+    if (res?.pids?.limit !== undefined) req.pids = res.pids.limit;
+  }
+  if (o.memory !== undefined) req.memory = parseBytes(o.memory, '--memory');
+  if (o['pids-limit'] !== undefined) {
+    const n = Number(o['pids-limit']);
+    if (!Number.isInteger(n)) fail(`--pids-limit wants a number, got '${o['pids-limit']}'`, 2);
+    req.pids = n;
+  }
+  const r = call(st.sockPath, s.pid, req);
+  if (!r.ok) fail(r.error ?? 'update failed');
+  return 0;
+}
+
+function statsEvent(id: string, r: Record<string, any>): string {
+  return JSON.stringify({
+    type: 'stats', id,
+    data: {
+      pids: { current: r.pids, limit: r.pidsLimit },
+      memory: { usage: { usage: r.memory, limit: r.memoryLimit } },
+    },
+  });
+}
+
+function cmdEvents(g: Globals, args: string[]): number {
+  const { values: o, rest } = parseFlags(args, { stats: { type: 'boolean' }, interval: { type: 'string' } });
+  const id = oneId(rest, 'events');
+  const st = existing(g, id);
+  const iv = /^(\d+)(ms|s)?$/.exec(o.interval ?? '5s');
+  if (!iv) fail(`--interval wants a duration like 5s, got '${o.interval}'`, 2);
+  const ms = Number(iv[1]) * (iv[2] === 'ms' ? 1 : 1000);
+  const sab = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    const s = st.exists ? st.read() : null;
+    if (!s || currentStatus(s) === 'stopped') {
+      if (o.stats) fail(`container ${id} is not running`);
+      return 0;
+    }
+    const r = call(st.sockPath, s.pid, { op: 'stats' });
+    if (!r.ok) fail(r.error ?? 'events failed');
+    process.stdout.write(statsEvent(id, r) + '\n');
+    if (o.stats) return 0;
+    Atomics.wait(sab, 0, 0, ms);
+  }
 }

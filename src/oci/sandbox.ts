@@ -26,10 +26,10 @@ import { resolveExec, type ExecRequest } from '../loader/exec-image';
 import { PtracePlatform } from '../platform/ptrace';
 import { installTimers } from '../kernel/time/index';
 import { attach as attachTty } from '../kernel/tty';
-import { Task } from '../kernel/task';
+import { Task, TaskState } from '../kernel/task';
 import { ThreadGroup } from '../kernel/thread-group';
 import { SignalHandlers, SignalState } from '../kernel/signals';
-import { sendToGroup, setHostWinchHook } from '../kernel/signal-delivery';
+import { sendToGroup, setHostWinchHook, onHostSignals } from '../kernel/signal-delivery';
 import { limitsOf, RLIM_INFINITY } from '../kernel/limits';
 import { WaitQueue } from '../waiter/waitqueue';
 import { hostPoller } from '../waiter/host-poller';
@@ -89,6 +89,7 @@ export class ContainerSentry {
   private init!: Task;
   private initReq!: ExecRequest;
   private started = false;
+  private paused = false;
   private listenFd = -1;
   private readonly conns = new Set<ServerConn>();
   /** Host pids of exec clients (ps --format json), by guest pid. */
@@ -339,6 +340,20 @@ export class ContainerSentry {
    */
   private serveRunning(): void {
     setHostWinchHook(() => this.acceptAll(true));
+    // The platform's wait returns a pending guest stop before it looks at host signals:
+    // under a guest that never stops making syscalls the doorbell would wait forever.
+    // Every 512th syscall the Sentry takes the host signals itself (one N-API call).
+    const s = this.s;
+    let n = 0;
+    s.tracer = {
+      enter: () => {
+        if ((++n & 511) !== 0) return;
+        const m = ociNative().takeHostSignals();
+        if (m) onHostSignals(s, m);
+      },
+      block: () => undefined,
+      exit: () => undefined,
+    };
     for (const c of this.conns) this.watchConn(c);
     // A client that rang before the hook was set.
     this.acceptAll(true);
@@ -423,6 +438,41 @@ export class ContainerSentry {
       }
       case 'exec':
         return this.exec(c, msg, fds);
+      case 'pause':
+      case 'resume': {
+        if (!this.started) {
+          c.send({ ok: false, error: `cannot ${msg.op} a container that has not been started` });
+          return false;
+        }
+        const want = msg.op === 'pause';
+        if (this.paused === want) {
+          c.send({ ok: false, error: want ? 'container already paused' : 'container not paused' });
+          return false;
+        }
+        for (const tg of kernel.threadGroups.values()) if (!tg.zombie) (want ? freeze : thaw)(this.s, tg);
+        this.paused = want;
+        this.state.status = want ? 'paused' : 'running';
+        this.st.write(this.state);
+        c.send({ ok: true });
+        return false;
+      }
+      case 'update': {
+        const pidsLimit = Number(msg.pids);
+        if (msg.pids !== undefined && pidsLimit > 0) kernel.pidsLimit = pidsLimit;
+        else if (msg.pids !== undefined && pidsLimit <= 0) kernel.pidsLimit = 16384;
+        const mem = Number(msg.memory);
+        if (msg.memory !== undefined) tmpfsBudget.limit = mem > 0 ? mem : Infinity;
+        c.send({ ok: true });
+        return false;
+      }
+      case 'stats': {
+        const lim = (v: number) => (Number.isFinite(v) ? v : 0);
+        c.send({
+          ok: true, pids: kernel.tasks.size, pidsLimit: kernel.pidsLimit, memory: tmpfsBudget.used,
+          memoryLimit: lim(tmpfsBudget.limit), processes: [...kernel.threadGroups.values()].filter((tg) => !tg.zombie).length,
+        });
+        return false;
+      }
       case 'signal': {
         const tg = this.onSignalLine.get(c);
         const sig = Number(msg.signal);
@@ -516,6 +566,35 @@ export class ContainerSentry {
 
   /** Exec connections whose later lines signal their process. */
   private readonly onSignalLine = new Map<ServerConn, ThreadGroup>();
+}
+
+/**
+ * pause: every thread held at its next stop, as the cgroup freezer would; unlike
+ * SIGSTOP the guest is not told (no SIGCHLD, no WUNTRACED report). resume: on again.
+ */
+function freeze(s: Sentry, tg: ThreadGroup): void {
+  if (tg.stopped || tg.exiting) return;
+  tg.stopped = true;
+  for (const t of tg.tasks) {
+    if (t.state === TaskState.Running) {
+      t.state = TaskState.Stopped;
+      if (!t.inSentry) s.kick(t);
+    } else if (t.state === TaskState.Blocked) {
+      t.stopWhenDone = true;
+    }
+  }
+}
+
+function thaw(s: Sentry, tg: ThreadGroup): void {
+  if (!tg.stopped) return;
+  tg.stopped = false;
+  for (const t of tg.tasks) {
+    t.stopWhenDone = false;
+    if (t.state === TaskState.Stopped) {
+      t.state = TaskState.Running;
+      s.continueTask(t);
+    }
+  }
 }
 
 /** Connects to the engine's console socket and sends it the master of a new host pty; returns the slave. */

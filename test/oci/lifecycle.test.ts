@@ -246,6 +246,22 @@ while True:
     }
   });
 
+  it('pause/resume under a busy guest, update, events --stats', async () => {
+    const b = bundle((c) => (c.process.args = ['sh', '-c', 'while true; do echo x > /dev/null; done']));
+    expect(t.detached(['run', '-d', '--bundle', b, 'c-pause'], b).status).toBe(0);
+    expect(t.run(['pause', 'c-pause']).status).toBe(0);
+    expect(state('c-pause').status).toBe('paused');
+    expect(t.run(['pause', 'c-pause']).stderr).toMatch(/cannot pause a container that is paused/);
+    expect(t.run(['resume', 'c-pause']).status).toBe(0);
+    expect(state('c-pause').status).toBe('running');
+    expect(t.run(['update', '--pids-limit', '7', '--memory', '4m', 'c-pause']).status).toBe(0);
+    const ev = JSON.parse(t.run(['events', '--stats', 'c-pause']).stdout);
+    expect(ev.type).toBe('stats');
+    expect(ev.data.pids.limit).toBe(7);
+    expect(ev.data.memory.usage.limit).toBe(4 * 1024 * 1024);
+    expect(t.run(['delete', '--force', 'c-pause']).status).toBe(0);
+  });
+
   it('two commands on one container at once are serialised by the lock', async () => {
     const b = bundle((c) => (c.process.args = ['sleep', '1000']));
     expect(t.detached(['create', '--bundle', b, 'c-lock'], b).status).toBe(0);
