@@ -8,6 +8,8 @@
         "native/host.cc",
         "native/gofer.cc",
         "native/gofer_server.cc",
+        "native/vdso_clock.cc",
+        "native/sentry_confine.cc",
         "native/oci_console.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
@@ -23,6 +25,12 @@
           "inputs": ["native/stub/stub.c", "native/stub/stub.ld"],
           "outputs": ["<(PRODUCT_DIR)/tssandbox-stub"],
           "action": ["sh", "-c", "gcc -static -nostdlib -nostartfiles -fno-pic -no-pie -mcmodel=large -O2 -fno-stack-protector -fcf-protection=none -Wl,-T,native/stub/stub.ld -Wl,--build-id=none -o <(PRODUCT_DIR)/tssandbox-stub native/stub/stub.c"]
+        },
+        {
+          "action_name": "build_vdso",
+          "inputs": ["native/vdso/vdso.c", "native/vdso/vdso.lds", "native/vdso/vdso_data.h"],
+          "outputs": ["<(PRODUCT_DIR)/tssandbox-vdso.so"],
+          "action": ["sh", "-c", "gcc -O2 -fPIC -shared -nostdlib -fno-stack-protector -fcf-protection=none -fno-asynchronous-unwind-tables -Wall -Wl,-T,native/vdso/vdso.lds -Wl,--hash-style=both -Wl,-soname,linux-vdso.so.1 -Wl,--no-undefined -Wl,-z,max-page-size=4096 -Wl,--build-id=none -o <(PRODUCT_DIR)/tssandbox-vdso.so native/vdso/vdso.c"]
         }
       ]
     }

@@ -6,6 +6,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tss::InitHost(env, exports);
   tss::InitGofer(env, exports);
   tss::InitGoferServer(env, exports);
+  tss::InitVdsoClock(env, exports);
+  tss::InitSentryConfine(env, exports);
   tss::InitOci(env, exports);
   return exports;
 }

@@ -41,6 +41,9 @@ user_regs_struct* Regs();
 // host.cc
 int SelfPipeReadFd();
 uint32_t PendingHostSignals();
+// wait4(pid, status, options | __WALL...) that returns -EINTR, without waiting, once a
+// host signal is pending (checked race-free against the signal handler); else its result.
+long WaitUnlessHostSignal(pid_t pid, int* status, int options);
 void SetSigchldWakeups(bool on);
 void ResetSignalsInChild();
 
@@ -48,6 +51,8 @@ void InitPtrace(Napi::Env env, Napi::Object exports);
 void InitHost(Napi::Env env, Napi::Object exports);
 void InitGofer(Napi::Env env, Napi::Object exports);
 void InitGoferServer(Napi::Env env, Napi::Object exports);
+void InitVdsoClock(Napi::Env env, Napi::Object exports);
+void InitSentryConfine(Napi::Env env, Napi::Object exports);
 void InitOci(Napi::Env env, Napi::Object exports);  // oci_console.cc
 
 inline Napi::Value Num(Napi::Env env, double v) { return Napi::Number::New(env, v); }

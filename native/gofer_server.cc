@@ -8,14 +8,32 @@
 // RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS): the Sentry walked symlinks itself, so
 // neither "..", nor a symlink planted on the host, nor a rename race leads outside.
 // Single-name operations then use the *at() calls on the parent directory's fd.
+//
+// Confinement (ConfineGofer, before the first request; see SECURITY.md):
+// - named tssandbox-gofer (comm and cmdline), so `ps` tells it from the Sentry;
+// - its own mount namespace: the host's special filesystems (proc, sysfs, cgroup,
+//   devtmpfs, ...) are detached, each served root is a recursive clone with nodev,
+//   nosuid, nosymfollow (and rdonly for a read-only root), attached under an empty
+//   tmpfs that becomes its root (pivot_root; the old root is detached);
+// - a special-filesystem check on every result (mount id -> cached fstatfs verdict):
+//   anything on proc/sysfs/debugfs/... is answered ENOENT, as if absent;
+// - read-only roots are enforced here too (EROFS), whatever the Sentry asks;
+// - only CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID kept (file ownership and
+//   modes in rw binds as root), the bounding set emptied of the rest, no_new_privs;
+// - a seccomp filter allowing the calls of the serve loop only (GoferFilter).
 #include "common.h"
+#include "seccomp_bpf.h"
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/mount.h>
 #include <linux/openat2.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -43,7 +61,124 @@ enum Op { Hello, Lstat, Open, Readdir, Readlink, Mkdir, CreateExcl, Unlink, Rmdi
 uint8_t g_in[kMaxMsg];
 uint8_t g_out[kReplyMax + 64];
 int g_roots[kMaxRoots];
+bool g_ro[kMaxRoots];
 int g_nroots = 0;
+
+// What ConfineGofer achieved (reported in the HELLO reply, after the pid).
+enum Confined : uint32_t {
+  kConfMountNs = 1,     // own mount namespace, special filesystems detached
+  kConfPivot = 2,       // root is an empty tmpfs holding only the served roots
+  kConfSeccomp = 4,     // GoferFilter installed
+  kConfCaps = 8,        // capabilities reduced to kKeepCaps
+  kConfMountAttrs = 16, // served roots are clones with nodev,nosuid,nosymfollow(,ro)
+};
+uint32_t g_confined = 0;
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+#ifndef STATX_MNT_ID
+#define STATX_MNT_ID 0x00001000U
+#endif
+
+// ---------------------------------------------------------------- special filesystems
+
+// Filesystems the gofer never serves: the host's kernel interfaces, not files.
+bool SpecialMagic(unsigned long t) {
+  switch (t) {
+    case 0x9fa0:      // proc
+    case 0x62656572:  // sysfs
+    case 0x64626720:  // debugfs
+    case 0x74726163:  // tracefs
+    case 0x73636673:  // securityfs
+    case 0x27e0eb:    // cgroup
+    case 0x63677270:  // cgroup2
+    case 0xcafe4a11:  // bpf
+    case 0x1cd1:      // devpts
+    case 0x62656570:  // configfs
+    case 0x65735543:  // fusectl
+    case 0x6165676c:  // pstore
+    case 0xde5e81e4:  // efivarfs
+    case 0x19800202:  // mqueue
+    case 0x958458f6:  // hugetlbfs
+    case 0x42494e4d:  // binfmt_misc
+    case 0xf97cff8c:  // selinuxfs
+    case 0x43415d53:  // smackfs
+    case 0x6e736673:  // nsfs
+    case 0x50495045:  // pipefs
+    case 0x534f434b:  // sockfs
+    case 0x0187:      // autofs
+    case 0x09041934:  // anon_inodefs
+    case 0x67596969:  // rpc_pipefs
+    case 0x6e667364:  // nfsd
+    case 0x7655821:   // resctrl
+    case 0xabba1974:  // xenfs
+    case 0x444d4142:  // dma-buf
+    case 0x6c6f6f70:  // binderfs
+      return true;
+    default:
+      return false;
+  }
+}
+
+// By mountinfo type name: the same, plus devtmpfs (whose f_type is tmpfs's).
+bool SpecialName(const char* t) {
+  static const char* const names[] = {
+      "proc", "sysfs", "debugfs", "tracefs", "securityfs", "cgroup", "cgroup2", "bpf", "devpts", "devtmpfs",
+      "configfs", "fusectl", "pstore", "efivarfs", "mqueue", "hugetlbfs", "binfmt_misc", "selinuxfs", "smackfs",
+      "nsfs", "autofs", "rpc_pipefs", "nfsd", "resctrl", "xenfs", "binder"};
+  for (const char* n : names)
+    if (strcmp(n, t) == 0) return true;
+  return false;
+}
+
+// Mount id -> verdict, decided once per mount (the first time a result lies on it).
+struct MountVerdict {
+  uint64_t id;
+  bool ok;
+};
+MountVerdict g_verdicts[1024];
+int g_nverdicts = 0;
+// Mounts refused by name when no private mount namespace could be had (the special
+// mounts of the host's table and everything mounted below them).
+uint64_t g_denied[1024];
+int g_ndenied = 0;
+
+// Is mount `id` one the gofer may serve? fd (+ name, when not "") names an object on it,
+// for the one fstatfs that decides an unknown mount.
+bool MountOk(uint64_t id, int fd, const char* name) {
+  for (int i = 0; i < g_nverdicts; i++)
+    if (g_verdicts[i].id == id) return g_verdicts[i].ok;
+  bool ok = true;
+  for (int i = 0; i < g_ndenied; i++)
+    if (g_denied[i] == id) ok = false;
+  if (ok) {
+    int tfd = name && *name ? openat(fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC) : fd;
+    struct statfs s;
+    if (tfd < 0 || fstatfs(tfd, &s) != 0) return false;  // not cached: undecided
+    ok = !SpecialMagic((unsigned long)s.f_type);
+    if (tfd != fd) close(tfd);
+  }
+  if (g_nverdicts < (int)(sizeof g_verdicts / sizeof g_verdicts[0])) g_verdicts[g_nverdicts++] = {id, ok};
+  return ok;
+}
+
+// The object fd refers to lies on a servable mount.
+bool FdOk(int fd) {
+  struct statx sx;
+  if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) != 0) return false;
+  if (!(sx.stx_mask & STATX_MNT_ID)) return true;  // (kernels before 5.8: mount ids unknown)
+  return MountOk(sx.stx_mnt_id, fd, nullptr);
+}
+
+// name under dirfd (if it exists) lies on a servable mount.
+bool NameOk(int dirfd, const char* name) {
+  struct statx sx;
+  int fl = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
+  if (syscall(SYS_statx, dirfd, name, fl, STATX_MNT_ID, &sx) != 0) return true;  // absent: the op reports it
+  if (!(sx.stx_mask & STATX_MNT_ID)) return true;
+  return MountOk(sx.stx_mnt_id, dirfd, name);
+}
 
 int Openat2(int dirfd, const char* path, uint64_t flags, uint64_t mode, uint64_t resolve) {
   struct open_how how;
@@ -98,7 +233,11 @@ int OpenParent(int root, char* rel, Parent* p) {
     *slash = '/';
     p->name = slash + 1;
   }
-  return p->fd < 0 ? p->fd : 0;
+  if (p->fd < 0) return p->fd;
+  // In its own mount namespace no special mount is left to reach: the checks on
+  // results suffice. Without one, every directory on the way is checked too.
+  if (!(g_confined & kConfMountNs) && (!FdOk(p->fd) || !NameOk(p->fd, p->name))) return -ENOENT;
+  return 0;
 }
 
 size_t PutF64(size_t off, double v) {
@@ -109,9 +248,10 @@ size_t PutF64(size_t off, double v) {
 int StatInto(int dirfd, const char* name, size_t off) {
   struct statx sx;
   int flags = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
-  if (syscall(SYS_statx, dirfd, name, flags, STATX_BASIC_STATS | STATX_BTIME, &sx) != 0) return -errno;
+  if (syscall(SYS_statx, dirfd, name, flags, STATX_BASIC_STATS | STATX_BTIME | STATX_MNT_ID, &sx) != 0) return -errno;
+  if ((sx.stx_mask & STATX_MNT_ID) && !MountOk(sx.stx_mnt_id, dirfd, name)) return -ENOENT;
   double f[18] = {
-      0, (double)sx.stx_ino, (double)sx.stx_mode, (double)sx.stx_nlink, (double)sx.stx_uid, (double)sx.stx_gid,
+      (double)makedev(sx.stx_dev_major, sx.stx_dev_minor), (double)sx.stx_ino, (double)sx.stx_mode, (double)sx.stx_nlink, (double)sx.stx_uid, (double)sx.stx_gid,
       (double)makedev(sx.stx_rdev_major, sx.stx_rdev_minor), (double)sx.stx_size, (double)sx.stx_blksize,
       (double)sx.stx_blocks, (double)sx.stx_atime.tv_sec, (double)sx.stx_atime.tv_nsec,
       (double)sx.stx_mtime.tv_sec, (double)sx.stx_mtime.tv_nsec, (double)sx.stx_ctime.tv_sec,
@@ -156,12 +296,33 @@ size_t Serve(size_t len, int* fdOut) {
     if (op == Hello) {
       uint32_t pid = (uint32_t)getpid();
       memcpy(g_out + 8, &pid, 4);
-      plen = 4;
+      memcpy(g_out + 12, &g_confined, 4);
+      plen = 8;
       res = kVersion;
       goto done;
     }
     int root = mount < (uint32_t)g_nroots ? g_roots[mount] : -1;
     if (root < 0 || !z2 || BadRel(p1) || (op != Symlink && BadRel(p2))) goto done;
+    // Read-only roots stay read-only whatever the Sentry asks (its own EROFS checks
+    // are the first line; this is the second; the mount's rdonly flag the third).
+    if (g_ro[mount]) {
+      bool writes = false;
+      switch (op) {
+        case Open:
+          writes = (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | __O_TMPFILE)) != 0;
+          break;
+        case Mkdir: case CreateExcl: case Unlink: case Rmdir: case Rename: case Symlink: case Link:
+        case Chmod: case Chown: case Truncate: case Utimes:
+          writes = true;
+          break;
+        default:
+          break;
+      }
+      if (writes) {
+        res = -EROFS;
+        goto done;
+      }
+    }
     switch (op) {
       case Lstat: {
         Parent p;
@@ -171,19 +332,33 @@ size_t Serve(size_t len, int* fdOut) {
         break;
       }
       case Open: {
-        int fd = Openat2(root, *p1 ? p1 : ".", flags | O_NOFOLLOW, mode, kResolve);
-        if (fd >= 0) {
-          *fdOut = fd;
-          res = 0;
-        } else {
+        // O_NONBLOCK: a FIFO planted on the host must not block the gofer; it is
+        // refused below with sockets and devices (nodev already stops device opens).
+        int fd = Openat2(root, *p1 ? p1 : ".", (flags | O_NOFOLLOW | O_NONBLOCK) & ~O_PATH, mode, kResolve);
+        if (fd < 0) {
           res = fd;
+          break;
         }
+        struct statx sx;
+        if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_MNT_ID, &sx) != 0) res = -errno;
+        else if (!S_ISREG(sx.stx_mode) && !S_ISDIR(sx.stx_mode)) res = -ENXIO;
+        else if ((sx.stx_mask & STATX_MNT_ID) && !MountOk(sx.stx_mnt_id, fd, nullptr)) res = -ENOENT;
+        // Back to the flags asked for (F_SETFL sets exactly these status bits).
+        else if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & (O_APPEND | O_DIRECT | O_NOATIME)) != 0) res = -errno;
+        else res = 0;
+        if (res == 0) *fdOut = fd;
+        else close(fd);
         break;
       }
       case Readdir: {
         int dfd = Openat2(root, *p1 ? p1 : ".", O_RDONLY | O_DIRECTORY, 0, kResolve);
         if (dfd < 0) {
           res = dfd;
+          break;
+        }
+        if (!FdOk(dfd)) {
+          close(dfd);
+          res = -ENOENT;
           break;
         }
         // All names, sorted (the order Node's readdir gives and the VFS pages by),
@@ -275,21 +450,11 @@ size_t Serve(size_t len, int* fdOut) {
             if (syscall(SYS_statx, p.fd, nm, AT_SYMLINK_NOFOLLOW | atFlags, STATX_TYPE, &sx) != 0) res = -errno;
             else if (S_ISLNK(sx.stx_mode)) res = -EOPNOTSUPP;  // a symlink's own mode cannot change
             else {
-              // fchmodat has no AT_EMPTY_PATH: go through an O_PATH fd of the file itself.
-              int fd = openat(p.fd, *nm ? nm : ".", O_PATH | O_NOFOLLOW | O_CLOEXEC);
-              if (fd < 0) res = -errno;
-              else {
-                char path[32] = "/proc/self/fd/";
-                int v = fd, i = 14;
-                char digits[12];
-                int nd = 0;
-                do digits[nd++] = (char)('0' + v % 10), v /= 10;
-                while (v);
-                while (nd) path[i++] = digits[--nd];
-                path[i] = 0;
-                res = Err(chmod(path, mode));
-                close(fd);
-              }
+              // fchmodat2 (Linux 6.6) takes AT_EMPTY_PATH: no /proc/self/fd detour
+              // (the gofer has no /proc).
+              res = Err(syscall(SYS_fchmodat2, p.fd, nm, mode, atFlags));
+              // Older kernels: the name is no symlink (checked above), "." is the root.
+              if (res == -ENOSYS) res = Err(fchmodat(p.fd, *nm ? nm : ".", mode, 0));
             }
             break;
           }
@@ -322,7 +487,7 @@ size_t Serve(size_t len, int* fdOut) {
           res = -EBUSY;
           break;
         }
-        res = op == Rename ? Err(renameat(from.fd, from.name, to.fd, to.name))
+        res = op == Rename ? Err(syscall(SYS_renameat2, from.fd, from.name, to.fd, to.name, 0))
                            : Err(linkat(from.fd, from.name, to.fd, to.name, 0));
         break;
       }
@@ -352,6 +517,233 @@ done:
   uint32_t pl = (uint32_t)plen;
   memcpy(g_out + 4, &pl, 4);
   return 8 + plen;
+}
+
+
+// ---------------------------------------------------------------- confinement
+
+// The calls of the serve loop, and nothing else. Calls that only an attacker who took
+// over the gofer would make (exec, ptrace, mounts, namespaces, new sockets, handles,
+// modules) kill it; anything else unexpected fails with EPERM.
+size_t GoferFilter(struct sock_filter* buf, size_t cap) {
+  BpfProg b(buf, cap);
+  const uint32_t A = SECCOMP_RET_ALLOW, K = SECCOMP_RET_KILL_PROCESS;
+  b.Prologue();
+  // The socket to the Sentry (fd 3) is the only one spoken on.
+  b.RuleArgEq(SYS_recvmsg, 0, kSock, A, K);
+  b.RuleArgEq(SYS_sendmsg, 0, kSock, A, K);
+  static const int allow[] = {
+      SYS_openat2, SYS_openat, SYS_close, SYS_fcntl,                 // resolve and open
+      SYS_statx, SYS_fstatfs, SYS_getdents64, SYS_readlinkat,        // read metadata
+      SYS_mkdirat, SYS_unlinkat, SYS_symlinkat, SYS_linkat,          // rw binds
+      SYS_renameat, SYS_renameat2, SYS_fchmodat, SYS_fchmodat2, SYS_fchownat,
+      SYS_ftruncate, SYS_utimensat,
+      SYS_getpid, SYS_exit, SYS_exit_group, SYS_rt_sigreturn, SYS_restart_syscall,
+  };
+  for (int nr : allow) b.Rule((uint32_t)nr, A);
+  static const int kill[] = {
+      SYS_execve, SYS_execveat, SYS_ptrace, SYS_process_vm_readv, SYS_process_vm_writev,
+      SYS_mount, SYS_umount2, SYS_pivot_root, SYS_chroot, SYS_open_tree, SYS_move_mount,
+      SYS_fsopen, SYS_fsmount, SYS_fspick, SYS_mount_setattr, SYS_unshare, SYS_setns,
+      SYS_clone, SYS_clone3, SYS_fork, SYS_vfork, SYS_socket, SYS_socketpair, SYS_connect,
+      SYS_bind, SYS_listen, SYS_accept, SYS_accept4, SYS_open, SYS_creat, SYS_mknod, SYS_mknodat,
+      SYS_name_to_handle_at, SYS_open_by_handle_at, SYS_bpf, SYS_perf_event_open,
+      SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_kexec_load, SYS_kexec_file_load,
+      SYS_keyctl, SYS_add_key, SYS_request_key, SYS_userfaultfd, SYS_io_uring_setup,
+      SYS_setuid, SYS_setgid, SYS_setreuid, SYS_setregid, SYS_setresuid, SYS_setresgid,
+      SYS_capset, SYS_prctl, SYS_seccomp, SYS_ioctl, SYS_kill, SYS_tkill, SYS_tgkill,
+      SYS_pidfd_open, SYS_pidfd_getfd, SYS_memfd_create, SYS_mmap, SYS_mprotect,
+  };
+  for (int nr : kill) b.Rule((uint32_t)nr, K);
+  b.Ret(RetErrno(EPERM));
+  return b.overflow ? 0 : b.n;
+}
+
+// Reads a whole small file (before the pivot: /proc is gone after). Returns its length.
+size_t ReadSmall(const char* path, char* buf, size_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  size_t n = 0;
+  while (n + 1 < cap) {
+    ssize_t r = read(fd, buf + n, cap - 1 - n);
+    if (r <= 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  buf[n] = 0;
+  return n;
+}
+
+// ps shows comm (PR_SET_NAME) in `-o comm` and the argument area (/proc/pid/cmdline) in
+// `-ef`: the forked child still has the Sentry's node argv there, rewritten in place
+// (our copy-on-write copy of the stack) as setproctitle does.
+void SetName() {
+  prctl(PR_SET_NAME, "tssandbox-gofer", 0, 0, 0);
+  static char st[4096];
+  if (!ReadSmall("/proc/self/stat", st, sizeof st)) return;
+  char* c = strrchr(st, ')');
+  if (!c) return;
+  // Fields after comm start at 3; arg_start is 48, arg_end 49.
+  int field = 2;
+  unsigned long long v[2] = {0, 0};
+  for (char* q = c + 1; *q; q++) {
+    if (*q != ' ') continue;
+    field++;
+    if (field == 48 || field == 49) v[field - 48] = strtoull(q + 1, nullptr, 10);
+  }
+  char* as = (char*)(uintptr_t)v[0];
+  size_t len = v[1] > v[0] ? (size_t)(v[1] - v[0]) : 0;
+  static const char name[] = "tssandbox-gofer";
+  if (!as || len < 2) return;
+  size_t nl = sizeof name < len ? sizeof name : len;
+  memset(as, 0, len);
+  memcpy(as, name, nl - 1);
+}
+
+struct MountAttr {
+  uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+// Fills g_roots (O_PATH fds of the served roots) and confines the process; returns the
+// kConf* bits achieved. Confinement steps that fail leave the gofer less confined, never
+// unserved: the per-result checks and the ro enforcement above hold in every case.
+uint32_t ConfineGofer(int n, char (*paths)[4096], const bool* ro, bool tryNs) {
+  uint32_t got = 0;
+  SetName();
+  static char mi[1 << 20];
+  bool ns = tryNs && unshare(CLONE_NEWNS) == 0 && mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0;
+  if (ns) got |= kConfMountNs;
+  // The mount table: special mounts are detached (in our namespace), or when we have
+  // none of our own, their ids (and their descendants') refused by MountOk.
+  size_t milen = ReadSmall("/proc/self/mountinfo", mi, sizeof mi);
+  static uint64_t ids[4096], parents[4096];
+  static char* points[4096];
+  static bool special[4096];
+  int nm = 0;
+  for (char* line = mi; line < mi + milen && nm < 4096;) {
+    char* end = strchr(line, '\n');
+    if (!end) end = mi + milen;
+    *end = 0;
+    // id parent maj:min root mountpoint opts... - type source superopts
+    char* f[5] = {};
+    char* q = line;
+    for (int i = 0; i < 5 && q; i++) {
+      f[i] = q;
+      q = strchr(q, ' ');
+      if (q) *q++ = 0;
+    }
+    char* dash = q ? strstr(q, " - ") : nullptr;
+    if (f[4] && dash) {
+      char* type = dash + 3;
+      char* sp = strchr(type, ' ');
+      if (sp) *sp = 0;
+      // Unescape the mount point (\040 for space etc.) in place.
+      char* w = f[4];
+      for (char* r = f[4]; *r;) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] && r[3]) {
+          *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+          r += 4;
+        } else {
+          *w++ = *r++;
+        }
+      }
+      *w = 0;
+      ids[nm] = strtoull(f[0], nullptr, 10);
+      parents[nm] = strtoull(f[1], nullptr, 10);
+      points[nm] = f[4];
+      special[nm] = SpecialName(type);
+      nm++;
+    }
+    line = end + 1;
+  }
+  if (ns) {
+    // Children first (they follow their parents in mountinfo); a detached parent takes
+    // its children along anyway.
+    for (int i = nm - 1; i >= 0; i--)
+      if (special[i]) umount2(points[i], MNT_DETACH);
+  } else {
+    for (bool more = true; more;) {
+      more = false;
+      for (int i = 0; i < nm; i++) {
+        if (special[i]) continue;
+        for (int j = 0; j < nm; j++)
+          if (special[j] && ids[j] == parents[i]) special[i] = more = true;
+      }
+    }
+    for (int i = 0; i < nm && g_ndenied < (int)(sizeof g_denied / sizeof g_denied[0]); i++)
+      if (special[i]) g_denied[g_ndenied++] = ids[i];
+  }
+  for (int i = 0; i < n; i++) {
+    g_roots[i] = Openat2(AT_FDCWD, paths[i], O_PATH | O_DIRECTORY, 0, 0);
+    g_ro[i] = ro[i];
+  }
+  g_nroots = n;
+  if (ns) {
+    // Each root becomes a private recursive clone with nodev, nosuid, nosymfollow (and
+    // rdonly for a read-only root), attached under a fresh tmpfs that becomes "/".
+    bool attrs = true;
+    for (int i = 0; i < n; i++) {
+      if (g_roots[i] < 0) continue;
+      int t = (int)syscall(SYS_open_tree, g_roots[i], "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+      if (t < 0) {
+        attrs = false;
+        continue;
+      }
+      MountAttr a = {MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOSYMFOLLOW | (ro[i] ? MOUNT_ATTR_RDONLY : 0u), 0, 0, 0};
+      if (syscall(SYS_mount_setattr, t, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) != 0) attrs = false;
+      close(g_roots[i]);
+      g_roots[i] = t;
+    }
+    const char* dirs[] = {"/tmp", "/mnt", "/run", "/var/tmp", "/opt", "/srv", "/home", "/root"};
+    const char* base = nullptr;
+    for (const char* d : dirs) {
+      if (mount("tssandbox-gofer", d, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,nr_inodes=256,mode=0555") == 0) {
+        base = d;
+        break;
+      }
+    }
+    bool placed = base != nullptr;
+    for (int i = 0; base && i < n; i++) {
+      if (g_roots[i] < 0) continue;
+      char dir[64];
+      snprintf(dir, sizeof dir, "%s/%d", base, i);
+      if (mkdir(dir, 0555) != 0 ||
+          syscall(SYS_move_mount, g_roots[i], "", AT_FDCWD, dir, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+        placed = false;
+    }
+    if (attrs && placed) got |= kConfMountAttrs;
+    if (base && chdir(base) == 0 && syscall(SYS_pivot_root, ".", ".") == 0 && umount2(".", MNT_DETACH) == 0 &&
+        chdir("/") == 0) {
+      MountAttr a = {MOUNT_ATTR_RDONLY, 0, 0, 0};
+      syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &a, sizeof a);
+      got |= kConfPivot;
+    } else if (base && chroot(".") == 0 && chdir("/") == 0) {
+      // pivot_root refused (e.g. the Sentry itself runs chrooted): at least chroot.
+    }
+  }
+  // Capabilities: root's file access over the served trees, nothing else.
+  const uint64_t keep = (1ull << CAP_CHOWN) | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_FOWNER) | (1ull << CAP_FSETID);
+  for (int c = 0; c < 64; c++)
+    if (!(keep & (1ull << c))) prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[2];
+  if (syscall(SYS_capget, &h, d) == 0) {
+    for (int i = 0; i < 2; i++) {
+      uint32_t k = (uint32_t)(keep >> (32 * i));
+      d[i].effective &= k;
+      d[i].permitted &= k;
+      d[i].inheritable = 0;
+    }
+    h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    if (syscall(SYS_capset, &h, d) == 0) got |= kConfCaps;
+  }
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  static struct sock_filter filt[256];
+  size_t len = GoferFilter(filt, 256);
+  struct sock_fprog prog = {(unsigned short)len, filt};
+  if (len && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0) got |= kConfSeccomp;
+  return got;
 }
 
 [[noreturn]] void GoferMain() {
@@ -396,19 +788,30 @@ done:
 
 }  // namespace
 
-// goferFork(roots): forks the gofer serving `roots` (mount index = position);
-// returns the Sentry's end of its socket, or -errno.
+// goferFork(roots, readonly?): forks the gofer serving `roots` (mount index = position;
+// readonly[i] true makes root i read-only, enforced by the gofer); returns the Sentry's
+// end of its socket, or -errno.
 static Napi::Value GoferFork(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) return Num(env, -EINVAL);
   Napi::Array arr = info[0].As<Napi::Array>();
   static char paths[kMaxRoots][4096];
+  static bool ro[kMaxRoots];
   int n = (int)arr.Length();
   if (n > kMaxRoots) return Num(env, -E2BIG);
+  Napi::Array roArr = info.Length() > 1 && info[1].IsArray() ? info[1].As<Napi::Array>() : Napi::Array::New(env, 0);
   for (int i = 0; i < n; i++) {
-    std::string s = arr.Get((uint32_t)i).As<Napi::String>().Utf8Value();
+    Napi::Value v = arr.Get((uint32_t)i);
+    if (!v.IsString()) return Num(env, -EINVAL);
+    std::string s = v.As<Napi::String>().Utf8Value();
     if (s.size() >= sizeof paths[i]) return Num(env, -ENAMETOOLONG);
     memcpy(paths[i], s.c_str(), s.size() + 1);
+    ro[i] = (uint32_t)i < roArr.Length() && roArr.Get((uint32_t)i).ToBoolean().Value();
   }
+  // Tests only: without a mount namespace of its own (as when unprivileged), the
+  // per-result special-filesystem check must hold by itself.
+  const char* noNs = getenv("TSSANDBOX_GOFER_NO_MOUNTNS");
+  bool tryNs = !(noNs && *noNs == '1');
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return Num(env, -errno);
   pid_t pid = fork();
@@ -426,12 +829,7 @@ static Napi::Value GoferFork(const Napi::CallbackInfo& info) {
     // Only stderr (diagnostics) and the socket stay open.
     syscall(SYS_close_range, 0, 1, 0);
     syscall(SYS_close_range, kSock + 1, ~0U, 0);
-    for (int i = 0; i < n; i++) {
-      int fd = Openat2(AT_FDCWD, paths[i], O_PATH | O_DIRECTORY, 0, 0);
-      g_roots[i] = fd;
-    }
-    g_nroots = n;
-    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    g_confined = ConfineGofer(n, paths, ro, tryNs);
     GoferMain();
   }
   close(sv[1]);

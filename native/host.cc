@@ -3,8 +3,10 @@
 // The Sentry's run loop is synchronous (it never returns to libuv while guests run),
 // so host signals cannot go through Node's handlers: ours record the signal in a
 // bit set, write the self-pipe (waking a poll) and make sure the main thread's
-// blocking waitpid is interrupted (no SA_RESTART; forwarded to the main thread when
-// the kernel picked another thread).
+// blocking wait is interrupted or skipped (no SA_RESTART; forwarded to the main thread
+// when the kernel picked another thread; see WaitUnlessHostSignal). The run loop's
+// wait checks the bit set before each stop it takes, so a guest that never stops
+// making syscalls cannot hide a host signal.
 #include "common.h"
 #include <atomic>
 #include <cerrno>
@@ -14,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <termios.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 namespace tss {
@@ -38,12 +41,47 @@ static void OnSigchld(int) {
   errno = e;
 }
 
-static void OnHostSignal(int sig) {
+// The run loop's blocking wait for the next stub stop (wait4), which a host signal
+// cannot slip past: it checks the pending-signal flag first, and a signal handled on
+// the main thread between that check and the `syscall` instruction moves the
+// thread to the `bail` label (as musl does for thread cancellation), so the wait
+// returns -EINTR instead of blocking with the signal unseen. A signal during the
+// wait4 interrupts it (no SA_RESTART); one after it is seen at the next call.
+extern "C" char tss_wait4_begin[], tss_wait4_syscall[], tss_wait4_bail[];
+
+__attribute__((noinline, noclone)) long WaitUnlessHostSignal(pid_t pid, int* status, int options) {
+  long ret;
+  register long r10 __asm__("r10") = 0;  // no rusage
+  __asm__ volatile(
+      ".globl tss_wait4_begin, tss_wait4_syscall, tss_wait4_bail\n"
+      "tss_wait4_begin:\n\t"
+      "cmpl $0, %[flag]\n\t"
+      "jne tss_wait4_bail\n\t"
+      "mov %[nr], %%eax\n"
+      "tss_wait4_syscall:\n\t"
+      "syscall\n\t"
+      "jmp 1f\n"
+      "tss_wait4_bail:\n\t"
+      "mov $-4, %%rax\n"  // -EINTR
+      "1:\n"
+      : "=&a"(ret)
+      : [flag] "m"(*reinterpret_cast<volatile uint32_t*>(&g_hostSigs)), [nr] "i"(SYS_wait4), "D"((long)pid),
+        "S"(status), "d"((long)options), "r"(r10)
+      : "rcx", "r11", "memory", "cc");
+  return ret;
+}
+
+static void OnHostSignal(int sig, siginfo_t*, void* ctx) {
   int e = errno;
   g_hostSigs.fetch_or(1u << sig);
   WakeSelfPipe();
   pid_t self = (pid_t)syscall(SYS_gettid);
-  if (self != g_mainTid) syscall(SYS_tgkill, getpid(), g_mainTid, sig);
+  if (self != g_mainTid) {
+    syscall(SYS_tgkill, getpid(), g_mainTid, sig);
+  } else {
+    greg_t* ip = &static_cast<ucontext_t*>(ctx)->uc_mcontext.gregs[REG_RIP];
+    if (*ip >= (greg_t)tss_wait4_begin && *ip <= (greg_t)tss_wait4_syscall) *ip = (greg_t)tss_wait4_bail;
+  }
   errno = e;
 }
 
@@ -85,9 +123,9 @@ static Napi::Value InstallSignalHandlers(const Napi::CallbackInfo& info) {
   const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGWINCH, SIGCONT, SIGUSR1, SIGUSR2};
   for (int s : sigs) {
     struct sigaction sa = {};
-    sa.sa_handler = OnHostSignal;
+    sa.sa_sigaction = OnHostSignal;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  // no SA_RESTART: interrupt the loop's waitpid
+    sa.sa_flags = SA_SIGINFO;  // no SA_RESTART: interrupt the loop's waitpid
     sigaction(s, &sa, nullptr);
   }
   return info.Env().Undefined();

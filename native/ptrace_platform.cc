@@ -13,7 +13,9 @@
 #include <linux/ptrace.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -33,6 +35,7 @@ static uint8_t* g_buf = g_fallbackBuf;
 static napi_ref g_bufRef = nullptr;
 static pid_t g_pgid = 0;  // process group of every stub process
 static int g_stubSock = -1;  // the Sentry's end of the fd-passing socket
+static int g_stubPeer = -1;  // a copy of the stubs' end, only to drain stale datagrams
 static uint32_t g_fdSeq = 0;
 constexpr int kStubSockFd = 1000;            // the stubs' end (see stub.c)
 constexpr uint64_t kScratch = 0x7ff000010000ULL;  // a page of every stub the Sentry may use
@@ -87,9 +90,109 @@ static void FillSyscallArgs() {
   *reinterpret_cast<double*>(g_buf + kNrOff) = (double)(int64_t)r->orig_rax;
 }
 
+// ---- syscalls that are not x86-64 `syscall`s, and the vsyscall page ----
+
+constexpr uint64_t kVsyscallPage = 0xffffffffff600000ULL;
+// The thread whose current stop is a vsyscall reported as a syscall, and its entry.
+static pid_t g_vsysTid = 0;
+static uint64_t g_vsysEntry = 0;
+// A SIGSEGV made up for a vsyscall the Sentry failed with EFAULT, reported by the next wait.
+static pid_t g_synthSegvTid = 0;
+
+// Reports the thread as faulted with SIGSEGV (SI_KERNEL, si_addr 0), as Linux does.
+static int ReportSegv(pid_t pid) {
+  int32_t* inf = Info();
+  memset(g_buf + kSiginfoOff, 0, 128);
+  int32_t* si = reinterpret_cast<int32_t*>(g_buf + kSiginfoOff);
+  si[0] = SIGSEGV;
+  si[2] = 0x80;  // SI_KERNEL
+  inf[kInfoSigno] = SIGSEGV;
+  inf[kInfoKind] = kEvSignal;
+  return kEvSignal;
+}
+
+// A syscall stop whose rcx is not its rip did not come from the x86-64 `syscall`
+// instruction (which always sets rcx to the return address): int 0x80, or sysenter.
+// The instruction bytes decide. 32-bit syscalls are refused as Linux without
+// CONFIG_IA32_EMULATION refuses them: `int $0x80` is a #GP, SIGSEGV (SI_KERNEL) with
+// rip at the instruction and the registers as they were. Returns 0 for a real
+// `syscall` (its code was rewritten since), else the event reported instead.
+static int CheckNotSyscallInsn(pid_t pid) {
+  user_regs_struct* r = Regs();
+  uint64_t at = r->rip - 2;
+  uint8_t insn[2] = {0, 0};
+  bool got = true;
+  for (int i = 0; i < 2 && got; i++) {
+    uint64_t a = at + i;
+    unsigned long w = 0;  // the raw request stores the word at `data`
+    if (Ptrace(PTRACE_PEEKTEXT, pid, (void*)(a & ~7ULL), &w) != 0) got = false;
+    else insn[i] = (uint8_t)(w >> (8 * (a & 7)));
+  }
+  if (got && insn[0] == 0x0f && insn[1] == 0x05) return 0;
+  if (got && insn[0] == 0xcd && insn[1] == 0x80) r->rip = at;  // the fault is at the instruction
+  r->rax = r->orig_rax;  // the entry saved eax there (its upper half is lost) and set rax = -ENOSYS
+  r->orig_rax = (unsigned long)-1;  // no syscall to skip or restart any more
+  if (Ptrace(PTRACE_SETREGS, pid, nullptr, r) != 0) {
+    Info()[kInfoKind] = kEvExit;
+    return kEvExit;
+  }
+  return ReportSegv(pid);
+}
+
+// A call into the vsyscall page (0xffffffffff600000 gettimeofday, ...400 time, ...800
+// getcpu). With the host's vsyscall=xonly/emulate, the host kernel runs the stub's
+// seccomp filter, which traps: SIGSYS with si_call_addr in the page, and the kernel
+// already emulated the `ret` (rip = caller, rsp += 8). With vsyscall=none it is a
+// SIGSEGV at the entry and the `ret` is ours to do. Either way it is reported as that
+// syscall, served by the Sentry like any other; the result lands in rax and the guest
+// goes on at its caller. Other offsets stay SIGSEGV, as in Linux. Returns 0 if the
+// stop is not a vsyscall.
+static int CheckVsyscall(pid_t pid, int sig) {
+  const uint8_t* si = g_buf + kSiginfoOff;
+  int32_t code;
+  memcpy(&code, si + 8, 4);
+  long nr;
+  if (sig == SIGSYS) {
+    uint64_t callAddr;
+    int32_t sysno;
+    memcpy(&callAddr, si + 16, 8);
+    memcpy(&sysno, si + 24, 4);
+    if (code != 1 /* SYS_SECCOMP */ || (callAddr & ~0xfffULL) != kVsyscallPage) return 0;
+    nr = sysno;
+  } else {
+    if (code <= 0) return 0;  // sent by a process, not a fault
+    if (Ptrace(PTRACE_GETREGS, pid, nullptr, Regs()) != 0) return 0;
+    uint64_t off = Regs()->rip - kVsyscallPage;
+    if (off != 0 && off != 0x400 && off != 0x800) return 0;
+    nr = off == 0 ? SYS_gettimeofday : off == 0x400 ? SYS_time : SYS_getcpu;
+  }
+  if (nr != SYS_gettimeofday && nr != SYS_time && nr != SYS_getcpu) return 0;
+  user_regs_struct* r = Regs();
+  if (Ptrace(PTRACE_GETREGS, pid, nullptr, r) != 0) return 0;
+  if ((r->rip & ~0xfffULL) == kVsyscallPage) {
+    // Not returned yet: pop the return address as `ret` would (checked access, no force).
+    uint64_t caller;
+    struct iovec local = {&caller, 8}, remote = {(void*)r->rsp, 8};
+    if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != 8) return 0;  // bad stack: SIGSEGV
+    r->rip = caller;
+    r->rsp += 8;
+    r->orig_rax = (unsigned long)-1;
+    if (Ptrace(PTRACE_SETREGS, pid, nullptr, r) != 0) return 0;
+  }
+  r->orig_rax = (unsigned long)nr;  // the event's view only: the thread is not in a syscall
+  g_vsysTid = pid;
+  g_vsysEntry = kVsyscallPage + (nr == SYS_gettimeofday ? 0 : nr == SYS_time ? 0x400 : 0x800);
+  FillSyscallArgs();
+  g_stopAt = MonoNs();
+  g_stopTid = pid;
+  Info()[kInfoKind] = kEvSyscall;
+  return kEvSyscall;
+}
+
 // Turns a waitpid status into an event in the shared buffer; returns its kind.
 static int DecodeStop(pid_t pid, int status) {
   int32_t* inf = Info();
+  if (pid == g_vsysTid) g_vsysTid = 0;
   inf[kInfoTid] = pid;
   inf[kInfoStatus] = status;
   inf[kInfoSigno] = 0;
@@ -104,6 +207,11 @@ static int DecodeStop(pid_t pid, int status) {
       // The thread died between the stop and now (SIGKILL from elsewhere).
       inf[kInfoKind] = kEvExit;
       return kEvExit;
+    }
+    // Every x86-64 `syscall` leaves rcx == rip: one compare keeps int 0x80 out.
+    if (__builtin_expect(Regs()->rcx != Regs()->rip, 0)) {
+      int k = CheckNotSyscallInsn(pid);
+      if (k != 0) return k;
     }
     FillSyscallArgs();
     g_stopAt = MonoNs();
@@ -124,6 +232,10 @@ static int DecodeStop(pid_t pid, int status) {
     inf[kInfoKind] = kEvGroupStop;  // group-stop: no siginfo
     return kEvGroupStop;
   }
+  if (sig == SIGSYS || sig == SIGSEGV) {
+    int k = CheckVsyscall(pid, sig);
+    if (k != 0) return k;
+  }
   inf[kInfoKind] = kEvSignal;
   return kEvSignal;
 }
@@ -138,21 +250,30 @@ static int64_t NowMs() {
 // or the timeout. Blocks in waitpid directly when there is nothing else to watch.
 static int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t* revents, int count) {
   int status;
+  if (__builtin_expect(g_synthSegvTid != 0, 0)) {
+    Info()[kInfoTid] = g_synthSegvTid;
+    Info()[kInfoStatus] = 0;
+    Info()[kInfoMsg] = 0;
+    g_synthSegvTid = 0;
+    return ReportSegv(0);
+  }
   // A thread stopped but not resumed (it blocked): charge its handling up to now only.
   if (g_stopTid) ChargeSentryTime(g_stopTid);
   if (count == 0 && timeoutMs < 0) {
     SetSigchldWakeups(false);
     for (;;) {
-      pid_t pid = waitpid(-g_pgid, &status, __WALL);
-      if (pid > 0) return DecodeStop(pid, status);
-      if (errno == EINTR) {
+      // A host signal that came while the Sentry was busy is reported before the next
+      // stop, or a guest that never stops making cheap syscalls would hide it forever.
+      long r = WaitUnlessHostSignal(-g_pgid, &status, __WALL);
+      if (r > 0) return DecodeStop((pid_t)r, status);
+      if (r == -EINTR) {
         if (PendingHostSignals()) {
           Info()[kInfoKind] = kEvHostSignal;
           return kEvHostSignal;
         }
         continue;
       }
-      return -errno;  // ECHILD: no stub left
+      return (int)r;  // -ECHILD: no stub left
     }
   }
   SetSigchldWakeups(true);
@@ -224,9 +345,28 @@ static long SetResult(pid_t tid, double result) {
   return Ptrace(PTRACE_POKEUSR, tid, (void*)offsetof(user_regs_struct, rax), (void*)(int64_t)result);
 }
 
+// A vsyscall whose output pointer was bad: Linux does not return, it raises SIGSEGV
+// (SI_KERNEL) with rip still at the vsyscall entry. The thread stays stopped, put back
+// as it was at the call, and the next wait reports the fault. True if so diverted.
+static bool DivertVsyscallFault(pid_t tid, double result) {
+  if (__builtin_expect(tid != g_vsysTid, 1)) return false;
+  g_vsysTid = 0;
+  if ((int64_t)result != -EFAULT) return false;
+  user_regs_struct r;
+  if (Ptrace(PTRACE_GETREGS, tid, nullptr, &r) != 0) return false;
+  r.rip = g_vsysEntry;
+  r.rsp -= 8;
+  r.rax = (unsigned long)-ENOSYS;  // what the kernel's emulation leaves there
+  r.orig_rax = (unsigned long)-1;
+  if (Ptrace(PTRACE_SETREGS, tid, nullptr, &r) != 0) return false;
+  g_synthSegvTid = tid;
+  return true;
+}
+
 static Napi::Value ResumeSyscall(const Napi::CallbackInfo& info) {
   pid_t tid = info[0].As<Napi::Number>().Int32Value();
   double result = info[1].As<Napi::Number>().DoubleValue();
+  if (DivertVsyscallFault(tid, result)) return Num(info.Env(), 0);
   if (SetResult(tid, result) != 0) return Num(info.Env(), -errno);
   if (Ptrace(PTRACE_SYSEMU, tid, nullptr, nullptr) != 0) return Num(info.Env(), -errno);
   return Num(info.Env(), 0);
@@ -236,7 +376,9 @@ static Napi::Value ResumeSyscallAndWait(const Napi::CallbackInfo& info) {
   pid_t tid = info[0].As<Napi::Number>().Int32Value();
   double result = info[1].As<Napi::Number>().DoubleValue();
   int timeout = info[2].As<Napi::Number>().Int32Value();
-  if (SetResult(tid, result) != 0 || Ptrace(PTRACE_SYSEMU, tid, nullptr, nullptr) != 0) {
+  if (DivertVsyscallFault(tid, result)) {
+    // Not resumed: the wait below reports its SIGSEGV first.
+  } else if (SetResult(tid, result) != 0 || Ptrace(PTRACE_SYSEMU, tid, nullptr, nullptr) != 0) {
     // The thread is gone (killed); report it like any other exit on the next wait.
   }
   return Num(info.Env(), WaitEvent(timeout, nullptr, nullptr, nullptr, 0));
@@ -245,6 +387,7 @@ static Napi::Value ResumeSyscallAndWait(const Napi::CallbackInfo& info) {
 static Napi::Value Resume(const Napi::CallbackInfo& info) {
   pid_t tid = info[0].As<Napi::Number>().Int32Value();
   long sig = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : 0;
+  if (tid == g_vsysTid) g_vsysTid = 0;
   if (Ptrace(PTRACE_SYSEMU, tid, nullptr, (void*)sig) != 0) return Num(info.Env(), -errno);
   return Num(info.Env(), 0);
 }
@@ -413,9 +556,42 @@ static Napi::Value Reap(const Napi::CallbackInfo& info) {
   return Num(info.Env(), p < 0 ? -errno : (p == 0 ? -EAGAIN : status));
 }
 
+// Does the Sentry have CAP_SYS_PTRACE (it then reads non-dumpable stubs' memory)?
+static bool HaveCapSysPtrace() {
+  struct {
+    uint32_t version;
+    int pid;
+  } hdr = {0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
+  struct {
+    uint32_t effective, permitted, inheritable;
+  } data[2] = {};
+  if (syscall(SYS_capget, &hdr, data) != 0) return false;
+  return (data[0].effective >> 19 /* CAP_SYS_PTRACE */) & 1;
+}
+
+// fork() of the stub, in a new pid namespace (and a new user namespace, without which
+// an unprivileged Sentry cannot make one) where the host allows it: the template stub
+// is that namespace's init, and every other stub (forked from it or from each other)
+// lives in it, so no stub sees a host pid. The template never runs (it stays stopped
+// in its int3), so the namespace's init never dies before the sandbox ends. Only raw
+// syscalls follow in the child, so a raw clone (no atfork handlers) is safe here.
+static pid_t ForkStub(int* nsFlags) {
+  const int tries[] = {CLONE_NEWUSER | CLONE_NEWPID, CLONE_NEWPID};
+  for (int f : tries) {
+    long pid = syscall(SYS_clone, (long)(SIGCHLD | f), 0L, 0L, 0L, 0L);
+    if (pid >= 0) {
+      *nsFlags = f;
+      return (pid_t)pid;
+    }
+  }
+  *nsFlags = 0;
+  return fork();
+}
+
 // Starts the template stub: forked from Node (only raw syscalls in the child), traced,
-// in a new session, new namespaces where permitted, no fds, then exec'd; it installs
-// its own seccomp filter and stops. Everything but the stub image is then unmapped.
+// in a new session, new namespaces where permitted, no fds, no core dumps, then
+// exec'd; it installs its own seccomp filter and stops. Everything but the stub image
+// is then unmapped and the image's writable pages made read-only.
 static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
   std::string path = info[0].As<Napi::String>().Utf8Value();
   int exe = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -426,7 +602,9 @@ static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
     close(exe);
     return Num(info.Env(), -e);
   }
-  pid_t pid = fork();
+  bool capPtrace = HaveCapSysPtrace();
+  int nsFlags = 0;
+  pid_t pid = ForkStub(&nsFlags);
   if (pid < 0) {
     int e = errno;
     close(exe);
@@ -437,8 +615,25 @@ static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
   if (pid == 0) {
     setsid();
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWCGROUP) != 0)
+    const int rest = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWCGROUP;
+    bool userNs = (nsFlags & CLONE_NEWUSER) != 0;
+    if (userNs) {
+      if (unshare(rest) != 0) unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS);
+    } else if (unshare(CLONE_NEWUSER | rest) == 0) {
+      userNs = true;
+    } else {
       unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS);
+    }
+    // No core file of guest memory, ever (the stub also makes itself non-dumpable,
+    // which stops core helpers too, unless the Sentry could then not read it).
+    struct rlimit noCore = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &noCore) != 0) _exit(123);
+    // A non-dumpable stub stays fully traceable by the Sentry: requests on an attached
+    // tracee are not checked again, and process_vm_readv/writev and /proc/<pid>/maps
+    // (ptrace_may_access) pass a non-dumpable target for a caller with CAP_SYS_PTRACE
+    // in the target mm's user namespace, which the Sentry has as that namespace's
+    // owner (or as root). Without either, non-dumpable would lock the Sentry out.
+    bool keepDumpable = !userNs && !capPtrace;
     ResetSignalsInChild();
     if (syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) != 0) _exit(125);
     // Keep exactly one fd: the socket, at kStubSockFd. The exe fd is close-on-exec.
@@ -448,14 +643,14 @@ static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
     syscall(SYS_close_range, 0, kStubSockFd - 1, 0);
     syscall(SYS_close_range, exeHi + 1, ~0U, 0);
     if (exeHi > kStubSockFd + 1) syscall(SYS_close_range, kStubSockFd + 1, exeHi - 1, 0);
-    char* argv[] = {(char*)"tssandbox-stub", nullptr};
+    char* argv[] = {(char*)"tssandbox-stub", keepDumpable ? (char*)"dumpable" : nullptr, nullptr};
     char* envp[] = {nullptr};
     syscall(SYS_execveat, exeHi, "", argv, envp, AT_EMPTY_PATH);
     _exit(126);
   }
   close(exe);
-  close(sv[1]);
   g_stubSock = sv[0];
+  g_stubPeer = sv[1];  // kept to drain stale datagrams; never read for anything else
   int status;
   if (waitpid(pid, &status, __WALL) != pid || !WIFSTOPPED(status)) return Num(info.Env(), -ECHILD);
   long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
@@ -468,40 +663,99 @@ static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
     return Num(info.Env(), -EPERM);
   }
   g_pgid = pid;
-  // Unmap what the host kernel gave the stub besides its image (stack, vdso, vvar).
+  // Unmap what the host kernel gave the stub besides its image (stack, vdso, vvar), and
+  // make the image's writable pages (the scratch page) read-only to guest code.
   char mapsPath[64];
   snprintf(mapsPath, sizeof mapsPath, "/proc/%d/maps", pid);
   FILE* f = fopen(mapsPath, "re");
-  if (f) {
-    unsigned long ranges[32][2];
-    int n = 0;
-    char line[512];
-    while (n < 32 && fgets(line, sizeof line, f)) {
-      unsigned long lo, hi;
-      if (sscanf(line, "%lx-%lx", &lo, &hi) != 2) continue;
-      if (lo >= kStubBase && hi <= kStubEnd) continue;
-      if (lo >= 0xffff800000000000UL) continue;  // vsyscall page: not unmappable
-      ranges[n][0] = lo;
-      ranges[n][1] = hi;
-      n++;
+  if (!f) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, __WALL);
+    return Num(info.Env(), -EPERM);
+  }
+  unsigned long ranges[32][2];
+  bool writable[32];
+  int n = 0;
+  char line[512];
+  while (n < 32 && fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    char perms[8] = {0};
+    if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3) continue;
+    if (lo >= 0xffff800000000000UL) continue;  // vsyscall page: not unmappable
+    ranges[n][0] = lo;
+    ranges[n][1] = hi;
+    writable[n] = perms[1] == 'w';
+    n++;
+  }
+  fclose(f);
+  for (int i = 0; i < n; i++) {
+    long a[6] = {(long)ranges[i][0], (long)(ranges[i][1] - ranges[i][0]), 0, 0, 0, 0};
+    if (ranges[i][0] >= kStubBase && ranges[i][1] <= kStubEnd) {
+      if (!writable[i]) continue;
+      a[2] = PROT_READ;
+      if (InjectSyscall(pid, SYS_mprotect, a, nullptr) != 0) return Num(info.Env(), -EPERM);
+      continue;
     }
-    fclose(f);
-    for (int i = 0; i < n; i++) {
-      long a[6] = {(long)ranges[i][0], (long)(ranges[i][1] - ranges[i][0]), 0, 0, 0, 0};
-      InjectSyscall(pid, SYS_munmap, a, nullptr);
-    }
+    InjectSyscall(pid, SYS_munmap, a, nullptr);
   }
   return Num(info.Env(), pid);
+}
+
+// Takes every datagram queued for the stubs and closes the fds they carry: whatever
+// an earlier, failed hand-over left behind. Never blocks.
+static void DrainStubSocket() {
+  for (;;) {
+    uint32_t seq;
+    struct iovec iov = {&seq, sizeof seq};
+    char ctrl[CMSG_SPACE(sizeof(int) * 8)];
+    struct msghdr m = {};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctrl;
+    m.msg_controllen = sizeof ctrl;
+    if (recvmsg(g_stubPeer, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < nfd; i++) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        close(fd);
+      }
+    }
+  }
 }
 
 // Maps host fd `hostFd` into stopped stub thread `tid`: the fd travels over the stub
 // socket (SCM_RIGHTS), an injected recvmsg takes it, an injected mmap maps it and an
 // injected close drops it again, so the stub never keeps a host fd.
+//
+// Other guest threads of the address space run meanwhile, and the recvmsg needs its
+// msghdr and control buffer in the stub's memory, so nothing injected here depends on
+// what that memory holds afterwards:
+//  - the fd number is not read back: the kernel puts a received fd at the lowest free
+//    number, and a stub holds no fd but its socket (1000; the Sentry injects no other
+//    fd-creating call and closes what it received before it returns), so it is 0;
+//    close(0) is injected whatever recvmsg did, so a fd never stays behind, and the
+//    socket's number is never a value any guest can make the Sentry close or map;
+//  - the queue holds at most our one datagram: stale ones (a stub that died mid-way)
+//    are drained by the Sentry's own end before sending and after receiving, instead
+//    of being recognised by a sequence number read back from guest memory;
+//  - the send never blocks (MSG_DONTWAIT; a full queue is drained and retried once);
+//  - the scratch page is read-only to guest code except during the recvmsg (so a
+//    racing guest write faults almost always; when it lands, it can only make its own
+//    mmap fail or write the received bytes somewhere else in its own memory).
+static constexpr int kRecvFd = 0;
+
 static Napi::Value MmapHostFd(const Napi::CallbackInfo& info) {
   pid_t tid = info[0].As<Napi::Number>().Int32Value();
   int hostFd = info[1].As<Napi::Number>().Int32Value();
   long addr = ArgL(info, 2), len = ArgL(info, 3), prot = ArgL(info, 4), flags = ArgL(info, 5), off = ArgL(info, 6);
-  if (g_stubSock < 0) return Num(info.Env(), -EBADF);
+  if (g_stubSock < 0 || g_stubPeer < 0) return Num(info.Env(), -EBADF);
+  DrainStubSocket();
   uint32_t seq = ++g_fdSeq;
   {
     struct msghdr m = {};
@@ -516,7 +770,17 @@ static Napi::Value MmapHostFd(const Napi::CallbackInfo& info) {
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &hostFd, sizeof(int));
-    if (sendmsg(g_stubSock, &m, 0) < 0) return Num(info.Env(), -errno);
+    ssize_t sent;
+    for (int attempt = 0;; attempt++) {
+      sent = sendmsg(g_stubSock, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (sent >= 0 || errno == EINTR) {
+        if (sent >= 0) break;
+        continue;
+      }
+      int e = errno;
+      if (e != EAGAIN || attempt > 0) return Num(info.Env(), e == EAGAIN ? -ENOMEM : -e);
+      DrainStubSocket();
+    }
   }
   // The stub's msghdr, iovec, payload and control buffer, laid out in its scratch page.
   struct Scratch {
@@ -527,37 +791,36 @@ static Napi::Value MmapHostFd(const Napi::CallbackInfo& info) {
     char ctrl[64];
   } sc = {};
   const uint64_t base = kScratch;
-  for (int attempt = 0; attempt < 4; attempt++) {
-    memset(&sc, 0, sizeof sc);
-    sc.iov.iov_base = (void*)(base + offsetof(Scratch, seq));
-    sc.iov.iov_len = sizeof(uint32_t);
-    sc.m.msg_iov = (struct iovec*)(base + offsetof(Scratch, iov));
-    sc.m.msg_iovlen = 1;
-    sc.m.msg_control = (void*)(base + offsetof(Scratch, ctrl));
-    sc.m.msg_controllen = sizeof sc.ctrl;
+  sc.iov.iov_base = (void*)(base + offsetof(Scratch, seq));
+  sc.iov.iov_len = sizeof(uint32_t);
+  sc.m.msg_iov = (struct iovec*)(base + offsetof(Scratch, iov));
+  sc.m.msg_iovlen = 1;
+  sc.m.msg_control = (void*)(base + offsetof(Scratch, ctrl));
+  sc.m.msg_controllen = sizeof sc.ctrl;
+  long rw[6] = {(long)base, 4096, PROT_READ | PROT_WRITE, 0, 0, 0};
+  long ro[6] = {(long)base, 4096, PROT_READ, 0, 0, 0};
+  long res = InjectSyscall(tid, SYS_mprotect, rw, nullptr);
+  if (res == 0) {
     struct iovec local = {&sc, sizeof sc}, remote = {(void*)base, sizeof sc};
-    if (process_vm_writev(tid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof sc) return Num(info.Env(), -EFAULT);
-    long a[6] = {kStubSockFd, (long)base, MSG_DONTWAIT, 0, 0, 0};
-    long r = InjectSyscall(tid, SYS_recvmsg, a, nullptr);
-    if (r < 0) return Num(info.Env(), (double)r);
-    struct iovec back = {&sc, sizeof sc};
-    if (process_vm_readv(tid, &back, 1, &remote, 1, 0) != (ssize_t)sizeof sc) return Num(info.Env(), -EFAULT);
-    struct cmsghdr* c = reinterpret_cast<struct cmsghdr*>(sc.ctrl);
-    int stubFd = -1;
-    if (sc.m.msg_controllen >= CMSG_LEN(sizeof(int)) && c->cmsg_type == SCM_RIGHTS) memcpy(&stubFd, CMSG_DATA(c), sizeof(int));
-    if (stubFd < 0) return Num(info.Env(), -EIO);
-    if (sc.seq != seq) {  // a stale message left by a stub that died mid-way
-      long cl[6] = {stubFd, 0, 0, 0, 0, 0};
-      InjectSyscall(tid, SYS_close, cl, nullptr);
-      continue;
+    if (process_vm_writev(tid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof sc) {
+      res = -EFAULT;
+    } else {
+      long a[6] = {kStubSockFd, (long)base, MSG_DONTWAIT, 0, 0, 0};
+      res = InjectSyscall(tid, SYS_recvmsg, a, nullptr);  // only its register result counts
     }
-    long mm[6] = {addr, len, prot, flags, stubFd, off};
-    long res = InjectSyscall(tid, SYS_mmap, mm, nullptr);
-    long cl[6] = {stubFd, 0, 0, 0, 0, 0};
+    InjectSyscall(tid, SYS_mprotect, ro, nullptr);
+    if (res >= 0) {
+      long mm[6] = {addr, len, prot, flags, kRecvFd, off};
+      res = InjectSyscall(tid, SYS_mmap, mm, nullptr);
+      if (res == -EBADF) res = -EIO;  // nothing arrived at kRecvFd
+    } else if (res != -ESRCH) {
+      res = -EIO;
+    }
+    long cl[6] = {kRecvFd, 0, 0, 0, 0, 0};
     InjectSyscall(tid, SYS_close, cl, nullptr);
-    return Num(info.Env(), (double)res);
   }
-  return Num(info.Env(), -EIO);
+  DrainStubSocket();
+  return Num(info.Env(), (double)res);
 }
 
 // ---- guest memory ----

@@ -9,7 +9,6 @@ import type { Credentials } from '../src/auth/credentials';
 import { EFAULT, EINVAL, EPERM, ESRCH } from '../src/abi/errno';
 import * as setid from '../src/kernel/setid';
 import { capable, capsOf, setCaps, transitionCaps, CAP_SETGID, CAP_SETPCAP, CAP_FULL } from '../src/auth/capabilities';
-import { kernel } from '../src/kernel/kernel';
 
 export const getuid = (t: Task): number => t.creds.uid;
 export const geteuid = (t: Task): number => t.creds.euid;
@@ -109,7 +108,7 @@ export function capget(t: Task, hdr: number, data: number): number {
   if (pid < 0) return -EINVAL;
   let target = t;
   if (pid !== 0 && pid !== t.tid) {
-    const p = kernel.tasks.get(pid);
+    const p = t.kernel.tasks.get(pid);
     if (!p) return -ESRCH;
     target = p;
   }

@@ -37,3 +37,21 @@ export function totalLen(segs: Seg[]): number {
   for (const s of segs) n += s.len;
   return n;
 }
+
+/** Copies n bytes between b and the guest segments (starting `skip` bytes into them): into the guest when toGuest. */
+export function copySegs(t: Task, segs: Seg[], skip: number, b: Uint8Array, n: number, toGuest: boolean): boolean {
+  let off = 0;
+  for (const s of segs) {
+    if (off >= n) break;
+    if (skip >= s.len) {
+      skip -= s.len;
+      continue;
+    }
+    const k = Math.min(s.len - skip, n - off);
+    const ok = toGuest ? t.mem.write(s.base + skip, b, off, k) : t.mem.readInto(s.base + skip, b, off, k);
+    if (!ok) return false;
+    off += k;
+    skip = 0;
+  }
+  return true;
+}

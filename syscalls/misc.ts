@@ -12,7 +12,7 @@ import { limitsOf, Rlimit, RLIM_NLIMITS, RLIMIT_CPU } from '../src/kernel/limits
 import { cpuLimitChanged } from '../src/kernel/time/cpu-limit';
 import { taskCpu, processCpu, hostStatus, CpuSample } from '../src/kernel/time/cputime';
 import { timevalBytes } from '../src/kernel/time/timespec';
-import { kernel, type Kernel } from '../src/kernel/kernel';
+import type { Kernel } from '../src/kernel/kernel';
 
 export function uname(t: Task, buf: number): number {
   return t.mem.write(buf, utsnameBytes(t.kernel)) ? 0 : -EFAULT;
@@ -141,7 +141,7 @@ export function prlimit64(t: Task, pid: number, resource: number, nv: number, ol
     if (!nl) return -EFAULT;
   }
   pid |= 0;
-  const target = pid === 0 ? t : kernel.tasks.get(pid) ?? (pid === t.tid ? t : undefined);
+  const target = pid === 0 ? t : t.kernel.tasks.get(pid) ?? (pid === t.tid ? t : undefined);
   if (!target) return -ESRCH;
   if (!mayPrlimit(t, target)) return -EPERM;
   resource >>>= 0;

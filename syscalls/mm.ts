@@ -1,6 +1,5 @@
 /** Memory-management syscalls: validate as Linux does, then delegate to src/mm. */
 import type { Task } from '../src/kernel/task';
-import { kernel } from '../src/kernel/kernel';
 import { EBADF, EINVAL, EACCES, ENODEV, EFAULT, ENOMEM } from '../src/abi/errno';
 import { limitsOf, RLIMIT_AS } from '../src/kernel/limits';
 import {
@@ -45,7 +44,7 @@ export function mmap(t: Task, addr: number, len: number, prot: number, flags: nu
   // Character devices that map (/dev/zero) give plain zeroed memory.
   if (kind === 0o020000) return t.mm.map(t.hostTid, addr, len, prot, flags | MAP_ANONYMOUS, null, 0, '');
   if (kind !== 0o100000) return -ENODEV;
-  const name = file.dentry ? kernel.vfs.pathOf(kernel.vfs.rootDentry, file.dentry) : '';
+  const name = file.dentry ? t.kernel.vfs.pathOf(t.kernel.vfs.rootDentry, file.dentry) : '';
   return t.mm.map(t.hostTid, addr, len, prot, flags, file, off, name, st.dev, st.ino);
 }
 

@@ -5,10 +5,9 @@
  * src/net/socket-file.ts), honouring SO_RCVTIMEO/SO_SNDTIMEO.
  */
 import * as E from '../src/abi/errno';
-import { readIovec, totalLen, type Seg } from './iovec';
+import { readIovec, totalLen, copySegs, type Seg } from './iovec';
 import { installFd, installPair } from './fd-install';
 import type { Task } from '../src/kernel/task';
-import { kernel } from '../src/kernel/kernel';
 import { POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDNORM, POLLWRNORM, O_NONBLOCK } from '../src/abi/fs';
 import * as C from '../src/abi/socket';
 import { SocketFile, credsOf, isNonblock } from '../src/net/socket-file';
@@ -53,24 +52,6 @@ function writeAddr(t: Task, addr: number, lenPtr: number, a: Buffer | null): num
   return t.mem.writeI32(lenPtr, b.length) ? 0 : EFAULT;
 }
 
-
-function copySegs(t: Task, segs: Seg[], skip: number, b: Buffer, n: number, toGuest: boolean): boolean {
-  let off = 0;
-  for (const s of segs) {
-    if (off >= n) break;
-    if (skip >= s.len) {
-      skip -= s.len;
-      continue;
-    }
-    const k = Math.min(s.len - skip, n - off);
-    const ok = toGuest ? t.mem.write(s.base + skip, b, off, k) : t.mem.readInto(s.base + skip, b, off, k);
-    if (!ok) return false;
-    off += k;
-    skip = 0;
-  }
-  return true;
-}
-
 interface CallState {
   done: number;
   deadline: number;
@@ -78,7 +59,7 @@ interface CallState {
 function callState(t: Task, timeoNs: number): CallState {
   let s = t.sysState as CallState | undefined;
   if (s === undefined || typeof s.done !== 'number') {
-    s = { done: 0, deadline: timeoNs > 0 ? kernel.nowNs() + timeoNs : Infinity };
+    s = { done: 0, deadline: timeoNs > 0 ? t.kernel.nowNs() + timeoNs : Infinity };
     t.sysState = s;
   }
   return s;

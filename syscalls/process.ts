@@ -1,7 +1,5 @@
 /** Process and thread syscalls: thin wrappers over src/kernel/process-lifecycle and friends. */
 import type { Task } from '../src/kernel/task';
-import { kernel } from '../src/kernel/kernel';
-import { sentry } from '../src/kernel/sentry';
 import {
   cloneTask, execInto, exitThread, exitGroup, reap, CLONE_VFORK, CLONE_VM, CLONE_THREAD, CLONE_PIDFD,
   CLONE_PARENT_SETTID,
@@ -30,15 +28,15 @@ export function getppid(t: Task): number {
   return t.tg.ppid;
 }
 
-function findGroup(pid: number): ThreadGroup | undefined {
-  const tg = kernel.threadGroups.get(pid);
+function findGroup(t: Task, pid: number): ThreadGroup | undefined {
+  const tg = t.kernel.threadGroups.get(pid);
   return tg && !tg.zombie ? tg : undefined;
 }
 
 export function getpgid(t: Task, pid: number): number {
   pid |= 0;
   if (pid < 0) return -E.ESRCH;
-  const tg = pid === 0 ? t.tg : findGroup(pid);
+  const tg = pid === 0 ? t.tg : findGroup(t, pid);
   return tg ? tg.pgid : -E.ESRCH;
 }
 
@@ -48,13 +46,13 @@ export function getpgrp(t: Task): number {
 
 export function getsid(t: Task, pid: number): number {
   pid |= 0;
-  const tg = pid === 0 ? t.tg : findGroup(pid);
+  const tg = pid === 0 ? t.tg : findGroup(t, pid);
   return tg ? tg.sid : -E.ESRCH;
 }
 
 export function setsid(t: Task): number {
   const tg = t.tg;
-  for (const g of kernel.threadGroups.values()) if (g.pgid === tg.pid) return -E.EPERM;
+  for (const g of t.kernel.threadGroups.values()) if (g.pgid === tg.pid) return -E.EPERM;
   tg.sid = tg.pid;
   tg.pgid = tg.pid;
   ttyOnNewSession(tg); // the new session has no controlling terminal
@@ -66,7 +64,7 @@ export function setpgid(t: Task, pid: number, pgid: number): number {
   pgid |= 0;
   if (pgid < 0) return -E.EINVAL;
   // A zombie child is still found (Linux finds it, then refuses with EACCES after exec).
-  const tg = pid === 0 ? t.tg : kernel.threadGroups.get(pid);
+  const tg = pid === 0 ? t.tg : t.kernel.threadGroups.get(pid);
   if (!tg) return -E.ESRCH;
   if (tg !== t.tg && tg.parent !== t.tg) return -E.ESRCH;
   if (tg !== t.tg && tg.sid !== t.tg.sid) return -E.EPERM;
@@ -76,7 +74,7 @@ export function setpgid(t: Task, pid: number, pgid: number): number {
   const target = pgid === 0 ? tg.pid : pgid;
   if (target !== tg.pid) {
     let exists = false;
-    for (const g of kernel.threadGroups.values()) if (g.pgid === target && g.sid === t.tg.sid) exists = true;
+    for (const g of t.kernel.threadGroups.values()) if (g.pgid === target && g.sid === t.tg.sid) exists = true;
     if (!exists) return -E.EPERM;
   }
   tg.pgid = target;
@@ -96,11 +94,11 @@ function doClone(t: Task, flags: number, stack: number, ptid: number, ctid: numb
   // CLONE_PIDFD: the pidfd goes where clone() puts the parent tid (clone3: its own field).
   const pidfdAddr = flags & CLONE_PIDFD ? (pidfdOut ?? ptid) : 0;
   if (flags & CLONE_PIDFD && (flags & CLONE_THREAD || (pidfdOut === undefined && flags & CLONE_PARENT_SETTID))) return -E.EINVAL;
-  const tid = cloneTask(sentry(), t, {
+  const tid = cloneTask(t.kernel.sentry, t, {
     flags: flags & ~CLONE_PIDFD, stack, parentTid: ptid, childTid: ctid, tls, exitSignal: flags & CLONE_THREAD ? -1 : flags & 0xff,
   });
   if (tid > 0 && pidfdAddr) {
-    const tg = kernel.threadGroups.get(tid);
+    const tg = t.kernel.threadGroups.get(tid);
     const fd = tg ? installFd(t, new PidFd(tg, 2), true) : -E.ESRCH;
     if (fd < 0 || !t.mem.writeI32(pidfdAddr, fd)) return fd < 0 ? fd : -E.EFAULT;
   }
@@ -155,7 +153,7 @@ export function execveat(t: Task, dirfd: number, pathAddr: number, argvAddr: num
   const AT_SYMLINK_NOFOLLOW = 0x100;
   if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) return -E.EINVAL;
   if (flags & AT_SYMLINK_NOFOLLOW && p !== '') {
-    const st = kernel.vfs.stat(t, dirfd | 0, p, false);
+    const st = t.kernel.vfs.stat(t, dirfd | 0, p, false);
     if (typeof st !== 'number' && (st.mode & 0o170000) === 0o120000) return -E.ELOOP;
   }
   const dfd = dirfd | 0;
@@ -178,18 +176,18 @@ function doExec(t: Task, path: string | number, argvAddr: number, envpAddr: numb
   const envp = t.mem.readStringArray(envpAddr);
   if (typeof envp === 'number') return envp;
   const c = t.creds;
-  const r = execInto(sentry(), t, { path, argv, envp, uid: c.uid, euid: c.euid, gid: c.gid, egid: c.egid });
+  const r = execInto(t.kernel.sentry, t, { path, argv, envp, uid: c.uid, euid: c.euid, gid: c.gid, egid: c.egid });
   if (typeof r === 'number') return NO_RESUME;
   return -r.errno;
 }
 
 export function exit(t: Task, code: number): number {
-  exitThread(sentry(), t, code);
+  exitThread(t.kernel.sentry, t, code);
   return NO_RESUME;
 }
 
 export function exit_group(t: Task, code: number): number {
-  exitGroup(sentry(), t.tg, ((code | 0) & 0xff) << 8);
+  exitGroup(t.kernel.sentry, t.tg, ((code | 0) & 0xff) << 8);
   return NO_RESUME;
 }
 
@@ -315,8 +313,8 @@ const PIDFD_NONBLOCK = 0o4000;
 export function pidfd_open(t: Task, pid: number, flags: number): number {
   if (flags & ~PIDFD_NONBLOCK) return -E.EINVAL;
   if ((pid | 0) <= 0) return -E.EINVAL;
-  const tg = kernel.threadGroups.get(pid | 0);
-  if (!tg) return kernel.tasks.has(pid | 0) ? -E.EINVAL : -E.ESRCH; // a non-leader thread: EINVAL
+  const tg = t.kernel.threadGroups.get(pid | 0);
+  if (!tg) return t.kernel.tasks.has(pid | 0) ? -E.EINVAL : -E.ESRCH; // a non-leader thread: EINVAL
   return installFd(t, new PidFd(tg, 2 | (flags & PIDFD_NONBLOCK)), true);
 }
 
@@ -346,7 +344,7 @@ export function set_robust_list(t: Task, head: number, len: number): number {
 }
 
 export function get_robust_list(t: Task, pid: number, headPtr: number, lenPtr: number): number {
-  const target = (pid | 0) === 0 ? t : kernel.tasks.get(pid | 0);
+  const target = (pid | 0) === 0 ? t : t.kernel.tasks.get(pid | 0);
   if (!target) return -E.ESRCH;
   if (!t.mem.writeU64(headPtr, target.robustList) || !t.mem.writeU64(lenPtr, 24)) return -E.EFAULT;
   return 0;
@@ -365,9 +363,9 @@ function futexDeadline(t: Task, addr: number, absolute: boolean, realtime: boole
   const nsec = Number(b.readBigInt64LE(8));
   if (sec < 0 || nsec < 0 || nsec >= 1e9) return -E.EINVAL;
   const ns = sec * 1e9 + nsec;
-  if (!absolute) return kernel.nowNs() + ns;
-  // Our CLOCK_MONOTONIC counts from the sandbox's boot, like kernel.nowNs().
-  return realtime ? kernel.nowNs() + (ns - Date.now() * 1e6) : ns;
+  if (!absolute) return t.kernel.nowNs() + ns;
+  // Our CLOCK_MONOTONIC counts from the sandbox's boot, like Kernel.nowNs().
+  return realtime ? t.kernel.nowNs() + (ns - Date.now() * 1e6) : ns;
 }
 
 export function futex(t: Task, uaddr: number, op: number, val: number, timeoutAddr: number, uaddr2: number, val3: number): number {
@@ -445,7 +443,7 @@ export function futex(t: Task, uaddr: number, op: number, val: number, timeoutAd
 const ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
 
 export function arch_prctl(t: Task, code: number, addr: number): number {
-  const p = sentry().platform;
+  const p = t.kernel.sentry.platform;
   switch (code | 0) {
     case ARCH_SET_FS:
     case ARCH_SET_GS:

@@ -1,7 +1,5 @@
 /** Signal syscalls: dispositions, masks, sending, waiting; delivery is src/kernel/signal-delivery. */
 import type { Task } from '../src/kernel/task';
-import { kernel } from '../src/kernel/kernel';
-import { sentry } from '../src/kernel/sentry';
 import { sendToGroup, sendToTask, fatalStatus } from '../src/kernel/signal-delivery';
 import { popSignalFrame } from '../src/kernel/signal-frame';
 import { exitGroup } from '../src/kernel/process-lifecycle';
@@ -81,8 +79,8 @@ export function rt_sigpending(t: Task, setAddr: number, size: number): number {
 }
 
 export function rt_sigreturn(t: Task): number {
-  if (!popSignalFrame(sentry().platform, t)) {
-    exitGroup(sentry(), t.tg, fatalStatus(t.tg, SIGSEGV));
+  if (!popSignalFrame(t.kernel.sentry.platform, t)) {
+    exitGroup(t.kernel.sentry, t.tg, fatalStatus(t.tg, SIGSEGV));
     return NO_RESUME;
   }
   return KEEP_REGS;
@@ -108,7 +106,7 @@ export function pause(t: Task): number {
 }
 
 export function sigaltstack(t: Task, ssAddr: number, oldAddr: number): number {
-  const p = sentry().platform;
+  const p = t.kernel.sentry.platform;
   let sp = 0;
   if (p.getRegs(t.hostTid) === 0) sp = p.ev.regNum(19);
   const onStack = t.sig.onAltStack(sp);
@@ -145,10 +143,10 @@ function userInfo(t: Task, sig: number, code = SI_USER): SigInfo {
 }
 
 function groupsFor(t: Task, pid: number): ThreadGroup[] | number {
-  const all = [...kernel.threadGroups.values()].filter((g) => !g.zombie);
+  const all = [...t.kernel.threadGroups.values()].filter((g) => !g.zombie);
   if (pid > 0) {
     // A zombie still exists until reaped: kill() on it succeeds and does nothing.
-    const g = kernel.threadGroups.get(pid);
+    const g = t.kernel.threadGroups.get(pid);
     return g ? [g] : -E.ESRCH;
   }
   if (pid === 0) return all.filter((g) => g.pgid === t.tg.pgid);
@@ -165,16 +163,16 @@ export function kill(t: Task, pid: number, sig: number): number {
   if (typeof groups === 'number') return groups;
   if (groups.length === 0) return -E.ESRCH;
   if (sig === 0) return 0;
-  for (const g of groups) sendToGroup(sentry(), g, userInfo(t, sig));
+  for (const g of groups) sendToGroup(t.kernel.sentry, g, userInfo(t, sig));
   return 0;
 }
 
 function sendTid(t: Task, tgid: number, tid: number, sig: number): number {
   if (sig < 0 || sig > NSIG || tid <= 0) return -E.EINVAL;
-  const target = kernel.tasks.get(tid);
+  const target = t.kernel.tasks.get(tid);
   if (!target || (tgid > 0 && target.tg.pid !== tgid)) return -E.ESRCH;
   if (sig === 0) return 0;
-  sendToTask(sentry(), target, userInfo(t, sig, SI_TKILL));
+  sendToTask(t.kernel.sentry, target, userInfo(t, sig, SI_TKILL));
   return 0;
 }
 
@@ -200,18 +198,18 @@ function queuedInfo(t: Task, sig: number, infoAddr: number, targetPid: number): 
 export function rt_sigqueueinfo(t: Task, pid: number, sig: number, infoAddr: number): number {
   const si = queuedInfo(t, sig | 0, infoAddr, pid | 0);
   if (typeof si === 'number') return si;
-  const g = kernel.threadGroups.get(pid | 0);
+  const g = t.kernel.threadGroups.get(pid | 0);
   if (!g || g.zombie) return -E.ESRCH;
-  sendToGroup(sentry(), g, si);
+  sendToGroup(t.kernel.sentry, g, si);
   return 0;
 }
 
 export function rt_tgsigqueueinfo(t: Task, tgid: number, tid: number, sig: number, infoAddr: number): number {
   const si = queuedInfo(t, sig | 0, infoAddr, tgid | 0);
   if (typeof si === 'number') return si;
-  const target = kernel.tasks.get(tid | 0);
+  const target = t.kernel.tasks.get(tid | 0);
   if (!target || target.tg.pid !== (tgid | 0)) return -E.ESRCH;
-  sendToTask(sentry(), target, si);
+  sendToTask(t.kernel.sentry, target, si);
   return 0;
 }
 
@@ -229,7 +227,7 @@ export function pidfd_send_signal(t: Task, pidfd: number, sig: number, infoAddr:
     si = queuedInfo(t, sig, infoAddr, f.tg.pid);
     if (typeof si === 'number') return si;
   }
-  sendToGroup(sentry(), f.tg, si);
+  sendToGroup(t.kernel.sentry, f.tg, si);
   return 0;
 }
 
@@ -285,7 +283,7 @@ export function rt_sigtimedwait(t: Task, setAddr: number, infoAddr: number, tsAd
       const nsec = Number(b.readBigInt64LE(8));
       if (sec < 0 || nsec < 0 || nsec >= 1e9) return -E.EINVAL;
       if (sec === 0 && nsec === 0) return -E.EAGAIN;
-      deadline = kernel.nowNs() + sec * 1e9 + nsec;
+      deadline = t.kernel.nowNs() + sec * 1e9 + nsec;
     }
     // While waiting, the awaited signals count as unblocked so that sending wakes us;
     // they are then taken here rather than delivered.

@@ -20,7 +20,6 @@ import { getItimer, setItimer, validItimer, alarm as setAlarm } from '../src/ker
 import { createTimer, deleteTimer, findTimer } from '../src/kernel/time/posix-timers';
 import { processCpu } from '../src/kernel/time/cputime';
 import { capable, CAP_SYS_TIME } from '../src/auth/capabilities';
-import { sentry } from '../src/kernel/sentry';
 import { timerQueue } from '../src/kernel/time/timers';
 import { installTimers } from '../src/kernel/time/timer-signals';
 
@@ -30,13 +29,9 @@ const TIMER_ABSTIME = 1;
  * Makes sure the Sentry drives the timer queue and turns expiries into signals,
  * before the first timer is armed (idempotent; the CLI may also install it at start).
  */
-function timersReady(): void {
-  let s;
-  try {
-    s = sentry();
-  } catch {
-    return; // No Sentry (unit tests): whoever drives the queue installed a sink.
-  }
+function timersReady(t: Task): void {
+  const s = t.kernel.sentry;
+  if (!s) return; // No Sentry (unit tests): whoever drives the queue installed a sink.
   if (s.timerSource !== timerQueue) installTimers(s);
 }
 /** USER_HZ: clock_t ticks per second. */
@@ -159,18 +154,18 @@ export function setitimer(t: Task, which: number, nv: number, old: number): numb
     spec = r;
   }
   if (!validItimer(which)) return -EINVAL;
-  timersReady();
+  timersReady(t);
   const prev = setItimer(t.tg, which, spec);
   return old === 0 ? 0 : writeItimerval(t, old, prev);
 }
 
 export function alarm(t: Task, seconds: number): number {
-  timersReady();
+  timersReady(t);
   return setAlarm(t.tg, seconds >>> 0);
 }
 
 export function timer_create(t: Task, clk: number, sevp: number, idp: number): number {
-  timersReady();
+  timersReady(t);
   const id = createTimer(t, clk, sevp);
   if (id < 0) return id;
   if (!t.mem.write(idp, i32(id))) {
@@ -206,7 +201,7 @@ export function timer_delete(t: Task, id: number): number {
 }
 
 export function timerfd_create(t: Task, clk: number, flags: number): number {
-  timersReady();
+  timersReady(t);
   return createTimerFd(t, clk | 0, flags | 0);
 }
 
@@ -217,7 +212,7 @@ export function timerfd_settime(t: Task, fd: number, flags: number, nv: number, 
   if (!validSettimeFlags(flags | 0)) return -EINVAL;
   const f = timerFdOf(t, fd);
   if (typeof f === 'number') return f;
-  timersReady();
+  timersReady(t);
   const prev = f.set(spec, isAbsolute(flags | 0));
   return old === 0 ? 0 : writeItimerspec(t, old, prev);
 }

@@ -28,6 +28,22 @@ describe('layers', () => {
     expect(checkLayers()).toEqual([]);
   });
 
+  it('the sandbox is reached through the task: no module-level Kernel or Sentry', () => {
+    const offenders: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (p.endsWith('.ts') && /^(export\s+)?(const|let|var)\s+\w+[^=\n]*=\s*new\s+(Kernel|Sentry)\(/m.test(fs.readFileSync(p, 'utf8'))) {
+          offenders.push(path.relative(REPO, p));
+        }
+      }
+    };
+    for (const d of ['src', 'fs', 'syscalls']) walk(path.join(REPO, d));
+    // The CLI makes the one Kernel of `run` inside a function, not at module level.
+    expect(offenders).toEqual([]);
+  });
+
   it('an upward import is reported', async () => {
     const { checkLayers } = await load();
     const root = tree({

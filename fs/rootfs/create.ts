@@ -44,7 +44,9 @@ Tmpfs.deviceOpener = openDevice;
 export function createVfs(opts: VfsOptions = {}): Vfs {
   const hostRoot = opts.root ?? '/';
   const binds = opts.mounts ?? [];
-  const gofer = opts.gofer !== false ? spawnGofer([hostRoot, ...binds.map((m) => m.src)]) : null;
+  // Read-only roots are enforced by the gofer too (EROFS whatever the Sentry asks).
+  const roots = [{ path: hostRoot, readonly: true }, ...binds.map((m) => ({ path: m.src, readonly: m.readonly }))];
+  const gofer = opts.gofer !== false ? spawnGofer(roots) : null;
   const vfs = new Vfs(new OverlayFs(new HostFs(backendFor(gofer, hostRoot, 0), true).root()), gofer);
   const kernel = opts.kernel ?? new Kernel();
   kernel.vfs = vfs;
@@ -67,6 +69,9 @@ export function createVfs(opts: VfsOptions = {}): Vfs {
     const r = vfs.mountAt(dst, new Tmpfs({ mode: 0o1777 }), '');
     if (r < 0) throw new Error(`cannot mount tmpfs at ${dst}: errno ${-r}`);
   }
+  // What the sandbox mounted covers host directories (the host's /proc, /sys, /dev):
+  // the guest may stack mounts on them but never uncover them (fs/vfs/namespace.ts).
+  for (const m of vfs.mounts) if (m.mountpoint !== null) m.locked = true;
   return vfs;
 }
 

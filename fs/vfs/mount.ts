@@ -10,6 +10,12 @@ let nextMountId = 20;
 
 export class Mount {
   readonly id = nextMountId++;
+  /**
+   * Set up with the sandbox (its /proc, /sys, /dev, binds): like mounts a container
+   * inherits from a more privileged namespace (Linux MNT_LOCKED), it cannot be
+   * unmounted, moved or left out of a bind, so nothing it covers is ever uncovered.
+   */
+  locked = false;
   constructor(
     readonly fs: FileSystem,
     /** Root dentry of the mounted filesystem. */

@@ -32,6 +32,20 @@ function optionsOf(flags: number): string {
   return o.join(',');
 }
 
+/**
+ * A locked mount (set up with the sandbox) lies in the subtree at d, on d's own
+ * filesystem: a bind of d would show what that mount covers. Linux refuses such a
+ * non-recursive bind (EINVAL) in a container; recursive binds are not implemented here
+ * (a bind never carries submounts), so they are refused alike.
+ */
+function coversLocked(vfs: Vfs, d: Dentry): boolean {
+  for (const m of vfs.mounts) {
+    if (!m.locked || m.mountpoint === null) continue;
+    for (let x: Dentry | null = m.mountpoint; x !== null; x = x.parent) if (x === d) return true;
+  }
+  return false;
+}
+
 /** The mount whose root is (the top of) d, if d names a mount point. */
 function mountRootOf(d: Dentry): Dentry | null {
   return d.mountpoint !== null ? d : null;
@@ -63,7 +77,7 @@ export function mount(
     if (root === null) return -E.EINVAL;
     if (!t.inode.isDir) return -E.ENOTDIR;
     const m = vfs.mounts.find((x) => x.root === root);
-    if (!m) return -E.EINVAL;
+    if (!m || m.locked) return -E.EINVAL;
     const r = vfs.detach(root);
     if (r < 0) return r;
     vfs.attach(t.top(), m.fs, root.inode, vfs.pathOf(vfs.rootDentry, t), m.options);
@@ -76,6 +90,7 @@ export function mount(
     const s = vfs.lookup(c, -100, source, true);
     if (typeof s === 'number') return s;
     if (s.inode.isDir !== t.inode.isDir) return s.inode.isDir ? -E.ENOTDIR : -E.EINVAL;
+    if (s.inode.isDir && coversLocked(vfs, s)) return -E.EINVAL;
     vfs.attach(t.top(), s.inode.fs, s.inode, path, optionsOf(flags));
     return 0;
   }
@@ -97,5 +112,7 @@ export function umount(vfs: Vfs, c: FsCaller, target: string, flags: number, cre
   const root = mountRootOf(t);
   if (root === null || t === vfs.rootDentry) return -E.EINVAL;
   if (flags & MNT_EXPIRE) return -E.EAGAIN;
+  // The sandbox's own mounts stay: under /proc lies the host's (Linux: MNT_LOCKED).
+  if (vfs.mounts.find((m) => m.root === root)?.locked) return -E.EINVAL;
   return vfs.detach(root);
 }

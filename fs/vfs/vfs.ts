@@ -1,6 +1,6 @@
 /**
  * The VFS: the mount namespace plus every path-based operation, independent of the
- * syscall ABI. syscalls/fs.ts decodes arguments and calls these; the rest of the Sentry
+ * syscall ABI. the fs handlers in syscalls/ decode arguments and calls these; the rest of the Sentry
  * uses openExec() and rootContext().
  *
  * Every method returns a negative errno on failure and never throws.

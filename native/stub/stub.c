@@ -1,13 +1,22 @@
 /*
  * The stub: the only host program guest code ever runs inside.
  *
- * The Sentry starts it (traced, no fds, own namespaces), then it
+ * The Sentry starts it (traced, no fds, own namespaces including a pid namespace of
+ * which this template stub is init, RLIMIT_CORE 0), then it
  *   1. ignores SIGCHLD, so host children the Sentry forks from it are reaped by the
  *      tracer alone and never linger as zombies;
- *   2. sets no_new_privs and installs a seccomp filter that kills the process for any
+ *   2. makes itself not dumpable (PR_SET_DUMPABLE 0: no core file or core helper ever
+ *      sees guest memory; the Sentry keeps access as tracer and as owner of the
+ *      stub's user namespace). argv[1] == "dumpable" keeps it dumpable: the Sentry
+ *      passes it only when it could not otherwise read the stub's memory (no user
+ *      namespace and no CAP_SYS_PTRACE);
+ *   3. sets no_new_privs and installs a seccomp filter that kills the process for any
  *      syscall that does not come from the injection gadget below, so even if ptrace
- *      were lost no guest syscall could reach the host;
- *   3. stops on int3 and never runs its own code again: the Sentry unmaps everything
+ *      were lost no guest syscall could reach the host. The one exception is the
+ *      vsyscall page: the host kernel runs the filter for a guest call to
+ *      0xffffffffff600000/400/800 before emulating it; those get SECCOMP_RET_TRAP,
+ *      the tracer sees the SIGSYS and the Sentry answers the call itself;
+ *   4. stops on int3 and never runs its own code again: the Sentry unmaps everything
  *      but this image, maps the guest in, and runs guest code under PTRACE_SYSEMU.
  *
  * The Sentry performs the few host syscalls an address space needs (mmap, munmap,
@@ -22,6 +31,7 @@
 #include <asm/unistd.h>
 
 #define PR_SET_NO_NEW_PRIVS 38
+#define PR_SET_DUMPABLE 4
 #define SIGCHLD 17
 #define SIG_IGN 1
 
@@ -33,7 +43,9 @@ __asm__(
     "  int3\n");
 extern char stub_gadget[];
 
-/* The Sentry's scratch page in every stub (msghdr for fd passing), at a fixed address. */
+/* The Sentry's scratch page in every stub (msghdr for fd passing), at a fixed address.
+   The Sentry keeps it read-only except while it injects a recvmsg into it, and never
+   trusts what it reads back from it (guest threads run meanwhile). */
 __attribute__((section(".data.scratch"), aligned(4096), used)) char stub_scratch[4096] = {1};
 
 /* The stub's end of the socket over which the Sentry passes host fds to map. */
@@ -42,7 +54,9 @@ __attribute__((section(".data.scratch"), aligned(4096), used)) char stub_scratch
 static long raw_syscall(long nr, long a, long b, long c, long d) {
   long ret;
   register long r10 __asm__("r10") = d;
-  __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+  register long r8 __asm__("r8") = 0; /* prctl refuses unused arguments that are not 0 */
+  register long r9 __asm__("r9") = 0;
+  __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
   return ret;
 }
 
@@ -52,20 +66,50 @@ struct kernel_sigaction {
 
 #define ALLOW_NR(n) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (n), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
 
-__attribute__((section(".text.start"), noreturn, used, force_align_arg_pointer)) void _start(void) {
+/* The entry point hands the initial stack (argc, argv...) to stub_main. */
+__asm__(
+    ".section .text.start,\"ax\"\n"
+    ".globl _start\n"
+    "_start:\n"
+    "  mov %rsp, %rdi\n"
+    "  and $-16, %rsp\n"
+    "  call stub_main\n"
+    "  int3\n");
+
+static int streq(const char* a, const char* b) {
+  while (*a && *a == *b) a++, b++;
+  return *a == *b;
+}
+
+#define VSYSCALL_HI 0xffffffffu
+#define VSYSCALL_LO 0xff600000u
+
+__attribute__((noreturn, used)) void stub_main(long* sp) {
+  long argc = sp[0];
+  char** argv = (char**)(sp + 1);
   struct kernel_sigaction sa = {SIG_IGN, 0, 0, 0};
   raw_syscall(__NR_rt_sigaction, SIGCHLD, (long)&sa, 0, 8);
+  if (!(argc > 1 && streq(argv[1], "dumpable")) && raw_syscall(__NR_prctl, PR_SET_DUMPABLE, 0, 0, 0) != 0)
+    raw_syscall(__NR_exit_group, 122, 0, 0, 0);
 
   unsigned long ip = (unsigned long)stub_gadget + 2; /* address after `syscall` */
   struct sock_filter filter[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+      /* A guest call into the vsyscall page: trap (SIGSYS to the tracer, which answers it). */
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer) + 4),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, VSYSCALL_HI, 0, 4),
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ip, 1, 0),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+      BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xfffff000u),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, VSYSCALL_LO, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+      /* Otherwise only the gadget's own `syscall`. */
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer) + 4),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)(ip >> 32), 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ip, 1, 0),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
       ALLOW_NR(__NR_mmap),

@@ -1,5 +1,16 @@
 /** Parsing `tssandbox run` flags: everything before the program name is ours. */
+import * as os from 'os';
+
 export class UsageError extends Error {}
+
+/**
+ * tmpfs data (the overlay's upper layer, /dev/shm, --tmpfs, memfds) without --memory or
+ * --tmpfs-size: half of the host's RAM, Linux's default size of a tmpfs mount (Docker's
+ * /dev/shm is 64 MiB, gVisor's overlay upper is bounded by the sandbox's memory).
+ */
+export function defaultTmpfsLimit(): number {
+  return Math.floor(os.totalmem() / 2 / 4096) * 4096;
+}
 
 export interface RunOptions {
   program: string;
@@ -16,14 +27,17 @@ export interface RunOptions {
   debug: boolean;
   tty: boolean;
   pidsLimit: number;
-  /** Bytes tmpfs data may take in all (--memory / --tmpfs-size), Infinity if unset. */
+  /** Bytes tmpfs data may take in all (--memory / --tmpfs-size); default defaultTmpfsLimit(). */
   tmpfsLimit: number;
+  /** Bytes of guest memory (--memory): anonymous and private memory and tmpfs; Infinity if unset. */
+  memoryLimit: number;
 }
 
 export function parseRunArgs(argv: string[]): RunOptions {
   const o: RunOptions = {
     program: '', args: [], root: '/', mounts: [], tmpfs: [], env: [], clearEnv: false, cwd: null,
     platform: 'ptrace', pin: true, strace: false, debug: false, tty: false, pidsLimit: 16384, tmpfsLimit: Infinity,
+    memoryLimit: Infinity,
   };
   let i = 0;
   const value = (flag: string): string => {
@@ -62,7 +76,12 @@ export function parseRunArgs(argv: string[]): RunOptions {
         break;
       }
       case '--no-pin': o.pin = false; break;
-      case '--memory':
+      case '--memory': {
+        const n = parseSize(a, val(a));
+        o.memoryLimit = Math.min(o.memoryLimit, n);
+        o.tmpfsLimit = Math.min(o.tmpfsLimit, n);
+        break;
+      }
       case '--tmpfs-size':
         o.tmpfsLimit = Math.min(o.tmpfsLimit, parseSize(a, val(a)));
         break;
@@ -81,6 +100,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
     }
   }
   if (i >= argv.length) throw new UsageError('run: no program given');
+  if (o.tmpfsLimit === Infinity) o.tmpfsLimit = defaultTmpfsLimit();
   o.program = argv[i];
   o.args = argv.slice(i + 1);
   if (!o.root.startsWith('/')) throw new UsageError(`--root must be an absolute path, got '${o.root}'`);

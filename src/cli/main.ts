@@ -25,8 +25,9 @@ run options:
   --cwd DIR               guest working directory (default: the caller's, if visible)
   --platform ptrace       the platform (only ptrace so far)
   --no-pin                do not pin the Sentry and its stubs to one CPU
-  --memory SIZE           cap on the memory all tmpfs data may take (ENOSPC past it), e.g. 256m
-  --tmpfs-size SIZE       the same cap (as runsc's overlay size); the smaller of the two wins
+  --memory SIZE           guest memory limit, e.g. 256m: anonymous memory (ENOMEM at mmap, the
+                          OOM killer's SIGKILL at touch time) and tmpfs data (ENOSPC)
+  --tmpfs-size SIZE       cap on tmpfs data only (default: half the host's RAM)
   --pids-limit N          at most N guest tasks (threads included) at once (default 16384)
   --strace                print every syscall with decoded arguments, result and time
   --debug                 print the Sentry's own log (unsupported syscalls...)

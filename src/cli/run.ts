@@ -9,9 +9,13 @@ import { createVfs } from '../../fs/rootfs/create';
 import { FdTable } from '../../fs/vfs/fdtable';
 import { HostFile } from '../../fs/fsimpl/host/host-file';
 import { tmpfsBudget } from '../../fs/vfs/space-budget';
-import { kernel } from '../kernel/kernel';
+import { Kernel } from '../kernel/kernel';
+import { memoryLimit } from '../mm/memory-limit';
 import { Credentials } from '../auth/credentials';
-import { Sentry, setSentry } from '../kernel/sentry';
+import { Sentry } from '../kernel/sentry';
+import { writeDiagnostic } from './diagnostics';
+import { prepareVdso } from '../loader/vdso';
+import type { Task } from '../kernel/task';
 import { SYSCALL_TABLE } from '../../syscalls/table';
 import { createInit, startInit } from '../kernel/process-lifecycle';
 import { resolveExec, type ExecRequest } from '../loader/exec-image';
@@ -24,6 +28,7 @@ import { Console } from './console';
 import { attach as attachTty } from '../kernel/tty';
 import { consoleTty } from '../../fs/fsimpl/host/host-file';
 import { setHostWinchHook } from '../kernel/signal-delivery';
+import { confineSentry } from './confine';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
 
@@ -64,7 +69,15 @@ function run(o: RunOptions): number {
   // First: pinning applies to what is forked after it (the gofer, the stubs), and the
   // gofer answers the Sentry synchronously, best on the same CPU.
   const platform = new PtracePlatform({ pin: o.pin });
+  const kernel = new Kernel();
+  prepareVdso(); // the clock calibrates while the rest is set up
   tmpfsBudget.limit = o.tmpfsLimit;
+  const memNote = memoryLimit.setup(o.memoryLimit);
+  // With --memory, tmpfs and the stubs' memory share the one limit.
+  if (memoryLimit.cgroupDir !== null) {
+    tmpfsBudget.external = () => memoryLimit.usage();
+    tmpfsBudget.onUsage = (used) => memoryLimit.reserve(used);
+  }
   let vfs;
   try {
     vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, ttyFd, kernel });
@@ -72,7 +85,8 @@ function run(o: RunOptions): number {
     fail(`cannot set up the filesystem: ${(e as Error).message}`, 125);
   }
   kernel.pidsLimit = o.pidsLimit;
-  if (o.debug) kernel.debug = (m) => process.stderr.write(`tssandbox: ${m}\n`);
+  if (o.debug) kernel.debug = (m) => writeDiagnostic(`tssandbox: ${m}\n`);
+  if (o.debug) kernel.log(memNote);
 
   const fdTable = new FdTable();
   if (!useConsole) {
@@ -84,9 +98,8 @@ function run(o: RunOptions): number {
   const creds = new Credentials(0, 0);
 
   const s = new Sentry(kernel, platform, SYSCALL_TABLE);
-  setSentry(s);
   installTimers(s);
-  const tracer = o.strace ? new StraceTracer((l) => process.stderr.write(l + '\n')) : null;
+  const tracer = o.strace ? new StraceTracer((l) => writeDiagnostic(l + '\n')) : null;
   s.tracer = tracer;
 
   const envp = buildEnv(o);
@@ -118,7 +131,11 @@ function run(o: RunOptions): number {
 
   const started = platform.start();
   if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);
+  // Every address space is a clone of this stub: they all inherit its memory cgroup.
+  if (memoryLimit.cgroupDir !== null && !memoryLimit.attach(started)) kernel.log('cannot move the stub into its memory cgroup');
   native().installSignalHandlers();
+  // Set up: from here the Sentry needs only the host calls it serves guests with.
+  confineSentry({ gofer: vfs.gofer !== null, stubPid: started }, (m) => process.stderr.write(`tssandbox: ${m}\n`));
   if (cons) {
     cons.enterRaw();
     cons.start();
@@ -138,13 +155,13 @@ function run(o: RunOptions): number {
 }
 
 /** A program name without '/' is looked up in the guest's PATH, like execvp. */
-function findProgram(init: Parameters<typeof kernel.vfs.openExec>[0], name: string, envp: string[]): string {
+function findProgram(init: Task, name: string, envp: string[]): string {
   if (name.includes('/')) return name;
   const pathVar = envp.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/bin:/bin';
   let sawDenied = false;
   for (const dir of pathVar.split(':')) {
     const cand = path.posix.join(dir || '.', name);
-    const r = kernel.vfs.openExec(init, cand);
+    const r = init.kernel.vfs.openExec(init, cand);
     if (typeof r !== 'number') return cand;
     if (r === -EACCES || r === -ENOEXEC) sawDenied = true;
   }

@@ -23,6 +23,8 @@ export class GoferClient {
 
   /** Host pid of the gofer (reported by its Hello reply). */
   pid = 0;
+  /** What the gofer's confinement achieved (Confined bits, from its Hello reply). */
+  confined = 0;
 
   constructor(
     private readonly n: GoferNative,
@@ -68,19 +70,30 @@ export class GoferClient {
   }
 }
 
-/**
- * Path of the gofer entry point: next to this file when running from dist/, under
- * dist/src/gofer when running bundled (dist/tssandbox.js) or from the ts sources (tests).
- */
+/** Bits of the gofer's Hello reply saying how it is confined (native/gofer_server.cc). */
+export const enum Confined {
+  MountNs = 1,
+  Pivot = 2,
+  Seccomp = 4,
+  Caps = 8,
+  MountAttrs = 16,
+}
+
+/** A root the gofer serves; a bare string is a read-write root. */
+export type GoferRoot = string | { path: string; readonly: boolean };
+
 /**
  * Starts a gofer serving the given host roots (mount index = position): a child forked
  * by the native addon that runs native/gofer_server.cc (no exec, no second Node start).
- * Returns null when the native support is missing.
+ * Read-only roots are enforced by the gofer itself (EROFS). Returns null when the native
+ * support is missing.
  */
-export function spawnGofer(roots: string[]): GoferClient | null {
+export function spawnGofer(roots: GoferRoot[]): GoferClient | null {
   const n = goferNative();
   if (n === null) return null;
-  const sock = n.goferFork(roots);
+  const paths = roots.map((r) => (typeof r === 'string' ? r : r.path));
+  const ro = roots.map((r) => typeof r !== 'string' && r.readonly);
+  const sock = n.goferFork(paths, ro);
   if (sock < 0) return null;
   const c = new GoferClient(n, sock);
   const v = c.call(Op.Hello, 0, '');
@@ -89,5 +102,6 @@ export function spawnGofer(roots: string[]): GoferClient | null {
     return null;
   }
   c.pid = c.payload.readUInt32LE(0);
+  c.confined = c.payload.length >= 8 ? c.payload.readUInt32LE(4) : 0;
   return c;
 }

@@ -7,8 +7,11 @@ import { native, type NativeAddon } from '../platform/native';
 
 export interface GoferNative {
   goferSocketpair(): number[] | number;
-  /** Forks the gofer (native/gofer_server.cc) for these roots; the Sentry's socket end or -errno. */
-  goferFork(roots: string[]): number;
+  /**
+   * Forks the gofer (native/gofer_server.cc) for these roots (readonly[i]: root i is
+   * read-only, enforced by the gofer); the Sentry's socket end or -errno.
+   */
+  goferFork(roots: string[], readonly?: boolean[]): number;
   openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
   goferSend(sock: number, buf: Uint8Array, len: number, fd: number): number;
   goferRecv(sock: number, buf: Uint8Array, fdOut: Int32Array): number;

@@ -54,4 +54,3 @@ export class Kernel {
   }
 }
 
-export const kernel = new Kernel();

@@ -5,6 +5,7 @@
 import * as path from 'path';
 import { Reg } from '../platform/event-buffer';
 import { AddressSpace } from '../mm/address-space';
+import { memoryLimit } from '../mm/memory-limit';
 import { resolveExec, loadImage, type ExecFailure, type ExecRequest } from '../loader/exec-image';
 import type { FdTable } from '../../fs/vfs/fdtable';
 import type { FsContext } from '../../fs/vfs/context';
@@ -438,5 +439,9 @@ export function reapHostExit(s: Sentry, hostTid: number, status: number): void {
   if (t.doomed || t.state === TaskState.Dead) return;
   // The host killed it (e.g. the seccomp backstop): report a death by that signal.
   const sig = status & 0x7f || 9;
+  if (sig === 9 && memoryLimit.tookOomKill()) {
+    // As Linux's kernel log says it (dmesg).
+    s.kernel.log(`Memory cgroup out of memory: Killed process ${t.tg.pid} (${t.comm}), limit ${memoryLimit.limit} bytes`);
+  }
   exitGroup(s, t.tg, sig);
 }

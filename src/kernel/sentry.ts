@@ -372,15 +372,3 @@ export class Sentry {
     return [...this.reportedUnsupported];
   }
 }
-
-let current: Sentry | null = null;
-
-export function setSentry(s: Sentry): void {
-  current = s;
-}
-
-/** The running Sentry (one per process). */
-export function sentry(): Sentry {
-  if (!current) throw new Error('no sentry');
-  return current;
-}

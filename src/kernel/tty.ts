@@ -2,7 +2,7 @@
  * Sessions and controlling terminals (job control), the kernel half of Linux's
  * tty_jobctrl.c: which terminal controls which session, its foreground process group,
  * and the checks that stop background jobs touching the terminal (SIGTTIN / SIGTTOU /
- * EIO). The terminal itself (fs/pty.ts) implements `Ctty`; this file knows nothing of
+ * EIO). The terminal itself (fs/fsimpl/devpts, the host console) implements `Ctty`; this file knows nothing of
  * its data path.
  *
  * A controlling tty belongs to a session (keyed by sid), so every process of the session
@@ -14,7 +14,6 @@ import type { Task } from './task';
 import type { ThreadGroup } from './thread-group';
 import { sendToGroup } from './signal-delivery';
 import { SI_KERNEL, SIGCONT, SIGHUP, SIGTTIN, SIGTTOU, sigbit } from './signals';
-
 import type { Ctty } from '../../fs/vfs/caller';
 
 export type { Ctty };

@@ -4,6 +4,7 @@ import { STACK_TOP } from '../mm/address-space';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PAGE_SIZE, pageDown, pageUp } from '../mm/vma';
 import { parseElf, type ElfImage, type ProgramHeader, ET_DYN, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR } from './elf';
 import { hostAuxv } from './host-auxv';
+import { mapVdso } from './vdso';
 import { E2BIG, ELOOP, ENOEXEC, ENOENT } from '../abi/errno';
 
 /** Where a PIE executable goes when ASLR is off (ELF_ET_DYN_BASE on x86-64). */
@@ -245,6 +246,7 @@ export function loadImage(mm: AddressSpace, ctx: number, res: ExecResolution, re
   const stackLo = STACK_TOP - STACK_SIZE;
   const st = mm.map(ctx, stackLo, STACK_SIZE, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN, null, 0, '[stack]');
   if (st < 0) return { errno: -st, reason: 'cannot map stack' };
+  const vdso = mapVdso(mm, ctx);
 
   const strings = [...res.argv, ...req.envp].map((s) => Buffer.from(s + '\0'));
   const execfn = Buffer.from(res.execfn + '\0');
@@ -275,12 +277,14 @@ export function loadImage(mm: AddressSpace, ctx: number, res: ExecResolution, re
 
   const aux = hostAuxv();
   const auxv: Array<[number, number | bigint]> = [];
+  if (vdso !== 0) auxv.push([33, vdso]); // AT_SYSINFO_EHDR first, as ARCH_DLINFO puts it
   const minsig = aux.get(51);
   if (minsig !== undefined) auxv.push([51, minsig]);
   auxv.push(
     [16, aux.get(16) ?? 0n], [6, PAGE_SIZE], [17, 100], [3, main.phdrAddr], [4, 56], [5, res.elf.phnum],
     [7, interpBase], [8, 0], [9, main.entry], [11, req.uid], [12, req.euid], [13, req.gid], [14, req.egid],
-    [23, 0], [25, randomAddr], [26, aux.get(26) ?? 0n], [31, execfnAddr], [15, platformAddr], [0, 0],
+    [23, 0], [25, randomAddr], [26, aux.get(26) ?? 0n], [31, execfnAddr], [15, platformAddr],
+    [0, 0],
   );
   const argc = res.argv.length;
   const items = 1 + argc + 1 + req.envp.length + 1 + auxv.length * 2;

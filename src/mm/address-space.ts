@@ -1,8 +1,9 @@
 import type { Platform } from '../platform/platform';
 import { GuestMemory, TASK_SIZE } from './guest-memory';
 import {
-  type Vma, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE, PROT_WRITE, pageUp,
+  type Vma, MAP_ANONYMOUS, MAP_FIXED, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE, PROT_WRITE, pageUp,
 } from './vma';
+import { memoryLimit } from './memory-limit';
 import { EEXIST, EFAULT, EINVAL, ENOMEM } from '../abi/errno';
 
 const SYS_MMAP = 9;
@@ -134,13 +135,18 @@ export class AddressSpace {
       if (addr < 0) return addr;
     }
     const shared = (flags & 0x0f) === MAP_SHARED || (flags & 0x0f) === 3;
+    // Memory that must be committed (Linux's VM_ACCOUNT: private writable, or shared
+    // anonymous) is checked against the limit; MAP_NORESERVE ranges are only reserved.
+    if (!(flags & MAP_NORESERVE) && (shared ? !file : (prot & PROT_WRITE) !== 0) && !memoryLimit.mayCommit(len)) {
+      return -ENOMEM;
+    }
     if (file && typeof file.hostFd === 'number' && file.hostFd >= 0) {
       const r = this.platform.mmapHostFd(ctx, file.hostFd, addr, len, prot, MAP_FIXED | (shared ? MAP_SHARED : MAP_PRIVATE), offset);
       if (r < 0) return r;
       this.insert({ start: addr, end: addr + len, prot, flags, name, offset, dev, ino });
       return addr;
     }
-    const hostFlags = MAP_FIXED | MAP_ANONYMOUS | (shared && !file ? MAP_SHARED : MAP_PRIVATE);
+    const hostFlags = MAP_FIXED | MAP_ANONYMOUS | (shared && !file ? MAP_SHARED : MAP_PRIVATE) | (flags & MAP_NORESERVE);
     const hostProt = file ? prot | PROT_WRITE : prot;
     const r = this.platform.mmSyscall(ctx, SYS_MMAP, addr, len, hostProt, hostFlags, -1, 0);
     if (r < 0) return r;
@@ -188,11 +194,18 @@ export class AddressSpace {
     const end = addr + len;
     if (end > TASK_SIZE || end < addr) return -ENOMEM;
     // Linux: ENOMEM if any page in the range is unmapped.
+    let newlyCommitted = 0;
     for (let a = addr; a < end; ) {
       const v = this.find(a);
       if (!v) return -ENOMEM;
+      const private_ = (v.flags & 0x0f) === MAP_PRIVATE;
+      if (prot & PROT_WRITE && !(v.prot & PROT_WRITE) && private_ && !(v.flags & MAP_NORESERVE)) {
+        newlyCommitted += Math.min(v.end, end) - Math.max(v.start, a);
+      }
       a = v.end;
     }
+    // Making a private mapping writable commits it (mprotect's ENOMEM).
+    if (!memoryLimit.mayCommit(newlyCommitted)) return -ENOMEM;
     const r = this.platform.mmSyscall(ctx, SYS_MPROTECT, addr, len, prot, 0, 0, 0);
     if (r < 0) return r;
     const pieces: Vma[] = [];
@@ -215,6 +228,8 @@ export class AddressSpace {
     if (newLen === 0) return -EINVAL;
     const v = this.find(oldAddr);
     if (!v || (oldLen && oldAddr + oldLen > v.end)) return -EFAULT;
+    const committed = !(v.flags & MAP_NORESERVE) && ((v.flags & 0x0f) === MAP_PRIVATE ? (v.prot & PROT_WRITE) !== 0 : (v.flags & MAP_ANONYMOUS) !== 0);
+    if (committed && newLen > oldLen && !memoryLimit.mayCommit(newLen - oldLen)) return -ENOMEM;
     if (flags & FIXED) {
       if (newAddr % PAGE_SIZE) return -EINVAL;
       if (newAddr < STUB_END && newAddr + newLen > STUB_START) return -EINVAL;
@@ -276,6 +291,7 @@ export class AddressSpace {
     const newTop = pageUp(want);
     if (newTop > oldTop) {
       if (this.overlaps(oldTop, newTop)) return this.brk;
+      if (!memoryLimit.mayCommit(newTop - oldTop)) return this.brk;
       const r = this.platform.mmSyscall(ctx, SYS_MMAP, oldTop, newTop - oldTop, 3, MAP_FIXED | MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
       if (r < 0) return this.brk;
       const heap = this.vmas.find((v) => v.name === '[heap]' && v.end === oldTop);

@@ -5,6 +5,9 @@ import { EFAULT, ENAMETOOLONG, ENOENT } from '../abi/errno';
 /** Lowest and highest+1 addresses a guest pointer may name (x86-64 user half). */
 export const USER_MIN = 0x1000;
 export const TASK_SIZE = 0x7ffffffff000;
+/** The stub's image and scratch page: never guest memory to the Sentry. */
+const STUB_START = 0x7ff000000000;
+const STUB_END = 0x7ff000100000;
 
 /**
  * Reads and writes one address space's memory from the Sentry
@@ -20,8 +23,10 @@ export class GuestMemory {
     public asPid: number,
   ) {}
 
+  /** A guest range: inside the user half and clear of the stub's own image (native/stub/stub.ld). */
   private ok(addr: number, len: number): boolean {
-    return addr >= 0 && len >= 0 && addr + len <= TASK_SIZE && Number.isSafeInteger(addr);
+    return addr >= 0 && len >= 0 && addr + len <= TASK_SIZE && Number.isSafeInteger(addr) &&
+      (addr + len <= STUB_START || addr >= STUB_END);
   }
 
   /** Reads len bytes, or null if any byte is not readable. */

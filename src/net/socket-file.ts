@@ -5,7 +5,7 @@
  * between two in-Sentry sockets. Families (unix, inet, netlink) subclass it and supply
  * addressing: bind, connect, naming, and where a datagram goes.
  *
- * Blocking convention (as fs/file.ts): methods return -EAGAIN when they would block and
+ * Blocking convention (as fs/vfs/file.ts): methods return -EAGAIN when they would block and
  * leave in `blockQueue` the queue to sleep on; syscalls/net.ts parks the task there.
  */
 import * as E from '../abi/errno';

@@ -16,10 +16,10 @@ import { HostFile, consoleTty } from '../../fs/fsimpl/host/host-file';
 import { Tmpfs } from '../../fs/fsimpl/tmpfs/tmpfs';
 import { tmpfsBudget } from '../../fs/vfs/space-budget';
 import type { FsContext } from '../../fs/vfs/context';
-import { kernel } from '../kernel/kernel';
+import { Kernel } from '../kernel/kernel';
 import { Credentials } from '../auth/credentials';
 import { setCaps } from '../auth/capabilities';
-import { Sentry, setSentry } from '../kernel/sentry';
+import { Sentry } from '../kernel/sentry';
 import { SYSCALL_TABLE } from '../../syscalls/table';
 import { createInit, execInto, startInit } from '../kernel/process-lifecycle';
 import { resolveExec, type ExecRequest } from '../loader/exec-image';
@@ -88,6 +88,8 @@ export class ContainerSentry {
   private vfs!: Vfs;
   private init!: Task;
   private initReq!: ExecRequest;
+  /** The container's sandbox (one per Sentry process). */
+  private readonly kernel = new Kernel();
   private started = false;
   private paused = false;
   private listenFd = -1;
@@ -184,16 +186,16 @@ export class ContainerSentry {
       ? c.linux.resources.memory.limit : Infinity;
     let vfs: Vfs;
     try {
-      vfs = createVfs({ root: this.cfg.rootfs, mounts: binds, ttyFd, kernel });
+      vfs = createVfs({ root: this.cfg.rootfs, mounts: binds, ttyFd, kernel: this.kernel });
     } catch (e) {
       setupFail(`cannot set up the filesystem: ${(e as Error).message}`);
     }
     this.vfs = vfs;
-    if (c.hostname) kernel.hostname = c.hostname;
-    if (c.domainname) kernel.domainname = c.domainname;
+    if (c.hostname) this.kernel.hostname = c.hostname;
+    if (c.domainname) this.kernel.domainname = c.domainname;
     const pids = c.linux?.resources?.pids?.limit;
-    if (pids && pids > 0) kernel.pidsLimit = pids;
-    if (this.cfg.debug) kernel.debug = (m) => this.log(m);
+    if (pids && pids > 0) this.kernel.pidsLimit = pids;
+    if (this.cfg.debug) this.kernel.debug = (m) => this.log(m);
 
     const fdTable = new FdTable();
     if (ptySlave >= 0) {
@@ -212,8 +214,7 @@ export class ContainerSentry {
     const creds = credsFor(proc);
     if (proc.user?.umask !== undefined) fsCtx.umask = proc.user.umask & 0o777;
 
-    const s = new Sentry(kernel, platform, SYSCALL_TABLE);
-    setSentry(s);
+    const s = new Sentry(this.kernel, platform, SYSCALL_TABLE);
     installTimers(s);
     this.s = s;
     const init = createInit(s, { req: null as unknown as ExecRequest, fdTable, fsCtx, creds });
@@ -425,12 +426,12 @@ export class ContainerSentry {
           c.close();
           process.exit(128 + sig);
         }
-        const targets = msg.all ? [...kernel.threadGroups.values()] : [this.init.tg];
+        const targets = msg.all ? [...this.kernel.threadGroups.values()] : [this.init.tg];
         for (const tg of targets) sendToGroup(this.s, tg, { signo: sig, code: 0, pid: 0, uid: 0 });
         return false;
       }
       case 'ps': {
-        const procs = [...kernel.threadGroups.values()].filter((tg) => !tg.zombie).map((tg) => ({
+        const procs = [...this.kernel.threadGroups.values()].filter((tg) => !tg.zombie).map((tg) => ({
           pid: tg.pid, ppid: tg.parent?.pid ?? 0, uid: [...tg.tasks][0]?.creds.uid ?? 0, cmd: (tg.argv ?? []).join(' '),
         }));
         c.send({ ok: true, hostPids: [process.pid, ...this.execClients.values()], procs });
@@ -449,7 +450,7 @@ export class ContainerSentry {
           c.send({ ok: false, error: want ? 'container already paused' : 'container not paused' });
           return false;
         }
-        for (const tg of kernel.threadGroups.values()) if (!tg.zombie) (want ? freeze : thaw)(this.s, tg);
+        for (const tg of this.kernel.threadGroups.values()) if (!tg.zombie) (want ? freeze : thaw)(this.s, tg);
         this.paused = want;
         this.state.status = want ? 'paused' : 'running';
         this.st.write(this.state);
@@ -458,8 +459,8 @@ export class ContainerSentry {
       }
       case 'update': {
         const pidsLimit = Number(msg.pids);
-        if (msg.pids !== undefined && pidsLimit > 0) kernel.pidsLimit = pidsLimit;
-        else if (msg.pids !== undefined && pidsLimit <= 0) kernel.pidsLimit = 16384;
+        if (msg.pids !== undefined && pidsLimit > 0) this.kernel.pidsLimit = pidsLimit;
+        else if (msg.pids !== undefined && pidsLimit <= 0) this.kernel.pidsLimit = 16384;
         const mem = Number(msg.memory);
         if (msg.memory !== undefined) tmpfsBudget.limit = mem > 0 ? mem : Infinity;
         c.send({ ok: true });
@@ -468,8 +469,8 @@ export class ContainerSentry {
       case 'stats': {
         const lim = (v: number) => (Number.isFinite(v) ? v : 0);
         c.send({
-          ok: true, pids: kernel.tasks.size, pidsLimit: kernel.pidsLimit, memory: tmpfsBudget.used,
-          memoryLimit: lim(tmpfsBudget.limit), processes: [...kernel.threadGroups.values()].filter((tg) => !tg.zombie).length,
+          ok: true, pids: this.kernel.tasks.size, pidsLimit: this.kernel.pidsLimit, memory: tmpfsBudget.used,
+          memoryLimit: lim(tmpfsBudget.limit), processes: [...this.kernel.threadGroups.values()].filter((tg) => !tg.zombie).length,
         });
         return false;
       }
@@ -512,16 +513,16 @@ export class ContainerSentry {
     const creds = credsFor(proc);
     const fsCtx: FsContext = this.init.fsCtx.fork();
     if (proc.user?.umask !== undefined) fsCtx.umask = proc.user.umask & 0o777;
-    const tid = kernel.allocPid();
+    const tid = this.kernel.allocPid();
     if (tid < 0) return fail('exec: no pid left');
-    const tg = new ThreadGroup(kernel, tid, new SignalHandlers());
-    const t = new Task(kernel, tid, 0, tg, null as unknown as AddressSpace, fdTable, fsCtx, creds, new SignalState(), s.wake);
-    tg.startTimeNs = kernel.nowNs();
-    kernel.threadGroups.set(tid, tg);
+    const tg = new ThreadGroup(this.kernel, tid, new SignalHandlers());
+    const t = new Task(this.kernel, tid, 0, tg, null as unknown as AddressSpace, fdTable, fsCtx, creds, new SignalState(), s.wake);
+    tg.startTimeNs = this.kernel.nowNs();
+    this.kernel.threadGroups.set(tid, tg);
     applyRlimits(tg, proc);
     if (msg.tty) attachTty(consoleTty, tg);
     const gone = () => {
-      kernel.threadGroups.delete(tid);
+      this.kernel.threadGroups.delete(tid);
       fdTable.closeAll(tg);
     };
     const cwd = proc.cwd || '/';

@@ -87,6 +87,15 @@ export interface NativeAddon {
   goferCall?(sock: number, req: Uint8Array, len: number, reqFd: number, resp: Uint8Array, fdOut: Int32Array): number;
   /** lseek(2) on a host fd: new offset or -errno. */
   hostLseek?(fd: number, off: number, whence: number): number;
+
+  /** Creates the sealed clock page the vDSO reads and starts its clock thread: its fd or -errno. */
+  vdsoStart(): number;
+  /** The sandbox's monotonic clock (ns since boot), from the same line the vDSO reads. */
+  vdsoNowNs(): number;
+  /** CLOCK_REALTIME minus that clock, fixed at start. */
+  vdsoRealtimeOffsetNs(): bigint;
+  /** True once the TSC line is calibrated and published (false: vDSO reads make the syscall). */
+  vdsoEnabled(): boolean;
 }
 
 let addon: NativeAddon | undefined;
@@ -113,4 +122,9 @@ function nativeRoot(): string {
 
 export function stubBinaryPath(): string {
   return path.join(__dirname, nativeRoot(), 'build', 'Release', 'tssandbox-stub');
+}
+
+/** The vDSO image (native/vdso/), built beside the stub. */
+export function vdsoImagePath(): string {
+  return path.join(__dirname, nativeRoot(), 'build', 'Release', 'tssandbox-vdso.so');
 }

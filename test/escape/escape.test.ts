@@ -7,6 +7,7 @@ import { spawn } from 'child_process';
 import { compileGuest, LINKAGES } from '../helpers/build';
 import { runSandbox } from '../helpers/run';
 import { BIN } from '../helpers/paths';
+import { stubsOf } from './stubs';
 
 const SRC = path.join(__dirname, 'guests');
 
@@ -20,6 +21,9 @@ describe.each(LINKAGES)('stub escape attempts (%s)', (linkage) => {
       'mprotect stub: ENOMEM',
       'mmap over stub: ENOMEM',
       'write to stub: SIGSEGV',
+      'write to stub scratch: SIGSEGV',
+      'write(pipe, stub): EFAULT',
+      'read(pipe, scratch): EFAULT',
       'write(1000): EBADF',
       'close(1000): EBADF',
       'stub in /proc/self/maps: no',
@@ -27,28 +31,6 @@ describe.each(LINKAGES)('stub escape attempts (%s)', (linkage) => {
     ].join('\n'));
   });
 });
-
-/** Host pids of the stub processes under a Sentry process: the template and its descendants. */
-function stubsOf(sentryPid: number): number[] {
-  const parent = new Map<number, number>();
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (!stat.includes('(tssandbox-stub)')) continue;
-      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out: number[] = [];
-  const under = (pid: number): boolean => {
-    for (let p = parent.get(pid); p !== undefined; p = parent.get(p)) if (p === sentryPid) return true;
-    return parent.get(pid) === sentryPid;
-  };
-  for (const pid of parent.keys()) if (under(pid)) out.push(pid);
-  return out;
-}
 
 describe('the stub process, seen from the host', () => {
   it('holds no host fd but its socket, runs under seccomp with no_new_privs, in its own namespaces', async () => {
@@ -75,6 +57,10 @@ describe('the stub process, seen from the host', () => {
         expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
         expect(fs.readlinkSync(`/proc/${pid}/ns/net`)).not.toBe(fs.readlinkSync('/proc/self/ns/net'));
         expect(fs.readlinkSync(`/proc/${pid}/ns/mnt`)).not.toBe(fs.readlinkSync('/proc/self/ns/mnt'));
+        // Its own pid namespace: no host pid is visible from a stub.
+        expect(fs.readlinkSync(`/proc/${pid}/ns/pid`)).not.toBe(fs.readlinkSync('/proc/self/ns/pid'));
+        // No core file of guest memory, whatever the Sentry's own limit.
+        expect(fs.readFileSync(`/proc/${pid}/limits`, 'utf8')).toMatch(/^Max core file size\s+0\s+0\s/m);
       }
     } finally {
       child.stdin.end('x');

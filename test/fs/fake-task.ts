@@ -1,6 +1,8 @@
 /**
  * A stand-in for a Task in fs unit tests: guest memory is a flat Buffer at a fixed base
- * address; fdTable/fsCtx/creds are real. Blocking is recorded, not performed.
+ * address; fdTable/fsCtx/creds are real, and so is its kernel (a fresh Kernel over the
+ * given VFS, as handlers reach the sandbox through t.kernel). Blocking is recorded, not
+ * performed.
  */
 import * as nfs from 'fs';
 import { Credentials } from '../../src/auth/credentials';
@@ -10,6 +12,7 @@ import type { Vfs } from '../../fs/vfs/vfs';
 import { BLOCK } from '../../src/kernel/syscall-dispatch';
 import type { WaitQueue } from '../../src/waiter/waitqueue';
 import type { Task } from '../../src/kernel/task';
+import { Kernel } from '../../src/kernel/kernel';
 
 export const BASE = 0x10000;
 
@@ -107,11 +110,12 @@ export class FakeMem {
 }
 
 export interface FakeTask {
+  kernel: Kernel;
   mem: FakeMem;
   fdTable: FdTable;
   fsCtx: FsContext;
   creds: Credentials;
-  tg: { pid: number; pgid: number; sid: number; argv: string[]; envp: string[]; exePath: string; tasks: Set<unknown>; ppid: number };
+  tg: { kernel: Kernel; pid: number; pgid: number; sid: number; argv: string[]; envp: string[]; exePath: string; tasks: Set<unknown>; ppid: number };
   tid: number;
   sysState: unknown;
   timedOut: boolean;
@@ -123,13 +127,17 @@ export interface FakeTask {
   blockOn(q: WaitQueue, mask: number, deadline?: number): number;
 }
 
+/** A task alone in a sandbox of its own over vfs. */
 export function fakeTask(vfs: Vfs): FakeTask & Task {
+  const kernel = new Kernel();
+  kernel.vfs = vfs;
   const t: FakeTask = {
+    kernel,
     mem: new FakeMem(),
     fdTable: new FdTable(),
     fsCtx: vfs.rootContext(),
     creds: new Credentials(),
-    tg: { pid: 1, pgid: 1, sid: 1, argv: ['test'], envp: [], exePath: '/bin/true', tasks: new Set(), ppid: 0 },
+    tg: { kernel, pid: 1, pgid: 1, sid: 1, argv: ['test'], envp: [], exePath: '/bin/true', tasks: new Set(), ppid: 0 },
     tid: 1,
     sysState: undefined,
     timedOut: false,

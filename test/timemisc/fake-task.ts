@@ -1,11 +1,12 @@
 /**
  * A Task stand-in for unit tests of the time/misc handlers: Buffer-backed guest
  * memory at [BASE, BASE + SIZE), a real ThreadGroup and Credentials, and a block()
- * that records the deadline. Address 0 and anything outside the window fault.
+ * that records the deadline. Address 0 and anything outside the window fault. All fake
+ * tasks of a test file are processes of one sandbox (t.kernel), so they see each other.
  */
 import { ThreadGroup } from '../../src/kernel/thread-group';
 import { Credentials } from '../../src/auth/credentials';
-import { kernel } from '../../src/kernel/kernel';
+import { Kernel } from '../../src/kernel/kernel';
 import type { Task } from '../../src/kernel/task';
 
 export const BASE = 0x10000;
@@ -60,8 +61,10 @@ export class FakeMem {
 }
 
 let nextPid = 1000;
+const kernel = new Kernel();
 
 export interface FakeTask {
+  kernel: Kernel;
   tid: number;
   hostTid: number;
   tg: ThreadGroup;
@@ -73,11 +76,12 @@ export interface FakeTask {
   block(d?: number): number;
 }
 
-/** A new single-thread process, registered in kernel.tasks / threadGroups. */
+/** A new single-thread process, registered in its kernel's tasks / threadGroups. */
 export function fakeTask(uid = 0): Task & FakeTask {
   const pid = nextPid++;
-  const tg = new ThreadGroup(pid, {} as never);
+  const tg = new ThreadGroup(kernel, pid, {} as never);
   const t: FakeTask = {
+    kernel,
     tid: pid,
     hostTid: process.pid,
     tg,

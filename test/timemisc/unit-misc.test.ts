@@ -4,7 +4,6 @@ import * as misc from '../../syscalls/misc';
 import * as creds from '../../syscalls/creds';
 import * as sched from '../../syscalls/sched';
 import { Limits, parseProcLimits, RLIM_INFINITY, limitsOf, RLIMIT_NOFILE } from '../../src/kernel/limits';
-import { kernel } from '../../src/kernel/kernel';
 
 const EINVAL = -22, EFAULT = -14, EPERM = -1, ESRCH = -3, EACCES = -13;
 const NO = 0xffffffff;
@@ -15,7 +14,7 @@ describe('uname / hostname', () => {
     expect(misc.uname(t, BASE)).toBe(0);
     const field = (i: number) => t.mem.read(BASE + 65 * i, 65)!.toString('latin1').replace(/\0.*$/s, '');
     expect(field(0)).toBe('Linux');
-    expect(field(1)).toBe(kernel.hostname);
+    expect(field(1)).toBe(t.kernel.hostname);
     expect(field(4)).toBe('x86_64');
     expect(misc.uname(t, BAD)).toBe(EFAULT);
     t.mem.write(BASE + 1000, Buffer.from('guestbox'));
@@ -30,7 +29,7 @@ describe('uname / hostname', () => {
     expect(field(5)).toBe('guest');
     const u = fakeTask(1000);
     expect(misc.sethostname(u, BASE + 1000, 8)).toBe(EPERM);
-    kernel.hostname = 'tssandbox';
+    t.kernel.hostname = 'tssandbox';
   });
 });
 

@@ -2,7 +2,6 @@ import { describe, it, expect } from 'vitest';
 import { fakeTask, BASE, BAD, BLOCK } from './fake-task';
 import * as time from '../../syscalls/time';
 import { TimerQueue, TimerEntry, timerQueue, TimerSignal } from '../../src/kernel/time/timers';
-import { kernel } from '../../src/kernel/kernel';
 import { sleepInterrupted } from '../../src/kernel/time/sleep';
 import { runRestartBlock } from '../../src/kernel/time/restart';
 
@@ -92,7 +91,7 @@ describe('sleeps', () => {
   it('nanosleep blocks until the deadline and validates', () => {
     const t = fakeTask();
     ts(t, BASE, 0n, 50_000_000n);
-    const before = kernel.nowNs();
+    const before = t.kernel.nowNs();
     expect(time.nanosleep(t, BASE, BASE + 16)).toBe(BLOCK);
     expect(t.deadline - before).toBeGreaterThanOrEqual(50_000_000);
     expect(t.deadline - before).toBeLessThan(60_000_000);
@@ -133,7 +132,7 @@ describe('sleeps', () => {
     time.clock_gettime(t, 0, BASE);
     const abs = t.mem.i64(BASE) * 1_000_000_000n + t.mem.i64(BASE + 8) + 100_000_000n;
     ts(t, BASE, abs / 1_000_000_000n, abs % 1_000_000_000n);
-    const before = kernel.nowNs();
+    const before = t.kernel.nowNs();
     expect(time.clock_nanosleep(t, 0, 1, BASE, BASE + 16)).toBe(BLOCK);
     expect(Math.abs(t.deadline - before - 100_000_000)).toBeLessThan(5_000_000);
     expect(sleepInterrupted(t)).toBe(-4); // abs: no rem
@@ -215,7 +214,7 @@ describe('interval timers', () => {
     expect(t.mem.i64(BASE + 72)).toBe(100_000n);
     const left = t.mem.i64(BASE + 88);
     expect(left > 240_000n && left <= 250_000n).toBe(true);
-    timerQueue.fire(kernel.nowNs() + 260_000_000);
+    timerQueue.fire(t.kernel.nowNs() + 260_000_000);
     expect(sigs.map((s) => s.signo)).toEqual([14]);
     expect(sigs[0].tg).toBe(t.tg);
     expect(time.alarm(t, 10)).toBe(1); // ~0.09 s left rounds up to 1
@@ -254,7 +253,7 @@ describe('interval timers', () => {
     ts(t, BASE, 0n, 10_000_000n);
     ts(t, BASE + 16, 0n, 10_000_000n);
     expect(time.timer_settime(t, tid, 0, BASE, 0)).toBe(0);
-    const now = kernel.nowNs();
+    const now = t.kernel.nowNs();
     timerQueue.fire(now + 10_500_000);
     expect(sigs.length).toBe(1);
     expect(sigs[0]).toMatchObject({ signo: 34, code: -2, timerId: tid, value: 0x1234n, task: t });
@@ -289,7 +288,7 @@ describe('interval timers', () => {
     expect(time.timer_settime(t, t.mem.readI32(BASE + 200)!, 0, BASE, 0)).toBe(0);
     expect(time.timer_gettime(t, 0, BASE + 64)).toBe(0);
     expect(t.mem.i64(BASE + 80)).toBe(4n);
-    timerQueue.fire(kernel.nowNs() + 10e9);
+    timerQueue.fire(t.kernel.nowNs() + 10e9);
     expect(sigs.length).toBe(0);
   });
 });

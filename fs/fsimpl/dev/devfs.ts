@@ -1,6 +1,6 @@
 /**
  * /dev: a tmpfs populated with the standard nodes. Device behaviour comes from the node's
- * rdev (fs/devices.ts), so a guest mknod of the same numbers elsewhere behaves the same.
+ * rdev (devices.ts), so a guest mknod of the same numbers elsewhere behaves the same.
  */
 import { Credentials } from '../../../src/auth/credentials';
 import { S_IFCHR } from '../../../src/abi/fs';

@@ -91,7 +91,7 @@ export class DirectBackend implements HostBackend {
   lstat(rel: string): Stat | number {
     try {
       const s = nfs.lstatSync(this.path(rel), LSTAT_OPTS);
-      return s ? statFromHost(s, 0) : -E.ENOENT;
+      return s ? statFromHost(s, Number(s.dev)) : -E.ENOENT;
     } catch (e) {
       return hostErr(e);
     }

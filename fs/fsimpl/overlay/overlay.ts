@@ -70,7 +70,7 @@ export class OverlayInode extends Inode {
   ) {
     super();
     // The lower inode number stays across copy-up, as overlayfs with xino does.
-    this.ino = lower ? lower.ino : upper!.ino;
+    this.ino = lower ? lower.ino : upper!.overlayIno || upper!.ino;
   }
 
   private get real(): Inode {
@@ -148,7 +148,7 @@ export class OverlayInode extends Inode {
     }
     if (up !== null) {
       for (const [name, c] of up.children!) {
-        out.push({ name, ino: lowerIno?.get(name) ?? c.ino, type: c.dtype });
+        out.push({ name, ino: lowerIno?.get(name) ?? (c.overlayIno || c.ino), type: c.dtype });
       }
     }
     return out;
@@ -203,6 +203,7 @@ export class OverlayInode extends Inode {
         f.decRef();
       }
     }
+    u.overlayIno = this.ino;
     u.mode = st.mode;
     u.uid = st.uid;
     u.gid = st.gid;

@@ -27,13 +27,29 @@ let nextIno = 0x10000000;
 import { tmpfsBudget, pageUp } from '../../vfs/space-budget';
 
 const HOST_O_TMPFILE = 0o20200000;
+/** Host memory files open now (each one host fd of the Sentry). */
+let hostBacked = 0;
+/**
+ * Past this many, files that merely grow stay on the heap (up to 2 GiB): host fds are the
+ * Sentry's, and the budget alone (half of RAM / 1 MiB) could allow more than it has.
+ * Mapped files always move (coherence needs the host file).
+ */
+export const MAX_GROWN_HOST_FILES = 4096;
 const hostFdCloser = new FinalizationRegistry<number>((fd) => {
+  hostBacked--;
   try {
     nfs.closeSync(fd);
   } catch {
     /* already closed */
   }
 });
+function hostBlocks(fd: number): number {
+  try {
+    return nfs.fstatSync(fd).blocks;
+  } catch {
+    return 0;
+  }
+}
 function hostMemoryFile(): number {
   for (const dir of ['/dev/shm', os.tmpdir()]) {
     try {
@@ -45,8 +61,16 @@ function hostMemoryFile(): number {
   return -E.ENOMEM;
 }
 
-/** Largest file tmpfs accepts (a Buffer's limit is the practical bound). */
-const MAX_FILE = 2 ** 31;
+/** Largest file whose bytes may live on the Sentry's heap (a Buffer's limit). */
+const MAX_HEAP_FILE = 2 ** 31;
+/** Largest tmpfs file (Linux: MAX_LFS_FILESIZE; here the largest exact offset). */
+const MAX_FILE = Number.MAX_SAFE_INTEGER;
+/**
+ * Files that grow past this move to a host memory file (as mmapped files do): their bytes
+ * then live in host shared memory, not on the Sentry's heap, so the Sentry stays small
+ * however much the guest writes to /tmp (bounded by the tmpfs budget).
+ */
+export const HOST_BACKED_MIN = 1 << 20;
 
 export class Tmpfs extends FileSystem {
   readonly magic = TMPFS_MAGIC;
@@ -78,6 +102,11 @@ export class Tmpfs extends FileSystem {
 
 export class TmpfsInode extends Inode {
   readonly ino = nextIno++;
+  /**
+   * Overlay upper only: the inode number the overlay shows for this file, the lower
+   * file's when it was copied up (so every hard link made of it later keeps it); 0: ino.
+   */
+  overlayIno = 0;
   nlink = 1;
   /** Bytes of the sandbox's tmpfs budget this file's data holds (whole pages). */
   private charged = 0;
@@ -127,7 +156,7 @@ export class TmpfsInode extends Inode {
     st.gid = this.gid;
     st.rdev = this.rdev;
     st.size = this.isDir ? 4096 : (this.mode & S_IFMT) === S_IFLNK ? Buffer.byteLength(this.target) : this.size;
-    st.blocks = this.data ? Math.ceil(Math.min(this.size, this.data.length) / 4096) * 8 : 0;
+    st.blocks = this.data ? Math.ceil(Math.min(this.size, this.data.length) / 4096) * 8 : this.hostFd >= 0 ? hostBlocks(this.hostFd) : 0;
     st.atimeSec = this.atimeSec; st.atimeNsec = this.atimeNsec;
     st.mtimeSec = this.mtimeSec; st.mtimeNsec = this.mtimeNsec;
     st.ctimeSec = this.ctimeSec; st.ctimeNsec = this.ctimeNsec;
@@ -311,12 +340,15 @@ export class TmpfsInode extends Inode {
     this.data = null;
     this.hostFd = fd;
     hostFdCloser.register(this, fd);
+    hostBacked++;
     return fd;
   }
 
   truncate(len: number): number {
     if (len < 0) return -E.EINVAL;
     if (len > MAX_FILE) return -E.EFBIG;
+    if (this.hostFd < 0 && len > HOST_BACKED_MIN && (hostBacked >= MAX_GROWN_HOST_FILES || this.hostBacking() < 0) &&
+        len > MAX_HEAP_FILE) return -E.EFBIG;
     if (this.hostFd >= 0) {
       try {
         nfs.ftruncateSync(this.hostFd, len);
@@ -369,6 +401,8 @@ export class TmpfsInode extends Inode {
   writeData(buf: Uint8Array, pos: number): number {
     const end = pos + buf.length;
     if (end > MAX_FILE) return -E.EFBIG;
+    if (this.hostFd < 0 && end > HOST_BACKED_MIN && hostBacked < MAX_GROWN_HOST_FILES) this.hostBacking();
+    if (this.hostFd < 0 && end > MAX_HEAP_FILE) return -E.EFBIG;
     if (buf.length > 0 && !this.chargeUpTo(end)) return -E.ENOSPC;
     if (this.hostFd >= 0) {
       try {
@@ -383,7 +417,7 @@ export class TmpfsInode extends Inode {
     let d = this.data;
     if (d === null || d.length < end) {
       // Grow geometrically so appends stay O(n) overall.
-      const cap = Math.min(MAX_FILE, Math.max(end, d ? d.length * 2 : 0, 4096));
+      const cap = Math.min(MAX_HEAP_FILE, Math.max(end, d ? d.length * 2 : 0, 4096));
       const nd = Buffer.alloc(cap);
       if (d !== null) d.copy(nd, 0, 0, Math.min(d.length, this.size));
       this.data = d = nd;

@@ -1,7 +1,7 @@
-import { performance } from 'perf_hooks';
 import type { Task } from '../task';
 import type { ThreadGroup } from '../thread-group';
 import { taskCpu, processCpu } from './cputime';
+import { native } from '../../platform/native';
 
 /**
  * The guest's clocks. MONOTONIC, MONOTONIC_RAW and BOOTTIME all count from the
@@ -34,16 +34,16 @@ export const COARSE_RES_NS = 4_000_000n;
 
 /**
  * The guest's monotonic time base: ns since the Sentry process started (its "boot").
- * One per process: sandboxes sharing a process share their boot instant.
+ * It is the line the guests' vDSO reads too (native/vdso_clock.cc), so a vDSO read and
+ * a trapped syscall agree. One per process: sandboxes sharing a process share their boot.
  */
-const bootHr = process.hrtime.bigint();
+const vdsoNowNs = native().vdsoNowNs;
 export function sinceBootNs(): number {
-  return Number(process.hrtime.bigint() - bootHr);
+  return vdsoNowNs();
 }
 
 /** Wall-clock ns at sinceBootNs() === 0. */
-const realtimeOffsetNs =
-  BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) - BigInt(sinceBootNs());
+const realtimeOffsetNs = native().vdsoRealtimeOffsetNs();
 
 export type Clock =
   | { kind: 'real' | 'mono' | 'boot' | 'tai' | 'realCoarse' | 'monoCoarse' | 'raw' | 'alarm'; id: number }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define STUB ((void *)0x7ff000000000UL)
+#define SCRATCH ((void *)0x7ff000010000UL)
 static sigjmp_buf jb;
 static volatile long trap_rax;
 
@@ -43,6 +44,16 @@ int main(void) {
   int sig = sigsetjmp(jb, 1);
   if (sig == 0) *(volatile char *)STUB = 0;
   printf("write to stub: %s\n", sig == SIGSEGV ? "SIGSEGV" : "no fault");
+  /* The scratch page the Sentry uses for fd hand-over is not the guest's to write. */
+  sig = sigsetjmp(jb, 1);
+  if (sig == 0) *(volatile char *)SCRATCH = 0;
+  printf("write to stub scratch: %s\n", sig == SIGSEGV ? "SIGSEGV" : "no fault");
+  /* Nor, through the Sentry, any byte of the stub image: it is no guest memory. */
+  int pfd[2];
+  pipe(pfd);
+  printf("write(pipe, stub): %s\n", write(pfd[1], STUB, 16) < 0 ? strerrorname_np(errno) : "copied");
+  write(pfd[1], "0123456789abcdef", 16);
+  printf("read(pipe, scratch): %s\n", read(pfd[0], SCRATCH, 16) < 0 ? strerrorname_np(errno) : "copied");
 
   /* The stub's fd-passing socket is fd 1000 on the host, never a guest fd. */
   printf("write(1000): %s\n", write(1000, "x", 1) < 0 ? strerrorname_np(errno) : "written");

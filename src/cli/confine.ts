@@ -1,0 +1,50 @@
+/**
+ * The Sentry confines itself once the sandbox is set up (called from src/cli/run.ts
+ * after the stub and the gofer are started, before guest code runs): capabilities
+ * dropped, no_new_privs, and a seccomp filter on all of its threads that allows only
+ * the host calls it makes (native/sentry_confine.cc lists them). See SECURITY.md.
+ *
+ * TSSANDBOX_CONFINE=off skips it (debugging: e.g. to strace the Sentry or to compare
+ * with an unconfined run); TSSANDBOX_CONFINE=log allows and logs to the kernel log
+ * (dmesg) what the filter would refuse, to find what a new Node version needs.
+ * TSSANDBOX_TEST_FORBIDDEN_SYSCALL=KIND[:ARG] (tests only) makes the confined Sentry
+ * try one forbidden call and report its result on stderr.
+ */
+import { native } from '../platform/native';
+
+interface ConfineNative {
+  sentryConfine(o: { gofer: boolean; log: boolean; keepFileCaps: boolean; stubPid: number }): number;
+  sentryTryForbidden(kind: string, arg: number, path?: string): number;
+}
+
+export interface ConfineOptions {
+  /** The host trees are served by the gofer: the Sentry itself changes no host path. */
+  gofer: boolean;
+  /** Host pid of the template stub (its user namespace decides whether CAP_SYS_PTRACE stays). */
+  stubPid: number;
+}
+
+/** Result bits of sentryConfine. */
+export const CONFINED_FILTER = 1, CONFINED_CAPS = 2, CONFINED_NNP = 4;
+
+/** Confines the Sentry; returns the native result (bits, or -errno), or 0 when turned off. */
+export function confineSentry(o: ConfineOptions, warn: (m: string) => void): number {
+  const mode = process.env.TSSANDBOX_CONFINE ?? 'on';
+  const n = native() as unknown as Partial<ConfineNative>;
+  if (typeof n.sentryConfine !== 'function') return 0;
+  let r = 0;
+  if (mode !== 'off') {
+    r = n.sentryConfine({ gofer: o.gofer, log: mode === 'log', keepFileCaps: !o.gofer, stubPid: o.stubPid });
+    if (r < 0) warn(`cannot confine the Sentry (errno ${-r}): running without its seccomp filter`);
+  }
+  testHook(n as ConfineNative);
+  return r;
+}
+
+function testHook(n: ConfineNative): void {
+  const spec = process.env.TSSANDBOX_TEST_FORBIDDEN_SYSCALL;
+  if (!spec) return;
+  const [kind, arg = ''] = spec.split(/:(.*)/s);
+  const r = n.sentryTryForbidden(kind, Number(arg) || 0, arg);
+  process.stderr.write(`tssandbox: forbidden ${kind}: ${r === 0 ? 'allowed' : `errno ${-r}`}\n`);
+}

@@ -1,0 +1,175 @@
+/** Data moved between two fds inside the Sentry: sendfile, splice, tee, copy_file_range. */
+import * as E from '../src/abi/errno';
+import type { Task } from '../src/kernel/task';
+import { SeekableFile, type FileDescription } from '../fs/vfs/file';
+import { PipeEnd } from '../fs/fsimpl/pipefs/pipe';
+import { O_APPEND, O_NONBLOCK, POLLIN, POLLOUT, S_IFMT, S_IFREG, S_IFDIR, SEEK_CUR } from '../src/abi/fs';
+import { EFAULT, CHUNK, stage, fileOf, sigpipe, waitFor } from './fs-common';
+
+/**
+ * Moves up to len bytes from `from` to `to` (offsets: -1 = file position). Shared by
+ * sendfile/splice. `waitIn`/`waitOut` tell which side made it return -EAGAIN.
+ */
+function transfer(t: Task, from: FileDescription, fromOff: number, to: FileDescription, toOff: number, len: number, nonblock: boolean):
+  { n: number; waitIn: boolean } {
+  // Never take more from a pipe than the destination pipe can take now, so nothing is lost.
+  let want = Math.min(len, CHUNK);
+  if (to instanceof PipeEnd) want = Math.min(want, to.pipe.capacity - to.pipe.len);
+  if (want === 0) return { n: to instanceof PipeEnd && to.pipe.readers === 0 ? -E.EPIPE : -E.EAGAIN, waitIn: false };
+  const b = stage(want).subarray(0, want);
+  const n = fromOff < 0 ? from.read(b, t) : from.pread(b, fromOff);
+  if (n <= 0) return { n, waitIn: n === -E.EAGAIN };
+  let w = 0;
+  while (w < n) {
+    const r = toOff < 0 ? to.write(b.subarray(w, n), t) : to.pwrite(b.subarray(w, n), toOff + w);
+    if (r < 0) {
+      if (r === -E.EPIPE) sigpipe(t);
+      if (w === 0) return { n: r, waitIn: false };
+      break;
+    }
+    w += r;
+    if (nonblock) break;
+  }
+  return { n: w, waitIn: false };
+}
+
+export function sendfile(t: Task, outFd: number, inFd: number, offPtr: number, count: number): number {
+  const out = fileOf(t, outFd);
+  const inp = fileOf(t, inFd);
+  if (!out || !inp) return -E.EBADF;
+  if (!inp.readable || !out.writable) return -E.EBADF;
+  if (out.flags & O_APPEND) return -E.EINVAL;
+  if (count < 0) return -E.EINVAL;
+  let off = -1;
+  if (offPtr !== 0) {
+    const v = t.mem.readI64(offPtr);
+    if (v === null) return EFAULT;
+    if (v < 0) return -E.EINVAL;
+    off = v;
+  }
+  if (off < 0 && inp instanceof PipeEnd === false && !(inp.seek(0, SEEK_CUR) >= 0)) return -E.EINVAL;
+  let done = 0;
+  while (done < count) {
+    const { n, waitIn } = transfer(t, inp, off < 0 ? -1 : off + done, out, -1, count - done, (out.flags & O_NONBLOCK) !== 0);
+    if (n < 0) {
+      if (done > 0) break;
+      if (n === -E.EAGAIN) {
+        const side = waitIn ? inp : out;
+        if (!(side.flags & O_NONBLOCK)) return waitFor(t, side, waitIn ? POLLIN : POLLOUT);
+      }
+      return n;
+    }
+    if (n === 0) break;
+    done += n;
+  }
+  if (offPtr !== 0 && !t.mem.writeU64(offPtr, off + done)) return EFAULT;
+  return done;
+}
+
+const SPLICE_F_NONBLOCK = 2;
+
+export function splice(t: Task, fdIn: number, offIn: number, fdOut: number, offOut: number, len: number, flags: number): number {
+  const inp = fileOf(t, fdIn);
+  const out = fileOf(t, fdOut);
+  if (!inp || !out) return -E.EBADF;
+  if (!inp.readable || !out.writable) return -E.EBADF;
+  const inPipe = inp instanceof PipeEnd;
+  const outPipe = out instanceof PipeEnd;
+  if (!inPipe && !outPipe) return -E.EINVAL;
+  if (inPipe && outPipe && inp.pipe === out.pipe) return -E.EINVAL;
+  if ((inPipe && offIn !== 0) || (outPipe && offOut !== 0)) return -E.ESPIPE;
+  if (len === 0) return 0;
+  let ioff = -1;
+  let ooff = -1;
+  if (offIn !== 0) {
+    const v = t.mem.readI64(offIn);
+    if (v === null) return EFAULT;
+    if (v < 0) return -E.EINVAL;
+    ioff = v;
+  }
+  if (offOut !== 0) {
+    const v = t.mem.readI64(offOut);
+    if (v === null) return EFAULT;
+    if (v < 0) return -E.EINVAL;
+    ooff = v;
+  }
+  const nb = (flags & SPLICE_F_NONBLOCK) !== 0;
+  const { n, waitIn } = transfer(t, inp, ioff, out, ooff, len, nb);
+  if (n === -E.EAGAIN) {
+    const side = waitIn ? inp : out;
+    if (nb || side.flags & O_NONBLOCK) return -E.EAGAIN;
+    return waitFor(t, side, waitIn ? POLLIN : POLLOUT);
+  }
+  if (n < 0) return n;
+  if (offIn !== 0 && !t.mem.writeU64(offIn, ioff + n)) return EFAULT;
+  if (offOut !== 0 && !t.mem.writeU64(offOut, ooff + n)) return EFAULT;
+  return n;
+}
+
+export function tee(t: Task, fdIn: number, fdOut: number, len: number, flags: number): number {
+  const inp = fileOf(t, fdIn);
+  const out = fileOf(t, fdOut);
+  if (!inp || !out) return -E.EBADF;
+  if (!(inp instanceof PipeEnd) || !(out instanceof PipeEnd) || inp.pipe === out.pipe) return -E.EINVAL;
+  if (!inp.readable || !out.writable) return -E.EBADF;
+  const room = out.pipe.capacity - out.pipe.len;
+  const want = Math.min(len, inp.pipe.len, room);
+  if (want === 0) {
+    if (inp.pipe.len === 0 && inp.pipe.writers === 0) return 0;
+    if (flags & SPLICE_F_NONBLOCK) return -E.EAGAIN;
+    return inp.pipe.len === 0 ? waitFor(t, inp, POLLIN) : waitFor(t, out, POLLOUT);
+  }
+  const b = stage(want).subarray(0, want);
+  inp.pipe.peek(b);
+  return out.pipe.write(b);
+}
+
+export function copy_file_range(t: Task, fdIn: number, offIn: number, fdOut: number, offOut: number, len: number, flags: number): number {
+  if (flags !== 0) return -E.EINVAL;
+  const inp = fileOf(t, fdIn);
+  const out = fileOf(t, fdOut);
+  if (!inp || !out) return -E.EBADF;
+  if (!inp.readable || !out.writable) return -E.EBADF;
+  if (out.flags & O_APPEND) return -E.EBADF;
+  const ti = (inp.dentry?.inode ?? inp.inode).mode & S_IFMT;
+  const to = (out.dentry?.inode ?? out.inode).mode & S_IFMT;
+  if (ti === S_IFDIR || to === S_IFDIR) return -E.EISDIR;
+  if (ti !== S_IFREG || to !== S_IFREG) return -E.EINVAL;
+  // Files the Sentry cannot address by offset (a host fd it was handed): EXDEV, the
+  // answer that makes callers (coreutils cat/cp) fall back to read/write.
+  if (!(inp instanceof SeekableFile) || !(out instanceof SeekableFile)) return -E.EXDEV;
+  let ioff = inp.pos;
+  let ooff = out.pos;
+  if (offIn !== 0) {
+    const v = t.mem.readI64(offIn);
+    if (v === null) return EFAULT;
+    ioff = v;
+  }
+  if (offOut !== 0) {
+    const v = t.mem.readI64(offOut);
+    if (v === null) return EFAULT;
+    ooff = v;
+  }
+  if (ioff < 0 || ooff < 0) return -E.EINVAL;
+  const sameInode = (inp.dentry?.inode ?? inp.inode) === (out.dentry?.inode ?? out.inode);
+  if (sameInode && ioff < ooff + len && ooff < ioff + len) return -E.EINVAL;
+  let done = 0;
+  while (done < len) {
+    const want = Math.min(len - done, CHUNK);
+    const b = stage(want).subarray(0, want);
+    const n = inp.pread(b, ioff + done);
+    if (n < 0) return done > 0 ? done : n;
+    if (n === 0) break;
+    const w = out.pwrite(b.subarray(0, n), ooff + done);
+    if (w < 0) return done > 0 ? done : w;
+    done += w;
+    if (w < n) break;
+  }
+  if (offIn !== 0) {
+    if (!t.mem.writeU64(offIn, ioff + done)) return EFAULT;
+  } else inp.pos += done;
+  if (offOut !== 0) {
+    if (!t.mem.writeU64(offOut, ooff + done)) return EFAULT;
+  } else out.pos += done;
+  return done;
+}

@@ -1,0 +1,68 @@
+import * as fs from 'fs';
+
+/** Host pids of the stub processes under a Sentry process: the template and its descendants. */
+export function stubsOf(sentryPid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (!stat.includes('(tssandbox-stub)')) continue;
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const under = (pid: number): boolean => {
+    for (let p = parent.get(pid); p !== undefined; p = parent.get(p)) if (p === sentryPid) return true;
+    return parent.get(pid) === sentryPid;
+  };
+  for (const pid of parent.keys()) if (under(pid)) out.push(pid);
+  return out;
+}
+
+/** Host pids of every process under a Sentry process (stubs, the gofer, anything else). */
+export function descendantsOf(rootPid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  for (const pid of parent.keys()) {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) {
+      if (p === rootPid) {
+        out.push(pid);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** True while pid is alive and not a zombie, and still has the command name it had. */
+export function processAlive(pid: number, comm: string): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (!stat.includes(`(${comm})`)) return false; // the pid was reused
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The command name of pid ('' if gone). */
+export function commOf(pid: number): string {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  } catch {
+    return '';
+  }
+}
