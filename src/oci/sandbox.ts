@@ -21,12 +21,12 @@ import { Credentials } from '../auth/credentials';
 import { setCaps } from '../auth/capabilities';
 import { Sentry } from '../kernel/sentry';
 import { SYSCALL_TABLE } from '../../syscalls/table';
-import { createInit, execInto, startInit } from '../kernel/process-lifecycle';
+import { createInit, execInto, startInit, stopGroup, continueGroup } from '../kernel/process-lifecycle';
 import { resolveExec, type ExecRequest } from '../loader/exec-image';
 import { PtracePlatform } from '../platform/ptrace';
 import { installTimers } from '../kernel/time/index';
 import { attach as attachTty } from '../kernel/tty';
-import { Task, TaskState } from '../kernel/task';
+import { Task } from '../kernel/task';
 import { ThreadGroup } from '../kernel/thread-group';
 import { SignalHandlers, SignalState } from '../kernel/signals';
 import { sendToGroup, setHostWinchHook, onHostSignals } from '../kernel/signal-delivery';
@@ -441,6 +441,7 @@ export class ContainerSentry {
         return this.exec(c, msg, fds);
       case 'pause':
       case 'resume': {
+        // As the cgroup freezer: every thread held at its next stop, the guest not told.
         if (!this.started) {
           c.send({ ok: false, error: `cannot ${msg.op} a container that has not been started` });
           return false;
@@ -450,7 +451,7 @@ export class ContainerSentry {
           c.send({ ok: false, error: want ? 'container already paused' : 'container not paused' });
           return false;
         }
-        for (const tg of this.kernel.threadGroups.values()) if (!tg.zombie) (want ? freeze : thaw)(this.s, tg);
+        for (const tg of this.kernel.threadGroups.values()) if (!tg.zombie) want ? stopGroup(this.s, tg, 19, true) : continueGroup(this.s, tg, true);
         this.paused = want;
         this.state.status = want ? 'paused' : 'running';
         this.st.write(this.state);
@@ -567,35 +568,6 @@ export class ContainerSentry {
 
   /** Exec connections whose later lines signal their process. */
   private readonly onSignalLine = new Map<ServerConn, ThreadGroup>();
-}
-
-/**
- * pause: every thread held at its next stop, as the cgroup freezer would; unlike
- * SIGSTOP the guest is not told (no SIGCHLD, no WUNTRACED report). resume: on again.
- */
-function freeze(s: Sentry, tg: ThreadGroup): void {
-  if (tg.stopped || tg.exiting) return;
-  tg.stopped = true;
-  for (const t of tg.tasks) {
-    if (t.state === TaskState.Running) {
-      t.state = TaskState.Stopped;
-      if (!t.inSentry) s.kick(t);
-    } else if (t.state === TaskState.Blocked) {
-      t.stopWhenDone = true;
-    }
-  }
-}
-
-function thaw(s: Sentry, tg: ThreadGroup): void {
-  if (!tg.stopped) return;
-  tg.stopped = false;
-  for (const t of tg.tasks) {
-    t.stopWhenDone = false;
-    if (t.state === TaskState.Stopped) {
-      t.state = TaskState.Running;
-      s.continueTask(t);
-    }
-  }
 }
 
 /** Connects to the engine's console socket and sends it the master of a new host pty; returns the slave. */
