@@ -110,6 +110,4 @@ export type { RunOptions };
 export function warm(): void {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   require('./run');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  require('../oci/cli');
 }
