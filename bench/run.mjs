@@ -11,7 +11,9 @@
 //
 // Adding a benchmark is one entry in ROWS below. A row is either
 //   kind 'per-op': a guest that prints "<ns> ns/iter" (timed inside the guest), or
-//   kind 'wall':   a command whose whole wall time is measured from outside.
+//   kind 'wall':   a command whose whole wall time is measured from outside, or
+//   kind 'oci':    one container's create + start + wait + delete through the runtime's
+//                  OCI command line (the native column is runc's; proot has none).
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -106,6 +108,12 @@ const ROWS = [
     guest: 'meta_loop', // bench/guests/meta_loop.c, built -static
     iters: { native: 20_000, sandbox: 2_000 },
     reps: 3,
+  },
+  {
+    id: 'oci',
+    label: 'OCI create+start+wait+delete (native = runc)',
+    kind: 'oci',
+    reps: 5,
   },
 ];
 
@@ -206,8 +214,79 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+/** A busybox bundle whose process is `true` (made once under bench/.build). */
+function ociBundle() {
+  const dir = path.join(BUILD, 'oci-bundle');
+  const rootfs = path.join(dir, 'rootfs');
+  if (!fs.existsSync(path.join(dir, 'config.json'))) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(path.join(rootfs, 'bin'), { recursive: true });
+    for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc']) fs.mkdirSync(path.join(rootfs, d));
+    fs.copyFileSync('/bin/busybox', path.join(rootfs, 'bin', 'busybox'));
+    fs.chmodSync(path.join(rootfs, 'bin', 'busybox'), 0o755);
+    for (const a of ['true', 'sh']) fs.symlinkSync('busybox', path.join(rootfs, 'bin', a));
+    execFileSync(BIN, ['spec', '--bundle', dir]);
+    const c = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    c.process.terminal = false;
+    c.process.args = ['true'];
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(c));
+  }
+  return dir;
+}
+
+const OCI_RUNTIMES = {
+  native: () => (which('runc') ? ['runc'] : null),
+  tssandbox: () => [process.execPath, BIN],
+  runsc: () => (which('runsc') ? ['runsc', '--network=none', '--platform=ptrace', '--ignore-cgroups'] : null),
+  proot: () => null,
+};
+
+/** One create + start + wait (for the container's pid) + delete, timed from outside. */
+function ociCycle(rt, bundle, root, id) {
+  const pidFile = path.join(root, `${id}.pid`);
+  const t0 = process.hrtime.bigint();
+  const c = spawnSync(rt[0], [...rt.slice(1), '--root', root, 'create', '--bundle', bundle, '--pid-file', pidFile, id],
+    // No pipes: the container's process (runc's init, our Sentry) keeps create's stdio.
+    { env: ENV, stdio: 'ignore', timeout: 60_000 });
+  if (c.status !== 0) return { error: `create: exit ${c.status ?? c.signal}` };
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  const s = run([...rt, '--root', root, 'start', id]);
+  if (s.status !== 0) return { error: failure(s) };
+  const sab = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 60_000; i++) {
+    let st = '';
+    try { st = fs.readFileSync(`/proc/${pid}/stat`, 'latin1'); } catch { break; }
+    const state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X') break;
+    Atomics.wait(sab, 0, 0, 1);
+  }
+  const d = run([...rt, '--root', root, 'delete', '--force', id]);
+  if (d.status !== 0) return { error: failure(d) };
+  return { ns: Number(process.hrtime.bigint() - t0) };
+}
+
+function measureOci(row, peer) {
+  const rt = OCI_RUNTIMES[peer.id]?.();
+  if (!rt) return { error: peer.id === 'native' ? 'runc not installed' : 'no OCI mode' };
+  const bundle = ociBundle();
+  const root = fs.mkdtempSync(path.join('/tmp', `tss-bench-oci-${peer.id}-`));
+  try {
+    const reps = QUICK ? Math.max(2, Math.ceil(row.reps / 3)) : row.reps;
+    const vals = [];
+    for (let i = 0; i <= reps; i++) {
+      const r = ociCycle(rt, bundle, root, `bench-${i}`);
+      if (r.error) return { error: r.error };
+      if (i > 0) vals.push(r.ns); // the first is a warm-up
+    }
+    return { value: median(vals), samples: vals };
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
 /** Measures one row under one peer: { value (ns), note } or { error }. */
 function measure(row, peer) {
+  if (row.kind === 'oci') return measureOci(row, peer);
   const reps = QUICK ? Math.max(2, Math.ceil(row.reps / 3)) : row.reps;
   if (row.kind === 'per-op') {
     const bin = compileGuest(row.guest);

@@ -8,6 +8,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tss::InitGoferServer(env, exports);
   tss::InitVdsoClock(env, exports);
   tss::InitSentryConfine(env, exports);
+  tss::InitOci(env, exports);
   return exports;
 }
 

@@ -53,6 +53,7 @@ void InitGofer(Napi::Env env, Napi::Object exports);
 void InitGoferServer(Napi::Env env, Napi::Object exports);
 void InitVdsoClock(Napi::Env env, Napi::Object exports);
 void InitSentryConfine(Napi::Env env, Napi::Object exports);
+void InitOci(Napi::Env env, Napi::Object exports);  // oci_console.cc
 
 inline Napi::Value Num(Napi::Env env, double v) { return Napi::Number::New(env, v); }
 

@@ -4,6 +4,8 @@
 #   busybox-static, strace, git, time (/usr/bin/time: the accounting test).
 # Optional bench peers (a failed install is reported, never fatal): runsc, proot,
 #   sqlite3.
+# Optional OCI engines for test/oci (their tests are skipped without them): runc,
+#   containerd (with ctr), docker.io (dockerd), podman (with conmon).
 # Safe to re-run: each package is checked with dpkg -s / command -v first, and
 # apt-get update runs at most once, only when something is missing.
 set -uo pipefail
@@ -55,6 +57,10 @@ want time           /usr/bin/time required
 want runsc          runsc    optional
 want proot          proot    optional
 want sqlite3        sqlite3  optional
+want runc           runc       optional
+want containerd     containerd optional
+want docker.io      dockerd    optional
+want podman         podman     optional
 
 # busybox (dynamic) may satisfy `command -v busybox`; the tests need a static one
 # only when the dynamic one is absent, so this is enough.

@@ -12,6 +12,8 @@ const HELP = `usage: tssandbox <command> [options]
 commands:
   run [options] PROGRAM [ARGS...]   run PROGRAM in a new sandbox
   syscalls [--markdown]             print the syscall support table
+  spec|create|start|state|kill|delete|run --bundle|exec|ps|list|features|install
+                                    the OCI runtime command line (tssandbox help oci)
   --version, --help
 
 run options:
@@ -32,16 +34,51 @@ run options:
   -t, --tty               (accepted; the terminal is passed through as is)
 `;
 
+/** The OCI runtime command line (src/oci): its commands, and the global flags engines put first. */
+const OCI_COMMANDS = new Set(['spec', 'create', 'start', 'state', 'kill', 'delete', 'list', 'ps', 'exec', 'features',
+  'checkpoint', 'restore', 'pause', 'resume', 'update', 'events', 'install', '__oci-sentry', '__oci-exec']);
+const OCI_GLOBAL = /^--?(root|log|log-format|debug|systemd-cgroup|rootless|criu|platform|network)(=|$)/;
+/** Flags only the OCI `run` has: `run --bundle B ID` is the runtime's, `run ./prog` the one-program mode. */
+const OCI_RUN_FLAG = /^--?(bundle|b|detach|d|pid-file|console-socket|no-pivot|no-new-keyring|preserve-fds|keep|no-subreaper)(=|$)/;
+
+function isOci(argv: string[]): boolean {
+  const cmd = argv[0];
+  if (cmd === undefined) return false;
+  if (OCI_COMMANDS.has(cmd) || OCI_GLOBAL.test(cmd)) return true;
+  if (cmd === 'run') {
+    for (const a of argv.slice(1)) {
+      if (!a.startsWith('-')) break;
+      if (OCI_RUN_FLAG.test(a)) return true;
+    }
+  }
+  return false;
+}
+
 export function main(argv: string[]): void {
+  if (isOci(argv)) {
+    // Loaded only for the OCI commands: `run PROGRAM` never pays for it.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { ociMain } = require('../oci/cli') as typeof import('../oci/cli');
+    ociMain(argv).then((code) => process.exit(code), (e) => {
+      process.stderr.write(`tssandbox: internal error: ${(e as Error)?.message ?? e}\n`);
+      process.exit(125);
+    });
+    return;
+  }
   try {
     const cmd = argv[0];
-    if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    if (cmd === undefined || cmd === '--help' || cmd === '-h' || (cmd === 'help' && argv[1] !== 'oci')) {
       process.stdout.write(HELP);
       process.exit(cmd === undefined ? 2 : 0);
     }
     if (cmd === '--version' || cmd === 'version') {
       process.stdout.write(`tssandbox ${VERSION}\n`);
       process.exit(0);
+    }
+    if (cmd === 'help' && argv[1] === 'oci') {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      (require('../oci/cli') as typeof import('../oci/cli')).ociMain(['--help']).then((c) => process.exit(c === 2 ? 0 : c));
+      return;
     }
     if (cmd === 'syscalls') {
       printSyscallTable(argv.includes('--markdown'));

@@ -399,7 +399,7 @@ export function reap(tg: ThreadGroup): void {
  * and held at their next stop; threads parked in a syscall stay parked and are held
  * when it completes. The parent hears of it (WUNTRACED, SIGCHLD with CLD_STOPPED).
  */
-export function stopGroup(s: Sentry, tg: ThreadGroup, sig: number): void {
+export function stopGroup(s: Sentry, tg: ThreadGroup, sig: number, quiet = false): void {
   if (tg.stopped || tg.exiting) return;
   tg.stopped = true;
   for (const t of tg.tasks) {
@@ -410,13 +410,14 @@ export function stopGroup(s: Sentry, tg: ThreadGroup, sig: number): void {
       t.stopWhenDone = true;
     }
   }
+  if (quiet) return; // a freezer (OCI pause): the guest is not told
   tg.stopReport = sig;
   tg.continueReport = false;
   notifyParentJobControl(s, tg, CLD_STOPPED, sig);
 }
 
 /** SIGCONT: every held thread goes on; the parent hears of it (WCONTINUED, CLD_CONTINUED). */
-export function continueGroup(s: Sentry, tg: ThreadGroup): void {
+export function continueGroup(s: Sentry, tg: ThreadGroup, quiet = false): void {
   if (!tg.stopped) return;
   tg.stopped = false;
   for (const t of tg.tasks) {
@@ -426,6 +427,7 @@ export function continueGroup(s: Sentry, tg: ThreadGroup): void {
       s.continueTask(t);
     }
   }
+  if (quiet) return;
   tg.continueReport = true;
   tg.stopReport = 0;
   notifyParentJobControl(s, tg, CLD_CONTINUED, SIGCONT);

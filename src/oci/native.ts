@@ -1,0 +1,34 @@
+/**
+ * The OCI mode's host calls (native/oci_console.cc), typed here once. They live in the
+ * same addon as the platform's; this view adds only what OCI needs.
+ */
+import { native } from '../platform/native';
+
+export interface OciNative {
+  /** A listening, non-blocking unix stream socket at path (long paths reached through their directory). */
+  ociListen(path: string): number;
+  /** A connected, blocking unix stream socket, or -errno. */
+  ociConnect(path: string): number;
+  /** A new non-blocking connection or -EAGAIN. */
+  ociAccept(fd: number): number;
+  /** sendmsg with fds (SCM_RIGHTS); bytes or -errno. */
+  ociSend(sock: number, buf: Uint8Array, len: number, fds: Int32Array | null, nfds: number): number;
+  /** recvmsg; fdsOut[0] = count of received fds, fdsOut[1..] the fds. Bytes (0: closed) or -errno. */
+  ociRecv(sock: number, buf: Uint8Array, fdsOut: Int32Array, dontwait: boolean): number;
+  /** A host pty: [master, slave], or -errno. */
+  ociOpenPty(rows: number, cols: number): number[] | number;
+  ociSetWinsize(fd: number, rows: number, cols: number): number;
+  ociFlock(fd: number, op: number): number;
+  ociSetCloexec(fd: number, on: boolean): number;
+  ociDup(fd: number, min: number): number;
+  hostPoll(fds: Int32Array, events: Int32Array, revents: Int32Array, count: number, timeoutMs: number): number;
+  installSignalHandlers(): void;
+  takeHostSignals(): number;
+}
+
+export function ociNative(): OciNative {
+  return native() as unknown as OciNative;
+}
+
+export const LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
+export const EAGAIN = 11, EINTR = 4;

@@ -1,0 +1,651 @@
+/**
+ * The container's Sentry: the detached process `create` starts (`tssandbox
+ * __oci-sentry DIR`). Its host pid is the container's pid; its exit status is the
+ * container's. It builds the sandbox from the bundle (rootfs through the Gofer under a
+ * tmpfs overlay, mounts, hostname, the process's env/cwd/user/rlimits/capabilities),
+ * creates pid 1 without running it, tells `create` it is ready, then serves its control
+ * socket: `start` loads and runs pid 1, `kill` signals, `exec` adds a guest process
+ * with the stdio it was sent, `ps`/`state` report. It exits when pid 1 exits.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tty from 'tty';
+import { createVfs } from '../../fs/rootfs/create';
+import { FdTable } from '../../fs/vfs/fdtable';
+import { HostFile, consoleTty } from '../../fs/fsimpl/host/host-file';
+import { Tmpfs } from '../../fs/fsimpl/tmpfs/tmpfs';
+import { tmpfsBudget } from '../../fs/vfs/space-budget';
+import type { FsContext } from '../../fs/vfs/context';
+import { Kernel } from '../kernel/kernel';
+import { Credentials } from '../auth/credentials';
+import { setCaps } from '../auth/capabilities';
+import { Sentry } from '../kernel/sentry';
+import { SYSCALL_TABLE } from '../../syscalls/table';
+import { createInit, execInto, startInit, stopGroup, continueGroup } from '../kernel/process-lifecycle';
+import { resolveExec, type ExecRequest } from '../loader/exec-image';
+import { PtracePlatform } from '../platform/ptrace';
+import { installTimers } from '../kernel/time/index';
+import { attach as attachTty } from '../kernel/tty';
+import { Task } from '../kernel/task';
+import { ThreadGroup } from '../kernel/thread-group';
+import { SignalHandlers, SignalState } from '../kernel/signals';
+import { sendToGroup, setHostWinchHook, onHostSignals } from '../kernel/signal-delivery';
+import { limitsOf, RLIM_INFINITY } from '../kernel/limits';
+import { WaitQueue } from '../waiter/waitqueue';
+import { hostPoller } from '../waiter/host-poller';
+import type { AddressSpace } from '../mm/address-space';
+import { EACCES, ENOEXEC } from '../abi/errno';
+import { ociNative } from './native';
+import { ServerConn, closeFd, sendLine } from './control';
+import { StateDir, procStart, type SavedState } from './state';
+import { isBind, bundlePath } from './bundle';
+import { capMask } from './caps';
+import type { Mount, ProcessSpec, Spec } from './spec-types';
+
+const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
+const POLLIN = 1;
+
+/** What `create` hands its Sentry (init.json in the state directory). */
+export interface SentryInit {
+  id: string;
+  root: string;
+  bundle: string;
+  rootfs: string;
+  config: Spec;
+  consoleSocket: string | null;
+  preserveFds: number;
+  /** fd of the pipe on which "ok" or the error line goes back to `create`. */
+  syncFd: number;
+  logPath: string | null;
+  debug: boolean;
+  /** The network mode; "none" (loopback only) until the netstack takes a namespace path. */
+  network: string;
+  /** Set by `run`: start pid 1 as soon as it is created. */
+  autoStart: boolean;
+}
+
+class SetupError extends Error {}
+
+function setupFail(msg: string): never {
+  throw new SetupError(msg);
+}
+
+const RLIMITS: Record<string, number> = {
+  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
+  RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10, RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12,
+  RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
+};
+
+/** Signals whose default action is to ignore (a created container survives them). */
+const DEFAULT_IGNORED = new Set([17, 18, 23, 28]);
+
+type Vfs = ReturnType<typeof createVfs>;
+
+export class ContainerSentry {
+  private readonly st: StateDir;
+  private state!: SavedState;
+  private s!: Sentry;
+  private vfs!: Vfs;
+  private init!: Task;
+  private initReq!: ExecRequest;
+  /** The container's sandbox (one per Sentry process). */
+  private readonly kernel = new Kernel();
+  private started = false;
+  private paused = false;
+  private listenFd = -1;
+  private readonly conns = new Set<ServerConn>();
+  /** Host pids of exec clients (ps --format json), by guest pid. */
+  private readonly execClients = new Map<number, number>();
+  private log: (m: string) => void;
+
+  constructor(readonly cfg: SentryInit) {
+    this.st = new StateDir(cfg.root, cfg.id);
+    const logPath = cfg.logPath;
+    this.log = (m) => {
+      if (!cfg.debug || !logPath) return;
+      try {
+        fs.appendFileSync(logPath, JSON.stringify({ level: 'debug', msg: m, time: new Date().toISOString() }) + '\n');
+      } catch {
+        // the log is best effort
+      }
+    };
+  }
+
+  /** Builds the sandbox and reports to `create`; then serves until pid 1 exits. */
+  main(): never {
+    try {
+      this.build();
+    } catch (e) {
+      const msg = e instanceof SetupError ? e.message : `internal error: ${(e as Error)?.message ?? e}`;
+      if (!(e instanceof SetupError)) this.log(String((e as Error)?.stack));
+      this.report(`error: ${msg}`);
+      process.exit(1);
+    }
+    this.state = this.st.read();
+    this.state.pid = process.pid;
+    this.state.pidStart = procStart(process.pid) ?? '';
+    this.state.status = 'created';
+    this.st.write(this.state);
+    this.listenFd = ociNative().ociListen(this.st.sockPath);
+    if (this.listenFd < 0) {
+      this.report(`error: cannot listen on ${this.st.sockPath} (errno ${-this.listenFd})`);
+      process.exit(1);
+    }
+    if (this.cfg.autoStart) {
+      const err = this.start();
+      if (err) {
+        this.report(`error: ${err}`);
+        process.exit(1);
+      }
+    }
+    this.report('ok');
+    if (!this.started) this.serveCreated();
+    this.serveRunning();
+    const status = this.s.run();
+    this.log(`pid 1 exited, wait status ${status}`);
+    const sig = status & 0x7f;
+    process.exit(sig ? 128 + sig : (status >> 8) & 0xff);
+  }
+
+  private report(line: string): void {
+    try {
+      fs.writeSync(this.cfg.syncFd, line + '\n');
+      fs.closeSync(this.cfg.syncFd);
+    } catch {
+      // `create` is gone: nothing to tell
+    }
+  }
+
+  // ---- building the sandbox ----
+
+  private build(): void {
+    const c = this.cfg.config;
+    const proc = c.process as ProcessSpec;
+    const platform = new PtracePlatform({ pin: true });
+    const binds: Array<{ src: string; dst: string; readonly: boolean }> = [];
+    const later: Mount[] = [];
+    const fileBinds: Array<{ src: string; dst: string }> = [];
+    for (const m of c.mounts ?? []) {
+      if (isBind(m)) {
+        const src = bundlePath(this.cfg.bundle, m.source!, 'mounts.source');
+        const ro = (m.options ?? []).includes('ro');
+        if (fs.statSync(src).isDirectory()) binds.push({ src, dst: m.destination, readonly: ro });
+        else fileBinds.push({ src, dst: m.destination });
+      } else {
+        later.push(m);
+      }
+    }
+    // Terminal: a host pty whose master goes to the console socket; the slave is the
+    // guest's stdio and controlling terminal.
+    let ptySlave = -1;
+    if (proc.terminal && this.cfg.consoleSocket) {
+      ptySlave = sendConsole(this.cfg.consoleSocket, proc.consoleSize);
+    }
+    const ttyFd = ptySlave >= 0 ? ptySlave : [0, 1, 2].find((fd) => tty.isatty(fd)) ?? -1;
+    tmpfsBudget.limit = c.linux?.resources?.memory?.limit && c.linux.resources.memory.limit > 0
+      ? c.linux.resources.memory.limit : Infinity;
+    let vfs: Vfs;
+    try {
+      vfs = createVfs({ root: this.cfg.rootfs, mounts: binds, ttyFd, kernel: this.kernel });
+    } catch (e) {
+      setupFail(`cannot set up the filesystem: ${(e as Error).message}`);
+    }
+    this.vfs = vfs;
+    if (c.hostname) this.kernel.hostname = c.hostname;
+    if (c.domainname) this.kernel.domainname = c.domainname;
+    const pids = c.linux?.resources?.pids?.limit;
+    if (pids && pids > 0) this.kernel.pidsLimit = pids;
+    if (this.cfg.debug) this.kernel.debug = (m) => this.log(m);
+
+    const fdTable = new FdTable();
+    if (ptySlave >= 0) {
+      const f = new HostFile(ptySlave, O_RDWR, true);
+      fdTable.installAt(0, f, false);
+      fdTable.installAt(1, f.incRef(), false);
+      fdTable.installAt(2, f.incRef(), false);
+    } else {
+      fdTable.installAt(0, new HostFile(0, tty.isatty(0) ? O_RDWR : O_RDONLY), false);
+      fdTable.installAt(1, new HostFile(1, tty.isatty(1) ? O_RDWR : O_WRONLY), false);
+      fdTable.installAt(2, new HostFile(2, tty.isatty(2) ? O_RDWR : O_WRONLY), false);
+    }
+    for (let i = 0; i < this.cfg.preserveFds; i++) fdTable.installAt(3 + i, new HostFile(3 + i, O_RDWR), false);
+
+    const fsCtx = vfs.rootContext();
+    const creds = credsFor(proc);
+    if (proc.user?.umask !== undefined) fsCtx.umask = proc.user.umask & 0o777;
+
+    const s = new Sentry(this.kernel, platform, SYSCALL_TABLE);
+    installTimers(s);
+    this.s = s;
+    const init = createInit(s, { req: null as unknown as ExecRequest, fdTable, fsCtx, creds });
+    this.init = init;
+    if (ttyFd >= 0) attachTty(consoleTty, init.tg);
+    applyRlimits(init.tg, proc);
+
+    // Mounts that are not binds, in config order.
+    for (const m of later) this.mountOne(m);
+    for (const fb of fileBinds) this.copyFile(fb.src, fb.dst);
+    if (c.root?.readonly) vfs.rootFs.readonly = true;
+
+    const envp = buildEnv(proc.env ?? []);
+    const cwd = proc.cwd || '/';
+    let d = vfs.lookup(init, -100, cwd, true);
+    if (typeof d === 'number') {
+      mkdirp(vfs, init, cwd);
+      d = vfs.lookup(init, -100, cwd, true);
+    }
+    if (typeof d === 'number') setupFail(`process.cwd ${cwd}: cannot be made the working directory (errno ${-d})`);
+    fsCtx.cwd = d;
+    const args = proc.args as string[];
+    const program = findProgram(vfs, init, args[0], envp);
+    this.initReq = { path: program, argv: args, envp, uid: creds.uid, euid: creds.euid, gid: creds.gid, egid: creds.egid };
+    const check = resolveExec((p) => vfs.openExec(init, p), this.initReq);
+    if ('errno' in check) setupFail(`exec ${args[0]}: ${check.reason}`);
+    const started = platform.start();
+    if (started < 0) setupFail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`);
+  }
+
+  private mountOne(m: Mount): void {
+    const vfs = this.vfs;
+    const type = m.type ?? '';
+    const dst = path.posix.normalize(m.destination);
+    const opts = m.options ?? [];
+    // What the Sentry provides already at its usual place.
+    const provided: Record<string, string> = { proc: '/proc', sysfs: '/sys', devpts: '/dev/pts', tmpfs: '/dev' };
+    if (provided[type] === dst) return;
+    if (type === 'tmpfs') {
+      const modeOpt = opts.find((o) => o.startsWith('mode='));
+      const mode = modeOpt ? parseInt(modeOpt.slice(5), 8) : 0o1777;
+      const fsys = new Tmpfs({ mode });
+      if (opts.includes('ro')) fsys.readonly = true;
+      const r = vfs.mountAt(dst, fsys, opts.filter((o) => o !== 'ro' && o !== 'rw').join(','));
+      if (r < 0) setupFail(`cannot mount tmpfs at ${dst} (errno ${-r})`);
+      return;
+    }
+    const make = vfs.fsTypes.get(type);
+    if (!make) {
+      this.log(`mount type ${type} at ${dst} not supported: skipped`);
+      return;
+    }
+    const fsys = make(m.source ?? type);
+    if (typeof fsys === 'number') setupFail(`cannot make a ${type} filesystem for ${dst} (errno ${-fsys})`);
+    if (opts.includes('ro')) fsys.readonly = true;
+    const r = vfs.mountAt(dst, fsys, '');
+    if (r < 0) setupFail(`cannot mount ${type} at ${dst} (errno ${-r})`);
+  }
+
+  /**
+   * A bind of a single file (engines bind /etc/hosts, /etc/resolv.conf, /etc/hostname):
+   * its content is copied into the overlay at create time.
+   */
+  private copyFile(src: string, dst: string): void {
+    let data: Buffer;
+    try {
+      data = fs.readFileSync(src);
+    } catch (e) {
+      setupFail(`mount source ${src}: ${(e as Error).message}`);
+    }
+    const vfs = this.vfs;
+    mkdirp(vfs, this.init, path.posix.dirname(dst));
+    const f = vfs.open(this.init, -100, dst, 0o1 | 0o100 | 0o1000 /* O_WRONLY|O_CREAT|O_TRUNC */, 0o644);
+    if (typeof f === 'number') {
+      this.log(`cannot write ${dst} (errno ${-f}): bind of ${src} skipped`);
+      return;
+    }
+    let off = 0;
+    while (off < data.length) {
+      const w = f.write(data.subarray(off));
+      if (w <= 0) break;
+      off += w;
+    }
+    f.decRef();
+  }
+
+  // ---- lifecycle ----
+
+  private start(): string | null {
+    if (this.started) return 'container already started';
+    ociNative().installSignalHandlers();
+    const err = startInit(this.s, this.init, this.initReq);
+    if (err) return `exec ${this.initReq.argv[0]}: ${err.reason}`;
+    this.started = true;
+    this.state.status = 'running';
+    this.st.write(this.state);
+    return null;
+  }
+
+  /** Before `start`: no guest code runs, so a plain poll loop serves the socket. */
+  private serveCreated(): void {
+    const n = ociNative();
+    while (!this.started) {
+      const list = [...this.conns];
+      const fds = new Int32Array(list.length + 1);
+      const ev = new Int32Array(list.length + 1).fill(POLLIN);
+      const rev = new Int32Array(list.length + 1);
+      fds[0] = this.listenFd;
+      list.forEach((c, i) => (fds[i + 1] = c.fd));
+      const r = n.hostPoll(fds, ev, rev, fds.length, -1);
+      if (r <= 0) continue;
+      list.forEach((c, i) => {
+        if (rev[i + 1] && !this.started) this.serveConn(c);
+      });
+      if (rev[0] && !this.started) this.acceptAll(false);
+    }
+  }
+
+  /**
+   * After `start`. The listening socket is not polled by the run loop (a watched host
+   * fd costs every guest syscall its fast path): a client rings the doorbell, SIGWINCH
+   * to this process, after connecting, and the Sentry accepts then. Only connections
+   * that stay open (an exec waiting for its process) are polled, while they last.
+   */
+  private serveRunning(): void {
+    setHostWinchHook(() => this.acceptAll(true));
+    // The platform's wait returns a pending guest stop before it looks at host signals:
+    // under a guest that never stops making syscalls the doorbell would wait forever.
+    // Every 512th syscall the Sentry takes the host signals itself (one N-API call).
+    const s = this.s;
+    let n = 0;
+    s.tracer = {
+      enter: () => {
+        if ((++n & 511) !== 0) return;
+        const m = ociNative().takeHostSignals();
+        if (m) onHostSignals(s, m);
+      },
+      block: () => undefined,
+      exit: () => undefined,
+    };
+    for (const c of this.conns) this.watchConn(c);
+    // A client that rang before the hook was set.
+    this.acceptAll(true);
+  }
+
+  private acceptAll(running: boolean): void {
+    const n = ociNative();
+    for (;;) {
+      const fd = n.ociAccept(this.listenFd);
+      if (fd < 0) return;
+      const c = new ServerConn(fd);
+      this.conns.add(c);
+      if (!running) continue;
+      this.serveConn(c);
+      if (!c.closed) this.watchConn(c);
+    }
+  }
+
+  private watchConn(c: ServerConn): void {
+    const q = new WaitQueue();
+    q.add(0xffffffff, () => {
+      this.serveConn(c);
+      if (!c.closed) hostPoller.watch(c.fd, POLLIN, q);
+    });
+    hostPoller.watch(c.fd, POLLIN, q);
+  }
+
+  private serveConn(c: ServerConn): void {
+    for (const { msg, fds } of c.read()) {
+      let keep = false;
+      try {
+        keep = this.handle(c, msg, fds);
+      } catch (e) {
+        this.log(`request ${msg.op} failed: ${(e as Error)?.stack ?? e}`);
+        for (const f of fds) closeFd(f);
+        c.send({ ok: false, error: `internal error: ${(e as Error)?.message ?? e}` });
+      }
+      // One request, one reply: only an exec's connection stays.
+      if (!keep) c.close();
+    }
+    if (c.closed) this.conns.delete(c);
+  }
+
+  /** Serves one request; true when the connection stays open (a running exec). */
+  private handle(c: ServerConn, msg: Record<string, unknown>, fds: number[]): boolean {
+    switch (msg.op) {
+      case 'state':
+        c.send({ ok: true, status: this.started ? 'running' : 'created' });
+        return false;
+      case 'start': {
+        const err = this.start();
+        c.send(err ? { ok: false, error: err } : { ok: true });
+        if (err && !this.started) {
+          c.close();
+          process.exit(127);
+        }
+        return false;
+      }
+      case 'kill': {
+        const sig = Number(msg.signal);
+        if (!(sig >= 0 && sig < 65)) {
+          c.send({ ok: false, error: `invalid signal ${msg.signal}` });
+          return false;
+        }
+        c.send({ ok: true });
+        if (sig === 0) return false;
+        if (!this.started) {
+          if (DEFAULT_IGNORED.has(sig)) return false;
+          c.close();
+          process.exit(128 + sig);
+        }
+        const targets = msg.all ? [...this.kernel.threadGroups.values()] : [this.init.tg];
+        for (const tg of targets) sendToGroup(this.s, tg, { signo: sig, code: 0, pid: 0, uid: 0 });
+        return false;
+      }
+      case 'ps': {
+        const procs = [...this.kernel.threadGroups.values()].filter((tg) => !tg.zombie).map((tg) => ({
+          pid: tg.pid, ppid: tg.parent?.pid ?? 0, uid: [...tg.tasks][0]?.creds.uid ?? 0, cmd: (tg.argv ?? []).join(' '),
+        }));
+        c.send({ ok: true, hostPids: [process.pid, ...this.execClients.values()], procs });
+        return false;
+      }
+      case 'exec':
+        return this.exec(c, msg, fds);
+      case 'pause':
+      case 'resume': {
+        // As the cgroup freezer: every thread held at its next stop, the guest not told.
+        if (!this.started) {
+          c.send({ ok: false, error: `cannot ${msg.op} a container that has not been started` });
+          return false;
+        }
+        const want = msg.op === 'pause';
+        if (this.paused === want) {
+          c.send({ ok: false, error: want ? 'container already paused' : 'container not paused' });
+          return false;
+        }
+        for (const tg of this.kernel.threadGroups.values()) if (!tg.zombie) want ? stopGroup(this.s, tg, 19, true) : continueGroup(this.s, tg, true);
+        this.paused = want;
+        this.state.status = want ? 'paused' : 'running';
+        this.st.write(this.state);
+        c.send({ ok: true });
+        return false;
+      }
+      case 'update': {
+        const pidsLimit = Number(msg.pids);
+        if (msg.pids !== undefined && pidsLimit > 0) this.kernel.pidsLimit = pidsLimit;
+        else if (msg.pids !== undefined && pidsLimit <= 0) this.kernel.pidsLimit = 16384;
+        const mem = Number(msg.memory);
+        if (msg.memory !== undefined) tmpfsBudget.limit = mem > 0 ? mem : Infinity;
+        c.send({ ok: true });
+        return false;
+      }
+      case 'stats': {
+        const lim = (v: number) => (Number.isFinite(v) ? v : 0);
+        c.send({
+          ok: true, pids: this.kernel.tasks.size, pidsLimit: this.kernel.pidsLimit, memory: tmpfsBudget.used,
+          memoryLimit: lim(tmpfsBudget.limit), processes: [...this.kernel.threadGroups.values()].filter((tg) => !tg.zombie).length,
+        });
+        return false;
+      }
+      case 'signal': {
+        const tg = this.onSignalLine.get(c);
+        const sig = Number(msg.signal);
+        if (tg && !tg.zombie && sig > 0 && sig < 65) sendToGroup(this.s, tg, { signo: sig, code: 0, pid: 0, uid: 0 });
+        return !!tg;
+      }
+      default:
+        for (const f of fds) closeFd(f);
+        c.send({ ok: false, error: `unknown request ${String(msg.op)}` });
+        return false;
+    }
+  }
+
+  /** `exec`: a new guest process (not a child of pid 1, as in runc) with the stdio sent. */
+  private exec(c: ServerConn, msg: Record<string, unknown>, fds: number[]): boolean {
+    const fail = (e: string): boolean => {
+      for (const f of fds) closeFd(f);
+      c.send({ ok: false, error: e });
+      return false;
+    };
+    if (!this.started) return fail('cannot exec in a container that has not been started');
+    const proc = msg.process as ProcessSpec;
+    if (!proc || !Array.isArray(proc.args) || proc.args.length === 0) return fail('exec: process.args must not be empty');
+    const fdTable = new FdTable();
+    if (msg.tty) {
+      const f = new HostFile(fds[0], O_RDWR, true);
+      fdTable.installAt(0, f, false);
+      fdTable.installAt(1, f.incRef(), false);
+      fdTable.installAt(2, f.incRef(), false);
+      for (const extra of fds.slice(1)) closeFd(extra);
+    } else {
+      const modes = [O_RDONLY, O_WRONLY, O_WRONLY];
+      fds.slice(0, 3).forEach((fd, i) => fdTable.installAt(i, new HostFile(fd, tty.isatty(fd) ? O_RDWR : modes[i], true), false));
+      for (const extra of fds.slice(3)) closeFd(extra);
+    }
+    const s = this.s;
+    const creds = credsFor(proc);
+    const fsCtx: FsContext = this.init.fsCtx.fork();
+    if (proc.user?.umask !== undefined) fsCtx.umask = proc.user.umask & 0o777;
+    const tid = this.kernel.allocPid();
+    if (tid < 0) return fail('exec: no pid left');
+    const tg = new ThreadGroup(this.kernel, tid, new SignalHandlers());
+    const t = new Task(this.kernel, tid, 0, tg, null as unknown as AddressSpace, fdTable, fsCtx, creds, new SignalState(), s.wake);
+    tg.startTimeNs = this.kernel.nowNs();
+    this.kernel.threadGroups.set(tid, tg);
+    applyRlimits(tg, proc);
+    if (msg.tty) attachTty(consoleTty, tg);
+    const gone = () => {
+      this.kernel.threadGroups.delete(tid);
+      fdTable.closeAll(tg);
+    };
+    const cwd = proc.cwd || '/';
+    const d = this.vfs.lookup(t, -100, cwd, true);
+    if (typeof d === 'number') {
+      gone();
+      return fail(`exec: cwd ${cwd}: no such directory`);
+    }
+    fsCtx.cwd = d;
+    const envp = buildEnv(proc.env ?? []);
+    let program: string;
+    try {
+      program = findProgram(this.vfs, t, proc.args[0], envp);
+    } catch (e) {
+      gone();
+      return fail((e as Error).message);
+    }
+    const req: ExecRequest = { path: program, argv: proc.args, envp, uid: creds.uid, euid: creds.euid, gid: creds.gid, egid: creds.egid };
+    const r = execInto(s, t, req, true);
+    if (typeof r !== 'number') {
+      gone();
+      return fail(`exec ${proc.args[0]}: ${r.reason}`);
+    }
+    if (typeof msg.clientPid === 'number') this.execClients.set(tid, msg.clientPid);
+    tg.exitEvents.add(0xffffffff, () => {
+      this.execClients.delete(tid);
+      c.send({ exit: tg.waitStatus });
+      c.onClose = null;
+      this.onSignalLine.delete(c);
+      c.close();
+      this.conns.delete(c);
+    });
+    // The client gone (killed) takes its process with it.
+    c.onClose = () => {
+      if (!tg.zombie) sendToGroup(s, tg, { signo: 9, code: 0, pid: 0, uid: 0 });
+    };
+    c.send({ ok: true, pid: tid });
+    // Later lines on this connection: signals for the process.
+    this.onSignalLine.set(c, tg);
+    return true;
+  }
+
+  /** Exec connections whose later lines signal their process. */
+  private readonly onSignalLine = new Map<ServerConn, ThreadGroup>();
+}
+
+/** Connects to the engine's console socket and sends it the master of a new host pty; returns the slave. */
+function sendConsole(sockPath: string, size: { height: number; width: number } | undefined): number {
+  const n = ociNative();
+  const pty = n.ociOpenPty(size?.height ?? 0, size?.width ?? 0);
+  if (typeof pty === 'number') setupFail(`cannot open a pty (errno ${-pty})`);
+  const [master, slave] = pty;
+  const sock = n.ociConnect(sockPath);
+  if (sock < 0) setupFail(`cannot connect to the console socket ${sockPath} (errno ${-sock})`);
+  const name = new TextEncoder().encode('/dev/ptmx');
+  const r = n.ociSend(sock, name, name.length, Int32Array.of(master), 1);
+  closeFd(sock);
+  closeFd(master);
+  if (r < 0) setupFail(`cannot send the console to ${sockPath} (errno ${-r})`);
+  return slave;
+}
+
+export function credsFor(proc: ProcessSpec): Credentials {
+  const uid = proc.user?.uid ?? 0;
+  const gid = proc.user?.gid ?? 0;
+  const creds = new Credentials(uid, gid);
+  creds.groups = [...(proc.user?.additionalGids ?? [])];
+  const caps = proc.capabilities;
+  if (caps) {
+    const eff = capMask(caps.effective, 'process.capabilities.effective');
+    const perm = capMask(caps.permitted, 'process.capabilities.permitted');
+    const inh = capMask(caps.inheritable, 'process.capabilities.inheritable');
+    for (const m of [eff, perm, inh]) if (typeof m === 'string') setupFail(m);
+    setCaps(creds, { effective: eff as bigint, permitted: perm as bigint, inheritable: inh as bigint });
+  }
+  return creds;
+}
+
+function applyRlimits(tg: ThreadGroup, proc: ProcessSpec): void {
+  if (!proc.rlimits?.length) return;
+  const lims = limitsOf(tg);
+  const big = (v: number) => (v >= 2 ** 63 ? RLIM_INFINITY : BigInt(Math.floor(v)));
+  for (const r of proc.rlimits) {
+    const res = RLIMITS[r.type];
+    if (res === undefined) setupFail(`process.rlimits: unknown type ${r.type}`);
+    const e = lims.set(res, { cur: big(r.soft), max: big(r.hard) }, true);
+    if (e < 0) setupFail(`process.rlimits: ${r.type}: soft ${r.soft} / hard ${r.hard} refused (errno ${-e})`);
+  }
+}
+
+function buildEnv(list: string[]): string[] {
+  const env = list.filter((kv) => kv.includes('='));
+  if (!env.some((kv) => kv.startsWith('PATH='))) env.push('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  return env;
+}
+
+function mkdirp(vfs: Vfs, t: Task, dir: string): void {
+  let cur = '';
+  for (const part of dir.split('/').filter(Boolean)) {
+    cur += '/' + part;
+    vfs.mkdir(t, -100, cur, 0o755);
+  }
+}
+
+/** A program name without '/' is looked up in the guest's PATH, like execvp. */
+function findProgram(vfs: Vfs, t: Task, name: string, envp: string[]): string {
+  if (name.includes('/')) return name;
+  const pathVar = envp.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/bin:/bin';
+  let denied = false;
+  for (const dir of pathVar.split(':')) {
+    const cand = path.posix.join(dir || '.', name);
+    const r = vfs.openExec(t, cand);
+    if (typeof r !== 'number') return cand;
+    if (r === -EACCES || r === -ENOEXEC) denied = true;
+  }
+  setupFail(`exec: "${name}": ${denied ? 'permission denied' : 'executable file not found in $PATH'}`);
+}
+
+/** Entry point of `tssandbox __oci-sentry DIR`. */
+export function sentryMain(dir: string): never {
+  const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'init.json'), 'utf8')) as SentryInit;
+  return new ContainerSentry(cfg).main();
+}
+
+export { sendLine };

@@ -1,0 +1,132 @@
+/**
+ * dockerd with tssandbox registered as a runtime (daemon.json written by `tssandbox
+ * install`): a dockerd of the test's own (data, exec root, socket and pid file in a
+ * temp dir; `--iptables=false --bridge=none --storage-driver=vfs`, as this machine
+ * needs), an image imported from the busybox rootfs tarball (no registry here), then
+ * `docker run --runtime=tssandbox` in its forms. Everything is removed after.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, have, makeRootfs, rootfsTar, tmp, waitFor, killTree, alive } from './helpers';
+
+const DOCKER = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
+const ok = have('dockerd') && (fs.existsSync(DOCKER) || have('docker'));
+const IMAGE = 'tssandbox-busybox:test';
+
+describe.skipIf(!ok)('docker --runtime=tssandbox', () => {
+  let dir = '';
+  let host = '';
+  let daemon: ChildProcess | null = null;
+
+  const docker = (args: string[], opts: { input?: string; timeout?: number } = {}) =>
+    spawnSync(DOCKER, ['-H', host, ...args], { encoding: 'utf8', timeout: opts.timeout ?? 120_000, input: opts.input ?? '' });
+  const run = (args: string[]) => docker(['run', '--runtime=tssandbox', '--network=none', ...args]);
+
+  beforeAll(async () => {
+    dir = tmp('docker');
+    host = `unix://${dir}/docker.sock`;
+    const conf = path.join(dir, 'daemon.json');
+    fs.writeFileSync(conf, JSON.stringify({ 'log-level': 'warn' }));
+    const inst = spawnSync(BIN, ['install', '--config', conf], { encoding: 'utf8' });
+    expect(inst.status, inst.stderr).toBe(0);
+    const log = fs.openSync(path.join(dir, 'dockerd.log'), 'w');
+    daemon = spawn('dockerd', [
+      '--config-file', conf, '--iptables=false', '--ip6tables=false', '--bridge=none', '--storage-driver=vfs',
+      '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '-H', host,
+      '--pidfile', path.join(dir, 'docker.pid'), '--userland-proxy=false',
+    ], { stdio: ['ignore', log, log] });
+    await waitFor(() => docker(['version']).status === 0, 3000);
+    const rootfs = makeRootfs(path.join(dir, 'rootfs'));
+    const tar = rootfsTar(rootfs, path.join(dir, 'rootfs.tar'));
+    const r = docker(['import', '--change', 'CMD ["sh"]', tar, IMAGE]);
+    expect(r.status, r.stderr).toBe(0);
+  }, 240_000);
+
+  afterAll(async () => {
+    if (daemon?.pid) {
+      const ids = docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
+      if (ids.length) docker(['rm', '-f', ...ids]);
+      daemon.kill('SIGTERM');
+      const pid = daemon.pid;
+      await waitFor(() => !alive(pid), 1500).catch(() => killTree(pid));
+      killTree(pid);
+    }
+    if (dir) {
+      spawnSync('sh', ['-c', `grep " ${dir}" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r -n1 umount -l`]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('run --rm: output, exit status, hostname, no network but loopback', () => {
+    const r = run(['--rm', '--hostname', 'dockerbox', IMAGE, 'sh', '-c', 'echo hi from docker; hostname; uname -r; cat /etc/hostname; exit 3']);
+    expect(r.stdout).toContain('hi from docker\ndockerbox\n6.1.0-tssandbox\ndockerbox\n');
+    expect(r.status, r.stderr).toBe(3);
+  });
+
+  it('-d, exec, logs, stop, rm -f', async () => {
+    const r = run(['-d', '--name', 'dd', IMAGE, 'sh', '-c', 'echo started; trap "echo got TERM; exit 0" TERM; while true; do sleep 1; done']);
+    expect(r.status, r.stderr).toBe(0);
+    await waitFor(() => docker(['logs', 'dd']).stdout.includes('started'));
+    const e = docker(['exec', 'dd', 'sh', '-c', 'echo exec ok; echo written > /tmp/shared; exit 4']);
+    expect(e.stdout).toBe('exec ok\n');
+    expect(e.status, e.stderr).toBe(4);
+    // The same container: exec sees the first exec's write.
+    expect(docker(['exec', 'dd', 'cat', '/tmp/shared']).stdout).toBe('written\n');
+    const s = docker(['stop', '-t', '20', 'dd']);
+    expect(s.status, s.stderr).toBe(0);
+    expect(docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'dd']).stdout.trim()).toBe('exited 0');
+    expect(docker(['logs', 'dd']).stdout).toContain('got TERM');
+    expect(docker(['rm', '-f', 'dd']).status).toBe(0);
+  });
+
+  it('rm -f of a running container', async () => {
+    expect(run(['-d', '--name', 'rmf', IMAGE, 'sleep', '1000']).status).toBe(0);
+    const pid = Number(docker(['inspect', '-f', '{{.State.Pid}}', 'rmf']).stdout.trim());
+    expect(pid).toBeGreaterThan(0);
+    const r = docker(['rm', '-f', 'rmf']);
+    expect(r.status, r.stderr).toBe(0);
+    await waitFor(() => !alive(pid));
+  });
+
+  it('-v bind, --read-only, --user', () => {
+    const shared = path.join(dir, 'shared');
+    fs.mkdirSync(shared, { recursive: true });
+    fs.writeFileSync(path.join(shared, 'in.txt'), 'from host\n');
+    const r = run(['--rm', '-v', `${shared}:/data`, IMAGE, 'sh', '-c', 'cat /data/in.txt; echo from guest > /data/out.txt']);
+    expect(r.stdout, r.stderr).toBe('from host\n');
+    expect(fs.readFileSync(path.join(shared, 'out.txt'), 'utf8')).toBe('from guest\n');
+    const ro = run(['--rm', '--read-only', IMAGE, 'sh', '-c', 'touch /x && echo wrote || echo refused']);
+    expect(ro.stdout).toContain('refused');
+    const u = run(['--rm', '--user', '65534:65534', IMAGE, 'id']);
+    expect(u.stdout).toMatch(/uid=65534.*gid=65534/);
+  });
+
+  it('-t gets a pty through the console socket; exec -t too', () => {
+    const r = run(['--rm', '-t', IMAGE, 'sh', '-c', '[ -t 0 ] && [ -t 1 ] && echo on-a-tty']);
+    expect(r.stdout, r.stderr).toContain('on-a-tty');
+    expect(r.status).toBe(0);
+    expect(run(['-d', '-t', '--name', 'tt', IMAGE, 'sleep', '1000']).status).toBe(0);
+    const e = docker(['exec', '-t', 'tt', 'sh', '-c', '[ -t 1 ] && echo exec-tty']);
+    expect(e.stdout, e.stderr).toContain('exec-tty');
+    expect(docker(['rm', '-f', 'tt']).status).toBe(0);
+  });
+
+  it.skipIf(!have('script'))('-it: keystrokes through the pty, output back', () => {
+    // script(1) gives docker a terminal; what we type goes in through it.
+    const cmd = `${DOCKER} -H ${host} run --runtime=tssandbox --network=none -it --rm ${IMAGE} sh`;
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60_000, input: 'echo typed-$((6*7))\nexit 5\n' });
+    expect(r.stdout, r.stderr).toContain('typed-42');
+    expect(r.status).toBe(5);
+  });
+
+  it('--pids-limit and --memory are enforced by the Sentry', () => {
+    const p = run(['--rm', '--pids-limit', '6', IMAGE, 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; echo all-forked']);
+    expect(p.stdout).not.toContain('all-forked');
+    expect(p.stderr).toMatch(/can't fork|Resource temporarily unavailable/);
+    expect(run(['--rm', '--pids-limit', '20', IMAGE, 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; echo all-forked']).stdout).toContain('all-forked');
+    const m = run(['--rm', '--memory', '32m', IMAGE, 'sh', '-c', 'dd if=/dev/zero of=/tmp/big bs=1M count=64 2>&1; echo rc=$?']);
+    expect(m.stdout).toMatch(/No space left on device/);
+  });
+});

@@ -1,0 +1,215 @@
+/**
+ * Shared by the OCI tests: a busybox-static rootfs, bundles made with `tssandbox spec`,
+ * the CLI run with its own --root, image tarballs for the engines, and polling waits
+ * (bounded in count, never a timing assert).
+ */
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BIN } from '../helpers/paths';
+
+export { BIN };
+
+/** A static busybox on the host (the tests need one that runs without a loader). */
+export function staticBusybox(): string | null {
+  for (const p of ['/bin/busybox', '/usr/bin/busybox']) {
+    try {
+      const out = execFileSync('file', ['-L', p], { encoding: 'utf8' });
+      if (/statically linked|static-pie/.test(out)) return p;
+    } catch {
+      // no such file, or no `file`
+    }
+  }
+  return null;
+}
+
+export function have(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+export function tmp(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `tss-oci-${prefix}-`));
+}
+
+/** A rootfs: busybox and its applets in /bin, /etc/passwd and /etc/group, empty /tmp. */
+export function makeRootfs(dir: string): string {
+  const bb = staticBusybox();
+  if (!bb) throw new Error('no static busybox (scripts/install-deps.sh installs busybox-static)');
+  fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
+  fs.copyFileSync(bb, path.join(dir, 'bin', 'busybox'));
+  fs.chmodSync(path.join(dir, 'bin', 'busybox'), 0o755);
+  const applets = execFileSync(bb, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a && a !== 'busybox');
+  for (const a of applets) fs.symlinkSync('busybox', path.join(dir, 'bin', a));
+  for (const d of ['etc', 'tmp', 'root', 'proc', 'sys', 'dev']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+  fs.chmodSync(path.join(dir, 'tmp'), 0o1777);
+  fs.writeFileSync(path.join(dir, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n');
+  fs.writeFileSync(path.join(dir, 'etc', 'group'), 'root:x:0:\nnobody:x:65534:\n');
+  return dir;
+}
+
+export interface Cli {
+  root: string;
+  run(args: string[], opts?: { input?: string; cwd?: string }): SpawnSyncReturns<string>;
+  /** For commands that start a container: its stdio goes to files (a pipe would stay open with the Sentry). */
+  detached(args: string[], outDir: string): { status: number | null; stderr: string; out: string; err: string };
+}
+
+export function cli(root: string, bin = BIN): Cli {
+  return {
+    root,
+    run(args, opts = {}) {
+      return spawnSync(bin, ['--root', root, ...args], { encoding: 'utf8', input: opts.input ?? '', cwd: opts.cwd, timeout: 60_000 });
+    },
+    detached(args, outDir) {
+      const out = path.join(outDir, 'stdout.txt');
+      const err = path.join(outDir, 'stderr.txt');
+      const o = fs.openSync(out, 'w');
+      const e = fs.openSync(err, 'w');
+      const r = spawnSync(bin, ['--root', root, ...args], { stdio: ['ignore', o, e], timeout: 60_000 });
+      fs.closeSync(o);
+      fs.closeSync(e);
+      return { status: r.status, stderr: fs.readFileSync(err, 'utf8'), out, err };
+    },
+  };
+}
+
+/** A bundle with a fresh rootfs and `tssandbox spec`'s config, changed by `edit`. */
+export function makeBundle(dir: string, edit: (c: any) => void = () => undefined, rootfs?: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  if (rootfs) fs.symlinkSync(rootfs, path.join(dir, 'rootfs'));
+  else makeRootfs(path.join(dir, 'rootfs'));
+  const r = spawnSync(BIN, ['spec', '--bundle', dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`spec failed: ${r.stderr}`);
+  const p = path.join(dir, 'config.json');
+  const c = JSON.parse(fs.readFileSync(p, 'utf8'));
+  c.process.terminal = false;
+  edit(c);
+  fs.writeFileSync(p, JSON.stringify(c, null, 2));
+  return dir;
+}
+
+/** Polls fn (every 20 ms, at most `tries` times) until it returns a truthy value. */
+export async function waitFor<T>(fn: () => T | null | undefined | false, tries = 1500): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const v = fn();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('condition not reached');
+}
+
+export function alive(pid: number): boolean {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** Host processes whose command line mentions `needle` (to prove nothing was left behind). */
+export function processesWith(needle: string): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'latin1');
+      if (cmd.includes(needle) && alive(Number(d))) out.push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** Live descendants of pid (by /proc/PID/stat ppid). */
+export function descendants(pid: number): number[] {
+  const kids = new Map<number, number[]>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = fs.readFileSync(`/proc/${d}/stat`, 'latin1');
+      const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      if (rest[0] === 'Z') continue;
+      const ppid = Number(rest[1]);
+      if (!kids.has(ppid)) kids.set(ppid, []);
+      kids.get(ppid)!.push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const k of kids.get(p) ?? []) {
+      out.push(k);
+      walk(k);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** A plain rootfs tarball (for `docker import`, `podman import`). */
+export function rootfsTar(rootfs: string, out: string): string {
+  execFileSync('tar', ['-C', rootfs, '--numeric-owner', '-cf', out, '.']);
+  return out;
+}
+
+const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
+
+/** An OCI image layout tarball with one layer (for `ctr image import`). */
+export function ociImageTar(rootfs: string, out: string, name: string, cmd: string[] = ['sh']): string {
+  const work = tmp('img');
+  try {
+    const blobs = path.join(work, 'blobs', 'sha256');
+    fs.mkdirSync(blobs, { recursive: true });
+    const layerPath = path.join(work, 'layer.tar');
+    rootfsTar(rootfs, layerPath);
+    const layer = fs.readFileSync(layerPath);
+    fs.rmSync(layerPath);
+    const put = (b: Buffer) => {
+      const d = sha(b);
+      fs.writeFileSync(path.join(blobs, d), b);
+      return { digest: `sha256:${d}`, size: b.length };
+    };
+    const l = put(layer);
+    const config = Buffer.from(JSON.stringify({
+      architecture: 'amd64', os: 'linux',
+      config: { Cmd: cmd, Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], WorkingDir: '/' },
+      rootfs: { type: 'layers', diff_ids: [l.digest] },
+    }));
+    const c = put(config);
+    const manifest = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...c },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...l }],
+    }));
+    const m = put(manifest);
+    fs.writeFileSync(path.join(work, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    fs.writeFileSync(path.join(work, 'index.json'), JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{
+        mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m,
+        annotations: { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': name.split(':').pop() },
+        platform: { architecture: 'amd64', os: 'linux' },
+      }],
+    }));
+    execFileSync('tar', ['-C', work, '-cf', out, 'oci-layout', 'index.json', 'blobs']);
+    return out;
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+export function killTree(pid: number): void {
+  for (const p of [pid, ...descendants(pid)].reverse()) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}

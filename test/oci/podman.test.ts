@@ -1,0 +1,58 @@
+/**
+ * podman --runtime tssandbox: storage, run root and tmp dir of the test's own (vfs, so
+ * nothing is mounted on the host), an image imported from the busybox rootfs tarball,
+ * then run, exec, rm. The ulimits are needed because this machine's root lacks
+ * CAP_SYS_RESOURCE (podman would otherwise try to raise them).
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, have, makeRootfs, rootfsTar, tmp, alive, waitFor } from './helpers';
+
+const ok = have('podman') && have('conmon');
+const IMAGE = 'localhost/tssandbox-busybox:test';
+const ULIMITS = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096'];
+
+describe.skipIf(!ok)('podman --runtime tssandbox', () => {
+  let dir = '';
+  const podman = (args: string[]) => spawnSync('podman', [
+    '--root', path.join(dir, 'storage'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'),
+    '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', BIN, ...args,
+  ], { encoding: 'utf8', timeout: 120_000 });
+
+  beforeAll(() => {
+    dir = tmp('podman');
+    const rootfs = makeRootfs(path.join(dir, 'rootfs'));
+    const r = podman(['import', rootfsTar(rootfs, path.join(dir, 'rootfs.tar')), IMAGE]);
+    expect(r.status, r.stderr).toBe(0);
+  }, 120_000);
+
+  afterAll(() => {
+    if (!dir) return;
+    podman(['rm', '-af']);
+    spawnSync('sh', ['-c', `grep " ${dir}" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r -n1 umount -l`]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('run --rm: output and exit status', () => {
+    const r = podman(['run', '--rm', '--network=none', ...ULIMITS, IMAGE, 'sh', '-c', 'echo hi from podman; uname -r; exit 5']);
+    expect(r.stdout).toBe('hi from podman\n6.1.0-tssandbox\n');
+    expect(r.status, r.stderr).toBe(5);
+  });
+
+  it('run -d, exec, rm -f', async () => {
+    const r = podman(['run', '-d', '--name', 'pd', '--network=none', ...ULIMITS, IMAGE, 'sleep', '1000']);
+    expect(r.status, r.stderr).toBe(0);
+    const pid = Number(podman(['inspect', '-f', '{{.State.Pid}}', 'pd']).stdout.trim());
+    expect(alive(pid)).toBe(true);
+    const e = podman(['exec', 'pd', 'sh', '-c', 'echo exec in podman; ps; exit 6']);
+    expect(e.stdout).toMatch(/^exec in podman\n/);
+    expect(e.stdout).toMatch(/ 1 .*sleep 1000\n/);
+    expect(e.status, e.stderr).toBe(6);
+    const rm = podman(['rm', '-f', 'pd']);
+    expect(rm.status, rm.stderr).toBe(0);
+    await waitFor(() => !alive(pid));
+    expect(podman(['ps', '-aq']).stdout.trim()).toBe('');
+  });
+});
