@@ -300,14 +300,31 @@ function entryScript(): string {
   return process.argv[1];
 }
 
+/**
+ * How the Sentry is put in the container's network namespace, as runc puts the
+ * container's process: joined when config.json names one, a new one when it asks for
+ * one, the host's when it asks for none. The Sentry's pid is the container's, and
+ * engines configure "the container's network" through it (Docker's libnetwork sets
+ * sysctls in /proc/<pid>/ns/net): in the host's namespace they would change the host.
+ */
+function netnsLauncher(config: Spec): string[] {
+  const ns = config.linux?.namespaces?.find((n) => n.type === 'network');
+  if (ns === undefined) return [];
+  if (ns.path === undefined || ns.path === '') return ['unshare', '--net', '--'];
+  if (!fs.existsSync(ns.path)) fail(`network namespace ${ns.path}: No such file or directory`);
+  return ['nsenter', `--net=${ns.path}`, '--'];
+}
+
 /** The Sentry process for a container: started, and ready (or failed) when the promise settles. */
-function spawnSentry(st: StateDir, preserveFds: number, detached: boolean, quiet: boolean): Promise<{ child: ChildProcess; error: string | null }> {
+function spawnSentry(st: StateDir, launcher: string[], preserveFds: number, detached: boolean, quiet: boolean): Promise<{ child: ChildProcess; error: string | null }> {
   // With a console the guest's stdio is the pty: the Sentry keeps none of ours (an engine
   // reading create's output to its end would wait forever on a copy held open).
   const stdio: Array<'inherit' | 'pipe' | 'ignore' | number> = quiet ? ['ignore', 'ignore', 'ignore'] : ['inherit', 'inherit', 'inherit'];
   for (let i = 0; i < preserveFds; i++) stdio.push(3 + i);
   stdio.push('pipe');
-  const child = spawn(process.execPath, [entryScript(), '__oci-sentry', st.dir], { detached, stdio });
+  // unshare and nsenter exec the Sentry: its pid stays the one we started.
+  const argv = [...launcher, process.execPath, entryScript(), '__oci-sentry', st.dir];
+  const child = spawn(argv[0], argv.slice(1), { detached, stdio });
   const sync = child.stdio[3 + preserveFds]!;
   return new Promise((resolve) => {
     let buf = '';
@@ -375,7 +392,7 @@ async function cmdCreate(g: Globals, args: string[], isRun: boolean): Promise<nu
       preserveFds: preserve, syncFd: 3 + preserve, logPath: g.log, debug: g.debug, network: g.network, autoStart: isRun,
     };
     fs.writeFileSync(path.join(st.dir, 'init.json'), JSON.stringify(init));
-    const r = await spawnSentry(st, preserve, !foreground, !!(proc.terminal && consoleSocket));
+    const r = await spawnSentry(st, netnsLauncher(bundle.config), preserve, !foreground, !!(proc.terminal && consoleSocket));
     child = r.child;
     if (r.error) fail(r.error);
     const pub = publicState(st.read());

@@ -33,7 +33,7 @@ describe.skipIf(!ok)('docker --runtime=tssandbox', () => {
     expect(inst.status, inst.stderr).toBe(0);
     const log = fs.openSync(path.join(dir, 'dockerd.log'), 'w');
     daemon = spawn('dockerd', [
-      '--config-file', conf, '--iptables=false', '--ip6tables=false', '--bridge=none', '--storage-driver=vfs',
+      '--config-file', conf, '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--storage-driver=vfs',
       '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '-H', host,
       '--pidfile', path.join(dir, 'docker.pid'), '--userland-proxy=false',
     ], { stdio: ['ignore', log, log] });
@@ -129,4 +129,20 @@ describe.skipIf(!ok)('docker --runtime=tssandbox', () => {
     const m = run(['--rm', '--memory', '32m', IMAGE, 'sh', '-c', 'dd if=/dev/zero of=/tmp/big bs=1M count=64 2>&1; echo rc=$?']);
     expect(m.stdout).toMatch(/No space left on device/);
   });
+
+  // Docker configures "the container's" network namespace through its pid, which is the
+  // Sentry's: in the host's namespace that once disabled IPv6 on the host.
+  it("the host's network settings are left alone", () => {
+    const before = hostNet();
+    expect(run(['--rm', IMAGE, 'true']).status).toBe(0);
+    expect(hostNet()).toEqual(before);
+  });
 });
+
+function hostNet(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of ['ipv6/conf/all/disable_ipv6', 'ipv6/conf/lo/disable_ipv6', 'ipv6/conf/default/disable_ipv6', 'ipv4/ip_forward']) {
+    out[k] = fs.readFileSync(`/proc/sys/net/${k}`, 'utf8').trim();
+  }
+  return out;
+}
