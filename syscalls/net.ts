@@ -13,6 +13,8 @@ import * as C from '../src/abi/socket';
 import { SocketFile, credsOf, isNonblock } from '../src/net/socket-file';
 import { UnixSocket } from '../src/net/unix-socket';
 import { InetSocket } from '../src/net/inet-socket';
+import { StackSocket } from '../src/net/stack-socket';
+import { stackOf } from '../src/net/netns';
 import { NetlinkSocket } from '../src/net/netlink-route';
 import { parseControl, buildControl, releaseControl, type SendControl } from '../src/net/cmsg';
 import { getOpt, setOpt } from '../src/net/sockopt';
@@ -108,6 +110,10 @@ function create(t: Task, domain: number, type: number, protocol: number, flags: 
         return t.creds.euid !== 0 ? -E.EPERM : -E.EPROTONOSUPPORT;
       } else {
         return -E.ESOCKTNOSUPPORT;
+      }
+      {
+        const stack = stackOf(t.kernel);
+        if (stack !== null) return StackSocket.create(t, stack, domain, type, protocol, fl);
       }
       return InetSocket.create(t, domain, type, protocol, fl);
     case C.AF_NETLINK:
@@ -377,7 +383,7 @@ function doRecv(t: Task, s: SocketFile, segs: Seg[], flags: number, meta: RecvMe
   const stream = s.type === C.SOCK_STREAM;
   const waitAll = stream && (flags & (C.MSG_WAITALL | C.MSG_PEEK)) === C.MSG_WAITALL;
   for (;;) {
-    const room = stream ? Math.min(total - st.done, Math.max(s.rq.bytes, 1)) : Math.min(total, 1 << 22);
+    const room = stream ? Math.min(total - st.done, Math.max(s.inBytes, 1)) : Math.min(total, 1 << 22);
     const buf = Buffer.allocUnsafe(Math.max(room, 0));
     const r = s.recv(buf, flags, meta);
     if (r < 0) {
@@ -390,7 +396,7 @@ function doRecv(t: Task, s: SocketFile, segs: Seg[], flags: number, meta: RecvMe
     if (!stream) return r;
     st.done += copied;
     if (meta.rights !== null || !waitAll || r === 0 || st.done >= total) return st.done;
-    if (s.rq.length === 0 && (nonblock || s.rcvShut)) return st.done;
+    if (s.inBytes === 0 && (nonblock || s.rcvShut)) return st.done;
   }
 }
 

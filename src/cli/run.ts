@@ -22,6 +22,7 @@ import { PtracePlatform } from '../platform/ptrace';
 import { native } from '../platform/native';
 import { StraceTracer } from './strace';
 import { installTimers } from '../kernel/time/index';
+import { setupNetwork } from '../net/setup';
 import { EACCES, ENOEXEC } from '../abi/errno';
 import { Console } from './console';
 import { attach as attachTty } from '../kernel/tty';
@@ -91,6 +92,11 @@ function run(o: RunOptions): number {
 
   const s = new Sentry(kernel, platform, SYSCALL_TABLE);
   installTimers(s);
+  try {
+    setupNetwork(kernel, { mode: o.network, netns: o.netns, pcap: o.pcap, debug: o.debug ? (m) => writeDiagnostic(`tssandbox: ${m}\n`) : undefined });
+  } catch (e) {
+    fail(`cannot set up the network: ${(e as Error).message}`, 125);
+  }
   const tracer = o.strace ? new StraceTracer((l) => writeDiagnostic(l + '\n')) : null;
   s.tracer = tracer;
 

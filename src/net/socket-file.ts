@@ -18,8 +18,9 @@ import {
 } from '../abi/fs';
 import {
   SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM, DEFAULT_BUF, MSG_PEEK, MSG_TRUNC, MSG_DONTWAIT, SHUT_RD, SHUT_WR, SHUT_RDWR,
-  SIOCINQ, SIOCOUTQ, SIOCGIFINDEX, SIOCGIFNAME, SIOCGIFFLAGS, SIOCGIFMTU,
+  SIOCINQ, SIOCOUTQ,
 } from '../abi/socket';
+import { ifreqIoctlFor } from './ifreq';
 import { RecvQueue, dropRights, emptyMeta, type Creds, type Packet, type RecvMeta } from './packet';
 
 class SockFs extends FileSystem {
@@ -353,6 +354,11 @@ export abstract class SocketFile extends FileDescription {
     return true;
   }
 
+  /** Bytes waiting to be read (sizes a stream read's buffer). */
+  get inBytes(): number {
+    return this.rq.bytes;
+  }
+
   override available(): number {
     if (this.state === SockState.Listening) return -E.EINVAL;
     if (this.type === SOCK_STREAM) return this.rq.bytes;
@@ -370,10 +376,8 @@ export abstract class SocketFile extends FileDescription {
       if (n < 0) return n;
       return t.mem.writeI32(arg, n) ? 0 : -E.EFAULT;
     }
-    if (cmd === SIOCGIFINDEX || cmd === SIOCGIFNAME || cmd === SIOCGIFFLAGS || cmd === SIOCGIFMTU) {
-      return ifreqIoctl(t, cmd, arg);
-    }
-    return -E.ENOTTY;
+    const r = ifreqIoctlFor(null, t, cmd, arg);
+    return r === null ? -E.ENOTTY : r;
   }
 
   override anonName(): string {
@@ -404,21 +408,3 @@ export function isNonblock(f: FileDescription, flags: number): boolean {
 }
 
 export { SOCK_DGRAM, dropRights };
-
-/** struct ifreq ioctls (if_nametoindex & co.) about the one interface, lo (index 1). */
-function ifreqIoctl(t: Task, cmd: number, arg: number): number {
-  const r = t.mem.read(arg, 40);
-  if (r === null) return -E.EFAULT;
-  if (cmd === SIOCGIFNAME) {
-    if (r.readInt32LE(16) !== 1) return -E.ENODEV;
-    r.fill(0, 0, 16);
-    r.write('lo', 0, 'latin1');
-  } else {
-    const end = r.indexOf(0);
-    if (r.toString('latin1', 0, end < 0 || end > 16 ? 16 : end) !== 'lo') return -E.ENODEV;
-    if (cmd === SIOCGIFINDEX) r.writeInt32LE(1, 16);
-    else if (cmd === SIOCGIFMTU) r.writeInt32LE(65536, 16);
-    else r.writeInt16LE(0x49, 16); // IFF_UP|IFF_LOOPBACK|IFF_RUNNING
-  }
-  return t.mem.write(arg, r) ? 0 : -E.EFAULT;
-}

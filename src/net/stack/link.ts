@@ -6,7 +6,8 @@
  */
 import { StackTimer, type Clock } from './timer';
 
-export type RxFn = (frame: Buffer, off: number, len: number) => void;
+/** `csumTrusted`: the host says the transport checksum needs no check (offload). */
+export type RxFn = (frame: Buffer, off: number, len: number, csumTrusted?: boolean) => void;
 
 export interface Link {
   readonly kind: 'loopback' | 'ethernet';

@@ -71,7 +71,7 @@ export class Stack {
   addNic(name: string, link: Link): Nic {
     const nic = new Nic(this.nics.length + 1, name, link);
     this.nics.push(nic);
-    link.attach((b, off, len) => this.rx(nic, b, off, len));
+    link.attach((b, off, len, trusted) => (trusted ? this.rxFrame(nic, b, off, len, true) : this.rx(nic, b, off, len)));
     return nic;
   }
 
