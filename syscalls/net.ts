@@ -13,7 +13,7 @@ import * as C from '../src/abi/socket';
 import { SocketFile, credsOf, isNonblock } from '../src/net/socket-file';
 import { UnixSocket } from '../src/net/unix-socket';
 import { InetSocket } from '../src/net/inet-socket';
-import { StackSocket } from '../src/net/stack-socket';
+import { StackSocket, ipControlFor } from '../src/net/stack-socket';
 import { stackOf } from '../src/net/netns';
 import { NetlinkSocket } from '../src/net/netlink-route';
 import { parseControl, buildControl, releaseControl, type SendControl } from '../src/net/cmsg';
@@ -392,7 +392,8 @@ function doRecv(t: Task, s: SocketFile, segs: Seg[], flags: number, meta: RecvMe
       return r;
     }
     const copied = Math.min(r, buf.length);
-    if (copied > 0 && !copySegs(t, segs, st.done, buf, copied, true)) return st.done > 0 ? st.done : EFAULT;
+    const discard = (meta as RecvMeta & { discard?: boolean }).discard === true;
+    if (copied > 0 && !discard && !copySegs(t, segs, st.done, buf, copied, true)) return st.done > 0 ? st.done : EFAULT;
     if (!stream) return r;
     st.done += copied;
     if (meta.rights !== null || !waitAll || r === 0 || st.done >= total) return st.done;
@@ -429,7 +430,7 @@ function recvOne(t: Task, s: SocketFile, msgAddr: number, flags: number): number
   }
   // Control: creds when the receiver asked for them (SO_PASSCRED), then passed fds.
   const creds = s.passCred && s.domain === C.AF_UNIX ? meta.creds ?? { pid: 0, uid: 65534, gid: 65534 } : null;
-  const ctl = buildControl(t, m.control === 0 ? 0 : m.controllen, creds, meta.rights, (flags & C.MSG_CMSG_CLOEXEC) !== 0);
+  const ctl = buildControl(t, m.control === 0 ? 0 : m.controllen, creds, meta.rights, (flags & C.MSG_CMSG_CLOEXEC) !== 0, ipControlFor(s, meta));
   if (ctl.bytes.length > 0 && !t.mem.write(m.control, ctl.bytes)) return EFAULT;
   const out = Buffer.alloc(4);
   out.writeInt32LE(namelen, 0);

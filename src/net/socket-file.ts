@@ -148,6 +148,14 @@ export abstract class SocketFile extends FileDescription {
   }
   /** Called on the last close, before the common teardown (unbind names). */
   protected unbind(): void {}
+  /** Error a send on a never-connected connection-oriented socket gives (TCP: EPIPE). */
+  protected get notConnectedSendErr(): number {
+    return -E.ENOTCONN;
+  }
+  /** The last close resets the connection (TCP with SO_LINGER 0): the peer sees ECONNRESET. */
+  protected resetOnClose(): boolean {
+    return false;
+  }
   /** Error a recv on an unconnected connection-oriented socket gives. */
   protected get notConnectedRecvErr(): number {
     return -E.ENOTCONN;
@@ -225,7 +233,7 @@ export abstract class SocketFile extends FileDescription {
     this.blockQueue = this.waitQueue;
     if (this.state !== SockState.Connected) {
       if (this.err !== 0) return -this.takeErr();
-      return this.state === SockState.Disconnected ? -E.EPIPE : -E.ENOTCONN;
+      return this.state === SockState.Disconnected ? -E.EPIPE : this.notConnectedSendErr;
     }
     if (this.sndShut) return -E.EPIPE;
     const p = this.peer!;
@@ -279,6 +287,7 @@ export abstract class SocketFile extends FileDescription {
     if (this.type === SOCK_STREAM) {
       n = this.rq.readStream(dst, peek, meta);
     } else {
+      meta.info = this.rq.packets[0].info;
       n = this.rq.readPacket(dst, peek, meta);
       if (flags & MSG_TRUNC) n = meta.full;
     }
@@ -387,7 +396,7 @@ export abstract class SocketFile extends FileDescription {
   protected override release(): void {
     this.unbind();
     for (const s of this.acceptQ.splice(0)) s.decRef();
-    const unread = this.rq.length > 0;
+    const unread = this.rq.length > 0 || this.resetOnClose();
     this.rq.clear();
     const p = this.peer;
     if (p !== null && this.connectionOriented && p.peer === this) {

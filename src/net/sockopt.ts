@@ -197,6 +197,13 @@ function setInetOpt(s: InetSocket | StackSocket, level: number, name: number, b:
       s.v6only = v !== 0;
       return 0;
     }
+    if (level === C.SOL_IP && name === C.IP_TTL && b.length >= 4) {
+      if (v < -1 || v === 0 || v > 255) return -E.EINVAL;
+      if (v === -1) {
+        s.intOpts.delete('0:2');
+        return 0;
+      }
+    }
     if (s instanceof StackSocket) {
       const on = (b.length >= 4 ? v : b[0]) !== 0;
       if (level === C.SOL_IP && name === C.IP_PKTINFO) s.recvPktinfo = on;

@@ -22,6 +22,7 @@ import { TcpState } from './stack/tcp/state';
 import { output } from './stack/tcp/output';
 import { isAny, isMulticast, eq, type Addr } from './stack/addr';
 import { ifreqIoctlFor } from './ifreq';
+import type { IpControl } from './cmsg';
 
 const V4_BCAST = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 255, 255, 255, 255]);
 
@@ -216,8 +217,9 @@ export class StackSocket extends SocketFile {
         this.state = SockState.Disconnected;
         return e !== 0 ? -e : -E.ECONNABORTED;
       }
+      // The first connect() after the handshake completed reports success (Linux), later ones EISCONN.
       this.state = SockState.Connected;
-      return rerun ? 0 : -E.EISCONN;
+      return 0;
     }
     if (ep.state === TcpState.LISTEN) return -E.EINVAL;
     if (ep.state !== TcpState.CLOSED) return -E.EISCONN;
@@ -318,7 +320,8 @@ export class StackSocket extends SocketFile {
     const st = ep.state;
     if (st === TcpState.CLOSED || st === TcpState.LISTEN) {
       if (ep.err !== 0) return -ep.takeErr();
-      return this.connecting || ep.failed || this.state === SockState.Disconnected || this.state === SockState.Connected ? -E.EPIPE : -E.ENOTCONN;
+      // Never connected, or the connection is over: EPIPE either way (Linux's sk_stream_wait_connect).
+      return -E.EPIPE;
     }
     if (st === TcpState.SYN_SENT || st === TcpState.SYN_RECV) {
       if (req.nonblock) return -E.EAGAIN;
@@ -384,9 +387,10 @@ export class StackSocket extends SocketFile {
     if (ep.state === TcpState.SYN_SENT || ep.state === TcpState.SYN_RECV) return -E.EAGAIN;
     const peek = (flags & MSG_PEEK) !== 0;
     if (flags & MSG_TRUNC && !peek) {
-      // TCP MSG_TRUNC: discard the bytes instead of copying them.
+      // TCP MSG_TRUNC: the bytes are discarded, not copied (meta.discard tells the syscall layer).
       const n = ep.read(Buffer.allocUnsafe(dst.length), false);
       meta.full = n;
+      (meta as RecvMeta & { discard?: boolean }).discard = true;
       return n;
     }
     const n = ep.read(dst, peek);
@@ -412,15 +416,16 @@ export class StackSocket extends SocketFile {
     // As Linux's tcp_poll.
     if (st === TcpState.LISTEN) return ep.acceptQ.length > 0 ? POLLIN | POLLRDNORM : 0;
     let m = 0;
-    const rcvShut = ep.rcvFin || ep.rdShut || ep.failed;
-    const sndShut = ep.finQueued || ep.failed;
-    if ((rcvShut && sndShut) || st === TcpState.CLOSED) m |= POLLHUP;
+    if (ep.err !== 0) m |= POLLERR;
+    if (st === TcpState.CLOSED) return m | POLLIN | POLLRDNORM | POLLRDHUP | POLLOUT | POLLWRNORM | POLLHUP;
+    const rcvShut = ep.rcvFin || ep.rdShut;
+    const sndShut = ep.finQueued;
+    if (rcvShut && sndShut) m |= POLLHUP;
     if (rcvShut) m |= POLLIN | POLLRDNORM | POLLRDHUP;
     if (st !== TcpState.SYN_SENT && st !== TcpState.SYN_RECV) {
       if (ep.recvQ.bytes > 0) m |= POLLIN | POLLRDNORM;
-      if (!sndShut && ep.writable) m |= POLLOUT | POLLWRNORM;
+      if (sndShut || ep.writable) m |= POLLOUT | POLLWRNORM;
     }
-    if (ep.err !== 0) m |= POLLERR;
     return m;
   }
 
@@ -499,6 +504,50 @@ export class StackSocket extends SocketFile {
     this.state = SockState.Disconnected;
     this.waitQueue.notify(0xffff);
   }
+}
+
+/** The IP ancillary data (cmsgs) a received datagram gets, as the socket asked. */
+export function ipControlFor(s: SocketFile, meta: RecvMeta): IpControl | null {
+  const info = meta.info;
+  if (info === undefined || (s.domain !== AF_INET && s.domain !== AF_INET6)) return null;
+  const out: IpControl = [];
+  const v4 = s.domain === AF_INET || isV4Mapped(info.dst);
+  const o = s.intOpts;
+  const want = s instanceof StackSocket
+    ? { pktinfo: s.recvPktinfo, ttl: s.recvTtl, tos: s.recvTos }
+    : s.domain === AF_INET
+      ? { pktinfo: !!o.get('0:8'), ttl: !!o.get('0:12'), tos: !!o.get('0:13') }
+      : { pktinfo: !!o.get('41:49'), ttl: !!o.get('41:51'), tos: !!o.get('41:66') };
+  if (want.pktinfo) {
+    if (s.domain === AF_INET) {
+      // struct in_pktinfo: ifindex, spec_dst (local address), addr (header destination).
+      const d = Buffer.alloc(12);
+      d.writeInt32LE(info.ifindex, 0);
+      info.dst.copy(d, 4, 12, 16);
+      info.dst.copy(d, 8, 12, 16);
+      out.push([0, 8, d]);
+    } else {
+      const d = Buffer.alloc(20);
+      info.dst.copy(d, 0, 0, 16);
+      d.writeInt32LE(info.ifindex, 16);
+      out.push([41, 50, d]);
+    }
+  }
+  if (want.ttl) {
+    const d = Buffer.alloc(4);
+    d.writeInt32LE(info.ttl, 0);
+    out.push(s.domain === AF_INET ? [0, 2, d] : [41, 52, d]);
+  }
+  if (want.tos) {
+    if (s.domain === AF_INET) out.push([0, 1, Buffer.from([info.tos])]);
+    else {
+      const d = Buffer.alloc(4);
+      d.writeInt32LE(info.tos, 0);
+      out.push([41, 67, d]);
+    }
+  }
+  void v4;
+  return out.length ? out : null;
 }
 
 /** What IP_PKTINFO / IPV6_PKTINFO / IP_TTL / IP_TOS ancillary data report for a datagram. */

@@ -98,10 +98,12 @@ export function segmentArrives(ep: TcpEndpoint, seg: Segment): void {
         // A passive open goes back to nothing (the listener never saw it).
         if (ep.parent !== null) return ep.abortQuiet();
         return ep.fail(E.ECONNREFUSED);
+      case TcpState.CLOSE_WAIT:
+        // The peer had closed: its RST answers our data; writes fail with EPIPE (Linux's tcp_reset).
+        return ep.fail(E.EPIPE);
       case TcpState.ESTABLISHED:
       case TcpState.FIN_WAIT1:
       case TcpState.FIN_WAIT2:
-      case TcpState.CLOSE_WAIT:
         return ep.fail(E.ECONNRESET);
       default:
         // CLOSING, LAST_ACK, TIME_WAIT: just close.
