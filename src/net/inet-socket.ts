@@ -338,4 +338,11 @@ export class InetSocket extends SocketFile {
   }
 }
 
+/** Every bound TCP (tcp=true) or UDP socket of the fast path, for /proc/net. */
+export function listInet(tcp: boolean): InetSocket[] {
+  const out: InetSocket[] = [];
+  for (const l of (tcp ? tables.tcp : tables.udp).values()) out.push(...l);
+  return out;
+}
+
 export const INET_PROTOCOLS = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP };

@@ -53,6 +53,8 @@ export class StackSocket extends SocketFile {
     if (type === SOCK_STREAM) {
       this.ep = ep ?? new TcpEndpoint(stack, domain);
       this.ep.notify = (ev) => this.waitQueue.notify(ev);
+      this.ep.ino = inode.ino;
+      this.ep.uid = inode.uid;
     }
   }
 

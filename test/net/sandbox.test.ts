@@ -176,6 +176,32 @@ describe.skipIf(!ok)('network mode sandbox over a veth', () => {
     expect(got2[2]).toBe(sent2[2]);
   }, 600_000);
 
+  it('introspection: ip addr / ip route / ss -tan / /proc/net inside show the stack; ip addr add and ip link set down change it', async () => {
+    const p = vethPair();
+    sh(['ip', '-n', p.peerNs, 'addr', 'add', '198.51.100.254/24', 'dev', p.peerIf]);
+    sh(['ip', '-n', p.sandboxNs, 'route', 'add', 'default', 'via', '198.51.100.254']);
+    const code = [
+      'import socket, subprocess',
+      'run = lambda *a: subprocess.run(list(a), capture_output=True, text=True).stdout',
+      'l = socket.socket(); l.bind(("0.0.0.0", 8080)); l.listen()',
+      'print(run("ip", "addr")); print(run("ip", "route")); print(run("ss", "-tanH"))',
+      'print(open("/proc/net/tcp").read()); print(open("/proc/net/if_inet6").read()); print(open("/proc/net/route").read())',
+      'print(run("ip", "addr", "add", "198.51.100.9/24", "dev", "' + p.sandboxIf + '") + run("ip", "-4", "-br", "addr", "show", "dev", "' + p.sandboxIf + '"))',
+      'run("ip", "link", "set", "' + p.sandboxIf + '", "down"); print(run("ip", "-br", "link"))',
+    ].join('\n');
+    const r = track(sandboxed(p.sandboxNs, [PY, '-c', code]));
+    expect(await r.done, r.err()).toBe(0);
+    const out = r.out();
+    expect(out).toContain(`inet ${SANDBOX_V4}/24`);
+    expect(out).toContain(`inet6 ${SANDBOX_V6}/64`);
+    expect(out).toContain('default via 198.51.100.254');
+    expect(out).toMatch(/LISTEN\s+0\s+\d+\s+0\.0\.0\.0:8080/);
+    expect(out).toMatch(/: 00000000:1F90 00000000:0000 0A /);
+    expect(out).toContain('20010db8000000000000000000000001');
+    expect(out).toMatch(/198\.51\.100\.1\/24 198\.51\.100\.9\/24/);
+    expect(out).toMatch(new RegExp(`${p.sandboxIf}\\s+DOWN`));
+  }, 180_000);
+
   it('5% loss and 2% reordering through a forwarder: a 20 MB transfer still completes intact', async () => {
     // sandbox ns [a0] <-> [a1] middle ns (lossy_fwd) [b1] <-> [b0] peer ns
     const sbx = addNetns('s');

@@ -18,6 +18,7 @@ import { SynthDir, SynthFile, SynthFs, SynthLink, type SynthEntries } from '../k
 import type { Vfs } from '../../vfs/vfs';
 import { currentCaller } from '../../vfs/caller';
 import { PIPE_MAX_SIZE } from '../pipefs/pipe';
+import { procNetFiles } from '../../../src/net/procnet';
 
 export const PROC_SUPER_MAGIC = 0x9fa0;
 
@@ -96,6 +97,7 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
       })],
       ['cwd', link(K('cwd'), () => vfs.pathOf(t.fsCtx.root, t.fsCtx.cwd), () => t.fsCtx.cwd)],
       ['root', link(K('root'), () => vfs.pathOf(vfs.rootDentry, t.fsCtx.root), () => t.fsCtx.root)],
+      ['net', dir(K('net'), () => entries(procNetFiles(kernel).map(([n, f]) => [n, file(K(`net/${n}`), f)])))],
       ['fd', dir(K('fd'), () => {
         const m: SynthEntries = new Map();
         for (const [fd, f] of t.fdTable.entries()) {

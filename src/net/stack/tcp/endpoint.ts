@@ -137,6 +137,9 @@ export class TcpEndpoint implements Binding {
   bytesAcked = 0;
   bytesReceived = 0;
 
+  /** The owning socket's inode number and uid (/proc/net/tcp). */
+  ino = 0;
+  uid = 0;
   /** Readiness changed: the socket's wait queue. */
   notify: (events: number) => void = () => {};
 

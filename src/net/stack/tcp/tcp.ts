@@ -103,6 +103,7 @@ export class Tcp {
     c.tos = l.tos;
     c.lingerZero = l.lingerZero;
     c.parent = l;
+    c.uid = l.uid;
     const p = this.s.path(c.remote, null, c.addr);
     if (typeof p === 'number') return;
     c.path = p;
