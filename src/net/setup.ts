@@ -62,25 +62,7 @@ export function setupNetwork(kernel: { nowNs(): number }, o: NetOptions): Stack 
   return stack;
 }
 
-/** Undo steps for the namespace (addresses, then routes), run when the Sentry exits. */
-const restore: Array<() => void> = [];
-let restoreHooked = false;
-
-function restoreNamespace(): void {
-  for (const f of restore.splice(0)) {
-    try {
-      f();
-    } catch {
-      /* the namespace may be gone */
-    }
-  }
-}
-
 function attachNamespace(stack: Stack, netns: string, debug?: (m: string) => void): void {
-  if (!restoreHooked) {
-    restoreHooked = true;
-    process.on('exit', restoreNamespace);
-  }
   const links = JSON.parse(ipIn(netns, ['-j', 'addr', 'show'])) as IpAddrJson[];
   const routes4 = JSON.parse(ipIn(netns, ['-j', '-4', 'route', 'show', 'table', 'main'])) as IpRouteJson[];
   const routes6 = JSON.parse(ipIn(netns, ['-j', '-6', 'route', 'show', 'table', 'main'])) as IpRouteJson[];
@@ -102,13 +84,11 @@ function attachNamespace(stack: Stack, netns: string, debug?: (m: string) => voi
       const ll = Buffer.from([0xfe, 0x80, 0, 0, 0, 0, 0, 0, m[0] ^ 2, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]]);
       stack.addAddress(nic, ll, 64);
     }
-    // The namespace's kernel must not answer for these addresses any more; they go back
-    // when the sandbox ends, so the namespace can serve the next one.
+    // The namespace's kernel must not answer for these addresses any more (as runsc, the
+    // sandbox owns the namespace for good: the confined Sentry cannot run `ip` at exit).
     for (const a of l.addr_info ?? []) {
       try {
         ipIn(netns, ['addr', 'del', `${a.local}/${a.prefixlen}`, 'dev', l.ifname]);
-        const back = ['addr', 'add', `${a.local}/${a.prefixlen}`, 'dev', l.ifname, ...(a.family === 'inet6' ? ['nodad'] : [])];
-        restore.push(() => ipIn(netns, back));
       } catch (e) {
         debug?.(`net: could not remove ${a.local} from ${l.ifname}: ${(e as Error).message}`);
       }
@@ -116,8 +96,6 @@ function attachNamespace(stack: Stack, netns: string, debug?: (m: string) => voi
   }
   for (const r of [...routes4, ...routes6]) {
     if (!r.gateway || !r.dev) continue;
-    const spec = [r.dst, 'via', r.gateway, 'dev', r.dev, ...(r.metric ? ['metric', String(r.metric)] : [])];
-    restore.push(() => ipIn(netns, [r.gateway!.includes(':') ? '-6' : '-4', 'route', 'replace', ...spec]));
     const nic = stack.nicByName(r.dev);
     if (nic === undefined) continue;
     const v6 = r.gateway.includes(':');

@@ -164,7 +164,10 @@ describe.skipIf(!ok)('network mode sandbox over a veth', () => {
     const got1 = /got (\d+) (\w+)/.exec(r1.out())!;
     expect(got1[1]).toBe(n);
     expect(got1[2]).toBe(sent1[2]);
-    // Download: the sandbox listens (IPv6) and the peer sends.
+    // Download: the sandbox listens (IPv6) and the peer sends. A sandbox owns its
+    // namespace's addresses for good (as runsc): give them back for the second one.
+    sh(['ip', '-n', p.sandboxNs, 'addr', 'add', `${SANDBOX_V4}/24`, 'dev', p.sandboxIf]);
+    sh(['ip', '-n', p.sandboxNs, 'addr', 'add', `${SANDBOX_V6}/64`, 'dev', p.sandboxIf, 'nodad']);
     const r2 = track(sandboxed(p.sandboxNs, [PY, rcv, 'listen', SANDBOX_V6, '9002']));
     await r2.waitFor('listening');
     const s2 = track(inNs(p.peerNs, [PY, snd, 'connect', SANDBOX_V6, '9002', n]));
@@ -225,6 +228,7 @@ describe.skipIf(!ok)('network mode sandbox over a veth', () => {
     await rcv.done;
     expect(/got (\d+) (\w+)/.exec(rcv.out())![2]).toBe(/sent (\d+) (\w+)/.exec(s.out())![2]);
     // And the other way: Linux sends into the sandbox over the same lossy path.
+    sh(['ip', '-n', sbx, 'addr', 'add', `${SANDBOX_V4}/24`, 'dev', a0]);
     const r2 = track(sandboxed(sbx, [PY, script('recv.py', RECEIVER), 'listen', SANDBOX_V4, '9004']));
     await r2.waitFor('listening');
     const s2 = track(inNs(peer, [PY, script('send.py', SENDER), 'connect', SANDBOX_V4, '9004', n]));
