@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs from Debian what the tests and the benchmark need, when missing.
 # Required (the run fails without them): gcc, make, g++, python3 (node-gyp),
-#   busybox-static, strace, git.
+#   busybox-static, strace, git, iproute2 + curl + nsenter (network tests, sandbox mode).
 # Optional bench peers (a failed install is reported, never fatal): runsc, proot,
 #   sqlite3.
 # Safe to re-run: each package is checked with dpkg -s / command -v first, and
@@ -51,6 +51,9 @@ want python3        python3  required
 want busybox-static busybox  required
 want strace         strace   required
 want git            git      required
+want iproute2       ip       required
+want curl           curl     required
+want util-linux     nsenter  required
 want runsc          runsc    optional
 want proot          proot    optional
 want sqlite3        sqlite3  optional

@@ -93,10 +93,11 @@ function run(o: RunOptions): number {
   const s = new Sentry(kernel, platform, SYSCALL_TABLE);
   installTimers(s);
   try {
-    setupNetwork(kernel, { mode: o.network, netns: o.netns, pcap: o.pcap, debug: o.debug ? (m) => writeDiagnostic(`tssandbox: ${m}\n`) : undefined });
+    setupNetwork(kernel, { mode: o.network, netns: o.netns, pcap: o.pcap, allowNet: o.allowNet, denyNet: o.denyNet, debug: o.debug ? (m) => writeDiagnostic(`tssandbox: ${m}\n`) : undefined });
   } catch (e) {
     fail(`cannot set up the network: ${(e as Error).message}`, 125);
   }
+  if (o.hostname !== null) kernel.hostname = o.hostname;
   const tracer = o.strace ? new StraceTracer((l) => writeDiagnostic(l + '\n')) : null;
   s.tracer = tracer;
 

@@ -15,9 +15,12 @@ import { PcapWriter } from './stack/pcap';
 import { parse, v4, isV4 } from './stack/addr';
 import { timerQueue } from '../kernel/time/timers';
 import { setNetwork, type NetworkMode } from './netns';
+import { NetPolicy, setPolicy } from './policy';
 
 export interface NetOptions {
   mode: NetworkMode;
+  allowNet?: string[];
+  denyNet?: string[];
   netns: string | null;
   pcap: string | null;
   debug?: (m: string) => void;
@@ -46,11 +49,12 @@ function ipIn(netns: string, args: string[]): string {
 }
 
 export function setupNetwork(kernel: { nowNs(): number }, o: NetOptions): Stack | null {
+  setPolicy(kernel, new NetPolicy(o.allowNet ?? [], o.denyNet ?? [], o.debug ?? null));
   if (o.mode === 'none') {
     setNetwork(kernel, 'none', null);
     return null;
   }
-  if (o.mode !== 'sandbox') throw new Error(`--network=${o.mode} is not implemented yet`);
+  if (o.mode !== 'sandbox') throw new Error(`--network=${o.mode} is not implemented yet (use none or sandbox)`);
   const clock = { nowNs: () => kernel.nowNs(), q: timerQueue };
   const stack = new Stack(clock);
   if (o.pcap !== null) stack.pcap = new PcapWriter(o.pcap, clock.nowNs);

@@ -23,6 +23,7 @@ import { output } from './stack/tcp/output';
 import { isAny, isMulticast, eq, type Addr } from './stack/addr';
 import { ifreqIoctlFor } from './ifreq';
 import type { IpControl } from './cmsg';
+import { policyOf, type NetPolicy } from './policy';
 
 const V4_BCAST = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 255, 255, 255, 255]);
 
@@ -59,8 +60,12 @@ export class StackSocket extends SocketFile {
   }
 
   static create(t: Task, stack: Stack, domain: number, type: number, protocol: number, flags: number): StackSocket {
-    return new StackSocket(stack, domain, type, protocol, new SocketInode(t.creds.euid, t.creds.egid), flags);
+    const s = new StackSocket(stack, domain, type, protocol, new SocketInode(t.creds.euid, t.creds.egid), flags);
+    s.policy = policyOf(t.kernel);
+    return s;
   }
+  /** --allow-net / --deny-net of the sandbox (null: none). */
+  policy: NetPolicy | null = null;
 
   get tcp(): boolean {
     return this.type === SOCK_STREAM;
@@ -235,6 +240,8 @@ export class StackSocket extends SocketFile {
     let ip = a.ip;
     if (isAny(ip)) ip = Buffer.from(isV4Mapped(ip) ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1] : [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
     if (isMulticast(ip) || eq(ip, V4_BCAST)) return -E.ENETUNREACH;
+    const pol = policyOf(t.kernel);
+    if (pol !== null && !pol.permits(ip, a.port)) return -E.ECONNREFUSED;
     this.pushOptions();
     const r = ep.connect(ip, a.port);
     if (r < 0) return r;
@@ -265,6 +272,7 @@ export class StackSocket extends SocketFile {
     if (isAny(ip)) ip = Buffer.from(isV4Mapped(ip) ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1] : [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
     const p = this.stack.path(ip);
     if (typeof p === 'number') return p;
+    if (this.policy !== null && !this.policy.permits(ip, a.port)) return -E.ECONNREFUSED;
     const r = this.autobindUdp();
     if (r < 0) return r;
     this.remote = { ...a, ip };
@@ -354,6 +362,7 @@ export class StackSocket extends SocketFile {
     const len = req.data.length;
     if (len > (isV4Mapped(ip) ? 65507 : 65527)) return -E.EMSGSIZE;
     if (eq(ip, V4_BCAST) && !this.intOpts.get('1:6')) return -E.EACCES;
+    if (this.policy !== null && !this.policy.permits(ip, port)) return -E.ECONNREFUSED;
     const r = this.autobindUdp();
     if (r < 0) return r;
     const ttl = this.intOpts.get(isV4Mapped(ip) ? '0:2' : '41:16') ?? 64;

@@ -179,6 +179,33 @@ describe.skipIf(!ok)('network mode sandbox over a veth', () => {
     expect(got2[2]).toBe(sent2[2]);
   }, 600_000);
 
+  it('--deny-net / --allow-net: a refused destination gets ECONNREFUSED at once though a server listens; --hostname', async () => {
+    const p = vethPair();
+    const srv = track(inNs(p.peerNs, [PY, '-c', 'import socket,time\nl=socket.socket(); l.bind(("0.0.0.0", 8002)); l.listen(); print("listening", flush=True); time.sleep(120)']));
+    await srv.waitFor('listening');
+    const code = [
+      'import socket, errno',
+      'for port in (8002,):',
+      '    s = socket.socket()',
+      '    try:',
+      '        s.connect(("' + PEER_V4 + '", port)); print("connected")',
+      '    except OSError as e:',
+      '        print(errno.errorcode[e.errno])',
+      'print(socket.gethostname())',
+    ].join('\n');
+    const allowed = track(sandboxed(p.sandboxNs, [PY, '-c', code], ['--allow-net', '198.51.100.0/24:8002', '--hostname', 'box1']));
+    expect(await allowed.done, allowed.err()).toBe(0);
+    expect(allowed.out()).toBe('connected\nbox1\n');
+    sh(['ip', '-n', p.sandboxNs, 'addr', 'add', `${SANDBOX_V4}/24`, 'dev', p.sandboxIf]);
+    const denied = track(sandboxed(p.sandboxNs, [PY, '-c', code], ['--deny-net', `${PEER_V4}/32`]));
+    expect(await denied.done, denied.err()).toBe(0);
+    expect(denied.out()).toBe('ECONNREFUSED\ntssandbox\n');
+    sh(['ip', '-n', p.sandboxNs, 'addr', 'add', `${SANDBOX_V4}/24`, 'dev', p.sandboxIf]);
+    const other = track(sandboxed(p.sandboxNs, [PY, '-c', code], ['--allow-net', '198.51.100.2:9']));
+    expect(await other.done, other.err()).toBe(0);
+    expect(other.out()).toBe('ECONNREFUSED\ntssandbox\n');
+  }, 180_000);
+
   it('introspection: ip addr / ip route / ss -tan / /proc/net inside show the stack; ip addr add and ip link set down change it', async () => {
     const p = vethPair();
     sh(['ip', '-n', p.peerNs, 'addr', 'add', '198.51.100.254/24', 'dev', p.peerIf]);

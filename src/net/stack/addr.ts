@@ -68,7 +68,10 @@ export function fmt(a: Uint8Array): string {
 }
 export function parse(s: string): Addr | null {
   const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
-  if (m) return v4(+m[1], +m[2], +m[3], +m[4]);
+  if (m) {
+    if ([m[1], m[2], m[3], m[4]].some((x) => +x > 255)) return null;
+    return v4(+m[1], +m[2], +m[3], +m[4]);
+  }
   if (!s.includes(':')) return null;
   const [head, tail] = s.includes('::') ? s.split('::') : [s, null];
   const h = head ? head.split(':') : [];
