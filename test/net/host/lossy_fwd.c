@@ -29,7 +29,7 @@ static int open_if(const char *name) {
   setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
   /* Frames keep their virtio_net_hdr: a checksum the sender left to offload stays marked. */
   if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) != 0) { perror("PACKET_VNET_HDR"); exit(1); }
-  int buf = 4 << 20;
+  int buf = 64 << 20; /* a burst must not overflow it: losses are ours to choose */
   setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf);
   return fd;
 }

@@ -91,6 +91,10 @@ export class TcpEndpoint implements Binding {
   /** SHUT_RD by the application. */
   rdShut = false;
 
+  /** SACK scoreboard: [left, right) ranges the peer holds above sndUna, sorted, flat pairs. */
+  sacked: number[] = [];
+  /** Next sequence a SACK-driven retransmission may start at (this recovery). */
+  rexmitNext = 0;
   cc: NewReno;
   readonly rtt = new RttEstimator();
   retries = 0;
@@ -106,6 +110,8 @@ export class TcpEndpoint implements Binding {
   readonly persistTimer: StackTimer;
   readonly keepTimer: StackTimer;
   readonly waitTimer: StackTimer;
+  /** Continues a send burst on the next round (output sends at most BURST segments per call). */
+  readonly burstTimer: StackTimer;
 
   // options the socket sets
   nodelay = false;
@@ -157,6 +163,7 @@ export class TcpEndpoint implements Binding {
     this.persistTimer = new StackTimer(c, () => onPersist(this));
     this.keepTimer = new StackTimer(c, () => onKeepalive(this));
     this.waitTimer = new StackTimer(c, () => this.finalClose());
+    this.burstTimer = new StackTimer(c, () => output(this));
     this.cc = new NewReno(this.mss);
   }
 
@@ -355,6 +362,7 @@ export class TcpEndpoint implements Binding {
     this.persistTimer.cancel();
     this.keepTimer.cancel();
     this.waitTimer.cancel();
+    this.burstTimer.cancel();
   }
 
   /** Releases the 4-tuple and the port: TIME_WAIT over, or an orphan done. */

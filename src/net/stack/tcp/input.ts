@@ -10,7 +10,7 @@ import { EV_IN, EV_OUT, EV_HUP, EV_RDHUP, EV_ERR } from './endpoint';
 import { TcpState, canReceive } from './state';
 import { type Segment, SYN, FIN, RST, ACK } from './segment';
 import { add, diff, gt, ge, lt, le } from './seq';
-import { output, sendAck, scheduleAck, sendSeg, retransmitFirst, wakeWriter } from './output';
+import { output, sendAck, scheduleAck, sendSeg, retransmitFirst, wakeWriter, updateScoreboard, pruneScoreboard, retransmitHole } from './output';
 
 /** Applies the options of a SYN (or SYN-ACK) to the connection. */
 export function applySynOptions(ep: TcpEndpoint, seg: Segment): void {
@@ -264,6 +264,7 @@ function processAck(ep: TcpEndpoint, seg: Segment): number {
     return -1;
   }
   const wndScaled = seg.wnd << ep.sndWscale;
+  if (ep.sackOn && seg.sackCount > 0) updateScoreboard(ep, seg.sack, seg.sackCount);
   if (gt(ack, ep.sndUna)) {
     const acked = diff(ack, ep.sndUna);
     const dataAcked = Math.min(acked, ep.sendQ.bytes);
@@ -273,6 +274,7 @@ function processAck(ep: TcpEndpoint, seg: Segment): number {
     ep.sndUna = ack;
     if (lt(ep.sndNxt, ack)) ep.sndNxt = ack;
     ep.retries = 0;
+    if (ep.sacked.length) pruneScoreboard(ep);
     // RTT: the echoed timestamp, else Karn's rule on the one timed segment.
     if (ep.tsOn && seg.hasTs && seg.tsEcr !== 0) ep.rtt.sample(((ep.nowMs() >>> 0) - seg.tsEcr) | 0);
     else if (ep.rttSeq >= 0 && ge(ack, ep.rttSeq)) {
@@ -281,7 +283,9 @@ function processAck(ep: TcpEndpoint, seg: Segment): number {
     }
     const cc = ep.cc;
     if (cc.inRecovery) {
-      if (cc.recoveryAck(ack, acked, flightBefore)) retransmitFirst(ep);
+      if (cc.recoveryAck(ack, acked, flightBefore)) {
+        if (!retransmitHole(ep)) retransmitFirst(ep);
+      }
     } else {
       cc.dupAcks = 0;
       cc.onAck(acked);
@@ -289,14 +293,18 @@ function processAck(ep: TcpEndpoint, seg: Segment): number {
     if (ep.sndUna === ep.sndMax) ep.rtoTimer.cancel();
     else ep.rtoTimer.arm(ep.rtt.current);
     if (dataAcked > 0) wakeWriter(ep);
-  } else if (ack === ep.sndUna && seg.dataLen === 0 && !(seg.flags & (SYN | FIN)) && ep.sndUna !== ep.sndMax && wndScaled === ep.sndWnd) {
-    // Duplicate ACK (RFC 5681 §2).
+  } else if (ack === ep.sndUna && seg.dataLen === 0 && !(seg.flags & (SYN | FIN)) && ep.sndUna !== ep.sndMax && (wndScaled === ep.sndWnd || seg.sackCount > 0)) {
+    // Duplicate ACK (RFC 5681 §2; with SACK, RFC 6675: one carrying SACK blocks counts even if
+    // the window moved, as a receiver that autotunes its buffer moves it all the time).
     const cc = ep.cc;
     cc.dupAcks++;
-    if (cc.inRecovery) cc.cwnd += ep.mss;
-    else if (cc.dupAcks === 3) {
+    if (cc.inRecovery) {
+      if (!retransmitHole(ep)) cc.cwnd += ep.mss;
+    } else if (cc.dupAcks === 3) {
       cc.enterRecovery(ep.flight, ep.sndMax);
+      ep.rexmitNext = ep.sndUna;
       retransmitFirst(ep);
+      ep.rexmitNext = add(ep.sndUna, Math.min(ep.mss, ep.sendQ.bytes));
     }
   }
   // Window update (RFC 9293: SND.WL1/WL2).

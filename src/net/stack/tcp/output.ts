@@ -18,6 +18,12 @@ const SYN_RETRIES = 6;
 const SYNACK_RETRIES = 5;
 const DATA_RETRIES = 15;
 export const DELAYED_ACK_MS = 40;
+/**
+ * Segments one output() call may send before yielding to the next Sentry round: a link
+ * with no queue of its own (a veth's peer takes frames into a 1000-frame backlog) drops
+ * a whole window sent at once; yielding lets the receiving side drain (pacing, roughly).
+ */
+const BURST = 64;
 
 /** The window to advertise (unscaled bytes), never moving the right edge left. */
 function rcvWindow(ep: TcpEndpoint): number {
@@ -117,7 +123,12 @@ export function output(ep: TcpEndpoint): void {
   if (st !== TcpState.ESTABLISHED && st !== TcpState.CLOSE_WAIT && st !== TcpState.FIN_WAIT1 && st !== TcpState.LAST_ACK && st !== TcpState.CLOSING) return;
   const dataEnd = add(ep.sndUna, ep.sendQ.bytes);
   const finSeq = dataEnd; // the FIN's sequence number once queued
+  let sent = 0;
   for (;;) {
+    if (sent >= BURST && ep.path !== null && !ep.path.nic.loopback) {
+      ep.burstTimer.ensure(0);
+      break;
+    }
     const unsent = diff(dataEnd, ep.sndNxt);
     const inFlight = diff(ep.sndNxt, ep.sndUna);
     const wnd = Math.min(ep.sndWnd, ep.cc.cwnd);
@@ -137,6 +148,20 @@ export function output(ep: TcpEndpoint): void {
         if (ep.cork) break;
         if (!ep.nodelay && inFlight > 0) break;
       }
+      if (lt(ep.sndNxt, ep.sndMax) && ep.sacked.length) {
+        // Resending after a timeout: what the peer SACKed needs no second copy.
+        const e = sackedEnd(ep, ep.sndNxt);
+        if (e >= 0) {
+          ep.sndNxt = e;
+          continue;
+        }
+        let stop = -1;
+        for (let j = 0; j < ep.sacked.length; j += 2) if (gt(ep.sacked[j], ep.sndNxt)) {
+          stop = ep.sacked[j];
+          break;
+        }
+        if (stop >= 0 && diff(stop, ep.sndNxt) < len) len = diff(stop, ep.sndNxt);
+      }
       if (len > unsent) len = unsent;
       const last = len === unsent;
       const withFin = last && ep.finQueued && wnd - inFlight > len;
@@ -150,6 +175,7 @@ export function output(ep: TcpEndpoint): void {
         ep.rttStart = ep.nowMs();
       }
       sendSeg(ep, seq, ACK | (last ? PSH : 0) | (withFin ? FIN : 0), len);
+      sent++;
       ep.sndNxt = add(seq, len + (withFin ? 1 : 0));
       if (gt(ep.sndNxt, ep.sndMax)) ep.sndMax = ep.sndNxt;
       ep.rtoTimer.ensure(ep.rtt.current);
@@ -164,6 +190,84 @@ export function output(ep: TcpEndpoint): void {
     }
     break;
   }
+}
+
+/** Records the SACK blocks of an ACK (RFC 2018) in the scoreboard; drops what sndUna passed. */
+export function updateScoreboard(ep: TcpEndpoint, blocks: Uint32Array, n: number): void {
+  const r = ep.sacked;
+  for (let i = 0; i < n; i++) {
+    let l = blocks[i * 2];
+    let h = blocks[i * 2 + 1];
+    if (!lt(ep.sndUna, h) || gt(h, ep.sndMax) || !lt(l, h)) continue;
+    if (lt(l, ep.sndUna)) l = ep.sndUna;
+    // Insert and merge.
+    const out: number[] = [];
+    let placed = false;
+    for (let j = 0; j < r.length; j += 2) {
+      const a = r[j], b = r[j + 1];
+      if (lt(b, l)) out.push(a, b);
+      else if (lt(h, a)) {
+        if (!placed) {
+          out.push(l, h);
+          placed = true;
+        }
+        out.push(a, b);
+      } else {
+        l = lt(a, l) ? a : l;
+        h = gt(b, h) ? b : h;
+      }
+    }
+    if (!placed) out.push(l, h);
+    ep.sacked = out;
+  }
+  pruneScoreboard(ep);
+}
+
+export function pruneScoreboard(ep: TcpEndpoint): void {
+  const r = ep.sacked;
+  let k = 0;
+  while (k < r.length && !lt(ep.sndUna, r[k + 1])) k += 2;
+  if (k > 0) ep.sacked = r.slice(k);
+  if (ep.sacked.length && lt(ep.sacked[0], ep.sndUna)) ep.sacked[0] = ep.sndUna;
+}
+
+/** If seq lies in a SACKed range, the end of that range; else -1. */
+function sackedEnd(ep: TcpEndpoint, seq: number): number {
+  const r = ep.sacked;
+  for (let j = 0; j < r.length; j += 2) if (!lt(seq, r[j]) && lt(seq, r[j + 1])) return r[j + 1];
+  return -1;
+}
+
+/**
+ * SACK loss recovery (RFC 6675, simplified): each ACK in recovery clocks out the next hole
+ * below the highest SACKed byte; returns false when there is no hole left to repair.
+ */
+export function retransmitHole(ep: TcpEndpoint): boolean {
+  const r = ep.sacked;
+  if (!ep.sackOn || r.length === 0) return false;
+  let seq = lt(ep.rexmitNext, ep.sndUna) ? ep.sndUna : ep.rexmitNext;
+  const top = r[r.length - 2];
+  for (;;) {
+    const e = sackedEnd(ep, seq);
+    if (e < 0) break;
+    seq = e;
+  }
+  if (!lt(seq, top)) return false;
+  // The hole runs up to the next SACKed range.
+  let holeEnd = top;
+  for (let j = 0; j < r.length; j += 2) if (gt(r[j], seq)) {
+    holeEnd = r[j];
+    break;
+  }
+  const off = diff(seq, ep.sndUna);
+  const len = Math.min(ep.mss, diff(holeEnd, seq), ep.sendQ.bytes - off);
+  if (len <= 0) return false;
+  ep.totalRetrans++;
+  ep.stack.mib.tcpRetransSegs++;
+  ep.rttSeq = -1;
+  sendSeg(ep, seq, ACK, len);
+  ep.rexmitNext = add(seq, len);
+  return true;
 }
 
 /** Retransmits the first unacknowledged segment (fast retransmit, partial ACKs). */
