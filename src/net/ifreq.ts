@@ -10,6 +10,7 @@ import {
   SIOCGIFDSTADDR, SIOCGIFTXQLEN,
 } from '../abi/socket';
 import type { Stack } from './stack/stack';
+import { links, addrs } from './netview';
 import { isV4 } from './stack/addr';
 
 interface IfView {
@@ -23,18 +24,8 @@ interface IfView {
 }
 
 function views(stack: Stack | null): IfView[] {
-  if (stack === null) {
-    return [{ index: 1, name: 'lo', flags: 0x49, mtu: 65536, mac: Buffer.alloc(6), loopback: true, v4: { addr: Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1]), prefix: 8 } }];
-  }
-  return stack.nics.map((n) => ({
-    index: n.index,
-    name: n.name,
-    flags: n.flags & 0xffff,
-    mtu: n.mtu,
-    mac: n.link.mac,
-    loopback: n.loopback,
-    v4: n.addrs.find((a) => isV4(a.addr)) ?? null,
-  }));
+  const as = addrs(stack);
+  return links(stack).map((l) => ({ ...l, flags: l.flags & 0xffff, v4: as.find((a) => a.index === l.index && isV4(a.addr)) ?? null }));
 }
 
 function sockaddrIn(b: Buffer, off: number, a: Buffer | null): void {
