@@ -10,7 +10,8 @@
         "native/gofer_server.cc",
         "native/vdso_clock.cc",
         "native/sentry_confine.cc",
-        "native/oci_console.cc"
+        "native/oci_console.cc",
+        "native/net_host.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],

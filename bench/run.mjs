@@ -115,6 +115,22 @@ const ROWS = [
     kind: 'oci',
     reps: 5,
   },
+  {
+    id: 'tcp-stream',
+    label: 'loopback TCP, one stream (per MiB; 1 GiB)',
+    kind: 'per-op',
+    guest: 'tcp_stream', // bench/guests/tcp_stream.c, built -static
+    iters: { native: 1024, sandbox: 1024 },
+    reps: 3,
+  },
+  {
+    id: 'tcp-connect',
+    label: 'loopback TCP connect+accept+1 byte each way+close',
+    kind: 'per-op',
+    guest: 'tcp_connect', // bench/guests/tcp_connect.c, built -static
+    iters: { native: 20_000, sandbox: 2_000 },
+    reps: 3,
+  },
 ];
 
 /** The 200 MB host file the cat row reads (made once, outside the repository). */

@@ -1,6 +1,10 @@
 // Entry point of the native addon: registers each area's functions.
 #include "common.h"
 
+namespace tss {
+void InitNetHost(Napi::Env env, Napi::Object exports);  // native/net_host.cc
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tss::InitPtrace(env, exports);
   tss::InitHost(env, exports);
@@ -9,6 +13,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tss::InitVdsoClock(env, exports);
   tss::InitSentryConfine(env, exports);
   tss::InitOci(env, exports);
+  tss::InitNetHost(env, exports);
   return exports;
 }
 

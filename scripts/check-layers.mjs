@@ -19,6 +19,7 @@ export const LAYERS = [
   ['fs/fsimpl/kernfs', 'fs/fsimpl/pipefs', 'fs/fsimpl/eventfd', 'fs/fsimpl/epoll', 'fs/fsimpl/tmpfs',
     'fs/fsimpl/overlay', 'fs/fsimpl/hostfs', 'src/loader'],
   ['src/kernel'],
+  ['src/net/stack'],
   ['src/net'],
   ['fs/fsimpl/proc', 'fs/fsimpl/sys', 'fs/fsimpl/dev', 'fs/fsimpl/devpts', 'fs/fsimpl/host'],
   ['fs/rootfs'],

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs from Debian what the tests and the benchmark need, when missing.
 # Required (the run fails without them): gcc, make, g++, python3 (node-gyp),
-#   busybox-static, strace, git, time (/usr/bin/time: the accounting test).
+#   busybox-static, strace, git, time (/usr/bin/time: the accounting test),
+#   iproute2 + curl + nsenter (network tests, sandbox mode).
 # Optional bench peers (a failed install is reported, never fatal): runsc, proot,
 #   sqlite3.
 # Optional OCI engines for test/oci (their tests are skipped without them): runc,
@@ -54,6 +55,9 @@ want busybox-static busybox  required
 want strace         strace   required
 want git            git      required
 want time           /usr/bin/time required
+want iproute2       ip       required
+want curl           curl     required
+want util-linux     nsenter  required
 want runsc          runsc    optional
 want proot          proot    optional
 want sqlite3        sqlite3  optional

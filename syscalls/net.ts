@@ -14,6 +14,8 @@ import * as C from '../src/abi/socket';
 import { SocketFile, credsOf, isNonblock } from '../src/net/socket-file';
 import { UnixSocket } from '../src/net/unix-socket';
 import { InetSocket } from '../src/net/inet-socket';
+import { StackSocket, ipControlFor } from '../src/net/stack-socket';
+import { stackOf } from '../src/net/netns';
 import { NetlinkSocket } from '../src/net/netlink-route';
 import { parseControl, buildControl, releaseControl, type SendControl } from '../src/net/cmsg';
 import { getOpt, setOpt } from '../src/net/sockopt';
@@ -109,6 +111,10 @@ function create(t: Task, domain: number, type: number, protocol: number, flags: 
         return t.creds.euid !== 0 ? -E.EPERM : -E.EPROTONOSUPPORT;
       } else {
         return -E.ESOCKTNOSUPPORT;
+      }
+      {
+        const stack = stackOf(t.kernel);
+        if (stack !== null) return StackSocket.create(t, stack, domain, type, protocol, fl);
       }
       return InetSocket.create(t, domain, type, protocol, fl);
     case C.AF_NETLINK:
@@ -378,7 +384,7 @@ function doRecv(t: Task, s: SocketFile, segs: Seg[], flags: number, meta: RecvMe
   const stream = s.type === C.SOCK_STREAM;
   const waitAll = stream && (flags & (C.MSG_WAITALL | C.MSG_PEEK)) === C.MSG_WAITALL;
   for (;;) {
-    const room = stream ? Math.min(total - st.done, Math.max(s.rq.bytes, 1)) : Math.min(total, 1 << 22);
+    const room = stream ? Math.min(total - st.done, Math.max(s.inBytes, 1)) : Math.min(total, 1 << 22);
     const buf = Buffer.allocUnsafe(Math.max(room, 0));
     const r = s.recv(buf, flags, meta);
     if (r < 0) {
@@ -387,11 +393,12 @@ function doRecv(t: Task, s: SocketFile, segs: Seg[], flags: number, meta: RecvMe
       return r;
     }
     const copied = Math.min(r, buf.length);
-    if (copied > 0 && !copySegs(t, segs, st.done, buf, copied, true)) return st.done > 0 ? st.done : EFAULT;
+    const discard = (meta as RecvMeta & { discard?: boolean }).discard === true;
+    if (copied > 0 && !discard && !copySegs(t, segs, st.done, buf, copied, true)) return st.done > 0 ? st.done : EFAULT;
     if (!stream) return r;
     st.done += copied;
     if (meta.rights !== null || !waitAll || r === 0 || st.done >= total) return st.done;
-    if (s.rq.length === 0 && (nonblock || s.rcvShut)) return st.done;
+    if (s.inBytes === 0 && (nonblock || s.rcvShut)) return st.done;
   }
 }
 
@@ -424,7 +431,7 @@ function recvOne(t: Task, s: SocketFile, msgAddr: number, flags: number): number
   }
   // Control: creds when the receiver asked for them (SO_PASSCRED), then passed fds.
   const creds = s.passCred && s.domain === C.AF_UNIX ? meta.creds ?? { pid: 0, uid: 65534, gid: 65534 } : null;
-  const ctl = buildControl(t, m.control === 0 ? 0 : m.controllen, creds, meta.rights, (flags & C.MSG_CMSG_CLOEXEC) !== 0);
+  const ctl = buildControl(t, m.control === 0 ? 0 : m.controllen, creds, meta.rights, (flags & C.MSG_CMSG_CLOEXEC) !== 0, ipControlFor(s, meta));
   if (ctl.bytes.length > 0 && !t.mem.write(m.control, ctl.bytes)) return EFAULT;
   const out = Buffer.alloc(4);
   out.writeInt32LE(namelen, 0);

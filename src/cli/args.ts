@@ -31,13 +31,30 @@ export interface RunOptions {
   tmpfsLimit: number;
   /** Bytes of guest memory (--memory): anonymous and private memory and tmpfs; Infinity if unset. */
   memoryLimit: number;
+  /** --network: none (loopback only), sandbox (the stack over --netns's interfaces), host, user. */
+  network: 'none' | 'sandbox' | 'host' | 'user';
+  /** --netns PATH: the network namespace whose interfaces sandbox mode takes over. */
+  netns: string | null;
+  /** --pcap FILE: frames the stack sends and receives. */
+  pcap: string | null;
+  /** --allow-net / --deny-net: CIDR[:PORT] lists. */
+  allowNet: string[];
+  denyNet: string[];
+  /** --dns ADDR (resolv.conf), --hostname NAME. */
+  dns: string[];
+  hostname: string | null;
+  /** --publish HOSTPORT:PORT (user mode). */
+  publish: Array<{ hostPort: number; port: number }>;
 }
+
+export const NETWORK_MODES = ['none', 'sandbox', 'host', 'user'] as const;
 
 export function parseRunArgs(argv: string[]): RunOptions {
   const o: RunOptions = {
     program: '', args: [], root: '/', mounts: [], tmpfs: [], env: [], clearEnv: false, cwd: null,
     platform: 'ptrace', pin: true, strace: false, debug: false, tty: false, pidsLimit: 16384, tmpfsLimit: Infinity,
     memoryLimit: Infinity,
+    network: 'none', netns: null, pcap: null, allowNet: [], denyNet: [], dns: [], hostname: null, publish: [],
   };
   let i = 0;
   const value = (flag: string): string => {
@@ -100,6 +117,25 @@ export function parseRunArgs(argv: string[]): RunOptions {
       case '--strace': o.strace = true; break;
       case '--debug': o.debug = true; break;
       case '-t': case '--tty': o.tty = true; break;
+      case '--network': case '--net': {
+        const v = val(a);
+        if (!(NETWORK_MODES as readonly string[]).includes(v)) throw new UsageError(`--network: unknown mode '${v}' (modes: ${NETWORK_MODES.join(', ')})`);
+        o.network = v as RunOptions['network'];
+        break;
+      }
+      case '--netns': o.netns = val(a); break;
+      case '--pcap': o.pcap = val(a); break;
+      case '--allow-net': o.allowNet.push(...val(a).split(',').filter(Boolean)); break;
+      case '--deny-net': o.denyNet.push(...val(a).split(',').filter(Boolean)); break;
+      case '--dns': o.dns.push(val(a)); break;
+      case '--hostname': o.hostname = val(a); break;
+      case '--publish': case '-p': {
+        const v = val(a);
+        const m = /^(\d+):(\d+)$/.exec(v);
+        if (!m || +m[1] > 65535 || +m[2] > 65535 || +m[1] === 0 || +m[2] === 0) throw new UsageError(`--publish wants HOSTPORT:PORT, got '${v}'`);
+        o.publish.push({ hostPort: +m[1], port: +m[2] });
+        break;
+      }
       default:
         throw new UsageError(`unknown flag '${argv[i]}' (try --help)`);
     }
@@ -109,6 +145,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
   o.program = argv[i];
   o.args = argv.slice(i + 1);
   if (!o.root.startsWith('/')) throw new UsageError(`--root must be an absolute path, got '${o.root}'`);
+  if (o.netns !== null && o.network === 'none') o.network = 'sandbox';
   return o;
 }
 

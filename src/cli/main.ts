@@ -32,6 +32,11 @@ run options:
   --strace                print every syscall with decoded arguments, result and time
   --debug                 print the Sentry's own log (unsupported syscalls...)
   -t, --tty               (accepted; the terminal is passed through as is)
+  --network MODE          none (default: loopback only), sandbox (the Sentry's TCP/IP stack
+                          over --netns's interfaces), host, user
+  --netns PATH            network namespace (e.g. /var/run/netns/NAME) whose interfaces
+                          sandbox mode takes over (implies --network=sandbox)
+  --pcap FILE             write every frame the stack sends and receives (tcpdump -r FILE)
 `;
 
 /** The OCI runtime command line (src/oci): its commands, and the global flags engines put first. */

@@ -23,6 +23,7 @@ import { PtracePlatform } from '../platform/ptrace';
 import { native } from '../platform/native';
 import { StraceTracer } from './strace';
 import { installTimers } from '../kernel/time/index';
+import { setupNetwork } from '../net/setup';
 import { EACCES, ENOEXEC, ENOTDIR, errnoMessage } from '../abi/errno';
 import * as nfs from 'node:fs';
 import * as os from 'node:os';
@@ -118,6 +119,12 @@ function run(o: RunOptions): number {
 
   const s = new Sentry(kernel, platform, SYSCALL_TABLE);
   installTimers(s);
+  try {
+    setupNetwork(kernel, { mode: o.network, netns: o.netns, pcap: o.pcap, allowNet: o.allowNet, denyNet: o.denyNet, debug: o.debug ? (m) => writeDiagnostic(`tssandbox: ${m}\n`) : undefined });
+  } catch (e) {
+    fail(`cannot set up the network: ${(e as Error).message}`, 125);
+  }
+  if (o.hostname !== null) kernel.hostname = o.hostname;
   const tracer = o.strace ? new StraceTracer((l) => writeDiagnostic(l + '\n')) : null;
   s.tracer = tracer;
 

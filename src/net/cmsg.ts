@@ -107,11 +107,25 @@ function cmsg(level: number, type: number, data: Buffer, room: number): Buffer {
  * Builds the control data for a receive into a buffer of `room` bytes. Creds come first
  * (as Linux's scm_recv), then the fds, installed with O_CLOEXEC when asked.
  */
+/** IP-level ancillary data a datagram carries: (level, type, payload) triples, in order. */
+export type IpControl = Array<[number, number, Buffer]>;
+
 export function buildControl(
-  t: Task, room: number, creds: Creds | null, rights: FileDescription[] | null, cloexec: boolean,
+  t: Task, room: number, creds: Creds | null, rights: FileDescription[] | null, cloexec: boolean, ip: IpControl | null = null,
 ): BuiltControl {
   const parts: Buffer[] = [];
   let flags = 0;
+  if (ip !== null) {
+    for (const [level, type, d] of ip) {
+      if (room < HDR + d.length) {
+        flags |= MSG_CTRUNC;
+        break;
+      }
+      const c = cmsg(level, type, d, room);
+      parts.push(c);
+      room -= c.length;
+    }
+  }
   if (creds !== null) {
     if (room < HDR + 12) flags |= MSG_CTRUNC;
     else {

@@ -7,10 +7,11 @@
  */
 import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
-import { POLLIN, POLLOUT, POLLRDNORM, POLLERR, POLLHUP } from '../abi/fs';
+import { POLLIN, POLLOUT, POLLRDNORM, POLLERR, POLLHUP, POLLRDHUP, POLLWRNORM } from '../abi/fs';
 import {
-  AF_INET, AF_INET6, AF_UNSPEC, SOCK_STREAM, IPPROTO_TCP, IPPROTO_UDP, EPHEMERAL_LO, EPHEMERAL_HI,
+  AF_INET, AF_INET6, AF_UNSPEC, SOCK_STREAM, IPPROTO_TCP, IPPROTO_UDP, EPHEMERAL_LO, EPHEMERAL_HI, MSG_TRUNC, MSG_PEEK,
 } from '../abi/socket';
+import type { RecvMeta } from './packet';
 import {
   decodeInet, encodeInet, ipIsAny, ipIsLoopback, isV4Mapped, V4_ANY, V4_LOOPBACK, V6_ANY, V6_LOOPBACK, type InetAddr,
 } from './sockaddr';
@@ -151,7 +152,18 @@ export class InetSocket extends SocketFile {
     return wild;
   }
 
+  /** A nonblocking connect returned EINPROGRESS and no connect() has seen it finish yet. */
+  private connectPending = false;
+  /** The connection ended in a reset (RST: linger 0, unread data, or data sent to a closed peer). */
+  private reset = false;
+
   connect(t: Task, b: Buffer, nonblock: boolean): number {
+    if (this.connectPending && this.type === SOCK_STREAM) {
+      // Linux: the first connect() after the handshake finished succeeds; later ones get EISCONN.
+      this.connectPending = false;
+      if (this.state === SockState.Connected) return 0;
+      if (this.err !== 0) return -this.takeErr();
+    }
     if (b.length >= 2 && b.readUInt16LE(0) === AF_UNSPEC && this.type !== SOCK_STREAM) {
       this.remote = null;
       this.peer = null;
@@ -203,6 +215,7 @@ export class InetSocket extends SocketFile {
     target.waitQueue.notify(POLLIN | POLLRDNORM);
     this.waitQueue.notify(POLLOUT);
     // A nonblocking connect never completes within the call on Linux, even on loopback.
+    if (nonblock) this.connectPending = true;
     return nonblock ? -E.EINPROGRESS : 0;
   }
 
@@ -262,7 +275,57 @@ export class InetSocket extends SocketFile {
     if (target.rq.bytes + len > target.rcvbuf) return len;
     const from: InetAddr = { family: this.domain, ip: this.sourceIpFor(this), port: this.local!.port, flowinfo: 0, scope: 0 };
     this.deliver(target, req.data, req, encodeInet(from, target.domain));
+    const q = target.rq.packets;
+    q[q.length - 1].info = { ifindex: 1, dst: dest.ip, ttl: this.intOpts.get(isV4Mapped(dest.ip) ? '0:2' : '41:16') ?? 64, tos: 0 };
     return len;
+  }
+
+  // ---- TCP as Linux shows it (the fast path has no segments, but the same states) ----
+
+  protected override get notConnectedSendErr(): number {
+    return this.type === SOCK_STREAM ? -E.EPIPE : -E.ENOTCONN;
+  }
+
+  protected override resetOnClose(): boolean {
+    return this.type === SOCK_STREAM && this.linger[0] !== 0 && this.linger[1] === 0;
+  }
+
+  override peerClosed(unread: boolean): void {
+    super.peerClosed(unread);
+    if (unread && this.type === SOCK_STREAM) this.reset = true;
+  }
+
+  override send(t: Task | null, req: SendRequest): number {
+    if (this.type === SOCK_STREAM && this.state === SockState.Connected && this.peerGone && !this.reset && this.err === 0 && !this.sndShut) {
+      // Data to a peer that closed: Linux sends it, the peer answers RST, and the next write fails with EPIPE.
+      this.reset = true;
+      this.err = E.EPIPE;
+      this.waitQueue.notify(POLLERR | POLLHUP | POLLIN | POLLOUT);
+      return req.data.length;
+    }
+    return super.send(t, req);
+  }
+
+  override recv(dst: Uint8Array, flags: number, meta: RecvMeta): number {
+    if (this.type === SOCK_STREAM && (flags & (MSG_TRUNC | MSG_PEEK)) === MSG_TRUNC) {
+      // TCP MSG_TRUNC discards the bytes instead of copying them.
+      const n = super.recv(Buffer.allocUnsafe(dst.length), flags & ~MSG_TRUNC, meta);
+      (meta as RecvMeta & { discard?: boolean }).discard = true;
+      return n;
+    }
+    return super.recv(dst, flags, meta);
+  }
+
+  /** As Linux's tcp_poll: a closed socket (never connected, refused, reset) is IN|OUT|HUP|RDHUP. */
+  override readiness(): number {
+    if (this.type !== SOCK_STREAM || this.state === SockState.Listening) return super.readiness();
+    let m = this.err !== 0 ? POLLERR : 0;
+    if (this.state !== SockState.Connected || this.reset) return m | POLLIN | POLLRDNORM | POLLRDHUP | POLLOUT | POLLWRNORM | POLLHUP;
+    if (this.rcvShut) m |= POLLIN | POLLRDNORM | POLLRDHUP;
+    if (this.rcvShut && this.sndShut) m |= POLLHUP;
+    if (this.rq.length > 0) m |= POLLIN | POLLRDNORM;
+    if (this.sndShut || this.writableNow()) m |= POLLOUT | POLLWRNORM;
+    return m;
   }
 
   protected override unbind(): void {
@@ -273,6 +336,13 @@ export class InetSocket extends SocketFile {
     if (i >= 0) list.splice(i, 1);
     if (list.length === 0) this.table.delete(this.local.port);
   }
+}
+
+/** Every bound TCP (tcp=true) or UDP socket of the fast path, for /proc/net. */
+export function listInet(tcp: boolean): InetSocket[] {
+  const out: InetSocket[] = [];
+  for (const l of (tcp ? tables.tcp : tables.udp).values()) out.push(...l);
+  return out;
 }
 
 export const INET_PROTOCOLS = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP };

@@ -9,6 +9,10 @@ import type { Task } from '../kernel/task';
 import { AF_NETLINK, AF_INET, AF_INET6, AF_UNSPEC } from '../abi/socket';
 import { encodeNetlink } from './sockaddr';
 import { SocketFile, SocketInode, type SendRequest } from './socket-file';
+import { links, addrs, routes, type LinkView, type AddrView, type RouteView } from './netview';
+import { stackOf } from './netns';
+import type { Stack } from './stack/stack';
+import { isV4 } from './stack/addr';
 
 const NETLINK_ROUTE = 0;
 const NLMSG_ERROR = 2;
@@ -19,10 +23,16 @@ const NLM_F_DUMP = 0x300;
 const RTM_NEWLINK = 16;
 const RTM_GETLINK = 18;
 const RTM_NEWADDR = 20;
+const RTM_DELLINK = 17;
+const RTM_SETLINK = 19;
 const RTM_GETADDR = 22;
-const IFF_UP = 0x1, IFF_LOOPBACK = 0x8, IFF_RUNNING = 0x40, IFF_LOWER_UP = 0x10000;
+const RTM_DELADDR = 21;
+const RTM_NEWROUTE = 24;
+const RTM_DELROUTE = 25;
+const RTM_GETROUTE = 26;
+const ARPHRD_ETHER = 1;
+const IFF_UP = 0x1;
 const ARPHRD_LOOPBACK = 772;
-const RT_SCOPE_HOST = 254;
 const IFA_F_PERMANENT = 0x80;
 
 let nextPortId = 1;
@@ -52,45 +62,104 @@ function nlmsg(type: number, flags: number, seq: number, pid: number, body: Buff
   return Buffer.concat([h, body]);
 }
 
-function linkBody(): Buffer {
+function linkBody(l: LinkView): Buffer {
   const ifi = Buffer.alloc(16);
   ifi[0] = AF_UNSPEC;
-  ifi.writeUInt16LE(ARPHRD_LOOPBACK, 2);
-  ifi.writeInt32LE(1, 4);
-  ifi.writeUInt32LE(IFF_UP | IFF_LOOPBACK | IFF_RUNNING | IFF_LOWER_UP, 8);
+  ifi.writeUInt16LE(l.loopback ? ARPHRD_LOOPBACK : ARPHRD_ETHER, 2);
+  ifi.writeInt32LE(l.index, 4);
+  ifi.writeUInt32LE(l.flags, 8);
+  const st = Buffer.alloc(24 * 8);
+  const s = l.stats;
+  [s.rxPackets, s.txPackets, s.rxBytes, s.txBytes, s.rxErrors, s.txErrors, s.rxDropped, s.txDropped].forEach((v, i) => st.writeBigUInt64LE(BigInt(v), i * 8));
   return Buffer.concat([
     ifi,
-    rta(3, cstr('lo')), // IFLA_IFNAME
-    rta(4, u32(65536)), // IFLA_MTU
-    rta(16, Buffer.from([0])), // IFLA_OPERSTATE: unknown, like lo
-    rta(1, Buffer.alloc(6)), // IFLA_ADDRESS
-    rta(2, Buffer.alloc(6)), // IFLA_BROADCAST
+    rta(3, cstr(l.name)), // IFLA_IFNAME
+    rta(4, u32(l.mtu)), // IFLA_MTU
+    rta(13, u32(1000)), // IFLA_TXQLEN
+    rta(16, Buffer.from([l.loopback ? 0 : (l.flags & IFF_UP) !== 0 ? 6 : 2])), // IFLA_OPERSTATE: unknown (lo), up, down
+    rta(1, l.mac), // IFLA_ADDRESS
+    rta(2, l.loopback ? Buffer.alloc(6) : Buffer.alloc(6, 0xff)), // IFLA_BROADCAST
+    rta(23, st), // IFLA_STATS64
   ]);
 }
 
-function addrBodies(family: number): Buffer[] {
-  const out: Buffer[] = [];
-  if (family === AF_UNSPEC || family === AF_INET) {
-    const ifa = Buffer.from([AF_INET, 8, IFA_F_PERMANENT, RT_SCOPE_HOST, 1, 0, 0, 0]);
-    const ip = Buffer.from([127, 0, 0, 1]);
-    out.push(Buffer.concat([ifa, rta(1, ip), rta(2, ip), rta(3, cstr('lo')), rta(8, u32(IFA_F_PERMANENT))]));
+function addrBody(a: AddrView): Buffer {
+  const v4 = isV4(a.addr);
+  const ifa = Buffer.alloc(8);
+  ifa[0] = v4 ? AF_INET : AF_INET6;
+  ifa[1] = a.prefix;
+  ifa[2] = IFA_F_PERMANENT;
+  ifa[3] = a.scope;
+  ifa.writeUInt32LE(a.index, 4);
+  const ip = v4 ? a.addr.subarray(12, 16) : a.addr;
+  const parts = [ifa, rta(1, Buffer.from(ip))];
+  if (v4) {
+    parts.push(rta(2, Buffer.from(ip)));
+    if (a.prefix < 31) {
+      const b = Buffer.from(ip);
+      const host = 2 ** (32 - a.prefix) - 1;
+      b.writeUInt32BE((b.readUInt32BE(0) | host) >>> 0, 0);
+      parts.push(rta(4, b)); // IFA_BROADCAST
+    }
+    parts.push(rta(3, cstr(a.name)));
   }
-  if (family === AF_UNSPEC || family === AF_INET6) {
-    const ifa = Buffer.from([AF_INET6, 128, IFA_F_PERMANENT, RT_SCOPE_HOST, 1, 0, 0, 0]);
-    const ip = Buffer.alloc(16);
-    ip[15] = 1;
-    out.push(Buffer.concat([ifa, rta(1, ip), rta(8, u32(IFA_F_PERMANENT))]));
+  parts.push(rta(8, u32(IFA_F_PERMANENT)));
+  return Buffer.concat(parts);
+}
+
+function routeBody(r: RouteView): Buffer {
+  const v4 = isV4(r.dst);
+  const rt = Buffer.alloc(12);
+  rt[0] = v4 ? AF_INET : AF_INET6;
+  rt[1] = r.prefix;
+  rt[4] = 254; // RT_TABLE_MAIN
+  rt[5] = r.proto === 'kernel' ? 2 : r.proto === 'boot' ? 3 : 4;
+  rt[6] = r.gateway === null ? 253 : 0; // RT_SCOPE_LINK / UNIVERSE
+  rt[7] = 1; // RTN_UNICAST
+  const ip = (a: Buffer) => Buffer.from(v4 ? a.subarray(12, 16) : a);
+  const parts = [rt, rta(15, u32(254))];
+  if (r.prefix > 0) parts.push(rta(1, ip(r.dst)));
+  if (r.gateway !== null) parts.push(rta(5, ip(r.gateway)));
+  if (r.src !== null && r.proto === 'kernel') parts.push(rta(7, ip(r.src)));
+  parts.push(rta(6, u32(r.metric)));
+  parts.push(rta(4, u32(r.index)));
+  return Buffer.concat(parts);
+}
+
+/** The attributes after a fixed header of hlen bytes: type -> data. */
+function attrs(msg: Buffer, hlen: number): Map<number, Buffer> {
+  const m = new Map<number, Buffer>();
+  let p = 16 + hlen;
+  while (p + 4 <= msg.length) {
+    const l = msg.readUInt16LE(p);
+    if (l < 4 || p + l > msg.length) break;
+    m.set(msg.readUInt16LE(p + 2) & 0x3fff, msg.subarray(p + 4, p + l));
+    p += align4(l);
   }
-  return out;
+  return m;
+}
+
+function toAddr(b: Buffer | undefined): Buffer | null {
+  if (b === undefined) return null;
+  if (b.length === 4) return Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, b[0], b[1], b[2], b[3]]);
+  if (b.length === 16) return Buffer.from(b);
+  return null;
 }
 
 export class NetlinkSocket extends SocketFile {
   portId = 0;
   groups = 0;
 
+  /** The sandbox's stack (null in mode "none": lo only, read-only). */
+  stack: Stack | null = null;
+  private admin = false;
+
   static create(t: Task, type: number, protocol: number, flags: number): NetlinkSocket | number {
     if (protocol !== NETLINK_ROUTE) return -E.EPROTONOSUPPORT;
-    return new NetlinkSocket(AF_NETLINK, type, protocol, new SocketInode(t.creds.euid, t.creds.egid), flags);
+    const s = new NetlinkSocket(AF_NETLINK, type, protocol, new SocketInode(t.creds.euid, t.creds.egid), flags);
+    s.stack = stackOf(t.kernel);
+    s.admin = t.creds.euid === 0;
+    return s;
   }
 
   private autobind(t: Task | null): void {
@@ -146,23 +215,89 @@ export class NetlinkSocket extends SocketFile {
   private answer(type: number, flags: number, seq: number, family: number, msg: Buffer): void {
     const pid = this.portId;
     const parts: Buffer[] = [];
-    if ((type === RTM_GETLINK || type === RTM_GETADDR) && (flags & NLM_F_DUMP) === NLM_F_DUMP) {
-      const bodies = type === RTM_GETLINK ? (family === AF_UNSPEC || family === 17 ? [linkBody()] : [linkBody()]) : addrBodies(family);
-      for (const body of bodies) parts.push(nlmsg(type === RTM_GETLINK ? RTM_NEWLINK : RTM_NEWADDR, NLM_F_MULTI, seq, pid, body));
+    const fam = (v4: boolean) => family === AF_UNSPEC || family === (v4 ? AF_INET : AF_INET6);
+    const dump = (flags & NLM_F_DUMP) === NLM_F_DUMP;
+    if ((type === RTM_GETLINK || type === RTM_GETADDR || type === RTM_GETROUTE) && dump) {
+      let bodies: Array<[number, Buffer]>;
+      if (type === RTM_GETLINK) bodies = links(this.stack).map((l) => [RTM_NEWLINK, linkBody(l)]);
+      else if (type === RTM_GETADDR) bodies = addrs(this.stack).filter((a) => fam(isV4(a.addr))).map((a) => [RTM_NEWADDR, addrBody(a)]);
+      else bodies = routes(this.stack).filter((r) => fam(isV4(r.dst))).map((r) => [RTM_NEWROUTE, routeBody(r)]);
+      for (const [t, body] of bodies) parts.push(nlmsg(t, NLM_F_MULTI, seq, pid, body));
       parts.push(nlmsg(NLMSG_DONE, NLM_F_MULTI, seq, pid, u32(0)));
     } else if (type === RTM_GETLINK) {
-      parts.push(nlmsg(RTM_NEWLINK, 0, seq, pid, linkBody()));
+      const index = msg.length >= 24 ? msg.readInt32LE(20) : 0;
+      const name = attrs(msg, 16).get(3);
+      const l = links(this.stack).find((x) => (index > 0 && x.index === index) || (name !== undefined && x.name === name.toString('latin1').replace(/\0.*$/, '')));
+      if (l === undefined) parts.push(this.error(-E.ENODEV, seq, msg));
+      else parts.push(nlmsg(RTM_NEWLINK, 0, seq, pid, linkBody(l)));
+    } else if (type === RTM_NEWADDR || type === RTM_DELADDR || type === RTM_NEWROUTE || type === RTM_DELROUTE || type === RTM_NEWLINK || type === RTM_SETLINK || type === RTM_DELLINK) {
+      const r = this.change(type, msg);
+      if (r !== 0 || flags & NLM_F_ACK) parts.push(this.error(r, seq, msg));
+      else return;
     } else {
       // NLMSG_ERROR carrying the request header: EOPNOTSUPP, or 0 as a plain ACK.
-      const known = type === RTM_GETADDR;
-      const err = Buffer.alloc(4);
-      err.writeInt32LE(known ? 0 : -E.EOPNOTSUPP, 0);
+      const known = type === RTM_GETADDR || type === RTM_GETROUTE;
       if (known && !(flags & NLM_F_ACK)) return;
-      parts.push(nlmsg(NLMSG_ERROR, 0, seq, pid, Buffer.concat([err, msg.subarray(0, 16)])));
+      parts.push(this.error(known ? 0 : -E.EOPNOTSUPP, seq, msg));
     }
     // One dump reply is one datagram (what recvmsg returns in one call).
     this.rq.push({ data: Buffer.concat(parts), off: 0, rights: null, creds: null, from: encodeNetlink(0, 0) });
     this.waitQueue.notify(1 | 0x40);
+  }
+
+  private error(err: number, seq: number, msg: Buffer): Buffer {
+    const e = Buffer.alloc(4);
+    e.writeInt32LE(err, 0);
+    return nlmsg(NLMSG_ERROR, 0, seq, this.portId, Buffer.concat([e, msg.subarray(0, 16)]));
+  }
+
+  /** `ip addr add/del`, `ip route add/del`, `ip link set up/down` applied to the stack. */
+  private change(type: number, msg: Buffer): number {
+    const st = this.stack;
+    if (!this.admin) return -E.EPERM;
+    if (st === null) return -E.EOPNOTSUPP;
+    if (type === RTM_NEWLINK || type === RTM_SETLINK || type === RTM_DELLINK) {
+      if (type === RTM_DELLINK) return -E.EOPNOTSUPP;
+      const nic = st.nicByIndex(msg.readInt32LE(20));
+      if (nic === undefined) return -E.ENODEV;
+      const change = msg.readUInt32LE(28);
+      const fl = msg.readUInt32LE(24);
+      if (change & IFF_UP || change === 0) nic.up = (fl & IFF_UP) !== 0;
+      return 0;
+    }
+    if (type === RTM_NEWADDR || type === RTM_DELADDR) {
+      const prefix = msg[17];
+      const nic = st.nicByIndex(msg.readInt32LE(20));
+      if (nic === undefined) return -E.ENODEV;
+      const a = attrs(msg, 8);
+      const ip = toAddr(a.get(2) ?? a.get(1));
+      if (ip === null) return -E.EINVAL;
+      if (type === RTM_NEWADDR) {
+        if (nic.hasAddr(ip)) return -E.EEXIST;
+        st.addAddress(nic, ip, prefix);
+        return 0;
+      }
+      return st.removeAddress(nic, ip) ? 0 : -E.EADDRNOTAVAIL;
+    }
+    const a = attrs(msg, 12);
+    const v4 = msg[16] === AF_INET;
+    const prefix = msg[17];
+    const dst = toAddr(a.get(1)) ?? (v4 ? Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0]) : Buffer.alloc(16));
+    const gw = toAddr(a.get(5));
+    const oif = a.get(4);
+    let nic = oif !== undefined ? st.nicByIndex(oif.readInt32LE(0)) : undefined;
+    if (type === RTM_DELROUTE) {
+      const n = st.routes.remove((r) => r.prefix === prefix && r.dst.equals(dst) && (gw === null || (r.gateway !== null && r.gateway.equals(gw))));
+      return n > 0 ? 0 : -E.ESRCH;
+    }
+    if (nic === undefined && gw !== null) {
+      const via = st.routes.lookup(gw);
+      nic = via?.nic;
+    }
+    if (nic === undefined) return -E.ENETUNREACH;
+    const metric = a.get(6)?.readUInt32LE(0) ?? 0;
+    st.routes.add({ dst, prefix, gateway: gw, nic, metric, src: null, proto: 'static' });
+    return 0;
   }
 
   override get pollable(): boolean {

@@ -21,6 +21,8 @@ export interface Packet {
   creds: Creds | null;
   /** Encoded source address (datagram sockets), or null. */
   from: Buffer | null;
+  /** IP-level facts for ancillary data (inet datagrams): see stack-socket.ts PktInfo. */
+  info?: { ifindex: number; dst: Buffer; ttl: number; tos: number };
 }
 
 /** What one receive produced besides the bytes. */
@@ -32,6 +34,10 @@ export interface RecvMeta {
   creds: Creds | null;
   /** MSG_TRUNC / MSG_EOR bits for msg_flags. */
   msgFlags: number;
+  /** The datagram's IP-level facts (IP_PKTINFO & co.), when it has them. */
+  info?: { ifindex: number; dst: Buffer; ttl: number; tos: number };
+  /** TCP MSG_TRUNC: the bytes were discarded, the syscall copies nothing. */
+  discard?: boolean;
 }
 
 export function dropRights(p: Packet): void {

@@ -18,8 +18,9 @@ import {
 } from '../abi/fs';
 import {
   SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM, DEFAULT_BUF, MSG_PEEK, MSG_TRUNC, MSG_DONTWAIT, SHUT_RD, SHUT_WR, SHUT_RDWR,
-  SIOCINQ, SIOCOUTQ, SIOCGIFINDEX, SIOCGIFNAME, SIOCGIFFLAGS, SIOCGIFMTU,
+  SIOCINQ, SIOCOUTQ,
 } from '../abi/socket';
+import { ifreqIoctlFor } from './ifreq';
 import { RecvQueue, dropRights, emptyMeta, type Creds, type Packet, type RecvMeta } from './packet';
 
 class SockFs extends FileSystem {
@@ -147,6 +148,14 @@ export abstract class SocketFile extends FileDescription {
   }
   /** Called on the last close, before the common teardown (unbind names). */
   protected unbind(): void {}
+  /** Error a send on a never-connected connection-oriented socket gives (TCP: EPIPE). */
+  protected get notConnectedSendErr(): number {
+    return -E.ENOTCONN;
+  }
+  /** The last close resets the connection (TCP with SO_LINGER 0): the peer sees ECONNRESET. */
+  protected resetOnClose(): boolean {
+    return false;
+  }
   /** Error a recv on an unconnected connection-oriented socket gives. */
   protected get notConnectedRecvErr(): number {
     return -E.ENOTCONN;
@@ -224,7 +233,7 @@ export abstract class SocketFile extends FileDescription {
     this.blockQueue = this.waitQueue;
     if (this.state !== SockState.Connected) {
       if (this.err !== 0) return -this.takeErr();
-      return this.state === SockState.Disconnected ? -E.EPIPE : -E.ENOTCONN;
+      return this.state === SockState.Disconnected ? -E.EPIPE : this.notConnectedSendErr;
     }
     if (this.sndShut) return -E.EPIPE;
     const p = this.peer!;
@@ -278,6 +287,7 @@ export abstract class SocketFile extends FileDescription {
     if (this.type === SOCK_STREAM) {
       n = this.rq.readStream(dst, peek, meta);
     } else {
+      meta.info = this.rq.packets[0].info;
       n = this.rq.readPacket(dst, peek, meta);
       if (flags & MSG_TRUNC) n = meta.full;
     }
@@ -353,6 +363,11 @@ export abstract class SocketFile extends FileDescription {
     return true;
   }
 
+  /** Bytes waiting to be read (sizes a stream read's buffer). */
+  get inBytes(): number {
+    return this.rq.bytes;
+  }
+
   override available(): number {
     if (this.state === SockState.Listening) return -E.EINVAL;
     if (this.type === SOCK_STREAM) return this.rq.bytes;
@@ -370,10 +385,8 @@ export abstract class SocketFile extends FileDescription {
       if (n < 0) return n;
       return t.mem.writeI32(arg, n) ? 0 : -E.EFAULT;
     }
-    if (cmd === SIOCGIFINDEX || cmd === SIOCGIFNAME || cmd === SIOCGIFFLAGS || cmd === SIOCGIFMTU) {
-      return ifreqIoctl(t, cmd, arg);
-    }
-    return -E.ENOTTY;
+    const r = ifreqIoctlFor(null, t, cmd, arg);
+    return r === null ? -E.ENOTTY : r;
   }
 
   override anonName(): string {
@@ -383,7 +396,7 @@ export abstract class SocketFile extends FileDescription {
   protected override release(): void {
     this.unbind();
     for (const s of this.acceptQ.splice(0)) s.decRef();
-    const unread = this.rq.length > 0;
+    const unread = this.rq.length > 0 || this.resetOnClose();
     this.rq.clear();
     const p = this.peer;
     if (p !== null && this.connectionOriented && p.peer === this) {
@@ -404,21 +417,3 @@ export function isNonblock(f: FileDescription, flags: number): boolean {
 }
 
 export { SOCK_DGRAM, dropRights };
-
-/** struct ifreq ioctls (if_nametoindex & co.) about the one interface, lo (index 1). */
-function ifreqIoctl(t: Task, cmd: number, arg: number): number {
-  const r = t.mem.read(arg, 40);
-  if (r === null) return -E.EFAULT;
-  if (cmd === SIOCGIFNAME) {
-    if (r.readInt32LE(16) !== 1) return -E.ENODEV;
-    r.fill(0, 0, 16);
-    r.write('lo', 0, 'latin1');
-  } else {
-    const end = r.indexOf(0);
-    if (r.toString('latin1', 0, end < 0 || end > 16 ? 16 : end) !== 'lo') return -E.ENODEV;
-    if (cmd === SIOCGIFINDEX) r.writeInt32LE(1, 16);
-    else if (cmd === SIOCGIFMTU) r.writeInt32LE(65536, 16);
-    else r.writeInt16LE(0x49, 16); // IFF_UP|IFF_LOOPBACK|IFF_RUNNING
-  }
-  return t.mem.write(arg, r) ? 0 : -E.EFAULT;
-}

@@ -8,6 +8,8 @@ import type { Task } from '../kernel/task';
 import * as C from '../abi/socket';
 import { SocketFile, SockState } from './socket-file';
 import { InetSocket } from './inet-socket';
+import { StackSocket } from './stack-socket';
+import { tcpInfo } from './tcp-info';
 
 function timevalNs(b: Buffer): number {
   const sec = Number(b.readBigInt64LE(0));
@@ -35,7 +37,7 @@ export function getOpt(s: SocketFile, level: number, name: number): Buffer | num
       case C.SO_TYPE: return int(s.type);
       case C.SO_DOMAIN: return int(s.domain);
       case C.SO_PROTOCOL:
-        if (s instanceof InetSocket && s.protocol === 0) return int(s.type === C.SOCK_STREAM ? C.IPPROTO_TCP : C.IPPROTO_UDP);
+        if ((s instanceof InetSocket || s instanceof StackSocket) && s.protocol === 0) return int(s.type === C.SOCK_STREAM ? C.IPPROTO_TCP : C.IPPROTO_UDP);
         return int(s.protocol);
       case C.SO_ERROR: return int(s.takeErr());
       case C.SO_ACCEPTCONN: return int(s.state === SockState.Listening ? 1 : 0);
@@ -77,9 +79,13 @@ export function getOpt(s: SocketFile, level: number, name: number): Buffer | num
       default: return -E.ENOPROTOOPT;
     }
   }
-  if (!(s instanceof InetSocket)) return -E.EOPNOTSUPP;
+  if (!(s instanceof InetSocket || s instanceof StackSocket)) return -E.EOPNOTSUPP;
   if (level === C.SOL_TCP) {
     if (s.type !== C.SOCK_STREAM) return -E.EOPNOTSUPP;
+    if (s instanceof StackSocket && s.ep !== null) {
+      if (name === C.TCP_INFO) return tcpInfo(s.ep);
+      if (name === C.TCP_MAXSEG) return int(s.ep.state === 1 || s.ep.state > 3 ? s.ep.mss : s.intOpts.get('6:2') ?? 536);
+    }
     switch (name) {
       case C.TCP_NODELAY: return int(s.nodelay ? 1 : 0);
       case C.TCP_MAXSEG: return int(s.intOpts.get('6:2') ?? 65483);
@@ -159,7 +165,13 @@ export function setOpt(_t: Task, s: SocketFile, level: number, name: number, b: 
         return -E.ENOPROTOOPT;
     }
   }
-  if (!(s instanceof InetSocket)) return -E.EOPNOTSUPP;
+  if (!(s instanceof InetSocket || s instanceof StackSocket)) return -E.EOPNOTSUPP;
+  const r = setInetOpt(s, level, name, b, needInt);
+  if (r === 0 && s instanceof StackSocket) s.pushOptions();
+  return r;
+}
+
+function setInetOpt(s: InetSocket | StackSocket, level: number, name: number, b: Buffer, needInt: () => number): number {
   if (level === C.SOL_TCP) {
     if (s.type !== C.SOCK_STREAM) return -E.EOPNOTSUPP;
     const v = needInt();
@@ -184,6 +196,27 @@ export function setOpt(_t: Task, s: SocketFile, level: number, name: number, b: 
       if (s.local !== null) return -E.EINVAL;
       s.v6only = v !== 0;
       return 0;
+    }
+    if (level === C.SOL_IP && name === C.IP_TTL && b.length >= 4) {
+      if (v < -1 || v === 0 || v > 255) return -E.EINVAL;
+      if (v === -1) {
+        s.intOpts.delete('0:2');
+        return 0;
+      }
+    }
+    if (s instanceof StackSocket) {
+      const on = (b.length >= 4 ? v : b[0]) !== 0;
+      if (level === C.SOL_IP && name === C.IP_PKTINFO) s.recvPktinfo = on;
+      if (level === C.SOL_IPV6 && name === C.IPV6_RECVPKTINFO) s.recvPktinfo = on;
+      if (level === C.SOL_IP && name === C.IP_RECVTTL) s.recvTtl = on;
+      if (level === C.SOL_IP && name === C.IP_RECVTOS) s.recvTos = on;
+      if (level === C.SOL_IPV6 && name === C.IPV6_RECVHOPLIMIT) s.recvTtl = on;
+      if (level === C.SOL_IPV6 && name === C.IPV6_RECVTCLASS) s.recvTos = on;
+      if (level === C.SOL_IP && name === C.IP_TTL && (v < -1 || v === 0 || v > 255)) return -E.EINVAL;
+      if (level === C.SOL_IP && name === C.IP_TTL && v === -1) {
+        s.intOpts.delete('0:2');
+        return 0;
+      }
     }
     s.intOpts.set(`${level}:${name}`, b.length >= 4 ? v : b[0]);
     return 0;

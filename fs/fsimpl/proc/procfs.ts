@@ -20,6 +20,7 @@ import { currentCaller } from '../../vfs/caller';
 import { PIPE_MAX_SIZE } from '../pipefs/pipe';
 import { processUsage, hostStatus, zeroUsage } from '../../../src/kernel/time/cputime';
 import { tmpfsBudget } from '../../vfs/space-budget';
+import { procNetFiles } from '../../../src/net/procnet';
 
 export const PROC_SUPER_MAGIC = 0x9fa0;
 
@@ -138,6 +139,7 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
       })],
       ['cwd', link(K('cwd'), () => vfs.pathOf(t.fsCtx.root, t.fsCtx.cwd), () => t.fsCtx.cwd)],
       ['root', link(K('root'), () => vfs.pathOf(vfs.rootDentry, t.fsCtx.root), () => t.fsCtx.root)],
+      ['net', dir(K('net'), () => entries(procNetFiles(kernel).map(([n, f]) => [n, file(K(`net/${n}`), f)])))],
       ['fd', dir(K('fd'), () => {
         const m: SynthEntries = new Map();
         for (const [fd, f] of t.fdTable.entries()) {

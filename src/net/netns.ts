@@ -1,0 +1,29 @@
+/**
+ * Which network a sandbox has: its mode and, in modes with a stack, the Stack every
+ * AF_INET/AF_INET6 socket of that sandbox uses. Kept by Kernel (a WeakMap, so the
+ * kernel needs no knowledge of the network layer above it).
+ */
+import type { Stack } from './stack/stack';
+
+export type NetworkMode = 'none' | 'sandbox' | 'host' | 'user';
+export const NETWORK_MODES: NetworkMode[] = ['none', 'sandbox', 'host', 'user'];
+
+interface SandboxNet {
+  mode: NetworkMode;
+  stack: Stack | null;
+}
+
+const byKernel = new WeakMap<object, SandboxNet>();
+
+export function setNetwork(kernel: object, mode: NetworkMode, stack: Stack | null): void {
+  byKernel.set(kernel, { mode, stack });
+}
+
+/** The sandbox's stack, or null (mode "none": the loopback fast path of inet-socket.ts). */
+export function stackOf(kernel: object): Stack | null {
+  return byKernel.get(kernel)?.stack ?? null;
+}
+
+export function networkModeOf(kernel: object): NetworkMode {
+  return byKernel.get(kernel)?.mode ?? 'none';
+}

@@ -1,0 +1,144 @@
+/**
+ * /proc/net/{tcp,tcp6,udp,udp6,unix,dev,route,if_inet6,snmp}: the files procfs shows
+ * under /proc/PID/net, in Linux's formats, from the sandbox's own network.
+ */
+import type { Stack } from './stack/stack';
+import { stackOf } from './netns';
+import { links, addrs, routes } from './netview';
+import { isV4, isAny, type Addr } from './stack/addr';
+import { TcpState } from './stack/tcp/state';
+import { listInet } from './inet-socket';
+import { SockState } from './socket-file';
+
+const hex = (n: number, w: number) => (n >>> 0).toString(16).toUpperCase().padStart(w, '0');
+
+/** An address as /proc/net shows it: 32-bit words read in host (little-endian) order. */
+function addrHex(a: Addr, v6: boolean): string {
+  if (!v6) return hex(a.readUInt32LE(12), 8);
+  let s = '';
+  for (let i = 0; i < 16; i += 4) s += hex(a.readUInt32LE(i), 8);
+  return s;
+}
+
+interface SockRow {
+  local: Addr;
+  lport: number;
+  remote: Addr;
+  rport: number;
+  state: number;
+  txq: number;
+  rxq: number;
+  uid: number;
+  ino: number;
+}
+
+function tcpRows(stack: Stack | null): SockRow[] {
+  if (stack === null) {
+    return listInet(true).map((s) => ({
+      local: s.local!.ip, lport: s.local!.port, remote: s.remote?.ip ?? Buffer.alloc(16), rport: s.remote?.port ?? 0,
+      state: s.state === SockState.Listening ? TcpState.LISTEN : s.state === SockState.Connected ? TcpState.ESTABLISHED : TcpState.CLOSED,
+      txq: 0, rxq: s.rq.bytes, uid: 0, ino: s.inode.ino,
+    }));
+  }
+  const rows: SockRow[] = [];
+  const seen = new Set<object>();
+  for (const list of stack.tcp.ports.byPort.values()) {
+    for (const ep of list) {
+      seen.add(ep);
+      rows.push({ local: ep.addr, lport: ep.port, remote: ep.remote, rport: ep.state === TcpState.LISTEN ? 0 : ep.rport, state: ep.state, txq: ep.sendQ.bytes, rxq: ep.state === TcpState.LISTEN ? ep.acceptQ.length : ep.recvQ.bytes, uid: ep.uid, ino: ep.ino });
+    }
+  }
+  for (const ep of stack.tcp.allConns()) {
+    if (seen.has(ep)) continue;
+    rows.push({ local: ep.addr, lport: ep.port, remote: ep.remote, rport: ep.rport, state: ep.state, txq: ep.sendQ.bytes, rxq: ep.recvQ.bytes, uid: ep.uid, ino: ep.ino });
+  }
+  return rows;
+}
+
+function udpRows(stack: Stack | null): SockRow[] {
+  if (stack === null) {
+    return listInet(false).map((s) => ({ local: s.local!.ip, lport: s.local!.port, remote: s.remote?.ip ?? Buffer.alloc(16), rport: s.remote?.port ?? 0, state: 7, txq: 0, rxq: s.rq.bytes, uid: 0, ino: s.inode.ino }));
+  }
+  const rows: SockRow[] = [];
+  for (const list of stack.udp.ports.byPort.values()) {
+    for (const e of list) {
+      const o = (e as unknown as { owner?: { rq: { bytes: number }; inode: { ino: number } } }).owner;
+      rows.push({ local: e.addr, lport: e.port, remote: e.remote ?? Buffer.alloc(16), rport: e.rport, state: e.remote ? 1 : 7, txq: 0, rxq: o?.rq.bytes ?? 0, uid: 0, ino: o?.inode.ino ?? 0 });
+    }
+  }
+  return rows;
+}
+
+function sockTable(rows: SockRow[], v6: boolean, tcp: boolean): string {
+  const head = v6
+    ? '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n'
+    : '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+  let out = head;
+  let i = 0;
+  for (const r of rows) {
+    // An AF_INET6 socket bound to :: is listed in tcp6 only; IPv4 addresses in tcp.
+    const fam6 = !isV4(r.local) || (isAny(r.local) && !isV4(r.local));
+    if (fam6 !== v6) continue;
+    const rem = isAny(r.remote) ? Buffer.alloc(16, 0) : r.remote;
+    out += `${String(i++).padStart(4)}: ${addrHex(r.local, v6)}:${hex(r.lport, 4)} ${addrHex(rem, v6)}:${hex(r.rport, 4)} ${hex(r.state, 2)} ${hex(r.txq, 8)}:${hex(r.rxq, 8)} 00:00000000 00000000 ${String(r.uid).padStart(5)} ${String(0).padStart(8)} ${r.ino} ${tcp ? '1 0000000000000000 20 4 30 10 -1' : '2 0000000000000000 0'}\n`;
+  }
+  return out;
+}
+
+function devText(stack: Stack | null): string {
+  let out = 'Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n';
+  for (const l of links(stack)) {
+    const s = l.stats;
+    out += `${l.name.padStart(6)}: ${[s.rxBytes, s.rxPackets, s.rxErrors, s.rxDropped, 0, 0, 0, 0].map((v) => String(v).padStart(7)).join(' ')} ${[s.txBytes, s.txPackets, s.txErrors, s.txDropped, 0, 0, 0, 0].map((v) => String(v).padStart(7)).join(' ')}\n`;
+  }
+  return out;
+}
+
+function routeText(stack: Stack | null): string {
+  let out = 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT                                                       \n';
+  for (const r of routes(stack)) {
+    if (!isV4(r.dst)) continue;
+    const mask = r.prefix === 0 ? 0 : (0xffffffff << (32 - r.prefix)) >>> 0;
+    const m = Buffer.alloc(4);
+    m.writeUInt32BE(mask, 0);
+    const flags = 0x1 | (r.gateway ? 0x2 : 0);
+    out += `${r.name}\t${hex(r.dst.readUInt32LE(12), 8)}\t${hex(r.gateway ? r.gateway.readUInt32LE(12) : 0, 8)}\t${hex(flags, 4)}\t0\t0\t${r.metric}\t${hex(m.readUInt32LE(0), 8)}\t0\t0\t0                                                                            \n`;
+  }
+  return out;
+}
+
+function ifInet6Text(stack: Stack | null): string {
+  let out = '';
+  for (const a of addrs(stack)) {
+    if (isV4(a.addr)) continue;
+    const scope = a.scope === 254 ? 0x10 : a.scope === 253 ? 0x20 : 0;
+    out += `${a.addr.toString('hex')} ${hex(a.index, 2).toLowerCase()} ${hex(a.prefix, 2).toLowerCase()} ${hex(scope, 2).toLowerCase()} 80 ${a.name.padStart(8)}\n`;
+  }
+  return out;
+}
+
+function snmpText(stack: Stack | null): string {
+  const m = stack?.mib;
+  const tcp = m ? [1, 200, 120000, -1, m.tcpActiveOpens, m.tcpPassiveOpens, 0, 0, 0, m.tcpInSegs, m.tcpOutSegs, m.tcpRetransSegs, 0, m.tcpOutRsts, 0] : [1, 200, 120000, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+  const udp = m ? [m.udpInDatagrams, m.udpNoPorts, 0, m.udpOutDatagrams, 0, 0, 0, 0, 0] : [0, 0, 0, 0, 0, 0, 0, 0, 0];
+  return 'Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors\n' +
+    `Tcp: ${tcp.join(' ')}\n` +
+    'Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n' +
+    `Udp: ${udp.join(' ')}\n`;
+}
+
+/** The files of /proc/net for the sandbox of `kernel`. */
+export function procNetFiles(kernel: object): Array<[string, () => string]> {
+  const st = () => stackOf(kernel);
+  return [
+    ['tcp', () => sockTable(tcpRows(st()), false, true)],
+    ['tcp6', () => sockTable(tcpRows(st()), true, true)],
+    ['udp', () => sockTable(udpRows(st()), false, false)],
+    ['udp6', () => sockTable(udpRows(st()), true, false)],
+    ['unix', () => 'Num       RefCount Protocol Flags    Type St Inode Path\n'],
+    ['dev', () => devText(st())],
+    ['route', () => routeText(st())],
+    ['if_inet6', () => ifInet6Text(st())],
+    ['snmp', () => snmpText(st())],
+  ];
+}

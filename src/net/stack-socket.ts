@@ -1,0 +1,574 @@
+/**
+ * AF_INET / AF_INET6 sockets over the TCP/IP stack (src/net/stack): the socket layer of
+ * network modes "sandbox" (and, later, "user"). A StackSocket never knows which
+ * interface its packets leave by: loopback, a veth (AF_PACKET) or a TAP device are all
+ * links of the one stack. TCP sockets wrap a TcpEndpoint; UDP sockets are a binding in
+ * the stack's UDP port table with a datagram queue (the SocketFile's RecvQueue).
+ */
+import * as E from '../abi/errno';
+import type { Task } from '../kernel/task';
+import { POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, POLLERR, POLLHUP, POLLRDHUP, POLLWRBAND, O_NONBLOCK } from '../abi/fs';
+import {
+  AF_INET, AF_INET6, AF_UNSPEC, SOCK_STREAM, SHUT_RD, SHUT_WR, SHUT_RDWR, MSG_PEEK, MSG_TRUNC, DEFAULT_BUF, SIOCINQ, SIOCOUTQ,
+} from '../abi/socket';
+import { decodeInet, encodeInet, isV4Mapped, V4_ANY, V6_ANY, type InetAddr } from './sockaddr';
+import { SocketFile, SocketInode, SockState, type SendRequest } from './socket-file';
+import type { RecvMeta } from './packet';
+import type { Stack } from './stack/stack';
+import type { Nic } from './stack/nic';
+import type { UdpEndpoint } from './stack/udp';
+import { TcpEndpoint } from './stack/tcp/endpoint';
+import { TcpState } from './stack/tcp/state';
+import { output } from './stack/tcp/output';
+import { isAny, isMulticast, eq, type Addr } from './stack/addr';
+import { ifreqIoctlFor } from './ifreq';
+import type { IpControl } from './cmsg';
+import { policyOf, type NetPolicy } from './policy';
+
+const V4_BCAST = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 255, 255, 255, 255]);
+
+export class StackSocket extends SocketFile {
+  local: InetAddr | null = null;
+  remote: InetAddr | null = null;
+  v6only = false;
+  nodelay = false;
+  ep: TcpEndpoint | null = null;
+  private udpEp: (UdpEndpoint & { owner: StackSocket }) | null = null;
+  /** A connect() is under way (for EALREADY and the result of a blocking connect). */
+  private connecting = false;
+  /** Ancillary data the guest asked for (IP_PKTINFO / IPV6_RECVPKTINFO, IP_RECVTTL, IP_RECVTOS). */
+  recvPktinfo = false;
+  recvTtl = false;
+  recvTos = false;
+
+  constructor(
+    readonly stack: Stack,
+    domain: number,
+    type: number,
+    protocol: number,
+    inode: SocketInode,
+    flags: number,
+    ep: TcpEndpoint | null = null,
+  ) {
+    super(domain, type, protocol, inode, flags);
+    if (type === SOCK_STREAM) {
+      this.ep = ep ?? new TcpEndpoint(stack, domain);
+      this.ep.notify = (ev) => this.waitQueue.notify(ev);
+      this.ep.ino = inode.ino;
+      this.ep.uid = inode.uid;
+    }
+  }
+
+  static create(t: Task, stack: Stack, domain: number, type: number, protocol: number, flags: number): StackSocket {
+    const s = new StackSocket(stack, domain, type, protocol, new SocketInode(t.creds.euid, t.creds.egid), flags);
+    s.policy = policyOf(t.kernel);
+    return s;
+  }
+  /** --allow-net / --deny-net of the sandbox (null: none). */
+  policy: NetPolicy | null = null;
+
+  get tcp(): boolean {
+    return this.type === SOCK_STREAM;
+  }
+
+  private decode(b: Buffer, forBind: boolean): InetAddr | number {
+    const a = decodeInet(b);
+    if (typeof a === 'number') return this.domain === AF_INET6 && b.length < 24 ? -E.EINVAL : a;
+    if (this.domain === AF_INET) {
+      if (a.family !== AF_INET) {
+        if (forBind && a.family === AF_UNSPEC && isAny(a.ip)) return { ...a, family: AF_INET };
+        return -E.EAFNOSUPPORT;
+      }
+      return a;
+    }
+    if (a.family !== AF_INET6) return forBind ? -E.EINVAL : -E.EAFNOSUPPORT;
+    if (isV4Mapped(a.ip) && this.v6only) return forBind ? -E.EINVAL : -E.ENETUNREACH;
+    return a;
+  }
+
+  private anyAddr(): Buffer {
+    return Buffer.from(this.domain === AF_INET ? V4_ANY : V6_ANY);
+  }
+
+  // ------------------------------------------------------------------ naming
+
+  bind(t: Task, b: Buffer): number {
+    const a = this.decode(b, true);
+    if (typeof a === 'number') return a;
+    if (this.local !== null) return -E.EINVAL;
+    if (!isAny(a.ip) && !this.stack.isLocal(a.ip) && !(this.tcp ? false : isMulticast(a.ip) || eq(a.ip, V4_BCAST))) return -E.EADDRNOTAVAIL;
+    if (a.port !== 0 && a.port < 1024 && t.creds.euid !== 0) return -E.EACCES;
+    return this.doBind(a.ip, a.port);
+  }
+
+  private doBind(ip: Buffer, port: number): number {
+    if (this.tcp) {
+      const ep = this.ep!;
+      this.pushOptions();
+      const r = ep.bind(ip, port);
+      if (r < 0) return r;
+      this.local = { family: this.domain, ip: ep.addr, port: ep.port, flowinfo: 0, scope: 0 };
+      return 0;
+    }
+    const self = this;
+    const u: UdpEndpoint & { owner: StackSocket } = {
+      owner: this,
+      addr: Buffer.from(ip),
+      port: 0,
+      family: this.domain,
+      v6only: this.v6only,
+      reuseAddr: this.reuseAddr,
+      reusePort: this.reusePort,
+      listening: false,
+      remote: null,
+      rport: 0,
+      deliver(buf, off, len, src, sport, dst, nic) {
+        self.udpDeliver(buf, off, len, src, sport, dst, nic);
+      },
+      icmpError(err, dst, dport) {
+        // Linux reports ICMP errors only on connected UDP sockets (without IP_RECVERR).
+        if (self.remote !== null && dport === self.remote.port && eq(dst, self.remote.ip)) {
+          self.err = err;
+          self.waitQueue.notify(POLLERR);
+        }
+      },
+    };
+    const p = this.stack.udp.ports.bind(u, port, false);
+    if (p < 0) return -E.EADDRINUSE;
+    this.udpEp = u;
+    this.local = { family: this.domain, ip: u.addr, port: p, flowinfo: 0, scope: 0 };
+    return 0;
+  }
+
+  private autobindUdp(): number {
+    if (this.local !== null) return 0;
+    return this.doBind(this.anyAddr(), 0);
+  }
+
+  sockName(): Buffer {
+    if (this.tcp && this.ep!.bound) return encodeInet({ family: this.domain, ip: this.ep!.addr, port: this.ep!.port, flowinfo: 0, scope: 0 }, this.domain);
+    const l = this.local ?? { family: this.domain, ip: this.anyAddr(), port: 0, flowinfo: 0, scope: 0 };
+    return encodeInet(l, this.domain);
+  }
+
+  peerName(): Buffer | number {
+    if (this.tcp) {
+      const ep = this.ep!;
+      const st = ep.state;
+      if (st === TcpState.CLOSED || st === TcpState.LISTEN || st === TcpState.SYN_SENT || st === TcpState.SYN_RECV) return -E.ENOTCONN;
+      return encodeInet({ family: this.domain, ip: ep.remote, port: ep.rport, flowinfo: 0, scope: 0 }, this.domain);
+    }
+    if (this.remote === null) return -E.ENOTCONN;
+    return encodeInet(this.remote, this.domain);
+  }
+
+  // ------------------------------------------------------------------ connections
+
+  protected override prepareListen(_t: Task): number {
+    return 0;
+  }
+  // Datagrams go through sendUdp, not the in-Sentry transfer of SocketFile.
+  protected dgramTarget(): SocketFile | number {
+    return -E.EOPNOTSUPP;
+  }
+  protected deliverDgram(): number {
+    return -E.EOPNOTSUPP;
+  }
+
+  override listen(t: Task, backlog: number): number {
+    if (!this.tcp) return -E.EOPNOTSUPP;
+    const ep = this.ep!;
+    if (ep.state !== TcpState.CLOSED && ep.state !== TcpState.LISTEN) return -E.EINVAL;
+    this.pushOptions();
+    if (!ep.bound) {
+      ep.addr = this.anyAddr();
+    }
+    const r = ep.listen(backlog);
+    if (r < 0) return r;
+    this.local = { family: this.domain, ip: ep.addr, port: ep.port, flowinfo: 0, scope: 0 };
+    this.state = SockState.Listening;
+    void t;
+    return 0;
+  }
+
+  override accept(): SocketFile | number {
+    if (!this.tcp || this.ep!.state !== TcpState.LISTEN) return -E.EINVAL;
+    this.blockQueue = this.waitQueue;
+    const c = this.ep!.accept();
+    if (typeof c === 'number') return c;
+    const s = new StackSocket(this.stack, this.domain, this.type, this.protocol, new SocketInode((this.inode as SocketInode).uid, (this.inode as SocketInode).gid), 0, c);
+    s.local = { family: this.domain, ip: c.addr, port: c.port, flowinfo: 0, scope: 0 };
+    s.remote = { family: this.domain, ip: c.remote, port: c.rport, flowinfo: 0, scope: 0 };
+    s.state = SockState.Connected;
+    s.nodelay = this.nodelay;
+    s.keepAlive = this.keepAlive;
+    s.sndbuf = this.sndbuf;
+    s.rcvbuf = this.rcvbuf;
+    s.linger = [...this.linger] as [number, number];
+    for (const [k, v] of this.intOpts) s.intOpts.set(k, v);
+    return s;
+  }
+
+  connect(t: Task, b: Buffer, nonblock: boolean): number {
+    if (!this.tcp) return this.connectUdp(b);
+    const ep = this.ep!;
+    const rerun = t.sysState !== undefined;
+    if (this.connecting) {
+      if (ep.state === TcpState.SYN_SENT || ep.state === TcpState.SYN_RECV) {
+        if (nonblock || !rerun) return nonblock ? -E.EALREADY : this.waitConnect();
+        return this.waitConnect();
+      }
+      this.connecting = false;
+      if (ep.state === TcpState.CLOSED) {
+        const e = ep.takeErr();
+        this.state = SockState.Disconnected;
+        return e !== 0 ? -e : -E.ECONNABORTED;
+      }
+      // The first connect() after the handshake completed reports success (Linux), later ones EISCONN.
+      this.state = SockState.Connected;
+      return 0;
+    }
+    if (ep.state === TcpState.LISTEN) return -E.EINVAL;
+    if (ep.state !== TcpState.CLOSED) return -E.EISCONN;
+    if (ep.failed) {
+      const e = ep.takeErr();
+      return e !== 0 ? -e : -E.EISCONN;
+    }
+    if (b.length >= 2 && b.readUInt16LE(0) === AF_UNSPEC) return 0;
+    const a = this.decode(b, false);
+    if (typeof a === 'number') return a;
+    let ip = a.ip;
+    if (isAny(ip)) ip = Buffer.from(isV4Mapped(ip) ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1] : [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    if (isMulticast(ip) || eq(ip, V4_BCAST)) return -E.ENETUNREACH;
+    const pol = policyOf(t.kernel);
+    if (pol !== null && !pol.permits(ip, a.port)) return -E.ECONNREFUSED;
+    this.pushOptions();
+    const r = ep.connect(ip, a.port);
+    if (r < 0) return r;
+    this.local = { family: this.domain, ip: ep.addr, port: ep.port, flowinfo: 0, scope: 0 };
+    this.remote = { ...a, ip };
+    this.connecting = true;
+    if (nonblock) return -E.EINPROGRESS;
+    return this.waitConnect();
+  }
+
+  private waitConnect(): number {
+    this.blockQueue = this.waitQueue;
+    return -E.EAGAIN;
+  }
+
+  private connectUdp(b: Buffer): number {
+    if (b.length >= 2 && b.readUInt16LE(0) === AF_UNSPEC) {
+      this.remote = null;
+      if (this.udpEp) {
+        this.udpEp.remote = null;
+        this.udpEp.rport = 0;
+      }
+      return 0;
+    }
+    const a = this.decode(b, false);
+    if (typeof a === 'number') return a;
+    let ip = a.ip;
+    if (isAny(ip)) ip = Buffer.from(isV4Mapped(ip) ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1] : [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    const p = this.stack.path(ip);
+    if (typeof p === 'number') return p;
+    if (this.policy !== null && !this.policy.permits(ip, a.port)) return -E.ECONNREFUSED;
+    const r = this.autobindUdp();
+    if (r < 0) return r;
+    this.remote = { ...a, ip };
+    this.udpEp!.remote = ip;
+    this.udpEp!.rport = a.port;
+    return 0;
+  }
+
+  override shutdown(how: number): number {
+    if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) return -E.EINVAL;
+    if (!this.tcp) {
+      if (this.remote === null) return -E.ENOTCONN;
+      if (how !== SHUT_WR) this.rcvShut = true;
+      if (how !== SHUT_RD) this.sndShut = true;
+      this.waitQueue.notify(POLLIN | POLLOUT | POLLHUP);
+      return 0;
+    }
+    const ep = this.ep!;
+    if (ep.state === TcpState.LISTEN) {
+      if (how === SHUT_WR) return -E.ENOTCONN;
+      // Linux: shutting down a listener closes it; accept then fails with EINVAL.
+      ep.close();
+      this.ep = new TcpEndpoint(this.stack, this.domain);
+      this.ep.notify = (ev) => this.waitQueue.notify(ev);
+      this.state = SockState.Unconnected;
+      this.rcvShut = true;
+      this.waitQueue.notify(POLLIN | POLLOUT | POLLHUP);
+      return 0;
+    }
+    if (ep.state === TcpState.CLOSED || ep.state === TcpState.SYN_SENT) {
+      if (ep.state === TcpState.SYN_SENT) {
+        ep.shutdownWrite();
+        return 0;
+      }
+      return -E.ENOTCONN;
+    }
+    if (how !== SHUT_WR) {
+      ep.rdShut = true;
+      this.rcvShut = true;
+    }
+    if (how !== SHUT_RD) {
+      this.sndShut = true;
+      ep.shutdownWrite();
+    }
+    this.waitQueue.notify(POLLIN | POLLOUT | POLLHUP | POLLRDHUP);
+    return 0;
+  }
+
+  // ------------------------------------------------------------------ data
+
+  override send(t: Task | null, req: SendRequest): number {
+    if (!this.tcp) return this.sendUdp(req);
+    this.blockQueue = this.waitQueue;
+    const ep = this.ep!;
+    const st = ep.state;
+    if (st === TcpState.CLOSED || st === TcpState.LISTEN) {
+      if (ep.err !== 0) return -ep.takeErr();
+      // Never connected, or the connection is over: EPIPE either way (Linux's sk_stream_wait_connect).
+      return -E.EPIPE;
+    }
+    if (st === TcpState.SYN_SENT || st === TcpState.SYN_RECV) {
+      if (req.nonblock) return -E.EAGAIN;
+      return -E.EAGAIN;
+    }
+    if (this.sndShut || ep.finQueued) return -E.EPIPE;
+    if (req.data.length === 0) return 0;
+    void t;
+    return ep.write(req.data, req.nonblock, true);
+  }
+
+  private sendUdp(req: SendRequest): number {
+    let ip: Buffer;
+    let port: number;
+    if (this.sndShut) return -E.EPIPE;
+    if (req.to !== null && req.to.length > 0) {
+      const a = this.decode(req.to, false);
+      if (typeof a === 'number') return a;
+      ip = isAny(a.ip) ? Buffer.from(isV4Mapped(a.ip) ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1] : [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]) : a.ip;
+      port = a.port;
+      if (port === 0) return -E.EINVAL;
+    } else {
+      if (this.remote === null) return -E.EDESTADDRREQ;
+      ip = this.remote.ip;
+      port = this.remote.port;
+    }
+    if (this.err !== 0) return -this.takeErr();
+    const len = req.data.length;
+    if (len > (isV4Mapped(ip) ? 65507 : 65527)) return -E.EMSGSIZE;
+    if (eq(ip, V4_BCAST) && !this.intOpts.get('1:6')) return -E.EACCES;
+    if (this.policy !== null && !this.policy.permits(ip, port)) return -E.ECONNREFUSED;
+    const r = this.autobindUdp();
+    if (r < 0) return r;
+    const ttl = this.intOpts.get(isV4Mapped(ip) ? '0:2' : '41:16') ?? 64;
+    const tos = this.intOpts.get(isV4Mapped(ip) ? '0:1' : '41:67') ?? 0;
+    const s = this.stack.udp.send(this.local!.ip, this.local!.port, ip, port, req.data, 0, len, ttl, tos, null);
+    if (s < 0) return s;
+    return len;
+  }
+
+  private udpDeliver(b: Buffer, off: number, len: number, src: Addr, sport: number, dst: Addr, nic: Nic): void {
+    if (this.rcvShut) return;
+    if (this.rq.bytes + len > this.rcvbuf) return; // full: dropped, as UDP does
+    const from = encodeInet({ family: this.domain, ip: src, port: sport, flowinfo: 0, scope: 0 }, this.domain);
+    const pkt = { data: Buffer.from(b.subarray(off, off + len)), off: 0, rights: null, creds: null, from } as import('./packet').Packet & { info?: PktInfo };
+    if (this.recvPktinfo || this.recvTtl || this.recvTos) pkt.info = { ifindex: nic.index, dst: Buffer.from(dst), ttl: this.stack.rxTtl, tos: this.stack.rxTos };
+    this.rq.push(pkt);
+    this.waitQueue.notify(POLLIN | POLLRDNORM);
+  }
+
+  override recv(dst: Uint8Array, flags: number, meta: RecvMeta): number {
+    this.blockQueue = this.waitQueue;
+    if (!this.tcp) {
+      if (this.rq.length === 0 && this.err !== 0) return -this.takeErr();
+      if (this.rq.length === 0 && this.rcvShut) return 0;
+      const first = this.rq.packets[0] as (import('./packet').Packet & { info?: PktInfo }) | undefined;
+      const n = super.recv(dst, flags, meta);
+      if (n >= 0 && first !== undefined) (meta as RecvMeta & { info?: PktInfo }).info = first.info;
+      return n;
+    }
+    const ep = this.ep!;
+    if (ep.state === TcpState.LISTEN) return -E.ENOTCONN;
+    if (ep.state === TcpState.CLOSED && !ep.failed && !this.connecting && this.state === SockState.Unconnected) return -E.ENOTCONN;
+    if (ep.state === TcpState.SYN_SENT || ep.state === TcpState.SYN_RECV) return -E.EAGAIN;
+    const peek = (flags & MSG_PEEK) !== 0;
+    if (flags & MSG_TRUNC && !peek) {
+      // TCP MSG_TRUNC: the bytes are discarded, not copied (meta.discard tells the syscall layer).
+      const n = ep.read(Buffer.allocUnsafe(dst.length), false);
+      meta.full = n;
+      (meta as RecvMeta & { discard?: boolean }).discard = true;
+      return n;
+    }
+    const n = ep.read(dst, peek);
+    if (n >= 0) meta.full = n;
+    return n;
+  }
+
+  override get inBytes(): number {
+    return this.tcp ? this.ep!.recvQ.bytes : this.rq.bytes;
+  }
+
+  override readiness(): number {
+    if (!this.tcp) {
+      let m = POLLOUT | POLLWRNORM | POLLWRBAND;
+      if (this.err !== 0) m |= POLLERR;
+      if (this.rq.length > 0) m |= POLLIN | POLLRDNORM;
+      if (this.rcvShut) m |= POLLIN | POLLRDNORM | POLLRDHUP;
+      if (this.rcvShut && this.sndShut) m |= POLLHUP;
+      return m;
+    }
+    const ep = this.ep!;
+    const st = ep.state;
+    // As Linux's tcp_poll.
+    if (st === TcpState.LISTEN) return ep.acceptQ.length > 0 ? POLLIN | POLLRDNORM : 0;
+    let m = 0;
+    if (ep.err !== 0) m |= POLLERR;
+    if (st === TcpState.CLOSED) return m | POLLIN | POLLRDNORM | POLLRDHUP | POLLOUT | POLLWRNORM | POLLHUP;
+    const rcvShut = ep.rcvFin || ep.rdShut;
+    const sndShut = ep.finQueued;
+    if (rcvShut && sndShut) m |= POLLHUP;
+    if (rcvShut) m |= POLLIN | POLLRDNORM | POLLRDHUP;
+    if (st !== TcpState.SYN_SENT && st !== TcpState.SYN_RECV) {
+      if (ep.recvQ.bytes > 0) m |= POLLIN | POLLRDNORM;
+      if (sndShut || ep.writable) m |= POLLOUT | POLLWRNORM;
+    }
+    return m;
+  }
+
+  override available(): number {
+    if (this.tcp) return this.ep!.state === TcpState.LISTEN ? -E.EINVAL : this.ep!.recvQ.bytes;
+    const p = this.rq.packets[0];
+    return p === undefined ? 0 : p.data.length;
+  }
+
+  override takeErr(): number {
+    if (this.tcp && this.ep!.err !== 0) return this.ep!.takeErr();
+    return super.takeErr();
+  }
+
+  override ioctl(t: Task, cmd: number, arg: number): number {
+    if (cmd === SIOCOUTQ) {
+      const n = this.tcp ? this.ep!.sendQ.bytes : 0;
+      return t.mem.writeI32(arg, n) ? 0 : -E.EFAULT;
+    }
+    if (cmd === SIOCINQ) {
+      const n = this.available();
+      if (n < 0) return n;
+      return t.mem.writeI32(arg, n) ? 0 : -E.EFAULT;
+    }
+    const r = ifreqIoctlFor(this.stack, t, cmd, arg);
+    return r === null ? -E.ENOTTY : r;
+  }
+
+  /** Copies the socket's options into the endpoint (after setsockopt, before bind/connect/listen). */
+  pushOptions(): void {
+    const ep = this.ep;
+    if (ep === null) {
+      if (this.udpEp) {
+        this.udpEp.reuseAddr = this.reuseAddr;
+        this.udpEp.reusePort = this.reusePort;
+      }
+      return;
+    }
+    ep.reuseAddr = this.reuseAddr;
+    ep.reusePort = this.reusePort;
+    ep.v6only = this.v6only;
+    const wasNodelay = ep.nodelay;
+    ep.nodelay = this.nodelay;
+    const cork = (this.intOpts.get('6:3') ?? 0) !== 0;
+    const uncorked = ep.cork && !cork;
+    ep.cork = cork;
+    const ka = this.keepAlive !== ep.keepalive;
+    ep.keepalive = this.keepAlive;
+    ep.keepIdle = this.intOpts.get('6:4') ?? 7200;
+    ep.keepIntvl = this.intOpts.get('6:5') ?? 75;
+    ep.keepCnt = this.intOpts.get('6:6') ?? 9;
+    ep.userTimeout = this.intOpts.get('6:18') ?? 0;
+    ep.userMss = this.intOpts.get('6:2') ?? 0;
+    ep.ttl = this.intOpts.get(this.domain === AF_INET ? '0:2' : '41:16') ?? 64;
+    ep.tos = this.intOpts.get(this.domain === AF_INET ? '0:1' : '41:67') ?? 0;
+    if ((this.intOpts.get('6:12') ?? 1) !== 0 && this.intOpts.has('6:12')) {
+      ep.quickAcks = 16;
+      this.intOpts.delete('6:12');
+    }
+    ep.lingerZero = this.linger[0] !== 0 && this.linger[1] === 0;
+    if (this.sndbuf !== DEFAULT_BUF) ep.sndLimit = this.sndbuf;
+    if (this.rcvbuf !== DEFAULT_BUF) ep.rcvLimit = Math.max(this.rcvbuf >> 1, 2048);
+    if (ka) ep.armKeepalive();
+    if ((ep.nodelay && !wasNodelay) || uncorked) output(ep);
+  }
+
+  protected override release(): void {
+    if (this.tcp) {
+      this.pushOptions();
+      this.ep!.close();
+    } else if (this.udpEp !== null) {
+      this.stack.udp.ports.unbind(this.udpEp);
+      this.udpEp = null;
+    }
+    this.rq.clear();
+    this.state = SockState.Disconnected;
+    this.waitQueue.notify(0xffff);
+  }
+}
+
+/** The IP ancillary data (cmsgs) a received datagram gets, as the socket asked. */
+export function ipControlFor(s: SocketFile, meta: RecvMeta): IpControl | null {
+  const info = meta.info;
+  if (info === undefined || (s.domain !== AF_INET && s.domain !== AF_INET6)) return null;
+  const out: IpControl = [];
+  const v4 = s.domain === AF_INET || isV4Mapped(info.dst);
+  const o = s.intOpts;
+  const want = s instanceof StackSocket
+    ? { pktinfo: s.recvPktinfo, ttl: s.recvTtl, tos: s.recvTos }
+    : s.domain === AF_INET
+      ? { pktinfo: !!o.get('0:8'), ttl: !!o.get('0:12'), tos: !!o.get('0:13') }
+      : { pktinfo: !!o.get('41:49'), ttl: !!o.get('41:51'), tos: !!o.get('41:66') };
+  if (want.pktinfo) {
+    if (s.domain === AF_INET) {
+      // struct in_pktinfo: ifindex, spec_dst (local address), addr (header destination).
+      const d = Buffer.alloc(12);
+      d.writeInt32LE(info.ifindex, 0);
+      info.dst.copy(d, 4, 12, 16);
+      info.dst.copy(d, 8, 12, 16);
+      out.push([0, 8, d]);
+    } else {
+      const d = Buffer.alloc(20);
+      info.dst.copy(d, 0, 0, 16);
+      d.writeInt32LE(info.ifindex, 16);
+      out.push([41, 50, d]);
+    }
+  }
+  if (want.ttl) {
+    const d = Buffer.alloc(4);
+    d.writeInt32LE(info.ttl, 0);
+    out.push(s.domain === AF_INET ? [0, 2, d] : [41, 52, d]);
+  }
+  if (want.tos) {
+    if (s.domain === AF_INET) out.push([0, 1, Buffer.from([info.tos])]);
+    else {
+      const d = Buffer.alloc(4);
+      d.writeInt32LE(info.tos, 0);
+      out.push([41, 67, d]);
+    }
+  }
+  void v4;
+  return out.length ? out : null;
+}
+
+/** What IP_PKTINFO / IPV6_PKTINFO / IP_TTL / IP_TOS ancillary data report for a datagram. */
+export interface PktInfo {
+  ifindex: number;
+  dst: Buffer;
+  ttl: number;
+  tos: number;
+}
+
+export function isNonblockFile(s: SocketFile): boolean {
+  return (s.flags & O_NONBLOCK) !== 0;
+}

@@ -1,0 +1,321 @@
+/**
+ * The stack: interfaces, routes, the IP layers and the transport protocols. Everything
+ * runs on the Sentry's one thread: frames come in through a Link's rx callback (a host
+ * fd made readable, or the loopback queue), timers through the Sentry's timer queue,
+ * and sends from socket calls. Outgoing packets are built in place in `tx` (link header
+ * room first, then IP, then the transport header and payload), so the send path does
+ * not allocate per segment; the receive path reads the link's buffer and copies only
+ * payload it must keep.
+ */
+import * as E from '../../abi/errno';
+import type { Link } from './link';
+import { Nic } from './nic';
+import { RouteTable, type Route } from './route';
+import { Reassembler } from './fragment';
+import type { Clock } from './timer';
+import { type Addr, eq, isV4, isMulticast, isLoopback, solicitedNode, v4, parse } from './addr';
+import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, BROADCAST_MAC, writeEth, v6MulticastMac } from './ethernet';
+import { arpInput, arpSend } from './arp';
+import { ip4Input, ip4Output, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from './ipv4';
+import { ip6Input, ip6Output, IPPROTO_ICMPV6 } from './ipv6';
+import { icmp4Input, icmp6Input, icmp4Error, icmp6Error } from './icmp';
+import { ndpSolicit } from './ndp';
+import { Udp } from './udp';
+import { Tcp } from './tcp/tcp';
+
+export interface PcapSink {
+  frame(b: Buffer, off: number, len: number): void;
+}
+
+/** Where a packet to a destination leaves: interface, next hop on it, and our source address. */
+export interface PathInfo {
+  nic: Nic;
+  nextHop: Addr;
+  src: Addr;
+}
+
+const LIMITED_BCAST = v4(255, 255, 255, 255);
+const ALL_NODES = parse('ff02::1')!;
+const MAX_PENDING = 64;
+
+export class Stack {
+  readonly nics: Nic[] = [];
+  readonly routes = new RouteTable();
+  /** The transmit buffer every output path builds its packet in. */
+  readonly tx = Buffer.allocUnsafe(65536 + 256);
+  readonly frags: Reassembler;
+  readonly udp: Udp;
+  readonly tcp: Tcp;
+  pcap: PcapSink | null = null;
+  /** Receive-path scratch: the current packet's addresses (copy to keep), TTL, TOS, interface. */
+  readonly rxSrc = Buffer.alloc(16);
+  readonly rxDst = Buffer.alloc(16);
+  rxTtl = 0;
+  rxTos = 0;
+  rxNic: Nic | null = null;
+  /** The link said the transport checksum of this frame is not filled in yet (offload). */
+  rxCsumTrusted = false;
+  /** Ping (ICMP echo) replies go here: set by the socket layer. */
+  onEchoReply: ((v6: boolean, b: Buffer, off: number, len: number, src: Addr) => void) | null = null;
+  /** Counters for /proc/net/snmp. */
+  readonly mib = { ipInReceives: 0, ipOutRequests: 0, tcpActiveOpens: 0, tcpPassiveOpens: 0, tcpRetransSegs: 0, tcpInSegs: 0, tcpOutSegs: 0, tcpOutRsts: 0, udpInDatagrams: 0, udpOutDatagrams: 0, udpNoPorts: 0 };
+
+  constructor(readonly clock: Clock) {
+    this.frags = new Reassembler(clock);
+    this.udp = new Udp(this);
+    this.tcp = new Tcp(this);
+  }
+
+  // ------------------------------------------------------------------ interfaces
+
+  addNic(name: string, link: Link): Nic {
+    const nic = new Nic(this.nics.length + 1, name, link);
+    this.nics.push(nic);
+    link.attach((b, off, len, trusted) => (trusted ? this.rxFrame(nic, b, off, len, true) : this.rx(nic, b, off, len)));
+    return nic;
+  }
+
+  nicByName(name: string): Nic | undefined {
+    return this.nics.find((n) => n.name === name);
+  }
+  nicByIndex(i: number): Nic | undefined {
+    return this.nics.find((n) => n.index === i);
+  }
+  get loopback(): Nic | undefined {
+    return this.nics.find((n) => n.loopback);
+  }
+
+  /** Adds an address and its connected route (as `ip addr add` does). */
+  addAddress(nic: Nic, addr: Addr, prefix: number): void {
+    if (nic.hasAddr(addr)) return;
+    nic.addrs.push({ addr, prefix });
+    const net = Buffer.from(addr);
+    const width = isV4(addr) ? 32 : 128;
+    const start = isV4(addr) ? 12 : 0;
+    for (let bit = prefix; bit < width; bit++) net[start + (bit >> 3)] &= ~(0x80 >> (bit & 7));
+    if (!nic.loopback || prefix < width) this.routes.add({ dst: net, prefix, gateway: null, nic, metric: isV4(addr) ? 0 : 256, src: addr, proto: 'kernel' });
+  }
+
+  removeAddress(nic: Nic, addr: Addr): boolean {
+    const i = nic.addrs.findIndex((x) => eq(x.addr, addr));
+    if (i < 0) return false;
+    nic.addrs.splice(i, 1);
+    this.routes.remove((r) => r.nic === nic && r.proto === 'kernel' && r.src !== null && eq(r.src, addr));
+    return true;
+  }
+
+  /** Is addr one of ours (any interface: Linux's weak host model)? */
+  isLocal(addr: Uint8Array): boolean {
+    for (const n of this.nics) if (n.hasAddr(addr)) return true;
+    return false;
+  }
+
+  acceptsDst(nic: Nic, dst: Uint8Array): boolean {
+    if (nic.loopback) return true;
+    if (this.isLocal(dst)) return true;
+    if (isV4(dst)) return eq(dst, LIMITED_BCAST) || nic.isBroadcast(dst) || isMulticast(dst);
+    if (eq(dst, ALL_NODES)) return true;
+    if (dst[0] === 0xff && dst[1] === 0x02 && dst[11] === 1 && dst[12] === 0xff) {
+      for (const a of nic.addrs) if (!isV4(a.addr) && eq(solicitedNode(a.addr), dst)) return true;
+    }
+    return false;
+  }
+
+  // ------------------------------------------------------------------ routing
+
+  /** The path to dst (ENETUNREACH when none); a local destination goes through loopback. */
+  path(dst: Addr, oif: Nic | null = null, src: Addr | null = null): PathInfo | number {
+    if (isLoopback(dst) || (this.isLocal(dst) && oif === null)) {
+      const lo = this.loopback;
+      if (lo === undefined) return -E.ENETUNREACH;
+      return { nic: lo, nextHop: dst, src: src ?? (isLoopback(dst) ? dst : dst) };
+    }
+    if (isMulticast(dst) || eq(dst, LIMITED_BCAST)) {
+      const nic = oif ?? this.nics.find((n) => !n.loopback && n.up && n.sourceFor(dst) !== null);
+      if (nic === undefined) return -E.ENETUNREACH;
+      const s = src ?? nic.sourceFor(dst);
+      if (s === null) return -E.EADDRNOTAVAIL;
+      return { nic, nextHop: dst, src: s };
+    }
+    const r: Route | null = this.routes.lookup(dst, oif);
+    if (r === null) return -E.ENETUNREACH;
+    const s = src ?? r.src ?? r.nic.sourceFor(r.gateway ?? dst);
+    if (s === null) return -E.EADDRNOTAVAIL;
+    return { nic: r.nic, nextHop: r.gateway ?? dst, src: s };
+  }
+
+  /** Offset in tx where the transport header goes. */
+  l4Off(v6: boolean): number {
+    return ETH_HLEN + (v6 ? 40 : 20);
+  }
+
+  /** Sends the transport bytes at tx[l4Off] to dst (routing it). */
+  sendIp(src: Addr, dst: Addr, proto: number, l4len: number, ttl: number, tos: number, df: boolean, nic: Nic | null = null): number {
+    const p = this.path(dst, nic, src);
+    if (typeof p === 'number') return p;
+    return this.sendOn(p, dst, proto, l4len, ttl, tos, df);
+  }
+
+  sendOn(p: PathInfo, dst: Addr, proto: number, l4len: number, ttl: number, tos: number, df: boolean): number {
+    this.mib.ipOutRequests++;
+    if (isV4(dst)) return ip4Output(this, p.nic, p.nextHop, p.src, dst, proto, l4len, ttl, tos, df);
+    return ip6Output(this, p.nic, p.nextHop, p.src, dst, proto, l4len, ttl, tos);
+  }
+
+  /** Puts the IP packet b[off, off+len) on nic, resolving nextHop's link address. */
+  linkOutput(nic: Nic, nextHop: Addr, v6: boolean, b: Buffer, off: number, len: number): number {
+    if (!nic.up) return -E.ENETDOWN;
+    const type = v6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4;
+    if (nic.loopback) {
+      writeEth(b, off - ETH_HLEN, nic.link.mac, nic.link.mac, type);
+      this.pcap?.frame(b, off - ETH_HLEN, len + ETH_HLEN);
+      nic.link.send(b, off, len);
+      nic.stats.txPackets++;
+      nic.stats.txBytes += len;
+      return 0;
+    }
+    let mac: Uint8Array | null = null;
+    if (v6 ? nextHop[0] === 0xff : isMulticast(nextHop)) mac = v6 ? v6MulticastMac(nextHop) : Buffer.from([1, 0, 0x5e, nextHop[13] & 0x7f, nextHop[14], nextHop[15]]);
+    else if (!v6 && (eq(nextHop, LIMITED_BCAST) || nic.isBroadcast(nextHop))) mac = BROADCAST_MAC;
+    else {
+      const key = nextHop.toString('latin1');
+      let n = nic.neigh.get(key);
+      if (n !== undefined && n.mac !== null) mac = n.mac;
+      else {
+        if (n === undefined) {
+          n = nic.newNeighbour(this.clock, (x) => this.neighbourTimer(nic, Buffer.from(key, 'latin1'), x), v6);
+          nic.neigh.set(key, n);
+          this.solicit(nic, nextHop, v6);
+          n.timer!.arm(1000);
+        }
+        if (n.pending.length < MAX_PENDING) n.pending.push(Buffer.from(b.subarray(off, off + len)));
+        n.v6 = v6;
+        return 0;
+      }
+    }
+    writeEth(b, off - ETH_HLEN, mac, nic.link.mac, type);
+    return this.sendFrame(nic, b, off - ETH_HLEN, len + ETH_HLEN);
+  }
+
+  sendFrame(nic: Nic, b: Buffer, off: number, len: number): number {
+    this.pcap?.frame(b, off, len);
+    nic.link.send(b, off, len);
+    nic.stats.txPackets++;
+    nic.stats.txBytes += len;
+    return 0;
+  }
+
+  private solicit(nic: Nic, target: Addr, v6: boolean): void {
+    const src = nic.sourceFor(target);
+    if (src === null) return;
+    if (v6) ndpSolicit(this, nic, src, target);
+    else arpSend(this, nic, 1, BROADCAST_MAC, src, target, null);
+  }
+
+  private neighbourTimer(nic: Nic, target: Addr, n: import('./nic').Neighbour): void {
+    if (n.mac !== null) return;
+    if (++n.tries >= 3) {
+      // Unresolvable: drop what waited (TCP retransmits; UDP is lost, as on Linux).
+      nic.neigh.delete(target.toString('latin1'));
+      n.pending.length = 0;
+      this.tcp.hostUnreachable(target);
+      return;
+    }
+    this.solicit(nic, target, n.v6);
+    n.timer!.arm(1000);
+  }
+
+  neighbourKnown(nic: Nic, a: Uint8Array): boolean {
+    return nic.neigh.has(Buffer.from(a).toString('latin1'));
+  }
+
+  learnNeighbour(nic: Nic, a: Uint8Array, mac: Uint8Array): void {
+    const key = Buffer.from(a).toString('latin1');
+    let n = nic.neigh.get(key);
+    if (n === undefined) {
+      n = nic.newNeighbour(this.clock, () => {}, !isV4(a));
+      nic.neigh.set(key, n);
+    }
+    n.timer?.cancel();
+    n.mac = Buffer.from(mac.subarray(0, 6));
+    const waiting = n.pending.splice(0);
+    for (const pkt of waiting) {
+      const b = this.tx;
+      pkt.copy(b, ETH_HLEN);
+      writeEth(b, 0, n.mac, nic.link.mac, (pkt[0] >> 4) === 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4);
+      this.sendFrame(nic, b, 0, pkt.length + ETH_HLEN);
+    }
+  }
+
+  // ------------------------------------------------------------------ input
+
+  private rx(nic: Nic, b: Buffer, off: number, len: number): void {
+    nic.stats.rxPackets++;
+    nic.stats.rxBytes += len;
+    if (!nic.up) return void nic.stats.rxDropped++;
+    this.mib.ipInReceives++;
+    if (nic.loopback) {
+      this.rxCsumTrusted = true;
+      if (this.pcap) {
+        const f = Buffer.alloc(len + ETH_HLEN);
+        writeEth(f, 0, nic.link.mac, nic.link.mac, b[off] >> 4 === 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4);
+        b.copy(f, ETH_HLEN, off, off + len);
+        this.pcap.frame(f, 0, f.length);
+      }
+      if (b[off] >> 4 === 6) ip6Input(this, nic, b, off, len);
+      else ip4Input(this, nic, b, off, len);
+      return;
+    }
+    this.pcap?.frame(b, off, len);
+    if (len < ETH_HLEN) return;
+    // Frames for another host (promiscuous veth peers) are not ours.
+    const d0 = b[off];
+    if ((d0 & 1) === 0) {
+      const m = nic.link.mac;
+      for (let i = 0; i < 6; i++) if (b[off + i] !== m[i]) return;
+    }
+    const type = (b[off + 12] << 8) | b[off + 13];
+    if (type === ETHERTYPE_IPV4) ip4Input(this, nic, b, off + ETH_HLEN, len - ETH_HLEN);
+    else if (type === ETHERTYPE_IPV6) ip6Input(this, nic, b, off + ETH_HLEN, len - ETH_HLEN);
+    else if (type === ETHERTYPE_ARP) arpInput(this, nic, b, off + ETH_HLEN, len - ETH_HLEN);
+  }
+
+  /** A frame from a link whose transport checksum may be left to offload (vnet header says so). */
+  rxFrame(nic: Nic, b: Buffer, off: number, len: number, csumTrusted: boolean): void {
+    this.rxCsumTrusted = csumTrusted;
+    this.rx(nic, b, off, len);
+    this.rxCsumTrusted = false;
+  }
+
+  deliverL4(nic: Nic, proto: number, v6: boolean, b: Buffer, off: number, len: number, ipOff: number, src: Addr, dst: Addr): void {
+    if (proto === IPPROTO_TCP) return this.tcp.input(nic, v6, b, off, len, src, dst);
+    if (proto === IPPROTO_UDP) {
+      if (!this.udp.input(nic, v6, b, off, len, src, dst) && !isMulticast(dst) && !nic.isBroadcast(dst)) {
+        this.mib.udpNoPorts++;
+        const ipLen = off + len - ipOff;
+        if (v6) icmp6Error(this, b, ipOff, ipLen, 1, 4);
+        else icmp4Error(this, b, ipOff, ipLen, 3, 3);
+      }
+      return;
+    }
+    if (!v6 && proto === IPPROTO_ICMP) return icmp4Input(this, nic, b, off, len, ipOff, src, dst);
+    if (v6 && proto === IPPROTO_ICMPV6) return icmp6Input(this, nic, b, off, len, src, dst);
+    if (!v6) icmp4Error(this, b, ipOff, off + len - ipOff, 3, 2);
+  }
+
+  rxSrcCopy(): Addr {
+    return Buffer.from(this.rxSrc);
+  }
+  rxDstCopy(): Addr {
+    return Buffer.from(this.rxDst);
+  }
+
+  icmpError(proto: number, qsrc: Addr, qdst: Addr, sport: number, dport: number, err: number, mtu: number, hard: boolean): void {
+    if (proto === IPPROTO_UDP) this.udp.icmpError(qsrc, qdst, sport, dport, err);
+    else if (proto === IPPROTO_TCP) this.tcp.icmpError(qsrc, qdst, sport, dport, err, mtu, hard);
+  }
+
+  pingInput(v6: boolean, b: Buffer, off: number, len: number, src: Addr): void {
+    this.onEchoReply?.(v6, b, off, len, src);
+  }
+}

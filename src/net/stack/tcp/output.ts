@@ -1,0 +1,345 @@
+/**
+ * Sending: segment construction (in place in the stack's tx buffer), the send loop
+ * (window, congestion window, Nagle, cork, FIN), retransmission and the timers' actions
+ * (RTO with RFC 6298 backoff, delayed ACK, zero-window probes, keepalive).
+ */
+import * as E from '../../../abi/errno';
+import type { TcpEndpoint } from './endpoint';
+import { EV_OUT } from './endpoint';
+import { TcpState } from './state';
+import { SYN, FIN, RST, ACK, PSH, writeOptions, type OutOpts } from './segment';
+import { add, diff, gt, lt } from './seq';
+import { sumBytes, finish, pseudoSum } from '../checksum';
+import { IPPROTO_TCP } from '../ipv4';
+
+const opts: OutOpts = { mss: 0, wscale: -1, sackOk: false, ts: false, tsVal: 0, tsEcr: 0, sack: null, sackCount: 0 };
+const sackBuf = new Uint32Array(8);
+const SYN_RETRIES = 6;
+const SYNACK_RETRIES = 5;
+const DATA_RETRIES = 15;
+export const DELAYED_ACK_MS = 40;
+/**
+ * Segments one output() call may send before yielding to the next Sentry round: a link
+ * with no queue of its own (a veth's peer takes frames into a 1000-frame backlog) drops
+ * a whole window sent at once; yielding lets the receiving side drain (pacing, roughly).
+ */
+const BURST = 64;
+
+/** The window to advertise (unscaled bytes), never moving the right edge left. */
+function rcvWindow(ep: TcpEndpoint): number {
+  let space = ep.rcvLimit - ep.recvQ.bytes - ep.ooo.bytes;
+  if (space < 0) space = 0;
+  // Receiver-side silly window avoidance (RFC 1122): do not offer tiny windows.
+  if (space < Math.min(ep.rcvLimit >> 1, ep.advMss)) space = 0;
+  const cur = diff(ep.rcvAdv, ep.rcvNxt);
+  if (cur > space) space = cur;
+  const max = ep.wsOn ? 65535 << ep.rcvWscale : 65535;
+  return Math.min(space, max);
+}
+
+/** Builds and sends one segment: seq, flags, dataLen bytes from the send queue at seq. */
+export function sendSeg(ep: TcpEndpoint, seq: number, flags: number, dataLen: number): number {
+  const s = ep.stack;
+  const path = ep.path;
+  if (path === null) return -E.ENETUNREACH;
+  const syn = (flags & SYN) !== 0;
+  const o = s.l4Off(ep.v6);
+  const b = s.tx;
+  opts.mss = ep.advMss;
+  opts.wscale = syn && (ep.state === TcpState.SYN_SENT || ep.wsOn) ? ep.rcvWscale : -1;
+  opts.sackOk = syn && (ep.state === TcpState.SYN_SENT || ep.sackOn);
+  opts.ts = syn ? ep.state === TcpState.SYN_SENT || ep.tsOn : ep.tsOn;
+  opts.tsVal = ep.nowMs() >>> 0;
+  opts.tsEcr = ep.tsRecent;
+  opts.sack = null;
+  opts.sackCount = 0;
+  if (!syn && ep.sackOn && !ep.ooo.empty) {
+    opts.sackCount = ep.ooo.sackBlocks(sackBuf);
+    opts.sack = sackBuf;
+  }
+  const olen = writeOptions(b, o + 20, syn, opts);
+  const hl = 20 + olen;
+  b.writeUInt16BE(ep.port, o);
+  b.writeUInt16BE(ep.rport, o + 2);
+  b.writeUInt32BE(seq >>> 0, o + 4);
+  let wnd = 0;
+  if (flags & ACK) {
+    b.writeUInt32BE(ep.rcvNxt >>> 0, o + 8);
+    const w = rcvWindow(ep);
+    wnd = syn ? Math.min(w, 65535) : w >>> (ep.wsOn ? ep.rcvWscale : 0);
+    if (wnd > 65535) wnd = 65535;
+    if (!syn) {
+      const edge = add(ep.rcvNxt, wnd << (ep.wsOn ? ep.rcvWscale : 0));
+      if (gt(edge, ep.rcvAdv)) ep.rcvAdv = edge;
+    } else ep.rcvAdv = add(ep.rcvNxt, wnd);
+  } else b.writeUInt32BE(0, o + 8);
+  if (flags & RST) wnd = 0;
+  if (flags & FIN) ep.finSentSeq = add(seq, dataLen);
+  b[o + 12] = (hl / 4) << 4;
+  b[o + 13] = flags;
+  b.writeUInt16BE(wnd, o + 14);
+  b.writeUInt16BE(0, o + 16);
+  b.writeUInt16BE(0, o + 18);
+  if (dataLen > 0) ep.sendQ.copyAt(diff(seq, ep.sndUna), dataLen, b, o + hl);
+  const len = hl + dataLen;
+  b.writeUInt16BE(finish(sumBytes(b, o, len, pseudoSum(path.src, ep.remote, IPPROTO_TCP, len, ep.v6))), o + 16);
+  if (flags & ACK) {
+    ep.ackPending = 0;
+    ep.dackTimer.cancel();
+  }
+  ep.segsOut++;
+  s.mib.tcpOutSegs++;
+  ep.lastSendMs = opts.tsVal;
+  return s.sendOn(path, ep.remote, IPPROTO_TCP, len, ep.ttl, ep.tos, true);
+}
+
+export function sendControl(ep: TcpEndpoint, seq: number, flags: number): void {
+  if (ep.state === TcpState.SYN_SENT && (flags & SYN) !== 0) return void sendSeg(ep, seq, SYN, 0);
+  sendSeg(ep, seq, flags, 0);
+}
+
+export function sendAck(ep: TcpEndpoint): void {
+  sendSeg(ep, ep.sndNxt, ACK, 0);
+}
+
+/** The ACK policy after receiving data: every second full segment at once, else within 40 ms. */
+export function scheduleAck(ep: TcpEndpoint, now: boolean): void {
+  if (ep.quickAcks > 0) {
+    ep.quickAcks--;
+    now = true;
+  }
+  if (now || ++ep.ackPending >= 2) return sendAck(ep);
+  ep.dackTimer.ensure(DELAYED_ACK_MS);
+}
+
+export function onDelayedAck(ep: TcpEndpoint): void {
+  if (ep.state === TcpState.CLOSED || ep.state === TcpState.LISTEN) return;
+  if (ep.ackPending > 0) sendAck(ep);
+}
+
+/** Sends what the windows allow: new data, then the FIN once all data is out. */
+export function output(ep: TcpEndpoint): void {
+  const st = ep.state;
+  if (st !== TcpState.ESTABLISHED && st !== TcpState.CLOSE_WAIT && st !== TcpState.FIN_WAIT1 && st !== TcpState.LAST_ACK && st !== TcpState.CLOSING) return;
+  const dataEnd = add(ep.sndUna, ep.sendQ.bytes);
+  const finSeq = dataEnd; // the FIN's sequence number once queued
+  let sent = 0;
+  for (;;) {
+    if (sent >= BURST && ep.path !== null && !ep.path.nic.loopback) {
+      ep.burstTimer.ensure(0);
+      break;
+    }
+    const unsent = diff(dataEnd, ep.sndNxt);
+    const inFlight = diff(ep.sndNxt, ep.sndUna);
+    const wnd = Math.min(ep.sndWnd, ep.cc.cwnd);
+    if (unsent > 0) {
+      const usable = Math.min(ep.sndWnd, ep.cc.cwnd) - inFlight;
+      let len = Math.min(unsent, ep.mss, usable);
+      if (len <= 0) {
+        if (ep.sndWnd === 0 && inFlight === 0) ep.persistTimer.ensure(ep.rtt.current);
+        break;
+      }
+      if (len < ep.mss && len < unsent) {
+        // The window, not the data, limits this segment; wait for more room unless nothing is in flight.
+        if (inFlight > 0) break;
+      }
+      if (len < ep.mss && len === unsent && !ep.finQueued) {
+        // Nagle (RFC 896): one small segment in flight at a time, unless TCP_NODELAY; TCP_CORK holds partial segments.
+        if (ep.cork) break;
+        if (!ep.nodelay && inFlight > 0) break;
+      }
+      if (lt(ep.sndNxt, ep.sndMax) && ep.sacked.length) {
+        // Resending after a timeout: what the peer SACKed needs no second copy.
+        const e = sackedEnd(ep, ep.sndNxt);
+        if (e >= 0) {
+          ep.sndNxt = e;
+          continue;
+        }
+        let stop = -1;
+        for (let j = 0; j < ep.sacked.length; j += 2) if (gt(ep.sacked[j], ep.sndNxt)) {
+          stop = ep.sacked[j];
+          break;
+        }
+        if (stop >= 0 && diff(stop, ep.sndNxt) < len) len = diff(stop, ep.sndNxt);
+      }
+      if (len > unsent) len = unsent;
+      const last = len === unsent;
+      const withFin = last && ep.finQueued && wnd - inFlight > len;
+      const seq = ep.sndNxt;
+      const rexmit = lt(seq, ep.sndMax);
+      if (rexmit) {
+        ep.totalRetrans++;
+        ep.stack.mib.tcpRetransSegs++;
+      } else if (ep.rttSeq < 0 && !ep.tsOn) {
+        ep.rttSeq = add(seq, len);
+        ep.rttStart = ep.nowMs();
+      }
+      sendSeg(ep, seq, ACK | (last ? PSH : 0) | (withFin ? FIN : 0), len);
+      sent++;
+      ep.sndNxt = add(seq, len + (withFin ? 1 : 0));
+      if (gt(ep.sndNxt, ep.sndMax)) ep.sndMax = ep.sndNxt;
+      ep.rtoTimer.ensure(ep.rtt.current);
+      if (withFin) break;
+      continue;
+    }
+    if (ep.finQueued && ep.sndNxt === finSeq) {
+      sendSeg(ep, finSeq, ACK | FIN, 0);
+      ep.sndNxt = add(finSeq, 1);
+      if (gt(ep.sndNxt, ep.sndMax)) ep.sndMax = ep.sndNxt;
+      ep.rtoTimer.ensure(ep.rtt.current);
+    }
+    break;
+  }
+}
+
+/** Records the SACK blocks of an ACK (RFC 2018) in the scoreboard; drops what sndUna passed. */
+export function updateScoreboard(ep: TcpEndpoint, blocks: Uint32Array, n: number): void {
+  const r = ep.sacked;
+  for (let i = 0; i < n; i++) {
+    let l = blocks[i * 2];
+    let h = blocks[i * 2 + 1];
+    if (!lt(ep.sndUna, h) || gt(h, ep.sndMax) || !lt(l, h)) continue;
+    if (lt(l, ep.sndUna)) l = ep.sndUna;
+    // Insert and merge.
+    const out: number[] = [];
+    let placed = false;
+    for (let j = 0; j < r.length; j += 2) {
+      const a = r[j], b = r[j + 1];
+      if (lt(b, l)) out.push(a, b);
+      else if (lt(h, a)) {
+        if (!placed) {
+          out.push(l, h);
+          placed = true;
+        }
+        out.push(a, b);
+      } else {
+        l = lt(a, l) ? a : l;
+        h = gt(b, h) ? b : h;
+      }
+    }
+    if (!placed) out.push(l, h);
+    ep.sacked = out;
+  }
+  pruneScoreboard(ep);
+}
+
+export function pruneScoreboard(ep: TcpEndpoint): void {
+  const r = ep.sacked;
+  let k = 0;
+  while (k < r.length && !lt(ep.sndUna, r[k + 1])) k += 2;
+  if (k > 0) ep.sacked = r.slice(k);
+  if (ep.sacked.length && lt(ep.sacked[0], ep.sndUna)) ep.sacked[0] = ep.sndUna;
+}
+
+/** If seq lies in a SACKed range, the end of that range; else -1. */
+function sackedEnd(ep: TcpEndpoint, seq: number): number {
+  const r = ep.sacked;
+  for (let j = 0; j < r.length; j += 2) if (!lt(seq, r[j]) && lt(seq, r[j + 1])) return r[j + 1];
+  return -1;
+}
+
+/**
+ * SACK loss recovery (RFC 6675, simplified): each ACK in recovery clocks out the next hole
+ * below the highest SACKed byte; returns false when there is no hole left to repair.
+ */
+export function retransmitHole(ep: TcpEndpoint): boolean {
+  const r = ep.sacked;
+  if (!ep.sackOn || r.length === 0) return false;
+  let seq = lt(ep.rexmitNext, ep.sndUna) ? ep.sndUna : ep.rexmitNext;
+  const top = r[r.length - 2];
+  for (;;) {
+    const e = sackedEnd(ep, seq);
+    if (e < 0) break;
+    seq = e;
+  }
+  if (!lt(seq, top)) return false;
+  // The hole runs up to the next SACKed range.
+  let holeEnd = top;
+  for (let j = 0; j < r.length; j += 2) if (gt(r[j], seq)) {
+    holeEnd = r[j];
+    break;
+  }
+  const off = diff(seq, ep.sndUna);
+  const len = Math.min(ep.mss, diff(holeEnd, seq), ep.sendQ.bytes - off);
+  if (len <= 0) return false;
+  ep.totalRetrans++;
+  ep.stack.mib.tcpRetransSegs++;
+  ep.rttSeq = -1;
+  sendSeg(ep, seq, ACK, len);
+  ep.rexmitNext = add(seq, len);
+  return true;
+}
+
+/** Retransmits the first unacknowledged segment (fast retransmit, partial ACKs). */
+export function retransmitFirst(ep: TcpEndpoint): void {
+  const dataLen = Math.min(ep.sendQ.bytes, ep.mss);
+  const finHere = ep.finQueued && dataLen === ep.sendQ.bytes && diff(ep.sndMax, ep.sndUna) > ep.sendQ.bytes;
+  if (dataLen === 0 && !finHere) return;
+  ep.totalRetrans++;
+  ep.stack.mib.tcpRetransSegs++;
+  ep.rttSeq = -1;
+  sendSeg(ep, ep.sndUna, ACK | (finHere ? FIN : 0) | (dataLen > 0 ? PSH : 0), dataLen);
+}
+
+export function onRto(ep: TcpEndpoint): void {
+  const st = ep.state;
+  if (st === TcpState.CLOSED || st === TcpState.LISTEN || st === TcpState.TIME_WAIT) return;
+  ep.retries++;
+  ep.rtt.onTimeout();
+  ep.rttSeq = -1;
+  if (st === TcpState.SYN_SENT) {
+    if (ep.retries > SYN_RETRIES) return ep.fail(E.ETIMEDOUT);
+    sendSeg(ep, ep.iss, SYN, 0);
+    ep.rtoTimer.arm(ep.rtt.current);
+    return;
+  }
+  if (st === TcpState.SYN_RECV) {
+    if (ep.retries > SYNACK_RETRIES) return ep.abortQuiet();
+    sendSeg(ep, ep.iss, SYN | ACK, 0);
+    ep.rtoTimer.arm(ep.rtt.current);
+    return;
+  }
+  if (ep.sndUna === ep.sndMax) return;
+  if (ep.retries > DATA_RETRIES || (ep.userTimeout > 0 && ep.nowMs() - ep.lastRecvMs > ep.userTimeout)) return ep.fail(E.ETIMEDOUT);
+  ep.cc.onTimeout(ep.flight);
+  // Go back to the first unacknowledged byte; the receiver's reassembly keeps what arrived.
+  ep.sndNxt = ep.sndUna;
+  ep.totalRetrans++;
+  ep.stack.mib.tcpRetransSegs++;
+  const dataLen = Math.min(ep.sendQ.bytes, ep.mss);
+  const fin = ep.finQueued && dataLen === ep.sendQ.bytes;
+  sendSeg(ep, ep.sndUna, ACK | (fin ? FIN : 0), dataLen);
+  ep.sndNxt = add(ep.sndUna, dataLen + (fin ? 1 : 0));
+  ep.rtoTimer.arm(ep.rtt.current);
+}
+
+/** Zero window: probe with an old sequence number so the peer answers with its window. */
+export function onPersist(ep: TcpEndpoint): void {
+  if (ep.state === TcpState.CLOSED || ep.sndWnd > 0 || ep.sendQ.bytes === 0) return output(ep);
+  ep.rtt.onTimeout();
+  sendSeg(ep, add(ep.sndUna, -1), ACK, 0);
+  ep.persistTimer.arm(ep.rtt.current);
+}
+
+export function onKeepalive(ep: TcpEndpoint): void {
+  if (!ep.keepalive || (ep.state !== TcpState.ESTABLISHED && ep.state !== TcpState.CLOSE_WAIT)) return;
+  const idleMs = ep.nowMs() - ep.lastRecvMs;
+  if (ep.probes === 0 && idleMs < ep.keepIdle * 1000) return ep.keepTimer.arm(ep.keepIdle * 1000 - idleMs);
+  if (ep.probes >= ep.keepCnt) return ep.fail(E.ETIMEDOUT);
+  ep.probes++;
+  sendSeg(ep, add(ep.sndUna, -1), ACK, 0);
+  ep.keepTimer.arm(ep.keepIntvl * 1000);
+}
+
+/** After the reader freed space: advertise the larger window if it grew enough to matter. */
+export function sendWindowUpdateIfNeeded(ep: TcpEndpoint): void {
+  if (ep.state !== TcpState.ESTABLISHED && ep.state !== TcpState.FIN_WAIT1 && ep.state !== TcpState.FIN_WAIT2) return;
+  const cur = diff(ep.rcvAdv, ep.rcvNxt);
+  const space = ep.rcvLimit - ep.recvQ.bytes - ep.ooo.bytes;
+  if (space - cur >= Math.min(ep.rcvLimit >> 1, 2 * ep.advMss)) sendAck(ep);
+}
+
+/** Wakes the writer when the send queue drained enough. */
+export function wakeWriter(ep: TcpEndpoint): void {
+  if (ep.writable) ep.notify(EV_OUT);
+}

@@ -1,0 +1,269 @@
+/**
+ * Network mode "sandbox": the Sentry's stack drives a veth in a network namespace and
+ * talks to Linux's own TCP/IP stack in a peer namespace. Servers in the sandbox are
+ * fetched with curl from the peer; clients in the sandbox fetch from servers in the
+ * peer; big transfers are checked by sha256 both ways; a lossy forwarder between two
+ * veths (this kernel has no netem) drops and reorders frames.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { compileGuest } from '../helpers/build';
+import {
+  canMakeNetns, cleanupNetns, vethPair, addNetns, address, sh, inNs, sandboxed, runIn, nsPath,
+  SANDBOX_V4, PEER_V4, SANDBOX_V6, PEER_V6, type Proc,
+} from './netns';
+
+const ok = process.getuid?.() === 0 && canMakeNetns();
+const PY = '/usr/bin/python3';
+const SRC = path.join(__dirname, 'guests');
+let httpd = '';
+let fwd = '';
+const procs: Proc[] = [];
+
+function track(p: Proc): Proc {
+  procs.push(p);
+  return p;
+}
+
+beforeAll(() => {
+  if (!ok) return;
+  httpd = compileGuest('net_httpd', 'dynamic', { srcDir: SRC });
+  const dir = mkdtempSync(path.join(tmpdir(), 'tss-net-'));
+  fwd = path.join(dir, 'lossy_fwd');
+  execFileSync('gcc', ['-O2', '-o', fwd, path.join(__dirname, 'host', 'lossy_fwd.c')]);
+});
+afterEach(() => {
+  for (const p of procs.splice(0)) p.kill();
+  cleanupNetns();
+});
+afterAll(() => cleanupNetns());
+
+function pattern(n: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + 7) & 0xff;
+  return b;
+}
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+// Scripts for the big transfers: the side that sends generates a fixed stream and prints
+// its sha256; the side that receives prints the sha256 of what arrived.
+const SENDER = `
+import socket, sys, hashlib
+fam = socket.AF_INET6 if ':' in sys.argv[2] else socket.AF_INET
+n = int(sys.argv[4]); blk = hashlib.sha256(b'x').digest() * 8192
+def pump(c):
+    h = hashlib.sha256(); sent = 0
+    while sent < n:
+        b = blk[:min(len(blk), n - sent)]; c.sendall(b); h.update(b); sent += len(b)
+    c.shutdown(socket.SHUT_WR); c.recv(1); print('sent', sent, h.hexdigest(), flush=True)
+if sys.argv[1] == 'listen':
+    l = socket.socket(fam); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind((sys.argv[2], int(sys.argv[3]))); l.listen(); print('listening', flush=True)
+    c, _ = l.accept(); pump(c)
+else:
+    c = socket.create_connection((sys.argv[2], int(sys.argv[3]))); pump(c)
+`;
+const RECEIVER = `
+import socket, sys, hashlib
+fam = socket.AF_INET6 if ':' in sys.argv[2] else socket.AF_INET
+def drain(c):
+    h = hashlib.sha256(); n = 0
+    while True:
+        d = c.recv(1 << 20)
+        if not d: break
+        h.update(d); n += len(d)
+    c.close(); print('got', n, h.hexdigest(), flush=True)
+if sys.argv[1] == 'listen':
+    l = socket.socket(fam); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind((sys.argv[2], int(sys.argv[3]))); l.listen(); print('listening', flush=True)
+    c, _ = l.accept(); drain(c)
+else:
+    import time
+    for i in range(100):
+        try:
+            c = socket.create_connection((sys.argv[2], int(sys.argv[3]))); break
+        except ConnectionRefusedError: time.sleep(0.2)
+    drain(c)
+`;
+let scripts = '';
+function script(name: string, text: string): string {
+  scripts ||= mkdtempSync(path.join(tmpdir(), 'tss-net-py-'));
+  const p = path.join(scripts, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+/** curl from the peer namespace, retrying while the sandbox starts. */
+function curl(ns: string, url: string, out?: string): Promise<string> {
+  return runIn(ns, ['curl', '-sS', '-g', '--retry', '40', '--retry-connrefused', '--retry-delay', '1', '--max-time', '120', ...(out ? ['-o', out] : []), url]);
+}
+
+describe.skipIf(!ok)('network mode sandbox over a veth', () => {
+  it('a guest C server answers curl from the peer namespace, IPv4 and IPv6; its addresses left the namespace', async () => {
+    const p = vethPair();
+    const srv = track(sandboxed(p.sandboxNs, [httpd, '::', '8080', '3']));
+    await srv.waitFor('listening');
+    // The namespace's kernel no longer holds the addresses: only the Sentry answers.
+    expect(sh(['ip', '-n', p.sandboxNs, 'addr', 'show', p.sandboxIf])).not.toContain(SANDBOX_V4);
+    expect(await curl(p.peerNs, `http://${SANDBOX_V4}:8080/hello`)).toBe('hello from the sandbox\n');
+    const dir = mkdtempSync(path.join(tmpdir(), 'tss-curl-'));
+    await curl(p.peerNs, `http://${SANDBOX_V4}:8080/3000000`, path.join(dir, 'a'));
+    expect(sha(require('node:fs').readFileSync(path.join(dir, 'a')))).toBe(sha(pattern(3_000_000)));
+    expect(await curl(p.peerNs, `http://[${SANDBOX_V6}]:8080/x`)).toBe('hello from the sandbox\n');
+    expect(await srv.done).toBe(0);
+    expect(srv.out()).toContain('served 3');
+  }, 180_000);
+
+  it('python3 -m http.server in the sandbox, fetched with curl', async () => {
+    const p = vethPair();
+    const dir = mkdtempSync(path.join(tmpdir(), 'tss-www-'));
+    const file = pattern(500_000);
+    writeFileSync(path.join(dir, 'f.bin'), file);
+    track(sandboxed(p.sandboxNs, [PY, '-m', 'http.server', '8000', '--bind', SANDBOX_V4, '--directory', dir]));
+    const out = path.join(dir, 'got');
+    await curl(p.peerNs, `http://${SANDBOX_V4}:8000/f.bin`, out);
+    expect(sha(require('node:fs').readFileSync(out))).toBe(sha(file));
+  }, 180_000);
+
+  it('a sandboxed client fetches from a server in the peer namespace (IPv4 and IPv6)', async () => {
+    const p = vethPair();
+    const dir = mkdtempSync(path.join(tmpdir(), 'tss-www-'));
+    writeFileSync(path.join(dir, 'index.txt'), 'served by linux\n');
+    const srv = track(inNs(p.peerNs, [PY, '-m', 'http.server', '8001', '--bind', '::', '--directory', dir]));
+    void srv;
+    const code = [
+      'import urllib.request, time',
+      'for url in ["http://' + PEER_V4 + ':8001/index.txt", "http://[' + PEER_V6 + ']:8001/index.txt"]:',
+      '    for i in range(100):',
+      '        try:',
+      '            print(urllib.request.urlopen(url, timeout=30).read().decode(), end=""); break',
+      '        except OSError as e:',
+      '            time.sleep(0.2)',
+    ].join('\n');
+    const c = track(sandboxed(p.sandboxNs, [PY, '-c', code]));
+    expect(await c.done, c.err()).toBe(0);
+    expect(c.out()).toBe('served by linux\nserved by linux\n');
+  }, 180_000);
+
+  it('200 MB each way arrives intact (sha256), sandbox → peer and peer → sandbox', async () => {
+    const p = vethPair();
+    const n = String(200 * 1024 * 1024);
+    const snd = script('send.py', SENDER);
+    const rcv = script('recv.py', RECEIVER);
+    // Upload: the sandbox connects and sends.
+    const r1 = track(inNs(p.peerNs, [PY, rcv, 'listen', PEER_V4, '9001']));
+    await r1.waitFor('listening');
+    const s1 = track(sandboxed(p.sandboxNs, [PY, snd, 'connect', PEER_V4, '9001', n]));
+    expect(await s1.done, s1.err()).toBe(0);
+    await r1.done;
+    const sent1 = /sent (\d+) (\w+)/.exec(s1.out())!;
+    const got1 = /got (\d+) (\w+)/.exec(r1.out())!;
+    expect(got1[1]).toBe(n);
+    expect(got1[2]).toBe(sent1[2]);
+    // Download: the sandbox listens (IPv6) and the peer sends. A sandbox owns its
+    // namespace's addresses for good (as runsc): give them back for the second one.
+    sh(['ip', '-n', p.sandboxNs, 'addr', 'add', `${SANDBOX_V4}/24`, 'dev', p.sandboxIf]);
+    sh(['ip', '-n', p.sandboxNs, 'addr', 'add', `${SANDBOX_V6}/64`, 'dev', p.sandboxIf, 'nodad']);
+    const r2 = track(sandboxed(p.sandboxNs, [PY, rcv, 'listen', SANDBOX_V6, '9002']));
+    await r2.waitFor('listening');
+    const s2 = track(inNs(p.peerNs, [PY, snd, 'connect', SANDBOX_V6, '9002', n]));
+    expect(await s2.done, s2.err()).toBe(0);
+    expect(await r2.done, r2.err()).toBe(0);
+    const sent2 = /sent (\d+) (\w+)/.exec(s2.out())!;
+    const got2 = /got (\d+) (\w+)/.exec(r2.out())!;
+    expect(got2[1]).toBe(n);
+    expect(got2[2]).toBe(sent2[2]);
+  }, 600_000);
+
+  it('--deny-net / --allow-net: a refused destination gets ECONNREFUSED at once though a server listens; --hostname', async () => {
+    const p = vethPair();
+    const srv = track(inNs(p.peerNs, [PY, '-c', 'import socket,time\nl=socket.socket(); l.bind(("0.0.0.0", 8002)); l.listen(); print("listening", flush=True); time.sleep(120)']));
+    await srv.waitFor('listening');
+    const code = [
+      'import socket, errno',
+      'for port in (8002,):',
+      '    s = socket.socket()',
+      '    try:',
+      '        s.connect(("' + PEER_V4 + '", port)); print("connected")',
+      '    except OSError as e:',
+      '        print(errno.errorcode[e.errno])',
+      'print(socket.gethostname())',
+    ].join('\n');
+    const allowed = track(sandboxed(p.sandboxNs, [PY, '-c', code], ['--allow-net', '198.51.100.0/24:8002', '--hostname', 'box1']));
+    expect(await allowed.done, allowed.err()).toBe(0);
+    expect(allowed.out()).toBe('connected\nbox1\n');
+    sh(['ip', '-n', p.sandboxNs, 'addr', 'add', `${SANDBOX_V4}/24`, 'dev', p.sandboxIf]);
+    const denied = track(sandboxed(p.sandboxNs, [PY, '-c', code], ['--deny-net', `${PEER_V4}/32`]));
+    expect(await denied.done, denied.err()).toBe(0);
+    expect(denied.out()).toBe('ECONNREFUSED\ntssandbox\n');
+    sh(['ip', '-n', p.sandboxNs, 'addr', 'add', `${SANDBOX_V4}/24`, 'dev', p.sandboxIf]);
+    const other = track(sandboxed(p.sandboxNs, [PY, '-c', code], ['--allow-net', '198.51.100.2:9']));
+    expect(await other.done, other.err()).toBe(0);
+    expect(other.out()).toBe('ECONNREFUSED\ntssandbox\n');
+  }, 180_000);
+
+  it('introspection: ip addr / ip route / ss -tan / /proc/net inside show the stack; ip addr add and ip link set down change it', async () => {
+    const p = vethPair();
+    sh(['ip', '-n', p.peerNs, 'addr', 'add', '198.51.100.254/24', 'dev', p.peerIf]);
+    sh(['ip', '-n', p.sandboxNs, 'route', 'add', 'default', 'via', '198.51.100.254']);
+    const code = [
+      'import socket, subprocess',
+      'run = lambda *a: subprocess.run(list(a), capture_output=True, text=True).stdout',
+      'l = socket.socket(); l.bind(("0.0.0.0", 8080)); l.listen()',
+      'print(run("ip", "addr")); print(run("ip", "route")); print(run("ss", "-tanH"))',
+      'print(open("/proc/net/tcp").read()); print(open("/proc/net/if_inet6").read()); print(open("/proc/net/route").read())',
+      'print(run("ip", "addr", "add", "198.51.100.9/24", "dev", "' + p.sandboxIf + '") + run("ip", "-4", "-br", "addr", "show", "dev", "' + p.sandboxIf + '"))',
+      'run("ip", "link", "set", "' + p.sandboxIf + '", "down"); print(run("ip", "-br", "link"))',
+    ].join('\n');
+    const r = track(sandboxed(p.sandboxNs, [PY, '-c', code]));
+    expect(await r.done, r.err()).toBe(0);
+    const out = r.out();
+    expect(out).toContain(`inet ${SANDBOX_V4}/24`);
+    expect(out).toContain(`inet6 ${SANDBOX_V6}/64`);
+    expect(out).toContain('default via 198.51.100.254');
+    expect(out).toMatch(/LISTEN\s+0\s+\d+\s+0\.0\.0\.0:8080/);
+    expect(out).toMatch(/: 00000000:1F90 00000000:0000 0A /);
+    expect(out).toContain('20010db8000000000000000000000001');
+    expect(out).toMatch(/198\.51\.100\.1\/24 198\.51\.100\.9\/24/);
+    expect(out).toMatch(new RegExp(`${p.sandboxIf}\\s+DOWN`));
+  }, 180_000);
+
+  // 4 MB: from a fresh namespace our sender still meets ~200 ms RTO stalls on this path
+  // (about one per 250 kB; a warm namespace runs at ~30 MB/s), see src/net/stack/README.md.
+  it('5% loss and 2% reordering through a forwarder: a 4 MB transfer each way still completes intact', async () => {
+    // sandbox ns [a0] <-> [a1] middle ns (lossy_fwd) [b1] <-> [b0] peer ns
+    const sbx = addNetns('s');
+    const mid = addNetns('m');
+    const peer = addNetns('p');
+    const a0 = `${sbx}a`.slice(-15), a1 = `${mid}a`.slice(-15), b1 = `${mid}b`.slice(-15), b0 = `${peer}b`.slice(-15);
+    sh(['ip', 'link', 'add', a0, 'netns', sbx, 'type', 'veth', 'peer', 'name', a1, 'netns', mid]);
+    sh(['ip', 'link', 'add', b0, 'netns', peer, 'type', 'veth', 'peer', 'name', b1, 'netns', mid]);
+    for (const [ns, d] of [[mid, a1], [mid, b1]]) sh(['ip', '-n', ns, 'link', 'set', d, 'up']);
+    // The peer must send MTU-sized frames (no TSO super-frames) for the forwarder to pass them.
+    sh(['ip', '-n', peer, 'link', 'set', b0, 'gso_max_segs', '1']);
+    address(sbx, a0, SANDBOX_V4, SANDBOX_V6);
+    address(peer, b0, PEER_V4, PEER_V6);
+    const f = track(inNs(mid, [fwd, a1, b1, '5', '2', '42']));
+    await f.waitFor('forwarding');
+    const n = String(4 * 1024 * 1024);
+    const rcv = track(inNs(peer, [PY, script('recv.py', RECEIVER), 'listen', PEER_V4, '9003']));
+    await rcv.waitFor('listening');
+    const s = track(sandboxed(sbx, [PY, script('send.py', SENDER), 'connect', PEER_V4, '9003', n]));
+    expect(await s.done, s.err()).toBe(0);
+    await rcv.done;
+    expect(/got (\d+) (\w+)/.exec(rcv.out())![2]).toBe(/sent (\d+) (\w+)/.exec(s.out())![2]);
+    // And the other way: Linux sends into the sandbox over the same lossy path.
+    sh(['ip', '-n', sbx, 'addr', 'add', `${SANDBOX_V4}/24`, 'dev', a0]);
+    const r2 = track(sandboxed(sbx, [PY, script('recv.py', RECEIVER), 'listen', SANDBOX_V4, '9004']));
+    await r2.waitFor('listening');
+    const s2 = track(inNs(peer, [PY, script('send.py', SENDER), 'connect', SANDBOX_V4, '9004', n]));
+    expect(await s2.done, s2.err()).toBe(0);
+    expect(await r2.done).toBe(0);
+    expect(/got (\d+) (\w+)/.exec(r2.out())![2]).toBe(/sent (\d+) (\w+)/.exec(s2.out())![2]);
+    void nsPath;
+  }, 600_000);
+});

@@ -1,0 +1,44 @@
+/**
+ * Socket behaviour against Linux's: test/net/guests/net_sockets.c (error cases,
+ * nonblocking connect and SO_ERROR, poll/epoll readiness, resets, EPIPE/SIGPIPE, recv
+ * flags, options, UDP ancillary data) and net_inet.c run natively in a fresh network
+ * namespace (its lo has 127.0.0.1 and ::1) and in the sandbox, where they must print the
+ * same thing: under --network=sandbox (every segment through the Sentry's stack over its
+ * loopback interface) and under the default mode (the loopback fast path).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as path from 'node:path';
+import { compileGuest, LINKAGES } from '../helpers/build';
+import { canMakeNetns, addNetns, cleanupNetns, runIn } from './netns';
+import { runSandbox, explain, status } from '../helpers/run';
+
+const ok = process.getuid?.() === 0 && canMakeNetns();
+const SRC = path.join(__dirname, 'guests');
+const NAMES = ['net_sockets', 'net_inet'];
+const bins: Record<string, string> = {};
+const native: Record<string, string> = {};
+
+beforeAll(async () => {
+  if (!ok) return;
+  const ns = addNetns('cmp');
+  for (const name of NAMES) {
+    for (const l of LINKAGES) bins[`${name}.${l}`] = compileGuest(name, l, { srcDir: SRC, flags: ['-I', path.join(__dirname, '../guests')] });
+    native[name] = await runIn(ns, [bins[`${name}.dynamic`]], 60_000);
+  }
+}, 120_000);
+afterAll(() => cleanupNetns());
+
+describe.skipIf(!ok)('sockets as Linux has them', () => {
+  for (const name of NAMES) {
+    for (const mode of ['sandbox', 'none']) {
+      for (const l of LINKAGES) {
+        it(`${name} (${l}) under --network=${mode} prints what Linux prints`, async () => {
+          const r = await runSandbox(['--network', mode, '--', bins[`${name}.${l}`]] as string[], { timeoutMs: 60_000 });
+          expect(status(r), explain(r)).toBe(0);
+          expect(r.stdout).toBe(native[name]);
+          expect(r.stdout).toMatch(/done\n$/);
+        }, 90_000);
+      }
+    }
+  }
+});

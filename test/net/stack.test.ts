@@ -1,0 +1,315 @@
+/**
+ * The TCP/IP stack on its own (src/net/stack): two stacks joined by an in-memory
+ * Ethernet wire, driven by a fake clock, so loss, reordering and timeouts are
+ * deterministic and fast. What runs over real interfaces is test/net/sandbox.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { TimerQueue } from '../../src/kernel/time/timers';
+import { Stack } from '../../src/net/stack/stack';
+import { WireEnd, LoopbackLink } from '../../src/net/stack/link';
+import { parse, v4 } from '../../src/net/stack/addr';
+import { TcpEndpoint } from '../../src/net/stack/tcp/endpoint';
+import { TcpState } from '../../src/net/stack/tcp/state';
+import type { UdpEndpoint } from '../../src/net/stack/udp';
+import * as E from '../../src/abi/errno';
+import { sumBytes, finish } from '../../src/net/stack/checksum';
+
+class FakeClock {
+  now = 1e9;
+  readonly q = new TimerQueue();
+  nowNs(): number {
+    return this.now;
+  }
+  /** Runs due timers; advances time to the next deadline when idle. Stops when cond() holds. */
+  run(cond: () => boolean, maxMs = 600_000): void {
+    const end = this.now + maxMs * 1e6;
+    while (!cond()) {
+      const d = this.q.nextDeadline();
+      if (this.now > end) throw new Error('stalled');
+      // Nothing armed: let time pass (conditions on time itself).
+      if (d === Infinity) this.now += 10e6;
+      else if (d > this.now) this.now = d;
+      this.q.fire(this.now);
+    }
+  }
+}
+
+const MAC_A = Buffer.from([2, 0, 0, 0, 0, 0xa]);
+const MAC_B = Buffer.from([2, 0, 0, 0, 0, 0xb]);
+const A4 = v4(198, 51, 100, 1);
+const B4 = v4(198, 51, 100, 2);
+const A6 = parse('2001:db8::1')!;
+const B6 = parse('2001:db8::2')!;
+
+function pair(mtu = 1500) {
+  const clock = new FakeClock();
+  const [wa, wb] = WireEnd.pair(clock, MAC_A, MAC_B, mtu);
+  const a = new Stack(clock);
+  const b = new Stack(clock);
+  a.addNic('lo', new LoopbackLink(clock));
+  b.addNic('lo', new LoopbackLink(clock));
+  const na = a.addNic('eth0', wa);
+  const nb = b.addNic('eth0', wb);
+  a.addAddress(na, A4, 24);
+  b.addAddress(nb, B4, 24);
+  a.addAddress(na, A6, 64);
+  b.addAddress(nb, B6, 64);
+  return { clock, a, b, wa, wb };
+}
+
+function listen(s: Stack, family: number, port: number, backlog = 16): TcpEndpoint {
+  const l = new TcpEndpoint(s, family);
+  l.reuseAddr = true;
+  expect(l.bind(family === 2 ? v4(0, 0, 0, 0) : Buffer.alloc(16), port)).toBe(0);
+  expect(l.listen(backlog)).toBe(0);
+  return l;
+}
+
+/** Pumps `data` from `from` to `to`, reading everything; returns what arrived. */
+function transfer(clock: FakeClock, from: TcpEndpoint, to: TcpEndpoint, data: Buffer): Buffer {
+  let sent = 0;
+  const got: Buffer[] = [];
+  let gotLen = 0;
+  const rd = Buffer.alloc(256 * 1024);
+  let eof = false;
+  const step = (): boolean => {
+    while (sent < data.length) {
+      const n = from.write(data.subarray(sent, sent + 1_000_000), true, false);
+      if (n < 0) {
+        expect(n).toBe(-E.EAGAIN);
+        break;
+      }
+      sent += n;
+      if (sent === data.length) from.shutdownWrite();
+    }
+    for (;;) {
+      const n = to.read(rd, false);
+      if (n === -E.EAGAIN) break;
+      if (n < 0) throw new Error(`read error ${n}`);
+      if (n === 0) {
+        eof = true;
+        break;
+      }
+      got.push(Buffer.from(rd.subarray(0, n)));
+      gotLen += n;
+    }
+    return eof;
+  };
+  try {
+    clock.run(step);
+  } catch (e) {
+    throw new Error(`stalled: sent ${sent} got ${gotLen} from ${from.state} una ${from.sndUna} nxt ${from.sndNxt} max ${from.sndMax} wnd ${from.sndWnd} cwnd ${from.cc.cwnd} q ${from.sendQ.bytes} to ${to.state} rq ${to.recvQ.bytes} ooo ${to.ooo.bytes} rcvnxt ${to.rcvNxt} adv ${to.rcvAdv}`);
+  }
+  expect(gotLen).toBe(data.length);
+  return Buffer.concat(got);
+}
+
+function connectPair(clock: FakeClock, a: Stack, b: Stack, dst: Buffer, family: number) {
+  const l = listen(b, family, 8080);
+  const c = new TcpEndpoint(a, family);
+  expect(c.connect(dst, 8080)).toBe(0);
+  let s: TcpEndpoint | number = -1;
+  clock.run(() => {
+    if (typeof s === 'number') s = l.accept();
+    return typeof s !== 'number' && c.state === TcpState.ESTABLISHED;
+  });
+  return { l, c, s: s as unknown as TcpEndpoint };
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('TCP over a wire', () => {
+  it('handshake, 4 MB each way intact, orderly close with TIME_WAIT on the active closer', () => {
+    const { clock, a, b } = pair();
+    const { c, s } = connectPair(clock, a, b, B4, 2);
+    expect(c.wsOn && c.tsOn && c.sackOn).toBe(true);
+    expect(c.mss).toBe(1460 - 12);
+    const d1 = Buffer.alloc(4 << 20, 0);
+    for (let i = 0; i < d1.length; i += 4) d1.writeUInt32LE((i * 2654435761) >>> 0, i);
+    expect(sha(transfer(clock, c, s, d1))).toBe(sha(d1));
+    clock.run(() => c.state === TcpState.FIN_WAIT2);
+    expect(s.state).toBe(TcpState.CLOSE_WAIT);
+    const d2 = Buffer.from(d1.subarray(1000)).reverse();
+    expect(sha(transfer(clock, s, c, d2))).toBe(sha(d2));
+    try {
+      clock.run(() => c.state === TcpState.TIME_WAIT && s.state === TcpState.CLOSED);
+    } catch (e) {
+      throw new Error(`c ${c.state} s ${s.state} sUna ${s.sndUna} sMax ${s.sndMax} fin ${s.finSentSeq} q ${s.sendQ.bytes}`);
+    }
+    const t0 = clock.now;
+    clock.run(() => c.state === TcpState.CLOSED);
+    expect((clock.now - t0) / 1e6).toBeGreaterThanOrEqual(59_000);
+  });
+
+  it('5% loss and reordering both ways: the transfer completes intact (retransmission, NewReno)', () => {
+    const { clock, a, b, wa, wb } = pair();
+    let seed = 12345;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    let dropped = 0;
+    let reordered = 0;
+    const lossy = (w: WireEnd) => {
+      let held: Buffer | null = null;
+      return (f: Buffer): boolean => {
+        if (held !== null) {
+          // The held frame goes out after this one.
+          w.inject(f);
+          w.inject(held);
+          held = null;
+          return true;
+        }
+        const r = rnd();
+        if (r < 0.05) {
+          dropped++;
+          return true;
+        }
+        if (r < 0.07) {
+          reordered++;
+          held = f;
+          return true;
+        }
+        return false;
+      };
+    };
+    const { c, s } = connectPair(clock, a, b, B4, 2);
+    wa.lossy = lossy(wa);
+    wb.lossy = lossy(wb);
+    const d = Buffer.alloc(3 << 20);
+    for (let i = 0; i < d.length; i++) d[i] = (i * 7 + (i >> 11)) & 0xff;
+    expect(sha(transfer(clock, c, s, d))).toBe(sha(d));
+    expect(dropped).toBeGreaterThan(50);
+    expect(reordered).toBeGreaterThan(20);
+    expect(c.totalRetrans).toBeGreaterThan(0);
+  });
+
+  it('IPv6 with neighbour discovery', () => {
+    const { clock, a, b } = pair();
+    const { c, s } = connectPair(clock, a, b, B6, 10);
+    expect(c.mss).toBe(1440 - 12);
+    const d = Buffer.alloc(1 << 20, 0x5a);
+    expect(sha(transfer(clock, c, s, d))).toBe(sha(d));
+  });
+
+  it('connect to a closed port: RST, ECONNREFUSED', () => {
+    const { clock, a } = pair();
+    const c = new TcpEndpoint(a, 2);
+    expect(c.connect(B4, 9)).toBe(0);
+    clock.run(() => c.state === TcpState.CLOSED);
+    expect(c.err).toBe(E.ECONNREFUSED);
+  });
+
+  it('connect to a silent host: SYN retries, then ETIMEDOUT (no ARP answer: EHOSTUNREACH)', () => {
+    const { clock, a, wa } = pair();
+    wa.lossy = () => true;
+    const c = new TcpEndpoint(a, 2);
+    expect(c.connect(B4, 80)).toBe(0);
+    clock.run(() => c.state === TcpState.CLOSED);
+    expect([E.ETIMEDOUT, E.EHOSTUNREACH]).toContain(c.err);
+  });
+
+  it('abort (SO_LINGER 0 / unread data) gives the peer ECONNRESET', () => {
+    const { clock, a, b } = pair();
+    const { c, s } = connectPair(clock, a, b, B4, 2);
+    s.write(Buffer.from('unread'), true, false);
+    clock.run(() => c.recvQ.bytes === 6);
+    c.close();
+    clock.run(() => s.state === TcpState.CLOSED);
+    expect(s.read(Buffer.alloc(10), false)).toBe(-E.ECONNRESET);
+    expect(s.read(Buffer.alloc(10), false)).toBe(0);
+  });
+
+  it('simultaneous open and simultaneous close', () => {
+    const { clock, a, b } = pair();
+    const x = new TcpEndpoint(a, 2);
+    const y = new TcpEndpoint(b, 2);
+    expect(x.bind(A4, 5000)).toBe(0);
+    expect(y.bind(B4, 6000)).toBe(0);
+    expect(x.connect(B4, 6000)).toBe(0);
+    expect(y.connect(A4, 5000)).toBe(0);
+    clock.run(() => x.state === TcpState.ESTABLISHED && y.state === TcpState.ESTABLISHED);
+    x.write(Buffer.from('hi'), true, false);
+    clock.run(() => y.recvQ.bytes === 2);
+    x.shutdownWrite();
+    y.shutdownWrite();
+    clock.run(() => x.state === TcpState.TIME_WAIT && y.state === TcpState.TIME_WAIT);
+  });
+
+  it('zero window: the sender waits, probes, and resumes when the reader drains', () => {
+    const { clock, a, b } = pair();
+    const { c, s } = connectPair(clock, a, b, B4, 2);
+    s.rcvLimit = 64 * 1024;
+    const d = Buffer.alloc(1 << 20, 1);
+    let sent = 0;
+    clock.run(() => {
+      const n = c.write(d.subarray(sent), true, false);
+      if (n > 0) sent += n;
+      return s.recvQ.bytes >= 60 * 1024 && c.sndWnd === 0;
+    });
+    // Nothing read for a long while: probes keep the connection alive.
+    const t0 = clock.now;
+    clock.run(() => clock.now - t0 > 30_000e6);
+    expect(c.state).toBe(TcpState.ESTABLISHED);
+    expect(c.rtt.backoff).toBeGreaterThan(0);
+    let got = 0;
+    const rd = Buffer.alloc(65536);
+    clock.run(() => {
+      if (sent < d.length) {
+        const n = c.write(d.subarray(sent), true, false);
+        if (n > 0) sent += n;
+      }
+      for (let n; (n = s.read(rd, false)) > 0; ) got += n;
+      return got === d.length;
+    });
+  });
+
+  it('listen backlog: SYNs beyond the accept queue are dropped and retried', () => {
+    const { clock, a, b } = pair();
+    const l = listen(b, 2, 7000, 1);
+    const cs = [0, 1, 2, 3].map(() => new TcpEndpoint(a, 2));
+    for (const c of cs) expect(c.connect(B4, 7000)).toBe(0);
+    clock.run(() => l.acceptQ.length >= 2);
+    const t = clock.now;
+    clock.run(() => clock.now > t + 100e6);
+    expect(l.acceptQ.length).toBe(2);
+    let accepted = 0;
+    clock.run(() => {
+      while (typeof l.accept() !== 'number') accepted++;
+      return accepted === 4;
+    });
+  });
+});
+
+describe('UDP and ICMP', () => {
+  it('datagram delivery, port unreachable to a connected socket, ping', () => {
+    const { clock, a, b } = pair();
+    const got: string[] = [];
+    const mk = (s: Stack, addr: Buffer, port: number, remote: Buffer | null, rport: number): UdpEndpoint & { errs: number[] } => {
+      const e = {
+        addr, port: 0, family: 2, v6only: false, reuseAddr: false, reusePort: false, listening: false, remote, rport, errs: [] as number[],
+        deliver: (buf: Buffer, off: number, len: number) => void got.push(buf.toString('latin1', off, off + len)),
+        icmpError: (err: number) => void e.errs.push(err),
+      };
+      expect(s.udp.ports.bind(e, port, false)).toBeGreaterThan(0);
+      return e;
+    };
+    mk(b, Buffer.from(B4), 53, null, 0);
+    const c = mk(a, Buffer.from(A4), 0, Buffer.from(B4), 54);
+    expect(a.udp.send(A4, c.port, B4, 53, Buffer.from('hello'), 0, 5, 64, 0, null)).toBe(0);
+    expect(a.udp.send(A4, c.port, B4, 54, Buffer.from('nobody'), 0, 6, 64, 0, null)).toBe(0);
+    // A 4000-byte datagram is fragmented and reassembled.
+    const big = Buffer.alloc(4000, 0x41);
+    expect(a.udp.send(A4, c.port, B4, 53, big, 0, big.length, 64, 0, null)).toBe(0);
+    clock.run(() => got.length === 2 && c.errs.length === 1);
+    expect(got[0]).toBe('hello');
+    expect(got[1]).toBe(big.toString('latin1'));
+    expect(c.errs).toEqual([E.ECONNREFUSED]);
+    let replies = 0;
+    a.onEchoReply = () => void replies++;
+    const o = a.l4Off(false);
+    a.tx.fill(0, o, o + 16);
+    a.tx[o] = 8;
+    a.tx.writeUInt16BE(finish(sumBytes(a.tx, o, 16, 0)), o + 2);
+    expect(a.sendIp(A4, B4, 1, 16, 64, 0, false)).toBe(0);
+    clock.run(() => replies === 1);
+  });
+});
