@@ -6,11 +6,11 @@ import { parseElf, type ElfImage, type ProgramHeader, ET_DYN, PF_R, PF_W, PF_X, 
 import { hostAuxv } from './host-auxv';
 import { mapVdso } from './vdso';
 import { E2BIG, ELOOP, ENOEXEC, ENOENT } from '../abi/errno';
+import { argBytes, argSpace, argToPath, pathToArg, STK_LIM } from './exec-args';
 
 /** Where a PIE executable goes when ASLR is off (ELF_ET_DYN_BASE on x86-64). */
 const ET_DYN_BASE = 0x555555554000;
 const STACK_SIZE = 8 << 20;
-const MAX_ARG_BYTES = 2 << 20;
 const MAX_SCRIPT_DEPTH = 4;
 
 export interface OpenedExec {
@@ -24,8 +24,11 @@ export type ExecOpener = (path: string) => OpenedExec | number;
 
 export interface ExecRequest {
   path: string;
+  /** Bytes, one char per byte ("binary"/latin1 strings: see exec-args.ts). */
   argv: string[];
   envp: string[];
+  /** The caller's RLIMIT_STACK soft limit: bounds argv+envp (default 8 MiB). */
+  stackLimit?: number;
   uid: number;
   euid: number;
   gid: number;
@@ -99,8 +102,10 @@ export function resolveExec(open: ExecOpener, req: ExecRequest): ExecResolution 
       const sp = line.search(/[ \t]/);
       const interp = sp < 0 ? line : line.slice(0, sp);
       const arg = sp < 0 ? '' : line.slice(sp).trim();
-      argv = [interp, ...(arg ? [arg] : []), path, ...argv.slice(1)];
-      path = interp;
+      // interp and arg are bytes of the file (binary strings already); the script's path
+      // becomes an argument, the interpreter's name a path.
+      argv = [interp, ...(arg ? [arg] : []), pathToArg(path), ...argv.slice(1)];
+      path = argToPath(interp);
       continue;
     }
     const elf = parseElf(head.length >= 64 ? readHead(f.file, 4096) : head, readAt(f.file));
@@ -248,10 +253,12 @@ export function loadImage(mm: AddressSpace, ctx: number, res: ExecResolution, re
   if (st < 0) return { errno: -st, reason: 'cannot map stack' };
   const vdso = mapVdso(mm, ctx);
 
-  const strings = [...res.argv, ...req.envp].map((s) => Buffer.from(s + '\0'));
+  const strings = [...res.argv, ...req.envp].map((s) => argBytes(s + '\0'));
   const execfn = Buffer.from(res.execfn + '\0');
   const strBytes = strings.reduce((n, b) => n + b.length, 0) + execfn.length;
-  if (strBytes > MAX_ARG_BYTES) return { errno: E2BIG, reason: 'argument list too long' };
+  // The same bound execve's copy applied (exec-args.ts); here for the first program,
+  // whose arguments come from the command line.
+  if (strBytes + strings.length * 8 > argSpace(req.stackLimit ?? STK_LIM)) return { errno: E2BIG, reason: 'argument list too long' };
 
   // Strings at the top (argv, envp, then execfn, then 8 zero bytes), as copy_strings leaves them.
   let p = STACK_TOP - 8;
