@@ -18,7 +18,7 @@ import { prepareVdso } from '../loader/vdso';
 import type { Task } from '../kernel/task';
 import { SYSCALL_TABLE } from '../../syscalls/table';
 import { createInit, startInit } from '../kernel/process-lifecycle';
-import { resolveExec, type ExecRequest } from '../loader/exec-image';
+import { releaseResolution, resolveExec, type ExecRequest } from '../loader/exec-image';
 import { hostStringToArg } from '../loader/exec-args';
 import { PtracePlatform } from '../platform/ptrace';
 import { native } from '../platform/native';
@@ -152,6 +152,7 @@ function run(o: RunOptions): number {
   };
   const check = resolveExec((p) => vfs.openExec(init, p), req);
   if ('errno' in check) fail(check.reason, check.notFound ? 127 : 126);
+  releaseResolution(check);
 
   const started = platform.start();
   if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);

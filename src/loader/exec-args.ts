@@ -51,14 +51,14 @@ export function argBytes(s: string): Buffer {
   return Buffer.from(s, 'latin1');
 }
 
-/** A path (a JS string as the VFS takes it) as an argument string (binary form), e.g. a script's path. */
+/** A path (the VFS's latin1 string: its bytes) as an argument string: the same bytes. */
 export function pathToArg(path: string): string {
-  return Buffer.from(path, 'utf8').toString('latin1');
+  return path;
 }
 
-/** An argument string (binary form) as a path the VFS opens, e.g. a #! interpreter. */
+/** An argument string as a path the VFS opens (a #! interpreter): the same bytes. */
 export function argToPath(arg: string): string {
-  return Buffer.from(arg, 'latin1').toString('utf8');
+  return arg;
 }
 
 /**
@@ -136,7 +136,7 @@ export function readExecArgs(mem: ArgMemory, argvAddr: number, envpAddr: number,
   const ptrSize = (Math.max(argc, 1) + envc) * 8;
   if (limit <= ptrSize) return -E2BIG;
   limit -= ptrSize;
-  const budget = { left: limit - (Buffer.byteLength(filename) + 1) };
+  const budget = { left: limit - (filename.length + 1) }; // a latin1 path: a char a byte
   const envp = copyStrings(mem, envpAddr, envc, budget, scratch);
   if (typeof envp === 'number') return envp;
   const argv = copyStrings(mem, argvAddr, argc, budget, scratch);
