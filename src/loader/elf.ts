@@ -19,8 +19,8 @@ export const PF_R = 4;
 export const HUGE = 2 ** 53;
 /** sizeof(Elf64_Phdr). */
 export const PHDR_SIZE = 56;
-/** Linux reads at most ELF_MIN_ALIGN (one page) of program headers (load_elf_phdrs). */
-const PHDRS_MAX = 4096;
+/** The most program header bytes Linux reads (load_elf_phdrs; 6.x dropped the one-page cap). */
+const PHDRS_MAX = 65536;
 
 function u64(b: Buffer, o: number): number {
   const v = b.readBigUInt64LE(o);
@@ -57,15 +57,18 @@ export interface ElfImage {
  */
 export type ElfError = 'not-elf' | 'wrong-arch' | 'bad-type' | 'bad-phdrs';
 
-/** The ELF header's checks, from the file's first bytes (at least 64). */
-export function parseElfHeader(head: Buffer): Omit<ElfImage, 'phdrs'> | ElfError {
+/**
+ * The ELF header's checks, from the file's first bytes (at least 64). An interpreter's
+ * e_type is not checked here: Linux checks it only once the old image is gone.
+ */
+export function parseElfHeader(head: Buffer, checkType = true): Omit<ElfImage, 'phdrs'> | ElfError {
   if (head.length < 4 || head.readUInt32BE(0) !== 0x7f454c46) return 'not-elf';
   // A file shorter than its header reads as zeros past its end (bprm->buf is zeroed).
   if (head.length < 64) head = Buffer.concat([head, Buffer.alloc(64 - head.length)]);
   const type = head.readUInt16LE(16);
   const machine = head.readUInt16LE(18);
   // Linux's 64-bit handler checks e_type and e_machine only, not EI_CLASS or EI_DATA.
-  if (type !== ET_EXEC && type !== ET_DYN) return 'bad-type';
+  if (checkType && type !== ET_EXEC && type !== ET_DYN) return 'bad-type';
   if (machine !== EM_X86_64) return 'wrong-arch';
   const phentsize = head.readUInt16LE(54);
   const phnum = head.readUInt16LE(56);
@@ -100,8 +103,8 @@ export function parsePhdrs(table: Buffer, phnum: number): ProgramHeader[] {
  * Parses the ELF header and program headers. `readAt` reads exactly len bytes at pos,
  * or gives null (a short read: the headers lie past the end of the file).
  */
-export function parseElf(head: Buffer, readAt: (pos: number, len: number) => Buffer | null): ElfImage | ElfError {
-  const h = parseElfHeader(head);
+export function parseElf(head: Buffer, readAt: (pos: number, len: number) => Buffer | null, checkType = true): ElfImage | ElfError {
+  const h = parseElfHeader(head, checkType);
   if (typeof h === 'string') return h;
   const table = readAt(h.phoff, h.phnum * PHDR_SIZE);
   if (!table) return 'bad-phdrs';

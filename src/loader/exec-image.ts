@@ -128,7 +128,7 @@ function parseHashBang(head: Buffer): [string, string] | number {
 function readElf(f: MappableFile, path: string, asInterp: boolean): ElfImage | ExecFailure {
   const head = readHead(f, 64);
   if (asInterp && head.length < 64) return { errno: EIO, reason: `${path}: cannot read the ELF interpreter` };
-  const elf = parseElf(head, (pos, len) => readExact(f, pos, len));
+  const elf = parseElf(head, (pos, len) => readExact(f, pos, len), !asInterp);
   if (typeof elf === 'string') {
     // The interpreter's type is checked later, once the old image is gone (load_elf_interp).
     return elfFailure(elf, path, asInterp ? ELIBBAD : ENOEXEC);
