@@ -114,7 +114,8 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
     () => new SynthFile(fs, key, f, mode, w);
   const link = (key: string, target: () => string | number, magic: (() => Dentry | number) | null = null) =>
     () => new SynthLink(fs, key, target, magic);
-  const dir = (key: string, e: () => SynthEntries, mode = 0o555) => () => new SynthDir(fs, key, e, mode);
+  const dir = (key: string, e: () => SynthEntries, mode = 0o555, owner?: () => [number, number]) =>
+    () => new SynthDir(fs, key, e, mode, ...(owner ? owner() : [0, 0]));
 
   const self = procCaller;
 
@@ -122,6 +123,9 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
   const taskDir = (key: string, t: Task, withTask: boolean, state?: string): SynthEntries => {
     const tg = t.tg;
     const K = (n: string) => `${key}/${n}`;
+    // Owned by the task, as Linux's /proc/PID entries of a dumpable process are: a
+    // process that gave up root can still list its own fds.
+    const owner = (): [number, number] => [t.creds.euid, t.creds.egid];
     const list: Array<[string, () => Inode]> = [
       ['stat', file(K('stat'), () => statLine(t, t.tg, state))],
       ['status', file(K('status'), () => statusText(t, state))],
@@ -144,7 +148,7 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
           m.set(String(fd), link(K(`fd/${fd}`), () => fdPath(vfs, t, f), () => fdDentry(f)));
         }
         return m;
-      }, 0o500)],
+      }, 0o500, owner)],
       ['fdinfo', dir(K('fdinfo'), () => {
         const m: SynthEntries = new Map();
         for (const [fd, f] of t.fdTable.entries()) {
@@ -154,7 +158,7 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
           }));
         }
         return m;
-      }, 0o500)],
+      }, 0o500, owner)],
       ['maps', file(K('maps'), () => mapsText(t))],
       ['smaps', file(K('smaps'), () => mapsText(t))],
       ['mounts', file(K('mounts'), () => vfs.mounts.map((m) => m.mountsLine()).join(''))],
