@@ -14,7 +14,7 @@ import { compileGuest } from '../helpers/build';
 import { BIN, REPO } from '../helpers/paths';
 import { BASE_ENV, hasStackTrace } from '../helpers/run';
 import {
-  buildSeed, EH, GUESTS, makeCanary, ph, PH, phnum, prng, SEED_KINDS, setU64, getU64, stillAlive, treeHash,
+  buildSeed, EH, GUESTS, makeCanary, ph, PH, phnum, prng, SEED_KINDS, setU64, getU64, leftBehind, treeHash,
   watchDescendants,
 } from './elf-tools';
 
@@ -132,12 +132,7 @@ describe('ELF fuzzer', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     clearTimeout(killer);
     watch.stop();
-    // Give the host a moment to reap what the Sentry's exit orphaned, then look.
-    let alive = stillAlive(watch.seen);
-    for (let i = 0; i < 50 && alive.length; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      alive = stillAlive(watch.seen);
-    }
+    const alive = await leftBehind(watch.seen); // the host reaps what the Sentry's exit orphaned
     const why = `seed ${SEED}; mutations in ${dir}/mutations\n--- stderr ---\n${stderr.slice(0, 4000)}`;
     expect(stderr, why).not.toMatch(/internal error|BUG:/);
     expect(hasStackTrace(stderr), why).toBe(false);

@@ -152,3 +152,13 @@ export function watchDescendants(pid: number, everyMs = 100): { seen: Set<number
   const timer = setInterval(tick, everyMs);
   return { seen, stop: () => clearInterval(timer) };
 }
+
+/** Once a watched process exited: those of its descendants still alive after a grace period. */
+export async function leftBehind(seen: Set<number>): Promise<string[]> {
+  let alive = stillAlive(seen);
+  for (let i = 0; i < 50 && alive.length; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    alive = stillAlive(seen);
+  }
+  return alive;
+}
