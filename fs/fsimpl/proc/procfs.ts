@@ -51,12 +51,11 @@ function cpuinfoText(n: number): string {
 }
 
 /**
- * argv/envp as NUL-terminated bytes. The exec path still holds them as UTF-8-decoded JS
- * strings (not yet the VFS's latin1, fs/README.md), so they are encoded back as UTF-8;
- * synthesized text (a Buffer) is passed through unchanged by kernfs.
+ * argv/envp as NUL-terminated bytes. The exec path holds them as latin1 strings, one char
+ * a byte (src/loader/exec-args.ts), like the VFS's paths; a Buffer passes kernfs unchanged.
  */
 function stringsBytes(list: string[]): Buffer {
-  return list.length ? Buffer.from(list.join('\0') + '\0', 'utf8') : Buffer.alloc(0);
+  return list.length ? Buffer.from(list.join('\0') + '\0', 'latin1') : Buffer.alloc(0);
 }
 
 /** /proc/vmstat: the counters tools read, from the sandbox's processes (no swap, no block I/O). */
