@@ -7,6 +7,8 @@
 #   sqlite3.
 # Optional OCI engines for test/oci (their tests are skipped without them): runc,
 #   containerd (with ctr), docker.io (dockerd), podman (with conmon).
+# Optional test tools (their tests are skipped without them): trinity (the syscall
+#   fuzzer run inside the sandbox by test/fuzz).
 # Safe to re-run: each package is checked with dpkg -s / command -v first, and
 # apt-get update runs at most once, only when something is missing.
 set -uo pipefail
@@ -65,6 +67,7 @@ want runc           runc       optional
 want containerd     containerd optional
 want docker.io      dockerd    optional
 want podman         podman     optional
+want trinity        trinity    optional
 
 # busybox (dynamic) may satisfy `command -v busybox`; the tests need a static one
 # only when the dynamic one is absent, so this is enough.

@@ -8,6 +8,8 @@ import { PidFd } from '../src/kernel/pidfd';
 import { futexQueue, futexWake, futexRequeue, futexLockPi, futexUnlockPi } from '../src/kernel/futex';
 import { Reg } from '../src/platform/event-buffer';
 import { NO_RESUME } from '../src/kernel/syscall-dispatch';
+import { readExecArgs } from '../src/loader/exec-args';
+import { limitsOf, RLIMIT_STACK } from '../src/kernel/limits';
 import { installFd } from './fd-install';
 import { onNewSession as ttyOnNewSession } from '../src/kernel/tty';
 import * as E from '../src/abi/errno';
@@ -194,12 +196,14 @@ export function execveat(t: Task, dirfd: number, pathAddr: number, argvAddr: num
 
 function doExec(t: Task, path: string | number, argvAddr: number, envpAddr: number): number {
   if (typeof path === 'number') return path;
-  const argv = t.mem.readStringArray(argvAddr);
-  if (typeof argv === 'number') return argv;
-  const envp = t.mem.readStringArray(envpAddr);
-  if (typeof envp === 'number') return envp;
+  // Limits checked while copying (E2BIG as fs/exec.c computes it); strings kept as bytes.
+  const stackLimit = limitsOf(t.tg).soft(RLIMIT_STACK);
+  const args = readExecArgs(t.mem, argvAddr, envpAddr, path, stackLimit);
+  if (typeof args === 'number') return args;
   const c = t.creds;
-  const r = execInto(t.kernel.sentry, t, { path, argv, envp, uid: c.uid, euid: c.euid, gid: c.gid, egid: c.egid });
+  const r = execInto(t.kernel.sentry, t, {
+    path, argv: args.argv, envp: args.envp, stackLimit, uid: c.uid, euid: c.euid, gid: c.gid, egid: c.egid,
+  });
   if (typeof r === 'number') return NO_RESUME;
   return -r.errno;
 }

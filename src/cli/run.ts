@@ -18,7 +18,8 @@ import { prepareVdso } from '../loader/vdso';
 import type { Task } from '../kernel/task';
 import { SYSCALL_TABLE } from '../../syscalls/table';
 import { createInit, startInit } from '../kernel/process-lifecycle';
-import { resolveExec, type ExecRequest } from '../loader/exec-image';
+import { releaseResolution, resolveExec, type ExecRequest } from '../loader/exec-image';
+import { hostStringToArg } from '../loader/exec-args';
 import { PtracePlatform } from '../platform/ptrace';
 import { native } from '../platform/native';
 import { StraceTracer } from './strace';
@@ -151,9 +152,14 @@ function run(o: RunOptions): number {
   else if (o.cwd) fail(`--cwd ${o.cwd}: no such directory in the sandbox`, 125);
 
   const program = findProgram(init, o.program, envp);
-  const req: ExecRequest = { path: program, argv: [o.program, ...o.args], envp, uid: 0, euid: 0, gid: 0, egid: 0 };
+  // The guest's strings are bytes (src/loader/exec-args.ts): the command line's in UTF-8.
+  const req: ExecRequest = {
+    path: program, argv: [o.program, ...o.args].map(hostStringToArg), envp: envp.map(hostStringToArg),
+    uid: 0, euid: 0, gid: 0, egid: 0,
+  };
   const check = resolveExec((p) => vfs.openExec(init, p), req);
   if ('errno' in check) fail(check.reason, check.notFound ? 127 : 126);
+  releaseResolution(check);
 
   const started = platform.start();
   if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);

@@ -51,11 +51,16 @@ export class GoferClient {
     q[off++] = 0;
     off += q.write(p2, off, 'latin1');
     q[off++] = 0;
+    // goferCall sets fdOut only when it got as far as a reply: a failed send must not
+    // leave the last call's fd there (closing it below would close an fd now in use).
+    this.fdOut[0] = -1;
     const r = this.n.goferCall(this.sock, q, off, -1, this.resp, this.fdOut);
     if (r < 8) {
       // Transport failure (gofer gone, or a malformed reply): fail closed from now on.
       this.dead = true;
-      if (this.fdOut[0] >= 0) nfs.closeSync(this.fdOut[0]);
+      if (this.fdOut[0] >= 0) {
+        try { nfs.closeSync(this.fdOut[0]); } catch { /* not ours after all */ }
+      }
       return -EIO;
     }
     const res = this.resp.readInt32LE(0);

@@ -6,7 +6,7 @@ import * as path from 'path';
 import { Reg } from '../platform/event-buffer';
 import { AddressSpace } from '../mm/address-space';
 import { memoryLimit } from '../mm/memory-limit';
-import { resolveExec, loadImage, type ExecFailure, type ExecRequest } from '../loader/exec-image';
+import { resolveExec, loadImage, releaseResolution, type ExecFailure, type ExecRequest } from '../loader/exec-image';
 import type { FdTable } from '../../fs/vfs/fdtable';
 import type { FsContext } from '../../fs/vfs/context';
 import { EAGAIN, EINVAL } from '../abi/errno';
@@ -18,10 +18,10 @@ import { copyCaps } from '../auth/capabilities';
 import { limitsOf, RLIMIT_NPROC, RLIMIT_CPU, RLIM_INFINITY } from './limits';
 import { cpuLimitChanged } from './time/cpu-limit';
 import {
-  SignalHandlers, SignalState, SIGCHLD, SIGCONT, SIG_IGN, SA_NOCLDWAIT, SA_NOCLDSTOP, CLD_EXITED, CLD_KILLED, CLD_DUMPED,
+  SignalHandlers, SignalState, SIGCHLD, SIGCONT, SIGSEGV, SIG_IGN, SA_NOCLDWAIT, SA_NOCLDSTOP, CLD_EXITED, CLD_KILLED, CLD_DUMPED,
   CLD_STOPPED, CLD_CONTINUED, SS_DISABLE,
 } from './signals';
-import { sendToGroup, sendToTask } from './signal-delivery';
+import { fatalStatus, sendToGroup, sendToTask } from './signal-delivery';
 import { futexWake, exitRobustList } from './futex';
 import { accountExitedTask, schedOnClone, timersOnExec, timersOnExit } from './time/index';
 import { cpuNsForParent, usageForParent, addUsage, zeroUsage, sampleHostStatus } from './time/cputime';
@@ -85,12 +85,21 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): n
   const res = resolveExec((pth) => t.kernel.vfs.openExec(t, pth), req);
   if ('errno' in res) return res;
   const ctx = p.newAddressSpace();
-  if (ctx < 0) return { errno: EAGAIN, reason: 'cannot create address space' };
+  if (ctx < 0) {
+    releaseResolution(res);
+    return { errno: EAGAIN, reason: 'cannot create address space' };
+  }
   const mm = new AddressSpace(p, ctx);
   const img = loadImage(mm, ctx, res, req);
+  // The new image's mappings hold what they need of the files (or copied it).
+  releaseResolution(res);
   if ('errno' in img) {
     p.destroyAddressSpace(ctx);
-    return img;
+    if (first) return img;
+    // Linux maps the new image after the point of no return (begin_new_exec): a
+    // failure there kills the process with SIGSEGV instead of returning an errno.
+    exitGroup(s, t.tg, fatalStatus(t.tg, SIGSEGV));
+    return 0;
   }
   // Point of no return.
   const tg = t.tg;

@@ -29,10 +29,32 @@ export function hasDeliverable(t: Task): boolean {
   return pendingFor(t);
 }
 
+/**
+ * Init's protection (Linux's SIGNAL_UNKILLABLE in sig_task_ignored): the sandbox's pid 1
+ * gets no signal from inside its pid namespace that it has no handler for, SIGKILL and
+ * SIGSTOP included; only the kernel's own SIGKILL/SIGSTOP (si_code SI_KERNEL, e.g.
+ * RLIMIT_CPU's hard limit) still act. `si.force` signals act regardless: the host's
+ * SIGTERM/SIGINT forwarded by onHostSignals (from outside: they end the sandbox as a
+ * terminal's would) and synchronous faults.
+ */
+function initIgnores(s: Sentry, tg: ThreadGroup, si: SigInfo, only?: Task): boolean {
+  if (tg !== s.init || si.force) return false;
+  if (tg.handlers.actions[si.signo].handler !== SIG_DFL) return false;
+  const kernelOnly = si.signo === SIGKILL || si.signo === SIGSTOP;
+  if (kernelOnly) return si.code !== SI_KERNEL;
+  // A blocked signal is never ignored at send time (sig_ignored): it is queued, and
+  // dropped at delivery if init still has no handler then.
+  const bit = sigbit(si.signo);
+  for (const t of only ? [only] : tg.tasks) if (t.sig.mask & bit) return false;
+  return true;
+}
+
 /** Queues a signal for one thread (tkill, faults) and makes sure it notices. */
 export function sendToTask(s: Sentry, t: Task, si: SigInfo): void {
   if (!(si.signo >= 1 && si.signo <= 64)) return;
   if (t.state === TaskState.Dead || t.tg.zombie) return;
+  if (si.signo === SIGCONT) continueGroup(s, t.tg); // even for init (prepare_signal)
+  if (initIgnores(s, t.tg, si, t)) return;
   if (si.signo === SIGKILL) return exitGroup(s, t.tg, SIGKILL);
   if (prepareSignal(s, t.tg, si.signo)) return;
   enqueue(t.sig.pending, si);
@@ -44,6 +66,8 @@ export function sendToTask(s: Sentry, t: Task, si: SigInfo): void {
 export function sendToGroup(s: Sentry, tg: ThreadGroup, si: SigInfo): void {
   if (!(si.signo >= 1 && si.signo <= 64)) return;
   if (tg.zombie || tg.tasks.size === 0) return;
+  if (si.signo === SIGCONT) continueGroup(s, tg); // even for init (prepare_signal)
+  if (initIgnores(s, tg, si)) return;
   if (si.signo === SIGKILL) return exitGroup(s, tg, SIGKILL);
   if (prepareSignal(s, tg, si.signo)) return;
   enqueue(tg.sharedPending, si);
@@ -61,7 +85,6 @@ export function sendToGroup(s: Sentry, tg: ThreadGroup, si: SigInfo): void {
 
 /** Job-control side effects at send time; true if the signal is discarded. */
 function prepareSignal(s: Sentry, tg: ThreadGroup, sig: number): boolean {
-  if (sig === SIGCONT) continueGroup(s, tg);
   if (sig === SIGSTOP) {
     stopGroup(s, tg, sig);
     return true;
@@ -107,6 +130,9 @@ export function deliverPending(s: Sentry, t: Task, result: number | null): void 
     const act = t.tg.handlers.actions[sig];
     if (act.handler === SIG_IGN) continue;
     if (act.handler === SIG_DFL) {
+      // Queued while blocked, or the handler was reset meanwhile: init still gets no
+      // default action it did not ask for from inside (get_signal's SIGNAL_UNKILLABLE).
+      if (t.tg === s.init && !si.force) continue;
       const d = defaultAction(sig);
       if (d === DefaultAction.Ignore || d === DefaultAction.Continue) continue;
       if (d === DefaultAction.Stop) {
@@ -180,7 +206,7 @@ export function forceFault(s: Sentry, t: Task, signo: number, rawInfo: Buffer): 
     act.handler = SIG_DFL;
     t.sig.mask &= ~bit;
   }
-  t.sig.pending.unshift({ signo, code: rawInfo.readInt32LE(8), raw: rawInfo });
+  t.sig.pending.unshift({ signo, code: rawInfo.readInt32LE(8), raw: rawInfo, force: true });
   if (s.platform.getRegs(t.hostTid) === 0) deliverPending(s, t, null);
 }
 
@@ -200,7 +226,7 @@ export function onHostSignals(s: Sentry, mask: number): void {
       hostWinchHook();
       continue;
     }
-    const si: SigInfo = { signo: sig, code: SI_KERNEL };
+    const si: SigInfo = { signo: sig, code: SI_KERNEL, force: true };
     if (sig === SIGINT || sig === SIGQUIT || sig === SIGTSTP || sig === SIGWINCH) {
       // Keyboard signals go to the foreground process group.
       const pgid = s.kernel.foregroundPgid || init.pgid;

@@ -51,9 +51,10 @@ export function pushSignalFrame(p: Platform, t: Task, sig: number, act: SigActio
   const uc = 8;
   f.writeBigUInt64LE(xsave ? UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS : UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS, uc);
   f.writeBigUInt64LE(0n, uc + 8);
-  f.writeBigUInt64LE(BigInt(alt.sp), uc + 16);
+  // sigaltstack keeps sp/size as numbers: a guest's 2^64-1 rounds to 2^64 (trinity).
+  f.writeBigUInt64LE(BigInt.asUintN(64, BigInt(alt.sp)), uc + 16);
   f.writeInt32LE(alt.flags & SS_DISABLE ? SS_DISABLE : onAlt ? SS_ONSTACK : 0, uc + 24);
-  f.writeBigUInt64LE(BigInt(alt.size), uc + 32);
+  f.writeBigUInt64LE(BigInt.asUintN(64, BigInt(alt.size)), uc + 32);
   const mc = uc + 40;
   MCONTEXT_REGS.forEach((r, i) => f.writeBigUInt64LE(ev.regs[r], mc + i * 8));
   f.writeUInt16LE(Number(ev.regs[Reg.CS]), mc + 144);
@@ -62,7 +63,7 @@ export function pushSignalFrame(p: Platform, t: Task, sig: number, act: SigActio
   f.writeUInt16LE(Number(ev.regs[Reg.SS]), mc + 150);
   // err, trapno, cr2 from a fault's siginfo where it applies
   f.writeBigUInt64LE(oldMask & 0xffffffffn, mc + 168); // oldmask
-  f.writeBigUInt64LE(fpLen ? BigInt(fpAddr) : 0n, mc + 184);
+  f.writeBigUInt64LE(fpLen ? BigInt.asUintN(64, BigInt(fpAddr)) : 0n, mc + 184);
   f.writeBigUInt64LE(oldMask, uc + 296);
   info.copy(f, uc + 304, 0, 128);
 

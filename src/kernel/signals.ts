@@ -99,6 +99,12 @@ export interface SigInfo {
   overrun?: number;
   /** A siginfo taken verbatim from the host (faults): 128 bytes. */
   raw?: Buffer;
+  /**
+   * Not subject to init's protection against signals from inside its pid namespace:
+   * sent from outside the sandbox (the host's SIGTERM/SIGINT the Sentry forwards), or a
+   * synchronous fault (Linux's force_sig_info clears SIGNAL_UNKILLABLE).
+   */
+  force?: boolean;
 }
 
 export function encodeSigInfo(si: SigInfo): Buffer {

@@ -427,7 +427,7 @@ export class ContainerSentry {
           process.exit(128 + sig);
         }
         const targets = msg.all ? [...this.kernel.threadGroups.values()] : [this.init.tg];
-        for (const tg of targets) sendToGroup(this.s, tg, { signo: sig, code: 0, pid: 0, uid: 0 });
+        for (const tg of targets) sendToGroup(this.s, tg, { signo: sig, code: 0, pid: 0, uid: 0, force: true });
         return false;
       }
       case 'ps': {
@@ -478,7 +478,7 @@ export class ContainerSentry {
       case 'signal': {
         const tg = this.onSignalLine.get(c);
         const sig = Number(msg.signal);
-        if (tg && !tg.zombie && sig > 0 && sig < 65) sendToGroup(this.s, tg, { signo: sig, code: 0, pid: 0, uid: 0 });
+        if (tg && !tg.zombie && sig > 0 && sig < 65) sendToGroup(this.s, tg, { signo: sig, code: 0, pid: 0, uid: 0, force: true });
         return !!tg;
       }
       default:
@@ -558,7 +558,7 @@ export class ContainerSentry {
     });
     // The client gone (killed) takes its process with it.
     c.onClose = () => {
-      if (!tg.zombie) sendToGroup(s, tg, { signo: 9, code: 0, pid: 0, uid: 0 });
+      if (!tg.zombie) sendToGroup(s, tg, { signo: 9, code: 0, pid: 0, uid: 0, force: true });
     };
     c.send({ ok: true, pid: tid });
     // Later lines on this connection: signals for the process.

@@ -52,12 +52,11 @@ function cpuinfoText(n: number): string {
 }
 
 /**
- * argv/envp as NUL-terminated bytes. The exec path still holds them as UTF-8-decoded JS
- * strings (not yet the VFS's latin1, fs/README.md), so they are encoded back as UTF-8;
- * synthesized text (a Buffer) is passed through unchanged by kernfs.
+ * argv/envp as NUL-terminated bytes. The exec path holds them as latin1 strings, one char
+ * a byte (src/loader/exec-args.ts), like the VFS's paths; a Buffer passes kernfs unchanged.
  */
 function stringsBytes(list: string[]): Buffer {
-  return list.length ? Buffer.from(list.join('\0') + '\0', 'utf8') : Buffer.alloc(0);
+  return list.length ? Buffer.from(list.join('\0') + '\0', 'latin1') : Buffer.alloc(0);
 }
 
 /** /proc/vmstat: the counters tools read, from the sandbox's processes (no swap, no block I/O). */
@@ -115,7 +114,8 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
     () => new SynthFile(fs, key, f, mode, w);
   const link = (key: string, target: () => string | number, magic: (() => Dentry | number) | null = null) =>
     () => new SynthLink(fs, key, target, magic);
-  const dir = (key: string, e: () => SynthEntries, mode = 0o555) => () => new SynthDir(fs, key, e, mode);
+  const dir = (key: string, e: () => SynthEntries, mode = 0o555, owner?: () => [number, number]) =>
+    () => new SynthDir(fs, key, e, mode, ...(owner ? owner() : [0, 0]));
 
   const self = procCaller;
 
@@ -123,6 +123,9 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
   const taskDir = (key: string, t: Task, withTask: boolean, state?: string): SynthEntries => {
     const tg = t.tg;
     const K = (n: string) => `${key}/${n}`;
+    // Owned by the task, as Linux's /proc/PID entries of a dumpable process are: a
+    // process that gave up root can still list its own fds.
+    const owner = (): [number, number] => [t.creds.euid, t.creds.egid];
     const list: Array<[string, () => Inode]> = [
       ['stat', file(K('stat'), () => statLine(t, t.tg, state))],
       ['status', file(K('status'), () => statusText(t, state))],
@@ -146,7 +149,7 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
           m.set(String(fd), link(K(`fd/${fd}`), () => fdPath(vfs, t, f), () => fdDentry(f)));
         }
         return m;
-      }, 0o500)],
+      }, 0o500, owner)],
       ['fdinfo', dir(K('fdinfo'), () => {
         const m: SynthEntries = new Map();
         for (const [fd, f] of t.fdTable.entries()) {
@@ -156,7 +159,7 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
           }));
         }
         return m;
-      }, 0o500)],
+      }, 0o500, owner)],
       ['maps', file(K('maps'), () => mapsText(t))],
       ['smaps', file(K('smaps'), () => mapsText(t))],
       ['mounts', file(K('mounts'), () => vfs.mounts.map((m) => m.mountsLine()).join(''))],

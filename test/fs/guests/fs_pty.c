@@ -22,10 +22,22 @@ static void dump(const char *what, const char *b, int n) {
   printf("\"\n");
 }
 
-static int rd(int fd, char *b, int len) {
-  struct pollfd p = {fd, POLLIN, 0};
-  if (poll(&p, 1, 1000) <= 0) return -2;
-  return read(fd, b, len);
+/*
+ * Reads until `want` bytes have come (or EOF/an error). Linux delivers pty input and
+ * echo asynchronously, so one read may return part of it under load; the total does
+ * not depend on timing. The timeout only ends a broken run.
+ */
+static int rd(int fd, char *b, int len, int want) {
+  int got = 0;
+  while (got < want) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 20000) <= 0) return got ? got : -2;
+    int n = read(fd, b + got, len - got);
+    if (n < 0) return got ? got : n;
+    if (n == 0) return got;
+    got += n;
+  }
+  return got;
 }
 
 int main(void) {
@@ -45,20 +57,20 @@ int main(void) {
   char b[256];
   int n;
   write(m, "hel", 3);
-  n = rd(m, b, sizeof b);
+  n = rd(m, b, sizeof b, 3);
   dump("echo of partial line", b, n);
   struct pollfd p = {s, POLLIN, 0};
   printf("slave readable before newline: %d\n", poll(&p, 1, 50));
   write(m, "lo\x7fo\r", 5);
-  n = rd(m, b, sizeof b);
+  n = rd(m, b, sizeof b, 8);
   dump("echo with erase", b, n);
-  n = rd(s, b, sizeof b);
+  n = rd(s, b, sizeof b, 6);
   dump("slave line", b, n);
   write(s, "out\n", 4);
-  n = rd(m, b, sizeof b);
+  n = rd(m, b, sizeof b, 5);
   dump("master sees", b, n);
   write(m, "\x04", 1);
-  n = rd(s, b, sizeof b);
+  n = rd(s, b, sizeof b, 1); /* EOF: 0 */
   printf("EOF read: %d\n", n);
   struct termios t;
   tcgetattr(s, &t);
@@ -66,10 +78,10 @@ int main(void) {
   cfmakeraw(&t);
   printf("tcsetattr raw: %d\n", tcsetattr(s, TCSANOW, &t));
   write(m, "ab\r", 3);
-  n = rd(s, b, sizeof b);
+  n = rd(s, b, sizeof b, 3);
   dump("raw read", b, n);
   write(s, "x\n", 2);
-  n = rd(m, b, sizeof b);
+  n = rd(m, b, sizeof b, 2);
   dump("raw output", b, n);
   close(s);
   n = read(m, b, sizeof b);

@@ -139,21 +139,30 @@ static int shell(void) {
   r = tcgetpgrp(fd);
   say("tcgetpgrp(not a tty): %d %s\n", r, strerror(errno));
 
-  /* 5. a group orphaned with a stopped member gets SIGHUP+SIGCONT */
+  /* 5. a group orphaned with a stopped member gets SIGHUP+SIGCONT. No sleeps: E leaves
+   * only once F has stopped, and the shell goes on once F has exited (the pipe's last
+   * writer gone), so the output does not depend on timing. */
+  int done[2];
+  if (pipe(done) != 0) return 9;
   pid_t e = fork();
   if (e == 0) {
     setpgid(0, 0);
-    if (fork() == 0) {
+    close(done[0]);
+    pid_t f = fork();
+    if (f == 0) {
       signal(SIGHUP, on_hup);
       raise(SIGSTOP);
       for (;;) pause(); /* the SIGHUP handler ends it */
     }
-    usleep(200000); /* let F stop */
+    waitpid(f, &st, WUNTRACED); /* F is stopped: orphan the group now */
     _exit(0);
   }
+  close(done[1]);
   setpgid(e, e);
   waitpid(e, &st, 0);
-  usleep(300000);
+  char z;
+  while (read(done[0], &z, 1) > 0) {}
+  close(done[0]);
   say("SHELL-DONE\n");
   return 0;
 }
