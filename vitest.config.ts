@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/helpers/global-setup.ts'],
     exclude: ['**/node_modules/**', 'test/.build/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -3,7 +3,7 @@
  * import each other, and every folder of the Sentry has a layer. The checker itself is
  * tested on a small tree that breaks each rule, so this test cannot pass by accident.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,8 +13,14 @@ const load = async () => (await import(path.join(REPO, 'scripts', 'check-layers.
   checkLayers(root?: string): string[];
 };
 
+const trees: string[] = [];
+afterAll(() => {
+  for (const t of trees) fs.rmSync(t, { recursive: true, force: true });
+});
+
 function tree(files: Record<string, string>): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-layers-'));
+  trees.push(root);
   for (const [rel, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
     fs.writeFileSync(path.join(root, rel), text);

@@ -8,9 +8,7 @@
  * host environment).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import { expect } from 'vitest';
 import { BIN } from './paths';
 
@@ -48,11 +46,10 @@ export const BASE_ENV: Record<string, string> = {
 const MAX_OUTPUT = 16 * 1024 * 1024;
 
 // Native reference runs write for real: a guest that creates a file with a garbage
-// name must not leave it in the repository, so the default cwd is a scratch folder.
-let scratchCwd: string | undefined;
+// name must not leave it in the repository, so the default cwd is the suite's scratch
+// folder (test/helpers/global-setup.ts).
 function defaultCwd(): string {
-  scratchCwd ??= mkdtempSync(path.join(tmpdir(), 'tss-test-cwd-'));
-  return scratchCwd;
+  return process.env.TSS_TEST_CWD ?? tmpdir();
 }
 
 /** Spawns argv[0] with argv[1..] on the host. */
