@@ -23,6 +23,7 @@
 // - a seccomp filter allowing the calls of the serve loop only (GoferFilter).
 #include "common.h"
 #include "seccomp_bpf.h"
+#include "keep_caps.h"
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -723,21 +724,7 @@ uint32_t ConfineGofer(int n, char (*paths)[4096], const bool* ro, bool tryNs) {
   }
   // Capabilities: root's file access over the served trees, nothing else.
   const uint64_t keep = (1ull << CAP_CHOWN) | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_FOWNER) | (1ull << CAP_FSETID);
-  for (int c = 0; c < 64; c++)
-    if (!(keep & (1ull << c))) prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
-  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
-  struct __user_cap_data_struct d[2];
-  if (syscall(SYS_capget, &h, d) == 0) {
-    for (int i = 0; i < 2; i++) {
-      uint32_t k = (uint32_t)(keep >> (32 * i));
-      d[i].effective &= k;
-      d[i].permitted &= k;
-      d[i].inheritable = 0;
-    }
-    h = {_LINUX_CAPABILITY_VERSION_3, 0};
-    if (syscall(SYS_capset, &h, d) == 0) got |= kConfCaps;
-  }
+  if (KeepOnlyCaps(keep)) got |= kConfCaps;
   prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   static struct sock_filter filt[256];
   size_t len = GoferFilter(filt, 256);

@@ -10,6 +10,7 @@
 // stubs and the gofer die with it). See SECURITY.md for what stays allowed and why.
 #include "common.h"
 #include "seccomp_bpf.h"
+#include "keep_caps.h"
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -249,21 +250,7 @@ Napi::Value SentryConfine(const Napi::CallbackInfo& info) {
   // (owned by our uid) the Sentry has it there without any capability here; when the
   // stub shares our user namespace (the host refused a new one), it is kept.
   if (!StubHasOwnUserNs(stubPid)) keep |= 1ull << CAP_SYS_PTRACE;
-  for (int c = 0; c < 64; c++)
-    if (!(keep & (1ull << c))) prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
-  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
-  struct __user_cap_data_struct d[2];
-  if (syscall(SYS_capget, &h, d) == 0) {
-    for (int i = 0; i < 2; i++) {
-      uint32_t k = (uint32_t)(keep >> (32 * i));
-      d[i].effective &= k;
-      d[i].permitted &= k;
-      d[i].inheritable = 0;
-    }
-    h = {_LINUX_CAPABILITY_VERSION_3, 0};
-    if (syscall(SYS_capset, &h, d) == 0) got |= 2;
-  }
+  if (KeepOnlyCaps(keep)) got |= 2;
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0) got |= 4;
   static struct sock_filter filt[1024];
   size_t len = SentryFilter(filt, 1024, gofer, log);
