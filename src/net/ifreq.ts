@@ -10,16 +10,11 @@ import {
   SIOCGIFDSTADDR, SIOCGIFTXQLEN,
 } from '../abi/socket';
 import type { Stack } from './stack/stack';
-import { links, addrs } from './netview';
+import { links, addrs, type LinkView } from './netview';
 import { isV4 } from './stack/addr';
 
-interface IfView {
-  index: number;
-  name: string;
-  flags: number;
-  mtu: number;
-  mac: Buffer;
-  loopback: boolean;
+/** A link as the ifreq ioctls see it: its first IPv4 address beside it. */
+interface IfView extends Omit<LinkView, 'stats' | 'nic'> {
   v4: { addr: Buffer; prefix: number } | null;
 }
 

@@ -29,7 +29,7 @@ import { attach as attachTty } from '../kernel/tty';
 import { Task } from '../kernel/task';
 import { ThreadGroup } from '../kernel/thread-group';
 import { SignalHandlers, SignalState } from '../kernel/signals';
-import { sendToGroup, setHostWinchHook, onHostSignals } from '../kernel/signal-delivery';
+import { sendToGroup, setHostWinchHook } from '../kernel/signal-delivery';
 import { limitsOf, RLIM_INFINITY } from '../kernel/limits';
 import { WaitQueue } from '../waiter/waitqueue';
 import { hostPoller } from '../waiter/host-poller';
@@ -340,21 +340,9 @@ export class ContainerSentry {
    * that stay open (an exec waiting for its process) are polled, while they last.
    */
   private serveRunning(): void {
+    // The platform's wait hears host signals before every stop (native/ptrace_platform.cc),
+    // so the doorbell rings even under a guest that never stops making syscalls.
     setHostWinchHook(() => this.acceptAll(true));
-    // The platform's wait returns a pending guest stop before it looks at host signals:
-    // under a guest that never stops making syscalls the doorbell would wait forever.
-    // Every 512th syscall the Sentry takes the host signals itself (one N-API call).
-    const s = this.s;
-    let n = 0;
-    s.tracer = {
-      enter: () => {
-        if ((++n & 511) !== 0) return;
-        const m = ociNative().takeHostSignals();
-        if (m) onHostSignals(s, m);
-      },
-      block: () => undefined,
-      exit: () => undefined,
-    };
     for (const c of this.conns) this.watchConn(c);
     // A client that rang before the hook was set.
     this.acceptAll(true);
