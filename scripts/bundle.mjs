@@ -22,7 +22,7 @@ await build({
   // The native addon is found at run time relative to the repository. ajv (the OCI
   // mode's schema validator) is loaded from node_modules only when a bundle is
   // validated: it would add a third to the bundle every `run` parses.
-  external: ['*.node', 'ajv'],
+  external: ['*.node', 'ajv', 'yaml'],
 });
 
 // The code cache: compile and run the bundle's top level once, then save what V8 compiled.

@@ -25,6 +25,9 @@ export const LAYERS = [
   ['fs/rootfs'],
   ['syscalls'],
   ['src/oci'],
+  ['src/audit'],
+  ['src/policy'],
+  ['src/api'],
   ['src/cli'],
 ];
 

@@ -82,20 +82,26 @@ export function mknodat(t: Task, dirfd: number, path: number, mode: number, dev:
 export function rmdir(t: Task, path: number): number {
   const p = t.mem.readPath(path);
   if (typeof p === 'number') return p;
-  return t.kernel.vfs.rmdir(t, AT_FDCWD, p);
+  return removed(t, AT_FDCWD, p, t.kernel.vfs.rmdir(t, AT_FDCWD, p));
 }
 
 export function unlink(t: Task, path: number): number {
   const p = t.mem.readPath(path);
   if (typeof p === 'number') return p;
-  return t.kernel.vfs.unlink(t, AT_FDCWD, p);
+  return removed(t, AT_FDCWD, p, t.kernel.vfs.unlink(t, AT_FDCWD, p));
 }
 
 export function unlinkat(t: Task, dirfd: number, path: number, flags: number): number {
   if (flags & ~AT_REMOVEDIR) return -E.EINVAL;
   const p = t.mem.readPath(path);
   if (typeof p === 'number') return p;
-  return flags & AT_REMOVEDIR ? t.kernel.vfs.rmdir(t, dirfd | 0, p) : t.kernel.vfs.unlink(t, dirfd | 0, p);
+  return removed(t, dirfd | 0, p, flags & AT_REMOVEDIR ? t.kernel.vfs.rmdir(t, dirfd | 0, p) : t.kernel.vfs.unlink(t, dirfd | 0, p));
+}
+
+/** Tells the watcher (src/kernel/sandbox-hooks.ts) what was removed. */
+function removed(t: Task, dirfd: number, p: string, r: number): number {
+  t.kernel.hooks?.removed(t, dirfd, p, r);
+  return r;
 }
 
 function renameCommon(t: Task, od: number, op: number, nd: number, np: number, flags: number): number {

@@ -7,7 +7,10 @@ import * as E from '../src/abi/errno';
 /** Installs f at the lowest free fd >= minFd below RLIMIT_NOFILE (-EMFILE when none). */
 export function installFd(t: Task, f: FileDescription, cloexec: boolean, minFd = 0): number {
   t.fdTable.limit = Math.min(limitsOf(t.tg).soft(RLIMIT_NOFILE), 1 << 20);
-  return t.fdTable.install(f, cloexec, minFd);
+  const fd = t.fdTable.install(f, cloexec, minFd);
+  // --nofile: the sandbox's own ceiling reached (not one the guest lowered itself to).
+  if (fd === -E.EMFILE && t.fdTable.limit >= t.kernel.nofileLimit) t.kernel.hooks?.limit('nofile', `${t.kernel.nofileLimit} open files`);
+  return fd;
 }
 
 /**

@@ -170,6 +170,21 @@ export function connect(t: Task, fd: number, addr: number, len: number): number 
   if (typeof s === 'number') return s;
   const a = readAddr(t, addr, len);
   if (typeof a === 'number') return a;
+  const h = t.kernel.hooks;
+  if (h === null) return connectTo(t, s, a);
+  if (t.sysState === undefined) {
+    const d = h.connect(t, a);
+    if (d !== 0) {
+      h.connected(t, s, a, d);
+      return d;
+    }
+  }
+  const r = connectTo(t, s, a);
+  if (r !== BLOCK) h.connected(t, s, a, r);
+  return r;
+}
+
+function connectTo(t: Task, s: SocketFile, a: Buffer): number {
   const nonblock = (s.flags & O_NONBLOCK) !== 0;
   const r = s.connect(t, a, nonblock);
   if (r === -E.EAGAIN && !nonblock) {

@@ -30,8 +30,21 @@ function openCommon(t: Task, dirfd: number, pathAddr: number, flags: number, mod
     t.sysState = undefined;
     return install(t, end, pending.cloexec);
   }
-  const path = t.mem.readPath(pathAddr);
+  let path = t.mem.readPath(pathAddr);
   if (typeof path === 'number') return path;
+  const h = t.kernel.hooks;
+  if (h !== null) {
+    const d = h.open(t, dirfd, path, flags);
+    if (typeof d === 'string') path = d;
+    else if (d !== 0) return d;
+    const r = openFile(t, dirfd, path, flags, mode, rflags);
+    h.opened(t, dirfd, path, flags, r);
+    return r;
+  }
+  return openFile(t, dirfd, path, flags, mode, rflags);
+}
+
+function openFile(t: Task, dirfd: number, path: string, flags: number, mode: number, rflags: number): number {
   const f = t.kernel.vfs.open(t, dirfd, path, flags, mode, rflags);
   if (typeof f === 'number') return f;
   f.flags = (flags & OPEN_KEEP) | O_LARGEFILE;

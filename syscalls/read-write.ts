@@ -99,6 +99,7 @@ function doWriteLoop(t: Task, f: FileDescription, segs: Seg[], pos: number): num
       return p.done > 0 ? p.done : n;
     }
     p.done += n;
+    if (t.kernel.hooks !== null && n > 0) t.kernel.hooks.wrote(t, f, b.subarray(0, n));
     // A short write on a regular file means no space; streams (pipes, host fds) carry on
     // and park on EAGAIN until the reader makes room.
     if (total === 0 || (n < want && f instanceof SeekableFile)) break;

@@ -18,6 +18,8 @@ export class SpaceBudget {
    */
   onUsage: ((used: number) => void) | null = null;
   private granule = 0;
+  /** Told when a take fails (--disk: the run ends). */
+  onFull: ((want: number) => void) | null = null;
   constructor(public limit = Infinity) {}
 
   private moved(): void {
@@ -31,17 +33,22 @@ export class SpaceBudget {
   /** Takes n bytes; false (nothing taken) if that would pass the limit. */
   take(n: number): boolean {
     const want = this.used + n;
-    if (want > this.limit) return false;
+    if (want > this.limit) return this.full(want);
     if (this.external !== null) {
       if (want >= this.nextCheck || want + this.ext > this.limit) {
         this.ext = this.external();
         this.nextCheck = want + (1 << 20);
       }
-      if (want + this.ext > this.limit) return false;
+      if (want + this.ext > this.limit) return this.full(want);
     }
     this.used = want;
     this.moved();
     return true;
+  }
+
+  private full(want: number): false {
+    this.onFull?.(want);
+    return false;
   }
 
   give(n: number): void {

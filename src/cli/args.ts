@@ -1,5 +1,6 @@
 /** Parsing `tssandbox run` flags: everything before the program name is ours. */
 import * as os from 'os';
+import { emptyCiFlags, parseCiFlag, type CiFlags } from '../policy/flags';
 
 export class UsageError extends Error {}
 
@@ -45,6 +46,8 @@ export interface RunOptions {
   hostname: string | null;
   /** --publish HOSTPORT:PORT (user mode). */
   publish: Array<{ hostPort: number; port: number }>;
+  /** Limits, policy, report (src/policy/flags.ts). */
+  ci: CiFlags;
 }
 
 export const NETWORK_MODES = ['none', 'sandbox', 'host', 'user'] as const;
@@ -55,6 +58,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
     platform: 'ptrace', pin: true, strace: false, debug: false, tty: false, pidsLimit: 16384, tmpfsLimit: Infinity,
     memoryLimit: Infinity,
     network: 'none', netns: null, pcap: null, allowNet: [], denyNet: [], dns: [], hostname: null, publish: [],
+    ci: emptyCiFlags(),
   };
   let i = 0;
   const value = (flag: string): string => {
@@ -101,6 +105,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
       case '--memory': {
         const n = parseSize(a, val(a));
         o.memoryLimit = Math.min(o.memoryLimit, n);
+        o.ci.limits.memory = o.memoryLimit;
         o.tmpfsLimit = Math.min(o.tmpfsLimit, n);
         break;
       }
@@ -112,6 +117,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
         const n = Number(v);
         if (!/^[0-9]+$/.test(v) || n < 1) throw new UsageError(`--pids-limit wants a positive number, got '${v}'`);
         o.pidsLimit = n;
+        o.ci.limits.pids = n;
         break;
       }
       case '--strace': o.strace = true; break;
@@ -136,8 +142,15 @@ export function parseRunArgs(argv: string[]): RunOptions {
         o.publish.push({ hostPort: +m[1], port: +m[2] });
         break;
       }
-      default:
-        throw new UsageError(`unknown flag '${argv[i]}' (try --help)`);
+      default: {
+        let ours: boolean;
+        try {
+          ours = parseCiFlag(o.ci, a, () => val(a), inline);
+        } catch (e) {
+          throw e instanceof UsageError ? e : new UsageError((e as Error).message);
+        }
+        if (!ours) throw new UsageError(`unknown flag '${argv[i]}' (try --help)`);
+      }
     }
   }
   if (i >= argv.length) throw new UsageError('run: no program given');

@@ -33,6 +33,7 @@ import { attach as attachTty } from '../kernel/tty';
 import { consoleTty } from '../../fs/fsimpl/host/host-file';
 import { setHostWinchHook } from '../kernel/signal-delivery';
 import { confineSentry } from './confine';
+import { CiSession, CiSetupError } from '../policy/session';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
 
@@ -84,6 +85,9 @@ function run(o: RunOptions): number {
   const ttyFd = useConsole ? -1 : [0, 1, 2].find((fd) => tty.isatty(fd)) ?? -1;
   // First: pinning applies to what is forked after it (the gofer, the stubs), and the
   // gofer answers the Sentry synchronously, best on the same CPU.
+  // Limits, policy, report (src/policy/session.ts); null without those flags.
+  let ci: CiSession | null = null;
+  try { ci = CiSession.create(o); } catch (e) { if (e instanceof CiSetupError) fail(e.message, 125); throw e; }
   const platform = new PtracePlatform({ pin: o.pin });
   const kernel = new Kernel();
   // Pinned, every guest thread shares one CPU: that is the machine the guest sees.
@@ -112,8 +116,8 @@ function run(o: RunOptions): number {
   const fdTable = new FdTable();
   if (!useConsole) {
     fdTable.installAt(0, new HostFile(0, tty.isatty(0) ? O_RDWR : O_RDONLY), false);
-    fdTable.installAt(1, new HostFile(1, tty.isatty(1) ? O_RDWR : O_WRONLY), false);
-    fdTable.installAt(2, new HostFile(2, tty.isatty(2) ? O_RDWR : O_WRONLY), false);
+    fdTable.installAt(1, ci ? ci.stdio(1, tty.isatty(1) ? O_RDWR : O_WRONLY) : new HostFile(1, tty.isatty(1) ? O_RDWR : O_WRONLY), false);
+    fdTable.installAt(2, ci ? ci.stdio(2, tty.isatty(2) ? O_RDWR : O_WRONLY) : new HostFile(2, tty.isatty(2) ? O_RDWR : O_WRONLY), false);
   }
   const fsCtx = vfs.rootContext();
   const creds = new Credentials(0, 0);
@@ -129,8 +133,9 @@ function run(o: RunOptions): number {
   const tracer = o.strace ? new StraceTracer((l) => writeDiagnostic(l + '\n')) : null;
   s.tracer = tracer;
 
-  const envp = buildEnv(o);
+  const envp = ci ? ci.env(buildEnv(o)) : buildEnv(o);
   const init = createInit(s, { req: null as unknown as ExecRequest, fdTable, fsCtx, creds });
+  try { ci?.attach(s, init); } catch (e) { if (e instanceof CiSetupError) fail(e.message, 125); throw e; }
   let cons: Console | null = null;
   if (useConsole) {
     const c = Console.create(init, fdTable);
@@ -183,7 +188,8 @@ function run(o: RunOptions): number {
     cons?.restore();
   }
   const sig = status & 0x7f;
-  return sig ? 128 + sig : (status >> 8) & 0xff;
+  const code = sig ? 128 + sig : (status >> 8) & 0xff;
+  return ci ? ci.finish(status, code) : code;
 }
 
 /** A program name without '/' is looked up in the guest's PATH, like execvp. */

@@ -4,6 +4,7 @@ import { sinceBootNs } from './time/clocks';
 import type { Vfs } from '../../fs/vfs/vfs';
 import type { Sentry } from './sentry';
 import type { Ctty } from '../../fs/vfs/caller';
+import type { SandboxHooks } from './sandbox-hooks';
 
 /**
  * Sandbox-wide state: the task and process tables, identity (uname), the VFS and the
@@ -41,6 +42,10 @@ export class Kernel {
   readonly sessionTtys = new Map<number, Ctty>();
   /** Foreground process group of the sandbox's terminal (0: init's group). */
   foregroundPgid = 0;
+  /** The policy / audit / library watcher (src/kernel/sandbox-hooks.ts); null: nothing watches. */
+  hooks: SandboxHooks | null = null;
+  /** --nofile: the sandbox's ceiling on open fds per process (RLIMIT_NOFILE at most this); Infinity if unset. */
+  nofileLimit = Infinity;
   /** --strace / --debug sinks (set by the CLI). */
   debug: ((msg: string) => void) | null = null;
 

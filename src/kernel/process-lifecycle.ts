@@ -9,7 +9,7 @@ import { memoryLimit } from '../mm/memory-limit';
 import { resolveExec, loadImage, releaseResolution, type ExecFailure, type ExecRequest } from '../loader/exec-image';
 import type { FdTable } from '../../fs/vfs/fdtable';
 import type { FsContext } from '../../fs/vfs/context';
-import { EAGAIN, EINVAL } from '../abi/errno';
+import { EAGAIN, EINVAL, errnoMessage } from '../abi/errno';
 import type { Sentry } from './sentry';
 import { Task, TaskState } from './task';
 import { ThreadGroup } from './thread-group';
@@ -84,6 +84,12 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): n
   const p = s.platform;
   const res = resolveExec((pth) => t.kernel.vfs.openExec(t, pth), req);
   if ('errno' in res) return res;
+  const hooks = t.kernel.hooks;
+  const denied = hooks !== null ? hooks.exec(t, res.exe.path, res.argv) : 0;
+  if (denied !== 0) {
+    releaseResolution(res);
+    return { errno: -denied, reason: `${res.exe.path}: ${errnoMessage(-denied)} (policy)` };
+  }
   const ctx = p.newAddressSpace();
   if (ctx < 0) {
     releaseResolution(res);
@@ -135,6 +141,7 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): n
   tg.exePath = res.exe.path;
   t.comm = path.basename(res.exe.path).slice(0, 15);
   wakeVforkParent(s, t);
+  if (hooks !== null) hooks.execDone(t, res.exe.path);
 
   const ev = p.ev;
   if (p.getRegs(ctx) !== 0) return { errno: EAGAIN, reason: 'new context lost' };
@@ -228,6 +235,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
     if (tg.limits && limitsOf(tg).get(RLIMIT_CPU).cur !== RLIM_INFINITY) cpuLimitChanged(tg);
     tg.parent?.children.add(tg);
     t.kernel.threadGroups.set(tid, tg);
+    t.kernel.hooks?.fork(t.tg, tg);
   }
   const fdTable = useFdTable(f & CLONE_FILES ? t.fdTable : t.fdTable.fork());
   const fsCtx = f & CLONE_FS ? t.fsCtx : t.fsCtx.fork();
@@ -261,7 +269,10 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
  * real uids (root is exempt, as in Linux). Returns an errno, or -1 when allowed.
  */
 function taskLimit(t: Task): number {
-  if (t.kernel.tasks.size >= t.kernel.pidsLimit) return EAGAIN;
+  if (t.kernel.tasks.size >= t.kernel.pidsLimit) {
+    t.kernel.hooks?.limit('pids', `${t.kernel.pidsLimit} tasks`);
+    return EAGAIN;
+  }
   if (t.creds.uid === 0) return -1;
   const nproc = limitsOf(t.tg).soft(RLIMIT_NPROC);
   let n = 0;
@@ -349,6 +360,7 @@ function processExited(s: Sentry, tg: ThreadGroup, status: number): void {
   timersOnExit(tg);
   ttyOnProcessExit(tg); // a session leader's terminal hangs up its foreground job
   tg.exitEvents.notify(0x41);
+  s.kernel.hooks?.exit(tg, status);
   const init = s.init;
   for (const c of tg.children) {
     // PR_SET_PDEATHSIG: the child learns its parent died.
@@ -463,6 +475,7 @@ export function reapHostExit(s: Sentry, hostTid: number, status: number): void {
   if (sig === 9 && memoryLimit.tookOomKill()) {
     // As Linux's kernel log says it (dmesg).
     s.kernel.log(`Memory cgroup out of memory: Killed process ${t.tg.pid} (${t.comm}), limit ${memoryLimit.limit} bytes`);
+    s.kernel.hooks?.limit('memory', `${memoryLimit.limit} bytes`);
   }
   exitGroup(s, t.tg, sig);
 }

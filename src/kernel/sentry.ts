@@ -168,6 +168,11 @@ export class Sentry {
     t.timedOut = false;
     t.sysStartNs = this.tracer ? this.kernel.nowNs() : 0;
     if (this.tracer) this.tracer.enter(t);
+    const h = this.kernel.hooks;
+    if (h !== null) {
+      const d = h.syscall(t, t.sysno);
+      if (d !== 0) return this.complete(t, d);
+    }
     this.invoke(t);
   }
 

@@ -283,6 +283,13 @@ export class OverlayInode extends Inode {
     return 0;
   }
 
+  /** Makes name not exist here, file or non-empty directory (a policy's `filesystem.hide`): a whiteout. */
+  hide(name: string): number {
+    const c = this.lookup(name);
+    if (typeof c === 'number') return c;
+    return this.remove(name, c as OverlayInode);
+  }
+
   override unlink(name: string): number {
     const c = this.lookup(name);
     if (typeof c === 'number') return c;

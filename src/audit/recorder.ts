@@ -1,0 +1,116 @@
+/**
+ * What the guest did, as the audit report lists it: processes, files (one entry per
+ * path and operation, with the bytes and the sha256 of what was written or executed),
+ * connections, denials, limits reached and syscall counts. Fed by the watcher
+ * (src/policy/watcher.ts) from the kernel's hooks; turned into the report by report.ts.
+ */
+import { createHash, type Hash } from 'crypto';
+
+export type FileOp = 'read' | 'write' | 'create' | 'delete' | 'exec';
+
+export interface ProcessRecord {
+  pid: number;
+  ppid: number;
+  argv: string[];
+  exe: string;
+  /** Exit code, or null if killed by a signal (or still running when the report was made). */
+  exitCode: number | null;
+  signal: number | null;
+  cpuMs: number;
+  startMs: number;
+  endMs: number | null;
+}
+
+export interface FileRecord {
+  path: string;
+  op: FileOp;
+  /** Bytes written (write), the file's size (exec), 0 otherwise. */
+  bytes: number;
+  /** sha256 of what was written (write) or executed (exec). */
+  sha256?: string;
+  /** How many times (opens, execs, removals). */
+  count: number;
+}
+
+export interface ConnectionRecord {
+  pid: number;
+  family: 'ipv4' | 'ipv6' | 'unix';
+  address: string;
+  port: number;
+  outcome: 'allowed' | 'denied' | 'failed';
+  errno?: string;
+  /** Bytes the guest wrote to the connected socket with write/writev. */
+  bytesSent: number;
+}
+
+export interface DenialRecord {
+  pid: number;
+  kind: 'open' | 'exec' | 'connect' | 'syscall' | 'env';
+  target: string;
+  errno: string;
+  /** warn: --policy-mode=warn recorded it and let it through. */
+  action: 'denied' | 'warned';
+}
+
+export interface LimitRecord {
+  name: string;
+  value: number;
+  message: string;
+  atMs: number;
+}
+
+/** Guest strings are bytes kept as latin1 (fs/README.md); the report is UTF-8 text. */
+export function guestText(s: string): string {
+  return Buffer.from(s, 'latin1').toString('utf8');
+}
+
+export class AuditRecorder {
+  readonly processes = new Map<number, ProcessRecord>();
+  private readonly files = new Map<string, FileRecord>();
+  /** Running hashes of files being written, by file record. */
+  private readonly hashes = new Map<FileRecord, Hash>();
+  readonly connections: ConnectionRecord[] = [];
+  readonly denials: DenialRecord[] = [];
+  readonly limits: LimitRecord[] = [];
+  /** Syscall entries by number. */
+  readonly syscalls = new Float64Array(512);
+  private readonly deniedSeen = new Set<string>();
+
+  file(path: string, op: FileOp): FileRecord {
+    const key = `${op}\0${path}`;
+    let r = this.files.get(key);
+    if (r === undefined) {
+      r = { path: guestText(path), op, bytes: 0, count: 0 };
+      this.files.set(key, r);
+    }
+    return r;
+  }
+
+  /** The record of a file being written: bytes hashed in the order they were written. */
+  wrote(rec: FileRecord, data: Uint8Array): void {
+    let h = this.hashes.get(rec);
+    if (h === undefined) {
+      h = createHash('sha256');
+      this.hashes.set(rec, h);
+    }
+    h.update(data);
+    rec.bytes += data.length;
+  }
+
+  /** Denials are recorded once per (kind, target, pid). */
+  deny(d: DenialRecord): void {
+    const k = `${d.kind}\0${d.target}\0${d.pid}`;
+    if (this.deniedSeen.has(k)) return;
+    this.deniedSeen.add(k);
+    this.denials.push(d);
+  }
+
+  fileList(): FileRecord[] {
+    const out: FileRecord[] = [];
+    for (const r of this.files.values()) {
+      const h = this.hashes.get(r);
+      out.push(h ? { ...r, sha256: h.copy().digest('hex') } : { ...r });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * The kernel's watcher (SandboxHooks) for a CI run: it counts and records what the guest
+ * does into the audit recorder, asks the policy (and the library caller, over the API
+ * channel) at exec, open and connect, and hands limits to the enforcer. In warn mode a
+ * denial is recorded and the call goes on.
+ */
+import * as path from 'path';
+import * as E from '../abi/errno';
+import { O_ACCMODE, O_CREAT, O_RDONLY, O_WRONLY } from '../abi/fs';
+import type { SandboxHooks, LimitName } from '../kernel/sandbox-hooks';
+import type { Task } from '../kernel/task';
+import type { ThreadGroup } from '../kernel/thread-group';
+import { processCpu, processUsage } from '../kernel/time/cputime';
+import { decodeInet, decodeUnix } from '../net/sockaddr';
+import { NetPolicy } from '../net/policy';
+import { fmt, isV4 } from '../net/stack/addr';
+import type { FileDescription } from '../../fs/vfs/file';
+import { AuditRecorder, guestText, type ConnectionRecord, type DenialRecord, type FileRecord } from '../audit/recorder';
+import type { PolicyRules } from './rules';
+import type { LimitEnforcer } from './enforcer';
+import type { ApiChannel, Decision } from './channel';
+import { syscallName } from '../../syscalls/table';
+
+const AT_FDCWD = -100;
+const ERRNO = E as unknown as Record<string, number>;
+
+function errnoOf(d: Decision, fallback: number): number {
+  if (d.deny === undefined) return 0;
+  const n = ERRNO[d.deny];
+  return typeof n === 'number' && /^E[A-Z0-9]+$/.test(d.deny) ? -n : -fallback;
+}
+
+export class Watcher implements SandboxHooks {
+  readonly rec = new AuditRecorder();
+  private readonly writing = new WeakMap<FileDescription, FileRecord>();
+  private readonly sockets = new WeakMap<FileDescription, ConnectionRecord>();
+  private readonly execHashes = new Map<string, { sha256: string; bytes: number } | null>();
+  private readonly net: NetPolicy | null;
+  private readonly warn: boolean;
+  /** Set by open() for opened(): the path an O_CREAT open will create, and a denial already recorded. */
+  private creating: string | null = null;
+  private connectDenied = false;
+  peakRssBytes = 0;
+
+  constructor(
+    private readonly rules: PolicyRules | null,
+    mode: 'enforce' | 'warn',
+    private readonly enforcer: LimitEnforcer,
+    private readonly api: ApiChannel | null,
+    private readonly startNs: number,
+  ) {
+    this.warn = mode === 'warn';
+    this.net = rules !== null && (rules.netAllow.length > 0 || rules.netDeny.length > 0) ? new NetPolicy(rules.netAllow, rules.netDeny) : null;
+  }
+
+  private ms(t: Task): number {
+    return Math.max(0, Math.round((t.kernel.nowNs() - this.startNs) / 1e6));
+  }
+
+  /** Records a denial; true if the call is to fail (enforce mode). */
+  private denied(d: Omit<DenialRecord, 'action'>): boolean {
+    this.rec.deny({ ...d, action: this.warn ? 'warned' : 'denied' });
+    return !this.warn;
+  }
+
+  /** Absolute guest path of `p` as the task would resolve its start (not symlinks). */
+  private abs(t: Task, dirfd: number, p: string): string {
+    if (p.startsWith('/')) return path.posix.normalize(p);
+    const vfs = t.kernel.vfs;
+    let base = '/';
+    if (dirfd === AT_FDCWD) base = vfs.pathOf(t.fsCtx.root, t.fsCtx.cwd);
+    else {
+      const f = t.fdTable.get(dirfd);
+      if (f?.dentry) base = vfs.pathOf(t.fsCtx.root, f.dentry);
+    }
+    return path.posix.normalize(path.posix.join(base, p));
+  }
+
+  // ---- processes ----
+
+  syscall(t: Task, nr: number): number {
+    this.rec.syscalls[nr]++;
+    const r = this.rules;
+    if (r !== null && r.denySyscalls && nr >= 0 && nr < 512 && r.syscallDeny[nr] !== 0) {
+      const errno = r.syscallDeny[nr];
+      if (this.denied({ pid: t.tg.pid, kind: 'syscall', target: syscallName(nr), errno: E.errnoName(-errno) })) return errno;
+    }
+    return 0;
+  }
+
+  fork(parent: ThreadGroup, child: ThreadGroup): void {
+    const p = this.rec.processes.get(parent.pid);
+    this.rec.processes.set(child.pid, {
+      pid: child.pid, ppid: parent.pid, argv: p?.argv ?? child.argv.map(guestText), exe: p?.exe ?? guestText(child.exePath),
+      exitCode: null, signal: null, cpuMs: 0, startMs: Math.round((child.startTimeNs - this.startNs) / 1e6), endMs: null,
+    });
+  }
+
+  exec(t: Task, exe: string, argv: readonly string[]): number {
+    let errno = 0;
+    if (this.rules !== null) {
+      const e = this.rules.execErrno(exe);
+      if (e !== 0 && this.denied({ pid: t.tg.pid, kind: 'exec', target: guestText(exe), errno: E.errnoName(-e) })) errno = e;
+    }
+    if (errno === 0 && this.api !== null && this.api.hooked.has('exec')) {
+      const d = this.api.ask({ ev: 'exec', pid: t.tg.pid, path: guestText(exe), argv: argv.map(guestText) });
+      const e = errnoOf(d, E.EACCES);
+      if (e !== 0 && this.denied({ pid: t.tg.pid, kind: 'exec', target: guestText(exe), errno: E.errnoName(-e) })) errno = e;
+    } else if (this.api !== null) {
+      this.api.send({ ev: 'exec', pid: t.tg.pid, path: guestText(exe), argv: argv.map(guestText), result: errno });
+    }
+    return errno;
+  }
+
+  execDone(t: Task, exe: string): void {
+    const tg = t.tg;
+    let p = this.rec.processes.get(tg.pid);
+    if (p === undefined) {
+      p = { pid: tg.pid, ppid: tg.parent?.pid ?? 0, argv: [], exe: '', exitCode: null, signal: null, cpuMs: 0, startMs: this.ms(t), endMs: null };
+      this.rec.processes.set(tg.pid, p);
+    }
+    p.argv = tg.argv.map(guestText);
+    p.exe = guestText(exe);
+    const f = this.rec.file(exe, 'exec');
+    f.count++;
+    let h = this.execHashes.get(exe);
+    if (h === undefined) {
+      h = hashFile(t, exe);
+      this.execHashes.set(exe, h);
+    }
+    if (h !== null) {
+      f.sha256 = h.sha256;
+      f.bytes = h.bytes;
+    }
+  }
+
+  exit(tg: ThreadGroup, status: number): void {
+    this.enforcer.processExited(tg);
+    const p = this.rec.processes.get(tg.pid);
+    const c = processCpu(tg);
+    const u = processUsage(tg);
+    this.peakRssBytes = Math.max(this.peakRssBytes, u.maxRssKb * 1024);
+    if (p === undefined) return;
+    const sig = status & 0x7f;
+    p.exitCode = sig === 0 ? (status >> 8) & 0xff : null;
+    p.signal = sig === 0 ? null : sig;
+    p.cpuMs = Math.round((c.userNs + c.sysNs) / 1e6);
+    p.endMs = Math.round((tg.kernel.nowNs() - this.startNs) / 1e6);
+  }
+
+  // ---- files ----
+
+  open(t: Task, dirfd: number, p: string, flags: number): number | string {
+    this.creating = null;
+    const r = this.rules;
+    let abs: string | null = null;
+    if (r !== null && r.hide.length > 0) {
+      abs = this.abs(t, dirfd, p);
+      if (r.hidden(abs) && this.denied({ pid: t.tg.pid, kind: 'open', target: guestText(abs), errno: 'ENOENT' })) return -E.ENOENT;
+    }
+    let out: number | string = 0;
+    if (this.api !== null && this.api.hooked.has('open')) {
+      abs ??= this.abs(t, dirfd, p);
+      const d = this.api.ask({ ev: 'open', pid: t.tg.pid, path: guestText(abs), flags });
+      const e = errnoOf(d, E.EACCES);
+      if (e !== 0) {
+        if (this.denied({ pid: t.tg.pid, kind: 'open', target: guestText(abs), errno: E.errnoName(-e) })) return e;
+      } else if (typeof d.path === 'string' && d.path.startsWith('/')) {
+        out = Buffer.from(d.path, 'utf8').toString('latin1');
+      }
+    }
+    if (flags & O_CREAT) {
+      const target = typeof out === 'string' ? out : p;
+      if (typeof t.kernel.vfs.lookup(t, dirfd, target, true) === 'number') this.creating = this.abs(t, dirfd, target);
+    }
+    return out;
+  }
+
+  opened(t: Task, dirfd: number, p: string, flags: number, result: number): void {
+    const creating = this.creating;
+    this.creating = null;
+    if (this.api !== null && !this.api.hooked.has('open')) {
+      this.api.send({ ev: 'open', pid: t.tg.pid, path: guestText(this.abs(t, dirfd, p)), flags, result });
+    }
+    if (result < 0) return;
+    const f = t.fdTable.get(result);
+    const where = f?.dentry ? t.kernel.vfs.pathOf(t.fsCtx.root, f.dentry) : this.abs(t, dirfd, p);
+    if (creating !== null) this.rec.file(where, 'create').count++;
+    const acc = flags & O_ACCMODE;
+    if (acc !== O_WRONLY) this.rec.file(where, 'read').count++;
+    if (acc !== O_RDONLY && f !== undefined) {
+      const w = this.rec.file(where, 'write');
+      w.count++;
+      this.writing.set(f, w);
+    }
+  }
+
+  wrote(_t: Task, f: FileDescription, data: Uint8Array): void {
+    const w = this.writing.get(f);
+    if (w !== undefined) return this.rec.wrote(w, data);
+    const c = this.sockets.get(f);
+    if (c !== undefined) c.bytesSent += data.length;
+  }
+
+  removed(t: Task, dirfd: number, p: string, result: number): void {
+    if (result === 0) this.rec.file(this.abs(t, dirfd, p), 'delete').count++;
+  }
+
+  // ---- network ----
+
+  connect(t: Task, addr: Uint8Array): number {
+    this.connectDenied = false;
+    const a = describeAddr(Buffer.from(addr));
+    if (a === null) return 0;
+    if (this.net !== null && a.family !== 'unix') {
+      const ip = decodeInet(Buffer.from(addr));
+      if (typeof ip !== 'number' && !this.net.permits(ip.ip, ip.port)) {
+        this.connectDenied = true;
+        if (this.denied({ pid: t.tg.pid, kind: 'connect', target: `${a.address}:${a.port}`, errno: 'ECONNREFUSED' })) return -E.ECONNREFUSED;
+      }
+    }
+    if (this.api !== null && this.api.hooked.has('connect')) {
+      const d = this.api.ask({ ev: 'connect', pid: t.tg.pid, ...a });
+      const e = errnoOf(d, E.ECONNREFUSED);
+      if (e !== 0) {
+        this.connectDenied = true;
+        if (this.denied({ pid: t.tg.pid, kind: 'connect', target: `${a.address}:${a.port}`, errno: E.errnoName(-e) })) return e;
+      }
+    }
+    return 0;
+  }
+
+  connected(t: Task, sock: FileDescription, addr: Uint8Array, result: number): void {
+    const a = describeAddr(Buffer.from(addr));
+    if (a === null) return;
+    const denied = this.connectDenied && !this.warn;
+    this.connectDenied = false;
+    const ok = result === 0 || result === -E.EINPROGRESS;
+    const c: ConnectionRecord = {
+      pid: t.tg.pid, ...a, outcome: denied ? 'denied' : ok ? 'allowed' : 'failed', bytesSent: 0,
+      ...(ok ? {} : { errno: E.errnoName(-result) }),
+    };
+    this.rec.connections.push(c);
+    if (ok) this.sockets.set(sock, c);
+    if (this.api !== null && !this.api.hooked.has('connect')) this.api.send({ ev: 'connect', pid: t.tg.pid, ...a, result });
+  }
+
+  // ---- limits ----
+
+  limit(name: LimitName): void {
+    this.enforcer.reached(name);
+  }
+}
+
+function describeAddr(b: Buffer): { family: ConnectionRecord['family']; address: string; port: number } | null {
+  if (b.length < 2) return null;
+  const fam = b.readUInt16LE(0);
+  if (fam === 1) {
+    const u = decodeUnix(b);
+    if (typeof u === 'number' || u === 'autobind') return null;
+    const address = u.kind === 'path' ? guestText(u.path) : u.kind === 'abstract' ? '@' + u.name.toString('latin1') : '';
+    return { family: 'unix', address, port: 0 };
+  }
+  if (fam !== 2 && fam !== 10) return null;
+  const a = decodeInet(b);
+  if (typeof a === 'number') return null;
+  return { family: isV4(a.ip) ? 'ipv4' : 'ipv6', address: fmt(a.ip), port: a.port };
+}
+
+/** sha256 and size of a guest file, read through the VFS as the task (null if it cannot be read). */
+function hashFile(t: Task, p: string): { sha256: string; bytes: number } | null {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { createHash } = require('crypto') as typeof import('crypto');
+  const f = t.kernel.vfs.open(t, AT_FDCWD, p, O_RDONLY, 0);
+  if (typeof f === 'number') return null;
+  try {
+    const h = createHash('sha256');
+    const buf = Buffer.alloc(1 << 16);
+    let pos = 0;
+    for (;;) {
+      const n = f.pread(buf, pos);
+      if (n < 0) return null;
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+      pos += n;
+    }
+    return { sha256: h.digest('hex'), bytes: pos };
+  } finally {
+    f.decRef();
+  }
+}
