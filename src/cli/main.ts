@@ -4,6 +4,7 @@
  */
 import { parseRunArgs, UsageError, type RunOptions } from './args';
 import { printSyscallTable } from './syscall-table';
+import { CI_HELP } from '../policy/help';
 
 const VERSION = '0.1.0';
 
@@ -37,7 +38,7 @@ run options:
   --netns PATH            network namespace (e.g. /var/run/netns/NAME) whose interfaces
                           sandbox mode takes over (implies --network=sandbox)
   --pcap FILE             write every frame the stack sends and receives (tcpdump -r FILE)
-`;
+${CI_HELP}`;
 
 /** The OCI runtime command line (src/oci): its commands, and the global flags engines put first. */
 const OCI_COMMANDS = new Set(['spec', 'create', 'start', 'state', 'kill', 'delete', 'list', 'ps', 'exec', 'features',

@@ -20,7 +20,7 @@ import { buildReport, type AuditReport } from '../audit/report';
 import { summaryMarkdown } from '../audit/summary';
 import { guestText } from '../audit/recorder';
 import { ciActive, type CiFlags } from './flags';
-import { LIMIT_EXIT, LIMIT_KEY, type LimitName, type LimitSet } from './limits';
+import { LIMIT_EXIT, LIMIT_KEY, LimitSyntaxError, type LimitName, type LimitSet } from './limits';
 import { loadPolicyFile, PolicyError } from './load';
 import { PolicyRules } from './rules';
 import { LimitEnforcer } from './enforcer';
@@ -96,6 +96,7 @@ export class CiSession {
         rules = new PolicyRules(loadPolicyFile(o.ci.policyFile));
       } catch (e) {
         if (e instanceof PolicyError) throw new CiSetupError(e.message);
+        if (e instanceof LimitSyntaxError) throw new CiSetupError(`${o.ci.policyFile}: ${e.message}`);
         throw e;
       }
     }
