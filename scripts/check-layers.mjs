@@ -27,7 +27,7 @@ export const LAYERS = [
   ['src/oci'],
   ['src/audit'],
   ['src/policy'],
-  ['src/api'],
+  ['src/api', 'src/index.ts'],
   ['src/cli'],
 ];
 
