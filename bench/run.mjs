@@ -80,6 +80,17 @@ const ROWS = [
     reps: 3,
   },
   {
+    // The audit's cost (issue 12): the same guest with --report (every syscall counted,
+    // every exec hashed, every open and write recorded); target within 10% of the row above.
+    id: 'forkexec-audit',
+    label: 'fork+exec /bin/true+wait, --report',
+    kind: 'per-op',
+    guest: 'fork_exec_wait',
+    tssFlags: ['--report', '/dev/null'],
+    iters: { native: 2_000, sandbox: 100 },
+    reps: 3,
+  },
+  {
     id: 'pingpong',
     label: 'mutex/condvar ping-pong (2 threads)',
     kind: 'per-op',
@@ -95,6 +106,14 @@ const ROWS = [
     reps: 5,
   },
   {
+    id: 'cat200-audit',
+    label: 'cat a 200 MB host file to /dev/null, --report',
+    kind: 'wall',
+    argv: ['/bin/sh', '-c', `cat ${bigFile()} > /dev/null`],
+    tssFlags: ['--report', '/dev/null'],
+    reps: 5,
+  },
+  {
     id: 'find',
     label: 'find /usr | wc -l',
     kind: 'wall',
@@ -106,6 +125,15 @@ const ROWS = [
     label: 'tmpfs create+write+stat+unlink',
     kind: 'per-op',
     guest: 'meta_loop', // bench/guests/meta_loop.c, built -static
+    iters: { native: 20_000, sandbox: 2_000 },
+    reps: 3,
+  },
+  {
+    id: 'meta-audit',
+    label: 'tmpfs create+write+stat+unlink, --report',
+    kind: 'per-op',
+    guest: 'meta_loop',
+    tssFlags: ['--report', '/dev/null'],
     iters: { native: 20_000, sandbox: 2_000 },
     reps: 3,
   },
@@ -160,7 +188,8 @@ const PEERS = [
     id: 'tssandbox',
     label: 'tssandbox',
     sandbox: true,
-    wrap: (argv) => [process.execPath, BIN, 'run', ...argv],
+    // row.tssFlags: flags of the row's tssandbox run only (the audit rows' --report).
+    wrap: (argv, row) => [process.execPath, BIN, 'run', ...(row?.tssFlags ?? []), ...argv],
     probe() {
       if (!fs.existsSync(path.join(REPO, 'dist'))) return 'not built (run npm install)';
       return tryRun(this.wrap(['/bin/true']));
@@ -309,7 +338,7 @@ function measure(row, peer) {
     const iters = peer.sandbox ? row.iters.sandbox : row.iters.native;
     const vals = [];
     for (let i = 0; i < reps; i++) {
-      const r = run(peer.wrap([bin, String(QUICK ? Math.ceil(iters / 4) : iters)]));
+      const r = run(peer.wrap([bin, String(QUICK ? Math.ceil(iters / 4) : iters)], row));
       const m = /([\d.]+) ns\/iter/.exec(r.stdout ?? '');
       if (r.status !== 0 || !m) return { error: failure(r) };
       vals.push(Number(m[1]));
@@ -317,7 +346,7 @@ function measure(row, peer) {
     return { value: median(vals), samples: vals };
   }
   // wall: one warm-up, then reps timed runs
-  const argv = peer.wrap(row.argv);
+  const argv = peer.wrap(row.argv, row);
   const warm = run(argv);
   if (warm.status !== 0) return { error: failure(warm) };
   const vals = [];
