@@ -18,15 +18,23 @@ export interface CiFlags {
   apiFd: number;
   /** --api-hooks open,exec,connect: which calls wait for the API caller's decision. */
   apiHooks: string[];
+  /** --ci: CI mode even without another CI flag (then --memory and --pids-limit end the run too). */
+  ci: boolean;
 }
 
 export function emptyCiFlags(): CiFlags {
-  return { limits: {}, policyFile: null, policyMode: 'enforce', report: null, summary: null, apiFd: -1, apiHooks: [] };
+  return { limits: {}, policyFile: null, policyMode: 'enforce', report: null, summary: null, apiFd: -1, apiHooks: [], ci: false };
 }
 
-/** True when any CI feature is asked for (otherwise the Sentry runs with no hooks at all). */
+/**
+ * True when any CI feature is asked for (otherwise the Sentry runs with no hooks at all).
+ * --memory and --pids-limit alone do not make a CI run: they keep the Linux behaviour of
+ * issue 7 (the OOM killer ends one process, fork gets EAGAIN, tmpfs ENOSPC); in a CI
+ * run, reaching them ends the whole sandbox like every other limit.
+ */
 export function ciActive(f: CiFlags): boolean {
-  return Object.keys(f.limits).length > 0 || f.policyFile !== null || f.report !== null || f.summary !== null || f.apiFd >= 0;
+  const ciLimits = Object.keys(f.limits).filter((k) => k !== 'memory' && k !== 'pids');
+  return f.ci || ciLimits.length > 0 || f.policyFile !== null || f.report !== null || f.summary !== null || f.apiFd >= 0;
 }
 
 /**
@@ -49,6 +57,7 @@ export function parseCiFlag(f: CiFlags, flag: string, value: () => string, inlin
         return true;
       }
       case '--report': f.report = value(); return true;
+      case '--ci': f.ci = true; return true;
       case '--summary': f.summary = inline ?? '-'; return true;
       case '--api-fd': f.apiFd = parseCount(value(), flag); return true;
       case '--api-hooks': f.apiHooks = value().split(',').filter(Boolean); return true;

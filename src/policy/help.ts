@@ -11,8 +11,10 @@ CI options (untrusted code: limits, policy, audit report; docs/ci.md):
   --policy-mode MODE      enforce (default) or warn: record what would be denied, deny nothing
   --report FILE           write the JSON audit report (docs/schemas/audit-report.schema.json)
   --summary[=FILE]        write a Markdown summary (default: stderr), e.g. $GITHUB_STEP_SUMMARY
+  --ci                    CI mode without another CI flag (any of the above implies it)
 
-  A limit reached ends the whole sandbox with one line on stderr and its exit status:
+  In CI mode a limit reached (--memory and --pids-limit too; alone, they act as on
+  Linux) ends the whole sandbox with one line on stderr and its exit status:
     124 --timeout   152 --cpu-time   118 --memory   119 --pids-limit
     120 --nofile    121 --output-limit   122 --disk
   Set-up errors (bad flag 2; bad policy, mount or network 125; program not runnable 126,

@@ -44,13 +44,20 @@ describe('CI limits', () => {
   }, 90_000);
 
   it('--memory: touched anonymous memory', async () => {
-    await over(['--memory', '48m'], ['mem', '200'], '--memory', 118);
-    expect(await under(['--memory', '48m'], ['mem', '8'])).toBe('ok\n');
+    await over(['--ci', '--memory', '48m'], ['mem', '200'], '--memory', 118);
+    expect(await under(['--ci', '--memory', '48m'], ['mem', '8'])).toBe('ok\n');
+    // Alone, --memory acts as on Linux (issue 7): the OOM killer ends the process only.
+    const r = await runSandbox(['--memory', '48m', guest(), 'mem', '200'], { timeoutMs: 60_000 });
+    expect(r.code, explain(r)).toBe(137);
+    expect(r.stderr).not.toContain('limit reached');
   }, 90_000);
 
   it('--pids-limit: tasks at once', async () => {
-    await over(['--pids-limit', '4'], ['fork', '8'], '--pids-limit', 119);
-    expect(await under(['--pids-limit', '9'], ['fork', '8'])).toBe('ok\n');
+    await over(['--ci', '--pids-limit', '4'], ['fork', '8'], '--pids-limit', 119);
+    expect(await under(['--ci', '--pids-limit', '9'], ['fork', '8'])).toBe('ok\n');
+    const r = await runSandbox(['--pids-limit', '4', guest(), 'fork', '8'], { timeoutMs: 60_000 });
+    expect(r.stdout, explain(r)).toBe('fork: Resource temporarily unavailable\n');
+    expect(r.code).toBe(1);
   }, 90_000);
 
   it('--nofile: open files per process', async () => {
