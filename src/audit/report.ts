@@ -24,17 +24,9 @@ export interface AuditReport {
   syscalls: Record<string, number>;
 }
 
-export interface ReportTotals {
-  command: string[];
-  exitCode: number | null;
-  signal: number | null;
-  exitStatus: number;
-  wallMs: number;
-  cpuMs: number;
-  peakMemoryBytes: number;
-  policy: AuditReport['policy'];
-  limitsSet: Record<string, number>;
-}
+/** What the run, not the recorder, knows. */
+export type ReportTotals = Pick<AuditReport, 'command' | 'exitCode' | 'signal' | 'exitStatus' | 'wallMs' | 'cpuMs' | 'peakMemoryBytes' | 'policy'>
+  & { limitsSet: Record<string, number> };
 
 export function buildReport(rec: AuditRecorder, totals: ReportTotals, syscallName: (nr: number) => string): AuditReport {
   const syscalls: Record<string, number> = {};
