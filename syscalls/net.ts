@@ -168,13 +168,14 @@ export function listen(t: Task, fd: number, backlog: number): number {
 export function connect(t: Task, fd: number, addr: number, len: number): number {
   const s = sockOf(t, fd);
   if (typeof s === 'number') return s;
-  const a = readAddr(t, addr, len);
+  let a = readAddr(t, addr, len);
   if (typeof a === 'number') return a;
   const h = t.kernel.hooks;
   if (h === null) return connectTo(t, s, a);
   if (t.sysState === undefined) {
     const d = h.connect(t, a);
-    if (d !== 0) {
+    if (typeof d !== 'number') a = Buffer.from(d);
+    else if (d !== 0) {
       h.connected(t, s, a, d);
       return d;
     }
@@ -316,6 +317,7 @@ function doSend(t: Task, s: SocketFile, segs: Seg[], flags: number, to: Buffer |
       return st.done > 0 ? st.done : r;
     }
     st.done += r;
+    if (t.kernel.hooks !== null && r > 0) t.kernel.hooks.wrote(t, s, data.subarray(0, r));
     if (!stream || st.done >= total) break;
   }
   return st.done;

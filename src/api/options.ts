@@ -20,8 +20,8 @@ export interface Limits {
   disk?: string | number;
 }
 
-/** A hook's answer: allow (undefined/true), deny (false: the call's usual errno; or an errno name), or rewrite. */
-export type HookResult = void | undefined | boolean | string | { deny: string } | { path: string } | { allow: true };
+/** A hook's answer: allow (undefined/true), deny (false: the call's usual errno; or an errno name), or rewrite ({ path } for open, { address, port } for connect). */
+export type HookResult = void | undefined | boolean | string | { deny: string } | { path: string } | { address?: string; port?: number } | { allow: true };
 
 export interface OpenRequest { pid: number; path: string; flags: number }
 export interface ExecRequest { pid: number; path: string; argv: string[] }

@@ -32,8 +32,8 @@ export interface SandboxHooks {
   wrote(t: Task, f: FileDescription, data: Uint8Array): void;
   /** unlink/unlinkat/rmdir of path, with its result. */
   removed(t: Task, dirfd: number, path: string, result: number): void;
-  /** connect(2) to a socket address (raw sockaddr bytes): 0 or -errno before it is tried. */
-  connect(t: Task, addr: Uint8Array): number;
+  /** connect(2) to a socket address (raw sockaddr bytes): 0, -errno, or the address to connect to instead. */
+  connect(t: Task, addr: Uint8Array): number | Uint8Array;
   /** connect's outcome (0, -EINPROGRESS, or -errno). */
   connected(t: Task, sock: FileDescription, addr: Uint8Array, result: number): void;
   /** A sandbox limit was reached: the watcher records it; the run then ends (endSandbox). */

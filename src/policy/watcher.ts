@@ -13,7 +13,7 @@ import type { ThreadGroup } from '../kernel/thread-group';
 import { processCpu, processUsage } from '../kernel/time/cputime';
 import { decodeInet, decodeUnix } from '../net/sockaddr';
 import { NetPolicy } from '../net/policy';
-import { fmt, isV4 } from '../net/stack/addr';
+import { fmt, isV4, parse as parseIp } from '../net/stack/addr';
 import type { FileDescription } from '../../fs/vfs/file';
 import { AuditRecorder, guestText, type ConnectionRecord, type DenialRecord, type FileRecord } from '../audit/recorder';
 import type { PolicyRules } from './rules';
@@ -208,7 +208,7 @@ export class Watcher implements SandboxHooks {
 
   // ---- network ----
 
-  connect(t: Task, addr: Uint8Array): number {
+  connect(t: Task, addr: Uint8Array): number | Uint8Array {
     this.connectDenied = false;
     const a = describeAddr(Buffer.from(addr));
     if (a === null) return 0;
@@ -225,6 +225,9 @@ export class Watcher implements SandboxHooks {
       if (e !== 0) {
         this.connectDenied = true;
         if (this.denied({ pid: t.tg.pid, kind: 'connect', target: `${a.address}:${a.port}`, errno: E.errnoName(-e) })) return e;
+      } else if (a.family !== 'unix' && (d.address !== undefined || d.port !== undefined)) {
+        const to = rewriteInet(Buffer.from(addr), d.address, d.port);
+        if (to !== null) return to;
       }
     }
     return 0;
@@ -265,6 +268,27 @@ function describeAddr(b: Buffer): { family: ConnectionRecord['family']; address:
   const a = decodeInet(b);
   if (typeof a === 'number') return null;
   return { family: isV4(a.ip) ? 'ipv4' : 'ipv6', address: fmt(a.ip), port: a.port };
+}
+
+/** A sockaddr_in/in6 with another address and/or port (the API's onConnect rewrite); null if the address does not parse. */
+function rewriteInet(orig: Buffer, address: string | undefined, port: number | undefined): Buffer | null {
+  const out = Buffer.from(orig);
+  const fam = out.readUInt16LE(0);
+  if (port !== undefined) {
+    if (!(Number.isInteger(port) && port > 0 && port < 65536)) return null;
+    out.writeUInt16BE(port, 2);
+  }
+  if (address !== undefined) {
+    const ip = parseIp(address);
+    if (ip === null) return null;
+    if (fam === 2) {
+      if (!isV4(ip)) return null;
+      ip.copy(out, 4, 12, 16);
+    } else {
+      ip.copy(out, 8, 0, 16);
+    }
+  }
+  return out;
 }
 
 /** sha256 and size of a guest file, read through the VFS as the task (null if it cannot be read). */

@@ -88,6 +88,24 @@ describe('policy hooks in TypeScript', () => {
   }, 60_000);
 });
 
+describe('connect rewrite and bytes sent', () => {
+  it('onConnect { port } sends the guest elsewhere; send() bytes are counted', async () => {
+    const py = [
+      'import socket',
+      'l = socket.socket(); l.bind(("127.0.0.1", 40124)); l.listen(1)',
+      'c = socket.socket(); c.connect(("127.0.0.1", 40999))',
+      'c.send(b"abcdefg"); p, _ = l.accept(); print(p.recv(16).decode())',
+    ].join('\n');
+    const r = await Sandbox.run(['/usr/bin/python3', '-c', py], {
+      env: ENV, onConnect: (q) => (q.port === 40999 ? { port: 40124 } : undefined),
+    });
+    expect(r.stdout.toString(), r.stderr.toString()).toBe('abcdefg\n');
+    // (python's start-up tries unix sockets too: only the TCP one is ours)
+    expect(r.report!.connections.filter((c) => c.family === 'ipv4')).toEqual([
+      expect.objectContaining({ address: '127.0.0.1', port: 40124, outcome: 'allowed', bytesSent: 7 })]); // where it really went
+  }, 60_000);
+});
+
 describe('Sandbox.spawn', () => {
   it('streams, events, exited, kill()', async () => {
     const sb = Sandbox.spawn(['/bin/sh', '-c', 'read line; echo "got $line"; exec /bin/sleep 60'], { env: ENV });
