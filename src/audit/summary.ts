@@ -13,7 +13,7 @@ function table(head: string[], rows: string[][]): string {
 
 export function summaryMarkdown(r: AuditReport): string {
   const status = r.limits.reached.length > 0 ? `stopped: ${r.limits.reached[0].message}`
-    : r.signal !== null ? `killed by signal ${r.signal}` : `exit ${r.exitCode}`;
+    : r.signal !== null ? `killed by signal ${r.signal}` : r.exitCode === null ? `did not start (${r.exitStatus})` : `exit ${r.exitCode}`;
   const parts = [
     `### tssandbox: \`${esc(r.command.join(' '))}\``,
     '',

@@ -179,7 +179,10 @@ function run(o: RunOptions): number {
   }
   tracer?.execLine(init.tid, program, req.argv, envp.length);
   const err = startInit(s, init, req);
-  if (err) fail(err.reason, err.notFound ? 127 : 126);
+  if (err) {
+    ci?.startFailed(err.notFound ? 127 : 126);
+    fail(err.reason, err.notFound ? 127 : 126);
+  }
 
   let status: number;
   try {

@@ -185,8 +185,16 @@ export class CiSession {
     return code;
   }
 
-  private report(status: number, code: number): AuditReport {
-    const sig = status & 0x7f;
+  /** The first program did not start (not found, not runnable, its exec denied): the report still says so. */
+  startFailed(exitStatus: number): void {
+    if (this.reportFd < 0 && this.summaryFd < 0) return;
+    const r = this.report(null, exitStatus);
+    if (this.reportFd >= 0) writeAll(this.reportFd, JSON.stringify(r, null, 2) + '\n');
+    if (this.summaryFd >= 0) writeAll(this.summaryFd, summaryMarkdown(r));
+  }
+
+  private report(status: number | null, code: number): AuditReport {
+    const sig = status === null ? 0 : status & 0x7f;
     const w = this.watcher;
     const set: Record<string, number> = {};
     for (const [name, key] of Object.entries(LIMIT_KEY)) {
@@ -196,7 +204,7 @@ export class CiSession {
     this.tmpfsPeak = Math.max(this.tmpfsPeak, tmpfsBudget.used);
     return buildReport(w.rec, {
       command: [this.o.program, ...this.o.args],
-      exitCode: sig === 0 ? (status >> 8) & 0xff : null,
+      exitCode: status === null ? null : sig === 0 ? (status >> 8) & 0xff : null,
       signal: sig === 0 ? null : sig,
       exitStatus: code,
       wallMs: Date.now() - this.startMs,

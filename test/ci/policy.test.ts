@@ -90,9 +90,13 @@ describe('policy rules', () => {
     const a = await runSandbox(['--policy', pol, '/bin/sh', '-c', 'echo builtin; /bin/echo allowed; /bin/true; echo rc=$?']);
     expect(a.stdout).toBe('builtin\nallowed\nrc=126\n');
     // The first program too: not runnable (126) with one line.
-    const first = await runSandbox(['--policy', pol, '/bin/true']);
+    const first = await runSandbox(['--policy', pol, '--report', rep, '/bin/true']);
     expect(first.code).toBe(126);
     expect(first.stderr.trim().split('\n')).toHaveLength(1);
+    const fr = readReport(rep);
+    expect(schemaErrors(fr)).toBeNull();
+    expect(fr).toMatchObject({ exitCode: null, signal: null, exitStatus: 126 });
+    expect(fr.denials).toEqual([expect.objectContaining({ kind: 'exec', target: '/usr/bin/true', errno: 'EACCES' })]);
   }, 60_000);
 
   it('syscalls.deny: the errno given (EPERM by default)', async () => {
