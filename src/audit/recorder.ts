@@ -76,8 +76,9 @@ export class AuditRecorder {
   readonly syscalls = new Float64Array(512);
   private readonly deniedSeen = new Set<string>();
 
-  file(path: string, op: FileOp): FileRecord {
-    const key = `${op}\0${path}`;
+  /** The entry for path and op (`variant` keeps apart what must not merge: two different files exec'd at one path). */
+  file(path: string, op: FileOp, variant = ''): FileRecord {
+    const key = `${op}\0${path}\0${variant}`;
     let r = this.files.get(key);
     if (r === undefined) {
       r = { path: guestText(path), op, bytes: 0, count: 0 };

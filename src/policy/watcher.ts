@@ -5,6 +5,7 @@
  * denial is recorded and the call goes on.
  */
 import * as path from 'path';
+import { createHash } from 'crypto';
 import * as E from '../abi/errno';
 import { O_ACCMODE, O_CREAT, O_RDONLY, O_WRONLY } from '../abi/fs';
 import type { SandboxHooks, LimitName } from '../kernel/sandbox-hooks';
@@ -121,16 +122,32 @@ export class Watcher implements SandboxHooks {
     }
     p.argv = tg.argv.map(guestText);
     p.exe = guestText(exe);
-    const f = this.rec.file(exe, 'exec');
+    // Hashed again whenever the file changed (a guest may replace a binary between two
+    // execs of one path): the cache is keyed by the file's identity and version.
+    const h = this.execHash(t, exe);
+    const f = this.rec.file(exe, 'exec', h?.sha256 ?? '');
     f.count++;
-    let h = this.execHashes.get(exe);
-    if (h === undefined) {
-      h = hashFile(t, exe);
-      this.execHashes.set(exe, h);
-    }
     if (h !== null) {
       f.sha256 = h.sha256;
       f.bytes = h.bytes;
+    }
+  }
+
+  private execHash(t: Task, exe: string): { sha256: string; bytes: number } | null {
+    const f = t.kernel.vfs.open(t, AT_FDCWD, exe, O_RDONLY, 0);
+    if (typeof f === 'number') return null;
+    try {
+      const st = f.stat();
+      if (typeof st === 'number') return null;
+      const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeSec}.${st.mtimeNsec}:${exe}`;
+      let h = this.execHashes.get(key);
+      if (h === undefined) {
+        h = st.size <= MAX_HASHED ? hashFile(f) : null;
+        this.execHashes.set(key, h);
+      }
+      return h;
+    } finally {
+      f.decRef();
     }
   }
 
@@ -291,25 +308,20 @@ function rewriteInet(orig: Buffer, address: string | undefined, port: number | u
   return out;
 }
 
-/** sha256 and size of a guest file, read through the VFS as the task (null if it cannot be read). */
-function hashFile(t: Task, p: string): { sha256: string; bytes: number } | null {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { createHash } = require('crypto') as typeof import('crypto');
-  const f = t.kernel.vfs.open(t, AT_FDCWD, p, O_RDONLY, 0);
-  if (typeof f === 'number') return null;
-  try {
-    const h = createHash('sha256');
-    const buf = Buffer.alloc(1 << 16);
-    let pos = 0;
-    for (;;) {
-      const n = f.pread(buf, pos);
-      if (n < 0) return null;
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-      pos += n;
-    }
-    return { sha256: h.digest('hex'), bytes: pos };
-  } finally {
-    f.decRef();
+/** Executables larger than this are recorded without a hash (reading them would stall the Sentry). */
+const MAX_HASHED = 1 << 30;
+
+/** sha256 and size of an open guest file (null if it cannot be read). */
+function hashFile(f: FileDescription): { sha256: string; bytes: number } | null {
+  const h = createHash('sha256');
+  const buf = Buffer.alloc(1 << 16);
+  let pos = 0;
+  for (;;) {
+    const n = f.pread(buf, pos);
+    if (n < 0) return null;
+    if (n === 0) break;
+    h.update(buf.subarray(0, n));
+    pos += n;
   }
+  return { sha256: h.digest('hex'), bytes: pos };
 }

@@ -60,6 +60,18 @@ describe('audit report', () => {
     expect(report.peakMemoryBytes).toBeGreaterThan(0);
   }, 90_000);
 
+  it('an executable replaced between two execs of one path: two entries, two hashes', async () => {
+    const rep = path.join(dir, 'replace.json');
+    const r = await runSandbox(['--report', rep, '/bin/sh', '-c',
+      'cp /bin/true /tmp/x; /tmp/x; cp /bin/false /tmp/x; /tmp/x; cp /bin/true /tmp/x; /tmp/x; echo done'], { timeoutMs: 60_000 });
+    expect(r.stdout, explain(r)).toBe('done\n');
+    const execs = readReport(rep).files.filter((f: Report) => f.path === '/tmp/x' && f.op === 'exec');
+    expect(execs.map((f: Report) => [f.sha256, f.count])).toEqual([
+      [sha(fs.readFileSync('/bin/true')), 2],
+      [sha(fs.readFileSync('/bin/false')), 1],
+    ]);
+  }, 60_000);
+
   it('is complete when a limit ends the run', async () => {
     const rep = path.join(dir, 'limit.json');
     const r = await runSandbox(['--timeout', '1500ms', '--report', rep, '/bin/sh', '-c', 'echo x > /tmp/out; sleep 30 & sleep 30; echo never'], { timeoutMs: 60_000 });
