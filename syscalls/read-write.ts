@@ -30,7 +30,9 @@ function fsizeAllowance(t: Task, f: FileDescription, pos: number, want: number):
 
 /** read/readv/pread/preadv: pos < 0 means the file offset. */
 function doRead(t: Task, f: FileDescription, segs: Seg[], pos: number): number {
-  return countIo(t, readSegs(t, f, segs, pos), false);
+  const r = readSegs(t, f, segs, pos);
+  if (r > 0 && t.kernel.hooks !== null) t.kernel.hooks.read(t, f, r);
+  return countIo(t, r, false);
 }
 
 function readSegs(t: Task, f: FileDescription, segs: Seg[], pos: number): number {

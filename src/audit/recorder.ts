@@ -24,7 +24,7 @@ export interface ProcessRecord {
 export interface FileRecord {
   path: string;
   op: FileOp;
-  /** Bytes written (write), the file's size (exec), 0 otherwise. */
+  /** Bytes read (read), written (write), the file's size (exec), 0 otherwise. */
   bytes: number;
   /** sha256 of what was written (write) or executed (exec). */
   sha256?: string;

@@ -28,6 +28,8 @@ export interface SandboxHooks {
   open(t: Task, dirfd: number, path: string, flags: number): number | string;
   /** The open's outcome: an fd (>= 0) or -errno. */
   opened(t: Task, dirfd: number, path: string, flags: number, result: number): void;
+  /** A read/pread/readv took n bytes from a file description. */
+  read(t: Task, f: FileDescription, n: number): void;
   /** Bytes a write/pwrite/writev put into a file description (each piece, in order). */
   wrote(t: Task, f: FileDescription, data: Uint8Array): void;
   /** unlink/unlinkat/rmdir of path, with its result. */

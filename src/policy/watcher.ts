@@ -34,6 +34,7 @@ function errnoOf(d: Decision, fallback: number): number {
 export class Watcher implements SandboxHooks {
   readonly rec = new AuditRecorder();
   private readonly writing = new WeakMap<FileDescription, FileRecord>();
+  private readonly reading = new WeakMap<FileDescription, FileRecord>();
   private readonly sockets = new WeakMap<FileDescription, ConnectionRecord>();
   private readonly execHashes = new Map<string, { sha256: string; bytes: number } | null>();
   private readonly net: NetPolicy | null;
@@ -204,12 +205,21 @@ export class Watcher implements SandboxHooks {
     const where = f?.dentry ? t.kernel.vfs.pathOf(t.fsCtx.root, f.dentry) : this.abs(t, dirfd, p);
     if (creating !== null) this.rec.file(where, 'create').count++;
     const acc = flags & O_ACCMODE;
-    if (acc !== O_WRONLY) this.rec.file(where, 'read').count++;
+    if (acc !== O_WRONLY && f !== undefined) {
+      const rd = this.rec.file(where, 'read');
+      rd.count++;
+      this.reading.set(f, rd);
+    }
     if (acc !== O_RDONLY && f !== undefined) {
       const w = this.rec.file(where, 'write');
       w.count++;
       this.writing.set(f, w);
     }
+  }
+
+  read(_t: Task, f: FileDescription, n: number): void {
+    const r = this.reading.get(f);
+    if (r !== undefined) r.bytes += n;
   }
 
   wrote(_t: Task, f: FileDescription, data: Uint8Array): void {
