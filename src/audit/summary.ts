@@ -1,7 +1,13 @@
 /** `--summary`: the report as Markdown tables, fit for a CI job summary ($GITHUB_STEP_SUMMARY). */
 import type { AuditReport } from './report';
 
-const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/**
+ * Guest-chosen text (argv, paths) in a table cell: Markdown and HTML characters escaped and
+ * control characters shown as '?', so a guest cannot restyle the job page or break the table.
+ */
+const esc = (s: string): string =>
+  s.replace(/[\x00-\x1f\x7f]/g, '?').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+    .replace(/[\\`*_[\]|#!~]/g, (c) => `\\${c}`);
 const MAX_ROWS = 50;
 
 function table(head: string[], rows: string[][]): string {
@@ -15,7 +21,9 @@ export function summaryMarkdown(r: AuditReport): string {
   const status = r.limits.reached.length > 0 ? `stopped: ${r.limits.reached[0].message}`
     : r.signal !== null ? `killed by signal ${r.signal}` : r.exitCode === null ? `did not start (${r.exitStatus})` : `exit ${r.exitCode}`;
   const parts = [
-    `### tssandbox: \`${esc(r.command.join(' '))}\``,
+    '### tssandbox run',
+    '',
+    table(['command'], [[r.command.join(' ')]]),
     '',
     table(['result', 'wall', 'cpu', 'peak memory', 'processes', 'files', 'connections', 'denials'], [[
       status, `${(r.wallMs / 1000).toFixed(2)}s`, `${(r.cpuMs / 1000).toFixed(2)}s`, `${Math.round(r.peakMemoryBytes / 1024 / 1024)} MiB`,

@@ -99,10 +99,17 @@ describe('audit report', () => {
     const r = await runSandbox(['--policy', pol, `--summary=${md}`, '/bin/sh', '-c', 'id; echo hi > /tmp/f'], { timeoutMs: 60_000 });
     expect(r.code, explain(r)).toBe(0);
     const text = fs.readFileSync(md, 'utf8');
-    expect(text).toContain('### tssandbox: `/bin/sh -c id; echo hi > /tmp/f`');
+    expect(text).toContain('### tssandbox run\n\n| command |\n|---|\n| /bin/sh -c id; echo hi &gt; /tmp/f |\n');
     expect(text).toMatch(/\| result \| wall \| cpu \| peak memory \| processes \| files \| connections \| denials \|\n\|---\|/);
     expect(text).toContain('| 2 | exec | /usr/bin/id | EACCES | denied |');
     expect(text).toMatch(/\| write \| \/tmp\/f \| 3 \| [0-9a-f]{16}… \|/);
+    // A guest's names cannot restyle the page or break the table.
+    const evil = path.join(dir, 'evil.md');
+    const v = await runSandbox([`--summary=${evil}`, '/bin/sh', '-c', "echo > '/tmp/a|b<img src=x>`*\n'"], { timeoutMs: 60_000 });
+    expect(v.code, explain(v)).toBe(0);
+    const et = fs.readFileSync(evil, 'utf8');
+    expect(et).toContain('| write | /tmp/a\\|b&lt;img src=x&gt;\\`\\*? | 1 |'); // the newline shown as ?
+    expect(et).not.toContain('<img');
     const e = await runSandbox(['--summary', '/bin/true'], { timeoutMs: 60_000 });
     expect(e.code).toBe(0);
     expect(e.stderr).toContain('| exit 0 |');
