@@ -7,7 +7,7 @@
 import * as path from 'path';
 import { createHash } from 'crypto';
 import * as E from '../abi/errno';
-import { O_ACCMODE, O_CREAT, O_RDONLY, O_WRONLY } from '../abi/fs';
+import { O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_WRONLY } from '../abi/fs';
 import type { SandboxHooks, LimitName } from '../kernel/sandbox-hooks';
 import type { Task } from '../kernel/task';
 import type { ThreadGroup } from '../kernel/thread-group';
@@ -188,8 +188,9 @@ export class Watcher implements SandboxHooks {
       }
     }
     if (flags & O_CREAT) {
+      // With O_EXCL an open that succeeds created the file; otherwise look first.
       const target = typeof out === 'string' ? out : p;
-      if (typeof t.kernel.vfs.lookup(t, dirfd, target, true) === 'number') this.creating = this.abs(t, dirfd, target);
+      if ((flags & O_EXCL) !== 0 || typeof t.kernel.vfs.lookup(t, dirfd, target, true) === 'number') this.creating = this.abs(t, dirfd, target);
     }
     return out;
   }
