@@ -64,8 +64,17 @@ export class CiSession {
     if (l.disk !== undefined) o.tmpfsLimit = Math.min(o.tmpfsLimit, l.disk);
     if (l.pids !== undefined) o.pidsLimit = l.pids;
     if (rules !== null) {
-      for (const p of rules.readonly) o.mounts.push({ src: p, dst: p, readonly: true });
-      for (const b of rules.readwrite) o.mounts.push({ src: b.src, dst: b.dst, readonly: false });
+      const exists = (key: string, p: string): void => {
+        if (!nfs.existsSync(p)) throw new CiSetupError(`policy: ${key} ${p}: No such file or directory (ENOENT)`);
+      };
+      for (const p of rules.readonly) {
+        exists('filesystem.readonly', p);
+        o.mounts.push({ src: p, dst: p, readonly: true });
+      }
+      for (const b of rules.readwrite) {
+        exists('filesystem.readwrite', b.src);
+        o.mounts.push({ src: b.src, dst: b.dst, readonly: false });
+      }
       if (rules.networkMode !== null) o.network = rules.networkMode;
       if (o.ci.policyMode === 'enforce') {
         o.allowNet.push(...rules.netAllow);

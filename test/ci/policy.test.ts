@@ -138,6 +138,7 @@ describe('policy rules', () => {
       ['bad4.yaml', 'syscalls:\n  deny: [nosuchcall]\n', /unknown syscall 'nosuchcall'/],
       ['bad5.yaml', 'limits:\n  timeout: soon\n', /limits\.timeout wants a duration/],
       ['bad6.yaml', 'filesystem: [\n', /bad6\.yaml:\d+: /],
+      ['bad7.yaml', 'filesystem:\n  readonly: [/nope/x]\n', /policy: filesystem\.readonly \/nope\/x: No such file or directory/],
     ];
     for (const [name, text, re] of cases) {
       const f = path.join(dir, name);
