@@ -16,6 +16,7 @@ import {
 } from './state';
 import { loadBundle } from './bundle';
 import { runHooks } from './hooks';
+import { nullStdio } from './stdio';
 import { call } from './control';
 import type { ProcessSpec, Spec } from './spec-types';
 import type { SentryInit } from './sandbox';
@@ -316,16 +317,18 @@ function netnsLauncher(config: Spec): string[] {
 }
 
 /** The Sentry process for a container: started, and ready (or failed) when the promise settles. */
-function spawnSentry(st: StateDir, launcher: string[], preserveFds: number, detached: boolean, quiet: boolean): Promise<{ child: ChildProcess; error: string | null }> {
+function spawnSentry(st: StateDir, launcher: string[], preserveFds: number, detached: boolean, nullFds: number[]): Promise<{ child: ChildProcess; error: string | null }> {
   // With a console the guest's stdio is the pty: the Sentry keeps none of ours (an engine
-  // reading create's output to its end would wait forever on a copy held open).
-  const stdio: Array<'inherit' | 'pipe' | 'ignore' | number> = quiet ? ['ignore', 'ignore', 'ignore'] : ['inherit', 'inherit', 'inherit'];
+  // reading create's output to its end would wait forever on a copy held open). Neither
+  // does it keep the host's /dev/null (stdio.ts): a pipe whose far end we close instead.
+  const stdio: Array<'inherit' | 'pipe' | 'ignore' | number> = [0, 1, 2].map((fd) => (nullFds.includes(fd) ? 'pipe' : 'inherit'));
   for (let i = 0; i < preserveFds; i++) stdio.push(3 + i);
   stdio.push('pipe');
   // unshare and nsenter exec the Sentry: its pid stays the one we started.
   const argv = [...launcher, process.execPath, entryScript(), '__oci-sentry', st.dir];
   const child = spawn(argv[0], argv.slice(1), { detached, stdio });
   const sync = child.stdio[3 + preserveFds]!;
+  for (const fd of nullFds) (child.stdio[fd] as (NodeJS.ReadableStream & { destroy(): void }) | null)?.destroy();
   return new Promise((resolve) => {
     let buf = '';
     let done = false;
@@ -390,9 +393,10 @@ async function cmdCreate(g: Globals, args: string[], isRun: boolean): Promise<nu
     const init: SentryInit = {
       id, root: g.root, bundle: bundle.dir, rootfs: bundle.rootfs, config: bundle.config, consoleSocket,
       preserveFds: preserve, syncFd: 3 + preserve, logPath: g.log, debug: g.debug, network: g.network, autoStart: isRun,
+      nullFds: nullStdio(!!(proc.terminal && consoleSocket)),
     };
     fs.writeFileSync(path.join(st.dir, 'init.json'), JSON.stringify(init));
-    const r = await spawnSentry(st, netnsLauncher(bundle.config), preserve, !foreground, !!(proc.terminal && consoleSocket));
+    const r = await spawnSentry(st, netnsLauncher(bundle.config), preserve, !foreground, init.nullFds);
     child = r.child;
     if (r.error) fail(r.error);
     const pub = publicState(st.read());

@@ -36,13 +36,14 @@ import { hostPoller } from '../waiter/host-poller';
 import type { AddressSpace } from '../mm/address-space';
 import { EACCES, ENOEXEC } from '../abi/errno';
 import { ociNative } from './native';
+import { installStdio, installTerminal, sentryNull } from './stdio';
 import { ServerConn, closeFd, sendLine } from './control';
 import { StateDir, procStart, type SavedState } from './state';
 import { isBind, bundlePath } from './bundle';
 import { capMask } from './caps';
 import type { Mount, ProcessSpec, Spec } from './spec-types';
 
-const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
+const O_RDWR = 2;
 const POLLIN = 1;
 
 /** What `create` hands its Sentry (init.json in the state directory). */
@@ -62,6 +63,8 @@ export interface SentryInit {
   network: string;
   /** Set by `run`: start pid 1 as soon as it is created. */
   autoStart: boolean;
+  /** Which of fds 0..2 `create` replaced, for being the host's /dev/null (stdio.ts). */
+  nullFds: number[];
 }
 
 class SetupError extends Error {}
@@ -198,18 +201,6 @@ export class ContainerSentry {
     if (this.cfg.debug) this.kernel.debug = (m) => this.log(m);
 
     const fdTable = new FdTable();
-    if (ptySlave >= 0) {
-      const f = new HostFile(ptySlave, O_RDWR, true);
-      fdTable.installAt(0, f, false);
-      fdTable.installAt(1, f.incRef(), false);
-      fdTable.installAt(2, f.incRef(), false);
-    } else {
-      fdTable.installAt(0, new HostFile(0, tty.isatty(0) ? O_RDWR : O_RDONLY), false);
-      fdTable.installAt(1, new HostFile(1, tty.isatty(1) ? O_RDWR : O_WRONLY), false);
-      fdTable.installAt(2, new HostFile(2, tty.isatty(2) ? O_RDWR : O_WRONLY), false);
-    }
-    for (let i = 0; i < this.cfg.preserveFds; i++) fdTable.installAt(3 + i, new HostFile(3 + i, O_RDWR), false);
-
     const fsCtx = vfs.rootContext();
     const creds = credsFor(proc);
     if (proc.user?.umask !== undefined) fsCtx.umask = proc.user.umask & 0o777;
@@ -219,6 +210,10 @@ export class ContainerSentry {
     this.s = s;
     const init = createInit(s, { req: null as unknown as ExecRequest, fdTable, fsCtx, creds });
     this.init = init;
+    // stdio.ts: fds that were the host's /dev/null are pipes now; the guest gets ours.
+    if (ptySlave >= 0) installTerminal(fdTable, ptySlave, true);
+    else installStdio(fdTable, [0, 1, 2].filter((fd) => !this.cfg.nullFds.includes(fd)), this.cfg.nullFds, false, (fd) => sentryNull(vfs, init, fd));
+    for (let i = 0; i < this.cfg.preserveFds; i++) fdTable.installAt(3 + i, new HostFile(3 + i, O_RDWR), false);
     if (ttyFd >= 0) attachTty(consoleTty, init.tg);
     applyRlimits(init.tg, proc);
 
@@ -487,17 +482,11 @@ export class ContainerSentry {
     const proc = msg.process as ProcessSpec;
     if (!proc || !Array.isArray(proc.args) || proc.args.length === 0) return fail('exec: process.args must not be empty');
     const fdTable = new FdTable();
-    if (msg.tty) {
-      const f = new HostFile(fds[0], O_RDWR, true);
-      fdTable.installAt(0, f, false);
-      fdTable.installAt(1, f.incRef(), false);
-      fdTable.installAt(2, f.incRef(), false);
-      for (const extra of fds.slice(1)) closeFd(extra);
-    } else {
-      const modes = [O_RDONLY, O_WRONLY, O_WRONLY];
-      fds.slice(0, 3).forEach((fd, i) => fdTable.installAt(i, new HostFile(fd, tty.isatty(fd) ? O_RDWR : modes[i], true), false));
-      for (const extra of fds.slice(3)) closeFd(extra);
-    }
+    const nulls = Array.isArray(msg.nullStdio) ? (msg.nullStdio as unknown[]).filter((i): i is number => i === 0 || i === 1 || i === 2) : [];
+    const given = msg.tty ? 1 : 3 - nulls.length;
+    if (msg.tty) installTerminal(fdTable, fds[0], true);
+    else installStdio(fdTable, fds.slice(0, given), nulls, true, (fd) => sentryNull(this.vfs, this.init, fd));
+    for (const extra of fds.slice(given)) closeFd(extra);
     const s = this.s;
     const creds = credsFor(proc);
     const fsCtx: FsContext = this.init.fsCtx.fork();
