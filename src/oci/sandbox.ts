@@ -37,6 +37,7 @@ import type { AddressSpace } from '../mm/address-space';
 import { EACCES, ENOEXEC } from '../abi/errno';
 import { ociNative } from './native';
 import { installStdio, installTerminal, sentryNull } from './stdio';
+import { maskPaths } from './masks';
 import { ServerConn, closeFd, sendLine } from './control';
 import { StateDir, procStart, type SavedState } from './state';
 import { isBind, bundlePath } from './bundle';
@@ -210,6 +211,7 @@ export class ContainerSentry {
     this.s = s;
     const init = createInit(s, { req: null as unknown as ExecRequest, fdTable, fsCtx, creds });
     this.init = init;
+    if (proc.noNewPrivileges) init.noNewPrivs = true;
     // stdio.ts: fds that were the host's /dev/null are pipes now; the guest gets ours.
     if (ptySlave >= 0) installTerminal(fdTable, ptySlave, true);
     else installStdio(fdTable, [0, 1, 2].filter((fd) => !this.cfg.nullFds.includes(fd)), this.cfg.nullFds, false, (fd) => sentryNull(vfs, init, fd));
@@ -220,6 +222,8 @@ export class ContainerSentry {
     // Mounts that are not binds, in config order.
     for (const m of later) this.mountOne(m);
     for (const fb of fileBinds) this.copyFile(fb.src, fb.dst);
+    const masked = maskPaths(vfs, init, c.linux?.maskedPaths ?? []);
+    if (masked) setupFail(masked);
     if (c.root?.readonly) vfs.rootFs.readonly = true;
 
     const envp = buildEnv(proc.env ?? []);
@@ -495,6 +499,7 @@ export class ContainerSentry {
     if (tid < 0) return fail('exec: no pid left');
     const tg = new ThreadGroup(this.kernel, tid, new SignalHandlers());
     const t = new Task(this.kernel, tid, 0, tg, null as unknown as AddressSpace, fdTable, fsCtx, creds, new SignalState(), s.wake);
+    if (proc.noNewPrivileges) t.noNewPrivs = true;
     tg.startTimeNs = this.kernel.nowNs();
     this.kernel.threadGroups.set(tid, tg);
     applyRlimits(tg, proc);
