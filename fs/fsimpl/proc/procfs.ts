@@ -2,6 +2,7 @@
  * /proc, synthesized from the Sentry's own task and thread-group tables: it shows the
  * sandbox (its pids, files, mounts), never the host's processes.
  */
+import { filterCount } from '../../../src/kernel/seccomp/filter';
 import * as os from 'os';
 import { readFileSync } from 'fs';
 import { randomUUID } from 'crypto';
@@ -371,8 +372,9 @@ function statusText(t: Task, state?: string): string {
     `CapEff:\t${hex16(c.euid === 0 ? 0x1ffffffffff : 0)}`,
     `CapBnd:\t${hex16(0x1ffffffffff)}`,
     `CapAmb:\t${hex16(0)}`,
-    `NoNewPrivs:\t0`,
-    `Seccomp:\t0`,
+    `NoNewPrivs:\t${t.noNewPrivs ? 1 : 0}`,
+    `Seccomp:\t${t.seccomp?.mode ?? 0}`,
+    `Seccomp_filters:\t${filterCount(t.seccomp)}`,
     `Cpus_allowed:\t${(2 ** t.kernel.cpus - 1).toString(16)}`,
     `Cpus_allowed_list:\t${t.kernel.cpus > 1 ? `0-${t.kernel.cpus - 1}` : '0'}`,
     `voluntary_ctxt_switches:\t${hs.nvcsw}`,
