@@ -38,6 +38,8 @@ import { EACCES, ENOEXEC } from '../abi/errno';
 import { ociNative } from './native';
 import { installStdio, installTerminal, sentryNull } from './stdio';
 import { maskPaths } from './masks';
+import { compileProfile, type CompiledProfile, type SeccompProfile } from './seccomp-profile';
+import { installFilter } from '../kernel/seccomp/install';
 import { ServerConn, closeFd, sendLine } from './control';
 import { StateDir, procStart, type SavedState } from './state';
 import { isBind, bundlePath } from './bundle';
@@ -95,6 +97,7 @@ export class ContainerSentry {
   /** The container's sandbox (one per Sentry process). */
   private readonly kernel = new Kernel();
   private started = false;
+  private seccomp: CompiledProfile | null = null;
   private paused = false;
   private listenFd = -1;
   private readonly conns = new Set<ServerConn>();
@@ -212,6 +215,8 @@ export class ContainerSentry {
     const init = createInit(s, { req: null as unknown as ExecRequest, fdTable, fsCtx, creds });
     this.init = init;
     if (proc.noNewPrivileges) init.noNewPrivs = true;
+    this.seccomp = this.compileSeccomp();
+    if (this.seccomp) installFilter(init, this.seccomp.prog, { log: this.seccomp.log });
     // stdio.ts: fds that were the host's /dev/null are pipes now; the guest gets ours.
     if (ptySlave >= 0) installTerminal(fdTable, ptySlave, true);
     else installStdio(fdTable, [0, 1, 2].filter((fd) => !this.cfg.nullFds.includes(fd)), this.cfg.nullFds, false, (fd) => sentryNull(vfs, init, fd));
@@ -242,6 +247,16 @@ export class ContainerSentry {
     if ('errno' in check) setupFail(`exec ${args[0]}: ${check.reason}`);
     const started = platform.start();
     if (started < 0) setupFail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`);
+  }
+
+  /** linux.seccomp compiled for the Sentry's guest seccomp (seccomp-profile.ts); null without one. */
+  private compileSeccomp(): CompiledProfile | null {
+    const prof = this.cfg.config.linux?.seccomp as SeccompProfile | undefined;
+    if (!prof) return null;
+    const r = compileProfile(prof);
+    if (typeof r === 'string') setupFail(r);
+    this.log(`seccomp: ${prof.syscalls?.length ?? 0} rules compiled to ${r.prog.len} instructions`);
+    return r;
   }
 
   private mountOne(m: Mount): void {
@@ -500,6 +515,8 @@ export class ContainerSentry {
     const tg = new ThreadGroup(this.kernel, tid, new SignalHandlers());
     const t = new Task(this.kernel, tid, 0, tg, null as unknown as AddressSpace, fdTable, fsCtx, creds, new SignalState(), s.wake);
     if (proc.noNewPrivileges) t.noNewPrivs = true;
+    // As runc's exec: the container's seccomp profile holds for it too.
+    if (this.seccomp) installFilter(t, this.seccomp.prog, { log: this.seccomp.log });
     tg.startTimeNs = this.kernel.nowNs();
     this.kernel.threadGroups.set(tid, tg);
     applyRlimits(tg, proc);

@@ -108,6 +108,20 @@ describe.skipIf(!ok)('docker --runtime=tssandbox', () => {
     expect(u.stdout).toMatch(/uid=65534.*gid=65534/);
   });
 
+  it("Docker's default seccomp profile runs a shell; a custom one's errno reaches the guest", () => {
+    // Every run above had Docker's default profile (compiled by src/oci/seccomp-profile.ts).
+    expect(docker(['info', '-f', '{{.SecurityOptions}}']).stdout).toContain('seccomp');
+    const prof = path.join(dir, 'seccomp.json');
+    fs.writeFileSync(prof, JSON.stringify({
+      defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 28 }],
+    }));
+    const r = run(['--rm', '--security-opt', `seccomp=${prof}`, IMAGE, 'sh', '-c', 'mkdir /tmp/d; echo rc=$?']);
+    expect(r.stdout).toBe('rc=1\n');
+    expect(r.stderr).toContain('No space left on device');
+    const u = run(['--rm', '--security-opt', 'seccomp=unconfined', IMAGE, 'sh', '-c', 'mkdir /tmp/d && echo made']);
+    expect(u.stdout).toBe('made\n');
+  });
+
   it('-t gets a pty through the console socket; exec -t too', () => {
     const r = run(['--rm', '-t', IMAGE, 'sh', '-c', '[ -t 0 ] && [ -t 1 ] && echo on-a-tty']);
     expect(r.stdout, r.stderr).toContain('on-a-tty');

@@ -2,6 +2,7 @@
  * /proc, synthesized from the Sentry's own task and thread-group tables: it shows the
  * sandbox (its pids, files, mounts), never the host's processes.
  */
+import { capsOf } from '../../../src/auth/capabilities';
 import { filterCount } from '../../../src/kernel/seccomp/filter';
 import * as os from 'os';
 import { readFileSync } from 'fs';
@@ -367,9 +368,9 @@ function statusText(t: Task, state?: string): string {
     `SigBlk:\t${hex16(0)}`,
     `SigIgn:\t${hex16(0)}`,
     `SigCgt:\t${hex16(0)}`,
-    `CapInh:\t${hex16(0)}`,
-    `CapPrm:\t${hex16(c.euid === 0 ? 0x1ffffffffff : 0)}`,
-    `CapEff:\t${hex16(c.euid === 0 ? 0x1ffffffffff : 0)}`,
+    `CapInh:\t${hex16(capsOf(c).inheritable)}`,
+    `CapPrm:\t${hex16(capsOf(c).permitted)}`,
+    `CapEff:\t${hex16(capsOf(c).effective)}`,
     `CapBnd:\t${hex16(0x1ffffffffff)}`,
     `CapAmb:\t${hex16(0)}`,
     `NoNewPrivs:\t${t.noNewPrivs ? 1 : 0}`,
