@@ -17,6 +17,7 @@ import {
 import { loadBundle } from './bundle';
 import { runHooks } from './hooks';
 import { nullStdio } from './stdio';
+import { networkMode } from './network';
 import { call } from './control';
 import type { ProcessSpec, Spec } from './spec-types';
 import type { SentryInit } from './sandbox';
@@ -108,8 +109,9 @@ export function parseGlobals(argv: string[]): { g: Globals; rest: string[] } {
   if (fmt !== 'text' && fmt !== 'json') fail(`--log-format must be text or json, got '${fmt}'`, 2);
   const platform = (v.platform ?? 'ptrace') as string;
   if (platform !== 'ptrace') fail(`unknown platform '${platform}' (available: ptrace)`, 2);
-  const network = (v.network ?? 'none') as string;
-  if (network !== 'none' && network !== 'sandbox' && network !== 'host') fail(`unknown network '${network}' (none, sandbox, host)`, 2);
+  // 'auto' (no flag): sandbox when the container has a network namespace (network.ts).
+  const network = (v.network ?? 'auto') as string;
+  if (network !== 'none' && network !== 'sandbox' && network !== 'auto') fail(`unknown network '${network}' (none, sandbox)`, 2);
   if (v.help) rest.unshift('--help');
   if (v.version) rest.unshift('--version');
   return {
@@ -139,7 +141,7 @@ function logLine(level: string, msg: string): void {
 const HELP = `usage: tssandbox [global flags] COMMAND [flags] ARGS   (the OCI runtime command line)
 
 global flags: --root DIR (default ${DEFAULT_ROOT}), --log FILE, --log-format text|json, --debug,
-  --systemd-cgroup (accepted), --rootless true|false|auto, --platform ptrace, --network none
+  --systemd-cgroup (accepted), --rootless true|false|auto, --platform ptrace, --network none|sandbox
 
 commands:
   spec [--bundle DIR] [--rootless]       write a default config.json
@@ -376,10 +378,8 @@ async function cmdCreate(g: Globals, args: string[], isRun: boolean): Promise<nu
     fail('cannot allocate a tty for a detached container without --console-socket');
   }
   if (!proc.terminal && consoleSocket) fail('--console-socket given but process.terminal is false');
-  for (const ns of bundle.config.linux?.namespaces ?? []) {
-    // The seam for the netstack: a network namespace path is what sandbox mode will join.
-    if (ns.type === 'network' && ns.path && g.network === 'sandbox') fail('network mode "sandbox" is not available yet');
-  }
+  const net = networkMode(g.network, bundle.config);
+  if ('error' in net) fail(net.error);
   const st = new StateDir(g.root, id);
   st.create();
   let child: ChildProcess | null = null;
@@ -392,7 +392,7 @@ async function cmdCreate(g: Globals, args: string[], isRun: boolean): Promise<nu
     st.write(state);
     const init: SentryInit = {
       id, root: g.root, bundle: bundle.dir, rootfs: bundle.rootfs, config: bundle.config, consoleSocket,
-      preserveFds: preserve, syncFd: 3 + preserve, logPath: g.log, debug: g.debug, network: g.network, autoStart: isRun,
+      preserveFds: preserve, syncFd: 3 + preserve, logPath: g.log, debug: g.debug, network: net.mode, autoStart: isRun,
       nullFds: nullStdio(!!(proc.terminal && consoleSocket)),
     };
     fs.writeFileSync(path.join(st.dir, 'init.json'), JSON.stringify(init));

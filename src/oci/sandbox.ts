@@ -38,6 +38,7 @@ import { EACCES, ENOEXEC } from '../abi/errno';
 import { ociNative } from './native';
 import { installStdio, installTerminal, sentryNull } from './stdio';
 import { maskPaths } from './masks';
+import { startNetwork } from './network';
 import { compileProfile, type CompiledProfile, type SeccompProfile } from './seccomp-profile';
 import { installFilter } from '../kernel/seccomp/install';
 import { ServerConn, closeFd, sendLine } from './control';
@@ -62,7 +63,7 @@ export interface SentryInit {
   syncFd: number;
   logPath: string | null;
   debug: boolean;
-  /** The network mode; "none" (loopback only) until the netstack takes a namespace path. */
+  /** The network mode: "none" (loopback only) or "sandbox" (network.ts). */
   network: string;
   /** Set by `run`: start pid 1 as soon as it is created. */
   autoStart: boolean;
@@ -319,6 +320,8 @@ export class ContainerSentry {
 
   private start(): string | null {
     if (this.started) return 'container already started';
+    const netErr = startNetwork(this.kernel, this.cfg.network, (m) => this.log(m));
+    if (netErr) return netErr;
     ociNative().installSignalHandlers();
     const err = startInit(this.s, this.init, this.initReq);
     if (err) return `exec ${this.initReq.argv[0]}: ${err.reason}`;
