@@ -20,7 +20,7 @@ import { nullStdio } from './stdio';
 import { networkMode } from './network';
 import { call } from './control';
 import type { ProcessSpec, Spec } from './spec-types';
-import type { SentryInit } from './sandbox';
+import type { SentryInit, SentryConfine } from './sandbox';
 
 export const VERSION = '0.1.0';
 
@@ -160,7 +160,12 @@ commands:
 `;
 
 /** Entry point; returns the exit status (a promise for commands that wait). */
-export async function ociMain(argv: string[]): Promise<number> {
+/** What the command line above hands down (src/cli/main.ts): the Sentry's confinement. */
+export interface OciHooks { confine?: SentryConfine }
+let hooks: OciHooks = {};
+
+export async function ociMain(argv: string[], h: OciHooks = {}): Promise<number> {
+  hooks = h;
   try {
     const { g, rest } = parseGlobals(argv);
     globals = g;
@@ -190,7 +195,7 @@ export async function ociMain(argv: string[]): Promise<number> {
       case 'install': return (await import('./install')).cmdInstall(args);
       case '__oci-sentry': {
         const { sentryMain } = await import('./sandbox');
-        return sentryMain(args[0]);
+        return sentryMain(args[0], hooks.confine ?? null);
       }
       case 'pause':
       case 'resume': return cmdPause(g, args, cmd);
@@ -467,6 +472,8 @@ function cmdStart(g: Globals, args: string[]): number {
   if (err) fail(err);
   const r = call(st.sockPath, s.pid, { op: 'start' });
   if (!r.ok) fail(r.error ?? 'start failed');
+  // Recorded here, under the lock: the started Sentry is confined (writes no host path).
+  st.write({ ...s, status: 'running' });
   const perr = runHooks('poststart', config?.hooks?.poststart, publicState(st.read()));
   if (perr) logLine('warning', perr);
   return 0;
@@ -638,6 +645,7 @@ function cmdPause(g: Globals, args: string[], op: 'pause' | 'resume'): number {
   if (op === 'resume' && status !== 'paused') fail(`cannot resume a container that is ${status}`);
   const r = call(st.sockPath, s.pid, { op });
   if (!r.ok) fail(r.error ?? `${op} failed`);
+  st.write({ ...s, status: op === 'pause' ? 'paused' : 'running' });
   return 0;
 }
 

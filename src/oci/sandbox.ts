@@ -99,6 +99,7 @@ export class ContainerSentry {
   private readonly kernel = new Kernel();
   private started = false;
   private seccomp: CompiledProfile | null = null;
+  private stubPid = -1;
   private paused = false;
   private listenFd = -1;
   private readonly conns = new Set<ServerConn>();
@@ -106,13 +107,21 @@ export class ContainerSentry {
   private readonly execClients = new Map<number, number>();
   private log: (m: string) => void;
 
-  constructor(readonly cfg: SentryInit) {
+  constructor(readonly cfg: SentryInit, private readonly confine: SentryConfine | null) {
     this.st = new StateDir(cfg.root, cfg.id);
-    const logPath = cfg.logPath;
-    this.log = (m) => {
-      if (!cfg.debug || !logPath) return;
+    // Opened now: the confined Sentry opens no host path for writing.
+    let logFd = -1;
+    if (cfg.debug && cfg.logPath) {
       try {
-        fs.appendFileSync(logPath, JSON.stringify({ level: 'debug', msg: m, time: new Date().toISOString() }) + '\n');
+        logFd = fs.openSync(cfg.logPath, 'a');
+      } catch {
+        // the log is best effort
+      }
+    }
+    this.log = (m) => {
+      if (logFd < 0) return;
+      try {
+        fs.writeSync(logFd, JSON.stringify({ level: 'debug', msg: m, time: new Date().toISOString() }) + '\n');
       } catch {
         // the log is best effort
       }
@@ -132,7 +141,9 @@ export class ContainerSentry {
     this.state = this.st.read();
     this.state.pid = process.pid;
     this.state.pidStart = procStart(process.pid) ?? '';
-    this.state.status = 'created';
+    // The last state the Sentry writes: once started it is confined, and the commands
+    // that change the status (start, pause, resume) record it themselves.
+    this.state.status = this.cfg.autoStart ? 'running' : 'created';
     this.st.write(this.state);
     this.listenFd = ociNative().ociListen(this.st.sockPath);
     if (this.listenFd < 0) {
@@ -247,6 +258,7 @@ export class ContainerSentry {
     const check = resolveExec((p) => vfs.openExec(init, p), this.initReq);
     if ('errno' in check) setupFail(`exec ${args[0]}: ${check.reason}`);
     const started = platform.start();
+    this.stubPid = started;
     if (started < 0) setupFail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`);
   }
 
@@ -323,11 +335,12 @@ export class ContainerSentry {
     const netErr = startNetwork(this.kernel, this.cfg.network, (m) => this.log(m));
     if (netErr) return netErr;
     ociNative().installSignalHandlers();
+    // Set up: from here the Sentry needs only the host calls it serves guests with, as
+    // in `run` (src/cli/confine.ts, handed down by the command line).
+    this.confine?.({ gofer: this.vfs.gofer !== null, stubPid: this.stubPid }, (m) => this.log(m));
     const err = startInit(this.s, this.init, this.initReq);
     if (err) return `exec ${this.initReq.argv[0]}: ${err.reason}`;
     this.started = true;
-    this.state.status = 'running';
-    this.st.write(this.state);
     return null;
   }
 
@@ -458,8 +471,6 @@ export class ContainerSentry {
         }
         for (const tg of this.kernel.threadGroups.values()) if (!tg.zombie) want ? stopGroup(this.s, tg, 19, true) : continueGroup(this.s, tg, true);
         this.paused = want;
-        this.state.status = want ? 'paused' : 'running';
-        this.st.write(this.state);
         c.send({ ok: true });
         return false;
       }
@@ -645,9 +656,12 @@ function findProgram(vfs: Vfs, t: Task, name: string, envp: string[]): string {
 }
 
 /** Entry point of `tssandbox __oci-sentry DIR`. */
-export function sentryMain(dir: string): never {
+export function sentryMain(dir: string, confine: SentryConfine | null): never {
   const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'init.json'), 'utf8')) as SentryInit;
-  return new ContainerSentry(cfg).main();
+  return new ContainerSentry(cfg, confine).main();
 }
+
+/** The Sentry's self-confinement (src/cli/confine.ts's confineSentry, passed down: cli is the layer above). */
+export type SentryConfine = (o: { gofer: boolean; stubPid: number }, warn: (m: string) => void) => number;
 
 export { sendLine };
