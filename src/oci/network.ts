@@ -12,6 +12,7 @@
  * interfaces); without `--network` it is `sandbox` when config.json has a network
  * namespace and `none` when it does not.
  */
+import * as fs from 'fs';
 import { setupNetwork } from '../net/setup';
 import type { Kernel } from '../kernel/kernel';
 import type { Spec } from './spec-types';
@@ -31,11 +32,24 @@ export function networkMode(flag: string, config: Spec): { mode: 'none' | 'sandb
 /** Builds the Sentry's network for `mode`; an error line, or null. */
 export function startNetwork(kernel: Kernel, mode: string, log: (m: string) => void): string | null {
   try {
-    // The Sentry's own namespace is the container's (by pid: `ip` runs in a child).
-    const netns = mode === 'sandbox' ? `/proc/${process.pid}/ns/net` : null;
+    // The Sentry's own namespace is the container's (by pid: `ip` runs in a child). One
+    // with nothing but lo (Docker's --network=none) has nothing to take over: the three
+    // `ip` runs that would find that out cost more than the rest of `start`.
+    const netns = mode === 'sandbox' && !onlyLoopback() ? `/proc/${process.pid}/ns/net` : null;
     setupNetwork(kernel, { mode: mode === 'sandbox' ? 'sandbox' : 'none', netns, pcap: null, debug: log });
     return null;
   } catch (e) {
     return `cannot set up the container's network: ${(e as Error).message}`;
+  }
+}
+
+/** True when the Sentry's network namespace has no interface but lo (/proc/self/net/dev is this thread's namespace's). */
+function onlyLoopback(): boolean {
+  try {
+    const names = fs.readFileSync('/proc/self/net/dev', 'latin1').split('\n').slice(2)
+      .map((l) => l.split(':')[0].trim()).filter(Boolean);
+    return names.every((n) => n === 'lo');
+  } catch {
+    return false;
   }
 }

@@ -130,6 +130,7 @@ export class ContainerSentry {
 
   /** Builds the sandbox and reports to `create`; then serves until pid 1 exits. */
   main(): never {
+    this.log(`sentry up at ${performance.now().toFixed(1)} ms`);
     try {
       this.build();
     } catch (e) {
@@ -157,6 +158,7 @@ export class ContainerSentry {
         process.exit(1);
       }
     }
+    this.log(`ready at ${performance.now().toFixed(1)} ms`);
     this.report('ok');
     if (!this.started) this.serveCreated();
     this.serveRunning();
@@ -205,6 +207,7 @@ export class ContainerSentry {
       ? c.linux.resources.memory.limit : Infinity;
     let vfs: Vfs;
     try {
+      this.log(`createVfs at ${performance.now().toFixed(1)} ms`);
       vfs = createVfs({ root: this.cfg.rootfs, mounts: binds, ttyFd, kernel: this.kernel });
     } catch (e) {
       setupFail(`cannot set up the filesystem: ${(e as Error).message}`);
@@ -257,6 +260,7 @@ export class ContainerSentry {
     this.initReq = { path: program, argv: args, envp, uid: creds.uid, euid: creds.euid, gid: creds.gid, egid: creds.egid };
     const check = resolveExec((p) => vfs.openExec(init, p), this.initReq);
     if ('errno' in check) setupFail(`exec ${args[0]}: ${check.reason}`);
+    this.log(`stub start at ${performance.now().toFixed(1)} ms`);
     const started = platform.start();
     this.stubPid = started;
     if (started < 0) setupFail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`);
@@ -332,12 +336,15 @@ export class ContainerSentry {
 
   private start(): string | null {
     if (this.started) return 'container already started';
+    this.log(`start at ${performance.now().toFixed(1)} ms`);
     const netErr = startNetwork(this.kernel, this.cfg.network, (m) => this.log(m));
     if (netErr) return netErr;
+    this.log(`network at ${performance.now().toFixed(1)} ms`);
     ociNative().installSignalHandlers();
     // Set up: from here the Sentry needs only the host calls it serves guests with, as
     // in `run` (src/cli/confine.ts, handed down by the command line).
     this.confine?.({ gofer: this.vfs.gofer !== null, stubPid: this.stubPid }, (m) => this.log(m));
+    this.log(`network and confinement done at ${performance.now().toFixed(1)} ms`);
     const err = startInit(this.s, this.init, this.initReq);
     if (err) return `exec ${this.initReq.argv[0]}: ${err.reason}`;
     this.started = true;
