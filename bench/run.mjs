@@ -252,7 +252,8 @@ function ociBundle() {
 
 const OCI_RUNTIMES = {
   native: () => (which('runc') ? ['runc'] : null),
-  tssandbox: () => [process.execPath, BIN],
+  // The native entry engines are given (`tssandbox install`), else the Node command line.
+  tssandbox: () => (fs.existsSync(path.join(REPO, 'build', 'Release', 'tssandbox-oci')) ? [path.join(REPO, 'build', 'Release', 'tssandbox-oci')] : [process.execPath, BIN]),
   runsc: () => (which('runsc') ? ['runsc', '--network=none', '--platform=ptrace', '--ignore-cgroups'] : null),
   proot: () => null,
 };

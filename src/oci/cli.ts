@@ -401,6 +401,10 @@ async function cmdCreate(g: Globals, args: string[], isRun: boolean): Promise<nu
       nullFds: nullStdio(!!(proc.terminal && consoleSocket)),
     };
     fs.writeFileSync(path.join(st.dir, 'init.json'), JSON.stringify(init));
+    // For the native entry (native/oci_fast.c): which of its fast paths hooks rule out.
+    const h = bundle.config.hooks ?? {};
+    const any = (k: 'startContainer' | 'poststart' | 'poststop') => (h[k]?.length ? 1 : 0);
+    fs.writeFileSync(path.join(st.dir, 'fast'), `v1 ${any('startContainer') | any('poststart')} ${any('poststop')}\n`);
     const r = await spawnSentry(st, netnsLauncher(bundle.config), preserve, !foreground, init.nullFds);
     child = r.child;
     if (r.error) fail(r.error);
