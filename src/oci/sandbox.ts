@@ -175,7 +175,11 @@ export class ContainerSentry {
       if (isBind(m)) {
         const src = bundlePath(this.cfg.bundle, m.source!, 'mounts.source');
         const ro = (m.options ?? []).includes('ro');
-        if (fs.statSync(src).isDirectory()) binds.push({ src, dst: m.destination, readonly: ro });
+        // Directories and regular files are live binds through the Gofer (a file's
+        // changes on the host, e.g. Docker rewriting /etc/hosts, are seen at once);
+        // anything else (a device, a socket) is copied, as it is no file to serve.
+        const st = fs.statSync(src);
+        if (st.isDirectory() || st.isFile()) binds.push({ src, dst: m.destination, readonly: ro });
         else fileBinds.push({ src, dst: m.destination });
       } else {
         later.push(m);
@@ -290,10 +294,7 @@ export class ContainerSentry {
     if (r < 0) setupFail(`cannot mount ${type} at ${dst} (errno ${-r})`);
   }
 
-  /**
-   * A bind of a single file (engines bind /etc/hosts, /etc/resolv.conf, /etc/hostname):
-   * its content is copied into the overlay at create time.
-   */
+  /** A bind of something that is neither a directory nor a regular file: its content, copied at create time. */
   private copyFile(src: string, dst: string): void {
     let data: Buffer;
     try {

@@ -119,6 +119,44 @@ describe('linux.seccomp', () => {
   });
 });
 
+describe('mounts: a bind of one file is live', () => {
+  it('the host rewriting the file is seen inside; a rw bind writes through, a ro one refuses', async () => {
+    const hosts = path.join(dir, 'hosts');
+    const resolv = path.join(dir, 'resolv.conf');
+    fs.writeFileSync(hosts, '127.0.0.1 first\n');
+    fs.writeFileSync(resolv, 'nameserver 198.51.100.53\n');
+    const b = makeBundle(path.join(dir, `b${++n}`), (c) => {
+      c.process.args = ['sh', '-c', 'cat /etc/hosts; echo ready; ' +
+        'while ! grep -q second /etc/hosts; do sleep 0.1; done; cat /etc/hosts; ' +
+        'echo "search example.org" >> /etc/resolv.conf && echo wrote-ro; echo "198.51.100.9 guest" >> /etc/hosts && echo wrote-rw'];
+      c.mounts.push({ destination: '/etc/hosts', type: 'bind', source: hosts, options: ['rbind', 'rw'] });
+      c.mounts.push({ destination: '/etc/resolv.conf', type: 'bind', source: resolv, options: ['rbind', 'ro'] });
+    }, rootfs);
+    const root = path.join(dir, 'state');
+    const out = path.join(b, 'out');
+    const o = fs.openSync(out, 'w');
+    const r = spawnSync(BIN, ['--root', root, 'run', '--detach', '--bundle', b, 'livebind'], { stdio: ['ignore', o, o], timeout: 60_000 });
+    fs.closeSync(o);
+    expect(r.status).toBe(0);
+    const until = async (f: () => boolean) => {
+      for (let i = 0; i < 1500 && !f(); i++) await new Promise((res) => setTimeout(res, 20));
+    };
+    // cat is done (a rewrite while it reads would show it the new bytes past its offset).
+    await until(() => fs.readFileSync(out, 'utf8').includes('ready\n'));
+    // Rewritten in place, as engines update /etc/hosts.
+    fs.writeFileSync(hosts, '127.0.0.1 second\n');
+    await until(() => fs.readFileSync(out, 'utf8').includes('wrote-rw') || fs.readFileSync(hosts, 'utf8').includes('guest'));
+    await until(() => fs.readFileSync(out, 'utf8').includes('wrote-rw'));
+    const text = fs.readFileSync(out, 'utf8');
+    expect(text).toContain('127.0.0.1 first\nready\n127.0.0.1 second\n');
+    expect(text).not.toContain('wrote-ro');
+    expect(text).toContain('wrote-rw');
+    expect(fs.readFileSync(hosts, 'utf8')).toBe('127.0.0.1 second\n198.51.100.9 guest\n');
+    expect(fs.readFileSync(resolv, 'utf8')).toBe('nameserver 198.51.100.53\n');
+    spawnSync(BIN, ['--root', root, 'delete', '--force', 'livebind']);
+  });
+});
+
 describe('process', () => {
   it('noNewPrivileges, umask, additionalGids, rlimits and capabilities as the guest sees them', () => {
     const r = runIn('grep -E "^(CapEff|NoNewPrivs)" /proc/self/status; umask; id -G; ulimit -n; ulimit -Hn', (c) => {
