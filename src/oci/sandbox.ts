@@ -33,7 +33,8 @@ import { hostPoller } from '../waiter/host-poller';
 import type { AddressSpace } from '../mm/address-space';
 import { ociNative } from './native';
 import { installStdio, installTerminal, sentryNull } from './stdio';
-import { maskPaths } from './masks';
+import { maskPaths, readonlyPaths } from './masks';
+import { applySysctl } from './sysctl';
 import { SetupError, setupFail, sendConsole, credsFor, applyRlimits, buildEnv, mkdirp, findProgram } from './process-setup';
 import { startNetwork } from './network';
 import { compileProfile, type CompiledProfile, type SeccompProfile } from './seccomp-profile';
@@ -231,7 +232,8 @@ export class ContainerSentry {
     // Mounts that are not binds, in config order.
     for (const m of later) this.mountOne(m);
     for (const fb of fileBinds) this.copyFile(fb.src, fb.dst);
-    const masked = maskPaths(vfs, init, c.linux?.maskedPaths ?? []);
+    // As runc: sysctls, read-only paths, then the masks (which may lie inside them).
+    const masked = applySysctl(vfs, init, c.linux?.sysctl ?? {}) ?? readonlyPaths(vfs, init, c.linux?.readonlyPaths ?? []) ?? maskPaths(vfs, init, c.linux?.maskedPaths ?? []);
     if (masked) setupFail(masked);
     if (c.root?.readonly) vfs.rootFs.readonly = true;
 

@@ -53,6 +53,50 @@ describe('linux.maskedPaths', () => {
   });
 });
 
+describe('linux.readonlyPaths', () => {
+  it('/proc/sys read-only: writes refused with EROFS, reads as before; without it the write works', () => {
+    const script = 'cat /proc/sys/kernel/osrelease; echo renamed > /proc/sys/kernel/hostname && hostname';
+    const ro = runIn(script, (c) => (c.linux.readonlyPaths = ['/proc/sys', '/proc/no-such-dir', '/proc/sysrq-trigger']));
+    expect(ro.status, ro.err).not.toBe(0);
+    expect(ro.out).toBe('6.1.0-tssandbox\n');
+    expect(ro.err).toContain('Read-only file system');
+    // `tssandbox spec` lists /proc/sys as runc's does: without any read-only path.
+    const rw = runIn(script, (c) => (c.linux.readonlyPaths = []));
+    expect(rw.out).toBe('6.1.0-tssandbox\nrenamed\n');
+  });
+
+  it('a path outside /proc and /sys that is writable is refused, one line', () => {
+    const r = runIn('true', (c) => (c.linux.readonlyPaths = ['/tmp']));
+    expect(r.status).not.toBe(0);
+    expect(r.err.trim().split('\n')).toEqual([expect.stringMatching(/linux.readonlyPaths: \/tmp: not supported on overlay/)]);
+  });
+});
+
+describe('linux.sysctl', () => {
+  it('the keys the Sentry has are set in its /proc/sys and take effect', () => {
+    const r = runIn('cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range; nc -l -p 1500 2>&1; echo rc=$?', (c) => {
+      c.process.user = { uid: 65534, gid: 65534 };
+      c.linux.sysctl = { 'net.ipv4.ip_unprivileged_port_start': '2000', 'net.ipv4.ping_group_range': '0 2147483647' };
+    });
+    expect(r.out).toMatch(/^2000\n0\t2147483647\n.*Permission denied\nrc=1\n$/s);
+    expect(runIn('cat /proc/sys/net/ipv4/ip_unprivileged_port_start').out).toBe('1024\n');
+  });
+
+  it('an unknown key, a key that cannot change, or a bad value is refused, one line, nothing left', () => {
+    for (const [sysctl, msg] of [
+      [{ 'kernel.no_such_knob': '1' }, /linux.sysctl: "kernel.no_such_knob" is not supported in this sandbox/],
+      [{ 'kernel.ostype': 'x' }, /linux.sysctl: "kernel.ostype" cannot be set in this sandbox/],
+      [{ 'net.ipv4.ip_unprivileged_port_start': 'many' }, /linux.sysctl: "net.ipv4.ip_unprivileged_port_start" = "many": invalid value/],
+      [{ 'kernel/../x': '1' }, /linux.sysctl: invalid key/],
+    ] as const) {
+      const r = runIn('true', (c) => (c.linux.sysctl = sysctl));
+      expect(r.status).not.toBe(0);
+      expect(r.err.trim().split('\n')).toEqual([expect.stringMatching(msg)]);
+    }
+    expect(fs.readdirSync(path.join(dir, 'state')).filter((d) => !d.startsWith('.'))).toEqual([]);
+  });
+});
+
 describe('linux.seccomp', () => {
   const profile = (syscalls: any[], defaultAction = 'SCMP_ACT_ALLOW') => (c: any) => {
     c.linux.seccomp = { defaultAction, architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'], syscalls };

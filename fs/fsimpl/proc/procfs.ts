@@ -246,6 +246,20 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
     ]))],
     ['net', dir('/sys/net', () => entries([
       ['core', dir('/sys/net/core', () => entries([['somaxconn', file('/sys/net/core/somaxconn', () => '4096\n')]]))],
+      ['ipv4', dir('/sys/net/ipv4', () => entries([
+        ['ip_unprivileged_port_start', file('/sys/net/ipv4/ip_unprivileged_port_start', () => `${kernel.unprivilegedPortStart}\n`, 0o644, (d) => {
+          const v = /^\s*(\d+)\s*$/.exec(d.toString('latin1'));
+          if (!v || Number(v[1]) > 65535) return -E.EINVAL;
+          kernel.unprivilegedPortStart = Number(v[1]);
+          return d.length;
+        })],
+        ['ping_group_range', file('/sys/net/ipv4/ping_group_range', () => `${kernel.pingGroupRange}\n`, 0o644, (d) => {
+          const v = /^\s*(\d+)\s+(\d+)\s*$/.exec(d.toString('latin1'));
+          if (!v || Number(v[1]) > 0x7fffffff || Number(v[2]) > 0x7fffffff) return -E.EINVAL;
+          kernel.pingGroupRange = `${v[1]}\t${v[2]}`;
+          return d.length;
+        })],
+      ]))],
     ]))],
   ]);
 
