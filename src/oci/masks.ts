@@ -45,6 +45,9 @@ export function maskPaths(vfs: Vfs, t: Task, paths: string[]): string | null {
 
 /** Makes each path read-only; returns an error line for a path that cannot be, else null. */
 export function readonlyPaths(vfs: Vfs, t: Task, paths: string[]): string | null {
+  // One read-only instance per filesystem serves all its paths (an instance of procfs
+  // costs ~2 ms to make, and engines list five paths in it).
+  const views = new Map<unknown, ReturnType<NonNullable<ReturnType<Vfs['fsTypes']['get']>>>>();
   for (const p of paths) {
     if (!p.startsWith('/')) return `linux.readonlyPaths: ${p}: not an absolute path`;
     const d = vfs.lookup(t, -100, p, true);
@@ -59,9 +62,10 @@ export function readonlyPaths(vfs: Vfs, t: Task, paths: string[]): string | null
     if ((fsys.type !== 'proc' && fsys.type !== 'sysfs') || m === undefined || make === undefined) {
       return `linux.readonlyPaths: ${p}: not supported on ${fsys.type} (only under the sandbox's /proc and /sys)`;
     }
-    const view = make('');
+    const view = views.get(fsys) ?? make('');
     if (typeof view === 'number') return `linux.readonlyPaths: ${p}: errno ${-view}`;
     view.readonly = true;
+    views.set(fsys, view);
     let inode = view.root();
     const rel = where.slice(m.path === '/' ? 1 : m.path.length + 1).split('/').filter(Boolean);
     for (const name of rel) {
