@@ -9,8 +9,8 @@
  * skipped (as runc does with names libseccomp cannot resolve). Within a rule every
  * argument condition must hold, except that several conditions on the same argument
  * make one rule each (runc's rule for libseccomp's limits). Arguments are 64-bit: each
- * comparison looks at the high word, then the low one. Rules without conditions that
- * share an action are one run of jeq's ending in one ret (a jump reaches 255 ahead).
+ * comparison looks at the high word, then the low one. Consecutive rules without
+ * conditions that share an action are one block searched by number (searchBlock).
  */
 import { bpfFrom, checkSeccompBpf, BPF_MAXINSNS, type BpfProgram } from '../kernel/seccomp/bpf';
 import {
@@ -90,8 +90,10 @@ function actionOf(action: string, errnoRet: number | undefined, where: string): 
   }
 }
 
-const hi = (v: number) => Math.floor(v / 2 ** 32) >>> 0;
-const lo = (v: number) => v >>> 0;
+// config.json's numbers come through JSON.parse: exact below 2^53; 18446744073709551615
+// (all ones, as profiles write -1) arrives as 2^64 and is taken as all ones again.
+const hi = (v: number) => (v >= 2 ** 64 ? 0xffffffff : Math.floor(v / 2 ** 32) >>> 0);
+const lo = (v: number) => (v >= 2 ** 64 ? 0xffffffff : v % 2 ** 32 >>> 0);
 
 /** The instructions checking one argument condition: fall through when it holds, 'F' when not. */
 function condition(a: SeccompArg, where: string): Insn[] {
@@ -132,6 +134,43 @@ function block(nr: number, conds: SeccompArg[], action: number, where: string): 
   return body;
 }
 
+/**
+ * Syscalls in one run share an action, so their order does not matter: a binary search
+ * on the number (jge) down to short jeq chains, then the one ret. Every guest syscall
+ * runs the program in the Sentry, so Docker's default profile (~350 names allowed)
+ * costs about a dozen instructions per run rather than one per name. RUN_MAX keeps every
+ * jump to the ret within 255 instructions (the jeq's plus one jge per 6 of them).
+ */
+const RUN_MAX = 200;
+const LEAF = 6;
+function searchBlock(nrs: number[], action: number): Array<{ code: number; jt: number; jf: number; k: number }> {
+  const sorted = [...new Set(nrs)].sort((a, b) => a - b);
+  type J = number | 'RET' | 'F' | 'NEXT';
+  const code: Array<{ code: number; k: number; jt: J; jf: J }> = [{ code: LD_W_ABS, k: OFF_NR, jt: 'NEXT', jf: 'NEXT' }];
+  const emit = (xs: number[]): void => {
+    if (xs.length <= LEAF) {
+      xs.forEach((nr, i) => code.push({ code: JEQ_K, k: nr, jt: 'RET', jf: i === xs.length - 1 ? 'F' : 'NEXT' }));
+      return;
+    }
+    const mid = xs.length >> 1;
+    const at = code.length;
+    code.push({ code: JGE_K, k: xs[mid], jt: 0, jf: 'NEXT' });
+    emit(xs.slice(0, mid));
+    code[at].jt = code.length; // the upper half starts here
+    emit(xs.slice(mid));
+  };
+  emit(sorted);
+  const ret = code.length;
+  code.push({ code: RET_K, k: action, jt: 'NEXT', jf: 'NEXT' });
+  const end = code.length;
+  return code.map((x, i) => {
+    const off = (j: J) => (j === 'NEXT' ? 0 : (j === 'RET' ? ret : j === 'F' ? end : j) - i - 1);
+    const jt = off(x.jt), jf = off(x.jf);
+    if (jt > 255 || jf > 255) bad('internal error: a search block jump is out of reach');
+    return { code: x.code, jt, jf, k: x.k };
+  });
+}
+
 /** Resolves 'F' to the offset of the instruction just past the block. */
 function resolve(b: Insn[]): Array<{ code: number; jt: number; jf: number; k: number }> {
   const off = (t: Target | undefined, i: number) => (t === 'F' ? b.length - i - 1 : t ?? 0);
@@ -165,15 +204,12 @@ function compile(p: SeccompProfile): CompiledProfile {
     { code: JGE_K, jt: 0, jf: 1, k: X32_SYSCALL_BIT },
     { code: RET_K, jt: 0, jf: 0, k: SECCOMP_RET_KILL_PROCESS },
   ];
-  // A run of condition-free syscalls sharing one action, flushed as jeq's and one ret.
+  // A run of condition-free syscalls sharing one action, flushed as one search block.
   let run: number[] = [];
   let runAction = 0;
   const flush = () => {
     if (run.length === 0) return;
-    const b: Insn[] = [{ code: LD_W_ABS, k: OFF_NR }];
-    run.forEach((nr, i) => b.push({ code: JEQ_K, k: nr, jt: run.length - i - 1, jf: i === run.length - 1 ? 'F' : 0 }));
-    b.push({ code: RET_K, k: runAction });
-    out.push(...resolve(b));
+    out.push(...searchBlock(run, runAction));
     run = [];
   };
   (p.syscalls ?? []).forEach((r, ri) => {
@@ -189,7 +225,7 @@ function compile(p: SeccompProfile): CompiledProfile {
       if (nr === undefined) continue;
       for (const conds of sets) {
         if (conds.length === 0) {
-          if (run.length > 0 && (runAction !== action || run.length >= 250)) flush();
+          if (run.length > 0 && (runAction !== action || run.length >= RUN_MAX)) flush();
           runAction = action;
           run.push(nr);
           continue;
