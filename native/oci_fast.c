@@ -4,6 +4,7 @@
 // lifecycle makes after `create`, in their plain form, without Node:
 //   start ID              (no startContainer/poststart hooks)
 //   delete [--force] ID   (no poststop hooks)
+//   kill [--all] ID [SIGNAL]
 // and hands everything else, unchanged, to the Node command line (bin/tssandbox, found
 // from this file's own path), which also gives every error message: whenever the fast
 // path meets anything it does not handle (an unknown flag, a hook, a status other than
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -191,23 +193,26 @@ static void unlockAndFallback(struct Container *c) {
   fallback();
 }
 
-static int cmdStart(const char *root, char **args, int n) {
-  if (n != 1 || args[0][0] == '-' || !validId(args[0])) fallback();
-  static struct Container c;
-  c.lockFd = -1;
-  if (load(&c, root, args[0]) < 0 || c.startHooks || strcmp(c.status, "created") != 0 || !alive(&c)) unlockAndFallback(&c);
+// One request on the control socket, the doorbell rung, the reply line read. 0; -1: no
+// connection (nothing sent: Node may take over); -2: the send failed; -3: no reply.
+static int request(struct Container *c, const char *line, char *reply, size_t cap) {
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  int len = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/ctl.sock", c.dir);
-  if (len < 0 || (size_t)len >= sizeof sa.sun_path) unlockAndFallback(&c);
+  int len = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/ctl.sock", c->dir);
+  if (len < 0 || (size_t)len >= sizeof sa.sun_path) return -1;
   int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) unlockAndFallback(&c);
-  const char *req = "{\"op\":\"start\"}\n";
-  if (write(s, req, strlen(req)) != (ssize_t)strlen(req)) die("cannot talk to the container's sandbox");
-  kill((pid_t)c.pid, SIGWINCH);  // the doorbell (src/oci/README.md)
-  char reply[4096];
+  if (s < 0) return -1;
+  if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    close(s);
+    return -1;
+  }
+  if (write(s, line, strlen(line)) != (ssize_t)strlen(line)) {
+    close(s);
+    return -2;
+  }
+  kill((pid_t)c->pid, SIGWINCH);  // the doorbell (src/oci/README.md)
   size_t got = 0;
-  while (got + 1 < sizeof reply) {
-    ssize_t r = read(s, reply + got, sizeof reply - 1 - got);
+  while (got + 1 < cap) {
+    ssize_t r = read(s, reply + got, cap - 1 - got);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
     got += (size_t)r;
@@ -215,7 +220,19 @@ static int cmdStart(const char *root, char **args, int n) {
   }
   reply[got] = 0;
   close(s);
-  if (got == 0) die("the container's sandbox closed the connection");
+  return got == 0 ? -3 : 0;
+}
+
+static int cmdStart(const char *root, char **args, int n) {
+  if (n != 1 || args[0][0] == '-' || !validId(args[0])) fallback();
+  static struct Container c;
+  c.lockFd = -1;
+  if (load(&c, root, args[0]) < 0 || c.startHooks || strcmp(c.status, "created") != 0 || !alive(&c)) unlockAndFallback(&c);
+  char reply[4096];
+  int r = request(&c, "{\"op\":\"start\"}\n", reply, sizeof reply);
+  if (r == -1) unlockAndFallback(&c);
+  if (r == -2) die("cannot talk to the container's sandbox");
+  if (r == -3) die("the container's sandbox closed the connection");
   if (strncmp(reply, "{\"ok\":true", 10) != 0) {
     char err[2048];
     if (jsonField(reply, "error", err, sizeof err) < 0) snprintf(err, sizeof err, "start failed");
@@ -267,6 +284,57 @@ static int cmdDelete(const char *root, char **args, int n) {
   return 0;
 }
 
+// kill ID [SIGNAL] (a number, or a name with or without SIG) [--all].
+static int cmdKill(const char *root, char **args, int n) {
+  static const struct { const char *name; int nr; } names[] = {
+      {"HUP", 1}, {"INT", 2}, {"QUIT", 3}, {"KILL", 9}, {"USR1", 10}, {"USR2", 12}, {"TERM", 15},
+      {"CONT", 18}, {"STOP", 19}, {"WINCH", 28},
+  };
+  int all = 0, sig = 15;
+  const char *pos[2] = {NULL, NULL};
+  int np = 0;
+  for (int i = 0; i < n; i++) {
+    if (!strcmp(args[i], "--all") || !strcmp(args[i], "-a")) all = 1;
+    else if (args[i][0] == '-' || np == 2) fallback();
+    else pos[np++] = args[i];
+  }
+  if (np == 0 || !validId(pos[0])) fallback();
+  if (np == 2) {
+    const char *v = pos[1];
+    char *end;
+    long num = strtol(v, &end, 10);
+    if (*v && *end == 0) {
+      if (num < 0 || num > 64) fallback();
+      sig = (int)num;
+    } else {
+      if (!strncasecmp(v, "SIG", 3)) v += 3;
+      sig = -1;
+      for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        if (!strcasecmp(v, names[k].name)) sig = names[k].nr;
+      }
+      if (sig < 0) fallback();  // other names: Node knows them all
+    }
+  }
+  static struct Container c;
+  c.lockFd = -1;
+  if (load(&c, root, pos[0]) < 0 || !strcmp(c.status, "creating") || !alive(&c)) unlockAndFallback(&c);
+  char line[128], reply[4096];
+  snprintf(line, sizeof line, "{\"op\":\"kill\",\"signal\":%d,\"all\":%s}\n", sig, all ? "true" : "false");
+  int r = request(&c, line, reply, sizeof reply);
+  if (r == -1 && !(sig == 9)) unlockAndFallback(&c);
+  if (r != 0 || strncmp(reply, "{\"ok\":true", 10) != 0) {
+    // The Sentry did not answer: SIGKILL still ends it (and its Gofer and stubs with it).
+    if (sig == 9 && alive(&c)) {
+      kill((pid_t)c.pid, SIGKILL);
+      return 0;
+    }
+    char err[2048];
+    if (r != 0 || jsonField(reply, "error", err, sizeof err) < 0) snprintf(err, sizeof err, "container not running");
+    die(err);
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   g_argv = argv;
   const char *root = "/run/tssandbox";
@@ -310,6 +378,7 @@ int main(int argc, char **argv) {
   const char *cmd = argv[i];
   if (!strcmp(cmd, "start")) return cmdStart(root, argv + i + 1, argc - i - 1);
   if (!strcmp(cmd, "delete")) return cmdDelete(root, argv + i + 1, argc - i - 1);
+  if (!strcmp(cmd, "kill")) return cmdKill(root, argv + i + 1, argc - i - 1);
   fallback();
   return 125;
 }

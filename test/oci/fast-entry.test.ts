@@ -58,6 +58,34 @@ describe.skipIf(!fs.existsSync(FAST))('the native OCI entry', () => {
     expect(processesWith(`${path.join(t.root, 'f1')}\0`)).toEqual([]);
   });
 
+  it('kill natively: by name and number, --all, a created container; Node\'s answers for a stopped one', async () => {
+    const b = bundle((c) => (c.process.args = ['sh', '-c', 'trap "echo got-usr1" USR1; echo up; while true; do sleep 0.1; done']));
+    const cr = t.detached(['create', '--bundle', b, 'fk'], b);
+    expect(cr.status, cr.stderr).toBe(0);
+    const pid = pidOf('fk');
+    const noNode = (args: string[]) => spawnSync(FAST, ['--root', t.root, ...args], { encoding: 'utf8', env: { PATH: '/nonexistent' }, timeout: 60_000 });
+    expect(noNode(['start', 'fk']).status).toBe(0);
+    await waitFor(() => fs.readFileSync(cr.out, 'utf8').includes('up\n'));
+    expect(noNode(['kill', 'fk', 'SIGUSR1']).status).toBe(0);
+    await waitFor(() => fs.readFileSync(cr.out, 'utf8').includes('got-usr1\n'));
+    expect(noNode(['kill', '--all', 'fk', '9']).status).toBe(0);
+    await waitFor(() => !alive(pid));
+    for (const args of [['kill', 'fk'], ['kill', 'fk', 'SIGBOGUS'], ['kill', 'fk', '99']]) {
+      const fast = t.run(args);
+      const slow = node.run(args);
+      expect(fast.status, args.join(' ')).toBe(slow.status);
+      expect(fast.stderr, args.join(' ')).toBe(slow.stderr);
+    }
+    // A created container ends at a signal whose default is not to ignore.
+    const b2 = bundle((c) => (c.process.args = ['true']));
+    expect(t.detached(['create', '--bundle', b2, 'fk2'], b2).status).toBe(0);
+    const pid2 = pidOf('fk2');
+    expect(noNode(['kill', 'fk2', 'TERM']).status).toBe(0);
+    await waitFor(() => !alive(pid2));
+    expect(noNode(['delete', 'fk']).status).toBe(0);
+    expect(noNode(['delete', 'fk2']).status).toBe(0);
+  });
+
   it('the same errors as Node: a stopped container cannot start, an unknown id, a bad id', async () => {
     const b = bundle((c) => (c.process.args = ['true']));
     expect(t.detached(['create', '--bundle', b, 'f2'], b).status).toBe(0);
