@@ -57,10 +57,10 @@ describe.skipIf(!ok)('docker --runtime=tssandbox', () => {
       spawnSync('sh', ['-c', `grep " ${dir}" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r -n1 umount -l`]);
       fs.rmSync(dir, { recursive: true, force: true });
     }
-    // Engines act on the container's stdio through its pid's /proc/<pid>/fd (the host's
-    // /dev/null was once found chowned to 65534 after these runs): the Sentry holds no
-    // host /dev/null (src/oci/stdio.ts), so it stays as it was, through the daemon's
-    // shutdown too.
+    // Engines act on the container's stdio through its pid's /proc/<pid>/fd: the Sentry
+    // holds no host /dev/null (src/oci/stdio.ts), so it stays as it was, through the
+    // daemon's shutdown too. (The 65534 owner once found after test runs came from
+    // `runsc create` in the bench, which fchowns its stdio: SECURITY.md.)
     expect(hostState()).toEqual(atStart);
   }, 120_000);
 
