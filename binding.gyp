@@ -28,6 +28,12 @@
           "action": ["sh", "-c", "gcc -static -nostdlib -nostartfiles -fno-pic -no-pie -mcmodel=large -O2 -fno-stack-protector -fcf-protection=none -Wl,-T,native/stub/stub.ld -Wl,--build-id=none -o <(PRODUCT_DIR)/tssandbox-stub native/stub/stub.c"]
         },
         {
+          "action_name": "build_oci_fast",
+          "inputs": ["native/oci_fast.c"],
+          "outputs": ["<(PRODUCT_DIR)/tssandbox-oci"],
+          "action": ["sh", "-c", "gcc -O2 -Wall -o <(PRODUCT_DIR)/tssandbox-oci native/oci_fast.c"]
+        },
+        {
           "action_name": "build_vdso",
           "inputs": ["native/vdso/vdso.c", "native/vdso/vdso.lds", "native/vdso/vdso_data.h"],
           "outputs": ["<(PRODUCT_DIR)/tssandbox-vdso.so"],

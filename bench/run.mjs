@@ -261,7 +261,8 @@ function ociBundle() {
 
 const OCI_RUNTIMES = {
   native: () => (which('runc') ? ['runc'] : null),
-  tssandbox: () => [process.execPath, BIN],
+  // The native entry engines are given (`tssandbox install`), else the Node command line.
+  tssandbox: () => (fs.existsSync(path.join(REPO, 'build', 'Release', 'tssandbox-oci')) ? [path.join(REPO, 'build', 'Release', 'tssandbox-oci')] : [process.execPath, BIN]),
   runsc: () => (which('runsc') ? ['runsc', '--network=none', '--platform=ptrace', '--ignore-cgroups'] : null),
   proot: () => null,
 };
@@ -270,9 +271,13 @@ const OCI_RUNTIMES = {
 function ociCycle(rt, bundle, root, id) {
   const pidFile = path.join(root, `${id}.pid`);
   const t0 = process.hrtime.bigint();
+  // No pipes: the container's process (runc's init, our Sentry) keeps create's stdio.
+  // Nor the host's /dev/null ('ignore'): `runsc create` fchowns its stdio to 65534:65534
+  // (its sandbox runs as nobody), which chowned the host's /dev/null. A scratch file.
+  const out = fs.openSync(path.join(root, `${id}.stdio`), 'w+');
   const c = spawnSync(rt[0], [...rt.slice(1), '--root', root, 'create', '--bundle', bundle, '--pid-file', pidFile, id],
-    // No pipes: the container's process (runc's init, our Sentry) keeps create's stdio.
-    { env: ENV, stdio: 'ignore', timeout: 60_000 });
+    { env: ENV, stdio: [out, out, out], timeout: 60_000 });
+  fs.closeSync(out);
   if (c.status !== 0) return { error: `create: exit ${c.status ?? c.signal}` };
   const pid = Number(fs.readFileSync(pidFile, 'utf8'));
   const s = run([...rt, '--root', root, 'start', id]);

@@ -36,3 +36,4 @@ fs.writeFileSync(out.replace(/\.js$/, '.cache'), script.createCachedData());
 export function wrap(code) {
   return `(function (exports, require, module, __filename, __dirname) {${code}\n})`;
 }
+await import('./oci-validator.mjs');

@@ -11,6 +11,7 @@ import { NO_RESUME } from '../src/kernel/syscall-dispatch';
 import { readExecArgs } from '../src/loader/exec-args';
 import { limitsOf, RLIMIT_STACK } from '../src/kernel/limits';
 import { installFd } from './fd-install';
+import { prctlGetSeccomp, prctlSetSeccomp } from './seccomp';
 import { onNewSession as ttyOnNewSession } from '../src/kernel/tty';
 import * as E from '../src/abi/errno';
 import { usageForParent, rusageBytes, type Usage } from '../src/kernel/time/cputime';
@@ -499,10 +500,14 @@ const PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_GET_DUMPABLE = 3, PR_SET_DU
   PR_GET_KEEPCAPS = 7, PR_SET_KEEPCAPS = 8, PR_SET_NAME = 15, PR_GET_NAME = 16, PR_CAPBSET_READ = 23,
   PR_SET_CHILD_SUBREAPER = 36, PR_GET_CHILD_SUBREAPER = 37, PR_SET_NO_NEW_PRIVS = 38, PR_GET_NO_NEW_PRIVS = 39,
   PR_GET_TID_ADDRESS = 40, PR_SET_THP_DISABLE = 41, PR_GET_THP_DISABLE = 42, PR_CAP_AMBIENT = 47,
-  PR_SET_VMA = 0x53564d41;
+  PR_SET_VMA = 0x53564d41, PR_GET_SECCOMP = 21, PR_SET_SECCOMP = 22;
 
-export function prctl(t: Task, option: number, a2: number): number {
+export function prctl(t: Task, option: number, a2: number, a3: number): number {
   switch (option | 0) {
+    case PR_GET_SECCOMP:
+      return prctlGetSeccomp(t);
+    case PR_SET_SECCOMP:
+      return prctlSetSeccomp(t, a2, a3);
     case PR_SET_PDEATHSIG:
       if (a2 < 0 || a2 > 64) return -E.EINVAL;
       t.pdeathSig = a2;

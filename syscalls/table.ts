@@ -36,6 +36,7 @@ import * as misc from './misc';
 import * as sched from './sched';
 import * as creds from './creds';
 import * as net from './net';
+import * as seccompsys from './seccomp';
 
 const ok = (name: string, fn: SyscallHandler) => ({ name, support: 'supported' as const, fn });
 const partial = (name: string, fn: SyscallHandler, note: string) => ({ name, support: 'partial' as const, fn, note });
@@ -361,7 +362,7 @@ const lines: Record<number, Line> = {
   314: none('sched_setattr'),
   315: none('sched_getattr'),
   316: ok('renameat2', dirs.renameat2),
-  317: none('seccomp'),
+  317: partial('seccomp', seccompsys.seccomp, 'every action but USER_NOTIF (no listener: NEW_LISTENER gives EINVAL) and TRACE (ENOSYS, as with no tracer)'),
   318: ok('getrandom', misc.getrandom),
   319: ok('memfd_create', memfd.memfd_create),
   320: none('kexec_file_load'),

@@ -65,7 +65,8 @@ export function main(argv: string[]): void {
     // Loaded only for the OCI commands: `run PROGRAM` never pays for it.
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { ociMain } = require('../oci/cli') as typeof import('../oci/cli');
-    ociMain(argv).then((code) => process.exit(code), (e) => {
+    // The OCI Sentry confines itself as run's does (src/oci is below src/cli: handed down).
+    ociMain(argv, { confine: (require('./confine') as typeof import('./confine')).confineSentry }).then((code) => process.exit(code), (e) => {
       process.stderr.write(`tssandbox: internal error: ${(e as Error)?.message ?? e}\n`);
       process.exit(125);
     });

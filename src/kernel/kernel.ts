@@ -19,6 +19,10 @@ export class Kernel {
   sentry!: Sentry;
   hostname = 'tssandbox';
   domainname = '(none)';
+  /** net.ipv4.ip_unprivileged_port_start: binding a port below it needs root (CAP_NET_BIND_SERVICE). */
+  unprivilegedPortStart = 1024;
+  /** net.ipv4.ping_group_range as set (Linux's default "1 0": nobody); the Sentry has no ping sockets. */
+  pingGroupRange = '1\t0';
   readonly sysname = 'Linux';
   readonly release = '6.1.0-tssandbox';
   readonly version = '#1 SMP PREEMPT_DYNAMIC tssandbox';

@@ -246,6 +246,9 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   child.comm = t.comm;
   if (!(f & CLONE_VM)) child.rseq = t.rseq && { ...t.rseq };
   child.ioprio = t.ioprio;
+  // Kept across fork, clone and exec, like the filters that rely on it.
+  child.noNewPrivs = t.noNewPrivs;
+  child.seccomp = t.seccomp;
   child.mempolicy = { ...t.mempolicy };
   schedOnClone(t, child);
   s.register(child);

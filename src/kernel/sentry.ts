@@ -17,6 +17,7 @@ import type { ThreadGroup } from './thread-group';
 import { deliverPending, hasDeliverable, forceFault, onHostSignals, sendToTask } from './signal-delivery';
 import { reapHostExit } from './process-lifecycle';
 import { setOwnerLookup } from './futex';
+import { seccompCheck } from './seccomp/filter';
 
 export interface SyscallTracer {
   enter(t: Task): void;
@@ -168,6 +169,10 @@ export class Sentry {
     t.timedOut = false;
     t.sysStartNs = this.tracer ? this.kernel.nowNs() : 0;
     if (this.tracer) this.tracer.enter(t);
+    if (t.seccomp !== null) {
+      const r = seccompCheck(this, t);
+      if (r !== null) return this.complete(t, r);
+    }
     const h = this.kernel.hooks;
     if (h !== null) {
       const d = h.syscall(t, t.sysno);

@@ -8,6 +8,7 @@ import type { FdTable } from '../../fs/vfs/fdtable';
 import type { FsContext } from '../../fs/vfs/context';
 import type { SignalState } from './signals';
 import type { Kernel } from './kernel';
+import type { SeccompState } from './seccomp/filter';
 
 export const enum TaskState {
   /** Running guest code on the platform (or about to be resumed). */
@@ -79,6 +80,8 @@ export class Task {
   /** PR_SET_PDEATHSIG. */
   pdeathSig = 0;
   noNewPrivs = false;
+  /** Seccomp mode and filters (src/kernel/seccomp); null: none, and no check at syscall entry. */
+  seccomp: SeccompState | null = null;
   /** vfork: the parent waiting for this child to exec or exit. */
   vforkParent: Task | null = null;
   /** vfork: set on the parent when its child released it. */
@@ -89,6 +92,8 @@ export class Task {
   sysStartNs = 0;
   /** The registers at syscall entry (for rawArg and handlers that need them). */
   private readonly savedRegs = new BigUint64Array(27);
+  /** The same registers as 32-bit words (seccomp_data is built from them without BigInts). */
+  private regWords: Uint32Array | null = null;
 
   /** Wakes this task from any wait; bound once so queues can hold it. */
   readonly wakeFn: (events: number) => void;
@@ -133,6 +138,11 @@ export class Task {
   /** Copies the entry registers (a memcpy: no BigInt is created). */
   saveRegs(regs: BigUint64Array): void {
     this.savedRegs.set(regs);
+  }
+
+  /** The entry registers as little-endian 32-bit words: register i is words 2i, 2i+1. */
+  entryRegWords(): Uint32Array {
+    return (this.regWords ??= new Uint32Array(this.savedRegs.buffer));
   }
 
   /** A register as it was at syscall entry. */

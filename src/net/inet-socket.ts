@@ -115,7 +115,7 @@ export class InetSocket extends SocketFile {
     if (typeof a === 'number') return a;
     if (this.local !== null) return -E.EINVAL;
     if (!ipIsAny(a.ip) && !ipIsLoopback(a.ip)) return -E.EADDRNOTAVAIL;
-    if (a.port !== 0 && a.port < 1024 && t.creds.euid !== 0) return -E.EACCES;
+    if (a.port !== 0 && a.port < t.kernel.unprivilegedPortStart && t.creds.euid !== 0) return -E.EACCES;
     return this.takePort(a.ip, a.port);
   }
 

@@ -97,7 +97,7 @@ export class StackSocket extends SocketFile {
     if (typeof a === 'number') return a;
     if (this.local !== null) return -E.EINVAL;
     if (!isAny(a.ip) && !this.stack.isLocal(a.ip) && !(this.tcp ? false : isMulticast(a.ip) || eq(a.ip, V4_BCAST))) return -E.EADDRNOTAVAIL;
-    if (a.port !== 0 && a.port < 1024 && t.creds.euid !== 0) return -E.EACCES;
+    if (a.port !== 0 && a.port < t.kernel.unprivilegedPortStart && t.creds.euid !== 0) return -E.EACCES;
     return this.doBind(a.ip, a.port);
   }
 

@@ -13,12 +13,27 @@ let validator: ((data: unknown) => boolean) & { errors?: Array<Record<string, an
 
 function schemaValidator(): typeof validator & object {
   if (validator) return validator;
+  // Compiling the schema costs ~200 ms, most of `create`: the build saves it compiled
+  // (scripts/oci-validator.mjs, ajv's standalone code) and it is compiled here only
+  // when that file is missing.
+  for (const p of [path.join(__dirname, 'oci-validator.js'), path.join(__dirname, '..', '..', 'oci-validator.js')]) {
+    if (!fs.existsSync(p)) continue;
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const m = require(p);
+    validator = m.default ?? m;
+    return validator!;
+  }
+  validator = compileSchema().validate;
+  return validator!;
+}
+
+/** ajv with the runtime-spec schema, and the compiled validator (`code`: for ajv's standalone output). */
+export function compileSchema(code = false): { ajv: unknown; validate: NonNullable<typeof validator> } {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const Ajv = require('ajv').default ?? require('ajv');
-  const ajv = new Ajv({ strict: false, validateSchema: false, allErrors: false });
+  const ajv = new Ajv({ strict: false, validateSchema: false, allErrors: false, code: code ? { source: true } : undefined });
   for (const name of ['defs.json', 'defs-linux.json', 'config-linux.json']) ajv.addSchema(loadSchema(name), name);
-  validator = ajv.compile(loadSchema('config-schema.json'));
-  return validator!;
+  return { ajv, validate: ajv.compile(loadSchema('config-schema.json')) };
 }
 
 /** The vendored schema files (copied next to the bundle at build; see src/oci/README.md). */

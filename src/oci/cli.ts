@@ -16,9 +16,11 @@ import {
 } from './state';
 import { loadBundle } from './bundle';
 import { runHooks } from './hooks';
+import { nullStdio } from './stdio';
+import { networkMode } from './network';
 import { call } from './control';
 import type { ProcessSpec, Spec } from './spec-types';
-import type { SentryInit } from './sandbox';
+import type { SentryInit, SentryConfine } from './sandbox';
 
 export const VERSION = '0.1.0';
 
@@ -107,8 +109,9 @@ export function parseGlobals(argv: string[]): { g: Globals; rest: string[] } {
   if (fmt !== 'text' && fmt !== 'json') fail(`--log-format must be text or json, got '${fmt}'`, 2);
   const platform = (v.platform ?? 'ptrace') as string;
   if (platform !== 'ptrace') fail(`unknown platform '${platform}' (available: ptrace)`, 2);
-  const network = (v.network ?? 'none') as string;
-  if (network !== 'none' && network !== 'sandbox' && network !== 'host') fail(`unknown network '${network}' (none, sandbox, host)`, 2);
+  // 'auto' (no flag): sandbox when the container has a network namespace (network.ts).
+  const network = (v.network ?? 'auto') as string;
+  if (network !== 'none' && network !== 'sandbox' && network !== 'auto') fail(`unknown network '${network}' (none, sandbox)`, 2);
   if (v.help) rest.unshift('--help');
   if (v.version) rest.unshift('--version');
   return {
@@ -138,7 +141,7 @@ function logLine(level: string, msg: string): void {
 const HELP = `usage: tssandbox [global flags] COMMAND [flags] ARGS   (the OCI runtime command line)
 
 global flags: --root DIR (default ${DEFAULT_ROOT}), --log FILE, --log-format text|json, --debug,
-  --systemd-cgroup (accepted), --rootless true|false|auto, --platform ptrace, --network none
+  --systemd-cgroup (accepted), --rootless true|false|auto, --platform ptrace, --network none|sandbox
 
 commands:
   spec [--bundle DIR] [--rootless]       write a default config.json
@@ -157,7 +160,12 @@ commands:
 `;
 
 /** Entry point; returns the exit status (a promise for commands that wait). */
-export async function ociMain(argv: string[]): Promise<number> {
+/** What the command line above hands down (src/cli/main.ts): the Sentry's confinement. */
+export interface OciHooks { confine?: SentryConfine }
+let hooks: OciHooks = {};
+
+export async function ociMain(argv: string[], h: OciHooks = {}): Promise<number> {
+  hooks = h;
   try {
     const { g, rest } = parseGlobals(argv);
     globals = g;
@@ -187,7 +195,7 @@ export async function ociMain(argv: string[]): Promise<number> {
       case 'install': return (await import('./install')).cmdInstall(args);
       case '__oci-sentry': {
         const { sentryMain } = await import('./sandbox');
-        return sentryMain(args[0]);
+        return sentryMain(args[0], hooks.confine ?? null);
       }
       case 'pause':
       case 'resume': return cmdPause(g, args, cmd);
@@ -315,17 +323,25 @@ function netnsLauncher(config: Spec): string[] {
   return ['nsenter', `--net=${ns.path}`, '--'];
 }
 
+/** TSSANDBOX_OCI_CPU_PROF=DIR: the Sentry writes a V8 CPU profile there (start-up work; NODE_OPTIONS refuses --cpu-prof). */
+function sentryProfileFlags(): string[] {
+  const dir = process.env.TSSANDBOX_OCI_CPU_PROF;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
 /** The Sentry process for a container: started, and ready (or failed) when the promise settles. */
-function spawnSentry(st: StateDir, launcher: string[], preserveFds: number, detached: boolean, quiet: boolean): Promise<{ child: ChildProcess; error: string | null }> {
+function spawnSentry(st: StateDir, launcher: string[], preserveFds: number, detached: boolean, nullFds: number[]): Promise<{ child: ChildProcess; error: string | null }> {
   // With a console the guest's stdio is the pty: the Sentry keeps none of ours (an engine
-  // reading create's output to its end would wait forever on a copy held open).
-  const stdio: Array<'inherit' | 'pipe' | 'ignore' | number> = quiet ? ['ignore', 'ignore', 'ignore'] : ['inherit', 'inherit', 'inherit'];
+  // reading create's output to its end would wait forever on a copy held open). Neither
+  // does it keep the host's /dev/null (stdio.ts): a pipe whose far end we close instead.
+  const stdio: Array<'inherit' | 'pipe' | 'ignore' | number> = [0, 1, 2].map((fd) => (nullFds.includes(fd) ? 'pipe' : 'inherit'));
   for (let i = 0; i < preserveFds; i++) stdio.push(3 + i);
   stdio.push('pipe');
   // unshare and nsenter exec the Sentry: its pid stays the one we started.
-  const argv = [...launcher, process.execPath, entryScript(), '__oci-sentry', st.dir];
+  const argv = [...launcher, process.execPath, ...sentryProfileFlags(), entryScript(), '__oci-sentry', st.dir];
   const child = spawn(argv[0], argv.slice(1), { detached, stdio });
   const sync = child.stdio[3 + preserveFds]!;
+  for (const fd of nullFds) (child.stdio[fd] as (NodeJS.ReadableStream & { destroy(): void }) | null)?.destroy();
   return new Promise((resolve) => {
     let buf = '';
     let done = false;
@@ -373,10 +389,8 @@ async function cmdCreate(g: Globals, args: string[], isRun: boolean): Promise<nu
     fail('cannot allocate a tty for a detached container without --console-socket');
   }
   if (!proc.terminal && consoleSocket) fail('--console-socket given but process.terminal is false');
-  for (const ns of bundle.config.linux?.namespaces ?? []) {
-    // The seam for the netstack: a network namespace path is what sandbox mode will join.
-    if (ns.type === 'network' && ns.path && g.network === 'sandbox') fail('network mode "sandbox" is not available yet');
-  }
+  const net = networkMode(g.network, bundle.config);
+  if ('error' in net) fail(net.error);
   const st = new StateDir(g.root, id);
   st.create();
   let child: ChildProcess | null = null;
@@ -389,10 +403,15 @@ async function cmdCreate(g: Globals, args: string[], isRun: boolean): Promise<nu
     st.write(state);
     const init: SentryInit = {
       id, root: g.root, bundle: bundle.dir, rootfs: bundle.rootfs, config: bundle.config, consoleSocket,
-      preserveFds: preserve, syncFd: 3 + preserve, logPath: g.log, debug: g.debug, network: g.network, autoStart: isRun,
+      preserveFds: preserve, syncFd: 3 + preserve, logPath: g.log, debug: g.debug, network: net.mode, autoStart: isRun,
+      nullFds: nullStdio(!!(proc.terminal && consoleSocket)),
     };
     fs.writeFileSync(path.join(st.dir, 'init.json'), JSON.stringify(init));
-    const r = await spawnSentry(st, netnsLauncher(bundle.config), preserve, !foreground, !!(proc.terminal && consoleSocket));
+    // For the native entry (native/oci_fast.c): which of its fast paths hooks rule out.
+    const h = bundle.config.hooks ?? {};
+    const any = (k: 'startContainer' | 'poststart' | 'poststop') => (h[k]?.length ? 1 : 0);
+    fs.writeFileSync(path.join(st.dir, 'fast'), `v1 ${any('startContainer') | any('poststart')} ${any('poststop')}\n`);
+    const r = await spawnSentry(st, netnsLauncher(bundle.config), preserve, !foreground, init.nullFds);
     child = r.child;
     if (r.error) fail(r.error);
     const pub = publicState(st.read());
@@ -463,6 +482,8 @@ function cmdStart(g: Globals, args: string[]): number {
   if (err) fail(err);
   const r = call(st.sockPath, s.pid, { op: 'start' });
   if (!r.ok) fail(r.error ?? 'start failed');
+  // Recorded here, under the lock: the started Sentry is confined (writes no host path).
+  st.write({ ...s, status: 'running' });
   const perr = runHooks('poststart', config?.hooks?.poststart, publicState(st.read()));
   if (perr) logLine('warning', perr);
   return 0;
@@ -634,6 +655,7 @@ function cmdPause(g: Globals, args: string[], op: 'pause' | 'resume'): number {
   if (op === 'resume' && status !== 'paused') fail(`cannot resume a container that is ${status}`);
   const r = call(st.sockPath, s.pid, { op });
   if (!r.ok) fail(r.error ?? `${op} failed`);
+  st.write({ ...s, status: op === 'pause' ? 'paused' : 'running' });
   return 0;
 }
 

@@ -13,6 +13,7 @@ import { fail } from './errors';
 import { StateDir, currentStatus, validateId } from './state';
 import { connect, sendLine, LineReader, closeFd, ring } from './control';
 import { ociNative, EINTR } from './native';
+import { isHostNull } from './stdio';
 import type { Globals } from './cli';
 import { parseFlags } from './cli';
 import type { ProcessSpec, Spec } from './spec-types';
@@ -169,7 +170,10 @@ function runExec(req: { sock: string; pid: number; process: ProcessSpec; tty: bo
     report('error: the container\'s sandbox is not answering');
     fail('the container\'s sandbox is not answering (it has exited)');
   }
-  if (sendLine(sock, { op: 'exec', process: req.process, tty: req.tty, clientPid: process.pid }, fds) < 0) {
+  // The host's /dev/null is not sent: the Sentry would hold it (stdio.ts).
+  const nulls = req.tty ? [] : fds.filter((fd) => isHostNull(fd));
+  const sent = fds.filter((fd) => !nulls.includes(fd));
+  if (sendLine(sock, { op: 'exec', process: req.process, tty: req.tty, clientPid: process.pid, nullStdio: nulls }, sent) < 0) {
     report('error: cannot talk to the container\'s sandbox');
     fail('cannot talk to the container\'s sandbox');
   }

@@ -38,7 +38,11 @@ export function cmdInstall(args: string[]): number {
     process.stdout.write(`Removed runtime "${name}" from ${file}\n`);
     return 0;
   }
-  const bin = fs.realpathSync(process.argv[1]);
+  // The native entry (native/oci_fast.c: start and delete without a Node start-up,
+  // the rest handed to bin/tssandbox), when built.
+  const script = fs.realpathSync(process.argv[1]);
+  const fast = path.join(path.dirname(script), '..', 'build', 'Release', 'tssandbox-oci');
+  const bin = fs.existsSync(fast) ? fs.realpathSync(fast) : script;
   const entry: Record<string, unknown> = { path: bin };
   if (rest.length) entry.runtimeArgs = rest;
   conf.runtimes = { ...(conf.runtimes ?? {}), [name]: entry };

@@ -17,8 +17,6 @@ import { Tmpfs } from '../../fs/fsimpl/tmpfs/tmpfs';
 import { tmpfsBudget } from '../../fs/vfs/space-budget';
 import type { FsContext } from '../../fs/vfs/context';
 import { Kernel } from '../kernel/kernel';
-import { Credentials } from '../auth/credentials';
-import { setCaps } from '../auth/capabilities';
 import { Sentry } from '../kernel/sentry';
 import { SYSCALL_TABLE } from '../../syscalls/table';
 import { createInit, execInto, startInit, stopGroup, continueGroup } from '../kernel/process-lifecycle';
@@ -30,19 +28,23 @@ import { Task } from '../kernel/task';
 import { ThreadGroup } from '../kernel/thread-group';
 import { SignalHandlers, SignalState } from '../kernel/signals';
 import { sendToGroup, setHostWinchHook } from '../kernel/signal-delivery';
-import { limitsOf, RLIM_INFINITY } from '../kernel/limits';
 import { WaitQueue } from '../waiter/waitqueue';
 import { hostPoller } from '../waiter/host-poller';
 import type { AddressSpace } from '../mm/address-space';
-import { EACCES, ENOEXEC } from '../abi/errno';
 import { ociNative } from './native';
+import { installStdio, installTerminal, sentryNull } from './stdio';
+import { maskPaths, readonlyPaths } from './masks';
+import { applySysctl } from './sysctl';
+import { SetupError, setupFail, sendConsole, credsFor, applyRlimits, buildEnv, mkdirp, findProgram } from './process-setup';
+import { startNetwork } from './network';
+import { compileProfile, type CompiledProfile, type SeccompProfile } from './seccomp-profile';
+import { installFilter } from '../kernel/seccomp/install';
 import { ServerConn, closeFd, sendLine } from './control';
 import { StateDir, procStart, type SavedState } from './state';
 import { isBind, bundlePath } from './bundle';
-import { capMask } from './caps';
 import type { Mount, ProcessSpec, Spec } from './spec-types';
 
-const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
+const O_RDWR = 2;
 const POLLIN = 1;
 
 /** What `create` hands its Sentry (init.json in the state directory). */
@@ -58,23 +60,14 @@ export interface SentryInit {
   syncFd: number;
   logPath: string | null;
   debug: boolean;
-  /** The network mode; "none" (loopback only) until the netstack takes a namespace path. */
+  /** The network mode: "none" (loopback only) or "sandbox" (network.ts). */
   network: string;
   /** Set by `run`: start pid 1 as soon as it is created. */
   autoStart: boolean;
+  /** Which of fds 0..2 `create` replaced, for being the host's /dev/null (stdio.ts). */
+  nullFds: number[];
 }
 
-class SetupError extends Error {}
-
-function setupFail(msg: string): never {
-  throw new SetupError(msg);
-}
-
-const RLIMITS: Record<string, number> = {
-  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
-  RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10, RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12,
-  RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
-};
 
 /** Signals whose default action is to ignore (a created container survives them). */
 const DEFAULT_IGNORED = new Set([17, 18, 23, 28]);
@@ -91,6 +84,8 @@ export class ContainerSentry {
   /** The container's sandbox (one per Sentry process). */
   private readonly kernel = new Kernel();
   private started = false;
+  private seccomp: CompiledProfile | null = null;
+  private stubPid = -1;
   private paused = false;
   private listenFd = -1;
   private readonly conns = new Set<ServerConn>();
@@ -98,13 +93,21 @@ export class ContainerSentry {
   private readonly execClients = new Map<number, number>();
   private log: (m: string) => void;
 
-  constructor(readonly cfg: SentryInit) {
+  constructor(readonly cfg: SentryInit, private readonly confine: SentryConfine | null) {
     this.st = new StateDir(cfg.root, cfg.id);
-    const logPath = cfg.logPath;
-    this.log = (m) => {
-      if (!cfg.debug || !logPath) return;
+    // Opened now: the confined Sentry opens no host path for writing.
+    let logFd = -1;
+    if (cfg.debug && cfg.logPath) {
       try {
-        fs.appendFileSync(logPath, JSON.stringify({ level: 'debug', msg: m, time: new Date().toISOString() }) + '\n');
+        logFd = fs.openSync(cfg.logPath, 'a');
+      } catch {
+        // the log is best effort
+      }
+    }
+    this.log = (m) => {
+      if (logFd < 0) return;
+      try {
+        fs.writeSync(logFd, JSON.stringify({ level: 'debug', msg: m, time: new Date().toISOString() }) + '\n');
       } catch {
         // the log is best effort
       }
@@ -113,6 +116,7 @@ export class ContainerSentry {
 
   /** Builds the sandbox and reports to `create`; then serves until pid 1 exits. */
   main(): never {
+    this.log(`sentry up at ${performance.now().toFixed(1)} ms`);
     try {
       this.build();
     } catch (e) {
@@ -124,7 +128,9 @@ export class ContainerSentry {
     this.state = this.st.read();
     this.state.pid = process.pid;
     this.state.pidStart = procStart(process.pid) ?? '';
-    this.state.status = 'created';
+    // The last state the Sentry writes: once started it is confined, and the commands
+    // that change the status (start, pause, resume) record it themselves.
+    this.state.status = this.cfg.autoStart ? 'running' : 'created';
     this.st.write(this.state);
     this.listenFd = ociNative().ociListen(this.st.sockPath);
     if (this.listenFd < 0) {
@@ -138,6 +144,7 @@ export class ContainerSentry {
         process.exit(1);
       }
     }
+    this.log(`ready at ${performance.now().toFixed(1)} ms`);
     this.report('ok');
     if (!this.started) this.serveCreated();
     this.serveRunning();
@@ -169,7 +176,11 @@ export class ContainerSentry {
       if (isBind(m)) {
         const src = bundlePath(this.cfg.bundle, m.source!, 'mounts.source');
         const ro = (m.options ?? []).includes('ro');
-        if (fs.statSync(src).isDirectory()) binds.push({ src, dst: m.destination, readonly: ro });
+        // Directories and regular files are live binds through the Gofer (a file's
+        // changes on the host, e.g. Docker rewriting /etc/hosts, are seen at once);
+        // anything else (a device, a socket) is copied, as it is no file to serve.
+        const st = fs.statSync(src);
+        if (st.isDirectory() || st.isFile()) binds.push({ src, dst: m.destination, readonly: ro });
         else fileBinds.push({ src, dst: m.destination });
       } else {
         later.push(m);
@@ -186,6 +197,7 @@ export class ContainerSentry {
       ? c.linux.resources.memory.limit : Infinity;
     let vfs: Vfs;
     try {
+      this.log(`createVfs at ${performance.now().toFixed(1)} ms`);
       vfs = createVfs({ root: this.cfg.rootfs, mounts: binds, ttyFd, kernel: this.kernel });
     } catch (e) {
       setupFail(`cannot set up the filesystem: ${(e as Error).message}`);
@@ -198,18 +210,6 @@ export class ContainerSentry {
     if (this.cfg.debug) this.kernel.debug = (m) => this.log(m);
 
     const fdTable = new FdTable();
-    if (ptySlave >= 0) {
-      const f = new HostFile(ptySlave, O_RDWR, true);
-      fdTable.installAt(0, f, false);
-      fdTable.installAt(1, f.incRef(), false);
-      fdTable.installAt(2, f.incRef(), false);
-    } else {
-      fdTable.installAt(0, new HostFile(0, tty.isatty(0) ? O_RDWR : O_RDONLY), false);
-      fdTable.installAt(1, new HostFile(1, tty.isatty(1) ? O_RDWR : O_WRONLY), false);
-      fdTable.installAt(2, new HostFile(2, tty.isatty(2) ? O_RDWR : O_WRONLY), false);
-    }
-    for (let i = 0; i < this.cfg.preserveFds; i++) fdTable.installAt(3 + i, new HostFile(3 + i, O_RDWR), false);
-
     const fsCtx = vfs.rootContext();
     const creds = credsFor(proc);
     if (proc.user?.umask !== undefined) fsCtx.umask = proc.user.umask & 0o777;
@@ -219,12 +219,22 @@ export class ContainerSentry {
     this.s = s;
     const init = createInit(s, { req: null as unknown as ExecRequest, fdTable, fsCtx, creds });
     this.init = init;
+    if (proc.noNewPrivileges) init.noNewPrivs = true;
+    this.seccomp = this.compileSeccomp();
+    if (this.seccomp) installFilter(init, this.seccomp.prog, { log: this.seccomp.log });
+    // stdio.ts: fds that were the host's /dev/null are pipes now; the guest gets ours.
+    if (ptySlave >= 0) installTerminal(fdTable, ptySlave, true);
+    else installStdio(fdTable, [0, 1, 2].filter((fd) => !this.cfg.nullFds.includes(fd)), this.cfg.nullFds, false, (fd) => sentryNull(vfs, init, fd));
+    for (let i = 0; i < this.cfg.preserveFds; i++) fdTable.installAt(3 + i, new HostFile(3 + i, O_RDWR), false);
     if (ttyFd >= 0) attachTty(consoleTty, init.tg);
     applyRlimits(init.tg, proc);
 
     // Mounts that are not binds, in config order.
     for (const m of later) this.mountOne(m);
     for (const fb of fileBinds) this.copyFile(fb.src, fb.dst);
+    // As runc: sysctls, read-only paths, then the masks (which may lie inside them).
+    const masked = applySysctl(vfs, init, c.linux?.sysctl ?? {}) ?? readonlyPaths(vfs, init, c.linux?.readonlyPaths ?? []) ?? maskPaths(vfs, init, c.linux?.maskedPaths ?? []);
+    if (masked) setupFail(masked);
     if (c.root?.readonly) vfs.rootFs.readonly = true;
 
     const envp = buildEnv(proc.env ?? []);
@@ -241,8 +251,20 @@ export class ContainerSentry {
     this.initReq = { path: program, argv: args, envp, uid: creds.uid, euid: creds.euid, gid: creds.gid, egid: creds.egid };
     const check = resolveExec((p) => vfs.openExec(init, p), this.initReq);
     if ('errno' in check) setupFail(`exec ${args[0]}: ${check.reason}`);
+    this.log(`stub start at ${performance.now().toFixed(1)} ms`);
     const started = platform.start();
+    this.stubPid = started;
     if (started < 0) setupFail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`);
+  }
+
+  /** linux.seccomp compiled for the Sentry's guest seccomp (seccomp-profile.ts); null without one. */
+  private compileSeccomp(): CompiledProfile | null {
+    const prof = this.cfg.config.linux?.seccomp as SeccompProfile | undefined;
+    if (!prof) return null;
+    const r = compileProfile(prof);
+    if (typeof r === 'string') setupFail(r);
+    this.log(`seccomp: ${prof.syscalls?.length ?? 0} rules compiled to ${r.prog.len} instructions`);
+    return r;
   }
 
   private mountOne(m: Mount): void {
@@ -274,10 +296,7 @@ export class ContainerSentry {
     if (r < 0) setupFail(`cannot mount ${type} at ${dst} (errno ${-r})`);
   }
 
-  /**
-   * A bind of a single file (engines bind /etc/hosts, /etc/resolv.conf, /etc/hostname):
-   * its content is copied into the overlay at create time.
-   */
+  /** A bind of something that is neither a directory nor a regular file: its content, copied at create time. */
   private copyFile(src: string, dst: string): void {
     let data: Buffer;
     try {
@@ -305,12 +324,18 @@ export class ContainerSentry {
 
   private start(): string | null {
     if (this.started) return 'container already started';
+    this.log(`start at ${performance.now().toFixed(1)} ms`);
+    const netErr = startNetwork(this.kernel, this.cfg.network, (m) => this.log(m));
+    if (netErr) return netErr;
+    this.log(`network at ${performance.now().toFixed(1)} ms`);
     ociNative().installSignalHandlers();
+    // Set up: from here the Sentry needs only the host calls it serves guests with, as
+    // in `run` (src/cli/confine.ts, handed down by the command line).
+    this.confine?.({ gofer: this.vfs.gofer !== null, stubPid: this.stubPid }, (m) => this.log(m));
+    this.log(`network and confinement done at ${performance.now().toFixed(1)} ms`);
     const err = startInit(this.s, this.init, this.initReq);
     if (err) return `exec ${this.initReq.argv[0]}: ${err.reason}`;
     this.started = true;
-    this.state.status = 'running';
-    this.st.write(this.state);
     return null;
   }
 
@@ -441,8 +466,6 @@ export class ContainerSentry {
         }
         for (const tg of this.kernel.threadGroups.values()) if (!tg.zombie) want ? stopGroup(this.s, tg, 19, true) : continueGroup(this.s, tg, true);
         this.paused = want;
-        this.state.status = want ? 'paused' : 'running';
-        this.st.write(this.state);
         c.send({ ok: true });
         return false;
       }
@@ -487,17 +510,11 @@ export class ContainerSentry {
     const proc = msg.process as ProcessSpec;
     if (!proc || !Array.isArray(proc.args) || proc.args.length === 0) return fail('exec: process.args must not be empty');
     const fdTable = new FdTable();
-    if (msg.tty) {
-      const f = new HostFile(fds[0], O_RDWR, true);
-      fdTable.installAt(0, f, false);
-      fdTable.installAt(1, f.incRef(), false);
-      fdTable.installAt(2, f.incRef(), false);
-      for (const extra of fds.slice(1)) closeFd(extra);
-    } else {
-      const modes = [O_RDONLY, O_WRONLY, O_WRONLY];
-      fds.slice(0, 3).forEach((fd, i) => fdTable.installAt(i, new HostFile(fd, tty.isatty(fd) ? O_RDWR : modes[i], true), false));
-      for (const extra of fds.slice(3)) closeFd(extra);
-    }
+    const nulls = Array.isArray(msg.nullStdio) ? (msg.nullStdio as unknown[]).filter((i): i is number => i === 0 || i === 1 || i === 2) : [];
+    const given = msg.tty ? 1 : 3 - nulls.length;
+    if (msg.tty) installTerminal(fdTable, fds[0], true);
+    else installStdio(fdTable, fds.slice(0, given), nulls, true, (fd) => sentryNull(this.vfs, this.init, fd));
+    for (const extra of fds.slice(given)) closeFd(extra);
     const s = this.s;
     const creds = credsFor(proc);
     const fsCtx: FsContext = this.init.fsCtx.fork();
@@ -506,6 +523,9 @@ export class ContainerSentry {
     if (tid < 0) return fail('exec: no pid left');
     const tg = new ThreadGroup(this.kernel, tid, new SignalHandlers());
     const t = new Task(this.kernel, tid, 0, tg, null as unknown as AddressSpace, fdTable, fsCtx, creds, new SignalState(), s.wake);
+    if (proc.noNewPrivileges) t.noNewPrivs = true;
+    // As runc's exec: the container's seccomp profile holds for it too.
+    if (this.seccomp) installFilter(t, this.seccomp.prog, { log: this.seccomp.log });
     tg.startTimeNs = this.kernel.nowNs();
     this.kernel.threadGroups.set(tid, tg);
     applyRlimits(tg, proc);
@@ -558,82 +578,13 @@ export class ContainerSentry {
   private readonly onSignalLine = new Map<ServerConn, ThreadGroup>();
 }
 
-/** Connects to the engine's console socket and sends it the master of a new host pty; returns the slave. */
-function sendConsole(sockPath: string, size: { height: number; width: number } | undefined): number {
-  const n = ociNative();
-  const pty = n.ociOpenPty(size?.height ?? 0, size?.width ?? 0);
-  if (typeof pty === 'number') setupFail(`cannot open a pty (errno ${-pty})`);
-  const [master, slave] = pty;
-  const sock = n.ociConnect(sockPath);
-  if (sock < 0) setupFail(`cannot connect to the console socket ${sockPath} (errno ${-sock})`);
-  const name = new TextEncoder().encode('/dev/ptmx');
-  const r = n.ociSend(sock, name, name.length, Int32Array.of(master), 1);
-  closeFd(sock);
-  closeFd(master);
-  if (r < 0) setupFail(`cannot send the console to ${sockPath} (errno ${-r})`);
-  return slave;
-}
-
-export function credsFor(proc: ProcessSpec): Credentials {
-  const uid = proc.user?.uid ?? 0;
-  const gid = proc.user?.gid ?? 0;
-  const creds = new Credentials(uid, gid);
-  creds.groups = [...(proc.user?.additionalGids ?? [])];
-  const caps = proc.capabilities;
-  if (caps) {
-    const eff = capMask(caps.effective, 'process.capabilities.effective');
-    const perm = capMask(caps.permitted, 'process.capabilities.permitted');
-    const inh = capMask(caps.inheritable, 'process.capabilities.inheritable');
-    for (const m of [eff, perm, inh]) if (typeof m === 'string') setupFail(m);
-    setCaps(creds, { effective: eff as bigint, permitted: perm as bigint, inheritable: inh as bigint });
-  }
-  return creds;
-}
-
-function applyRlimits(tg: ThreadGroup, proc: ProcessSpec): void {
-  if (!proc.rlimits?.length) return;
-  const lims = limitsOf(tg);
-  const big = (v: number) => (v >= 2 ** 63 ? RLIM_INFINITY : BigInt(Math.floor(v)));
-  for (const r of proc.rlimits) {
-    const res = RLIMITS[r.type];
-    if (res === undefined) setupFail(`process.rlimits: unknown type ${r.type}`);
-    const e = lims.set(res, { cur: big(r.soft), max: big(r.hard) }, true);
-    if (e < 0) setupFail(`process.rlimits: ${r.type}: soft ${r.soft} / hard ${r.hard} refused (errno ${-e})`);
-  }
-}
-
-function buildEnv(list: string[]): string[] {
-  const env = list.filter((kv) => kv.includes('='));
-  if (!env.some((kv) => kv.startsWith('PATH='))) env.push('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
-  return env;
-}
-
-function mkdirp(vfs: Vfs, t: Task, dir: string): void {
-  let cur = '';
-  for (const part of dir.split('/').filter(Boolean)) {
-    cur += '/' + part;
-    vfs.mkdir(t, -100, cur, 0o755);
-  }
-}
-
-/** A program name without '/' is looked up in the guest's PATH, like execvp. */
-function findProgram(vfs: Vfs, t: Task, name: string, envp: string[]): string {
-  if (name.includes('/')) return name;
-  const pathVar = envp.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/bin:/bin';
-  let denied = false;
-  for (const dir of pathVar.split(':')) {
-    const cand = path.posix.join(dir || '.', name);
-    const r = vfs.openExec(t, cand);
-    if (typeof r !== 'number') return cand;
-    if (r === -EACCES || r === -ENOEXEC) denied = true;
-  }
-  setupFail(`exec: "${name}": ${denied ? 'permission denied' : 'executable file not found in $PATH'}`);
-}
-
 /** Entry point of `tssandbox __oci-sentry DIR`. */
-export function sentryMain(dir: string): never {
+export function sentryMain(dir: string, confine: SentryConfine | null): never {
   const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'init.json'), 'utf8')) as SentryInit;
-  return new ContainerSentry(cfg).main();
+  return new ContainerSentry(cfg, confine).main();
 }
+
+/** The Sentry's self-confinement (src/cli/confine.ts's confineSentry, passed down: cli is the layer above). */
+export type SentryConfine = (o: { gofer: boolean; stubPid: number }, warn: (m: string) => void) => number;
 
 export { sendLine };

@@ -23,6 +23,14 @@ describe('compat guests match Linux', () => {
   }
 });
 
+describe('guest seccomp: filters, every action, strict mode, TSYNC, inheritance', () => {
+  for (const l of LINKAGES) {
+    it(`cp_seccomp (${l})`, async () => {
+      await expectSameAsNative([build('cp_seccomp', l)], { timeoutMs: 25_000 });
+    }, 40_000);
+  }
+});
+
 /** A hand-built ELF: one PT_LOAD (R+X) holding header and code, no sections; writes, exits 42. */
 function tinyElf(bssPages: number): Buffer {
   const base = 0x400000n;

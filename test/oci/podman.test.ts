@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, have, makeRootfs, rootfsTar, tmp, alive, waitFor } from './helpers';
+import { canMakeNetns, cleanupNetns, vethPair, SANDBOX_V4 } from '../net/netns';
 
 const ok = have('podman') && have('conmon');
 const IMAGE = 'localhost/tssandbox-busybox:test';
@@ -29,6 +30,7 @@ describe.skipIf(!ok)('podman --runtime tssandbox', () => {
   }, 120_000);
 
   afterAll(() => {
+    cleanupNetns();
     if (!dir) return;
     podman(['rm', '-af']);
     spawnSync('sh', ['-c', `grep " ${dir}" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r -n1 umount -l`]);
@@ -39,6 +41,21 @@ describe.skipIf(!ok)('podman --runtime tssandbox', () => {
     const r = podman(['run', '--rm', '--network=none', ...ULIMITS, IMAGE, 'sh', '-c', 'echo hi from podman; uname -r; exit 5']);
     expect(r.stdout).toBe('hi from podman\n6.1.0-tssandbox\n');
     expect(r.status, r.stderr).toBe(5);
+  });
+
+  it.skipIf(!canMakeNetns())('--network ns:PATH: the Sentry\'s stack takes the namespace over; TCP served to the peer', async () => {
+    // A namespace and veth of the test's own (198.51.100.0/24), handed to podman as is.
+    const pair = vethPair();
+    const r = podman(['run', '-d', '--name', 'pn', '--network', `ns:/run/netns/${pair.sandboxNs}`, ...ULIMITS, IMAGE,
+      'sh', '-c', 'while true; do echo served-in-podman | nc -l -p 7777; done']);
+    expect(r.status, r.stderr).toBe(0);
+    const got = await waitFor(() => {
+      const c = spawnSync('ip', ['netns', 'exec', pair.peerNs, 'busybox', 'nc', '-w', '2', SANDBOX_V4, '7777'], { encoding: 'utf8', input: '', timeout: 10_000 });
+      return c.stdout.includes('served-in-podman') ? c.stdout : null;
+    }, 100);
+    expect(got).toContain('served-in-podman');
+    expect(podman(['exec', 'pn', 'ip', '-4', 'addr']).stdout).toContain(`${SANDBOX_V4}/24`);
+    expect(podman(['rm', '-f', 'pn']).status).toBe(0);
   });
 
   it('run -d, exec, rm -f', async () => {

@@ -2,6 +2,8 @@
  * /proc, synthesized from the Sentry's own task and thread-group tables: it shows the
  * sandbox (its pids, files, mounts), never the host's processes.
  */
+import { capsOf } from '../../../src/auth/capabilities';
+import { filterCount } from '../../../src/kernel/seccomp/filter';
 import * as os from 'os';
 import { readFileSync } from 'fs';
 import { randomUUID } from 'crypto';
@@ -244,6 +246,20 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
     ]))],
     ['net', dir('/sys/net', () => entries([
       ['core', dir('/sys/net/core', () => entries([['somaxconn', file('/sys/net/core/somaxconn', () => '4096\n')]]))],
+      ['ipv4', dir('/sys/net/ipv4', () => entries([
+        ['ip_unprivileged_port_start', file('/sys/net/ipv4/ip_unprivileged_port_start', () => `${kernel.unprivilegedPortStart}\n`, 0o644, (d) => {
+          const v = /^\s*(\d+)\s*$/.exec(d.toString('latin1'));
+          if (!v || Number(v[1]) > 65535) return -E.EINVAL;
+          kernel.unprivilegedPortStart = Number(v[1]);
+          return d.length;
+        })],
+        ['ping_group_range', file('/sys/net/ipv4/ping_group_range', () => `${kernel.pingGroupRange}\n`, 0o644, (d) => {
+          const v = /^\s*(\d+)\s+(\d+)\s*$/.exec(d.toString('latin1'));
+          if (!v || Number(v[1]) > 0x7fffffff || Number(v[2]) > 0x7fffffff) return -E.EINVAL;
+          kernel.pingGroupRange = `${v[1]}\t${v[2]}`;
+          return d.length;
+        })],
+      ]))],
     ]))],
   ]);
 
@@ -366,13 +382,14 @@ function statusText(t: Task, state?: string): string {
     `SigBlk:\t${hex16(0)}`,
     `SigIgn:\t${hex16(0)}`,
     `SigCgt:\t${hex16(0)}`,
-    `CapInh:\t${hex16(0)}`,
-    `CapPrm:\t${hex16(c.euid === 0 ? 0x1ffffffffff : 0)}`,
-    `CapEff:\t${hex16(c.euid === 0 ? 0x1ffffffffff : 0)}`,
+    `CapInh:\t${hex16(capsOf(c).inheritable)}`,
+    `CapPrm:\t${hex16(capsOf(c).permitted)}`,
+    `CapEff:\t${hex16(capsOf(c).effective)}`,
     `CapBnd:\t${hex16(0x1ffffffffff)}`,
     `CapAmb:\t${hex16(0)}`,
-    `NoNewPrivs:\t0`,
-    `Seccomp:\t0`,
+    `NoNewPrivs:\t${t.noNewPrivs ? 1 : 0}`,
+    `Seccomp:\t${t.seccomp?.mode ?? 0}`,
+    `Seccomp_filters:\t${filterCount(t.seccomp)}`,
     `Cpus_allowed:\t${(2 ** t.kernel.cpus - 1).toString(16)}`,
     `Cpus_allowed_list:\t${t.kernel.cpus > 1 ? `0-${t.kernel.cpus - 1}` : '0'}`,
     `voluntary_ctxt_switches:\t${hs.nvcsw}`,
