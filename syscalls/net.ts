@@ -15,7 +15,8 @@ import { SocketFile, credsOf, isNonblock } from '../src/net/socket-file';
 import { UnixSocket } from '../src/net/unix-socket';
 import { InetSocket } from '../src/net/inet-socket';
 import { StackSocket, ipControlFor } from '../src/net/stack-socket';
-import { stackOf } from '../src/net/netns';
+import { stackOf, networkModeOf } from '../src/net/netns';
+import { HostSocket } from '../src/net/host-socket';
 import { NetlinkSocket } from '../src/net/netlink-route';
 import { parseControl, buildControl, releaseControl, type SendControl } from '../src/net/cmsg';
 import { getOpt, setOpt } from '../src/net/sockopt';
@@ -103,6 +104,7 @@ function create(t: Task, domain: number, type: number, protocol: number, flags: 
       return UnixSocket.create(t, type, fl);
     case C.AF_INET:
     case C.AF_INET6:
+      if (networkModeOf(t.kernel) === 'host') return HostSocket.create(t, domain, type, protocol, fl);
       if (type === C.SOCK_STREAM) {
         if (protocol !== 0 && protocol !== C.IPPROTO_TCP) return -E.EPROTONOSUPPORT;
       } else if (type === C.SOCK_DGRAM) {
@@ -251,7 +253,7 @@ export function getsockopt(t: Task, fd: number, level: number, name: number, val
   const have = t.mem.readI32(lenPtr);
   if (have === null) return EFAULT;
   if (have < 0) return -E.EINVAL;
-  const v = getOpt(s, level | 0, name | 0);
+  const v = getOpt(s, level | 0, name | 0, have);
   if (typeof v === 'number') return v;
   const n = Math.min(have, v.length);
   if (n > 0 && !t.mem.write(val, v, 0, n)) return EFAULT;
@@ -376,8 +378,8 @@ export function sendmsg(t: Task, fd: number, msg: number, flags: number): number
 
 /** One receive into segs (MSG_WAITALL loops for streams); fills meta. */
 function doRecv(t: Task, s: SocketFile, segs: Seg[], flags: number, meta: RecvMeta): number {
-  if (flags & C.MSG_OOB) return s.domain === C.AF_UNIX ? -E.EOPNOTSUPP : -E.EINVAL;
-  if (flags & C.MSG_ERRQUEUE) return -E.EAGAIN;
+  if (flags & C.MSG_OOB && !s.passesOobFlags) return s.domain === C.AF_UNIX ? -E.EOPNOTSUPP : -E.EINVAL;
+  if (flags & C.MSG_ERRQUEUE && !s.passesOobFlags) return -E.EAGAIN;
   const nonblock = isNonblock(s, flags);
   const st = callState(t, nonblock ? 0 : s.rcvTimeoNs);
   const total = totalLen(segs);

@@ -38,6 +38,8 @@ export interface RecvMeta {
   info?: { ifindex: number; dst: Buffer; ttl: number; tos: number };
   /** TCP MSG_TRUNC: the bytes were discarded, the syscall copies nothing. */
   discard?: boolean;
+  /** Ancillary data already built (host-mode sockets: the host's IP-level cmsgs). */
+  ipCtl?: Array<[number, number, Buffer]>;
 }
 
 export function dropRights(p: Packet): void {

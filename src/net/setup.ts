@@ -6,6 +6,8 @@
  *    interface in it: opened with AF_PACKET from inside the namespace, its IPv4/IPv6
  *    addresses and routes copied into the stack and then removed from the namespace's
  *    kernel, so that only the Sentry answers for them (as runsc does).
+ *  - "host": no stack; AF_INET sockets are host sockets made by the socket broker
+ *    (host-socket.ts), under the same policy, loopback included.
  */
 import { execFileSync } from 'child_process';
 import { Stack } from './stack/stack';
@@ -16,6 +18,7 @@ import { parse, v4, isV4 } from './stack/addr';
 import { timerQueue } from '../kernel/time/timers';
 import { setNetwork, type NetworkMode } from './netns';
 import { NetPolicy, setPolicy } from './policy';
+import { startBroker } from './host-socket';
 
 export interface NetOptions {
   mode: NetworkMode;
@@ -54,7 +57,13 @@ export function setupNetwork(kernel: { nowNs(): number }, o: NetOptions): Stack 
     setNetwork(kernel, 'none', null);
     return null;
   }
-  if (o.mode !== 'sandbox') throw new Error(`--network=${o.mode} is not implemented yet (use none or sandbox)`);
+  if (o.mode === 'host') {
+    if (o.netns !== null) throw new Error('--netns needs --network=sandbox');
+    startBroker(kernel);
+    setNetwork(kernel, 'host', null);
+    return null;
+  }
+  if (o.mode !== 'sandbox') throw new Error(`--network=${o.mode} is not implemented yet (use none, sandbox or host)`);
   const clock = { nowNs: () => kernel.nowNs(), q: timerQueue };
   const stack = new Stack(clock);
   if (o.pcap !== null) stack.pcap = new PcapWriter(o.pcap, clock.nowNs);

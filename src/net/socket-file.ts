@@ -363,6 +363,11 @@ export abstract class SocketFile extends FileDescription {
     return true;
   }
 
+  /** recv passes MSG_OOB and MSG_ERRQUEUE to the socket (host-mode sockets: the host has them). */
+  get passesOobFlags(): boolean {
+    return false;
+  }
+
   /** Bytes waiting to be read (sizes a stream read's buffer). */
   get inBytes(): number {
     return this.rq.bytes;

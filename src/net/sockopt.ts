@@ -9,6 +9,7 @@ import * as C from '../abi/socket';
 import { SocketFile, SockState } from './socket-file';
 import { InetSocket } from './inet-socket';
 import { StackSocket } from './stack-socket';
+import { HostSocket } from './host-socket';
 import { tcpInfo } from './tcp-info';
 
 function timevalNs(b: Buffer): number {
@@ -31,7 +32,12 @@ function int(v: number): Buffer {
 }
 
 /** The option's value, or -errno. */
-export function getOpt(s: SocketFile, level: number, name: number): Buffer | number {
+export function getOpt(s: SocketFile, level: number, name: number, len = 512): Buffer | number {
+  if (s instanceof HostSocket) {
+    const h = s.hostGetOpt(level, name, len);
+    if (h !== undefined) return h;
+    if (level !== C.SOL_SOCKET || (name !== C.SO_RCVTIMEO && name !== C.SO_SNDTIMEO)) return -E.ENOPROTOOPT;
+  }
   if (level === C.SOL_SOCKET) {
     switch (name) {
       case C.SO_TYPE: return int(s.type);
@@ -123,6 +129,11 @@ export function getOpt(s: SocketFile, level: number, name: number): Buffer | num
 /** Applies an option; `b` holds the optlen bytes the guest passed. */
 export function setOpt(_t: Task, s: SocketFile, level: number, name: number, b: Buffer): number {
   const needInt = () => (b.length < 4 ? -E.EINVAL : b.readInt32LE(0));
+  if (s instanceof HostSocket) {
+    const h = s.hostSetOpt(level, name, b);
+    if (h !== undefined) return h;
+    if (level !== C.SOL_SOCKET || (name !== C.SO_RCVTIMEO && name !== C.SO_SNDTIMEO)) return -E.ENOPROTOOPT;
+  }
   if (level === C.SOL_SOCKET) {
     switch (name) {
       case C.SO_RCVTIMEO:

@@ -519,6 +519,7 @@ export class StackSocket extends SocketFile {
 
 /** The IP ancillary data (cmsgs) a received datagram gets, as the socket asked. */
 export function ipControlFor(s: SocketFile, meta: RecvMeta): IpControl | null {
+  if (meta.ipCtl !== undefined) return meta.ipCtl;
   const info = meta.info;
   if (info === undefined || (s.domain !== AF_INET && s.domain !== AF_INET6)) return null;
   const out: IpControl = [];

@@ -1,0 +1,116 @@
+/**
+ * Network mode "host": the guest's sockets are host sockets held by the Sentry (made by
+ * the socket broker). The sandbox runs inside a namespace the test made, joined by a
+ * veth to a peer namespace with Linux's echo servers; the same guest run natively in
+ * that namespace prints the same lines. A guest server is reached from the peer, and
+ * `ss` shows its socket held by the Sentry alone (the guest's fd is not a host fd).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import * as path from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { compileGuest } from '../helpers/build';
+import { BIN } from '../helpers/paths';
+import { canMakeNetns, cleanupNetns, vethPair, addNetns, inNs, runIn, sh, PEER_V4, PEER_V6, SANDBOX_V4, type Proc } from './netns';
+
+const ok = process.getuid?.() === 0 && canMakeNetns();
+const SRC = path.join(__dirname, 'guests');
+let guest = '';
+let echo = '';
+const compared: Record<string, string> = {};
+const procs: Proc[] = [];
+const track = (p: Proc) => (procs.push(p), p);
+
+const ECHO = `
+import socket, threading
+def tcp(port):
+    l = socket.socket(socket.AF_INET6); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); l.bind(('::', port)); l.listen(16)
+    def one(c):
+        while True:
+            d = c.recv(4096)
+            if not d: break
+            c.sendall(d)
+        c.close()
+    while True:
+        c, _ = l.accept(); threading.Thread(target=one, args=(c,), daemon=True).start()
+def udp(port):
+    u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); u.bind(('::', port))
+    while True:
+        d, a = u.recvfrom(4096); u.sendto(d, a)
+for f, p in ((tcp, 7001), (tcp, 7002), (udp, 7001)):
+    threading.Thread(target=f, args=(p,), daemon=True).start()
+print('ready', flush=True)
+threading.Event().wait()
+`;
+
+beforeAll(() => {
+  if (!ok) return;
+  guest = compileGuest('net_hostmode', 'dynamic', { srcDir: SRC });
+  for (const g of ['net_sockets', 'net_inet']) compared[g] = compileGuest(g, 'dynamic', { srcDir: SRC, flags: ['-I', path.join(__dirname, '../guests')] });
+  const dir = mkdtempSync(path.join(tmpdir(), 'tss-hostnet-'));
+  echo = path.join(dir, 'echo.py');
+  writeFileSync(echo, ECHO);
+});
+afterEach(() => {
+  for (const p of procs.splice(0)) p.kill();
+  cleanupNetns();
+});
+afterAll(() => cleanupNetns());
+
+/** tssandbox run --network=host inside namespace ns. */
+function hostMode(ns: string, argv: string[], extra: string[] = []): Proc {
+  return inNs(ns, [process.execPath, BIN, 'run', '--network=host', ...extra, '--', ...argv]);
+}
+async function finish(p: Proc): Promise<string> {
+  const code = await p.done;
+  if (code !== 0) throw new Error(`exited ${code}: ${p.out()}\n${p.err()}`);
+  return p.out();
+}
+
+describe.skipIf(!ok)('network mode host', () => {
+  it('TCP and UDP, v4 and v6, blocking and nonblocking, refused, sockopts: as Linux', async () => {
+    const p = vethPair();
+    await track(inNs(p.peerNs, ['python3', '-c', ECHO])).waitFor('ready');
+    const native = await runIn(p.sandboxNs, [guest, 'client', PEER_V4, PEER_V6]);
+    expect(native).toContain('ok udp refused -1 errno 111');
+    const sandboxed = await finish(track(hostMode(p.sandboxNs, [guest, 'client', PEER_V4, PEER_V6])));
+    expect(sandboxed).toBe(native);
+    expect(sandboxed.split('\n').filter((l) => l.startsWith('ok ')).length).toBe(16);
+  }, 120_000);
+
+  it('a guest server is reached from the peer; its socket is held by the Sentry alone', async () => {
+    const p = vethPair();
+    const srv = track(hostMode(p.sandboxNs, [guest, 'serve', '7100']));
+    await srv.waitFor('listening acceptconn 1');
+    const ss = sh(['ip', 'netns', 'exec', p.sandboxNs, 'ss', '-tlnpH', 'sport = :7100']);
+    const pids = [...ss.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
+    expect(pids).toEqual([srv.child.pid]);
+    const reply = await runIn(p.peerNs, ['python3', '-c',
+      `import socket; c=socket.create_connection(('${SANDBOX_V4}',7100)); c.sendall(b'hi\\n'); print(c.recv(10).decode().strip())`]);
+    expect(reply).toBe('hi\n');
+    expect(await finish(srv)).toContain(`served hi from [::ffff:${PEER_V4}]`);
+  }, 120_000);
+
+  it('--deny-net refuses at once in host mode; loopback is policed too', async () => {
+    const p = vethPair();
+    await track(inNs(p.peerNs, ['python3', '-c', ECHO])).waitFor('ready');
+    const out = await finish(track(hostMode(p.sandboxNs, [guest, 'policy', PEER_V4], [`--deny-net=${PEER_V4}:7002`])));
+    expect(out).toBe('connect 7001: ok\nconnect 7002: Connection refused\n');
+    const lo = await finish(track(hostMode(p.sandboxNs, [guest, 'policy', '127.0.0.1'], ['--allow-net=198.51.100.0/24'])));
+    expect(lo).toBe('connect 7001: Connection refused\nconnect 7002: Connection refused\n');
+  }, 120_000);
+});
+
+describe.skipIf(!ok)('network mode host: the socket suites print what Linux prints', () => {
+  for (const g of ['net_sockets', 'net_inet']) {
+    it(g, async () => {
+      const ns = addNetns('h');
+      const sandboxed = await finish(track(hostMode(ns, [compared[g]])));
+      const native = await runIn(ns, [compared[g]]);
+      expect(sandboxed).toBe(native);
+      expect(sandboxed).toMatch(/done\n$/);
+    }, 120_000);
+  }
+});
