@@ -43,8 +43,8 @@ export interface RunOptions {
   /** --dns ADDR (resolv.conf), --hostname NAME. */
   dns: string[];
   hostname: string | null;
-  /** --publish HOSTPORT:PORT (user mode). */
-  publish: Array<{ hostPort: number; port: number }>;
+  /** --publish HOSTPORT:PORT[/tcp|udp] (user and sandbox modes). */
+  publish: Array<{ hostPort: number; port: number; proto: 'tcp' | 'udp' }>;
 }
 
 export const NETWORK_MODES = ['none', 'sandbox', 'host', 'user'] as const;
@@ -131,9 +131,9 @@ export function parseRunArgs(argv: string[]): RunOptions {
       case '--hostname': o.hostname = val(a); break;
       case '--publish': case '-p': {
         const v = val(a);
-        const m = /^(\d+):(\d+)$/.exec(v);
-        if (!m || +m[1] > 65535 || +m[2] > 65535 || +m[1] === 0 || +m[2] === 0) throw new UsageError(`--publish wants HOSTPORT:PORT, got '${v}'`);
-        o.publish.push({ hostPort: +m[1], port: +m[2] });
+        const m = /^(\d+):(\d+)(?:\/(tcp|udp))?$/.exec(v);
+        if (!m || +m[1] > 65535 || +m[2] > 65535 || +m[1] === 0 || +m[2] === 0) throw new UsageError(`--publish wants HOSTPORT:PORT[/tcp|udp], got '${v}'`);
+        o.publish.push({ hostPort: +m[1], port: +m[2], proto: (m[3] ?? 'tcp') as 'tcp' | 'udp' });
         break;
       }
       default:

@@ -16,107 +16,13 @@ import {
   AF_INET, AF_INET6, AF_UNSPEC, SOCK_STREAM, SOCK_RAW, MSG_OOB, MSG_PEEK, MSG_TRUNC, MSG_DONTROUTE, MSG_EOR, MSG_MORE,
   MSG_CTRUNC, MSG_ERRQUEUE, SIOCINQ, SIOCOUTQ, SOL_SOCKET,
 } from '../abi/socket';
-import { hostPoller } from '../waiter/host-poller';
-import { WaitQueue } from '../waiter/waitqueue';
-import { native } from '../platform/native';
+import { hn, edges, brokerSocket } from './host-io';
 import { decodeInet } from './sockaddr';
 import { SocketFile, SocketInode, SockState, type SendRequest } from './socket-file';
 import type { RecvMeta } from './packet';
 import type { IpControl } from './cmsg';
 import { ifreqIoctlFor } from './ifreq';
 import { policyOf, type NetPolicy } from './policy';
-
-interface HostNetNative {
-  netBrokerStart(): { fd: number; pid: number } | number;
-  netBrokerSocket(ch: number, domain: number, type: number, protocol: number): number;
-  netSockBind(fd: number, sa: Buffer): number;
-  netSockConnect(fd: number, sa: Buffer): number;
-  netSockListen(fd: number, backlog: number): number;
-  netSockAccept(fd: number, name: Buffer, len: Int32Array): number;
-  netSockSend(fd: number, b: Buffer, off: number, len: number, flags: number, to: Buffer | null): number;
-  netSockRecv(fd: number, b: Uint8Array, off: number, len: number, flags: number, name: Buffer, ctl: Buffer, out: Int32Array): number;
-  netSockName(fd: number, peer: boolean, out: Buffer): number;
-  netSockGetOpt(fd: number, level: number, name: number, out: Buffer): number;
-  netSockSetOpt(fd: number, level: number, name: number, v: Buffer): number;
-  netSockShutdown(fd: number, how: number): number;
-  netSockIoctlInt(fd: number, cmd: number): number;
-  netSockPoll(fd: number, events: number): number;
-  netClose(fd: number): number;
-  netEpollCreate(): number;
-  netEpollAdd(ep: number, fd: number): number;
-  netEpollDel(ep: number, fd: number): number;
-  netEpollWait(ep: number, out: Int32Array): number;
-}
-const hn = (): HostNetNative => native() as unknown as HostNetNative;
-
-// ------------------------------------------------------------------ the broker
-
-const brokers = new WeakMap<object, number>();
-
-/** Starts the sandbox's socket broker (before the Sentry confines itself). */
-export function startBroker(kernel: object): void {
-  const r = hn().netBrokerStart();
-  if (typeof r === 'number') throw new Error(`cannot start the socket broker: errno ${-r}`);
-  brokers.set(kernel, r.fd);
-}
-
-// ------------------------------------------------------------------ readiness
-
-/**
- * The host's edges for every host-mode socket: one edge-triggered host epoll set, whose
- * fd goes on the host poller while anyone waits on one of these sockets. An edge
- * notifies the socket's wait queue (guest epoll ET then sees the host's edges, and a
- * blocked call is re-run). Per process, as the host poller: host fds are the process's.
- */
-class HostEdges {
-  private ep = -1;
-  private readonly socks = new Map<number, HostSocket>();
-  private readonly q = new WaitQueue();
-  private readonly out = new Int32Array(256);
-  private armed = false;
-
-  add(s: HostSocket): void {
-    const n = hn();
-    if (this.ep < 0) {
-      this.ep = n.netEpollCreate();
-      if (this.ep < 0) throw new Error(`epoll_create1: errno ${-this.ep}`);
-      this.q.add(0xffffffff, () => this.drain());
-    }
-    n.netEpollAdd(this.ep, s.hostFd);
-    this.socks.set(s.hostFd, s);
-  }
-
-  del(fd: number): void {
-    if (this.socks.delete(fd)) hn().netEpollDel(this.ep, fd);
-  }
-
-  /** Someone is about to wait on a host-mode socket. */
-  arm(): void {
-    if (this.armed || this.ep < 0) return;
-    this.armed = true;
-    hostPoller.watch(this.ep, POLLIN, this.q);
-  }
-
-  private drain(): void {
-    this.armed = false;
-    const n = hn();
-    const out = this.out;
-    for (;;) {
-      const k = n.netEpollWait(this.ep, out);
-      if (k <= 0) break;
-      for (let i = 0; i < k; i++) this.socks.get(out[2 * i])?.waitQueue.notify(out[2 * i + 1]);
-      if (k < out.length / 2) break;
-    }
-    // Waiters on other sockets still need the watch (it is one-shot).
-    for (const s of this.socks.values()) {
-      if (s.waitQueue.size > 0) {
-        this.arm();
-        break;
-      }
-    }
-  }
-}
-const edges = new HostEdges();
 
 // ------------------------------------------------------------------ options
 
@@ -171,14 +77,13 @@ export class HostSocket extends SocketFile {
     flags: number,
   ) {
     super(domain, type, protocol, inode, flags);
-    edges.add(this);
+    const q = this.waitQueue;
+    edges.add(hostFd, { edge: (ev) => q.notify(ev), waiting: () => q.size > 0, always: false });
   }
 
   static create(t: Task, domain: number, type: number, protocol: number, flags: number): HostSocket | number {
     if (type === SOCK_RAW) return -E.EPERM; // the broker holds no CAP_NET_RAW
-    const ch = brokers.get(t.kernel);
-    if (ch === undefined) return -E.EAFNOSUPPORT;
-    const fd = hn().netBrokerSocket(ch, domain, type, protocol);
+    const fd = brokerSocket(t.kernel, domain, type, protocol);
     if (fd < 0) return fd;
     const s = new HostSocket(fd, domain, type, protocol, new SocketInode(t.creds.euid, t.creds.egid), flags);
     s.policy = policyOf(t.kernel);

@@ -6,6 +6,8 @@
  *    interface in it: opened with AF_PACKET from inside the namespace, its IPv4/IPv6
  *    addresses and routes copied into the stack and then removed from the namespace's
  *    kernel, so that only the Sentry answers for them (as runsc does).
+ *  - "user": a Stack with lo and eth0, whose wire ends in the gateway's stack, the NAT
+ *    of user-net.ts (outbound TCP/UDP from host sockets, DNS to the host's resolver).
  *  - "host": no stack; AF_INET sockets are host sockets made by the socket broker
  *    (host-socket.ts), under the same policy, loopback included.
  */
@@ -18,7 +20,9 @@ import { parse, v4, isV4 } from './stack/addr';
 import { timerQueue } from '../kernel/time/timers';
 import { setNetwork, type NetworkMode } from './netns';
 import { NetPolicy, setPolicy } from './policy';
-import { startBroker } from './host-socket';
+import { startBroker } from './host-io';
+import { attachUserNet, type UserNet } from './user-net';
+import { publishPorts, type Publish } from './publish';
 
 export interface NetOptions {
   mode: NetworkMode;
@@ -26,6 +30,8 @@ export interface NetOptions {
   denyNet?: string[];
   netns: string | null;
   pcap: string | null;
+  /** --publish (modes "user" and "sandbox"). */
+  publish?: Publish[];
   debug?: (m: string) => void;
 }
 
@@ -52,7 +58,10 @@ function ipIn(netns: string, args: string[]): string {
 }
 
 export function setupNetwork(kernel: { nowNs(): number }, o: NetOptions): Stack | null {
-  setPolicy(kernel, new NetPolicy(o.allowNet ?? [], o.denyNet ?? [], o.debug ?? null));
+  const policy = new NetPolicy(o.allowNet ?? [], o.denyNet ?? [], o.debug ?? null);
+  setPolicy(kernel, policy);
+  const publish = o.publish ?? [];
+  if (publish.length > 0 && o.mode !== 'user' && o.mode !== 'sandbox') throw new Error('--publish needs --network=user or --network=sandbox');
   if (o.mode === 'none') {
     setNetwork(kernel, 'none', null);
     return null;
@@ -63,7 +72,7 @@ export function setupNetwork(kernel: { nowNs(): number }, o: NetOptions): Stack 
     setNetwork(kernel, 'host', null);
     return null;
   }
-  if (o.mode !== 'sandbox') throw new Error(`--network=${o.mode} is not implemented yet (use none, sandbox or host)`);
+  if (o.mode === 'user' && o.netns !== null) throw new Error('--netns needs --network=sandbox');
   const clock = { nowNs: () => kernel.nowNs(), q: timerQueue };
   const stack = new Stack(clock);
   if (o.pcap !== null) stack.pcap = new PcapWriter(o.pcap, clock.nowNs);
@@ -71,8 +80,22 @@ export function setupNetwork(kernel: { nowNs(): number }, o: NetOptions): Stack 
   stack.addAddress(lo, v4(127, 0, 0, 1), 8);
   stack.addAddress(lo, parse('::1')!, 128);
   if (o.netns !== null) attachNamespace(stack, o.netns, o.debug);
-  setNetwork(kernel, 'sandbox', stack);
+  if (o.mode === 'user') {
+    startBroker(kernel);
+    userNets.set(kernel, attachUserNet(kernel, stack, clock, policy.empty ? null : policy, o.debug ?? null));
+  } else if (publish.length > 0) {
+    startBroker(kernel);
+  }
+  publishPorts(kernel, stack, publish, o.debug ?? null);
+  setNetwork(kernel, o.mode, stack);
   return stack;
+}
+
+const userNets = new WeakMap<object, UserNet>();
+
+/** The gateway of a sandbox in mode "user" (tests, --publish). */
+export function userNetOf(kernel: object): UserNet | undefined {
+  return userNets.get(kernel);
 }
 
 function attachNamespace(stack: Stack, netns: string, debug?: (m: string) => void): void {

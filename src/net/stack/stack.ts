@@ -55,6 +55,12 @@ export class Stack {
   rxNic: Nic | null = null;
   /** The link said the transport checksum of this frame is not filled in yet (offload). */
   rxCsumTrusted = false;
+  /**
+   * A gateway's stack (network mode "user", src/net/user-net.ts): packets to any unicast
+   * address are ours, and `l4Hook` sees each transport packet first (true: taken).
+   */
+  promiscuous = false;
+  l4Hook: ((nic: Nic, proto: number, v6: boolean, b: Buffer, off: number, len: number, ipOff: number, src: Addr, dst: Addr) => boolean) | null = null;
   /** Ping (ICMP echo) replies go here: set by the socket layer. */
   onEchoReply: ((v6: boolean, b: Buffer, off: number, len: number, src: Addr) => void) | null = null;
   /** Counters for /proc/net/snmp. */
@@ -113,6 +119,7 @@ export class Stack {
   acceptsDst(nic: Nic, dst: Uint8Array): boolean {
     if (nic.loopback) return true;
     if (this.isLocal(dst)) return true;
+    if (this.promiscuous && !isMulticast(dst) && !nic.isBroadcast(dst) && !eq(dst, LIMITED_BCAST)) return true;
     if (isV4(dst)) return eq(dst, LIMITED_BCAST) || nic.isBroadcast(dst) || isMulticast(dst);
     if (eq(dst, ALL_NODES)) return true;
     if (dst[0] === 0xff && dst[1] === 0x02 && dst[11] === 1 && dst[12] === 0xff) {
@@ -288,6 +295,7 @@ export class Stack {
   }
 
   deliverL4(nic: Nic, proto: number, v6: boolean, b: Buffer, off: number, len: number, ipOff: number, src: Addr, dst: Addr): void {
+    if (this.l4Hook !== null && this.l4Hook(nic, proto, v6, b, off, len, ipOff, src, dst)) return;
     if (proto === IPPROTO_TCP) return this.tcp.input(nic, v6, b, off, len, src, dst);
     if (proto === IPPROTO_UDP) {
       if (!this.udp.input(nic, v6, b, off, len, src, dst) && !isMulticast(dst) && !nic.isBroadcast(dst)) {
