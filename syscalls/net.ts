@@ -17,6 +17,7 @@ import { InetSocket } from '../src/net/inet-socket';
 import { StackSocket, ipControlFor } from '../src/net/stack-socket';
 import { stackOf, networkModeOf } from '../src/net/netns';
 import { HostSocket } from '../src/net/host-socket';
+import { IcmpSocket } from '../src/net/icmp-socket';
 import { NetlinkSocket } from '../src/net/netlink-route';
 import { parseControl, buildControl, releaseControl, type SendControl } from '../src/net/cmsg';
 import { getOpt, setOpt } from '../src/net/sockopt';
@@ -105,6 +106,11 @@ function create(t: Task, domain: number, type: number, protocol: number, flags: 
     case C.AF_INET:
     case C.AF_INET6:
       if (networkModeOf(t.kernel) === 'host') return HostSocket.create(t, domain, type, protocol, fl);
+      {
+        const stack = stackOf(t.kernel);
+        const icmp = domain === C.AF_INET ? 1 : 58;
+        if (stack !== null && (type === C.SOCK_RAW || (type === C.SOCK_DGRAM && protocol === icmp))) return IcmpSocket.create(t, stack, domain, type, protocol, fl);
+      }
       if (type === C.SOCK_STREAM) {
         if (protocol !== 0 && protocol !== C.IPPROTO_TCP) return -E.EPROTONOSUPPORT;
       } else if (type === C.SOCK_DGRAM) {

@@ -267,3 +267,20 @@ describe.skipIf(!ok)('network mode sandbox over a veth', () => {
     void nsPath;
   }, 600_000);
 });
+
+describe.skipIf(!ok)('ping and raw sockets on the stack (mode sandbox)', () => {
+  it('SOCK_DGRAM ICMP/ICMPv6 and SOCK_RAW ICMP print what Linux prints; busybox ping works', async () => {
+    const p = vethPair();
+    const ping = compileGuest('net_ping', 'dynamic', { srcDir: SRC });
+    // Linux's own run first (the sandbox then takes the namespace's addresses for good).
+    sh(['ip', 'netns', 'exec', p.sandboxNs, 'sysctl', '-qw', 'net.ipv4.ping_group_range=0 2147483647']);
+    const native = await runIn(p.sandboxNs, [ping, PEER_V4, PEER_V6]);
+    expect(native).toContain('type 129 code 0 id=ident 1 seq 1');
+    // One sandbox for both (it owns the namespace's addresses from its start).
+    const s = track(sandboxed(p.sandboxNs, ['/bin/sh', '-c', `${ping} ${PEER_V4} ${PEER_V6} && echo ===== && /usr/bin/busybox ping -c 1 ${PEER_V4}`]));
+    expect(await s.done).toBe(0);
+    const [own, bb] = s.out().split('=====\n');
+    expect(own).toBe(native);
+    expect(bb).toContain('1 packets transmitted, 1 packets received');
+  }, 120_000);
+});
