@@ -5,6 +5,7 @@
  * in a second stack in the Sentry, the gateway (10.0.2.2, fd00::2; resolver 10.0.2.3,
  * fd00::3). The gateway takes packets to any address: TCP and UDP are re-originated from
  * host sockets (nat-tcp.ts, nat-udp.ts), so the host sees the Sentry's connections;
+ * ICMP echo goes out from host ping sockets (nat-icmp.ts);
  * DNS to the resolver address goes to the host's resolver; the gateway's own address is
  * the host's loopback. --allow-net/--deny-net decide what is reached, loopback included.
  */
@@ -16,6 +17,7 @@ import type { Clock } from './stack/timer';
 import { parse, eq, fmt, inPrefix, isV4, v4, type Addr } from './stack/addr';
 import { NatTcp, type Redirect } from './nat-tcp';
 import { NatUdp } from './nat-udp';
+import { NatIcmp } from './nat-icmp';
 import type { NetPolicy } from './policy';
 
 export const USER_NET = {
@@ -100,9 +102,13 @@ export function attachUserNet(kernel: object, stack: Stack, clock: Clock, policy
   };
   const tcp = new NatTcp(gw, kernel, redirect, log);
   const udp = new NatUdp(gw, kernel, redirect);
+  const icmp = new NatIcmp(gw, kernel, policy);
   gw.l4Hook = (_nic, proto, v6, b, off, len, ipOff, src, dst) => {
-    if (proto !== 17) return false;
-    return udp.input(v6, b, off, len, ipOff, src, dst);
+    if (proto === 17) return udp.input(v6, b, off, len, ipOff, src, dst);
+    // Echo requests to outside addresses; the gateway's own addresses answer themselves.
+    const echo = v6 ? proto === 58 && b[off] === 128 : proto === 1 && b[off] === 8;
+    if (echo && !gw.isLocal(dst)) return icmp.request(v6, b, off, len, src, dst);
+    return false;
   };
   log?.(`net: user mode: eth0 10.0.2.100/24 fd00::100/64, gateway 10.0.2.2, resolver 10.0.2.3 -> ${resolver === null ? 'none' : fmt(resolver)}`);
   return { gw, tcp, udp, resolver: U.dns4 };

@@ -10,7 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BIN } from '../helpers/paths';
-import { canMakeNetns, cleanupNetns, vethPair, addNetns, inNs, runIn, nsPath, PEER_V4, PEER_V6, SANDBOX_V4, type Proc } from './netns';
+import { canMakeNetns, cleanupNetns, vethPair, addNetns, inNs, runIn, nsPath, sh, PEER_V4, PEER_V6, SANDBOX_V4, type Proc } from './netns';
 
 const ok = process.getuid?.() === 0 && canMakeNetns() && fs.existsSync('/usr/bin/python3');
 const procs: Proc[] = [];
@@ -151,6 +151,20 @@ for i in range(2):
     expect(out).toBe(`tcp ${PEER_V4} 7001 local 10.0.2.100 peer ::ffff:${SANDBOX_V4} ping\ntcp ${PEER_V4} 7002 ConnectionRefusedError\ntcp 10.0.2.2 7003 local 10.0.2.100 peer 127.0.0.1 ping\n`);
     const denied = await finish(track(userMode(p.sandboxNs, ['-c', CLIENT, 'tcp,10.0.2.2,7003'], ['--allow-net=198.51.100.0/24'])));
     expect(denied).toBe('tcp 10.0.2.2 7003 ConnectionRefusedError\n');
+  }, 120_000);
+});
+
+describe.skipIf(!ok)('ping in network mode user', () => {
+  it('echo requests go out from host ping sockets; the gateway answers for itself', async () => {
+    const p = vethPair();
+    // The Sentry's (unprivileged) group may open ping sockets in its namespace.
+    sh(['ip', 'netns', 'exec', p.sandboxNs, 'sysctl', '-qw', 'net.ipv4.ping_group_range=0 2147483647']);
+    const ping = inNs(p.sandboxNs, ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups',
+      process.execPath, BIN, 'run', '--network=user', '--', '/bin/sh', '-c', `/usr/bin/busybox ping -c 1 ${PEER_V4} && /usr/bin/busybox ping -c 1 10.0.2.2`]);
+    track(ping);
+    expect(await ping.done).toBe(0);
+    expect(ping.out()).toContain(`64 bytes from ${PEER_V4}: seq=0`);
+    expect(ping.out()).toContain('64 bytes from 10.0.2.2: seq=0');
   }, 120_000);
 });
 
