@@ -35,6 +35,8 @@ export interface RunOptions {
   network: 'none' | 'sandbox' | 'host' | 'user';
   /** --netns PATH: the network namespace whose interfaces sandbox mode takes over. */
   netns: string | null;
+  /** --tap NAME: a TAP device as the sandbox's interface (implies --network=sandbox). */
+  tap: string | null;
   /** --pcap FILE: frames the stack sends and receives. */
   pcap: string | null;
   /** --allow-net / --deny-net: CIDR[:PORT] lists. */
@@ -54,7 +56,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
     program: '', args: [], root: '/', mounts: [], tmpfs: [], env: [], clearEnv: false, cwd: null,
     platform: 'ptrace', pin: true, strace: false, debug: false, tty: false, pidsLimit: 16384, tmpfsLimit: Infinity,
     memoryLimit: Infinity,
-    network: 'none', netns: null, pcap: null, allowNet: [], denyNet: [], dns: [], hostname: null, publish: [],
+    network: 'none', netns: null, tap: null, pcap: null, allowNet: [], denyNet: [], dns: [], hostname: null, publish: [],
   };
   let i = 0;
   const value = (flag: string): string => {
@@ -124,6 +126,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
         break;
       }
       case '--netns': o.netns = val(a); break;
+      case '--tap': o.tap = val(a); break;
       case '--pcap': o.pcap = val(a); break;
       case '--allow-net': o.allowNet.push(...val(a).split(',').filter(Boolean)); break;
       case '--deny-net': o.denyNet.push(...val(a).split(',').filter(Boolean)); break;
@@ -145,7 +148,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
   o.program = argv[i];
   o.args = argv.slice(i + 1);
   if (!o.root.startsWith('/')) throw new UsageError(`--root must be an absolute path, got '${o.root}'`);
-  if (o.netns !== null && o.network === 'none') o.network = 'sandbox';
+  if ((o.netns !== null || o.tap !== null) && o.network === 'none') o.network = 'sandbox';
   return o;
 }
 

@@ -41,6 +41,8 @@ run options:
   --allow-net/--deny-net CIDR[:PORT],...  where the guest may connect (ECONNREFUSED otherwise)
   --netns PATH            network namespace (e.g. /var/run/netns/NAME) whose interfaces
                           sandbox mode takes over (implies --network=sandbox)
+  --tap NAME              a TAP device (in --netns's namespace, or this one) as the sandbox's
+                          interface, its addresses taken over (implies --network=sandbox)
   --pcap FILE             write every frame the stack sends and receives (tcpdump -r FILE)
 `;
 

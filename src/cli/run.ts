@@ -122,7 +122,7 @@ function run(o: RunOptions): number {
   const s = new Sentry(kernel, platform, SYSCALL_TABLE);
   installTimers(s);
   try {
-    setupNetwork(kernel, { mode: o.network, netns: o.netns, pcap: o.pcap, allowNet: o.allowNet, denyNet: o.denyNet, publish: o.publish, debug: o.debug ? (m) => writeDiagnostic(`tssandbox: ${m}\n`) : undefined });
+    setupNetwork(kernel, { mode: o.network, netns: o.netns, tap: o.tap, pcap: o.pcap, allowNet: o.allowNet, denyNet: o.denyNet, publish: o.publish, debug: o.debug ? (m) => writeDiagnostic(`tssandbox: ${m}\n`) : undefined });
   } catch (e) {
     fail(`cannot set up the network: ${(e as Error).message}`, 125);
   }

@@ -30,6 +30,8 @@ export interface NetOptions {
   denyNet?: string[];
   netns: string | null;
   pcap: string | null;
+  /** --tap NAME: the sandbox's interface is this TAP device (in --netns's namespace, or the current one). */
+  tap?: string | null;
   /** --publish (modes "user" and "sandbox"). */
   publish?: Publish[];
   debug?: (m: string) => void;
@@ -42,6 +44,7 @@ interface IpAddrJson {
   mtu?: number;
   operstate?: string;
   flags?: string[];
+  linkinfo?: { info_kind?: string; info_data?: { type?: string } };
   addr_info?: Array<{ family: string; local: string; prefixlen: number; scope?: string }>;
 }
 interface IpRouteJson {
@@ -54,6 +57,7 @@ interface IpRouteJson {
 }
 
 function ipIn(netns: string, args: string[]): string {
+  if (netns === '') return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   return execFileSync('nsenter', [`--net=${netns}`, 'ip', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
@@ -72,14 +76,14 @@ export function setupNetwork(kernel: { nowNs(): number }, o: NetOptions): Stack 
     setNetwork(kernel, 'host', null);
     return null;
   }
-  if (o.mode === 'user' && o.netns !== null) throw new Error('--netns needs --network=sandbox');
+  if (o.mode === 'user' && (o.netns !== null || (o.tap ?? null) !== null)) throw new Error('--netns and --tap need --network=sandbox');
   const clock = { nowNs: () => kernel.nowNs(), q: timerQueue };
   const stack = new Stack(clock);
   if (o.pcap !== null) stack.pcap = new PcapWriter(o.pcap, clock.nowNs);
   const lo = stack.addNic('lo', new LoopbackLink(clock));
   stack.addAddress(lo, v4(127, 0, 0, 1), 8);
   stack.addAddress(lo, parse('::1')!, 128);
-  if (o.netns !== null) attachNamespace(stack, o.netns, o.debug);
+  if (o.netns !== null || (o.tap ?? null) !== null) attachNamespace(stack, o.netns ?? '', o.tap ?? null, o.debug);
   if (o.mode === 'user') {
     startBroker(kernel);
     userNets.set(kernel, attachUserNet(kernel, stack, clock, policy.empty ? null : policy, o.debug ?? null));
@@ -98,15 +102,30 @@ export function userNetOf(kernel: object): UserNet | undefined {
   return userNets.get(kernel);
 }
 
-function attachNamespace(stack: Stack, netns: string, debug?: (m: string) => void): void {
-  const links = JSON.parse(ipIn(netns, ['-j', 'addr', 'show'])) as IpAddrJson[];
+/**
+ * Takes over the namespace's interfaces ("" = the current namespace): every Ethernet one
+ * (AF_PACKET) and every TAP device (its fd: frames we write are what the namespace's
+ * kernel receives on it), or only the TAP `tap`. The stack then answers for their
+ * addresses; sockets never know which kind of link carries them.
+ */
+function attachNamespace(stack: Stack, netns: string, tap: string | null, debug?: (m: string) => void): void {
+  let links = JSON.parse(ipIn(netns, ['-d', '-j', 'addr', 'show'])) as IpAddrJson[];
+  if (tap !== null) {
+    links = links.filter((l) => l.ifname === tap);
+    if (links.length === 0) throw new Error(`no interface ${tap}${netns ? ` in ${netns}` : ''} (create it: ip tuntap add ${tap} mode tap)`);
+    if (!isTap(links[0])) throw new Error(`${tap} is not a TAP device`);
+  }
   const routes4 = JSON.parse(ipIn(netns, ['-j', '-4', 'route', 'show', 'table', 'main'])) as IpRouteJson[];
   const routes6 = JSON.parse(ipIn(netns, ['-j', '-6', 'route', 'show', 'table', 'main'])) as IpRouteJson[];
   for (const l of links) {
     if (l.link_type !== 'ether') continue;
-    const h = netNative().netOpenPacket(netns, l.ifname);
-    if (typeof h === 'number') throw new Error(`cannot open ${l.ifname} in ${netns}: errno ${-h}`);
+    const tapDev = isTap(l);
+    const h = tapDev ? netNative().netOpenTap(netns, l.ifname) : netNative().netOpenPacket(netns, l.ifname);
+    if (typeof h === 'number') throw new Error(`cannot open ${l.ifname}${netns ? ` in ${netns}` : ''}: errno ${-h}`);
+    // A TAP's own MAC is the kernel's end of it: the stack needs another (locally administered).
+    if (tapDev) h.mac = Buffer.from([0x02, h.mac[1] ^ 0x5a, h.mac[2], h.mac[3], h.mac[4], h.mac[5] ^ 0x01]);
     const nic = stack.addNic(l.ifname, new FdLink(h.fd, h.mac, h.mtu));
+    debug?.(`net: ${l.ifname}: ${tapDev ? 'TAP device' : 'AF_PACKET'}`);
     nic.up = (l.flags ?? []).includes('UP');
     for (const a of l.addr_info ?? []) {
       const ip = parse(a.local);
@@ -148,4 +167,8 @@ function attachNamespace(stack: Stack, netns: string, debug?: (m: string) => voi
     stack.routes.add({ dst, prefix, gateway: parse(r.gateway)!, nic, metric: r.metric ?? 0, src: r.prefsrc ? parse(r.prefsrc) : null, proto: 'static' });
     debug?.(`net: route ${r.dst} via ${r.gateway} dev ${r.dev}`);
   }
+}
+
+function isTap(l: IpAddrJson): boolean {
+  return l.linkinfo?.info_kind === 'tun' && l.linkinfo.info_data?.type === 'tap';
 }
