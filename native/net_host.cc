@@ -214,6 +214,43 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
 
 constexpr int kBrokerSock = 3;
 
+// One int32 result and, optionally, one fd (SCM_RIGHTS): the broker's reply.
+struct FdMsg {
+  int32_t res = 0;
+  struct iovec iov;
+  struct msghdr m = {};
+  union {  // last: cmsghdr ends in a flexible array
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  FdMsg() {
+    iov = {&res, sizeof res};
+    memset(&u, 0, sizeof u);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = u.buf;
+    m.msg_controllen = sizeof u.buf;
+  }
+  void Attach(int fd) {
+    struct cmsghdr* c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  }
+  void NoFd() {
+    m.msg_control = nullptr;
+    m.msg_controllen = 0;
+  }
+  int Fd() {
+    int fd = -1;
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+        memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    return fd;
+  }
+};
+
 bool BrokerAllows(int domain, int type, int protocol) {
   if (domain != AF_INET && domain != AF_INET6) return false;
   int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -242,26 +279,12 @@ bool BrokerAllows(int domain, int type, int protocol) {
     } else if (n == (ssize_t)sizeof req) {
       res = -EPROTONOSUPPORT;
     }
-    struct iovec iov = {&res, sizeof res};
-    union {
-      char buf[CMSG_SPACE(sizeof(int))];
-      struct cmsghdr align;
-    } u;
-    struct msghdr m = {};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    if (fd >= 0) {
-      memset(&u, 0, sizeof u);
-      m.msg_control = u.buf;
-      m.msg_controllen = sizeof u.buf;
-      struct cmsghdr* c = CMSG_FIRSTHDR(&m);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    }
+    FdMsg msg;
+    msg.res = res;
+    if (fd >= 0) msg.Attach(fd);
+    else msg.NoFd();
     ssize_t w;
-    do w = sendmsg(kBrokerSock, &m, MSG_NOSIGNAL);
+    do w = sendmsg(kBrokerSock, &msg.m, MSG_NOSIGNAL);
     while (w < 0 && errno == EINTR);
     if (fd >= 0) close(fd);
     if (w < 0) _exit(1);
@@ -326,26 +349,14 @@ Napi::Value BrokerSocket(const Napi::CallbackInfo& info) {
   do w = send(ch, req, sizeof req, MSG_NOSIGNAL);
   while (w < 0 && errno == EINTR);
   if (w < 0) return Fail(env, errno == EPIPE ? ENOBUFS : errno);
-  int32_t res = 0;
-  struct iovec iov = {&res, sizeof res};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr m = {};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = u.buf;
-  m.msg_controllen = sizeof u.buf;
+  FdMsg msg;
   ssize_t n;
-  do n = recvmsg(ch, &m, MSG_CMSG_CLOEXEC);
+  do n = recvmsg(ch, &msg.m, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
   if (n < 0) return Fail(env, errno);
-  if (n != (ssize_t)sizeof res) return Fail(env, ENOBUFS);
-  int fd = -1;
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-      memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  if (n != (ssize_t)sizeof msg.res) return Fail(env, ENOBUFS);
+  int fd = msg.Fd();
+  int32_t res = msg.res;
   if (res < 0) {
     if (fd >= 0) close(fd);
     return Napi::Number::New(env, res);

@@ -135,3 +135,6 @@ export function sockaddr(ip: Addr, port: number): Buffer {
   return b;
 }
 
+
+/** Scratch for host recv calls (the Sentry runs one at a time): data, sender name, no control, out words. */
+export const rxScratch = { data: Buffer.allocUnsafe(65536), name: Buffer.alloc(128), noCtl: Buffer.alloc(0), out: new Int32Array(3) };

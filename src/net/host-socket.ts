@@ -216,6 +216,10 @@ export class HostSocket extends SocketFile {
     return r > 0 ? r : 0;
   }
 
+  override get directStream(): boolean {
+    return false;
+  }
+
   override get passesOobFlags(): boolean {
     return true;
   }

@@ -12,15 +12,12 @@ import type { Stack } from './stack/stack';
 import { StackTimer } from './stack/timer';
 import { sumBytes, finish, pseudoSum } from './stack/checksum';
 import { fmt, type Addr } from './stack/addr';
-import { hn, edges, brokerSocket, sockaddr } from './host-io';
+import { hn, edges, brokerSocket, sockaddr, rxScratch } from './host-io';
 import { decodeInet } from './sockaddr';
 import type { NetPolicy } from './policy';
 
 const IDLE_MS = 30_000;
-const buf = Buffer.allocUnsafe(65536);
-const name = Buffer.alloc(128);
-const noCtl = Buffer.alloc(0);
-const out = new Int32Array(3);
+const { data: buf, name, noCtl, out } = rxScratch;
 
 interface EchoFlow {
   key: string;

@@ -13,14 +13,11 @@ import { StackTimer } from './stack/timer';
 import { icmp4Error, icmp6Error } from './stack/icmp';
 import { decodeInet } from './sockaddr';
 import { eq, fmt, isV4, type Addr } from './stack/addr';
-import { hn, edges, brokerSocket, sockaddr } from './host-io';
+import { hn, edges, brokerSocket, sockaddr, rxScratch } from './host-io';
 import type { Redirect } from './nat-tcp';
 
 const IDLE_MS = 60_000;
-const buf = Buffer.allocUnsafe(65536);
-const name = Buffer.alloc(128);
-const noCtl = Buffer.alloc(0);
-const out = new Int32Array(3);
+const { data: buf, name, noCtl, out } = rxScratch;
 
 interface UdpFlow {
   key: string;

@@ -13,7 +13,7 @@ import type { UdpEndpoint } from './stack/udp';
 import { TcpEndpoint } from './stack/tcp/endpoint';
 import { StackTimer } from './stack/timer';
 import { isLoopback, isV4, fmt, v4, type Addr } from './stack/addr';
-import { hn, edges, brokerSocket } from './host-io';
+import { hn, edges, brokerSocket, rxScratch } from './host-io';
 import { NatTcp } from './nat-tcp';
 
 export interface Publish {
@@ -25,10 +25,7 @@ export interface Publish {
 const IDLE_MS = 60_000;
 const one = Buffer.from([1, 0, 0, 0]);
 const zero = Buffer.from([0, 0, 0, 0]);
-const nameBuf = Buffer.alloc(128);
-const noCtl = Buffer.alloc(0);
-const out = new Int32Array(3);
-const dgram = Buffer.allocUnsafe(65536);
+const { data: dgram, name: nameBuf, noCtl, out } = rxScratch;
 
 /** The sandbox's address published ports lead to: its first non-loopback IPv4, or 127.0.0.1. */
 function guestAddr(stack: Stack): Addr {

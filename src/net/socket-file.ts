@@ -21,7 +21,7 @@ import {
   SIOCINQ, SIOCOUTQ,
 } from '../abi/socket';
 import { ifreqIoctlFor } from './ifreq';
-import { RecvQueue, dropRights, emptyMeta, type Creds, type Packet, type RecvMeta } from './packet';
+import { RecvQueue, dropRights, emptyMeta, giveChunk, type Creds, type Packet, type RecvMeta } from './packet';
 
 class SockFs extends FileSystem {
   readonly magic = 0x534f434b; // SOCKFS_MAGIC
@@ -262,6 +262,10 @@ export abstract class SocketFile extends FileDescription {
   /** Queues a packet on target and wakes its readers. Takes the request's rights. */
   protected deliver(target: SocketFile, data: Buffer, req: SendRequest, from: Buffer | null): void {
     const pkt: Packet = { data, off: 0, rights: req.rights, creds: req.creds, from };
+    if (this.nextChunk !== undefined && data.buffer === this.nextChunk.buffer) {
+      pkt.chunk = this.nextChunk;
+      this.nextChunk = undefined;
+    }
     req.rights = null;
     target.rq.push(pkt);
     target.waitQueue.notify(POLLIN | POLLRDNORM);
@@ -323,6 +327,37 @@ export abstract class SocketFile extends FileDescription {
     const n = this.recv(buf, 0, meta);
     if (meta.rights !== null) for (const f of meta.rights) f.decRef();
     return n;
+  }
+
+  /**
+   * Stream sockets whose bytes stay in the Sentry (unix, the loopback fast path): read and
+   * write move them straight between guest memory and the queued packets (writeChunk,
+   * readTo), one copy each way as Linux makes. Sockets over the stack or the host: false.
+   */
+  get directStream(): boolean {
+    return this.type === SOCK_STREAM;
+  }
+  private nextChunk: Buffer | undefined;
+
+  /** write(2) of a buffer from takeChunk, queued as is (given back when not taken). */
+  writeChunk(buf: Buffer, t: Task): number {
+    this.nextChunk = buf;
+    const r = this.send(t, { data: buf, flags: 0, rights: null, creds: credsOf(t), to: null, nonblock: (this.flags & O_NONBLOCK) !== 0 });
+    // Not queued (refused, or swallowed as by a reset peer): the buffer is free again.
+    if (this.nextChunk !== undefined) giveChunk(this.nextChunk);
+    this.nextChunk = undefined;
+    return r;
+  }
+
+  /** read(2) of at most max bytes, each piece handed to put (guest memory); as recv otherwise. */
+  readTo(max: number, put: (b: Uint8Array) => boolean): number {
+    this.blockQueue = this.waitQueue;
+    if (this.rq.length === 0) return this.recv(new Uint8Array(0), 0, emptyMeta());
+    const meta = emptyMeta();
+    const n = this.rq.readStreamTo(max, put, meta);
+    if (meta.rights !== null) for (const f of meta.rights) f.decRef();
+    this.afterConsume();
+    return n < 0 ? -E.EFAULT : n;
   }
 
   override write(buf: Uint8Array, t?: Task): number {

@@ -71,6 +71,10 @@ export class StackSocket extends SocketFile {
     return this.type === SOCK_STREAM;
   }
 
+  override get directStream(): boolean {
+    return false;
+  }
+
   private decode(b: Buffer, forBind: boolean): InetAddr | number {
     const a = decodeInet(b);
     if (typeof a === 'number') return this.domain === AF_INET6 && b.length < 24 ? -E.EINVAL : a;

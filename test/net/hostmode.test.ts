@@ -7,51 +7,23 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { compileGuest } from '../helpers/build';
 import { BIN } from '../helpers/paths';
+import { ECHO } from './peers';
 import { canMakeNetns, cleanupNetns, vethPair, addNetns, inNs, runIn, sh, PEER_V4, PEER_V6, SANDBOX_V4, type Proc } from './netns';
 
 const ok = process.getuid?.() === 0 && canMakeNetns();
 const SRC = path.join(__dirname, 'guests');
 let guest = '';
-let echo = '';
 const compared: Record<string, string> = {};
 const procs: Proc[] = [];
 const track = (p: Proc) => (procs.push(p), p);
 
-const ECHO = `
-import socket, threading
-def tcp(port):
-    l = socket.socket(socket.AF_INET6); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    l.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); l.bind(('::', port)); l.listen(16)
-    def one(c):
-        while True:
-            d = c.recv(4096)
-            if not d: break
-            c.sendall(d)
-        c.close()
-    while True:
-        c, _ = l.accept(); threading.Thread(target=one, args=(c,), daemon=True).start()
-def udp(port):
-    u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); u.bind(('::', port))
-    while True:
-        d, a = u.recvfrom(4096); u.sendto(d, a)
-for f, p in ((tcp, 7001), (tcp, 7002), (udp, 7001)):
-    threading.Thread(target=f, args=(p,), daemon=True).start()
-print('ready', flush=True)
-threading.Event().wait()
-`;
 
 beforeAll(() => {
   if (!ok) return;
   guest = compileGuest('net_hostmode', 'dynamic', { srcDir: SRC });
   for (const g of ['net_sockets', 'net_inet']) compared[g] = compileGuest(g, 'dynamic', { srcDir: SRC, flags: ['-I', path.join(__dirname, '../guests')] });
-  const dir = mkdtempSync(path.join(tmpdir(), 'tss-hostnet-'));
-  echo = path.join(dir, 'echo.py');
-  writeFileSync(echo, ECHO);
 });
 afterEach(() => {
   for (const p of procs.splice(0)) p.kill();

@@ -10,6 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BIN } from '../helpers/paths';
+import { ECHO } from './peers';
 import { canMakeNetns, cleanupNetns, vethPair, addNetns, inNs, runIn, nsPath, sh, PEER_V4, PEER_V6, SANDBOX_V4, type Proc } from './netns';
 
 const ok = process.getuid?.() === 0 && canMakeNetns() && fs.existsSync('/usr/bin/python3');
@@ -17,45 +18,6 @@ const procs: Proc[] = [];
 const track = (p: Proc) => (procs.push(p), p);
 const etcDirs: string[] = [];
 
-const ECHO = `
-import socket, threading
-def tcp(port, host='::'):
-    fam = socket.AF_INET if '.' in host else socket.AF_INET6
-    l = socket.socket(fam); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if fam == socket.AF_INET6: l.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    l.bind((host, port)); l.listen(16)
-    def one(c, a):
-        c.sendall(('peer %s\\n' % a[0]).encode())
-        while True:
-            d = c.recv(4096)
-            if not d: break
-            c.sendall(d)
-        c.close()
-    while True:
-        c, a = l.accept(); threading.Thread(target=one, args=(c, a), daemon=True).start()
-def udp(port):
-    u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); u.bind(('::', port))
-    while True:
-        d, a = u.recvfrom(4096); u.sendto(d, a)
-def dns():
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('${PEER_V4}', 53))
-    while True:
-        q, a = u.recvfrom(512)
-        end = q.index(b'\\0', 12) + 5
-        r = q[:2] + b'\\x81\\x80' + q[4:6] + b'\\x00\\x01\\x00\\x00\\x00\\x00' + q[12:end]
-        if q[end - 4:end - 2] == b'\\x00\\x01':
-            r = r[:6] + b'\\x00\\x01' + r[8:] + b'\\xc0\\x0c\\x00\\x01\\x00\\x01\\x00\\x00\\x00\\x3c\\x00\\x04' + bytes([198, 51, 100, 7])
-        u.sendto(r, a)
-import sys
-if sys.argv[1:] == ['lo']:
-    threading.Thread(target=tcp, args=(7003, '127.0.0.1'), daemon=True).start()
-else:
-    for f, a in ((tcp, (7001,)), (tcp, (7002,)), (udp, (7001,)), (dns, ())):
-        threading.Thread(target=f, args=a, daemon=True).start()
-print('ready', flush=True)
-threading.Event().wait()
-`;
 
 const CLIENT = `
 import socket, sys
@@ -98,7 +60,7 @@ afterAll(() => cleanupNetns());
 describe.skipIf(!ok)('network mode user', () => {
   it('an unprivileged guest reaches TCP and UDP servers, v4 and v6, through the gateway; DNS goes to the host resolver', async () => {
     const p = vethPair();
-    await track(inNs(p.peerNs, ['python3', '-c', ECHO])).waitFor('ready');
+    await track(inNs(p.peerNs, ['python3', '-c', ECHO, 'greet'])).waitFor('ready');
     // The "host's" resolver for the Sentry: ip netns exec binds /etc/netns/NAME/resolv.conf.
     const etc = path.join('/etc/netns', p.sandboxNs);
     fs.mkdirSync(etc, { recursive: true });
@@ -145,8 +107,8 @@ for i in range(2):
 
   it('the policy holds in user mode; the gateway address is the host loopback, policed too', async () => {
     const p = vethPair();
-    await track(inNs(p.peerNs, ['python3', '-c', ECHO])).waitFor('ready');
-    await track(inNs(p.sandboxNs, ['python3', '-c', ECHO, 'lo'])).waitFor('ready');
+    await track(inNs(p.peerNs, ['python3', '-c', ECHO, 'greet'])).waitFor('ready');
+    await track(inNs(p.sandboxNs, ['python3', '-c', ECHO, 'greet', 'lo'])).waitFor('ready');
     const out = await finish(track(userMode(p.sandboxNs, ['-c', CLIENT, `tcp,${PEER_V4},7001`, `tcp,${PEER_V4},7002`, 'tcp,10.0.2.2,7003'], [`--deny-net=${PEER_V4}:7002`])));
     expect(out).toBe(`tcp ${PEER_V4} 7001 local 10.0.2.100 peer ::ffff:${SANDBOX_V4} ping\ntcp ${PEER_V4} 7002 ConnectionRefusedError\ntcp 10.0.2.2 7003 local 10.0.2.100 peer 127.0.0.1 ping\n`);
     const denied = await finish(track(userMode(p.sandboxNs, ['-c', CLIENT, 'tcp,10.0.2.2,7003'], ['--allow-net=198.51.100.0/24'])));
