@@ -21,7 +21,7 @@ import { IcmpSocket } from '../src/net/icmp-socket';
 import { NetlinkSocket } from '../src/net/netlink-route';
 import { parseControl, buildControl, releaseControl, type SendControl } from '../src/net/cmsg';
 import { getOpt, setOpt } from '../src/net/sockopt';
-import { emptyMeta, type RecvMeta } from '../src/net/packet';
+import { emptyMeta, takeChunk, giveChunk, type RecvMeta } from '../src/net/packet';
 import { BLOCK } from '../src/kernel/syscall-dispatch';
 
 const EFAULT = -E.EFAULT;
@@ -291,15 +291,18 @@ function doSend(t: Task, s: SocketFile, segs: Seg[], flags: number, to: Buffer |
   }
   const creds = control.creds ?? credsOf(t);
   const stream = s.type === C.SOCK_STREAM;
+  // Unix and loopback streams without ancillary data: queued straight from guest memory.
+  const direct = stream && s.directStream && control.rights === null && control.creds === null && (flags & ~(C.MSG_NOSIGNAL | C.MSG_DONTWAIT)) === 0;
   for (;;) {
     const want = stream ? Math.min(total - st.done, CHUNK) : total;
-    const data = Buffer.allocUnsafe(want);
+    const data = direct ? takeChunk(want) : Buffer.allocUnsafe(want);
     if (!copySegs(t, segs, st.done, data, want, false)) {
+      if (direct) giveChunk(data);
       releaseControl(control);
       return st.done > 0 ? st.done : EFAULT;
     }
     const req = { data, flags, rights: control.rights, creds, to, nonblock };
-    const r = s.send(t, req);
+    const r = direct ? s.writeChunk(data, t, flags, nonblock) : s.send(t, req);
     control.rights = req.rights; // null once the packet took them
     if (r < 0) {
       releaseControl(control);
@@ -391,6 +394,9 @@ function doRecv(t: Task, s: SocketFile, segs: Seg[], flags: number, meta: RecvMe
   const total = totalLen(segs);
   const stream = s.type === C.SOCK_STREAM;
   const waitAll = stream && (flags & (C.MSG_WAITALL | C.MSG_PEEK)) === C.MSG_WAITALL;
+  if (stream && s.directStream && (flags & ~(C.MSG_DONTWAIT | C.MSG_WAITALL | C.MSG_CMSG_CLOEXEC)) === 0) {
+    return recvDirect(t, s, segs, meta, st, total, nonblock, waitAll);
+  }
   for (;;) {
     const room = stream ? Math.min(total - st.done, Math.max(s.inBytes, 1)) : Math.min(total, 1 << 22);
     const buf = Buffer.allocUnsafe(Math.max(room, 0));
@@ -405,6 +411,26 @@ function doRecv(t: Task, s: SocketFile, segs: Seg[], flags: number, meta: RecvMe
     if (copied > 0 && !discard && !copySegs(t, segs, st.done, buf, copied, true)) return st.done > 0 ? st.done : EFAULT;
     if (!stream) return r;
     st.done += copied;
+    if (meta.rights !== null || !waitAll || r === 0 || st.done >= total) return st.done;
+    if (s.inBytes === 0 && (nonblock || s.rcvShut)) return st.done;
+  }
+}
+
+/** doRecv for unix and loopback streams: from the queued packets straight into guest memory. */
+function recvDirect(t: Task, s: SocketFile, segs: Seg[], meta: RecvMeta, st: CallState, total: number, nonblock: boolean, waitAll: boolean): number {
+  for (;;) {
+    let got = 0;
+    const r = s.readTo(total - st.done, (b) => {
+      if (!copySegs(t, segs, st.done + got, b, b.length, true)) return false;
+      got += b.length;
+      return true;
+    }, meta);
+    if (r < 0) {
+      if (st.done > 0) return st.done;
+      if (r === -E.EAGAIN && !nonblock && !t.timedOut) return sleep(t, s, POLLIN | POLLRDNORM, st, s.rcvTimeoNs);
+      return r;
+    }
+    st.done += r;
     if (meta.rights !== null || !waitAll || r === 0 || st.done >= total) return st.done;
     if (s.inBytes === 0 && (nonblock || s.rcvShut)) return st.done;
   }

@@ -339,23 +339,26 @@ export abstract class SocketFile extends FileDescription {
   }
   private nextChunk: Buffer | undefined;
 
-  /** write(2) of a buffer from takeChunk, queued as is (given back when not taken). */
-  writeChunk(buf: Buffer, t: Task): number {
+  /** write(2)/send(2) of a buffer from takeChunk, queued as is (given back when not taken). */
+  writeChunk(buf: Buffer, t: Task, flags = 0, nonblock = (this.flags & O_NONBLOCK) !== 0): number {
     this.nextChunk = buf;
-    const r = this.send(t, { data: buf, flags: 0, rights: null, creds: credsOf(t), to: null, nonblock: (this.flags & O_NONBLOCK) !== 0 });
+    const r = this.send(t, { data: buf, flags, rights: null, creds: credsOf(t), to: null, nonblock });
     // Not queued (refused, or swallowed as by a reset peer): the buffer is free again.
     if (this.nextChunk !== undefined) giveChunk(this.nextChunk);
     this.nextChunk = undefined;
     return r;
   }
 
-  /** read(2) of at most max bytes, each piece handed to put (guest memory); as recv otherwise. */
-  readTo(max: number, put: (b: Uint8Array) => boolean): number {
+  /**
+   * read(2)/recv(2) of at most max bytes, each piece handed to put (guest memory); as recv
+   * otherwise. Passed rights stay in `meta` when given (recvmsg), else are dropped (read).
+   */
+  readTo(max: number, put: (b: Uint8Array) => boolean, into: RecvMeta | null = null): number {
     this.blockQueue = this.waitQueue;
-    if (this.rq.length === 0) return this.recv(new Uint8Array(0), 0, emptyMeta());
-    const meta = emptyMeta();
+    if (this.rq.length === 0) return this.recv(new Uint8Array(0), 0, into ?? emptyMeta());
+    const meta = into ?? emptyMeta();
     const n = this.rq.readStreamTo(max, put, meta);
-    if (meta.rights !== null) for (const f of meta.rights) f.decRef();
+    if (into === null && meta.rights !== null) for (const f of meta.rights) f.decRef();
     this.afterConsume();
     return n < 0 ? -E.EFAULT : n;
   }
