@@ -8,6 +8,7 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { BIN } from '../helpers/paths';
 import { ECHO } from './peers';
@@ -113,6 +114,88 @@ for i in range(2):
     expect(out).toBe(`tcp ${PEER_V4} 7001 local 10.0.2.100 peer ::ffff:${SANDBOX_V4} ping\ntcp ${PEER_V4} 7002 ConnectionRefusedError\ntcp 10.0.2.2 7003 local 10.0.2.100 peer 127.0.0.1 ping\n`);
     const denied = await finish(track(userMode(p.sandboxNs, ['-c', CLIENT, 'tcp,10.0.2.2,7003'], ['--allow-net=198.51.100.0/24'])));
     expect(denied).toBe('tcp 10.0.2.2 7003 ConnectionRefusedError\n');
+  }, 120_000);
+});
+
+describe.skipIf(!ok)('network mode user: bulk transfers', () => {
+  it('20 MB each way through the NAT arrive intact (back-pressure both ways)', async () => {
+    const p = vethPair();
+    const peer = `
+import socket, hashlib, threading
+blk = hashlib.sha256(b'x').digest() * 4096
+def serve(l, up):
+    c, _ = l.accept()
+    if up:
+        h = hashlib.sha256(); n = 0
+        while True:
+            d = c.recv(1 << 16)
+            if not d: break
+            h.update(d); n += len(d)
+        c.sendall(('%d %s' % (n, h.hexdigest())).encode())
+    else:
+        h = hashlib.sha256()
+        for i in range(160): c.sendall(blk); h.update(blk)
+        c.shutdown(socket.SHUT_WR); c.recv(1)
+    c.close()
+for port, up in ((7101, False), (7102, True)):
+    l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(('${PEER_V4}', port)); l.listen()
+    threading.Thread(target=serve, args=(l, up), daemon=True).start()
+print('ready', flush=True)
+threading.Event().wait()
+`;
+    await track(inNs(p.peerNs, ['python3', '-c', peer])).waitFor('ready');
+    const guest = `
+import socket, hashlib
+blk = hashlib.sha256(b'x').digest() * 4096
+c = socket.create_connection(('${PEER_V4}', 7101)); h = hashlib.sha256(); n = 0
+while True:
+    d = c.recv(1 << 20)
+    if not d: break
+    h.update(d); n += len(d)
+c.close(); print('down', n, h.hexdigest())
+c = socket.create_connection(('${PEER_V4}', 7102)); h = hashlib.sha256()
+for i in range(160): c.sendall(blk); h.update(blk)
+c.shutdown(socket.SHUT_WR); print('up', c.recv(200).decode(), h.hexdigest())
+`;
+    const out = await finish(track(userMode(p.sandboxNs, ['-c', guest])));
+    const want = createHash('sha256');
+    const blk = Buffer.concat(Array(4096).fill(createHash('sha256').update('x').digest()));
+    for (let i = 0; i < 160; i++) want.update(blk);
+    const h = want.digest('hex');
+    expect(out).toBe(`down ${160 * blk.length} ${h}\nup ${160 * blk.length} ${h} ${h}\n`);
+  }, 180_000);
+});
+
+describe.skipIf(!ok)('network mode user: resets', () => {
+  it('a reset passes through the NAT both ways', async () => {
+    const p = vethPair();
+    const peer = `
+import socket, struct
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(('${PEER_V4}', 7201)); l.listen()
+print('ready', flush=True)
+c, _ = l.accept(); c.recv(10)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); c.close()
+c, _ = l.accept()
+try:
+    print('peer got', c.recv(10), flush=True); print('peer got', c.recv(10), flush=True)
+except ConnectionResetError:
+    print('peer reset', flush=True)
+`;
+    const srv = track(inNs(p.peerNs, ['python3', '-c', peer]));
+    await srv.waitFor('ready');
+    const guest = `
+import socket, struct, time
+c = socket.create_connection(('${PEER_V4}', 7201)); c.sendall(b'x')
+try:
+    print('guest got', c.recv(10))
+except ConnectionResetError:
+    print('guest reset')
+c = socket.create_connection(('${PEER_V4}', 7201)); c.sendall(b'y'); time.sleep(0.5)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); c.close()
+`;
+    expect(await finish(track(userMode(p.sandboxNs, ['-c', guest])))).toBe('guest reset\n');
+    expect(await srv.done).toBe(0);
+    expect(srv.out()).toBe("ready\npeer got b'y'\npeer reset\n");
   }, 120_000);
 });
 
