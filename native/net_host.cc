@@ -321,6 +321,7 @@ Napi::Value BrokerStart(const Napi::CallbackInfo& info) {
     // Only what is async-signal-safe: the Sentry is multi-threaded.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(0);
+    prctl(PR_SET_NAME, "tss-net-broker");
     setpgid(0, 0);
     ResetSignalsInChild();
     if (dup2(sv[1], kBrokerSock) != kBrokerSock) _exit(120);

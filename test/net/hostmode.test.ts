@@ -7,6 +7,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { compileGuest } from '../helpers/build';
 import { BIN } from '../helpers/paths';
 import { ECHO } from './peers';
@@ -85,4 +87,47 @@ describe.skipIf(!ok)('network mode host: the socket suites print what Linux prin
       expect(sandboxed).toMatch(/done\n$/);
     }, 120_000);
   }
+});
+
+describe('network mode host: confinement', () => {
+  it('the confined Sentry still cannot create an inet socket; the broker is confined and capability-less', async () => {
+    const env = { ...process.env, TSSANDBOX_TEST_FORBIDDEN_SYSCALL: 'inet-socket' };
+    const run = (confine: string) => new Promise<{ err: string; code: number | null }>((res) => {
+      const c = spawn(process.execPath, [BIN, 'run', '--network=host', '/bin/true'], { env: { ...env, TSSANDBOX_CONFINE: confine }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      c.stderr.on('data', (d) => (err += d));
+      c.on('close', (code) => res({ err, code }));
+    });
+    const on = await run('on');
+    expect(on.code).toBe(0);
+    expect(on.err).toContain('tssandbox: forbidden inet-socket: errno 1');
+    const off = await run('off');
+    expect(off.err).toContain('tssandbox: forbidden inet-socket: allowed');
+
+    // The broker, seen from the host while a guest sleeps.
+    const c = spawn(process.execPath, [BIN, 'run', '--network=host', '/bin/sleep', '30'], { stdio: 'ignore' });
+    try {
+      let broker: number | undefined;
+      for (let i = 0; i < 200 && broker === undefined; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        broker = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).find((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'tss-net-broker' && readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(c.pid);
+          } catch {
+            return false;
+          }
+        });
+      }
+      expect(broker).toBeDefined();
+      const st = readFileSync(`/proc/${broker}/status`, 'utf8');
+      expect(st).toMatch(/^Seccomp:\s+2$/m);
+      expect(st).toMatch(/^NoNewPrivs:\s+1$/m);
+      expect(st).toMatch(/^CapEff:\s+0+$/m);
+      expect(st).toMatch(/^CapPrm:\s+0+$/m);
+      // Its only fds: stderr and its end of the pair.
+      expect(readdirSync(`/proc/${broker}/fd`).map(Number).sort()).toEqual([2, 3]);
+    } finally {
+      c.kill('SIGKILL');
+    }
+  }, 60_000);
 });
