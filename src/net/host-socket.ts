@@ -22,6 +22,7 @@ import { SocketFile, SocketInode, SockState, type SendRequest } from './socket-f
 import type { RecvMeta } from './packet';
 import type { IpControl } from './cmsg';
 import { ifreqIoctlFor } from './ifreq';
+import { viewSourceOf } from './netns';
 import { policyOf, type NetPolicy } from './policy';
 
 // ------------------------------------------------------------------ options
@@ -262,7 +263,7 @@ export class HostSocket extends SocketFile {
       if (r < 0) return r;
       return t.mem.writeI32(arg, r) ? 0 : -E.EFAULT;
     }
-    const r = ifreqIoctlFor(null, t, cmd, arg);
+    const r = ifreqIoctlFor(viewSourceOf(t.kernel), t, cmd, arg);
     return r === null ? -E.ENOTTY : r;
   }
 

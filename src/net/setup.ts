@@ -19,6 +19,7 @@ import { PcapWriter } from './stack/pcap';
 import { parse, v4, isV4 } from './stack/addr';
 import { timerQueue } from '../kernel/time/timers';
 import { setNetwork, type NetworkMode } from './netns';
+import type { HostNetView } from './netview';
 import { NetPolicy, setPolicy } from './policy';
 import { startBroker } from './host-io';
 import { attachUserNet, type UserNet } from './user-net';
@@ -46,6 +47,14 @@ interface IpAddrJson {
   flags?: string[];
   linkinfo?: { info_kind?: string; info_data?: { type?: string } };
   addr_info?: Array<{ family: string; local: string; prefixlen: number; scope?: string }>;
+  ifindex?: number;
+  stats64?: { rx?: IpStats; tx?: IpStats };
+}
+interface IpStats {
+  bytes?: number;
+  packets?: number;
+  errors?: number;
+  dropped?: number;
 }
 interface IpRouteJson {
   dst: string;
@@ -54,6 +63,51 @@ interface IpRouteJson {
   metric?: number;
   prefsrc?: string;
   type?: string;
+  protocol?: string;
+}
+
+const IFF_BITS: Record<string, number> = { UP: 0x1, BROADCAST: 0x2, LOOPBACK: 0x8, POINTOPOINT: 0x10, NOARP: 0x80, PROMISC: 0x100, MULTICAST: 0x1000, LOWER_UP: 0x10040 };
+
+/**
+ * Mode "host": the host's interfaces, addresses and routes as `ip` shows them at start (the
+ * confined Sentry runs no program later), for netlink dumps, SIOCGIF* and /proc/net.
+ */
+function hostView(): HostNetView {
+  const ls = JSON.parse(ipIn('', ['-s', '-j', 'addr', 'show'])) as IpAddrJson[];
+  const view: HostNetView = { host: true, links: [], addrs: [], routes: [] };
+  const index = new Map<string, number>();
+  for (const l of ls) {
+    const i = l.ifindex ?? 0;
+    index.set(l.ifname, i);
+    const mac = Buffer.alloc(6);
+    (l.address ?? '').split(':').slice(0, 6).forEach((x, k) => (mac[k] = parseInt(x, 16) || 0));
+    const st = (s?: IpStats) => [s?.bytes ?? 0, s?.packets ?? 0, s?.errors ?? 0, s?.dropped ?? 0];
+    const [rxBytes, rxPackets, rxErrors, rxDropped] = st(l.stats64?.rx);
+    const [txBytes, txPackets, txErrors, txDropped] = st(l.stats64?.tx);
+    view.links.push({
+      index: i, name: l.ifname, flags: (l.flags ?? []).reduce((m, f) => m | (IFF_BITS[f] ?? 0), 0), mtu: l.mtu ?? 1500, mac,
+      loopback: l.link_type === 'loopback', stats: { rxBytes, rxPackets, rxErrors, rxDropped, txBytes, txPackets, txErrors, txDropped }, nic: null,
+    });
+    for (const a of l.addr_info ?? []) {
+      const ip = parse(a.local);
+      if (ip === null) continue;
+      view.addrs.push({ index: i, name: l.ifname, addr: ip, prefix: a.prefixlen, scope: a.scope === 'host' ? 254 : a.scope === 'link' ? 253 : 0 });
+    }
+  }
+  for (const fam of ['-4', '-6']) {
+    for (const r of JSON.parse(ipIn('', ['-j', fam, 'route', 'show', 'table', 'main'])) as IpRouteJson[]) {
+      if (!r.dev || (r.type !== undefined && r.type !== 'unicast')) continue;
+      const v6 = fam === '-6';
+      const [d, p] = r.dst === 'default' ? [v6 ? '::' : '0.0.0.0', '0'] : r.dst.split('/');
+      const dst = parse(d);
+      if (dst === null) continue;
+      view.routes.push({
+        dst, prefix: p === undefined ? (v6 ? 128 : 32) : Number(p), gateway: r.gateway ? parse(r.gateway) : null, index: index.get(r.dev) ?? 0,
+        name: r.dev, metric: r.metric ?? 0, src: r.prefsrc ? parse(r.prefsrc) : null, proto: r.protocol === 'kernel' ? 'kernel' : r.protocol === undefined || r.protocol === 'boot' ? 'boot' : 'static',
+      });
+    }
+  }
+  return view;
 }
 
 function ipIn(netns: string, args: string[]): string {
@@ -73,7 +127,7 @@ export function setupNetwork(kernel: { nowNs(): number }, o: NetOptions): Stack 
   if (o.mode === 'host') {
     if (o.netns !== null) throw new Error('--netns needs --network=sandbox');
     startBroker(kernel);
-    setNetwork(kernel, 'host', null);
+    setNetwork(kernel, 'host', null, hostView());
     return null;
   }
   if (o.mode === 'user' && (o.netns !== null || (o.tap ?? null) !== null)) throw new Error('--netns and --tap need --network=sandbox');

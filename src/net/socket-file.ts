@@ -21,6 +21,7 @@ import {
   SIOCINQ, SIOCOUTQ,
 } from '../abi/socket';
 import { ifreqIoctlFor } from './ifreq';
+import { viewSourceOf } from './netns';
 import { RecvQueue, dropRights, emptyMeta, giveChunk, type Creds, type Packet, type RecvMeta } from './packet';
 
 class SockFs extends FileSystem {
@@ -428,7 +429,7 @@ export abstract class SocketFile extends FileDescription {
       if (n < 0) return n;
       return t.mem.writeI32(arg, n) ? 0 : -E.EFAULT;
     }
-    const r = ifreqIoctlFor(null, t, cmd, arg);
+    const r = ifreqIoctlFor(viewSourceOf(t.kernel), t, cmd, arg);
     return r === null ? -E.ENOTTY : r;
   }
 

@@ -89,6 +89,22 @@ describe.skipIf(!ok)('network mode host: the socket suites print what Linux prin
   }
 });
 
+describe.skipIf(!ok)('network mode host: the host\'s interfaces inside', () => {
+  it('ip addr, ip route, if_nameindex and SIOCGIFCONF show what Linux shows in the namespace', async () => {
+    const p = vethPair();
+    sh(['ip', '-n', p.sandboxNs, 'route', 'add', 'default', 'via', PEER_V4]);
+    const script = `ip -o addr show | awk '{print $2, $3, $4}'; ip route show; ip -6 route show; python3 -c 'import socket, fcntl, struct, array
+print(socket.if_nameindex())
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); buf = array.array("B", bytes(40 * 8))
+n = struct.unpack("iL", fcntl.ioctl(s.fileno(), 0x8912, struct.pack("iL", len(buf), buf.buffer_info()[0])))[0]
+print([(bytes(buf[i:i + 16]).rstrip(b"\\0").decode(), socket.inet_ntoa(bytes(buf[i + 20:i + 24]))) for i in range(0, n, 40)])'`;
+    const native = await runIn(p.sandboxNs, ['/bin/sh', '-c', script]);
+    expect(native).toContain(`${p.sandboxIf} inet ${SANDBOX_V4}/24`);
+    const inside = await finish(track(hostMode(p.sandboxNs, ['/bin/sh', '-c', script])));
+    expect(inside).toBe(native);
+  }, 120_000);
+});
+
 describe('network mode host: confinement', () => {
   it('the confined Sentry still cannot create an inet socket; the broker is confined and capability-less', async () => {
     const env = { ...process.env, TSSANDBOX_TEST_FORBIDDEN_SYSCALL: 'inet-socket' };
