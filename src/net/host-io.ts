@@ -11,6 +11,7 @@ import { native } from '../platform/native';
 import { POLLIN } from '../abi/fs';
 import { AF_INET, AF_INET6 } from '../abi/socket';
 import { isV4, type Addr } from './stack/addr';
+import type { StackTimer } from './stack/timer';
 
 export interface HostNetNative {
   netBrokerStart(): { fd: number; pid: number } | number;
@@ -138,3 +139,24 @@ export function sockaddr(ip: Addr, port: number): Buffer {
 
 /** Scratch for host recv calls (the Sentry runs one at a time): data, sender name, no control, out words. */
 export const rxScratch = { data: Buffer.allocUnsafe(65536), name: Buffer.alloc(128), noCtl: Buffer.alloc(0), out: new Int32Array(3) };
+
+/** A NAT flow over one host socket, closed after an idle period (nat-udp.ts, nat-icmp.ts). */
+export interface IdleFlow {
+  key: string;
+  fd: number;
+  /** Traffic since the last check. */
+  used: boolean;
+  idle: StackTimer;
+}
+
+/** The idle timer fired: re-armed if the flow was used since, else the flow is closed and forgotten. */
+export function expireIdle<F extends IdleFlow>(flows: Map<string, F>, f: F, ms: number): void {
+  if (f.used) {
+    f.used = false;
+    f.idle.arm(ms);
+    return;
+  }
+  flows.delete(f.key);
+  edges.del(f.fd);
+  hn().netClose(f.fd);
+}

@@ -12,7 +12,7 @@ import type { Stack } from './stack/stack';
 import { StackTimer } from './stack/timer';
 import { sumBytes, finish, pseudoSum } from './stack/checksum';
 import { fmt, type Addr } from './stack/addr';
-import { hn, edges, brokerSocket, sockaddr, rxScratch } from './host-io';
+import { hn, edges, brokerSocket, sockaddr, rxScratch, expireIdle } from './host-io';
 import { decodeInet } from './sockaddr';
 import type { NetPolicy } from './policy';
 
@@ -89,13 +89,6 @@ export class NatIcmp {
   }
 
   private expire(f: EchoFlow): void {
-    if (f.used) {
-      f.used = false;
-      f.idle.arm(IDLE_MS);
-      return;
-    }
-    this.flows.delete(f.key);
-    edges.del(f.fd);
-    hn().netClose(f.fd);
+    expireIdle(this.flows, f, IDLE_MS);
   }
 }

@@ -13,7 +13,7 @@ import { StackTimer } from './stack/timer';
 import { icmp4Error, icmp6Error } from './stack/icmp';
 import { decodeInet } from './sockaddr';
 import { eq, fmt, isV4, type Addr } from './stack/addr';
-import { hn, edges, brokerSocket, sockaddr, rxScratch } from './host-io';
+import { hn, edges, brokerSocket, sockaddr, rxScratch, expireIdle } from './host-io';
 import type { Redirect } from './nat-tcp';
 
 const IDLE_MS = 60_000;
@@ -97,13 +97,6 @@ export class NatUdp {
   }
 
   private expire(f: UdpFlow): void {
-    if (f.used) {
-      f.used = false;
-      f.idle.arm(IDLE_MS);
-      return;
-    }
-    this.flows.delete(f.key);
-    edges.del(f.fd);
-    hn().netClose(f.fd);
+    expireIdle(this.flows, f, IDLE_MS);
   }
 }
