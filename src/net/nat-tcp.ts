@@ -21,6 +21,8 @@ const SO_ERROR = 4;
 const SO_LINGER = 13;
 const CHUNK = 65536;
 const scratch = Buffer.allocUnsafe(CHUNK);
+/** Host reads toward the guest: big, into a buffer the gateway's send queue then owns. */
+const HOST_CHUNK = 256 * 1024;
 const errBuf = Buffer.alloc(4);
 
 /** Where the gateway sends a guest's connection on the host (null: refused). */
@@ -183,7 +185,8 @@ export class NatTcp {
     // host -> guest
     for (let i = 0; i < 64 && !f.hostEof; i++) {
       if (f.toGuest === null) {
-        const r = n.netSockRecv(f.fd, scratch, 0, CHUNK, 0, nameScratch, ctlScratch, outScratch);
+        const b = Buffer.allocUnsafe(HOST_CHUNK);
+        const r = n.netSockRecv(f.fd, b, 0, HOST_CHUNK, 0, nameScratch, ctlScratch, outScratch);
         if (r === -E.EAGAIN) break;
         if (r < 0) return this.reset(f);
         if (r === 0) {
@@ -191,7 +194,8 @@ export class NatTcp {
           ep.shutdownWrite();
           break;
         }
-        f.toGuest = Buffer.from(scratch.subarray(0, r));
+        // A short read is copied out: the queue should not pin a mostly empty buffer.
+        f.toGuest = r * 2 >= HOST_CHUNK ? b.subarray(0, r) : Buffer.from(b.subarray(0, r));
       }
       const w = ep.write(f.toGuest, true, true);
       if (w === -E.EAGAIN) break;
