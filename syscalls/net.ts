@@ -399,16 +399,21 @@ function doRecv(t: Task, s: SocketFile, segs: Seg[], flags: number, meta: RecvMe
   }
   for (;;) {
     const room = stream ? Math.min(total - st.done, Math.max(s.inBytes, 1)) : Math.min(total, 1 << 22);
-    const buf = Buffer.allocUnsafe(Math.max(room, 0));
+    // A staging buffer only (recv copies into it, nothing keeps it): large ones from the pool.
+    const pooled = room >= 65536 && room <= CHUNK;
+    const buf = pooled ? takeChunk(room) : Buffer.allocUnsafe(Math.max(room, 0));
     const r = s.recv(buf, flags, meta);
     if (r < 0) {
+      if (pooled) giveChunk(buf);
       if (st.done > 0) return st.done;
       if (r === -E.EAGAIN && !nonblock && !t.timedOut) return sleep(t, s, POLLIN | POLLRDNORM, st, s.rcvTimeoNs);
       return r;
     }
     const copied = Math.min(r, buf.length);
     const discard = (meta as RecvMeta & { discard?: boolean }).discard === true;
-    if (copied > 0 && !discard && !copySegs(t, segs, st.done, buf, copied, true)) return st.done > 0 ? st.done : EFAULT;
+    const ok = copied === 0 || discard || copySegs(t, segs, st.done, buf, copied, true);
+    if (pooled) giveChunk(buf);
+    if (!ok) return st.done > 0 ? st.done : EFAULT;
     if (!stream) return r;
     st.done += copied;
     if (meta.rights !== null || !waitAll || r === 0 || st.done >= total) return st.done;
