@@ -24,6 +24,7 @@
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #ifndef SYS_fchmodat2
@@ -281,6 +282,10 @@ Napi::Value SentryTryForbidden(const Napi::CallbackInfo& info) {
   } else if (kind == "kexec") {
     // Flags no kernel accepts: EINVAL when allowed, so nothing is ever loaded.
     r = syscall(SYS_kexec_load, 0, 0, nullptr, 0xfff00000UL);
+  } else if (kind == "inet-socket") {
+    // Network mode "host" included: the guest's host sockets come from the broker.
+    r = syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (r >= 0) close((int)r), r = 0;
   } else if (kind == "unshare") {
     r = syscall(SYS_unshare, 0);  // flags 0: a no-op when allowed
   } else if (kind == "open-write") {

@@ -15,11 +15,13 @@ import { SocketFile, credsOf, isNonblock } from '../src/net/socket-file';
 import { UnixSocket } from '../src/net/unix-socket';
 import { InetSocket } from '../src/net/inet-socket';
 import { StackSocket, ipControlFor } from '../src/net/stack-socket';
-import { stackOf } from '../src/net/netns';
+import { stackOf, networkModeOf } from '../src/net/netns';
+import { HostSocket } from '../src/net/host-socket';
+import { IcmpSocket } from '../src/net/icmp-socket';
 import { NetlinkSocket } from '../src/net/netlink-route';
 import { parseControl, buildControl, releaseControl, type SendControl } from '../src/net/cmsg';
 import { getOpt, setOpt } from '../src/net/sockopt';
-import { emptyMeta, type RecvMeta } from '../src/net/packet';
+import { emptyMeta, takeChunk, giveChunk, type RecvMeta } from '../src/net/packet';
 import { BLOCK } from '../src/kernel/syscall-dispatch';
 
 const EFAULT = -E.EFAULT;
@@ -103,6 +105,12 @@ function create(t: Task, domain: number, type: number, protocol: number, flags: 
       return UnixSocket.create(t, type, fl);
     case C.AF_INET:
     case C.AF_INET6:
+      if (networkModeOf(t.kernel) === 'host') return HostSocket.create(t, domain, type, protocol, fl);
+      {
+        const stack = stackOf(t.kernel);
+        const icmp = domain === C.AF_INET ? 1 : 58;
+        if (stack !== null && (type === C.SOCK_RAW || (type === C.SOCK_DGRAM && protocol === icmp))) return IcmpSocket.create(t, stack, domain, type, protocol, fl);
+      }
       if (type === C.SOCK_STREAM) {
         if (protocol !== 0 && protocol !== C.IPPROTO_TCP) return -E.EPROTONOSUPPORT;
       } else if (type === C.SOCK_DGRAM) {
@@ -267,7 +275,7 @@ export function getsockopt(t: Task, fd: number, level: number, name: number, val
   const have = t.mem.readI32(lenPtr);
   if (have === null) return EFAULT;
   if (have < 0) return -E.EINVAL;
-  const v = getOpt(s, level | 0, name | 0);
+  const v = getOpt(s, level | 0, name | 0, have);
   if (typeof v === 'number') return v;
   const n = Math.min(have, v.length);
   if (n > 0 && !t.mem.write(val, v, 0, n)) return EFAULT;
@@ -299,15 +307,18 @@ function doSend(t: Task, s: SocketFile, segs: Seg[], flags: number, to: Buffer |
   }
   const creds = control.creds ?? credsOf(t);
   const stream = s.type === C.SOCK_STREAM;
+  // Unix and loopback streams without ancillary data: queued straight from guest memory.
+  const direct = stream && s.directStream && control.rights === null && control.creds === null && (flags & ~(C.MSG_NOSIGNAL | C.MSG_DONTWAIT)) === 0;
   for (;;) {
     const want = stream ? Math.min(total - st.done, CHUNK) : total;
-    const data = Buffer.allocUnsafe(want);
+    const data = direct ? takeChunk(want) : Buffer.allocUnsafe(want);
     if (!copySegs(t, segs, st.done, data, want, false)) {
+      if (direct) giveChunk(data);
       releaseControl(control);
       return st.done > 0 ? st.done : EFAULT;
     }
     const req = { data, flags, rights: control.rights, creds, to, nonblock };
-    const r = s.send(t, req);
+    const r = direct ? s.writeChunk(data, t, flags, nonblock) : s.send(t, req);
     control.rights = req.rights; // null once the packet took them
     if (r < 0) {
       releaseControl(control);
@@ -393,27 +404,55 @@ export function sendmsg(t: Task, fd: number, msg: number, flags: number): number
 
 /** One receive into segs (MSG_WAITALL loops for streams); fills meta. */
 function doRecv(t: Task, s: SocketFile, segs: Seg[], flags: number, meta: RecvMeta): number {
-  if (flags & C.MSG_OOB) return s.domain === C.AF_UNIX ? -E.EOPNOTSUPP : -E.EINVAL;
-  if (flags & C.MSG_ERRQUEUE) return -E.EAGAIN;
+  if (flags & C.MSG_OOB && !s.passesOobFlags) return s.domain === C.AF_UNIX ? -E.EOPNOTSUPP : -E.EINVAL;
+  if (flags & C.MSG_ERRQUEUE && !s.passesOobFlags) return -E.EAGAIN;
   const nonblock = isNonblock(s, flags);
   const st = callState(t, nonblock ? 0 : s.rcvTimeoNs);
   const total = totalLen(segs);
   const stream = s.type === C.SOCK_STREAM;
   const waitAll = stream && (flags & (C.MSG_WAITALL | C.MSG_PEEK)) === C.MSG_WAITALL;
+  if (stream && s.directStream && (flags & ~(C.MSG_DONTWAIT | C.MSG_WAITALL | C.MSG_CMSG_CLOEXEC)) === 0) {
+    return recvDirect(t, s, segs, meta, st, total, nonblock, waitAll);
+  }
   for (;;) {
     const room = stream ? Math.min(total - st.done, Math.max(s.inBytes, 1)) : Math.min(total, 1 << 22);
-    const buf = Buffer.allocUnsafe(Math.max(room, 0));
+    // A staging buffer only (recv copies into it, nothing keeps it): large ones from the pool.
+    const pooled = room >= 65536 && room <= CHUNK;
+    const buf = pooled ? takeChunk(room) : Buffer.allocUnsafe(Math.max(room, 0));
     const r = s.recv(buf, flags, meta);
     if (r < 0) {
+      if (pooled) giveChunk(buf);
       if (st.done > 0) return st.done;
       if (r === -E.EAGAIN && !nonblock && !t.timedOut) return sleep(t, s, POLLIN | POLLRDNORM, st, s.rcvTimeoNs);
       return r;
     }
     const copied = Math.min(r, buf.length);
     const discard = (meta as RecvMeta & { discard?: boolean }).discard === true;
-    if (copied > 0 && !discard && !copySegs(t, segs, st.done, buf, copied, true)) return st.done > 0 ? st.done : EFAULT;
+    const ok = copied === 0 || discard || copySegs(t, segs, st.done, buf, copied, true);
+    if (pooled) giveChunk(buf);
+    if (!ok) return st.done > 0 ? st.done : EFAULT;
     if (!stream) return r;
     st.done += copied;
+    if (meta.rights !== null || !waitAll || r === 0 || st.done >= total) return st.done;
+    if (s.inBytes === 0 && (nonblock || s.rcvShut)) return st.done;
+  }
+}
+
+/** doRecv for unix and loopback streams: from the queued packets straight into guest memory. */
+function recvDirect(t: Task, s: SocketFile, segs: Seg[], meta: RecvMeta, st: CallState, total: number, nonblock: boolean, waitAll: boolean): number {
+  for (;;) {
+    let got = 0;
+    const r = s.readTo(total - st.done, (b) => {
+      if (!copySegs(t, segs, st.done + got, b, b.length, true)) return false;
+      got += b.length;
+      return true;
+    }, meta);
+    if (r < 0) {
+      if (st.done > 0) return st.done;
+      if (r === -E.EAGAIN && !nonblock && !t.timedOut) return sleep(t, s, POLLIN | POLLRDNORM, st, s.rcvTimeoNs);
+      return r;
+    }
+    st.done += r;
     if (meta.rights !== null || !waitAll || r === 0 || st.done >= total) return st.done;
     if (s.inBytes === 0 && (nonblock || s.rcvShut)) return st.done;
   }

@@ -14,6 +14,8 @@ import { O_APPEND, O_NONBLOCK, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '.
 import { readIovec, totalLen, copySegs, type Seg } from './iovec';
 import { EFAULT, CHUNK, stage, fileOf, sigpipe, progress, finish, waitFor } from './fs-common';
 import { BLOCK } from '../src/kernel/syscall-dispatch';
+import { SocketFile } from '../src/net/socket-file';
+import { takeChunk, giveChunk } from '../src/net/packet';
 
 /** RLIMIT_FSIZE: how much of a write at pos may happen (SIGXFSZ + EFBIG when none). */
 function fsizeAllowance(t: Task, f: FileDescription, pos: number, want: number): number {
@@ -39,6 +41,8 @@ function readSegs(t: Task, f: FileDescription, segs: Seg[], pos: number): number
   if (!f.readable) return -E.EBADF;
   // Host files: the bytes go from the host fd straight into guest memory, no JS copy.
   if (f instanceof HostFsFile && segs.length === 1) return readHostFile(t, f, segs[0], pos);
+  // Unix and loopback stream sockets: from the queued packets straight into guest memory.
+  if (f instanceof SocketFile && f.directStream && pos < 0) return readSocket(t, f, segs);
   const total = totalLen(segs);
   let done = 0;
   while (done < total || total === 0) {
@@ -56,6 +60,17 @@ function readSegs(t: Task, f: FileDescription, segs: Seg[], pos: number): number
   }
   if (done > 0 && inotify.watching()) inotify.notifyDentry(f.dentry, f.dentry?.inode ?? f.inode, inotify.IN_ACCESS);
   return done;
+}
+
+function readSocket(t: Task, f: SocketFile, segs: Seg[]): number {
+  let done = 0;
+  const n = f.readTo(totalLen(segs), (b) => {
+    if (!copySegs(t, segs, done, b, b.length, true)) return false;
+    done += b.length;
+    return true;
+  });
+  if (n === -E.EAGAIN && !(f.flags & O_NONBLOCK)) return waitFor(t, f, POLLIN | POLLRDNORM);
+  return n;
 }
 
 function readHostFile(t: Task, f: HostFsFile, seg: Seg, pos: number): number {
@@ -88,9 +103,14 @@ function doWriteLoop(t: Task, f: FileDescription, segs: Seg[], pos: number): num
       want = fsizeAllowance(t, f, pos < 0 ? -1 : pos + p.done, want);
       if (want < 0) return p.done > 0 ? p.done : want;
     }
-    const b = stage(want).subarray(0, want);
-    if (!copySegs(t, segs, p.done, b, want, false)) return p.done > 0 ? p.done : EFAULT;
-    const n = pos < 0 ? f.write(b, t) : f.pwrite(b, pos + p.done);
+    // Unix and loopback stream sockets queue the bytes in the buffer they were copied to.
+    const direct = f instanceof SocketFile && f.directStream && pos < 0;
+    const b = direct ? takeChunk(want) : stage(want).subarray(0, want);
+    if (!copySegs(t, segs, p.done, b, want, false)) {
+      if (direct) giveChunk(b);
+      return p.done > 0 ? p.done : EFAULT;
+    }
+    const n = direct ? (f as SocketFile).writeChunk(b, t) : pos < 0 ? f.write(b, t) : f.pwrite(b, pos + p.done);
     if (n < 0) {
       if (n === -E.EAGAIN && !(f.flags & O_NONBLOCK)) {
         // Interrupted by a signal after some bytes went out: the count, as Linux returns.

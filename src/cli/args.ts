@@ -36,6 +36,8 @@ export interface RunOptions {
   network: 'none' | 'sandbox' | 'host' | 'user';
   /** --netns PATH: the network namespace whose interfaces sandbox mode takes over. */
   netns: string | null;
+  /** --tap NAME: a TAP device as the sandbox's interface (implies --network=sandbox). */
+  tap: string | null;
   /** --pcap FILE: frames the stack sends and receives. */
   pcap: string | null;
   /** --allow-net / --deny-net: CIDR[:PORT] lists. */
@@ -44,8 +46,8 @@ export interface RunOptions {
   /** --dns ADDR (resolv.conf), --hostname NAME. */
   dns: string[];
   hostname: string | null;
-  /** --publish HOSTPORT:PORT (user mode). */
-  publish: Array<{ hostPort: number; port: number }>;
+  /** --publish HOSTPORT:PORT[/tcp|udp] (user and sandbox modes). */
+  publish: Array<{ hostPort: number; port: number; proto: 'tcp' | 'udp' }>;
   /** Limits, policy, report (src/policy/flags.ts). */
   ci: CiFlags;
 }
@@ -57,7 +59,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
     program: '', args: [], root: '/', mounts: [], tmpfs: [], env: [], clearEnv: false, cwd: null,
     platform: 'ptrace', pin: true, strace: false, debug: false, tty: false, pidsLimit: 16384, tmpfsLimit: Infinity,
     memoryLimit: Infinity,
-    network: 'none', netns: null, pcap: null, allowNet: [], denyNet: [], dns: [], hostname: null, publish: [],
+    network: 'none', netns: null, tap: null, pcap: null, allowNet: [], denyNet: [], dns: [], hostname: null, publish: [],
     ci: emptyCiFlags(),
   };
   let i = 0;
@@ -130,6 +132,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
         break;
       }
       case '--netns': o.netns = val(a); break;
+      case '--tap': o.tap = val(a); break;
       case '--pcap': o.pcap = val(a); break;
       case '--allow-net': o.allowNet.push(...val(a).split(',').filter(Boolean)); break;
       case '--deny-net': o.denyNet.push(...val(a).split(',').filter(Boolean)); break;
@@ -137,9 +140,9 @@ export function parseRunArgs(argv: string[]): RunOptions {
       case '--hostname': o.hostname = val(a); break;
       case '--publish': case '-p': {
         const v = val(a);
-        const m = /^(\d+):(\d+)$/.exec(v);
-        if (!m || +m[1] > 65535 || +m[2] > 65535 || +m[1] === 0 || +m[2] === 0) throw new UsageError(`--publish wants HOSTPORT:PORT, got '${v}'`);
-        o.publish.push({ hostPort: +m[1], port: +m[2] });
+        const m = /^(\d+):(\d+)(?:\/(tcp|udp))?$/.exec(v);
+        if (!m || +m[1] > 65535 || +m[2] > 65535 || +m[1] === 0 || +m[2] === 0) throw new UsageError(`--publish wants HOSTPORT:PORT[/tcp|udp], got '${v}'`);
+        o.publish.push({ hostPort: +m[1], port: +m[2], proto: (m[3] ?? 'tcp') as 'tcp' | 'udp' });
         break;
       }
       default: {
@@ -158,7 +161,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
   o.program = argv[i];
   o.args = argv.slice(i + 1);
   if (!o.root.startsWith('/')) throw new UsageError(`--root must be an absolute path, got '${o.root}'`);
-  if (o.netns !== null && o.network === 'none') o.network = 'sandbox';
+  if ((o.netns !== null || o.tap !== null) && o.network === 'none') o.network = 'sandbox';
   return o;
 }
 

@@ -34,9 +34,16 @@ run options:
   --debug                 print the Sentry's own log (unsupported syscalls...)
   -t, --tty               (accepted; the terminal is passed through as is)
   --network MODE          none (default: loopback only), sandbox (the Sentry's TCP/IP stack
-                          over --netns's interfaces), host, user
+                          over --netns's interfaces), host (host sockets held by the Sentry),
+                          user (unprivileged outbound networking through a NAT gateway)
+  --publish H:P[/udp]     host port H to the guest's port P (user and sandbox modes)
+  --dns ADDR              nameserver in the guest's /etc/resolv.conf (repeatable)
+  --hostname NAME         the guest's host name (uname, /etc/hosts)
+  --allow-net/--deny-net CIDR[:PORT],...  where the guest may connect (ECONNREFUSED otherwise)
   --netns PATH            network namespace (e.g. /var/run/netns/NAME) whose interfaces
                           sandbox mode takes over (implies --network=sandbox)
+  --tap NAME              a TAP device (in --netns's namespace, or this one) as the sandbox's
+                          interface, its addresses taken over (implies --network=sandbox)
   --pcap FILE             write every frame the stack sends and receives (tcpdump -r FILE)
 ${CI_HELP}`;
 

@@ -25,6 +25,7 @@ import { native } from '../platform/native';
 import { StraceTracer } from './strace';
 import { installTimers } from '../kernel/time/index';
 import { setupNetwork } from '../net/setup';
+import { netEtcFiles, writeNetFiles } from '../net/etc-files';
 import { EACCES, ENOEXEC, ENOTDIR, errnoMessage } from '../abi/errno';
 import * as nfs from 'node:fs';
 import * as os from 'node:os';
@@ -125,7 +126,7 @@ function run(o: RunOptions): number {
   const s = new Sentry(kernel, platform, SYSCALL_TABLE);
   installTimers(s);
   try {
-    setupNetwork(kernel, { mode: o.network, netns: o.netns, pcap: o.pcap, allowNet: o.allowNet, denyNet: o.denyNet, debug: o.debug ? (m) => writeDiagnostic(`tssandbox: ${m}\n`) : undefined });
+    setupNetwork(kernel, { mode: o.network, netns: o.netns, tap: o.tap, pcap: o.pcap, allowNet: o.allowNet, denyNet: o.denyNet, publish: o.publish, debug: o.debug ? (m) => writeDiagnostic(`tssandbox: ${m}\n`) : undefined });
   } catch (e) {
     fail(`cannot set up the network: ${(e as Error).message}`, 125);
   }
@@ -135,6 +136,11 @@ function run(o: RunOptions): number {
 
   const envp = ci ? ci.env(buildEnv(o)) : buildEnv(o);
   const init = createInit(s, { req: null as unknown as ExecRequest, fdTable, fsCtx, creds });
+  try {
+    writeNetFiles(vfs, init, netEtcFiles(kernel, { dns: o.dns, hostname: o.hostname }), (m) => kernel.log(m));
+  } catch (e) {
+    fail(`cannot set up the network: ${(e as Error).message}`, 125);
+  }
   try { ci?.attach(s, init); } catch (e) { if (e instanceof CiSetupError) fail(e.message, 125); throw e; }
   let cons: Console | null = null;
   if (useConsole) {

@@ -9,8 +9,7 @@ import {
   SIOCGIFINDEX, SIOCGIFNAME, SIOCGIFFLAGS, SIOCGIFMTU, SIOCGIFADDR, SIOCGIFNETMASK, SIOCGIFBRDADDR, SIOCGIFHWADDR, SIOCGIFCONF,
   SIOCGIFDSTADDR, SIOCGIFTXQLEN,
 } from '../abi/socket';
-import type { Stack } from './stack/stack';
-import { links, addrs, type LinkView } from './netview';
+import { links, addrs, type LinkView, type NetSource } from './netview';
 import { isV4 } from './stack/addr';
 
 /** A link as the ifreq ioctls see it: its first IPv4 address beside it. */
@@ -18,7 +17,7 @@ interface IfView extends Omit<LinkView, 'stats' | 'nic'> {
   v4: { addr: Buffer; prefix: number } | null;
 }
 
-function views(stack: Stack | null): IfView[] {
+function views(stack: NetSource): IfView[] {
   const as = addrs(stack);
   return links(stack).map((l) => ({ ...l, flags: l.flags & 0xffff, v4: as.find((a) => a.index === l.index && isV4(a.addr)) ?? null }));
 }
@@ -38,7 +37,7 @@ function maskOf(prefix: number): Buffer {
 }
 
 /** Handles the ioctl; null when cmd is not an interface ioctl. */
-export function ifreqIoctlFor(stack: Stack | null, t: Task, cmd: number, arg: number): number | null {
+export function ifreqIoctlFor(stack: NetSource, t: Task, cmd: number, arg: number): number | null {
   if (cmd === SIOCGIFCONF) {
     const hdr = t.mem.read(arg, 16);
     if (hdr === null) return -E.EFAULT;

@@ -9,9 +9,8 @@ import type { Task } from '../kernel/task';
 import { AF_NETLINK, AF_INET, AF_INET6, AF_UNSPEC } from '../abi/socket';
 import { encodeNetlink } from './sockaddr';
 import { SocketFile, SocketInode, type SendRequest } from './socket-file';
-import { links, addrs, routes, type LinkView, type AddrView, type RouteView } from './netview';
-import { stackOf } from './netns';
-import type { Stack } from './stack/stack';
+import { links, addrs, routes, stackOfSource, type LinkView, type AddrView, type RouteView, type NetSource } from './netview';
+import { viewSourceOf } from './netns';
 import { isV4 } from './stack/addr';
 
 const NETLINK_ROUTE = 0;
@@ -114,15 +113,17 @@ function routeBody(r: RouteView): Buffer {
   rt[1] = r.prefix;
   rt[4] = 254; // RT_TABLE_MAIN
   rt[5] = r.proto === 'kernel' ? 2 : r.proto === 'boot' ? 3 : 4;
-  rt[6] = r.gateway === null ? 253 : 0; // RT_SCOPE_LINK / UNIVERSE
+  rt[6] = r.gateway === null && v4 ? 253 : 0; // RT_SCOPE_LINK / UNIVERSE (IPv6 routes: always universe)
   rt[7] = 1; // RTN_UNICAST
   const ip = (a: Buffer) => Buffer.from(v4 ? a.subarray(12, 16) : a);
   const parts = [rt, rta(15, u32(254))];
   if (r.prefix > 0) parts.push(rta(1, ip(r.dst)));
   if (r.gateway !== null) parts.push(rta(5, ip(r.gateway)));
   if (r.src !== null && r.proto === 'kernel') parts.push(rta(7, ip(r.src)));
-  parts.push(rta(6, u32(r.metric)));
+  // As Linux: an IPv4 route's priority only when set; IPv6 routes always have one, and a preference (medium).
+  if (!v4 || r.metric !== 0) parts.push(rta(6, u32(r.metric)));
   parts.push(rta(4, u32(r.index)));
+  if (!v4) parts.push(rta(20, Buffer.from([0]))); // RTA_PREF
   return Buffer.concat(parts);
 }
 
@@ -150,14 +151,14 @@ export class NetlinkSocket extends SocketFile {
   portId = 0;
   groups = 0;
 
-  /** The sandbox's stack (null in mode "none": lo only, read-only). */
-  stack: Stack | null = null;
+  /** What the dumps show: the stack, the host's view (mode "host", read-only) or null (lo only, read-only). */
+  stack: NetSource = null;
   private admin = false;
 
   static create(t: Task, type: number, protocol: number, flags: number): NetlinkSocket | number {
     if (protocol !== NETLINK_ROUTE) return -E.EPROTONOSUPPORT;
     const s = new NetlinkSocket(AF_NETLINK, type, protocol, new SocketInode(t.creds.euid, t.creds.egid), flags);
-    s.stack = stackOf(t.kernel);
+    s.stack = viewSourceOf(t.kernel);
     s.admin = t.creds.euid === 0;
     return s;
   }
@@ -253,9 +254,9 @@ export class NetlinkSocket extends SocketFile {
 
   /** `ip addr add/del`, `ip route add/del`, `ip link set up/down` applied to the stack. */
   private change(type: number, msg: Buffer): number {
-    const st = this.stack;
+    const st = stackOfSource(this.stack);
     if (!this.admin) return -E.EPERM;
-    if (st === null) return -E.EOPNOTSUPP;
+    if (st === null) return this.stack === null ? -E.EOPNOTSUPP : -E.EPERM;
     if (type === RTM_NEWLINK || type === RTM_SETLINK || type === RTM_DELLINK) {
       if (type === RTM_DELLINK) return -E.EOPNOTSUPP;
       const nic = st.nicByIndex(msg.readInt32LE(20));

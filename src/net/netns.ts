@@ -4,6 +4,7 @@
  * kernel needs no knowledge of the network layer above it).
  */
 import type { Stack } from './stack/stack';
+import type { HostNetView, NetSource } from './netview';
 
 export type NetworkMode = 'none' | 'sandbox' | 'host' | 'user';
 export const NETWORK_MODES: NetworkMode[] = ['none', 'sandbox', 'host', 'user'];
@@ -11,12 +12,19 @@ export const NETWORK_MODES: NetworkMode[] = ['none', 'sandbox', 'host', 'user'];
 interface SandboxNet {
   mode: NetworkMode;
   stack: Stack | null;
+  host?: HostNetView;
 }
 
 const byKernel = new WeakMap<object, SandboxNet>();
 
-export function setNetwork(kernel: object, mode: NetworkMode, stack: Stack | null): void {
-  byKernel.set(kernel, { mode, stack });
+export function setNetwork(kernel: object, mode: NetworkMode, stack: Stack | null, host?: HostNetView): void {
+  byKernel.set(kernel, { mode, stack, host });
+}
+
+/** What the sandbox's interface views (netlink, SIOCGIF*, /proc/net) show. */
+export function viewSourceOf(kernel: object): NetSource {
+  const n = byKernel.get(kernel);
+  return n?.stack ?? n?.host ?? null;
 }
 
 /** The sandbox's stack, or null (mode "none": the loopback fast path of inet-socket.ts). */

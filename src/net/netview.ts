@@ -1,7 +1,8 @@
 /**
  * The sandbox's interfaces, addresses, routes and sockets as one view, whatever the
- * mode: the stack's (sandbox mode) or the fixed lo of mode "none". Netlink dumps
- * (netlink-route.ts) and /proc/net (procnet.ts) are both written from it.
+ * mode: the stack's (sandbox and user modes), the fixed lo of mode "none", or the host's
+ * as they were at start (mode "host", a HostNetView). Netlink dumps (netlink-route.ts),
+ * the SIOCGIF* ioctls and /proc/net (procnet.ts) are all written from it.
  */
 import type { Stack } from './stack/stack';
 import type { Nic } from './stack/nic';
@@ -36,9 +37,30 @@ export interface RouteView {
   proto: 'kernel' | 'static' | 'boot';
 }
 
+/** Mode "host": the host's interfaces, addresses and routes, read once at start (read-only). */
+export interface HostNetView {
+  readonly host: true;
+  links: LinkView[];
+  addrs: AddrView[];
+  routes: RouteView[];
+}
+
+/** What a view is read from. */
+export type NetSource = Stack | HostNetView | null;
+
+function isHost(s: NetSource): s is HostNetView {
+  return s !== null && (s as HostNetView).host === true;
+}
+
+/** The stack of a source (null for mode "none" and mode "host"). */
+export function stackOfSource(s: NetSource): Stack | null {
+  return s === null || isHost(s) ? null : s;
+}
+
 const LO_STATS = { rxBytes: 0, rxPackets: 0, rxErrors: 0, rxDropped: 0, txBytes: 0, txPackets: 0, txErrors: 0, txDropped: 0 };
 
-export function links(stack: Stack | null): LinkView[] {
+export function links(stack: NetSource): LinkView[] {
+  if (isHost(stack)) return stack.links;
   if (stack === null) return [{ index: 1, name: 'lo', flags: 0x10049, mtu: 65536, mac: Buffer.alloc(6), loopback: true, stats: LO_STATS, nic: null }];
   return stack.nics.map((n) => ({ index: n.index, name: n.name, flags: n.flags, mtu: n.mtu, mac: n.link.mac, loopback: n.loopback, stats: n.stats, nic: n }));
 }
@@ -49,7 +71,8 @@ function scopeOf(a: Addr, loopback: boolean): number {
   return 0;
 }
 
-export function addrs(stack: Stack | null): AddrView[] {
+export function addrs(stack: NetSource): AddrView[] {
+  if (isHost(stack)) return stack.addrs;
   if (stack === null) {
     return [
       { index: 1, name: 'lo', addr: v4(127, 0, 0, 1), prefix: 8, scope: 254 },
@@ -61,7 +84,8 @@ export function addrs(stack: Stack | null): AddrView[] {
   return out;
 }
 
-export function routes(stack: Stack | null): RouteView[] {
+export function routes(stack: NetSource): RouteView[] {
+  if (isHost(stack)) return stack.routes;
   if (stack === null) return [];
   return stack.routes.routes.map((r) => ({ dst: r.dst, prefix: r.prefix, gateway: r.gateway, index: r.nic.index, name: r.nic.name, metric: r.metric, src: r.src, proto: r.proto }));
 }

@@ -23,6 +23,32 @@ export interface Packet {
   from: Buffer | null;
   /** IP-level facts for ancillary data (inet datagrams): see stack-socket.ts PktInfo. */
   info?: { ifindex: number; dst: Buffer; ttl: number; tos: number };
+  /** A chunk of the pool the data lives in (given back once the packet is read). */
+  chunk?: Buffer;
+}
+
+// Stream payload buffers: a write of a large block is copied from guest memory straight
+// into one of these and queued as is; the reader copies out of it straight into guest
+// memory, then it is reused. Fresh 1 MiB allocations cost page faults on every touch.
+const CHUNK_SIZE = 1 << 20;
+const chunks: Buffer[] = [];
+
+/** A buffer of n bytes to fill and queue (from the pool when large). */
+export function takeChunk(n: number): Buffer {
+  if (n < 65536 || n > CHUNK_SIZE) return Buffer.allocUnsafe(n);
+  return (chunks.pop() ?? Buffer.allocUnsafeSlow(CHUNK_SIZE)).subarray(0, n);
+}
+
+/** Gives back a buffer takeChunk returned (its pool chunk, if it has one). */
+export function giveChunk(b: Buffer): void {
+  if (b.buffer.byteLength === CHUNK_SIZE && b.byteOffset === 0 && chunks.length < 8) chunks.push(Buffer.from(b.buffer, 0, CHUNK_SIZE));
+}
+
+function donePacket(p: Packet): void {
+  if (p.chunk !== undefined) {
+    giveChunk(p.chunk);
+    p.chunk = undefined;
+  }
 }
 
 /** What one receive produced besides the bytes. */
@@ -38,6 +64,8 @@ export interface RecvMeta {
   info?: { ifindex: number; dst: Buffer; ttl: number; tos: number };
   /** TCP MSG_TRUNC: the bytes were discarded, the syscall copies nothing. */
   discard?: boolean;
+  /** Ancillary data already built (host-mode sockets: the host's IP-level cmsgs). */
+  ipCtl?: Array<[number, number, Buffer]>;
 }
 
 export function dropRights(p: Packet): void {
@@ -88,7 +116,37 @@ export class RecvQueue {
       }
       p.off += k;
       this.bytes -= k;
-      if (p.off === p.data.length) this.packets.shift();
+      if (p.off === p.data.length) donePacket(this.packets.shift()!);
+      else break;
+    }
+    meta.full = n;
+    return n;
+  }
+
+  /**
+   * Stream read of at most max bytes handed to put (straight into the reader's memory),
+   * with readStream's rules; put returns false on a bad address (nothing consumed then).
+   * Returns bytes read, or -1 when put failed first.
+   */
+  readStreamTo(max: number, put: (b: Uint8Array) => boolean, meta: RecvMeta): number {
+    let n = 0;
+    while (n < max && this.packets.length > 0) {
+      const p = this.packets[0];
+      if (n > 0 && (p.rights !== null || !sameCreds(p.creds, meta.creds))) break;
+      if (n === 0) {
+        meta.creds = p.creds;
+        meta.from = p.from;
+        if (p.rights !== null) {
+          meta.rights = p.rights;
+          p.rights = null;
+        }
+      }
+      const k = Math.min(max - n, p.data.length - p.off);
+      if (!put(p.data.subarray(p.off, p.off + k))) return n > 0 ? n : -1;
+      n += k;
+      p.off += k;
+      this.bytes -= k;
+      if (p.off === p.data.length) donePacket(this.packets.shift()!);
       else break;
     }
     meta.full = n;
@@ -108,14 +166,17 @@ export class RecvQueue {
     if (!peek) {
       meta.rights = p.rights;
       p.rights = null;
-      this.packets.shift();
+      donePacket(this.packets.shift()!);
       this.bytes -= p.data.length;
     }
     return k;
   }
 
   clear(): void {
-    for (const p of this.packets) dropRights(p);
+    for (const p of this.packets) {
+      dropRights(p);
+      donePacket(p);
+    }
     this.packets.length = 0;
     this.bytes = 0;
   }

@@ -25,8 +25,9 @@ export class NetPolicy {
     return this.allow.length === 0 && this.deny.length === 0;
   }
 
-  permits(ip: Addr, port: number): boolean {
-    if (isLoopback(ip)) return true;
+  /** `hostLoopback`: loopback is the host's (mode "host"), checked like any address. */
+  permits(ip: Addr, port: number, hostLoopback = false): boolean {
+    if (isLoopback(ip) && !hostLoopback) return true;
     const hit = (r: Rule) => inPrefix(r.net, ip, r.prefix) && (r.port === 0 || r.port === port);
     const ok = !this.deny.some(hit) && (this.allow.length === 0 || this.allow.some(hit));
     if (!ok && this.log !== null) {

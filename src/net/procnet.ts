@@ -3,8 +3,8 @@
  * under /proc/PID/net, in Linux's formats, from the sandbox's own network.
  */
 import type { Stack } from './stack/stack';
-import { stackOf } from './netns';
-import { links, addrs, routes } from './netview';
+import { stackOf, viewSourceOf } from './netns';
+import { links, addrs, routes, type NetSource } from './netview';
 import { isV4, isAny, type Addr } from './stack/addr';
 import { TcpState } from './stack/tcp/state';
 import { listInet } from './inet-socket';
@@ -85,7 +85,7 @@ function sockTable(rows: SockRow[], v6: boolean, tcp: boolean): string {
   return out;
 }
 
-function devText(stack: Stack | null): string {
+function devText(stack: NetSource): string {
   let out = 'Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n';
   for (const l of links(stack)) {
     const s = l.stats;
@@ -94,7 +94,7 @@ function devText(stack: Stack | null): string {
   return out;
 }
 
-function routeText(stack: Stack | null): string {
+function routeText(stack: NetSource): string {
   let out = 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT                                                       \n';
   for (const r of routes(stack)) {
     if (!isV4(r.dst)) continue;
@@ -107,7 +107,7 @@ function routeText(stack: Stack | null): string {
   return out;
 }
 
-function ifInet6Text(stack: Stack | null): string {
+function ifInet6Text(stack: NetSource): string {
   let out = '';
   for (const a of addrs(stack)) {
     if (isV4(a.addr)) continue;
@@ -130,15 +130,16 @@ function snmpText(stack: Stack | null): string {
 /** The files of /proc/net for the sandbox of `kernel`. */
 export function procNetFiles(kernel: object): Array<[string, () => string]> {
   const st = () => stackOf(kernel);
+  const view = () => viewSourceOf(kernel);
   return [
     ['tcp', () => sockTable(tcpRows(st()), false, true)],
     ['tcp6', () => sockTable(tcpRows(st()), true, true)],
     ['udp', () => sockTable(udpRows(st()), false, false)],
     ['udp6', () => sockTable(udpRows(st()), true, false)],
     ['unix', () => 'Num       RefCount Protocol Flags    Type St Inode Path\n'],
-    ['dev', () => devText(st())],
-    ['route', () => routeText(st())],
-    ['if_inet6', () => ifInet6Text(st())],
+    ['dev', () => devText(view())],
+    ['route', () => routeText(view())],
+    ['if_inet6', () => ifInet6Text(view())],
     ['snmp', () => snmpText(st())],
   ];
 }

@@ -21,7 +21,8 @@ import {
   SIOCINQ, SIOCOUTQ,
 } from '../abi/socket';
 import { ifreqIoctlFor } from './ifreq';
-import { RecvQueue, dropRights, emptyMeta, type Creds, type Packet, type RecvMeta } from './packet';
+import { viewSourceOf } from './netns';
+import { RecvQueue, dropRights, emptyMeta, giveChunk, type Creds, type Packet, type RecvMeta } from './packet';
 
 class SockFs extends FileSystem {
   readonly magic = 0x534f434b; // SOCKFS_MAGIC
@@ -262,6 +263,10 @@ export abstract class SocketFile extends FileDescription {
   /** Queues a packet on target and wakes its readers. Takes the request's rights. */
   protected deliver(target: SocketFile, data: Buffer, req: SendRequest, from: Buffer | null): void {
     const pkt: Packet = { data, off: 0, rights: req.rights, creds: req.creds, from };
+    if (this.nextChunk !== undefined && data.buffer === this.nextChunk.buffer) {
+      pkt.chunk = this.nextChunk;
+      this.nextChunk = undefined;
+    }
     req.rights = null;
     target.rq.push(pkt);
     target.waitQueue.notify(POLLIN | POLLRDNORM);
@@ -325,6 +330,40 @@ export abstract class SocketFile extends FileDescription {
     return n;
   }
 
+  /**
+   * Stream sockets whose bytes stay in the Sentry (unix, the loopback fast path): read and
+   * write move them straight between guest memory and the queued packets (writeChunk,
+   * readTo), one copy each way as Linux makes. Sockets over the stack or the host: false.
+   */
+  get directStream(): boolean {
+    return this.type === SOCK_STREAM;
+  }
+  private nextChunk: Buffer | undefined;
+
+  /** write(2)/send(2) of a buffer from takeChunk, queued as is (given back when not taken). */
+  writeChunk(buf: Buffer, t: Task, flags = 0, nonblock = (this.flags & O_NONBLOCK) !== 0): number {
+    this.nextChunk = buf;
+    const r = this.send(t, { data: buf, flags, rights: null, creds: credsOf(t), to: null, nonblock });
+    // Not queued (refused, or swallowed as by a reset peer): the buffer is free again.
+    if (this.nextChunk !== undefined) giveChunk(this.nextChunk);
+    this.nextChunk = undefined;
+    return r;
+  }
+
+  /**
+   * read(2)/recv(2) of at most max bytes, each piece handed to put (guest memory); as recv
+   * otherwise. Passed rights stay in `meta` when given (recvmsg), else are dropped (read).
+   */
+  readTo(max: number, put: (b: Uint8Array) => boolean, into: RecvMeta | null = null): number {
+    this.blockQueue = this.waitQueue;
+    if (this.rq.length === 0) return this.recv(new Uint8Array(0), 0, into ?? emptyMeta());
+    const meta = into ?? emptyMeta();
+    const n = this.rq.readStreamTo(max, put, meta);
+    if (into === null && meta.rights !== null) for (const f of meta.rights) f.decRef();
+    this.afterConsume();
+    return n < 0 ? -E.EFAULT : n;
+  }
+
   override write(buf: Uint8Array, t?: Task): number {
     return this.send(t ?? null, {
       data: Buffer.from(buf), // the caller's staging buffer is reused: keep our own copy
@@ -363,6 +402,11 @@ export abstract class SocketFile extends FileDescription {
     return true;
   }
 
+  /** recv passes MSG_OOB and MSG_ERRQUEUE to the socket (host-mode sockets: the host has them). */
+  get passesOobFlags(): boolean {
+    return false;
+  }
+
   /** Bytes waiting to be read (sizes a stream read's buffer). */
   get inBytes(): number {
     return this.rq.bytes;
@@ -385,7 +429,7 @@ export abstract class SocketFile extends FileDescription {
       if (n < 0) return n;
       return t.mem.writeI32(arg, n) ? 0 : -E.EFAULT;
     }
-    const r = ifreqIoctlFor(null, t, cmd, arg);
+    const r = ifreqIoctlFor(viewSourceOf(t.kernel), t, cmd, arg);
     return r === null ? -E.ENOTTY : r;
   }
 

@@ -9,6 +9,8 @@ import * as C from '../abi/socket';
 import { SocketFile, SockState } from './socket-file';
 import { InetSocket } from './inet-socket';
 import { StackSocket } from './stack-socket';
+import { HostSocket } from './host-socket';
+import { IcmpSocket } from './icmp-socket';
 import { tcpInfo } from './tcp-info';
 
 function timevalNs(b: Buffer): number {
@@ -31,7 +33,12 @@ function int(v: number): Buffer {
 }
 
 /** The option's value, or -errno. */
-export function getOpt(s: SocketFile, level: number, name: number): Buffer | number {
+export function getOpt(s: SocketFile, level: number, name: number, len = 512): Buffer | number {
+  if (s instanceof HostSocket) {
+    const h = s.hostGetOpt(level, name, len);
+    if (h !== undefined) return h;
+    if (level !== C.SOL_SOCKET || (name !== C.SO_RCVTIMEO && name !== C.SO_SNDTIMEO)) return -E.ENOPROTOOPT;
+  }
   if (level === C.SOL_SOCKET) {
     switch (name) {
       case C.SO_TYPE: return int(s.type);
@@ -79,6 +86,7 @@ export function getOpt(s: SocketFile, level: number, name: number): Buffer | num
       default: return -E.ENOPROTOOPT;
     }
   }
+  if (s instanceof IcmpSocket) return icmpGetOpt(s, level, name);
   if (!(s instanceof InetSocket || s instanceof StackSocket)) return -E.EOPNOTSUPP;
   if (level === C.SOL_TCP) {
     if (s.type !== C.SOCK_STREAM) return -E.EOPNOTSUPP;
@@ -123,6 +131,11 @@ export function getOpt(s: SocketFile, level: number, name: number): Buffer | num
 /** Applies an option; `b` holds the optlen bytes the guest passed. */
 export function setOpt(_t: Task, s: SocketFile, level: number, name: number, b: Buffer): number {
   const needInt = () => (b.length < 4 ? -E.EINVAL : b.readInt32LE(0));
+  if (s instanceof HostSocket) {
+    const h = s.hostSetOpt(level, name, b);
+    if (h !== undefined) return h;
+    if (level !== C.SOL_SOCKET || (name !== C.SO_RCVTIMEO && name !== C.SO_SNDTIMEO)) return -E.ENOPROTOOPT;
+  }
   if (level === C.SOL_SOCKET) {
     switch (name) {
       case C.SO_RCVTIMEO:
@@ -165,6 +178,7 @@ export function setOpt(_t: Task, s: SocketFile, level: number, name: number, b: 
         return -E.ENOPROTOOPT;
     }
   }
+  if (s instanceof IcmpSocket) return icmpSetOpt(s, level, name, b);
   if (!(s instanceof InetSocket || s instanceof StackSocket)) return -E.EOPNOTSUPP;
   const r = setInetOpt(s, level, name, b, needInt);
   if (r === 0 && s instanceof StackSocket) s.pushOptions();
@@ -223,4 +237,31 @@ function setInetOpt(s: InetSocket | StackSocket, level: number, name: number, b:
   }
   if (level === C.SOL_UDP) return -E.ENOPROTOOPT;
   return -E.ENOPROTOOPT;
+}
+
+/** Ping and raw sockets: IP-level options kept and read back (TTL used on send); no TCP. */
+function icmpGetOpt(s: IcmpSocket, level: number, name: number): Buffer | number {
+  if (level === C.SOL_TCP || level === C.SOL_UDP) return -E.EOPNOTSUPP;
+  if (level === C.SOL_IPV6 && s.domain !== C.AF_INET6) return -E.ENOPROTOOPT;
+  if (level !== C.SOL_IP && level !== C.SOL_IPV6 && level !== 255 /* SOL_RAW */ && level !== 58) return -E.ENOPROTOOPT;
+  const ttlDefault = (level === C.SOL_IP && name === C.IP_TTL) || (level === C.SOL_IPV6 && name === C.IPV6_UNICAST_HOPS) ? 64 : 0;
+  return int(s.intOpts.get(`${level}:${name}`) ?? ttlDefault);
+}
+
+function icmpSetOpt(s: IcmpSocket, level: number, name: number, b: Buffer): number {
+  if (level === C.SOL_TCP || level === C.SOL_UDP) return -E.EOPNOTSUPP;
+  if (level === C.SOL_IPV6 && s.domain !== C.AF_INET6) return -E.ENOPROTOOPT;
+  if (level !== C.SOL_IP && level !== C.SOL_IPV6 && level !== 255 && level !== 58) return -E.ENOPROTOOPT;
+  if (b.length < 1) return -E.EINVAL;
+  const v = b.length >= 4 ? b.readInt32LE(0) : b[0];
+  if (level === C.SOL_IP && name === 3 /* IP_HDRINCL */ && v !== 0) return -E.EINVAL;
+  if ((level === C.SOL_IP && name === C.IP_TTL) || (level === C.SOL_IPV6 && name === C.IPV6_UNICAST_HOPS)) {
+    if (v < -1 || v === 0 || v > 255) return -E.EINVAL;
+    if (v === -1) {
+      s.intOpts.delete(`${level}:${name}`);
+      return 0;
+    }
+  }
+  s.intOpts.set(`${level}:${name}`, v);
+  return 0;
 }

@@ -71,6 +71,10 @@ export class StackSocket extends SocketFile {
     return this.type === SOCK_STREAM;
   }
 
+  override get directStream(): boolean {
+    return false;
+  }
+
   private decode(b: Buffer, forBind: boolean): InetAddr | number {
     const a = decodeInet(b);
     if (typeof a === 'number') return this.domain === AF_INET6 && b.length < 24 ? -E.EINVAL : a;
@@ -519,6 +523,7 @@ export class StackSocket extends SocketFile {
 
 /** The IP ancillary data (cmsgs) a received datagram gets, as the socket asked. */
 export function ipControlFor(s: SocketFile, meta: RecvMeta): IpControl | null {
+  if (meta.ipCtl !== undefined) return meta.ipCtl;
   const info = meta.info;
   if (info === undefined || (s.domain !== AF_INET && s.domain !== AF_INET6)) return null;
   const out: IpControl = [];

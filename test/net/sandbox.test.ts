@@ -267,3 +267,55 @@ describe.skipIf(!ok)('network mode sandbox over a veth', () => {
     void nsPath;
   }, 600_000);
 });
+
+describe.skipIf(!ok)('ping and raw sockets on the stack (mode sandbox)', () => {
+  it('SOCK_DGRAM ICMP/ICMPv6 and SOCK_RAW ICMP print what Linux prints; busybox ping works', async () => {
+    const p = vethPair();
+    const ping = compileGuest('net_ping', 'dynamic', { srcDir: SRC });
+    // Linux's own run first (the sandbox then takes the namespace's addresses for good).
+    sh(['ip', 'netns', 'exec', p.sandboxNs, 'sysctl', '-qw', 'net.ipv4.ping_group_range=0 2147483647']);
+    const native = await runIn(p.sandboxNs, [ping, PEER_V4, PEER_V6]);
+    expect(native).toContain('type 129 code 0 id=ident 1 seq 1');
+    // One sandbox for both (it owns the namespace's addresses from its start).
+    const s = track(sandboxed(p.sandboxNs, ['/bin/sh', '-c', `${ping} ${PEER_V4} ${PEER_V6} && echo ===== && /usr/bin/busybox ping -c 1 ${PEER_V4}`]));
+    expect(await s.done).toBe(0);
+    const [own, bb] = s.out().split('=====\n');
+    expect(own).toBe(native);
+    expect(bb).toContain('1 packets transmitted, 1 packets received');
+  }, 120_000);
+});
+
+describe.skipIf(!ok)('network mode sandbox over a TAP device', () => {
+  it('--tap: a TAP bridged to the peer link carries the guest server (v4, v6, 3 MB) and its ping', async () => {
+    // Namespace S: tap0 (the sandbox's address) and a veth in one bridge; the peer behind the veth.
+    const s = addNetns('t');
+    const peer = addNetns('q');
+    const vs = `${s}v`.slice(-15);
+    const vp = `${peer}v`.slice(-15);
+    sh(['ip', '-n', s, 'tuntap', 'add', 'tap0', 'mode', 'tap']);
+    sh(['ip', '-n', s, 'link', 'add', 'br0', 'type', 'bridge']);
+    sh(['ip', 'link', 'add', vs, 'netns', s, 'type', 'veth', 'peer', 'name', vp, 'netns', peer]);
+    sh(['ip', '-n', s, 'link', 'set', 'tap0', 'master', 'br0']);
+    sh(['ip', '-n', s, 'link', 'set', vs, 'master', 'br0']);
+    for (const l of ['br0', vs]) sh(['ip', '-n', s, 'link', 'set', l, 'up']);
+    address(s, 'tap0', SANDBOX_V4, SANDBOX_V6);
+    address(peer, vp, PEER_V4, PEER_V6);
+    const srv = track(sandboxed(s, ['/bin/sh', '-c', `/usr/bin/busybox ping -c 1 ${PEER_V4} && ${httpd} :: 8080 3`], ['--tap', 'tap0']));
+    await srv.waitFor('listening');
+    expect(sh(['ip', '-n', s, 'addr', 'show', 'tap0'])).not.toContain(SANDBOX_V4);
+    expect(srv.out()).toContain('1 packets received');
+    expect(await curl(peer, `http://${SANDBOX_V4}:8080/hello`)).toBe('hello from the sandbox\n');
+    const dir = mkdtempSync(path.join(tmpdir(), 'tss-curl-'));
+    await curl(peer, `http://${SANDBOX_V4}:8080/3000000`, path.join(dir, 'a'));
+    expect(sha(require('node:fs').readFileSync(path.join(dir, 'a')))).toBe(sha(pattern(3_000_000)));
+    expect(await curl(peer, `http://[${SANDBOX_V6}]:8080/x`)).toBe('hello from the sandbox\n');
+    expect(await srv.done).toBe(0);
+  }, 180_000);
+
+  it('--tap names a TAP: anything else is one error line', async () => {
+    const p = vethPair();
+    const r = track(sandboxed(p.sandboxNs, ['/bin/true'], ['--tap', p.sandboxIf]));
+    expect(await r.done).toBe(125);
+    expect(r.err()).toBe(`tssandbox: cannot set up the network: ${p.sandboxIf} is not a TAP device\n`);
+  }, 60_000);
+});

@@ -55,6 +55,14 @@ export class Stack {
   rxNic: Nic | null = null;
   /** The link said the transport checksum of this frame is not filled in yet (offload). */
   rxCsumTrusted = false;
+  /**
+   * A gateway's stack (network mode "user", src/net/user-net.ts): packets to any unicast
+   * address are ours, and `l4Hook` sees each transport packet first (true: taken).
+   */
+  promiscuous = false;
+  l4Hook: ((nic: Nic, proto: number, v6: boolean, b: Buffer, off: number, len: number, ipOff: number, src: Addr, dst: Addr) => boolean) | null = null;
+  /** Raw sockets' copy of every packet (set by src/net/icmp-socket.ts while any exists). */
+  rawInput: ((proto: number, v6: boolean, b: Buffer, ipOff: number, off: number, len: number, src: Addr) => void) | null = null;
   /** Ping (ICMP echo) replies go here: set by the socket layer. */
   onEchoReply: ((v6: boolean, b: Buffer, off: number, len: number, src: Addr) => void) | null = null;
   /** Counters for /proc/net/snmp. */
@@ -113,6 +121,7 @@ export class Stack {
   acceptsDst(nic: Nic, dst: Uint8Array): boolean {
     if (nic.loopback) return true;
     if (this.isLocal(dst)) return true;
+    if (this.promiscuous && !isMulticast(dst) && !nic.isBroadcast(dst) && !eq(dst, LIMITED_BCAST)) return true;
     if (isV4(dst)) return eq(dst, LIMITED_BCAST) || nic.isBroadcast(dst) || isMulticast(dst);
     if (eq(dst, ALL_NODES)) return true;
     if (dst[0] === 0xff && dst[1] === 0x02 && dst[11] === 1 && dst[12] === 0xff) {
@@ -182,14 +191,18 @@ export class Stack {
       let n = nic.neigh.get(key);
       if (n !== undefined && n.mac !== null) mac = n.mac;
       else {
+        // Queued before soliciting: the solicitation is built in tx, which may hold this packet.
+        const fresh = n === undefined;
         if (n === undefined) {
           n = nic.newNeighbour(this.clock, (x) => this.neighbourTimer(nic, Buffer.from(key, 'latin1'), x), v6);
           nic.neigh.set(key, n);
-          this.solicit(nic, nextHop, v6);
-          n.timer!.arm(1000);
         }
         if (n.pending.length < MAX_PENDING) n.pending.push(Buffer.from(b.subarray(off, off + len)));
         n.v6 = v6;
+        if (fresh) {
+          this.solicit(nic, nextHop, v6);
+          n.timer!.arm(1000);
+        }
         return 0;
       }
     }
@@ -288,6 +301,8 @@ export class Stack {
   }
 
   deliverL4(nic: Nic, proto: number, v6: boolean, b: Buffer, off: number, len: number, ipOff: number, src: Addr, dst: Addr): void {
+    if (this.l4Hook !== null && this.l4Hook(nic, proto, v6, b, off, len, ipOff, src, dst)) return;
+    if (this.rawInput !== null) this.rawInput(proto, v6, b, ipOff, off, len, src);
     if (proto === IPPROTO_TCP) return this.tcp.input(nic, v6, b, off, len, src, dst);
     if (proto === IPPROTO_UDP) {
       if (!this.udp.input(nic, v6, b, off, len, src, dst) && !isMulticast(dst) && !nic.isBroadcast(dst)) {

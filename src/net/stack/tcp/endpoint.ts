@@ -128,6 +128,8 @@ export class TcpEndpoint implements Binding {
   ttl = 64;
   tos = 0;
   lingerZero = false;
+  /** A gateway's listener for SYNs to any address (Tcp.synHook): children are not bound to ports. */
+  transparent = false;
 
   // listener
   backlog = 0;

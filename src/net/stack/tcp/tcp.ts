@@ -22,6 +22,12 @@ export class Tcp {
   /** Connections by (lport << 16 | rport), then matched on addresses. */
   private readonly conns = new Map<number, TcpEndpoint[]>();
   private readonly seg = new Segment();
+  /**
+   * A SYN no connection or listener takes (a gateway's stack, network mode "user"): the
+   * hook answers with a transparent listener to accept it on (the connection takes the
+   * SYN's destination as its own address and port), "drop", or null (RST).
+   */
+  synHook: ((nic: Nic, v6: boolean, b: Buffer, off: number, len: number, src: Addr, dst: Addr, dport: number) => TcpEndpoint | 'drop' | null) | null = null;
   /** Every endpoint with a 4-tuple, for /proc/net/tcp. */
   connCount = 0;
 
@@ -75,6 +81,11 @@ export class Tcp {
     if ((f & (SYN | ACK | RST)) === SYN) {
       const l = this.ports.lookup(dst, seg.dport, (e) => e.state === TcpState.LISTEN);
       if (l !== null) return this.listenInput(l, nic, v6, seg, src, dst);
+      if (this.synHook !== null) {
+        const h = this.synHook(nic, v6, b, off, len, src, dst, seg.dport);
+        if (h === 'drop') return;
+        if (h !== null) return this.listenInput(h, nic, v6, seg, src, dst);
+      }
     }
     this.reset(v6, src, dst, seg);
   }
@@ -83,8 +94,9 @@ export class Tcp {
   private listenInput(l: TcpEndpoint, nic: Nic, v6: boolean, seg: Segment, src: Addr, dst: Addr): void {
     if (l.acceptQ.length > l.backlog || l.synRecv >= Math.max(l.backlog, 128) * 2) return;
     const c = new TcpEndpoint(this.s, l.family);
+    const transparent = l.transparent;
     c.addr = Buffer.from(dst);
-    c.port = l.port;
+    c.port = transparent ? seg.dport : l.port;
     c.v6only = l.v6only;
     c.reuseAddr = l.reuseAddr;
     c.reusePort = l.reusePort;
@@ -118,14 +130,16 @@ export class Tcp {
     c.sndMax = c.sndNxt;
     c.sndWnd = seg.wnd;
     c.state = TcpState.SYN_RECV;
-    this.ports.bind(c, l.port, true);
-    // Bound beside the listener whatever the flags (a child always shares its port).
-    if (c.port !== l.port) {
-      c.port = l.port;
-      const list = this.ports.byPort.get(l.port)!;
-      if (!list.includes(c)) list.push(c);
+    if (!transparent) {
+      this.ports.bind(c, l.port, true);
+      // Bound beside the listener whatever the flags (a child always shares its port).
+      if (c.port !== l.port) {
+        c.port = l.port;
+        const list = this.ports.byPort.get(l.port)!;
+        if (!list.includes(c)) list.push(c);
+      }
+      c.bound = true;
     }
-    c.bound = true;
     l.synRecv++;
     this.addConn(c);
     this.s.mib.tcpPassiveOpens++;
