@@ -45,6 +45,8 @@ export interface RunOptions {
   hostname: string | null;
   /** --publish HOSTPORT:PORT (user mode). */
   publish: Array<{ hostPort: number; port: number }>;
+  /** --via SOCKET: run in a ready Sentry of a warm pool (`tssandbox serve`, src/server). */
+  via: string | null;
 }
 
 export const NETWORK_MODES = ['none', 'sandbox', 'host', 'user'] as const;
@@ -54,7 +56,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
     program: '', args: [], root: '/', mounts: [], tmpfs: [], env: [], clearEnv: false, cwd: null,
     platform: 'ptrace', pin: true, strace: false, debug: false, tty: false, pidsLimit: 16384, tmpfsLimit: Infinity,
     memoryLimit: Infinity,
-    network: 'none', netns: null, pcap: null, allowNet: [], denyNet: [], dns: [], hostname: null, publish: [],
+    network: 'none', netns: null, pcap: null, allowNet: [], denyNet: [], dns: [], hostname: null, publish: [], via: null,
   };
   let i = 0;
   const value = (flag: string): string => {
@@ -129,6 +131,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
       case '--deny-net': o.denyNet.push(...val(a).split(',').filter(Boolean)); break;
       case '--dns': o.dns.push(val(a)); break;
       case '--hostname': o.hostname = val(a); break;
+      case '--via': o.via = val(a); break;
       case '--publish': case '-p': {
         const v = val(a);
         const m = /^(\d+):(\d+)$/.exec(v);

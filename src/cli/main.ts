@@ -12,6 +12,8 @@ const HELP = `usage: tssandbox <command> [options]
 commands:
   run [options] PROGRAM [ARGS...]   run PROGRAM in a new sandbox
   syscalls [--markdown]             print the syscall support table
+  serve --socket PATH [--pool N] [--max-memory SIZE]
+                                    keep N ready sandboxes for \`run --via PATH\` (src/server)
   spec|create|start|state|kill|delete|run --bundle|exec|ps|list|features|install
                                     the OCI runtime command line (tssandbox help oci)
   --version, --help
@@ -37,6 +39,7 @@ run options:
   --netns PATH            network namespace (e.g. /var/run/netns/NAME) whose interfaces
                           sandbox mode takes over (implies --network=sandbox)
   --pcap FILE             write every frame the stack sends and receives (tcpdump -r FILE)
+  --via SOCKET            run in a ready sandbox of \`tssandbox serve --socket SOCKET\`
 `;
 
 /** The OCI runtime command line (src/oci): its commands, and the global flags engines put first. */
@@ -89,6 +92,9 @@ export function main(argv: string[]): void {
       printSyscallTable(argv.includes('--markdown'));
       process.exit(0);
     }
+    if (cmd === 'serve' || cmd === '__pool-worker' || (cmd === 'run' && argv.some((a) => a === '--via' || a.startsWith('--via=')))) {
+      if (serverCommand(argv)) return;
+    }
     if (cmd === 'run') {
       const opts = parseRunArgs(argv.slice(1));
       // Loaded only for `run`: keeps `--help` and `syscalls` free of the native addon.
@@ -110,6 +116,43 @@ export function main(argv: string[]): void {
 }
 
 export type { RunOptions };
+
+/**
+ * The warm pool (src/server): `serve`, its workers (`__pool-worker SOCKET`, each runs
+ * one `run` as below), and `run --via`. False when `run` has no --via after all.
+ */
+function serverCommand(argv: string[]): boolean {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const server = require('../server/index') as typeof import('../server/index');
+  if (argv[0] === 'serve') {
+    let o;
+    try {
+      o = server.parseServeArgs(argv.slice(1));
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    server.serveMain(o, [process.execPath, ...process.execArgv, process.argv[1]]);
+    return true;
+  }
+  if (argv[0] === '__pool-worker') {
+    server.poolWorkerMain(argv[1], warm, (args) => {
+      try {
+        const opts = parseRunArgs(args);
+        opts.via = null;
+        return (require('./run') as typeof import('./run')).runSandbox(opts);
+      } catch (e) {
+        if (!(e instanceof UsageError)) throw e;
+        process.stderr.write(`tssandbox: ${e.message}\n`);
+        return 2;
+      }
+    });
+    return true;
+  }
+  const opts = parseRunArgs(argv.slice(1)); // bad flags fail here, as in a cold run
+  if (opts.via === null) return false;
+  server.viaMain(opts.via, argv.slice(1)); // the worker parses the same flags, --via ignored
+  return true;
+}
 
 /** Loads what `run` needs, so the bundle's code cache (scripts/bundle.mjs) covers it. */
 export function warm(): void {
