@@ -40,6 +40,9 @@ run options:
                           sandbox mode takes over (implies --network=sandbox)
   --pcap FILE             write every frame the stack sends and receives (tcpdump -r FILE)
   --via SOCKET            run in a ready sandbox of \`tssandbox serve --socket SOCKET\`
+  --checkpoint-on SIGNAL --image-path DIR
+                          on SIGNAL (USR1, USR2, HUP, INT, QUIT, TERM) save the sandbox in DIR
+                          and exit 0; \`tssandbox restore --image-path DIR\` runs it on
 `;
 
 /** The OCI runtime command line (src/oci): its commands, and the global flags engines put first. */
@@ -63,6 +66,16 @@ function isOci(argv: string[]): boolean {
 }
 
 export function main(argv: string[]): void {
+  if (argv[0] === 'restore' && isPlainRestore(argv.slice(1))) {
+    // `restore --image-path DIR` (no container id): a checkpointed `run` (src/snapshot).
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      process.exit((require('./restore') as typeof import('./restore')).restoreMain(argv.slice(1)));
+    } catch (e) {
+      process.stderr.write(`tssandbox: ${(e as Error)?.message ?? e}\n`);
+      process.exit(e instanceof UsageError ? 2 : 125);
+    }
+  }
   if (isOci(argv)) {
     // Loaded only for the OCI commands: `run PROGRAM` never pays for it.
     // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -116,6 +129,17 @@ export function main(argv: string[]): void {
 }
 
 export type { RunOptions };
+
+/** True when argv (after `restore`) is this command's, not the OCI runtime's `restore ID`. */
+export function isPlainRestore(args: string[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--image-path') i++;
+    else if (!a.startsWith('--image-path=') && a !== '--debug' && a !== '--strace') return false;
+  }
+  return args.some((a) => a === '--image-path' || a.startsWith('--image-path='));
+}
+
 
 /**
  * The warm pool (src/server): `serve`, its workers (`__pool-worker SOCKET`, each runs

@@ -33,6 +33,7 @@ import { attach as attachTty } from '../kernel/tty';
 import { consoleTty } from '../../fs/fsimpl/host/host-file';
 import { setHostWinchHook } from '../kernel/signal-delivery';
 import { confineSentry } from './confine';
+import { armCheckpoint, restoreSandbox, SnapshotError, type ImageMeta } from '../snapshot/index';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
 
@@ -46,9 +47,21 @@ function fail(message: string, code: number): never {
   throw new RunError(message, code);
 }
 
-export function runSandbox(o: RunOptions): number {
+/** A checkpoint image to run on instead of starting o.program (`tssandbox restore`). */
+export interface RestoreInput {
+  meta: ImageMeta;
+  payload: Buffer;
+}
+
+/** The flags a checkpoint keeps, so that the restorer builds the same sandbox. */
+export function checkpointedRunOptions(o: RunOptions): Record<string, unknown> {
+  const { root, mounts, tmpfs, pin, memoryLimit, tmpfsLimit, pidsLimit, hostname } = o;
+  return { root, mounts, tmpfs, pin, memoryLimit, tmpfsLimit, pidsLimit, hostname };
+}
+
+export function runSandbox(o: RunOptions, restore?: RestoreInput): number {
   try {
-    return run(o);
+    return run(o, restore);
   } catch (e) {
     if (e instanceof RunError) {
       process.stderr.write(`tssandbox: ${e.message}\n`);
@@ -78,7 +91,7 @@ function buildEnv(o: RunOptions): string[] {
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 
-function run(o: RunOptions): number {
+function run(o: RunOptions, restore?: RestoreInput): number {
   // -t: the guest gets a Sentry pty (src/cli/console.ts) instead of the host terminal.
   const useConsole = o.tty && tty.isatty(0);
   const ttyFd = useConsole ? -1 : [0, 1, 2].find((fd) => tty.isatty(fd)) ?? -1;
@@ -128,6 +141,37 @@ function run(o: RunOptions): number {
   if (o.hostname !== null) kernel.hostname = o.hostname;
   const tracer = o.strace ? new StraceTracer((l) => writeDiagnostic(l + '\n')) : null;
   s.tracer = tracer;
+  const startPlatform = () => {
+    const started = platform.start();
+    if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);
+    // Every address space is a clone of this stub: they all inherit its memory cgroup.
+    if (memoryLimit.cgroupDir !== null && !memoryLimit.attach(started)) kernel.log('cannot move the stub into its memory cgroup');
+    native().installSignalHandlers();
+    // Set up: from here the Sentry needs only the host calls it serves guests with.
+    confineSentry({ gofer: vfs.gofer !== null, stubPid: started }, (m) => process.stderr.write(`tssandbox: ${m}\n`));
+  };
+  if (restore) {
+    startPlatform();
+    try {
+      // The restoring command's stdio stands in for the checkpointed one's.
+      restoreSandbox(s, restore.meta, restore.payload, {
+        stdio: (fd, flags) => new HostFile(fd, (tty.isatty(fd) ? O_RDWR : fd === 0 ? O_RDONLY : O_WRONLY) | (flags & ~3)),
+      });
+    } catch (e) {
+      if (e instanceof SnapshotError) fail(`restore: ${e.message}`, 125);
+      throw e;
+    }
+    if (ttyFd >= 0 && s.init) attachTty(consoleTty, s.init);
+    const st = s.run();
+    return st & 0x7f ? 128 + (st & 0x7f) : (st >> 8) & 0xff;
+  }
+  if (o.checkpointOn !== null && o.imagePath !== null) {
+    try {
+      armCheckpoint(s, { signal: o.checkpointOn, imagePath: o.imagePath, run: checkpointedRunOptions(o), report: (m) => writeDiagnostic(`tssandbox: ${m}\n`) });
+    } catch (e) {
+      fail(`--image-path ${o.imagePath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 125);
+    }
+  }
 
   const envp = buildEnv(o);
   const init = createInit(s, { req: null as unknown as ExecRequest, fdTable, fsCtx, creds });
@@ -161,13 +205,7 @@ function run(o: RunOptions): number {
   if ('errno' in check) fail(check.reason, check.notFound ? 127 : 126);
   releaseResolution(check);
 
-  const started = platform.start();
-  if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);
-  // Every address space is a clone of this stub: they all inherit its memory cgroup.
-  if (memoryLimit.cgroupDir !== null && !memoryLimit.attach(started)) kernel.log('cannot move the stub into its memory cgroup');
-  native().installSignalHandlers();
-  // Set up: from here the Sentry needs only the host calls it serves guests with.
-  confineSentry({ gofer: vfs.gofer !== null, stubPid: started }, (m) => process.stderr.write(`tssandbox: ${m}\n`));
+  startPlatform();
   if (cons) {
     cons.enterRaw();
     cons.start();

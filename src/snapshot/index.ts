@@ -1,0 +1,5 @@
+/** Checkpoint and restore (src/cli wires `run --checkpoint-on` and `restore` to these). */
+export { armCheckpoint, type CheckpointOptions } from './checkpoint';
+export { restoreSandbox, checkHostFiles, type RestoreHooks } from './restore';
+export { readImage, writeImage, SnapshotError, IMAGE_VERSION, IMAGE_FILE } from './format';
+export type { ImageMeta } from './image';
