@@ -1,0 +1,193 @@
+/**
+ * Checkpoint and restore (src/snapshot): a running guest is saved on a signal to the CLI
+ * (`run --checkpoint-on USR1 --image-path DIR`), restored by `tssandbox restore` in a
+ * fresh Sentry that never ran it, and what the two runs print together is what an
+ * uninterrupted run prints. Guests: a C counting loop, a Python loop, two shell
+ * pipelines (data in flight in pipes, a shell parked in wait4). One image restored twice
+ * at once gives two independent, identical runs. Bad images and a changed host file are
+ * each one clear line. The moment of the checkpoint is chosen by the guest's output
+ * (after N lines), never by time.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileGuest } from '../helpers/build';
+import { BIN } from '../helpers/paths';
+import { BASE_ENV, explain, hasStackTrace, runCli, runNative, status, type RunResult } from '../helpers/run';
+
+const GUESTS = path.join(path.dirname(new URL(import.meta.url).pathname), 'guests');
+let scratch: string;
+let count: string;
+
+beforeAll(() => {
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-snapshot-test-'));
+  count = compileGuest('count', 'dynamic', { srcDir: GUESTS });
+});
+afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
+interface Checkpointed {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+}
+
+/** Runs args under --checkpoint-on USR1, signals the CLI once stdout has `lines` lines, waits for it to end. */
+function runAndCheckpoint(args: string[], image: string, lines: number): Promise<Checkpointed> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'run', '--checkpoint-on', 'USR1', '--image-path', image, ...args], {
+      env: BASE_ENV, cwd: scratch, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '', err = '', sent = false;
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out\n${out}\n${err}`)); }, 120_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!sent && out.split('\n').length > lines) {
+        sent = true;
+        child.kill('SIGUSR1');
+      }
+    });
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('close', (code) => { clearTimeout(timer); resolve({ stdout: out, stderr: err, code }); });
+  });
+}
+
+function restore(image: string, opts: { input?: string } = {}): Promise<RunResult> {
+  return runCli(['restore', '--image-path', image], { timeoutMs: 120_000, ...opts });
+}
+
+async function expectResumes(name: string, args: string[], lines: number): Promise<void> {
+  const image = path.join(scratch, name);
+  const native = await runNative(args, { timeoutMs: 120_000 });
+  const first = await runAndCheckpoint(args, image, lines);
+  expect(first.code, first.stderr).toBe(0);
+  expect(first.stderr).toBe('');
+  // It stopped part way: the checkpoint came before the end.
+  expect(native.stdout.startsWith(first.stdout), first.stdout).toBe(true);
+  expect(first.stdout.length).toBeLessThan(native.stdout.length);
+  const rest = await restore(image);
+  expect(rest.stderr, explain(rest)).toBe('');
+  expect(first.stdout + rest.stdout, explain(rest)).toBe(native.stdout);
+  expect(status(rest), explain(rest)).toBe(status(native));
+}
+
+describe('checkpoint, then restore: the output goes on as in an uninterrupted run', () => {
+  it('a counting loop in C', async () => {
+    await expectResumes('count', [count, '1500'], 5);
+  }, 240_000);
+
+  it('a Python loop', async () => {
+    if (!fs.existsSync('/usr/bin/python3')) return;
+    await expectResumes('python', ['/usr/bin/python3', path.join(GUESTS, 'loop.py')], 3);
+  }, 240_000);
+
+  it('a pipeline with a shell waiting for it', async () => {
+    await expectResumes('pipeline', ['/bin/sh', '-c', `${count} 1200 | cat -n; echo "end $?"`], 5);
+  }, 240_000);
+
+  it('yes | head -c | md5sum: pipes full of data', async () => {
+    await expectResumes('yes', ['/bin/sh', '-c', 'echo go; yes abcdefgh | head -c 600000000 | md5sum'], 1);
+  }, 240_000);
+});
+
+describe('one image, many restores', () => {
+  it('two restores at once from one image run independently to the same end', async () => {
+    const image = path.join(scratch, 'template');
+    const args = [count, '800'];
+    const native = await runNative(args);
+    const first = await runAndCheckpoint(args, image, 3);
+    expect(first.code, first.stderr).toBe(0);
+    const [a, b] = await Promise.all([restore(image), restore(image)]);
+    for (const r of [a, b]) {
+      expect(first.stdout + r.stdout, explain(r)).toBe(native.stdout);
+      expect(status(r), explain(r)).toBe(status(native));
+    }
+    // The image is a template: it is still there, unchanged, for a third.
+    const c = await restore(image);
+    expect(first.stdout + c.stdout, explain(c)).toBe(native.stdout);
+  }, 240_000);
+});
+
+describe('refused and bad images: one line, exit 125', () => {
+  let image: string;
+  let good: Buffer;
+  beforeAll(async () => {
+    image = path.join(scratch, 'base');
+    const r = await runAndCheckpoint([count, '400'], image, 2);
+    expect(r.code, r.stderr).toBe(0);
+    good = fs.readFileSync(path.join(image, 'checkpoint.img'));
+  }, 120_000);
+
+  function oneLine(r: RunResult, re: RegExp): void {
+    expect(status(r), explain(r)).toBe(125);
+    expect(hasStackTrace(r.stderr), explain(r)).toBe(false);
+    const lines = r.stderr.split('\n').filter((l) => l !== '');
+    expect(lines, explain(r)).toHaveLength(1);
+    expect(lines[0], explain(r)).toMatch(re);
+    expect(r.stdout, explain(r)).toBe('');
+  }
+
+  function variant(name: string, bytes: Buffer): string {
+    const dir = path.join(scratch, name);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'checkpoint.img'), bytes);
+    return dir;
+  }
+
+  it('a wrong version', async () => {
+    const b = Buffer.from(good);
+    b.writeUInt32LE(99, 8);
+    oneLine(await restore(variant('v99', b)), /^tssandbox: restore: .*image version 99, this tssandbox reads version 1$/);
+  });
+
+  it('a truncated image', async () => {
+    oneLine(await restore(variant('short', good.subarray(0, Math.floor(good.length / 2)))), /^tssandbox: restore: .*image truncated/);
+    oneLine(await restore(variant('tiny', good.subarray(0, 20))), /^tssandbox: restore: .*image truncated/);
+  });
+
+  it('a corrupted image', async () => {
+    const b = Buffer.from(good);
+    b[b.length - 100] ^= 0x55;
+    oneLine(await restore(variant('flipped', b)), /^tssandbox: restore: .*image corrupted \(checksum mismatch\)$/);
+  });
+
+  it('not an image, no image', async () => {
+    oneLine(await restore(variant('text', Buffer.from('hello, not an image\n'))), /not a tssandbox checkpoint image$/);
+    oneLine(await restore(path.join(scratch, 'nowhere')), /no checkpoint image there$/);
+  });
+
+  it('a host file that changed since the checkpoint', async () => {
+    const dir = path.join(scratch, 'bin');
+    fs.mkdirSync(dir, { recursive: true });
+    const prog = path.join(dir, 'count-copy');
+    fs.copyFileSync(count, prog);
+    fs.chmodSync(prog, 0o755);
+    const img = path.join(scratch, 'changed');
+    const r = await runAndCheckpoint([prog, '400'], img, 2);
+    expect(r.code, r.stderr).toBe(0);
+    fs.appendFileSync(prog, Buffer.from([0]));
+    oneLine(await restore(img), new RegExp(`^tssandbox: restore: ${prog} changed since the checkpoint`));
+    fs.unlinkSync(prog);
+    oneLine(await restore(img), new RegExp(`^tssandbox: restore: ${prog}: .*it was there at the checkpoint`));
+  }, 120_000);
+
+  it('bad flags: one line, exit 2', async () => {
+    for (const argv of [['run', '--checkpoint-on', 'USR1', count], ['run', '--checkpoint-on', 'BOGUS', '--image-path', scratch, count], ['restore', '--image-path']]) {
+      const r = await runCli(argv);
+      expect(status(r), explain(r)).toBe(2);
+      expect(r.stderr.split('\n').filter((l) => l !== ''), explain(r)).toHaveLength(1);
+    }
+  });
+});
+
+describe('a state the image cannot hold yet', () => {
+  it('is refused by name, and the sandbox goes on', async () => {
+    const prog = compileGuest('count_eventfd', 'dynamic', { srcDir: GUESTS });
+    const native = await runNative([prog, '300']);
+    const r = await runAndCheckpoint([prog, '300'], path.join(scratch, 'refused'), 2);
+    expect(r.stderr).toMatch(/^tssandbox: checkpoint failed: cannot checkpoint: fd 3 of pid 1 is a \w+ \(not supported yet\); the sandbox goes on\n$/);
+    expect(r.stdout).toBe(native.stdout);
+    expect(r.code).toBe(native.code);
+  }, 120_000);
+});
