@@ -33,7 +33,7 @@ import { attach as attachTty } from '../kernel/tty';
 import { consoleTty } from '../../fs/fsimpl/host/host-file';
 import { setHostWinchHook } from '../kernel/signal-delivery';
 import { confineSentry } from './confine';
-import { armCheckpoint, restoreSandbox, SnapshotError, type ImageMeta } from '../snapshot/index';
+import { armCheckpoint, restoreSandbox, restoreUpper, SnapshotError, type ImageMeta } from '../snapshot/index';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
 
@@ -114,7 +114,9 @@ function run(o: RunOptions, restore?: RestoreInput): number {
   }
   let vfs;
   try {
-    vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, ttyFd, kernel });
+    // A restore starts from the checkpoint's overlay upper layer (what the guest wrote).
+    const upper = restore ? restoreUpper(restore.meta.upper ?? [], restore.payload) : undefined;
+    vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, ttyFd, kernel, upper });
   } catch (e) {
     fail(`cannot set up the filesystem: ${(e as Error).message}`, 125);
   }

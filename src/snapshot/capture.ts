@@ -17,9 +17,12 @@ import type { FileDescription } from '../../fs/vfs/file';
 import { HostFile } from '../../fs/fsimpl/host/host-file';
 import { PipeEnd, type Pipe } from '../../fs/fsimpl/pipefs/pipe';
 import { AT_FDCWD } from '../abi/fs';
+import { OverlayFs } from '../../fs/fsimpl/overlay/overlay';
 import { PayloadWriter, SnapshotError } from './format';
 import type { FileImage, HostFileCheck, ImageMeta, ProcessImage, TaskImage } from './image';
 import { saveMemory } from './memory';
+import { saveUpper } from './upper';
+import { timerQueue } from '../kernel/time/timers';
 
 const RLIM_NLIMITS = 16;
 
@@ -52,14 +55,19 @@ export function captureSandbox(s: Sentry, run: Record<string, unknown>, payload:
   const meta: ImageMeta = {
     kind: 'tssandbox-checkpoint', createdMs: Date.now(), run, pidCursor: k.pidCursor, hostname: k.hostname,
     foregroundPgid: k.foregroundPgid, processes: [], tasks: [], mms: [], fdTables: [], files: [], pipes: [],
-    fsContexts: [], hostFiles: [],
+    fsContexts: [], hostFiles: [], upper: [],
   };
+  if (timerQueue.size > 0) throw new SnapshotError('cannot checkpoint: armed timers (itimers, POSIX timers, timerfds: not supported yet)');
   const hostFiles = new Map<string, HostFileCheck>();
   const anyTask = [...k.tasks.values()].find((t) => t.state !== TaskState.Dead);
   const noteHostFile = (path: string) => {
     if (!anyTask || hostFiles.has(path) || !checkedPath(path)) return;
-    const st = k.vfs.stat(anyTask, AT_FDCWD, path, true);
-    if (typeof st === 'number') return; // unlinked meanwhile: nothing to re-check
+    const d = k.vfs.lookup(anyTask, AT_FDCWD, path, true);
+    if (typeof d === 'number') return; // unlinked meanwhile: nothing to re-check
+    // A file of the overlay's upper layer is in the image itself (src/snapshot/upper.ts).
+    if (d.inode.fs instanceof OverlayFs && (d.inode as unknown as { upper: unknown }).upper !== null) return;
+    const st = d.inode.stat();
+    if (typeof st === 'number') return;
     hostFiles.set(path, { path, size: st.size, mtimeSec: st.mtimeSec, mtimeNsec: st.mtimeNsec, ino: st.ino });
   };
 
@@ -124,6 +132,7 @@ export function captureSandbox(s: Sentry, run: Record<string, unknown>, payload:
     }
   }
   meta.hostFiles = [...hostFiles.values()];
+  meta.upper = saveUpper(k.vfs, payload);
   return meta;
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Vma } from '../mm/vma';
 import type { SigAction, SigInfo } from '../kernel/signals';
+import type { UpperNode } from './upper';
 
 export interface Span {
   off: number;
@@ -27,6 +28,8 @@ export interface ImageMeta {
   files: FileImage[];
   pipes: Array<{ data: Span; capacity: number; uid: number; gid: number }>;
   fsContexts: Array<{ root: string; cwd: string; umask: number }>;
+  /** The root overlay's upper layer (src/snapshot/upper.ts). */
+  upper: UpperNode[];
   /** Host files the guest has open or mapped, as they were: a change is an error at restore. */
   hostFiles: HostFileCheck[];
 }

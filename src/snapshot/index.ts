@@ -3,3 +3,4 @@ export { armCheckpoint, type CheckpointOptions } from './checkpoint';
 export { restoreSandbox, checkHostFiles, type RestoreHooks } from './restore';
 export { readImage, writeImage, SnapshotError, IMAGE_VERSION, IMAGE_FILE } from './format';
 export type { ImageMeta } from './image';
+export { restoreUpper } from './upper';

@@ -91,6 +91,29 @@ describe('checkpoint, then restore: the output goes on as in an uninterrupted ru
   }, 240_000);
 });
 
+describe('the overlay upper layer goes with the image', () => {
+  it('files written, linked, deleted and held open before the checkpoint are there after it', async () => {
+    // Compared with an uninterrupted sandbox run (natively this would delete /etc/hostname).
+    const script = [
+      'mkdir -p /tmp/w/d; echo hello > /tmp/w/a; ln /tmp/w/a /tmp/w/b; ln -s a /tmp/w/s; rm -f /etc/hostname',
+      'exec 3>/tmp/w/open; echo first >&3; echo ready',
+      `i=0; while [ $i -lt 400 ]; do ${count} 1 >/dev/null; i=$((i+1)); done`,
+      'echo second >&3; cat /tmp/w/open; ls -l /tmp/w | sed 1d | awk "{print \\$1, \\$2, \\$NF}"',
+      'cat /tmp/w/b; readlink /tmp/w/s; ls /etc/hostname 2>&1; echo done',
+    ].join('; ');
+    const args = ['/bin/sh', '-c', script];
+    const cold = await runCli(['run', ...args], { timeoutMs: 120_000 });
+    expect(cold.stdout).toContain('hello\na\n');
+    const image = path.join(scratch, 'upper');
+    const first = await runAndCheckpoint(args, image, 1);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toBe('ready\n');
+    const rest = await restore(image);
+    expect(first.stdout + rest.stdout, explain(rest)).toBe(cold.stdout);
+    expect(status(rest)).toBe(status(cold));
+  }, 240_000);
+});
+
 describe('one image, many restores', () => {
   it('two restores at once from one image run independently to the same end', async () => {
     const image = path.join(scratch, 'template');
