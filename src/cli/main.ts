@@ -67,6 +67,14 @@ function isOci(argv: string[]): boolean {
 
 export function main(argv: string[]): void {
   if (argv[0] === 'restore' && isPlainRestore(argv.slice(1))) {
+    const v = argv.findIndex((a) => a === '--via' || a.startsWith('--via='));
+    if (v > 0) {
+      // `restore --via SOCKET --image-path DIR`: resumed in a ready Sentry of a warm pool.
+      const via = argv[v] === '--via' ? argv[v + 1] : argv[v].slice('--via='.length);
+      const rest = argv.slice(1).filter((_, i) => i + 1 !== v && !(argv[v] === '--via' && i + 1 === v + 1));
+      (require('../server/index') as typeof import('../server/index')).viaMain(via, rest, 'restore');
+      return;
+    }
     // `restore --image-path DIR` (no container id): a checkpointed `run` (src/snapshot).
     try {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -134,8 +142,8 @@ export type { RunOptions };
 export function isPlainRestore(args: string[]): boolean {
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (a === '--image-path') i++;
-    else if (!a.startsWith('--image-path=') && a !== '--debug' && a !== '--strace') return false;
+    if (a === '--image-path' || a === '--via') i++;
+    else if (!a.startsWith('--image-path=') && !a.startsWith('--via=') && a !== '--debug' && a !== '--strace') return false;
   }
   return args.some((a) => a === '--image-path' || a.startsWith('--image-path='));
 }
@@ -159,8 +167,9 @@ function serverCommand(argv: string[]): boolean {
     return true;
   }
   if (argv[0] === '__pool-worker') {
-    server.poolWorkerMain(argv[1], warm, (args) => {
+    server.poolWorkerMain(argv[1], warm, (args, what) => {
       try {
+        if (what === 'restore') return (require('./restore') as typeof import('./restore')).restoreMain(args);
         const opts = parseRunArgs(args);
         opts.via = null;
         return (require('./run') as typeof import('./run')).runSandbox(opts);

@@ -16,6 +16,8 @@ export interface ViaOptions {
   cwd?: string;
   /** Host fds to give the guest as stdin, stdout, stderr (default 0, 1, 2). */
   stdio?: [number, number, number];
+  /** `restore`: argv are `restore`'s flags (`--image-path DIR`): a checkpoint resumed in a pool member. */
+  cmd?: 'run' | 'restore';
 }
 
 export class ViaError extends Error {}
@@ -60,6 +62,7 @@ function handOver(path: string, req: RunRequest, stdio: [number, number, number]
 /** Starts `run argv` (the arguments after `run`) in a sandbox of the pool at socketPath. */
 export function startVia(socketPath: string, argv: string[], opts: ViaOptions = {}): ViaRun {
   const req: RunRequest = {
+    cmd: opts.cmd ?? 'run',
     argv,
     env: opts.env ?? (Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)) as Record<string, string>),
     cwd: opts.cwd ?? process.cwd(),
@@ -125,8 +128,8 @@ export function runVia(socketPath: string, argv: string[], opts: ViaOptions = {}
 }
 
 /** `tssandbox run --via PATH …`: exits with the guest's status; signals go to the guest. */
-export function viaMain(socketPath: string, argv: string[]): void {
-  const r = startVia(socketPath, argv);
+export function viaMain(socketPath: string, argv: string[], cmd: 'run' | 'restore' = 'run'): void {
+  const r = startVia(socketPath, argv, { cmd });
   for (const s of FORWARDED_SIGNALS) process.on(s, () => r.kill(s));
   r.exited.then((code) => process.exit(code), (e: Error) => {
     process.stderr.write(`tssandbox: ${e.message}\n`);

@@ -31,7 +31,9 @@ export function serverNative(): ServerNative {
 
 /** What the worker needs to run a request exactly as a cold `run` in the client would. */
 export interface RunRequest {
-  /** The `run` arguments after `run` (flags, program, its arguments), `--via` removed. */
+  /** `run` (default) or `restore` (a checkpoint image, src/snapshot). */
+  cmd?: 'run' | 'restore';
+  /** The arguments after the command (for `run`: flags, program, its arguments). */
   argv: string[];
   /** The client's environment (the guest's, unless --clear-env). */
   env: Record<string, string>;

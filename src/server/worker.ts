@@ -14,8 +14,8 @@ import * as fs from 'node:fs';
 import { POLLIN } from '../abi/fs';
 import { ACK, MAX_REQUEST, serverNative, type RunRequest } from './protocol';
 
-/** Runs `run`'s arguments as `tssandbox run` would in this process; returns the exit status. */
-export type RunFn = (argv: string[]) => number;
+/** Runs `tssandbox CMD ARGV…` (run or restore) in this process; returns the exit status. */
+export type RunFn = (argv: string[], cmd: 'run' | 'restore') => number;
 
 const CONTROL_FD = 3;
 const POLLHUP = 0x10, POLLERR = 0x8;
@@ -78,6 +78,7 @@ function readRequest(cfd: number): { req: RunRequest; fds: number[] } {
   } catch {
     die('malformed request');
   }
+  if (req.cmd !== undefined && req.cmd !== 'run' && req.cmd !== 'restore') die('malformed request');
   if (!Array.isArray(req.argv) || typeof req.cwd !== 'string' || typeof req.env !== 'object' || req.env === null) die('malformed request');
   if (fds.length !== 3) die(`the request carried ${fds.length} fds, not 3`);
   return { req, fds };
@@ -131,5 +132,5 @@ export function poolWorkerMain(socketPath: string, warm: () => void, run: RunFn)
   } catch {
     process.chdir('/'); // as a cold run whose cwd the sandbox cannot see: the guest starts at /
   }
-  process.exit(run(req.argv));
+  process.exit(run(req.argv, req.cmd ?? 'run'));
 }

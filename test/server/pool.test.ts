@@ -4,86 +4,12 @@
  * itself, replaces a killed member, and `serve` stops leaving no process behind.
  * No assertion on timing: waits are for a state, with generous deadlines.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN } from '../helpers/paths';
 import { BASE_ENV, explain, runCli, runSandbox, spawnCollect, status, type RunResult } from '../helpers/run';
-
-function childrenOf(pid: number): number[] {
-  try {
-    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-function descendants(pid: number): number[] {
-  const out: number[] = [];
-  for (const c of childrenOf(pid)) out.push(c, ...descendants(c));
-  return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    // A zombie is dead for our purpose (its parent, possibly the container's init, reaps it).
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-function cmdline(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-  } catch {
-    return '';
-  }
-}
-
-async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-interface Server {
-  child: ChildProcess;
-  socket: string;
-  stderr: () => string;
-  /** Pool members idle or busy: the server's worker children. */
-  workers: () => number[];
-}
-
-async function startServer(pool: number, extra: string[] = []): Promise<Server> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-pool-test-'));
-  const socket = path.join(dir, 'pool.sock');
-  const child = spawn(process.execPath, [BIN, 'serve', '--socket', socket, '--pool', String(pool), ...extra], {
-    env: BASE_ENV, stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const s: Server = {
-    child, socket, stderr: () => err,
-    workers: () => childrenOf(child.pid!).filter((p) => cmdline(p).includes('__pool-worker')),
-  };
-  await until('the server to listen', () => err.includes('listening') || child.exitCode !== null);
-  expect(child.exitCode, err).toBe(null);
-  return s;
-}
-
-async function stopServer(s: Server): Promise<number | null> {
-  if (s.child.exitCode !== null) return s.child.exitCode;
-  const done = new Promise<number | null>((r) => s.child.once('exit', (c) => r(c)));
-  s.child.kill('SIGTERM');
-  const code = await done;
-  fs.rmSync(path.dirname(s.socket), { recursive: true, force: true });
-  return code;
-}
+import { alive, descendants, startServer, stopServer, until, type Server } from './pool-helpers';
 
 function via(s: Server, args: string[], input?: string): Promise<RunResult> {
   return runSandbox(['--via', s.socket, ...args], { input });

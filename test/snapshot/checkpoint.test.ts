@@ -2,7 +2,7 @@
  * Checkpoint and restore (src/snapshot): a running guest is saved on a signal to the CLI
  * (`run --checkpoint-on USR1 --image-path DIR`), restored by `tssandbox restore` in a
  * fresh Sentry that never ran it, and what the two runs print together is what an
- * uninterrupted run prints. Guests: a C counting loop, a Python loop, two shell
+ * uninterrupted run prints. Guests: a C counting loop, threads, a Python loop, two shell
  * pipelines (data in flight in pipes, a shell parked in wait4). One image restored twice
  * at once gives two independent, identical runs. Bad images and a changed host file are
  * each one clear line. The moment of the checkpoint is chosen by the guest's output
@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileGuest } from '../helpers/build';
 import { BIN } from '../helpers/paths';
 import { BASE_ENV, explain, hasStackTrace, runCli, runNative, status, type RunResult } from '../helpers/run';
+import { startServer, stopServer } from '../server/pool-helpers';
 
 const GUESTS = path.join(path.dirname(new URL(import.meta.url).pathname), 'guests');
 let scratch: string;
@@ -77,6 +78,11 @@ describe('checkpoint, then restore: the output goes on as in an uninterrupted ru
     await expectResumes('count', [count, '1500'], 5);
   }, 240_000);
 
+  it('threads taking turns under a mutex and condvar (futex waits)', async () => {
+    const prog = compileGuest('threads', 'dynamic', { srcDir: GUESTS });
+    await expectResumes('threads', [prog, '1000'], 5);
+  }, 240_000);
+
   it('a Python loop', async () => {
     if (!fs.existsSync('/usr/bin/python3')) return;
     await expectResumes('python', ['/usr/bin/python3', path.join(GUESTS, 'loop.py')], 3);
@@ -129,6 +135,22 @@ describe('one image, many restores', () => {
     // The image is a template: it is still there, unchanged, for a third.
     const c = await restore(image);
     expect(first.stdout + c.stdout, explain(c)).toBe(native.stdout);
+  }, 240_000);
+
+  it('restored through the warm pool (restore --via) as by a cold restore', async () => {
+    const image = path.join(scratch, 'template');
+    const cold = await restore(image);
+    const server = await startServer(1);
+    try {
+      const viaPool = await runCli(['restore', '--via', server.socket, '--image-path', image], { timeoutMs: 120_000 });
+      expect(viaPool.stdout, explain(viaPool)).toBe(cold.stdout);
+      expect(status(viaPool), explain(viaPool)).toBe(status(cold));
+      const bad = await runCli(['restore', '--via', server.socket, '--image-path', path.join(scratch, 'nowhere')]);
+      expect(status(bad), explain(bad)).toBe(125);
+      expect(bad.stderr, explain(bad)).toMatch(/^tssandbox: restore: .*no checkpoint image there\n$/);
+    } finally {
+      await stopServer(server);
+    }
   }, 240_000);
 });
 
