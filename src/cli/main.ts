@@ -167,7 +167,12 @@ function serverCommand(argv: string[]): boolean {
     return true;
   }
   if (argv[0] === '__pool-worker') {
-    server.poolWorkerMain(argv[1], warm, (args, what) => {
+    // Warmed up: the code loaded and a sandbox for the default flags built (Gofer, VFS, stub).
+    const warmed = () => {
+      warm();
+      (require('./run') as typeof import('./run')).prebuildSandbox(parseRunArgs(['/bin/true']));
+    };
+    server.poolWorkerMain(argv[1], warmed, (args, what) => {
       try {
         if (what === 'restore') return (require('./restore') as typeof import('./restore')).restoreMain(args);
         const opts = parseRunArgs(args);

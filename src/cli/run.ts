@@ -31,6 +31,8 @@ import * as os from 'node:os';
 import { Console } from './console';
 import { attach as attachTty } from '../kernel/tty';
 import { consoleTty } from '../../fs/fsimpl/host/host-file';
+import { setControllingTty } from '../../fs/fsimpl/dev/devices';
+import type { Vfs } from '../../fs/vfs/vfs';
 import { setHostWinchHook } from '../kernel/signal-delivery';
 import { confineSentry } from './confine';
 import { armCheckpoint, restoreSandbox, restoreUpper, SnapshotError, type ImageMeta } from '../snapshot/index';
@@ -91,10 +93,30 @@ function buildEnv(o: RunOptions): string[] {
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 
-function run(o: RunOptions, restore?: RestoreInput): number {
-  // -t: the guest gets a Sentry pty (src/cli/console.ts) instead of the host terminal.
-  const useConsole = o.tty && tty.isatty(0);
-  const ttyFd = useConsole ? -1 : [0, 1, 2].find((fd) => tty.isatty(fd)) ?? -1;
+/**
+ * The part of a sandbox that its flags decide and no detail of the request does (stdio,
+ * environment, working directory, program): platform, kernel, the Gofer and the VFS,
+ * the Sentry, the network, and the template stub once started. It is the expensive
+ * part: a warm pool's worker builds it ahead of its request (prebuildSandbox).
+ */
+interface Built {
+  key: string;
+  platform: PtracePlatform;
+  kernel: Kernel;
+  vfs: Vfs;
+  s: Sentry;
+  memNote: string;
+  /** Host pid of the template stub once started, else 0. */
+  stubPid: number;
+}
+
+/** The flags a Built depends on: a prebuilt sandbox serves a request whose flags agree. */
+function shapeKey(o: RunOptions): string {
+  const { root, mounts, tmpfs, pin, memoryLimit, tmpfsLimit, network, netns, pcap, allowNet, denyNet, debug } = o;
+  return JSON.stringify({ root, mounts, tmpfs, pin, memoryLimit: String(memoryLimit), tmpfsLimit, network, netns, pcap, allowNet, denyNet, debug });
+}
+
+function build(o: RunOptions, restore?: RestoreInput): Built {
   // First: pinning applies to what is forked after it (the gofer, the stubs), and the
   // gofer answers the Sentry synchronously, best on the same CPU.
   const platform = new PtracePlatform({ pin: o.pin });
@@ -116,10 +138,50 @@ function run(o: RunOptions, restore?: RestoreInput): number {
   try {
     // A restore starts from the checkpoint's overlay upper layer (what the guest wrote).
     const upper = restore ? restoreUpper(restore.meta.upper ?? [], restore.payload) : undefined;
-    vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, ttyFd, kernel, upper });
+    vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, kernel, upper });
   } catch (e) {
     fail(`cannot set up the filesystem: ${(e as Error).message}`, 125);
   }
+  const s = new Sentry(kernel, platform, SYSCALL_TABLE);
+  installTimers(s);
+  try {
+    setupNetwork(kernel, { mode: o.network, netns: o.netns, pcap: o.pcap, allowNet: o.allowNet, denyNet: o.denyNet, debug: o.debug ? (m) => writeDiagnostic(`tssandbox: ${m}\n`) : undefined });
+  } catch (e) {
+    fail(`cannot set up the network: ${(e as Error).message}`, 125);
+  }
+  return { key: shapeKey(o), platform, kernel, vfs, s, memNote, stubPid: 0 };
+}
+
+let prebuilt: Built | null = null;
+
+/**
+ * Builds a sandbox for flags o ahead of a request, the template stub started (src/server's
+ * workers, with the default flags). A later run with the same flags takes it; false if it
+ * could not be built (the run then builds its own).
+ */
+export function prebuildSandbox(o: RunOptions): boolean {
+  try {
+    const b = build(o);
+    const pid = b.platform.start();
+    if (pid < 0) return false;
+    b.stubPid = pid;
+    prebuilt = b;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function run(o: RunOptions, restore?: RestoreInput): number {
+  // -t: the guest gets a Sentry pty (src/cli/console.ts) instead of the host terminal.
+  const useConsole = o.tty && tty.isatty(0);
+  const ttyFd = useConsole ? -1 : [0, 1, 2].find((fd) => tty.isatty(fd)) ?? -1;
+  const ready = prebuilt !== null && !restore && prebuilt.key === shapeKey(o) ? prebuilt : null;
+  if (prebuilt !== null && ready === null) prebuilt.platform.destroyAddressSpace(prebuilt.stubPid); // not for these flags
+  prebuilt = null;
+  const b = ready ?? build(o, restore);
+  const { platform, kernel, vfs, s, memNote } = b;
+  setControllingTty(ttyFd);
   kernel.pidsLimit = o.pidsLimit;
   if (o.debug) kernel.debug = (m) => writeDiagnostic(`tssandbox: ${m}\n`);
   if (o.debug) kernel.log(memNote);
@@ -133,18 +195,11 @@ function run(o: RunOptions, restore?: RestoreInput): number {
   const fsCtx = vfs.rootContext();
   const creds = new Credentials(0, 0);
 
-  const s = new Sentry(kernel, platform, SYSCALL_TABLE);
-  installTimers(s);
-  try {
-    setupNetwork(kernel, { mode: o.network, netns: o.netns, pcap: o.pcap, allowNet: o.allowNet, denyNet: o.denyNet, debug: o.debug ? (m) => writeDiagnostic(`tssandbox: ${m}\n`) : undefined });
-  } catch (e) {
-    fail(`cannot set up the network: ${(e as Error).message}`, 125);
-  }
   if (o.hostname !== null) kernel.hostname = o.hostname;
   const tracer = o.strace ? new StraceTracer((l) => writeDiagnostic(l + '\n')) : null;
   s.tracer = tracer;
   const startPlatform = () => {
-    const started = platform.start();
+    const started = b.stubPid || platform.start();
     if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);
     // Every address space is a clone of this stub: they all inherit its memory cgroup.
     if (memoryLimit.cgroupDir !== null && !memoryLimit.attach(started)) kernel.log('cannot move the stub into its memory cgroup');

@@ -43,14 +43,17 @@ export class PoolWorker {
   }
 }
 
-/** PSS of a process from /proc/PID/smaps_rollup, in bytes (0 if unreadable). */
+/** PSS of a process and its descendants (a worker's Gofer and stub) from /proc/PID/smaps_rollup, in bytes. */
 export function pssOf(pid: number): number {
+  let n = 0;
   try {
     const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
+    if (m) n += Number(m[1]) * 1024;
+    for (const c of fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) n += pssOf(Number(c));
   } catch {
-    return 0;
+    // gone meanwhile
   }
+  return n;
 }
 
 export class Pool {

@@ -97,7 +97,8 @@ describe('run --via: the same as a cold run', () => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
     await until('the guest to start', () => out.includes('started'));
-    const busy = s.workers().find((p) => descendants(p).length > 0);
+    // Idle workers hold a prebuilt Gofer and template stub; a busy one has the guest's stub too.
+    const busy = s.workers().find((p) => descendants(p).length >= 3);
     expect(busy).toBeDefined();
     const tree = [busy!, ...descendants(busy!)];
     child.kill('SIGKILL');
@@ -126,8 +127,8 @@ describe('serve: errors and a clean stop', () => {
     const s = await startServer(2);
     await until('2 ready workers', () => s.workers().length === 2);
     const client = spawnCollect([process.execPath, BIN, 'run', '--via', s.socket, '/bin/sh', '-c', 'echo started; exec sleep 60'], BASE_ENV);
-    // A busy worker has children: its Gofer and stubs.
-    await until('a busy sandbox', () => s.workers().some((p) => descendants(p).length >= 2));
+    // A busy worker has the guest's stub beside its prebuilt Gofer and template stub.
+    await until('a busy sandbox', () => s.workers().some((p) => descendants(p).length >= 3));
     const tree = descendants(s.child.pid!);
     expect(tree.length).toBeGreaterThan(2);
     expect(await stopServer(s)).toBe(0);
