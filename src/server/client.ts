@@ -4,6 +4,7 @@
  * for a ready Sentry, hands that Sentry its request and stdio fds directly (SCM_RIGHTS),
  * passes on the signals it receives, and gets the exit status back from the server.
  */
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { ACK, FORWARDED_SIGNALS, encodeRequest, serverNative, type RunRequest } from './protocol';
 import { POLLIN } from '../abi/fs';
@@ -34,8 +35,8 @@ function signum(s: NodeJS.Signals | number): number {
   return typeof s === 'number' ? s : os.constants.signals[s];
 }
 
-/** Hands the request and stdio to the worker at path; resolves once it owns them. */
-function handOver(path: string, req: RunRequest, stdio: [number, number, number]): void {
+/** Hands the request and stdio to the worker at path; returns the connection once it owns them. */
+function handOver(path: string, req: RunRequest, stdio: [number, number, number]): number {
   const n = serverNative();
   const fd = n.ociConnect(path);
   if (fd < 0) throw new ViaError(`cannot reach the pool's sandbox (errno ${-fd})`);
@@ -54,9 +55,11 @@ function handOver(path: string, req: RunRequest, stdio: [number, number, number]
     n.hostPoll(pfd, pev, prev, 1, 30_000);
     const r = n.ociRecv(fd, b, fdsOut, true);
     if (r !== 1 || b[0] !== ACK) throw new ViaError('the pool\'s sandbox did not take the request');
-  } finally {
-    require('node:fs').closeSync(fd);
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
   }
+  return fd;
 }
 
 /** Starts `run argv` (the arguments after `run`) in a sandbox of the pool at socketPath. */
@@ -73,12 +76,14 @@ export function startVia(socketPath: string, argv: string[], opts: ViaOptions = 
   let handedOver = false;
   const exited = new Promise<number>((resolve, reject) => {
     const conn = net.createConnection(socketPath);
+    let worker: net.Socket | null = null;
     let buf = '';
     let done = false;
     const finish = (e: Error | null, code = 0) => {
       if (done) return;
       done = true;
       conn.destroy();
+      worker?.destroy();
       if (e) reject(e);
       else resolve(code);
     };
@@ -99,11 +104,21 @@ export function startVia(socketPath: string, argv: string[], opts: ViaOptions = 
         if (typeof m.error === 'string') return finish(new ViaError(m.error));
         if (typeof m.exit === 'number') return finish(null, m.exit);
         if (typeof m.worker === 'string') {
+          let wfd: number;
           try {
-            handOver(m.worker, req, stdio);
+            wfd = handOver(m.worker, req, stdio);
           } catch (e) {
             return finish(e as Error);
           }
+          // The worker's own word on the status comes first; the server's is the fallback.
+          let wbuf = '';
+          worker = new net.Socket({ fd: wfd, readable: true, writable: false });
+          worker.on('error', () => { /* the server still tells */ });
+          worker.on('data', (x: Buffer) => {
+            wbuf += x.toString('utf8');
+            const e = /^\{"exit":(\d+)\}\n/.exec(wbuf);
+            if (e) finish(null, Number(e[1]));
+          });
           handedOver = true;
           sock = conn;
           for (const s of pending.splice(0)) conn.write(`{"sig":${s}}\n`);

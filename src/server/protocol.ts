@@ -10,7 +10,8 @@
  * - client → worker (its private socket, in the server's 0700 directory): one request,
  *   a 4-byte little-endian length then that many bytes of JSON (`RunRequest`), the
  *   client's stdin/stdout/stderr attached to the first message (SCM_RIGHTS); the worker
- *   answers one byte, ACK, once it owns them, and closes.
+ *   answers one byte, ACK, once it owns them, and `{"exit":CODE}` when the sandbox ends
+ *   (before its process is gone: sooner than the server's word, which says the same).
  */
 import { native } from '../platform/native';
 

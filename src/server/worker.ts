@@ -8,7 +8,8 @@
  * can leak into the next.
  *
  * fd 3 is the line to the server: "ready" when waiting, "accepted" once the request is
- * owned; the worker exits if the server goes away before a request comes.
+ * owned; the worker exits if the server goes away before a request comes. The client's
+ * connection gets the ACK, then `{"exit":N}` when the sandbox ends.
  */
 import * as fs from 'node:fs';
 import { POLLIN } from '../abi/fs';
@@ -120,7 +121,8 @@ export function poolWorkerMain(socketPath: string, warm: () => void, run: RunFn)
   }
   const { req, fds } = readRequest(cfd);
   n.ociSend(cfd, new Uint8Array([ACK]), 1, null, 0);
-  fs.closeSync(cfd);
+  // cfd stays: the status goes straight back to the client when the sandbox ends (the
+  // server's word comes later, after this process is gone).
   fs.writeSync(CONTROL_FD, 'accepted\n');
   fs.closeSync(CONTROL_FD); // the Sentry keeps no line to the server
   takeStdio(fds);
@@ -132,5 +134,11 @@ export function poolWorkerMain(socketPath: string, warm: () => void, run: RunFn)
   } catch {
     process.chdir('/'); // as a cold run whose cwd the sandbox cannot see: the guest starts at /
   }
-  process.exit(run(req.argv, req.cmd ?? 'run'));
+  const code = run(req.argv, req.cmd ?? 'run');
+  try {
+    fs.writeSync(cfd, `{"exit":${code}}\n`);
+  } catch {
+    // the client is gone
+  }
+  process.exit(code);
 }
