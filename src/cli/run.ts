@@ -24,6 +24,7 @@ import { PtracePlatform } from '../platform/ptrace';
 import { native } from '../platform/native';
 import { StraceTracer } from './strace';
 import { installTimers } from '../kernel/time/index';
+import { rebaseClock } from '../kernel/time/clocks';
 import { setupNetwork } from '../net/setup';
 import { EACCES, ENOEXEC, ENOTDIR, errnoMessage } from '../abi/errno';
 import * as nfs from 'node:fs';
@@ -126,7 +127,6 @@ function build(o: RunOptions, restore?: RestoreInput): Built {
   kernel.memoryLimit = o.memoryLimit;
   checkHostSource('--root', o.root, true);
   for (const m of o.mounts) checkHostSource('--mount', m.src, false);
-  prepareVdso(); // the clock calibrates while the rest is set up
   tmpfsBudget.limit = o.tmpfsLimit;
   const memNote = memoryLimit.setup(o.memoryLimit);
   // With --memory, tmpfs and the stubs' memory share the one limit.
@@ -173,9 +173,13 @@ export function prebuildSandbox(o: RunOptions): boolean {
 }
 
 function run(o: RunOptions, restore?: RestoreInput): number {
+  let kernelNote = '';
   // -t: the guest gets a Sentry pty (src/cli/console.ts) instead of the host terminal.
   const useConsole = o.tty && tty.isatty(0);
   const ttyFd = useConsole ? -1 : [0, 1, 2].find((fd) => tty.isatty(fd)) ?? -1;
+  // A restored sandbox's clock goes on where the checkpointed one stood (before it starts).
+  if (restore && typeof restore.meta.clockNs === 'number' && !rebaseClock(restore.meta.clockNs)) kernelNote = 'the clock could not be set back to the checkpoint\'s';
+  prepareVdso(); // the clock calibrates while the rest is set up
   const ready = prebuilt !== null && !restore && prebuilt.key === shapeKey(o) ? prebuilt : null;
   if (prebuilt !== null && ready === null) prebuilt.platform.destroyAddressSpace(prebuilt.stubPid); // not for these flags
   prebuilt = null;
@@ -185,6 +189,7 @@ function run(o: RunOptions, restore?: RestoreInput): number {
   kernel.pidsLimit = o.pidsLimit;
   if (o.debug) kernel.debug = (m) => writeDiagnostic(`tssandbox: ${m}\n`);
   if (o.debug) kernel.log(memNote);
+  if (kernelNote) kernel.log(kernelNote);
 
   const fdTable = new FdTable();
   if (!useConsole) {

@@ -53,7 +53,7 @@ export function captureSandbox(s: Sentry, run: Record<string, unknown>, payload:
   const files = new Index<FileDescription>();
   const pipes = new Index<Pipe>();
   const meta: ImageMeta = {
-    kind: 'tssandbox-checkpoint', createdMs: Date.now(), run, pidCursor: k.pidCursor, hostname: k.hostname,
+    kind: 'tssandbox-checkpoint', createdMs: Date.now(), run, pidCursor: k.pidCursor, clockNs: k.nowNs(), hostname: k.hostname,
     foregroundPgid: k.foregroundPgid, processes: [], tasks: [], mms: [], fdTables: [], files: [], pipes: [],
     fsContexts: [], hostFiles: [], upper: [],
   };

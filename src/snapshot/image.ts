@@ -19,6 +19,8 @@ export interface ImageMeta {
   /** The `run` flags the sandbox was built with (the restorer builds the same one). */
   run: Record<string, unknown>;
   pidCursor: number;
+  /** The sandbox's monotonic clock at the checkpoint (ns since its boot): the restore goes on from it. */
+  clockNs: number;
   hostname: string;
   foregroundPgid: number;
   processes: ProcessImage[];

@@ -97,6 +97,22 @@ describe('checkpoint, then restore: the output goes on as in an uninterrupted ru
   }, 240_000);
 });
 
+describe('the clock', () => {
+  it('CLOCK_MONOTONIC goes on from where it stood, never back', async () => {
+    if (!fs.existsSync('/usr/bin/python3')) return;
+    const args = ['/usr/bin/python3', path.join(GUESTS, 'clock.py')];
+    const image = path.join(scratch, 'clock');
+    const first = await runAndCheckpoint(args, image, 5);
+    expect(first.code, first.stderr).toBe(0);
+    const rest = await restore(image);
+    expect(status(rest), explain(rest)).toBe(0);
+    const lines = (first.stdout + rest.stdout).trim().split('\n').map((l) => l.split(' '));
+    expect(lines.map((l) => Number(l[0])), explain(rest)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    const t = lines.map((l) => Number(l[1]));
+    for (let i = 1; i < t.length; i++) expect(t[i], `line ${i}\n${first.stdout}${rest.stdout}`).toBeGreaterThanOrEqual(t[i - 1]);
+  }, 120_000);
+});
+
 describe('the overlay upper layer goes with the image', () => {
   it('files written, linked, deleted and held open before the checkpoint are there after it', async () => {
     // Compared with an uninterrupted sandbox run (natively this would delete /etc/hostname).
