@@ -167,10 +167,13 @@ function serverCommand(argv: string[]): boolean {
     return true;
   }
   if (argv[0] === '__pool-worker') {
-    // Warmed up: the code loaded and a sandbox for the default flags built (Gofer, VFS, stub).
+    // Warmed up: the code loaded and a sandbox built for the default flags (Gofer, VFS,
+    // stub), or with `--template DIR` that checkpoint restored up to its resume.
+    const template = argv[2] === '--template' ? argv[3] : undefined;
     const warmed = () => {
       warm();
-      (require('./run') as typeof import('./run')).prebuildSandbox(parseRunArgs(['/bin/true']));
+      if (template !== undefined) (require('./restore') as typeof import('./restore')).prerestoreTemplate(template);
+      else (require('./run') as typeof import('./run')).prebuildSandbox(parseRunArgs(['/bin/true']));
     };
     server.poolWorkerMain(argv[1], warmed, (args, what) => {
       try {

@@ -36,7 +36,7 @@ import { setControllingTty } from '../../fs/fsimpl/dev/devices';
 import type { Vfs } from '../../fs/vfs/vfs';
 import { setHostWinchHook } from '../kernel/signal-delivery';
 import { confineSentry } from './confine';
-import { armCheckpoint, restoreSandbox, restoreUpper, SnapshotError, type ImageMeta } from '../snapshot/index';
+import { armCheckpoint, finishRestore, prepareRestore, restoreSandbox, restoreUpper, SnapshotError, type ImageMeta, type PreparedRestore } from '../snapshot/index';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
 
@@ -172,18 +172,45 @@ export function prebuildSandbox(o: RunOptions): boolean {
   }
 }
 
+/** A checkpoint restored ahead of its request (a template in a warm pool's worker), stdio and resume to come. */
+let prerestored: { dir: string; stamp: string; input: RestoreInput; b: Built; prep: PreparedRestore } | null = null;
+
+/** Restores the image of dir (read as input, stamp its size/mtime/inode) up to its resume; false if it cannot. */
+export function prerestoreSandbox(dir: string, stamp: string, o: RunOptions, input: RestoreInput): boolean {
+  try {
+    rebaseClock(input.meta.clockNs);
+    prepareVdso();
+    const b = build(o, input);
+    const pid = b.platform.start();
+    if (pid < 0) return false;
+    b.stubPid = pid;
+    prerestored = { dir, stamp, input, b, prep: prepareRestore(b.s, input.meta, input.payload) };
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The prerestored image of dir if its file is still the one restored (then a run with it skips the restore's work). */
+export function takePrerestored(dir: string, stamp: string): RestoreInput | null {
+  return prerestored !== null && prerestored.dir === dir && prerestored.stamp === stamp ? prerestored.input : null;
+}
+
 function run(o: RunOptions, restore?: RestoreInput): number {
   let kernelNote = '';
   // -t: the guest gets a Sentry pty (src/cli/console.ts) instead of the host terminal.
   const useConsole = o.tty && tty.isatty(0);
   const ttyFd = useConsole ? -1 : [0, 1, 2].find((fd) => tty.isatty(fd)) ?? -1;
+  const pre = prerestored !== null && restore === prerestored.input ? prerestored : null;
+  if (prerestored !== null && pre === null) for (const t of prerestored.prep.tasks) prerestored.b.platform.destroyAddressSpace(t.mm.asPid);
+  prerestored = null;
   // A restored sandbox's clock goes on where the checkpointed one stood (before it starts).
-  if (restore && typeof restore.meta.clockNs === 'number' && !rebaseClock(restore.meta.clockNs)) kernelNote = 'the clock could not be set back to the checkpoint\'s';
+  if (restore && !pre && typeof restore.meta.clockNs === 'number' && !rebaseClock(restore.meta.clockNs)) kernelNote = 'the clock could not be set back to the checkpoint\'s';
   prepareVdso(); // the clock calibrates while the rest is set up
   const ready = prebuilt !== null && !restore && prebuilt.key === shapeKey(o) ? prebuilt : null;
   if (prebuilt !== null && ready === null) prebuilt.platform.destroyAddressSpace(prebuilt.stubPid); // not for these flags
   prebuilt = null;
-  const b = ready ?? build(o, restore);
+  const b = pre?.b ?? ready ?? build(o, restore);
   const { platform, kernel, vfs, s, memNote } = b;
   setControllingTty(ttyFd);
   kernel.pidsLimit = o.pidsLimit;
@@ -216,9 +243,9 @@ function run(o: RunOptions, restore?: RestoreInput): number {
     startPlatform();
     try {
       // The restoring command's stdio stands in for the checkpointed one's.
-      restoreSandbox(s, restore.meta, restore.payload, {
-        stdio: (fd, flags) => new HostFile(fd, (tty.isatty(fd) ? O_RDWR : fd === 0 ? O_RDONLY : O_WRONLY) | (flags & ~3)),
-      });
+      const hooks = { stdio: (fd: number, flags: number) => new HostFile(fd, (tty.isatty(fd) ? O_RDWR : fd === 0 ? O_RDONLY : O_WRONLY) | (flags & ~3)) };
+      if (pre) finishRestore(pre.prep, hooks);
+      else restoreSandbox(s, restore.meta, restore.payload, hooks);
     } catch (e) {
       if (e instanceof SnapshotError) fail(`restore: ${e.message}`, 125);
       throw e;

@@ -17,6 +17,8 @@ export interface PoolOptions {
   dir: string;
   /** How to start `tssandbox __pool-worker SOCKET`: node, its flags, the entry script. */
   command: string[];
+  /** After the worker's socket: e.g. `--template DIR`. */
+  workerArgs?: string[];
   log?: (m: string) => void;
 }
 
@@ -102,7 +104,7 @@ export class Pool {
     const sock = path.join(this.o.dir, `w${++this.seq}.sock`);
     const [cmd, ...args] = this.o.command;
     // fd 3 is the worker's line to us (a socketpair): "ready", then "accepted".
-    const child = spawn(cmd, [...args, '__pool-worker', sock], { stdio: ['ignore', 'ignore', 'inherit', 'pipe'] });
+    const child = spawn(cmd, [...args, '__pool-worker', sock, ...(this.o.workerArgs ?? [])], { stdio: ['ignore', 'ignore', 'inherit', 'pipe'] });
     const w = new PoolWorker(child, sock);
     this.workers.add(w);
     this.started++;

@@ -17,10 +17,12 @@ export interface ServeOptions {
   socket: string;
   pool: number;
   maxMemory: number;
+  /** --template DIR: every worker holds this checkpoint restored up to its resume. */
+  template: string | null;
 }
 
 export function parseServeArgs(argv: string[]): ServeOptions {
-  const o: ServeOptions = { socket: '', pool: 4, maxMemory: Infinity };
+  const o: ServeOptions = { socket: '', pool: 4, maxMemory: Infinity, template: null };
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i];
     let v: string | undefined;
@@ -35,6 +37,7 @@ export function parseServeArgs(argv: string[]): ServeOptions {
     };
     switch (a) {
       case '--socket': o.socket = val(); break;
+      case '--template': o.template = path.resolve(val()); break;
       case '--pool': {
         const x = val();
         if (!/^[0-9]+$/.test(x) || Number(x) > 1024) throw new ServeUsageError(`--pool wants a number from 0 to 1024, got '${x}'`);
@@ -48,7 +51,7 @@ export function parseServeArgs(argv: string[]): ServeOptions {
         o.maxMemory = Number(m[1]) * { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g'];
         break;
       }
-      default: throw new ServeUsageError(`serve: unknown argument '${argv[i]}' (usage: serve --socket PATH [--pool N] [--max-memory SIZE])`);
+      default: throw new ServeUsageError(`serve: unknown argument '${argv[i]}' (usage: serve --socket PATH [--pool N] [--max-memory SIZE] [--template DIR])`);
     }
   }
   if (!o.socket) throw new ServeUsageError('serve needs --socket PATH');
@@ -129,7 +132,7 @@ export function serveMain(o: ServeOptions, entry: string[]): void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tssandbox-pool-'));
   fs.chmodSync(dir, 0o700);
   const log = (m: string) => process.stderr.write(`tssandbox serve: ${m}\n`);
-  const pool = new Pool({ size: o.pool, maxMemory: o.maxMemory, dir, command: entry, log });
+  const pool = new Pool({ size: o.pool, maxMemory: o.maxMemory, dir, command: entry, log, workerArgs: o.template ? ['--template', o.template] : [] });
   const live = new Set<net.Socket>();
   const server = net.createServer((c) => serveClient(pool, c, live));
   server.on('error', (e: NodeJS.ErrnoException) => {

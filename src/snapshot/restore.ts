@@ -50,7 +50,20 @@ export function checkHostFiles(s: Sentry, meta: ImageMeta): void {
   }
 }
 
+/** A sandbox restored but for its stdio and not yet resumed (a template held ready in a pool worker). */
+export interface PreparedRestore {
+  s: Sentry;
+  tasks: Task[];
+  /** fd slots of host stdio, filled by finishRestore with the restoring command's own. */
+  stdioSlots: Array<{ ft: FdTable; fd: number; cloexec: boolean; file: number; hostFd: number; flags: number }>;
+}
+
 export function restoreSandbox(s: Sentry, meta: ImageMeta, payload: Buffer, hooks: RestoreHooks): void {
+  finishRestore(prepareRestore(s, meta, payload), hooks);
+}
+
+/** Everything of a restore but stdio and the resume: host files checked, state rebuilt, threads stopped. */
+export function prepareRestore(s: Sentry, meta: ImageMeta, payload: Buffer): PreparedRestore {
   const k = s.kernel;
   const p = s.platform;
   const vfs = k.vfs;
@@ -67,8 +80,9 @@ export function restoreSandbox(s: Sentry, meta: ImageMeta, payload: Buffer, hook
     const pipe = Pipe.restored(Buffer.from(bytes(payload, x.data)), x.capacity);
     return { pipe, inode: new PipeInode(pipe, x.uid, x.gid) };
   });
-  const files: FileDescription[] = meta.files.map((f) => {
-    if (f.kind === 'stdio') return hooks.stdio(f.hostFd, f.flags);
+  // Host stdio is the restoring command's: known only when it comes (finishRestore).
+  const files: Array<FileDescription | null> = meta.files.map((f) => {
+    if (f.kind === 'stdio') return null;
     if (f.kind === 'pipe') {
       const x = pipes[f.pipe];
       if (!x) throw new SnapshotError('image corrupted (a pipe end without its pipe)');
@@ -81,9 +95,16 @@ export function restoreSandbox(s: Sentry, meta: ImageMeta, payload: Buffer, hook
   });
   // Each fd slot holds one reference: the description came with one, the others are taken here.
   const used = new Set<number>();
+  const stdioSlots: PreparedRestore['stdioSlots'] = [];
   const fdTables = meta.fdTables.map((entries) => {
     const ft = new FdTable();
     for (const e of entries) {
+      const img = meta.files[e.file];
+      if (!img) throw new SnapshotError('image corrupted (an fd without its file)');
+      if (img.kind === 'stdio') {
+        stdioSlots.push({ ft, fd: e.fd, cloexec: e.cloexec, file: e.file, hostFd: img.hostFd, flags: img.flags });
+        continue;
+      }
       const f = files[e.file];
       if (!f) throw new SnapshotError('image corrupted (an fd without its file)');
       ft.installAt(e.fd, used.has(e.file) ? f.incRef() : f, e.cloexec);
@@ -91,7 +112,7 @@ export function restoreSandbox(s: Sentry, meta: ImageMeta, payload: Buffer, hook
     }
     return ft;
   });
-  files.forEach((f, i) => { if (!used.has(i)) f.decRef(); });
+  files.forEach((f, i) => { if (f && !used.has(i)) f.decRef(); });
 
   const groups = new Map<number, ThreadGroup>();
   for (const pi of meta.processes) {
@@ -172,8 +193,23 @@ export function restoreSandbox(s: Sentry, meta: ImageMeta, payload: Buffer, hook
     if (p.setFpState(ctx) !== 0) throw new SnapshotError(`cannot set the FP state of task ${ti.tid}`);
     tasks.push(t);
   }
-  for (const t of tasks) {
+  return { s, tasks, stdioSlots };
+}
+
+/** Gives the restored sandbox the restoring command's stdio and lets every thread go on. */
+export function finishRestore(r: PreparedRestore, hooks: RestoreHooks): void {
+  const made = new Map<number, FileDescription>();
+  for (const slot of r.stdioSlots) {
+    let f = made.get(slot.file);
+    if (f) f.incRef();
+    else {
+      f = hooks.stdio(slot.hostFd, slot.flags);
+      made.set(slot.file, f);
+    }
+    slot.ft.installAt(slot.fd, f, slot.cloexec);
+  }
+  for (const t of r.tasks) {
     t.state = TaskState.Running;
-    s.resumeNow(t);
+    r.s.resumeNow(t);
   }
 }

@@ -170,6 +170,30 @@ describe('one image, many restores', () => {
   }, 240_000);
 });
 
+describe('a template held restored in the warm pool (serve --template)', () => {
+  it('each request resumes its own copy, as a cold restore does', async () => {
+    if (!fs.existsSync('/usr/bin/python3')) return;
+    // Python with modules imported, checkpointed while it waits for a line on stdin.
+    const image = path.join(scratch, 'pytemplate');
+    const args = ['/usr/bin/python3', '-c', 'import json, re, asyncio, sys\nprint("ready", flush=True)\nline = sys.stdin.readline()\nprint("got", line.strip(), json.dumps({"n": len(line)}), flush=True)'];
+    const first = await runAndCheckpoint(args, image, 1);
+    expect(first.code, first.stderr).toBe(0);
+    const cold = await restore(image, { input: 'one\n' });
+    expect(cold.stdout, explain(cold)).toBe('got one {"n": 4}\n');
+    const server = await startServer(2, ['--template', image]);
+    try {
+      const rs = await Promise.all(['two', 'three', 'four'].map((w) => runCli(['restore', '--via', server.socket, '--image-path', image], { input: `${w}\n`, timeoutMs: 120_000 })));
+      expect(rs.map((r) => r.stdout)).toEqual(['got two {"n": 4}\n', 'got three {"n": 6}\n', 'got four {"n": 5}\n']);
+      for (const r of rs) expect(status(r), explain(r)).toBe(0);
+      // A plain run through a template pool still works (the worker builds its own sandbox).
+      const plain = await runCli(['run', '--via', server.socket, '/bin/echo', 'plain'], { timeoutMs: 120_000 });
+      expect(plain.stdout, explain(plain)).toBe('plain\n');
+    } finally {
+      await stopServer(server);
+    }
+  }, 240_000);
+});
+
 describe('refused and bad images: one line, exit 125', () => {
   let image: string;
   let good: Buffer;
