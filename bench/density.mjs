@@ -44,13 +44,14 @@ function wallMs(argv, env) {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-async function startPool(BIN, env, size) {
+async function startPool(BIN, env, size, extra = []) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-bench-pool-'));
   const socket = path.join(dir, 'pool.sock');
-  const child = spawn(process.execPath, [BIN, 'serve', '--socket', socket, '--pool', String(size)], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'serve', '--socket', socket, '--pool', String(size), ...extra], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => { err += d; });
-  const ready = () => childrenOf(child.pid).length >= size;
+  // Ready: `size` workers, each holding its prebuilt Gofer and stub (a template's restored stub too).
+  const ready = () => { const w = childrenOf(child.pid); return w.length >= size && w.every((p) => tree(p).length >= 3); };
   for (let i = 0; i < 400 && !(err.includes('listening') && ready()); i++) await sleep(50);
   return {
     socket, ready,
@@ -146,6 +147,29 @@ export async function densityRows({ BIN, REPO, ENV, QUICK, runscArgv }) {
     const rs = [];
     for (let i = 0; i < Math.min(reps, 5); i++) rs.push(await restoreMs(BIN, ENV, image));
     row('restore it, to its first line of output', median(rs.filter((x) => x !== null)), 'ms', pyCold, 'cold run making that heap');
+    // A Python template (json, re, asyncio imported) held restored in the pool: each
+    // request resumes a copy, which reads its stdin and prints its first line.
+    const tpl = path.join(dir, 'template');
+    const tplArgv = ['/usr/bin/python3', '-c', 'import json, re, asyncio, sys\nprint("ready", flush=True)\nline = sys.stdin.readline()\nprint("got", len(line), flush=True)'];
+    if ((await checkpointMs(BIN, ENV, tpl, tplArgv)) !== null) {
+      const pyPass = median(Array.from({ length: Math.min(reps, 5) }, () => wallMs([process.execPath, BIN, 'run', '/usr/bin/python3', '-c', 'pass'], ENV)).filter((x) => x !== null));
+      const tpool = await startPool(BIN, ENV, 2, ['--template', tpl]);
+      try {
+        const require = createRequire(import.meta.url);
+        const { runVia } = require(path.join(REPO, 'dist', 'src', 'server', 'index.js'));
+        const nul = fs.openSync('/dev/null', 'r+');
+        const ts = [];
+        for (let i = 0; i < reps; i++) {
+          await waitReady(tpool);
+          const t0 = process.hrtime.bigint();
+          if ((await runVia(tpool.socket, ['--image-path', tpl], { cmd: 'restore', env: ENV, stdio: [nul, nul, nul] })) === 0) ts.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        }
+        fs.closeSync(nul);
+        row('python template restored through the pool, first line run (runVia)', ts.length ? median(ts) : null, 'ms', pyPass, 'cold run python3 -c pass');
+      } finally {
+        await tpool.stop();
+      }
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
