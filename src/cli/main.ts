@@ -12,8 +12,10 @@ const HELP = `usage: tssandbox <command> [options]
 commands:
   run [options] PROGRAM [ARGS...]   run PROGRAM in a new sandbox
   syscalls [--markdown]             print the syscall support table
-  serve --socket PATH [--pool N] [--max-memory SIZE]
+  serve --socket PATH [--pool N] [--max-memory SIZE] [--template DIR]
                                     keep N ready sandboxes for \`run --via PATH\` (src/server)
+  restore --image-path DIR [--via PATH]
+                                    resume a sandbox saved by \`run --checkpoint-on\`
   spec|create|start|state|kill|delete|run --bundle|exec|ps|list|features|install
                                     the OCI runtime command line (tssandbox help oci)
   --version, --help
