@@ -30,9 +30,28 @@ export function prerestoreTemplate(dir: string): boolean {
   }
   const meta = image.meta as ImageMeta;
   if (meta?.kind !== 'tssandbox-checkpoint') return false;
+  const run = runFlagsOf(meta);
+  if (run === null) return false;
   const o = parseRunArgs(['/restored']);
-  Object.assign(o, meta.run);
+  Object.assign(o, run);
   return prerestoreSandbox(path.resolve(dir), stampOf(dir), o, { meta, payload: image.payload });
+}
+
+/**
+ * The image's `run` flags, checked as the command line's would be. An image is trusted as a
+ * command line is (it names the host paths the sandbox sees, binds included): the checksum
+ * finds damage, not a forger.
+ */
+function runFlagsOf(meta: ImageMeta): Record<string, unknown> | null {
+  const r = meta.run as Record<string, unknown>;
+  const abs = (p: unknown) => typeof p === 'string' && p.startsWith('/');
+  const num = (n: unknown) => typeof n === 'number' && n > 0;
+  const mounts = r.mounts as Array<{ src: unknown; dst: unknown; readonly: unknown }>;
+  if (!abs(r.root) || !Array.isArray(mounts) || !mounts.every((m) => abs(m?.src) && abs(m?.dst) && typeof m?.readonly === 'boolean')) return null;
+  if (!Array.isArray(r.tmpfs) || !r.tmpfs.every(abs) || typeof r.pin !== 'boolean') return null;
+  if (!num(r.memoryLimit) || !num(r.tmpfsLimit) || !num(r.pidsLimit) || (r.hostname !== null && typeof r.hostname !== 'string')) return null;
+  const { root, tmpfs, pin, memoryLimit, tmpfsLimit, pidsLimit, hostname } = r;
+  return { root, mounts: mounts.map((m) => ({ src: m.src, dst: m.dst, readonly: m.readonly })), tmpfs, pin, memoryLimit, tmpfsLimit, pidsLimit, hostname };
 }
 
 export function restoreMain(args: string[]): number {
@@ -49,7 +68,7 @@ export function restoreMain(args: string[]): number {
   const ready = takePrerestored(path.resolve(dir), stampOf(dir));
   if (ready) {
     const o = parseRunArgs([...flags, '/restored']);
-    Object.assign(o, ready.meta.run);
+    Object.assign(o, runFlagsOf(ready.meta));
     return runSandbox(o, ready);
   }
   let image: { meta: unknown; payload: Buffer };
@@ -65,7 +84,12 @@ export function restoreMain(args: string[]): number {
     process.stderr.write(`tssandbox: restore: ${dir}: image corrupted (not a sandbox's state)\n`);
     return 125;
   }
+  const run = runFlagsOf(meta);
+  if (run === null) {
+    process.stderr.write(`tssandbox: restore: ${dir}: image corrupted (its run flags)\n`);
+    return 125;
+  }
   const o = parseRunArgs([...flags, '/restored']);
-  Object.assign(o, meta.run);
+  Object.assign(o, run);
   return runSandbox(o, { meta, payload: image.payload });
 }

@@ -140,6 +140,8 @@ export function serveMain(o: ServeOptions, entry: string[]): void {
     pool.close().then(() => process.exit(125));
   });
   server.listen(o.socket, () => {
+    // Whoever can connect runs sandboxes as this user: the socket is the owner's only.
+    fs.chmodSync(o.socket, 0o600);
     pool.refill();
     process.stderr.write(`tssandbox serve: listening on ${o.socket} (pool ${o.pool})\n`);
   });

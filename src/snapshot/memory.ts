@@ -12,6 +12,7 @@ import {
   PROT_READ, PROT_WRITE,
 } from '../mm/vma';
 import { prepareVdso } from '../loader/vdso';
+import { TASK_SIZE } from '../mm/guest-memory';
 import type { PayloadWriter } from './format';
 import { SnapshotError } from './format';
 import type { MmImage } from './image';
@@ -59,7 +60,18 @@ function check(r: number, what: string, v: Vma): void {
 }
 
 /** Rebuilds an image's mappings and bytes in the new, empty address space of stopped ctx. */
+/** The stub's own image (src/mm/address-space.ts): an image may not map over it. */
+const STUB_START = 0x7ff000000000, STUB_END = 0x7ff000100000;
+
 export function restoreMemory(p: Platform, ctx: number, mm: AddressSpace, img: MmImage, payload: Buffer): void {
+  for (const v of img.vmas) {
+    const bad = !(v.start < v.end) || v.start % PAGE_SIZE !== 0 || v.end % PAGE_SIZE !== 0 || v.start < 0x10000 || v.end > TASK_SIZE
+      || (v.start < STUB_END && v.end > STUB_START);
+    if (bad) throw new SnapshotError(`image corrupted (a mapping at 0x${v.start.toString(16)}-0x${v.end.toString(16)})`);
+  }
+  for (const r of img.runs) {
+    if (!img.vmas.some((v) => r.addr >= v.start && r.addr + r.data.len <= v.end)) throw new SnapshotError('image corrupted (memory outside its mappings)');
+  }
   for (const v of img.vmas) {
     const len = v.end - v.start;
     if (v.name === '[vvar]') {

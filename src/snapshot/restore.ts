@@ -102,6 +102,8 @@ export function prepareRestore(s: Sentry, meta: ImageMeta, payload: Buffer): Pre
       const img = meta.files[e.file];
       if (!img) throw new SnapshotError('image corrupted (an fd without its file)');
       if (img.kind === 'stdio') {
+        // Only the restorer's own stdio: an image must never name another host fd of the Sentry.
+        if (img.hostFd !== 0 && img.hostFd !== 1 && img.hostFd !== 2) throw new SnapshotError('image corrupted (a host fd other than stdio)');
         stdioSlots.push({ ft, fd: e.fd, cloexec: e.cloexec, file: e.file, hostFd: img.hostFd, flags: img.flags });
         continue;
       }

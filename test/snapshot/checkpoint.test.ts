@@ -9,6 +9,7 @@
  * (after N lines), never by time.
  */
 import { spawn } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -235,6 +236,26 @@ describe('refused and bad images: one line, exit 125', () => {
     const b = Buffer.from(good);
     b[b.length - 100] ^= 0x55;
     oneLine(await restore(variant('flipped', b)), /^tssandbox: restore: .*image corrupted \(checksum mismatch\)$/);
+  });
+
+  /** The image with its meta changed and its checksum made right again (a forger can do as much). */
+  function forged(edit: (meta: Record<string, any>) => void): Buffer {
+    const mlen = good.readUInt32LE(12);
+    const meta = JSON.parse(good.subarray(52, 52 + mlen).toString('utf8'));
+    edit(meta);
+    const m = Buffer.from(JSON.stringify(meta), 'utf8');
+    const z = good.subarray(52 + mlen);
+    const head = Buffer.from(good.subarray(0, 52));
+    head.writeUInt32LE(m.length, 12);
+    crypto.createHash('sha256').update(m).update(z).digest().copy(head, 20);
+    return Buffer.concat([head, m, z]);
+  }
+
+  it('a forged image naming a Sentry fd, or bad run flags, is refused', async () => {
+    const fd7 = forged((meta) => { for (const f of meta.files) if (f.kind === 'stdio') f.hostFd = 7; });
+    oneLine(await restore(variant('fd7', fd7)), /image corrupted \(a host fd other than stdio\)$/);
+    const rel = forged((meta) => { meta.run.mounts = [{ src: 'relative', dst: '/x', readonly: false }]; });
+    oneLine(await restore(variant('relmount', rel)), /image corrupted \(its run flags\)$/);
   });
 
   it('not an image, no image', async () => {
