@@ -16,6 +16,7 @@ import type { FsContext } from '../../fs/vfs/context';
 import type { FileDescription } from '../../fs/vfs/file';
 import { HostFile } from '../../fs/fsimpl/host/host-file';
 import { PipeEnd, type Pipe } from '../../fs/fsimpl/pipefs/pipe';
+import { EventFd } from '../../fs/fsimpl/eventfd/eventfd';
 import { AT_FDCWD } from '../abi/fs';
 import { OverlayFs } from '../../fs/fsimpl/overlay/overlay';
 import { PayloadWriter, SnapshotError } from './format';
@@ -85,6 +86,7 @@ export function captureSandbox(s: Sentry, run: Record<string, unknown>, payload:
       }
       return { kind: 'pipe', pipe: i, flags: f.flags };
     }
+    if (f instanceof EventFd) return { kind: 'eventfd', count: f.counter, semaphore: f.isSemaphore, flags: f.flags };
     if (f.dentry !== null) {
       const path = f.dentry.absolutePath();
       noteHostFile(path);

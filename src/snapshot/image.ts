@@ -90,6 +90,7 @@ export interface MmImage {
 export type FileImage =
   | { kind: 'stdio'; hostFd: number; flags: number }
   | { kind: 'pipe'; pipe: number; flags: number }
+  | { kind: 'eventfd'; count: bigint; semaphore: boolean; flags: number }
   | { kind: 'path'; path: string; flags: number; pos: number };
 
 export interface HostFileCheck {

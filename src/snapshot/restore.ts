@@ -19,6 +19,7 @@ import { FsContext } from '../../fs/vfs/context';
 import type { FileDescription } from '../../fs/vfs/file';
 import type { FsCaller } from '../../fs/vfs/caller';
 import { Pipe, PipeInode } from '../../fs/fsimpl/pipefs/pipe';
+import { EventFd } from '../../fs/fsimpl/eventfd/eventfd';
 import { AT_FDCWD, O_CREAT, O_EXCL, O_TRUNC } from '../abi/fs';
 import { errnoMessage } from '../abi/errno';
 import { SnapshotError } from './format';
@@ -88,6 +89,7 @@ export function prepareRestore(s: Sentry, meta: ImageMeta, payload: Buffer): Pre
       if (!x) throw new SnapshotError('image corrupted (a pipe end without its pipe)');
       return x.pipe.end(x.inode, f.flags);
     }
+    if (f.kind === 'eventfd') return EventFd.restored(BigInt.asUintN(64, f.count), f.flags, f.semaphore === true);
     const r = vfs.open(root, AT_FDCWD, f.path, f.flags & ~(O_CREAT | O_EXCL | O_TRUNC), 0);
     if (typeof r === 'number') throw new SnapshotError(`${f.path}: ${errnoMessage(r)} (open at the checkpoint)`);
     r.pos = f.pos;

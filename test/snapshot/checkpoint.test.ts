@@ -84,6 +84,11 @@ describe('checkpoint, then restore: the output goes on as in an uninterrupted ru
     await expectResumes('threads', [prog, '1000'], 5);
   }, 240_000);
 
+  it('an eventfd keeps its count', async () => {
+    const prog = compileGuest('count_eventfd', 'dynamic', { srcDir: GUESTS });
+    await expectResumes('eventfd', [prog, '800'], 3);
+  }, 240_000);
+
   it('a Python loop', async () => {
     if (!fs.existsSync('/usr/bin/python3')) return;
     await expectResumes('python', ['/usr/bin/python3', path.join(GUESTS, 'loop.py')], 3);
@@ -289,7 +294,7 @@ describe('refused and bad images: one line, exit 125', () => {
 
 describe('a state the image cannot hold yet', () => {
   it('is refused by name, and the sandbox goes on', async () => {
-    const prog = compileGuest('count_eventfd', 'dynamic', { srcDir: GUESTS });
+    const prog = compileGuest('count_socket', 'dynamic', { srcDir: GUESTS });
     const native = await runNative([prog, '300']);
     const r = await runAndCheckpoint([prog, '300'], path.join(scratch, 'refused'), 2);
     expect(r.stderr).toMatch(/^tssandbox: checkpoint failed: cannot checkpoint: fd 3 of pid 1 is a \w+ \(not supported yet\); the sandbox goes on\n$/);

@@ -1,4 +1,4 @@
-/* Counts with an eventfd open: a state checkpoints cannot save yet (refused, the run goes on). */
+/* Counts with an eventfd holding 3 (+4 written before the loop), read at the end: its count goes with the image. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -6,6 +6,8 @@
 int main(int argc, char **argv) {
   long n = argc > 1 ? atol(argv[1]) : 50;
   int fd = eventfd(3, 0);
+  unsigned long long four = 4;
+  if (write(fd, &four, sizeof four) != sizeof four) return 1;
   volatile unsigned long x = 0;
   setvbuf(stdout, NULL, _IONBF, 0);
   for (long i = 0; i < n; i++) {
