@@ -68,7 +68,8 @@ async function waitReady(pool) { for (let i = 0; i < 400 && !pool.ready(); i++) 
 /** Runs argv under --checkpoint-on; signals once stdout says `ready`; returns ms from signal to exit. */
 function checkpointMs(BIN, env, image, argv) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'run', '--checkpoint-on', 'USR1', '--image-path', image, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // stdin an open, empty pipe: a guest reading it waits there until the checkpoint.
+    const child = spawn(process.execPath, [BIN, 'run', '--checkpoint-on', 'USR1', '--image-path', image, ...argv], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '', t0 = 0n;
     child.stdout.on('data', (d) => {
       out += d;

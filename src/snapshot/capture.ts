@@ -24,6 +24,7 @@ import type { FileImage, HostFileCheck, ImageMeta, ProcessImage, TaskImage } fro
 import { saveMemory } from './memory';
 import { saveUpper } from './upper';
 import { timerQueue } from '../kernel/time/timers';
+import { getItimer, ITIMER_PROF, ITIMER_REAL, ITIMER_VIRTUAL } from '../kernel/time/itimers';
 
 const RLIM_NLIMITS = 16;
 
@@ -58,7 +59,7 @@ export function captureSandbox(s: Sentry, run: Record<string, unknown>, payload:
     foregroundPgid: k.foregroundPgid, processes: [], tasks: [], mms: [], fdTables: [], files: [], pipes: [],
     fsContexts: [], hostFiles: [], upper: [],
   };
-  if (timerQueue.size > 0) throw new SnapshotError('cannot checkpoint: armed timers (itimers, POSIX timers, timerfds: not supported yet)');
+
   const hostFiles = new Map<string, HostFileCheck>();
   const anyTask = [...k.tasks.values()].find((t) => t.state !== TaskState.Dead);
   const noteHostFile = (path: string) => {
@@ -127,6 +128,21 @@ export function captureSandbox(s: Sentry, run: Record<string, unknown>, payload:
 
   const groups = [...k.threadGroups.values()].sort((a, b) => a.pid - b.pid);
   for (const tg of groups) meta.processes.push(processImage(tg));
+  // ITIMER_REAL goes with its process; any other armed timer (CPU-time itimers, POSIX
+  // timers, timerfds) is not saved yet.
+  let armed = 0;
+  for (const tg of groups) {
+    if (tg.zombie) continue;
+    for (const w of [ITIMER_VIRTUAL, ITIMER_PROF]) {
+      if (getItimer(tg, w).value !== 0n) throw new SnapshotError(`cannot checkpoint: pid ${tg.pid} has a CPU-time itimer (not supported yet)`);
+    }
+    const real = getItimer(tg, ITIMER_REAL);
+    if (real.value !== 0n) {
+      armed++;
+      meta.processes.find((p) => p.pid === tg.pid)!.itimerReal = { value: real.value, interval: real.interval };
+    }
+  }
+  if (timerQueue.size > armed) throw new SnapshotError('cannot checkpoint: armed POSIX timers or timerfds (not supported yet)');
   for (const tg of groups) {
     for (const t of [...tg.tasks].sort((a, b) => a.tid - b.tid)) {
       if (t.state === TaskState.Dead) continue;

@@ -54,6 +54,8 @@ export interface ProcessImage {
   limits: Array<{ cur: bigint; max: bigint }>;
   zombie: boolean;
   waitStatus: number;
+  /** ITIMER_REAL (setitimer/alarm): time left and interval, ns; absent when disarmed. */
+  itimerReal?: { value: bigint; interval: bigint };
 }
 
 /** How a task stopped: its registers resume it exactly (the restart already folded in). */

@@ -12,6 +12,7 @@ import { ThreadGroup } from '../kernel/thread-group';
 import { Limits } from '../kernel/limits';
 import { SignalHandlers, SignalState } from '../kernel/signals';
 import { adoptFdTable } from '../kernel/process-lifecycle';
+import { ITIMER_REAL, setItimer } from '../kernel/time/itimers';
 import { AddressSpace } from '../mm/address-space';
 import { Credentials } from '../auth/credentials';
 import { FdTable } from '../../fs/vfs/fdtable';
@@ -146,6 +147,10 @@ export function prepareRestore(s: Sentry, meta: ImageMeta, payload: Buffer): Pre
       groups.get(pi.pid)!.parent = parent;
       parent.children.add(groups.get(pi.pid)!);
     }
+  }
+  for (const pi of meta.processes) {
+    // The clock goes on from the checkpoint's, so the time left is left still.
+    if (pi.itimerReal && !pi.zombie) setItimer(groups.get(pi.pid)!, ITIMER_REAL, { value: BigInt(pi.itimerReal.value), interval: BigInt(pi.itimerReal.interval) });
   }
   const init = groups.get(1);
   if (!init) throw new SnapshotError('image corrupted (no pid 1)');

@@ -39,7 +39,8 @@ interface Checkpointed {
 function runAndCheckpoint(args: string[], image: string, lines: number): Promise<Checkpointed> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'run', '--checkpoint-on', 'USR1', '--image-path', image, ...args], {
-      env: BASE_ENV, cwd: scratch, stdio: ['ignore', 'pipe', 'pipe'],
+      // stdin a pipe that stays open and empty: a guest reading it waits there (no EOF race).
+      env: BASE_ENV, cwd: scratch, stdio: ['pipe', 'pipe', 'pipe'],
     });
     let out = '', err = '', sent = false;
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out\n${out}\n${err}`)); }, 120_000);
@@ -51,6 +52,7 @@ function runAndCheckpoint(args: string[], image: string, lines: number): Promise
       }
     });
     child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdin!.on('error', () => { /* gone */ });
     child.on('close', (code) => { clearTimeout(timer); resolve({ stdout: out, stderr: err, code }); });
   });
 }
@@ -82,6 +84,11 @@ describe('checkpoint, then restore: the output goes on as in an uninterrupted ru
   it('threads taking turns under a mutex and condvar (futex waits)', async () => {
     const prog = compileGuest('threads', 'dynamic', { srcDir: GUESTS });
     await expectResumes('threads', [prog, '1000'], 5);
+  }, 240_000);
+
+  it('a periodic ITIMER_REAL goes on ticking', async () => {
+    const prog = compileGuest('alarm', 'dynamic', { srcDir: GUESTS });
+    await expectResumes('alarm', [prog], 3);
   }, 240_000);
 
   it('an eventfd keeps its count', async () => {
