@@ -81,20 +81,17 @@ describe('checkpoint, then restore: the output goes on as in an uninterrupted ru
     await expectResumes('count', [count, '1500'], 5);
   }, 240_000);
 
-  it('threads taking turns under a mutex and condvar (futex waits)', async () => {
-    const prog = compileGuest('threads', 'dynamic', { srcDir: GUESTS });
-    await expectResumes('threads', [prog, '1000'], 5);
-  }, 240_000);
-
-  it('a periodic ITIMER_REAL goes on ticking', async () => {
-    const prog = compileGuest('alarm', 'dynamic', { srcDir: GUESTS });
-    await expectResumes('alarm', [prog], 3);
-  }, 240_000);
-
-  it('an eventfd keeps its count', async () => {
-    const prog = compileGuest('count_eventfd', 'dynamic', { srcDir: GUESTS });
-    await expectResumes('eventfd', [prog, '800'], 3);
-  }, 240_000);
+  // C guests of test/snapshot/guests: name, arguments, lines to wait for before the signal.
+  const guests: Array<[string, string, string[], number]> = [
+    ['threads taking turns under a mutex and condvar (futex waits)', 'threads', ['1000'], 5],
+    ['a periodic ITIMER_REAL goes on ticking', 'alarm', [], 3],
+    ['an eventfd keeps its count', 'count_eventfd', ['800'], 3],
+  ];
+  for (const [title, name, args, lines] of guests) {
+    it(title, async () => {
+      await expectResumes(name, [compileGuest(name, 'dynamic', { srcDir: GUESTS }), ...args], lines);
+    }, 240_000);
+  }
 
   it('a Python loop', async () => {
     if (!fs.existsSync('/usr/bin/python3')) return;
