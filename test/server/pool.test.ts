@@ -125,18 +125,23 @@ describe('serve: errors and a clean stop', () => {
 
   it('SIGTERM stops serve: socket removed, no process left, even with a sandbox running', async () => {
     const s = await startServer(2);
-    await until('2 ready workers', () => s.workers().length === 2);
-    const client = spawnCollect([process.execPath, BIN, 'run', '--via', s.socket, '/bin/sh', '-c', 'echo started; exec sleep 60'], BASE_ENV);
-    // A busy worker has the guest's stub beside its prebuilt Gofer and template stub.
-    await until('a busy sandbox', () => s.workers().some((p) => descendants(p).length >= 3));
-    const tree = descendants(s.child.pid!);
-    expect(tree.length).toBeGreaterThan(2);
-    expect(await stopServer(s)).toBe(0);
-    expect(fs.existsSync(s.socket)).toBe(false);
-    await until('every process of the pool to end', () => tree.every((p) => !alive(p)));
-    const r = await client;
-    expect(status(r), explain(r)).toBe(125);
-    expect(r.stderr, explain(r)).toMatch(/^tssandbox: the pool is shutting down\n$/m);
+    // A failed assertion must not leave the server behind: stopped either way (again is a no-op).
+    try {
+      await until('2 ready workers', () => s.workers().length === 2);
+      const client = spawnCollect([process.execPath, BIN, 'run', '--via', s.socket, '/bin/sh', '-c', 'echo started; exec sleep 60'], BASE_ENV);
+      // A busy worker has the guest's stub beside its prebuilt Gofer and template stub.
+      await until('a busy sandbox', () => s.workers().some((p) => descendants(p).length >= 3));
+      const tree = descendants(s.child.pid!);
+      expect(tree.length).toBeGreaterThan(2);
+      expect(await stopServer(s)).toBe(0);
+      expect(fs.existsSync(s.socket)).toBe(false);
+      await until('every process of the pool to end', () => tree.every((p) => !alive(p)));
+      const r = await client;
+      expect(status(r), explain(r)).toBe(125);
+      expect(r.stderr, explain(r)).toMatch(/^tssandbox: the pool is shutting down\n$/m);
+    } finally {
+      await stopServer(s);
+    }
   }, 60_000);
 
   it('--max-memory caps the ready workers', async () => {
