@@ -411,6 +411,15 @@ for (const row of ROWS) {
 if (errors.length) log(`\nn/a cells:\n${errors.join('\n')}`);
 log('\nRatios below 1× mean tssandbox is faster. per call: timed inside the guest; wall: whole command, median.');
 
+// The warm pool, checkpoint/restore and density rows (bench/density.mjs).
+let density = null;
+if (!ONLY || ONLY.has('density')) {
+  const { densityRows, formatDensity } = await import('./density.mjs');
+  const runscPeer = PEERS.find((p) => p.id === 'runsc');
+  density = await densityRows({ BIN, REPO, ENV, QUICK, runscArgv: unavailable.runsc ? null : runscPeer.wrap([]) });
+  log(`\n${formatDensity(density)}`);
+}
+
 if (JSON_OUT) {
-  process.stdout.write(`${JSON.stringify({ unavailable, results }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ unavailable, results, density }, null, 2)}\n`);
 }

@@ -163,6 +163,15 @@ Napi::Value VdsoRealtimeOffsetNs(const Napi::CallbackInfo& info) {
   int64_t off = g_page ? g_page->realtime_offset_ns : HostReal() - (HostMono() - g_bootMono);
   return Napi::BigInt::New(info.Env(), off);
 }
+// vdsoSetBoot(ns): the sandbox's clock reads ns now (a restored checkpoint goes on where
+// its clock stood). Only before vdsoStart: the clock thread owns the line after it.
+Napi::Value VdsoSetBoot(const Napi::CallbackInfo& info) {
+  if (g_fd >= 0) return Num(info.Env(), -EBUSY);
+  double ns = info[0].As<Napi::Number>().DoubleValue();
+  if (!(ns >= 0)) return Num(info.Env(), -EINVAL);
+  g_bootMono = HostMono() - (int64_t)ns;
+  return Num(info.Env(), 0);
+}
 Napi::Value VdsoEnabled(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), g_enabled.load(std::memory_order_acquire));
 }
@@ -173,6 +182,7 @@ void InitVdsoClock(Napi::Env env, Napi::Object exports) {
   g_bootMono = HostMono();
   exports["vdsoStart"] = Napi::Function::New(env, VdsoStart);
   exports["vdsoNowNs"] = Napi::Function::New(env, VdsoNowNs);
+  exports["vdsoSetBoot"] = Napi::Function::New(env, VdsoSetBoot);
   exports["vdsoRealtimeOffsetNs"] = Napi::Function::New(env, VdsoRealtimeOffsetNs);
   exports["vdsoEnabled"] = Napi::Function::New(env, VdsoEnabled);
 }

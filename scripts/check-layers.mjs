@@ -24,7 +24,7 @@ export const LAYERS = [
   ['fs/fsimpl/proc', 'fs/fsimpl/sys', 'fs/fsimpl/dev', 'fs/fsimpl/devpts', 'fs/fsimpl/host'],
   ['fs/rootfs'],
   ['syscalls'],
-  ['src/oci'],
+  ['src/oci', 'src/server', 'src/snapshot'],
   ['src/audit'],
   ['src/policy'],
   ['src/api', 'src/index.ts'],

@@ -40,6 +40,8 @@ export interface VfsOptions {
    * built). false: the Sentry opens host files itself.
    */
   gofer?: boolean;
+  /** The root overlay's upper layer to start from (a restored checkpoint's, src/snapshot); default empty. */
+  upper?: Tmpfs;
 }
 
 // Character devices in any tmpfs (/dev, mknod in the overlay) open by rdev.
@@ -54,7 +56,7 @@ export function createVfs(opts: VfsOptions = {}): Vfs {
   // Read-only roots are enforced by the gofer too (EROFS whatever the Sentry asks).
   const roots = [{ path: hostRoot, readonly: true }, ...binds.map((m, i) => ({ path: served[i], readonly: m.readonly }))];
   const gofer = opts.gofer !== false ? spawnGofer(roots) : null;
-  const vfs = new Vfs(new OverlayFs(new HostFs(backendFor(gofer, hostRoot, 0), true).root()), gofer);
+  const vfs = new Vfs(new OverlayFs(new HostFs(backendFor(gofer, hostRoot, 0), true).root(), opts.upper), gofer);
   const kernel = opts.kernel ?? new Kernel();
   kernel.vfs = vfs;
   registerFsTypes(vfs, kernel);

@@ -50,6 +50,21 @@ export interface RunOptions {
   publish: Array<{ hostPort: number; port: number; proto: 'tcp' | 'udp' }>;
   /** Limits, policy, report (src/policy/flags.ts). */
   ci: CiFlags;
+  /** --via SOCKET: run in a ready Sentry of a warm pool (`tssandbox serve`, src/server). */
+  via: string | null;
+  /** --checkpoint-on SIGNAL (a number) with --image-path DIR: save the sandbox there on SIGNAL (src/snapshot). */
+  checkpointOn: number | null;
+  imagePath: string | null;
+}
+
+/** Signals the CLI catches and may checkpoint on. */
+export const CHECKPOINT_SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15 };
+
+function parseCheckpointSignal(v: string): number {
+  const name = /^[0-9]+$/.test(v) ? Object.keys(CHECKPOINT_SIGNALS).find((k) => CHECKPOINT_SIGNALS[k] === Number(v)) : (v.toUpperCase().startsWith('SIG') ? v.toUpperCase() : `SIG${v.toUpperCase()}`);
+  const n = name ? CHECKPOINT_SIGNALS[name] : undefined;
+  if (n === undefined) throw new UsageError(`--checkpoint-on wants one of ${Object.keys(CHECKPOINT_SIGNALS).join(', ')}, got '${v}'`);
+  return n;
 }
 
 export const NETWORK_MODES = ['none', 'sandbox', 'host', 'user'] as const;
@@ -59,7 +74,8 @@ export function parseRunArgs(argv: string[]): RunOptions {
     program: '', args: [], root: '/', mounts: [], tmpfs: [], env: [], clearEnv: false, cwd: null,
     platform: 'ptrace', pin: true, strace: false, debug: false, tty: false, pidsLimit: 16384, tmpfsLimit: Infinity,
     memoryLimit: Infinity,
-    network: 'none', netns: null, tap: null, pcap: null, allowNet: [], denyNet: [], dns: [], hostname: null, publish: [],
+    network: 'none', netns: null, tap: null, pcap: null, allowNet: [], denyNet: [], dns: [], hostname: null, publish: [], via: null,
+    checkpointOn: null, imagePath: null,
     ci: emptyCiFlags(),
   };
   let i = 0;
@@ -138,6 +154,9 @@ export function parseRunArgs(argv: string[]): RunOptions {
       case '--deny-net': o.denyNet.push(...val(a).split(',').filter(Boolean)); break;
       case '--dns': o.dns.push(val(a)); break;
       case '--hostname': o.hostname = val(a); break;
+      case '--via': o.via = val(a); break;
+      case '--checkpoint-on': o.checkpointOn = parseCheckpointSignal(val(a)); break;
+      case '--image-path': o.imagePath = val(a); break;
       case '--publish': case '-p': {
         const v = val(a);
         const m = /^(\d+):(\d+)(?:\/(tcp|udp))?$/.exec(v);
@@ -162,6 +181,9 @@ export function parseRunArgs(argv: string[]): RunOptions {
   o.args = argv.slice(i + 1);
   if (!o.root.startsWith('/')) throw new UsageError(`--root must be an absolute path, got '${o.root}'`);
   if ((o.netns !== null || o.tap !== null) && o.network === 'none') o.network = 'sandbox';
+  if ((o.checkpointOn === null) !== (o.imagePath === null)) throw new UsageError('--checkpoint-on and --image-path go together');
+  if (o.checkpointOn !== null && o.network !== 'none') throw new UsageError('--checkpoint-on: only with --network none (sockets are not saved yet)');
+  if (o.checkpointOn !== null && o.tty) throw new UsageError('--checkpoint-on: not with -t (the console is not saved yet)');
   return o;
 }
 

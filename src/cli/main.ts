@@ -13,6 +13,10 @@ const HELP = `usage: tssandbox <command> [options]
 commands:
   run [options] PROGRAM [ARGS...]   run PROGRAM in a new sandbox
   syscalls [--markdown]             print the syscall support table
+  serve --socket PATH [--pool N] [--max-memory SIZE] [--template DIR]
+                                    keep N ready sandboxes for \`run --via PATH\` (src/server)
+  restore --image-path DIR [--via PATH]
+                                    resume a sandbox saved by \`run --checkpoint-on\`
   spec|create|start|state|kill|delete|run --bundle|exec|ps|list|features|install
                                     the OCI runtime command line (tssandbox help oci)
   --version, --help
@@ -45,6 +49,10 @@ run options:
   --tap NAME              a TAP device (in --netns's namespace, or this one) as the sandbox's
                           interface, its addresses taken over (implies --network=sandbox)
   --pcap FILE             write every frame the stack sends and receives (tcpdump -r FILE)
+  --via SOCKET            run in a ready sandbox of \`tssandbox serve --socket SOCKET\`
+  --checkpoint-on SIGNAL --image-path DIR
+                          on SIGNAL (USR1, USR2, HUP, INT, QUIT, TERM) save the sandbox in DIR
+                          and exit 0; \`tssandbox restore --image-path DIR\` runs it on
 ${CI_HELP}`;
 
 /** The OCI runtime command line (src/oci): its commands, and the global flags engines put first. */
@@ -68,6 +76,24 @@ function isOci(argv: string[]): boolean {
 }
 
 export function main(argv: string[]): void {
+  if (argv[0] === 'restore' && isPlainRestore(argv.slice(1))) {
+    const v = argv.findIndex((a) => a === '--via' || a.startsWith('--via='));
+    if (v > 0) {
+      // `restore --via SOCKET --image-path DIR`: resumed in a ready Sentry of a warm pool.
+      const via = argv[v] === '--via' ? argv[v + 1] : argv[v].slice('--via='.length);
+      const rest = argv.slice(1).filter((_, i) => i + 1 !== v && !(argv[v] === '--via' && i + 1 === v + 1));
+      (require('../server/index') as typeof import('../server/index')).viaMain(via, rest, 'restore');
+      return;
+    }
+    // `restore --image-path DIR` (no container id): a checkpointed `run` (src/snapshot).
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      process.exit((require('./restore') as typeof import('./restore')).restoreMain(argv.slice(1)));
+    } catch (e) {
+      process.stderr.write(`tssandbox: ${(e as Error)?.message ?? e}\n`);
+      process.exit(e instanceof UsageError ? 2 : 125);
+    }
+  }
   if (isOci(argv)) {
     // Loaded only for the OCI commands: `run PROGRAM` never pays for it.
     // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -98,6 +124,9 @@ export function main(argv: string[]): void {
       printSyscallTable(argv.includes('--markdown'));
       process.exit(0);
     }
+    if (cmd === 'serve' || cmd === '__pool-worker' || (cmd === 'run' && argv.some((a) => a === '--via' || a.startsWith('--via=')))) {
+      if (serverCommand(argv)) return;
+    }
     if (cmd === 'run') {
       const opts = parseRunArgs(argv.slice(1));
       // Loaded only for `run`: keeps `--help` and `syscalls` free of the native addon.
@@ -119,6 +148,63 @@ export function main(argv: string[]): void {
 }
 
 export type { RunOptions };
+
+/** True when argv (after `restore`) is this command's, not the OCI runtime's `restore ID`. */
+export function isPlainRestore(args: string[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--image-path' || a === '--via') i++;
+    else if (!a.startsWith('--image-path=') && !a.startsWith('--via=') && a !== '--debug' && a !== '--strace') return false;
+  }
+  return args.some((a) => a === '--image-path' || a.startsWith('--image-path='));
+}
+
+
+/**
+ * The warm pool (src/server): `serve`, its workers (`__pool-worker SOCKET`, each runs
+ * one `run` as below), and `run --via`. False when `run` has no --via after all.
+ */
+function serverCommand(argv: string[]): boolean {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const server = require('../server/index') as typeof import('../server/index');
+  if (argv[0] === 'serve') {
+    let o;
+    try {
+      o = server.parseServeArgs(argv.slice(1));
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    server.serveMain(o, [process.execPath, ...process.execArgv, process.argv[1]]);
+    return true;
+  }
+  if (argv[0] === '__pool-worker') {
+    // Warmed up: the code loaded and a sandbox built for the default flags (Gofer, VFS,
+    // stub), or with `--template DIR` that checkpoint restored up to its resume.
+    const template = argv[2] === '--template' ? argv[3] : undefined;
+    const warmed = () => {
+      warm();
+      if (template !== undefined) (require('./restore') as typeof import('./restore')).prerestoreTemplate(template);
+      else (require('./run') as typeof import('./run')).prebuildSandbox(parseRunArgs(['/bin/true']));
+    };
+    server.poolWorkerMain(argv[1], warmed, (args, what) => {
+      try {
+        if (what === 'restore') return (require('./restore') as typeof import('./restore')).restoreMain(args);
+        const opts = parseRunArgs(args);
+        opts.via = null;
+        return (require('./run') as typeof import('./run')).runSandbox(opts);
+      } catch (e) {
+        if (!(e instanceof UsageError)) throw e;
+        process.stderr.write(`tssandbox: ${e.message}\n`);
+        return 2;
+      }
+    });
+    return true;
+  }
+  const opts = parseRunArgs(argv.slice(1)); // bad flags fail here, as in a cold run
+  if (opts.via === null) return false;
+  server.viaMain(opts.via, argv.slice(1)); // the worker parses the same flags, --via ignored
+  return true;
+}
 
 /** Loads what `run` needs, so the bundle's code cache (scripts/bundle.mjs) covers it. */
 export function warm(): void {

@@ -24,6 +24,7 @@ import { PtracePlatform } from '../platform/ptrace';
 import { native } from '../platform/native';
 import { StraceTracer } from './strace';
 import { installTimers } from '../kernel/time/index';
+import { rebaseClock } from '../kernel/time/clocks';
 import { setupNetwork } from '../net/setup';
 import { netEtcFiles, writeNetFiles } from '../net/etc-files';
 import { EACCES, ENOEXEC, ENOTDIR, errnoMessage } from '../abi/errno';
@@ -32,9 +33,12 @@ import * as os from 'node:os';
 import { Console } from './console';
 import { attach as attachTty } from '../kernel/tty';
 import { consoleTty } from '../../fs/fsimpl/host/host-file';
+import { setControllingTty } from '../../fs/fsimpl/dev/devices';
+import type { Vfs } from '../../fs/vfs/vfs';
 import { setHostWinchHook } from '../kernel/signal-delivery';
 import { confineSentry } from './confine';
 import { CiSession, CiSetupError } from '../policy/session';
+import { armCheckpoint, finishRestore, prepareRestore, restoreSandbox, restoreUpper, SnapshotError, type ImageMeta, type PreparedRestore } from '../snapshot/index';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
 
@@ -48,9 +52,21 @@ function fail(message: string, code: number): never {
   throw new RunError(message, code);
 }
 
-export function runSandbox(o: RunOptions): number {
+/** A checkpoint image to run on instead of starting o.program (`tssandbox restore`). */
+export interface RestoreInput {
+  meta: ImageMeta;
+  payload: Buffer;
+}
+
+/** The flags a checkpoint keeps, so that the restorer builds the same sandbox. */
+export function checkpointedRunOptions(o: RunOptions): Record<string, unknown> {
+  const { root, mounts, tmpfs, pin, memoryLimit, tmpfsLimit, pidsLimit, hostname } = o;
+  return { root, mounts, tmpfs, pin, memoryLimit, tmpfsLimit, pidsLimit, hostname };
+}
+
+export function runSandbox(o: RunOptions, restore?: RestoreInput): number {
   try {
-    return run(o);
+    return run(o, restore);
   } catch (e) {
     if (e instanceof RunError) {
       process.stderr.write(`tssandbox: ${e.message}\n`);
@@ -80,15 +96,32 @@ function buildEnv(o: RunOptions): string[] {
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 
-function run(o: RunOptions): number {
-  // -t: the guest gets a Sentry pty (src/cli/console.ts) instead of the host terminal.
-  const useConsole = o.tty && tty.isatty(0);
-  const ttyFd = useConsole ? -1 : [0, 1, 2].find((fd) => tty.isatty(fd)) ?? -1;
+/**
+ * The part of a sandbox that its flags decide and no detail of the request does (stdio,
+ * environment, working directory, program): platform, kernel, the Gofer and the VFS,
+ * the Sentry, the network, and the template stub once started. It is the expensive
+ * part: a warm pool's worker builds it ahead of its request (prebuildSandbox).
+ */
+interface Built {
+  key: string;
+  platform: PtracePlatform;
+  kernel: Kernel;
+  vfs: Vfs;
+  s: Sentry;
+  memNote: string;
+  /** Host pid of the template stub once started, else 0. */
+  stubPid: number;
+}
+
+/** The flags a Built depends on: a prebuilt sandbox serves a request whose flags agree. */
+function shapeKey(o: RunOptions): string {
+  const { root, mounts, tmpfs, pin, memoryLimit, tmpfsLimit, network, netns, tap, pcap, allowNet, denyNet, publish, debug } = o;
+  return JSON.stringify({ root, mounts, tmpfs, pin, memoryLimit: String(memoryLimit), tmpfsLimit, network, netns, tap, pcap, allowNet, denyNet, publish, debug });
+}
+
+function build(o: RunOptions, restore?: RestoreInput): Built {
   // First: pinning applies to what is forked after it (the gofer, the stubs), and the
   // gofer answers the Sentry synchronously, best on the same CPU.
-  // Limits, policy, report (src/policy/session.ts); null without those flags.
-  let ci: CiSession | null = null;
-  try { ci = CiSession.create(o); } catch (e) { if (e instanceof CiSetupError) fail(e.message, 125); throw e; }
   const platform = new PtracePlatform({ pin: o.pin });
   const kernel = new Kernel();
   // Pinned, every guest thread shares one CPU: that is the machine the guest sees.
@@ -96,7 +129,6 @@ function run(o: RunOptions): number {
   kernel.memoryLimit = o.memoryLimit;
   checkHostSource('--root', o.root, true);
   for (const m of o.mounts) checkHostSource('--mount', m.src, false);
-  prepareVdso(); // the clock calibrates while the rest is set up
   tmpfsBudget.limit = o.tmpfsLimit;
   const memNote = memoryLimit.setup(o.memoryLimit);
   // With --memory, tmpfs and the stubs' memory share the one limit.
@@ -106,13 +138,91 @@ function run(o: RunOptions): number {
   }
   let vfs;
   try {
-    vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, ttyFd, kernel });
+    // A restore starts from the checkpoint's overlay upper layer (what the guest wrote).
+    const upper = restore ? restoreUpper(restore.meta.upper ?? [], restore.payload) : undefined;
+    vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, kernel, upper });
   } catch (e) {
     fail(`cannot set up the filesystem: ${(e as Error).message}`, 125);
   }
+  const s = new Sentry(kernel, platform, SYSCALL_TABLE);
+  installTimers(s);
+  try {
+    setupNetwork(kernel, { mode: o.network, netns: o.netns, tap: o.tap, pcap: o.pcap, allowNet: o.allowNet, denyNet: o.denyNet, publish: o.publish, debug: o.debug ? (m) => writeDiagnostic(`tssandbox: ${m}\n`) : undefined });
+  } catch (e) {
+    fail(`cannot set up the network: ${(e as Error).message}`, 125);
+  }
+  return { key: shapeKey(o), platform, kernel, vfs, s, memNote, stubPid: 0 };
+}
+
+let prebuilt: Built | null = null;
+
+/**
+ * Builds a sandbox for flags o ahead of a request, the template stub started (src/server's
+ * workers, with the default flags). A later run with the same flags takes it; false if it
+ * could not be built (the run then builds its own).
+ */
+export function prebuildSandbox(o: RunOptions): boolean {
+  try {
+    const b = build(o);
+    const pid = b.platform.start();
+    if (pid < 0) return false;
+    b.stubPid = pid;
+    prebuilt = b;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A checkpoint restored ahead of its request (a template in a warm pool's worker), stdio and resume to come. */
+let prerestored: { dir: string; stamp: string; input: RestoreInput; b: Built; prep: PreparedRestore } | null = null;
+
+/** Restores the image of dir (read as input, stamp its size/mtime/inode) up to its resume; false if it cannot. */
+export function prerestoreSandbox(dir: string, stamp: string, o: RunOptions, input: RestoreInput): boolean {
+  try {
+    rebaseClock(input.meta.clockNs);
+    prepareVdso();
+    const b = build(o, input);
+    const pid = b.platform.start();
+    if (pid < 0) return false;
+    b.stubPid = pid;
+    prerestored = { dir, stamp, input, b, prep: prepareRestore(b.s, input.meta, input.payload) };
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The prerestored image of dir if its file is still the one restored (then a run with it skips the restore's work). */
+export function takePrerestored(dir: string, stamp: string): RestoreInput | null {
+  return prerestored !== null && prerestored.dir === dir && prerestored.stamp === stamp ? prerestored.input : null;
+}
+
+function run(o: RunOptions, restore?: RestoreInput): number {
+  let kernelNote = '';
+  // -t: the guest gets a Sentry pty (src/cli/console.ts) instead of the host terminal.
+  const useConsole = o.tty && tty.isatty(0);
+  const ttyFd = useConsole ? -1 : [0, 1, 2].find((fd) => tty.isatty(fd)) ?? -1;
+  // Limits, policy, report (src/policy/session.ts); null without those flags. First: the
+  // policy may add mounts and set the network, which the build depends on.
+  let ci: CiSession | null = null;
+  try { ci = CiSession.create(o); } catch (e) { if (e instanceof CiSetupError) fail(e.message, 125); throw e; }
+  const pre = prerestored !== null && restore === prerestored.input ? prerestored : null;
+  if (prerestored !== null && pre === null) for (const t of prerestored.prep.tasks) prerestored.b.platform.destroyAddressSpace(t.mm.asPid);
+  prerestored = null;
+  // A restored sandbox's clock goes on where the checkpointed one stood (before it starts).
+  if (restore && !pre && typeof restore.meta.clockNs === 'number' && !rebaseClock(restore.meta.clockNs)) kernelNote = 'the clock could not be set back to the checkpoint\'s';
+  prepareVdso(); // the clock calibrates while the rest is set up
+  const ready = prebuilt !== null && !restore && prebuilt.key === shapeKey(o) ? prebuilt : null;
+  if (prebuilt !== null && ready === null) prebuilt.platform.destroyAddressSpace(prebuilt.stubPid); // not for these flags
+  prebuilt = null;
+  const b = pre?.b ?? ready ?? build(o, restore);
+  const { platform, kernel, vfs, s, memNote } = b;
+  setControllingTty(ttyFd);
   kernel.pidsLimit = o.pidsLimit;
   if (o.debug) kernel.debug = (m) => writeDiagnostic(`tssandbox: ${m}\n`);
   if (o.debug) kernel.log(memNote);
+  if (kernelNote) kernel.log(kernelNote);
 
   const fdTable = new FdTable();
   if (!useConsole) {
@@ -123,16 +233,40 @@ function run(o: RunOptions): number {
   const fsCtx = vfs.rootContext();
   const creds = new Credentials(0, 0);
 
-  const s = new Sentry(kernel, platform, SYSCALL_TABLE);
-  installTimers(s);
-  try {
-    setupNetwork(kernel, { mode: o.network, netns: o.netns, tap: o.tap, pcap: o.pcap, allowNet: o.allowNet, denyNet: o.denyNet, publish: o.publish, debug: o.debug ? (m) => writeDiagnostic(`tssandbox: ${m}\n`) : undefined });
-  } catch (e) {
-    fail(`cannot set up the network: ${(e as Error).message}`, 125);
-  }
   if (o.hostname !== null) kernel.hostname = o.hostname;
   const tracer = o.strace ? new StraceTracer((l) => writeDiagnostic(l + '\n')) : null;
   s.tracer = tracer;
+  const startPlatform = () => {
+    const started = b.stubPid || platform.start();
+    if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);
+    // Every address space is a clone of this stub: they all inherit its memory cgroup.
+    if (memoryLimit.cgroupDir !== null && !memoryLimit.attach(started)) kernel.log('cannot move the stub into its memory cgroup');
+    native().installSignalHandlers();
+    // Set up: from here the Sentry needs only the host calls it serves guests with.
+    confineSentry({ gofer: vfs.gofer !== null, stubPid: started }, (m) => process.stderr.write(`tssandbox: ${m}\n`));
+  };
+  if (restore) {
+    startPlatform();
+    try {
+      // The restoring command's stdio stands in for the checkpointed one's.
+      const hooks = { stdio: (fd: number, flags: number) => new HostFile(fd, (tty.isatty(fd) ? O_RDWR : fd === 0 ? O_RDONLY : O_WRONLY) | (flags & ~3)) };
+      if (pre) finishRestore(pre.prep, hooks);
+      else restoreSandbox(s, restore.meta, restore.payload, hooks);
+    } catch (e) {
+      if (e instanceof SnapshotError) fail(`restore: ${e.message}`, 125);
+      throw e;
+    }
+    if (ttyFd >= 0 && s.init) attachTty(consoleTty, s.init);
+    const st = s.run();
+    return st & 0x7f ? 128 + (st & 0x7f) : (st >> 8) & 0xff;
+  }
+  if (o.checkpointOn !== null && o.imagePath !== null) {
+    try {
+      armCheckpoint(s, { signal: o.checkpointOn, imagePath: o.imagePath, run: checkpointedRunOptions(o), report: (m) => writeDiagnostic(`tssandbox: ${m}\n`) });
+    } catch (e) {
+      fail(`--image-path ${o.imagePath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 125);
+    }
+  }
 
   const envp = ci ? ci.env(buildEnv(o)) : buildEnv(o);
   const init = createInit(s, { req: null as unknown as ExecRequest, fdTable, fsCtx, creds });
@@ -172,13 +306,7 @@ function run(o: RunOptions): number {
   if ('errno' in check) fail(check.reason, check.notFound ? 127 : 126);
   releaseResolution(check);
 
-  const started = platform.start();
-  if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);
-  // Every address space is a clone of this stub: they all inherit its memory cgroup.
-  if (memoryLimit.cgroupDir !== null && !memoryLimit.attach(started)) kernel.log('cannot move the stub into its memory cgroup');
-  native().installSignalHandlers();
-  // Set up: from here the Sentry needs only the host calls it serves guests with.
-  confineSentry({ gofer: vfs.gofer !== null, stubPid: started }, (m) => process.stderr.write(`tssandbox: ${m}\n`));
+  startPlatform();
   if (cons) {
     cons.enterRaw();
     cons.start();

@@ -67,6 +67,14 @@ export class Kernel {
     return -1;
   }
 
+  /** The next pid to try (checkpoint support, src/snapshot: a restored sandbox goes on numbering where it was). */
+  get pidCursor(): number {
+    return this.nextPid;
+  }
+  set pidCursor(n: number) {
+    this.nextPid = n;
+  }
+
   log(msg: string): void {
     if (this.debug) this.debug(msg);
   }

@@ -43,6 +43,11 @@ function useFdTable(f: FdTable): FdTable {
   return f;
 }
 
+/** A task of a restored sandbox (src/snapshot) takes its share of an fd table. */
+export function adoptFdTable(f: FdTable): FdTable {
+  return useFdTable(f);
+}
+
 /** The process's POSIX locks go with it (tg), even while a shared table lives on. */
 function dropFdTable(f: FdTable, tg?: ThreadGroup): void {
   const n = (fdTableUsers.get(f) ?? 1) - 1;

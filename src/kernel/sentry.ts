@@ -44,6 +44,31 @@ export class Sentry {
   private readonly reportedUnsupported = new Set<number>();
   /** Periodic/one-shot Sentry timers (itimers, POSIX timers): next deadline in ns, and firing. */
   timerSource: { nextDeadline(): number; fire(nowNs: number): void } | null = null;
+  // ---- checkpoint support (src/snapshot): stopping the world without losing a result ----
+  /** While set, a kicked task stays stopped in the Sentry and a finished syscall's result is kept in heldResults. */
+  holdKicks = false;
+  /** Results of syscalls that finished while holdKicks was set, by task (the task is still at its syscall stop). */
+  readonly heldResults = new Map<Task, number>();
+  /** Called at the top of every loop turn (the checkpoint, once every task has stopped). */
+  loopHook: (() => void) | null = null;
+  /** Sees host signals before they are forwarded; returns the ones still to forward. */
+  hostSignalFilter: ((mask: number) => number) | null = null;
+  /** Woken tasks not yet re-run (a stopped world has none). */
+  get readyCount(): number {
+    return this.ready.length;
+  }
+  /** Moves the deferred resume (the hot path's) into heldResults: that task stays stopped. */
+  holdPendingResume(): void {
+    if (!this.pendingCtx) return;
+    const t = this.byHost.get(this.pendingCtx);
+    if (t) this.heldResults.set(t, this.pendingResult);
+    this.pendingCtx = 0;
+  }
+  /** Ends the loop as if init had exited with this wait status (the sandbox was saved). */
+  finish(status: number): void {
+    this.initStatus = status;
+  }
+
   /** Bound once: the wake callback every Task gets. */
   readonly wake = (t: Task, timedOut: boolean): void => this.wakeTask(t, timedOut);
 
@@ -64,6 +89,7 @@ export class Sentry {
   run(): number {
     const p = this.platform;
     for (;;) {
+      if (this.loopHook !== null) this.loopHook();
       if (this.initStatus !== null) {
         this.flushResume();
         return this.initStatus;
@@ -127,6 +153,7 @@ export class Sentry {
         if (this.kernel.debug) this.kernel.log(`tid ${t.tid}: host signal ${signo} (code ${ev.siginfo[8]}) at rip 0x${ev.regs[Reg.RIP].toString(16)}`);
         if (signo === KICK_SIGNAL || signo === 19 /* SIGSTOP */) {
           if (t.doomed) return this.finishDoomed(t);
+          if (this.holdKicks && signo === KICK_SIGNAL) return; // checkpoint: stays stopped here
           this.resumeWithSignals(t);
         } else {
           forceFault(this, t, signo, Buffer.from(ev.siginfo));
@@ -140,9 +167,12 @@ export class Sentry {
       case EventKind.PtraceEvent:
         this.platform.resume(ev.tid);
         return;
-      case EventKind.HostSignal:
-        onHostSignals(this, native().takeHostSignals());
+      case EventKind.HostSignal: {
+        let mask = native().takeHostSignals();
+        if (this.hostSignalFilter !== null) mask = this.hostSignalFilter(mask);
+        onHostSignals(this, mask);
         return;
+      }
       case EventKind.Poll:
         hostPoller.dispatch();
         return;
@@ -258,6 +288,10 @@ export class Sentry {
     // The one place a result goes back to the guest without a signal to settle it: an
     // internal restart code must not escape (it would read as errno 512..516).
     if (r <= -ERESTARTSYS && r >= -ERESTART_RESTARTBLOCK) r = this.escapedRestart(t, r);
+    if (this.holdKicks) {
+      this.heldResults.set(t, r); // checkpoint: stopped at its syscall's exit
+      return;
+    }
     this.flushResume();
     this.pendingCtx = t.hostTid;
     this.pendingResult = r;

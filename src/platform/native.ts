@@ -94,6 +94,8 @@ export interface NativeAddon {
   vdsoNowNs(): number;
   /** CLOCK_REALTIME minus that clock, fixed at start. */
   vdsoRealtimeOffsetNs(): bigint;
+  /** Sets the clock so that it reads ns now (before vdsoStart only: -EBUSY after). */
+  vdsoSetBoot(ns: number): number;
   /** True once the TSC line is calibrated and published (false: vDSO reads make the syscall). */
   vdsoEnabled(): boolean;
 }

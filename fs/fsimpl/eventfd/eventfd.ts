@@ -55,4 +55,13 @@ export class EventFd extends FileDescription {
   get counter(): bigint {
     return this.count;
   }
+  /** Checkpoint support (src/snapshot): EFD_SEMAPHORE, and an eventfd as it was saved. */
+  get isSemaphore(): boolean {
+    return this.semaphore;
+  }
+  static restored(count: bigint, flags: number, semaphore: boolean): EventFd {
+    const e = new EventFd(0, flags, semaphore);
+    e.count = count;
+    return e;
+  }
 }

@@ -71,6 +71,24 @@ export class Pipe {
     return this.buf.length;
   }
 
+  /** Checkpoint support (src/snapshot): the buffered bytes, oldest first. */
+  snapshotData(): Buffer {
+    const out = Buffer.alloc(this.len);
+    const first = Math.min(this.len, this.buf.length - this.head);
+    this.buf.copy(out, 0, this.head, this.head + first);
+    if (first < this.len) this.buf.copy(out, first, 0, this.len - first);
+    return out;
+  }
+
+  /** Checkpoint support: a pipe holding data (capacity as it was), with no ends yet. */
+  static restored(data: Buffer, capacity: number): Pipe {
+    const p = new Pipe();
+    p.buf = Buffer.alloc(Math.max(capacity, data.length));
+    data.copy(p.buf, 0);
+    p.len = data.length;
+    return p;
+  }
+
   /** Creates a pipe(2) pair: [read end, write end]. */
   static pair(uid: number, gid: number, flags: number): [PipeEnd, PipeEnd] {
     const p = new Pipe();

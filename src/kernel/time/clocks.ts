@@ -42,8 +42,18 @@ export function sinceBootNs(): number {
   return vdsoNowNs();
 }
 
-/** Wall-clock ns at sinceBootNs() === 0. */
-const realtimeOffsetNs = native().vdsoRealtimeOffsetNs();
+/** Wall-clock ns at sinceBootNs() === 0 (read again after rebaseClock). */
+let realtimeOffsetNs = native().vdsoRealtimeOffsetNs();
+
+/**
+ * Checkpoint support (src/snapshot): the sandbox's monotonic clock goes on from nowNs,
+ * where a checkpointed one stood. Only before the clock starts (prepareVdso); false after.
+ */
+export function rebaseClock(nowNs: number): boolean {
+  if (native().vdsoSetBoot(nowNs) !== 0) return false;
+  realtimeOffsetNs = native().vdsoRealtimeOffsetNs();
+  return true;
+}
 
 export type Clock =
   | { kind: 'real' | 'mono' | 'boot' | 'tai' | 'realCoarse' | 'monoCoarse' | 'raw' | 'alarm'; id: number }

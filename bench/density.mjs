@@ -1,0 +1,189 @@
+// Warm pool, checkpoint/restore and density rows (src/server, src/snapshot), run by
+// bench/run.mjs after its table (`--only density` for these alone). Each figure is set
+// beside its baseline as a ratio: a cold `run`, and runsc where it has the same thing.
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+function childrenOf(pid) {
+  try { return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
+}
+function tree(pid) { return [pid, ...childrenOf(pid).flatMap(tree)]; }
+function pss(pid) {
+  try { return Number(/^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))[1]) * 1024; } catch { return 0; }
+}
+
+/** PSS of a whole idle sandbox: the command's process tree once it has settled. */
+async function idlePss(argv, env) {
+  const child = spawn(argv[0], argv.slice(1), { env, stdio: 'ignore', detached: true });
+  try {
+    let last = -1;
+    for (let i = 0; i < 60; i++) { // settled: the same process count twice, 250 ms apart
+      await sleep(250);
+      const n = tree(child.pid).length;
+      if (n === last && n >= 2) break;
+      last = n;
+    }
+    const pids = tree(child.pid);
+    return { bytes: pids.reduce((a, p) => a + pss(p), 0), procs: pids.length };
+  } finally {
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
+  }
+}
+
+function wallMs(argv, env) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+  if (r.status !== 0) return null;
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+async function startPool(BIN, env, size, extra = []) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-bench-pool-'));
+  const socket = path.join(dir, 'pool.sock');
+  const child = spawn(process.execPath, [BIN, 'serve', '--socket', socket, '--pool', String(size), ...extra], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  // Ready: `size` workers, each holding its prebuilt Gofer and stub (a template's restored stub too).
+  const ready = () => { const w = childrenOf(child.pid); return w.length >= size && w.every((p) => tree(p).length >= 3); };
+  for (let i = 0; i < 400 && !(err.includes('listening') && ready()); i++) await sleep(50);
+  return {
+    socket, ready,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitReady(pool) { for (let i = 0; i < 400 && !pool.ready(); i++) await sleep(25); }
+
+/** Runs argv under --checkpoint-on; signals once stdout says `ready`; returns ms from signal to exit. */
+function checkpointMs(BIN, env, image, argv) {
+  return new Promise((resolve) => {
+    // stdin an open, empty pipe: a guest reading it waits there until the checkpoint.
+    const child = spawn(process.execPath, [BIN, 'run', '--checkpoint-on', 'USR1', '--image-path', image, ...argv], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '', t0 = 0n;
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (!t0 && out.includes('ready')) { t0 = process.hrtime.bigint(); child.kill('SIGUSR1'); }
+    });
+    child.on('exit', (code) => resolve(code === 0 && t0 ? Number(process.hrtime.bigint() - t0) / 1e6 : null));
+  });
+}
+
+/** ms from `restore` start to the guest's first line of output after it. */
+function restoreMs(BIN, env, image) {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(process.execPath, [BIN, 'restore', '--image-path', image], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let done = false;
+    child.stdout.on('data', () => {
+      if (done) return;
+      done = true;
+      resolve(Number(process.hrtime.bigint() - t0) / 1e6);
+      child.kill('SIGKILL');
+    });
+    child.on('exit', () => { if (!done) { done = true; resolve(null); } });
+  });
+}
+
+export async function densityRows({ BIN, REPO, ENV, QUICK, runscArgv }) {
+  const rows = [];
+  const reps = QUICK ? 3 : 10;
+  const row = (label, value, unit, base, baseLabel) => rows.push({ label, value, unit, base, baseLabel });
+
+  // Memory per idle sandbox (Sentry + Gofer + stub), against runsc's whole tree.
+  const tss = await idlePss([process.execPath, BIN, 'run', '/bin/sleep', '60'], ENV);
+  const runsc = runscArgv ? await idlePss([...runscArgv, '/bin/sleep', '60'], ENV) : null;
+  row(`memory per idle sandbox (PSS, ${tss.procs} processes)`, tss.bytes / 2 ** 20, 'MiB', runsc?.bytes ? runsc.bytes / 2 ** 20 : null, 'runsc');
+  row('idle sandboxes (sleep 60) that fit in 8 GiB', Math.floor(8 * 2 ** 30 / tss.bytes), '', runsc?.bytes ? Math.floor(8 * 2 ** 30 / runsc.bytes) : null, 'runsc');
+
+  // run /bin/true: cold, and through the warm pool (CLI and library).
+  const cold = median(Array.from({ length: reps }, () => wallMs([process.execPath, BIN, 'run', '/bin/true'], ENV)).filter((x) => x !== null));
+  const pool = await startPool(BIN, ENV, 4);
+  try {
+    const cli = [];
+    for (let i = 0; i < reps; i++) { await waitReady(pool); cli.push(wallMs([process.execPath, BIN, 'run', '--via', pool.socket, '/bin/true'], ENV)); }
+    row('run /bin/true through the warm pool (CLI)', median(cli.filter((x) => x !== null)), 'ms', cold, 'cold run');
+    const require = createRequire(import.meta.url);
+    const { runVia } = require(path.join(REPO, 'dist', 'src', 'server', 'index.js'));
+    const lib = [];
+    for (let i = 0; i < reps; i++) {
+      await waitReady(pool);
+      const t0 = process.hrtime.bigint();
+      if ((await runVia(pool.socket, ['/bin/true'], { env: ENV, stdio: [0, 1, 2] })) !== 0) continue;
+      lib.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    row('runVia(/bin/true) from a running Node process', median(lib), 'ms', cold, 'cold run');
+    // 100 at once: sandboxes started and finished per second.
+    await waitReady(pool);
+    const n = 100;
+    const t0 = process.hrtime.bigint();
+    const codes = await Promise.all(Array.from({ length: n }, () => runVia(pool.socket, ['/bin/true'], { env: ENV }).catch(() => -1)));
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    const ok = codes.filter((c) => c === 0).length;
+    row(`sandboxes a second, ${n} at once through the pool (${ok} ok)`, ok / s, '/s', 1000 / cold, 'cold runs in a row');
+  } finally {
+    await pool.stop();
+  }
+
+  // Checkpoint and restore of a Python process with 100 MB of heap.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-bench-ckpt-'));
+  try {
+    const py = ['/usr/bin/python3', '-c', 'import time, sys\nx = bytes(range(256)) * (100 * 4096)\nprint("ready", flush=True)\nn = 0\nwhile True:\n    n += 1\n    print(n, flush=True)\n    time.sleep(0.2)\n'];
+    const image = path.join(dir, 'py');
+    const ck = await checkpointMs(BIN, ENV, image, py);
+    const size = fs.existsSync(path.join(image, 'checkpoint.img')) ? fs.statSync(path.join(image, 'checkpoint.img')).size : null;
+    const pyCold = median(Array.from({ length: Math.min(reps, 5) }, () => wallMs([process.execPath, BIN, 'run', '/usr/bin/python3', '-c', 'x = bytes(range(256)) * (100 * 4096)'], ENV)).filter((x) => x !== null));
+    row('checkpoint python3 with 100 MB heap (signal to saved)', ck, 'ms', pyCold, 'cold run making that heap');
+    row('  its image size', size === null ? null : size / 2 ** 20, 'MiB', 100, '100 MB heap');
+    const rs = [];
+    for (let i = 0; i < Math.min(reps, 5); i++) rs.push(await restoreMs(BIN, ENV, image));
+    row('restore it, to its first line of output', median(rs.filter((x) => x !== null)), 'ms', pyCold, 'cold run making that heap');
+    // A Python template (json, re, asyncio imported) held restored in the pool: each
+    // request resumes a copy, which reads its stdin and prints its first line.
+    const tpl = path.join(dir, 'template');
+    const tplArgv = ['/usr/bin/python3', '-c', 'import json, re, asyncio, sys\nprint("ready", flush=True)\nline = sys.stdin.readline()\nprint("got", len(line), flush=True)'];
+    if ((await checkpointMs(BIN, ENV, tpl, tplArgv)) !== null) {
+      const pyPass = median(Array.from({ length: Math.min(reps, 5) }, () => wallMs([process.execPath, BIN, 'run', '/usr/bin/python3', '-c', 'pass'], ENV)).filter((x) => x !== null));
+      const tpool = await startPool(BIN, ENV, 2, ['--template', tpl]);
+      try {
+        const require = createRequire(import.meta.url);
+        const { runVia } = require(path.join(REPO, 'dist', 'src', 'server', 'index.js'));
+        const nul = fs.openSync('/dev/null', 'r+');
+        const ts = [];
+        for (let i = 0; i < reps; i++) {
+          await waitReady(tpool);
+          const t0 = process.hrtime.bigint();
+          if ((await runVia(tpool.socket, ['--image-path', tpl], { cmd: 'restore', env: ENV, stdio: [nul, nul, nul] })) === 0) ts.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        }
+        fs.closeSync(nul);
+        row('python template restored through the pool, first line run (runVia)', ts.length ? median(ts) : null, 'ms', pyPass, 'cold run python3 -c pass');
+      } finally {
+        await tpool.stop();
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+export function formatDensity(rows) {
+  const fmt = (v, unit) => (v == null ? 'n/a' : `${v < 10 ? v.toFixed(2) : v.toFixed(0)}${unit ? ' ' + unit : ''}`);
+  const lines = rows.map((r) => [r.label, fmt(r.value, r.unit), r.base == null ? 'n/a' : `${fmt(r.base, r.unit)} (${r.baseLabel})`,
+    r.value == null || r.base == null ? 'n/a' : `${(r.value / r.base).toFixed(2)}×`]);
+  const header = ['warm pool, snapshots, density', 'tssandbox', 'baseline', 'ratio'];
+  const all = [header, ...lines];
+  const w = header.map((_, i) => Math.max(...all.map((l) => l[i].length)));
+  const line = (l) => l.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
+  return [line(header), w.map((n) => '-'.repeat(n)).join('  '), ...lines.map(line)].join('\n');
+}

@@ -1,0 +1,180 @@
+/**
+ * The warm pool: up to `size` ready workers (src/server/worker.ts), each its own Node
+ * process waiting on a private socket, refilled in the background as they are taken or
+ * die, and capped by the memory (PSS) the ready ones take together.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+
+export interface PoolOptions {
+  /** Ready workers to keep. */
+  size: number;
+  /** Bytes of PSS the ready workers may take together (Infinity: no cap). */
+  maxMemory: number;
+  /** The server's private (0700) directory for the workers' sockets. */
+  dir: string;
+  /** How to start `tssandbox __pool-worker SOCKET`: node, its flags, the entry script. */
+  command: string[];
+  /** After the worker's socket: e.g. `--template DIR`. */
+  workerArgs?: string[];
+  log?: (m: string) => void;
+}
+
+export type WorkerState = 'starting' | 'ready' | 'busy' | 'gone';
+
+export class PoolWorker {
+  state: WorkerState = 'starting';
+  /** PSS in bytes, measured once ready. */
+  pss = 0;
+  /** Called when a busy worker has taken its request. */
+  onAccepted: (() => void) | null = null;
+  /** Called once when the process exits: its exit code, or the signal that killed it. */
+  onExit: ((code: number | null, signal: NodeJS.Signals | null) => void) | null = null;
+  constructor(readonly child: ChildProcess, readonly socket: string) {}
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+  kill(sig: NodeJS.Signals | number = 'SIGKILL'): void {
+    try {
+      this.child.kill(sig);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** PSS of a process and its descendants (a worker's Gofer and stub) from /proc/PID/smaps_rollup, in bytes. */
+export function pssOf(pid: number): number {
+  let n = 0;
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    if (m) n += Number(m[1]) * 1024;
+    for (const c of fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) n += pssOf(Number(c));
+  } catch {
+    // gone meanwhile
+  }
+  return n;
+}
+
+export class Pool {
+  private readonly workers = new Set<PoolWorker>();
+  private readonly waiting: Array<(w: PoolWorker) => void> = [];
+  private seq = 0;
+  private closed = false;
+  /** Workers started in all (the tests read it to see refills). */
+  started = 0;
+
+  constructor(private readonly o: PoolOptions) {}
+
+  private ready(): PoolWorker[] {
+    return [...this.workers].filter((w) => w.state === 'ready');
+  }
+
+  private count(state: WorkerState): number {
+    let n = 0;
+    for (const w of this.workers) if (w.state === state) n++;
+    return n;
+  }
+
+  /** Typical PSS of a ready worker (to judge whether one more fits the cap). */
+  private typicalPss(): number {
+    const r = this.ready().map((w) => w.pss).filter((p) => p > 0);
+    return r.length ? r.reduce((a, b) => a + b, 0) / r.length : 0;
+  }
+
+  /** Starts workers until `size` are ready or starting, within the memory cap. */
+  refill(): void {
+    if (this.closed) return;
+    for (;;) {
+      const have = this.count('ready') + this.count('starting');
+      // A request waiting with nothing on the way gets a worker even past the caps.
+      const owed = this.waiting.length > this.count('starting');
+      if (have >= this.o.size && !owed) return;
+      const used = this.ready().reduce((a, w) => a + w.pss, 0) + this.count('starting') * this.typicalPss();
+      if (!owed && used + this.typicalPss() > this.o.maxMemory) return;
+      // Under a cap, one at a time until one's size is known.
+      if (!owed && this.o.maxMemory !== Infinity && this.typicalPss() === 0 && this.count('starting') > 0) return;
+      this.spawnOne();
+    }
+  }
+
+  private spawnOne(): void {
+    const sock = path.join(this.o.dir, `w${++this.seq}.sock`);
+    const [cmd, ...args] = this.o.command;
+    // fd 3 is the worker's line to us (a socketpair): "ready", then "accepted".
+    const child = spawn(cmd, [...args, '__pool-worker', sock, ...(this.o.workerArgs ?? [])], { stdio: ['ignore', 'ignore', 'inherit', 'pipe'] });
+    const w = new PoolWorker(child, sock);
+    this.workers.add(w);
+    this.started++;
+    const line = child.stdio[3] as Readable;
+    let buf = '';
+    line.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const msg = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (msg === 'ready' && w.state === 'starting') {
+          w.pss = pssOf(w.pid);
+          w.state = 'ready';
+          const give = this.waiting.shift();
+          if (give) this.hand(w, give);
+        } else if (msg === 'accepted') w.onAccepted?.();
+      }
+    });
+    line.on('error', () => { /* the worker's exit tells */ });
+    child.on('exit', (code, signal) => {
+      const was = w.state;
+      w.state = 'gone';
+      this.workers.delete(w);
+      try {
+        fs.unlinkSync(sock);
+      } catch {
+        // the worker removed it
+      }
+      if (was !== 'busy' && !this.closed) this.o.log?.(`pool worker ${w.pid} ended while ${was} (${signal ?? code}): replacing it`);
+      w.onExit?.(code, signal);
+      // A worker that dies before it is ready (a broken install) is retried slowly, not in a loop.
+      if (was === 'starting') setTimeout(() => this.refill(), 1000).unref();
+      else this.refill();
+    });
+    child.on('error', (e) => this.o.log?.(`cannot start a pool worker: ${e.message}`));
+  }
+
+  private hand(w: PoolWorker, give: (w: PoolWorker) => void): void {
+    w.state = 'busy';
+    give(w);
+    this.refill();
+  }
+
+  /** A ready worker, now busy (waits for one if none is ready). */
+  take(): Promise<PoolWorker> {
+    return new Promise((resolve) => {
+      const w = this.ready()[0];
+      if (w) this.hand(w, resolve);
+      else {
+        this.waiting.push(resolve);
+        this.refill();
+      }
+    });
+  }
+
+  /** Stops refilling and kills every worker; resolves when all have exited. */
+  close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.workers];
+    return Promise.all(all.map((w) => new Promise<void>((res) => {
+      if (w.state === 'gone' || w.child.exitCode !== null || w.child.signalCode !== null) return res();
+      w.child.once('exit', () => res());
+      w.kill('SIGKILL');
+    }))).then(() => undefined);
+  }
+
+  stats(): { ready: number; starting: number; busy: number; started: number; readyPss: number } {
+    return {
+      ready: this.count('ready'), starting: this.count('starting'), busy: this.count('busy'), started: this.started,
+      readyPss: this.ready().reduce((a, w) => a + w.pss, 0),
+    };
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The warm pool's wire format and the host calls it needs (native/oci_console.cc's unix
+ * socket helpers, typed here for this folder).
+ *
+ * Two connections per request:
+ * - client ↔ server (the `serve` socket): JSON lines. The client asks `{"op":"run"}`,
+ *   the server answers `{"worker":PATH,"pid":N}` (a ready Sentry's private socket) or
+ *   `{"error":MSG}`; later the client sends `{"sig":N}` for each signal it gets and the
+ *   server answers once `{"exit":CODE}` (or `{"error":MSG}`) and closes.
+ * - client → worker (its private socket, in the server's 0700 directory): one request,
+ *   a 4-byte little-endian length then that many bytes of JSON (`RunRequest`), the
+ *   client's stdin/stdout/stderr attached to the first message (SCM_RIGHTS); the worker
+ *   answers one byte, ACK, once it owns them, and `{"exit":CODE}` when the sandbox ends
+ *   (before its process is gone: sooner than the server's word, which says the same).
+ */
+import { native } from '../platform/native';
+
+export interface ServerNative {
+  ociListen(path: string): number;
+  ociConnect(path: string): number;
+  ociAccept(fd: number): number;
+  ociSend(sock: number, buf: Uint8Array, len: number, fds: Int32Array | null, nfds: number): number;
+  ociRecv(sock: number, buf: Uint8Array, fdsOut: Int32Array, dontwait: boolean): number;
+  ociSetCloexec(fd: number, on: boolean): number;
+  ociDup(fd: number, min: number): number;
+  hostPoll(fds: Int32Array, events: Int32Array, revents: Int32Array, count: number, timeoutMs: number): number;
+}
+
+export function serverNative(): ServerNative {
+  return native() as unknown as ServerNative;
+}
+
+/** What the worker needs to run a request exactly as a cold `run` in the client would. */
+export interface RunRequest {
+  /** `run` (default) or `restore` (a checkpoint image, src/snapshot). */
+  cmd?: 'run' | 'restore';
+  /** The arguments after the command (for `run`: flags, program, its arguments). */
+  argv: string[];
+  /** The client's environment (the guest's, unless --clear-env). */
+  env: Record<string, string>;
+  /** The client's working directory (the guest's, when the sandbox can see it). */
+  cwd: string;
+}
+
+export const ACK = 0x06;
+/** Requests larger than this are refused (a guard, not a limit anyone meets: env + argv). */
+export const MAX_REQUEST = 16 << 20;
+
+export function encodeRequest(r: RunRequest): Buffer {
+  const body = Buffer.from(JSON.stringify(r), 'utf8');
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(body.length, 0);
+  return Buffer.concat([head, body]);
+}
+
+/** Signals a client passes on to its sandbox, as a cold `run` would receive them itself. */
+export const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGTSTP', 'SIGCONT'];

@@ -1,0 +1,166 @@
+/**
+ * `tssandbox serve --socket PATH [--pool N] [--max-memory SIZE]`: the warm pool's
+ * server. It accepts clients on PATH (src/server/client.ts), hands each a ready worker
+ * (src/server/pool.ts), passes the client's signals on to that worker's Sentry and the
+ * worker's exit status back. SIGINT/SIGTERM stop it: the socket is removed and every
+ * worker (with its stubs and Gofer, which die with it) is ended before it exits.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Pool, type PoolWorker } from './pool';
+
+export class ServeUsageError extends Error {}
+
+export interface ServeOptions {
+  socket: string;
+  pool: number;
+  maxMemory: number;
+  /** --template DIR: every worker holds this checkpoint restored up to its resume. */
+  template: string | null;
+}
+
+export function parseServeArgs(argv: string[]): ServeOptions {
+  const o: ServeOptions = { socket: '', pool: 4, maxMemory: Infinity, template: null };
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    let v: string | undefined;
+    if (a.startsWith('--') && a.includes('=')) {
+      v = a.slice(a.indexOf('=') + 1);
+      a = a.slice(0, a.indexOf('='));
+    }
+    const val = () => {
+      const x = v ?? argv[++i];
+      if (x === undefined) throw new ServeUsageError(`${a} needs a value`);
+      return x;
+    };
+    switch (a) {
+      case '--socket': o.socket = val(); break;
+      case '--template': o.template = path.resolve(val()); break;
+      case '--pool': {
+        const x = val();
+        if (!/^[0-9]+$/.test(x) || Number(x) > 1024) throw new ServeUsageError(`--pool wants a number from 0 to 1024, got '${x}'`);
+        o.pool = Number(x);
+        break;
+      }
+      case '--max-memory': {
+        const x = val();
+        const m = /^(\d+)([kmgKMG]?)[bB]?$/.exec(x);
+        if (!m) throw new ServeUsageError(`--max-memory wants a size like 512m or 2g, got '${x}'`);
+        o.maxMemory = Number(m[1]) * { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g'];
+        break;
+      }
+      default: throw new ServeUsageError(`serve: unknown argument '${argv[i]}' (usage: serve --socket PATH [--pool N] [--max-memory SIZE] [--template DIR])`);
+    }
+  }
+  if (!o.socket) throw new ServeUsageError('serve needs --socket PATH');
+  return o;
+}
+
+/** A stale socket file (no server behind it) is replaced; a live one or a non-socket is an error. */
+function claimSocketPath(p: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(p);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw new ServeUsageError(`--socket ${p}: exists and is not a socket`);
+  fs.unlinkSync(p);
+}
+
+/** Serves one client connection: a worker for its request, its signals, its status. */
+function serveClient(pool: Pool, conn: net.Socket, live: Set<net.Socket>): void {
+  live.add(conn);
+  let worker: PoolWorker | null = null;
+  let buf = '';
+  let asked = false;
+  let ended = false;
+  const end = (msg: object) => {
+    if (ended) return;
+    ended = true;
+    conn.end(JSON.stringify(msg) + '\n');
+  };
+  conn.on('close', () => {
+    live.delete(conn);
+    // The client is gone (killed, or its program's caller quit): its sandbox goes too.
+    if (worker && worker.state !== 'gone') worker.kill('SIGKILL');
+    worker = null;
+  });
+  conn.on('error', () => { /* close follows */ });
+  conn.on('data', (d) => {
+    buf += d.toString('utf8');
+    if (buf.length > 65536) return conn.destroy();
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      let m: { op?: string; sig?: number };
+      try {
+        m = JSON.parse(line);
+      } catch {
+        return end({ error: 'malformed request' });
+      }
+      if (m.op === 'run' && !asked) {
+        asked = true;
+        pool.take().then((w) => {
+          if (conn.destroyed) {
+            w.kill('SIGKILL');
+            return;
+          }
+          worker = w;
+          w.onExit = (code, signal) => {
+            worker = null;
+            if (code !== null) end({ exit: code });
+            else end({ error: `the sandbox's process died (${signal})`, exit: 128 + (os.constants.signals[signal as NodeJS.Signals] ?? 0) });
+          };
+          conn.write(JSON.stringify({ worker: w.socket, pid: w.pid }) + '\n');
+        });
+      } else if (typeof m.sig === 'number' && Number.isInteger(m.sig) && m.sig > 0 && m.sig < 65) {
+        // Only the signals a terminal or a caller sends; never SIGKILL/SIGSTOP to the Sentry.
+        if (worker && m.sig !== 9 && m.sig !== 19) worker.kill(m.sig);
+      } else {
+        return end({ error: 'malformed request' });
+      }
+    }
+  });
+}
+
+/** Runs the server until SIGINT/SIGTERM; `entry` is the command that starts a worker. */
+export function serveMain(o: ServeOptions, entry: string[]): void {
+  claimSocketPath(o.socket);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tssandbox-pool-'));
+  fs.chmodSync(dir, 0o700);
+  const log = (m: string) => process.stderr.write(`tssandbox serve: ${m}\n`);
+  const pool = new Pool({ size: o.pool, maxMemory: o.maxMemory, dir, command: entry, log, workerArgs: o.template ? ['--template', o.template] : [] });
+  const live = new Set<net.Socket>();
+  const server = net.createServer((c) => serveClient(pool, c, live));
+  server.on('error', (e: NodeJS.ErrnoException) => {
+    log(`--socket ${o.socket}: ${e.code ?? e.message}`);
+    pool.close().then(() => process.exit(125));
+  });
+  server.listen(o.socket, () => {
+    // Whoever can connect runs sandboxes as this user: the socket is the owner's only.
+    fs.chmodSync(o.socket, 0o600);
+    pool.refill();
+    process.stderr.write(`tssandbox serve: listening on ${o.socket} (pool ${o.pool})\n`);
+  });
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    server.close();
+    try {
+      fs.unlinkSync(o.socket);
+    } catch {
+      // already gone
+    }
+    for (const c of live) c.end(JSON.stringify({ error: 'the pool is shutting down' }) + '\n');
+    pool.close().then(() => {
+      fs.rmSync(dir, { recursive: true, force: true });
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

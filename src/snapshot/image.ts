@@ -1,0 +1,104 @@
+/**
+ * What a checkpoint image says (the meta part; src/snapshot/format.ts stores it):
+ * a walk of the Sentry's state. Bytes (pages, FP state, pipe data) are offsets into
+ * the payload. Indexes tie shared objects together: tasks sharing an address space, fd
+ * tables, fs contexts; descriptions shared by dup/fork; the two ends of a pipe.
+ */
+import type { Vma } from '../mm/vma';
+import type { SigAction, SigInfo } from '../kernel/signals';
+import type { UpperNode } from './upper';
+
+export interface Span {
+  off: number;
+  len: number;
+}
+
+export interface ImageMeta {
+  kind: 'tssandbox-checkpoint';
+  createdMs: number;
+  /** The `run` flags the sandbox was built with (the restorer builds the same one). */
+  run: Record<string, unknown>;
+  pidCursor: number;
+  /** The sandbox's monotonic clock at the checkpoint (ns since its boot): the restore goes on from it. */
+  clockNs: number;
+  hostname: string;
+  foregroundPgid: number;
+  processes: ProcessImage[];
+  tasks: TaskImage[];
+  mms: MmImage[];
+  fdTables: Array<Array<{ fd: number; cloexec: boolean; file: number }>>;
+  files: FileImage[];
+  pipes: Array<{ data: Span; capacity: number; uid: number; gid: number }>;
+  fsContexts: Array<{ root: string; cwd: string; umask: number }>;
+  /** The root overlay's upper layer (src/snapshot/upper.ts). */
+  upper: UpperNode[];
+  /** Host files the guest has open or mapped, as they were: a change is an error at restore. */
+  hostFiles: HostFileCheck[];
+}
+
+export interface ProcessImage {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  argv: string[];
+  envp: string[];
+  exePath: string;
+  exitSignal: number;
+  didExec: boolean;
+  subreaper: boolean;
+  personality: number;
+  startTimeNs: number;
+  handlers: SigAction[];
+  sharedPending: SigInfo[];
+  limits: Array<{ cur: bigint; max: bigint }>;
+  zombie: boolean;
+  waitStatus: number;
+  /** ITIMER_REAL (setitimer/alarm): time left and interval, ns; absent when disarmed. */
+  itimerReal?: { value: bigint; interval: bigint };
+}
+
+/** How a task stopped: its registers resume it exactly (the restart already folded in). */
+export interface TaskImage {
+  tid: number;
+  pid: number;
+  mm: number;
+  fdTable: number;
+  fsCtx: number;
+  creds: { uid: number; gid: number; euid: number; egid: number; suid: number; sgid: number; fsuid: number; fsgid: number; groups: number[] };
+  sigMask: bigint;
+  pending: SigInfo[];
+  altStack: { sp: number; flags: number; size: number };
+  clearChildTid: number;
+  robustList: number;
+  rseq: { addr: number; len: number; sig: number } | null;
+  comm: string;
+  noNewPrivs: boolean;
+  pdeathSig: number;
+  regs: bigint[];
+  fp: Span;
+  /** Where it was: in a syscall that is re-issued, just past one with its result, or in guest code. */
+  at: 'restart' | 'result' | 'user';
+}
+
+export interface MmImage {
+  brkStart: number;
+  brk: number;
+  vmas: Vma[];
+  /** Non-zero page runs of the readable mappings. */
+  runs: Array<{ addr: number; data: Span }>;
+}
+
+export type FileImage =
+  | { kind: 'stdio'; hostFd: number; flags: number }
+  | { kind: 'pipe'; pipe: number; flags: number }
+  | { kind: 'eventfd'; count: bigint; semaphore: boolean; flags: number }
+  | { kind: 'path'; path: string; flags: number; pos: number };
+
+export interface HostFileCheck {
+  path: string;
+  size: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ino: number;
+}

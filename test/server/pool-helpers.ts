@@ -1,0 +1,82 @@
+/** A warm pool server for tests (test/server, test/snapshot): start, stop, its processes. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { expect } from 'vitest';
+import { BIN } from '../helpers/paths';
+import { BASE_ENV } from '../helpers/run';
+
+export function childrenOf(pid: number): number[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export function descendants(pid: number): number[] {
+  const out: number[] = [];
+  for (const c of childrenOf(pid)) out.push(c, ...descendants(c));
+  return out;
+}
+
+export function alive(pid: number): boolean {
+  try {
+    // A zombie is dead for our purpose (its parent, possibly the container's init, reaps it).
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+export function cmdline(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}
+
+export async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface Server {
+  child: ChildProcess;
+  socket: string;
+  stderr: () => string;
+  /** Pool members idle or busy: the server's worker children. */
+  workers: () => number[];
+}
+
+export async function startServer(pool: number, extra: string[] = []): Promise<Server> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-pool-test-'));
+  const socket = path.join(dir, 'pool.sock');
+  const child = spawn(process.execPath, [BIN, 'serve', '--socket', socket, '--pool', String(pool), ...extra], {
+    env: BASE_ENV, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const s: Server = {
+    child, socket, stderr: () => err,
+    workers: () => childrenOf(child.pid!).filter((p) => cmdline(p).includes('__pool-worker')),
+  };
+  await until('the server to listen', () => err.includes('listening') || child.exitCode !== null);
+  expect(child.exitCode, err).toBe(null);
+  return s;
+}
+
+export async function stopServer(s: Server): Promise<number | null> {
+  if (s.child.exitCode !== null) return s.child.exitCode;
+  const done = new Promise<number | null>((r) => s.child.once('exit', (c) => r(c)));
+  s.child.kill('SIGTERM');
+  const code = await done;
+  fs.rmSync(path.dirname(s.socket), { recursive: true, force: true });
+  return code;
+}
+
