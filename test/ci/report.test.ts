@@ -17,7 +17,8 @@ describe('audit report', () => {
   it('files, processes, connections and syscalls of a known guest', async () => {
     const bin = compileGuest('ci_actions', 'static', { srcDir: GUESTS });
     const rep = path.join(dir, 'actions.json');
-    const r = await runSandbox(['--report', rep, bin], { timeoutMs: 60_000 });
+    // Its own /tmp: the host's shows through the root, and may hold an a.txt already.
+    const r = await runSandbox(['--tmpfs', '/tmp', '--report', rep, bin], { timeoutMs: 60_000 });
     expect(r.code, explain(r)).toBe(3);
     expect(r.stdout).toBe('child\ndone\n');
     const report: Report = readReport(rep);
