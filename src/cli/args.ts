@@ -1,6 +1,7 @@
 /** Parsing `tssandbox run` flags: everything before the program name is ours. */
 import * as os from 'os';
 import { emptyCiFlags, parseCiFlag, type CiFlags } from '../policy/flags';
+import { emptyDetFlags, parseDetFlag, type DetFlags } from '../determinism/flags';
 
 export class UsageError extends Error {}
 
@@ -48,6 +49,8 @@ export interface RunOptions {
   publish: Array<{ hostPort: number; port: number }>;
   /** Limits, policy, report (src/policy/flags.ts). */
   ci: CiFlags;
+  /** --deterministic, --record, --replay (src/determinism/flags.ts). */
+  det: DetFlags;
 }
 
 export const NETWORK_MODES = ['none', 'sandbox', 'host', 'user'] as const;
@@ -59,6 +62,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
     memoryLimit: Infinity,
     network: 'none', netns: null, pcap: null, allowNet: [], denyNet: [], dns: [], hostname: null, publish: [],
     ci: emptyCiFlags(),
+    det: emptyDetFlags(),
   };
   let i = 0;
   const value = (flag: string): string => {
@@ -148,6 +152,9 @@ export function parseRunArgs(argv: string[]): RunOptions {
           ours = parseCiFlag(o.ci, a, () => val(a), inline);
         } catch (e) {
           throw e instanceof UsageError ? e : new UsageError((e as Error).message);
+        }
+        if (!ours) {
+          try { ours = parseDetFlag(o.det, a, () => val(a), inline); } catch (e) { throw new UsageError((e as Error).message); }
         }
         if (!ours) throw new UsageError(`unknown flag '${argv[i]}' (try --help)`);
       }

@@ -34,6 +34,7 @@ import { consoleTty } from '../../fs/fsimpl/host/host-file';
 import { setHostWinchHook } from '../kernel/signal-delivery';
 import { confineSentry } from './confine';
 import { CiSession, CiSetupError } from '../policy/session';
+import { Determinism, DetSetupError } from './deterministic';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
 
@@ -89,6 +90,9 @@ function run(o: RunOptions): number {
   let ci: CiSession | null = null;
   try { ci = CiSession.create(o); } catch (e) { if (e instanceof CiSetupError) fail(e.message, 125); throw e; }
   const platform = new PtracePlatform({ pin: o.pin });
+  // --deterministic/--record/--replay (src/cli/deterministic.ts); null without them.
+  let det: Determinism | null = null;
+  try { det = Determinism.create(o.det, platform, [o.program, ...o.args]); } catch (e) { if (e instanceof DetSetupError) fail(e.message, 125); throw e; }
   const kernel = new Kernel();
   // Pinned, every guest thread shares one CPU: that is the machine the guest sees.
   kernel.cpus = o.pin ? 1 : Math.min(31, Math.max(1, os.availableParallelism()));
@@ -122,7 +126,7 @@ function run(o: RunOptions): number {
   const fsCtx = vfs.rootContext();
   const creds = new Credentials(0, 0);
 
-  const s = new Sentry(kernel, platform, SYSCALL_TABLE);
+  const s = new Sentry(kernel, det ? det.platform : platform, SYSCALL_TABLE);
   installTimers(s);
   try {
     setupNetwork(kernel, { mode: o.network, netns: o.netns, pcap: o.pcap, allowNet: o.allowNet, denyNet: o.denyNet, debug: o.debug ? (m) => writeDiagnostic(`tssandbox: ${m}\n`) : undefined });
@@ -132,6 +136,7 @@ function run(o: RunOptions): number {
   if (o.hostname !== null) kernel.hostname = o.hostname;
   const tracer = o.strace ? new StraceTracer((l) => writeDiagnostic(l + '\n')) : null;
   s.tracer = tracer;
+  det?.attach(s);
 
   const envp = ci ? ci.env(buildEnv(o)) : buildEnv(o);
   const init = createInit(s, { req: null as unknown as ExecRequest, fdTable, fsCtx, creds });
@@ -192,7 +197,8 @@ function run(o: RunOptions): number {
   }
   const sig = status & 0x7f;
   const code = sig ? 128 + sig : (status >> 8) & 0xff;
-  return ci ? ci.finish(status, code) : code;
+  const exit = ci ? ci.finish(status, code) : code;
+  return det ? det.finish(exit) : exit;
 }
 
 /** A program name without '/' is looked up in the guest's PATH, like execvp. */

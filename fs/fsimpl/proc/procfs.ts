@@ -4,7 +4,7 @@
  */
 import * as os from 'os';
 import { readFileSync } from 'fs';
-import { randomUUID } from 'crypto';
+import { randomUuid } from '../../../src/determinism/entropy';
 import * as E from '../../../src/abi/errno';
 import type { Kernel } from '../../../src/kernel/kernel';
 import type { Task } from '../../../src/kernel/task';
@@ -37,7 +37,8 @@ const hostCpuinfo = (() => {
     return 'processor\t: 0\nvendor_id\t: unknown\n\n';
   }
 })();
-const bootId = randomUUID();
+/** Drawn at the first read, so a seeded run (--deterministic) has seeded the stream by then. */
+let bootId: string | null = null;
 
 /** The host's /proc/cpuinfo cut to the first n processors (the CPUs the guest may use), numbered 0..n-1. */
 function cpuinfoText(n: number): string {
@@ -226,8 +227,8 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
       ['shmall', file('/sys/kernel/shmall', () => '18446744073692774399\n')],
       ['yama', dir('/sys/kernel/yama', () => entries([['ptrace_scope', file('/sys/kernel/yama/ptrace_scope', () => '1\n')]]))],
       ['random', dir('/sys/kernel/random', () => entries([
-        ['boot_id', file('/sys/kernel/random/boot_id', () => bootId + '\n')],
-        ['uuid', file('/sys/kernel/random/uuid', () => randomUUID() + '\n')],
+        ['boot_id', file('/sys/kernel/random/boot_id', () => (bootId ??= randomUuid()) + '\n')],
+        ['uuid', file('/sys/kernel/random/uuid', () => randomUuid() + '\n')],
         ['entropy_avail', file('/sys/kernel/random/entropy_avail', () => '256\n')],
         ['poolsize', file('/sys/kernel/random/poolsize', () => '256\n')],
       ]))],
