@@ -14,6 +14,7 @@ import { chargeVirtualCpu } from '../kernel/time/cputime';
 import { disableVdso } from '../loader/vdso';
 import { seedEntropy } from '../determinism/entropy';
 import { detActive, type DetFlags } from '../determinism/flags';
+import { useStableIds } from '../determinism/stable-ids';
 import { SerialPlatform } from '../determinism/serial-platform';
 import { SYSCALL_STEP_NS } from '../determinism/virtual-clock';
 import { headerLine, parseLog, recordLine, LogFormatError, ReplayChecker } from '../determinism/syscall-log';
@@ -65,6 +66,7 @@ export class Determinism {
     seedEntropy(seed);
     useVirtualClock();
     disableVdso();
+    useStableIds();
     this.platform = new SerialPlatform(inner);
   }
 
