@@ -49,7 +49,7 @@ export class Determinism {
         seed ??= log.header.seed;
         this.checker = new ReplayChecker(log);
       } catch (e) {
-        if (e instanceof LogFormatError) throw new DetSetupError(e.message);
+        if (e instanceof LogFormatError) throw new DetSetupError(`--replay ${e.message}`);
         throw e;
       }
     }
