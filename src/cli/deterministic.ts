@@ -15,6 +15,7 @@ import { disableVdso } from '../loader/vdso';
 import { seedEntropy } from '../determinism/entropy';
 import { detActive, type DetFlags } from '../determinism/flags';
 import { useStableIds } from '../determinism/stable-ids';
+import { cpuidTrapSupported, emulateCpuInsn } from '../determinism/cpu-insn';
 import { SerialPlatform } from '../determinism/serial-platform';
 import { SYSCALL_STEP_NS } from '../determinism/virtual-clock';
 import { headerLine, parseLog, recordLine, LogFormatError, ReplayChecker } from '../determinism/syscall-log';
@@ -34,7 +35,10 @@ export class Determinism {
   private index = 0;
   private sentry: Sentry | null = null;
 
-  private constructor(f: DetFlags, inner: Platform, argv: string[]) {
+  /** CPUID (RDRAND/RDSEED masked) and RDTSC answered by the Sentry: the host can make them fault. */
+  readonly trapsCpu: boolean;
+
+  private constructor(f: DetFlags, inner: Platform & { trapCpuid?: boolean }, argv: string[]) {
     let seed = f.seed;
     this.checker = null;
     if (f.replay !== null) {
@@ -68,16 +72,20 @@ export class Determinism {
     disableVdso();
     useStableIds();
     this.platform = new SerialPlatform(inner);
+    this.trapsCpu = 'trapCpuid' in inner && cpuidTrapSupported();
+    if (this.trapsCpu) inner.trapCpuid = true;
   }
 
   /** Null unless a deterministic flag was given. Throws DetSetupError (a one-line message). */
-  static create(f: DetFlags, inner: Platform, argv: string[]): Determinism | null {
+  static create(f: DetFlags, inner: Platform & { trapCpuid?: boolean }, argv: string[]): Determinism | null {
     return detActive(f) ? new Determinism(f, inner, argv) : null;
   }
 
   /** Before the first task runs: the log and the virtual CPU time ride on the tracer. */
   attach(s: Sentry): void {
     this.sentry = s;
+    if (this.trapsCpu) s.faultHook = (t) => emulateCpuInsn(this.platform, t.mm.asPid, t.hostTid);
+    else s.kernel.log('deterministic mode: this host cannot make CPUID/RDTSC fault: RDRAND/RDSEED stay visible in CPUID, RDTSC reads the host TSC');
     const prev = s.tracer;
     const tracer: SyscallTracer = {
       enter: (t) => {

@@ -43,6 +43,8 @@ export class Sentry {
   private readonly reportedUnsupported = new Set<number>();
   /** Periodic/one-shot Sentry timers (itimers, POSIX timers): next deadline in ns, and firing. */
   timerSource: { nextDeadline(): number; fire(nowNs: number): void } | null = null;
+  /** A SIGSEGV the Sentry may answer itself (deterministic mode: trapped CPUID/RDTSC); true: handled, registers set. */
+  faultHook: ((t: Task) => boolean) | null = null;
   /** Bound once: the wake callback every Task gets. */
   readonly wake = (t: Task, timedOut: boolean): void => this.wakeTask(t, timedOut);
 
@@ -126,6 +128,8 @@ export class Sentry {
         if (this.kernel.debug) this.kernel.log(`tid ${t.tid}: host signal ${signo} (code ${ev.siginfo[8]}) at rip 0x${ev.regs[Reg.RIP].toString(16)}`);
         if (signo === KICK_SIGNAL || signo === 19 /* SIGSTOP */) {
           if (t.doomed) return this.finishDoomed(t);
+          this.resumeWithSignals(t);
+        } else if (signo === 11 && this.faultHook !== null && this.faultHook(t)) {
           this.resumeWithSignals(t);
         } else {
           forceFault(this, t, signo, Buffer.from(ev.siginfo));

@@ -16,6 +16,8 @@ export class PtracePlatform implements Platform {
   readonly ev = new EventBuffer();
   private readonly n: NativeAddon;
   private template = 0;
+  /** Deterministic mode: stubs start with CPUID and RDTSC faulting (the Sentry answers them). */
+  trapCpuid = false;
 
   constructor(opts: { pin: boolean }) {
     this.n = native();
@@ -25,7 +27,7 @@ export class PtracePlatform implements Platform {
 
   /** Starts the template stub; returns -errno on failure. */
   start(): number {
-    const pid = this.n.spawnStub(stubBinaryPath());
+    const pid = this.n.spawnStub(stubBinaryPath(), this.trapCpuid);
     if (pid > 0) this.template = pid;
     return pid;
   }
