@@ -7,6 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { compileGuest } from '../helpers/build';
 import { explain, hasStackTrace, runSandbox, type RunResult } from '../helpers/run';
 import { GUESTS, readReport, schemaErrors, scratch } from './ci-helpers';
@@ -38,6 +39,12 @@ function allSame(rs: { out: RunResult[]; reports: string[] }): void {
     expect(rs.reports[i], `run ${i} report`).toBe(rs.reports[0]);
   }
   expect(schemaErrors(JSON.parse(rs.reports[0]))).toBeNull();
+}
+
+/** Whether this host can make CPUID fault (a small native probe, as the Sentry's). */
+function cpuidFaulting(): boolean {
+  const probe = compileGuest('ci_cpuid_fault_probe', 'static', { srcDir: GUESTS });
+  return spawnSync(probe).status === 0;
 }
 
 const line = (out: string, key: string): string => out.split('\n').find((l) => l.startsWith(key + ' ')) ?? '';
@@ -159,6 +166,19 @@ describe('deterministic mode', () => {
     const c = await runSandbox(['--replay', cut, bin], { timeoutMs: 60_000 });
     expect(c.code, explain(c)).toBe(REPLAY_DIVERGED);
     expect(c.stderr).toContain('replay diverged at syscall #100: the log ends there');
+  });
+
+  it('CPUID hides RDRAND/RDSEED and the TSC is virtual, where the host lets CPUID fault', async (ctx) => {
+    const probe = compileGuest('ci_cpuinsn', 'static', { srcDir: GUESTS });
+    const runs2 = [await runSandbox(['--deterministic', probe]), await runSandbox(['--deterministic', probe])];
+    for (const r of runs2) expect(r.code, explain(r)).toBe(0);
+    expect(runs2[1].stdout).toBe(runs2[0].stdout);
+    expect(runs2[0].stdout).toMatch(/forward 1$/m);
+    // CPUID faulting (ARCH_SET_CPUID) is a CPU feature: without it the mode does without.
+    if (!cpuidFaulting()) return ctx.skip();
+    expect(runs2[0].stdout).toMatch(/^rdrand 0\nrdseed 0\n/);
+    const plain = await runSandbox([probe]);
+    expect(line(plain.stdout, 'tsc')).not.toBe(line(runs2[0].stdout, 'tsc'));
   });
 
   it('bad --replay and --record files: one line, exit 125', async () => {
