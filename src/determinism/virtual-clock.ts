@@ -39,3 +39,18 @@ export function virtualWallTs(): [number, number] {
   const ns = VIRTUAL_EPOCH_NS + BigInt(virtualClock.monoNs);
   return [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
 }
+
+/** Wall time of the virtual boot (mono 0): the epoch. */
+export function virtualBootWallTs(): [number, number] {
+  return [Number(VIRTUAL_EPOCH_NS / 1_000_000_000n), 0];
+}
+
+/**
+ * Host memory figures as the guest sees them (/proc/meminfo, /proc/vmstat, sysinfo):
+ * the host's, or under --deterministic a fixed machine (8 GiB, 7 GiB free), since the
+ * host's free memory changes from run to run.
+ */
+export function guestMemory(hostTotal: () => number, hostFree: () => number): { total: number; free: number } {
+  if (virtualClock.active) return { total: 8 * 1024 ** 3, free: 7 * 1024 ** 3 };
+  return { total: hostTotal(), free: hostFree() };
+}

@@ -123,12 +123,16 @@ describe('deterministic mode', () => {
     fs.writeFileSync(path.join(src, 'Makefile'),
       `prog: main.o ${objs.join(' ')}\n\tgcc -o $@ $^\n%.o: %.c\n\t@echo "cc $<"; gcc -c -o $@ $<\n`);
     const script = 'set -e; rm -rf /tmp/w; mkdir /tmp/w; cp /src/*.c /src/Makefile /tmp/w; cd /tmp/w; date; ' +
-      'make -j4; ./prog; ls -l --full-time /tmp/w; ls -i /src; date +%s.%N';
+      'make -j4; ./prog; ls -l --full-time /tmp/w; ls -i /src; date +%s.%N; ' +
+      // What /proc says of the machine: fixed too (no host CPU times, free memory or boot time).
+      'grep -E "^(cpu|btime)" /proc/stat; grep MemFree /proc/meminfo; grep -m1 MHz /proc/cpuinfo; stat -c %y /proc';
     const rs = await runs('make', ['--deterministic', '--mount', `${src}:/src:ro`], ['sh', '-c', script], 240_000);
     allSame(rs);
     const o = rs.out[0].stdout;
     expect(o).toContain('Sat Jan  1 00:00:01 UTC 2000');
     expect(o).toContain('sum 21');
+    expect(o).toContain('btime 946684800\n');
+    expect(o).toContain('2000-01-01 00:00:00.000000000 +0000\n');
     expect(o).toMatch(/ 2000-01-01 00:00:01\.\d{9} \+0000 prog$/m);
     // make ran 7 compilers and a link: a process tree of more than 8 processes, the same each run.
     expect(JSON.parse(rs.reports[0]).processes.length).toBeGreaterThan(8);

@@ -5,6 +5,7 @@
 import * as os from 'os';
 import { readFileSync } from 'fs';
 import { randomUuid } from '../../../src/determinism/entropy';
+import { guestMemory, virtualBootWallTs, virtualClock } from '../../../src/determinism/virtual-clock';
 import * as E from '../../../src/abi/errno';
 import type { Kernel } from '../../../src/kernel/kernel';
 import type { Task } from '../../../src/kernel/task';
@@ -49,7 +50,11 @@ function cpuinfoText(n: number): string {
     out.push(b.replace(/^processor\s*:\s*\d+/m, `processor\t: ${i}`).replace(/^siblings\s*:\s*\d+/m, `siblings\t: ${n}`)
       .replace(/^cpu cores\s*:\s*\d+/m, `cpu cores\t: ${n}`));
   }
-  return out.join('\n\n') + '\n\n';
+  const text = out.join('\n\n') + '\n\n';
+  // --deterministic: no clock rate that drifts, and no RDRAND/RDSEED (CPUID hides them too).
+  return virtualClock.active
+    ? text.replace(/^(cpu MHz\s*:).*$/gm, '$1 1000.000').replace(/^(bogomips\s*:).*$/gm, '$1 2000.00').replace(/ (rdrand|rdseed)(?= |$)/gm, '')
+    : text;
 }
 
 /**
@@ -68,7 +73,7 @@ function vmstatText(kernel: Kernel): string {
     minflt += u.minflt;
     majflt += u.majflt;
   }
-  const free = Math.floor(os.freemem() / 4096);
+  const free = Math.floor(guestMemory(os.totalmem, os.freemem).free / 4096);
   const rows: Array<[string, number]> = [
     ['nr_free_pages', free], ['nr_inactive_anon', 0], ['nr_active_anon', 0], ['nr_inactive_file', 0],
     ['nr_active_file', 0], ['nr_unevictable', 0], ['nr_mlock', 0], ['nr_anon_pages', 0], ['nr_mapped', 0],
@@ -416,8 +421,7 @@ function limitsText(tg: ThreadGroup): string {
 
 function meminfoText(): string {
   const kb = (n: number) => `${Math.floor(n / 1024).toString().padStart(8)} kB`;
-  const total = os.totalmem();
-  const free = os.freemem();
+  const { total, free } = guestMemory(os.totalmem, os.freemem);
   return [
     `MemTotal:       ${kb(total)}`, `MemFree:        ${kb(free)}`, `MemAvailable:   ${kb(free)}`,
     `Buffers:        ${kb(0)}`, `Cached:         ${kb(0)}`, `SwapCached:     ${kb(0)}`,
@@ -427,8 +431,14 @@ function meminfoText(): string {
   ].join('\n');
 }
 
+/** --deterministic: every CPU busy since the virtual boot (ms, as os.cpus() gives them). */
+function virtualCpus(kernel: Kernel): Array<{ times: os.CpuInfo['times'] }> {
+  const ms = Math.floor(kernel.nowNs() / 1e6);
+  return Array.from({ length: kernel.cpus }, () => ({ times: { user: ms, nice: 0, sys: 0, idle: 0, irq: 0 } }));
+}
+
 function statText(kernel: Kernel): string {
-  const cpus = os.cpus().slice(0, kernel.cpus);
+  const cpus = virtualClock.active ? virtualCpus(kernel) : os.cpus().slice(0, kernel.cpus);
   const line = (name: string, t: os.CpuInfo['times']) =>
     `${name} ${Math.floor(t.user / 10)} ${Math.floor(t.nice / 10)} ${Math.floor(t.sys / 10)} ${Math.floor(t.idle / 10)} 0 ${Math.floor(t.irq / 10)} 0 0 0 0\n`;
   const sum = cpus.reduce((a, c) => ({
@@ -437,7 +447,7 @@ function statText(kernel: Kernel): string {
   }), { user: 0, nice: 0, sys: 0, idle: 0, irq: 0 });
   let out = line('cpu ', sum);
   cpus.forEach((c, i) => (out += line(`cpu${i}`, c.times)));
-  out += `intr 0\nctxt 0\nbtime ${Math.floor(kernel.bootWallMs / 1000)}\nprocesses ${kernel.threadGroups.size}\n`;
+  out += `intr 0\nctxt 0\nbtime ${virtualClock.active ? virtualBootWallTs()[0] : Math.floor(kernel.bootWallMs / 1000)}\nprocesses ${kernel.threadGroups.size}\n`;
   out += `procs_running 1\nprocs_blocked 0\nsoftirq 0\n`;
   return out;
 }
