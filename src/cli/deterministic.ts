@@ -84,6 +84,7 @@ export class Determinism {
   /** Before the first task runs: the log and the virtual CPU time ride on the tracer. */
   attach(s: Sentry): void {
     this.sentry = s;
+    this.platform.deadlinesPending = () => s.hasDeadlines();
     if (this.trapsCpu) s.faultHook = (t) => emulateCpuInsn(this.platform, t.mm.asPid, t.hostTid);
     else s.kernel.log('deterministic mode: this host cannot make CPUID/RDTSC fault: RDRAND/RDSEED stay visible in CPUID, RDTSC reads the host TSC');
     const prev = s.tracer;

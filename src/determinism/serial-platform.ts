@@ -41,6 +41,8 @@ export class SerialPlatform implements Platform {
   wallPreemptions = 0;
   /** Stops of guest threads seen (each one virtual step). */
   stops = 0;
+  /** Whether a task sleeps to a deadline or a timer is armed (set by the CLI: the Sentry knows). */
+  deadlinesPending: () => boolean = () => false;
 
   constructor(private readonly inner: Platform) {
     this.name = inner.name;
@@ -130,13 +132,19 @@ export class SerialPlatform implements Platform {
       return this.seen(k);
     }
     for (;;) {
-      const k = this.inner.wait(this.queue.length ? PREEMPT_MS : -1, null, null, null, 0);
+      const k = this.inner.wait(this.othersWait() ? PREEMPT_MS : -1, null, null, null, 0);
       if (k !== EventKind.Timeout) return this.seen(k);
-      if (this.queue.length === 0) continue;
-      // Others wait and this one has run PREEMPT_MS without a stop.
+      if (!this.othersWait()) continue;
+      // Others wait (their turn, or a deadline) and this one has run PREEMPT_MS without
+      // a stop: it used that much CPU time, so virtual time moves by as much.
       this.wallPreemptions++;
+      advanceVirtualClockTo(virtualClock.monoNs + PREEMPT_MS * 1e6);
       this.inner.kick(this.asOf.get(this.running) ?? this.running, this.running);
     }
+  }
+
+  private othersWait(): boolean {
+    return this.queue.length > 0 || this.deadlinesPending();
   }
 
   private seen(kind: number): number {

@@ -373,6 +373,11 @@ export class Sentry {
     return Math.max(0, Math.ceil((next - now) / 1e6));
   }
 
+  /** Whether a blocked task waits for a deadline or a timer is armed (deterministic mode's preemption asks). */
+  hasDeadlines(): boolean {
+    return this.sleepers.size > 0 || (this.timerSource !== null && this.timerSource.nextDeadline() < Infinity);
+  }
+
   // ---- task bookkeeping ----
 
   register(t: Task): void {

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { compileGuest } from '../helpers/build';
+import { Sandbox } from '../../src/index';
 import { explain, hasStackTrace, runSandbox, type RunResult } from '../helpers/run';
 import { GUESTS, readReport, schemaErrors, scratch } from './ci-helpers';
 
@@ -183,6 +184,23 @@ describe('deterministic mode', () => {
     expect(runs2[0].stdout).toMatch(/^rdrand 0\nrdseed 0\n/);
     const plain = await runSandbox([probe]);
     expect(line(plain.stdout, 'tsc')).not.toBe(line(runs2[0].stdout, 'tsc'));
+  });
+
+  it('a thread spinning without syscalls is preempted, and the run says so', async () => {
+    const spin = compileGuest('ci_spin', 'static', { srcDir: GUESTS });
+    const r = await runSandbox(['--deterministic', spin], { timeoutMs: 60_000 });
+    expect(r.code, explain(r)).toBe(0);
+    expect(r.stdout).toBe('joined\n');
+    expect(r.stderr).toMatch(/^tssandbox: deterministic mode: \d+ preemptions? by the wall clock/m);
+  });
+
+  it('the library option deterministic: two Sandbox.run give the same output and report', async () => {
+    const a = await Sandbox.run([bin], { deterministic: 9 });
+    const b = await Sandbox.run([bin], { deterministic: 9 });
+    expect(a.status, a.stderr.toString()).toBe(0);
+    expect(b.stdout.equals(a.stdout)).toBe(true);
+    expect(JSON.stringify(b.report)).toBe(JSON.stringify(a.report));
+    expect(a.stdout.toString()).toMatch(/^realtime 9466848/);
   });
 
   it('bad --replay and --record files: one line, exit 125', async () => {
