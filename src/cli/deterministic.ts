@@ -13,6 +13,7 @@ import { useVirtualClock } from '../kernel/time/clocks';
 import { chargeVirtualCpu } from '../kernel/time/cputime';
 import { disableVdso } from '../loader/vdso';
 import { seedEntropy } from '../determinism/entropy';
+import { detRun } from '../determinism/run-state';
 import { detActive, type DetFlags } from '../determinism/flags';
 import { useStableIds } from '../determinism/stable-ids';
 import { cpuidTrapSupported, emulateCpuInsn } from '../determinism/cpu-insn';
@@ -68,6 +69,7 @@ export class Determinism {
       this.write(headerLine({ seed, argv }));
     }
     seedEntropy(seed);
+    detRun.seed = seed;
     useVirtualClock();
     disableVdso();
     useStableIds();

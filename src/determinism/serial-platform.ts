@@ -18,6 +18,7 @@
 import { EventKind } from '../platform/event-buffer';
 import type { EventBuffer } from '../platform/event-buffer';
 import type { Platform } from '../platform/platform';
+import { detRun } from './run-state';
 import { advanceVirtualClockTo, tickVirtualClock, virtualClock } from './virtual-clock';
 
 /** Wall time a thread may run without a stop while others are runnable. */
@@ -138,6 +139,7 @@ export class SerialPlatform implements Platform {
       // Others wait (their turn, or a deadline) and this one has run PREEMPT_MS without
       // a stop: it used that much CPU time, so virtual time moves by as much.
       this.wallPreemptions++;
+      detRun.wallPreemptions++;
       advanceVirtualClockTo(virtualClock.monoNs + PREEMPT_MS * 1e6);
       this.inner.kick(this.asOf.get(this.running) ?? this.running, this.running);
     }

@@ -29,6 +29,7 @@ import { Watcher } from './watcher';
 import { ApiChannel } from './channel';
 import { errnoMessage } from '../abi/errno';
 import { virtualClock } from '../determinism/virtual-clock';
+import { detRun } from '../determinism/run-state';
 
 /** What the session reads and adjusts of the run's options (src/cli/args.ts RunOptions). */
 export interface CiRunOptions {
@@ -225,6 +226,7 @@ export class CiSession {
       peakMemoryBytes: Math.max(w.peakRssBytes, virtualClock.active ? 0 : memoryLimit.usage()) + this.tmpfsPeak, // host figures vary by run
       policy: this.rules !== null ? { source: this.o.ci.policyFile !== null ? guestText(Buffer.from(this.o.ci.policyFile).toString('latin1')) : null, mode: this.o.ci.policyMode } : null,
       limitsSet: set,
+      deterministic: detRun.seed !== null ? { seed: detRun.seed, wallPreemptions: detRun.wallPreemptions } : undefined,
     }, syscallName);
   }
 }

@@ -70,6 +70,7 @@ describe('deterministic mode', () => {
     const report = readReport(path.join(dir, 'c-0.json'));
     expect(report.processes[0].pid).toBe(1);
     expect(report.wallMs).toBeGreaterThanOrEqual(2500); // virtual: the sleep counts
+    expect(report.deterministic).toEqual({ seed: '0', wallPreemptions: 0 });
   });
 
   it('a different seed gives other random bytes, the same clock', async () => {
@@ -192,6 +193,12 @@ describe('deterministic mode', () => {
     expect(r.code, explain(r)).toBe(0);
     expect(r.stdout).toBe('joined\n');
     expect(r.stderr).toMatch(/^tssandbox: deterministic mode: \d+ preemptions? by the wall clock/m);
+    const rep = path.join(dir, 'spin.json');
+    const r2 = await runSandbox(['--deterministic=3', '--report', rep, spin], { timeoutMs: 60_000 });
+    expect(r2.code, explain(r2)).toBe(0);
+    const d = readReport(rep).deterministic;
+    expect(d.seed).toBe('3');
+    expect(d.wallPreemptions).toBeGreaterThan(0);
   });
 
   it('the library option deterministic: two Sandbox.run give the same output and report', async () => {

@@ -1,0 +1,6 @@
+/**
+ * What the audit report says of a deterministic run (src/policy/session.ts reads it):
+ * the seed, and how many times the wall clock had to preempt a thread (each one may
+ * fall elsewhere on another run, so a report with 0 is the one whose schedule is fixed).
+ */
+export const detRun: { seed: string | null; wallPreemptions: number } = { seed: null, wallPreemptions: 0 };
