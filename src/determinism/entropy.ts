@@ -11,12 +11,35 @@ let counter = 0;
 let pool = Buffer.alloc(0);
 let poolOff = 0;
 
+const reseeders: Array<() => void> = [];
+
+/**
+ * Module-level values drawn at load time (the network stack's first ephemeral port, IP
+ * ids, TCP sequence numbers) register here to be drawn again from the seeded stream.
+ */
+export function onEntropySeeded(fn: () => void): void {
+  reseeders.push(fn);
+}
+
 /** Switches to the seeded stream (before the first guest instruction). */
 export function seedEntropy(s: string): void {
   seed = s;
   counter = 0;
   pool = Buffer.alloc(0);
   poolOff = 0;
+  for (const fn of reseeders) fn();
+}
+
+const word = Buffer.alloc(4);
+/** A random 32-bit unsigned integer. */
+export function randomUint32(): number {
+  fillRandom(word);
+  return word.readUInt32LE(0);
+}
+
+/** A random integer in [0, n) (n <= 2^32; the bias is negligible for the sizes used). */
+export function randomBelow(n: number): number {
+  return Math.floor((randomUint32() / 0x1_0000_0000) * n);
 }
 
 export function entropySeeded(): boolean {

@@ -101,6 +101,11 @@ describe('deterministic mode', () => {
       '        print(r)',
       'time.sleep(0.5)',
       'print("end", time.time(), shared[0], os.getpid())',
+      // Loopback TCP: the ephemeral ports come from the seed too.
+      'import socket',
+      's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()',
+      'c = socket.create_connection(s.getsockname()); a, _ = s.accept()',
+      'print("ports", s.getsockname()[1], c.getsockname()[1], a.getpeername()[1])',
     ].join('\n');
     const rs = await runs('py', ['--deterministic'], ['python3', '-c', prog], 120_000);
     allSame(rs);
