@@ -125,6 +125,10 @@ export class SerialPlatform implements Platform {
     if (this.running === 0) {
       // No guest thread can run: host fds may answer now, and deadlines come at once.
       if (count === 0 && timeoutMs > 0) {
+        // A look first: a host signal (^C, a kill of the sandbox) must not wait behind a
+        // guest that sleeps in a loop, which would otherwise never let the host speak.
+        const now = this.inner.wait(0, null, null, null, 0);
+        if (now !== EventKind.Timeout) return this.seen(now);
         advanceVirtualClockTo(virtualClock.monoNs + timeoutMs * 1e6);
         return EventKind.Timeout;
       }
