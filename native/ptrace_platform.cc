@@ -595,7 +595,10 @@ static pid_t ForkStub(int* nsFlags) {
 // is then unmapped and the image's writable pages made read-only.
 static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  const bool trapCpuid = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  // Deterministic mode: RDTSC/RDTSCP fault (cheap), and CPUID faults (costly on a nested
+  // VM: the CPUID-faulting MSR is rewritten at every switch to and from the stub).
+  const bool trapTsc = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  const bool trapCpuid = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
   int exe = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (exe < 0) return Num(info.Env(), -errno);
   int sv[2];
@@ -645,9 +648,11 @@ static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
     syscall(SYS_close_range, 0, kStubSockFd - 1, 0);
     syscall(SYS_close_range, exeHi + 1, ~0U, 0);
     if (exeHi > kStubSockFd + 1) syscall(SYS_close_range, kStubSockFd + 1, exeHi - 1, 0);
-    // argv[2..]: "cpuid-fault" and "notsc" in deterministic mode (see stub.c).
-    char* argv[] = {(char*)"tssandbox-stub", keepDumpable ? (char*)"dumpable" : (char*)"-",
-                    trapCpuid ? (char*)"cpuid-fault" : nullptr, trapCpuid ? (char*)"notsc" : nullptr, nullptr};
+    // argv[2..]: "notsc" and "cpuid-fault" in deterministic mode (see stub.c).
+    char* argv[5] = {(char*)"tssandbox-stub", keepDumpable ? (char*)"dumpable" : (char*)"-", nullptr, nullptr, nullptr};
+    int argn = 2;
+    if (trapTsc) argv[argn++] = (char*)"notsc";
+    if (trapCpuid) argv[argn++] = (char*)"cpuid-fault";
     char* envp[] = {nullptr};
     syscall(SYS_execveat, exeHi, "", argv, envp, AT_EMPTY_PATH);
     _exit(126);

@@ -36,10 +36,11 @@ export class Determinism {
   private index = 0;
   private sentry: Sentry | null = null;
 
-  /** CPUID (RDRAND/RDSEED masked) and RDTSC answered by the Sentry: the host can make them fault. */
-  readonly trapsCpu: boolean;
+  /** RDTSC (always) and CPUID (RDRAND/RDSEED masked, with --mask-cpuid where the host can) answered by the Sentry. */
+  readonly trapsTsc: boolean;
+  readonly trapsCpuid: boolean;
 
-  private constructor(f: DetFlags, inner: Platform & { trapCpuid?: boolean }, argv: string[]) {
+  private constructor(f: DetFlags, inner: Platform & { trapTsc?: boolean; trapCpuid?: boolean }, argv: string[]) {
     let seed = f.seed;
     this.checker = null;
     if (f.replay !== null) {
@@ -74,12 +75,16 @@ export class Determinism {
     disableVdso();
     useStableIds();
     this.platform = new SerialPlatform(inner);
-    this.trapsCpu = 'trapCpuid' in inner && cpuidTrapSupported();
-    if (this.trapsCpu) inner.trapCpuid = true;
+    this.trapsTsc = 'trapTsc' in inner;
+    if (this.trapsTsc) inner.trapTsc = true;
+    this.trapsCpuid = f.maskCpuid && 'trapCpuid' in inner && cpuidTrapSupported();
+    if (this.trapsCpuid) inner.trapCpuid = true;
+    detRun.cpuidMasked = this.trapsCpuid;
+    if (f.maskCpuid && !this.trapsCpuid) throw new DetSetupError('--mask-cpuid: this CPU cannot make CPUID fault (ARCH_SET_CPUID)');
   }
 
   /** Null unless a deterministic flag was given. Throws DetSetupError (a one-line message). */
-  static create(f: DetFlags, inner: Platform & { trapCpuid?: boolean }, argv: string[]): Determinism | null {
+  static create(f: DetFlags, inner: Platform & { trapTsc?: boolean; trapCpuid?: boolean }, argv: string[]): Determinism | null {
     return detActive(f) ? new Determinism(f, inner, argv) : null;
   }
 
@@ -87,8 +92,8 @@ export class Determinism {
   attach(s: Sentry): void {
     this.sentry = s;
     this.platform.deadlinesPending = () => s.hasDeadlines();
-    if (this.trapsCpu) s.faultHook = (t) => emulateCpuInsn(this.platform, t.mm.asPid, t.hostTid);
-    else s.kernel.log('deterministic mode: this host cannot make CPUID/RDTSC fault: RDRAND/RDSEED stay visible in CPUID, RDTSC reads the host TSC');
+    if (this.trapsTsc || this.trapsCpuid) s.faultHook = (t) => emulateCpuInsn(this.platform, t.mm.asPid, t.hostTid);
+    if (!this.trapsCpuid) s.kernel.log('deterministic mode: CPUID runs natively (RDRAND/RDSEED visible); --mask-cpuid traps it');
     const prev = s.tracer;
     const tracer: SyscallTracer = {
       enter: (t) => {

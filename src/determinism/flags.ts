@@ -6,10 +6,12 @@ export interface DetFlags {
   record: string | null;
   /** --replay FILE: re-run and compare with a recorded log. */
   replay: string | null;
+  /** --mask-cpuid: trap CPUID too, to hide RDRAND/RDSEED (costly on a nested VM). */
+  maskCpuid: boolean;
 }
 
 export function emptyDetFlags(): DetFlags {
-  return { seed: null, record: null, replay: null };
+  return { seed: null, record: null, replay: null, maskCpuid: false };
 }
 
 /** The seed a bare --deterministic uses. */
@@ -24,10 +26,11 @@ export function parseDetFlag(f: DetFlags, flag: string, value: () => string, inl
       return true;
     case '--record': f.record = value(); return true;
     case '--replay': f.replay = value(); return true;
+    case '--mask-cpuid': f.maskCpuid = true; return true;
     default: return false;
   }
 }
 
 export function detActive(f: DetFlags): boolean {
-  return f.seed !== null || f.record !== null || f.replay !== null;
+  return f.seed !== null || f.record !== null || f.replay !== null || f.maskCpuid;
 }

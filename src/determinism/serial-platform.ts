@@ -110,18 +110,26 @@ export class SerialPlatform implements Platform {
     this.queue.push({ ctx, result });
   }
 
-  /** Lets the head of the queue run if no thread runs. */
-  private releaseNext(): void {
-    while (this.running === 0 && this.queue.length) {
-      const p = this.queue.shift()!;
-      this.running = p.ctx;
-      if (p.result === null) this.inner.resume(p.ctx);
-      else this.inner.resumeSyscall(p.ctx, p.result);
+  /**
+   * Lets the head of the queue run if no thread runs. A syscall result goes with the
+   * wait for the next stop in one native call (the hot path); returns that event's kind,
+   * or -1 when nothing was waited for yet.
+   */
+  private releaseNext(): number {
+    if (this.running !== 0 || this.queue.length === 0) return -1;
+    const p = this.queue.shift()!;
+    this.running = p.ctx;
+    if (p.result === null) {
+      this.inner.resume(p.ctx);
+      return -1;
     }
+    const k = this.inner.resumeSyscallAndWait(p.ctx, p.result, this.othersWait() ? PREEMPT_MS : -1);
+    return k === EventKind.Timeout ? this.waitRunning(true) : this.seen(k);
   }
 
   wait(timeoutMs: number, fds: Int32Array | null, events: Int32Array | null, revents: Int32Array | null, count: number): number {
-    this.releaseNext();
+    const first = this.releaseNext();
+    if (first !== -1) return first;
     if (this.running === 0) {
       // No guest thread can run: host fds may answer now, and deadlines come at once.
       if (count === 0 && timeoutMs > 0) {
@@ -136,9 +144,17 @@ export class SerialPlatform implements Platform {
       if (k === EventKind.Timeout && timeoutMs > 0) advanceVirtualClockTo(virtualClock.monoNs + timeoutMs * 1e6);
       return this.seen(k);
     }
+    return this.waitRunning(false);
+  }
+
+  /** Waits for the running thread's next stop; timedOut: it already ran PREEMPT_MS. */
+  private waitRunning(timedOut: boolean): number {
     for (;;) {
-      const k = this.inner.wait(this.othersWait() ? PREEMPT_MS : -1, null, null, null, 0);
-      if (k !== EventKind.Timeout) return this.seen(k);
+      if (!timedOut) {
+        const k = this.inner.wait(this.othersWait() ? PREEMPT_MS : -1, null, null, null, 0);
+        if (k !== EventKind.Timeout) return this.seen(k);
+      }
+      timedOut = false;
       if (!this.othersWait()) continue;
       // Others wait (their turn, or a deadline) and this one has run PREEMPT_MS without
       // a stop: it used that much CPU time, so virtual time moves by as much.

@@ -13,7 +13,7 @@ export interface NativeAddon {
   /** Pins the calling thread (and stubs started later) to one CPU (-1: the current one). */
   pinToCpu(cpu: number): number;
   /** Starts the template stub from the stub binary; returns its host pid or -errno. */
-  spawnStub(stubPath: string, trapCpuid?: boolean): number;
+  spawnStub(stubPath: string, trapTsc?: boolean, trapCpuid?: boolean): number;
   /** CPUID on the host: [eax, ebx, ecx, edx] of a leaf and subleaf. */
   hostCpuid(leaf: number, subleaf: number): [number, number, number, number];
   /** Whether CPUID can be made to fault here (ARCH_SET_CPUID). */

@@ -15,6 +15,7 @@ CI options (untrusted code: limits, policy, audit report; docs/ci.md):
   --deterministic[=SEED]  virtual clock, seeded randomness, one thread at a time: identical runs
   --record FILE           keep the syscall log of the run (implies --deterministic)
   --replay FILE           run again with the log's seed; exit 117 at the first syscall that differs
+  --mask-cpuid            with --deterministic: CPUID hides RDRAND/RDSEED (slower: CPUID faulting)
 
   In CI mode a limit reached (--memory and --pids-limit too; alone, they act as on
   Linux) ends the whole sandbox with one line on stderr and its exit status:

@@ -6,6 +6,7 @@ import * as os from 'os';
 import { readFileSync } from 'fs';
 import { randomUuid } from '../../../src/determinism/entropy';
 import { guestMemory, virtualBootWallTs, virtualClock } from '../../../src/determinism/virtual-clock';
+import { detRun } from '../../../src/determinism/run-state';
 import * as E from '../../../src/abi/errno';
 import type { Kernel } from '../../../src/kernel/kernel';
 import type { Task } from '../../../src/kernel/task';
@@ -51,10 +52,10 @@ function cpuinfoText(n: number): string {
       .replace(/^cpu cores\s*:\s*\d+/m, `cpu cores\t: ${n}`));
   }
   const text = out.join('\n\n') + '\n\n';
-  // --deterministic: no clock rate that drifts, and no RDRAND/RDSEED (CPUID hides them too).
-  return virtualClock.active
-    ? text.replace(/^(cpu MHz\s*:).*$/gm, '$1 1000.000').replace(/^(bogomips\s*:).*$/gm, '$1 2000.00').replace(/ (rdrand|rdseed)(?= |$)/gm, '')
-    : text;
+  // --deterministic: no clock rate that drifts; with --mask-cpuid no RDRAND/RDSEED (as CPUID says).
+  if (!virtualClock.active) return text;
+  const fixed = text.replace(/^(cpu MHz\s*:).*$/gm, '$1 1000.000').replace(/^(bogomips\s*:).*$/gm, '$1 2000.00');
+  return detRun.cpuidMasked ? fixed.replace(/ (rdrand|rdseed)(?= |$)/gm, '') : fixed;
 }
 
 /**
