@@ -5,6 +5,7 @@
 // the hot path (resumeSyscallAndWait) writes the result, resumes and waits in one call.
 #include "common.h"
 #include <cerrno>
+#include <cpuid.h>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -594,6 +595,10 @@ static pid_t ForkStub(int* nsFlags) {
 // is then unmapped and the image's writable pages made read-only.
 static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
   std::string path = info[0].As<Napi::String>().Utf8Value();
+  // Deterministic mode: RDTSC/RDTSCP fault (cheap), and CPUID faults (costly on a nested
+  // VM: the CPUID-faulting MSR is rewritten at every switch to and from the stub).
+  const bool trapTsc = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  const bool trapCpuid = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
   int exe = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (exe < 0) return Num(info.Env(), -errno);
   int sv[2];
@@ -643,7 +648,11 @@ static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
     syscall(SYS_close_range, 0, kStubSockFd - 1, 0);
     syscall(SYS_close_range, exeHi + 1, ~0U, 0);
     if (exeHi > kStubSockFd + 1) syscall(SYS_close_range, kStubSockFd + 1, exeHi - 1, 0);
-    char* argv[] = {(char*)"tssandbox-stub", keepDumpable ? (char*)"dumpable" : nullptr, nullptr};
+    // argv[2..]: "notsc" and "cpuid-fault" in deterministic mode (see stub.c).
+    char* argv[5] = {(char*)"tssandbox-stub", keepDumpable ? (char*)"dumpable" : (char*)"-", nullptr, nullptr, nullptr};
+    int argn = 2;
+    if (trapTsc) argv[argn++] = (char*)"notsc";
+    if (trapCpuid) argv[argn++] = (char*)"cpuid-fault";
     char* envp[] = {nullptr};
     syscall(SYS_execveat, exeHi, "", argv, envp, AT_EMPTY_PATH);
     _exit(126);
@@ -916,7 +925,28 @@ static Napi::Value HostReadToGuest(const Napi::CallbackInfo& info) {
   return Num(info.Env(), (double)done);
 }
 
+// CPUID as the host answers it, for the Sentry to answer a guest's trapped CPUID
+// (deterministic mode): [eax, ebx, ecx, edx] of leaf info[0], subleaf info[1].
+static Napi::Value HostCpuid(const Napi::CallbackInfo& info) {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  __cpuid_count(info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), a, b, c, d);
+  Napi::Array out = Napi::Array::New(info.Env(), 4);
+  out.Set(0u, Num(info.Env(), a));
+  out.Set(1u, Num(info.Env(), b));
+  out.Set(2u, Num(info.Env(), c));
+  out.Set(3u, Num(info.Env(), d));
+  return out;
+}
+
+// Whether this host can make CPUID fault (ARCH_SET_CPUID): setting "CPUID allowed" on
+// the Sentry itself changes nothing and fails with ENODEV where faulting is missing.
+static Napi::Value CpuidFaultingSupported(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), syscall(SYS_arch_prctl, 0x1012 /* ARCH_SET_CPUID */, 1) == 0);
+}
+
 void InitPtrace(Napi::Env env, Napi::Object exports) {
+  exports["hostCpuid"] = Napi::Function::New(env, HostCpuid);
+  exports["cpuidFaultingSupported"] = Napi::Function::New(env, CpuidFaultingSupported);
   exports["hostReadToGuest"] = Napi::Function::New(env, HostReadToGuest);
   exports["pinToCpu"] = Napi::Function::New(env, PinToCpu);
   exports["setEventBuffer"] = Napi::Function::New(env, SetEventBuffer);

@@ -13,7 +13,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // it is given its place here (and in docs/architecture.md).
 export const LAYERS = [
   ['src/abi'],
-  ['src/platform', 'src/waiter', 'src/auth'],
+  ['src/platform', 'src/waiter', 'src/auth', 'src/determinism'],
   ['src/gofer', 'src/mm'],
   ['fs/vfs'],
   ['fs/fsimpl/kernfs', 'fs/fsimpl/pipefs', 'fs/fsimpl/eventfd', 'fs/fsimpl/epoll', 'fs/fsimpl/tmpfs',

@@ -2,7 +2,7 @@
  * Identity and accounting: uname, sethostname/setdomainname, sysinfo, getrandom,
  * personality, getrlimit/setrlimit/prlimit64, getrusage.
  */
-import { randomFillSync } from 'crypto';
+import { fillRandom } from '../src/determinism/entropy';
 import type { Task } from '../src/kernel/task';
 import type { ThreadGroup } from '../src/kernel/thread-group';
 import { EFAULT, EINVAL, EPERM, ESRCH } from '../src/abi/errno';
@@ -62,7 +62,7 @@ export function getrandom(t: Task, buf: number, count: number, flags: number): n
   while (done < total) {
     const n = Math.min(chunk.length, total - done);
     const part = n === chunk.length ? chunk : chunk.subarray(0, n);
-    randomFillSync(part);
+    fillRandom(part);
     if (!t.mem.write(buf + done, part)) {
       // Linux copies up to the first bad page and returns the count so far.
       done += writePagewise(t, buf + done, part);

@@ -15,6 +15,7 @@ import { prctlGetSeccomp, prctlSetSeccomp } from './seccomp';
 import { onNewSession as ttyOnNewSession } from '../src/kernel/tty';
 import * as E from '../src/abi/errno';
 import { usageForParent, rusageBytes, type Usage } from '../src/kernel/time/cputime';
+import { realtimeToMono } from '../src/kernel/time/clocks';
 import type { ThreadGroup } from '../src/kernel/thread-group';
 import { SIGCHLD, CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED } from '../src/kernel/signals';
 
@@ -401,7 +402,7 @@ function futexDeadline(t: Task, addr: number, absolute: boolean, realtime: boole
   const ns = sec * 1e9 + nsec;
   if (!absolute) return t.kernel.nowNs() + ns;
   // Our CLOCK_MONOTONIC counts from the sandbox's boot, like Kernel.nowNs().
-  return realtime ? t.kernel.nowNs() + (ns - Date.now() * 1e6) : ns;
+  return realtime ? Number(realtimeToMono(BigInt(ns))) : ns;
 }
 
 export function futex(t: Task, uaddr: number, op: number, val: number, timeoutAddr: number, uaddr2: number, val3: number): number {

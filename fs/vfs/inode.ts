@@ -8,6 +8,7 @@ import * as E from '../../src/abi/errno';
 import type { Credentials } from '../../src/auth/credentials';
 import { S_IFMT, S_IFDIR, S_IFLNK, dtype, makedev } from '../../src/abi/fs';
 import type { FileDescription } from './file';
+import { virtualClock, virtualWallTs } from '../../src/determinism/virtual-clock';
 
 export interface Stat {
   dev: number;
@@ -51,6 +52,7 @@ export interface SetAttr {
 
 /** Current wall time as [sec, nsec] (sub-millisecond part from the monotonic clock). */
 export function nowTs(): [number, number] {
+  if (virtualClock.active) return virtualWallTs();
   const ms = performance.timeOrigin + performance.now();
   const sec = Math.floor(ms / 1000);
   return [sec, Math.floor((ms - sec * 1000) * 1e6) % 1e9];

@@ -24,6 +24,7 @@ import type { GoferClient } from '../../src/gofer/client';
 import * as notify from './inotify';
 
 import { setCurrentCaller, type FsCaller } from './caller';
+import { randomBytes } from '../../src/determinism/entropy';
 
 export type { FsCaller };
 
@@ -261,7 +262,7 @@ export class Vfs {
     if (!d.inode.isDir) return -E.ENOTDIR;
     if (!mayAccess(d.inode, c.creds, MAY_WRITE | MAY_EXEC)) return -E.EACCES;
     // An unnamed file: create under a private name and unlink at once (tmpfs and overlay only).
-    const name = `.tmpfile-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+    const name = `.tmpfile-${randomBytes(8).toString('hex')}`;
     const ino = d.inode.mknod(name, S_IFREG | (mode & ~c.fsCtx.umask & 0o7777), c.creds, 0);
     if (typeof ino === 'number') return ino === -E.EPERM ? -E.EOPNOTSUPP : ino;
     const f = ino.open((flags & ~(O_TMPFILE | O_CREAT)) | O_RDWR);

@@ -32,6 +32,8 @@
 
 #define PR_SET_NO_NEW_PRIVS 38
 #define PR_SET_DUMPABLE 4
+#define PR_SET_TSC 26
+#define PR_TSC_SIGSEGV 2
 #define SIGCHLD 17
 #define SIG_IGN 1
 
@@ -91,6 +93,13 @@ __attribute__((noreturn, used)) void stub_main(long* sp) {
   raw_syscall(__NR_rt_sigaction, SIGCHLD, (long)&sa, 0, 8);
   if (!(argc > 1 && streq(argv[1], "dumpable")) && raw_syscall(__NR_prctl, PR_SET_DUMPABLE, 0, 0, 0) != 0)
     raw_syscall(__NR_exit_group, 122, 0, 0, 0);
+  /* --deterministic: CPUID and RDTSC/RDTSCP fault (SIGSEGV), so the Sentry answers them
+     (RDRAND/RDSEED masked out of CPUID, the TSC from the virtual clock). Inherited by
+     every clone of this stub; a host that cannot does without (the Sentry probes). */
+  for (long i = 2; i < argc; i++) {
+    if (streq(argv[i], "cpuid-fault")) raw_syscall(__NR_arch_prctl, 0x1012 /* ARCH_SET_CPUID */, 0, 0, 0);
+    if (streq(argv[i], "notsc")) raw_syscall(__NR_prctl, PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0);
+  }
 
   unsigned long ip = (unsigned long)stub_gadget + 2; /* address after `syscall` */
   struct sock_filter filter[] = {

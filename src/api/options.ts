@@ -42,6 +42,8 @@ export interface SandboxOptions {
   onOpen?: (req: OpenRequest) => HookResult | Promise<HookResult>;
   onExec?: (req: ExecRequest) => HookResult | Promise<HookResult>;
   onConnect?: (req: ConnectRequest) => HookResult | Promise<HookResult>;
+  /** Deterministic mode (--deterministic=SEED): virtual clock, seeded randomness, one thread at a time. */
+  deterministic?: string | number;
   /** Extra `tssandbox run` flags, placed before the program. */
   extraFlags?: string[];
 }
@@ -67,6 +69,7 @@ export function runFlags(o: SandboxOptions, policyFile: string | null): string[]
   if (policyFile !== null) f.push('--policy', policyFile);
   if (o.policyMode !== undefined) f.push('--policy-mode', o.policyMode);
   if (o.network !== undefined) f.push('--network', o.network);
+  if (o.deterministic !== undefined) f.push(`--deterministic=${o.deterministic}`);
   f.push(...(o.extraFlags ?? []));
   return f;
 }

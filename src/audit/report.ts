@@ -22,10 +22,12 @@ export interface AuditReport {
   denials: DenialRecord[];
   limits: { set: Record<string, number>; reached: LimitRecord[] };
   syscalls: Record<string, number>;
+  /** --deterministic: its seed, and the preemptions by the wall clock (0: the schedule was fixed). */
+  deterministic?: { seed: string; wallPreemptions: number };
 }
 
 /** What the run, not the recorder, knows. */
-export type ReportTotals = Pick<AuditReport, 'command' | 'exitCode' | 'signal' | 'exitStatus' | 'wallMs' | 'cpuMs' | 'peakMemoryBytes' | 'policy'>
+export type ReportTotals = Pick<AuditReport, 'command' | 'exitCode' | 'signal' | 'exitStatus' | 'wallMs' | 'cpuMs' | 'peakMemoryBytes' | 'policy' | 'deterministic'>
   & { limitsSet: Record<string, number> };
 
 export function buildReport(rec: AuditRecorder, totals: ReportTotals, syscallName: (nr: number) => string): AuditReport {
@@ -49,6 +51,7 @@ export function buildReport(rec: AuditRecorder, totals: ReportTotals, syscallNam
     denials: rec.denials,
     limits: { set: totals.limitsSet, reached: rec.limits },
     syscalls,
+    ...(totals.deterministic !== undefined ? { deterministic: totals.deterministic } : {}),
   };
 }
 
@@ -134,5 +137,9 @@ export const REPORT_SCHEMA = {
       },
     },
     syscalls: { type: 'object', additionalProperties: int },
+    deterministic: {
+      type: 'object', additionalProperties: false, required: ['seed', 'wallPreemptions'],
+      properties: { seed: str, wallPreemptions: int },
+    },
   },
 } as const;

@@ -1,6 +1,7 @@
 /** Parsing `tssandbox run` flags: everything before the program name is ours. */
 import * as os from 'os';
 import { emptyCiFlags, parseCiFlag, type CiFlags } from '../policy/flags';
+import { emptyDetFlags, parseDetFlag, type DetFlags } from '../determinism/flags';
 
 export class UsageError extends Error {}
 
@@ -55,6 +56,8 @@ export interface RunOptions {
   /** --checkpoint-on SIGNAL (a number) with --image-path DIR: save the sandbox there on SIGNAL (src/snapshot). */
   checkpointOn: number | null;
   imagePath: string | null;
+  /** --deterministic, --record, --replay (src/determinism/flags.ts). */
+  det: DetFlags;
 }
 
 /** Signals the CLI catches and may checkpoint on. */
@@ -77,6 +80,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
     network: 'none', netns: null, tap: null, pcap: null, allowNet: [], denyNet: [], dns: [], hostname: null, publish: [], via: null,
     checkpointOn: null, imagePath: null,
     ci: emptyCiFlags(),
+    det: emptyDetFlags(),
   };
   let i = 0;
   const value = (flag: string): string => {
@@ -170,6 +174,9 @@ export function parseRunArgs(argv: string[]): RunOptions {
           ours = parseCiFlag(o.ci, a, () => val(a), inline);
         } catch (e) {
           throw e instanceof UsageError ? e : new UsageError((e as Error).message);
+        }
+        if (!ours) {
+          try { ours = parseDetFlag(o.det, a, () => val(a), inline); } catch (e) { throw new UsageError((e as Error).message); }
         }
         if (!ours) throw new UsageError(`unknown flag '${argv[i]}' (try --help)`);
       }

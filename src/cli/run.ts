@@ -39,6 +39,7 @@ import { setHostWinchHook } from '../kernel/signal-delivery';
 import { confineSentry } from './confine';
 import { CiSession, CiSetupError } from '../policy/session';
 import { armCheckpoint, finishRestore, prepareRestore, restoreSandbox, restoreUpper, SnapshotError, type ImageMeta, type PreparedRestore } from '../snapshot/index';
+import { Determinism, DetSetupError } from './deterministic';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
 
@@ -111,18 +112,23 @@ interface Built {
   memNote: string;
   /** Host pid of the template stub once started, else 0. */
   stubPid: number;
+  /** --deterministic/--record/--replay (src/cli/deterministic.ts); null without them. */
+  det: Determinism | null;
 }
 
 /** The flags a Built depends on: a prebuilt sandbox serves a request whose flags agree. */
 function shapeKey(o: RunOptions): string {
-  const { root, mounts, tmpfs, pin, memoryLimit, tmpfsLimit, network, netns, tap, pcap, allowNet, denyNet, publish, debug } = o;
-  return JSON.stringify({ root, mounts, tmpfs, pin, memoryLimit: String(memoryLimit), tmpfsLimit, network, netns, tap, pcap, allowNet, denyNet, publish, debug });
+  const { root, mounts, tmpfs, pin, memoryLimit, tmpfsLimit, network, netns, tap, pcap, allowNet, denyNet, publish, debug, det } = o;
+  return JSON.stringify({ root, mounts, tmpfs, pin, memoryLimit: String(memoryLimit), tmpfsLimit, network, netns, tap, pcap, allowNet, denyNet, publish, debug, det });
 }
 
 function build(o: RunOptions, restore?: RestoreInput): Built {
   // First: pinning applies to what is forked after it (the gofer, the stubs), and the
   // gofer answers the Sentry synchronously, best on the same CPU.
   const platform = new PtracePlatform({ pin: o.pin });
+  // --deterministic/--record/--replay (src/cli/deterministic.ts); null without them.
+  let det: Determinism | null = null;
+  try { det = Determinism.create(o.det, platform, [o.program, ...o.args]); } catch (e) { if (e instanceof DetSetupError) fail(e.message, 125); throw e; }
   const kernel = new Kernel();
   // Pinned, every guest thread shares one CPU: that is the machine the guest sees.
   kernel.cpus = o.pin ? 1 : Math.min(31, Math.max(1, os.availableParallelism()));
@@ -144,14 +150,14 @@ function build(o: RunOptions, restore?: RestoreInput): Built {
   } catch (e) {
     fail(`cannot set up the filesystem: ${(e as Error).message}`, 125);
   }
-  const s = new Sentry(kernel, platform, SYSCALL_TABLE);
+  const s = new Sentry(kernel, det ? det.platform : platform, SYSCALL_TABLE);
   installTimers(s);
   try {
     setupNetwork(kernel, { mode: o.network, netns: o.netns, tap: o.tap, pcap: o.pcap, allowNet: o.allowNet, denyNet: o.denyNet, publish: o.publish, debug: o.debug ? (m) => writeDiagnostic(`tssandbox: ${m}\n`) : undefined });
   } catch (e) {
     fail(`cannot set up the network: ${(e as Error).message}`, 125);
   }
-  return { key: shapeKey(o), platform, kernel, vfs, s, memNote, stubPid: 0 };
+  return { key: shapeKey(o), platform, kernel, vfs, s, memNote, stubPid: 0, det };
 }
 
 let prebuilt: Built | null = null;
@@ -236,6 +242,7 @@ function run(o: RunOptions, restore?: RestoreInput): number {
   if (o.hostname !== null) kernel.hostname = o.hostname;
   const tracer = o.strace ? new StraceTracer((l) => writeDiagnostic(l + '\n')) : null;
   s.tracer = tracer;
+  b.det?.attach(s);
   const startPlatform = () => {
     const started = b.stubPid || platform.start();
     if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);
@@ -326,7 +333,8 @@ function run(o: RunOptions, restore?: RestoreInput): number {
   }
   const sig = status & 0x7f;
   const code = sig ? 128 + sig : (status >> 8) & 0xff;
-  return ci ? ci.finish(status, code) : code;
+  const exit = ci ? ci.finish(status, code) : code;
+  return b.det ? b.det.finish(exit) : exit;
 }
 
 /** A program name without '/' is looked up in the guest's PATH, like execvp. */

@@ -69,6 +69,8 @@ export class Sentry {
     this.initStatus = status;
   }
 
+  /** A SIGSEGV the Sentry may answer itself (deterministic mode: trapped CPUID/RDTSC); true: handled, registers set. */
+  faultHook: ((t: Task) => boolean) | null = null;
   /** Bound once: the wake callback every Task gets. */
   readonly wake = (t: Task, timedOut: boolean): void => this.wakeTask(t, timedOut);
 
@@ -154,6 +156,8 @@ export class Sentry {
         if (signo === KICK_SIGNAL || signo === 19 /* SIGSTOP */) {
           if (t.doomed) return this.finishDoomed(t);
           if (this.holdKicks && signo === KICK_SIGNAL) return; // checkpoint: stays stopped here
+          this.resumeWithSignals(t);
+        } else if (signo === 11 && this.faultHook !== null && this.faultHook(t)) {
           this.resumeWithSignals(t);
         } else {
           forceFault(this, t, signo, Buffer.from(ev.siginfo));
@@ -406,6 +410,11 @@ export class Sentry {
     if (this.ready.length) return 0;
     if (next === Infinity) return -1;
     return Math.max(0, Math.ceil((next - now) / 1e6));
+  }
+
+  /** Whether a blocked task waits for a deadline or a timer is armed (deterministic mode's preemption asks). */
+  hasDeadlines(): boolean {
+    return this.sleepers.size > 0 || (this.timerSource !== null && this.timerSource.nextDeadline() < Infinity);
   }
 
   // ---- task bookkeeping ----

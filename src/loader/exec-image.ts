@@ -1,4 +1,4 @@
-import * as crypto from 'crypto';
+import { randomBytes } from '../determinism/entropy';
 import type { AddressSpace, MappableFile } from '../mm/address-space';
 import { STACK_TOP } from '../mm/address-space';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PAGE_SIZE, pageDown, pageUp } from '../mm/vma';
@@ -426,7 +426,7 @@ export function loadImage(mm: AddressSpace, ctx: number, res: ExecResolution, re
   p = alignDown(p, 16);
   p -= 16;
   const randomAddr = p;
-  const random = crypto.randomBytes(16);
+  const random = randomBytes(16);
 
   const aux = hostAuxv();
   const auxv: Array<[number, number | bigint]> = [];

@@ -32,6 +32,11 @@ export function prepareVdso(): VdsoFiles | null {
   return files;
 }
 
+/** --deterministic: no vDSO (its clock reads the TSC), so libc traps every clock read. */
+export function disableVdso(): void {
+  files = null;
+}
+
 /** Maps [vvar] and [vdso] into a new image; returns the vDSO's address, or 0 if there is none. */
 export function mapVdso(mm: AddressSpace, ctx: number): number {
   const f = prepareVdso();

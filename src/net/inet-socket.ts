@@ -16,10 +16,12 @@ import {
   decodeInet, encodeInet, ipIsAny, ipIsLoopback, isV4Mapped, V4_ANY, V4_LOOPBACK, V6_ANY, V6_LOOPBACK, type InetAddr,
 } from './sockaddr';
 import { SocketFile, SocketInode, SockState, credsOf, type SendRequest } from './socket-file';
+import { onEntropySeeded, randomBelow } from '../determinism/entropy';
 
 /** Bound sockets by port, one table per protocol. */
 const tables = { tcp: new Map<number, InetSocket[]>(), udp: new Map<number, InetSocket[]>() };
-let nextEphemeral = EPHEMERAL_LO + Math.floor(Math.random() * (EPHEMERAL_HI - EPHEMERAL_LO));
+let nextEphemeral = EPHEMERAL_LO + randomBelow(EPHEMERAL_HI - EPHEMERAL_LO);
+onEntropySeeded(() => (nextEphemeral = EPHEMERAL_LO + randomBelow(EPHEMERAL_HI - EPHEMERAL_LO)));
 
 export class InetSocket extends SocketFile {
   local: InetAddr | null = null;

@@ -13,7 +13,11 @@ export interface NativeAddon {
   /** Pins the calling thread (and stubs started later) to one CPU (-1: the current one). */
   pinToCpu(cpu: number): number;
   /** Starts the template stub from the stub binary; returns its host pid or -errno. */
-  spawnStub(stubPath: string): number;
+  spawnStub(stubPath: string, trapTsc?: boolean, trapCpuid?: boolean): number;
+  /** CPUID on the host: [eax, ebx, ecx, edx] of a leaf and subleaf. */
+  hostCpuid(leaf: number, subleaf: number): [number, number, number, number];
+  /** Whether CPUID can be made to fault here (ARCH_SET_CPUID). */
+  cpuidFaultingSupported(): boolean;
   /**
    * Waits for the next stop of any stub thread, a watched host fd becoming ready
    * (revents filled), a host signal, or the timeout (< 0: none). Returns the event kind.

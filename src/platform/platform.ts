@@ -32,8 +32,8 @@ export interface Platform {
 
   /** Completes the syscall ctx is stopped in with `result` and lets it run. */
   resumeSyscall(ctx: number, result: number): void;
-  /** resumeSyscall + wait(forever) in one call: the per-syscall hot path. */
-  resumeSyscallAndWait(ctx: number, result: number): number;
+  /** resumeSyscall + wait (forever, or timeoutMs) in one call: the per-syscall hot path. */
+  resumeSyscallAndWait(ctx: number, result: number, timeoutMs?: number): number;
   /** Lets a stopped ctx run (after registers were set, or after a fault was handled). */
   resume(ctx: number): void;
   /** Next event (see EventKind); timeoutMs < 0 waits forever. */

@@ -16,6 +16,9 @@ export class PtracePlatform implements Platform {
   readonly ev = new EventBuffer();
   private readonly n: NativeAddon;
   private template = 0;
+  /** Deterministic mode: stubs start with RDTSC/RDTSCP faulting, and CPUID faulting (the Sentry answers them). */
+  trapTsc = false;
+  trapCpuid = false;
 
   constructor(opts: { pin: boolean }) {
     this.n = native();
@@ -25,7 +28,7 @@ export class PtracePlatform implements Platform {
 
   /** Starts the template stub; returns -errno on failure. */
   start(): number {
-    const pid = this.n.spawnStub(stubBinaryPath());
+    const pid = this.n.spawnStub(stubBinaryPath(), this.trapTsc, this.trapCpuid);
     if (pid > 0) this.template = pid;
     return pid;
   }
@@ -70,8 +73,8 @@ export class PtracePlatform implements Platform {
     this.n.resumeSyscall(ctx, result);
   }
 
-  resumeSyscallAndWait(ctx: number, result: number): number {
-    return this.n.resumeSyscallAndWait(ctx, result, -1);
+  resumeSyscallAndWait(ctx: number, result: number, timeoutMs = -1): number {
+    return this.n.resumeSyscallAndWait(ctx, result, timeoutMs);
   }
 
   resume(ctx: number): void {

@@ -12,6 +12,10 @@ CI options (untrusted code: limits, policy, audit report; docs/ci.md):
   --report FILE           write the JSON audit report (docs/schemas/audit-report.schema.json)
   --summary[=FILE]        write a Markdown summary (default: stderr), e.g. $GITHUB_STEP_SUMMARY
   --ci                    CI mode without another CI flag (any of the above implies it)
+  --deterministic[=SEED]  virtual clock, seeded randomness, one thread at a time: identical runs
+  --record FILE           keep the syscall log of the run (implies --deterministic)
+  --replay FILE           run again with the log's seed; exit 117 at the first syscall that differs
+  --mask-cpuid            with --deterministic: CPUID hides RDRAND/RDSEED (slower: CPUID faulting)
 
   In CI mode a limit reached (--memory and --pids-limit too; alone, they act as on
   Linux) ends the whole sandbox with one line on stderr and its exit status:

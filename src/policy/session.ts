@@ -28,6 +28,8 @@ import { MeteredHostFile, OutputMeter } from './output-meter';
 import { Watcher } from './watcher';
 import { ApiChannel } from './channel';
 import { errnoMessage } from '../abi/errno';
+import { virtualClock } from '../determinism/virtual-clock';
+import { detRun } from '../determinism/run-state';
 
 /** What the session reads and adjusts of the run's options (src/cli/args.ts RunOptions). */
 export interface CiRunOptions {
@@ -53,6 +55,8 @@ export class CiSession {
   private readonly reportFd: number;
   private readonly summaryFd: number;
   private startMs = Date.now();
+  /** kernel.nowNs() at attach: the wall time of a --deterministic run is virtual. */
+  private startNs = 0;
   private kernel: Kernel | null = null;
   private tmpfsPeak = 0;
 
@@ -136,6 +140,7 @@ export class CiSession {
     const k = s.kernel;
     this.kernel = k;
     const startNs = k.nowNs();
+    this.startNs = startNs;
     this.startMs = Date.now();
     this.enforcer = new LimitEnforcer(this.limits, startNs);
     this.watcher = new Watcher(this.rules, this.o.ci.policyMode, this.enforcer, this.api, startNs);
@@ -216,11 +221,12 @@ export class CiSession {
       exitCode: status === null ? null : sig === 0 ? (status >> 8) & 0xff : null,
       signal: sig === 0 ? null : sig,
       exitStatus: code,
-      wallMs: Date.now() - this.startMs,
+      wallMs: virtualClock.active && this.kernel !== null ? Math.round((this.kernel.nowNs() - this.startNs) / 1e6) : Date.now() - this.startMs,
       cpuMs: Math.round(this.enforcer.cpuNs() / 1e6),
-      peakMemoryBytes: Math.max(w.peakRssBytes, memoryLimit.usage()) + this.tmpfsPeak,
+      peakMemoryBytes: Math.max(w.peakRssBytes, virtualClock.active ? 0 : memoryLimit.usage()) + this.tmpfsPeak, // host figures vary by run
       policy: this.rules !== null ? { source: this.o.ci.policyFile !== null ? guestText(Buffer.from(this.o.ci.policyFile).toString('latin1')) : null, mode: this.o.ci.policyMode } : null,
       limitsSet: set,
+      deterministic: detRun.seed !== null ? { seed: detRun.seed, wallPreemptions: detRun.wallPreemptions } : undefined,
     }, syscallName);
   }
 }

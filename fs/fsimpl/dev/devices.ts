@@ -2,7 +2,7 @@
  * Character devices: what opening a device node (in /dev or made by mknod anywhere in
  * tmpfs) gives, chosen by its device number as Linux's chrdev table does.
  */
-import { randomFillSync } from 'crypto';
+import { fillRandom } from '../../../src/determinism/entropy';
 import * as E from '../../../src/abi/errno';
 import { makedev, devMajor, devMinor, S_IFCHR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../../../src/abi/fs';
 import { Credentials } from '../../../src/auth/credentials';
@@ -60,7 +60,7 @@ class SimpleDevice extends FileDescription {
         buf.fill(0);
         return buf.length;
       default:
-        randomFillSync(buf);
+        fillRandom(buf);
         return buf.length;
     }
   }

@@ -16,6 +16,7 @@ import {
 import { FileSystem, Inode, type Stat, type DirEntry, type SetAttr, nowTs } from '../../vfs/inode';
 import { hostErr, statFromHost, type HostBackend } from './host-backend';
 import { DirFile, FileDescription, SeekableFile } from '../../vfs/file';
+import { stableIds, stableIno } from '../../../src/determinism/stable-ids';
 
 export { hostErr, statFromHost } from './host-backend';
 
@@ -72,7 +73,7 @@ export class HostFs extends FileSystem {
       old.cached = st;
       return old;
     }
-    const i = new HostInode(this, rel, st.ino, st.mode, st.uid, st.gid);
+    const i = new HostInode(this, rel, stableIds.active ? stableIno(this.dev, st.ino) : st.ino, st.mode, st.uid, st.gid);
     i.cached = st;
     i.idKey = k;
     this.byId.set(k, new WeakRef(i));
@@ -155,7 +156,7 @@ export class HostInode extends Inode {
 
   stat(): Stat | number {
     const c = this.cached;
-    if (c !== null && this.fs.readonly) return { ...c };
+    if (c !== null && this.fs.readonly) return this.shown({ ...c });
     let st = this.be.lstat(this.rel);
     if (typeof st === 'number') {
       // Unlinked or moved on the host while open: the open fd still knows it.
@@ -168,7 +169,13 @@ export class HostInode extends Inode {
     this.uid = st.uid;
     this.gid = st.gid;
     this.cached = st;
-    return { ...st };
+    return this.shown({ ...st });
+  }
+
+  /** --deterministic: the inode number shown is a stable one (src/determinism/stable-ids.ts). */
+  private shown(st: Stat): Stat {
+    if (stableIds.active) st.ino = stableIno(this.fs.dev, st.ino);
+    return st;
   }
 
   private made(p: string, st: Stat): HostInode {
@@ -204,7 +211,11 @@ export class HostInode extends Inode {
   override readdir(): DirEntry[] | number {
     const r = this.be.readdir(this.rel);
     if (typeof r === 'number') return r;
-    return r.map((e) => ({ name: e.name, ino: e.ino, type: (e.mode & S_IFMT) >>> 12 }));
+    if (!stableIds.active) return r.map((e) => ({ name: e.name, ino: e.ino, type: (e.mode & S_IFMT) >>> 12 }));
+    // --deterministic: sorted by name (not the host's order), stable inode numbers.
+    const dev = this.fs.dev;
+    return r.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((e) => ({ name: e.name, ino: stableIno(dev, e.ino), type: (e.mode & S_IFMT) >>> 12 }));
   }
 
   override readlink(): string | number {

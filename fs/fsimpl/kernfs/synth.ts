@@ -7,6 +7,7 @@
  */
 import * as E from '../../../src/abi/errno';
 import { S_IFDIR, S_IFREG, S_IFLNK, O_ACCMODE, O_RDONLY } from '../../../src/abi/fs';
+import { virtualClock, virtualBootWallTs } from '../../../src/determinism/virtual-clock';
 import { FileSystem, Inode, emptyStat, nowTs, type Stat, type DirEntry } from '../../vfs/inode';
 import { DirFile, FileDescription, SeekableFile } from '../../vfs/file';
 import type { Dentry } from '../../vfs/dentry';
@@ -36,7 +37,7 @@ function hashPath(s: string): number {
   return (h >>> 0) + 0x100000000; // above small numbers, distinct from tmpfs counters
 }
 
-const bootTs = nowTs();
+const hostBootTs = nowTs();
 
 export abstract class SynthInode extends Inode {
   readonly ino: number;
@@ -63,6 +64,7 @@ export abstract class SynthInode extends Inode {
     st.gid = this.gid;
     st.size = this.size();
     st.blksize = 1024;
+    const bootTs = virtualClock.active ? virtualBootWallTs() : hostBootTs;
     st.atimeSec = st.mtimeSec = st.ctimeSec = bootTs[0];
     st.atimeNsec = st.mtimeNsec = st.ctimeNsec = bootTs[1];
     return st;

@@ -6,7 +6,9 @@ import { capsOf } from '../../../src/auth/capabilities';
 import { filterCount } from '../../../src/kernel/seccomp/filter';
 import * as os from 'os';
 import { readFileSync } from 'fs';
-import { randomUUID } from 'crypto';
+import { randomUuid } from '../../../src/determinism/entropy';
+import { guestMemory, virtualBootWallTs, virtualClock } from '../../../src/determinism/virtual-clock';
+import { detRun } from '../../../src/determinism/run-state';
 import * as E from '../../../src/abi/errno';
 import type { Kernel } from '../../../src/kernel/kernel';
 import type { Task } from '../../../src/kernel/task';
@@ -39,7 +41,8 @@ const hostCpuinfo = (() => {
     return 'processor\t: 0\nvendor_id\t: unknown\n\n';
   }
 })();
-const bootId = randomUUID();
+/** Drawn at the first read, so a seeded run (--deterministic) has seeded the stream by then. */
+let bootId: string | null = null;
 
 /** The host's /proc/cpuinfo cut to the first n processors (the CPUs the guest may use), numbered 0..n-1. */
 function cpuinfoText(n: number): string {
@@ -50,7 +53,11 @@ function cpuinfoText(n: number): string {
     out.push(b.replace(/^processor\s*:\s*\d+/m, `processor\t: ${i}`).replace(/^siblings\s*:\s*\d+/m, `siblings\t: ${n}`)
       .replace(/^cpu cores\s*:\s*\d+/m, `cpu cores\t: ${n}`));
   }
-  return out.join('\n\n') + '\n\n';
+  const text = out.join('\n\n') + '\n\n';
+  // --deterministic: no clock rate that drifts; with --mask-cpuid no RDRAND/RDSEED (as CPUID says).
+  if (!virtualClock.active) return text;
+  const fixed = text.replace(/^(cpu MHz\s*:).*$/gm, '$1 1000.000').replace(/^(bogomips\s*:).*$/gm, '$1 2000.00');
+  return detRun.cpuidMasked ? fixed.replace(/ (rdrand|rdseed)(?= |$)/gm, '') : fixed;
 }
 
 /**
@@ -69,7 +76,7 @@ function vmstatText(kernel: Kernel): string {
     minflt += u.minflt;
     majflt += u.majflt;
   }
-  const free = Math.floor(os.freemem() / 4096);
+  const free = Math.floor(guestMemory(os.totalmem, os.freemem).free / 4096);
   const rows: Array<[string, number]> = [
     ['nr_free_pages', free], ['nr_inactive_anon', 0], ['nr_active_anon', 0], ['nr_inactive_file', 0],
     ['nr_active_file', 0], ['nr_unevictable', 0], ['nr_mlock', 0], ['nr_anon_pages', 0], ['nr_mapped', 0],
@@ -228,8 +235,8 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
       ['shmall', file('/sys/kernel/shmall', () => '18446744073692774399\n')],
       ['yama', dir('/sys/kernel/yama', () => entries([['ptrace_scope', file('/sys/kernel/yama/ptrace_scope', () => '1\n')]]))],
       ['random', dir('/sys/kernel/random', () => entries([
-        ['boot_id', file('/sys/kernel/random/boot_id', () => bootId + '\n')],
-        ['uuid', file('/sys/kernel/random/uuid', () => randomUUID() + '\n')],
+        ['boot_id', file('/sys/kernel/random/boot_id', () => (bootId ??= randomUuid()) + '\n')],
+        ['uuid', file('/sys/kernel/random/uuid', () => randomUuid() + '\n')],
         ['entropy_avail', file('/sys/kernel/random/entropy_avail', () => '256\n')],
         ['poolsize', file('/sys/kernel/random/poolsize', () => '256\n')],
       ]))],
@@ -432,8 +439,7 @@ function limitsText(tg: ThreadGroup): string {
 
 function meminfoText(): string {
   const kb = (n: number) => `${Math.floor(n / 1024).toString().padStart(8)} kB`;
-  const total = os.totalmem();
-  const free = os.freemem();
+  const { total, free } = guestMemory(os.totalmem, os.freemem);
   return [
     `MemTotal:       ${kb(total)}`, `MemFree:        ${kb(free)}`, `MemAvailable:   ${kb(free)}`,
     `Buffers:        ${kb(0)}`, `Cached:         ${kb(0)}`, `SwapCached:     ${kb(0)}`,
@@ -443,8 +449,14 @@ function meminfoText(): string {
   ].join('\n');
 }
 
+/** --deterministic: every CPU busy since the virtual boot (ms, as os.cpus() gives them). */
+function virtualCpus(kernel: Kernel): Array<{ times: os.CpuInfo['times'] }> {
+  const ms = Math.floor(kernel.nowNs() / 1e6);
+  return Array.from({ length: kernel.cpus }, () => ({ times: { user: ms, nice: 0, sys: 0, idle: 0, irq: 0 } }));
+}
+
 function statText(kernel: Kernel): string {
-  const cpus = os.cpus().slice(0, kernel.cpus);
+  const cpus = virtualClock.active ? virtualCpus(kernel) : os.cpus().slice(0, kernel.cpus);
   const line = (name: string, t: os.CpuInfo['times']) =>
     `${name} ${Math.floor(t.user / 10)} ${Math.floor(t.nice / 10)} ${Math.floor(t.sys / 10)} ${Math.floor(t.idle / 10)} 0 ${Math.floor(t.irq / 10)} 0 0 0 0\n`;
   const sum = cpus.reduce((a, c) => ({
@@ -453,7 +465,7 @@ function statText(kernel: Kernel): string {
   }), { user: 0, nice: 0, sys: 0, idle: 0, irq: 0 });
   let out = line('cpu ', sum);
   cpus.forEach((c, i) => (out += line(`cpu${i}`, c.times)));
-  out += `intr 0\nctxt 0\nbtime ${Math.floor(kernel.bootWallMs / 1000)}\nprocesses ${kernel.threadGroups.size}\n`;
+  out += `intr 0\nctxt 0\nbtime ${virtualClock.active ? virtualBootWallTs()[0] : Math.floor(kernel.bootWallMs / 1000)}\nprocesses ${kernel.threadGroups.size}\n`;
   out += `procs_running 1\nprocs_blocked 0\nsoftirq 0\n`;
   return out;
 }

@@ -2,6 +2,7 @@ import type { Task } from '../task';
 import type { ThreadGroup } from '../thread-group';
 import { taskCpu, processCpu } from './cputime';
 import { native } from '../../platform/native';
+import { virtualClock, startVirtualClock, VIRTUAL_EPOCH_NS } from '../../determinism/virtual-clock';
 
 /**
  * The guest's clocks. MONOTONIC, MONOTONIC_RAW and BOOTTIME all count from the
@@ -39,10 +40,10 @@ export const COARSE_RES_NS = 4_000_000n;
  */
 const vdsoNowNs = native().vdsoNowNs;
 export function sinceBootNs(): number {
-  return vdsoNowNs();
+  return virtualClock.active ? virtualClock.monoNs : vdsoNowNs();
 }
 
-/** Wall-clock ns at sinceBootNs() === 0 (read again after rebaseClock). */
+/** Wall-clock ns at sinceBootNs() === 0 (read again after rebaseClock; the fixed epoch under --deterministic). */
 let realtimeOffsetNs = native().vdsoRealtimeOffsetNs();
 
 /**
@@ -53,6 +54,12 @@ export function rebaseClock(nowNs: number): boolean {
   if (native().vdsoSetBoot(nowNs) !== 0) return false;
   realtimeOffsetNs = native().vdsoRealtimeOffsetNs();
   return true;
+}
+
+/** --deterministic: every clock reads the virtual clock from now on (before the first task). */
+export function useVirtualClock(): void {
+  startVirtualClock();
+  realtimeOffsetNs = VIRTUAL_EPOCH_NS;
 }
 
 export type Clock =

@@ -1,6 +1,7 @@
 import { closeSync, openSync, readFileSync, readSync } from 'fs';
 import type { Task } from '../task';
 import { native } from '../../platform/native';
+import { virtualClock } from '../../determinism/virtual-clock';
 import type { ThreadGroup } from '../thread-group';
 import { timevalBytes } from './timespec';
 
@@ -116,8 +117,15 @@ function readHost(t: Task): CpuSample | null {
   return { userNs, sysNs: total - userNs, minflt, majflt };
 }
 
+/** --deterministic: a thread's CPU time is the virtual time of its syscalls (chargeVirtualCpu). */
+const virtualCpu = new WeakMap<Task, number>();
+export function chargeVirtualCpu(t: Task, ns: number): void {
+  virtualCpu.set(t, (virtualCpu.get(t) ?? 0) + ns);
+}
+
 /** CPU time of one guest thread (monotonic per task). */
 export function taskCpu(t: Task): CpuSample {
+  if (virtualClock.active) return { userNs: virtualCpu.get(t) ?? 0, sysNs: 0, minflt: 0, majflt: 0 };
   const prev = last.get(t);
   const cur = t.hostTid > 0 ? readHost(t) : null;
   if (!cur) return prev ?? { userNs: 0, sysNs: 0, minflt: 0, majflt: 0 };
@@ -176,6 +184,7 @@ export function processCpu(tg: ThreadGroup): CpuSample {
 /** Peak RSS (kB) and context switches of a host thread, for getrusage. */
 export function hostStatus(hostTid: number): { maxRssKb: number; nvcsw: number; nivcsw: number; rssKb?: number } {
   const out = { maxRssKb: 0, nvcsw: 0, nivcsw: 0, rssKb: 0 };
+  if (virtualClock.active) return out; // host figures vary by run
   let s: string;
   try {
     s = readFileSync(`/proc/${hostTid}/status`, 'latin1');

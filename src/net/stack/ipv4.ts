@@ -5,13 +5,15 @@ import type { Nic } from './nic';
 import { sumBytes, finish } from './checksum';
 import { setMapped, type Addr } from './addr';
 import { ETH_HLEN } from './ethernet';
+import { onEntropySeeded, randomBelow } from '../../determinism/entropy';
 
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 export const IP_HLEN = 20;
 
-let ipId = (Math.random() * 0xffff) | 0;
+let ipId = randomBelow(0x10000);
+onEntropySeeded(() => (ipId = randomBelow(0x10000)));
 
 export function ip4Input(s: Stack, nic: Nic, b: Buffer, off: number, len: number): void {
   if (len < 20 || b[off] >> 4 !== 4) return void nic.stats.rxErrors++;

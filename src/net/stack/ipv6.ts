@@ -4,11 +4,13 @@ import type { Stack } from './stack';
 import type { Nic } from './nic';
 import { type Addr } from './addr';
 import { ETH_HLEN } from './ethernet';
+import { onEntropySeeded, randomUint32 } from '../../determinism/entropy';
 
 export const IP6_HLEN = 40;
 export const IPPROTO_ICMPV6 = 58;
 
-let fragId = (Math.random() * 0xffffffff) >>> 0;
+let fragId = randomUint32();
+onEntropySeeded(() => (fragId = randomUint32()));
 
 export function ip6Input(s: Stack, nic: Nic, b: Buffer, off: number, len: number): void {
   if (len < 40 || b[off] >> 4 !== 6) return void nic.stats.rxErrors++;

@@ -5,6 +5,7 @@
  * lets sockets that all set it share; ephemeral ports from 32768–60999.
  */
 import { type Addr, isAny, isV4, eq } from './addr';
+import { randomBelow } from '../../determinism/entropy';
 
 export interface Binding {
   addr: Addr;
@@ -29,7 +30,7 @@ function fam(b: { addr: Addr; family: number; v6only: boolean }): 4 | 6 | 46 {
 
 export class PortTable<T extends Binding> {
   readonly byPort = new Map<number, T[]>();
-  private next = LO + Math.floor(Math.random() * (HI - LO));
+  private next = LO + randomBelow(HI - LO);
 
   private conflicts(b: Binding, port: number, tcp: boolean): boolean {
     const list = this.byPort.get(port);

@@ -17,6 +17,7 @@ import { TcpState, canSend } from './state';
 import { add, diff } from './seq';
 import { SYN, RST, ACK } from './segment';
 import { output, sendControl, onRto, onDelayedAck, onPersist, onKeepalive, sendWindowUpdateIfNeeded } from './output';
+import { onEntropySeeded, randomBelow, randomUint32 } from '../../../determinism/entropy';
 
 // poll bits (src/abi/fs)
 export const EV_IN = 0x001 | 0x040;
@@ -31,7 +32,8 @@ const WSCALE = 7;
 export const TIME_WAIT_MS = 60_000;
 export const FIN_TIMEOUT_MS = 60_000;
 
-let nextIss = (Math.random() * 0xffffffff) >>> 0;
+let nextIss = randomUint32();
+onEntropySeeded(() => (nextIss = randomUint32()));
 
 export class TcpEndpoint implements Binding {
   // Binding (ports.ts)
@@ -224,7 +226,7 @@ export class TcpEndpoint implements Binding {
     this.v6 = !(dst[10] === 0xff && dst[11] === 0xff && dst[0] === 0);
     this.path = p;
     this.setupMss();
-    this.iss = nextIss = (nextIss + 0x10000 + ((Math.random() * 0xffff) | 0)) >>> 0;
+    this.iss = nextIss = (nextIss + 0x10000 + randomBelow(0x10000)) >>> 0;
     this.sndUna = this.iss;
     this.sndNxt = add(this.iss, 1);
     this.sndMax = this.sndNxt;

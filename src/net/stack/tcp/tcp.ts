@@ -16,6 +16,7 @@ import { segmentArrives, applySynOptions } from './input';
 import { sendSeg } from './output';
 import { add, gt } from './seq';
 import * as E from '../../../abi/errno';
+import { randomUint32 } from '../../../determinism/entropy';
 
 export class Tcp {
   readonly ports = new PortTable<TcpEndpoint>();
@@ -124,7 +125,7 @@ export class Tcp {
     c.rcvNxt = add(seg.seq, 1);
     applySynOptions(c, seg);
     c.rcvAdv = c.rcvNxt;
-    c.iss = (Math.random() * 0xffffffff) >>> 0;
+    c.iss = randomUint32();
     c.sndUna = c.iss;
     c.sndNxt = add(c.iss, 1);
     c.sndMax = c.sndNxt;
