@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <termios.h>
 #include <ucontext.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 namespace tss {
@@ -232,8 +233,17 @@ static Napi::Value HostTcsets(const Napi::CallbackInfo& info) {
   return Num(info.Env(), 0);
 }
 
+// memfd_create(name, MFD_CLOEXEC): host memory behind a big or mmapped tmpfs file,
+// without naming a host path (the confined Sentry opens none).
+static Napi::Value HostMemfd(const Napi::CallbackInfo& info) {
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  int fd = memfd_create(name.c_str(), MFD_CLOEXEC);
+  return Num(info.Env(), fd < 0 ? -errno : fd);
+}
+
 void InitHost(Napi::Env env, Napi::Object exports) {
   EnsureSelfPipe();
+  exports["hostMemfd"] = Napi::Function::New(env, HostMemfd);
   exports["installSignalHandlers"] = Napi::Function::New(env, InstallSignalHandlers);
   exports["takeHostSignals"] = Napi::Function::New(env, TakeHostSignals);
   exports["hostPoll"] = Napi::Function::New(env, HostPoll);

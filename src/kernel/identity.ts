@@ -1,5 +1,5 @@
-import * as os from 'os';
 import type { Kernel } from './kernel';
+import { hostMemFree, hostMemTotal } from './host-stats';
 
 /**
  * The sandbox's identity as uname(2) and sysinfo(2) report it. The host name and
@@ -46,8 +46,8 @@ export function sysinfoBytes(k: Kernel): Buffer {
   const b = Buffer.alloc(112);
   b.writeBigInt64LE(BigInt(uptimeSeconds(k)), 0);
   // loads[3] at 8, 16, 24 stay 0.
-  b.writeBigUInt64LE(BigInt(os.totalmem()), 32); // totalram
-  b.writeBigUInt64LE(BigInt(os.freemem()), 40); // freeram
+  b.writeBigUInt64LE(BigInt(hostMemTotal()), 32); // totalram
+  b.writeBigUInt64LE(BigInt(hostMemFree()), 40); // freeram
   // sharedram 48, bufferram 56, totalswap 64, freeswap 72: 0.
   b.writeUInt16LE(Math.min(0xffff, Math.max(1, k.tasks.size)), 80); // procs
   // totalhigh 88, freehigh 96: 0 on 64-bit.

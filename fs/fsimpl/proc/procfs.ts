@@ -2,7 +2,6 @@
  * /proc, synthesized from the Sentry's own task and thread-group tables: it shows the
  * sandbox (its pids, files, mounts), never the host's processes.
  */
-import * as os from 'os';
 import { readFileSync } from 'fs';
 import { randomUUID } from 'crypto';
 import * as E from '../../../src/abi/errno';
@@ -19,6 +18,7 @@ import type { Vfs } from '../../vfs/vfs';
 import { currentCaller } from '../../vfs/caller';
 import { PIPE_MAX_SIZE } from '../pipefs/pipe';
 import { processUsage, hostStatus, zeroUsage } from '../../../src/kernel/time/cputime';
+import { hostCpuTicks, hostMemFree, hostMemTotal, type CpuTicks } from '../../../src/kernel/host-stats';
 import { tmpfsBudget } from '../../vfs/space-budget';
 import { procNetFiles } from '../../../src/net/procnet';
 
@@ -67,7 +67,7 @@ function vmstatText(kernel: Kernel): string {
     minflt += u.minflt;
     majflt += u.majflt;
   }
-  const free = Math.floor(os.freemem() / 4096);
+  const free = Math.floor(hostMemFree() / 4096);
   const rows: Array<[string, number]> = [
     ['nr_free_pages', free], ['nr_inactive_anon', 0], ['nr_active_anon', 0], ['nr_inactive_file', 0],
     ['nr_active_file', 0], ['nr_unevictable', 0], ['nr_mlock', 0], ['nr_anon_pages', 0], ['nr_mapped', 0],
@@ -314,7 +314,7 @@ function statLine(t: Task | undefined, tg: ThreadGroup, state?: string): string 
   const startTicks = Math.floor(tg.startTimeNs / 1e7);
   const u = tg.zombie ? (tg.finalUsage ?? zeroUsage()) : processUsage(tg);
   const c = tg.childrenUsage ?? zeroUsage();
-  const rssPages = t && t.hostTid > 0 ? Math.floor((hostStatus(t.hostTid).rssKb ?? 0) / 4) : 0;
+  const rssPages = t && t.hostTid > 0 ? Math.floor((hostStatus(t).rssKb ?? 0) / 4) : 0;
   const f = [
     t ? t.tid : tg.pid, `(${comm})`, state ?? stateLetter(t), tg.ppid, tg.pgid, tg.sid, 0, -1, 4194304,
     u.minflt, c.minflt, u.majflt, c.majflt, ticks(u.userNs), ticks(u.sysNs), ticks(c.userNs), ticks(c.sysNs),
@@ -336,7 +336,7 @@ function statusText(t: Task, state?: string): string {
   const c = t.creds;
   const name = t.comm || baseName(tg.exePath);
   const st = state ?? stateLetter(t);
-  const hs = t.hostTid > 0 ? hostStatus(t.hostTid) : { maxRssKb: 0, rssKb: 0, nvcsw: 0, nivcsw: 0 };
+  const hs = t.hostTid > 0 ? hostStatus(t) : { maxRssKb: 0, rssKb: 0, nvcsw: 0, nivcsw: 0 };
   const stName = { R: 'R (running)', S: 'S (sleeping)', T: 'T (stopped)', Z: 'Z (zombie)' }[st] ?? st;
   return [
     `Name:\t${name}`,
@@ -415,8 +415,8 @@ function limitsText(tg: ThreadGroup): string {
 
 function meminfoText(): string {
   const kb = (n: number) => `${Math.floor(n / 1024).toString().padStart(8)} kB`;
-  const total = os.totalmem();
-  const free = os.freemem();
+  const total = hostMemTotal();
+  const free = hostMemFree();
   return [
     `MemTotal:       ${kb(total)}`, `MemFree:        ${kb(free)}`, `MemAvailable:   ${kb(free)}`,
     `Buffers:        ${kb(0)}`, `Cached:         ${kb(0)}`, `SwapCached:     ${kb(0)}`,
@@ -427,15 +427,13 @@ function meminfoText(): string {
 }
 
 function statText(kernel: Kernel): string {
-  const cpus = os.cpus().slice(0, kernel.cpus);
-  const line = (name: string, t: os.CpuInfo['times']) =>
-    `${name} ${Math.floor(t.user / 10)} ${Math.floor(t.nice / 10)} ${Math.floor(t.sys / 10)} ${Math.floor(t.idle / 10)} 0 ${Math.floor(t.irq / 10)} 0 0 0 0\n`;
+  const cpus = hostCpuTicks().slice(0, kernel.cpus);
+  const line = (name: string, t: CpuTicks) => `${name} ${t.user} ${t.nice} ${t.sys} ${t.idle} 0 ${t.irq} 0 0 0 0\n`;
   const sum = cpus.reduce((a, c) => ({
-    user: a.user + c.times.user, nice: a.nice + c.times.nice, sys: a.sys + c.times.sys,
-    idle: a.idle + c.times.idle, irq: a.irq + c.times.irq,
+    user: a.user + c.user, nice: a.nice + c.nice, sys: a.sys + c.sys, idle: a.idle + c.idle, irq: a.irq + c.irq,
   }), { user: 0, nice: 0, sys: 0, idle: 0, irq: 0 });
   let out = line('cpu ', sum);
-  cpus.forEach((c, i) => (out += line(`cpu${i}`, c.times)));
+  cpus.forEach((c, i) => (out += line(`cpu${i}`, c)));
   out += `intr 0\nctxt 0\nbtime ${Math.floor(kernel.bootWallMs / 1000)}\nprocesses ${kernel.threadGroups.size}\n`;
   out += `procs_running 1\nprocs_blocked 0\nsoftirq 0\n`;
   return out;
