@@ -11,24 +11,13 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'child_process
 import * as nfs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BASE_ENV, spawnCollect, type RunResult } from '../helpers/run';
+import { BASE_ENV } from '../helpers/run';
+import { attempt, reported } from './confine-hook';
 import { BIN } from '../helpers/paths';
 
 const isRoot = process.getuid?.() === 0;
 const haveStrace = spawnSync('strace', ['-V'], { stdio: 'ignore' }).status === 0;
 const haveSetpriv = spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status === 0;
-
-function attempt(spec: string, confine = 'on'): Promise<RunResult> {
-  return spawnCollect([process.execPath, BIN, 'run', '/bin/true'], {
-    ...BASE_ENV,
-    TSSANDBOX_TEST_FORBIDDEN_SYSCALL: spec,
-    TSSANDBOX_CONFINE: confine,
-  }, { timeoutMs: 30_000 });
-}
-
-function reported(r: RunResult, kind: string): string | undefined {
-  return new RegExp(`^tssandbox: forbidden ${kind}: (.*)$`, 'm').exec(r.stderr)?.[1];
-}
 
 /** A sandbox running `sh -c script` that printed "ready" (so it is set up and confined). */
 async function startReady(script: string, confine = 'on'): Promise<ChildProcess & { out: () => string }> {

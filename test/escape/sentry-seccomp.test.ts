@@ -8,22 +8,11 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as nfs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BASE_ENV, spawnCollect, type RunResult } from '../helpers/run';
+import { BASE_ENV } from '../helpers/run';
+import { attempt, reported } from './confine-hook';
 import { BIN } from '../helpers/paths';
 
 const isRoot = process.getuid?.() === 0;
-
-function attempt(spec: string, confine = 'on'): Promise<RunResult> {
-  return spawnCollect([process.execPath, BIN, 'run', '/bin/true'], {
-    ...BASE_ENV,
-    TSSANDBOX_TEST_FORBIDDEN_SYSCALL: spec,
-    TSSANDBOX_CONFINE: confine,
-  }, { timeoutMs: 30_000 });
-}
-
-function reported(r: RunResult, kind: string): string | undefined {
-  return new RegExp(`^tssandbox: forbidden ${kind}: (.*)$`, 'm').exec(r.stderr)?.[1];
-}
 
 describe("the Sentry's own seccomp filter", () => {
   let victim: ChildProcess;
