@@ -14,7 +14,11 @@
 import { native } from '../platform/native';
 import { hostAuxv } from '../loader/host-auxv';
 
+/** A host SIGTERM/SIGINT/SIGHUP the run loop has not taken after this long ends the Sentry. */
+const SIGNAL_WATCHDOG_MS = 10_000;
+
 interface ConfineNative {
+  hostSignalWatchdog?(ms: number): number;
   sentryConfine(o: { gofer: boolean; log: boolean; keepFileCaps: boolean; stubPid: number; chroot: boolean }): number;
   sentryTryForbidden(kind: string, arg: number, path?: string): number;
 }
@@ -43,6 +47,9 @@ export function confineSentry(o: ConfineOptions, warn: (m: string) => void): num
     // empty directory (the Direct backend reaches host trees by path itself).
     r = n.sentryConfine({ gofer: o.gofer, log: mode === 'log', keepFileCaps: !o.gofer, stubPid: o.stubPid, chroot: o.gofer });
     if (r < 0) warn(`cannot confine the Sentry (errno ${-r}): running without its seccomp filter`);
+    // Second layer behind the run loop's host-signal handling: a Sentry stuck in a
+    // JavaScript loop (a guest-driven loop without a bound) still ends on SIGTERM.
+    n.hostSignalWatchdog?.(SIGNAL_WATCHDOG_MS);
   }
   testHook(n as ConfineNative);
   return r;
@@ -52,6 +59,13 @@ function testHook(n: ConfineNative): void {
   const spec = process.env.TSSANDBOX_TEST_FORBIDDEN_SYSCALL;
   if (!spec) return;
   const [kind, arg = ''] = spec.split(/:(.*)/s);
+  if (kind === 'spin') {
+    // A Sentry stuck in JavaScript (the watchdog's test): says so, then never returns.
+    process.stderr.write('tssandbox: forbidden spin: spinning\n');
+    for (;;) {
+      /* spin */
+    }
+  }
   const r = n.sentryTryForbidden(kind, Number(arg) || 0, arg);
   process.stderr.write(`tssandbox: forbidden ${kind}: ${r === 0 ? 'allowed' : `errno ${-r}`}\n`);
 }
