@@ -57,7 +57,7 @@ constexpr int kMaxRoots = 64;
 constexpr uint64_t kResolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 
 enum Op { Hello, Lstat, Open, Readdir, Readlink, Mkdir, CreateExcl, Unlink, Rmdir, Rename, Symlink, Link,
-          Chmod, Chown, Truncate, Utimes, Statfs };
+          Chmod, Chown, Truncate, Utimes, Statfs, ProcFile };
 
 uint8_t g_in[kMaxMsg];
 uint8_t g_out[kReplyMax + 64];
@@ -74,6 +74,11 @@ enum Confined : uint32_t {
   kConfMountAttrs = 16, // served roots are clones with nodev,nosuid,nosymfollow(,ro)
 };
 uint32_t g_confined = 0;
+// The host's /proc (O_PATH), opened before the pivot, and the Sentry's pid: PROCFILE
+// opens stat/schedstat/status of the Sentry's own tracees (the stub threads, for guest
+// CPU time and RSS) so that the Sentry itself opens no host path once it runs guests.
+int g_proc = -1;
+pid_t g_sentry = 0;
 
 #ifndef SYS_fchmodat2
 #define SYS_fchmodat2 452
@@ -270,6 +275,44 @@ struct timespec Ts(double s) {
   return t;
 }
 
+// PROCFILE (aux = host tid, flags = 0 stat, 1 schedstat, 2 status): the file of a
+// thread the Sentry traces, and of no other process (EPERM). The tid's directory is
+// opened first (it pins that very task), then its TracerPid checked through it.
+int32_t OpenProcFile(uint32_t tid, uint32_t which, int* fdOut) {
+  static const char* const names[] = {"stat", "schedstat", "status"};
+  if (g_proc < 0) return -ENOSYS;
+  if (tid == 0 || tid > (1u << 22) || which > 2) return -EINVAL;
+  char dir[16];
+  snprintf(dir, sizeof dir, "%u", tid);
+  int d = Openat2(g_proc, dir, O_PATH | O_DIRECTORY, 0,
+                  RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
+  if (d < 0) return d;
+  int st = Openat2(d, "status", O_RDONLY, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  if (st < 0) {
+    close(d);
+    return st;
+  }
+  static char buf[4096];
+  ssize_t n = read(st, buf, sizeof buf - 1);
+  buf[n > 0 ? n : 0] = 0;
+  const char* tp = strstr(buf, "\nTracerPid:");
+  long tracer = tp ? strtol(tp + 12, nullptr, 10) : 0;
+  int32_t res = 0;
+  if (tracer != (long)g_sentry || g_sentry <= 0) {
+    res = -EPERM;
+  } else if (which == 2) {
+    *fdOut = st;
+    st = -1;
+  } else {
+    int fd = Openat2(d, names[which], O_RDONLY, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    if (fd < 0) res = fd;
+    else *fdOut = fd;
+  }
+  if (st >= 0) close(st);
+  close(d);
+  return res;
+}
+
 // Serves one request in g_in[0, len); fills g_out; returns the reply length.
 size_t Serve(size_t len, int* fdOut) {
   int32_t res = -EINVAL;
@@ -300,6 +343,10 @@ size_t Serve(size_t len, int* fdOut) {
       memcpy(g_out + 12, &g_confined, 4);
       plen = 8;
       res = kVersion;
+      goto done;
+    }
+    if (op == ProcFile) {
+      res = OpenProcFile(aux, flags, fdOut);
       goto done;
     }
     int root = mount < (uint32_t)g_nroots ? g_roots[mount] : -1;
@@ -539,6 +586,7 @@ size_t GoferFilter(struct sock_filter* buf, size_t cap) {
       SYS_mkdirat, SYS_unlinkat, SYS_symlinkat, SYS_linkat,          // rw binds
       SYS_renameat, SYS_renameat2, SYS_fchmodat, SYS_fchmodat2, SYS_fchownat,
       SYS_ftruncate, SYS_utimensat,
+      SYS_read,                                                      // PROCFILE's status check
       SYS_getpid, SYS_exit, SYS_exit_group, SYS_rt_sigreturn, SYS_restart_syscall,
   };
   for (int nr : allow) b.Rule((uint32_t)nr, A);
@@ -611,6 +659,7 @@ struct MountAttr {
 uint32_t ConfineGofer(int n, char (*paths)[4096], const bool* ro, bool tryNs) {
   uint32_t got = 0;
   SetName();
+  g_proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
   static char mi[1 << 20];
   bool ns = tryNs && unshare(CLONE_NEWNS) == 0 && mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0;
   if (ns) got |= kConfMountNs;
@@ -809,6 +858,7 @@ static Napi::Value GoferFork(const Napi::CallbackInfo& info) {
     return Num(env, -e);
   }
   if (pid == 0) {
+    g_sentry = getppid();
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     setpgid(0, 0);  // keyboard signals are the Sentry's to pass on, not the gofer's
     ResetSignalsInChild();

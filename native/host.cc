@@ -13,10 +13,13 @@
 #include <csignal>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <termios.h>
 #include <ucontext.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 namespace tss {
@@ -25,6 +28,18 @@ static int g_selfpipe[2] = {-1, -1};
 static std::atomic<uint32_t> g_hostSigs{0};
 static pid_t g_mainTid = 0;
 static bool g_sigchldOn = false;
+// A host SIGTERM/SIGINT/SIGHUP not yet taken by the run loop: since when (CLOCK_MONOTONIC
+// ns, 0 = none) and which. The watchdog (hostSignalWatchdog) ends a Sentry whose loop
+// does not take one within its bound: a Sentry stuck in a JavaScript loop would
+// otherwise answer only SIGKILL.
+static std::atomic<int64_t> g_termSince{0};
+static std::atomic<int> g_termSig{0};
+
+static int64_t MonoNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 int SelfPipeReadFd() { return g_selfpipe[0]; }
 uint32_t PendingHostSignals() { return g_hostSigs.load(); }
@@ -74,6 +89,10 @@ __attribute__((noinline, noclone)) long WaitUnlessHostSignal(pid_t pid, int* sta
 static void OnHostSignal(int sig, siginfo_t*, void* ctx) {
   int e = errno;
   g_hostSigs.fetch_or(1u << sig);
+  if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP) && g_termSince.load() == 0) {
+    g_termSig.store(sig);
+    g_termSince.store(MonoNs());
+  }
   WakeSelfPipe();
   pid_t self = (pid_t)syscall(SYS_gettid);
   if (self != g_mainTid) {
@@ -132,7 +151,44 @@ static Napi::Value InstallSignalHandlers(const Napi::CallbackInfo& info) {
 }
 
 static Napi::Value TakeHostSignals(const Napi::CallbackInfo& info) {
+  g_termSince.store(0);
   return Num(info.Env(), (double)g_hostSigs.exchange(0));
+}
+
+// hostSignalWatchdog(ms): a thread that exits the process (status 128 + signal; the
+// stubs and the gofer die with it: PTRACE_O_EXITKILL, PDEATHSIG) when a host
+// SIGTERM/SIGINT/SIGHUP stays untaken by the run loop for ms. Once per process.
+static Napi::Value HostSignalWatchdog(const Napi::CallbackInfo& info) {
+  static bool started = false;
+  if (started) return Num(info.Env(), 0);
+  int64_t bound = (int64_t)info[0].As<Napi::Number>().DoubleValue() * 1000000;
+  pthread_t th;
+  auto* arg = new int64_t(bound);
+  int r = pthread_create(&th, nullptr, [](void* a) -> void* {
+    int64_t b = *static_cast<int64_t*>(a);
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);  // host signals go to the loop, not here
+    for (;;) {
+      struct timespec ts = {0, 200 * 1000 * 1000};
+      nanosleep(&ts, nullptr);
+      int64_t since = g_termSince.load();
+      if (since != 0 && MonoNs() - since > b) {
+        static const char msg[] = "tssandbox: the Sentry did not act on a host signal in time: exiting\n";
+        ssize_t w = write(2, msg, sizeof msg - 1);
+        (void)w;
+        _exit(128 + g_termSig.load());
+      }
+    }
+    return nullptr;
+  }, arg);
+  if (r != 0) {
+    delete arg;
+    return Num(info.Env(), -r);
+  }
+  pthread_detach(th);
+  started = true;
+  return Num(info.Env(), 0);
 }
 
 static uint8_t* BufArg(const Napi::CallbackInfo& info, int i, size_t* len) {
@@ -232,10 +288,20 @@ static Napi::Value HostTcsets(const Napi::CallbackInfo& info) {
   return Num(info.Env(), 0);
 }
 
+// memfd_create(name, MFD_CLOEXEC): host memory behind a big or mmapped tmpfs file,
+// without naming a host path (the confined Sentry opens none).
+static Napi::Value HostMemfd(const Napi::CallbackInfo& info) {
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  int fd = memfd_create(name.c_str(), MFD_CLOEXEC);
+  return Num(info.Env(), fd < 0 ? -errno : fd);
+}
+
 void InitHost(Napi::Env env, Napi::Object exports) {
   EnsureSelfPipe();
+  exports["hostMemfd"] = Napi::Function::New(env, HostMemfd);
   exports["installSignalHandlers"] = Napi::Function::New(env, InstallSignalHandlers);
   exports["takeHostSignals"] = Napi::Function::New(env, TakeHostSignals);
+  exports["hostSignalWatchdog"] = Napi::Function::New(env, HostSignalWatchdog);
   exports["hostPoll"] = Napi::Function::New(env, HostPoll);
   exports["hostRead"] = Napi::Function::New(env, HostRead);
   exports["hostWrite"] = Napi::Function::New(env, HostWrite);

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -99,21 +100,17 @@ size_t SentryFilter(struct sock_filter* buf, size_t cap, bool gofer, bool log) {
   b.Ret(kAllow);
   b.Ret(deny);
 
-  // ---- opening: read-only opens (the few host files still read, see SECURITY.md) and
-  // unnamed O_TMPFILE files (tmpfs pages to mmap); with the gofer, nothing that
-  // writes, creates or truncates a host path.
+  // ---- opening: with the gofer, no host path at all. Host files come from the gofer
+  // (fds over its socket); the few host files the Sentry reads itself (/proc/meminfo,
+  // /proc/stat, the memory cgroup, the vDSO image) were opened at start-up and are read
+  // through their fds; the stub threads' /proc files are opened by the gofer; tmpfs
+  // pages are memfds. The Sentry is also chrooted into an empty directory (EnterEmptyRoot),
+  // so what a path could still name (stat, access, readlink...) is nothing of the host.
   if (gofer) {
-    const uint32_t writeBits = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
-    constexpr uint32_t kTmpfile = 020000000;  // __O_TMPFILE
-    for (int nr : {SYS_openat, SYS_open}) {
-      uint32_t flagsArg = nr == SYS_openat ? 2 : 1;
-      b.Put(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 5);
-      b.Put(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(offsetof(struct seccomp_data, args) + 8 * flagsArg));
-      b.Put(BPF_JMP | BPF_JSET | BPF_K, kTmpfile, 2, 0);  // O_TMPFILE: allowed
-      b.Put(BPF_JMP | BPF_JSET | BPF_K, writeBits, 0, 1);
-      b.Ret(deny);
-      b.Ret(kAllow);
-    }
+    // [directfs allowance: openat on dir fds the gofer donated, flags pinned, goes here,
+    //  before the refusal below.]
+    b.Rule(SYS_open, deny);
+    b.Rule(SYS_openat, deny);
     // futimens (fd, NULL path) only; a path would name a host file.
     b.Put(BPF_JMP | BPF_JEQ | BPF_K, SYS_utimensat, 0, 6);
     b.Put(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(offsetof(struct seccomp_data, args) + 8));
@@ -218,6 +215,29 @@ size_t SentryFilter(struct sock_filter* buf, size_t cap, bool gofer, bool log) {
 
 bool g_confined = false;
 
+// chroot into an empty directory that no longer exists (made, entered, removed, then
+// made the root): absolute and relative paths of the Sentry name nothing of the host
+// (ENOENT), and nothing can be created there. Needs CAP_SYS_CHROOT (dropped right
+// after, and chroot is a killing rule of the filter, so it cannot be undone). A mount
+// namespace of its own is out of reach: unshare(CLONE_NEWNS) refuses a multi-threaded
+// process, and Node runs threads from its first instruction.
+bool EnterEmptyRoot() {
+  const char* bases[] = {getenv("TMPDIR"), "/tmp", "/dev/shm", "/run"};
+  for (const char* base : bases) {
+    if (!base || !*base) continue;
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s/tssandbox-root-XXXXXX", base) >= (int)sizeof dir) continue;
+    if (!mkdtemp(dir)) continue;
+    int d = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    bool ok = d >= 0 && fchdir(d) == 0;
+    rmdir(dir);
+    ok = ok && chroot(".") == 0 && chdir("/") == 0;
+    if (d >= 0) close(d);
+    if (ok) return true;
+  }
+  return false;
+}
+
 // Is the stub `pid` in a user namespace other than ours? (false when unknown)
 bool StubHasOwnUserNs(int pid) {
   if (pid <= 0) return false;
@@ -228,11 +248,13 @@ bool StubHasOwnUserNs(int pid) {
   return a.st_ino != b.st_ino || a.st_dev != b.st_dev;
 }
 
-// sentryConfine({ gofer, log, keepFileCaps, stubPid }): drops capabilities (all of them,
+// sentryConfine({ gofer, log, keepFileCaps, stubPid, chroot }): chroots into an empty
+// directory (chroot: true), becomes non-dumpable, drops capabilities (all of them,
 // or keeps the file-access ones root needs when the Sentry reaches host trees itself,
 // and CAP_SYS_PTRACE when the stubs share its user namespace), sets
 // no_new_privs and installs the filter on every thread. Returns a bit mask (1 filter,
-// 2 capabilities, 4 no_new_privs) or -errno when the filter could not be installed.
+// 2 capabilities, 4 no_new_privs, 8 empty root, 16 not dumpable) or -errno when the
+// filter could not be installed.
 Napi::Value SentryConfine(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) return Num(env, -EINVAL);
@@ -240,6 +262,7 @@ Napi::Value SentryConfine(const Napi::CallbackInfo& info) {
   bool gofer = o.Get("gofer").ToBoolean().Value();
   bool log = o.Get("log").ToBoolean().Value();
   bool keepFileCaps = o.Get("keepFileCaps").ToBoolean().Value();
+  bool wantRoot = o.Has("chroot") && o.Get("chroot").ToBoolean().Value();
   int stubPid = o.Has("stubPid") && o.Get("stubPid").IsNumber() ? o.Get("stubPid").As<Napi::Number>().Int32Value() : 0;
   if (g_confined) return Num(env, -EALREADY);
   int got = 0;
@@ -251,6 +274,11 @@ Napi::Value SentryConfine(const Napi::CallbackInfo& info) {
   // (owned by our uid) the Sentry has it there without any capability here; when the
   // stub shares our user namespace (the host refused a new one), it is kept.
   if (!StubHasOwnUserNs(stubPid)) keep |= 1ull << CAP_SYS_PTRACE;
+  if (wantRoot && EnterEmptyRoot()) got |= 8;
+  // Not dumpable: no other process of our uid (another sandbox's Sentry, a guest that
+  // got out of its own) may read our memory or fds through /proc or process_vm_*; the
+  // Sentry's own access to its tracees is not affected.
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0) got |= 16;
   if (KeepOnlyCaps(keep)) got |= 2;
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0) got |= 4;
   static struct sock_filter filt[1024];
@@ -288,6 +316,16 @@ Napi::Value SentryTryForbidden(const Napi::CallbackInfo& info) {
     if (r >= 0) close((int)r), r = 0;
   } else if (kind == "unshare") {
     r = syscall(SYS_unshare, 0);  // flags 0: a no-op when allowed
+  } else if (kind == "open-read") {
+    // Any open by path, even read-only: refused with the gofer (EPERM).
+    std::string p = info[2].As<Napi::String>().Utf8Value();
+    r = syscall(SYS_openat, AT_FDCWD, p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (r >= 0) close((int)r), r = 0;
+  } else if (kind == "stat") {
+    // Allowed by the filter; the empty root makes any host path ENOENT.
+    std::string p = info[2].As<Napi::String>().Utf8Value();
+    struct stat st;
+    r = stat(p.c_str(), &st);
   } else if (kind == "open-write") {
     // O_WRONLY|O_APPEND of a path the test names (its own file): appends nothing.
     std::string p = info[2].As<Napi::String>().Utf8Value();

@@ -1,4 +1,5 @@
 /** Memory-management syscalls: validate as Linux does, then delegate to src/mm. */
+import { TASK_SIZE } from '../src/mm/guest-memory';
 import type { Task } from '../src/kernel/task';
 import { EBADF, EINVAL, EACCES, ENODEV, EFAULT, ENOMEM } from '../src/abi/errno';
 import { limitsOf, RLIMIT_AS } from '../src/kernel/limits';
@@ -77,9 +78,25 @@ export function msync(t: Task, addr: number, len: number, flags: number): number
   return t.mm.find(addr) ? 0 : -12;
 }
 
+/**
+ * mincore, in Linux's order: EINVAL (unaligned), ENOMEM (outside user space), EFAULT
+ * (vec), then a page of entries at a time, walking the VMAs: ENOMEM at the first hole.
+ * Bounded work whatever the length (found by the syscall fuzzer: -1 threw).
+ */
 export function mincore(t: Task, addr: number, len: number, vec: number): number {
-  if (addr % PAGE_SIZE) return -EINVAL;
+  if (addr % PAGE_SIZE !== 0) return -EINVAL;
+  if (addr < 0 || len < 0 || addr + len > TASK_SIZE) return -ENOMEM; // access_ok
   const pages = Math.ceil(len / PAGE_SIZE);
-  for (let a = addr; a < addr + len; a += PAGE_SIZE) if (!t.mm.find(a)) return -12;
-  return t.mem.write(vec, Buffer.alloc(pages, 1)) ? 0 : -EFAULT;
+  if (vec < 0 || vec + pages > TASK_SIZE) return -EFAULT;
+  const end = addr + pages * PAGE_SIZE;
+  const ones = Buffer.alloc(PAGE_SIZE, 1);
+  for (let a = addr, v = vec; a < end;) {
+    const vma = t.mm.find(a);
+    if (!vma) return -ENOMEM;
+    const n = Math.min(PAGE_SIZE, (Math.min(vma.end, end) - a) / PAGE_SIZE);
+    if (!t.mem.write(v, n === PAGE_SIZE ? ones : ones.subarray(0, n))) return -EFAULT;
+    a += n * PAGE_SIZE;
+    v += n;
+  }
+  return 0;
 }

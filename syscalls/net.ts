@@ -349,7 +349,7 @@ export function sendto(t: Task, fd: number, buf: number, len: number, flags: num
     to = a;
   }
   if (len < 0) return -E.EINVAL;
-  return finish(t, doSend(t, s, [{ base: buf, len: Math.min(len, 0x7ffff000) }], flags | 0, connTo(s, to), null));
+  return finish(t, doSend(t, s, [{ base: buf, len: len < 0 ? 0x7ffff000 : Math.min(len, 0x7ffff000) }], flags | 0, connTo(s, to), null));
 }
 
 /** Connection-oriented sockets ignore a destination (Linux: EISCONN only for unconnected TCP...). */
@@ -463,7 +463,7 @@ export function recvfrom(t: Task, fd: number, buf: number, len: number, flags: n
   if (typeof s === 'number') return s;
   if (len < 0) return -E.EINVAL;
   const meta = emptyMeta();
-  const r = doRecv(t, s, [{ base: buf, len: Math.min(len, 0x7ffff000) }], flags | 0, meta);
+  const r = doRecv(t, s, [{ base: buf, len: len < 0 ? 0x7ffff000 : Math.min(len, 0x7ffff000) }], flags | 0, meta);
   if (meta.rights !== null) for (const f of meta.rights) f.decRef();
   if (r < 0) return finish(t, r);
   t.sysState = undefined;

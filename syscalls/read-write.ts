@@ -74,7 +74,7 @@ function readSocket(t: Task, f: SocketFile, segs: Seg[]): number {
 }
 
 function readHostFile(t: Task, f: HostFsFile, seg: Seg, pos: number): number {
-  const n = t.mem.readFromHost(f.hostFd, pos < 0 ? f.pos : pos, seg.base, Math.min(seg.len, 0x7ffff000));
+  const n = t.mem.readFromHost(f.hostFd, pos < 0 ? f.pos : pos, seg.base, rwCount(seg.len));
   if (n > 0) {
     if (pos < 0) f.pos += n;
     if (inotify.watching()) inotify.notifyDentry(f.dentry, f.dentry?.inode ?? f.inode, inotify.IN_ACCESS);
@@ -144,18 +144,26 @@ function countIo(t: Task, r: number, write: boolean): number {
   return r;
 }
 
+/**
+ * A size_t count as Linux clamps it (MAX_RW_COUNT): a register above 2^63 arrives here
+ * negative and is huge, not negative (found by the syscall fuzzer: pwrite64 spun on it).
+ */
+function rwCount(count: number): number {
+  return count < 0 ? 0x7ffff000 : Math.min(count, 0x7ffff000);
+}
+
 export function read(t: Task, fd: number, buf: number, count: number): number {
   const f = fileOf(t, fd);
   if (!f) return -E.EBADF;
   if (count < 0) return -E.EINVAL;
-  return doRead(t, f, [{ base: buf, len: Math.min(count, 0x7ffff000) }], -1);
+  return doRead(t, f, [{ base: buf, len: rwCount(count) }], -1);
 }
 
 export function write(t: Task, fd: number, buf: number, count: number): number {
   const f = fileOf(t, fd);
   if (!f) return -E.EBADF;
   if (count < 0) return -E.EINVAL;
-  return doWrite(t, f, [{ base: buf, len: Math.min(count, 0x7ffff000) }], -1);
+  return doWrite(t, f, [{ base: buf, len: rwCount(count) }], -1);
 }
 
 export function pread64(t: Task, fd: number, buf: number, count: number, pos: number): number {
@@ -163,7 +171,7 @@ export function pread64(t: Task, fd: number, buf: number, count: number, pos: nu
   if (!f) return -E.EBADF;
   if (pos < 0) return -E.EINVAL;
   if (!f.readable) return -E.EBADF;
-  return doRead(t, f, [{ base: buf, len: Math.min(count, 0x7ffff000) }], pos);
+  return doRead(t, f, [{ base: buf, len: rwCount(count) }], pos);
 }
 
 export function pwrite64(t: Task, fd: number, buf: number, count: number, pos: number): number {
@@ -172,8 +180,8 @@ export function pwrite64(t: Task, fd: number, buf: number, count: number, pos: n
   if (pos < 0) return -E.EINVAL;
   if (!f.writable) return -E.EBADF;
   // Linux quirk: pwrite on an O_APPEND file appends.
-  if (f.flags & O_APPEND) return doWrite(t, f, [{ base: buf, len: count }], -1);
-  return doWrite(t, f, [{ base: buf, len: Math.min(count, 0x7ffff000) }], pos);
+  if (f.flags & O_APPEND) return doWrite(t, f, [{ base: buf, len: rwCount(count) }], -1);
+  return doWrite(t, f, [{ base: buf, len: rwCount(count) }], pos);
 }
 
 export function readv(t: Task, fd: number, iov: number, cnt: number): number {

@@ -254,24 +254,41 @@ export function signalfd(t: Task, fd: number, maskAddr: number, size: number): n
   return signalfd4(t, fd, maskAddr, size, 0);
 }
 
-/** rt_sigtimedwait: take a pending signal from `set` without running its handler. */
+/**
+ * rt_sigtimedwait: take a pending signal from `set` without running its handler. Another
+ * signal the caller does not block ends the wait with EINTR (never restarted, as Linux).
+ */
 export function rt_sigtimedwait(t: Task, setAddr: number, infoAddr: number, tsAddr: number, size: number): number {
   if (size !== 8) return -E.EINVAL;
   const set = t.mem.readBigU64(setAddr);
   if (set === null) return -E.EFAULT;
   const wanted = set & ~UNBLOCKABLE;
   const notWanted = ~wanted & 0xffffffffffffffffn;
+  const waiting = t.sysState?.tmpMask !== undefined;
+  const restore = () => {
+    if (!waiting) return;
+    t.sig.mask = t.sysState.tmpMask;
+    t.sig.realBlocked = 0n;
+  };
   for (const q of [t.sig.pending, t.tg.sharedPending]) {
     const i = nextDeliverable(q, notWanted);
     if (i >= 0) {
       const si = q.splice(i, 1)[0];
-      if (t.sysState?.tmpMask !== undefined) t.sig.mask = t.sysState.tmpMask;
+      restore();
       if (infoAddr && !t.mem.write(infoAddr, encodeSigInfo(si))) return -E.EFAULT;
       return si.signo;
     }
   }
+  if (waiting) {
+    for (const q of [t.sig.pending, t.tg.sharedPending]) {
+      if (nextDeliverable(q, t.sysState.tmpMask) >= 0) {
+        restore();
+        return -E.EINTR;
+      }
+    }
+  }
   if (t.timedOut) {
-    if (t.sysState?.tmpMask !== undefined) t.sig.mask = t.sysState.tmpMask;
+    restore();
     return -E.EAGAIN;
   }
   let deadline = t.sysState?.deadline ?? Infinity;
@@ -286,16 +303,19 @@ export function rt_sigtimedwait(t: Task, setAddr: number, infoAddr: number, tsAd
       deadline = t.kernel.nowNs() + sec * 1e9 + nsec;
     }
     // While waiting, the awaited signals count as unblocked so that sending wakes us;
-    // they are then taken here rather than delivered.
+    // they are then taken here rather than delivered. For sig_ignored they are still
+    // blocked (realBlocked), so a default-ignored one is queued, not dropped.
     t.sysState = { deadline, tmpMask: t.sig.mask };
   }
   t.sysState.waitSet = wanted;
   t.intrResult = -E.EINTR;
   t.onInterrupt = () => {
     t.sig.mask = t.sysState.tmpMask;
-    return true; // re-run: the signal is taken above, not delivered
+    t.sig.realBlocked = 0n;
+    return true; // re-run: the signal is taken above, or ends the wait with EINTR
   };
   t.sig.mask = t.sysState.tmpMask & ~wanted;
+  t.sig.realBlocked = t.sysState.tmpMask;
   return t.block(deadline);
 }
 

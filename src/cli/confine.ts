@@ -1,8 +1,9 @@
 /**
  * The Sentry confines itself once the sandbox is set up (called from src/cli/run.ts
- * after the stub and the gofer are started, before guest code runs): capabilities
- * dropped, no_new_privs, and a seccomp filter on all of its threads that allows only
- * the host calls it makes (native/sentry_confine.cc lists them). See SECURITY.md.
+ * after the stub and the gofer are started, before guest code runs): chrooted into an
+ * empty directory, not dumpable, capabilities dropped, no_new_privs, and a seccomp
+ * filter on all of its threads that allows only the host calls it makes and, with the
+ * gofer, no open of a host path (native/sentry_confine.cc lists them). See SECURITY.md.
  *
  * TSSANDBOX_CONFINE=off skips it (debugging: e.g. to strace the Sentry or to compare
  * with an unconfined run); TSSANDBOX_CONFINE=log allows and logs to the kernel log
@@ -11,9 +12,14 @@
  * try one forbidden call and report its result on stderr.
  */
 import { native } from '../platform/native';
+import { hostAuxv } from '../loader/host-auxv';
+
+/** A host SIGTERM/SIGINT/SIGHUP the run loop has not taken after this long ends the Sentry. */
+const SIGNAL_WATCHDOG_MS = 10_000;
 
 interface ConfineNative {
-  sentryConfine(o: { gofer: boolean; log: boolean; keepFileCaps: boolean; stubPid: number }): number;
+  hostSignalWatchdog?(ms: number): number;
+  sentryConfine(o: { gofer: boolean; log: boolean; keepFileCaps: boolean; stubPid: number; chroot: boolean }): number;
   sentryTryForbidden(kind: string, arg: number, path?: string): number;
 }
 
@@ -25,7 +31,7 @@ export interface ConfineOptions {
 }
 
 /** Result bits of sentryConfine. */
-export const CONFINED_FILTER = 1, CONFINED_CAPS = 2, CONFINED_NNP = 4;
+export const CONFINED_FILTER = 1, CONFINED_CAPS = 2, CONFINED_NNP = 4, CONFINED_ROOT = 8, CONFINED_NODUMP = 16;
 
 /** Confines the Sentry; returns the native result (bits, or -errno), or 0 when turned off. */
 export function confineSentry(o: ConfineOptions, warn: (m: string) => void): number {
@@ -34,8 +40,16 @@ export function confineSentry(o: ConfineOptions, warn: (m: string) => void): num
   if (typeof n.sentryConfine !== 'function') return 0;
   let r = 0;
   if (mode !== 'off') {
-    r = n.sentryConfine({ gofer: o.gofer, log: mode === 'log', keepFileCaps: !o.gofer, stubPid: o.stubPid });
+    // What is read lazily from the host's /proc by name must be read before: the
+    // confined Sentry opens no host path (the rest is opened at module load).
+    hostAuxv();
+    // With the gofer, the Sentry needs no host path at all: it is also chrooted into an
+    // empty directory (the Direct backend reaches host trees by path itself).
+    r = n.sentryConfine({ gofer: o.gofer, log: mode === 'log', keepFileCaps: !o.gofer, stubPid: o.stubPid, chroot: o.gofer });
     if (r < 0) warn(`cannot confine the Sentry (errno ${-r}): running without its seccomp filter`);
+    // Second layer behind the run loop's host-signal handling: a Sentry stuck in a
+    // JavaScript loop (a guest-driven loop without a bound) still ends on SIGTERM.
+    n.hostSignalWatchdog?.(SIGNAL_WATCHDOG_MS);
   }
   testHook(n as ConfineNative);
   return r;
@@ -45,6 +59,13 @@ function testHook(n: ConfineNative): void {
   const spec = process.env.TSSANDBOX_TEST_FORBIDDEN_SYSCALL;
   if (!spec) return;
   const [kind, arg = ''] = spec.split(/:(.*)/s);
+  if (kind === 'spin') {
+    // A Sentry stuck in JavaScript (the watchdog's test): says so, then never returns.
+    process.stderr.write('tssandbox: forbidden spin: spinning\n');
+    for (;;) {
+      /* spin */
+    }
+  }
   const r = n.sentryTryForbidden(kind, Number(arg) || 0, arg);
   process.stderr.write(`tssandbox: forbidden ${kind}: ${r === 0 ? 'allowed' : `errno ${-r}`}\n`);
 }

@@ -6,7 +6,7 @@
 import * as nfs from 'fs';
 import { EIO, EPROTO } from '../abi/errno';
 import { goferNative, type GoferNative } from './native';
-import { HEADER, MAGIC, VERSION, Op } from './protocol';
+import { HEADER, MAGIC, VERSION, Op, type ProcFileKind } from './protocol';
 
 /** SOCK_SEQPACKET messages must fit the socket buffer: replies are paginated below this. */
 export const REPLY_MAX = 128 * 1024;
@@ -73,6 +73,17 @@ export class GoferClient {
     this.fd = this.fdOut[0];
     return res;
   }
+}
+
+/**
+ * /proc/<tid>/{stat,schedstat,status} of a stub thread, opened by the gofer (the Sentry
+ * opens no host path once guests run). Returns the fd, or -errno (EPERM: not a thread
+ * the Sentry traces; EINVAL/EPROTO from an older gofer).
+ */
+export function goferProcFile(c: GoferClient, tid: number, kind: ProcFileKind): number {
+  const r = c.call(Op.ProcFile, 0, '', '', kind, 0, tid);
+  if (r < 0) return r;
+  return c.fd >= 0 ? c.fd : -EPROTO;
 }
 
 /** Bits of the gofer's Hello reply saying how it is confined (native/gofer_server.cc). */

@@ -11,6 +11,7 @@
  *   0  i32 result (>= 0, or -errno)   4 u32 payload length   8 payload
  *   payloads: STAT = 18 x f64 (Stat fields, FIELDS order); READDIR = repeated
  *   [f64 ino][u32 mode][u16 name length][name]; READLINK = target; STATFS = 6 x f64.
+ *   PROCFILE: no payload, the fd (only of a thread the Sentry traces; else EPERM).
  *
  * The gofer resolves every path with openat2(root, p, RESOLVE_IN_ROOT |
  * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS): the Sentry resolved symlinks itself, so
@@ -39,6 +40,15 @@ export const enum Op {
   Truncate = 14,
   Utimes = 15,
   Statfs = 16,
+  /** aux = host tid, flags = ProcFileKind: /proc/<tid>/<file> of a thread the Sentry traces (fd in the reply). */
+  ProcFile = 17,
+}
+
+/** The /proc files of a stub thread PROCFILE opens. */
+export const enum ProcFileKind {
+  Stat = 0,
+  Schedstat = 1,
+  Status = 2,
 }
 
 /** Order of Stat fields in a STAT payload. */

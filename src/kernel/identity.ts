@@ -1,6 +1,6 @@
-import * as os from 'os';
 import type { Kernel } from './kernel';
 import { guestMemory } from '../determinism/virtual-clock';
+import { hostMemFree, hostMemTotal } from './host-stats';
 
 /**
  * The sandbox's identity as uname(2) and sysinfo(2) report it. The host name and
@@ -47,7 +47,7 @@ export function sysinfoBytes(k: Kernel): Buffer {
   const b = Buffer.alloc(112);
   b.writeBigInt64LE(BigInt(uptimeSeconds(k)), 0);
   // loads[3] at 8, 16, 24 stay 0.
-  const mem = guestMemory(os.totalmem, os.freemem);
+  const mem = guestMemory(hostMemTotal, hostMemFree);
   b.writeBigUInt64LE(BigInt(mem.total), 32); // totalram
   b.writeBigUInt64LE(BigInt(mem.free), 40); // freeram
   // sharedram 48, bufferram 56, totalswap 64, freeswap 72: 0.

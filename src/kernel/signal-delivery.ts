@@ -45,7 +45,7 @@ function initIgnores(s: Sentry, tg: ThreadGroup, si: SigInfo, only?: Task): bool
   // A blocked signal is never ignored at send time (sig_ignored): it is queued, and
   // dropped at delivery if init still has no handler then.
   const bit = sigbit(si.signo);
-  for (const t of only ? [only] : tg.tasks) if (t.sig.mask & bit) return false;
+  for (const t of only ? [only] : tg.tasks) if (t.sig.blocks(bit)) return false;
   return true;
 }
 
@@ -93,7 +93,7 @@ function prepareSignal(s: Sentry, tg: ThreadGroup, sig: number): boolean {
   if (tg.handlers.isIgnored(sig)) {
     const bit = sigbit(sig);
     let blocked = false;
-    for (const t of tg.tasks) if (t.sig.mask & bit) blocked = true;
+    for (const t of tg.tasks) if (t.sig.blocks(bit)) blocked = true;
     if (!blocked) return true;
   }
   return false;

@@ -149,9 +149,20 @@ export class SignalState {
   altStack: AltStack = { sp: 0, flags: SS_DISABLE, size: 0 };
   /** Mask to restore after rt_sigsuspend / pselect / ppoll once a handler ran. */
   savedMask: bigint | null = null;
+  /**
+   * The mask rt_sigtimedwait lifted its set from while it waits (Linux real_blocked):
+   * those signals still count as blocked when sent, so an ignored-by-default one
+   * (SIGCHLD) is queued for the waiter instead of dropped.
+   */
+  realBlocked = 0n;
 
   constructor(mask = 0n) {
     this.mask = mask;
+  }
+
+  /** Is sig (its bit) blocked, counting a mask rt_sigtimedwait lifted (sig_ignored)? */
+  blocks(bit: bigint): boolean {
+    return ((this.mask | this.realBlocked) & bit) !== 0n;
   }
 
   onAltStack(sp: number): boolean {

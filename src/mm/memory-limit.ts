@@ -69,7 +69,8 @@ export class MemoryLimit {
         const openW = (f: string): void => {
           this.limitFds.push(nfs.openSync(`${dir}/${f}`, 'w'));
         };
-        this.procsFd = nfs.openSync(dir + '/cgroup.procs', 'w');
+        // Read-write: release() reads the members through it (the confined Sentry names no path).
+        this.procsFd = nfs.openSync(dir + '/cgroup.procs', 'r+');
         this.applied = Number(bytes);
         if (v2) {
           nfs.writeFileSync(dir + '/memory.max', bytes);
@@ -173,13 +174,21 @@ export class MemoryLimit {
     const dir = this.cgroupDir;
     if (dir === null) return;
     this.cgroupDir = null;
+    let members = '';
+    try {
+      const b = Buffer.alloc(64 * 1024);
+      members = b.toString('latin1', 0, nfs.readSync(this.procsFd, b, 0, b.length, 0));
+    } catch {
+      /* read by path below */
+    }
     for (const fd of [this.usageFd, this.eventsFd, this.procsFd, ...this.limitFds]) {
       try { nfs.closeSync(fd); } catch { /* closed */ }
     }
     this.usageFd = this.eventsFd = this.procsFd = -1;
     this.limitFds = [];
     try {
-      for (const p of nfs.readFileSync(dir + '/cgroup.procs', 'utf8').split('\n')) if (p) process.kill(Number(p), 'SIGKILL');
+      if (!members) members = nfs.readFileSync(dir + '/cgroup.procs', 'utf8');
+      for (const p of members.split('\n')) if (p) process.kill(Number(p), 'SIGKILL');
     } catch {
       /* gone */
     }

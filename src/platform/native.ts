@@ -91,6 +91,8 @@ export interface NativeAddon {
   goferCall?(sock: number, req: Uint8Array, len: number, reqFd: number, resp: Uint8Array, fdOut: Int32Array): number;
   /** lseek(2) on a host fd: new offset or -errno. */
   hostLseek?(fd: number, off: number, whence: number): number;
+  /** memfd_create(name, MFD_CLOEXEC): fd or -errno. */
+  hostMemfd?(name: string): number;
 
   /** Creates the sealed clock page the vDSO reads and starts its clock thread: its fd or -errno. */
   vdsoStart(): number;

@@ -8,8 +8,8 @@ import * as nfs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { goferNative } from '../../src/gofer/native';
-import { spawnGofer, Confined, type GoferClient } from '../../src/gofer/client';
-import { HEADER, MAGIC, Op } from '../../src/gofer/protocol';
+import { spawnGofer, goferProcFile, Confined, type GoferClient } from '../../src/gofer/client';
+import { HEADER, MAGIC, Op, ProcFileKind } from '../../src/gofer/protocol';
 import * as E from '../../src/abi/errno';
 import { BASE_ENV } from '../helpers/run';
 import { BIN } from '../helpers/paths';
@@ -287,5 +287,33 @@ describe.skipIf(!have)('the gofer of a running sandbox, seen from the host', () 
     } finally {
       child.kill('SIGKILL');
     }
+  });
+});
+
+describe.skipIf(!have)('the gofer opens /proc files only of threads the Sentry traces', () => {
+  let c: GoferClient;
+  let victim: ReturnType<typeof spawn>;
+  beforeAll(() => {
+    c = spawnGofer([os.tmpdir()])!;
+    victim = spawn('sleep', ['60'], { stdio: 'ignore' });
+  });
+  afterAll(() => victim.kill('SIGKILL'));
+
+  it('refuses PROCFILE for a host process that is not its Sentry\'s tracee (EPERM), bad tids and kinds (EINVAL)', () => {
+    // This test's process forked the gofer and traces nothing: to the gofer, no host
+    // process is a stub. A Sentry taken over would ask for these.
+    for (const pid of [1, process.pid, victim.pid!]) {
+      for (const kind of [ProcFileKind.Stat, ProcFileKind.Schedstat, ProcFileKind.Status]) {
+        const r = goferProcFile(c, pid, kind);
+        expect(r, `pid ${pid} kind ${kind}`).toBe(-E.EPERM);
+      }
+    }
+    expect(goferProcFile(c, 0, ProcFileKind.Stat)).toBe(-E.EINVAL);
+    expect(goferProcFile(c, 1 << 30, ProcFileKind.Stat)).toBe(-E.EINVAL);
+    expect(goferProcFile(c, process.pid, 3 as ProcFileKind)).toBe(-E.EINVAL);
+    // A path can never be asked for: the request carries a number, the gofer builds the name.
+    const [res, , fd] = raw(sockOf(c), Op.ProcFile, 0, '../../etc/passwd', '', ProcFileKind.Status);
+    expect(fd).toBe(-1);
+    expect(res).toBeLessThan(0);
   });
 });

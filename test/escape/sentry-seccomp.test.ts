@@ -8,22 +8,11 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as nfs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BASE_ENV, spawnCollect, type RunResult } from '../helpers/run';
+import { BASE_ENV } from '../helpers/run';
+import { attempt, reported } from './confine-hook';
 import { BIN } from '../helpers/paths';
 
 const isRoot = process.getuid?.() === 0;
-
-function attempt(spec: string, confine = 'on'): Promise<RunResult> {
-  return spawnCollect([process.execPath, BIN, 'run', '/bin/true'], {
-    ...BASE_ENV,
-    TSSANDBOX_TEST_FORBIDDEN_SYSCALL: spec,
-    TSSANDBOX_CONFINE: confine,
-  }, { timeoutMs: 30_000 });
-}
-
-function reported(r: RunResult, kind: string): string | undefined {
-  return new RegExp(`^tssandbox: forbidden ${kind}: (.*)$`, 'm').exec(r.stderr)?.[1];
-}
 
 describe("the Sentry's own seccomp filter", () => {
   let victim: ChildProcess;
@@ -106,4 +95,26 @@ describe("the Sentry's own seccomp filter", () => {
       child.kill('SIGKILL');
     }
   });
+
+  it('a Sentry stuck in JavaScript still ends on the host\'s SIGTERM (the watchdog, 10 s)', async () => {
+    const child = spawn(process.execPath, [BIN, 'run', '/bin/true'], {
+      env: { ...BASE_ENV, TSSANDBOX_TEST_FORBIDDEN_SYSCALL: 'spin' }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`did not start spinning: ${err}`)), 30_000);
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (err.includes('spinning')) { clearTimeout(t); resolve(); }
+      });
+    });
+    child.kill('SIGTERM');
+    const backstop = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    const r = await new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })));
+    clearTimeout(backstop);
+    expect(r.signal, `only the test's SIGKILL ended it: ${err}`).toBeNull();
+    expect(r.code).toBe(143);
+    expect(err).toMatch(/did not act on a host signal in time/);
+  }, 60_000);
 });

@@ -254,9 +254,12 @@ export class HostFile extends FileDescription {
   /** What /proc/pid/fd shows: host pipe/socket names pass, host paths do not leak. */
   override anonName(): string | null {
     if (this.isTty) return '/dev/pts/0';
+    // From fstat, as the host's /proc/self/fd link reads (the Sentry names no host path).
     try {
-      const l = nfs.readlinkSync(`/proc/self/fd/${this.hostFd}`);
-      return /^(pipe|socket):\[/.test(l) ? l : '/dev/null';
+      const st = nfs.fstatSync(this.hostFd);
+      if (st.isFIFO()) return `pipe:[${st.ino}]`;
+      if (st.isSocket()) return `socket:[${st.ino}]`;
+      return '/dev/null';
     } catch {
       return null;
     }

@@ -4,7 +4,6 @@
  */
 import { capsOf } from '../../../src/auth/capabilities';
 import { filterCount } from '../../../src/kernel/seccomp/filter';
-import * as os from 'os';
 import { readFileSync } from 'fs';
 import { randomUuid } from '../../../src/determinism/entropy';
 import { guestMemory, virtualBootWallTs, virtualClock } from '../../../src/determinism/virtual-clock';
@@ -23,6 +22,7 @@ import type { Vfs } from '../../vfs/vfs';
 import { currentCaller } from '../../vfs/caller';
 import { PIPE_MAX_SIZE } from '../pipefs/pipe';
 import { processUsage, hostStatus, zeroUsage } from '../../../src/kernel/time/cputime';
+import { hostCpuTicks, hostMemFree, hostMemTotal, type CpuTicks } from '../../../src/kernel/host-stats';
 import { tmpfsBudget } from '../../vfs/space-budget';
 import { procNetFiles } from '../../../src/net/procnet';
 
@@ -76,7 +76,7 @@ function vmstatText(kernel: Kernel): string {
     minflt += u.minflt;
     majflt += u.majflt;
   }
-  const free = Math.floor(guestMemory(os.totalmem, os.freemem).free / 4096);
+  const free = Math.floor(guestMemory(hostMemTotal, hostMemFree).free / 4096);
   const rows: Array<[string, number]> = [
     ['nr_free_pages', free], ['nr_inactive_anon', 0], ['nr_active_anon', 0], ['nr_inactive_file', 0],
     ['nr_active_file', 0], ['nr_unevictable', 0], ['nr_mlock', 0], ['nr_anon_pages', 0], ['nr_mapped', 0],
@@ -337,7 +337,7 @@ function statLine(t: Task | undefined, tg: ThreadGroup, state?: string): string 
   const startTicks = Math.floor(tg.startTimeNs / 1e7);
   const u = tg.zombie ? (tg.finalUsage ?? zeroUsage()) : processUsage(tg);
   const c = tg.childrenUsage ?? zeroUsage();
-  const rssPages = t && t.hostTid > 0 ? Math.floor((hostStatus(t.hostTid).rssKb ?? 0) / 4) : 0;
+  const rssPages = t && t.hostTid > 0 ? Math.floor((hostStatus(t).rssKb ?? 0) / 4) : 0;
   const f = [
     t ? t.tid : tg.pid, `(${comm})`, state ?? stateLetter(t), tg.ppid, tg.pgid, tg.sid, 0, -1, 4194304,
     u.minflt, c.minflt, u.majflt, c.majflt, ticks(u.userNs), ticks(u.sysNs), ticks(c.userNs), ticks(c.sysNs),
@@ -359,7 +359,7 @@ function statusText(t: Task, state?: string): string {
   const c = t.creds;
   const name = t.comm || baseName(tg.exePath);
   const st = state ?? stateLetter(t);
-  const hs = t.hostTid > 0 ? hostStatus(t.hostTid) : { maxRssKb: 0, rssKb: 0, nvcsw: 0, nivcsw: 0 };
+  const hs = t.hostTid > 0 ? hostStatus(t) : { maxRssKb: 0, rssKb: 0, nvcsw: 0, nivcsw: 0 };
   const stName = { R: 'R (running)', S: 'S (sleeping)', T: 'T (stopped)', Z: 'Z (zombie)' }[st] ?? st;
   return [
     `Name:\t${name}`,
@@ -439,7 +439,7 @@ function limitsText(tg: ThreadGroup): string {
 
 function meminfoText(): string {
   const kb = (n: number) => `${Math.floor(n / 1024).toString().padStart(8)} kB`;
-  const { total, free } = guestMemory(os.totalmem, os.freemem);
+  const { total, free } = guestMemory(hostMemTotal, hostMemFree);
   return [
     `MemTotal:       ${kb(total)}`, `MemFree:        ${kb(free)}`, `MemAvailable:   ${kb(free)}`,
     `Buffers:        ${kb(0)}`, `Cached:         ${kb(0)}`, `SwapCached:     ${kb(0)}`,
@@ -449,22 +449,20 @@ function meminfoText(): string {
   ].join('\n');
 }
 
-/** --deterministic: every CPU busy since the virtual boot (ms, as os.cpus() gives them). */
-function virtualCpus(kernel: Kernel): Array<{ times: os.CpuInfo['times'] }> {
-  const ms = Math.floor(kernel.nowNs() / 1e6);
-  return Array.from({ length: kernel.cpus }, () => ({ times: { user: ms, nice: 0, sys: 0, idle: 0, irq: 0 } }));
+/** --deterministic: every CPU busy since the virtual boot (in ticks, as /proc/stat gives them). */
+function virtualCpus(kernel: Kernel): CpuTicks[] {
+  const ticks = Math.floor(kernel.nowNs() / 1e7);
+  return Array.from({ length: kernel.cpus }, () => ({ user: ticks, nice: 0, sys: 0, idle: 0, irq: 0 }));
 }
 
 function statText(kernel: Kernel): string {
-  const cpus = virtualClock.active ? virtualCpus(kernel) : os.cpus().slice(0, kernel.cpus);
-  const line = (name: string, t: os.CpuInfo['times']) =>
-    `${name} ${Math.floor(t.user / 10)} ${Math.floor(t.nice / 10)} ${Math.floor(t.sys / 10)} ${Math.floor(t.idle / 10)} 0 ${Math.floor(t.irq / 10)} 0 0 0 0\n`;
+  const cpus = virtualClock.active ? virtualCpus(kernel) : hostCpuTicks().slice(0, kernel.cpus);
+  const line = (name: string, t: CpuTicks) => `${name} ${t.user} ${t.nice} ${t.sys} ${t.idle} 0 ${t.irq} 0 0 0 0\n`;
   const sum = cpus.reduce((a, c) => ({
-    user: a.user + c.times.user, nice: a.nice + c.times.nice, sys: a.sys + c.times.sys,
-    idle: a.idle + c.times.idle, irq: a.irq + c.times.irq,
+    user: a.user + c.user, nice: a.nice + c.nice, sys: a.sys + c.sys, idle: a.idle + c.idle, irq: a.irq + c.irq,
   }), { user: 0, nice: 0, sys: 0, idle: 0, irq: 0 });
   let out = line('cpu ', sum);
-  cpus.forEach((c, i) => (out += line(`cpu${i}`, c.times)));
+  cpus.forEach((c, i) => (out += line(`cpu${i}`, c)));
   out += `intr 0\nctxt 0\nbtime ${virtualClock.active ? virtualBootWallTs()[0] : Math.floor(kernel.bootWallMs / 1000)}\nprocesses ${kernel.threadGroups.size}\n`;
   out += `procs_running 1\nprocs_blocked 0\nsoftirq 0\n`;
   return out;

@@ -22,7 +22,7 @@ function memoryCurrent(k: Kernel): number {
   let rss = 0;
   for (const tg of k.threadGroups.values()) {
     const t = [...tg.tasks][0];
-    if (t && t.hostTid > 0) rss += (hostStatus(t.hostTid).rssKb ?? 0) * 1024;
+    if (t && t.hostTid > 0) rss += (hostStatus(t).rssKb ?? 0) * 1024;
   }
   return rss + tmpfsBudget.used;
 }

@@ -25,6 +25,7 @@ let nextIno = 0x10000000;
  * fd closes when the inode is garbage collected.
  */
 import { tmpfsBudget, pageUp } from '../../vfs/space-budget';
+import { native, type NativeAddon } from '../../../src/platform/native';
 
 const HOST_O_TMPFILE = 0o20200000;
 /** Host memory files open now (each one host fd of the Sentry). */
@@ -50,7 +51,18 @@ function hostBlocks(fd: number): number {
     return 0;
   }
 }
+/** Host memory for a file's pages: a memfd (no host path is named: the confined Sentry opens none). */
 function hostMemoryFile(): number {
+  let n: Partial<NativeAddon> = {};
+  try {
+    n = native();
+  } catch {
+    /* no addon: the fallback below */
+  }
+  if (typeof n.hostMemfd === 'function') {
+    const fd = n.hostMemfd('tssandbox-tmpfs');
+    if (fd >= 0 || fd === -E.EMFILE || fd === -E.ENFILE) return fd >= 0 ? fd : -E.ENOMEM;
+  }
   for (const dir of ['/dev/shm', os.tmpdir()]) {
     try {
       return nfs.openSync(dir, HOST_O_TMPFILE | nfs.constants.O_RDWR, 0o600);

@@ -1,5 +1,8 @@
-import { closeSync, openSync, readFileSync, readSync } from 'fs';
+import { closeSync, openSync, readSync } from 'fs';
 import type { Task } from '../task';
+import type { Kernel } from '../kernel';
+import { goferProcFile } from '../../gofer/client';
+import { ProcFileKind } from '../../gofer/protocol';
 import { native } from '../../platform/native';
 import { virtualClock } from '../../determinism/virtual-clock';
 import type { ThreadGroup } from '../thread-group';
@@ -11,10 +14,11 @@ import { timevalBytes } from './timespec';
  * sum_exec_runtime in ns, and /proc/<hostTid>/stat's utime:stime tick ratio splits it
  * into user and system time the way Linux's cputime_adjust does. Time the Sentry spends
  * serving the guest's syscalls is not charged (the stub is stopped meanwhile), so system
- * time is lower than on Linux. These are procfs reads of our own child, not guest-visible
- * host paths; the files are opened once per thread (the one exception to "the Sentry
- * opens no host path after start-up"). Readings are cached per task so a clock never
- * goes backwards, even after the stub thread is gone.
+ * time is lower than on Linux. These are procfs files of our own tracees, opened once
+ * per thread by the gofer (which checks the thread is one the Sentry traces): the
+ * Sentry itself opens no host path once guests run (without a gofer, it opens them
+ * itself). Readings are cached per task so a clock never goes backwards, even after
+ * the stub thread is gone.
  */
 
 export interface CpuSample {
@@ -56,22 +60,27 @@ function closeFds(p: ProcFds): void {
   p.stat = p.sched = -1;
 }
 
+const PROC_NAMES = ['stat', 'schedstat', 'status'];
+
+/** Opens /proc/<tid>/<kind> of a stub thread: through the gofer when there is one. */
+function openProc(k: Kernel, tid: number, kind: ProcFileKind): number {
+  const g = k.vfs?.gofer;
+  if (g) return goferProcFile(g, tid, kind);
+  try {
+    return openSync(`/proc/${tid}/${PROC_NAMES[kind]}`, 'r');
+  } catch {
+    return -1;
+  }
+}
+
 function procFds(t: Task): ProcFds | null {
   const cur = fds.get(t);
   if (cur && cur.hostTid === t.hostTid && cur.stat >= 0) return cur;
   if (cur) closeFds(cur);
-  let stat: number;
-  try {
-    stat = openSync(`/proc/${t.hostTid}/stat`, 'r');
-  } catch {
-    return null;
-  }
-  let sched = -1;
-  try {
-    sched = openSync(`/proc/${t.hostTid}/schedstat`, 'r');
-  } catch {
-    // No schedstat: tick resolution it is.
-  }
+  const stat = openProc(t.kernel, t.hostTid, ProcFileKind.Stat);
+  if (stat < 0) return null;
+  // No schedstat (-1): tick resolution it is.
+  const sched = Math.max(-1, openProc(t.kernel, t.hostTid, ProcFileKind.Schedstat));
   const p = { hostTid: t.hostTid, stat, sched };
   fds.set(t, p);
   closer.register(t, p);
@@ -151,13 +160,14 @@ const exited = new WeakMap<ThreadGroup, CpuSample>();
 export function accountExitedTask(t: Task): void {
   const s = taskCpu(t);
   if (t.hostTid > 0) {
-    let h = hostStatus(t.hostTid);
+    let h = hostStatus(t);
     if (h.maxRssKb === 0) h = lastStatus.get(t) ?? h; // the address space already went
     const e = exitedStatus.get(t.tg) ?? { maxRssKb: 0, nvcsw: 0, nivcsw: 0 };
     exitedStatus.set(t.tg, { maxRssKb: Math.max(e.maxRssKb, h.maxRssKb), nvcsw: e.nvcsw + h.nvcsw, nivcsw: e.nivcsw + h.nivcsw });
   }
   const p = fds.get(t);
   if (p) closeFds(p);
+  dropStatusFd(t);
   const e = exited.get(t.tg) ?? { userNs: 0, sysNs: 0, minflt: 0, majflt: 0 };
   exited.set(t.tg, {
     userNs: e.userNs + s.userNs,
@@ -181,16 +191,48 @@ export function processCpu(tg: ThreadGroup): CpuSample {
   return sum;
 }
 
-/** Peak RSS (kB) and context switches of a host thread, for getrusage. */
-export function hostStatus(hostTid: number): { maxRssKb: number; nvcsw: number; nivcsw: number; rssKb?: number } {
-  const out = { maxRssKb: 0, nvcsw: 0, nivcsw: 0, rssKb: 0 };
-  if (virtualClock.active) return out; // host figures vary by run
-  let s: string;
-  try {
-    s = readFileSync(`/proc/${hostTid}/status`, 'latin1');
-  } catch {
-    return out;
+/** Open /proc/<tid>/status of a task's host thread (pinned to it, as ProcFds). */
+const statusFds = new WeakMap<Task, { hostTid: number; fd: number }>();
+const statusCloser = new FinalizationRegistry<number>((fd) => {
+  try { closeSync(fd); } catch { /* closed */ }
+});
+
+function dropStatusFd(t: Task): void {
+  const s = statusFds.get(t);
+  if (!s) return;
+  statusFds.delete(t);
+  statusCloser.unregister(s);
+  try { closeSync(s.fd); } catch { /* closed */ }
+}
+
+function statusText(t: Task): string | null {
+  let s = statusFds.get(t);
+  if (s && s.hostTid !== t.hostTid) {
+    dropStatusFd(t);
+    s = undefined;
   }
+  if (!s) {
+    const fd = openProc(t.kernel, t.hostTid, ProcFileKind.Status);
+    if (fd < 0) return null;
+    s = { hostTid: t.hostTid, fd };
+    statusFds.set(t, s);
+    statusCloser.register(t, fd, s);
+  }
+  const buf = Buffer.alloc(4096);
+  try {
+    return buf.toString('latin1', 0, readSync(s.fd, buf, 0, buf.length, 0));
+  } catch {
+    dropStatusFd(t); // the thread is gone
+    return null;
+  }
+}
+
+/** Peak RSS (kB) and context switches of a task's host thread, for getrusage. */
+export function hostStatus(t: Task): { maxRssKb: number; nvcsw: number; nivcsw: number; rssKb?: number } {
+  const out = { maxRssKb: 0, nvcsw: 0, nivcsw: 0, rssKb: 0 };
+  if (t.hostTid <= 0 || virtualClock.active) return out; // deterministic: host figures vary by run
+  const s = statusText(t);
+  if (s === null) return out;
   const num = (key: string): number => {
     const m = new RegExp(`^${key}:\\s*(\\d+)`, 'm').exec(s);
     return m ? Number(m[1]) : 0;
@@ -224,7 +266,7 @@ const lastStatus = new WeakMap<Task, { maxRssKb: number; nvcsw: number; nivcsw: 
 
 /** Lead: call for each thread just before its address space is destroyed (exit_group), so peak RSS is kept. */
 export function sampleHostStatus(t: Task): void {
-  if (t.hostTid > 0) lastStatus.set(t, hostStatus(t.hostTid));
+  if (t.hostTid > 0) lastStatus.set(t, hostStatus(t));
 }
 
 /** Peak RSS and context switches of a group's threads that already exited. */
@@ -248,7 +290,7 @@ export function addUsage(acc: Usage, u: Usage): Usage {
 
 /** RUSAGE_THREAD: one thread. */
 export function taskUsage(t: Task): Usage {
-  const h = t.hostTid > 0 ? hostStatus(t.hostTid) : { maxRssKb: 0, nvcsw: 0, nivcsw: 0 };
+  const h = t.hostTid > 0 ? hostStatus(t) : { maxRssKb: 0, nvcsw: 0, nivcsw: 0 };
   return { ...taskCpu(t), ...h };
 }
 
@@ -259,7 +301,7 @@ export function processUsage(tg: ThreadGroup): Usage {
   if (e) addUsage(u, { ...e, userNs: 0, sysNs: 0, minflt: 0, majflt: 0 });
   for (const t of tg.tasks) {
     if (t.hostTid <= 0) continue;
-    const h = hostStatus(t.hostTid);
+    const h = hostStatus(t);
     addUsage(u, { ...h, userNs: 0, sysNs: 0, minflt: 0, majflt: 0 });
   }
   return u;

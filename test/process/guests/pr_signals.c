@@ -153,6 +153,26 @@ int main(void) {
   to.tv_sec = 0; to.tv_nsec = 50000000;
   EXPECT_ERR("sigtimedwait timeout", sigtimedwait(&m, &si, &to), EAGAIN);
   sigprocmask(SIG_UNBLOCK, &m, NULL);
+  /* A child's SIGCHLD (default: ignored) while the parent waits for it with SIGCHLD
+     blocked is queued, not dropped (trinity's main loop reaps only on it). */
+  signal(SIGCHLD, SIG_DFL);
+  sigset_t cm = one(SIGCHLD); sigprocmask(SIG_BLOCK, &cm, NULL);
+  pid_t kid = fork();
+  if (kid == 0) { msleep(50); _exit(0); }
+  to.tv_sec = 5; to.tv_nsec = 0;
+  s = sigtimedwait(&cm, &si, &to);
+  printf("sigtimedwait SIGCHLD (SIG_DFL, exits during the wait): %s code=%s\n", s > 0 ? sigabbrev_np(s) : ename(errno), code(si.si_code));
+  waitpid(kid, NULL, 0);
+  sigprocmask(SIG_UNBLOCK, &cm, NULL);
+  /* Another signal, caught and not blocked, ends the wait with EINTR; its handler runs. */
+  set(SIGUSR2, h_count, 0); hits = 0;
+  m = one(SIGUSR1); sigprocmask(SIG_BLOCK, &m, NULL);
+  kid = fork();
+  if (kid == 0) { msleep(50); kill(getppid(), SIGUSR2); _exit(0); }
+  EXPECT_ERR("sigtimedwait ended by another signal", sigtimedwait(&m, &si, NULL), EINTR);
+  printf("its handler ran %d\n", hits);
+  waitpid(kid, NULL, 0);
+  sigprocmask(SIG_UNBLOCK, &m, NULL);
 
   /* Per-thread masks: a process-directed signal goes to a thread that does not block it. */
   m = one(SIGUSR1); sigprocmask(SIG_BLOCK, &m, NULL);
