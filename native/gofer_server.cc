@@ -48,7 +48,7 @@ namespace tss {
 namespace {
 
 constexpr uint32_t kMagic = 0x31464f47;  // "GOF1"
-constexpr int kVersion = 1;
+constexpr int kVersion = 2;
 constexpr size_t kHeader = 56;
 constexpr size_t kMaxMsg = 1 << 20;
 constexpr size_t kReplyMax = 128 * 1024;
@@ -246,11 +246,10 @@ size_t PutF64(size_t off, double v) {
   return off + 8;
 }
 
-int StatInto(int dirfd, const char* name, size_t off) {
-  struct statx sx;
-  int flags = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
-  if (syscall(SYS_statx, dirfd, name, flags, STATX_BASIC_STATS | STATX_BTIME | STATX_MNT_ID, &sx) != 0) return -errno;
-  if ((sx.stx_mask & STATX_MNT_ID) && !MountOk(sx.stx_mnt_id, dirfd, name)) return -ENOENT;
+constexpr unsigned kStatMask = STATX_BASIC_STATS | STATX_BTIME | STATX_MNT_ID;
+
+// A STAT payload (18 f64, FIELDS order of src/gofer/protocol.ts) at g_out + off.
+size_t PutStat(const struct statx& sx, size_t off) {
   double f[18] = {
       (double)makedev(sx.stx_dev_major, sx.stx_dev_minor), (double)sx.stx_ino, (double)sx.stx_mode, (double)sx.stx_nlink, (double)sx.stx_uid, (double)sx.stx_gid,
       (double)makedev(sx.stx_rdev_major, sx.stx_rdev_minor), (double)sx.stx_size, (double)sx.stx_blksize,
@@ -259,6 +258,15 @@ int StatInto(int dirfd, const char* name, size_t off) {
       (double)sx.stx_ctime.tv_nsec, (double)(sx.stx_mask & STATX_BTIME ? sx.stx_btime.tv_sec : 0),
       (double)(sx.stx_mask & STATX_BTIME ? sx.stx_btime.tv_nsec : 0)};
   for (int i = 0; i < 18; i++) off = PutF64(off, f[i]);
+  return off;
+}
+
+int StatInto(int dirfd, const char* name, size_t off) {
+  struct statx sx;
+  int flags = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
+  if (syscall(SYS_statx, dirfd, name, flags, kStatMask, &sx) != 0) return -errno;
+  if ((sx.stx_mask & STATX_MNT_ID) && !MountOk(sx.stx_mnt_id, dirfd, name)) return -ENOENT;
+  PutStat(sx, off);
   return 0;
 }
 
@@ -341,14 +349,19 @@ size_t Serve(size_t len, int* fdOut) {
           break;
         }
         struct statx sx;
-        if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_MNT_ID, &sx) != 0) res = -errno;
+        if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, kStatMask, &sx) != 0) res = -errno;
         else if (!S_ISREG(sx.stx_mode) && !S_ISDIR(sx.stx_mode)) res = -ENXIO;
         else if ((sx.stx_mask & STATX_MNT_ID) && !MountOk(sx.stx_mnt_id, fd, nullptr)) res = -ENOENT;
         // Back to the flags asked for (F_SETFL sets exactly these status bits).
         else if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & (O_APPEND | O_DIRECT | O_NOATIME)) != 0) res = -errno;
         else res = 0;
-        if (res == 0) *fdOut = fd;
-        else close(fd);
+        if (res == 0) {
+          *fdOut = fd;
+          PutStat(sx, 8);  // the opened file's attributes ride along (no second lstat)
+          plen = 18 * 8;
+        } else {
+          close(fd);
+        }
         break;
       }
       case Readdir: {
@@ -387,13 +400,20 @@ size_t Serve(size_t len, int* fdOut) {
           used += (size_t)n;
         }
         std::sort(names, names + total, [](uint32_t x, uint32_t y) { return strcmp(dents + x, dents + y) < 0; });
-        size_t off = 8;
-        for (int i = (int)a; i < total; i++) {
+        // Payload: [u32 index of the next entry][u32 total], then the entries: the
+        // Sentry asks again from `next` until it reaches `total` (no empty last page).
+        size_t off = 16;
+        int i = a > 0 ? (int)a : 0;
+        for (; i < total; i++) {
           const char* nm = dents + names[i];
           size_t nb = strlen(nm);
-          if (off + 14 + nb > kReplyMax) break;
+          // readdir-plus: every entry carries its attributes (what a lookup's Lstat
+          // would answer), flagged 0 when only a Lstat may say (a mount the gofer does
+          // not serve: the Sentry asks, and is refused as for any lookup).
+          if (off + 15 + nb + 18 * 8 > kReplyMax) break;
           struct statx sx;
-          if (syscall(SYS_statx, dfd, nm, AT_SYMLINK_NOFOLLOW, STATX_INO | STATX_TYPE | STATX_MODE, &sx) != 0) continue;
+          if (syscall(SYS_statx, dfd, nm, AT_SYMLINK_NOFOLLOW, kStatMask, &sx) != 0) continue;
+          bool ok = !(sx.stx_mask & STATX_MNT_ID) || MountOk(sx.stx_mnt_id, dfd, nm);
           off = PutF64(off, (double)sx.stx_ino);
           uint32_t m = sx.stx_mode;
           uint16_t l = (uint16_t)nb;
@@ -401,9 +421,14 @@ size_t Serve(size_t len, int* fdOut) {
           memcpy(g_out + off + 4, &l, 2);
           memcpy(g_out + off + 6, nm, nb);
           off += 6 + nb;
+          g_out[off++] = ok ? 1 : 0;
+          if (ok) off = PutStat(sx, off);
           count++;
         }
         close(dfd);
+        uint32_t next = (uint32_t)(i < total ? i : total), all = (uint32_t)total;
+        memcpy(g_out + 8, &next, 4);
+        memcpy(g_out + 12, &all, 4);
         plen = off - 8;
         res = count;
         break;

@@ -1,5 +1,5 @@
 /**
- * Gofer protocol, version 1. One request and one reply per SOCK_SEQPACKET message;
+ * Gofer protocol, version 2. One request and one reply per SOCK_SEQPACKET message;
  * at most one fd rides along (SCM_RIGHTS) with an OPEN reply.
  *
  * Request (little-endian):
@@ -9,15 +9,18 @@
  *      already split by the Sentry's own walk: no "..", no empty components)
  * Reply:
  *   0  i32 result (>= 0, or -errno)   4 u32 payload length   8 payload
- *   payloads: STAT = 18 x f64 (Stat fields, FIELDS order); READDIR = repeated
- *   [f64 ino][u32 mode][u16 name length][name]; READLINK = target; STATFS = 6 x f64.
+ *   payloads: STAT = 18 x f64 (Stat fields, FIELDS order); OPEN = the opened file's
+ *   STAT (the fd rides along); READDIR (readdir-plus, from entry index `a` of the sorted
+ *   listing) = [u32 next index][u32 total] then repeated [f64 ino][u32 mode][u16 name
+ *   length][name][u8 has stat][STAT if has stat] (no stat: a mount the gofer does not
+ *   serve, so only a LSTAT may answer); READLINK = target; STATFS = 6 x f64.
  *
  * The gofer resolves every path with openat2(root, p, RESOLVE_IN_ROOT |
  * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS): the Sentry resolved symlinks itself, so
  * any symlink met on the host means the tree changed under us and fails with ELOOP.
  */
 export const MAGIC = 0x31464f47; // "GOF1"
-export const VERSION = 1;
+export const VERSION = 2;
 export const HEADER = 56;
 export const MAX_MSG = 1 << 20;
 

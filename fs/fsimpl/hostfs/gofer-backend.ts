@@ -8,7 +8,7 @@
 import * as nfs from 'fs';
 import * as E from '../../../src/abi/errno';
 import { GoferClient } from '../../../src/gofer/client';
-import { Op, FIELDS } from '../../../src/gofer/protocol';
+import { Op, FIELDS, STAT_BYTES } from '../../../src/gofer/protocol';
 import { emptyStat, type Stat } from '../../vfs/inode';
 import type { HostBackend, HostDirent } from './host-backend';
 
@@ -19,6 +19,8 @@ export class GoferBackend implements HostBackend {
     private readonly mount: number,
     readonly root: string,
   ) {}
+
+  opened: Stat | null = null;
 
   get dead(): boolean {
     return this.c.dead;
@@ -55,26 +57,36 @@ export class GoferBackend implements HostBackend {
     const r = this.call(Op.Lstat, rel);
     if (r < 0) return r;
     const p = this.c.payload;
-    if (p.length < FIELDS.length * 8) return -E.EIO;
-    const st = emptyStat();
-    FIELDS.forEach((k, i) => (st[k] = p.readDoubleLE(i * 8)));
-    return st;
+    return p.length < STAT_BYTES ? -E.EIO : readStat(p, 0);
   }
+  /** Readdir-plus: names, types and attributes, a reply's worth (~800 entries) per round trip. */
   readdir(rel: string): HostDirent[] | number {
     const out: HostDirent[] = [];
-    for (;;) {
-      const r = this.call(Op.Readdir, rel, '', 0, 0, 0, out.length);
+    for (let at = 0; ; ) {
+      const r = this.call(Op.Readdir, rel, '', 0, 0, 0, at);
       if (r < 0) return r;
-      if (r === 0) return out;
       const p = this.c.payload;
-      const before = out.length;
-      for (let off = 0; off + 14 <= p.length; ) {
+      if (p.length < 8) return -E.EIO;
+      const next = p.readUInt32LE(0);
+      const total = p.readUInt32LE(4);
+      let off = 8;
+      for (let k = 0; k < r; k++) {
+        if (off + 15 > p.length) return -E.EIO; // a garbled reply
         const nb = p.readUInt16LE(off + 12);
-        if (off + 14 + nb > p.length) return -E.EIO; // a garbled reply
-        out.push({ ino: p.readDoubleLE(off), mode: p.readUInt32LE(off + 8), name: p.toString('latin1', off + 14, off + 14 + nb) });
-        off += 14 + nb;
+        const end = off + 14 + nb;
+        if (end + 1 > p.length) return -E.EIO;
+        const e: HostDirent = { ino: p.readDoubleLE(off), mode: p.readUInt32LE(off + 8), name: p.toString('latin1', off + 14, end) };
+        off = end + 1;
+        if (p[end] === 1) {
+          if (off + STAT_BYTES > p.length) return -E.EIO;
+          e.st = readStat(p, off);
+          off += STAT_BYTES;
+        }
+        out.push(e);
       }
-      if (out.length === before) return -E.EIO; // "more to come" with nothing in it: would loop
+      if (next >= total) return out;
+      if (next <= at) return -E.EIO; // "more to come" without progress: would loop
+      at = next;
     }
   }
   readlink(rel: string): string | number {
@@ -82,9 +94,13 @@ export class GoferBackend implements HostBackend {
     return r < 0 ? r : this.c.payload.toString('latin1');
   }
   open(rel: string, flags: number, mode: number): number {
+    this.opened = null;
     const r = this.call(Op.Open, rel, '', flags, mode);
     if (r < 0) return r;
-    return this.c.fd >= 0 ? this.c.fd : -E.EIO;
+    if (this.c.fd < 0) return -E.EIO;
+    const p = this.c.payload;
+    if (p.length >= STAT_BYTES) this.opened = readStat(p, 0);
+    return this.c.fd;
   }
   mkdir(rel: string, mode: number): number {
     return this.simple(Op.Mkdir, rel, '', mode);
@@ -126,4 +142,11 @@ export class GoferBackend implements HostBackend {
     if (p.length < 6 * 8) return -E.EIO;
     return [0, 1, 2, 3, 4, 5].map((i) => p.readDoubleLE(i * 8));
   }
+}
+
+/** A STAT payload (FIELDS order) at off. */
+function readStat(p: Buffer, off: number): Stat {
+  const st = emptyStat();
+  for (let i = 0; i < FIELDS.length; i++) st[FIELDS[i]] = p.readDoubleLE(off + i * 8);
+  return st;
 }

@@ -12,6 +12,8 @@ export interface HostDirent {
   name: string;
   ino: number;
   mode: number;
+  /** Its attributes (readdir-plus: st.dev is the host's), when the backend had them. */
+  st?: Stat;
 }
 
 export interface HostBackend {
@@ -21,6 +23,8 @@ export interface HostBackend {
   readlink(rel: string): string | number;
   /** Opens a regular file or directory (Node fs.constants flags; O_NOFOLLOW is implied). */
   open(rel: string, flags: number, mode: number): number;
+  /** Attributes of the file the last successful open opened, when it came with them. */
+  readonly opened: Stat | null;
   mkdir(rel: string, mode: number): number;
   createExcl(rel: string, mode: number): number;
   symlink(target: string, rel: string): number;
@@ -73,6 +77,7 @@ const LSTAT_OPTS = { bigint: true, throwIfNoEntry: false } as const;
  */
 export class DirectBackend implements HostBackend {
   readonly dead = false;
+  readonly opened = null;
   constructor(readonly root: string) {}
 
   /**
@@ -107,7 +112,7 @@ export class DirectBackend implements HostBackend {
       const slash = Buffer.from('/');
       for (const name of nfs.readdirSync(dir, { encoding: 'buffer' })) {
         const s = nfs.lstatSync(Buffer.concat(dir.length === 1 ? [slash, name] : [dir, slash, name]), LSTAT_OPTS);
-        if (s) out.push({ name: name.toString('latin1'), ino: Number(s.ino), mode: Number(s.mode) });
+        if (s) out.push({ name: name.toString('latin1'), ino: Number(s.ino), mode: Number(s.mode), st: statFromHost(s, Number(s.dev)) });
       }
       return out;
     } catch (e) {

@@ -16,6 +16,7 @@ import {
 import { FileSystem, Inode, type Stat, type DirEntry, type SetAttr, nowTs } from '../../vfs/inode';
 import { hostErr, statFromHost, type HostBackend } from './host-backend';
 import { DirFile, FileDescription, SeekableFile } from '../../vfs/file';
+import { CachePolicy, DirCache, fsStats, listAfter, now, type CacheMode } from './cache';
 
 export { hostErr, statFromHost } from './host-backend';
 
@@ -23,21 +24,27 @@ export class HostFs extends FileSystem {
   readonly magic = 0x01021997; // V9FS_MAGIC, as gVisor's gofer mounts report
   readonly type: string;
   private readonly rootInode: HostInode;
+  /** What may be cached, and for how long (cache.ts). */
+  readonly policy: CachePolicy;
 
   /**
    * backend.root must be an absolute, already-resolved host directory (the CLI realpaths
    * it once). Throws if it is not a directory (start-up error, not a guest error).
+   * cache: exclusive (only the sandbox changes the tree) by default for a read-only
+   * tree, shared (the host may change it) for a read-write one.
    */
   constructor(
     readonly backend: HostBackend,
     readonly: boolean,
     type = '9p',
+    cache: CacheMode = readonly ? 'exclusive' : 'shared',
   ) {
     super();
     this.readonly = readonly;
     this.hostReadonly = readonly;
-    // Bind mounts are shared with the host, which may change them at any time: no
-    // dentry caching (the overlay's lower layer is cached by the overlay itself).
+    this.policy = new CachePolicy(cache, backend);
+    // The VFS's dentries never cache a host tree: HostInode's own cache (cache.ts) does,
+    // by this tree's policy (the overlay above the root caches its own inodes too).
     this.cacheable = false;
     this.type = type;
     this.source = backend.root;
@@ -57,8 +64,11 @@ export class HostFs extends FileSystem {
   /** byId's size after the last sweep of collected entries (swept when it doubles). */
   private swept = 1024;
 
-  /** The inode of the host file st describes (st.dev: the host's device), found at rel. */
-  intern(rel: string, st: Stat): HostInode {
+  /**
+   * The inode of the host file st describes (st.dev: the host's device; st becomes the
+   * inode's cached attributes), found at rel; at: when the host said so.
+   */
+  intern(rel: string, st: Stat, at = now()): HostInode {
     const k = `${st.dev}:${st.ino}`;
     st.dev = this.dev;
     const old = this.byId.get(k)?.deref();
@@ -66,14 +76,19 @@ export class HostFs extends FileSystem {
     if (old !== undefined && (old.mode & S_IFMT) === (st.mode & S_IFMT) &&
         (old.cached === null || old.cached.btimeSec === st.btimeSec && old.cached.btimeNsec === st.btimeNsec)) {
       old.rel = rel;
-      old.mode = st.mode;
-      old.uid = st.uid;
-      old.gid = st.gid;
-      old.cached = st;
+      // Attributes older than the sandbox's last change to the file are not taken.
+      if (at > old.changedAt) {
+        old.mode = st.mode;
+        old.uid = st.uid;
+        old.gid = st.gid;
+        old.cached = st;
+        old.cachedAt = at;
+      }
       return old;
     }
     const i = new HostInode(this, rel, st.ino, st.mode, st.uid, st.gid);
     i.cached = st;
+    i.cachedAt = at;
     i.idKey = k;
     this.byId.set(k, new WeakRef(i));
     if (this.byId.size > 2 * this.swept) {
@@ -121,6 +136,12 @@ export class HostInode extends Inode {
    * and with the gofer every host lstat is a round trip.
    */
   cached: Stat | null = null;
+  /** When `cached` came from the host (-1: the sandbox changed the file since). */
+  cachedAt = -1;
+  /** When the sandbox last changed the file (facts from before then are stale). */
+  changedAt = -1;
+  /** A directory's cached children (cache.ts). */
+  private dc: DirCache | null = null;
   /** `hostdev:ino`, this inode's key in HostFs's identity table. */
   idKey = '';
   /** Host fds of this file, one per access mode, shared by its open descriptions. */
@@ -155,24 +176,45 @@ export class HostInode extends Inode {
 
   stat(): Stat | number {
     const c = this.cached;
-    if (c !== null && this.fs.readonly) return { ...c };
-    let st = this.be.lstat(this.rel);
-    if (typeof st === 'number') {
-      // Unlinked or moved on the host while open: the open fd still knows it.
-      const f = this.fstatOpen();
-      if (f === null) return st;
-      st = f;
+    const pol = this.fs.policy;
+    if (c !== null && pol.fresh(this.cachedAt)) {
+      fsStats.statHits++;
+      return { ...c };
+    }
+    // Shared: a file the sandbox holds open is asked through its host fd (this very
+    // file, exact, no round trip); otherwise the Gofer.
+    let st: Stat | number | null = pol.mode === 'shared' ? this.fstatOpen() : null;
+    if (st === null) {
+      fsStats.statMisses++;
+      st = this.be.lstat(this.rel);
+      if (typeof st === 'number') {
+        // Unlinked or moved on the host while open: the open fd still knows it.
+        const f = this.fstatOpen();
+        if (f === null) return st;
+        st = f;
+      }
     }
     st.dev = this.fs.dev;
     this.mode = st.mode;
     this.uid = st.uid;
     this.gid = st.gid;
     this.cached = st;
+    this.cachedAt = now();
     return { ...st };
   }
 
-  private made(p: string, st: Stat): HostInode {
-    return this.fs.intern(p, st);
+  /** The sandbox changed this file (data, size, times, links): ask the host next time. */
+  changed(): void {
+    this.cachedAt = -1;
+    this.changedAt = now();
+  }
+
+  private dcache(): DirCache {
+    return (this.dc ??= new DirCache());
+  }
+
+  private made(p: string, st: Stat, at?: number): HostInode {
+    return this.fs.intern(p, st, at);
   }
 
   /** fstat through one of this file's open host fds, or null when none is open. */
@@ -196,15 +238,51 @@ export class HostInode extends Inode {
   override lookup(name: string): Inode | number {
     if (!this.isDir) return -E.ENOTDIR;
     const p = this.child(name);
+    const pol = this.fs.policy;
+    const dc = this.dcache();
+    let e = dc.names.get(name);
+    if (e === undefined || !pol.fresh(e.at)) {
+      // Not known (or too old): a complete listing may answer, or be worth fetching.
+      let listed = pol.fresh(dc.listedAt);
+      if (!listed && ++dc.misses >= listAfter(this.cached?.size ?? 0)) {
+        if (this.list() === 0) listed = true;
+        else dc.misses = 0;
+      }
+      e = listed ? dc.names.get(name) ?? { st: null, ask: false, ino: 0, mode: 0, at: dc.listedAt } : undefined;
+    }
+    if (e !== undefined && !e.ask) {
+      fsStats.lookupHits++;
+      return e.st === null ? -E.ENOENT : this.made(p, { ...e.st }, e.at);
+    }
+    fsStats.lookupMisses++;
+    const at = now();
     const st = this.be.lstat(p);
-    if (typeof st === 'number') return st;
-    return this.made(p, st);
+    if (typeof st === 'number') {
+      if (st === -E.ENOENT) dc.set(name, null, at);
+      return st;
+    }
+    dc.set(name, { ...st }, at);
+    return this.made(p, st, at);
+  }
+
+  /** Fetches the whole listing with attributes (readdir-plus) into the cache: 0 or -errno. */
+  private list(): number {
+    const at = now();
+    const r = this.be.readdir(this.rel);
+    if (typeof r === 'number') return r;
+    this.dcache().fill(r, at);
+    return 0;
   }
 
   override readdir(): DirEntry[] | number {
-    const r = this.be.readdir(this.rel);
-    if (typeof r === 'number') return r;
-    return r.map((e) => ({ name: e.name, ino: e.ino, type: (e.mode & S_IFMT) >>> 12 }));
+    const dc = this.dcache();
+    if (this.fs.policy.fresh(dc.listedAt)) {
+      fsStats.readdirHits++;
+      return dc.entries();
+    }
+    fsStats.readdirMisses++;
+    const r = this.list();
+    return r < 0 ? r : dc.entries();
   }
 
   override readlink(): string | number {
@@ -221,8 +299,10 @@ export class HostInode extends Inode {
     const acc = flags & O_ACCMODE;
     if (acc !== O_RDONLY && this.fs.readonly) return -E.EROFS;
     const slot = this.slot(acc === O_WRONLY || acc === O_RDWR ? acc : O_RDONLY);
-    const r = slot.open((flags & O_TRUNC) !== 0 && acc !== O_RDONLY);
+    const trunc = (flags & O_TRUNC) !== 0 && acc !== O_RDONLY;
+    const r = slot.open(trunc);
     if (r < 0) return r;
+    if (trunc) this.changed();
     return new HostFsFile(this, flags, slot);
   }
 
@@ -230,14 +310,28 @@ export class HostInode extends Inode {
   reopen(acc: number, trunc: boolean): number {
     let hf = acc === O_WRONLY ? nfs.constants.O_WRONLY : acc === O_RDWR ? nfs.constants.O_RDWR : nfs.constants.O_RDONLY;
     if (trunc) hf |= nfs.constants.O_TRUNC;
+    const at = now();
     const fd = this.be.open(this.rel, hf, 0);
     if (fd < 0 || this.idKey === '') return fd;
-    try {
-      const s = nfs.fstatSync(fd, { bigint: true });
-      const [dev, ino] = this.idKey.split(':');
-      if (`${s.ino}` === ino && (dev === '0' || `${s.dev}` === dev)) return fd;
-    } catch {
-      /* fall through */
+    const [dev, ino] = this.idKey.split(':');
+    const got = this.be.opened;
+    if (got !== null) {
+      // The Gofer sent the opened file's attributes: no fstat, and they revalidate ours.
+      if (`${got.ino}` === ino && (dev === '0' || `${got.dev}` === dev)) {
+        if (!trunc) {
+          got.dev = this.fs.dev;
+          this.cached = got;
+          this.cachedAt = at;
+        }
+        return fd;
+      }
+    } else {
+      try {
+        const s = nfs.fstatSync(fd, { bigint: true });
+        if (`${s.ino}` === ino && (dev === '0' || `${s.dev}` === dev)) return fd;
+      } catch {
+        /* fall through */
+      }
     }
     nfs.closeSync(fd);
     return -E.ESTALE;
@@ -249,10 +343,18 @@ export class HostInode extends Inode {
     if (!this.isDir) return -E.ENOTDIR;
     return 0;
   }
-  private adopt(p: string): Inode | number {
+  /** A name the sandbox just made here: its attributes, into the cache. */
+  private adopt(name: string): Inode | number {
+    const p = this.child(name);
+    this.changed(); // our mtime, and link count for a directory
+    const at = now();
     const st = this.be.lstat(p);
-    if (typeof st === 'number') return st;
-    return this.made(p, st);
+    if (typeof st === 'number') {
+      this.dcache().unknown(name);
+      return st;
+    }
+    this.dcache().set(name, { ...st }, at);
+    return this.made(p, st, at);
   }
   override mknod(name: string, mode: number, _creds: Credentials, _rdev: number): Inode | number {
     const g = this.guard();
@@ -260,27 +362,31 @@ export class HostInode extends Inode {
     if ((mode & S_IFMT) !== S_IFREG) return -E.EPERM; // no FIFOs/devices on the host
     const p = this.child(name);
     const r = this.be.createExcl(p, mode & 0o7777);
-    return r < 0 ? r : this.adopt(p);
+    return r < 0 ? r : this.adopt(name);
   }
   override mkdir(name: string, mode: number): Inode | number {
     const g = this.guard();
     if (g) return g;
     const p = this.child(name);
     const r = this.be.mkdir(p, mode & 0o7777);
-    return r < 0 ? r : this.adopt(p);
+    return r < 0 ? r : this.adopt(name);
   }
   override symlink(name: string, target: string): Inode | number {
     const g = this.guard();
     if (g) return g;
     const p = this.child(name);
     const r = this.be.symlink(target, p);
-    return r < 0 ? r : this.adopt(p);
+    return r < 0 ? r : this.adopt(name);
   }
   override link(name: string, target: Inode): number {
     const g = this.guard();
     if (g) return g;
     if (!(target instanceof HostInode) || target.fs !== this.fs) return -E.EXDEV;
-    return this.be.link(target.rel, this.child(name));
+    const r = this.be.link(target.rel, this.child(name));
+    this.dcache().unknown(name);
+    this.changed();
+    target.changed();
+    return r;
   }
   override unlink(name: string): number {
     const g = this.guard();
@@ -291,12 +397,24 @@ export class HostInode extends Inode {
     if ((st.mode & S_IFMT) === S_IFDIR) return -E.EISDIR;
     const victim = this.fs.existingFor(st);
     const r = this.be.unlink(p);
-    if (r === 0 && victim !== null) victim.pinned = true;
+    this.afterRemove(name, r);
+    if (r === 0 && victim !== null) {
+      victim.pinned = true;
+      victim.changed();
+    }
     return r;
   }
   override rmdir(name: string): number {
     const g = this.guard();
-    return g ? g : this.be.rmdir(this.child(name));
+    if (g) return g;
+    const r = this.be.rmdir(this.child(name));
+    this.afterRemove(name, r);
+    return r;
+  }
+  private afterRemove(name: string, r: number): void {
+    if (r === 0) this.dcache().absent(name, now());
+    else this.dcache().unknown(name);
+    this.changed();
   }
   override rename(oldName: string, newDir: Inode, newName: string, flags: number): number {
     const g = this.guard();
@@ -309,7 +427,14 @@ export class HostInode extends Inode {
     const moved = this.fs.existing(src);
     const replaced = this.fs.existing(dst);
     const r = this.be.rename(src, dst);
+    this.dcache().unknown(oldName);
+    newDir.dcache().unknown(newName);
+    this.changed();
+    newDir.changed();
     if (r < 0) return r;
+    this.dcache().absent(oldName, now());
+    replaced?.changed();
+    moved?.changed();
     if (replaced !== null && replaced !== moved) replaced.pinned = true;
     if (moved !== null) {
       moved.rel = dst;
@@ -320,6 +445,13 @@ export class HostInode extends Inode {
   }
   override setattr(a: SetAttr): number {
     if (this.fs.readonly) return -E.EROFS;
+    const r = this.setattrHost(a);
+    this.changed();
+    // Mode and owners decide permission checks: take them from the host now.
+    if (a.mode !== undefined || a.uid !== undefined || a.gid !== undefined) this.stat();
+    return r;
+  }
+  private setattrHost(a: SetAttr): number {
     const be = this.be;
     let r = 0;
     if (a.size !== undefined) {
@@ -464,11 +596,11 @@ export class HostFdSlot {
  */
 export class HostFsFile extends SeekableFile {
   constructor(
-    inode: HostInode,
+    private readonly host: HostInode,
     flags: number,
     readonly slot: HostFdSlot,
   ) {
-    super(inode, flags);
+    super(host, flags);
   }
   /** The host fd (for direct reads and mmap), or -errno if it cannot be re-opened. */
   get hostFd(): number {
@@ -497,6 +629,7 @@ export class HostFsFile extends SeekableFile {
     if (pos < 0) return -E.EINVAL;
     const fd = this.slot.get();
     if (fd < 0) return fd;
+    this.host.changed(); // size and times
     try {
       return nfs.writeSync(fd, buf, 0, buf.length, pos);
     } catch (e) {
@@ -506,6 +639,7 @@ export class HostFsFile extends SeekableFile {
   override truncate(len: number): number {
     const fd = this.slot.get();
     if (fd < 0) return fd;
+    this.host.changed();
     try {
       nfs.ftruncateSync(fd, len);
       return 0;
