@@ -501,6 +501,8 @@ size_t Serve(size_t len, int* fdOut) {
             break;
           }
         }
+        // What was made comes back with its attributes (the Sentry's lookup of it).
+        if (res == 0 && (op == Mkdir || op == CreateExcl || op == Symlink) && StatInto(p.fd, nm, 8) == 0) plen = 18 * 8;
         break;
       }
       case Rename:

@@ -10,7 +10,7 @@
  * Reply:
  *   0  i32 result (>= 0, or -errno)   4 u32 payload length   8 payload
  *   payloads: STAT = 18 x f64 (Stat fields, FIELDS order); OPEN = the opened file's
- *   STAT (the fd rides along); READDIR (readdir-plus, from entry index `a` of the sorted
+ *   STAT (the fd rides along); MKDIR, CREATE_EXCL, SYMLINK = the new node's STAT; READDIR (readdir-plus, from entry index `a` of the sorted
  *   listing) = [u32 next index][u32 total] then repeated [f64 ino][u32 mode][u16 name
  *   length][name][u8 has stat][STAT if has stat] (no stat: a mount the gofer does not
  *   serve, so only a LSTAT may answer); READLINK = target; STATFS = 6 x f64.

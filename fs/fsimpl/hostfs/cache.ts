@@ -54,6 +54,8 @@ export class DirCache {
   listedAt = -1;
   /** Lookups that had to ask the host since the last listing. */
   misses = 0;
+  /** Entries of the last listing. */
+  count = 0;
 
   /** A complete listing (readdir-plus) replaces what was known. */
   fill(ents: HostDirent[], at: number): void {
@@ -62,6 +64,7 @@ export class DirCache {
     this.names = m;
     this.listedAt = at;
     this.misses = 0;
+    this.count = ents.length;
   }
   /** The host said name is st (or absent). */
   set(name: string, st: Stat | null, at: number): void {
@@ -91,9 +94,11 @@ export class DirCache {
  * readdir-plus round trip per ~800 entries, and the Gofer's statx of each) is cheaper
  * than asking name by name: at least 4, more for big directories (st_size ~ 32 bytes
  * per entry on ext4; a listing costs the Gofer ~1.5 µs an entry, a lookup ~30 µs).
+ * Half the last listing's entries at least: a directory the sandbox fills (each create
+ * begins with a lookup that misses) is then listed O(log n) times, not every few names.
  */
-export function listAfter(dirSize: number): number {
-  return Math.max(4, Math.floor(dirSize / 512));
+export function listAfter(dirSize: number, lastCount: number): number {
+  return Math.max(4, Math.floor(dirSize / 512), lastCount >> 1);
 }
 
 /** Debug counters (TSSANDBOX_FS_STATS=1 prints them at exit; tests read them). */

@@ -20,7 +20,7 @@ export class GoferBackend implements HostBackend {
     readonly root: string,
   ) {}
 
-  opened: Stat | null = null;
+  lastStat: Stat | null = null;
 
   get dead(): boolean {
     return this.c.dead;
@@ -94,22 +94,32 @@ export class GoferBackend implements HostBackend {
     return r < 0 ? r : this.c.payload.toString('latin1');
   }
   open(rel: string, flags: number, mode: number): number {
-    this.opened = null;
+    this.lastStat = null;
     const r = this.call(Op.Open, rel, '', flags, mode);
     if (r < 0) return r;
     if (this.c.fd < 0) return -E.EIO;
-    const p = this.c.payload;
-    if (p.length >= STAT_BYTES) this.opened = readStat(p, 0);
+    this.takeStat();
     return this.c.fd;
   }
+  /** The reply's STAT payload, if it has one, as lastStat. */
+  private takeStat(): void {
+    const p = this.c.payload;
+    this.lastStat = p.length >= STAT_BYTES ? readStat(p, 0) : null;
+  }
+  private make(op: Op, rel: string, p2: string, mode: number): number {
+    this.lastStat = null;
+    const r = this.simple(op, rel, p2, mode);
+    if (r === 0) this.takeStat();
+    return r;
+  }
   mkdir(rel: string, mode: number): number {
-    return this.simple(Op.Mkdir, rel, '', mode);
+    return this.make(Op.Mkdir, rel, '', mode);
   }
   createExcl(rel: string, mode: number): number {
-    return this.simple(Op.CreateExcl, rel, '', mode);
+    return this.make(Op.CreateExcl, rel, '', mode);
   }
   symlink(target: string, rel: string): number {
-    return this.simple(Op.Symlink, rel, target);
+    return this.make(Op.Symlink, rel, target, 0);
   }
   link(oldRel: string, newRel: string): number {
     return this.simple(Op.Link, oldRel, newRel);

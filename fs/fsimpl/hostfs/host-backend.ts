@@ -23,8 +23,11 @@ export interface HostBackend {
   readlink(rel: string): string | number;
   /** Opens a regular file or directory (Node fs.constants flags; O_NOFOLLOW is implied). */
   open(rel: string, flags: number, mode: number): number;
-  /** Attributes of the file the last successful open opened, when it came with them. */
-  readonly opened: Stat | null;
+  /**
+   * Attributes that came with the last successful open (of the opened file) or
+   * mkdir/createExcl/symlink (of the new node), when the backend had them (host st.dev).
+   */
+  readonly lastStat: Stat | null;
   mkdir(rel: string, mode: number): number;
   createExcl(rel: string, mode: number): number;
   symlink(target: string, rel: string): number;
@@ -77,7 +80,7 @@ const LSTAT_OPTS = { bigint: true, throwIfNoEntry: false } as const;
  */
 export class DirectBackend implements HostBackend {
   readonly dead = false;
-  readonly opened = null;
+  readonly lastStat = null;
   constructor(readonly root: string) {}
 
   /**

@@ -244,7 +244,7 @@ export class HostInode extends Inode {
     if (e === undefined || !pol.fresh(e.at)) {
       // Not known (or too old): a complete listing may answer, or be worth fetching.
       let listed = pol.fresh(dc.listedAt);
-      if (!listed && ++dc.misses >= listAfter(this.cached?.size ?? 0)) {
+      if (!listed && ++dc.misses >= listAfter(this.cached?.size ?? 0, dc.count)) {
         if (this.list() === 0) listed = true;
         else dc.misses = 0;
       }
@@ -314,7 +314,7 @@ export class HostInode extends Inode {
     const fd = this.be.open(this.rel, hf, 0);
     if (fd < 0 || this.idKey === '') return fd;
     const [dev, ino] = this.idKey.split(':');
-    const got = this.be.opened;
+    const got = this.be.lastStat;
     if (got !== null) {
       // The Gofer sent the opened file's attributes: no fstat, and they revalidate ours.
       if (`${got.ino}` === ino && (dev === '0' || `${got.dev}` === dev)) {
@@ -348,7 +348,8 @@ export class HostInode extends Inode {
     const p = this.child(name);
     this.changed(); // our mtime, and link count for a directory
     const at = now();
-    const st = this.be.lstat(p);
+    // The Gofer's reply to the create carried the new node's attributes.
+    const st = this.be.lastStat ?? this.be.lstat(p);
     if (typeof st === 'number') {
       this.dcache().unknown(name);
       return st;
@@ -392,7 +393,9 @@ export class HostInode extends Inode {
     const g = this.guard();
     if (g) return g;
     const p = this.child(name);
-    const st = this.be.lstat(p);
+    // The victim as the cache knows it (a fresh entry), else as the host says.
+    const e = this.dc?.names.get(name);
+    const st = e !== undefined && e.st !== null && this.fs.policy.fresh(e.at) ? e.st : this.be.lstat(p);
     if (typeof st === 'number') return st;
     if ((st.mode & S_IFMT) === S_IFDIR) return -E.EISDIR;
     const victim = this.fs.existingFor(st);
