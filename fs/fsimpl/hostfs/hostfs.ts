@@ -68,16 +68,18 @@ export class HostFs extends FileSystem {
    * The inode of the host file st describes (st.dev: the host's device; st becomes the
    * inode's cached attributes), found at rel; at: when the host said so.
    */
-  intern(rel: string, st: Stat, at = now()): HostInode {
-    const k = `${st.dev}:${st.ino}`;
-    st.dev = this.dev;
+  intern(rel: string, hostSt: Stat, at = now(), shared = false): HostInode {
+    const k = `${hostSt.dev}:${hostSt.ino}`;
     const old = this.byId.get(k)?.deref();
     // Same number, other type or birth time: the host reused a freed inode number.
-    if (old !== undefined && (old.mode & S_IFMT) === (st.mode & S_IFMT) &&
-        (old.cached === null || old.cached.btimeSec === st.btimeSec && old.cached.btimeNsec === st.btimeNsec)) {
+    if (old !== undefined && (old.mode & S_IFMT) === (hostSt.mode & S_IFMT) &&
+        (old.cached === null || old.cached.btimeSec === hostSt.btimeSec && old.cached.btimeNsec === hostSt.btimeNsec)) {
       old.rel = rel;
-      // Attributes older than the sandbox's last change to the file are not taken.
-      if (at > old.changedAt) {
+      // Attributes older than the sandbox's last change to the file, or than what the
+      // inode has, are not taken (a cache hit then allocates nothing).
+      if (at > old.changedAt && at > old.cachedAt) {
+        const st = shared ? { ...hostSt } : hostSt;
+        st.dev = this.dev;
         old.mode = st.mode;
         old.uid = st.uid;
         old.gid = st.gid;
@@ -86,6 +88,8 @@ export class HostFs extends FileSystem {
       }
       return old;
     }
+    const st = shared ? { ...hostSt } : hostSt;
+    st.dev = this.dev;
     const i = new HostInode(this, rel, st.ino, st.mode, st.uid, st.gid);
     i.cached = st;
     i.cachedAt = at;
@@ -213,8 +217,9 @@ export class HostInode extends Inode {
     return (this.dc ??= new DirCache());
   }
 
-  private made(p: string, st: Stat, at?: number): HostInode {
-    return this.fs.intern(p, st, at);
+  /** shared: st is the cache's own (copied if kept, never changed). */
+  private made(p: string, st: Stat, at?: number, shared = false): HostInode {
+    return this.fs.intern(p, st, at, shared);
   }
 
   /** fstat through one of this file's open host fds, or null when none is open. */
@@ -252,7 +257,7 @@ export class HostInode extends Inode {
     }
     if (e !== undefined && !e.ask) {
       fsStats.lookupHits++;
-      return e.st === null ? -E.ENOENT : this.made(p, { ...e.st }, e.at);
+      return e.st === null ? -E.ENOENT : this.made(p, e.st, e.at, true);
     }
     fsStats.lookupMisses++;
     const at = now();
@@ -261,8 +266,8 @@ export class HostInode extends Inode {
       if (st === -E.ENOENT) dc.set(name, null, at);
       return st;
     }
-    dc.set(name, { ...st }, at);
-    return this.made(p, st, at);
+    dc.set(name, st, at);
+    return this.made(p, st, at, true);
   }
 
   /** Fetches the whole listing with attributes (readdir-plus) into the cache: 0 or -errno. */
@@ -354,8 +359,8 @@ export class HostInode extends Inode {
       this.dcache().unknown(name);
       return st;
     }
-    this.dcache().set(name, { ...st }, at);
-    return this.made(p, st, at);
+    this.dcache().set(name, st, at);
+    return this.made(p, st, at, true);
   }
   override mknod(name: string, mode: number, _creds: Credentials, _rdev: number): Inode | number {
     const g = this.guard();
