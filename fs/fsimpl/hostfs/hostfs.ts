@@ -16,6 +16,7 @@ import {
 import { FileSystem, Inode, type Stat, type DirEntry, type SetAttr, nowTs } from '../../vfs/inode';
 import { hostErr, statFromHost, type HostBackend } from './host-backend';
 import { DirFile, FileDescription, SeekableFile } from '../../vfs/file';
+import { goferNative } from '../../../src/gofer/native';
 import { CachePolicy, DirCache, fsStats, listAfter, now, type CacheMode } from './cache';
 
 export { hostErr, statFromHost } from './host-backend';
@@ -643,6 +644,22 @@ export class HostFsFile extends SeekableFile {
     } catch (e) {
       return hostErr(e);
     }
+  }
+  /**
+   * copy_file_range to another host file in the host kernel (no bytes through the
+   * Sentry): bytes copied, -errno, or null when the host cannot (another filesystem):
+   * the caller then copies itself.
+   */
+  copyRangeTo(out: HostFsFile, inOff: number, outOff: number, len: number): number | null {
+    const n = goferNative();
+    if (n === null || typeof n.hostCopyRange !== 'function') return null;
+    const fi = this.slot.get();
+    if (fi < 0) return fi;
+    const fo = out.slot.get();
+    if (fo < 0) return fo;
+    out.host.changed();
+    const r = n.hostCopyRange(fi, inOff, fo, outOff, Math.min(len, 0x7ffff000));
+    return r === -E.EXDEV || r === -E.EINVAL || r === -E.EOPNOTSUPP || r === -E.ENOSYS ? null : r;
   }
   override truncate(len: number): number {
     const fd = this.slot.get();
