@@ -57,7 +57,7 @@ constexpr int kMaxRoots = 64;
 constexpr uint64_t kResolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 
 enum Op { Hello, Lstat, Open, Readdir, Readlink, Mkdir, CreateExcl, Unlink, Rmdir, Rename, Symlink, Link,
-          Chmod, Chown, Truncate, Utimes, Statfs };
+          Chmod, Chown, Truncate, Utimes, Statfs, ReaddirBatch };
 
 uint8_t g_in[kMaxMsg];
 uint8_t g_out[kReplyMax + 64];
@@ -270,6 +270,59 @@ int StatInto(int dirfd, const char* name, size_t off) {
   return 0;
 }
 
+// Lists directory dfd, sorted by name, from entry `from`, into g_out at *off in the
+// READDIR entry format, as many as fit below kReplyMax. Returns the entry count or
+// -errno; *next: index of the first entry not sent, *total: entries in all.
+int ListInto(int dfd, int from, size_t* offp, uint32_t* next, uint32_t* totalOut) {
+  // All names, sorted (the order the VFS pages by), then from `from` as many as fit.
+  static char dents[4 << 20];
+  static uint32_t names[1 << 16];
+  size_t used = 0;
+  int count = 0, total = 0;
+  for (;;) {
+    if (used + 64 * 1024 > sizeof dents) break;
+    long n = syscall(SYS_getdents64, dfd, dents + used, 64 * 1024);
+    if (n < 0) return -errno;
+    if (n == 0) break;
+    for (long pos = 0; pos < n;) {
+      struct dirent64* d = (struct dirent64*)(dents + used + pos);
+      const char* nm = d->d_name;
+      if (!(nm[0] == '.' && (nm[1] == 0 || (nm[1] == '.' && nm[2] == 0))) && total < (1 << 16))
+        names[total++] = (uint32_t)(used + pos + offsetof(struct dirent64, d_name));
+      pos += d->d_reclen;
+    }
+    used += (size_t)n;
+  }
+  std::sort(names, names + total, [](uint32_t x, uint32_t y) { return strcmp(dents + x, dents + y) < 0; });
+  size_t off = *offp;
+  int i = from;
+  for (; i < total; i++) {
+    const char* nm = dents + names[i];
+    size_t nb = strlen(nm);
+    // readdir-plus: every entry carries its attributes (what a lookup's Lstat would
+    // answer), flagged 0 when only a Lstat may say (a mount the gofer does not serve:
+    // the Sentry asks, and is refused as for any lookup).
+    if (off + 15 + nb + 18 * 8 > kReplyMax) break;
+    struct statx sx;
+    if (syscall(SYS_statx, dfd, nm, AT_SYMLINK_NOFOLLOW, kStatMask, &sx) != 0) continue;
+    bool ok = !(sx.stx_mask & STATX_MNT_ID) || MountOk(sx.stx_mnt_id, dfd, nm);
+    off = PutF64(off, (double)sx.stx_ino);
+    uint32_t m = sx.stx_mode;
+    uint16_t l = (uint16_t)nb;
+    memcpy(g_out + off, &m, 4);
+    memcpy(g_out + off + 4, &l, 2);
+    memcpy(g_out + off + 6, nm, nb);
+    off += 6 + nb;
+    g_out[off++] = ok ? 1 : 0;
+    if (ok) off = PutStat(sx, off);
+    count++;
+  }
+  *offp = off;
+  *next = (uint32_t)(i < total ? i : total);
+  *totalOut = (uint32_t)total;
+  return count;
+}
+
 struct timespec Ts(double s) {
   struct timespec t;
   t.tv_sec = (time_t)s;
@@ -311,7 +364,7 @@ size_t Serve(size_t len, int* fdOut) {
       goto done;
     }
     int root = mount < (uint32_t)g_nroots ? g_roots[mount] : -1;
-    if (root < 0 || !z2 || BadRel(p1) || (op != Symlink && BadRel(p2))) goto done;
+    if (root < 0 || !z2 || BadRel(p1) || (op != Symlink && op != ReaddirBatch && BadRel(p2))) goto done;
     // Read-only roots stay read-only whatever the Sentry asks (its own EROFS checks
     // are the first line; this is the second; the mount's rdonly flag the third).
     if (g_ro[mount]) {
@@ -375,62 +428,70 @@ size_t Serve(size_t len, int* fdOut) {
           res = -ENOENT;
           break;
         }
-        // All names, sorted (the order Node's readdir gives and the VFS pages by),
-        // then from entry index a as many as fit in one reply.
-        static char dents[4 << 20];
-        static uint32_t names[1 << 16];
-        size_t used = 0;
-        int count = 0, total = 0;
-        for (;;) {
-          if (used + 64 * 1024 > sizeof dents) break;
-          long n = syscall(SYS_getdents64, dfd, dents + used, 64 * 1024);
-          if (n < 0) {
-            res = -errno;
-            close(dfd);
-            goto done;
-          }
-          if (n == 0) break;
-          for (long pos = 0; pos < n;) {
-            struct dirent64* d = (struct dirent64*)(dents + used + pos);
-            const char* nm = d->d_name;
-            if (!(nm[0] == '.' && (nm[1] == 0 || (nm[1] == '.' && nm[2] == 0))) && total < (1 << 16))
-              names[total++] = (uint32_t)(used + pos + offsetof(struct dirent64, d_name));
-            pos += d->d_reclen;
-          }
-          used += (size_t)n;
-        }
-        std::sort(names, names + total, [](uint32_t x, uint32_t y) { return strcmp(dents + x, dents + y) < 0; });
         // Payload: [u32 index of the next entry][u32 total], then the entries: the
         // Sentry asks again from `next` until it reaches `total` (no empty last page).
         size_t off = 16;
-        int i = a > 0 ? (int)a : 0;
-        for (; i < total; i++) {
-          const char* nm = dents + names[i];
-          size_t nb = strlen(nm);
-          // readdir-plus: every entry carries its attributes (what a lookup's Lstat
-          // would answer), flagged 0 when only a Lstat may say (a mount the gofer does
-          // not serve: the Sentry asks, and is refused as for any lookup).
-          if (off + 15 + nb + 18 * 8 > kReplyMax) break;
-          struct statx sx;
-          if (syscall(SYS_statx, dfd, nm, AT_SYMLINK_NOFOLLOW, kStatMask, &sx) != 0) continue;
-          bool ok = !(sx.stx_mask & STATX_MNT_ID) || MountOk(sx.stx_mnt_id, dfd, nm);
-          off = PutF64(off, (double)sx.stx_ino);
-          uint32_t m = sx.stx_mode;
-          uint16_t l = (uint16_t)nb;
-          memcpy(g_out + off, &m, 4);
-          memcpy(g_out + off + 4, &l, 2);
-          memcpy(g_out + off + 6, nm, nb);
-          off += 6 + nb;
-          g_out[off++] = ok ? 1 : 0;
-          if (ok) off = PutStat(sx, off);
-          count++;
-        }
+        uint32_t next = 0, all = 0;
+        res = ListInto(dfd, a > 0 ? (int)a : 0, &off, &next, &all);
         close(dfd);
-        uint32_t next = (uint32_t)(i < total ? i : total), all = (uint32_t)total;
+        if (res < 0) break;
         memcpy(g_out + 8, &next, 4);
         memcpy(g_out + 12, &all, 4);
         plen = off - 8;
-        res = count;
+        break;
+      }
+      case ReaddirBatch: {
+        // Whole listings of several children of directory p1 (names in p2, '/'-separated)
+        // in one reply: records [u16 name length][name][i32 status][u32 count][entries],
+        // entries as READDIR's. A listing that does not fit whole is status -E2BIG (the
+        // Sentry reads it alone); the result is the number of records (names after the
+        // last one were not reached: asked again).
+        static char path[8192];
+        size_t off = 8;
+        int recs = 0;
+        for (char* nm = p2; nm && *nm;) {
+          char* sep = strchr(nm, '/');
+          if (sep) *sep = 0;
+          size_t nb = strlen(nm);
+          if (off + 10 + nb > kReplyMax) break;
+          int n = snprintf(path, sizeof path, "%s%s%s", p1, *p1 ? "/" : "", nm);
+          int status = 0;
+          uint32_t count = 0;
+          size_t rec = off;
+          size_t body = off + 10 + nb;
+          if (n <= 0 || (size_t)n >= sizeof path || BadRel(path)) {
+            status = -EINVAL;
+          } else {
+            int dfd = Openat2(root, path, O_RDONLY | O_DIRECTORY, 0, kResolve);
+            if (dfd < 0) {
+              status = dfd;
+            } else if (!FdOk(dfd)) {
+              status = -ENOENT;
+              close(dfd);
+            } else {
+              size_t e = body;
+              uint32_t next = 0, all = 0;
+              int c = ListInto(dfd, 0, &e, &next, &all);
+              close(dfd);
+              if (c < 0) status = c;
+              else if (next < all) status = -E2BIG;
+              else {
+                count = (uint32_t)c;
+                body = e;
+              }
+            }
+          }
+          uint16_t l = (uint16_t)nb;
+          memcpy(g_out + rec, &l, 2);
+          memmove(g_out + rec + 2, nm, nb);
+          memcpy(g_out + rec + 2 + nb, &status, 4);
+          memcpy(g_out + rec + 6 + nb, &count, 4);
+          off = body;
+          recs++;
+          nm = sep ? sep + 1 : nullptr;
+        }
+        res = recs;
+        plen = off - 8;
         break;
       }
       case Readlink: {

@@ -13,7 +13,11 @@
  *   STAT (the fd rides along); MKDIR, CREATE_EXCL, SYMLINK = the new node's STAT; READDIR (readdir-plus, from entry index `a` of the sorted
  *   listing) = [u32 next index][u32 total] then repeated [f64 ino][u32 mode][u16 name
  *   length][name][u8 has stat][STAT if has stat] (no stat: a mount the gofer does not
- *   serve, so only a LSTAT may answer); READLINK = target; STATFS = 6 x f64.
+ *   serve, so only a LSTAT may answer); READDIR_BATCH (path1 a directory, path2 names
+ *   of its children joined by '/') = records [u16 name length][name][i32 status][u32
+ *   count][count READDIR entries], one whole listing each (-E2BIG: too big for the
+ *   reply, list it alone), result = records (later names were not reached);
+ *   READLINK = target; STATFS = 6 x f64.
  *
  * The gofer resolves every path with openat2(root, p, RESOLVE_IN_ROOT |
  * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS): the Sentry resolved symlinks itself, so
@@ -42,6 +46,7 @@ export const enum Op {
   Truncate = 14,
   Utimes = 15,
   Statfs = 16,
+  ReaddirBatch = 17,
 }
 
 /** Order of Stat fields in a STAT payload. */

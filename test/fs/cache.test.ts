@@ -4,6 +4,7 @@
  * for it (it loops; nothing here is timed), the sandbox's own changes are seen at once
  * in either mode, and in exclusive mode the debug counters show the cache answering.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -108,6 +109,48 @@ describe('host tree cache', () => {
       const root = await runSandbox([bin, 'stats', bin, String(n)], { env });
       expect(root.code, explain(root)).toBe(0);
       expect(stats(root.stderr).gofer_calls).toBeLessThan(n / 4);
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  for (const mode of ['shared', 'exclusive']) {
+    it(`directories read ahead for a walk show the sandbox's own changes (cache=${mode})`, async () => {
+      const d = scratch();
+      try {
+        for (const sub of ['a/b', 'a/c', 'a/d/e']) fs.mkdirSync(path.join(d, sub), { recursive: true });
+        fs.writeFileSync(path.join(d, 'a/b/old'), '');
+        fs.writeFileSync(path.join(d, 'a/c/was'), '');
+        fs.unlinkSync(path.join(d, 'a/c/was'));
+        const r = await runSandbox(['--mount', `${d}:/w:rw:cache=${mode}`, bin, 'prefetch', '/w'], { env: { TSSANDBOX_FS_STATS: '1' } });
+        expect(r.code, explain(r)).toBe(0);
+        expect(r.stdout).not.toContain('WRONG');
+        expect(stats(r.stderr).readdir_prefetched, r.stderr).toBeGreaterThanOrEqual(3);
+      } finally {
+        fs.rmSync(d, { recursive: true, force: true });
+      }
+    }, 60_000);
+  }
+
+  it('a walk over a tree read ahead lists what Linux lists, in far fewer round trips', async () => {
+    const d = scratch();
+    try {
+      let dirs = 0;
+      for (let i = 0; i < 30; i++) {
+        for (let j = 0; j < 10; j++) {
+          const sub = path.join(d, `d${i}`, `s${j}`);
+          fs.mkdirSync(sub, { recursive: true });
+          dirs++;
+          for (let k = 0; k < 3; k++) fs.writeFileSync(path.join(sub, `f${k}`), '');
+        }
+      }
+      const native = execFileSync('find', [d], { encoding: 'utf8' }).split('\n').filter(Boolean).map((l) => l.replace(d, '/w')).sort();
+      const r = await runSandbox(['--mount', `${d}:/w:ro:cache=exclusive`, '/usr/bin/find', '/w'], { env: { TSSANDBOX_FS_STATS: '1' } });
+      expect(r.code, explain(r)).toBe(0);
+      expect(r.stdout.split('\n').filter(Boolean).sort()).toEqual(native);
+      const s = stats(r.stderr);
+      expect(s.readdir_prefetched).toBeGreaterThanOrEqual(dirs);
+      expect(s.gofer_calls).toBeLessThan(dirs / 2);
     } finally {
       fs.rmSync(d, { recursive: true, force: true });
     }

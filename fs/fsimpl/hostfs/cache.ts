@@ -14,7 +14,8 @@
 import { writeSync } from 'fs';
 import { S_IFMT } from '../../../src/abi/fs';
 import { goferCalls } from '../../../src/gofer/client';
-import type { DirEntry, Stat } from '../../vfs/inode';
+import { FIELDS } from '../../../src/gofer/protocol';
+import { emptyStat, type DirEntry, type Stat } from '../../vfs/inode';
 import type { HostDirent } from './host-backend';
 
 export type CacheMode = 'exclusive' | 'shared';
@@ -38,13 +39,34 @@ export class CachePolicy {
 
 /** A name in a directory as the host last told it. */
 export interface CachedName {
-  /** Host attributes (st.dev is the host's), or null: absent (unless `ask`). */
+  /** False: the host said it is absent. */
+  exists: boolean;
+  /** Host attributes (st.dev is the host's), once parsed (attrsOf), else null. */
   st: Stat | null;
+  /** Unparsed attributes (a readdir-plus page), or null. */
+  raw: Buffer | null;
+  rawOff: number;
   /** Listed, but only a lookup may say more (a mount the Gofer does not serve). */
   ask: boolean;
   ino: number;
   mode: number;
   at: number;
+}
+
+/** A STAT payload (FIELDS order) at p[off]. */
+export function readStat(p: Buffer, off: number): Stat {
+  const st = emptyStat();
+  for (let i = 0; i < FIELDS.length; i++) st[FIELDS[i]] = p.readDoubleLE(off + i * 8);
+  return st;
+}
+
+/** The host attributes of an existing cached name (null: only a lookup may say). */
+export function attrsOf(c: CachedName): Stat | null {
+  if (c.st === null && c.raw !== null) {
+    c.st = readStat(c.raw, c.rawOff);
+    c.raw = null;
+  }
+  return c.st;
 }
 
 /** One directory's cached children. */
@@ -60,7 +82,10 @@ export class DirCache {
   /** A complete listing (readdir-plus) replaces what was known. */
   fill(ents: HostDirent[], at: number): void {
     const m = new Map<string, CachedName>();
-    for (const e of ents) m.set(e.name, { st: e.st ?? null, ask: e.st === undefined, ino: e.ino, mode: e.mode, at });
+    for (const e of ents) {
+      const raw = e.raw ?? null;
+      m.set(e.name, { exists: true, st: e.st ?? null, raw, rawOff: e.rawOff ?? 0, ask: e.st === undefined && raw === null, ino: e.ino, mode: e.mode, at });
+    }
     this.names = m;
     this.listedAt = at;
     this.misses = 0;
@@ -68,7 +93,7 @@ export class DirCache {
   }
   /** The host said name is st (or absent). */
   set(name: string, st: Stat | null, at: number): void {
-    this.names.set(name, { st, ask: false, ino: st?.ino ?? 0, mode: st?.mode ?? 0, at });
+    this.names.set(name, { exists: st !== null, st, raw: null, rawOff: 0, ask: false, ino: st?.ino ?? 0, mode: st?.mode ?? 0, at });
   }
   /** The sandbox removed name. */
   absent(name: string, at: number): void {
@@ -83,7 +108,7 @@ export class DirCache {
   entries(): DirEntry[] {
     const out: DirEntry[] = [];
     for (const [name, c] of this.names) {
-      if (c.st !== null || c.ask) out.push({ name, ino: c.ino, type: (c.mode & S_IFMT) >>> 12 });
+      if (c.exists) out.push({ name, ino: c.ino, type: (c.mode & S_IFMT) >>> 12 });
     }
     return out;
   }
@@ -109,12 +134,14 @@ export const fsStats = {
   statMisses: 0,
   readdirHits: 0,
   readdirMisses: 0,
+  /** Listings read ahead (prefetch.ts). */
+  readdirPrefetched: 0,
 };
 
 export function fsStatsLine(): string {
   const s = fsStats;
   return `tssandbox: fs-stats gofer_calls=${goferCalls.n} lookup_hits=${s.lookupHits} lookup_misses=${s.lookupMisses} ` +
-    `stat_hits=${s.statHits} stat_misses=${s.statMisses} readdir_hits=${s.readdirHits} readdir_misses=${s.readdirMisses}`;
+    `stat_hits=${s.statHits} stat_misses=${s.statMisses} readdir_hits=${s.readdirHits} readdir_misses=${s.readdirMisses} readdir_prefetched=${s.readdirPrefetched}`;
 }
 
 if (process.env.TSSANDBOX_FS_STATS === '1') {

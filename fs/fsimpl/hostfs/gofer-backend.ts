@@ -11,6 +11,7 @@ import { GoferClient } from '../../../src/gofer/client';
 import { Op, FIELDS, STAT_BYTES } from '../../../src/gofer/protocol';
 import { emptyStat, type Stat } from '../../vfs/inode';
 import type { HostBackend, HostDirent } from './host-backend';
+import { readStat } from './cache';
 
 export class GoferBackend implements HostBackend {
   constructor(
@@ -65,29 +66,42 @@ export class GoferBackend implements HostBackend {
     for (let at = 0; ; ) {
       const r = this.call(Op.Readdir, rel, '', 0, 0, 0, at);
       if (r < 0) return r;
-      const p = this.c.payload;
+      const p = Buffer.from(this.c.payload); // kept by the entries (unparsed attributes)
       if (p.length < 8) return -E.EIO;
       const next = p.readUInt32LE(0);
       const total = p.readUInt32LE(4);
-      let off = 8;
-      for (let k = 0; k < r; k++) {
-        if (off + 15 > p.length) return -E.EIO; // a garbled reply
-        const nb = p.readUInt16LE(off + 12);
-        const end = off + 14 + nb;
-        if (end + 1 > p.length) return -E.EIO;
-        const e: HostDirent = { ino: p.readDoubleLE(off), mode: p.readUInt32LE(off + 8), name: p.toString('latin1', off + 14, end) };
-        off = end + 1;
-        if (p[end] === 1) {
-          if (off + STAT_BYTES > p.length) return -E.EIO;
-          e.st = readStat(p, off);
-          off += STAT_BYTES;
-        }
-        out.push(e);
-      }
+      if (parseEntries(p, 8, r, out) < 0) return -E.EIO;
       if (next >= total) return out;
       if (next <= at) return -E.EIO; // "more to come" without progress: would loop
       at = next;
     }
+  }
+  readdirMany(rel: string, names: string[]): Array<{ name: string; ents: HostDirent[] | number }> | number {
+    const joined = names.join('/');
+    const r = this.call(Op.ReaddirBatch, rel, joined);
+    if (r < 0) return r;
+    const p = Buffer.from(this.c.payload); // kept by the entries (unparsed attributes)
+    const out: Array<{ name: string; ents: HostDirent[] | number }> = [];
+    let off = 0;
+    for (let k = 0; k < r; k++) {
+      if (off + 10 > p.length) return -E.EIO;
+      const nb = p.readUInt16LE(off);
+      if (off + 10 + nb > p.length) return -E.EIO;
+      const name = p.toString('latin1', off + 2, off + 2 + nb);
+      const status = p.readInt32LE(off + 2 + nb);
+      const count = p.readUInt32LE(off + 6 + nb);
+      off += 10 + nb;
+      if (status < 0) {
+        out.push({ name, ents: status });
+        continue;
+      }
+      const ents: HostDirent[] = [];
+      const o = parseEntries(p, off, count, ents);
+      if (o < 0) return o;
+      off = o;
+      out.push({ name, ents });
+    }
+    return out;
   }
   readlink(rel: string): string | number {
     const r = this.call(Op.Readlink, rel);
@@ -154,9 +168,27 @@ export class GoferBackend implements HostBackend {
   }
 }
 
-/** A STAT payload (FIELDS order) at off. */
-function readStat(p: Buffer, off: number): Stat {
-  const st = emptyStat();
-  for (let i = 0; i < FIELDS.length; i++) st[FIELDS[i]] = p.readDoubleLE(off + i * 8);
-  return st;
+
+/**
+ * count READDIR entries at off into out: the offset after them, or -EIO (garbled).
+ * Their attributes stay unparsed in p (HostDirent.raw): p must be the caller's own
+ * copy of the reply (the client reuses its reply buffer).
+ */
+function parseEntries(p: Buffer, off: number, count: number, out: HostDirent[]): number {
+  for (let k = 0; k < count; k++) {
+    if (off + 15 > p.length) return -E.EIO;
+    const nb = p.readUInt16LE(off + 12);
+    const end = off + 14 + nb;
+    if (end + 1 > p.length) return -E.EIO;
+    const e: HostDirent = { ino: p.readDoubleLE(off), mode: p.readUInt32LE(off + 8), name: p.toString('latin1', off + 14, end) };
+    off = end + 1;
+    if (p[end] === 1) {
+      if (off + STAT_BYTES > p.length) return -E.EIO;
+      e.raw = p;
+      e.rawOff = off;
+      off += STAT_BYTES;
+    }
+    out.push(e);
+  }
+  return off;
 }

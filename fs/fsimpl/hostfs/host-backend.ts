@@ -14,12 +14,24 @@ export interface HostDirent {
   mode: number;
   /** Its attributes (readdir-plus: st.dev is the host's), when the backend had them. */
   st?: Stat;
+  /**
+   * Or the same unparsed: a STAT payload at raw[rawOff] (a Gofer reply page, parsed only
+   * when a lookup or stat needs it: a walk of 100 000 names looks at few).
+   */
+  raw?: Buffer;
+  rawOff?: number;
 }
 
 export interface HostBackend {
   readonly root: string;
   lstat(rel: string): Stat | number;
   readdir(rel: string): HostDirent[] | number;
+  /**
+   * Whole listings of several children of directory rel, in as few round trips as fit
+   * (optional: a backend without it lists on demand). One result per name reached, in
+   * order; names after the last result were not reached.
+   */
+  readdirMany?(rel: string, names: string[]): Array<{ name: string; ents: HostDirent[] | number }> | number;
   readlink(rel: string): string | number;
   /** Opens a regular file or directory (Node fs.constants flags; O_NOFOLLOW is implied). */
   open(rel: string, flags: number, mode: number): number;

@@ -17,7 +17,11 @@ import { FileSystem, Inode, type Stat, type DirEntry, type SetAttr, nowTs } from
 import { hostErr, statFromHost, type HostBackend } from './host-backend';
 import { DirFile, FileDescription, SeekableFile } from '../../vfs/file';
 import { goferNative } from '../../../src/gofer/native';
-import { CachePolicy, DirCache, fsStats, listAfter, now, type CacheMode } from './cache';
+import { DirPrefetch } from './prefetch';
+import { CachePolicy, DirCache, attrsOf, fsStats, listAfter, now, type CacheMode, type CachedName } from './cache';
+
+/** A name a complete, fresh listing does not have. */
+const ABSENT: CachedName = { exists: false, st: null, raw: null, rawOff: 0, ask: false, ino: 0, mode: 0, at: 0 };
 
 export { hostErr, statFromHost } from './host-backend';
 
@@ -27,6 +31,8 @@ export class HostFs extends FileSystem {
   private readonly rootInode: HostInode;
   /** What may be cached, and for how long (cache.ts). */
   readonly policy: CachePolicy;
+  /** Listings read ahead for a guest walking the tree (prefetch.ts). */
+  readonly prefetch: DirPrefetch;
 
   /**
    * backend.root must be an absolute, already-resolved host directory (the CLI realpaths
@@ -44,6 +50,7 @@ export class HostFs extends FileSystem {
     this.readonly = readonly;
     this.hostReadonly = readonly;
     this.policy = new CachePolicy(cache, backend);
+    this.prefetch = new DirPrefetch(backend, this.policy);
     // The VFS's dentries never cache a host tree: HostInode's own cache (cache.ts) does,
     // by this tree's policy (the overlay above the root caches its own inodes too).
     this.cacheable = false;
@@ -212,6 +219,7 @@ export class HostInode extends Inode {
   changed(): void {
     this.cachedAt = -1;
     this.changedAt = now();
+    if (this.isDir) this.fs.prefetch.drop(this.rel);
   }
 
   private dcache(): DirCache {
@@ -254,11 +262,12 @@ export class HostInode extends Inode {
         if (this.list() === 0) listed = true;
         else dc.misses = 0;
       }
-      e = listed ? dc.names.get(name) ?? { st: null, ask: false, ino: 0, mode: 0, at: dc.listedAt } : undefined;
+      e = listed ? dc.names.get(name) ?? ABSENT : undefined;
     }
     if (e !== undefined && !e.ask) {
       fsStats.lookupHits++;
-      return e.st === null ? -E.ENOENT : this.made(p, e.st, e.at, true);
+      const st = e.exists ? attrsOf(e) : null;
+      return st === null ? -E.ENOENT : this.made(p, st, e.at, true);
     }
     fsStats.lookupMisses++;
     const at = now();
@@ -271,8 +280,16 @@ export class HostInode extends Inode {
     return this.made(p, st, at, true);
   }
 
-  /** Fetches the whole listing with attributes (readdir-plus) into the cache: 0 or -errno. */
+  /**
+   * Fetches the whole listing with attributes (readdir-plus) into the cache, or takes
+   * the one read ahead for a walk: 0 or -errno.
+   */
   private list(): number {
+    const pre = this.fs.prefetch.take(this.rel);
+    if (pre !== null) {
+      this.dcache().fill(pre.ents, pre.at);
+      return 0;
+    }
     const at = now();
     const r = this.be.readdir(this.rel);
     if (typeof r === 'number') return r;
@@ -284,11 +301,13 @@ export class HostInode extends Inode {
     const dc = this.dcache();
     if (this.fs.policy.fresh(dc.listedAt)) {
       fsStats.readdirHits++;
-      return dc.entries();
+    } else {
+      fsStats.readdirMisses++;
+      const r = this.list();
+      if (r < 0) return r;
     }
-    fsStats.readdirMisses++;
-    const r = this.list();
-    return r < 0 ? r : dc.entries();
+    this.fs.prefetch.readDir(this.rel, dc);
+    return dc.entries();
   }
 
   override readlink(): string | number {
@@ -401,7 +420,8 @@ export class HostInode extends Inode {
     const p = this.child(name);
     // The victim as the cache knows it (a fresh entry), else as the host says.
     const e = this.dc?.names.get(name);
-    const st = e !== undefined && e.st !== null && this.fs.policy.fresh(e.at) ? e.st : this.be.lstat(p);
+    const cached = e !== undefined && e.exists && this.fs.policy.fresh(e.at) ? attrsOf(e) : null;
+    const st = cached ?? this.be.lstat(p);
     if (typeof st === 'number') return st;
     if ((st.mode & S_IFMT) === S_IFDIR) return -E.EISDIR;
     const victim = this.fs.existingFor(st);
@@ -418,6 +438,7 @@ export class HostInode extends Inode {
     if (g) return g;
     const r = this.be.rmdir(this.child(name));
     this.afterRemove(name, r);
+    this.fs.prefetch.dropAll();
     return r;
   }
   private afterRemove(name: string, r: number): void {
@@ -436,6 +457,7 @@ export class HostInode extends Inode {
     const moved = this.fs.existing(src);
     const replaced = this.fs.existing(dst);
     const r = this.be.rename(src, dst);
+    if (moved === null || moved.isDir) this.fs.prefetch.dropAll();
     this.dcache().unknown(oldName);
     newDir.dcache().unknown(newName);
     this.changed();

@@ -4,6 +4,7 @@
 //                           change), loop until the new state shows (at most 30 s)
 //   cache_watch own DIR     the sandbox's own changes are seen at once (any cache mode)
 //   cache_watch stats PATH N  stat PATH N times (exclusive-mode hit counting)
+//   cache_watch prefetch DIR  the sandbox's changes in directories read ahead are seen
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -145,6 +146,20 @@ int main(int argc, char** argv) {
     bad |= expect(unlink(at("sym")) == 0 && !exists("sym"), "unlink symlink");
     bad |= expect(rmdir(at("sub")) == 0 && !exists("sub") && !listed(".", "sub"), "rmdir");
     bad |= expect(unlink(at("moved")) == 0 && !exists("moved") && !listed(".", "moved"), "unlink last");
+    return bad;
+  }
+  if (strcmp(argv[1], "prefetch") == 0) {
+    // DIR, then DIR/a: a walk, so a/b, a/c, a/d are read ahead; then the sandbox changes
+    // them before reading them: every read must show the change.
+    int bad = 0;
+    bad |= expect(listed(".", "a") && listed("a", "b"), "walk");
+    int fd = open(at("a/b/new"), O_CREAT | O_WRONLY, 0644);
+    close(fd);
+    bad |= expect(listed("a/b", "new") && listed("a/b", "old"), "created in a read-ahead directory");
+    bad |= expect(rmdir(at("a/c")) == 0 && mkdir(at("a/c"), 0755) == 0 && !listed("a/c", "was"), "a directory made again is empty");
+    bad |= expect(rename(at("a/d"), at("a/z")) == 0 && listed("a/z", "e") && mkdir(at("a/d"), 0755) == 0 && !listed("a/d", "e"),
+                  "a moved directory's listing moves with it");
+    bad |= expect(unlink(at("a/b/old")) == 0 && !listed("a/b", "old"), "unlinked in a read-ahead directory");
     return bad;
   }
   if (strcmp(argv[1], "stats") == 0) {
