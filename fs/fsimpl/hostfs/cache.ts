@@ -69,6 +69,33 @@ export function attrsOf(c: CachedName): Stat | null {
   return c.st;
 }
 
+/** Names cached in all directories of one tree at most (~150 bytes each). */
+export const CACHE_NAMES_MAX = 256 * 1024;
+
+/**
+ * The directories of one tree holding cached names, least recently filled or read
+ * first: past CACHE_NAMES_MAX names the oldest directories forget theirs (a walk of a
+ * tree bigger than that keeps its recent part, as gVisor's bounded dentry cache).
+ */
+export class DirCacheLru<K extends { dropDirCache(): void }> {
+  private readonly order = new Map<K, number>();
+  private total = 0;
+  constructor(private readonly max = CACHE_NAMES_MAX) {}
+  /** k's cache now holds n names (and was just used). */
+  touch(k: K, n: number): void {
+    this.total += n - (this.order.get(k) ?? 0);
+    this.order.delete(k);
+    this.order.set(k, n);
+    if (this.total <= this.max) return;
+    for (const [old, m] of this.order) {
+      if (this.total <= this.max || old === k) break;
+      this.order.delete(old);
+      this.total -= m;
+      old.dropDirCache();
+    }
+  }
+}
+
 /** One directory's cached children. */
 export class DirCache {
   names = new Map<string, CachedName>();
@@ -93,11 +120,17 @@ export class DirCache {
   }
   /** The host said name is st (or absent). */
   set(name: string, st: Stat | null, at: number): void {
+    // Names met one by one (negative lookups of many names) are bounded too.
+    if (this.names.size >= 4096 + 2 * this.count) this.unknownAll();
     this.names.set(name, { exists: st !== null, st, raw: null, rawOff: 0, ask: false, ino: st?.ino ?? 0, mode: st?.mode ?? 0, at });
   }
   /** The sandbox removed name. */
   absent(name: string, at: number): void {
     this.set(name, null, at);
+  }
+  private unknownAll(): void {
+    this.names = new Map();
+    this.listedAt = -1;
   }
   /** The sandbox changed name in a way it does not know the outcome of: ask next time. */
   unknown(name: string): void {

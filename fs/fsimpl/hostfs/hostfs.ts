@@ -18,7 +18,7 @@ import { hostErr, statFromHost, type HostBackend } from './host-backend';
 import { DirFile, FileDescription, SeekableFile } from '../../vfs/file';
 import { goferNative } from '../../../src/gofer/native';
 import { DirPrefetch } from './prefetch';
-import { CachePolicy, DirCache, attrsOf, fsStats, listAfter, now, type CacheMode, type CachedName } from './cache';
+import { CachePolicy, DirCache, DirCacheLru, attrsOf, fsStats, listAfter, now, type CacheMode, type CachedName } from './cache';
 
 /** A name a complete, fresh listing does not have. */
 const ABSENT: CachedName = { exists: false, st: null, raw: null, rawOff: 0, ask: false, ino: 0, mode: 0, at: 0 };
@@ -33,6 +33,8 @@ export class HostFs extends FileSystem {
   readonly policy: CachePolicy;
   /** Listings read ahead for a guest walking the tree (prefetch.ts). */
   readonly prefetch: DirPrefetch;
+  /** Bounds the names cached in this tree's directories (cache.ts). */
+  readonly dirLru = new DirCacheLru<HostInode>();
 
   /**
    * backend.root must be an absolute, already-resolved host directory (the CLI realpaths
@@ -225,6 +227,10 @@ export class HostInode extends Inode {
   private dcache(): DirCache {
     return (this.dc ??= new DirCache());
   }
+  /** The tree's cache bound evicted this directory's names. */
+  dropDirCache(): void {
+    this.dc = null;
+  }
 
   /** shared: st is the cache's own (copied if kept, never changed). */
   private made(p: string, st: Stat, at?: number, shared = false): HostInode {
@@ -288,26 +294,28 @@ export class HostInode extends Inode {
     const pre = this.fs.prefetch.take(this.rel);
     if (pre !== null) {
       this.dcache().fill(pre.ents, pre.at);
-      return 0;
+    } else {
+      const at = now();
+      const r = this.be.readdir(this.rel);
+      if (typeof r === 'number') return r;
+      this.dcache().fill(r, at);
     }
-    const at = now();
-    const r = this.be.readdir(this.rel);
-    if (typeof r === 'number') return r;
-    this.dcache().fill(r, at);
+    this.fs.dirLru.touch(this, this.dc!.count);
     return 0;
   }
 
   override readdir(): DirEntry[] | number {
     const dc = this.dcache();
     if (this.fs.policy.fresh(dc.listedAt)) {
+      // Cached: so are (or were) the listings below it; no read-ahead.
       fsStats.readdirHits++;
-    } else {
-      fsStats.readdirMisses++;
-      const r = this.list();
-      if (r < 0) return r;
+      return dc.entries();
     }
-    this.fs.prefetch.readDir(this.rel, dc);
-    return dc.entries();
+    fsStats.readdirMisses++;
+    const r = this.list();
+    if (r < 0) return r;
+    this.fs.prefetch.readDir(this.rel, this.dc!);
+    return this.dc!.entries();
   }
 
   override readlink(): string | number {
