@@ -250,6 +250,15 @@ export class HostInode extends Inode {
     return null;
   }
 
+  /**
+   * A name of this file went: its open fds are never evicted from now on (re-opening
+   * by path could not reach it), and idle ones kept for re-use are closed.
+   */
+  pin(): void {
+    this.pinned = true;
+    for (const sl of this.slots) if (sl !== null && sl.users === 0) sl.evict();
+  }
+
   /** The shared host fd slot for an access mode (O_RDONLY/O_WRONLY/O_RDWR). */
   slot(acc: number): HostFdSlot {
     return (this.slots[acc] ??= new HostFdSlot(this, acc));
@@ -436,7 +445,7 @@ export class HostInode extends Inode {
     const r = this.be.unlink(p);
     this.afterRemove(name, r);
     if (r === 0 && victim !== null) {
-      victim.pinned = true;
+      victim.pin();
       victim.changed();
     }
     return r;
@@ -474,7 +483,7 @@ export class HostInode extends Inode {
     this.dcache().absent(oldName, now());
     replaced?.changed();
     moved?.changed();
-    if (replaced !== null && replaced !== moved) replaced.pinned = true;
+    if (replaced !== null && replaced !== moved) replaced.pin();
     if (moved !== null) {
       moved.rel = dst;
       // Open files below a moved directory could not be re-opened by their old paths.
@@ -623,9 +632,15 @@ export class HostFdSlot {
     }
   }
 
-  /** A description closed: the last one closes the host fd. */
+  /**
+   * A description closed: the last one closes the host fd, except in an exclusive tree
+   * (nothing else changes the file): there the fd stays in hostFdCache (bounded, least
+   * recently used closed first), so opening the file again (the dynamic loader's
+   * libraries at every exec, a header read twice) costs no Gofer round trip.
+   */
   put(): void {
-    if (--this.users === 0) this.evict();
+    if (--this.users > 0) return;
+    if (this.inode.pinned || this.inode.fs.policy.mode !== 'exclusive') this.evict();
   }
 }
 
