@@ -524,9 +524,11 @@ size_t Serve(size_t len, int* fdOut) {
         switch (op) {
           case Mkdir: res = Err(mkdirat(p.fd, nm, mode)); break;
           case CreateExcl: {
+            // The new file's O_WRONLY fd rides along: the open that follows a create
+            // (open(O_CREAT), creat) then needs no round trip of its own.
             int fd = openat(p.fd, nm, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
             res = fd < 0 ? -errno : 0;
-            if (fd >= 0) close(fd);
+            if (fd >= 0) *fdOut = fd;
             break;
           }
           case Unlink: res = Err(unlinkat(p.fd, nm, 0)); break;

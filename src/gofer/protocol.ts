@@ -1,6 +1,7 @@
 /**
  * Gofer protocol, version 2. One request and one reply per SOCK_SEQPACKET message;
- * at most one fd rides along (SCM_RIGHTS) with an OPEN reply.
+ * at most one fd rides along (SCM_RIGHTS) with an OPEN reply, or with a CREATE_EXCL
+ * reply (the new file, O_WRONLY).
  *
  * Request (little-endian):
  *   0  u32 magic 'GOF1'     4  u32 op        8  u32 mount index   12 u32 flags

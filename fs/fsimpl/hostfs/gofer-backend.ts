@@ -38,8 +38,8 @@ export class GoferBackend implements HostBackend {
     if (p1.length + p2.length > GoferBackend.PATHS_MAX) return -E.ENAMETOOLONG; // latin1: a char a byte
     try {
       const r = this.c.call(op, this.mount, p1, p2, flags, mode, aux, a, b);
-      // An fd only rides with a successful Open: any other is closed, not leaked.
-      if (this.c.fd >= 0 && (op !== Op.Open || r < 0)) {
+      // An fd only rides with a successful Open or CreateExcl: any other is closed.
+      if (this.c.fd >= 0 && ((op !== Op.Open && op !== Op.CreateExcl) || r < 0)) {
         try { nfs.closeSync(this.c.fd); } catch { /* gone */ }
         this.c.fd = -1;
       }
@@ -129,8 +129,21 @@ export class GoferBackend implements HostBackend {
   mkdir(rel: string, mode: number): number {
     return this.make(Op.Mkdir, rel, '', mode);
   }
+  private created = -1;
   createExcl(rel: string, mode: number): number {
-    return this.make(Op.CreateExcl, rel, '', mode);
+    const left = this.takeCreatedFd(); // one nobody took: closed, not leaked
+    if (left >= 0) {
+      try { nfs.closeSync(left); } catch { /* gone */ }
+    }
+    const r = this.make(Op.CreateExcl, rel, '', mode);
+    if (r === 0) this.created = this.c.fd;
+    this.c.fd = -1;
+    return r;
+  }
+  takeCreatedFd(): number {
+    const fd = this.created;
+    this.created = -1;
+    return fd;
   }
   symlink(target: string, rel: string): number {
     return this.make(Op.Symlink, rel, target, 0);

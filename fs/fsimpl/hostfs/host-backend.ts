@@ -40,6 +40,8 @@ export interface HostBackend {
    * mkdir/createExcl/symlink (of the new node), when the backend had them (host st.dev).
    */
   readonly lastStat: Stat | null;
+  /** The O_WRONLY fd of the file the last createExcl made (the caller's now), or -1. */
+  takeCreatedFd(): number;
   mkdir(rel: string, mode: number): number;
   createExcl(rel: string, mode: number): number;
   symlink(target: string, rel: string): number;
@@ -93,6 +95,9 @@ const LSTAT_OPTS = { bigint: true, throwIfNoEntry: false } as const;
 export class DirectBackend implements HostBackend {
   readonly dead = false;
   readonly lastStat = null;
+  takeCreatedFd(): number {
+    return -1;
+  }
   constructor(readonly root: string) {}
 
   /**

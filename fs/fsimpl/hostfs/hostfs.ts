@@ -405,7 +405,12 @@ export class HostInode extends Inode {
     if ((mode & S_IFMT) !== S_IFREG) return -E.EPERM; // no FIFOs/devices on the host
     const p = this.child(name);
     const r = this.be.createExcl(p, mode & 0o7777);
-    return r < 0 ? r : this.adopt(name);
+    if (r < 0) return r;
+    const fd = this.be.takeCreatedFd();
+    const made = this.adopt(name);
+    // The new file's fd, for the open(O_WRONLY) that usually follows a create.
+    if (fd >= 0 && (!(made instanceof HostInode) || !made.slot(O_WRONLY).adopt(fd))) nfs.closeSync(fd);
+    return made;
   }
   override mkdir(name: string, mode: number): Inode | number {
     const g = this.guard();
@@ -587,6 +592,14 @@ export class HostFdSlot {
   /** Open descriptions using it. */
   users = 0;
   constructor(readonly inode: HostInode, readonly acc: number) {}
+
+  /** Takes fd (this file, this access mode) as the slot's idle fd: false if it has one. */
+  adopt(fd: number): boolean {
+    if (this.fd >= 0) return false;
+    this.fd = fd;
+    hostFdCache.add(this);
+    return true;
+  }
 
   /** A new description: opens (or truncates through) the host fd. */
   open(trunc: boolean): number {
