@@ -327,9 +327,23 @@ export class HostInode extends Inode {
     return this.dc!.entries();
   }
 
+  /**
+   * A symlink's target, once read (a host symlink never changes: retargeting makes a new
+   * one; kept by the tree's policy all the same, in case the host reused the inode).
+   */
+  private target: string | null = null;
+  private targetAt = -1;
+
   override readlink(): string | number {
     if (!this.isSymlink) return -E.EINVAL;
-    return this.be.readlink(this.rel);
+    if (this.target !== null && this.fs.policy.fresh(this.targetAt)) return this.target;
+    const at = now();
+    const r = this.be.readlink(this.rel);
+    if (typeof r === 'string') {
+      this.target = r;
+      this.targetAt = at;
+    }
+    return r;
   }
 
   override open(flags: number): FileDescription | number {
