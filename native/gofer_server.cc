@@ -270,25 +270,37 @@ int StatInto(int dirfd, const char* name, size_t off) {
   return 0;
 }
 
+// Bit of READDIR's `total`: the directory has more names than the Gofer lists (the
+// Sentry must not take the listing as complete).
+constexpr uint32_t kTruncated = 0x80000000u;
+
 // Lists directory dfd, sorted by name, from entry `from`, into g_out at *off in the
 // READDIR entry format, as many as fit below kReplyMax. Returns the entry count or
-// -errno; *next: index of the first entry not sent, *total: entries in all.
+// -errno; *next: index of the first entry not sent, *total: entries in all (with
+// kTruncated when there were more than the Gofer lists).
 int ListInto(int dfd, int from, size_t* offp, uint32_t* next, uint32_t* totalOut) {
   // All names, sorted (the order the VFS pages by), then from `from` as many as fit.
-  static char dents[4 << 20];
-  static uint32_t names[1 << 16];
+  static char dents[16 << 20];
+  static uint32_t names[1 << 18];
+  constexpr int kNames = (int)(sizeof names / sizeof names[0]);
   size_t used = 0;
   int count = 0, total = 0;
+  bool truncated = false;
   for (;;) {
-    if (used + 64 * 1024 > sizeof dents) break;
+    if (used + 64 * 1024 > sizeof dents) {
+      truncated = true;
+      break;
+    }
     long n = syscall(SYS_getdents64, dfd, dents + used, 64 * 1024);
     if (n < 0) return -errno;
     if (n == 0) break;
     for (long pos = 0; pos < n;) {
       struct dirent64* d = (struct dirent64*)(dents + used + pos);
       const char* nm = d->d_name;
-      if (!(nm[0] == '.' && (nm[1] == 0 || (nm[1] == '.' && nm[2] == 0))) && total < (1 << 16))
-        names[total++] = (uint32_t)(used + pos + offsetof(struct dirent64, d_name));
+      if (!(nm[0] == '.' && (nm[1] == 0 || (nm[1] == '.' && nm[2] == 0)))) {
+        if (total < kNames) names[total++] = (uint32_t)(used + pos + offsetof(struct dirent64, d_name));
+        else truncated = true;
+      }
       pos += d->d_reclen;
     }
     used += (size_t)n;
@@ -319,7 +331,7 @@ int ListInto(int dfd, int from, size_t* offp, uint32_t* next, uint32_t* totalOut
   }
   *offp = off;
   *next = (uint32_t)(i < total ? i : total);
-  *totalOut = (uint32_t)total;
+  *totalOut = (uint32_t)total | (truncated ? kTruncated : 0);
   return count;
 }
 
@@ -474,7 +486,7 @@ size_t Serve(size_t len, int* fdOut) {
               int c = ListInto(dfd, 0, &e, &next, &all);
               close(dfd);
               if (c < 0) status = c;
-              else if (next < all) status = -E2BIG;
+              else if (next < all) status = -E2BIG;  // (a truncated listing too: kTruncated)
               else {
                 count = (uint32_t)c;
                 body = e;

@@ -12,7 +12,8 @@
  *   0  i32 result (>= 0, or -errno)   4 u32 payload length   8 payload
  *   payloads: STAT = 18 x f64 (Stat fields, FIELDS order); OPEN = the opened file's
  *   STAT (the fd rides along); MKDIR, CREATE_EXCL, SYMLINK = the new node's STAT; READDIR (readdir-plus, from entry index `a` of the sorted
- *   listing) = [u32 next index][u32 total] then repeated [f64 ino][u32 mode][u16 name
+ *   listing) = [u32 next index][u32 total, bit 31 set: the directory has more names than
+ *   the Gofer lists (~256 Ki): never a complete listing] then repeated [f64 ino][u32 mode][u16 name
  *   length][name][u8 has stat][STAT if has stat] (no stat: a mount the gofer does not
  *   serve, so only a LSTAT may answer); READDIR_BATCH (path1 a directory, path2 names
  *   of its children joined by '/') = records [u16 name length][name][i32 status][u32

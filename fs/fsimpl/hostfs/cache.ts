@@ -16,7 +16,7 @@ import { S_IFMT } from '../../../src/abi/fs';
 import { goferCalls } from '../../../src/gofer/client';
 import { FIELDS } from '../../../src/gofer/protocol';
 import { emptyStat, type DirEntry, type Stat } from '../../vfs/inode';
-import type { HostDirent } from './host-backend';
+import type { PartialListing } from './host-backend';
 
 export type CacheMode = 'exclusive' | 'shared';
 
@@ -106,15 +106,15 @@ export class DirCache {
   /** Entries of the last listing. */
   count = 0;
 
-  /** A complete listing (readdir-plus) replaces what was known. */
-  fill(ents: HostDirent[], at: number): void {
+  /** A listing (readdir-plus) replaces what was known; complete unless marked partial. */
+  fill(ents: PartialListing, at: number): void {
     const m = new Map<string, CachedName>();
     for (const e of ents) {
       const raw = e.raw ?? null;
       m.set(e.name, { exists: true, st: e.st ?? null, raw, rawOff: e.rawOff ?? 0, ask: e.st === undefined && raw === null, ino: e.ino, mode: e.mode, at });
     }
     this.names = m;
-    this.listedAt = at;
+    this.listedAt = ents.partial ? -1 : at;
     this.misses = 0;
     this.count = ents.length;
   }

@@ -10,7 +10,7 @@ import * as E from '../../../src/abi/errno';
 import { GoferClient } from '../../../src/gofer/client';
 import { Op, FIELDS, STAT_BYTES } from '../../../src/gofer/protocol';
 import { emptyStat, type Stat } from '../../vfs/inode';
-import type { HostBackend, HostDirent } from './host-backend';
+import type { HostBackend, HostDirent, PartialListing } from './host-backend';
 import { readStat } from './cache';
 
 export class GoferBackend implements HostBackend {
@@ -69,7 +69,9 @@ export class GoferBackend implements HostBackend {
       const p = Buffer.from(this.c.payload); // kept by the entries (unparsed attributes)
       if (p.length < 8) return -E.EIO;
       const next = p.readUInt32LE(0);
-      const total = p.readUInt32LE(4);
+      const word = p.readUInt32LE(4);
+      const total = word & 0x7fffffff;
+      if (word !== total) (out as PartialListing).partial = true;
       if (parseEntries(p, 8, r, out) < 0) return -E.EIO;
       if (next >= total) return out;
       if (next <= at) return -E.EIO; // "more to come" without progress: would loop

@@ -22,6 +22,9 @@ export interface HostDirent {
   rawOff?: number;
 }
 
+/** A listing that is not the whole directory (too many names for the backend). */
+export type PartialListing = HostDirent[] & { partial?: boolean };
+
 export interface HostBackend {
   readonly root: string;
   lstat(rel: string): Stat | number;

@@ -272,14 +272,14 @@ export class HostInode extends Inode {
     let e = dc.names.get(name);
     if (e === undefined || !pol.fresh(e.at)) {
       // Not known (or too old): a complete listing may answer, or be worth fetching.
-      let listed = pol.fresh(dc.listedAt);
-      if (!listed && ++dc.misses >= listAfter(this.cached?.size ?? 0, dc.count)) {
-        if (this.list() === 0) listed = true;
-        else dc.misses = 0;
-      }
-      e = listed ? dc.names.get(name) ?? ABSENT : undefined;
+      e = undefined;
+      if (!pol.fresh(dc.listedAt) && dc.misses >= listAfter(this.cached?.size ?? 0, dc.count) && this.list() < 0) dc.misses = 0;
+      if (pol.fresh(dc.listedAt)) e = dc.names.get(name) ?? ABSENT;
     }
-    if (e !== undefined && !e.ask) {
+    // A shared tree trusts what exists, never what is absent (NFS's lookupcache=positive):
+    // a file the host just made is found at once; only attributes and deletions wait
+    // for the bound.
+    if (e !== undefined && !e.ask && (e.exists || pol.mode === 'exclusive')) {
       fsStats.lookupHits++;
       const st = e.exists ? attrsOf(e) : null;
       return st === null ? -E.ENOENT : this.made(p, st, e.at, true);
@@ -287,6 +287,8 @@ export class HostInode extends Inode {
     fsStats.lookupMisses++;
     const at = now();
     const st = this.be.lstat(p);
+    // Misses a listing would have answered count towards fetching one.
+    if (typeof st !== 'number' || pol.mode === 'exclusive') dc.misses++;
     if (typeof st === 'number') {
       if (st === -E.ENOENT) dc.set(name, null, at);
       return st;
