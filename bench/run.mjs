@@ -101,6 +101,39 @@ const ROWS = [
     argv: ['/bin/sh', '-c', 'find /usr | wc -l > /dev/null'],
     reps: 3,
   },
+  // File-system rows (issue 13). Fixtures are made once under /var/tmp, lazily (argv
+  // and mounts may be functions); `mounts` are host dirs given to tssandbox as rw binds
+  // (runsc `do` has no binds: it gets -force-overlay=false, host writes through its Gofer).
+  {
+    id: 'git-status',
+    label: 'git status, 20 000-file repo on a rw bind',
+    kind: 'wall',
+    argv: () => ['/usr/bin/git', '-C', gitRepo(), 'status', '--porcelain'],
+    mounts: () => [gitRepo()],
+    reps: 3,
+  },
+  {
+    id: 'tar',
+    label: 'tar cf /dev/null /usr/share',
+    kind: 'wall',
+    argv: ['/bin/sh', '-c', 'tar cf /dev/null /usr/share 2>/dev/null; true'],
+    reps: 3,
+  },
+  {
+    id: 'cc200',
+    label: 'gcc -c of a file including 200 headers',
+    kind: 'wall',
+    argv: () => ['/usr/bin/gcc', '-c', '-o', '/dev/null', path.join(headers200(), 'main.c')],
+    reps: 5,
+  },
+  {
+    id: 'create-delete',
+    label: 'create then delete 10 000 files, rw bind',
+    kind: 'wall',
+    argv: () => ['/bin/sh', '-c', `cd ${rwDir()} && mkdir t && cd t && seq 10000 | xargs touch && cd .. && rm -rf t`],
+    mounts: () => [rwDir()],
+    reps: 3,
+  },
   {
     id: 'meta',
     label: 'tmpfs create+write+stat+unlink',
@@ -165,6 +198,50 @@ function bigFile() {
   return f;
 }
 
+/** A git repository of 20 000 files in 200 directories, committed (made once). */
+function gitRepo() {
+  const d = '/var/tmp/tssandbox-bench-git20k';
+  if (!fs.existsSync(path.join(d, '.git', 'bench-done'))) {
+    fs.rmSync(d, { recursive: true, force: true });
+    for (let i = 0; i < 200; i++) {
+      const sub = path.join(d, `dir${i}`);
+      fs.mkdirSync(sub, { recursive: true });
+      for (let j = 0; j < 100; j++) fs.writeFileSync(path.join(sub, `file${j}.txt`), `${i} ${j}\n`);
+    }
+    const git = (...a) => execFileSync('git', ['-C', d, '-c', 'user.name=bench', '-c', 'user.email=bench@example.com', ...a], { stdio: 'ignore' });
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-q', '-m', 'bench');
+    fs.writeFileSync(path.join(d, '.git', 'bench-done'), '');
+  }
+  return d;
+}
+
+/** 200 headers and a main.c that includes them all (made once). */
+function headers200() {
+  const d = '/var/tmp/tssandbox-bench-hdr200';
+  const main = path.join(d, 'main.c');
+  if (!fs.existsSync(main)) {
+    fs.mkdirSync(d, { recursive: true });
+    let src = '#include <stdio.h>\n';
+    for (let i = 0; i < 200; i++) {
+      fs.writeFileSync(path.join(d, `h${i}.h`), `#pragma once\nstruct s${i} { int a, b; };\nstatic inline int f${i}(struct s${i} x) { return x.a + x.b + ${i}; }\n`);
+      src += `#include "h${i}.h"\n`;
+    }
+    fs.writeFileSync(`${main}.tmp`, `${src}int main(void) { struct s0 v = {1, 2}; printf("%d\\n", f0(v)); return 0; }\n`);
+    fs.renameSync(`${main}.tmp`, main);
+  }
+  return d;
+}
+
+/** An empty host directory the create/delete row works in (bound rw into tssandbox). */
+function rwDir() {
+  const d = '/var/tmp/tssandbox-bench-rw';
+  fs.rmSync(path.join(d, 't'), { recursive: true, force: true });
+  fs.mkdirSync(d, { recursive: true });
+  return d;
+}
+
 // ---------------------------------------------------------------------------
 // Peers: how to wrap a command line. `probe` decides availability once.
 const RUNSC_BASE = ['--rootless', '--network=none', '--platform=ptrace'];
@@ -180,8 +257,8 @@ const PEERS = [
     id: 'tssandbox',
     label: 'tssandbox',
     sandbox: true,
-    // row.tssFlags: flags of the row's tssandbox run only (the audit rows' --report).
-    wrap: (argv, row) => [process.execPath, BIN, 'run', ...(row?.tssFlags ?? []), ...argv],
+    // row.tssFlags: flags of the row's tssandbox run only (the audit rows' --report); row.mounts: rw binds.
+    wrap: (argv, row) => [process.execPath, BIN, 'run', ...(row?.mounts?.() ?? []).flatMap((m) => ['--mount', `${m}:${m}:rw`]), ...(row?.tssFlags ?? []), ...argv],
     probe() {
       if (!fs.existsSync(path.join(REPO, 'dist'))) return 'not built (run npm install)';
       return tryRun(this.wrap(['/bin/true']));
@@ -192,7 +269,10 @@ const PEERS = [
     label: 'runsc ptrace',
     sandbox: true,
     extra: [],
-    wrap(argv) { return pin(['runsc', ...RUNSC_BASE, ...this.extra, 'do', ...argv]); },
+    wrap(argv, row) {
+      const mounts = row?.mounts?.() ?? [];
+      return pin(['runsc', ...RUNSC_BASE, ...this.extra, 'do', ...(mounts.length ? ['-force-overlay=false'] : []), ...argv]);
+    },
     probe() {
       if (!which('runsc')) return 'runsc not installed';
       const first = tryRun(this.wrap(['/bin/true']));
@@ -355,7 +435,7 @@ function measure(row, peer) {
     return { value: median(vals), samples: vals };
   }
   // wall: one warm-up, then reps timed runs
-  const argv = peer.wrap(row.argv, row);
+  const argv = peer.wrap(typeof row.argv === 'function' ? row.argv() : row.argv, row);
   const warm = run(argv);
   if (warm.status !== 0) return { error: failure(warm) };
   const vals = [];

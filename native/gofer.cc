@@ -147,8 +147,23 @@ static Napi::Value HostLseek(const Napi::CallbackInfo& info) {
   return Num(env, r < 0 ? -errno : (double)r);
 }
 
+// hostCopyRange(fdIn, offIn, fdOut, offOut, len): copy_file_range(2) between two host
+// files the Sentry holds (the bytes stay in the host kernel; reflinks where the fs has
+// them). Bytes copied (0 at EOF) or -errno (EXDEV etc.: the caller copies itself).
+static Napi::Value HostCopyRange(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int in = info[0].As<Napi::Number>().Int32Value();
+  loff_t offIn = (loff_t)info[1].As<Napi::Number>().Int64Value();
+  int out = info[2].As<Napi::Number>().Int32Value();
+  loff_t offOut = (loff_t)info[3].As<Napi::Number>().Int64Value();
+  size_t len = (size_t)info[4].As<Napi::Number>().Int64Value();
+  ssize_t r = copy_file_range(in, &offIn, out, &offOut, len, 0);
+  return Num(env, r < 0 ? -errno : (double)r);
+}
+
 void InitGofer(Napi::Env env, Napi::Object exports) {
   exports.Set("hostLseek", Napi::Function::New(env, HostLseek));
+  exports.Set("hostCopyRange", Napi::Function::New(env, HostCopyRange));
   exports.Set("goferSocketpair", Napi::Function::New(env, GoferSocketpair));
   exports.Set("openat2", Napi::Function::New(env, Openat2));
   exports.Set("goferSend", Napi::Function::New(env, GoferSend));

@@ -48,7 +48,7 @@ namespace tss {
 namespace {
 
 constexpr uint32_t kMagic = 0x31464f47;  // "GOF1"
-constexpr int kVersion = 1;
+constexpr int kVersion = 2;
 constexpr size_t kHeader = 56;
 constexpr size_t kMaxMsg = 1 << 20;
 constexpr size_t kReplyMax = 128 * 1024;
@@ -57,7 +57,7 @@ constexpr int kMaxRoots = 64;
 constexpr uint64_t kResolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 
 enum Op { Hello, Lstat, Open, Readdir, Readlink, Mkdir, CreateExcl, Unlink, Rmdir, Rename, Symlink, Link,
-          Chmod, Chown, Truncate, Utimes, Statfs, ProcFile };
+          Chmod, Chown, Truncate, Utimes, Statfs, ProcFile, ReaddirBatch };
 
 uint8_t g_in[kMaxMsg];
 uint8_t g_out[kReplyMax + 64];
@@ -251,11 +251,10 @@ size_t PutF64(size_t off, double v) {
   return off + 8;
 }
 
-int StatInto(int dirfd, const char* name, size_t off) {
-  struct statx sx;
-  int flags = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
-  if (syscall(SYS_statx, dirfd, name, flags, STATX_BASIC_STATS | STATX_BTIME | STATX_MNT_ID, &sx) != 0) return -errno;
-  if ((sx.stx_mask & STATX_MNT_ID) && !MountOk(sx.stx_mnt_id, dirfd, name)) return -ENOENT;
+constexpr unsigned kStatMask = STATX_BASIC_STATS | STATX_BTIME | STATX_MNT_ID;
+
+// A STAT payload (18 f64, FIELDS order of src/gofer/protocol.ts) at g_out + off.
+size_t PutStat(const struct statx& sx, size_t off) {
   double f[18] = {
       (double)makedev(sx.stx_dev_major, sx.stx_dev_minor), (double)sx.stx_ino, (double)sx.stx_mode, (double)sx.stx_nlink, (double)sx.stx_uid, (double)sx.stx_gid,
       (double)makedev(sx.stx_rdev_major, sx.stx_rdev_minor), (double)sx.stx_size, (double)sx.stx_blksize,
@@ -264,7 +263,81 @@ int StatInto(int dirfd, const char* name, size_t off) {
       (double)sx.stx_ctime.tv_nsec, (double)(sx.stx_mask & STATX_BTIME ? sx.stx_btime.tv_sec : 0),
       (double)(sx.stx_mask & STATX_BTIME ? sx.stx_btime.tv_nsec : 0)};
   for (int i = 0; i < 18; i++) off = PutF64(off, f[i]);
+  return off;
+}
+
+int StatInto(int dirfd, const char* name, size_t off) {
+  struct statx sx;
+  int flags = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
+  if (syscall(SYS_statx, dirfd, name, flags, kStatMask, &sx) != 0) return -errno;
+  if ((sx.stx_mask & STATX_MNT_ID) && !MountOk(sx.stx_mnt_id, dirfd, name)) return -ENOENT;
+  PutStat(sx, off);
   return 0;
+}
+
+// Bit of READDIR's `total`: the directory has more names than the Gofer lists (the
+// Sentry must not take the listing as complete).
+constexpr uint32_t kTruncated = 0x80000000u;
+
+// Lists directory dfd, sorted by name, from entry `from`, into g_out at *off in the
+// READDIR entry format, as many as fit below kReplyMax. Returns the entry count or
+// -errno; *next: index of the first entry not sent, *total: entries in all (with
+// kTruncated when there were more than the Gofer lists).
+int ListInto(int dfd, int from, size_t* offp, uint32_t* next, uint32_t* totalOut) {
+  // All names, sorted (the order the VFS pages by), then from `from` as many as fit.
+  static char dents[16 << 20];
+  static uint32_t names[1 << 18];
+  constexpr int kNames = (int)(sizeof names / sizeof names[0]);
+  size_t used = 0;
+  int count = 0, total = 0;
+  bool truncated = false;
+  for (;;) {
+    if (used + 64 * 1024 > sizeof dents) {
+      truncated = true;
+      break;
+    }
+    long n = syscall(SYS_getdents64, dfd, dents + used, 64 * 1024);
+    if (n < 0) return -errno;
+    if (n == 0) break;
+    for (long pos = 0; pos < n;) {
+      struct dirent64* d = (struct dirent64*)(dents + used + pos);
+      const char* nm = d->d_name;
+      if (!(nm[0] == '.' && (nm[1] == 0 || (nm[1] == '.' && nm[2] == 0)))) {
+        if (total < kNames) names[total++] = (uint32_t)(used + pos + offsetof(struct dirent64, d_name));
+        else truncated = true;
+      }
+      pos += d->d_reclen;
+    }
+    used += (size_t)n;
+  }
+  std::sort(names, names + total, [](uint32_t x, uint32_t y) { return strcmp(dents + x, dents + y) < 0; });
+  size_t off = *offp;
+  int i = from;
+  for (; i < total; i++) {
+    const char* nm = dents + names[i];
+    size_t nb = strlen(nm);
+    // readdir-plus: every entry carries its attributes (what a lookup's Lstat would
+    // answer), flagged 0 when only a Lstat may say (a mount the gofer does not serve:
+    // the Sentry asks, and is refused as for any lookup).
+    if (off + 15 + nb + 18 * 8 > kReplyMax) break;
+    struct statx sx;
+    if (syscall(SYS_statx, dfd, nm, AT_SYMLINK_NOFOLLOW, kStatMask, &sx) != 0) continue;
+    bool ok = !(sx.stx_mask & STATX_MNT_ID) || MountOk(sx.stx_mnt_id, dfd, nm);
+    off = PutF64(off, (double)sx.stx_ino);
+    uint32_t m = sx.stx_mode;
+    uint16_t l = (uint16_t)nb;
+    memcpy(g_out + off, &m, 4);
+    memcpy(g_out + off + 4, &l, 2);
+    memcpy(g_out + off + 6, nm, nb);
+    off += 6 + nb;
+    g_out[off++] = ok ? 1 : 0;
+    if (ok) off = PutStat(sx, off);
+    count++;
+  }
+  *offp = off;
+  *next = (uint32_t)(i < total ? i : total);
+  *totalOut = (uint32_t)total | (truncated ? kTruncated : 0);
+  return count;
 }
 
 struct timespec Ts(double s) {
@@ -350,7 +423,7 @@ size_t Serve(size_t len, int* fdOut) {
       goto done;
     }
     int root = mount < (uint32_t)g_nroots ? g_roots[mount] : -1;
-    if (root < 0 || !z2 || BadRel(p1) || (op != Symlink && BadRel(p2))) goto done;
+    if (root < 0 || !z2 || BadRel(p1) || (op != Symlink && op != ReaddirBatch && BadRel(p2))) goto done;
     // Read-only roots stay read-only whatever the Sentry asks (its own EROFS checks
     // are the first line; this is the second; the mount's rdonly flag the third).
     if (g_ro[mount]) {
@@ -388,14 +461,19 @@ size_t Serve(size_t len, int* fdOut) {
           break;
         }
         struct statx sx;
-        if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_MNT_ID, &sx) != 0) res = -errno;
+        if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, kStatMask, &sx) != 0) res = -errno;
         else if (!S_ISREG(sx.stx_mode) && !S_ISDIR(sx.stx_mode)) res = -ENXIO;
         else if ((sx.stx_mask & STATX_MNT_ID) && !MountOk(sx.stx_mnt_id, fd, nullptr)) res = -ENOENT;
         // Back to the flags asked for (F_SETFL sets exactly these status bits).
         else if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & (O_APPEND | O_DIRECT | O_NOATIME)) != 0) res = -errno;
         else res = 0;
-        if (res == 0) *fdOut = fd;
-        else close(fd);
+        if (res == 0) {
+          *fdOut = fd;
+          PutStat(sx, 8);  // the opened file's attributes ride along (no second lstat)
+          plen = 18 * 8;
+        } else {
+          close(fd);
+        }
         break;
       }
       case Readdir: {
@@ -409,50 +487,70 @@ size_t Serve(size_t len, int* fdOut) {
           res = -ENOENT;
           break;
         }
-        // All names, sorted (the order Node's readdir gives and the VFS pages by),
-        // then from entry index a as many as fit in one reply.
-        static char dents[4 << 20];
-        static uint32_t names[1 << 16];
-        size_t used = 0;
-        int count = 0, total = 0;
-        for (;;) {
-          if (used + 64 * 1024 > sizeof dents) break;
-          long n = syscall(SYS_getdents64, dfd, dents + used, 64 * 1024);
-          if (n < 0) {
-            res = -errno;
-            close(dfd);
-            goto done;
-          }
-          if (n == 0) break;
-          for (long pos = 0; pos < n;) {
-            struct dirent64* d = (struct dirent64*)(dents + used + pos);
-            const char* nm = d->d_name;
-            if (!(nm[0] == '.' && (nm[1] == 0 || (nm[1] == '.' && nm[2] == 0))) && total < (1 << 16))
-              names[total++] = (uint32_t)(used + pos + offsetof(struct dirent64, d_name));
-            pos += d->d_reclen;
-          }
-          used += (size_t)n;
-        }
-        std::sort(names, names + total, [](uint32_t x, uint32_t y) { return strcmp(dents + x, dents + y) < 0; });
-        size_t off = 8;
-        for (int i = (int)a; i < total; i++) {
-          const char* nm = dents + names[i];
-          size_t nb = strlen(nm);
-          if (off + 14 + nb > kReplyMax) break;
-          struct statx sx;
-          if (syscall(SYS_statx, dfd, nm, AT_SYMLINK_NOFOLLOW, STATX_INO | STATX_TYPE | STATX_MODE, &sx) != 0) continue;
-          off = PutF64(off, (double)sx.stx_ino);
-          uint32_t m = sx.stx_mode;
-          uint16_t l = (uint16_t)nb;
-          memcpy(g_out + off, &m, 4);
-          memcpy(g_out + off + 4, &l, 2);
-          memcpy(g_out + off + 6, nm, nb);
-          off += 6 + nb;
-          count++;
-        }
+        // Payload: [u32 index of the next entry][u32 total], then the entries: the
+        // Sentry asks again from `next` until it reaches `total` (no empty last page).
+        size_t off = 16;
+        uint32_t next = 0, all = 0;
+        res = ListInto(dfd, a > 0 ? (int)a : 0, &off, &next, &all);
         close(dfd);
+        if (res < 0) break;
+        memcpy(g_out + 8, &next, 4);
+        memcpy(g_out + 12, &all, 4);
         plen = off - 8;
-        res = count;
+        break;
+      }
+      case ReaddirBatch: {
+        // Whole listings of several children of directory p1 (names in p2, '/'-separated)
+        // in one reply: records [u16 name length][name][i32 status][u32 count][entries],
+        // entries as READDIR's. A listing that does not fit whole is status -E2BIG (the
+        // Sentry reads it alone); the result is the number of records (names after the
+        // last one were not reached: asked again).
+        static char path[8192];
+        size_t off = 8;
+        int recs = 0;
+        for (char* nm = p2; nm && *nm;) {
+          char* sep = strchr(nm, '/');
+          if (sep) *sep = 0;
+          size_t nb = strlen(nm);
+          if (off + 10 + nb > kReplyMax) break;
+          int n = snprintf(path, sizeof path, "%s%s%s", p1, *p1 ? "/" : "", nm);
+          int status = 0;
+          uint32_t count = 0;
+          size_t rec = off;
+          size_t body = off + 10 + nb;
+          if (n <= 0 || (size_t)n >= sizeof path || BadRel(path)) {
+            status = -EINVAL;
+          } else {
+            int dfd = Openat2(root, path, O_RDONLY | O_DIRECTORY, 0, kResolve);
+            if (dfd < 0) {
+              status = dfd;
+            } else if (!FdOk(dfd)) {
+              status = -ENOENT;
+              close(dfd);
+            } else {
+              size_t e = body;
+              uint32_t next = 0, all = 0;
+              int c = ListInto(dfd, 0, &e, &next, &all);
+              close(dfd);
+              if (c < 0) status = c;
+              else if (next < all) status = -E2BIG;  // (a truncated listing too: kTruncated)
+              else {
+                count = (uint32_t)c;
+                body = e;
+              }
+            }
+          }
+          uint16_t l = (uint16_t)nb;
+          memcpy(g_out + rec, &l, 2);
+          memmove(g_out + rec + 2, nm, nb);
+          memcpy(g_out + rec + 2 + nb, &status, 4);
+          memcpy(g_out + rec + 6 + nb, &count, 4);
+          off = body;
+          recs++;
+          nm = sep ? sep + 1 : nullptr;
+        }
+        res = recs;
+        plen = off - 8;
         break;
       }
       case Readlink: {
@@ -485,9 +583,11 @@ size_t Serve(size_t len, int* fdOut) {
         switch (op) {
           case Mkdir: res = Err(mkdirat(p.fd, nm, mode)); break;
           case CreateExcl: {
+            // The new file's O_WRONLY fd rides along: the open that follows a create
+            // (open(O_CREAT), creat) then needs no round trip of its own.
             int fd = openat(p.fd, nm, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
             res = fd < 0 ? -errno : 0;
-            if (fd >= 0) close(fd);
+            if (fd >= 0) *fdOut = fd;
             break;
           }
           case Unlink: res = Err(unlinkat(p.fd, nm, 0)); break;
@@ -523,6 +623,8 @@ size_t Serve(size_t len, int* fdOut) {
             break;
           }
         }
+        // What was made comes back with its attributes (the Sentry's lookup of it).
+        if (res == 0 && (op == Mkdir || op == CreateExcl || op == Symlink) && StatInto(p.fd, nm, 8) == 0) plen = 18 * 8;
         break;
       }
       case Rename:

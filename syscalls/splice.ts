@@ -1,4 +1,5 @@
 /** Data moved between two fds inside the Sentry: sendfile, splice, tee, copy_file_range. */
+import { HostFsFile } from '../fs/fsimpl/hostfs/hostfs';
 import * as E from '../src/abi/errno';
 import type { Task } from '../src/kernel/task';
 import { SeekableFile, type FileDescription } from '../fs/vfs/file';
@@ -185,8 +186,11 @@ export function copy_file_range(t: Task, fdIn: number, offIn: number, fdOut: num
   if (ioff < 0 || ooff < 0) return -E.EINVAL;
   const sameInode = (inp.dentry?.inode ?? inp.inode) === (out.dentry?.inode ?? out.inode);
   if (sameInode && ioff < ooff + len && ooff < ioff + len) return -E.EINVAL;
-  let done = 0;
-  while (done < len) {
+  // Host file to host file: the host kernel copies (fs/fsimpl/hostfs/hostfs.ts).
+  const direct = inp instanceof HostFsFile && out instanceof HostFsFile ? inp.copyRangeTo(out, ioff, ooff, len) : null;
+  if (direct !== null && direct < 0) return direct;
+  let done = direct ?? 0;
+  while (direct === null && done < len) {
     const want = Math.min(len - done, CHUNK);
     const b = stage(want).subarray(0, want);
     const n = inp.pread(b, ioff + done);

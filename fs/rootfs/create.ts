@@ -15,6 +15,7 @@ import { Kernel } from '../../src/kernel/kernel';
 import { HostFs } from '../fsimpl/hostfs/hostfs';
 import { DirectBackend, type HostBackend } from '../fsimpl/hostfs/host-backend';
 import { GoferBackend } from '../fsimpl/hostfs/gofer-backend';
+import type { CacheMode } from '../fsimpl/hostfs/cache';
 import { OverlayFs } from '../fsimpl/overlay/overlay';
 import { Tmpfs } from '../fsimpl/tmpfs/tmpfs';
 import { createDevFs, createDevPts } from '../fsimpl/dev/devfs';
@@ -25,8 +26,11 @@ import { createSysFs } from '../fsimpl/sys/sysfs';
 export interface VfsOptions {
   /** Host directory shown (read-only, under a tmpfs overlay) as the guest's "/". Default "/". */
   root?: string;
-  /** Bind mounts: host src at guest dst; readonly=false writes through to the host. */
-  mounts?: Array<{ src: string; dst: string; readonly: boolean }>;
+  /**
+   * Bind mounts: host src at guest dst; readonly=false writes through to the host.
+   * cache: shared (default: the host may change it too) or exclusive (fs/fsimpl/hostfs/cache.ts).
+   */
+  mounts?: Array<{ src: string; dst: string; readonly: boolean; cache?: CacheMode }>;
   /** Extra tmpfs mount points. */
   tmpfs?: string[];
   /** Host fd of the controlling terminal for /dev/tty, or -1. */
@@ -71,7 +75,7 @@ export function createVfs(opts: VfsOptions = {}): Vfs {
     // through read-only and writes stay private (`--tmpfs /tmp` gives an empty one).
   }
   for (const [i, m] of binds.entries()) {
-    const fs = new HostFs(backendFor(gofer, served[i], i + 1), m.readonly, '9p');
+    const fs = new HostFs(backendFor(gofer, served[i], i + 1), m.readonly, '9p', m.cache ?? 'shared');
     let rootInode: Inode = fs.root();
     if (fileBind[i]) {
       // Host names are UTF-8 strings here; VFS names are latin1 (fs/README.md).

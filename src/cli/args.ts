@@ -18,7 +18,7 @@ export interface RunOptions {
   program: string;
   args: string[];
   root: string;
-  mounts: Array<{ src: string; dst: string; readonly: boolean }>;
+  mounts: Array<{ src: string; dst: string; readonly: boolean; cache?: 'shared' | 'exclusive' }>;
   tmpfs: string[];
   env: string[];
   clearEnv: boolean;
@@ -202,15 +202,27 @@ function parseSize(flag: string, v: string): number {
   return Number(m[1]) * mult;
 }
 
-function parseMount(spec: string): { src: string; dst: string; readonly: boolean } {
+function parseMount(spec: string): { src: string; dst: string; readonly: boolean; cache?: 'shared' | 'exclusive' } {
   const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) {
-    throw new UsageError(`--mount wants SRC:DST[:ro|rw], got '${spec}'`);
+  if (parts.length < 2 || parts.length > 4 || !parts[0] || !parts[1]) {
+    throw new UsageError(`--mount wants SRC:DST[:ro|rw][:cache=shared|exclusive], got '${spec}'`);
   }
-  const mode = parts[2] ?? 'rw';
+  let mode = 'rw';
+  let cache: 'shared' | 'exclusive' | undefined;
+  for (const [i, opt] of parts.slice(2).entries()) {
+    const c = /^cache=(.*)$/.exec(opt);
+    if (c) {
+      if (c[1] !== 'shared' && c[1] !== 'exclusive') throw new UsageError(`--mount cache must be shared or exclusive, got '${c[1]}'`);
+      cache = c[1];
+    } else if (i === 0) {
+      mode = opt;
+    } else {
+      throw new UsageError(`--mount wants SRC:DST[:ro|rw][:cache=shared|exclusive], got '${spec}'`);
+    }
+  }
   if (mode !== 'ro' && mode !== 'rw') throw new UsageError(`--mount mode must be ro or rw, got '${mode}'`);
   if (!parts[0].startsWith('/') || !parts[1].startsWith('/')) {
     throw new UsageError(`--mount paths must be absolute, got '${spec}'`);
   }
-  return { src: parts[0], dst: parts[1], readonly: mode === 'ro' };
+  return { src: parts[0], dst: parts[1], readonly: mode === 'ro', ...(cache ? { cache } : {}) };
 }

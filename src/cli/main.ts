@@ -24,6 +24,9 @@ commands:
 run options:
   --root DIR              host directory to show as / (read-only, private overlay; default /)
   --mount SRC:DST[:ro|rw] bind a host directory (rw binds are the only way to write the host)
+          [:cache=shared|exclusive]  shared (default): host changes are seen within 100 ms
+                                     (new files at once);
+                                     exclusive: only the sandbox changes it, cache everything
   --tmpfs DST             mount an empty tmpfs at DST
   --env K=V               set an environment variable (repeatable)
   --clear-env             start from an empty environment instead of the caller's

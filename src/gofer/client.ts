@@ -11,6 +11,9 @@ import { HEADER, MAGIC, VERSION, Op, type ProcFileKind } from './protocol';
 /** SOCK_SEQPACKET messages must fit the socket buffer: replies are paginated below this. */
 export const REPLY_MAX = 128 * 1024;
 
+/** Round trips made by every client of this process (a debug counter: fs/fsimpl/hostfs/cache.ts). */
+export const goferCalls = { n: 0 };
+
 export class GoferClient {
   private readonly req = Buffer.alloc(HEADER + 2 * 4096 + 16);
   private readonly resp = Buffer.alloc(REPLY_MAX + 64);
@@ -35,6 +38,7 @@ export class GoferClient {
   call(op: Op, mount: number, p1: string, p2 = '', flags = 0, mode = 0, aux = 0, a = 0, b = 0): number {
     this.fd = -1;
     if (this.dead) return -EIO;
+    goferCalls.n++;
     const q = this.req;
     q.writeUInt32LE(MAGIC, 0);
     q.writeUInt32LE(op, 4);

@@ -16,6 +16,8 @@ export interface GoferNative {
   goferSend(sock: number, buf: Uint8Array, len: number, fd: number): number;
   goferRecv(sock: number, buf: Uint8Array, fdOut: Int32Array): number;
   goferCall(sock: number, req: Uint8Array, len: number, reqFd: number, resp: Uint8Array, fdOut: Int32Array): number;
+  /** copy_file_range(2) between two host fds the Sentry holds: bytes or -errno. */
+  hostCopyRange?(fdIn: number, offIn: number, fdOut: number, offOut: number, len: number): number;
 }
 
 let cached: GoferNative | null | undefined;

@@ -1,6 +1,7 @@
 /**
- * Gofer protocol, version 1. One request and one reply per SOCK_SEQPACKET message;
- * at most one fd rides along (SCM_RIGHTS) with an OPEN reply.
+ * Gofer protocol, version 2. One request and one reply per SOCK_SEQPACKET message;
+ * at most one fd rides along (SCM_RIGHTS) with an OPEN reply, or with a CREATE_EXCL
+ * reply (the new file, O_WRONLY).
  *
  * Request (little-endian):
  *   0  u32 magic 'GOF1'     4  u32 op        8  u32 mount index   12 u32 flags
@@ -9,8 +10,16 @@
  *      already split by the Sentry's own walk: no "..", no empty components)
  * Reply:
  *   0  i32 result (>= 0, or -errno)   4 u32 payload length   8 payload
- *   payloads: STAT = 18 x f64 (Stat fields, FIELDS order); READDIR = repeated
- *   [f64 ino][u32 mode][u16 name length][name]; READLINK = target; STATFS = 6 x f64.
+ *   payloads: STAT = 18 x f64 (Stat fields, FIELDS order); OPEN = the opened file's
+ *   STAT (the fd rides along); MKDIR, CREATE_EXCL, SYMLINK = the new node's STAT; READDIR (readdir-plus, from entry index `a` of the sorted
+ *   listing) = [u32 next index][u32 total, bit 31 set: the directory has more names than
+ *   the Gofer lists (~256 Ki): never a complete listing] then repeated [f64 ino][u32 mode][u16 name
+ *   length][name][u8 has stat][STAT if has stat] (no stat: a mount the gofer does not
+ *   serve, so only a LSTAT may answer); READDIR_BATCH (path1 a directory, path2 names
+ *   of its children joined by '/') = records [u16 name length][name][i32 status][u32
+ *   count][count READDIR entries], one whole listing each (-E2BIG: too big for the
+ *   reply, list it alone), result = records (later names were not reached);
+ *   READLINK = target; STATFS = 6 x f64.
  *   PROCFILE: no payload, the fd (only of a thread the Sentry traces; else EPERM).
  *
  * The gofer resolves every path with openat2(root, p, RESOLVE_IN_ROOT |
@@ -18,7 +27,7 @@
  * any symlink met on the host means the tree changed under us and fails with ELOOP.
  */
 export const MAGIC = 0x31464f47; // "GOF1"
-export const VERSION = 1;
+export const VERSION = 2;
 export const HEADER = 56;
 export const MAX_MSG = 1 << 20;
 
@@ -42,6 +51,7 @@ export const enum Op {
   Statfs = 16,
   /** aux = host tid, flags = ProcFileKind: /proc/<tid>/<file> of a thread the Sentry traces (fd in the reply). */
   ProcFile = 17,
+  ReaddirBatch = 18,
 }
 
 /** The /proc files of a stub thread PROCFILE opens. */

@@ -8,9 +8,10 @@
 import * as nfs from 'fs';
 import * as E from '../../../src/abi/errno';
 import { GoferClient } from '../../../src/gofer/client';
-import { Op, FIELDS } from '../../../src/gofer/protocol';
+import { Op, FIELDS, STAT_BYTES } from '../../../src/gofer/protocol';
 import { emptyStat, type Stat } from '../../vfs/inode';
-import type { HostBackend, HostDirent } from './host-backend';
+import type { HostBackend, HostDirent, PartialListing } from './host-backend';
+import { readStat } from './cache';
 
 export class GoferBackend implements HostBackend {
   constructor(
@@ -19,6 +20,8 @@ export class GoferBackend implements HostBackend {
     private readonly mount: number,
     readonly root: string,
   ) {}
+
+  lastStat: Stat | null = null;
 
   get dead(): boolean {
     return this.c.dead;
@@ -35,8 +38,8 @@ export class GoferBackend implements HostBackend {
     if (p1.length + p2.length > GoferBackend.PATHS_MAX) return -E.ENAMETOOLONG; // latin1: a char a byte
     try {
       const r = this.c.call(op, this.mount, p1, p2, flags, mode, aux, a, b);
-      // An fd only rides with a successful Open: any other is closed, not leaked.
-      if (this.c.fd >= 0 && (op !== Op.Open || r < 0)) {
+      // An fd only rides with a successful Open or CreateExcl: any other is closed.
+      if (this.c.fd >= 0 && ((op !== Op.Open && op !== Op.CreateExcl) || r < 0)) {
         try { nfs.closeSync(this.c.fd); } catch { /* gone */ }
         this.c.fd = -1;
       }
@@ -55,45 +58,97 @@ export class GoferBackend implements HostBackend {
     const r = this.call(Op.Lstat, rel);
     if (r < 0) return r;
     const p = this.c.payload;
-    if (p.length < FIELDS.length * 8) return -E.EIO;
-    const st = emptyStat();
-    FIELDS.forEach((k, i) => (st[k] = p.readDoubleLE(i * 8)));
-    return st;
+    return p.length < STAT_BYTES ? -E.EIO : readStat(p, 0);
   }
+  /** Readdir-plus: names, types and attributes, a reply's worth (~800 entries) per round trip. */
   readdir(rel: string): HostDirent[] | number {
     const out: HostDirent[] = [];
-    for (;;) {
-      const r = this.call(Op.Readdir, rel, '', 0, 0, 0, out.length);
+    for (let at = 0; ; ) {
+      const r = this.call(Op.Readdir, rel, '', 0, 0, 0, at);
       if (r < 0) return r;
-      if (r === 0) return out;
-      const p = this.c.payload;
-      const before = out.length;
-      for (let off = 0; off + 14 <= p.length; ) {
-        const nb = p.readUInt16LE(off + 12);
-        if (off + 14 + nb > p.length) return -E.EIO; // a garbled reply
-        out.push({ ino: p.readDoubleLE(off), mode: p.readUInt32LE(off + 8), name: p.toString('latin1', off + 14, off + 14 + nb) });
-        off += 14 + nb;
-      }
-      if (out.length === before) return -E.EIO; // "more to come" with nothing in it: would loop
+      const p = Buffer.from(this.c.payload); // kept by the entries (unparsed attributes)
+      if (p.length < 8) return -E.EIO;
+      const next = p.readUInt32LE(0);
+      const word = p.readUInt32LE(4);
+      const total = word & 0x7fffffff;
+      if (word !== total) (out as PartialListing).partial = true;
+      if (parseEntries(p, 8, r, out) < 0) return -E.EIO;
+      if (next >= total) return out;
+      if (next <= at) return -E.EIO; // "more to come" without progress: would loop
+      at = next;
     }
+  }
+  readdirMany(rel: string, names: string[]): Array<{ name: string; ents: HostDirent[] | number }> | number {
+    const joined = names.join('/');
+    const r = this.call(Op.ReaddirBatch, rel, joined);
+    if (r < 0) return r;
+    const p = Buffer.from(this.c.payload); // kept by the entries (unparsed attributes)
+    const out: Array<{ name: string; ents: HostDirent[] | number }> = [];
+    let off = 0;
+    for (let k = 0; k < r; k++) {
+      if (off + 10 > p.length) return -E.EIO;
+      const nb = p.readUInt16LE(off);
+      if (off + 10 + nb > p.length) return -E.EIO;
+      const name = p.toString('latin1', off + 2, off + 2 + nb);
+      const status = p.readInt32LE(off + 2 + nb);
+      const count = p.readUInt32LE(off + 6 + nb);
+      off += 10 + nb;
+      if (status < 0) {
+        out.push({ name, ents: status });
+        continue;
+      }
+      const ents: HostDirent[] = [];
+      const o = parseEntries(p, off, count, ents);
+      if (o < 0) return o;
+      off = o;
+      out.push({ name, ents });
+    }
+    return out;
   }
   readlink(rel: string): string | number {
     const r = this.call(Op.Readlink, rel);
     return r < 0 ? r : this.c.payload.toString('latin1');
   }
   open(rel: string, flags: number, mode: number): number {
+    this.lastStat = null;
     const r = this.call(Op.Open, rel, '', flags, mode);
     if (r < 0) return r;
-    return this.c.fd >= 0 ? this.c.fd : -E.EIO;
+    if (this.c.fd < 0) return -E.EIO;
+    this.takeStat();
+    return this.c.fd;
+  }
+  /** The reply's STAT payload, if it has one, as lastStat. */
+  private takeStat(): void {
+    const p = this.c.payload;
+    this.lastStat = p.length >= STAT_BYTES ? readStat(p, 0) : null;
+  }
+  private make(op: Op, rel: string, p2: string, mode: number): number {
+    this.lastStat = null;
+    const r = this.simple(op, rel, p2, mode);
+    if (r === 0) this.takeStat();
+    return r;
   }
   mkdir(rel: string, mode: number): number {
-    return this.simple(Op.Mkdir, rel, '', mode);
+    return this.make(Op.Mkdir, rel, '', mode);
   }
+  private created = -1;
   createExcl(rel: string, mode: number): number {
-    return this.simple(Op.CreateExcl, rel, '', mode);
+    const left = this.takeCreatedFd(); // one nobody took: closed, not leaked
+    if (left >= 0) {
+      try { nfs.closeSync(left); } catch { /* gone */ }
+    }
+    const r = this.make(Op.CreateExcl, rel, '', mode);
+    if (r === 0) this.created = this.c.fd;
+    this.c.fd = -1;
+    return r;
+  }
+  takeCreatedFd(): number {
+    const fd = this.created;
+    this.created = -1;
+    return fd;
   }
   symlink(target: string, rel: string): number {
-    return this.simple(Op.Symlink, rel, target);
+    return this.make(Op.Symlink, rel, target, 0);
   }
   link(oldRel: string, newRel: string): number {
     return this.simple(Op.Link, oldRel, newRel);
@@ -126,4 +181,29 @@ export class GoferBackend implements HostBackend {
     if (p.length < 6 * 8) return -E.EIO;
     return [0, 1, 2, 3, 4, 5].map((i) => p.readDoubleLE(i * 8));
   }
+}
+
+
+/**
+ * count READDIR entries at off into out: the offset after them, or -EIO (garbled).
+ * Their attributes stay unparsed in p (HostDirent.raw): p must be the caller's own
+ * copy of the reply (the client reuses its reply buffer).
+ */
+function parseEntries(p: Buffer, off: number, count: number, out: HostDirent[]): number {
+  for (let k = 0; k < count; k++) {
+    if (off + 15 > p.length) return -E.EIO;
+    const nb = p.readUInt16LE(off + 12);
+    const end = off + 14 + nb;
+    if (end + 1 > p.length) return -E.EIO;
+    const e: HostDirent = { ino: p.readDoubleLE(off), mode: p.readUInt32LE(off + 8), name: p.toString('latin1', off + 14, end) };
+    off = end + 1;
+    if (p[end] === 1) {
+      if (off + STAT_BYTES > p.length) return -E.EIO;
+      e.raw = p;
+      e.rawOff = off;
+      off += STAT_BYTES;
+    }
+    out.push(e);
+  }
+  return off;
 }

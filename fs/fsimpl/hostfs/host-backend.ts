@@ -12,15 +12,39 @@ export interface HostDirent {
   name: string;
   ino: number;
   mode: number;
+  /** Its attributes (readdir-plus: st.dev is the host's), when the backend had them. */
+  st?: Stat;
+  /**
+   * Or the same unparsed: a STAT payload at raw[rawOff] (a Gofer reply page, parsed only
+   * when a lookup or stat needs it: a walk of 100 000 names looks at few).
+   */
+  raw?: Buffer;
+  rawOff?: number;
 }
+
+/** A listing that is not the whole directory (too many names for the backend). */
+export type PartialListing = HostDirent[] & { partial?: boolean };
 
 export interface HostBackend {
   readonly root: string;
   lstat(rel: string): Stat | number;
   readdir(rel: string): HostDirent[] | number;
+  /**
+   * Whole listings of several children of directory rel, in as few round trips as fit
+   * (optional: a backend without it lists on demand). One result per name reached, in
+   * order; names after the last result were not reached.
+   */
+  readdirMany?(rel: string, names: string[]): Array<{ name: string; ents: HostDirent[] | number }> | number;
   readlink(rel: string): string | number;
   /** Opens a regular file or directory (Node fs.constants flags; O_NOFOLLOW is implied). */
   open(rel: string, flags: number, mode: number): number;
+  /**
+   * Attributes that came with the last successful open (of the opened file) or
+   * mkdir/createExcl/symlink (of the new node), when the backend had them (host st.dev).
+   */
+  readonly lastStat: Stat | null;
+  /** The O_WRONLY fd of the file the last createExcl made (the caller's now), or -1. */
+  takeCreatedFd(): number;
   mkdir(rel: string, mode: number): number;
   createExcl(rel: string, mode: number): number;
   symlink(target: string, rel: string): number;
@@ -73,6 +97,10 @@ const LSTAT_OPTS = { bigint: true, throwIfNoEntry: false } as const;
  */
 export class DirectBackend implements HostBackend {
   readonly dead = false;
+  readonly lastStat = null;
+  takeCreatedFd(): number {
+    return -1;
+  }
   constructor(readonly root: string) {}
 
   /**
@@ -107,7 +135,7 @@ export class DirectBackend implements HostBackend {
       const slash = Buffer.from('/');
       for (const name of nfs.readdirSync(dir, { encoding: 'buffer' })) {
         const s = nfs.lstatSync(Buffer.concat(dir.length === 1 ? [slash, name] : [dir, slash, name]), LSTAT_OPTS);
-        if (s) out.push({ name: name.toString('latin1'), ino: Number(s.ino), mode: Number(s.mode) });
+        if (s) out.push({ name: name.toString('latin1'), ino: Number(s.ino), mode: Number(s.mode), st: statFromHost(s, Number(s.dev)) });
       }
       return out;
     } catch (e) {

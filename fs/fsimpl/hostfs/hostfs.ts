@@ -17,28 +17,51 @@ import { FileSystem, Inode, type Stat, type DirEntry, type SetAttr, nowTs } from
 import { hostErr, statFromHost, type HostBackend } from './host-backend';
 import { DirFile, FileDescription, SeekableFile } from '../../vfs/file';
 import { stableIds, stableIno } from '../../../src/determinism/stable-ids';
+import { goferNative } from '../../../src/gofer/native';
+import { DirPrefetch } from './prefetch';
+import { CachePolicy, DirCache, DirCacheLru, attrsOf, fsStats, listAfter, now, type CacheMode, type CachedName } from './cache';
+
+/** A name a complete, fresh listing does not have. */
+const ABSENT: CachedName = { exists: false, st: null, raw: null, rawOff: 0, ask: false, ino: 0, mode: 0, at: 0 };
 
 export { hostErr, statFromHost } from './host-backend';
+
+/** --deterministic: a listing sorted by name (not the host's order), with stable inode numbers. */
+function shownEntries(dev: number, es: DirEntry[]): DirEntry[] {
+  if (!stableIds.active) return es;
+  return es.map((e) => ({ ...e, ino: stableIno(dev, e.ino) })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
 
 export class HostFs extends FileSystem {
   readonly magic = 0x01021997; // V9FS_MAGIC, as gVisor's gofer mounts report
   readonly type: string;
   private readonly rootInode: HostInode;
+  /** What may be cached, and for how long (cache.ts). */
+  readonly policy: CachePolicy;
+  /** Listings read ahead for a guest walking the tree (prefetch.ts). */
+  readonly prefetch: DirPrefetch;
+  /** Bounds the names cached in this tree's directories (cache.ts). */
+  readonly dirLru = new DirCacheLru<HostInode>();
 
   /**
    * backend.root must be an absolute, already-resolved host directory (the CLI realpaths
    * it once). Throws if it is not a directory (start-up error, not a guest error).
+   * cache: exclusive (only the sandbox changes the tree) by default for a read-only
+   * tree, shared (the host may change it) for a read-write one.
    */
   constructor(
     readonly backend: HostBackend,
     readonly: boolean,
     type = '9p',
+    cache: CacheMode = readonly ? 'exclusive' : 'shared',
   ) {
     super();
     this.readonly = readonly;
     this.hostReadonly = readonly;
-    // Bind mounts are shared with the host, which may change them at any time: no
-    // dentry caching (the overlay's lower layer is cached by the overlay itself).
+    this.policy = new CachePolicy(cache, backend);
+    this.prefetch = new DirPrefetch(backend, this.policy);
+    // The VFS's dentries never cache a host tree: HostInode's own cache (cache.ts) does,
+    // by this tree's policy (the overlay above the root caches its own inodes too).
     this.cacheable = false;
     this.type = type;
     this.source = backend.root;
@@ -58,23 +81,35 @@ export class HostFs extends FileSystem {
   /** byId's size after the last sweep of collected entries (swept when it doubles). */
   private swept = 1024;
 
-  /** The inode of the host file st describes (st.dev: the host's device), found at rel. */
-  intern(rel: string, st: Stat): HostInode {
-    const k = `${st.dev}:${st.ino}`;
-    st.dev = this.dev;
+  /**
+   * The inode of the host file st describes (st.dev: the host's device; st becomes the
+   * inode's cached attributes), found at rel; at: when the host said so.
+   */
+  intern(rel: string, hostSt: Stat, at = now(), shared = false): HostInode {
+    const k = `${hostSt.dev}:${hostSt.ino}`;
     const old = this.byId.get(k)?.deref();
     // Same number, other type or birth time: the host reused a freed inode number.
-    if (old !== undefined && (old.mode & S_IFMT) === (st.mode & S_IFMT) &&
-        (old.cached === null || old.cached.btimeSec === st.btimeSec && old.cached.btimeNsec === st.btimeNsec)) {
+    if (old !== undefined && (old.mode & S_IFMT) === (hostSt.mode & S_IFMT) &&
+        (old.cached === null || old.cached.btimeSec === hostSt.btimeSec && old.cached.btimeNsec === hostSt.btimeNsec)) {
       old.rel = rel;
-      old.mode = st.mode;
-      old.uid = st.uid;
-      old.gid = st.gid;
-      old.cached = st;
+      // Attributes older than the sandbox's last change to the file, or than what the
+      // inode has, are not taken (a cache hit then allocates nothing).
+      if (at > old.changedAt && at > old.cachedAt) {
+        const st = shared ? { ...hostSt } : hostSt;
+        st.dev = this.dev;
+        old.mode = st.mode;
+        old.uid = st.uid;
+        old.gid = st.gid;
+        old.cached = st;
+        old.cachedAt = at;
+      }
       return old;
     }
+    const st = shared ? { ...hostSt } : hostSt;
+    st.dev = this.dev;
     const i = new HostInode(this, rel, stableIds.active ? stableIno(this.dev, st.ino) : st.ino, st.mode, st.uid, st.gid);
     i.cached = st;
+    i.cachedAt = at;
     i.idKey = k;
     this.byId.set(k, new WeakRef(i));
     if (this.byId.size > 2 * this.swept) {
@@ -122,6 +157,12 @@ export class HostInode extends Inode {
    * and with the gofer every host lstat is a round trip.
    */
   cached: Stat | null = null;
+  /** When `cached` came from the host (-1: the sandbox changed the file since). */
+  cachedAt = -1;
+  /** When the sandbox last changed the file (facts from before then are stale). */
+  changedAt = -1;
+  /** A directory's cached children (cache.ts). */
+  private dc: DirCache | null = null;
   /** `hostdev:ino`, this inode's key in HostFs's identity table. */
   idKey = '';
   /** Host fds of this file, one per access mode, shared by its open descriptions. */
@@ -156,19 +197,30 @@ export class HostInode extends Inode {
 
   stat(): Stat | number {
     const c = this.cached;
-    if (c !== null && this.fs.readonly) return this.shown({ ...c });
-    let st = this.be.lstat(this.rel);
-    if (typeof st === 'number') {
-      // Unlinked or moved on the host while open: the open fd still knows it.
-      const f = this.fstatOpen();
-      if (f === null) return st;
-      st = f;
+    const pol = this.fs.policy;
+    if (c !== null && pol.fresh(this.cachedAt)) {
+      fsStats.statHits++;
+      return this.shown({ ...c });
+    }
+    // Shared: a file the sandbox holds open is asked through its host fd (this very
+    // file, exact, no round trip); otherwise the Gofer.
+    let st: Stat | number | null = pol.mode === 'shared' ? this.fstatOpen() : null;
+    if (st === null) {
+      fsStats.statMisses++;
+      st = this.be.lstat(this.rel);
+      if (typeof st === 'number') {
+        // Unlinked or moved on the host while open: the open fd still knows it.
+        const f = this.fstatOpen();
+        if (f === null) return st;
+        st = f;
+      }
     }
     st.dev = this.fs.dev;
     this.mode = st.mode;
     this.uid = st.uid;
     this.gid = st.gid;
     this.cached = st;
+    this.cachedAt = now();
     return this.shown({ ...st });
   }
 
@@ -178,8 +230,24 @@ export class HostInode extends Inode {
     return st;
   }
 
-  private made(p: string, st: Stat): HostInode {
-    return this.fs.intern(p, st);
+  /** The sandbox changed this file (data, size, times, links): ask the host next time. */
+  changed(): void {
+    this.cachedAt = -1;
+    this.changedAt = now();
+    if (this.isDir) this.fs.prefetch.drop(this.rel);
+  }
+
+  private dcache(): DirCache {
+    return (this.dc ??= new DirCache());
+  }
+  /** The tree's cache bound evicted this directory's names. */
+  dropDirCache(): void {
+    this.dc = null;
+  }
+
+  /** shared: st is the cache's own (copied if kept, never changed). */
+  private made(p: string, st: Stat, at?: number, shared = false): HostInode {
+    return this.fs.intern(p, st, at, shared);
   }
 
   /** fstat through one of this file's open host fds, or null when none is open. */
@@ -195,6 +263,15 @@ export class HostInode extends Inode {
     return null;
   }
 
+  /**
+   * A name of this file went: its open fds are never evicted from now on (re-opening
+   * by path could not reach it), and idle ones kept for re-use are closed.
+   */
+  pin(): void {
+    this.pinned = true;
+    for (const sl of this.slots) if (sl !== null && sl.users === 0) sl.evict();
+  }
+
   /** The shared host fd slot for an access mode (O_RDONLY/O_WRONLY/O_RDWR). */
   slot(acc: number): HostFdSlot {
     return (this.slots[acc] ??= new HostFdSlot(this, acc));
@@ -203,24 +280,85 @@ export class HostInode extends Inode {
   override lookup(name: string): Inode | number {
     if (!this.isDir) return -E.ENOTDIR;
     const p = this.child(name);
+    const pol = this.fs.policy;
+    const dc = this.dcache();
+    let e = dc.names.get(name);
+    if (e === undefined || !pol.fresh(e.at)) {
+      // Not known (or too old): a complete listing may answer, or be worth fetching.
+      e = undefined;
+      if (!pol.fresh(dc.listedAt) && dc.misses >= listAfter(this.cached?.size ?? 0, dc.count) && this.list() < 0) dc.misses = 0;
+      if (pol.fresh(dc.listedAt)) e = dc.names.get(name) ?? ABSENT;
+    }
+    // A shared tree trusts what exists, never what is absent (NFS's lookupcache=positive):
+    // a file the host just made is found at once; only attributes and deletions wait
+    // for the bound.
+    if (e !== undefined && !e.ask && (e.exists || pol.mode === 'exclusive')) {
+      fsStats.lookupHits++;
+      const st = e.exists ? attrsOf(e) : null;
+      return st === null ? -E.ENOENT : this.made(p, st, e.at, true);
+    }
+    fsStats.lookupMisses++;
+    const at = now();
     const st = this.be.lstat(p);
-    if (typeof st === 'number') return st;
-    return this.made(p, st);
+    // Misses a listing would have answered count towards fetching one.
+    if (typeof st !== 'number' || pol.mode === 'exclusive') dc.misses++;
+    if (typeof st === 'number') {
+      if (st === -E.ENOENT) dc.set(name, null, at);
+      return st;
+    }
+    dc.set(name, st, at);
+    return this.made(p, st, at, true);
+  }
+
+  /**
+   * Fetches the whole listing with attributes (readdir-plus) into the cache, or takes
+   * the one read ahead for a walk: 0 or -errno.
+   */
+  private list(): number {
+    const pre = this.fs.prefetch.take(this.rel);
+    if (pre !== null) {
+      this.dcache().fill(pre.ents, pre.at);
+    } else {
+      const at = now();
+      const r = this.be.readdir(this.rel);
+      if (typeof r === 'number') return r;
+      this.dcache().fill(r, at);
+    }
+    this.fs.dirLru.touch(this, this.dc!.count);
+    return 0;
   }
 
   override readdir(): DirEntry[] | number {
-    const r = this.be.readdir(this.rel);
-    if (typeof r === 'number') return r;
-    if (!stableIds.active) return r.map((e) => ({ name: e.name, ino: e.ino, type: (e.mode & S_IFMT) >>> 12 }));
-    // --deterministic: sorted by name (not the host's order), stable inode numbers.
-    const dev = this.fs.dev;
-    return r.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-      .map((e) => ({ name: e.name, ino: stableIno(dev, e.ino), type: (e.mode & S_IFMT) >>> 12 }));
+    const dc = this.dcache();
+    if (this.fs.policy.fresh(dc.listedAt)) {
+      // Cached: so are (or were) the listings below it; no read-ahead.
+      fsStats.readdirHits++;
+      return shownEntries(this.fs.dev, dc.entries());
+    }
+    fsStats.readdirMisses++;
+    const r = this.list();
+    if (r < 0) return r;
+    this.fs.prefetch.readDir(this.rel, this.dc!);
+    return shownEntries(this.fs.dev, this.dc!.entries());
   }
+
+  /**
+   * A symlink's target, once read (a host symlink never changes: retargeting makes a new
+   * one; kept by the tree's policy all the same, in case the host reused the inode).
+   */
+  private target: string | null = null;
+  private targetAt = -1;
 
   override readlink(): string | number {
     if (!this.isSymlink) return -E.EINVAL;
-    return this.be.readlink(this.rel);
+    if (this.target !== null && this.fs.policy.fresh(this.targetAt)) return this.target;
+    const at = now();
+    const r = this.be.readlink(this.rel);
+    if (typeof r === 'string') {
+      this.target = r;
+      this.targetAt = at;
+    }
+    return r;
   }
 
   override open(flags: number): FileDescription | number {
@@ -232,8 +370,10 @@ export class HostInode extends Inode {
     const acc = flags & O_ACCMODE;
     if (acc !== O_RDONLY && this.fs.readonly) return -E.EROFS;
     const slot = this.slot(acc === O_WRONLY || acc === O_RDWR ? acc : O_RDONLY);
-    const r = slot.open((flags & O_TRUNC) !== 0 && acc !== O_RDONLY);
+    const trunc = (flags & O_TRUNC) !== 0 && acc !== O_RDONLY;
+    const r = slot.open(trunc);
     if (r < 0) return r;
+    if (trunc) this.changed();
     return new HostFsFile(this, flags, slot);
   }
 
@@ -241,14 +381,28 @@ export class HostInode extends Inode {
   reopen(acc: number, trunc: boolean): number {
     let hf = acc === O_WRONLY ? nfs.constants.O_WRONLY : acc === O_RDWR ? nfs.constants.O_RDWR : nfs.constants.O_RDONLY;
     if (trunc) hf |= nfs.constants.O_TRUNC;
+    const at = now();
     const fd = this.be.open(this.rel, hf, 0);
     if (fd < 0 || this.idKey === '') return fd;
-    try {
-      const s = nfs.fstatSync(fd, { bigint: true });
-      const [dev, ino] = this.idKey.split(':');
-      if (`${s.ino}` === ino && (dev === '0' || `${s.dev}` === dev)) return fd;
-    } catch {
-      /* fall through */
+    const [dev, ino] = this.idKey.split(':');
+    const got = this.be.lastStat;
+    if (got !== null) {
+      // The Gofer sent the opened file's attributes: no fstat, and they revalidate ours.
+      if (`${got.ino}` === ino && (dev === '0' || `${got.dev}` === dev)) {
+        if (!trunc) {
+          got.dev = this.fs.dev;
+          this.cached = got;
+          this.cachedAt = at;
+        }
+        return fd;
+      }
+    } else {
+      try {
+        const s = nfs.fstatSync(fd, { bigint: true });
+        if (`${s.ino}` === ino && (dev === '0' || `${s.dev}` === dev)) return fd;
+      } catch {
+        /* fall through */
+      }
     }
     nfs.closeSync(fd);
     return -E.ESTALE;
@@ -260,10 +414,19 @@ export class HostInode extends Inode {
     if (!this.isDir) return -E.ENOTDIR;
     return 0;
   }
-  private adopt(p: string): Inode | number {
-    const st = this.be.lstat(p);
-    if (typeof st === 'number') return st;
-    return this.made(p, st);
+  /** A name the sandbox just made here: its attributes, into the cache. */
+  private adopt(name: string): Inode | number {
+    const p = this.child(name);
+    this.changed(); // our mtime, and link count for a directory
+    const at = now();
+    // The Gofer's reply to the create carried the new node's attributes.
+    const st = this.be.lastStat ?? this.be.lstat(p);
+    if (typeof st === 'number') {
+      this.dcache().unknown(name);
+      return st;
+    }
+    this.dcache().set(name, st, at);
+    return this.made(p, st, at, true);
   }
   override mknod(name: string, mode: number, _creds: Credentials, _rdev: number): Inode | number {
     const g = this.guard();
@@ -271,43 +434,68 @@ export class HostInode extends Inode {
     if ((mode & S_IFMT) !== S_IFREG) return -E.EPERM; // no FIFOs/devices on the host
     const p = this.child(name);
     const r = this.be.createExcl(p, mode & 0o7777);
-    return r < 0 ? r : this.adopt(p);
+    if (r < 0) return r;
+    const fd = this.be.takeCreatedFd();
+    const made = this.adopt(name);
+    // The new file's fd, for the open(O_WRONLY) that usually follows a create.
+    if (fd >= 0 && (!(made instanceof HostInode) || !made.slot(O_WRONLY).adopt(fd))) nfs.closeSync(fd);
+    return made;
   }
   override mkdir(name: string, mode: number): Inode | number {
     const g = this.guard();
     if (g) return g;
     const p = this.child(name);
     const r = this.be.mkdir(p, mode & 0o7777);
-    return r < 0 ? r : this.adopt(p);
+    return r < 0 ? r : this.adopt(name);
   }
   override symlink(name: string, target: string): Inode | number {
     const g = this.guard();
     if (g) return g;
     const p = this.child(name);
     const r = this.be.symlink(target, p);
-    return r < 0 ? r : this.adopt(p);
+    return r < 0 ? r : this.adopt(name);
   }
   override link(name: string, target: Inode): number {
     const g = this.guard();
     if (g) return g;
     if (!(target instanceof HostInode) || target.fs !== this.fs) return -E.EXDEV;
-    return this.be.link(target.rel, this.child(name));
+    const r = this.be.link(target.rel, this.child(name));
+    this.dcache().unknown(name);
+    this.changed();
+    target.changed();
+    return r;
   }
   override unlink(name: string): number {
     const g = this.guard();
     if (g) return g;
     const p = this.child(name);
-    const st = this.be.lstat(p);
+    // The victim as the cache knows it (a fresh entry), else as the host says.
+    const e = this.dc?.names.get(name);
+    const cached = e !== undefined && e.exists && this.fs.policy.fresh(e.at) ? attrsOf(e) : null;
+    const st = cached ?? this.be.lstat(p);
     if (typeof st === 'number') return st;
     if ((st.mode & S_IFMT) === S_IFDIR) return -E.EISDIR;
     const victim = this.fs.existingFor(st);
     const r = this.be.unlink(p);
-    if (r === 0 && victim !== null) victim.pinned = true;
+    this.afterRemove(name, r);
+    if (r === 0 && victim !== null) {
+      victim.pin();
+      victim.changed();
+    }
     return r;
   }
   override rmdir(name: string): number {
     const g = this.guard();
-    return g ? g : this.be.rmdir(this.child(name));
+    if (g) return g;
+    const r = this.be.rmdir(this.child(name));
+    this.afterRemove(name, r);
+    this.fs.prefetch.dropAll();
+    return r;
+  }
+  private afterRemove(name: string, r: number): void {
+    if (r === 0) this.dcache().absent(name, now());
+    else this.dcache().unknown(name);
+    this.changed();
   }
   override rename(oldName: string, newDir: Inode, newName: string, flags: number): number {
     const g = this.guard();
@@ -320,8 +508,16 @@ export class HostInode extends Inode {
     const moved = this.fs.existing(src);
     const replaced = this.fs.existing(dst);
     const r = this.be.rename(src, dst);
+    if (moved === null || moved.isDir) this.fs.prefetch.dropAll();
+    this.dcache().unknown(oldName);
+    newDir.dcache().unknown(newName);
+    this.changed();
+    newDir.changed();
     if (r < 0) return r;
-    if (replaced !== null && replaced !== moved) replaced.pinned = true;
+    this.dcache().absent(oldName, now());
+    replaced?.changed();
+    moved?.changed();
+    if (replaced !== null && replaced !== moved) replaced.pin();
     if (moved !== null) {
       moved.rel = dst;
       // Open files below a moved directory could not be re-opened by their old paths.
@@ -331,6 +527,13 @@ export class HostInode extends Inode {
   }
   override setattr(a: SetAttr): number {
     if (this.fs.readonly) return -E.EROFS;
+    const r = this.setattrHost(a);
+    this.changed();
+    // Mode and owners decide permission checks: take them from the host now.
+    if (a.mode !== undefined || a.uid !== undefined || a.gid !== undefined) this.stat();
+    return r;
+  }
+  private setattrHost(a: SetAttr): number {
     const be = this.be;
     let r = 0;
     if (a.size !== undefined) {
@@ -354,9 +557,30 @@ export class HostInode extends Inode {
         const v = t === 'now' ? nowTs() : t;
         return v[0] + v[1] / 1e9;
       };
-      r = be.lutimes(this.rel, toSec(a.atime, st.atimeSec, st.atimeNsec), toSec(a.mtime, st.mtimeSec, st.mtimeNsec));
+      const at = toSec(a.atime, st.atimeSec, st.atimeNsec);
+      const mt = toSec(a.mtime, st.mtimeSec, st.mtimeNsec);
+      r = this.futimes(at, mt) ? 0 : be.lutimes(this.rel, at, mt);
     }
     return r;
+  }
+
+  /**
+   * Sets the times through a writable host fd of this file the Sentry holds (touch's
+   * futimens after its open): no round trip. False when there is none or the host
+   * refuses (the Sentry's own credentials): the Gofer does it.
+   */
+  private futimes(atime: number, mtime: number): boolean {
+    for (const acc of [O_WRONLY, O_RDWR]) {
+      const sl = this.slots[acc];
+      if (sl === null || sl.fd < 0) continue;
+      try {
+        nfs.futimesSync(sl.fd, atime, mtime);
+        return true;
+      } catch {
+        return false;
+      }
+    }
+    return false;
   }
 }
 
@@ -419,6 +643,14 @@ export class HostFdSlot {
   users = 0;
   constructor(readonly inode: HostInode, readonly acc: number) {}
 
+  /** Takes fd (this file, this access mode) as the slot's idle fd: false if it has one. */
+  adopt(fd: number): boolean {
+    if (this.fd >= 0) return false;
+    this.fd = fd;
+    hostFdCache.add(this);
+    return true;
+  }
+
   /** A new description: opens (or truncates through) the host fd. */
   open(trunc: boolean): number {
     if (this.fd < 0) {
@@ -463,9 +695,15 @@ export class HostFdSlot {
     }
   }
 
-  /** A description closed: the last one closes the host fd. */
+  /**
+   * A description closed: the last one closes the host fd, except in an exclusive tree
+   * (nothing else changes the file): there the fd stays in hostFdCache (bounded, least
+   * recently used closed first), so opening the file again (the dynamic loader's
+   * libraries at every exec, a header read twice) costs no Gofer round trip.
+   */
   put(): void {
-    if (--this.users === 0) this.evict();
+    if (--this.users > 0) return;
+    if (this.inode.pinned || this.inode.fs.policy.mode !== 'exclusive') this.evict();
   }
 }
 
@@ -475,11 +713,11 @@ export class HostFdSlot {
  */
 export class HostFsFile extends SeekableFile {
   constructor(
-    inode: HostInode,
+    private readonly host: HostInode,
     flags: number,
     readonly slot: HostFdSlot,
   ) {
-    super(inode, flags);
+    super(host, flags);
   }
   /** The host fd (for direct reads and mmap), or -errno if it cannot be re-opened. */
   get hostFd(): number {
@@ -508,15 +746,33 @@ export class HostFsFile extends SeekableFile {
     if (pos < 0) return -E.EINVAL;
     const fd = this.slot.get();
     if (fd < 0) return fd;
+    this.host.changed(); // size and times
     try {
       return nfs.writeSync(fd, buf, 0, buf.length, pos);
     } catch (e) {
       return hostErr(e);
     }
   }
+  /**
+   * copy_file_range to another host file in the host kernel (no bytes through the
+   * Sentry): bytes copied, -errno, or null when the host cannot (another filesystem):
+   * the caller then copies itself.
+   */
+  copyRangeTo(out: HostFsFile, inOff: number, outOff: number, len: number): number | null {
+    const n = goferNative();
+    if (n === null || typeof n.hostCopyRange !== 'function') return null;
+    const fi = this.slot.get();
+    if (fi < 0) return fi;
+    const fo = out.slot.get();
+    if (fo < 0) return fo;
+    out.host.changed();
+    const r = n.hostCopyRange(fi, inOff, fo, outOff, Math.min(len, 0x7ffff000));
+    return r === -E.EXDEV || r === -E.EINVAL || r === -E.EOPNOTSUPP || r === -E.ENOSYS ? null : r;
+  }
   override truncate(len: number): number {
     const fd = this.slot.get();
     if (fd < 0) return fd;
+    this.host.changed();
     try {
       nfs.ftruncateSync(fd, len);
       return 0;

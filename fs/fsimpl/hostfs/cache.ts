@@ -1,0 +1,188 @@
+/**
+ * The dentry and attribute cache of a host tree, and its policy (gVisor's cache modes):
+ *
+ * - exclusive: nothing but the sandbox changes the tree (the read-only host root). What
+ *   a lookup, a listing or a stat brought back stays true until the sandbox changes it
+ *   itself, and those changes update or drop the entries they touch.
+ * - shared: the host may change the tree too (binds, the default for --mount). A fact is
+ *   trusted for SHARED_BOUND_MS after the Gofer gave it, then asked again; stat of a
+ *   file the sandbox has open asks its host fd (no round trip, never stale).
+ *
+ * Every fact carries the time it came from the host (`at`, ms of performance.now());
+ * -1 marks one the sandbox's own change made unknown.
+ */
+import { writeSync } from 'fs';
+import { S_IFMT } from '../../../src/abi/fs';
+import { goferCalls } from '../../../src/gofer/client';
+import { FIELDS } from '../../../src/gofer/protocol';
+import { emptyStat, type DirEntry, type Stat } from '../../vfs/inode';
+import type { PartialListing } from './host-backend';
+
+export type CacheMode = 'exclusive' | 'shared';
+
+/** How long a shared tree's lookups, listings and attributes are trusted (ms). */
+export const SHARED_BOUND_MS = 100;
+
+export const now = (): number => performance.now();
+
+export class CachePolicy {
+  constructor(
+    readonly mode: CacheMode,
+    /** The backend: once it is dead (the Gofer died) nothing cached is served either. */
+    private readonly source: { readonly dead: boolean },
+    readonly boundMs = SHARED_BOUND_MS,
+  ) {}
+  fresh(at: number): boolean {
+    return at >= 0 && (this.mode === 'exclusive' || now() - at <= this.boundMs) && !this.source.dead;
+  }
+}
+
+/** A name in a directory as the host last told it. */
+export interface CachedName {
+  /** False: the host said it is absent. */
+  exists: boolean;
+  /** Host attributes (st.dev is the host's), once parsed (attrsOf), else null. */
+  st: Stat | null;
+  /** Unparsed attributes (a readdir-plus page), or null. */
+  raw: Buffer | null;
+  rawOff: number;
+  /** Listed, but only a lookup may say more (a mount the Gofer does not serve). */
+  ask: boolean;
+  ino: number;
+  mode: number;
+  at: number;
+}
+
+/** A STAT payload (FIELDS order) at p[off]. */
+export function readStat(p: Buffer, off: number): Stat {
+  const st = emptyStat();
+  for (let i = 0; i < FIELDS.length; i++) st[FIELDS[i]] = p.readDoubleLE(off + i * 8);
+  return st;
+}
+
+/** The host attributes of an existing cached name (null: only a lookup may say). */
+export function attrsOf(c: CachedName): Stat | null {
+  if (c.st === null && c.raw !== null) {
+    c.st = readStat(c.raw, c.rawOff);
+    c.raw = null;
+  }
+  return c.st;
+}
+
+/** Names cached in all directories of one tree at most (~150 bytes each). */
+export const CACHE_NAMES_MAX = 256 * 1024;
+
+/**
+ * The directories of one tree holding cached names, least recently filled or read
+ * first: past CACHE_NAMES_MAX names the oldest directories forget theirs (a walk of a
+ * tree bigger than that keeps its recent part, as gVisor's bounded dentry cache).
+ */
+export class DirCacheLru<K extends { dropDirCache(): void }> {
+  private readonly order = new Map<K, number>();
+  private total = 0;
+  constructor(private readonly max = CACHE_NAMES_MAX) {}
+  /** k's cache now holds n names (and was just used). */
+  touch(k: K, n: number): void {
+    this.total += n - (this.order.get(k) ?? 0);
+    this.order.delete(k);
+    this.order.set(k, n);
+    if (this.total <= this.max) return;
+    for (const [old, m] of this.order) {
+      if (this.total <= this.max || old === k) break;
+      this.order.delete(old);
+      this.total -= m;
+      old.dropDirCache();
+    }
+  }
+}
+
+/** One directory's cached children. */
+export class DirCache {
+  names = new Map<string, CachedName>();
+  /** When `names` was filled from a whole listing (then every child is in it), or -1. */
+  listedAt = -1;
+  /** Lookups that had to ask the host since the last listing. */
+  misses = 0;
+  /** Entries of the last listing. */
+  count = 0;
+
+  /** A listing (readdir-plus) replaces what was known; complete unless marked partial. */
+  fill(ents: PartialListing, at: number): void {
+    const m = new Map<string, CachedName>();
+    for (const e of ents) {
+      const raw = e.raw ?? null;
+      m.set(e.name, { exists: true, st: e.st ?? null, raw, rawOff: e.rawOff ?? 0, ask: e.st === undefined && raw === null, ino: e.ino, mode: e.mode, at });
+    }
+    this.names = m;
+    this.listedAt = ents.partial ? -1 : at;
+    this.misses = 0;
+    this.count = ents.length;
+  }
+  /** The host said name is st (or absent). */
+  set(name: string, st: Stat | null, at: number): void {
+    // Names met one by one (negative lookups of many names) are bounded too.
+    if (this.names.size >= 4096 + 2 * this.count) this.unknownAll();
+    this.names.set(name, { exists: st !== null, st, raw: null, rawOff: 0, ask: false, ino: st?.ino ?? 0, mode: st?.mode ?? 0, at });
+  }
+  /** The sandbox removed name. */
+  absent(name: string, at: number): void {
+    this.set(name, null, at);
+  }
+  private unknownAll(): void {
+    this.names = new Map();
+    this.listedAt = -1;
+  }
+  /** The sandbox changed name in a way it does not know the outcome of: ask next time. */
+  unknown(name: string): void {
+    this.names.delete(name);
+    this.listedAt = -1;
+  }
+  /** The listing, from the cache (entries the host listed or the sandbox made). */
+  entries(): DirEntry[] {
+    const out: DirEntry[] = [];
+    for (const [name, c] of this.names) {
+      if (c.exists) out.push({ name, ino: c.ino, type: (c.mode & S_IFMT) >>> 12 });
+    }
+    return out;
+  }
+}
+
+/**
+ * Uncached lookups in one directory after which fetching its whole listing (one
+ * readdir-plus round trip per ~800 entries, and the Gofer's statx of each) is cheaper
+ * than asking name by name: at least 4, more for big directories (st_size ~ 32 bytes
+ * per entry on ext4; a listing costs the Gofer ~1.5 µs an entry, a lookup ~30 µs).
+ * Half the last listing's entries at least: a directory the sandbox fills (each create
+ * begins with a lookup that misses) is then listed O(log n) times, not every few names.
+ */
+export function listAfter(dirSize: number, lastCount: number): number {
+  return Math.max(4, Math.floor(dirSize / 512), lastCount >> 1);
+}
+
+/** Debug counters (TSSANDBOX_FS_STATS=1 prints them at exit; tests read them). */
+export const fsStats = {
+  lookupHits: 0,
+  lookupMisses: 0,
+  statHits: 0,
+  statMisses: 0,
+  readdirHits: 0,
+  readdirMisses: 0,
+  /** Listings read ahead (prefetch.ts). */
+  readdirPrefetched: 0,
+};
+
+export function fsStatsLine(): string {
+  const s = fsStats;
+  return `tssandbox: fs-stats gofer_calls=${goferCalls.n} lookup_hits=${s.lookupHits} lookup_misses=${s.lookupMisses} ` +
+    `stat_hits=${s.statHits} stat_misses=${s.statMisses} readdir_hits=${s.readdirHits} readdir_misses=${s.readdirMisses} readdir_prefetched=${s.readdirPrefetched}`;
+}
+
+if (process.env.TSSANDBOX_FS_STATS === '1') {
+  process.on('exit', () => {
+    try {
+      writeSync(2, `${fsStatsLine()}\n`);
+    } catch {
+      /* stderr gone */
+    }
+  });
+}

@@ -1,0 +1,94 @@
+/**
+ * Directory read-ahead. A guest walking a tree (find, tar, git status, du, cp -r) reads
+ * each directory after its parent. Once it reads a directory whose parent it read too,
+ * the listings of all that directory's subdirectories are fetched in batches (the
+ * Gofer's READDIR_BATCH: many whole listings a round trip) and kept until they are
+ * read, so a walk costs a round trip per few dozen directories instead of one each.
+ * A prefetched listing obeys the tree's cache policy (its `at`), and the sandbox's own
+ * changes drop what they could make wrong.
+ */
+import { S_IFDIR, S_IFMT } from '../../../src/abi/fs';
+import { fsStats, now, type CachePolicy, type DirCache } from './cache';
+import type { HostBackend, HostDirent } from './host-backend';
+
+/** Room for a batch's names in one request (the paths of a request are ~8 KiB). */
+const NAMES_MAX = 7000;
+/** Entries held at most (a walk that stops early leaves some behind). */
+const HELD_MAX = 100_000;
+
+const childOf = (rel: string, name: string): string => (rel === '' ? name : `${rel}/${name}`);
+
+export class DirPrefetch {
+  /** Directories read (by path below the tree's root) since the last reset. */
+  private readonly read = new Set<string>();
+  private readonly ready = new Map<string, { ents: HostDirent[]; at: number }>();
+  private held = 0;
+
+  constructor(
+    private readonly be: HostBackend,
+    private readonly policy: CachePolicy,
+  ) {}
+
+  /** The read-ahead listing of rel, if there is one still fresh (served once). */
+  take(rel: string): { ents: HostDirent[]; at: number } | null {
+    const r = this.ready.get(rel);
+    if (r === undefined) return null;
+    this.ready.delete(rel);
+    this.held -= r.ents.length;
+    return this.policy.fresh(r.at) ? r : null;
+  }
+
+  /** The sandbox changed directory rel's entries: its read-ahead listing is stale. */
+  drop(rel: string): void {
+    const r = this.ready.get(rel);
+    if (r === undefined) return;
+    this.ready.delete(rel);
+    this.held -= r.ents.length;
+  }
+
+  /** The sandbox moved or removed a directory: paths below it may now name others. */
+  dropAll(): void {
+    this.ready.clear();
+    this.held = 0;
+  }
+
+  /** The guest read directory rel (its children in dc): read ahead below it in a walk. */
+  readDir(rel: string, dc: DirCache): void {
+    const cut = rel.lastIndexOf('/');
+    const walk = rel !== '' && this.read.has(cut < 0 ? '' : rel.slice(0, cut));
+    if (this.read.size > 65536) this.read.clear();
+    this.read.add(rel);
+    if (!walk || this.be.readdirMany === undefined) return;
+    const names: string[] = [];
+    for (const [name, c] of dc.names) {
+      if (c.exists && (c.mode & S_IFMT) === S_IFDIR && !this.ready.has(childOf(rel, name))) names.push(name);
+    }
+    this.fetch(rel, names);
+  }
+
+  private fetch(rel: string, names: string[]): void {
+    for (let i = 0; i < names.length; ) {
+      let j = i;
+      let len = rel.length;
+      while (j < names.length && len + names[j].length + 1 < NAMES_MAX) len += names[j++].length + 1;
+      if (j === i) {
+        i++; // a name too long for a batch: read on demand
+        continue;
+      }
+      const at = now();
+      const r = this.be.readdirMany!(rel, names.slice(i, j));
+      if (typeof r === 'number' || r.length === 0) return;
+      for (const { name, ents } of r) {
+        if (typeof ents === 'number') continue; // too big or unreadable: on demand
+        this.ready.set(childOf(rel, name), { ents, at });
+        this.held += ents.length;
+        fsStats.readdirPrefetched++;
+      }
+      i += r.length;
+      if (this.held > HELD_MAX) {
+        this.dropAll();
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Large I/O on host files: copy_file_range between two host files is done by the host
+ * kernel (fs/fsimpl/hostfs: HostFsFile.copyRangeTo) and must give what Linux gives
+ * (counts, offsets, file positions, the bytes).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileGuest } from '../helpers/build';
+import { explain, runNative, runSandbox } from '../helpers/run';
+
+describe('host file I/O', () => {
+  it('copy_file_range between host files in a rw bind matches Linux', async () => {
+    const bin = compileGuest('copy_range', 'static', { srcDir: path.join(__dirname, 'guests') });
+    const a = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-cfr-'));
+    const b = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-cfr-'));
+    try {
+      const native = await runNative([bin, a]);
+      const sandbox = await runSandbox(['--mount', `${b}:/w:rw`, bin, '/w']);
+      expect(native.code, explain(native)).toBe(0);
+      expect(sandbox.code, explain(sandbox)).toBe(0);
+      expect(sandbox.stdout).toBe(native.stdout);
+      expect(sandbox.stdout).toContain('whole MiB: 1048576');
+    } finally {
+      fs.rmSync(a, { recursive: true, force: true });
+      fs.rmSync(b, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
