@@ -37,6 +37,7 @@ import * as sched from './sched';
 import * as creds from './creds';
 import * as net from './net';
 import * as seccompsys from './seccomp';
+import * as ipc from './ipc';
 
 const ok = (name: string, fn: SyscallHandler) => ({ name, support: 'supported' as const, fn });
 const partial = (name: string, fn: SyscallHandler, note: string) => ({ name, support: 'partial' as const, fn, note });
@@ -74,9 +75,9 @@ const lines: Record<number, Line> = {
   26: partial('msync', mmsys.msync, 'file mappings are copies: nothing is written back'),
   27: partial('mincore', mmsys.mincore, 'reports every mapped page resident'),
   28: partial('madvise', mmsys.madvise, 'only DONTNEED/FREE act; other advice is accepted and ignored'),
-  29: none('shmget'),
-  30: none('shmat'),
-  31: none('shmctl'),
+  29: ok('shmget', ipc.shmget),
+  30: ok('shmat', ipc.shmat),
+  31: ok('shmctl', ipc.shmctl),
   32: ok('dup', fdt.dup),
   33: ok('dup2', fdt.dup2),
   34: ok('pause', sig.pause),
@@ -109,14 +110,14 @@ const lines: Record<number, Line> = {
   61: partial('wait4', proc.wait4, 'rusage: CPU time, faults, peak RSS and context switches; no block I/O counts'),
   62: ok('kill', sig.kill),
   63: ok('uname', misc.uname),
-  64: none('semget'),
-  65: none('semop'),
-  66: none('semctl'),
-  67: none('shmdt'),
-  68: none('msgget'),
-  69: none('msgsnd'),
-  70: none('msgrcv'),
-  71: none('msgctl'),
+  64: ok('semget', ipc.semget),
+  65: ok('semop', ipc.semop),
+  66: ok('semctl', ipc.semctl),
+  67: ok('shmdt', ipc.shmdt),
+  68: ok('msgget', ipc.msgget),
+  69: ok('msgsnd', ipc.msgsnd),
+  70: ok('msgrcv', ipc.msgrcv),
+  71: ok('msgctl', ipc.msgctl),
   72: partial('fcntl', fdt.fcntl, 'SIGIO (F_SETOWN/_EX, F_SETSIG) for pipes, sockets and ptys, not host fds; F_NOTIFY accepted without events; leases not granted'),
   73: ok('flock', fdt.flock),
   74: ok('fsync', sync.fsync),
@@ -265,7 +266,7 @@ const lines: Record<number, Line> = {
   217: ok('getdents64', dirs.getdents64),
   218: ok('set_tid_address', proc.set_tid_address),
   219: ok('restart_syscall', time.restart_syscall),
-  220: none('semtimedop'),
+  220: ok('semtimedop', ipc.semtimedop),
   221: ok('fadvise64', sync.fadvise64),
   222: ok('timer_create', time.timer_create),
   223: ok('timer_settime', time.timer_settime),

@@ -26,6 +26,8 @@ import { futexWake, exitRobustList } from './futex';
 import { accountExitedTask, schedOnClone, timersOnExec, timersOnExit } from './time/index';
 import { cpuNsForParent, usageForParent, addUsage, zeroUsage, sampleHostStatus } from './time/cputime';
 import { onProcessExit as ttyOnProcessExit } from './tty';
+import { exitSemUndo, shareSemUndo } from './ipc/sem';
+import { sweepShm } from './ipc/shm';
 
 export const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800,
   CLONE_PIDFD = 0x1000, CLONE_PTRACE = 0x2000, CLONE_VFORK = 0x4000, CLONE_PARENT = 0x8000,
@@ -228,6 +230,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
     if (tg.limits && limitsOf(tg).get(RLIMIT_CPU).cur !== RLIM_INFINITY) cpuLimitChanged(tg);
     tg.parent?.children.add(tg);
     t.kernel.threadGroups.set(tid, tg);
+    if (f & CLONE_SYSVSEM) shareSemUndo(t.kernel, t.tg, tg);
   }
   const fdTable = useFdTable(f & CLONE_FILES ? t.fdTable : t.fdTable.fork());
   const fsCtx = f & CLONE_FS ? t.fsCtx : t.fsCtx.fork();
@@ -351,6 +354,8 @@ function processExited(s: Sentry, tg: ThreadGroup, status: number): void {
   tg.waitStatus = status;
   timersOnExit(tg);
   ttyOnProcessExit(tg); // a session leader's terminal hangs up its foreground job
+  exitSemUndo(s.kernel, tg); // SEM_UNDO adjustments
+  sweepShm(s.kernel); // segments removed while this process had them attached
   tg.exitEvents.notify(0x41);
   const init = s.init;
   for (const c of tg.children) {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileGuest, LINKAGES } from '../helpers/build';
 import { GUESTS_DIR } from '../helpers/paths';
-import { expectSameAsNative, explain, runSandbox } from '../helpers/run';
+import { expectSameAsNative, explain, runNative, runSandbox } from '../helpers/run';
 
 const SRC = path.join(__dirname, 'guests');
 const build = (name: string, l: (typeof LINKAGES)[number]) => compileGuest(name, l, { srcDir: SRC, flags: ['-I', GUESTS_DIR] });
@@ -27,6 +27,19 @@ describe('guest seccomp: filters, every action, strict mode, TSYNC, inheritance'
   for (const l of LINKAGES) {
     it(`cp_seccomp (${l})`, async () => {
       await expectSameAsNative([build('cp_seccomp', l)], { timeoutMs: 25_000 });
+    }, 40_000);
+  }
+});
+
+describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare') || !nfs.existsSync('/usr/bin/ipcs'))('SysV IPC: shm, sem, msg, /proc/sysvipc, ipcs', () => {
+  for (const l of LINKAGES) {
+    it(`cp_sysvipc (${l}) matches Linux in a fresh IPC namespace`, async () => {
+      const bin = build('cp_sysvipc', l);
+      // Natively in a new IPC namespace, so its ids and ipcs listing start empty as the sandbox's do.
+      const [native, sandbox] = await Promise.all([runNative(['unshare', '-i', bin], { timeoutMs: 25_000 }), runSandbox([bin], { timeoutMs: 25_000 })]);
+      expect(native.code, explain(native)).toBe(0);
+      expect(sandbox.stdout, explain(sandbox)).toBe(native.stdout);
+      expect(sandbox.code, explain(sandbox)).toBe(0);
     }, 40_000);
   }
 });

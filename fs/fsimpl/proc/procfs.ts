@@ -3,6 +3,9 @@
  * sandbox (its pids, files, mounts), never the host's processes.
  */
 import { filterCount } from '../../../src/kernel/seccomp/filter';
+import { procSysvipcShm } from '../../../src/kernel/ipc/shm';
+import { procSysvipcSem } from '../../../src/kernel/ipc/sem';
+import { procSysvipcMsg } from '../../../src/kernel/ipc/msg';
 import * as os from 'os';
 import { readFileSync } from 'fs';
 import { randomUUID } from 'crypto';
@@ -225,6 +228,11 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
       ['overflowgid', file('/sys/kernel/overflowgid', () => '65534\n')],
       ['shmmax', file('/sys/kernel/shmmax', () => '18446744073692774399\n')],
       ['shmall', file('/sys/kernel/shmall', () => '18446744073692774399\n')],
+      ['shmmni', file('/sys/kernel/shmmni', () => '4096\n')],
+      ['sem', file('/sys/kernel/sem', () => '32000\t1024000000\t500\t32000\n')],
+      ['msgmax', file('/sys/kernel/msgmax', () => '8192\n')],
+      ['msgmnb', file('/sys/kernel/msgmnb', () => '16384\n')],
+      ['msgmni', file('/sys/kernel/msgmni', () => '32000\n')],
       ['yama', dir('/sys/kernel/yama', () => entries([['ptrace_scope', file('/sys/kernel/yama/ptrace_scope', () => '1\n')]]))],
       ['random', dir('/sys/kernel/random', () => entries([
         ['boot_id', file('/sys/kernel/random/boot_id', () => bootId + '\n')],
@@ -276,6 +284,11 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
       ['mounts', link('/mounts', () => 'self/mounts')],
       ['cmdline', file('/cmdline', () => 'BOOT_IMAGE=/vmlinuz root=/dev/root ro\n')],
       ['sys', dir('/sys', sysEntries)],
+      ['sysvipc', dir('/sysvipc', () => entries([
+        ['shm', file('/sysvipc/shm', () => procSysvipcShm(kernel))],
+        ['sem', file('/sysvipc/sem', () => procSysvipcSem(kernel))],
+        ['msg', file('/sysvipc/msg', () => procSysvipcMsg(kernel))],
+      ]))],
       ['net', link('/net', () => 'self/net')],
     ]);
     for (const tg of kernel.threadGroups.values()) m.set(String(tg.pid), pidEntry(tg));
