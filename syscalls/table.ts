@@ -38,6 +38,7 @@ import * as creds from './creds';
 import * as net from './net';
 import * as seccompsys from './seccomp';
 import * as ipc from './ipc';
+import * as mq from './mqueue';
 
 const ok = (name: string, fn: SyscallHandler) => ({ name, support: 'supported' as const, fn });
 const partial = (name: string, fn: SyscallHandler, note: string) => ({ name, support: 'partial' as const, fn, note });
@@ -286,12 +287,12 @@ const lines: Record<number, Line> = {
   237: partial('mbind', mpol.mbind, 'one NUMA node: modes, flags and masks checked against node 0; per-range policy not kept'),
   238: partial('set_mempolicy', mpol.set_mempolicy, 'one NUMA node: node 0 only'),
   239: partial('get_mempolicy', mpol.get_mempolicy, 'one NUMA node; MPOL_F_ADDR reports the default policy'),
-  240: none('mq_open'),
-  241: none('mq_unlink'),
-  242: none('mq_timedsend'),
-  243: none('mq_timedreceive'),
-  244: none('mq_notify'),
-  245: none('mq_getsetattr'),
+  240: ok('mq_open', mq.mq_open),
+  241: ok('mq_unlink', mq.mq_unlink),
+  242: ok('mq_timedsend', mq.mq_timedsend),
+  243: ok('mq_timedreceive', mq.mq_timedreceive),
+  244: partial('mq_notify', mq.mq_notify, 'SIGEV_SIGNAL and SIGEV_NONE; SIGEV_THREAD (a netlink cookie for glibc) gives EINVAL'),
+  245: ok('mq_getsetattr', mq.mq_getsetattr),
   246: none('kexec_load'),
   247: partial('waitid', proc.waitid, 'rusage as wait4\'s'),
   248: none('add_key'),

@@ -44,6 +44,22 @@ describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare') 
   }
 });
 
+describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))('POSIX message queues and the mqueue filesystem', () => {
+  for (const l of LINKAGES) {
+    it(`cp_mqueue (${l}) matches Linux in fresh IPC and mount namespaces`, async () => {
+      const bin = build('cp_mqueue', l);
+      const [native, sandbox] = await Promise.all([runNative(['unshare', '-im', bin], { timeoutMs: 25_000 }), runSandbox([bin], { timeoutMs: 25_000 })]);
+      expect(native.code, explain(native)).toBe(0);
+      expect(sandbox.stdout, explain(sandbox)).toBe(native.stdout);
+      expect(sandbox.code, explain(sandbox)).toBe(0);
+    }, 40_000);
+  }
+  it('/dev/mqueue is the sandbox\'s mqueue filesystem', async () => {
+    const r = await runSandbox(['/bin/sh', '-c', 'stat -c %A /dev/mqueue; grep " /dev/mqueue " /proc/mounts']);
+    expect(r.stdout, explain(r)).toBe('drwxrwxrwt\nmqueue /dev/mqueue mqueue rw,nosuid,nodev,noexec 0 0\n');
+  });
+});
+
 /** A hand-built ELF: one PT_LOAD (R+X) holding header and code, no sections; writes, exits 42. */
 function tinyElf(bssPages: number): Buffer {
   const base = 0x400000n;
