@@ -14,9 +14,10 @@ import { installFd } from './fd-install';
 import { prctlGetSeccomp, prctlSetSeccomp } from './seccomp';
 import { onNewSession as ttyOnNewSession } from '../src/kernel/tty';
 import * as E from '../src/abi/errno';
-import { usageForParent, rusageBytes, type Usage } from '../src/kernel/time/cputime';
+import { usageForParent, rusageBytes, zeroUsage, type Usage } from '../src/kernel/time/cputime';
 import type { ThreadGroup } from '../src/kernel/thread-group';
-import { SIGCHLD, CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED } from '../src/kernel/signals';
+import { SIGCHLD, CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED, CLD_TRAPPED } from '../src/kernel/signals';
+import { hasTracees, ptraceWaitable } from '../src/kernel/ptrace';
 
 // ---- identity ----
 
@@ -254,7 +255,9 @@ interface WaitResult {
 /** Finds a reportable child; reaps it unless WNOWAIT. null: none yet; number: -errno. */
 function findWaitable(t: Task, pid: number, options: number): WaitResult | null | number {
   const kids = matching(t, pid, options);
-  if (kids.length === 0) return -E.ECHILD;
+  const tr = tracedWaitable(t, pid, options);
+  if (tr) return tr;
+  if (kids.length === 0) return hasTracees(t.tg) ? null : -E.ECHILD;
   for (const c of kids) {
     if (c.zombie && options & WEXITED) {
       const st = c.waitStatus;
@@ -277,6 +280,23 @@ function findWaitable(t: Task, pid: number, options: number): WaitResult | null 
     }
   }
   return null;
+}
+
+/** A ptrace stop (reported whatever WUNTRACED says) or a traced thread's exit, for the tracer. */
+function tracedWaitable(t: Task, pid: number, options: number): WaitResult | null {
+  const match = (id: number, pgid: number, thread: boolean): boolean => {
+    if (!(pid > 0 ? id === pid : pid === -1 ? true : pid === 0 ? pgid === t.tg.pgid : pgid === -pid)) return false;
+    return !thread || (options & (__WALL | __WCLONE)) !== 0;
+  };
+  const r = ptraceWaitable(t, match, (options & WNOWAIT) !== 0, (options & WEXITED) !== 0);
+  if (!r) return null;
+  const usage = r.task ? usageForParent(r.task.tg) : zeroUsage();
+  if (!r.exited) return { usage, pid: r.pid, status: r.status, code: CLD_TRAPPED, sigStatus: (r.status >> 8) & 0xff };
+  const sig = r.status & 0x7f;
+  return {
+    usage, pid: r.pid, status: r.status, code: sig === 0 ? CLD_EXITED : r.status & 0x80 ? CLD_DUMPED : CLD_KILLED,
+    sigStatus: sig === 0 ? (r.status >> 8) & 0xff : sig,
+  };
 }
 
 /** The rusage a wait reports: the reaped child's; for a stop or continue report, the live child's (RUSAGE_BOTH). */

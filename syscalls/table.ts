@@ -39,6 +39,7 @@ import * as net from './net';
 import * as seccompsys from './seccomp';
 import * as ipc from './ipc';
 import * as mq from './mqueue';
+import * as ptr from './ptrace';
 
 const ok = (name: string, fn: SyscallHandler) => ({ name, support: 'supported' as const, fn });
 const partial = (name: string, fn: SyscallHandler, note: string) => ({ name, support: 'partial' as const, fn, note });
@@ -148,7 +149,7 @@ const lines: Record<number, Line> = {
   98: partial('getrusage', misc.getrusage, 'no block I/O counts (ru_inblock/ru_oublock are 0)'),
   99: partial('sysinfo', misc.sysinfo, 'load averages are 0; memory figures are the host\'s'),
   100: ok('times', time.times),
-  101: none('ptrace'),
+  101: partial('ptrace', ptr.ptrace, 'TRACEME/ATTACH, PEEK/POKE (text too), GETREGS/SETREGS, FP and regsets, CONT/SYSCALL/SYSEMU/SINGLESTEP (trap flag), options and fork/clone/vfork/exec events, GETEVENTMSG/SIGINFO, GET_SYSCALL_INFO; SEIZE, INTERRUPT, LISTEN and PTRACE_EVENT_EXIT/SECCOMP/STOP stops are missing (EIO)'),
   102: ok('getuid', creds.getuid),
   103: none('syslog'),
   104: ok('getgid', creds.getgid),
@@ -357,8 +358,8 @@ const lines: Record<number, Line> = {
   307: ok('sendmmsg', net.sendmmsg),
   308: none('setns'),
   309: ok('getcpu', sched.getcpu),
-  310: none('process_vm_readv'),
-  311: none('process_vm_writev'),
+  310: ok('process_vm_readv', ptr.process_vm_readv),
+  311: ok('process_vm_writev', ptr.process_vm_writev),
   312: none('kcmp'),
   313: none('finit_module'),
   314: none('sched_setattr'),

@@ -28,6 +28,8 @@ import { cpuNsForParent, usageForParent, addUsage, zeroUsage, sampleHostStatus }
 import { onProcessExit as ttyOnProcessExit } from './tty';
 import { exitSemUndo, shareSemUndo } from './ipc/sem';
 import { sweepShm } from './ipc/shm';
+import { cloneEvent, ptraceTaskExited, tracerExited } from './ptrace';
+import { ptraceAfterExec, ptraceNewChild } from './ptrace-stops';
 
 export const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800,
   CLONE_PIDFD = 0x1000, CLONE_PTRACE = 0x2000, CLONE_VFORK = 0x4000, CLONE_PARENT = 0x8000,
@@ -105,6 +107,7 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): n
   }
   // Point of no return.
   const tg = t.tg;
+  const oldTid = t.tid;
   for (const other of [...tg.tasks]) if (other !== t) killThread(s, other);
   if (!first) {
     s.byHost.delete(t.hostTid);
@@ -135,6 +138,7 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): n
   tg.argv = res.argv;
   tg.envp = req.envp;
   tg.exePath = res.exe.path;
+  tg.auxv = img.auxv;
   t.comm = path.basename(res.exe.path).slice(0, 15);
   wakeVforkParent(s, t);
 
@@ -151,7 +155,10 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): n
   ev.setReg(Reg.ORIG_RAX, -1);
   p.setRegs(ctx);
   t.state = TaskState.Running;
-  s.resumeNow(t);
+  if (t.ptrace && !first) {
+    t.inSentry = true;
+    ptraceAfterExec(s, t, oldTid);
+  } else s.resumeNow(t);
   return 0;
 }
 
@@ -223,6 +230,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
     tg.argv = t.tg.argv;
     tg.envp = t.tg.envp;
     tg.exePath = t.tg.exePath;
+    tg.auxv = t.tg.auxv;
     tg.exitSignal = a.exitSignal;
     tg.personality = t.tg.personality;
     tg.startTimeNs = t.kernel.nowNs();
@@ -258,7 +266,9 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   if (f & CLONE_CHILD_SETTID) child.mem.writeI32(a.childTid, tid);
   if (f & CLONE_CHILD_CLEARTID) child.clearChildTid = a.childTid;
   if (f & CLONE_VFORK) child.vforkParent = t;
-  s.resumeNow(child);
+  const event = t.ptrace ? cloneEvent(t, f, a.exitSignal) : null;
+  if (event !== null) ptraceNewChild(s, t, child, event);
+  else s.resumeNow(child);
   return tid;
 }
 
@@ -315,6 +325,7 @@ function releaseUserState(t: Task): void {
 /** exit(2): one thread ends; the process ends with its last thread. */
 export function exitThread(s: Sentry, t: Task, code: number): void {
   const tg = t.tg;
+  if (t.ptrace) ptraceTaskExited(t, tg.exiting ? tg.groupExitStatus : (code & 0xff) << 8);
   killThread(s, t);
   if (tg.tasks.size === 0) processExited(s, tg, tg.exiting ? tg.groupExitStatus : (code & 0xff) << 8);
 }
@@ -339,6 +350,7 @@ export function exitGroup(s: Sentry, tg: ThreadGroup, status: number): void {
   for (const t of tg.tasks) releaseUserState(t);
   for (const t of tg.tasks) if (exclusive.has(t.mm)) sampleHostStatus(t);
   for (const mm of exclusive) s.platform.destroyAddressSpace(mm.asPid);
+  for (const t of tg.tasks) if (t.ptrace) ptraceTaskExited(t, status);
   for (const t of [...tg.tasks]) killThread(s, t, exclusive.has(t.mm));
   processExited(s, tg, status);
 }
@@ -355,6 +367,7 @@ function processExited(s: Sentry, tg: ThreadGroup, status: number): void {
   timersOnExit(tg);
   ttyOnProcessExit(tg); // a session leader's terminal hangs up its foreground job
   exitSemUndo(s.kernel, tg); // SEM_UNDO adjustments
+  tracerExited(s, tg); // its tracees go on (or die: PTRACE_O_EXITKILL)
   sweepShm(s.kernel); // segments removed while this process had them attached
   tg.exitEvents.notify(0x41);
   const init = s.init;

@@ -18,6 +18,8 @@ import { deliverPending, hasDeliverable, forceFault, onHostSignals, sendToTask }
 import { reapHostExit } from './process-lifecycle';
 import { setOwnerLookup } from './futex';
 import { seccompCheck } from './seccomp/filter';
+import { tracesSyscalls } from './ptrace';
+import { ptraceSyscallEnter, ptraceSyscallExit } from './ptrace-stops';
 
 export interface SyscallTracer {
   enter(t: Task): void;
@@ -168,6 +170,12 @@ export class Sentry {
     t.resumed = false;
     t.timedOut = false;
     t.sysStartNs = this.tracer ? this.kernel.nowNs() : 0;
+    if (t.ptrace !== null && tracesSyscalls(t)) return ptraceSyscallEnter(this, t);
+    this.startSyscall(t);
+  }
+
+  /** After any syscall-entry stop: the strace line, seccomp, then the handler. */
+  startSyscall(t: Task): void {
     if (this.tracer) this.tracer.enter(t);
     if (t.seccomp !== null) {
       const r = seccompCheck(this, t);
@@ -222,6 +230,12 @@ export class Sentry {
     if (this.tracer) this.tracer.exit(t, r);
     t.sysState = undefined;
     if (r === NO_RESUME) return;
+    if (t.ptrace !== null && (t.ptrace.pendingEvent !== null || tracesSyscalls(t))) return ptraceSyscallExit(this, t, r);
+    this.finishSyscall(t, r);
+  }
+
+  /** Resumes t after its syscall returned r (after any ptrace exit stop): signals, job control, the result. */
+  finishSyscall(t: Task, r: number): void {
     if (t.stopWhenDone) {
       t.stopWhenDone = false;
       t.state = TaskState.Stopped;

@@ -174,7 +174,7 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
       ['oom_score', file(K('oom_score'), () => '0\n')],
       ['loginuid', file(K('loginuid'), () => '4294967295')],
       ['sessionid', file(K('sessionid'), () => '4294967295')],
-      ['auxv', file(K('auxv'), () => Buffer.alloc(16), 0o400)],
+      ['auxv', file(K('auxv'), () => tg.auxv, 0o400)],
       ['wchan', file(K('wchan'), () => '0')],
       ['io', file(K('io'), () => ioText(t.tg), 0o400)],
     ];
@@ -360,7 +360,7 @@ function statusText(t: Task, state?: string): string {
     `Ngid:\t0`,
     `Pid:\t${t.tid}`,
     `PPid:\t${tg.ppid}`,
-    `TracerPid:\t0`,
+    `TracerPid:\t${t.ptrace?.tracer.pid ?? 0}`,
     `Uid:\t${c.uid}\t${c.euid}\t${c.suid}\t${c.fsuid}`,
     `Gid:\t${c.gid}\t${c.egid}\t${c.sgid}\t${c.fsgid}`,
     `FDSize:\t${Math.max(64, t.fdTable.highest)}`,
