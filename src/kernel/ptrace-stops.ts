@@ -26,6 +26,14 @@ function pass(s: Sentry, t: Task, sig: number, from: SigInfo | null): void {
   if (sig > 0 && sig <= 64) sendToTask(s, t, injectedSignal(t, sig, from));
 }
 
+/**
+ * Single-stepping out of a stop inside a syscall (an event stop): the step ends at the
+ * syscall's exit, with a SIGTRAP before any instruction runs, as Linux reports it.
+ */
+function stepReport(s: Sentry, t: Task): void {
+  if (t.ptrace?.mode === 'step' || t.ptrace?.mode === 'sysemu-step') sendToTask(s, t, { signo: SIGTRAP, code: 2 /* TRAP_TRACE */, pid: 0, uid: 0 });
+}
+
 /** Syscall-entry stop; on resume the call runs as the registers now say. */
 export function ptraceSyscallEnter(s: Sentry, t: Task): void {
   ptraceStop(s, t, 'sysenter', syscallTrapStatus(t), (sig) => {
@@ -48,7 +56,10 @@ export function ptraceSyscallEnter(s: Sentry, t: Task): void {
 export function ptraceSyscallExit(s: Sentry, t: Task, r: number): void {
   const st = t.ptrace!;
   const exitStop = (): void => {
-    if (!t.ptrace || !tracesSyscalls(t)) return s.finishSyscall(t, r);
+    if (!t.ptrace || !tracesSyscalls(t)) {
+      stepReport(s, t);
+      return s.finishSyscall(t, r);
+    }
     const p = s.platform;
     if (p.getRegs(t.hostTid) !== 0) return;
     if (r !== KEEP_REGS) {
@@ -86,7 +97,10 @@ export function ptraceSignalStop(s: Sentry, t: Task, si: SigInfo, result: number
 export function ptraceAfterExec(s: Sentry, t: Task, oldTid: number): void {
   const st = t.ptrace!;
   const exitStop = (): void => {
-    if (!t.ptrace || !tracesSyscalls(t)) return s.resumeWithSignals(t);
+    if (!t.ptrace || !tracesSyscalls(t)) {
+      stepReport(s, t);
+      return s.resumeWithSignals(t);
+    }
     ptraceStop(s, t, 'sysexit', syscallTrapStatus(t), (sig) => {
       pass(s, t, sig, null);
       s.resumeWithSignals(t);

@@ -92,8 +92,9 @@ function prepareSignal(s: Sentry, tg: ThreadGroup, sig: number): boolean {
     stopGroup(s, tg, sig);
     return true;
   }
-  // Ignored signals are dropped at once unless some thread blocks them (Linux sig_ignored).
-  if (tg.handlers.isIgnored(sig)) {
+  // Ignored signals are dropped at once unless some thread blocks them (Linux sig_ignored)
+  // or is traced (its tracer hears of every signal).
+  if (tg.handlers.isIgnored(sig) && ![...tg.tasks].some((t) => t.ptrace !== null)) {
     const bit = sigbit(sig);
     let blocked = false;
     for (const t of tg.tasks) if (t.sig.mask & bit) blocked = true;
