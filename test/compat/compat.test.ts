@@ -13,6 +13,15 @@ import { expectSameAsNative, explain, runNative, runSandbox } from '../helpers/r
 const SRC = path.join(__dirname, 'guests');
 const build = (name: string, l: (typeof LINKAGES)[number]) => compileGuest(name, l, { srcDir: SRC, flags: ['-I', GUESTS_DIR] });
 
+/** The guest run natively under `prefix` (fresh namespaces) and in the sandbox: same stdout, both exit 0. */
+async function sameAsNativeIn(prefix: string[], name: string, l: (typeof LINKAGES)[number]): Promise<void> {
+  const bin = build(name, l);
+  const [native, sandbox] = await Promise.all([runNative([...prefix, bin], { timeoutMs: 25_000 }), runSandbox([bin], { timeoutMs: 25_000 })]);
+  expect(native.code, explain(native)).toBe(0);
+  expect(sandbox.stdout, explain(sandbox)).toBe(native.stdout);
+  expect(sandbox.code, explain(sandbox)).toBe(0);
+}
+
 describe('compat guests match Linux', () => {
   for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin', 'cp_misc', 'cp_usage', 'cp_procsys']) {
     for (const l of LINKAGES) {
@@ -33,26 +42,14 @@ describe('guest seccomp: filters, every action, strict mode, TSYNC, inheritance'
 
 describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare') || !nfs.existsSync('/usr/bin/ipcs'))('SysV IPC: shm, sem, msg, /proc/sysvipc, ipcs', () => {
   for (const l of LINKAGES) {
-    it(`cp_sysvipc (${l}) matches Linux in a fresh IPC namespace`, async () => {
-      const bin = build('cp_sysvipc', l);
-      // Natively in a new IPC namespace, so its ids and ipcs listing start empty as the sandbox's do.
-      const [native, sandbox] = await Promise.all([runNative(['unshare', '-i', bin], { timeoutMs: 25_000 }), runSandbox([bin], { timeoutMs: 25_000 })]);
-      expect(native.code, explain(native)).toBe(0);
-      expect(sandbox.stdout, explain(sandbox)).toBe(native.stdout);
-      expect(sandbox.code, explain(sandbox)).toBe(0);
-    }, 40_000);
+    // Natively in a new IPC namespace, so its ids and ipcs listing start empty as the sandbox's do.
+    it(`cp_sysvipc (${l}) matches Linux in a fresh IPC namespace`, () => sameAsNativeIn(['unshare', '-i'], 'cp_sysvipc', l), 40_000);
   }
 });
 
 describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))('POSIX message queues and the mqueue filesystem', () => {
   for (const l of LINKAGES) {
-    it(`cp_mqueue (${l}) matches Linux in fresh IPC and mount namespaces`, async () => {
-      const bin = build('cp_mqueue', l);
-      const [native, sandbox] = await Promise.all([runNative(['unshare', '-im', bin], { timeoutMs: 25_000 }), runSandbox([bin], { timeoutMs: 25_000 })]);
-      expect(native.code, explain(native)).toBe(0);
-      expect(sandbox.stdout, explain(sandbox)).toBe(native.stdout);
-      expect(sandbox.code, explain(sandbox)).toBe(0);
-    }, 40_000);
+    it(`cp_mqueue (${l}) matches Linux in fresh IPC and mount namespaces`, () => sameAsNativeIn(['unshare', '-im'], 'cp_mqueue', l), 40_000);
   }
   it('/dev/mqueue is the sandbox\'s mqueue filesystem', async () => {
     const r = await runSandbox(['/bin/sh', '-c', 'stat -c %A /dev/mqueue; grep " /dev/mqueue " /proc/mounts']);

@@ -1,6 +1,7 @@
 /* POSIX message queues and the mqueue filesystem, against Linux (natively run in fresh
  * IPC and mount namespaces; the guest mounts an mqueue instance in its scratch dir). */
 #include "common.h"
+#include "wait_sleeping.h"
 #include <dirent.h>
 #include <fcntl.h>
 #include <mqueue.h>
@@ -18,19 +19,6 @@ static void wait_child(const char *label, pid_t p) {
   else printf("%s: killed by %d\n", label, WTERMSIG(st));
 }
 
-static void wait_sleeping(pid_t p) {
-  char path[64], buf[256];
-  snprintf(path, sizeof path, "/proc/%d/stat", p);
-  for (;;) {
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f) fclose(f);
-    buf[n] = 0;
-    char *e = strrchr(buf, ')');
-    if (e && e[2] == 'S') return;
-    usleep(1000);
-  }
-}
 
 /* The status line, with NOTIFY_PID shown as "me"/"0"/"other". */
 static void status(const char *label, const char *file) {

@@ -1,6 +1,7 @@
 /* SysV IPC: shared memory, semaphores, message queues, /proc/sysvipc and ipcs, against
  * Linux (natively run in a fresh IPC namespace, so ids are comparable). */
 #include "common.h"
+#include "wait_sleeping.h"
 #include <signal.h>
 #include <stdint.h>
 #include <time.h>
@@ -124,20 +125,6 @@ static int semval(int id, int n) { return semctl(id, n, GETVAL); }
 
 static void on_alarm(int s) { (void)s; }
 
-/* Until the child sleeps (in the call we want it blocked in: it makes no other). */
-static void wait_sleeping(pid_t p) {
-  char path[64], buf[256];
-  snprintf(path, sizeof path, "/proc/%d/stat", p);
-  for (;;) {
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f) fclose(f);
-    buf[n] = 0;
-    char *e = strrchr(buf, ')');
-    if (e && e[2] == 'S') return;
-    usleep(1000);
-  }
-}
 
 static void test_sem(void) {
   int id = semget(0x5678, 3, IPC_CREAT | 0600);
