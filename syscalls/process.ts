@@ -12,6 +12,7 @@ import { readExecArgs } from '../src/loader/exec-args';
 import { limitsOf, RLIMIT_STACK } from '../src/kernel/limits';
 import { installFd } from './fd-install';
 import { prctlGetSeccomp, prctlSetSeccomp } from './seccomp';
+import { capsOf, setCaps, CAP_LAST_CAP, type CapSets } from '../src/auth/capabilities';
 import { onNewSession as ttyOnNewSession } from '../src/kernel/tty';
 import * as E from '../src/abi/errno';
 import { usageForParent, rusageBytes, zeroUsage, type Usage } from '../src/kernel/time/cputime';
@@ -522,7 +523,37 @@ const PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_GET_DUMPABLE = 3, PR_SET_DU
   PR_GET_TID_ADDRESS = 40, PR_SET_THP_DISABLE = 41, PR_GET_THP_DISABLE = 42, PR_CAP_AMBIENT = 47,
   PR_SET_VMA = 0x53564d41, PR_GET_SECCOMP = 21, PR_SET_SECCOMP = 22;
 
-export function prctl(t: Task, option: number, a2: number, a3: number): number {
+/** PR_CAP_AMBIENT: IS_SET, RAISE (cap in permitted and inheritable), LOWER, CLEAR_ALL. */
+function capAmbient(t: Task, op: number, cap: number, a4: number, a5: number): number {
+  const s = capsOf(t.creds);
+  const amb = s.ambient ?? 0n;
+  if (op === 4 /* CLEAR_ALL */) {
+    if (cap || a4 || a5) return -E.EINVAL;
+    return withCaps(t, { ...s, ambient: 0n });
+  }
+  if (a4 || a5 || cap < 0 || cap > CAP_LAST_CAP) return -E.EINVAL;
+  const bit = 1n << BigInt(cap);
+  switch (op) {
+    case 1: // IS_SET
+      return amb & bit ? 1 : 0;
+    case 2: // RAISE
+      if (!(s.permitted & bit) || !(s.inheritable & bit)) return -E.EPERM;
+      return withCaps(t, { ...s, ambient: amb | bit });
+    case 3: // LOWER
+      return withCaps(t, { ...s, ambient: amb & ~bit });
+    default:
+      return -E.EINVAL;
+  }
+}
+
+function withCaps(t: Task, s: CapSets): number {
+  const n = t.creds.clone();
+  setCaps(n, s);
+  t.creds = n;
+  return 0;
+}
+
+export function prctl(t: Task, option: number, a2: number, a3: number, a4: number, a5: number): number {
   switch (option | 0) {
     case PR_GET_SECCOMP:
       return prctlGetSeccomp(t);
@@ -539,9 +570,14 @@ export function prctl(t: Task, option: number, a2: number, a3: number): number {
     case PR_SET_DUMPABLE:
       return a2 === 0 || a2 === 1 ? 0 : -E.EINVAL;
     case PR_GET_KEEPCAPS:
+      return capsOf(t.creds).keepCaps ? 1 : 0;
+    case PR_SET_KEEPCAPS: {
+      if (a2 !== 0 && a2 !== 1) return -E.EINVAL;
+      const n = t.creds.clone();
+      setCaps(n, { ...capsOf(t.creds), keepCaps: a2 === 1 });
+      t.creds = n;
       return 0;
-    case PR_SET_KEEPCAPS:
-      return a2 === 0 || a2 === 1 ? 0 : -E.EINVAL;
+    }
     case PR_SET_NAME: {
       const b = t.mem.read(a2, 16);
       if (!b) return -E.EFAULT;
@@ -573,7 +609,7 @@ export function prctl(t: Task, option: number, a2: number, a3: number): number {
     case PR_GET_THP_DISABLE:
       return 0;
     case PR_CAP_AMBIENT:
-      return a2 === 4 || a2 === 1 ? 0 : -E.EINVAL;
+      return capAmbient(t, a2, a3, a4, a5);
     case PR_SET_VMA:
       return 0;
     default:

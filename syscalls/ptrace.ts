@@ -7,7 +7,7 @@ import * as E from '../src/abi/errno';
 import type { Task } from '../src/kernel/task';
 import { TaskState } from '../src/kernel/task';
 import { Reg } from '../src/platform/event-buffer';
-import { capable } from '../src/auth/capabilities';
+import { capable, CAP_SYS_PTRACE } from '../src/auth/capabilities';
 import {
   attach, detach, PTRACE_O_MASK, resumeTracee, type ResumeMode,
 } from '../src/kernel/ptrace';
@@ -22,7 +22,6 @@ const TRACEME = 0, PEEKTEXT = 1, PEEKDATA = 2, PEEKUSR = 3, POKETEXT = 4, POKEDA
   SYSCALL = 24, SYSEMU = 31, SYSEMU_SINGLESTEP = 32, SETOPTIONS = 0x4200, GETEVENTMSG = 0x4201, GETSIGINFO = 0x4202,
   SETSIGINFO = 0x4203, GETREGSET = 0x4204, SETREGSET = 0x4205, GET_SYSCALL_INFO = 0x420e;
 const NT_PRSTATUS = 1, NT_PRFPREG = 2, NT_X86_XSTATE = 0x202;
-const CAP_SYS_PTRACE = 19;
 const REGS_SIZE = 27 * 8;
 const USER_SIZE = 912; // sizeof(struct user)
 const DEBUGREG_OFF = 848;

@@ -14,7 +14,7 @@ import type { Sentry } from './sentry';
 import { Task, TaskState } from './task';
 import { ThreadGroup } from './thread-group';
 import { Credentials } from '../auth/credentials';
-import { copyCaps } from '../auth/capabilities';
+import { capsAfterExec, copyCaps } from '../auth/capabilities';
 import { limitsOf, RLIMIT_NPROC, RLIMIT_CPU, RLIM_INFINITY } from './limits';
 import { cpuLimitChanged } from './time/cpu-limit';
 import {
@@ -121,6 +121,7 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): n
     timersOnExec(tg);
     t.sig.altStack = { sp: 0, flags: SS_DISABLE, size: 0 };
     t.rseq = null;
+    capsAfterExec(t.creds);
   }
   if (!first) {
     tg.didExec = true;

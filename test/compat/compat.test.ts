@@ -32,6 +32,14 @@ describe('compat guests match Linux', () => {
   }
 });
 
+describe.skipIf(process.getuid?.() !== 0)('credentials once privileges are dropped', () => {
+  for (const l of LINKAGES) {
+    it(`cp_creds (${l}): capsets, keepcaps, ambient, exec, enforced as Linux`, async () => {
+      await expectSameAsNative([build('cp_creds', l)], { timeoutMs: 25_000 });
+    }, 40_000);
+  }
+});
+
 describe('guest seccomp: filters, every action, strict mode, TSYNC, inheritance', () => {
   for (const l of LINKAGES) {
     it(`cp_seccomp (${l})`, async () => {

@@ -3,6 +3,7 @@
  * sandbox (its pids, files, mounts), never the host's processes.
  */
 import { filterCount } from '../../../src/kernel/seccomp/filter';
+import { capsOf } from '../../../src/auth/capabilities';
 import { procSysvipcShm } from '../../../src/kernel/ipc/shm';
 import { procSysvipcSem } from '../../../src/kernel/ipc/sem';
 import { procSysvipcMsg } from '../../../src/kernel/ipc/msg';
@@ -380,11 +381,11 @@ function statusText(t: Task, state?: string): string {
     `SigBlk:\t${hex16(0)}`,
     `SigIgn:\t${hex16(0)}`,
     `SigCgt:\t${hex16(0)}`,
-    `CapInh:\t${hex16(0)}`,
-    `CapPrm:\t${hex16(c.euid === 0 ? 0x1ffffffffff : 0)}`,
-    `CapEff:\t${hex16(c.euid === 0 ? 0x1ffffffffff : 0)}`,
+    `CapInh:\t${capsOf(c).inheritable.toString(16).padStart(16, '0')}`,
+    `CapPrm:\t${capsOf(c).permitted.toString(16).padStart(16, '0')}`,
+    `CapEff:\t${capsOf(c).effective.toString(16).padStart(16, '0')}`,
     `CapBnd:\t${hex16(0x1ffffffffff)}`,
-    `CapAmb:\t${hex16(0)}`,
+    `CapAmb:\t${(capsOf(c).ambient ?? 0n).toString(16).padStart(16, '0')}`,
     `NoNewPrivs:\t${t.noNewPrivs ? 1 : 0}`,
     `Seccomp:\t${t.seccomp?.mode ?? 0}`,
     `Seccomp_filters:\t${filterCount(t.seccomp)}`,
