@@ -40,6 +40,7 @@ import * as seccompsys from './seccomp';
 import * as ipc from './ipc';
 import * as mq from './mqueue';
 import * as ptr from './ptrace';
+import * as aio from './aio';
 
 const ok = (name: string, fn: SyscallHandler) => ({ name, support: 'supported' as const, fn });
 const partial = (name: string, fn: SyscallHandler, note: string) => ({ name, support: 'partial' as const, fn, note });
@@ -254,11 +255,11 @@ const lines: Record<number, Line> = {
   203: ok('sched_setaffinity', sched.sched_setaffinity),
   204: ok('sched_getaffinity', sched.sched_getaffinity),
   205: none('set_thread_area'),
-  206: none('io_setup'),
-  207: none('io_destroy'),
-  208: none('io_getevents'),
-  209: none('io_submit'),
-  210: none('io_cancel'),
+  206: ok('io_setup', aio.io_setup),
+  207: ok('io_destroy', aio.io_destroy),
+  208: ok('io_getevents', aio.io_getevents),
+  209: partial('io_submit', aio.io_submit, 'PREAD/PWRITE(V), FSYNC/FDSYNC complete at submission; POLL waits; IOCB_FLAG_RESFD; no RWF_* or IOPRIO per iocb'),
+  210: ok('io_cancel', aio.io_cancel),
   211: none('get_thread_area'),
   212: none('lookup_dcookie'),
   213: ok('epoll_create', epoll.epoll_create),
