@@ -41,6 +41,7 @@ import * as ipc from './ipc';
 import * as mq from './mqueue';
 import * as ptr from './ptrace';
 import * as aio from './aio';
+import * as keys from './keys';
 
 const ok = (name: string, fn: SyscallHandler) => ({ name, support: 'supported' as const, fn });
 const partial = (name: string, fn: SyscallHandler, note: string) => ({ name, support: 'partial' as const, fn, note });
@@ -297,9 +298,9 @@ const lines: Record<number, Line> = {
   245: ok('mq_getsetattr', mq.mq_getsetattr),
   246: none('kexec_load'),
   247: partial('waitid', proc.waitid, 'rusage as wait4\'s'),
-  248: none('add_key'),
-  249: none('request_key'),
-  250: none('keyctl'),
+  248: partial('add_key', keys.add_key, 'user, logon and keyring keys; no quotas, expiry or other key types'),
+  249: partial('request_key', keys.request_key, 'searches the caller\'s keyrings; no /sbin/request-key upcall (ENOKEY)'),
+  250: partial('keyctl', keys.keyctl, 'GET_KEYRING_ID, JOIN_SESSION_KEYRING, UPDATE, REVOKE, CHOWN, SETPERM, DESCRIBE, CLEAR, LINK, UNLINK, SEARCH, READ, INVALIDATE; ownership stands for possession; other operations EOPNOTSUPP'),
   251: partial('ioprio_set', sched.ioprio_set, 'stored per thread; the sandbox schedules no block I/O'),
   252: partial('ioprio_get', sched.ioprio_get, 'reads back what ioprio_set stored'),
   253: partial('inotify_init', inotify.inotify_init, 'events from changes made inside the sandbox only'),

@@ -28,6 +28,7 @@ import { cpuNsForParent, usageForParent, addUsage, zeroUsage, sampleHostStatus }
 import { onProcessExit as ttyOnProcessExit } from './tty';
 import { exitSemUndo, shareSemUndo } from './ipc/sem';
 import { sweepShm } from './ipc/shm';
+import { inheritKeyrings } from './keys';
 import { cloneEvent, ptraceTaskExited, tracerExited } from './ptrace';
 import { ptraceAfterExec, ptraceNewChild } from './ptrace-stops';
 
@@ -240,6 +241,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
     tg.parent?.children.add(tg);
     t.kernel.threadGroups.set(tid, tg);
     if (f & CLONE_SYSVSEM) shareSemUndo(t.kernel, t.tg, tg);
+    inheritKeyrings(t.kernel, t.tg, tg);
   }
   const fdTable = useFdTable(f & CLONE_FILES ? t.fdTable : t.fdTable.fork());
   const fsCtx = f & CLONE_FS ? t.fsCtx : t.fsCtx.fork();
