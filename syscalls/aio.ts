@@ -6,7 +6,7 @@ import { EventFd } from '../fs/fsimpl/eventfd/eventfd';
 import type { FileDescription } from '../fs/vfs/file';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, pageUp } from '../src/mm/vma';
 import { POLLERR, POLLHUP } from '../src/abi/fs';
-import { readTimespecNs } from './fs-common';
+import { applySigmask, readTimespecNs, restoreSigmask } from './fs-common';
 import { readIovec, type Seg } from './iovec';
 
 const CMD_PREAD = 0, CMD_PWRITE = 1, CMD_FSYNC = 2, CMD_FDSYNC = 3, CMD_POLL = 5, CMD_PREADV = 7, CMD_PWRITEV = 8;
@@ -212,4 +212,15 @@ export function io_getevents(t: Task, id: number, minNr: number, nr: number, eve
   if (n && !t.mem.write(events, out)) return -E.EFAULT;
   c.done.splice(0, n);
   return n;
+}
+
+/** io_pgetevents: io_getevents with a signal mask in force while it waits (struct __aio_sigset). */
+export function io_pgetevents(t: Task, id: number, minNr: number, nr: number, events: number, timeout: number, usig: number): number {
+  if (usig && t.sysState === undefined) {
+    const b = t.mem.read(usig, 16);
+    if (!b) return -E.EFAULT;
+    const e = applySigmask(t, Number(b.readBigUInt64LE(0)), Number(b.readBigUInt64LE(8)));
+    if (e) return e;
+  }
+  return restoreSigmask(t, io_getevents(t, id, minNr, nr, events, timeout));
 }

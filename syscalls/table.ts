@@ -383,7 +383,7 @@ const lines: Record<number, Line> = {
   330: none('pkey_alloc'),
   331: none('pkey_free'),
   332: ok('statx', stat.statx),
-  333: none('io_pgetevents'),
+  333: ok('io_pgetevents', aio.io_pgetevents),
   334: partial('rseq', rseqsys.rseq, 'registration checked as Linux, cpu_id written (CPU 0); critical sections are never aborted'),
   424: ok('pidfd_send_signal', sig.pidfd_send_signal),
   425: none('io_uring_setup'),

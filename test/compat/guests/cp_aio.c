@@ -2,6 +2,7 @@
 #include "common.h"
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <time.h>
 #include <linux/aio_abi.h>
@@ -61,6 +62,12 @@ int main(void) {
   struct timespec zero = { 0, 0 }, short_ts = { 0, 20 * 1000 * 1000 };
   show_events("nothing left, no wait", getev(ctx, 0, 8, ev, &zero), ev);
   show_events("nothing left, timeout", getev(ctx, 1, 8, ev, &short_ts), ev);
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGUSR1);
+  struct { const sigset_t *m; size_t sz; } as = { &mask, 8 }, badsz = { &mask, 4 };
+  show_events("io_pgetevents with a mask", syscall(SYS_io_pgetevents, ctx, 1, 8, ev, &short_ts, &as), ev);
+  EXPECT_ERR("io_pgetevents bad sigset size", syscall(SYS_io_pgetevents, ctx, 1, 8, ev, &short_ts, &badsz), EINVAL);
   /* eventfd notification */
   int efd = eventfd(0, 0);
   struct iocb e = cb(IOCB_CMD_PREAD, fd, r2, 5, 0, 5);
