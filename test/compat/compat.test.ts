@@ -65,6 +65,19 @@ describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))
   });
 });
 
+describe('sanitizer runtimes (huge MAP_NORESERVE shadows, their own signal and thread machinery)', () => {
+  for (const [name, flag] of [['cp_asan', '-fsanitize=address'], ['cp_tsan', '-fsanitize=thread']] as const) {
+    it(`${name}: the report's summary and the exit status are Linux's`, async () => {
+      const bin = compileGuest(name, 'dynamic', { srcDir: SRC, flags: [flag, '-g', '-O0'] });
+      const [native, sandbox] = await Promise.all([runNative([bin], { timeoutMs: 30_000 }), runSandbox([bin], { timeoutMs: 30_000 })]);
+      const summary = (s: string) => s.split('\n').filter((l) => l.startsWith('SUMMARY:'));
+      expect(summary(native.stderr).length, explain(native)).toBe(1);
+      expect(summary(sandbox.stderr), explain(sandbox)).toEqual(summary(native.stderr));
+      expect(sandbox.code, explain(sandbox)).toBe(native.code);
+    }, 45_000);
+  }
+});
+
 /** A hand-built ELF: one PT_LOAD (R+X) holding header and code, no sections; writes, exits 42. */
 function tinyElf(bssPages: number): Buffer {
   const base = 0x400000n;
