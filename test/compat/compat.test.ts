@@ -78,6 +78,24 @@ describe('sanitizer runtimes (huge MAP_NORESERVE shadows, their own signal and t
   }
 });
 
+const PG = '/usr/lib/postgresql/15/bin';
+describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync(`${PG}/initdb`) || !nfs.existsSync('/usr/bin/setpriv'))('PostgreSQL inside', () => {
+  it('initdb, a server (SysV + POSIX shared memory, semaphores), a query, a clean stop', async () => {
+    // As Debian's scripts do: drop to the postgres user with setpriv (keepcaps, setres*id, capset).
+    const script = [
+      'set -e', 'mkdir /tmp/pg && chown postgres /tmp/pg',
+      'run() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }',
+      `run ${PG}/initdb -D /tmp/pg -A trust >/dev/null 2>&1`,
+      `run ${PG}/pg_ctl -D /tmp/pg -l /tmp/pg/log -o "-k /tmp -c listen_addresses=''" -w start >/dev/null`,
+      'run /usr/bin/psql -h /tmp -d postgres -Atc "create table t(a int); insert into t select generate_series(1,1000); select count(*), sum(a) from t;"',
+      `run ${PG}/pg_ctl -D /tmp/pg -m fast -w stop >/dev/null`, 'echo stopped',
+    ].join('\n');
+    const r = await runSandbox(['/bin/sh', '-c', script], { timeoutMs: 90_000 });
+    expect(r.stdout, explain(r)).toBe('CREATE TABLE\nINSERT 0 1000\n1000|500500\nstopped\n');
+    expect(r.code, explain(r)).toBe(0);
+  }, 120_000);
+});
+
 /** A hand-built ELF: one PT_LOAD (R+X) holding header and code, no sections; writes, exits 42. */
 function tinyElf(bssPages: number): Buffer {
   const base = 0x400000n;
