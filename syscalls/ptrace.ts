@@ -232,6 +232,12 @@ function syscallInfo(t: Task, target: Task, size: number, data: number): number 
     b.writeBigUInt64LE(regs[Reg.ORIG_RAX], 24);
     [Reg.RDI, Reg.RSI, Reg.RDX, Reg.R10, Reg.R8, Reg.R9].forEach((r, i) => b.writeBigUInt64LE(regs[r], 32 + i * 8));
     n = 80;
+  } else if (stop.kind === 'seccomp') {
+    b[0] = 3; // PTRACE_SYSCALL_INFO_SECCOMP
+    b.writeBigUInt64LE(regs[Reg.ORIG_RAX], 24);
+    [Reg.RDI, Reg.RSI, Reg.RDX, Reg.R10, Reg.R8, Reg.R9].forEach((r, i) => b.writeBigUInt64LE(regs[r], 32 + i * 8));
+    b.writeUInt32LE(stop.rval >>> 0, 80); // ret_data
+    n = 84;
   } else if (stop.kind === 'sysexit') {
     b[0] = 2; // PTRACE_SYSCALL_INFO_EXIT
     const rval = BigInt.asIntN(64, regs[Reg.RAX]);

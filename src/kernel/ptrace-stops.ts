@@ -11,7 +11,7 @@ import type { Sentry } from './sentry';
 import type { Task } from './task';
 import { type SigInfo, SIGSTOP, SIGTRAP, SI_USER } from './signals';
 import {
-  attach, eventStatus, injectedSignal, PTRACE_EVENT_EXEC, PTRACE_O_TRACEEXEC, ptraceStop, signalStatus,
+  attach, eventStatus, injectedSignal, PTRACE_EVENT_EXEC, PTRACE_EVENT_SECCOMP, PTRACE_O_TRACEEXEC, ptraceStop, signalStatus,
   syscallTrapStatus, tracesSyscalls,
 } from './ptrace';
 import { deliverPending, sendToTask } from './signal-delivery';
@@ -50,6 +50,31 @@ export function ptraceSyscallEnter(s: Sentry, t: Task): void {
     if (t.sysno < 0) return s.complete(t, signed(ev.regs[Reg.RAX]));
     s.startSyscall(t);
   });
+}
+
+/**
+ * SECCOMP_RET_TRACE with a tracer that asked (PTRACE_O_TRACESECCOMP): PTRACE_EVENT_SECCOMP,
+ * the filter's data as the event message; on resume the call runs as the registers say
+ * (orig_rax -1 skips it), the filters checked again.
+ */
+export function ptraceSeccompStop(s: Sentry, t: Task, data: number): void {
+  t.ptrace!.eventMsg = data;
+  ptraceStop(s, t, 'seccomp', eventStatus(PTRACE_EVENT_SECCOMP), (sig) => {
+    const p = s.platform;
+    if (p.getRegs(t.hostTid) !== 0) return;
+    const ev = p.ev;
+    t.saveRegs(ev.regs);
+    t.sysno = signed(ev.regs[Reg.ORIG_RAX]);
+    for (let i = 0; i < 6; i++) t.args[i] = signed(ev.regs[ARG_REGS[i]]);
+    pass(s, t, sig, null);
+    if (t.sysno < 0) return s.complete(t, signed(ev.regs[Reg.RAX]));
+    t.seccompRechecking = true;
+    try {
+      s.startSyscall(t);
+    } finally {
+      t.seccompRechecking = false;
+    }
+  }, null, data);
 }
 
 /** After the handler: a pending fork/clone event stop, then the syscall-exit stop. */

@@ -23,7 +23,7 @@ export const PTRACE_EVENT_FORK = 1, PTRACE_EVENT_VFORK = 2, PTRACE_EVENT_CLONE =
 const TF = 0x100n; // EFLAGS trap flag
 
 export type ResumeMode = 'cont' | 'syscall' | 'sysemu' | 'step' | 'sysemu-step';
-export type StopKind = 'sysenter' | 'sysexit' | 'signal' | 'event';
+export type StopKind = 'sysenter' | 'sysexit' | 'signal' | 'event' | 'seccomp';
 
 export interface PtraceStop {
   kind: StopKind;

@@ -87,6 +87,8 @@ export class Task {
   seccomp: SeccompState | null = null;
   /** Being traced (src/kernel/ptrace.ts); null: not, and no stop is ever made. */
   ptrace: PtraceState | null = null;
+  /** The filters run again after a PTRACE_EVENT_SECCOMP stop (SECCOMP_RET_TRACE then allows). */
+  seccompRechecking = false;
   /** vfork: the parent waiting for this child to exec or exit. */
   vforkParent: Task | null = null;
   /** vfork: set on the parent when its child released it. */

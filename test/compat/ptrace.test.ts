@@ -23,9 +23,9 @@ describe('ptrace from a guest tracer', () => {
 });
 
 /** One traced process per block, in pid order (strace -ff writes one file per process). */
-const STRACE = (bin: string) => [
+const STRACE = (bin: string, extra = '') => [
   '/bin/sh', '-c',
-  `d=$(mktemp -d) && strace -ff -qq -e signal=none -e trace=openat,execve -o "$d/tr" ${bin} && ` +
+  `d=$(mktemp -d) && strace -ff -qq ${extra} -e signal=none -e trace=openat,execve -o "$d/tr" ${bin} && ` +
   `for f in $(ls "$d" | sort -t. -k2 -n); do echo "== $f" | sed 's/[0-9]*$//'; sed 's/0x[0-9a-f]* \\/\\* [0-9]* vars \\*\\//ENV/' "$d/$f"; done; rm -rf "$d"`,
 ];
 
@@ -38,6 +38,10 @@ describe.skipIf(!nfs.existsSync('/usr/bin/strace'))('strace -f inside the sandbo
       expect(sandbox.stdout).toContain('"/nonexistent-tss-file", O_RDONLY) = -1 ENOENT');
     }, 45_000);
   }
+  it('with --seccomp-bpf (a guest filter returning SECCOMP_RET_TRACE to its tracer): the same', async () => {
+    const { sandbox } = await expectSameAsNative(STRACE(build('cp_strace_target', 'dynamic'), '--seccomp-bpf'), { timeoutMs: 30_000 });
+    expect(sandbox.stdout, explain(sandbox)).toContain('openat(AT_FDCWD, "/etc/group", O_RDONLY|O_CLOEXEC) = 3');
+  }, 45_000);
 });
 
 describe.skipIf(!nfs.existsSync('/usr/bin/gdb'))('gdb -batch inside the sandbox', () => {

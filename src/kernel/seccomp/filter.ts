@@ -13,6 +13,8 @@ import { type BpfProgram, runBpf } from './bpf';
 import { exitGroup, exitThread } from '../process-lifecycle';
 import { fatalStatus, forceFault } from '../signal-delivery';
 import { SIGKILL, SIGSYS } from '../signals';
+import { PTRACE_O_TRACESECCOMP } from '../ptrace';
+import { ptraceSeccompStop } from '../ptrace-stops';
 
 export const SECCOMP_MODE_DISABLED = 0, SECCOMP_MODE_STRICT = 1, SECCOMP_MODE_FILTER = 2;
 
@@ -118,8 +120,13 @@ export function seccompCheck(s: Sentry, t: Task): number | null {
     case SECCOMP_RET_ERRNO:
       return -Math.min(value, MAX_ERRNO);
     case SECCOMP_RET_TRACE:
-      // No tracer would be told (ptrace stops are not offered to filters): as Linux without one.
-      return -ENOSYS;
+      // After the tracer's PTRACE_EVENT_SECCOMP stop the filters run again, and TRACE then allows.
+      if (t.seccompRechecking) return null;
+      if (t.ptrace && t.ptrace.options & PTRACE_O_TRACESECCOMP) {
+        ptraceSeccompStop(s, t, value);
+        return NO_RESUME;
+      }
+      return -ENOSYS; // no tracer asked for it: as Linux
     case SECCOMP_RET_USER_NOTIF:
       // No listener can exist (SECCOMP_FILTER_FLAG_NEW_LISTENER is refused): as Linux without one.
       return -ENOSYS;
