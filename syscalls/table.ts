@@ -367,7 +367,7 @@ const lines: Record<number, Line> = {
   314: none('sched_setattr'),
   315: none('sched_getattr'),
   316: ok('renameat2', dirs.renameat2),
-  317: partial('seccomp', seccompsys.seccomp, 'every action but USER_NOTIF (no listener: NEW_LISTENER gives EINVAL, the action ENOSYS); TRACE stops a tracer with PTRACE_O_TRACESECCOMP, else ENOSYS'),
+  317: ok('seccomp', seccompsys.seccomp),
   318: ok('getrandom', misc.getrandom),
   319: ok('memfd_create', memfd.memfd_create),
   320: none('kexec_file_load'),

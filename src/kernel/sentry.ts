@@ -167,6 +167,7 @@ export class Sentry {
     t.saveRegs(ev.regs);
     t.intrResult = -ERESTARTSYS;
     t.onInterrupt = null;
+    t.syscallOverride = null;
     t.resumed = false;
     t.timedOut = false;
     t.sysStartNs = this.tracer ? this.kernel.nowNs() : 0;
@@ -189,7 +190,9 @@ export class Sentry {
     const e = nr >= 0 ? this.table.entries[nr] : undefined;
     const a = t.args;
     let r: number;
-    if (e && e.fn) {
+    if (t.syscallOverride !== null) {
+      r = t.syscallOverride();
+    } else if (e && e.fn) {
       try {
         r = e.fn(t, a[0], a[1], a[2], a[3], a[4], a[5]);
       } catch (err) {
@@ -206,6 +209,13 @@ export class Sentry {
       r = -ENOSYS;
     }
     this.complete(t, r);
+  }
+
+  /** The table's handler for the call t is in (a USER_NOTIF supervisor said CONTINUE). */
+  runHandler(t: Task): number {
+    const e = t.sysno >= 0 ? this.table.entries[t.sysno] : undefined;
+    const a = t.args;
+    return e?.fn ? e.fn(t, a[0], a[1], a[2], a[3], a[4], a[5]) : -ENOSYS;
   }
 
   /** Finishes a syscall: park, or resume with the result (delivering signals first). */

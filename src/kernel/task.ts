@@ -89,6 +89,8 @@ export class Task {
   ptrace: PtraceState | null = null;
   /** The filters run again after a PTRACE_EVENT_SECCOMP stop (SECCOMP_RET_TRACE then allows). */
   seccompRechecking = false;
+  /** Runs instead of the call's handler while it waits elsewhere (a seccomp USER_NOTIF supervisor). */
+  syscallOverride: (() => number) | null = null;
   /** vfork: the parent waiting for this child to exec or exit. */
   vforkParent: Task | null = null;
   /** vfork: set on the parent when its child released it. */

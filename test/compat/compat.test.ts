@@ -45,6 +45,9 @@ describe('guest seccomp: filters, every action, strict mode, TSYNC, inheritance'
     it(`cp_seccomp (${l})`, async () => {
       await expectSameAsNative([build('cp_seccomp', l)], { timeoutMs: 25_000 });
     }, 40_000);
+    it(`cp_seccomp_notify (${l}): USER_NOTIF answered by a supervisor`, async () => {
+      await expectSameAsNative([build('cp_seccomp_notify', l)], { timeoutMs: 25_000 });
+    }, 40_000);
   }
 });
 

@@ -15,6 +15,7 @@ import { fatalStatus, forceFault } from '../signal-delivery';
 import { SIGKILL, SIGSYS } from '../signals';
 import { PTRACE_O_TRACESECCOMP } from '../ptrace';
 import { ptraceSeccompStop } from '../ptrace-stops';
+import type { SeccompListener } from './notify';
 
 export const SECCOMP_MODE_DISABLED = 0, SECCOMP_MODE_STRICT = 1, SECCOMP_MODE_FILTER = 2;
 
@@ -38,6 +39,8 @@ export interface SeccompFilter {
   readonly log: boolean;
   /** Instructions on the path to the root, each filter counting 4 more (MAX_INSNS_PER_PATH). */
   readonly pathInsns: number;
+  /** SECCOMP_FILTER_FLAG_NEW_LISTENER: where its SECCOMP_RET_USER_NOTIF calls are answered. */
+  readonly listener: SeccompListener | null;
 }
 
 /** A task's seccomp state; replaced, never changed, so forked tasks can share it. */
@@ -128,8 +131,8 @@ export function seccompCheck(s: Sentry, t: Task): number | null {
       }
       return -ENOSYS; // no tracer asked for it: as Linux
     case SECCOMP_RET_USER_NOTIF:
-      // No listener can exist (SECCOMP_FILTER_FLAG_NEW_LISTENER is refused): as Linux without one.
-      return -ENOSYS;
+      if (!match.listener || match.listener.closed) return -ENOSYS; // no supervisor: as Linux
+      return match.listener.notify(t, d);
     case SECCOMP_RET_TRAP:
       trap(s, t, nr, value);
       return NO_RESUME;
