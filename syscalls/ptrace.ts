@@ -7,14 +7,12 @@ import * as E from '../src/abi/errno';
 import type { Task } from '../src/kernel/task';
 import { TaskState } from '../src/kernel/task';
 import { Reg } from '../src/platform/event-buffer';
-import { capable, CAP_SYS_PTRACE } from '../src/auth/capabilities';
 import {
-  attach, detach, PTRACE_O_MASK, resumeTracee, type ResumeMode,
+  attach, detach, forceWrite, mayAccess, PTRACE_O_MASK, resumeTracee, type ResumeMode,
 } from '../src/kernel/ptrace';
 import { encodeSigInfo, SIGKILL, SIGSTOP, SIGTRAP, SI_USER } from '../src/kernel/signals';
 import { sendToGroup, sendToTask } from '../src/kernel/signal-delivery';
 import { AUDIT_ARCH_X86_64 } from '../src/kernel/seccomp/filter';
-import { PAGE_SIZE, PROT_READ, PROT_WRITE, pageDown } from '../src/mm/vma';
 import { readIovec, type Seg } from './iovec';
 
 const TRACEME = 0, PEEKTEXT = 1, PEEKDATA = 2, PEEKUSR = 3, POKETEXT = 4, POKEDATA = 5, POKEUSR = 6, CONT = 7,
@@ -27,14 +25,7 @@ const USER_SIZE = 912; // sizeof(struct user)
 const DEBUGREG_OFF = 848;
 /** Segment registers a tracer may not change (the host refuses most values anyway). */
 const FIXED_REGS = [Reg.CS, Reg.SS, Reg.DS, Reg.ES, Reg.FS, Reg.GS];
-const SYS_MPROTECT = 10;
 
-/** __ptrace_may_access, as far as the sandbox has it: same user, or CAP_SYS_PTRACE. */
-function mayAccess(t: Task, target: Task): boolean {
-  const c = t.creds, o = target.creds;
-  if (capable(c, CAP_SYS_PTRACE)) return true;
-  return [o.uid, o.euid, o.suid].every((u) => u === c.uid) && [o.gid, o.egid, o.sgid].every((g) => g === c.gid);
-}
 
 /** The tracee pid names, traced by t's process and (unless `running` is fine) stopped. */
 function tracee(t: Task, pid: number, running = false): Task | number {
@@ -83,7 +74,7 @@ export function ptrace(t: Task, request: number, pid: number, addr: number, data
     case POKEDATA: {
       const b = Buffer.alloc(8);
       b.writeBigUInt64LE(BigInt.asUintN(64, t.rawArg(3)));
-      return forceWrite(t, target, addr, b) ? 0 : -E.EIO;
+      return forceWrite(s.platform, target, addr, b) ? 0 : -E.EIO;
     }
     case PEEKUSR: {
       if (addr < 0 || addr % 8 || addr >= USER_SIZE) return -E.EIO;
@@ -247,22 +238,6 @@ function syscallInfo(t: Task, target: Task, size: number, data: number): number 
   }
   if (!t.mem.write(data, b.subarray(0, Math.min(Math.max(size, 0), n)))) return -E.EFAULT;
   return n;
-}
-
-/** POKETEXT writes where the tracee may not (breakpoints in its code): through a moment of PROT_WRITE. */
-function forceWrite(t: Task, target: Task, addr: number, b: Buffer): boolean {
-  if (target.mem.write(addr, b)) return true;
-  const p = t.kernel.sentry.platform;
-  const pages: Array<{ start: number; prot: number }> = [];
-  for (let a = pageDown(addr); a < addr + b.length; a += PAGE_SIZE) {
-    const v = target.mm.find(a);
-    if (!v) return false;
-    pages.push({ start: a, prot: v.prot });
-  }
-  for (const pg of pages) p.mmSyscall(target.hostTid, SYS_MPROTECT, pg.start, PAGE_SIZE, pg.prot | PROT_READ | PROT_WRITE, 0, 0, 0);
-  const ok = target.mem.write(addr, b);
-  for (const pg of pages) p.mmSyscall(target.hostTid, SYS_MPROTECT, pg.start, PAGE_SIZE, pg.prot, 0, 0, 0);
-  return ok;
 }
 
 // ---- process_vm_readv / process_vm_writev ----

@@ -151,7 +151,7 @@ const lines: Record<number, Line> = {
   98: partial('getrusage', misc.getrusage, 'no block I/O counts (ru_inblock/ru_oublock are 0)'),
   99: partial('sysinfo', misc.sysinfo, 'load averages are 0; memory figures are the host\'s'),
   100: ok('times', time.times),
-  101: partial('ptrace', ptr.ptrace, 'TRACEME/ATTACH, PEEK/POKE (text too), GETREGS/SETREGS, FP and regsets, CONT/SYSCALL/SYSEMU/SINGLESTEP (trap flag), options with fork/clone/vfork/exec/seccomp events, GETEVENTMSG/SIGINFO, GET_SYSCALL_INFO; SEIZE, INTERRUPT, LISTEN, PEEKSIGINFO and PTRACE_EVENT_EXIT/STOP are missing (EIO); no /proc/PID/mem'),
+  101: partial('ptrace', ptr.ptrace, 'TRACEME/ATTACH, PEEK/POKE (text too), GETREGS/SETREGS, FP and regsets, CONT/SYSCALL/SYSEMU/SINGLESTEP (trap flag), options with fork/clone/vfork/exec/seccomp events, GETEVENTMSG/SIGINFO, GET_SYSCALL_INFO; SEIZE, INTERRUPT, LISTEN, PEEKSIGINFO and PTRACE_EVENT_EXIT/STOP are missing (EIO)'),
   102: ok('getuid', creds.getuid),
   103: none('syslog'),
   104: ok('getgid', creds.getgid),

@@ -7,6 +7,9 @@
  * while it is held. Single-stepping is the CPU's trap flag: the step ends in a SIGTRAP.
  */
 import { Reg } from '../platform/event-buffer';
+import type { Platform } from '../platform/platform';
+import { PAGE_SIZE, PROT_READ, PROT_WRITE, pageDown } from '../mm/vma';
+import { capable, CAP_SYS_PTRACE } from '../auth/capabilities';
 import type { Sentry } from './sentry';
 import { Task, TaskState } from './task';
 import type { ThreadGroup } from './thread-group';
@@ -21,6 +24,7 @@ export const PTRACE_EVENT_FORK = 1, PTRACE_EVENT_VFORK = 2, PTRACE_EVENT_CLONE =
   PTRACE_EVENT_VFORK_DONE = 5, PTRACE_EVENT_EXIT = 6, PTRACE_EVENT_SECCOMP = 7;
 
 const TF = 0x100n; // EFLAGS trap flag
+const SYS_MPROTECT = 10;
 
 export type ResumeMode = 'cont' | 'syscall' | 'sysemu' | 'step' | 'sysemu-step';
 export type StopKind = 'sysenter' | 'sysexit' | 'signal' | 'event' | 'seccomp';
@@ -218,4 +222,29 @@ export function tracerExited(s: Sentry, tracer: ThreadGroup): void {
 /** PTRACE_ATTACH's SIGSTOP (and signals to tracees) go through delivery, where the tracer sees them. */
 export function stopsThroughDelivery(t: Task, sig: number): boolean {
   return sig === SIGSTOP && t.ptrace !== null;
+}
+
+/** __ptrace_may_access, as far as the sandbox has it: same user, or CAP_SYS_PTRACE. */
+export function mayAccess(t: Task, target: Task): boolean {
+  const c = t.creds, o = target.creds;
+  if (target.tg === t.tg || capable(c, CAP_SYS_PTRACE)) return true;
+  return [o.uid, o.euid, o.suid].every((u) => u === c.uid) && [o.gid, o.egid, o.sgid].every((g) => g === c.gid);
+}
+
+/**
+ * A write where the target may not write itself (a breakpoint in its code: POKETEXT,
+ * /proc/PID/mem), as Linux's FOLL_FORCE: through a moment of PROT_WRITE. The target is stopped.
+ */
+export function forceWrite(p: Platform, target: Task, addr: number, b: Buffer): boolean {
+  if (target.mem.write(addr, b)) return true;
+  const pages: Array<{ start: number; prot: number }> = [];
+  for (let a = pageDown(addr); a < addr + b.length; a += PAGE_SIZE) {
+    const v = target.mm.find(a);
+    if (!v) return false;
+    pages.push({ start: a, prot: v.prot });
+  }
+  for (const pg of pages) p.mmSyscall(target.hostTid, SYS_MPROTECT, pg.start, PAGE_SIZE, pg.prot | PROT_READ | PROT_WRITE, 0, 0, 0);
+  const ok = target.mem.write(addr, b);
+  for (const pg of pages) p.mmSyscall(target.hostTid, SYS_MPROTECT, pg.start, PAGE_SIZE, pg.prot, 0, 0, 0);
+  return ok;
 }

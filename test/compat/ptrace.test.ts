@@ -53,4 +53,14 @@ describe.skipIf(!nfs.existsSync('/usr/bin/gdb'))('gdb -batch inside the sandbox'
     expect(frames(native.stdout).length, explain(native)).toBeGreaterThanOrEqual(5);
     expect(frames(sandbox.stdout), explain(sandbox)).toEqual(frames(native.stdout));
   }, 60_000);
+
+  it('stops at a breakpoint (int3 written through /proc/PID/mem), shows registers, continues to the crash: as outside', async () => {
+    const bin = build('cp_gdb_crash', 'dynamic', ['-g', '-O0']);
+    const argv = ['/usr/bin/gdb', '-nx', '-batch', '-ex', 'break depth2', '-ex', 'run', '-ex', 'bt', '-ex', 'info registers rip', '-ex', 'continue', bin];
+    const [native, sandbox] = await Promise.all([runNative(argv, { timeoutMs: 40_000 }), runSandbox(argv, { timeoutMs: 40_000 })]);
+    // Thread-debugging notes ("[Thread debugging using libthread_db enabled]") aside, every line.
+    const lines = (s: string) => s.split('\n').filter((x) => !x.startsWith('[') && !x.includes('libthread_db'));
+    expect(lines(native.stdout).some((l) => l.startsWith('Breakpoint 1, depth2')), explain(native)).toBe(true);
+    expect(lines(sandbox.stdout), explain(sandbox)).toEqual(lines(native.stdout));
+  }, 60_000);
 });

@@ -4,6 +4,7 @@
  */
 import { filterCount } from '../../../src/kernel/seccomp/filter';
 import { capsOf } from '../../../src/auth/capabilities';
+import { MemInode } from './mem-file';
 import { procSysvipcShm } from '../../../src/kernel/ipc/shm';
 import { procSysvipcSem } from '../../../src/kernel/ipc/sem';
 import { procSysvipcMsg } from '../../../src/kernel/ipc/msg';
@@ -176,6 +177,7 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
       ['loginuid', file(K('loginuid'), () => '4294967295')],
       ['sessionid', file(K('sessionid'), () => '4294967295')],
       ['auxv', file(K('auxv'), () => tg.auxv, 0o400)],
+      ['mem', () => new MemInode(fs, K('mem'), t, self)],
       ['wchan', file(K('wchan'), () => '0')],
       ['io', file(K('io'), () => ioText(t.tg), 0o400)],
     ];
