@@ -521,7 +521,7 @@ const PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_GET_DUMPABLE = 3, PR_SET_DU
   PR_GET_KEEPCAPS = 7, PR_SET_KEEPCAPS = 8, PR_SET_NAME = 15, PR_GET_NAME = 16, PR_CAPBSET_READ = 23,
   PR_SET_CHILD_SUBREAPER = 36, PR_GET_CHILD_SUBREAPER = 37, PR_SET_NO_NEW_PRIVS = 38, PR_GET_NO_NEW_PRIVS = 39,
   PR_GET_TID_ADDRESS = 40, PR_SET_THP_DISABLE = 41, PR_GET_THP_DISABLE = 42, PR_CAP_AMBIENT = 47,
-  PR_SET_VMA = 0x53564d41, PR_GET_SECCOMP = 21, PR_SET_SECCOMP = 22;
+  PR_SET_VMA = 0x53564d41, PR_GET_SECCOMP = 21, PR_SET_SECCOMP = 22, PR_SET_PTRACER = 0x59616d61;
 
 /** PR_CAP_AMBIENT: IS_SET, RAISE (cap in permitted and inheritable), LOWER, CLEAR_ALL. */
 function capAmbient(t: Task, op: number, cap: number, a4: number, a5: number): number {
@@ -557,6 +557,11 @@ export function prctl(t: Task, option: number, a2: number, a3: number, a4: numbe
   switch (option | 0) {
     case PR_GET_SECCOMP:
       return prctlGetSeccomp(t);
+    case PR_SET_PTRACER:
+      // Yama's exception for a debugger (valgrind's vgdb, crash handlers): 0, ANY or a live pid.
+      // Attaching is allowed by ptrace's same-user rule here, so there is nothing to widen.
+      if (a2 !== 0 && a2 !== -1 && !t.kernel.threadGroups.has(a2)) return -E.EINVAL;
+      return 0;
     case PR_SET_SECCOMP:
       return prctlSetSeccomp(t, a2, a3);
     case PR_SET_PDEATHSIG:

@@ -81,6 +81,19 @@ describe('sanitizer runtimes (huge MAP_NORESERVE shadows, their own signal and t
   }
 });
 
+describe.skipIf(!nfs.existsSync('/usr/bin/valgrind'))('valgrind inside', () => {
+  it('--trace-children follows a shell into a crashing program: the same report as outside', async () => {
+    const bin = compileGuest('cp_gdb_crash', 'dynamic', { srcDir: SRC, flags: ['-g', '-O0'] });
+    const argv = ['/usr/bin/valgrind', '-q', '--trace-children=yes', '/bin/sh', '-c', `echo child; ${bin}`];
+    const [native, sandbox] = await Promise.all([runNative(argv, { timeoutMs: 60_000 }), runSandbox(argv, { timeoutMs: 60_000 })]);
+    const report = (s: string) => s.split('\n').filter((l) => /^==\d+==/.test(l)).map((l) => l.replace(/^==\d+==/, '==PID=='));
+    expect(report(native.stderr).some((l) => l.includes('depth3 (cp_gdb_crash.c:')), explain(native)).toBe(true);
+    expect(report(sandbox.stderr), explain(sandbox)).toEqual(report(native.stderr));
+    expect(sandbox.stdout, explain(sandbox)).toBe(native.stdout);
+    expect(sandbox.code, explain(sandbox)).toBe(native.code);
+  }, 90_000);
+});
+
 const PG = '/usr/lib/postgresql/15/bin';
 describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync(`${PG}/initdb`) || !nfs.existsSync('/usr/bin/setpriv'))('PostgreSQL inside', () => {
   it('initdb, a server (SysV + POSIX shared memory, semaphores), a query, a clean stop', async () => {
