@@ -335,7 +335,7 @@ const lines: Record<number, Line> = {
   282: ok('signalfd', sig.signalfd),
   283: ok('timerfd_create', time.timerfd_create),
   284: ok('eventfd', eventfd.eventfd),
-  285: partial('fallocate', attr.fallocate, 'only mode 0 and FALLOC_FL_KEEP_SIZE'),
+  285: partial('fallocate', attr.fallocate, 'mode 0, KEEP_SIZE and PUNCH_HOLE (written as zeros: the pages stay allocated); no ZERO_RANGE, COLLAPSE_RANGE, INSERT_RANGE'),
   286: partial('timerfd_settime', time.timerfd_settime, 'TFD_TIMER_CANCEL_ON_SET never cancels: the sandbox clock is never set'),
   287: ok('timerfd_gettime', time.timerfd_gettime),
   288: ok('accept4', net.accept4),

@@ -23,7 +23,7 @@ async function sameAsNativeIn(prefix: string[], name: string, l: (typeof LINKAGE
 }
 
 describe('compat guests match Linux', () => {
-  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin', 'cp_misc', 'cp_usage', 'cp_procsys', 'cp_aio', 'cp_keys']) {
+  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin', 'cp_misc', 'cp_usage', 'cp_procsys', 'cp_aio', 'cp_keys', 'cp_fallocate']) {
     for (const l of LINKAGES) {
       it(`${name} (${l})`, async () => {
         await expectSameAsNative([build(name, l)], { timeoutMs: 25_000 });
@@ -91,6 +91,15 @@ describe.skipIf(!nfs.existsSync('/usr/bin/valgrind'))('valgrind inside', () => {
     expect(report(sandbox.stderr), explain(sandbox)).toEqual(report(native.stderr));
     expect(sandbox.stdout, explain(sandbox)).toBe(native.stdout);
     expect(sandbox.code, explain(sandbox)).toBe(native.code);
+  }, 90_000);
+});
+
+describe.skipIf(!nfs.existsSync('/usr/bin/java'))('Java with ZGC', () => {
+  it('starts (a multi-mapped heap in a memfd, uncommitted by punching holes) with no GC error', async () => {
+    const r = await runSandbox(['/usr/bin/java', '-XX:+UseZGC', '-Xmx256m', '-version'], { timeoutMs: 60_000 });
+    expect(r.code, explain(r)).toBe(0);
+    expect(r.stderr, explain(r)).toMatch(/OpenJDK .*VM/);
+    expect(r.stderr, explain(r)).not.toMatch(/\[error\]/);
   }, 90_000);
 });
 
