@@ -34,20 +34,32 @@ function stepReport(s: Sentry, t: Task): void {
   if (t.ptrace?.mode === 'step' || t.ptrace?.mode === 'sysemu-step') sendToTask(s, t, { signo: SIGTRAP, code: 2 /* TRAP_TRACE */, pid: 0, uid: 0 });
 }
 
+/**
+ * After a stop before the call ran: the number and arguments as the tracer left them in
+ * the registers, the signal it passed queued. Returns rax (the result if the call is
+ * skipped), or null if the thread is gone.
+ */
+function reloadCall(s: Sentry, t: Task, sig: number): number | null {
+  const p = s.platform;
+  if (p.getRegs(t.hostTid) !== 0) return null;
+  const ev = p.ev;
+  t.saveRegs(ev.regs);
+  t.sysno = signed(ev.regs[Reg.ORIG_RAX]);
+  for (let i = 0; i < 6; i++) t.args[i] = signed(ev.regs[ARG_REGS[i]]);
+  const rax = signed(ev.regs[Reg.RAX]);
+  pass(s, t, sig, null);
+  return rax;
+}
+
 /** Syscall-entry stop; on resume the call runs as the registers now say. */
 export function ptraceSyscallEnter(s: Sentry, t: Task): void {
   ptraceStop(s, t, 'sysenter', syscallTrapStatus(t), (sig) => {
-    const p = s.platform;
-    if (p.getRegs(t.hostTid) !== 0) return;
-    const ev = p.ev;
-    t.saveRegs(ev.regs);
-    t.sysno = signed(ev.regs[Reg.ORIG_RAX]);
-    for (let i = 0; i < 6; i++) t.args[i] = signed(ev.regs[ARG_REGS[i]]);
-    pass(s, t, sig, null);
+    const rax = reloadCall(s, t, sig);
+    if (rax === null) return;
     const m = t.ptrace?.mode;
     // PTRACE_SYSEMU: the call is not run (and has no exit stop); orig_rax -1 skips it.
-    if (m === 'sysemu' || m === 'sysemu-step') return s.finishSyscall(t, signed(ev.regs[Reg.RAX]));
-    if (t.sysno < 0) return s.complete(t, signed(ev.regs[Reg.RAX]));
+    if (m === 'sysemu' || m === 'sysemu-step') return s.finishSyscall(t, rax);
+    if (t.sysno < 0) return s.complete(t, rax);
     s.startSyscall(t);
   });
 }
@@ -60,14 +72,9 @@ export function ptraceSyscallEnter(s: Sentry, t: Task): void {
 export function ptraceSeccompStop(s: Sentry, t: Task, data: number): void {
   t.ptrace!.eventMsg = data;
   ptraceStop(s, t, 'seccomp', eventStatus(PTRACE_EVENT_SECCOMP), (sig) => {
-    const p = s.platform;
-    if (p.getRegs(t.hostTid) !== 0) return;
-    const ev = p.ev;
-    t.saveRegs(ev.regs);
-    t.sysno = signed(ev.regs[Reg.ORIG_RAX]);
-    for (let i = 0; i < 6; i++) t.args[i] = signed(ev.regs[ARG_REGS[i]]);
-    pass(s, t, sig, null);
-    if (t.sysno < 0) return s.complete(t, signed(ev.regs[Reg.RAX]));
+    const rax = reloadCall(s, t, sig);
+    if (rax === null) return;
+    if (t.sysno < 0) return s.complete(t, rax);
     t.seccompRechecking = true;
     try {
       s.startSyscall(t);
