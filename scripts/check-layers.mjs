@@ -17,7 +17,7 @@ export const LAYERS = [
   ['src/gofer', 'src/mm'],
   ['fs/vfs'],
   ['fs/fsimpl/kernfs', 'fs/fsimpl/pipefs', 'fs/fsimpl/eventfd', 'fs/fsimpl/epoll', 'fs/fsimpl/tmpfs',
-    'fs/fsimpl/overlay', 'fs/fsimpl/hostfs', 'src/loader'],
+    'fs/fsimpl/overlay', 'fs/fsimpl/hostfs', 'fs/fsimpl/mqueue', 'src/loader'],
   ['src/kernel'],
   ['src/net/stack'],
   ['src/net'],

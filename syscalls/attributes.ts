@@ -97,7 +97,25 @@ export function ftruncate(t: Task, fd: number, len: number): number {
   return f.truncate(len);
 }
 
-const FALLOC_FL_KEEP_SIZE = 1;
+const FALLOC_FL_KEEP_SIZE = 1, FALLOC_FL_PUNCH_HOLE = 2;
+
+/**
+ * FALLOC_FL_PUNCH_HOLE: the range within the file becomes zeros (the size stays). Written
+ * as zeros, so the pages stay allocated: what readers and mappings see is Linux's.
+ */
+function punchHole(f: FileDescription, off: number, len: number): number {
+  const st = f.stat();
+  if (typeof st === 'number') return st;
+  const end = Math.min(st.size, off + len);
+  const zeros = Buffer.alloc(Math.min(1 << 20, Math.max(0, end - off)));
+  for (let p = off; p < end; ) {
+    const n = f.pwrite(zeros.subarray(0, Math.min(zeros.length, end - p)), p);
+    if (n < 0) return n;
+    if (n === 0) return -E.EIO;
+    p += n;
+  }
+  return 0;
+}
 export function fallocate(t: Task, fd: number, mode: number, off: number, len: number): number {
   const f = fileOf(t, fd);
   if (!f) return -E.EBADF;
@@ -108,6 +126,11 @@ export function fallocate(t: Task, fd: number, mode: number, off: number, len: n
   if (type === S_IFIFO) return -E.ESPIPE;
   if (type === S_IFDIR) return -E.EISDIR;
   if (type !== S_IFREG) return -E.ENODEV;
+  if (mode & FALLOC_FL_PUNCH_HOLE) {
+    // Only with KEEP_SIZE (Linux's rule); the range reads as zeros afterwards.
+    if (mode !== (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) return -E.EOPNOTSUPP;
+    return punchHole(f, off, len);
+  }
   if (mode & ~FALLOC_FL_KEEP_SIZE) return -E.EOPNOTSUPP;
   if (mode & FALLOC_FL_KEEP_SIZE) return 0;
   const lim = fsizeOk(t, off + len);

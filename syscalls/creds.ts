@@ -150,7 +150,8 @@ export function capset(t: Task, hdr: number, data: number): number {
   if ((perm & ~old.permitted) !== 0n) return -EPERM;
   if ((eff & ~perm) !== 0n) return -EPERM;
   const n = t.creds.clone();
-  setCaps(n, { effective: eff, permitted: perm, inheritable: inh });
+  // PR_SET_KEEPCAPS stays; the ambient set keeps only what is still permitted and inheritable.
+  setCaps(n, { ...old, effective: eff, permitted: perm, inheritable: inh, ambient: (old.ambient ?? 0n) & perm & inh });
   t.creds = n;
   return 0;
 }

@@ -2,6 +2,7 @@
  * The namespace of names: getdents, getdents64, getcwd, chdir, fchdir, chroot, mkdir(at),
  * mknod(at), rmdir, unlink(at), rename(at/at2), link(at), symlink(at), readlink(at).
  */
+import { capable, CAP_SYS_CHROOT } from '../src/auth/capabilities';
 import * as E from '../src/abi/errno';
 import type { Task } from '../src/kernel/task';
 import { packDirents } from '../fs/vfs/stat-layout';
@@ -56,7 +57,7 @@ export function chroot(t: Task, path: number): number {
   const d = t.kernel.vfs.lookup(t, AT_FDCWD, p, true);
   if (typeof d === 'number') return d;
   if (!d.inode.isDir) return -E.ENOTDIR;
-  if (t.creds.euid !== 0) return -E.EPERM;
+  if (!capable(t.creds, CAP_SYS_CHROOT)) return -E.EPERM;
   t.fsCtx.root = d;
   return 0;
 }

@@ -12,12 +12,14 @@ import { readExecArgs } from '../src/loader/exec-args';
 import { limitsOf, RLIMIT_STACK } from '../src/kernel/limits';
 import { installFd } from './fd-install';
 import { prctlGetSeccomp, prctlSetSeccomp } from './seccomp';
+import { capsOf, setCaps, CAP_LAST_CAP, type CapSets } from '../src/auth/capabilities';
 import { onNewSession as ttyOnNewSession } from '../src/kernel/tty';
 import * as E from '../src/abi/errno';
-import { usageForParent, rusageBytes, type Usage } from '../src/kernel/time/cputime';
+import { usageForParent, rusageBytes, zeroUsage, type Usage } from '../src/kernel/time/cputime';
 import { realtimeToMono } from '../src/kernel/time/clocks';
 import type { ThreadGroup } from '../src/kernel/thread-group';
-import { SIGCHLD, CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED } from '../src/kernel/signals';
+import { SIGCHLD, CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED, CLD_TRAPPED } from '../src/kernel/signals';
+import { hasTracees, ptraceWaitable } from '../src/kernel/ptrace';
 
 // ---- identity ----
 
@@ -255,7 +257,9 @@ interface WaitResult {
 /** Finds a reportable child; reaps it unless WNOWAIT. null: none yet; number: -errno. */
 function findWaitable(t: Task, pid: number, options: number): WaitResult | null | number {
   const kids = matching(t, pid, options);
-  if (kids.length === 0) return -E.ECHILD;
+  const tr = tracedWaitable(t, pid, options);
+  if (tr) return tr;
+  if (kids.length === 0) return hasTracees(t.tg) ? null : -E.ECHILD;
   for (const c of kids) {
     if (c.zombie && options & WEXITED) {
       const st = c.waitStatus;
@@ -278,6 +282,23 @@ function findWaitable(t: Task, pid: number, options: number): WaitResult | null 
     }
   }
   return null;
+}
+
+/** A ptrace stop (reported whatever WUNTRACED says) or a traced thread's exit, for the tracer. */
+function tracedWaitable(t: Task, pid: number, options: number): WaitResult | null {
+  const match = (id: number, pgid: number, thread: boolean): boolean => {
+    if (!(pid > 0 ? id === pid : pid === -1 ? true : pid === 0 ? pgid === t.tg.pgid : pgid === -pid)) return false;
+    return !thread || (options & (__WALL | __WCLONE)) !== 0;
+  };
+  const r = ptraceWaitable(t, match, (options & WNOWAIT) !== 0, (options & WEXITED) !== 0);
+  if (!r) return null;
+  const usage = r.task ? usageForParent(r.task.tg) : zeroUsage();
+  if (!r.exited) return { usage, pid: r.pid, status: r.status, code: CLD_TRAPPED, sigStatus: (r.status >> 8) & 0xff };
+  const sig = r.status & 0x7f;
+  return {
+    usage, pid: r.pid, status: r.status, code: sig === 0 ? CLD_EXITED : r.status & 0x80 ? CLD_DUMPED : CLD_KILLED,
+    sigStatus: sig === 0 ? (r.status >> 8) & 0xff : sig,
+  };
 }
 
 /** The rusage a wait reports: the reaped child's; for a stop or continue report, the live child's (RUSAGE_BOTH). */
@@ -501,12 +522,47 @@ const PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_GET_DUMPABLE = 3, PR_SET_DU
   PR_GET_KEEPCAPS = 7, PR_SET_KEEPCAPS = 8, PR_SET_NAME = 15, PR_GET_NAME = 16, PR_CAPBSET_READ = 23,
   PR_SET_CHILD_SUBREAPER = 36, PR_GET_CHILD_SUBREAPER = 37, PR_SET_NO_NEW_PRIVS = 38, PR_GET_NO_NEW_PRIVS = 39,
   PR_GET_TID_ADDRESS = 40, PR_SET_THP_DISABLE = 41, PR_GET_THP_DISABLE = 42, PR_CAP_AMBIENT = 47,
-  PR_SET_VMA = 0x53564d41, PR_GET_SECCOMP = 21, PR_SET_SECCOMP = 22;
+  PR_SET_VMA = 0x53564d41, PR_GET_SECCOMP = 21, PR_SET_SECCOMP = 22, PR_SET_PTRACER = 0x59616d61;
 
-export function prctl(t: Task, option: number, a2: number, a3: number): number {
+/** PR_CAP_AMBIENT: IS_SET, RAISE (cap in permitted and inheritable), LOWER, CLEAR_ALL. */
+function capAmbient(t: Task, op: number, cap: number, a4: number, a5: number): number {
+  const s = capsOf(t.creds);
+  const amb = s.ambient ?? 0n;
+  if (op === 4 /* CLEAR_ALL */) {
+    if (cap || a4 || a5) return -E.EINVAL;
+    return withCaps(t, { ...s, ambient: 0n });
+  }
+  if (a4 || a5 || cap < 0 || cap > CAP_LAST_CAP) return -E.EINVAL;
+  const bit = 1n << BigInt(cap);
+  switch (op) {
+    case 1: // IS_SET
+      return amb & bit ? 1 : 0;
+    case 2: // RAISE
+      if (!(s.permitted & bit) || !(s.inheritable & bit)) return -E.EPERM;
+      return withCaps(t, { ...s, ambient: amb | bit });
+    case 3: // LOWER
+      return withCaps(t, { ...s, ambient: amb & ~bit });
+    default:
+      return -E.EINVAL;
+  }
+}
+
+function withCaps(t: Task, s: CapSets): number {
+  const n = t.creds.clone();
+  setCaps(n, s);
+  t.creds = n;
+  return 0;
+}
+
+export function prctl(t: Task, option: number, a2: number, a3: number, a4: number, a5: number): number {
   switch (option | 0) {
     case PR_GET_SECCOMP:
       return prctlGetSeccomp(t);
+    case PR_SET_PTRACER:
+      // Yama's exception for a debugger (valgrind's vgdb, crash handlers): 0, ANY or a live pid.
+      // Attaching is allowed by ptrace's same-user rule here, so there is nothing to widen.
+      if (a2 !== 0 && a2 !== -1 && !t.kernel.threadGroups.has(a2)) return -E.EINVAL;
+      return 0;
     case PR_SET_SECCOMP:
       return prctlSetSeccomp(t, a2, a3);
     case PR_SET_PDEATHSIG:
@@ -520,9 +576,14 @@ export function prctl(t: Task, option: number, a2: number, a3: number): number {
     case PR_SET_DUMPABLE:
       return a2 === 0 || a2 === 1 ? 0 : -E.EINVAL;
     case PR_GET_KEEPCAPS:
+      return capsOf(t.creds).keepCaps ? 1 : 0;
+    case PR_SET_KEEPCAPS: {
+      if (a2 !== 0 && a2 !== 1) return -E.EINVAL;
+      const n = t.creds.clone();
+      setCaps(n, { ...capsOf(t.creds), keepCaps: a2 === 1 });
+      t.creds = n;
       return 0;
-    case PR_SET_KEEPCAPS:
-      return a2 === 0 || a2 === 1 ? 0 : -E.EINVAL;
+    }
     case PR_SET_NAME: {
       const b = t.mem.read(a2, 16);
       if (!b) return -E.EFAULT;
@@ -554,7 +615,7 @@ export function prctl(t: Task, option: number, a2: number, a3: number): number {
     case PR_GET_THP_DISABLE:
       return 0;
     case PR_CAP_AMBIENT:
-      return a2 === 4 || a2 === 1 ? 0 : -E.EINVAL;
+      return capAmbient(t, a2, a3, a4, a5);
     case PR_SET_VMA:
       return 0;
     default:

@@ -8,6 +8,8 @@ import { capable, CAP_SYS_ADMIN } from '../src/auth/capabilities';
 import { BPF_MAXINSNS, checkSeccompBpf, decodeBpf } from '../src/kernel/seccomp/bpf';
 import { SECCOMP_ACTIONS, SECCOMP_MODE_DISABLED, SECCOMP_MODE_FILTER, SECCOMP_MODE_STRICT } from '../src/kernel/seccomp/filter';
 import { enterStrictMode, installFilter } from '../src/kernel/seccomp/install';
+import { SeccompListener } from '../src/kernel/seccomp/notify';
+import { installFd } from './fd-install';
 
 const SECCOMP_SET_MODE_STRICT = 0, SECCOMP_SET_MODE_FILTER = 1, SECCOMP_GET_ACTION_AVAIL = 2, SECCOMP_GET_NOTIF_SIZES = 3;
 const FLAG_TSYNC = 1, FLAG_LOG = 2, FLAG_SPEC_ALLOW = 4, FLAG_NEW_LISTENER = 8, FLAG_TSYNC_ESRCH = 16,
@@ -56,9 +58,18 @@ function setModeFilter(t: Task, flags: number, uargs: number): number {
   const prog = decodeBpf(insns);
   const bad = checkSeccompBpf(prog);
   if (bad) return -bad;
-  // A listener fd (SECCOMP_RET_USER_NOTIF answered by a supervisor) is not offered yet.
-  if (flags & FLAG_NEW_LISTENER) return -E.EINVAL;
-  return installFilter(t, prog, { tsync: !!(flags & FLAG_TSYNC), tsyncEsrch: !!(flags & FLAG_TSYNC_ESRCH), log: !!(flags & FLAG_LOG) });
+  const opts = { tsync: !!(flags & FLAG_TSYNC), tsyncEsrch: !!(flags & FLAG_TSYNC_ESRCH), log: !!(flags & FLAG_LOG) };
+  if (!(flags & FLAG_NEW_LISTENER)) return installFilter(t, prog, opts);
+  // The listener fd (close-on-exec) first, as Linux reserves it before attaching.
+  const listener = new SeccompListener();
+  const fd = installFd(t, listener, true);
+  if (fd < 0) return fd;
+  const r = installFilter(t, prog, { ...opts, listener });
+  if (r !== 0) {
+    t.fdTable.close(fd);
+    return r;
+  }
+  return fd;
 }
 
 /** prctl(PR_SET_SECCOMP, mode, filter): strict ignores the third argument, filter has no flags. */

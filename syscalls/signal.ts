@@ -4,7 +4,7 @@ import { sendToGroup, sendToTask, fatalStatus } from '../src/kernel/signal-deliv
 import { popSignalFrame } from '../src/kernel/signal-frame';
 import { exitGroup } from '../src/kernel/process-lifecycle';
 import {
-  type SigInfo, nextDeliverable, sigbit, SIGKILL, SIGSTOP, SIGSEGV, SI_USER, SI_TKILL, UNBLOCKABLE,
+  type SigInfo, nextDeliverable, sigbit, SIGCONT, SIGKILL, SIGSTOP, SIGSEGV, SI_USER, SI_TKILL, UNBLOCKABLE,
   SS_DISABLE, SS_ONSTACK, SS_AUTODISARM, NSIG, encodeSigInfo,
 } from '../src/kernel/signals';
 import { KEEP_REGS, NO_RESUME } from '../src/kernel/syscall-dispatch';
@@ -13,6 +13,7 @@ import { PidFd } from '../src/kernel/pidfd';
 import { SignalFd } from '../src/kernel/signalfd';
 import * as E from '../src/abi/errno';
 import type { ThreadGroup } from '../src/kernel/thread-group';
+import { capable, CAP_KILL } from '../src/auth/capabilities';
 
 const MINSIGSTKSZ = 2048;
 
@@ -162,15 +163,34 @@ export function kill(t: Task, pid: number, sig: number): number {
   const groups = groupsFor(t, pid);
   if (typeof groups === 'number') return groups;
   if (groups.length === 0) return -E.ESRCH;
-  if (sig === 0) return 0;
-  for (const g of groups) sendToGroup(t.kernel.sentry, g, userInfo(t, sig));
-  return 0;
+  // Each target is checked; kill(-1) never says EPERM, a group says it only if all refused.
+  let sent = 0;
+  for (const g of groups) {
+    const target = g.leader ?? [...g.tasks][0];
+    if (target && !mayKill(t, target, sig)) continue;
+    sent++;
+    if (sig !== 0) sendToGroup(t.kernel.sentry, g, userInfo(t, sig));
+  }
+  return sent > 0 || pid === -1 ? 0 : -E.EPERM;
+}
+
+/**
+ * check_kill_permission: the sender's uid or euid is the target's uid or saved uid, or
+ * it has CAP_KILL; SIGCONT within one session is always allowed.
+ */
+function mayKill(t: Task, target: Task, sig: number): boolean {
+  if (target.tg === t.tg) return true;
+  const c = t.creds, o = target.creds;
+  if (c.euid === o.suid || c.euid === o.uid || c.uid === o.suid || c.uid === o.uid) return true;
+  if (capable(c, CAP_KILL)) return true;
+  return sig === SIGCONT && target.tg.sid === t.tg.sid;
 }
 
 function sendTid(t: Task, tgid: number, tid: number, sig: number): number {
   if (sig < 0 || sig > NSIG || tid <= 0) return -E.EINVAL;
   const target = t.kernel.tasks.get(tid);
   if (!target || (tgid > 0 && target.tg.pid !== tgid)) return -E.ESRCH;
+  if (!mayKill(t, target, sig)) return -E.EPERM;
   if (sig === 0) return 0;
   sendToTask(t.kernel.sentry, target, userInfo(t, sig, SI_TKILL));
   return 0;
@@ -200,6 +220,8 @@ export function rt_sigqueueinfo(t: Task, pid: number, sig: number, infoAddr: num
   if (typeof si === 'number') return si;
   const g = t.kernel.threadGroups.get(pid | 0);
   if (!g || g.zombie) return -E.ESRCH;
+  const leader = g.leader ?? [...g.tasks][0];
+  if (leader && !mayKill(t, leader, sig | 0)) return -E.EPERM;
   sendToGroup(t.kernel.sentry, g, si);
   return 0;
 }
@@ -209,6 +231,7 @@ export function rt_tgsigqueueinfo(t: Task, tgid: number, tid: number, sig: numbe
   if (typeof si === 'number') return si;
   const target = t.kernel.tasks.get(tid | 0);
   if (!target || target.tg.pid !== (tgid | 0)) return -E.ESRCH;
+  if (!mayKill(t, target, sig | 0)) return -E.EPERM;
   sendToTask(t.kernel.sentry, target, si);
   return 0;
 }
@@ -221,6 +244,8 @@ export function pidfd_send_signal(t: Task, pidfd: number, sig: number, infoAddr:
   sig |= 0;
   if (sig < 0 || sig > NSIG) return -E.EINVAL;
   if (f.tg.zombie) return -E.ESRCH;
+  const leader = f.tg.leader ?? [...f.tg.tasks][0];
+  if (leader && !mayKill(t, leader, sig)) return -E.EPERM;
   if (sig === 0) return 0;
   let si: SigInfo | number = userInfo(t, sig);
   if (infoAddr) {

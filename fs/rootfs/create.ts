@@ -4,6 +4,7 @@
  * mount(2) may create inside. It sits above every filesystem it assembles, so the VFS
  * core (fs/vfs) knows none of them.
  */
+import { mqueueFsFor } from '../fsimpl/mqueue/mqueue';
 import * as nfs from 'node:fs';
 import * as path from 'node:path';
 import { errnoMessage } from '../../src/abi/errno';
@@ -71,6 +72,7 @@ export function createVfs(opts: VfsOptions = {}): Vfs {
     vfs.mountAt('/dev', createDevFs(), 'nosuid,mode=755');
     vfs.mountAt('/dev/pts', createDevPts(), 'nosuid,noexec,mode=620,ptmxmode=666');
     vfs.mountAt('/dev/shm', new Tmpfs({ mode: 0o1777 }), 'nosuid,nodev');
+    vfs.mountAt('/dev/mqueue', mqueueFsFor(kernel), 'nosuid,nodev,noexec');
     // /tmp is the root overlay's, like every other directory: the host's /tmp shows
     // through read-only and writes stay private (`--tmpfs /tmp` gives an empty one).
   }
@@ -118,7 +120,9 @@ function registerFsTypes(vfs: Vfs, kernel: Kernel): void {
   vfs.fsTypes.set('devtmpfs', () => createDevFs());
   vfs.fsTypes.set('devpts', () => createDevPts());
   // Accepted as empty directories, like an unpopulated instance.
-  for (const type of ['mqueue', 'cgroup', 'cgroup2', 'binfmt_misc', 'debugfs', 'tracefs', 'securityfs', 'pstore', 'bpf', 'hugetlbfs']) {
+  // The sandbox's one IPC namespace: every mqueue mount shows the queues mq_open sees.
+  vfs.fsTypes.set('mqueue', () => mqueueFsFor(kernel));
+  for (const type of ['cgroup', 'cgroup2', 'binfmt_misc', 'debugfs', 'tracefs', 'securityfs', 'pstore', 'bpf', 'hugetlbfs']) {
     vfs.fsTypes.set(type, (source) => new Tmpfs({ type, mode: 0o755, source: source || type }));
   }
 }

@@ -4,6 +4,7 @@
  * (accepted, with nothing to propagate to). Host paths can never be mounted this way:
  * every source is a sandbox path.
  */
+import { capable, CAP_SYS_ADMIN } from '../../src/auth/capabilities';
 import * as E from '../../src/abi/errno';
 import type { Credentials } from '../../src/auth/credentials';
 import type { Dentry } from './dentry';
@@ -54,7 +55,7 @@ function mountRootOf(d: Dentry): Dentry | null {
 export function mount(
   vfs: Vfs, c: FsCaller, source: string | null, target: string, type: string | null, flags: number,
 ): number {
-  if (c.creds.euid !== 0) return -E.EPERM;
+  if (!capable(c.creds, CAP_SYS_ADMIN)) return -E.EPERM;
   const t = vfs.lookup(c, -100, target, true);
   if (typeof t === 'number') return t;
   // Propagation changes: one namespace, nothing to propagate to.
@@ -106,7 +107,7 @@ export function mount(
 export function umount(vfs: Vfs, c: FsCaller, target: string, flags: number, creds: Credentials): number {
   if (flags & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW)) return -E.EINVAL;
   if (flags & MNT_EXPIRE && flags & (MNT_FORCE | MNT_DETACH)) return -E.EINVAL;
-  if (creds.euid !== 0) return -E.EPERM;
+  if (!capable(creds, CAP_SYS_ADMIN)) return -E.EPERM;
   let t = vfs.lookup(c, -100, target, (flags & UMOUNT_NOFOLLOW) === 0);
   if (typeof t === 'number') return t;
   // LOOKUP_MOUNTPOINT: the last component goes up to the topmost mount on it, so

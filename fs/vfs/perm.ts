@@ -4,6 +4,7 @@
  * or the object is a directory).
  */
 import type { Credentials } from '../../src/auth/credentials';
+import { capable, capableReal, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER } from '../../src/auth/capabilities';
 import { S_IFMT, S_IFDIR } from '../../src/abi/fs';
 import type { Inode } from './inode';
 
@@ -13,10 +14,11 @@ export const MAY_READ = 4;
 
 export function permitted(mode: number, uid: number, gid: number, creds: Credentials, mask: number, realIds = false): boolean {
   const fsuid = realIds ? creds.uid : creds.fsuid;
-  if (fsuid === 0) {
-    if ((mask & MAY_EXEC) === 0) return true;
-    return (mode & S_IFMT) === S_IFDIR || (mode & 0o111) !== 0;
-  }
+  const cap = realIds ? capableReal : capable;
+  const isDir = (mode & S_IFMT) === S_IFDIR;
+  // CAP_DAC_OVERRIDE: anything but executing a file no x bit allows; CAP_DAC_READ_SEARCH: reads and searches.
+  if (cap(creds, CAP_DAC_OVERRIDE) && ((mask & MAY_EXEC) === 0 || isDir || (mode & 0o111) !== 0)) return true;
+  if ((mask & MAY_WRITE) === 0 && (!(mask & MAY_EXEC) || isDir) && cap(creds, CAP_DAC_READ_SEARCH)) return true;
   let bits: number;
   if (fsuid === uid) bits = (mode >> 6) & 7;
   else if ((realIds ? creds.gid : creds.fsgid) === gid || creds.groups.includes(gid)) bits = (mode >> 3) & 7;
@@ -30,12 +32,12 @@ export function mayAccess(inode: Inode, creds: Credentials, mask: number): boole
 
 /** Search permission on a directory; the hot check of every path walk step. */
 export function mayExec(dir: Inode, creds: Credentials): boolean {
-  if (creds.fsuid === 0) return true;
+  if (capable(creds, CAP_DAC_OVERRIDE) || capable(creds, CAP_DAC_READ_SEARCH)) return true;
   return permitted(dir.mode, dir.uid, dir.gid, creds, MAY_EXEC);
 }
 
 /** Sticky directories: only the owner of the entry or of the directory (or root) may remove it. */
 export function mayDeleteSticky(dir: Inode, victim: Inode, creds: Credentials): boolean {
-  if ((dir.mode & 0o1000) === 0 || creds.fsuid === 0) return true;
+  if ((dir.mode & 0o1000) === 0 || capable(creds, CAP_FOWNER)) return true;
   return victim.uid === creds.fsuid || dir.uid === creds.fsuid;
 }

@@ -5,6 +5,7 @@
  *
  * Every method returns a negative errno on failure and never throws.
  */
+import { capable, CAP_CHOWN, CAP_FOWNER, CAP_FSETID } from '../../src/auth/capabilities';
 import * as E from '../../src/abi/errno';
 import type { Credentials } from '../../src/auth/credentials';
 import {
@@ -321,10 +322,11 @@ export class Vfs {
   setattr(c: FsCaller, d: Dentry | Inode, a: SetAttr, viaFile = false): number {
     const inode = d instanceof Dentry ? d.inode : d;
     const cr = c.creds;
-    const owner = cr.fsuid === 0 || cr.fsuid === inode.uid;
+    const owner = cr.fsuid === inode.uid || capable(cr, CAP_FOWNER);
+    const chownCap = capable(cr, CAP_CHOWN);
     if (a.mode !== undefined && !owner) return -E.EPERM;
-    if (a.uid !== undefined && a.uid !== -1 && a.uid !== inode.uid && cr.fsuid !== 0) return -E.EPERM;
-    if (a.gid !== undefined && a.gid !== -1 && a.gid !== inode.gid && cr.fsuid !== 0) {
+    if (a.uid !== undefined && a.uid !== -1 && a.uid !== inode.uid && !chownCap) return -E.EPERM;
+    if (a.gid !== undefined && a.gid !== -1 && a.gid !== inode.gid && !chownCap) {
       if (cr.fsuid !== inode.uid || !cr.inGroup(a.gid)) return -E.EPERM;
     }
     if (a.size !== undefined) {
@@ -338,7 +340,7 @@ export class Vfs {
     }
     if (inode.fs.readonly) return -E.EROFS;
     // A non-root chmod clears S_ISGID when the caller is not in the file's group.
-    if (a.mode !== undefined && cr.fsuid !== 0 && !cr.inGroup(inode.gid)) a.mode &= ~0o2000;
+    if (a.mode !== undefined && !capable(cr, CAP_FSETID) && !cr.inGroup(inode.gid)) a.mode &= ~0o2000;
     // chown by anyone clears setuid/setgid on regular files.
     if ((a.uid !== undefined && a.uid !== -1) || (a.gid !== undefined && a.gid !== -1)) {
       if ((inode.mode & S_IFMT) === S_IFREG && a.mode === undefined && inode.mode & 0o6000) {

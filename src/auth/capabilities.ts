@@ -6,12 +6,19 @@ import type { Credentials } from './credentials';
  * capget/capset behave and set*id transitions follow Linux's cap_emulate_setxuid.
  * Sets start out derived from the uids (full permitted if any of uid/euid/suid is 0,
  * effective if euid is 0), the state a root-started Linux process would be in.
- * Limitation: the rest of the Sentry checks `creds.isRoot` (euid 0), so capabilities
- * dropped with capset only affect the checks made through capable() here, and a
- * Credentials.clone() made elsewhere starts again from the derived sets.
+ * Permission checks go through capable() (file access, ownership, mount, chroot,
+ * signals, scheduling...), so capabilities dropped with capset or lost with uid 0 are
+ * enforced. A Credentials.clone() made elsewhere starts again from the derived sets.
  */
 
 export const CAP_CHOWN = 0;
+export const CAP_DAC_OVERRIDE = 1;
+export const CAP_DAC_READ_SEARCH = 2;
+export const CAP_FOWNER = 3;
+export const CAP_FSETID = 4;
+export const CAP_KILL = 5;
+export const CAP_SYS_CHROOT = 18;
+export const CAP_SYS_PTRACE = 19;
 export const CAP_SETGID = 6;
 export const CAP_SETUID = 7;
 export const CAP_SETPCAP = 8;
@@ -26,7 +33,14 @@ export interface CapSets {
   effective: bigint;
   permitted: bigint;
   inheritable: bigint;
+  /** PR_CAP_AMBIENT's set (within permitted and inheritable). */
+  ambient?: bigint;
+  /** PR_SET_KEEPCAPS: permitted survives losing uid 0. */
+  keepCaps?: boolean;
 }
+
+/** CAP_FS_MASK: the capabilities dropped from effective when the fs uid leaves 0. */
+const CAP_FS_MASK = (1n << 0n) | (1n << 1n) | (1n << 2n) | (1n << 3n) | (1n << 4n) | (1n << 9n) | (1n << 27n) | (1n << 32n);
 
 const sets = new WeakMap<Credentials, CapSets>();
 
@@ -35,21 +49,26 @@ function derived(c: Credentials): CapSets {
   return { effective: c.euid === 0 ? CAP_FULL : 0n, permitted: anyRoot ? CAP_FULL : 0n, inheritable: 0n };
 }
 
+/** The sets in force: set explicitly (capset, a uid change, prctl), else derived from the uids now. */
 export function capsOf(c: Credentials): CapSets {
-  let s = sets.get(c);
-  if (!s) {
-    s = derived(c);
-    sets.set(c, s);
-  }
-  return s;
+  return sets.get(c) ?? derived(c);
 }
 
 export function setCaps(c: Credentials, s: CapSets): void {
   sets.set(c, { ...s });
 }
 
+const BIT: bigint[] = Array.from({ length: CAP_LAST_CAP + 1 }, (_, i) => 1n << BigInt(i));
+
 export function capable(c: Credentials, cap: number): boolean {
-  return (capsOf(c).effective & (1n << BigInt(cap))) !== 0n;
+  const s = sets.get(c);
+  // Derived sets: every capability effective for euid 0, none otherwise (no allocation: a hot check).
+  return s ? (s.effective & BIT[cap]) !== 0n : c.euid === 0;
+}
+
+/** access(2)'s view (real ids): a real uid 0 acts with its permitted set, any other with none. */
+export function capableReal(c: Credentials, cap: number): boolean {
+  return c.uid === 0 && (capsOf(c).permitted & (1n << BigInt(cap))) !== 0n;
 }
 
 /**
@@ -62,12 +81,32 @@ export function transitionCaps(old: Credentials, next: Credentials): void {
   const oldAny = old.uid === 0 || old.euid === 0 || old.suid === 0;
   const newAny = next.uid === 0 || next.euid === 0 || next.suid === 0;
   if (oldAny && !newAny) {
-    s.permitted = 0n;
+    if (!s.keepCaps) s.permitted = 0n;
     s.effective = 0n;
+    s.ambient = 0n;
   }
   if (old.euid === 0 && next.euid !== 0) s.effective = 0n;
   if (old.euid !== 0 && next.euid === 0) s.effective = s.permitted;
+  // cap_task_fix_setuid (LSM_SETID_FS): the fs capabilities follow the fs uid.
+  if (old.fsuid === 0 && next.fsuid !== 0) s.effective &= ~CAP_FS_MASK;
+  if (old.fsuid !== 0 && next.fsuid === 0) s.effective |= s.permitted & CAP_FS_MASK;
   sets.set(next, s);
+}
+
+/**
+ * execve's capability rules (no file capabilities): root (uid or euid 0) gets the full
+ * bounding set as permitted, effective if euid 0, and no ambient set; anyone else keeps
+ * only its ambient set, as permitted and effective. PR_SET_KEEPCAPS ends.
+ */
+export function capsAfterExec(c: Credentials): void {
+  const s = capsOf(c);
+  if (c.uid === 0 || c.euid === 0) {
+    const permitted = CAP_FULL;
+    sets.set(c, { permitted, effective: c.euid === 0 ? permitted : 0n, inheritable: s.inheritable, ambient: 0n });
+  } else {
+    const amb = s.ambient ?? 0n;
+    sets.set(c, { permitted: amb, effective: amb, inheritable: s.inheritable, ambient: amb });
+  }
 }
 
 /**

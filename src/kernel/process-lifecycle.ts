@@ -14,7 +14,7 @@ import type { Sentry } from './sentry';
 import { Task, TaskState } from './task';
 import { ThreadGroup } from './thread-group';
 import { Credentials } from '../auth/credentials';
-import { copyCaps } from '../auth/capabilities';
+import { capsAfterExec, copyCaps } from '../auth/capabilities';
 import { limitsOf, RLIMIT_NPROC, RLIMIT_CPU, RLIM_INFINITY } from './limits';
 import { cpuLimitChanged } from './time/cpu-limit';
 import {
@@ -26,6 +26,11 @@ import { futexWake, exitRobustList } from './futex';
 import { accountExitedTask, schedOnClone, timersOnExec, timersOnExit } from './time/index';
 import { cpuNsForParent, usageForParent, addUsage, zeroUsage, sampleHostStatus } from './time/cputime';
 import { onProcessExit as ttyOnProcessExit } from './tty';
+import { exitSemUndo, shareSemUndo } from './ipc/sem';
+import { sweepShm } from './ipc/shm';
+import { inheritKeyrings } from './keys';
+import { cloneEvent, ptraceTaskExited, tracerExited } from './ptrace';
+import { ptraceAfterExec, ptraceNewChild } from './ptrace-stops';
 
 export const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800,
   CLONE_PIDFD = 0x1000, CLONE_PTRACE = 0x2000, CLONE_VFORK = 0x4000, CLONE_PARENT = 0x8000,
@@ -114,6 +119,7 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): n
   }
   // Point of no return.
   const tg = t.tg;
+  const oldTid = t.tid;
   for (const other of [...tg.tasks]) if (other !== t) killThread(s, other);
   if (!first) {
     s.byHost.delete(t.hostTid);
@@ -127,6 +133,7 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): n
     timersOnExec(tg);
     t.sig.altStack = { sp: 0, flags: SS_DISABLE, size: 0 };
     t.rseq = null;
+    capsAfterExec(t.creds);
   }
   if (!first) {
     tg.didExec = true;
@@ -144,6 +151,7 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): n
   tg.argv = res.argv;
   tg.envp = req.envp;
   tg.exePath = res.exe.path;
+  tg.auxv = img.auxv;
   t.comm = path.basename(res.exe.path).slice(0, 15);
   wakeVforkParent(s, t);
   if (hooks !== null) hooks.execDone(t, res.exe.path);
@@ -161,7 +169,10 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): n
   ev.setReg(Reg.ORIG_RAX, -1);
   p.setRegs(ctx);
   t.state = TaskState.Running;
-  s.resumeNow(t);
+  if (t.ptrace && !first) {
+    t.inSentry = true;
+    ptraceAfterExec(s, t, oldTid);
+  } else s.resumeNow(t);
   return 0;
 }
 
@@ -233,6 +244,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
     tg.argv = t.tg.argv;
     tg.envp = t.tg.envp;
     tg.exePath = t.tg.exePath;
+    tg.auxv = t.tg.auxv;
     tg.exitSignal = a.exitSignal;
     tg.personality = t.tg.personality;
     tg.startTimeNs = t.kernel.nowNs();
@@ -241,6 +253,8 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
     tg.parent?.children.add(tg);
     t.kernel.threadGroups.set(tid, tg);
     t.kernel.hooks?.fork(t.tg, tg);
+    if (f & CLONE_SYSVSEM) shareSemUndo(t.kernel, t.tg, tg);
+    inheritKeyrings(t.kernel, t.tg, tg);
   }
   const fdTable = useFdTable(f & CLONE_FILES ? t.fdTable : t.fdTable.fork());
   const fsCtx = f & CLONE_FS ? t.fsCtx : t.fsCtx.fork();
@@ -268,7 +282,9 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   if (f & CLONE_CHILD_SETTID) child.mem.writeI32(a.childTid, tid);
   if (f & CLONE_CHILD_CLEARTID) child.clearChildTid = a.childTid;
   if (f & CLONE_VFORK) child.vforkParent = t;
-  s.resumeNow(child);
+  const event = t.ptrace ? cloneEvent(t, f, a.exitSignal) : null;
+  if (event !== null) ptraceNewChild(s, t, child, event);
+  else s.resumeNow(child);
   return tid;
 }
 
@@ -328,6 +344,7 @@ function releaseUserState(t: Task): void {
 /** exit(2): one thread ends; the process ends with its last thread. */
 export function exitThread(s: Sentry, t: Task, code: number): void {
   const tg = t.tg;
+  if (t.ptrace) ptraceTaskExited(t, tg.exiting ? tg.groupExitStatus : (code & 0xff) << 8);
   killThread(s, t);
   if (tg.tasks.size === 0) processExited(s, tg, tg.exiting ? tg.groupExitStatus : (code & 0xff) << 8);
 }
@@ -352,6 +369,7 @@ export function exitGroup(s: Sentry, tg: ThreadGroup, status: number): void {
   for (const t of tg.tasks) releaseUserState(t);
   for (const t of tg.tasks) if (exclusive.has(t.mm)) sampleHostStatus(t);
   for (const mm of exclusive) s.platform.destroyAddressSpace(mm.asPid);
+  for (const t of tg.tasks) if (t.ptrace) ptraceTaskExited(t, status);
   for (const t of [...tg.tasks]) killThread(s, t, exclusive.has(t.mm));
   processExited(s, tg, status);
 }
@@ -367,6 +385,9 @@ function processExited(s: Sentry, tg: ThreadGroup, status: number): void {
   tg.waitStatus = status;
   timersOnExit(tg);
   ttyOnProcessExit(tg); // a session leader's terminal hangs up its foreground job
+  exitSemUndo(s.kernel, tg); // SEM_UNDO adjustments
+  tracerExited(s, tg); // its tracees go on (or die: PTRACE_O_EXITKILL)
+  sweepShm(s.kernel); // segments removed while this process had them attached
   tg.exitEvents.notify(0x41);
   s.kernel.hooks?.exit(tg, status);
   const init = s.init;

@@ -18,6 +18,8 @@ import { deliverPending, hasDeliverable, forceFault, onHostSignals, sendToTask }
 import { reapHostExit } from './process-lifecycle';
 import { setOwnerLookup } from './futex';
 import { seccompCheck } from './seccomp/filter';
+import { tracesSyscalls } from './ptrace';
+import { ptraceSyscallEnter, ptraceSyscallExit } from './ptrace-stops';
 
 export interface SyscallTracer {
   enter(t: Task): void;
@@ -199,9 +201,16 @@ export class Sentry {
     t.saveRegs(ev.regs);
     t.intrResult = -ERESTARTSYS;
     t.onInterrupt = null;
+    t.syscallOverride = null;
     t.resumed = false;
     t.timedOut = false;
     t.sysStartNs = this.tracer ? this.kernel.nowNs() : 0;
+    if (t.ptrace !== null && tracesSyscalls(t)) return ptraceSyscallEnter(this, t);
+    this.startSyscall(t);
+  }
+
+  /** After any syscall-entry stop: the strace line, seccomp, then the handler. */
+  startSyscall(t: Task): void {
     if (this.tracer) this.tracer.enter(t);
     if (t.seccomp !== null) {
       const r = seccompCheck(this, t);
@@ -220,7 +229,9 @@ export class Sentry {
     const e = nr >= 0 ? this.table.entries[nr] : undefined;
     const a = t.args;
     let r: number;
-    if (e && e.fn) {
+    if (t.syscallOverride !== null) {
+      r = t.syscallOverride();
+    } else if (e && e.fn) {
       try {
         r = e.fn(t, a[0], a[1], a[2], a[3], a[4], a[5]);
       } catch (err) {
@@ -237,6 +248,13 @@ export class Sentry {
       r = -ENOSYS;
     }
     this.complete(t, r);
+  }
+
+  /** The table's handler for the call t is in (a USER_NOTIF supervisor said CONTINUE). */
+  runHandler(t: Task): number {
+    const e = t.sysno >= 0 ? this.table.entries[t.sysno] : undefined;
+    const a = t.args;
+    return e?.fn ? e.fn(t, a[0], a[1], a[2], a[3], a[4], a[5]) : -ENOSYS;
   }
 
   /** Finishes a syscall: park, or resume with the result (delivering signals first). */
@@ -261,6 +279,12 @@ export class Sentry {
     if (this.tracer) this.tracer.exit(t, r);
     t.sysState = undefined;
     if (r === NO_RESUME) return;
+    if (t.ptrace !== null && (t.ptrace.pendingEvent !== null || tracesSyscalls(t))) return ptraceSyscallExit(this, t, r);
+    this.finishSyscall(t, r);
+  }
+
+  /** Resumes t after its syscall returned r (after any ptrace exit stop): signals, job control, the result. */
+  finishSyscall(t: Task, r: number): void {
     if (t.stopWhenDone) {
       t.stopWhenDone = false;
       t.state = TaskState.Stopped;

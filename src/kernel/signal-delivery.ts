@@ -18,6 +18,8 @@ import { exitGroup, stopGroup, continueGroup } from './process-lifecycle';
 import { pushSignalFrame } from './signal-frame';
 import { signalEvents } from './signalfd';
 import { limitsOf, RLIMIT_CORE } from './limits';
+import { stopsThroughDelivery } from './ptrace';
+import { ptraceSignalStop } from './ptrace-stops';
 
 function pendingFor(t: Task): boolean {
   return nextDeliverable(t.sig.pending, t.sig.mask) >= 0 || nextDeliverable(t.tg.sharedPending, t.sig.mask) >= 0;
@@ -56,7 +58,7 @@ export function sendToTask(s: Sentry, t: Task, si: SigInfo): void {
   if (si.signo === SIGCONT) continueGroup(s, t.tg); // even for init (prepare_signal)
   if (initIgnores(s, t.tg, si, t)) return;
   if (si.signo === SIGKILL) return exitGroup(s, t.tg, SIGKILL);
-  if (prepareSignal(s, t.tg, si.signo)) return;
+  if (!stopsThroughDelivery(t, si.signo) && prepareSignal(s, t.tg, si.signo)) return;
   enqueue(t.sig.pending, si);
   signalEvents.notify(0x41);
   notify(s, t, si.signo);
@@ -69,7 +71,8 @@ export function sendToGroup(s: Sentry, tg: ThreadGroup, si: SigInfo): void {
   if (si.signo === SIGCONT) continueGroup(s, tg); // even for init (prepare_signal)
   if (initIgnores(s, tg, si)) return;
   if (si.signo === SIGKILL) return exitGroup(s, tg, SIGKILL);
-  if (prepareSignal(s, tg, si.signo)) return;
+  const traced = si.signo === SIGSTOP && [...tg.tasks].some((t) => stopsThroughDelivery(t, si.signo));
+  if (!traced && prepareSignal(s, tg, si.signo)) return;
   enqueue(tg.sharedPending, si);
   signalEvents.notify(0x41);
   const bit = sigbit(si.signo);
@@ -89,8 +92,9 @@ function prepareSignal(s: Sentry, tg: ThreadGroup, sig: number): boolean {
     stopGroup(s, tg, sig);
     return true;
   }
-  // Ignored signals are dropped at once unless some thread blocks them (Linux sig_ignored).
-  if (tg.handlers.isIgnored(sig)) {
+  // Ignored signals are dropped at once unless some thread blocks them (Linux sig_ignored)
+  // or is traced (its tracer hears of every signal).
+  if (tg.handlers.isIgnored(sig) && ![...tg.tasks].some((t) => t.ptrace !== null)) {
     const bit = sigbit(sig);
     let blocked = false;
     for (const t of tg.tasks) if (t.sig.blocks(bit)) blocked = true;
@@ -127,6 +131,11 @@ export function deliverPending(s: Sentry, t: Task, result: number | null): void 
     const si = dequeue(t);
     if (!si) break;
     const sig = si.signo;
+    if (t.ptrace !== null && !si.traced && sig !== SIGKILL) {
+      // Signal-delivery stop: the tracer decides what is delivered (ptrace-stops.ts).
+      if (result !== null) ev.setReg(Reg.RAX, result);
+      return ptraceSignalStop(s, t, si, result);
+    }
     const act = t.tg.handlers.actions[sig];
     if (act.handler === SIG_IGN) continue;
     if (act.handler === SIG_DFL) {

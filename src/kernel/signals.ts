@@ -105,6 +105,8 @@ export interface SigInfo {
    * synchronous fault (Linux's force_sig_info clears SIGNAL_UNKILLABLE).
    */
   force?: boolean;
+  /** Already shown to a ptrace tracer at a signal-delivery stop (passed back on resume). */
+  traced?: boolean;
 }
 
 export function encodeSigInfo(si: SigInfo): Buffer {

@@ -9,6 +9,7 @@ import type { FsContext } from '../../fs/vfs/context';
 import type { SignalState } from './signals';
 import type { Kernel } from './kernel';
 import type { SeccompState } from './seccomp/filter';
+import type { PtraceState } from './ptrace';
 
 export const enum TaskState {
   /** Running guest code on the platform (or about to be resumed). */
@@ -19,6 +20,8 @@ export const enum TaskState {
   Stopped,
   /** Exited; its host context is gone. */
   Dead,
+  /** Held at a ptrace stop until its tracer resumes it (src/kernel/ptrace.ts). */
+  Traced,
 }
 
 /**
@@ -82,6 +85,12 @@ export class Task {
   noNewPrivs = false;
   /** Seccomp mode and filters (src/kernel/seccomp); null: none, and no check at syscall entry. */
   seccomp: SeccompState | null = null;
+  /** Being traced (src/kernel/ptrace.ts); null: not, and no stop is ever made. */
+  ptrace: PtraceState | null = null;
+  /** The filters run again after a PTRACE_EVENT_SECCOMP stop (SECCOMP_RET_TRACE then allows). */
+  seccompRechecking = false;
+  /** Runs instead of the call's handler while it waits elsewhere (a seccomp USER_NOTIF supervisor). */
+  syscallOverride: (() => number) | null = null;
   /** vfork: the parent waiting for this child to exec or exit. */
   vforkParent: Task | null = null;
   /** vfork: set on the parent when its child released it. */

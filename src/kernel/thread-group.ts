@@ -25,6 +25,8 @@ export class ThreadGroup {
   envp: string[] = [];
   /** Absolute guest path of the running executable (/proc/[pid]/exe, AT_EXECFN). */
   exePath = '';
+  /** The auxiliary vector of its program (/proc/PID/auxv; debuggers read AT_ENTRY, AT_PHDR). */
+  auxv: Buffer = Buffer.alloc(16);
   /** Set once every thread has exited: the wait status (as wait4 reports it). */
   zombie = false;
   waitStatus = 0;

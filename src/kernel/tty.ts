@@ -8,6 +8,7 @@
  * A controlling tty belongs to a session (keyed by sid), so every process of the session
  * shares it, as Linux's signal->tty does for processes that stay in the session.
  */
+import { capable, CAP_SYS_ADMIN } from '../auth/capabilities';
 import * as E from '../abi/errno';
 import type { Kernel } from './kernel';
 import type { Task } from './task';
@@ -66,7 +67,7 @@ export function setCtty(t: Task, tty: Ctty, steal: boolean): number {
   if (isCttyOf(tty, tg)) return 0;
   if (tg.sid !== tg.pid || cttyOf(tg) !== null) return -E.EPERM;
   if (tty.sid !== 0) {
-    if (!steal || !t.creds.isRoot) return -E.EPERM;
+    if (!steal || !capable(t.creds, CAP_SYS_ADMIN)) return -E.EPERM;
     detach(tty);
   }
   attach(tty, tg);

@@ -374,6 +374,8 @@ function copySegments(mm: AddressSpace, ctx: number, file: OpenedExec, loads: Pr
 export interface LoadedImage {
   entry: number;
   sp: number;
+  /** The auxiliary vector as written on the stack (/proc/PID/auxv). */
+  auxv: Buffer;
 }
 
 /**
@@ -462,5 +464,5 @@ export function loadImage(mm: AddressSpace, ctx: number, res: ExecResolution, re
   const ok = mm.mem.write(strStart, top) && mm.mem.write(platformAddr, platform) &&
     mm.mem.write(randomAddr, random) && mm.mem.write(sp, table);
   if (!ok) return { errno: 14, reason: 'cannot write initial stack' };
-  return { entry, sp };
+  return { entry, sp, auxv: Buffer.from(table.subarray(table.length - auxv.length * 16)) };
 }

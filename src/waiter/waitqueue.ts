@@ -54,6 +54,13 @@ export class WaitQueue {
     return undefined;
   }
 
+  /** Waiters registered for any of the events in mask. */
+  count(mask: number): number {
+    let n = 0;
+    for (const e of this.entries) if (!e.removed && (e.mask & mask) !== 0) n++;
+    return n;
+  }
+
   get size(): number {
     return this.entries.length;
   }

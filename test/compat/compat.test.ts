@@ -8,13 +8,22 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileGuest, LINKAGES } from '../helpers/build';
 import { GUESTS_DIR } from '../helpers/paths';
-import { expectSameAsNative, explain, runSandbox } from '../helpers/run';
+import { expectSameAsNative, explain, runNative, runSandbox } from '../helpers/run';
 
 const SRC = path.join(__dirname, 'guests');
 const build = (name: string, l: (typeof LINKAGES)[number]) => compileGuest(name, l, { srcDir: SRC, flags: ['-I', GUESTS_DIR] });
 
+/** The guest run natively under `prefix` (fresh namespaces) and in the sandbox: same stdout, both exit 0. */
+async function sameAsNativeIn(prefix: string[], name: string, l: (typeof LINKAGES)[number]): Promise<void> {
+  const bin = build(name, l);
+  const [native, sandbox] = await Promise.all([runNative([...prefix, bin], { timeoutMs: 25_000 }), runSandbox([bin], { timeoutMs: 25_000 })]);
+  expect(native.code, explain(native)).toBe(0);
+  expect(sandbox.stdout, explain(sandbox)).toBe(native.stdout);
+  expect(sandbox.code, explain(sandbox)).toBe(0);
+}
+
 describe('compat guests match Linux', () => {
-  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin', 'cp_misc', 'cp_usage', 'cp_procsys']) {
+  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin', 'cp_misc', 'cp_usage', 'cp_procsys', 'cp_aio', 'cp_keys', 'cp_fallocate']) {
     for (const l of LINKAGES) {
       it(`${name} (${l})`, async () => {
         await expectSameAsNative([build(name, l)], { timeoutMs: 25_000 });
@@ -23,12 +32,93 @@ describe('compat guests match Linux', () => {
   }
 });
 
+describe.skipIf(process.getuid?.() !== 0)('credentials once privileges are dropped', () => {
+  for (const l of LINKAGES) {
+    it(`cp_creds (${l}): capsets, keepcaps, ambient, exec, enforced as Linux`, async () => {
+      await expectSameAsNative([build('cp_creds', l)], { timeoutMs: 25_000 });
+    }, 40_000);
+  }
+});
+
 describe('guest seccomp: filters, every action, strict mode, TSYNC, inheritance', () => {
   for (const l of LINKAGES) {
     it(`cp_seccomp (${l})`, async () => {
       await expectSameAsNative([build('cp_seccomp', l)], { timeoutMs: 25_000 });
     }, 40_000);
+    it(`cp_seccomp_notify (${l}): USER_NOTIF answered by a supervisor`, async () => {
+      await expectSameAsNative([build('cp_seccomp_notify', l)], { timeoutMs: 25_000 });
+    }, 40_000);
   }
+});
+
+describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare') || !nfs.existsSync('/usr/bin/ipcs'))('SysV IPC: shm, sem, msg, /proc/sysvipc, ipcs', () => {
+  for (const l of LINKAGES) {
+    // Natively in a new IPC namespace, so its ids and ipcs listing start empty as the sandbox's do.
+    it(`cp_sysvipc (${l}) matches Linux in a fresh IPC namespace`, () => sameAsNativeIn(['unshare', '-i'], 'cp_sysvipc', l), 40_000);
+  }
+});
+
+describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))('POSIX message queues and the mqueue filesystem', () => {
+  for (const l of LINKAGES) {
+    it(`cp_mqueue (${l}) matches Linux in fresh IPC and mount namespaces`, () => sameAsNativeIn(['unshare', '-im'], 'cp_mqueue', l), 40_000);
+  }
+  it('/dev/mqueue is the sandbox\'s mqueue filesystem', async () => {
+    const r = await runSandbox(['/bin/sh', '-c', 'stat -c %A /dev/mqueue; grep " /dev/mqueue " /proc/mounts']);
+    expect(r.stdout, explain(r)).toBe('drwxrwxrwt\nmqueue /dev/mqueue mqueue rw,nosuid,nodev,noexec 0 0\n');
+  });
+});
+
+describe('sanitizer runtimes (huge MAP_NORESERVE shadows, their own signal and thread machinery)', () => {
+  for (const [name, flag] of [['cp_asan', '-fsanitize=address'], ['cp_tsan', '-fsanitize=thread']] as const) {
+    it(`${name}: the report's summary and the exit status are Linux's`, async () => {
+      const bin = compileGuest(name, 'dynamic', { srcDir: SRC, flags: [flag, '-g', '-O0'] });
+      const [native, sandbox] = await Promise.all([runNative([bin], { timeoutMs: 30_000 }), runSandbox([bin], { timeoutMs: 30_000 })]);
+      const summary = (s: string) => s.split('\n').filter((l) => l.startsWith('SUMMARY:'));
+      expect(summary(native.stderr).length, explain(native)).toBe(1);
+      expect(summary(sandbox.stderr), explain(sandbox)).toEqual(summary(native.stderr));
+      expect(sandbox.code, explain(sandbox)).toBe(native.code);
+    }, 45_000);
+  }
+});
+
+describe.skipIf(!nfs.existsSync('/usr/bin/valgrind'))('valgrind inside', () => {
+  it('--trace-children follows a shell into a crashing program: the same report as outside', async () => {
+    const bin = compileGuest('cp_gdb_crash', 'dynamic', { srcDir: SRC, flags: ['-g', '-O0'] });
+    const argv = ['/usr/bin/valgrind', '-q', '--trace-children=yes', '/bin/sh', '-c', `echo child; ${bin}`];
+    const [native, sandbox] = await Promise.all([runNative(argv, { timeoutMs: 60_000 }), runSandbox(argv, { timeoutMs: 60_000 })]);
+    const report = (s: string) => s.split('\n').filter((l) => /^==\d+==/.test(l)).map((l) => l.replace(/^==\d+==/, '==PID=='));
+    expect(report(native.stderr).some((l) => l.includes('depth3 (cp_gdb_crash.c:')), explain(native)).toBe(true);
+    expect(report(sandbox.stderr), explain(sandbox)).toEqual(report(native.stderr));
+    expect(sandbox.stdout, explain(sandbox)).toBe(native.stdout);
+    expect(sandbox.code, explain(sandbox)).toBe(native.code);
+  }, 90_000);
+});
+
+describe.skipIf(!nfs.existsSync('/usr/bin/java'))('Java with ZGC', () => {
+  it('starts (a multi-mapped heap in a memfd, uncommitted by punching holes) with no GC error', async () => {
+    const r = await runSandbox(['/usr/bin/java', '-XX:+UseZGC', '-Xmx256m', '-version'], { timeoutMs: 60_000 });
+    expect(r.code, explain(r)).toBe(0);
+    expect(r.stderr, explain(r)).toMatch(/OpenJDK .*VM/);
+    expect(r.stderr, explain(r)).not.toMatch(/\[error\]/);
+  }, 90_000);
+});
+
+const PG = '/usr/lib/postgresql/15/bin';
+describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync(`${PG}/initdb`) || !nfs.existsSync('/usr/bin/setpriv'))('PostgreSQL inside', () => {
+  it('initdb, a server (SysV + POSIX shared memory, semaphores), a query, a clean stop', async () => {
+    // As Debian's scripts do: drop to the postgres user with setpriv (keepcaps, setres*id, capset).
+    const script = [
+      'set -e', 'mkdir /tmp/pg && chown postgres /tmp/pg',
+      'run() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }',
+      `run ${PG}/initdb -D /tmp/pg -A trust >/dev/null 2>&1`,
+      `run ${PG}/pg_ctl -D /tmp/pg -l /tmp/pg/log -o "-k /tmp -c listen_addresses=''" -w start >/dev/null`,
+      'run /usr/bin/psql -h /tmp -d postgres -Atc "create table t(a int); insert into t select generate_series(1,1000); select count(*), sum(a) from t;"',
+      `run ${PG}/pg_ctl -D /tmp/pg -m fast -w stop >/dev/null`, 'echo stopped',
+    ].join('\n');
+    const r = await runSandbox(['/bin/sh', '-c', script], { timeoutMs: 90_000 });
+    expect(r.stdout, explain(r)).toBe('CREATE TABLE\nINSERT 0 1000\n1000|500500\nstopped\n');
+    expect(r.code, explain(r)).toBe(0);
+  }, 120_000);
 });
 
 /** A hand-built ELF: one PT_LOAD (R+X) holding header and code, no sections; writes, exits 42. */

@@ -4,6 +4,10 @@
  */
 import { capsOf } from '../../../src/auth/capabilities';
 import { filterCount } from '../../../src/kernel/seccomp/filter';
+import { MemInode } from './mem-file';
+import { procSysvipcShm } from '../../../src/kernel/ipc/shm';
+import { procSysvipcSem } from '../../../src/kernel/ipc/sem';
+import { procSysvipcMsg } from '../../../src/kernel/ipc/msg';
 import { readFileSync } from 'fs';
 import { randomUuid } from '../../../src/determinism/entropy';
 import { guestMemory, virtualBootWallTs, virtualClock } from '../../../src/determinism/virtual-clock';
@@ -179,7 +183,8 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
       ['oom_score', file(K('oom_score'), () => '0\n')],
       ['loginuid', file(K('loginuid'), () => '4294967295')],
       ['sessionid', file(K('sessionid'), () => '4294967295')],
-      ['auxv', file(K('auxv'), () => Buffer.alloc(16), 0o400)],
+      ['auxv', file(K('auxv'), () => tg.auxv, 0o400)],
+      ['mem', () => new MemInode(fs, K('mem'), t, self)],
       ['wchan', file(K('wchan'), () => '0')],
       ['io', file(K('io'), () => ioText(t.tg), 0o400)],
     ];
@@ -233,6 +238,11 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
       ['overflowgid', file('/sys/kernel/overflowgid', () => '65534\n')],
       ['shmmax', file('/sys/kernel/shmmax', () => '18446744073692774399\n')],
       ['shmall', file('/sys/kernel/shmall', () => '18446744073692774399\n')],
+      ['shmmni', file('/sys/kernel/shmmni', () => '4096\n')],
+      ['sem', file('/sys/kernel/sem', () => '32000\t1024000000\t500\t32000\n')],
+      ['msgmax', file('/sys/kernel/msgmax', () => '8192\n')],
+      ['msgmnb', file('/sys/kernel/msgmnb', () => '16384\n')],
+      ['msgmni', file('/sys/kernel/msgmni', () => '32000\n')],
       ['yama', dir('/sys/kernel/yama', () => entries([['ptrace_scope', file('/sys/kernel/yama/ptrace_scope', () => '1\n')]]))],
       ['random', dir('/sys/kernel/random', () => entries([
         ['boot_id', file('/sys/kernel/random/boot_id', () => (bootId ??= randomUuid()) + '\n')],
@@ -298,6 +308,11 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
       ['mounts', link('/mounts', () => 'self/mounts')],
       ['cmdline', file('/cmdline', () => 'BOOT_IMAGE=/vmlinuz root=/dev/root ro\n')],
       ['sys', dir('/sys', sysEntries)],
+      ['sysvipc', dir('/sysvipc', () => entries([
+        ['shm', file('/sysvipc/shm', () => procSysvipcShm(kernel))],
+        ['sem', file('/sysvipc/sem', () => procSysvipcSem(kernel))],
+        ['msg', file('/sysvipc/msg', () => procSysvipcMsg(kernel))],
+      ]))],
       ['net', link('/net', () => 'self/net')],
     ]);
     for (const tg of kernel.threadGroups.values()) m.set(String(tg.pid), pidEntry(tg));
@@ -369,7 +384,7 @@ function statusText(t: Task, state?: string): string {
     `Ngid:\t0`,
     `Pid:\t${t.tid}`,
     `PPid:\t${tg.ppid}`,
-    `TracerPid:\t0`,
+    `TracerPid:\t${t.ptrace?.tracer.pid ?? 0}`,
     `Uid:\t${c.uid}\t${c.euid}\t${c.suid}\t${c.fsuid}`,
     `Gid:\t${c.gid}\t${c.egid}\t${c.sgid}\t${c.fsgid}`,
     `FDSize:\t${Math.max(64, t.fdTable.highest)}`,
@@ -393,7 +408,7 @@ function statusText(t: Task, state?: string): string {
     `CapPrm:\t${hex16(capsOf(c).permitted)}`,
     `CapEff:\t${hex16(capsOf(c).effective)}`,
     `CapBnd:\t${hex16(0x1ffffffffff)}`,
-    `CapAmb:\t${hex16(0)}`,
+    `CapAmb:\t${(capsOf(c).ambient ?? 0n).toString(16).padStart(16, '0')}`,
     `NoNewPrivs:\t${t.noNewPrivs ? 1 : 0}`,
     `Seccomp:\t${t.seccomp?.mode ?? 0}`,
     `Seccomp_filters:\t${filterCount(t.seccomp)}`,

@@ -13,6 +13,9 @@ import { type BpfProgram, runBpf } from './bpf';
 import { exitGroup, exitThread } from '../process-lifecycle';
 import { fatalStatus, forceFault } from '../signal-delivery';
 import { SIGKILL, SIGSYS } from '../signals';
+import { PTRACE_O_TRACESECCOMP } from '../ptrace';
+import { ptraceSeccompStop } from '../ptrace-stops';
+import type { SeccompListener } from './notify';
 
 export const SECCOMP_MODE_DISABLED = 0, SECCOMP_MODE_STRICT = 1, SECCOMP_MODE_FILTER = 2;
 
@@ -36,6 +39,8 @@ export interface SeccompFilter {
   readonly log: boolean;
   /** Instructions on the path to the root, each filter counting 4 more (MAX_INSNS_PER_PATH). */
   readonly pathInsns: number;
+  /** SECCOMP_FILTER_FLAG_NEW_LISTENER: where its SECCOMP_RET_USER_NOTIF calls are answered. */
+  readonly listener: SeccompListener | null;
 }
 
 /** A task's seccomp state; replaced, never changed, so forked tasks can share it. */
@@ -118,11 +123,16 @@ export function seccompCheck(s: Sentry, t: Task): number | null {
     case SECCOMP_RET_ERRNO:
       return -Math.min(value, MAX_ERRNO);
     case SECCOMP_RET_TRACE:
-      // No tracer would be told (ptrace stops are not offered to filters): as Linux without one.
-      return -ENOSYS;
+      // After the tracer's PTRACE_EVENT_SECCOMP stop the filters run again, and TRACE then allows.
+      if (t.seccompRechecking) return null;
+      if (t.ptrace && t.ptrace.options & PTRACE_O_TRACESECCOMP) {
+        ptraceSeccompStop(s, t, value);
+        return NO_RESUME;
+      }
+      return -ENOSYS; // no tracer asked for it: as Linux
     case SECCOMP_RET_USER_NOTIF:
-      // No listener can exist (SECCOMP_FILTER_FLAG_NEW_LISTENER is refused): as Linux without one.
-      return -ENOSYS;
+      if (!match.listener || match.listener.closed) return -ENOSYS; // no supervisor: as Linux
+      return match.listener.notify(t, d);
     case SECCOMP_RET_TRAP:
       trap(s, t, nr, value);
       return NO_RESUME;

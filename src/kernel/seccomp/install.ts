@@ -7,6 +7,7 @@
 import { EINVAL, ENOMEM, ESRCH } from '../../abi/errno';
 import type { Task } from '../task';
 import type { BpfProgram } from './bpf';
+import type { SeccompListener } from './notify';
 import { isAncestor, SECCOMP_MODE_FILTER, SECCOMP_MODE_STRICT, type SeccompFilter } from './filter';
 
 /** MAX_INSNS_PER_PATH: instructions over a whole chain (each filter counting 4 more). */
@@ -19,6 +20,8 @@ export interface InstallOptions {
   tsyncEsrch?: boolean;
   /** SECCOMP_FILTER_FLAG_LOG. */
   log?: boolean;
+  /** SECCOMP_FILTER_FLAG_NEW_LISTENER's listener. */
+  listener?: SeccompListener | null;
 }
 
 /** SECCOMP_SET_MODE_STRICT: 0 or -EINVAL (a task in filter mode cannot go back). */
@@ -48,7 +51,7 @@ export function installFilter(t: Task, prog: BpfProgram, o: InstallOptions = {})
   }
   const pathInsns = prog.len + (prev ? prev.pathInsns + 4 : 0);
   if (pathInsns > MAX_INSNS_PER_PATH) return -ENOMEM;
-  const filter: SeccompFilter = { prog, prev, log: !!o.log, pathInsns };
+  const filter: SeccompFilter = { prog, prev, log: !!o.log, pathInsns, listener: o.listener ?? null };
   const state = { mode: SECCOMP_MODE_FILTER, filter } as const;
   t.seccomp = state;
   if (o.tsync) {

@@ -1,4 +1,5 @@
 import type { Task } from '../task';
+import { capable, CAP_SYS_NICE } from '../../auth/capabilities';
 import { EACCES, EINVAL, EPERM, ESRCH } from '../../abi/errno';
 
 /**
@@ -76,7 +77,7 @@ export function findTask(t: Task, pid: number): Task | null {
 /** Linux check_same_owner(): caller's euid is the target's uid or euid, or root. */
 export function mayChangeSched(caller: Task, target: Task): boolean {
   const c = caller.creds;
-  return c.isRoot || c.euid === target.creds.euid || c.euid === target.creds.uid;
+  return capable(c, CAP_SYS_NICE) || c.euid === target.creds.euid || c.euid === target.creds.uid;
 }
 
 function isRt(policy: number): boolean {
@@ -111,7 +112,7 @@ export function setScheduler(caller: Task, target: Task, policy: number, priorit
   // DEADLINE needs sched_setattr's runtime/period; through this call it is invalid.
   if (policy === SCHED_DEADLINE) return -EINVAL;
   if (priority < 0 || priority > 99 || isRt(policy) !== (priority !== 0)) return -EINVAL;
-  if (!caller.creds.isRoot) {
+  if (!capable(caller.creds, CAP_SYS_NICE)) {
     if (isRt(policy) && priority > a.priority && priority > rtprioLimit) return -EPERM;
     if (a.resetOnFork && !reset) return -EPERM;
     if (!mayChangeSched(caller, target)) return -EPERM;
@@ -185,11 +186,11 @@ export function setPriority(t: Task, which: number, who: number, nice: number, n
   let err = -ESRCH;
   for (const p of prioTargets(t, which, who)) {
     const c = t.creds;
-    if (p.creds.uid !== c.euid && p.creds.euid !== c.euid && !c.isRoot) {
+    if (p.creds.uid !== c.euid && p.creds.euid !== c.euid && !capable(c, CAP_SYS_NICE)) {
       err = -EPERM;
       continue;
     }
-    if (nice < schedOf(p).nice && !(20 - nice <= niceLimit || c.isRoot)) {
+    if (nice < schedOf(p).nice && !(20 - nice <= niceLimit || capable(c, CAP_SYS_NICE))) {
       err = -EACCES;
       continue;
     }
