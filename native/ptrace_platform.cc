@@ -4,6 +4,7 @@
 // returns the next stop with the registers already in the shared event buffer, and
 // the hot path (resumeSyscallAndWait) writes the result, resumes and waits in one call.
 #include "common.h"
+#include "platform_internal.h"
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -52,7 +53,14 @@ static int64_t MonoNs() {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void ChargeSentryTime(pid_t tid) {
+void NoteSentryStop(pid_t tid) {
+  g_stopAt = MonoNs();
+  g_stopTid = tid;
+}
+
+pid_t StubPgid() { return g_pgid; }
+
+void ChargeSentryTime(pid_t tid) {
   if (tid != g_stopTid) return;
   g_sentryNs[tid & 0xffff] += (double)(MonoNs() - g_stopAt);
   g_stopTid = 0;
@@ -427,7 +435,7 @@ static Napi::Value SetFpRegs(const Napi::CallbackInfo& info) {
 
 // Runs one host syscall inside stopped stub thread `tid` at the gadget and returns its
 // result. `newTid` receives the child of a clone. The thread's registers are restored.
-static long InjectSyscall(pid_t tid, long nr, const long a[6], pid_t* newTid) {
+long InjectSyscall(pid_t tid, long nr, const long a[6], pid_t* newTid) {
   user_regs_struct saved, r;
   if (Ptrace(PTRACE_GETREGS, tid, nullptr, &saved) != 0) return -errno;
   r = saved;
@@ -594,6 +602,10 @@ static pid_t ForkStub(int* nsFlags) {
 // is then unmapped and the image's writable pages made read-only.
 static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
   std::string path = info[0].As<Napi::String>().Utf8Value();
+  // systrap (src/platform/systrap.ts): the stub traps instead of stopping, and keeps
+  // the Sentry's doorbell eventfd at ST_EVENTFD (native/stub/systrap_abi.h).
+  bool systrap = info.Length() > 1 && info[1].IsString() && info[1].As<Napi::String>().Utf8Value() == "systrap";
+  int doorbell = systrap && info.Length() > 2 ? info[2].As<Napi::Number>().Int32Value() : -1;
   int exe = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (exe < 0) return Num(info.Env(), -errno);
   int sv[2];
@@ -638,12 +650,18 @@ static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
     if (syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) != 0) _exit(125);
     // Keep exactly one fd: the socket, at kStubSockFd. The exe fd is close-on-exec.
     if (dup2(sv[1], kStubSockFd) != kStubSockFd) _exit(124);
-    int exeHi = fcntl(exe, F_DUPFD_CLOEXEC, kStubSockFd + 1);
+    int keepHi = kStubSockFd;
+    if (doorbell >= 0) {
+      if (dup2(doorbell, kStubSockFd + 1) != kStubSockFd + 1) _exit(124);
+      keepHi = kStubSockFd + 1;
+    }
+    int exeHi = fcntl(exe, F_DUPFD_CLOEXEC, keepHi + 1);
     if (exeHi < 0) _exit(124);
     syscall(SYS_close_range, 0, kStubSockFd - 1, 0);
     syscall(SYS_close_range, exeHi + 1, ~0U, 0);
-    if (exeHi > kStubSockFd + 1) syscall(SYS_close_range, kStubSockFd + 1, exeHi - 1, 0);
-    char* argv[] = {(char*)"tssandbox-stub", keepDumpable ? (char*)"dumpable" : nullptr, nullptr};
+    if (exeHi > keepHi + 1) syscall(SYS_close_range, keepHi + 1, exeHi - 1, 0);
+    char* argv[] = {(char*)"tssandbox-stub", systrap ? (char*)"systrap" : (char*)"ptrace",
+                    keepDumpable ? (char*)"dumpable" : nullptr, nullptr};
     char* envp[] = {nullptr};
     syscall(SYS_execveat, exeHi, "", argv, envp, AT_EMPTY_PATH);
     _exit(126);
@@ -750,11 +768,8 @@ static void DrainStubSocket() {
 //    mmap fail or write the received bytes somewhere else in its own memory).
 static constexpr int kRecvFd = 0;
 
-static Napi::Value MmapHostFd(const Napi::CallbackInfo& info) {
-  pid_t tid = info[0].As<Napi::Number>().Int32Value();
-  int hostFd = info[1].As<Napi::Number>().Int32Value();
-  long addr = ArgL(info, 2), len = ArgL(info, 3), prot = ArgL(info, 4), flags = ArgL(info, 5), off = ArgL(info, 6);
-  if (g_stubSock < 0 || g_stubPeer < 0) return Num(info.Env(), -EBADF);
+long MmapHostFdIn(pid_t tid, int hostFd, long addr, long len, long prot, long flags, long off) {
+  if (g_stubSock < 0 || g_stubPeer < 0) return -EBADF;
   DrainStubSocket();
   uint32_t seq = ++g_fdSeq;
   {
@@ -778,7 +793,7 @@ static Napi::Value MmapHostFd(const Napi::CallbackInfo& info) {
         continue;
       }
       int e = errno;
-      if (e != EAGAIN || attempt > 0) return Num(info.Env(), e == EAGAIN ? -ENOMEM : -e);
+      if (e != EAGAIN || attempt > 0) return e == EAGAIN ? -ENOMEM : -e;
       DrainStubSocket();
     }
   }
@@ -820,7 +835,14 @@ static Napi::Value MmapHostFd(const Napi::CallbackInfo& info) {
     InjectSyscall(tid, SYS_close, cl, nullptr);
   }
   DrainStubSocket();
-  return Num(info.Env(), (double)res);
+  return res;
+}
+
+static Napi::Value MmapHostFd(const Napi::CallbackInfo& info) {
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  int hostFd = info[1].As<Napi::Number>().Int32Value();
+  long addr = ArgL(info, 2), len = ArgL(info, 3), prot = ArgL(info, 4), flags = ArgL(info, 5), off = ArgL(info, 6);
+  return Num(info.Env(), (double)MmapHostFdIn(tid, hostFd, addr, len, prot, flags, off));
 }
 
 // ---- guest memory ----

@@ -12,6 +12,7 @@ const HELP = `usage: tssandbox <command> [options]
 commands:
   run [options] PROGRAM [ARGS...]   run PROGRAM in a new sandbox
   syscalls [--markdown]             print the syscall support table
+  platforms                         list the platforms, whether each works here (and why not)
   spec|create|start|state|kill|delete|run --bundle|exec|ps|list|features|install
                                     the OCI runtime command line (tssandbox help oci)
   --version, --help
@@ -23,8 +24,9 @@ run options:
   --env K=V               set an environment variable (repeatable)
   --clear-env             start from an empty environment instead of the caller's
   --cwd DIR               guest working directory (default: the caller's, if visible)
-  --platform ptrace       the platform (only ptrace so far)
-  --no-pin                do not pin the Sentry and its stubs to one CPU
+  --platform NAME         systrap or ptrace (kvm: not implemented yet); default: the fastest
+                          that works here (tssandbox platforms), or $TSSANDBOX_PLATFORM
+  --no-pin                ptrace: do not pin the Sentry and its stubs to one CPU
   --memory SIZE           guest memory limit, e.g. 256m: anonymous memory (ENOMEM at mmap, the
                           OOM killer's SIGKILL at touch time) and tmpfs data (ENOSPC)
   --tmpfs-size SIZE       cap on tmpfs data only (default: half the host's RAM)
@@ -88,6 +90,10 @@ export function main(argv: string[]): void {
     if (cmd === 'syscalls') {
       printSyscallTable(argv.includes('--markdown'));
       process.exit(0);
+    }
+    if (cmd === 'platforms') {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      process.exit((require('./platforms') as typeof import('./platforms')).platformsCommand());
     }
     if (cmd === 'run') {
       const opts = parseRunArgs(argv.slice(1));

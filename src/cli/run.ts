@@ -20,7 +20,8 @@ import { SYSCALL_TABLE } from '../../syscalls/table';
 import { createInit, startInit } from '../kernel/process-lifecycle';
 import { releaseResolution, resolveExec, type ExecRequest } from '../loader/exec-image';
 import { hostStringToArg } from '../loader/exec-args';
-import { PtracePlatform } from '../platform/ptrace';
+import { createPlatform } from '../platform/select';
+import { resolvePlatform } from './platforms';
 import { native } from '../platform/native';
 import { StraceTracer } from './strace';
 import { installTimers } from '../kernel/time/index';
@@ -84,10 +85,12 @@ function run(o: RunOptions): number {
   const ttyFd = useConsole ? -1 : [0, 1, 2].find((fd) => tty.isatty(fd)) ?? -1;
   // First: pinning applies to what is forked after it (the gofer, the stubs), and the
   // gofer answers the Sentry synchronously, best on the same CPU.
-  const platform = new PtracePlatform({ pin: o.pin });
+  const made = createPlatform(resolvePlatform(o.platform), { pin: o.pin });
+  if (typeof made === 'string') fail(made, 125);
+  const platform = made.platform;
   const kernel = new Kernel();
   // Pinned, every guest thread shares one CPU: that is the machine the guest sees.
-  kernel.cpus = o.pin ? 1 : Math.min(31, Math.max(1, os.availableParallelism()));
+  kernel.cpus = made.pinned ? 1 : Math.min(31, Math.max(1, os.availableParallelism()));
   kernel.memoryLimit = o.memoryLimit;
   checkHostSource('--root', o.root, true);
   for (const m of o.mounts) checkHostSource('--mount', m.src, false);

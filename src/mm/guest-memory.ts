@@ -7,7 +7,7 @@ export const USER_MIN = 0x1000;
 export const TASK_SIZE = 0x7ffffffff000;
 /** The stub's image and scratch page: never guest memory to the Sentry. */
 const STUB_START = 0x7ff000000000;
-const STUB_END = 0x7ff000100000;
+const STUB_END = 0x7ff002000000; // the stub image, then systrap's shared frames (native/stub/systrap_abi.h)
 
 /**
  * Reads and writes one address space's memory from the Sentry

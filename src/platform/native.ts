@@ -12,8 +12,11 @@ export interface NativeAddon {
   setEventBuffer(buf: ArrayBuffer): void;
   /** Pins the calling thread (and stubs started later) to one CPU (-1: the current one). */
   pinToCpu(cpu: number): number;
-  /** Starts the template stub from the stub binary; returns its host pid or -errno. */
-  spawnStub(stubPath: string): number;
+  /**
+   * Starts the template stub from the stub binary; returns its host pid or -errno.
+   * mode 'systrap' (with the doorbell eventfd from systrapInit) makes a systrap stub.
+   */
+  spawnStub(stubPath: string, mode?: 'ptrace' | 'systrap', doorbellFd?: number): number;
   /**
    * Waits for the next stop of any stub thread, a watched host fd becoming ready
    * (revents filled), a host signal, or the timeout (< 0: none). Returns the event kind.
@@ -48,6 +51,28 @@ export interface NativeAddon {
   exitThread(tid: number): number;
   /** Reaps a dead thread's status without blocking (after SIGKILL). */
   reap(tid: number): number;
+
+  // ---- systrap platform (native/systrap_platform.cc; ctx = guest host tid) ----
+  /** Creates the doorbell eventfd stubs ring while the Sentry sleeps: its fd or -errno. */
+  systrapInit(): number;
+  /** 0 if this host can run systrap, else why not. */
+  systrapSupport(): number | string;
+  /** A new address space forked from the template stub (or from ctx's); its first thread, stopped. */
+  systrapNewAddressSpace(templateOrCtx: number): number;
+  systrapNewThread(ctx: number): number;
+  /** The traced injector thread (stub leader) of ctx's address space, or -ESRCH. */
+  systrapLeader(ctx: number): number;
+  systrapGetRegs(ctx: number): number;
+  systrapSetRegs(ctx: number): number;
+  systrapGetFpRegs(ctx: number): number;
+  systrapSetFpRegs(ctx: number): number;
+  systrapResumeSyscall(ctx: number, result: number): number;
+  systrapResumeSyscallAndWait(ctx: number, result: number, timeoutMs: number): number;
+  systrapResume(ctx: number): number;
+  systrapWait(timeoutMs: number, fds: Int32Array | null, events: Int32Array | null, revents: Int32Array | null, count: number): number;
+  systrapKick(ctx: number): number;
+  systrapExitThread(ctx: number): number;
+  systrapDestroyAddressSpace(ctx: number): number;
 
   // ---- guest memory (process_vm_readv/writev) ----
   /** Reads len bytes at addr of host process pid into buf[off..]; returns bytes read or -errno. */

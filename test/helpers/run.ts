@@ -41,6 +41,8 @@ export const BASE_ENV: Record<string, string> = {
   LC_ALL: 'C',
   TERM: 'dumb',
   TZ: 'UTC',
+  // The whole suite can run per platform: TSSANDBOX_PLATFORM=systrap npx vitest run ...
+  ...(process.env.TSSANDBOX_PLATFORM ? { TSSANDBOX_PLATFORM: process.env.TSSANDBOX_PLATFORM } : {}),
 };
 
 const MAX_OUTPUT = 16 * 1024 * 1024;

@@ -1,0 +1,20 @@
+// What native/ptrace_platform.cc shares with native/systrap_platform.cc (the systrap
+// platform drives its stubs' injector threads with the same ptrace machinery).
+#pragma once
+#include <sys/types.h>
+
+namespace tss {
+
+// Runs one host syscall in stopped, traced stub thread tid at the gadget; its result.
+long InjectSyscall(pid_t tid, long nr, const long a[6], pid_t* newTid);
+// mmap of a Sentry host fd into stopped, traced tid (fd passed and closed again).
+long MmapHostFdIn(pid_t tid, int hostFd, long addr, long len, long prot, long flags, long off);
+// The process group of all stubs (waitpid(-pgid) hears every traced stub thread).
+pid_t StubPgid();
+// Sentry-time accounting per host thread (takeSentryNs): a stop taken / answered.
+void NoteSentryStop(pid_t tid);
+void ChargeSentryTime(pid_t tid);
+
+void InitSystrap(Napi::Env env, Napi::Object exports);
+
+}  // namespace tss
