@@ -14,6 +14,8 @@ pid_t StubPgid();
 // Sentry-time accounting per host thread (takeSentryNs): a stop taken / answered.
 void NoteSentryStop(pid_t tid);
 void ChargeSentryTime(pid_t tid);
+// A thread stopped but not resumed (it blocked): charges its handling up to now only.
+void ChargePendingStop();
 
 void InitSystrap(Napi::Env env, Napi::Object exports);
 

@@ -60,6 +60,10 @@ void NoteSentryStop(pid_t tid) {
 
 pid_t StubPgid() { return g_pgid; }
 
+void ChargePendingStop() {
+  if (g_stopTid) ChargeSentryTime(g_stopTid);
+}
+
 void ChargeSentryTime(pid_t tid) {
   if (tid != g_stopTid) return;
   g_sentryNs[tid & 0xffff] += (double)(MonoNs() - g_stopAt);

@@ -464,6 +464,7 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
     return ReportSegv(c);
   }
   if (!g_exits.empty()) return ReportExit();
+  ChargePendingStop();
   SetSigchldWakeups(true);
   int64_t start = NowNs();
   int64_t deadline = timeoutMs < 0 ? INT64_MAX : start + (int64_t)timeoutMs * 1000000;

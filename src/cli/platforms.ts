@@ -13,7 +13,7 @@ import { PLATFORM_NAMES, isPlatformName, staticUnavailability, type PlatformName
 import { UsageError } from './args';
 
 /** The platforms the default may pick, fastest first (see src/platform/README.md). */
-const DEFAULT_CANDIDATES: PlatformName[] = ['systrap', 'ptrace'];
+const DEFAULT_CANDIDATES: PlatformName[] = ['ptrace'];
 
 export interface ProbeResult {
   name: PlatformName;
