@@ -186,7 +186,7 @@ static void st_install_filter(void) {
       LD(offsetof(struct seccomp_data, args[0])),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, STUB_SOCK_FD, 0, 1),
       RET(SECCOMP_RET_ALLOW),
-      RET(SECCOMP_RET_KILL_PROCESS),
+      RET(SECCOMP_RET_TRAP), /* a guest thread at the gadget: trapped like any syscall */
       /* [38] the handler's instruction (the accumulator still holds the low ip) */
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_HSYS_IP, 0, 13),
       LD(offsetof(struct seccomp_data, nr)),

@@ -7,7 +7,7 @@ import { spawn } from 'child_process';
 import { compileGuest, LINKAGES } from '../helpers/build';
 import { runSandbox } from '../helpers/run';
 import { BIN } from '../helpers/paths';
-import { stubsOf } from './stubs';
+import { expectedStubFds, stubsOf } from './stubs';
 
 const SRC = path.join(__dirname, 'guests');
 
@@ -51,7 +51,8 @@ describe('the stub process, seen from the host', () => {
       for (const pid of stubs) {
         // All stubs descend from the template, which the Sentry forked: check every one.
         const fds = fs.readdirSync(`/proc/${pid}/fd`);
-        expect(fds, `fds of stub ${pid}`).toEqual(['1000']);
+        expect(fds, `fds of stub ${pid}`).toEqual(expectedStubFds(pid));
+        if (fds.includes('1001')) expect(fs.readlinkSync(`/proc/${pid}/fd/1001`)).toBe('anon_inode:[eventfd]');
         const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
         expect(status).toMatch(/^Seccomp:\s+2$/m);
         expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
