@@ -92,7 +92,21 @@ __attribute__((used)) static void st_handler(int sig, void* si, void* ucv) {
     }
     __atomic_store_n(&f->waiting, 1, __ATOMIC_SEQ_CST);
     s = __atomic_load_n(&f->state, __ATOMIC_SEQ_CST);
-    if (s != ST_REPLY) stub_hsys(__NR_futex, (long)&f->state, FUTEX_WAIT_, s, 0);
+    /* Bounded: if another guest thread wrote over this frame's state, the Sentry (which
+       then thinks this thread runs) would never take it; posting again every 50 ms
+       heals that, and a thread the Sentry does hold ignores it (the Sentry only looks
+       at frames of threads it let run). */
+    struct { long sec, nsec; } nap = {0, 50000000};
+    if (s != ST_REPLY && stub_hsys(__NR_futex, (long)&f->state, FUTEX_WAIT_, s, (long)&nap) == -110 /* ETIMEDOUT */) {
+      /* Never over a reply that came meanwhile: only from the state that was seen. */
+      unsigned int seen = s;
+      if (__atomic_compare_exchange_n(&f->state, &seen, ST_POSTED, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        if (__atomic_load_n(&ctl->sleeping, __ATOMIC_SEQ_CST)) {
+          unsigned long one = 1;
+          stub_hsys(__NR_write, ST_EVENTFD, (long)&one, 8, 0);
+        }
+      }
+    }
     __atomic_store_n(&f->waiting, 0, __ATOMIC_SEQ_CST);
   }
   unsigned int cmd = f->cmd;
