@@ -210,6 +210,22 @@ void TakeFrame(Ctx* c, int* sigOut, uint8_t siOut[128]) {
   StopRunning(c);
 }
 
+// The Sentry's copy of a stopped thread's FP state, from the kernel's image on the
+// thread's signal stack (where the frame says it is: checked to lie inside the slot).
+void LoadFp(Ctx* c) {
+  if (c->fpLoaded) return;
+  st_frame* f = c->f;
+  uint64_t off = f->fpoff;
+  uint32_t n = f->fpsize;
+  if (n < 512 || n > kFpMax) n = 512;
+  c->fpsize = n;
+  if (off >= ST_FRAME_SIZE && off <= ST_SLOT_SIZE - n)
+    memcpy(c->fp, reinterpret_cast<uint8_t*>(f) + off, n);
+  else
+    memset(c->fp, 0, n);  // no image (or a made-up offset): an empty state
+  c->fpLoaded = true;
+}
+
 // A new guest thread in `as`, started at the stub's thread entry, untraced, with its
 // signal stack and the guest-thread filter; returned stopped (its first trap taken).
 long NewThreadIn(As* as, Ctx* from) {
@@ -270,12 +286,7 @@ long NewThreadIn(As* as, Ctx* from) {
   TakeFrame(c, &sig, si);
   if (from) {
     // A thread or fork child starts with its creator's FP/vector state, as on Linux.
-    if (!from->fpLoaded) {
-      uint32_t n = from->f->fpsize;
-      from->fpsize = n < 512 || n > kFpMax ? 512 : n;
-      memcpy(from->fp, from->f->fp, from->fpsize);
-      from->fpLoaded = true;
-    }
+    LoadFp(from);
     memcpy(c->fp, from->fp, from->fpsize);
     c->fpsize = from->fpsize;
     c->fpLoaded = c->fpDirty = true;
@@ -612,12 +623,7 @@ Napi::Value SetRegs(const Napi::CallbackInfo& info) {
 Napi::Value GetFp(const Napi::CallbackInfo& info) {
   Ctx* c = CtxOf(TidArg(info, 0));
   if (!c || c->running) return Num(info.Env(), -ESRCH);
-  if (!c->fpLoaded) {
-    uint32_t n = c->f->fpsize;
-    c->fpsize = n < 512 || n > kFpMax ? 512 : n;
-    memcpy(c->fp, c->f->fp, c->fpsize);
-    c->fpLoaded = true;
-  }
+  LoadFp(c);
   memcpy(EventBuffer() + kFpOff, c->fp, c->fpsize);
   Info()[kInfoFpSize] = (int32_t)c->fpsize;
   return Num(info.Env(), c->fpsize);

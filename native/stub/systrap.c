@@ -72,9 +72,11 @@ __attribute__((used)) static void st_handler(int sig, void* si, void* ucv) {
   r[18] = m->eflags, r[19] = m->rsp, r[20] = m->ss, r[21] = fsb, r[22] = gsb;
   r[23] = r[24] = r[25] = r[26] = 0;
   st_copy(f->siginfo, si, 128);
+  /* The FP image stays where the kernel put it, on this slot's signal stack, which the
+     Sentry maps too: it reads it there only when it needs it (signal frames, forks). */
   unsigned char* fx = (unsigned char*)m->fpstate;
   unsigned int fpsize = fx ? st_fpsize(fx) : 0;
-  if (fx) st_copy(f->fp, fx, fpsize);
+  f->fpoff = fx ? (unsigned long)fx - (unsigned long)f : 0;
   f->fpsize = fpsize;
   f->signo = (unsigned int)sig;
   __atomic_store_n(&f->state, ST_POSTED, __ATOMIC_SEQ_CST);

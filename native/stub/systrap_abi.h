@@ -54,12 +54,12 @@ struct st_frame {
   unsigned int fpsize;
   volatile unsigned int tidword; /* CLONE_CHILD_SETTID/CLEARTID: 0 once the thread is gone */
   unsigned long altstack[3];     /* stack_t for the injected sigaltstack */
-  unsigned long pad0[1];
+  unsigned long fpoff;           /* the kernel's FP/XSAVE image: its offset in the slot (0: none) */
   unsigned long regs[27]; /* struct user_regs_struct order */
   unsigned long pad1[5];
   unsigned char siginfo[128];
   unsigned char pad2[512 - 448];
-  unsigned char fp[4096] __attribute__((aligned(64)));
+  unsigned char fp[4096] __attribute__((aligned(64))); /* FP state the Sentry sets (ST_CMD_FP) */
 };
 
 #endif

@@ -47,3 +47,13 @@ export function createPlatform(name: PlatformName, opts: { pin: boolean }): Crea
   if (name === 'systrap') return { platform: new SystrapPlatform(), pinned: false };
   return { platform: new PtracePlatform({ pin: opts.pin }), pinned: opts.pin };
 }
+
+/**
+ * TSSANDBOX_PLATFORM when set and known, else `fallback` (OCI mode uses this: its
+ * engines pass no platform flag of ours). Unknown names are refused by the caller.
+ */
+export function platformFromEnv(fallback: PlatformName): PlatformName | string {
+  const v = process.env.TSSANDBOX_PLATFORM;
+  if (!v) return fallback;
+  return isPlatformName(v) ? v : `TSSANDBOX_PLATFORM: unknown platform '${v}' (available: ${PLATFORM_NAMES.join(', ')})`;
+}
