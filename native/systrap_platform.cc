@@ -74,13 +74,30 @@ Ctx* g_synthSegv = nullptr;
 int g_doorbell = -1;
 // Spinning is what makes a handoff cheap (~0.1 us against ~8 us through futex), but
 // only while both sides really run at once: on a loaded machine a spinner burns the
-// slice its peer needs. So both spins adapt: a spin that ends in a handoff grows (up to
-// the maximum), one that ends in a sleep halves. TSS_SYSTRAP_SPIN=ns,cycles fixes them.
-int64_t kSpinMaxNs = 40000;
-int64_t g_spinNs = 20000;
-unsigned kStubSpinMax = 80000;
-unsigned g_stubSpinCycles = 20000;
-bool g_spinFixed = false;
+// slice its peer needs. So each side's spin is on or off: on, it spins long enough to
+// cover the other side's work; four spins in a row that end asleep turn it off; while
+// off, one handoff in 64 spins again to see whether it would pay now.
+// TSS_SYSTRAP_SPIN=ns,cycles fixes both.
+struct Spin {
+  int64_t budget;  // ns (Sentry) or TSC cycles (stub) when on
+  bool on = true;
+  unsigned misses = 0, probe = 0;
+  bool fixed = false;
+  int64_t Next() {
+    if (fixed || on || (++probe & 63) == 0) return budget;
+    return 0;
+  }
+  void Hit() {
+    if (fixed) return;
+    on = true;
+    misses = 0;
+  }
+  void Miss() {
+    if (!fixed && ++misses >= 4) on = false;
+  }
+};
+Spin g_sentrySpin{40000};
+Spin g_stubSpin{80000};
 
 constexpr uint64_t kVsyscallPage = 0xffffffffff600000ULL;
 constexpr long kThreadFlags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
@@ -109,9 +126,9 @@ void Wake(st_frame* f) {
   __atomic_store_n(&f->state, ST_REPLY, __ATOMIC_SEQ_CST);
   if (__atomic_load_n(&f->waiting, __ATOMIC_SEQ_CST)) {
     syscall(SYS_futex, &f->state, FUTEX_WAKE, 1, nullptr, nullptr, 0);
-    if (!g_spinFixed && g_stubSpinCycles > 2000) g_stubSpinCycles /= 2;
-  } else if (!g_spinFixed && g_stubSpinCycles < kStubSpinMax) {
-    g_stubSpinCycles += g_stubSpinCycles / 4 + 100;
+    g_stubSpin.Miss();
+  } else {
+    g_stubSpin.Hit();
   }
 }
 
@@ -190,7 +207,7 @@ As* MakeAs(pid_t leader, long* err) {
     return nullptr;
   }
   As* as = new As{leader, fd, static_cast<uint8_t*>(m), std::vector<Ctx*>(ST_NSLOTS, nullptr)};
-  reinterpret_cast<st_ctl*>(as->map)->spinCycles = g_stubSpinCycles;
+  reinterpret_cast<st_ctl*>(as->map)->spinCycles = (unsigned)g_stubSpin.budget;
   g_as[leader] = as;
   return as;
 }
@@ -406,7 +423,7 @@ void Resume(Ctx* c) {
     cmd |= ST_CMD_FP;
   }
   f->cmd = cmd;
-  reinterpret_cast<st_ctl*>(c->as->map)->spinCycles = g_stubSpinCycles;
+  reinterpret_cast<st_ctl*>(c->as->map)->spinCycles = (unsigned)g_stubSpin.Next();
   c->running = true;
   c->vsys = false;
   g_running.push_back(c);
@@ -478,6 +495,7 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
   ChargePendingStop();
   SetSigchldWakeups(true);
   int64_t start = NowNs();
+  int64_t spin = g_running.empty() || count > 0 ? 0 : g_sentrySpin.Next();
   int64_t deadline = timeoutMs < 0 ? INT64_MAX : start + (int64_t)timeoutMs * 1000000;
   if (count > 256) count = 256;
   struct pollfd p[258];
@@ -488,16 +506,20 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
         return kEvHostSignal;
       }
       if (Ctx* c = ScanPosted()) {
-        if (!g_spinFixed && it > 0 && g_spinNs < kSpinMaxNs) g_spinNs += g_spinNs / 4 + 100;
+        if (spin > 0) g_sentrySpin.Hit();
         return Decode(c);
       }
       if ((it & 255) == 0 && ReapInjectors()) return ReportExit();
-      if (g_running.empty() || count > 0 || deadline == start) break;
-      if (NowNs() - start > g_spinNs) {
-        if (!g_spinFixed && g_spinNs > 1000) g_spinNs /= 2;
+      if (spin == 0 || deadline == start) break;
+      int64_t spun = NowNs() - start;
+      if (spun > spin) {
+        g_sentrySpin.Miss();
+        spin = 0;
         break;
       }
-      __builtin_ia32_pause();
+      // Past the first microseconds, yield: a stub thread on this CPU gets to run.
+      if (spun > 3000) sched_yield();
+      else __builtin_ia32_pause();
     }
     SetSleeping(1);
     Ctx* c = ScanPosted();
@@ -556,10 +578,10 @@ int32_t* I32Arg(const Napi::CallbackInfo& info, int i) {
 Napi::Value Init(const Napi::CallbackInfo& info) {
   if (g_doorbell < 0) g_doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (const char* e = getenv("TSS_SYSTRAP_SPIN")) {
-    g_spinNs = atol(e);
+    g_sentrySpin.budget = atol(e);
     const char* c = strchr(e, ',');
-    if (c) g_stubSpinCycles = (unsigned)atol(c + 1);
-    g_spinFixed = true;
+    g_stubSpin.budget = c ? atol(c + 1) : 0;
+    g_sentrySpin.fixed = g_stubSpin.fixed = true;
   }
   if (g_doorbell < 0) return Num(info.Env(), -errno);
   return Num(info.Env(), g_doorbell);

@@ -88,8 +88,12 @@ __attribute__((used)) static void st_handler(int sig, void* si, void* ucv) {
   unsigned long t0 = st_rdtsc();
   unsigned int s;
   while ((s = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE)) != ST_REPLY) {
-    if (st_rdtsc() - t0 < ctl->spinCycles) {
-      __asm__ volatile("pause");
+    unsigned long spun = st_rdtsc() - t0;
+    if (spun < ctl->spinCycles) {
+      /* Past the first few microseconds, yield: if the Sentry shares this CPU, a pure
+         spin would keep it off until the time slice ends. */
+      if (spun > 8000) stub_hsys(__NR_sched_yield, 0, 0, 0, 0);
+      else __asm__ volatile("pause");
       continue;
     }
     __atomic_store_n(&f->waiting, 1, __ATOMIC_SEQ_CST);
