@@ -90,7 +90,7 @@ static Napi::Value SetEventBuffer(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-static void FillSyscallArgs() {
+void FillSyscallArgs() {
   user_regs_struct* r = Regs();
   double* a = reinterpret_cast<double*>(g_buf + kArgsOff);
   a[0] = (double)(int64_t)r->rdi;
@@ -112,7 +112,7 @@ static uint64_t g_vsysEntry = 0;
 static pid_t g_synthSegvTid = 0;
 
 // Reports the thread as faulted with SIGSEGV (SI_KERNEL, si_addr 0), as Linux does.
-static int ReportSegv(pid_t pid) {
+int ReportSegv(pid_t pid) {
   int32_t* inf = Info();
   memset(g_buf + kSiginfoOff, 0, 128);
   int32_t* si = reinterpret_cast<int32_t*>(g_buf + kSiginfoOff);
@@ -252,6 +252,22 @@ static int DecodeStop(pid_t pid, int status) {
   return kEvSignal;
 }
 
+void DrainSelfPipe() {
+  char drain[64];
+  while (read(SelfPipeReadFd(), drain, sizeof drain) > 0) {
+  }
+}
+
+bool TakePollResults(const struct pollfd* p, int32_t* revents, int count) {
+  bool ready = false;
+  for (int i = 0; i < count; i++) {
+    revents[i] = p[i].revents;
+    if (p[i].revents) ready = true;
+  }
+  if (ready) Info()[kInfoKind] = kEvPoll;
+  return ready;
+}
+
 static int64_t NowMs() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -318,24 +334,12 @@ static int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, i
       Info()[kInfoKind] = kEvTimeout;
       return kEvTimeout;
     }
-    if (n > 0 && (p[0].revents & POLLIN)) {
-      char drain[64];
-      while (read(p[0].fd, drain, sizeof drain) > 0) {
-      }
-    }
-    bool ready = false;
-    for (int i = 0; i < count; i++) {
-      revents[i] = p[i + 1].revents;
-      if (p[i + 1].revents) ready = true;
-    }
-    if (ready) {
-      Info()[kInfoKind] = kEvPoll;
-      return kEvPoll;
-    }
+    if (n > 0 && (p[0].revents & POLLIN)) DrainSelfPipe();
+    if (TakePollResults(p + 1, revents, count)) return kEvPoll;
   }
 }
 
-static int32_t* I32Arg(const Napi::CallbackInfo& info, int i) {
+int32_t* I32Arg(const Napi::CallbackInfo& info, int i) {
   if (!info[i].IsTypedArray()) return nullptr;
   Napi::TypedArray ta = info[i].As<Napi::TypedArray>();
   return reinterpret_cast<int32_t*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());

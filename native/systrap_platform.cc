@@ -281,8 +281,9 @@ long NewThreadIn(As* as, Ctx* from) {
     syscall(SYS_tgkill, as->leader, tid, SIGKILL);
     return -EAGAIN;
   }
-  // The first trap comes within microseconds; a thread that never posts is gone.
-  int64_t until = NowNs() + 5000000000LL;
+  // The first trap comes within microseconds (re-posted every 50 ms if a sibling wrote
+  // over the frame); a thread that never posts in 2 s is ended.
+  int64_t until = NowNs() + 2000000000LL;
   while (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) != ST_POSTED) {
     if (NowNs() > until || syscall(SYS_tgkill, as->leader, tid, 0) != 0) {
       syscall(SYS_tgkill, as->leader, tid, SIGKILL);
@@ -320,42 +321,26 @@ As* AsOfCtx(pid_t tid) {
 
 // Reports the thread as faulted with SIGSEGV (SI_KERNEL), as Linux does for a bad
 // vsyscall pointer or a 32-bit syscall.
-int ReportSegv(Ctx* c) {
-  int32_t* inf = Info();
+// The event's registers and info fields for stopped c.
+int32_t* EventFor(Ctx* c) {
   *Regs() = c->regs;
-  memset(EventBuffer() + kSiginfoOff, 0, 128);
-  int32_t* si = reinterpret_cast<int32_t*>(EventBuffer() + kSiginfoOff);
-  si[0] = SIGSEGV;
-  si[2] = 0x80;  // SI_KERNEL
-  inf[kInfoTid] = c->tid;
-  inf[kInfoStatus] = 0;
-  inf[kInfoMsg] = 0;
-  inf[kInfoSigno] = SIGSEGV;
-  inf[kInfoKind] = kEvSignal;
-  return kEvSignal;
-}
-
-void FillSyscallArgs() {
-  user_regs_struct* r = Regs();
-  double* a = reinterpret_cast<double*>(EventBuffer() + kArgsOff);
-  a[0] = (double)(int64_t)r->rdi;
-  a[1] = (double)(int64_t)r->rsi;
-  a[2] = (double)(int64_t)r->rdx;
-  a[3] = (double)(int64_t)r->r10;
-  a[4] = (double)(int64_t)r->r8;
-  a[5] = (double)(int64_t)r->r9;
-  *reinterpret_cast<double*>(EventBuffer() + kNrOff) = (double)(int64_t)r->orig_rax;
-}
-
-int ReportSyscall(Ctx* c) {
-  *Regs() = c->regs;
-  FillSyscallArgs();
-  NoteSentryStop(c->tid);
   int32_t* inf = Info();
   inf[kInfoTid] = c->tid;
   inf[kInfoStatus] = 0;
   inf[kInfoMsg] = 0;
   inf[kInfoSigno] = 0;
+  return inf;
+}
+
+int ReportSegv(Ctx* c) {
+  EventFor(c);
+  return tss::ReportSegv(c->tid);
+}
+
+int ReportSyscall(Ctx* c) {
+  int32_t* inf = EventFor(c);
+  FillSyscallArgs();
+  NoteSentryStop(c->tid);
   inf[kInfoKind] = kEvSyscall;
   return kEvSyscall;
 }
@@ -399,13 +384,9 @@ int Decode(Ctx* c) {
   c->regs.orig_rax = (unsigned long)-1;
   bool fault = sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP;
   if (!fault) sig = SIGURG;  // the kick (or a frame the guest made up): the Sentry just looks
-  *Regs() = c->regs;
+  int32_t* inf = EventFor(c);
   memcpy(EventBuffer() + kSiginfoOff, si, 128);
   reinterpret_cast<int32_t*>(EventBuffer() + kSiginfoOff)[0] = sig;
-  int32_t* inf = Info();
-  inf[kInfoTid] = c->tid;
-  inf[kInfoStatus] = 0;
-  inf[kInfoMsg] = 0;
   inf[kInfoSigno] = sig;
   inf[kInfoKind] = kEvSignal;
   return kEvSignal;
@@ -541,21 +522,9 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
     SetSleeping(0);
     uint64_t v;
     if (p[1].revents & POLLIN) (void)!read(g_doorbell, &v, sizeof v);
-    if (p[0].revents & POLLIN) {
-      char drain[64];
-      while (read(p[0].fd, drain, sizeof drain) > 0) {
-      }
-    }
+    if (p[0].revents & POLLIN) DrainSelfPipe();
     if (n < 0 && e != EINTR) return -e;
-    bool ready = false;
-    for (int i = 0; i < count; i++) {
-      revents[i] = p[i + 2].revents;
-      if (p[i + 2].revents) ready = true;
-    }
-    if (ready) {
-      Info()[kInfoKind] = kEvPoll;
-      return kEvPoll;
-    }
+    if (TakePollResults(p + 2, revents, count)) return kEvPoll;
     if (n == 0 && NowNs() >= deadline) {
       Info()[kInfoKind] = kEvTimeout;
       return kEvTimeout;
@@ -568,11 +537,6 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
 
 pid_t TidArg(const Napi::CallbackInfo& info, int i) { return info[i].As<Napi::Number>().Int32Value(); }
 
-int32_t* I32Arg(const Napi::CallbackInfo& info, int i) {
-  if (!info[i].IsTypedArray()) return nullptr;
-  Napi::TypedArray ta = info[i].As<Napi::TypedArray>();
-  return reinterpret_cast<int32_t*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
-}
 
 // The doorbell every stub rings when it posts while the Sentry sleeps (passed to spawnStub).
 Napi::Value Init(const Napi::CallbackInfo& info) {

@@ -92,6 +92,11 @@ struct kernel_sigaction {
 };
 
 #define ALLOW_NR(n) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (n), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+/* What the Sentry runs at the gadget on both platforms (20 instructions). */
+#define GADGET_NRS                                                                                     \
+  ALLOW_NR(__NR_mmap), ALLOW_NR(__NR_munmap), ALLOW_NR(__NR_mprotect), ALLOW_NR(__NR_mremap),          \
+      ALLOW_NR(__NR_madvise), ALLOW_NR(__NR_msync), ALLOW_NR(__NR_clone), ALLOW_NR(__NR_exit),         \
+      ALLOW_NR(__NR_exit_group), ALLOW_NR(__NR_close)
 
 /* The entry point hands the initial stack (argc, argv...) to stub_main. */
 __asm__(
@@ -154,16 +159,7 @@ __attribute__((noreturn, used)) void stub_main(long* sp) {
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ip, 1, 0),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-      ALLOW_NR(__NR_mmap),
-      ALLOW_NR(__NR_munmap),
-      ALLOW_NR(__NR_mprotect),
-      ALLOW_NR(__NR_mremap),
-      ALLOW_NR(__NR_madvise),
-      ALLOW_NR(__NR_msync),
-      ALLOW_NR(__NR_clone),
-      ALLOW_NR(__NR_exit),
-      ALLOW_NR(__NR_exit_group),
-      ALLOW_NR(__NR_close),
+      GADGET_NRS,
       /* recvmsg only on the Sentry's socket */
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_recvmsg, 0, 3),
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),

@@ -189,16 +189,7 @@ static void st_install_filter(void) {
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_GADGET_IP, 0, 30),
       /* [8] the gadget */
       LD(offsetof(struct seccomp_data, nr)),
-      ALLOW_NR(__NR_mmap),
-      ALLOW_NR(__NR_munmap),
-      ALLOW_NR(__NR_mprotect),
-      ALLOW_NR(__NR_mremap),
-      ALLOW_NR(__NR_madvise),
-      ALLOW_NR(__NR_msync),
-      ALLOW_NR(__NR_clone),
-      ALLOW_NR(__NR_exit),
-      ALLOW_NR(__NR_exit_group),
-      ALLOW_NR(__NR_close),
+      GADGET_NRS,
       ALLOW_NR(__NR_sigaltstack),
       ALLOW_NR(__NR_seccomp),
       /* recvmsg only on the Sentry's socket */

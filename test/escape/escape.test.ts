@@ -7,7 +7,7 @@ import { spawn } from 'child_process';
 import { compileGuest, LINKAGES } from '../helpers/build';
 import { runSandbox } from '../helpers/run';
 import { BIN } from '../helpers/paths';
-import { expectedStubFds, stubsOf } from './stubs';
+import { expectedStubFds, stdoutShows, stubsOf } from './stubs';
 
 const SRC = path.join(__dirname, 'guests');
 
@@ -37,15 +37,7 @@ describe('the stub process, seen from the host', () => {
     const guest = compileGuest('hold_mapping', 'dynamic', { srcDir: SRC });
     const child = spawn(process.execPath, [BIN, 'run', guest], { stdio: ['pipe', 'pipe', 'pipe'] });
     try {
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error('guest did not start')), 15_000);
-        child.stdout.on('data', (d: Buffer) => {
-          if (d.toString().includes('mapped')) {
-            clearTimeout(t);
-            resolve();
-          }
-        });
-      });
+      await stdoutShows(child, 'mapped');
       const stubs = stubsOf(child.pid!);
       expect(stubs.length).toBeGreaterThan(1); // the template and the guest's own
       for (const pid of stubs) {

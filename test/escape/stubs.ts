@@ -82,3 +82,16 @@ export function expectedStubFds(pid: number): string[] {
   }
   return bell === 'anon_inode:[eventfd]' ? ['1000', '1001'] : ['1000'];
 }
+
+/** Resolves once `child` has written `marker` to stdout (rejects after `ms`). */
+export function stdoutShows(child: { stdout: NodeJS.ReadableStream | null }, marker: string, ms = 15_000): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no '${marker}' within ${ms} ms`)), ms);
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes(marker)) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+}

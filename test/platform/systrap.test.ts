@@ -9,7 +9,7 @@ import { spawn } from 'child_process';
 import { compileGuest } from '../helpers/build';
 import { BASE_ENV, explain, runCli, runSandbox } from '../helpers/run';
 import { BIN } from '../helpers/paths';
-import { stubsOf } from '../escape/stubs';
+import { stdoutShows, stubsOf } from '../escape/stubs';
 
 const SRC = path.join(__dirname, 'guests');
 const PLATFORMS = ['ptrace', 'systrap'] as const;
@@ -74,15 +74,7 @@ describe('multi-core', () => {
     for (const platform of PLATFORMS) {
       const child = spawn(process.execPath, [BIN, 'run', `--platform=${platform}`, guest], { stdio: ['pipe', 'pipe', 'pipe'], env: BASE_ENV });
       try {
-        await new Promise<void>((resolve, reject) => {
-          const t = setTimeout(() => reject(new Error('guest did not start')), 15_000);
-          child.stdout.on('data', (d: Buffer) => {
-            if (d.toString().includes('mapped')) {
-              clearTimeout(t);
-              resolve();
-            }
-          });
-        });
+        await stdoutShows(child, 'mapped');
         const stubs = stubsOf(child.pid!);
         expect(stubs.length).toBeGreaterThan(1);
         for (const pid of stubs) {
