@@ -5,15 +5,17 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawn } from 'child_process';
 import { compileGuest, LINKAGES } from '../helpers/build';
-import { runSandbox } from '../helpers/run';
+import { runSandbox, TEST_PLATFORMS } from '../helpers/run';
 import { BIN } from '../helpers/paths';
 import { expectedStubFds, stdoutShows, stubsOf } from './stubs';
 
 const SRC = path.join(__dirname, 'guests');
 
-describe.each(LINKAGES)('stub escape attempts (%s)', (linkage) => {
+const BY_PLATFORM = LINKAGES.flatMap((l) => TEST_PLATFORMS.map((p) => [l, p] as const));
+
+describe.each(BY_PLATFORM)('stub escape attempts (%s, %s)', (linkage, platform) => {
   it('gadget, stub mappings and the stub socket are out of reach', async () => {
-    const r = await runSandbox([compileGuest('stub_escape', linkage, { srcDir: SRC })]);
+    const r = await runSandbox([`--platform=${platform}`, compileGuest('stub_escape', linkage, { srcDir: SRC })]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe([
       'gadget getpid -> 1 (guest pid 1)',

@@ -45,6 +45,12 @@ export const BASE_ENV: Record<string, string> = {
   ...(process.env.TSSANDBOX_PLATFORM ? { TSSANDBOX_PLATFORM: process.env.TSSANDBOX_PLATFORM } : {}),
 };
 
+/**
+ * The platforms per-platform tests run on: TSSANDBOX_PLATFORM alone when set (the suite
+ * run once per platform), else each platform that has a guest-facing contract to keep.
+ */
+export const TEST_PLATFORMS: readonly string[] = process.env.TSSANDBOX_PLATFORM ? [process.env.TSSANDBOX_PLATFORM] : ['ptrace', 'systrap'];
+
 const MAX_OUTPUT = 16 * 1024 * 1024;
 
 // Native reference runs write for real: a guest that creates a file with a garbage

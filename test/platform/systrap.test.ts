@@ -7,12 +7,12 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawn } from 'child_process';
 import { compileGuest } from '../helpers/build';
-import { BASE_ENV, explain, runCli, runSandbox } from '../helpers/run';
+import { BASE_ENV, explain, runCli, runSandbox, TEST_PLATFORMS } from '../helpers/run';
 import { BIN } from '../helpers/paths';
 import { stdoutShows, stubsOf } from '../escape/stubs';
 
 const SRC = path.join(__dirname, 'guests');
-const PLATFORMS = ['ptrace', 'systrap'] as const;
+const PLATFORMS = TEST_PLATFORMS;
 
 describe.each(PLATFORMS)('platform %s', (platform) => {
   it('a guest jumping to the stub\'s syscall instructions with its own registers reaches no host syscall', async () => {
