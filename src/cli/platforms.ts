@@ -13,7 +13,7 @@ import { PLATFORM_NAMES, isPlatformName, staticUnavailability, type PlatformName
 import { UsageError } from './args';
 
 /** The platforms the default may pick, fastest first (see src/platform/README.md). */
-const DEFAULT_CANDIDATES: PlatformName[] = ['ptrace'];
+const DEFAULT_CANDIDATES: PlatformName[] = ['systrap', 'ptrace'];
 
 export interface ProbeResult {
   name: PlatformName;
@@ -36,28 +36,37 @@ export function resolvePlatform(flag: string): PlatformName {
   return defaultPlatform();
 }
 
+/** The repository (or install) root: the first ancestor holding package.json and binding.gyp. */
+function root(): string {
+  for (const up of ['..', '../..', '../../..']) {
+    const d = path.join(__dirname, up);
+    if (fs.existsSync(path.join(d, 'package.json')) && fs.existsSync(path.join(d, 'binding.gyp'))) return d;
+  }
+  return path.join(__dirname, '../..');
+}
+
+/** tssandbox's version and the stub's build time: a rebuilt stub is probed again. */
 function version(): string {
   try {
-    const pkg = path.join(__dirname, ...(fs.existsSync(path.join(__dirname, '../../package.json')) ? ['../..'] : ['../../..']), 'package.json');
-    const st = fs.statSync(path.join(path.dirname(pkg), 'build', 'Release', 'tssandbox-stub'));
-    return `${(JSON.parse(fs.readFileSync(pkg, 'utf8')) as { version: string }).version}-${Math.floor(st.mtimeMs)}`;
+    const r = root();
+    const st = fs.statSync(path.join(r, 'build', 'Release', 'tssandbox-stub'));
+    return `${(JSON.parse(fs.readFileSync(path.join(r, 'package.json'), 'utf8')) as { version: string }).version}-${Math.floor(st.mtimeMs)}`;
   } catch {
     return 'unknown';
   }
 }
 
-function cacheFile(): string {
-  const base = process.env.XDG_CACHE_HOME || (process.env.HOME ? path.join(process.env.HOME, '.cache') : os.tmpdir());
+/** Where the probe results live: $XDG_CACHE_HOME or ~/.cache, else the temp directory. */
+function cacheFiles(): string[] {
   const key = `${os.release()}-${version()}-uid${process.getuid?.() ?? 0}`.replace(/[^A-Za-z0-9._-]/g, '_');
-  return path.join(base, 'tssandbox', `platforms-${key}.json`);
+  const dirs = [process.env.XDG_CACHE_HOME, process.env.HOME ? path.join(process.env.HOME, '.cache') : undefined]
+    .filter((d): d is string => !!d).map((d) => path.join(d, 'tssandbox'));
+  dirs.push(path.join(os.tmpdir(), `tssandbox-${process.getuid?.() ?? 0}`));
+  return dirs.map((d) => path.join(d, `platforms-${key}.json`));
 }
 
 function cliPath(): string {
-  for (const up of ['../../bin/tssandbox', '../../../bin/tssandbox', '../bin/tssandbox']) {
-    const p = path.join(__dirname, up);
-    if (fs.existsSync(p)) return p;
-  }
-  return path.join(__dirname, '../../bin/tssandbox');
+  return path.join(root(), 'bin', 'tssandbox');
 }
 
 /** Runs a tiny guest on `name`; works, or why not (its first line of stderr). */
@@ -78,23 +87,28 @@ export function probeAll(): ProbeResult[] {
 }
 
 function readCache(): ProbeResult[] | null {
-  try {
-    const v = JSON.parse(fs.readFileSync(cacheFile(), 'utf8')) as ProbeResult[];
-    return Array.isArray(v) && v.every((x) => isPlatformName(x.name)) ? v : null;
-  } catch {
-    return null;
+  for (const f of cacheFiles()) {
+    try {
+      const v = JSON.parse(fs.readFileSync(f, 'utf8')) as ProbeResult[];
+      if (Array.isArray(v) && v.every((x) => isPlatformName(x.name))) return v;
+    } catch {
+      // not there: the next place
+    }
   }
+  return null;
 }
 
 function writeCache(v: ProbeResult[]): void {
-  try {
-    const f = cacheFile();
-    fs.mkdirSync(path.dirname(f), { recursive: true, mode: 0o700 });
-    const tmp = `${f}.${process.pid}`;
-    fs.writeFileSync(tmp, JSON.stringify(v), { mode: 0o600 });
-    fs.renameSync(tmp, f);
-  } catch {
-    // No cache: the next run probes again.
+  for (const f of cacheFiles()) {
+    try {
+      fs.mkdirSync(path.dirname(f), { recursive: true, mode: 0o700 });
+      const tmp = `${f}.${process.pid}`;
+      fs.writeFileSync(tmp, JSON.stringify(v), { mode: 0o600 });
+      fs.renameSync(tmp, f);
+      return;
+    } catch {
+      // read-only: the next place
+    }
   }
 }
 
