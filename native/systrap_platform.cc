@@ -30,6 +30,7 @@ extern "C" {
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -382,6 +383,20 @@ int Decode(Ctx* c) {
     return ReportSyscall(c);
   }
   c->regs.orig_rax = (unsigned long)-1;
+  if (sig == SIGSEGV && code > 0 && (c->regs.rip & ~0xfffULL) == kVsyscallPage) {
+    // vsyscall=none on the host: the call faults at the entry; the `ret` is ours to do.
+    uint64_t off = c->regs.rip - kVsyscallPage, caller;
+    struct iovec local = {&caller, 8}, remote = {(void*)c->regs.rsp, 8};
+    if ((off == 0 || off == 0x400 || off == 0x800) && process_vm_readv(c->as->leader, &local, 1, &remote, 1, 0) == 8) {
+      c->vsys = true;
+      c->vsysEntry = c->regs.rip;
+      c->regs.rip = caller;
+      c->regs.rsp += 8;
+      c->regs.orig_rax = off == 0 ? SYS_gettimeofday : off == 0x400 ? SYS_time : SYS_getcpu;
+      c->regs.rax = (unsigned long)-ENOSYS;
+      return ReportSyscall(c);
+    }
+  }
   bool fault = sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP;
   if (!fault) sig = SIGURG;  // the kick (or a frame the guest made up): the Sentry just looks
   int32_t* inf = EventFor(c);
