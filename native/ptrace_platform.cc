@@ -490,6 +490,50 @@ long InjectSyscall(pid_t tid, long nr, const long a[6], pid_t* newTid) {
   }
 }
 
+// Atomically replaces the 32-bit word at addr in stopped, traced thread tid's address
+// space with `desired` if it holds `expected` (the stub's cmpxchg gadget, run by that
+// thread: atomic against every other thread of the address space, on any CPU). Returns
+// the old value (0..2^32-1), or -EFAULT/-ESRCH. The thread's registers are restored.
+long CasU32(pid_t tid, uint64_t addr, uint32_t expected, uint32_t desired) {
+  user_regs_struct saved, r;
+  if (Ptrace(PTRACE_GETREGS, tid, nullptr, &saved) != 0) return -errno;
+  r = saved;
+  r.rip = kCasGadget;
+  r.rdi = addr;
+  r.rsi = desired;
+  r.rax = expected;
+  r.orig_rax = (unsigned long)-1;
+  if (Ptrace(PTRACE_SETREGS, tid, nullptr, &r) != 0) return -errno;
+  if (Ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return -errno;
+  for (;;) {
+    int status;
+    pid_t p = waitpid(tid, &status, __WALL);
+    if (p < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (WIFEXITED(status) || WIFSIGNALED(status)) return -ESRCH;
+    int sig = WSTOPSIG(status);
+    if (sig == SIGTRAP || sig == SIGSEGV || sig == SIGBUS) {
+      if (Ptrace(PTRACE_GETREGS, tid, nullptr, &r) != 0) return -errno;
+      Ptrace(PTRACE_SETREGS, tid, nullptr, &saved);
+      if (sig == SIGTRAP && r.rip == kCasGadget + 5) return (long)(uint32_t)r.rax;
+      return -EFAULT;  // a bad address faults at the cmpxchg; the fault is not delivered
+    }
+    Ptrace(PTRACE_CONT, tid, nullptr, nullptr);  // anything else in flight: suppressed
+  }
+}
+
+static Napi::Value CasU32Napi(const Napi::CallbackInfo& info) {
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  uint64_t addr = (uint64_t)info[1].As<Napi::Number>().Int64Value();
+  uint32_t expected = info[2].As<Napi::Number>().Uint32Value();
+  uint32_t desired = info[3].As<Napi::Number>().Uint32Value();
+  if (addr & 3 || addr + 4 > 0x7ffffffff000ULL || (addr + 4 > kStubBase && addr < 0x7ff002000000ULL))
+    return Num(info.Env(), -EFAULT);
+  return Num(info.Env(), (double)CasU32(tid, addr, expected, desired));
+}
+
 static long ArgL(const Napi::CallbackInfo& info, int i) {
   return (long)info[i].As<Napi::Number>().Int64Value();
 }
@@ -960,6 +1004,7 @@ void InitPtrace(Napi::Env env, Napi::Object exports) {
   exports["getFpRegs"] = Napi::Function::New(env, GetFpRegs);
   exports["setFpRegs"] = Napi::Function::New(env, SetFpRegs);
   exports["inject"] = Napi::Function::New(env, Inject);
+  exports["casU32"] = Napi::Function::New(env, CasU32Napi);
   exports["mmapHostFd"] = Napi::Function::New(env, MmapHostFd);
   exports["injectClone"] = Napi::Function::New(env, InjectClone);
   exports["tgkill"] = Napi::Function::New(env, Tgkill);

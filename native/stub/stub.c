@@ -65,7 +65,12 @@ __asm__(
     "  .org 0x40, 0xcc\n"
     "  mov $39, %eax\n"
     "  syscall\n"
-    "  ud2\n");
+    "  ud2\n"
+    /* Both platforms: an atomic compare-and-swap on guest memory, run by a traced thread
+       of the address space (cmpxchg32 (rdi) from eax to esi; eax = the old value). */
+    "  .org 0x50, 0xcc\n"
+    "  lock cmpxchg %esi, (%rdi)\n"
+    "  int3\n");
 extern char stub_gadget[];
 long stub_hsys(long nr, long a, long b, long c, long d);
 extern char stub_restorer[];

@@ -127,6 +127,24 @@ export class GuestMemory {
     return this.readInto(addr, this.scratch, 0, 8) ? this.scratch.readBigUInt64LE(0) : null;
   }
 
+  /**
+   * Atomic compare-and-swap of the u32 at addr (futex words that guest threads change
+   * at the same time, on other CPUs): the old value, or null for a bad pointer. `ctx`
+   * is a stopped context of this address space (the calling task's). If the platform
+   * cannot run it there (ctx not stopped: a thread killed while running), a plain read
+   * and write, which is what a single running thread makes atomic enough.
+   */
+  casU32(ctx: number, addr: number, expected: number, desired: number): number | null {
+    if (!this.ok(addr, 4) || addr % 4 !== 0) return null;
+    const r = this.platform.casU32(ctx, addr, expected >>> 0, desired >>> 0);
+    if (r >= 0) return r;
+    if (r === -EFAULT) return null;
+    const old = this.readU32(addr);
+    if (old === null) return null;
+    if (old === expected >>> 0 && !this.writeU32(addr, desired)) return null;
+    return old;
+  }
+
   writeU32(addr: number, v: number): boolean {
     this.scratch.writeUInt32LE(v >>> 0, 0);
     return this.write(addr, this.scratch, 0, 4);

@@ -37,6 +37,8 @@ export interface NativeAddon {
   setFpRegs(tid: number): number;
   /** Runs one syscall inside a stopped stub thread at the gadget; returns its result. */
   inject(tid: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number;
+  /** Atomic cmpxchg of the u32 at addr, run by stopped traced thread tid (stub gadget): old value or -errno. */
+  casU32(tid: number, addr: number, expected: number, desired: number): number;
   /** Maps host fd into stopped ctx (passed over the stub socket, closed again in the stub). */
   mmapHostFd(tid: number, hostFd: number, addr: number, len: number, prot: number, flags: number, off: number): number;
   /** Injects a fork/clone; returns the new host tid (stopped, traced) or -errno. */

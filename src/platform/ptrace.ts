@@ -94,6 +94,10 @@ export class PtracePlatform implements Platform {
     this.n.kill(asPid, 9);
   }
 
+  casU32(ctx: number, addr: number, expected: number, desired: number): number {
+    return this.n.casU32(ctx, addr, expected, desired);
+  }
+
   readMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number {
     return this.n.readMem(asPid, addr, buf, off, len);
   }

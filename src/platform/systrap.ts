@@ -110,6 +110,10 @@ export class SystrapPlatform implements Platform {
     this.n.systrapDestroyAddressSpace(asPid);
   }
 
+  casU32(ctx: number, addr: number, expected: number, desired: number): number {
+    return this.n.casU32(this.leader(ctx), addr, expected, desired);
+  }
+
   readMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number {
     return this.n.readMem(this.leader(asPid), addr, buf, off, len);
   }
