@@ -73,6 +73,11 @@ std::vector<Ctx*> g_running;
 std::deque<std::pair<pid_t, int>> g_exits;  // Exit events to report (tid, wait status)
 Ctx* g_synthSegv = nullptr;
 int g_doorbell = -1;
+// Every CPU the Sentry could use at start: guest threads get them all, while the
+// Sentry's main thread, the injectors and the gofer share one (a ptrace stop and
+// resume across CPUs costs ~40 us on this kind of VM; on one CPU ~3 us).
+cpu_set_t g_allCpus;
+bool g_haveAllCpus = false;
 // Spinning is what makes a handoff cheap (~0.1 us against ~8 us through futex), but
 // only while both sides really run at once: on a loaded machine a spinner burns the
 // slice its peer needs. So each side's spin is on or off: on, it spins long enough to
@@ -262,6 +267,7 @@ long NewThreadIn(As* as, Ctx* from) {
   uint64_t slotStub = StubAddr(as, f);
   long tid = CloneFrom(as->leader, kThreadFlags, StubAddr(as, const_cast<unsigned int*>(&f->tidword)));
   if (tid < 0) return tid;
+  if (g_haveAllCpus) sched_setaffinity((pid_t)tid, sizeof g_allCpus, &g_allCpus);
   f->altstack[0] = slotStub + ST_FRAME_SIZE;
   f->altstack[1] = 0;
   f->altstack[2] = ST_SLOT_SIZE - ST_FRAME_SIZE;
@@ -556,6 +562,17 @@ pid_t TidArg(const Napi::CallbackInfo& info, int i) { return info[i].As<Napi::Nu
 // The doorbell every stub rings when it posts while the Sentry sleeps (passed to spawnStub).
 Napi::Value Init(const Napi::CallbackInfo& info) {
   if (g_doorbell < 0) g_doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (!g_haveAllCpus && sched_getaffinity(0, sizeof g_allCpus, &g_allCpus) == 0) {
+    g_haveAllCpus = true;
+    // The main thread (and so the stubs and the gofer forked after this) on one CPU.
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    int cpu = sched_getcpu();
+    if (cpu >= 0) {
+      CPU_SET(cpu, &one);
+      sched_setaffinity(0, sizeof one, &one);
+    }
+  }
   if (const char* e = getenv("TSS_SYSTRAP_SPIN")) {
     g_sentrySpin.budget = atol(e);
     const char* c = strchr(e, ',');

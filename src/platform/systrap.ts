@@ -20,14 +20,22 @@ export class SystrapPlatform implements Platform {
   /** Guest ctx -> its address space's injector (stub leader) pid. */
   private readonly leaders = new Map<number, number>();
 
+  private readonly bell: number;
+
+  /**
+   * Made first (like ptrace's pinning): the doorbell, and the Sentry's main thread on
+   * one CPU, which the gofer and the stubs' injectors forked after it share (guest
+   * threads get every CPU back).
+   */
   constructor() {
     this.n = native();
     this.n.setEventBuffer(this.ev.buffer);
+    this.bell = this.n.systrapInit();
   }
 
   /** Starts the template stub; returns its pid or -errno. */
   start(): number {
-    const bell = this.n.systrapInit();
+    const bell = this.bell;
     if (bell < 0) return bell;
     const pid = this.n.spawnStub(stubBinaryPath(), 'systrap', bell);
     if (pid > 0) this.template = pid;

@@ -68,7 +68,7 @@ describe('platform selection', () => {
 });
 
 describe('multi-core', () => {
-  it('systrap does not pin the sandbox to one CPU; ptrace does', async () => {
+  it('systrap runs guest threads on every CPU; ptrace pins the sandbox to one', async () => {
     const guest = compileGuest('hold_mapping', 'dynamic', { srcDir: path.join(__dirname, '../escape/guests') });
     const all = fs.readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s+(.*)$/m)![1];
     for (const platform of PLATFORMS) {
@@ -77,11 +77,21 @@ describe('multi-core', () => {
         await stdoutShows(child, 'mapped');
         const stubs = stubsOf(child.pid!);
         expect(stubs.length).toBeGreaterThan(1);
+        // ptrace: every stub thread on the Sentry's one CPU. systrap: guest threads (every
+        // task but a stub's leader, its injector) on all CPUs.
+        let guestThreads = 0;
         for (const pid of stubs) {
-          const cpus = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Cpus_allowed_list:\s+(.*)$/m)![1];
-          if (platform === 'systrap') expect(cpus, `stub ${pid}`).toBe(all);
-          else if (os.availableParallelism() > 1) expect(cpus, `stub ${pid}`).not.toBe(all);
+          for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+            const cpus = fs.readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8').match(/^Cpus_allowed_list:\s+(.*)$/m)![1];
+            if (platform === 'systrap' && task !== String(pid)) {
+              guestThreads++;
+              expect(cpus, `guest thread ${task}`).toBe(all);
+            } else if (os.availableParallelism() > 1) {
+              expect(cpus, `stub thread ${task}`).not.toBe(all);
+            }
+          }
         }
+        if (platform === 'systrap') expect(guestThreads).toBeGreaterThan(0);
       } finally {
         child.stdin.end('x');
         await new Promise((r) => child.on('exit', r));
