@@ -85,12 +85,13 @@ function run(o: RunOptions): number {
   const ttyFd = useConsole ? -1 : [0, 1, 2].find((fd) => tty.isatty(fd)) ?? -1;
   // First: pinning applies to what is forked after it (the gofer, the stubs), and the
   // gofer answers the Sentry synchronously, best on the same CPU.
+  const hostCpus = Math.min(31, Math.max(1, os.availableParallelism())); // before any pinning
   const made = createPlatform(resolvePlatform(o.platform), { pin: o.pin });
   if (typeof made === 'string') fail(made, 125);
   const platform = made.platform;
   const kernel = new Kernel();
   // Pinned, every guest thread shares one CPU: that is the machine the guest sees.
-  kernel.cpus = made.pinned ? 1 : Math.min(31, Math.max(1, os.availableParallelism()));
+  kernel.cpus = made.pinned ? 1 : hostCpus;
   kernel.memoryLimit = o.memoryLimit;
   checkHostSource('--root', o.root, true);
   for (const m of o.mounts) checkHostSource('--mount', m.src, false);
