@@ -12,14 +12,8 @@ import * as path from 'node:path';
 import { PLATFORM_NAMES, isPlatformName, staticUnavailability, type PlatformName } from '../platform/select';
 import { UsageError } from './args';
 
-/**
- * The platforms the default may pick, fastest first (see src/platform/README.md).
- * systrap is left out for now: on this shared, loaded machine its handoffs (spin off,
- * futex and eventfd across CPUs) cost more than ptrace's pinned stops, and the one
- * timing-dependent test (200k getppid within a 1 s sleep, test/process) fails on it;
- * everything else passes on it. Put 'systrap' first once that is measured otherwise.
- */
-const DEFAULT_CANDIDATES: PlatformName[] = ['ptrace'];
+/** The platforms the default may pick, fastest first (see src/platform/README.md). */
+const DEFAULT_CANDIDATES: PlatformName[] = ['systrap', 'ptrace'];
 
 export interface ProbeResult {
   name: PlatformName;
