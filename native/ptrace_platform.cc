@@ -441,6 +441,39 @@ static Napi::Value SetFpRegs(const Napi::CallbackInfo& info) {
   return Num(info.Env(), 0);
 }
 
+// Runs stopped, traced thread tid from registers `r` until it stops in a trap or fault
+// (fork/clone events on the way hand the child to *newTid; other signals in flight are
+// suppressed), then puts `saved` back. Returns the stopping signal with the registers it
+// stopped with in `r`, or -errno (-ESRCH: the thread died).
+static int RunUntilTrap(pid_t tid, const user_regs_struct& saved, user_regs_struct* r, pid_t* newTid) {
+  if (Ptrace(PTRACE_SETREGS, tid, nullptr, r) != 0) return -errno;
+  if (Ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return -errno;
+  for (;;) {
+    int status;
+    pid_t p = waitpid(tid, &status, __WALL);
+    if (p < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (WIFEXITED(status) || WIFSIGNALED(status)) return -ESRCH;
+    int sig = WSTOPSIG(status), event = status >> 16;
+    if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_VFORK) {
+      unsigned long msg = 0;
+      Ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &msg);
+      if (newTid) *newTid = (pid_t)msg;
+      Ptrace(PTRACE_CONT, tid, nullptr, nullptr);
+      continue;
+    }
+    if (event == 0 && (sig == SIGTRAP || sig == SIGSEGV || sig == SIGBUS)) {
+      if (Ptrace(PTRACE_GETREGS, tid, nullptr, r) != 0) return -errno;
+      Ptrace(PTRACE_SETREGS, tid, nullptr, const_cast<user_regs_struct*>(&saved));
+      return sig;
+    }
+    // Any other signal while running the gadget (e.g. SIGSTOP in flight): suppress it.
+    Ptrace(PTRACE_CONT, tid, nullptr, nullptr);
+  }
+}
+
 // Runs one host syscall inside stopped stub thread `tid` at the gadget and returns its
 // result. `newTid` receives the child of a clone. The thread's registers are restored.
 long InjectSyscall(pid_t tid, long nr, const long a[6], pid_t* newTid) {
@@ -456,38 +489,11 @@ long InjectSyscall(pid_t tid, long nr, const long a[6], pid_t* newTid) {
   r.r8 = a[4];
   r.r9 = a[5];
   r.rip = kGadget;
-  if (Ptrace(PTRACE_SETREGS, tid, nullptr, &r) != 0) return -errno;
-  if (Ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return -errno;
-  for (;;) {
-    int status;
-    pid_t p = waitpid(tid, &status, __WALL);
-    if (p < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (WIFEXITED(status) || WIFSIGNALED(status)) return -ESRCH;
-    int sig = WSTOPSIG(status);
-    if ((status >> 16) == PTRACE_EVENT_FORK || (status >> 16) == PTRACE_EVENT_CLONE ||
-        (status >> 16) == PTRACE_EVENT_VFORK) {
-      unsigned long msg = 0;
-      Ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &msg);
-      if (newTid) *newTid = (pid_t)msg;
-      Ptrace(PTRACE_CONT, tid, nullptr, nullptr);
-      continue;
-    }
-    if (sig == SIGTRAP && (status >> 16) == 0) {
-      if (Ptrace(PTRACE_GETREGS, tid, nullptr, &r) != 0) return -errno;
-      if (r.rip != kGadget + 3) {
-        // A trap that is not ours; should not happen while the stub runs the gadget.
-        Ptrace(PTRACE_SETREGS, tid, nullptr, &saved);
-        return -EFAULT;
-      }
-      Ptrace(PTRACE_SETREGS, tid, nullptr, &saved);
-      return (long)r.rax;
-    }
-    // Any other signal while running the gadget (e.g. SIGSTOP in flight): suppress it.
-    Ptrace(PTRACE_CONT, tid, nullptr, nullptr);
-  }
+  int sig = RunUntilTrap(tid, saved, &r, newTid);
+  if (sig < 0) return sig;
+  // A trap that is not ours (or a fault) should not happen while the stub runs the gadget.
+  if (sig != SIGTRAP || r.rip != kGadget + 3) return -EFAULT;
+  return (long)r.rax;
 }
 
 // Atomically replaces the 32-bit word at addr in stopped, traced thread tid's address
@@ -503,25 +509,11 @@ long CasU32(pid_t tid, uint64_t addr, uint32_t expected, uint32_t desired) {
   r.rsi = desired;
   r.rax = expected;
   r.orig_rax = (unsigned long)-1;
-  if (Ptrace(PTRACE_SETREGS, tid, nullptr, &r) != 0) return -errno;
-  if (Ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return -errno;
-  for (;;) {
-    int status;
-    pid_t p = waitpid(tid, &status, __WALL);
-    if (p < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (WIFEXITED(status) || WIFSIGNALED(status)) return -ESRCH;
-    int sig = WSTOPSIG(status);
-    if (sig == SIGTRAP || sig == SIGSEGV || sig == SIGBUS) {
-      if (Ptrace(PTRACE_GETREGS, tid, nullptr, &r) != 0) return -errno;
-      Ptrace(PTRACE_SETREGS, tid, nullptr, &saved);
-      if (sig == SIGTRAP && r.rip == kCasGadget + 5) return (long)(uint32_t)r.rax;
-      return -EFAULT;  // a bad address faults at the cmpxchg; the fault is not delivered
-    }
-    Ptrace(PTRACE_CONT, tid, nullptr, nullptr);  // anything else in flight: suppressed
-  }
+  int sig = RunUntilTrap(tid, saved, &r, nullptr);
+  if (sig < 0) return sig;
+  // A bad address faults at the cmpxchg; the fault is not delivered.
+  if (sig != SIGTRAP || r.rip != kCasGadget + 5) return -EFAULT;
+  return (long)(uint32_t)r.rax;
 }
 
 static Napi::Value CasU32Napi(const Napi::CallbackInfo& info) {
