@@ -267,7 +267,15 @@ long NewThreadIn(As* as, Ctx* from) {
   uint64_t slotStub = StubAddr(as, f);
   long tid = CloneFrom(as->leader, kThreadFlags, StubAddr(as, const_cast<unsigned int*>(&f->tidword)));
   if (tid < 0) return tid;
-  if (g_haveAllCpus) sched_setaffinity((pid_t)tid, sizeof g_allCpus, &g_allCpus);
+  if (g_haveAllCpus) {
+    // Every CPU, except that an address space's first thread keeps off the Sentry's
+    // (where it would share the CPU with the Sentry it hands each syscall to, and
+    // spinning handoffs need two CPUs): later threads (CPU-bound workers) get them all.
+    cpu_set_t m = g_allCpus;
+    int here = sched_getcpu();
+    if ((!from || from->as != as) && CPU_COUNT(&m) > 1 && here >= 0) CPU_CLR(here, &m);
+    sched_setaffinity((pid_t)tid, sizeof m, &m);
+  }
   f->altstack[0] = slotStub + ST_FRAME_SIZE;
   f->altstack[1] = 0;
   f->altstack[2] = ST_SLOT_SIZE - ST_FRAME_SIZE;
