@@ -11,7 +11,8 @@
         "native/vdso_clock.cc",
         "native/sentry_confine.cc",
         "native/oci_console.cc",
-        "native/net_host.cc"
+        "native/net_host.cc",
+        "native/systrap_platform.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
@@ -23,7 +24,7 @@
       "actions": [
         {
           "action_name": "build_stub",
-          "inputs": ["native/stub/stub.c", "native/stub/stub.ld"],
+          "inputs": ["native/stub/stub.c", "native/stub/stub.ld", "native/stub/systrap.c", "native/stub/systrap_abi.h"],
           "outputs": ["<(PRODUCT_DIR)/tssandbox-stub"],
           "action": ["sh", "-c", "gcc -static -nostdlib -nostartfiles -fno-pic -no-pie -mcmodel=large -O2 -fno-stack-protector -fcf-protection=none -Wl,-T,native/stub/stub.ld -Wl,--build-id=none -o <(PRODUCT_DIR)/tssandbox-stub native/stub/stub.c"]
         },

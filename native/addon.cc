@@ -3,6 +3,7 @@
 
 namespace tss {
 void InitNetHost(Napi::Env env, Napi::Object exports);  // native/net_host.cc
+void InitSystrap(Napi::Env env, Napi::Object exports);  // native/systrap_platform.cc
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -14,6 +15,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tss::InitSentryConfine(env, exports);
   tss::InitOci(env, exports);
   tss::InitNetHost(env, exports);
+  tss::InitSystrap(env, exports);
   return exports;
 }
 

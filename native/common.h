@@ -31,6 +31,7 @@ enum EventKind {
 
 // The stub's injection gadget (`syscall; int3`), first thing in its image (stub.ld).
 constexpr uint64_t kGadget = 0x7ff000000000ULL;
+constexpr uint64_t kCasGadget = 0x7ff000000050ULL;  // lock cmpxchg %esi,(%rdi); int3
 constexpr uint64_t kStubBase = 0x7ff000000000ULL;
 constexpr uint64_t kStubEnd = 0x7ff000100000ULL;
 

@@ -4,6 +4,7 @@
 // returns the next stop with the registers already in the shared event buffer, and
 // the hot path (resumeSyscallAndWait) writes the result, resumes and waits in one call.
 #include "common.h"
+#include "platform_internal.h"
 #include <cerrno>
 #include <cpuid.h>
 #include <csignal>
@@ -53,7 +54,18 @@ static int64_t MonoNs() {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void ChargeSentryTime(pid_t tid) {
+void NoteSentryStop(pid_t tid) {
+  g_stopAt = MonoNs();
+  g_stopTid = tid;
+}
+
+pid_t StubPgid() { return g_pgid; }
+
+void ChargePendingStop() {
+  if (g_stopTid) ChargeSentryTime(g_stopTid);
+}
+
+void ChargeSentryTime(pid_t tid) {
   if (tid != g_stopTid) return;
   g_sentryNs[tid & 0xffff] += (double)(MonoNs() - g_stopAt);
   g_stopTid = 0;
@@ -79,7 +91,7 @@ static Napi::Value SetEventBuffer(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-static void FillSyscallArgs() {
+void FillSyscallArgs() {
   user_regs_struct* r = Regs();
   double* a = reinterpret_cast<double*>(g_buf + kArgsOff);
   a[0] = (double)(int64_t)r->rdi;
@@ -101,7 +113,7 @@ static uint64_t g_vsysEntry = 0;
 static pid_t g_synthSegvTid = 0;
 
 // Reports the thread as faulted with SIGSEGV (SI_KERNEL, si_addr 0), as Linux does.
-static int ReportSegv(pid_t pid) {
+int ReportSegv(pid_t pid) {
   int32_t* inf = Info();
   memset(g_buf + kSiginfoOff, 0, 128);
   int32_t* si = reinterpret_cast<int32_t*>(g_buf + kSiginfoOff);
@@ -241,6 +253,22 @@ static int DecodeStop(pid_t pid, int status) {
   return kEvSignal;
 }
 
+void DrainSelfPipe() {
+  char drain[64];
+  while (read(SelfPipeReadFd(), drain, sizeof drain) > 0) {
+  }
+}
+
+bool TakePollResults(const struct pollfd* p, int32_t* revents, int count) {
+  bool ready = false;
+  for (int i = 0; i < count; i++) {
+    revents[i] = p[i].revents;
+    if (p[i].revents) ready = true;
+  }
+  if (ready) Info()[kInfoKind] = kEvPoll;
+  return ready;
+}
+
 static int64_t NowMs() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -307,24 +335,12 @@ static int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, i
       Info()[kInfoKind] = kEvTimeout;
       return kEvTimeout;
     }
-    if (n > 0 && (p[0].revents & POLLIN)) {
-      char drain[64];
-      while (read(p[0].fd, drain, sizeof drain) > 0) {
-      }
-    }
-    bool ready = false;
-    for (int i = 0; i < count; i++) {
-      revents[i] = p[i + 1].revents;
-      if (p[i + 1].revents) ready = true;
-    }
-    if (ready) {
-      Info()[kInfoKind] = kEvPoll;
-      return kEvPoll;
-    }
+    if (n > 0 && (p[0].revents & POLLIN)) DrainSelfPipe();
+    if (TakePollResults(p + 1, revents, count)) return kEvPoll;
   }
 }
 
-static int32_t* I32Arg(const Napi::CallbackInfo& info, int i) {
+int32_t* I32Arg(const Napi::CallbackInfo& info, int i) {
   if (!info[i].IsTypedArray()) return nullptr;
   Napi::TypedArray ta = info[i].As<Napi::TypedArray>();
   return reinterpret_cast<int32_t*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
@@ -426,9 +442,42 @@ static Napi::Value SetFpRegs(const Napi::CallbackInfo& info) {
   return Num(info.Env(), 0);
 }
 
+// Runs stopped, traced thread tid from registers `r` until it stops in a trap or fault
+// (fork/clone events on the way hand the child to *newTid; other signals in flight are
+// suppressed), then puts `saved` back. Returns the stopping signal with the registers it
+// stopped with in `r`, or -errno (-ESRCH: the thread died).
+static int RunUntilTrap(pid_t tid, const user_regs_struct& saved, user_regs_struct* r, pid_t* newTid) {
+  if (Ptrace(PTRACE_SETREGS, tid, nullptr, r) != 0) return -errno;
+  if (Ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return -errno;
+  for (;;) {
+    int status;
+    pid_t p = waitpid(tid, &status, __WALL);
+    if (p < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (WIFEXITED(status) || WIFSIGNALED(status)) return -ESRCH;
+    int sig = WSTOPSIG(status), event = status >> 16;
+    if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_VFORK) {
+      unsigned long msg = 0;
+      Ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &msg);
+      if (newTid) *newTid = (pid_t)msg;
+      Ptrace(PTRACE_CONT, tid, nullptr, nullptr);
+      continue;
+    }
+    if (event == 0 && (sig == SIGTRAP || sig == SIGSEGV || sig == SIGBUS)) {
+      if (Ptrace(PTRACE_GETREGS, tid, nullptr, r) != 0) return -errno;
+      Ptrace(PTRACE_SETREGS, tid, nullptr, const_cast<user_regs_struct*>(&saved));
+      return sig;
+    }
+    // Any other signal while running the gadget (e.g. SIGSTOP in flight): suppress it.
+    Ptrace(PTRACE_CONT, tid, nullptr, nullptr);
+  }
+}
+
 // Runs one host syscall inside stopped stub thread `tid` at the gadget and returns its
 // result. `newTid` receives the child of a clone. The thread's registers are restored.
-static long InjectSyscall(pid_t tid, long nr, const long a[6], pid_t* newTid) {
+long InjectSyscall(pid_t tid, long nr, const long a[6], pid_t* newTid) {
   user_regs_struct saved, r;
   if (Ptrace(PTRACE_GETREGS, tid, nullptr, &saved) != 0) return -errno;
   r = saved;
@@ -441,38 +490,41 @@ static long InjectSyscall(pid_t tid, long nr, const long a[6], pid_t* newTid) {
   r.r8 = a[4];
   r.r9 = a[5];
   r.rip = kGadget;
-  if (Ptrace(PTRACE_SETREGS, tid, nullptr, &r) != 0) return -errno;
-  if (Ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return -errno;
-  for (;;) {
-    int status;
-    pid_t p = waitpid(tid, &status, __WALL);
-    if (p < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (WIFEXITED(status) || WIFSIGNALED(status)) return -ESRCH;
-    int sig = WSTOPSIG(status);
-    if ((status >> 16) == PTRACE_EVENT_FORK || (status >> 16) == PTRACE_EVENT_CLONE ||
-        (status >> 16) == PTRACE_EVENT_VFORK) {
-      unsigned long msg = 0;
-      Ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &msg);
-      if (newTid) *newTid = (pid_t)msg;
-      Ptrace(PTRACE_CONT, tid, nullptr, nullptr);
-      continue;
-    }
-    if (sig == SIGTRAP && (status >> 16) == 0) {
-      if (Ptrace(PTRACE_GETREGS, tid, nullptr, &r) != 0) return -errno;
-      if (r.rip != kGadget + 3) {
-        // A trap that is not ours; should not happen while the stub runs the gadget.
-        Ptrace(PTRACE_SETREGS, tid, nullptr, &saved);
-        return -EFAULT;
-      }
-      Ptrace(PTRACE_SETREGS, tid, nullptr, &saved);
-      return (long)r.rax;
-    }
-    // Any other signal while running the gadget (e.g. SIGSTOP in flight): suppress it.
-    Ptrace(PTRACE_CONT, tid, nullptr, nullptr);
-  }
+  int sig = RunUntilTrap(tid, saved, &r, newTid);
+  if (sig < 0) return sig;
+  // A trap that is not ours (or a fault) should not happen while the stub runs the gadget.
+  if (sig != SIGTRAP || r.rip != kGadget + 3) return -EFAULT;
+  return (long)r.rax;
+}
+
+// Atomically replaces the 32-bit word at addr in stopped, traced thread tid's address
+// space with `desired` if it holds `expected` (the stub's cmpxchg gadget, run by that
+// thread: atomic against every other thread of the address space, on any CPU). Returns
+// the old value (0..2^32-1), or -EFAULT/-ESRCH. The thread's registers are restored.
+long CasU32(pid_t tid, uint64_t addr, uint32_t expected, uint32_t desired) {
+  user_regs_struct saved, r;
+  if (Ptrace(PTRACE_GETREGS, tid, nullptr, &saved) != 0) return -errno;
+  r = saved;
+  r.rip = kCasGadget;
+  r.rdi = addr;
+  r.rsi = desired;
+  r.rax = expected;
+  r.orig_rax = (unsigned long)-1;
+  int sig = RunUntilTrap(tid, saved, &r, nullptr);
+  if (sig < 0) return sig;
+  // A bad address faults at the cmpxchg; the fault is not delivered.
+  if (sig != SIGTRAP || r.rip != kCasGadget + 5) return -EFAULT;
+  return (long)(uint32_t)r.rax;
+}
+
+static Napi::Value CasU32Napi(const Napi::CallbackInfo& info) {
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  uint64_t addr = (uint64_t)info[1].As<Napi::Number>().Int64Value();
+  uint32_t expected = info[2].As<Napi::Number>().Uint32Value();
+  uint32_t desired = info[3].As<Napi::Number>().Uint32Value();
+  if (addr & 3 || addr + 4 > 0x7ffffffff000ULL || (addr + 4 > kStubBase && addr < 0x7ff002000000ULL))
+    return Num(info.Env(), -EFAULT);
+  return Num(info.Env(), (double)CasU32(tid, addr, expected, desired));
 }
 
 static long ArgL(const Napi::CallbackInfo& info, int i) {
@@ -595,10 +647,14 @@ static pid_t ForkStub(int* nsFlags) {
 // is then unmapped and the image's writable pages made read-only.
 static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
   std::string path = info[0].As<Napi::String>().Utf8Value();
+  // systrap (src/platform/systrap.ts): the stub traps instead of stopping, and keeps
+  // the Sentry's doorbell eventfd at ST_EVENTFD (native/stub/systrap_abi.h).
+  bool systrap = info.Length() > 1 && info[1].IsString() && info[1].As<Napi::String>().Utf8Value() == "systrap";
+  int doorbell = systrap && info.Length() > 2 ? info[2].As<Napi::Number>().Int32Value() : -1;
   // Deterministic mode: RDTSC/RDTSCP fault (cheap), and CPUID faults (costly on a nested
   // VM: the CPUID-faulting MSR is rewritten at every switch to and from the stub).
-  const bool trapTsc = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
-  const bool trapCpuid = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  const bool trapTsc = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+  const bool trapCpuid = info.Length() > 4 && info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value();
   int exe = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (exe < 0) return Num(info.Env(), -errno);
   int sv[2];
@@ -643,14 +699,20 @@ static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
     if (syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) != 0) _exit(125);
     // Keep exactly one fd: the socket, at kStubSockFd. The exe fd is close-on-exec.
     if (dup2(sv[1], kStubSockFd) != kStubSockFd) _exit(124);
-    int exeHi = fcntl(exe, F_DUPFD_CLOEXEC, kStubSockFd + 1);
+    int keepHi = kStubSockFd;
+    if (doorbell >= 0) {
+      if (dup2(doorbell, kStubSockFd + 1) != kStubSockFd + 1) _exit(124);
+      keepHi = kStubSockFd + 1;
+    }
+    int exeHi = fcntl(exe, F_DUPFD_CLOEXEC, keepHi + 1);
     if (exeHi < 0) _exit(124);
     syscall(SYS_close_range, 0, kStubSockFd - 1, 0);
     syscall(SYS_close_range, exeHi + 1, ~0U, 0);
-    if (exeHi > kStubSockFd + 1) syscall(SYS_close_range, kStubSockFd + 1, exeHi - 1, 0);
-    // argv[2..]: "notsc" and "cpuid-fault" in deterministic mode (see stub.c).
-    char* argv[5] = {(char*)"tssandbox-stub", keepDumpable ? (char*)"dumpable" : (char*)"-", nullptr, nullptr, nullptr};
-    int argn = 2;
+    if (exeHi > keepHi + 1) syscall(SYS_close_range, keepHi + 1, exeHi - 1, 0);
+    // argv[3..]: "notsc" and "cpuid-fault" in deterministic mode (see stub.c).
+    char* argv[6] = {(char*)"tssandbox-stub", systrap ? (char*)"systrap" : (char*)"ptrace",
+                     keepDumpable ? (char*)"dumpable" : (char*)"-", nullptr, nullptr, nullptr};
+    int argn = 3;
     if (trapTsc) argv[argn++] = (char*)"notsc";
     if (trapCpuid) argv[argn++] = (char*)"cpuid-fault";
     char* envp[] = {nullptr};
@@ -759,11 +821,8 @@ static void DrainStubSocket() {
 //    mmap fail or write the received bytes somewhere else in its own memory).
 static constexpr int kRecvFd = 0;
 
-static Napi::Value MmapHostFd(const Napi::CallbackInfo& info) {
-  pid_t tid = info[0].As<Napi::Number>().Int32Value();
-  int hostFd = info[1].As<Napi::Number>().Int32Value();
-  long addr = ArgL(info, 2), len = ArgL(info, 3), prot = ArgL(info, 4), flags = ArgL(info, 5), off = ArgL(info, 6);
-  if (g_stubSock < 0 || g_stubPeer < 0) return Num(info.Env(), -EBADF);
+long MmapHostFdIn(pid_t tid, int hostFd, long addr, long len, long prot, long flags, long off) {
+  if (g_stubSock < 0 || g_stubPeer < 0) return -EBADF;
   DrainStubSocket();
   uint32_t seq = ++g_fdSeq;
   {
@@ -787,7 +846,7 @@ static Napi::Value MmapHostFd(const Napi::CallbackInfo& info) {
         continue;
       }
       int e = errno;
-      if (e != EAGAIN || attempt > 0) return Num(info.Env(), e == EAGAIN ? -ENOMEM : -e);
+      if (e != EAGAIN || attempt > 0) return e == EAGAIN ? -ENOMEM : -e;
       DrainStubSocket();
     }
   }
@@ -829,7 +888,14 @@ static Napi::Value MmapHostFd(const Napi::CallbackInfo& info) {
     InjectSyscall(tid, SYS_close, cl, nullptr);
   }
   DrainStubSocket();
-  return Num(info.Env(), (double)res);
+  return res;
+}
+
+static Napi::Value MmapHostFd(const Napi::CallbackInfo& info) {
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  int hostFd = info[1].As<Napi::Number>().Int32Value();
+  long addr = ArgL(info, 2), len = ArgL(info, 3), prot = ArgL(info, 4), flags = ArgL(info, 5), off = ArgL(info, 6);
+  return Num(info.Env(), (double)MmapHostFdIn(tid, hostFd, addr, len, prot, flags, off));
 }
 
 // ---- guest memory ----
@@ -960,6 +1026,7 @@ void InitPtrace(Napi::Env env, Napi::Object exports) {
   exports["getFpRegs"] = Napi::Function::New(env, GetFpRegs);
   exports["setFpRegs"] = Napi::Function::New(env, SetFpRegs);
   exports["inject"] = Napi::Function::New(env, Inject);
+  exports["casU32"] = Napi::Function::New(env, CasU32Napi);
   exports["mmapHostFd"] = Napi::Function::New(env, MmapHostFd);
   exports["injectClone"] = Napi::Function::New(env, InjectClone);
   exports["tgkill"] = Napi::Function::New(env, Tgkill);

@@ -462,16 +462,25 @@ export function futex(t: Task, uaddr: number, op: number, val: number, timeoutAd
     }
     case FUTEX_WAKE_OP: {
       const opv = val3 | 0;
-      const old = t.mem.readI32(uaddr2);
-      if (old === null) return -E.EFAULT;
       const kind = (opv >>> 28) & 7;
       const cmp = (opv >>> 24) & 15;
       let oparg = (opv << 8) >> 20;
       const cmparg = (opv << 20) >> 20;
       if ((opv >>> 28) & 8) oparg = 1 << (oparg & 31);
-      const nv = [oparg, old + oparg, old | oparg, old & ~oparg, old ^ oparg][kind];
-      if (nv === undefined) return -E.ENOSYS;
-      if (!t.mem.writeI32(uaddr2, nv)) return -E.EFAULT;
+      if (kind > 4) return -E.ENOSYS;
+      // The op is atomic, as Linux's: a compare-and-swap loop in the guest's address space.
+      let old: number;
+      for (;;) {
+        const cur = t.mem.readI32(uaddr2);
+        if (cur === null) return -E.EFAULT;
+        const nv = [oparg, cur + oparg, cur | oparg, cur & ~oparg, cur ^ oparg][kind];
+        const got = t.mem.casU32(t.hostTid, uaddr2, cur >>> 0, nv >>> 0);
+        if (got === null) return -E.EFAULT;
+        if (got === cur >>> 0) {
+          old = cur;
+          break;
+        }
+      }
       let n = futexWake(t, uaddr, Math.max(0, val | 0), -1, priv);
       const c = [old === cmparg, old !== cmparg, old < cmparg, old <= cmparg, old > cmparg, old >= cmparg][cmp];
       if (c) n += futexWake(t, uaddr2, timeoutAddr >>> 0, -1, priv);

@@ -42,8 +42,40 @@ __asm__(
     ".globl stub_gadget\n"
     "stub_gadget:\n"
     "  syscall\n"
+    "  int3\n"
+    /* systrap: the handler's only syscall instruction (hsys(nr, a, b, c, d)). */
+    "  .org 0x10, 0xcc\n"
+    ".globl stub_hsys\n"
+    "stub_hsys:\n"
+    "  mov %rdi, %rax\n"
+    "  mov %rsi, %rdi\n"
+    "  mov %rdx, %rsi\n"
+    "  mov %rcx, %rdx\n"
+    "  mov %r8, %r10\n"
+    "  .org 0x20, 0x90\n"
+    "  syscall\n"
+    "  ret\n"
+    /* systrap: the signal restorer (sa_restorer), rt_sigreturn at a fixed address. */
+    "  .org 0x30, 0xcc\n"
+    ".globl stub_restorer\n"
+    "stub_restorer:\n"
+    "  mov $15, %eax\n"
+    "  .org 0x38, 0x90\n"
+    "  syscall\n"
+    "  ud2\n"
+    /* systrap: where a new guest thread starts: its first trap tells the Sentry it is ready. */
+    "  .org 0x40, 0xcc\n"
+    "  mov $39, %eax\n"
+    "  syscall\n"
+    "  ud2\n"
+    /* Both platforms: an atomic compare-and-swap on guest memory, run by a traced thread
+       of the address space (cmpxchg32 (rdi) from eax to esi; eax = the old value). */
+    "  .org 0x50, 0xcc\n"
+    "  lock cmpxchg %esi, (%rdi)\n"
     "  int3\n");
 extern char stub_gadget[];
+long stub_hsys(long nr, long a, long b, long c, long d);
+extern char stub_restorer[];
 
 /* The Sentry's scratch page in every stub (msghdr for fd passing), at a fixed address.
    The Sentry keeps it read-only except while it injects a recvmsg into it, and never
@@ -67,6 +99,11 @@ struct kernel_sigaction {
 };
 
 #define ALLOW_NR(n) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (n), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+/* What the Sentry runs at the gadget on both platforms (20 instructions). */
+#define GADGET_NRS                                                                                     \
+  ALLOW_NR(__NR_mmap), ALLOW_NR(__NR_munmap), ALLOW_NR(__NR_mprotect), ALLOW_NR(__NR_mremap),          \
+      ALLOW_NR(__NR_madvise), ALLOW_NR(__NR_msync), ALLOW_NR(__NR_clone), ALLOW_NR(__NR_exit),         \
+      ALLOW_NR(__NR_exit_group), ALLOW_NR(__NR_close)
 
 /* The entry point hands the initial stack (argc, argv...) to stub_main. */
 __asm__(
@@ -83,6 +120,8 @@ static int streq(const char* a, const char* b) {
   return *a == *b;
 }
 
+#include "systrap.c"
+
 #define VSYSCALL_HI 0xffffffffu
 #define VSYSCALL_LO 0xff600000u
 
@@ -91,14 +130,27 @@ __attribute__((noreturn, used)) void stub_main(long* sp) {
   char** argv = (char**)(sp + 1);
   struct kernel_sigaction sa = {SIG_IGN, 0, 0, 0};
   raw_syscall(__NR_rt_sigaction, SIGCHLD, (long)&sa, 0, 8);
-  if (!(argc > 1 && streq(argv[1], "dumpable")) && raw_syscall(__NR_prctl, PR_SET_DUMPABLE, 0, 0, 0) != 0)
+  int dumpable = 0, systrap = 0;
+  for (long i = 1; i < argc; i++) {
+    if (streq(argv[i], "dumpable")) dumpable = 1;
+    if (streq(argv[i], "systrap")) systrap = 1;
+  }
+  if (!dumpable && raw_syscall(__NR_prctl, PR_SET_DUMPABLE, 0, 0, 0) != 0)
     raw_syscall(__NR_exit_group, 122, 0, 0, 0);
   /* --deterministic: CPUID and RDTSC/RDTSCP fault (SIGSEGV), so the Sentry answers them
      (RDRAND/RDSEED masked out of CPUID, the TSC from the virtual clock). Inherited by
      every clone of this stub; a host that cannot does without (the Sentry probes). */
-  for (long i = 2; i < argc; i++) {
+  for (long i = 1; i < argc; i++) {
     if (streq(argv[i], "cpuid-fault")) raw_syscall(__NR_arch_prctl, 0x1012 /* ARCH_SET_CPUID */, 0, 0, 0);
     if (streq(argv[i], "notsc")) raw_syscall(__NR_prctl, PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0);
+  }
+  if (systrap) {
+    /* systrap: guest threads trap into st_handler (systrap.c) instead of stopping. */
+    st_install_handlers();
+    st_build_f2();
+    if (raw_syscall(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0) != 0) raw_syscall(__NR_exit_group, 120, 0, 0, 0);
+    st_install_filter();
+    for (;;) __asm__ volatile("int3");
   }
 
   unsigned long ip = (unsigned long)stub_gadget + 2; /* address after `syscall` */
@@ -121,16 +173,7 @@ __attribute__((noreturn, used)) void stub_main(long* sp) {
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ip, 1, 0),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-      ALLOW_NR(__NR_mmap),
-      ALLOW_NR(__NR_munmap),
-      ALLOW_NR(__NR_mprotect),
-      ALLOW_NR(__NR_mremap),
-      ALLOW_NR(__NR_madvise),
-      ALLOW_NR(__NR_msync),
-      ALLOW_NR(__NR_clone),
-      ALLOW_NR(__NR_exit),
-      ALLOW_NR(__NR_exit_group),
-      ALLOW_NR(__NR_close),
+      GADGET_NRS,
       /* recvmsg only on the Sentry's socket */
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_recvmsg, 0, 3),
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),

@@ -75,7 +75,7 @@ export const NETWORK_MODES = ['none', 'sandbox', 'host', 'user'] as const;
 export function parseRunArgs(argv: string[]): RunOptions {
   const o: RunOptions = {
     program: '', args: [], root: '/', mounts: [], tmpfs: [], env: [], clearEnv: false, cwd: null,
-    platform: 'ptrace', pin: true, strace: false, debug: false, tty: false, pidsLimit: 16384, tmpfsLimit: Infinity,
+    platform: '', pin: true, strace: false, debug: false, tty: false, pidsLimit: 16384, tmpfsLimit: Infinity,
     memoryLimit: Infinity,
     network: 'none', netns: null, tap: null, pcap: null, allowNet: [], denyNet: [], dns: [], hostname: null, publish: [], via: null,
     checkpointOn: null, imagePath: null,
@@ -119,8 +119,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
       case '--clear-env': o.clearEnv = true; break;
       case '--cwd': case '-w': o.cwd = val(a); break;
       case '--platform': {
-        o.platform = val(a);
-        if (o.platform !== 'ptrace') throw new UsageError(`unknown platform '${o.platform}' (available: ptrace)`);
+        o.platform = val(a); // checked by src/cli/platforms.ts (resolvePlatform)
         break;
       }
       case '--no-pin': o.pin = false; break;

@@ -17,6 +17,7 @@ commands:
                                     keep N ready sandboxes for \`run --via PATH\` (src/server)
   restore --image-path DIR [--via PATH]
                                     resume a sandbox saved by \`run --checkpoint-on\`
+  platforms                         list the platforms, whether each works here (and why not)
   spec|create|start|state|kill|delete|run --bundle|exec|ps|list|features|install
                                     the OCI runtime command line (tssandbox help oci)
   --version, --help
@@ -31,8 +32,9 @@ run options:
   --env K=V               set an environment variable (repeatable)
   --clear-env             start from an empty environment instead of the caller's
   --cwd DIR               guest working directory (default: the caller's, if visible)
-  --platform ptrace       the platform (only ptrace so far)
-  --no-pin                do not pin the Sentry and its stubs to one CPU
+  --platform NAME         systrap or ptrace (kvm: not implemented yet); default: the fastest
+                          that works here (tssandbox platforms), or $TSSANDBOX_PLATFORM
+  --no-pin                ptrace: do not pin the Sentry and its stubs to one CPU
   --memory SIZE           guest memory limit, e.g. 256m: anonymous memory (ENOMEM at mmap, the
                           OOM killer's SIGKILL at touch time) and tmpfs data (ENOSPC)
   --tmpfs-size SIZE       cap on tmpfs data only (default: half the host's RAM)
@@ -126,6 +128,10 @@ export function main(argv: string[]): void {
     if (cmd === 'syscalls') {
       printSyscallTable(argv.includes('--markdown'));
       process.exit(0);
+    }
+    if (cmd === 'platforms') {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      process.exit((require('./platforms') as typeof import('./platforms')).platformsCommand());
     }
     if (cmd === 'serve' || cmd === '__pool-worker' || (cmd === 'run' && argv.some((a) => a === '--via' || a.startsWith('--via=')))) {
       if (serverCommand(argv)) return;

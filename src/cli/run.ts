@@ -20,7 +20,9 @@ import { SYSCALL_TABLE } from '../../syscalls/table';
 import { createInit, startInit } from '../kernel/process-lifecycle';
 import { releaseResolution, resolveExec, type ExecRequest } from '../loader/exec-image';
 import { hostStringToArg } from '../loader/exec-args';
-import { PtracePlatform } from '../platform/ptrace';
+import { createPlatform, type PlatformName, type StartablePlatform } from '../platform/select';
+import { detActive } from '../determinism/flags';
+import { resolvePlatform } from './platforms';
 import { native } from '../platform/native';
 import { StraceTracer } from './strace';
 import { installTimers } from '../kernel/time/index';
@@ -105,7 +107,7 @@ function buildEnv(o: RunOptions): string[] {
  */
 interface Built {
   key: string;
-  platform: PtracePlatform;
+  platform: StartablePlatform;
   kernel: Kernel;
   vfs: Vfs;
   s: Sentry;
@@ -122,16 +124,30 @@ function shapeKey(o: RunOptions): string {
   return JSON.stringify({ root, mounts, tmpfs, pin, memoryLimit: String(memoryLimit), tmpfsLimit, network, netns, tap, pcap, allowNet, denyNet, publish, debug, det });
 }
 
+/**
+ * The platform a run uses: --platform, else TSSANDBOX_PLATFORM, else the probed default.
+ * Deterministic mode serializes guest threads over ptrace stops and traps RDTSC/CPUID
+ * there, so it runs on ptrace (refused only when another platform was asked for by flag).
+ */
+function platformFor(o: RunOptions): PlatformName {
+  if (!detActive(o.det)) return resolvePlatform(o.platform);
+  if (o.platform && o.platform !== 'ptrace') fail(`--deterministic runs on the ptrace platform only (not --platform=${o.platform})`, 125);
+  return 'ptrace';
+}
+
 function build(o: RunOptions, restore?: RestoreInput): Built {
   // First: pinning applies to what is forked after it (the gofer, the stubs), and the
   // gofer answers the Sentry synchronously, best on the same CPU.
-  const platform = new PtracePlatform({ pin: o.pin });
+  const hostCpus = Math.min(31, Math.max(1, os.availableParallelism())); // before any pinning
+  const made = createPlatform(platformFor(o), { pin: o.pin });
+  if (typeof made === 'string') fail(made, 125);
+  const platform = made.platform;
   // --deterministic/--record/--replay (src/cli/deterministic.ts); null without them.
   let det: Determinism | null = null;
   try { det = Determinism.create(o.det, platform, [o.program, ...o.args]); } catch (e) { if (e instanceof DetSetupError) fail(e.message, 125); throw e; }
   const kernel = new Kernel();
   // Pinned, every guest thread shares one CPU: that is the machine the guest sees.
-  kernel.cpus = o.pin ? 1 : Math.min(31, Math.max(1, os.availableParallelism()));
+  kernel.cpus = made.pinned ? 1 : hostCpus;
   kernel.memoryLimit = o.memoryLimit;
   checkHostSource('--root', o.root, true);
   for (const m of o.mounts) checkHostSource('--mount', m.src, false);

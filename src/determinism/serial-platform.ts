@@ -92,6 +92,10 @@ export class SerialPlatform implements Platform {
     return this.inner.setFpState(ctx);
   }
 
+  casU32(ctx: number, addr: number, expected: number, desired: number): number {
+    return this.inner.casU32(ctx, addr, expected, desired);
+  }
+
   resumeSyscall(ctx: number, result: number): void {
     this.enqueue(ctx, result);
   }

@@ -63,11 +63,17 @@ export function exitRobustList(t: Task): void {
   if (futexOffset === null || pending === null) return;
   const handle = (entry: number): void => {
     const addr = entry + futexOffset;
-    const word = t.mem.readU32(addr);
-    if (word === null || (word & FUTEX_TID_MASK) !== t.tid) return;
-    const next = ((word & FUTEX_WAITERS) | FUTEX_OWNER_DIED) >>> 0;
-    if (!t.mem.writeU32(addr, next)) return;
-    if (word & FUTEX_WAITERS) futexWake(t, addr, 1, -1, false);
+    // Atomic: other threads set FUTEX_WAITERS on the word meanwhile (Linux's cmpxchg loop).
+    for (let tries = 0; tries < 16; tries++) {
+      const word = t.mem.readU32(addr);
+      if (word === null || (word & FUTEX_TID_MASK) !== t.tid) return;
+      const next = ((word & FUTEX_WAITERS) | FUTEX_OWNER_DIED) >>> 0;
+      const old = t.mem.casU32(t.hostTid, addr, word, next);
+      if (old === null) return;
+      if (old !== word) continue;
+      if (word & FUTEX_WAITERS) futexWake(t, addr, 1, -1, false);
+      return;
+    }
   };
   let entry = t.mem.readU64(head);
   for (let i = 0; entry !== null && entry !== head && entry !== 0 && i < ROBUST_LIST_LIMIT; i++) {
@@ -82,39 +88,52 @@ export function exitRobustList(t: Task): void {
  * word holds the owner's tid (| FUTEX_WAITERS); LOCK_PI waits for it, UNLOCK_PI hands
  * the lock straight to the oldest waiter. There is no priority boosting to do: the
  * sandbox schedules its threads on the host as equals.
- * Note: the Sentry updates the word with separate read and write (no atomic cmpxchg on
- * guest memory), which a guest thread racing in user space could in theory interleave.
+ * The word changes under the Sentry's feet (guest threads cmpxchg it in user space, on
+ * other CPUs): every update is a compare-and-swap run in the address space, retried
+ * when the word moved, as Linux's futex_lock_pi does.
  */
 export function futexLockPi(t: Task, addr: number, deadline: number, tryOnly: boolean): number {
-  const word = t.mem.readU32(addr);
-  if (word === null) return -14; // EFAULT
-  const owner = word & FUTEX_TID_MASK;
-  if (owner === t.tid) return t.sysState?.piWaiting ? 0 : -35; // handed to us / EDEADLK
-  if (owner === 0 || !ownerAlive(owner)) {
-    // Free, or its owner died without a robust-list release: take it over.
-    const died = owner !== 0 ? FUTEX_OWNER_DIED : word & FUTEX_OWNER_DIED;
-    const q = queues.get(key(t, addr, true));
-    const waiters = q && q.size > 0 ? FUTEX_WAITERS : 0;
-    return t.mem.writeU32(addr, (t.tid | waiters | died) >>> 0) ? 0 : -14;
+  for (;;) {
+    const word = t.mem.readU32(addr);
+    if (word === null) return -14; // EFAULT
+    const owner = word & FUTEX_TID_MASK;
+    if (owner === t.tid) return t.sysState?.piWaiting ? 0 : -35; // handed to us / EDEADLK
+    if (owner === 0 || !ownerAlive(owner)) {
+      // Free, or its owner died without a robust-list release: take it over.
+      const died = owner !== 0 ? FUTEX_OWNER_DIED : word & FUTEX_OWNER_DIED;
+      const q = queues.get(key(t, addr, true));
+      const waiters = q && q.size > 0 ? FUTEX_WAITERS : 0;
+      const old = t.mem.casU32(t.hostTid, addr, word, (t.tid | waiters | died) >>> 0);
+      if (old === null) return -14;
+      if (old !== word) continue;
+      return 0;
+    }
+    if (tryOnly) return -16; // EBUSY
+    if (t.timedOut) return -110; // ETIMEDOUT
+    if (!(word & FUTEX_WAITERS)) {
+      const old = t.mem.casU32(t.hostTid, addr, word, (word | FUTEX_WAITERS) >>> 0);
+      if (old === null) return -14;
+      if (old !== word) continue;
+    }
+    t.sysState = { piWaiting: true };
+    return t.blockOn(futexQueue(t, addr, true), -1, deadline);
   }
-  if (tryOnly) return -16; // EBUSY
-  if (t.timedOut) return -110; // ETIMEDOUT
-  if (!(word & FUTEX_WAITERS) && !t.mem.writeU32(addr, (word | FUTEX_WAITERS) >>> 0)) return -14;
-  t.sysState = { piWaiting: true };
-  return t.blockOn(futexQueue(t, addr, true), -1, deadline);
 }
 
 export function futexUnlockPi(t: Task, addr: number): number {
-  const word = t.mem.readU32(addr);
-  if (word === null) return -14;
-  if ((word & FUTEX_TID_MASK) !== t.tid) return -1; // EPERM
-  const q = queues.get(key(t, addr, true));
-  const next = q ? q.firstWaiter() : undefined;
-  if (!next) return t.mem.writeU32(addr, 0) ? 0 : -14;
-  const more = q!.size > 1 ? FUTEX_WAITERS : 0;
-  if (!t.mem.writeU32(addr, (next.tid | more) >>> 0)) return -14;
-  q!.notifyN(-1, 1);
-  return 0;
+  for (;;) {
+    const word = t.mem.readU32(addr);
+    if (word === null) return -14;
+    if ((word & FUTEX_TID_MASK) !== t.tid) return -1; // EPERM
+    const q = queues.get(key(t, addr, true));
+    const next = q ? q.firstWaiter() : undefined;
+    const more = q && q.size > 1 ? FUTEX_WAITERS : 0;
+    const old = t.mem.casU32(t.hostTid, addr, word, next ? (next.tid | more) >>> 0 : 0);
+    if (old === null) return -14;
+    if (old !== word) continue;
+    if (next) q!.notifyN(-1, 1);
+    return 0;
+  }
 }
 
 let ownerLookup: (tid: number) => boolean = () => true;

@@ -14,7 +14,7 @@ const SYS_MADVISE = 28;
 
 /** The stub's own image: never given to the guest (see native/stub/stub.ld). */
 const STUB_START = 0x7ff000000000;
-const STUB_END = 0x7ff000100000;
+const STUB_END = 0x7ff002000000; // the stub image, then systrap's shared frames (native/stub/systrap_abi.h)
 /** Guest stack top and the top of the mmap area below it, as Linux lays them out without ASLR. */
 export const STACK_TOP = 0x7ffffffff000;
 export const MMAP_BASE = 0x7ffff7fff000;

@@ -7,7 +7,7 @@ export const USER_MIN = 0x1000;
 export const TASK_SIZE = 0x7ffffffff000;
 /** The stub's image and scratch page: never guest memory to the Sentry. */
 const STUB_START = 0x7ff000000000;
-const STUB_END = 0x7ff000100000;
+const STUB_END = 0x7ff002000000; // the stub image, then systrap's shared frames (native/stub/systrap_abi.h)
 
 /**
  * Reads and writes one address space's memory from the Sentry
@@ -125,6 +125,24 @@ export class GuestMemory {
 
   readBigU64(addr: number): bigint | null {
     return this.readInto(addr, this.scratch, 0, 8) ? this.scratch.readBigUInt64LE(0) : null;
+  }
+
+  /**
+   * Atomic compare-and-swap of the u32 at addr (futex words that guest threads change
+   * at the same time, on other CPUs): the old value, or null for a bad pointer. `ctx`
+   * is a stopped context of this address space (the calling task's). If the platform
+   * cannot run it there (ctx not stopped: a thread killed while running), a plain read
+   * and write, which is what a single running thread makes atomic enough.
+   */
+  casU32(ctx: number, addr: number, expected: number, desired: number): number | null {
+    if (!this.ok(addr, 4) || addr % 4 !== 0) return null;
+    const r = this.platform.casU32(ctx, addr, expected >>> 0, desired >>> 0);
+    if (r >= 0) return r;
+    if (r === -EFAULT) return null;
+    const old = this.readU32(addr);
+    if (old === null) return null;
+    if (old === expected >>> 0 && !this.writeU32(addr, desired)) return null;
+    return old;
   }
 
   writeU32(addr: number, v: number): boolean {

@@ -21,7 +21,7 @@ import { Sentry } from '../kernel/sentry';
 import { SYSCALL_TABLE } from '../../syscalls/table';
 import { createInit, execInto, startInit, stopGroup, continueGroup } from '../kernel/process-lifecycle';
 import { resolveExec, type ExecRequest } from '../loader/exec-image';
-import { PtracePlatform } from '../platform/ptrace';
+import { createPlatform, isPlatformName, platformFromEnv } from '../platform/select';
 import { installTimers } from '../kernel/time/index';
 import { attach as attachTty } from '../kernel/tty';
 import { Task } from '../kernel/task';
@@ -168,7 +168,10 @@ export class ContainerSentry {
   private build(): void {
     const c = this.cfg.config;
     const proc = c.process as ProcessSpec;
-    const platform = new PtracePlatform({ pin: true });
+    const name = platformFromEnv('ptrace');
+    const made = isPlatformName(name) ? createPlatform(name, { pin: true }) : name;
+    if (typeof made === 'string') setupFail(made);
+    const platform = made.platform;
     const binds: Array<{ src: string; dst: string; readonly: boolean }> = [];
     const later: Mount[] = [];
     const fileBinds: Array<{ src: string; dst: string }> = [];

@@ -12,8 +12,12 @@ export interface NativeAddon {
   setEventBuffer(buf: ArrayBuffer): void;
   /** Pins the calling thread (and stubs started later) to one CPU (-1: the current one). */
   pinToCpu(cpu: number): number;
-  /** Starts the template stub from the stub binary; returns its host pid or -errno. */
-  spawnStub(stubPath: string, trapTsc?: boolean, trapCpuid?: boolean): number;
+  /**
+   * Starts the template stub from the stub binary; returns its host pid or -errno.
+   * mode 'systrap' (with the doorbell eventfd from systrapInit) makes a systrap stub;
+   * trapTsc/trapCpuid (deterministic mode) make RDTSC/CPUID fault.
+   */
+  spawnStub(stubPath: string, mode?: 'ptrace' | 'systrap', doorbellFd?: number, trapTsc?: boolean, trapCpuid?: boolean): number;
   /** CPUID on the host: [eax, ebx, ecx, edx] of a leaf and subleaf. */
   hostCpuid(leaf: number, subleaf: number): [number, number, number, number];
   /** Whether CPUID can be made to fault here (ARCH_SET_CPUID). */
@@ -38,6 +42,8 @@ export interface NativeAddon {
   setFpRegs(tid: number): number;
   /** Runs one syscall inside a stopped stub thread at the gadget; returns its result. */
   inject(tid: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number;
+  /** Atomic cmpxchg of the u32 at addr, run by stopped traced thread tid (stub gadget): old value or -errno. */
+  casU32(tid: number, addr: number, expected: number, desired: number): number;
   /** Maps host fd into stopped ctx (passed over the stub socket, closed again in the stub). */
   mmapHostFd(tid: number, hostFd: number, addr: number, len: number, prot: number, flags: number, off: number): number;
   /** Injects a fork/clone; returns the new host tid (stopped, traced) or -errno. */
@@ -52,6 +58,28 @@ export interface NativeAddon {
   exitThread(tid: number): number;
   /** Reaps a dead thread's status without blocking (after SIGKILL). */
   reap(tid: number): number;
+
+  // ---- systrap platform (native/systrap_platform.cc; ctx = guest host tid) ----
+  /** Creates the doorbell eventfd stubs ring while the Sentry sleeps: its fd or -errno. */
+  systrapInit(): number;
+  /** 0 if this host can run systrap, else why not. */
+  systrapSupport(): number | string;
+  /** A new address space forked from the template stub (or from ctx's); its first thread, stopped. */
+  systrapNewAddressSpace(templateOrCtx: number): number;
+  systrapNewThread(ctx: number): number;
+  /** The traced injector thread (stub leader) of ctx's address space, or -ESRCH. */
+  systrapLeader(ctx: number): number;
+  systrapGetRegs(ctx: number): number;
+  systrapSetRegs(ctx: number): number;
+  systrapGetFpRegs(ctx: number): number;
+  systrapSetFpRegs(ctx: number): number;
+  systrapResumeSyscall(ctx: number, result: number): number;
+  systrapResumeSyscallAndWait(ctx: number, result: number, timeoutMs: number): number;
+  systrapResume(ctx: number): number;
+  systrapWait(timeoutMs: number, fds: Int32Array | null, events: Int32Array | null, revents: Int32Array | null, count: number): number;
+  systrapKick(ctx: number): number;
+  systrapExitThread(ctx: number): number;
+  systrapDestroyAddressSpace(ctx: number): number;
 
   // ---- guest memory (process_vm_readv/writev) ----
   /** Reads len bytes at addr of host process pid into buf[off..]; returns bytes read or -errno. */

@@ -46,6 +46,13 @@ export interface Platform {
   /** Ends every thread of an address space at once. */
   destroyAddressSpace(asPid: number): void;
 
+  /**
+   * Atomic compare-and-swap of the aligned u32 at addr in stopped ctx's address space
+   * (run by a thread of it, so atomic against its other threads on any CPU): the old
+   * value, or -errno (-EFAULT: bad address; -ESRCH: ctx cannot run it now).
+   */
+  casU32(ctx: number, addr: number, expected: number, desired: number): number;
+
   readMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
   writeMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
   readCString(asPid: number, addr: number, max: number): string | number;

@@ -28,7 +28,7 @@ export class PtracePlatform implements Platform {
 
   /** Starts the template stub; returns -errno on failure. */
   start(): number {
-    const pid = this.n.spawnStub(stubBinaryPath(), this.trapTsc, this.trapCpuid);
+    const pid = this.n.spawnStub(stubBinaryPath(), 'ptrace', -1, this.trapTsc, this.trapCpuid);
     if (pid > 0) this.template = pid;
     return pid;
   }
@@ -95,6 +95,10 @@ export class PtracePlatform implements Platform {
 
   destroyAddressSpace(asPid: number): void {
     this.n.kill(asPid, 9);
+  }
+
+  casU32(ctx: number, addr: number, expected: number, desired: number): number {
+    return this.n.casU32(ctx, addr, expected, desired);
   }
 
   readMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number {

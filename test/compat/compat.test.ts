@@ -188,13 +188,19 @@ describe.skipIf(!nfs.existsSync('/usr/bin/time'))('/usr/bin/time -v reports real
 });
 
 describe('/proc and /sys agree with the sandbox and its limits', () => {
-  it('pinned (default): one CPU everywhere the guest looks', async () => {
-    const r = await runSandbox(['/bin/sh', '-c', 'nproc; getconf _NPROCESSORS_ONLN; grep -c ^processor /proc/cpuinfo; cat /sys/devices/system/cpu/online']);
+  it('ptrace, pinned (its default): one CPU everywhere the guest looks', async () => {
+    const r = await runSandbox(['--platform=ptrace', '/bin/sh', '-c', 'nproc; getconf _NPROCESSORS_ONLN; grep -c ^processor /proc/cpuinfo; cat /sys/devices/system/cpu/online']);
     expect(r.stdout, explain(r)).toBe('1\n1\n1\n0\n');
   });
 
+  it('systrap (never pinned): the host\'s CPUs, the same count everywhere', async () => {
+    const r = await runSandbox(['--platform=systrap', '/bin/sh', '-c', 'nproc; getconf _NPROCESSORS_ONLN; grep -c ^processor /proc/cpuinfo']);
+    const n = Math.min(31, os.availableParallelism());
+    expect(r.stdout, explain(r)).toBe(`${n}\n${n}\n${n}\n`);
+  });
+
   it('--no-pin: the host\'s CPUs, the same count everywhere', async () => {
-    const r = await runSandbox(['--no-pin', '/bin/sh', '-c', 'nproc; getconf _NPROCESSORS_ONLN; grep -c ^processor /proc/cpuinfo']);
+    const r = await runSandbox(['--platform=ptrace', '--no-pin', '/bin/sh', '-c', 'nproc; getconf _NPROCESSORS_ONLN; grep -c ^processor /proc/cpuinfo']);
     const n = Math.min(31, os.availableParallelism());
     expect(r.stdout, explain(r)).toBe(`${n}\n${n}\n${n}\n`);
   });

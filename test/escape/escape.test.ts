@@ -5,15 +5,17 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawn } from 'child_process';
 import { compileGuest, LINKAGES } from '../helpers/build';
-import { runSandbox } from '../helpers/run';
+import { runSandbox, TEST_PLATFORMS } from '../helpers/run';
 import { BIN } from '../helpers/paths';
-import { stubsOf } from './stubs';
+import { expectedStubFds, stdoutShows, stubsOf } from './stubs';
 
 const SRC = path.join(__dirname, 'guests');
 
-describe.each(LINKAGES)('stub escape attempts (%s)', (linkage) => {
+const BY_PLATFORM = LINKAGES.flatMap((l) => TEST_PLATFORMS.map((p) => [l, p] as const));
+
+describe.each(BY_PLATFORM)('stub escape attempts (%s, %s)', (linkage, platform) => {
   it('gadget, stub mappings and the stub socket are out of reach', async () => {
-    const r = await runSandbox([compileGuest('stub_escape', linkage, { srcDir: SRC })]);
+    const r = await runSandbox([`--platform=${platform}`, compileGuest('stub_escape', linkage, { srcDir: SRC })]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe([
       'gadget getpid -> 1 (guest pid 1)',
@@ -37,21 +39,14 @@ describe('the stub process, seen from the host', () => {
     const guest = compileGuest('hold_mapping', 'dynamic', { srcDir: SRC });
     const child = spawn(process.execPath, [BIN, 'run', guest], { stdio: ['pipe', 'pipe', 'pipe'] });
     try {
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error('guest did not start')), 15_000);
-        child.stdout.on('data', (d: Buffer) => {
-          if (d.toString().includes('mapped')) {
-            clearTimeout(t);
-            resolve();
-          }
-        });
-      });
+      await stdoutShows(child, 'mapped');
       const stubs = stubsOf(child.pid!);
       expect(stubs.length).toBeGreaterThan(1); // the template and the guest's own
       for (const pid of stubs) {
         // All stubs descend from the template, which the Sentry forked: check every one.
         const fds = fs.readdirSync(`/proc/${pid}/fd`);
-        expect(fds, `fds of stub ${pid}`).toEqual(['1000']);
+        expect(fds, `fds of stub ${pid}`).toEqual(expectedStubFds(pid));
+        if (fds.includes('1001')) expect(fs.readlinkSync(`/proc/${pid}/fd/1001`)).toBe('anon_inode:[eventfd]');
         const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
         expect(status).toMatch(/^Seccomp:\s+2$/m);
         expect(status).toMatch(/^NoNewPrivs:\s+1$/m);

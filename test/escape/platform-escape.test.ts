@@ -7,9 +7,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawn, type ChildProcess } from 'child_process';
 import { compileGuest, LINKAGES } from '../helpers/build';
-import { BASE_ENV, explain, runSandbox, spawnCollect } from '../helpers/run';
+import { BASE_ENV, explain, runSandbox, spawnCollect, TEST_PLATFORMS } from '../helpers/run';
 import { BIN } from '../helpers/paths';
-import { commOf, descendantsOf, processAlive, stubsOf } from './stubs';
+import { commOf, descendantsOf, expectedStubFds, processAlive, stubsOf } from './stubs';
 
 const SRC = path.join(__dirname, 'guests');
 
@@ -52,7 +52,8 @@ describe('the fd hand-over does not trust guest-writable memory', () => {
       for (const pid of stubs) {
         // The host fds handed over were closed again; the socket is still the stub's.
         const fds = fs.readdirSync(`/proc/${pid}/fd`);
-        expect(fds, `fds of stub ${pid}`).toEqual(['1000']);
+        expect(fds, `fds of stub ${pid}`).toEqual(expectedStubFds(pid));
+        if (fds.includes('1001')) expect(fs.readlinkSync(`/proc/${pid}/fd/1001`)).toBe('anon_inode:[eventfd]');
         expect(fs.readlinkSync(`/proc/${pid}/fd/1000`)).toMatch(/^socket:/);
       }
     } finally {
@@ -62,7 +63,10 @@ describe('the fd hand-over does not trust guest-writable memory', () => {
   });
 });
 
-describe.each(LINKAGES)('legacy entry points (%s)', (linkage) => {
+const BY_PLATFORM = LINKAGES.flatMap((l) => TEST_PLATFORMS.map((p) => [l, p] as const));
+
+describe.each(BY_PLATFORM)('legacy entry points (%s, %s)', (linkage, platform) => {
+  const pf = `--platform=${platform}`;
   const scratch = () => fs.mkdtempSync(path.join(os.tmpdir(), 'tss-core-'));
   // The Sentry's own core limit is raised: only the stub's own settings keep cores away.
   const unlimited = (cwd: string, args: string[]) =>
@@ -72,7 +76,7 @@ describe.each(LINKAGES)('legacy entry points (%s)', (linkage) => {
   it('calls into the vsyscall page are answered as Linux does, and leave no core file', async () => {
     const guest = compileGuest('vsyscall', linkage, { srcDir: SRC });
     const cwd = scratch();
-    const r = await unlimited(cwd, [guest]);
+    const r = await unlimited(cwd, [pf, guest]);
     expect(r.code, explain(r)).toBe(0);
     expect(r.stdout).toBe([
       'vsyscall gettimeofday: 0, in order',
@@ -87,7 +91,7 @@ describe.each(LINKAGES)('legacy entry points (%s)', (linkage) => {
   it('a jump elsewhere in the vsyscall page is SIGSEGV, without a host core file', async () => {
     const guest = compileGuest('vsyscall', linkage, { srcDir: SRC });
     const cwd = scratch();
-    const r = await unlimited(cwd, [guest, 'bad']);
+    const r = await unlimited(cwd, [pf, guest, 'bad']);
     expect(r.code, explain(r)).toBe(128 + 11);
     expect(r.stdout).toBe('calling 0xffffffffff600100\n');
     if (!corePattern.startsWith('|')) expect(fs.readdirSync(cwd)).toEqual([]);
@@ -95,27 +99,27 @@ describe.each(LINKAGES)('legacy entry points (%s)', (linkage) => {
 
   it('a bad pointer to a vsyscall is SIGSEGV at the entry, as in Linux', async () => {
     const guest = compileGuest('vsyscall', linkage, { srcDir: SRC });
-    const r = await runSandbox([guest, 'fault']);
+    const r = await runSandbox([pf, guest, 'fault']);
     expect(r.code, explain(r)).toBe(0);
     expect(r.stdout).toBe('SIGSEGV si_code 128, si_addr (nil), rip at the time entry\n');
   });
 
   it('int $0x80 is refused as on Linux without IA32 emulation (SIGSEGV), never run as a 64-bit call', async () => {
     const guest = compileGuest('int80', linkage, { srcDir: SRC });
-    const r = await runSandbox([guest]);
+    const r = await runSandbox([pf, guest]);
     expect(r.code, explain(r)).toBe(0);
     expect(r.stdout).toBe('int $0x80: SIGSEGV si_code 128, rip at the instruction, rax 4, rbx 1\n'.repeat(2));
-    const k = await runSandbox([guest, 'nohandler']);
+    const k = await runSandbox([pf, guest, 'nohandler']);
     expect(k.code, explain(k)).toBe(128 + 11);
     expect(k.stdout).toBe('int $0x80 without a handler\n');
   });
 });
 
-describe('host signals reach the Sentry whatever the guest does', () => {
+describe.each(TEST_PLATFORMS)('host signals reach the Sentry whatever the guest does (%s)', (platform) => {
   for (const [sig, status] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
     it(`${sig} ends a guest spinning on getppid(), and its stubs with it`, async () => {
       const guest = compileGuest('spin_getppid', 'static', { srcDir: SRC });
-      const { child } = await startUntil([guest], 'spinning');
+      const { child } = await startUntil([`--platform=${platform}`, guest], 'spinning');
       const stubs = stubsOf(child.pid!);
       expect(stubs.length).toBeGreaterThan(1);
       // Everything the Sentry started: the stubs, the gofer.

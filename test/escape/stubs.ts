@@ -66,3 +66,32 @@ export function commOf(pid: number): string {
     return '';
   }
 }
+
+/**
+ * The host fds a stub may hold: its fd-passing socket (1000), and on systrap the
+ * Sentry's doorbell eventfd (1001), which guest code can only ring. Under an explicit
+ * TSSANDBOX_PLATFORM=ptrace only the socket; otherwise 1001 only if it is an eventfd.
+ */
+export function expectedStubFds(pid: number): string[] {
+  if (process.env.TSSANDBOX_PLATFORM === 'ptrace') return ['1000'];
+  let bell = '';
+  try {
+    bell = fs.readlinkSync(`/proc/${pid}/fd/1001`);
+  } catch {
+    // none
+  }
+  return bell === 'anon_inode:[eventfd]' ? ['1000', '1001'] : ['1000'];
+}
+
+/** Resolves once `child` has written `marker` to stdout (rejects after `ms`). */
+export function stdoutShows(child: { stdout: NodeJS.ReadableStream | null }, marker: string, ms = 15_000): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no '${marker}' within ${ms} ms`)), ms);
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes(marker)) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+}

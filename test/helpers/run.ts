@@ -41,7 +41,15 @@ export const BASE_ENV: Record<string, string> = {
   LC_ALL: 'C',
   TERM: 'dumb',
   TZ: 'UTC',
+  // The whole suite can run per platform: TSSANDBOX_PLATFORM=systrap npx vitest run ...
+  ...(process.env.TSSANDBOX_PLATFORM ? { TSSANDBOX_PLATFORM: process.env.TSSANDBOX_PLATFORM } : {}),
 };
+
+/**
+ * The platforms per-platform tests run on: TSSANDBOX_PLATFORM alone when set (the suite
+ * run once per platform), else each platform that has a guest-facing contract to keep.
+ */
+export const TEST_PLATFORMS: readonly string[] = process.env.TSSANDBOX_PLATFORM ? [process.env.TSSANDBOX_PLATFORM] : ['ptrace', 'systrap'];
 
 const MAX_OUTPUT = 16 * 1024 * 1024;
 

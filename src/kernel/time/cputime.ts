@@ -266,7 +266,11 @@ const lastStatus = new WeakMap<Task, { maxRssKb: number; nvcsw: number; nivcsw: 
 
 /** Lead: call for each thread just before its address space is destroyed (exit_group), so peak RSS is kept. */
 export function sampleHostStatus(t: Task): void {
-  if (t.hostTid > 0) lastStatus.set(t, hostStatus(t));
+  if (t.hostTid <= 0) return;
+  lastStatus.set(t, hostStatus(t));
+  // And its CPU time and faults: a thread that is not its host process's leader (systrap's
+  // guest threads) leaves no /proc entry behind to read them from afterwards.
+  taskCpu(t);
 }
 
 /** Peak RSS and context switches of a group's threads that already exited. */

@@ -1,0 +1,34 @@
+// What native/ptrace_platform.cc shares with native/systrap_platform.cc (the systrap
+// platform drives its stubs' injector threads with the same ptrace machinery).
+#pragma once
+#include <napi.h>
+#include <poll.h>
+#include <sys/types.h>
+
+namespace tss {
+
+// Runs one host syscall in stopped, traced stub thread tid at the gadget; its result.
+long InjectSyscall(pid_t tid, long nr, const long a[6], pid_t* newTid);
+// mmap of a Sentry host fd into stopped, traced tid (fd passed and closed again).
+long MmapHostFdIn(pid_t tid, int hostFd, long addr, long len, long prot, long flags, long off);
+// The process group of all stubs (waitpid(-pgid) hears every traced stub thread).
+pid_t StubPgid();
+// Sentry-time accounting per host thread (takeSentryNs): a stop taken / answered.
+void NoteSentryStop(pid_t tid);
+void ChargeSentryTime(pid_t tid);
+// A thread stopped but not resumed (it blocked): charges its handling up to now only.
+void ChargePendingStop();
+
+// The event buffer's syscall view (args, number) from its registers.
+void FillSyscallArgs();
+// Reports the stopped thread as faulted with SIGSEGV (SI_KERNEL), as Linux does.
+int ReportSegv(pid_t pid);
+// wait()'s host-fd part: empties the self-pipe; copies poll results (true: some ready,
+// the event is a Poll).
+void DrainSelfPipe();
+bool TakePollResults(const struct pollfd* p, int32_t* revents, int count);
+int32_t* I32Arg(const Napi::CallbackInfo& info, int i);
+
+void InitSystrap(Napi::Env env, Napi::Object exports);
+
+}  // namespace tss

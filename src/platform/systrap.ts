@@ -1,0 +1,136 @@
+import { native, stubBinaryPath, type NativeAddon } from './native';
+import { EventBuffer } from './event-buffer';
+import type { Platform } from './platform';
+
+/**
+ * The systrap platform (native/systrap_platform.cc, native/stub/systrap.c): guest
+ * threads run untraced; each syscall traps (seccomp SECCOMP_RET_TRAP) into the stub's
+ * SIGSYS handler, which hands the registers over through memory shared with the Sentry
+ * and spins for the reply. Each address space keeps one traced injector thread (its
+ * stub's leader) through which mmap/munmap/mprotect and forks are run, as on ptrace.
+ *
+ * Contexts are guest threads' host tids; asPid is any of them. Memory calls go to the
+ * injector, which lives as long as the address space.
+ */
+export class SystrapPlatform implements Platform {
+  readonly name = 'systrap';
+  readonly ev = new EventBuffer();
+  private readonly n: NativeAddon;
+  private template = 0;
+  /** Guest ctx -> its address space's injector (stub leader) pid. */
+  private readonly leaders = new Map<number, number>();
+
+  private readonly bell: number;
+
+  /**
+   * Made first (like ptrace's pinning): the doorbell, and the Sentry's main thread on
+   * one CPU, which the gofer and the stubs' injectors forked after it share (guest
+   * threads get every CPU back).
+   */
+  constructor() {
+    this.n = native();
+    this.n.setEventBuffer(this.ev.buffer);
+    this.bell = this.n.systrapInit();
+  }
+
+  /** Starts the template stub; returns its pid or -errno. */
+  start(): number {
+    const bell = this.bell;
+    if (bell < 0) return bell;
+    const pid = this.n.spawnStub(stubBinaryPath(), 'systrap', bell);
+    if (pid > 0) this.template = pid;
+    return pid;
+  }
+
+  private leader(ctx: number): number {
+    let l = this.leaders.get(ctx);
+    if (l === undefined) {
+      l = this.n.systrapLeader(ctx);
+      if (l > 0) this.leaders.set(ctx, l);
+    }
+    return l;
+  }
+
+  newAddressSpace(): number {
+    return this.n.systrapNewAddressSpace(this.template);
+  }
+
+  forkAddressSpace(ctx: number): number {
+    return this.n.systrapNewAddressSpace(ctx);
+  }
+
+  newThread(ctx: number): number {
+    return this.n.systrapNewThread(ctx);
+  }
+
+  mmSyscall(ctx: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number {
+    return this.n.inject(this.leader(ctx), nr, a0, a1, a2, a3, a4, a5);
+  }
+
+  mmapHostFd(ctx: number, hostFd: number, addr: number, len: number, prot: number, flags: number, off: number): number {
+    return this.n.mmapHostFd(this.leader(ctx), hostFd, addr, len, prot, flags, off);
+  }
+
+  getRegs(ctx: number): number {
+    return this.n.systrapGetRegs(ctx);
+  }
+
+  setRegs(ctx: number): number {
+    return this.n.systrapSetRegs(ctx);
+  }
+
+  getFpState(ctx: number): number {
+    return this.n.systrapGetFpRegs(ctx);
+  }
+
+  setFpState(ctx: number): number {
+    return this.n.systrapSetFpRegs(ctx);
+  }
+
+  resumeSyscall(ctx: number, result: number): void {
+    this.n.systrapResumeSyscall(ctx, result);
+  }
+
+  resumeSyscallAndWait(ctx: number, result: number): number {
+    return this.n.systrapResumeSyscallAndWait(ctx, result, -1);
+  }
+
+  resume(ctx: number): void {
+    this.n.systrapResume(ctx);
+  }
+
+  wait(timeoutMs: number, fds: Int32Array | null, events: Int32Array | null, revents: Int32Array | null, count: number): number {
+    const k = this.n.systrapWait(timeoutMs, fds, events, revents, count);
+    // EventKind.Exit: a context that is gone keeps no injector entry.
+    if (k === 3) this.leaders.delete(this.ev.tid);
+    return k;
+  }
+
+  kick(_asPid: number, ctx: number): void {
+    this.n.systrapKick(ctx);
+  }
+
+  exitThread(ctx: number): void {
+    this.n.systrapExitThread(ctx);
+  }
+
+  destroyAddressSpace(asPid: number): void {
+    this.n.systrapDestroyAddressSpace(asPid);
+  }
+
+  casU32(ctx: number, addr: number, expected: number, desired: number): number {
+    return this.n.casU32(this.leader(ctx), addr, expected, desired);
+  }
+
+  readMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number {
+    return this.n.readMem(this.leader(asPid), addr, buf, off, len);
+  }
+
+  writeMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number {
+    return this.n.writeMem(this.leader(asPid), addr, buf, off, len);
+  }
+
+  readCString(asPid: number, addr: number, max: number): string | number {
+    return this.n.readCString(this.leader(asPid), addr, max);
+  }
+}

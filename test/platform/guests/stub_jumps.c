@@ -1,0 +1,92 @@
+/*
+ * Guest code jumping to every syscall instruction of the stub with registers of its
+ * own choosing: the injection gadget, the systrap handler's instruction and the
+ * signal restorer's. None may reach the host: getpid must be the guest's pid (1),
+ * and a file created through them must land in the sandbox, not on the host.
+ * argv[1]: a host directory the sandbox sees read-only.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static sigjmp_buf jb;
+static volatile long got;
+
+static void on_sig(int sig, siginfo_t* si, void* uc) {
+  (void)si;
+  (void)uc;
+  siglongjmp(jb, sig);
+}
+
+/* Runs `syscall` at address `at` with rax=nr, rdi/rsi/rdx = a/b/c, then whatever the
+   code after it does (int3, ret into our own frame, ud2): the result comes back in rax
+   through the signal that follows, or through the `ret`. */
+static long jump(unsigned long at, long nr, long a, long b, long c) {
+  long r;
+  register long rdx __asm__("rdx") = c;
+  if (sigsetjmp(jb, 1) != 0) return got;
+  __asm__ volatile(
+      "lea 1f(%%rip), %%rcx\n\t"
+      "push %%rcx\n\t" /* a `ret` after the syscall comes back here */
+      "jmp *%[at]\n\t"
+      "1:\n\t"
+      : "=a"(r)
+      : [at] "r"(at), "a"(nr), "D"(a), "S"(b), "r"(rdx)
+      : "rcx", "r11", "memory");
+  return r;
+}
+
+static void on_trap(int sig, siginfo_t* si, void* ucv) {
+  ucontext_t* uc = ucv;
+  (void)si;
+  got = uc->uc_mcontext.gregs[REG_RAX];
+  siglongjmp(jb, sig);
+}
+
+int main(int argc, char** argv) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_trap;
+  sa.sa_flags = SA_SIGINFO;
+  sigaction(SIGTRAP, &sa, NULL);
+  sigaction(SIGILL, &sa, NULL);
+  sigaction(SIGSEGV, &sa, NULL);
+  const struct { const char* name; unsigned long at; } sites[] = {
+      {"gadget", 0x7ff000000000UL},
+      {"handler", 0x7ff000000020UL},
+      {"restorer", 0x7ff000000038UL},
+  };
+  const char* dir = argc > 1 ? argv[1] : "/tmp";
+  for (unsigned i = 0; i < sizeof sites / sizeof sites[0]; i++) {
+    long pid = jump(sites[i].at, SYS_getpid, 0, 0, 0);
+    printf("%s getpid -> %ld\n", sites[i].name, pid);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/stub-jump-%s", dir, sites[i].name);
+    long fd = jump(sites[i].at, SYS_open, (long)path, O_CREAT | O_WRONLY, 0644);
+    struct stat st;
+    printf("%s open(O_CREAT) -> %s, visible in the sandbox: %s\n", sites[i].name, fd >= 0 ? "fd" : strerror((int)-fd),
+           stat(path, &st) == 0 ? "yes" : "no");
+  }
+  /* The shared frames above the stub image are the platform's, not guest memory. */
+  void* frames = (void*)0x7ff000110000UL;
+  void* m = mmap(frames, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  printf("mmap over frames: %s\n", m == MAP_FAILED ? strerrorname_np(errno) : "mapped");
+  printf("munmap frames: %s\n", munmap(frames, 4096) == 0 ? "ok" : strerrorname_np(errno));
+  printf("mprotect frames: %s\n", mprotect(frames, 4096, PROT_READ) == 0 ? "ok" : strerrorname_np(errno));
+  void* a = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* r = mremap(a, 8192, 8192, MREMAP_MAYMOVE | MREMAP_FIXED, frames);
+  printf("mremap onto frames: %s\n", r == MAP_FAILED ? strerrorname_np(errno) : "moved");
+  int pfd[2];
+  pipe(pfd);
+  printf("write(pipe, frames): %s\n", write(pfd[1], frames, 16) < 0 ? strerrorname_np(errno) : "copied");
+  printf("done\n");
+  return 0;
+}

@@ -1,0 +1,104 @@
+// The platforms themselves (src/platform, native/): what guest code can do to the
+// machinery it runs on, checked on every platform that works here. The escape tests
+// (test/escape/) run per platform through TSSANDBOX_PLATFORM.
+import { describe, expect, it } from 'vitest';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawn } from 'child_process';
+import { compileGuest } from '../helpers/build';
+import { BASE_ENV, explain, runCli, runSandbox, TEST_PLATFORMS } from '../helpers/run';
+import { BIN } from '../helpers/paths';
+import { stdoutShows, stubsOf } from '../escape/stubs';
+
+const SRC = path.join(__dirname, 'guests');
+const PLATFORMS = TEST_PLATFORMS;
+
+describe.each(PLATFORMS)('platform %s', (platform) => {
+  it('a guest jumping to the stub\'s syscall instructions with its own registers reaches no host syscall', async () => {
+    const guest = compileGuest('stub_jumps', 'static', { srcDir: SRC });
+    const host = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-jump-'));
+    try {
+      const r = await runSandbox([`--platform=${platform}`, guest, host]);
+      expect(r.code, explain(r)).toBe(0);
+      const lines = ['gadget', 'handler', 'restorer'].flatMap((s) => [
+        // The guest's own pid (the Sentry answered), never a host pid.
+        `${s} getpid -> 1`,
+        // Served by the Sentry: the file is in the sandbox's overlay only.
+        `${s} open(O_CREAT) -> fd, visible in the sandbox: yes`,
+      ]);
+      expect(r.stdout).toBe([...lines,
+        'mmap over frames: ENOMEM', 'munmap frames: EINVAL', 'mprotect frames: ENOMEM',
+        'mremap onto frames: EINVAL', 'write(pipe, frames): EFAULT', 'done', ''].join('\n'));
+      expect(fs.readdirSync(host)).toEqual([]);
+    } finally {
+      fs.rmSync(host, { recursive: true, force: true });
+    }
+  });
+
+  it('a thread scribbling over the shared frames harms only its own process', async () => {
+    const guest = compileGuest('frame_scribble', 'static', { srcDir: SRC, flags: ['-pthread'] });
+    const r = await runSandbox([`--platform=${platform}`, guest], { timeoutMs: 60_000 });
+    expect(r.code, explain(r)).toBe(0);
+    expect(r.stdout).toBe('round 0: child reaped: yes\nround 1: child reaped: yes\nround 2: child reaped: yes\nparent pid 1, ppid 0\n');
+    expect(r.stderr).not.toMatch(/internal error|BUG/);
+  });
+});
+
+describe('platform selection', () => {
+  it('kvm says it is not implemented, an unknown name is refused, in one line each', async () => {
+    const kvm = await runCli(['run', '--platform=kvm', '/bin/true']);
+    expect(kvm.code).toBe(2);
+    expect(kvm.stderr).toBe('tssandbox: --platform: platform kvm is not implemented yet (use systrap or ptrace)\n');
+    const bad = await runSandbox(['/bin/true'], { env: { TSSANDBOX_PLATFORM: 'nope' } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('tssandbox: TSSANDBOX_PLATFORM: unknown platform \'nope\' (available: kvm, systrap, ptrace)\n');
+  });
+
+  it('tssandbox platforms lists each platform, whether it works here and why not', async () => {
+    const r = await runCli(['platforms'], { env: { XDG_CACHE_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'tss-cache-')) } });
+    expect(r.code, explain(r)).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines.map((l) => l.split(/\s+/)[0])).toEqual(['kvm', 'systrap', 'ptrace']);
+    expect(lines[0]).toMatch(/^kvm\s+unavailable: not implemented yet$/);
+    expect(lines[2]).toMatch(/^ptrace\s+works/);
+    expect(lines[1]).toMatch(/^systrap\s+(works|unavailable: .+)/);
+    expect(lines.filter((l) => l.endsWith('(default)'))).toHaveLength(1);
+  });
+});
+
+describe('multi-core', () => {
+  it('systrap runs guest threads on every CPU; ptrace pins the sandbox to one', async () => {
+    const guest = compileGuest('hold_mapping', 'dynamic', { srcDir: path.join(__dirname, '../escape/guests') });
+    const all = fs.readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s+(.*)$/m)![1];
+    for (const platform of PLATFORMS) {
+      const child = spawn(process.execPath, [BIN, 'run', `--platform=${platform}`, guest], { stdio: ['pipe', 'pipe', 'pipe'], env: BASE_ENV });
+      try {
+        await stdoutShows(child, 'mapped');
+        const stubs = stubsOf(child.pid!);
+        expect(stubs.length).toBeGreaterThan(1);
+        // ptrace: every stub thread on the Sentry's one CPU. systrap: the injectors (each
+        // stub's leader) there, guest threads not confined to it (a first thread keeps
+        // off it, later ones get every CPU).
+        const allowed = (pid: number, task: string) =>
+          fs.readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8').match(/^Cpus_allowed_list:\s+(.*)$/m)![1];
+        let guestThreads = 0;
+        for (const pid of stubs) {
+          for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+            const cpus = allowed(pid, task);
+            if (platform === 'systrap' && task !== String(pid)) {
+              guestThreads++;
+              if (os.availableParallelism() > 1) expect(cpus, `guest thread ${task}`).not.toBe(allowed(pid, String(pid)));
+            } else if (os.availableParallelism() > 1) {
+              expect(cpus, `stub thread ${task}`).not.toBe(all);
+            }
+          }
+        }
+        if (platform === 'systrap') expect(guestThreads).toBeGreaterThan(0);
+      } finally {
+        child.stdin.end('x');
+        await new Promise((r) => child.on('exit', r));
+      }
+    }
+  });
+});
