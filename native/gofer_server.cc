@@ -348,8 +348,23 @@ struct timespec Ts(double s) {
   return t;
 }
 
+// TracerPid of process tgid (0 if unreadable).
+long LeaderTracer(long tgid) {
+  char dir[24];
+  snprintf(dir, sizeof dir, "%ld/status", tgid);
+  int fd = Openat2(g_proc, dir, O_RDONLY, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
+  if (fd < 0) return 0;
+  static char lbuf[4096];
+  ssize_t n = read(fd, lbuf, sizeof lbuf - 1);
+  close(fd);
+  lbuf[n > 0 ? n : 0] = 0;
+  const char* tp = strstr(lbuf, "\nTracerPid:");
+  return tp ? strtol(tp + 12, nullptr, 10) : 0;
+}
+
 // PROCFILE (aux = host tid, flags = 0 stat, 1 schedstat, 2 status): the file of a
-// thread the Sentry traces, and of no other process (EPERM). The tid's directory is
+// thread the Sentry traces (or of a thread whose process leader it traces), and of no
+// other process (EPERM). The tid's directory is
 // opened first (it pins that very task), then its TracerPid checked through it.
 int32_t OpenProcFile(uint32_t tid, uint32_t which, int* fdOut) {
   static const char* const names[] = {"stat", "schedstat", "status"};
@@ -370,6 +385,12 @@ int32_t OpenProcFile(uint32_t tid, uint32_t which, int* fdOut) {
   buf[n > 0 ? n : 0] = 0;
   const char* tp = strstr(buf, "\nTracerPid:");
   long tracer = tp ? strtol(tp + 12, nullptr, 10) : 0;
+  // An untraced thread (systrap's guest threads) counts when its process's leader is
+  // the Sentry's tracee (the injector); the leader's pid stays the group's while any
+  // thread of it lives.
+  const char* tg = strstr(buf, "\nTgid:");
+  long tgid = tg ? strtol(tg + 6, nullptr, 10) : 0;
+  if (tracer == 0 && tgid > 0 && tgid != (long)tid) tracer = LeaderTracer(tgid);
   int32_t res = 0;
   if (tracer != (long)g_sentry || g_sentry <= 0) {
     res = -EPERM;

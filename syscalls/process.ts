@@ -12,7 +12,7 @@ import { readExecArgs } from '../src/loader/exec-args';
 import { limitsOf, RLIMIT_STACK } from '../src/kernel/limits';
 import { installFd } from './fd-install';
 import { prctlGetSeccomp, prctlSetSeccomp } from './seccomp';
-import { capsOf, setCaps, CAP_LAST_CAP, type CapSets } from '../src/auth/capabilities';
+import { boundingOf, capable, capsOf, setCaps, CAP_LAST_CAP, CAP_SETPCAP, type CapSets } from '../src/auth/capabilities';
 import { onNewSession as ttyOnNewSession } from '../src/kernel/tty';
 import * as E from '../src/abi/errno';
 import { usageForParent, rusageBytes, zeroUsage, type Usage } from '../src/kernel/time/cputime';
@@ -528,7 +528,7 @@ export function arch_prctl(t: Task, code: number, addr: number): number {
 }
 
 const PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_GET_DUMPABLE = 3, PR_SET_DUMPABLE = 4,
-  PR_GET_KEEPCAPS = 7, PR_SET_KEEPCAPS = 8, PR_SET_NAME = 15, PR_GET_NAME = 16, PR_CAPBSET_READ = 23,
+  PR_GET_KEEPCAPS = 7, PR_SET_KEEPCAPS = 8, PR_SET_NAME = 15, PR_GET_NAME = 16, PR_CAPBSET_READ = 23, PR_CAPBSET_DROP = 24,
   PR_SET_CHILD_SUBREAPER = 36, PR_GET_CHILD_SUBREAPER = 37, PR_SET_NO_NEW_PRIVS = 38, PR_GET_NO_NEW_PRIVS = 39,
   PR_GET_TID_ADDRESS = 40, PR_SET_THP_DISABLE = 41, PR_GET_THP_DISABLE = 42, PR_CAP_AMBIENT = 47,
   PR_SET_VMA = 0x53564d41, PR_GET_SECCOMP = 21, PR_SET_SECCOMP = 22, PR_SET_PTRACER = 0x59616d61;
@@ -606,7 +606,15 @@ export function prctl(t: Task, option: number, a2: number, a3: number, a4: numbe
       return t.mem.write(a2, b) ? 0 : -E.EFAULT;
     }
     case PR_CAPBSET_READ:
-      return a2 >= 0 && a2 <= 40 ? 1 : -E.EINVAL;
+      if (a2 < 0 || a2 > CAP_LAST_CAP) return -E.EINVAL;
+      return (boundingOf(t.creds) >> BigInt(a2)) & 1n ? 1 : 0;
+    case PR_CAPBSET_DROP: {
+      if (a2 < 0 || a2 > CAP_LAST_CAP) return -E.EINVAL;
+      if (!capable(t.creds, CAP_SETPCAP)) return -E.EPERM;
+      const s = capsOf(t.creds);
+      setCaps(t.creds, { ...s, bounding: boundingOf(t.creds) & ~(1n << BigInt(a2)) });
+      return 0;
+    }
     case PR_SET_CHILD_SUBREAPER:
       t.tg.subreaper = a2 !== 0;
       return 0;

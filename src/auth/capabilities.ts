@@ -35,6 +35,8 @@ export interface CapSets {
   inheritable: bigint;
   /** PR_CAP_AMBIENT's set (within permitted and inheritable). */
   ambient?: bigint;
+  /** The bounding set (PR_CAPBSET_DROP, OCI's process.capabilities.bounding); all when unset. */
+  bounding?: bigint;
   /** PR_SET_KEEPCAPS: permitted survives losing uid 0. */
   keepCaps?: boolean;
 }
@@ -52,6 +54,11 @@ function derived(c: Credentials): CapSets {
 /** The sets in force: set explicitly (capset, a uid change, prctl), else derived from the uids now. */
 export function capsOf(c: Credentials): CapSets {
   return sets.get(c) ?? derived(c);
+}
+
+/** The bounding set: what execve may give root as permitted. */
+export function boundingOf(c: Credentials): bigint {
+  return capsOf(c).bounding ?? CAP_FULL;
 }
 
 export function setCaps(c: Credentials, s: CapSets): void {
@@ -95,17 +102,19 @@ export function transitionCaps(old: Credentials, next: Credentials): void {
 
 /**
  * execve's capability rules (no file capabilities): root (uid or euid 0) gets the full
- * bounding set as permitted, effective if euid 0, and no ambient set; anyone else keeps
+ * bounding set (with its inheritable set) as permitted, effective if euid 0, and no ambient set; anyone else keeps
  * only its ambient set, as permitted and effective. PR_SET_KEEPCAPS ends.
  */
 export function capsAfterExec(c: Credentials): void {
   const s = capsOf(c);
+  const bounding = s.bounding ?? CAP_FULL;
   if (c.uid === 0 || c.euid === 0) {
-    const permitted = CAP_FULL;
-    sets.set(c, { permitted, effective: c.euid === 0 ? permitted : 0n, inheritable: s.inheritable, ambient: 0n });
+    // Root's file sets count as full: P'(permitted) = P(inheritable) | bounding set.
+    const permitted = s.inheritable | bounding;
+    sets.set(c, { permitted, effective: c.euid === 0 ? permitted : 0n, inheritable: s.inheritable, ambient: 0n, bounding });
   } else {
     const amb = s.ambient ?? 0n;
-    sets.set(c, { permitted: amb, effective: amb, inheritable: s.inheritable, ambient: amb });
+    sets.set(c, { permitted: amb, effective: amb, inheritable: s.inheritable, ambient: amb, bounding });
   }
 }
 

@@ -6,7 +6,7 @@
 import * as path from 'path';
 import type { createVfs } from '../../fs/rootfs/create';
 import { Credentials } from '../auth/credentials';
-import { setCaps } from '../auth/capabilities';
+import { CAP_FULL, setCaps } from '../auth/capabilities';
 import type { Task } from '../kernel/task';
 import type { ThreadGroup } from '../kernel/thread-group';
 import { limitsOf, RLIM_INFINITY } from '../kernel/limits';
@@ -56,8 +56,11 @@ export function credsFor(proc: ProcessSpec): Credentials {
     const eff = capMask(caps.effective, 'process.capabilities.effective');
     const perm = capMask(caps.permitted, 'process.capabilities.permitted');
     const inh = capMask(caps.inheritable, 'process.capabilities.inheritable');
-    for (const m of [eff, perm, inh]) if (typeof m === 'string') setupFail(m);
-    setCaps(creds, { effective: eff as bigint, permitted: perm as bigint, inheritable: inh as bigint });
+    const amb = capMask(caps.ambient, 'process.capabilities.ambient');
+    // No bounding list: nothing bounded (runc keeps the full set then too).
+    const bnd = caps.bounding === undefined ? CAP_FULL : capMask(caps.bounding, 'process.capabilities.bounding');
+    for (const m of [eff, perm, inh, amb, bnd]) if (typeof m === 'string') setupFail(m);
+    setCaps(creds, { effective: eff as bigint, permitted: perm as bigint, inheritable: inh as bigint, ambient: amb as bigint, bounding: bnd as bigint });
   }
   return creds;
 }

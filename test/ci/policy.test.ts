@@ -100,22 +100,22 @@ describe('policy rules', () => {
   }, 60_000);
 
   it('syscalls.deny: the errno given (EPERM by default)', async () => {
-    expect((await runSandbox([probe(), 'ptrace'])).stdout).not.toBe('ptrace EPERM\n');
-    const { out, report } = await underPolicy('syscalls:\n  deny: [ptrace]\n', ['ptrace']);
-    expect(out).toBe('ptrace EPERM\n');
-    expect(report.denials).toContainEqual({ pid: 1, kind: 'syscall', target: 'ptrace', errno: 'EPERM', action: 'denied' });
-    expect((await underPolicy('syscalls:\n  deny: ["ptrace:ENOSYS"]\n', ['ptrace'])).out).toBe('ptrace ENOSYS\n');
+    expect((await runSandbox([probe(), 'personality'])).stdout).not.toBe('personality EPERM\n');
+    const { out, report } = await underPolicy('syscalls:\n  deny: [personality]\n', ['personality']);
+    expect(out).toBe('personality EPERM\n');
+    expect(report.denials).toContainEqual({ pid: 1, kind: 'syscall', target: 'personality', errno: 'EPERM', action: 'denied' });
+    expect((await underPolicy('syscalls:\n  deny: ["personality:ENOSYS"]\n', ['personality'])).out).toBe('personality ENOSYS\n');
   }, 60_000);
 
   it('--policy-mode=warn records every rule and denies nothing', async () => {
-    const yaml = `filesystem:\n  hide: [${secretDir}]\nsyscalls:\n  deny: [ptrace]\nnetwork:\n  allow: ["127.0.0.1"]\n`;
+    const yaml = `filesystem:\n  hide: [${secretDir}]\nsyscalls:\n  deny: [personality]\nnetwork:\n  allow: ["127.0.0.1"]\n`;
     const a = await underPolicy(yaml, ['read', path.join(secretDir, 'id_rsa')], ['--policy-mode', 'warn']);
     expect(a.out).toBe('read OK\n');
     expect(a.report.policy).toEqual({ source: expect.any(String), mode: 'warn' });
     expect(a.report.denials).toContainEqual({ pid: 1, kind: 'open', target: path.join(secretDir, 'id_rsa'), errno: 'ENOENT', action: 'warned' });
-    const b = await underPolicy(yaml, ['ptrace'], ['--policy-mode=warn']);
-    expect(b.out).not.toBe('ptrace EPERM\n');
-    expect(b.report.denials).toContainEqual({ pid: 1, kind: 'syscall', target: 'ptrace', errno: 'EPERM', action: 'warned' });
+    const b = await underPolicy(yaml, ['personality'], ['--policy-mode=warn']);
+    expect(b.out).not.toBe('personality EPERM\n');
+    expect(b.report.denials).toContainEqual({ pid: 1, kind: 'syscall', target: 'personality', errno: 'EPERM', action: 'warned' });
     const c = await underPolicy(yaml, ['connect', '198.51.100.7', '80'], ['--policy-mode=warn']);
     expect(c.out).toBe('connect ENETUNREACH\n');
     expect(c.report.denials).toContainEqual({ pid: 1, kind: 'connect', target: '198.51.100.7:80', errno: 'ECONNREFUSED', action: 'warned' });

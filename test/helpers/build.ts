@@ -42,7 +42,10 @@ export function compileGuest(name: string, linkage: Linkage = 'dynamic', opts: C
   const src = path.join(srcDir, `${name}.c`);
   if (!fs.existsSync(src)) throw new Error(`no guest source ${src}`);
   fs.mkdirSync(BUILD_DIR, { recursive: true });
-  const out = path.join(BUILD_DIR, `${name}.${linkage}`);
+  // Guests of other folders may share a name (test/guests/threads.c, test/snapshot/guests/threads.c):
+  // their binaries are named after their folder too.
+  const tag = srcDir === GUESTS_DIR ? '' : `${path.relative(path.dirname(GUESTS_DIR), srcDir).replace(/[^A-Za-z0-9]+/g, '_')}-`;
+  const out = path.join(BUILD_DIR, `${tag}${name}.${linkage}`);
   const built = mtime(out);
   if (built >= 0 && built >= mtime(src) && built >= newestHeader(srcDir)) return out;
 

@@ -2,7 +2,7 @@
  * /proc, synthesized from the Sentry's own task and thread-group tables: it shows the
  * sandbox (its pids, files, mounts), never the host's processes.
  */
-import { capsOf } from '../../../src/auth/capabilities';
+import { boundingOf, capsOf } from '../../../src/auth/capabilities';
 import { filterCount } from '../../../src/kernel/seccomp/filter';
 import { MemInode } from './mem-file';
 import { procSysvipcShm } from '../../../src/kernel/ipc/shm';
@@ -407,7 +407,7 @@ function statusText(t: Task, state?: string): string {
     `CapInh:\t${hex16(capsOf(c).inheritable)}`,
     `CapPrm:\t${hex16(capsOf(c).permitted)}`,
     `CapEff:\t${hex16(capsOf(c).effective)}`,
-    `CapBnd:\t${hex16(0x1ffffffffff)}`,
+    `CapBnd:\t${hex16(boundingOf(c))}`,
     `CapAmb:\t${(capsOf(c).ambient ?? 0n).toString(16).padStart(16, '0')}`,
     `NoNewPrivs:\t${t.noNewPrivs ? 1 : 0}`,
     `Seccomp:\t${t.seccomp?.mode ?? 0}`,

@@ -1,5 +1,5 @@
 // Probes for the policy's rules (test/ci/policy.test.ts); each prints one line:
-//   ptrace            errno of ptrace(PTRACE_TRACEME)
+//   personality       errno of personality(0xffffffff) (a query: OK unless denied)
 //   connect IP PORT   errno of a TCP connect (0 if it connected)
 //   read PATH         errno of open(PATH) (0 if it opened)
 //   env NAME          the variable's value, or (unset)
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ptrace.h>
+#include <sys/personality.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,9 +28,9 @@ static const char *name(int e) {
 
 int main(int argc, char **argv) {
   if (argc < 2) return 2;
-  if (!strcmp(argv[1], "ptrace")) {
-    long r = ptrace(PTRACE_TRACEME, 0, 0, 0);
-    printf("ptrace %s\n", name(r < 0 ? errno : 0));
+  if (!strcmp(argv[1], "personality")) {
+    int r = personality(0xffffffff);
+    printf("personality %s\n", name(r < 0 ? errno : 0));
   } else if (!strcmp(argv[1], "connect") && argc >= 4) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[3])) };
