@@ -147,6 +147,17 @@ export abstract class FileDescription {
  * A seekable file whose data is addressed by position (tmpfs, host, memfd, /proc text):
  * subclasses provide pread/pwrite/size; read/write/seek follow from them.
  */
+/** Writes all of data to f (the Sentry's own files: set-up writes, no guest waits); bytes written. */
+export function writeAll(f: FileDescription, data: Uint8Array): number {
+  let off = 0;
+  while (off < data.length) {
+    const w = f.write(data.subarray(off));
+    if (w <= 0) break;
+    off += w;
+  }
+  return off;
+}
+
 export abstract class SeekableFile extends FileDescription {
   abstract size(): number;
   override get pollable(): boolean {

@@ -10,6 +10,7 @@
  */
 import type { FsCaller } from '../../fs/vfs/caller';
 import type { Vfs } from '../../fs/vfs/vfs';
+import { writeAll } from '../../fs/vfs/file';
 import { isLoopback, isV4, fmt, parse } from './stack/addr';
 import { stackOf, networkModeOf } from './netns';
 import { USER_NET } from './user-net';
@@ -58,13 +59,7 @@ export function writeNetFiles(vfs: Vfs, c: FsCaller, files: Map<string, string>,
       log(`net: cannot write ${p} (errno ${-f})`);
       continue;
     }
-    const data = Buffer.from(text);
-    let off = 0;
-    while (off < data.length) {
-      const w = f.write(data.subarray(off));
-      if (w <= 0) break;
-      off += w;
-    }
+    writeAll(f, Buffer.from(text));
     f.decRef();
   }
 }

@@ -15,6 +15,7 @@ import { FdTable } from '../../fs/vfs/fdtable';
 import { HostFile, consoleTty } from '../../fs/fsimpl/host/host-file';
 import { Tmpfs } from '../../fs/fsimpl/tmpfs/tmpfs';
 import { tmpfsBudget } from '../../fs/vfs/space-budget';
+import { writeAll } from '../../fs/vfs/file';
 import type { FsContext } from '../../fs/vfs/context';
 import { Kernel } from '../kernel/kernel';
 import { Sentry } from '../kernel/sentry';
@@ -314,12 +315,7 @@ export class ContainerSentry {
       this.log(`cannot write ${dst} (errno ${-f}): bind of ${src} skipped`);
       return;
     }
-    let off = 0;
-    while (off < data.length) {
-      const w = f.write(data.subarray(off));
-      if (w <= 0) break;
-      off += w;
-    }
+    writeAll(f, data);
     f.decRef();
   }
 
