@@ -41,11 +41,11 @@ export function compileGuest(name: string, linkage: Linkage = 'dynamic', opts: C
   const srcDir = opts.srcDir ?? GUESTS_DIR;
   const src = path.join(srcDir, `${name}.c`);
   if (!fs.existsSync(src)) throw new Error(`no guest source ${src}`);
-  fs.mkdirSync(BUILD_DIR, { recursive: true });
   // Guests of other folders may share a name (test/guests/threads.c, test/snapshot/guests/threads.c):
-  // their binaries are named after their folder too.
-  const tag = srcDir === GUESTS_DIR ? '' : `${path.relative(path.dirname(GUESTS_DIR), srcDir).replace(/[^A-Za-z0-9]+/g, '_')}-`;
-  const out = path.join(BUILD_DIR, `${tag}${name}.${linkage}`);
+  // theirs are built in a folder named after theirs (same file name: tests may look at comm).
+  const sub = srcDir === GUESTS_DIR ? '' : path.relative(path.dirname(GUESTS_DIR), srcDir).replace(/[^A-Za-z0-9]+/g, '_');
+  const out = path.join(BUILD_DIR, sub, `${name}.${linkage}`);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
   const built = mtime(out);
   if (built >= 0 && built >= mtime(src) && built >= newestHeader(srcDir)) return out;
 
