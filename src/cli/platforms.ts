@@ -130,9 +130,8 @@ export function defaultPlatform(): PlatformName {
 /** `tssandbox platforms`: each platform, whether it works here and why not. */
 export function platformsCommand(): number {
   const results = probeAll();
-  const works = results.filter((r) => r.works && DEFAULT_CANDIDATES.includes(r.name));
   writeCache(results.filter((r) => DEFAULT_CANDIDATES.includes(r.name)));
-  const def = works[0]?.name ?? 'ptrace';
+  const def = DEFAULT_CANDIDATES.find((n) => results.find((r) => r.name === n)?.works) ?? 'ptrace';
   for (const r of results) {
     const mark = r.name === def ? ' (default)' : '';
     process.stdout.write(`${r.name.padEnd(8)} ${r.works ? 'works' : 'unavailable: ' + r.reason}${mark}\n`);
