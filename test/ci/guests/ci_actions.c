@@ -1,5 +1,6 @@
 // A guest whose every action the audit report must show (test/ci/report.test.ts):
-// writes known bytes to /tmp/a.txt (two writes) and /tmp/b.bin, removes /tmp/b.bin,
+// makes /tss-report-test (on the sandbox's own upper layer: nothing of the host's there),
+// writes known bytes to a.txt (two writes) and b.bin in it, removes b.bin,
 // runs "/bin/echo child" from a forked child that itself forks a grandchild exiting 7,
 // connects to a loopback TCP listener of its own and sends 5 bytes, exits with 3.
 #include <arpa/inet.h>
@@ -7,18 +8,20 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 int main(void) {
-  int fd = open("/tmp/a.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (mkdir("/tss-report-test", 0755)) { perror("mkdir"); return 1; }
+  int fd = open("/tss-report-test/a.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (write(fd, "hello ", 6) != 6 || write(fd, "world\n", 6) != 6) return 1;
   close(fd);
-  fd = open("/tmp/b.bin", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  fd = open("/tss-report-test/b.bin", O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (write(fd, "\x01\x02\x03", 3) != 3) return 1;
   close(fd);
-  unlink("/tmp/b.bin");
+  unlink("/tss-report-test/b.bin");
 
   pid_t c = fork();
   if (c == 0) {
