@@ -12,7 +12,7 @@
         "native/sentry_confine.cc",
         "native/oci_console.cc",
         "native/net_host.cc",
-        "native/systrap_platform.cc"
+        "native/systrap_platform.cc", "native/systrap_patch.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
@@ -26,13 +26,19 @@
           "action_name": "build_stub",
           "inputs": ["native/stub/stub.c", "native/stub/stub.ld", "native/stub/systrap.c", "native/stub/systrap_abi.h"],
           "outputs": ["<(PRODUCT_DIR)/tssandbox-stub"],
-          "action": ["sh", "-c", "gcc -static -nostdlib -nostartfiles -fno-pic -no-pie -mcmodel=large -O2 -fno-stack-protector -fcf-protection=none -Wl,-T,native/stub/stub.ld -Wl,--build-id=none -o <(PRODUCT_DIR)/tssandbox-stub native/stub/stub.c"]
+          "action": ["sh", "-c", "gcc -static -nostdlib -nostartfiles -fno-pic -no-pie -mcmodel=large -O2 -fno-stack-protector -fcf-protection=none -mgeneral-regs-only -Wl,-T,native/stub/stub.ld -Wl,--build-id=none -o <(PRODUCT_DIR)/tssandbox-stub native/stub/stub.c"]
         },
         {
           "action_name": "build_oci_fast",
-          "inputs": ["native/oci_fast.c"],
+          "inputs": ["native/oci_fast.c", "native/oci_pool.c", "native/oci_fast.h"],
           "outputs": ["<(PRODUCT_DIR)/tssandbox-oci"],
-          "action": ["sh", "-c", "gcc -O2 -Wall -o <(PRODUCT_DIR)/tssandbox-oci native/oci_fast.c"]
+          "action": ["sh", "-c", "gcc -O2 -Wall -o <(PRODUCT_DIR)/tssandbox-oci native/oci_fast.c native/oci_pool.c"]
+        },
+        {
+          "action_name": "build_launch",
+          "inputs": ["native/sentry_launch.cc", "native/launch_flags.h", "native/launch_cgroup.h", "native/gofer_server.cc", "native/common.h", "native/keep_caps.h", "native/seccomp_bpf.h"],
+          "outputs": ["<(PRODUCT_DIR)/tssandbox"],
+          "action": ["sh", "-c", "g++ -std=c++17 -O2 -Wall -Wno-unused-parameter -Wno-unused-function -fno-exceptions -fno-rtti -static -DTSS_LAUNCHER '-DTSS_NODE_FALLBACK=\"<!(node -p \"process.env.npm_node_execpath || process.execPath\")\"' -o <(PRODUCT_DIR)/tssandbox native/sentry_launch.cc native/gofer_server.cc"]
         },
         {
           "action_name": "build_vdso",

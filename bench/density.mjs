@@ -37,6 +37,18 @@ async function idlePss(argv, env) {
   }
 }
 
+/** CPU time (user + system, with reaped children) of a process tree, in ms. */
+function treeCpuMs(pid) {
+  let ms = 0;
+  for (const p of tree(pid)) {
+    try {
+      const f = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      ms += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1000 / 100; // USER_HZ
+    } catch { /* gone */ }
+  }
+  return ms;
+}
+
 function wallMs(argv, env) {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
@@ -54,13 +66,41 @@ async function startPool(BIN, env, size, extra = []) {
   const ready = () => { const w = childrenOf(child.pid); return w.length >= size && w.every((p) => tree(p).length >= 3); };
   for (let i = 0; i < 400 && !(err.includes('listening') && ready()); i++) await sleep(50);
   return {
-    socket, ready,
+    socket, ready, pid: child.pid,
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One template restore through a pool: ms to the first byte the guest writes (its first
+ * line of user code after the resume ran) and to its exit. stdout is a FIFO read here.
+ */
+async function templateRun(runVia, socket, tpl, env, dir) {
+  const fifo = path.join(dir, `out-${process.hrtime.bigint()}`);
+  if (spawnSync('mkfifo', [fifo]).status !== 0) return null;
+  const rd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const wr = fs.openSync(fifo, 'w');
+  const nul = fs.openSync('/dev/null', 'r+');
+  const { Socket } = await import('node:net');
+  const sock = new Socket({ fd: rd, readable: true, writable: false });
+  try {
+    const t0 = process.hrtime.bigint();
+    let first = null;
+    sock.once('data', () => { first = Number(process.hrtime.bigint() - t0) / 1e6; });
+    const code = await runVia(socket, ['--image-path', tpl], { cmd: 'restore', env, stdio: [nul, wr, nul] });
+    const exit = Number(process.hrtime.bigint() - t0) / 1e6;
+    for (let i = 0; i < 100 && first === null; i++) await sleep(10);
+    return code === 0 && first !== null ? { first, exit } : null;
+  } finally {
+    sock.destroy();
+    fs.closeSync(wr);
+    fs.closeSync(nul);
+    fs.rmSync(fifo, { force: true });
+  }
 }
 
 async function waitReady(pool) { for (let i = 0; i < 400 && !pool.ready(); i++) await sleep(25); }
@@ -135,6 +175,54 @@ export async function densityRows({ BIN, REPO, ENV, QUICK, runscArgv }) {
     await pool.stop();
   }
 
+  // The same through workers that serve request after request (`serve --reuse`): no Node
+  // start-up per sandbox. CPU: the whole pool's (server, workers, Gofers, stubs) per sandbox.
+  const rpool = await startPool(BIN, ENV, 2, ['--reuse', '100000']);
+  try {
+    const require = createRequire(import.meta.url);
+    const { runVia } = require(path.join(REPO, 'dist', 'src', 'server', 'index.js'));
+    const nul = fs.openSync('/dev/null', 'r+');
+    const lib = [];
+    for (let i = 0; i < reps * 3; i++) {
+      await waitReady(rpool);
+      const t0 = process.hrtime.bigint();
+      if ((await runVia(rpool.socket, ['/bin/true'], { env: ENV, stdio: [nul, nul, nul] })) !== 0) continue;
+      lib.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    row('runVia(/bin/true), serve --reuse', lib.length ? median(lib) : null, 'ms', cold, 'cold run');
+    // The library's own entry (the issue's target): stdio as streams, the report handed over.
+    const { Sandbox } = require(path.join(REPO, 'dist', 'src', 'index.js'));
+    const api = [], apiCold = [];
+    for (let i = 0; i < reps * 3; i++) {
+      await waitReady(rpool);
+      const t0 = process.hrtime.bigint();
+      if ((await Sandbox.run(['/bin/true'], { via: rpool.socket })).status !== 0) continue;
+      api.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    for (let i = 0; i < reps; i++) {
+      const t0 = process.hrtime.bigint();
+      if ((await Sandbox.run(['/bin/true'])).status === 0) apiCold.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    row('Sandbox.run([/bin/true], { via }), serve --reuse', api.length ? median(api) : null, 'ms', apiCold.length ? median(apiCold) : null, 'Sandbox.run without via');
+    const n = 100;
+    let best = null;
+    for (let k = 0; k < 3; k++) {
+      await waitReady(rpool);
+      const c0 = treeCpuMs(rpool.pid);
+      const t0 = process.hrtime.bigint();
+      const codes = await Promise.all(Array.from({ length: n }, () => runVia(rpool.socket, ['/bin/true'], { env: ENV, stdio: [nul, nul, nul] }).catch(() => -1)));
+      const s = Number(process.hrtime.bigint() - t0) / 1e9;
+      const ok = codes.filter((c) => c === 0).length;
+      const r = { rate: ok / s, ok, cpu: (treeCpuMs(rpool.pid) - c0) / n };
+      if (best === null || r.rate > best.rate) best = r;
+    }
+    row(`sandboxes a second, ${n} at once, serve --reuse --pool 2 (${best.ok} ok; best of 3)`, best.rate, '/s', 1000 / cold, 'cold runs in a row');
+    row('  CPU per sandbox (server, workers, Gofers, stubs)', best.cpu, 'ms', cold, 'cold run (wall)');
+    fs.closeSync(nul);
+  } finally {
+    await rpool.stop();
+  }
+
   // Checkpoint and restore of a Python process with 100 MB of heap.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-bench-ckpt-'));
   try {
@@ -158,17 +246,35 @@ export async function densityRows({ BIN, REPO, ENV, QUICK, runscArgv }) {
       try {
         const require = createRequire(import.meta.url);
         const { runVia } = require(path.join(REPO, 'dist', 'src', 'server', 'index.js'));
-        const nul = fs.openSync('/dev/null', 'r+');
         const ts = [];
         for (let i = 0; i < reps; i++) {
           await waitReady(tpool);
-          const t0 = process.hrtime.bigint();
-          if ((await runVia(tpool.socket, ['--image-path', tpl], { cmd: 'restore', env: ENV, stdio: [nul, nul, nul] })) === 0) ts.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          await sleep(300); // the refill started by the last request settles
+          const r = await templateRun(runVia, tpool.socket, tpl, ENV, dir);
+          if (r) ts.push(r);
         }
-        fs.closeSync(nul);
-        row('python template restored through the pool, first line run (runVia)', ts.length ? median(ts) : null, 'ms', pyPass, 'cold run python3 -c pass');
+        row('python template restored through the pool, to its first line of output (runVia)', ts.length ? median(ts.map((x) => x.first)) : null, 'ms', pyPass, 'cold run python3 -c pass');
+        row('  to its exit', ts.length ? median(ts.map((x) => x.exit)) : null, 'ms', pyPass, 'cold run python3 -c pass');
       } finally {
         await tpool.stop();
+      }
+      // The same with workers that restore the template again after each request, each
+      // copy forked copy-on-write from the first (serve --template --reuse).
+      const rtpool = await startPool(BIN, ENV, 2, ['--template', tpl, '--reuse', '100000']);
+      try {
+        const require = createRequire(import.meta.url);
+        const { runVia } = require(path.join(REPO, 'dist', 'src', 'server', 'index.js'));
+        const ts = [];
+        for (let i = 0; i < reps * 2; i++) {
+          await waitReady(rtpool);
+          await sleep(100); // the worker builds its next copy after the last request
+          const r = await templateRun(runVia, rtpool.socket, tpl, ENV, dir);
+          if (r) ts.push(r);
+        }
+        row('python template restored, to its first line of output, serve --template --reuse', ts.length ? median(ts.map((x) => x.first)) : null, 'ms', pyPass, 'cold run python3 -c pass');
+        row('  to its exit', ts.length ? median(ts.map((x) => x.exit)) : null, 'ms', pyPass, 'cold run python3 -c pass');
+      } finally {
+        await rtpool.stop();
       }
     }
   } finally {

@@ -9,6 +9,7 @@
 //   npm run bench -- --pin-peers  run runsc and proot under `taskset -c 0` as well
 //                                 (tssandbox's ptrace platform pins itself to one CPU)
 //   npm run bench -- --platforms ptrace,systrap   which tssandbox platforms get a column
+//   npm run bench -- --userns-off a column for runs with TSSANDBOX_USERNS=off (the Sentry in the host's user namespace)
 //
 // tssandbox and runsc get one column per platform (tss ptrace, tss systrap, runsc
 // ptrace, runsc systrap); ratios compare tssandbox's fastest column with native and
@@ -17,17 +18,23 @@
 // Adding a benchmark is one entry in ROWS below. A row is either
 //   kind 'per-op': a guest that prints "<ns> ns/iter" (timed inside the guest), or
 //   kind 'wall':   a command whose whole wall time is measured from outside, or
+//   kind 'docker': `docker run --rm` of one container through each runtime (bench/docker.mjs).
 //   kind 'oci':    one container's create + start + wait + delete through the runtime's
 //                  OCI command line (the native column is runc's; proot has none).
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { netRows } from './net.mjs';
+import { measureDocker, stopDocker } from './docker.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..');
 const BUILD = path.join(HERE, '.build');
 const BIN = path.join(REPO, 'bin', 'tssandbox');
+// What users run: the native front (the Sentry in its own user namespace), else Node on BIN.
+const FRONT = path.join(REPO, 'build', 'Release', 'tssandbox');
+const TSS_CMD = fs.existsSync(FRONT) ? [FRONT] : [process.execPath, BIN];
 
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
@@ -42,6 +49,8 @@ const ENV = {
   PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   HOME: '/root',
   LANG: 'C',
+  // TSSANDBOX_USERNS=off npm run bench: the tss columns without the Sentry's user namespace.
+  ...(process.env.TSSANDBOX_USERNS ? { TSSANDBOX_USERNS: process.env.TSSANDBOX_USERNS } : {}),
 };
 
 // ---------------------------------------------------------------------------
@@ -53,6 +62,15 @@ const ROWS = [
     label: 'getppid() syscall',
     kind: 'per-op',
     guest: 'getppid_loop', // bench/guests/getppid_loop.c, built -static
+    iters: { native: 2_000_000, sandbox: 20_000 },
+    reps: 3,
+  },
+  {
+    id: 'getppid-libc',
+    label: 'getppid() through the libc wrapper (a patchable site)',
+    kind: 'per-op',
+    guest: 'getppid_loop',
+    guestArgs: ['libc'],
     iters: { native: 2_000_000, sandbox: 20_000 },
     reps: 3,
   },
@@ -92,7 +110,9 @@ const ROWS = [
     kind: 'per-op',
     guest: 'cpu_threads', // bench/guests/cpu_threads.c, built -static
     guestArgs: ['1'],
-    iters: { native: 200, sandbox: 200 },
+    // 2000 units (~0.2 s a thread natively): long against a busy machine's scheduling;
+    // the guest times from all threads released to the last one done (start-up excluded).
+    iters: { native: 2_000, sandbox: 2_000 },
     reps: 3,
   },
   {
@@ -101,7 +121,7 @@ const ROWS = [
     kind: 'per-op',
     guest: 'cpu_threads',
     guestArgs: ['2'],
-    iters: { native: 200, sandbox: 200 },
+    iters: { native: 2_000, sandbox: 2_000 },
     reps: 3,
   },
   {
@@ -145,6 +165,15 @@ const ROWS = [
     reps: 3,
   },
   {
+    // What tar x (and cp -a) does to each file: create, write, set times, owner, mode.
+    id: 'tar-x',
+    label: 'tar xf of 2 000 files into a rw bind',
+    kind: 'wall',
+    argv: () => ["/bin/sh", "-c", `cd ${rwDir()} && tar xf ${tarball2k()} -C "$(mktemp -d -p .)"`],
+    mounts: () => [rwDir()],
+    reps: 3,
+  },
+  {
     id: 'cc200',
     label: 'gcc -c of a file including 200 headers',
     kind: 'wall',
@@ -164,13 +193,20 @@ const ROWS = [
     label: 'tmpfs create+write+stat+unlink',
     kind: 'per-op',
     guest: 'meta_loop', // bench/guests/meta_loop.c, built -static
-    iters: { native: 20_000, sandbox: 2_000 },
+    // As many as native: at 2 000 the JIT's warm-up of the audit's paths was a third of the row.
+    iters: { native: 20_000, sandbox: 20_000 },
     reps: 3,
   },
   {
     id: 'oci',
     label: 'OCI create+start+wait+delete (native = runc)',
     kind: 'oci',
+    reps: 5,
+  },
+  {
+    id: 'docker',
+    label: 'docker run --rm IMAGE true (native = runc)',
+    kind: 'docker', // bench/docker.mjs
     reps: 5,
   },
   {
@@ -190,6 +226,9 @@ const ROWS = [
     reps: 3,
   },
 ];
+
+// Network rows (issue 9): HTTP in one sandbox, TCP streams in modes host/user/sandbox (bench/net.mjs).
+ROWS.push(...netRows({ compileGuest }));
 
 // The audit's cost (issue 12): these rows again with --report (every syscall counted,
 // every exec hashed, every open and write recorded), right below each; target: within 10%.
@@ -219,6 +258,23 @@ function bigFile() {
     const fd = fs.openSync(f, 'w');
     for (let i = 0; i < 200; i++) fs.writeSync(fd, chunk);
     fs.closeSync(fd);
+  }
+  return f;
+}
+
+/** A tar archive of 2 000 small files in 20 directories (made once). */
+function tarball2k() {
+  const f = '/var/tmp/tssandbox-bench-2k.tar';
+  if (!fs.existsSync(f)) {
+    const src = fs.mkdtempSync('/var/tmp/tssandbox-bench-2k-');
+    for (let i = 0; i < 20; i++) {
+      const sub = path.join(src, 'tree', `dir${i}`);
+      fs.mkdirSync(sub, { recursive: true });
+      for (let j = 0; j < 100; j++) fs.writeFileSync(path.join(sub, `file${j}.txt`), `${i} ${j}\n`.repeat(64));
+    }
+    execFileSync('tar', ['cf', `${f}.tmp`, '-C', src, 'tree']);
+    fs.renameSync(`${f}.tmp`, f);
+    fs.rmSync(src, { recursive: true, force: true });
   }
   return f;
 }
@@ -259,12 +315,18 @@ function headers200() {
   return d;
 }
 
-/** An empty host directory the create/delete row works in (bound rw into tssandbox). */
+/**
+ * An empty host directory the create/delete row works in (bound rw into tssandbox): one
+ * per bench run (two runs on one machine would race in a shared one), removed at exit.
+ */
+let rwDirPath = null;
 function rwDir() {
-  const d = '/var/tmp/tssandbox-bench-rw';
-  fs.rmSync(path.join(d, 't'), { recursive: true, force: true });
-  fs.mkdirSync(d, { recursive: true });
-  return d;
+  if (rwDirPath === null) {
+    rwDirPath = fs.mkdtempSync('/var/tmp/tssandbox-bench-rw-');
+    process.on('exit', () => fs.rmSync(rwDirPath, { recursive: true, force: true }));
+  }
+  fs.rmSync(path.join(rwDirPath, 't'), { recursive: true, force: true });
+  return rwDirPath;
 }
 
 // ---------------------------------------------------------------------------
@@ -278,18 +340,31 @@ const PEERS = [
     wrap: (argv) => argv,
     probe: () => null,
   },
-  ...TSS_PLATFORMS.map((plat) => ({
-    id: `tss-${plat}`,
-    label: `tss ${plat}`,
+  // A platform may carry systrap's patching switch: --platforms ptrace,systrap:patch=0,systrap:patch=1
+  ...TSS_PLATFORMS.map((spec) => [spec, ...spec.split(':patch=')]).map(([spec, plat, patch, pre = patch === undefined ? [] : ['env', `TSSANDBOX_SYSTRAP_PATCH=${patch}`]]) => ({
+    id: `tss-${spec}`,
+    label: `tss ${spec}`,
     sandbox: true,
     tss: true,
     // row.tssFlags: flags of the row's tssandbox run only (the audit rows' --report); row.mounts: rw binds.
-    wrap: (argv, row) => [process.execPath, BIN, 'run', `--platform=${plat}`, ...(row?.mounts?.() ?? []).flatMap((m) => ['--mount', `${m}:${m}:rw`]), ...(row?.tssFlags ?? []), ...argv],
+    // The default path, as the `tssandbox` command starts.
+    wrap: (argv, row) => [...pre, ...TSS_CMD, 'run', `--platform=${plat}`, ...(row?.mounts?.() ?? []).flatMap((m) => ['--mount', `${m}:${m}:rw`]), ...(row?.tssFlags ?? []), ...argv],
     probe() {
       if (!fs.existsSync(path.join(REPO, 'dist'))) return 'not built (run npm install)';
       return tryRun(this.wrap(['/bin/true']));
     },
   })),
+  // --userns-off: a column for the path without the Sentry's own user namespace (what the
+  // front does with TSSANDBOX_USERNS=off), ptrace; not in the ratios.
+  ...(args.includes('--userns-off') ? [{
+    id: 'tss-userns-off',
+    label: 'tss userns off',
+    sandbox: true,
+    wrap: (argv, row) => ['env', 'TSSANDBOX_USERNS=off', ...TSS_CMD, 'run', '--platform=ptrace', ...(row?.mounts?.() ?? []).flatMap((m) => ['--mount', `${m}:${m}:rw`]), ...(row?.tssFlags ?? []), ...argv],
+    probe() {
+      return tryRun(this.wrap(['/bin/true']));
+    },
+  }] : []),
   ...['ptrace', 'systrap'].map((plat) => ({
     id: `runsc-${plat}`,
     label: `runsc ${plat}`,
@@ -298,7 +373,9 @@ const PEERS = [
     extra: [],
     wrap(argv, row) {
       const mounts = row?.mounts?.() ?? [];
-      return pin(['runsc', ...RUNSC_BASE, `--platform=${plat}`, ...this.extra, 'do', ...(mounts.length ? ['-force-overlay=false'] : []), ...argv]);
+      const base = row?.runscNet ? RUNSC_BASE.map((a) => (a === '--network=none' ? `--network=${row.runscNet}` : a)).filter((a) => row.runscNet !== 'sandbox' || a !== '--rootless') : RUNSC_BASE;
+      if (row?.runscNet === 'sandbox' && !this.extra.includes('--ignore-cgroups')) base.push('--ignore-cgroups'); // not rootless: no cgroup v1 set-up
+      return pin(['runsc', ...base, `--platform=${plat}`, ...this.extra, 'do', ...(mounts.length ? ['-force-overlay=false'] : []), ...argv]);
     },
     probe() {
       if (!which('runsc')) return 'runsc not installed';
@@ -414,6 +491,20 @@ function ociCycle(rt, bundle, root, id) {
   return { ns: Number(process.hrtime.bigint() - t0) };
 }
 
+/** Until `<root>/.pool` holds a ready member (at most 10 s; the first cycle has none). */
+function waitPool(root) {
+  const dir = path.join(root, '.pool');
+  const sab = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 1000; i++) {
+    try {
+      if (fs.readdirSync(dir).some((f) => f.endsWith('.sock'))) return;
+    } catch {
+      if (i === 0) return; // no pool yet: the first create starts one
+    }
+    Atomics.wait(sab, 0, 0, 10);
+  }
+}
+
 function measureOci(row, peer) {
   const rt = OCI_RUNTIMES[peer.id]?.();
   if (!rt && peer.id === 'tss-systrap') return { error: 'OCI mode: TSSANDBOX_PLATFORM (not run here)' };
@@ -424,6 +515,10 @@ function measureOci(row, peer) {
     const reps = QUICK ? Math.max(2, Math.ceil(row.reps / 3)) : row.reps;
     const vals = [];
     for (let i = 0; i <= reps; i++) {
+      // Start latency, as an engine sees it: tssandbox's native entry hands create to a
+      // pre-started Sentry (src/oci/pool.ts), which the previous create started; wait
+      // (untimed) until it is ready, as one would between containers started by people.
+      if (peer.id.startsWith('tss')) waitPool(root);
       const r = ociCycle(rt, bundle, root, `bench-${i}`);
       if (r.error) return { error: r.error };
       if (i > 0) vals.push(r.ns); // the first is a warm-up
@@ -435,8 +530,13 @@ function measureOci(row, peer) {
 }
 
 /** Measures one row under one peer: { value (ns), note } or { error }. */
-function measure(row, peer) {
-  if (row.kind === 'oci') return measureOci(row, peer);
+function measure(row, outer) {
+  if (row.kind === 'oci') return measureOci(row, outer);
+  if (row.kind === 'docker') return measureDocker(row, outer, { repo: REPO, env: ENV, reps: QUICK ? 2 : row.reps, median });
+  const why = row.skip?.(outer);
+  if (why) return { error: why };
+  // row.around: every peer's command wrapped (e.g. run inside a network namespace).
+  const peer = row.around ? { ...outer, wrap: (argv, r) => row.around(outer.wrap(argv, r)) } : outer;
   const reps = QUICK ? Math.max(2, Math.ceil(row.reps / 3)) : row.reps;
   if (row.kind === 'per-op') {
     const bin = compileGuest(row.guest);
@@ -455,7 +555,8 @@ function measure(row, peer) {
       return { value: median(vals), samples: vals };
     }
     for (let i = 0; i < reps; i++) {
-      const r = run(peer.wrap([bin, ...(row.guestArgs ?? []), String(QUICK ? Math.ceil(iters / 4) : iters)], row));
+      const guestArgs = typeof row.guestArgs === 'function' ? row.guestArgs(outer) : row.guestArgs ?? [];
+      const r = run(peer.wrap([bin, ...guestArgs, String(QUICK ? Math.ceil(iters / 4) : iters)], row));
       const m = /([\d.]+) ns\/iter/.exec(r.stdout ?? '');
       if (r.status !== 0 || !m) return { error: failure(r) };
       vals.push(Number(m[1]));
@@ -514,13 +615,16 @@ const results = {};
 for (const row of ROWS) {
   if (ONLY && !ONLY.has(row.id)) continue;
   results[row.id] = {};
+  await row.setup?.();
   for (const p of PEERS) {
     if (unavailable[p.id]) { results[row.id][p.id] = { error: unavailable[p.id] }; continue; }
     results[row.id][p.id] = measure(row, p);
     if (process.stderr.isTTY) process.stderr.write('.');
   }
+  await row.teardown?.();
 }
 if (process.stderr.isTTY) process.stderr.write('\n');
+stopDocker();
 
 const val = (rid, pid) => results[rid][pid]?.value ?? null;
 /** The fastest value among the peers matching `pick` (tssandbox's platforms, runsc's). */

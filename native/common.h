@@ -1,6 +1,10 @@
 // Shared declarations for the native half of the Sentry.
 #pragma once
+#ifndef TSS_LAUNCHER  // native/sentry_launch.cc builds gofer_server.cc without Node
 #include <napi.h>
+#endif
+#include <cstddef>
+#include <sys/types.h>
 #include <cstdint>
 #include <sys/user.h>
 
@@ -32,8 +36,23 @@ enum EventKind {
 // The stub's injection gadget (`syscall; int3`), first thing in its image (stub.ld).
 constexpr uint64_t kGadget = 0x7ff000000000ULL;
 constexpr uint64_t kCasGadget = 0x7ff000000050ULL;  // lock cmpxchg %esi,(%rdi); int3
+constexpr uint64_t kCas64Gadget = 0x7ff000000058ULL;  // lock cmpxchg %rsi,(%rdi); int3
 constexpr uint64_t kStubBase = 0x7ff000000000ULL;
 constexpr uint64_t kStubEnd = 0x7ff000100000ULL;
+
+// A syscall argument register as the double the Sentry's handlers get. Exact for
+// |v| < 2^53. Beyond (where a double would round away low bits, so an int argument
+// or a count could turn into another valid value), the low 52 bits are kept exactly and
+// the magnitude lands in [2^52, 2^53) with the sign kept: int views (x | 0, x >>> 0)
+// see Linux's truncation, and every size/offset/length check rejects it as it rejects
+// the real value. src/platform/event-buffer.ts argToNumber is the same function.
+inline double ArgToDouble(uint64_t v) {
+  const int64_t s = static_cast<int64_t>(v);
+  constexpr int64_t kExact = int64_t(1) << 53, kLow = (int64_t(1) << 52) - 1;
+  if (s >= kExact) return static_cast<double>((int64_t(1) << 52) | (s & kLow));
+  if (s < -kExact) return static_cast<double>(-kExact + (s & kLow));
+  return static_cast<double>(s);
+}
 
 uint8_t* EventBuffer();
 int32_t* Info();
@@ -46,8 +65,17 @@ uint32_t PendingHostSignals();
 // host signal is pending (checked race-free against the signal handler); else its result.
 long WaitUnlessHostSignal(pid_t pid, int* status, int options);
 void SetSigchldWakeups(bool on);
+// The blocking wait's deadline (CLOCK_MONOTONIC ns): a timer makes WaitUnlessHostSignal
+// return -EINTR then. False if no timer can be made (then poll). TakeWaitDeadline: it fired.
+bool ArmWaitDeadline(int64_t deadlineNs);
+int64_t ArmedWaitDeadline();
+bool TakeWaitDeadline();
 void ResetSignalsInChild();
 
+// gofer_server.cc: the launcher's gofer-to-be waits for its roots on sock, then serves.
+void GoferAwaitRequest(int sock);
+
+#ifndef TSS_LAUNCHER
 void InitPtrace(Napi::Env env, Napi::Object exports);
 void InitHost(Napi::Env env, Napi::Object exports);
 void InitGofer(Napi::Env env, Napi::Object exports);
@@ -57,5 +85,6 @@ void InitSentryConfine(Napi::Env env, Napi::Object exports);
 void InitOci(Napi::Env env, Napi::Object exports);  // oci_console.cc
 
 inline Napi::Value Num(Napi::Env env, double v) { return Napi::Number::New(env, v); }
+#endif
 
 }  // namespace tss

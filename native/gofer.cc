@@ -6,6 +6,7 @@
 #include "common.h"
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/socket.h>
@@ -161,7 +162,33 @@ static Napi::Value HostCopyRange(const Napi::CallbackInfo& info) {
   return Num(env, r < 0 ? -errno : (double)r);
 }
 
+// hostFutimens(fd, aSec, aNsec, mSec, mNsec): utimensat(fd, NULL, ...) on a host fd
+// the Sentry holds, with the nanoseconds exact (Node's futimes takes float seconds)
+// and UTIME_NOW/UTIME_OMIT passed through: 0 or -errno, never a thrown error.
+static Napi::Value HostFutimens(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct timespec ts[2];
+  ts[0].tv_sec = (time_t)info[1].As<Napi::Number>().Int64Value();
+  ts[0].tv_nsec = (long)info[2].As<Napi::Number>().Int64Value();
+  ts[1].tv_sec = (time_t)info[3].As<Napi::Number>().Int64Value();
+  ts[1].tv_nsec = (long)info[4].As<Napi::Number>().Int64Value();
+  return Num(env, syscall(SYS_utimensat, fd, nullptr, ts, 0) != 0 ? -errno : 0);
+}
+
+// hostReadNb(fd, buf): read(2) into buf, bytes or -errno (EAGAIN of a nonblocking fd is
+// an answer, not a thrown error: the host inotify fd is drained around every change).
+static Napi::Value HostReadNb(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Uint8Array b = info[1].As<Napi::Uint8Array>();
+  ssize_t r = read(fd, b.Data(), b.ByteLength());
+  return Num(env, r < 0 ? -errno : (double)r);
+}
+
 void InitGofer(Napi::Env env, Napi::Object exports) {
+  exports.Set("hostReadNb", Napi::Function::New(env, HostReadNb));
+  exports.Set("hostFutimens", Napi::Function::New(env, HostFutimens));
   exports.Set("hostLseek", Napi::Function::New(env, HostLseek));
   exports.Set("hostCopyRange", Napi::Function::New(env, HostCopyRange));
   exports.Set("goferSocketpair", Napi::Function::New(env, GoferSocketpair));

@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
@@ -34,6 +35,7 @@
 #include <linux/mount.h>
 #include <linux/openat2.h>
 #include <sched.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -57,10 +59,17 @@ constexpr int kMaxRoots = 64;
 constexpr uint64_t kResolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 
 enum Op { Hello, Lstat, Open, Readdir, Readlink, Mkdir, CreateExcl, Unlink, Rmdir, Rename, Symlink, Link,
-          Chmod, Chown, Truncate, Utimes, Statfs, ProcFile, ReaddirBatch };
+          Chmod, Chown, Truncate, Utimes, Statfs, ProcFile, ReaddirBatch, Watch, Unwatch, Batch };
+
+// BATCH: requests the Sentry deferred (write-behind), then the one it waits for.
+constexpr int kMaxBatch = 256;
+constexpr size_t kSubMax = kHeader + 2 * 4096 + 64;
 
 uint8_t g_in[kMaxMsg];
-uint8_t g_out[kReplyMax + 64];
+// A reply, plus BATCH's trailer (the deferred requests' results and their count).
+uint8_t g_out[kReplyMax + 64 + 4 * kMaxBatch + 4];
+// One request of a BATCH, copied out (Serve NUL-terminates its input in place).
+uint8_t g_sub[kSubMax + 1];
 int g_roots[kMaxRoots];
 bool g_ro[kMaxRoots];
 int g_nroots = 0;
@@ -72,6 +81,7 @@ enum Confined : uint32_t {
   kConfSeccomp = 4,     // GoferFilter installed
   kConfCaps = 8,        // capabilities reduced to kKeepCaps
   kConfMountAttrs = 16, // served roots are clones with nodev,nosuid,nosymfollow(,ro)
+  kConfFileCaps = 32,   // holds CAP_CHOWN, CAP_FOWNER, CAP_FSETID (owners, modes, times of any file served rw)
 };
 uint32_t g_confined = 0;
 // The host's /proc (O_PATH), opened before the pivot, and the Sentry's pid: PROCFILE
@@ -79,6 +89,16 @@ uint32_t g_confined = 0;
 // CPU time and RSS) so that the Sentry itself opens no host path once it runs guests.
 int g_proc = -1;
 pid_t g_sentry = 0;
+
+// Host inotify watches on directories the Sentry's guests watch (WATCH/UNWATCH): one
+// instance, made at the first WATCH, whose fd the Sentry reads the events from (a dup
+// rides with the first reply). Every watch is added here, by a path this file resolved
+// under a root; bounded, past it ENOSPC (as the host's own max_user_watches).
+int g_inotify = -1;
+int g_nwatches = 0;
+constexpr int kMaxWatches = 4096;
+constexpr uint32_t kWatchMask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_ATTRIB |
+                                IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 
 #ifndef SYS_fchmodat2
 #define SYS_fchmodat2 452
@@ -283,7 +303,26 @@ constexpr uint32_t kTruncated = 0x80000000u;
 // READDIR entry format, as many as fit below kReplyMax. Returns the entry count or
 // -errno; *next: index of the first entry not sent, *total: entries in all (with
 // kTruncated when there were more than the Gofer lists).
-int ListInto(int dfd, int from, size_t* offp, uint32_t* next, uint32_t* totalOut) {
+// The directory whose sorted names ListInto holds (for READDIR's later pages): its
+// identity and change times when listed. A page asked of the same directory unchanged
+// (same inode, mtime and ctime: no name added, removed or renamed in it) is cut from
+// that listing, not from a new getdents and sort of every name (a 10 000-name
+// directory is 13 pages).
+struct Listed {
+  bool valid = false;
+  uint32_t root = 0;
+  uint64_t dev = 0, ino = 0;
+  struct statx_timestamp mtime = {}, ctime = {};
+  int total = 0;
+  bool truncated = false;
+};
+Listed g_listed;
+
+bool SameTs(const struct statx_timestamp& x, const struct statx_timestamp& y) {
+  return x.tv_sec == y.tv_sec && x.tv_nsec == y.tv_nsec;
+}
+
+int ListInto(int dfd, int from, size_t* offp, uint32_t* next, uint32_t* totalOut, int root = -1) {
   // All names, sorted (the order the VFS pages by), then from `from` as many as fit.
   static char dents[16 << 20];
   static uint32_t names[1 << 18];
@@ -291,6 +330,18 @@ int ListInto(int dfd, int from, size_t* offp, uint32_t* next, uint32_t* totalOut
   size_t used = 0;
   int count = 0, total = 0;
   bool truncated = false;
+  struct statx dsx;
+  bool known = syscall(SYS_statx, dfd, "", AT_EMPTY_PATH, STATX_INO | STATX_MTIME | STATX_CTIME, &dsx) == 0 &&
+               (dsx.stx_mask & (STATX_INO | STATX_MTIME | STATX_CTIME)) == (STATX_INO | STATX_MTIME | STATX_CTIME);
+  uint64_t ddev = known ? makedev(dsx.stx_dev_major, dsx.stx_dev_minor) : 0;
+  const Listed& L = g_listed;
+  if (from > 0 && known && root >= 0 && L.valid && L.root == (uint32_t)root && L.dev == ddev && L.ino == dsx.stx_ino &&
+      SameTs(L.mtime, dsx.stx_mtime) && SameTs(L.ctime, dsx.stx_ctime)) {
+    total = L.total;
+    truncated = L.truncated;
+    goto page;
+  }
+  g_listed.valid = false;
   for (;;) {
     if (used + 64 * 1024 > sizeof dents) {
       truncated = true;
@@ -311,6 +362,17 @@ int ListInto(int dfd, int from, size_t* offp, uint32_t* next, uint32_t* totalOut
     used += (size_t)n;
   }
   std::sort(names, names + total, [](uint32_t x, uint32_t y) { return strcmp(dents + x, dents + y) < 0; });
+  if (known && root >= 0) {
+    g_listed.valid = true;
+    g_listed.root = (uint32_t)root;
+    g_listed.dev = ddev;
+    g_listed.ino = dsx.stx_ino;
+    g_listed.mtime = dsx.stx_mtime;
+    g_listed.ctime = dsx.stx_ctime;
+    g_listed.total = total;
+    g_listed.truncated = truncated;
+  }
+page:
   size_t off = *offp;
   int i = from;
   for (; i < total; i++) {
@@ -340,11 +402,14 @@ int ListInto(int dfd, int from, size_t* offp, uint32_t* next, uint32_t* totalOut
   return count;
 }
 
-struct timespec Ts(double s) {
-  struct timespec t;
-  t.tv_sec = (time_t)s;
-  t.tv_nsec = (long)((s - (double)t.tv_sec) * 1e9);
-  if (t.tv_nsec < 0) t.tv_nsec = 0;
+// A (sec, nsec) pair from the request; numbers out of range make an nsec utimensat
+// refuses (EINVAL), never an undefined conversion.
+struct timespec Ts(double s, double ns) {
+  struct timespec t = {0, -1};
+  if (s >= -9.2e18 && s <= 9.2e18 && ns >= 0 && ns < 2e9) {
+    t.tv_sec = (time_t)s;
+    t.tv_nsec = (long)ns;
+  }
   return t;
 }
 
@@ -362,14 +427,14 @@ long LeaderTracer(long tgid) {
   return tp ? strtol(tp + 12, nullptr, 10) : 0;
 }
 
-// PROCFILE (aux = host tid, flags = 0 stat, 1 schedstat, 2 status): the file of a
+// PROCFILE (aux = host tid, flags = 0 stat, 1 schedstat, 2 status, 3 statm): the file of a
 // thread the Sentry traces (or of a thread whose process leader it traces), and of no
 // other process (EPERM). The tid's directory is
 // opened first (it pins that very task), then its TracerPid checked through it.
 int32_t OpenProcFile(uint32_t tid, uint32_t which, int* fdOut) {
-  static const char* const names[] = {"stat", "schedstat", "status"};
+  static const char* const names[] = {"stat", "schedstat", "status", "statm"};
   if (g_proc < 0) return -ENOSYS;
-  if (tid == 0 || tid > (1u << 22) || which > 2) return -EINVAL;
+  if (tid == 0 || tid > (1u << 22) || which > 3) return -EINVAL;
   char dir[16];
   snprintf(dir, sizeof dir, "%u", tid);
   int d = Openat2(g_proc, dir, O_PATH | O_DIRECTORY, 0,
@@ -407,30 +472,99 @@ int32_t OpenProcFile(uint32_t tid, uint32_t which, int* fdOut) {
   return res;
 }
 
-// Serves one request in g_in[0, len); fills g_out; returns the reply length.
-size_t Serve(size_t len, int* fdOut) {
+// CREATE_EXCL/MKDIR/SYMLINK flag: numbers a, b are the new node's owner.
+constexpr uint32_t kOwnerGiven = 1;
+
+// Gives the node just made the owner asked for (uid/gid -1: as made; the gofer's own
+// ids need no call). chown clears a regular file's setuid/setgid: a mode that had them
+// gets them back (a directory keeps its own, inherited setgid included: mode 0 here).
+void SetOwner(int dirfd, const char* name, double uidD, double gidD, uint32_t mode) {
+  auto id = [](double v, long self) -> long {
+    if (!(v >= 0 && v < 4294967295.0)) return -1;
+    long x = (long)v;
+    return x == self ? -1 : x;
+  };
+  long uid = id(uidD, (long)geteuid()), gid = id(gidD, (long)getegid());
+  if (uid < 0 && gid < 0) return;
+  if (fchownat(dirfd, name, (uid_t)uid, (gid_t)gid, AT_SYMLINK_NOFOLLOW) != 0) return;
+  if (mode & 06000) fchmodat(dirfd, name, mode & 07777, 0);
+}
+
+size_t Serve(uint8_t* in, size_t len, size_t cap, int* fdOut, bool batched);
+
+// BATCH (payload: requests, each [u32 length][request]): the requests the Sentry deferred
+// (write-behind: setting the owner, mode or times of a file it made), then the one it
+// waits for, served in order, each exactly as if it came alone (every check of Serve).
+// Reply: the last request's, its payload followed by the results of the others
+// ([i32] each) and their count ([u32]).
+size_t ServeBatch(const uint8_t* p, size_t n, int* fdOut) {
+  static int32_t results[kMaxBatch];
+  int k = 0;
+  size_t off = 0;
+  for (;;) {
+    uint32_t l = 0;
+    if (off + 4 > n) break;
+    memcpy(&l, p + off, 4);
+    off += 4;
+    if (l > kSubMax || off + l > n) break;
+    memcpy(g_sub, p + off, l);
+    off += l;
+    bool last = off >= n;
+    int fd = -1;
+    size_t rlen = Serve(g_sub, l, sizeof g_sub, &fd, true);
+    if (last) {
+      *fdOut = fd;
+      uint32_t plen;
+      memcpy(&plen, g_out + 4, 4);
+      memcpy(g_out + rlen, results, 4 * (size_t)k);
+      uint32_t kk = (uint32_t)k;
+      memcpy(g_out + rlen + 4 * (size_t)k, &kk, 4);
+      plen += 4 * (uint32_t)k + 4;
+      memcpy(g_out + 4, &plen, 4);
+      return rlen + 4 * (size_t)k + 4;
+    }
+    if (fd >= 0) close(fd);  // (no deferred request opens anything)
+    if (k == kMaxBatch) break;
+    memcpy(&results[k++], g_out, 4);
+  }
+  // Garbled, or more deferred requests than a batch holds: refused whole (those served
+  // were served; the Sentry takes a transport-level error as the Gofer's loss).
+  int32_t res = -EPROTO;
+  memcpy(g_out, &res, 4);
+  memset(g_out + 4, 0, 4);
+  return 8;
+}
+
+// Serves one request in in[0, len) (in has room for a NUL at in[len], cap bytes in
+// all); fills g_out; returns the reply length. batched: a request of a BATCH (no HELLO,
+// no BATCH inside).
+size_t Serve(uint8_t* in, size_t len, size_t cap, int* fdOut, bool batched) {
   int32_t res = -EINVAL;
   size_t plen = 0;
-  uint32_t magic, op, mount, flags, mode, aux;
-  double a, b;
-  memcpy(&magic, g_in, 4);
+  uint32_t magic = 0, op, mount, flags, mode, aux;
+  double a, b, c, d;
+  if (len >= 4) memcpy(&magic, in, 4);
   if (len < kHeader || magic != kMagic) {
     res = -EPROTO;
     goto done;
   }
-  memcpy(&op, g_in + 4, 4);
-  memcpy(&mount, g_in + 8, 4);
-  memcpy(&flags, g_in + 12, 4);
-  memcpy(&mode, g_in + 16, 4);
-  memcpy(&aux, g_in + 20, 4);
-  memcpy(&a, g_in + 24, 8);
-  memcpy(&b, g_in + 32, 8);
+  memcpy(&op, in + 4, 4);
+  memcpy(&mount, in + 8, 4);
+  memcpy(&flags, in + 12, 4);
+  memcpy(&mode, in + 16, 4);
+  memcpy(&aux, in + 20, 4);
+  memcpy(&a, in + 24, 8);
+  memcpy(&b, in + 32, 8);
+  memcpy(&c, in + 40, 8);
+  memcpy(&d, in + 48, 8);
   {
-    g_in[len < kMaxMsg ? len : kMaxMsg - 1] = 0;
-    char* p1 = (char*)g_in + kHeader;
+    if (len >= cap) len = cap - 1;
+    in[len] = 0;
+    char* p1 = (char*)in + kHeader;
     char* z1 = (char*)memchr(p1, 0, len - kHeader);
     char* p2 = z1 ? z1 + 1 : nullptr;
-    char* z2 = p2 && p2 < (char*)g_in + len ? (char*)memchr(p2, 0, (char*)g_in + len - p2) : nullptr;
+    char* z2 = p2 && p2 < (char*)in + len ? (char*)memchr(p2, 0, (char*)in + len - p2) : nullptr;
+    if (batched && (op == Hello || op == Batch)) goto done;
     if (op == Hello) {
       uint32_t pid = (uint32_t)getpid();
       memcpy(g_out + 8, &pid, 4);
@@ -443,6 +577,7 @@ size_t Serve(size_t len, int* fdOut) {
       res = OpenProcFile(aux, flags, fdOut);
       goto done;
     }
+    if (op == Batch) return ServeBatch(in + kHeader, len - kHeader, fdOut);
     int root = mount < (uint32_t)g_nroots ? g_roots[mount] : -1;
     if (root < 0 || !z2 || BadRel(p1) || (op != Symlink && op != ReaddirBatch && BadRel(p2))) goto done;
     // Read-only roots stay read-only whatever the Sentry asks (its own EROFS checks
@@ -512,7 +647,7 @@ size_t Serve(size_t len, int* fdOut) {
         // Sentry asks again from `next` until it reaches `total` (no empty last page).
         size_t off = 16;
         uint32_t next = 0, all = 0;
-        res = ListInto(dfd, a > 0 ? (int)a : 0, &off, &next, &all);
+        res = ListInto(dfd, a > 0 ? (int)a : 0, &off, &next, &all, (int)mount);
         close(dfd);
         if (res < 0) break;
         memcpy(g_out + 8, &next, 4);
@@ -611,7 +746,14 @@ size_t Serve(size_t len, int* fdOut) {
             if (fd >= 0) *fdOut = fd;
             break;
           }
-          case Unlink: res = Err(unlinkat(p.fd, nm, 0)); break;
+          case Unlink: {
+            // What is removed comes back with the reply: the Sentry's lookup of its victim
+            // (which open files it pins) needs no Lstat of its own.
+            bool had = StatInto(p.fd, nm, 8) == 0;
+            res = Err(unlinkat(p.fd, nm, 0));
+            if (res == 0 && had) plen = 18 * 8;
+            break;
+          }
           case Rmdir: res = Err(unlinkat(p.fd, nm, AT_REMOVEDIR)); break;
           case Symlink: res = Err(symlinkat(p2, p.fd, nm)); break;
           case Chmod: {
@@ -639,13 +781,20 @@ size_t Serve(size_t len, int* fdOut) {
             break;
           }
           case Utimes: {
-            struct timespec ts[2] = {Ts(a), Ts(b)};
+            // (sec, nsec) pairs, exact; UTIME_NOW/UTIME_OMIT pass through.
+            struct timespec ts[2] = {Ts(a, b), Ts(c, d)};
             res = Err(utimensat(p.fd, *nm ? nm : nullptr, ts, *nm ? AT_SYMLINK_NOFOLLOW : 0));
             break;
           }
         }
-        // What was made comes back with its attributes (the Sentry's lookup of it).
-        if (res == 0 && (op == Mkdir || op == CreateExcl || op == Symlink) && StatInto(p.fd, nm, 8) == 0) plen = 18 * 8;
+        // Its owner, when the Sentry names one (flags & kOwnerGiven: a = uid, b = gid, -1 =
+        // as made): the guest's creator, as Linux makes it, in the same request. Best
+        // effort: a gofer without CAP_CHOWN over that uid (run unprivileged) leaves it.
+        if (res == 0 && (op == Mkdir || op == CreateExcl || op == Symlink) && (flags & kOwnerGiven)) SetOwner(p.fd, nm, a, b, op == CreateExcl ? mode : 0);
+        // What was made comes back with its attributes (the Sentry's lookup of it), and
+        // so does what stood in a CreateExcl's way (open(O_CREAT) of an existing name).
+        if ((res == 0 && (op == Mkdir || op == CreateExcl || op == Symlink)) || (res == -EEXIST && op == CreateExcl))
+          if (StatInto(p.fd, nm, 8) == 0) plen = 18 * 8;
         break;
       }
       case Rename:
@@ -660,6 +809,43 @@ size_t Serve(size_t len, int* fdOut) {
         }
         res = op == Rename ? Err(syscall(SYS_renameat2, from.fd, from.name, to.fd, to.name, 0))
                            : Err(linkat(from.fd, from.name, to.fd, to.name, 0));
+        break;
+      }
+      case Watch: {
+        // A directory under the root, resolved as every path here; the watch is added on
+        // "." after fchdir to it (inotify takes no fd), so no path of the Sentry's is
+        // walked by the host. Result: the watch descriptor.
+        if (g_nwatches >= kMaxWatches) {
+          res = -ENOSPC;
+          break;
+        }
+        int dfd = Openat2(root, *p1 ? p1 : ".", O_PATH | O_DIRECTORY, 0, kResolve);
+        if (dfd < 0) {
+          res = dfd;
+          break;
+        }
+        bool first = g_inotify < 0;
+        if (!FdOk(dfd)) res = -ENOENT;
+        else if (first && (g_inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) res = -errno;
+        else if (fchdir(dfd) != 0) res = -errno;
+        else {
+          int wd = inotify_add_watch(g_inotify, ".", kWatchMask);
+          res = wd < 0 ? -errno : wd;
+        }
+        if (res > 0) {
+          g_nwatches++;  // (a directory watched again gets its wd again: counted twice, bound kept)
+          if (first) *fdOut = fcntl(g_inotify, F_DUPFD_CLOEXEC, 0);
+        }
+        close(dfd);
+        break;
+      }
+      case Unwatch: {
+        if (g_inotify < 0) {
+          res = -EINVAL;
+          break;
+        }
+        res = Err(inotify_rm_watch(g_inotify, (int)aux));
+        if (res == 0 && g_nwatches > 0) g_nwatches--;
         break;
       }
       case Statfs: {
@@ -710,7 +896,8 @@ size_t GoferFilter(struct sock_filter* buf, size_t cap) {
       SYS_renameat, SYS_renameat2, SYS_fchmodat, SYS_fchmodat2, SYS_fchownat,
       SYS_ftruncate, SYS_utimensat,
       SYS_read,                                                      // PROCFILE's status check
-      SYS_getpid, SYS_exit, SYS_exit_group, SYS_rt_sigreturn, SYS_restart_syscall,
+      SYS_inotify_init1, SYS_inotify_add_watch, SYS_inotify_rm_watch, SYS_fchdir,  // WATCH
+      SYS_getpid, SYS_geteuid, SYS_getegid, SYS_exit, SYS_exit_group, SYS_rt_sigreturn, SYS_restart_syscall,
   };
   for (int nr : allow) b.Rule((uint32_t)nr, A);
   static const int kill[] = {
@@ -897,6 +1084,12 @@ uint32_t ConfineGofer(int n, char (*paths)[4096], const bool* ro, bool tryNs) {
   // Capabilities: root's file access over the served trees, nothing else.
   const uint64_t keep = (1ull << CAP_CHOWN) | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_FOWNER) | (1ull << CAP_FSETID);
   if (KeepOnlyCaps(keep)) got |= kConfCaps;
+  {
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct cd[2];
+    const uint32_t need = (1u << CAP_CHOWN) | (1u << CAP_FOWNER) | (1u << CAP_FSETID);
+    if (syscall(SYS_capget, &h, cd) == 0 && (cd[0].effective & need) == need) got |= kConfFileCaps;
+  }
   prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   static struct sock_filter filt[256];
   size_t len = GoferFilter(filt, 256);
@@ -924,7 +1117,7 @@ uint32_t ConfineGofer(int n, char (*paths)[4096], const bool* ro, bool tryNs) {
       close(stray);
     }
     int fdOut = -1;
-    size_t len = Serve((size_t)n, &fdOut);
+    size_t len = Serve(g_in, (size_t)n, kMaxMsg, &fdOut, false);
     struct iovec oiov = {g_out, len};
     struct msghdr om = {};
     char octrl[CMSG_SPACE(sizeof(int))] = {};
@@ -945,11 +1138,64 @@ uint32_t ConfineGofer(int n, char (*paths)[4096], const bool* ro, bool tryNs) {
   }
 }
 
+// The gofer's start once it is its own process (forked by goferFork, or the launcher's
+// gofer-to-be, native/sentry_launch.cc): socket at kSock, nothing else open but stderr,
+// confined, then serving until the Sentry goes.
+[[noreturn]] void GoferRun(int sock, int n, char (*paths)[4096], const bool* ro, bool tryNs) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  setpgid(0, 0);  // keyboard signals are the Sentry's to pass on, not the gofer's
+  ResetSignalsInChild();
+  if (sock != kSock && dup2(sock, kSock) != kSock) _exit(120);
+  // Only stderr (diagnostics) and the socket stay open.
+  syscall(SYS_close_range, 0, 1, 0);
+  syscall(SYS_close_range, kSock + 1, ~0U, 0);
+  g_confined = ConfineGofer(n, paths, ro, tryNs);
+  GoferMain();
+}
+
 }  // namespace
 
-// goferFork(roots, readonly?): forks the gofer serving `roots` (mount index = position;
-// readonly[i] true makes root i read-only, enforced by the gofer); returns the Sentry's
-// end of its socket, or -errno.
+// Tests only: without a mount namespace of its own (as when unprivileged), the
+// per-result special-filesystem check must hold by itself.
+static bool GoferTryMountNs() {
+  const char* noNs = getenv("TSSANDBOX_GOFER_NO_MOUNTNS");
+  return !(noNs && *noNs == '1');
+}
+
+// The launcher's gofer-to-be (native/sentry_launch.cc) waits outside the Sentry's user
+// namespace, as the host user, for one request on `sock`: its roots, one message each
+// (a byte: 1 read-only; then the path), then an empty message. It then becomes that
+// gofer, serving on the same socket. Only the first request, made while the Sentry sets
+// up and before any guest code runs, is ever served. Returns only on a bad request.
+void GoferAwaitRequest(int sock) {
+  static char paths[kMaxRoots][4096];
+  static bool ro[kMaxRoots];
+  int n = 0;
+  for (;;) {
+    char buf[4097];
+    ssize_t k = recv(sock, buf, sizeof buf, 0);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0 || (size_t)k > 4096) return;  // the Sentry went (or never used us)
+    if (k == 1 && buf[0] == 0) break;
+    if (k < 2 || n == kMaxRoots) return;
+    ro[n] = buf[0] == 1;
+    memcpy(paths[n], buf + 1, (size_t)k - 1);
+    paths[n][k - 1] = 0;
+    n++;
+  }
+  g_sentry = getppid();
+  // The CPU(s) of the Sentry's main thread, as a gofer it forked would inherit: forked
+  // before the Sentry pinned itself, every round trip would otherwise cross CPUs.
+  cpu_set_t cpus;
+  if (sched_getaffinity(g_sentry, sizeof cpus, &cpus) == 0) sched_setaffinity(0, sizeof cpus, &cpus);
+  GoferRun(sock, n, paths, ro, GoferTryMountNs());
+}
+
+#ifndef TSS_LAUNCHER
+// goferFork(roots, readonly?, launchFd?): forks the gofer serving `roots` (mount index =
+// position; readonly[i] true makes root i read-only, enforced by the gofer); returns the
+// Sentry's end of its socket, or -errno. With launchFd (the launcher's gofer socket), the
+// gofer waiting outside the Sentry's user namespace is asked instead of forking one.
 static Napi::Value GoferFork(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsArray()) return Num(env, -EINVAL);
@@ -967,10 +1213,19 @@ static Napi::Value GoferFork(const Napi::CallbackInfo& info) {
     memcpy(paths[i], s.c_str(), s.size() + 1);
     ro[i] = (uint32_t)i < roArr.Length() && roArr.Get((uint32_t)i).ToBoolean().Value();
   }
-  // Tests only: without a mount namespace of its own (as when unprivileged), the
-  // per-result special-filesystem check must hold by itself.
-  const char* noNs = getenv("TSSANDBOX_GOFER_NO_MOUNTNS");
-  bool tryNs = !(noNs && *noNs == '1');
+  int launchFd = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : -1;
+  if (launchFd >= 0) {
+    char buf[4097];
+    for (int i = 0; i <= n; i++) {
+      size_t len = i < n ? strlen(paths[i]) + 1 : 1;
+      buf[0] = i < n ? (ro[i] ? 1 : 2) : 0;
+      if (i < n) memcpy(buf + 1, paths[i], len - 1);
+      if (send(launchFd, buf, len, MSG_NOSIGNAL) != (ssize_t)len) return Num(env, -errno);
+    }
+    fcntl(launchFd, F_SETFD, FD_CLOEXEC);
+    return Num(env, launchFd);
+  }
+  bool tryNs = GoferTryMountNs();
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return Num(env, -errno);
   pid_t pid = fork();
@@ -982,15 +1237,7 @@ static Napi::Value GoferFork(const Napi::CallbackInfo& info) {
   }
   if (pid == 0) {
     g_sentry = getppid();
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    setpgid(0, 0);  // keyboard signals are the Sentry's to pass on, not the gofer's
-    ResetSignalsInChild();
-    if (dup2(sv[1], kSock) != kSock) _exit(120);
-    // Only stderr (diagnostics) and the socket stay open.
-    syscall(SYS_close_range, 0, 1, 0);
-    syscall(SYS_close_range, kSock + 1, ~0U, 0);
-    g_confined = ConfineGofer(n, paths, ro, tryNs);
-    GoferMain();
+    GoferRun(sv[1], n, paths, ro, tryNs);
   }
   close(sv[1]);
   return Num(env, sv[0]);
@@ -999,5 +1246,6 @@ static Napi::Value GoferFork(const Napi::CallbackInfo& info) {
 void InitGoferServer(Napi::Env env, Napi::Object exports) {
   exports.Set("goferFork", Napi::Function::New(env, GoferFork));
 }
+#endif
 
 }  // namespace tss

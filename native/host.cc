@@ -42,7 +42,9 @@ static int64_t MonoNs() {
 }
 
 int SelfPipeReadFd() { return g_selfpipe[0]; }
-uint32_t PendingHostSignals() { return g_hostSigs.load(); }
+// Bit 0 (no signal has number 0) is the wait deadline's timer, not a host signal.
+constexpr uint32_t kDeadlineBit = 1u;
+uint32_t PendingHostSignals() { return g_hostSigs.load() & ~kDeadlineBit; }
 
 static void WakeSelfPipe() {
   char c = 0;
@@ -104,6 +106,62 @@ static void OnHostSignal(int sig, siginfo_t*, void* ctx) {
   errno = e;
 }
 
+// The timed form of the blocking wait: a one-shot CLOCK_MONOTONIC timer whose signal
+// (SIGALRM, to the main thread only) sets kDeadlineBit and bails out of the wait4
+// window exactly as a host signal does, so a deadline (a sleeper, a timer, a CI limit)
+// costs a wait no poll, no SIGCHLD and no self-pipe: one timer_settime when the
+// deadline moves, none while it stays.
+static timer_t g_deadlineTimer;
+static bool g_deadlineTimerMade = false;
+static int64_t g_armedNs = -1;
+
+static void OnDeadline(int, siginfo_t*, void* ctx) {
+  int e = errno;
+  g_hostSigs.fetch_or(kDeadlineBit);
+  greg_t* ip = &static_cast<ucontext_t*>(ctx)->uc_mcontext.gregs[REG_RIP];
+  if (*ip >= (greg_t)tss_wait4_begin && *ip <= (greg_t)tss_wait4_syscall) *ip = (greg_t)tss_wait4_bail;
+  errno = e;
+}
+
+static void EnsureSelfPipe();
+
+bool ArmWaitDeadline(int64_t deadlineNs) {
+  if (!g_deadlineTimerMade) {
+    EnsureSelfPipe();
+    struct sigaction sa = {};
+    sa.sa_sigaction = OnDeadline;
+    sigemptyset(&sa.sa_mask);
+    // SA_RESTART: the timer may fire while the Sentry blocks elsewhere (the library API's
+    // channel read), which must go on; an interrupted wait4 is restarted at its `syscall`
+    // instruction, inside the window the handler moves to `bail`, so it still returns.
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    if (sigaction(SIGALRM, &sa, nullptr) != 0) return false;
+    struct sigevent sev = {};
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = SIGALRM;
+    sev._sigev_un._tid = g_mainTid;
+    if (timer_create(CLOCK_MONOTONIC, &sev, &g_deadlineTimer) != 0) return false;
+    g_deadlineTimerMade = true;
+  }
+  // The same deadline within a millisecond (the caller's timeouts are in ms): as armed.
+  if (g_armedNs >= 0 && deadlineNs >= g_armedNs - 1000000 && deadlineNs <= g_armedNs + 1000000) return true;
+  struct itimerspec it = {};
+  it.it_value.tv_sec = deadlineNs / 1000000000;
+  it.it_value.tv_nsec = deadlineNs % 1000000000;
+  if (it.it_value.tv_sec == 0 && it.it_value.tv_nsec == 0) it.it_value.tv_nsec = 1;
+  if (timer_settime(g_deadlineTimer, TIMER_ABSTIME, &it, nullptr) != 0) return false;
+  g_armedNs = deadlineNs;
+  return true;
+}
+
+int64_t ArmedWaitDeadline() { return g_armedNs; }
+
+bool TakeWaitDeadline() {
+  if (!(g_hostSigs.fetch_and(~kDeadlineBit) & kDeadlineBit)) return false;
+  g_armedNs = -1;  // one-shot: it has fired
+  return true;
+}
+
 static void EnsureSelfPipe() {
   if (g_selfpipe[0] >= 0) return;
   if (pipe2(g_selfpipe, O_CLOEXEC | O_NONBLOCK) != 0) g_selfpipe[0] = g_selfpipe[1] = -1;
@@ -152,7 +210,7 @@ static Napi::Value InstallSignalHandlers(const Napi::CallbackInfo& info) {
 
 static Napi::Value TakeHostSignals(const Napi::CallbackInfo& info) {
   g_termSince.store(0);
-  return Num(info.Env(), (double)g_hostSigs.exchange(0));
+  return Num(info.Env(), (double)(g_hostSigs.fetch_and(kDeadlineBit) & ~kDeadlineBit));
 }
 
 // hostSignalWatchdog(ms): a thread that exits the process (status 128 + signal; the

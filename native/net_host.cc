@@ -14,6 +14,8 @@
 //  - netSock*: the calls of a host-mode socket on the host fd the Sentry holds for the
 //    guest (src/net/host-socket.ts): bind, connect, listen, accept, sendmsg, recvmsg,
 //    names, options, shutdown, FIONREAD/SIOCOUTQ. The guest never holds these fds.
+//    netSockRecvToGuest / netSockSendFromGuest: read(2)/write(2) of a stream straight
+//    between that fd and guest memory.
 //  - netEpoll*: the edge-triggered host epoll set those sockets' readiness comes from.
 // The namespace is entered by this thread only (setns) for the socket()/open() call and
 // left again at once: a socket stays in the namespace it was created in.
@@ -29,6 +31,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <csignal>
 #include <poll.h>
@@ -414,7 +417,9 @@ Napi::Value SockAccept(const Napi::CallbackInfo& info) {
   return R(info.Env(), r);
 }
 
-// netSockSend(fd, buf, off, len, flags, to: Buffer|null) -> bytes or -errno.
+// netSockSend(fd, buf, off, len, flags, to: Buffer|null[, ctl: Buffer]) -> bytes or -errno.
+// ctl: IP-level ancillary data (IP_TTL, IP_TOS, IP_PKTINFO, IPV6_*) the Sentry built
+// from checked values (src/net/send-cmsg.ts); never SCM_RIGHTS (refused here too).
 Napi::Value SockSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto b = info[1].As<Napi::Buffer<uint8_t>>();
@@ -425,6 +430,22 @@ Napi::Value SockSend(const Napi::CallbackInfo& info) {
   socklen_t l;
   const sockaddr* a = Sa(info[5], &l);
   long r;
+  if (info.Length() > 6 && info[6].IsBuffer() && info[6].As<Napi::Buffer<uint8_t>>().Length() > 0) {
+    auto ctl = info[6].As<Napi::Buffer<uint8_t>>();
+    struct iovec iov = {b.Data() + off, len};
+    struct msghdr m = {};
+    m.msg_name = const_cast<sockaddr*>(a);
+    m.msg_namelen = l;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl.Data();
+    m.msg_controllen = ctl.Length();
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+      if (c->cmsg_level == SOL_SOCKET) return Fail(env, EINVAL);
+    do r = sendmsg(Fd(info), &m, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (r < 0 && errno == EINTR);
+    return R(env, r);
+  }
   do r = sendto(Fd(info), b.Data() + off, len, flags | MSG_DONTWAIT | MSG_NOSIGNAL, a, l);
   while (r < 0 && errno == EINTR);
   return R(env, r);
@@ -470,6 +491,86 @@ Napi::Value SockRecv(const Napi::CallbackInfo& info) {
   out[1] = (int32_t)m.msg_controllen;
   out[2] = m.msg_flags;
   return Napi::Number::New(env, (double)r);
+}
+
+// Stream bytes between a host-mode socket and guest memory with no JS buffer: through one
+// 256 KiB native buffer, so the second copy reads what the first left in the cache (a 1 MiB
+// staging buffer went to memory and back between the two copies).
+uint8_t g_streamBuf[256 << 10];
+
+// The arguments (fd, pid, addr, len) of the two calls below.
+struct GuestIo {
+  int fd;
+  pid_t pid;
+  uint64_t addr;
+  size_t len;
+  explicit GuestIo(const Napi::CallbackInfo& info)
+      : fd(Fd(info)),
+        pid(info[1].As<Napi::Number>().Int32Value()),
+        addr((uint64_t)info[2].As<Napi::Number>().Int64Value()),
+        len((size_t)info[3].As<Napi::Number>().Int64Value()) {}
+};
+
+long RecvRetry(int fd, void* buf, size_t len, int flags) {
+  long n;
+  do n = recvfrom(fd, buf, len, flags, nullptr, nullptr);
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
+// netSockRecvToGuest(fd, pid, addr, len) -> bytes moved, or -errno when none did (EAGAIN:
+// nothing queued). The bytes are peeked, copied, and only then taken off the host queue
+// (MSG_TRUNC discards without a copy), so a bad guest range leaves them queued as Linux
+// does. Stops at EOF, when the host queue is drained (a short read), or at len.
+Napi::Value SockRecvToGuest(const Napi::CallbackInfo& info) {
+  const GuestIo g(info);
+  size_t done = 0;
+  while (done < g.len) {
+    size_t chunk = std::min(g.len - done, sizeof g_streamBuf);
+    long n = RecvRetry(g.fd, g_streamBuf, chunk, MSG_DONTWAIT | MSG_PEEK);
+    if (n < 0) {
+      if (done) break;
+      return R(info.Env(), n);
+    }
+    if (n == 0) break;
+    struct iovec local = {g_streamBuf, (size_t)n}, remote = {(void*)(g.addr + done), (size_t)n};
+    ssize_t w = process_vm_writev(g.pid, &local, 1, &remote, 1, 0);
+    if (w <= 0) return done ? Napi::Number::New(info.Env(), (double)done) : Fail(info.Env(), EFAULT);
+    RecvRetry(g.fd, nullptr, (size_t)w, MSG_DONTWAIT | MSG_TRUNC);
+    done += (size_t)w;
+    if (w < n || (size_t)n < chunk) break;
+  }
+  return Napi::Number::New(info.Env(), (double)done);
+}
+
+// netSockSendFromGuest(fd, pid, addr, len) -> bytes the host socket took, or -errno when
+// none (EAGAIN: its buffer is full; EFAULT: a bad guest range).
+Napi::Value SockSendFromGuest(const Napi::CallbackInfo& info) {
+  const GuestIo g(info);
+  size_t done = 0;
+  while (done < g.len) {
+    size_t chunk = std::min(g.len - done, sizeof g_streamBuf);
+    struct iovec local = {g_streamBuf, chunk}, remote = {(void*)(g.addr + done), chunk};
+    ssize_t got = process_vm_readv(g.pid, &local, 1, &remote, 1, 0);
+    if (got <= 0) {
+      if (done) break;
+      return Fail(info.Env(), EFAULT);
+    }
+    struct iovec iov = {g_streamBuf, (size_t)got};
+    struct msghdr m = {};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    long n;
+    do n = sendmsg(g.fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      if (done) break;
+      return R(info.Env(), n);
+    }
+    done += (size_t)n;
+    if (n < got) break;  // the host's send buffer is full
+  }
+  return Napi::Number::New(info.Env(), (double)done);
 }
 
 // netSockName(fd, peer: bool, out: Buffer(128)) -> length or -errno.
@@ -567,6 +668,8 @@ void InitNetHost(Napi::Env env, Napi::Object exports) {
   exports.Set("netSockAccept", Napi::Function::New(env, SockAccept));
   exports.Set("netSockSend", Napi::Function::New(env, SockSend));
   exports.Set("netSockRecv", Napi::Function::New(env, SockRecv));
+  exports.Set("netSockRecvToGuest", Napi::Function::New(env, SockRecvToGuest));
+  exports.Set("netSockSendFromGuest", Napi::Function::New(env, SockSendFromGuest));
   exports.Set("netSockName", Napi::Function::New(env, SockName));
   exports.Set("netSockGetOpt", Napi::Function::New(env, SockGetOpt));
   exports.Set("netSockSetOpt", Napi::Function::New(env, SockSetOpt));

@@ -12,6 +12,11 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -243,7 +248,66 @@ static Napi::Value Dup(const Napi::CallbackInfo& info) {
   return Num(info.Env(), r < 0 ? -errno : r);
 }
 
+// ociDup2(fd, to): dup2 (the pool Sentry puts the container's stdio at 0..2).
+static Napi::Value Dup2(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int to = info[1].As<Napi::Number>().Int32Value();
+  return Num(info.Env(), dup2(fd, to) < 0 ? -errno : 0);
+}
+
+// ociEnterNetns(fd): the calling (main) thread joins the network namespace fd names;
+// fd -1: a new one (unshare). Per thread for CLONE_NEWNET, so Node's threads do not
+// matter: the main thread is the one /proc/<pid>/ns/net shows, and forks (Gofer, stub)
+// copy its namespaces.
+static Napi::Value EnterNetns(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int r = fd >= 0 ? setns(fd, CLONE_NEWNET) : unshare(CLONE_NEWNET);
+  return Num(info.Env(), r != 0 ? -errno : 0);
+}
+
+static void* WatchFront(void* arg) {
+  int fd = (int)(intptr_t)arg;
+  struct pollfd p = {fd, POLLIN, 0};
+  // The front process only ever closes its end (it dies): then the Sentry goes too, as
+  // it would have had it been the killed pid itself (stubs and Gofer die with it).
+  while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+  }
+  syscall(SYS_exit_group, 128 + 9);
+  return nullptr;
+}
+
+// ociWatchFront(fd): a thread that ends the process when the peer of socket fd closes
+// (the pool Sentry's front, the container's pid, is gone: killed by SIGKILL).
+static Napi::Value WatchFrontFn(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  pthread_t th;
+  int r = pthread_create(&th, nullptr, WatchFront, (void*)(intptr_t)fd);
+  if (r == 0) pthread_detach(th);
+  return Num(info.Env(), -r);
+}
+
+// ociWaitPid(pid, timeoutMs): the wait status of child pid once it exits, -ETIMEDOUT if
+// it has not within timeoutMs (-1: no limit), or -errno. For a hook started while the
+// Sentry builds the sandbox: its thread never returns to the event loop that would reap.
+static Napi::Value WaitPid(const Napi::CallbackInfo& info) {
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  int ms = info[1].As<Napi::Number>().Int32Value();
+  int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pfd < 0) return Num(info.Env(), -errno);
+  struct pollfd p = {pfd, POLLIN, 0};
+  int r;
+  while ((r = poll(&p, 1, ms)) < 0 && errno == EINTR) {
+  }
+  close(pfd);
+  if (r == 0) return Num(info.Env(), -ETIMEDOUT);
+  int st = 0;
+  while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {
+  }
+  return Num(info.Env(), r < 0 ? -errno : st);
+}
+
 void InitOci(Napi::Env env, Napi::Object exports) {
+  exports["ociWaitPid"] = Napi::Function::New(env, WaitPid);
   exports["ociListen"] = Napi::Function::New(env, Listen);
   exports["ociConnect"] = Napi::Function::New(env, Connect);
   exports["ociAccept"] = Napi::Function::New(env, Accept);
@@ -254,6 +318,9 @@ void InitOci(Napi::Env env, Napi::Object exports) {
   exports["ociFlock"] = Napi::Function::New(env, Flock);
   exports["ociSetCloexec"] = Napi::Function::New(env, SetCloexec);
   exports["ociDup"] = Napi::Function::New(env, Dup);
+  exports["ociDup2"] = Napi::Function::New(env, Dup2);
+  exports["ociEnterNetns"] = Napi::Function::New(env, EnterNetns);
+  exports["ociWatchFront"] = Napi::Function::New(env, WatchFrontFn);
 }
 
 }  // namespace tss

@@ -32,12 +32,14 @@
 #include <time.h>
 #include <unistd.h>
 
-static char **g_argv;
-static const char *g_log = NULL;
-static int g_json = 0;
+#include "oci_fast.h"
 
-// Runs the Node command line with the arguments as given.
-static void fallback(void) {
+static char **g_argv;
+const char *g_log = NULL;
+int g_json = 0;
+
+// bin/tssandbox, found from this program's own path (build/Release/tssandbox-oci).
+char *nodeEntry(void) {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n <= 0) {
@@ -53,15 +55,21 @@ static void fallback(void) {
   }
   if (p == NULL) exit(125);
   *p = 0;
-  char script[PATH_MAX + 32];
+  static char script[PATH_MAX + 32];
   snprintf(script, sizeof script, "%s/bin/tssandbox", self);
+  return script;
+}
+
+// Runs the Node command line with the arguments as given.
+void fallback(void) {
+  char *script = nodeEntry();
   g_argv[0] = script;
   execv(script, g_argv);
   fprintf(stderr, "tssandbox: cannot run %s: %s\n", script, strerror(errno));
   exit(125);
 }
 
-static void logError(const char *msg) {
+void logError(const char *msg) {
   if (g_log == NULL) return;
   int fd = open(g_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return;
@@ -70,12 +78,28 @@ static void logError(const char *msg) {
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-  if (g_json) dprintf(fd, "{\"level\":\"error\",\"msg\":\"%s\",\"time\":\"%s\"}\n", msg, ts);
-  else dprintf(fd, "time=\"%s\" level=error msg=\"%s\"\n", ts, msg);
+  // The message quoted for the line's format: containerd parses the JSON one, and an
+  // error naming a program ("exec: \"sleep\": ...") must not break it.
+  char q[4096];
+  size_t k = 0;
+  for (const unsigned char *c = (const unsigned char *)msg; *c && k + 8 < sizeof q; c++) {
+    if (*c == '"' || *c == '\\') {
+      q[k++] = '\\';
+      q[k++] = (char)*c;
+    } else if (*c < 0x20) {
+      if (g_json) k += (size_t)snprintf(q + k, sizeof q - k, "\\u%04x", *c);
+      else q[k++] = ' ';
+    } else {
+      q[k++] = (char)*c;
+    }
+  }
+  q[k] = 0;
+  if (g_json) dprintf(fd, "{\"level\":\"error\",\"msg\":\"%s\",\"time\":\"%s\"}\n", q, ts);
+  else dprintf(fd, "time=\"%s\" level=error msg=\"%s\"\n", ts, q);
   close(fd);
 }
 
-static void die(const char *msg) {
+void die(const char *msg) {
   fprintf(stderr, "tssandbox: %s\n", msg);
   logError(msg);
   exit(1);
@@ -97,8 +121,10 @@ static int readFile(const char *path, char *buf, size_t cap) {
   return (int)got;
 }
 
-// The value of "key": in compact JSON, as a string (quoted values) or a number.
-static int jsonField(const char *json, const char *key, char *out, size_t cap) {
+// The value of "key" in compact, flat JSON (state.json, the Sentry's and pool members'
+// replies): a string decoded into out (\u escapes, only ever control characters here,
+// as '?'), or a number's text. 0, or -1 when the key is missing.
+int jsonField(const char *json, const char *key, char *out, unsigned long cap) {
   char pat[64];
   snprintf(pat, sizeof pat, "\"%s\":", key);
   const char *p = strstr(json, pat);
@@ -107,8 +133,14 @@ static int jsonField(const char *json, const char *key, char *out, size_t cap) {
   size_t i = 0;
   if (*p == '"') {
     for (p++; *p && *p != '"' && i + 1 < cap; p++) {
-      if (*p == '\\') return -1;  // escapes: not ours to decode, let Node say it
-      out[i++] = *p;
+      if (*p == '\\' && p[1]) {
+        p++;
+        if (*p == 'n') out[i++] = '\n';
+        else if (*p == 'u') {
+          out[i++] = '?';
+          for (int k = 0; k < 4 && p[1]; k++) p++;
+        } else out[i++] = *p;
+      } else out[i++] = *p;
     }
   } else {
     for (; *p && *p != ',' && *p != '}' && i + 1 < cap; p++) out[i++] = *p;
@@ -138,6 +170,25 @@ static void procStart(long pid, char *out, size_t cap) {
     i++;
   }
   out[i] = 0;
+}
+
+// A connected stream socket to dir/name, reached through the directory's fd (a socket
+// path may be longer than sun_path: engines' state directories are), or -1.
+int connectUnix(const char *dir, const char *name) {
+  int d = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (d < 0) return -1;
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  int len = snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/%s", d, name);
+  int s = -1;
+  if (len > 0 && (size_t)len < sizeof sa.sun_path) {
+    s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+      close(s);
+      s = -1;
+    }
+  }
+  close(d);
+  return s;
 }
 
 static int validId(const char *id) {
@@ -196,15 +247,8 @@ static void unlockAndFallback(struct Container *c) {
 // One request on the control socket, the doorbell rung, the reply line read. 0; -1: no
 // connection (nothing sent: Node may take over); -2: the send failed; -3: no reply.
 static int request(struct Container *c, const char *line, char *reply, size_t cap) {
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  int len = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/ctl.sock", c->dir);
-  if (len < 0 || (size_t)len >= sizeof sa.sun_path) return -1;
-  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int s = connectUnix(c->dir, "ctl.sock");
   if (s < 0) return -1;
-  if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
-    close(s);
-    return -1;
-  }
   if (write(s, line, strlen(line)) != (ssize_t)strlen(line)) {
     close(s);
     return -2;
@@ -263,6 +307,13 @@ static int cmdDelete(const char *root, char **args, int n) {
   if (!validId(id)) fallback();
   static struct Container c;
   c.lockFd = -1;
+  if (force) {
+    // As runc (and the Node side): --force on a container that is gone is no error.
+    // Engines delete twice (delete, then delete --force).
+    char dir[PATH_MAX + 8];
+    struct stat st;
+    if ((size_t)snprintf(dir, sizeof dir, "%s/%s", root, id) < sizeof dir && lstat(dir, &st) != 0 && errno == ENOENT) return 0;
+  }
   if (load(&c, root, id) < 0 || c.stopHooks || !strcmp(c.status, "creating")) unlockAndFallback(&c);
   int live = alive(&c);
   if (live && !force) unlockAndFallback(&c);  // running or paused: Node says why not
@@ -270,6 +321,15 @@ static int cmdDelete(const char *root, char **args, int n) {
     kill((pid_t)c.pid, SIGKILL);
     struct timespec ts = {0, 5 * 1000 * 1000};
     for (int i = 0; i < 2000 && alive(&c); i++) nanosleep(&ts, NULL);
+  }
+  // A pool Sentry (src/oci/pool.ts) behind its front: it follows the front at once; waited for too.
+  char spid[32];
+  static struct Container sc;
+  if (jsonField(c.state, "sentryPid", spid, sizeof spid) == 0 && jsonField(c.state, "sentryStart", sc.pidStart, sizeof sc.pidStart) == 0) {
+    sc.pid = strtol(spid, NULL, 10);
+    if (alive(&sc)) kill((pid_t)sc.pid, SIGKILL);
+    struct timespec ts = {0, 2 * 1000 * 1000};
+    for (int i = 0; i < 5000 && alive(&sc); i++) nanosleep(&ts, NULL);
   }
   // The state directory is flat (state.json, init.json, lock, fast, ctl.sock, exec-*.json).
   DIR *d = opendir(c.dir);
@@ -338,7 +398,7 @@ static int cmdKill(const char *root, char **args, int n) {
 int main(int argc, char **argv) {
   g_argv = argv;
   const char *root = "/run/tssandbox";
-  int i = 1;
+  int i = 1, debug = 0;
   // The global flags engines put first (runc's); any other makes Node take over.
   for (; i < argc && argv[i][0] == '-'; i++) {
     const char *a = argv[i];
@@ -352,10 +412,11 @@ int main(int argc, char **argv) {
     int takesValue = !strcmp(flag, "root") || !strcmp(flag, "log") || !strcmp(flag, "log-format") ||
                      !strcmp(flag, "rootless") || !strcmp(flag, "platform") || !strcmp(flag, "network") ||
                      !strcmp(flag, "criu");
-    int boolean = !strcmp(flag, "systemd-cgroup");
-    if (!takesValue && !boolean) fallback();  // --debug, --help, --version...: Node
+    int boolean = !strcmp(flag, "systemd-cgroup") || !strcmp(flag, "debug");
+    if (!takesValue && !boolean) fallback();  // --help, --version...: Node
     if (boolean) {
       if (v) fallback();
+      if (!strcmp(flag, "debug")) debug = 1;
       continue;
     }
     const char *val = v ? v + 1 : (i + 1 < argc ? argv[++i] : NULL);
@@ -365,7 +426,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(flag, "log-format")) {
       if (strcmp(val, "json") && strcmp(val, "text")) fallback();
       g_json = !strcmp(val, "json");
-    } else if (!strcmp(flag, "platform") && strcmp(val, "ptrace")) fallback();
+    } else if (!strcmp(flag, "platform") && strcmp(val, "ptrace") && strcmp(val, "systrap")) fallback();
   }
   if (i >= argc) fallback();
   char rootAbs[PATH_MAX];
@@ -376,6 +437,9 @@ int main(int argc, char **argv) {
     root = rootAbs;
   }
   const char *cmd = argv[i];
+  // --debug: the pool Sentry logs its phases as __oci-sentry does; the rest is Node's.
+  if (!strcmp(cmd, "create")) return poolCreate(root, argv, i);
+  if (debug) fallback();
   if (!strcmp(cmd, "start")) return cmdStart(root, argv + i + 1, argc - i - 1);
   if (!strcmp(cmd, "delete")) return cmdDelete(root, argv + i + 1, argc - i - 1);
   if (!strcmp(cmd, "kill")) return cmdKill(root, argv + i + 1, argc - i - 1);

@@ -11,6 +11,12 @@ namespace tss {
 long InjectSyscall(pid_t tid, long nr, const long a[6], pid_t* newTid);
 // mmap of a Sentry host fd into stopped, traced tid (fd passed and closed again).
 long MmapHostFdIn(pid_t tid, int hostFd, long addr, long len, long prot, long flags, long off);
+// Atomic compare-and-swap of the aligned u64 at addr, run by stopped, traced tid: 0 with
+// the word's old value in *old, or -errno.
+long CasU64(pid_t tid, uint64_t addr, uint64_t expected, uint64_t desired, uint64_t* old);
+// readMem(pid, addr, buf, off, len) for N-API: process_vm_readv into the caller's buffer,
+// then after(pid, addr, bytes, n) may edit what was read (null: nothing).
+Napi::Value ReadMemNapi(const Napi::CallbackInfo& info, void (*after)(pid_t, uint64_t, uint8_t*, size_t));
 // The process group of all stubs (waitpid(-pgid) hears every traced stub thread).
 pid_t StubPgid();
 // Sentry-time accounting per host thread (takeSentryNs): a stop taken / answered.

@@ -94,13 +94,13 @@ static Napi::Value SetEventBuffer(const Napi::CallbackInfo& info) {
 void FillSyscallArgs() {
   user_regs_struct* r = Regs();
   double* a = reinterpret_cast<double*>(g_buf + kArgsOff);
-  a[0] = (double)(int64_t)r->rdi;
-  a[1] = (double)(int64_t)r->rsi;
-  a[2] = (double)(int64_t)r->rdx;
-  a[3] = (double)(int64_t)r->r10;
-  a[4] = (double)(int64_t)r->r8;
-  a[5] = (double)(int64_t)r->r9;
-  *reinterpret_cast<double*>(g_buf + kNrOff) = (double)(int64_t)r->orig_rax;
+  a[0] = ArgToDouble(r->rdi);
+  a[1] = ArgToDouble(r->rsi);
+  a[2] = ArgToDouble(r->rdx);
+  a[3] = ArgToDouble(r->r10);
+  a[4] = ArgToDouble(r->r8);
+  a[5] = ArgToDouble(r->r9);
+  *reinterpret_cast<double*>(g_buf + kNrOff) = ArgToDouble(r->orig_rax);
 }
 
 // ---- syscalls that are not x86-64 `syscall`s, and the vsyscall page ----
@@ -288,7 +288,9 @@ static int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, i
   }
   // A thread stopped but not resumed (it blocked): charge its handling up to now only.
   if (g_stopTid) ChargeSentryTime(g_stopTid);
-  if (count == 0 && timeoutMs < 0) {
+  // No host fds: a blocking wait4, with a timer for a deadline (ArmWaitDeadline).
+  int64_t until = timeoutMs > 0 ? MonoNs() + (int64_t)timeoutMs * 1000000 : -1;
+  if (count == 0 && (timeoutMs < 0 || (timeoutMs > 0 && ArmWaitDeadline(until)))) {
     SetSigchldWakeups(false);
     for (;;) {
       // A host signal that came while the Sentry was busy is reported before the next
@@ -300,6 +302,12 @@ static int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, i
           Info()[kInfoKind] = kEvHostSignal;
           return kEvHostSignal;
         }
+        // The timer: this wait's deadline, or an older one that fired late (go on waiting).
+        if (TakeWaitDeadline() && until >= 0 && MonoNs() >= until - 1000000) {
+          Info()[kInfoKind] = kEvTimeout;
+          return kEvTimeout;
+        }
+        if (until >= 0 && ArmedWaitDeadline() < 0 && !ArmWaitDeadline(until)) break;
         continue;
       }
       return (int)r;  // -ECHILD: no stub left
@@ -446,7 +454,8 @@ static Napi::Value SetFpRegs(const Napi::CallbackInfo& info) {
 // (fork/clone events on the way hand the child to *newTid; other signals in flight are
 // suppressed), then puts `saved` back. Returns the stopping signal with the registers it
 // stopped with in `r`, or -errno (-ESRCH: the thread died).
-static int RunUntilTrap(pid_t tid, const user_regs_struct& saved, user_regs_struct* r, pid_t* newTid) {
+// `saved` null: the registers are left as they stopped (InjectSeq puts them back once, at its end).
+static int RunUntilTrap(pid_t tid, const user_regs_struct* saved, user_regs_struct* r, pid_t* newTid) {
   if (Ptrace(PTRACE_SETREGS, tid, nullptr, r) != 0) return -errno;
   if (Ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return -errno;
   for (;;) {
@@ -467,12 +476,25 @@ static int RunUntilTrap(pid_t tid, const user_regs_struct& saved, user_regs_stru
     }
     if (event == 0 && (sig == SIGTRAP || sig == SIGSEGV || sig == SIGBUS)) {
       if (Ptrace(PTRACE_GETREGS, tid, nullptr, r) != 0) return -errno;
-      Ptrace(PTRACE_SETREGS, tid, nullptr, const_cast<user_regs_struct*>(&saved));
+      if (saved) Ptrace(PTRACE_SETREGS, tid, nullptr, const_cast<user_regs_struct*>(saved));
       return sig;
     }
     // Any other signal while running the gadget (e.g. SIGSTOP in flight): suppress it.
     Ptrace(PTRACE_CONT, tid, nullptr, nullptr);
   }
+}
+
+// Registers for syscall nr with arguments a at the gadget.
+static void AtGadget(user_regs_struct* r, long nr, const long a[6]) {
+  r->rax = nr;
+  r->orig_rax = (unsigned long)-1;  // not inside a syscall: no restart logic on the way out
+  r->rdi = a[0];
+  r->rsi = a[1];
+  r->rdx = a[2];
+  r->r10 = a[3];
+  r->r8 = a[4];
+  r->r9 = a[5];
+  r->rip = kGadget;
 }
 
 // Runs one host syscall inside stopped stub thread `tid` at the gadget and returns its
@@ -481,40 +503,75 @@ long InjectSyscall(pid_t tid, long nr, const long a[6], pid_t* newTid) {
   user_regs_struct saved, r;
   if (Ptrace(PTRACE_GETREGS, tid, nullptr, &saved) != 0) return -errno;
   r = saved;
-  r.rax = nr;
-  r.orig_rax = (unsigned long)-1;  // not inside a syscall: no restart logic on the way out
-  r.rdi = a[0];
-  r.rsi = a[1];
-  r.rdx = a[2];
-  r.r10 = a[3];
-  r.r8 = a[4];
-  r.r9 = a[5];
-  r.rip = kGadget;
-  int sig = RunUntilTrap(tid, saved, &r, newTid);
+  AtGadget(&r, nr, a);
+  int sig = RunUntilTrap(tid, &saved, &r, newTid);
   if (sig < 0) return sig;
   // A trap that is not ours (or a fault) should not happen while the stub runs the gadget.
   if (sig != SIGTRAP || r.rip != kGadget + 3) return -EFAULT;
   return (long)r.rax;
 }
 
+// Several host syscalls injected into one stopped stub thread in a row: its registers
+// are read once before the first and put back once after the last (InjectSyscall reads
+// and restores them around each), two ptrace requests fewer per call. Used where one
+// operation needs several (the host-fd mappings below).
+class InjectSeq {
+ public:
+  explicit InjectSeq(pid_t tid) : tid_(tid) { ok_ = Ptrace(PTRACE_GETREGS, tid, nullptr, &saved_) == 0; }
+  ~InjectSeq() {
+    if (ok_ && dirty_) Ptrace(PTRACE_SETREGS, tid_, nullptr, &saved_);
+  }
+  long Call(long nr, const long a[6]) {
+    if (!ok_) return -ESRCH;
+    user_regs_struct r = saved_;
+    AtGadget(&r, nr, a);
+    dirty_ = true;
+    int sig = RunUntilTrap(tid_, nullptr, &r, nullptr);
+    if (sig == -ESRCH) ok_ = false;  // dead: nothing to put back
+    if (sig < 0) return sig;
+    if (sig != SIGTRAP || r.rip != kGadget + 3) return -EFAULT;
+    return (long)r.rax;
+  }
+
+ private:
+  pid_t tid_;
+  user_regs_struct saved_;
+  bool ok_ = false, dirty_ = false;
+};
+
 // Atomically replaces the 32-bit word at addr in stopped, traced thread tid's address
 // space with `desired` if it holds `expected` (the stub's cmpxchg gadget, run by that
 // thread: atomic against every other thread of the address space, on any CPU). Returns
 // the old value (0..2^32-1), or -EFAULT/-ESRCH. The thread's registers are restored.
-long CasU32(pid_t tid, uint64_t addr, uint32_t expected, uint32_t desired) {
+// Runs a cmpxchg gadget (its int3 `len` bytes on): 0 with the old value in *old, or -errno.
+static long RunCas(pid_t tid, uint64_t gadget, unsigned len, uint64_t addr, uint64_t expected, uint64_t desired,
+                   uint64_t* old) {
   user_regs_struct saved, r;
   if (Ptrace(PTRACE_GETREGS, tid, nullptr, &saved) != 0) return -errno;
   r = saved;
-  r.rip = kCasGadget;
+  r.rip = gadget;
   r.rdi = addr;
   r.rsi = desired;
   r.rax = expected;
   r.orig_rax = (unsigned long)-1;
-  int sig = RunUntilTrap(tid, saved, &r, nullptr);
+  int sig = RunUntilTrap(tid, &saved, &r, nullptr);
   if (sig < 0) return sig;
   // A bad address faults at the cmpxchg; the fault is not delivered.
-  if (sig != SIGTRAP || r.rip != kCasGadget + 5) return -EFAULT;
-  return (long)(uint32_t)r.rax;
+  if (sig != SIGTRAP || r.rip != gadget + len) return -EFAULT;
+  *old = r.rax;
+  return 0;
+}
+
+long CasU32(pid_t tid, uint64_t addr, uint32_t expected, uint32_t desired) {
+  uint64_t old = 0;
+  long r = RunCas(tid, kCasGadget, 5, addr, expected, desired, &old);
+  return r < 0 ? r : (long)(uint32_t)old;
+}
+
+// The same on an aligned 64-bit word (the stub's 64-bit cmpxchg gadget): 0 with the old
+// value in *old (equal to `expected` when it was replaced), or -errno.
+long CasU64(pid_t tid, uint64_t addr, uint64_t expected, uint64_t desired, uint64_t* old) {
+  return RunCas(tid, kCas64Gadget, 6, addr, expected, desired, old);
 }
 
 static Napi::Value CasU32Napi(const Napi::CallbackInfo& info) {
@@ -821,7 +878,11 @@ static void DrainStubSocket() {
 //    mmap fail or write the received bytes somewhere else in its own memory).
 static constexpr int kRecvFd = 0;
 
-long MmapHostFdIn(pid_t tid, int hostFd, long addr, long len, long prot, long flags, long off) {
+// `n` mappings of one host fd (maps[i] = addr, len, prot, flags, off): the fd passed and
+// received once, then n mmaps, then one close, all in one InjectSeq. Returns the last
+// mmap's result, or the first error (the mappings made before it stay: the caller
+// unmaps the batch's ranges).
+static long MmapHostFdManyIn(pid_t tid, int hostFd, const long (*maps)[5], int n, uint64_t at) {
   if (g_stubSock < 0 || g_stubPeer < 0) return -EBADF;
   DrainStubSocket();
   uint32_t seq = ++g_fdSeq;
@@ -850,15 +911,24 @@ long MmapHostFdIn(pid_t tid, int hostFd, long addr, long len, long prot, long fl
       DrainStubSocket();
     }
   }
-  // The stub's msghdr, iovec, payload and control buffer, laid out in its scratch page.
+  // The stub's msghdr, iovec, payload and control buffer, laid out in its scratch page,
+  // or at `at`: writable private guest memory the caller knows no guest code can touch
+  // meanwhile (no other thread uses the address space), whose bytes are put back after
+  // the recvmsg. That spares the two mprotects that keep the scratch page read-only to
+  // guest code; memory that cannot be read and written falls back to the scratch page.
   struct Scratch {
     struct msghdr m;
     struct iovec iov;
     uint32_t seq;
     uint32_t pad;
     char ctrl[64];
-  } sc = {};
-  const uint64_t base = kScratch;
+  } sc = {}, kept;
+  struct iovec keptIov = {&kept, sizeof kept}, atIov = {(void*)at, sizeof kept};
+  // Readable and writable (written back unchanged), or not used.
+  if (at != 0 && (process_vm_readv(tid, &keptIov, 1, &atIov, 1, 0) != (ssize_t)sizeof kept ||
+                  process_vm_writev(tid, &keptIov, 1, &atIov, 1, 0) != (ssize_t)sizeof kept))
+    at = 0;
+  const uint64_t base = at != 0 ? at : kScratch;
   sc.iov.iov_base = (void*)(base + offsetof(Scratch, seq));
   sc.iov.iov_len = sizeof(uint32_t);
   sc.m.msg_iov = (struct iovec*)(base + offsetof(Scratch, iov));
@@ -867,40 +937,83 @@ long MmapHostFdIn(pid_t tid, int hostFd, long addr, long len, long prot, long fl
   sc.m.msg_controllen = sizeof sc.ctrl;
   long rw[6] = {(long)base, 4096, PROT_READ | PROT_WRITE, 0, 0, 0};
   long ro[6] = {(long)base, 4096, PROT_READ, 0, 0, 0};
-  long res = InjectSyscall(tid, SYS_mprotect, rw, nullptr);
+  InjectSeq inj(tid);
+  long res = at != 0 ? 0 : inj.Call(SYS_mprotect, rw);
   if (res == 0) {
     struct iovec local = {&sc, sizeof sc}, remote = {(void*)base, sizeof sc};
     if (process_vm_writev(tid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof sc) {
       res = -EFAULT;
     } else {
       long a[6] = {kStubSockFd, (long)base, MSG_DONTWAIT, 0, 0, 0};
-      res = InjectSyscall(tid, SYS_recvmsg, a, nullptr);  // only its register result counts
+      res = inj.Call(SYS_recvmsg, a);  // only its register result counts
     }
-    InjectSyscall(tid, SYS_mprotect, ro, nullptr);
+    if (at != 0) {
+      if (process_vm_writev(tid, &keptIov, 1, &atIov, 1, 0) != (ssize_t)sizeof kept && res >= 0) res = -EFAULT;
+    } else {
+      inj.Call(SYS_mprotect, ro);
+    }
     if (res >= 0) {
-      long mm[6] = {addr, len, prot, flags, kRecvFd, off};
-      res = InjectSyscall(tid, SYS_mmap, mm, nullptr);
-      if (res == -EBADF) res = -EIO;  // nothing arrived at kRecvFd
+      for (int i = 0; i < n; i++) {
+        long mm[6] = {maps[i][0], maps[i][1], maps[i][2], maps[i][3], kRecvFd, maps[i][4]};
+        res = inj.Call(SYS_mmap, mm);
+        if (res == -EBADF) res = -EIO;  // nothing arrived at kRecvFd
+        if (res < 0) break;
+      }
     } else if (res != -ESRCH) {
       res = -EIO;
     }
     long cl[6] = {kRecvFd, 0, 0, 0, 0, 0};
-    InjectSyscall(tid, SYS_close, cl, nullptr);
+    inj.Call(SYS_close, cl);
   }
   DrainStubSocket();
   return res;
+}
+
+long MmapHostFdIn(pid_t tid, int hostFd, long addr, long len, long prot, long flags, long off) {
+  const long one[1][5] = {{addr, len, prot, flags, off}};
+  return MmapHostFdManyIn(tid, hostFd, one, 1, 0);
+}
+
+// A guest address for the fd hand-over's msghdr (see MmapHostFdManyIn), or 0: only a
+// page-aligned user address outside the stub's range and its platform pages, so the
+// stub's own memory is never written through it.
+static uint64_t ScratchAt(const Napi::Value& v) {
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0x10000 && d <= (double)(0x7ffffffff000ULL - 4096))) return 0;
+  uint64_t a = (uint64_t)d;
+  if (a & 4095 || (a + 4096 > kStubBase && a < 0x7ff002200000ULL)) return 0;  // src/mm/platform-regions.ts STUB_END
+  return a;
 }
 
 static Napi::Value MmapHostFd(const Napi::CallbackInfo& info) {
   pid_t tid = info[0].As<Napi::Number>().Int32Value();
   int hostFd = info[1].As<Napi::Number>().Int32Value();
   long addr = ArgL(info, 2), len = ArgL(info, 3), prot = ArgL(info, 4), flags = ArgL(info, 5), off = ArgL(info, 6);
-  return Num(info.Env(), (double)MmapHostFdIn(tid, hostFd, addr, len, prot, flags, off));
+  uint64_t at = info.Length() > 7 && info[7].IsNumber() ? ScratchAt(info[7]) : 0;
+  const long one[1][5] = {{addr, len, prot, flags, off}};
+  return Num(info.Env(), (double)MmapHostFdManyIn(tid, hostFd, one, 1, at));
+}
+
+// mmapHostFd(tid, hostFd, addr, len, prot, flags, off[, at]); mmapHostFdMany(tid, hostFd,
+// Float64Array [addr, len, prot, flags, off]*n[, at]): one fd hand-over for several
+// mappings of one file (an ELF's segments), 0 or -errno. `at`: see MmapHostFdManyIn.
+static Napi::Value MmapHostFdMany(const Napi::CallbackInfo& info) {
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  int hostFd = info[1].As<Napi::Number>().Int32Value();
+  Napi::Float64Array arr = info[2].As<Napi::Float64Array>();
+  size_t n = arr.ElementLength() / 5;
+  if (n == 0 || n > 16) return Num(info.Env(), -EINVAL);
+  long maps[16][5];
+  for (size_t i = 0; i < n; i++)
+    for (int j = 0; j < 5; j++) maps[i][j] = (long)arr[i * 5 + j];
+  uint64_t at = info.Length() > 3 && info[3].IsNumber() ? ScratchAt(info[3]) : 0;
+  long r = MmapHostFdManyIn(tid, hostFd, maps, (int)n, at);
+  return Num(info.Env(), r < 0 ? (double)r : 0);
 }
 
 // ---- guest memory ----
 
-static Napi::Value ReadMem(const Napi::CallbackInfo& info) {
+Napi::Value ReadMemNapi(const Napi::CallbackInfo& info, void (*after)(pid_t, uint64_t, uint8_t*, size_t)) {
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
   uint64_t addr = (uint64_t)info[1].As<Napi::Number>().Int64Value();
   Napi::TypedArray ta = info[2].As<Napi::TypedArray>();
@@ -910,8 +1023,12 @@ static Napi::Value ReadMem(const Napi::CallbackInfo& info) {
   uint8_t* b = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset() + off;
   struct iovec local = {b, len}, remote = {(void*)addr, len};
   ssize_t r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-  return Num(info.Env(), r < 0 ? -errno : (double)r);
+  if (r < 0) return Num(info.Env(), -errno);
+  if (after) after(pid, addr, b, (size_t)r);
+  return Num(info.Env(), (double)r);
 }
+
+static Napi::Value ReadMem(const Napi::CallbackInfo& info) { return ReadMemNapi(info, nullptr); }
 
 static Napi::Value WriteMem(const Napi::CallbackInfo& info) {
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
@@ -1028,6 +1145,7 @@ void InitPtrace(Napi::Env env, Napi::Object exports) {
   exports["inject"] = Napi::Function::New(env, Inject);
   exports["casU32"] = Napi::Function::New(env, CasU32Napi);
   exports["mmapHostFd"] = Napi::Function::New(env, MmapHostFd);
+  exports["mmapHostFdMany"] = Napi::Function::New(env, MmapHostFdMany);
   exports["injectClone"] = Napi::Function::New(env, InjectClone);
   exports["tgkill"] = Napi::Function::New(env, Tgkill);
   exports["takeSentryNs"] = Napi::Function::New(env, TakeSentryNs);

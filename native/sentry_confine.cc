@@ -316,6 +316,22 @@ Napi::Value SentryTryForbidden(const Napi::CallbackInfo& info) {
     if (r >= 0) close((int)r), r = 0;
   } else if (kind == "unshare") {
     r = syscall(SYS_unshare, 0);  // flags 0: a no-op when allowed
+  } else if (kind == "signal0") {
+    // May it signal host pid `arg` (signal 0: the permission check alone)? Same uid, or
+    // CAP_KILL over the target's user namespace.
+    r = syscall(SYS_kill, (pid_t)arg, 0);
+  } else if (kind == "setns-user") {
+    // Back into the user namespace of host pid `arg` (the host's, for a Sentry the front
+    // put in its own): refused by the filter, and by the kernel (no CAP_SYS_ADMIN there).
+    long fd = syscall(SYS_pidfd_open, (pid_t)arg, 0);
+    if (fd < 0) {
+      r = -1;
+    } else {
+      r = syscall(SYS_setns, (int)fd, CLONE_NEWUSER);
+      int e = errno;
+      close((int)fd);
+      errno = e;
+    }
   } else if (kind == "open-read") {
     // Any open by path, even read-only: refused with the gofer (EPERM).
     std::string p = info[2].As<Napi::String>().Utf8Value();

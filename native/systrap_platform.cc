@@ -13,6 +13,8 @@
 // thread a frame belongs to is the Sentry's own table, never the frame's word.
 #include "common.h"
 #include "platform_internal.h"
+#include "systrap_prof.h"
+#include "systrap_patch.h"
 extern "C" {
 #include "stub/systrap_abi.h"
 }
@@ -58,13 +60,30 @@ struct Ctx {
   bool fpLoaded, fpDirty;
   bool vsys;  // the current stop is a vsyscall reported as a syscall
   uint64_t vsysEntry;
+  // Detached but not yet at its first trap (NewThreadIn does not wait for it): the
+  // Sentry's registers are the thread's; a resume is carried out at the first post.
+  bool starting;
+  int64_t startDeadline;
+  // Kicked while starting: its first trap (whatever signal it is) is reported as the
+  // kick, not taken as the start (a kick that came first would be lost otherwise).
+  bool kickPending;
+  // Placement (kAll/kOff/kBeside, see Place); `apart`: its last post came from another
+  // CPU than the Sentry's (only then do the two sides spin); `asleep`: resumes in a row
+  // after a long hold (a blocking syscall) that found its handler asleep; `busy`: runs
+  // in a row that lasted over ~1 ms.
+  int place;
+  bool apart;
+  unsigned asleep, busy;
+  uint64_t resumedAt, takenAt;  // TSC
+  prof::Stamps ps;
 };
 
 struct As {
   pid_t leader;  // the injector thread (traced, stopped at the gadget's int3)
   int memfd;
-  uint8_t* map;  // the Sentry's mapping of the shared region
+  uint8_t* map;  // the Sentry's mapping of the shared region (then the patch window)
   std::vector<Ctx*> slots;
+  PatchSites patch;  // syscall-site patching (window at map + ST_REGION_SIZE when on)
 };
 
 std::unordered_map<pid_t, Ctx*> g_ctx;
@@ -72,7 +91,9 @@ std::unordered_map<pid_t, As*> g_as;  // by leader
 std::vector<Ctx*> g_running;
 std::deque<std::pair<pid_t, int>> g_exits;  // Exit events to report (tid, wait status)
 Ctx* g_synthSegv = nullptr;
+std::vector<Ctx*> g_kicks;  // starting threads whose first trap is reported as a kick
 int g_doorbell = -1;
+constexpr int kInfoPatch = kInfoFpSize + 1;  // a syscall event's site may be patched
 // Every CPU the Sentry could use at start: guest threads get them all, while the
 // Sentry's main thread, the injectors and the gofer share one (a ptrace stop and
 // resume across CPUs costs ~40 us on this kind of VM; on one CPU ~3 us).
@@ -103,6 +124,8 @@ struct Spin {
   }
 };
 Spin g_sentrySpin{40000};
+// Spinning past this (ns), either side yields its CPU now and then.
+constexpr int64_t kYieldNs = 3000;
 Spin g_stubSpin{80000};
 
 constexpr uint64_t kVsyscallPage = 0xffffffffff600000ULL;
@@ -128,14 +151,41 @@ Ctx* CtxOf(pid_t tid) {
   return it == g_ctx.end() ? nullptr : it->second;
 }
 
-void Wake(st_frame* f) {
+// The Sentry's CPU + 1 (its main thread is pinned there at init; 0: unknown).
+unsigned g_sentryCpu = 0;
+// The last frame taken came from another CPU than the Sentry's: the Sentry spins for
+// the next post only then (on one CPU a spin keeps the thread it waits for off).
+bool g_peerApart = true;
+// Where an address space's first thread goes (NewThreadIn): 1 off the Sentry's CPU,
+// 0 wherever the host puts it, 2 on the Sentry's CPU. TSS_SYSTRAP_APART=0|1|2 fixes
+// it; by default 1 while the Sentry's spin pays, else 0.
+int g_apartMode = getenv("TSS_SYSTRAP_APART") ? atoi(getenv("TSS_SYSTRAP_APART")) : -1;
+
+// Returns whether the handler was asleep (a futex wake was needed).
+// Where a thread may run: every CPU (the host places it), every CPU but the Sentry's
+// (spinning handoffs: a CPU each), or the Sentry's only (sleeping handoffs: a futex
+// wake on one CPU costs what a ptrace resume does; across CPUs on a busy machine the
+// woken side waits for a CPU others hold, measured 2-5x slower). By default a thread
+// moves by what it does: one whose resumes keep finding its handler asleep (a busy
+// moves by what it does: one that keeps waiting in the Sentry (four resumes in a row
+// after holds over ~50 us, e.g. futex waits, that found its handler asleep) goes beside
+// the Sentry; one that then runs over ~1 ms twice in a row (CPU-bound) gets every CPU
+// back. A thread of quick syscalls stays where it is. TSS_SYSTRAP_APART fixes first
+// threads' placement and turns the moves off.
+enum { kAll = 0, kOff = 1, kBeside = 2 };
+constexpr uint64_t kBusyTicks = 3000000;  // ~1 ms of TSC
+constexpr uint64_t kHoldTicks = 150000;   // ~50 us
+void Place(Ctx* c, int where);
+
+bool Wake(st_frame* f, bool counted) {
   __atomic_store_n(&f->state, ST_REPLY, __ATOMIC_SEQ_CST);
   if (__atomic_load_n(&f->waiting, __ATOMIC_SEQ_CST)) {
     syscall(SYS_futex, &f->state, FUTEX_WAKE, 1, nullptr, nullptr, 0);
-    g_stubSpin.Miss();
-  } else {
-    g_stubSpin.Hit();
+    if (counted) g_stubSpin.Miss();
+    return true;
   }
+  if (counted) g_stubSpin.Hit();
+  return false;
 }
 
 void StopRunning(Ctx* c) {
@@ -150,8 +200,35 @@ void StopRunning(Ctx* c) {
   }
 }
 
+// A starting thread's first trap, if it came: the frame is the Sentry's from now on
+// (its registers stay the Sentry's copy: what the trap saved is the stub's entry).
+bool TakeFirstPost(Ctx* c) {
+  if (__atomic_load_n(&c->f->state, __ATOMIC_ACQUIRE) != ST_POSTED) return false;
+  __atomic_store_n(&c->f->state, ST_TAKEN, __ATOMIC_SEQ_CST);
+  c->starting = false;
+  return true;
+}
+
+// Waits for a starting thread's first trap (for the few calls that need its frame: its
+// initial FP image, an exit). The trap comes within microseconds once the thread runs
+// (re-posted every 50 ms if a sibling wrote over the frame); a thread that never posts
+// in 2 s takes its process down. False if it did not come.
+bool AwaitFirstPost(Ctx* c) {
+  while (c->starting && !TakeFirstPost(c)) {
+    if (NowNs() > c->startDeadline || syscall(SYS_tgkill, c->as->leader, c->tid, 0) != 0) {
+      syscall(SYS_tgkill, c->as->leader, c->tid, SIGKILL);
+      c->starting = false;
+      return false;
+    }
+    sched_yield();
+  }
+  return true;
+}
+
 void Forget(Ctx* c) {
   StopRunning(c);
+  for (size_t i = 0; i < g_kicks.size(); i++)
+    if (g_kicks[i] == c) g_kicks.erase(g_kicks.begin() + (long)i--);
   if (g_synthSegv == c) g_synthSegv = nullptr;
   c->as->slots[c->slot] = nullptr;
   g_ctx.erase(c->tid);
@@ -176,29 +253,33 @@ long CloneFrom(pid_t tid, long flags, uint64_t ctid) {
   }
 }
 
+size_t MapSize() { return ST_REGION_SIZE + (PatchEnabled() ? ST_PATCH_SIZE : 0); }
+
 void FreeAs(As* as) {
   for (Ctx* c : as->slots)
     if (c) Forget(c);
-  munmap(as->map, ST_REGION_SIZE);
+  munmap(as->map, MapSize());
   close(as->memfd);
   g_as.erase(as->leader);
   delete as;
 }
 
 // The shared region of a new address space (the leader is a fresh fork: whatever it
-// inherited at ST_FRAMES_BASE, its parent's frames, is replaced).
-As* MakeAs(pid_t leader, long* err) {
+// inherited at ST_FRAMES_BASE, its parent's frames, is replaced; so is the patch
+// window, by a copy of the parent's: the child's code holds the same patched sites).
+As* MakeAs(pid_t leader, long* err, const As* parent) {
   int fd = (int)syscall(SYS_memfd_create, "tss-systrap", MFD_CLOEXEC);
+  PatchSites patch;
   if (fd < 0) {
     *err = -errno;
     return nullptr;
   }
-  if (ftruncate(fd, ST_REGION_SIZE) != 0) {
+  if (ftruncate(fd, (off_t)MapSize()) != 0) {
     *err = -errno;
     close(fd);
     return nullptr;
   }
-  void* m = mmap(nullptr, ST_REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  void* m = mmap(nullptr, MapSize(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (m == MAP_FAILED) {
     *err = -errno;
     close(fd);
@@ -206,14 +287,25 @@ As* MakeAs(pid_t leader, long* err) {
   }
   long r = MmapHostFdIn(leader, fd, (long)ST_FRAMES_BASE, (long)ST_REGION_SIZE, PROT_READ | PROT_WRITE,
                         MAP_SHARED | MAP_FIXED, 0);
+  if (r == (long)ST_FRAMES_BASE && PatchEnabled()) {
+    // A fork's window is there already (its parent's, inherited): replaced by its copy.
+    PatchInit(&patch, static_cast<uint8_t*>(m) + ST_REGION_SIZE, parent ? &parent->patch : nullptr);
+    if (patch.mapped) r = PatchMapWindow(&patch, leader, fd) == 0 ? r : -EIO;
+  }
   if (r != (long)ST_FRAMES_BASE) {
     *err = r < 0 ? r : -EIO;
-    munmap(m, ST_REGION_SIZE);
+    munmap(m, MapSize());
     close(fd);
     return nullptr;
   }
-  As* as = new As{leader, fd, static_cast<uint8_t*>(m), std::vector<Ctx*>(ST_NSLOTS, nullptr)};
+  As* as = new As{leader, fd, static_cast<uint8_t*>(m), std::vector<Ctx*>(ST_NSLOTS, nullptr), std::move(patch)};
+  st_ctl* ctl = reinterpret_cast<st_ctl*>(as->map);
+  ctl->patch = as->patch.window != nullptr;
+  PatchXsaveLayout(&ctl->xmask, &ctl->xsize);
   reinterpret_cast<st_ctl*>(as->map)->spinCycles = (unsigned)g_stubSpin.budget;
+  reinterpret_cast<st_ctl*>(as->map)->prof = prof::g.on;
+  reinterpret_cast<st_ctl*>(as->map)->sentryCpu = g_sentryCpu;
+  reinterpret_cast<st_ctl*>(as->map)->yieldCycles = (unsigned)(kYieldNs * 8 / 3);  // ~8000 cycles
   g_as[leader] = as;
   return as;
 }
@@ -221,6 +313,7 @@ As* MakeAs(pid_t leader, long* err) {
 // Takes a posted frame: the Sentry's copy of the registers is made here, once.
 void TakeFrame(Ctx* c, int* sigOut, uint8_t siOut[128]) {
   st_frame* f = c->f;
+  if (prof::g.on) prof::OnTake(c->ps, f->stamp, prof::Tsc());
   __atomic_store_n(&f->state, ST_TAKEN, __ATOMIC_SEQ_CST);
   memcpy(&c->regs, const_cast<unsigned long*>(f->regs), sizeof c->regs);
   memcpy(siOut, f->siginfo, 128);
@@ -230,6 +323,13 @@ void TakeFrame(Ctx* c, int* sigOut, uint8_t siOut[128]) {
   c->regs.ds = c->regs.es = c->regs.fs = c->regs.gs = 0;
   c->fpLoaded = c->fpDirty = false;
   c->vsys = false;
+  c->apart = g_sentryCpu == 0 || f->cpu != g_sentryCpu;
+  g_peerApart = c->apart;
+  c->takenAt = prof::Tsc();
+  if (c->place == kBeside && c->resumedAt) {
+    if (c->takenAt - c->resumedAt < kBusyTicks) c->busy = 0;
+    else if (++c->busy >= 2) Place(c, kAll);
+  }
   StopRunning(c);
 }
 
@@ -237,6 +337,7 @@ void TakeFrame(Ctx* c, int* sigOut, uint8_t siOut[128]) {
 // thread's signal stack (where the frame says it is: checked to lie inside the slot).
 void LoadFp(Ctx* c) {
   if (c->fpLoaded) return;
+  AwaitFirstPost(c);
   st_frame* f = c->f;
   uint64_t off = f->fpoff;
   uint32_t n = f->fpsize;
@@ -267,21 +368,13 @@ long NewThreadIn(As* as, Ctx* from) {
   uint64_t slotStub = StubAddr(as, f);
   long tid = CloneFrom(as->leader, kThreadFlags, StubAddr(as, const_cast<unsigned int*>(&f->tidword)));
   if (tid < 0) return tid;
-  if (g_haveAllCpus) {
-    // Every CPU, except that an address space's first thread keeps off the Sentry's
-    // (where it would share the CPU with the Sentry it hands each syscall to, and
-    // spinning handoffs need two CPUs): later threads (CPU-bound workers) get them all.
-    cpu_set_t m = g_allCpus;
-    int here = sched_getcpu();
-    if ((!from || from->as != as) && CPU_COUNT(&m) > 1 && here >= 0) CPU_CLR(here, &m);
-    sched_setaffinity((pid_t)tid, sizeof m, &m);
-  }
   f->altstack[0] = slotStub + ST_FRAME_SIZE;
   f->altstack[1] = 0;
   f->altstack[2] = ST_SLOT_SIZE - ST_FRAME_SIZE;
   long alt[6] = {(long)StubAddr(as, f->altstack), 0, 0, 0, 0, 0};
   long filt[6] = {SECCOMP_SET_MODE_FILTER, 0, (long)ST_F2_PROG, 0, 0, 0};
   user_regs_struct r;
+  int place = kAll;
   bool ok = InjectSyscall((pid_t)tid, SYS_sigaltstack, alt, nullptr) == 0 &&
             InjectSyscall((pid_t)tid, SYS_seccomp, filt, nullptr) == 0 &&
             syscall(SYS_ptrace, PTRACE_GETREGS, tid, 0, &r) == 0;
@@ -289,34 +382,61 @@ long NewThreadIn(As* as, Ctx* from) {
     r.rip = ST_THREAD_START;
     r.rsp = slotStub + ST_FRAME_SIZE;  // unused: the entry traps at once
     r.orig_rax = (unsigned long)-1;
-    ok = syscall(SYS_ptrace, PTRACE_SETREGS, tid, 0, &r) == 0 &&
-         syscall(SYS_ptrace, PTRACE_DETACH, tid, 0, 0) == 0;
+    ok = syscall(SYS_ptrace, PTRACE_SETREGS, tid, 0, &r) == 0;
+    // Set once its injections are done: while it is traced the thread stays on the
+    // Sentry's CPU (a ptrace stop across CPUs costs ~40 us here; on a busy machine, ms).
+    if (g_haveAllCpus) {
+      // Every CPU, except that an address space's first thread keeps off the Sentry's
+      // while the Sentry's spin pays (a CPU is free: spinning handoffs need two);
+      // later threads (CPU-bound workers) get them all. On a busy machine (the spin
+      // off) the host places it: measured there, beside the Sentry with sleeping
+      // handoffs beats a CPU of its own that other jobs share (fork+exec 6 vs 10 ms).
+      cpu_set_t m = g_allCpus;
+      int here = sched_getcpu();
+      int mode = g_apartMode < 0 ? (g_sentrySpin.on && g_stubSpin.on ? kOff : kAll) : g_apartMode;
+      if ((!from || from->as != as) && CPU_COUNT(&m) > 1 && here >= 0) {
+        if (mode == kOff) {
+          CPU_CLR(here, &m);
+          place = kOff;
+        } else if (mode == kBeside) {
+          CPU_ZERO(&m);
+          CPU_SET(here, &m);
+          place = kBeside;
+        }
+      }
+      sched_setaffinity((pid_t)tid, sizeof m, &m);
+    }
+    ok = ok && syscall(SYS_ptrace, PTRACE_DETACH, tid, 0, 0) == 0;
   }
   if (!ok) {
     syscall(SYS_tgkill, as->leader, tid, SIGKILL);
     return -EAGAIN;
   }
-  // The first trap comes within microseconds (re-posted every 50 ms if a sibling wrote
-  // over the frame); a thread that never posts in 2 s is ended.
-  int64_t until = NowNs() + 2000000000LL;
-  while (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) != ST_POSTED) {
-    if (NowNs() > until || syscall(SYS_tgkill, as->leader, tid, 0) != 0) {
-      syscall(SYS_tgkill, as->leader, tid, SIGKILL);
-      return -EAGAIN;
-    }
-    sched_yield();
-  }
+  // Not waited for here: the thread reaches its first trap when the host schedules it
+  // (on a busy machine, milliseconds), meanwhile the Sentry goes on; its first resume is
+  // carried out at that trap (ScanPosted), calls that need its frame wait for it.
   Ctx* c = new Ctx();
   c->tid = (pid_t)tid;
   c->as = as;
   c->slot = slot;
   c->f = f;
   c->running = false;
+  c->starting = true;
+  c->kickPending = false;
+  c->place = place;
+  c->apart = true;
+  c->asleep = c->busy = 0;
+  c->resumedAt = c->takenAt = 0;
+  c->startDeadline = NowNs() + 2000000000LL;
+  c->regs = r;  // the stub's entry: the Sentry sets the thread's own registers
+  c->regs.cs = 0x33;
+  c->regs.ss = 0x2b;
+  c->regs.ds = c->regs.es = c->regs.fs = c->regs.gs = 0;
+  c->regs.orig_rax = (unsigned long)-1;
+  c->fpLoaded = c->fpDirty = false;
+  c->vsys = false;
   as->slots[slot] = c;
   g_ctx[c->tid] = c;
-  int sig;
-  uint8_t si[128];
-  TakeFrame(c, &sig, si);
   if (from) {
     // A thread or fork child starts with its creator's FP/vector state, as on Linux.
     LoadFp(from);
@@ -344,6 +464,7 @@ int32_t* EventFor(Ctx* c) {
   inf[kInfoStatus] = 0;
   inf[kInfoMsg] = 0;
   inf[kInfoSigno] = 0;
+  inf[kInfoPatch] = 0;
   return inf;
 }
 
@@ -394,7 +515,10 @@ int Decode(Ctx* c) {
     }
     c->regs.orig_rax = c->regs.rax;  // the trap rolled rax back to the number
     c->regs.rax = (unsigned long)-ENOSYS;
-    return ReportSyscall(c);
+    bool cand = c->as->patch.window && PatchNote(&c->as->patch, c->as->leader, c->regs.rip, c->regs.orig_rax);
+    int k = ReportSyscall(c);
+    if (cand) Info()[kInfoPatch] = 1;  // the platform asks the Sentry's mm, then patches (Patch)
+    return k;
   }
   c->regs.orig_rax = (unsigned long)-1;
   if (sig == SIGSEGV && code > 0 && (c->regs.rip & ~0xfffULL) == kVsyscallPage) {
@@ -421,9 +545,9 @@ int Decode(Ctx* c) {
   return kEvSignal;
 }
 
-void Resume(Ctx* c) {
-  if (c->running) return;
-  ChargeSentryTime(c->tid);
+// Hands the Sentry's registers (and FP state, if it changed them) back to the stopped
+// thread's handler and lets it return into guest code.
+void WriteBack(Ctx* c) {
   st_frame* f = c->f;
   memcpy(const_cast<unsigned long*>(f->regs), &c->regs, sizeof c->regs);
   unsigned cmd = ST_CMD_RESUME;
@@ -434,10 +558,42 @@ void Resume(Ctx* c) {
   }
   f->cmd = cmd;
   reinterpret_cast<st_ctl*>(c->as->map)->spinCycles = (unsigned)g_stubSpin.Next();
-  c->running = true;
+  if (prof::g.on) c->ps.wake = prof::Tsc();
+  uint64_t now = prof::Tsc();
+  bool held = c->takenAt && now - c->takenAt > kHoldTicks;
+  c->resumedAt = now;
+  if (!Wake(f, c->apart) || !held) c->asleep = 0;
+  else if (++c->asleep >= 4 && c->place != kBeside) Place(c, kBeside);
+}
+
+void Place(Ctx* c, int where) {
+  c->asleep = c->busy = 0;
+  if (g_apartMode >= 0 || !g_haveAllCpus || !g_sentryCpu || CPU_COUNT(&g_allCpus) < 2) return;
+  cpu_set_t m = g_allCpus;
+  if (where == kOff) CPU_CLR(g_sentryCpu - 1, &m);
+  if (where == kBeside) {
+    CPU_ZERO(&m);
+    CPU_SET(g_sentryCpu - 1, &m);
+  }
+  if (sched_setaffinity(c->tid, sizeof m, &m) == 0) c->place = where;
+}
+
+void Resume(Ctx* c) {
+  if (c->running) return;
+  ChargeSentryTime(c->tid);
   c->vsys = false;
+  // A kick sent while it started: reported now if its first trap came (or was taken
+  // by a call that needed its frame).
+  if (c->kickPending && (!c->starting || TakeFirstPost(c))) {
+    c->kickPending = false;
+    g_kicks.push_back(c);  // stays stopped: the next wait reports the kick
+    return;
+  }
+  c->running = true;
   g_running.push_back(c);
-  Wake(f);
+  // A thread not at its first trap yet is resumed there (ScanPosted).
+  if (c->starting && !TakeFirstPost(c)) return;
+  WriteBack(c);
 }
 
 // A vsyscall whose output pointer was bad: Linux raises SIGSEGV at the entry instead of
@@ -482,9 +638,47 @@ int ReportExit() {
 }
 
 Ctx* ScanPosted() {
-  for (Ctx* c : g_running)
-    if (__atomic_load_n(&c->f->state, __ATOMIC_ACQUIRE) == ST_POSTED) return c;
+  for (Ctx* c : g_running) {
+    if (__atomic_load_n(&c->f->state, __ATOMIC_ACQUIRE) != ST_POSTED) continue;
+    if (!c->starting) return c;
+    // A new thread's first trap: the resume the Sentry asked for while it started,
+    // or the kick it sent meanwhile.
+    TakeFirstPost(c);
+    if (c->kickPending) {
+      c->kickPending = false;
+      g_kicks.push_back(c);
+      continue;
+    }
+    WriteBack(c);
+  }
   return nullptr;
+}
+
+// A kick event for stopped c, registers as the Sentry holds them.
+int ReportKick() {
+  Ctx* c = g_kicks.front();
+  g_kicks.erase(g_kicks.begin());
+  StopRunning(c);
+  int32_t* inf = EventFor(c);
+  memset(EventBuffer() + kSiginfoOff, 0, 128);
+  reinterpret_cast<int32_t*>(EventBuffer() + kSiginfoOff)[0] = SIGURG;
+  inf[kInfoSigno] = SIGURG;
+  inf[kInfoKind] = kEvSignal;
+  return kEvSignal;
+}
+
+// New threads that never reach their first trap (2 s) take their process down; the
+// injector's exit then reports every thread of it.
+bool CheckStarting() {
+  int64_t now = 0;
+  bool any = false;
+  for (Ctx* c : g_running) {
+    if (!c->starting) continue;
+    any = true;
+    if (!now) now = NowNs();
+    if (now > c->startDeadline) syscall(SYS_tgkill, c->as->leader, c->tid, SIGKILL);
+  }
+  return any;
 }
 
 void SetSleeping(unsigned v) {
@@ -502,10 +696,11 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
     return ReportSegv(c);
   }
   if (!g_exits.empty()) return ReportExit();
+  if (!g_kicks.empty()) return ReportKick();
   ChargePendingStop();
   SetSigchldWakeups(true);
   int64_t start = NowNs();
-  int64_t spin = g_running.empty() || count > 0 ? 0 : g_sentrySpin.Next();
+  int64_t spin = g_running.empty() || count > 0 || !g_peerApart ? 0 : g_sentrySpin.Next();
   int64_t deadline = timeoutMs < 0 ? INT64_MAX : start + (int64_t)timeoutMs * 1000000;
   if (count > 256) count = 256;
   struct pollfd p[258];
@@ -519,7 +714,11 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
         if (spin > 0) g_sentrySpin.Hit();
         return Decode(c);
       }
-      if ((it & 255) == 0 && ReapInjectors()) return ReportExit();
+      if (!g_kicks.empty()) return ReportKick();
+      if ((it & 255) == 0) {
+        CheckStarting();
+        if (ReapInjectors()) return ReportExit();
+      }
       if (spin == 0 || deadline == start) break;
       int64_t spun = NowNs() - start;
       if (spun > spin) {
@@ -528,12 +727,12 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
         break;
       }
       // Past the first microseconds, yield: a stub thread on this CPU gets to run.
-      if (spun > 3000) sched_yield();
+      if (spun > kYieldNs) sched_yield();
       else __builtin_ia32_pause();
     }
     SetSleeping(1);
     Ctx* c = ScanPosted();
-    if (c || PendingHostSignals() || ReapInjectors()) {
+    if (c || !g_kicks.empty() || PendingHostSignals() || ReapInjectors()) {
       SetSleeping(0);
       if (c) return Decode(c);
       continue;
@@ -546,6 +745,7 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
       int64_t left = deadline - NowNs();
       wait = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
     }
+    if (CheckStarting() && (wait < 0 || wait > 100)) wait = 100;  // their 2 s bound
     int n = poll(p, count + 2, wait);
     int e = errno;
     SetSleeping(0);
@@ -554,7 +754,7 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
     if (p[0].revents & POLLIN) DrainSelfPipe();
     if (n < 0 && e != EINTR) return -e;
     if (TakePollResults(p + 2, revents, count)) return kEvPoll;
-    if (n == 0 && NowNs() >= deadline) {
+    if (n == 0 && deadline != INT64_MAX && NowNs() >= deadline) {
       Info()[kInfoKind] = kEvTimeout;
       return kEvTimeout;
     }
@@ -570,6 +770,7 @@ pid_t TidArg(const Napi::CallbackInfo& info, int i) { return info[i].As<Napi::Nu
 // The doorbell every stub rings when it posts while the Sentry sleeps (passed to spawnStub).
 Napi::Value Init(const Napi::CallbackInfo& info) {
   if (g_doorbell < 0) g_doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  prof::Init();
   if (!g_haveAllCpus && sched_getaffinity(0, sizeof g_allCpus, &g_allCpus) == 0) {
     g_haveAllCpus = true;
     // The main thread (and so the stubs and the gofer forked after this) on one CPU.
@@ -578,7 +779,7 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
     int cpu = sched_getcpu();
     if (cpu >= 0) {
       CPU_SET(cpu, &one);
-      sched_setaffinity(0, sizeof one, &one);
+      if (sched_setaffinity(0, sizeof one, &one) == 0) g_sentryCpu = (unsigned)cpu + 1;
     }
   }
   if (const char* e = getenv("TSS_SYSTRAP_SPIN")) {
@@ -608,7 +809,7 @@ Napi::Value NewAs(const Napi::CallbackInfo& info) {
   long child = CloneFrom(injector, SIGCHLD, 0);
   if (child < 0) return Num(info.Env(), (double)child);
   long err = 0;
-  As* as = MakeAs((pid_t)child, &err);
+  As* as = MakeAs((pid_t)child, &err, fromCtx ? fromCtx->as : nullptr);
   if (!as) {
     kill((pid_t)child, SIGKILL);
     return Num(info.Env(), (double)err);
@@ -672,8 +873,19 @@ void ResumeWith(Ctx* c, double result) {
   Resume(c);
 }
 
+// The profile's Sentry-side stamps: an event handed to JS, a resume coming back.
+int ProfRet(int kind) {
+  if (prof::g.on && kind == kEvSyscall)
+    if (Ctx* c = CtxOf(Info()[kInfoTid])) c->ps.ret = prof::Tsc();
+  return kind;
+}
+void ProfEnter(Ctx* c) {
+  if (prof::g.on && c) c->ps.enter = prof::Tsc();
+}
+
 Napi::Value ResumeSyscall(const Napi::CallbackInfo& info) {
   Ctx* c = CtxOf(TidArg(info, 0));
+  ProfEnter(c);
   if (!c || c->running) return Num(info.Env(), -ESRCH);
   ResumeWith(c, info[1].As<Napi::Number>().DoubleValue());
   return Num(info.Env(), 0);
@@ -681,8 +893,9 @@ Napi::Value ResumeSyscall(const Napi::CallbackInfo& info) {
 
 Napi::Value ResumeSyscallAndWait(const Napi::CallbackInfo& info) {
   Ctx* c = CtxOf(TidArg(info, 0));
+  ProfEnter(c);
   if (c && !c->running) ResumeWith(c, info[1].As<Napi::Number>().DoubleValue());
-  return Num(info.Env(), WaitEvent(info[2].As<Napi::Number>().Int32Value(), nullptr, nullptr, nullptr, 0));
+  return Num(info.Env(), ProfRet(WaitEvent(info[2].As<Napi::Number>().Int32Value(), nullptr, nullptr, nullptr, 0)));
 }
 
 Napi::Value ResumeCtx(const Napi::CallbackInfo& info) {
@@ -699,12 +912,16 @@ Napi::Value Wait(const Napi::CallbackInfo& info) {
   int32_t* events = I32Arg(info, 2);
   int32_t* revents = I32Arg(info, 3);
   int count = fds && events && revents ? info[4].As<Napi::Number>().Int32Value() : 0;
-  return Num(info.Env(), WaitEvent(timeout, fds, events, revents, count));
+  return Num(info.Env(), ProfRet(WaitEvent(timeout, fds, events, revents, count)));
 }
 
 Napi::Value Kick(const Napi::CallbackInfo& info) {
   Ctx* c = CtxOf(TidArg(info, 0));
   if (!c) return Num(info.Env(), -ESRCH);
+  if (c->starting) {
+    c->kickPending = true;  // its first trap is the kick (ScanPosted, Resume)
+    return Num(info.Env(), 0);
+  }
   long r = syscall(SYS_tgkill, c->as->leader, c->tid, SIGURG);
   return Num(info.Env(), r < 0 ? -errno : 0);
 }
@@ -713,13 +930,38 @@ Napi::Value Kick(const Napi::CallbackInfo& info) {
 Napi::Value ExitThread(const Napi::CallbackInfo& info) {
   Ctx* c = CtxOf(TidArg(info, 0));
   if (!c || c->running) return Num(info.Env(), -ESRCH);
+  AwaitFirstPost(c);  // a handler must be there to take the exit
   st_frame* f = c->f;
   pid_t tid = c->tid;
   f->cmd = ST_CMD_EXIT;
   Forget(c);
-  Wake(f);
+  Wake(f, false);
   g_exits.emplace_back(tid, 0);
   return Num(info.Env(), 0);
+}
+
+// systrapPatch(ctx, prot): patches the site ctx's last syscall event offered
+// (kInfoPatch), whose page the Sentry's mm says is private with protection prot.
+Napi::Value Patch(const Napi::CallbackInfo& info) {
+  Ctx* c = CtxOf(TidArg(info, 0));
+  if (!c || c->running || !c->as->patch.window) return Num(info.Env(), -ESRCH);
+  return Num(info.Env(), (double)PatchApply(&c->as->patch, c->as->leader, c->as->memfd, info[1].As<Napi::Number>().Int32Value()));
+}
+
+// systrapReadMem(leader, addr, buf, off, len): readMem, patched sites read as they were.
+Napi::Value ReadMem(const Napi::CallbackInfo& info) {
+  return ReadMemNapi(info, [](pid_t pid, uint64_t addr, uint8_t* b, size_t n) {
+    auto it = g_as.find(pid);
+    if (it != g_as.end()) PatchUnview(&it->second->patch, addr, b, n);
+  });
+}
+
+// systrapForgetPatches(ctx, start, end): the Sentry's mm unmapped or replaced that range.
+Napi::Value ForgetPatches(const Napi::CallbackInfo& info) {
+  As* as = AsOfCtx(TidArg(info, 0));
+  if (as && as->patch.window)
+    PatchForget(&as->patch, (uint64_t)info[1].As<Napi::Number>().Int64Value(), (uint64_t)info[2].As<Napi::Number>().Int64Value());
+  return info.Env().Undefined();
 }
 
 Napi::Value Destroy(const Napi::CallbackInfo& info) {
@@ -747,6 +989,11 @@ void InitSystrap(Napi::Env env, Napi::Object exports) {
   exports["systrapKick"] = Napi::Function::New(env, Kick);
   exports["systrapExitThread"] = Napi::Function::New(env, ExitThread);
   exports["systrapDestroyAddressSpace"] = Napi::Function::New(env, Destroy);
+  exports["systrapPatch"] = Napi::Function::New(env, Patch);
+  exports["systrapReadMem"] = Napi::Function::New(env, ReadMem);
+  exports["systrapForgetPatches"] = Napi::Function::New(env, ForgetPatches);
+  exports["systrapPatchEnabled"] = Napi::Function::New(
+      env, [](const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), PatchEnabled()); });
 }
 
 }  // namespace tss

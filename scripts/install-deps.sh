@@ -68,6 +68,11 @@ want containerd     containerd optional
 want docker.io      dockerd    optional
 want podman         podman     optional
 want trinity        trinity    optional
+# Real programs of the compatibility tests (their tests skip without them).
+want gdb            gdb        optional
+want openjdk-17-jre-headless java optional
+want postgresql     /usr/lib/postgresql/15/bin/initdb optional
+want bubblewrap     bwrap      optional
 
 # busybox (dynamic) may satisfy `command -v busybox`; the tests need a static one
 # only when the dynamic one is absent, so this is enough.

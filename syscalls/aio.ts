@@ -138,6 +138,7 @@ function transfer(t: Task, f: FileDescription, segs: Seg[], offset: number, writ
       const n = f.pwrite(b, offset + done);
       if (n < 0) return done || n;
       done += n;
+      if (n > 0 && t.kernel.hooks !== null) t.kernel.hooks.wrote(t, f, n);
       if (n < s.len) break;
     } else {
       const n = f.pread(b, offset + done);

@@ -3,8 +3,9 @@
  * ftruncate, fallocate, utimensat, futimesat, utimes, utime (RLIMIT_FSIZE on size changes).
  */
 import * as E from '../src/abi/errno';
+import { toKid } from '../src/auth/userns';
 import type { Task } from '../src/kernel/task';
-import type { FileDescription } from '../fs/vfs/file';
+import { MAX_FILE_OFFSET, type FileDescription } from '../fs/vfs/file';
 import type { Dentry } from '../fs/vfs/dentry';
 import type { SetAttr, TimeSpec } from '../fs/vfs/inode';
 import { limitsOf, RLIMIT_FSIZE } from '../src/kernel/limits';
@@ -49,16 +50,28 @@ export function chown(t: Task, path: number, uid: number, gid: number): number {
 export function lchown(t: Task, path: number, uid: number, gid: number): number {
   return fchownat(t, AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW);
 }
+/** chown's ids as initial-namespace ids (-1: unchanged); null when the caller's namespace does not map one. */
+function chownIds(t: Task, uid: number, gid: number): { uid: number; gid: number } | null {
+  const ns = t.creds.userns;
+  if (ns === null || ((uid | 0) === -1 && (gid | 0) === -1)) return { uid: uid | 0, gid: gid | 0 };
+  const u = (uid | 0) === -1 ? -1 : toKid(ns, uid >>> 0);
+  const g = (gid | 0) === -1 ? -1 : toKid(ns, gid >>> 0, true);
+  if (((uid | 0) !== -1 && u < 0) || ((gid | 0) !== -1 && g < 0)) return null;
+  return { uid: u | 0, gid: g | 0 };
+}
+
 export function fchown(t: Task, fd: number, uid: number, gid: number): number {
   const d = fdTarget(t, fd);
   if (typeof d === 'number') return d;
-  return setattrOn(t, d, { uid: uid | 0, gid: gid | 0 });
+  const ids = chownIds(t, uid, gid);
+  return ids === null ? -E.EINVAL : setattrOn(t, d, ids);
 }
 export function fchownat(t: Task, dirfd: number, path: number, uid: number, gid: number, flags: number): number {
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
   const d = pathTarget(t, dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) === 0, (flags & AT_EMPTY_PATH) !== 0);
   if (typeof d === 'number') return d;
-  return setattrOn(t, d, { uid: uid | 0, gid: gid | 0 });
+  const ids = chownIds(t, uid, gid);
+  return ids === null ? -E.EINVAL : setattrOn(t, d, ids);
 }
 
 export function umask(t: Task, mask: number): number {
@@ -73,7 +86,8 @@ function fsizeOk(t: Task, len: number): number {
     t.sendSignalSelf(25);
     return -E.EFBIG;
   }
-  return 0;
+  // Past the Sentry's s_maxbytes: EFBIG without a signal.
+  return len > MAX_FILE_OFFSET ? -E.EFBIG : 0;
 }
 
 export function truncate(t: Task, path: number, len: number): number {
@@ -126,6 +140,8 @@ export function fallocate(t: Task, fd: number, mode: number, off: number, len: n
   if (type === S_IFIFO) return -E.ESPIPE;
   if (type === S_IFDIR) return -E.EISDIR;
   if (type !== S_IFREG) return -E.ENODEV;
+  // vfs_fallocate: the end past s_maxbytes (or wrapping) is EFBIG, whatever the mode.
+  if (off + len > MAX_FILE_OFFSET) return -E.EFBIG;
   if (mode & FALLOC_FL_PUNCH_HOLE) {
     // Only with KEEP_SIZE (Linux's rule); the range reads as zeros afterwards.
     if (mode !== (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) return -E.EOPNOTSUPP;

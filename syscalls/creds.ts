@@ -8,12 +8,32 @@ import type { Task } from '../src/kernel/task';
 import type { Credentials } from '../src/auth/credentials';
 import { EFAULT, EINVAL, EPERM, ESRCH } from '../src/abi/errno';
 import * as setid from '../src/kernel/setid';
-import { capable, capsOf, setCaps, transitionCaps, CAP_SETGID, CAP_SETPCAP, CAP_FULL } from '../src/auth/capabilities';
+import { capsOf, ownCapable, setCaps, transitionCaps, CAP_SETGID, CAP_SETPCAP, CAP_FULL } from '../src/auth/capabilities';
+import { seenGid, seenUid, setgroupsAllowed, toKid } from '../src/auth/userns';
 
-export const getuid = (t: Task): number => t.creds.uid;
-export const geteuid = (t: Task): number => t.creds.euid;
-export const getgid = (t: Task): number => t.creds.gid;
-export const getegid = (t: Task): number => t.creds.egid;
+// Ids cross the boundary as the caller's user namespace sees them (src/auth/userns.ts).
+export const getuid = (t: Task): number => seenUid(t.creds.userns, t.creds.uid);
+export const geteuid = (t: Task): number => seenUid(t.creds.userns, t.creds.euid);
+export const getgid = (t: Task): number => seenGid(t.creds.userns, t.creds.gid);
+export const getegid = (t: Task): number => seenGid(t.creds.userns, t.creds.egid);
+
+/** A guest uid/gid argument as an initial-namespace id: NO_ID stays, an unmapped id is null (EINVAL). */
+function kid(t: Task, id: number, gid: boolean): number | null {
+  id >>>= 0;
+  const ns = t.creds.userns;
+  if (ns === null || id === setid.NO_ID) return id;
+  const k = toKid(ns, id, gid);
+  return k < 0 ? null : k;
+}
+const kids = (t: Task, gid: boolean, ...ids: number[]): number[] | null => {
+  const out: number[] = [];
+  for (const i of ids) {
+    const k = kid(t, i, gid);
+    if (k === null) return null;
+    out.push(k);
+  }
+  return out;
+};
 
 /** Applies fn to a copy of the caller's credentials; commits it when fn returns >= 0. */
 function change(t: Task, fn: (o: Credentials, n: Credentials) => number): number {
@@ -26,16 +46,32 @@ function change(t: Task, fn: (o: Credentials, n: Credentials) => number): number
   return r;
 }
 
-export const setuid = (t: Task, id: number) => change(t, (o, n) => setid.setuid(o, n, id >>> 0));
-export const setgid = (t: Task, id: number) => change(t, (o, n) => setid.setgid(o, n, id >>> 0));
-export const setreuid = (t: Task, r: number, e: number) => change(t, (o, n) => setid.setreuid(o, n, r >>> 0, e >>> 0));
-export const setregid = (t: Task, r: number, e: number) => change(t, (o, n) => setid.setregid(o, n, r >>> 0, e >>> 0));
+/** Runs a set*id rule on the ids as initial-namespace ids; an unmapped one is EINVAL. */
+function changeIds(t: Task, gid: boolean, ids: number[], fn: (o: Credentials, n: Credentials, ...k: number[]) => number): number {
+  const k = kids(t, gid, ...ids);
+  if (k === null) return -EINVAL;
+  return change(t, (o, n) => fn(o, n, ...k));
+}
+export const setuid = (t: Task, id: number) => changeIds(t, false, [id], (o, n, a) => setid.setuid(o, n, a));
+export const setgid = (t: Task, id: number) => changeIds(t, true, [id], (o, n, a) => setid.setgid(o, n, a));
+export const setreuid = (t: Task, r: number, e: number) => changeIds(t, false, [r, e], (o, n, a, b) => setid.setreuid(o, n, a, b));
+export const setregid = (t: Task, r: number, e: number) => changeIds(t, true, [r, e], (o, n, a, b) => setid.setregid(o, n, a, b));
 export const setresuid = (t: Task, r: number, e: number, s: number) =>
-  change(t, (o, n) => setid.setresuid(o, n, r >>> 0, e >>> 0, s >>> 0));
+  changeIds(t, false, [r, e, s], (o, n, a, b, c) => setid.setresuid(o, n, a, b, c));
 export const setresgid = (t: Task, r: number, e: number, s: number) =>
-  change(t, (o, n) => setid.setresgid(o, n, r >>> 0, e >>> 0, s >>> 0));
-export const setfsuid = (t: Task, id: number) => change(t, (o, n) => setid.setfsuid(o, n, id >>> 0));
-export const setfsgid = (t: Task, id: number) => change(t, (o, n) => setid.setfsgid(o, n, id >>> 0));
+  changeIds(t, true, [r, e, s], (o, n, a, b, c) => setid.setresgid(o, n, a, b, c));
+/** setfsuid/setfsgid return the old fs id (as the namespace sees it); an unmapped new id changes nothing. */
+function changeFs(t: Task, gid: boolean, id: number): number {
+  const ns = t.creds.userns;
+  const old = gid ? t.creds.fsgid : t.creds.fsuid;
+  const seen = gid ? seenGid(ns, old) : seenUid(ns, old);
+  const k = kid(t, id, gid);
+  if (k === null) return seen;
+  change(t, (o, n) => (gid ? setid.setfsgid(o, n, k) : setid.setfsuid(o, n, k)));
+  return seen;
+}
+export const setfsuid = (t: Task, id: number) => changeFs(t, false, id);
+export const setfsgid = (t: Task, id: number) => changeFs(t, true, id);
 
 /** Writes three u32 ids; stops at the first fault, like Linux's put_user sequence. */
 function put3(t: Task, addrs: number[], vals: number[]): number {
@@ -45,18 +81,18 @@ function put3(t: Task, addrs: number[], vals: number[]): number {
 
 export function getresuid(t: Task, r: number, e: number, s: number): number {
   const c = t.creds;
-  return put3(t, [r, e, s], [c.uid, c.euid, c.suid]);
+  return put3(t, [r, e, s], [c.uid, c.euid, c.suid].map((x) => seenUid(c.userns, x)));
 }
 
 export function getresgid(t: Task, r: number, e: number, s: number): number {
   const c = t.creds;
-  return put3(t, [r, e, s], [c.gid, c.egid, c.sgid]);
+  return put3(t, [r, e, s], [c.gid, c.egid, c.sgid].map((x) => seenGid(c.userns, x)));
 }
 
 export function getgroups(t: Task, size: number, list: number): number {
   size |= 0;
   if (size < 0) return -EINVAL;
-  const g = t.creds.groups;
+  const g = t.creds.groups.map((x) => seenGid(t.creds.userns, x));
   if (size === 0) return g.length;
   if (g.length > size) return -EINVAL;
   const b = Buffer.alloc(g.length * 4);
@@ -65,14 +101,18 @@ export function getgroups(t: Task, size: number, list: number): number {
 }
 
 export function setgroups(t: Task, size: number, list: number): number {
-  if (!capable(t.creds, CAP_SETGID)) return -EPERM;
+  if (!ownCapable(t.creds, CAP_SETGID) || !setgroupsAllowed(t.creds.userns)) return -EPERM;
   size |= 0;
   if (size < 0 || size > setid.NGROUPS_MAX) return -EINVAL;
   const groups: number[] = [];
   if (size > 0) {
     const b = t.mem.read(list, size * 4);
     if (!b) return -EFAULT;
-    for (let i = 0; i < size; i++) groups.push(b.readUInt32LE(i * 4));
+    for (let i = 0; i < size; i++) {
+      const g = kid(t, b.readUInt32LE(i * 4), true);
+      if (g === null || g === setid.NO_ID) return -EINVAL;
+      groups.push(g);
+    }
   }
   // Linux keeps the list sorted (groups_sort), so getgroups returns it ascending.
   groups.sort((x, y) => x - y);
@@ -146,7 +186,7 @@ export function capset(t: Task, hdr: number, data: number): number {
   const old = capsOf(t.creds);
   // cap_capset(): no new inheritable bits beyond permitted (unless CAP_SETPCAP),
   // no new permitted bits, effective within permitted.
-  if (!capable(t.creds, CAP_SETPCAP) && (inh & ~(old.inheritable | old.permitted)) !== 0n) return -EPERM;
+  if (!ownCapable(t.creds, CAP_SETPCAP) && (inh & ~(old.inheritable | old.permitted)) !== 0n) return -EPERM;
   if ((perm & ~old.permitted) !== 0n) return -EPERM;
   if ((eff & ~perm) !== 0n) return -EPERM;
   const n = t.creds.clone();

@@ -89,6 +89,7 @@ export function rmdir(t: Task, path: number): number {
 export function unlink(t: Task, path: number): number {
   const p = t.mem.readPath(path);
   if (typeof p === 'number') return p;
+  t.kernel.hooks?.removing(t, AT_FDCWD, p);
   return removed(t, AT_FDCWD, p, t.kernel.vfs.unlink(t, AT_FDCWD, p));
 }
 
@@ -96,6 +97,7 @@ export function unlinkat(t: Task, dirfd: number, path: number, flags: number): n
   if (flags & ~AT_REMOVEDIR) return -E.EINVAL;
   const p = t.mem.readPath(path);
   if (typeof p === 'number') return p;
+  if (!(flags & AT_REMOVEDIR)) t.kernel.hooks?.removing(t, dirfd | 0, p);
   return removed(t, dirfd | 0, p, flags & AT_REMOVEDIR ? t.kernel.vfs.rmdir(t, dirfd | 0, p) : t.kernel.vfs.unlink(t, dirfd | 0, p));
 }
 
@@ -110,6 +112,7 @@ function renameCommon(t: Task, od: number, op: number, nd: number, np: number, f
   if (typeof a === 'number') return a;
   const b = t.mem.readPath(np);
   if (typeof b === 'number') return b;
+  t.kernel.hooks?.removing(t, nd, b); // a file renamed onto goes: the watcher hashes what was written to it
   return t.kernel.vfs.rename(t, od, a, nd, b, flags);
 }
 export function rename(t: Task, oldp: number, newp: number): number {

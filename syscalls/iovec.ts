@@ -1,6 +1,7 @@
 /** struct iovec arrays (readv/writev/preadv/sendmsg/recvmsg...): read and checked once. */
 import type { Task } from '../src/kernel/task';
 import * as E from '../src/abi/errno';
+import { accessOk, MAX_RW_COUNT } from './user-args';
 
 export interface Seg {
   base: number;
@@ -10,9 +11,10 @@ export interface Seg {
 export const IOV_MAX = 1024;
 
 /**
- * The cnt iovecs at addr, or -errno: EFAULT for an unreadable array, EINVAL for a
- * negative length or a total past MAX_RW_COUNT, `tooMany` (EINVAL for readv, EMSGSIZE
- * for sendmsg) for more than IOV_MAX entries.
+ * The cnt iovecs at addr, or -errno, as import_iovec gives them: `tooMany` (EINVAL for
+ * readv, EMSGSIZE for sendmsg) for more than IOV_MAX entries, EFAULT for an unreadable
+ * array, EINVAL for a negative length (any segment), EFAULT for a segment outside the
+ * user half; lengths past MAX_RW_COUNT in total are cut down to it.
  */
 export function readIovec(t: Task, addr: number, cnt: number, tooMany = -E.EINVAL): Seg[] | number {
   if (cnt < 0 || cnt > IOV_MAX) return tooMany;
@@ -21,15 +23,17 @@ export function readIovec(t: Task, addr: number, cnt: number, tooMany = -E.EINVA
   if (raw === null) return -E.EFAULT;
   const segs: Seg[] = [];
   let total = 0;
+  let fault = false;
   for (let i = 0; i < cnt; i++) {
     const base = Number(raw.readBigUInt64LE(i * 16));
-    const len = Number(raw.readBigInt64LE(i * 16 + 8));
+    let len = Number(raw.readBigInt64LE(i * 16 + 8));
     if (len < 0) return -E.EINVAL;
+    if (!accessOk(base, len)) fault = true;
+    len = Math.min(len, MAX_RW_COUNT - total);
     total += len;
-    if (total > 0x7ffff000) return -E.EINVAL;
     segs.push({ base, len });
   }
-  return segs;
+  return fault ? -E.EFAULT : segs;
 }
 
 export function totalLen(segs: Seg[]): number {

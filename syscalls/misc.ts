@@ -7,7 +7,8 @@ import type { Task } from '../src/kernel/task';
 import type { ThreadGroup } from '../src/kernel/thread-group';
 import { EFAULT, EINVAL, EPERM, ESRCH } from '../src/abi/errno';
 import { utsnameBytes, setHostname, setDomainname, sysinfoBytes, UTS_MAX_NAME } from '../src/kernel/identity';
-import { capable, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from '../src/auth/capabilities';
+import { capable, nsCapable, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from '../src/auth/capabilities';
+import { nsOf, ownerOf, type UtsNs } from '../src/kernel/namespaces/types';
 import { limitsOf, Rlimit, RLIM_NLIMITS, RLIMIT_CPU } from '../src/kernel/limits';
 import { cpuLimitChanged } from '../src/kernel/time/cpu-limit';
 import { taskUsage, processUsage, zeroUsage, rusageBytes, type Usage } from '../src/kernel/time/cputime';
@@ -15,16 +16,17 @@ import { timevalBytes } from '../src/kernel/time/timespec';
 import type { Kernel } from '../src/kernel/kernel';
 
 export function uname(t: Task, buf: number): number {
-  return t.mem.write(buf, utsnameBytes(t.kernel)) ? 0 : -EFAULT;
+  return t.mem.write(buf, utsnameBytes(t.kernel, nsOf(t).uts)) ? 0 : -EFAULT;
 }
 
-function setUtsName(t: Task, name: number, len: number, set: (k: Kernel, b: Buffer) => void): number {
-  if (!capable(t.creds, CAP_SYS_ADMIN)) return -EPERM;
+function setUtsName(t: Task, name: number, len: number, set: (uts: UtsNs, b: Buffer) => void): number {
+  const uts = nsOf(t).uts;
+  if (!nsCapable(t.creds, ownerOf(uts), CAP_SYS_ADMIN)) return -EPERM;
   len |= 0;
   if (len < 0 || len > UTS_MAX_NAME) return -EINVAL;
   const b = len === 0 ? Buffer.alloc(0) : t.mem.read(name, len);
   if (!b) return -EFAULT;
-  set(t.kernel, b);
+  set(uts, b);
   return 0;
 }
 

@@ -1,10 +1,11 @@
 /** Memory-management syscalls: validate as Linux does, then delegate to src/mm. */
 import { TASK_SIZE } from '../src/mm/guest-memory';
+import { sizeArg } from './user-args';
 import type { Task } from '../src/kernel/task';
-import { EBADF, EINVAL, EACCES, ENODEV, EFAULT, ENOMEM } from '../src/abi/errno';
+import { EBADF, EINVAL, EACCES, ENODEV, EFAULT, ENOMEM, EOPNOTSUPP, EPERM } from '../src/abi/errno';
 import { limitsOf, RLIMIT_AS } from '../src/kernel/limits';
 import {
-  MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE,
+  LEGACY_MAP_MASK, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE,
   PAGE_SIZE, PROT_WRITE, pageUp,
 } from '../src/mm/vma';
 
@@ -23,7 +24,9 @@ export function mmap(t: Task, addr: number, len: number, prot: number, flags: nu
   prot |= 0;
   flags |= 0;
   fd |= 0;
-  if (len <= 0) return -EINVAL;
+  // do_mmap: len is a size_t; 0 is EINVAL, past TASK_SIZE (or wrapping when page-aligned) ENOMEM.
+  if (len === 0) return -EINVAL;
+  if (len < 0 || len > TASK_SIZE) return -ENOMEM;
   if (overAsLimit(t, pageUp(len))) return -ENOMEM;
   if (off % PAGE_SIZE !== 0 || off < 0) return -EINVAL;
   const type = flags & MAP_TYPE;
@@ -32,7 +35,7 @@ export function mmap(t: Task, addr: number, len: number, prot: number, flags: nu
   if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && addr % PAGE_SIZE) return -EINVAL;
   prot &= 7;
   if (flags & MAP_ANONYMOUS) {
-    return t.mm.map(t.hostTid, addr, len, prot, flags, null, 0, '');
+    return mapped(t, t.mm.map(t.hostTid, addr, len, prot, flags, null, 0, ''), len);
   }
   const file = t.fdTable.get(fd);
   if (!file) return -EBADF;
@@ -43,10 +46,21 @@ export function mmap(t: Task, addr: number, len: number, prot: number, flags: nu
   if (typeof st === 'number') return st;
   const kind = st.mode & 0o170000;
   // Character devices that map (/dev/zero) give plain zeroed memory.
-  if (kind === 0o020000) return t.mm.map(t.hostTid, addr, len, prot, flags | MAP_ANONYMOUS, null, 0, '');
-  if (kind !== 0o100000) return -ENODEV;
+  if (kind === 0o020000) return mapped(t, t.mm.map(t.hostTid, addr, len, prot, flags | MAP_ANONYMOUS, null, 0, ''), len);
+  // No file here supports MAP_SYNC (DAX) or takes a flag Linux added after the mask.
+  if (type === MAP_SHARED_VALIDATE && (flags & ~LEGACY_MAP_MASK)) return -EOPNOTSUPP;
+  if (kind !== 0o100000 || !file.mappable) return -ENODEV;
   const name = file.dentry ? t.kernel.vfs.pathOf(t.kernel.vfs.rootDentry, file.dentry) : '';
-  return t.mm.map(t.hostTid, addr, len, prot, flags, file, off, name, st.dev, st.ino);
+  const r = mapped(t, t.mm.map(t.hostTid, addr, len, prot, flags, file, off, name, st.dev, st.ino), len);
+  // Writes through a shared mapping of a writable file are the file's (the audit hashes its content).
+  if (r >= 0 && type !== MAP_PRIVATE && acc !== O_RDONLY && t.kernel.hooks !== null) t.kernel.hooks.mappedShared(t, file);
+  return r;
+}
+
+/** --memory: the Sentry samples the guest's memory as its address space grows (src/kernel/memory-account.ts). */
+function mapped(t: Task, r: number, grow: number): number {
+  if (r >= 0 && grow > 0) t.kernel.memAcct?.mapped(grow);
+  return r;
 }
 
 export function munmap(t: Task, addr: number, len: number): number {
@@ -59,23 +73,46 @@ export function mprotect(t: Task, addr: number, len: number, prot: number): numb
 }
 
 export function mremap(t: Task, oldAddr: number, oldLen: number, newLen: number, flags: number, newAddr: number): number {
+  // check_mremap_params: a new length that is 0 when page-aligned or past TASK_SIZE is EINVAL.
+  if (newLen < 0 || newLen > TASK_SIZE) return -EINVAL;
   if (newLen > oldLen && overAsLimit(t, pageUp(newLen) - pageUp(oldLen))) return -ENOMEM;
-  return t.mm.remap(t.hostTid, oldAddr, oldLen, newLen, flags | 0, newAddr);
+  return mapped(t, t.mm.remap(t.hostTid, oldAddr, oldLen, newLen, flags | 0, newAddr), newLen - oldLen);
 }
 
+/** The advice values Linux 6.x accepts (madvise_behavior_valid); anything else is EINVAL first. */
+const MADV_VALID = new Set([0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 100, 101, 102, 103]);
+const MADV_HWPOISON = 100;
+const MADV_SOFT_OFFLINE = 101;
+
 export function madvise(t: Task, addr: number, len: number, advice: number): number {
-  return t.mm.advise(t.hostTid, addr, len, advice | 0);
+  advice |= 0;
+  if (!MADV_VALID.has(advice)) return -EINVAL;
+  if (addr % PAGE_SIZE !== 0) return -EINVAL;
+  // Page poisoning acts on the host's memory: never, whoever asks (Linux wants CAP_SYS_ADMIN).
+  if (advice === MADV_HWPOISON || advice === MADV_SOFT_OFFLINE) return -EPERM;
+  // A size_t len that wraps the end is EINVAL; an end past TASK_SIZE covers a hole: the
+  // mapped part is advised, then ENOMEM (madvise_walk_vmas).
+  if (addr >= 0 && (len < 0 || addr + len > TASK_SIZE)) {
+    const n = sizeArg(t, 1, len);
+    const aligned = BigInt.asUintN(64, n + 4095n) & ~4095n;
+    if ((n !== 0n && aligned === 0n) || BigInt(addr) + aligned >= 1n << 64n) return -EINVAL;
+    const r = addr < TASK_SIZE ? t.mm.advise(t.hostTid, addr, TASK_SIZE - addr, advice) : 0;
+    return r < 0 ? r : -ENOMEM;
+  }
+  return t.mm.advise(t.hostTid, addr, len, advice);
 }
 
 export function brk(t: Task, addr: number): number {
   if (addr > t.mm.brk && overAsLimit(t, pageUp(addr) - pageUp(t.mm.brk))) return t.mm.brk;
-  return t.mm.setBrk(t.hostTid, addr);
+  const before = t.mm.brk;
+  return mapped(t, t.mm.setBrk(t.hostTid, addr), addr - before);
 }
 
-/** msync: file mappings are private copies, so there is nothing to write back. */
+/** msync: flags and alignment as Linux checks them; the walk and write-back are the address space's. */
 export function msync(t: Task, addr: number, len: number, flags: number): number {
   if (addr % PAGE_SIZE || (flags & ~7) || ((flags & 1) && (flags & 4))) return -EINVAL;
-  return t.mm.find(addr) ? 0 : -12;
+  if (addr < 0 || len < 0 || addr + pageUp(len) > TASK_SIZE || pageUp(len) < len) return -ENOMEM;
+  return t.mm.sync(t.hostTid, addr, len, flags | 0);
 }
 
 /**

@@ -3,6 +3,9 @@
  * mq_getsetattr, in Linux's order of checks, over the sandbox's mqueue filesystem
  * (fs/fsimpl/mqueue). Timeouts are absolute CLOCK_REALTIME instants.
  */
+import { ipcKey } from '../src/kernel/namespaces/types';
+import { NetlinkSocket } from '../src/net/netlink-route';
+import { SocketFile } from '../src/net/socket-file';
 import * as E from '../src/abi/errno';
 import type { Task } from '../src/kernel/task';
 import { O_ACCMODE, O_CREAT, O_EXCL, O_NONBLOCK, O_RDONLY, O_WRONLY, O_RDWR } from '../src/abi/fs';
@@ -21,7 +24,7 @@ const SIGEV_SIGNAL = 0, SIGEV_NONE = 1, SIGEV_THREAD = 2;
 const SI_MESGQ = -3;
 
 function dirOf(t: Task) {
-  return mqueueFsFor(t.kernel).rootDir;
+  return mqueueFsFor(ipcKey(t)).rootDir;
 }
 
 /** A queue name as Linux's lookup_one_len takes it: no '/', not "." or "..". */
@@ -34,6 +37,9 @@ function readName(t: Task, addr: number): string | number {
   if (s.includes('/') || s === '.' || s === '..') return -E.EACCES;
   return s;
 }
+
+/** The cookie of a SIGEV_THREAD registration and the flag in its last byte (ipc/mqueue.c). */
+const NOTIFY_COOKIE_LEN = 32, NOTIFY_WOKENUP = 1, NOTIFY_REMOVED = 2;
 
 export function mq_open(t: Task, nameAddr: number, oflag: number, mode: number, attrAddr: number): number {
   oflag |= 0;
@@ -129,6 +135,7 @@ export function mq_timedsend(t: Task, fd: number, msgAddr: number, len: number, 
 function notify(t: Task, q: MqQueue): void {
   const n = q.notification!;
   q.notification = null;
+  if (n.notify === SIGEV_THREAD) return n.cookie?.(NOTIFY_WOKENUP);
   if (n.notify !== SIGEV_SIGNAL) return;
   const tg = t.kernel.threadGroups.get(n.owner.pid);
   if (!tg || tg.zombie) return;
@@ -161,20 +168,39 @@ export function mq_notify(t: Task, fd: number, sevAddr: number): number {
     sev = { value: b.readBigUInt64LE(0), signo: b.readInt32LE(8), notify: b.readInt32LE(12) };
     if (sev.notify !== SIGEV_NONE && sev.notify !== SIGEV_SIGNAL && sev.notify !== SIGEV_THREAD) return -E.EINVAL;
     if (sev.notify === SIGEV_SIGNAL && (sev.signo < 1 || sev.signo > 64)) return -E.EINVAL;
-    // SIGEV_THREAD is glibc's: a netlink socket the kernel writes a cookie to (not offered).
-    if (sev.notify === SIGEV_THREAD) return -E.EINVAL;
+  }
+  // SIGEV_THREAD (glibc's): a 32-byte cookie the kernel writes to a netlink socket when notifying.
+  let cookie: ((flag: number) => void) | undefined;
+  if (sev && sev.notify === SIGEV_THREAD) {
+    const c = t.mem.read(Number(BigInt.asUintN(64, sev.value)), NOTIFY_COOKIE_LEN);
+    if (!c) return -E.EFAULT;
+    const s = t.fdTable.get(sev.signo);
+    if (!s) return -E.EBADF;
+    if (!(s instanceof SocketFile)) return -E.ENOTSOCK;
+    if (!(s instanceof NetlinkSocket)) return -E.EINVAL;
+    cookie = (flag: number) => {
+      c[NOTIFY_COOKIE_LEN - 1] = flag;
+      s.deliverRaw(c);
+    };
   }
   const f = t.fdTable.get(fd | 0);
   if (!(f instanceof MqFile)) return -E.EBADF;
   const q = f.inode;
   const mine = q.notification?.owner.pid === t.tg.pid;
   if (!sev) {
-    if (mine) q.notification = null;
+    if (mine) removeNotification(q);
     return 0;
   }
   if (q.notification && !mine) return -E.EBUSY; // the owner may register again (replacing it)
-  q.notification = { owner: { pid: t.tg.pid }, notify: sev.notify, signo: sev.notify === SIGEV_SIGNAL ? sev.signo : 0, value: sev.value };
+  q.notification = { owner: { pid: t.tg.pid }, notify: sev.notify, signo: sev.notify === SIGEV_SIGNAL ? sev.signo : 0, value: sev.value, cookie };
   return 0;
+}
+
+/** A registration goes: a SIGEV_THREAD one tells its socket (NOTIFY_REMOVED), so glibc frees its state. */
+function removeNotification(q: MqQueue): void {
+  const n = q.notification;
+  q.notification = null;
+  n?.cookie?.(NOTIFY_REMOVED);
 }
 
 export function mq_getsetattr(t: Task, fd: number, newAddr: number, oldAddr: number): number {

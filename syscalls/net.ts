@@ -4,17 +4,20 @@
  * that keep progress in t.sysState and sleep on the socket's blockQueue (see
  * src/net/socket-file.ts), honouring SO_RCVTIMEO/SO_SNDTIMEO.
  */
+import { netKeyOf } from '../src/net/guest-netns';
 import * as E from '../src/abi/errno';
 import { readIovec, totalLen, copySegs, type Seg } from './iovec';
+import { userBuffer } from './user-args';
 import { installFd, installPair } from './fd-install';
-import { readTimespecNs } from './fs-common';
+import { readTimespecNs, stage } from './fs-common';
 import type { Task } from '../src/kernel/task';
 import { POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDNORM, POLLWRNORM, O_NONBLOCK } from '../src/abi/fs';
 import * as C from '../src/abi/socket';
 import { SocketFile, credsOf, isNonblock } from '../src/net/socket-file';
 import { UnixSocket } from '../src/net/unix-socket';
 import { InetSocket } from '../src/net/inet-socket';
-import { StackSocket, ipControlFor } from '../src/net/stack-socket';
+import { StackSocket } from '../src/net/stack-socket';
+import { ipControlFor } from '../src/net/recv-cmsg';
 import { stackOf, networkModeOf } from '../src/net/netns';
 import { HostSocket } from '../src/net/host-socket';
 import { IcmpSocket } from '../src/net/icmp-socket';
@@ -105,15 +108,19 @@ function create(t: Task, domain: number, type: number, protocol: number, flags: 
       return UnixSocket.create(t, type, fl);
     case C.AF_INET:
     case C.AF_INET6:
-      if (networkModeOf(t.kernel) === 'host') return HostSocket.create(t, domain, type, protocol, fl);
+      if (networkModeOf(netKeyOf(t)) === 'host') return HostSocket.create(t, domain, type, protocol, fl);
       {
-        const stack = stackOf(t.kernel);
+        const stack = stackOf(netKeyOf(t));
         const icmp = domain === C.AF_INET ? 1 : 58;
         if (stack !== null && (type === C.SOCK_RAW || (type === C.SOCK_DGRAM && protocol === icmp))) return IcmpSocket.create(t, stack, domain, type, protocol, fl);
       }
       if (type === C.SOCK_STREAM) {
         if (protocol !== 0 && protocol !== C.IPPROTO_TCP) return -E.EPROTONOSUPPORT;
       } else if (type === C.SOCK_DGRAM) {
+        if (protocol === C.IPPROTO_UDPLITE) {
+          // UDP-Lite on the loopback fast path (no stack, or a stack without it: not offered there).
+          return stackOf(netKeyOf(t)) === null ? InetSocket.create(t, domain, type, protocol, fl) : -E.EPROTONOSUPPORT;
+        }
         if (protocol !== 0 && protocol !== C.IPPROTO_UDP) return -E.EPROTONOSUPPORT;
       } else if (type === C.SOCK_RAW) {
         return t.creds.euid !== 0 ? -E.EPERM : -E.EPROTONOSUPPORT;
@@ -121,7 +128,7 @@ function create(t: Task, domain: number, type: number, protocol: number, flags: 
         return -E.ESOCKTNOSUPPORT;
       }
       {
-        const stack = stackOf(t.kernel);
+        const stack = stackOf(netKeyOf(t));
         if (stack !== null) return StackSocket.create(t, stack, domain, type, protocol, fl);
       }
       return InetSocket.create(t, domain, type, protocol, fl);
@@ -307,17 +314,27 @@ function doSend(t: Task, s: SocketFile, segs: Seg[], flags: number, to: Buffer |
   }
   const creds = control.creds ?? credsOf(t);
   const stream = s.type === C.SOCK_STREAM;
+  // unix_dgram_sendmsg's EMSGSIZE comes before any copy: never stage a datagram that cannot go.
+  if (!stream && s instanceof UnixSocket && total > s.sndbuf - 32) {
+    releaseControl(control);
+    return -E.EMSGSIZE;
+  }
   // Unix and loopback streams without ancillary data: queued straight from guest memory.
   const direct = stream && s.directStream && control.rights === null && control.creds === null && (flags & ~(C.MSG_NOSIGNAL | C.MSG_DONTWAIT)) === 0;
+  // Host-mode streams without ancillary data: straight from guest memory to the host socket.
+  if (stream && segs.length === 1 && ctl === null && to === null && (flags & ~(C.MSG_NOSIGNAL | C.MSG_DONTWAIT)) === 0) {
+    const r = sendGuest(t, s, segs[0], flags, st, nonblock);
+    if (r !== null) return r;
+  }
   for (;;) {
     const want = stream ? Math.min(total - st.done, CHUNK) : total;
-    const data = direct ? takeChunk(want) : Buffer.allocUnsafe(want);
+    const data = direct ? takeChunk(want) : s.sendCopies ? stage(want).subarray(0, want) : Buffer.allocUnsafe(want);
     if (!copySegs(t, segs, st.done, data, want, false)) {
       if (direct) giveChunk(data);
       releaseControl(control);
       return st.done > 0 ? st.done : EFAULT;
     }
-    const req = { data, flags, rights: control.rights, creds, to, nonblock };
+    const req = { data, flags, rights: control.rights, creds, to, nonblock, ipCtl: control.ip };
     const r = direct ? s.writeChunk(data, t, flags, nonblock) : s.send(t, req);
     control.rights = req.rights; // null once the packet took them
     if (r < 0) {
@@ -328,8 +345,24 @@ function doSend(t: Task, s: SocketFile, segs: Seg[], flags: number, to: Buffer |
       return st.done > 0 ? st.done : r;
     }
     st.done += r;
-    if (t.kernel.hooks !== null && r > 0) t.kernel.hooks.wrote(t, s, data.subarray(0, r));
+    if (t.kernel.hooks !== null && r > 0) t.kernel.hooks.wrote(t, s, r);
     if (!stream || st.done >= total) break;
+  }
+  return st.done;
+}
+
+/** doSend through s.writeGuest until seg is sent (blocking) or the socket is full; null: not such a socket. */
+function sendGuest(t: Task, s: SocketFile, seg: Seg, flags: number, st: CallState, nonblock: boolean): number | null {
+  while (st.done < seg.len) {
+    const r = s.writeGuest(t, seg.base + st.done, seg.len - st.done);
+    if (r === null) return st.done > 0 ? st.done : null;
+    if (r < 0) {
+      if (r === -E.EAGAIN && !nonblock && !t.timedOut) return sleep(t, s, POLLOUT | POLLWRNORM, st, s.sndTimeoNs);
+      if (r === -E.EPIPE && !(flags & C.MSG_NOSIGNAL)) t.sendSignalSelf(13);
+      return st.done > 0 ? st.done : r;
+    }
+    st.done += r;
+    if (t.kernel.hooks !== null && r > 0) t.kernel.hooks.wrote(t, s, r);
   }
   return st.done;
 }
@@ -348,8 +381,9 @@ export function sendto(t: Task, fd: number, buf: number, len: number, flags: num
     if (typeof a === 'number') return a;
     to = a;
   }
-  if (len < 0) return -E.EINVAL;
-  return finish(t, doSend(t, s, [{ base: buf, len: len < 0 ? 0x7ffff000 : Math.min(len, 0x7ffff000) }], flags | 0, connTo(s, to), null));
+  const segs = userBuffer(buf, len);
+  if (typeof segs === 'number') return segs;
+  return finish(t, doSend(t, s, segs, flags | 0, connTo(s, to), null));
 }
 
 /** Connection-oriented sockets ignore a destination (Linux: EISCONN only for unconnected TCP...). */
@@ -414,6 +448,11 @@ function doRecv(t: Task, s: SocketFile, segs: Seg[], flags: number, meta: RecvMe
   if (stream && s.directStream && (flags & ~(C.MSG_DONTWAIT | C.MSG_WAITALL | C.MSG_CMSG_CLOEXEC)) === 0) {
     return recvDirect(t, s, segs, meta, st, total, nonblock, waitAll);
   }
+  // Host-mode streams: from the host socket straight into guest memory.
+  if (stream && segs.length === 1 && (flags & ~(C.MSG_DONTWAIT | C.MSG_CMSG_CLOEXEC)) === 0) {
+    const r = s.readGuest(t, segs[0].base, segs[0].len);
+    if (r !== null) return r === -E.EAGAIN && !nonblock && !t.timedOut ? sleep(t, s, POLLIN | POLLRDNORM, st, s.rcvTimeoNs) : r;
+  }
   for (;;) {
     const room = stream ? Math.min(total - st.done, Math.max(s.inBytes, 1)) : Math.min(total, 1 << 22);
     // A staging buffer only (recv copies into it, nothing keeps it): large ones from the pool.
@@ -461,9 +500,10 @@ function recvDirect(t: Task, s: SocketFile, segs: Seg[], meta: RecvMeta, st: Cal
 export function recvfrom(t: Task, fd: number, buf: number, len: number, flags: number, addr: number, lenPtr: number): number {
   const s = sockOf(t, fd);
   if (typeof s === 'number') return s;
-  if (len < 0) return -E.EINVAL;
+  const segs = userBuffer(buf, len);
+  if (typeof segs === 'number') return segs;
   const meta = emptyMeta();
-  const r = doRecv(t, s, [{ base: buf, len: len < 0 ? 0x7ffff000 : Math.min(len, 0x7ffff000) }], flags | 0, meta);
+  const r = doRecv(t, s, segs, flags | 0, meta);
   if (meta.rights !== null) for (const f of meta.rights) f.decRef();
   if (r < 0) return finish(t, r);
   t.sysState = undefined;

@@ -42,8 +42,16 @@ export function ppoll(t: Task, fds: number, nfds: number, tsp: number, sigmask: 
   return finish(t, writeRemaining(t, tsp, false, restoreSigmask(t, pollCommon(t, fds, nfds >>> 0, ns))));
 }
 
+/** Linux's fdt->max_fds: the fd table's capacity (64, doubled as fds are opened); select clamps nfds to it. */
+function fdCapacity(t: Task): number {
+  let cap = 64;
+  while (cap < t.fdTable.highest) cap *= 2;
+  return cap;
+}
+
 function selectCommon(t: Task, nfds: number, rAddr: number, wAddr: number, eAddr: number, relNs: number): number {
-  if (nfds < 0 || nfds > 1 << 20) return -E.EINVAL;
+  if (nfds < 0) return -E.EINVAL;
+  nfds = Math.min(nfds, fdCapacity(t));
   const bytes = ((nfds + 63) >> 6) * 8;
   const sets: Array<Buffer | null> = [];
   for (const a of [rAddr, wAddr, eAddr]) {

@@ -12,7 +12,7 @@ import { readExecArgs } from '../src/loader/exec-args';
 import { limitsOf, RLIMIT_STACK } from '../src/kernel/limits';
 import { installFd } from './fd-install';
 import { prctlGetSeccomp, prctlSetSeccomp } from './seccomp';
-import { boundingOf, capable, capsOf, setCaps, CAP_LAST_CAP, CAP_SETPCAP, type CapSets } from '../src/auth/capabilities';
+import { boundingOf, capable, capsOf, ownCapable, setCaps, CAP_LAST_CAP, CAP_SETPCAP, type CapSets } from '../src/auth/capabilities';
 import { onNewSession as ttyOnNewSession } from '../src/kernel/tty';
 import * as E from '../src/abi/errno';
 import { usageForParent, rusageBytes, zeroUsage, type Usage } from '../src/kernel/time/cputime';
@@ -20,23 +20,26 @@ import { realtimeToMono } from '../src/kernel/time/clocks';
 import type { ThreadGroup } from '../src/kernel/thread-group';
 import { SIGCHLD, CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED, CLD_TRAPPED } from '../src/kernel/signals';
 import { hasTracees, ptraceWaitable } from '../src/kernel/ptrace';
+import { kernelPid, kernelPidSpec, viewPid } from '../src/kernel/namespaces/pid-view';
+import { ptraceExitStop } from '../src/kernel/ptrace-seize';
 
 // ---- identity ----
 
+// Pids cross the boundary as the caller's pid namespace numbers them (src/kernel/namespaces/pid-view.ts).
 export function getpid(t: Task): number {
-  return t.tg.pid;
+  return viewPid(t, t.tg.pid);
 }
 
 export function gettid(t: Task): number {
-  return t.tid;
+  return viewPid(t, t.tid);
 }
 
 export function getppid(t: Task): number {
-  return t.tg.ppid;
+  return viewPid(t, t.tg.ppid);
 }
 
 function findGroup(t: Task, pid: number): ThreadGroup | undefined {
-  const tg = t.kernel.threadGroups.get(pid);
+  const tg = t.kernel.threadGroups.get(kernelPid(t, pid));
   return tg && !tg.zombie ? tg : undefined;
 }
 
@@ -44,17 +47,17 @@ export function getpgid(t: Task, pid: number): number {
   pid |= 0;
   if (pid < 0) return -E.ESRCH;
   const tg = pid === 0 ? t.tg : findGroup(t, pid);
-  return tg ? tg.pgid : -E.ESRCH;
+  return tg ? viewPid(t, tg.pgid) : -E.ESRCH;
 }
 
 export function getpgrp(t: Task): number {
-  return t.tg.pgid;
+  return viewPid(t, t.tg.pgid);
 }
 
 export function getsid(t: Task, pid: number): number {
   pid |= 0;
   const tg = pid === 0 ? t.tg : findGroup(t, pid);
-  return tg ? tg.sid : -E.ESRCH;
+  return tg ? viewPid(t, tg.sid) : -E.ESRCH;
 }
 
 export function setsid(t: Task): number {
@@ -96,7 +99,7 @@ function doClone(t: Task, flags: number, stack: number, ptid: number, ctid: numb
     if (!t.vforkDone) return t.block();
     t.vforkDone = false;
     t.uninterruptible = false;
-    return t.sysState.vforkChild;
+    return viewPid(t, t.sysState.vforkChild);
   }
   // CLONE_PIDFD: the pidfd goes where clone() puts the parent tid (clone3: its own field).
   const pidfdAddr = flags & CLONE_PIDFD ? (pidfdOut ?? ptid) : 0;
@@ -115,7 +118,7 @@ function doClone(t: Task, flags: number, stack: number, ptid: number, ctid: numb
     t.uninterruptible = true;
     return t.block();
   }
-  return tid;
+  return tid > 0 ? viewPid(t, tid) : tid;
 }
 
 export function clone(t: Task, flags: number, stack: number, ptid: number, ctid: number, tls: number): number {
@@ -213,12 +216,15 @@ function doExec(t: Task, path: string | number, argvAddr: number, envpAddr: numb
 }
 
 export function exit(t: Task, code: number): number {
-  exitThread(t.kernel.sentry, t, code);
+  const s = t.kernel.sentry;
+  if (!ptraceExitStop(s, t, ((code | 0) & 0xff) << 8, () => exitThread(s, t, code))) exitThread(s, t, code);
   return NO_RESUME;
 }
 
 export function exit_group(t: Task, code: number): number {
-  exitGroup(t.kernel.sentry, t.tg, ((code | 0) & 0xff) << 8);
+  const s = t.kernel.sentry;
+  const status = ((code | 0) & 0xff) << 8;
+  if (!ptraceExitStop(s, t, status, () => exitGroup(s, t.tg, status))) exitGroup(s, t.tg, status);
   return NO_RESUME;
 }
 
@@ -248,6 +254,7 @@ function matching(t: Task, pid: number, options: number): ThreadGroup[] {
 interface WaitResult {
   /** The child's resource usage with its own reaped children's (wait4/waitid rusage). */
   usage: Usage;
+  /** As the waiter's pid namespace numbers it. */
   pid: number;
   status: number;
   code: number;
@@ -264,21 +271,23 @@ function findWaitable(t: Task, pid: number, options: number): WaitResult | null 
     if (c.zombie && options & WEXITED) {
       const st = c.waitStatus;
       const sig = st & 0x7f;
+      // The pid as the waiter sees it, taken before the reap forgets it in the namespace.
+      const vpid = viewPid(t, c.pid);
       if (!(options & WNOWAIT)) reap(c);
       return {
         usage: c.finalUsage ?? usageForParent(c),
-        pid: c.pid, status: st, code: sig === 0 ? CLD_EXITED : st & 0x80 ? CLD_DUMPED : CLD_KILLED,
+        pid: vpid, status: st, code: sig === 0 ? CLD_EXITED : st & 0x80 ? CLD_DUMPED : CLD_KILLED,
         sigStatus: sig === 0 ? (st >> 8) & 0xff : sig,
       };
     }
     if (c.stopReport && options & WUNTRACED) {
       const sig = c.stopReport;
       if (!(options & WNOWAIT)) c.stopReport = 0;
-      return { usage: usageForParent(c), pid: c.pid, status: (sig << 8) | 0x7f, code: CLD_STOPPED, sigStatus: sig };
+      return { usage: usageForParent(c), pid: viewPid(t, c.pid), status: (sig << 8) | 0x7f, code: CLD_STOPPED, sigStatus: sig };
     }
     if (c.continueReport && options & WCONTINUED) {
       if (!(options & WNOWAIT)) c.continueReport = false;
-      return { usage: usageForParent(c), pid: c.pid, status: 0xffff, code: CLD_CONTINUED, sigStatus: 18 };
+      return { usage: usageForParent(c), pid: viewPid(t, c.pid), status: 0xffff, code: CLD_CONTINUED, sigStatus: 18 };
     }
   }
   return null;
@@ -293,10 +302,10 @@ function tracedWaitable(t: Task, pid: number, options: number): WaitResult | nul
   const r = ptraceWaitable(t, match, (options & WNOWAIT) !== 0, (options & WEXITED) !== 0);
   if (!r) return null;
   const usage = r.task ? usageForParent(r.task.tg) : zeroUsage();
-  if (!r.exited) return { usage, pid: r.pid, status: r.status, code: CLD_TRAPPED, sigStatus: (r.status >> 8) & 0xff };
+  if (!r.exited) return { usage, pid: viewPid(t, r.pid), status: r.status, code: CLD_TRAPPED, sigStatus: (r.status >> 8) & 0xff };
   const sig = r.status & 0x7f;
   return {
-    usage, pid: r.pid, status: r.status, code: sig === 0 ? CLD_EXITED : r.status & 0x80 ? CLD_DUMPED : CLD_KILLED,
+    usage, pid: viewPid(t, r.pid), status: r.status, code: sig === 0 ? CLD_EXITED : r.status & 0x80 ? CLD_DUMPED : CLD_KILLED,
     sigStatus: sig === 0 ? (r.status >> 8) & 0xff : sig,
   };
 }
@@ -307,7 +316,7 @@ function waitUsage(r: WaitResult): Buffer {
 }
 
 export function wait4(t: Task, pid: number, statusAddr: number, options: number, rusage: number): number {
-  pid |= 0;
+  pid = kernelPidSpec(t, pid | 0);
   options |= 0;
   if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | WALL_FLAGS)) return -E.EINVAL;
   const r = findWaitable(t, pid, options | WEXITED);
@@ -343,6 +352,7 @@ export function waitid(t: Task, idtype: number, id: number, infop: number, optio
     pid = f.tg.pid;
     if (f.tg.parent !== t.tg) return -E.ECHILD;
   } else return -E.EINVAL;
+  if (idtype !== P_PIDFD) pid = kernelPidSpec(t, pid);
   const r = findWaitable(t, pid, options);
   if (typeof r === 'number') return r;
   if (r === null) {
@@ -610,10 +620,9 @@ export function prctl(t: Task, option: number, a2: number, a3: number, a4: numbe
       return (boundingOf(t.creds) >> BigInt(a2)) & 1n ? 1 : 0;
     case PR_CAPBSET_DROP: {
       if (a2 < 0 || a2 > CAP_LAST_CAP) return -E.EINVAL;
-      if (!capable(t.creds, CAP_SETPCAP)) return -E.EPERM;
-      const s = capsOf(t.creds);
-      setCaps(t.creds, { ...s, bounding: boundingOf(t.creds) & ~(1n << BigInt(a2)) });
-      return 0;
+      // CAP_SETPCAP in the caller's own user namespace (a new one's root may drop).
+      if (!ownCapable(t.creds, CAP_SETPCAP)) return -E.EPERM;
+      return withCaps(t, { ...capsOf(t.creds), bounding: boundingOf(t.creds) & ~(1n << BigInt(a2)) });
     }
     case PR_SET_CHILD_SUBREAPER:
       t.tg.subreaper = a2 !== 0;

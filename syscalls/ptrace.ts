@@ -13,12 +13,15 @@ import {
 import { encodeSigInfo, SIGKILL, SIGSTOP, SIGTRAP, SI_USER } from '../src/kernel/signals';
 import { sendToGroup, sendToTask } from '../src/kernel/signal-delivery';
 import { AUDIT_ARCH_X86_64 } from '../src/kernel/seccomp/filter';
+import { ptraceInterrupt, ptraceListen } from '../src/kernel/ptrace-seize';
 import { readIovec, type Seg } from './iovec';
 
 const TRACEME = 0, PEEKTEXT = 1, PEEKDATA = 2, PEEKUSR = 3, POKETEXT = 4, POKEDATA = 5, POKEUSR = 6, CONT = 7,
   KILL = 8, SINGLESTEP = 9, GETREGS = 12, SETREGS = 13, GETFPREGS = 14, SETFPREGS = 15, ATTACH = 16, DETACH = 17,
   SYSCALL = 24, SYSEMU = 31, SYSEMU_SINGLESTEP = 32, SETOPTIONS = 0x4200, GETEVENTMSG = 0x4201, GETSIGINFO = 0x4202,
-  SETSIGINFO = 0x4203, GETREGSET = 0x4204, SETREGSET = 0x4205, GET_SYSCALL_INFO = 0x420e;
+  SETSIGINFO = 0x4203, GETREGSET = 0x4204, SETREGSET = 0x4205, SEIZE = 0x4206, INTERRUPT = 0x4207, LISTEN = 0x4208,
+  PEEKSIGINFO = 0x4209, GET_SYSCALL_INFO = 0x420e;
+const PEEKSIGINFO_SHARED = 1;
 const NT_PRSTATUS = 1, NT_PRFPREG = 2, NT_X86_XSTATE = 0x202;
 const REGS_SIZE = 27 * 8;
 const USER_SIZE = 912; // sizeof(struct user)
@@ -51,6 +54,21 @@ export function ptrace(t: Task, request: number, pid: number, addr: number, data
     if (target.tg === t.tg || target.ptrace || !mayAccess(t, target)) return -E.EPERM;
     attach(target, t.tg);
     sendToTask(s, target, { signo: SIGSTOP, code: SI_USER, pid: t.tg.pid, uid: t.creds.uid });
+    return 0;
+  }
+  if (request === SEIZE) {
+    const target = t.kernel.tasks.get(pid);
+    if (!target) return -E.ESRCH;
+    if (addr !== 0 || data & ~PTRACE_O_MASK) return -E.EIO;
+    if (target.tg === t.tg || target.ptrace || !mayAccess(t, target)) return -E.EPERM;
+    attach(target, t.tg, data, true);
+    return 0;
+  }
+  if (request === INTERRUPT) {
+    const target = tracee(t, pid, true);
+    if (typeof target === 'number') return target;
+    if (!target.ptrace!.seized) return -E.EIO;
+    ptraceInterrupt(s, target);
     return 0;
   }
   if (request === KILL) {
@@ -135,9 +153,15 @@ export function ptrace(t: Task, request: number, pid: number, addr: number, data
       return 0;
     case GETEVENTMSG:
       return t.mem.writeU64(data, st.eventMsg) ? 0 : -E.EFAULT;
+    case LISTEN:
+      return ptraceListen(target);
     case GETSIGINFO: {
       const stop = st.stop!;
-      const si = stop.siginfo ?? { signo: SIGTRAP, code: (stop.status >> 8) & 0xffff, pid: 0, uid: 0 };
+      // A group-stop of an attached tracee has no siginfo (EINVAL): how tracers tell it from a signal stop.
+      if (stop.kind === 'group' && !st.seized) return -E.EINVAL;
+      // A jobctl trap (PTRACE_EVENT_STOP) carries its stop signal; other events and syscall stops SIGTRAP.
+      const jobctl = stop.kind === 'group' || stop.status >> 16 === 128;
+      const si = stop.siginfo ?? { signo: jobctl ? (stop.status >> 8) & 0xff : SIGTRAP, code: (stop.status >> 8) & 0xffff, pid: 0, uid: 0 };
       return t.mem.write(data, encodeSigInfo(si)) ? 0 : -E.EFAULT;
     }
     case SETSIGINFO: {
@@ -147,11 +171,36 @@ export function ptrace(t: Task, request: number, pid: number, addr: number, data
       if (stop.siginfo) stop.siginfo = { ...stop.siginfo, raw: Buffer.from(b) };
       return 0;
     }
+    case PEEKSIGINFO:
+      return peekSiginfo(t, target, addr, data);
     case GET_SYSCALL_INFO:
       return syscallInfo(t, target, addr, data);
     default:
       return -E.EIO;
   }
+}
+
+/**
+ * PTRACE_PEEKSIGINFO: pending signals of the tracee (its own queue, or with
+ * PTRACE_PEEKSIGINFO_SHARED its process's), from index off, at most nr, in queue order;
+ * the count copied, or EFAULT if not even the first could be.
+ */
+function peekSiginfo(t: Task, target: Task, addr: number, data: number): number {
+  const a = t.mem.read(addr, 16);
+  if (!a) return -E.EFAULT;
+  const off = a.readBigUInt64LE(0);
+  const flags = a.readUInt32LE(8);
+  const nr = a.readInt32LE(12);
+  if (flags & ~PEEKSIGINFO_SHARED || nr < 0) return -E.EINVAL;
+  // The Sentry's own markers (PTRACE_INTERRUPT, group-stops) are not signals.
+  const queue = (flags & PEEKSIGINFO_SHARED ? target.tg.sharedPending : target.sig.pending).filter((x) => !x.interrupt && x.jobStop === undefined);
+  let n = 0;
+  for (; n < nr; n++) {
+    const i = off + BigInt(n);
+    if (i >= BigInt(queue.length)) break;
+    if (!t.mem.write(data + n * 128, encodeSigInfo(queue[Number(i)]))) return n > 0 ? n : -E.EFAULT;
+  }
+  return n;
 }
 
 function regsBytes(regs: BigUint64Array): Buffer {

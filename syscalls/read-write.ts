@@ -14,6 +14,8 @@ import { O_APPEND, O_NONBLOCK, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '.
 import { readIovec, totalLen, copySegs, type Seg } from './iovec';
 import { EFAULT, CHUNK, stage, fileOf, sigpipe, progress, finish, waitFor } from './fs-common';
 import { BLOCK } from '../src/kernel/syscall-dispatch';
+import { MAX_FILE_OFFSET } from '../fs/vfs/file';
+import { accessOk, verifyPos, MAX_RW_COUNT } from './user-args';
 import { SocketFile } from '../src/net/socket-file';
 import { takeChunk, giveChunk } from '../src/net/packet';
 
@@ -30,6 +32,12 @@ function fsizeAllowance(t: Task, f: FileDescription, pos: number, want: number):
   return Math.min(want, lim - start);
 }
 
+/** The Sentry's s_maxbytes (generic_write_check_limits): EFBIG at or past it, no signal. */
+function maxBytesAllowance(pos: number, want: number): number {
+  if (pos >= MAX_FILE_OFFSET) return -E.EFBIG;
+  return Math.min(want, MAX_FILE_OFFSET - pos);
+}
+
 /** read/readv/pread/preadv: pos < 0 means the file offset. */
 function doRead(t: Task, f: FileDescription, segs: Seg[], pos: number): number {
   const r = readSegs(t, f, segs, pos);
@@ -41,8 +49,16 @@ function readSegs(t: Task, f: FileDescription, segs: Seg[], pos: number): number
   if (!f.readable) return -E.EBADF;
   // Host files: the bytes go from the host fd straight into guest memory, no JS copy.
   if (f instanceof HostFsFile && segs.length === 1) return readHostFile(t, f, segs[0], pos);
-  // Unix and loopback stream sockets: from the queued packets straight into guest memory.
-  if (f instanceof SocketFile && f.directStream && pos < 0) return readSocket(t, f, segs);
+  if (f instanceof SocketFile && pos < 0) {
+    if (totalLen(segs) === 0) return 0; // sock_read_iter: "Match SYS5 behaviour"
+    // Unix and loopback stream sockets: from the queued packets straight into guest memory.
+    if (f.directStream) return readSocket(t, f, segs);
+    // Host-mode streams: from the host socket straight into guest memory.
+    if (segs.length === 1) {
+      const n = f.readGuest(t, segs[0].base, segs[0].len);
+      if (n !== null) return n === -E.EAGAIN && !(f.flags & O_NONBLOCK) ? waitFor(t, f, POLLIN | POLLRDNORM) : n;
+    }
+  }
   const total = totalLen(segs);
   let done = 0;
   while (done < total || total === 0) {
@@ -58,7 +74,7 @@ function readSegs(t: Task, f: FileDescription, segs: Seg[], pos: number): number
     done += n;
     if (n < want || total === 0) break;
   }
-  if (done > 0 && inotify.watching()) inotify.notifyDentry(f.dentry, f.dentry?.inode ?? f.inode, inotify.IN_ACCESS);
+  if (done > 0 && inotify.watching()) inotify.notifyDentry(f.dentry, f.dentry?.inode ?? f.inode, inotify.IN_ACCESS, t, f);
   return done;
 }
 
@@ -74,10 +90,10 @@ function readSocket(t: Task, f: SocketFile, segs: Seg[]): number {
 }
 
 function readHostFile(t: Task, f: HostFsFile, seg: Seg, pos: number): number {
-  const n = t.mem.readFromHost(f.hostFd, pos < 0 ? f.pos : pos, seg.base, rwCount(seg.len));
+  const n = t.mem.readFromHost(f.hostFd, pos < 0 ? f.pos : pos, seg.base, seg.len);
   if (n > 0) {
     if (pos < 0) f.pos += n;
-    if (inotify.watching()) inotify.notifyDentry(f.dentry, f.dentry?.inode ?? f.inode, inotify.IN_ACCESS);
+    if (inotify.watching()) inotify.notifyDentry(f.dentry, f.dentry?.inode ?? f.inode, inotify.IN_ACCESS, t, f);
   }
   return n;
 }
@@ -101,16 +117,21 @@ function doWriteLoop(t: Task, f: FileDescription, segs: Seg[], pos: number): num
     if (want <= 0 && total > 0) break;
     if (want > 0) {
       want = fsizeAllowance(t, f, pos < 0 ? -1 : pos + p.done, want);
+      if (want > 0 && pos >= 0) want = maxBytesAllowance(pos + p.done, want);
       if (want < 0) return p.done > 0 ? p.done : want;
     }
-    // Unix and loopback stream sockets queue the bytes in the buffer they were copied to.
-    const direct = f instanceof SocketFile && f.directStream && pos < 0;
-    const b = direct ? takeChunk(want) : stage(want).subarray(0, want);
-    if (!copySegs(t, segs, p.done, b, want, false)) {
-      if (direct) giveChunk(b);
-      return p.done > 0 ? p.done : EFAULT;
+    // Host-mode streams take the bytes straight from guest memory (null: not such a socket).
+    let n = f instanceof SocketFile && pos < 0 && segs.length === 1 ? f.writeGuest(t, segs[0].base + p.done, want) : null;
+    if (n === null) {
+      // Unix and loopback stream sockets queue the bytes in the buffer they were copied to.
+      const direct = f instanceof SocketFile && f.directStream && pos < 0;
+      const b = direct ? takeChunk(want) : stage(want).subarray(0, want);
+      if (!copySegs(t, segs, p.done, b, want, false)) {
+        if (direct) giveChunk(b);
+        return p.done > 0 ? p.done : EFAULT;
+      }
+      n = direct ? (f as SocketFile).writeChunk(b, t) : pos < 0 ? f.write(b, t) : f.pwrite(b, pos + p.done);
     }
-    const n = direct ? (f as SocketFile).writeChunk(b, t) : pos < 0 ? f.write(b, t) : f.pwrite(b, pos + p.done);
     if (n < 0) {
       if (n === -E.EAGAIN && !(f.flags & O_NONBLOCK)) {
         // Interrupted by a signal after some bytes went out: the count, as Linux returns.
@@ -121,12 +142,12 @@ function doWriteLoop(t: Task, f: FileDescription, segs: Seg[], pos: number): num
       return p.done > 0 ? p.done : n;
     }
     p.done += n;
-    if (t.kernel.hooks !== null && n > 0) t.kernel.hooks.wrote(t, f, b.subarray(0, n));
+    if (t.kernel.hooks !== null && n > 0) t.kernel.hooks.wrote(t, f, n);
     // A short write on a regular file means no space; streams (pipes, host fds) carry on
     // and park on EAGAIN until the reader makes room.
     if (total === 0 || (n < want && f instanceof SeekableFile)) break;
   }
-  if (p.done > 0 && inotify.watching()) inotify.notifyDentry(f.dentry, f.dentry?.inode ?? f.inode, inotify.IN_MODIFY);
+  if (p.done > 0 && inotify.watching()) inotify.notifyDentry(f.dentry, f.dentry?.inode ?? f.inode, inotify.IN_MODIFY, t, f);
   return p.done;
 }
 
@@ -145,56 +166,70 @@ function countIo(t: Task, r: number, write: boolean): number {
 }
 
 /**
- * A size_t count as Linux clamps it (MAX_RW_COUNT): a register above 2^63 arrives here
- * negative and is huge, not negative (found by the syscall fuzzer: pwrite64 spun on it).
+ * vfs_read/vfs_write's checks of one buffer, in Linux's order: EBADF for the wrong mode,
+ * EFAULT unless access_ok(buf, count) (count is a size_t: a register at or above 2^63
+ * arrives negative and is huge), EINVAL from rw_verify_area for an explicit offset
+ * (argument posArg) that is negative or overflows with the count. Then the count is
+ * clamped to MAX_RW_COUNT. Returns the segment, or -errno.
  */
-function rwCount(count: number): number {
-  return count < 0 ? 0x7ffff000 : Math.min(count, 0x7ffff000);
+function oneBuffer(t: Task, f: FileDescription, write: boolean, buf: number, count: number, posArg = -1, pos = -1): Seg[] | number {
+  if (write ? !f.writable : !f.readable) return -E.EBADF;
+  if (!accessOk(buf, count)) return EFAULT;
+  if (posArg >= 0) {
+    const v = verifyPos(t, posArg, pos, count);
+    if (v < 0) return v;
+  }
+  return [{ base: buf, len: Math.min(count, MAX_RW_COUNT) }];
 }
 
 export function read(t: Task, fd: number, buf: number, count: number): number {
   const f = fileOf(t, fd);
   if (!f) return -E.EBADF;
-  if (count < 0) return -E.EINVAL;
-  return doRead(t, f, [{ base: buf, len: rwCount(count) }], -1);
+  const segs = oneBuffer(t, f, false, buf, count);
+  return typeof segs === 'number' ? segs : doRead(t, f, segs, -1);
 }
 
 export function write(t: Task, fd: number, buf: number, count: number): number {
   const f = fileOf(t, fd);
   if (!f) return -E.EBADF;
-  if (count < 0) return -E.EINVAL;
-  return doWrite(t, f, [{ base: buf, len: rwCount(count) }], -1);
+  const segs = oneBuffer(t, f, true, buf, count);
+  return typeof segs === 'number' ? segs : doWrite(t, f, segs, -1);
 }
 
 export function pread64(t: Task, fd: number, buf: number, count: number, pos: number): number {
   const f = fileOf(t, fd);
   if (!f) return -E.EBADF;
   if (pos < 0) return -E.EINVAL;
-  if (!f.readable) return -E.EBADF;
-  return doRead(t, f, [{ base: buf, len: rwCount(count) }], pos);
+  const segs = oneBuffer(t, f, false, buf, count, 3, pos);
+  return typeof segs === 'number' ? segs : doRead(t, f, segs, pos);
 }
 
 export function pwrite64(t: Task, fd: number, buf: number, count: number, pos: number): number {
   const f = fileOf(t, fd);
   if (!f) return -E.EBADF;
   if (pos < 0) return -E.EINVAL;
-  if (!f.writable) return -E.EBADF;
+  const segs = oneBuffer(t, f, true, buf, count, 3, pos);
+  if (typeof segs === 'number') return segs;
   // Linux quirk: pwrite on an O_APPEND file appends.
-  if (f.flags & O_APPEND) return doWrite(t, f, [{ base: buf, len: rwCount(count) }], -1);
-  return doWrite(t, f, [{ base: buf, len: rwCount(count) }], pos);
+  return doWrite(t, f, segs, f.flags & O_APPEND ? -1 : pos);
+}
+
+/** readv-family vectors: vlen reaches import_iovec as an unsigned int (its low 32 bits). */
+function vector(t: Task, iov: number, cnt: number): Seg[] | number {
+  return readIovec(t, iov, cnt >>> 0);
 }
 
 export function readv(t: Task, fd: number, iov: number, cnt: number): number {
   const f = fileOf(t, fd);
   if (!f) return -E.EBADF;
-  const segs = readIovec(t, iov, cnt);
+  const segs = vector(t, iov, cnt);
   return typeof segs === 'number' ? segs : doRead(t, f, segs, -1);
 }
 
 export function writev(t: Task, fd: number, iov: number, cnt: number): number {
   const f = fileOf(t, fd);
   if (!f) return -E.EBADF;
-  const segs = readIovec(t, iov, cnt);
+  const segs = vector(t, iov, cnt);
   return typeof segs === 'number' ? segs : doWrite(t, f, segs, -1);
 }
 
@@ -202,16 +237,20 @@ export function preadv(t: Task, fd: number, iov: number, cnt: number, pos: numbe
   const f = fileOf(t, fd);
   if (!f) return -E.EBADF;
   if (pos < 0) return -E.EINVAL;
-  const segs = readIovec(t, iov, cnt);
-  return typeof segs === 'number' ? segs : doRead(t, f, segs, pos);
+  const segs = vector(t, iov, cnt);
+  if (typeof segs === 'number') return segs;
+  const v = verifyPos(t, 3, pos, totalLen(segs));
+  return v < 0 ? v : doRead(t, f, segs, pos);
 }
 
 export function pwritev(t: Task, fd: number, iov: number, cnt: number, pos: number): number {
   const f = fileOf(t, fd);
   if (!f) return -E.EBADF;
   if (pos < 0) return -E.EINVAL;
-  const segs = readIovec(t, iov, cnt);
-  return typeof segs === 'number' ? segs : doWrite(t, f, segs, f.flags & O_APPEND ? -1 : pos);
+  const segs = vector(t, iov, cnt);
+  if (typeof segs === 'number') return segs;
+  const v = verifyPos(t, 3, pos, totalLen(segs));
+  return v < 0 ? v : doWrite(t, f, segs, f.flags & O_APPEND ? -1 : pos);
 }
 
 /** preadv2/pwritev2: offset -1 means the file offset; RWF_* flags other than HIPRI/DSYNC/SYNC are refused. */

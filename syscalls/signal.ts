@@ -1,11 +1,12 @@
 /** Signal syscalls: dispositions, masks, sending, waiting; delivery is src/kernel/signal-delivery. */
+import { kernelPid, kernelPidSpec, seesGroup, viewPid } from '../src/kernel/namespaces/pid-view';
 import type { Task } from '../src/kernel/task';
 import { sendToGroup, sendToTask, fatalStatus } from '../src/kernel/signal-delivery';
 import { popSignalFrame } from '../src/kernel/signal-frame';
 import { exitGroup } from '../src/kernel/process-lifecycle';
 import {
   type SigInfo, nextDeliverable, sigbit, SIGCONT, SIGKILL, SIGSTOP, SIGSEGV, SI_USER, SI_TKILL, UNBLOCKABLE,
-  SS_DISABLE, SS_ONSTACK, SS_AUTODISARM, NSIG, encodeSigInfo,
+  SS_DISABLE, SS_ONSTACK, SS_AUTODISARM, NSIG, encodeSigInfo, altStackOf,
 } from '../src/kernel/signals';
 import { KEEP_REGS, NO_RESUME } from '../src/kernel/syscall-dispatch';
 import { installFd } from './fd-install';
@@ -114,9 +115,9 @@ export function sigaltstack(t: Task, ssAddr: number, oldAddr: number): number {
   if (oldAddr) {
     const a = t.sig.altStack;
     const b = Buffer.alloc(24);
-    b.writeBigUInt64LE(BigInt(a.sp), 0);
+    b.writeBigUInt64LE(a.rawSp ?? BigInt(a.sp), 0);
     b.writeInt32LE(onStack ? SS_ONSTACK : a.flags & SS_DISABLE ? SS_DISABLE : a.flags, 8);
-    b.writeBigUInt64LE(BigInt(a.size), 16);
+    b.writeBigUInt64LE(a.rawSize ?? BigInt(a.size), 16);
     if (!t.mem.write(oldAddr, b)) return -E.EFAULT;
   }
   if (ssAddr) {
@@ -129,9 +130,9 @@ export function sigaltstack(t: Task, ssAddr: number, oldAddr: number): number {
     if (mode === SS_DISABLE) {
       t.sig.altStack = { sp: 0, flags: SS_DISABLE, size: 0 };
     } else {
-      const size = Number(b.readBigUInt64LE(16));
-      if (size < MINSIGSTKSZ) return -E.ENOMEM;
-      t.sig.altStack = { sp: Number(b.readBigUInt64LE(0)), flags: flags & SS_AUTODISARM, size };
+      const rawSize = b.readBigUInt64LE(16);
+      if (rawSize < BigInt(MINSIGSTKSZ)) return -E.ENOMEM;
+      t.sig.altStack = altStackOf(b.readBigUInt64LE(0), flags & SS_AUTODISARM, rawSize);
     }
   }
   return 0;
@@ -144,14 +145,16 @@ function userInfo(t: Task, sig: number, code = SI_USER): SigInfo {
 }
 
 function groupsFor(t: Task, pid: number): ThreadGroup[] | number {
-  const all = [...t.kernel.threadGroups.values()].filter((g) => !g.zombie);
+  pid = kernelPidSpec(t, pid);
+  // Only the processes of the caller's pid namespace (all of them without one).
+  const all = [...t.kernel.threadGroups.values()].filter((g) => !g.zombie && seesGroup(t, g));
   if (pid > 0) {
     // A zombie still exists until reaped: kill() on it succeeds and does nothing.
     const g = t.kernel.threadGroups.get(pid);
     return g ? [g] : -E.ESRCH;
   }
   if (pid === 0) return all.filter((g) => g.pgid === t.tg.pgid);
-  if (pid === -1) return all.filter((g) => g.pid !== 1 && g !== t.tg);
+  if (pid === -1) return all.filter((g) => viewPid(t, g.pid) !== 1 && g !== t.tg);
   const list = all.filter((g) => g.pgid === -pid);
   return list.length ? list : -E.ESRCH;
 }
@@ -188,6 +191,8 @@ function mayKill(t: Task, target: Task, sig: number): boolean {
 
 function sendTid(t: Task, tgid: number, tid: number, sig: number): number {
   if (sig < 0 || sig > NSIG || tid <= 0) return -E.EINVAL;
+  tid = kernelPid(t, tid);
+  if (tgid > 0) tgid = kernelPid(t, tgid);
   const target = t.kernel.tasks.get(tid);
   if (!target || (tgid > 0 && target.tg.pid !== tgid)) return -E.ESRCH;
   if (!mayKill(t, target, sig)) return -E.EPERM;

@@ -1,4 +1,4 @@
-/** Data moved between two fds inside the Sentry: sendfile, splice, tee, copy_file_range. */
+/** Data moved between two fds inside the Sentry: sendfile, splice, tee, copy_file_range; vmsplice. */
 import { HostFsFile } from '../fs/fsimpl/hostfs/hostfs';
 import * as E from '../src/abi/errno';
 import type { Task } from '../src/kernel/task';
@@ -6,6 +6,9 @@ import { SeekableFile, type FileDescription } from '../fs/vfs/file';
 import { PipeEnd } from '../fs/fsimpl/pipefs/pipe';
 import { O_APPEND, O_NONBLOCK, POLLIN, POLLOUT, S_IFMT, S_IFREG, S_IFDIR, SEEK_CUR, SEEK_SET } from '../src/abi/fs';
 import { EFAULT, CHUNK, stage, fileOf, sigpipe, waitFor } from './fs-common';
+import { sizeArg, MAX_RW_COUNT } from './user-args';
+import { argToNumber } from '../src/platform/event-buffer';
+import { copySegs, readIovec, totalLen } from './iovec';
 
 /**
  * Takes up to b.length bytes from `from` (at `fromOff`, or -1 = its file position) without
@@ -55,6 +58,7 @@ function transfer(t: Task, from: FileDescription, fromOff: number, to: FileDescr
     if (nonblock) break;
   }
   commit(w);
+  if (w > 0 && t.kernel.hooks !== null) t.kernel.hooks.wrote(t, to, w);
   return { n: w, waitIn: false };
 }
 
@@ -157,8 +161,8 @@ export function tee(t: Task, fdIn: number, fdOut: number, len: number, flags: nu
   return out.pipe.write(b);
 }
 
-export function copy_file_range(t: Task, fdIn: number, offIn: number, fdOut: number, offOut: number, len: number, flags: number): number {
-  if (flags !== 0) return -E.EINVAL;
+export function copy_file_range(t: Task, fdIn: number, offIn: number, fdOut: number, offOut: number, lenArg: number, flags: number): number {
+  if (flags >>> 0 !== 0) return -E.EINVAL;
   const inp = fileOf(t, fdIn);
   const out = fileOf(t, fdOut);
   if (!inp || !out) return -E.EBADF;
@@ -171,19 +175,16 @@ export function copy_file_range(t: Task, fdIn: number, offIn: number, fdOut: num
   // Files the Sentry cannot address by offset (a host fd it was handed): EXDEV, the
   // answer that makes callers (coreutils cat/cp) fall back to read/write.
   if (!(inp instanceof SeekableFile) || !(out instanceof SeekableFile)) return -E.EXDEV;
-  let ioff = inp.pos;
-  let ooff = out.pos;
-  if (offIn !== 0) {
-    const v = t.mem.readI64(offIn);
-    if (v === null) return EFAULT;
-    ioff = v;
-  }
-  if (offOut !== 0) {
-    const v = t.mem.readI64(offOut);
-    if (v === null) return EFAULT;
-    ooff = v;
-  }
+  // The offsets exactly (u64), for generic_copy_file_checks: offset + the size_t len must not wrap.
+  const in64 = offIn !== 0 ? t.mem.readBigU64(offIn) : BigInt(inp.pos);
+  const out64 = offOut !== 0 ? t.mem.readBigU64(offOut) : BigInt(out.pos);
+  if (in64 === null || out64 === null) return EFAULT;
+  const len64 = sizeArg(t, 4, lenArg);
+  if (in64 + len64 >= 1n << 64n || out64 + len64 >= 1n << 64n) return -E.EOVERFLOW;
+  const ioff = argToNumber(in64);
+  const ooff = argToNumber(out64);
   if (ioff < 0 || ooff < 0) return -E.EINVAL;
+  const len = Number(len64 < BigInt(MAX_RW_COUNT) ? len64 : BigInt(MAX_RW_COUNT));
   const sameInode = (inp.dentry?.inode ?? inp.inode) === (out.dentry?.inode ?? out.inode);
   if (sameInode && ioff < ooff + len && ooff < ioff + len) return -E.EINVAL;
   // Host file to host file: the host kernel copies (fs/fsimpl/hostfs/hostfs.ts).
@@ -201,6 +202,7 @@ export function copy_file_range(t: Task, fdIn: number, offIn: number, fdOut: num
     done += w;
     if (w < n) break;
   }
+  if (done > 0 && t.kernel.hooks !== null) t.kernel.hooks.wrote(t, out, done);
   if (offIn !== 0) {
     if (!t.mem.writeU64(offIn, ioff + done)) return EFAULT;
   } else inp.pos += done;
@@ -208,4 +210,46 @@ export function copy_file_range(t: Task, fdIn: number, offIn: number, fdOut: num
     if (!t.mem.writeU64(offOut, ooff + done)) return EFAULT;
   } else out.pos += done;
   return done;
+}
+
+/**
+ * vmsplice: guest memory into a pipe (its write end) or a pipe's bytes into guest memory
+ * (its read end). Pages are copied, never shared (Linux may lend them; what the guest sees
+ * is the same unless it changes them while they sit in the pipe, which SPLICE_F_GIFT says
+ * it must not). SPLICE_F_NONBLOCK makes this call non-blocking whatever the fd's flags.
+ */
+export function vmsplice(t: Task, fd: number, iov: number, nr: number, flags: number): number {
+  if ((flags >>> 0) & ~SPLICE_F_ALL) return -E.EINVAL;
+  const f = fileOf(t, fd);
+  if (!f) return -E.EBADF;
+  if (!(f instanceof PipeEnd)) return -E.EBADF;
+  const segs = readIovec(t, iov, nr);
+  if (typeof segs === 'number') return segs;
+  const total = totalLen(segs);
+  if (total === 0) return 0;
+  const nb = (flags & SPLICE_F_NONBLOCK) !== 0 || (f.flags & O_NONBLOCK) !== 0;
+  const p = f.pipe;
+  if (f.writable) {
+    if (p.readers === 0) {
+      sigpipe(t);
+      return -E.EPIPE;
+    }
+    const room = p.capacity - p.len;
+    if (room === 0) return nb ? -E.EAGAIN : waitFor(t, f, POLLOUT);
+    const n = Math.min(total, room, CHUNK);
+    const b = stage(n).subarray(0, n);
+    if (!copySegs(t, segs, 0, b, n, false)) return EFAULT;
+    return p.write(b);
+  }
+  if (!f.readable) return -E.EBADF;
+  if (p.len === 0) {
+    if (p.writers === 0) return 0;
+    return nb ? -E.EAGAIN : waitFor(t, f, POLLIN);
+  }
+  const n = Math.min(total, p.len, CHUNK);
+  const b = stage(n).subarray(0, n);
+  p.peek(b);
+  if (!copySegs(t, segs, 0, b, n, true)) return EFAULT;
+  p.consume(n);
+  return n;
 }

@@ -6,10 +6,17 @@ import type { Dentry } from '../fs/vfs/dentry';
 import { encodeStat, encodeStatx, encodeStatfs } from '../fs/vfs/stat-layout';
 import { AT_FDCWD, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_EACCESS, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE } from '../src/abi/fs';
 import { EFAULT, fileOf, readPath } from './fs-common';
+import { seenGid, seenUid } from '../src/auth/userns';
+
+/** Owner and group as the caller's user namespace sees them (65534 when unmapped). */
+function seen<S extends { uid: number; gid: number }>(t: Task, st: S): S {
+  const ns = t.creds.userns;
+  return ns === null ? st : { ...st, uid: seenUid(ns, st.uid), gid: seenGid(ns, st.gid) };
+}
 
 function writeStat(t: Task, addr: number, st: ReturnType<FileDescription['stat']>): number {
   if (typeof st === 'number') return st;
-  return t.mem.write(addr, encodeStat(st)) ? 0 : EFAULT;
+  return t.mem.write(addr, encodeStat(seen(t, st))) ? 0 : EFAULT;
 }
 
 export function stat(t: Task, path: number, buf: number): number {
@@ -60,7 +67,7 @@ export function statx(t: Task, dirfd: number, path: number, flags: number, mask:
     st = t.kernel.vfs.stat(t, dirfd | 0, p, (flags & AT_SYMLINK_NOFOLLOW) === 0);
   }
   if (typeof st === 'number') return st;
-  return t.mem.write(buf, encodeStatx(st, 20)) ? 0 : EFAULT;
+  return t.mem.write(buf, encodeStatx(seen(t, st), 20)) ? 0 : EFAULT;
 }
 
 function accessCommon(t: Task, dirfd: number, path: number, mode: number, flags: number): number {

@@ -184,12 +184,12 @@ describe('sandbox properties', () => {
   });
 
   it('background processes die with the first process (pid-namespace semantics)', async () => {
-    const r = await runSandbox(['/bin/sh', '-c', 'sleep 60 & echo started'], { timeoutMs: 20_000 });
+    // Ending before the run's timeout (well under the 60 s sleep) is the check: no time compared.
+    const r = await runSandbox(['/bin/sh', '-c', 'sleep 60 & echo started'], { timeoutMs: 40_000 });
     expect(r.timedOut, explain(r)).toBe(false);
     expect(status(r), explain(r)).toBe(0);
     expect(r.stdout).toBe('started\n');
-    expect(r.ms, explain(r)).toBeLessThan(15_000);
-  });
+  }, 45_000);
 
   it('many concurrent processes', async () => {
     const r = await runSandbox(['/bin/sh', '-c', 'for i in $(seq 1 20); do (echo "p$i" | tr p q) & done; wait']);

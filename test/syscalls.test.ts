@@ -15,6 +15,7 @@ const COMPARED = [
   'getdents',
   'mm',
   'mm_shared_file',
+  'mm_advice',
   'fork_wait',
   'pipe_fork',
   'execve',

@@ -13,16 +13,20 @@ import type { GoferClient } from '../../src/gofer/client';
 import { Vfs } from '../vfs/vfs';
 import type { Inode } from '../vfs/inode';
 import { Kernel } from '../../src/kernel/kernel';
+import { timerQueue, TimerEntry } from '../../src/kernel/time/timers';
 import { HostFs } from '../fsimpl/hostfs/hostfs';
 import { DirectBackend, type HostBackend } from '../fsimpl/hostfs/host-backend';
 import { GoferBackend } from '../fsimpl/hostfs/gofer-backend';
 import type { CacheMode } from '../fsimpl/hostfs/cache';
 import { OverlayFs } from '../fsimpl/overlay/overlay';
 import { Tmpfs } from '../fsimpl/tmpfs/tmpfs';
+import { guestMemory } from '../../src/determinism/virtual-clock';
+import { hostMemFree, hostMemTotal } from '../../src/kernel/host-stats';
 import { createDevFs, createDevPts } from '../fsimpl/dev/devfs';
 import { openDevice, setControllingTty } from '../fsimpl/dev/devices';
-import { createProcFs } from '../fsimpl/proc/procfs';
+import { createProcFs, createProcFsForCaller } from '../fsimpl/proc/procfs';
 import { createSysFs } from '../fsimpl/sys/sysfs';
+import { cgroupFsFor } from '../fsimpl/sys/cgroupfs';
 
 export interface VfsOptions {
   /** Host directory shown (read-only, under a tmpfs overlay) as the guest's "/". Default "/". */
@@ -45,6 +49,11 @@ export interface VfsOptions {
    * built). false: the Sentry opens host files itself.
    */
   gofer?: boolean;
+  /**
+   * A running gofer that already serves exactly these roots (a reused pool worker's,
+   * src/server): used instead of starting one.
+   */
+  goferClient?: GoferClient | null;
   /** The root overlay's upper layer to start from (a restored checkpoint's, src/snapshot); default empty. */
   upper?: Tmpfs;
 }
@@ -60,15 +69,17 @@ export function createVfs(opts: VfsOptions = {}): Vfs {
   const served = binds.map((m, i) => (fileBind[i] ? path.dirname(m.src) : m.src));
   // Read-only roots are enforced by the gofer too (EROFS whatever the Sentry asks).
   const roots = [{ path: hostRoot, readonly: true }, ...binds.map((m, i) => ({ path: served[i], readonly: m.readonly }))];
-  const gofer = opts.gofer !== false ? spawnGofer(roots) : null;
+  const gofer = opts.goferClient !== undefined ? opts.goferClient : opts.gofer !== false ? spawnGofer(roots) : null;
   const vfs = new Vfs(new OverlayFs(new HostFs(backendFor(gofer, hostRoot, 0), true).root(), opts.upper), gofer);
   const kernel = opts.kernel ?? new Kernel();
   kernel.vfs = vfs;
+  if (gofer) boundWriteBehind(gofer, kernel);
   registerFsTypes(vfs, kernel);
   if (opts.ttyFd !== undefined) setControllingTty(opts.ttyFd);
   if (!opts.bare) {
     vfs.mountAt('/proc', createProcFs(vfs, kernel), 'nosuid,nodev,noexec');
     vfs.mountAt('/sys', createSysFs(kernel), 'nosuid,nodev,noexec');
+    vfs.mountAt('/sys/fs/cgroup', cgroupFsFor(kernel), 'nosuid,nodev,noexec');
     vfs.mountAt('/dev', createDevFs(), 'nosuid,mode=755');
     vfs.mountAt('/dev/pts', createDevPts(), 'nosuid,noexec,mode=620,ptmxmode=666');
     vfs.mountAt('/dev/shm', new Tmpfs({ mode: 0o1777 }), 'nosuid,nodev');
@@ -98,6 +109,27 @@ export function createVfs(opts: VfsOptions = {}): Vfs {
   return vfs;
 }
 
+/**
+ * How long a write-behind setattr (fs/fsimpl/hostfs: the owner, mode or times of a file
+ * the sandbox made) may wait for a round trip to carry it before the Sentry sends it
+ * alone: the host sees it within this bound (the guest sees it at once).
+ */
+export const WRITE_BEHIND_MS = 20;
+
+class FlushGofer extends TimerEntry {
+  constructor(private readonly gofer: GoferClient) {
+    super();
+  }
+  expire(): void {
+    this.gofer.flush();
+  }
+}
+
+function boundWriteBehind(gofer: GoferClient, kernel: Kernel): void {
+  const t = new FlushGofer(gofer);
+  gofer.onDeferred = () => timerQueue.schedule(t, kernel.nowNs() + WRITE_BEHIND_MS * 1e6);
+}
+
 /** A host path that exists and is not a directory (a bind of one file). */
 function isHostFile(p: string): boolean {
   try {
@@ -114,15 +146,17 @@ function backendFor(gofer: GoferClient | null, root: string, index: number): Hos
 
 /** What `mount -t TYPE` may create inside the sandbox. */
 function registerFsTypes(vfs: Vfs, kernel: Kernel): void {
-  vfs.fsTypes.set('tmpfs', (source) => new Tmpfs({ mode: 0o1777, source: source || 'tmpfs' }));
-  vfs.fsTypes.set('proc', () => createProcFs(vfs, kernel));
+  Tmpfs.ramBytes = () => guestMemory(hostMemTotal, hostMemFree).total;
+  vfs.fsTypes.set('tmpfs', (source, data) => Tmpfs.fromMountData(source || 'tmpfs', data ?? null));
+  vfs.fsTypes.set('proc', () => createProcFsForCaller(vfs, kernel));
   vfs.fsTypes.set('sysfs', () => createSysFs(kernel));
   vfs.fsTypes.set('devtmpfs', () => createDevFs());
   vfs.fsTypes.set('devpts', () => createDevPts());
   // Accepted as empty directories, like an unpopulated instance.
   // The sandbox's one IPC namespace: every mqueue mount shows the queues mq_open sees.
   vfs.fsTypes.set('mqueue', () => mqueueFsFor(kernel));
-  for (const type of ['cgroup', 'cgroup2', 'binfmt_misc', 'debugfs', 'tracefs', 'securityfs', 'pstore', 'bpf', 'hugetlbfs']) {
+  vfs.fsTypes.set('cgroup2', () => cgroupFsFor(kernel));
+  for (const type of ['cgroup', 'binfmt_misc', 'debugfs', 'tracefs', 'securityfs', 'pstore', 'bpf', 'hugetlbfs']) {
     vfs.fsTypes.set(type, (source) => new Tmpfs({ type, mode: 0o755, source: source || type }));
   }
 }

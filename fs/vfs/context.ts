@@ -3,8 +3,12 @@
  * fork() copies it; CLONE_FS shares the same object (the caller's decision).
  */
 import type { Dentry } from './dentry';
+import type { MntNs } from './mount-ns';
 
 export class FsContext {
+  /** The mount namespace its paths resolve in (fs/vfs/mount-ns.ts); null: the initial one. */
+  mntNs: MntNs = null;
+
   constructor(
     public root: Dentry,
     public cwd: Dentry,
@@ -12,6 +16,8 @@ export class FsContext {
   ) {}
 
   fork(): FsContext {
-    return new FsContext(this.root, this.cwd, this.umask);
+    const f = new FsContext(this.root, this.cwd, this.umask);
+    f.mntNs = this.mntNs;
+    return f;
   }
 }

@@ -7,31 +7,56 @@
  * (the dynamic loader's probing) cheap. /proc is not cached.
  */
 import type { Inode } from './inode';
+import type { Mount } from './mount';
 
 export class Dentry {
   /** Cached children: name -> dentry, or null for a known-absent name. */
   children: Map<string, Dentry | null> | null = null;
   /** Root dentry of the filesystem mounted on top of this one, if any. */
   mounted: Dentry | null = null;
+  /** On the way to a mount point (kept by uncached filesystems like one: /sys/fs before /sys/fs/cgroup). */
+  onMountPath = false;
   /** For the root dentry of a mounted filesystem: the dentry it covers. */
   mountpoint: Dentry | null = null;
   /** Set by unlink/rmdir: getcwd and /proc/pid/fd append " (deleted)". */
   deleted = false;
+  /** The mount this dentry is seen through (its flags: read-only, nodev...); a child inherits it. */
+  mnt: Mount | null;
 
   constructor(
     public name: string,
     public parent: Dentry | null,
     public inode: Inode,
-  ) {}
+  ) {
+    this.mnt = parent === null ? null : parent.mnt;
+  }
+
+  /** inode.dirGen when children was last known right. */
+  private gen = 0;
+
+  /**
+   * The directory changed through this dentry (the caller keeps children right): other
+   * dentries of the same inode (binds of it) drop what they cached at their next lookup.
+   */
+  touched(): void {
+    const fresh = this.gen === this.inode.dirGen;
+    this.inode.dirGen++;
+    if (fresh) this.gen = this.inode.dirGen;
+  }
 
   /** Cached child lookup; a miss asks the inode (and caches when the fs allows). */
   child(name: string): Dentry | number {
     const c = this.children;
     const cache = this.inode.fs.cacheable;
+    if (c !== null && this.gen !== this.inode.dirGen) {
+      // Changed through another mount: keep only the pinned mount points.
+      for (const [n, d] of c) if (d === null || (d.mounted === null && !d.onMountPath)) c.delete(n);
+      this.gen = this.inode.dirGen;
+    }
     if (c !== null) {
       const hit = c.get(name);
       // Uncached filesystems keep only mount points here (pinned by attach()).
-      if (hit !== undefined && (cache || (hit !== null && hit.mounted !== null))) {
+      if (hit !== undefined && (cache || (hit !== null && (hit.mounted !== null || hit.onMountPath)))) {
         return hit === null ? -2 /* ENOENT */ : hit;
       }
     }
@@ -47,6 +72,7 @@ export class Dentry {
 
   /** Records a child the VFS just created (replaces a negative entry). */
   added(name: string, inode: Inode): Dentry {
+    this.touched();
     const d = new Dentry(name, this, inode);
     if (inode.fs.cacheable) (this.children ??= new Map()).set(name, d);
     return d;
@@ -54,6 +80,7 @@ export class Dentry {
 
   /** Forgets a child after unlink/rmdir/rename; marks it deleted. */
   removed(name: string, markDeleted = true): void {
+    this.touched();
     const c = this.children;
     if (c === null) return;
     const d = c.get(name);

@@ -17,6 +17,14 @@ import {
 import type { Inode, Stat, DirEntry } from './inode';
 import type { Dentry } from './dentry';
 
+/**
+ * The largest offset a Sentry file takes (its s_maxbytes; Linux's tmpfs allows 2^63 - 1).
+ * Offsets are JS numbers, and syscall arguments from 2^52 up may be saturated
+ * (src/platform/event-buffer.ts argToNumber), so seeks past it fail with EINVAL and
+ * writes with EFBIG, as on a file system with a smaller limit.
+ */
+export const MAX_FILE_OFFSET = 2 ** 52 - 1;
+
 export abstract class FileDescription {
   private refs = 1;
   /** Offset for read/write/lseek. */
@@ -90,6 +98,10 @@ export abstract class FileDescription {
   /** Writes vanish without reading the buffer (/dev/null, /dev/zero): no guest copy needed. */
   get discardsWrites(): boolean {
     return false;
+  }
+  /** False where Linux's file has no mmap method (proc and sysfs attributes): ENODEV. */
+  get mappable(): boolean {
+    return true;
   }
   /** Directory listing for getdents; null when not a directory. */
   readdirEntries(): DirEntry[] | null {
@@ -202,7 +214,7 @@ export abstract class SeekableFile extends FileDescription {
       default: return -E.EINVAL;
     }
     const p = base + off;
-    if (p < 0) return -E.EINVAL;
+    if (p < 0 || p > MAX_FILE_OFFSET) return -E.EINVAL;
     return (this.pos = p);
   }
 }
@@ -242,12 +254,12 @@ export class DirFile extends FileDescription {
   }
   override seek(off: number, whence: number): number {
     if (whence === SEEK_SET) {
-      if (off < 0) return -E.EINVAL;
+      if (off < 0 || off > MAX_FILE_OFFSET) return -E.EINVAL;
       return (this.pos = off);
     }
     if (whence === SEEK_CUR) {
       const p = this.pos + off;
-      if (p < 0) return -E.EINVAL;
+      if (p < 0 || p > MAX_FILE_OFFSET) return -E.EINVAL;
       return (this.pos = p);
     }
     return -E.EINVAL;

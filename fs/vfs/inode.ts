@@ -67,6 +67,12 @@ export function allocAnonDev(): number {
 /** One mounted filesystem instance. */
 export abstract class FileSystem {
   readonly dev = allocAnonDev();
+  /**
+   * inotify (inotify.ts): the first guest watch on inode was added (true) or its last
+   * removed (false). A filesystem the host may change under the sandbox (hostfs, a
+   * shared bind) watches the host too. Optional.
+   */
+  watchChanged?(inode: Inode, watched: boolean): void;
   /** statfs f_type magic. */
   abstract readonly magic: number;
   /** Name in /proc/mounts ("tmpfs", "proc", "overlay"...). */
@@ -80,6 +86,16 @@ export abstract class FileSystem {
   /** Source column of /proc/mounts. */
   source = 'none';
   abstract root(): Inode;
+  /** Its last mount is gone (umount, a dead mount namespace): a tmpfs gives its pages back. */
+  unmounted(): void {}
+  /** mount(2) with MS_REMOUNT and a data string: the filesystem's own options (tmpfs: size=). */
+  reconfigure(_data: string | null): number {
+    return 0;
+  }
+  /** Its options as /proc/PID/mountinfo shows them after "-" (null: the mount's own string). */
+  superOptions(): string | null {
+    return null;
+  }
   /** statfs numbers: [bsize, blocks, bfree, bavail, files, ffree]. */
   statfsNumbers(): number[] {
     return [4096, 0, 0, 0, 0, 0];
@@ -89,6 +105,11 @@ export abstract class FileSystem {
 const ENOTDIR = -E.ENOTDIR;
 
 export abstract class Inode {
+  /**
+   * Bumped at each change of a directory's names through the VFS: dentries of it made
+   * through another mount (a bind) see their cached children are stale (dentry.ts).
+   */
+  dirGen = 0;
   abstract readonly fs: FileSystem;
   abstract readonly ino: number;
   /** File type and permission bits. Cheap (no host call). */
@@ -119,6 +140,26 @@ export abstract class Inode {
   mknod(_name: string, _mode: number, _creds: Credentials, _rdev: number): Inode | number {
     return this.isDir ? -E.EPERM : ENOTDIR;
   }
+  /**
+   * open(O_CREAT) of a name the caller may create: makes the regular file if the name
+   * is absent, in one step with the lookup (hostfs: one Gofer round trip, not a
+   * negative lookup then a create). The new inode, or null: not made (it exists, or
+   * anything else), and the VFS then looks up and creates as usual. Optional.
+   */
+  createIfAbsent?(name: string, mode: number, creds: Credentials): Inode | null;
+  /**
+   * unlink of a name the VFS need not look at first (the caller may write the
+   * directory, it is not sticky, no mount on the name, nobody watches): removes it in
+   * one step (hostfs: one Gofer round trip, not a lookup then an unlink; a directory
+   * is EISDIR). 0 or -errno; null: take the usual path. Optional.
+   */
+  unlinkQuick?(name: string): number | null;
+  /**
+   * mkdir and symlink here answer EEXIST themselves, exactly (hostfs: the host's own
+   * mkdirat/symlinkat): the VFS need not look the name up first where it may create.
+   * Optional.
+   */
+  answersExisting?(): boolean;
   mkdir(_name: string, _mode: number, _creds: Credentials): Inode | number {
     return this.isDir ? -E.EPERM : ENOTDIR;
   }

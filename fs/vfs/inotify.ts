@@ -69,6 +69,7 @@ export class InotifyFile extends FileDescription {
     if (list) list.push(w);
     else watches.set(inode, [w]);
     watchCount++;
+    if (!list) inode.fs.watchChanged?.(inode, true);
     return w.wd;
   }
 
@@ -86,7 +87,10 @@ export class InotifyFile extends FileDescription {
     if (list) {
       const i = list.indexOf(w);
       if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) watches.delete(w.inode);
+      if (list.length === 0) {
+        watches.delete(w.inode);
+        w.inode.fs.watchChanged?.(w.inode, false);
+      }
     }
     watchCount--;
   }
@@ -167,8 +171,17 @@ export function notifyChild(dir: Dentry, name: string, child: Inode | null, mask
   if (child !== null) deliver(child, mask | isDir, 0, '');
 }
 
-/** An event on an open file or a path (modify, attrib, open, close). */
-export function notifyDentry(d: Dentry | null, inode: Inode, mask: number): void {
+/** fanotify (fanotify.ts) takes the same open/modify/close events: its mark count and its entry. */
+let fanMarks = 0;
+let fanEvent: ((d: Dentry | null, inode: Inode, mask: number, by: object | null, f: FileDescription | null) => void) | null = null;
+export function setFanotify(count: number, hook: typeof fanEvent): void {
+  fanMarks = count;
+  fanEvent = hook;
+}
+
+/** An event on an open file or a path (modify, attrib, open, close); by: the caller, when known. */
+export function notifyDentry(d: Dentry | null, inode: Inode, mask: number, by: object | null = null, f: FileDescription | null = null): void {
+  if (fanMarks > 0) fanEvent!(d, inode, mask, by, f);
   if (watchCount === 0) return;
   const isDir = inode.isDir ? IN_ISDIR : 0;
   deliver(inode, mask | isDir, 0, '');
@@ -199,15 +212,34 @@ export function notifyRename(oldDir: Dentry, oldName: string, newDir: Dentry, ne
   deliver(moved, IN_MOVE_SELF, 0, '');
 }
 
+/**
+ * An event the host reported on a watched inode (fs/fsimpl/hostfs/host-watch.ts):
+ * delivered to its watchers as the VFS's own; IN_IGNORED (the host dropped the watch:
+ * the directory went) also ends every guest watch on it, as Linux does.
+ */
+export function notifyInode(inode: Inode, mask: number, cookie: number, name: string): void {
+  if (watchCount === 0) return;
+  deliver(inode, mask, cookie, name);
+  if (mask & IN_IGNORED) {
+    const list = watches.get(inode);
+    if (list) for (const w of list.slice()) w.owner.drop(w);
+  }
+}
+
+/** A fresh rename cookie (host cookies are renumbered: they share the guest's space). */
+export function newCookie(): number {
+  return nextCookie++;
+}
+
 /** Last close of a description. */
 export function notifyClose(f: FileDescription): void {
-  if (watchCount === 0 || f.isPath) return;
+  if ((watchCount === 0 && fanMarks === 0) || f.isPath) return;
   const inode = f.dentry !== null ? f.dentry.inode : f.inode;
-  notifyDentry(f.dentry, inode, (f.flags & O_ACCMODE) === O_RDONLY ? IN_CLOSE_NOWRITE : IN_CLOSE_WRITE);
+  notifyDentry(f.dentry, inode, (f.flags & O_ACCMODE) === O_RDONLY ? IN_CLOSE_NOWRITE : IN_CLOSE_WRITE, null, f);
 }
 
 FileDescription.closeHook = notifyClose;
 
 export function watching(): boolean {
-  return watchCount > 0;
+  return watchCount > 0 || fanMarks > 0;
 }

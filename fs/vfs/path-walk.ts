@@ -5,6 +5,7 @@
  * ENAMETOOLONG, search permission on every directory, mount crossings, and the openat2
  * RESOLVE_* restrictions.
  */
+import { mountNsInUse, visibleTop } from './mount-ns';
 import * as E from '../../src/abi/errno';
 import type { Credentials } from '../../src/auth/credentials';
 import {
@@ -61,18 +62,40 @@ export function walk(
     cur = start;
   }
   const trailingSlash = path.charCodeAt(len - 1) === 47;
-  // Remaining components, last one first, so symlink targets can be pushed on top.
-  const stack = path.split('/').filter((c) => c.length > 0).reverse();
+  // Components are read from path[pos, end) in place (no array per walk); a symlink's
+  // target components go on `pending` (last one first) and come before the rest.
+  let pos = 0;
+  let end = len;
+  let pending: string[] | null = null;
   let lastName = '.';
   if (parent) {
-    if (stack.length > 0) lastName = stack.shift()!;
+    let e = len;
+    while (e > 0 && path.charCodeAt(e - 1) === 47) e--;
+    if (e > 0) {
+      let b = e;
+      while (b > 0 && path.charCodeAt(b - 1) !== 47) b--;
+      lastName = path.slice(b, e);
+      end = b;
+    }
     if (nameTooLong(lastName)) return -E.ENAMETOOLONG;
   }
+  while (pos < end && path.charCodeAt(pos) === 47) pos++;
   let links = 0;
   // Depth below start, for RESOLVE_BENEATH's ".." check.
   let depth = 0;
-  while (stack.length > 0) {
-    const name = stack.pop()!;
+  for (;;) {
+    let name: string;
+    if (pending !== null && pending.length > 0) {
+      name = pending.pop()!;
+    } else if (pos < end) {
+      let j = pos;
+      while (j < end && path.charCodeAt(j) !== 47) j++;
+      name = path.slice(pos, j);
+      pos = j;
+      while (pos < end && path.charCodeAt(pos) === 47) pos++;
+    } else {
+      break;
+    }
     const dir = cur.inode;
     if (!dir.isDir) return -E.ENOTDIR;
     if (!mayExec(dir, creds)) return -E.EACCES;
@@ -92,10 +115,11 @@ export function walk(
     if (typeof next === 'number') return next;
     if (next.mounted !== null) {
       if (rflags & RESOLVE_NO_XDEV) return -E.EXDEV;
-      next = next.top();
+      next = mountNsInUse() ? visibleTop(next) : next.top();
     }
     const ino = next.inode;
-    if (ino.isSymlink && (stack.length > 0 || parent || follow || trailingSlash)) {
+    const more = pos < end || (pending !== null && pending.length > 0);
+    if (ino.isSymlink && (more || parent || follow || trailingSlash)) {
       if (rflags & RESOLVE_NO_SYMLINKS) return -E.ELOOP;
       if (++links > MAX_SYMLINKS) return -E.ELOOP;
       if (isMagic(ino)) {
@@ -114,7 +138,8 @@ export function walk(
         depth = 0;
       }
       const parts = target.split('/');
-      for (let i = parts.length - 1; i >= 0; i--) if (parts[i].length > 0) stack.push(parts[i]);
+      pending ??= [];
+      for (let i = parts.length - 1; i >= 0; i--) if (parts[i].length > 0) pending.push(parts[i]);
       continue;
     }
     cur = next;

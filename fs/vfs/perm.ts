@@ -4,7 +4,7 @@
  * or the object is a directory).
  */
 import type { Credentials } from '../../src/auth/credentials';
-import { capable, capableReal, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER } from '../../src/auth/capabilities';
+import { capable, capableReal, capableWrt, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER } from '../../src/auth/capabilities';
 import { S_IFMT, S_IFDIR } from '../../src/abi/fs';
 import type { Inode } from './inode';
 
@@ -14,7 +14,8 @@ export const MAY_READ = 4;
 
 export function permitted(mode: number, uid: number, gid: number, creds: Credentials, mask: number, realIds = false): boolean {
   const fsuid = realIds ? creds.uid : creds.fsuid;
-  const cap = realIds ? capableReal : capable;
+  // In a child user namespace a capability overrides only for a file whose ids it maps.
+  const cap = creds.userns !== null ? (c: Credentials, k: number) => !realIds && capableWrt(c, k, uid, gid) : realIds ? capableReal : capable;
   const isDir = (mode & S_IFMT) === S_IFDIR;
   // CAP_DAC_OVERRIDE: anything but executing a file no x bit allows; CAP_DAC_READ_SEARCH: reads and searches.
   if (cap(creds, CAP_DAC_OVERRIDE) && ((mask & MAY_EXEC) === 0 || isDir || (mode & 0o111) !== 0)) return true;
@@ -38,6 +39,6 @@ export function mayExec(dir: Inode, creds: Credentials): boolean {
 
 /** Sticky directories: only the owner of the entry or of the directory (or root) may remove it. */
 export function mayDeleteSticky(dir: Inode, victim: Inode, creds: Credentials): boolean {
-  if ((dir.mode & 0o1000) === 0 || capable(creds, CAP_FOWNER)) return true;
+  if ((dir.mode & 0o1000) === 0 || capableWrt(creds, CAP_FOWNER, victim.uid, victim.gid)) return true;
   return victim.uid === creds.fsuid || dir.uid === creds.fsuid;
 }

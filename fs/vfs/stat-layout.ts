@@ -28,27 +28,54 @@ export function putU64(b: Buffer, off: number, v: number): void {
   }
 }
 
+/** statBuf as 32-bit words and as 64-bit values (it is 8-aligned: Buffer.alloc, not a pool slice). */
+const statW = new Int32Array(statBuf.buffer, statBuf.byteOffset, 36);
+const statI64 = new BigInt64Array(statBuf.buffer, statBuf.byteOffset, 18);
+const statU64 = new BigUint64Array(statBuf.buffer, statBuf.byteOffset, 18);
+
+/** putI64/putU64 on statBuf through its word views: the same bytes, no bounds checks. */
+function statI(i: number, v: number): void {
+  if (v >= 0 && v < 4294967296) {
+    statW[2 * i] = v;
+    statW[2 * i + 1] = 0;
+  } else {
+    statI64[i] = BigInt(Math.trunc(v));
+  }
+}
+function statU(i: number, v: number): void {
+  if (v >= 0 && v < 4294967296) {
+    statW[2 * i] = v;
+    statW[2 * i + 1] = 0;
+  } else {
+    statU64[i] = BigInt.asUintN(64, BigInt(Math.trunc(v)));
+  }
+}
+
 export function encodeStat(st: Stat): Buffer {
-  const b = statBuf;
-  putU64(b, 0, st.dev);
-  putU64(b, 8, st.ino);
-  putU64(b, 16, st.nlink);
-  b.writeUInt32LE(st.mode >>> 0, 24);
-  b.writeUInt32LE(st.uid >>> 0, 28);
-  b.writeUInt32LE(st.gid >>> 0, 32);
-  b.writeUInt32LE(0, 36);
-  putU64(b, 40, st.rdev);
-  putI64(b, 48, st.size);
-  putI64(b, 56, st.blksize);
-  putI64(b, 64, st.blocks);
-  putI64(b, 72, st.atimeSec);
-  putI64(b, 80, st.atimeNsec);
-  putI64(b, 88, st.mtimeSec);
-  putI64(b, 96, st.mtimeNsec);
-  putI64(b, 104, st.ctimeSec);
-  putI64(b, 112, st.ctimeNsec);
-  b.fill(0, 120, 144);
-  return b;
+  statU(0, st.dev);
+  statU(1, st.ino);
+  statU(2, st.nlink);
+  statW[6] = st.mode;
+  statW[7] = st.uid;
+  statW[8] = st.gid;
+  statW[9] = 0;
+  statU(5, st.rdev);
+  statI(6, st.size);
+  statI(7, st.blksize);
+  statI(8, st.blocks);
+  statI(9, st.atimeSec);
+  statI(10, st.atimeNsec);
+  statI(11, st.mtimeSec);
+  statI(12, st.mtimeNsec);
+  statI(13, st.ctimeSec);
+  statI(14, st.ctimeNsec);
+  statW[30] = 0;
+  statW[31] = 0;
+  statW[32] = 0;
+  statW[33] = 0;
+  statW[34] = 0;
+  statW[35] = 0;
+  return statBuf;
 }
 
 export const STATX_BASIC_STATS = 0x7ff;

@@ -5,7 +5,8 @@
  *
  * Every method returns a negative errno on failure and never throws.
  */
-import { capable, CAP_CHOWN, CAP_FOWNER, CAP_FSETID } from '../../src/auth/capabilities';
+import { forgetPropagation } from './propagation';
+import { capableWrt, CAP_CHOWN, CAP_FOWNER, CAP_FSETID } from '../../src/auth/capabilities';
 import * as E from '../../src/abi/errno';
 import type { Credentials } from '../../src/auth/credentials';
 import {
@@ -30,9 +31,25 @@ import { randomBytes } from '../../src/determinism/entropy';
 export type { FsCaller };
 
 /** Makes a new instance of a filesystem type for mount(2): the source argument in, -errno out. */
-export type FsFactory = (source: string) => FileSystem | number;
+/** Makes a filesystem for mount(2): its source and data string (the options; null: none). */
+export type FsFactory = (source: string, data?: string | null) => FileSystem | number;
 
 const isDot = (n: string): boolean => n === '.' || n === '..';
+
+/** Writes through d are refused: its filesystem or the mount it is seen through is read-only. */
+export function readOnly(d: Dentry): boolean {
+  return d.inode.fs.readonly || (d.mnt !== null && d.mnt.readonly);
+}
+
+/**
+ * Whether a one-request change of name in dir (a filesystem's create/unlink that skips
+ * the lookup, and so the usual path's checks) may run: the mount and filesystem are
+ * writable, no cached dentry (a mount point) sits on the name, the caller may write and
+ * search dir. Else the usual path runs and gives the errno in Linux's order.
+ */
+function mayChangeQuickly(c: FsCaller, dir: Dentry, name: string): boolean {
+  return !readOnly(dir) && dir.children?.has(name) !== true && mayAccess(dir.inode, c.creds, MAY_WRITE | MAY_EXEC);
+}
 
 export class Vfs {
   readonly rootDentry: Dentry;
@@ -47,7 +64,9 @@ export class Vfs {
     readonly gofer: GoferClient | null,
   ) {
     this.rootDentry = new Dentry('/', null, rootFs.root());
-    this.mounts.push(new Mount(rootFs, this.rootDentry, null, '/', 1, ''));
+    const m = new Mount(rootFs, this.rootDentry, null, '/', 1, '');
+    this.rootDentry.mnt = m;
+    this.mounts.push(m);
   }
 
   /** The fs context of the first task: root and cwd at the sandbox root, umask 022. */
@@ -96,28 +115,62 @@ export class Vfs {
 
   /** Stacks a filesystem (rootInode: its root, or a bind's directory) on the uncovered dentry `at`. */
   attach(at: Dentry, fs: FileSystem, rootInode: Inode, path: string, options: string): Mount {
-    const parent = this.mounts.find((m) => m.fs === at.inode.fs);
     const r = new Dentry(at.name, null, rootInode);
-    r.mountpoint = at;
-    at.mounted = r;
-    // Pin the covered dentry so later lookups find the mount even on uncached filesystems.
-    if (at.parent !== null) (at.parent.children ??= new Map()).set(at.name, at);
-    const m = new Mount(fs, r, at, path, parent ? parent.id : 1, options);
+    const m = new Mount(fs, r, null, path, at.mnt?.id ?? 1, options);
+    r.mnt = m;
+    this.linkMount(m, at);
     this.mounts.push(m);
     return m;
   }
 
-  /** Removes the mount whose root dentry is `root` (umount). */
-  detach(root: Dentry): number {
-    const i = this.mounts.findIndex((m) => m.root === root);
-    if (i < 0 || root.mountpoint === null) return -E.EINVAL;
+  /** Puts mount m (not on any dentry) on top of the uncovered dentry `at`. */
+  linkMount(m: Mount, at: Dentry): void {
+    m.root.mountpoint = at;
+    m.mountpoint = at;
+    at.mounted = m.root;
+    // Pin the covered dentry so later lookups find the mount even on uncached filesystems.
+    if (at.parent !== null) (at.parent.children ??= new Map()).set(at.name, at);
+    // And the directories above it inside an uncached filesystem, so the walk reaches it.
+    for (let x = at.parent; x !== null && x.parent !== null && !x.inode.fs.cacheable && !x.onMountPath; x = x.parent) {
+      x.onMountPath = true;
+      (x.parent.children ??= new Map()).set(x.name, x);
+    }
+  }
+
+  /** Takes mount m off the dentry it covers; what was stacked on it then covers that dentry. */
+  unlinkMount(m: Mount): void {
+    const root = m.root;
     const at = root.mountpoint;
+    if (at === null) return;
     at.mounted = root.mounted;
-    if (root.mounted !== null) root.mounted.mountpoint = at;
+    if (root.mounted !== null) {
+      root.mounted.mountpoint = at;
+      if (root.mounted.mnt !== null) root.mounted.mnt.mountpoint = at;
+    }
     root.mounted = null;
     root.mountpoint = null;
-    this.mounts.splice(i, 1);
+    m.mountpoint = null;
+  }
+
+  /** Removes the mount whose root dentry is `root` (umount). */
+  detach(root: Dentry): number {
+    const m = this.mounts.find((x) => x.root === root);
+    if (m === undefined || root.mountpoint === null) return -E.EINVAL;
+    this.drop(m, true);
     return 0;
+  }
+
+  /**
+   * Forgets a mount: off its dentry when `unlink` (else left on a detached tree,
+   * reachable only through open files), out of the table; its filesystem is told when
+   * that was its last mount.
+   */
+  drop(m: Mount, unlink = false): void {
+    if (unlink) this.unlinkMount(m);
+    forgetPropagation(m);
+    const i = this.mounts.indexOf(m);
+    if (i >= 0) this.mounts.splice(i, 1);
+    if (!this.mounts.some((x) => x.fs === m.fs)) m.fs.unmounted();
   }
 
   // ---------------------------------------------------------------- lookups
@@ -170,12 +223,16 @@ export class Vfs {
 
   // ---------------------------------------------------------------- open
 
+  /** Whether the last open() made its file (read right after it by the CI watcher: one syscall at a time). */
+  lastOpenCreated = false;
+
   open(c: FsCaller, dirfd: number, path: string, flags: number, mode: number, rflags = 0): FileDescription | number {
     if ((flags & O_TMPFILE) === O_TMPFILE) return this.openTmpfile(c, dirfd, path, flags, mode);
     if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | 0o2000000 /* O_CLOEXEC */;
     const follow = (flags & O_NOFOLLOW) === 0;
     let d: Dentry;
     let created = false;
+    this.lastOpenCreated = false;
     if (flags & O_CREAT && !(flags & O_PATH)) {
       if (flags & O_DIRECTORY) return -E.EINVAL;
       const p0 = this.lookupParent(c, dirfd, path, rflags);
@@ -184,15 +241,17 @@ export class Vfs {
       if (p.trailingSlash || isDot(p.name)) return -E.EISDIR;
       // A final symlink is followed, and a dangling one creates its target (as Linux does).
       for (let links = 0; ; links++) {
-        const ch = p.dir.child(p.name);
+        const quick = this.createIfAbsent(c, p.dir, p.name, mode);
+        const ch = quick === null ? p.dir.child(p.name) : -E.ENOENT;
         if (typeof ch === 'number') {
           if (ch !== -E.ENOENT) return ch;
           if (!mayAccess(p.dir.inode, c.creds, MAY_WRITE | MAY_EXEC)) return -E.EACCES;
-          if (p.dir.inode.fs.readonly) return -E.EROFS;
-          const ino = p.dir.inode.mknod(p.name, S_IFREG | (mode & ~c.fsCtx.umask & 0o7777), c.creds, 0);
+          if (readOnly(p.dir)) return -E.EROFS;
+          const ino = quick ?? p.dir.inode.mknod(p.name, S_IFREG | (mode & ~c.fsCtx.umask & 0o7777), c.creds, 0);
           if (typeof ino === 'number') return ino;
           d = p.dir.added(p.name, ino);
           created = true;
+          this.lastOpenCreated = true;
           notify.notifyChild(p.dir, p.name, null, notify.IN_CREATE);
           break;
         }
@@ -225,6 +284,17 @@ export class Vfs {
     return this.openDentry(c, d, flags, created);
   }
 
+  /**
+   * The filesystem's one-step create of an absent name (Inode.createIfAbsent), where
+   * the usual path would end in a create too: a directory the caller may write, no
+   * mount on the name. Null: take the usual path.
+   */
+  private createIfAbsent(c: FsCaller, dir: Dentry, name: string, mode: number): Inode | null {
+    const ino = dir.inode;
+    if (ino.createIfAbsent === undefined || !mayChangeQuickly(c, dir, name)) return null;
+    return ino.createIfAbsent(name, S_IFREG | (mode & ~c.fsCtx.umask & 0o7777), c.creds);
+  }
+
   /** Opens an already-resolved dentry (also used for /proc/pid/fd reopen and exec). */
   openDentry(c: FsCaller, d: Dentry, flags: number, created = false): FileDescription | number {
     const inode = d.inode;
@@ -247,11 +317,13 @@ export class Vfs {
       if (wantsWrite) mask |= MAY_WRITE;
       if (mask !== 0 && !mayAccess(inode, c.creds, mask)) return -E.EACCES;
     }
-    if (wantsWrite && (type === S_IFREG || type === S_IFDIR) && inode.fs.readonly) return -E.EROFS;
+    if (wantsWrite && (type === S_IFREG || type === S_IFDIR) && readOnly(d)) return -E.EROFS;
+    // nodev: device files on this mount do not open.
+    if ((type === S_IFCHR || type === S_IFBLK) && d.mnt !== null && d.mnt.nodev) return -E.EACCES;
     const f = inode.open(flags);
     if (typeof f === 'number') return f;
     f.dentry = d;
-    notify.notifyDentry(d, inode, notify.IN_OPEN);
+    notify.notifyDentry(d, inode, notify.IN_OPEN, c, f);
     return f;
   }
 
@@ -287,6 +359,7 @@ export class Vfs {
     const inode = d.inode;
     if ((inode.mode & S_IFMT) !== S_IFREG) return -E.EACCES;
     if (!mayAccess(inode, c.creds, MAY_EXEC)) return -E.EACCES;
+    if (d.mnt !== null && d.mnt.noexec) return -E.EACCES;
     const f = inode.open(O_RDONLY);
     if (typeof f === 'number') return f;
     f.dentry = d;
@@ -314,7 +387,7 @@ export class Vfs {
     if (mode & X_OK) mask |= MAY_EXEC;
     if (!permitted(i.mode, i.uid, i.gid, c.creds, mask, real)) return -E.EACCES;
     const t = i.mode & S_IFMT;
-    if (mode & W_OK && i.fs.readonly && (t === S_IFREG || t === S_IFDIR || t === S_IFLNK)) return -E.EROFS;
+    if (mode & W_OK && readOnly(d) && (t === S_IFREG || t === S_IFDIR || t === S_IFLNK)) return -E.EROFS;
     return 0;
   }
 
@@ -322,8 +395,8 @@ export class Vfs {
   setattr(c: FsCaller, d: Dentry | Inode, a: SetAttr, viaFile = false): number {
     const inode = d instanceof Dentry ? d.inode : d;
     const cr = c.creds;
-    const owner = cr.fsuid === inode.uid || capable(cr, CAP_FOWNER);
-    const chownCap = capable(cr, CAP_CHOWN);
+    const owner = cr.fsuid === inode.uid || capableWrt(cr, CAP_FOWNER, inode.uid, inode.gid);
+    const chownCap = capableWrt(cr, CAP_CHOWN, inode.uid, inode.gid);
     if (a.mode !== undefined && !owner) return -E.EPERM;
     if (a.uid !== undefined && a.uid !== -1 && a.uid !== inode.uid && !chownCap) return -E.EPERM;
     if (a.gid !== undefined && a.gid !== -1 && a.gid !== inode.gid && !chownCap) {
@@ -338,9 +411,9 @@ export class Vfs {
       const bothNow = (a.atime === undefined || a.atime === 'now') && (a.mtime === undefined || a.mtime === 'now');
       if (!owner && !(bothNow && mayAccess(inode, cr, MAY_WRITE))) return bothNow ? -E.EACCES : -E.EPERM;
     }
-    if (inode.fs.readonly) return -E.EROFS;
+    if (inode.fs.readonly || (d instanceof Dentry && readOnly(d))) return -E.EROFS;
     // A non-root chmod clears S_ISGID when the caller is not in the file's group.
-    if (a.mode !== undefined && !capable(cr, CAP_FSETID) && !cr.inGroup(inode.gid)) a.mode &= ~0o2000;
+    if (a.mode !== undefined && !capableWrt(cr, CAP_FSETID, inode.uid, inode.gid) && !cr.inGroup(inode.gid)) a.mode &= ~0o2000;
     // chown by anyone clears setuid/setgid on regular files.
     if ((a.uid !== undefined && a.uid !== -1) || (a.gid !== undefined && a.gid !== -1)) {
       if ((inode.mode & S_IFMT) === S_IFREG && a.mode === undefined && inode.mode & 0o6000) {
@@ -365,20 +438,24 @@ export class Vfs {
   // ---------------------------------------------------------------- namespace changes
 
   /** Shared checks of every creating call: the name is free and the directory writable. */
-  private prepareCreate(c: FsCaller, p: ParentResult): number {
+  private prepareCreate(c: FsCaller, p: ParentResult, quick = false): number {
     if (isDot(p.name)) return -E.EEXIST;
+    const dir = p.dir.inode;
+    // The create itself answers EEXIST (hostfs: one Gofer round trip, not a lookup first),
+    // where the caller may create and no mount sits on the name.
+    if (quick && dir.answersExisting?.() === true && mayChangeQuickly(c, p.dir, p.name)) return 0;
     const ex = p.dir.child(p.name);
     if (typeof ex !== 'number') return -E.EEXIST;
     if (ex !== -E.ENOENT) return ex;
     if (!mayAccess(p.dir.inode, c.creds, MAY_WRITE | MAY_EXEC)) return -E.EACCES;
-    if (p.dir.inode.fs.readonly) return -E.EROFS;
+    if (readOnly(p.dir)) return -E.EROFS;
     return 0;
   }
 
   mkdir(c: FsCaller, dirfd: number, path: string, mode: number): number {
     const p = this.lookupParent(c, dirfd, path);
     if (typeof p === 'number') return p;
-    const r = this.prepareCreate(c, p);
+    const r = this.prepareCreate(c, p, true);
     if (r < 0) return r;
     const ino = p.dir.inode.mkdir(p.name, mode & ~c.fsCtx.umask & 0o7777, c.creds);
     if (typeof ino === 'number') return ino;
@@ -410,7 +487,7 @@ export class Vfs {
     const p = this.lookupParent(c, dirfd, path);
     if (typeof p === 'number') return p;
     if (p.trailingSlash) return -E.ENOENT;
-    const r = this.prepareCreate(c, p);
+    const r = this.prepareCreate(c, p, true);
     if (r < 0) return r;
     const ino = p.dir.inode.symlink(p.name, target, c.creds);
     if (typeof ino === 'number') return ino;
@@ -428,9 +505,10 @@ export class Vfs {
     if (p.trailingSlash) return -E.ENOENT;
     const r = this.prepareCreate(c, p);
     if (r < 0) return r;
-    if (p.dir.inode.fs !== src.inode.fs) return -E.EXDEV;
+    if (p.dir.inode.fs !== src.inode.fs || p.dir.mnt !== src.mnt) return -E.EXDEV;
     const rr = p.dir.inode.link(p.name, src.inode);
     if (rr < 0) return rr;
+    p.dir.touched();
     p.dir.children?.delete(p.name);
     notify.notifyChild(p.dir, p.name, null, notify.IN_CREATE);
     notify.notifyDentry(null, src.inode, notify.IN_ATTRIB);
@@ -441,6 +519,15 @@ export class Vfs {
     const p = this.lookupParent(c, dirfd, path);
     if (typeof p === 'number') return p;
     if (isDot(p.name)) return p.name === '.' && p.trailingSlash ? -E.EISDIR : -E.EISDIR;
+    const dir = p.dir.inode;
+    if (dir.unlinkQuick !== undefined && !p.trailingSlash && (dir.mode & 0o1000) === 0 && !notify.watching() &&
+        mayChangeQuickly(c, p.dir, p.name)) {
+      const q = dir.unlinkQuick(p.name);
+      if (q !== null) {
+        if (q === 0) p.dir.removed(p.name);
+        return q;
+      }
+    }
     const ch = p.dir.child(p.name);
     if (typeof ch === 'number') return ch;
     if (ch.inode.isDir) return -E.EISDIR;
@@ -479,7 +566,7 @@ export class Vfs {
     if (!mayAccess(dir.inode, c.creds, MAY_WRITE | MAY_EXEC)) return -E.EACCES;
     if (!mayDeleteSticky(dir.inode, victim.inode, c.creds)) return -E.EPERM;
     if (victim.mounted !== null) return -E.EBUSY;
-    if (dir.inode.fs.readonly) return -E.EROFS;
+    if (readOnly(dir)) return -E.EROFS;
     return 0;
   }
 
@@ -498,7 +585,7 @@ export class Vfs {
     if (typeof dstR === 'number' && dstR !== -E.ENOENT) return dstR;
     const dst = typeof dstR === 'number' ? null : dstR;
     if ((op.trailingSlash || np.trailingSlash) && !src.inode.isDir) return -E.ENOTDIR;
-    if (op.dir.inode.fs !== np.dir.inode.fs) return -E.EXDEV;
+    if (op.dir.inode.fs !== np.dir.inode.fs || op.dir.mnt !== np.dir.mnt) return -E.EXDEV;
     if (flags & RENAME_EXCHANGE && dst === null) return -E.ENOENT;
     if (dst !== null && flags & RENAME_NOREPLACE) return -E.EEXIST;
     if (src.mounted !== null || (dst !== null && dst.mounted !== null)) return -E.EBUSY;
@@ -518,6 +605,8 @@ export class Vfs {
     r = op.dir.inode.rename(op.name, np.dir.inode, np.name, flags);
     if (r < 0) return r;
     // Move the cached dentries so cwd and open files keep their (new) paths.
+    op.dir.touched();
+    if (np.dir !== op.dir) np.dir.touched();
     op.dir.children?.delete(op.name);
     np.dir.children?.delete(np.name);
     if (dst !== null && !(flags & RENAME_EXCHANGE)) dst.deleted = true;
@@ -552,7 +641,7 @@ export class Vfs {
   /** statfs numbers of the filesystem holding d. */
   statfs(d: Dentry): { magic: number; nums: number[]; readonly: boolean; dev: number } {
     const fs = d.inode.fs;
-    return { magic: fs.magic, nums: fs.statfsNumbers(), readonly: fs.readonly, dev: fs.dev };
+    return { magic: fs.magic, nums: fs.statfsNumbers(), readonly: readOnly(d), dev: fs.dev };
   }
 }
 

@@ -72,7 +72,162 @@ __asm__(
        of the address space (cmpxchg32 (rdi) from eax to esi; eax = the old value). */
     "  .org 0x50, 0xcc\n"
     "  lock cmpxchg %esi, (%rdi)\n"
-    "  int3\n");
+    "  int3\n"
+    /* systrap: the same on a 64-bit word (writes a patched syscall site at once). */
+    "  .org 0x58, 0xcc\n"
+    "  lock cmpxchg %rsi, (%rdi)\n"
+    "  int3\n"
+    /* systrap: the trampoline of patched syscall sites (systrap_abi.h ST_PATCH_*).
+       Entered (st_tramp) from a site's entry with rcx = return address | nr << 48 (rax, rcx, r11
+       are the guest's to lose: a syscall clobbers rcx and r11, and the site's own mov
+       set eax). It does what the SIGSYS handler does, without the signal: registers
+       into the thread's frame (found by the host gs base, which the handler keeps at
+       the thread's slot), post, wait (st_tramp_wait), registers back. The handler
+       (systrap.c) knows these addresses: a signal before the post is dropped (the post
+       comes), after the reply it is taken as arriving at the syscall's return. */
+    "  .org 0x70, 0xcc\n"
+    ".globl st_tramp_begin, st_tramp_slow\n"
+    "st_tramp_begin:\n"
+    /* gs is not a slot (the guest set its own): the syscall takes the signal way. */
+    "st_tramp_bad:\n"
+    "  add $0x7f, %al\n" /* OF from al, then the rest from ah */
+    "  sahf\n"
+    "st_tramp_slow:\n"
+    "  ud2\n"
+    /* The entry of a `mov 0x8(%rsp),%r9; syscall` site (glibc's syscall(3)): the
+       number is the guest's rax (any value), rcx = the return address. A number that
+       fits 16 bits joins rcx as a `mov $nr,%eax` site's does; a larger one (ENOSYS to
+       be) goes back to the site's own `syscall` (at the return address - 2), trapped. */
+    "  .org 0x78, 0xcc\n"
+    ".globl st_tramp_rax\n"
+    "st_tramp_rax:\n"
+    "  mov %rax, %r11\n"
+    "  lahf\n"
+    "  seto %al\n"
+    "  cmp $0xffff, %r11\n"
+    "  ja 1f\n"
+    "  shl $48, %r11\n"
+    "  or %r11, %rcx\n"
+    "  jmp st_tramp_go\n"
+    "1:\n"
+    "  add $0x7f, %al\n"
+    "  sahf\n"
+    "  mov %r11, %rax\n"
+    "  lea -2(%rcx), %rcx\n"
+    "  jmp *%rcx\n"
+    "  .org 0xb0, 0xcc\n"
+    ".globl st_tramp\n"
+    "st_tramp:\n"
+    "  lahf\n"
+    "  seto %al\n" /* the guest's flags are in ax from here */
+    "st_tramp_go:\n"
+    "  rdgsbase %r11\n"
+    "  cmp st_slots_lo(%rip), %r11\n"
+    "  jb st_tramp_bad\n"
+    "  cmp st_slots_hi(%rip), %r11\n"
+    "  jae st_tramp_bad\n"
+    "  test $0x7fff, %r11d\n"
+    "  jnz st_tramp_bad\n"
+    "  mov %r15, 56(%r11)\n"
+    "  mov %r14, 64(%r11)\n"
+    "  mov %r13, 72(%r11)\n"
+    "  mov %r12, 80(%r11)\n"
+    "  mov %rbp, 88(%r11)\n"
+    "  mov %rbx, 96(%r11)\n"
+    "  mov %r10, 112(%r11)\n"
+    "  mov %r9, 120(%r11)\n"
+    "  mov %r8, 128(%r11)\n"
+    "  mov %rdx, 152(%r11)\n"
+    "  mov %rsi, 160(%r11)\n"
+    "  mov %rdi, 168(%r11)\n"
+    "  mov %rsp, 208(%r11)\n"
+    "  lea 0x8000(%r11), %rsp\n" /* the top of the slot's signal stack, never the guest's */
+    "  add $0x7f, %al\n"
+    "  sahf\n"
+    "  pushfq\n"
+    "  pop %rdx\n"
+    "  mov %rdx, 200(%r11)\n" /* eflags */
+    "  mov %rdx, 104(%r11)\n" /* r11: rflags, as the syscall instruction leaves it */
+    "  mov %rcx, %rdx\n"
+    "  shr $48, %rdx\n"
+    "  mov %rdx, 136(%r11)\n" /* rax and orig_rax: the number */
+    "  mov %rdx, 176(%r11)\n"
+    "  shl $16, %rcx\n"
+    "  shr $16, %rcx\n"
+    "  mov %rcx, 144(%r11)\n" /* rcx and rip: the return address */
+    "  mov %rcx, 184(%r11)\n"
+    "  movq $0x33, 192(%r11)\n"
+    "  movq $0x2b, 216(%r11)\n"
+    "  rdfsbase %rax\n"
+    "  mov %rax, 224(%r11)\n"
+    "  movq $0, 232(%r11)\n" /* the guest's gs base is 0 while the host's is the slot */
+    /* siginfo as seccomp's: SIGSYS, SYS_SECCOMP, call address, number, arch */
+    "  movq $31, 312(%r11)\n"
+    "  movq $1, 320(%r11)\n"
+    "  mov %rcx, 328(%r11)\n"
+    "  mov %edx, 336(%r11)\n"
+    "  movl $0xc000003e, 340(%r11)\n"
+    "  movl $31, 8(%r11)\n"
+    /* the FP/vector state, where the handler's would be: on the signal stack */
+    "  movabs $0x7ff000100000, %rsi\n"
+    "  movq $0, 0x2208(%r11)\n" /* XCOMP_BV: standard format */
+    "  mov 32(%rsi), %eax\n"
+    "  mov 36(%rsi), %edx\n"
+    "  xsave 0x2000(%r11)\n"
+    "  mov 24(%rsi), %eax\n"
+    "  mov %eax, 16(%r11)\n"
+    "  movq $0x2000, 48(%r11)\n"
+    "  rdtscp\n" /* the CPU (TSC_AUX) decides spinning */
+    "  and $0xfff, %ecx\n"
+    "  inc %ecx\n"
+    "  mov %ecx, 304(%r11)\n"
+    "  mov $1, %eax\n" /* ST_POSTED */
+    "  xchg %eax, (%r11)\n"
+    ".globl st_tramp_posted\n"
+    "st_tramp_posted:\n"
+    "  mov %r11, %rdi\n"
+    "  call st_tramp_wait\n"
+    "  rdgsbase %r11\n"
+    "  cmp $1, %eax\n" /* a plain resume; anything else (FP state, exit) the signal way */
+    "  jne st_tramp_fpret\n"
+    "  mov 232(%r11), %rax\n"
+    "  test %rax, %rax\n" /* the Sentry gave the guest a gs base: only a signal return sets it */
+    "  jnz st_tramp_fpret\n"
+    "  mov 224(%r11), %rax\n"
+    "  mov %rax, %rdx\n"
+    "  shl $16, %rdx\n"
+    "  sar $16, %rdx\n"
+    "  cmp %rax, %rdx\n"
+    "  jne 1f\n" /* non-canonical: keep the old base (as the handler does) */
+    "  wrfsbase %rax\n"
+    "1:\n"
+    "  pushq 200(%r11)\n"
+    "  popfq\n"
+    "  mov 56(%r11), %r15\n"
+    "  mov 64(%r11), %r14\n"
+    "  mov 72(%r11), %r13\n"
+    "  mov 80(%r11), %r12\n"
+    "  mov 88(%r11), %rbp\n"
+    "  mov 96(%r11), %rbx\n"
+    "  mov 112(%r11), %r10\n"
+    "  mov 120(%r11), %r9\n"
+    "  mov 128(%r11), %r8\n"
+    "  mov 136(%r11), %rax\n"
+    "  mov 144(%r11), %rcx\n"
+    "  mov 152(%r11), %rdx\n"
+    "  mov 160(%r11), %rsi\n"
+    "  mov 168(%r11), %rdi\n"
+    "  mov 208(%r11), %rsp\n"
+    "  mov 104(%r11), %r11\n"
+    "  jmp *%gs:184\n"
+    ".globl st_tramp_fpret\n"
+    "st_tramp_fpret:\n"
+    "  ud2\n"
+    ".globl st_tramp_end\n"
+    "st_tramp_end:\n"
+    "  .p2align 3, 0xcc\n"
+    "st_slots_lo: .quad 0x7ff000110000\n"
+    "st_slots_hi: .quad 0x7ff002110000\n");
 extern char stub_gadget[];
 long stub_hsys(long nr, long a, long b, long c, long d);
 extern char stub_restorer[];

@@ -15,6 +15,14 @@
  */
 #include "systrap_abi.h"
 
+/* Offsets st_tramp (stub.c) writes by number. */
+_Static_assert(offsetof(struct st_frame, regs) == 56, "st_tramp: regs");
+_Static_assert(offsetof(struct st_frame, cpu) == 304, "st_tramp: cpu");
+_Static_assert(offsetof(struct st_frame, siginfo) == 312, "st_tramp: siginfo");
+_Static_assert(offsetof(struct st_frame, fpoff) == 48 && offsetof(struct st_frame, fpsize) == 16, "st_tramp: fp");
+_Static_assert(offsetof(struct st_ctl, xsize) == 24 && offsetof(struct st_ctl, xmask) == 32, "st_tramp: ctl");
+_Static_assert(ST_SLOTS_BASE == 0x7ff000110000UL && ST_SLOT_SIZE == 0x8000 && ST_FRAME_SIZE == 0x2000, "st_tramp: slots");
+
 #define SIGSYS_ 31
 #define SA_SIGINFO_ 4
 #define SA_ONSTACK_ 0x08000000
@@ -55,44 +63,18 @@ static unsigned int st_fpsize(const unsigned char* fx) {
   return size;
 }
 
-__attribute__((used)) static void st_handler(int sig, void* si, void* ucv) {
-  struct k_ucontext* uc = ucv;
-  unsigned long sp = (unsigned long)__builtin_frame_address(0);
-  if (sp < ST_SLOTS_BASE || sp >= ST_SLOTS_BASE + ST_SLOT_SIZE * ST_NSLOTS) stub_hsys(__NR_exit, 0, 0, 0, 0);
-  struct st_frame* f = (struct st_frame*)(ST_SLOTS_BASE + (sp - ST_SLOTS_BASE) / ST_SLOT_SIZE * ST_SLOT_SIZE);
-  struct st_ctl* ctl = (struct st_ctl*)ST_FRAMES_BASE;
-  struct k_sigcontext* m = &uc->mc;
-  unsigned long* r = f->regs;
-  unsigned long fsb, gsb;
-  __asm__ volatile("rdfsbase %0" : "=r"(fsb));
-  __asm__ volatile("rdgsbase %0" : "=r"(gsb));
-  r[0] = m->r15, r[1] = m->r14, r[2] = m->r13, r[3] = m->r12, r[4] = m->rbp, r[5] = m->rbx;
-  r[6] = m->r11, r[7] = m->r10, r[8] = m->r9, r[9] = m->r8, r[10] = m->rax, r[11] = m->rcx;
-  r[12] = m->rdx, r[13] = m->rsi, r[14] = m->rdi, r[15] = m->rax, r[16] = m->rip, r[17] = m->cs;
-  r[18] = m->eflags, r[19] = m->rsp, r[20] = m->ss, r[21] = fsb, r[22] = gsb;
-  r[23] = r[24] = r[25] = r[26] = 0;
-  st_copy(f->siginfo, si, 128);
-  /* The FP image stays where the kernel put it, on this slot's signal stack, which the
-     Sentry maps too: it reads it there only when it needs it (signal frames, forks). */
-  unsigned char* fx = (unsigned char*)m->fpstate;
-  unsigned int fpsize = fx ? st_fpsize(fx) : 0;
-  f->fpoff = fx ? (unsigned long)fx - (unsigned long)f : 0;
-  f->fpsize = fpsize;
-  f->signo = (unsigned int)sig;
-  __atomic_store_n(&f->state, ST_POSTED, __ATOMIC_SEQ_CST);
-  if (__atomic_load_n(&ctl->sleeping, __ATOMIC_SEQ_CST)) {
-    unsigned long one = 1;
-    stub_hsys(__NR_write, ST_EVENTFD, (long)&one, 8, 0);
-  }
-  /* Spin first (a handoff costs ~0.1 us spinning, ~8 us through futex), then sleep. */
+/* Spins first (a handoff costs ~0.1 us spinning, ~8 us through futex), then sleeps,
+   until the Sentry's reply is in frame f (the post is made). */
+static inline __attribute__((always_inline)) void st_wait_reply(struct st_frame* f, struct st_ctl* ctl, unsigned int budget) {
   unsigned long t0 = st_rdtsc();
   unsigned int s;
   while ((s = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE)) != ST_REPLY) {
     unsigned long spun = st_rdtsc() - t0;
-    if (spun < ctl->spinCycles) {
+    if (spun < budget) {
       /* Past the first few microseconds, yield: if the Sentry shares this CPU, a pure
          spin would keep it off until the time slice ends. */
-      if (spun > 8000) stub_hsys(__NR_sched_yield, 0, 0, 0, 0);
+      unsigned int y = ctl->yieldCycles;
+      if (y && spun > y) stub_hsys(__NR_sched_yield, 0, 0, 0, 0);
       else __asm__ volatile("pause");
       continue;
     }
@@ -115,12 +97,51 @@ __attribute__((used)) static void st_handler(int sig, void* si, void* ucv) {
     }
     __atomic_store_n(&f->waiting, 0, __ATOMIC_SEQ_CST);
   }
+}
+
+/* How long a thread on `cpu` (+1) spins: not at all on the Sentry's CPU (that would
+   only keep the Sentry off it). */
+static inline __attribute__((always_inline)) unsigned int st_budget(struct st_ctl* ctl, unsigned int cpu) {
+  return cpu == ctl->sentryCpu ? 0 : ctl->spinCycles;
+}
+
+static inline __attribute__((always_inline)) void st_ring(struct st_ctl* ctl) {
+  if (__atomic_load_n(&ctl->sleeping, __ATOMIC_SEQ_CST)) {
+    unsigned long one = 1;
+    stub_hsys(__NR_write, ST_EVENTFD, (long)&one, 8, 0);
+  }
+}
+
+/* The trampoline's wait (st_tramp in stub.c has posted f): its own section, so the
+   handler knows a signal that lands here came while a patched syscall was out. Its
+   argument is only where to wait: a guest jumping here waits on its own memory. */
+__attribute__((section(".text.tramp"), noinline, used)) unsigned int st_tramp_wait(struct st_frame* f) {
+  struct st_ctl* ctl = (struct st_ctl*)ST_FRAMES_BASE;
+  unsigned int prof = ctl->prof;
+  if (prof) f->stamp[0] = f->stamp[1] = st_rdtsc();
+  st_ring(ctl);
+  st_wait_reply(f, ctl, st_budget(ctl, f->cpu));
+  if (prof) f->stamp[2] = f->stamp[3] = st_rdtsc();
+  return f->cmd;
+}
+
+extern char st_tramp_begin[], st_tramp_slow[], st_tramp_posted[], st_tramp_fpret[], st_tramp_end[];
+extern char st_tramp_c_begin[], st_tramp_c_end[];
+
+/* Loads the Sentry's reply (frame f) into the interrupted context: registers, fs/gs
+   bases (set here: the signal return does not restore them), FP state if changed. */
+static inline __attribute__((always_inline)) void st_apply(struct st_frame* f, struct st_ctl* ctl, struct k_sigcontext* m,
+                                                        unsigned char* fx, unsigned int fpsize) {
+  unsigned long* r = f->regs;
   unsigned int cmd = f->cmd;
   if ((cmd & 0xff) != ST_CMD_RESUME) stub_hsys(__NR_exit, 0, 0, 0, 0);
   m->r15 = r[0], m->r14 = r[1], m->r13 = r[2], m->r12 = r[3], m->rbp = r[4], m->rbx = r[5];
   m->r11 = r[6], m->r10 = r[7], m->r9 = r[8], m->r8 = r[9], m->rax = r[10], m->rcx = r[11];
   m->rdx = r[12], m->rsi = r[13], m->rdi = r[14], m->rip = r[16], m->eflags = r[18], m->rsp = r[19];
-  fsb = r[21], gsb = r[22];
+  unsigned long fsb = r[21], gsb = r[22];
+  /* Patching on, a guest gs base of 0 is the slot on the host (the trampoline finds its
+     frame by it); the guest never sees that value (st_handler reports it as 0). */
+  if (!gsb && ctl->patch) gsb = (unsigned long)f;
   /* Non-canonical bases would fault here, inside the handler: keep the old ones then. */
   if ((long)(fsb << 16) >> 16 == (long)fsb) __asm__ volatile("wrfsbase %0" ::"r"(fsb));
   if ((long)(gsb << 16) >> 16 == (long)gsb) __asm__ volatile("wrgsbase %0" ::"r"(gsb));
@@ -130,6 +151,89 @@ __attribute__((used)) static void st_handler(int sig, void* si, void* ucv) {
     st_copy(fx, f->fp, n < 464 ? n : 464);
     if (n > 512) st_copy(fx + 512, f->fp + 512, n - 512);
   }
+}
+
+__attribute__((used)) static void st_handler(int sig, void* si, void* ucv) {
+  struct k_ucontext* uc = ucv;
+  unsigned long tEntry = st_rdtsc();
+  unsigned long sp = (unsigned long)__builtin_frame_address(0);
+  if (sp < ST_SLOTS_BASE || sp >= ST_SLOTS_BASE + ST_SLOT_SIZE * ST_NSLOTS) stub_hsys(__NR_exit, 0, 0, 0, 0);
+  struct st_frame* f = (struct st_frame*)(ST_SLOTS_BASE + (sp - ST_SLOTS_BASE) / ST_SLOT_SIZE * ST_SLOT_SIZE);
+  struct st_ctl* ctl = (struct st_ctl*)ST_FRAMES_BASE;
+  struct k_sigcontext* m = &uc->mc;
+  unsigned char* fx = (unsigned char*)m->fpstate;
+  unsigned int fpsize = fx ? st_fpsize(fx) : 0;
+  /* A signal inside a patched syscall's path (window entry, trampoline, its wait). */
+  unsigned long ip = m->rip;
+  unsigned char fakeSi[128];
+  if (sig == 4 /* ILL */ && ip == (unsigned long)st_tramp_slow) {
+    /* The thread's gs base is not its slot: the syscall the site stands for, as if
+       trapped at the site (rcx = return | nr << 48, as the entry set it). */
+    unsigned long ret = m->rcx & 0xffffffffffffUL, nr = m->rcx >> 48;
+    m->rax = nr, m->rcx = ret, m->r11 = m->eflags, m->rip = ret;
+    for (unsigned i = 0; i < 128; i++) fakeSi[i] = 0;
+    *(int*)fakeSi = SIGSYS_;
+    *(int*)(fakeSi + 8) = 1; /* SYS_SECCOMP */
+    *(unsigned long*)(fakeSi + 16) = ret;
+    *(int*)(fakeSi + 24) = (int)nr;
+    *(unsigned int*)(fakeSi + 28) = 0xc000003eu;
+    si = fakeSi;
+    sig = SIGSYS_;
+  } else if (sig == 4 && ip == (unsigned long)st_tramp_fpret) {
+    /* The trampoline's reply needs a signal return (FP state, a guest gs base). */
+    st_apply(f, ctl, m, fx, fpsize);
+    uc->sigmask = 0;
+    return;
+  } else if (sig == SIGSYS_) {
+    /* A syscall trapped, wherever it was made (a guest jumping to the handler's own
+       instruction with another number included): served as any. */
+  } else if ((ip >= ST_PATCH_BASE && ip < ST_PATCH_BASE + ST_PATCH_SIZE) ||
+             (ip >= (unsigned long)st_tramp_begin && ip < (unsigned long)st_tramp_posted)) {
+    /* Before the post: the post is coming, which is all a kick asks for; a step trap
+       (TF) steps over the whole syscall. A fault here is a guest that jumped in
+       half-way: reported as any fault. */
+    if (sig == 23 /* URG */ || sig == 5 /* TRAP */) return;
+  } else if ((ip >= (unsigned long)st_tramp_posted && ip < (unsigned long)st_tramp_end) ||
+             (ip >= (unsigned long)st_tramp_c_begin && ip < (unsigned long)st_tramp_c_end) ||
+             (ip >= ST_GADGET_IP + 14 && ip <= ST_HSYS_IP + 1)) {
+    /* After the post: until the reply the Sentry holds the thread (nothing to report);
+       with the reply in, the thread is in effect back at the syscall's return, and the
+       signal is reported there (a kick must not be lost). */
+    if (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) == ST_REPLY) st_apply(f, ctl, m, fx, fpsize);
+    else if (sig == 23 /* URG */ || sig == 5 /* TRAP */) return;
+    /* (a fault with no reply in: a guest that jumped in half-way, reported as any) */
+  }
+  unsigned long* r = f->regs;
+  unsigned long fsb, gsb;
+  __asm__ volatile("rdfsbase %0" : "=r"(fsb));
+  __asm__ volatile("rdgsbase %0" : "=r"(gsb));
+  if (gsb == (unsigned long)f) gsb = 0; /* the slot (patching): the guest's base is 0 */
+  r[0] = m->r15, r[1] = m->r14, r[2] = m->r13, r[3] = m->r12, r[4] = m->rbp, r[5] = m->rbx;
+  r[6] = m->r11, r[7] = m->r10, r[8] = m->r9, r[9] = m->r8, r[10] = m->rax, r[11] = m->rcx;
+  r[12] = m->rdx, r[13] = m->rsi, r[14] = m->rdi, r[15] = m->rax, r[16] = m->rip, r[17] = m->cs;
+  r[18] = m->eflags, r[19] = m->rsp, r[20] = m->ss, r[21] = fsb, r[22] = gsb;
+  r[23] = r[24] = r[25] = r[26] = 0;
+  st_copy(f->siginfo, si, 128);
+  /* The FP image stays where the kernel put it, on this slot's signal stack, which the
+     Sentry maps too: it reads it there only when it needs it (signal frames, forks). */
+  f->fpoff = fx ? (unsigned long)fx - (unsigned long)f : 0;
+  f->fpsize = fpsize;
+  f->signo = (unsigned int)sig;
+  /* The CPU this thread runs on (rdtscp's TSC_AUX): sharing the Sentry's, spinning
+     would only keep the Sentry off it, so the handler sleeps at once. */
+  unsigned int lo_, hi_, aux_;
+  __asm__ volatile("rdtscp" : "=a"(lo_), "=d"(hi_), "=c"(aux_));
+  unsigned int cpu = (aux_ & 0xfff) + 1;
+  f->cpu = cpu;
+  unsigned int budget = st_budget(ctl, cpu);
+  unsigned int prof = ctl->prof;
+  if (prof) f->stamp[0] = tEntry, f->stamp[1] = st_rdtsc();
+  __atomic_store_n(&f->state, ST_POSTED, __ATOMIC_SEQ_CST);
+  st_ring(ctl);
+  st_wait_reply(f, ctl, budget);
+  if (prof) f->stamp[2] = st_rdtsc();
+  st_apply(f, ctl, m, fx, fpsize);
+  if (prof) f->stamp[3] = st_rdtsc();
   uc->sigmask = 0; /* the guest's signal mask is the Sentry's business, not the host's */
 }
 

@@ -28,6 +28,28 @@
 #define ST_THREAD_START 0x7ff000000040UL
 #define ST_F2_PROG 0x7ff000011000UL     /* struct sock_fprog of the guest-thread filter */
 
+/* Syscall-site patching (native/stub/stub.c st_tramp, README "Syscall-site patching").
+   A site `mov $nr,%eax; syscall` (b8 imm32 0f 05) becomes `jmp *ABS` (ff 24 25 disp32)
+   whose disp32 ends in the syscall's own bytes 0f 05: the pointer it jumps through lies
+   in the 64 KiB window 0x050f0000 (below 2 GiB, so reachable from any site), and a
+   thread that had already run the old `mov` still finds its `syscall` at site+5. The
+   window (read/exec for the guest, written by the Sentry through the memfd) holds one
+   pointer per site, then one entry per site: `movabs $(ret | nr << 48),%rcx;
+   jmp *ST_PATCH_COMMON`, which leads to the stub's trampoline. A site
+   `mov 0x8(%rsp),%r9; syscall` (4c 8b 4c 24 08 0f 05, glibc's syscall(3), the number
+   in rax) becomes the same jump; its entry replays the `mov` it replaced:
+   `mov 0x8(%rsp),%r9; movabs $ret,%rcx; jmp *ST_PATCH_COMMON_RAX` (st_tramp_rax). */
+#define ST_PATCH_BASE 0x050f0000UL
+#define ST_PATCH_SIZE 0x10000UL
+#define ST_PATCH_COMMON (ST_PATCH_BASE + 0x3ff8) /* pointer to st_tramp */
+#define ST_PATCH_COMMON_RAX (ST_PATCH_BASE + 0x3ff0) /* pointer to st_tramp_rax */
+#define ST_PATCH_ENTRIES (ST_PATCH_BASE + 0x4000)
+#define ST_PATCH_ENTRY_SIZE 32
+#define ST_PATCH_NSITES 1536 /* pointers [0, 0x3000), entries [0x4000, 0x10000) */
+#define ST_TRAMP_IP 0x7ff0000000b0UL
+#define ST_TRAMP_RAX_IP 0x7ff000000078UL
+#define ST_CAS64_IP 0x7ff000000058UL
+
 #define ST_EVENTFD 1001 /* the stubs' end of the Sentry's doorbell */
 
 /* frame.state */
@@ -44,6 +66,13 @@
 struct st_ctl {
   volatile unsigned int sleeping; /* the Sentry sleeps: a post must ring the doorbell */
   unsigned int spinCycles;        /* how long a handler spins (TSC cycles) before it sleeps */
+  unsigned int prof;              /* TSS_SYSTRAP_PROF: handlers stamp frame.stamp (TSC) */
+  unsigned int yieldCycles;       /* spinning past this, a handler yields its CPU (0: never) */
+  unsigned int sentryCpu;         /* the Sentry's CPU + 1: a handler on it does not spin */
+  unsigned int patch;             /* patching on: a thread's host gs base is its slot */
+  unsigned int xsize;             /* the trampoline's XSAVE image: its size, */
+  unsigned int pad;
+  unsigned long xmask;            /* and the components it saves (XCR0 less what does not fit) */
 };
 
 struct st_frame {
@@ -56,7 +85,10 @@ struct st_frame {
   unsigned long altstack[3];     /* stack_t for the injected sigaltstack */
   unsigned long fpoff;           /* the kernel's FP/XSAVE image: its offset in the slot (0: none) */
   unsigned long regs[27]; /* struct user_regs_struct order */
-  unsigned long pad1[5];
+  /* TSC stamps when ctl.prof: handler entry, post, reply seen, return (informative only) */
+  unsigned long stamp[4];
+  unsigned int cpu; /* the CPU the handler posted from + 1 (decides spinning only) */
+  unsigned int pad1;
   unsigned char siginfo[128];
   unsigned char pad2[512 - 448];
   unsigned char fp[4096] __attribute__((aligned(64))); /* FP state the Sentry sets (ST_CMD_FP) */

@@ -120,3 +120,7 @@ export function devMajor(dev: number): number {
 export function devMinor(dev: number): number {
   return (dev & 0xff) | ((dev >>> 12) & ~0xff);
 }
+
+/** utimensat's tv_nsec values: the current time, and leave this time as it is. */
+export const UTIME_NOW = 0x3fffffff;
+export const UTIME_OMIT = 0x3ffffffe;

@@ -16,6 +16,10 @@ export const SOCK_CLOEXEC = 0o2000000;
 export const IPPROTO_IP = 0;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
+/** UDP-Lite (RFC 3828): UDP with a checksum covering only the first bytes it says. */
+export const IPPROTO_UDPLITE = 136;
+export const SOL_UDPLITE = 136;
+export const UDPLITE_SEND_CSCOV = 10, UDPLITE_RECV_CSCOV = 11;
 export const IPPROTO_IPV6 = 41;
 
 export const SOL_SOCKET = 1;
@@ -23,6 +27,9 @@ export const SOL_TCP = 6;
 export const SOL_IP = 0;
 export const SOL_IPV6 = 41;
 export const SOL_UDP = 17;
+/** SOL_UDP options: GSO segment size (also a send cmsg), GRO (a recv cmsg with the segment size). */
+export const UDP_SEGMENT = 103;
+export const UDP_GRO = 104;
 
 export const SO_DEBUG = 1;
 export const SO_REUSEADDR = 2;
@@ -74,6 +81,7 @@ export const TCP_FASTOPEN = 23;
 
 export const IP_TOS = 1;
 export const IP_TTL = 2;
+export const IP_HDRINCL = 3;
 export const IP_RECVERR = 11;
 export const IP_MULTICAST_TTL = 33;
 export const IP_MULTICAST_LOOP = 34;

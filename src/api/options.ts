@@ -46,6 +46,11 @@ export interface SandboxOptions {
   deterministic?: string | number;
   /** Extra `tssandbox run` flags, placed before the program. */
   extraFlags?: string[];
+  /**
+   * The socket of a warm pool (`tssandbox serve --socket PATH`): the sandbox runs in one
+   * of its ready Sentries instead of a new process (src/server), with the same options.
+   */
+  via?: string;
 }
 
 const LIMIT_FLAGS: Array<[keyof Limits, string]> = [

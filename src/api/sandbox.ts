@@ -14,6 +14,8 @@ import type { Readable, Writable, Duplex } from 'stream';
 import type { AuditReport } from '../audit/report';
 import { checkPolicy } from '../policy/load';
 import { runFlags, type HookResult, type SandboxOptions } from './options';
+import type { ViaRun } from '../server/index';
+import { startSandboxVia, viaPolicyFile } from './via';
 
 export type { AuditReport };
 
@@ -43,11 +45,29 @@ function binPath(): string {
   throw new Error('tssandbox: bin/tssandbox not found beside the library');
 }
 
+/**
+ * How to start `tssandbox run`: through the native front beside bin/tssandbox when it is
+ * built (native/sentry_launch.cc: the Sentry in a user namespace of its own, as the
+ * `tssandbox` command does), on this Node (TSSANDBOX_NODE, which the front does not pass
+ * on to the guest); else this Node on bin/tssandbox.
+ */
+function command(bin: string): { file: string; head: string[]; env?: NodeJS.ProcessEnv } {
+  const front = path.join(path.dirname(bin), '..', 'build', 'Release', 'tssandbox');
+  if (fs.existsSync(front)) return { file: front, head: [], env: { ...process.env, TSSANDBOX_NODE: process.execPath } };
+  return { file: process.execPath, head: [bin] };
+}
+
 const SIGNALS = os.constants.signals as Record<string, number>;
 function signalName(n: number | null): NodeJS.Signals | null {
   if (n === null) return null;
   for (const [k, v] of Object.entries(SIGNALS)) if (v === n) return k as NodeJS.Signals;
   return null;
+}
+
+/** What `exited` resolves to: the status a cold `run` exits with (128+N for a signal), the report's signal. */
+function exitedOf(code: number | null, sig: NodeJS.Signals | null, report: AuditReport | null): Exited {
+  const status = code ?? 128 + (sig ? SIGNALS[sig] ?? 0 : 0);
+  return { status, signal: report !== null ? signalName(report.signal) : sig, report };
 }
 
 function toDecision(r: HookResult, kind: 'open' | 'exec' | 'connect'): Record<string, unknown> {
@@ -64,48 +84,69 @@ export class Sandbox extends EventEmitter {
   /** Resolves when the sandbox has ended (never rejects: a start failure is status 125..127). */
   readonly exited: Promise<Exited>;
   readonly pid: number | undefined;
-  private readonly child: ChildProcess;
-  private readonly tmp: string;
+  /** The `run` process (null through a pool: `via`). */
+  private readonly child: ChildProcess | null = null;
+  /** The request in a pool's Sentry (`via`), else null. */
+  private readonly viaRun: ViaRun | null = null;
 
   private constructor(argv: string[], private readonly o: SandboxOptions) {
     super();
     if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== 'string')) {
       throw new TypeError('Sandbox: argv must be a non-empty array of strings');
     }
-    this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tssandbox-api-'));
+    const hooks = [o.onOpen && 'open', o.onExec && 'exec', o.onConnect && 'connect'].filter(Boolean) as string[];
+    const flagsFor = (policyFile: string | null) => [...(hooks.length ? ['--api-hooks', hooks.join(',')] : []), ...runFlags(o, policyFile), '--', ...argv];
+    if (o.policy !== undefined) checkPolicy(o.policy, 'policy');
+    if (o.via !== undefined) {
+      const policyFile = o.policy !== undefined ? viaPolicyFile(o.policy) : null;
+      const v = startSandboxVia(o.via, flagsFor(policyFile), () => this.aborted);
+      this.stdin = v.stdin;
+      this.stdout = v.stdout;
+      this.stderr = v.stderr;
+      this.stdin.on('error', () => { /* the guest did not read its stdin */ });
+      this.listen(v.channel);
+      this.pid = undefined;
+      this.viaRun = v.run;
+      this.exited = v.done.then(({ code, sig, report }) => {
+        if (policyFile !== null) fs.rmSync(policyFile, { force: true });
+        return exitedOf(code, sig, report);
+      });
+      return;
+    }
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tssandbox-api-'));
     let policyFile: string | null = null;
     if (o.policy !== undefined) {
-      checkPolicy(o.policy, 'policy');
-      policyFile = path.join(this.tmp, 'policy.json');
+      policyFile = path.join(tmp, 'policy.json');
       fs.writeFileSync(policyFile, JSON.stringify(o.policy));
     }
-    const report = path.join(this.tmp, 'report.json');
-    const hooks = [o.onOpen && 'open', o.onExec && 'exec', o.onConnect && 'connect'].filter(Boolean) as string[];
-    const args = [binPath(), 'run', '--report', report, '--api-fd', '3', ...(hooks.length ? ['--api-hooks', hooks.join(',')] : []),
-      ...runFlags(o, policyFile), '--', ...argv];
-    this.child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
-    this.pid = this.child.pid;
-    this.stdin = this.child.stdin!;
-    this.stdout = this.child.stdout!;
-    this.stderr = this.child.stderr!;
+    const report = path.join(tmp, 'report.json');
+    const flags = flagsFor(policyFile);
+    const finish = (resolve: (e: Exited) => void, code: number | null, sig: NodeJS.Signals | null) => {
+      let rep: AuditReport | null = null;
+      try {
+        rep = JSON.parse(fs.readFileSync(report, 'utf8')) as AuditReport;
+      } catch { /* it did not start, or was killed before writing it */ }
+      fs.rmSync(tmp, { recursive: true, force: true });
+      resolve(exitedOf(code, sig, rep));
+    };
+    const cmd = command(binPath());
+    this.child = spawn(cmd.file, [...cmd.head, 'run', '--report', report, '--api-fd', '3', ...flags], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], ...(cmd.env ? { env: cmd.env } : {}) });
+    const child = this.child;
+    this.pid = child.pid;
+    this.stdin = child.stdin!;
+    this.stdout = child.stdout!;
+    this.stderr = child.stderr!;
     this.stdin.on('error', () => { /* the guest did not read its stdin */ });
-    const chan = this.child.stdio[3] as Duplex;
+    const chan = child.stdio[3] as Duplex;
     this.listen(chan);
     this.exited = new Promise((resolve) => {
-      const finish = (code: number | null, sig: NodeJS.Signals | null) => {
-        let rep: AuditReport | null = null;
-        try {
-          rep = JSON.parse(fs.readFileSync(report, 'utf8')) as AuditReport;
-        } catch { /* it did not start, or was killed before writing it */ }
-        fs.rmSync(this.tmp, { recursive: true, force: true });
-        const status = code ?? 128 + (sig ? SIGNALS[sig] ?? 0 : 0);
-        const signal = rep !== null ? signalName(rep.signal) : sig;
-        resolve({ status, signal, report: rep });
-      };
-      this.child.on('error', () => finish(127, null));
-      this.child.on('close', finish);
+      child.on('error', () => finish(resolve, 127, null));
+      child.on('close', (code, sig) => finish(resolve, code, sig));
     });
   }
+
+  /** Through a pool: set once kill('SIGKILL') abandoned the request. */
+  private aborted = false;
 
   /** Events and hook questions, one JSON line each. */
   private listen(chan: Duplex): void {
@@ -149,7 +190,14 @@ export class Sandbox extends EventEmitter {
 
   /** Ends the sandbox (all its processes: the Sentry's death takes the stubs and the Gofer). */
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    this.child.kill(signal);
+    if (this.viaRun === null) {
+      this.child?.kill(signal);
+      return;
+    }
+    // A pool's Sentry takes the signals a terminal sends; SIGKILL is leaving: the server kills it.
+    if (signal !== 'SIGKILL') return this.viaRun.kill(signal);
+    this.aborted = true;
+    this.viaRun.abort();
   }
 
   /** Starts argv in a new sandbox; stdio are streams. */

@@ -4,8 +4,6 @@
  * connections, denials, limits reached and syscall counts. Fed by the watcher
  * (src/policy/watcher.ts) from the kernel's hooks; turned into the report by report.ts.
  */
-import { createHash, type Hash } from 'crypto';
-
 export type FileOp = 'read' | 'write' | 'create' | 'delete' | 'exec';
 
 export interface ProcessRecord {
@@ -26,7 +24,10 @@ export interface FileRecord {
   op: FileOp;
   /** Bytes read (read), written (write), the file's size (exec), 0 otherwise. */
   bytes: number;
-  /** sha256 of what was written (write) or executed (exec). */
+  /**
+   * sha256 of the file's content after the guest last wrote it (write: hashed when the
+   * run ends, or just before the file is removed or replaced), or of the executed file.
+   */
   sha256?: string;
   /** How many times (opens, execs, removals). */
   count: number;
@@ -66,9 +67,12 @@ export function guestText(s: string): string {
 
 export class AuditRecorder {
   readonly processes = new Map<number, ProcessRecord>();
-  private readonly files = new Map<string, FileRecord>();
-  /** Running hashes of files being written, by file record. */
-  private readonly hashes = new Map<FileRecord, Hash>();
+  /** By op, then path (and, for exec, the file's variant): no key string built per call. */
+  private readonly files: Record<FileOp, Map<string, FileRecord>> = {
+    read: new Map(), write: new Map(), create: new Map(), delete: new Map(), exec: new Map(),
+  };
+  /** Every file entry in first-seen order (the report's order). */
+  private readonly order: FileRecord[] = [];
   readonly connections: ConnectionRecord[] = [];
   readonly denials: DenialRecord[] = [];
   readonly limits: LimitRecord[] = [];
@@ -78,24 +82,20 @@ export class AuditRecorder {
 
   /** The entry for path and op (`variant` keeps apart what must not merge: two different files exec'd at one path). */
   file(path: string, op: FileOp, variant = ''): FileRecord {
-    const key = `${op}\0${path}\0${variant}`;
-    let r = this.files.get(key);
+    const key = variant === '' ? path : `${path}\0${variant}`;
+    const m = this.files[op];
+    let r = m.get(key);
     if (r === undefined) {
       r = { path: guestText(path), op, bytes: 0, count: 0 };
-      this.files.set(key, r);
+      m.set(key, r);
+      this.order.push(r);
     }
     return r;
   }
 
-  /** The record of a file being written: bytes hashed in the order they were written. */
-  wrote(rec: FileRecord, data: Uint8Array): void {
-    let h = this.hashes.get(rec);
-    if (h === undefined) {
-      h = createHash('sha256');
-      this.hashes.set(rec, h);
-    }
-    h.update(data);
-    rec.bytes += data.length;
+  /** The write entry of a path, if the guest wrote it. */
+  written(path: string): FileRecord | undefined {
+    return this.files.write.get(path);
   }
 
   /** Denials are recorded once per (kind, target, pid). */
@@ -107,11 +107,6 @@ export class AuditRecorder {
   }
 
   fileList(): FileRecord[] {
-    const out: FileRecord[] = [];
-    for (const r of this.files.values()) {
-      const h = this.hashes.get(r);
-      out.push(h ? { ...r, sha256: h.copy().digest('hex') } : { ...r });
-    }
-    return out;
+    return this.order.map((r) => ({ ...r }));
   }
 }

@@ -1,4 +1,5 @@
 import type { Credentials } from './credentials';
+import { fromKid, nsCapableWith, type UserNamespace } from './userns';
 
 /**
  * Virtual capability sets. Linux grants root (euid 0) every capability and a
@@ -67,15 +68,42 @@ export function setCaps(c: Credentials, s: CapSets): void {
 
 const BIT: bigint[] = Array.from({ length: CAP_LAST_CAP + 1 }, (_, i) => 1n << BigInt(i));
 
+/**
+ * The capability in the sandbox's initial user namespace (Linux's capable()). Credentials
+ * of a child user namespace hold their capabilities there only: see nsCapable.
+ */
 export function capable(c: Credentials, cap: number): boolean {
+  if (c.userns !== null) return false;
   const s = sets.get(c);
   // Derived sets: every capability effective for euid 0, none otherwise (no allocation: a hot check).
   return s ? (s.effective & BIT[cap]) !== 0n : c.euid === 0;
 }
 
+/** The capability in user namespace ns (ns_capable; null: the initial one). */
+export function nsCapable(c: Credentials, ns: UserNamespace | null, cap: number): boolean {
+  if (c.userns === null && ns === null) return capable(c, cap);
+  const s = sets.get(c);
+  return nsCapableWith(c, ns, s ? (s.effective & BIT[cap]) !== 0n : c.euid === 0);
+}
+
+/** The capability in the caller's own user namespace (ns_capable(current_user_ns(), cap)). */
+export function ownCapable(c: Credentials, cap: number): boolean {
+  return c.userns === null ? capable(c, cap) : nsCapable(c, c.userns, cap);
+}
+
+/**
+ * capable_wrt_inode_uidgid: the capability in the caller's namespace, and the file's
+ * owner and group both mapped there (a namespace's root cannot override for ids it
+ * does not own).
+ */
+export function capableWrt(c: Credentials, cap: number, uid: number, gid: number): boolean {
+  if (c.userns === null) return capable(c, cap);
+  return ownCapable(c, cap) && fromKid(c.userns, uid) >= 0 && fromKid(c.userns, gid, true) >= 0;
+}
+
 /** access(2)'s view (real ids): a real uid 0 acts with its permitted set, any other with none. */
 export function capableReal(c: Credentials, cap: number): boolean {
-  return c.uid === 0 && (capsOf(c).permitted & (1n << BigInt(cap))) !== 0n;
+  return c.uid === 0 && c.userns === null && (capsOf(c).permitted & (1n << BigInt(cap))) !== 0n;
 }
 
 /**
@@ -85,18 +113,20 @@ export function capableReal(c: Credentials, cap: number): boolean {
  */
 export function transitionCaps(old: Credentials, next: Credentials): void {
   const s = { ...capsOf(old) };
-  const oldAny = old.uid === 0 || old.euid === 0 || old.suid === 0;
-  const newAny = next.uid === 0 || next.euid === 0 || next.suid === 0;
+  // Root is uid 0 of the credentials' own user namespace.
+  const r = (c: Credentials, id: number) => (c.userns === null ? id === 0 : fromKid(c.userns, id) === 0);
+  const oldAny = r(old, old.uid) || r(old, old.euid) || r(old, old.suid);
+  const newAny = r(next, next.uid) || r(next, next.euid) || r(next, next.suid);
   if (oldAny && !newAny) {
     if (!s.keepCaps) s.permitted = 0n;
     s.effective = 0n;
     s.ambient = 0n;
   }
-  if (old.euid === 0 && next.euid !== 0) s.effective = 0n;
-  if (old.euid !== 0 && next.euid === 0) s.effective = s.permitted;
+  if (r(old, old.euid) && !r(next, next.euid)) s.effective = 0n;
+  if (!r(old, old.euid) && r(next, next.euid)) s.effective = s.permitted;
   // cap_task_fix_setuid (LSM_SETID_FS): the fs capabilities follow the fs uid.
-  if (old.fsuid === 0 && next.fsuid !== 0) s.effective &= ~CAP_FS_MASK;
-  if (old.fsuid !== 0 && next.fsuid === 0) s.effective |= s.permitted & CAP_FS_MASK;
+  if (r(old, old.fsuid) && !r(next, next.fsuid)) s.effective &= ~CAP_FS_MASK;
+  if (!r(old, old.fsuid) && r(next, next.fsuid)) s.effective |= s.permitted & CAP_FS_MASK;
   sets.set(next, s);
 }
 
@@ -108,10 +138,12 @@ export function transitionCaps(old: Credentials, next: Credentials): void {
 export function capsAfterExec(c: Credentials): void {
   const s = capsOf(c);
   const bounding = s.bounding ?? CAP_FULL;
-  if (c.uid === 0 || c.euid === 0) {
+  const uid = c.userns === null ? c.uid : fromKid(c.userns, c.uid);
+  const euid = c.userns === null ? c.euid : fromKid(c.userns, c.euid);
+  if (uid === 0 || euid === 0) {
     // Root's file sets count as full: P'(permitted) = P(inheritable) | bounding set.
     const permitted = s.inheritable | bounding;
-    sets.set(c, { permitted, effective: c.euid === 0 ? permitted : 0n, inheritable: s.inheritable, ambient: 0n, bounding });
+    sets.set(c, { permitted, effective: euid === 0 ? permitted : 0n, inheritable: s.inheritable, ambient: 0n, bounding });
   } else {
     const amb = s.ambient ?? 0n;
     sets.set(c, { permitted: amb, effective: amb, inheritable: s.inheritable, ambient: amb, bounding });

@@ -9,10 +9,14 @@
  * with an unconfined run); TSSANDBOX_CONFINE=log allows and logs to the kernel log
  * (dmesg) what the filter would refuse, to find what a new Node version needs.
  * TSSANDBOX_TEST_FORBIDDEN_SYSCALL=KIND[:ARG] (tests only) makes the confined Sentry
- * try one forbidden call and report its result on stderr.
+ * try one forbidden call and report its result on stderr (`cgroup-move:PID`: move a host
+ * process into the stubs' memory cgroup).
  */
 import { native } from '../platform/native';
 import { hostAuxv } from '../loader/host-auxv';
+import { dropLaunchedGofer } from '../gofer/client';
+import { dropLaunchedFiles } from '../platform/launched-files';
+import { memoryLimit } from '../mm/memory-limit';
 
 /** A host SIGTERM/SIGINT/SIGHUP the run loop has not taken after this long ends the Sentry. */
 const SIGNAL_WATCHDOG_MS = 10_000;
@@ -39,6 +43,8 @@ export function confineSentry(o: ConfineOptions, warn: (m: string) => void): num
   const n = native() as unknown as Partial<ConfineNative>;
   if (typeof n.sentryConfine !== 'function') return 0;
   let r = 0;
+  dropLaunchedGofer();
+  dropLaunchedFiles();
   if (mode !== 'off') {
     // What is read lazily from the host's /proc by name must be read before: the
     // confined Sentry opens no host path (the rest is opened at module load).
@@ -59,6 +65,12 @@ function testHook(n: ConfineNative): void {
   const spec = process.env.TSSANDBOX_TEST_FORBIDDEN_SYSCALL;
   if (!spec) return;
   const [kind, arg = ''] = spec.split(/:(.*)/s);
+  if (kind === 'cgroup-move') {
+    // A Sentry taken over moving host pid ARG into the stubs' memory cgroup (through the
+    // member list it holds open), to starve it there; the test checks the host's side.
+    process.stderr.write(`tssandbox: forbidden ${kind}: ${memoryLimit.attach(Number(arg)) ? 'allowed' : 'refused'}\n`);
+    return;
+  }
   if (kind === 'spin') {
     // A Sentry stuck in JavaScript (the watchdog's test): says so, then never returns.
     process.stderr.write('tssandbox: forbidden spin: spinning\n');

@@ -5,12 +5,13 @@
  * real one, and keeps or checks the syscall log.
  */
 import * as nfs from 'node:fs';
+import { launchedFile, launchedText } from '../platform/launched-files';
 import type { Platform } from '../platform/platform';
 import type { Sentry, SyscallTracer } from '../kernel/sentry';
 import type { Task } from '../kernel/task';
 import { endSandbox } from '../kernel/sandbox-hooks';
 import { useVirtualClock } from '../kernel/time/clocks';
-import { chargeVirtualCpu } from '../kernel/time/cputime';
+import { chargeVirtualCpu, hostThreadCpuNs } from '../kernel/time/cputime';
 import { disableVdso } from '../loader/vdso';
 import { seedEntropy } from '../determinism/entropy';
 import { detRun } from '../determinism/run-state';
@@ -46,7 +47,7 @@ export class Determinism {
     if (f.replay !== null) {
       let text: string;
       try {
-        text = nfs.readFileSync(f.replay, 'latin1');
+        text = launchedText(f.replay, 'latin1') ?? nfs.readFileSync(f.replay, 'latin1');
       } catch (e) {
         throw new DetSetupError(`--replay ${f.replay}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`);
       }
@@ -63,7 +64,7 @@ export class Determinism {
     this.recordFd = -1;
     if (f.record !== null) {
       try {
-        this.recordFd = nfs.openSync(f.record, 'w');
+        this.recordFd = launchedFile(f.record) ?? nfs.openSync(f.record, 'w');
       } catch (e) {
         throw new DetSetupError(`--record ${f.record}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`);
       }
@@ -92,6 +93,10 @@ export class Determinism {
   attach(s: Sentry): void {
     this.sentry = s;
     this.platform.deadlinesPending = () => s.hasDeadlines();
+    this.platform.cpuNsOf = (tid) => {
+      const t = s.byHost.get(tid);
+      return t === undefined ? -1 : hostThreadCpuNs(t);
+    };
     if (this.trapsTsc || this.trapsCpuid) s.faultHook = (t) => emulateCpuInsn(this.platform, t.mm.asPid, t.hostTid);
     if (!this.trapsCpuid) s.kernel.log('deterministic mode: CPUID runs natively (RDRAND/RDSEED visible); --mask-cpuid traps it');
     const prev = s.tracer;

@@ -13,7 +13,7 @@ const HELP = `usage: tssandbox <command> [options]
 commands:
   run [options] PROGRAM [ARGS...]   run PROGRAM in a new sandbox
   syscalls [--markdown]             print the syscall support table
-  serve --socket PATH [--pool N] [--max-memory SIZE] [--template DIR]
+  serve --socket PATH [--pool N] [--max-memory SIZE] [--template DIR] [--reuse N]
                                     keep N ready sandboxes for \`run --via PATH\` (src/server)
   restore --image-path DIR [--via PATH]
                                     resume a sandbox saved by \`run --checkpoint-on\`
@@ -62,7 +62,7 @@ ${CI_HELP}`;
 
 /** The OCI runtime command line (src/oci): its commands, and the global flags engines put first. */
 const OCI_COMMANDS = new Set(['spec', 'create', 'start', 'state', 'kill', 'delete', 'list', 'ps', 'exec', 'features',
-  'checkpoint', 'restore', 'pause', 'resume', 'update', 'events', 'install', '__oci-sentry', '__oci-exec']);
+  'checkpoint', 'restore', 'pause', 'resume', 'update', 'events', 'install', '__oci-sentry', '__oci-exec', '__oci-pool']);
 const OCI_GLOBAL = /^--?(root|log|log-format|debug|systemd-cgroup|rootless|criu|platform|network)(=|$)/;
 /** Flags only the OCI `run` has: `run --bundle B ID` is the runtime's, `run ./prog` the one-program mode. */
 const OCI_RUN_FLAG = /^--?(bundle|b|detach|d|pid-file|console-socket|no-pivot|no-new-keyring|preserve-fds|keep|no-subreaper)(=|$)/;
@@ -189,24 +189,7 @@ function serverCommand(argv: string[]): boolean {
   if (argv[0] === '__pool-worker') {
     // Warmed up: the code loaded and a sandbox built for the default flags (Gofer, VFS,
     // stub), or with `--template DIR` that checkpoint restored up to its resume.
-    const template = argv[2] === '--template' ? argv[3] : undefined;
-    const warmed = () => {
-      warm();
-      if (template !== undefined) (require('./restore') as typeof import('./restore')).prerestoreTemplate(template);
-      else (require('./run') as typeof import('./run')).prebuildSandbox(parseRunArgs(['/bin/true']));
-    };
-    server.poolWorkerMain(argv[1], warmed, (args, what) => {
-      try {
-        if (what === 'restore') return (require('./restore') as typeof import('./restore')).restoreMain(args);
-        const opts = parseRunArgs(args);
-        opts.via = null;
-        return (require('./run') as typeof import('./run')).runSandbox(opts);
-      } catch (e) {
-        if (!(e instanceof UsageError)) throw e;
-        process.stderr.write(`tssandbox: ${e.message}\n`);
-        return 2;
-      }
-    });
+    (require('./pool-worker') as typeof import('./pool-worker')).poolWorker(argv.slice(1));
     return true;
   }
   const opts = parseRunArgs(argv.slice(1)); // bad flags fail here, as in a cold run

@@ -60,12 +60,30 @@ function version(): string {
   }
 }
 
+/**
+ * Our uid as the host sees it: inside the launcher's user namespace (native/
+ * sentry_launch.cc) uid 0 is an unprivileged host uid, whose files these are.
+ */
+function hostUid(): number {
+  const uid = process.getuid?.() ?? 0;
+  try {
+    for (const line of fs.readFileSync('/proc/self/uid_map', 'utf8').split('\n')) {
+      const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+      if (uid >= inside && uid < inside + count) return outside + (uid - inside);
+    }
+  } catch {
+    // no /proc: the uid as it is
+  }
+  return uid;
+}
+
 /** Where the probe results live: $XDG_CACHE_HOME or ~/.cache, else the temp directory. */
 function cacheFiles(): string[] {
-  const key = `${os.release()}-${version()}-uid${process.getuid?.() ?? 0}`.replace(/[^A-Za-z0-9._-]/g, '_');
+  const uid = hostUid();
+  const key = `${os.release()}-${version()}-uid${uid}`.replace(/[^A-Za-z0-9._-]/g, '_');
   const dirs = [process.env.XDG_CACHE_HOME, process.env.HOME ? path.join(process.env.HOME, '.cache') : undefined]
     .filter((d): d is string => !!d).map((d) => path.join(d, 'tssandbox'));
-  dirs.push(path.join(os.tmpdir(), `tssandbox-${process.getuid?.() ?? 0}`));
+  dirs.push(path.join(os.tmpdir(), `tssandbox-${uid}`));
   return dirs.map((d) => path.join(d, `platforms-${key}.json`));
 }
 

@@ -8,7 +8,7 @@ import { readImage, SnapshotError, type ImageMeta } from '../snapshot/index';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IMAGE_FILE } from '../snapshot/index';
-import { prerestoreSandbox, runSandbox, takePrerestored } from './run';
+import { keepsSandboxes, prerestoreSandbox, runSandbox, takePrerestored } from './run';
 
 /** The image file's identity: a template restored ahead is used only while the file is the same. */
 function stampOf(dir: string): string {
@@ -20,13 +20,26 @@ function stampOf(dir: string): string {
   }
 }
 
+/**
+ * The template image as read at the worker's start: a reusing worker restores it again
+ * after each request, when, confined, it can no longer read (or stat) the file; it serves
+ * that image as it was read.
+ */
+let held: { dir: string; stamp: string; image: { meta: unknown; payload: Buffer } } | null = null;
+
 /** A warm pool worker's warm-up with a template (`serve --template DIR`): the image restored up to its resume. */
 export function prerestoreTemplate(dir: string): boolean {
   let image: { meta: unknown; payload: Buffer };
-  try {
-    image = readImage(dir);
-  } catch {
-    return false;
+  const abs = path.resolve(dir);
+  const stamp = stampOf(dir);
+  if (held !== null && held.dir === abs && (stamp === '' || stamp === held.stamp)) image = held.image;
+  else {
+    try {
+      image = readImage(dir);
+    } catch {
+      return false;
+    }
+    held = { dir: abs, stamp, image };
   }
   const meta = image.meta as ImageMeta;
   if (meta?.kind !== 'tssandbox-checkpoint') return false;
@@ -34,7 +47,14 @@ export function prerestoreTemplate(dir: string): boolean {
   if (run === null) return false;
   const o = parseRunArgs(['/restored']);
   Object.assign(o, run);
-  return prerestoreSandbox(path.resolve(dir), stampOf(dir), o, { meta, payload: image.payload });
+  return prerestoreSandbox(abs, stamp, o, { meta, payload: image.payload });
+}
+
+/** Reuse: whether `restore ARGS` is of the template this worker holds (and can restore again). */
+export function servesTemplate(args: string[]): boolean {
+  const i = args.indexOf('--image-path');
+  const dir = i >= 0 ? args[i + 1] : args.find((a) => a.startsWith('--image-path='))?.slice('--image-path='.length);
+  return held !== null && dir !== undefined && path.resolve(dir) === held.dir && keepsSandboxes();
 }
 
 /**

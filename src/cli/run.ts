@@ -4,13 +4,14 @@
  */
 import * as path from 'path';
 import * as tty from 'tty';
-import type { RunOptions } from './args';
+import { parseRunArgs, type RunOptions } from './args';
 import { createVfs } from '../../fs/rootfs/create';
 import { FdTable } from '../../fs/vfs/fdtable';
 import { HostFile } from '../../fs/fsimpl/host/host-file';
 import { tmpfsBudget } from '../../fs/vfs/space-budget';
 import { Kernel } from '../kernel/kernel';
 import { memoryLimit } from '../mm/memory-limit';
+import { installMemoryAccount } from '../kernel/memory-account';
 import { Credentials } from '../auth/credentials';
 import { Sentry } from '../kernel/sentry';
 import { writeDiagnostic } from './diagnostics';
@@ -39,9 +40,15 @@ import { setControllingTty } from '../../fs/fsimpl/dev/devices';
 import type { Vfs } from '../../fs/vfs/vfs';
 import { setHostWinchHook } from '../kernel/signal-delivery';
 import { confineSentry } from './confine';
+import { launchedInOwnUserNs } from '../platform/launched-files';
 import { CiSession, CiSetupError } from '../policy/session';
 import { armCheckpoint, finishRestore, prepareRestore, restoreSandbox, restoreUpper, SnapshotError, type ImageMeta, type PreparedRestore } from '../snapshot/index';
 import { Determinism, DetSetupError } from './deterministic';
+import { ciActive } from '../policy/flags';
+import type { CowSpaces } from '../snapshot/index';
+import type { GoferClient } from '../gofer/client';
+import { retireSandbox } from '../server/retire';
+import { phase } from '../server/phases';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
 
@@ -76,6 +83,12 @@ export function runSandbox(o: RunOptions, restore?: RestoreInput): number {
       return e.code;
     }
     throw e;
+  } finally {
+    phase('run.returned');
+    const b = current;
+    current = null;
+    // A reusing worker's next sandbox sees nothing of this one; one of another shape ends the process.
+    if (reusing && b !== null && !(kept !== null && kept.key === b.key && kept.platform === b.platform && retireSandbox(b.s))) kept = null;
   }
 }
 
@@ -86,6 +99,9 @@ function checkHostSource(flag: string, p: string, dirOnly: boolean): void {
     st = nfs.statSync(p);
   } catch (e) {
     const n = (e as { errno?: number }).errno;
+    // In its own user namespace the Sentry may not search the invoking user's directories:
+    // the gofer, outside as that user, opens the source or refuses it.
+    if (n === -EACCES && launchedInOwnUserNs()) return;
     fail(`${flag} ${p}: ${typeof n === 'number' ? errnoMessage(-n) : (e as Error).message}`, 125);
   }
   if (dirOnly && !st.isDirectory()) fail(`${flag} ${p}: ${errnoMessage(ENOTDIR)}`, 125);
@@ -135,11 +151,87 @@ function platformFor(o: RunOptions): PlatformName {
   return 'ptrace';
 }
 
+/**
+ * `serve --reuse N` (src/server/README.md): what a pool worker keeps from one sandbox to
+ * the next of the same shape. The template stub is never run as a guest (every address
+ * space is a clone of it) and the Gofer keeps no state per client beyond its roots; the
+ * Sentry is confined once, before its first guest. Everything else is built anew.
+ */
+interface Kept {
+  key: string;
+  /** shapeOnly() of the sandboxes it serves. */
+  shape: string;
+  /** A template's restored address spaces, forked (copy-on-write) for each restore (src/snapshot). */
+  cow: CowSpaces;
+  platform: StartablePlatform;
+  pinned: boolean;
+  hostCpus: number;
+  gofer: GoferClient | null;
+  stubPid: number;
+}
+let kept: Kept | null = null;
+/** Set by a reusing pool worker: each sandbox is retired (src/server/retire.ts) and its stub and Gofer kept. */
+let reusing = false;
+let confined = false;
+/** The sandbox of the current run (retired after it in a reusing worker). */
+let current: Built | null = null;
+
+export function setReuse(on: boolean): void {
+  reusing = on;
+}
+
+/** The client's working directory (a pool worker's request: a confined worker cannot chdir to it). */
+let callerCwd: string | null = null;
+export function setCallerCwd(cwd: string | null): void {
+  callerCwd = cwd;
+}
+
+/** What may differ between successive sandboxes of one reusing worker: the request's own details. */
+const PER_REQUEST: ReadonlySet<string> = new Set(['program', 'args', 'env', 'clearEnv', 'cwd', 'hostname', 'dns', 'via']);
+function shapeOnly(o: RunOptions): string {
+  const entries = Object.entries({ ...o, ci: perSentryCi(o) }).filter(([k]) => !PER_REQUEST.has(k));
+  return JSON.stringify(entries, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v));
+}
+/** A report or summary written to a fd the request handed over, or none: no path to open once confined. */
+const handedOver = (f: string | null): boolean => f === null || /^\/dev\/fd\/[0-9]+$/.test(f);
+/** The CI flags without what is the request's own (its report and summary fds, the library's channel and hooks). */
+function perSentryCi(o: RunOptions): RunOptions['ci'] {
+  return { ...o.ci, report: null, summary: null, apiFd: -1, apiHooks: [] };
+}
+/**
+ * Whether sandboxes of flags o can follow one another in one process: not with what needs
+ * a set-up the confined Sentry can no longer make, or state of its own outside the Kernel
+ * (a network, a memory cgroup, a report file by path, limits, a policy, the deterministic
+ * clock, --strace, a pty). A report to a handed-over fd and the library's channel are the
+ * request's own (the library through a pool: src/api).
+ */
+function keepable(o: RunOptions): boolean {
+  return o.network === 'none' && o.memoryLimit === Infinity && !detActive(o.det) && !ciActive(perSentryCi(o)) && Object.keys(o.ci.limits).length === 0
+    && handedOver(o.ci.report) && handedOver(o.ci.summary)
+    && o.checkpointOn === null && !o.strace && !o.debug && !o.tty;
+}
+
+/** Whether flags o fit what this process keeps (or, before it keeps anything, could keep). */
+function reusableShape(o: RunOptions): boolean {
+  return kept !== null ? shapeOnly(o) === kept.shape : keepable(o);
+}
+
+/** Whether this process can run a sandbox of flags o now: always before its first, then only of the kept shape. */
+export function canServe(o: RunOptions): boolean {
+  return !confined || (kept !== null && reusableShape(o));
+}
+
+/** Reuse: whether this process still keeps what a next sandbox is built on. */
+export function keepsSandboxes(): boolean {
+  return kept !== null;
+}
+
 function build(o: RunOptions, restore?: RestoreInput): Built {
+  const keep = kept !== null && reusableShape(o) ? kept : null;
   // First: pinning applies to what is forked after it (the gofer, the stubs), and the
   // gofer answers the Sentry synchronously, best on the same CPU.
-  const hostCpus = Math.min(31, Math.max(1, os.availableParallelism())); // before any pinning
-  const made = createPlatform(platformFor(o), { pin: o.pin });
+  const hostCpus = keep?.hostCpus ?? Math.min(31, Math.max(1, os.availableParallelism())); // before any pinning
+  const made = keep ? { platform: keep.platform, pinned: keep.pinned } : createPlatform(platformFor(o), { pin: o.pin });
   if (typeof made === 'string') fail(made, 125);
   const platform = made.platform;
   // --deterministic/--record/--replay (src/cli/deterministic.ts); null without them.
@@ -154,15 +246,13 @@ function build(o: RunOptions, restore?: RestoreInput): Built {
   tmpfsBudget.limit = o.tmpfsLimit;
   const memNote = memoryLimit.setup(o.memoryLimit);
   // With --memory, tmpfs and the stubs' memory share the one limit.
-  if (memoryLimit.cgroupDir !== null) {
-    tmpfsBudget.external = () => memoryLimit.usage();
-    tmpfsBudget.onUsage = (used) => memoryLimit.reserve(used);
-  }
+  installMemoryAccount(kernel, o.memoryLimit); // the Sentry's count (src/kernel/memory-account.ts)
+  if (memoryLimit.cgroupDir !== null) tmpfsBudget.onUsage = (used) => memoryLimit.reserve(used);
   let vfs;
   try {
     // A restore starts from the checkpoint's overlay upper layer (what the guest wrote).
     const upper = restore ? restoreUpper(restore.meta.upper ?? [], restore.payload) : undefined;
-    vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, kernel, upper });
+    vfs = createVfs({ root: o.root, mounts: o.mounts, tmpfs: o.tmpfs, kernel, upper, ...(keep ? { goferClient: keep.gofer } : {}) });
   } catch (e) {
     fail(`cannot set up the filesystem: ${(e as Error).message}`, 125);
   }
@@ -173,7 +263,8 @@ function build(o: RunOptions, restore?: RestoreInput): Built {
   } catch (e) {
     fail(`cannot set up the network: ${(e as Error).message}`, 125);
   }
-  return { key: shapeKey(o), platform, kernel, vfs, s, memNote, stubPid: 0, det };
+  if (reusing && !keep && keepable(o)) kept = { key: shapeKey(o), shape: shapeOnly(o), cow: { masters: null }, platform, pinned: made.pinned, hostCpus, gofer: vfs.gofer, stubPid: 0 };
+  return { key: shapeKey(o), platform, kernel, vfs, s, memNote, stubPid: keep?.stubPid ?? 0, det };
 }
 
 let prebuilt: Built | null = null;
@@ -184,11 +275,13 @@ let prebuilt: Built | null = null;
  * could not be built (the run then builds its own).
  */
 export function prebuildSandbox(o: RunOptions): boolean {
+  if (!canServe(o)) return false; // confined: only sandboxes of the kept shape can be built
   try {
     const b = build(o);
-    const pid = b.platform.start();
+    const pid = b.stubPid || b.platform.start();
     if (pid < 0) return false;
     b.stubPid = pid;
+    if (kept !== null && kept.key === b.key) kept.stubPid = pid;
     prebuilt = b;
     return true;
   } catch {
@@ -201,14 +294,19 @@ let prerestored: { dir: string; stamp: string; input: RestoreInput; b: Built; pr
 
 /** Restores the image of dir (read as input, stamp its size/mtime/inode) up to its resume; false if it cannot. */
 export function prerestoreSandbox(dir: string, stamp: string, o: RunOptions, input: RestoreInput): boolean {
+  if (!canServe(o)) return false; // confined: only sandboxes of the kept shape can be built
   try {
-    rebaseClock(input.meta.clockNs);
+    rebaseClock(input.meta.clockNs); // false after the first in a reusing worker: the clock goes on
     prepareVdso();
     const b = build(o, input);
-    const pid = b.platform.start();
+    const pid = b.stubPid || b.platform.start();
     if (pid < 0) return false;
     b.stubPid = pid;
-    prerestored = { dir, stamp, input, b, prep: prepareRestore(b.s, input.meta, input.payload) };
+    const own = kept !== null && kept.platform === b.platform ? kept : null;
+    if (own) own.stubPid = pid;
+    current = b;
+    prerestored = { dir, stamp, input, b, prep: prepareRestore(b.s, input.meta, input.payload, own?.cow) };
+    current = null;
     return true;
   } catch {
     return false;
@@ -230,15 +328,22 @@ function run(o: RunOptions, restore?: RestoreInput): number {
   let ci: CiSession | null = null;
   try { ci = CiSession.create(o); } catch (e) { if (e instanceof CiSetupError) fail(e.message, 125); throw e; }
   const pre = prerestored !== null && restore === prerestored.input ? prerestored : null;
-  if (prerestored !== null && pre === null) for (const t of prerestored.prep.tasks) prerestored.b.platform.destroyAddressSpace(t.mm.asPid);
+  // A template restored ahead but not asked for: its stubs go, and what it armed or bound
+  // in the process-wide tables (timers, socket names, ports) with them.
+  if (prerestored !== null && pre === null) retireSandbox(prerestored.b.s);
   prerestored = null;
   // A restored sandbox's clock goes on where the checkpointed one stood (before it starts).
   if (restore && !pre && typeof restore.meta.clockNs === 'number' && !rebaseClock(restore.meta.clockNs)) kernelNote = 'the clock could not be set back to the checkpoint\'s';
   prepareVdso(); // the clock calibrates while the rest is set up
   const ready = prebuilt !== null && !restore && prebuilt.key === shapeKey(o) ? prebuilt : null;
-  if (prebuilt !== null && ready === null) prebuilt.platform.destroyAddressSpace(prebuilt.stubPid); // not for these flags
+  if (prebuilt !== null && ready === null) {
+    prebuilt.platform.destroyAddressSpace(prebuilt.stubPid); // not for these flags
+    if (kept !== null && kept.platform === prebuilt.platform) kept = null;
+  }
   prebuilt = null;
   const b = pre?.b ?? ready ?? build(o, restore);
+  current = b;
+  phase('run.built');
   const { platform, kernel, vfs, s, memNote } = b;
   setControllingTty(ttyFd);
   kernel.pidsLimit = o.pidsLimit;
@@ -262,6 +367,14 @@ function run(o: RunOptions, restore?: RestoreInput): number {
   const startPlatform = () => {
     const started = b.stubPid || platform.start();
     if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);
+    if (kept !== null && kept.key === b.key && kept.platform === platform) kept.stubPid = started;
+    if (confined) {
+      // A reusing worker's later sandbox: the Sentry is confined already. A host signal
+      // that came between two requests was for neither.
+      (native() as unknown as { takeHostSignals(): number }).takeHostSignals();
+      return;
+    }
+    confined = true;
     // Every address space is a clone of this stub: they all inherit its memory cgroup.
     if (memoryLimit.cgroupDir !== null && !memoryLimit.attach(started)) kernel.log('cannot move the stub into its memory cgroup');
     native().installSignalHandlers();
@@ -314,7 +427,7 @@ function run(o: RunOptions, restore?: RestoreInput): number {
   }
 
   // Working directory: the caller's when the sandbox can see it, else /.
-  const cwd = o.cwd ?? process.cwd();
+  const cwd = o.cwd ?? callerCwd ?? process.cwd();
   const d = vfs.lookup(init, -100, toVfsPath(cwd), true);
   if (typeof d !== 'number') fsCtx.cwd = d;
   else if (o.cwd) fail(`--cwd ${o.cwd}: no such directory in the sandbox`, 125);
@@ -325,6 +438,7 @@ function run(o: RunOptions, restore?: RestoreInput): number {
     path: program, argv: [o.program, ...o.args].map(hostStringToArg), envp: envp.map(hostStringToArg),
     uid: 0, euid: 0, gid: 0, egid: 0,
   };
+  phase('run.init-made');
   const check = resolveExec((p) => vfs.openExec(init, p), req);
   if ('errno' in check) fail(check.reason, check.notFound ? 127 : 126);
   releaseResolution(check);
@@ -334,8 +448,10 @@ function run(o: RunOptions, restore?: RestoreInput): number {
     cons.enterRaw();
     cons.start();
   }
+  phase('run.platform-started');
   tracer?.execLine(init.tid, program, req.argv, envp.length);
   const err = startInit(s, init, req);
+  phase('run.exec-loaded');
   if (err) {
     ci?.startFailed(err.notFound ? 127 : 126);
     fail(err.reason, err.notFound ? 127 : 126);
@@ -347,6 +463,7 @@ function run(o: RunOptions, restore?: RestoreInput): number {
   } finally {
     cons?.restore();
   }
+  phase('run.guest-ended');
   const sig = status & 0x7f;
   const code = sig ? 128 + sig : (status >> 8) & 0xff;
   const exit = ci ? ci.finish(status, code) : code;

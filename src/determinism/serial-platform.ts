@@ -11,10 +11,14 @@
  * host reply wakes its reader at a point the schedule decides, not mid-schedule.
  *
  * Preemption: ptrace gives no deterministic way to stop a thread that runs without
- * syscalls (no retired-branch counter here), so a thread that holds the CPU for
- * PREEMPT_MS of wall time while others wait is kicked (a host signal); each such kick is
- * counted in `wallPreemptions` and reported, since it may fall elsewhere on another run.
+ * syscalls (no retired-branch counter here: this VM exposes no PMU), so a thread that
+ * holds the CPU for PREEMPT_MS of wall time and then PREEMPT_MS more of its own CPU time
+ * while others wait is kicked (a host signal); each such kick is counted in
+ * `wallPreemptions` and reported, since the instruction it stops at may differ on
+ * another run. A thread that makes a syscall within PREEMPT_MS of CPU time is never
+ * kicked, however loaded the host.
  */
+import { ENOSYS } from '../abi/errno';
 import { EventKind } from '../platform/event-buffer';
 import type { EventBuffer } from '../platform/event-buffer';
 import type { Platform } from '../platform/platform';
@@ -44,6 +48,11 @@ export class SerialPlatform implements Platform {
   stops = 0;
   /** Whether a task sleeps to a deadline or a timer is armed (set by the CLI: the Sentry knows). */
   deadlinesPending: () => boolean = () => false;
+  /** Host CPU ns of a running guest thread, or -1 (set by the CLI: the stub's /proc stat through the Gofer). */
+  cpuNsOf: (hostTid: number) => number = () => -1;
+  /** The running thread's CPU time at its first preemption timeout (-1: none yet). */
+  private sliceTid = 0;
+  private sliceCpu = -1;
 
   constructor(private readonly inner: Platform) {
     this.name = inner.name;
@@ -72,8 +81,12 @@ export class SerialPlatform implements Platform {
     return this.inner.mmSyscall(ctx, nr, a0, a1, a2, a3, a4, a5);
   }
 
-  mmapHostFd(ctx: number, hostFd: number, addr: number, len: number, prot: number, flags: number, off: number): number {
-    return this.inner.mmapHostFd(ctx, hostFd, addr, len, prot, flags, off);
+  mmapHostFd(ctx: number, hostFd: number, addr: number, len: number, prot: number, flags: number, off: number, at = 0): number {
+    return this.inner.mmapHostFd(ctx, hostFd, addr, len, prot, flags, off, at);
+  }
+
+  mmapHostFdMany(ctx: number, hostFd: number, maps: Float64Array, at = 0): number {
+    return this.inner.mmapHostFdMany ? this.inner.mmapHostFdMany(ctx, hostFd, maps, at) : -ENOSYS;
   }
 
   getRegs(ctx: number): number {
@@ -100,9 +113,9 @@ export class SerialPlatform implements Platform {
     this.enqueue(ctx, result);
   }
 
-  resumeSyscallAndWait(ctx: number, result: number): number {
+  resumeSyscallAndWait(ctx: number, result: number, timeoutMs = -1): number {
     this.enqueue(ctx, result);
-    return this.wait(-1, null, null, null, 0);
+    return this.wait(timeoutMs, null, null, null, 0);
   }
 
   resume(ctx: number): void {
@@ -160,8 +173,21 @@ export class SerialPlatform implements Platform {
       }
       timedOut = false;
       if (!this.othersWait()) continue;
-      // Others wait (their turn, or a deadline) and this one has run PREEMPT_MS without
-      // a stop: it used that much CPU time, so virtual time moves by as much.
+      // Others wait (their turn, or a deadline). Preempt only once this thread has used
+      // PREEMPT_MS of CPU time of its own since the first timeout (not wall time: a host
+      // busy with other work must not make a thread that computes less than that
+      // between two syscalls lose its turn, which would change the schedule).
+      const cpu = this.cpuNsOf(this.running);
+      if (cpu >= 0) {
+        if (this.sliceTid !== this.running || this.sliceCpu < 0) {
+          this.sliceTid = this.running;
+          this.sliceCpu = cpu;
+          continue;
+        }
+        if (cpu - this.sliceCpu < PREEMPT_MS * 1e6) continue;
+      }
+      this.sliceCpu = -1;
+      // It used that much CPU time, so virtual time moves by as much.
       this.wallPreemptions++;
       detRun.wallPreemptions++;
       advanceVirtualClockTo(virtualClock.monoNs + PREEMPT_MS * 1e6);
@@ -182,6 +208,7 @@ export class SerialPlatform implements Platform {
       case EventKind.PtraceEvent:
         if (tid === this.running) {
           this.running = 0;
+          this.sliceCpu = -1;
           this.stops++;
           tickVirtualClock();
         }

@@ -11,12 +11,48 @@ import { HEADER, MAGIC, VERSION, Op, type ProcFileKind } from './protocol';
 /** SOCK_SEQPACKET messages must fit the socket buffer: replies are paginated below this. */
 export const REPLY_MAX = 128 * 1024;
 
-/** Round trips made by every client of this process (a debug counter: fs/fsimpl/hostfs/cache.ts). */
-export const goferCalls = { n: 0 };
+/**
+ * Round trips made by every client of this process (a debug counter: fs/fsimpl/hostfs/cache.ts),
+ * and, while `timed` (TSSANDBOX_SYSCALL_PROFILE), the ms they took (src/kernel/syscall-profile.ts).
+ */
+export const goferCalls = { n: 0, timed: false, ms: 0, deferred: 0 };
+
+/** Deferred requests a batch carries at most (native/gofer_server.cc kMaxBatch). */
+export const BATCH_MAX = 256;
+/** Bytes of deferred requests a batch carries at most (one request is ~8 KiB at most). */
+const BATCH_BYTES = 60 * 1024;
+
+/** A request deferred (write-behind) until the next round trip: its bytes, and whom to tell if it failed. */
+interface Deferred {
+  bytes: Buffer;
+  failed: ((res: number) => void) | null;
+}
+
+/** Clients with deferred requests: sent before the Sentry exits (the host must see them). */
+const live = new Set<GoferClient>();
+process.on('exit', flushDeferred);
+
+/** Sends every client's deferred requests now (at exit, and when a pool worker retires a sandbox). */
+export function flushDeferred(): void {
+  for (const c of live) {
+    try {
+      c.flush();
+    } catch {
+      /* gofer gone */
+    }
+  }
+}
 
 export class GoferClient {
   private readonly req = Buffer.alloc(HEADER + 2 * 4096 + 16);
-  private readonly resp = Buffer.alloc(REPLY_MAX + 64);
+  private readonly resp = Buffer.alloc(REPLY_MAX + 64 + 4 * BATCH_MAX + 4);
+  /** The batch being sent: header, then [u32 length][request] each. */
+  private batchBuf: Buffer | null = null;
+  /** Deferred requests, in order: sent ahead of the next request, in one message (Op.Batch). */
+  private readonly queue: Deferred[] = [];
+  private queued = 0;
+  /** Called when the first request is deferred (the Sentry arms its flush bound: fs/rootfs). */
+  onDeferred: (() => void) | null = null;
   private readonly fdOut = new Int32Array(1);
   dead = false;
   /** Payload of the last reply (a view into a reused buffer: copy before the next call). */
@@ -34,11 +70,15 @@ export class GoferClient {
     private readonly sock: number,
   ) {}
 
-  /** One request/reply. Returns the reply's result (>= 0 or -errno). */
-  call(op: Op, mount: number, p1: string, p2 = '', flags = 0, mode = 0, aux = 0, a = 0, b = 0): number {
-    this.fd = -1;
-    if (this.dead) return -EIO;
-    goferCalls.n++;
+  /** Requests deferred and not yet sent. */
+  get pending(): number {
+    return this.queue.length;
+  }
+  /** Batches sent so far: a request deferred when this was g has reached the Gofer once it is past g. */
+  gen = 0;
+
+  /** Encodes a request into this.req: its length. */
+  private encode(op: Op, mount: number, p1: string, p2: string, flags: number, mode: number, aux: number, a: number, b: number, c: number, d: number): number {
     const q = this.req;
     q.writeUInt32LE(MAGIC, 0);
     q.writeUInt32LE(op, 4);
@@ -48,17 +88,92 @@ export class GoferClient {
     q.writeUInt32LE(aux >>> 0, 20);
     q.writeDoubleLE(a, 24);
     q.writeDoubleLE(b, 32);
-    q.writeDoubleLE(0, 40);
-    q.writeDoubleLE(0, 48);
+    q.writeDoubleLE(c, 40);
+    q.writeDoubleLE(d, 48);
     let off = HEADER;
     off += q.write(p1, off, 'latin1'); // paths are latin1 strings: their bytes
     q[off++] = 0;
     off += q.write(p2, off, 'latin1');
     q[off++] = 0;
+    return off;
+  }
+
+  /**
+   * Write-behind: the request goes with the next round trip (ahead of it, in order, in
+   * one message), and its result is not waited for. Only for a request whose success
+   * the caller knows (fs/fsimpl/hostfs: the owner, mode or times of a file the sandbox
+   * made); `failed` hears of it if the Gofer said otherwise. A full queue is sent now.
+   */
+  defer(op: Op, mount: number, p1: string, p2: string, flags: number, mode: number, aux: number, a: number, b: number, c: number, d: number, failed: ((res: number) => void) | null = null): number {
+    if (this.dead) return this.gen;
+    if (this.queue.length >= BATCH_MAX || this.queued + this.req.length + 4 > BATCH_BYTES) this.flush();
+    const len = this.encode(op, mount, p1, p2, flags, mode, aux, a, b, c, d);
+    this.queue.push({ bytes: Buffer.from(this.req.subarray(0, len)), failed });
+    this.queued += len + 4;
+    goferCalls.deferred++;
+    if (this.queue.length === 1) {
+      live.add(this);
+      if (this.onDeferred !== null) this.onDeferred();
+    }
+    return this.gen;
+  }
+
+  /** Sends what was deferred now (a round trip, when anything was). */
+  flush(): void {
+    const last = this.queue.pop();
+    if (last === undefined) return;
+    this.queued -= last.bytes.length + 4;
+    if (this.queue.length === 0) this.gen++; // (else the batch counts)
+    last.bytes.copy(this.req);
+    const r = this.roundTrip(last.bytes.length);
+    if (r < 0 && last.failed !== null) last.failed(r);
+    if (this.fd >= 0) this.closeFd();
+  }
+
+  /** One request/reply (what was deferred goes first, in the same message). Returns the reply's result (>= 0 or -errno). */
+  call(op: Op, mount: number, p1: string, p2 = '', flags = 0, mode = 0, aux = 0, a = 0, b = 0, c = 0, d = 0): number {
+    this.fd = -1;
+    if (this.dead) return -EIO;
+    return this.roundTrip(this.encode(op, mount, p1, p2, flags, mode, aux, a, b, c, d));
+  }
+
+  private closeFd(): void {
+    try { nfs.closeSync(this.fd); } catch { /* not ours after all */ }
+    this.fd = -1;
+  }
+
+  /** Sends the request in this.req[0, len), behind the deferred ones if any. */
+  private roundTrip(len: number): number {
+    this.fd = -1;
+    if (this.dead) return -EIO;
+    goferCalls.n++;
+    let msg = this.req;
+    const sent = this.queue.length > 0 ? this.queue.splice(0) : null;
+    if (sent !== null) {
+      this.queued = 0;
+      this.gen++;
+      const need = HEADER + sent.reduce((n, e) => n + 4 + e.bytes.length, 0) + 4 + len;
+      if (this.batchBuf === null || this.batchBuf.length < need) this.batchBuf = Buffer.alloc(Math.max(need, 64 * 1024));
+      const q = this.batchBuf;
+      q.fill(0, 0, HEADER);
+      q.writeUInt32LE(MAGIC, 0);
+      q.writeUInt32LE(Op.Batch, 4);
+      let off = HEADER;
+      for (const e of sent) {
+        q.writeUInt32LE(e.bytes.length, off);
+        off += 4 + e.bytes.copy(q, off + 4);
+      }
+      q.writeUInt32LE(len, off);
+      off += 4 + this.req.copy(q, off + 4, 0, len);
+      msg = q;
+      len = off;
+    }
     // goferCall sets fdOut only when it got as far as a reply: a failed send must not
     // leave the last call's fd there (closing it below would close an fd now in use).
     this.fdOut[0] = -1;
-    const r = this.n.goferCall(this.sock, q, off, -1, this.resp, this.fdOut);
+    const t0 = goferCalls.timed ? performance.now() : 0;
+    const r = this.n.goferCall(this.sock, msg, len, -1, this.resp, this.fdOut);
+    if (t0 !== 0) goferCalls.ms += performance.now() - t0;
     if (r < 8) {
       // Transport failure (gofer gone, or a malformed reply): fail closed from now on.
       this.dead = true;
@@ -68,12 +183,25 @@ export class GoferClient {
       return -EIO;
     }
     const res = this.resp.readInt32LE(0);
-    const len = this.resp.readUInt32LE(4);
-    if (8 + len > r) {
+    let plen = this.resp.readUInt32LE(4);
+    if (8 + plen > r) {
       this.dead = true;
       return -EPROTO;
     }
-    this.payload = this.resp.subarray(8, 8 + len);
+    if (sent !== null) {
+      // The batch's trailer: the deferred requests' results, and their count.
+      const k = plen >= 4 ? this.resp.readUInt32LE(8 + plen - 4) : -1;
+      if (k !== sent.length || plen < 4 + 4 * k) {
+        this.dead = true;
+        return -EPROTO;
+      }
+      plen -= 4 + 4 * k;
+      for (let i = 0; i < k; i++) {
+        const dr = this.resp.readInt32LE(8 + plen + 4 * i);
+        if (dr < 0 && sent[i].failed !== null) sent[i].failed!(dr);
+      }
+    }
+    this.payload = this.resp.subarray(8, 8 + plen);
     this.fd = this.fdOut[0];
     return res;
   }
@@ -97,6 +225,35 @@ export const enum Confined {
   Seccomp = 4,
   Caps = 8,
   MountAttrs = 16,
+  /** It holds CAP_CHOWN, CAP_FOWNER and CAP_FSETID: owners, modes and times of the files it serves rw are its to set. */
+  FileCaps = 32,
+}
+
+const LAUNCHED = Symbol.for('tssandbox.launchedGoferFd');
+
+/**
+ * The launcher's gofer socket (native/sentry_launch.cc, passed on by bin/tssandbox): a
+ * gofer-to-be waiting outside the Sentry's user namespace. Used once; -1 when none.
+ */
+function takeLaunchedGofer(): number {
+  const g = globalThis as Record<symbol, unknown>;
+  const fd = g[LAUNCHED];
+  delete g[LAUNCHED];
+  return typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 ? fd : -1;
+}
+
+/**
+ * Closes the launcher's gofer socket if set-up never used it: once guests run, no one
+ * may ask the gofer-to-be (outside, as the invoking user) for roots of their choosing.
+ */
+export function dropLaunchedGofer(): void {
+  const fd = takeLaunchedGofer();
+  if (fd < 0) return;
+  try {
+    nfs.closeSync(fd);
+  } catch {
+    // already gone
+  }
 }
 
 /** A root the gofer serves; a bare string is a read-write root. */
@@ -113,7 +270,7 @@ export function spawnGofer(roots: GoferRoot[]): GoferClient | null {
   if (n === null) return null;
   const paths = roots.map((r) => (typeof r === 'string' ? r : r.path));
   const ro = roots.map((r) => typeof r !== 'string' && r.readonly);
-  const sock = n.goferFork(paths, ro);
+  const sock = n.goferFork(paths, ro, takeLaunchedGofer());
   if (sock < 0) return null;
   const c = new GoferClient(n, sock);
   const v = c.call(Op.Hello, 0, '');

@@ -11,13 +11,17 @@ export interface GoferNative {
    * Forks the gofer (native/gofer_server.cc) for these roots (readonly[i]: root i is
    * read-only, enforced by the gofer); the Sentry's socket end or -errno.
    */
-  goferFork(roots: string[], readonly?: boolean[]): number;
+  goferFork(roots: string[], readonly?: boolean[], launchFd?: number): number;
   openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
   goferSend(sock: number, buf: Uint8Array, len: number, fd: number): number;
   goferRecv(sock: number, buf: Uint8Array, fdOut: Int32Array): number;
   goferCall(sock: number, req: Uint8Array, len: number, reqFd: number, resp: Uint8Array, fdOut: Int32Array): number;
   /** copy_file_range(2) between two host fds the Sentry holds: bytes or -errno. */
   hostCopyRange?(fdIn: number, offIn: number, fdOut: number, offOut: number, len: number): number;
+  /** read(2) of a host fd into buf: bytes or -errno (EAGAIN returned, not thrown). */
+  hostReadNb?(fd: number, buf: Uint8Array): number;
+  /** utimensat(fd, NULL) with exact (sec, nsec) pairs, UTIME_NOW/UTIME_OMIT passed: 0 or -errno. */
+  hostFutimens?(fd: number, aSec: number, aNsec: number, mSec: number, mNsec: number): number;
 }
 
 let cached: GoferNative | null | undefined;

@@ -11,7 +11,9 @@
  * Reply:
  *   0  i32 result (>= 0, or -errno)   4 u32 payload length   8 payload
  *   payloads: STAT = 18 x f64 (Stat fields, FIELDS order); OPEN = the opened file's
- *   STAT (the fd rides along); MKDIR, CREATE_EXCL, SYMLINK = the new node's STAT; READDIR (readdir-plus, from entry index `a` of the sorted
+ *   STAT (the fd rides along); MKDIR, CREATE_EXCL, SYMLINK = the new node's STAT (and a
+ *   CREATE_EXCL failing with EEXIST: the existing name's STAT); UNLINK = the removed
+ *   node's STAT; READDIR (readdir-plus, from entry index `a` of the sorted
  *   listing) = [u32 next index][u32 total, bit 31 set: the directory has more names than
  *   the Gofer lists (~256 Ki): never a complete listing] then repeated [f64 ino][u32 mode][u16 name
  *   length][name][u8 has stat][STAT if has stat] (no stat: a mount the gofer does not
@@ -20,7 +22,11 @@
  *   count][count READDIR entries], one whole listing each (-E2BIG: too big for the
  *   reply, list it alone), result = records (later names were not reached);
  *   READLINK = target; STATFS = 6 x f64.
+ *   UTIMES numbers: atime sec, atime nsec, mtime sec, mtime nsec (nsec may be UTIME_NOW
+ *   or UTIME_OMIT), exact as Linux takes them. MKDIR, CREATE_EXCL, SYMLINK with flags
+ *   bit 0: numbers a, b are the new node's uid, gid (-1: as the host makes it).
  *   PROCFILE: no payload, the fd (only of a thread the Sentry traces; else EPERM).
+ *   BATCH: see Op.Batch.
  *
  * The gofer resolves every path with openat2(root, p, RESOLVE_IN_ROOT |
  * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS): the Sentry resolved symlinks itself, so
@@ -52,6 +58,21 @@ export const enum Op {
   /** aux = host tid, flags = ProcFileKind: /proc/<tid>/<file> of a thread the Sentry traces (fd in the reply). */
   ProcFile = 17,
   ReaddirBatch = 18,
+  /**
+   * A host inotify watch on directory path1 (fs/fsimpl/hostfs/host-watch.ts): result = the
+   * host wd; the first reply carries the Gofer's inotify fd, which the Sentry reads
+   * events from. ENOSPC past the Gofer's bound.
+   */
+  Watch = 19,
+  /** aux = a host wd WATCH returned: the watch removed. */
+  Unwatch = 20,
+  /**
+   * Requests the Sentry deferred (write-behind), then the one it waits for, in one
+   * message: payload [u32 length][request] each, served in order, each as if it came
+   * alone. Reply: the last one's, its payload followed by [i32 result] of each other
+   * and [u32 their count]. No HELLO or BATCH inside.
+   */
+  Batch = 21,
 }
 
 /** The /proc files of a stub thread PROCFILE opens. */
@@ -59,6 +80,8 @@ export const enum ProcFileKind {
   Stat = 0,
   Schedstat = 1,
   Status = 2,
+  /** Pages mapped and resident (the Sentry's --memory accounting, src/kernel/memory-account.ts). */
+  Statm = 3,
 }
 
 /** Order of Stat fields in a STAT payload. */

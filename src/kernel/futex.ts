@@ -19,6 +19,11 @@ function key(t: Task, addr: number, _priv: boolean): string {
   return `${id}:${addr}`;
 }
 
+/** Drops every wait queue (a reused pool worker, between sandboxes: src/server/retire.ts). */
+export function clearFutexQueues(): void {
+  queues.clear();
+}
+
 export function futexQueue(t: Task, addr: number, priv: boolean): WaitQueue {
   const k = key(t, addr, priv);
   let q = queues.get(k);

@@ -1,4 +1,5 @@
 import type { Kernel } from './kernel';
+import type { UtsNs } from './namespaces/types';
 import { guestMemory } from '../determinism/virtual-clock';
 import { hostMemFree, hostMemTotal } from './host-stats';
 
@@ -14,8 +15,8 @@ export const UTS_FIELD = 65;
 export const UTS_MAX_NAME = 64;
 
 /** struct new_utsname: sysname, nodename, release, version, machine, domainname. */
-export function utsnameBytes(k: Kernel): Buffer {
-  const fields = [k.sysname, k.hostname, k.release, k.version, k.machine, k.domainname];
+export function utsnameBytes(k: Kernel, uts: UtsNs = k): Buffer {
+  const fields = [k.sysname, uts.hostname, k.release, k.version, k.machine, uts.domainname];
   const b = Buffer.alloc(UTS_FIELD * fields.length);
   fields.forEach((f, i) => {
     // Names may hold any bytes (sethostname takes bytes): keep them as latin1.
@@ -24,12 +25,13 @@ export function utsnameBytes(k: Kernel): Buffer {
   return b;
 }
 
-export function setHostname(k: Kernel, name: Buffer): void {
-  k.hostname = name.toString('latin1');
+/** Sets the host name of a UTS namespace (the Kernel is the initial one). */
+export function setHostname(uts: UtsNs, name: Buffer): void {
+  uts.hostname = name.toString('latin1');
 }
 
-export function setDomainname(k: Kernel, name: Buffer): void {
-  k.domainname = name.toString('latin1');
+export function setDomainname(uts: UtsNs, name: Buffer): void {
+  uts.domainname = name.toString('latin1');
 }
 
 /** Seconds since the sandbox booted, rounded up like Linux's sysinfo. */

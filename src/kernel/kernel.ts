@@ -5,6 +5,7 @@ import type { Vfs } from '../../fs/vfs/vfs';
 import type { Sentry } from './sentry';
 import type { Ctty } from '../../fs/vfs/caller';
 import type { SandboxHooks } from './sandbox-hooks';
+import type { MemoryAccount } from './memory-account';
 
 /**
  * Sandbox-wide state: the task and process tables, identity (uname), the VFS and the
@@ -21,8 +22,8 @@ export class Kernel {
   domainname = '(none)';
   /** net.ipv4.ip_unprivileged_port_start: binding a port below it needs root (CAP_NET_BIND_SERVICE). */
   unprivilegedPortStart = 1024;
-  /** net.ipv4.ping_group_range as set (Linux's default "1 0": nobody); the Sentry has no ping sockets. */
-  pingGroupRange = '1\t0';
+  /** net.ipv4.ping_group_range: groups that may open ping sockets (src/net/icmp-socket.ts); distributions' "0 2147483647". */
+  pingGroupRange = '0\t2147483647';
   readonly sysname = 'Linux';
   readonly release = '6.1.0-tssandbox';
   readonly version = '#1 SMP PREEMPT_DYNAMIC tssandbox';
@@ -42,6 +43,8 @@ export class Kernel {
   cpus = 2;
   /** --memory: bytes the sandbox may use (tmpfs data is what is counted), Infinity if unset. */
   memoryLimit = Infinity;
+  /** --memory as the Sentry counts it (src/kernel/memory-account.ts); null without a limit. */
+  memAcct: MemoryAccount | null = null;
   /** Controlling terminals by session id (src/kernel/tty.ts). */
   readonly sessionTtys = new Map<number, Ctty>();
   /** Foreground process group of the sandbox's terminal (0: init's group). */

@@ -91,11 +91,16 @@ function hostLimits(): Rlimit[] {
 /** Snapshot taken when the Sentry loads: the limits of the sandbox's first process. */
 const INITIAL = hostLimits();
 
+const softNumber = (c: bigint): number => (c === RLIM_INFINITY ? Infinity : Number(c));
+
 export class Limits {
   private readonly lims: Rlimit[];
+  /** soft() of each resource, kept with lims (open and write check one per call: no BigInt then). */
+  private readonly softs = new Float64Array(RLIM_NLIMITS);
 
   constructor(from: readonly Rlimit[] = INITIAL) {
     this.lims = from.map((l) => ({ cur: l.cur, max: l.max }));
+    for (let i = 0; i < this.lims.length && i < RLIM_NLIMITS; i++) this.softs[i] = softNumber(this.lims[i].cur);
   }
 
   /** The child's copy at fork (limits are per process, inherited, kept across exec). */
@@ -110,8 +115,7 @@ export class Limits {
 
   /** Soft limit as a number (Infinity for RLIM_INFINITY), for enforcement checks. */
   soft(resource: number): number {
-    const c = this.lims[resource].cur;
-    return c === RLIM_INFINITY ? Infinity : Number(c);
+    return this.softs[resource];
   }
 
   hard(resource: number): number {
@@ -129,6 +133,7 @@ export class Limits {
     if (resource === RLIMIT_NOFILE && nl.max > NR_OPEN) return -EPERM;
     if (nl.max > this.lims[resource].max && !privileged) return -EPERM;
     this.lims[resource] = { cur: nl.cur, max: nl.max };
+    this.softs[resource] = softNumber(nl.cur);
     return 0;
   }
 }

@@ -31,6 +31,12 @@ import { sweepShm } from './ipc/shm';
 import { inheritKeyrings } from './keys';
 import { cloneEvent, ptraceTaskExited, tracerExited } from './ptrace';
 import { ptraceAfterExec, ptraceNewChild } from './ptrace-stops';
+import { ptraceContinued } from './ptrace-seize';
+import { cloneNsApply, cloneNsCheck } from './namespaces/create';
+import { forgetPid, initExited, nsReaper, viewPid } from './namespaces/pid-view';
+import type { Dentry } from '../../fs/vfs/dentry';
+import { cgroupPidsFull, inheritCgroup } from './cgroup';
+import { releaseDeadMountNs } from './namespaces/mnt-release';
 
 export const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800,
   CLONE_PIDFD = 0x1000, CLONE_PTRACE = 0x2000, CLONE_VFORK = 0x4000, CLONE_PARENT = 0x8000,
@@ -46,6 +52,13 @@ const fdTableUsers = new WeakMap<FdTable, number>();
 function useFdTable(f: FdTable): FdTable {
   fdTableUsers.set(f, (fdTableUsers.get(f) ?? 0) + 1);
   return f;
+}
+
+/** unshare(CLONE_FILES): the task gets a private copy of its fd table. */
+export function unshareFdTable(t: Task): void {
+  const old = t.fdTable;
+  t.fdTable = useFdTable(old.fork());
+  dropFdTable(old, t.tg);
 }
 
 /** A task of a restored sandbox (src/snapshot) takes its share of an fd table. */
@@ -79,9 +92,13 @@ export function createInit(s: Sentry, spec: InitSpec): Task {
   return t;
 }
 
-/** Loads the first program into a new address space and starts it. */
-export function startInit(s: Sentry, t: Task, req: ExecRequest): ExecFailure | null {
-  const r = execInto(s, t, req, true);
+/**
+ * Loads the first program into a new address space and starts it; with `hold`, loaded
+ * only: no instruction of it runs until the caller's `s.resumeNow(t)` (an OCI create
+ * loads pid 1 and leaves it to `start`).
+ */
+export function startInit(s: Sentry, t: Task, req: ExecRequest, hold = false): ExecFailure | null {
+  const r = execInto(s, t, req, true, hold);
   return typeof r === 'number' ? null : r;
 }
 
@@ -90,12 +107,12 @@ export function startInit(s: Sentry, t: Task, req: ExecRequest): ExecFailure | n
  * return) retire the old one and the other threads. Returns 0 (task running the new
  * image) or an ExecFailure with the old image untouched.
  */
-export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): number | ExecFailure {
+export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false, hold = false): number | ExecFailure {
   const p = s.platform;
   const res = resolveExec((pth) => t.kernel.vfs.openExec(t, pth), req);
   if ('errno' in res) return res;
   const hooks = t.kernel.hooks;
-  const denied = hooks !== null ? hooks.exec(t, res.exe.path, res.argv) : 0;
+  const denied = hooks !== null ? hooks.exec(t, res.exe.path, res.argv, res.scripts) : 0;
   if (denied !== 0) {
     releaseResolution(res);
     return { errno: -denied, reason: `${res.exe.path}: ${errnoMessage(-denied)} (policy)` };
@@ -151,10 +168,13 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): n
   tg.argv = res.argv;
   tg.envp = req.envp;
   tg.exePath = res.exe.path;
+  tg.exeDentry = (res.exe.file as { dentry?: Dentry | null }).dentry ?? null;
   tg.auxv = img.auxv;
-  t.comm = path.basename(res.exe.path).slice(0, 15);
+  // Linux names the process after the path it was exec'd by (sh, not dash); an fd exec by its file.
+  const byName = res.execfn.length > 0 && !res.execfn.startsWith('/dev/fd/');
+  t.comm = path.basename(byName ? res.execfn : res.exe.path).slice(0, 15);
   wakeVforkParent(s, t);
-  if (hooks !== null) hooks.execDone(t, res.exe.path);
+  if (hooks !== null) hooks.execDone(t, res.exe.path, res.scripts);
 
   const ev = p.ev;
   if (p.getRegs(ctx) !== 0) return { errno: EAGAIN, reason: 'new context lost' };
@@ -172,7 +192,7 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false): n
   if (t.ptrace && !first) {
     t.inSentry = true;
     ptraceAfterExec(s, t, oldTid);
-  } else s.resumeNow(t);
+  } else if (!hold) s.resumeNow(t);
   return 0;
 }
 
@@ -182,6 +202,7 @@ function leaveAddressSpace(s: Sentry, t: Task, stopped: boolean): void {
   if (!mm) return;
   mm.users--;
   if (mm.users <= 0) {
+    s.kernel.memAcct?.dropping(mm);
     s.platform.destroyAddressSpace(mm.asPid);
     return;
   }
@@ -220,6 +241,8 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   if ((f & CLONE_THREAD) && !(f & CLONE_SIGHAND)) return -EINVAL;
   if ((f & CLONE_SIGHAND) && !(f & CLONE_VM)) return -EINVAL;
   if ((f & CLONE_FS) && (f & CLONE_NEWNS)) return -EINVAL;
+  const nsErr = cloneNsCheck(t, f);
+  if (nsErr < 0) return nsErr;
   const limit = taskLimit(t);
   if (limit >= 0) return -limit;
   if (p.getRegs(t.hostTid) !== 0) return -EAGAIN;
@@ -244,6 +267,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
     tg.argv = t.tg.argv;
     tg.envp = t.tg.envp;
     tg.exePath = t.tg.exePath;
+    tg.exeDentry = t.tg.exeDentry;
     tg.auxv = t.tg.auxv;
     tg.exitSignal = a.exitSignal;
     tg.personality = t.tg.personality;
@@ -253,6 +277,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
     tg.parent?.children.add(tg);
     t.kernel.threadGroups.set(tid, tg);
     t.kernel.hooks?.fork(t.tg, tg);
+    inheritCgroup(t.tg, tg);
     if (f & CLONE_SYSVSEM) shareSemUndo(t.kernel, t.tg, tg);
     inheritKeyrings(t.kernel, t.tg, tg);
   }
@@ -261,6 +286,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   const creds = t.creds.clone();
   copyCaps(t.creds, creds);
   const child = new Task(t.kernel, tid, ctx, tg, mm, fdTable, fsCtx, creds, new SignalState(t.sig.mask), s.wake);
+  cloneNsApply(t, child, f); // checked by cloneNsCheck above: cannot fail here
   if (!(f & CLONE_VM) || f & CLONE_VFORK) child.sig.altStack = { ...t.sig.altStack };
   child.comm = t.comm;
   if (!(f & CLONE_VM)) child.rseq = t.rseq && { ...t.rseq };
@@ -278,8 +304,8 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   if (a.stack) ev.setReg(Reg.RSP, a.stack);
   if (f & CLONE_SETTLS) ev.setReg(Reg.FS_BASE, a.tls);
   p.setRegs(ctx);
-  if (f & CLONE_PARENT_SETTID) t.mem.writeI32(a.parentTid, tid);
-  if (f & CLONE_CHILD_SETTID) child.mem.writeI32(a.childTid, tid);
+  if (f & CLONE_PARENT_SETTID) t.mem.writeI32(a.parentTid, viewPid(t, tid));
+  if (f & CLONE_CHILD_SETTID) child.mem.writeI32(a.childTid, viewPid(child, tid));
   if (f & CLONE_CHILD_CLEARTID) child.clearChildTid = a.childTid;
   if (f & CLONE_VFORK) child.vforkParent = t;
   const event = t.ptrace ? cloneEvent(t, f, a.exitSignal) : null;
@@ -297,6 +323,7 @@ function taskLimit(t: Task): number {
     t.kernel.hooks?.limit('pids', `${t.kernel.pidsLimit} tasks`);
     return EAGAIN;
   }
+  if (cgroupPidsFull(t.tg)) return EAGAIN; // a pids.max of its cgroup (src/kernel/cgroup.ts)
   if (t.creds.uid === 0) return -1;
   const nproc = limitsOf(t.tg).soft(RLIMIT_NPROC);
   let n = 0;
@@ -320,6 +347,7 @@ function killThread(s: Sentry, t: Task, hostGone = false): void {
   accountExitedTask(t); // reads the host thread's CPU time: before it goes
   t.state = TaskState.Dead;
   s.kernel.tasks.delete(t.tid);
+  if (t.tid !== t.tg.pid) forgetPid(t.tg, t.tid);
   t.tg.tasks.delete(t);
   if (!t.doomed) s.byHost.delete(t.hostTid);
   if (!hostGone && t.mm) releaseUserState(t);
@@ -368,7 +396,10 @@ export function exitGroup(s: Sentry, tg: ThreadGroup, status: number): void {
   // Robust futexes and clear_child_tid need the memory: handle them before it goes.
   for (const t of tg.tasks) releaseUserState(t);
   for (const t of tg.tasks) if (exclusive.has(t.mm)) sampleHostStatus(t);
-  for (const mm of exclusive) s.platform.destroyAddressSpace(mm.asPid);
+  for (const mm of exclusive) {
+    s.kernel.memAcct?.dropping(mm);
+    s.platform.destroyAddressSpace(mm.asPid);
+  }
   for (const t of tg.tasks) if (t.ptrace) ptraceTaskExited(t, status);
   for (const t of [...tg.tasks]) killThread(s, t, exclusive.has(t.mm));
   processExited(s, tg, status);
@@ -387,14 +418,17 @@ function processExited(s: Sentry, tg: ThreadGroup, status: number): void {
   ttyOnProcessExit(tg); // a session leader's terminal hangs up its foreground job
   exitSemUndo(s.kernel, tg); // SEM_UNDO adjustments
   tracerExited(s, tg); // its tracees go on (or die: PTRACE_O_EXITKILL)
+  releaseDeadMountNs(s.kernel); // mount namespaces no one is in any more, with their mounts
   sweepShm(s.kernel); // segments removed while this process had them attached
   tg.exitEvents.notify(0x41);
   s.kernel.hooks?.exit(tg, status);
   const init = s.init;
+  // A pid namespace's init takes the namespace with it.
+  for (const g of initExited(s, tg)) sendToGroup(s, g, { signo: 9, code: 0x80 });
   for (const c of tg.children) {
     // PR_SET_PDEATHSIG: the child learns its parent died.
     for (const ct of c.tasks) if (ct.pdeathSig) sendToTask(s, ct, { signo: ct.pdeathSig, code: 0x80 });
-    const reaper = findReaper(tg) ?? init;
+    const reaper = findReaper(tg) ?? nsReaper(s, tg) ?? init;
     c.parent = reaper;
     if (reaper && reaper !== tg) {
       reaper.children.add(c);
@@ -442,6 +476,7 @@ export function reap(tg: ThreadGroup): void {
   }
   tg.parent?.children.delete(tg);
   tg.kernel.threadGroups.delete(tg.pid);
+  forgetPid(tg, tg.pid);
 }
 
 /**
@@ -468,6 +503,7 @@ export function stopGroup(s: Sentry, tg: ThreadGroup, sig: number, quiet = false
 
 /** SIGCONT: every held thread goes on; the parent hears of it (WCONTINUED, CLD_CONTINUED). */
 export function continueGroup(s: Sentry, tg: ThreadGroup, quiet = false): void {
+  ptraceContinued(s, tg);
   if (!tg.stopped) return;
   tg.stopped = false;
   for (const t of tg.tasks) {

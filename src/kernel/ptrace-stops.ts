@@ -5,7 +5,7 @@
  * drops the signal), exec (PTRACE_EVENT_EXEC or SIGTRAP) and a new traced child's
  * first stop.
  */
-import { Reg } from '../platform/event-buffer';
+import { Reg, argToNumber } from '../platform/event-buffer';
 import { KEEP_REGS } from './syscall-dispatch';
 import type { Sentry } from './sentry';
 import type { Task } from './task';
@@ -15,6 +15,7 @@ import {
   syscallTrapStatus, tracesSyscalls,
 } from './ptrace';
 import { deliverPending, sendToTask } from './signal-delivery';
+import { eventStopStatus } from './ptrace-seize';
 
 const ARG_REGS = [Reg.RDI, Reg.RSI, Reg.RDX, Reg.R10, Reg.R8, Reg.R9];
 
@@ -44,8 +45,8 @@ function reloadCall(s: Sentry, t: Task, sig: number): number | null {
   if (p.getRegs(t.hostTid) !== 0) return null;
   const ev = p.ev;
   t.saveRegs(ev.regs);
-  t.sysno = signed(ev.regs[Reg.ORIG_RAX]);
-  for (let i = 0; i < 6; i++) t.args[i] = signed(ev.regs[ARG_REGS[i]]);
+  t.sysno = argToNumber(ev.regs[Reg.ORIG_RAX]);
+  for (let i = 0; i < 6; i++) t.args[i] = argToNumber(ev.regs[ARG_REGS[i]]);
   const rax = signed(ev.regs[Reg.RAX]);
   pass(s, t, sig, null);
   return rax;
@@ -153,12 +154,13 @@ export function ptraceAfterExec(s: Sentry, t: Task, oldTid: number): void {
 /** A child made by a traced task with TRACEFORK/VFORK/CLONE: traced too, it starts stopped (SIGSTOP). */
 export function ptraceNewChild(s: Sentry, parent: Task, child: Task, event: number): void {
   const st = parent.ptrace!;
-  attach(child, st.tracer, st.options);
+  attach(child, st.tracer, st.options, st.seized);
   st.pendingEvent = { event, msg: child.tid };
   child.inSentry = true;
+  // Under SEIZE the new child starts in PTRACE_EVENT_STOP (SIGTRAP), else with a SIGSTOP.
   const si: SigInfo = { signo: SIGSTOP, code: SI_USER, pid: 0, uid: 0 };
-  ptraceStop(s, child, 'signal', signalStatus(SIGSTOP), (sig) => {
-    pass(s, child, sig === SIGSTOP ? 0 : sig, si);
+  ptraceStop(s, child, st.seized ? 'event' : 'signal', st.seized ? eventStopStatus(SIGTRAP) : signalStatus(SIGSTOP), (sig) => {
+    pass(s, child, sig === SIGSTOP || st.seized ? 0 : sig, si);
     s.resumeWithSignals(child);
-  }, si);
+  }, st.seized ? null : si);
 }

@@ -27,7 +27,7 @@ const TF = 0x100n; // EFLAGS trap flag
 const SYS_MPROTECT = 10;
 
 export type ResumeMode = 'cont' | 'syscall' | 'sysemu' | 'step' | 'sysemu-step';
-export type StopKind = 'sysenter' | 'sysexit' | 'signal' | 'event' | 'seccomp';
+export type StopKind = 'sysenter' | 'sysexit' | 'signal' | 'event' | 'seccomp' | 'group';
 
 export interface PtraceStop {
   kind: StopKind;
@@ -53,6 +53,14 @@ export interface PtraceState {
   pendingEvent: { event: number; msg: number } | null;
   /** The trap flag was set by PTRACE_SINGLESTEP (cleared on the next resume that is not a step). */
   stepping: boolean;
+  /** Attached by PTRACE_SEIZE (src/kernel/ptrace-seize.ts): no SIGSTOP at attach, group-stops as PTRACE_EVENT_STOP. */
+  seized: boolean;
+  /** A PTRACE_INTERRUPT is queued. */
+  interruptQueued: boolean;
+  /** In a group-stop (PTRACE_LISTEN is allowed). */
+  groupStopped: boolean;
+  /** PTRACE_LISTEN: how the held tracee goes on once SIGCONT makes it trap again; null: not listening. */
+  listening: ((sig: number) => void) | null;
 }
 
 /** Tracees by tracer process. */
@@ -66,8 +74,11 @@ export function traceesOf(tg: ThreadGroup): Set<Task> {
   return s;
 }
 
-export function attach(t: Task, tracer: ThreadGroup, options = 0): void {
-  t.ptrace = { tracer, options, mode: 'cont', stop: null, reported: false, eventMsg: 0, pendingEvent: null, stepping: false };
+export function attach(t: Task, tracer: ThreadGroup, options = 0, seized = false): void {
+  t.ptrace = {
+    tracer, options, mode: 'cont', stop: null, reported: false, eventMsg: 0, pendingEvent: null, stepping: false, seized,
+    interruptQueued: false, groupStopped: false, listening: null,
+  };
   traceesOf(tracer).add(t);
 }
 
@@ -78,10 +89,13 @@ export function detach(s: Sentry, t: Task, sig: number): void {
   traceesOf(st.tracer).delete(t);
   t.ptrace = null;
   if (st.stepping) clearStep(s, t);
+  // A queued PTRACE_INTERRUPT goes with the tracer.
+  if (st.interruptQueued) t.sig.pending = t.sig.pending.filter((x) => !x.interrupt);
   const stop = st.stop;
-  if (stop && t.state === TaskState.Traced) {
+  const resume = stop?.resume ?? st.listening;
+  if (resume && t.state === TaskState.Traced) {
     t.state = TaskState.Running;
-    stop.resume(sig);
+    resume(sig);
   }
 }
 

@@ -17,9 +17,9 @@ export interface SandboxHooks {
   /** Every syscall as it enters (not its re-runs after a wait): 0, or -errno to fail it unserved. */
   syscall(t: Task, nr: number): number;
   /** execve of a resolved file, before the point of no return: 0 or -errno. */
-  exec(t: Task, path: string, argv: readonly string[]): number;
-  /** exec succeeded: t runs `path` now. */
-  execDone(t: Task, path: string): void;
+  exec(t: Task, path: string, argv: readonly string[], scripts: readonly string[]): number;
+  /** exec succeeded: t runs `path` now, reached through the #! `scripts` (outermost first). */
+  execDone(t: Task, path: string, scripts: readonly string[]): void;
   /** A new process (fork/clone without CLONE_THREAD). */
   fork(parent: ThreadGroup, child: ThreadGroup): void;
   /** A process ended with a wait status. */
@@ -30,8 +30,15 @@ export interface SandboxHooks {
   opened(t: Task, dirfd: number, path: string, flags: number, result: number): void;
   /** A read/pread/readv took n bytes from a file description. */
   read(t: Task, f: FileDescription, n: number): void;
-  /** Bytes a write/pwrite/writev put into a file description (each piece, in order). */
-  wrote(t: Task, f: FileDescription, data: Uint8Array): void;
+  /**
+   * n bytes went into a file description: write/pwrite/writev/pwritev2, sendfile, splice,
+   * copy_file_range, AIO (a file's sha256 is of its content, so only the count travels).
+   */
+  wrote(t: Task, f: FileDescription, n: number): void;
+  /** A MAP_SHARED writable mapping of f: what the guest writes there is the file's. */
+  mappedShared(t: Task, f: FileDescription): void;
+  /** unlink/unlinkat or a rename onto path is about to remove a file (its content is hashed first). */
+  removing(t: Task, dirfd: number, path: string): void;
   /** unlink/unlinkat/rmdir of path, with its result. */
   removed(t: Task, dirfd: number, path: string, result: number): void;
   /** connect(2) to a socket address (raw sockaddr bytes): 0, -errno, or the address to connect to instead. */

@@ -9,7 +9,7 @@ import { EventKind, Reg } from '../platform/event-buffer';
 import { native } from '../platform/native';
 import { KICK_SIGNAL } from '../platform/platform';
 import { BLOCK, KEEP_REGS, NO_RESUME, type SyscallTable } from './syscall-dispatch';
-import { ENOSYS, ERESTARTSYS, ERESTART_RESTARTBLOCK, EFAULT, EINTR } from '../abi/errno';
+import { ENOSYS, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK, EFAULT, EINTR } from '../abi/errno';
 import type { Kernel } from './kernel';
 import { hostPoller } from '../waiter/host-poller';
 import { Task, TaskState } from './task';
@@ -20,6 +20,7 @@ import { setOwnerLookup } from './futex';
 import { seccompCheck } from './seccomp/filter';
 import { tracesSyscalls } from './ptrace';
 import { ptraceSyscallEnter, ptraceSyscallExit } from './ptrace-stops';
+import { syscallProfileFromEnv, type SyscallProfile } from './syscall-profile';
 
 export interface SyscallTracer {
   enter(t: Task): void;
@@ -27,6 +28,9 @@ export interface SyscallTracer {
   block(t: Task): void;
   exit(t: Task, result: number): void;
 }
+
+/** Timer rounds one pass of the run loop may fire (fireDeadlines). */
+const ROUNDS = 8;
 
 export class Sentry {
   /** Guest task by host thread id. */
@@ -55,6 +59,8 @@ export class Sentry {
   loopHook: (() => void) | null = null;
   /** Sees host signals before they are forwarded; returns the ones still to forward. */
   hostSignalFilter: ((mask: number) => number) | null = null;
+  /** TSSANDBOX_SYSCALL_PROFILE=1: time per syscall, Sentry against platform (syscall-profile.ts); else null. */
+  private readonly profile: SyscallProfile | null;
   /** Woken tasks not yet re-run (a stopped world has none). */
   get readyCount(): number {
     return this.ready.length;
@@ -85,6 +91,7 @@ export class Sentry {
     kernel.sentry = this;
     Task.signalSelfHook = (t, sig) => sendToTask(this, t, { signo: sig, code: 0, pid: t.tg.pid, uid: t.creds.uid });
     setOwnerLookup((tid) => this.kernel.tasks.has(tid));
+    this.profile = syscallProfileFromEnv((nr) => table.name(nr));
   }
 
   // ---- the loop ----
@@ -92,6 +99,7 @@ export class Sentry {
   /** Runs until init exits; returns init's wait status. */
   run(): number {
     const p = this.platform;
+    const prof = this.profile;
     for (;;) {
       if (this.loopHook !== null) this.loopHook();
       if (this.initStatus !== null) {
@@ -106,12 +114,14 @@ export class Sentry {
       if (this.ready.length) continue;
       let kind: number;
       const hp = hostPoller;
-      if (this.pendingCtx && hp.empty && timeout < 0) {
+      if (prof !== null) prof.beforeWait();
+      if (this.pendingCtx && hp.empty) {
+        // A deadline (a sleeper, a timer, a CI limit's sampler) bounds the wait: still one call.
         const ctx = this.pendingCtx;
         this.pendingCtx = 0;
         const t = this.byHost.get(ctx);
         if (t) t.inSentry = false;
-        kind = p.resumeSyscallAndWait(ctx, this.pendingResult);
+        kind = p.resumeSyscallAndWait(ctx, this.pendingResult, timeout);
       } else {
         this.flushResume();
         if (hp.empty) kind = p.wait(timeout, null, null, null, 0);
@@ -119,6 +129,13 @@ export class Sentry {
           const ps = hp.pollSet();
           kind = p.wait(timeout, ps.fds, ps.events, ps.revents, ps.count);
         }
+      }
+      if (prof !== null) {
+        prof.afterWait();
+        const nr = kind === EventKind.Syscall ? p.ev.args[6] : -1;
+        this.dispatch(kind);
+        prof.served(nr);
+        continue;
       }
       this.dispatch(kind);
     }
@@ -205,6 +222,12 @@ export class Sentry {
     t.resumed = false;
     t.timedOut = false;
     t.sysStartNs = this.tracer ? this.kernel.nowNs() : 0;
+    if (t.state === TaskState.Stopped) {
+      // Its group stopped while it ran (the kick had not landed yet): on Linux the stop
+      // comes first, so the call is made only after SIGCONT, as a restart.
+      t.held = { result: -ERESTARTNOINTR };
+      return;
+    }
     if (t.ptrace !== null && tracesSyscalls(t)) return ptraceSyscallEnter(this, t);
     this.startSyscall(t);
   }
@@ -221,6 +244,8 @@ export class Sentry {
       const d = h.syscall(t, t.sysno);
       if (d !== 0) return this.complete(t, d);
     }
+    const m = this.kernel.memAcct; // --memory: a sample every Nth syscall (src/kernel/memory-account.ts)
+    if (m !== null && --m.countdown <= 0) m.everyNth();
     this.invoke(t);
   }
 
@@ -423,17 +448,21 @@ export class Sentry {
       if (t.deadline <= now) this.wakeTask(t, true);
       else if (t.deadline < next) next = t.deadline;
     }
+    let after = now;
     if (ts) {
       let d = ts.nextDeadline();
-      if (d <= now) {
-        ts.fire(now);
+      // Timers armed while firing for "the next round" (a stack's queued frames) are due
+      // at once: a few rounds run here, else every loopback hop waited a millisecond.
+      for (let round = 0; round < ROUNDS && d <= after; round++) {
+        ts.fire(after);
         d = ts.nextDeadline();
+        after = this.kernel.nowNs();
       }
       if (d < next) next = d;
     }
     if (this.ready.length) return 0;
     if (next === Infinity) return -1;
-    return Math.max(0, Math.ceil((next - now) / 1e6));
+    return Math.max(0, Math.ceil((next - after) / 1e6));
   }
 
   /** Whether a blocked task waits for a deadline or a timer is armed (deterministic mode's preemption asks). */

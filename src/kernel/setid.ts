@@ -1,6 +1,6 @@
 import type { Credentials } from '../auth/credentials';
 import { EINVAL, EPERM } from '../abi/errno';
-import { capable, CAP_SETGID, CAP_SETUID } from '../auth/capabilities';
+import { ownCapable as capable, CAP_SETGID, CAP_SETUID } from '../auth/capabilities';
 
 /**
  * Linux's set*id rules (kernel/sys.c) on virtual credentials. Each function edits a

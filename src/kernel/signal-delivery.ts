@@ -20,6 +20,9 @@ import { signalEvents } from './signalfd';
 import { limitsOf, RLIMIT_CORE } from './limits';
 import { stopsThroughDelivery } from './ptrace';
 import { ptraceSignalStop } from './ptrace-stops';
+import { interruptStop, ptraceExitStop, ptraceGroupStop } from './ptrace-seize';
+import { anyPidNs } from './namespaces/pid-ns';
+import { seenSigInfo } from './namespaces/pid-view';
 
 function pendingFor(t: Task): boolean {
   return nextDeliverable(t.sig.pending, t.sig.mask) >= 0 || nextDeliverable(t.tg.sharedPending, t.sig.mask) >= 0;
@@ -54,6 +57,7 @@ function initIgnores(s: Sentry, tg: ThreadGroup, si: SigInfo, only?: Task): bool
 /** Queues a signal for one thread (tkill, faults) and makes sure it notices. */
 export function sendToTask(s: Sentry, t: Task, si: SigInfo): void {
   if (!(si.signo >= 1 && si.signo <= 64)) return;
+  if (anyPidNs()) si = seenSigInfo(t.tg, si); // the sender's pid as the receiver numbers it, fixed now (Linux)
   if (t.state === TaskState.Dead || t.tg.zombie) return;
   if (si.signo === SIGCONT) continueGroup(s, t.tg); // even for init (prepare_signal)
   if (initIgnores(s, t.tg, si, t)) return;
@@ -67,6 +71,7 @@ export function sendToTask(s: Sentry, t: Task, si: SigInfo): void {
 /** Queues a process-directed signal (kill) and wakes a thread that can take it. */
 export function sendToGroup(s: Sentry, tg: ThreadGroup, si: SigInfo): void {
   if (!(si.signo >= 1 && si.signo <= 64)) return;
+  if (anyPidNs()) si = seenSigInfo(tg, si);
   if (tg.zombie || tg.tasks.size === 0) return;
   if (si.signo === SIGCONT) continueGroup(s, tg); // even for init (prepare_signal)
   if (initIgnores(s, tg, si)) return;
@@ -131,6 +136,16 @@ export function deliverPending(s: Sentry, t: Task, result: number | null): void 
     const si = dequeue(t);
     if (!si) break;
     const sig = si.signo;
+    if (si.jobStop !== undefined) {
+      if (t.ptrace === null || t.tg.exiting) continue;
+      if (result !== null) ev.setReg(Reg.RAX, result);
+      return ptraceGroupStop(s, t, si.jobStop, result, false);
+    }
+    if (si.interrupt) {
+      if (t.ptrace === null) continue;
+      if (result !== null) ev.setReg(Reg.RAX, result);
+      return interruptStop(s, t, result);
+    }
     if (t.ptrace !== null && !si.traced && sig !== SIGKILL) {
       // Signal-delivery stop: the tracer decides what is delivered (ptrace-stops.ts).
       if (result !== null) ev.setReg(Reg.RAX, result);
@@ -145,10 +160,17 @@ export function deliverPending(s: Sentry, t: Task, result: number | null): void 
       const d = defaultAction(sig);
       if (d === DefaultAction.Ignore || d === DefaultAction.Continue) continue;
       if (d === DefaultAction.Stop) {
+        if (t.ptrace !== null) return ptraceGroupStop(s, t, sig, result);
         stopGroup(s, t.tg, sig);
         break;
       }
-      exitGroup(s, t.tg, fatalStatus(t.tg, sig));
+      // A tracer with PTRACE_O_TRACEEXIT sees the death first (PTRACE_EVENT_EXIT), registers as they were.
+      const status = fatalStatus(t.tg, sig);
+      if (t.ptrace !== null) {
+        if (result !== null) ev.setReg(Reg.RAX, result);
+        p.setRegs(t.hostTid);
+      }
+      if (!ptraceExitStop(s, t, status, () => exitGroup(s, t.tg, status))) exitGroup(s, t.tg, status);
       return;
     }
     // A handler runs: settle the interrupted syscall first.

@@ -7,7 +7,7 @@
 import type { Platform } from '../platform/platform';
 import { Reg } from '../platform/event-buffer';
 import type { Task } from './task';
-import { type SigAction, type AltStack, SA_ONSTACK, SS_DISABLE, SS_AUTODISARM, SS_ONSTACK, UNBLOCKABLE } from './signals';
+import { type SigAction, type AltStack, altStackOf, SA_ONSTACK, SS_DISABLE, SS_AUTODISARM, SS_ONSTACK, UNBLOCKABLE } from './signals';
 
 const FRAME_SIZE = 8 + 304 + 128; // pretcode + ucontext + siginfo
 const UC_FP_XSTATE = 1n;
@@ -111,10 +111,9 @@ export function popSignalFrame(p: Platform, t: Task): boolean {
   const mask = f.readBigUInt64LE(uc + 296) & ~UNBLOCKABLE;
   t.sig.mask = mask;
   // uc_stack: restore the alternate stack as the frame recorded it (sigaltstack semantics).
-  const ssSp = Number(f.readBigUInt64LE(uc + 16));
   const ssFlags = f.readInt32LE(uc + 24);
-  const ssSize = Number(f.readBigUInt64LE(uc + 32));
-  if (!(ssFlags & SS_DISABLE) && ssSize > 0) t.sig.altStack = { sp: ssSp, flags: ssFlags & ~SS_ONSTACK, size: ssSize };
+  const ssSize = f.readBigUInt64LE(uc + 32);
+  if (!(ssFlags & SS_DISABLE) && ssSize > 0n) t.sig.altStack = altStackOf(f.readBigUInt64LE(uc + 16), ssFlags & ~SS_ONSTACK, ssSize);
   const fpAddr = Number(f.readBigUInt64LE(mc + 184));
   if (p.setRegs(t.hostTid) !== 0) return false;
   if (fpAddr) {

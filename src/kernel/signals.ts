@@ -99,6 +99,10 @@ export interface SigInfo {
   overrun?: number;
   /** A siginfo taken verbatim from the host (faults): 128 bytes. */
   raw?: Buffer;
+  /** Not a signal: a queued PTRACE_INTERRUPT (src/kernel/ptrace-seize.ts). */
+  interrupt?: boolean;
+  /** A marker: another thread began a group-stop with this signal; a traced thread traps at it too. */
+  jobStop?: number;
   /**
    * Not subject to init's protection against signals from inside its pid namespace:
    * sent from outside the sandbox (the host's SIGTERM/SIGINT the Sentry forwards), or a
@@ -139,9 +143,18 @@ export interface AltStack {
   sp: number;
   flags: number;
   size: number;
+  /** The 64-bit values as set (sp and size are Numbers for the frame arithmetic, which
+   *  rounds near 2^64: sigaltstack hands these back unchanged). */
+  rawSp?: bigint;
+  rawSize?: bigint;
 }
 
 export const SS_ONSTACK = 1, SS_DISABLE = 2, SS_AUTODISARM = 1 << 31;
+
+/** An enabled alternate stack from the guest's 64-bit sp and size. */
+export function altStackOf(rawSp: bigint, flags: number, rawSize: bigint): AltStack {
+  return { sp: Number(rawSp), flags, size: Number(rawSize), rawSp, rawSize };
+}
 
 /** Per-thread signal state. */
 export class SignalState {

@@ -1,4 +1,5 @@
 import type { Task } from './task';
+import type { Dentry } from '../../fs/vfs/dentry';
 import { WaitQueue } from '../waiter/waitqueue';
 import type { SignalHandlers, SigInfo } from './signals';
 import type { Kernel } from './kernel';
@@ -25,6 +26,8 @@ export class ThreadGroup {
   envp: string[] = [];
   /** Absolute guest path of the running executable (/proc/[pid]/exe, AT_EXECFN). */
   exePath = '';
+  /** The dentry it was loaded from: /proc/PID/exe still reaches it once unlinked or unmounted (runc's bound copy). */
+  exeDentry: Dentry | null = null;
   /** The auxiliary vector of its program (/proc/PID/auxv; debuggers read AT_ENTRY, AT_PHDR). */
   auxv: Buffer = Buffer.alloc(16);
   /** Set once every thread has exited: the wait status (as wait4 reports it). */

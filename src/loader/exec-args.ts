@@ -99,6 +99,46 @@ function measureString(mem: ArgMemory, p: number, scratch: Buffer): number {
   return -E2BIG; // no NUL within MAX_ARG_STRLEN bytes
 }
 
+/** Bytes of guest memory read at once for the strings (xargs passes thousands side by side). */
+const WINDOW = 64 * 1024;
+
+/**
+ * The last span of guest memory read for the strings: one read serves every string
+ * wholly inside it (a read of guest memory per string was most of an xargs exec).
+ * Strings are copied last to first, so a span is read ending with the page of the
+ * string asked for; where part of that is not mapped, only that page (as
+ * measureString reads), so what faults is exactly what faulted before.
+ */
+class ArgWindow {
+  start = -1;
+  len = 0;
+  readonly buf = Buffer.allocUnsafe(WINDOW);
+
+  /** The string at p (its NUL not included) if the span holds it whole, else null. */
+  string(mem: ArgMemory, p: number): { s: string; len: number } | null {
+    if (!(p >= this.start && p < this.start + this.len)) this.load(mem, p);
+    if (!(p >= this.start && p < this.start + this.len)) return null;
+    const from = p - this.start;
+    const z = this.buf.indexOf(0, from);
+    if (z < 0 || z >= this.len || z - from + 1 > MAX_ARG_STRLEN) return null;
+    return { s: this.buf.toString('latin1', from, z), len: z - from + 1 };
+  }
+
+  private load(mem: ArgMemory, p: number): void {
+    const end = Math.min(p - (p % PAGE_SIZE) + PAGE_SIZE, TASK_SIZE);
+    const start = Math.max(0, end - WINDOW);
+    this.start = -1;
+    this.len = 0;
+    if (mem.readInto(start, this.buf, 0, end - start)) {
+      this.start = start;
+      this.len = end - start;
+    } else if (end - p > 0 && mem.readInto(p, this.buf, 0, end - p)) {
+      this.start = p;
+      this.len = end - p;
+    }
+  }
+}
+
 /**
  * Copies one array's strings, last to first (copy_strings), charging each to `budget`.
  * Returns the strings or -errno; budget.left is what remains.
@@ -108,9 +148,17 @@ function copyStrings(mem: ArgMemory, addr: number, count: number, budget: { left
   if (count === 0) return out;
   const ptrs = Buffer.allocUnsafe(count * 8); // count * 8 < the limit: bounded
   if (!mem.readInto(addr, ptrs, 0, ptrs.length)) return -EFAULT;
+  const win = new ArgWindow();
   for (let i = count - 1; i >= 0; i--) {
     const p = Number(ptrs.readBigUInt64LE(i * 8));
     if (p >= TASK_SIZE) return -EFAULT;
+    const w = win.string(mem, p);
+    if (w !== null) {
+      budget.left -= w.len;
+      if (budget.left < 0) return -E2BIG;
+      out[i] = w.s;
+      continue;
+    }
     const len = measureString(mem, p, scratch);
     if (len < 0) return len;
     budget.left -= len;

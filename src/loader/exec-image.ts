@@ -64,6 +64,8 @@ export interface ExecResolution {
   argv: string[];
   /** AT_EXECFN: the path as the caller named it. */
   execfn: string;
+  /** The #! scripts passed through on the way to the ELF, outermost first (the audit records them as executed). */
+  scripts: string[];
 }
 
 /** Linux's BINPRM_BUF_SIZE: the bytes of a file an exec looks at first. */
@@ -146,6 +148,7 @@ function readElf(f: MappableFile, path: string, asInterp: boolean): ElfImage | E
 export function resolveExec(open: ExecOpener, req: ExecRequest): ExecResolution | ExecFailure {
   let path = req.path;
   let argv = req.argv.slice();
+  const scripts: string[] = [];
   for (let depth = 0; ; depth++) {
     const f = open(path);
     if (typeof f === 'number') {
@@ -162,6 +165,7 @@ export function resolveExec(open: ExecOpener, req: ExecRequest): ExecResolution 
       // interp and arg are bytes of the file (binary strings already); the script's path
       // becomes an argument, the interpreter's name a path.
       argv = [interp, ...(arg ? [arg] : []), pathToArg(path), ...argv.slice(1)];
+      scripts.push(path);
       path = argToPath(interp);
       continue;
     }
@@ -175,7 +179,7 @@ export function resolveExec(open: ExecOpener, req: ExecRequest): ExecResolution 
       releaseExec(f);
       return interp;
     }
-    return { exe: f, elf, interp, argv, execfn: req.path };
+    return { exe: f, elf, interp, argv, execfn: req.path, scripts };
   }
 }
 
@@ -301,21 +305,37 @@ function sizeOf(f: MappableFile): number {
 }
 
 function mapSegments(mm: AddressSpace, ctx: number, file: OpenedExec, loads: ProgramHeader[], bias: number, fileSize: number): number {
-  for (const p of loads) {
-    const prot = protOf(p.flags);
+  const plan = loads.map((p) => {
     const start = bias + pageDown(p.vaddr);
     const fileEnd = bias + p.vaddr + p.filesz;
-    const memEnd = bias + pageUp(p.vaddr + p.memsz);
-    const mapEnd = pageUp(fileEnd);
-    const needZero = p.memsz > p.filesz && fileEnd % PAGE_SIZE !== 0;
+    // An offset past the end of the file maps pages that fault with SIGBUS when
+    // touched, wherever past the end it is: map at the first such page, so offsets
+    // too large for exact arithmetic never reach the host.
+    let off = p.offset - (p.vaddr % PAGE_SIZE);
+    if (off > pageUp(fileSize)) off = pageUp(fileSize);
+    return {
+      p, prot: protOf(p.flags), start, fileEnd, off,
+      memEnd: bias + pageUp(p.vaddr + p.memsz), mapEnd: pageUp(fileEnd),
+      needZero: p.memsz > p.filesz && fileEnd % PAGE_SIZE !== 0,
+    };
+  });
+  // The file parts in one hand-over of the fd when no two segments share a page (else
+  // one after the other, each zeroed before the next maps over its last page).
+  const withFile = plan.filter((s) => s.p.filesz > 0);
+  const apart = plan.every((s, i) => i === 0 || s.start >= plan[i - 1].memEnd);
+  const batched = apart && withFile.length > 1;
+  if (batched) {
+    const r = mm.mapFileSegments(ctx, file.file, withFile.map((s) => ({
+      addr: s.start, len: s.mapEnd - s.start, prot: s.needZero ? s.prot | 2 : s.prot, offset: s.off,
+    })), file.path);
+    if (r < 0) return r;
+  }
+  for (const { p, prot, start, fileEnd, off, memEnd, mapEnd, needZero } of plan) {
     if (p.filesz > 0) {
-      // An offset past the end of the file maps pages that fault with SIGBUS when
-      // touched, wherever past the end it is: map at the first such page, so offsets
-      // too large for exact arithmetic never reach the host.
-      let off = p.offset - (p.vaddr % PAGE_SIZE);
-      if (off > pageUp(fileSize)) off = pageUp(fileSize);
-      const r = mm.map(ctx, start, mapEnd - start, needZero ? prot | 2 : prot, MAP_PRIVATE | MAP_FIXED, file.file, off, file.path);
-      if (r < 0) return r;
+      if (!batched) {
+        const r = mm.map(ctx, start, mapEnd - start, needZero ? prot | 2 : prot, MAP_PRIVATE | MAP_FIXED, file.file, off, file.path);
+        if (r < 0) return r;
+      }
       if (needZero) {
         // The rest of the last file page belongs to .bss: zero it (Linux's padzero,
         // which fails with EFAULT where that page lies past the end of the file).

@@ -1,24 +1,31 @@
 import type { Platform } from '../platform/platform';
 import { GuestMemory, TASK_SIZE } from './guest-memory';
 import {
-  type Vma, MAP_ANONYMOUS, MAP_FIXED, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE, PROT_WRITE, pageUp,
+  type Vma, MADV, MAP_ANONYMOUS, MAP_FIXED, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE, PROT_WRITE, pageUp,
 } from './vma';
 import { memoryLimit } from './memory-limit';
 import { EEXIST, EFAULT, EINVAL, ENOMEM } from '../abi/errno';
+import { STUB_RANGE, type Range, hitsRanges, outsideRanges, patchableProt } from './platform-regions';
 
 const SYS_MMAP = 9;
 const SYS_MPROTECT = 10;
 const SYS_MUNMAP = 11;
 const SYS_MREMAP = 25;
+const SYS_MSYNC = 26;
 const SYS_MADVISE = 28;
 
-/** The stub's own image: never given to the guest (see native/stub/stub.ld). */
-const STUB_START = 0x7ff000000000;
-const STUB_END = 0x7ff002000000; // the stub image, then systrap's shared frames (native/stub/systrap_abi.h)
 /** Guest stack top and the top of the mmap area below it, as Linux lays them out without ASLR. */
 export const STACK_TOP = 0x7ffffffff000;
 export const MMAP_BASE = 0x7ffff7fff000;
 const MMAP_MIN = 0x10000;
+
+/** One mapping of mapFileSegments. */
+export interface FileSegment {
+  addr: number;
+  len: number;
+  prot: number;
+  offset: number;
+}
 
 /** Something whose bytes can back a mapping (a FileDescription). */
 export interface MappableFile {
@@ -39,6 +46,8 @@ export class AddressSpace {
   brk = 0;
   /** Tasks using this address space (threads, and vfork children until they exec). */
   users = 0;
+  /** The platform's parts of this address space (platform-regions.ts). */
+  private reserved: readonly Range[] = [STUB_RANGE];
 
   constructor(
     private readonly platform: Platform,
@@ -46,6 +55,27 @@ export class AddressSpace {
     public asPid: number,
   ) {
     this.mem = new GuestMemory(platform, asPid);
+    platform.bindPatchPolicy?.(asPid, (addr) => this.patchProt(addr));
+  }
+
+  /**
+   * Asked by the platform before it patches a syscall site at addr: the page's
+   * protection, or -1 (not a private executable mapping, or the patch window cannot be
+   * had: the guest has something there). The first yes reserves the window.
+   */
+  private patchProt(addr: number): number {
+    const w = this.platform.patchWindow;
+    if (!w) return -1;
+    if (this.reserved.length === 1) {
+      if (this.vmas.some((v) => v.start < w[1] && v.end > w[0])) return -1;
+      this.reserve(w);
+    }
+    return patchableProt(this.vmas, addr);
+  }
+
+  private reserve(r: Range): void {
+    this.reserved = [...this.reserved, r];
+    this.mem.reserved = this.reserved;
   }
 
   /** Memory is reached through another live thread of the stub process. */
@@ -57,9 +87,10 @@ export class AddressSpace {
   /** The copy a fork makes (the host copied the pages, copy-on-write). */
   fork(newAsPid: number): AddressSpace {
     const c = new AddressSpace(this.platform, newAsPid);
-    c.vmas = this.vmas.map((v) => ({ ...v }));
+    c.vmas = this.vmas.filter((v) => !v.dontFork).map((v) => ({ ...v }));
     c.brkStart = this.brkStart;
     c.brk = this.brk;
+    for (const r of this.reserved.slice(1)) c.reserve(r);
     return c;
   }
 
@@ -76,7 +107,7 @@ export class AddressSpace {
   }
 
   private overlaps(start: number, end: number): boolean {
-    if (start < STUB_END && end > STUB_START) return true;
+    if (hitsRanges(this.reserved, start, end)) return true;
     for (const v of this.vmas) if (v.start < end && v.end > start) return true;
     return false;
   }
@@ -85,7 +116,7 @@ export class AddressSpace {
   findFree(len: number, hint = 0): number {
     if (hint && hint + len <= TASK_SIZE && hint >= MMAP_MIN && !this.overlaps(hint, hint + len)) return hint;
     const used = this.vmas.map((v) => [v.start, v.end]);
-    used.push([STUB_START, STUB_END]);
+    for (const r of this.reserved) used.push([r[0], r[1]]);
     used.sort((a, b) => b[0] - a[0]);
     let cursor = MMAP_BASE;
     for (const [start, end] of used) {
@@ -96,7 +127,9 @@ export class AddressSpace {
   }
 
   /** Removes [start, end) from the list, splitting mappings that straddle it. */
-  private carve(start: number, end: number): void {
+  private carve(start: number, end: number, replaced = true): void {
+    // Its contents go: a platform that patched code there forgets it (not for mprotect).
+    if (replaced && this.platform.forgetPatches) this.platform.forgetPatches(this.asPid, start, end);
     const out: Vma[] = [];
     for (const v of this.vmas) {
       if (v.end <= start || v.start >= end) {
@@ -109,8 +142,9 @@ export class AddressSpace {
     this.vmas = out;
   }
 
-  private insert(v: Vma): void {
-    this.carve(v.start, v.end);
+  /** `replaced`: the range's old contents go (false: only its list entry changes). */
+  private insert(v: Vma, replaced = true): void {
+    this.carve(v.start, v.end, replaced);
     this.vmas.push(v);
     this.vmas.sort((a, b) => a.start - b.start);
   }
@@ -128,7 +162,7 @@ export class AddressSpace {
     if (fixed || noReplace) {
       if (addr % PAGE_SIZE) return -EINVAL;
       if (addr + len > TASK_SIZE || addr < MMAP_MIN) return -ENOMEM;
-      if (addr < STUB_END && addr + len > STUB_START) return -ENOMEM;
+      if (hitsRanges(this.reserved, addr, addr + len)) return -ENOMEM;
       if (noReplace && this.overlaps(addr, addr + len)) return -EEXIST;
     } else {
       addr = this.findFree(len, addr > 0 && addr % PAGE_SIZE === 0 ? addr : 0);
@@ -141,7 +175,8 @@ export class AddressSpace {
       return -ENOMEM;
     }
     if (file && typeof file.hostFd === 'number' && file.hostFd >= 0) {
-      const r = this.platform.mmapHostFd(ctx, file.hostFd, addr, len, prot, MAP_FIXED | (shared ? MAP_SHARED : MAP_PRIVATE), offset);
+      const r = this.platform.mmapHostFd(ctx, file.hostFd, addr, len, prot, MAP_FIXED | (shared ? MAP_SHARED : MAP_PRIVATE), offset,
+        this.lendablePage());
       if (r < 0) return r;
       this.insert({ start: addr, end: addr + len, prot, flags, name, offset, dev, ino });
       return addr;
@@ -160,6 +195,68 @@ export class AddressSpace {
     }
     this.insert({ start: addr, end: addr + len, prot, flags, name, offset, dev, ino });
     return addr;
+  }
+
+  /**
+   * Private MAP_FIXED mappings of one host-fd file at once (an ELF's segments, no two
+   * sharing a page): the platform hands the fd to the stub once for all of them instead
+   * of once each. 0 or -errno; on an error none of the ranges stays mapped.
+   */
+  mapFileSegments(ctx: number, file: MappableFile, segs: readonly FileSegment[], name: string): number {
+    const hostFd = file.hostFd;
+    const many = this.platform.mmapHostFdMany;
+    if (!many || hostFd === undefined || hostFd < 0 || segs.length < 2 || segs.length > 16) {
+      for (const s of segs) {
+        const r = this.map(ctx, s.addr, s.len, s.prot, MAP_PRIVATE | MAP_FIXED, file, s.offset, name);
+        if (r < 0) return r;
+      }
+      return 0;
+    }
+    const maps = new Float64Array(segs.length * 5);
+    segs.forEach((s, i) => {
+      maps.set([s.addr, pageUp(s.len), s.prot, MAP_FIXED | MAP_PRIVATE, s.offset], i * 5);
+    });
+    for (let i = 0; i < segs.length; i++) {
+      const addr = maps[i * 5], len = maps[i * 5 + 1];
+      // As map()'s checks for a fixed private file mapping.
+      if (len === 0 || len > TASK_SIZE) return -ENOMEM;
+      if (addr % PAGE_SIZE) return -EINVAL;
+      if (addr + len > TASK_SIZE || addr < MMAP_MIN) return -ENOMEM;
+      if (hitsRanges(this.reserved, addr, addr + len)) return -ENOMEM;
+      if ((segs[i].prot & PROT_WRITE) !== 0 && !memoryLimit.mayCommit(len)) return -ENOMEM;
+    }
+    const r = many.call(this.platform, ctx, hostFd, maps, this.lendablePage());
+    if (r < 0) {
+      for (let i = 0; i < segs.length; i++) {
+        this.platform.mmSyscall(ctx, SYS_MUNMAP, maps[i * 5], maps[i * 5 + 1], 0, 0, 0, 0);
+        this.carve(maps[i * 5], maps[i * 5] + maps[i * 5 + 1]);
+      }
+      return r;
+    }
+    for (let i = 0; i < segs.length; i++) {
+      const start = maps[i * 5];
+      this.insert({ start, end: start + maps[i * 5 + 1], prot: segs[i].prot, flags: MAP_PRIVATE | MAP_FIXED, name,
+        offset: segs[i].offset, dev: 0, ino: 0 });
+    }
+    return 0;
+  }
+
+  /**
+   * A page of this address space the platform may borrow for a host fd's hand-over (its
+   * bytes put back after): private and writable, and only when no other task uses the
+   * address space, so no guest code runs in it meanwhile (the task whose call this is
+   * is stopped in the Sentry; an exec's new space has no user yet). The stack's first
+   * page when there is one. 0: none (the platform uses its own page).
+   */
+  private lendablePage(): number {
+    if (this.users > 1) return 0;
+    let page = 0;
+    for (const v of this.vmas) {
+      if (!(v.prot & PROT_WRITE) || (v.flags & 0x0f) !== MAP_PRIVATE) continue;
+      if (v.name === '[stack]') return v.start;
+      if (page === 0) page = v.start;
+    }
+    return page;
   }
 
   /** Copies a file's bytes [offset, offset+len) into freshly mapped memory (zeros past EOF). */
@@ -181,10 +278,13 @@ export class AddressSpace {
     if (addr % PAGE_SIZE || len <= 0) return -EINVAL;
     len = pageUp(len);
     if (addr + len > TASK_SIZE) return -EINVAL;
-    if (addr < STUB_END && addr + len > STUB_START) return -EINVAL;
-    const r = this.platform.mmSyscall(ctx, SYS_MUNMAP, addr, len, 0, 0, 0, 0);
-    if (r < 0) return r;
-    this.carve(addr, addr + len);
+    if (hitsRanges([STUB_RANGE], addr, addr + len)) return -EINVAL;
+    // Around the platform's other parts (holes to the guest: munmap of a hole is fine).
+    for (const [s, e] of outsideRanges(this.reserved, addr, addr + len)) {
+      const r = this.platform.mmSyscall(ctx, SYS_MUNMAP, s, e - s, 0, 0, 0, 0);
+      if (r < 0) return r;
+      this.carve(s, e);
+    }
     return 0;
   }
 
@@ -215,7 +315,7 @@ export class AddressSpace {
       const e = Math.min(v.end, end);
       pieces.push({ ...v, start: s, end: e, prot, offset: v.offset + (s - v.start) });
     }
-    for (const p of pieces) this.insert(p);
+    for (const p of pieces) this.insert(p, false);
     return 0;
   }
 
@@ -232,7 +332,7 @@ export class AddressSpace {
     if (committed && newLen > oldLen && !memoryLimit.mayCommit(newLen - oldLen)) return -ENOMEM;
     if (flags & FIXED) {
       if (newAddr % PAGE_SIZE) return -EINVAL;
-      if (newAddr < STUB_END && newAddr + newLen > STUB_START) return -EINVAL;
+      if (hitsRanges(this.reserved, newAddr, newAddr + newLen)) return -EINVAL;
       const r = this.platform.mmSyscall(ctx, SYS_MREMAP, oldAddr, oldLen, newLen, MAYMOVE | FIXED, newAddr, 0);
       if (r < 0) return r;
       this.moveVma(v, oldAddr, oldLen, newAddr, newLen);
@@ -249,7 +349,7 @@ export class AddressSpace {
         oldAddr + newLen <= TASK_SIZE) {
       const r = this.platform.mmSyscall(ctx, SYS_MREMAP, oldAddr, oldLen, newLen, 0, 0, 0);
       if (r < 0) return r;
-      this.insert({ ...v, start: oldAddr, end: oldAddr + newLen, offset: v.offset + (oldAddr - v.start) });
+      this.insert({ ...v, start: oldAddr, end: oldAddr + newLen, offset: v.offset + (oldAddr - v.start) }, false);
       return oldAddr;
     }
     if (!(flags & MAYMOVE)) return -ENOMEM;
@@ -267,21 +367,95 @@ export class AddressSpace {
     this.insert(moved);
   }
 
+  /**
+   * madvise(2) with a valid advice (syscalls/mm.ts checks it), mapping by mapping as
+   * madvise_walk_vmas: a mapping's error ends the walk, a hole is ENOMEM at the end.
+   * What changes memory or fork runs in the stub too (the host's fork of the stub is
+   * the guest's fork); pure hints change nothing here.
+   */
   advise(ctx: number, addr: number, len: number, advice: number): number {
     if (addr % PAGE_SIZE || len < 0) return -EINVAL;
-    const MADV_DONTNEED = 4;
-    const MADV_FREE = 8;
-    if (advice === MADV_DONTNEED || advice === MADV_FREE) {
-      len = pageUp(len);
-      for (let a = addr; a < addr + len; ) {
-        const v = this.find(a);
-        if (!v) return -ENOMEM;
-        a = v.end;
-      }
-      // DONTNEED on a private mapping zero-fills: the host does exactly that.
-      return this.platform.mmSyscall(ctx, SYS_MADVISE, addr, len, MADV_DONTNEED, 0, 0, 0);
+    const end = addr + pageUp(len);
+    const pieces: [Vma, number, number][] = [];
+    let hole = false;
+    let a = addr;
+    for (const v of this.vmas) {
+      if (v.end <= a) continue;
+      if (v.start >= end) break;
+      if (v.start > a) hole = true;
+      pieces.push([v, Math.max(a, v.start), Math.min(end, v.end)]);
+      a = Math.min(end, v.end);
     }
+    if (a < end) hole = true;
+    for (const [v, s, e] of pieces) {
+      const r = this.adviseMapping(ctx, v, s, e, advice);
+      if (r < 0) return r;
+    }
+    return hole ? -ENOMEM : 0;
+  }
+
+  private adviseMapping(ctx: number, v: Vma, start: number, end: number, advice: number): number {
+    const anonPrivate = (v.flags & MAP_ANONYMOUS) !== 0 && (v.flags & 0x0f) === MAP_PRIVATE;
+    switch (advice) {
+      case MADV.FREE: // only anonymous private memory; the host frees it at once (allowed)
+        if (!anonPrivate) return -EINVAL;
+        return this.platform.mmSyscall(ctx, SYS_MADVISE, start, end - start, MADV.DONTNEED, 0, 0, 0);
+      case MADV.DONTNEED:
+      case MADV.DONTNEED_LOCKED: // DONTNEED on a private mapping zero-fills: the host does exactly that
+        return this.platform.mmSyscall(ctx, SYS_MADVISE, start, end - start, MADV.DONTNEED, 0, 0, 0);
+      case MADV.WIPEONFORK: // the host's fork of the stub zero-fills it in the child
+        if (!anonPrivate) return -EINVAL;
+        return this.platform.mmSyscall(ctx, SYS_MADVISE, start, end - start, advice, 0, 0, 0);
+      case MADV.DONTFORK:
+      case MADV.DOFORK:
+        return this.forkAdvice(ctx, start, end, advice, advice === MADV.DONTFORK);
+      case MADV.KEEPONFORK:
+      case MADV.REMOVE:
+      case MADV.POPULATE_READ:
+      case MADV.POPULATE_WRITE:
+      case MADV.GUARD_INSTALL:
+      case MADV.GUARD_REMOVE:
+        return this.platform.mmSyscall(ctx, SYS_MADVISE, start, end - start, advice, 0, 0, 0);
+      default:
+        // Hints (access pattern, THP, dump, reclaim) and KSM, which is never passed to the
+        // host: merging pages across sandboxes would open a timing side channel.
+        return 0;
+    }
+  }
+
+  /** DONTFORK/DOFORK: the stub's mapping takes it (the host forks the stub), and so does the list fork() copies. */
+  private forkAdvice(ctx: number, start: number, end: number, advice: number, dontFork: boolean): number {
+    const r = this.platform.mmSyscall(ctx, SYS_MADVISE, start, end - start, advice, 0, 0, 0);
+    if (r < 0) return r;
+    const v = this.find(start)!;
+    if (!!v.dontFork !== dontFork) this.insert({ ...v, dontFork, start, end, offset: v.offset + (start - v.start) }, false);
     return 0;
+  }
+
+  /**
+   * msync(2) over [addr, addr+len), walking the mappings as Linux does: a hole is ENOMEM,
+   * reported after the mapped parts are done. MS_SYNC writes a shared file mapping's pages
+   * to its file (the stub maps host files directly, so the host's msync does it);
+   * MS_ASYNC is a no-op on Linux too.
+   */
+  sync(ctx: number, addr: number, len: number, flags: number): number {
+    const MS_SYNC = 4;
+    const end = addr + pageUp(len);
+    let err = 0;
+    let a = addr;
+    for (const v of this.vmas) {
+      if (v.end <= a) continue;
+      if (v.start >= end) break;
+      if (v.start > a) err = -ENOMEM;
+      const from = Math.max(a, v.start), to = Math.min(end, v.end);
+      if ((flags & MS_SYNC) && (v.flags & MAP_ANONYMOUS) === 0 && (v.flags & 0x0f) !== MAP_PRIVATE) {
+        const r = this.platform.mmSyscall(ctx, SYS_MSYNC, from, to - from, MS_SYNC, 0, 0, 0);
+        if (r < 0 && r !== -ENOMEM) return r;
+      }
+      a = to;
+      if (a >= end) break;
+    }
+    return a < end ? -ENOMEM : err;
   }
 
   /** brk(2): returns the new (or unchanged) break. */

@@ -1,13 +1,16 @@
 import type { Platform } from '../platform/platform';
 import { native } from '../platform/native';
+import { argToNumber } from '../platform/event-buffer';
 import { EFAULT, ENAMETOOLONG, ENOENT } from '../abi/errno';
 
 /** Lowest and highest+1 addresses a guest pointer may name (x86-64 user half). */
 export const USER_MIN = 0x1000;
 export const TASK_SIZE = 0x7ffffffff000;
-/** The stub's image and scratch page: never guest memory to the Sentry. */
-const STUB_START = 0x7ff000000000;
-const STUB_END = 0x7ff002000000; // the stub image, then systrap's shared frames (native/stub/systrap_abi.h)
+import { STUB_RANGE, type Range, hitsRanges } from './platform-regions';
+/** Bytes of a page read first when looking for a string's NUL (paths are mostly shorter). */
+const SHORT_READ = 256;
+/** The buffer strings are read into (the Sentry is single-threaded; grown on demand). */
+let strBuf = Buffer.allocUnsafe(4097);
 
 /**
  * Reads and writes one address space's memory from the Sentry
@@ -16,6 +19,8 @@ const STUB_END = 0x7ff002000000; // the stub image, then systrap's shared frames
  */
 export class GuestMemory {
   private readonly scratch = Buffer.alloc(8);
+  /** The platform's parts of the address space (platform-regions.ts): never guest memory. */
+  reserved: readonly Range[] = [STUB_RANGE];
 
   constructor(
     private readonly platform: Platform,
@@ -26,7 +31,12 @@ export class GuestMemory {
   /** A guest range: inside the user half and clear of the stub's own image (native/stub/stub.ld). */
   private ok(addr: number, len: number): boolean {
     return addr >= 0 && len >= 0 && addr + len <= TASK_SIZE && Number.isSafeInteger(addr) &&
-      (addr + len <= STUB_START || addr >= STUB_END);
+      !hitsRanges(this.reserved, addr, addr + len);
+  }
+
+  /** Whether [addr, addr+len) may name guest memory at all (for natives that move bytes themselves). */
+  inRange(addr: number, len: number): boolean {
+    return this.ok(addr, len);
   }
 
   /** Reads len bytes, or null if any byte is not readable. */
@@ -62,26 +72,31 @@ export class GuestMemory {
 
 
   /**
-   * The bytes of a NUL-terminated string, at most limit - 1 of them: -EFAULT, or
-   * -ENAMETOOLONG when no NUL comes within limit bytes. Read a page at a time, so a
-   * string that ends just before an unmapped page is found.
+   * A NUL-terminated string of at most limit - 1 bytes, as a latin1 string (one char
+   * per byte): -EFAULT, or -ENAMETOOLONG when no NUL comes within limit bytes. Read a
+   * page at a time (a string may end just before an unmapped page), each page's first
+   * SHORT_READ bytes first (most strings end there), into one reused buffer: no
+   * allocation but the string itself.
    */
-  readCBytes(addr: number, limit: number): Buffer | number {
+  private readCStr(addr: number, limit: number): string | number {
     if (!this.ok(addr, 1)) return -EFAULT;
-    const parts: Buffer[] = [];
+    if (strBuf.length < limit) strBuf = Buffer.allocUnsafe(Math.max(limit, 2 * strBuf.length));
+    const b = strBuf;
     let total = 0;
     let p = addr;
     while (total < limit) {
       const n = Math.min(limit - total, 4096 - (p % 4096));
       if (!this.ok(p, n)) return -EFAULT;
-      const b = Buffer.allocUnsafe(n);
-      if (this.platform.readMem(this.asPid, p, b, 0, n) !== n) return -EFAULT;
-      const nul = b.indexOf(0);
-      if (nul >= 0) {
-        parts.push(b.subarray(0, nul));
-        return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      // One page is readable as a whole or not at all: its first bytes alone answer alike.
+      const first = n > SHORT_READ ? SHORT_READ : n;
+      if (this.platform.readMem(this.asPid, p, b, total, first) !== first) return -EFAULT;
+      let nul = b.indexOf(0, total);
+      if (nul >= 0 && nul < total + first) return b.toString('latin1', 0, nul);
+      if (first < n) {
+        if (this.platform.readMem(this.asPid, p + first, b, total + first, n - first) !== n - first) return -EFAULT;
+        nul = b.indexOf(0, total + first);
+        if (nul >= 0 && nul < total + n) return b.toString('latin1', 0, nul);
       }
-      parts.push(b);
       total += n;
       p += n;
     }
@@ -94,16 +109,16 @@ export class GuestMemory {
    * names that are not UTF-8 survive; Buffer.from(s, 'latin1') gives the bytes back.
    */
   readCString(addr: number, max = 4096): string | null {
-    const r = this.readCBytes(addr, max + 1);
-    return typeof r === 'number' ? null : r.toString('latin1');
+    const r = this.readCStr(addr, max + 1);
+    return typeof r === 'number' ? null : r;
   }
 
   /** A path argument (latin1, as readCString): -EFAULT, -ENAMETOOLONG (>= PATH_MAX) or -ENOENT for "". */
   readPath(addr: number): string | number {
-    const r = this.readCBytes(addr, 4096);
+    const r = this.readCStr(addr, 4096);
     if (typeof r === 'number') return r;
     if (r.length === 0) return -ENOENT;
-    return r.toString('latin1');
+    return r;
   }
 
   readU32(addr: number): number | null {
@@ -119,8 +134,9 @@ export class GuestMemory {
     return this.readInto(addr, this.scratch, 0, 8) ? Number(this.scratch.readBigUInt64LE(0)) : null;
   }
 
+  /** A 64-bit field as syscall arguments are given (argToNumber: exact below 2^53, saturated beyond). */
   readI64(addr: number): number | null {
-    return this.readInto(addr, this.scratch, 0, 8) ? Number(this.scratch.readBigInt64LE(0)) : null;
+    return this.readInto(addr, this.scratch, 0, 8) ? argToNumber(this.scratch.readBigUInt64LE(0)) : null;
   }
 
   readBigU64(addr: number): bigint | null {

@@ -6,13 +6,14 @@
  *   writable or anonymous memory larger than the limit cannot be committed and gets
  *   ENOMEM. MAP_NORESERVE (and PROT_NONE) ranges are only reserved and always succeed,
  *   as AddressSanitizer/ThreadSanitizer shadows need.
- * - At touch time, by the host kernel: the host backs the stubs' anonymous memory, so
- *   the stubs (every address space is a clone of the template stub, and inherits its
- *   cgroup) run in a memory cgroup of their own whose limit is the sandbox's. A guest that
- *   touches more is killed with SIGKILL by the host's OOM killer, exactly as Linux's
- *   memory-cgroup OOM killer would; the Sentry, the Gofer and the host are outside it
- *   and unaffected, and the Sentry reports the death as SIGKILL (with a kernel-log line
- *   under --debug).
+ * - At touch time, by the Sentry's count of resident pages plus tmpfs
+ *   (src/kernel/memory-account.ts, sampled), and below it, as a hard backstop, by the
+ *   host kernel: the stubs (every address space is a clone of the template stub, and
+ *   inherits its cgroup) run in a memory cgroup of their own whose limit is a quarter
+ *   (at least 32 MiB) above the sandbox's. A guest that touches memory faster than the
+ *   Sentry samples it is killed with SIGKILL by the host's OOM killer there; the Sentry,
+ *   the Gofer and the host are outside it and unaffected, and the Sentry reports the
+ *   death as SIGKILL (with a kernel-log line under --debug).
  *
  * Why a cgroup, measured against the other ways (docs in src/mm/README.md):
  * RLIMIT_AS / RLIMIT_DATA on the stub count reserved address space, so they break
@@ -23,6 +24,7 @@
  */
 import * as nfs from 'fs';
 import { spawn } from 'child_process';
+import { launchedCgroup } from '../platform/launched-files';
 
 const CG_V1 = '/sys/fs/cgroup/memory';
 const CG_V2 = '/sys/fs/cgroup';
@@ -54,6 +56,16 @@ export class MemoryLimit {
   setup(limit: number): string {
     this.limit = limit;
     if (limit === Infinity) return 'no memory limit';
+    // Made by the native front, whose Sentry may not make one (native/launch_cgroup.h):
+    // cgroup v1, the files it writes delegated to its host uid, removed by the front's reaper.
+    const given = launchedCgroup();
+    if (given !== undefined) {
+      try {
+        return this.use(given, false, limit);
+      } catch (e) {
+        return `memory cgroup unavailable (${(e as Error).message}): guest memory counted by the Sentry only`;
+      }
+    }
     const own = ownCgroup();
     for (const [root, v2] of [[CG_V1, false], [CG_V2, true]] as const) {
       const rel = v2 ? own.v2 : own.memory;
@@ -65,40 +77,47 @@ export class MemoryLimit {
         sweepStale(parent);
         const dir = `${parent}/${PREFIX}${process.pid}`;
         if (!nfs.existsSync(dir)) nfs.mkdirSync(dir);
-        const bytes = String(Math.max(limit, 1 << 20));
-        const openW = (f: string): void => {
-          this.limitFds.push(nfs.openSync(`${dir}/${f}`, 'w'));
-        };
-        // Read-write: release() reads the members through it (the confined Sentry names no path).
-        this.procsFd = nfs.openSync(dir + '/cgroup.procs', 'r+');
-        this.applied = Number(bytes);
-        if (v2) {
-          nfs.writeFileSync(dir + '/memory.max', bytes);
-          openW('memory.max');
-          try { nfs.writeFileSync(dir + '/memory.swap.max', '0'); } catch { /* no swap accounting */ }
-          this.usageFd = nfs.openSync(dir + '/memory.current', 'r');
-          this.eventsFd = nfs.openSync(dir + '/memory.events', 'r');
-        } else {
-          nfs.writeFileSync(dir + '/memory.limit_in_bytes', bytes);
-          openW('memory.limit_in_bytes');
-          try {
-            nfs.writeFileSync(dir + '/memory.memsw.limit_in_bytes', bytes);
-            openW('memory.memsw.limit_in_bytes');
-          } catch { /* no swap accounting */ }
-          this.usageFd = nfs.openSync(dir + '/memory.usage_in_bytes', 'r');
-          this.eventsFd = nfs.openSync(dir + '/memory.oom_control', 'r');
-        }
-        this.cgroupDir = dir;
-        this.v2 = v2;
+        const note = this.use(dir, v2, limit);
         startReaper(dir);
-        this.oomKills = this.readOomKills();
-        process.once('exit', () => this.release());
-        return `guest memory limited to ${bytes} bytes by memory cgroup ${dir}`;
+        return note;
       } catch (e) {
-        return `memory cgroup unavailable (${(e as Error).message}): only mmap-time limits apply`;
+        return `memory cgroup unavailable (${(e as Error).message}): guest memory counted by the Sentry only`;
       }
     }
-    return 'no memory cgroup controller: only mmap-time limits apply';
+    return 'no memory cgroup controller: guest memory counted by the Sentry only';
+  }
+
+  /** Sets the limit in cgroup `dir` and opens what is used later (throws when it cannot). */
+  private use(dir: string, v2: boolean, limit: number): string {
+    const bytes = String(backstop(limit));
+    const openW = (f: string): void => {
+      this.limitFds.push(nfs.openSync(`${dir}/${f}`, 'w'));
+    };
+    // Read-write: release() reads the members through it (the confined Sentry names no
+    // path). Opened by the Sentry itself: a move is checked with the opener's credentials.
+    this.procsFd = nfs.openSync(dir + '/cgroup.procs', 'r+');
+    this.applied = Number(bytes);
+    if (v2) {
+      nfs.writeFileSync(dir + '/memory.max', bytes);
+      openW('memory.max');
+      try { nfs.writeFileSync(dir + '/memory.swap.max', '0'); } catch { /* no swap accounting */ }
+      this.usageFd = nfs.openSync(dir + '/memory.current', 'r');
+      this.eventsFd = nfs.openSync(dir + '/memory.events', 'r');
+    } else {
+      nfs.writeFileSync(dir + '/memory.limit_in_bytes', bytes);
+      openW('memory.limit_in_bytes');
+      try {
+        nfs.writeFileSync(dir + '/memory.memsw.limit_in_bytes', bytes);
+        openW('memory.memsw.limit_in_bytes');
+      } catch { /* no swap accounting */ }
+      this.usageFd = nfs.openSync(dir + '/memory.usage_in_bytes', 'r');
+      this.eventsFd = nfs.openSync(dir + '/memory.oom_control', 'r');
+    }
+    this.cgroupDir = dir;
+    this.v2 = v2;
+    this.oomKills = this.readOomKills();
+    process.once('exit', () => this.release());
+    return `guest memory limited to ${limit} bytes, counted by the Sentry; memory cgroup ${dir} stops the stubs at ${bytes} bytes`;
   }
 
   /**
@@ -108,7 +127,7 @@ export class MemoryLimit {
    */
   reserve(bytes: number): void {
     if (this.cgroupDir === null) return;
-    const left = String(Math.max(this.limit - bytes, 16 << 20));
+    const left = String(Math.max(backstop(this.limit) - bytes, 16 << 20));
     // v1 wants memsw >= limit at every step: lower the limit first, raise memsw first.
     const fds = [...this.limitFds];
     if (Number(left) > this.applied) fds.reverse();
@@ -204,6 +223,15 @@ export class MemoryLimit {
       }
     }
   }
+}
+
+/**
+ * The cgroup's limit: above the sandbox's, so the Sentry's own count (src/kernel/
+ * memory-account.ts) decides and the host kernel only stops a guest that touches
+ * memory faster than the Sentry samples it.
+ */
+function backstop(limit: number): number {
+  return Math.max(limit, 1 << 20) + Math.max(Math.floor(limit / 4), 32 << 20);
 }
 
 /** The Sentry's own cgroup paths (v1 memory controller, v2 unified), from /proc/self/cgroup. */

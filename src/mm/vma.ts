@@ -12,6 +12,8 @@ export interface Vma {
   offset: number;
   dev: number;
   ino: number;
+  /** MADV_DONTFORK: a fork's child does not get it. */
+  dontFork?: boolean;
 }
 
 export const PROT_READ = 1;
@@ -35,8 +37,17 @@ export const MAP_STACK = 0x20000;
 export const MAP_HUGETLB = 0x40000;
 export const MAP_SYNC = 0x80000;
 export const MAP_FIXED_NOREPLACE = 0x100000;
+/** Linux's LEGACY_MAP_MASK: the flags MAP_SHARED_VALIDATE accepts on a file without MAP_SYNC support. */
+export const LEGACY_MAP_MASK = MAP_SHARED_VALIDATE | 0x10 | 0x20 | 0x40 | 0x100 | 0x800 | 0x1000 | 0x2000 | 0x4000 | 0x8000 |
+  0x10000 | 0x20000 | 0x40000 | (0x3f << 26); // ... HUGETLB, MAP_UNINITIALIZED and MAP_HUGE_* in the top bits
 
 export const PAGE_SIZE = 4096;
+
+/** madvise(2) advice values the address space acts on. */
+export const MADV = {
+  DONTNEED: 4, FREE: 8, REMOVE: 9, DONTFORK: 10, DOFORK: 11, WIPEONFORK: 18, KEEPONFORK: 19,
+  POPULATE_READ: 22, POPULATE_WRITE: 23, DONTNEED_LOCKED: 24, GUARD_INSTALL: 102, GUARD_REMOVE: 103,
+} as const;
 
 export function pageUp(x: number): number {
   return Math.ceil(x / PAGE_SIZE) * PAGE_SIZE;

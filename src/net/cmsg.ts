@@ -16,6 +16,8 @@ const align8 = (n: number) => (n + 7) & ~7;
 export interface SendControl {
   rights: FileDescription[] | null;
   creds: Creds | null;
+  /** IP-level cmsgs of an inet socket (level, type, payload), for whoever sends (host mode). */
+  ip?: Array<[number, number, Buffer]> | null;
 }
 
 /** Drops the references parse() took. */
@@ -79,6 +81,8 @@ export function parseControl(t: Task, domain: number, buf: Buffer): SendControl 
         releaseControl(out);
         return -E.EINVAL;
       }
+    } else if (domain !== AF_UNIX) {
+      (out.ip ??= []).push([level, type, Buffer.from(data)]);
     }
     off += align8(len);
   }

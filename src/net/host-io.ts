@@ -20,8 +20,10 @@ export interface HostNetNative {
   netSockConnect(fd: number, sa: Buffer): number;
   netSockListen(fd: number, backlog: number): number;
   netSockAccept(fd: number, name: Buffer, len: Int32Array): number;
-  netSockSend(fd: number, b: Buffer, off: number, len: number, flags: number, to: Buffer | null): number;
+  netSockSend(fd: number, b: Buffer, off: number, len: number, flags: number, to: Buffer | null, ctl?: Buffer): number;
   netSockRecv(fd: number, b: Uint8Array, off: number, len: number, flags: number, name: Buffer, ctl: Buffer, out: Int32Array): number;
+  netSockRecvToGuest(fd: number, pid: number, addr: number, len: number): number;
+  netSockSendFromGuest(fd: number, pid: number, addr: number, len: number): number;
   netSockName(fd: number, peer: boolean, out: Buffer): number;
   netSockGetOpt(fd: number, level: number, name: number, out: Buffer): number;
   netSockSetOpt(fd: number, level: number, name: number, v: Buffer): number;

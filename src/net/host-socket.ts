@@ -9,6 +9,7 @@
  * --allow-net/--deny-net are checked on connect and on every sendto destination
  * (loopback included: in this mode it is the host's).
  */
+import { netKeyOf } from './guest-netns';
 import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
 import { POLLIN, POLLOUT, POLLPRI, POLLRDHUP } from '../abi/fs';
@@ -17,6 +18,7 @@ import {
   MSG_CTRUNC, MSG_ERRQUEUE, SIOCINQ, SIOCOUTQ, SOL_SOCKET,
 } from '../abi/socket';
 import { hn, edges, brokerSocket } from './host-io';
+import { hostSendControl } from './send-cmsg';
 import { decodeInet } from './sockaddr';
 import { SocketFile, SocketInode, SockState, type SendRequest } from './socket-file';
 import type { RecvMeta } from './packet';
@@ -46,12 +48,12 @@ const PASS: Record<number, Set<number>> = {
   // MTU 24, RECVERR 25, V6ONLY 26, RECVPKTINFO 49, PKTINFO 50, RECVHOPLIMIT 51, HOPLIMIT 52,
   // RECVTCLASS 66, TCLASS 67.
   41: new Set([16, 17, 18, 19, 20, 21, 23, 24, 25, 26, 49, 50, 51, 52, 66, 67]),
-  // UDP_CORK; ICMPV6_FILTER.
-  17: new Set([1]),
+  // UDP_CORK, UDP_SEGMENT 103 (GSO), UDP_GRO 104; ICMPV6_FILTER.
+  17: new Set([1, 103, 104]),
   58: new Set([1]),
 };
 /** Ancillary data handed back to the guest from a host recvmsg. */
-const CMSG_LEVELS = new Set([0, 41]);
+const CMSG_LEVELS = new Set([0, 41, 17]); // IP, IPv6, UDP (UDP_GRO: the segment size)
 const CMSG_SOCKET_TYPES = new Set([29, 35]); // SCM_TIMESTAMP, SCM_TIMESTAMPNS
 
 const SEND_FLAGS = MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_MORE | 0x800; /* MSG_CONFIRM */
@@ -183,6 +185,11 @@ export class HostSocket extends SocketFile {
 
   // ------------------------------------------------------------------ data
 
+  /** The bytes go to the host socket during the call. */
+  override get sendCopies(): boolean {
+    return true;
+  }
+
   override send(_t: Task | null, req: SendRequest): number {
     let to: Buffer | null = null;
     if (req.to !== null && req.to.length > 0) {
@@ -191,7 +198,11 @@ export class HostSocket extends SocketFile {
       if (!this.permitted(a)) return -E.ECONNREFUSED;
       to = a;
     }
-    const r = hn().netSockSend(this.hostFd, req.data, 0, req.data.length, req.flags & SEND_FLAGS, to);
+    const ctl = hostSendControl(this.domain, req.ipCtl);
+    if (typeof ctl === 'number') return ctl;
+    const r = ctl === null
+      ? hn().netSockSend(this.hostFd, req.data, 0, req.data.length, req.flags & SEND_FLAGS, to)
+      : hn().netSockSend(this.hostFd, req.data, 0, req.data.length, req.flags & SEND_FLAGS, to, ctl);
     if (r === -E.EAGAIN) return this.wouldBlock(POLLOUT);
     return r;
   }
@@ -209,6 +220,20 @@ export class HostSocket extends SocketFile {
     // TCP MSG_TRUNC discards the bytes on the host: nothing to copy out.
     if (stream && (f & MSG_TRUNC)) meta.discard = true;
     return r;
+  }
+
+  override readGuest(t: Task, addr: number, len: number): number | null {
+    if (this.type !== SOCK_STREAM || this.closed) return null;
+    if (!t.mem.inRange(addr, len)) return -E.EFAULT;
+    const r = hn().netSockRecvToGuest(this.hostFd, t.mem.asPid, addr, len);
+    return r === -E.EAGAIN ? this.wouldBlock(POLLIN) : r;
+  }
+
+  override writeGuest(t: Task, addr: number, len: number): number | null {
+    if (this.type !== SOCK_STREAM || this.closed) return null;
+    if (!t.mem.inRange(addr, len)) return -E.EFAULT;
+    const r = hn().netSockSendFromGuest(this.hostFd, t.mem.asPid, addr, len);
+    return r === -E.EAGAIN ? this.wouldBlock(POLLOUT) : r;
   }
 
   override get inBytes(): number {
@@ -263,7 +288,7 @@ export class HostSocket extends SocketFile {
       if (r < 0) return r;
       return t.mem.writeI32(arg, r) ? 0 : -E.EFAULT;
     }
-    const r = ifreqIoctlFor(viewSourceOf(t.kernel), t, cmd, arg);
+    const r = ifreqIoctlFor(viewSourceOf(netKeyOf(t)), t, cmd, arg);
     return r === null ? -E.ENOTTY : r;
   }
 

@@ -3,13 +3,17 @@
  *  - ping sockets, SOCK_DGRAM with IPPROTO_ICMP / IPPROTO_ICMPV6 (Linux's ping.c): the
  *    guest sends an echo request header and payload; the stack puts the socket's
  *    identifier (its "port", from bind or autobind) in it and the checksum; echo replies
- *    with that identifier come back as header and payload. Allowed to every group (as
- *    gVisor, and distributions that widen net.ipv4.ping_group_range): EACCES never.
+ *    with that identifier come back as header and payload. Only for a caller whose
+ *    effective or supplementary group is in net.ipv4.ping_group_range (EACCES else, as
+ *    Linux's ping_init_sock, root too); the sandbox starts with "0 2147483647", the
+ *    range distributions set (Debian's linux-sysctl-defaults, systemd), not the kernel's
+ *    "1 0" (nobody).
  *  - raw sockets, SOCK_RAW (root in the guest only: EPERM otherwise), of one protocol:
  *    a copy of every packet of that protocol that arrives (IPv4 with its header, IPv6
  *    without, as Linux), and sends of the transport bytes behind an IP header the stack
  *    writes (ICMPv6's checksum filled in by the stack, as Linux does; IPv4's is the
- *    sender's). IP_HDRINCL is not supported (EINVAL to set).
+ *    sender's). With IP_HDRINCL (IPv4; always on IPPROTO_RAW sockets) the sender gives
+ *    the IP header too: the stack fills in what Linux's raw_send_hdrinc does.
  * Both honour --allow-net/--deny-net on the destination (port 0).
  */
 import * as E from '../abi/errno';
@@ -20,12 +24,23 @@ import { decodeInet, encodeInet, isV4Mapped, V4_ANY, V6_ANY, type InetAddr } fro
 import { SocketFile, SocketInode, SockState, type SendRequest } from './socket-file';
 import type { Stack } from './stack/stack';
 import { sumBytes, finish, pseudoSum } from './stack/checksum';
-import { isAny, fmt, type Addr } from './stack/addr';
+import { isAny, fmt, setMapped, type Addr } from './stack/addr';
+import { ip4OutputHdrincl } from './stack/ipv4';
+import { ETH_HLEN } from './stack/ethernet';
 import { policyOf, type NetPolicy } from './policy';
 
 const IPPROTO_ICMP = 1;
 const IPPROTO_ICMPV6 = 58;
+const IPPROTO_RAW = 255;
 const MAX_QUEUED = 256;
+
+/** Is the caller's effective or a supplementary group within net.ipv4.ping_group_range? */
+function pingAllowed(t: Task): boolean {
+  const [lo, hi] = t.kernel.pingGroupRange.split('\t').map(Number);
+  const c = t.creds;
+  if (lo <= c.egid && c.egid <= hi) return true;
+  return c.groups.some((g) => lo <= g && g <= hi);
+}
 
 /** Per stack: ping sockets by (family, identifier), and the raw sockets. */
 interface Registry {
@@ -80,16 +95,29 @@ export class IcmpSocket extends SocketFile {
       if (protocol <= 0 || protocol > 255) return -E.EPROTONOSUPPORT;
     } else if (protocol !== icmp) {
       return -E.EPROTONOSUPPORT;
+    } else if (!pingAllowed(t)) {
+      return -E.EACCES;
     }
     const s = new IcmpSocket(stack, domain, type, protocol, new SocketInode(t.creds.euid, t.creds.egid), flags);
     s.policy = policyOf(t.kernel);
     const reg = registry(stack);
     if (type === SOCK_RAW) reg.raw.add(s);
+    if (type === SOCK_RAW && domain === AF_INET && protocol === IPPROTO_RAW) s.hdrincl = true;
     return s;
   }
 
   private get raw(): boolean {
     return this.type === SOCK_RAW;
+  }
+
+  /** IP_HDRINCL (raw IPv4 sockets only): on from the start for IPPROTO_RAW, as Linux's inet_create. */
+  hdrincl = false;
+
+  /** Sets IP_HDRINCL: -ENOPROTOOPT on anything but a raw socket (as do_ip_setsockopt). */
+  setHdrincl(on: boolean): number {
+    if (!this.raw) return -E.ENOPROTOOPT;
+    this.hdrincl = on;
+    return 0;
   }
 
   private decode(b: Buffer): InetAddr | number {
@@ -178,6 +206,7 @@ export class IcmpSocket extends SocketFile {
         if (r < 0) return r;
       }
     }
+    if (this.hdrincl && !v6) return this.sendHdrincl(dst, data);
     if (data.length > 65535 - 48) return -E.EMSGSIZE;
     const p = this.stack.path(dst.ip, null, this.local !== null && !isAny(this.local) ? this.local : null);
     if (typeof p === 'number') return p;
@@ -196,6 +225,17 @@ export class IcmpSocket extends SocketFile {
     }
     const ttl = this.intOpts.get(v6 ? '41:16' : '0:2') ?? 64;
     const r = this.stack.sendOn(p, dst.ip, this.protocol === 0 ? (v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP) : this.protocol, data.length, ttl, 0, false);
+    return r < 0 ? r : data.length;
+  }
+
+  /** IP_HDRINCL: data is a whole IPv4 packet, routed to dst (the address given, as Linux). */
+  private sendHdrincl(dst: InetAddr, data: Buffer): number {
+    if (data.length > 0xffff) return -E.EMSGSIZE;
+    if (data.length >= 20 && this.policy !== null && !this.policy.permits(setMapped(Buffer.alloc(16), data, 16), 0)) return -E.ECONNREFUSED;
+    const p = this.stack.path(dst.ip, null, this.local !== null && !isAny(this.local) ? this.local : null);
+    if (typeof p === 'number') return p;
+    data.copy(this.stack.tx, ETH_HLEN);
+    const r = ip4OutputHdrincl(this.stack, p.nic, p.nextHop, p.src, data.length);
     return r < 0 ? r : data.length;
   }
 

@@ -7,9 +7,10 @@
  */
 import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
+import { stackSendControl } from './send-cmsg';
 import { POLLIN, POLLOUT, POLLRDNORM, POLLERR, POLLHUP, POLLRDHUP, POLLWRNORM } from '../abi/fs';
 import {
-  AF_INET, AF_INET6, AF_UNSPEC, SOCK_STREAM, IPPROTO_TCP, IPPROTO_UDP, EPHEMERAL_LO, EPHEMERAL_HI, MSG_TRUNC, MSG_PEEK,
+  AF_INET, AF_INET6, AF_UNSPEC, SOCK_STREAM, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE, EPHEMERAL_LO, EPHEMERAL_HI, MSG_TRUNC, MSG_PEEK,
 } from '../abi/socket';
 import type { RecvMeta } from './packet';
 import {
@@ -19,9 +20,15 @@ import { SocketFile, SocketInode, SockState, credsOf, type SendRequest } from '.
 import { onEntropySeeded, randomBelow } from '../determinism/entropy';
 
 /** Bound sockets by port, one table per protocol. */
-const tables = { tcp: new Map<number, InetSocket[]>(), udp: new Map<number, InetSocket[]>() };
+const tables = { tcp: new Map<number, InetSocket[]>(), udp: new Map<number, InetSocket[]>(), udplite: new Map<number, InetSocket[]>() };
 let nextEphemeral = EPHEMERAL_LO + randomBelow(EPHEMERAL_HI - EPHEMERAL_LO);
 onEntropySeeded(() => (nextEphemeral = EPHEMERAL_LO + randomBelow(EPHEMERAL_HI - EPHEMERAL_LO)));
+
+/** Forgets every bound port (a reused pool worker, between sandboxes: src/server/retire.ts). */
+export function clearInetPorts(): void {
+  tables.tcp.clear();
+  tables.udp.clear();
+}
 
 export class InetSocket extends SocketFile {
   local: InetAddr | null = null;
@@ -38,7 +45,19 @@ export class InetSocket extends SocketFile {
   }
 
   private get table(): Map<number, InetSocket[]> {
-    return this.type === SOCK_STREAM ? tables.tcp : tables.udp;
+    return this.type === SOCK_STREAM ? tables.tcp : this.protocol === IPPROTO_UDPLITE ? tables.udplite : tables.udp;
+  }
+
+  /** UDP-Lite checksum coverage (UDPLITE_SEND_CSCOV / RECV_CSCOV), set: null until the option is. */
+  sendCscov: number | null = null;
+  recvCscov: number | null = null;
+
+  /** UDP-Lite's receive rule (udpv4_queue_rcv_skb): a partly covered datagram needs enough coverage. */
+  private dropsCoverage(from: InetSocket, len: number): boolean {
+    if (this.protocol !== IPPROTO_UDPLITE || this.recvCscov === null) return false;
+    const cs = from.sendCscov;
+    const partial = cs !== null && cs > 0 && cs < 8 + len;
+    return partial && (this.recvCscov === 0 || cs! < this.recvCscov);
   }
 
   /** Decodes a destination/bind address and checks its family against the socket's. */
@@ -154,6 +173,23 @@ export class InetSocket extends SocketFile {
     return wild;
   }
 
+  /** Checkpoint support (src/snapshot): the connection state kept privately, and whether its port table holds it. */
+  checkpointState(): { connectPending: boolean; reset: boolean; pendingDest: InetAddr | null; inTable: boolean } {
+    const inTable = this.local !== null && (this.table.get(this.local.port)?.includes(this) ?? false);
+    return { connectPending: this.connectPending, reset: this.reset, pendingDest: this.pendingDest, inTable };
+  }
+
+  /** Checkpoint support: that state again, in the port table as it was (the image holds a consistent set). */
+  adoptState(st: { connectPending: boolean; reset: boolean; pendingDest: InetAddr | null; inTable: boolean }): void {
+    this.connectPending = st.connectPending;
+    this.reset = st.reset;
+    this.pendingDest = st.pendingDest;
+    if (!st.inTable || this.local === null) return;
+    const list = this.table.get(this.local.port);
+    if (list === undefined) this.table.set(this.local.port, [this]);
+    else list.push(this);
+  }
+
   /** A nonblocking connect returned EINPROGRESS and no connect() has seen it finish yet. */
   private connectPending = false;
   /** The connection ended in a reset (RST: linger 0, unread data, or data sent to a closed peer). */
@@ -266,6 +302,12 @@ export class InetSocket extends SocketFile {
   protected deliverDgram(target: SocketFile, req: SendRequest): number {
     const len = req.data.length;
     const dest = this.pendingDest!;
+    // IP-level cmsgs of this send (IP_TTL, IP_TOS, IP_PKTINFO, IPV6_*): checked as Linux; lo is ifindex 1.
+    const c = stackSendControl(this.domain, req.ipCtl);
+    if (typeof c === 'number') return c;
+    if (c !== null && c.ifindex !== 0 && c.ifindex !== 1) return -E.ENODEV;
+    if (c?.src != null && !ipIsLoopback(c.src)) return -E.EINVAL;
+    const v4dst = isV4Mapped(dest.ip);
     const max = isV4Mapped(dest.ip) ? 65507 : 65527;
     if (len > max) return -E.EMSGSIZE;
     if (target === this && !(this.local!.port === dest.port && InetSocket.covers(this, dest.ip))) {
@@ -275,10 +317,13 @@ export class InetSocket extends SocketFile {
     }
     // A full receive buffer drops the datagram, as UDP does.
     if (target.rq.bytes + len > target.rcvbuf) return len;
+    if (target instanceof InetSocket && target.dropsCoverage(this, len)) return len;
     const from: InetAddr = { family: this.domain, ip: this.sourceIpFor(this), port: this.local!.port, flowinfo: 0, scope: 0 };
     this.deliver(target, req.data, req, encodeInet(from, target.domain));
     const q = target.rq.packets;
-    q[q.length - 1].info = { ifindex: 1, dst: dest.ip, ttl: this.intOpts.get(isV4Mapped(dest.ip) ? '0:2' : '41:16') ?? 64, tos: 0 };
+    const ttl = c?.ttl ?? this.intOpts.get(v4dst ? '0:2' : '41:16') ?? 64;
+    const tos = c?.tos ?? this.intOpts.get(v4dst ? '0:1' : '41:67') ?? 0;
+    q[q.length - 1].info = { ifindex: 1, dst: dest.ip, ttl, tos };
     return len;
   }
 

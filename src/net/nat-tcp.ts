@@ -19,10 +19,10 @@ import { hn, edges, brokerSocket, sockaddr } from './host-io';
 
 const SO_ERROR = 4;
 const SO_LINGER = 13;
-const CHUNK = 65536;
-const scratch = Buffer.allocUnsafe(CHUNK);
-/** Host reads toward the guest: big, into a buffer the gateway's send queue then owns. */
-const HOST_CHUNK = 256 * 1024;
+const CHUNK = 256 * 1024;
+const scratch = Buffer.allocUnsafeSlow(CHUNK);
+/** Host reads toward the guest per turn: straight into the gateway's send queue. */
+const HOST_CHUNK = 1 << 20;
 const errBuf = Buffer.alloc(4);
 
 /** Where the gateway sends a guest's connection on the host (null: refused). */
@@ -32,11 +32,11 @@ interface Flow {
   key: string;
   fd: number;
   state: 'connecting' | 'ready' | 'refused' | 'open';
-  syn: { nic: Nic; v6: boolean; bytes: Buffer; src: Addr; dst: Addr } | null;
+  /** The guest's SYN, answered once the host connect is done; `trusted`: its checksum may be unfilled (offload). */
+  syn: { nic: Nic; v6: boolean; bytes: Buffer; src: Addr; dst: Addr; trusted: boolean } | null;
   ep: TcpEndpoint | null;
   /** Bytes read from one side that the other could not take yet. */
   toHost: Buffer | null;
-  toGuest: Buffer | null;
   hostEof: boolean;
   guestEof: boolean;
   closed: boolean;
@@ -88,8 +88,8 @@ export class NatTcp {
     const fd = brokerSocket(this.kernel, isV4(to.ip) ? AF_INET : AF_INET6, SOCK_STREAM, 0);
     if (fd < 0) return null;
     const flow: Flow = {
-      key, fd, state: 'connecting', syn: { nic, v6, bytes: Buffer.from(b.subarray(off, off + len)), src: Buffer.from(src), dst: Buffer.from(dst) },
-      ep: null, toHost: null, toGuest: null, hostEof: false, guestEof: false, closed: false,
+      key, fd, state: 'connecting', syn: { nic, v6, bytes: Buffer.from(b.subarray(off, off + len)), src: Buffer.from(src), dst: Buffer.from(dst), trusted: this.gw.rxCsumTrusted },
+      ep: null, toHost: null, hostEof: false, guestEof: false, closed: false,
     };
     this.flows.set(key, flow);
     edges.add(fd, { edge: () => this.onHost(flow), waiting: () => true, always: true });
@@ -121,7 +121,14 @@ export class NatTcp {
     } else {
       f.state = 'ready';
     }
-    this.gw.tcp.input(syn.nic, syn.v6, syn.bytes, 0, syn.bytes.length, syn.src, syn.dst);
+    const gw = this.gw;
+    const was = gw.rxCsumTrusted;
+    gw.rxCsumTrusted = syn.trusted;
+    try {
+      gw.tcp.input(syn.nic, syn.v6, syn.bytes, 0, syn.bytes.length, syn.src, syn.dst);
+    } finally {
+      gw.rxCsumTrusted = was;
+    }
   }
 
   private acceptAll(l: TcpEndpoint): void {
@@ -148,7 +155,7 @@ export class NatTcp {
 
   /** A host fd already connected (a published port's accepted connection) and its gateway endpoint. */
   adopt(fd: number, ep: TcpEndpoint, key: string): void {
-    const f: Flow = { key, fd, state: 'open', syn: null, ep, toHost: null, toGuest: null, hostEof: false, guestEof: false, closed: false };
+    const f: Flow = { key, fd, state: 'open', syn: null, ep, toHost: null, hostEof: false, guestEof: false, closed: false };
     this.flows.set(key, f);
     edges.add(fd, { edge: () => this.pump(f), waiting: () => true, always: true });
     ep.notify = () => this.pump(f);
@@ -164,9 +171,11 @@ export class NatTcp {
       // The guest reset (or the gateway's endpoint died): reset the host side too.
       return this.finish(f, true);
     }
-    // guest -> host
+    // guest -> host: read into the scratch buffer, send from it; only what the host did
+    // not take is kept (a copy), so the steady state allocates nothing.
     for (let i = 0; i < 64 && !f.guestEof; i++) {
-      if (f.toHost === null) {
+      let out = f.toHost;
+      if (out === null) {
         const r = ep.read(scratch, false);
         if (r === -E.EAGAIN) break;
         if (r <= 0) {
@@ -174,36 +183,37 @@ export class NatTcp {
           n.netSockShutdown(f.fd, 1 /* SHUT_WR */);
           break;
         }
-        f.toHost = Buffer.from(scratch.subarray(0, r));
+        out = scratch.subarray(0, r);
       }
-      const w = n.netSockSend(f.fd, f.toHost, 0, f.toHost.length, 0, null);
-      if (w === -E.EAGAIN) break;
-      if (w < 0) return this.reset(f);
-      f.toHost = w === f.toHost.length ? null : f.toHost.subarray(w);
-      if (f.toHost !== null) break;
+      const w = n.netSockSend(f.fd, out, 0, out.length, 0, null);
+      if (w < 0 && w !== -E.EAGAIN) return this.reset(f);
+      const sent = w < 0 ? 0 : w;
+      if (sent === out.length) {
+        f.toHost = null;
+        continue;
+      }
+      f.toHost = out === f.toHost ? out.subarray(sent) : Buffer.from(out.subarray(sent));
+      break;
     }
-    // host -> guest
-    for (let i = 0; i < 64 && !f.hostEof; i++) {
-      if (f.toGuest === null) {
-        const b = Buffer.allocUnsafe(HOST_CHUNK);
-        const r = n.netSockRecv(f.fd, b, 0, HOST_CHUNK, 0, nameScratch, ctlScratch, outScratch);
-        if (r === -E.EAGAIN) break;
-        if (r < 0) return this.reset(f);
-        if (r === 0) {
-          f.hostEof = true;
-          ep.shutdownWrite();
-          break;
-        }
-        // A short read is copied out: the queue should not pin a mostly empty buffer.
-        f.toGuest = r * 2 >= HOST_CHUNK ? b.subarray(0, r) : Buffer.from(b.subarray(0, r));
+    // host -> guest: received straight into the gateway's send queue (its pooled blocks),
+    // at most what it has room for.
+    // Each turn ends at the host's EAGAIN (an edge comes), EOF, or a full send queue (its
+    // ACKs call pump again).
+    while (!f.hostEof) {
+      recvFd = f.fd;
+      hostResult = 1;
+      const w = ep.writeFrom(HOST_CHUNK, recvFill);
+      if (hostResult === 0) {
+        f.hostEof = true;
+        ep.shutdownWrite();
+        break;
       }
-      const w = ep.write(f.toGuest, true, true);
-      if (w === -E.EAGAIN) break;
+      if (hostResult === -E.EAGAIN) break; // the host has nothing now
+      if (hostResult < 0) return this.reset(f);
+      if (w === -E.EAGAIN) break; // the send queue is full: its ACKs call pump again
       if (w < 0) return this.finish(f, true);
-      f.toGuest = w === f.toGuest.length ? null : f.toGuest.subarray(w);
-      if (f.toGuest !== null) break;
     }
-    if (f.hostEof && f.guestEof && f.toGuest === null && f.toHost === null) this.finish(f, false);
+    if (f.hostEof && f.guestEof && f.toHost === null) this.finish(f, false);
   }
 
   /** The host side reset: so does the guest's. */
@@ -241,3 +251,10 @@ export class NatTcp {
 const nameScratch = Buffer.alloc(128);
 const ctlScratch = Buffer.alloc(0);
 const outScratch = new Int32Array(3);
+/** The host recv pump's fill: into the send queue's tail, the result also kept (0: EOF, -errno). */
+let recvFd = -1;
+let hostResult = 1;
+function recvFill(b: Buffer, off: number, len: number): number {
+  hostResult = hn().netSockRecv(recvFd, b, off, len, 0, nameScratch, ctlScratch, outScratch);
+  return hostResult;
+}

@@ -4,7 +4,10 @@
  * Each datagram goes to its destination through the redirect (DNS to the gateway's
  * resolver address goes to the host's resolver, the gateway's own address to the host's
  * loopback) under the policy; replies come back to the guest from the address it sent
- * to. A refused destination gets an ICMP port unreachable, as a closed port would.
+ * to. A refused destination gets an ICMP port unreachable, as a closed port would; so
+ * does a datagram the host's stack learned was refused: the host sockets have
+ * IP_RECVERR, and each error queued on one (ICMP from the destination, or the host's own
+ * loopback) comes back to the guest as the ICMP error its datagram caused.
  */
 import * as E from '../abi/errno';
 import { AF_INET, AF_INET6, SOCK_DGRAM } from '../abi/socket';
@@ -18,6 +21,11 @@ import type { Redirect } from './nat-tcp';
 
 const IDLE_MS = 60_000;
 const { data: buf, name, noCtl, out } = rxScratch;
+const MSG_ERRQUEUE = 0x2000;
+const ONE = Buffer.from([1, 0, 0, 0]);
+const errCtl = Buffer.alloc(256);
+const SO_EE_ORIGIN_ICMP = 2;
+const SO_EE_ORIGIN_ICMP6 = 3;
 
 interface UdpFlow {
   key: string;
@@ -71,6 +79,8 @@ export class NatUdp {
     if (f !== undefined) return f;
     const fd = brokerSocket(this.kernel, v4 ? AF_INET : AF_INET6, SOCK_DGRAM, 0);
     if (fd < 0) return null;
+    // IP_RECVERR / IPV6_RECVERR: ICMP errors for this unconnected socket are queued, not lost.
+    hn().netSockSetOpt(fd, v4 ? 0 : 41, v4 ? 11 : 25, ONE);
     const nf: UdpFlow = {
       key, fd, src: Buffer.from(src), sport, back: new Map(), used: true,
       idle: new StackTimer(this.gw.clock, () => this.expire(nf)),
@@ -87,7 +97,10 @@ export class NatUdp {
     for (let i = 0; i < 256; i++) {
       const r = n.netSockRecv(f.fd, buf, 0, buf.length, 0, name, noCtl, out);
       if (r === -E.EAGAIN) return;
-      if (r < 0) continue; // an ICMP error reported on the socket: dropped, as a NAT would
+      if (r < 0) {
+        this.errors(f);
+        continue;
+      }
       const from = decodeInet(name.subarray(0, out[0]));
       if (typeof from === 'number') continue;
       const virt = f.back.get(`${fmt(from.ip)}|${from.port}`) ?? { ip: from.ip, port: from.port };
@@ -96,7 +109,75 @@ export class NatUdp {
     }
   }
 
+  /** Each error queued on the host socket goes to the guest as the ICMP error it stands for. */
+  private errors(f: UdpFlow): void {
+    const n = hn();
+    for (let i = 0; i < 64; i++) {
+      const r = n.netSockRecv(f.fd, buf, 0, buf.length, MSG_ERRQUEUE, name, errCtl, out);
+      if (r < 0) return;
+      const dst = decodeInet(name.subarray(0, out[0]));
+      if (typeof dst === 'number') continue;
+      const ee = extendedErr(errCtl, out[1]);
+      if (ee === null) continue;
+      const virt = f.back.get(`${fmt(dst.ip)}|${dst.port}`) ?? { ip: dst.ip, port: dst.port };
+      this.icmpToGuest(f, virt.ip, virt.port, ee.type, ee.code, Math.min(r, buf.length));
+    }
+  }
+
+  /**
+   * Sends the guest the ICMP error its datagram (f.src:f.sport -> ip:port, payload in buf)
+   * would have drawn on the way: the quoted packet is rebuilt from the flow.
+   */
+  private icmpToGuest(f: UdpFlow, ip: Addr, port: number, type: number, code: number, plen: number): void {
+    const v6 = !isV4(ip);
+    const hl = v6 ? 40 : 20;
+    const q = Math.min(plen, 64);
+    const pkt = Buffer.alloc(hl + 8 + q);
+    if (v6) {
+      pkt[0] = 0x60;
+      pkt.writeUInt16BE(8 + plen, 4);
+      pkt[6] = 17;
+      pkt[7] = 64;
+      f.src.copy(pkt, 8);
+      ip.copy(pkt, 24);
+    } else {
+      pkt[0] = 0x45;
+      pkt.writeUInt16BE(20 + 8 + plen, 2);
+      pkt[8] = 64;
+      pkt[9] = 17;
+      f.src.copy(pkt, 12, 12, 16);
+      ip.copy(pkt, 16, 12, 16);
+    }
+    pkt.writeUInt16BE(f.sport, hl);
+    pkt.writeUInt16BE(port, hl + 2);
+    pkt.writeUInt16BE(8 + plen, hl + 4);
+    buf.copy(pkt, hl + 8, 0, q);
+    // The error comes from the destination, to the guest: the stack's current-packet addresses.
+    const gw = this.gw;
+    ip.copy(gw.rxDst);
+    f.src.copy(gw.rxSrc);
+    if (v6) icmp6Error(gw, pkt, 0, pkt.length, type, code);
+    else icmp4Error(gw, pkt, 0, pkt.length, type, code);
+  }
+
   private expire(f: UdpFlow): void {
     expireIdle(this.flows, f, IDLE_MS);
   }
+}
+
+/** The ICMP type and code of an IP_RECVERR / IPV6_RECVERR message (sock_extended_err), or null. */
+function extendedErr(ctl: Buffer, len: number): { type: number; code: number } | null {
+  for (let o = 0; o + 16 <= len;) {
+    const clen = Number(ctl.readBigUInt64LE(o));
+    if (clen < 16) return null;
+    const level = ctl.readInt32LE(o + 8);
+    const type = ctl.readInt32LE(o + 12);
+    if (((level === 0 && type === 11) || (level === 41 && type === 25)) && clen >= 16 + 16) {
+      const origin = ctl[o + 16 + 4];
+      if (origin !== SO_EE_ORIGIN_ICMP && origin !== SO_EE_ORIGIN_ICMP6) return null;
+      return { type: ctl[o + 16 + 5], code: ctl[o + 16 + 6] };
+    }
+    o += (clen + 7) & ~7;
+  }
+  return null;
 }

@@ -4,6 +4,7 @@
  * interface, lo with 127.0.0.1/8 and ::1/128. Each request is answered at once by
  * queueing the reply messages on the socket; anything else gets an NLMSG_ERROR.
  */
+import { netAdmin, netKeyOf } from './guest-netns';
 import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
 import { AF_NETLINK, AF_INET, AF_INET6, AF_UNSPEC } from '../abi/socket';
@@ -11,7 +12,7 @@ import { encodeNetlink } from './sockaddr';
 import { SocketFile, SocketInode, type SendRequest } from './socket-file';
 import { links, addrs, routes, stackOfSource, type LinkView, type AddrView, type RouteView, type NetSource } from './netview';
 import { viewSourceOf } from './netns';
-import { isV4 } from './stack/addr';
+import { isV4, parse, v4 as ipv4 } from './stack/addr';
 
 const NETLINK_ROUTE = 0;
 const NLMSG_ERROR = 2;
@@ -75,7 +76,7 @@ function linkBody(l: LinkView): Buffer {
     rta(3, cstr(l.name)), // IFLA_IFNAME
     rta(4, u32(l.mtu)), // IFLA_MTU
     rta(13, u32(1000)), // IFLA_TXQLEN
-    rta(16, Buffer.from([l.loopback ? 0 : (l.flags & IFF_UP) !== 0 ? 6 : 2])), // IFLA_OPERSTATE: unknown (lo), up, down
+    rta(16, Buffer.from([(l.flags & IFF_UP) === 0 ? 2 : l.loopback ? 0 : 6])), // IFLA_OPERSTATE: down, unknown (lo), up
     rta(1, l.mac), // IFLA_ADDRESS
     rta(2, l.loopback ? Buffer.alloc(6) : Buffer.alloc(6, 0xff)), // IFLA_BROADCAST
     rta(23, st), // IFLA_STATS64
@@ -158,8 +159,8 @@ export class NetlinkSocket extends SocketFile {
   static create(t: Task, type: number, protocol: number, flags: number): NetlinkSocket | number {
     if (protocol !== NETLINK_ROUTE) return -E.EPROTONOSUPPORT;
     const s = new NetlinkSocket(AF_NETLINK, type, protocol, new SocketInode(t.creds.euid, t.creds.egid), flags);
-    s.stack = viewSourceOf(t.kernel);
-    s.admin = t.creds.euid === 0;
+    s.stack = viewSourceOf(netKeyOf(t));
+    s.admin = netAdmin(t);
     return s;
   }
 
@@ -246,6 +247,12 @@ export class NetlinkSocket extends SocketFile {
     this.waitQueue.notify(1 | 0x40);
   }
 
+  /** A datagram from the kernel side that is no rtnetlink reply (mq_notify's SIGEV_THREAD cookie). */
+  deliverRaw(b: Buffer): void {
+    this.rq.push({ data: Buffer.from(b), off: 0, rights: null, creds: null, from: encodeNetlink(0, 0) });
+    this.waitQueue.notify(1 | 0x40);
+  }
+
   private error(err: number, seq: number, msg: Buffer): Buffer {
     const e = Buffer.alloc(4);
     e.writeInt32LE(err, 0);
@@ -264,6 +271,11 @@ export class NetlinkSocket extends SocketFile {
       const change = msg.readUInt32LE(28);
       const fl = msg.readUInt32LE(24);
       if (change & IFF_UP || change === 0) nic.up = (fl & IFF_UP) !== 0;
+      // Brought up without addresses, lo gets its own (inetdev_event/addrconf on NETDEV_UP).
+      if (nic.up && nic.loopback && nic.addrs.length === 0) {
+        st.addAddress(nic, ipv4(127, 0, 0, 1), 8);
+        st.addAddress(nic, parse('::1')!, 128);
+      }
       return 0;
     }
     if (type === RTM_NEWADDR || type === RTM_DELADDR) {

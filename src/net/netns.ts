@@ -35,3 +35,7 @@ export function stackOf(kernel: object): Stack | null {
 export function networkModeOf(kernel: object): NetworkMode {
   return byKernel.get(kernel)?.mode ?? 'none';
 }
+
+export function hasNetwork(key: object): boolean {
+  return byKernel.has(key);
+}

@@ -21,7 +21,7 @@ export interface Packet {
   creds: Creds | null;
   /** Encoded source address (datagram sockets), or null. */
   from: Buffer | null;
-  /** IP-level facts for ancillary data (inet datagrams): see stack-socket.ts PktInfo. */
+  /** IP-level facts for ancillary data (inet datagrams): see recv-cmsg.ts PktInfo. */
   info?: { ifindex: number; dst: Buffer; ttl: number; tos: number };
   /** A chunk of the pool the data lives in (given back once the packet is read). */
   chunk?: Buffer;

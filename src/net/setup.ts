@@ -132,11 +132,8 @@ export function setupNetwork(kernel: { nowNs(): number }, o: NetOptions): Stack 
   }
   if (o.mode === 'user' && (o.netns !== null || (o.tap ?? null) !== null)) throw new Error('--netns and --tap need --network=sandbox');
   const clock = { nowNs: () => kernel.nowNs(), q: timerQueue };
-  const stack = new Stack(clock);
+  const stack = loopbackStack(kernel);
   if (o.pcap !== null) stack.pcap = new PcapWriter(o.pcap, clock.nowNs);
-  const lo = stack.addNic('lo', new LoopbackLink(clock));
-  stack.addAddress(lo, v4(127, 0, 0, 1), 8);
-  stack.addAddress(lo, parse('::1')!, 128);
   if (o.netns !== null || (o.tap ?? null) !== null) attachNamespace(stack, o.netns ?? '', o.tap ?? null, o.debug);
   if (o.mode === 'user') {
     startBroker(kernel);
@@ -146,6 +143,16 @@ export function setupNetwork(kernel: { nowNs(): number }, o: NetOptions): Stack 
   }
   publishPorts(kernel, stack, publish, o.debug ?? null);
   setNetwork(kernel, o.mode, stack);
+  return stack;
+}
+
+/** A stack with lo only (127.0.0.1/8, ::1): the start of every stack, and all of a guest's new network namespace. */
+export function loopbackStack(kernel: { nowNs(): number }): Stack {
+  const clock = { nowNs: () => kernel.nowNs(), q: timerQueue };
+  const stack = new Stack(clock);
+  const lo = stack.addNic('lo', new LoopbackLink(clock));
+  stack.addAddress(lo, v4(127, 0, 0, 1), 8);
+  stack.addAddress(lo, parse('::1')!, 128);
   return stack;
 }
 

@@ -8,6 +8,7 @@
  * Blocking convention (as fs/vfs/file.ts): methods return -EAGAIN when they would block and
  * leave in `blockQueue` the queue to sleep on; syscalls/net.ts parks the task there.
  */
+import { netKeyOf } from './guest-netns';
 import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
 import { WaitQueue } from '../waiter/waitqueue';
@@ -73,6 +74,8 @@ export interface SendRequest {
   /** Raw destination sockaddr (sendto/sendmsg msg_name), or null. */
   to: Buffer | null;
   nonblock: boolean;
+  /** IP-level ancillary data (sendmsg on inet sockets): (level, type, payload). */
+  ipCtl?: Array<[number, number, Buffer]> | null;
 }
 
 export function credsOf(t: Task): Creds {
@@ -364,9 +367,32 @@ export abstract class SocketFile extends FileDescription {
     return n < 0 ? -E.EFAULT : n;
   }
 
+  /**
+   * read(2) of a stream straight from where its bytes are into guest memory [addr, addr+len)
+   * (host-mode sockets: the host socket); -EAGAIN with blockQueue set when none are there.
+   * null: this socket has no such path (the caller stages the bytes).
+   */
+  readGuest(_t: Task, _addr: number, _len: number): number | null {
+    return null;
+  }
+
+  /** write(2) likewise, straight from guest memory; null: no such path. */
+  writeGuest(_t: Task, _addr: number, _len: number): number | null {
+    return null;
+  }
+
+  /**
+   * send() keeps none of req.data past the call (it copies what it queues, or hands it to
+   * the host), so callers may pass a reused staging buffer instead of a fresh copy.
+   */
+  get sendCopies(): boolean {
+    return false;
+  }
+
   override write(buf: Uint8Array, t?: Task): number {
+    const b = Buffer.from(buf.buffer, buf.byteOffset, buf.length);
     return this.send(t ?? null, {
-      data: Buffer.from(buf), // the caller's staging buffer is reused: keep our own copy
+      data: this.sendCopies ? b : Buffer.from(b), // the caller's staging buffer is reused: keep our own copy
       flags: 0,
       rights: null,
       creds: t !== undefined ? credsOf(t) : { pid: 0, uid: 0, gid: 0 },
@@ -429,7 +455,7 @@ export abstract class SocketFile extends FileDescription {
       if (n < 0) return n;
       return t.mem.writeI32(arg, n) ? 0 : -E.EFAULT;
     }
-    const r = ifreqIoctlFor(viewSourceOf(t.kernel), t, cmd, arg);
+    const r = ifreqIoctlFor(viewSourceOf(netKeyOf(t)), t, cmd, arg);
     return r === null ? -E.ENOTTY : r;
   }
 

@@ -8,7 +8,7 @@ import type { Task } from '../kernel/task';
 import * as C from '../abi/socket';
 import { SocketFile, SockState } from './socket-file';
 import { InetSocket } from './inet-socket';
-import { StackSocket } from './stack-socket';
+import { StackSocket, UDP_SEGMENT_KEY, UDP_GRO_KEY } from './stack-socket';
 import { HostSocket } from './host-socket';
 import { IcmpSocket } from './icmp-socket';
 import { tcpInfo } from './tcp-info';
@@ -113,6 +113,7 @@ export function getOpt(s: SocketFile, level: number, name: number, len = 512): B
   if (level === C.SOL_IP) {
     if (name === C.IP_TTL) return int(s.intOpts.get('0:2') ?? 64);
     if (name === C.IP_TOS || name === C.IP_RECVERR) return int(s.intOpts.get(`0:${name}`) ?? 0);
+    if (name === C.IP_HDRINCL) return int(0);
     if (name === C.IP_MULTICAST_TTL || name === C.IP_MULTICAST_LOOP) return int(s.intOpts.get(`0:${name}`) ?? 1);
     return -E.ENOPROTOOPT;
   }
@@ -124,7 +125,20 @@ export function getOpt(s: SocketFile, level: number, name: number, len = 512): B
     if (name === C.IPV6_MULTICAST_LOOP) return int(1);
     return -E.ENOPROTOOPT;
   }
-  if (level === C.SOL_UDP) return -E.ENOPROTOOPT;
+  if (level === C.SOL_UDP) {
+    // UDP GSO/GRO on the stack's UDP sockets (the loopback fast path has none yet).
+    if (!(s instanceof StackSocket) || s.type !== C.SOCK_DGRAM) return -E.ENOPROTOOPT;
+    if (name === C.UDP_SEGMENT) return int(s.intOpts.get(UDP_SEGMENT_KEY) ?? 0);
+    if (name === C.UDP_GRO) return int(s.intOpts.get(UDP_GRO_KEY) ?? 0);
+    return -E.ENOPROTOOPT;
+  }
+  if (level === C.SOL_UDPLITE) {
+    // udp_lib_getsockopt answers these for any UDP socket (plain UDP has 0).
+    if (!(s instanceof InetSocket) || s.type !== C.SOCK_DGRAM) return -E.ENOPROTOOPT;
+    if (name === C.UDPLITE_SEND_CSCOV) return int(s.sendCscov ?? 0);
+    if (name === C.UDPLITE_RECV_CSCOV) return int(s.recvCscov ?? 0);
+    return -E.ENOPROTOOPT;
+  }
   return -E.EOPNOTSUPP;
 }
 
@@ -186,6 +200,18 @@ export function setOpt(_t: Task, s: SocketFile, level: number, name: number, b: 
 }
 
 function setInetOpt(s: InetSocket | StackSocket, level: number, name: number, b: Buffer, needInt: () => number): number {
+  if (level === C.SOL_UDPLITE) {
+    if (!(s instanceof InetSocket) || s.protocol !== C.IPPROTO_UDPLITE) return -E.ENOPROTOOPT;
+    if (name !== C.UDPLITE_SEND_CSCOV && name !== C.UDPLITE_RECV_CSCOV) return -E.ENOPROTOOPT;
+    if (b.length < 4) return -E.EINVAL;
+    // udp_lib_setsockopt: 1..7 become 8 (the header), beyond 65535 becomes 65535.
+    let v = b.readInt32LE(0);
+    if (v !== 0 && v < 8) v = 8;
+    else if (v > 0xffff) v = 0xffff;
+    if (name === C.UDPLITE_SEND_CSCOV) s.sendCscov = v;
+    else s.recvCscov = v;
+    return 0;
+  }
   if (level === C.SOL_TCP) {
     if (s.type !== C.SOCK_STREAM) return -E.EOPNOTSUPP;
     const v = needInt();
@@ -203,6 +229,8 @@ function setInetOpt(s: InetSocket | StackSocket, level: number, name: number, b:
   }
   if (level === C.SOL_IP || level === C.SOL_IPV6) {
     if (level === C.SOL_IPV6 && s.domain !== C.AF_INET6) return -E.ENOPROTOOPT;
+    // IP_HDRINCL: raw sockets only (icmpSetOpt); reading it elsewhere gives 0, as Linux.
+    if (level === C.SOL_IP && name === C.IP_HDRINCL) return -E.ENOPROTOOPT;
     const v = needInt();
     if (b.length < 1) return -E.EINVAL;
     if (level === C.SOL_IPV6 && name === C.IPV6_V6ONLY) {
@@ -235,7 +263,15 @@ function setInetOpt(s: InetSocket | StackSocket, level: number, name: number, b:
     s.intOpts.set(`${level}:${name}`, b.length >= 4 ? v : b[0]);
     return 0;
   }
-  if (level === C.SOL_UDP) return -E.ENOPROTOOPT;
+  if (level === C.SOL_UDP && s instanceof StackSocket && s.type === C.SOCK_DGRAM && (name === C.UDP_SEGMENT || name === C.UDP_GRO)) {
+    const v = needInt();
+    if (v < 0 && b.length < 4) return v; // needInt's -EINVAL for a short option
+    if (name === C.UDP_SEGMENT) {
+      if (v < 0 || v > 0xffff) return -E.EINVAL; // udp_lib_setsockopt
+      s.intOpts.set(UDP_SEGMENT_KEY, v);
+    } else s.intOpts.set(UDP_GRO_KEY, v ? 1 : 0);
+    return 0;
+  }
   return -E.ENOPROTOOPT;
 }
 
@@ -244,6 +280,7 @@ function icmpGetOpt(s: IcmpSocket, level: number, name: number): Buffer | number
   if (level === C.SOL_TCP || level === C.SOL_UDP) return -E.EOPNOTSUPP;
   if (level === C.SOL_IPV6 && s.domain !== C.AF_INET6) return -E.ENOPROTOOPT;
   if (level !== C.SOL_IP && level !== C.SOL_IPV6 && level !== 255 /* SOL_RAW */ && level !== 58) return -E.ENOPROTOOPT;
+  if (level === C.SOL_IP && name === C.IP_HDRINCL) return int(s.hdrincl ? 1 : 0);
   const ttlDefault = (level === C.SOL_IP && name === C.IP_TTL) || (level === C.SOL_IPV6 && name === C.IPV6_UNICAST_HOPS) ? 64 : 0;
   return int(s.intOpts.get(`${level}:${name}`) ?? ttlDefault);
 }
@@ -254,7 +291,7 @@ function icmpSetOpt(s: IcmpSocket, level: number, name: number, b: Buffer): numb
   if (level !== C.SOL_IP && level !== C.SOL_IPV6 && level !== 255 && level !== 58) return -E.ENOPROTOOPT;
   if (b.length < 1) return -E.EINVAL;
   const v = b.length >= 4 ? b.readInt32LE(0) : b[0];
-  if (level === C.SOL_IP && name === 3 /* IP_HDRINCL */ && v !== 0) return -E.EINVAL;
+  if (level === C.SOL_IP && name === C.IP_HDRINCL) return s.setHdrincl(v !== 0);
   if ((level === C.SOL_IP && name === C.IP_TTL) || (level === C.SOL_IPV6 && name === C.IPV6_UNICAST_HOPS)) {
     if (v < -1 || v === 0 || v > 255) return -E.EINVAL;
     if (v === -1) {

@@ -22,8 +22,15 @@ import { TcpState } from './stack/tcp/state';
 import { output } from './stack/tcp/output';
 import { isAny, isMulticast, eq, type Addr } from './stack/addr';
 import { ifreqIoctlFor } from './ifreq';
-import type { IpControl } from './cmsg';
+import type { PktInfo } from './recv-cmsg';
 import { policyOf, type NetPolicy } from './policy';
+
+/** SOL_UDP options in intOpts: UDP_SEGMENT (the GSO size) and UDP_GRO. */
+export const UDP_SEGMENT_KEY = '17:103';
+export const UDP_GRO_KEY = '17:104';
+/** udp_send_skb's limit on segments per GSO send. */
+const UDP_MAX_SEGMENTS = 128;
+import { stackSendControl } from './send-cmsg';
 
 const V4_BCAST = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 255, 255, 255, 255]);
 
@@ -73,6 +80,11 @@ export class StackSocket extends SocketFile {
 
   override get directStream(): boolean {
     return false;
+  }
+
+  /** TCP copies what it queues into its pooled blocks; UDP sends at once. */
+  override get sendCopies(): boolean {
+    return true;
   }
 
   private decode(b: Buffer, forBind: boolean): InetAddr | number {
@@ -344,7 +356,7 @@ export class StackSocket extends SocketFile {
     if (this.sndShut || ep.finQueued) return -E.EPIPE;
     if (req.data.length === 0) return 0;
     void t;
-    return ep.write(req.data, req.nonblock, true);
+    return ep.write(req.data, req.nonblock, false);
   }
 
   private sendUdp(req: SendRequest): number {
@@ -367,12 +379,42 @@ export class StackSocket extends SocketFile {
     if (len > (isV4Mapped(ip) ? 65507 : 65527)) return -E.EMSGSIZE;
     if (eq(ip, V4_BCAST) && !this.intOpts.get('1:6')) return -E.EACCES;
     if (this.policy !== null && !this.policy.permits(ip, port)) return -E.ECONNREFUSED;
+    const c = stackSendControl(this.domain, req.ipCtl);
+    if (typeof c === 'number') return c;
+    let nic: Nic | null = null;
+    if (c !== null && c.ifindex !== 0) {
+      nic = this.stack.nicByIndex(c.ifindex) ?? null;
+      if (nic === null) return -E.ENODEV;
+    }
+    if (c?.src != null && !this.stack.isLocal(c.src)) return -E.EINVAL;
     const r = this.autobindUdp();
     if (r < 0) return r;
-    const ttl = this.intOpts.get(isV4Mapped(ip) ? '0:2' : '41:16') ?? 64;
-    const tos = this.intOpts.get(isV4Mapped(ip) ? '0:1' : '41:67') ?? 0;
-    const s = this.stack.udp.send(this.local!.ip, this.local!.port, ip, port, req.data, 0, len, ttl, tos, null);
+    const ttl = c?.ttl ?? this.intOpts.get(isV4Mapped(ip) ? '0:2' : '41:16') ?? 64;
+    const tos = c?.tos ?? this.intOpts.get(isV4Mapped(ip) ? '0:1' : '41:67') ?? 0;
+    const src = c?.src != null && isAny(this.local!.ip) ? c.src : this.local!.ip;
+    const gso = c?.gso ?? this.intOpts.get(UDP_SEGMENT_KEY) ?? 0;
+    if (gso > 0 && len > gso) return this.sendUdpSegments(src, ip, port, req.data, gso, ttl, tos, nic);
+    const s = this.stack.udp.send(src, this.local!.port, ip, port, req.data, 0, len, ttl, tos, nic);
     if (s < 0) return s;
+    return len;
+  }
+
+  /**
+   * UDP_SEGMENT (GSO): one send cut into datagrams of gso bytes, the last shorter, with
+   * udp_send_skb's checks (at most UDP_MAX_SEGMENTS, a segment fits the path's MTU).
+   * A receiver gets them one by one (Linux's loopback would hand a UDP_GRO socket the
+   * whole send at once; the stack does not coalesce).
+   */
+  private sendUdpSegments(src: Addr, ip: Addr, port: number, data: Buffer, gso: number, ttl: number, tos: number, nic: Nic | null): number {
+    const len = data.length;
+    if (len > gso * UDP_MAX_SEGMENTS) return -E.EINVAL;
+    const p = this.stack.path(ip, nic, src);
+    if (typeof p === 'number') return p;
+    if (gso + 8 + (isV4Mapped(ip) ? 20 : 40) > p.nic.mtu) return -E.EINVAL;
+    for (let at = 0; at < len; at += gso) {
+      const r = this.stack.udp.send(src, this.local!.port, ip, port, data, at, Math.min(gso, len - at), ttl, tos, nic);
+      if (r < 0) return r;
+    }
     return len;
   }
 
@@ -397,9 +439,8 @@ export class StackSocket extends SocketFile {
       return n;
     }
     const ep = this.ep!;
-    if (ep.state === TcpState.LISTEN) return -E.ENOTCONN;
-    if (ep.state === TcpState.CLOSED && !ep.failed && !this.connecting && this.state === SockState.Unconnected) return -E.ENOTCONN;
-    if (ep.state === TcpState.SYN_SENT || ep.state === TcpState.SYN_RECV) return -E.EAGAIN;
+    const c = this.tcpRecvable(ep);
+    if (c < 0) return c;
     const peek = (flags & MSG_PEEK) !== 0;
     if (flags & MSG_TRUNC && !peek) {
       // TCP MSG_TRUNC: the bytes are discarded, not copied (meta.discard tells the syscall layer).
@@ -411,6 +452,46 @@ export class StackSocket extends SocketFile {
     const n = ep.read(dst, peek);
     if (n >= 0) meta.full = n;
     return n;
+  }
+
+  /** 0, or the errno a TCP receive gets in this state before any data. */
+  private tcpRecvable(ep: TcpEndpoint): number {
+    if (ep.state === TcpState.LISTEN) return -E.ENOTCONN;
+    if (ep.state === TcpState.CLOSED && !ep.failed && !this.connecting && this.state === SockState.Unconnected) return -E.ENOTCONN;
+    if (ep.state === TcpState.SYN_SENT || ep.state === TcpState.SYN_RECV) return -E.EAGAIN;
+    return 0;
+  }
+
+  /** read(2) of TCP: from the receive queue straight into guest memory (what faults stays queued). */
+  override readGuest(t: Task, addr: number, len: number): number | null {
+    if (!this.tcp) return null;
+    this.blockQueue = this.waitQueue;
+    const ep = this.ep!;
+    const c = this.tcpRecvable(ep);
+    if (c < 0) return c;
+    let done = 0;
+    return ep.readTo(len, (b) => {
+      if (!t.mem.write(addr + done, b)) return false;
+      done += b.length;
+      return true;
+    });
+  }
+
+  /** write(2) of TCP: from guest memory straight into the send queue's blocks. */
+  override writeGuest(t: Task, addr: number, len: number): number | null {
+    if (!this.tcp) return null;
+    this.blockQueue = this.waitQueue;
+    const ep = this.ep!;
+    const st = ep.state;
+    if (st === TcpState.CLOSED || st === TcpState.LISTEN || st === TcpState.SYN_SENT || st === TcpState.SYN_RECV || this.sndShut || ep.finQueued || len === 0) {
+      return null; // send() has the answer (errors, EAGAIN while connecting, 0)
+    }
+    let at = addr; // advanced by each fill (writeFrom fills block by block)
+    return ep.writeFrom(len, (b, off, n) => {
+      if (!t.mem.readInto(at, b, off, n)) return -E.EFAULT;
+      at += n;
+      return n;
+    });
   }
 
   override get inBytes(): number {
@@ -519,59 +600,6 @@ export class StackSocket extends SocketFile {
     this.state = SockState.Disconnected;
     this.waitQueue.notify(0xffff);
   }
-}
-
-/** The IP ancillary data (cmsgs) a received datagram gets, as the socket asked. */
-export function ipControlFor(s: SocketFile, meta: RecvMeta): IpControl | null {
-  if (meta.ipCtl !== undefined) return meta.ipCtl;
-  const info = meta.info;
-  if (info === undefined || (s.domain !== AF_INET && s.domain !== AF_INET6)) return null;
-  const out: IpControl = [];
-  const v4 = s.domain === AF_INET || isV4Mapped(info.dst);
-  const o = s.intOpts;
-  const want = s instanceof StackSocket
-    ? { pktinfo: s.recvPktinfo, ttl: s.recvTtl, tos: s.recvTos }
-    : s.domain === AF_INET
-      ? { pktinfo: !!o.get('0:8'), ttl: !!o.get('0:12'), tos: !!o.get('0:13') }
-      : { pktinfo: !!o.get('41:49'), ttl: !!o.get('41:51'), tos: !!o.get('41:66') };
-  if (want.pktinfo) {
-    if (s.domain === AF_INET) {
-      // struct in_pktinfo: ifindex, spec_dst (local address), addr (header destination).
-      const d = Buffer.alloc(12);
-      d.writeInt32LE(info.ifindex, 0);
-      info.dst.copy(d, 4, 12, 16);
-      info.dst.copy(d, 8, 12, 16);
-      out.push([0, 8, d]);
-    } else {
-      const d = Buffer.alloc(20);
-      info.dst.copy(d, 0, 0, 16);
-      d.writeInt32LE(info.ifindex, 16);
-      out.push([41, 50, d]);
-    }
-  }
-  if (want.ttl) {
-    const d = Buffer.alloc(4);
-    d.writeInt32LE(info.ttl, 0);
-    out.push(s.domain === AF_INET ? [0, 2, d] : [41, 52, d]);
-  }
-  if (want.tos) {
-    if (s.domain === AF_INET) out.push([0, 1, Buffer.from([info.tos])]);
-    else {
-      const d = Buffer.alloc(4);
-      d.writeInt32LE(info.tos, 0);
-      out.push([41, 67, d]);
-    }
-  }
-  void v4;
-  return out.length ? out : null;
-}
-
-/** What IP_PKTINFO / IPV6_PKTINFO / IP_TTL / IP_TOS ancillary data report for a datagram. */
-export interface PktInfo {
-  ifindex: number;
-  dst: Buffer;
-  ttl: number;
-  tos: number;
 }
 
 export function isNonblockFile(s: SocketFile): boolean {

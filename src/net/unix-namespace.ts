@@ -19,6 +19,12 @@ const pathInodes = new Map<string, UnixBound>();
 
 const absKey = (name: Buffer) => name.toString('latin1');
 
+/** Forgets every bound name (a reused pool worker, between sandboxes: src/server/retire.ts). */
+export function clearUnixNames(): void {
+  abstractNames.clear();
+  pathInodes.clear();
+}
+
 export function bindAbstract(s: UnixBound, name: Buffer): number {
   const k = absKey(name);
   if (abstractNames.has(k)) return -E.EADDRINUSE;
@@ -70,4 +76,16 @@ export function lookup(t: Task, name: UnixName): UnixBound | number {
   if (acc < 0) return acc;
   if ((st.mode & S_IFMT) !== S_IFSOCK) return -E.ECONNREFUSED;
   return pathInodes.get(`${st.dev}:${st.ino}`) ?? -E.ECONNREFUSED;
+}
+
+/** Checkpoint support (src/snapshot): whether s holds abstract name (not only shows it, as an accepted socket does). */
+export function holdsAbstract(name: Buffer, s: UnixBound): boolean {
+  return abstractNames.get(absKey(name)) === s;
+}
+
+/** Checkpoint support: s is bound at the socket inode of key again (a restored VFS's). */
+export function adoptPathKey(key: string, s: UnixBound): number {
+  if (pathInodes.has(key)) return -E.EADDRINUSE;
+  pathInodes.set(key, s);
+  return 0;
 }

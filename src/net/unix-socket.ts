@@ -170,6 +170,32 @@ export class UnixSocket extends SocketFile {
     return len;
   }
 
+  /** Checkpoint support (src/snapshot): the inode key a pathname binding is found by, else null. */
+  get boundPathKey(): string | null {
+    return this.pathKey;
+  }
+
+  /** Checkpoint support: whether it holds its name (an accepted socket only shows its listener's). */
+  get holdsName(): boolean {
+    if (this.name.kind === 'path') return this.pathKey !== null;
+    return this.name.kind === 'abstract' && ns.holdsAbstract(this.name.name, this);
+  }
+
+  /** Checkpoint support: the name it had, held again if it held it (pathKey: the restored inode's); -errno if taken. */
+  adoptName(name: UnixName, holds: boolean, pathKey: string | null): number {
+    if (holds && name.kind === 'abstract') {
+      const r = ns.bindAbstract(this, name.name);
+      if (r < 0) return r;
+    } else if (holds && name.kind === 'path') {
+      if (pathKey === null) return -E.EINVAL;
+      const r = ns.adoptPathKey(pathKey, this);
+      if (r < 0) return r;
+      this.pathKey = pathKey;
+    }
+    this.name = name;
+    return 0;
+  }
+
   protected override unbind(): void {
     if (this.name.kind === 'abstract') ns.unbindAbstract(this.name.name, this);
     ns.unbindKey(this.pathKey, this);

@@ -27,6 +27,11 @@ function schemaValidator(): typeof validator & object {
   return validator!;
 }
 
+/** Runs the validator once on config (a pool member warms its code before any container: pool.ts). */
+export function warmValidator(config: unknown): boolean {
+  return schemaValidator()(config);
+}
+
 /** ajv with the runtime-spec schema, and the compiled validator (`code`: for ajv's standalone output). */
 export function compileSchema(code = false): { ajv: unknown; validate: NonNullable<typeof validator> } {
   // eslint-disable-next-line @typescript-eslint/no-var-requires

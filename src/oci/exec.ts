@@ -14,8 +14,8 @@ import { StateDir, currentStatus, validateId } from './state';
 import { connect, sendLine, LineReader, closeFd, ring } from './control';
 import { ociNative, EINTR } from './native';
 import { isHostNull } from './stdio';
-import type { Globals } from './cli';
-import { parseFlags } from './cli';
+import type { Globals } from './flags';
+import { parseFlags } from './flags';
 import type { ProcessSpec, Spec } from './spec-types';
 
 const EXEC_FLAGS = {

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { fail } from './errors';
-import { parseFlags } from './cli';
+import { parseFlags } from './flags';
 
 export function cmdInstall(args: string[]): number {
   const { values: o, rest } = parseFlags(args, {

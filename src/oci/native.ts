@@ -21,6 +21,14 @@ export interface OciNative {
   ociFlock(fd: number, op: number): number;
   ociSetCloexec(fd: number, on: boolean): number;
   ociDup(fd: number, min: number): number;
+  /** dup2; 0 or -errno. */
+  ociDup2(fd: number, to: number): number;
+  /** The main thread joins the network namespace of fd (-1: a new one); 0 or -errno. */
+  ociEnterNetns(fd: number): number;
+  /** A thread that ends the process (status 137) once the peer of socket fd closes. */
+  ociWatchFront(fd: number): number;
+  /** The wait status of child pid, -ETIMEDOUT after timeoutMs (-1: none), or -errno. */
+  ociWaitPid(pid: number, timeoutMs: number): number;
   hostPoll(fds: Int32Array, events: Int32Array, revents: Int32Array, count: number, timeoutMs: number): number;
   installSignalHandlers(): void;
   takeHostSignals(): number;

@@ -13,16 +13,14 @@ import * as tty from 'tty';
 import { createVfs } from '../../fs/rootfs/create';
 import { FdTable } from '../../fs/vfs/fdtable';
 import { HostFile, consoleTty } from '../../fs/fsimpl/host/host-file';
-import { Tmpfs } from '../../fs/fsimpl/tmpfs/tmpfs';
 import { tmpfsBudget } from '../../fs/vfs/space-budget';
-import { writeAll } from '../../fs/vfs/file';
 import type { FsContext } from '../../fs/vfs/context';
 import { Kernel } from '../kernel/kernel';
 import { Sentry } from '../kernel/sentry';
 import { SYSCALL_TABLE } from '../../syscalls/table';
 import { createInit, execInto, startInit, stopGroup, continueGroup } from '../kernel/process-lifecycle';
 import { resolveExec, type ExecRequest } from '../loader/exec-image';
-import { createPlatform, isPlatformName, platformFromEnv } from '../platform/select';
+import { createPlatform, type PlatformName } from '../platform/select';
 import { installTimers } from '../kernel/time/index';
 import { attach as attachTty } from '../kernel/tty';
 import { Task } from '../kernel/task';
@@ -36,6 +34,7 @@ import { ociNative } from './native';
 import { installStdio, installTerminal, sentryNull } from './stdio';
 import { maskPaths, readonlyPaths } from './masks';
 import { applySysctl } from './sysctl';
+import { ContainerMounts } from './mounts';
 import { SetupError, setupFail, sendConsole, credsFor, applyRlimits, buildEnv, mkdirp, findProgram } from './process-setup';
 import { startNetwork } from './network';
 import { compileProfile, type CompiledProfile, type SeccompProfile } from './seccomp-profile';
@@ -63,10 +62,22 @@ export interface SentryInit {
   debug: boolean;
   /** The network mode: "none" (loopback only) or "sandbox" (network.ts). */
   network: string;
+  /** The platform (platform.ts: --platform, the annotation, TSSANDBOX_PLATFORM). */
+  platform: PlatformName;
   /** Set by `run`: start pid 1 as soon as it is created. */
   autoStart: boolean;
   /** Which of fds 0..2 `create` replaced, for being the host's /dev/null (stdio.ts). */
   nullFds: number[];
+  /** The host fds of --preserve-fds when not at 3.. (a pool Sentry received them). */
+  preserveHostFds?: number[];
+}
+
+/** A pool Sentry's link to its `create` (pool.ts). */
+export interface PoolLink {
+  /** Has the container's process (the front) made; its host pid. */
+  front(): number;
+  /** "ok" or "error: ..." for create, in place of the sync pipe. */
+  report(line: string): void;
 }
 
 
@@ -85,6 +96,7 @@ export class ContainerSentry {
   /** The container's sandbox (one per Sentry process). */
   private readonly kernel = new Kernel();
   private started = false;
+  private settled = false;
   private seccomp: CompiledProfile | null = null;
   private stubPid = -1;
   private paused = false;
@@ -94,7 +106,7 @@ export class ContainerSentry {
   private readonly execClients = new Map<number, number>();
   private log: (m: string) => void;
 
-  constructor(readonly cfg: SentryInit, private readonly confine: SentryConfine | null) {
+  constructor(readonly cfg: SentryInit, private readonly confine: SentryConfine | null, private readonly pool: PoolLink | null = null) {
     this.st = new StateDir(cfg.root, cfg.id);
     // Opened now: the confined Sentry opens no host path for writing.
     let logFd = -1;
@@ -115,6 +127,11 @@ export class ContainerSentry {
     };
   }
 
+  /** A line in the --debug log. */
+  note(m: string): void {
+    this.log(m);
+  }
+
   /** Builds the sandbox and reports to `create`; then serves until pid 1 exits. */
   main(): never {
     this.log(`sentry up at ${performance.now().toFixed(1)} ms`);
@@ -127,8 +144,12 @@ export class ContainerSentry {
       process.exit(1);
     }
     this.state = this.st.read();
-    this.state.pid = process.pid;
-    this.state.pidStart = procStart(process.pid) ?? '';
+    this.state.pid = this.pool ? this.pool.front() : process.pid;
+    this.state.pidStart = procStart(this.state.pid) ?? '';
+    if (this.pool) {
+      this.state.sentryPid = process.pid;
+      this.state.sentryStart = procStart(process.pid) ?? '';
+    }
     // The last state the Sentry writes: once started it is confined, and the commands
     // that change the status (start, pause, resume) record it themselves.
     this.state.status = this.cfg.autoStart ? 'running' : 'created';
@@ -138,12 +159,12 @@ export class ContainerSentry {
       this.report(`error: cannot listen on ${this.st.sockPath} (errno ${-this.listenFd})`);
       process.exit(1);
     }
-    if (this.cfg.autoStart) {
-      const err = this.start();
-      if (err) {
-        this.report(`error: ${err}`);
-        process.exit(1);
-      }
+    // pid 1's program is loaded now (not run: no instruction of it runs before `start`),
+    // while a pool member still waits for Docker's prestart hook: off the path of start.
+    const err = this.cfg.autoStart ? this.start() ?? this.loadInit(false) : this.loadInit(true);
+    if (err) {
+      this.report(`error: ${err}`);
+      process.exit(1);
     }
     this.log(`ready at ${performance.now().toFixed(1)} ms`);
     this.report('ok');
@@ -156,6 +177,7 @@ export class ContainerSentry {
   }
 
   private report(line: string): void {
+    if (this.pool) return this.pool.report(line);
     try {
       fs.writeSync(this.cfg.syncFd, line + '\n');
       fs.closeSync(this.cfg.syncFd);
@@ -169,15 +191,16 @@ export class ContainerSentry {
   private build(): void {
     const c = this.cfg.config;
     const proc = c.process as ProcessSpec;
-    const name = platformFromEnv('ptrace');
-    const made = isPlatformName(name) ? createPlatform(name, { pin: true }) : name;
+    const made = createPlatform(this.cfg.platform, { pin: true });
     if (typeof made === 'string') setupFail(made);
     const platform = made.platform;
     const binds: Array<{ src: string; dst: string; readonly: boolean }> = [];
-    const later: Mount[] = [];
+    const later: Array<{ m: Mount; index: number }> = [];
     const fileBinds: Array<{ src: string; dst: string }> = [];
-    for (const m of c.mounts ?? []) {
+    const bindIndex = new Map<string, number>();
+    for (const [index, m] of (c.mounts ?? []).entries()) {
       if (isBind(m)) {
+        bindIndex.set(path.posix.normalize(m.destination), index);
         const src = bundlePath(this.cfg.bundle, m.source!, 'mounts.source');
         const ro = (m.options ?? []).includes('ro');
         // Directories and regular files are live binds through the Gofer (a file's
@@ -187,7 +210,7 @@ export class ContainerSentry {
         if (st.isDirectory() || st.isFile()) binds.push({ src, dst: m.destination, readonly: ro });
         else fileBinds.push({ src, dst: m.destination });
       } else {
-        later.push(m);
+        later.push({ m, index });
       }
     }
     // Terminal: a host pty whose master goes to the console socket; the slave is the
@@ -229,13 +252,14 @@ export class ContainerSentry {
     // stdio.ts: fds that were the host's /dev/null are pipes now; the guest gets ours.
     if (ptySlave >= 0) installTerminal(fdTable, ptySlave, true);
     else installStdio(fdTable, [0, 1, 2].filter((fd) => !this.cfg.nullFds.includes(fd)), this.cfg.nullFds, false, (fd) => sentryNull(vfs, init, fd));
-    for (let i = 0; i < this.cfg.preserveFds; i++) fdTable.installAt(3 + i, new HostFile(3 + i, O_RDWR), false);
+    for (let i = 0; i < this.cfg.preserveFds; i++) fdTable.installAt(3 + i, new HostFile(this.cfg.preserveHostFds?.[i] ?? 3 + i, O_RDWR), false);
     if (ttyFd >= 0) attachTty(consoleTty, init.tg);
     applyRlimits(init.tg, proc);
 
     // Mounts that are not binds, in config order.
-    for (const m of later) this.mountOne(m);
-    for (const fb of fileBinds) this.copyFile(fb.src, fb.dst);
+    const mounts = new ContainerMounts(vfs, init, bindIndex, (m) => this.log(m));
+    for (const { m, index } of later) mounts.mountOne(m, index);
+    for (const fb of fileBinds) mounts.copyFile(fb.src, fb.dst);
     // As runc: sysctls, read-only paths, then the masks (which may lie inside them).
     const masked = applySysctl(vfs, init, c.linux?.sysctl ?? {}) ?? readonlyPaths(vfs, init, c.linux?.readonlyPaths ?? []) ?? maskPaths(vfs, init, c.linux?.maskedPaths ?? []);
     if (masked) setupFail(masked);
@@ -271,70 +295,45 @@ export class ContainerSentry {
     return r;
   }
 
-  private mountOne(m: Mount): void {
-    const vfs = this.vfs;
-    const type = m.type ?? '';
-    const dst = path.posix.normalize(m.destination);
-    const opts = m.options ?? [];
-    // What the Sentry provides already at its usual place.
-    const provided: Record<string, string> = { proc: '/proc', sysfs: '/sys', devpts: '/dev/pts', tmpfs: '/dev' };
-    if (provided[type] === dst) return;
-    if (type === 'tmpfs') {
-      const modeOpt = opts.find((o) => o.startsWith('mode='));
-      const mode = modeOpt ? parseInt(modeOpt.slice(5), 8) : 0o1777;
-      const fsys = new Tmpfs({ mode });
-      if (opts.includes('ro')) fsys.readonly = true;
-      const r = vfs.mountAt(dst, fsys, opts.filter((o) => o !== 'ro' && o !== 'rw').join(','));
-      if (r < 0) setupFail(`cannot mount tmpfs at ${dst} (errno ${-r})`);
-      return;
-    }
-    const make = vfs.fsTypes.get(type);
-    if (!make) {
-      this.log(`mount type ${type} at ${dst} not supported: skipped`);
-      return;
-    }
-    const fsys = make(m.source ?? type);
-    if (typeof fsys === 'number') setupFail(`cannot make a ${type} filesystem for ${dst} (errno ${-fsys})`);
-    if (opts.includes('ro')) fsys.readonly = true;
-    const r = vfs.mountAt(dst, fsys, '');
-    if (r < 0) setupFail(`cannot mount ${type} at ${dst} (errno ${-r})`);
-  }
-
-  /** A bind of something that is neither a directory nor a regular file: its content, copied at create time. */
-  private copyFile(src: string, dst: string): void {
-    let data: Buffer;
-    try {
-      data = fs.readFileSync(src);
-    } catch (e) {
-      setupFail(`mount source ${src}: ${(e as Error).message}`);
-    }
-    const vfs = this.vfs;
-    mkdirp(vfs, this.init, path.posix.dirname(dst));
-    const f = vfs.open(this.init, -100, dst, 0o1 | 0o100 | 0o1000 /* O_WRONLY|O_CREAT|O_TRUNC */, 0o644);
-    if (typeof f === 'number') {
-      this.log(`cannot write ${dst} (errno ${-f}): bind of ${src} skipped`);
-      return;
-    }
-    writeAll(f, data);
-    f.decRef();
-  }
-
   // ---- lifecycle ----
+
+  /**
+   * The container's network taken over (network.ts) and the Sentry confined as `run`'s
+   * is (src/cli/confine.ts, handed down by the command line): from here it needs only
+   * the host calls it serves guests with. Done as soon as create's hooks have run (they
+   * are host programs, and Docker's configures the network namespace), so a created
+   * container's Sentry is confined before `start`; at `start` at the latest.
+   */
+  settle(): string | null {
+    if (this.settled) return null;
+    const netErr = startNetwork(this.kernel, this.cfg.network, (m) => this.log(m));
+    if (netErr) return netErr;
+    this.log(`network at ${performance.now().toFixed(1)} ms`);
+    this.confine?.({ gofer: this.vfs.gofer !== null, stubPid: this.stubPid }, (m) => this.log(m));
+    this.log(`confined at ${performance.now().toFixed(1)} ms`);
+    this.settled = true;
+    return null;
+  }
 
   private start(): string | null {
     if (this.started) return 'container already started';
     this.log(`start at ${performance.now().toFixed(1)} ms`);
-    const netErr = startNetwork(this.kernel, this.cfg.network, (m) => this.log(m));
-    if (netErr) return netErr;
-    this.log(`network at ${performance.now().toFixed(1)} ms`);
+    const err = this.settle();
+    if (err) return err;
+    // Host signals for the run loop from now on (before, a signal's default ends us).
     ociNative().installSignalHandlers();
-    // Set up: from here the Sentry needs only the host calls it serves guests with, as
-    // in `run` (src/cli/confine.ts, handed down by the command line).
-    this.confine?.({ gofer: this.vfs.gofer !== null, stubPid: this.stubPid }, (m) => this.log(m));
-    this.log(`network and confinement done at ${performance.now().toFixed(1)} ms`);
-    const err = startInit(this.s, this.init, this.initReq);
-    if (err) return `exec ${this.initReq.argv[0]}: ${err.reason}`;
     this.started = true;
+    return null;
+  }
+
+  /**
+   * Loads pid 1's program (found earlier in build), at create: a program that cannot be
+   * loaded fails create. `hold`: loaded, not resumed; `start` resumes it.
+   */
+  private loadInit(hold: boolean): string | null {
+    const err = startInit(this.s, this.init, this.initReq, hold);
+    if (err) return `exec ${this.initReq.argv[0]}: ${err.reason}`;
+    this.log(`pid 1 loaded at ${performance.now().toFixed(1)} ms`);
     return null;
   }
 
@@ -416,13 +415,23 @@ export class ContainerSentry {
       case 'state':
         c.send({ ok: true, status: this.started ? 'running' : 'created' });
         return false;
+      case 'created': {
+        // create's hooks have run (the Node command line's create; a pool member calls settle itself).
+        const err = this.settle();
+        c.send(err ? { ok: false, error: err } : { ok: true });
+        return false;
+      }
       case 'start': {
         const err = this.start();
         c.send(err ? { ok: false, error: err } : { ok: true });
-        if (err && !this.started) {
-          c.close();
-          process.exit(127);
+        c.close();
+        if (err) {
+          if (!this.started) process.exit(127);
+          return false;
         }
+        // Loaded at create: its first instruction runs now, as runc's init execs at start.
+        this.s.resumeNow(this.init);
+        this.log(`pid 1 running at ${performance.now().toFixed(1)} ms`);
         return false;
       }
       case 'kill': {
@@ -446,7 +455,8 @@ export class ContainerSentry {
         const procs = [...this.kernel.threadGroups.values()].filter((tg) => !tg.zombie).map((tg) => ({
           pid: tg.pid, ppid: tg.parent?.pid ?? 0, uid: [...tg.tasks][0]?.creds.uid ?? 0, cmd: (tg.argv ?? []).join(' '),
         }));
-        c.send({ ok: true, hostPids: [process.pid, ...this.execClients.values()], procs });
+        const own = this.pool ? [this.state.pid, process.pid] : [process.pid];
+        c.send({ ok: true, hostPids: [...own, ...this.execClients.values()], procs });
         return false;
       }
       case 'exec':

@@ -17,11 +17,14 @@ export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 export interface SavedState {
   ociVersion: string;
   id: string;
-  /** Host pid of the container's Sentry (0 while creating). */
+  /** Host pid of the container's process: its Sentry, or a pool Sentry's front (0 while creating). */
   pid: number;
   /** /proc/<pid>/stat start time of that pid, so a reused pid is not taken for it. */
   pidStart: string;
   status: Status;
+  /** A pool Sentry (pool.ts): its own pid and start time; `pid` is then its front's. */
+  sentryPid?: number;
+  sentryStart?: string;
   bundle: string;
   rootfs: string;
   created: string;

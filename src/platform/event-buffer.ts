@@ -25,11 +25,33 @@ export const enum InfoField {
   Tid = 0, Kind, Signo, Msg, Status, FpSize,
 }
 
+/**
+ * Arguments at or past this magnitude may be saturated (see argToNumber): a handler
+ * that needs the exact 64-bit value there (an offset beside a count) reads
+ * Task.rawArg.
+ */
+export const ARG_INEXACT = 2 ** 52;
+
+/**
+ * A syscall argument register (u64) as the number handlers get (native/common.h
+ * ArgToDouble does the same): the signed value when |v| < 2^53, where a double is exact;
+ * beyond, the low 52 bits kept exactly in a magnitude of [2^52, 2^53), sign kept. So
+ * `x | 0` and `x >>> 0` give Linux's int truncation, and any size/offset/count check
+ * rejects it as it would the real value (a double would round 0x7fff_ffff_ffff_ffff to
+ * 2^63, whose low 32 bits are 0: poll with that nfds waited instead of EINVAL).
+ */
+export function argToNumber(v: bigint): number {
+  const s = BigInt.asIntN(64, v);
+  if (s >= 0x20000000000000n) return Number(0x10000000000000n | (s & 0xfffffffffffffn));
+  if (s < -0x20000000000000n) return Number(-0x20000000000000n + (s & 0xfffffffffffffn));
+  return Number(s);
+}
+
 export class EventBuffer {
   readonly buffer = new ArrayBuffer(BUF_SIZE);
   /** struct user_regs_struct, indexed by Reg. */
   readonly regs = new BigUint64Array(this.buffer, 0, 27);
-  /** Syscall arguments as signed 64-bit -> double, then the syscall number at [6]. */
+  /** Syscall arguments as argToNumber gives them, then the syscall number at [6]. */
   readonly args = new Float64Array(this.buffer, 256, 7);
   /** The six arguments alone (copied into the task per syscall without a new view). */
   readonly args6 = new Float64Array(this.buffer, 256, 6);

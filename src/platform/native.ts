@@ -45,7 +45,9 @@ export interface NativeAddon {
   /** Atomic cmpxchg of the u32 at addr, run by stopped traced thread tid (stub gadget): old value or -errno. */
   casU32(tid: number, addr: number, expected: number, desired: number): number;
   /** Maps host fd into stopped ctx (passed over the stub socket, closed again in the stub). */
-  mmapHostFd(tid: number, hostFd: number, addr: number, len: number, prot: number, flags: number, off: number): number;
+  mmapHostFd(tid: number, hostFd: number, addr: number, len: number, prot: number, flags: number, off: number, at?: number): number;
+  /** Several mappings of one host fd in one hand-over ([addr, len, prot, flags, off] each): 0 or -errno. */
+  mmapHostFdMany(tid: number, hostFd: number, maps: Float64Array, at?: number): number;
   /** Injects a fork/clone; returns the new host tid (stopped, traced) or -errno. */
   injectClone(tid: number, flags: number): number;
   /** Sentry time spent serving host thread tid's syscalls since the last call (ns). */
@@ -80,6 +82,14 @@ export interface NativeAddon {
   systrapKick(ctx: number): number;
   systrapExitThread(ctx: number): number;
   systrapDestroyAddressSpace(ctx: number): number;
+  /** Syscall-site patching is on (TSSANDBOX_SYSTRAP_PATCH). */
+  systrapPatchEnabled(): boolean;
+  /** Patches the site ctx's last syscall event offered (info[6]); prot: its page's. 0 or -errno. */
+  systrapPatch(ctx: number, prot: number): number;
+  /** readMem in a systrap address space (by its injector): patched sites read as they were. */
+  systrapReadMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
+  /** The mm unmapped or replaced [start, end) of ctx's address space: its patched sites are gone. */
+  systrapForgetPatches(ctx: number, start: number, end: number): void;
 
   // ---- guest memory (process_vm_readv/writev) ----
   /** Reads len bytes at addr of host process pid into buf[off..]; returns bytes read or -errno. */

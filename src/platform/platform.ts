@@ -17,13 +17,30 @@ export interface Platform {
   newAddressSpace(): number;
   /** Copy-on-write copy of the address space of stopped thread ctx (fork). */
   forkAddressSpace(ctx: number): number;
+  /**
+   * Optional: as forkAddressSpace, but the copy is a child of ctx's parent (a template's
+   * copies, src/snapshot: reaped by the stub that reaps every address space, not left as
+   * zombies of a master that never runs).
+   */
+  forkSibling?(ctx: number): number;
   /** A new stopped thread sharing ctx's address space. */
   newThread(ctx: number): number;
   /** Runs a memory-management syscall (mmap, munmap, mprotect, mremap, madvise) in stopped ctx. */
   mmSyscall(ctx: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number;
 
-  /** mmap of a host file (its fd stays the Sentry's) into stopped ctx. */
-  mmapHostFd(ctx: number, hostFd: number, addr: number, len: number, prot: number, flags: number, off: number): number;
+  /**
+   * mmap of a host file (its fd stays the Sentry's) into stopped ctx. `at`: a page of
+   * writable private memory of ctx that no guest code can touch during the call (no
+   * other thread uses the address space), lent for the fd's hand-over and put back; 0
+   * or absent: the platform's own page.
+   */
+  mmapHostFd(ctx: number, hostFd: number, addr: number, len: number, prot: number, flags: number, off: number, at?: number): number;
+  /**
+   * Optional: several mmaps of one host file in one hand-over of its fd (an ELF's
+   * segments); `maps` holds [addr, len, prot, flags, off] per mapping (at most 16).
+   * 0, or -errno (mappings made before the failing one stay: the caller unmaps).
+   */
+  mmapHostFdMany?(ctx: number, hostFd: number, maps: Float64Array, at?: number): number;
 
   getRegs(ctx: number): number;
   setRegs(ctx: number): number;
@@ -52,6 +69,21 @@ export interface Platform {
    * value, or -errno (-EFAULT: bad address; -ESRCH: ctx cannot run it now).
    */
   casU32(ctx: number, addr: number, expected: number, desired: number): number;
+
+  /**
+   * Optional (systrap with syscall-site patching on): the range of every address space
+   * the platform takes for its patch window once it patches a first site there (the
+   * Sentry's mm then keeps the guest out of it: src/mm/platform-regions.ts).
+   */
+  readonly patchWindow?: readonly [number, number];
+  /**
+   * Optional: how the platform asks the Sentry's mm of asPid's address space whether a
+   * trapped syscall's site at addr may be patched: the page's protection, or -1. A yes
+   * also means the patch window is the platform's from then on.
+   */
+  bindPatchPolicy?(asPid: number, policy: (addr: number) => number): void;
+  /** Optional: [start, end) of ctx's address space was unmapped or replaced (patched sites there are gone). */
+  forgetPatches?(ctx: number, start: number, end: number): void;
 
   readMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
   writeMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number;

@@ -3,6 +3,7 @@ import { EventBuffer } from './event-buffer';
 import { KICK_SIGNAL, type Platform } from './platform';
 
 const CLONE_VM = 0x100;
+const CLONE_PARENT = 0x8000;
 const CLONE_SIGHAND = 0x800;
 const CLONE_THREAD = 0x10000;
 
@@ -41,6 +42,10 @@ export class PtracePlatform implements Platform {
     return this.n.injectClone(ctx, 0);
   }
 
+  forkSibling(ctx: number): number {
+    return this.n.injectClone(ctx, CLONE_PARENT);
+  }
+
   newThread(ctx: number): number {
     return this.n.injectClone(ctx, CLONE_VM | CLONE_SIGHAND | CLONE_THREAD);
   }
@@ -49,8 +54,12 @@ export class PtracePlatform implements Platform {
     return this.n.inject(ctx, nr, a0, a1, a2, a3, a4, a5);
   }
 
-  mmapHostFd(ctx: number, hostFd: number, addr: number, len: number, prot: number, flags: number, off: number): number {
-    return this.n.mmapHostFd(ctx, hostFd, addr, len, prot, flags, off);
+  mmapHostFd(ctx: number, hostFd: number, addr: number, len: number, prot: number, flags: number, off: number, at = 0): number {
+    return this.n.mmapHostFd(ctx, hostFd, addr, len, prot, flags, off, at);
+  }
+
+  mmapHostFdMany(ctx: number, hostFd: number, maps: Float64Array, at = 0): number {
+    return this.n.mmapHostFdMany(ctx, hostFd, maps, at);
   }
 
   getRegs(ctx: number): number {

@@ -2,11 +2,17 @@ import { native, stubBinaryPath, type NativeAddon } from './native';
 import { EventBuffer } from './event-buffer';
 import type { Platform } from './platform';
 
+/** The syscall-patch window (native/stub/systrap_abi.h ST_PATCH_BASE/SIZE). */
+const PATCH_BASE = 0x050f0000;
+const PATCH_SIZE = 0x10000;
+
 /**
  * The systrap platform (native/systrap_platform.cc, native/stub/systrap.c): guest
  * threads run untraced; each syscall traps (seccomp SECCOMP_RET_TRAP) into the stub's
  * SIGSYS handler, which hands the registers over through memory shared with the Sentry
- * and spins for the reply. Each address space keeps one traced injector thread (its
+ * and spins for the reply (from a site the platform patched, `mov $nr,%eax; syscall`, a
+ * jump to the stub's trampoline posts the same frame without the signal: the mm is asked
+ * first through bindPatchPolicy). Each address space keeps one traced injector thread (its
  * stub's leader) through which mmap/munmap/mprotect and forks are run, as on ptrace.
  *
  * Contexts are guest threads' host tids; asPid is any of them. Memory calls go to the
@@ -21,6 +27,9 @@ export class SystrapPlatform implements Platform {
   private readonly leaders = new Map<number, number>();
 
   private readonly bell: number;
+  readonly patchWindow?: readonly [number, number];
+  /** Injector pid -> its address space's patch policy (the Sentry's mm, bindPatchPolicy). */
+  private readonly policies = new Map<number, (addr: number) => number>();
 
   /**
    * Made first (like ptrace's pinning): the doorbell, and the Sentry's main thread on
@@ -31,6 +40,29 @@ export class SystrapPlatform implements Platform {
     this.n = native();
     this.n.setEventBuffer(this.ev.buffer);
     this.bell = this.n.systrapInit();
+    if (this.n.systrapPatchEnabled()) this.patchWindow = [PATCH_BASE, PATCH_BASE + PATCH_SIZE];
+  }
+
+  bindPatchPolicy(asPid: number, policy: (addr: number) => number): void {
+    if (!this.patchWindow) return;
+    const l = this.leader(asPid);
+    if (l <= 0) return;
+    // Entries of address spaces gone: dropped now and then (a pid reused is rebound).
+    if (this.policies.size >= 256) for (const k of this.policies.keys()) if (this.n.systrapLeader(k) !== k) this.policies.delete(k);
+    this.policies.set(l, policy);
+  }
+
+  forgetPatches(ctx: number, start: number, end: number): void {
+    if (this.patchWindow) this.n.systrapForgetPatches(ctx, start, end);
+  }
+
+  /** A syscall event whose site may be patched (native info[6]): asks the mm, patches. */
+  private offered(): void {
+    const ctx = this.ev.info[0];
+    const policy = this.policies.get(this.leader(ctx));
+    const site = Number(this.ev.regs[16]) - 7; // Reg.RIP: the syscall's return address
+    const prot = policy ? policy(site) : -1;
+    if (prot >= 0) this.n.systrapPatch(ctx, prot);
   }
 
   /** Starts the template stub; returns its pid or -errno. */
@@ -67,8 +99,12 @@ export class SystrapPlatform implements Platform {
     return this.n.inject(this.leader(ctx), nr, a0, a1, a2, a3, a4, a5);
   }
 
-  mmapHostFd(ctx: number, hostFd: number, addr: number, len: number, prot: number, flags: number, off: number): number {
-    return this.n.mmapHostFd(this.leader(ctx), hostFd, addr, len, prot, flags, off);
+  mmapHostFd(ctx: number, hostFd: number, addr: number, len: number, prot: number, flags: number, off: number, at = 0): number {
+    return this.n.mmapHostFd(this.leader(ctx), hostFd, addr, len, prot, flags, off, at);
+  }
+
+  mmapHostFdMany(ctx: number, hostFd: number, maps: Float64Array, at = 0): number {
+    return this.n.mmapHostFdMany(this.leader(ctx), hostFd, maps, at);
   }
 
   getRegs(ctx: number): number {
@@ -91,8 +127,10 @@ export class SystrapPlatform implements Platform {
     this.n.systrapResumeSyscall(ctx, result);
   }
 
-  resumeSyscallAndWait(ctx: number, result: number): number {
-    return this.n.systrapResumeSyscallAndWait(ctx, result, -1);
+  resumeSyscallAndWait(ctx: number, result: number, timeoutMs = -1): number {
+    const k = this.n.systrapResumeSyscallAndWait(ctx, result, timeoutMs);
+    if (k === 1 && this.ev.info[6] !== 0) this.offered();
+    return k;
   }
 
   resume(ctx: number): void {
@@ -103,6 +141,7 @@ export class SystrapPlatform implements Platform {
     const k = this.n.systrapWait(timeoutMs, fds, events, revents, count);
     // EventKind.Exit: a context that is gone keeps no injector entry.
     if (k === 3) this.leaders.delete(this.ev.tid);
+    else if (k === 1 && this.ev.info[6] !== 0) this.offered();
     return k;
   }
 
@@ -123,7 +162,7 @@ export class SystrapPlatform implements Platform {
   }
 
   readMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number {
-    return this.n.readMem(this.leader(asPid), addr, buf, off, len);
+    return this.n.systrapReadMem(this.leader(asPid), addr, buf, off, len);
   }
 
   writeMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number {

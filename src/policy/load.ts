@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import { POLICY_SCHEMA, type PolicyDoc } from './schema';
+import { launchedText } from '../platform/launched-files';
 
 export class PolicyError extends Error {}
 
@@ -59,7 +60,9 @@ export function checkPolicy(doc: unknown, where: string, lineOf: (segs: Array<st
 export function loadPolicyFile(file: string): PolicyDoc {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    // Opened by the native front when it put the Sentry in its own user namespace (the
+    // file may be where the Sentry's uid cannot reach).
+    text = launchedText(file, 'utf8') ?? fs.readFileSync(file, 'utf8');
   } catch (e) {
     throw new PolicyError(`--policy ${file}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`);
   }

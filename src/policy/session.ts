@@ -6,11 +6,11 @@
  * kernel has no hooks.
  */
 import * as nfs from 'fs';
+import { launchedFile, launchedInOwnUserNs } from '../platform/launched-files';
 import type { Kernel } from '../kernel/kernel';
 import type { Sentry } from '../kernel/sentry';
 import type { Task } from '../kernel/task';
 import { limitsOf, RLIMIT_NOFILE } from '../kernel/limits';
-import { memoryLimit } from '../mm/memory-limit';
 import { tmpfsBudget } from '../../fs/vfs/space-budget';
 import { OverlayInode } from '../../fs/fsimpl/overlay/overlay';
 import { HostFile } from '../../fs/fsimpl/host/host-file';
@@ -69,7 +69,14 @@ export class CiSession {
     if (l.pids !== undefined) o.pidsLimit = l.pids;
     if (rules !== null) {
       const exists = (key: string, p: string): void => {
-        if (!nfs.existsSync(p)) throw new CiSetupError(`policy: ${key} ${p}: No such file or directory (ENOENT)`);
+        try {
+          nfs.statSync(p);
+        } catch (e) {
+          // In its own user namespace the Sentry may not search the invoking user's
+          // directories: the gofer, outside as that user, opens the source or refuses it.
+          if ((e as { code?: string }).code === 'EACCES' && launchedInOwnUserNs()) return;
+          throw new CiSetupError(`policy: ${key} ${p}: No such file or directory (ENOENT)`);
+        }
       };
       for (const p of rules.readonly) {
         exists('filesystem.readonly', p);
@@ -90,8 +97,9 @@ export class CiSession {
     const openOut = (flag: string, file: string | null): number => {
       if (file === null) return -1;
       if (file === '-') return 2;
+      if (/^\/dev\/fd\/[0-9]+$/.test(file)) return Number(file.slice(8)); // handed over open (a warm pool's request: src/server)
       try {
-        return nfs.openSync(file, 'w');
+        return launchedFile(file) ?? nfs.openSync(file, 'w');
       } catch (e) {
         throw new CiSetupError(`${flag} ${file}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`);
       }
@@ -207,6 +215,18 @@ export class CiSession {
     if (this.summaryFd >= 0) writeAll(this.summaryFd, summaryMarkdown(r));
   }
 
+  /**
+   * Peak memory: under --memory the Sentry's count (resident pages of every address
+   * space plus tmpfs, sampled: src/kernel/memory-account.ts), else the largest process's
+   * peak RSS plus tmpfs. Host figures vary by run: a --deterministic report has tmpfs only.
+   */
+  private peakMemory(): number {
+    if (virtualClock.active) return this.tmpfsPeak;
+    const acct = this.kernel?.memAcct ?? null;
+    if (acct !== null) acct.sample(false);
+    return Math.max(acct?.peak ?? 0, this.watcher.peakRssBytes + this.tmpfsPeak);
+  }
+
   private report(status: number | null, code: number): AuditReport {
     const sig = status === null ? 0 : status & 0x7f;
     const w = this.watcher;
@@ -216,6 +236,7 @@ export class CiSession {
       if (v !== undefined) set[name] = v;
     }
     this.tmpfsPeak = Math.max(this.tmpfsPeak, tmpfsBudget.used);
+    w.hashWritten();
     return buildReport(w.rec, {
       command: [this.o.program, ...this.o.args],
       exitCode: status === null ? null : sig === 0 ? (status >> 8) & 0xff : null,
@@ -223,7 +244,7 @@ export class CiSession {
       exitStatus: code,
       wallMs: virtualClock.active && this.kernel !== null ? Math.round((this.kernel.nowNs() - this.startNs) / 1e6) : Date.now() - this.startMs,
       cpuMs: Math.round(this.enforcer.cpuNs() / 1e6),
-      peakMemoryBytes: Math.max(w.peakRssBytes, virtualClock.active ? 0 : memoryLimit.usage()) + this.tmpfsPeak, // host figures vary by run
+      peakMemoryBytes: this.peakMemory(),
       policy: this.rules !== null ? { source: this.o.ci.policyFile !== null ? guestText(Buffer.from(this.o.ci.policyFile).toString('latin1')) : null, mode: this.o.ci.policyMode } : null,
       limitsSet: set,
       deterministic: detRun.seed !== null ? { seed: detRun.seed, wallPreemptions: detRun.wallPreemptions } : undefined,

@@ -7,7 +7,7 @@
 import * as path from 'path';
 import { createHash } from 'crypto';
 import * as E from '../abi/errno';
-import { O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_WRONLY } from '../abi/fs';
+import { O_ACCMODE, O_CREAT, O_RDONLY, O_WRONLY } from '../abi/fs';
 import type { SandboxHooks, LimitName } from '../kernel/sandbox-hooks';
 import type { Task } from '../kernel/task';
 import type { ThreadGroup } from '../kernel/thread-group';
@@ -16,6 +16,7 @@ import { decodeInet, decodeUnix } from '../net/sockaddr';
 import { NetPolicy } from '../net/policy';
 import { fmt, isV4, parse as parseIp } from '../net/stack/addr';
 import type { FileDescription } from '../../fs/vfs/file';
+import type { Inode } from '../../fs/vfs/inode';
 import { AuditRecorder, guestText, type ConnectionRecord, type DenialRecord, type FileRecord } from '../audit/recorder';
 import type { PolicyRules } from './rules';
 import type { LimitEnforcer } from './enforcer';
@@ -34,13 +35,13 @@ function errnoOf(d: Decision, fallback: number): number {
 export class Watcher implements SandboxHooks {
   readonly rec = new AuditRecorder();
   private readonly writing = new WeakMap<FileDescription, FileRecord>();
+  /** Write entries whose file content is still to be hashed (the inode last opened for writing under each). */
+  private readonly toHash = new Map<FileRecord, Inode>();
   private readonly reading = new WeakMap<FileDescription, FileRecord>();
   private readonly sockets = new WeakMap<FileDescription, ConnectionRecord>();
   private readonly execHashes = new Map<string, { sha256: string; bytes: number } | null>();
   private readonly net: NetPolicy | null;
   private readonly warn: boolean;
-  /** Set by open() for opened(): the path an O_CREAT open will create, and a denial already recorded. */
-  private creating: string | null = null;
   private connectDenied = false;
   peakRssBytes = 0;
 
@@ -67,6 +68,7 @@ export class Watcher implements SandboxHooks {
 
   /** Absolute guest path of `p` as the task would resolve its start (not symlinks). */
   private abs(t: Task, dirfd: number, p: string): string {
+    if (p.charCodeAt(0) === 47 && isNormal(p)) return p;
     if (p.startsWith('/')) return path.posix.normalize(p);
     const vfs = t.kernel.vfs;
     let base = '/';
@@ -98,11 +100,17 @@ export class Watcher implements SandboxHooks {
     });
   }
 
-  exec(t: Task, exe: string, argv: readonly string[]): number {
+  exec(t: Task, exe: string, argv: readonly string[], scripts: readonly string[]): number {
     let errno = 0;
     if (this.rules !== null) {
-      const e = this.rules.execErrno(exe);
-      if (e !== 0 && this.denied({ pid: t.tg.pid, kind: 'exec', target: guestText(exe), errno: E.errnoName(-e) })) errno = e;
+      // Every file of the chain is checked: a #! script as well as its interpreter.
+      for (const p of scripts.length === 0 ? [exe] : [...scripts.map((s) => this.abs(t, AT_FDCWD, s)), exe]) {
+        const e = this.rules.execErrno(p);
+        if (e !== 0 && this.denied({ pid: t.tg.pid, kind: 'exec', target: guestText(p), errno: E.errnoName(-e) })) {
+          errno = e;
+          break;
+        }
+      }
     }
     if (errno === 0 && this.api !== null && this.api.hooked.has('exec')) {
       const d = this.api.ask({ ev: 'exec', pid: t.tg.pid, path: guestText(exe), argv: argv.map(guestText) });
@@ -114,7 +122,7 @@ export class Watcher implements SandboxHooks {
     return errno;
   }
 
-  execDone(t: Task, exe: string): void {
+  execDone(t: Task, exe: string, scripts: readonly string[]): void {
     const tg = t.tg;
     let p = this.rec.processes.get(tg.pid);
     if (p === undefined) {
@@ -125,12 +133,14 @@ export class Watcher implements SandboxHooks {
     p.exe = guestText(exe);
     // Hashed again whenever the file changed (a guest may replace a binary between two
     // execs of one path): the cache is keyed by the file's identity and version.
-    const h = this.execHash(t, exe);
-    const f = this.rec.file(exe, 'exec', h?.sha256 ?? '');
-    f.count++;
-    if (h !== null) {
-      f.sha256 = h.sha256;
-      f.bytes = h.bytes;
+    for (const p of [...scripts, exe]) {
+      const h = this.execHash(t, p);
+      const f = this.rec.file(this.abs(t, AT_FDCWD, p), 'exec', h?.sha256 ?? '');
+      f.count++;
+      if (h !== null) {
+        f.sha256 = h.sha256;
+        f.bytes = h.bytes;
+      }
     }
   }
 
@@ -169,7 +179,6 @@ export class Watcher implements SandboxHooks {
   // ---- files ----
 
   open(t: Task, dirfd: number, p: string, flags: number): number | string {
-    this.creating = null;
     const r = this.rules;
     let abs: string | null = null;
     if (r !== null && r.hide.length > 0) {
@@ -187,24 +196,18 @@ export class Watcher implements SandboxHooks {
         out = Buffer.from(d.path, 'utf8').toString('latin1');
       }
     }
-    if (flags & O_CREAT) {
-      // With O_EXCL an open that succeeds created the file; otherwise look first.
-      const target = typeof out === 'string' ? out : p;
-      if ((flags & O_EXCL) !== 0 || typeof t.kernel.vfs.lookup(t, dirfd, target, true) === 'number') this.creating = this.abs(t, dirfd, target);
-    }
     return out;
   }
 
   opened(t: Task, dirfd: number, p: string, flags: number, result: number): void {
-    const creating = this.creating;
-    this.creating = null;
+    const created = (flags & O_CREAT) !== 0 && t.kernel.vfs.lastOpenCreated;
     if (this.api !== null && !this.api.hooked.has('open')) {
       this.api.send({ ev: 'open', pid: t.tg.pid, path: guestText(this.abs(t, dirfd, p)), flags, result });
     }
     if (result < 0) return;
     const f = t.fdTable.get(result);
     const where = f?.dentry ? t.kernel.vfs.pathOf(t.fsCtx.root, f.dentry) : this.abs(t, dirfd, p);
-    if (creating !== null) this.rec.file(where, 'create').count++;
+    if (created) this.rec.file(where, 'create').count++;
     const acc = flags & O_ACCMODE;
     if (acc !== O_WRONLY && f !== undefined) {
       const rd = this.rec.file(where, 'read');
@@ -215,6 +218,7 @@ export class Watcher implements SandboxHooks {
       const w = this.rec.file(where, 'write');
       w.count++;
       this.writing.set(f, w);
+      this.toHash.set(w, f.inode);
     }
   }
 
@@ -223,11 +227,53 @@ export class Watcher implements SandboxHooks {
     if (r !== undefined) r.bytes += n;
   }
 
-  wrote(_t: Task, f: FileDescription, data: Uint8Array): void {
+  wrote(_t: Task, f: FileDescription, n: number): void {
     const w = this.writing.get(f);
-    if (w !== undefined) return this.rec.wrote(w, data);
+    if (w !== undefined) {
+      w.bytes += n;
+      return;
+    }
     const c = this.sockets.get(f);
-    if (c !== undefined) c.bytesSent += data.length;
+    if (c !== undefined) c.bytesSent += n;
+  }
+
+  mappedShared(_t: Task, f: FileDescription): void {
+    const w = this.writing.get(f);
+    if (w !== undefined) this.toHash.set(w, f.inode);
+  }
+
+  /**
+   * A file is about to be removed (unlink, or renamed onto): if the guest wrote it, its
+   * content is taken now, while it still exists (small files are kept and hashed at the
+   * end, so a loop that writes and removes one path pays a copy, not a hash, each time).
+   */
+  removing(t: Task, dirfd: number, p: string): void {
+    if (this.toHash.size === 0) return;
+    const w = this.rec.written(this.abs(t, dirfd, p));
+    if (w === undefined) return;
+    const inode = this.toHash.get(w);
+    if (inode === undefined) return;
+    this.toHash.delete(w);
+    const c = contentOf(inode, KEEP_MAX);
+    if (c === null) return;
+    if (c.data !== null) this.kept.set(w, c.data);
+    else {
+      this.kept.delete(w);
+      w.sha256 = c.sha256;
+    }
+  }
+  /** Content of removed small files, hashed when the report is made. */
+  private readonly kept = new Map<FileRecord, Buffer>();
+
+  /** Before the report: every written file's sha256 from its content (now, or as it was when removed). */
+  hashWritten(): void {
+    for (const [w, data] of this.kept) w.sha256 = createHash('sha256').update(data).digest('hex');
+    this.kept.clear();
+    for (const [w, inode] of this.toHash) {
+      const c = contentOf(inode, 0);
+      if (c !== null) w.sha256 = c.sha256;
+    }
+    this.toHash.clear();
   }
 
   removed(t: Task, dirfd: number, p: string, result: number): void {
@@ -321,6 +367,51 @@ function rewriteInet(orig: Buffer, address: string | undefined, port: number | u
 
 /** Executables larger than this are recorded without a hash (reading them would stall the Sentry). */
 const MAX_HASHED = 1 << 30;
+
+/** Removed files up to this size are copied and hashed at the end; larger ones are hashed at once. */
+const KEEP_MAX = 64 * 1024;
+const keepScratch = Buffer.alloc(KEEP_MAX + 1);
+
+/** An absolute path with no empty, '.' or '..' component and no trailing slash (normalize would return it as is). */
+function isNormal(p: string): boolean {
+  const n = p.length;
+  if (n > 1 && p.charCodeAt(n - 1) === 47) return false;
+  for (let i = 0; i < n; i++) {
+    if (p.charCodeAt(i) !== 47) continue;
+    const c = p.charCodeAt(i + 1);
+    if (c === 47) return false;
+    if (c === 46) {
+      const d = p.charCodeAt(i + 2);
+      if (d === 47 || Number.isNaN(d) || (d === 46 && (i + 3 === n || p.charCodeAt(i + 3) === 47))) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * A file's content, read through a fresh read-only description of its inode: a copy if
+ * it is at most `keep` bytes, else its sha256. Null if it cannot be read (gone, not a file).
+ */
+function contentOf(inode: Inode, keep: number): { data: Buffer | null; sha256: string } | null {
+  if ((inode.mode & 0o170000) !== 0o100000) return null;
+  const f = inode.open(O_RDONLY);
+  if (typeof f === 'number') return null;
+  try {
+    if (keep > 0) {
+      const b = keepScratch.subarray(0, keep + 1);
+      const n = f.pread(b, 0);
+      if (n >= 0 && n <= keep) {
+        const data = Buffer.allocUnsafe(n);
+        b.copy(data, 0, 0, n);
+        return { data, sha256: '' };
+      }
+    }
+    const h = hashFile(f);
+    return h === null ? null : { data: null, sha256: h.sha256 };
+  } finally {
+    f.decRef();
+  }
+}
 
 /** sha256 and size of an open guest file (null if it cannot be read). */
 function hashFile(f: FileDescription): { sha256: string; bytes: number } | null {

@@ -6,9 +6,10 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { ACK, FORWARDED_SIGNALS, encodeRequest, serverNative, type RunRequest } from './protocol';
+import { ACK, NAK, FORWARDED_SIGNALS, encodeRequest, serverNative, type RunRequest } from './protocol';
 import { POLLIN } from '../abi/fs';
 import * as os from 'node:os';
+import { flushPhases, phase } from './phases';
 
 export interface ViaOptions {
   /** The guest's environment source (default: this process's). */
@@ -19,6 +20,10 @@ export interface ViaOptions {
   stdio?: [number, number, number];
   /** `restore`: argv are `restore`'s flags (`--image-path DIR`): a checkpoint resumed in a pool member. */
   cmd?: 'run' | 'restore';
+  /** Profiling (phases.ts): false when the caller writes the notes itself, later. */
+  flushPhases?: boolean;
+  /** Host fds for flags that take one (protocol.ts FD_FLAGS: `--api-fd`, `--report`, `--summary`), handed over with stdio. */
+  fds?: Record<string, number>;
 }
 
 export class ViaError extends Error {}
@@ -29,14 +34,19 @@ export interface ViaRun {
   readonly exited: Promise<number>;
   /** Sends a host signal to the sandbox, as if sent to a cold `run`. */
   kill(signal: NodeJS.Signals | number): void;
+  /** Leaves: the server ends the sandbox (SIGKILL to its Sentry), `exited` rejects. */
+  abort(): void;
 }
 
 function signum(s: NodeJS.Signals | number): number {
   return typeof s === 'number' ? s : os.constants.signals[s];
 }
 
-/** Hands the request and stdio to the worker at path; returns the connection once it owns them. */
-function handOver(path: string, req: RunRequest, stdio: [number, number, number]): number {
+/**
+ * Hands the request and stdio to the worker at path; returns the connection once it owns
+ * them, or null if it refused (a reused worker: the server then names a fresh one).
+ */
+function handOver(path: string, req: RunRequest, stdio: number[]): number | null {
   const n = serverNative();
   const fd = n.ociConnect(path);
   if (fd < 0) throw new ViaError(`cannot reach the pool's sandbox (errno ${-fd})`);
@@ -45,7 +55,7 @@ function handOver(path: string, req: RunRequest, stdio: [number, number, number]
     let off = 0;
     while (off < msg.length) {
       const part = msg.subarray(off);
-      const r = n.ociSend(fd, part, part.length, off === 0 ? new Int32Array(stdio) : null, off === 0 ? 3 : 0);
+      const r = n.ociSend(fd, part, part.length, off === 0 ? new Int32Array(stdio) : null, off === 0 ? stdio.length : 0);
       if (r < 0) throw new ViaError(`cannot hand the request over (errno ${-r})`);
       off += r;
     }
@@ -54,12 +64,54 @@ function handOver(path: string, req: RunRequest, stdio: [number, number, number]
     const pfd = new Int32Array([fd]), pev = new Int32Array([POLLIN]), prev = new Int32Array(1);
     n.hostPoll(pfd, pev, prev, 1, 30_000);
     const r = n.ociRecv(fd, b, fdsOut, true);
+    if (r === 1 && b[0] === NAK) {
+      fs.closeSync(fd);
+      return null;
+    }
     if (r !== 1 || b[0] !== ACK) throw new ViaError('the pool\'s sandbox did not take the request');
   } catch (e) {
     fs.closeSync(fd);
     throw e;
   }
   return fd;
+}
+
+/**
+ * A connection to each pool's server made after a request, off its path, for the next
+ * one (the connect was a step of every request): idle, unref'd (it keeps no process
+ * alive), dropped if the server says anything or closes it.
+ */
+const spares = new Map<string, net.Socket>();
+/** False in `run --via`, which exits after its one request. */
+let keepSpares = true;
+
+function spareConnection(socketPath: string): void {
+  if (spares.has(socketPath)) return;
+  const c = net.createConnection(socketPath);
+  c.unref();
+  const drop = () => {
+    if (spares.get(socketPath) === c) spares.delete(socketPath);
+    c.destroy();
+  };
+  c.on('error', drop);
+  c.on('close', drop);
+  c.on('data', drop);
+  spares.set(socketPath, c);
+}
+
+/** The spare connection to socketPath if it is up, else a new one; and whether it is connected already. */
+function connection(socketPath: string): { conn: net.Socket; open: boolean } {
+  const c = spares.get(socketPath);
+  spares.delete(socketPath);
+  if (c && !c.destroyed && c.readyState === 'open') {
+    c.removeAllListeners('error');
+    c.removeAllListeners('close');
+    c.removeAllListeners('data');
+    c.ref();
+    return { conn: c, open: true };
+  }
+  c?.destroy();
+  return { conn: net.createConnection(socketPath), open: false };
 }
 
 /** Starts `run argv` (the arguments after `run`) in a sandbox of the pool at socketPath. */
@@ -69,13 +121,16 @@ export function startVia(socketPath: string, argv: string[], opts: ViaOptions = 
     argv,
     env: opts.env ?? (Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)) as Record<string, string>),
     cwd: opts.cwd ?? process.cwd(),
+    ...(opts.fds ? { fdFlags: Object.keys(opts.fds) } : {}),
   };
-  const stdio = opts.stdio ?? [0, 1, 2];
+  const stdio: number[] = [...(opts.stdio ?? [0, 1, 2]), ...Object.values(opts.fds ?? {})];
+  phase('client.start');
   const pending: number[] = [];
   let sock: net.Socket | null = null;
   let handedOver = false;
+  let leave: (() => void) | null = null;
   const exited = new Promise<number>((resolve, reject) => {
-    const conn = net.createConnection(socketPath);
+    const { conn, open } = connection(socketPath);
     let worker: net.Socket | null = null;
     let buf = '';
     let done = false;
@@ -84,11 +139,20 @@ export function startVia(socketPath: string, argv: string[], opts: ViaOptions = 
       done = true;
       conn.destroy();
       worker?.destroy();
+      phase('client.status');
+      if (opts.flushPhases !== false) flushPhases();
       if (e) reject(e);
       else resolve(code);
+      if (!e && keepSpares) setImmediate(() => spareConnection(socketPath));
     };
+    leave = () => finish(new ViaError('the sandbox was abandoned by its client'));
     conn.on('error', (e: NodeJS.ErrnoException) => finish(new ViaError(`cannot reach the pool at ${socketPath}: ${e.code ?? e.message}`)));
-    conn.on('connect', () => conn.write('{"op":"run"}\n'));
+    const ask = () => {
+      phase('client.connected');
+      conn.write('{"op":"run"}\n');
+    };
+    if (open) ask();
+    else conn.on('connect', ask);
     conn.on('close', () => finish(new ViaError('the pool closed the connection without a status')));
     conn.on('data', (d) => {
       buf += d.toString('utf8');
@@ -104,12 +168,15 @@ export function startVia(socketPath: string, argv: string[], opts: ViaOptions = 
         if (typeof m.error === 'string') return finish(new ViaError(m.error));
         if (typeof m.exit === 'number') return finish(null, m.exit);
         if (typeof m.worker === 'string') {
-          let wfd: number;
+          phase('client.worker-named');
+          let wfd: number | null;
           try {
             wfd = handOver(m.worker, req, stdio);
           } catch (e) {
             return finish(e as Error);
           }
+          if (wfd === null) continue; // refused: the server names another
+          phase('client.acked');
           // The worker's own word on the status comes first; the server's is the fallback.
           let wbuf = '';
           worker = new net.Socket({ fd: wfd, readable: true, writable: false });
@@ -134,6 +201,9 @@ export function startVia(socketPath: string, argv: string[], opts: ViaOptions = 
       if (handedOver && sock) sock.write(`{"sig":${s}}\n`);
       else pending.push(s);
     },
+    abort() {
+      leave?.();
+    },
   };
 }
 
@@ -144,10 +214,47 @@ export function runVia(socketPath: string, argv: string[], opts: ViaOptions = {}
 
 /** `tssandbox run --via PATH …`: exits with the guest's status; signals go to the guest. */
 export function viaMain(socketPath: string, argv: string[], cmd: 'run' | 'restore' = 'run'): void {
+  keepSpares = false;
   const r = startVia(socketPath, argv, { cmd });
   for (const s of FORWARDED_SIGNALS) process.on(s, () => r.kill(s));
   r.exited.then((code) => process.exit(code), (e: Error) => {
     process.stderr.write(`tssandbox: ${e.message}\n`);
     process.exit(125);
   });
+}
+
+/**
+ * n pairs of connected stream sockets (as Node's own child stdio pipes are): in each the
+ * first blocking, for the guest's side; the second non-blocking, for this process's
+ * streams. Made through one listening socket at a path in dir (removed at once): Node has
+ * no socketpair(); connections are accepted in the order they were made.
+ */
+export function streamPairs(dir: string, n: number): Array<[number, number]> {
+  const nat = serverNative();
+  const p = `${dir}/pairs.sock`;
+  const l = nat.ociListen(p);
+  if (l < 0) throw new ViaError(`cannot make stream pairs in ${dir} (errno ${-l})`);
+  const made: number[] = [];
+  try {
+    const ends: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const a = nat.ociConnect(p);
+      if (a < 0) throw new ViaError(`cannot make stream pairs in ${dir} (errno ${-a})`);
+      made.push(a);
+      ends.push(a);
+    }
+    const out: Array<[number, number]> = [];
+    for (let i = 0; i < n; i++) {
+      const b = nat.ociAccept(l);
+      if (b < 0) throw new ViaError(`cannot make stream pairs in ${dir} (errno ${-b})`);
+      made.push(b);
+      out.push([ends[i], b]);
+    }
+    made.length = 0;
+    return out;
+  } finally {
+    for (const fd of made) fs.closeSync(fd);
+    fs.closeSync(l);
+    fs.rmSync(p, { force: true });
+  }
 }

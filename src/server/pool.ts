@@ -1,7 +1,10 @@
 /**
  * The warm pool: up to `size` ready workers (src/server/worker.ts), each its own Node
  * process waiting on a private socket, refilled in the background as they are taken or
- * die, and capped by the memory (PSS) the ready ones take together.
+ * die, and capped by the memory (PSS) the ready ones take together. With `reuse` > 1 a
+ * worker comes back after each request (it says "exit N", then "ready" once its next
+ * sandbox is built) and counts toward the size while busy: requests beyond the pool
+ * wait for one to come back instead of paying a Node start-up each.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -19,6 +22,8 @@ export interface PoolOptions {
   command: string[];
   /** After the worker's socket: e.g. `--template DIR`. */
   workerArgs?: string[];
+  /** Requests one worker serves in turn (`serve --reuse N`); 1: one each. */
+  reuse?: number;
   log?: (m: string) => void;
 }
 
@@ -30,6 +35,12 @@ export class PoolWorker {
   pss = 0;
   /** Called when a busy worker has taken its request. */
   onAccepted: (() => void) | null = null;
+  /** Reuse: called when its sandbox ended (its status); the worker builds the next and comes back. */
+  onDone: ((code: number) => void) | null = null;
+  /** Reuse: called when it refused the request (the client needs a fresh worker). */
+  onRefused: (() => void) | null = null;
+  /** Requests it took. */
+  served = 0;
   /** Called once when the process exits: its exit code, or the signal that killed it. */
   onExit: ((code: number | null, signal: NodeJS.Signals | null) => void) | null = null;
   constructor(readonly child: ChildProcess, readonly socket: string) {}
@@ -60,7 +71,7 @@ export function pssOf(pid: number): number {
 
 export class Pool {
   private readonly workers = new Set<PoolWorker>();
-  private readonly waiting: Array<(w: PoolWorker) => void> = [];
+  private readonly waiting: Array<{ fresh: boolean; give: (w: PoolWorker) => void }> = [];
   private seq = 0;
   private closed = false;
   /** Workers started in all (the tests read it to see refills). */
@@ -84,13 +95,23 @@ export class Pool {
     return r.length ? r.reduce((a, b) => a + b, 0) / r.length : 0;
   }
 
+  get reusing(): boolean {
+    return (this.o.reuse ?? 1) > 1;
+  }
+
   /** Starts workers until `size` are ready or starting, within the memory cap. */
   refill(): void {
     if (this.closed) return;
     for (;;) {
-      const have = this.count('ready') + this.count('starting');
-      // A request waiting with nothing on the way gets a worker even past the caps.
-      const owed = this.waiting.length > this.count('starting');
+      // Reused workers come back: busy ones count (but not those on their last request).
+      const back = this.reusing ? [...this.workers].filter((w) => w.state === 'busy' && w.served < (this.o.reuse ?? 1)).length : 0;
+      const have = this.count('ready') + this.count('starting') + back;
+      // A request waiting with nothing on the way gets a worker even past the caps (reuse:
+      // one that needs a fresh worker, or any when none will come back).
+      const fresh = this.waiting.filter((x) => x.fresh).length;
+      const owed = this.reusing
+        ? fresh > this.count('starting') || (this.waiting.length > 0 && have === 0)
+        : this.waiting.length > this.count('starting');
       if (have >= this.o.size && !owed) return;
       const used = this.ready().reduce((a, w) => a + w.pss, 0) + this.count('starting') * this.typicalPss();
       if (!owed && used + this.typicalPss() > this.o.maxMemory) return;
@@ -115,12 +136,17 @@ export class Pool {
       for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const msg = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (msg === 'ready' && w.state === 'starting') {
-          w.pss = pssOf(w.pid);
+        if (msg === 'ready' && (w.state === 'starting' || w.state === 'busy')) {
+          if (w.state === 'starting') w.pss = pssOf(w.pid);
           w.state = 'ready';
-          const give = this.waiting.shift();
-          if (give) this.hand(w, give);
-        } else if (msg === 'accepted') w.onAccepted?.();
+          w.onDone = w.onRefused = w.onAccepted = null;
+          const i = this.waiting.findIndex((x) => !x.fresh || w.served === 0);
+          if (i >= 0) this.hand(w, this.waiting.splice(i, 1)[0].give);
+        } else if (msg === 'accepted') {
+          w.served++;
+          w.onAccepted?.();
+        } else if (msg.startsWith('exit ')) w.onDone?.(Number(msg.slice(5)));
+        else if (msg === 'refused') w.onRefused?.();
       }
     });
     line.on('error', () => { /* the worker's exit tells */ });
@@ -148,13 +174,13 @@ export class Pool {
     this.refill();
   }
 
-  /** A ready worker, now busy (waits for one if none is ready). */
-  take(): Promise<PoolWorker> {
+  /** A ready worker, now busy (waits for one if none is ready); fresh: one that has served nothing yet. */
+  take(fresh = false): Promise<PoolWorker> {
     return new Promise((resolve) => {
-      const w = this.ready()[0];
+      const w = this.ready().find((x) => !fresh || x.served === 0);
       if (w) this.hand(w, resolve);
       else {
-        this.waiting.push(resolve);
+        this.waiting.push({ fresh, give: resolve });
         this.refill();
       }
     });

@@ -9,7 +9,7 @@
  *   server answers once `{"exit":CODE}` (or `{"error":MSG}`) and closes.
  * - client → worker (its private socket, in the server's 0700 directory): one request,
  *   a 4-byte little-endian length then that many bytes of JSON (`RunRequest`), the
- *   client's stdin/stdout/stderr attached to the first message (SCM_RIGHTS); the worker
+ *   client's stdin/stdout/stderr (and the fds of `fdFlags`) attached to the first message (SCM_RIGHTS); the worker
  *   answers one byte, ACK, once it owns them, and `{"exit":CODE}` when the sandbox ends
  *   (before its process is gone: sooner than the server's word, which says the same).
  */
@@ -40,9 +40,24 @@ export interface RunRequest {
   env: Record<string, string>;
   /** The client's working directory (the guest's, when the sandbox can see it). */
   cwd: string;
+  /**
+   * Flags whose values are fds that follow stdio, in this order (FD_FLAGS): `--api-fd`
+   * (the library's channel, src/policy/channel.ts) and `--report`/`--summary` (files the
+   * client opened: a confined Sentry opens no path). The worker adds them to argv.
+   */
+  fdFlags?: string[];
 }
 
+/** The flags a request may hand fds over for, and how the fd is named in the flag. */
+export const FD_FLAGS: Readonly<Record<string, (fd: number) => string>> = {
+  '--api-fd': (fd) => String(fd),
+  '--report': (fd) => `/dev/fd/${fd}`,
+  '--summary': (fd) => `/dev/fd/${fd}`,
+};
+
 export const ACK = 0x06;
+/** A reused worker's answer to a request it can no longer serve (the server then gives a fresh one). */
+export const NAK = 0x15;
 /** Requests larger than this are refused (a guard, not a limit anyone meets: env + argv). */
 export const MAX_REQUEST = 16 << 20;
 

@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Pool, type PoolWorker } from './pool';
+import { flushPhases, phase } from './phases';
 
 export class ServeUsageError extends Error {}
 
@@ -19,10 +20,12 @@ export interface ServeOptions {
   maxMemory: number;
   /** --template DIR: every worker holds this checkpoint restored up to its resume. */
   template: string | null;
+  /** --reuse N: each worker serves up to N requests in turn (a fresh sandbox each); 1: one each. */
+  reuse: number;
 }
 
 export function parseServeArgs(argv: string[]): ServeOptions {
-  const o: ServeOptions = { socket: '', pool: 4, maxMemory: Infinity, template: null };
+  const o: ServeOptions = { socket: '', pool: 4, maxMemory: Infinity, template: null, reuse: 1 };
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i];
     let v: string | undefined;
@@ -44,6 +47,12 @@ export function parseServeArgs(argv: string[]): ServeOptions {
         o.pool = Number(x);
         break;
       }
+      case '--reuse': {
+        const x = val();
+        if (!/^[0-9]+$/.test(x) || Number(x) < 1 || Number(x) > 1_000_000) throw new ServeUsageError(`--reuse wants a number from 1 to 1000000, got '${x}'`);
+        o.reuse = Number(x);
+        break;
+      }
       case '--max-memory': {
         const x = val();
         const m = /^(\d+)([kmgKMG]?)[bB]?$/.exec(x);
@@ -51,7 +60,7 @@ export function parseServeArgs(argv: string[]): ServeOptions {
         o.maxMemory = Number(m[1]) * { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g'];
         break;
       }
-      default: throw new ServeUsageError(`serve: unknown argument '${argv[i]}' (usage: serve --socket PATH [--pool N] [--max-memory SIZE] [--template DIR])`);
+      default: throw new ServeUsageError(`serve: unknown argument '${argv[i]}' (usage: serve --socket PATH [--pool N] [--max-memory SIZE] [--template DIR] [--reuse N])`);
     }
   }
   if (!o.socket) throw new ServeUsageError('serve needs --socket PATH');
@@ -77,6 +86,8 @@ function serveClient(pool: Pool, conn: net.Socket, live: Set<net.Socket>): void 
   let buf = '';
   let asked = false;
   let ended = false;
+  /** Reuse: the worker said this request's sandbox ended. */
+  let done = false;
   const end = (msg: object) => {
     if (ended) return;
     ended = true;
@@ -85,8 +96,16 @@ function serveClient(pool: Pool, conn: net.Socket, live: Set<net.Socket>): void 
   conn.on('close', () => {
     live.delete(conn);
     // The client is gone (killed, or its program's caller quit): its sandbox goes too.
-    if (worker && worker.state !== 'gone') worker.kill('SIGKILL');
+    const w = worker;
     worker = null;
+    if (!w || w.state === 'gone') return;
+    if (done) return;
+    if (!pool.reusing) return w.kill('SIGKILL');
+    // Reuse: a client leaves as soon as the worker told it the status; the worker said
+    // "exit" on its line to us before that, which may still be on its way here.
+    setTimeout(() => {
+      if (!done) w.kill('SIGKILL');
+    }, 200).unref();
   });
   conn.on('error', () => { /* close follows */ });
   conn.on('data', (d) => {
@@ -103,7 +122,8 @@ function serveClient(pool: Pool, conn: net.Socket, live: Set<net.Socket>): void 
       }
       if (m.op === 'run' && !asked) {
         asked = true;
-        pool.take().then((w) => {
+        phase('server.asked');
+        const give = (w: PoolWorker) => {
           if (conn.destroyed) {
             w.kill('SIGKILL');
             return;
@@ -114,8 +134,24 @@ function serveClient(pool: Pool, conn: net.Socket, live: Set<net.Socket>): void 
             if (code !== null) end({ exit: code });
             else end({ error: `the sandbox's process died (${signal})`, exit: 128 + (os.constants.signals[signal as NodeJS.Signals] ?? 0) });
           };
+          // Reuse: the worker outlives the request; the client's part ends with its status.
+          w.onDone = (code) => {
+            done = true;
+            w.onExit = null;
+            worker = null;
+            end({ exit: code });
+          };
+          // Reuse: a worker that can no longer build this request's sandbox; a fresh one can.
+          w.onRefused = () => {
+            w.onExit = null;
+            worker = null;
+            pool.take(true).then(give);
+          };
           conn.write(JSON.stringify({ worker: w.socket, pid: w.pid }) + '\n');
-        });
+          phase('server.named');
+          flushPhases();
+        };
+        pool.take().then(give);
       } else if (typeof m.sig === 'number' && Number.isInteger(m.sig) && m.sig > 0 && m.sig < 65) {
         // Only the signals a terminal or a caller sends; never SIGKILL/SIGSTOP to the Sentry.
         if (worker && m.sig !== 9 && m.sig !== 19) worker.kill(m.sig);
@@ -132,7 +168,8 @@ export function serveMain(o: ServeOptions, entry: string[]): void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tssandbox-pool-'));
   fs.chmodSync(dir, 0o700);
   const log = (m: string) => process.stderr.write(`tssandbox serve: ${m}\n`);
-  const pool = new Pool({ size: o.pool, maxMemory: o.maxMemory, dir, command: entry, log, workerArgs: o.template ? ['--template', o.template] : [] });
+  const workerArgs = [...(o.template ? ['--template', o.template] : []), ...(o.reuse > 1 ? ['--reuse', String(o.reuse)] : [])];
+  const pool = new Pool({ size: o.pool, maxMemory: o.maxMemory, dir, command: entry, log, workerArgs, reuse: o.reuse });
   const live = new Set<net.Socket>();
   const server = net.createServer((c) => serveClient(pool, c, live));
   server.on('error', (e: NodeJS.ErrnoException) => {

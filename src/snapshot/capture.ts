@@ -5,6 +5,7 @@
  * and the host files in use with their identity. Called with every task stopped in the
  * Sentry (src/snapshot/checkpoint.ts); a state it cannot save yet is refused by name.
  */
+import { hasOwnNs } from '../kernel/namespaces/types';
 import { Reg } from '../platform/event-buffer';
 import type { Sentry } from '../kernel/sentry';
 import { TaskState, type Task } from '../kernel/task';
@@ -17,14 +18,20 @@ import type { FileDescription } from '../../fs/vfs/file';
 import { HostFile } from '../../fs/fsimpl/host/host-file';
 import { PipeEnd, type Pipe } from '../../fs/fsimpl/pipefs/pipe';
 import { EventFd } from '../../fs/fsimpl/eventfd/eventfd';
+import { EpollFile } from '../../fs/fsimpl/epoll/epoll';
 import { AT_FDCWD } from '../abi/fs';
 import { OverlayFs } from '../../fs/fsimpl/overlay/overlay';
 import { PayloadWriter, SnapshotError } from './format';
 import type { FileImage, HostFileCheck, ImageMeta, ProcessImage, TaskImage } from './image';
 import { saveMemory } from './memory';
-import { saveUpper } from './upper';
+import { saveTmpfsMounts, saveUpper } from './upper';
 import { timerQueue } from '../kernel/time/timers';
 import { getItimer, ITIMER_PROF, ITIMER_REAL, ITIMER_VIRTUAL } from '../kernel/time/itimers';
+import { TimerFd } from '../kernel/time/timerfd';
+import { savePosixTimers, timerFdImage } from './timers';
+import { isSavedSocket, socketImage } from './sockets';
+import { Credentials } from '../auth/credentials';
+import { FdTable as Fds } from '../../fs/vfs/fdtable';
 
 const RLIM_NLIMITS = 16;
 
@@ -60,6 +67,10 @@ export function captureSandbox(s: Sentry, run: Record<string, unknown>, payload:
     fsContexts: [], hostFiles: [], upper: [],
   };
 
+  /** Who looks up a bound unix socket's path: the root of the sandbox, as root. */
+  const statCaller = { fsCtx: k.vfs.rootContext(), creds: new Credentials(0, 0), fdTable: new Fds() };
+  /** Timers saved that sit in the timer queue (ITIMER_REAL, timer_create timers, timerfds). */
+  const armed = { n: 0 };
   const hostFiles = new Map<string, HostFileCheck>();
   const anyTask = [...k.tasks.values()].find((t) => t.state !== TaskState.Dead);
   const noteHostFile = (path: string) => {
@@ -88,12 +99,42 @@ export function captureSandbox(s: Sentry, run: Record<string, unknown>, payload:
       return { kind: 'pipe', pipe: i, flags: f.flags };
     }
     if (f instanceof EventFd) return { kind: 'eventfd', count: f.counter, semaphore: f.isSemaphore, flags: f.flags };
+    if (f instanceof TimerFd) return timerFdImage(f, where, armed);
+    if (isSavedSocket(f)) return socketImage(f, where, payload, k.vfs, statCaller, (o) => addFile(o, `a file linked to ${where} (peer, connection or fd in flight)`));
+    if (f instanceof EpollFile) {
+      // Its watched descriptions get their indexes once this one has its own (below).
+      const img: FileImage = { kind: 'epoll', flags: f.flags, items: [] };
+      epolls.push({ f, img, where });
+      return img;
+    }
     if (f.dentry !== null) {
       const path = f.dentry.absolutePath();
       noteHostFile(path);
       return { kind: 'path', path, flags: f.flags, pos: f.pos };
     }
     throw new SnapshotError(`cannot checkpoint: ${where} is a ${f.constructor.name} (not supported yet)`);
+  };
+
+  /** f's index in `files`, its image added if it is new (its slot first: an image may add others). */
+  const addFile = (f: FileDescription, where: string): number => {
+    const fi = files.of(f);
+    if (fi.fresh) {
+      meta.files.push(null as unknown as FileImage);
+      meta.files[fi.i] = fileImage(f, where);
+    }
+    return fi.i;
+  };
+  const epolls: Array<{ f: EpollFile; img: Extract<FileImage, { kind: 'epoll' }>; where: string }> = [];
+  /** The epoll sets' items, after every fd table: a watched description not in one is added then. */
+  const epollItems = (): void => {
+    for (let n = 0; n < epolls.length; n++) {
+      const { f, img, where } = epolls[n];
+      for (const it of f.snapshotItems()) {
+        if (it.file instanceof HostFile) throw new SnapshotError(`cannot checkpoint: ${where} watches a host fd (not supported yet)`);
+        const fi = addFile(it.file, `a file ${where} watches`);
+        img.items.push({ fd: it.fd, file: fi, events: it.events, data: it.data.toString('hex'), pending: it.pending, disabled: it.disabled });
+      }
+    }
   };
 
   const fdTableIndex = (ft: FdTable, pid: number): number => {
@@ -104,9 +145,7 @@ export function captureSandbox(s: Sentry, run: Record<string, unknown>, payload:
     for (let fd = 0; fd < ft.highest; fd++) {
       const f = ft.get(fd);
       if (!f) continue;
-      const fi = files.of(f);
-      if (fi.fresh) meta.files.push(fileImage(f, `fd ${fd} of pid ${pid}`));
-      entries.push({ fd, cloexec: ft.isCloexec(fd), file: fi.i });
+      entries.push({ fd, cloexec: ft.isCloexec(fd), file: addFile(f, `fd ${fd} of pid ${pid}`) });
     }
     return i;
   };
@@ -128,9 +167,9 @@ export function captureSandbox(s: Sentry, run: Record<string, unknown>, payload:
 
   const groups = [...k.threadGroups.values()].sort((a, b) => a.pid - b.pid);
   for (const tg of groups) meta.processes.push(processImage(tg));
-  // ITIMER_REAL goes with its process; any other armed timer (CPU-time itimers, POSIX
-  // timers, timerfds) is not saved yet.
-  let armed = 0;
+  // ITIMER_REAL and timer_create timers go with their process, timerfds with their
+  // files; the armed ones are counted against the timer queue (CPU-time itimers are not saved yet).
+  for (const tg of groups) if (!tg.zombie) savePosixTimers(tg, meta.processes.find((p) => p.pid === tg.pid)!, armed);
   for (const tg of groups) {
     if (tg.zombie) continue;
     for (const w of [ITIMER_VIRTUAL, ITIMER_PROF]) {
@@ -138,19 +177,23 @@ export function captureSandbox(s: Sentry, run: Record<string, unknown>, payload:
     }
     const real = getItimer(tg, ITIMER_REAL);
     if (real.value !== 0n) {
-      armed++;
+      armed.n++;
       meta.processes.find((p) => p.pid === tg.pid)!.itimerReal = { value: real.value, interval: real.interval };
     }
   }
-  if (timerQueue.size > armed) throw new SnapshotError('cannot checkpoint: armed POSIX timers or timerfds (not supported yet)');
   for (const tg of groups) {
     for (const t of [...tg.tasks].sort((a, b) => a.tid - b.tid)) {
       if (t.state === TaskState.Dead) continue;
       meta.tasks.push(taskImage(s, t, payload, mmIndex(t.mm), fdTableIndex(t.fdTable, tg.pid), fsIndex(t.fsCtx)));
     }
   }
+  epollItems();
+  // Whatever else waits in the timer queue would be lost.
+  if (timerQueue.size > armed.n) throw new SnapshotError('cannot checkpoint: an armed timer of a kind not saved yet');
   meta.hostFiles = [...hostFiles.values()];
   meta.upper = saveUpper(k.vfs, payload);
+  const tmpfsPaths = Array.isArray(run.tmpfs) ? (run.tmpfs as string[]).map((p) => Buffer.from(p).toString('latin1')) : [];
+  meta.tmpfs = saveTmpfsMounts(k.vfs, ['/dev/shm', ...tmpfsPaths], payload);
   return meta;
 }
 
@@ -189,10 +232,11 @@ function taskImage(s: Sentry, t: Task, payload: PayloadWriter, mm: number, fdTab
   if (fpLen <= 0) throw new SnapshotError(`cannot checkpoint: the FP state of ${where} cannot be read`);
   const fp = { off: payload.add(Buffer.from(p.ev.fp.subarray(0, fpLen))), len: fpLen };
   const c = t.creds;
+  if (c.userns !== null || t.fsCtx.mntNs !== null || hasOwnNs(t)) throw new SnapshotError(`cannot checkpoint: ${where} is in a namespace of its own (not supported yet)`);
   return {
     tid: t.tid, pid: t.tg.pid, mm, fdTable, fsCtx,
     creds: { uid: c.uid, gid: c.gid, euid: c.euid, egid: c.egid, suid: c.suid, sgid: c.sgid, fsuid: c.fsuid, fsgid: c.fsgid, groups: [...c.groups] },
-    sigMask: mask, pending: t.sig.pending.map((x) => ({ ...x })), altStack: { ...t.sig.altStack },
+    sigMask: mask, pending: t.sig.pending.map((x) => ({ ...x })), altStack: { sp: t.sig.altStack.sp, flags: t.sig.altStack.flags, size: t.sig.altStack.size },
     clearChildTid: t.clearChildTid, robustList: t.robustList, rseq: t.rseq ? { ...t.rseq } : null, comm: t.comm,
     noNewPrivs: t.noNewPrivs, pdeathSig: t.pdeathSig, regs, fp, at,
   };

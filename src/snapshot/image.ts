@@ -32,9 +32,13 @@ export interface ImageMeta {
   fsContexts: Array<{ root: string; cwd: string; umask: number }>;
   /** The root overlay's upper layer (src/snapshot/upper.ts). */
   upper: UpperNode[];
+  /** The sandbox's tmpfs mounts (/dev/shm, --tmpfs) with their trees (absent in older images: none). */
+  tmpfs?: Array<{ path: string; nodes: UpperNode[] }>;
   /** Host files the guest has open or mapped, as they were: a change is an error at restore. */
   hostFiles: HostFileCheck[];
 }
+
+import type { SocketImage } from './sockets';
 
 export interface ProcessImage {
   pid: number;
@@ -56,6 +60,28 @@ export interface ProcessImage {
   waitStatus: number;
   /** ITIMER_REAL (setitimer/alarm): time left and interval, ns; absent when disarmed. */
   itimerReal?: { value: bigint; interval: bigint };
+  /** timer_create timers (src/snapshot/timers.ts) and the next id; absent when it made none. */
+  timers?: { next: number; list: PosixTimerImage[] };
+}
+
+/** A clock a timer runs on (not a CPU clock): its kind and clockid as the guest named it. */
+export interface ClockImage {
+  kind: string;
+  id: number;
+}
+
+/** One timer_create timer: its sigevent, its setting (time left and interval, ns; value 0 disarmed). */
+export interface PosixTimerImage {
+  id: number;
+  clock: ClockImage;
+  notify: number;
+  signo: number;
+  /** SIGEV_THREAD_ID's thread, else null. */
+  target: number | null;
+  sigValue: bigint;
+  value: bigint;
+  interval: bigint;
+  lastOverrun: number;
 }
 
 /** How a task stopped: its registers resume it exactly (the restart already folded in). */
@@ -93,7 +119,21 @@ export type FileImage =
   | { kind: 'stdio'; hostFd: number; flags: number }
   | { kind: 'pipe'; pipe: number; flags: number }
   | { kind: 'eventfd'; count: bigint; semaphore: boolean; flags: number }
-  | { kind: 'path'; path: string; flags: number; pos: number };
+  | { kind: 'timerfd'; clock: ClockImage; flags: number; ticks: bigint; value: bigint; interval: bigint }
+  | SocketImage
+  | { kind: 'path'; path: string; flags: number; pos: number }
+  | { kind: 'epoll'; flags: number; items: EpollItemImage[] };
+
+/** One watched description of an epoll set: the fd it was added as, its file (index in `files`), its state. */
+export interface EpollItemImage {
+  fd: number;
+  file: number;
+  events: number;
+  /** epoll_data, 8 bytes in hex. */
+  data: string;
+  pending: number;
+  disabled: boolean;
+}
 
 export interface HostFileCheck {
   path: string;

@@ -63,6 +63,26 @@ function check(r: number, what: string, v: Vma): void {
 /** The stub's own image (src/mm/address-space.ts): an image may not map over it. */
 const STUB_START = 0x7ff000000000, STUB_END = 0x7ff000100000;
 
+const isShared = (v: Vma) => v.name !== '[vvar]' && (v.flags & MAP_TYPE) === MAP_SHARED;
+
+/**
+ * In a space forked from a restored one (a template's copy): its shared mappings made
+ * anew and filled from the image, so that no copy shares memory with another (a fork
+ * would keep MAP_SHARED pages shared; a read-only one can be made writable).
+ */
+export function unshareMemory(p: Platform, ctx: number, img: MmImage, payload: Buffer): void {
+  const vmas = img.vmas.filter(isShared);
+  if (vmas.length === 0) return;
+  mapAndFill(p, ctx, vmas, img.runs.filter((r) => vmas.some((v) => r.addr >= v.start && r.addr < v.end)), payload);
+}
+
+/** The Sentry's map of a space forked from one restoreMemory built from img (its bytes are there already). */
+export function adoptMemory(mm: AddressSpace, img: MmImage): void {
+  mm.vmas = img.vmas.map((v) => ({ ...v }));
+  mm.brkStart = img.brkStart;
+  mm.brk = img.brk;
+}
+
 export function restoreMemory(p: Platform, ctx: number, mm: AddressSpace, img: MmImage, payload: Buffer): void {
   for (const v of img.vmas) {
     const bad = !(v.start < v.end) || v.start % PAGE_SIZE !== 0 || v.end % PAGE_SIZE !== 0 || v.start < 0x10000 || v.end > TASK_SIZE
@@ -72,7 +92,13 @@ export function restoreMemory(p: Platform, ctx: number, mm: AddressSpace, img: M
   for (const r of img.runs) {
     if (!img.vmas.some((v) => r.addr >= v.start && r.addr + r.data.len <= v.end)) throw new SnapshotError('image corrupted (memory outside its mappings)');
   }
-  for (const v of img.vmas) {
+  mapAndFill(p, ctx, img.vmas, img.runs, payload);
+  adoptMemory(mm, img);
+}
+
+/** Maps vmas (anonymous, at their addresses), writes the runs' bytes in, then gives back their protection. */
+function mapAndFill(p: Platform, ctx: number, vmas: Vma[], runs: MmImage['runs'], payload: Buffer): void {
+  for (const v of vmas) {
     const len = v.end - v.start;
     if (v.name === '[vvar]') {
       const f = prepareVdso();
@@ -84,16 +110,13 @@ export function restoreMemory(p: Platform, ctx: number, mm: AddressSpace, img: M
     const flags = share | MAP_ANONYMOUS | MAP_FIXED | (v.flags & (MAP_GROWSDOWN | MAP_NORESERVE));
     check(p.mmSyscall(ctx, SYS_MMAP, v.start, len, v.prot | PROT_WRITE, flags, -1, 0), 'mmap', v);
   }
-  for (const r of img.runs) {
+  for (const r of runs) {
     if (r.data.off + r.data.len > payload.length) throw new SnapshotError('image corrupted (a page run past the payload)');
     const n = p.writeMem(ctx, r.addr, payload, r.data.off, r.data.len);
     if (n !== r.data.len) throw new SnapshotError(`cannot restore memory at 0x${r.addr.toString(16)} (${n})`);
   }
-  for (const v of img.vmas) {
+  for (const v of vmas) {
     if (v.name === '[vvar]' || (v.prot & PROT_WRITE) !== 0) continue;
     check(p.mmSyscall(ctx, SYS_MPROTECT, v.start, v.end - v.start, v.prot, 0, 0, 0), 'mprotect', v);
   }
-  mm.vmas = img.vmas.map((v) => ({ ...v }));
-  mm.brkStart = img.brkStart;
-  mm.brk = img.brk;
 }

@@ -21,11 +21,16 @@ import type { FileDescription } from '../../fs/vfs/file';
 import type { FsCaller } from '../../fs/vfs/caller';
 import { Pipe, PipeInode } from '../../fs/fsimpl/pipefs/pipe';
 import { EventFd } from '../../fs/fsimpl/eventfd/eventfd';
+import { restorePosixTimers, restoreTimerFd } from './timers';
+import { linkSocket, restoreSocket } from './sockets';
+import type { SocketFile } from '../net/socket-file';
+import { EpollFile } from '../../fs/fsimpl/epoll/epoll';
 import { AT_FDCWD, O_CREAT, O_EXCL, O_TRUNC } from '../abi/fs';
 import { errnoMessage } from '../abi/errno';
 import { SnapshotError } from './format';
 import type { ImageMeta } from './image';
-import { restoreMemory } from './memory';
+import { adoptMemory, restoreMemory, unshareMemory } from './memory';
+import { restoreTmpfsMounts } from './upper';
 
 const RLIMIT_NOFILE = 7;
 
@@ -64,12 +69,25 @@ export function restoreSandbox(s: Sentry, meta: ImageMeta, payload: Buffer, hook
   finishRestore(prepareRestore(s, meta, payload), hooks);
 }
 
+/**
+ * A template restored many times in one process (a reusing pool worker): its address
+ * spaces once restored are kept as stopped stubs that never run ("masters"), and each
+ * later restore forks them, so the copies share the pages copy-on-write instead of
+ * writing the image's bytes again. Shared mappings are made anew in each copy
+ * (unshareMemory): a fork would keep them shared between copies.
+ */
+export interface CowSpaces {
+  /** Host ctx of each mm's master; null until the first restore made them. */
+  masters: number[] | null;
+}
+
 /** Everything of a restore but stdio and the resume: host files checked, state rebuilt, threads stopped. */
-export function prepareRestore(s: Sentry, meta: ImageMeta, payload: Buffer): PreparedRestore {
+export function prepareRestore(s: Sentry, meta: ImageMeta, payload: Buffer, cow?: CowSpaces): PreparedRestore {
   const k = s.kernel;
   const p = s.platform;
   const vfs = k.vfs;
   checkHostFiles(s, meta);
+  restoreTmpfsMounts(vfs, Array.isArray(meta.tmpfs) ? meta.tmpfs : [], payload);
   const root: FsCaller = { fsCtx: vfs.rootContext(), creds: new Credentials(0, 0), fdTable: new FdTable() };
   const lookup = (path: string) => {
     const d = vfs.lookup(root, AT_FDCWD, path, true);
@@ -91,10 +109,29 @@ export function prepareRestore(s: Sentry, meta: ImageMeta, payload: Buffer): Pre
       return x.pipe.end(x.inode, f.flags);
     }
     if (f.kind === 'eventfd') return EventFd.restored(BigInt.asUintN(64, f.count), f.flags, f.semaphore === true);
+    if (f.kind === 'epoll') return new EpollFile(f.flags); // its items once every file is there
+    if (f.kind === 'timerfd') return restoreTimerFd(f);
+    if (f.kind === 'socket') return restoreSocket(f); // its links once every file is there
     const r = vfs.open(root, AT_FDCWD, f.path, f.flags & ~(O_CREAT | O_EXCL | O_TRUNC), 0);
     if (typeof r === 'number') throw new SnapshotError(`${f.path}: ${errnoMessage(r)} (open at the checkpoint)`);
     r.pos = f.pos;
     return r;
+  });
+  meta.files.forEach((f, i) => {
+    if (f.kind !== 'epoll') return;
+    const ep = files[i] as EpollFile;
+    for (const it of f.items) {
+      const target = files[it.file];
+      if (!target || target === ep || !/^[0-9a-f]{16}$/.test(it.data)) throw new SnapshotError('image corrupted (an epoll item)');
+      ep.restoreItem(it.fd, target, it.events, Buffer.from(it.data, 'hex'), it.pending, it.disabled === true);
+    }
+  });
+  // Sockets: peers, accept queues, queued data, names and ports.
+  const held = new Set<number>(); // connections in an accept queue: held by their listener, in no fd table
+  meta.files.forEach((f, i) => {
+    if (f.kind !== 'socket') return;
+    linkSocket(files[i] as SocketFile, f, files, payload, vfs, root);
+    for (const c of f.acceptQ) held.add(c);
   });
   // Each fd slot holds one reference: the description came with one, the others are taken here.
   const used = new Set<number>();
@@ -117,7 +154,7 @@ export function prepareRestore(s: Sentry, meta: ImageMeta, payload: Buffer): Pre
     }
     return ft;
   });
-  files.forEach((f, i) => { if (f && !used.has(i)) f.decRef(); });
+  files.forEach((f, i) => { if (f && !used.has(i) && !held.has(i)) f.decRef(); });
 
   const groups = new Map<number, ThreadGroup>();
   for (const pi of meta.processes) {
@@ -159,13 +196,23 @@ export function prepareRestore(s: Sentry, meta: ImageMeta, payload: Buffer): Pre
   k.hostname = meta.hostname;
   k.foregroundPgid = meta.foregroundPgid;
 
-  const spaces: Array<{ mm: AddressSpace; ctx: number; first: boolean }> = meta.mms.map((img) => {
-    const ctx = p.newAddressSpace();
+  const masters = cow?.masters ?? null;
+  const spaces: Array<{ mm: AddressSpace; ctx: number; first: boolean }> = meta.mms.map((img, i) => {
+    const ctx = masters ? (p.forkSibling ? p.forkSibling(masters[i]) : p.forkAddressSpace(masters[i])) : p.newAddressSpace();
     if (ctx < 0) throw new SnapshotError(`cannot create an address space (errno ${-ctx})`);
     const mm = new AddressSpace(p, ctx);
-    restoreMemory(p, ctx, mm, img, payload);
+    if (masters) {
+      unshareMemory(p, ctx, img, payload);
+      adoptMemory(mm, img);
+    } else restoreMemory(p, ctx, mm, img, payload);
     return { mm, ctx, first: true };
   });
+  if (cow !== undefined && masters === null) {
+    // The first restore: a fork of each space, before any of it runs, is the master.
+    const made = spaces.map((sp) => p.forkAddressSpace(sp.ctx));
+    if (made.every((c) => c > 0)) cow.masters = made;
+    else for (const c of made) if (c > 0) p.destroyAddressSpace(c);
+  }
 
   const tasks: Task[] = [];
   for (const ti of meta.tasks) {
@@ -202,6 +249,7 @@ export function prepareRestore(s: Sentry, meta: ImageMeta, payload: Buffer): Pre
     if (p.setFpState(ctx) !== 0) throw new SnapshotError(`cannot set the FP state of task ${ti.tid}`);
     tasks.push(t);
   }
+  restorePosixTimers(k, meta.processes, groups);
   return { s, tasks, stdioSlots };
 }
 

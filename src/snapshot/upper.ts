@@ -57,6 +57,33 @@ function fileBytes(n: TmpfsInode): Buffer {
 export function saveUpper(vfs: Vfs, payload: PayloadWriter): UpperNode[] {
   const fs = vfs.rootDentry.inode.fs;
   if (!(fs instanceof OverlayFs)) return [];
+  return saveTree(fs.upperFs.root(), payload);
+}
+
+/**
+ * The sandbox's own tmpfs mounts (/dev/shm, each --tmpfs): their trees, by mount path.
+ * Mounts the guest made itself are not recreated at restore (not saved).
+ */
+export function saveTmpfsMounts(vfs: Vfs, paths: string[], payload: PayloadWriter): Array<{ path: string; nodes: UpperNode[] }> {
+  const out: Array<{ path: string; nodes: UpperNode[] }> = [];
+  for (const m of vfs.mounts) {
+    if (!(m.fs instanceof Tmpfs) || !paths.includes(m.path) || m.root.inode !== m.fs.root()) continue;
+    if (out.some((x) => x.path === m.path)) continue; // the first mounted there: what createVfs makes again
+    out.push({ path: m.path, nodes: saveTree(m.fs.root() as TmpfsInode, payload) });
+  }
+  return out;
+}
+
+/** Fills the restoring sandbox's tmpfs mounts (made afresh by its VFS) with their saved trees. */
+export function restoreTmpfsMounts(vfs: Vfs, saved: Array<{ path: string; nodes: UpperNode[] }>, payload: Buffer): void {
+  for (const x of saved) {
+    const m = vfs.mounts.find((mm) => mm.path === x.path && mm.fs instanceof Tmpfs);
+    if (!m) throw new SnapshotError(`image corrupted (a tmpfs mount at ${x.path} the sandbox does not have)`);
+    restoreTree(x.nodes, payload, m.fs as Tmpfs);
+  }
+}
+
+function saveTree(root: TmpfsInode, payload: PayloadWriter): UpperNode[] {
   const ids = new Map<TmpfsInode, number>();
   const out: UpperNode[] = [];
   const visit = (n: TmpfsInode, name: string, parent: number) => {
@@ -83,13 +110,17 @@ export function saveUpper(vfs: Vfs, payload: PayloadWriter): UpperNode[] {
     out.push(node);
     if (n.children) for (const [child, c] of n.children) visit(c, child, id);
   };
-  visit(fs.upperFs.root(), '', -1);
+  visit(root, '', -1);
   return out;
 }
 
 /** A Tmpfs holding the saved upper layer, for the restoring sandbox's overlay. */
 export function restoreUpper(nodes: UpperNode[], payload: Buffer): Tmpfs {
-  const upper = new Tmpfs({ mode: 0o755 });
+  return restoreTree(nodes, payload, new Tmpfs({ mode: 0o755 }));
+}
+
+/** A saved tree into upper (its root takes the saved root's attributes). */
+function restoreTree(nodes: UpperNode[], payload: Buffer, upper: Tmpfs): Tmpfs {
   const made: TmpfsInode[] = [];
   const bytes = (s: Span) => {
     if (s.off + s.len > payload.length) throw new SnapshotError('image corrupted (file data past the payload)');

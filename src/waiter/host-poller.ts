@@ -21,6 +21,12 @@ export class HostPoller {
     this.dirty = true;
   }
 
+  /** Drops every watch (a reused pool worker, between sandboxes: src/server/retire.ts). */
+  clear(): void {
+    this.watches.clear();
+    this.dirty = true;
+  }
+
   get empty(): boolean {
     return this.watches.size === 0;
   }

@@ -77,6 +77,28 @@ describe('policy rules', () => {
     expect(report.connections).toEqual([{ pid: 1, family: 'ipv4', address: '198.51.100.7', port: 80, outcome: 'denied', errno: 'ECONNREFUSED', bytesSent: 0 }]);
   }, 60_000);
 
+  it('network.allow: host names are resolved once, at start; an unresolvable one stops the run', async () => {
+    const { PolicyRules, resolveHosts } = await import('../../src/policy/rules');
+    // Resolved by the host's resolver (here: /etc/hosts), into the rules the stack applies.
+    expect(resolveHosts(['localhost']).get('localhost')).toContain('127.0.0.1');
+    const asked: string[][] = [];
+    const rules = new PolicyRules({ network: { allow: ['ci.example:443', '198.51.100.0/24', 'ci.example'] } }, (names) => {
+      asked.push(names);
+      return new Map([['ci.example', ['198.51.100.9', '2001:db8::9']]]);
+    });
+    expect(asked.flat()).toEqual(['ci.example']); // once, each name once
+    expect(rules.netAllow).toEqual(['198.51.100.0/24', '198.51.100.9/32:443', '[2001:db8::9/128]:443', '198.51.100.9/32', '[2001:db8::9/128]']);
+    // End to end: a name that resolves lets the run start and a connect elsewhere is still refused.
+    const { out, report } = await underPolicy('network:\n  allow: ["localhost:81"]\n', ['connect', '198.51.100.7', '81']);
+    expect(out).toBe('connect ECONNREFUSED\n');
+    expect(report.denials).toEqual([{ pid: 1, kind: 'connect', target: '198.51.100.7:81', errno: 'ECONNREFUSED', action: 'denied' }]);
+    const bad = path.join(dir, 'badhost.yaml');
+    fs.writeFileSync(bad, 'network:\n  allow: ["no-such-host.invalid"]\n');
+    const r = await runSandbox(['--policy', bad, '/bin/true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr.trim()).toBe("tssandbox: policy: network.allow: cannot resolve host name 'no-such-host.invalid'");
+  }, 60_000);
+
   it('exec.deny / exec.allow: EACCES', async () => {
     const pol = path.join(dir, 'exec.yaml');
     fs.writeFileSync(pol, 'exec:\n  deny: ["/usr/bin/cu*", /usr/bin/wget]\n');
@@ -89,6 +111,14 @@ describe('policy rules', () => {
     fs.writeFileSync(pol, 'exec:\n  allow: ["/usr/bin/dash", "/usr/bin/e*"]\n');
     const a = await runSandbox(['--policy', pol, '/bin/sh', '-c', 'echo builtin; /bin/echo allowed; /bin/true; echo rc=$?']);
     expect(a.stdout).toBe('builtin\nallowed\nrc=126\n');
+    // A #! script is an executable too: denied by its own path although its interpreter is allowed.
+    const script = path.join(dir, 'denied.sh');
+    fs.writeFileSync(script, '#!/bin/sh\necho ran\n', { mode: 0o755 });
+    fs.writeFileSync(pol, `exec:\n  deny: ["${dir}/denied*"]\n`);
+    const s = await runSandbox(['--policy', pol, '--report', rep, '/bin/sh', '-c', `${script}; echo rc=$?`]);
+    expect(s.stdout, explain(s)).toBe('rc=126\n');
+    expect(readReport(rep).denials).toContainEqual(expect.objectContaining({ kind: 'exec', target: script, errno: 'EACCES' }));
+    fs.writeFileSync(pol, 'exec:\n  allow: ["/usr/bin/dash", "/usr/bin/e*"]\n');
     // The first program too: not runnable (126) with one line.
     const first = await runSandbox(['--policy', pol, '--report', rep, '/bin/true']);
     expect(first.code).toBe(126);

@@ -75,6 +75,17 @@ describe('audit report', () => {
     ]);
   }, 60_000);
 
+  it('a #! script is recorded as executed with its own hash, beside its interpreter', async () => {
+    const script = path.join(dir, 'hello.sh');
+    fs.writeFileSync(script, '#!/bin/sh\necho script ran\n', { mode: 0o755 });
+    const rep = path.join(dir, 'script.json');
+    const r = await runSandbox(['--report', rep, script], { timeoutMs: 60_000 });
+    expect(r.stdout, explain(r)).toBe('script ran\n');
+    const execs = readReport(rep).files.filter((f: Report) => f.op === 'exec');
+    expect(execs).toContainEqual({ path: script, op: 'exec', bytes: fs.statSync(script).size, count: 1, sha256: sha(fs.readFileSync(script)) });
+    expect(execs).toContainEqual(expect.objectContaining({ path: fs.realpathSync('/bin/sh'), sha256: sha(fs.readFileSync('/bin/sh')) }));
+  }, 60_000);
+
   it('is complete when a limit ends the run', async () => {
     const rep = path.join(dir, 'limit.json');
     const r = await runSandbox(['--timeout', '1500ms', '--report', rep, '/bin/sh', '-c', 'echo x > /tmp/out; sleep 30 & sleep 30; echo never'], { timeoutMs: 60_000 });

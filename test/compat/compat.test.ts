@@ -45,6 +45,10 @@ describe('guest seccomp: filters, every action, strict mode, TSYNC, inheritance'
     it(`cp_seccomp (${l})`, async () => {
       await expectSameAsNative([build('cp_seccomp', l)], { timeoutMs: 25_000 });
     }, 40_000);
+    it(`cp_seccomp_addfd (${l}): NOTIF_ADDFD puts the supervisor's fds in the caller's table`, async () => {
+      const { sandbox } = await expectSameAsNative([build('cp_seccomp_addfd', l)], { timeoutMs: 25_000 });
+      expect(sandbox.stdout).toContain('pipe got: w3;w5;w100;');
+    }, 40_000);
     it(`cp_seccomp_notify (${l}): USER_NOTIF answered by a supervisor`, async () => {
       await expectSameAsNative([build('cp_seccomp_notify', l)], { timeoutMs: 25_000 });
     }, 40_000);
@@ -61,11 +65,19 @@ describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare') 
 describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))('POSIX message queues and the mqueue filesystem', () => {
   for (const l of LINKAGES) {
     it(`cp_mqueue (${l}) matches Linux in fresh IPC and mount namespaces`, () => sameAsNativeIn(['unshare', '-im'], 'cp_mqueue', l), 40_000);
+    it(`cp_mq_thread (${l}): SIGEV_THREAD through glibc's netlink helper, as Linux`, () => sameAsNativeIn(['unshare', '-im'], 'cp_mq_thread', l), 40_000);
   }
   it('/dev/mqueue is the sandbox\'s mqueue filesystem', async () => {
     const r = await runSandbox(['/bin/sh', '-c', 'stat -c %A /dev/mqueue; grep " /dev/mqueue " /proc/mounts']);
     expect(r.stdout, explain(r)).toBe('drwxrwxrwt\nmqueue /dev/mqueue mqueue rw,nosuid,nodev,noexec 0 0\n');
   });
+});
+
+describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))('fanotify (notification class, fd events)', () => {
+  for (const l of LINKAGES) {
+    it(`cp_fanotify (${l}): inode and mount marks, open/modify/close, merging, ignore masks, errors`, () =>
+      sameAsNativeIn(['unshare', '-m'], 'cp_fanotify', l), 40_000);
+  }
 });
 
 describe('sanitizer runtimes (huge MAP_NORESERVE shadows, their own signal and thread machinery)', () => {

@@ -19,6 +19,15 @@ describe('ptrace from a guest tracer', () => {
     it(`cp_ptrace (${l}): stops, registers, memory, events, signals, steps`, async () => {
       await expectSameAsNative([build('cp_ptrace', l)], { timeoutMs: 25_000 });
     }, 40_000);
+    it(`cp_ptrace_seize (${l}): SEIZE, INTERRUPT, LISTEN, group-stops, auto-attach`, async () => {
+      const { sandbox } = await expectSameAsNative([build('cp_ptrace_seize', l)], { timeoutMs: 25_000 });
+      expect(sandbox.stdout).toContain('group-stop: stopped sig 19 event 128');
+    }, 40_000);
+    it(`cp_ptrace_gaps (${l}): PEEKSIGINFO, PTRACE_EVENT_EXIT on death by a signal, a group-stop of every thread`, async () => {
+      const { sandbox } = await expectSameAsNative([build('cp_ptrace_gaps', l, ['-pthread'])], { timeoutMs: 25_000 });
+      expect(sandbox.stdout).toContain('exit: dying: stopped sig 5 event 6');
+      expect(sandbox.stdout).toContain('group: every thread reported: yes');
+    }, 40_000);
   }
 });
 

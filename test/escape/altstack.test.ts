@@ -12,4 +12,10 @@ describe.each(LINKAGES)('sigaltstack edge values (%s)', (linkage) => {
     expect(sandbox.stdout).toContain('handled\n');
     expect(hasStackTrace(sandbox.stderr)).toBe(false);
   });
+  it('sp and size near 2^64, set and read back, also through rt_sigreturn: exact, as on Linux', async () => {
+    const bin = compileGuest('altstack_raw', linkage, { srcDir: path.join(__dirname, 'guests') });
+    const { sandbox } = await expectSameAsNative([bin]);
+    expect(sandbox.stdout).toContain('after sigreturn: 0 sp=0xfffffffffffff000');
+    expect(hasStackTrace(sandbox.stderr)).toBe(false);
+  });
 });

@@ -8,6 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { goferNative } from '../../src/gofer/native';
 import { spawnGofer } from '../../src/gofer/client';
+import { Op } from '../../src/gofer/protocol';
 import { GoferBackend } from '../../fs/fsimpl/hostfs/gofer-backend';
 import { DirectBackend } from '../../fs/fsimpl/hostfs/host-backend';
 import { readStat } from '../../fs/fsimpl/hostfs/cache';
@@ -55,6 +56,7 @@ describe.skipIf(!have)('gofer', () => {
     process.kill(c.pid, 'SIGKILL');
     expect(g.lstat('d/f')).toBe(-E.EIO);
     expect(g.lstat('d')).toBe(-E.EIO);
+    nfs.rmSync(root, { recursive: true, force: true });
   });
 
   it('serves the VFS root and rw binds', () => {
@@ -70,5 +72,89 @@ describe.skipIf(!have)('gofer', () => {
     if (typeof w === 'number') throw new Error(String(w));
     w.write(Buffer.from('via gofer'));
     expect(nfs.readFileSync(path.join(bind, 'out'), 'utf8')).toBe('via gofer');
+    nfs.rmSync(bind, { recursive: true, force: true });
+  });
+
+  it('pages a big directory from one listing, and lists anew one that changed between pages', () => {
+    const root = nfs.mkdtempSync(path.join(os.tmpdir(), 'tss-gofer-pages-'));
+    try {
+      const names = Array.from({ length: 3000 }, (_, i) => `file-${String(i).padStart(4, '0')}`);
+      for (const n of names) nfs.writeFileSync(path.join(root, n), n);
+      const c = spawnGofer([root])!;
+      const g = new GoferBackend(c, 0, root);
+      const all = g.readdir('');
+      expect(typeof all).not.toBe('number');
+      const got = (all as Array<{ name: string; raw?: Buffer; rawOff?: number }>).map((e) => e.name);
+      expect(got.length).toBe(names.length); // each exactly once
+      expect([...got].sort()).toEqual(names);
+      const last = (all as Array<{ name: string; raw?: Buffer; rawOff?: number }>).find((e) => e.name === names[2999])!;
+      expect(readStat(last.raw!, last.rawOff ?? 0).size).toBe(names[2999].length);
+      // By hand: the first page, then the directory changes on the host, then the rest.
+      const r1 = c.call(Op.Readdir, 0, '', '', 0, 0, 0, 0);
+      expect(r1).toBeGreaterThan(0);
+      const next = c.payload.readUInt32LE(0);
+      expect(next).toBeLessThan(names.length);
+      nfs.writeFileSync(path.join(root, 'zzz-new'), 'x');
+      const t = new Date(Date.now() + 10_000); // (its mtime surely moves: the clock's tick is coarse)
+      nfs.utimesSync(root, t, t);
+      let seen = false;
+      for (let at = next; ;) {
+        const r = c.call(Op.Readdir, 0, '', '', 0, 0, 0, at);
+        expect(r).toBeGreaterThanOrEqual(0);
+        if (c.payload.includes(Buffer.from('zzz-new'))) seen = true;
+        const n = c.payload.readUInt32LE(0);
+        const total = c.payload.readUInt32LE(4) & 0x7fffffff;
+        expect(total).toBe(names.length + 1);
+        if (n >= total) break;
+        at = n;
+      }
+      expect(seen).toBe(true);
+      c.dead = true;
+      process.kill(c.pid, 'SIGKILL');
+    } finally {
+      nfs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('serves deferred requests in order ahead of the next, each with its own checks', () => {
+    const root = nfs.mkdtempSync(path.join(os.tmpdir(), 'tss-gofer-batch-'));
+    const ro = nfs.mkdtempSync(path.join(os.tmpdir(), 'tss-gofer-batch-ro-'));
+    try {
+      nfs.writeFileSync(path.join(root, 'f'), 'data');
+      nfs.writeFileSync(path.join(ro, 'r'), 'data');
+      const c = spawnGofer([root, { path: ro, readonly: true }])!;
+      const failed: Array<[string, number]> = [];
+      const tell = (what: string) => (res: number) => failed.push([what, res]);
+      c.defer(Op.Chmod, 0, 'f', '', 0, 0o600, 0, 0, 0, 0, 0, tell('chmod f'));
+      c.defer(Op.Utimes, 0, 'f', '', 0, 0, 0, 1_000_000_000, 5, 1_000_000_000, 6, tell('utimes f'));
+      c.defer(Op.Chmod, 0, 'missing', '', 0, 0o600, 0, 0, 0, 0, 0, tell('chmod missing'));
+      c.defer(Op.Chmod, 1, 'r', '', 0, 0o600, 0, 0, 0, 0, 0, tell('chmod read-only'));
+      c.defer(Op.Chmod, 0, '../f', '', 0, 0o600, 0, 0, 0, 0, 0, tell('chmod ..'));
+      c.defer(Op.Chmod, 0, 'f', '', 0, 0o640, 0, 0, 0, 0, 0, tell('chmod f again'));
+      expect(c.pending).toBe(6);
+      // Nothing reached the host yet; the next request carries them, and answers itself.
+      expect(nfs.statSync(path.join(root, 'f')).mode & 0o777).toBe(0o644);
+      const g = new GoferBackend(c, 0, root);
+      const st = g.lstat('f');
+      expect(c.pending).toBe(0);
+      expect(typeof st).not.toBe('number');
+      const s = st as { mode: number; mtimeSec: number; mtimeNsec: number };
+      expect(s.mode & 0o777).toBe(0o640); // in order: the last chmod wins
+      expect([s.mtimeSec, s.mtimeNsec]).toEqual([1_000_000_000, 6]);
+      expect(failed).toEqual([['chmod missing', -E.ENOENT], ['chmod read-only', -E.EROFS], ['chmod ..', -E.EINVAL]]);
+      expect(nfs.statSync(path.join(ro, 'r')).mode & 0o777).toBe(0o644);
+      // flush alone sends them (its last one as the request waited for).
+      c.defer(Op.Chmod, 0, 'f', '', 0, 0o600, 0, 0, 0, 0, 0, tell('chmod f 600'));
+      c.defer(Op.Chmod, 0, 'nope', '', 0, 0o600, 0, 0, 0, 0, 0, tell('chmod nope'));
+      c.flush();
+      expect(c.pending).toBe(0);
+      expect(nfs.statSync(path.join(root, 'f')).mode & 0o777).toBe(0o600);
+      expect(failed.at(-1)).toEqual(['chmod nope', -E.ENOENT]);
+      c.dead = true;
+      process.kill(c.pid, 'SIGKILL');
+    } finally {
+      nfs.rmSync(root, { recursive: true, force: true });
+      nfs.rmSync(ro, { recursive: true, force: true });
+    }
   });
 });

@@ -74,6 +74,32 @@ static inline void leave_tmpdir(void) {
   nftw(tss_tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The state letter of /proc/PATH/stat (S sleeping, T stopped, Z zombie), '?' if unreadable. */
+static inline char stat_state(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return '?';
+  char buf[512]; size_t n = fread(buf, 1, sizeof buf - 1, f); fclose(f); buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/* Waits (bounded: 20 s) until the task whose stat file is PATH is in state WANT: a
+   guest synchronises on the state it then relies on, never on a nap (a loaded machine
+   delays anything). Returns 1 when reached. */
+static inline int await_state(const char *path, char want) {
+  for (int i = 0; i < 20000; i++) {
+    if (stat_state(path) == want) return 1;
+    usleep(1000);
+  }
+  return 0;
+}
+
+/* Waits until process PID is in state WANT (S: blocked in a syscall, T, Z). */
+static inline int await_pid_state(pid_t pid, char want) {
+  char path[64]; snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  return await_state(path, want);
+}
+
 /* Unbuffered stdout, so output order survives fork and crashes. */
 static inline void guest_init(void) {
   setvbuf(stdout, NULL, _IONBF, 0);

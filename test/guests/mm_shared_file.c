@@ -59,6 +59,34 @@ int main(void) {
   MUST(pread(fd, &c, 1, PG + 1));
   FACT("store after file growth reaches the file", c == 'X');
 
+  /* msync walks the range as Linux does: a hole is ENOMEM after the mapped parts are
+     synced; a zero length is 0 even unmapped; bad flags are EINVAL before anything. */
+  char *three = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  MUST(munmap(three + PG, PG));
+  three[0] = 'Y';
+  SHOW("msync over a hole", msync(three, 3 * PG, MS_SYNC));
+  MUST(pread(fd, &c, 1, 0));
+  FACT("the part before the hole reached the file", c == 'Y');
+  SHOW("msync of the hole", msync(three + PG, PG, MS_ASYNC));
+  SHOW("msync length 0 in the hole", msync(three + PG, 0, MS_SYNC));
+  SHOW("msync MS_ASYNC|MS_SYNC", msync(three, PG, MS_ASYNC | MS_SYNC));
+  SHOW("msync unaligned", msync(three + 1, PG, MS_SYNC));
+  SHOW("msync wrapping length", msync(three, (size_t)-PG, MS_SYNC));
+  SHOW("msync MS_INVALIDATE", msync(three + 2 * PG, PG, MS_INVALIDATE));
+  SHOW("msync of a part", msync(three + 2 * PG, 1, MS_SYNC));
+
+  /* MAP_SHARED_VALIDATE refuses what the file cannot honour (MAP_SYNC without DAX). */
+  SHOW("MAP_SHARED_VALIDATE|MAP_SYNC", (long)mmap(NULL, PG, PROT_READ, MAP_SHARED_VALIDATE | 0x80000, fd, 0));
+  char *v = mmap(NULL, PG, PROT_READ, MAP_SHARED_VALIDATE, fd, 0);
+  FACT("MAP_SHARED_VALIDATE alone maps", v != MAP_FAILED);
+
+  /* proc files have no mmap method on Linux: ENODEV, shared or private. */
+  int pf = open("/proc/self/status", O_RDONLY), mf = open("/proc/self/mem", O_RDONLY);
+  SHOW("mmap /proc/self/status shared", (long)mmap(NULL, PG, PROT_READ, MAP_SHARED, pf, 0));
+  SHOW("mmap /proc/self/status private", (long)mmap(NULL, PG, PROT_READ, MAP_PRIVATE, pf, 0));
+  SHOW("mmap /proc/self/mem", (long)mmap(NULL, PG, PROT_READ, MAP_PRIVATE, mf, 0));
+  close(pf); close(mf);
+
   leave_tmpdir();
   printf("done\n");
   return 0;

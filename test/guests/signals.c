@@ -196,7 +196,8 @@ int main(void) {
   pipe(p);
   c = fork();
   if (c == 0) {
-    usleep(100000);
+    /* Once the parent sleeps in read(): sent earlier, the handler ran first and the read never ended. */
+    await_pid_state(getppid(), 'S');
     kill(getppid(), SIGALRM);
     _exit(0);
   }

@@ -5,5 +5,11 @@ import { fileURLToPath } from 'node:url';
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The CLI under test; TSSANDBOX_BIN overrides it (e.g. to test an installed copy). */
 export const BIN = process.env.TSSANDBOX_BIN ?? path.join(REPO, 'bin', 'tssandbox');
+/**
+ * The `tssandbox` command as users get it (package.json "bin"): the native front beside
+ * BIN (native/sentry_launch.cc), which execs Node on BIN; a `run` through it has the
+ * Sentry in a user namespace of its own.
+ */
+export const FRONT = path.join(path.dirname(BIN), '..', 'build', 'Release', 'tssandbox');
 export const GUESTS_DIR = path.join(REPO, 'test', 'guests');
 export const BUILD_DIR = path.join(REPO, 'test', '.build');

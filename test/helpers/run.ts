@@ -8,9 +8,10 @@
  * host environment).
  */
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { expect } from 'vitest';
-import { BIN } from './paths';
+import { BIN, FRONT } from './paths';
 
 export interface RunOptions {
   /** Written to the program's stdin, which is then closed. Default: empty stdin. */
@@ -43,6 +44,10 @@ export const BASE_ENV: Record<string, string> = {
   TZ: 'UTC',
   // The whole suite can run per platform: TSSANDBOX_PLATFORM=systrap npx vitest run ...
   ...(process.env.TSSANDBOX_PLATFORM ? { TSSANDBOX_PLATFORM: process.env.TSSANDBOX_PLATFORM } : {}),
+  // ... and without the Sentry's own user namespace: TSSANDBOX_USERNS=off npx vitest run ...
+  ...(process.env.TSSANDBOX_USERNS ? { TSSANDBOX_USERNS: process.env.TSSANDBOX_USERNS } : {}),
+  // and with systrap's syscall-site patching on or off: TSSANDBOX_SYSTRAP_PATCH=0|1
+  ...(process.env.TSSANDBOX_SYSTRAP_PATCH ? { TSSANDBOX_SYSTRAP_PATCH: process.env.TSSANDBOX_SYSTRAP_PATCH } : {}),
 };
 
 /**
@@ -101,11 +106,20 @@ export function spawnCollect(argv: string[], env: Record<string, string>, opts: 
   });
 }
 
-/** Runs `node bin/tssandbox run [flags...] PROGRAM [ARGS...]`; `args` is everything after `run`. */
+/** Runs `tssandbox run [flags...] PROGRAM [ARGS...]` (the command users run); `args` is everything after `run`. */
 export function runSandbox(args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  const envFlags = Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
+  const { argv, env } = sandboxCommand(args, opts.env);
+  return spawnCollect(argv, env, opts);
+}
+
+/** The host command line and environment runSandbox spawns (for a test that talks to the run as it goes). */
+export function sandboxCommand(args: string[], guestEnv: Record<string, string> = {}): { argv: string[]; env: Record<string, string> } {
+  const envFlags = Object.entries(guestEnv).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
   // Flags must precede PROGRAM; put --env flags first.
-  return spawnCollect([process.execPath, BIN, 'run', ...envFlags, ...args], { ...BASE_ENV, ...(opts.env ?? {}) }, opts);
+  // Through the native front when built (the default path: the Sentry in its own user
+  // namespace, native/sentry_launch.cc), with this Node.
+  const head = fs.existsSync(FRONT) ? [FRONT] : [process.execPath, BIN];
+  return { argv: [...head, 'run', ...envFlags, ...args], env: { ...BASE_ENV, TSSANDBOX_NODE: process.execPath, ...guestEnv } };
 }
 
 /** Runs `node bin/tssandbox ARGS...` (any subcommand). */

@@ -25,7 +25,7 @@ const track = (p: Proc) => (procs.push(p), p);
 beforeAll(() => {
   if (!ok) return;
   guest = compileGuest('net_hostmode', 'dynamic', { srcDir: SRC });
-  for (const g of ['net_sockets', 'net_inet']) compared[g] = compileGuest(g, 'dynamic', { srcDir: SRC, flags: ['-I', path.join(__dirname, '../guests')] });
+  for (const g of ['net_sockets', 'net_inet', 'net_sendcmsg', 'net_hoststream', 'net_udpgso']) compared[g] = compileGuest(g, 'dynamic', { srcDir: SRC, flags: ['-I', path.join(__dirname, '../guests')] });
 });
 afterEach(() => {
   for (const p of procs.splice(0)) p.kill();
@@ -78,7 +78,7 @@ describe.skipIf(!ok)('network mode host', () => {
 });
 
 describe.skipIf(!ok)('network mode host: the socket suites print what Linux prints', () => {
-  for (const g of ['net_sockets', 'net_inet']) {
+  for (const g of ['net_sockets', 'net_inet', 'net_sendcmsg', 'net_hoststream', 'net_udpgso']) {
     it(g, async () => {
       const ns = addNetns('h');
       const sandboxed = await finish(track(hostMode(ns, [compared[g]])));
@@ -124,7 +124,7 @@ describe('network mode host: confinement', () => {
     const c = spawn(process.execPath, [BIN, 'run', '--network=host', '/bin/sleep', '30'], { stdio: 'ignore' });
     try {
       let broker: number | undefined;
-      for (let i = 0; i < 200 && broker === undefined; i++) {
+      for (let i = 0; i < 400 && broker === undefined; i++) { // bounded at 20 s
         await new Promise((r) => setTimeout(r, 50));
         broker = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).find((pid) => {
           try {

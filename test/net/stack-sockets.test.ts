@@ -1,7 +1,8 @@
 /**
  * Socket behaviour against Linux's: test/net/guests/net_sockets.c (error cases,
  * nonblocking connect and SO_ERROR, poll/epoll readiness, resets, EPIPE/SIGPIPE, recv
- * flags, options, UDP ancillary data) and net_inet.c run natively in a fresh network
+ * flags, options, UDP ancillary data), net_inet.c, net_sendcmsg.c (send-side IP
+ * ancillary data) and net_hoststream.c (a 4 MiB stream, bad buffers) run natively in a fresh network
  * namespace (its lo has 127.0.0.1 and ::1) and in the sandbox, where they must print the
  * same thing: under --network=sandbox (every segment through the Sentry's stack over its
  * loopback interface) and under the default mode (the loopback fast path).
@@ -14,7 +15,7 @@ import { runSandbox, explain, status } from '../helpers/run';
 
 const ok = process.getuid?.() === 0 && canMakeNetns();
 const SRC = path.join(__dirname, 'guests');
-const NAMES = ['net_sockets', 'net_inet'];
+const NAMES = ['net_sockets', 'net_inet', 'net_sendcmsg', 'net_hoststream'];
 const bins: Record<string, string> = {};
 const native: Record<string, string> = {};
 
@@ -25,6 +26,8 @@ beforeAll(async () => {
     for (const l of LINKAGES) bins[`${name}.${l}`] = compileGuest(name, l, { srcDir: SRC, flags: ['-I', path.join(__dirname, '../guests')] });
     native[name] = await runIn(ns, [bins[`${name}.dynamic`]], 60_000);
   }
+  bins.udpgso = compileGuest('net_udpgso', 'dynamic', { srcDir: SRC });
+  native.udpgso = await runIn(ns, [bins.udpgso, 'nogro'], 60_000);
 }, 120_000);
 afterAll(() => cleanupNetns());
 
@@ -41,4 +44,13 @@ describe.skipIf(!ok)('sockets as Linux has them', () => {
       }
     }
   }
+
+  // UDP_SEGMENT cuts a send into datagrams on the stack too (no coalescing for UDP_GRO:
+  // the guest leaves that part out).
+  it('net_udpgso (UDP GSO, option and cmsg, v4 and v6) under --network=sandbox prints what Linux prints', async () => {
+    const r = await runSandbox(['--network', 'sandbox', '--', bins.udpgso, 'nogro'], { timeoutMs: 60_000 });
+    expect(status(r), explain(r)).toBe(0);
+    expect(r.stdout).toBe(native.udpgso);
+    expect(r.stdout).toContain('got: 700 700 600');
+  }, 90_000);
 });

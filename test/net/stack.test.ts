@@ -182,6 +182,73 @@ describe('TCP over a wire', () => {
     expect(c.totalRetrans).toBeGreaterThan(0);
   });
 
+  it('a retransmission carries only bytes sent before: newer bytes Nagle held do not pass snd_max (the CI stall)', () => {
+    // A 100-byte segment is lost while Nagle holds 200 newer bytes. The RTO used to resend
+    // all 300 without moving snd_max; the peer's ACK of 300 was then "ACK of unsent data",
+    // dropped, and the sender retransmitted until ETIMEDOUT. Scripted: the first data frame
+    // from a is dropped, nothing else.
+    const { clock, a, b, wa } = pair();
+    const { c, s } = connectPair(clock, a, b, B4, 2);
+    const payload = (f: Buffer): number => {
+      if (f.readUInt16BE(12) !== 0x0800 || f[23] !== 6) return 0;
+      const ihl = (f[14] & 15) * 4;
+      return f.readUInt16BE(16) - ihl - (f[14 + ihl + 12] >> 4) * 4;
+    };
+    let dataFrames = 0;
+    wa.lossy = (f) => payload(f) > 0 && ++dataFrames === 1;
+    const d = Buffer.alloc(300);
+    for (let i = 0; i < d.length; i++) d[i] = i & 0xff;
+    expect(c.write(d.subarray(0, 100), true, false)).toBe(100);
+    expect(c.write(d.subarray(100), true, false)).toBe(200);
+    expect(c.sendQ.bytes).toBe(300);
+    expect(c.sndMax - c.sndUna).toBe(100); // Nagle: the 200 wait for the first segment's ACK
+    const rd = Buffer.alloc(1024);
+    const got: Buffer[] = [];
+    let n = 0;
+    clock.run(() => {
+      for (let k; (k = s.read(rd, false)) > 0; n += k) got.push(Buffer.from(rd.subarray(0, k)));
+      return n === 300 && c.sendQ.bytes === 0;
+    }, 30_000);
+    expect(dataFrames).toBeGreaterThanOrEqual(2); // the lost one, then its retransmission
+    expect(Buffer.concat(got).equals(d)).toBe(true);
+    expect(c.state).toBe(TcpState.ESTABLISHED);
+    expect(c.sndUna).toBe(c.sndMax);
+  });
+
+  it('a lost tail is found by the tail loss probe in milliseconds, not by a 200 ms RTO (and SACK-based recovery repairs it)', () => {
+    const { clock, a, b, wa } = pair();
+    const { c, s } = connectPair(clock, a, b, B4, 2);
+    c.nodelay = true;
+    const payload = (f: Buffer): number => {
+      if (f.readUInt16BE(12) !== 0x0800 || f[23] !== 6) return 0;
+      const ihl = (f[14] & 15) * 4;
+      return f.readUInt16BE(16) - ihl - (f[14 + ihl + 12] >> 4) * 4;
+    };
+    // The last two of ten segments are lost: no duplicate ACK follows them.
+    let dataFrames = 0;
+    wa.lossy = (f) => {
+      if (payload(f) === 0) return false;
+      dataFrames++;
+      return dataFrames === 9 || dataFrames === 10;
+    };
+    const d = Buffer.alloc(10 * c.mss);
+    for (let i = 0; i < d.length; i++) d[i] = (i * 13) & 0xff;
+    expect(c.write(d, true, false)).toBe(d.length);
+    expect(dataFrames).toBe(10);
+    const t0 = clock.now;
+    const rd = Buffer.alloc(64 * 1024);
+    const got: Buffer[] = [];
+    let n = 0;
+    clock.run(() => {
+      for (let k; (k = s.read(rd, false)) > 0; n += k) got.push(Buffer.from(rd.subarray(0, k)));
+      return n === d.length && c.sndUna === c.sndMax;
+    }, 30_000);
+    expect(Buffer.concat(got).equals(d)).toBe(true);
+    // Fake clock: the probe goes at max(2 SRTT, 10 ms); an RTO could not fire before 200 ms.
+    expect((clock.now - t0) / 1e6).toBeLessThan(100);
+    expect(c.totalRetrans).toBe(2); // the probe (segment 10) and the repair (segment 9)
+  });
+
   it('IPv6 with neighbour discovery', () => {
     const { clock, a, b } = pair();
     const { c, s } = connectPair(clock, a, b, B6, 10);

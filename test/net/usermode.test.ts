@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { BIN } from '../helpers/paths';
+import { compileGuest } from '../helpers/build';
 import { ECHO } from './peers';
 import { canMakeNetns, cleanupNetns, vethPair, addNetns, inNs, runIn, nsPath, sh, PEER_V4, PEER_V6, SANDBOX_V4, type Proc } from './netns';
 
@@ -114,6 +115,43 @@ for i in range(2):
     expect(out).toBe(`tcp ${PEER_V4} 7001 local 10.0.2.100 peer ::ffff:${SANDBOX_V4} ping\ntcp ${PEER_V4} 7002 ConnectionRefusedError\ntcp 10.0.2.2 7003 local 10.0.2.100 peer 127.0.0.1 ping\n`);
     const denied = await finish(track(userMode(p.sandboxNs, ['-c', CLIENT, 'tcp,10.0.2.2,7003'], ['--allow-net=198.51.100.0/24'])));
     expect(denied).toBe('tcp 10.0.2.2 7003 ConnectionRefusedError\n');
+  }, 120_000);
+});
+
+describe.skipIf(!ok)('network mode user: ICMP errors for UDP', () => {
+  it('a datagram to a closed port gets ECONNREFUSED on a connected UDP socket, as on Linux (host loopback and a remote host, v4 and v6)', async () => {
+    const p = vethPair();
+    const probe = `
+import socket, errno, sys
+for a in sys.argv[1:]:
+    host, port = a.rsplit(',', 1)
+    u = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(10)
+    u.connect((host, int(port))); u.send(b'x')
+    try:
+        u.recv(10); r = 'data'
+    except socket.timeout:
+        r = 'timeout'
+    except OSError as e:
+        r = errno.errorcode[e.errno]
+    # The error is reported once; the socket works on.
+    print(r, u.send(b'y'))
+`;
+    // Linux itself, in the Sentry's namespace: its loopback and the peer, both ports closed.
+    const native = await runIn(p.sandboxNs, ['python3', '-c', probe, '127.0.0.1,7009', `${PEER_V4},7009`, `::1,7009`, `${PEER_V6},7009`]);
+    expect(native).toBe('ECONNREFUSED 1\n'.repeat(4));
+    const out = await finish(track(userMode(p.sandboxNs, ['-c', probe, '10.0.2.2,7009', `${PEER_V4},7009`, 'fd00::2,7009', `${PEER_V6},7009`])));
+    expect(out).toBe(native);
+  }, 120_000);
+});
+
+describe.skipIf(!ok)('ping sockets and net.ipv4.ping_group_range', () => {
+  it('who may open ping sockets follows the range as written to /proc/sys, as Linux (root included, supplementary groups, bad values)', async () => {
+    const guest = compileGuest('net_pinggroup', 'static', { srcDir: path.join(__dirname, 'guests') });
+    // Linux's answer, in a namespace of its own (the setting is per network namespace).
+    const native = await runIn(addNetns('pg'), [guest]);
+    expect(native).toContain('root, range 1 0 (nobody): v4 Permission denied');
+    const out = await finish(track(inNs(addNetns('pgs'), [process.execPath, BIN, 'run', '--network=user', guest])));
+    expect(out).toBe(native);
   }, 120_000);
 });
 

@@ -1,14 +1,17 @@
 /**
- * The OCI Sentry confines itself at `start`, as `run`'s does (src/cli/confine.ts):
- * seccomp filter, no_new_privs, capabilities dropped; before `start` no guest code has
- * run. The commands that follow still work (state, exec, pause/resume, kill, delete),
- * and a forbidden host call (opening a host path for writing) is refused.
+ * The OCI Sentry confines itself as `run`'s does (src/cli/confine.ts): seccomp filter,
+ * no_new_privs, capabilities dropped, chrooted into an empty directory; at the end of
+ * `create`, once create's hooks (host programs) have run, so before `start` and before
+ * any guest code, whether the Sentry was started by create or was a pool member
+ * (src/oci/pool.ts). The commands that follow still work (start, state, exec,
+ * pause/resume, kill, delete), and a forbidden host call (opening a host path for
+ * writing) is refused.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, alive, cli, makeBundle, makeRootfs, tmp, waitFor, type Cli } from './helpers';
+import { BIN, FAST, alive, cli, makeBundle, makeRootfs, procStatus, tmp, waitFor, type Cli } from './helpers';
 
 let dir = '';
 let t: Cli;
@@ -23,16 +26,16 @@ afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function status(pid: number): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const l of fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
-    const m = /^(\w+):\s*(.*)$/.exec(l);
-    if (m) out[m[1]] = m[2];
-  }
-  return out;
+function confined(pid: number): void {
+  const s = procStatus(pid);
+  expect(s.Seccomp).toBe('2');
+  expect(s.NoNewPrivs).toBe('1');
+  expect(s.CapEff).toBe('0000000000000000');
+  // Its root is an empty directory that no longer exists, not the host's /.
+  expect(fs.readlinkSync(`/proc/${pid}/root`)).not.toBe('/');
 }
 
-describe('the OCI Sentry is confined once started', () => {
+describe('the OCI Sentry is confined once created', () => {
   it('seccomp filter, no_new_privs, no capabilities; the lifecycle goes on; a host write is refused', async () => {
     const rootfs = makeRootfs(path.join(dir, 'rootfs'));
     const b = makeBundle(path.join(dir, 'b'), (c) => (c.process.args = ['sh', '-c', 'echo up; sleep 1000']), rootfs);
@@ -45,15 +48,12 @@ describe('the OCI Sentry is confined once started', () => {
     fs.closeSync(o);
     expect(cr.status).toBe(0);
     const pid = JSON.parse(t.run(['state', 'cf']).stdout).pid as number;
-    // Created: set up, not confined yet, no guest code run.
-    expect(status(pid).Seccomp).toBe('0');
+    // Created: set up and confined, no guest code run yet.
+    confined(pid);
+    expect(fs.readFileSync(out, 'utf8')).toBe('tssandbox: forbidden open-write: errno 1\n');
     expect(t.run(['start', 'cf']).status).toBe(0);
     await waitFor(() => fs.readFileSync(out, 'utf8').includes('up\n'));
-    const s = status(pid);
-    expect(s.Seccomp).toBe('2');
-    expect(s.NoNewPrivs).toBe('1');
-    expect(s.CapEff).toBe('0000000000000000');
-    expect(fs.readFileSync(out, 'utf8')).toContain('tssandbox: forbidden open-write: errno 1');
+    confined(pid);
     expect(fs.existsSync(forbidden)).toBe(false);
     // The commands after start, served by the confined Sentry.
     expect(JSON.parse(t.run(['state', 'cf']).stdout).status).toBe('running');
@@ -66,5 +66,28 @@ describe('the OCI Sentry is confined once started', () => {
     await waitFor(() => !alive(pid));
     expect(JSON.parse(t.run(['state', 'cf']).stdout).status).toBe('stopped');
     expect(t.run(['delete', 'cf']).status).toBe(0);
+  });
+
+  it.skipIf(!fs.existsSync(FAST))('a pool member is confined when its create returns, before the container\'s process starts', async () => {
+    const rootfs = path.join(dir, 'rootfs');
+    const fast = cli(t.root, FAST);
+    const ready = () => (fs.existsSync(path.join(t.root, '.pool')) ? fs.readdirSync(path.join(t.root, '.pool')).filter((f) => f.endsWith('.sock')) : []);
+    // The first create through the native entry starts a member for the next.
+    const warm = makeBundle(path.join(dir, 'bw'), (c) => (c.process.args = ['true']), rootfs);
+    expect(fast.detached(['create', '--bundle', warm, 'pw'], warm).status).toBe(0);
+    expect(t.run(['delete', '--force', 'pw']).status).toBe(0);
+    await waitFor(() => ready().length > 0);
+    const b = makeBundle(path.join(dir, 'bp'), (c) => (c.process.args = ['sh', '-c', 'echo pool-up; id -u']), rootfs);
+    const r = fast.detached(['create', '--bundle', b, 'pc'], b);
+    expect(r.status, r.stderr).toBe(0);
+    const st = JSON.parse(fs.readFileSync(path.join(t.root, 'pc', 'state.json'), 'utf8'));
+    expect(st.sentryPid).toBeGreaterThan(0);
+    expect(JSON.parse(t.run(['state', 'pc']).stdout).status).toBe('created');
+    confined(st.sentryPid);
+    expect(fs.readFileSync(r.out, 'utf8')).toBe('');
+    expect(fast.run(['start', 'pc']).status).toBe(0);
+    await waitFor(() => !alive(st.pid));
+    expect(fs.readFileSync(r.out, 'utf8')).toBe('pool-up\n0\n');
+    expect(fast.run(['delete', 'pc']).status).toBe(0);
   });
 });

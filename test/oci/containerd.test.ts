@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, have, makeRootfs, ociImageTar, tmp, waitFor, killTree, processesWith } from './helpers';
+import { RUNTIME, containerdConfig, have, makeRootfs, ociImageTar, tmp, waitFor, killTree, processesWith } from './helpers';
 
 const ok = have('containerd') && have('ctr');
 const IMAGE = 'docker.io/library/tssandbox-busybox:test';
@@ -24,18 +24,9 @@ describe.skipIf(!ok)('containerd + ctr --runc-binary tssandbox', () => {
   beforeAll(async () => {
     dir = tmp('ctd');
     sock = path.join(dir, 'c.sock');
-    fs.writeFileSync(path.join(dir, 'config.toml'), [
-      'version = 2',
-      `root = "${dir}/root"`,
-      `state = "${dir}/state"`,
-      'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]',
-      '[grpc]', `  address = "${sock}"`,
-      '[ttrpc]', `  address = "${sock}.ttrpc"`,
-      '[debug]', `  address = "${dir}/debug.sock"`,
-      '',
-    ].join('\n'));
+    const config = containerdConfig(dir, sock, ['io.containerd.grpc.v1.cri']);
     const log = fs.openSync(path.join(dir, 'containerd.log'), 'w');
-    daemon = spawn('containerd', ['-c', path.join(dir, 'config.toml')], { stdio: ['ignore', log, log] });
+    daemon = spawn('containerd', ['-c', config], { stdio: ['ignore', log, log] });
     await waitFor(() => fs.existsSync(sock) && ctr(['version']).status === 0);
     const rootfs = makeRootfs(path.join(dir, 'rootfs'));
     const tar = ociImageTar(rootfs, path.join(dir, 'image.tar'), IMAGE);
@@ -59,7 +50,7 @@ describe.skipIf(!ok)('containerd + ctr --runc-binary tssandbox', () => {
   });
 
   it('ctr run --rm: output and exit status come back', () => {
-    const r = ctr(['run', '--rm', '--snapshotter', 'native', '--runc-binary', BIN, IMAGE, 'ctr-rm', 'sh', '-c', 'echo hello from ctr; uname -r; exit 7']);
+    const r = ctr(['run', '--rm', '--snapshotter', 'native', '--runc-binary', RUNTIME, IMAGE, 'ctr-rm', 'sh', '-c', 'echo hello from ctr; uname -r; exit 7']);
     expect(r.stdout).toContain('hello from ctr');
     expect(r.stdout).toContain('tssandbox');
     expect(r.status, r.stderr).toBe(7);
@@ -67,7 +58,7 @@ describe.skipIf(!ok)('containerd + ctr --runc-binary tssandbox', () => {
   });
 
   it('ctr run -d, task exec, task kill, delete', async () => {
-    const r = ctr(['run', '-d', '--snapshotter', 'native', '--runc-binary', BIN, IMAGE, 'ctr-d', 'sleep', '1000']);
+    const r = ctr(['run', '-d', '--snapshotter', 'native', '--runc-binary', RUNTIME, IMAGE, 'ctr-d', 'sleep', '1000']);
     expect(r.status, r.stderr).toBe(0);
     await waitFor(() => /ctr-d\s+\d+\s+RUNNING/.test(ctr(['task', 'ls']).stdout));
     const e = ctr(['task', 'exec', '--exec-id', 'e1', 'ctr-d', 'sh', '-c', 'echo exec says hi; ps | grep -c sleep; exit 3']);

@@ -9,7 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, have, makeRootfs, rootfsTar, tmp, waitFor, killTree, alive } from './helpers';
+import { BIN, have, makeRootfs, rootfsTar, tmp, waitFor, alive, stopDockerd } from './helpers';
 
 const DOCKER = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 const ok = have('dockerd') && (fs.existsSync(DOCKER) || have('docker'));
@@ -45,18 +45,7 @@ describe.skipIf(!ok)('docker --runtime=tssandbox', () => {
   }, 240_000);
 
   afterAll(async () => {
-    if (daemon?.pid) {
-      const ids = docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
-      if (ids.length) docker(['rm', '-f', ...ids]);
-      daemon.kill('SIGTERM');
-      const pid = daemon.pid;
-      await waitFor(() => !alive(pid), 1500).catch(() => killTree(pid));
-      killTree(pid);
-    }
-    if (dir) {
-      spawnSync('sh', ['-c', `grep " ${dir}" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r -n1 umount -l`]);
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    await stopDockerd(daemon, docker, dir);
     // Engines act on the container's stdio through its pid's /proc/<pid>/fd: the Sentry
     // holds no host /dev/null (src/oci/stdio.ts), so it stays as it was, through the
     // daemon's shutdown too. (The 65534 owner once found after test runs came from
@@ -84,6 +73,17 @@ describe.skipIf(!ok)('docker --runtime=tssandbox', () => {
     expect(docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'dd']).stdout.trim()).toBe('exited 0');
     expect(docker(['logs', 'dd']).stdout).toContain('got TERM');
     expect(docker(['rm', '-f', 'dd']).status).toBe(0);
+  });
+
+  it('stop with a grace period: SIGTERM ignored, SIGKILL after it', () => {
+    const r = run(['-d', '--name', 'grace', IMAGE, 'sh', '-c', 'trap "" TERM; echo ignoring; while true; do sleep 1; done']);
+    expect(r.status, r.stderr).toBe(0);
+    const s = docker(['stop', '-t', '2', 'grace']);
+    expect(s.status, s.stderr).toBe(0);
+    // 137: the SIGKILL at the end of the grace period ended it, not the SIGTERM.
+    expect(docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'grace']).stdout.trim()).toBe('exited 137');
+    expect(docker(['logs', 'grace']).stdout).toBe('ignoring\n');
+    expect(docker(['rm', 'grace']).status).toBe(0);
   });
 
   it('rm -f of a running container', async () => {

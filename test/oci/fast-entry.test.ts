@@ -117,6 +117,22 @@ describe.skipIf(!fs.existsSync(FAST))('the native OCI entry', () => {
     expect(fs.readFileSync(rec, 'utf8')).toBe('startContainer\npoststart\npoststop\n');
   });
 
+  it('a state directory longer than a socket path (engines\' are): start served natively; delete --force of a gone id too', async () => {
+    const long = cli(path.join(dir, 'x'.repeat(60), 'y'.repeat(60), 'state'), FAST);
+    const b = bundle((c) => (c.process.args = ['sh', '-c', 'echo long-ok']));
+    const cr = long.detached(['create', '--bundle', b, 'flong'], b);
+    expect(cr.status, cr.stderr).toBe(0);
+    expect(path.join(long.root, 'flong', 'ctl.sock').length).toBeGreaterThan(108);
+    const noNode = (args: string[]) => spawnSync(FAST, ['--root', long.root, ...args], { encoding: 'utf8', env: { PATH: '/nonexistent' }, timeout: 60_000 });
+    const st = noNode(['start', 'flong']);
+    expect(st.status, st.stderr).toBe(0);
+    await waitFor(() => fs.readFileSync(cr.out, 'utf8').includes('long-ok\n'));
+    expect(noNode(['delete', '--force', 'flong']).status).toBe(0);
+    // Engines delete twice: the second, of an id gone, is no error (as runc's).
+    const again = noNode(['delete', '--force', 'flong']);
+    expect(again.status, again.stderr).toBe(0);
+  });
+
   it('other commands and flags go to Node unchanged', () => {
     expect(t.run(['--version']).stdout).toBe(node.run(['--version']).stdout);
     expect(spawnSync(FAST, ['features'], { encoding: 'utf8' }).stdout).toBe(spawnSync(BIN, ['features'], { encoding: 'utf8' }).stdout);

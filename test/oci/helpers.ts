@@ -12,6 +12,11 @@ import { BIN } from '../helpers/paths';
 
 export { BIN };
 
+/** The native entry (what `tssandbox install` registers), when built. */
+export const FAST = path.join(path.dirname(BIN), '..', 'build', 'Release', 'tssandbox-oci');
+/** What engines are given here: the native entry if built (it creates through the pool), else the Node command line. */
+export const RUNTIME = fs.existsSync(FAST) ? FAST : BIN;
+
 /** A static busybox on the host (the tests need one that runs without a loader). */
 export function staticBusybox(): string | null {
   for (const p of ['/bin/busybox', '/usr/bin/busybox']) {
@@ -91,9 +96,9 @@ export function makeBundle(dir: string, edit: (c: any) => void = () => undefined
 }
 
 /** Polls fn (every 20 ms, at most `tries` times) until it returns a truthy value. */
-export async function waitFor<T>(fn: () => T | null | undefined | false, tries = 1500): Promise<T> {
+export async function waitFor<T>(fn: () => T | null | undefined | false | Promise<T | null | undefined | false>, tries = 1500): Promise<T> {
   for (let i = 0; i < tries; i++) {
-    const v = fn();
+    const v = await fn();
     if (v) return v;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -108,6 +113,16 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** /proc/PID/status as key/value pairs (Seccomp, CapEff, TracerPid, SigCgt...). */
+export function procStatus(pid: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
+    const m = /^(\w+):\s*(.*)$/.exec(l);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
 }
 
 /** Host processes whose command line mentions `needle` (to prove nothing was left behind). */
@@ -212,4 +227,44 @@ export function killTree(pid: number): void {
       // gone
     }
   }
+}
+
+/** Stops a dockerd of a test's own (its containers first), then unmounts and removes its directory. */
+export async function stopDockerd(
+  daemon: { pid?: number; kill(sig: NodeJS.Signals): boolean } | null, docker: (args: string[]) => SpawnSyncReturns<string>, dir: string,
+): Promise<void> {
+  if (daemon?.pid) {
+    const ids = docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
+    if (ids.length) docker(['rm', '-f', ...ids]);
+    daemon.kill('SIGTERM');
+    const pid = daemon.pid;
+    await waitFor(() => !alive(pid), 1500).catch(() => killTree(pid));
+    killTree(pid);
+  }
+  if (dir) {
+    spawnSync('sh', ['-c', `grep " ${dir}" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r -n1 umount -l`]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A config.toml for a containerd of a test's own: root, state and sockets under dir
+ * (the host's containerd is left alone), the snapshotters this machine lacks off, the
+ * listed plugins off too, then the test's own lines.
+ */
+export function containerdConfig(dir: string, sock: string, disabled: string[], extra: string[] = []): string {
+  const off = [...disabled, ...['aufs', 'btrfs', 'zfs', 'devmapper'].map((s) => `io.containerd.snapshotter.v1.${s}`)];
+  const file = path.join(dir, 'config.toml');
+  fs.writeFileSync(file, [
+    'version = 2',
+    `root = "${dir}/root"`,
+    `state = "${dir}/state"`,
+    `disabled_plugins = [${off.map((o) => `"${o}"`).join(', ')}]`,
+    '[grpc]', `  address = "${sock}"`,
+    '[ttrpc]', `  address = "${sock}.ttrpc"`,
+    '[debug]', `  address = "${dir}/debug.sock"`,
+    ...extra,
+    '',
+  ].join('\n'));
+  return file;
 }

@@ -333,6 +333,11 @@ describe('bad bundles and bad input: one line, non-zero exit, nothing left', () 
     ['relative path escaping the bundle', (b) => edit(b, (c) => (c.root.path = '../../etc')), /root\.path: relative path '\.\.\/\.\.\/etc' escapes the bundle/],
     ['bind source missing', (b) => edit(b, (c) => c.mounts.push({ destination: '/x', type: 'bind', source: '/no/such/dir', options: ['rbind'] })), /mounts\[\d+\]\.source: \/no\/such\/dir does not exist/],
     ['program missing', (b) => edit(b, (c) => (c.process.args = ['no-such-prog'])), /executable file not found/],
+    // Loaded at create (run at start): an ELF whose program headers are cut off fails create.
+    ['program that cannot be loaded', (b) => {
+      fs.writeFileSync(path.join(rootfs, 'bin', 'cut-elf'), fs.readFileSync(path.join(rootfs, 'bin', 'busybox')).subarray(0, 64), { mode: 0o755 });
+      edit(b, (c) => (c.process.args = ['/bin/cut-elf']));
+    }, /exec \/bin\/cut-elf: /],
   ];
 
   function edit(b: string, f: (c: any) => void): void {

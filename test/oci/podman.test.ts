@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, have, makeRootfs, rootfsTar, tmp, alive, waitFor } from './helpers';
+import { RUNTIME, have, makeRootfs, rootfsTar, tmp, alive, waitFor } from './helpers';
 import { canMakeNetns, cleanupNetns, vethPair, SANDBOX_V4 } from '../net/netns';
 
 const ok = have('podman') && have('conmon');
@@ -19,7 +19,7 @@ describe.skipIf(!ok)('podman --runtime tssandbox', () => {
   let dir = '';
   const podman = (args: string[]) => spawnSync('podman', [
     '--root', path.join(dir, 'storage'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'),
-    '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', BIN, ...args,
+    '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', RUNTIME, ...args,
   ], { encoding: 'utf8', timeout: 120_000 });
 
   beforeAll(() => {

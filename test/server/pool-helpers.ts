@@ -46,6 +46,18 @@ export async function until(what: string, cond: () => boolean, ms = 30_000): Pro
   }
 }
 
+/** Requests whose output, stderr and status through a pool must be a cold run's. */
+export const SAME_AS_COLD: Array<{ name: string; args: string[]; input?: string }> = [
+  { name: 'echo', args: ['/bin/echo', 'hello', 'pool'] },
+  { name: 'exit status', args: ['/bin/sh', '-c', 'echo out; echo err >&2; exit 7'] },
+  { name: 'stdin', args: ['/bin/cat'], input: 'line one\nline two\n' },
+  { name: 'env and flags', args: ['--env', 'FOO=bar', '/bin/sh', '-c', 'echo $FOO $HOME $LANG'] },
+  { name: 'cwd', args: ['/bin/sh', '-c', 'pwd; ls -d .'] },
+  { name: 'killed by a signal', args: ['/bin/sh', '-c', 'kill -TERM $$'] },
+  { name: 'not found', args: ['/nonexistent-tss/prog'] },
+  { name: 'a pipeline', args: ['/bin/sh', '-c', 'seq 1 2000 | sort -rn | head -3'] },
+];
+
 export interface Server {
   child: ChildProcess;
   socket: string;
@@ -56,7 +68,12 @@ export interface Server {
 
 export async function startServer(pool: number, extra: string[] = []): Promise<Server> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-pool-test-'));
-  const socket = path.join(dir, 'pool.sock');
+  return startServerAt(path.join(dir, 'pool.sock'), pool, extra);
+}
+
+/** A server at socket (in a directory of its own, which stopServer removes). */
+export async function startServerAt(socket: string, pool: number, extra: string[] = []): Promise<Server> {
+  fs.mkdirSync(path.dirname(socket), { recursive: true });
   const child = spawn(process.execPath, [BIN, 'serve', '--socket', socket, '--pool', String(pool), ...extra], {
     env: BASE_ENV, stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN } from '../helpers/paths';
 import { BASE_ENV, explain, runCli, runSandbox, spawnCollect, status, type RunResult } from '../helpers/run';
-import { alive, descendants, startServer, stopServer, until, type Server } from './pool-helpers';
+import { alive, descendants, SAME_AS_COLD, startServer, stopServer, until, type Server } from './pool-helpers';
 
 function via(s: Server, args: string[], input?: string): Promise<RunResult> {
   return runSandbox(['--via', s.socket, ...args], { input });
@@ -27,17 +27,7 @@ describe('run --via: the same as a cold run', () => {
   beforeAll(async () => { s = await startServer(2); }, 60_000);
   afterAll(async () => { if (s) await stopServer(s); });
 
-  const cases: Array<{ name: string; args: string[]; input?: string }> = [
-    { name: 'echo', args: ['/bin/echo', 'hello', 'pool'] },
-    { name: 'exit status', args: ['/bin/sh', '-c', 'echo out; echo err >&2; exit 7'] },
-    { name: 'stdin', args: ['/bin/cat'], input: 'line one\nline two\n' },
-    { name: 'env and flags', args: ['--env', 'FOO=bar', '/bin/sh', '-c', 'echo $FOO $HOME $LANG'] },
-    { name: 'cwd', args: ['/bin/sh', '-c', 'pwd; ls -d .'] },
-    { name: 'killed by a signal', args: ['/bin/sh', '-c', 'kill -TERM $$'] },
-    { name: 'not found', args: ['/nonexistent-tss/prog'] },
-    { name: 'a pipeline', args: ['/bin/sh', '-c', 'seq 1 2000 | sort -rn | head -3'] },
-  ];
-  for (const c of cases) {
+  for (const c of SAME_AS_COLD) {
     it(c.name, async () => {
       const cold = await runSandbox(c.args, { input: c.input });
       expectSame(cold, await via(s, c.args, c.input));

@@ -18,6 +18,7 @@ import { compileGuest } from '../helpers/build';
 import { BIN } from '../helpers/paths';
 import { BASE_ENV, explain, hasStackTrace, runCli, runNative, status, type RunResult } from '../helpers/run';
 import { startServer, stopServer } from '../server/pool-helpers';
+import { IMAGE_VERSION } from '../../src/snapshot/format';
 
 const GUESTS = path.join(path.dirname(new URL(import.meta.url).pathname), 'guests');
 let scratch: string;
@@ -86,6 +87,11 @@ describe('checkpoint, then restore: the output goes on as in an uninterrupted ru
     ['threads taking turns under a mutex and condvar (futex waits)', 'threads', ['1000'], 5],
     ['a periodic ITIMER_REAL goes on ticking', 'alarm', [], 3],
     ['an eventfd keeps its count', 'count_eventfd', ['800'], 3],
+    ['timerfds: a periodic one read in a loop, one far ahead, one expired and unread', 'timerfd', [], 3],
+    ['timer_create timers: a periodic signal with its value, a SIGEV_NONE one, the next id', 'posix_timer', [], 3],
+    ['unix sockets: pairs of each type and listeners with data queued, a connection not yet accepted, a closed peer', 'unix_sockets', ['300'], 5],
+    ['loopback TCP and UDP: connections with data queued, the backlog, a half close, datagrams, ports kept', 'inet_sockets', ['300'], 5],
+    ['fds in flight (SCM_RIGHTS): a pipe end with its data and a file at an offset in one message, an eventfd in a datagram', 'scm_rights', ['300'], 5],
   ];
   for (const [title, name, args, lines] of guests) {
     it(title, async () => {
@@ -98,12 +104,37 @@ describe('checkpoint, then restore: the output goes on as in an uninterrupted ru
     await expectResumes('python', ['/usr/bin/python3', path.join(GUESTS, 'loop.py')], 3);
   }, 240_000);
 
+  it('an epoll set (a pipe, an eventfd edge-triggered) waited on across the checkpoint', async () => {
+    if (!fs.existsSync('/usr/bin/python3')) return;
+    await expectResumes('epoll', ['/usr/bin/python3', path.join(GUESTS, 'epoll_ticks.py')], 3);
+  }, 240_000);
+
+  it('an HTTP server inside keeps serving (a thread on loopback, its listener in an epoll set)', async () => {
+    if (!fs.existsSync('/usr/bin/python3')) return;
+    await expectResumes('http', ['/usr/bin/python3', path.join(GUESTS, 'http_serve.py')], 5);
+  }, 240_000);
+
   it('a pipeline with a shell waiting for it', async () => {
     await expectResumes('pipeline', ['/bin/sh', '-c', `${count} 1200 | cat -n; echo "end $?"`], 5);
   }, 240_000);
 
   it('yes | head -c | md5sum: pipes full of data', async () => {
     await expectResumes('yes', ['/bin/sh', '-c', 'echo go; yes abcdefgh | head -c 600000000 | md5sum'], 1);
+  }, 240_000);
+});
+
+describe('tmpfs mounts', () => {
+  it('a --tmpfs mount and /dev/shm keep what the guest wrote there', async () => {
+    const image = path.join(scratch, 'tmpfs');
+    const script = 'echo one > /scratch/a; mkdir /scratch/d; echo two > /scratch/d/b; ln -s a /scratch/l; echo shm > /dev/shm/s; '
+      + 'echo ready; read x; cat /scratch/a /scratch/d/b /scratch/l /dev/shm/s; ls /scratch; readlink /scratch/l';
+    const first = await runAndCheckpoint(['--tmpfs', '/scratch', '/bin/sh', '-c', script], image, 1);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toBe('ready\n');
+    const rest = await restore(image);
+    expect(rest.stderr, explain(rest)).toBe('');
+    expect(rest.stdout, explain(rest)).toBe('one\ntwo\none\nshm\na\nd\nl\na\n');
+    expect(status(rest), explain(rest)).toBe(0);
   }, 240_000);
 });
 
@@ -127,11 +158,11 @@ describe('the overlay upper layer goes with the image', () => {
   it('files written, linked, deleted and held open before the checkpoint are there after it', async () => {
     // Compared with an uninterrupted sandbox run (natively this would delete /etc/hostname).
     const script = [
-      'mkdir -p /tmp/w/d; echo hello > /tmp/w/a; ln /tmp/w/a /tmp/w/b; ln -s a /tmp/w/s; rm -f /etc/hostname',
-      'exec 3>/tmp/w/open; echo first >&3; echo ready',
+      'mkdir -p /tss-ckpt-w/d; echo hello > /tss-ckpt-w/a; ln /tss-ckpt-w/a /tss-ckpt-w/b; ln -s a /tss-ckpt-w/s; rm -f /etc/hostname',
+      'exec 3>/tss-ckpt-w/open; echo first >&3; echo ready',
       `i=0; while [ $i -lt 400 ]; do ${count} 1 >/dev/null; i=$((i+1)); done`,
-      'echo second >&3; cat /tmp/w/open; ls -l /tmp/w | sed 1d | awk "{print \\$1, \\$2, \\$NF}"',
-      'cat /tmp/w/b; readlink /tmp/w/s; ls /etc/hostname 2>&1; echo done',
+      'echo second >&3; cat /tss-ckpt-w/open; ls -l /tss-ckpt-w | sed 1d | awk "{print \\$1, \\$2, \\$NF}"',
+      'cat /tss-ckpt-w/b; readlink /tss-ckpt-w/s; ls /etc/hostname 2>&1; echo done',
     ].join('; ');
     const args = ['/bin/sh', '-c', script];
     const cold = await runCli(['run', ...args], { timeoutMs: 120_000 });
@@ -204,6 +235,35 @@ describe('a template held restored in the warm pool (serve --template)', () => {
   }, 240_000);
 });
 
+describe('a template restored again and again in one reused worker (serve --template --reuse)', () => {
+  it('each copy starts from the template\'s state (copy-on-write copies, none sees another\'s writes)', async () => {
+    if (!fs.existsSync('/usr/bin/python3')) return;
+    const image = path.join(scratch, 'pystate');
+    // State changed by each request after the resume: a copy sharing pages with another would see it.
+    const args = ['/usr/bin/python3', '-c', 'import json, re, asyncio, sys\nstate = {"n": 100}\nblob = bytearray(8 << 20)\nprint("ready", flush=True)\nline = sys.stdin.readline()\nstate["n"] += len(line)\nblob[0] = (blob[0] + len(line)) % 256\nprint("got", line.strip(), state["n"], blob[0], flush=True)'];
+    const first = await runAndCheckpoint(args, image, 1);
+    expect(first.code, first.stderr).toBe(0);
+    const server = await startServer(1, ['--template', image, '--reuse', '10']);
+    try {
+      const words = ['a', 'bb', 'ccc', 'dddd'];
+      const pids = new Set<number>();
+      for (const w of words) {
+        const r = await runCli(['restore', '--via', server.socket, '--image-path', image], { input: `${w}\n`, timeoutMs: 120_000 });
+        expect(status(r), explain(r)).toBe(0);
+        expect(r.stdout, explain(r)).toBe(`got ${w} ${100 + w.length + 1} ${w.length + 1}\n`);
+        for (const p of server.workers()) pids.add(p);
+      }
+      // One worker served them all (a fresh one per request would show as several).
+      expect(pids.size).toBe(1);
+      // A plain run through the template pool still works (a fresh worker builds it).
+      const plain = await runCli(['run', '--via', server.socket, '/bin/echo', 'plain'], { timeoutMs: 120_000 });
+      expect(plain.stdout, explain(plain)).toBe('plain\n');
+    } finally {
+      await stopServer(server);
+    }
+  }, 240_000);
+});
+
 describe('refused and bad images: one line, exit 125', () => {
   let image: string;
   let good: Buffer;
@@ -233,7 +293,7 @@ describe('refused and bad images: one line, exit 125', () => {
   it('a wrong version', async () => {
     const b = Buffer.from(good);
     b.writeUInt32LE(99, 8);
-    oneLine(await restore(variant('v99', b)), /^tssandbox: restore: .*image version 99, this tssandbox reads version 1$/);
+    oneLine(await restore(variant('v99', b)), new RegExp(`^tssandbox: restore: .*image version 99, this tssandbox reads version ${IMAGE_VERSION}$`));
   });
 
   it('a truncated image', async () => {
@@ -298,7 +358,7 @@ describe('refused and bad images: one line, exit 125', () => {
 
 describe('a state the image cannot hold yet', () => {
   it('is refused by name, and the sandbox goes on', async () => {
-    const prog = compileGuest('count_socket', 'dynamic', { srcDir: GUESTS });
+    const prog = compileGuest('count_refused', 'dynamic', { srcDir: GUESTS });
     const native = await runNative([prog, '300']);
     const r = await runAndCheckpoint([prog, '300'], path.join(scratch, 'refused'), 2);
     expect(r.stderr).toMatch(/^tssandbox: checkpoint failed: cannot checkpoint: fd 3 of pid 1 is a \w+ \(not supported yet\); the sandbox goes on\n$/);

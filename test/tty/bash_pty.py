@@ -4,7 +4,8 @@ terminal: arithmetic, a background job and `jobs`, ^C on a foreground sleep, ^Z 
 window size changes, exit. Prints one line per step; exit status 0 when all passed.
 With a third argument "host", runs without -t: the host terminal is passed through and
 host ^C/^Z reach the guest's foreground job through kernel.foregroundPgid.
-Usage: bash_pty.py NODE TSSANDBOX_BIN [host]"""
+Usage: bash_pty.py NODE TSSANDBOX_BIN [host], or bash_pty.py TSSANDBOX '' [host] (the native
+front, the command as users run it)"""
 import os, pty, select, signal, struct, sys, fcntl, termios, time
 
 node, binpath = sys.argv[1], sys.argv[2]
@@ -19,7 +20,8 @@ if pid == 0:
     env = dict(os.environ, PS1='PROMPT> ', TERM='dumb', HOME='/tmp')
     env.pop('PROMPT_COMMAND', None)
     flags = [] if host_mode else ['-t']
-    os.execve(node, [node, binpath, 'run', *flags, '/bin/bash', '--norc', '--noprofile', '-i'], env)
+    head = [node, binpath] if binpath else [node]
+    os.execve(node, [*head, 'run', *flags, '/bin/bash', '--norc', '--noprofile', '-i'], env)
 
 setwinsz(fd, 30, 100)
 buf = b''

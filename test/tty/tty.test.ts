@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { compileGuest, LINKAGES } from '../helpers/build';
 import { expectSameAsNative } from '../helpers/run';
-import { BIN } from '../helpers/paths';
+import { BIN, FRONT } from '../helpers/paths';
 
 const SRC = path.join(__dirname, 'guests');
 
@@ -27,8 +27,11 @@ describe('pty semantics match Linux', () => {
 
 const haveTools = fs.existsSync('/bin/bash') && spawnSync('python3', ['-c', 'import pty'], { stdio: 'ignore' }).status === 0;
 
+// The command as users run it (the native front: the Sentry in its own user namespace).
+const CMD = fs.existsSync(FRONT) ? [FRONT, ''] : [process.execPath, BIN];
+
 function driveBash(mode: string[]): void {
-  const r = spawnSync('python3', [path.join(__dirname, 'bash_pty.py'), process.execPath, BIN, ...mode], {
+  const r = spawnSync('python3', [path.join(__dirname, 'bash_pty.py'), ...CMD, ...mode], {
     encoding: 'utf8',
     timeout: 110_000,
   });

@@ -103,6 +103,19 @@ export class EpollFile extends FileDescription {
     return false;
   }
 
+  /** Checkpoint support (src/snapshot): the interest list as it stands. */
+  snapshotItems(): Array<{ fd: number; file: FileDescription; events: number; data: Buffer; pending: number; disabled: boolean }> {
+    return [...this.items.values()].filter((it) => !it.file.released)
+      .map((it) => ({ fd: it.fd, file: it.file, events: it.events, data: it.data, pending: it.pending, disabled: it.disabled }));
+  }
+
+  /** Checkpoint support (src/snapshot): an item of a restored interest list, with its edge and one-shot state. */
+  restoreItem(fd: number, file: FileDescription, events: number, data: Buffer, pending: number, disabled: boolean): void {
+    const it: Item = { fd, file, events: events >>> 0, data: Buffer.from(data), entry: null as unknown as WaitEntry, pending: pending >>> 0, disabled };
+    this.watch(it);
+    this.items.set(fd, it);
+  }
+
   /** Collects up to max ready events (consuming edge/oneshot state). */
   collect(max: number): EpollEvent[] {
     const out: EpollEvent[] = [];

@@ -51,6 +51,8 @@ export interface CachedName {
   ino: number;
   mode: number;
   at: number;
+  /** The inode a lookup made of it (kept alive while the entry is). */
+  node: object | null;
 }
 
 /** A STAT payload (FIELDS order) at p[off]. */
@@ -111,7 +113,7 @@ export class DirCache {
     const m = new Map<string, CachedName>();
     for (const e of ents) {
       const raw = e.raw ?? null;
-      m.set(e.name, { exists: true, st: e.st ?? null, raw, rawOff: e.rawOff ?? 0, ask: e.st === undefined && raw === null, ino: e.ino, mode: e.mode, at });
+      m.set(e.name, { exists: true, st: e.st ?? null, raw, rawOff: e.rawOff ?? 0, ask: e.st === undefined && raw === null, ino: e.ino, mode: e.mode, at, node: null });
     }
     this.names = m;
     this.listedAt = ents.partial ? -1 : at;
@@ -122,7 +124,7 @@ export class DirCache {
   set(name: string, st: Stat | null, at: number): void {
     // Names met one by one (negative lookups of many names) are bounded too.
     if (this.names.size >= 4096 + 2 * this.count) this.unknownAll();
-    this.names.set(name, { exists: st !== null, st, raw: null, rawOff: 0, ask: false, ino: st?.ino ?? 0, mode: st?.mode ?? 0, at });
+    this.names.set(name, { exists: st !== null, st, raw: null, rawOff: 0, ask: false, ino: st?.ino ?? 0, mode: st?.mode ?? 0, at, node: null });
   }
   /** The sandbox removed name. */
   absent(name: string, at: number): void {
@@ -152,11 +154,15 @@ export class DirCache {
  * readdir-plus round trip per ~800 entries, and the Gofer's statx of each) is cheaper
  * than asking name by name: at least 4, more for big directories (st_size ~ 32 bytes
  * per entry on ext4; a listing costs the Gofer ~1.5 µs an entry, a lookup ~30 µs).
- * Half the last listing's entries at least: a directory the sandbox fills (each create
- * begins with a lookup that misses) is then listed O(log n) times, not every few names.
+ * A sixteenth of the last listing's entries at least (about where its statx work costs
+ * what the lookups cost): a directory whose listing expired (shared trees: 100 ms) is
+ * listed again after a few of its names are asked, not half of them (git status after
+ * its first pass). A directory the sandbox fills is not listed again and again for
+ * it: creates begin with no lookup (hostfs createIfAbsent), and in a shared tree only
+ * names found count as misses (an exclusive one, once listed, stays listed).
  */
 export function listAfter(dirSize: number, lastCount: number): number {
-  return Math.max(4, Math.floor(dirSize / 512), lastCount >> 1);
+  return Math.max(4, Math.floor(dirSize / 512), lastCount >> 4);
 }
 
 /** Debug counters (TSSANDBOX_FS_STATS=1 prints them at exit; tests read them). */
@@ -174,7 +180,7 @@ export const fsStats = {
 export function fsStatsLine(): string {
   const s = fsStats;
   return `tssandbox: fs-stats gofer_calls=${goferCalls.n} lookup_hits=${s.lookupHits} lookup_misses=${s.lookupMisses} ` +
-    `stat_hits=${s.statHits} stat_misses=${s.statMisses} readdir_hits=${s.readdirHits} readdir_misses=${s.readdirMisses} readdir_prefetched=${s.readdirPrefetched}`;
+    `stat_hits=${s.statHits} stat_misses=${s.statMisses} readdir_hits=${s.readdirHits} readdir_misses=${s.readdirMisses} readdir_prefetched=${s.readdirPrefetched} written_behind=${goferCalls.deferred}`;
 }
 
 if (process.env.TSSANDBOX_FS_STATS === '1') {

@@ -7,10 +7,10 @@
  */
 import * as nfs from 'fs';
 import * as E from '../../../src/abi/errno';
-import { GoferClient } from '../../../src/gofer/client';
+import { Confined, GoferClient } from '../../../src/gofer/client';
 import { Op, FIELDS, STAT_BYTES } from '../../../src/gofer/protocol';
 import { emptyStat, type Stat } from '../../vfs/inode';
-import type { HostBackend, HostDirent, PartialListing } from './host-backend';
+import type { HostBackend, HostDirent, Owner, PartialListing } from './host-backend';
 import { readStat } from './cache';
 
 export class GoferBackend implements HostBackend {
@@ -22,6 +22,11 @@ export class GoferBackend implements HostBackend {
   ) {}
 
   lastStat: Stat | null = null;
+  /**
+   * Set while guests watch this tree on the host (host-watch.ts): every request that
+   * may change the host runs inside it, so the host's echo of it is not delivered twice.
+   */
+  around: { readonly active: boolean; own<T>(f: () => T): T } | null = null;
 
   get dead(): boolean {
     return this.c.dead;
@@ -34,12 +39,19 @@ export class GoferBackend implements HostBackend {
    * One request: -ENAMETOOLONG when the paths do not fit a request (they would be cut
    * short, naming another file), -EIO for anything the transport throws.
    */
-  private call(op: Op, p1: string, p2 = '', flags = 0, mode = 0, aux = 0, a = 0, b = 0): number {
+  private call(op: Op, p1: string, p2 = '', flags = 0, mode = 0, aux = 0, a = 0, b = 0, c = 0, d = 0): number {
     if (p1.length + p2.length > GoferBackend.PATHS_MAX) return -E.ENAMETOOLONG; // latin1: a char a byte
+    const w = this.around;
+    if (w !== null && w.active && CHANGES.has(op) && (op !== Op.Open || (flags & OPEN_CHANGES) !== 0)) {
+      return w.own(() => this.send(op, p1, p2, flags, mode, aux, a, b, c, d));
+    }
+    return this.send(op, p1, p2, flags, mode, aux, a, b, c, d);
+  }
+  private send(op: Op, p1: string, p2: string, flags: number, mode: number, aux: number, a: number, b: number, c: number, d: number): number {
     try {
-      const r = this.c.call(op, this.mount, p1, p2, flags, mode, aux, a, b);
-      // An fd only rides with a successful Open or CreateExcl: any other is closed.
-      if (this.c.fd >= 0 && ((op !== Op.Open && op !== Op.CreateExcl) || r < 0)) {
+      const r = this.c.call(op, this.mount, p1, p2, flags, mode, aux, a, b, c, d);
+      // An fd only rides with a successful Open, CreateExcl or Watch: any other is closed.
+      if (this.c.fd >= 0 && ((op !== Op.Open && op !== Op.CreateExcl && op !== Op.Watch) || r < 0)) {
         try { nfs.closeSync(this.c.fd); } catch { /* gone */ }
         this.c.fd = -1;
       }
@@ -49,8 +61,8 @@ export class GoferBackend implements HostBackend {
     }
   }
 
-  private simple(op: Op, rel: string, p2 = '', mode = 0, aux = 0, a = 0, b = 0): number {
-    const r = this.call(op, rel, p2, 0, mode, aux, a, b);
+  private simple(op: Op, rel: string, p2 = '', mode = 0, aux = 0, a = 0, b = 0, c = 0, d = 0): number {
+    const r = this.call(op, rel, p2, 0, mode, aux, a, b, c, d);
     return r < 0 ? r : 0;
   }
 
@@ -122,22 +134,23 @@ export class GoferBackend implements HostBackend {
     const p = this.c.payload;
     this.lastStat = p.length >= STAT_BYTES ? readStat(p, 0) : null;
   }
-  private make(op: Op, rel: string, p2: string, mode: number): number {
+  private make(op: Op, rel: string, p2: string, mode: number, owner?: Owner): number {
     this.lastStat = null;
-    const r = this.simple(op, rel, p2, mode);
-    if (r === 0) this.takeStat();
+    const r = Math.min(0, owner === undefined ? this.call(op, rel, p2, 0, mode) : this.call(op, rel, p2, OWNER_GIVEN, mode, 0, owner[0], owner[1]));
+    // EEXIST of CreateExcl carries the existing name's attributes (its lookup).
+    if (r === 0 || (r === -E.EEXIST && op === Op.CreateExcl)) this.takeStat();
     return r;
   }
-  mkdir(rel: string, mode: number): number {
-    return this.make(Op.Mkdir, rel, '', mode);
+  mkdir(rel: string, mode: number, owner?: Owner): number {
+    return this.make(Op.Mkdir, rel, '', mode, owner);
   }
   private created = -1;
-  createExcl(rel: string, mode: number): number {
+  createExcl(rel: string, mode: number, owner?: Owner): number {
     const left = this.takeCreatedFd(); // one nobody took: closed, not leaked
     if (left >= 0) {
       try { nfs.closeSync(left); } catch { /* gone */ }
     }
-    const r = this.make(Op.CreateExcl, rel, '', mode);
+    const r = this.make(Op.CreateExcl, rel, '', mode, owner);
     if (r === 0) this.created = this.c.fd;
     this.c.fd = -1;
     return r;
@@ -147,14 +160,17 @@ export class GoferBackend implements HostBackend {
     this.created = -1;
     return fd;
   }
-  symlink(target: string, rel: string): number {
-    return this.make(Op.Symlink, rel, target, 0);
+  symlink(target: string, rel: string, owner?: Owner): number {
+    return this.make(Op.Symlink, rel, target, 0, owner);
   }
   link(oldRel: string, newRel: string): number {
     return this.simple(Op.Link, oldRel, newRel);
   }
   unlink(rel: string): number {
-    return this.simple(Op.Unlink, rel);
+    this.lastStat = null;
+    const r = this.simple(Op.Unlink, rel);
+    if (r === 0) this.takeStat(); // what was removed, when the Gofer said
+    return r;
   }
   rmdir(rel: string): number {
     return this.simple(Op.Rmdir, rel);
@@ -171,8 +187,46 @@ export class GoferBackend implements HostBackend {
   truncate(rel: string, size: number): number {
     return this.simple(Op.Truncate, rel, '', 0, 0, size);
   }
-  lutimes(rel: string, atime: number, mtime: number): number {
-    return this.simple(Op.Utimes, rel, '', 0, 0, atime, mtime);
+  lutimes(rel: string, atime: readonly [number, number], mtime: readonly [number, number]): number {
+    return this.simple(Op.Utimes, rel, '', 0, 0, atime[0], atime[1], mtime[0], mtime[1]);
+  }
+  // ---- write-behind (hostfs setattr of a file the sandbox made) ----
+  writesBehind(rel: string): boolean {
+    const w = this.around;
+    return WRITE_BEHIND && rel.length <= GoferBackend.PATHS_MAX && (this.c.confined & Confined.FileCaps) !== 0 && !this.c.dead && (w === null || !w.active);
+  }
+  private defer(op: Op, rel: string, mode: number, aux: number, a: number, b: number, c: number, d: number, failed: (res: number) => void): number {
+    return this.c.defer(op, this.mount, rel, '', 0, mode, aux, a, b, c, d, failed);
+  }
+  deferChmod(rel: string, mode: number, failed: (res: number) => void): number {
+    return this.defer(Op.Chmod, rel, mode, 0, 0, 0, 0, 0, failed);
+  }
+  deferChown(rel: string, uid: number, gid: number, failed: (res: number) => void): number {
+    return this.defer(Op.Chown, rel, uid, gid, 0, 0, 0, 0, failed);
+  }
+  deferUtimes(rel: string, atime: readonly [number, number], mtime: readonly [number, number], failed: (res: number) => void): number {
+    return this.defer(Op.Utimes, rel, 0, 0, atime[0], atime[1], mtime[0], mtime[1], failed);
+  }
+  sent(gen: number): boolean {
+    return gen < this.c.gen || this.c.pending === 0;
+  }
+  flush(): void {
+    try {
+      this.c.flush();
+    } catch {
+      /* the transport's failure made the client dead: every call is EIO */
+    }
+  }
+
+  /** A host inotify watch on directory rel (host-watch.ts). */
+  watch(rel: string): { wd: number; fd: number } {
+    const r = this.call(Op.Watch, rel);
+    const fd = r > 0 ? this.c.fd : -1;
+    this.c.fd = -1;
+    return { wd: r, fd };
+  }
+  unwatch(wd: number): void {
+    this.call(Op.Unwatch, '', '', 0, 0, wd);
   }
   statfs(): number[] | number {
     const r = this.call(Op.Statfs, '');
@@ -183,6 +237,19 @@ export class GoferBackend implements HostBackend {
   }
 }
 
+
+/** TSSANDBOX_WRITE_BEHIND=0: every setattr waits for its own round trip (to measure what write-behind saves). */
+const WRITE_BEHIND = process.env.TSSANDBOX_WRITE_BEHIND !== '0';
+
+/** CreateExcl/Mkdir/Symlink flag: numbers a, b are the new node's owner (native/gofer_server.cc kOwnerGiven). */
+const OWNER_GIVEN = 1;
+
+/** Open flags that change the file (an open alone reports nothing the watches ask for). */
+const OPEN_CHANGES = nfs.constants.O_TRUNC | nfs.constants.O_CREAT;
+
+/** Requests that may change the host tree (and so make the host report an event). */
+const CHANGES = new Set<Op>([Op.Open, Op.Mkdir, Op.CreateExcl, Op.Unlink, Op.Rmdir, Op.Rename, Op.Symlink, Op.Link,
+  Op.Chmod, Op.Chown, Op.Truncate, Op.Utimes]);
 
 /**
  * count READDIR entries at off into out: the offset after them, or -EIO (garbled).

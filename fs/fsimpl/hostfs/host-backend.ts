@@ -6,7 +6,11 @@
  */
 import * as nfs from 'fs';
 import * as E from '../../../src/abi/errno';
+import { UTIME_NOW, UTIME_OMIT } from '../../../src/abi/fs';
 import { emptyStat, type Stat } from '../../vfs/inode';
+
+/** Owner of a node the sandbox makes: [uid, gid], -1 for the host's choice. */
+export type Owner = readonly [number, number];
 
 export interface HostDirent {
   name: string;
@@ -39,15 +43,17 @@ export interface HostBackend {
   /** Opens a regular file or directory (Node fs.constants flags; O_NOFOLLOW is implied). */
   open(rel: string, flags: number, mode: number): number;
   /**
-   * Attributes that came with the last successful open (of the opened file) or
-   * mkdir/createExcl/symlink (of the new node), when the backend had them (host st.dev).
+   * Attributes that came with the last successful open (of the opened file),
+   * mkdir/createExcl/symlink (of the new node), createExcl's EEXIST (of the name that
+   * exists) or unlink (of what it removed), when the backend had them (host st.dev).
    */
   readonly lastStat: Stat | null;
   /** The O_WRONLY fd of the file the last createExcl made (the caller's now), or -1. */
   takeCreatedFd(): number;
-  mkdir(rel: string, mode: number): number;
-  createExcl(rel: string, mode: number): number;
-  symlink(target: string, rel: string): number;
+  /** owner: the new node's [uid, gid] (-1: as the host makes it), when the sandbox names one. */
+  mkdir(rel: string, mode: number, owner?: Owner): number;
+  createExcl(rel: string, mode: number, owner?: Owner): number;
+  symlink(target: string, rel: string, owner?: Owner): number;
   link(oldRel: string, newRel: string): number;
   unlink(rel: string): number;
   rmdir(rel: string): number;
@@ -55,12 +61,38 @@ export interface HostBackend {
   chmod(rel: string, mode: number): number;
   lchown(rel: string, uid: number, gid: number): number;
   truncate(rel: string, size: number): number;
-  /** Times in seconds (fractional). */
-  lutimes(rel: string, atime: number, mtime: number): number;
+  /** Times as (sec, nsec), nsec possibly UTIME_NOW or UTIME_OMIT (utimensat's). */
+  lutimes(rel: string, atime: readonly [number, number], mtime: readonly [number, number]): number;
   statfs(): number[] | number;
+  /**
+   * Write-behind (optional): whether a setattr of a file the sandbox made may go with
+   * the next round trip instead of its own (the Gofer may set any owner, mode and times,
+   * and no host watch waits for its echo); then the deferred calls, which return the
+   * generation that must be sent before the host shows the change (`sent(gen)`), and
+   * `flush` to send it now. `failed` hears of a deferred call the host refused.
+   */
+  writesBehind?(rel: string): boolean;
+  deferChmod?(rel: string, mode: number, failed: (res: number) => void): number;
+  deferChown?(rel: string, uid: number, gid: number, failed: (res: number) => void): number;
+  deferUtimes?(rel: string, atime: readonly [number, number], mtime: readonly [number, number], failed: (res: number) => void): number;
+  sent?(gen: number): boolean;
+  flush?(): void;
   /** True once the backend can no longer serve (gofer died): every call gives EIO. */
   readonly dead: boolean;
 }
+
+/**
+ * Whether the Sentry's own fstat shows host owners: not in a user namespace of its own
+ * (the launcher's, where host root and every other unmapped id read as 65534). Read at
+ * start-up, before the Sentry confines itself.
+ */
+export const sentrySeesHostIds: boolean = (() => {
+  try {
+    return /^\s*0\s+0\s+4294967295\s*$/.test(nfs.readFileSync('/proc/self/uid_map', 'utf8'));
+  } catch {
+    return false;
+  }
+})();
 
 /** Node's fs errors carry the negative errno in .errno on Linux. */
 export function hostErr(e: unknown): number {
@@ -97,7 +129,7 @@ const LSTAT_OPTS = { bigint: true, throwIfNoEntry: false } as const;
  */
 export class DirectBackend implements HostBackend {
   readonly dead = false;
-  readonly lastStat = null;
+  lastStat: Stat | null = null;
   takeCreatedFd(): number {
     return -1;
   }
@@ -149,7 +181,9 @@ export class DirectBackend implements HostBackend {
       return hostErr(e);
     }
   }
+  // lastStat answers the call just made: the calls that do not fill it in clear it.
   open(rel: string, flags: number, mode: number): number {
+    this.lastStat = null;
     try {
       return nfs.openSync(this.path(rel), flags | nfs.constants.O_NOFOLLOW, mode);
     } catch (e) {
@@ -157,19 +191,27 @@ export class DirectBackend implements HostBackend {
     }
   }
   mkdir(rel: string, mode: number): number {
+    this.lastStat = null;
     return this.run(() => nfs.mkdirSync(this.path(rel), { mode }));
   }
   createExcl(rel: string, mode: number): number {
     const c = nfs.constants;
-    return this.run(() => nfs.closeSync(nfs.openSync(this.path(rel), c.O_CREAT | c.O_EXCL | c.O_WRONLY | c.O_NOFOLLOW, mode)));
+    this.lastStat = null;
+    const r = this.run(() => nfs.closeSync(nfs.openSync(this.path(rel), c.O_CREAT | c.O_EXCL | c.O_WRONLY | c.O_NOFOLLOW, mode)));
+    const st = r === 0 || r === -E.EEXIST ? this.lstat(rel) : -E.ENOENT;
+    if (typeof st !== 'number') this.lastStat = st;
+    return r;
   }
   symlink(target: string, rel: string): number {
+    this.lastStat = null;
     return this.run(() => nfs.symlinkSync(Buffer.from(target, 'latin1'), this.path(rel)));
   }
   link(oldRel: string, newRel: string): number {
     return this.run(() => nfs.linkSync(this.path(oldRel), this.path(newRel)));
   }
   unlink(rel: string): number {
+    const st = this.lstat(rel);
+    this.lastStat = typeof st === 'number' ? null : st;
     return this.run(() => nfs.unlinkSync(this.path(rel)));
   }
   rmdir(rel: string): number {
@@ -199,8 +241,14 @@ export class DirectBackend implements HostBackend {
       }
     });
   }
-  lutimes(rel: string, atime: number, mtime: number): number {
-    return this.run(() => nfs.lutimesSync(this.path(rel), atime, mtime));
+  lutimes(rel: string, atime: readonly [number, number], mtime: readonly [number, number]): number {
+    // Node takes float seconds (sub-microsecond precision lost; this backend is the
+    // fallback without the Gofer): OMIT is the current value, NOW the host's clock.
+    const st = this.lstat(rel);
+    if (typeof st === 'number') return st;
+    const sec = (t: readonly [number, number], s: number, ns: number): number =>
+      t[1] === UTIME_OMIT ? s + ns / 1e9 : t[1] === UTIME_NOW ? Date.now() / 1000 : t[0] + t[1] / 1e9;
+    return this.run(() => nfs.lutimesSync(this.path(rel), sec(atime, st.atimeSec, st.atimeNsec), sec(mtime, st.mtimeSec, st.mtimeNsec)));
   }
   statfs(): number[] | number {
     try {

@@ -13,18 +13,26 @@ import {
   S_IFMT, S_IFDIR, S_IFREG, O_ACCMODE, O_RDONLY, O_TRUNC, O_WRONLY, O_RDWR,
   RENAME_NOREPLACE,
 } from '../../../src/abi/fs';
-import { FileSystem, Inode, type Stat, type DirEntry, type SetAttr, nowTs } from '../../vfs/inode';
-import { hostErr, statFromHost, type HostBackend } from './host-backend';
-import { DirFile, FileDescription, SeekableFile } from '../../vfs/file';
+import { FileSystem, Inode, type Stat, type DirEntry, type SetAttr } from '../../vfs/inode';
+import { sentrySeesHostIds, statFromHost, type HostBackend, type Owner } from './host-backend';
+import { DirFile, FileDescription } from '../../vfs/file';
 import { stableIds, stableIno } from '../../../src/determinism/stable-ids';
-import { goferNative } from '../../../src/gofer/native';
 import { DirPrefetch } from './prefetch';
+import { IdentityTable } from './identity';
+import { GoferBackend } from './gofer-backend';
+import { HostWatch } from './host-watch';
+import { HostFdSlot } from './fd-cache';
+import { HostFsFile } from './file';
+import { setattrHost } from './setattr';
+import { notifyInode, IN_Q_OVERFLOW } from '../../vfs/inotify';
 import { CachePolicy, DirCache, DirCacheLru, attrsOf, fsStats, listAfter, now, type CacheMode, type CachedName } from './cache';
 
 /** A name a complete, fresh listing does not have. */
-const ABSENT: CachedName = { exists: false, st: null, raw: null, rawOff: 0, ask: false, ino: 0, mode: 0, at: 0 };
+const ABSENT: CachedName = { exists: false, st: null, raw: null, rawOff: 0, ask: false, ino: 0, mode: 0, at: 0, node: null };
 
 export { hostErr, statFromHost } from './host-backend';
+export { HostFdCache, HostFdSlot, hostFdCache } from './fd-cache';
+export { HostFsFile } from './file';
 
 /** --deterministic: a listing sorted by name (not the host's order), with stable inode numbers. */
 function shownEntries(dev: number, es: DirEntry[]): DirEntry[] {
@@ -42,6 +50,14 @@ export class HostFs extends FileSystem {
   readonly prefetch: DirPrefetch;
   /** Bounds the names cached in this tree's directories (cache.ts). */
   readonly dirLru = new DirCacheLru<HostInode>();
+  /**
+   * Host owners of files whose times the Sentry's own futimens was refused (EPERM: not
+   * the owner outside, as under the launcher run by root): those go to the Gofer at
+   * once, without a failing host call and its thrown error (~10 µs) each time.
+   */
+  readonly futimesRefused = new Set<number>();
+  /** Host inotify watches of the directories guests watch (shared trees over the Gofer: host-watch.ts). */
+  private hostWatch: HostWatch | null = null;
 
   /**
    * backend.root must be an absolute, already-resolved host directory (the CLI realpaths
@@ -77,17 +93,14 @@ export class HostFs extends FileSystem {
    * mmap coherence (all keyed on the inode) are shared by every process. Weak: an inode
    * nobody holds is collected and its entry dropped.
    */
-  private readonly byId = new Map<string, WeakRef<HostInode>>();
-  /** byId's size after the last sweep of collected entries (swept when it doubles). */
-  private swept = 1024;
+  private readonly byId = new IdentityTable<HostInode>();
 
   /**
    * The inode of the host file st describes (st.dev: the host's device; st becomes the
    * inode's cached attributes), found at rel; at: when the host said so.
    */
   intern(rel: string, hostSt: Stat, at = now(), shared = false): HostInode {
-    const k = `${hostSt.dev}:${hostSt.ino}`;
-    const old = this.byId.get(k)?.deref();
+    const old = this.byId.get(hostSt.dev, hostSt.ino);
     // Same number, other type or birth time: the host reused a freed inode number.
     if (old !== undefined && (old.mode & S_IFMT) === (hostSt.mode & S_IFMT) &&
         (old.cached === null || old.cached.btimeSec === hostSt.btimeSec && old.cached.btimeNsec === hostSt.btimeNsec)) {
@@ -106,25 +119,38 @@ export class HostFs extends FileSystem {
       return old;
     }
     const st = shared ? { ...hostSt } : hostSt;
+    const hostDev = st.dev;
     st.dev = this.dev;
     const i = new HostInode(this, rel, stableIds.active ? stableIno(this.dev, st.ino) : st.ino, st.mode, st.uid, st.gid);
     i.cached = st;
     i.cachedAt = at;
-    i.idKey = k;
-    this.byId.set(k, new WeakRef(i));
-    if (this.byId.size > 2 * this.swept) {
-      // Amortised O(1): cheaper than a FinalizationRegistry entry per inode.
-      for (const [key, w] of this.byId) if (w.deref() === undefined) this.byId.delete(key);
-      this.swept = Math.max(1024, this.byId.size);
-    }
+    i.idKey = `${hostDev}:${st.ino}`;
+    this.byId.set(hostDev, st.ino, i);
     return i;
+  }
+
+  override watchChanged(inode: Inode, watched: boolean): void {
+    if (!(inode instanceof HostInode) || inode.fs !== this || !inode.isDir || this.policy.mode !== 'shared') return;
+    const be = this.backend;
+    if (!(be instanceof GoferBackend)) return; // (Direct: unit tests, no sandbox)
+    if (!watched) {
+      this.hostWatch?.remove(inode);
+      return;
+    }
+    if (this.hostWatch === null) be.around = this.hostWatch = new HostWatch(be);
+    this.hostWatch.add(inode);
+  }
+
+  /** f changes the host through a host fd of the Sentry's: the host's echo of it is not delivered again. */
+  own<T>(f: () => T): T {
+    const w = this.hostWatch;
+    return w === null || !w.active ? f() : w.own(f);
   }
 
   /** Pins every open file (a directory moved: paths below it changed). */
   pinAll(): void {
-    for (const w of this.byId.values()) {
-      const i = w.deref();
-      if (i !== undefined && i.slots.some((sl) => sl !== null && sl.users > 0)) i.pinned = true;
+    for (const i of this.byId.values()) {
+      if (i.slots.some((sl) => sl !== null && sl.users > 0)) i.pinned = true;
     }
   }
 
@@ -136,7 +162,7 @@ export class HostFs extends FileSystem {
 
   /** The interned inode of the host file a backend lstat described, if alive. */
   existingFor(st: Stat): HostInode | null {
-    return this.byId.get(`${st.dev}:${st.ino}`)?.deref() ?? null;
+    return this.byId.get(st.dev, st.ino) ?? null;
   }
   get hostRoot(): string {
     return this.backend.root;
@@ -167,6 +193,13 @@ export class HostInode extends Inode {
   idKey = '';
   /** Host fds of this file, one per access mode, shared by its open descriptions. */
   readonly slots: Array<HostFdSlot | null> = [null, null, null];
+  /**
+   * Made by this sandbox (create, mkdir, symlink): its owner, mode and times may be set
+   * write-behind (setattr below): no host flag (immutable, append-only) can refuse them.
+   */
+  madeHere = false;
+  /** The write-behind generation holding a setattr of this file not yet sent (-1: none). */
+  pendingGen = -1;
   /**
    * Set once a name of this file was unlinked or replaced through the sandbox: its
    * fds are never evicted, since re-opening by path could no longer reach it.
@@ -204,7 +237,9 @@ export class HostInode extends Inode {
     }
     // Shared: a file the sandbox holds open is asked through its host fd (this very
     // file, exact, no round trip); otherwise the Gofer.
-    let st: Stat | number | null = pol.mode === 'shared' ? this.fstatOpen() : null;
+    this.settle();
+    // (Not when the Sentry's fstat cannot show host owners: the launcher's namespace.)
+    let st: Stat | number | null = pol.mode === 'shared' && sentrySeesHostIds ? this.fstatOpen() : null;
     if (st === null) {
       fsStats.statMisses++;
       st = this.be.lstat(this.rel);
@@ -230,6 +265,23 @@ export class HostInode extends Inode {
     return st;
   }
 
+  /**
+   * The host reported a change (host-watch.ts): what the cache held of it is dropped,
+   * and the guest's watches on this directory are told.
+   */
+  hostEvent(mask: number, cookie: number, name: string): void {
+    const dc = this.dc;
+    if (mask & IN_Q_OVERFLOW) {
+      this.dc = null;
+    } else if (name !== '' && dc !== null) {
+      const e = dc.names.get(name);
+      if (e !== undefined && e.node instanceof HostInode) e.node.changed();
+      dc.unknown(name);
+    }
+    this.changed();
+    notifyInode(this, mask, cookie, name);
+  }
+
   /** The sandbox changed this file (data, size, times, links): ask the host next time. */
   changed(): void {
     this.cachedAt = -1;
@@ -250,12 +302,30 @@ export class HostInode extends Inode {
     return this.fs.intern(p, st, at, shared);
   }
 
+  /**
+   * What the sandbox set of this file write-behind reaches the host now: before the
+   * host is asked about it, or its host fd is used (a write after a deferred utimes
+   * must move mtime, a read atime, as they would in that order).
+   */
+  settle(): void {
+    if (this.pendingGen < 0) return;
+    const be = this.be;
+    if (be.sent !== undefined && !be.sent(this.pendingGen)) be.flush?.();
+    this.pendingGen = -1;
+  }
+
   /** fstat through one of this file's open host fds, or null when none is open. */
   private fstatOpen(): Stat | null {
+    this.settle();
     for (const s of this.slots) {
       if (s === null || s.fd < 0) continue;
       try {
-        return statFromHost(nfs.fstatSync(s.fd, { bigint: true }), 0);
+        const st = statFromHost(nfs.fstatSync(s.fd, { bigint: true }), 0);
+        if (!sentrySeesHostIds) {
+          st.uid = this.uid; // (what the Gofer last said, or the sandbox set since)
+          st.gid = this.gid;
+        }
+        return st;
       } catch {
         /* try the next */
       }
@@ -295,7 +365,10 @@ export class HostInode extends Inode {
     if (e !== undefined && !e.ask && (e.exists || pol.mode === 'exclusive')) {
       fsStats.lookupHits++;
       const st = e.exists ? attrsOf(e) : null;
-      return st === null ? -E.ENOENT : this.made(p, st, e.at, true);
+      if (st === null) return -E.ENOENT;
+      // The entry holds what it made: the identity table is weak, and a tree that caches
+      // no dentries (binds) would otherwise make and drop an inode per walk.
+      return (e.node = this.made(p, st, e.at, true));
     }
     fsStats.lookupMisses++;
     const at = now();
@@ -426,33 +499,63 @@ export class HostInode extends Inode {
       return st;
     }
     this.dcache().set(name, st, at);
-    return this.made(p, st, at, true);
+    const made = this.made(p, st, at, true);
+    made.madeHere = true;
+    return made;
   }
-  override mknod(name: string, mode: number, _creds: Credentials, _rdev: number): Inode | number {
+  /**
+   * One round trip for open(O_CREAT) of a name not known here: the Gofer's create
+   * answers the lookup too (EEXIST comes with the name's attributes, cached for the
+   * VFS's lookup that follows). Null when the name exists or anything failed: the VFS
+   * then looks up (a cache hit after EEXIST) and reports exactly as usual.
+   */
+  override createIfAbsent(name: string, mode: number, creds: Credentials): Inode | null {
+    if (!this.isDir || this.fs.readonly || (mode & S_IFMT) !== S_IFREG) return null;
+    const dc = this.dcache();
+    const e = dc.names.get(name);
+    // Known (a lookup would not ask): the usual path.
+    if (e !== undefined && this.fs.policy.fresh(e.at) && !e.ask && (e.exists || this.fs.policy.mode === 'exclusive')) return null;
+    if (this.fs.policy.fresh(dc.listedAt)) return null;
+    const at = now();
+    const r = this.be.createExcl(this.child(name), mode & 0o7777, this.ownerFor(creds));
+    if (r === -E.EEXIST) {
+      const st = this.be.lastStat;
+      if (st !== null) dc.set(name, st, at);
+      return null;
+    }
+    if (r < 0) return null;
+    const made = this.created(name);
+    return typeof made === 'number' ? null : made;
+  }
+  override mknod(name: string, mode: number, creds: Credentials, _rdev: number): Inode | number {
     const g = this.guard();
     if (g) return g;
     if ((mode & S_IFMT) !== S_IFREG) return -E.EPERM; // no FIFOs/devices on the host
-    const p = this.child(name);
-    const r = this.be.createExcl(p, mode & 0o7777);
-    if (r < 0) return r;
+    const r = this.be.createExcl(this.child(name), mode & 0o7777, this.ownerFor(creds));
+    return r < 0 ? r : this.created(name);
+  }
+  /** A regular file createExcl just made: into the cache, with the fd that came with it. */
+  private created(name: string): Inode | number {
     const fd = this.be.takeCreatedFd();
     const made = this.adopt(name);
     // The new file's fd, for the open(O_WRONLY) that usually follows a create.
     if (fd >= 0 && (!(made instanceof HostInode) || !made.slot(O_WRONLY).adopt(fd))) nfs.closeSync(fd);
     return made;
   }
-  override mkdir(name: string, mode: number): Inode | number {
+  override mkdir(name: string, mode: number, creds: Credentials): Inode | number {
     const g = this.guard();
     if (g) return g;
     const p = this.child(name);
-    const r = this.be.mkdir(p, mode & 0o7777);
+    const r = this.be.mkdir(p, mode & 0o7777, this.ownerFor(creds));
+    if (r === -E.EEXIST) this.dcache().unknown(name); // (asked without a lookup: the cache may not know it)
     return r < 0 ? r : this.adopt(name);
   }
-  override symlink(name: string, target: string): Inode | number {
+  override symlink(name: string, target: string, creds: Credentials): Inode | number {
     const g = this.guard();
     if (g) return g;
     const p = this.child(name);
-    const r = this.be.symlink(target, p);
+    const r = this.be.symlink(target, p, this.ownerFor(creds));
+    if (r === -E.EEXIST) this.dcache().unknown(name);
     return r < 0 ? r : this.adopt(name);
   }
   override link(name: string, target: Inode): number {
@@ -472,17 +575,33 @@ export class HostInode extends Inode {
     // The victim as the cache knows it (a fresh entry), else as the host says.
     const e = this.dc?.names.get(name);
     const cached = e !== undefined && e.exists && this.fs.policy.fresh(e.at) ? attrsOf(e) : null;
-    const st = cached ?? this.be.lstat(p);
-    if (typeof st === 'number') return st;
-    if ((st.mode & S_IFMT) === S_IFDIR) return -E.EISDIR;
-    const victim = this.fs.existingFor(st);
+    if (cached !== null && (cached.mode & S_IFMT) === S_IFDIR) return -E.EISDIR;
+    // The unlink's reply names what it removed (the host says EISDIR for a directory).
     const r = this.be.unlink(p);
+    const st = cached ?? this.be.lastStat;
+    const victim = st === null ? null : this.fs.existingFor(st);
     this.afterRemove(name, r);
     if (r === 0 && victim !== null) {
       victim.pin();
       victim.changed();
     }
     return r;
+  }
+  /**
+   * Who owns what the sandbox makes here, as Linux has it: the creator's fsuid, and its
+   * fsgid unless this directory is setgid (then the host gives this directory's group).
+   * Set by the Gofer in the create request itself.
+   */
+  private ownerFor(creds: Credentials): Owner {
+    return [creds.fsuid, this.mode & 0o2000 ? -1 : creds.fsgid];
+  }
+  /** mkdirat/symlinkat in the Gofer say EEXIST themselves: the VFS asks no lookup first. */
+  override answersExisting(): boolean {
+    return true;
+  }
+  /** The Gofer's unlink names what it removed: no lookup first (the VFS's checks allowed it). */
+  override unlinkQuick(name: string): number | null {
+    return this.isDir ? this.unlink(name) : null;
   }
   override rmdir(name: string): number {
     const g = this.guard();
@@ -527,270 +646,18 @@ export class HostInode extends Inode {
   }
   override setattr(a: SetAttr): number {
     if (this.fs.readonly) return -E.EROFS;
-    const r = this.setattrHost(a);
+    const { r, behind } = setattrHost(this, a);
     this.changed();
-    // Mode and owners decide permission checks: take them from the host now.
-    if (a.mode !== undefined || a.uid !== undefined || a.gid !== undefined) this.stat();
-    return r;
-  }
-  private setattrHost(a: SetAttr): number {
-    const be = this.be;
-    let r = 0;
-    if (a.size !== undefined) {
-      if (this.isDir) return -E.EISDIR;
-      r = be.truncate(this.rel, a.size);
-      if (r < 0) return r;
-    }
-    if (a.mode !== undefined && !this.isSymlink) {
-      r = be.chmod(this.rel, a.mode & 0o7777);
-      if (r < 0) return r;
-    }
-    if ((a.uid !== undefined && a.uid !== -1) || (a.gid !== undefined && a.gid !== -1)) {
-      r = be.lchown(this.rel, a.uid ?? -1, a.gid ?? -1);
-      if (r < 0) return r;
-    }
-    if (a.atime !== undefined || a.mtime !== undefined) {
-      const st = this.stat();
-      if (typeof st === 'number') return st;
-      const toSec = (t: typeof a.atime, s: number, ns: number): number => {
-        if (t === undefined) return s + ns / 1e9;
-        const v = t === 'now' ? nowTs() : t;
-        return v[0] + v[1] / 1e9;
-      };
-      const at = toSec(a.atime, st.atimeSec, st.atimeNsec);
-      const mt = toSec(a.mtime, st.mtimeSec, st.mtimeNsec);
-      r = this.futimes(at, mt) ? 0 : be.lutimes(this.rel, at, mt);
+    // Mode and owners decide permission checks: take them from the host now, or, when
+    // they went write-behind, as the host will have them (exact: see setattr.ts).
+    if (a.mode !== undefined || a.uid !== undefined || a.gid !== undefined) {
+      if (!behind) this.stat();
+      else {
+        if (a.mode !== undefined && !this.isSymlink) this.mode = (this.mode & S_IFMT) | (a.mode & 0o7777);
+        if (a.uid !== undefined && a.uid !== -1) this.uid = a.uid;
+        if (a.gid !== undefined && a.gid !== -1) this.gid = a.gid;
+      }
     }
     return r;
-  }
-
-  /**
-   * Sets the times through a writable host fd of this file the Sentry holds (touch's
-   * futimens after its open): no round trip. False when there is none or the host
-   * refuses (the Sentry's own credentials): the Gofer does it.
-   */
-  private futimes(atime: number, mtime: number): boolean {
-    for (const acc of [O_WRONLY, O_RDWR]) {
-      const sl = this.slots[acc];
-      if (sl === null || sl.fd < 0) continue;
-      try {
-        nfs.futimesSync(sl.fd, atime, mtime);
-        return true;
-      } catch {
-        return false;
-      }
-    }
-    return false;
-  }
-}
-
-/**
- * The host fds of host files, bounded (as gVisor's gofer keeps a bounded set): guest fds
- * do not cost host fds one for one. Every open description of one file and access mode
- * shares one host fd (HostFdSlot); past `capacity` open fds the least recently used is
- * closed and re-opened through the backend (the Gofer) by path when next used, checked
- * to still be the same (dev, ino). Files whose name was unlinked or replaced through the
- * sandbox are pinned (never evicted). The cache's order is a Map's insertion order.
- */
-export class HostFdCache {
-  private readonly lru = new Map<HostFdSlot, true>();
-  /** The most recently used slot (already last in the order: touching it again is free). */
-  private last: HostFdSlot | null = null;
-  constructor(public capacity: number) {}
-  get size(): number {
-    return this.lru.size;
-  }
-  touch(s: HostFdSlot): void {
-    if (s === this.last) return;
-    this.lru.delete(s);
-    this.lru.set(s, true);
-    this.last = s;
-  }
-  add(s: HostFdSlot): void {
-    this.lru.set(s, true);
-    this.last = s;
-    if (this.lru.size <= this.capacity) return;
-    for (const v of this.lru.keys()) {
-      if (this.lru.size <= this.capacity) break;
-      if (v === s || v.inode.pinned) continue;
-      v.evict();
-    }
-  }
-  remove(s: HostFdSlot): void {
-    this.lru.delete(s);
-    if (this.last === s) this.last = null;
-  }
-}
-
-/** Soft RLIMIT_NOFILE of the Sentry (Node raises it to the hard limit at start-up). */
-function sentryNofile(): number {
-  try {
-    const m = /Max open files\s+(\d+)/.exec(nfs.readFileSync('/proc/self/limits', 'utf8'));
-    if (m) return Number(m[1]);
-  } catch {
-    /* no /proc */
-  }
-  return 1024;
-}
-
-/** A quarter of the Sentry's fd limit (the rest: pipes, sockets, memfds, stubs), 64..4096. */
-export const hostFdCache = new HostFdCache(Math.max(64, Math.min(4096, Math.floor(sentryNofile() / 4))));
-
-/** One host fd of a host file for one access mode, shared by its open descriptions. */
-export class HostFdSlot {
-  fd = -1;
-  /** Open descriptions using it. */
-  users = 0;
-  constructor(readonly inode: HostInode, readonly acc: number) {}
-
-  /** Takes fd (this file, this access mode) as the slot's idle fd: false if it has one. */
-  adopt(fd: number): boolean {
-    if (this.fd >= 0) return false;
-    this.fd = fd;
-    hostFdCache.add(this);
-    return true;
-  }
-
-  /** A new description: opens (or truncates through) the host fd. */
-  open(trunc: boolean): number {
-    if (this.fd < 0) {
-      const fd = this.inode.reopen(this.acc, trunc);
-      if (fd < 0) return fd;
-      this.fd = fd;
-      hostFdCache.add(this);
-    } else if (trunc) {
-      try {
-        nfs.ftruncateSync(this.fd, 0);
-      } catch (e) {
-        return hostErr(e);
-      }
-    }
-    this.users++;
-    return 0;
-  }
-
-  /** The fd (re-opened if it was evicted) or -errno. */
-  get(): number {
-    if (this.fd >= 0) {
-      hostFdCache.touch(this);
-      return this.fd;
-    }
-    const fd = this.inode.reopen(this.acc, false);
-    if (fd < 0) return fd;
-    this.fd = fd;
-    hostFdCache.add(this);
-    return fd;
-  }
-
-  evict(): void {
-    hostFdCache.remove(this);
-    const fd = this.fd;
-    this.fd = -1;
-    if (fd >= 0) {
-      try {
-        nfs.closeSync(fd);
-      } catch {
-        /* gone */
-      }
-    }
-  }
-
-  /**
-   * A description closed: the last one closes the host fd, except in an exclusive tree
-   * (nothing else changes the file): there the fd stays in hostFdCache (bounded, least
-   * recently used closed first), so opening the file again (the dynamic loader's
-   * libraries at every exec, a header read twice) costs no Gofer round trip.
-   */
-  put(): void {
-    if (--this.users > 0) return;
-    if (this.inode.pinned || this.inode.fs.policy.mode !== 'exclusive') this.evict();
-  }
-}
-
-/**
- * An open host regular file: pread/pwrite on the host fd of its HostFdSlot (shared with
- * the file's other descriptions of the same access mode; re-opened if evicted).
- */
-export class HostFsFile extends SeekableFile {
-  constructor(
-    private readonly host: HostInode,
-    flags: number,
-    readonly slot: HostFdSlot,
-  ) {
-    super(host, flags);
-  }
-  /** The host fd (for direct reads and mmap), or -errno if it cannot be re-opened. */
-  get hostFd(): number {
-    return this.slot.get();
-  }
-  size(): number {
-    const fd = this.slot.get();
-    if (fd < 0) return 0;
-    try {
-      return nfs.fstatSync(fd).size;
-    } catch {
-      return 0;
-    }
-  }
-  override pread(buf: Uint8Array, pos: number): number {
-    if (pos < 0) return -E.EINVAL;
-    const fd = this.slot.get();
-    if (fd < 0) return fd;
-    try {
-      return nfs.readSync(fd, buf, 0, buf.length, pos);
-    } catch (e) {
-      return hostErr(e);
-    }
-  }
-  override pwrite(buf: Uint8Array, pos: number): number {
-    if (pos < 0) return -E.EINVAL;
-    const fd = this.slot.get();
-    if (fd < 0) return fd;
-    this.host.changed(); // size and times
-    try {
-      return nfs.writeSync(fd, buf, 0, buf.length, pos);
-    } catch (e) {
-      return hostErr(e);
-    }
-  }
-  /**
-   * copy_file_range to another host file in the host kernel (no bytes through the
-   * Sentry): bytes copied, -errno, or null when the host cannot (another filesystem):
-   * the caller then copies itself.
-   */
-  copyRangeTo(out: HostFsFile, inOff: number, outOff: number, len: number): number | null {
-    const n = goferNative();
-    if (n === null || typeof n.hostCopyRange !== 'function') return null;
-    const fi = this.slot.get();
-    if (fi < 0) return fi;
-    const fo = out.slot.get();
-    if (fo < 0) return fo;
-    out.host.changed();
-    const r = n.hostCopyRange(fi, inOff, fo, outOff, Math.min(len, 0x7ffff000));
-    return r === -E.EXDEV || r === -E.EINVAL || r === -E.EOPNOTSUPP || r === -E.ENOSYS ? null : r;
-  }
-  override truncate(len: number): number {
-    const fd = this.slot.get();
-    if (fd < 0) return fd;
-    this.host.changed();
-    try {
-      nfs.ftruncateSync(fd, len);
-      return 0;
-    } catch (e) {
-      return hostErr(e);
-    }
-  }
-  override fsync(): number {
-    const fd = this.slot.get();
-    if (fd < 0) return fd;
-    try {
-      nfs.fsyncSync(fd);
-      return 0;
-    } catch (e) {
-      return hostErr(e);
-    }
-  }
-  protected override release(): void {
-    this.slot.put();
   }
 }

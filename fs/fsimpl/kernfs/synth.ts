@@ -134,6 +134,9 @@ class SynthFileDescription extends SeekableFile {
   size(): number {
     return this.data.length;
   }
+  override get mappable(): boolean {
+    return false;
+  }
   override pread(buf: Uint8Array, pos: number): number {
     if (pos < 0) return -E.EINVAL;
     if (pos >= this.data.length) return 0;

@@ -28,6 +28,8 @@ export interface MqNotify {
   notify: number;
   signo: number;
   value: bigint;
+  /** SIGEV_THREAD: hands the registration's cookie, its last byte set to flag, to its netlink socket. */
+  cookie?: (flag: number) => void;
 }
 
 let nextIno = 1;

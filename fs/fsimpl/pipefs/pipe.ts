@@ -10,7 +10,7 @@ import {
   O_ACCMODE, O_RDONLY, O_WRONLY, O_NONBLOCK, PIPE_BUF, S_IFIFO,
   POLLIN, POLLOUT, POLLHUP, POLLERR, POLLRDNORM, POLLWRNORM,
 } from '../../../src/abi/fs';
-import { FileSystem, Inode, emptyStat, nowTs, type Stat } from '../../vfs/inode';
+import { FileSystem, Inode, emptyStat, nowTs, type SetAttr, type Stat } from '../../vfs/inode';
 import { FileDescription } from '../../vfs/file';
 
 export const DEFAULT_PIPE_SIZE = 65536;
@@ -31,14 +31,24 @@ let nextPipeIno = 1000;
 export class PipeInode extends Inode {
   readonly fs = pipefs;
   readonly ino = nextPipeIno++;
-  readonly mode = S_IFIFO | 0o600;
+  mode = S_IFIFO | 0o600;
   private readonly t = nowTs();
+  private c = this.t;
   constructor(
     readonly pipe: Pipe,
-    readonly uid: number,
-    readonly gid: number,
+    public uid: number,
+    public gid: number,
   ) {
     super();
+  }
+  /** chmod/chown of a pipe (Linux's simple_setattr on pipefs; runc chowns its stdio pipes). */
+  override setattr(a: SetAttr): number {
+    if (a.size !== undefined) return -E.EINVAL;
+    if (a.mode !== undefined) this.mode = S_IFIFO | (a.mode & 0o7777);
+    if (a.uid !== undefined) this.uid = a.uid;
+    if (a.gid !== undefined) this.gid = a.gid;
+    this.c = nowTs();
+    return 0;
   }
   stat(): Stat {
     const st = emptyStat();
@@ -47,8 +57,10 @@ export class PipeInode extends Inode {
     st.mode = this.mode;
     st.uid = this.uid;
     st.gid = this.gid;
-    st.atimeSec = st.mtimeSec = st.ctimeSec = this.t[0];
-    st.atimeNsec = st.mtimeNsec = st.ctimeNsec = this.t[1];
+    st.atimeSec = st.mtimeSec = this.t[0];
+    st.atimeNsec = st.mtimeNsec = this.t[1];
+    st.ctimeSec = this.c[0];
+    st.ctimeNsec = this.c[1];
     return st;
   }
   override open(flags: number): FileDescription | number {

@@ -30,6 +30,9 @@ class MemFile extends SeekableFile {
   size(): number {
     return 0;
   }
+  override get mappable(): boolean {
+    return false;
+  }
   override pread(buf: Uint8Array, pos: number): number {
     const b = this.target.mm ? this.target.mem.read(pos, buf.length) : null;
     if (!b) return -E.EIO;

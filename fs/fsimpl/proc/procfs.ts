@@ -2,7 +2,10 @@
  * /proc, synthesized from the Sentry's own task and thread-group tables: it shows the
  * sandbox (its pids, files, mounts), never the host's processes.
  */
-import { boundingOf, capsOf } from '../../../src/auth/capabilities';
+import { cgroupOf } from '../../../src/kernel/cgroup';
+import { optionalFields } from '../../vfs/propagation';
+import { boundingOf, capsOf, ownCapable, CAP_SYS_RESOURCE } from '../../../src/auth/capabilities';
+import { seenGid, seenUid, userNsLimits, USERNS_MAX_DEFAULT, type UserNamespace } from '../../../src/auth/userns';
 import { filterCount } from '../../../src/kernel/seccomp/filter';
 import { MemInode } from './mem-file';
 import { procSysvipcShm } from '../../../src/kernel/ipc/shm';
@@ -29,8 +32,35 @@ import { processUsage, hostStatus, zeroUsage } from '../../../src/kernel/time/cp
 import { hostCpuTicks, hostMemFree, hostMemTotal, type CpuTicks } from '../../../src/kernel/host-stats';
 import { tmpfsBudget } from '../../vfs/space-budget';
 import { procNetFiles } from '../../../src/net/procnet';
+import { nsDentry, nsLinkText, nsRefs } from '../../../src/kernel/namespaces/nsfs';
+import { nsOf } from '../../../src/kernel/namespaces/types';
+import { groupPidNs, pidIn, type PidNamespace } from '../../../src/kernel/namespaces/pid-ns';
+import { idMapRead, idMapWrite, setgroupsRead, setgroupsWrite } from '../../../src/kernel/namespaces/idmap-files';
+import { mountNsInUse, seesMount } from '../../vfs/mount-ns';
+import type { Mount } from '../../vfs/mount';
 
 export const PROC_SUPER_MAGIC = 0x9fa0;
+
+/**
+ * The mounts t's mount namespace sees under t's root, each with its path from there,
+ * t's root first (Linux leaves out what lies outside the reader's root).
+ */
+function mountsOf(t: Task): Array<{ m: Mount; path: string }> {
+  const root = t.fsCtx.root;
+  const ns = t.fsCtx.mntNs;
+  const inUse = mountNsInUse();
+  const out: Array<{ m: Mount; path: string }> = [];
+  for (const m of t.kernel.vfs.mounts) {
+    if (m.root === root) {
+      out.unshift({ m, path: '/' });
+      continue;
+    }
+    if (m.mountpoint === null || (inUse && !seesMount(ns, m.root))) continue;
+    const path = m.mountpoint.pathFrom(root);
+    if (path !== null) out.push({ m, path });
+  }
+  return out;
+}
 
 /** The task doing the current path walk (/proc/self; devpts: /dev/tty opens the caller's terminal). */
 export function procCaller(): Task | undefined {
@@ -120,8 +150,16 @@ function hex16(n: bigint | number): string {
   return BigInt(n).toString(16).padStart(16, '0');
 }
 
-export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
+/** mount -t proc: the instance shows the mounting task's pid namespace (as Linux's proc_fill_super). */
+export function createProcFsForCaller(vfs: Vfs, kernel: Kernel): SynthFs {
+  const c = procCaller();
+  return createProcFs(vfs, kernel, c ? nsOf(c).pid : null);
+}
+
+/** /proc of one pid namespace (null: the initial one): its processes, by its numbers. */
+export function createProcFs(vfs: Vfs, kernel: Kernel, pidNs: PidNamespace | null = null): SynthFs {
   const fs = new SynthFs(PROC_SUPER_MAGIC, 'proc');
+  const v = (kpid: number) => pidIn(pidNs, kpid);
   fs.source = 'proc';
   const file = (key: string, f: () => string | Buffer, mode = 0o444, w: ((d: Buffer) => number) | null = null) =>
     () => new SynthFile(fs, key, f, mode, w);
@@ -131,6 +169,11 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
     () => new SynthDir(fs, key, e, mode, ...(owner ? owner() : [0, 0]));
 
   const self = procCaller;
+  /** The reader's UTS namespace (the Kernel is the initial one). */
+  const utsSeen = () => {
+    const c = self();
+    return c ? nsOf(c).uts : kernel;
+  };
 
   /** The per-task directory (used for /proc/pid and /proc/pid/task/tid). */
   const taskDir = (key: string, t: Task, withTask: boolean, state?: string): SynthEntries => {
@@ -140,8 +183,8 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
     // process that gave up root can still list its own fds.
     const owner = (): [number, number] => [t.creds.euid, t.creds.egid];
     const list: Array<[string, () => Inode]> = [
-      ['stat', file(K('stat'), () => statLine(t, t.tg, state))],
-      ['status', file(K('status'), () => statusText(t, state))],
+      ['stat', file(K('stat'), () => statLine(t, t.tg, state, v))],
+      ['status', file(K('status'), () => statusText(t, state, v, pidNs, self()?.creds.userns ?? null))],
       ['statm', file(K('statm'), () => `${Math.floor(vmBytes(t) / 4096)} 0 0 0 0 0 0\n`)],
       ['cmdline', file(K('cmdline'), () => stringsBytes(tg.argv))],
       ['environ', file(K('environ'), () => stringsBytes(tg.envp), 0o400)],
@@ -149,10 +192,13 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
         t.comm = d.toString('latin1').replace(/\n$/, '').slice(0, 15);
         return d.length;
       })],
-      ['exe', link(K('exe'), () => tg.exePath || -E.ENOENT, () => {
-        const r = vfs.lookup(t, -100, tg.exePath || '/', true);
-        return r;
-      })],
+      // The file it runs, by dentry (Linux's mm->exe_file): reached even once its path is gone.
+      ['exe', link(K('exe'), () => {
+        const d = tg.exeDentry;
+        if (d === null) return tg.exePath || -E.ENOENT;
+        const p = vfs.pathOf(t.fsCtx.root, d);
+        return d.deleted ? p + ' (deleted)' : p;
+      }, () => tg.exeDentry ?? vfs.lookup(t, -100, tg.exePath || '/', true))],
       ['cwd', link(K('cwd'), () => vfs.pathOf(t.fsCtx.root, t.fsCtx.cwd), () => t.fsCtx.cwd)],
       ['root', link(K('root'), () => vfs.pathOf(vfs.rootDentry, t.fsCtx.root), () => t.fsCtx.root)],
       ['net', dir(K('net'), () => entries(procNetFiles(kernel).map(([n, f]) => [n, file(K(`net/${n}`), f)])))],
@@ -175,10 +221,10 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
       }, 0o500, owner)],
       ['maps', file(K('maps'), () => mapsText(t))],
       ['smaps', file(K('smaps'), () => mapsText(t))],
-      ['mounts', file(K('mounts'), () => vfs.mounts.map((m) => m.mountsLine()).join(''))],
-      ['mountinfo', file(K('mountinfo'), () => vfs.mounts.map((m) => m.mountinfoLine()).join(''))],
+      ['mounts', file(K('mounts'), () => mountsOf(t).map((x) => x.m.mountsLine(x.path)).join(''))],
+      ['mountinfo', file(K('mountinfo'), () => mountsOf(t).map((x) => x.m.mountinfoLine(x.path, optionalFields(x.m, t.fsCtx.mntNs))).join(''))],
       ['limits', file(K('limits'), () => limitsText(tg))],
-      ['cgroup', file(K('cgroup'), () => '0::/\n')],
+      ['cgroup', file(K('cgroup'), () => `0::${cgroupOf(tg).path}\n`)],
       ['oom_score_adj', file(K('oom_score_adj'), () => '0\n', 0o644, (d) => d.length)],
       ['oom_score', file(K('oom_score'), () => '0\n')],
       ['loginuid', file(K('loginuid'), () => '4294967295')],
@@ -191,10 +237,19 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
     if (withTask) {
       list.push(['task', dir(K('task'), () => {
         const m: SynthEntries = new Map();
-        for (const th of tg.tasks) m.set(String(th.tid), dir(K(`task/${th.tid}`), () => taskDir(K(`task/${th.tid}`), th, false)));
+        for (const th of tg.tasks) m.set(String(v(th.tid)), dir(K(`task/${th.tid}`), () => taskDir(K(`task/${th.tid}`), th, false)));
         return m;
       })]);
-      list.push(['ns', dir(K('ns'), () => new Map())]);
+      list.push(['ns', dir(K('ns'), () => entries(nsRefs(t).map(([n, r]) => [n, link(K(`ns/${n}`), () => nsLinkText(r), () => nsDentry(r))])), 0o511)]);
+      // The opener's credentials decide a map write (Linux: the file's f_cred).
+      const opener = self()?.creds;
+      // Owned by the process (as Linux's for a dumpable one), so an unprivileged creator writes its own maps.
+      const own = (n: string, read: () => string, write: (d: Buffer) => number) =>
+        [n, () => new SynthFile(fs, K(n), read, 0o644, write, t.creds.euid, t.creds.egid)] as [string, () => Inode];
+      const readerNs = opener?.userns ?? null;
+      list.push(own('uid_map', () => idMapRead(t.creds.userns, false, readerNs), (d) => idMapWrite(opener, t.creds.userns, false, d)));
+      list.push(own('gid_map', () => idMapRead(t.creds.userns, true, readerNs), (d) => idMapWrite(opener, t.creds.userns, true, d)));
+      list.push(own('setgroups', () => setgroupsRead(t.creds.userns), (d) => setgroupsWrite(opener, t.creds.userns, d)));
     }
     return entries(list);
   };
@@ -207,8 +262,8 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
       if (!t) {
         // A zombie: what Linux still shows until the parent reaps it.
         return new SynthDir(fs, K, () => entries([
-          ['stat', file(`${K}/stat`, () => statLine(undefined, tg, 'Z'))],
-          ['status', file(`${K}/status`, () => zombieStatus(tg))],
+          ['stat', file(`${K}/stat`, () => statLine(undefined, tg, 'Z', v))],
+          ['status', file(`${K}/status`, () => zombieStatus(tg, v))],
           ['cmdline', file(`${K}/cmdline`, () => '')],
           ['comm', file(`${K}/comm`, () => baseName(tg.exePath) + '\n')],
         ]));
@@ -222,11 +277,11 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
 
   const sysEntries = (): SynthEntries => entries([
     ['kernel', dir('/sys/kernel', () => entries([
-      ['hostname', file('/sys/kernel/hostname', () => kernel.hostname + '\n', 0o644, (d) => {
-        kernel.hostname = d.toString('latin1').replace(/\n$/, '');
+      ['hostname', file('/sys/kernel/hostname', () => utsSeen().hostname + '\n', 0o644, (d) => {
+        utsSeen().hostname = d.toString('latin1').replace(/\n$/, '');
         return d.length;
       })],
-      ['domainname', file('/sys/kernel/domainname', () => kernel.domainname + '\n', 0o644)],
+      ['domainname', file('/sys/kernel/domainname', () => utsSeen().domainname + '\n', 0o644)],
       ['osrelease', file('/sys/kernel/osrelease', () => kernel.release + '\n')],
       ['ostype', file('/sys/kernel/ostype', () => kernel.sysname + '\n')],
       ['version', file('/sys/kernel/version', () => kernel.version + '\n')],
@@ -251,6 +306,20 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
         ['poolsize', file('/sys/kernel/random/poolsize', () => '256\n')],
       ]))],
     ]))],
+    ['user', dir('/sys/user', () => entries([
+      // Per user namespace, the reader's; its root (CAP_SYS_RESOURCE there) may lower it.
+      ['max_user_namespaces', () => {
+        const c = self()?.creds; // the opener's (looked up by its walk)
+        const lim = userNsLimits(c?.userns ?? null);
+        return new SynthFile(fs, '/sys/user/max_user_namespaces', () => `${lim.maxUserNamespaces}\n`, 0o644, (d) => {
+          if (c === undefined || !ownCapable(c, CAP_SYS_RESOURCE)) return -E.EACCES;
+          const v = /^\s*(\d+)\s*$/.exec(d.toString('latin1'));
+          if (!v || Number(v[1]) > USERNS_MAX_DEFAULT) return -E.EINVAL;
+          lim.maxUserNamespaces = Number(v[1]);
+          return d.length;
+        });
+      }],
+    ]))],
     ['vm', dir('/sys/vm', () => entries([
       ['overcommit_memory', file('/sys/vm/overcommit_memory', () => '0\n')],
       ['max_map_count', file('/sys/vm/max_map_count', () => '65530\n')],
@@ -271,9 +340,15 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
           return d.length;
         })],
         ['ping_group_range', file('/sys/net/ipv4/ping_group_range', () => `${kernel.pingGroupRange}\n`, 0o644, (d) => {
-          const v = /^\s*(\d+)\s+(\d+)\s*$/.exec(d.toString('latin1'));
-          if (!v || Number(v[1]) > 0x7fffffff || Number(v[2]) > 0x7fffffff) return -E.EINVAL;
-          kernel.pingGroupRange = `${v[1]}\t${v[2]}`;
+          // As Linux: one or two gids (more are ignored; one sets the low end only), each
+          // a valid gid; a range whose high end is below its low end becomes "1 0" (nobody).
+          const words = d.toString('latin1').trim().split(/\s+/).filter((w) => w !== '').slice(0, 2);
+          if (words.length === 0) return d.length;
+          if (words.some((w) => !/^\d+$/.test(w) || Number(w) > 4294967294)) return -E.EINVAL;
+          const cur = kernel.pingGroupRange.split('\t').map(Number);
+          const lo = Number(words[0]);
+          const hi = words.length > 1 ? Number(words[1]) : cur[1];
+          kernel.pingGroupRange = hi < lo ? '1\t0' : `${lo}\t${hi}`;
           return d.length;
         })],
       ]))],
@@ -284,11 +359,11 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
     const m: SynthEntries = entries([
       ['self', link('/self', () => {
         const t = self();
-        return t ? String(t.tg.pid) : -E.ENOENT;
+        return t && v(t.tg.pid) ? String(v(t.tg.pid)) : -E.ENOENT;
       })],
       ['thread-self', link('/thread-self', () => {
         const t = self();
-        return t ? `${t.tg.pid}/task/${t.tid}` : -E.ENOENT;
+        return t && v(t.tg.pid) ? `${v(t.tg.pid)}/task/${v(t.tid)}` : -E.ENOENT;
       })],
       ['cpuinfo', file('/cpuinfo', () => cpuinfoText(kernel.cpus))],
       ['vmstat', file('/vmstat', () => vmstatText(kernel))],
@@ -315,10 +390,13 @@ export function createProcFs(vfs: Vfs, kernel: Kernel): SynthFs {
       ]))],
       ['net', link('/net', () => 'self/net')],
     ]);
-    for (const tg of kernel.threadGroups.values()) m.set(String(tg.pid), pidEntry(tg));
+    for (const tg of kernel.threadGroups.values()) {
+      const pid = v(tg.pid);
+      if (pid !== 0) m.set(String(pid), pidEntry(tg));
+    }
     // The caller always sees itself, even before the kernel tables list it.
     const me = self();
-    if (me && !m.has(String(me.tg.pid))) m.set(String(me.tg.pid), pidEntry(me.tg, me));
+    if (me && v(me.tg.pid) !== 0 && !m.has(String(v(me.tg.pid)))) m.set(String(v(me.tg.pid)), pidEntry(me.tg, me));
     return m;
   };
 
@@ -347,14 +425,16 @@ function ioText(tg: ThreadGroup): string {
 
 const ticks = (ns: number) => Math.floor(ns / 1e7);
 
-function statLine(t: Task | undefined, tg: ThreadGroup, state?: string): string {
+const samePid = (n: number) => n;
+
+function statLine(t: Task | undefined, tg: ThreadGroup, state?: string, v = samePid): string {
   const comm = (t && t.comm) || baseName(tg.exePath);
   const startTicks = Math.floor(tg.startTimeNs / 1e7);
   const u = tg.zombie ? (tg.finalUsage ?? zeroUsage()) : processUsage(tg);
   const c = tg.childrenUsage ?? zeroUsage();
   const rssPages = t && t.hostTid > 0 ? Math.floor((hostStatus(t).rssKb ?? 0) / 4) : 0;
   const f = [
-    t ? t.tid : tg.pid, `(${comm})`, state ?? stateLetter(t), tg.ppid, tg.pgid, tg.sid, 0, -1, 4194304,
+    v(t ? t.tid : tg.pid), `(${comm})`, state ?? stateLetter(t), v(tg.ppid), v(tg.pgid), v(tg.sid), 0, -1, 4194304,
     u.minflt, c.minflt, u.majflt, c.majflt, ticks(u.userNs), ticks(u.sysNs), ticks(c.userNs), ticks(c.sysNs),
     20, 0, tg.tasks.size, 0, startTicks, t ? vmBytes(t) : 0, rssPages, RLIM_INFINITY.toString(),
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, tg.exitSignal, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -362,14 +442,25 @@ function statLine(t: Task | undefined, tg: ThreadGroup, state?: string): string 
   return f.join(' ') + '\n';
 }
 
-function zombieStatus(tg: ThreadGroup): string {
+/** NSpid & co.: the pid in the reader's namespace and in each one below it down to the process's own. */
+function nsPids(tg: ThreadGroup, kpid: number, reader: PidNamespace | null): string {
+  const chain: Array<PidNamespace | null> = [];
+  for (let n = groupPidNs(tg); n !== null; n = n.parent) {
+    chain.unshift(n);
+    if (n === reader) break;
+  }
+  if (reader === null) chain.unshift(null);
+  return chain.map((ns) => pidIn(ns, kpid)).join('\t');
+}
+
+function zombieStatus(tg: ThreadGroup, v = samePid): string {
   return [
-    `Name:\t${baseName(tg.exePath)}`, 'State:\tZ (zombie)', `Tgid:\t${tg.pid}`, `Pid:\t${tg.pid}`,
-    `PPid:\t${tg.ppid}`, 'Threads:\t1', '',
+    `Name:\t${baseName(tg.exePath)}`, 'State:\tZ (zombie)', `Tgid:\t${v(tg.pid)}`, `Pid:\t${v(tg.pid)}`,
+    `PPid:\t${v(tg.ppid)}`, 'Threads:\t1', '',
   ].join('\n');
 }
 
-function statusText(t: Task, state?: string): string {
+function statusText(t: Task, state?: string, v = samePid, reader: PidNamespace | null = null, users: UserNamespace | null = null): string {
   const tg = t.tg;
   const c = t.creds;
   const name = t.comm || baseName(tg.exePath);
@@ -380,19 +471,20 @@ function statusText(t: Task, state?: string): string {
     `Name:\t${name}`,
     `Umask:\t${t.fsCtx.umask.toString(8).padStart(4, '0')}`,
     `State:\t${stName}`,
-    `Tgid:\t${tg.pid}`,
+    `Tgid:\t${v(tg.pid)}`,
     `Ngid:\t0`,
-    `Pid:\t${t.tid}`,
-    `PPid:\t${tg.ppid}`,
+    `Pid:\t${v(t.tid)}`,
+    `PPid:\t${v(tg.ppid)}`,
     `TracerPid:\t${t.ptrace?.tracer.pid ?? 0}`,
-    `Uid:\t${c.uid}\t${c.euid}\t${c.suid}\t${c.fsuid}`,
-    `Gid:\t${c.gid}\t${c.egid}\t${c.sgid}\t${c.fsgid}`,
+    // Ids as the reader's user namespace sees them (from_kuid_munged), as Linux's task_state.
+    `Uid:\t${[c.uid, c.euid, c.suid, c.fsuid].map((id) => seenUid(users, id)).join('\t')}`,
+    `Gid:\t${[c.gid, c.egid, c.sgid, c.fsgid].map((id) => seenGid(users, id)).join('\t')}`,
     `FDSize:\t${Math.max(64, t.fdTable.highest)}`,
-    `Groups:\t${c.groups.join(' ')}`,
-    `NStgid:\t${tg.pid}`,
-    `NSpid:\t${t.tid}`,
-    `NSpgid:\t${tg.pgid}`,
-    `NSsid:\t${tg.sid}`,
+    `Groups:\t${c.groups.map((g) => seenGid(users, g)).join(' ')} `,
+    `NStgid:\t${nsPids(tg, tg.pid, reader)}`,
+    `NSpid:\t${nsPids(tg, t.tid, reader)}`,
+    `NSpgid:\t${nsPids(tg, tg.pgid, reader)}`,
+    `NSsid:\t${nsPids(tg, tg.sid, reader)}`,
     `VmPeak:\t${String(Math.floor(vmBytes(t) / 1024)).padStart(8)} kB`,
     `VmSize:\t${String(Math.floor(vmBytes(t) / 1024)).padStart(8)} kB`,
     `VmHWM:\t${String(hs.maxRssKb).padStart(8)} kB`,

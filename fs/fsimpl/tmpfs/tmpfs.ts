@@ -26,6 +26,7 @@ let nextIno = 0x10000000;
  */
 import { tmpfsBudget, pageUp } from '../../vfs/space-budget';
 import { native, type NativeAddon } from '../../../src/platform/native';
+import { parseTmpfsOptions, showTmpfsOptions } from './options';
 
 const HOST_O_TMPFILE = 0o20200000;
 /** Host memory files open now (each one host fd of the Sentry). */
@@ -75,6 +76,8 @@ function hostMemoryFile(): number {
 
 /** Largest file whose bytes may live on the Sentry's heap (a Buffer's limit). */
 const MAX_HEAP_FILE = 2 ** 31;
+/** A file's first data buffer when its first write ends within it (a pool slice). */
+const SMALL_FILE = 256;
 /** Largest tmpfs file (Linux: MAX_LFS_FILESIZE; here the largest exact offset). */
 const MAX_FILE = Number.MAX_SAFE_INTEGER;
 /**
@@ -92,23 +95,114 @@ export class Tmpfs extends FileSystem {
    * Opens a character-device node by rdev. Registered by fs/rootfs with the Sentry's
    * devices (fs/fsimpl/dev), which sit above tmpfs; none: ENXIO.
    */
+  /** The memory the guest sees (size=N% is a share of it; half its pages: the default nr_inodes). Set by fs/rootfs. */
+  static ramBytes: () => number = () => os.totalmem();
   static deviceOpener: (inode: TmpfsInode, rdev: number, flags: number) => FileDescription | number = () => -E.ENXIO;
 
-  constructor(opts: { type?: string; mode?: number; source?: string } = {}) {
+  /**
+   * size= / nr_inodes= limits in pages and inodes (Infinity: unlimited, size=0); null:
+   * none of its own (the sandbox's budget alone bounds it, statfs shows that budget).
+   */
+  maxBlocks: number | null = null;
+  maxInodes: number | null = null;
+  /** Pages its files' data hold, and inodes (the root's included, as Linux counts). */
+  usedBlocks = 0;
+  usedInodes = 1;
+  /** nr_inodes Linux picks when none is given (half the RAM's pages): not shown. */
+  private defaultInodes: number | null = null;
+  /** Made by mount(2): its options are shown as Linux shows a tmpfs's. */
+  private shown = false;
+  private readonly rootMode: number;
+
+  constructor(opts: { type?: string; mode?: number; source?: string; uid?: number; gid?: number } = {}) {
     super();
     this.type = opts.type ?? 'tmpfs';
     this.source = opts.source ?? this.type;
-    this.rootInode = new TmpfsInode(this, S_IFDIR | (opts.mode ?? 0o1777), 0, 0);
+    this.rootMode = opts.mode ?? 0o1777;
+    this.rootInode = new TmpfsInode(this, S_IFDIR | this.rootMode, opts.uid ?? 0, opts.gid ?? 0);
+  }
+
+  /** A tmpfs made by mount(2) with its data string (Linux's options), or -EINVAL. */
+  static fromMountData(source: string, data: string | null): Tmpfs | number {
+    const ramBytes = Tmpfs.ramBytes();
+    const o = parseTmpfsOptions(data, ramBytes);
+    if (typeof o === 'number') return o;
+    const fs = new Tmpfs({ mode: o.mode ?? 0o1777, source, uid: o.uid, gid: o.gid });
+    fs.shown = true;
+    fs.defaultInodes = Math.floor(ramBytes / 4096 / 2);
+    fs.maxBlocks = o.blocks ?? null;
+    fs.maxInodes = o.inodes ?? fs.defaultInodes;
+    if (o.readonly === true) fs.readonly = true;
+    return fs;
+  }
+
+  /** Remount with options (shmem_reconfigure): limits change, never below what is used. */
+  override reconfigure(data: string | null): number {
+    const o = parseTmpfsOptions(data, Tmpfs.ramBytes());
+    if (typeof o === 'number') return o;
+    if (o.blocks !== undefined && o.blocks !== Infinity) {
+      // "Cannot retroactively limit size", "Too small size for current use".
+      if (this.maxBlocks === Infinity || this.usedBlocks > o.blocks) return -E.EINVAL;
+    }
+    if (o.inodes !== undefined && o.inodes !== Infinity) {
+      if (this.maxInodes === Infinity || this.usedInodes > o.inodes) return -E.EINVAL;
+    }
+    if (o.blocks !== undefined) this.maxBlocks = o.blocks;
+    if (o.inodes !== undefined) this.maxInodes = o.inodes;
+    return 0;
+  }
+
+  override superOptions(): string | null {
+    if (!this.shown) return null;
+    const inodes = this.maxInodes === this.defaultInodes ? null : this.maxInodes;
+    return showTmpfsOptions({ blocks: this.maxBlocks, inodes, mode: this.rootMode, uid: this.rootInode.uid, gid: this.rootInode.gid });
+  }
+
+  /** One more inode (a new file, a hard link); false past nr_inodes. */
+  reserveInode(): boolean {
+    if (this.maxInodes !== null && this.usedInodes >= this.maxInodes) return false;
+    this.usedInodes++;
+    return true;
+  }
+  freeInode(): void {
+    if (this.usedInodes > 0) this.usedInodes--;
+  }
+
+  /** Bytes of data it may still take (its own size= and the sandbox's budget). */
+  roomBytes(): number {
+    const own = this.maxBlocks === null || this.maxBlocks === Infinity ? Infinity : (this.maxBlocks - this.usedBlocks) * 4096;
+    return Math.max(0, Math.min(own, tmpfsBudget.limit - tmpfsBudget.used));
   }
   root(): TmpfsInode {
     return this.rootInode;
   }
+  /**
+   * Unmounted for good: its files' pages go back to the sandbox's budget (files still
+   * open keep their data, uncounted, as an unlinked open file's is).
+   */
+  override unmounted(): void {
+    const todo: TmpfsInode[] = [this.rootInode];
+    while (todo.length > 0) {
+      const i = todo.pop()!;
+      i.releaseFrom(0);
+      if (i.children !== null) for (const c of i.children.values()) todo.push(c);
+    }
+  }
   override statfsNumbers(): number[] {
-    // Size: the sandbox's tmpfs budget (4 GiB shown when unlimited); usage: its pages.
-    const b = tmpfsBudget;
-    const blocks = b.limit === Infinity ? 1 << 20 : Math.floor(b.limit / 4096);
-    const free = Math.max(0, blocks - Math.ceil(b.used / 4096));
-    return [4096, blocks, free, free, 1 << 20, 1 << 20];
+    // Size: its size= (0: unlimited, as Linux shows it), else the sandbox's tmpfs budget
+    // (4 GiB shown when unlimited) and its pages.
+    let blocks: number, free: number;
+    if (this.maxBlocks !== null) {
+      blocks = this.maxBlocks === Infinity ? 0 : this.maxBlocks;
+      free = this.maxBlocks === Infinity ? 0 : Math.max(0, blocks - this.usedBlocks);
+    } else {
+      const b = tmpfsBudget;
+      blocks = b.limit === Infinity ? 1 << 20 : Math.floor(b.limit / 4096);
+      free = Math.max(0, blocks - Math.ceil(b.used / 4096));
+    }
+    if (this.maxInodes === null) return [4096, blocks, free, free, 1 << 20, 1 << 20];
+    if (this.maxInodes === Infinity) return [4096, blocks, free, free, 0, 0];
+    return [4096, blocks, free, free, this.maxInodes, Math.max(0, this.maxInodes - this.usedInodes)];
   }
 }
 
@@ -203,6 +297,7 @@ export class TmpfsInode extends Inode {
       gid = this.gid;
       if ((mode & S_IFMT) === S_IFDIR) mode |= S_ISGID;
     }
+    if (!this.fs.reserveInode()) return -E.ENOSPC;
     const n = new TmpfsInode(this.fs, mode, creds.fsuid, gid);
     ch.set(name, n);
     this.whiteouts?.delete(name);
@@ -234,6 +329,8 @@ export class TmpfsInode extends Inode {
     if (ch === null) return -E.ENOTDIR;
     if (!(target instanceof TmpfsInode) || target.fs !== this.fs) return -E.EXDEV;
     if (ch.has(name)) return -E.EEXIST;
+    // Each link takes an inode of nr_inodes (Linux since 6.1), but a first one of an O_TMPFILE.
+    if (target.nlink > 0 && !this.fs.reserveInode()) return -E.ENOSPC;
     ch.set(name, target);
     this.whiteouts?.delete(name);
     target.nlink++;
@@ -249,6 +346,7 @@ export class TmpfsInode extends Inode {
     if (c.isDir) return -E.EISDIR;
     ch.delete(name);
     c.nlink--;
+    this.fs.freeInode();
     if (c.nlink === 0) c.releaseFrom(0);
     c.touch(false, true);
     this.touch(true, true);
@@ -263,6 +361,7 @@ export class TmpfsInode extends Inode {
     if (c.children!.size > 0) return -E.ENOTEMPTY;
     ch.delete(name);
     c.nlink = 0;
+    this.fs.freeInode();
     this.nlink--;
     this.touch(true, true);
     return 0;
@@ -297,9 +396,11 @@ export class TmpfsInode extends Inode {
         if (dst.children!.size > 0) return -E.ENOTEMPTY;
         newDirI.nlink--;
         dst.nlink = 0;
+        this.fs.freeInode();
       } else {
         if (dst.isDir) return -E.EISDIR;
         dst.nlink--;
+        this.fs.freeInode();
         if (dst.nlink === 0) dst.releaseFrom(0);
         dst.touch(false, true);
       }
@@ -396,7 +497,11 @@ export class TmpfsInode extends Inode {
   private chargeUpTo(end: number): boolean {
     const want = pageUp(end);
     if (want <= this.charged) return true;
+    const pages = (want - this.charged) / 4096;
+    const fs = this.fs;
+    if (fs.maxBlocks !== null && fs.usedBlocks + pages > fs.maxBlocks) return false;
     if (!tmpfsBudget.take(want - this.charged)) return false;
+    fs.usedBlocks += pages;
     this.charged = want;
     return true;
   }
@@ -406,16 +511,23 @@ export class TmpfsInode extends Inode {
     const keep = pageUp(len);
     if (this.charged > keep) {
       tmpfsBudget.give(this.charged - keep);
+      this.fs.usedBlocks -= (this.charged - keep) / 4096;
       this.charged = keep;
     }
   }
 
   writeData(buf: Uint8Array, pos: number): number {
-    const end = pos + buf.length;
+    let end = pos + buf.length;
     if (end > MAX_FILE) return -E.EFBIG;
     if (this.hostFd < 0 && end > HOST_BACKED_MIN && hostBacked < MAX_GROWN_HOST_FILES) this.hostBacking();
     if (this.hostFd < 0 && end > MAX_HEAP_FILE) return -E.EFBIG;
-    if (buf.length > 0 && !this.chargeUpTo(end)) return -E.ENOSPC;
+    if (buf.length > 0 && !this.chargeUpTo(end)) {
+      // Linux writes the pages that still fit and returns their count: short, not ENOSPC.
+      const fits = Math.floor((this.charged + this.fs.roomBytes()) / 4096) * 4096;
+      if (fits <= pos || !this.chargeUpTo(fits)) return -E.ENOSPC;
+      buf = buf.subarray(0, fits - pos);
+      end = fits;
+    }
     if (this.hostFd >= 0) {
       try {
         const n = nfs.writeSync(this.hostFd, buf, 0, buf.length, pos);
@@ -428,9 +540,12 @@ export class TmpfsInode extends Inode {
     }
     let d = this.data;
     if (d === null || d.length < end) {
-      // Grow geometrically so appends stay O(n) overall.
-      const cap = Math.min(MAX_HEAP_FILE, Math.max(end, d ? d.length * 2 : 0, 4096));
-      const nd = Buffer.alloc(cap);
+      // Grow geometrically so appends stay O(n) overall. A first write of a few bytes
+      // gets a slice of Node's shared pool (no ArrayBuffer of its own: creating files is
+      // a hot path); growing past it follows the 4 KiB sequence (st_blocks reads it).
+      const small = d === null && end <= SMALL_FILE;
+      const cap = small ? SMALL_FILE : Math.min(MAX_HEAP_FILE, Math.max(end, d ? d.length * 2 : 0, 4096));
+      const nd = small ? Buffer.allocUnsafe(cap).fill(0) : Buffer.alloc(cap);
       if (d !== null) d.copy(nd, 0, 0, Math.min(d.length, this.size));
       this.data = d = nd;
     }

@@ -173,9 +173,10 @@ export function setPerm(o: IpcObject, b: Buffer, off: number): number {
   return 0;
 }
 
-/** The sandbox's IPC namespace, created on first use. */
-const namespaces = new WeakMap<Kernel, Map<string, unknown>>();
-export function ipcTable<T>(k: Kernel, kind: string, make: () => T): T {
+/** An IPC namespace's tables, created on first use. */
+const namespaces = new WeakMap<object, Map<string, unknown>>();
+/** k: the IPC namespace (src/kernel/namespaces: the Kernel stands for the initial one). */
+export function ipcTable<T>(k: object, kind: string, make: () => T): T {
   let m = namespaces.get(k);
   if (!m) namespaces.set(k, (m = new Map()));
   let v = m.get(kind) as T | undefined;

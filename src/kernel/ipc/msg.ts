@@ -8,6 +8,7 @@ import { capable, CAP_SYS_RESOURCE } from '../../auth/capabilities';
 import { WaitQueue } from '../../waiter/waitqueue';
 import type { Task } from '../task';
 import type { Kernel } from '../kernel';
+import { ipcKey } from '../namespaces/types';
 import {
   IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, IpcIds, type IpcObject, idOf, ipcGet, ipcOwner, ipcPerms,
   ipcTable, nowSec, setPerm, writePerm,
@@ -32,12 +33,12 @@ export interface MsgQueue extends IpcObject {
   readonly queue: WaitQueue;
 }
 
-function table(k: Kernel): IpcIds<MsgQueue> {
+function table(k: object): IpcIds<MsgQueue> {
   return ipcTable(k, 'msg', () => new IpcIds<MsgQueue>(MSGMNI));
 }
 
 export function msgget(t: Task, key: number, flg: number): number {
-  return ipcGet(table(t.kernel), key, flg, t.creds, (perm) => ({
+  return ipcGet(table(ipcKey(t)), key, flg, t.creds, (perm) => ({
     ...perm, msgs: [], cbytes: 0, qbytes: MSGMNB, lspid: 0, lrpid: 0, stime: 0, rtime: 0, ctime: nowSec(),
     queue: new WaitQueue(),
   }), () => 0);
@@ -45,7 +46,7 @@ export function msgget(t: Task, key: number, flg: number): number {
 
 /** Looks the queue up again on every (re-)run: EIDRM once it went while we waited. */
 function lookup(t: Task, id: number): MsgQueue | number {
-  const q = table(t.kernel).get(id);
+  const q = table(ipcKey(t)).get(id);
   if (q) return q;
   return t.sysState?.msgWaited ? -EIDRM : -EINVAL;
 }
@@ -138,7 +139,7 @@ function msqidDs(q: MsgQueue): Buffer {
 }
 
 export function msgctl(t: Task, id: number, cmd: number, buf: number): number {
-  const ids = table(t.kernel);
+  const ids = table(ipcKey(t));
   switch (cmd) {
     case IPC_INFO:
     case MSG_INFO: {

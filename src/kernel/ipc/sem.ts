@@ -9,6 +9,7 @@ import { WaitQueue } from '../../waiter/waitqueue';
 import type { Task } from '../task';
 import { TaskState } from '../task';
 import type { Kernel } from '../kernel';
+import { ipcKey } from '../namespaces/types';
 import type { ThreadGroup } from '../thread-group';
 import {
   IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, IpcIds, type IpcObject, idOf, ipcGet, ipcOwner, ipcPerms,
@@ -49,13 +50,13 @@ interface SemNs {
   undo: WeakMap<ThreadGroup, UndoList>;
 }
 
-function ns(k: Kernel): SemNs {
+function ns(k: object): SemNs {
   return ipcTable(k, 'sem', () => ({ ids: new IpcIds<SemSet>(SEMMNI), used: 0, undo: new WeakMap() }));
 }
 
 export function semget(t: Task, key: number, nsems: number, flg: number): number {
   if (nsems < 0 || nsems > SEMMSL) return -EINVAL;
-  const n = ns(t.kernel);
+  const n = ns(ipcKey(t));
   return ipcGet(n.ids, key, flg, t.creds, (perm) => {
     if (nsems === 0) return -EINVAL;
     if (n.used + nsems > SEMMNS) return -ENOSPC;
@@ -85,7 +86,7 @@ interface SemopState { sops: Sop[]; deadline: number; waiter: SemWaiter | null }
 
 /** semop/semtimedop; timeoutNs: Infinity for none (the handler has read and checked it). */
 export function semtimedop(t: Task, id: number, sopsAddr: number, nsops: number, timeoutNs: number): number {
-  const n = ns(t.kernel);
+  const n = ns(ipcKey(t));
   let st = t.sysState as SemopState | undefined;
   if (!st) {
     if (nsops < 1 || id < 0) return -EINVAL;
@@ -183,7 +184,7 @@ function removeSet(n: SemNs, set: SemSet): void {
 }
 
 export function semctl(t: Task, id: number, num: number, cmd: number, arg: number): number {
-  const n = ns(t.kernel);
+  const n = ns(ipcKey(t));
   switch (cmd) {
     case IPC_INFO:
     case SEM_INFO: {

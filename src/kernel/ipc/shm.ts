@@ -8,6 +8,7 @@
 import { EACCES, EFAULT, EINVAL, ENOMEM } from '../../abi/errno';
 import type { Task } from '../task';
 import type { Kernel } from '../kernel';
+import { ipcKey } from '../namespaces/types';
 import type { AddressSpace } from '../../mm/address-space';
 import { MAP_FIXED, MAP_SHARED, PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, pageUp } from '../../mm/vma';
 import { createMemfd } from '../../../fs/fsimpl/tmpfs/memfd';
@@ -40,7 +41,7 @@ export interface ShmSegment extends IpcObject {
   dest: boolean;
 }
 
-function table(k: Kernel): IpcIds<ShmSegment> {
+function table(k: object): IpcIds<ShmSegment> {
   return ipcTable(k, 'shm', () => new IpcIds<ShmSegment>(SHMMNI));
 }
 
@@ -58,8 +59,8 @@ export function attachCount(k: Kernel, seg: ShmSegment, spaces = addressSpaces(k
 }
 
 /** Segments removed with IPC_RMID that nothing maps any more are destroyed. */
-export function sweepShm(k: Kernel): void {
-  const ids = table(k);
+export function sweepShm(k: Kernel, ipcNs: object = k): void {
+  const ids = table(ipcNs);
   let spaces: Set<AddressSpace> | null = null;
   for (const seg of ids.all()) {
     if (!seg.dest) continue;
@@ -70,8 +71,8 @@ export function sweepShm(k: Kernel): void {
 
 export function shmget(t: Task, key: number, size: number, flg: number): number {
   const k = t.kernel;
-  sweepShm(k);
-  return ipcGet(table(k), key, flg, t.creds, (perm) => {
+  sweepShm(k, ipcKey(t));
+  return ipcGet(table(ipcKey(t)), key, flg, t.creds, (perm) => {
     if (size < SHMMIN || size > SHMMAX) return -EINVAL;
     const file = createMemfd(`SYSV${(key >>> 0).toString(16).padStart(8, '0')}`, false, t.creds);
     if (file.inode.truncate(size) < 0) return -ENOMEM;
@@ -90,7 +91,7 @@ export function shmat(t: Task, id: number, addr: number, flg: number): number {
     if (!(flg & SHM_RND)) return -EINVAL;
     addr -= addr % PAGE_SIZE;
   }
-  const seg = table(k).get(id);
+  const seg = table(ipcKey(t)).get(id);
   if (!seg) return -EINVAL;
   const rdonly = (flg & SHM_RDONLY) !== 0;
   if (!ipcPerms(seg, t.creds, rdonly ? 0o444 : 0o666)) return -EACCES;
@@ -110,7 +111,7 @@ export function shmat(t: Task, id: number, addr: number, flg: number): number {
 export function shmdt(t: Task, addr: number): number {
   const k = t.kernel;
   if (addr % PAGE_SIZE) return -EINVAL;
-  const segs = table(k).all();
+  const segs = table(ipcKey(t)).all();
   const first = t.mm.vmas.find((v) => v.start === addr && v.offset === 0 && segs.some((s) => s.ino === v.ino && s.dev === v.dev));
   if (!first) return -EINVAL;
   const seg = segs.find((s) => s.ino === first.ino && s.dev === first.dev)!;
@@ -123,7 +124,7 @@ export function shmdt(t: Task, addr: number): number {
   }
   seg.dtime = nowSec();
   seg.lpid = t.tg.pid;
-  sweepShm(k);
+  sweepShm(k, ipcKey(t));
   return 0;
 }
 
@@ -143,8 +144,8 @@ function shmidDs(k: Kernel, seg: ShmSegment): Buffer {
 
 export function shmctl(t: Task, id: number, cmd: number, buf: number): number {
   const k = t.kernel;
-  sweepShm(k);
-  const ids = table(k);
+  sweepShm(k, ipcKey(t));
+  const ids = table(ipcKey(t));
   switch (cmd) {
     case IPC_INFO: {
       // struct shminfo64: shmmax, shmmin, shmmni, shmseg, shmall (unsigned longs), 4 unused.
@@ -190,7 +191,7 @@ export function shmctl(t: Task, id: number, cmd: number, buf: number): number {
       seg.dest = true;
       seg.key = 0;
       seg.ctime = nowSec();
-      sweepShm(k);
+      sweepShm(k, ipcKey(t));
       return 0;
     }
     case SHM_LOCK:

@@ -6,14 +6,18 @@
  * call runs `Task.syscallOverride` instead of its handler until answered; a signal
  * withdraws the notification and restarts the call (the filters run again).
  */
+import { limitsOf, RLIMIT_NOFILE } from '../limits';
 import * as E from '../../abi/errno';
 import { POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../../abi/fs';
 import { anonInode } from '../../../fs/vfs/anon';
 import { FileDescription } from '../../../fs/vfs/file';
 import { TaskState, type Task } from '../task';
 
-export const NOTIF_RECV = 0xc0502100, NOTIF_SEND = 0xc0182101, NOTIF_ID_VALID = 0x40082102, NOTIF_ID_VALID_OLD = 0x80082102;
+export const NOTIF_RECV = 0xc0502100, NOTIF_SEND = 0xc0182101, NOTIF_ID_VALID = 0x40082102, NOTIF_ID_VALID_OLD = 0x80082102,
+  NOTIF_ADDFD = 0x40182103;
 const FLAG_CONTINUE = 1;
+const ADDFD_FLAG_SETFD = 1, ADDFD_FLAG_SEND = 2;
+const O_CLOEXEC = 0o2000000;
 
 interface Notification {
   id: bigint;
@@ -86,6 +90,36 @@ export class SeccompListener extends FileDescription {
   }
 
 
+  /**
+   * SECCOMP_IOCTL_NOTIF_ADDFD: installs a copy of the supervisor's srcfd in the parked
+   * task's table (at newfd with SETFD), returning its number there; with SEND the call is
+   * answered with that number at once. Done here while the task is parked, which Linux
+   * does in the task on its way back: the same fd, the same result.
+   */
+  private addFd(t: Task, arg: number): number {
+    const b = t.mem.read(arg, 24);
+    if (!b) return -E.EFAULT;
+    const id = b.readBigUInt64LE(0), flags = b.readUInt32LE(8), srcfd = b.readInt32LE(12), newfd = b.readInt32LE(16);
+    const newfdFlags = b.readUInt32LE(20);
+    if (flags & ~(ADDFD_FLAG_SETFD | ADDFD_FLAG_SEND) || newfdFlags & ~O_CLOEXEC) return -E.EINVAL;
+    if (!(flags & ADDFD_FLAG_SETFD) && newfd !== 0) return -E.EINVAL;
+    const src = t.fdTable.get(srcfd);
+    if (!src) return -E.EBADF;
+    const n = this.notifs.find((x) => x.id === id);
+    if (!n || !live(n)) return -E.ENOENT;
+    if (!n.sent) return -E.EINPROGRESS;
+    const target = n.task;
+    target.fdTable.limit = Math.min(limitsOf(target.tg).soft(RLIMIT_NOFILE), 1 << 20);
+    const cloexec = (newfdFlags & O_CLOEXEC) !== 0;
+    const fd = flags & ADDFD_FLAG_SETFD ? target.fdTable.installAt(newfd, src.incRef(), cloexec) : target.fdTable.install(src.incRef(), cloexec);
+    if (fd < 0) return fd === -E.EBADF ? -E.EMFILE : fd;
+    if (flags & ADDFD_FLAG_SEND) {
+      n.reply = { val: fd, error: 0, cont: false };
+      if (target.state === TaskState.Blocked) target.kernel.sentry.wake(target, false);
+    }
+    return fd;
+  }
+
   override ioctl(caller: unknown, cmd: number, arg: number): number {
     const t = caller as Task;
     switch (cmd >>> 0) {
@@ -118,6 +152,8 @@ export class SeccompListener extends FileDescription {
         if (n.task.state === TaskState.Blocked) n.task.kernel.sentry.wake(n.task, false);
         return 0;
       }
+      case NOTIF_ADDFD:
+        return this.addFd(t, arg);
       case NOTIF_ID_VALID:
       case NOTIF_ID_VALID_OLD: {
         const id = t.mem.readBigU64(arg);

@@ -60,10 +60,10 @@ function closeFds(p: ProcFds): void {
   p.stat = p.sched = -1;
 }
 
-const PROC_NAMES = ['stat', 'schedstat', 'status'];
+const PROC_NAMES = ['stat', 'schedstat', 'status', 'statm'];
 
 /** Opens /proc/<tid>/<kind> of a stub thread: through the gofer when there is one. */
-function openProc(k: Kernel, tid: number, kind: ProcFileKind): number {
+export function openProc(k: Kernel, tid: number, kind: ProcFileKind): number {
   const g = k.vfs?.gofer;
   if (g) return goferProcFile(g, tid, kind);
   try {
@@ -126,6 +126,12 @@ function readHost(t: Task): CpuSample | null {
   return { userNs, sysNs: total - userNs, minflt, majflt };
 }
 
+/** Host CPU ns of a task's stub thread, -1 if it cannot be read (deterministic mode's preemption asks it). */
+export function hostThreadCpuNs(t: Task): number {
+  const c = t.hostTid > 0 ? readHost(t) : null;
+  return c === null ? -1 : c.userNs + c.sysNs;
+}
+
 /** --deterministic: a thread's CPU time is the virtual time of its syscalls (chargeVirtualCpu). */
 const virtualCpu = new WeakMap<Task, number>();
 export function chargeVirtualCpu(t: Task, ns: number): void {
@@ -158,6 +164,15 @@ const exited = new WeakMap<ThreadGroup, CpuSample>();
  * keeps counting in the process's clocks and getrusage(RUSAGE_SELF).
  */
 export function accountExitedTask(t: Task): void {
+  // The last thread of the sandbox's init, with nothing watching (no report, policy or
+  // library watcher): no parent will reap it and the sandbox ends with it, so no one can
+  // ask its CPU time: not sampled (host /proc reads, opened through the Gofer).
+  if (t.tg.parent === null && t.kernel.hooks === null && t.tg.tasks.size === 1 && t.tg.tasks.has(t)) {
+    const p = fds.get(t);
+    if (p) closeFds(p);
+    dropStatusFd(t);
+    return;
+  }
   const s = taskCpu(t);
   if (t.hostTid > 0) {
     let h = hostStatus(t);

@@ -166,3 +166,16 @@ export function posixTimersOnExecOrExit(tg: ThreadGroup): void {
   p.byId.clear();
 }
 
+
+/** Checkpoint support (src/snapshot): tg's timer_create timers and the next id it would hand out. */
+export function processTimers(tg: ThreadGroup): { next: number; timers: PosixTimer[] } {
+  const p = perProcess.get(tg);
+  return { next: p?.next ?? 0, timers: p ? [...p.byId.values()] : [] };
+}
+
+/** Checkpoint support: tg's timers as they were (each disarmed: the restorer arms it) and its next id. */
+export function adoptTimers(tg: ThreadGroup, next: number, timers: PosixTimer[]): void {
+  const p = timersOf(tg);
+  p.next = next;
+  for (const t of timers) p.byId.set(t.id, t);
+}

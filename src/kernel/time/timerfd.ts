@@ -47,6 +47,18 @@ export class TimerFd extends FileDescription {
     return this.ticks > 0n ? POLLIN | POLLRDNORM : 0;
   }
 
+  /** Checkpoint support (src/snapshot): expiries not yet read. */
+  get pendingTicks(): bigint {
+    return this.ticks;
+  }
+
+  /** Checkpoint support: a timerfd as it was, disarmed (the restorer arms it), with its unread expiries. */
+  static restored(clock: Clock, flags: number, ticks: bigint): TimerFd {
+    const f = new TimerFd(clock, flags);
+    f.ticks = ticks;
+    return f;
+  }
+
   /** Re-arming drops expiries not yet read (Linux resets the tick count). */
   set(spec: TimerSpec, absolute: boolean): TimerSpec {
     this.ticks = 0n;

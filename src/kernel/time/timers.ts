@@ -74,6 +74,13 @@ export class TimerQueue {
     return this.heap.length;
   }
 
+  /** Drops every timer and the sink (a reused pool worker, between sandboxes: src/server/retire.ts). */
+  clear(): void {
+    for (const e of this.heap) e.heapIndex = -1;
+    this.heap = [];
+    this.sink = null;
+  }
+
   /** Queues (or moves) e to fire at deadlineNs. */
   schedule(e: TimerEntry, deadlineNs: number): void {
     if (e.heapIndex >= 0) this.cancel(e);

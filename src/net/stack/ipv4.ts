@@ -54,7 +54,7 @@ export function ip4Output(
   const b = s.tx;
   const o = ETH_HLEN;
   const total = IP_HLEN + l4len;
-  if (total <= nic.mtu) {
+  if (total <= nic.mtu || (s.txPartial > 0 && total <= 0xffff)) {
     writeHeader(b, o, total, ipId = (ipId + 1) & 0xffff, df ? 0x4000 : 0, ttl, tos, proto, src, dst);
     return s.linkOutput(nic, nextHop, false, b, o, total);
   }
@@ -72,6 +72,30 @@ export function ip4Output(
     if (r < 0) return r;
   }
   return 0;
+}
+
+/**
+ * Sends the whole IPv4 packet (header included, as a raw socket with IP_HDRINCL gives it)
+ * at tx[ETH_HLEN, +len) on nic, as Linux's raw_send_hdrinc: the total length and the
+ * header checksum are always filled in, a zero source address and a zero id too; the
+ * rest is the sender's. No fragmentation: longer than the MTU is EMSGSIZE.
+ */
+export function ip4OutputHdrincl(s: Stack, nic: Nic, nextHop: Addr, src: Addr, len: number): number {
+  const b = s.tx;
+  const o = ETH_HLEN;
+  if (len > nic.mtu) return -E.EMSGSIZE;
+  if (len < IP_HLEN) return -E.EINVAL;
+  const ihl = (b[o] & 0xf) * 4;
+  if (ihl > len) return -E.EINVAL;
+  if (ihl >= IP_HLEN) {
+    if (b.readUInt32BE(o + 12) === 0) for (let i = 0; i < 4; i++) b[o + 12 + i] = src[12 + i];
+    b.writeUInt16BE(len, o + 2);
+    if (b.readUInt16BE(o + 4) === 0) b.writeUInt16BE((ipId = (ipId + 1) & 0xffff), o + 4);
+    b.writeUInt16BE(0, o + 10);
+    b.writeUInt16BE(finish(sumBytes(b, o, ihl, 0)), o + 10);
+  }
+  s.mib.ipOutRequests++;
+  return s.linkOutput(nic, nextHop, false, b, o, len);
 }
 
 function writeHeader(b: Buffer, o: number, total: number, id: number, frag: number, ttl: number, tos: number, proto: number, src: Addr, dst: Addr): void {

@@ -60,7 +60,7 @@ export function ip6Input(s: Stack, nic: Nic, b: Buffer, off: number, len: number
 export function ip6Output(s: Stack, nic: Nic, nextHop: Addr, src: Addr, dst: Addr, proto: number, l4len: number, hops: number, tclass: number): number {
   const b = s.tx;
   const o = ETH_HLEN;
-  if (IP6_HLEN + l4len <= nic.mtu) {
+  if (IP6_HLEN + l4len <= nic.mtu || (s.txPartial > 0 && l4len <= 0xffff)) {
     writeHeader(b, o, l4len, proto, hops, tclass, src, dst);
     return s.linkOutput(nic, nextHop, true, b, o, IP6_HLEN + l4len);
   }

@@ -1,11 +1,12 @@
 /** --pcap FILE: every frame the stack sends and receives, in libpcap format (DLT_EN10MB). */
 import * as fs from 'fs';
+import { launchedFile } from '../../platform/launched-files';
 
 export class PcapWriter {
   private readonly fd: number;
   private readonly hdr = Buffer.alloc(16);
   constructor(path: string, private readonly nowNs: () => number) {
-    this.fd = fs.openSync(path, 'w', 0o644);
+    this.fd = launchedFile(path) ?? fs.openSync(path, 'w', 0o644);
     const g = Buffer.alloc(24);
     g.writeUInt32LE(0xa1b2c3d4, 0);
     g.writeUInt16LE(2, 4);

@@ -20,6 +20,7 @@ import { ip4Input, ip4Output, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from './i
 import { ip6Input, ip6Output, IPPROTO_ICMPV6 } from './ipv6';
 import { icmp4Input, icmp6Input, icmp4Error, icmp6Error } from './icmp';
 import { ndpSolicit } from './ndp';
+import { takeFrame } from './frame-pool';
 import { Udp } from './udp';
 import { Tcp } from './tcp/tcp';
 
@@ -41,12 +42,26 @@ const MAX_PENDING = 64;
 export class Stack {
   readonly nics: Nic[] = [];
   readonly routes = new RouteTable();
-  /** The transmit buffer every output path builds its packet in. */
-  readonly tx = Buffer.allocUnsafe(65536 + 256);
+  /**
+   * The transmit buffer every output path builds its packet in: a pool buffer
+   * (frame-pool.ts), given to the link as the frame when `txGive` allows and the link
+   * takes it (sendOwned; a new one taken in its place).
+   */
+  tx = takeFrame();
+  /**
+   * Set by TCP output around one send: tx may be given away (its builder does not reuse
+   * it after the send, and never fragments it).
+   */
+  txGive = false;
   readonly frags: Reassembler;
   readonly udp: Udp;
   readonly tcp: Tcp;
   pcap: PcapSink | null = null;
+  /**
+   * Set by TCP output around one send: the segment's checksum is partial and its payload
+   * may exceed the MTU in units of this many bytes (the link's GSO); 0 otherwise.
+   */
+  txPartial = 0;
   /** Receive-path scratch: the current packet's addresses (copy to keep), TTL, TOS, interface. */
   readonly rxSrc = Buffer.alloc(16);
   readonly rxDst = Buffer.alloc(16);
@@ -55,6 +70,11 @@ export class Stack {
   rxNic: Nic | null = null;
   /** The link said the transport checksum of this frame is not filled in yet (offload). */
   rxCsumTrusted = false;
+  /**
+   * The pool buffer the frame being received lies in, when its link lets the receiver keep
+   * it: TCP input takes it (sets null) to queue a large payload without a copy.
+   */
+  rxKeep: Buffer | null = null;
   /**
    * A gateway's stack (network mode "user", src/net/user-net.ts): packets to any unicast
    * address are ours, and `l4Hook` sees each transport packet first (true: taken).
@@ -79,7 +99,7 @@ export class Stack {
   addNic(name: string, link: Link): Nic {
     const nic = new Nic(this.nics.length + 1, name, link);
     this.nics.push(nic);
-    link.attach((b, off, len, trusted) => (trusted ? this.rxFrame(nic, b, off, len, true) : this.rx(nic, b, off, len)));
+    link.attach((b, off, len, trusted, whole) => this.rxFrame(nic, b, off, len, trusted === true, whole ?? null));
     return nic;
   }
 
@@ -136,7 +156,8 @@ export class Stack {
   path(dst: Addr, oif: Nic | null = null, src: Addr | null = null): PathInfo | number {
     if (isLoopback(dst) || (this.isLocal(dst) && oif === null)) {
       const lo = this.loopback;
-      if (lo === undefined) return -E.ENETUNREACH;
+      // Linux drops the local routes of an interface that is down.
+      if (lo === undefined || !lo.up) return -E.ENETUNREACH;
       return { nic: lo, nextHop: dst, src: src ?? (isLoopback(dst) ? dst : dst) };
     }
     if (isMulticast(dst) || eq(dst, LIMITED_BCAST)) {
@@ -178,7 +199,7 @@ export class Stack {
     if (nic.loopback) {
       writeEth(b, off - ETH_HLEN, nic.link.mac, nic.link.mac, type);
       this.pcap?.frame(b, off - ETH_HLEN, len + ETH_HLEN);
-      nic.link.send(b, off, len);
+      this.linkSend(nic, b, off, len);
       nic.stats.txPackets++;
       nic.stats.txBytes += len;
       return 0;
@@ -197,7 +218,8 @@ export class Stack {
           n = nic.newNeighbour(this.clock, (x) => this.neighbourTimer(nic, Buffer.from(key, 'latin1'), x), v6);
           nic.neigh.set(key, n);
         }
-        if (n.pending.length < MAX_PENDING) n.pending.push(Buffer.from(b.subarray(off, off + len)));
+        // A GSO segment is not kept (sent later, it would lack its offload facts): TCP resends it.
+        if (n.pending.length < MAX_PENDING && this.txPartial === 0) n.pending.push(Buffer.from(b.subarray(off, off + len)));
         n.v6 = v6;
         if (fresh) {
           this.solicit(nic, nextHop, v6);
@@ -212,10 +234,21 @@ export class Stack {
 
   sendFrame(nic: Nic, b: Buffer, off: number, len: number): number {
     this.pcap?.frame(b, off, len);
-    nic.link.send(b, off, len);
+    if (this.txPartial > 0) nic.link.send(b, off, len, this.txPartial);
+    else this.linkSend(nic, b, off, len);
     nic.stats.txPackets++;
     nic.stats.txBytes += len;
     return 0;
+  }
+
+  /** link.send, or the tx buffer itself given to a link that takes it (no copy). */
+  private linkSend(nic: Nic, b: Buffer, off: number, len: number): void {
+    const link = nic.link;
+    if (this.txGive && b === this.tx && link.sendOwned !== undefined) {
+      this.txGive = false;
+      this.tx = takeFrame();
+      link.sendOwned(b, off, len);
+    } else link.send(b, off, len);
   }
 
   private solicit(nic: Nic, target: Addr, v6: boolean): void {
@@ -293,11 +326,18 @@ export class Stack {
     else if (type === ETHERTYPE_ARP) arpInput(this, nic, b, off + ETH_HLEN, len - ETH_HLEN);
   }
 
-  /** A frame from a link whose transport checksum may be left to offload (vnet header says so). */
-  rxFrame(nic: Nic, b: Buffer, off: number, len: number, csumTrusted: boolean): void {
+  /**
+   * A frame from a link: its transport checksum may be left to offload (vnet header, a
+   * trusted wire), and it may lie in a pool buffer the receiver may keep (true: kept).
+   */
+  rxFrame(nic: Nic, b: Buffer, off: number, len: number, csumTrusted: boolean, whole: Buffer | null = null): boolean {
     this.rxCsumTrusted = csumTrusted;
+    this.rxKeep = whole;
     this.rx(nic, b, off, len);
+    const kept = whole !== null && this.rxKeep === null;
+    this.rxKeep = null;
     this.rxCsumTrusted = false;
+    return kept;
   }
 
   deliverL4(nic: Nic, proto: number, v6: boolean, b: Buffer, off: number, len: number, ipOff: number, src: Addr, dst: Addr): void {

@@ -117,11 +117,19 @@ int main(int argc, char **argv) {
   close(open("theirs", O_CREAT | O_WRONLY, 0600));
   MUST(chmod(".", 0777));
   fflush(stdout);
+  int ready[2];
+  MUST(pipe(ready));
   victim = fork();
   if (victim == 0) {
     MUST(setuid(1234));
+    close(ready[0]);
+    close(ready[1]); /* the parent's kill tests wait for this: the victim is another user by then */
     for (;;) pause();
   }
+  close(ready[1]);
+  char c;
+  while (read(ready[0], &c, 1) > 0) {}
+  close(ready[0]);
   run("dropped capabilities", dropped_caps);
   MUST(chown("theirs", 1234, 1234));
   run("PR_SET_KEEPCAPS", keepcaps);

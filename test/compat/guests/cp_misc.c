@@ -27,7 +27,8 @@ static void sigio_case(const char *label, int rfd, int wfd, int rt) {
   if (rt) SHOW("  F_SETSIG", fcntl(rfd, F_SETSIG, SIGRTMIN + 1));
   SHOW("  O_ASYNC", fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_ASYNC));
   write(wfd, "ping\n", 5);
-  for (int i = 0; i < 100 && !io_count; i++) { struct timespec ts = { 0, 2000000 }; nanosleep(&ts, 0); }
+  /* Bounded (20 s) wait for the signal: a loaded machine may deliver it late. */
+  for (int i = 0; i < 10000 && !io_count; i++) { struct timespec ts = { 0, 2000000 }; nanosleep(&ts, 0); }
   printf("%s: signal %s", label, io_sig == SIGIO ? "SIGIO" : io_sig == SIGRTMIN + 1 ? "SIGRTMIN+1" : io_sig ? "other" : "none");
   if (rt) printf(", code %s, fd %s, band has POLLIN %s", io_code == POLL_IN ? "POLL_IN" : "other", io_fd == rfd ? "right" : "wrong", io_band & POLLIN ? "yes" : "no");
   printf("\n");

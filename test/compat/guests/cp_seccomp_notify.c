@@ -1,6 +1,7 @@
 /* SECCOMP_RET_USER_NOTIF: a supervisor answers a child's filtered calls through the
  * listener fd (RECV, SEND with a value, an errno or CONTINUE, ID_VALID), against Linux. */
 #include "common.h"
+#include "fdpass.h"
 #include <poll.h>
 #include <stddef.h>
 #include <linux/audit.h>
@@ -12,30 +13,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <fcntl.h>
-
-static void sendfd(int s, int fd) {
-  char c = 0;
-  struct iovec io = { &c, 1 };
-  char buf[CMSG_SPACE(sizeof(int))];
-  struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof buf };
-  struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-  MUST(sendmsg(s, &m, 0));
-}
-
-static int recvfd(int s) {
-  char c;
-  struct iovec io = { &c, 1 };
-  char buf[CMSG_SPACE(sizeof(int))];
-  struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof buf };
-  MUST(recvmsg(s, &m, 0));
-  int fd;
-  memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof fd);
-  return fd;
-}
 
 static int listener(void) {
   struct sock_filter f[] = {

@@ -71,6 +71,16 @@ int main(int argc, char **argv) {
   mkdir("/mnt/rroot", 0755);
   printf("rbind / /mnt/rroot: %s\n", err(mount("/", "/mnt/rroot", NULL, MS_BIND | MS_REC, NULL)));
   scan("/mnt/rroot");
+  /* The copies are locked as their originals are. */
+  printf("umount /mnt/rroot/proc: %s\n", err(umount2("/mnt/rroot/proc", MNT_DETACH)));
+  mkdir("/mnt/rmoved", 0755);
+  printf("move /mnt/rroot/proc: %s\n", err(mount("/mnt/rroot/proc", "/mnt/rmoved", NULL, MS_MOVE, NULL)));
+  mkdir("/mnt/rroot2", 0755);
+  printf("bind /mnt/rroot: %s\n", err(mount("/mnt/rroot", "/mnt/rroot2", NULL, MS_BIND, NULL)));
+  scan("/mnt/rroot2");
+  /* The whole copy may go at once: nothing it covered shows. */
+  printf("umount /mnt/rroot: %s\n", err(umount2("/mnt/rroot", MNT_DETACH)));
+  scan("/mnt/rroot");
   mkdir("/mnt/moved", 0755);
   printf("move /proc: %s\n", err(mount("/proc", "/mnt/moved", NULL, MS_MOVE, NULL)));
   scan("");

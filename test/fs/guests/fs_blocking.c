@@ -1,5 +1,7 @@
 /* Blocking file objects across processes: poll/select/epoll wake-ups, FIFO opens,
- * PIPE_BUF atomicity, flock and fcntl locks, eventfd. Output compared with Linux. */
+ * PIPE_BUF atomicity, flock and fcntl locks, eventfd. Output compared with Linux.
+ * A child that wakes the parent first waits until the parent sleeps in the call
+ * (await_pid_state), never for a nap: on a loaded machine a nap may end first. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "../../guests/common.h"
 
 static void msleep(int ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -37,16 +40,17 @@ int main(void) {
 
   /* poll wakes when a child writes */
   pipe(p);
-  if (fork() == 0) { msleep(50); write(p[1], "x", 1); _exit(0); }
+  pid_t me = getpid();
+  if (fork() == 0) { char w = await_pid_state(me, 'S') ? 'y' : 'n'; write(p[1], &w, 1); _exit(0); }
   struct pollfd pf = {p[0], POLLIN, 0};
-  long t0 = now_ms();
-  int r = poll(&pf, 1, 5000);
-  printf("poll: r=%d revents=%#x waited=%s\n", r, pf.revents, now_ms() - t0 >= 40 ? "yes" : "no");
+  int r = poll(&pf, 1, 20000);
+  char w = 0;
+  read(p[0], &w, 1);
+  printf("poll: r=%d revents=%#x waited=%s\n", r, pf.revents, w == 'y' ? "yes" : "no");
   wait(NULL);
-  read(p[0], b, 1);
 
   /* poll timeout */
-  t0 = now_ms();
+  long t0 = now_ms();
   r = poll(&pf, 1, 60);
   printf("poll timeout: r=%d elapsed>=50: %s\n", r, now_ms() - t0 >= 50 ? "yes" : "no");
 
@@ -73,11 +77,13 @@ int main(void) {
   int ep = epoll_create1(EPOLL_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = 42};
   epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev);
-  if (fork() == 0) { msleep(30); write(p[1], "ab", 2); msleep(30); write(p[1], "c", 1); _exit(0); }
+  /* Each write once the parent sleeps in epoll_wait: both before the first wait make
+     one edge, and the second wait would get nothing. */
+  if (fork() == 0) { await_pid_state(me, 'S'); write(p[1], "ab", 2); await_pid_state(me, 'S'); write(p[1], "c", 1); _exit(0); }
   struct epoll_event out[4];
-  r = epoll_wait(ep, out, 4, 5000);
+  r = epoll_wait(ep, out, 4, 20000);
   printf("epoll 1: r=%d data=%lu events=%#x\n", r, (unsigned long)out[0].data.u64, out[0].events);
-  r = epoll_wait(ep, out, 4, 5000);
+  r = epoll_wait(ep, out, 4, 20000);
   printf("epoll 2 (after second write): r=%d\n", r);
   r = epoll_wait(ep, out, 4, 0);
   printf("epoll 3 (edge, no new data): r=%d\n", r);
@@ -89,10 +95,13 @@ int main(void) {
 
   /* a blocking FIFO open waits for the writer */
   mkfifo("fifo", 0600);
-  if (fork() == 0) { msleep(50); int w = open("fifo", O_WRONLY); write(w, "fifo!", 5); close(w); _exit(0); }
-  t0 = now_ms();
+  int seen[2];
+  pipe(seen);
+  if (fork() == 0) { char w = await_pid_state(me, 'S') ? 'y' : 'n'; write(seen[1], &w, 1); int wf = open("fifo", O_WRONLY); write(wf, "fifo!", 5); close(wf); _exit(0); }
   int fr = open("fifo", O_RDONLY);
-  printf("fifo open waited: %s\n", now_ms() - t0 >= 40 ? "yes" : "no");
+  w = 0;
+  read(seen[0], &w, 1);
+  printf("fifo open waited: %s\n", w == 'y' ? "yes" : "no");
   r = read(fr, b, 10);
   printf("fifo read: %d %.5s\n", r, b);
   r = read(fr, b, 10);
@@ -137,16 +146,18 @@ int main(void) {
     int l = open("lock", O_RDWR);
     flock(l, LOCK_EX);
     write(p[1], "L", 1);
-    msleep(60);
+    char w = await_pid_state(me, 'S') ? 'y' : 'n'; /* the parent blocked in flock */
+    write(seen[1], &w, 1);
     flock(l, LOCK_UN);
     _exit(0);
   }
   read(p[0], b, 1);
   r = flock(lf, LOCK_EX | LOCK_NB);
   printf("flock nb while held: %d %s\n", r, strerrorname_np(errno));
-  t0 = now_ms();
   r = flock(lf, LOCK_EX);
-  printf("flock blocking: r=%d waited=%s\n", r, now_ms() - t0 >= 30 ? "yes" : "no");
+  w = 0;
+  read(seen[0], &w, 1);
+  printf("flock blocking: r=%d waited=%s\n", r, w == 'y' ? "yes" : "no");
   flock(lf, LOCK_UN);
   wait(NULL);
 
@@ -156,7 +167,8 @@ int main(void) {
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10};
     fcntl(l, F_SETLK, &fl);
     write(p[1], "L", 1);
-    msleep(60);
+    char w = await_pid_state(me, 'S') ? 'y' : 'n'; /* the parent blocked in F_SETLKW */
+    write(seen[1], &w, 1);
     _exit(0); /* exit releases the lock */
   }
   read(p[0], b, 1);
@@ -169,9 +181,10 @@ int main(void) {
   s.l_start = 0;
   r = fcntl(lf, F_SETLK, &s);
   printf("F_SETLK conflicting: %d %s\n", r, strerrorname_np(errno));
-  t0 = now_ms();
   r = fcntl(lf, F_SETLKW, &s);
-  printf("F_SETLKW after holder exits: r=%d waited=%s\n", r, now_ms() - t0 >= 30 ? "yes" : "no");
+  w = 0;
+  read(seen[0], &w, 1);
+  printf("F_SETLKW after holder exits: r=%d waited=%s\n", r, w == 'y' ? "yes" : "no");
   wait(NULL);
 
   /* eventfd between processes */

@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 
 static int fam;
 static volatile int sigpipes;
@@ -62,14 +63,26 @@ static int pollmask(int fd, int ms) {
   poll(&p, 1, ms);
   return p.revents;
 }
-/* Waits (up to 5 s) until fd's mask includes want. */
+/* Waits (up to 20 s) until fd's mask includes want. The bound is a clock, not a count:
+   poll returns at once while the socket is writable, so 500 polls took a few ms. */
 static int wait_mask(int fd, int want) {
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   int m = 0;
-  for (int i = 0; i < 500; i++) {
+  for (;;) {
     m = pollmask(fd, 10);
     if ((m & want) == want) break;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (t.tv_sec - t0.tv_sec >= 20) break;
+    if (m) usleep(1000);
   }
   return m;
+}
+/* Waits (up to 20 s) until fd has at least n bytes to read; returns FIONREAD. */
+static int wait_bytes(int fd, int n) {
+  int have = 0;
+  for (int i = 0; i < 20000; i++) { ioctl(fd, FIONREAD, &have); if (have >= n) break; usleep(1000); }
+  return have;
 }
 static int sockerr(int fd) {
   int e = -1; socklen_t l = sizeof e;
@@ -159,8 +172,7 @@ static void readiness(void) {
   write(s, "world", 5);
   printf("epoll ET more data: %d\n", epoll_wait(ep, out, 4, 5000));
   m = wait_mask(c, POLLIN);
-  int n = 0;
-  for (int i = 0; i < 100 && n < 10; i++) { ioctl(c, FIONREAD, &n); if (n < 10) usleep(10000); }
+  int n = wait_bytes(c, 10);
   printf("readable: %s FIONREAD=%d\n", ev(m), n);
   char b[64];
   SHOW("MSG_PEEK", recv(c, b, 3, MSG_PEEK));
@@ -172,8 +184,7 @@ static void readiness(void) {
   write(s, "defgh", 5);
   SHOW("MSG_WAITALL", recv(c, b, 8, MSG_WAITALL));
   write(s, "12345", 5);
-  wait_mask(c, POLLIN);
-  usleep(20000);
+  wait_bytes(c, 5);
   SHOW("MSG_TRUNC (discard)", recv(c, NULL, 3, MSG_TRUNC));
   SHOW("after discard", recv(c, b, 10, 0));
   printf("after discard data: %.2s\n", b);
@@ -210,7 +221,7 @@ static void resets(void) {
   c = connect_to(port, 0);
   s = accept(l, NULL, NULL);
   write(c, "unread", 6);
-  usleep(50000);
+  wait_bytes(s, 6); /* it has come: the close then resets */
   close(s);
   m = wait_mask(c, POLLERR);
   printf("after close with unread data: %s\n", ev(m));

@@ -11,10 +11,10 @@ static void *ticker(void *a) { (void)a; for (;;) { atomic_fetch_add(&ticks, 1); 
 static pid_t main_pid;
 static void *survivor(void *a) {
   (void)a;
-  msleep(150);
+  /* Waits for the leader's exit to show (bounded), not for a nap a loaded machine outlasts. */
+  int z = await_state("/proc/self/stat", 'Z');
   printf("worker: still running after main pthread_exit, same pid: %s\n", getpid() == main_pid ? "yes" : "no");
-  FILE *f = fopen("/proc/self/stat", "r");
-  if (f) { int pid; char comm[64], st; if (fscanf(f, "%d %63s %c", &pid, comm, &st) == 3) printf("worker: leader state is %s\n", st == 'Z' ? "Z (zombie leader)" : "not Z"); fclose(f); }
+  printf("worker: leader state is %s\n", z ? "Z (zombie leader)" : "not Z");
   return (void *)0;
 }
 static void *survivor_exit(void *a) { survivor(a); exit(6); return NULL; }
@@ -25,9 +25,10 @@ int main(void) {
   pthread_t t, tk;
   pthread_create(&tk, NULL, ticker, NULL);
   pthread_create(&t, NULL, raw_exit, NULL);
-  msleep(100);
-  int before = atomic_load(&ticks); msleep(50);
-  printf("after one thread's exit(42): process alive, ticker still runs: %s\n", atomic_load(&ticks) > before ? "yes" : "no");
+  pthread_join(t, NULL); /* the kernel clears its tid at SYS_exit too */
+  int before = atomic_load(&ticks), runs = 0;
+  for (int i = 0; i < 4000 && !runs; i++) { msleep(5); runs = atomic_load(&ticks) > before; }
+  printf("after one thread's exit(42): process alive, ticker still runs: %s\n", runs ? "yes" : "no");
 
   /* exit()/exit_group from a secondary thread ends the whole process. */
   pid_t c = fork();

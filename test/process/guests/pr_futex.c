@@ -28,13 +28,32 @@ static void *bit_waiter(void *a) {
   atomic_fetch_add(&waiting, 1);
   fx(&bits_word, FUTEX_WAIT_BITSET_PRIVATE, 0, NULL, NULL, bits);
   woke_bit |= bits;
+  atomic_fetch_add(&woke, 1);
   return NULL;
 }
-static void start(pthread_t *t, int n, void *(*fn)(void *), void **args) {
+/* How many threads wait on *u (shared: a process-shared futex), counted without waking
+   any: all are requeued to a spare word and back (order kept: same priority, FIFO). */
+static long waiters_on(uint32_t *u, int shared) {
+  static uint32_t spare_word;
+  uint32_t *spare = shared ? u + 1 : &spare_word;
+  int op = shared ? FUTEX_CMP_REQUEUE : FUTEX_CMP_REQUEUE_PRIVATE;
+  long n = fx(u, op, 0, (void *)(uintptr_t)INT_MAX, spare, *u);
+  if (n > 0) fx(spare, op, 0, (void *)(uintptr_t)INT_MAX, u, *spare);
+  return n;
+}
+/* Waits (bounded, 20 s) until n threads sleep in FUTEX_WAIT on *u: a fixed nap is not
+   enough on a loaded machine, and a wake-up sent before they wait is lost. */
+static void await_waiters(uint32_t *u, int shared, long n) {
+  for (int i = 0; i < 20000 && waiters_on(u, shared) < n; i++) msleep(1);
+}
+/* Waits (bounded) until the woken threads have counted themselves. */
+static void await_woke(int n) {
+  for (int i = 0; i < 20000 && atomic_load(&woke) < n; i++) msleep(1);
+}
+static void start(pthread_t *t, int n, void *(*fn)(void *), void **args, uint32_t *u) {
   atomic_store(&waiting, 0); atomic_store(&woke, 0);
   for (int i = 0; i < n; i++) pthread_create(&t[i], NULL, fn, args ? args[i] : NULL);
-  while (atomic_load(&waiting) < n) msleep(1);
-  msleep(150); /* let them reach FUTEX_WAIT */
+  await_waiters(u, 0, n);
 }
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -80,23 +99,23 @@ int main(int argc, char **argv) {
   SHOW("WAKE with no waiters", fx(&w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0));
 
   pthread_t t[8];
-  start(t, 3, waiter1, NULL);
+  start(t, 3, waiter1, NULL, &f1);
   SHOW("WAKE 1 of 3", fx(&f1, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0));
-  msleep(50); printf("  woke=%d\n", atomic_load(&woke));
+  await_woke(1); printf("  woke=%d, still waiting=%ld\n", atomic_load(&woke), waiters_on(&f1, 0));
   SHOW("WAKE all", fx(&f1, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0));
   for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
 
-  start(t, 3, waiter1, NULL);
+  start(t, 3, waiter1, NULL, &f1);
   SHOW("REQUEUE wake 1, move rest to f2", fx(&f1, FUTEX_REQUEUE_PRIVATE, 1, (void *)(uintptr_t)INT_MAX, &f2, 0));
-  msleep(100); printf("  woke after REQUEUE=%d\n", atomic_load(&woke));
+  await_woke(1); printf("  woke after REQUEUE=%d, waiting on f2=%ld\n", atomic_load(&woke), waiters_on(&f2, 0));
   SHOW("  WAKE f1 (should be empty)", fx(&f1, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0));
   SHOW("  WAKE f2 (the requeued)", fx(&f2, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0));
   for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
 
-  start(t, 3, waiter1, NULL);
+  start(t, 3, waiter1, NULL, &f1);
   EXPECT_ERR("CMP_REQUEUE value mismatch", fx(&f1, FUTEX_CMP_REQUEUE_PRIVATE, 1, (void *)(uintptr_t)1, &f2, 5), EAGAIN);
   SHOW("CMP_REQUEUE wake 0, move 2", fx(&f1, FUTEX_CMP_REQUEUE_PRIVATE, 0, (void *)(uintptr_t)2, &f2, 0));
-  msleep(100); printf("  woke after CMP_REQUEUE=%d\n", atomic_load(&woke));
+  printf("  woke after CMP_REQUEUE=%d, waiting on f2=%ld, on f1=%ld\n", atomic_load(&woke), waiters_on(&f2, 0), waiters_on(&f1, 0));
   SHOW("  WAKE f2 (2 requeued)", fx(&f2, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0));
   SHOW("  WAKE f1 (1 left)", fx(&f1, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0));
   for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
@@ -114,8 +133,7 @@ int main(int argc, char **argv) {
   struct wk { uint32_t *u; } ka = { &fa }, kb = { &fb };
   void *wfn(void *a);
   pthread_create(&wa, NULL, wfn, &ka); pthread_create(&wb, NULL, wfn, &kb);
-  while (atomic_load(&waiting) < 2) msleep(1);
-  msleep(150);
+  await_waiters(&fa, 0, 1); await_waiters(&fb, 0, 1);
   SHOW("WAKE_OP set fb=1, wake fa and (old fb == 0) fb", fx(&fa, FUTEX_WAKE_OP_PRIVATE, 1, (void *)(uintptr_t)1, &fb, FUTEX_OP(FUTEX_OP_SET, 1, FUTEX_OP_CMP_EQ, 0)));
   printf("  fb now %u\n", fb);
   pthread_join(wa, NULL); pthread_join(wb, NULL);
@@ -124,9 +142,9 @@ int main(int argc, char **argv) {
 
   /* WAIT_BITSET / WAKE_BITSET: only matching waiters wake. */
   void *bargs[2] = { (void *)1, (void *)2 };
-  start(t, 2, bit_waiter, bargs);
+  start(t, 2, bit_waiter, bargs, &bits_word);
   SHOW("WAKE_BITSET 0x2", fx(&bits_word, FUTEX_WAKE_BITSET_PRIVATE, INT_MAX, NULL, NULL, 2));
-  msleep(50); printf("  woken bits=%d\n", woke_bit);
+  await_woke(1); printf("  woken bits=%d, still waiting=%ld\n", woke_bit, waiters_on(&bits_word, 0));
   SHOW("WAKE_BITSET 0x1", fx(&bits_word, FUTEX_WAKE_BITSET_PRIVATE, INT_MAX, NULL, NULL, 1));
   for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
 
@@ -134,7 +152,7 @@ int main(int argc, char **argv) {
   uint32_t *sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   pid_t c = fork();
   if (c == 0) { long r = fx(sh, FUTEX_WAIT, 0, NULL, NULL, 0); _exit(r == 0 ? 0 : 1); }
-  msleep(200);
+  await_waiters(sh, 1, 1);
   SHOW("shared WAKE across fork", fx(sh, FUTEX_WAKE, 1, NULL, NULL, 0));
   reap("  waiter child", c);
 

@@ -15,7 +15,7 @@ int main(void) {
   struct pollfd pfd = { fd, POLLIN, 0 };
   SHOW("poll before exit", poll(&pfd, 1, 0));
   SHOW("pidfd_send_signal SIGTERM", syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0));
-  SHOW("poll after signal (2 s max)", poll(&pfd, 1, 2000));
+  SHOW("poll after signal (20 s max)", poll(&pfd, 1, 20000));
   printf("poll revents POLLIN: %s\n", (pfd.revents & POLLIN) ? "yes" : "no");
   siginfo_t si; memset(&si, 0, sizeof si);
   int r = waitid(P_PIDFD, fd, &si, WEXITED);

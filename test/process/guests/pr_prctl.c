@@ -30,11 +30,11 @@ int main(int argc, char **argv) {
     int p[2]; MUST(pipe(p));
     pid_t mid = fork();
     if (mid == 0) {
+      pid_t middle = getpid(); /* read before the fork: the middle may be gone when the grandchild runs */
       pid_t g = fork();
       if (g == 0) {
         close(p[0]);
-        pid_t before = getppid();
-        for (int i = 0; i < 300 && getppid() == before; i++) msleep(10);
+        for (int i = 0; i < 3000 && getppid() == middle; i++) msleep(10);
         char line[64]; int n = sprintf(line, "orphan ppid=%d\n", getppid());
         write(p[1], line, n); _exit(0);
       }
@@ -67,11 +67,11 @@ int main(int argc, char **argv) {
   pid_t me = getpid();
   pid_t mid = fork();
   if (mid == 0) {
+    pid_t middle = getpid();
     pid_t g = fork();
     if (g == 0) {
       close(p[0]);
-      pid_t before = getppid();
-      for (int i = 0; i < 300 && getppid() == before; i++) msleep(10);
+      for (int i = 0; i < 3000 && getppid() == middle; i++) msleep(10);
       char r = getppid() == me ? 'y' : 'n';
       write(p[1], &r, 1); _exit(17);
     }
@@ -96,7 +96,7 @@ int main(int argc, char **argv) {
       int v = 0; prctl(PR_GET_PDEATHSIG, &v);
       char line[64]; int n = sprintf(line, "PR_GET_PDEATHSIG=%d\n", v);
       write(ready[1], line, n);
-      for (int i = 0; i < 300; i++) msleep(10);
+      for (int i = 0; i < 3000; i++) msleep(10); /* ends in the handler once the middle dies */
       _exit(0);
     }
     char buf[64] = {0}; read(ready[0], buf, sizeof buf - 1);

@@ -1,9 +1,10 @@
 /* setsid/setpgid/getpgid/getsid rules and errnos (no terminals). */
 #include "pr.h"
+#include <fcntl.h>
 
 int main(void) {
   guest_init();
-  int p[2]; MUST(pipe(p));
+  int p[2], q[2]; MUST(pipe(p)); MUST(pipe(q));
   pid_t me = getpid();
   FACT("getpgid(0) == getpgrp()", getpgid(0) == getpgrp());
   FACT("getsid(0) == getsid(self)", getsid(0) == getsid(me));
@@ -30,10 +31,11 @@ int main(void) {
       EXPECT_ERR("  setsid again", setsid(), EPERM);
       EXPECT_ERR("  session leader setpgid", setpgid(0, 0), EPERM);
       FACT("  other session's sid readable", getsid(getppid()) > 0);
+      write(q[1], "s", 1); /* in its own session now */
       char b; read(p[0], &b, 1);
       _exit(0);
     }
-    msleep(100);
+    char s; read(q[0], &s, 1);
     EXPECT_ERR("setpgid on a child in another session", setpgid(g, self), EPERM);
     write(p[1], "x", 1);
     reap("grandchild", g);
@@ -42,13 +44,17 @@ int main(void) {
   reap("child", c);
 
   /* The parent moves a child into a new group before and after exec. */
+  /* The parent learns of the exec by EOF on a close-on-exec pipe the child holds. */
+  int e[2]; MUST(pipe2(e, O_CLOEXEC));
   c = fork();
-  if (c == 0) { char b; read(p[0], &b, 1); execl("/bin/true", "true", (char *)NULL); _exit(127); }
+  if (c == 0) { close(e[0]); char b; read(p[0], &b, 1); execl("/bin/true", "true", (char *)NULL); _exit(127); }
+  close(e[1]);
   SHOW("parent setpgid(child, child)", setpgid(c, c));
   FACT("  getpgid(child) == child", getpgid(c) == c);
   SHOW("parent setpgid(child, own pgid) back", setpgid(c, getpgrp()));
   write(p[1], "x", 1);
-  msleep(200);
+  char eb; while (read(e[0], &eb, 1) > 0) {}
+  close(e[0]);
   EXPECT_ERR("setpgid on a child after exec", setpgid(c, c), EACCES);
   reap("exec'd child", c);
   EXPECT_ERR("setpgid on a non-child", setpgid(getppid() > 1 ? getppid() : 4000000, 0), ESRCH);

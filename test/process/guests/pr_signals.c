@@ -50,15 +50,31 @@ static void *mask_thread(void *a) {
   return NULL;
 }
 
+/* The handler tells the writer child it ran (write is async-signal-safe). */
+static int note_fd = -1;
+static void h_note(int s) { (void)s; hits++; if (note_fd >= 0) write(note_fd, "h", 1); }
+
 static void pipe_read_test(const char *label, int flags) {
-  int p[2]; MUST(pipe(p));
+  /* The child signals only once the parent sleeps in read(), and writes only once the
+     handler has run and the parent sleeps again (in the restarted read, or in waitpid
+     after EINTR): no timer racing the read on a loaded machine. */
+  int p[2], note[2]; MUST(pipe(p)); MUST(pipe(note));
+  pid_t parent = getpid();
   pid_t c = fork();
-  if (c == 0) { close(p[0]); msleep(300); write(p[1], "z", 1); _exit(0); }
-  close(p[1]);
-  set(SIGALRM, h_count, flags);
+  if (c == 0) {
+    char b;
+    close(p[0]); close(note[1]);
+    await_pid_state(parent, 'S');
+    kill(parent, SIGALRM);
+    read(note[0], &b, 1);
+    await_pid_state(parent, 'S');
+    write(p[1], "z", 1);
+    _exit(0);
+  }
+  close(p[1]); close(note[0]);
+  note_fd = note[1];
+  set(SIGALRM, h_note, flags);
   hits = 0;
-  struct itimerval it = { {0, 0}, {0, 50000} };
-  setitimer(ITIMER_REAL, &it, NULL);
   char b = 0;
   errno = 0;
   ssize_t n = read(p[0], &b, 1);
@@ -67,6 +83,7 @@ static void pipe_read_test(const char *label, int flags) {
   close(p[0]);
   reap("  writer", c);
   set(SIGALRM, SIG_DFL, 0);
+  note_fd = -1; close(note[1]);
 }
 
 int main(void) {
@@ -168,7 +185,9 @@ int main(void) {
   set(SIGUSR2, h_count, 0); hits = 0;
   m = one(SIGUSR1); sigprocmask(SIG_BLOCK, &m, NULL);
   kid = fork();
-  if (kid == 0) { msleep(50); kill(getppid(), SIGUSR2); _exit(0); }
+  /* Sent once the parent sleeps in sigtimedwait (a nap raced it: sent first, the
+     handler ran before the wait, which then never ended). */
+  if (kid == 0) { await_pid_state(getppid(), 'S'); kill(getppid(), SIGUSR2); _exit(0); }
   EXPECT_ERR("sigtimedwait ended by another signal", sigtimedwait(&m, &si, NULL), EINTR);
   printf("its handler ran %d\n", hits);
   waitpid(kid, NULL, 0);
@@ -182,9 +201,9 @@ int main(void) {
   pthread_create(&t2, NULL, mask_thread, (void *)2);
   while (t_ready < 2) msleep(2);
   kill(me, SIGUSR1);
-  for (int i = 0; i < 200 && handled_by < 0; i++) msleep(5);
+  for (int i = 0; i < 4000 && handled_by < 0; i++) msleep(5);
   printf("process-directed SIGUSR1 handled by thread %d\n", handled_by);
-  pthread_kill(t1, SIGUSR1); msleep(20);
+  pthread_kill(t1, SIGUSR1); /* pending for t1 when this returns */
   t_go = 1;
   pthread_join(t1, NULL); pthread_join(t2, NULL);
   sigprocmask(SIG_UNBLOCK, &m, NULL);
@@ -193,22 +212,26 @@ int main(void) {
   pipe_read_test("SA_RESTART", SA_RESTART);
   pipe_read_test("no SA_RESTART", 0);
 
-  /* SIGSTOP really stops; SIGCONT resumes (output order proves it). */
+  /* SIGSTOP really stops; SIGCONT resumes (output order proves it). The parent waits for
+     each stop it relies on (WUNTRACED), never for a nap. */
   int pp[2]; MUST(pipe(pp));
+  int st;
   c = fork();
   if (c == 0) { raise(SIGSTOP); write(pp[1], "C", 1); _exit(0); }
-  msleep(300);
+  waitpid(c, &st, WUNTRACED);
   write(pp[1], "P", 1);
   kill(c, SIGCONT);
   reap("stopped child", c);
   c = fork();
   if (c == 0) { for (;;) { write(pp[1], "c", 1); msleep(20); } }
-  msleep(100);
-  kill(c, SIGSTOP); msleep(100);
+  /* Everything read stays in buf: "PC", the spinner's output, then the two bars. */
+  char buf[256]; size_t len = 0; int cs = 0;
+  while (cs < 2 && len < 64) { ssize_t n = read(pp[0], buf + len, 1); if (n <= 0) break; if (buf[len++] == 'c') cs++; }
+  kill(c, SIGSTOP); waitpid(c, &st, WUNTRACED);
   write(pp[1], "|", 1); msleep(200); write(pp[1], "|", 1);
   kill(c, SIGKILL); reap("spinner", c);
   close(pp[1]);
-  char buf[256]; ssize_t n = read(pp[0], buf, sizeof buf - 1); buf[n > 0 ? n : 0] = 0;
+  ssize_t n = read(pp[0], buf + len, sizeof buf - 1 - len); len += n > 0 ? n : 0; buf[len] = 0;
   printf("order: %.2s\n", buf);
   char *bar = strchr(buf, '|');
   printf("no output while stopped: %s\n", bar && bar[1] == '|' ? "yes" : "no");

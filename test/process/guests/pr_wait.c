@@ -5,11 +5,7 @@
 
 static char proc_state(pid_t pid) {
   char path[64]; sprintf(path, "/proc/%d/stat", pid);
-  FILE *f = fopen(path, "r");
-  if (!f) return '?';
-  char buf[512]; size_t n = fread(buf, 1, sizeof buf - 1, f); fclose(f); buf[n] = 0;
-  char *p = strrchr(buf, ')');
-  return p && p[1] == ' ' ? p[2] : '?';
+  return stat_state(path);
 }
 static const char *code_name(int c) {
   switch (c) {
@@ -46,7 +42,7 @@ int main(void) {
   SHOW("waitid WNOHANG, child running", waitid(P_PID, c, &si, WEXITED | WNOHANG));
   printf("waitid WNOHANG: si_pid=%d\n", si.si_pid);
   close(p[1]);
-  msleep(100);
+  await_pid_state(c, 'Z'); /* its exit, not a nap, before looking */
   printf("exited child state before reaping: %c\n", proc_state(c));
   OKERR("kill(zombie, 0)", kill(c, 0));
   memset(&si, 0, sizeof si);
@@ -70,7 +66,7 @@ int main(void) {
   printf("stopped child state: %c\n", proc_state(c));
   kill(c, SIGCONT);
   /* Polled with a deadline, so a missing report cannot hang the guest. */
-  r = 0; for (int i = 0; i < 200 && r == 0; i++) { r = wait4(c, &st, WCONTINUED | WNOHANG, NULL); if (r == 0) msleep(10); }
+  r = 0; for (int i = 0; i < 2000 && r == 0; i++) { r = wait4(c, &st, WCONTINUED | WNOHANG, NULL); if (r == 0) msleep(10); }
   FACT("wait4 WCONTINUED pid", r == c); if (r == c) show_status("wait4 WCONTINUED", st);
   kill(c, SIGTERM);
   r = wait4(c, &st, 0, NULL); show_status("after SIGTERM", st);
@@ -82,7 +78,7 @@ int main(void) {
   memset(&si, 0, sizeof si); MUST(waitid(P_PID, c, &si, WSTOPPED)); show_si("waitid WSTOPPED", &si, c);
   kill(c, SIGCONT);
   memset(&si, 0, sizeof si);
-  for (int i = 0; i < 200 && si.si_pid == 0; i++) { MUST(waitid(P_PID, c, &si, WCONTINUED | WNOHANG)); if (si.si_pid == 0) msleep(10); }
+  for (int i = 0; i < 2000 && si.si_pid == 0; i++) { MUST(waitid(P_PID, c, &si, WCONTINUED | WNOHANG)); if (si.si_pid == 0) msleep(10); }
   show_si("waitid WCONTINUED", &si, c);
   kill(c, SIGKILL);
   memset(&si, 0, sizeof si); MUST(waitid(P_ALL, 0, &si, WEXITED)); show_si("waitid WEXITED (killed)", &si, c);
@@ -93,7 +89,7 @@ int main(void) {
   /* Stop not reported without WUNTRACED; exit still is. */
   c = fork();
   if (c == 0) { raise(SIGSTOP); _exit(2); }
-  msleep(100);
+  await_pid_state(c, 'T'); /* stopped: a SIGCONT sent earlier would leave it stopped for good */
   r = wait4(c, &st, WNOHANG, NULL);
   printf("wait4 WNOHANG without WUNTRACED on stopped child: %s\n", r == 0 ? "0 (nothing to report)" : r == c ? "reported" : "error");
   if (r == c) show_status("  reported as", st);
@@ -111,7 +107,7 @@ int main(void) {
 
   /* Non-SIGCHLD clone children need __WCLONE or __WALL. */
   c = clone(clone_child, stk + sizeof stk, 0, NULL);
-  msleep(100);
+  await_pid_state(c, 'Z'); /* exited, so WNOHANG below has it to report */
   EXPECT_ERR("wait4 without __WALL on a clone child", wait4(c, &st, 0, NULL), ECHILD);
   SHOW("wait4 __WCLONE WNOHANG (pid>0)", wait4(c, &st, __WCLONE | WNOHANG, NULL) == c);
   show_status("__WCLONE", st);

@@ -48,25 +48,30 @@ int main(void) {
   EXPECT_ERR("nanosleep sec<0", syscall(SYS_nanosleep, &(struct timespec){-5, 0}, NULL), EINVAL);
   EXPECT_ERR("nanosleep (void*)1", syscall(SYS_nanosleep, (void *)1, NULL), EFAULT);
 
-  /* A signal with a handler interrupts: EINTR and the time left in rem. */
+  /* A signal with a handler interrupts: EINTR and the time left in rem. The timer repeats
+     every 50 ms until disarmed: a one-shot could fire before the sleep began (a loaded
+     machine can delay this process that long), and the 2 s sleep would then not end early. */
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_alrm;
   sigaction(SIGALRM, &sa, NULL);
-  struct itimerval it = {{0, 0}, {0, 50000}};
+  struct itimerval it = {{0, 50000}, {0, 50000}}, off = {{0, 0}, {0, 0}};
   setitimer(ITIMER_REAL, &it, NULL);
   t0 = mono();
   rem.tv_sec = rem.tv_nsec = -1;
   EXPECT_ERR("nanosleep 2s interrupted", syscall(SYS_nanosleep, &(struct timespec){2, 0}, &rem), EINTR);
   el = mono() - t0;
+  setitimer(ITIMER_REAL, &off, NULL);
   FACT("interrupted early", el < 1500000000LL);
   FACT("rem in (0.5s, 2s]", ns(rem) > 500000000LL && ns(rem) <= 2000000000LL);
   setitimer(ITIMER_REAL, &it, NULL);
   rem.tv_sec = rem.tv_nsec = -1;
   printf("clock_nanosleep interrupted: %s\n", ename(clock_nanosleep(CLOCK_MONOTONIC, 0, &(struct timespec){2, 0}, &rem)));
+  setitimer(ITIMER_REAL, &off, NULL);
   FACT("clock_nanosleep rem in (0.5s, 2s]", ns(rem) > 500000000LL && ns(rem) <= 2000000000LL);
   setitimer(ITIMER_REAL, &it, NULL);
   EXPECT_ERR("interrupted with bad rem", syscall(SYS_nanosleep, &(struct timespec){2, 0}, (void *)1), EFAULT);
+  setitimer(ITIMER_REAL, &off, NULL);
   printf("done\n");
   return 0;
 }

@@ -53,15 +53,18 @@ int main(void) {
   sa.sa_flags = SA_RESTART;
   sigaction(SIGRTMIN + 1, &sa, NULL);
   pthread_create(&th, NULL, spinner, NULL);
-  while (!worker_tid) sched_yield();
+  /* Napping, not yielding: main's own CPU time is compared with the worker's below. */
+  while (!worker_tid) nanosleep(&(struct timespec){0, 1000000}, NULL);
 
   clockid_t wc;
   SHOW("pthread_getcpuclockid(worker)", pthread_getcpuclockid(th, &wc));
   struct timespec a, b;
   MUST(clock_gettime(wc, &a));
-  struct timespec nap = {0, 60000000};
-  nanosleep(&nap, NULL);
-  MUST(clock_gettime(wc, &b));
+  /* Main sleeps until the worker has run 10 ms more (bounded: 20 s): on a loaded machine a
+     fixed 60 ms nap may give the spinning worker less than that. */
+  struct timespec nap = {0, 20000000};
+  int i = 0;
+  do { nanosleep(&nap, NULL); MUST(clock_gettime(wc, &b)); } while (ns(b) - ns(a) <= 10000000 && ++i < 1000);
   FACT("worker cpu clock advanced while main slept", ns(b) - ns(a) > 10000000);
   MUST(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a));
   FACT("main thread cpu < worker", ns(a) < ns(b));
@@ -76,7 +79,7 @@ int main(void) {
   SHOW("timer_create THREAD_ID", timer_create(CLOCK_MONOTONIC, &sev, &id));
   struct itimerspec its = {{0, 5000000}, {0, 5000000}};
   timer_settime(id, 0, &its, NULL);
-  for (int i = 0; i < 400 && got_on_worker < 3; i++) nanosleep(&(struct timespec){0, 5000000}, NULL);
+  for (int i = 0; i < 4000 && got_on_worker < 3; i++) nanosleep(&(struct timespec){0, 5000000}, NULL);
   timer_delete(id);
   FACT("worker got >= 3", got_on_worker >= 3);
   FACT("main got none", got_on_main == 0);

@@ -170,13 +170,14 @@ static int shell(void) {
 static char acc[8192];
 static size_t accn;
 
-/* Collects master output until `mark` appears (or 5 s). */
-static int wait_for(int m, const char *mark) {
+/* Collects master output until `mark` appears (or ms without output: a loaded machine
+   can be slow to produce the next line, so the marks get 20 s). */
+static int wait_for(int m, const char *mark, int ms) {
   for (;;) {
     acc[accn] = 0;
     if (strstr(acc, mark)) return 1;
     struct pollfd p = {m, POLLIN, 0};
-    if (poll(&p, 1, 5000) <= 0) return 0;
+    if (poll(&p, 1, ms) <= 0) return 0;
     ssize_t n = read(m, acc + accn, sizeof acc - 1 - accn);
     if (n <= 0) return 0;
     accn += n;
@@ -189,14 +190,14 @@ int main(void) {
   pid_t pid = forkpty(&m, NULL, NULL, NULL);
   if (pid < 0) { perror("forkpty"); return 1; }
   if (pid == 0) _exit(shell());
-  if (!wait_for(m, "READY-A")) printf("timeout A\n");
+  if (!wait_for(m, "READY-A", 20000)) printf("timeout A\n");
   write(m, "typed\n", 6);
-  if (!wait_for(m, "READY-B")) printf("timeout B\n");
+  if (!wait_for(m, "READY-B", 20000)) printf("timeout B\n");
   write(m, "\x1a", 1);
-  if (!wait_for(m, "SHELL-DONE")) printf("timeout end: %s\n", acc);
+  if (!wait_for(m, "SHELL-DONE", 20000)) printf("timeout end: %s\n", acc);
   int st;
   waitpid(pid, &st, 0);
-  wait_for(m, "\x01never"); /* drain */
+  wait_for(m, "\x01never", 5000); /* drain: ends at EIO once the slave is gone */
   for (char *p = acc; *p; p++) if (*p != '\r') putchar(*p);
   printf("shell %s\n", WIFEXITED(st) ? "exited" : "killed");
   printf("done\n");

@@ -44,6 +44,8 @@ static ssize_t read_some(int fd, char *b, size_t cap, size_t want) {
 
 static volatile sig_atomic_t winch;
 static void on_winch(int s) { (void)s; winch = 1; }
+static volatile sig_atomic_t interrupted;
+static void on_int(int s) { (void)s; interrupted = 1; }
 
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -102,9 +104,13 @@ int main(void) {
   close(m);
 
   /* forkpty: the child is a session leader with the pty as controlling tty */
+  int hold[2]; /* keeps the child (and so the slave) alive until its ^C echo is read */
+  if (pipe(hold) < 0) { perror("pipe"); return 1; }
   pid_t pid = forkpty(&m, NULL, NULL, NULL);
   if (pid == 0) {
+    close(hold[1]);
     signal(SIGWINCH, on_winch);
+    signal(SIGINT, on_int);
     printf("child sid==pid %d, tcgetpgrp==pgrp %d, tcgetsid==pid %d\n", getsid(0) == getpid(),
            tcgetpgrp(0) == getpgrp(), tcgetsid(0) == getpid());
     int fd = open("/dev/tty", O_RDWR);
@@ -116,8 +122,16 @@ int main(void) {
     fflush(stdout);
     if (fgets(line, sizeof line, stdin)) printf("child read: %s", line);
     fflush(stdout);
-    for (;;) pause(); /* until ^C */
+    /* Linux signals before it echoes ^C: a child dying at once could close the slave
+     * before the echo is written, and native output would depend on timing. So the
+     * child catches ^C, waits until the parent has read the echo, then dies of it. */
+    while (!interrupted) pause();
+    read(hold[0], b, 1);
+    signal(SIGINT, SIG_DFL);
+    raise(SIGINT);
+    _exit(1);
   }
+  close(hold[0]);
   show("child says", b, read_some(m, b, sizeof b, 71));
   ws.ws_row = 30;
   ioctl(m, TIOCSWINSZ, &ws);
@@ -125,9 +139,8 @@ int main(void) {
   write(m, "hello\n", 6);
   show("echo+line", b, read_some(m, b, sizeof b, 26));
   write(m, "\x03", 1);
-  /* The echo is read before the child is reaped: Linux may drop unread output of a pty
-   * whose slave side is gone, which would make the comparison racy. */
   show("^C echo", b, read_some(m, b, sizeof b, 2));
+  close(hold[1]);
   int st;
   waitpid(pid, &st, 0);
   printf("child killed by SIGINT: %d\n", WIFSIGNALED(st) && WTERMSIG(st) == SIGINT);

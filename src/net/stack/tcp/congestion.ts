@@ -26,7 +26,9 @@ export class NewReno {
   /** New data acked outside recovery. */
   onAck(acked: number): void {
     if (this.cwnd < this.ssthresh) {
-      this.cwnd += Math.min(acked, this.mss);
+      // Slow start grows by what was acked, as Linux's tcp_slow_start (no RFC 3465 cap
+      // of one MSS per ACK: a GSO segment's one ACK covers dozens of them).
+      this.cwnd = Math.min(this.cwnd + acked, Math.max(this.ssthresh, this.cwnd));
     } else {
       this.acc += acked;
       if (this.acc >= this.cwnd) {

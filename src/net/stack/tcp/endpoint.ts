@@ -16,7 +16,7 @@ import { RttEstimator } from './rtt';
 import { TcpState, canSend } from './state';
 import { add, diff } from './seq';
 import { SYN, RST, ACK } from './segment';
-import { output, sendControl, onRto, onDelayedAck, onPersist, onKeepalive, sendWindowUpdateIfNeeded } from './output';
+import { output, sendControl, onRto, onDelayedAck, onPersist, onKeepalive, onProbe, sendWindowUpdateIfNeeded } from './output';
 import { onEntropySeeded, randomBelow, randomUint32 } from '../../../determinism/entropy';
 
 // poll bits (src/abi/fs)
@@ -28,6 +28,7 @@ export const EV_RDHUP = 0x2000;
 
 export const DEFAULT_RCVBUF = 6 << 20;
 export const DEFAULT_SNDBUF = 4 << 20;
+const NO_BYTES = new Uint8Array(0);
 const WSCALE = 7;
 export const TIME_WAIT_MS = 60_000;
 export const FIN_TIMEOUT_MS = 60_000;
@@ -97,6 +98,8 @@ export class TcpEndpoint implements Binding {
   sacked: number[] = [];
   /** Next sequence a SACK-driven retransmission may start at (this recovery). */
   rexmitNext = 0;
+  /** snd_max when a tail loss probe went out (one per flight), or -1. */
+  tlpHigh = -1;
   cc: NewReno;
   readonly rtt = new RttEstimator();
   retries = 0;
@@ -114,6 +117,8 @@ export class TcpEndpoint implements Binding {
   readonly waitTimer: StackTimer;
   /** Continues a send burst on the next round (output sends at most BURST segments per call). */
   readonly burstTimer: StackTimer;
+  /** Tail loss probe (RFC 8985 §7): a lost tail is found in ~2 RTTs, not an RTO. */
+  readonly probeTimer: StackTimer;
 
   // options the socket sets
   nodelay = false;
@@ -168,6 +173,7 @@ export class TcpEndpoint implements Binding {
     this.keepTimer = new StackTimer(c, () => onKeepalive(this));
     this.waitTimer = new StackTimer(c, () => this.finalClose());
     this.burstTimer = new StackTimer(c, () => output(this));
+    this.probeTimer = new StackTimer(c, () => onProbe(this));
     this.cc = new NewReno(this.mss);
   }
 
@@ -254,8 +260,8 @@ export class TcpEndpoint implements Binding {
     return c;
   }
 
-  /** Queues bytes to send; returns how many were taken or -errno (-EAGAIN: buffer full). */
-  write(data: Buffer, nonblock: boolean, owned: boolean): number {
+  /** Room in the send queue for a write now, or -errno (-EAGAIN: full or not yet connected). */
+  private sendRoom(): number {
     if (this.err !== 0 && this.failed) return -this.takeErr();
     if (this.state === TcpState.SYN_SENT || this.state === TcpState.SYN_RECV) return -E.EAGAIN;
     if (!canSend(this.state) || this.finQueued) {
@@ -263,7 +269,35 @@ export class TcpEndpoint implements Binding {
       return -E.EPIPE;
     }
     const room = this.sndLimit - this.sendQ.bytes;
-    if (room <= 0) return -E.EAGAIN;
+    return room <= 0 ? -E.EAGAIN : room;
+  }
+
+  /**
+   * A write whose bytes fill(buf, off, len) puts straight into the send queue (the NAT's
+   * host socket recv): up to max bytes, no staging copy. Returns fill's result, or -errno
+   * from the endpoint (fill not called).
+   */
+  writeFrom(max: number, fill: (b: Buffer, off: number, len: number) => number): number {
+    const room = this.sendRoom();
+    if (room < 0) return room;
+    const lim = Math.min(room, max);
+    let done = 0;
+    let r = 0;
+    // Block by block, then one output: an output per block would cut a segment at each
+    // block's end.
+    while (done < lim) {
+      r = this.sendQ.fillTail(lim - done, fill);
+      if (r <= 0) break;
+      done += r;
+    }
+    if (done > 0) output(this);
+    return done > 0 ? done : r;
+  }
+
+  /** Queues bytes to send; returns how many were taken or -errno (-EAGAIN: buffer full). */
+  write(data: Buffer, nonblock: boolean, owned: boolean): number {
+    const room = this.sendRoom();
+    if (room < 0) return room;
     let n = data.length;
     if (nonblock && n > room) n = room;
     this.sendQ.push(n === data.length ? data : data.subarray(0, n), owned && n === data.length);
@@ -287,6 +321,17 @@ export class TcpEndpoint implements Binding {
     const n = this.recvQ.read(dst, peek);
     if (!peek && n > 0) sendWindowUpdateIfNeeded(this);
     return n;
+  }
+
+  /**
+   * read() whose bytes go to put piece by piece (guest memory: no staging copy); a piece
+   * put refuses stays queued. -EFAULT when the first piece is refused.
+   */
+  readTo(max: number, put: (b: Uint8Array) => boolean): number {
+    if (this.recvQ.bytes === 0) return this.read(NO_BYTES, false);
+    const n = this.recvQ.drainTo(max, put);
+    if (n > 0) sendWindowUpdateIfNeeded(this);
+    return n > 0 || max === 0 ? n : -E.EFAULT;
   }
 
   takeErr(): number {
@@ -367,6 +412,7 @@ export class TcpEndpoint implements Binding {
     this.keepTimer.cancel();
     this.waitTimer.cancel();
     this.burstTimer.cancel();
+    this.probeTimer.cancel();
   }
 
   /** Releases the 4-tuple and the port: TIME_WAIT over, or an orphan done. */

@@ -10,7 +10,10 @@ import { EV_IN, EV_OUT, EV_HUP, EV_RDHUP, EV_ERR } from './endpoint';
 import { TcpState, canReceive } from './state';
 import { type Segment, SYN, FIN, RST, ACK } from './segment';
 import { add, diff, gt, ge, lt, le } from './seq';
-import { output, sendAck, scheduleAck, sendSeg, retransmitFirst, wakeWriter, updateScoreboard, pruneScoreboard, retransmitHole } from './output';
+
+/** Smallest in-order payload kept in its frame's buffer (a 64 KiB block) rather than copied. */
+const KEEP_MIN = 16 * 1024;
+import { output, sendAck, scheduleAck, sendSeg, retransmitFirst, wakeWriter, updateScoreboard, pruneScoreboard, retransmitHole, armProbe, sackSaysLost } from './output';
 
 /** Applies the options of a SYN (or SYN-ACK) to the connection. */
 export function applySynOptions(ep: TcpEndpoint, seg: Segment): void {
@@ -196,7 +199,12 @@ export function segmentArrives(ep: TcpEndpoint, seg: Segment): void {
     if (n > 0) {
       if (seq === ep.rcvNxt) {
         const hadHoles = !ep.ooo.empty;
-        ep.recvQ.push(Buffer.from(seg.buf.subarray(off, off + n)), true);
+        const keep = ep.stack.rxKeep;
+        if (keep !== null && n >= KEEP_MIN && seg.buf.buffer === keep.buffer) {
+          // The frame's pool buffer becomes a receive-queue block: no copy.
+          ep.stack.rxKeep = null;
+          ep.recvQ.pushBlock(seg.buf.subarray(off, off + n), keep);
+        } else ep.recvQ.push(seg.buf.subarray(off, off + n), false);
         ep.rcvNxt = add(ep.rcvNxt, n);
         ep.bytesReceived += n;
         if (hadHoles) {
@@ -274,6 +282,7 @@ function processAck(ep: TcpEndpoint, seg: Segment): number {
     ep.sndUna = ack;
     if (lt(ep.sndNxt, ack)) ep.sndNxt = ack;
     ep.retries = 0;
+    if (ep.tlpHigh >= 0 && ge(ack, ep.tlpHigh)) ep.tlpHigh = -1;
     if (ep.sacked.length) pruneScoreboard(ep);
     // RTT: the echoed timestamp, else Karn's rule on the one timed segment.
     if (ep.tsOn && seg.hasTs && seg.tsEcr !== 0) ep.rtt.sample(((ep.nowMs() >>> 0) - seg.tsEcr) | 0);
@@ -289,9 +298,11 @@ function processAck(ep: TcpEndpoint, seg: Segment): number {
     } else {
       cc.dupAcks = 0;
       cc.onAck(acked);
+      if (sackSaysLost(ep)) startRecovery(ep);
     }
     if (ep.sndUna === ep.sndMax) ep.rtoTimer.cancel();
     else ep.rtoTimer.arm(ep.rtt.current);
+    armProbe(ep);
     if (dataAcked > 0) wakeWriter(ep);
   } else if (ack === ep.sndUna && seg.dataLen === 0 && !(seg.flags & (SYN | FIN)) && ep.sndUna !== ep.sndMax && (wndScaled === ep.sndWnd || seg.sackCount > 0)) {
     // Duplicate ACK (RFC 5681 §2; with SACK, RFC 6675: one carrying SACK blocks counts even if
@@ -300,12 +311,7 @@ function processAck(ep: TcpEndpoint, seg: Segment): number {
     cc.dupAcks++;
     if (cc.inRecovery) {
       if (!retransmitHole(ep)) cc.cwnd += ep.mss;
-    } else if (cc.dupAcks === 3) {
-      cc.enterRecovery(ep.flight, ep.sndMax);
-      ep.rexmitNext = ep.sndUna;
-      retransmitFirst(ep);
-      ep.rexmitNext = add(ep.sndUna, Math.min(ep.mss, ep.sendQ.bytes));
-    }
+    } else if (cc.dupAcks === 3 || sackSaysLost(ep)) startRecovery(ep);
   }
   // Window update (RFC 9293: SND.WL1/WL2).
   if (lt(ep.sndWl1, seg.seq) || (ep.sndWl1 === seg.seq && le(ep.sndWl2, ack))) {
@@ -317,6 +323,16 @@ function processAck(ep: TcpEndpoint, seg: Segment): number {
     if (opened && wndScaled > 0) ep.persistTimer.cancel();
   }
   return 0;
+}
+
+/** Fast retransmit: recovery begins with the first unacknowledged segment. */
+function startRecovery(ep: TcpEndpoint): void {
+  ep.cc.enterRecovery(ep.flight, ep.sndMax);
+  ep.tlpHigh = -1;
+  ep.probeTimer.cancel();
+  ep.rexmitNext = ep.sndUna;
+  retransmitFirst(ep);
+  ep.rexmitNext = add(ep.sndUna, Math.min(ep.mss, ep.sendQ.bytes));
 }
 
 /** SYN_SENT (RFC 9293 §3.10.7.3). */

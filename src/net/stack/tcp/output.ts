@@ -9,7 +9,7 @@ import { EV_OUT } from './endpoint';
 import { TcpState } from './state';
 import { SYN, FIN, RST, ACK, PSH, writeOptions, type OutOpts } from './segment';
 import { add, diff, gt, lt } from './seq';
-import { sumBytes, finish, pseudoSum } from '../checksum';
+import { sumBytes, finish, fold, pseudoSum } from '../checksum';
 import { IPPROTO_TCP } from '../ipv4';
 
 const opts: OutOpts = { mss: 0, wscale: -1, sackOk: false, ts: false, tsVal: 0, tsEcr: 0, sack: null, sackCount: 0 };
@@ -82,7 +82,20 @@ export function sendSeg(ep: TcpEndpoint, seq: number, flags: number, dataLen: nu
   b.writeUInt16BE(0, o + 18);
   if (dataLen > 0) ep.sendQ.copyAt(diff(seq, ep.sndUna), dataLen, b, o + hl);
   const len = hl + dataLen;
-  b.writeUInt16BE(finish(sumBytes(b, o, len, pseudoSum(path.src, ep.remote, IPPROTO_TCP, len, ep.v6))), o + 16);
+  // The checksum: left out where the receiver trusts the link (loopback, the user-mode
+  // wire); only the pseudo-header's where the host finishes it (a GSO link; segments with
+  // data only: pure ACKs so sent stalled transfers); else whole. A capture or a raw
+  // socket sees whole checksums.
+  const link = path.nic.link;
+  const exact = s.pcap !== null || s.rawInput !== null;
+  let partial = 0;
+  if (exact || link.csumOffload?.() !== true) {
+    const ps = pseudoSum(path.src, ep.remote, IPPROTO_TCP, len, ep.v6);
+    if (!exact && dataLen > 0 && link.gso !== undefined && link.gso > 0) {
+      b.writeUInt16BE(fold(ps), o + 16);
+      partial = ep.mss;
+    } else b.writeUInt16BE(finish(sumBytes(b, o, len, ps)), o + 16);
+  }
   if (flags & ACK) {
     ep.ackPending = 0;
     ep.dackTimer.cancel();
@@ -90,7 +103,27 @@ export function sendSeg(ep: TcpEndpoint, seq: number, flags: number, dataLen: nu
   ep.segsOut++;
   s.mib.tcpOutSegs++;
   ep.lastSendMs = opts.tsVal;
-  return s.sendOn(path, ep.remote, IPPROTO_TCP, len, ep.ttl, ep.tos, true);
+  s.txPartial = partial;
+  s.txGive = dataLen > 0; // b is not touched after the send: a link may take it as the frame
+  try {
+    return s.sendOn(path, ep.remote, IPPROTO_TCP, len, ep.ttl, ep.tos, true);
+  } finally {
+    s.txPartial = 0;
+    s.txGive = false;
+  }
+}
+
+/**
+ * The most payload one segment of ours may carry: the MSS, or on a link where the host
+ * segments (GSO) as many whole MSS as fit in one IP packet (a capture or raw socket on
+ * the stack wants the wire's segments, so none then).
+ */
+function segmentLimit(ep: TcpEndpoint): number {
+  const path = ep.path;
+  const gso = path?.nic.link.gso;
+  if (gso === undefined || gso <= 0 || ep.stack.pcap !== null || ep.stack.rawInput !== null) return ep.mss;
+  const room = Math.min(gso, 0xffff - 20 - 60);
+  return Math.max(ep.mss, Math.floor(room / ep.mss) * ep.mss);
 }
 
 export function sendControl(ep: TcpEndpoint, seq: number, flags: number): void {
@@ -123,6 +156,7 @@ export function output(ep: TcpEndpoint): void {
   if (st !== TcpState.ESTABLISHED && st !== TcpState.CLOSE_WAIT && st !== TcpState.FIN_WAIT1 && st !== TcpState.LAST_ACK && st !== TcpState.CLOSING) return;
   const dataEnd = add(ep.sndUna, ep.sendQ.bytes);
   const finSeq = dataEnd; // the FIN's sequence number once queued
+  const segMax = segmentLimit(ep);
   let sent = 0;
   for (;;) {
     if (sent >= BURST && ep.path !== null && !ep.path.nic.loopback) {
@@ -134,7 +168,7 @@ export function output(ep: TcpEndpoint): void {
     const wnd = Math.min(ep.sndWnd, ep.cc.cwnd);
     if (unsent > 0) {
       const usable = Math.min(ep.sndWnd, ep.cc.cwnd) - inFlight;
-      let len = Math.min(unsent, ep.mss, usable);
+      let len = Math.min(unsent, segMax, usable);
       if (len <= 0) {
         if (ep.sndWnd === 0 && inFlight === 0) ep.persistTimer.ensure(ep.rtt.current);
         break;
@@ -184,12 +218,60 @@ export function output(ep: TcpEndpoint): void {
     }
     if (ep.finQueued && ep.sndNxt === finSeq) {
       sendSeg(ep, finSeq, ACK | FIN, 0);
+      sent++;
       ep.sndNxt = add(finSeq, 1);
       if (gt(ep.sndNxt, ep.sndMax)) ep.sndMax = ep.sndNxt;
       ep.rtoTimer.ensure(ep.rtt.current);
     }
     break;
   }
+  if (sent > 0) armProbe(ep);
+}
+
+/**
+ * Arms the tail loss probe (RFC 8985 §7.2): PTO = 2·SRTT (at least 10 ms, plus a delayed
+ * ACK's wait when one segment is out), when that comes before the RTO. Only with SACK (the
+ * probe's SACK is what reveals the hole), one probe per flight, none in recovery.
+ */
+export function armProbe(ep: TcpEndpoint): void {
+  const flight = ep.flight;
+  if (!ep.sackOn || ep.cc.inRecovery || ep.tlpHigh >= 0 || flight === 0 || ep.rtt.samples === 0 || ep.path?.nic.loopback !== false) {
+    return ep.probeTimer.cancel();
+  }
+  let pto = Math.max(2 * ep.rtt.srtt, 10);
+  if (flight <= ep.mss) pto += DELAYED_ACK_MS;
+  if (pto >= ep.rtt.current) return ep.probeTimer.cancel();
+  ep.probeTimer.arm(pto);
+}
+
+/** The probe: the last segment sent, again (its SACK shows what before it is missing). */
+export function onProbe(ep: TcpEndpoint): void {
+  const st = ep.state;
+  if (st !== TcpState.ESTABLISHED && st !== TcpState.CLOSE_WAIT && st !== TcpState.FIN_WAIT1 && st !== TcpState.LAST_ACK && st !== TcpState.CLOSING) return;
+  if (ep.cc.inRecovery || ep.flight === 0 || ep.tlpHigh >= 0) return;
+  const fin = finSent(ep);
+  const sent = sentData(ep);
+  const len = Math.min(ep.mss, sent);
+  if (len === 0 && !fin) return;
+  ep.totalRetrans++;
+  ep.stack.mib.tcpRetransSegs++;
+  ep.tlpHigh = ep.sndMax;
+  sendSeg(ep, add(ep.sndUna, sent - len), ACK | (fin ? FIN : 0), len);
+  ep.rtoTimer.arm(ep.rtt.current);
+}
+
+/**
+ * SACK says the first unacknowledged segment is lost before three duplicate ACKs came
+ * (RFC 6675 IsLost: more than two segments' worth SACKed above it), or the tail probe
+ * arrived and the hole did not.
+ */
+export function sackSaysLost(ep: TcpEndpoint): boolean {
+  const r = ep.sacked;
+  if (!ep.sackOn || r.length === 0) return false;
+  if (ep.tlpHigh >= 0 && !lt(r[r.length - 1], ep.tlpHigh)) return true;
+  let bytes = 0;
+  for (let j = 0; j < r.length; j += 2) bytes += diff(r[j + 1], r[j]);
+  return bytes > 2 * ep.mss;
 }
 
 /** Records the SACK blocks of an ACK (RFC 2018) in the scoreboard; drops what sndUna passed. */
@@ -270,10 +352,25 @@ export function retransmitHole(ep: TcpEndpoint): boolean {
   return true;
 }
 
+/**
+ * Queued bytes already sent once (below snd_max). A retransmission carries only these:
+ * bytes written since (held by Nagle, cork or the window) are new data, and sent from a
+ * retransmission path they would pass snd_max unrecorded, so the peer's ACK of them
+ * would be "ACK of unsent data", dropped, and the connection would retransmit forever.
+ */
+function sentData(ep: TcpEndpoint): number {
+  return Math.min(ep.sendQ.bytes, diff(ep.sndMax, ep.sndUna));
+}
+
+/** Our FIN has been sent (it sits at snd_max - 1, after all the queued data). */
+function finSent(ep: TcpEndpoint): boolean {
+  return ep.finQueued && diff(ep.sndMax, ep.sndUna) > ep.sendQ.bytes;
+}
+
 /** Retransmits the first unacknowledged segment (fast retransmit, partial ACKs). */
 export function retransmitFirst(ep: TcpEndpoint): void {
-  const dataLen = Math.min(ep.sendQ.bytes, ep.mss);
-  const finHere = ep.finQueued && dataLen === ep.sendQ.bytes && diff(ep.sndMax, ep.sndUna) > ep.sendQ.bytes;
+  const dataLen = Math.min(sentData(ep), ep.mss);
+  const finHere = finSent(ep) && dataLen === ep.sendQ.bytes;
   if (dataLen === 0 && !finHere) return;
   ep.totalRetrans++;
   ep.stack.mib.tcpRetransSegs++;
@@ -302,12 +399,14 @@ export function onRto(ep: TcpEndpoint): void {
   if (ep.sndUna === ep.sndMax) return;
   if (ep.retries > DATA_RETRIES || (ep.userTimeout > 0 && ep.nowMs() - ep.lastRecvMs > ep.userTimeout)) return ep.fail(E.ETIMEDOUT);
   ep.cc.onTimeout(ep.flight);
+  ep.tlpHigh = -1;
+  ep.probeTimer.cancel();
   // Go back to the first unacknowledged byte; the receiver's reassembly keeps what arrived.
   ep.sndNxt = ep.sndUna;
   ep.totalRetrans++;
   ep.stack.mib.tcpRetransSegs++;
-  const dataLen = Math.min(ep.sendQ.bytes, ep.mss);
-  const fin = ep.finQueued && dataLen === ep.sendQ.bytes;
+  const dataLen = Math.min(sentData(ep), ep.mss);
+  const fin = finSent(ep) && dataLen === ep.sendQ.bytes;
   sendSeg(ep, ep.sndUna, ACK | (fin ? FIN : 0), dataLen);
   ep.sndNxt = add(ep.sndUna, dataLen + (fin ? 1 : 0));
   ep.rtoTimer.arm(ep.rtt.current);

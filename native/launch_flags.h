@@ -1,0 +1,179 @@
+// Which `tssandbox run` command lines the native front (sentry_launch.cc) starts with the
+// Sentry in a user namespace of its own: those whose flags need nothing that the host
+// grants only outside it. Decided from argv alone, before Node starts (so: cheaply, and
+// it must agree with src/cli/args.ts on where the flags end and the program starts).
+//
+// Left out, and why (SECURITY.md section 3 has the list for users):
+//   --netns, --tap      a network namespace or TAP device of the host (the Sentry opens
+//                       AF_PACKET sockets or the TAP there and moves the addresses off
+//                       the namespace's kernel: CAP_NET_RAW/CAP_NET_ADMIN over a namespace
+//                       the host's user namespace owns);
+//   --publish below ip_unprivileged_port_start, as root: the Sentry binds the listener
+//                       itself and the kernel asks CAP_NET_BIND_SERVICE of the binder in
+//                       the host's user namespace;
+//   --checkpoint-on/--image-path   an image the Sentry writes by name when signalled;
+//   --via               no Sentry here: the client only talks to a `serve` pool.
+// --report, --summary=FILE, --record, --pcap and --replay name host files the Sentry
+// writes or reads once at set-up (as its unprivileged uid it may not reach the invoking
+// user's files): the front opens them as the invoking user and hands the fds on
+// (bin/tssandbox --tss-file=FD:NAME, src/platform/launched-files.ts); when it cannot,
+// the run keeps the old path, which says why.
+// --memory: the stubs' memory cgroup, which only the host's root may make, is made by the
+// front and delegated to the Sentry's host uid (launch_cgroup.h); where it cannot be (not
+// cgroup v1, any step failing) the run keeps the old path.
+// --policy FILE: read once at set-up (the front opens it, as the files above); what it
+// may ask for is the Sentry's but a memory limit (so the cgroup is made in case) and a
+// network mode, none of which needs the host's privileges (no --netns or --tap there).
+// --network host, root or not: the Sentry's capabilities are dropped at confinement on
+// either path, so raw sockets and privileged ports were refused on the old path too.
+// Anything this file does not know keeps the old path: never less than before.
+#pragma once
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace tss_launch {
+
+// A host file named on the command line that the front opens for the Sentry.
+struct HostFileArg {
+  const char* name;
+  bool write;  // O_WRONLY|O_CREAT|O_TRUNC, as Node's openSync(name, 'w'); else O_RDONLY
+  int mode;    // of a file it creates (before the umask), as the Sentry's own open would
+  bool pcap;   // opened only in --network user/sandbox (the other modes here have no stack to capture)
+};
+constexpr int kMaxFiles = 8;
+
+inline bool Is(const char* a, size_t len, const char* name) { return strlen(name) == len && strncmp(a, name, len) == 0; }
+
+// The lowest port an unprivileged process may bind (1024 when it cannot be read).
+inline long UnprivilegedPortStart() {
+  long v = 1024;
+  if (FILE* f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "re")) {
+    if (fscanf(f, "%ld", &v) != 1) v = 1024;
+    fclose(f);
+  }
+  return v;
+}
+
+// A --root/--mount source the invoking user reaches? The Sentry in its own namespace may
+// not search the user's directories (the gofer outside opens them), so a missing one is
+// left to the old path, whose check names the error.
+inline bool SourceExists(const char* v, bool mount) {
+  char src[4096];
+  size_t n = mount && strchr(v, ':') ? (size_t)(strchr(v, ':') - v) : strlen(v);
+  if (n == 0 || n >= sizeof src) return false;
+  memcpy(src, v, n);
+  src[n] = 0;
+  struct stat st;
+  return stat(src, &st) == 0;
+}
+
+// One flag a (with its value v: the text after '=', or the next argument) is fine in the
+// Sentry's own user namespace. *takesValue: the flag consumed the next argument.
+// *file: the host file it names, if the front is to open it; *net: a --network's mode;
+// *memory: a --memory (the front makes its cgroup).
+inline bool SafeFlag(const char* a, const char* next, bool root, bool* takesValue, HostFileArg* file, const char** net,
+                     bool* memory) {
+  // Sentry-side only: the filesystem (served by the gofer outside), the environment,
+  // limits the Sentry counts itself, the tracer, the console, determinism, the CI limits.
+  static const char* bare[] = {"--clear-env", "--no-pin", "--strace", "--debug", "-t", "--tty", "--deterministic",
+                               "--mask-cpuid", "--ci", nullptr};
+  static const char* valued[] = {"--root", "--mount", "--tmpfs", "--env", "-e", "--cwd", "-w", "--platform",
+                                 "--hostname", "--timeout", "--cpu-time", "--nofile", "--output-limit", "--disk",
+                                 "--tmpfs-size", "--pids-limit", "--allow-net", "--deny-net", "--dns",
+                                 "--policy-mode", "--api-fd", "--api-hooks", nullptr};
+  *takesValue = false;
+  const char* eq = a[0] == '-' && a[1] == '-' ? strchr(a, '=') : nullptr;
+  size_t len = eq ? (size_t)(eq - a) : strlen(a);
+  for (int i = 0; bare[i]; i++)
+    if (Is(a, len, bare[i])) return true;
+  const char* v = eq ? eq + 1 : next;
+  for (int i = 0; valued[i]; i++)
+    if (Is(a, len, valued[i])) {
+      *takesValue = !eq;
+      if (v && (Is(a, len, "--root") || Is(a, len, "--mount"))) return SourceExists(v, Is(a, len, "--mount"));
+      return v != nullptr;
+    }
+  // --summary alone (or =-) writes to stderr, which the Sentry holds already.
+  if (Is(a, len, "--summary")) {
+    if (!eq || strcmp(eq + 1, "-") == 0) return true;
+    *file = {eq + 1, true, 0666, false};
+    return eq[1] != 0;
+  }
+  if (Is(a, len, "--report") || Is(a, len, "--record") || Is(a, len, "--replay") || Is(a, len, "--pcap")) {
+    *takesValue = !eq;
+    if (!v || !*v) return false;
+    bool pcap = Is(a, len, "--pcap");
+    *file = {v, !Is(a, len, "--replay"), pcap ? 0644 : 0666, pcap};  // src/net/stack/pcap.ts: 0644
+    return true;
+  }
+  if (Is(a, len, "--memory")) {
+    *takesValue = !eq;
+    *memory = true;
+    return v != nullptr;
+  }
+  if (Is(a, len, "--policy")) {
+    *takesValue = !eq;
+    if (!v || !*v) return false;
+    *file = {v, false, 0, false};
+    *memory = true;  // limits.memory in the file: its cgroup, unused otherwise
+    return true;
+  }
+  // Networks of host sockets in the host's network namespace (none: loopback in the
+  // Sentry; host: the broker's sockets; user: the Sentry's NAT on host sockets), or none
+  // at all (sandbox without --netns/--tap: the Sentry's stack with lo only; those two
+  // flags are not safe ones).
+  if (Is(a, len, "--network") || Is(a, len, "--net")) {
+    *takesValue = !eq;
+    *net = v;
+    return v && (strcmp(v, "none") == 0 || strcmp(v, "user") == 0 || strcmp(v, "host") == 0 || strcmp(v, "sandbox") == 0);
+  }
+  if (Is(a, len, "--publish") || Is(a, len, "-p")) {
+    *takesValue = !eq;
+    if (!v) return false;
+    if (!root) return true;
+    char* end;
+    long port = strtol(v, &end, 10);
+    return end != v && *end == ':' && port >= UnprivilegedPortStart();
+  }
+  return false;
+}
+
+// args[0..n): the command line after the program name. A `run` with safe flags only (up
+// to the program, after which nothing is ours), and no TSSANDBOX_USERNS=off. The host
+// files to open for it go to files[0..*nfiles) (each name once); *memory: a --memory.
+inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfiles, bool* memory) {
+  *nfiles = 0;
+  *memory = false;
+  bool stackNet = false;  // user or sandbox: the last --network wins, as in src/cli/args.ts
+  const char* off = getenv("TSSANDBOX_USERNS");
+  if (off && strcmp(off, "off") == 0) return false;
+  if (n < 2 || strcmp(args[0], "run") != 0) return false;
+  for (int i = 1; i < n; i++) {
+    const char* a = args[i];
+    bool end = strcmp(a, "--") == 0 || a[0] != '-' || strcmp(a, "-") == 0;  // then the program
+    if (end) {
+      int k = 0;
+      for (int j = 0; j < *nfiles; j++)
+        if (!files[j].pcap || stackNet) files[k++] = files[j];
+      *nfiles = k;
+      return strcmp(a, "--") != 0 || i + 1 < n;
+    }
+    bool takes;
+    HostFileArg f = {nullptr, false, 0, false};
+    const char* net = nullptr;
+    if (!SafeFlag(a, i + 1 < n ? args[i + 1] : nullptr, root, &takes, &f, &net, memory)) return false;
+    if (takes) i++;
+    if (net) stackNet = strcmp(net, "user") == 0 || strcmp(net, "sandbox") == 0;
+    if (!f.name) continue;
+    for (int k = 0; k < *nfiles; k++)
+      if (strcmp(files[k].name, f.name) == 0) return false;  // one file, two flags: as before
+    if (*nfiles == kMaxFiles) return false;
+    files[(*nfiles)++] = f;
+  }
+  return false;
+}
+
+}  // namespace tss_launch

@@ -1,0 +1,346 @@
+// build/Release/tssandbox: the `tssandbox` command (package.json "bin"), a small native
+// front before Node. For a `run` it puts the Sentry in a user and mount namespace of its
+// own before Node starts: Linux refuses unshare(CLONE_NEWUSER) to a multi-threaded
+// process and Node has threads from its first instruction, so this single-threaded
+// program does it, then execs Node on the JavaScript entry beside it:
+//
+//   tssandbox ARGS...   ->   node PKG/bin/tssandbox [--tss-launched=FD] ARGS...
+//
+// PKG is found from this program's own path (PKG/build/Release/tssandbox), Node as
+// `#!/usr/bin/env node` finds it (node in PATH), else the Node that built this program;
+// TSSANDBOX_NODE overrides both and is the one variable not passed on. The environment
+// is otherwise passed on byte for byte (a shell in between would rebuild it: its order,
+// PWD added), so guests see what a native run sees.
+//
+// 1. It forks the gofer-to-be: a child that stays outside, as the invoking user (root
+//    keeps root's file access for the host trees it will serve), holding one end of a
+//    socketpair. It writes the new namespace's uid/gid maps, then waits for the Sentry's
+//    one gofer request and becomes that gofer (gofer_server.cc GoferAwaitRequest).
+//    For a --memory it then makes the stubs' memory cgroup, delegated to the Sentry's
+//    host uid, and forks its reaper, which also stays outside (launch_cgroup.h).
+// 2. It unshares CLONE_NEWUSER | CLONE_NEWNS; the child maps uid 0 inside to an
+//    unprivileged host uid when invoked as root (TSSANDBOX_SENTRY_UID, default 65534,
+//    as runsc's sandbox runs as nobody; "unique": kSentryIdBase + its pid, so that no
+//    two running Sentries share one, as the kernel lets a process signal any process
+//    of its uid), or to the invoking uid otherwise. It then becomes uid/gid 0 inside
+//    with no supplementary groups: a compromised Sentry is not
+//    host root and has capabilities only in its own namespace (where it chroots, since
+//    CAP_SYS_CHROOT there is enough, and traces stubs, which are its children).
+// 3. It execs Node with --tss-launched=FD [--tss-cgroup=DIR] (bin/tssandbox takes them
+//    out; FD is the Sentry's end of the gofer socket; an unused one is closed when the
+//    Sentry confines itself, src/cli/confine.ts).
+//
+// It only does this for runs that need nothing of the host's privileges (launch_flags.h);
+// any other command, or any step that fails, execs Node unchanged: never less than before.
+// TSSANDBOX_USERNS=off turns it off.
+#define _GNU_SOURCE 1
+#include "common.h"
+#include "launch_flags.h"
+#include "launch_cgroup.h"
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <grp.h>
+#include <sys/stat.h>
+
+namespace tss {
+
+// gofer_server.cc resets signals in its child; here the launcher's are the defaults.
+void ResetSignalsInChild() {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  for (int s = 1; s < 65; s++) sigaction(s, &sa, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+}  // namespace tss
+
+namespace {
+
+// This program's package: PKG of PKG/build/Release/tssandbox (symlinks resolved: npm
+// links the command from node_modules/.bin), into out.
+bool PackageDir(const char* argv0, char* out, size_t cap) {
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    self[n] = 0;
+  } else if (!realpath(argv0, self)) {  // no /proc: argv[0], as the shell found it
+    return false;
+  }
+  for (int up = 0; up < 3; up++) {
+    char* slash = strrchr(self, '/');
+    if (!slash) return false;
+    *slash = 0;
+  }
+  return snprintf(out, cap, "%s", self[0] ? self : "/") < (int)cap;
+}
+
+// Set by main: the JS entry, the Node binary, and the command line after argv[0].
+char gScript[4200];
+char gNode[4096];
+char** gArgs;
+int gNargs;
+
+// Host files opened for the Sentry (launch_flags.h), their fds, and their --tss-file flags.
+tss_launch::HostFileArg gFiles[tss_launch::kMaxFiles];
+int gFileFds[tss_launch::kMaxFiles];
+int gNfiles;  // on the command line
+int gOpen;    // of them opened (OpenHostFiles)
+
+// The stubs' memory cgroup the front made for a --memory (launch_cgroup.h), or "".
+char gCgroup[4200];
+
+[[noreturn]] void ExecNode(int launchFd) {
+  static char flag[64];
+  static char* fileFlags[tss_launch::kMaxFiles];
+  static char cgroupFlag[4300];
+  // node SCRIPT [--tss-launched=FD [--tss-cgroup=DIR] [--tss-file=FD:NAME...]] ARGS...
+  char** av = static_cast<char**>(calloc((size_t)gNargs + 5 + tss_launch::kMaxFiles, sizeof(char*)));
+  int k = 0;
+  av[k++] = gNode;
+  av[k++] = gScript;
+  if (launchFd >= 0) {
+    snprintf(flag, sizeof flag, "--tss-launched=%d", launchFd);
+    av[k++] = flag;
+    if (gCgroup[0]) {
+      snprintf(cgroupFlag, sizeof cgroupFlag, "--tss-cgroup=%s", gCgroup);
+      av[k++] = cgroupFlag;
+    }
+    for (int i = 0; i < gOpen; i++) {
+      size_t n = strlen(gFiles[i].name) + 32;
+      fileFlags[i] = static_cast<char*>(malloc(n));
+      snprintf(fileFlags[i], n, "--tss-file=%d:%s", gFileFds[i], gFiles[i].name);
+      av[k++] = fileFlags[i];
+    }
+  } else {
+    for (int i = 0; i < gOpen; i++) close(gFileFds[i]);  // the old path opens them itself
+  }
+  for (int i = 0; i < gNargs; i++) av[k++] = gArgs[i];
+  av[k] = nullptr;
+  execv(gNode, av);
+  fprintf(stderr, "tssandbox: cannot run %s: %s\n", gNode, strerror(errno));
+  _exit(errno == ENOENT ? 127 : 126);
+}
+
+// Opens the host files of the command line as the invoking user (before the namespace:
+// unprivileged, the Sentry may not reach them); false when one cannot be (the old path then
+// opens it and says why).
+bool OpenHostFiles() {
+  for (; gOpen < gNfiles; gOpen++) {
+    int flags = gFiles[gOpen].write ? O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY : O_RDONLY | O_NOCTTY;
+    gFileFds[gOpen] = open(gFiles[gOpen].name, flags, gFiles[gOpen].mode);
+    if (gFileFds[gOpen] < 0) return false;
+  }
+  return true;
+}
+
+// The file execvp would run for `name` (PATH search), in out; false when none.
+bool Which(const char* name, char* out, size_t cap) {
+  if (strchr(name, '/')) return snprintf(out, cap, "%s", name) < (int)cap;
+  const char* path = getenv("PATH");
+  if (!path) path = "/usr/local/bin:/usr/bin:/bin";
+  for (const char* p = path; *p;) {
+    const char* e = strchr(p, ':');
+    size_t n = e ? (size_t)(e - p) : strlen(p);
+    if (n > 0 && snprintf(out, cap, "%.*s/%s", (int)n, p, name) < (int)cap && access(out, X_OK) == 0) return true;
+    p += n + (e ? 1 : 0);
+  }
+  return false;
+}
+
+// May uid/gid (no supplementary groups) reach `path` with `want` (R_OK/X_OK) on the
+// file, searching every directory on the way? By the mode bits (ACLs are not read: a
+// file an ACL alone opens is taken as closed, which keeps today's path).
+bool Reaches(const char* path, int want, uid_t uid, gid_t gid) {
+  auto allowed = [&](const struct stat& st, int bits) {
+    int m = st.st_uid == uid ? (st.st_mode >> 6) : st.st_gid == gid ? (st.st_mode >> 3) : st.st_mode;
+    return ((m & 7) & bits) == bits;
+  };
+  char buf[4096];
+  if (path[0] != '/' || snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return false;
+  struct stat st;
+  for (char* p = strchr(buf + 1, '/'); p; p = strchr(p + 1, '/')) {
+    *p = 0;
+    bool ok = stat(buf, &st) == 0 && allowed(st, 1);
+    *p = '/';
+    if (!ok) return false;
+  }
+  if (stat("/", &st) != 0 || !allowed(st, 1)) return false;
+  return stat(buf, &st) == 0 && allowed(st, want == X_OK ? 1 : 4);
+}
+
+// Can uid/gid (the Sentry's host ids) run Node on this installation? Root's own files
+// may be out of their reach (an install under /root, a mode-0700 directory): then the
+// run keeps today's path rather than failing.
+bool InstallReachable(const char* script, const char* node, uid_t uid, gid_t gid) {
+  char real[4096], pkg[4096], nodePath[4096], f[4200];
+  if (!realpath(script, real) || !Which(node, nodePath, sizeof nodePath) || !realpath(nodePath, pkg)) return false;
+  if (!Reaches(pkg, X_OK, uid, gid) || !Reaches(real, R_OK, uid, gid)) return false;
+  snprintf(pkg, sizeof pkg, "%s", real);
+  for (int up = 0; up < 2; up++) {
+    char* slash = strrchr(pkg, '/');
+    if (!slash) return false;
+    *slash = 0;
+  }
+  static const char* rel[] = {"dist/tssandbox.js", "build/Release/tssandbox_native.node", "build/Release/tssandbox-vdso.so", nullptr};
+  for (int i = 0; rel[i]; i++)
+    if (snprintf(f, sizeof f, "%s/%s", pkg, rel[i]) >= (int)sizeof f || !Reaches(f, R_OK, uid, gid)) return false;
+  return snprintf(f, sizeof f, "%s/build/Release/tssandbox-stub", pkg) < (int)sizeof f && Reaches(f, X_OK, uid, gid);
+}
+
+bool WriteFile(pid_t pid, const char* name, const char* text) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+  close(fd);
+  return ok;
+}
+
+// The Node that built this program (binding.gyp), for a PATH without node.
+#ifndef TSS_NODE_FALLBACK
+#define TSS_NODE_FALLBACK "/usr/bin/node"
+#endif
+
+// gNode: TSSANDBOX_NODE (taken out of the environment), else node in PATH as
+// `#!/usr/bin/env node` finds it, else the Node that built this program.
+bool FindNode() {
+  const char* env = getenv("TSSANDBOX_NODE");
+  if (env && *env) {
+    // A bare name is looked up in PATH, as execvp would.
+    bool ok = strchr(env, '/') ? snprintf(gNode, sizeof gNode, "%s", env) < (int)sizeof gNode : Which(env, gNode, sizeof gNode);
+    if (!ok) snprintf(gNode, sizeof gNode, "%s", env);  // ExecNode names it in its error
+    unsetenv("TSSANDBOX_NODE");
+    return true;
+  }
+  if (Which("node", gNode, sizeof gNode)) return true;
+  if (access(TSS_NODE_FALLBACK, X_OK) != 0) return false;
+  snprintf(gNode, sizeof gNode, "%s", TSS_NODE_FALLBACK);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gArgs = argv + 1;
+  gNargs = argc - 1;
+  if (argc < 2) {
+    fprintf(stderr, "usage: tssandbox COMMAND [OPTIONS] (tssandbox --help lists them)\n");
+    return 2;
+  }
+  char pkg[4096];
+  if (!PackageDir(argv[0], pkg, sizeof pkg) ||
+      snprintf(gScript, sizeof gScript, "%s/bin/tssandbox", pkg) >= (int)sizeof gScript || access(gScript, R_OK) != 0) {
+    fprintf(stderr, "tssandbox: cannot find bin/tssandbox beside this program (%s): reinstall tssandbox\n", pkg);
+    return 125;
+  }
+  if (!FindNode()) {
+    fprintf(stderr, "tssandbox: cannot find node (not in PATH, and " TSS_NODE_FALLBACK " is gone): install Node 20+ or set TSSANDBOX_NODE\n");
+    return 127;
+  }
+  const uid_t uid = geteuid();
+  const gid_t gid = getegid();
+  bool memory = false;
+  if (!tss_launch::Engage(gNargs, gArgs, uid == 0, gFiles, &gNfiles, &memory)) ExecNode(-1);
+  uid_t outUid = uid;
+  gid_t outGid = gid;
+  if (uid == 0) {
+    const char* u = getenv("TSSANDBOX_SENTRY_UID");
+    // "unique": pids stay below 2^22 (PID_MAX_LIMIT), so these stay in 0x70000000-
+    // 0x703fffff, a range systemd's uid map leaves unused (its container ranges end at
+    // 0x6fffffff). Not the default: per-uid state (the platform probe's cache,
+    // src/cli/platforms.ts) would be made anew by every run.
+    constexpr uid_t kSentryIdBase = 0x70000000;
+    outUid = outGid = 65534;
+    if (u && strcmp(u, "unique") == 0) outUid = outGid = kSentryIdBase + (uid_t)getpid();
+    else if (u && *u) outUid = outGid = (uid_t)strtoul(u, nullptr, 10);
+    if (outUid == 0) ExecNode(-1);  // asked to stay root: the old path
+    if (!InstallReachable(gScript, gNode, outUid, outGid)) ExecNode(-1);
+  }
+  int sv[2], go[2], done[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0 || pipe2(go, O_CLOEXEC) != 0 || pipe2(done, O_CLOEXEC) != 0)
+    ExecNode(-1);
+  const pid_t sentry = getpid();
+  pid_t child = fork();
+  if (child < 0) ExecNode(-1);
+  if (child == 0) {
+    // The gofer-to-be: outside, as the invoking user.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != sentry) _exit(0);
+    close(sv[0]);
+    close(go[1]);
+    close(done[0]);
+    char c;
+    bool ok = read(go[0], &c, 1) == 1 && c == 'u';
+    char map[64];
+    if (ok) {
+      // Root may map any uid and needs setgroups to stay allowed (the Sentry drops
+      // root's supplementary groups); anyone else maps only itself, groups denied.
+      if (uid != 0) ok = WriteFile(sentry, "setgroups", "deny");
+      snprintf(map, sizeof map, "0 %u 1\n", (unsigned)outUid);
+      ok = ok && WriteFile(sentry, "uid_map", map);
+      snprintf(map, sizeof map, "0 %u 1\n", (unsigned)outGid);
+      ok = ok && WriteFile(sentry, "gid_map", map);
+    }
+    c = ok ? 'y' : 'n';
+    if (write(done[1], &c, 1) != 1 || !ok) _exit(0);
+    close(go[0]);
+    close(done[1]);
+    tss::GoferAwaitRequest(sv[1]);
+    _exit(0);
+  }
+  close(sv[1]);
+  close(go[0]);
+  close(done[1]);
+  char c = 'u';
+  // The command line's host files, as the invoking user still, after the fork (the
+  // gofer-to-be holds none of them); a --memory's cgroup, made and delegated to the
+  // Sentry's host uid, with its reaper outside (launch_cgroup.h).
+  bool ok = OpenHostFiles();
+  if (ok && memory) {
+    ok = tss_launch::MakeMemoryCgroup(sentry, outUid, outGid, gCgroup, sizeof gCgroup);
+    if (ok && !tss_launch::StartCgroupReaper(sentry, gCgroup)) {
+      rmdir(gCgroup);
+      ok = false;
+    }
+    if (!ok) gCgroup[0] = 0;
+    // Not root: the old path's Sentry, of the same uid, could make no more than the one
+    // in the namespace will try itself (src/mm/memory-limit.ts), so that is no reason.
+    if (!ok && uid != 0) ok = true;
+  }
+  ok = ok && unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0;
+  if (!ok) {
+    if (gCgroup[0]) rmdir(gCgroup);  // empty: the old path makes its own
+    // A file the old path will name the error of, or a host that refuses user
+    // namespaces: the old path (the gofer-to-be sees EOF and goes).
+    close(sv[0]);
+    close(go[1]);
+    waitpid(child, nullptr, 0);
+    ExecNode(-1);
+  }
+  ok = write(go[1], &c, 1) == 1 && read(done[0], &c, 1) == 1 && c == 'y';
+  close(go[1]);
+  close(done[0]);
+  // Become root inside (the mapped host uid outside), with no supplementary groups.
+  if (ok && uid == 0) ok = setgroups(0, nullptr) == 0;
+  ok = ok && setresgid(0, 0, 0) == 0 && setresuid(0, 0, 0) == 0;
+  if (!ok) {
+    // Half-made namespace: nothing here may carry on in it.
+    fprintf(stderr, "tssandbox: cannot set up the Sentry's user namespace: %s\n", strerror(errno));
+    _exit(125);
+  }
+  ExecNode(sv[0]);
+}

@@ -1,0 +1,100 @@
+// TSS_SYSTRAP_PROF=1: where a systrap round trip goes. The stub's handler stamps its
+// frame (entry, post, reply seen, return: TSC), the Sentry stamps take, N-API return,
+// N-API entry and wake per thread; at exit the Sentry prints the mean of each leg of
+// the syscall round trips it saw (stderr). Off: one predictable branch per stop.
+#ifndef TSS_SYSTRAP_PROF_H
+#define TSS_SYSTRAP_PROF_H
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <time.h>
+
+namespace tss {
+namespace prof {
+
+inline uint64_t Tsc() { return __builtin_ia32_rdtsc(); }
+
+enum Leg { kGuest, kSave, kIn, kNative, kJs, kResume, kOut, kRestore, kLegs };
+inline const char* const kNames[kLegs] = {
+    "guest code + seccomp trap + SIGSYS delivery + rt_sigreturn (prev return -> entry)",
+    "handler saves registers (entry -> post)",
+    "handoff stub -> Sentry (post -> take)",
+    "Sentry native: decode, N-API return (take -> JS)",
+    "Sentry JavaScript: dispatch + handler + loop (JS -> N-API entry)",
+    "Sentry native: resume (N-API entry -> wake)",
+    "handoff Sentry -> stub (wake -> reply seen)",
+    "handler restores registers (reply seen -> return)",
+};
+
+struct State {
+  bool on = false;
+  uint64_t sum[kLegs] = {};
+  uint64_t n = 0;
+  uint32_t hist[kLegs][256] = {};  // 25 ns bins (at ~2-3 GHz: 64 ticks), the last one open
+  uint64_t tsc0 = 0;
+  int64_t ns0 = 0;
+};
+inline State g;
+
+inline int64_t Mono() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+inline void Report() {
+  if (!g.n) return;
+  double nsPerTick = (double)(Mono() - g.ns0) / (double)(Tsc() - g.tsc0);
+  double total = 0;
+  for (int i = 0; i < kLegs; i++) total += (double)g.sum[i] / (double)g.n * nsPerTick;
+  fprintf(stderr, "systrap profile: %llu syscall round trips, mean %.0f ns\n", (unsigned long long)g.n, total);
+  double med = 0;
+  for (int i = 0; i < kLegs; i++) {
+    uint64_t acc = 0;
+    int b = 0;
+    while (b < 255 && (acc += g.hist[i][b]) < g.n / 2) b++;
+    double m = (b + 0.5) * 64 * nsPerTick;
+    med += m;
+    fprintf(stderr, "  mean %7.0f ns  median %6.0f ns  %s\n", (double)g.sum[i] / (double)g.n * nsPerTick, m, kNames[i]);
+  }
+  fprintf(stderr, "  sum of medians %.0f ns\n", med);
+}
+
+inline void Init() {
+  const char* e = getenv("TSS_SYSTRAP_PROF");
+  if (!e || !*e || *e == '0' || g.on) return;
+  g.on = true;
+  g.tsc0 = Tsc();
+  g.ns0 = Mono();
+  atexit(Report);
+}
+
+// One thread's Sentry-side stamps of its last round trip.
+struct Stamps {
+  uint64_t take = 0, ret = 0, enter = 0, wake = 0;
+};
+
+// At a take: s holds the previous round's Sentry stamps, f (the frame's four stamps)
+// this round's entry/post and the previous round's reply-seen/return. Legs that do not
+// add up (a thread parked in the Sentry, a sleep, a first trap) are dropped: only
+// back-to-back syscall round trips count.
+inline void OnTake(Stamps& s, const volatile unsigned long* f, uint64_t now) {
+  uint64_t entry = f[0], post = f[1], seen = f[2], back = f[3];
+  if (s.take && s.ret && s.enter && s.wake && s.take < s.ret && s.ret <= s.enter && s.enter <= s.wake &&
+      s.wake <= seen + 1000000 && seen <= back && back <= entry && entry <= post && post <= now &&
+      now - s.take < 200000000ULL) {
+    uint64_t d[kLegs] = {entry - back, post - entry, now - post, s.ret - s.take, s.enter - s.ret,
+                         s.wake - s.enter, seen > s.wake ? seen - s.wake : 0, back - seen};
+    for (int i = 0; i < kLegs; i++) {
+      g.sum[i] += d[i];
+      g.hist[i][d[i] / 64 < 255 ? d[i] / 64 : 255]++;
+    }
+    g.n++;
+  }
+  s = Stamps{};
+  s.take = now;
+}
+
+}  // namespace prof
+}  // namespace tss
+#endif

@@ -1,0 +1,133 @@
+/**
+ * `Sandbox.run/spawn(argv, { via: SOCKET })`: the sandbox runs in a ready Sentry of a
+ * warm pool (src/server) instead of a `run` process of its own. This process makes four
+ * stream pairs (stdin, stdout, stderr, the channel: unix sockets, as Node's child pipes
+ * are) and a memfd for the report; their other ends go to the pool's Sentry with the
+ * request, named in its flags (`--api-fd N`, `--report /dev/fd/N`): a confined Sentry
+ * opens no path. The next request's fds are made once this one ends (off its path). No
+ * directory per sandbox: the pairs are made in one directory of this
+ * process's (creating and removing one per request cost ~1-10 ms in a crowded /tmp).
+ */
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import type { Readable } from 'stream';
+import type { AuditReport } from '../audit/report';
+import { startVia, streamPairs, type ViaRun } from '../server/index';
+import { flushPhases, phase } from '../server/phases';
+import { native } from '../platform/native';
+
+let dir: string | null = null;
+let seq = 0;
+
+/** This process's directory for stream pairs and policy files (removed at its exit). */
+export function viaDir(): string {
+  if (dir === null) {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tssandbox-api-'));
+    dir = d;
+    process.once('exit', () => fs.rmSync(d, { recursive: true, force: true }));
+  }
+  return dir;
+}
+
+/** A policy document as a file the pool's Sentry reads (by path: a policy gets a fresh, unconfined one). */
+export function viaPolicyFile(doc: unknown): string {
+  const p = path.join(viaDir(), `policy-${++seq}.json`);
+  fs.writeFileSync(p, JSON.stringify(doc));
+  return p;
+}
+
+export interface ViaSandbox {
+  stdin: net.Socket;
+  stdout: net.Socket;
+  stderr: net.Socket;
+  channel: net.Socket;
+  run: ViaRun;
+  /** Status (or null with a signal), once stdout and stderr have ended; the report if one was written. */
+  done: Promise<{ code: number | null; sig: NodeJS.Signals | null; report: AuditReport | null }>;
+}
+
+function readReport(fd: number): AuditReport | null {
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size === 0) return null;
+    const b = Buffer.alloc(size);
+    fs.readSync(fd, b, 0, size, 0);
+    return JSON.parse(b.toString('utf8')) as AuditReport;
+  } catch {
+    return null; // it did not start, or was killed before writing it
+  }
+}
+
+/** The fds of one request: four stream pairs (this side's ends as sockets already) and the report's memfd. */
+interface FdSet {
+  pairs: Array<[number, number]>;
+  mfd: number;
+  stdin: net.Socket;
+  stdout: net.Socket;
+  stderr: net.Socket;
+  channel: net.Socket;
+}
+
+function makeSet(): FdSet {
+  const pairs = streamPairs(viaDir(), 4);
+  const mfd = (native() as { hostMemfd?(name: string): number }).hostMemfd?.('tssandbox-report') ?? -1;
+  if (mfd < 0) {
+    for (const p of pairs) for (const fd of p) fs.closeSync(fd);
+    throw new Error(`tssandbox: cannot make the report's memfd (errno ${-mfd})`);
+  }
+  // Wrapped now, off the path of a request when this set is a spare (~0.2 ms for four);
+  // unref'd until used, so a spare keeps no process alive.
+  const set = {
+    pairs, mfd,
+    stdin: new net.Socket({ fd: pairs[0][1], readable: false, writable: true }),
+    stdout: new net.Socket({ fd: pairs[1][1], readable: true, writable: false }),
+    stderr: new net.Socket({ fd: pairs[2][1], readable: true, writable: false }),
+    channel: new net.Socket({ fd: pairs[3][1], readable: true, writable: true }),
+  };
+  for (const s of [set.stdin, set.stdout, set.stderr, set.channel]) s.unref();
+  return set;
+}
+
+/** A set made ahead, after the last request (off the next one's path); never shared. */
+let spare: FdSet | null = null;
+function refill(): void {
+  setImmediate(() => {
+    if (spare !== null) return;
+    try {
+      spare = makeSet();
+    } catch {
+      spare = null; // the next request makes its own, and says why if it cannot
+    }
+  });
+}
+
+/** Starts `run flags` in the pool at socket; aborted() says whether the caller left it (kill SIGKILL). */
+export function startSandboxVia(socket: string, flags: string[], aborted: () => boolean): ViaSandbox {
+  phase('api.start');
+  const set = spare ?? makeSet();
+  spare = null;
+  const { pairs, mfd, stdin, stdout, stderr, channel } = set;
+  for (const s of [stdin, stdout, stderr, channel]) s.ref();
+  const [gIn, gOut, gErr, gApi] = pairs.map((p) => p[0]);
+  const run = startVia(socket, flags, { stdio: [gIn, gOut, gErr], fds: { '--api-fd': gApi, '--report': mfd }, cmd: 'run', flushPhases: false });
+  const ended = (st: Readable) => new Promise<void>((r) => (st.readableEnded || st.destroyed ? r() : st.once('close', () => r())));
+  const done = run.exited.then((code) => [code, null] as const, (e: Error) => {
+    // As a cold run's start failure: one line on its stderr, status 125.
+    try { fs.writeSync(gErr, `tssandbox: ${e.message}\n`); } catch { /* no reader */ }
+    return aborted() ? [137, 'SIGKILL' as NodeJS.Signals] as const : [125, null] as const;
+  }).then(async ([code, sig]) => {
+    phase('api.exited');
+    // The guest's ends close here too: its output ends once the Sentry's copies are gone.
+    for (const fd of [gIn, gOut, gErr, gApi]) fs.closeSync(fd);
+    await Promise.all([ended(stdout), ended(stderr)]);
+    const report = readReport(mfd);
+    fs.closeSync(mfd);
+    phase('api.done');
+    flushPhases();
+    refill();
+    return { code, sig, report };
+  });
+  return { stdin, stdout, stderr, channel, run, done };
+}

@@ -1,0 +1,338 @@
+// Issue 7, defence in depth: flags that used to keep the Sentry in the host's user
+// namespace (as root: host root) now run with it unprivileged outside (as root: 65534,
+// or with TSSANDBOX_SENTRY_UID=unique a uid of its own; native/sentry_launch.cc), the front doing what
+// needs the host's privileges before it drops them.
+// - --memory: the front makes the stubs' memory cgroup and delegates the files the Sentry
+//   writes to its host uid (native/launch_cgroup.h); the Sentry opens them itself, so a
+//   move into the cgroup is checked with its credentials, not root's: a Sentry taken over
+//   cannot pull a host process into it (to starve it there), which a root Sentry could.
+// - --network host: the Sentry's capabilities are dropped at confinement on either path,
+//   so nothing of root's was used; the broker's sockets are now the Sentry's uid's on the host.
+// And a Sentry in its own namespace cannot go back into the host's.
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { BASE_ENV, hasStackTrace, spawnCollect, type RunResult } from '../helpers/run';
+import { FRONT } from '../helpers/paths';
+import { stdoutShows, stubsOf, descendantsOf, commOf, expectedStubFds } from './stubs';
+
+const isRoot = process.getuid?.() === 0;
+const userNs = spawnSync('unshare', ['--user', '--map-root-user', 'true'], { stdio: 'ignore' }).status === 0;
+const CG_V1 = '/sys/fs/cgroup/memory';
+/** The memory controller's v1 directory of a host process, or null. */
+function memoryCgroup(pid: number | 'self'): string | null {
+  try {
+    for (const line of fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')) {
+      const [, ctrls, p] = line.split(':');
+      if (p !== undefined && ctrls.split(',').includes('memory')) return CG_V1 + (p === '/' ? '' : p);
+    }
+  } catch {
+    // gone
+  }
+  return null;
+}
+const v1 = memoryCgroup('self') !== null && fs.existsSync(`${memoryCgroup('self')}/memory.limit_in_bytes`);
+const launched = isRoot && userNs && fs.existsSync(FRONT) && process.env.TSSANDBOX_USERNS !== 'off';
+const hostUserNs = fs.readlinkSync('/proc/self/ns/user');
+const ENV = { ...BASE_ENV, TSSANDBOX_NODE: process.execPath };
+
+/** A root-started Sentry's host uid (native/sentry_launch.cc): 65534 by default. */
+const idOf = (_pid: number): number => 65534;
+const own = (pid: number): number[] => [idOf(pid), idOf(pid), idOf(pid), idOf(pid)];
+
+function uids(pid: number): number[] {
+  const m = /^Uid:\s+(.*)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m![1].trim().split(/\s+/).map(Number);
+}
+
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+/** `tssandbox run FLAGS sh -c SCRIPT` through the front; resolves once it printed `ready`. */
+async function start(flags: string[], script: string, env: Record<string, string> = {}): Promise<ChildProcess & { out: () => string }> {
+  const child = spawn(FRONT, ['run', ...flags, '/bin/sh', '-c', script], { env: { ...ENV, ...env }, stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcess & { out: () => string };
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.out = () => out;
+  await stdoutShows(child, 'ready', 45_000);
+  return child;
+}
+
+function exited(c: ChildProcess): Promise<number | null> {
+  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve(c.exitCode);
+  return new Promise((r) => c.on('exit', (code) => r(code)));
+}
+
+/** Runs f with a fresh root-only scratch directory, removed after. */
+async function inTmp(prefix: string, f: (dir: string) => Promise<void>): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  try {
+    await f(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Waits (bounded) for a condition the host reaches by itself, e.g. the reaper's rmdir. */
+async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
+  for (const end = Date.now() + ms; !ok(); ) {
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.skipIf(!launched || !v1)('--memory with the Sentry in its own user namespace (cgroup v1)', () => {
+  it('the front makes the stubs\' cgroup and delegates it: Sentry unprivileged, stubs inside and charged, removed after', async () => {
+    const c = await start(['--memory', '256m'], 'python3 -c "b = bytearray(96 << 20); print(\'ready\', flush=True); input()"');
+    const pid = c.pid!;
+    expect(fs.readlinkSync(`/proc/${pid}/ns/user`)).not.toBe(hostUserNs);
+    expect(uids(pid)).toEqual(own(pid));
+    const dir = `${memoryCgroup('self')}/tssandbox-${pid}`;
+    const stubs = stubsOf(pid);
+    expect(stubs.length).toBeGreaterThan(0);
+    for (const s of stubs) expect(memoryCgroup(s)).toBe(dir);
+    // The Sentry, the gofer and the reaper are outside it: a guest's OOM kill is the guest's.
+    expect(memoryCgroup(pid)).toBe(memoryCgroup('self'));
+    const others = descendantsOf(pid).filter((p) => !stubs.includes(p));
+    expect(others.map(commOf).sort()).toEqual(['tss-cg-reaper', 'tssandbox-gofer']);
+    for (const o of others) expect(memoryCgroup(o)).toBe(memoryCgroup('self'));
+    // The reaper, root outside: no capability, no_new_privs, its filter, a pidfd and /dev/null.
+    const reaper = others.find((o) => commOf(o) === 'tss-cg-reaper')!;
+    const st = fs.readFileSync(`/proc/${reaper}/status`, 'utf8');
+    expect(/^CapEff:\s+0+$/m.test(st) && /^NoNewPrivs:\s+1$/m.test(st) && /^Seccomp:\s+2$/m.test(st), st).toBe(true);
+    expect(fs.readdirSync(`/proc/${reaper}/fd`).sort()).toEqual(['0', '1', '2', '3']);
+    expect(fs.readlinkSync(`/proc/${reaper}/fd/3`)).toBe('anon_inode:[pidfd]');
+    expect(fs.readFileSync(`${dir}/memory.limit_in_bytes`, 'utf8').trim()).toBe(String((256 + 64) << 20)); // the backstop
+    expect(Number(fs.readFileSync(`${dir}/memory.usage_in_bytes`, 'utf8'))).toBeGreaterThanOrEqual(96 << 20);
+    // Delegated: the member list and the limits are the Sentry's; the directory stays root's.
+    for (const f of ['cgroup.procs', 'memory.limit_in_bytes']) expect(fs.statSync(`${dir}/${f}`).uid).toBe(idOf(pid));
+    for (const f of ['', '/tasks', '/memory.oom_control', '/memory.soft_limit_in_bytes']) expect(fs.statSync(dir + f).uid).toBe(0);
+    c.stdin!.end('\n');
+    expect(await exited(c), c.out()).toBe(0);
+    expect(hasStackTrace(c.out())).toBe(false);
+    await until(`${dir} removed`, () => !fs.existsSync(dir));
+  }, 90_000);
+
+  it.skipIf(spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status !== 0)('unprivileged: the namespace too, with what the old path had (no cgroup: the Sentry\'s count alone)', async () => {
+    const argv = ['setpriv', '--reuid=1000', '--regid=1000', '--clear-groups', '--', FRONT, 'run', '--memory', '64m', '--debug', '/bin/sh', '-c', 'echo ready; read x'];
+    const c = spawn(argv[0], argv.slice(1), { env: ENV, stdio: ['pipe', 'pipe', 'pipe'] });
+    children.push(c);
+    let err = '';
+    c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    await stdoutShows(c, 'ready', 45_000);
+    expect(fs.readlinkSync(`/proc/${c.pid}/ns/user`)).not.toBe(hostUserNs);
+    expect(uids(c.pid!)).toEqual([1000, 1000, 1000, 1000]);
+    c.stdin!.end('\n');
+    expect(await exited(c)).toBe(0);
+    expect(err).toMatch(/memory cgroup unavailable \(EACCES.*guest memory counted by the Sentry only/);
+  }, 90_000);
+
+  it('a Sentry taken over cannot move a host process into its cgroup (a root Sentry could: the check can fail)', async () => {
+    const victims: ChildProcess[] = [];
+    const victim = (): number => {
+      const v = spawn('sleep', ['1000'], { stdio: 'ignore' });
+      victims.push(v);
+      children.push(v);
+      return v.pid!;
+    };
+    const try_ = (pid: number, env: Record<string, string> = {}): Promise<RunResult> =>
+      spawnCollect([FRONT, 'run', '--memory', '256m', '/bin/true'], { ...ENV, TSSANDBOX_TEST_FORBIDDEN_SYSCALL: `cgroup-move:${pid}`, ...env }, { timeoutMs: 45_000 });
+    try {
+      const a = victim();
+      const before = memoryCgroup(a);
+      const r = await try_(a);
+      expect(r.stderr).toMatch(/^tssandbox: forbidden cgroup-move: refused$/m);
+      expect(r.code, r.stderr).toBe(0);
+      expect(memoryCgroup(a)).toBe(before);
+      expect(victims[0].exitCode === null && victims[0].signalCode === null).toBe(true);
+      // The old path (the Sentry host root, TSSANDBOX_USERNS=off): the move is made, and
+      // the victim dies with the sandbox's stubs.
+      const b = victim();
+      const old = await try_(b, { TSSANDBOX_USERNS: 'off' });
+      expect(old.stderr).toMatch(/^tssandbox: forbidden cgroup-move: allowed$/m);
+      await until('the moved victim killed with the stubs', () => victims[1].signalCode !== null);
+    } finally {
+      for (const v of victims) v.kill('SIGKILL');
+    }
+  }, 120_000);
+
+  it('the guest cannot reach the cgroup files: its /sys is the Sentry\'s', async () => {
+    const c = await start(['--memory', '256m'], [
+      'echo ready; read CG',
+      'ls "$CG" >/dev/null 2>&1 && echo listed',
+      '(echo $$ > "$CG/cgroup.procs") 2>/dev/null && echo moved',
+      '(echo 9223372036854771712 > "$CG/memory.limit_in_bytes") 2>/dev/null && echo raised',
+      'ls /sys/fs/cgroup/memory 2>/dev/null | grep -q tssandbox && echo seen',
+      'echo end; read x',
+    ].join('\n'));
+    const dir = `${memoryCgroup('self')}/tssandbox-${c.pid}`;
+    const shown = stdoutShows(c, 'end', 45_000);
+    c.stdin!.write(`${dir}\n`);
+    await shown;
+    // The host's side: the limit as the Sentry set it, and only stubs inside.
+    expect(fs.readFileSync(`${dir}/memory.limit_in_bytes`, 'utf8').trim()).toBe(String((256 + 64) << 20));
+    const members = fs.readFileSync(`${dir}/cgroup.procs`, 'utf8').trim().split('\n').map(Number);
+    for (const m of members) expect(commOf(m)).toBe('tssandbox-stub');
+    c.stdin!.end('\n');
+    expect(await exited(c)).toBe(0);
+    expect(c.out()).toBe('ready\nend\n');
+  }, 90_000);
+});
+
+describe.skipIf(!launched || !v1)('--policy FILE in the namespace: read through the front, its memory limit on the front\'s cgroup', () => {
+  it('a policy in a root-only directory asking for 64 MiB and host networking: Sentry unprivileged, 80 MiB touched ends the run (118)', async () => {
+    await inTmp('tss-userns-policy-', async (dir) => {
+      const policy = path.join(dir, 'p.yaml');
+      fs.writeFileSync(policy, 'limits:\n  memory: 64m\nnetwork:\n  mode: host\n', { mode: 0o600 });
+      const py = 'import sys\nprint("ready", flush=True); sys.stdin.readline()\nk = []\nfor n in range(8):\n    b = bytearray(10 << 20); k.append(b)\n    for i in range(0, len(b), 4096): b[i] = 1\nprint("survived")';
+      const c = await start(['--policy', policy], `python3 -c '${py}'`);
+      const pid = c.pid!;
+      expect(uids(pid)).toEqual(own(pid));
+      const cg = `${memoryCgroup('self')}/tssandbox-${pid}`;
+      for (const st of stubsOf(pid)) expect(memoryCgroup(st)).toBe(cg);
+      expect(descendantsOf(pid).map(commOf)).toContain('tss-net-broker'); // the policy's network mode
+      c.stdin!.end('\n');
+      expect(await exited(c), c.out()).toBe(118);
+      expect(c.out()).toMatch(/^tssandbox: limit reached: --memory \(67108864 bytes of guest memory\), exit status 118$/m);
+      expect(c.out()).not.toMatch(/survived/);
+      await until(`${cg} removed`, () => !fs.existsSync(cg));
+      // A missing policy file: the old path names it, as before.
+      const r = await spawnCollect([FRONT, 'run', '--policy', path.join(dir, 'nope.yaml'), '/bin/true'], ENV);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/--policy .*nope\.yaml: .*no such file/i);
+      expect(r.code).toBe(125);
+    });
+  }, 90_000);
+});
+
+describe.skipIf(!launched || !v1)('what the front passed is out of the guest\'s reach', () => {
+  it('a guest naming the Sentry\'s fds of the --report file and the cgroup\'s member list gets EBADF; the stubs hold neither', async () => {
+    await inTmp('tss-userns-fds-', async (dir) => {
+      const report = path.join(dir, 'r.json');
+      const py = [
+        'import os, sys',
+        'print("ready", flush=True)',
+        'for n in sys.stdin.readline().split():',
+        '    try: os.write(int(n), b"1\\n"); print("wrote", n)',
+        '    except OSError as e: print(e.errno)',
+        'print("end", flush=True); sys.stdin.readline()',
+      ].join('\n');
+      const c = await start(['--memory', '256m', '--report', report], `python3 -c '${py}'`);
+      const pid = c.pid!;
+      const fdsTo = (p: number, re: RegExp): string[] =>
+        fs.readdirSync(`/proc/${p}/fd`).filter((fd) => { try { return re.test(fs.readlinkSync(`/proc/${p}/fd/${fd}`)); } catch { return false; } });
+      const cg = `${memoryCgroup('self')}/tssandbox-${pid}`;
+      const reportFd = fdsTo(pid, new RegExp(`^${report}$`));
+      const procsFd = fdsTo(pid, new RegExp(`^${cg}/cgroup\\.procs$`));
+      expect(reportFd).toHaveLength(1);
+      expect(procsFd).toHaveLength(1);
+      for (const st of stubsOf(pid)) expect(fs.readdirSync(`/proc/${st}/fd`).sort()).toEqual(expectedStubFds(st));
+      const shown = stdoutShows(c, 'end', 45_000);
+      c.stdin!.write(`${reportFd[0]} ${procsFd[0]}\n`);
+      await shown;
+      expect(fs.readFileSync(`${cg}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number).every((m) => commOf(m) === 'tssandbox-stub')).toBe(true);
+      c.stdin!.end('\n');
+      expect(await exited(c), c.out()).toBe(0);
+      expect(c.out()).toBe('ready\n9\n9\nend\n'); // EBADF twice
+      expect((JSON.parse(fs.readFileSync(report, 'utf8')) as { exitCode: number }).exitCode).toBe(0);
+    });
+  }, 90_000);
+});
+
+describe.skipIf(!launched)('--network host as root: the Sentry and the broker unprivileged', () => {
+  it('runs in its own user namespace; a guest\'s host socket works and is the Sentry uid\'s; privileged ports and raw sockets refused as before', async () => {
+    const seen: string[] = [];
+    const server = net.createServer((s) => {
+      // While the guest waits for the reply: the host's view of its socket.
+      const ss = spawnSync('ss', ['-Htne', 'state', 'established', `( dport = :${(server.address() as net.AddressInfo).port} )`], { encoding: 'utf8' });
+      seen.push(ss.stdout);
+      s.end('pong\n');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const py = [
+        'import socket',
+        'def err(f):',
+        '    try: f(); return "ok"',
+        '    except OSError as e: return e.errno',
+        `c = socket.create_connection(("127.0.0.1", ${port})); c.sendall(b"ping"); print(c.recv(5).decode().strip())`,
+        'print("bind81", err(lambda: socket.socket().bind(("127.0.0.1", 81))))',
+        'print("raw", err(lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)))',
+        'print("ready", flush=True); input()',
+      ].join('\n');
+      const c = await start(['--network', 'host'], `python3 -c '${py}'`);
+      expect(fs.readlinkSync(`/proc/${c.pid}/ns/user`)).not.toBe(hostUserNs);
+      expect(uids(c.pid!)).toEqual(own(c.pid!));
+      const broker = descendantsOf(c.pid!).filter((p) => commOf(p) === 'tss-net-broker');
+      expect(broker).toHaveLength(1);
+      expect(uids(broker[0])).toEqual(own(c.pid!));
+      c.stdin!.end('\n');
+      expect(await exited(c), c.out()).toBe(0);
+      expect(c.out()).toBe('pong\nbind81 13\nraw 1\nready\n');
+      expect(seen.join('')).toMatch(new RegExp(`\\buid:${idOf(c.pid!)}\\b`));
+    } finally {
+      server.close();
+    }
+  }, 90_000);
+});
+
+describe.skipIf(!launched)('--network sandbox without --netns/--tap: nothing of the host\'s', () => {
+  it('the Sentry unprivileged with its own stack; a --pcap in a root-only directory opened by the front', async () => {
+    await inTmp('tss-userns-sandbox-', async (dir) => {
+      const pcap = path.join(dir, 'p.pcap');
+      const py = 'import socket\ns = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()\nc = socket.create_connection(s.getsockname()); a, _ = s.accept(); c.sendall(b"x"); print(a.recv(1).decode())\nprint("ready", flush=True); input()';
+      const c = await start(['--network', 'sandbox', '--pcap', pcap], `python3 -c '${py}'`);
+      expect(fs.readlinkSync(`/proc/${c.pid}/ns/user`)).not.toBe(hostUserNs);
+      expect(uids(c.pid!)).toEqual(own(c.pid!));
+      c.stdin!.end('\n');
+      expect(await exited(c), c.out()).toBe(0);
+      expect(c.out()).toBe('x\nready\n');
+      // The loopback segments captured: more than the libpcap header.
+      expect(fs.statSync(pcap).size).toBeGreaterThan(24);
+      expect(fs.statSync(pcap).uid).toBe(0);
+    });
+  }, 90_000);
+});
+
+describe.skipIf(!launched)('TSSANDBOX_SENTRY_UID=unique: launched Sentries share no uid', () => {
+  it('a Sentry taken over cannot signal another sandbox\'s Sentry or stubs; with the default shared 65534 it can (the check can fail)', async () => {
+    // A platform named: the probe's cache is per host uid, and a unique uid has none.
+    const UNIQUE = { TSSANDBOX_SENTRY_UID: 'unique', TSSANDBOX_PLATFORM: process.env.TSSANDBOX_PLATFORM ?? 'ptrace' };
+    const probe = (pid: number, env: Record<string, string> = {}): Promise<RunResult> =>
+      spawnCollect([FRONT, 'run', '/bin/true'], { ...ENV, TSSANDBOX_TEST_FORBIDDEN_SYSCALL: `signal0:${pid}`, ...env }, { timeoutMs: 45_000 });
+    const a = await start([], 'echo ready; read x', UNIQUE);
+    const shared = await start([], 'echo ready; read x');
+    try {
+      expect(uids(a.pid!)).toEqual([0, 1, 2, 3].map(() => 0x70000000 + a.pid!));
+      for (const target of [a.pid!, ...stubsOf(a.pid!)]) {
+        const r = await probe(target, UNIQUE);
+        expect(r.stderr, String(target)).toMatch(/^tssandbox: forbidden signal0: errno 1$/m); // EPERM
+      }
+      const r = await probe(shared.pid!);
+      expect(r.stderr).toMatch(/^tssandbox: forbidden signal0: allowed$/m);
+    } finally {
+      a.stdin!.end('\n');
+      shared.stdin!.end('\n');
+    }
+    expect(await exited(a)).toBe(0);
+    expect(await exited(shared)).toBe(0);
+  }, 120_000);
+});
+
+describe.skipIf(!launched)('no way back into the host\'s user namespace', () => {
+  it('setns to the host\'s user namespace: refused by the filter, and by the kernel with the filter off', async () => {
+    for (const confine of ['on', 'off']) {
+      const r = await spawnCollect([FRONT, 'run', '/bin/true'], { ...ENV, TSSANDBOX_TEST_FORBIDDEN_SYSCALL: 'setns-user:1', TSSANDBOX_CONFINE: confine }, { timeoutMs: 45_000 });
+      expect(r.stderr, confine).toMatch(/^tssandbox: forbidden setns-user: errno 1$/m); // EPERM
+      expect(r.code).toBe(0);
+    }
+  }, 90_000);
+});
