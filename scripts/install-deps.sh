@@ -23,7 +23,13 @@ updated=0
 apt_update_once() {
   if [ "$updated" = 0 ]; then
     updated=1
-    $SUDO apt-get update -qq >/dev/null 2>&1 || echo "install-deps: apt-get update failed" >&2
+    # A registry that is briefly unreachable (DNS EAI_AGAIN) is retried, not fatal at once.
+    local try
+    for try in 1 2 3 4; do
+      $SUDO apt-get update -qq >/dev/null 2>&1 && return 0
+      echo "install-deps: apt-get update failed (try $try)" >&2
+      sleep $((try * 15))
+    done
   fi
 }
 
@@ -38,9 +44,14 @@ want() {
   fi
   apt_update_once
   echo "install-deps: installing $pkg" >&2
-  if $SUDO apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null 2>&1; then
-    return 0
-  fi
+  local try
+  for try in 1 2 3; do
+    if $SUDO apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null 2>&1; then
+      return 0
+    fi
+    [ "$kind" = required ] || break
+    sleep $((try * 15))
+  done
   if [ "$kind" = required ]; then
     echo "install-deps: could not install required package $pkg" >&2
     failed_required=1

@@ -108,8 +108,9 @@ export class Tmpfs extends FileSystem {
   /** Pages its files' data hold, and inodes (the root's included, as Linux counts). */
   usedBlocks = 0;
   usedInodes = 1;
-  /** nr_inodes Linux picks when none is given (half the RAM's pages): not shown. */
+  /** nr_inodes and size Linux picks when none is given (half the RAM's pages each): not shown, even when given (size=50%). */
   private defaultInodes: number | null = null;
+  private defaultBlocks: number | null = null;
   /** Made by mount(2): its options are shown as Linux shows a tmpfs's. */
   private shown = false;
   private readonly rootMode: number;
@@ -130,6 +131,7 @@ export class Tmpfs extends FileSystem {
     const fs = new Tmpfs({ mode: o.mode ?? 0o1777, source, uid: o.uid, gid: o.gid });
     fs.shown = true;
     fs.defaultInodes = Math.floor(ramBytes / 4096 / 2);
+    fs.defaultBlocks = fs.defaultInodes;
     fs.maxBlocks = o.blocks ?? null;
     fs.maxInodes = o.inodes ?? fs.defaultInodes;
     if (o.readonly === true) fs.readonly = true;
@@ -155,7 +157,8 @@ export class Tmpfs extends FileSystem {
   override superOptions(): string | null {
     if (!this.shown) return null;
     const inodes = this.maxInodes === this.defaultInodes ? null : this.maxInodes;
-    return showTmpfsOptions({ blocks: this.maxBlocks, inodes, mode: this.rootMode, uid: this.rootInode.uid, gid: this.rootInode.gid });
+    const blocks = this.maxBlocks === this.defaultBlocks ? null : this.maxBlocks;
+    return showTmpfsOptions({ blocks, inodes, mode: this.rootMode, uid: this.rootInode.uid, gid: this.rootInode.gid });
   }
 
   /** One more inode (a new file, a hard link); false past nr_inodes. */
