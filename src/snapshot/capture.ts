@@ -31,6 +31,7 @@ import { TimerFd } from '../kernel/time/timerfd';
 import { savePosixTimers, timerFdImage } from './timers';
 import { isSavedSocket, socketImage } from './sockets';
 import { Credentials } from '../auth/credentials';
+import { CAP_FULL, capsOf } from '../auth/capabilities';
 import { FdTable as Fds } from '../../fs/vfs/fdtable';
 
 const RLIM_NLIMITS = 16;
@@ -233,11 +234,23 @@ function taskImage(s: Sentry, t: Task, payload: PayloadWriter, mm: number, fdTab
   const fp = { off: payload.add(Buffer.from(p.ev.fp.subarray(0, fpLen))), len: fpLen };
   const c = t.creds;
   if (c.userns !== null || t.fsCtx.mntNs !== null || hasOwnNs(t)) throw new SnapshotError(`cannot checkpoint: ${where} is in a namespace of its own (not supported yet)`);
+  // Its filters would not be there after a restore: refused rather than dropped.
+  if (t.seccomp !== null) throw new SnapshotError(`cannot checkpoint: ${where} has a seccomp filter (not saved yet)`);
   return {
     tid: t.tid, pid: t.tg.pid, mm, fdTable, fsCtx,
     creds: { uid: c.uid, gid: c.gid, euid: c.euid, egid: c.egid, suid: c.suid, sgid: c.sgid, fsuid: c.fsuid, fsgid: c.fsgid, groups: [...c.groups] },
     sigMask: mask, pending: t.sig.pending.map((x) => ({ ...x })), altStack: { sp: t.sig.altStack.sp, flags: t.sig.altStack.flags, size: t.sig.altStack.size },
     clearChildTid: t.clearChildTid, robustList: t.robustList, rseq: t.rseq ? { ...t.rseq } : null, comm: t.comm,
-    noNewPrivs: t.noNewPrivs, pdeathSig: t.pdeathSig, regs, fp, at,
+    noNewPrivs: t.noNewPrivs, pdeathSig: t.pdeathSig, regs, fp, at, ...capsImage(c),
   };
+}
+
+/** The task's capability sets when they are not what its uids alone give (src/auth/capabilities.ts). */
+function capsImage(c: Credentials): { caps?: TaskImage['caps'] } {
+  const k = capsOf(c);
+  const anyRoot = c.uid === 0 || c.euid === 0 || c.suid === 0;
+  const derived = k.effective === (c.euid === 0 ? CAP_FULL : 0n) && k.permitted === (anyRoot ? CAP_FULL : 0n) && k.inheritable === 0n
+    && (k.ambient ?? 0n) === 0n && (k.bounding ?? CAP_FULL) === CAP_FULL && !k.keepCaps;
+  if (derived) return {};
+  return { caps: { effective: k.effective, permitted: k.permitted, inheritable: k.inheritable, ambient: k.ambient ?? 0n, bounding: k.bounding ?? CAP_FULL, keepCaps: !!k.keepCaps } };
 }

@@ -92,6 +92,8 @@ export interface TaskImage {
   fdTable: number;
   fsCtx: number;
   creds: { uid: number; gid: number; euid: number; egid: number; suid: number; sgid: number; fsuid: number; fsgid: number; groups: number[] };
+  /** Capability sets set apart from the uids (capset, prctl, an OCI process's list); absent: as the uids derive them. */
+  caps?: { effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint; bounding: bigint; keepCaps: boolean };
   sigMask: bigint;
   pending: SigInfo[];
   altStack: { sp: number; flags: number; size: number };

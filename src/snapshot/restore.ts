@@ -5,6 +5,7 @@
  * address spaces in new stubs, and every thread with its registers and FP state. Each
  * task then resumes where it was (a syscall it was parked in is issued again).
  */
+import { setCaps } from '../auth/capabilities';
 import { InfoField } from '../platform/event-buffer';
 import type { Sentry } from '../kernel/sentry';
 import { Task, TaskState } from '../kernel/task';
@@ -237,6 +238,7 @@ export function prepareRestore(s: Sentry, meta: ImageMeta, payload: Buffer, cow?
     t.rseq = ti.rseq ? { ...ti.rseq } : null;
     t.comm = ti.comm;
     t.noNewPrivs = ti.noNewPrivs;
+    if (ti.caps) setCaps(t.creds, { ...ti.caps });
     t.pdeathSig = ti.pdeathSig;
     s.register(t);
     const ev = p.ev;
