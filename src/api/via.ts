@@ -112,7 +112,12 @@ export function startSandboxVia(socket: string, flags: string[], aborted: () => 
   for (const s of [stdin, stdout, stderr, channel]) s.ref();
   const [gIn, gOut, gErr, gApi] = pairs.map((p) => p[0]);
   const run = startVia(socket, flags, { stdio: [gIn, gOut, gErr], fds: { '--api-fd': gApi, '--report': mfd }, cmd: 'run', flushPhases: false });
-  const ended = (st: Readable) => new Promise<void>((r) => (st.readableEnded || st.destroyed ? r() : st.once('close', () => r())));
+  // 'end': every byte has been handed to the reader (the 'close' after it is a turn later).
+  const ended = (st: Readable) => new Promise<void>((r) => {
+    if (st.readableEnded || st.destroyed) return r();
+    st.once('end', () => r());
+    st.once('close', () => r());
+  });
   const done = run.exited.then((code) => [code, null] as const, (e: Error) => {
     // As a cold run's start failure: one line on its stderr, status 125.
     try { fs.writeSync(gErr, `tssandbox: ${e.message}\n`); } catch { /* no reader */ }

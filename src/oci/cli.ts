@@ -40,6 +40,7 @@ commands:
   list [--format table|json] [--quiet]   the containers under --root
   ps [--format table|json] ID            the container's processes
   features                               what this runtime supports (JSON)
+  checkpoint [--image-path DIR] [--leave-running] ID   save the container's sandbox (DIR/checkpoint.img)
   install [--runtime-name N] [--config F] [--uninstall] [-- RUNTIME ARGS]   register with Docker
 `;
 
@@ -86,10 +87,10 @@ export async function ociMain(argv: string[], h: OciHooks = {}): Promise<number>
       case 'resume': return cmdPause(g, args, cmd);
       case 'update': return cmdUpdate(g, args);
       case 'events': return cmdEvents(g, args);
-      case 'checkpoint':
+      case 'checkpoint': return (await import('./checkpoint')).cmdCheckpoint(g, args);
       case 'restore':
-        // src/snapshot/README.md says what OCI images still lack; plain runs have both.
-        fail(`${cmd} is not supported for OCI containers yet (a plain run has it: run --checkpoint-on SIGNAL --image-path DIR, restore --image-path DIR)`);
+        // src/snapshot/README.md says what OCI restore still lacks.
+        fail('restore of an OCI container is not supported yet (`tssandbox restore --image-path DIR`, without an id, resumes its checkpoint as a plain sandbox)');
       // eslint-disable-next-line no-fallthrough
       default:
         fail(`unknown command '${cmd}' (try --help)`, 2);

@@ -40,6 +40,7 @@ import { startNetwork } from './network';
 import { compileProfile, type CompiledProfile, type SeccompProfile } from './seccomp-profile';
 import { installFilter } from '../kernel/seccomp/install';
 import { ServerConn, closeFd, sendLine } from './control';
+import { serveCheckpoint, checkpointRunFlags } from './checkpoint';
 import { StateDir, procStart, type SavedState } from './state';
 import { isBind, bundlePath } from './bundle';
 import type { Mount, ProcessSpec, Spec } from './spec-types';
@@ -434,6 +435,13 @@ export class ContainerSentry {
         this.log(`pid 1 running at ${performance.now().toFixed(1)} ms`);
         return false;
       }
+      case 'checkpoint': // checkpoint.ts
+        if (!this.started) {
+          for (const f of fds) closeFd(f);
+          c.send({ ok: false, error: 'cannot checkpoint a container that has not been started' });
+          return false;
+        }
+        return serveCheckpoint(this.s, c, msg, fds, checkpointRunFlags({ ...this.cfg, tmpfsLimit: tmpfsBudget.limit, pidsLimit: this.kernel.pidsLimit, hostname: this.kernel.hostname }));
       case 'kill': {
         const sig = Number(msg.signal);
         if (!(sig >= 0 && sig < 65)) {

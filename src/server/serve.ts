@@ -101,11 +101,13 @@ function serveClient(pool: Pool, conn: net.Socket, live: Set<net.Socket>): void 
     if (!w || w.state === 'gone') return;
     if (done) return;
     if (!pool.reusing) return w.kill('SIGKILL');
-    // Reuse: a client leaves as soon as the worker told it the status; the worker said
-    // "exit" on its line to us before that, which may still be on its way here.
+    // Reuse: a client leaves as soon as the worker told it the status; the worker's
+    // "exit" line to us follows that at once (worker.ts), but may come after the close.
+    // The grace covers a worker descheduled between the two writes on a crowded machine;
+    // an abandoned sandbox ends after it.
     setTimeout(() => {
       if (!done) w.kill('SIGKILL');
-    }, 200).unref();
+    }, 1000).unref();
   });
   conn.on('error', () => { /* close follows */ });
   conn.on('data', (d) => {

@@ -24,6 +24,7 @@ import { OverlayFs } from '../../fs/fsimpl/overlay/overlay';
 import { PayloadWriter, SnapshotError } from './format';
 import type { FileImage, HostFileCheck, ImageMeta, ProcessImage, TaskImage } from './image';
 import { saveMemory } from './memory';
+import { SeccompSaver } from './seccomp';
 import { saveTmpfsMounts, saveUpper } from './upper';
 import { timerQueue } from '../kernel/time/timers';
 import { getItimer, ITIMER_PROF, ITIMER_REAL, ITIMER_VIRTUAL } from '../kernel/time/itimers';
@@ -31,6 +32,7 @@ import { TimerFd } from '../kernel/time/timerfd';
 import { savePosixTimers, timerFdImage } from './timers';
 import { isSavedSocket, socketImage } from './sockets';
 import { Credentials } from '../auth/credentials';
+import { CAP_FULL, capsOf } from '../auth/capabilities';
 import { FdTable as Fds } from '../../fs/vfs/fdtable';
 
 const RLIM_NLIMITS = 16;
@@ -72,6 +74,7 @@ export function captureSandbox(s: Sentry, run: Record<string, unknown>, payload:
   /** Timers saved that sit in the timer queue (ITIMER_REAL, timer_create timers, timerfds). */
   const armed = { n: 0 };
   const hostFiles = new Map<string, HostFileCheck>();
+  const seccomp = new SeccompSaver(payload);
   const anyTask = [...k.tasks.values()].find((t) => t.state !== TaskState.Dead);
   const noteHostFile = (path: string) => {
     if (!anyTask || hostFiles.has(path) || !checkedPath(path)) return;
@@ -184,13 +187,14 @@ export function captureSandbox(s: Sentry, run: Record<string, unknown>, payload:
   for (const tg of groups) {
     for (const t of [...tg.tasks].sort((a, b) => a.tid - b.tid)) {
       if (t.state === TaskState.Dead) continue;
-      meta.tasks.push(taskImage(s, t, payload, mmIndex(t.mm), fdTableIndex(t.fdTable, tg.pid), fsIndex(t.fsCtx)));
+      meta.tasks.push(taskImage(s, t, payload, seccomp, mmIndex(t.mm), fdTableIndex(t.fdTable, tg.pid), fsIndex(t.fsCtx)));
     }
   }
   epollItems();
   // Whatever else waits in the timer queue would be lost.
   if (timerQueue.size > armed.n) throw new SnapshotError('cannot checkpoint: an armed timer of a kind not saved yet');
   meta.hostFiles = [...hostFiles.values()];
+  if (seccomp.image.states.length > 0) meta.seccomp = seccomp.image;
   meta.upper = saveUpper(k.vfs, payload);
   const tmpfsPaths = Array.isArray(run.tmpfs) ? (run.tmpfs as string[]).map((p) => Buffer.from(p).toString('latin1')) : [];
   meta.tmpfs = saveTmpfsMounts(k.vfs, ['/dev/shm', ...tmpfsPaths], payload);
@@ -209,7 +213,7 @@ function processImage(tg: ThreadGroup): ProcessImage {
   };
 }
 
-function taskImage(s: Sentry, t: Task, payload: PayloadWriter, mm: number, fdTable: number, fsCtx: number): TaskImage {
+function taskImage(s: Sentry, t: Task, payload: PayloadWriter, seccomp: SeccompSaver, mm: number, fdTable: number, fsCtx: number): TaskImage {
   const p = s.platform;
   const where = `task ${t.tid}`;
   let at: TaskImage['at'];
@@ -233,11 +237,22 @@ function taskImage(s: Sentry, t: Task, payload: PayloadWriter, mm: number, fdTab
   const fp = { off: payload.add(Buffer.from(p.ev.fp.subarray(0, fpLen))), len: fpLen };
   const c = t.creds;
   if (c.userns !== null || t.fsCtx.mntNs !== null || hasOwnNs(t)) throw new SnapshotError(`cannot checkpoint: ${where} is in a namespace of its own (not supported yet)`);
+  const filter = seccomp.of(t, where);
   return {
     tid: t.tid, pid: t.tg.pid, mm, fdTable, fsCtx,
     creds: { uid: c.uid, gid: c.gid, euid: c.euid, egid: c.egid, suid: c.suid, sgid: c.sgid, fsuid: c.fsuid, fsgid: c.fsgid, groups: [...c.groups] },
     sigMask: mask, pending: t.sig.pending.map((x) => ({ ...x })), altStack: { sp: t.sig.altStack.sp, flags: t.sig.altStack.flags, size: t.sig.altStack.size },
     clearChildTid: t.clearChildTid, robustList: t.robustList, rseq: t.rseq ? { ...t.rseq } : null, comm: t.comm,
-    noNewPrivs: t.noNewPrivs, pdeathSig: t.pdeathSig, regs, fp, at,
+    noNewPrivs: t.noNewPrivs, pdeathSig: t.pdeathSig, regs, fp, at, ...capsImage(c), ...(filter !== undefined ? { seccomp: filter } : {}),
   };
+}
+
+/** The task's capability sets when they are not what its uids alone give (src/auth/capabilities.ts). */
+function capsImage(c: Credentials): { caps?: TaskImage['caps'] } {
+  const k = capsOf(c);
+  const anyRoot = c.uid === 0 || c.euid === 0 || c.suid === 0;
+  const derived = k.effective === (c.euid === 0 ? CAP_FULL : 0n) && k.permitted === (anyRoot ? CAP_FULL : 0n) && k.inheritable === 0n
+    && (k.ambient ?? 0n) === 0n && (k.bounding ?? CAP_FULL) === CAP_FULL && !k.keepCaps;
+  if (derived) return {};
+  return { caps: { effective: k.effective, permitted: k.permitted, inheritable: k.inheritable, ambient: k.ambient ?? 0n, bounding: k.bounding ?? CAP_FULL, keepCaps: !!k.keepCaps } };
 }

@@ -3,7 +3,8 @@
  * stops the world (every running task kicked and held, every finished syscall's result
  * kept, parked ones left parked), walks its state into DIR/checkpoint.img and ends the
  * sandbox; the CLI exits 0. A state the image cannot hold yet is one line on stderr and
- * the sandbox goes on as if nothing happened.
+ * the sandbox goes on as if nothing happened. `checkpointNow` is the same on request (an
+ * OCI container's `checkpoint`, src/oci/checkpoint.ts), with --leave-running.
  */
 import type { Sentry } from '../kernel/sentry';
 import { TaskState } from '../kernel/task';
@@ -26,17 +27,44 @@ export function armCheckpoint(s: Sentry, o: CheckpointOptions): void {
   const bit = 1 << o.signal;
   s.hostSignalFilter = (mask) => {
     if ((mask & bit) === 0) return mask;
-    if (!s.holdKicks) {
-      s.holdKicks = true;
-      s.holdPendingResume();
-      s.loopHook = () => step(s, o, fd);
-    }
+    checkpointNow(s, fd, {
+      run: o.run,
+      leaveRunning: false,
+      done: (err) => {
+        if (err !== null) o.report(`checkpoint failed: ${err}; the sandbox goes on`);
+      },
+    });
     return mask & ~bit;
   };
 }
 
+export interface CheckpointNowOptions {
+  /** What the restorer builds the sandbox from (`run`'s flags, or an OCI container's equivalent). */
+  run: Record<string, unknown>;
+  /** After a saved image, the sandbox goes on (runc's --leave-running) instead of ending. */
+  leaveRunning: boolean;
+  /**
+   * Called once: null when the image is written, else why it was not (the sandbox then
+   * goes on). Every task is still held while it runs; the sandbox ends (or goes on) after.
+   */
+  done: (error: string | null) => void;
+}
+
+/**
+ * Stops the world and writes the image to fd (opened by whoever may open paths: the CLI,
+ * or the Sentry before its confinement) at the next loop turns. False if a checkpoint is
+ * already under way.
+ */
+export function checkpointNow(s: Sentry, fd: number, o: CheckpointNowOptions): boolean {
+  if (s.holdKicks) return false;
+  s.holdKicks = true;
+  s.holdPendingResume();
+  s.loopHook = () => step(s, fd, o);
+  return true;
+}
+
 /** One loop turn while the world stops: kick who still runs; once all are held, save. */
-function step(s: Sentry, o: CheckpointOptions, fd: number): void {
+function step(s: Sentry, fd: number, o: CheckpointNowOptions): void {
   let running = false;
   for (const t of s.kernel.tasks.values()) {
     if (t.state === TaskState.Dead || t.state === TaskState.Blocked || s.heldResults.has(t) || t.inSentry) continue;
@@ -51,7 +79,12 @@ function step(s: Sentry, o: CheckpointOptions, fd: number): void {
     writeImage(fd, meta, payload);
   } catch (e) {
     if (!(e instanceof SnapshotError) && !(e instanceof Error && 'code' in e)) throw e;
-    o.report(`checkpoint failed: ${e.message}; the sandbox goes on`);
+    o.done(e.message);
+    releaseWorld(s);
+    return;
+  }
+  o.done(null);
+  if (o.leaveRunning) {
     releaseWorld(s);
     return;
   }
@@ -61,7 +94,7 @@ function step(s: Sentry, o: CheckpointOptions, fd: number): void {
   s.finish(0);
 }
 
-/** Lets every held task go on (the checkpoint was refused). */
+/** Lets every held task go on (the checkpoint was refused, or --leave-running). */
 function releaseWorld(s: Sentry): void {
   s.holdKicks = false;
   const held = [...s.heldResults];

@@ -18,7 +18,7 @@ import * as zlib from 'node:zlib';
  * 2: timerfds, timer_create timers and sockets (a version-1 reader would not know them).
  * 3: fds in flight in unix sockets (a version-2 reader would drop them silently).
  */
-export const IMAGE_VERSION = 3;
+export const IMAGE_VERSION = 4; // 4: tasks' capability sets and seccomp filters
 export const IMAGE_FILE = 'checkpoint.img';
 const MAGIC = Buffer.from('TSSNAP\0\0', 'latin1');
 const HEAD = 8 + 4 + 4 + 4 + 32;

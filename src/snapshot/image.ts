@@ -36,6 +36,8 @@ export interface ImageMeta {
   tmpfs?: Array<{ path: string; nodes: UpperNode[] }>;
   /** Host files the guest has open or mapped, as they were: a change is an error at restore. */
   hostFiles: HostFileCheck[];
+  /** Guest seccomp states and their filters (src/snapshot/seccomp.ts); absent: no task had any. */
+  seccomp?: SeccompImage;
 }
 
 import type { SocketImage } from './sockets';
@@ -92,6 +94,10 @@ export interface TaskImage {
   fdTable: number;
   fsCtx: number;
   creds: { uid: number; gid: number; euid: number; egid: number; suid: number; sgid: number; fsuid: number; fsgid: number; groups: number[] };
+  /** Capability sets set apart from the uids (capset, prctl, an OCI process's list); absent: as the uids derive them. */
+  /** Index into ImageMeta.seccomp.states; absent: no filter. */
+  seccomp?: number;
+  caps?: { effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint; bounding: bigint; keepCaps: boolean };
   sigMask: bigint;
   pending: SigInfo[];
   altStack: { sp: number; flags: number; size: number };
@@ -141,4 +147,10 @@ export interface HostFileCheck {
   mtimeSec: number;
   mtimeNsec: number;
   ino: number;
+}
+
+/** Seccomp filters, older first (`prev` indexes an earlier one, -1: none), and the states tasks share. */
+export interface SeccompImage {
+  filters: Array<{ prog: Span; prev: number; log: boolean; pathInsns: number }>;
+  states: Array<{ mode: number; filter: number }>;
 }

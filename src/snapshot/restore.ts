@@ -5,6 +5,8 @@
  * address spaces in new stubs, and every thread with its registers and FP state. Each
  * task then resumes where it was (a syscall it was parked in is issued again).
  */
+import { setCaps } from '../auth/capabilities';
+import { restoreSeccomp } from './seccomp';
 import { InfoField } from '../platform/event-buffer';
 import type { Sentry } from '../kernel/sentry';
 import { Task, TaskState } from '../kernel/task';
@@ -214,6 +216,7 @@ export function prepareRestore(s: Sentry, meta: ImageMeta, payload: Buffer, cow?
     else for (const c of made) if (c > 0) p.destroyAddressSpace(c);
   }
 
+  const seccompStates = restoreSeccomp(meta.seccomp, (sp) => bytes(payload, sp));
   const tasks: Task[] = [];
   for (const ti of meta.tasks) {
     const sp = spaces[ti.mm], tg = groups.get(ti.pid), ft = fdTables[ti.fdTable], fsCtx = fsContexts[ti.fsCtx];
@@ -237,6 +240,12 @@ export function prepareRestore(s: Sentry, meta: ImageMeta, payload: Buffer, cow?
     t.rseq = ti.rseq ? { ...ti.rseq } : null;
     t.comm = ti.comm;
     t.noNewPrivs = ti.noNewPrivs;
+    if (ti.caps) setCaps(t.creds, { ...ti.caps });
+    if (ti.seccomp !== undefined) {
+      const st = seccompStates[ti.seccomp];
+      if (!st) throw new SnapshotError('image corrupted (a task\'s seccomp state)');
+      t.seccomp = st;
+    }
     t.pdeathSig = ti.pdeathSig;
     s.register(t);
     const ev = p.ev;

@@ -382,8 +382,8 @@ describe('bad bundles and bad input: one line, non-zero exit, nothing left', () 
       [['state', 'nope'], /container "nope" does not exist/],
       [['kill', 'nope', 'SIGFOO'], /unknown signal 'SIGFOO'/],
       [['create', 'bad/id'], /invalid container id/],
-      [['checkpoint', 'x'], /checkpoint is not supported/],
-      [['restore', 'x'], /restore is not supported/],
+      [['checkpoint', 'x'], /container "x" does not exist/],
+      [['restore', 'x'], /restore of an OCI container is not supported yet/],
     ] as Array<[string[], RegExp]>) {
       const r = t.run(args);
       expect(r.status, args.join(' ')).not.toBe(0);

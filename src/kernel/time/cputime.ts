@@ -160,14 +160,20 @@ export function taskCpu(t: Task): CpuSample {
 const exited = new WeakMap<ThreadGroup, CpuSample>();
 
 /**
+ * The last thread of the sandbox's init, with nothing watching (no report, policy or
+ * library watcher): no parent will reap it and the sandbox ends with it, so no one can
+ * ask its CPU time or peak RSS: not sampled (host /proc reads, opened through the Gofer).
+ */
+function unwatchedLast(t: Task): boolean {
+  return t.tg.parent === null && t.kernel.hooks === null && t.tg.tasks.size === 1 && t.tg.tasks.has(t);
+}
+
+/**
  * Lead: call when a thread exits (before its host thread is reaped) so its CPU time
  * keeps counting in the process's clocks and getrusage(RUSAGE_SELF).
  */
 export function accountExitedTask(t: Task): void {
-  // The last thread of the sandbox's init, with nothing watching (no report, policy or
-  // library watcher): no parent will reap it and the sandbox ends with it, so no one can
-  // ask its CPU time: not sampled (host /proc reads, opened through the Gofer).
-  if (t.tg.parent === null && t.kernel.hooks === null && t.tg.tasks.size === 1 && t.tg.tasks.has(t)) {
+  if (unwatchedLast(t)) {
     const p = fds.get(t);
     if (p) closeFds(p);
     dropStatusFd(t);
@@ -281,7 +287,7 @@ const lastStatus = new WeakMap<Task, { maxRssKb: number; nvcsw: number; nivcsw: 
 
 /** Lead: call for each thread just before its address space is destroyed (exit_group), so peak RSS is kept. */
 export function sampleHostStatus(t: Task): void {
-  if (t.hostTid <= 0) return;
+  if (t.hostTid <= 0 || unwatchedLast(t)) return;
   lastStatus.set(t, hostStatus(t));
   // And its CPU time and faults: a thread that is not its host process's leader (systrap's
   // guest threads) leaves no /proc entry behind to read them from afterwards.
