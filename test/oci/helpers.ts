@@ -22,17 +22,21 @@ export const FAST = path.join(path.dirname(BIN), '..', 'build', 'Release', 'tssa
 /** What engines are given here: the native entry if built (it creates through the pool), else the Node command line. */
 export const RUNTIME = fs.existsSync(FAST) ? FAST : BIN;
 
-/** A static busybox on the host (the tests need one that runs without a loader). */
+let busybox: string | null | undefined;
+
+/** A static busybox on the host (the tests need one that runs without a loader); looked for once. */
 export function staticBusybox(): string | null {
+  if (busybox !== undefined) return busybox;
+  busybox = null;
   for (const p of ['/bin/busybox', '/usr/bin/busybox']) {
     try {
       const out = execFileSync('file', ['-L', p], { encoding: 'utf8' });
-      if (/statically linked|static-pie/.test(out)) return p;
+      if (/statically linked|static-pie/.test(out)) return (busybox = p);
     } catch {
       // no such file, or no `file`
     }
   }
-  return null;
+  return busybox;
 }
 
 /** What a program run by `spawnAsync` left: the fields of spawnSync's result the tests read. */
