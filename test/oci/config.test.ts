@@ -4,19 +4,18 @@
  * action), and the process's noNewPrivileges, umask, additionalGids, rlimits and
  * capabilities as the guest sees them. Each container is run to its end with `run`.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, makeBundle, makeRootfs, tmp } from './helpers';
+import { BIN, makeBundle, makeRootfs, tmp, spawnAsync } from './helpers';
 
 let dir = '';
 let rootfs = '';
 let n = 0;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = tmp('config');
-  rootfs = makeRootfs(path.join(dir, 'rootfs'));
+  rootfs = await makeRootfs(path.join(dir, 'rootfs'));
   fs.mkdirSync(path.join(rootfs, 'secret'));
   fs.writeFileSync(path.join(rootfs, 'secret', 'key'), 'hidden\n');
   fs.writeFileSync(path.join(rootfs, 'etc', 'token'), 'hidden too\n');
@@ -27,18 +26,18 @@ afterAll(() => {
 });
 
 /** Runs a container of `script` (sh -c) with the config changed by edit; stdout, stderr, status. */
-function runIn(script: string, edit: (c: any) => void = () => undefined) {
-  const b = makeBundle(path.join(dir, `b${++n}`), (c) => {
+async function runIn(script: string, edit: (c: any) => void = () => undefined) {
+  const b = await makeBundle(path.join(dir, `b${++n}`), (c) => {
     c.process.args = ['sh', '-c', script];
     edit(c);
   }, rootfs);
-  const r = spawnSync(BIN, ['--root', path.join(dir, 'state'), 'run', '--bundle', b, `cfg${n}`], { encoding: 'utf8', input: '', timeout: 60_000 });
+  const r = await spawnAsync(BIN, ['--root', path.join(dir, 'state'), 'run', '--bundle', b, `cfg${n}`], { input: '', timeout: 60_000 });
   return { out: r.stdout, err: r.stderr, status: r.status };
 }
 
 describe('linux.maskedPaths', () => {
-  it('a masked directory is empty and read-only, a masked file reads empty, a missing path is skipped', () => {
-    const r = runIn('ls -A /secret | wc -l; touch /secret/x 2>/dev/null || echo dir-ro; cat /etc/token | wc -c; ' +
+  it('a masked directory is empty and read-only, a masked file reads empty, a missing path is skipped', async () => {
+    const r = await runIn('ls -A /secret | wc -l; touch /secret/x 2>/dev/null || echo dir-ro; cat /etc/token | wc -c; ' +
       'echo x > /etc/token && echo file-write-ok; cat /etc/token | wc -c; umount /secret 2>/dev/null || echo locked; cat /secret/key 2>&1 | head -c 40',
     (c) => (c.linux.maskedPaths = ['/secret', '/etc/token', '/no/such/path']));
     expect(r.status, r.err).toBe(0);
@@ -47,55 +46,55 @@ describe('linux.maskedPaths', () => {
     expect(r.out).not.toContain('hidden');
   });
 
-  it('without the masks the same paths show the rootfs', () => {
-    const r = runIn('cat /secret/key /etc/token');
+  it('without the masks the same paths show the rootfs', async () => {
+    const r = await runIn('cat /secret/key /etc/token');
     expect(r.out).toBe('hidden\nhidden too\n');
   });
 });
 
 describe('linux.readonlyPaths', () => {
-  it('/proc/sys read-only: writes refused with EROFS, reads as before; without it the write works', () => {
+  it('/proc/sys read-only: writes refused with EROFS, reads as before; without it the write works', async () => {
     const script = 'cat /proc/sys/kernel/osrelease; echo renamed > /proc/sys/kernel/hostname && hostname';
-    const ro = runIn(script, (c) => (c.linux.readonlyPaths = ['/proc/sys', '/proc/no-such-dir', '/proc/sysrq-trigger']));
+    const ro = await runIn(script, (c) => (c.linux.readonlyPaths = ['/proc/sys', '/proc/no-such-dir', '/proc/sysrq-trigger']));
     expect(ro.status, ro.err).not.toBe(0);
     expect(ro.out).toBe('6.1.0-tssandbox\n');
     expect(ro.err).toContain('Read-only file system');
     // `tssandbox spec` lists /proc/sys as runc's does: without any read-only path.
-    const rw = runIn(script, (c) => (c.linux.readonlyPaths = []));
+    const rw = await runIn(script, (c) => (c.linux.readonlyPaths = []));
     expect(rw.out).toBe('6.1.0-tssandbox\nrenamed\n');
   });
 
-  it('a rootfs directory is read-only (masks.test.ts compares more with runc); a node inside the /dev tmpfs too', () => {
-    const ro = runIn('touch /tmp/x 2>&1; echo rc=$?; touch /root/x && echo root-ok', (c) => {
+  it('a rootfs directory is read-only (masks.test.ts compares more with runc); a node inside the /dev tmpfs too', async () => {
+    const ro = await runIn('touch /tmp/x 2>&1; echo rc=$?; touch /root/x && echo root-ok', (c) => {
       c.root.readonly = false;
       c.linux.readonlyPaths = ['/tmp'];
     });
     expect(ro.out).toBe('touch: /tmp/x: Read-only file system\nrc=1\nroot-ok\n');
     // As a read-only bind of a device under Linux: its data is the device's (writes go
     // to it), its attributes are the mount's (EROFS).
-    const r = runIn('echo x > /dev/null && echo null-ok; touch /dev/null 2>&1; echo rc=$?; touch /dev/new && echo dev-ok', (c) => (c.linux.readonlyPaths = ['/dev/null']));
+    const r = await runIn('echo x > /dev/null && echo null-ok; touch /dev/null 2>&1; echo rc=$?; touch /dev/new && echo dev-ok', (c) => (c.linux.readonlyPaths = ['/dev/null']));
     expect(r.out).toBe('null-ok\ntouch: /dev/null: Read-only file system\nrc=1\ndev-ok\n');
   });
 });
 
 describe('linux.sysctl', () => {
-  it('the keys the Sentry has are set in its /proc/sys and take effect', () => {
-    const r = runIn('cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range; nc -l -p 1500 2>&1; echo rc=$?', (c) => {
+  it('the keys the Sentry has are set in its /proc/sys and take effect', async () => {
+    const r = await runIn('cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range; nc -l -p 1500 2>&1; echo rc=$?', (c) => {
       c.process.user = { uid: 65534, gid: 65534 };
       c.linux.sysctl = { 'net.ipv4.ip_unprivileged_port_start': '2000', 'net.ipv4.ping_group_range': '0 2147483647' };
     });
     expect(r.out).toMatch(/^2000\n0\t2147483647\n.*Permission denied\nrc=1\n$/s);
-    expect(runIn('cat /proc/sys/net/ipv4/ip_unprivileged_port_start').out).toBe('1024\n');
+    expect((await runIn('cat /proc/sys/net/ipv4/ip_unprivileged_port_start')).out).toBe('1024\n');
   });
 
-  it('an unknown key, a key that cannot change, or a bad value is refused, one line, nothing left', () => {
+  it('an unknown key, a key that cannot change, or a bad value is refused, one line, nothing left', async () => {
     for (const [sysctl, msg] of [
       [{ 'kernel.no_such_knob': '1' }, /linux.sysctl: "kernel.no_such_knob" is not supported in this sandbox/],
       [{ 'kernel.ostype': 'x' }, /linux.sysctl: "kernel.ostype" cannot be set in this sandbox/],
       [{ 'net.ipv4.ip_unprivileged_port_start': 'many' }, /linux.sysctl: "net.ipv4.ip_unprivileged_port_start" = "many": invalid value/],
       [{ 'kernel/../x': '1' }, /linux.sysctl: invalid key/],
     ] as const) {
-      const r = runIn('true', (c) => (c.linux.sysctl = sysctl));
+      const r = await runIn('true', (c) => (c.linux.sysctl = sysctl));
       expect(r.status).not.toBe(0);
       expect(r.err.trim().split('\n')).toEqual([expect.stringMatching(msg)]);
     }
@@ -108,26 +107,26 @@ describe('linux.seccomp', () => {
     c.linux.seccomp = { defaultAction, architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'], syscalls };
   };
 
-  it('a denied syscall gets the profile\'s errno', () => {
-    const r = runIn('mkdir /tmp/d; echo rc=$?; echo still-running',
+  it('a denied syscall gets the profile\'s errno', async () => {
+    const r = await runIn('mkdir /tmp/d; echo rc=$?; echo still-running',
       profile([{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 28 }]));
     expect(r.err).toContain('No space left on device');
     expect(r.out).toBe('rc=1\nstill-running\n');
   });
 
-  it('argument conditions: write to fd 2 refused, to fd 1 allowed', () => {
+  it('argument conditions: write to fd 2 refused, to fd 1 allowed', async () => {
     // ls's complaint goes to fd 2 itself (a `>&2` would make it fd 1, a copy).
     const script = 'echo out; ls /no-such-file; echo rc=$?';
-    const r = runIn(script,
+    const r = await runIn(script,
       profile([{ names: ['write'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: 2, op: 'SCMP_CMP_EQ' }] }]));
     expect(r.out).toBe('out\nrc=1\n');
     expect(r.err).toBe('');
-    expect(runIn(script).err).toContain('No such file or directory');
+    expect((await runIn(script)).err).toContain('No such file or directory');
   });
 
-  it('masked and ordered comparisons on 64-bit arguments', () => {
+  it('masked and ordered comparisons on 64-bit arguments', async () => {
     // umask(0o077) matches MASKED_EQ 0o070 == 0o070: refused; umask(0o002) passes (umask never fails).
-    const r = runIn('umask 077; umask; umask 002; umask; kill -0 $$ && echo kill-small; kill -0 99999999 2>/dev/null; echo rc=$?',
+    const r = await runIn('umask 077; umask; umask 002; umask; kill -0 $$ && echo kill-small; kill -0 99999999 2>/dev/null; echo rc=$?',
       profile([
         { names: ['umask'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: 0o070, valueTwo: 0o070, op: 'SCMP_CMP_MASKED_EQ' }] },
         { names: ['kill'], action: 'SCMP_ACT_ERRNO', errnoRet: 13, args: [{ index: 0, value: 4294967296, op: 'SCMP_CMP_GE' }] },
@@ -138,17 +137,17 @@ describe('linux.seccomp', () => {
     expect(r.status, r.err).toBe(0);
   });
 
-  it('SCMP_ACT_KILL_PROCESS ends the process with SIGSYS; the default action applies to the rest', () => {
+  it('SCMP_ACT_KILL_PROCESS ends the process with SIGSYS; the default action applies to the rest', async () => {
     // sync(2) is not one the shell makes itself (it calls uname, for one).
-    const r = runIn('(sync); echo status=$?',
+    const r = await runIn('(sync); echo status=$?',
       profile([{ names: ['sync'], action: 'SCMP_ACT_KILL_PROCESS' }]));
     expect(r.out).toBe('status=159\n');
     // The default action: every syscall the table names allowed but mkdir/mkdirat (a
     // program of more than one run of jeq's), which get defaultErrnoRet.
-    const names = spawnSync(BIN, ['syscalls'], { encoding: 'utf8' }).stdout.split('\n')
+    const names = (await spawnAsync(BIN, ['syscalls'])).stdout.split('\n')
       .map((l) => /^\s*\d+\s+(\S+)/.exec(l)?.[1]).filter((x): x is string => !!x && x !== 'mkdir' && x !== 'mkdirat');
     expect(names.length).toBeGreaterThan(300);
-    const d = runIn('echo hi; mkdir /tmp/d', (c) => {
+    const d = await runIn('echo hi; mkdir /tmp/d', (c) => {
       profile([{ names, action: 'SCMP_ACT_ALLOW' }], 'SCMP_ACT_ERRNO')(c);
       c.linux.seccomp.defaultErrnoRet = 13;
     });
@@ -156,13 +155,13 @@ describe('linux.seccomp', () => {
     expect(d.err).toContain('Permission denied');
   });
 
-  it('a bad profile is one clear error', () => {
-    const bogus = runIn('true', profile([{ names: ['mkdir'], action: 'SCMP_ACT_BOGUS' }]));
+  it('a bad profile is one clear error', async () => {
+    const bogus = await runIn('true', profile([{ names: ['mkdir'], action: 'SCMP_ACT_BOGUS' }]));
     expect(bogus.status).not.toBe(0);
     expect(bogus.err.trim().split('\n')).toHaveLength(1);
     expect(bogus.err).toMatch(/linux.seccomp.syscalls\[0\].action: must be one of/);
     // Valid for the schema, not for this sandbox: no seccomp listener.
-    const r = runIn('true', profile([{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }]));
+    const r = await runIn('true', profile([{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }]));
     expect(r.status).not.toBe(0);
     expect(r.err.trim().split('\n')).toHaveLength(1);
     expect(r.err).toMatch(/linux.seccomp: syscalls\[0\]: SCMP_ACT_NOTIFY is not supported/);
@@ -175,7 +174,7 @@ describe('mounts: a bind of one file is live', () => {
     const resolv = path.join(dir, 'resolv.conf');
     fs.writeFileSync(hosts, '127.0.0.1 first\n');
     fs.writeFileSync(resolv, 'nameserver 198.51.100.53\n');
-    const b = makeBundle(path.join(dir, `b${++n}`), (c) => {
+    const b = await makeBundle(path.join(dir, `b${++n}`), (c) => {
       c.process.args = ['sh', '-c', 'cat /etc/hosts; echo ready; ' +
         'while ! grep -q second /etc/hosts; do sleep 0.1; done; cat /etc/hosts; ' +
         'echo "search example.org" >> /etc/resolv.conf && echo wrote-ro; echo "198.51.100.9 guest" >> /etc/hosts && echo wrote-rw'];
@@ -185,7 +184,7 @@ describe('mounts: a bind of one file is live', () => {
     const root = path.join(dir, 'state');
     const out = path.join(b, 'out');
     const o = fs.openSync(out, 'w');
-    const r = spawnSync(BIN, ['--root', root, 'run', '--detach', '--bundle', b, 'livebind'], { stdio: ['ignore', o, o], timeout: 60_000 });
+    const r = await spawnAsync(BIN, ['--root', root, 'run', '--detach', '--bundle', b, 'livebind'], { stdio: ['ignore', o, o], timeout: 60_000 });
     fs.closeSync(o);
     expect(r.status).toBe(0);
     const until = async (f: () => boolean) => {
@@ -203,13 +202,13 @@ describe('mounts: a bind of one file is live', () => {
     expect(text).toContain('wrote-rw');
     expect(fs.readFileSync(hosts, 'utf8')).toBe('127.0.0.1 second\n198.51.100.9 guest\n');
     expect(fs.readFileSync(resolv, 'utf8')).toBe('nameserver 198.51.100.53\n');
-    spawnSync(BIN, ['--root', root, 'delete', '--force', 'livebind']);
+    await spawnAsync(BIN, ['--root', root, 'delete', '--force', 'livebind']);
   });
 });
 
 describe('process', () => {
-  it('noNewPrivileges, umask, additionalGids, rlimits and capabilities as the guest sees them', () => {
-    const r = runIn('grep -E "^(CapEff|NoNewPrivs)" /proc/self/status; umask; id -G; ulimit -n; ulimit -Hn', (c) => {
+  it('noNewPrivileges, umask, additionalGids, rlimits and capabilities as the guest sees them', async () => {
+    const r = await runIn('grep -E "^(CapEff|NoNewPrivs)" /proc/self/status; umask; id -G; ulimit -n; ulimit -Hn', (c) => {
       c.process.noNewPrivileges = true;
       c.process.user = { uid: 0, gid: 0, umask: 0o027, additionalGids: [10, 20] };
       c.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 123, hard: 456 }];

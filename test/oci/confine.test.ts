@@ -7,11 +7,10 @@
  * pause/resume, kill, delete), and a forbidden host call (opening a host path for
  * writing) is refused.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, FAST, alive, cli, makeBundle, makeRootfs, procStatus, tmp, waitFor, type Cli } from './helpers';
+import { BIN, FAST, alive, cli, makeBundle, makeRootfs, procStatus, tmp, waitFor, type Cli, spawnAsync } from './helpers';
 
 let dir = '';
 let t: Cli;
@@ -21,8 +20,8 @@ beforeAll(() => {
   t = cli(path.join(dir, 'state'));
 });
 
-afterAll(() => {
-  for (const id of t.run(['list', '-q']).stdout.split('\n').filter(Boolean)) t.run(['delete', '--force', id]);
+afterAll(async () => {
+  for (const id of (await t.run(['list', '-q'])).stdout.split('\n').filter(Boolean)) await t.run(['delete', '--force', id]);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -37,35 +36,35 @@ function confined(pid: number): void {
 
 describe('the OCI Sentry is confined once created', () => {
   it('seccomp filter, no_new_privs, no capabilities; the lifecycle goes on; a host write is refused', async () => {
-    const rootfs = makeRootfs(path.join(dir, 'rootfs'));
-    const b = makeBundle(path.join(dir, 'b'), (c) => (c.process.args = ['sh', '-c', 'echo up; sleep 1000']), rootfs);
+    const rootfs = await makeRootfs(path.join(dir, 'rootfs'));
+    const b = await makeBundle(path.join(dir, 'b'), (c) => (c.process.args = ['sh', '-c', 'echo up; sleep 1000']), rootfs);
     const forbidden = path.join(dir, 'written-by-the-sentry');
     const out = path.join(b, 'out');
     const o = fs.openSync(out, 'w');
-    const cr = spawnSync(BIN, ['--root', t.root, 'create', '--bundle', b, 'cf'], {
+    const cr = await spawnAsync(BIN, ['--root', t.root, 'create', '--bundle', b, 'cf'], {
       stdio: ['ignore', o, o], timeout: 60_000, env: { ...process.env, TSSANDBOX_TEST_FORBIDDEN_SYSCALL: `open-write:${forbidden}` },
     });
     fs.closeSync(o);
     expect(cr.status).toBe(0);
-    const pid = JSON.parse(t.run(['state', 'cf']).stdout).pid as number;
+    const pid = JSON.parse((await t.run(['state', 'cf'])).stdout).pid as number;
     // Created: set up and confined, no guest code run yet.
     confined(pid);
     expect(fs.readFileSync(out, 'utf8')).toBe('tssandbox: forbidden open-write: errno 1\n');
-    expect(t.run(['start', 'cf']).status).toBe(0);
+    expect((await t.run(['start', 'cf'])).status).toBe(0);
     await waitFor(() => fs.readFileSync(out, 'utf8').includes('up\n'));
     confined(pid);
     expect(fs.existsSync(forbidden)).toBe(false);
     // The commands after start, served by the confined Sentry.
-    expect(JSON.parse(t.run(['state', 'cf']).stdout).status).toBe('running');
-    expect(t.run(['exec', 'cf', 'sh', '-c', 'echo exec-ok > /dev/shm/f; cat /dev/shm/f']).stdout).toBe('exec-ok\n');
-    expect(t.run(['pause', 'cf']).status).toBe(0);
-    expect(JSON.parse(t.run(['state', 'cf']).stdout).status).toBe('paused');
-    expect(t.run(['resume', 'cf']).status).toBe(0);
-    expect(JSON.parse(t.run(['state', 'cf']).stdout).status).toBe('running');
-    expect(t.run(['kill', 'cf', 'KILL']).status).toBe(0);
+    expect(JSON.parse((await t.run(['state', 'cf'])).stdout).status).toBe('running');
+    expect((await t.run(['exec', 'cf', 'sh', '-c', 'echo exec-ok > /dev/shm/f; cat /dev/shm/f'])).stdout).toBe('exec-ok\n');
+    expect((await t.run(['pause', 'cf'])).status).toBe(0);
+    expect(JSON.parse((await t.run(['state', 'cf'])).stdout).status).toBe('paused');
+    expect((await t.run(['resume', 'cf'])).status).toBe(0);
+    expect(JSON.parse((await t.run(['state', 'cf'])).stdout).status).toBe('running');
+    expect((await t.run(['kill', 'cf', 'KILL'])).status).toBe(0);
     await waitFor(() => !alive(pid));
-    expect(JSON.parse(t.run(['state', 'cf']).stdout).status).toBe('stopped');
-    expect(t.run(['delete', 'cf']).status).toBe(0);
+    expect(JSON.parse((await t.run(['state', 'cf'])).stdout).status).toBe('stopped');
+    expect((await t.run(['delete', 'cf'])).status).toBe(0);
   });
 
   it.skipIf(!fs.existsSync(FAST))('a pool member is confined when its create returns, before the container\'s process starts', async () => {
@@ -73,21 +72,21 @@ describe('the OCI Sentry is confined once created', () => {
     const fast = cli(t.root, FAST);
     const ready = () => (fs.existsSync(path.join(t.root, '.pool')) ? fs.readdirSync(path.join(t.root, '.pool')).filter((f) => f.endsWith('.sock')) : []);
     // The first create through the native entry starts a member for the next.
-    const warm = makeBundle(path.join(dir, 'bw'), (c) => (c.process.args = ['true']), rootfs);
-    expect(fast.detached(['create', '--bundle', warm, 'pw'], warm).status).toBe(0);
-    expect(t.run(['delete', '--force', 'pw']).status).toBe(0);
+    const warm = await makeBundle(path.join(dir, 'bw'), (c) => (c.process.args = ['true']), rootfs);
+    expect((await fast.detached(['create', '--bundle', warm, 'pw'], warm)).status).toBe(0);
+    expect((await t.run(['delete', '--force', 'pw'])).status).toBe(0);
     await waitFor(() => ready().length > 0);
-    const b = makeBundle(path.join(dir, 'bp'), (c) => (c.process.args = ['sh', '-c', 'echo pool-up; id -u']), rootfs);
-    const r = fast.detached(['create', '--bundle', b, 'pc'], b);
+    const b = await makeBundle(path.join(dir, 'bp'), (c) => (c.process.args = ['sh', '-c', 'echo pool-up; id -u']), rootfs);
+    const r = await fast.detached(['create', '--bundle', b, 'pc'], b);
     expect(r.status, r.stderr).toBe(0);
     const st = JSON.parse(fs.readFileSync(path.join(t.root, 'pc', 'state.json'), 'utf8'));
     expect(st.sentryPid).toBeGreaterThan(0);
-    expect(JSON.parse(t.run(['state', 'pc']).stdout).status).toBe('created');
+    expect(JSON.parse((await t.run(['state', 'pc'])).stdout).status).toBe('created');
     confined(st.sentryPid);
     expect(fs.readFileSync(r.out, 'utf8')).toBe('');
-    expect(fast.run(['start', 'pc']).status).toBe(0);
+    expect((await fast.run(['start', 'pc'])).status).toBe(0);
     await waitFor(() => !alive(st.pid));
     expect(fs.readFileSync(r.out, 'utf8')).toBe('pool-up\n0\n');
-    expect(fast.run(['delete', 'pc']).status).toBe(0);
+    expect((await fast.run(['delete', 'pc'])).status).toBe(0);
   });
 });

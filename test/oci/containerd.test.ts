@@ -4,11 +4,11 @@
  * test builds from the busybox rootfs (`ctr image import`), then `ctr run
  * --runc-binary`, `ctr task exec`, `ctr task kill`, and everything removed after.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUNTIME, containerdConfig, have, makeRootfs, ociImageTar, tmp, waitFor, killTree, processesWith } from './helpers';
+import { RUNTIME, containerdConfig, have, makeRootfs, ociImageTar, tmp, waitFor, killTree, processesWith, spawnAsync } from './helpers';
 
 const ok = have('containerd') && have('ctr');
 const IMAGE = 'docker.io/library/tssandbox-busybox:test';
@@ -19,7 +19,7 @@ describe.skipIf(!ok)('containerd + ctr --runc-binary tssandbox', () => {
   let daemon: ChildProcess | null = null;
 
   const ctr = (args: string[], input?: string) =>
-    spawnSync('ctr', ['-a', sock, '-n', 'tsstest', ...args], { encoding: 'utf8', timeout: 120_000, input: input ?? '' });
+    spawnAsync('ctr', ['-a', sock, '-n', 'tsstest', ...args], { timeout: 120_000, input: input ?? '' });
 
   beforeAll(async () => {
     dir = tmp('ctd');
@@ -27,48 +27,48 @@ describe.skipIf(!ok)('containerd + ctr --runc-binary tssandbox', () => {
     const config = containerdConfig(dir, sock, ['io.containerd.grpc.v1.cri']);
     const log = fs.openSync(path.join(dir, 'containerd.log'), 'w');
     daemon = spawn('containerd', ['-c', config], { stdio: ['ignore', log, log] });
-    await waitFor(() => fs.existsSync(sock) && ctr(['version']).status === 0);
-    const rootfs = makeRootfs(path.join(dir, 'rootfs'));
-    const tar = ociImageTar(rootfs, path.join(dir, 'image.tar'), IMAGE);
-    const r = ctr(['image', 'import', '--snapshotter', 'native', tar]);
+    await waitFor(async () => fs.existsSync(sock) && (await ctr(['version'])).status === 0);
+    const rootfs = await makeRootfs(path.join(dir, 'rootfs'));
+    const tar = await ociImageTar(rootfs, path.join(dir, 'image.tar'), IMAGE);
+    const r = await ctr(['image', 'import', '--snapshotter', 'native', tar]);
     expect(r.status, r.stderr).toBe(0);
   }, 180_000);
 
-  afterAll(() => {
+  afterAll(async () => {
     if (sock && daemon) {
-      for (const t of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['task', 'kill', '-s', 'SIGKILL', t]);
-      for (const t of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['task', 'delete', '-f', t]);
-      for (const c of ctr(['container', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['container', 'delete', c]);
+      for (const t of (await ctr(['task', 'ls', '-q'])).stdout.split('\n').filter(Boolean)) await ctr(['task', 'kill', '-s', 'SIGKILL', t]);
+      for (const t of (await ctr(['task', 'ls', '-q'])).stdout.split('\n').filter(Boolean)) await ctr(['task', 'delete', '-f', t]);
+      for (const c of (await ctr(['container', 'ls', '-q'])).stdout.split('\n').filter(Boolean)) await ctr(['container', 'delete', c]);
     }
     if (daemon?.pid) killTree(daemon.pid);
     // Shims of our namespace outlive containerd by design: end them too.
     for (const p of processesWith(`-namespace tsstest`)) killTree(p);
     if (dir) {
-      spawnSync('sh', ['-c', `grep " ${dir}" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r -n1 umount -l`]);
+      await spawnAsync('sh', ['-c', `grep " ${dir}" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r -n1 umount -l`]);
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it('ctr run --rm: output and exit status come back', () => {
-    const r = ctr(['run', '--rm', '--snapshotter', 'native', '--runc-binary', RUNTIME, IMAGE, 'ctr-rm', 'sh', '-c', 'echo hello from ctr; uname -r; exit 7']);
+  it('ctr run --rm: output and exit status come back', async () => {
+    const r = await ctr(['run', '--rm', '--snapshotter', 'native', '--runc-binary', RUNTIME, IMAGE, 'ctr-rm', 'sh', '-c', 'echo hello from ctr; uname -r; exit 7']);
     expect(r.stdout).toContain('hello from ctr');
     expect(r.stdout).toContain('tssandbox');
     expect(r.status, r.stderr).toBe(7);
-    expect(ctr(['container', 'ls', '-q']).stdout).not.toContain('ctr-rm');
+    expect((await ctr(['container', 'ls', '-q'])).stdout).not.toContain('ctr-rm');
   });
 
   it('ctr run -d, task exec, task kill, delete', async () => {
-    const r = ctr(['run', '-d', '--snapshotter', 'native', '--runc-binary', RUNTIME, IMAGE, 'ctr-d', 'sleep', '1000']);
+    const r = await ctr(['run', '-d', '--snapshotter', 'native', '--runc-binary', RUNTIME, IMAGE, 'ctr-d', 'sleep', '1000']);
     expect(r.status, r.stderr).toBe(0);
-    await waitFor(() => /ctr-d\s+\d+\s+RUNNING/.test(ctr(['task', 'ls']).stdout));
-    const e = ctr(['task', 'exec', '--exec-id', 'e1', 'ctr-d', 'sh', '-c', 'echo exec says hi; ps | grep -c sleep; exit 3']);
+    await waitFor(async () => /ctr-d\s+\d+\s+RUNNING/.test((await ctr(['task', 'ls'])).stdout));
+    const e = await ctr(['task', 'exec', '--exec-id', 'e1', 'ctr-d', 'sh', '-c', 'echo exec says hi; ps | grep -c sleep; exit 3']);
     expect(e.stdout).toContain('exec says hi');
     expect(e.status, e.stderr).toBe(3);
-    const k = ctr(['task', 'kill', '-s', 'SIGKILL', 'ctr-d']);
+    const k = await ctr(['task', 'kill', '-s', 'SIGKILL', 'ctr-d']);
     expect(k.status, k.stderr).toBe(0);
-    await waitFor(() => /ctr-d\s+\d+\s+STOPPED/.test(ctr(['task', 'ls']).stdout));
-    expect(ctr(['task', 'delete', 'ctr-d']).status).toBe(0);
-    expect(ctr(['container', 'delete', 'ctr-d']).status).toBe(0);
+    await waitFor(async () => /ctr-d\s+\d+\s+STOPPED/.test((await ctr(['task', 'ls'])).stdout));
+    expect((await ctr(['task', 'delete', 'ctr-d'])).status).toBe(0);
+    expect((await ctr(['container', 'delete', 'ctr-d'])).status).toBe(0);
     expect(processesWith('__oci-sentry').filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes('ctr-d'))).toEqual([]);
   });
 });

@@ -9,13 +9,13 @@
  * CreateContainer, StartContainer, the container's log as the CRI writes it, ExecSync,
  * StopContainer, RemoveContainer, StopPodSandbox, RemovePodSandbox, nothing left.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUNTIME, containerdConfig, have, makeRootfs, ociImageTar, tmp, waitFor, killTree, processesWith } from './helpers';
+import { RUNTIME, containerdConfig, have, makeRootfs, ociImageTar, tmp, waitFor, killTree, processesWith, spawnAsync } from './helpers';
 
 const ok = have('containerd') && have('ctr');
 const IMAGE = 'docker.io/library/tssandbox-busybox:cri';
@@ -50,7 +50,7 @@ describe.skipIf(!ok)('containerd CRI with tssandbox as a runtime handler', () =>
   const runtimeRoot = () => path.join(dir, 'tssandbox-root');
 
   const ctr = (args: string[]) =>
-    spawnSync('ctr', ['-a', sock, '-n', 'k8s.io', ...args], { encoding: 'utf8', timeout: 120_000, input: '' });
+    spawnAsync('ctr', ['-a', sock, '-n', 'k8s.io', ...args], { timeout: 120_000, input: '' });
 
   const podConfig = () => ({
     metadata: { name: 'tss-pod', uid: 'tss-pod-uid-1', namespace: 'default', attempt: 0 },
@@ -85,11 +85,11 @@ describe.skipIf(!ok)('containerd CRI with tssandbox as a runtime handler', () =>
     ]);
     const log = fs.openSync(path.join(dir, 'containerd.log'), 'w');
     daemon = spawn('containerd', ['-c', config], { stdio: ['ignore', log, log] });
-    await waitFor(() => fs.existsSync(sock) && ctr(['version']).status === 0);
-    const rootfs = makeRootfs(path.join(dir, 'rootfs'));
+    await waitFor(async () => fs.existsSync(sock) && (await ctr(['version'])).status === 0);
+    const rootfs = await makeRootfs(path.join(dir, 'rootfs'));
     for (const [name, cmd] of [[IMAGE, ['sh']], [PAUSE, ['sleep', '100000']]] as const) {
-      const tar = ociImageTar(rootfs, path.join(dir, 'image.tar'), name, [...cmd]);
-      const r = ctr(['images', 'import', '--snapshotter', 'native', tar]);
+      const tar = await ociImageTar(rootfs, path.join(dir, 'image.tar'), name, [...cmd]);
+      const r = await ctr(['images', 'import', '--snapshotter', 'native', tar]);
       expect(r.status, r.stderr).toBe(0);
     }
     cri = criClient(sock);
@@ -107,7 +107,7 @@ describe.skipIf(!ok)('containerd CRI with tssandbox as a runtime handler', () =>
     // Shims outlive containerd by design: end ours (named by our socket) too.
     if (sock) for (const p of processesWith(sock)) killTree(p);
     if (dir) {
-      spawnSync('sh', ['-c', `grep " ${dir}" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r -n1 umount -l`]);
+      await spawnAsync('sh', ['-c', `grep " ${dir}" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r -n1 umount -l`]);
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

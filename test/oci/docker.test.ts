@@ -5,11 +5,11 @@
  * needs), an image imported from the busybox rootfs tarball (no registry here), then
  * `docker run --runtime=tssandbox` in its forms. Everything is removed after.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, have, makeRootfs, rootfsTar, tmp, waitFor, alive, stopDockerd } from './helpers';
+import { BIN, have, makeRootfs, rootfsTar, tmp, waitFor, alive, stopDockerd, spawnAsync } from './helpers';
 
 const DOCKER = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 const ok = have('dockerd') && (fs.existsSync(DOCKER) || have('docker'));
@@ -21,7 +21,7 @@ describe.skipIf(!ok)('docker --runtime=tssandbox', () => {
   let daemon: ChildProcess | null = null;
 
   const docker = (args: string[], opts: { input?: string; timeout?: number } = {}) =>
-    spawnSync(DOCKER, ['-H', host, ...args], { encoding: 'utf8', timeout: opts.timeout ?? 120_000, input: opts.input ?? '' });
+    spawnAsync(DOCKER, ['-H', host, ...args], { timeout: opts.timeout ?? 120_000, input: opts.input ?? '' });
   const run = (args: string[]) => docker(['run', '--runtime=tssandbox', '--network=none', ...args]);
 
   beforeAll(async () => {
@@ -29,7 +29,7 @@ describe.skipIf(!ok)('docker --runtime=tssandbox', () => {
     host = `unix://${dir}/docker.sock`;
     const conf = path.join(dir, 'daemon.json');
     fs.writeFileSync(conf, JSON.stringify({ 'log-level': 'warn' }));
-    const inst = spawnSync(BIN, ['install', '--config', conf], { encoding: 'utf8' });
+    const inst = await spawnAsync(BIN, ['install', '--config', conf]);
     expect(inst.status, inst.stderr).toBe(0);
     const log = fs.openSync(path.join(dir, 'dockerd.log'), 'w');
     daemon = spawn('dockerd', [
@@ -37,10 +37,10 @@ describe.skipIf(!ok)('docker --runtime=tssandbox', () => {
       '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '-H', host,
       '--pidfile', path.join(dir, 'docker.pid'), '--userland-proxy=false',
     ], { stdio: ['ignore', log, log] });
-    await waitFor(() => docker(['version']).status === 0, 3000);
-    const rootfs = makeRootfs(path.join(dir, 'rootfs'));
-    const tar = rootfsTar(rootfs, path.join(dir, 'rootfs.tar'));
-    const r = docker(['import', '--change', 'CMD ["sh"]', tar, IMAGE]);
+    await waitFor(async () => (await docker(['version'])).status === 0, 3000);
+    const rootfs = await makeRootfs(path.join(dir, 'rootfs'));
+    const tar = await rootfsTar(rootfs, path.join(dir, 'rootfs.tar'));
+    const r = await docker(['import', '--change', 'CMD ["sh"]', tar, IMAGE]);
     expect(r.status, r.stderr).toBe(0);
   }, 240_000);
 
@@ -53,99 +53,99 @@ describe.skipIf(!ok)('docker --runtime=tssandbox', () => {
     expect(hostState()).toEqual(atStart);
   }, 120_000);
 
-  it('run --rm: output, exit status, hostname, no network but loopback', () => {
-    const r = run(['--rm', '--hostname', 'dockerbox', IMAGE, 'sh', '-c', 'echo hi from docker; hostname; uname -r; cat /etc/hostname; exit 3']);
+  it('run --rm: output, exit status, hostname, no network but loopback', async () => {
+    const r = await run(['--rm', '--hostname', 'dockerbox', IMAGE, 'sh', '-c', 'echo hi from docker; hostname; uname -r; cat /etc/hostname; exit 3']);
     expect(r.stdout).toContain('hi from docker\ndockerbox\n6.1.0-tssandbox\ndockerbox\n');
     expect(r.status, r.stderr).toBe(3);
   });
 
   it('-d, exec, logs, stop, rm -f', async () => {
-    const r = run(['-d', '--name', 'dd', IMAGE, 'sh', '-c', 'echo started; trap "echo got TERM; exit 0" TERM; while true; do sleep 1; done']);
+    const r = await run(['-d', '--name', 'dd', IMAGE, 'sh', '-c', 'echo started; trap "echo got TERM; exit 0" TERM; while true; do sleep 1; done']);
     expect(r.status, r.stderr).toBe(0);
-    await waitFor(() => docker(['logs', 'dd']).stdout.includes('started'));
-    const e = docker(['exec', 'dd', 'sh', '-c', 'echo exec ok; echo written > /tmp/shared; exit 4']);
+    await waitFor(async () => (await docker(['logs', 'dd'])).stdout.includes('started'));
+    const e = await docker(['exec', 'dd', 'sh', '-c', 'echo exec ok; echo written > /tmp/shared; exit 4']);
     expect(e.stdout).toBe('exec ok\n');
     expect(e.status, e.stderr).toBe(4);
     // The same container: exec sees the first exec's write.
-    expect(docker(['exec', 'dd', 'cat', '/tmp/shared']).stdout).toBe('written\n');
-    const s = docker(['stop', '-t', '20', 'dd']);
+    expect((await docker(['exec', 'dd', 'cat', '/tmp/shared'])).stdout).toBe('written\n');
+    const s = await docker(['stop', '-t', '20', 'dd']);
     expect(s.status, s.stderr).toBe(0);
-    expect(docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'dd']).stdout.trim()).toBe('exited 0');
-    expect(docker(['logs', 'dd']).stdout).toContain('got TERM');
-    expect(docker(['rm', '-f', 'dd']).status).toBe(0);
+    expect((await docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'dd'])).stdout.trim()).toBe('exited 0');
+    expect((await docker(['logs', 'dd'])).stdout).toContain('got TERM');
+    expect((await docker(['rm', '-f', 'dd'])).status).toBe(0);
   });
 
-  it('stop with a grace period: SIGTERM ignored, SIGKILL after it', () => {
-    const r = run(['-d', '--name', 'grace', IMAGE, 'sh', '-c', 'trap "" TERM; echo ignoring; while true; do sleep 1; done']);
+  it('stop with a grace period: SIGTERM ignored, SIGKILL after it', async () => {
+    const r = await run(['-d', '--name', 'grace', IMAGE, 'sh', '-c', 'trap "" TERM; echo ignoring; while true; do sleep 1; done']);
     expect(r.status, r.stderr).toBe(0);
-    const s = docker(['stop', '-t', '2', 'grace']);
+    const s = await docker(['stop', '-t', '2', 'grace']);
     expect(s.status, s.stderr).toBe(0);
     // 137: the SIGKILL at the end of the grace period ended it, not the SIGTERM.
-    expect(docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'grace']).stdout.trim()).toBe('exited 137');
-    expect(docker(['logs', 'grace']).stdout).toBe('ignoring\n');
-    expect(docker(['rm', 'grace']).status).toBe(0);
+    expect((await docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'grace'])).stdout.trim()).toBe('exited 137');
+    expect((await docker(['logs', 'grace'])).stdout).toBe('ignoring\n');
+    expect((await docker(['rm', 'grace'])).status).toBe(0);
   });
 
   it('rm -f of a running container', async () => {
-    expect(run(['-d', '--name', 'rmf', IMAGE, 'sleep', '1000']).status).toBe(0);
-    const pid = Number(docker(['inspect', '-f', '{{.State.Pid}}', 'rmf']).stdout.trim());
+    expect((await run(['-d', '--name', 'rmf', IMAGE, 'sleep', '1000'])).status).toBe(0);
+    const pid = Number((await docker(['inspect', '-f', '{{.State.Pid}}', 'rmf'])).stdout.trim());
     expect(pid).toBeGreaterThan(0);
-    const r = docker(['rm', '-f', 'rmf']);
+    const r = await docker(['rm', '-f', 'rmf']);
     expect(r.status, r.stderr).toBe(0);
     await waitFor(() => !alive(pid));
   });
 
-  it('-v bind, --read-only, --user', () => {
+  it('-v bind, --read-only, --user', async () => {
     const shared = path.join(dir, 'shared');
     fs.mkdirSync(shared, { recursive: true });
     fs.writeFileSync(path.join(shared, 'in.txt'), 'from host\n');
-    const r = run(['--rm', '-v', `${shared}:/data`, IMAGE, 'sh', '-c', 'cat /data/in.txt; echo from guest > /data/out.txt']);
+    const r = await run(['--rm', '-v', `${shared}:/data`, IMAGE, 'sh', '-c', 'cat /data/in.txt; echo from guest > /data/out.txt']);
     expect(r.stdout, r.stderr).toBe('from host\n');
     expect(fs.readFileSync(path.join(shared, 'out.txt'), 'utf8')).toBe('from guest\n');
-    const ro = run(['--rm', '--read-only', IMAGE, 'sh', '-c', 'touch /x && echo wrote || echo refused']);
+    const ro = await run(['--rm', '--read-only', IMAGE, 'sh', '-c', 'touch /x && echo wrote || echo refused']);
     expect(ro.stdout).toContain('refused');
-    const u = run(['--rm', '--user', '65534:65534', IMAGE, 'id']);
+    const u = await run(['--rm', '--user', '65534:65534', IMAGE, 'id']);
     expect(u.stdout).toMatch(/uid=65534.*gid=65534/);
   });
 
-  it("Docker's default seccomp profile runs a shell; a custom one's errno reaches the guest", () => {
+  it("Docker's default seccomp profile runs a shell; a custom one's errno reaches the guest", async () => {
     // Every run above had Docker's default profile (compiled by src/oci/seccomp-profile.ts).
-    expect(docker(['info', '-f', '{{.SecurityOptions}}']).stdout).toContain('seccomp');
+    expect((await docker(['info', '-f', '{{.SecurityOptions}}'])).stdout).toContain('seccomp');
     const prof = path.join(dir, 'seccomp.json');
     fs.writeFileSync(prof, JSON.stringify({
       defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 28 }],
     }));
-    const r = run(['--rm', '--security-opt', `seccomp=${prof}`, IMAGE, 'sh', '-c', 'mkdir /tmp/d; echo rc=$?']);
+    const r = await run(['--rm', '--security-opt', `seccomp=${prof}`, IMAGE, 'sh', '-c', 'mkdir /tmp/d; echo rc=$?']);
     expect(r.stdout).toBe('rc=1\n');
     expect(r.stderr).toContain('No space left on device');
-    const u = run(['--rm', '--security-opt', 'seccomp=unconfined', IMAGE, 'sh', '-c', 'mkdir /tmp/d && echo made']);
+    const u = await run(['--rm', '--security-opt', 'seccomp=unconfined', IMAGE, 'sh', '-c', 'mkdir /tmp/d && echo made']);
     expect(u.stdout).toBe('made\n');
   });
 
-  it('-t gets a pty through the console socket; exec -t too', () => {
-    const r = run(['--rm', '-t', IMAGE, 'sh', '-c', '[ -t 0 ] && [ -t 1 ] && echo on-a-tty']);
+  it('-t gets a pty through the console socket; exec -t too', async () => {
+    const r = await run(['--rm', '-t', IMAGE, 'sh', '-c', '[ -t 0 ] && [ -t 1 ] && echo on-a-tty']);
     expect(r.stdout, r.stderr).toContain('on-a-tty');
     expect(r.status).toBe(0);
-    expect(run(['-d', '-t', '--name', 'tt', IMAGE, 'sleep', '1000']).status).toBe(0);
-    const e = docker(['exec', '-t', 'tt', 'sh', '-c', '[ -t 1 ] && echo exec-tty']);
+    expect((await run(['-d', '-t', '--name', 'tt', IMAGE, 'sleep', '1000'])).status).toBe(0);
+    const e = await docker(['exec', '-t', 'tt', 'sh', '-c', '[ -t 1 ] && echo exec-tty']);
     expect(e.stdout, e.stderr).toContain('exec-tty');
-    expect(docker(['rm', '-f', 'tt']).status).toBe(0);
+    expect((await docker(['rm', '-f', 'tt'])).status).toBe(0);
   });
 
-  it.skipIf(!have('script'))('-it: keystrokes through the pty, output back', () => {
+  it.skipIf(!have('script'))('-it: keystrokes through the pty, output back', async () => {
     // script(1) gives docker a terminal; what we type goes in through it.
     const cmd = `${DOCKER} -H ${host} run --runtime=tssandbox --network=none -it --rm ${IMAGE} sh`;
-    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60_000, input: 'echo typed-$((6*7))\nexit 5\n' });
+    const r = await spawnAsync('script', ['-qec', cmd, '/dev/null'], { timeout: 60_000, input: 'echo typed-$((6*7))\nexit 5\n' });
     expect(r.stdout, r.stderr).toContain('typed-42');
     expect(r.status).toBe(5);
   });
 
-  it('--pids-limit and --memory are enforced by the Sentry', () => {
-    const p = run(['--rm', '--pids-limit', '6', IMAGE, 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; echo all-forked']);
+  it('--pids-limit and --memory are enforced by the Sentry', async () => {
+    const p = await run(['--rm', '--pids-limit', '6', IMAGE, 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; echo all-forked']);
     expect(p.stdout).not.toContain('all-forked');
     expect(p.stderr).toMatch(/can't fork|Resource temporarily unavailable/);
-    expect(run(['--rm', '--pids-limit', '20', IMAGE, 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; echo all-forked']).stdout).toContain('all-forked');
-    const m = run(['--rm', '--memory', '32m', IMAGE, 'sh', '-c', 'dd if=/dev/zero of=/tmp/big bs=1M count=64 2>&1; echo rc=$?']);
+    expect((await run(['--rm', '--pids-limit', '20', IMAGE, 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; echo all-forked'])).stdout).toContain('all-forked');
+    const m = await run(['--rm', '--memory', '32m', IMAGE, 'sh', '-c', 'dd if=/dev/zero of=/tmp/big bs=1M count=64 2>&1; echo rc=$?']);
     expect(m.stdout).toMatch(/No space left on device/);
   });
 
@@ -154,18 +154,18 @@ describe.skipIf(!ok)('docker --runtime=tssandbox', () => {
   // /dev/null (the Sentry's stdin here) was once found chowned to 65534 after engine runs.
   it("the host's network settings and /dev/null are left alone", async () => {
     const before = hostState();
-    expect(run(['--rm', IMAGE, 'true']).status).toBe(0);
-    expect(run(['--rm', '--user', '65534:65534', IMAGE, 'true']).status).toBe(0);
-    expect(run(['--rm', '-t', '--user', '65534:65534', IMAGE, 'true']).status).toBe(0);
+    expect((await run(['--rm', IMAGE, 'true'])).status).toBe(0);
+    expect((await run(['--rm', '--user', '65534:65534', IMAGE, 'true'])).status).toBe(0);
+    expect((await run(['--rm', '-t', '--user', '65534:65534', IMAGE, 'true'])).status).toBe(0);
     // While a container of user 65534 runs (and an exec in it, stdin not attached), the
     // container's pid holds no host /dev/null for an engine to chown.
-    expect(run(['-d', '--name', 'nul', '--user', '65534:65534', IMAGE, 'sleep', '1000']).status).toBe(0);
-    const pid = Number(docker(['inspect', '-f', '{{.State.Pid}}', 'nul']).stdout.trim());
+    expect((await run(['-d', '--name', 'nul', '--user', '65534:65534', IMAGE, 'sleep', '1000'])).status).toBe(0);
+    const pid = Number((await docker(['inspect', '-f', '{{.State.Pid}}', 'nul'])).stdout.trim());
     expect(pid).toBeGreaterThan(0);
-    expect(docker(['exec', '-d', '--user', '65534:65534', 'nul', 'sleep', '999']).status).toBe(0);
-    await waitFor(() => docker(['top', 'nul']).stdout.includes('999') || docker(['exec', 'nul', 'ps']).stdout.includes('999'));
+    expect((await docker(['exec', '-d', '--user', '65534:65534', 'nul', 'sleep', '999'])).status).toBe(0);
+    await waitFor(async () => (await docker(['top', 'nul'])).stdout.includes('999') || (await docker(['exec', 'nul', 'ps'])).stdout.includes('999'));
     expect(nullFdsOf(pid)).toEqual([]);
-    expect(docker(['rm', '-f', 'nul']).status).toBe(0);
+    expect((await docker(['rm', '-f', 'nul'])).status).toBe(0);
     expect(hostState()).toEqual(before);
   });
 });

@@ -2,8 +2,13 @@
  * Shared by the OCI tests: a busybox-static rootfs, bundles made with `tssandbox spec`,
  * the CLI run with its own --root, image tarballs for the engines, and polling waits
  * (bounded in count, never a timing assert).
+ *
+ * Every program a test runs goes through `spawnAsync`/`spawnOk` (async): vitest's worker answers
+ * its RPC (onTaskUpdate, 60 s fixed) from its event loop, and back-to-back spawnSync
+ * calls on a loaded machine kept that loop blocked past it. Only the quick probes run
+ * while the test file is collected (`have`, `staticBusybox`) stay synchronous.
  */
-import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type StdioOptions } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -17,17 +22,82 @@ export const FAST = path.join(path.dirname(BIN), '..', 'build', 'Release', 'tssa
 /** What engines are given here: the native entry if built (it creates through the pool), else the Node command line. */
 export const RUNTIME = fs.existsSync(FAST) ? FAST : BIN;
 
-/** A static busybox on the host (the tests need one that runs without a loader). */
+let busybox: string | null | undefined;
+
+/** A static busybox on the host (the tests need one that runs without a loader); looked for once. */
 export function staticBusybox(): string | null {
+  if (busybox !== undefined) return busybox;
+  busybox = null;
   for (const p of ['/bin/busybox', '/usr/bin/busybox']) {
     try {
       const out = execFileSync('file', ['-L', p], { encoding: 'utf8' });
-      if (/statically linked|static-pie/.test(out)) return p;
+      if (/statically linked|static-pie/.test(out)) return (busybox = p);
     } catch {
       // no such file, or no `file`
     }
   }
-  return null;
+  return busybox;
+}
+
+/** What a program run by `spawnAsync` left: the fields of spawnSync's result the tests read. */
+export interface Ran {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  error?: Error;
+}
+
+export interface SpawnOpts {
+  input?: string;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** ms; then SIGKILL (the timeout only ends a hang) */
+  timeout?: number;
+  /** stdio other than pipes (e.g. files): those not piped give '' */
+  stdio?: StdioOptions;
+}
+
+/**
+ * Runs a program to its end without blocking the event loop. Resolves once it exited
+ * and its piped stdout/stderr closed, as spawnSync returns; never rejects (a program
+ * that cannot start gives `error` and status null, as spawnSync).
+ */
+export function spawnAsync(cmd: string, args: string[], opts: SpawnOpts = {}): Promise<Ran> {
+  return new Promise((resolve) => {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let error: Error | undefined;
+    const c = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: opts.stdio ?? ['pipe', 'pipe', 'pipe'] });
+    c.stdout?.on('data', (d: Buffer) => out.push(d));
+    c.stderr?.on('data', (d: Buffer) => err.push(d));
+    c.stdin?.on('error', () => undefined); // a program that exits without reading its input
+    c.stdin?.end(opts.input ?? '');
+    const timer = setTimeout(() => {
+      error = new Error(`${cmd} ${args.join(' ')}: timed out`);
+      c.kill('SIGKILL');
+      // A pipe a descendant still holds would keep 'close' away.
+      c.stdout?.destroy();
+      c.stderr?.destroy();
+    }, opts.timeout ?? 120_000);
+    let failed = false;
+    c.on('error', (e) => {
+      error = e;
+      failed = true;
+    });
+    c.on('close', (status, signal) => {
+      clearTimeout(timer);
+      // A program that never started: status null, as spawnSync's (close gives -errno).
+      resolve({ status: failed ? null : status, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), error });
+    });
+  });
+}
+
+/** `spawnAsync`, for programs that must succeed: their stdout, or an error with their stderr. */
+export async function spawnOk(cmd: string, args: string[], opts: SpawnOpts = {}): Promise<string> {
+  const r = await spawnAsync(cmd, args, opts);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.error?.message ?? `exit ${r.status ?? r.signal}`}: ${r.stderr.trim()}`);
+  return r.stdout;
 }
 
 export function have(cmd: string): boolean {
@@ -39,13 +109,13 @@ export function tmp(prefix: string): string {
 }
 
 /** A rootfs: busybox and its applets in /bin, /etc/passwd and /etc/group, empty /tmp. */
-export function makeRootfs(dir: string): string {
+export async function makeRootfs(dir: string): Promise<string> {
   const bb = staticBusybox();
   if (!bb) throw new Error('no static busybox (scripts/install-deps.sh installs busybox-static)');
   fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
   fs.copyFileSync(bb, path.join(dir, 'bin', 'busybox'));
   fs.chmodSync(path.join(dir, 'bin', 'busybox'), 0o755);
-  const applets = execFileSync(bb, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a && a !== 'busybox');
+  const applets = (await spawnOk(bb, ['--list'])).split('\n').filter((a) => a && a !== 'busybox');
   for (const a of applets) fs.symlinkSync('busybox', path.join(dir, 'bin', a));
   for (const d of ['etc', 'tmp', 'root', 'proc', 'sys', 'dev']) fs.mkdirSync(path.join(dir, d), { recursive: true });
   fs.chmodSync(path.join(dir, 'tmp'), 0o1777);
@@ -56,36 +126,39 @@ export function makeRootfs(dir: string): string {
 
 export interface Cli {
   root: string;
-  run(args: string[], opts?: { input?: string; cwd?: string }): SpawnSyncReturns<string>;
+  run(args: string[], opts?: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<Ran>;
   /** For commands that start a container: its stdio goes to files (a pipe would stay open with the Sentry). */
-  detached(args: string[], outDir: string): { status: number | null; stderr: string; out: string; err: string };
+  detached(args: string[], outDir: string, opts?: { env?: NodeJS.ProcessEnv }): Promise<{ status: number | null; stderr: string; out: string; err: string }>;
 }
 
 export function cli(root: string, bin = BIN): Cli {
   return {
     root,
     run(args, opts = {}) {
-      return spawnSync(bin, ['--root', root, ...args], { encoding: 'utf8', input: opts.input ?? '', cwd: opts.cwd, timeout: 60_000 });
+      return spawnAsync(bin, ['--root', root, ...args], { input: opts.input, cwd: opts.cwd, env: opts.env, timeout: 60_000 });
     },
-    detached(args, outDir) {
+    async detached(args, outDir, opts = {}) {
       const out = path.join(outDir, 'stdout.txt');
       const err = path.join(outDir, 'stderr.txt');
       const o = fs.openSync(out, 'w');
       const e = fs.openSync(err, 'w');
-      const r = spawnSync(bin, ['--root', root, ...args], { stdio: ['ignore', o, e], timeout: 60_000 });
-      fs.closeSync(o);
-      fs.closeSync(e);
-      return { status: r.status, stderr: fs.readFileSync(err, 'utf8'), out, err };
+      try {
+        const r = await spawnAsync(bin, ['--root', root, ...args], { stdio: ['ignore', o, e], env: opts.env, timeout: 60_000 });
+        return { status: r.status, stderr: fs.readFileSync(err, 'utf8'), out, err };
+      } finally {
+        fs.closeSync(o);
+        fs.closeSync(e);
+      }
     },
   };
 }
 
 /** A bundle with a fresh rootfs and `tssandbox spec`'s config, changed by `edit`. */
-export function makeBundle(dir: string, edit: (c: any) => void = () => undefined, rootfs?: string): string {
+export async function makeBundle(dir: string, edit: (c: any) => void = () => undefined, rootfs?: string): Promise<string> {
   fs.mkdirSync(dir, { recursive: true });
   if (rootfs) fs.symlinkSync(rootfs, path.join(dir, 'rootfs'));
-  else makeRootfs(path.join(dir, 'rootfs'));
-  const r = spawnSync(BIN, ['spec', '--bundle', dir], { encoding: 'utf8' });
+  else await makeRootfs(path.join(dir, 'rootfs'));
+  const r = await spawnAsync(BIN, ['spec', '--bundle', dir]);
   if (r.status !== 0) throw new Error(`spec failed: ${r.stderr}`);
   const p = path.join(dir, 'config.json');
   const c = JSON.parse(fs.readFileSync(p, 'utf8'));
@@ -168,21 +241,21 @@ export function descendants(pid: number): number[] {
 }
 
 /** A plain rootfs tarball (for `docker import`, `podman import`). */
-export function rootfsTar(rootfs: string, out: string): string {
-  execFileSync('tar', ['-C', rootfs, '--numeric-owner', '-cf', out, '.']);
+export async function rootfsTar(rootfs: string, out: string): Promise<string> {
+  await spawnOk('tar', ['-C', rootfs, '--numeric-owner', '-cf', out, '.']);
   return out;
 }
 
 const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
 /** An OCI image layout tarball with one layer (for `ctr image import`). */
-export function ociImageTar(rootfs: string, out: string, name: string, cmd: string[] = ['sh']): string {
+export async function ociImageTar(rootfs: string, out: string, name: string, cmd: string[] = ['sh']): Promise<string> {
   const work = tmp('img');
   try {
     const blobs = path.join(work, 'blobs', 'sha256');
     fs.mkdirSync(blobs, { recursive: true });
     const layerPath = path.join(work, 'layer.tar');
-    rootfsTar(rootfs, layerPath);
+    await rootfsTar(rootfs, layerPath);
     const layer = fs.readFileSync(layerPath);
     fs.rmSync(layerPath);
     const put = (b: Buffer) => {
@@ -212,7 +285,7 @@ export function ociImageTar(rootfs: string, out: string, name: string, cmd: stri
         platform: { architecture: 'amd64', os: 'linux' },
       }],
     }));
-    execFileSync('tar', ['-C', work, '-cf', out, 'oci-layout', 'index.json', 'blobs']);
+    await spawnOk('tar', ['-C', work, '-cf', out, 'oci-layout', 'index.json', 'blobs']);
     return out;
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -231,18 +304,18 @@ export function killTree(pid: number): void {
 
 /** Stops a dockerd of a test's own (its containers first), then unmounts and removes its directory. */
 export async function stopDockerd(
-  daemon: { pid?: number; kill(sig: NodeJS.Signals): boolean } | null, docker: (args: string[]) => SpawnSyncReturns<string>, dir: string,
+  daemon: { pid?: number; kill(sig: NodeJS.Signals): boolean } | null, docker: (args: string[]) => Promise<Ran>, dir: string,
 ): Promise<void> {
   if (daemon?.pid) {
-    const ids = docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
-    if (ids.length) docker(['rm', '-f', ...ids]);
+    const ids = (await docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+    if (ids.length) await docker(['rm', '-f', ...ids]);
     daemon.kill('SIGTERM');
     const pid = daemon.pid;
     await waitFor(() => !alive(pid), 1500).catch(() => killTree(pid));
     killTree(pid);
   }
   if (dir) {
-    spawnSync('sh', ['-c', `grep " ${dir}" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r -n1 umount -l`]);
+    await spawnAsync('sh', ['-c', `grep " ${dir}" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r -n1 umount -l`]);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

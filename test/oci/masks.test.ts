@@ -6,11 +6,10 @@
  * tmpfs made read-only, with a bind below it staying writable. The guest's view (what it
  * can write, what it reads) must be the same line for line.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, have, makeBundle, tmp } from './helpers';
+import { BIN, have, makeBundle, tmp, spawnAsync } from './helpers';
 
 const SCRIPT = [
   'for f in /etc/new /data/sub/new /data2/new /data2/sub2/new /tmp/bound.txt /data/ok /tmp/ok /secret/new; do',
@@ -37,7 +36,7 @@ describe.skipIf(!have('runc') || process.getuid?.() !== 0)('readonlyPaths and ma
   });
 
   /** A bundle of its own (runc refuses a symlinked rootfs), with host dirs of its own. */
-  function bundle(tag: string): string {
+  async function bundle(tag: string): Promise<string> {
     const host = path.join(dir, `host-${tag}`);
     for (const d of ['data/sub', 'data2/sub2']) fs.mkdirSync(path.join(host, d), { recursive: true });
     fs.writeFileSync(path.join(host, 'data', 'in.txt'), 'one');
@@ -65,15 +64,15 @@ describe.skipIf(!have('runc') || process.getuid?.() !== 0)('readonlyPaths and ma
     });
   }
 
-  it('the guest sees the same as under runc', () => {
-    const run = (bin: string, tag: string) => {
-      const b = bundle(tag);
-      const r = spawnSync(bin, ['--root', path.join(dir, `state-${tag}`), 'run', '--bundle', b, `m-${tag}`], { encoding: 'utf8', input: '', timeout: 60_000 });
+  it('the guest sees the same as under runc', async () => {
+    const run = async (bin: string, tag: string) => {
+      const b = await bundle(tag);
+      const r = await spawnAsync(bin, ['--root', path.join(dir, `state-${tag}`), 'run', '--bundle', b, `m-${tag}`], { input: '', timeout: 60_000 });
       expect(r.status, r.stderr).toBe(0);
       return r.stdout;
     };
-    const ours = run(BIN, 'tss');
-    const theirs = run('runc', 'runc');
+    const ours = await run(BIN, 'tss');
+    const theirs = await run('runc', 'runc');
     expect(ours).toBe(theirs);
     // What the two agree on, spelled out (so a change in both shows too).
     expect(ours).toContain('/etc/new read-only\n/data/sub/new read-only\n/data2/new read-only\n/data2/sub2/new read-only\n/tmp/bound.txt read-only\n/data/ok writable\n/tmp/ok writable\n/secret/new read-only\n');
@@ -81,7 +80,7 @@ describe.skipIf(!have('runc') || process.getuid?.() !== 0)('readonlyPaths and ma
     expect(fs.readFileSync(path.join(dir, 'host-tss', 'bound.txt'), 'utf8')).toBe('a bound file');
   });
 
-  it('a directory inside a tmpfs: read-only, the rest of the tmpfs and a bind below it as before', () => {
+  it('a directory inside a tmpfs: read-only, the rest of the tmpfs and a bind below it as before', async () => {
     const TMPFS_SCRIPT = [
       // Written before: the read-only view shows what the tmpfs holds, live.
       'echo early > /scratch/keep/early.txt 2>/dev/null || echo "early refused"',
@@ -95,11 +94,11 @@ describe.skipIf(!have('runc') || process.getuid?.() !== 0)('readonlyPaths and ma
       'echo "other: $(cat /scratch/other/new)"',
       'grep " /scratch/keep " /proc/mounts | cut -d" " -f3,4 | cut -d, -f1',
     ].join('\n');
-    const run = (bin: string, tag: string) => {
+    const run = async (bin: string, tag: string) => {
       const host = path.join(dir, `tmpfs-host-${tag}`);
       fs.mkdirSync(host, { recursive: true });
       fs.writeFileSync(path.join(host, 'in.txt'), 'from-host');
-      const b = makeBundle(path.join(dir, `tb-${tag}`), (c) => {
+      const b = await makeBundle(path.join(dir, `tb-${tag}`), (c) => {
         c.process.args = ['sh', '-c', TMPFS_SCRIPT];
         fs.mkdirSync(path.join(dir, `tb-${tag}`, 'rootfs', 'scratch'));
         c.mounts.push(
@@ -111,12 +110,12 @@ describe.skipIf(!have('runc') || process.getuid?.() !== 0)('readonlyPaths and ma
         c.linux.readonlyPaths = ['/scratch/keep'];
         c.linux.maskedPaths = [];
       });
-      const r = spawnSync(bin, ['--root', path.join(dir, `tstate-${tag}`), 'run', '--bundle', b, `t-${tag}`], { encoding: 'utf8', input: '', timeout: 60_000 });
+      const r = await spawnAsync(bin, ['--root', path.join(dir, `tstate-${tag}`), 'run', '--bundle', b, `t-${tag}`], { input: '', timeout: 60_000 });
       expect(r.status, r.stderr).toBe(0);
       return r.stdout;
     };
-    const ours = run(BIN, 'tss');
-    const theirs = run('runc', 'runc');
+    const ours = await run(BIN, 'tss');
+    const theirs = await run('runc', 'runc');
     expect(ours).toBe(theirs);
     expect(ours).toContain('/scratch/new writable\n/scratch/keep/new read-only\n/scratch/keep/data/new writable\n/scratch/other/new writable\n');
     expect(ours).toContain('no-mkdir-keep\nno-rmdir-data\n');

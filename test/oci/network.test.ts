@@ -5,12 +5,12 @@
  * in the peer namespace reaches; `--network none` keeps loopback only; sandbox mode
  * without a namespace of the container's own is refused. Namespaces are removed after.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cli, makeBundle, makeRootfs, tmp, waitFor, type Cli } from './helpers';
-import { canMakeNetns, cleanupNetns, sh, vethPair, SANDBOX_V4, PEER_V4, type Pair } from '../net/netns';
+import { BIN, cli, makeBundle, makeRootfs, tmp, waitFor, type Cli, spawnAsync } from './helpers';
+import { canMakeNetns, cleanupNetns, sh as netSh, vethPair, SANDBOX_V4, PEER_V4, type Pair } from '../net/netns';
 
 const ok = process.getuid?.() === 0 && canMakeNetns();
 
@@ -21,15 +21,15 @@ describe.skipIf(!ok)('OCI network: the container netns in the Sentry\'s stack', 
   let pair: Pair;
   let n = 0;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = tmp('net');
-    rootfs = makeRootfs(path.join(dir, 'rootfs'));
+    rootfs = await makeRootfs(path.join(dir, 'rootfs'));
     t = cli(path.join(dir, 'state'));
     pair = vethPair();
   });
 
-  afterAll(() => {
-    for (const id of t.run(['list', '-q']).stdout.split('\n').filter(Boolean)) t.run(['delete', '--force', id]);
+  afterAll(async () => {
+    for (const id of (await t.run(['list', '-q'])).stdout.split('\n').filter(Boolean)) await t.run(['delete', '--force', id]);
     cleanupNetns();
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -41,24 +41,24 @@ describe.skipIf(!ok)('OCI network: the container netns in the Sentry\'s stack', 
   }, rootfs);
 
   it('the container has the veth\'s address and serves TCP to the peer namespace', async () => {
-    const b = bundle(['sh', '-c', 'ip -4 addr show > /dev/shm/addrs; while true; do echo served-by-the-sandbox | nc -l -p 7777; done'], `/run/netns/${pair.sandboxNs}`);
-    const cr = t.detached(['create', '--bundle', b, 'n-serve'], b);
+    const b = await bundle(['sh', '-c', 'ip -4 addr show > /dev/shm/addrs; while true; do echo served-by-the-sandbox | nc -l -p 7777; done'], `/run/netns/${pair.sandboxNs}`);
+    const cr = await t.detached(['create', '--bundle', b, 'n-serve'], b);
     expect(cr.status, cr.stderr).toBe(0);
-    const st = t.run(['start', 'n-serve']);
+    const st = await t.run(['start', 'n-serve']);
     expect(st.status, st.stderr).toBe(0);
-    const got = await waitFor(() => {
-      const r = spawnSync('ip', ['netns', 'exec', pair.peerNs, 'busybox', 'nc', '-w', '2', SANDBOX_V4, '7777'], { encoding: 'utf8', input: '', timeout: 10_000 });
+    const got = await waitFor(async () => {
+      const r = await spawnAsync('ip', ['netns', 'exec', pair.peerNs, 'busybox', 'nc', '-w', '2', SANDBOX_V4, '7777'], { input: '', timeout: 10_000 });
       return r.stdout.includes('served-by-the-sandbox') ? r.stdout : null;
     }, 100);
     expect(got).toContain('served-by-the-sandbox');
-    expect(t.run(['exec', 'n-serve', 'cat', '/dev/shm/addrs']).stdout).toContain(`${SANDBOX_V4}/24`);
+    expect((await t.run(['exec', 'n-serve', 'cat', '/dev/shm/addrs'])).stdout).toContain(`${SANDBOX_V4}/24`);
     // The guest reaches a server in the peer namespace too.
     const srv = spawn('ip', ['netns', 'exec', pair.peerNs, 'busybox', 'nc', '-l', '-p', '7778'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let heard = '';
     srv.stdout.on('data', (d: Buffer) => (heard += d.toString()));
     try {
-      await waitFor(() => {
-        t.run(['exec', 'n-serve', 'sh', '-c', `echo from-the-guest | nc -w 2 ${PEER_V4} 7778`]);
+      await waitFor(async () => {
+        await t.run(['exec', 'n-serve', 'sh', '-c', `echo from-the-guest | nc -w 2 ${PEER_V4} 7778`]);
         return heard.includes('from-the-guest');
       }, 50);
     } finally {
@@ -66,20 +66,20 @@ describe.skipIf(!ok)('OCI network: the container netns in the Sentry\'s stack', 
     }
     expect(heard).toContain('from-the-guest');
     // The namespace's kernel no longer answers for the address: the Sentry owns it.
-    expect(sh(['ip', '-n', pair.sandboxNs, '-4', 'addr', 'show'])).not.toContain(SANDBOX_V4);
-    expect(t.run(['delete', '--force', 'n-serve']).status).toBe(0);
+    expect(netSh(['ip', '-n', pair.sandboxNs, '-4', 'addr', 'show'])).not.toContain(SANDBOX_V4);
+    expect((await t.run(['delete', '--force', 'n-serve'])).status).toBe(0);
   });
 
-  it('--network none: loopback only, whatever the namespace holds', () => {
-    const b = bundle(['sh', '-c', 'ip -o link show | cut -d: -f2'], null);
-    const r = spawnSync(BIN, ['--root', t.root, '--network', 'none', 'run', '--bundle', b, 'n-none'], { encoding: 'utf8', input: '', timeout: 60_000 });
+  it('--network none: loopback only, whatever the namespace holds', async () => {
+    const b = await bundle(['sh', '-c', 'ip -o link show | cut -d: -f2'], null);
+    const r = await spawnAsync(BIN, ['--root', t.root, '--network', 'none', 'run', '--bundle', b, 'n-none'], { input: '', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('lo');
   });
 
-  it('sandbox mode without a network namespace of the container\'s own is refused, nothing left', () => {
-    const b = bundle(['true'], null);
-    const r = spawnSync(BIN, ['--root', t.root, '--network', 'sandbox', 'create', '--bundle', b, 'n-bad'], { encoding: 'utf8', input: '', timeout: 60_000 });
+  it('sandbox mode without a network namespace of the container\'s own is refused, nothing left', async () => {
+    const b = await bundle(['true'], null);
+    const r = await spawnAsync(BIN, ['--root', t.root, '--network', 'sandbox', 'create', '--bundle', b, 'n-bad'], { input: '', timeout: 60_000 });
     expect(r.status).not.toBe(0);
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/needs a network namespace/)]);
     expect(fs.existsSync(path.join(t.root, 'n-bad'))).toBe(false);

@@ -6,14 +6,14 @@
  * ptrace's catch nothing, every syscall stops them). A platform that is not one is one
  * line at create, with nothing left.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, RUNTIME, alive, cli, descendants, makeBundle, makeRootfs, procStatus, processesWith, tmp, waitFor, type Cli } from './helpers';
+import { BIN, RUNTIME, alive, cli, descendants, makeBundle, makeRootfs, procStatus, processesWith, tmp, waitFor, type Cli, spawnAsync } from './helpers';
 
 const SIGSYS_BIT = 1n << 30n;
-const systrapWorks = spawnSync(process.execPath, [BIN, 'run', '--platform=systrap', '/bin/true'], { timeout: 60_000 }).status === 0;
+// Top-level await: the probe runs while the file is collected, off the event loop too.
+const systrapWorks = (await spawnAsync(process.execPath, [BIN, 'run', '--platform=systrap', '/bin/true'], { timeout: 60_000 })).status === 0;
 
 let dir = '';
 let rootfs = '';
@@ -21,15 +21,15 @@ let t: Cli;
 let node: Cli;
 let n = 0;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = tmp('platform');
-  rootfs = makeRootfs(path.join(dir, 'rootfs'));
+  rootfs = await makeRootfs(path.join(dir, 'rootfs'));
   t = cli(path.join(dir, 'state'), RUNTIME);
   node = cli(path.join(dir, 'state'));
 });
 
 afterAll(async () => {
-  for (const id of node.run(['list', '-q']).stdout.split('\n').filter(Boolean)) node.run(['delete', '--force', id]);
+  for (const id of (await node.run(['list', '-q'])).stdout.split('\n').filter(Boolean)) await node.run(['delete', '--force', id]);
   fs.rmSync(dir, { recursive: true, force: true });
   await waitFor(() => processesWith(`__oci-pool\0${path.join(dir, 'state')}`).length === 0);
 });
@@ -47,27 +47,27 @@ function guestProcesses(sentry: number): Array<Record<string, string>> {
 
 async function lifecycle(global: string[], edit: (c: any) => void): Promise<bigint[] & { pooled?: boolean }> {
   const id = `pl${++n}`;
-  const b = makeBundle(path.join(dir, id), (c) => {
+  const b = await makeBundle(path.join(dir, id), (c) => {
     c.process.args = ['sh', '-c', 'echo up; exec sleep 1000'];
     edit(c);
   }, rootfs);
   const c = cli(t.root, RUNTIME);
-  const cr = spawnSync(RUNTIME, ['--root', t.root, ...global, 'create', '--bundle', b, id], {
+  const cr = await spawnAsync(RUNTIME, ['--root', t.root, ...global, 'create', '--bundle', b, id], {
     stdio: ['ignore', fs.openSync(path.join(b, 'out'), 'w'), fs.openSync(path.join(b, 'err'), 'w')], timeout: 60_000,
   });
   expect(cr.status, fs.readFileSync(path.join(b, 'err'), 'utf8')).toBe(0);
   const st = JSON.parse(fs.readFileSync(path.join(t.root, id, 'state.json'), 'utf8'));
   const sentry: number = st.sentryPid ?? st.pid;
-  expect(c.run([...global, 'start', id]).status).toBe(0);
+  expect((await c.run([...global, 'start', id])).status).toBe(0);
   await waitFor(() => fs.readFileSync(path.join(b, 'out'), 'utf8') === 'up\n');
-  const e = node.run([...global, 'exec', id, 'sh', '-c', 'echo exec-ok; cat /proc/1/cmdline | tr "\\0" " "; echo']);
+  const e = await node.run([...global, 'exec', id, 'sh', '-c', 'echo exec-ok; cat /proc/1/cmdline | tr "\\0" " "; echo']);
   expect(e.stdout).toBe('exec-ok\nsleep 1000 \n');
   const sigcgt = guestProcesses(sentry).map((s) => BigInt(`0x${s.SigCgt}`));
   expect(sigcgt.length).toBeGreaterThan(0);
   const kids = descendants(sentry);
-  expect(c.run([...global, 'kill', id, 'KILL']).status).toBe(0);
+  expect((await c.run([...global, 'kill', id, 'KILL'])).status).toBe(0);
   await waitFor(() => !alive(st.pid) && !alive(sentry) && !kids.some(alive));
-  expect(c.run([...global, 'delete', id]).status).toBe(0);
+  expect((await c.run([...global, 'delete', id])).status).toBe(0);
   expect(fs.existsSync(path.join(t.root, id))).toBe(false);
   return Object.assign(sigcgt, { pooled: st.sentryPid !== undefined });
 }
@@ -96,16 +96,16 @@ describe('OCI mode per platform', () => {
     expect(flag.every((m) => (m & SIGSYS_BIT) === 0n)).toBe(true);
   });
 
-  it('an unknown platform is one line, nothing left', () => {
-    const b = makeBundle(path.join(dir, 'bad'), (c) => (c.process.args = ['true']), rootfs);
-    const flag = spawnSync(RUNTIME, ['--root', t.root, '--platform=kvm', 'create', '--bundle', b, 'bad1'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  it('an unknown platform is one line, nothing left', async () => {
+    const b = await makeBundle(path.join(dir, 'bad'), (c) => (c.process.args = ['true']), rootfs);
+    const flag = await spawnAsync(RUNTIME, ['--root', t.root, '--platform=kvm', 'create', '--bundle', b, 'bad1'], { stdio: ['ignore', 'ignore', 'pipe'] });
     expect(flag.status).toBe(2);
     expect(flag.stderr).toBe("tssandbox: unknown platform 'kvm' (available: systrap, ptrace)\n");
-    const b2 = makeBundle(path.join(dir, 'bad2'), (c) => {
+    const b2 = await makeBundle(path.join(dir, 'bad2'), (c) => {
       c.process.args = ['true'];
       c.annotations = { 'org.tssandbox.platform': 'bogus' };
     }, rootfs);
-    const ann = spawnSync(RUNTIME, ['--root', t.root, 'create', '--bundle', b2, 'bad2'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+    const ann = await spawnAsync(RUNTIME, ['--root', t.root, 'create', '--bundle', b2, 'bad2'], { stdio: ['ignore', 'ignore', 'pipe'] });
     expect(ann.status).toBe(1);
     expect(ann.stderr).toBe("tssandbox: annotation org.tssandbox.platform: unknown platform 'bogus' (available: systrap, ptrace)\n");
     expect(fs.readdirSync(t.root).filter((f) => !f.startsWith('.'))).toEqual([]);

@@ -7,12 +7,12 @@
  * killing it ends the Sentry and everything of it; a member is no container, holds one
  * container only, steps aside for another environment, and goes when idle.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileGuest } from '../helpers/build';
-import { BIN, alive, cli, descendants, makeBundle, makeRootfs, processesWith, tmp, waitFor, type Cli } from './helpers';
+import { BIN, alive, cli, descendants, makeBundle, makeRootfs, processesWith, tmp, waitFor, type Cli, spawnAsync } from './helpers';
 
 const FAST = path.join(path.dirname(BIN), '..', 'build', 'Release', 'tssandbox-oci');
 
@@ -24,16 +24,16 @@ describe.skipIf(!fs.existsSync(FAST))('the pool of pre-started Sentries', () => 
   let reaper = '';
   let n = 0;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = tmp('pool');
-    rootfs = makeRootfs(path.join(dir, 'rootfs'));
+    rootfs = await makeRootfs(path.join(dir, 'rootfs'));
     t = cli(path.join(dir, 'state'), FAST);
     node = cli(path.join(dir, 'state'));
     reaper = compileGuest('reaper', 'dynamic', { srcDir: path.join(__dirname, 'guests') });
   });
 
   afterAll(async () => {
-    for (const id of node.run(['list', '-q']).stdout.split('\n').filter(Boolean)) node.run(['delete', '--force', id]);
+    for (const id of (await node.run(['list', '-q'])).stdout.split('\n').filter(Boolean)) await node.run(['delete', '--force', id]);
     fs.rmSync(dir, { recursive: true, force: true });
     // Members see their directory gone and leave.
     await waitFor(() => processesWith(`__oci-pool\0${path.join(dir, 'state')}`).length === 0);
@@ -45,10 +45,10 @@ describe.skipIf(!fs.existsSync(FAST))('the pool of pre-started Sentries', () => 
    * Sentry the Node path starts keeps create's stdio, and spawnSync would wait on the
    * pipe until its timeout.
    */
-  const createWith = (root: string, b: string, id: string, env: Record<string, string>) => {
+  const createWith = async (root: string, b: string, id: string, env: Record<string, string>) => {
     const err = path.join(b, 'stderr.txt');
     const e = fs.openSync(err, 'w');
-    const r = spawnSync(FAST, ['--root', root, 'create', '--bundle', b, id], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', e], timeout: 60_000 });
+    const r = await spawnAsync(FAST, ['--root', root, 'create', '--bundle', b, id], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', e], timeout: 60_000 });
     fs.closeSync(e);
     return { status: r.status, stderr: fs.readFileSync(err, 'utf8') };
   };
@@ -58,17 +58,17 @@ describe.skipIf(!fs.existsSync(FAST))('the pool of pre-started Sentries', () => 
   /** A create through the native entry once a member is ready (the first create starts one). */
   async function poolCreate(id: string, b: string): Promise<{ status: number | null; stderr: string; out: string }> {
     if (ready().length === 0) {
-      const warm = bundle((c) => (c.process.args = ['true']));
+      const warm = await bundle((c) => (c.process.args = ['true']));
       const wid = `warm${n}`;
-      expect(t.detached(['create', '--bundle', warm, wid], warm).status).toBe(0);
-      expect(node.run(['delete', '--force', wid]).status).toBe(0);
+      expect((await t.detached(['create', '--bundle', warm, wid], warm)).status).toBe(0);
+      expect((await node.run(['delete', '--force', wid])).status).toBe(0);
       await waitFor(() => ready().length > 0);
     }
     return t.detached(['create', '--bundle', b, id], b);
   }
 
   it('the container\'s pid is a front: reaped by a subreaper with the exit status, in the netns, holding nothing', async () => {
-    const b = bundle((c) => (c.process.args = ['sh', '-c', 'read x; echo "got $x"; exit 7']));
+    const b = await bundle((c) => (c.process.args = ['sh', '-c', 'read x; echo "got $x"; exit 7']));
     const cr = await poolCreate('p1', b);
     expect(cr.status, cr.stderr).toBe(0);
     const s = stateOf('p1');
@@ -84,80 +84,80 @@ describe.skipIf(!fs.existsSync(FAST))('the pool of pre-started Sentries', () => 
     expect(fds.length).toBeLessThanOrEqual(3);
     expect(fds.map((f) => fs.readlinkSync(`/proc/${s.pid}/fd/${f}`).replace(/[:[].*/, '')).sort()).toEqual(['anon_inode', 'anon_inode', 'socket']);
     // Not a container of the runtime: list shows p1 only, state of the member refuses.
-    expect(node.run(['list', '-q']).stdout).toBe('p1\n');
-    expect(node.run(['state', '.pool']).status).not.toBe(0);
-    node.run(['delete', '--force', 'p1']);
+    expect((await node.run(['list', '-q'])).stdout).toBe('p1\n');
+    expect((await node.run(['state', '.pool'])).status).not.toBe(0);
+    await node.run(['delete', '--force', 'p1']);
     await waitFor(() => !alive(s.pid) && !alive(s.sentryPid));
 
     // Under a subreaper (what containerd's shim is): create, start, and the front's exit.
-    const b2 = bundle((c) => (c.process.args = ['sh', '-c', 'echo hi; exit 7']));
+    const b2 = await bundle((c) => (c.process.args = ['sh', '-c', 'echo hi; exit 7']));
     await waitFor(() => ready().length > 0);
     const pidFile = path.join(b2, 'pid');
     const out = path.join(b2, 'out');
-    const r = spawnSync(reaper, [`${FAST} --root ${t.root} create --bundle ${b2} --pid-file ${pidFile} p2 >${out} 2>&1 </dev/null && ${FAST} --root ${t.root} start p2`, pidFile], { encoding: 'utf8', timeout: 60_000 });
+    const r = await spawnAsync(reaper, [`${FAST} --root ${t.root} create --bundle ${b2} --pid-file ${pidFile} p2 >${out} 2>&1 </dev/null && ${FAST} --root ${t.root} start p2`, pidFile], { timeout: 60_000 });
     const pid = Number(fs.readFileSync(pidFile, 'utf8'));
     expect(stateOf('p2').sentryPid).toBeGreaterThan(0);
     expect(r.stdout).toContain(`${pid} exit 7\n`);
     expect(fs.readFileSync(out, 'utf8')).toBe('hi\n');
-    expect(node.run(['delete', 'p2']).status).toBe(0);
+    expect((await node.run(['delete', 'p2'])).status).toBe(0);
   });
 
   it('signals reach the guest through the front; SIGKILL of the front ends the Sentry, its Gofer and stub', async () => {
-    const b = bundle((c) => (c.process.args = ['sh', '-c', 'trap "echo got-usr1" USR1; echo up; while true; do sleep 0.1; done']));
+    const b = await bundle((c) => (c.process.args = ['sh', '-c', 'trap "echo got-usr1" USR1; echo up; while true; do sleep 0.1; done']));
     const cr = await poolCreate('p3', b);
     expect(cr.status, cr.stderr).toBe(0);
     const s = stateOf('p3');
-    expect(t.run(['start', 'p3']).status).toBe(0);
+    expect((await t.run(['start', 'p3'])).status).toBe(0);
     await waitFor(() => fs.readFileSync(cr.out, 'utf8').includes('up\n'));
     // Straight to the container's pid, as an engine may: the front passes it on.
     process.kill(s.pid, 'SIGUSR1');
     await waitFor(() => fs.readFileSync(cr.out, 'utf8').includes('got-usr1\n'));
-    expect(JSON.parse(t.run(['ps', '--format', 'json', 'p3']).stdout)).toContain(s.sentryPid);
+    expect(JSON.parse((await t.run(['ps', '--format', 'json', 'p3'])).stdout)).toContain(s.sentryPid);
     const kids = descendants(s.sentryPid);
     expect(kids.length).toBeGreaterThan(0);
     process.kill(s.pid, 'SIGKILL');
     await waitFor(() => !alive(s.sentryPid) && kids.every((k) => !alive(k)));
-    expect(node.run(['state', 'p3']).stdout).toMatch(/"status": "stopped"/);
-    expect(t.run(['delete', 'p3']).status).toBe(0);
+    expect((await node.run(['state', 'p3'])).stdout).toMatch(/"status": "stopped"/);
+    expect((await t.run(['delete', 'p3'])).status).toBe(0);
     expect(processesWith(`${path.join(t.root, 'p3')}\0`)).toEqual([]);
   });
 
   it('delete --force of a created container leaves nothing; errors are Node\'s, with no state left', async () => {
-    const b = bundle((c) => (c.process.args = ['sleep', '1000']));
+    const b = await bundle((c) => (c.process.args = ['sleep', '1000']));
     expect((await poolCreate('p4', b)).status).toBe(0);
     const s = stateOf('p4');
     const kids = descendants(s.sentryPid);
-    expect(t.run(['delete', '--force', 'p4']).status).toBe(0);
+    expect((await t.run(['delete', '--force', 'p4'])).status).toBe(0);
     expect(alive(s.pid) || alive(s.sentryPid)).toBe(false);
     // The Gofer and the stub die with the Sentry (PDEATHSIG, PTRACE_O_EXITKILL).
     await waitFor(() => !kids.some(alive));
     expect(fs.existsSync(path.join(t.root, 'p4'))).toBe(false);
     // A missing program, and an id in use: the same lines as the Node command line gives.
-    const bad = bundle((c) => (c.process.args = ['no-such-program']));
+    const bad = await bundle((c) => (c.process.args = ['no-such-program']));
     const viaPool = await poolCreate('p5', bad);
     expect(viaPool.status).toBe(1);
-    const viaNode = node.detached(['create', '--bundle', bad, 'p5'], bad);
+    const viaNode = await node.detached(['create', '--bundle', bad, 'p5'], bad);
     expect(viaPool.stderr).toBe(viaNode.stderr);
     expect(fs.existsSync(path.join(t.root, 'p5'))).toBe(false);
 
-    const ok = bundle((c) => (c.process.args = ['true']));
-    expect(node.detached(['create', '--bundle', ok, 'p6'], ok).status).toBe(0);
+    const ok = await bundle((c) => (c.process.args = ['true']));
+    expect((await node.detached(['create', '--bundle', ok, 'p6'], ok)).status).toBe(0);
     const dup = await poolCreate('p6', ok);
     expect(dup.status).toBe(1);
     expect(dup.stderr).toBe("tssandbox: container with id 'p6' already exists\n");
-    expect(node.run(['delete', '--force', 'p6']).status).toBe(0);
+    expect((await node.run(['delete', '--force', 'p6'])).status).toBe(0);
   });
 
   it('an error naming the program in quotes is still a JSON line in --log (containerd reads the last)', async () => {
-    const bad = bundle((c) => (c.process.args = ['no-such-program']));
-    const viaNode = node.detached(['create', '--bundle', bad, 'pq'], bad);
+    const bad = await bundle((c) => (c.process.args = ['no-such-program']));
+    const viaNode = await node.detached(['create', '--bundle', bad, 'pq'], bad);
     expect(viaNode.stderr).toContain('"');
-    await poolCreate('pw2', bundle((c) => (c.process.args = ['true'])));
-    node.run(['delete', '--force', 'pw2']);
+    await poolCreate('pw2', await bundle((c) => (c.process.args = ['true'])));
+    await node.run(['delete', '--force', 'pw2']);
     await waitFor(() => ready().length > 0);
     const log = path.join(dir, 'pq.log.json');
-    const r = spawnSync(FAST, ['--root', t.root, '--log', log, '--log-format', 'json', 'create', '--bundle', bad, 'pq'],
-      { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 60_000 });
+    const r = await spawnAsync(FAST, ['--root', t.root, '--log', log, '--log-format', 'json', 'create', '--bundle', bad, 'pq'],
+      { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(viaNode.stderr);
     const lines = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -166,23 +166,23 @@ describe.skipIf(!fs.existsSync(FAST))('the pool of pre-started Sentries', () => 
   });
 
   it('--preserve-fds and stdio reach the guest through the pool', async () => {
-    const b = bundle((c) => (c.process.args = ['sh', '-c', 'echo to-fd3 >&3; echo to-stdout; echo to-stderr >&2']));
-    await poolCreate('pw', bundle((c) => (c.process.args = ['true'])));
-    node.run(['delete', '--force', 'pw']);
+    const b = await bundle((c) => (c.process.args = ['sh', '-c', 'echo to-fd3 >&3; echo to-stdout; echo to-stderr >&2']));
+    await poolCreate('pw', await bundle((c) => (c.process.args = ['true'])));
+    await node.run(['delete', '--force', 'pw']);
     await waitFor(() => ready().length > 0);
     const files = ['out', 'err', 'fd3'].map((f) => path.join(b, f));
     const [o, e, f3] = files.map((f) => fs.openSync(f, 'w'));
-    const r = spawnSync(FAST, ['--root', t.root, 'create', '--bundle', b, '--preserve-fds', '1', 'pf'], { stdio: ['ignore', o, e, f3], timeout: 60_000 });
+    const r = await spawnAsync(FAST, ['--root', t.root, 'create', '--bundle', b, '--preserve-fds', '1', 'pf'], { stdio: ['ignore', o, e, f3], timeout: 60_000 });
     [o, e, f3].forEach((fd) => fs.closeSync(fd));
     expect(r.status, fs.readFileSync(files[1], 'utf8')).toBe(0);
     const s = stateOf('pf');
     expect(s.sentryPid).toBeGreaterThan(0);
-    expect(t.run(['start', 'pf']).status).toBe(0);
+    expect((await t.run(['start', 'pf'])).status).toBe(0);
     await waitFor(() => !alive(s.pid));
     expect(fs.readFileSync(files[0], 'utf8')).toBe('to-stdout\n');
     expect(fs.readFileSync(files[1], 'utf8')).toBe('to-stderr\n');
     expect(fs.readFileSync(files[2], 'utf8')).toBe('to-fd3\n');
-    expect(t.run(['delete', 'pf']).status).toBe(0);
+    expect((await t.run(['delete', 'pf'])).status).toBe(0);
   });
 
   it('hooks through the pool: the first prestart hook runs beside the build with the front as pid, the rest in order; a failure leaves nothing', async () => {
@@ -194,7 +194,7 @@ describe.skipIf(!fs.existsSync(FAST))('the pool of pre-started Sentries', () => 
         `p=$(echo "$s" | sed 's/.*"pid":\\([0-9]*\\).*/\\1/'); readlink /proc/$p/ns/net > ${rec}.${name}.ns; ` +
         (exit ? `echo "no network for you" >&2; exit ${exit}` : 'true')],
     });
-    const b = bundle((c) => {
+    const b = await bundle((c) => {
       c.process.args = ['true'];
       c.hooks = { prestart: [hook('pre1'), hook('pre2')], createRuntime: [hook('runtime')], createContainer: [hook('container')] };
     });
@@ -210,12 +210,12 @@ describe.skipIf(!fs.existsSync(FAST))('the pool of pre-started Sentries', () => 
       // The pid the hook was given is in the container's network namespace already.
       expect(fs.readFileSync(`${rec}.${name}.ns`, 'utf8').trim()).toBe(fs.readlinkSync(`/proc/${s.sentryPid}/ns/net`));
     }
-    expect(t.run(['delete', '--force', 'ph']).status).toBe(0);
+    expect((await t.run(['delete', '--force', 'ph'])).status).toBe(0);
 
     fs.rmSync(`${rec}.order`);
     await waitFor(() => ready().length > 0);
     const member = Number(ready()[0].split('.')[0]);
-    const bad = bundle((c) => {
+    const bad = await bundle((c) => {
       c.process.args = ['true'];
       c.hooks = { prestart: [hook('pre1', 3)], createRuntime: [hook('runtime')] };
     });
@@ -230,11 +230,11 @@ describe.skipIf(!fs.existsSync(FAST))('the pool of pre-started Sentries', () => 
   });
 
   it('a prestart hook that cannot run: the same line through the pool as through Node, nothing left', async () => {
-    const b = bundle((c) => {
+    const b = await bundle((c) => {
       c.process.args = ['true'];
       c.hooks = { prestart: [{ path: path.join(dir, 'no-such-hook') }] };
     });
-    const viaNode = node.detached(['create', '--bundle', b, 'pn'], b);
+    const viaNode = await node.detached(['create', '--bundle', b, 'pn'], b);
     expect(viaNode.status).toBe(1);
     expect(viaNode.stderr).toBe(`tssandbox: prestart hook ${path.join(dir, 'no-such-hook')}: cannot run it (ENOENT)\n`);
     const viaPool = await poolCreate('pn', b);
@@ -245,15 +245,15 @@ describe.skipIf(!fs.existsSync(FAST))('the pool of pre-started Sentries', () => 
   it('back to back: a create waits for the member still starting, not the Node path; the wait is bounded', async () => {
     // The create before has started the next member (its marker made before it returned):
     // a create at once waits for it, so it too is served by the pool.
-    const b1 = bundle((c) => (c.process.args = ['true']));
-    const b2 = bundle((c) => (c.process.args = ['true'])); // made first: `tssandbox spec` is a Node start
+    const b1 = await bundle((c) => (c.process.args = ['true']));
+    const b2 = await bundle((c) => (c.process.args = ['true'])); // made first: `tssandbox spec` is a Node start
     expect((await poolCreate('b1', b1)).status).toBe(0);
-    const r = t.detached(['create', '--bundle', b2, 'b2'], b2);
+    const r = await t.detached(['create', '--bundle', b2, 'b2'], b2);
     expect(r.status, r.stderr).toBe(0);
     expect(stateOf('b1').sentryPid).toBeGreaterThan(0);
     expect(stateOf('b2').sentryPid).toBeGreaterThan(0);
-    node.run(['delete', '--force', 'b1']);
-    node.run(['delete', '--force', 'b2']);
+    await node.run(['delete', '--force', 'b1']);
+    await node.run(['delete', '--force', 'b2']);
     // A marker whose process never gets ready (a sleep of ours): waited for
     // TSSANDBOX_OCI_POOL_WAIT ms, then the Node path creates.
     const other = path.join(dir, 'state-wait');
@@ -261,11 +261,11 @@ describe.skipIf(!fs.existsSync(FAST))('the pool of pre-started Sentries', () => 
     const sleeper = spawn('sleep', ['600'], { stdio: 'ignore' });
     try {
       fs.writeFileSync(path.join(other, '.pool', `${sleeper.pid}.starting`), '');
-      const b = bundle((c) => (c.process.args = ['true']));
-      const w = createWith(other, b, 'w1', { TSSANDBOX_OCI_POOL_WAIT: '300' });
+      const b = await bundle((c) => (c.process.args = ['true']));
+      const w = await createWith(other, b, 'w1', { TSSANDBOX_OCI_POOL_WAIT: '300' });
       expect(w.status, w.stderr).toBe(0);
       expect(JSON.parse(fs.readFileSync(path.join(other, 'w1', 'state.json'), 'utf8')).sentryPid).toBeUndefined();
-      expect(cli(other).run(['delete', '--force', 'w1']).status).toBe(0);
+      expect((await cli(other).run(['delete', '--force', 'w1'])).status).toBe(0);
     } finally {
       sleeper.kill('SIGKILL');
       fs.rmSync(other, { recursive: true, force: true });
@@ -273,23 +273,23 @@ describe.skipIf(!fs.existsSync(FAST))('the pool of pre-started Sentries', () => 
   });
 
   it('another environment: the member steps aside and Node creates; idle members leave', async () => {
-    await poolCreate('p7', bundle((c) => (c.process.args = ['true'])));
-    node.run(['delete', '--force', 'p7']);
+    await poolCreate('p7', await bundle((c) => (c.process.args = ['true'])));
+    await node.run(['delete', '--force', 'p7']);
     await waitFor(() => ready().length > 0);
     const member = Number(ready()[0].split('.')[0]);
-    const b = bundle((c) => (c.process.args = ['true']));
-    const r = createWith(t.root, b, 'p8', { TSSANDBOX_OCI_POOL_IDLE: '1' });
+    const b = await bundle((c) => (c.process.args = ['true']));
+    const r = await createWith(t.root, b, 'p8', { TSSANDBOX_OCI_POOL_IDLE: '1' });
     expect(r.status, r.stderr).toBe(0);
     expect(stateOf('p8').sentryPid).toBeUndefined();
     await waitFor(() => !alive(member));
-    node.run(['delete', '--force', 'p8']);
+    await node.run(['delete', '--force', 'p8']);
     // The member that create started has the short idle time of its environment: it goes.
     await waitFor(() => processesWith(`__oci-pool\0${t.root}`).length === 0);
     expect(ready()).toEqual([]);
     // TSSANDBOX_OCI_POOL=0: no pool at all.
-    const off = spawnSync(FAST, ['--root', t.root, 'create', '--bundle', b, 'p9'], { env: { ...process.env, TSSANDBOX_OCI_POOL: '0' }, stdio: 'ignore', timeout: 60_000 });
+    const off = await spawnAsync(FAST, ['--root', t.root, 'create', '--bundle', b, 'p9'], { env: { ...process.env, TSSANDBOX_OCI_POOL: '0' }, stdio: 'ignore', timeout: 60_000 });
     expect(off.status).toBe(0);
     expect(fs.readdirSync(poolDir()).filter((f) => !f.startsWith('.'))).toEqual([]);
-    node.run(['delete', '--force', 'p9']);
+    await node.run(['delete', '--force', 'p9']);
   });
 });

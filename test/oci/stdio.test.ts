@@ -5,11 +5,11 @@
  * /dev/null become pipes for the Sentry and the guest gets the sandbox's /dev/null
  * there; exec does not send such an fd either.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, alive, cli, makeBundle, makeRootfs, tmp, waitFor, type Cli } from './helpers';
+import { BIN, alive, cli, makeBundle, makeRootfs, tmp, waitFor, type Cli, spawnAsync } from './helpers';
 
 let dir = '';
 let rootfs = '';
@@ -17,18 +17,18 @@ let t: Cli;
 let n = 0;
 const devNull = fs.statSync('/dev/null');
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = tmp('stdio');
-  rootfs = makeRootfs(path.join(dir, 'rootfs'));
+  rootfs = await makeRootfs(path.join(dir, 'rootfs'));
   t = cli(path.join(dir, 'state'));
 });
 
-afterAll(() => {
-  for (const id of t.run(['list', '-q']).stdout.split('\n').filter(Boolean)) t.run(['delete', '--force', id]);
+afterAll(async () => {
+  for (const id of (await t.run(['list', '-q'])).stdout.split('\n').filter(Boolean)) await t.run(['delete', '--force', id]);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function bundle(args: string[]): string {
+async function bundle(args: string[]): Promise<string> {
   return makeBundle(path.join(dir, `b${++n}`), (c) => (c.process.args = args), rootfs);
 }
 
@@ -46,47 +46,47 @@ function nullFdsOf(pid: number): string[] {
   return out;
 }
 
-function pidOf(id: string): number {
-  return JSON.parse(t.run(['state', id]).stdout).pid as number;
+async function pidOf(id: string): Promise<number> {
+  return JSON.parse((await t.run(['state', id])).stdout).pid as number;
 }
 
-function createWith(id: string, b: string, stdio: Array<'ignore' | number>): number | null {
-  return spawnSync(BIN, ['--root', t.root, 'create', '--bundle', b, id], { stdio, timeout: 60_000 }).status;
+async function createWith(id: string, b: string, stdio: Array<'ignore' | number>): Promise<number | null> {
+  return (await spawnAsync(BIN, ['--root', t.root, 'create', '--bundle', b, id], { stdio, timeout: 60_000 })).status;
 }
 
 describe('the host /dev/null is none of the Sentry\'s fds', () => {
   it('stdin as /dev/null: the guest reads EOF from the sandbox\'s /dev/null', async () => {
-    const b = bundle(['sh', '-c', 'cat; echo "cat=$?"; ls -lL /proc/self/fd/0 | cut -c1; stat -L -c %t,%T /proc/self/fd/0']);
+    const b = await bundle(['sh', '-c', 'cat; echo "cat=$?"; ls -lL /proc/self/fd/0 | cut -c1; stat -L -c %t,%T /proc/self/fd/0']);
     const out = fs.openSync(path.join(b, 'out'), 'w');
-    expect(createWith('s-in', b, ['ignore', out, out])).toBe(0);
+    expect(await createWith('s-in', b, ['ignore', out, out])).toBe(0);
     fs.closeSync(out);
-    const pid = pidOf('s-in');
+    const pid = await pidOf('s-in');
     expect(nullFdsOf(pid)).toEqual([]);
-    expect(t.run(['start', 's-in']).status).toBe(0);
+    expect((await t.run(['start', 's-in'])).status).toBe(0);
     await waitFor(() => !alive(pid));
     expect(fs.readFileSync(path.join(b, 'out'), 'utf8')).toBe('cat=0\nc\n1,3\n');
-    expect(t.run(['delete', 's-in']).status).toBe(0);
+    expect((await t.run(['delete', 's-in'])).status).toBe(0);
   });
 
   it('all of stdio as /dev/null: writes succeed and go nowhere', async () => {
-    const b = bundle(['sh', '-c', 'echo to-null && echo to-err >&2 && echo ok > /dev/shm/ok; sleep 1000']);
-    expect(createWith('s-all', b, ['ignore', 'ignore', 'ignore'])).toBe(0);
-    const pid = pidOf('s-all');
+    const b = await bundle(['sh', '-c', 'echo to-null && echo to-err >&2 && echo ok > /dev/shm/ok; sleep 1000']);
+    expect(await createWith('s-all', b, ['ignore', 'ignore', 'ignore'])).toBe(0);
+    const pid = await pidOf('s-all');
     expect(nullFdsOf(pid)).toEqual([]);
-    expect(t.run(['start', 's-all']).status).toBe(0);
+    expect((await t.run(['start', 's-all'])).status).toBe(0);
     // Both echos succeeded (a write error would stop the && chain).
-    await waitFor(() => t.run(['exec', 's-all', 'cat', '/dev/shm/ok']).stdout === 'ok\n', 200);
+    await waitFor(async () => (await t.run(['exec', 's-all', 'cat', '/dev/shm/ok'])).stdout === 'ok\n', 200);
     expect(nullFdsOf(pid)).toEqual([]);
-    expect(t.run(['delete', '--force', 's-all']).status).toBe(0);
+    expect((await t.run(['delete', '--force', 's-all'])).status).toBe(0);
   });
 
   it('exec with /dev/null as stdin: not sent to the Sentry, the process reads EOF', async () => {
-    const b = bundle(['sleep', '1000']);
+    const b = await bundle(['sleep', '1000']);
     const out = fs.openSync(path.join(b, 'out'), 'w');
-    expect(createWith('s-ex', b, ['ignore', out, out])).toBe(0);
+    expect(await createWith('s-ex', b, ['ignore', out, out])).toBe(0);
     fs.closeSync(out);
-    expect(t.run(['start', 's-ex']).status).toBe(0);
-    const pid = pidOf('s-ex');
+    expect((await t.run(['start', 's-ex'])).status).toBe(0);
+    const pid = await pidOf('s-ex');
     const exOut = path.join(b, 'exec-out');
     const o = fs.openSync(exOut, 'w');
     // A detached exec keeps running: its stdin is the host's /dev/null.
@@ -96,6 +96,6 @@ describe('the host /dev/null is none of the Sentry\'s fds', () => {
     expect(fs.readFileSync(exOut, 'utf8')).toBe('eof=0\n1,3\n');
     expect(nullFdsOf(pid)).toEqual([]);
     child.kill('SIGKILL');
-    expect(t.run(['delete', '--force', 's-ex']).status).toBe(0);
+    expect((await t.run(['delete', '--force', 's-ex'])).status).toBe(0);
   });
 });
