@@ -27,9 +27,9 @@ let full: string;
 
 /** The whole output of an uninterrupted container of bundle b. */
 async function wholeRun(id: string, b: string): Promise<string> {
-  const out = start(id, b);
-  await waitFor(() => status(id) === 'stopped', 6000);
-  t.run(['delete', id]);
+  const out = await start(id, b);
+  await waitFor(async () => (await status(id)) === 'stopped', 6000);
+  await t.run(['delete', id]);
   return fs.readFileSync(out, 'utf8');
 }
 
@@ -41,16 +41,16 @@ function lines(file: string): number {
   }
 }
 
-function status(id: string): string {
-  const r = t.run(['state', id]);
+async function status(id: string): Promise<string> {
+  const r = await t.run(['state', id]);
   return r.status === 0 ? (JSON.parse(r.stdout) as { status: string }).status : 'gone';
 }
 
 /** Starts a container of bundle b; its stdout file. */
-function start(id: string, b = bundle): string {
+async function start(id: string, b = bundle): Promise<string> {
   const out = path.join(dir, id);
   fs.mkdirSync(out);
-  const r = t.detached(['run', '--detach', '--bundle', b, id], out);
+  const r = await t.detached(['run', '--detach', '--bundle', b, id], out);
   expect(r.status, r.stderr).toBe(0);
   return r.out;
 }
@@ -59,7 +59,7 @@ describe.skipIf(!hasBusybox)('OCI checkpoint', () => {
   beforeAll(async () => {
     dir = tmp('ckpt');
     t = cli(path.join(dir, 'state'));
-    bundle = makeBundle(path.join(dir, 'bundle'), (c) => {
+    bundle = await makeBundle(path.join(dir, 'bundle'), (c) => {
       c.process.args = ['/bin/sh', '-c', COUNT];
       c.root.readonly = false;
     });
@@ -68,19 +68,19 @@ describe.skipIf(!hasBusybox)('OCI checkpoint', () => {
     expect(full.split('\n').slice(0, N).join('\n')).toBe(Array.from({ length: N }, (_, i) => String(i + 1)).join('\n'));
     expect(full).toMatch(/\nCapEff:\s+[0-9a-f]+\nmade\n$/);
   }, 180_000);
-  afterAll(() => {
-    for (const id of ['whole', 'whole-filter', 'c-stop', 'c-leave', 'c-filter']) t?.run(['delete', '--force', id]);
+  afterAll(async () => {
+    for (const id of ['whole', 'whole-filter', 'c-stop', 'c-leave', 'c-filter']) await t?.run(['delete', '--force', id]);
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('saves the container and stops it; a plain restore prints the rest', async () => {
-    const out = start('c-stop');
+    const out = await start('c-stop');
     await waitFor(() => lines(out) >= 5, 6000);
     const image = path.join(dir, 'img-stop');
-    const ck = t.run(['checkpoint', '--image-path', image, '--work-path', path.join(dir, 'work'), 'c-stop']);
+    const ck = await t.run(['checkpoint', '--image-path', image, '--work-path', path.join(dir, 'work'), 'c-stop']);
     expect(ck.status, ck.stderr).toBe(0);
     expect(ck.stderr).toBe('');
-    expect(status('c-stop')).toBe('stopped');
+    expect(await status('c-stop')).toBe('stopped');
     const first = fs.readFileSync(out, 'utf8');
     expect(full.startsWith(first), first).toBe(true);
     expect(first.length).toBeLessThan(full.length);
@@ -88,17 +88,17 @@ describe.skipIf(!hasBusybox)('OCI checkpoint', () => {
     expect(rest.stderr, explain(rest)).toBe('');
     expect(rest.code, explain(rest)).toBe(0);
     expect(first + rest.stdout).toBe(full);
-    expect(t.run(['delete', 'c-stop']).status).toBe(0);
+    expect((await t.run(['delete', 'c-stop'])).status).toBe(0);
   }, 180_000);
 
   it('--leave-running: the container goes on to its end; the image resumes from where it was saved', async () => {
-    const out = start('c-leave');
+    const out = await start('c-leave');
     await waitFor(() => lines(out) >= 5, 6000);
     const image = path.join(dir, 'img-leave');
-    const ck = t.run(['checkpoint', '--image-path', image, '--leave-running', 'c-leave']);
+    const ck = await t.run(['checkpoint', '--image-path', image, '--leave-running', 'c-leave']);
     expect(ck.status, ck.stderr).toBe(0);
     const atSave = lines(out);
-    await waitFor(() => status('c-leave') === 'stopped', 6000);
+    await waitFor(async () => (await status('c-leave')) === 'stopped', 6000);
     expect(fs.readFileSync(out, 'utf8')).toBe(full);
     const rest = await runCli(['restore', '--image-path', image], { timeoutMs: 120_000 });
     expect(rest.stderr, explain(rest)).toBe('');
@@ -108,38 +108,38 @@ describe.skipIf(!hasBusybox)('OCI checkpoint', () => {
     const firstLine = Number(rest.stdout.split('\n')[0]);
     expect(firstLine).toBeGreaterThan(1);
     expect(firstLine).toBeLessThanOrEqual(atSave + 1);
-    t.run(['delete', 'c-leave']);
+    await t.run(['delete', 'c-leave']);
   }, 180_000);
 
   it('a container\'s seccomp filter is saved: the restored guest is refused what it was', async () => {
-    const b = makeBundle(path.join(dir, 'bundle-filter'), (c) => {
+    const b = await makeBundle(path.join(dir, 'bundle-filter'), (c) => {
       c.process.args = ['/bin/sh', '-c', COUNT];
       c.root.readonly = false;
       c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] };
     });
     const whole = await wholeRun('whole-filter', b);
     expect(whole).toMatch(/\nmkdir: .*Operation not permitted\n$/);
-    const out = start('c-filter', b);
+    const out = await start('c-filter', b);
     await waitFor(() => lines(out) >= 5, 6000);
     const image = path.join(dir, 'img-filter');
-    const ck = t.run(['checkpoint', '--image-path', image, 'c-filter']);
+    const ck = await t.run(['checkpoint', '--image-path', image, 'c-filter']);
     expect(ck.status, ck.stderr).toBe(0);
     const first = fs.readFileSync(out, 'utf8');
     expect(first.length).toBeLessThan(whole.length);
     const rest = await runCli(['restore', '--image-path', image], { timeoutMs: 120_000 });
     expect(rest.stderr, explain(rest)).toBe('');
     expect(first + rest.stdout).toBe(whole);
-    t.run(['delete', 'c-filter']);
+    await t.run(['delete', 'c-filter']);
   }, 180_000);
 
-  it('bad requests: one line each, exit 1 or 2', () => {
+  it('bad requests: one line each, exit 1 or 2', async () => {
     for (const [args, re, code] of [
       [['checkpoint', 'no-such'], /^tssandbox: container "no-such" does not exist\n$/, 1],
       [['checkpoint'], /^tssandbox: checkpoint: a container id is required\n$/, 2],
       [['checkpoint', '--pre-dump', 'x'], /^tssandbox: checkpoint --pre-dump is not supported .*\n$/, 1],
       [['restore', '--image-path', dir, 'some-id'], /^tssandbox: restore of an OCI container is not supported yet .*\n$/, 1],
     ] as Array<[string[], RegExp, number]>) {
-      const r = t.run(args);
+      const r = await t.run(args);
       expect(r.stderr, args.join(' ')).toMatch(re);
       expect(r.status, args.join(' ')).toBe(code);
       expect(hasStackTrace(r.stderr)).toBe(false);
