@@ -681,6 +681,27 @@ bool CheckStarting() {
   return any;
 }
 
+// A guest thread the Sentry lets run whose host thread is gone: nothing the Sentry did
+// ends a host thread without its knowing (ExitThread forgets the thread first, a stub's
+// death is its injector's exit), so the guest did it through its own frames (a cmd
+// word written over the Sentry's reply makes the handler exit). The Sentry would wait
+// for that thread forever and the process could never end by itself: its address space
+// is killed instead (its injector's exit then reports every thread, as for any death).
+// Checked at most every kVanishNs; the tid is the Sentry's own, never a frame's word.
+constexpr int64_t kVanishNs = 100000000;
+int64_t g_vanishCheckedAt = 0;
+bool CheckVanished() {
+  if (g_running.empty()) return false;
+  int64_t now = NowNs();
+  if (now - g_vanishCheckedAt < kVanishNs) return true;
+  g_vanishCheckedAt = now;
+  for (Ctx* c : g_running) {
+    if (c->starting) continue;  // CheckStarting's bound covers those
+    if (syscall(SYS_tgkill, c->as->leader, c->tid, 0) != 0 && errno == ESRCH) kill(c->as->leader, SIGKILL);
+  }
+  return true;
+}
+
 void SetSleeping(unsigned v) {
   for (auto& kv : g_as) __atomic_store_n(&reinterpret_cast<st_ctl*>(kv.second->map)->sleeping, v, __ATOMIC_SEQ_CST);
 }
@@ -717,6 +738,7 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
       if (!g_kicks.empty()) return ReportKick();
       if ((it & 255) == 0) {
         CheckStarting();
+        CheckVanished();
         if (ReapInjectors()) return ReportExit();
       }
       if (spin == 0 || deadline == start) break;
@@ -746,6 +768,7 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
       wait = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
     }
     if (CheckStarting() && (wait < 0 || wait > 100)) wait = 100;  // their 2 s bound
+    if (CheckVanished() && (wait < 0 || wait > 100)) wait = 100;  // its period
     int n = poll(p, count + 2, wait);
     int e = errno;
     SetSleeping(0);
