@@ -18,6 +18,7 @@
 extern "C" {
 #include "stub/systrap_abi.h"
 }
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -683,23 +684,43 @@ bool CheckStarting() {
 
 // A guest thread the Sentry lets run whose host thread is gone: nothing the Sentry did
 // ends a host thread without its knowing (ExitThread forgets the thread first, a stub's
-// death is its injector's exit), so the guest did it through its own frames (a cmd
-// word written over the Sentry's reply makes the handler exit). The Sentry would wait
-// for that thread forever and the process could never end by itself: its address space
-// is killed instead (its injector's exit then reports every thread, as for any death).
+// death is its injector's exit), so the guest did it through its own frames (forging
+// the exit command into a sibling's frame). The Sentry would wait for that thread
+// forever and the process could never end by itself: its address space is killed
+// instead, and reaped here at once (an injection the Sentry made meanwhile would
+// otherwise reap the injector's exit unseen), every thread reported as exited.
 // Checked at most every kVanishNs; the tid is the Sentry's own, never a frame's word.
 constexpr int64_t kVanishNs = 100000000;
 int64_t g_vanishCheckedAt = 0;
-bool CheckVanished() {
-  if (g_running.empty()) return false;
+void CheckVanished() {
+  if (g_running.empty()) return;
   int64_t now = NowNs();
-  if (now - g_vanishCheckedAt < kVanishNs) return true;
+  if (now - g_vanishCheckedAt < kVanishNs) return;
   g_vanishCheckedAt = now;
+  std::vector<As*> dead;
   for (Ctx* c : g_running) {
     if (c->starting) continue;  // CheckStarting's bound covers those
-    if (syscall(SYS_tgkill, c->as->leader, c->tid, 0) != 0 && errno == ESRCH) kill(c->as->leader, SIGKILL);
+    if (syscall(SYS_tgkill, c->as->leader, c->tid, 0) != 0 && errno == ESRCH &&
+        std::find(dead.begin(), dead.end(), c->as) == dead.end())
+      dead.push_back(c->as);
   }
-  return true;
+  for (As* as : dead) {
+    kill(as->leader, SIGKILL);
+    int status = SIGKILL;  // as reported if its exit was reaped elsewhere already
+    for (;;) {
+      int st;
+      pid_t p = waitpid(as->leader, &st, __WALL);
+      if (p < 0 && errno == EINTR) continue;
+      if (p < 0) break;
+      if (WIFEXITED(st) || WIFSIGNALED(st)) {
+        status = st;
+        break;
+      }
+    }
+    for (Ctx* c : as->slots)
+      if (c) g_exits.emplace_back(c->tid, status);
+    FreeAs(as);
+  }
 }
 
 void SetSleeping(unsigned v) {
@@ -738,7 +759,7 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
       if ((it & 255) == 0) {
         CheckStarting();
         CheckVanished();
-        if (ReapInjectors()) return ReportExit();
+        if (ReapInjectors() || !g_exits.empty()) return ReportExit();
       }
       if (spin == 0 || deadline == start) break;
       int64_t spun = NowNs() - start;
@@ -772,7 +793,7 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
       wait = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
     }
     if (CheckStarting() && (wait < 0 || wait > 100)) wait = 100;  // their 2 s bound
-    if (CheckVanished() && (wait < 0 || wait > 100)) wait = 100;  // its period
+    if (!g_running.empty() && (wait < 0 || wait > 100)) wait = 100;  // CheckVanished's period
     int n = poll(p, count + 2, wait);
     int e = errno;
     SetSleeping(0);
