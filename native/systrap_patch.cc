@@ -109,10 +109,8 @@ bool PatchNote(PatchSites* p, pid_t leader, uint64_t ret, uint64_t nr) {
   if ((site & 7) > 3 || p->next >= ST_PATCH_NSITES) return false;
   uint8_t q[sizeof kRaxSeq];
   if (!ReadAt(leader, ret - sizeof q, q, sizeof q)) return false;
-  // syscall(3) sites: off unless asked (TSSANDBOX_SYSTRAP_PATCH_RAX=1): with them on, a
-  // thread scribbling over the shared frames (test/platform frame_scribble) could leave
-  // its process unkillable, hanging the sandbox; not yet understood.
-  static const bool raxSites = [] { const char* v = getenv("TSSANDBOX_SYSTRAP_PATCH_RAX"); return v && strcmp(v, "1") == 0; }();
+  // syscall(3) sites: on unless TSSANDBOX_SYSTRAP_PATCH_RAX=0 (to compare the two).
+  static const bool raxSites = [] { const char* v = getenv("TSSANDBOX_SYSTRAP_PATCH_RAX"); return !v || strcmp(v, "0") != 0; }();
   if (raxSites && memcmp(q, kRaxSeq, sizeof q) == 0) {
     p->cand = site;
     p->candNr = kRaxSite;

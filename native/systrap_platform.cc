@@ -18,6 +18,7 @@
 extern "C" {
 #include "stub/systrap_abi.h"
 }
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -681,6 +682,47 @@ bool CheckStarting() {
   return any;
 }
 
+// A guest thread the Sentry lets run whose host thread is gone: nothing the Sentry did
+// ends a host thread without its knowing (ExitThread forgets the thread first, a stub's
+// death is its injector's exit), so the guest did it through its own frames (forging
+// the exit command into a sibling's frame). The Sentry would wait for that thread
+// forever and the process could never end by itself: its address space is killed
+// instead, and reaped here at once (an injection the Sentry made meanwhile would
+// otherwise reap the injector's exit unseen), every thread reported as exited.
+// Checked at most every kVanishNs; the tid is the Sentry's own, never a frame's word.
+constexpr int64_t kVanishNs = 100000000;
+int64_t g_vanishCheckedAt = 0;
+void CheckVanished() {
+  if (g_running.empty()) return;
+  int64_t now = NowNs();
+  if (now - g_vanishCheckedAt < kVanishNs) return;
+  g_vanishCheckedAt = now;
+  std::vector<As*> dead;
+  for (Ctx* c : g_running) {
+    if (c->starting) continue;  // CheckStarting's bound covers those
+    if (syscall(SYS_tgkill, c->as->leader, c->tid, 0) != 0 && errno == ESRCH &&
+        std::find(dead.begin(), dead.end(), c->as) == dead.end())
+      dead.push_back(c->as);
+  }
+  for (As* as : dead) {
+    kill(as->leader, SIGKILL);
+    int status = SIGKILL;  // as reported if its exit was reaped elsewhere already
+    for (;;) {
+      int st;
+      pid_t p = waitpid(as->leader, &st, __WALL);
+      if (p < 0 && errno == EINTR) continue;
+      if (p < 0) break;
+      if (WIFEXITED(st) || WIFSIGNALED(st)) {
+        status = st;
+        break;
+      }
+    }
+    for (Ctx* c : as->slots)
+      if (c) g_exits.emplace_back(c->tid, status);
+    FreeAs(as);
+  }
+}
+
 void SetSleeping(unsigned v) {
   for (auto& kv : g_as) __atomic_store_n(&reinterpret_cast<st_ctl*>(kv.second->map)->sleeping, v, __ATOMIC_SEQ_CST);
 }
@@ -698,7 +740,6 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
   if (!g_exits.empty()) return ReportExit();
   if (!g_kicks.empty()) return ReportKick();
   ChargePendingStop();
-  SetSigchldWakeups(true);
   int64_t start = NowNs();
   int64_t spin = g_running.empty() || count > 0 || !g_peerApart ? 0 : g_sentrySpin.Next();
   int64_t deadline = timeoutMs < 0 ? INT64_MAX : start + (int64_t)timeoutMs * 1000000;
@@ -717,7 +758,8 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
       if (!g_kicks.empty()) return ReportKick();
       if ((it & 255) == 0) {
         CheckStarting();
-        if (ReapInjectors()) return ReportExit();
+        CheckVanished();
+        if (ReapInjectors() || !g_exits.empty()) return ReportExit();
       }
       if (spin == 0 || deadline == start) break;
       int64_t spun = NowNs() - start;
@@ -730,10 +772,15 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
       if (spun > kYieldNs) sched_yield();
       else __builtin_ia32_pause();
     }
+    // SIGCHLD (a stub's death) wakes the poll only: on while sleeping, off otherwise,
+    // so the injector's ptrace stops (each mmap, each clone) cost no signal and no
+    // self-pipe write (~150 per fork+exec); set before the last checks, none is lost.
+    SetSigchldWakeups(true);
     SetSleeping(1);
     Ctx* c = ScanPosted();
     if (c || !g_kicks.empty() || PendingHostSignals() || ReapInjectors()) {
       SetSleeping(0);
+      SetSigchldWakeups(false);
       if (c) return Decode(c);
       continue;
     }
@@ -746,9 +793,11 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
       wait = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
     }
     if (CheckStarting() && (wait < 0 || wait > 100)) wait = 100;  // their 2 s bound
+    if (!g_running.empty() && (wait < 0 || wait > 100)) wait = 100;  // CheckVanished's period
     int n = poll(p, count + 2, wait);
     int e = errno;
     SetSleeping(0);
+    SetSigchldWakeups(false);
     uint64_t v;
     if (p[1].revents & POLLIN) (void)!read(g_doorbell, &v, sizeof v);
     if (p[0].revents & POLLIN) DrainSelfPipe();

@@ -190,9 +190,9 @@ __asm__(
     "  rdgsbase %r11\n"
     "  cmp $1, %eax\n" /* a plain resume; anything else (FP state, exit) the signal way */
     "  jne st_tramp_fpret\n"
-    "  mov 232(%r11), %rax\n"
-    "  test %rax, %rax\n" /* the Sentry gave the guest a gs base: only a signal return sets it */
-    "  jnz st_tramp_fpret\n"
+    "  mov 232(%r11), %rdx\n"
+    "  test %rdx, %rdx\n" /* the Sentry gave the guest a gs base: only a signal return sets it */
+    "  jnz st_tramp_fpret\n" /* (eax still the cmd: the handler applies that one) */
     "  mov 224(%r11), %rax\n"
     "  mov %rax, %rdx\n"
     "  shl $16, %rdx\n"

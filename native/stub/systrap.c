@@ -130,11 +130,14 @@ extern char st_tramp_c_begin[], st_tramp_c_end[];
 
 /* Loads the Sentry's reply (frame f) into the interrupted context: registers, fs/gs
    bases (set here: the signal return does not restore them), FP state if changed. */
+/* `cmd` is read once, by whoever saw the reply: a sibling may write over the frame's
+   word meanwhile. Only an exact EXIT ends the host thread (the Sentry forgot it first);
+   anything else resumes (a made-up command costs the guest at worst its registers,
+   which a scribbled frame already gave it). */
 static inline __attribute__((always_inline)) void st_apply(struct st_frame* f, struct st_ctl* ctl, struct k_sigcontext* m,
-                                                        unsigned char* fx, unsigned int fpsize) {
+                                                        unsigned char* fx, unsigned int fpsize, unsigned int cmd) {
   unsigned long* r = f->regs;
-  unsigned int cmd = f->cmd;
-  if ((cmd & 0xff) != ST_CMD_RESUME) stub_hsys(__NR_exit, 0, 0, 0, 0);
+  if ((cmd & 0xff) == ST_CMD_EXIT) stub_hsys(__NR_exit, 0, 0, 0, 0);
   m->r15 = r[0], m->r14 = r[1], m->r13 = r[2], m->r12 = r[3], m->rbp = r[4], m->rbx = r[5];
   m->r11 = r[6], m->r10 = r[7], m->r9 = r[8], m->r8 = r[9], m->rax = r[10], m->rcx = r[11];
   m->rdx = r[12], m->rsi = r[13], m->rdi = r[14], m->rip = r[16], m->eflags = r[18], m->rsp = r[19];
@@ -180,8 +183,9 @@ __attribute__((used)) static void st_handler(int sig, void* si, void* ucv) {
     si = fakeSi;
     sig = SIGSYS_;
   } else if (sig == 4 && ip == (unsigned long)st_tramp_fpret) {
-    /* The trampoline's reply needs a signal return (FP state, a guest gs base). */
-    st_apply(f, ctl, m, fx, fpsize);
+    /* The trampoline's reply needs a signal return (FP state, a guest gs base); eax
+       holds the cmd st_tramp_wait read (stub.c keeps it there). */
+    st_apply(f, ctl, m, fx, fpsize, (unsigned int)m->rax);
     uc->sigmask = 0;
     return;
   } else if (sig == SIGSYS_) {
@@ -199,7 +203,7 @@ __attribute__((used)) static void st_handler(int sig, void* si, void* ucv) {
     /* After the post: until the reply the Sentry holds the thread (nothing to report);
        with the reply in, the thread is in effect back at the syscall's return, and the
        signal is reported there (a kick must not be lost). */
-    if (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) == ST_REPLY) st_apply(f, ctl, m, fx, fpsize);
+    if (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) == ST_REPLY) st_apply(f, ctl, m, fx, fpsize, f->cmd);
     else if (sig == 23 /* URG */ || sig == 5 /* TRAP */) return;
     /* (a fault with no reply in: a guest that jumped in half-way, reported as any) */
   }
@@ -232,7 +236,7 @@ __attribute__((used)) static void st_handler(int sig, void* si, void* ucv) {
   st_ring(ctl);
   st_wait_reply(f, ctl, budget);
   if (prof) f->stamp[2] = st_rdtsc();
-  st_apply(f, ctl, m, fx, fpsize);
+  st_apply(f, ctl, m, fx, fpsize, f->cmd);
   if (prof) f->stamp[3] = st_rdtsc();
   uc->sigmask = 0; /* the guest's signal mask is the Sentry's business, not the host's */
 }

@@ -40,7 +40,7 @@ describe.each(PLATFORMS)('platform %s', (platform) => {
     const guest = compileGuest('frame_scribble', 'static', { srcDir: SRC, flags: ['-pthread'] });
     const r = await runSandbox([`--platform=${platform}`, guest], { timeoutMs: 60_000 });
     expect(r.code, explain(r)).toBe(0);
-    expect(r.stdout).toBe('round 0: child reaped: yes\nround 1: child reaped: yes\nround 2: child reaped: yes\nparent pid 1, ppid 0\n');
+    expect(r.stdout).toBe('round 0: child reaped: yes\nround 1: child reaped: yes\nround 2: child reaped: yes\nround 3: child reaped: yes\nparent pid 1, ppid 0\n');
     expect(r.stderr).not.toMatch(/internal error|BUG/);
   });
 

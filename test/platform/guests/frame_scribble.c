@@ -4,7 +4,8 @@
  * syscalls, in a child process, with the forms most likely to steer a careless Sentry:
  * posts for threads that are running guest code, made-up signal numbers (SIGKILL,
  * SIGSTOP, 0, 1000), huge FP sizes, random registers, cleared tid words. Only the
- * child itself may suffer; the parent (another address space, other frames) must go on
+ * child itself may suffer (a last round forges the Sentry's exit command: a host thread
+ * ends behind the Sentry's back); the parent (another address space, other frames) must go on
  * and see its child end like any process. On ptrace the region is not mapped: the
  * scribbler faults at once, which the child survives in the same way.
  */
@@ -41,10 +42,21 @@ static void* scribble(void* arg) {
   return NULL;
 }
 
-static void child(void) {
+/* Only the command word of every frame, set to the Sentry's "exit" (2): a thread that
+   reads it with its reply ends its host thread, unknown to the Sentry, while this one
+   spins on and never posts. The Sentry must notice and end the process (else the
+   child never ends: its first thread is gone, this one loops forever). */
+static void* forge_exit(void* arg) {
+  (void)arg;
+  while (!stop)
+    for (unsigned i = 0; i < 8; i++) ((volatile uint32_t*)(SLOTS + i * SLOT))[3] = 2;
+  return NULL;
+}
+
+static void child(int round) {
   signal(SIGSEGV, SIG_DFL);
   pthread_t t;
-  pthread_create(&t, NULL, scribble, NULL);
+  pthread_create(&t, NULL, round < 3 ? scribble : forge_exit, NULL);
   for (int i = 0; i < 20000; i++) syscall(SYS_getppid);
   stop = 1;
   pthread_join(t, NULL);
@@ -53,9 +65,9 @@ static void child(void) {
 
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
-  for (int round = 0; round < 3; round++) {
+  for (int round = 0; round < 4; round++) {
     pid_t p = fork();
-    if (p == 0) child();
+    if (p == 0) child(round);
     int st = 0;
     pid_t w = waitpid(p, &st, 0);
     /* Any end is the child's own business; the parent must see one. */
