@@ -8,7 +8,7 @@
 import * as nfs from 'fs';
 import * as E from '../../../src/abi/errno';
 import { Confined, GoferClient } from '../../../src/gofer/client';
-import { Op, FIELDS, STAT_BYTES } from '../../../src/gofer/protocol';
+import { Op, FIELDS, READDIR_LITE_FILES, STAT_BYTES } from '../../../src/gofer/protocol';
 import { emptyStat, type Stat } from '../../vfs/inode';
 import type { HostBackend, HostDirent, Owner, PartialListing } from './host-backend';
 import { readStat } from './cache';
@@ -90,9 +90,9 @@ export class GoferBackend implements HostBackend {
       at = next;
     }
   }
-  readdirMany(rel: string, names: string[]): Array<{ name: string; ents: HostDirent[] | number }> | number {
+  readdirMany(rel: string, names: string[], lite = false): Array<{ name: string; ents: HostDirent[] | number }> | number {
     const joined = names.join('/');
-    const r = this.call(Op.ReaddirBatch, rel, joined);
+    const r = this.call(Op.ReaddirBatch, rel, joined, lite ? READDIR_LITE_FILES : 0);
     if (r < 0) return r;
     const p = Buffer.from(this.c.payload); // kept by the entries (unparsed attributes)
     const out: Array<{ name: string; ents: HostDirent[] | number }> = [];
@@ -269,6 +269,8 @@ function parseEntries(p: Buffer, off: number, count: number, out: HostDirent[]):
       e.raw = p;
       e.rawOff = off;
       off += STAT_BYTES;
+    } else if (p[end] === 2) {
+      e.lazy = true; // (a lite listing's file: its attributes were not fetched)
     }
     out.push(e);
   }

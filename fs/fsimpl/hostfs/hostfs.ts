@@ -25,7 +25,7 @@ import { HostFdSlot } from './fd-cache';
 import { HostFsFile } from './file';
 import { setattrHost } from './setattr';
 import { notifyInode, IN_Q_OVERFLOW } from '../../vfs/inotify';
-import { CachePolicy, DirCache, DirCacheLru, attrsOf, fsStats, listAfter, now, type CacheMode, type CachedName } from './cache';
+import { CachePolicy, DirCache, DirCacheLru, attrsOf, fsStats, listAfter, now, relistLiteAfter, type CacheMode, type CachedName } from './cache';
 
 /** A name a complete, fresh listing does not have. */
 const ABSENT: CachedName = { exists: false, st: null, raw: null, rawOff: 0, ask: false, ino: 0, mode: 0, at: 0, node: null };
@@ -358,6 +358,10 @@ export class HostInode extends Inode {
       e = undefined;
       if (!pol.fresh(dc.listedAt) && dc.misses >= listAfter(this.cached?.size ?? 0, dc.count) && this.list() < 0) dc.misses = 0;
       if (pol.fresh(dc.listedAt)) e = dc.names.get(name) ?? ABSENT;
+    } else if (e.ask && dc.lazy > 0 && e.exists) {
+      // A lite listing's file (no attributes): the walk stats files after all.
+      this.fs.prefetch.lazyAsked();
+      if (dc.misses >= relistLiteAfter(dc.count) && this.list(true) === 0) e = dc.names.get(name) ?? ABSENT;
     }
     // A shared tree trusts what exists, never what is absent (NFS's lookupcache=positive):
     // a file the host just made is found at once; only attributes and deletions wait
@@ -366,6 +370,7 @@ export class HostInode extends Inode {
       fsStats.lookupHits++;
       const st = e.exists ? attrsOf(e) : null;
       if (st === null) return -E.ENOENT;
+      if ((e.mode & S_IFMT) !== S_IFDIR) this.fs.prefetch.fileUsed();
       // The entry holds what it made: the identity table is weak, and a tree that caches
       // no dentries (binds) would otherwise make and drop an inode per walk.
       return (e.node = this.made(p, st, e.at, true));
@@ -387,8 +392,8 @@ export class HostInode extends Inode {
    * Fetches the whole listing with attributes (readdir-plus) into the cache, or takes
    * the one read ahead for a walk: 0 or -errno.
    */
-  private list(): number {
-    const pre = this.fs.prefetch.take(this.rel);
+  private list(attrs = false): number {
+    const pre = attrs ? null : this.fs.prefetch.take(this.rel);
     if (pre !== null) {
       this.dcache().fill(pre.ents, pre.at);
     } else {
