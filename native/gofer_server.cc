@@ -329,8 +329,13 @@ bool SameTs(const struct statx_timestamp& x, const struct statx_timestamp& y) {
 // directories (and DT_UNKNOWN) with their attributes. A walk that stats no file (find)
 // then costs no statx per file.
 constexpr uint32_t kLiteFiles = 1;
+// Bit of READDIR's and READDIR_BATCH's flags: a symlink's entry carries its target too
+// ([u16 length][target] after its attributes, flagged 3): tar, ls -l and cp -a read
+// every symlink they list, a round trip each otherwise.
+constexpr uint32_t kWithTargets = 2;
 
-int ListInto(int dfd, int from, size_t* offp, uint32_t* next, uint32_t* totalOut, int root = -1, bool lite = false) {
+int ListInto(int dfd, int from, size_t* offp, uint32_t* next, uint32_t* totalOut, int root = -1, bool lite = false,
+             bool targets = false) {
   // All names, sorted (the order the VFS pages by), then from `from` as many as fit.
   static char dents[16 << 20];
   static uint32_t names[1 << 18];
@@ -414,8 +419,20 @@ page:
     memcpy(g_out + off + 4, &l, 2);
     memcpy(g_out + off + 6, nm, nb);
     off += 6 + nb;
+    size_t flag = off;
     g_out[off++] = ok ? 1 : 0;
     if (ok) off = PutStat(sx, off);
+    if (ok && targets && S_ISLNK(sx.stx_mode) && off + 2 < kReplyMax) {
+      // (A target that does not fit, or a failed read: the Sentry's readlink asks.)
+      size_t room = kReplyMax - off - 2;
+      ssize_t n = readlinkat(dfd, nm, (char*)g_out + off + 2, room < 4096 ? room : 4096);
+      if (n >= 0 && (size_t)n < (room < 4096 ? room : 4096)) {
+        uint16_t tl = (uint16_t)n;
+        memcpy(g_out + off, &tl, 2);
+        off += 2 + (size_t)n;
+        g_out[flag] = 3;
+      }
+    }
     count++;
   }
   *offp = off;
@@ -669,7 +686,7 @@ size_t Serve(uint8_t* in, size_t len, size_t cap, int* fdOut, bool batched) {
         // Sentry asks again from `next` until it reaches `total` (no empty last page).
         size_t off = 16;
         uint32_t next = 0, all = 0;
-        res = ListInto(dfd, a > 0 ? (int)a : 0, &off, &next, &all, (int)mount);
+        res = ListInto(dfd, a > 0 ? (int)a : 0, &off, &next, &all, (int)mount, false, (flags & kWithTargets) != 0);
         close(dfd);
         if (res < 0) break;
         memcpy(g_out + 8, &next, 4);
@@ -713,7 +730,7 @@ size_t Serve(uint8_t* in, size_t len, size_t cap, int* fdOut, bool batched) {
             } else {
               size_t e = body;
               uint32_t next = 0, all = 0;
-              int c = ListInto(dfd, 0, &e, &next, &all, -1, (flags & kLiteFiles) != 0);
+              int c = ListInto(dfd, 0, &e, &next, &all, -1, (flags & kLiteFiles) != 0, (flags & kWithTargets) != 0);
               close(dfd);
               if (c < 0) status = c;
               else if (next < all) status = -E2BIG;  // (a truncated listing too: kTruncated)

@@ -99,3 +99,8 @@ export const STAT_BYTES = FIELDS.length * 8;
  */
 export const READDIR_LITE_FILES = 1;
 
+/**
+ * Readdir's and ReaddirBatch's flags bit: a symlink's entry (flagged 3) carries its
+ * target after its attributes ([u16 length][target]).
+ */
+export const READDIR_WITH_TARGETS = 2;

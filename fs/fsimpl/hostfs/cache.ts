@@ -53,6 +53,8 @@ export interface CachedName {
   at: number;
   /** The inode a lookup made of it (kept alive while the entry is). */
   node: object | null;
+  /** A symlink's target, when the listing carried it (for the inode a lookup makes). */
+  target: string | null;
 }
 
 /** A STAT payload (FIELDS order) at p[off]. */
@@ -117,7 +119,7 @@ export class DirCache {
     for (const e of ents) {
       const raw = e.raw ?? null;
       if (e.lazy === true) lazy++;
-      m.set(e.name, { exists: true, st: e.st ?? null, raw, rawOff: e.rawOff ?? 0, ask: e.st === undefined && raw === null, ino: e.ino, mode: e.mode, at, node: null });
+      m.set(e.name, { exists: true, st: e.st ?? null, raw, rawOff: e.rawOff ?? 0, ask: e.st === undefined && raw === null, ino: e.ino, mode: e.mode, at, node: null, target: e.target ?? null });
     }
     this.names = m;
     this.listedAt = ents.partial ? -1 : at;
@@ -129,7 +131,7 @@ export class DirCache {
   set(name: string, st: Stat | null, at: number): void {
     // Names met one by one (negative lookups of many names) are bounded too.
     if (this.names.size >= 4096 + 2 * this.count) this.unknownAll();
-    this.names.set(name, { exists: st !== null, st, raw: null, rawOff: 0, ask: false, ino: st?.ino ?? 0, mode: st?.mode ?? 0, at, node: null });
+    this.names.set(name, { exists: st !== null, st, raw: null, rawOff: 0, ask: false, ino: st?.ino ?? 0, mode: st?.mode ?? 0, at, node: null, target: null });
   }
   /** The sandbox removed name. */
   absent(name: string, at: number): void {

@@ -26,6 +26,8 @@ export interface HostDirent {
   rawOff?: number;
   /** A lite listing's non-directory: type and inode number only, a lookup asks the rest. */
   lazy?: boolean;
+  /** A symlink's target, when the listing carried it. */
+  target?: string;
 }
 
 /** A listing that is not the whole directory (too many names for the backend). */

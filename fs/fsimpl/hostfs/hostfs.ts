@@ -28,7 +28,7 @@ import { notifyInode, IN_Q_OVERFLOW } from '../../vfs/inotify';
 import { CachePolicy, DirCache, DirCacheLru, attrsOf, fsStats, listAfter, now, relistLiteAfter, type CacheMode, type CachedName } from './cache';
 
 /** A name a complete, fresh listing does not have. */
-const ABSENT: CachedName = { exists: false, st: null, raw: null, rawOff: 0, ask: false, ino: 0, mode: 0, at: 0, node: null };
+const ABSENT: CachedName = { exists: false, st: null, raw: null, rawOff: 0, ask: false, ino: 0, mode: 0, at: 0, node: null, target: null };
 
 export { hostErr, statFromHost } from './host-backend';
 export { HostFdCache, HostFdSlot, hostFdCache } from './fd-cache';
@@ -373,7 +373,9 @@ export class HostInode extends Inode {
       if ((e.mode & S_IFMT) !== S_IFDIR) this.fs.prefetch.fileUsed();
       // The entry holds what it made: the identity table is weak, and a tree that caches
       // no dentries (binds) would otherwise make and drop an inode per walk.
-      return (e.node = this.made(p, st, e.at, true));
+      const node = (e.node = this.made(p, st, e.at, true));
+      if (e.target !== null) node.knowTarget(e.target, e.at);
+      return node;
     }
     fsStats.lookupMisses++;
     const at = now();
@@ -426,6 +428,14 @@ export class HostInode extends Inode {
    */
   private target: string | null = null;
   private targetAt = -1;
+
+  /** The target a listing carried (READDIR_WITH_TARGETS), unless one newer is known. */
+  knowTarget(target: string, at: number): void {
+    if (this.isSymlink && at > this.targetAt && at > this.changedAt) {
+      this.target = target;
+      this.targetAt = at;
+    }
+  }
 
   override readlink(): string | number {
     if (!this.isSymlink) return -E.EINVAL;
