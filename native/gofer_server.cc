@@ -331,8 +331,11 @@ bool SameTs(const struct statx_timestamp& x, const struct statx_timestamp& y) {
 constexpr uint32_t kLiteFiles = 1;
 // Bit of READDIR's and READDIR_BATCH's flags: a symlink's entry carries its target too
 // ([u16 length][target] after its attributes, flagged 3): tar, ls -l and cp -a read
-// every symlink they list, a round trip each otherwise.
+// every symlink they list, a round trip each otherwise. Only under a root mounted
+// read-only here (the mount's flag, not only the Gofer's checks): readlink moves a
+// symlink's atime elsewhere, and a listing on Linux touches none.
 constexpr uint32_t kWithTargets = 2;
+bool TargetsOk(uint32_t mount, uint32_t flags);
 
 int ListInto(int dfd, int from, size_t* offp, uint32_t* next, uint32_t* totalOut, int root = -1, bool lite = false,
              bool targets = false) {
@@ -439,6 +442,10 @@ page:
   *next = (uint32_t)(i < total ? i : total);
   *totalOut = (uint32_t)total | (truncated ? kTruncated : 0);
   return count;
+}
+
+bool TargetsOk(uint32_t mount, uint32_t flags) {
+  return (flags & kWithTargets) && mount < (uint32_t)g_nroots && g_ro[mount] && (g_confined & kConfMountAttrs);
 }
 
 // A (sec, nsec) pair from the request; numbers out of range make an nsec utimensat
@@ -686,7 +693,7 @@ size_t Serve(uint8_t* in, size_t len, size_t cap, int* fdOut, bool batched) {
         // Sentry asks again from `next` until it reaches `total` (no empty last page).
         size_t off = 16;
         uint32_t next = 0, all = 0;
-        res = ListInto(dfd, a > 0 ? (int)a : 0, &off, &next, &all, (int)mount, false, (flags & kWithTargets) != 0);
+        res = ListInto(dfd, a > 0 ? (int)a : 0, &off, &next, &all, (int)mount, false, TargetsOk(mount, flags));
         close(dfd);
         if (res < 0) break;
         memcpy(g_out + 8, &next, 4);
@@ -730,7 +737,7 @@ size_t Serve(uint8_t* in, size_t len, size_t cap, int* fdOut, bool batched) {
             } else {
               size_t e = body;
               uint32_t next = 0, all = 0;
-              int c = ListInto(dfd, 0, &e, &next, &all, -1, (flags & kLiteFiles) != 0, (flags & kWithTargets) != 0);
+              int c = ListInto(dfd, 0, &e, &next, &all, -1, (flags & kLiteFiles) != 0, TargetsOk(mount, flags));
               close(dfd);
               if (c < 0) status = c;
               else if (next < all) status = -E2BIG;  // (a truncated listing too: kTruncated)

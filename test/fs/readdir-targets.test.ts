@@ -2,7 +2,8 @@
  * Symlink targets carried by a listing (the Gofer's READDIR_WITH_TARGETS): what a guest
  * reads of the symlinks of a listed directory is what Linux shows (short, long, absolute,
  * dangling and odd-byte targets), and reading them makes no round trip each (counted
- * with the fs-stats debug line, never timed).
+ * with the fs-stats debug line, never timed). Only read-only trees: a listing of a rw
+ * bind reads no symlink (readlink would move its atime on the host).
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -34,6 +35,21 @@ describe('symlink targets from listings', () => {
     }
   });
   afterAll(() => fs.rmSync(d, { recursive: true, force: true }));
+
+  it('listing a rw bind reads no symlink (its atime stays, as on Linux)', async () => {
+    const w = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-targets-rw-'));
+    try {
+      fs.symlinkSync('somewhere', path.join(w, 'l'));
+      // (relatime: a symlink whose atime is not past its mtime is moved by its next readlink.)
+      const before = fs.lstatSync(path.join(w, 'l'), { bigint: true }).atimeNs;
+      const r = await runSandbox(['--mount', `${w}:/w:rw`, '/bin/sh', '-c', 'ls -a /w && find /w'], { timeoutMs: 110_000 });
+      expect(r.code, explain(r)).toBe(0);
+      expect(r.stdout).toContain('l');
+      expect(fs.lstatSync(path.join(w, 'l'), { bigint: true }).atimeNs).toBe(before);
+    } finally {
+      fs.rmSync(w, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   for (const mode of ['exclusive', 'shared']) {
     it(`find -printf %l and readlink show Linux's targets (cache=${mode})`, async () => {
