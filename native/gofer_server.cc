@@ -57,6 +57,8 @@ constexpr size_t kReplyMax = 128 * 1024;
 constexpr int kSock = 3;
 constexpr int kMaxRoots = 64;
 constexpr uint64_t kResolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+// One name beneath a directory fd so resolved (never "..", never a symlink).
+constexpr uint64_t kResolveChild = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 
 enum Op { Hello, Lstat, Open, Readdir, Readlink, Mkdir, CreateExcl, Unlink, Rmdir, Rename, Symlink, Link,
           Chmod, Chown, Truncate, Utimes, Statfs, ProcFile, ReaddirBatch, Watch, Unwatch, Batch };
@@ -322,7 +324,21 @@ bool SameTs(const struct statx_timestamp& x, const struct statx_timestamp& y) {
   return x.tv_sec == y.tv_sec && x.tv_nsec == y.tv_nsec;
 }
 
-int ListInto(int dfd, int from, size_t* offp, uint32_t* next, uint32_t* totalOut, int root = -1) {
+// Bit of READDIR_BATCH's flags: list names only for what is not a directory (their type
+// and inode number from getdents, flagged 2: attributes not fetched, a lookup asks),
+// directories (and DT_UNKNOWN) with their attributes. A walk that stats no file (find)
+// then costs no statx per file.
+constexpr uint32_t kLiteFiles = 1;
+// Bit of READDIR's and READDIR_BATCH's flags: a symlink's entry carries its target too
+// ([u16 length][target] after its attributes, flagged 3): tar, ls -l and cp -a read
+// every symlink they list, a round trip each otherwise. Only under a root mounted
+// read-only here (the mount's flag, not only the Gofer's checks): readlink moves a
+// symlink's atime elsewhere, and a listing on Linux touches none.
+constexpr uint32_t kWithTargets = 2;
+bool TargetsOk(uint32_t mount, uint32_t flags);
+
+int ListInto(int dfd, int from, size_t* offp, uint32_t* next, uint32_t* totalOut, int root = -1, bool lite = false,
+             bool targets = false) {
   // All names, sorted (the order the VFS pages by), then from `from` as many as fit.
   static char dents[16 << 20];
   static uint32_t names[1 << 18];
@@ -331,7 +347,8 @@ int ListInto(int dfd, int from, size_t* offp, uint32_t* next, uint32_t* totalOut
   int count = 0, total = 0;
   bool truncated = false;
   struct statx dsx;
-  bool known = syscall(SYS_statx, dfd, "", AT_EMPTY_PATH, STATX_INO | STATX_MTIME | STATX_CTIME, &dsx) == 0 &&
+  // (Only a READDIR's listing is kept for its later pages: a batch's are read whole.)
+  bool known = root >= 0 && syscall(SYS_statx, dfd, "", AT_EMPTY_PATH, STATX_INO | STATX_MTIME | STATX_CTIME, &dsx) == 0 &&
                (dsx.stx_mask & (STATX_INO | STATX_MTIME | STATX_CTIME)) == (STATX_INO | STATX_MTIME | STATX_CTIME);
   uint64_t ddev = known ? makedev(dsx.stx_dev_major, dsx.stx_dev_minor) : 0;
   const Listed& L = g_listed;
@@ -382,6 +399,19 @@ page:
     // answer), flagged 0 when only a Lstat may say (a mount the gofer does not serve:
     // the Sentry asks, and is refused as for any lookup).
     if (off + 15 + nb + 18 * 8 > kReplyMax) break;
+    const struct dirent64* de = (const struct dirent64*)(nm - offsetof(struct dirent64, d_name));
+    if (lite && de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) {
+      off = PutF64(off, (double)de->d_ino);
+      uint32_t m = (uint32_t)DTTOIF(de->d_type);
+      uint16_t l = (uint16_t)nb;
+      memcpy(g_out + off, &m, 4);
+      memcpy(g_out + off + 4, &l, 2);
+      memcpy(g_out + off + 6, nm, nb);
+      off += 6 + nb;
+      g_out[off++] = 2;
+      count++;
+      continue;
+    }
     struct statx sx;
     if (syscall(SYS_statx, dfd, nm, AT_SYMLINK_NOFOLLOW, kStatMask, &sx) != 0) continue;
     bool ok = !(sx.stx_mask & STATX_MNT_ID) || MountOk(sx.stx_mnt_id, dfd, nm);
@@ -392,14 +422,30 @@ page:
     memcpy(g_out + off + 4, &l, 2);
     memcpy(g_out + off + 6, nm, nb);
     off += 6 + nb;
+    size_t flag = off;
     g_out[off++] = ok ? 1 : 0;
     if (ok) off = PutStat(sx, off);
+    if (ok && targets && S_ISLNK(sx.stx_mode) && off + 2 < kReplyMax) {
+      // (A target that does not fit, or a failed read: the Sentry's readlink asks.)
+      size_t room = kReplyMax - off - 2;
+      ssize_t n = readlinkat(dfd, nm, (char*)g_out + off + 2, room < 4096 ? room : 4096);
+      if (n >= 0 && (size_t)n < (room < 4096 ? room : 4096)) {
+        uint16_t tl = (uint16_t)n;
+        memcpy(g_out + off, &tl, 2);
+        off += 2 + (size_t)n;
+        g_out[flag] = 3;
+      }
+    }
     count++;
   }
   *offp = off;
   *next = (uint32_t)(i < total ? i : total);
   *totalOut = (uint32_t)total | (truncated ? kTruncated : 0);
   return count;
+}
+
+bool TargetsOk(uint32_t mount, uint32_t flags) {
+  return (flags & kWithTargets) && mount < (uint32_t)g_nroots && g_ro[mount] && (g_confined & kConfMountAttrs);
 }
 
 // A (sec, nsec) pair from the request; numbers out of range make an nsec utimensat
@@ -647,7 +693,7 @@ size_t Serve(uint8_t* in, size_t len, size_t cap, int* fdOut, bool batched) {
         // Sentry asks again from `next` until it reaches `total` (no empty last page).
         size_t off = 16;
         uint32_t next = 0, all = 0;
-        res = ListInto(dfd, a > 0 ? (int)a : 0, &off, &next, &all, (int)mount);
+        res = ListInto(dfd, a > 0 ? (int)a : 0, &off, &next, &all, (int)mount, false, TargetsOk(mount, flags));
         close(dfd);
         if (res < 0) break;
         memcpy(g_out + 8, &next, 4);
@@ -660,10 +706,15 @@ size_t Serve(uint8_t* in, size_t len, size_t cap, int* fdOut, bool batched) {
         // in one reply: records [u16 name length][name][i32 status][u32 count][entries],
         // entries as READDIR's. A listing that does not fit whole is status -E2BIG (the
         // Sentry reads it alone); the result is the number of records (names after the
-        // last one were not reached: asked again).
+        // last one were not reached: asked again). flags kLiteFiles: the listings
+        // carry attributes of directories only (ListInto).
         static char path[8192];
         size_t off = 8;
         int recs = 0;
+        // p1 resolved once (as any path, under the root); each child is then one
+        // component beneath it (no "/", "." or "..": BadRel below), not a walk from the
+        // root per child.
+        int pfd = Openat2(root, *p1 ? p1 : ".", O_PATH | O_DIRECTORY, 0, kResolve);
         for (char* nm = p2; nm && *nm;) {
           char* sep = strchr(nm, '/');
           if (sep) *sep = 0;
@@ -677,7 +728,7 @@ size_t Serve(uint8_t* in, size_t len, size_t cap, int* fdOut, bool batched) {
           if (n <= 0 || (size_t)n >= sizeof path || BadRel(path)) {
             status = -EINVAL;
           } else {
-            int dfd = Openat2(root, path, O_RDONLY | O_DIRECTORY, 0, kResolve);
+            int dfd = pfd >= 0 ? Openat2(pfd, nm, O_RDONLY | O_DIRECTORY, 0, kResolveChild) : pfd;
             if (dfd < 0) {
               status = dfd;
             } else if (!FdOk(dfd)) {
@@ -686,7 +737,7 @@ size_t Serve(uint8_t* in, size_t len, size_t cap, int* fdOut, bool batched) {
             } else {
               size_t e = body;
               uint32_t next = 0, all = 0;
-              int c = ListInto(dfd, 0, &e, &next, &all);
+              int c = ListInto(dfd, 0, &e, &next, &all, -1, (flags & kLiteFiles) != 0, TargetsOk(mount, flags));
               close(dfd);
               if (c < 0) status = c;
               else if (next < all) status = -E2BIG;  // (a truncated listing too: kTruncated)
@@ -705,6 +756,7 @@ size_t Serve(uint8_t* in, size_t len, size_t cap, int* fdOut, bool batched) {
           recs++;
           nm = sep ? sep + 1 : nullptr;
         }
+        if (pfd >= 0) close(pfd);
         res = recs;
         plen = off - 8;
         break;

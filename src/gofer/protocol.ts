@@ -57,6 +57,7 @@ export const enum Op {
   Statfs = 16,
   /** aux = host tid, flags = ProcFileKind: /proc/<tid>/<file> of a thread the Sentry traces (fd in the reply). */
   ProcFile = 17,
+  /** flags ReaddirLite: attributes of directories only (READDIR_LITE_FILES). */
   ReaddirBatch = 18,
   /**
    * A host inotify watch on directory path1 (fs/fsimpl/hostfs/host-watch.ts): result = the
@@ -90,3 +91,16 @@ export const FIELDS = [
   'atimeSec', 'atimeNsec', 'mtimeSec', 'mtimeNsec', 'ctimeSec', 'ctimeNsec', 'btimeSec', 'btimeNsec',
 ] as const;
 export const STAT_BYTES = FIELDS.length * 8;
+
+/**
+ * ReaddirBatch's flags bit: an entry that is not a directory (by getdents' d_type) comes
+ * with its type and inode number only, flagged 2 (attributes not fetched: a lookup asks
+ * Lstat); directories and DT_UNKNOWN entries with their attributes as ever.
+ */
+export const READDIR_LITE_FILES = 1;
+
+/**
+ * Readdir's and ReaddirBatch's flags bit: a symlink's entry (flagged 3) carries its
+ * target after its attributes ([u16 length][target]).
+ */
+export const READDIR_WITH_TARGETS = 2;

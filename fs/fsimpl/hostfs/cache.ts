@@ -53,6 +53,8 @@ export interface CachedName {
   at: number;
   /** The inode a lookup made of it (kept alive while the entry is). */
   node: object | null;
+  /** A symlink's target, when the listing carried it (for the inode a lookup makes). */
+  target: string | null;
 }
 
 /** A STAT payload (FIELDS order) at p[off]. */
@@ -107,24 +109,29 @@ export class DirCache {
   misses = 0;
   /** Entries of the last listing. */
   count = 0;
+  /** Entries of the last listing that came without attributes (a lite read-ahead listing: prefetch.ts). */
+  lazy = 0;
 
   /** A listing (readdir-plus) replaces what was known; complete unless marked partial. */
   fill(ents: PartialListing, at: number): void {
     const m = new Map<string, CachedName>();
+    let lazy = 0;
     for (const e of ents) {
       const raw = e.raw ?? null;
-      m.set(e.name, { exists: true, st: e.st ?? null, raw, rawOff: e.rawOff ?? 0, ask: e.st === undefined && raw === null, ino: e.ino, mode: e.mode, at, node: null });
+      if (e.lazy === true) lazy++;
+      m.set(e.name, { exists: true, st: e.st ?? null, raw, rawOff: e.rawOff ?? 0, ask: e.st === undefined && raw === null, ino: e.ino, mode: e.mode, at, node: null, target: e.target ?? null });
     }
     this.names = m;
     this.listedAt = ents.partial ? -1 : at;
     this.misses = 0;
     this.count = ents.length;
+    this.lazy = lazy;
   }
   /** The host said name is st (or absent). */
   set(name: string, st: Stat | null, at: number): void {
     // Names met one by one (negative lookups of many names) are bounded too.
     if (this.names.size >= 4096 + 2 * this.count) this.unknownAll();
-    this.names.set(name, { exists: st !== null, st, raw: null, rawOff: 0, ask: false, ino: st?.ino ?? 0, mode: st?.mode ?? 0, at, node: null });
+    this.names.set(name, { exists: st !== null, st, raw: null, rawOff: 0, ask: false, ino: st?.ino ?? 0, mode: st?.mode ?? 0, at, node: null, target: null });
   }
   /** The sandbox removed name. */
   absent(name: string, at: number): void {
@@ -133,6 +140,7 @@ export class DirCache {
   private unknownAll(): void {
     this.names = new Map();
     this.listedAt = -1;
+    this.lazy = 0;
   }
   /** The sandbox changed name in a way it does not know the outcome of: ask next time. */
   unknown(name: string): void {
@@ -165,6 +173,15 @@ export function listAfter(dirSize: number, lastCount: number): number {
   return Math.max(4, Math.floor(dirSize / 512), lastCount >> 4);
 }
 
+/**
+ * Lookups of a lite listing's files (no attributes: prefetch.ts) after which the listing
+ * is fetched again with them: a walk that stats this directory's files asks few names
+ * one by one (the read-ahead turns to whole listings for the walk's next directories).
+ */
+export function relistLiteAfter(lastCount: number): number {
+  return Math.max(2, lastCount >> 6);
+}
+
 /** Debug counters (TSSANDBOX_FS_STATS=1 prints them at exit; tests read them). */
 export const fsStats = {
   lookupHits: 0,
@@ -175,12 +192,14 @@ export const fsStats = {
   readdirMisses: 0,
   /** Listings read ahead (prefetch.ts). */
   readdirPrefetched: 0,
+  /** Of those, lite listings (files without attributes: prefetch.ts). */
+  readdirLite: 0,
 };
 
 export function fsStatsLine(): string {
   const s = fsStats;
   return `tssandbox: fs-stats gofer_calls=${goferCalls.n} lookup_hits=${s.lookupHits} lookup_misses=${s.lookupMisses} ` +
-    `stat_hits=${s.statHits} stat_misses=${s.statMisses} readdir_hits=${s.readdirHits} readdir_misses=${s.readdirMisses} readdir_prefetched=${s.readdirPrefetched} written_behind=${goferCalls.deferred}`;
+    `stat_hits=${s.statHits} stat_misses=${s.statMisses} readdir_hits=${s.readdirHits} readdir_misses=${s.readdirMisses} readdir_prefetched=${s.readdirPrefetched} written_behind=${goferCalls.deferred} readdir_lite=${s.readdirLite}`;
 }
 
 if (process.env.TSSANDBOX_FS_STATS === '1') {

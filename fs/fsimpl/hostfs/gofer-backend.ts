@@ -8,7 +8,7 @@
 import * as nfs from 'fs';
 import * as E from '../../../src/abi/errno';
 import { Confined, GoferClient } from '../../../src/gofer/client';
-import { Op, FIELDS, STAT_BYTES } from '../../../src/gofer/protocol';
+import { Op, FIELDS, READDIR_LITE_FILES, READDIR_WITH_TARGETS, STAT_BYTES } from '../../../src/gofer/protocol';
 import { emptyStat, type Stat } from '../../vfs/inode';
 import type { HostBackend, HostDirent, Owner, PartialListing } from './host-backend';
 import { readStat } from './cache';
@@ -76,7 +76,7 @@ export class GoferBackend implements HostBackend {
   readdir(rel: string): HostDirent[] | number {
     const out: HostDirent[] = [];
     for (let at = 0; ; ) {
-      const r = this.call(Op.Readdir, rel, '', 0, 0, 0, at);
+      const r = this.call(Op.Readdir, rel, '', READDIR_WITH_TARGETS, 0, 0, at);
       if (r < 0) return r;
       const p = Buffer.from(this.c.payload); // kept by the entries (unparsed attributes)
       if (p.length < 8) return -E.EIO;
@@ -90,9 +90,9 @@ export class GoferBackend implements HostBackend {
       at = next;
     }
   }
-  readdirMany(rel: string, names: string[]): Array<{ name: string; ents: HostDirent[] | number }> | number {
+  readdirMany(rel: string, names: string[], lite = false): Array<{ name: string; ents: HostDirent[] | number }> | number {
     const joined = names.join('/');
-    const r = this.call(Op.ReaddirBatch, rel, joined);
+    const r = this.call(Op.ReaddirBatch, rel, joined, (lite ? READDIR_LITE_FILES : 0) | READDIR_WITH_TARGETS);
     if (r < 0) return r;
     const p = Buffer.from(this.c.payload); // kept by the entries (unparsed attributes)
     const out: Array<{ name: string; ents: HostDirent[] | number }> = [];
@@ -264,11 +264,21 @@ function parseEntries(p: Buffer, off: number, count: number, out: HostDirent[]):
     if (end + 1 > p.length) return -E.EIO;
     const e: HostDirent = { ino: p.readDoubleLE(off), mode: p.readUInt32LE(off + 8), name: p.toString('latin1', off + 14, end) };
     off = end + 1;
-    if (p[end] === 1) {
+    if (p[end] === 1 || p[end] === 3) {
       if (off + STAT_BYTES > p.length) return -E.EIO;
       e.raw = p;
       e.rawOff = off;
       off += STAT_BYTES;
+      if (p[end] === 3) {
+        // A symlink's target (READDIR_WITH_TARGETS).
+        if (off + 2 > p.length) return -E.EIO;
+        const tl = p.readUInt16LE(off);
+        if (off + 2 + tl > p.length) return -E.EIO;
+        e.target = p.toString('latin1', off + 2, off + 2 + tl);
+        off += 2 + tl;
+      }
+    } else if (p[end] === 2) {
+      e.lazy = true; // (a lite listing's file: its attributes were not fetched)
     }
     out.push(e);
   }

@@ -24,6 +24,10 @@ export interface HostDirent {
    */
   raw?: Buffer;
   rawOff?: number;
+  /** A lite listing's non-directory: type and inode number only, a lookup asks the rest. */
+  lazy?: boolean;
+  /** A symlink's target, when the listing carried it. */
+  target?: string;
 }
 
 /** A listing that is not the whole directory (too many names for the backend). */
@@ -38,7 +42,7 @@ export interface HostBackend {
    * (optional: a backend without it lists on demand). One result per name reached, in
    * order; names after the last result were not reached.
    */
-  readdirMany?(rel: string, names: string[]): Array<{ name: string; ents: HostDirent[] | number }> | number;
+  readdirMany?(rel: string, names: string[], lite?: boolean): Array<{ name: string; ents: HostDirent[] | number }> | number;
   readlink(rel: string): string | number;
   /** Opens a regular file or directory (Node fs.constants flags; O_NOFOLLOW is implied). */
   open(rel: string, flags: number, mode: number): number;

@@ -25,10 +25,10 @@ import { HostFdSlot } from './fd-cache';
 import { HostFsFile } from './file';
 import { setattrHost } from './setattr';
 import { notifyInode, IN_Q_OVERFLOW } from '../../vfs/inotify';
-import { CachePolicy, DirCache, DirCacheLru, attrsOf, fsStats, listAfter, now, type CacheMode, type CachedName } from './cache';
+import { CachePolicy, DirCache, DirCacheLru, attrsOf, fsStats, listAfter, now, relistLiteAfter, type CacheMode, type CachedName } from './cache';
 
 /** A name a complete, fresh listing does not have. */
-const ABSENT: CachedName = { exists: false, st: null, raw: null, rawOff: 0, ask: false, ino: 0, mode: 0, at: 0, node: null };
+const ABSENT: CachedName = { exists: false, st: null, raw: null, rawOff: 0, ask: false, ino: 0, mode: 0, at: 0, node: null, target: null };
 
 export { hostErr, statFromHost } from './host-backend';
 export { HostFdCache, HostFdSlot, hostFdCache } from './fd-cache';
@@ -358,6 +358,10 @@ export class HostInode extends Inode {
       e = undefined;
       if (!pol.fresh(dc.listedAt) && dc.misses >= listAfter(this.cached?.size ?? 0, dc.count) && this.list() < 0) dc.misses = 0;
       if (pol.fresh(dc.listedAt)) e = dc.names.get(name) ?? ABSENT;
+    } else if (e.ask && dc.lazy > 0 && e.exists) {
+      // A lite listing's file (no attributes): the walk stats files after all.
+      this.fs.prefetch.lazyAsked();
+      if (dc.misses >= relistLiteAfter(dc.count) && this.list(true) === 0) e = dc.names.get(name) ?? ABSENT;
     }
     // A shared tree trusts what exists, never what is absent (NFS's lookupcache=positive):
     // a file the host just made is found at once; only attributes and deletions wait
@@ -366,9 +370,12 @@ export class HostInode extends Inode {
       fsStats.lookupHits++;
       const st = e.exists ? attrsOf(e) : null;
       if (st === null) return -E.ENOENT;
+      if ((e.mode & S_IFMT) !== S_IFDIR) this.fs.prefetch.fileUsed();
       // The entry holds what it made: the identity table is weak, and a tree that caches
       // no dentries (binds) would otherwise make and drop an inode per walk.
-      return (e.node = this.made(p, st, e.at, true));
+      const node = (e.node = this.made(p, st, e.at, true));
+      if (e.target !== null) node.knowTarget(e.target, e.at);
+      return node;
     }
     fsStats.lookupMisses++;
     const at = now();
@@ -387,8 +394,8 @@ export class HostInode extends Inode {
    * Fetches the whole listing with attributes (readdir-plus) into the cache, or takes
    * the one read ahead for a walk: 0 or -errno.
    */
-  private list(): number {
-    const pre = this.fs.prefetch.take(this.rel);
+  private list(attrs = false): number {
+    const pre = attrs ? null : this.fs.prefetch.take(this.rel);
     if (pre !== null) {
       this.dcache().fill(pre.ents, pre.at);
     } else {
@@ -421,6 +428,14 @@ export class HostInode extends Inode {
    */
   private target: string | null = null;
   private targetAt = -1;
+
+  /** The target a listing carried (READDIR_WITH_TARGETS), unless one newer is known. */
+  knowTarget(target: string, at: number): void {
+    if (this.isSymlink && at > this.targetAt && at > this.changedAt) {
+      this.target = target;
+      this.targetAt = at;
+    }
+  }
 
   override readlink(): string | number {
     if (!this.isSymlink) return -E.EINVAL;

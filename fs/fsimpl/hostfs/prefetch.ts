@@ -6,6 +6,13 @@
  * read, so a walk costs a round trip per few dozen directories instead of one each.
  * A prefetched listing obeys the tree's cache policy (its `at`), and the sandbox's own
  * changes drop what they could make wrong.
+ *
+ * Lite listings: a walk that looks at no file's attributes (find: getdents' types tell
+ * it the directories) need not have the Gofer statx every file. Read-ahead starts with
+ * whole attributes; once 2 048 files came so and fewer than one in 16 was looked up,
+ * it asks lite listings (READDIR_LITE_FILES: directories with attributes, files with
+ * type and inode number only); the first lookup of a lite listing's file turns it back
+ * (and drops the lite listings held), as tar, du and git status look at every file.
  */
 import { S_IFDIR, S_IFMT } from '../../../src/abi/fs';
 import { fsStats, now, type CachePolicy, type DirCache } from './cache';
@@ -21,8 +28,13 @@ const childOf = (rel: string, name: string): string => (rel === '' ? name : `${r
 export class DirPrefetch {
   /** Directories read (by path below the tree's root) since the last reset. */
   private readonly read = new Set<string>();
-  private readonly ready = new Map<string, { ents: HostDirent[]; at: number }>();
+  private readonly ready = new Map<string, { ents: HostDirent[]; at: number; lite: boolean }>();
   private held = 0;
+  /** Read-ahead asks lite listings (the walk looks at no file's attributes). */
+  private lite = false;
+  /** Files read ahead with attributes since the last decision, and lookups of files since. */
+  private filesListed = 0;
+  private filesUsed = 0;
 
   constructor(
     private readonly be: HostBackend,
@@ -36,6 +48,19 @@ export class DirPrefetch {
     this.ready.delete(rel);
     this.held -= r.ents.length;
     return this.policy.fresh(r.at) ? r : null;
+  }
+
+  /** A lookup found a file with its attributes in a listing. */
+  fileUsed(): void {
+    this.filesUsed++;
+  }
+
+  /** A lookup asked for a lite listing's file: the walk looks at files after all. */
+  lazyAsked(): void {
+    this.filesListed = this.filesUsed = 0;
+    if (!this.lite) return;
+    this.lite = false;
+    for (const [rel, r] of this.ready) if (r.lite) this.drop(rel);
   }
 
   /** The sandbox changed directory rel's entries: its read-ahead listing is stale. */
@@ -75,14 +100,21 @@ export class DirPrefetch {
         i++; // a name too long for a batch: read on demand
         continue;
       }
+      if (!this.lite && this.filesListed >= 2048) {
+        this.lite = this.filesUsed * 16 < this.filesListed;
+        this.filesListed = this.filesUsed = 0;
+      }
+      const lite = this.lite;
       const at = now();
-      const r = this.be.readdirMany!(rel, names.slice(i, j));
+      const r = this.be.readdirMany!(rel, names.slice(i, j), lite);
       if (typeof r === 'number' || r.length === 0) return;
       for (const { name, ents } of r) {
         if (typeof ents === 'number') continue; // too big or unreadable: on demand
-        this.ready.set(childOf(rel, name), { ents, at });
+        this.ready.set(childOf(rel, name), { ents, at, lite });
         this.held += ents.length;
+        if (!lite) for (const e of ents) if ((e.mode & S_IFMT) !== S_IFDIR) this.filesListed++;
         fsStats.readdirPrefetched++;
+        if (lite) fsStats.readdirLite++;
       }
       i += r.length;
       if (this.held > HELD_MAX) {
