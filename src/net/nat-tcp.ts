@@ -78,8 +78,23 @@ export class NatTcp {
     return l;
   }
 
+  /** Guest bytes handed to host sockets so far (progress, for linger.ts). */
+  get sentToHost(): number {
+    return sentTotal;
+  }
+
   get size(): number {
     return this.flows.size;
+  }
+
+  /** Flows with guest bytes (or the guest's FIN) not yet handed to the host socket. */
+  pendingToHost(): boolean {
+    for (const f of this.flows.values()) {
+      const ep = f.ep;
+      if (f.state !== 'open' || ep === null || f.closed) continue;
+      if (f.toHost !== null || ep.recvQ.bytes > 0 || (ep.rcvFin && !f.guestEof)) return true;
+    }
+    return false;
   }
 
   private onSyn(nic: Nic, v6: boolean, b: Buffer, off: number, len: number, src: Addr, dst: Addr, dport: number): TcpEndpoint | 'drop' | null {
@@ -191,6 +206,7 @@ export class NatTcp {
       const out = f.toHost;
       const w = n.netSockSend(f.fd, out, 0, out.length, 0, null);
       if (w < 0 && w !== -E.EAGAIN) return this.reset(f);
+      if (w > 0) sentTotal += w;
       f.toHost = w === out.length ? null : out.subarray(w < 0 ? 0 : w);
     }
     for (let i = 0; i < 64 && f.toHost === null && !f.guestEof; i++) {
@@ -282,11 +298,13 @@ function recvFill(b: Buffer, off: number, len: number): number {
  */
 let sendFd = -1;
 let sendState = 0;
+let sentTotal = 0;
 let sendRest: Buffer | null = null;
 function sendPiece(b: Uint8Array): boolean {
   if (sendState !== 0) return false;
   const buf = b as Buffer;
   const w = hn().netSockSend(sendFd, buf, 0, buf.length, 0, null);
+  if (w > 0) sentTotal += w;
   if (w === buf.length) return true;
   if (w < 0) {
     sendState = w;
