@@ -55,6 +55,13 @@ export class Kernel {
   nofileLimit = Infinity;
   /** --strace / --debug sinks (set by the CLI). */
   debug: ((msg: string) => void) | null = null;
+  /**
+   * Work that outlives init, as Linux's kernel outlives a process (a network stack's
+   * closing connections: data and FIN still to deliver). Asked by the run loop once init
+   * has exited: true while it still needs the loop (timers, host fds); each bounds
+   * itself, and the Sentry bounds them all (sentry.ts LINGER_MAX_MS).
+   */
+  readonly lingerers: Array<() => boolean> = [];
 
   /** Nanoseconds since the sandbox booted (monotonic), as a JS number. */
   nowNs(): number {

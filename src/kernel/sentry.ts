@@ -14,7 +14,7 @@ import type { Kernel } from './kernel';
 import { hostPoller } from '../waiter/host-poller';
 import { Task, TaskState } from './task';
 import type { ThreadGroup } from './thread-group';
-import { deliverPending, hasDeliverable, forceFault, onHostSignals, sendToTask } from './signal-delivery';
+import { deliverPending, hasDeliverable, forceFault, onHostSignals, sendToGroup, sendToTask } from './signal-delivery';
 import { reapHostExit } from './process-lifecycle';
 import { setOwnerLookup } from './futex';
 import { seccompCheck } from './seccomp/filter';
@@ -31,6 +31,11 @@ export interface SyscallTracer {
 
 /** Timer rounds one pass of the run loop may fire (fireDeadlines). */
 const ROUNDS = 8;
+/** The longest the loop goes on after init exited for kernel.lingerers (Linux's orphans may take longer: a bound of ours). */
+const LINGER_MAX_MS = 60_000;
+/** A lingering loop's longest sleep when the platform has no guest left to wait for. */
+const LINGER_NAP_MS = 20;
+const napCell = new Int32Array(new SharedArrayBuffer(4));
 
 export class Sentry {
   /** Guest task by host thread id. */
@@ -75,6 +80,33 @@ export class Sentry {
   /** Ends the loop as if init had exited with this wait status (the sandbox was saved). */
   finish(status: number): void {
     this.initStatus = status;
+    this.lingerEnd = -1; // saved: nothing is left to finish here
+  }
+  /** After init exited: when lingering stops (performance.now() ms; 0: not started, -1: no lingering). */
+  private lingerEnd = 0;
+
+  /** Whether the loop goes on after init's exit: a lingerer still has work, within LINGER_MAX_MS. */
+  private lingers(): boolean {
+    const ls = this.kernel.lingerers;
+    if (this.lingerEnd < 0 || ls.length === 0) return false;
+    const now = performance.now();
+    if (this.lingerEnd === 0) {
+      let busy = false;
+      for (const f of ls) if (f()) busy = true;
+      if (!busy) {
+        this.lingerEnd = -1;
+        return false;
+      }
+      this.lingerEnd = now + LINGER_MAX_MS;
+      // The guests left go as when a pid namespace's init dies (else the Sentry's end
+      // killed them): none runs on while the connections finish; their sockets close too.
+      for (const g of this.kernel.threadGroups.values()) if (g !== this.init && !g.zombie) sendToGroup(this, g, { signo: 9, code: 0x80 });
+      return true;
+    }
+    if (now >= this.lingerEnd) return false;
+    for (const f of ls) if (f()) return true;
+    this.lingerEnd = -1;
+    return false;
   }
 
   /** A SIGSEGV the Sentry may answer itself (deterministic mode: trapped CPUID/RDTSC); true: handled, registers set. */
@@ -102,7 +134,7 @@ export class Sentry {
     const prof = this.profile;
     for (;;) {
       if (this.loopHook !== null) this.loopHook();
-      if (this.initStatus !== null) {
+      if (this.initStatus !== null && !this.lingers()) {
         this.flushResume();
         return this.initStatus;
       }
@@ -129,6 +161,12 @@ export class Sentry {
           const ps = hp.pollSet();
           kind = p.wait(timeout, ps.fds, ps.events, ps.revents, ps.count);
         }
+      }
+      if (kind < 0 && this.initStatus !== null) {
+        // Lingering with no guest left (ptrace's wait says ECHILD at once): sleep instead.
+        if (prof !== null) prof.afterWait();
+        Atomics.wait(napCell, 0, 0, timeout < 0 || timeout > LINGER_NAP_MS ? LINGER_NAP_MS : timeout);
+        continue;
       }
       if (prof !== null) {
         prof.afterWait();

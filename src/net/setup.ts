@@ -24,6 +24,7 @@ import { NetPolicy, setPolicy } from './policy';
 import { startBroker } from './host-io';
 import { attachUserNet, type UserNet } from './user-net';
 import { publishPorts, type Publish } from './publish';
+import { stackLingerer } from './linger';
 
 export interface NetOptions {
   mode: NetworkMode;
@@ -115,7 +116,7 @@ function ipIn(netns: string, args: string[]): string {
   return execFileSync('nsenter', [`--net=${netns}`, 'ip', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-export function setupNetwork(kernel: { nowNs(): number }, o: NetOptions): Stack | null {
+export function setupNetwork(kernel: { nowNs(): number; lingerers?: Array<() => boolean> }, o: NetOptions): Stack | null {
   const policy = new NetPolicy(o.allowNet ?? [], o.denyNet ?? [], o.debug ?? null);
   setPolicy(kernel, policy);
   const publish = o.publish ?? [];
@@ -135,14 +136,18 @@ export function setupNetwork(kernel: { nowNs(): number }, o: NetOptions): Stack 
   const stack = loopbackStack(kernel);
   if (o.pcap !== null) stack.pcap = new PcapWriter(o.pcap, clock.nowNs);
   if (o.netns !== null || (o.tap ?? null) !== null) attachNamespace(stack, o.netns ?? '', o.tap ?? null, o.debug);
+  let nat: UserNet | null = null;
   if (o.mode === 'user') {
     startBroker(kernel);
-    userNets.set(kernel, attachUserNet(kernel, stack, clock, policy.empty ? null : policy, o.debug ?? null));
+    nat = attachUserNet(kernel, stack, clock, policy.empty ? null : policy, o.debug ?? null);
+    userNets.set(kernel, nat);
   } else if (publish.length > 0) {
     startBroker(kernel);
   }
   publishPorts(kernel, stack, publish, o.debug ?? null);
   setNetwork(kernel, o.mode, stack);
+  // Closing connections are finished after the guest exits (linger.ts).
+  kernel.lingerers?.push(stackLingerer(stack, nat?.tcp ?? null));
   return stack;
 }
 

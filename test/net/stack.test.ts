@@ -249,6 +249,51 @@ describe('TCP over a wire', () => {
     expect(c.totalRetrans).toBe(2); // the probe (segment 10) and the repair (segment 9)
   });
 
+  it('a retransmission lost inside recovery is found by RACK in milliseconds, not by a 200 ms RTO', () => {
+    // The 30th data segment is lost, and so is its first retransmission (sent in SACK
+    // recovery). New data sent after that retransmission is SACKed: RACK (RFC 8985) calls
+    // the retransmission lost a reordering window later and sends it a third time.
+    const { clock, a, b, wa } = pair();
+    const { c, s } = connectPair(clock, a, b, B4, 2);
+    c.nodelay = true;
+    const tcpOff = (f: Buffer): number => 14 + (f[14] & 15) * 4;
+    const payload = (f: Buffer): number => {
+      if (f.readUInt16BE(12) !== 0x0800 || f[23] !== 6) return 0;
+      const ihl = (f[14] & 15) * 4;
+      return f.readUInt16BE(16) - ihl - (f[tcpOff(f) + 12] >> 4) * 4;
+    };
+    let dataFrames = 0;
+    let target = -1;
+    let drops = 0;
+    wa.lossy = (f) => {
+      if (payload(f) === 0) return false;
+      const seq = f.readUInt32BE(tcpOff(f) + 4);
+      if (++dataFrames === 30) target = seq;
+      if (seq !== target || drops === 2) return false;
+      drops++;
+      return true;
+    };
+    const d = Buffer.alloc(200 * c.mss);
+    for (let i = 0; i < d.length; i++) d[i] = (i * 7 + 3) & 0xff;
+    const t0 = clock.now;
+    const rd = Buffer.alloc(64 * 1024);
+    const got: Buffer[] = [];
+    let sent = 0;
+    let n = 0;
+    clock.run(() => {
+      if (sent < d.length) {
+        const w = c.write(d.subarray(sent), true, false);
+        if (w > 0) sent += w;
+      }
+      for (let k; (k = s.read(rd, false)) > 0; n += k) got.push(Buffer.from(rd.subarray(0, k)));
+      return n === d.length && c.sndUna === c.sndMax;
+    }, 30_000);
+    expect(drops).toBe(2); // the segment and its first retransmission
+    expect(Buffer.concat(got).equals(d)).toBe(true);
+    // Fake clock: an RTO could not fire before 200 ms.
+    expect((clock.now - t0) / 1e6).toBeLessThan(100);
+  });
+
   it('IPv6 with neighbour discovery', () => {
     const { clock, a, b } = pair();
     const { c, s } = connectPair(clock, a, b, B6, 10);

@@ -204,6 +204,46 @@ c.shutdown(socket.SHUT_WR); print('up', c.recv(200).decode(), h.hexdigest())
   }, 180_000);
 });
 
+describe.skipIf(!ok)('network mode user: a guest that exits at once', () => {
+  it('what it wrote just before _exit still reaches the peer, then its FIN; the exit status is the guest\'s', async () => {
+    // As Linux's kernel finishes a dead process's connections, the Sentry's stack goes on
+    // after the guest's exit until they are acknowledged (src/net/linger.ts). The peer
+    // reads slowly through a small buffer, so that at the guest's exit its send queue is
+    // full (4 MiB) and the gateway's and the host sockets' buffers too: all that must
+    // still arrive.
+    const p = vethPair();
+    const peer = `
+import socket, hashlib, time
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)  # no autotuning up to 32 MB
+l.bind(('${PEER_V4}', 7301)); l.listen()
+print('ready', flush=True)
+c, _ = l.accept(); h = hashlib.sha256(); n = 0
+while True:
+    d = c.recv(1 << 16)
+    if not d: break
+    h.update(d); n += len(d); time.sleep(0.003)
+print('got', n, h.hexdigest(), flush=True)
+`;
+    const rcv = track(inNs(p.peerNs, ['python3', '-c', peer]));
+    await rcv.waitFor('ready');
+    const guest = `
+import socket, hashlib, os
+blk = hashlib.sha256(b'y').digest() * 4096
+c = socket.create_connection(('${PEER_V4}', 7301))
+for i in range(256): c.sendall(blk)
+os._exit(7)
+`;
+    const g = track(userMode(p.sandboxNs, ['-c', guest]));
+    expect(await g.done, g.err()).toBe(7);
+    expect(await rcv.done).toBe(0);
+    const blk = Buffer.concat(Array(4096).fill(createHash('sha256').update('y').digest()));
+    const want = createHash('sha256');
+    for (let i = 0; i < 256; i++) want.update(blk);
+    expect(rcv.out().trim().split('\n').pop()).toBe(`got ${256 * blk.length} ${want.digest('hex')}`);
+  }, 120_000);
+});
+
 describe.skipIf(!ok)('network mode user: resets', () => {
   it('a reset passes through the NAT both ways', async () => {
     const p = vethPair();

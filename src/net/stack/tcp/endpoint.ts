@@ -17,6 +17,7 @@ import { TcpState, canSend } from './state';
 import { add, diff } from './seq';
 import { SYN, RST, ACK } from './segment';
 import { output, sendControl, onRto, onDelayedAck, onPersist, onKeepalive, onProbe, sendWindowUpdateIfNeeded } from './output';
+import { rackDetect } from './rack';
 import { onEntropySeeded, randomBelow, randomUint32 } from '../../../determinism/entropy';
 
 // poll bits (src/abi/fs)
@@ -100,6 +101,8 @@ export class TcpEndpoint implements Binding {
   rexmitNext = 0;
   /** snd_max when a tail loss probe went out (one per flight), or -1. */
   tlpHigh = -1;
+  /** This recovery's retransmissions, flat [seq, end, sentMs, sndMax] (rack.ts). */
+  rackRecs: number[] = [];
   cc: NewReno;
   readonly rtt = new RttEstimator();
   retries = 0;
@@ -119,6 +122,8 @@ export class TcpEndpoint implements Binding {
   readonly burstTimer: StackTimer;
   /** Tail loss probe (RFC 8985 §7): a lost tail is found in ~2 RTTs, not an RTO. */
   readonly probeTimer: StackTimer;
+  /** RACK's reordering window running out for a retransmission that may be lost (rack.ts). */
+  readonly rackTimer: StackTimer;
 
   // options the socket sets
   nodelay = false;
@@ -174,6 +179,7 @@ export class TcpEndpoint implements Binding {
     this.waitTimer = new StackTimer(c, () => this.finalClose());
     this.burstTimer = new StackTimer(c, () => output(this));
     this.probeTimer = new StackTimer(c, () => onProbe(this));
+    this.rackTimer = new StackTimer(c, () => rackDetect(this));
     this.cc = new NewReno(this.mss);
   }
 
@@ -413,6 +419,7 @@ export class TcpEndpoint implements Binding {
     this.waitTimer.cancel();
     this.burstTimer.cancel();
     this.probeTimer.cancel();
+    this.rackTimer.cancel();
   }
 
   /** Releases the 4-tuple and the port: TIME_WAIT over, or an orphan done. */

@@ -13,6 +13,7 @@ import { add, diff, gt, ge, lt, le } from './seq';
 
 /** Smallest in-order payload kept in its frame's buffer (a 64 KiB block) rather than copied. */
 const KEEP_MIN = 16 * 1024;
+import { rackDetect } from './rack';
 import { output, sendAck, scheduleAck, sendSeg, retransmitFirst, wakeWriter, updateScoreboard, pruneScoreboard, retransmitHole, armProbe, sackSaysLost } from './output';
 
 /** Applies the options of a SYN (or SYN-ACK) to the connection. */
@@ -313,6 +314,8 @@ function processAck(ep: TcpEndpoint, seg: Segment): number {
       if (!retransmitHole(ep)) cc.cwnd += ep.mss;
     } else if (cc.dupAcks === 3 || sackSaysLost(ep)) startRecovery(ep);
   }
+  // RACK: a retransmission of this recovery that is lost again (rack.ts).
+  if (ep.rackRecs.length) rackDetect(ep);
   // Window update (RFC 9293: SND.WL1/WL2).
   if (lt(ep.sndWl1, seg.seq) || (ep.sndWl1 === seg.seq && le(ep.sndWl2, ack))) {
     const opened = wndScaled > ep.sndWnd;

@@ -11,6 +11,7 @@ import { SYN, FIN, RST, ACK, PSH, writeOptions, type OutOpts } from './segment';
 import { add, diff, gt, lt } from './seq';
 import { sumBytes, finish, fold, pseudoSum } from '../checksum';
 import { IPPROTO_TCP } from '../ipv4';
+import { rackRecord, rackReset } from './rack';
 
 const opts: OutOpts = { mss: 0, wscale: -1, sackOk: false, ts: false, tsVal: 0, tsEcr: 0, sack: null, sackCount: 0 };
 const sackBuf = new Uint32Array(8);
@@ -348,6 +349,7 @@ export function retransmitHole(ep: TcpEndpoint): boolean {
   ep.stack.mib.tcpRetransSegs++;
   ep.rttSeq = -1;
   sendSeg(ep, seq, ACK, len);
+  rackRecord(ep, seq, len);
   ep.rexmitNext = add(seq, len);
   return true;
 }
@@ -376,6 +378,7 @@ export function retransmitFirst(ep: TcpEndpoint): void {
   ep.stack.mib.tcpRetransSegs++;
   ep.rttSeq = -1;
   sendSeg(ep, ep.sndUna, ACK | (finHere ? FIN : 0) | (dataLen > 0 ? PSH : 0), dataLen);
+  rackRecord(ep, ep.sndUna, dataLen);
 }
 
 export function onRto(ep: TcpEndpoint): void {
@@ -401,6 +404,7 @@ export function onRto(ep: TcpEndpoint): void {
   ep.cc.onTimeout(ep.flight);
   ep.tlpHigh = -1;
   ep.probeTimer.cancel();
+  rackReset(ep);
   // Go back to the first unacknowledged byte; the receiver's reassembly keeps what arrived.
   ep.sndNxt = ep.sndUna;
   ep.totalRetrans++;

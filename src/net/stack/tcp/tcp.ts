@@ -65,6 +65,26 @@ export class Tcp {
     for (const l of this.conns.values()) yield* l;
   }
 
+  /**
+   * Closed sockets' connections still delivering: data or FIN not yet acknowledged
+   * (FIN_WAIT1, CLOSING, LAST_ACK), which Linux's kernel finishes after the process.
+   */
+  closingOrphans(): number {
+    let n = 0;
+    let acked = 0;
+    for (const ep of this.allConns()) {
+      const st = ep.state;
+      if (ep.orphan && (st === TcpState.FIN_WAIT1 || st === TcpState.CLOSING || st === TcpState.LAST_ACK)) {
+        n++;
+        acked += ep.bytesAcked;
+      }
+    }
+    this.closingAcked = acked;
+    return n;
+  }
+  /** Bytes the peers acknowledged of the connections closingOrphans() last counted (their progress). */
+  closingAcked = 0;
+
   childrenOf(listener: TcpEndpoint): TcpEndpoint[] {
     const out: TcpEndpoint[] = [];
     for (const ep of this.allConns()) if (ep.parent === listener) out.push(ep);
