@@ -351,7 +351,7 @@ export class Vfs {
    * execve's open: a regular file the caller may execute. For execveat pass the dirfd and
    * flags (AT_EMPTY_PATH: the fd itself; AT_SYMLINK_NOFOLLOW: a final symlink is ELOOP).
    */
-  openExec(c: FsCaller, path: string, dirfd = AT_FDCWD, flags = 0): { file: FileDescription; path: string } | number {
+  openExec(c: FsCaller, path: string, dirfd = AT_FDCWD, flags = 0): { file: FileDescription; path: string; dev: number; ino: number } | number {
     if (flags & ~(0x100 | 0x1000)) return -E.EINVAL;
     const d = this.lookupAt(c, dirfd, path, (flags & 0x100) === 0, (flags & 0x1000) !== 0);
     if (typeof d === 'number') return d;
@@ -363,7 +363,10 @@ export class Vfs {
     const f = inode.open(O_RDONLY);
     if (typeof f === 'number') return f;
     f.dentry = d;
-    return { file: f, path: this.pathOf(c.fsCtx.root, d) };
+    // The device and inode its mappings show in /proc/PID/maps, as stat(2) gives them.
+    const st = f.stat();
+    const [dev, ino] = typeof st === 'number' ? [0, 0] : [st.dev, st.ino];
+    return { file: f, path: this.pathOf(c.fsCtx.root, d), dev, ino };
   }
 
   // ---------------------------------------------------------------- metadata
