@@ -6,7 +6,7 @@
  * this way: every source is a sandbox path.
  */
 import { nsCapable, CAP_SYS_ADMIN } from '../../src/auth/capabilities';
-import { hideIn, mountMadeIn, mountNsInUse, onlyIn, setNsRoot, visibleTop } from './mount-ns';
+import { hideIn, mountMadeIn, mountNsInUse, onlyIn, seesMount, setNsRoot, visibleTop, type MntNs } from './mount-ns';
 import { bindTree, MOUNT_MAX, subtree, umountTree } from './mount-tree';
 import { changePropagation, inheritPropagation, isUnbindable, propagationType } from './propagation';
 import { propagateMount, propagateUmount } from './propagate';
@@ -64,6 +64,27 @@ function below(d: Dentry, root: Dentry): boolean {
     x = x.mountpoint ?? x.parent;
   }
   return false;
+}
+
+/**
+ * Per namespace, a mount pivot_root could not move (the sandbox's root, or one other
+ * namespaces see) -> the copy of it this namespace got at put_old. A path that still
+ * reaches the original (runc's fd to the old root, opened before the pivot) stands for
+ * the copy there, as on Linux, where the old root mount itself moves: so umount2(".",
+ * MNT_DETACH) after fchdir to it detaches the old root.
+ */
+const pivotCopies = new WeakMap<object, WeakMap<Mount, Mount>>();
+const INIT_NS_KEY = {};
+
+/** The mount m stands for in ns: the copy pivot_root made of it there (while mounted), or m. */
+function asSeenIn(ns: MntNs, m: Mount): Mount {
+  let x = m;
+  for (let n = 0; n < 64; n++) {
+    const c = pivotCopies.get(ns ?? INIT_NS_KEY)?.get(x);
+    if (c === undefined || c.mountpoint === null || !seesMount(ns, c.root)) break;
+    x = c;
+  }
+  return x;
 }
 
 /** The top of what is mounted on d, as the caller's namespace sees it. */
@@ -174,12 +195,13 @@ export function umount(vfs: Vfs, c: FsCaller, target: string, flags: number, cre
   // LOOKUP_MOUNTPOINT: the last component goes up to the topmost mount on it, so
   // umount2(".") after mounting over the cwd (or pivot_root(".", ".")) takes that mount.
   t = topIn(t);
-  const m = mountRootOf(t);
-  if (m === null || m.mountpoint === null || t === vfs.rootDentry) return -E.EINVAL;
+  const ns = c.fsCtx.mntNs;
+  const found = mountRootOf(t);
+  const m = found === null ? null : asSeenIn(ns, found);
+  if (m === null || m.mountpoint === null || (t === vfs.rootDentry && m === found)) return -E.EINVAL;
   if (flags & MNT_EXPIRE) return -E.EAGAIN;
   // The sandbox's own mounts stay: under /proc lies the host's (Linux: MNT_LOCKED).
   if (m.locked) return -E.EINVAL;
-  const ns = c.fsCtx.mntNs;
   const tree = subtree(vfs, ns, m);
   // Mounts on it: only a lazy umount takes them along (they go with it, locked or not:
   // nothing they cover shows, since their parent is gone too).
@@ -244,6 +266,9 @@ export function pivotRoot(vfs: Vfs, c: FsCaller, newRoot: string, putOld: string
     if (typeof r === 'number') return r;
     r.copyFlags(rm);
     r.locked = rm.locked;
+    let copies = pivotCopies.get(ns ?? INIT_NS_KEY);
+    if (copies === undefined) pivotCopies.set(ns ?? INIT_NS_KEY, (copies = new WeakMap()));
+    copies.set(rm, r);
   }
   setNsRoot(ns, n);
   for (const f of contexts) {
