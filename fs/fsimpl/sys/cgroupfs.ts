@@ -12,6 +12,7 @@ import type { Inode } from '../../vfs/inode';
 import type { Kernel } from '../../../src/kernel/kernel';
 import type { ThreadGroup } from '../../../src/kernel/thread-group';
 import { Cgroup, cgroupRoot, moveToCgroup, pidsIn, procsOf } from '../../../src/kernel/cgroup';
+import { releaseGroupPrograms } from '../../../src/kernel/cgroup-bpf';
 import { currentCaller } from '../../vfs/caller';
 import { tmpfsBudget } from '../../vfs/space-budget';
 import { processUsage, hostStatus } from '../../../src/kernel/time/cputime';
@@ -103,8 +104,14 @@ class CgroupDir extends SynthDir {
     // Linux: a group with live processes or child groups cannot go.
     if (c.children.size > 0 || procsOf(this.kernel, c).length > 0) return -E.EBUSY;
     this.cg.children.delete(name);
+    releaseGroupPrograms(c);
     return 0;
   }
+}
+
+/** The group a directory of this hierarchy stands for (bpf(2)'s target fd), or null. */
+export function cgroupOfDir(i: Inode): Cgroup | null {
+  return i instanceof CgroupDir ? i.cg : null;
 }
 
 const dirs = new WeakMap<Cgroup, CgroupDir>();
