@@ -155,7 +155,9 @@ export class Tmpfs extends FileSystem {
   override superOptions(): string | null {
     if (!this.shown) return null;
     const inodes = this.maxInodes === this.defaultInodes ? null : this.maxInodes;
-    return showTmpfsOptions({ blocks: this.maxBlocks, inodes, mode: this.rootMode, uid: this.rootInode.uid, gid: this.rootInode.gid });
+    // A size equal to the default (half the RAM's pages: size=50%) is not shown either.
+    const blocks = this.maxBlocks === Math.floor(Tmpfs.ramBytes() / 4096 / 2) ? null : this.maxBlocks;
+    return showTmpfsOptions({ blocks, inodes, mode: this.rootMode, uid: this.rootInode.uid, gid: this.rootInode.gid });
   }
 
   /** One more inode (a new file, a hard link); false past nr_inodes. */
