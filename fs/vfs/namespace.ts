@@ -13,6 +13,7 @@ import { propagateMount, propagateUmount } from './propagate';
 import type { Mount, MountFlags } from './mount';
 import * as E from '../../src/abi/errno';
 import type { Credentials } from '../../src/auth/credentials';
+import { toKid } from '../../src/auth/userns';
 import type { Dentry } from './dentry';
 import type { FileSystem } from './inode';
 import type { Vfs, FsCaller } from './vfs';
@@ -114,7 +115,9 @@ export function mount(
     if (!(flags & MS_BIND)) {
       // A read-only host tree stays read-only whatever the guest asks.
       if (!ro && m.fs.hostReadonly) return -E.EACCES;
-      const r = m.fs.reconfigure(data);
+      const k = m.fs.type === 'tmpfs' ? tmpfsKernelIds(data, c.creds) : data;
+      if (typeof k === 'number') return k;
+      const r = m.fs.reconfigure(k);
       if (r < 0) return r;
       m.fs.readonly = ro || m.fs.hostReadonly;
     }
@@ -170,7 +173,16 @@ export function mount(
   if (type === null) return -E.EINVAL;
   if (vfs.mounts.length >= MOUNT_MAX) return -E.ENOSPC;
   const make = vfs.fsTypes.get(type);
-  const fs = make === undefined ? -E.ENODEV : make(source ?? '', data);
+  // A new tmpfs's root belongs to the mounter (shmem: current_fsuid/fsgid, kernel ids as
+  // Credentials hold them) unless uid=/gid= say otherwise: rootless runc makes /dev/pts in its /dev.
+  let opts = data;
+  if (type === 'tmpfs') {
+    const k = tmpfsKernelIds(data, c.creds);
+    if (typeof k === 'number') return k;
+    const own = c.creds.fsuid !== 0 || c.creds.fsgid !== 0;
+    opts = own ? `uid=${c.creds.fsuid},gid=${c.creds.fsgid}${k ? `,${k}` : ''}` : k;
+  }
+  const fs = make === undefined ? -E.ENODEV : make(source ?? '', opts);
   if (typeof fs === 'number') return fs;
   // A filesystem already mounted (one hierarchy, as cgroup2) is read-only on this mount only.
   if (flags & MS_RDONLY && !vfs.mounts.some((x) => x.fs === fs)) fs.readonly = true;
@@ -179,6 +191,26 @@ export function mount(
   mountMadeIn(ns, m.root);
   propagateMount(vfs, ns, m);
   return 0;
+}
+
+/**
+ * tmpfs's uid=/gid= name ids of the mounter's user namespace: as kernel ids for the
+ * tmpfs (which keeps kernel ids), EINVAL for one with no mapping (shmem_parse_one).
+ */
+function tmpfsKernelIds(data: string | null, creds: Credentials): string | null | number {
+  if (data === null || creds.userns === null) return data;
+  const out: string[] = [];
+  for (const tok of data.split(',')) {
+    const m = /^(uid|gid)=(\d+)$/.exec(tok);
+    if (m === null) {
+      out.push(tok);
+      continue;
+    }
+    const k = toKid(creds.userns, Number(m[2]), m[1] === 'gid');
+    if (k < 0) return -E.EINVAL;
+    out.push(`${m[1]}=${k}`);
+  }
+  return out.join(',');
 }
 
 /** CAP_SYS_ADMIN in the user namespace that owns the caller's mount namespace. */
