@@ -158,7 +158,8 @@ export function mount(
     if (source === null) return -E.EFAULT;
     const s = vfs.lookup(c, -100, source, true);
     if (typeof s === 'number') return s;
-    if (s.inode.isDir !== t.inode.isDir) return s.inode.isDir ? -E.ENOTDIR : -E.EINVAL;
+    // graft_tree: a file onto a directory or a directory onto a file (runc falls back to a tmpfs mask on it).
+    if (s.inode.isDir !== t.inode.isDir) return -E.ENOTDIR;
     const rec = (flags & MS_REC) !== 0;
     if (!rec && s.inode.isDir && coversLocked(vfs, s)) return -E.EINVAL;
     if (s.mnt !== null && isUnbindable(s.mnt, ns)) return -E.EINVAL;

@@ -8,7 +8,8 @@
  *   namespace), a slave that receives but does not send, umount propagated, private and
  *   unbindable mounts, mountinfo's shared:/master:/unbindable. Its two processes take
  *   turns through pipes: nothing depends on scheduling;
- * - cp_pipe_attr: fchown/fchmod of a pipe, which runc does to its stdio under podman;
+ * - cp_pipe_attr: fchown/fchmod of a pipe, which runc does to its stdio under podman, and
+ *   of a socket (conmon's before bind);
  * - cp_exe_gone: /proc/self/exe once the program's file is unlinked (runc runs so).
  * - cp_userns_tmpfs: as rootless runc in its user namespace: uid_map/gid_map written as a
  *   C string with its NUL, a tmpfs whose root is the mounter's, uid=/gid= in its own ids.

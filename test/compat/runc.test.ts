@@ -5,7 +5,9 @@
  *   opens with EPERM, 1:3 opens), and its jail (pivot_root(".", "."), then
  *   umount2(".", MNT_DETACH) at the old root's fd) succeeds;
  * - rootless (`runc spec --rootless`, run as uid 1000 in the sandbox): its maps written
- *   as C strings, /dev a tmpfs the container's root owns, the same jail.
+ *   as C strings, /dev a tmpfs the container's root owns, the same jail;
+ * - podman run --rootfs with runc as its runtime (conmon's fchmod of its socket, runc's
+ *   masks of directories with /dev/null falling back to a tmpfs on ENOTDIR).
  */
 import * as nfs from 'node:fs';
 import * as os from 'node:os';
@@ -16,6 +18,7 @@ import { explain, runNative, runSandbox } from '../helpers/run';
 const RUNC = '/usr/sbin/runc';
 const BUSYBOX = '/bin/busybox';
 const SETPRIV = '/usr/bin/setpriv';
+const PODMAN = '/usr/bin/podman';
 const root = process.getuid?.() === 0;
 
 /** A bundle in a new temporary directory: rootfs with busybox, config.json from `runc spec` edited by `edit`. */
@@ -75,4 +78,19 @@ describe.skipIf(!root || !nfs.existsSync(RUNC) || !nfs.existsSync(BUSYBOX))('run
       nfs.rmSync(dir, { recursive: true, force: true });
     }
   }, 90_000);
+
+  it.skipIf(!nfs.existsSync(PODMAN) || !nfs.existsSync('/usr/bin/conmon'))('podman run --rootfs, with runc', async () => {
+    const dir = await bundle(false, () => undefined);
+    try {
+      const r = await runSandbox([PODMAN, '--cgroup-manager=cgroupfs', '--events-backend=file', '--runtime', RUNC, '--storage-driver', 'vfs',
+        '--root', path.join(dir, 'store'), '--runroot', path.join(dir, 'run'), 'run', '--rm', '--ulimit', 'nofile=1024:1024',
+        '--ulimit', 'nproc=4096:4096', '--network', 'none', '--rootfs', path.join(dir, 'rootfs'),
+        '/bin/busybox', 'sh', '-c', 'echo in podman; /bin/busybox cat /proc/self/cgroup | /bin/busybox grep -c libpod'],
+      { timeoutMs: 150_000, env: { HOME: dir } });
+      expect(r.code, explain(r)).toBe(0);
+      expect(r.stdout, explain(r)).toBe('in podman\n1\n');
+    } finally {
+      nfs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
