@@ -8,6 +8,7 @@ import { boundingOf, capsOf, ownCapable, CAP_SYS_RESOURCE } from '../../../src/a
 import { seenGid, seenUid, userNsLimits, USERNS_MAX_DEFAULT, type UserNamespace } from '../../../src/auth/userns';
 import { filterCount } from '../../../src/kernel/seccomp/filter';
 import { MemInode } from './mem-file';
+import { statmText } from './statm';
 import { procSysvipcShm } from '../../../src/kernel/ipc/shm';
 import { procSysvipcSem } from '../../../src/kernel/ipc/sem';
 import { procSysvipcMsg } from '../../../src/kernel/ipc/msg';
@@ -185,7 +186,7 @@ export function createProcFs(vfs: Vfs, kernel: Kernel, pidNs: PidNamespace | nul
     const list: Array<[string, () => Inode]> = [
       ['stat', file(K('stat'), () => statLine(t, t.tg, state, v))],
       ['status', file(K('status'), () => statusText(t, state, v, pidNs, self()?.creds.userns ?? null))],
-      ['statm', file(K('statm'), () => `${Math.floor(vmBytes(t) / 4096)} 0 0 0 0 0 0\n`)],
+      ['statm', file(K('statm'), () => statmText(t))],
       ['cmdline', file(K('cmdline'), () => stringsBytes(tg.argv))],
       ['environ', file(K('environ'), () => stringsBytes(tg.envp), 0o400)],
       ['comm', file(K('comm'), () => (t.comm || baseName(tg.exePath)) + '\n', 0o644, (d) => {
