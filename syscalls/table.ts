@@ -44,6 +44,7 @@ import * as aio from './aio';
 import * as keys from './keys';
 import * as nsys from './namespaces';
 import * as fanotify from './fanotify';
+import * as bpfsys from './bpf';
 
 const ok = (name: string, fn: SyscallHandler) => ({ name, support: 'supported' as const, fn });
 const partial = (name: string, fn: SyscallHandler, note: string) => ({ name, support: 'partial' as const, fn, note });
@@ -373,7 +374,7 @@ const lines: Record<number, Line> = {
   318: ok('getrandom', misc.getrandom),
   319: ok('memfd_create', memfd.memfd_create),
   320: none('kexec_file_load'),
-  321: none('bpf'),
+  321: partial('bpf', bpfsys.bpf, 'cgroup device programs only (PROG_LOAD of CGROUP_DEVICE, PROG_ATTACH/DETACH/QUERY for BPF_CGROUP_DEVICE, PROG_GET_NEXT_ID, PROG_GET_FD_BY_ID, OBJ_GET_INFO_BY_FD), enforced at device open and mknod; CGROUP_SKB programs load but do not attach; no helper calls, no maps, other program types EINVAL'),
   322: ok('execveat', proc.execveat),
   323: none('userfaultfd'),
   324: partial('membarrier', rseqsys.membarrier, 'every command; the barrier is the Sentry\'s context switch (exact on one CPU, the default pinning)'),

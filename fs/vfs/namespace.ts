@@ -6,13 +6,14 @@
  * this way: every source is a sandbox path.
  */
 import { nsCapable, CAP_SYS_ADMIN } from '../../src/auth/capabilities';
-import { hideIn, mountMadeIn, mountNsInUse, onlyIn, setNsRoot, visibleTop } from './mount-ns';
+import { hideIn, mountMadeIn, mountNsInUse, onlyIn, seesMount, setNsRoot, visibleTop, type MntNs } from './mount-ns';
 import { bindTree, MOUNT_MAX, subtree, umountTree } from './mount-tree';
 import { changePropagation, inheritPropagation, isUnbindable, propagationType } from './propagation';
 import { propagateMount, propagateUmount } from './propagate';
 import type { Mount, MountFlags } from './mount';
 import * as E from '../../src/abi/errno';
 import type { Credentials } from '../../src/auth/credentials';
+import { toKid } from '../../src/auth/userns';
 import type { Dentry } from './dentry';
 import type { FileSystem } from './inode';
 import type { Vfs, FsCaller } from './vfs';
@@ -66,6 +67,27 @@ function below(d: Dentry, root: Dentry): boolean {
   return false;
 }
 
+/**
+ * Per namespace, a mount pivot_root could not move (the sandbox's root, or one other
+ * namespaces see) -> the copy of it this namespace got at put_old. A path that still
+ * reaches the original (runc's fd to the old root, opened before the pivot) stands for
+ * the copy there, as on Linux, where the old root mount itself moves: so umount2(".",
+ * MNT_DETACH) after fchdir to it detaches the old root.
+ */
+const pivotCopies = new WeakMap<object, WeakMap<Mount, Mount>>();
+const INIT_NS_KEY = {};
+
+/** The mount m stands for in ns: the copy pivot_root made of it there (while mounted), or m. */
+function asSeenIn(ns: MntNs, m: Mount): Mount {
+  let x = m;
+  for (let n = 0; n < 64; n++) {
+    const c = pivotCopies.get(ns ?? INIT_NS_KEY)?.get(x);
+    if (c === undefined || c.mountpoint === null || !seesMount(ns, c.root)) break;
+    x = c;
+  }
+  return x;
+}
+
 /** The top of what is mounted on d, as the caller's namespace sees it. */
 function topIn(d: Dentry): Dentry {
   return mountNsInUse() ? visibleTop(d) : d.top();
@@ -93,7 +115,9 @@ export function mount(
     if (!(flags & MS_BIND)) {
       // A read-only host tree stays read-only whatever the guest asks.
       if (!ro && m.fs.hostReadonly) return -E.EACCES;
-      const r = m.fs.reconfigure(data);
+      const k = m.fs.type === 'tmpfs' ? tmpfsKernelIds(data, c.creds) : data;
+      if (typeof k === 'number') return k;
+      const r = m.fs.reconfigure(k);
       if (r < 0) return r;
       m.fs.readonly = ro || m.fs.hostReadonly;
     }
@@ -134,7 +158,8 @@ export function mount(
     if (source === null) return -E.EFAULT;
     const s = vfs.lookup(c, -100, source, true);
     if (typeof s === 'number') return s;
-    if (s.inode.isDir !== t.inode.isDir) return s.inode.isDir ? -E.ENOTDIR : -E.EINVAL;
+    // graft_tree: a file onto a directory or a directory onto a file (runc falls back to a tmpfs mask on it).
+    if (s.inode.isDir !== t.inode.isDir) return -E.ENOTDIR;
     const rec = (flags & MS_REC) !== 0;
     if (!rec && s.inode.isDir && coversLocked(vfs, s)) return -E.EINVAL;
     if (s.mnt !== null && isUnbindable(s.mnt, ns)) return -E.EINVAL;
@@ -149,7 +174,16 @@ export function mount(
   if (type === null) return -E.EINVAL;
   if (vfs.mounts.length >= MOUNT_MAX) return -E.ENOSPC;
   const make = vfs.fsTypes.get(type);
-  const fs = make === undefined ? -E.ENODEV : make(source ?? '', data);
+  // A new tmpfs's root belongs to the mounter (shmem: current_fsuid/fsgid, kernel ids as
+  // Credentials hold them) unless uid=/gid= say otherwise: rootless runc makes /dev/pts in its /dev.
+  let opts = data;
+  if (type === 'tmpfs') {
+    const k = tmpfsKernelIds(data, c.creds);
+    if (typeof k === 'number') return k;
+    const own = c.creds.fsuid !== 0 || c.creds.fsgid !== 0;
+    opts = own ? `uid=${c.creds.fsuid},gid=${c.creds.fsgid}${k ? `,${k}` : ''}` : k;
+  }
+  const fs = make === undefined ? -E.ENODEV : make(source ?? '', opts);
   if (typeof fs === 'number') return fs;
   // A filesystem already mounted (one hierarchy, as cgroup2) is read-only on this mount only.
   if (flags & MS_RDONLY && !vfs.mounts.some((x) => x.fs === fs)) fs.readonly = true;
@@ -158,6 +192,26 @@ export function mount(
   mountMadeIn(ns, m.root);
   propagateMount(vfs, ns, m);
   return 0;
+}
+
+/**
+ * tmpfs's uid=/gid= name ids of the mounter's user namespace: as kernel ids for the
+ * tmpfs (which keeps kernel ids), EINVAL for one with no mapping (shmem_parse_one).
+ */
+function tmpfsKernelIds(data: string | null, creds: Credentials): string | null | number {
+  if (data === null || creds.userns === null) return data;
+  const out: string[] = [];
+  for (const tok of data.split(',')) {
+    const m = /^(uid|gid)=(\d+)$/.exec(tok);
+    if (m === null) {
+      out.push(tok);
+      continue;
+    }
+    const k = toKid(creds.userns, Number(m[2]), m[1] === 'gid');
+    if (k < 0) return -E.EINVAL;
+    out.push(`${m[1]}=${k}`);
+  }
+  return out.join(',');
 }
 
 /** CAP_SYS_ADMIN in the user namespace that owns the caller's mount namespace. */
@@ -174,12 +228,13 @@ export function umount(vfs: Vfs, c: FsCaller, target: string, flags: number, cre
   // LOOKUP_MOUNTPOINT: the last component goes up to the topmost mount on it, so
   // umount2(".") after mounting over the cwd (or pivot_root(".", ".")) takes that mount.
   t = topIn(t);
-  const m = mountRootOf(t);
-  if (m === null || m.mountpoint === null || t === vfs.rootDentry) return -E.EINVAL;
+  const ns = c.fsCtx.mntNs;
+  const found = mountRootOf(t);
+  const m = found === null ? null : asSeenIn(ns, found);
+  if (m === null || m.mountpoint === null || (t === vfs.rootDentry && m === found)) return -E.EINVAL;
   if (flags & MNT_EXPIRE) return -E.EAGAIN;
   // The sandbox's own mounts stay: under /proc lies the host's (Linux: MNT_LOCKED).
   if (m.locked) return -E.EINVAL;
-  const ns = c.fsCtx.mntNs;
   const tree = subtree(vfs, ns, m);
   // Mounts on it: only a lazy umount takes them along (they go with it, locked or not:
   // nothing they cover shows, since their parent is gone too).
@@ -244,6 +299,9 @@ export function pivotRoot(vfs: Vfs, c: FsCaller, newRoot: string, putOld: string
     if (typeof r === 'number') return r;
     r.copyFlags(rm);
     r.locked = rm.locked;
+    let copies = pivotCopies.get(ns ?? INIT_NS_KEY);
+    if (copies === undefined) pivotCopies.set(ns ?? INIT_NS_KEY, (copies = new WeakMap()));
+    copies.set(rm, r);
   }
   setNsRoot(ns, n);
   for (const f of contexts) {

@@ -13,6 +13,7 @@ import {
   AT_FDCWD, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY, O_TRUNC, O_TMPFILE,
   O_WRONLY, O_RDWR, S_IFMT, S_IFREG, S_IFDIR, S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK, S_IFLNK,
   RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, W_OK, R_OK, X_OK, RESOLVE_BENEATH, RESOLVE_IN_ROOT,
+  devMajor, devMinor,
 } from '../../src/abi/fs';
 import { Dentry } from './dentry';
 import { FileSystem, Inode, type Stat, type SetAttr } from './inode';
@@ -29,6 +30,9 @@ import { setCurrentCaller, type FsCaller } from './caller';
 import { randomBytes } from '../../src/determinism/entropy';
 
 export type { FsCaller };
+
+/** access: BPF_DEVCG_ACC_MKNOD (1), _READ (2), _WRITE (4). */
+export type DeviceCheck = (c: FsCaller, isBlock: boolean, major: number, minor: number, access: number) => boolean;
 
 /** Makes a new instance of a filesystem type for mount(2): the source argument in, -errno out. */
 /** Makes a filesystem for mount(2): its source and data string (the options; null: none). */
@@ -57,6 +61,11 @@ export class Vfs {
 
   /** Filesystem types mount(2) may create, registered by whoever assembles the tree (fs/rootfs). */
   readonly fsTypes = new Map<string, FsFactory>();
+  /**
+   * The device cgroup's check at open and mknod of a device node (src/kernel/cgroup-bpf.ts
+   * sets it once a program is attached): false is EPERM, as Linux's devcgroup.
+   */
+  deviceCheck: DeviceCheck | null = null;
 
   /** rootFs is the tree at "/"; gofer, when set, serves its host trees. */
   constructor(
@@ -320,6 +329,11 @@ export class Vfs {
     if (wantsWrite && (type === S_IFREG || type === S_IFDIR) && readOnly(d)) return -E.EROFS;
     // nodev: device files on this mount do not open.
     if ((type === S_IFCHR || type === S_IFBLK) && d.mnt !== null && d.mnt.nodev) return -E.EACCES;
+    if ((type === S_IFCHR || type === S_IFBLK) && this.deviceCheck !== null) {
+      const st = inode.stat();
+      const access = (acc === O_RDONLY || acc === O_RDWR || acc === 3 ? 2 : 0) | (wantsWrite ? 4 : 0);
+      if (typeof st !== 'number' && !this.deviceCheck(c, type === S_IFBLK, devMajor(st.rdev), devMinor(st.rdev), access)) return -E.EPERM;
+    }
     const f = inode.open(flags);
     if (typeof f === 'number') return f;
     f.dentry = d;
@@ -351,7 +365,7 @@ export class Vfs {
    * execve's open: a regular file the caller may execute. For execveat pass the dirfd and
    * flags (AT_EMPTY_PATH: the fd itself; AT_SYMLINK_NOFOLLOW: a final symlink is ELOOP).
    */
-  openExec(c: FsCaller, path: string, dirfd = AT_FDCWD, flags = 0): { file: FileDescription; path: string } | number {
+  openExec(c: FsCaller, path: string, dirfd = AT_FDCWD, flags = 0): { file: FileDescription; path: string; dev: number; ino: number } | number {
     if (flags & ~(0x100 | 0x1000)) return -E.EINVAL;
     const d = this.lookupAt(c, dirfd, path, (flags & 0x100) === 0, (flags & 0x1000) !== 0);
     if (typeof d === 'number') return d;
@@ -363,7 +377,10 @@ export class Vfs {
     const f = inode.open(O_RDONLY);
     if (typeof f === 'number') return f;
     f.dentry = d;
-    return { file: f, path: this.pathOf(c.fsCtx.root, d) };
+    // The device and inode its mappings show in /proc/PID/maps, as stat(2) gives them.
+    const st = f.stat();
+    const [dev, ino] = typeof st === 'number' ? [0, 0] : [st.dev, st.ino];
+    return { file: f, path: this.pathOf(c.fsCtx.root, d), dev, ino };
   }
 
   // ---------------------------------------------------------------- metadata
@@ -475,6 +492,9 @@ export class Vfs {
     if (p.trailingSlash) return -E.ENOENT;
     const r = this.prepareCreate(c, p);
     if (r < 0) return r;
+    // devcgroup_inode_mknod (a whiteout, char 0:0, is never refused).
+    if ((type === S_IFCHR || type === S_IFBLK) && this.deviceCheck !== null && !(type === S_IFCHR && rdev === 0) &&
+      !this.deviceCheck(c, type === S_IFBLK, devMajor(rdev), devMinor(rdev), 1)) return -E.EPERM;
     const ino = p.dir.inode.mknod(p.name, type | (mode & ~c.fsCtx.umask & 0o7777), c.creds, rdev);
     if (typeof ino === 'number') return ino;
     p.dir.added(p.name, ino);

@@ -2,19 +2,28 @@
  * The sandbox's cgroup v2 hierarchy below its root (fs/fsimpl/sys/cgroupfs.ts shows it):
  * child groups, which group each process is in (inherited at fork, moved by writing
  * cgroup.procs) and the pids controller of each group, enforced here at fork (the root's
- * own limit is --pids-limit, Kernel.pidsLimit). Other controllers are not modelled below
- * the root.
+ * own limit is --pids-limit, Kernel.pidsLimit). The other controllers' settings are kept
+ * per group, not enforced below the root.
  */
 import type { Kernel } from './kernel';
 import type { ThreadGroup } from './thread-group';
 
-/** What a group's subtree_control may enable in its children (the only controller modelled there). */
-export const CHILD_CONTROLLERS = ['pids'];
+/**
+ * What a group's subtree_control may enable in its children, in Linux's order. pids is
+ * enforced; the others' files are kept (fs/fsimpl/sys/cgroup-controllers.ts).
+ */
+export const CHILD_CONTROLLERS = ['cpuset', 'cpu', 'io', 'memory', 'pids'];
 
 export class Cgroup {
   readonly children = new Map<string, Cgroup>();
   readonly subtreeControl = new Set<string>();
   pidsMax = Infinity;
+  /** memory.min/low/high/max, memory.swap.max (bytes; Infinity: "max"). */
+  readonly limits = new Map<string, number>();
+  /** The other controllers' knobs as written (cpu.max, cpu.weight, cpuset.cpus, io.weight...). */
+  readonly settings = new Map<string, string>();
+  /** io.max, per device "MAJ:MIN". */
+  ioMax?: Map<string, string>;
   constructor(
     readonly name: string,
     readonly parent: Cgroup | null,
@@ -28,7 +37,8 @@ export class Cgroup {
 
   /** The controllers it has (its parent's subtree_control; the root's are all listed by cgroupfs). */
   get controllers(): string[] {
-    return this.parent === null ? CHILD_CONTROLLERS : [...this.parent.subtreeControl];
+    const p = this.parent;
+    return p === null ? CHILD_CONTROLLERS : CHILD_CONTROLLERS.filter((n) => p.subtreeControl.has(n));
   }
 
   contains(c: Cgroup): boolean {

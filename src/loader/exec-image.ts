@@ -19,6 +19,9 @@ export interface OpenedExec {
   file: MappableFile & { decRef?(): void };
   /** Absolute guest path. */
   path: string;
+  /** Its device and inode number (stat's), shown for its mappings in /proc/PID/maps. */
+  dev?: number;
+  ino?: number;
 }
 
 /** Lets go of an opened file: the new image's mappings hold what they need. */
@@ -327,13 +330,14 @@ function mapSegments(mm: AddressSpace, ctx: number, file: OpenedExec, loads: Pro
   if (batched) {
     const r = mm.mapFileSegments(ctx, file.file, withFile.map((s) => ({
       addr: s.start, len: s.mapEnd - s.start, prot: s.needZero ? s.prot | 2 : s.prot, offset: s.off,
-    })), file.path);
+    })), file.path, file.dev, file.ino);
     if (r < 0) return r;
   }
   for (const { p, prot, start, fileEnd, off, memEnd, mapEnd, needZero } of plan) {
     if (p.filesz > 0) {
       if (!batched) {
-        const r = mm.map(ctx, start, mapEnd - start, needZero ? prot | 2 : prot, MAP_PRIVATE | MAP_FIXED, file.file, off, file.path);
+        const r = mm.map(ctx, start, mapEnd - start, needZero ? prot | 2 : prot, MAP_PRIVATE | MAP_FIXED, file.file, off, file.path,
+          file.dev, file.ino);
         if (r < 0) return r;
       }
       if (needZero) {

@@ -202,12 +202,12 @@ export class AddressSpace {
    * sharing a page): the platform hands the fd to the stub once for all of them instead
    * of once each. 0 or -errno; on an error none of the ranges stays mapped.
    */
-  mapFileSegments(ctx: number, file: MappableFile, segs: readonly FileSegment[], name: string): number {
+  mapFileSegments(ctx: number, file: MappableFile, segs: readonly FileSegment[], name: string, dev = 0, ino = 0): number {
     const hostFd = file.hostFd;
     const many = this.platform.mmapHostFdMany;
     if (!many || hostFd === undefined || hostFd < 0 || segs.length < 2 || segs.length > 16) {
       for (const s of segs) {
-        const r = this.map(ctx, s.addr, s.len, s.prot, MAP_PRIVATE | MAP_FIXED, file, s.offset, name);
+        const r = this.map(ctx, s.addr, s.len, s.prot, MAP_PRIVATE | MAP_FIXED, file, s.offset, name, dev, ino);
         if (r < 0) return r;
       }
       return 0;
@@ -236,7 +236,7 @@ export class AddressSpace {
     for (let i = 0; i < segs.length; i++) {
       const start = maps[i * 5];
       this.insert({ start, end: start + maps[i * 5 + 1], prot: segs[i].prot, flags: MAP_PRIVATE | MAP_FIXED, name,
-        offset: segs[i].offset, dev: 0, ino: 0 });
+        offset: segs[i].offset, dev, ino });
     }
     return 0;
   }

@@ -13,7 +13,7 @@ import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
 import { WaitQueue } from '../waiter/waitqueue';
 import { FileDescription } from '../../fs/vfs/file';
-import { FileSystem, Inode, emptyStat, type Stat } from '../../fs/vfs/inode';
+import { FileSystem, Inode, emptyStat, type SetAttr, type Stat } from '../../fs/vfs/inode';
 import {
   O_NONBLOCK, O_RDWR, S_IFSOCK, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDNORM, POLLWRNORM, POLLWRBAND, POLLRDHUP,
 } from '../abi/fs';
@@ -39,12 +39,20 @@ let nextIno = 10000;
 export class SocketInode extends Inode {
   readonly fs = sockfs;
   readonly ino = nextIno++;
-  readonly mode = S_IFSOCK | 0o777;
+  mode = S_IFSOCK | 0o777;
   constructor(
-    readonly uid: number,
-    readonly gid: number,
+    public uid: number,
+    public gid: number,
   ) {
     super();
+  }
+  /** fchmod/fchown of a socket (Linux's sockfs_setattr: simple_setattr; conmon fchmods its socket before bind). */
+  override setattr(a: SetAttr): number {
+    if (a.size !== undefined) return -E.EINVAL;
+    if (a.mode !== undefined) this.mode = S_IFSOCK | (a.mode & 0o7777);
+    if (a.uid !== undefined) this.uid = a.uid;
+    if (a.gid !== undefined) this.gid = a.gid;
+    return 0;
   }
   stat(): Stat {
     const st = emptyStat();

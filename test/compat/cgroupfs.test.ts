@@ -6,7 +6,10 @@
  * (cp_cgroup) run in the sandbox only: natively they would change the host's cgroups.
  * Its expected output (guests/cp_cgroup.expected) is what cgroup v2 documents
  * (Documentation/admin-guide/cgroup-v2.rst): EBUSY for internal processes and populated
- * groups, ENOENT for an unknown controller, EAGAIN at pids.max.
+ * groups, ENOENT for an unknown controller, EAGAIN at pids.max. cp_cgroup_mem likewise
+ * (guests/cp_cgroup_mem.expected): memory.max in pages or "max", cpu.max's bounds,
+ * cpu.weight's ERANGE, cpuset.cpus within the CPUs; natively the host's controllers are
+ * cgroup v1's, so no cgroup2 mount there has them.
  */
 import * as nfs from 'node:fs';
 import * as path from 'node:path';
@@ -51,6 +54,12 @@ describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync(UNSHARE))('cgroup2 f
       const bin = compileGuest('cp_cgroup', l, { srcDir: SRC });
       const r = await runSandbox([bin], { timeoutMs: 25_000 });
       expect(r.stdout, explain(r)).toBe(nfs.readFileSync(path.join(SRC, 'cp_cgroup.expected'), 'utf8'));
+      expect(r.code, explain(r)).toBe(0);
+    }, 40_000);
+    it(`cp_cgroup_mem (${l}): the memory, cpu, cpuset and io controllers' files in a child group, memory.current of its process`, async () => {
+      const bin = compileGuest('cp_cgroup_mem', l, { srcDir: SRC });
+      const r = await runSandbox([bin], { timeoutMs: 25_000 });
+      expect(r.stdout, explain(r)).toBe(nfs.readFileSync(path.join(SRC, 'cp_cgroup_mem.expected'), 'utf8'));
       expect(r.code, explain(r)).toBe(0);
     }, 40_000);
   }

@@ -8,8 +8,11 @@
  *   namespace), a slave that receives but does not send, umount propagated, private and
  *   unbindable mounts, mountinfo's shared:/master:/unbindable. Its two processes take
  *   turns through pipes: nothing depends on scheduling;
- * - cp_pipe_attr: fchown/fchmod of a pipe, which runc does to its stdio under podman;
+ * - cp_pipe_attr: fchown/fchmod of a pipe, which runc does to its stdio under podman, and
+ *   of a socket (conmon's before bind);
  * - cp_exe_gone: /proc/self/exe once the program's file is unlinked (runc runs so).
+ * - cp_userns_tmpfs: as rootless runc in its user namespace: uid_map/gid_map written as a
+ *   C string with its NUL, a tmpfs whose root is the mounter's, uid=/gid= in its own ids.
  */
 import * as nfs from 'node:fs';
 import * as path from 'node:path';
@@ -27,6 +30,8 @@ describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync(UNSHARE))('mount opt
     { name: 'cp_mount_prop', what: 'shared, slave, private, unbindable', marks: ['child sees s/c: yes', '  s/c master:C'] },
     { name: 'cp_pipe_attr', what: 'fchown/fchmod of a pipe (runc\'s stdio)', marks: ['read end: uid 5 gid 6 mode 640'] },
     { name: 'cp_exe_gone', what: '/proc/self/exe of a program exec\'d from an unlinked file (runc\'s copy)', marks: ['open /proc/self/exe: ok, the program'] },
+    { name: 'cp_userns_tmpfs', what: 'maps written with their NUL, a tmpfs owned by its mounter, uid= in the mounter\'s ids (rootless runc)',
+      marks: ['uid_map, with the NUL = 10', 'mkdir d/pts = 0'] },
   ];
   for (const g of guests) {
     for (const l of LINKAGES) {

@@ -26,7 +26,7 @@ describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync(UNSHARE))('guest nam
       prefix: (b) => [UNSHARE, '-n', '/bin/sh', '-c', `ip link set lo up && exec ${b}`] },
     { name: 'cp_mount_tree', what: 'binds with and without MS_REC, a read-only bind remount, lazy and busy umount, MS_MOVE, propagation',
       prefix: (b) => [...PRIVATE, b], marker: 'the recursive bind carries it: yes' },
-    { name: 'cp_pivot_root', what: 'a tmpfs as the root, the old one at put_old until detached, runc\'s pivot_root(".", ".")',
+    { name: 'cp_pivot_root', what: 'a tmpfs as the root, the old one at put_old until detached, runc\'s pivot_root(".", ".") and its umount2 at the old root\'s fd',
       prefix: (b) => [UNSHARE, '-m', '--propagation', 'private', b], marker: 'the old root is at /old: yes' },
   ];
   for (const g of guests) {

@@ -8,6 +8,7 @@ import { boundingOf, capsOf, ownCapable, CAP_SYS_RESOURCE } from '../../../src/a
 import { seenGid, seenUid, userNsLimits, USERNS_MAX_DEFAULT, type UserNamespace } from '../../../src/auth/userns';
 import { filterCount } from '../../../src/kernel/seccomp/filter';
 import { MemInode } from './mem-file';
+import { statmText } from './statm';
 import { procSysvipcShm } from '../../../src/kernel/ipc/shm';
 import { procSysvipcSem } from '../../../src/kernel/ipc/sem';
 import { procSysvipcMsg } from '../../../src/kernel/ipc/msg';
@@ -185,7 +186,7 @@ export function createProcFs(vfs: Vfs, kernel: Kernel, pidNs: PidNamespace | nul
     const list: Array<[string, () => Inode]> = [
       ['stat', file(K('stat'), () => statLine(t, t.tg, state, v))],
       ['status', file(K('status'), () => statusText(t, state, v, pidNs, self()?.creds.userns ?? null))],
-      ['statm', file(K('statm'), () => `${Math.floor(vmBytes(t) / 4096)} 0 0 0 0 0 0\n`)],
+      ['statm', file(K('statm'), () => statmText(t))],
       ['cmdline', file(K('cmdline'), () => stringsBytes(tg.argv))],
       ['environ', file(K('environ'), () => stringsBytes(tg.envp), 0o400)],
       ['comm', file(K('comm'), () => (t.comm || baseName(tg.exePath)) + '\n', 0o644, (d) => {
@@ -247,8 +248,15 @@ export function createProcFs(vfs: Vfs, kernel: Kernel, pidNs: PidNamespace | nul
       const own = (n: string, read: () => string, write: (d: Buffer) => number) =>
         [n, () => new SynthFile(fs, K(n), read, 0o644, write, t.creds.euid, t.creds.egid)] as [string, () => Inode];
       const readerNs = opener?.userns ?? null;
-      list.push(own('uid_map', () => idMapRead(t.creds.userns, false, readerNs), (d) => idMapWrite(opener, t.creds.userns, false, d)));
-      list.push(own('gid_map', () => idMapRead(t.creds.userns, true, readerNs), (d) => idMapWrite(opener, t.creds.userns, true, d)));
+      // Linux reads the write as a C string (memdup_user_nul): a NUL ends it, as runc's
+      // maps end ("0 1000 1\n\0"); the whole count is still taken.
+      const mapWrite = (gid: boolean) => (d: Buffer) => {
+        const nul = d.indexOf(0);
+        const r = idMapWrite(opener, t.creds.userns, gid, nul < 0 ? d : d.subarray(0, nul));
+        return r < 0 ? r : d.length;
+      };
+      list.push(own('uid_map', () => idMapRead(t.creds.userns, false, readerNs), mapWrite(false)));
+      list.push(own('gid_map', () => idMapRead(t.creds.userns, true, readerNs), mapWrite(true)));
       list.push(own('setgroups', () => setgroupsRead(t.creds.userns), (d) => setgroupsWrite(opener, t.creds.userns, d)));
     }
     return entries(list);

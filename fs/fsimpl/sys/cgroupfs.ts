@@ -11,10 +11,12 @@ import * as E from '../../../src/abi/errno';
 import type { Inode } from '../../vfs/inode';
 import type { Kernel } from '../../../src/kernel/kernel';
 import type { ThreadGroup } from '../../../src/kernel/thread-group';
-import { Cgroup, cgroupRoot, moveToCgroup, pidsIn, procsOf } from '../../../src/kernel/cgroup';
+import { Cgroup, CHILD_CONTROLLERS, cgroupRoot, moveToCgroup, pidsIn, procsOf } from '../../../src/kernel/cgroup';
+import { controllerFiles, residentBytes } from './cgroup-controllers';
+import { releaseGroupPrograms } from '../../../src/kernel/cgroup-bpf';
 import { currentCaller } from '../../vfs/caller';
 import { tmpfsBudget } from '../../vfs/space-budget';
-import { processUsage, hostStatus } from '../../../src/kernel/time/cputime';
+import { processUsage } from '../../../src/kernel/time/cputime';
 import { SynthDir, SynthFile, SynthFs } from '../kernfs/synth';
 import { cpuRange } from './sysfs';
 
@@ -22,12 +24,7 @@ export const CGROUP2_SUPER_MAGIC = 0x63677270;
 
 /** Bytes the sandbox uses now: its processes' resident memory and its tmpfs data. */
 function memoryCurrent(k: Kernel): number {
-  let rss = 0;
-  for (const tg of k.threadGroups.values()) {
-    const t = [...tg.tasks][0];
-    if (t && t.hostTid > 0) rss += (hostStatus(t).rssKb ?? 0) * 1024;
-  }
-  return rss + tmpfsBudget.used;
+  return residentBytes(k, k.threadGroups.values()) + tmpfsBudget.used;
 }
 
 function cgroupFiles(k: Kernel): Array<[string, () => string]> {
@@ -103,8 +100,14 @@ class CgroupDir extends SynthDir {
     // Linux: a group with live processes or child groups cannot go.
     if (c.children.size > 0 || procsOf(this.kernel, c).length > 0) return -E.EBUSY;
     this.cg.children.delete(name);
+    releaseGroupPrograms(c);
     return 0;
   }
+}
+
+/** The group a directory of this hierarchy stands for (bpf(2)'s target fd), or null. */
+export function cgroupOfDir(i: Inode): Cgroup | null {
+  return i instanceof CgroupDir ? i.cg : null;
 }
 
 const dirs = new WeakMap<Cgroup, CgroupDir>();
@@ -147,7 +150,7 @@ function groupFiles(k: Kernel, c: Cgroup): GroupFile[] {
       return data.length;
     }],
     ['cgroup.threads', () => list(procsOf(k, c).flatMap((tg) => [...tg.tasks].map((t) => t.tid))), null],
-    ['cgroup.subtree_control', () => `${[...c.subtreeControl].join(' ')}\n`, (data) => {
+    ['cgroup.subtree_control', () => `${CHILD_CONTROLLERS.filter((n) => c.subtreeControl.has(n)).join(' ')}\n`, (data) => {
       const changes = parseControl(data.toString('latin1'), c.controllers);
       if (typeof changes === 'number') return changes;
       for (const [on, name] of changes) {
@@ -167,6 +170,7 @@ function groupFiles(k: Kernel, c: Cgroup): GroupFile[] {
     ['cgroup.type', () => 'domain\n', null],
     ['cgroup.events', () => `populated ${pidsIn(k, c) > 0 ? 1 : 0}\nfrozen 0\n`, null],
   );
+  files.push(...controllerFiles(k, c));
   if (c.controllers.includes('pids')) {
     files.push(
       ['pids.max', () => `${Number.isFinite(c.pidsMax) ? c.pidsMax : 'max'}\n`, (data) => {

@@ -74,6 +74,11 @@ int main(void) {
   FACT("the moved mount carries its submount", exists("d/sub/deep"));
   FACT("a is a plain directory again", !exists("a/sub"));
 
+  /* graft_tree's check (runc masks a directory with /dev/null, then falls back on ENOTDIR). */
+  MUST(close(open("bf", O_CREAT | O_WRONLY, 0644)));
+  EXPECT_ERR("bind a file onto a directory", mount("bf", "a", NULL, MS_BIND, NULL), ENOTDIR);
+  EXPECT_ERR("bind a directory onto a file", mount("a", "bf", NULL, MS_BIND, NULL), ENOTDIR);
+  unlink("bf");
   SHOW("make d shared", mount(NULL, "d", NULL, MS_SHARED, NULL));
   SHOW("make d rslave", mount(NULL, "d", NULL, MS_SLAVE | MS_REC, NULL));
   SHOW("make d private", mount(NULL, "d", NULL, MS_PRIVATE, NULL));

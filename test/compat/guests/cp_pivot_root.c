@@ -56,6 +56,29 @@ static void runc_case(void) {
   _exit(0);
 }
 
+/* runc's own sequence: fds to both roots first, pivot_root(".", "."), fchdir to the old
+ * root's fd, make it a slave, then umount2(".", MNT_DETACH) there. */
+static void runc_fd_case(void) {
+  MUST(unshare(CLONE_NEWNS));
+  MUST(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL));
+  MUST(mkdir("f", 0755));
+  MUST(mount("none", "f", "tmpfs", 0, NULL));
+  MUST(close(open("f/m", O_CREAT | O_WRONLY, 0644)));
+  int oldroot = open("/", O_DIRECTORY | O_RDONLY);
+  int newroot = open("f", O_DIRECTORY | O_RDONLY);
+  MUST(oldroot);
+  MUST(newroot);
+  MUST(fchdir(newroot));
+  SHOW("pivot_root(., .)", pivot(".", "."));
+  MUST(fchdir(oldroot));
+  SHOW("mount(., MS_SLAVE|MS_REC)", mount("", ".", "", MS_SLAVE | MS_REC, ""));
+  SHOW("umount2(., MNT_DETACH) at the old root's fd", umount2(".", MNT_DETACH));
+  MUST(chdir("/"));
+  FACT("the new root holds m", access("/m", F_OK) == 0);
+  FACT("the old root is gone", access("/etc/passwd", F_OK) != 0);
+  _exit(0);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   enter_tmpdir();
@@ -65,8 +88,11 @@ int main(void) {
   p = fork();
   if (p == 0) runc_case();
   wait_child("runc case", p);
+  p = fork();
+  if (p == 0) runc_fd_case();
+  wait_child("runc fd case", p);
   FACT("the parent's root is untouched", access("/etc/passwd", F_OK) == 0);
-  rmdir("r/old"); rmdir("r/w"); unlink("r/marker"); rmdir("r"); unlink("q/m"); rmdir("q");
+  rmdir("r/old"); rmdir("r/w"); unlink("r/marker"); rmdir("r"); unlink("q/m"); rmdir("q"); unlink("f/m"); rmdir("f");
   leave_tmpdir();
   return 0;
 }
