@@ -162,6 +162,17 @@ inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfile
   bool stackNet = false;  // user or sandbox: the last --network wins, as in src/cli/args.ts
   const char* off = getenv("TSSANDBOX_USERNS");
   if (off && strcmp(off, "off") == 0) return false;
+  // A `serve` pool's worker (src/server/pool.ts starts it through this front): it builds
+  // the default-shaped sandbox before its request is known and refuses, unbuilt, any
+  // request the old path would serve otherwise (src/cli/run.ts fitsLaunchedWorker), which
+  // then goes to a worker started with TSSANDBOX_USERNS=off. With --template it restores
+  // an image it reads by name: the old path.
+  if (n >= 2 && strcmp(args[0], "__pool-worker") == 0) {
+    for (int i = 2; i < n; i++)
+      if ((strcmp(args[i], "--reuse") == 0 || strcmp(args[i], "--listen-fd") == 0) && i + 1 < n) i++;
+      else return false;
+    return true;
+  }
   if (n < 2 || strcmp(args[0], "run") != 0) return false;
   for (int i = 1; i < n; i++) {
     const char* a = args[i];
