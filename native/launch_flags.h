@@ -153,8 +153,10 @@ inline bool SafeFlag(const char* a, const char* next, bool root, bool* takesValu
 // files to open for it go to files[0..*nfiles) (each name once); *memory: a --memory;
 // *netns, *tap: the last --netns and --tap (nullptr if none), only with the network mode
 // they need (sandbox, or none, which they turn into sandbox as src/cli/args.ts does).
+// *platform: a --platform flag (the run then needs no probe cache).
 inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfiles, bool* memory, const char** netns,
-                   const char** tap) {
+                   const char** tap, bool* platform) {
+  *platform = false;
   *nfiles = 0;
   *memory = false;
   *netns = *tap = nullptr;
@@ -188,6 +190,7 @@ inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfile
       *nfiles = k;
       return strcmp(a, "--") != 0 || i + 1 < n;
     }
+    if (strncmp(a, "--platform", 10) == 0 && (a[10] == 0 || a[10] == '=')) *platform = true;
     bool takes;
     HostFileArg f = {nullptr, false, 0, false};
     const char* net = nullptr;

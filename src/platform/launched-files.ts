@@ -84,6 +84,16 @@ export function launchedNet(): LaunchedNet | undefined {
 
 /** Closes what set-up did not take (at confinement: the Sentry keeps no host fd it has no use for). */
 export function dropLaunchedFiles(): void {
+  // The platform probe cache (src/cli/platforms.ts), if the run never needed it.
+  const cache = (globalThis as Record<symbol, unknown>)[Symbol.for('tssandbox.launchedPlatformCache')];
+  delete (globalThis as Record<symbol, unknown>)[Symbol.for('tssandbox.launchedPlatformCache')];
+  if (typeof cache === 'number') {
+    try {
+      nfs.closeSync(cache);
+    } catch {
+      // already gone
+    }
+  }
   const n = (globalThis as Record<symbol, unknown>)[NET] as { ifs: Map<string, { fd: number }>; info: number[] } | undefined;
   if (n !== undefined) {
     delete (globalThis as Record<symbol, unknown>)[NET];

@@ -81,14 +81,14 @@ function othersHoldNothing(sentry: number, inodes: string[]): void {
 }
 
 function expectUnprivileged(pid: number): void {
-  expect(uids(pid)).toEqual([65534, 65534, 65534, 65534]);
+  expect(uids(pid)).toEqual([0, 1, 2, 3].map(() => 0x70000000 + pid)); // one uid per Sentry
   expect(fs.readlinkSync(`/proc/${pid}/ns/user`)).not.toBe(hostUserNs);
   // It stays in the host's network namespace, as on the old path (--publish binds there).
   expect(fs.readlinkSync(`/proc/${pid}/ns/net`)).toBe(hostNetNs);
 }
 
 describe.skipIf(!ok)('--netns and --tap with the Sentry unprivileged in its own user namespace', () => {
-  it('--netns: the Sentry at 65534 holds the AF_PACKET socket, nothing else does; the addresses left the namespace; the guest reaches the peer', async () => {
+  it('--netns: the Sentry at a uid of its own holds the AF_PACKET socket, nothing else does; the addresses left the namespace; the guest reaches the peer', async () => {
     const p = vethPair();
     const c = await start(['--netns', nsPath(p.sandboxNs)], `/usr/bin/busybox ping -c 1 ${PEER_V4} && /usr/bin/busybox ping -c 1 ${PEER_V6} && echo ready; read x`);
     try {
@@ -107,7 +107,7 @@ describe.skipIf(!ok)('--netns and --tap with the Sentry unprivileged in its own 
     expect(await exited(c)).toBe(0);
   }, 120_000);
 
-  it('--tap: the Sentry at 65534 holds the TAP, nothing else does; its address left the namespace; the guest pings through the bridge', async () => {
+  it('--tap: the Sentry at a uid of its own holds the TAP, nothing else does; its address left the namespace; the guest pings through the bridge', async () => {
     const s = addNetns('t');
     const peer = addNetns('q');
     const vs = `${s}v`.slice(-15);
