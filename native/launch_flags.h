@@ -3,11 +3,11 @@
 // grants only outside it. Decided from argv alone, before Node starts (so: cheaply, and
 // it must agree with src/cli/args.ts on where the flags end and the program starts).
 //
+// --netns PATH, --tap NAME: a network namespace or TAP device of the host, which only
+// the host's privileges take over (setns, AF_PACKET, TUNSETIFF, removing its addresses):
+// the front does that and hands the Sentry the fds (launch_netns.h); when it cannot, the
+// run keeps the old path.
 // Left out, and why (SECURITY.md section 3 has the list for users):
-//   --netns, --tap      a network namespace or TAP device of the host (the Sentry opens
-//                       AF_PACKET sockets or the TAP there and moves the addresses off
-//                       the namespace's kernel: CAP_NET_RAW/CAP_NET_ADMIN over a namespace
-//                       the host's user namespace owns);
 //   --publish below ip_unprivileged_port_start, as root: the Sentry binds the listener
 //                       itself and the kernel asks CAP_NET_BIND_SERVICE of the binder in
 //                       the host's user namespace;
@@ -74,8 +74,9 @@ inline bool SourceExists(const char* v, bool mount) {
 // Sentry's own user namespace. *takesValue: the flag consumed the next argument.
 // *file: the host file it names, if the front is to open it; *net: a --network's mode;
 // *memory: a --memory (the front makes its cgroup).
+// *netns / *tap: a --netns's path / a --tap's name (the front takes them over).
 inline bool SafeFlag(const char* a, const char* next, bool root, bool* takesValue, HostFileArg* file, const char** net,
-                     bool* memory) {
+                     bool* memory, const char** netns, const char** tap) {
   // Sentry-side only: the filesystem (served by the gofer outside), the environment,
   // limits the Sentry counts itself, the tracer, the console, determinism, the CI limits.
   static const char* bare[] = {"--clear-env", "--no-pin", "--strace", "--debug", "-t", "--tty", "--deterministic",
@@ -130,6 +131,12 @@ inline bool SafeFlag(const char* a, const char* next, bool root, bool* takesValu
     *net = v;
     return v && (strcmp(v, "none") == 0 || strcmp(v, "user") == 0 || strcmp(v, "host") == 0 || strcmp(v, "sandbox") == 0);
   }
+  if (Is(a, len, "--netns") || Is(a, len, "--tap")) {
+    *takesValue = !eq;
+    if (!v || !*v) return false;
+    *(Is(a, len, "--netns") ? netns : tap) = v;
+    return true;
+  }
   if (Is(a, len, "--publish") || Is(a, len, "-p")) {
     *takesValue = !eq;
     if (!v) return false;
@@ -143,30 +150,56 @@ inline bool SafeFlag(const char* a, const char* next, bool root, bool* takesValu
 
 // args[0..n): the command line after the program name. A `run` with safe flags only (up
 // to the program, after which nothing is ours), and no TSSANDBOX_USERNS=off. The host
-// files to open for it go to files[0..*nfiles) (each name once); *memory: a --memory.
-inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfiles, bool* memory) {
+// files to open for it go to files[0..*nfiles) (each name once); *memory: a --memory;
+// *netns, *tap: the last --netns and --tap (nullptr if none), only with the network mode
+// they need (sandbox, or none, which they turn into sandbox as src/cli/args.ts does).
+// *platform: a --platform flag (the run then needs no probe cache).
+inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfiles, bool* memory, const char** netns,
+                   const char** tap, bool* platform) {
+  *platform = false;
   *nfiles = 0;
   *memory = false;
+  *netns = *tap = nullptr;
+  const char* mode = "none";
   bool stackNet = false;  // user or sandbox: the last --network wins, as in src/cli/args.ts
   const char* off = getenv("TSSANDBOX_USERNS");
   if (off && strcmp(off, "off") == 0) return false;
+  // A `serve` pool's worker (src/server/pool.ts starts it through this front): it builds
+  // the default-shaped sandbox before its request is known and refuses, unbuilt, any
+  // request the old path would serve otherwise (src/cli/run.ts fitsLaunchedWorker), which
+  // then goes to a worker started with TSSANDBOX_USERNS=off. With --template it restores
+  // an image it reads by name: the old path.
+  if (n >= 2 && strcmp(args[0], "__pool-worker") == 0) {
+    for (int i = 2; i < n; i++)
+      if ((strcmp(args[i], "--reuse") == 0 || strcmp(args[i], "--listen-fd") == 0) && i + 1 < n) i++;
+      else return false;
+    return true;
+  }
   if (n < 2 || strcmp(args[0], "run") != 0) return false;
   for (int i = 1; i < n; i++) {
     const char* a = args[i];
     bool end = strcmp(a, "--") == 0 || a[0] != '-' || strcmp(a, "-") == 0;  // then the program
     if (end) {
+      if (*netns || *tap) {
+        if (strcmp(mode, "none") != 0 && strcmp(mode, "sandbox") != 0) return false;  // the old path's error
+        stackNet = true;
+      }
       int k = 0;
       for (int j = 0; j < *nfiles; j++)
         if (!files[j].pcap || stackNet) files[k++] = files[j];
       *nfiles = k;
       return strcmp(a, "--") != 0 || i + 1 < n;
     }
+    if (strncmp(a, "--platform", 10) == 0 && (a[10] == 0 || a[10] == '=')) *platform = true;
     bool takes;
     HostFileArg f = {nullptr, false, 0, false};
     const char* net = nullptr;
-    if (!SafeFlag(a, i + 1 < n ? args[i + 1] : nullptr, root, &takes, &f, &net, memory)) return false;
+    if (!SafeFlag(a, i + 1 < n ? args[i + 1] : nullptr, root, &takes, &f, &net, memory, netns, tap)) return false;
     if (takes) i++;
-    if (net) stackNet = strcmp(net, "user") == 0 || strcmp(net, "sandbox") == 0;
+    if (net) {
+      mode = net;
+      stackNet = strcmp(net, "user") == 0 || strcmp(net, "sandbox") == 0;
+    }
     if (!f.name) continue;
     for (int k = 0; k < *nfiles; k++)
       if (strcmp(files[k].name, f.name) == 0) return false;  // one file, two flags: as before

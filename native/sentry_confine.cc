@@ -18,6 +18,8 @@
 #include <cstring>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/if_ether.h>
+#include <arpa/inet.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -314,6 +316,23 @@ Napi::Value SentryTryForbidden(const Napi::CallbackInfo& info) {
     // Network mode "host" included: the guest's host sockets come from the broker.
     r = syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (r >= 0) close((int)r), r = 0;
+  } else if (kind == "packet-socket") {
+    // A raw socket on the host's own network (sniffing it): CAP_NET_RAW over the user
+    // namespace owning the host's network namespace, which a launched Sentry lacks.
+    r = syscall(SYS_socket, AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    if (r >= 0) close((int)r), r = 0;
+  } else if (kind == "setns-net") {
+    // Into the network namespace of host pid `arg` (another one than the sandbox's): CAP_SYS_ADMIN
+    // over the user namespace owning it.
+    long fd = syscall(SYS_pidfd_open, (pid_t)arg, 0);
+    if (fd < 0) {
+      r = -1;
+    } else {
+      r = syscall(SYS_setns, (int)fd, CLONE_NEWNET);
+      int e = errno;
+      close((int)fd);
+      errno = e;
+    }
   } else if (kind == "unshare") {
     r = syscall(SYS_unshare, 0);  // flags 0: a no-op when allowed
   } else if (kind == "signal0") {

@@ -18,15 +18,19 @@
 //    one gofer request and becomes that gofer (gofer_server.cc GoferAwaitRequest).
 //    For a --memory it then makes the stubs' memory cgroup, delegated to the Sentry's
 //    host uid, and forks its reaper, which also stays outside (launch_cgroup.h).
+//    For a --netns/--tap it has, before that fork, opened the namespace's interfaces
+//    (launch_netns.h); the gofer-to-be removes their addresses once step 2 worked.
 // 2. It unshares CLONE_NEWUSER | CLONE_NEWNS; the child maps uid 0 inside to an
-//    unprivileged host uid when invoked as root (TSSANDBOX_SENTRY_UID, default 65534,
-//    as runsc's sandbox runs as nobody; "unique": kSentryIdBase + its pid, so that no
-//    two running Sentries share one, as the kernel lets a process signal any process
-//    of its uid), or to the invoking uid otherwise. It then becomes uid/gid 0 inside
-//    with no supplementary groups: a compromised Sentry is not
+//    unprivileged host uid when invoked as root (by default kSentryIdBase + its pid, so
+//    that no two running Sentries share one, as the kernel lets a process signal any
+//    process of its uid; TSSANDBOX_SENTRY_UID=N a fixed one, e.g. 65534 as runsc's
+//    sandbox runs as nobody), or to the invoking uid otherwise. The platform probe's
+//    cache, per host uid, is the invoking user's, handed on (launch_platform.h). It
+//    then becomes uid/gid 0 inside with no supplementary groups: a compromised Sentry is not
 //    host root and has capabilities only in its own namespace (where it chroots, since
 //    CAP_SYS_CHROOT there is enough, and traces stubs, which are its children).
-// 3. It execs Node with --tss-launched=FD [--tss-cgroup=DIR] (bin/tssandbox takes them
+// 3. It execs Node with --tss-launched=FD [--tss-cgroup=DIR] [--tss-file=...]
+//    [--tss-net=FD:KIND:NAME... --tss-netinfo=FD,FD,FD] (bin/tssandbox takes them
 //    out; FD is the Sentry's end of the gofer socket; an unused one is closed when the
 //    Sentry confines itself, src/cli/confine.ts).
 //
@@ -37,6 +41,8 @@
 #include "common.h"
 #include "launch_flags.h"
 #include "launch_cgroup.h"
+#include "launch_netns.h"
+#include "launch_platform.h"
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -102,12 +108,24 @@ int gOpen;    // of them opened (OpenHostFiles)
 // The stubs' memory cgroup the front made for a --memory (launch_cgroup.h), or "".
 char gCgroup[4200];
 
+// What the front took over of a --netns / --tap (launch_netns.h): all CLOEXEC until
+// ExecNode passes them on.
+tss_launch::NetTakeover gNet;
+
+// The invoking user's platform probe cache, read-only (launch_platform.h), or -1.
+int gPlatformCache = -1;
+
 [[noreturn]] void ExecNode(int launchFd) {
   static char flag[64];
   static char* fileFlags[tss_launch::kMaxFiles];
   static char cgroupFlag[4300];
-  // node SCRIPT [--tss-launched=FD [--tss-cgroup=DIR] [--tss-file=FD:NAME...]] ARGS...
-  char** av = static_cast<char**>(calloc((size_t)gNargs + 5 + tss_launch::kMaxFiles, sizeof(char*)));
+  static char netFlags[tss_launch::kMaxNetIfs][64];
+  static char netInfoFlag[64];
+  static char cacheFlag[64];
+  // node SCRIPT [--tss-launched=FD [--tss-cgroup=DIR] [--tss-file=FD:NAME...]
+  //   [--tss-net=FD:KIND:NAME... --tss-netinfo=FD,FD,FD]] ARGS...
+  char** av = static_cast<char**>(
+      calloc((size_t)gNargs + 7 + tss_launch::kMaxFiles + tss_launch::kMaxNetIfs, sizeof(char*)));
   int k = 0;
   av[k++] = gNode;
   av[k++] = gScript;
@@ -123,6 +141,24 @@ char gCgroup[4200];
       fileFlags[i] = static_cast<char*>(malloc(n));
       snprintf(fileFlags[i], n, "--tss-file=%d:%s", gFileFds[i], gFiles[i].name);
       av[k++] = fileFlags[i];
+    }
+    if (gNet.info[0] >= 0) {
+      auto keep = [](int fd) { fcntl(fd, F_SETFD, 0); };
+      for (int i = 0; i < gNet.nifs; i++) {
+        keep(gNet.ifs[i].fd);
+        snprintf(netFlags[i], sizeof netFlags[i], "--tss-net=%d:%s:%s", gNet.ifs[i].fd, gNet.ifs[i].tap ? "tap" : "packet",
+                 gNet.ifs[i].name);
+        av[k++] = netFlags[i];
+      }
+      for (int fd : gNet.info) keep(fd);
+      snprintf(netInfoFlag, sizeof netInfoFlag, "--tss-netinfo=%d,%d,%d", gNet.info[0], gNet.info[1], gNet.info[2]);
+      av[k++] = netInfoFlag;
+      if (gNet.nsfd >= 0) close(gNet.nsfd);  // the Sentry never enters it
+    }
+    if (gPlatformCache >= 0) {
+      fcntl(gPlatformCache, F_SETFD, 0);
+      snprintf(cacheFlag, sizeof cacheFlag, "--tss-platform-cache=%d", gPlatformCache);
+      av[k++] = cacheFlag;
     }
   } else {
     for (int i = 0; i < gOpen; i++) close(gFileFds[i]);  // the old path opens them itself
@@ -254,21 +290,38 @@ int main(int argc, char** argv) {
   const uid_t uid = geteuid();
   const gid_t gid = getegid();
   bool memory = false;
-  if (!tss_launch::Engage(gNargs, gArgs, uid == 0, gFiles, &gNfiles, &memory)) ExecNode(-1);
+  const char* netns = nullptr;
+  const char* tap = nullptr;
+  bool platform = false;
+  if (!tss_launch::Engage(gNargs, gArgs, uid == 0, gFiles, &gNfiles, &memory, &netns, &tap, &platform)) ExecNode(-1);
   uid_t outUid = uid;
   gid_t outGid = gid;
   if (uid == 0) {
     const char* u = getenv("TSSANDBOX_SENTRY_UID");
     // "unique": pids stay below 2^22 (PID_MAX_LIMIT), so these stay in 0x70000000-
     // 0x703fffff, a range systemd's uid map leaves unused (its container ranges end at
-    // 0x6fffffff). Not the default: per-uid state (the platform probe's cache,
-    // src/cli/platforms.ts) would be made anew by every run.
+    // 0x6fffffff). The per-uid state there is, the platform probe's cache
+    // (src/cli/platforms.ts), is the invoking user's, handed on (launch_platform.h).
+    // The default: a uid per Sentry, so that a Sentry taken over cannot signal another
+    // sandbox (or move its processes into its cgroup); a number picks one for all.
     constexpr uid_t kSentryIdBase = 0x70000000;
-    outUid = outGid = 65534;
-    if (u && strcmp(u, "unique") == 0) outUid = outGid = kSentryIdBase + (uid_t)getpid();
-    else if (u && *u) outUid = outGid = (uid_t)strtoul(u, nullptr, 10);
+    outUid = outGid = kSentryIdBase + (uid_t)getpid();
+    if (u && *u && strcmp(u, "unique") != 0) outUid = outGid = (uid_t)strtoul(u, nullptr, 10);
     if (outUid == 0) ExecNode(-1);  // asked to stay root: the old path
     if (!InstallReachable(gScript, gNode, outUid, outGid)) ExecNode(-1);
+  }
+  // A --netns/--tap's namespace: entered, recorded and its interfaces opened while the
+  // front still has the host's privileges (all CLOEXEC: the old path takes it over itself).
+  if ((netns || tap) && !tss_launch::TakeOverNetwork(netns, tap, &gNet)) ExecNode(-1);
+  // The probe cache, unless the platform is named (the Sentry's uid has none of its own).
+  const char* envPlatform = getenv("TSSANDBOX_PLATFORM");
+  char key[512];
+  if (!platform && !(envPlatform && *envPlatform) && tss_launch::PlatformCacheKey(pkg, uid, key, sizeof key)) {
+    gPlatformCache = tss_launch::OpenPlatformCache(key, uid);
+    if (gPlatformCache < 0) {
+      tss_launch::WritePlatformCache(gNode, gScript);
+      gPlatformCache = tss_launch::OpenPlatformCache(key, uid);
+    }
   }
   int sv[2], go[2], done[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0 || pipe2(go, O_CLOEXEC) != 0 || pipe2(done, O_CLOEXEC) != 0)
@@ -283,8 +336,15 @@ int main(int argc, char** argv) {
     close(sv[0]);
     close(go[1]);
     close(done[0]);
+    if (gPlatformCache >= 0) close(gPlatformCache);
+    // The interfaces are the Sentry's; only the namespace's fd stays, for the flush.
+    for (int i = 0; i < gNet.nifs; i++) close(gNet.ifs[i].fd);
+    for (int fd : gNet.info)
+      if (fd >= 0) close(fd);
     char c;
     bool ok = read(go[0], &c, 1) == 1 && c == 'u';
+    if (ok && gNet.info[0] >= 0) tss_launch::FlushAddresses(gNet);
+    if (gNet.nsfd >= 0) close(gNet.nsfd);
     char map[64];
     if (ok) {
       // Root may map any uid and needs setgroups to stay allowed (the Sentry drops

@@ -2,6 +2,8 @@
  * The tssandbox command line: `run` a program in a new sandbox, print the `syscalls`
  * support table. Bad input gets one line on stderr and a non-zero exit, never a trace.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { parseRunArgs, UsageError, type RunOptions } from './args';
 import { printSyscallTable } from './syscall-table';
 import { CI_HELP } from '../policy/help';
@@ -183,7 +185,11 @@ function serverCommand(argv: string[]): boolean {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    server.serveMain(o, [process.execPath, ...process.execArgv, process.argv[1]]);
+    // Workers through the native front (the Sentry in a user namespace of its own, as a
+    // cold `run`'s), on this Node; Node flags (debugging) keep Node on the entry script.
+    const front = path.join(path.dirname(path.resolve(process.argv[1])), '..', 'build', 'Release', 'tssandbox');
+    if (process.execArgv.length === 0 && fs.existsSync(front)) server.serveMain(o, [front], { ...process.env, TSSANDBOX_NODE: process.execPath });
+    else server.serveMain(o, [process.execPath, ...process.execArgv, process.argv[1]]);
     return true;
   }
   if (argv[0] === '__pool-worker') {

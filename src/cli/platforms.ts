@@ -108,7 +108,32 @@ export function probeAll(): ProbeResult[] {
   return PLATFORM_NAMES.map(probe);
 }
 
+/**
+ * The invoking user's cache, which the native front opened for a Sentry in its own user
+ * namespace (its host uid has none: native/launch_platform.h); read once, then closed.
+ */
+function launchedCache(): ProbeResult[] | null {
+  const g = globalThis as Record<symbol, unknown>;
+  const fd = g[Symbol.for('tssandbox.launchedPlatformCache')];
+  if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) return null;
+  delete g[Symbol.for('tssandbox.launchedPlatformCache')];
+  try {
+    const v = JSON.parse(fs.readFileSync(fd, 'utf8')) as ProbeResult[];
+    return Array.isArray(v) && v.every((x) => isPlatformName(x.name)) ? v : null;
+  } catch {
+    return null;
+  } finally {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // already gone
+    }
+  }
+}
+
 function readCache(): ProbeResult[] | null {
+  const given = launchedCache();
+  if (given) return given;
   for (const f of cacheFiles()) {
     try {
       const v = JSON.parse(fs.readFileSync(f, 'utf8')) as ProbeResult[];

@@ -221,6 +221,20 @@ export function canServe(o: RunOptions): boolean {
   return !confined || (kept !== null && reusableShape(o));
 }
 
+/**
+ * Whether a pool worker that the native front started in its own user namespace (as a
+ * cold `run`: unprivileged outside) can serve flags o as the old path would: the sandbox
+ * of the default shape its gofer-to-be was used for (another shape would fork a gofer
+ * inside, with the Sentry's host uid's file access: a root server's `--mount
+ * /root/x:/x` would fail), and no host file by name (report, summary, policy: the
+ * client's files, which that uid may not reach). Anything else gets a worker on the old
+ * path (src/server/pool.ts), never less than before.
+ */
+export function fitsLaunchedWorker(o: RunOptions): boolean {
+  return shapeKey(o) === shapeKey(parseRunArgs(['/bin/true'])) && handedOver(o.ci.report)
+    && (o.ci.summary === '-' || handedOver(o.ci.summary)) && o.ci.policyFile === null && o.checkpointOn === null;
+}
+
 /** Reuse: whether this process still keeps what a next sandbox is built on. */
 export function keepsSandboxes(): boolean {
   return kept !== null;

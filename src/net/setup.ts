@@ -12,6 +12,7 @@
  *    (host-socket.ts), under the same policy, loopback included.
  */
 import { execFileSync } from 'child_process';
+import { closeSync } from 'fs';
 import { Stack } from './stack/stack';
 import { LoopbackLink } from './stack/link';
 import { FdLink, netNative } from './stack/fd-link';
@@ -25,6 +26,7 @@ import { startBroker } from './host-io';
 import { attachUserNet, type UserNet } from './user-net';
 import { publishPorts, type Publish } from './publish';
 import { stackLingerer } from './linger';
+import { launchedNet, type LaunchedNet } from '../platform/launched-files';
 
 export interface NetOptions {
   mode: NetworkMode;
@@ -112,8 +114,14 @@ function hostView(): HostNetView {
 }
 
 function ipIn(netns: string, args: string[]): string {
-  if (netns === '') return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return execFileSync('nsenter', [`--net=${netns}`, 'ip', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = netns === '' ? ['ip', ...args] : ['nsenter', `--net=${netns}`, 'ip', ...args];
+  try {
+    return execFileSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    // One line for the user: the tool's own first complaint (a missing namespace, no `ip`).
+    const said = String((e as { stderr?: unknown }).stderr ?? '').trim().split('\n')[0];
+    throw new Error(said || `${argv.join(' ')}: ${(e as Error).message.split('\n')[0]}`);
+  }
 }
 
 export function setupNetwork(kernel: { nowNs(): number; lingerers?: Array<() => boolean> }, o: NetOptions): Stack | null {
@@ -175,18 +183,23 @@ export function userNetOf(kernel: object): UserNet | undefined {
  * addresses; sockets never know which kind of link carries them.
  */
 function attachNamespace(stack: Stack, netns: string, tap: string | null, debug?: (m: string) => void): void {
-  let links = JSON.parse(ipIn(netns, ['-d', '-j', 'addr', 'show'])) as IpAddrJson[];
+  // Launched in its own user namespace, the Sentry may not enter the host's namespace: the
+  // front did (native/launch_netns.h) and hands over its records and the opened fds, and
+  // has removed the addresses itself.
+  const given = launchedNet();
+  const ip = (args: string[], rec: keyof Omit<LaunchedNet, 'ifs'>): string => (given ? given[rec] : ipIn(netns, args));
+  let links = JSON.parse(ip(['-d', '-j', 'addr', 'show'], 'addr')) as IpAddrJson[];
   if (tap !== null) {
     links = links.filter((l) => l.ifname === tap);
     if (links.length === 0) throw new Error(`no interface ${tap}${netns ? ` in ${netns}` : ''} (create it: ip tuntap add ${tap} mode tap)`);
     if (!isTap(links[0])) throw new Error(`${tap} is not a TAP device`);
   }
-  const routes4 = JSON.parse(ipIn(netns, ['-j', '-4', 'route', 'show', 'table', 'main'])) as IpRouteJson[];
-  const routes6 = JSON.parse(ipIn(netns, ['-j', '-6', 'route', 'show', 'table', 'main'])) as IpRouteJson[];
+  const routes4 = JSON.parse(ip(['-j', '-4', 'route', 'show', 'table', 'main'], 'route4')) as IpRouteJson[];
+  const routes6 = JSON.parse(ip(['-j', '-6', 'route', 'show', 'table', 'main'], 'route6')) as IpRouteJson[];
   for (const l of links) {
     if (l.link_type !== 'ether') continue;
     const tapDev = isTap(l);
-    const h = tapDev ? netNative().netOpenTap(netns, l.ifname) : netNative().netOpenPacket(netns, l.ifname);
+    const h = given ? handed(given, l, tapDev) : tapDev ? netNative().netOpenTap(netns, l.ifname) : netNative().netOpenPacket(netns, l.ifname);
     if (typeof h === 'number') throw new Error(`cannot open ${l.ifname}${netns ? ` in ${netns}` : ''}: errno ${-h}`);
     // A TAP's own MAC is the kernel's end of it: the stack needs another (locally administered).
     if (tapDev) h.mac = Buffer.from([0x02, h.mac[1] ^ 0x5a, h.mac[2], h.mac[3], h.mac[4], h.mac[5] ^ 0x01]);
@@ -207,7 +220,7 @@ function attachNamespace(stack: Stack, netns: string, tap: string | null, debug?
     }
     // The namespace's kernel must not answer for these addresses any more (as runsc, the
     // sandbox owns the namespace for good: the confined Sentry cannot run `ip` at exit).
-    for (const a of l.addr_info ?? []) {
+    for (const a of given ? [] : (l.addr_info ?? [])) {
       try {
         ipIn(netns, ['addr', 'del', `${a.local}/${a.prefixlen}`, 'dev', l.ifname]);
       } catch (e) {
@@ -215,6 +228,8 @@ function attachNamespace(stack: Stack, netns: string, tap: string | null, debug?
       }
     }
   }
+  // An interface the front opened that the records do not show as Ethernet: not the Sentry's to keep.
+  for (const f of given?.ifs.values() ?? []) closeFd(f.fd);
   for (const r of [...routes4, ...routes6]) {
     if (!r.gateway || !r.dev) continue;
     const nic = stack.nicByName(r.dev);
@@ -232,6 +247,24 @@ function attachNamespace(stack: Stack, netns: string, tap: string | null, debug?
     }
     stack.routes.add({ dst, prefix, gateway: parse(r.gateway)!, nic, metric: r.metric ?? 0, src: r.prefsrc ? parse(r.prefsrc) : null, proto: 'static' });
     debug?.(`net: route ${r.dst} via ${r.gateway} dev ${r.dev}`);
+  }
+}
+
+/** The fd the front opened for link l (as netOpenPacket/netOpenTap describe one), or -ENODEV. */
+function handed(given: LaunchedNet, l: IpAddrJson, tap: boolean): { fd: number; mac: Buffer; mtu: number } | number {
+  const f = given.ifs.get(l.ifname);
+  if (f === undefined || f.tap !== tap) return -19;
+  given.ifs.delete(l.ifname);
+  const mac = Buffer.alloc(6);
+  (l.address ?? '').split(':').slice(0, 6).forEach((x, k) => (mac[k] = parseInt(x, 16) || 0));
+  return { fd: f.fd, mac, mtu: l.mtu ?? 1500 };
+}
+
+function closeFd(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already gone
   }
 }
 

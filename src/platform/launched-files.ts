@@ -4,7 +4,8 @@
  * reads once at set-up, but in its own user namespace (unprivileged outside, also when run as root)
  * it may not reach the invoking user's files, so the front opens them before it and
  * bin/tssandbox hands them on (`--tss-file=FD:NAME`), by the name on the command line.
- * Likewise the memory cgroup it makes for `--memory` (`--tss-cgroup=DIR`).
+ * Likewise the memory cgroup it makes for `--memory` (`--tss-cgroup=DIR`), and the
+ * interfaces of a `--netns`/`--tap` it took over (`--tss-net`, `--tss-netinfo`).
  */
 import * as nfs from 'node:fs';
 
@@ -52,8 +53,58 @@ export function launchedText(name: string, encoding: BufferEncoding): string | u
   }
 }
 
+/** A --netns/--tap the front took over (native/launch_netns.h), for src/net/setup.ts. */
+export interface LaunchedNet {
+  /** Each Ethernet interface it opened (AF_PACKET, or the TAP), by name. */
+  ifs: Map<string, { fd: number; tap: boolean }>;
+  /** `ip -d -j addr show`, `ip -j -4 route show table main`, `-6` of the namespace, before its addresses went. */
+  addr: string;
+  route4: string;
+  route6: string;
+}
+
+const NET = Symbol.for('tssandbox.launchedNet');
+
+/** What the front took over of the namespace (taken once: read, its record fds closed), or undefined. */
+export function launchedNet(): LaunchedNet | undefined {
+  const g = globalThis as Record<symbol, unknown>;
+  const n = g[NET] as { ifs: Map<string, { fd: number; tap: boolean }>; info: number[] } | undefined;
+  if (n === undefined) return undefined;
+  delete g[NET];
+  const text = (fd: number): string => {
+    try {
+      return nfs.readFileSync(fd, 'utf8');
+    } finally {
+      nfs.closeSync(fd);
+    }
+  };
+  const [addr, route4, route6] = n.info.map(text);
+  return { ifs: n.ifs, addr, route4, route6 };
+}
+
 /** Closes what set-up did not take (at confinement: the Sentry keeps no host fd it has no use for). */
 export function dropLaunchedFiles(): void {
+  // The platform probe cache (src/cli/platforms.ts), if the run never needed it.
+  const cache = (globalThis as Record<symbol, unknown>)[Symbol.for('tssandbox.launchedPlatformCache')];
+  delete (globalThis as Record<symbol, unknown>)[Symbol.for('tssandbox.launchedPlatformCache')];
+  if (typeof cache === 'number') {
+    try {
+      nfs.closeSync(cache);
+    } catch {
+      // already gone
+    }
+  }
+  const n = (globalThis as Record<symbol, unknown>)[NET] as { ifs: Map<string, { fd: number }>; info: number[] } | undefined;
+  if (n !== undefined) {
+    delete (globalThis as Record<symbol, unknown>)[NET];
+    for (const fd of [...[...n.ifs.values()].map((i) => i.fd), ...n.info]) {
+      try {
+        nfs.closeSync(fd);
+      } catch {
+        // already gone
+      }
+    }
+  }
   const m = table();
   if (!m) return;
   for (const fd of m.values()) {

@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
+import { serverNative } from './protocol';
 
 export interface PoolOptions {
   /** Ready workers to keep. */
@@ -18,8 +19,13 @@ export interface PoolOptions {
   maxMemory: number;
   /** The server's private (0700) directory for the workers' sockets. */
   dir: string;
-  /** How to start `tssandbox __pool-worker SOCKET`: node, its flags, the entry script. */
+  /**
+   * How to start `tssandbox __pool-worker SOCKET`: the native front (the Sentry in a user
+   * namespace of its own, native/launch_flags.h), or node, its flags, the entry script.
+   */
   command: string[];
+  /** Environment of the workers (the front's TSSANDBOX_NODE); host workers add TSSANDBOX_USERNS=off. */
+  env?: NodeJS.ProcessEnv;
   /** After the worker's socket: e.g. `--template DIR`. */
   workerArgs?: string[];
   /** Requests one worker serves in turn (`serve --reuse N`); 1: one each. */
@@ -37,10 +43,16 @@ export class PoolWorker {
   onAccepted: (() => void) | null = null;
   /** Reuse: called when its sandbox ended (its status); the worker builds the next and comes back. */
   onDone: ((code: number) => void) | null = null;
-  /** Reuse: called when it refused the request (the client needs a fresh worker). */
-  onRefused: (() => void) | null = null;
+  /** Called when it refused the request: the client needs a fresh worker, or (host) one on the old path. */
+  onRefused: ((host: boolean) => void) | null = null;
   /** Requests it took. */
   served = 0;
+  /**
+   * Started on the old path (TSSANDBOX_USERNS=off: the Sentry in the host's user namespace),
+   * for one request that a worker in its own namespace refused as needing the host's
+   * privileges; never kept ready for others.
+   */
+  host = false;
   /** Called once when the process exits: its exit code, or the signal that killed it. */
   onExit: ((code: number | null, signal: NodeJS.Signals | null) => void) | null = null;
   constructor(readonly child: ChildProcess, readonly socket: string) {}
@@ -69,9 +81,17 @@ export function pssOf(pid: number): number {
   return n;
 }
 
+/** What a request needs: any ready worker, one that has served nothing, or one on the old path. */
+export type TakeKind = 'any' | 'fresh' | 'host';
+
+/** Whether worker w may serve a request that waits for kind. */
+function fits(w: PoolWorker, kind: TakeKind): boolean {
+  return kind === 'host' ? w.host : !w.host && (kind === 'any' || w.served === 0);
+}
+
 export class Pool {
   private readonly workers = new Set<PoolWorker>();
-  private readonly waiting: Array<{ fresh: boolean; give: (w: PoolWorker) => void }> = [];
+  private readonly waiting: Array<{ kind: TakeKind; give: (w: PoolWorker) => void }> = [];
   private seq = 0;
   private closed = false;
   /** Workers started in all (the tests read it to see refills). */
@@ -83,9 +103,10 @@ export class Pool {
     return [...this.workers].filter((w) => w.state === 'ready');
   }
 
-  private count(state: WorkerState): number {
+  /** Workers of the pool proper in that state (host ones are per request, not counted). */
+  private count(state: WorkerState, host = false): number {
     let n = 0;
-    for (const w of this.workers) if (w.state === state) n++;
+    for (const w of this.workers) if (w.state === state && w.host === host) n++;
     return n;
   }
 
@@ -102,16 +123,20 @@ export class Pool {
   /** Starts workers until `size` are ready or starting, within the memory cap. */
   refill(): void {
     if (this.closed) return;
+    // A request that needs the host's privileges gets a worker of its own on the old path.
+    const hostOwed = this.waiting.filter((x) => x.kind === 'host').length - this.count('starting', true);
+    for (let i = 0; i < hostOwed; i++) this.spawnOne(true);
     for (;;) {
       // Reused workers come back: busy ones count (but not those on their last request).
-      const back = this.reusing ? [...this.workers].filter((w) => w.state === 'busy' && w.served < (this.o.reuse ?? 1)).length : 0;
+      const back = this.reusing ? [...this.workers].filter((w) => !w.host && w.state === 'busy' && w.served < (this.o.reuse ?? 1)).length : 0;
       const have = this.count('ready') + this.count('starting') + back;
       // A request waiting with nothing on the way gets a worker even past the caps (reuse:
       // one that needs a fresh worker, or any when none will come back).
-      const fresh = this.waiting.filter((x) => x.fresh).length;
+      const fresh = this.waiting.filter((x) => x.kind === 'fresh').length;
+      const pending = this.waiting.length - this.waiting.filter((x) => x.kind === 'host').length;
       const owed = this.reusing
-        ? fresh > this.count('starting') || (this.waiting.length > 0 && have === 0)
-        : this.waiting.length > this.count('starting');
+        ? fresh > this.count('starting') || (pending > 0 && have === 0)
+        : pending > this.count('starting');
       if (have >= this.o.size && !owed) return;
       const used = this.ready().reduce((a, w) => a + w.pss, 0) + this.count('starting') * this.typicalPss();
       if (!owed && used + this.typicalPss() > this.o.maxMemory) return;
@@ -121,12 +146,25 @@ export class Pool {
     }
   }
 
-  private spawnOne(): void {
+  private spawnOne(host = false): void {
     const sock = path.join(this.o.dir, `w${++this.seq}.sock`);
     const [cmd, ...args] = this.o.command;
-    // fd 3 is the worker's line to us (a socketpair): "ready", then "accepted".
-    const child = spawn(cmd, [...args, '__pool-worker', sock, ...(this.o.workerArgs ?? [])], { stdio: ['ignore', 'ignore', 'inherit', 'pipe'] });
+    // fd 3 is the worker's line to us (a socketpair): "ready", then "accepted". A host
+    // worker serves its one request (no --reuse: it is not kept for others).
+    const workerArgs = host ? (this.o.workerArgs ?? []).filter((a, i, all) => a !== '--reuse' && all[i - 1] !== '--reuse') : (this.o.workerArgs ?? []);
+    const env = { ...(this.o.env ?? process.env), ...(host ? { TSSANDBOX_USERNS: 'off' } : {}) };
+    // Its socket is made here, in our 0700 directory, and handed over as fd 4: a worker in
+    // its own user namespace (another host uid) could not make it there, and a directory
+    // open to that uid would be open to every Sentry of it.
+    const lfd = serverNative().ociListen(sock);
+    if (lfd < 0) {
+      this.o.log?.(`cannot make a pool worker's socket ${sock} (errno ${-lfd})`);
+      return;
+    }
+    const child = spawn(cmd, [...args, '__pool-worker', sock, '--listen-fd', '4', ...workerArgs], { stdio: ['ignore', 'ignore', 'inherit', 'pipe', lfd], env });
+    fs.closeSync(lfd);
     const w = new PoolWorker(child, sock);
+    w.host = host;
     this.workers.add(w);
     this.started++;
     const line = child.stdio[3] as Readable;
@@ -140,13 +178,14 @@ export class Pool {
           if (w.state === 'starting') w.pss = pssOf(w.pid);
           w.state = 'ready';
           w.onDone = w.onRefused = w.onAccepted = null;
-          const i = this.waiting.findIndex((x) => !x.fresh || w.served === 0);
+          const i = this.waiting.findIndex((x) => fits(w, x.kind));
           if (i >= 0) this.hand(w, this.waiting.splice(i, 1)[0].give);
+          else if (w.host) w.kill(); // its request is gone (the client left): not kept for others
         } else if (msg === 'accepted') {
           w.served++;
           w.onAccepted?.();
         } else if (msg.startsWith('exit ')) w.onDone?.(Number(msg.slice(5)));
-        else if (msg === 'refused') w.onRefused?.();
+        else if (msg === 'refused' || msg === 'refused host') w.onRefused?.(msg === 'refused host');
       }
     });
     line.on('error', () => { /* the worker's exit tells */ });
@@ -159,7 +198,7 @@ export class Pool {
       } catch {
         // the worker removed it
       }
-      if (was !== 'busy' && !this.closed) this.o.log?.(`pool worker ${w.pid} ended while ${was} (${signal ?? code}): replacing it`);
+      if (was !== 'busy' && !this.closed && !w.host) this.o.log?.(`pool worker ${w.pid} ended while ${was} (${signal ?? code}): replacing it`);
       w.onExit?.(code, signal);
       // A worker that dies before it is ready (a broken install) is retried slowly, not in a loop.
       if (was === 'starting') setTimeout(() => this.refill(), 1000).unref();
@@ -174,13 +213,13 @@ export class Pool {
     this.refill();
   }
 
-  /** A ready worker, now busy (waits for one if none is ready); fresh: one that has served nothing yet. */
-  take(fresh = false): Promise<PoolWorker> {
+  /** A ready worker, now busy (waits for one if none is ready) of that kind (fits). */
+  take(kind: TakeKind = 'any'): Promise<PoolWorker> {
     return new Promise((resolve) => {
-      const w = this.ready().find((x) => !fresh || x.served === 0);
+      const w = this.ready().find((x) => fits(x, kind));
       if (w) this.hand(w, resolve);
       else {
-        this.waiting.push({ fresh, give: resolve });
+        this.waiting.push({ kind, give: resolve });
         this.refill();
       }
     });

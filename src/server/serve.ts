@@ -144,10 +144,12 @@ function serveClient(pool: Pool, conn: net.Socket, live: Set<net.Socket>): void 
             end({ exit: code });
           };
           // Reuse: a worker that can no longer build this request's sandbox; a fresh one can.
-          w.onRefused = () => {
+          // host: a worker in its own user namespace refused flags that need the host's
+          // privileges; one started on the old path serves them (src/cli/pool-worker.ts).
+          w.onRefused = (host) => {
             w.onExit = null;
             worker = null;
-            pool.take(true).then(give);
+            pool.take(host ? 'host' : 'fresh').then(give);
           };
           conn.write(JSON.stringify({ worker: w.socket, pid: w.pid }) + '\n');
           phase('server.named');
@@ -164,14 +166,17 @@ function serveClient(pool: Pool, conn: net.Socket, live: Set<net.Socket>): void 
   });
 }
 
-/** Runs the server until SIGINT/SIGTERM; `entry` is the command that starts a worker. */
-export function serveMain(o: ServeOptions, entry: string[]): void {
+/**
+ * Runs the server until SIGINT/SIGTERM; `entry` is the command that starts a worker (the
+ * native front, or Node on the entry script), env its environment.
+ */
+export function serveMain(o: ServeOptions, entry: string[], env?: NodeJS.ProcessEnv): void {
   claimSocketPath(o.socket);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tssandbox-pool-'));
   fs.chmodSync(dir, 0o700);
   const log = (m: string) => process.stderr.write(`tssandbox serve: ${m}\n`);
   const workerArgs = [...(o.template ? ['--template', o.template] : []), ...(o.reuse > 1 ? ['--reuse', String(o.reuse)] : [])];
-  const pool = new Pool({ size: o.pool, maxMemory: o.maxMemory, dir, command: entry, log, workerArgs, reuse: o.reuse });
+  const pool = new Pool({ size: o.pool, maxMemory: o.maxMemory, dir, command: entry, env, log, workerArgs, reuse: o.reuse });
   const live = new Set<net.Socket>();
   const server = net.createServer((c) => serveClient(pool, c, live));
   server.on('error', (e: NodeJS.ErrnoException) => {

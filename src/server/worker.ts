@@ -36,6 +36,12 @@ export interface WorkerHooks {
   run: RunFn;
   /** Reuse: true if this process can still run this request (it is called before every request but the first). */
   canServe(argv: string[], cmd: 'run' | 'restore'): boolean;
+  /**
+   * True if this request needs what a worker in its own user namespace lacks (the host's
+   * privileges, or host paths of the invoking user): it is refused before anything is
+   * built, and the server hands it a worker on the old path. Called before every request.
+   */
+  needsHost?(argv: string[], cmd: 'run' | 'restore'): boolean;
   /** Reuse: builds the next sandbox ahead, after one ended; false if it cannot (the worker then ends). */
   rewarm(): boolean;
   /** Reuse: false once this process cannot build another sandbox (it ran one of another shape). */
@@ -152,10 +158,11 @@ function acceptOne(lfd: number): number {
 }
 
 /** Serves one request (reuse: up to `reuse`, one after another); see the header. */
-export function poolWorkerMain(socketPath: string, hooks: WorkerHooks, reuse = 1): void {
+export function poolWorkerMain(socketPath: string, hooks: WorkerHooks, reuse = 1, listenFd = -1): void {
   hooks.warm();
   const n = serverNative();
-  const lfd = n.ociListen(socketPath);
+  // Made by the server (a worker in its own user namespace may not make it there).
+  const lfd = Number.isInteger(listenFd) && listenFd >= 0 ? listenFd : n.ociListen(socketPath);
   if (lfd < 0) die(`cannot listen on ${socketPath} (errno ${-lfd})`);
   // Reuse: the worker's own stdio comes back after each request (the client's must not stay open here).
   const saved = reuse > 1 ? [0, 1, 2].map((i) => n.ociDup(i, 10)) : [];
@@ -171,6 +178,17 @@ export function poolWorkerMain(socketPath: string, hooks: WorkerHooks, reuse = 1
     fs.writeSync(CONTROL_FD, 'ready\n');
     const cfd = acceptOne(lfd);
     phase('worker.accepted');
+    const { req, fds } = readRequest(cfd);
+    phase('worker.request-read');
+    const cmd = req.cmd ?? 'run';
+    if (hooks.needsHost?.(req.argv, cmd)) {
+      // Nothing of it was built or taken: this worker stays ready for another request.
+      for (const fd of fds) fs.closeSync(fd);
+      n.ociSend(cfd, new Uint8Array([NAK]), 1, null, 0);
+      fs.closeSync(cfd);
+      fs.writeSync(CONTROL_FD, 'refused host\n');
+      return next();
+    }
     const last = served + 1 >= reuse;
     if (last) {
       fs.closeSync(lfd);
@@ -180,9 +198,6 @@ export function poolWorkerMain(socketPath: string, hooks: WorkerHooks, reuse = 1
         // the server removes its directory anyway
       }
     }
-    const { req, fds } = readRequest(cfd);
-    phase('worker.request-read');
-    const cmd = req.cmd ?? 'run';
     if (served > 0 && !hooks.canServe(req.argv, cmd)) {
       // Not for this (confined, reused) process: the client gets a fresh worker from the server.
       for (const fd of fds) fs.closeSync(fd);

@@ -2,7 +2,7 @@
 // build/Release/tssandbox, native/sentry_launch.cc, before Node starts) lives in a user
 // and mount namespace of its own, so a compromised Sentry is not host root: seen from
 // the host, its uids are
-// not 0 (as root: an unprivileged uid, 65534 by default; as a user: that user), it has
+// not 0 (as root: an unprivileged uid, one per Sentry by default; as a user: that user), it has
 // no capabilities and any it had would hold only in its own namespace; it is chrooted
 // into an empty directory, also when run unprivileged (CAP_SYS_CHROOT in its own
 // namespace is enough). The gofer stays outside as the invoking user (root keeps its
@@ -95,7 +95,7 @@ async function seen(prefix: string[], env: Record<string, string> = {}, flags: s
 
 const hostUserNs = fs.readlinkSync('/proc/self/ns/user');
 /** A root-started Sentry's host uid and gid (native/sentry_launch.cc), real to filesystem. */
-const own = (_pid: number) => [65534, 65534, 65534, 65534];
+const own = (pid: number) => [0, 1, 2, 3].map(() => 0x70000000 + pid); // one per Sentry
 
 describe.skipIf(!userNs || !fs.existsSync(FRONT))('the Sentry in its own user namespace (the default for run)', () => {
   it.skipIf(!isRoot)('run as root: not root outside, no capabilities, chrooted; the gofer stays outside as root', async () => {
@@ -107,7 +107,7 @@ describe.skipIf(!userNs || !fs.existsSync(FRONT))('the Sentry in its own user na
     expect(s.capEff).toBe(0n);
     expect(s.root).toEqual([]);
     expect(s.gofer).toEqual({ uids: [0, 0, 0, 0], userNs: hostUserNs, ps: '0 tssandbox-gofer' });
-    expect(s.ps).toBe('65534 node');
+    expect(s.ps).toBe(`${0x70000000 + s.pid} node`);
     // No gofer-to-be left waiting (comm is cut to 15 bytes), only the gofer and the stub.
     expect(s.children.filter((c) => c === 'tssandbox')).toEqual([]);
     expect(s.children).toContain('tssandbox-stub');

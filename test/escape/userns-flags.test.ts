@@ -1,6 +1,6 @@
 // Issue 7, defence in depth: flags that used to keep the Sentry in the host's user
-// namespace (as root: host root) now run with it unprivileged outside (as root: 65534,
-// or with TSSANDBOX_SENTRY_UID=unique a uid of its own; native/sentry_launch.cc), the front doing what
+// namespace (as root: host root) now run with it unprivileged outside (as root: a uid of
+// its own, or TSSANDBOX_SENTRY_UID=N; native/sentry_launch.cc), the front doing what
 // needs the host's privileges before it drops them.
 // - --memory: the front makes the stubs' memory cgroup and delegates the files the Sentry
 //   writes to its host uid (native/launch_cgroup.h); the Sentry opens them itself, so a
@@ -39,8 +39,8 @@ const launched = isRoot && userNs && fs.existsSync(FRONT) && process.env.TSSANDB
 const hostUserNs = fs.readlinkSync('/proc/self/ns/user');
 const ENV = { ...BASE_ENV, TSSANDBOX_NODE: process.execPath };
 
-/** A root-started Sentry's host uid (native/sentry_launch.cc): 65534 by default. */
-const idOf = (_pid: number): number => 65534;
+/** A root-started Sentry's host uid (native/sentry_launch.cc): one per Sentry by default. */
+const idOf = (pid: number): number => 0x70000000 + pid;
 const own = (pid: number): number[] => [idOf(pid), idOf(pid), idOf(pid), idOf(pid)];
 
 function uids(pid: number): number[] {
@@ -302,21 +302,21 @@ describe.skipIf(!launched)('--network sandbox without --netns/--tap: nothing of 
   }, 90_000);
 });
 
-describe.skipIf(!launched)('TSSANDBOX_SENTRY_UID=unique: launched Sentries share no uid', () => {
-  it('a Sentry taken over cannot signal another sandbox\'s Sentry or stubs; with the default shared 65534 it can (the check can fail)', async () => {
-    // A platform named: the probe's cache is per host uid, and a unique uid has none.
-    const UNIQUE = { TSSANDBOX_SENTRY_UID: 'unique', TSSANDBOX_PLATFORM: process.env.TSSANDBOX_PLATFORM ?? 'ptrace' };
+describe.skipIf(!launched)('launched Sentries share no uid (the default; TSSANDBOX_SENTRY_UID=N shares one)', () => {
+  it('a Sentry taken over cannot signal another sandbox\'s Sentry or stubs; two with a shared TSSANDBOX_SENTRY_UID=65534 can (the check can fail)', async () => {
+    const UNIQUE = {};
+    const SHARED = { TSSANDBOX_SENTRY_UID: '65534' };
     const probe = (pid: number, env: Record<string, string> = {}): Promise<RunResult> =>
       spawnCollect([FRONT, 'run', '/bin/true'], { ...ENV, TSSANDBOX_TEST_FORBIDDEN_SYSCALL: `signal0:${pid}`, ...env }, { timeoutMs: 45_000 });
     const a = await start([], 'echo ready; read x', UNIQUE);
-    const shared = await start([], 'echo ready; read x');
+    const shared = await start([], 'echo ready; read x', SHARED);
     try {
       expect(uids(a.pid!)).toEqual([0, 1, 2, 3].map(() => 0x70000000 + a.pid!));
       for (const target of [a.pid!, ...stubsOf(a.pid!)]) {
         const r = await probe(target, UNIQUE);
         expect(r.stderr, String(target)).toMatch(/^tssandbox: forbidden signal0: errno 1$/m); // EPERM
       }
-      const r = await probe(shared.pid!);
+      const r = await probe(shared.pid!, SHARED);
       expect(r.stderr).toMatch(/^tssandbox: forbidden signal0: allowed$/m);
     } finally {
       a.stdin!.end('\n');
