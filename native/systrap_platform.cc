@@ -740,6 +740,7 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
   if (!g_exits.empty()) return ReportExit();
   if (!g_kicks.empty()) return ReportKick();
   ChargePendingStop();
+  SetSigchldWakeups(true);
   int64_t start = NowNs();
   int64_t spin = g_running.empty() || count > 0 || !g_peerApart ? 0 : g_sentrySpin.Next();
   int64_t deadline = timeoutMs < 0 ? INT64_MAX : start + (int64_t)timeoutMs * 1000000;
@@ -772,15 +773,10 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
       if (spun > kYieldNs) sched_yield();
       else __builtin_ia32_pause();
     }
-    // SIGCHLD (a stub's death) wakes the poll only: on while sleeping, off otherwise,
-    // so the injector's ptrace stops (each mmap, each clone) cost no signal and no
-    // self-pipe write (~150 per fork+exec); set before the last checks, none is lost.
-    SetSigchldWakeups(true);
     SetSleeping(1);
     Ctx* c = ScanPosted();
     if (c || !g_kicks.empty() || PendingHostSignals() || ReapInjectors()) {
       SetSleeping(0);
-      SetSigchldWakeups(false);
       if (c) return Decode(c);
       continue;
     }
@@ -797,7 +793,6 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
     int n = poll(p, count + 2, wait);
     int e = errno;
     SetSleeping(0);
-    SetSigchldWakeups(false);
     uint64_t v;
     if (p[1].revents & POLLIN) (void)!read(g_doorbell, &v, sizeof v);
     if (p[0].revents & POLLIN) DrainSelfPipe();
