@@ -8,6 +8,16 @@ const CLONE_SIGHAND = 0x800;
 const CLONE_THREAD = 0x10000;
 
 /**
+ * The CPU a pinned Sentry takes; -1: the one it runs on when the platform is made. A warm
+ * pool's workers are told one each (src/server/pool.ts): started together, they would
+ * otherwise often land on one CPU and share it.
+ */
+let pinCpu = -1;
+export function preferPinCpu(cpu: number): void {
+  pinCpu = cpu;
+}
+
+/**
  * The ptrace platform (PTRACE_SYSEMU). A template stub is started once; every new
  * address space is a fork of it (injected clone), so the host never execs again and
  * all stubs share its seccomp filter and namespaces.
@@ -24,7 +34,8 @@ export class PtracePlatform implements Platform {
   constructor(opts: { pin: boolean }) {
     this.n = native();
     this.n.setEventBuffer(this.ev.buffer);
-    if (opts.pin) this.n.pinToCpu(-1);
+    // A CPU outside this process's affinity mask is refused: then the current one.
+    if (opts.pin && (pinCpu < 0 || this.n.pinToCpu(pinCpu) < 0)) this.n.pinToCpu(-1);
   }
 
   /** Starts the template stub; returns -errno on failure. */

@@ -8,9 +8,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { serverNative } from './protocol';
+import { POOL_CPU_ENV, serverNative } from './protocol';
 
 export interface PoolOptions {
   /** Ready workers to keep. */
@@ -47,6 +48,8 @@ export class PoolWorker {
   onRefused: ((host: boolean) => void) | null = null;
   /** Requests it took. */
   served = 0;
+  /** The CPU its Sentry is pinned to (ptrace), one the pool chose; -1: its own choice. */
+  cpu = -1;
   /**
    * Started on the old path (TSSANDBOX_USERNS=off: the Sentry in the host's user namespace),
    * for one request that a worker in its own namespace refused as needing the host's
@@ -152,7 +155,8 @@ export class Pool {
     // fd 3 is the worker's line to us (a socketpair): "ready", then "accepted". A host
     // worker serves its one request (no --reuse: it is not kept for others).
     const workerArgs = host ? (this.o.workerArgs ?? []).filter((a, i, all) => a !== '--reuse' && all[i - 1] !== '--reuse') : (this.o.workerArgs ?? []);
-    const env = { ...(this.o.env ?? process.env), ...(host ? { TSSANDBOX_USERNS: 'off' } : {}) };
+    const cpu = this.spreadCpu();
+    const env = { ...(this.o.env ?? process.env), ...(host ? { TSSANDBOX_USERNS: 'off' } : {}), [POOL_CPU_ENV]: String(cpu) };
     // Its socket is made here, in our 0700 directory, and handed over as fd 4: a worker in
     // its own user namespace (another host uid) could not make it there, and a directory
     // open to that uid would be open to every Sentry of it.
@@ -165,6 +169,7 @@ export class Pool {
     fs.closeSync(lfd);
     const w = new PoolWorker(child, sock);
     w.host = host;
+    w.cpu = cpu;
     this.workers.add(w);
     this.started++;
     const line = child.stdio[3] as Readable;
@@ -205,6 +210,18 @@ export class Pool {
       else this.refill();
     });
     child.on('error', (e) => this.o.log?.(`cannot start a pool worker: ${e.message}`));
+  }
+
+  /**
+   * The CPU with the fewest live workers: a pinned Sentry takes the CPU it runs on when it
+   * starts, and workers started together often ran on one, so a pool of two served on one
+   * CPU with the other idle (half the sandboxes a second: src/server/README.md).
+   */
+  private spreadCpu(): number {
+    const n = Math.max(1, os.cpus().length);
+    const load = new Array<number>(n).fill(0);
+    for (const w of this.workers) if (w.cpu >= 0 && w.cpu < n) load[w.cpu]++;
+    return load.indexOf(Math.min(...load));
   }
 
   private hand(w: PoolWorker, give: (w: PoolWorker) => void): void {

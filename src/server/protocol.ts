@@ -55,6 +55,9 @@ export const FD_FLAGS: Readonly<Record<string, (fd: number) => string>> = {
   '--summary': (fd) => `/dev/fd/${fd}`,
 };
 
+/** A worker's CPU, chosen by the pool (pool.ts spreadCpu); the worker takes it out of its environment at once. */
+export const POOL_CPU_ENV = 'TSSANDBOX_POOL_CPU';
+
 export const ACK = 0x06;
 /** A reused worker's answer to a request it can no longer serve (the server then gives a fresh one). */
 export const NAK = 0x15;

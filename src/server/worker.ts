@@ -20,8 +20,9 @@
  */
 import * as fs from 'node:fs';
 import { POLLIN } from '../abi/fs';
-import { ACK, FD_FLAGS, NAK, MAX_REQUEST, serverNative, type RunRequest } from './protocol';
+import { ACK, FD_FLAGS, NAK, MAX_REQUEST, POOL_CPU_ENV, serverNative, type RunRequest } from './protocol';
 import { flushPhases, phase } from './phases';
+import { preferPinCpu } from '../platform/ptrace';
 
 /**
  * Runs `tssandbox CMD ARGV…` (run or restore) in this process; returns the exit status.
@@ -159,6 +160,10 @@ function acceptOne(lfd: number): number {
 
 /** Serves one request (reuse: up to `reuse`, one after another); see the header. */
 export function poolWorkerMain(socketPath: string, hooks: WorkerHooks, reuse = 1, listenFd = -1): void {
+  // The CPU the pool chose for this Sentry (pool.ts spreadCpu), before the warm-up pins it.
+  const cpu = process.env[POOL_CPU_ENV];
+  delete process.env[POOL_CPU_ENV];
+  if (cpu !== undefined && /^[0-9]+$/.test(cpu)) preferPinCpu(Number(cpu));
   hooks.warm();
   const n = serverNative();
   // Made by the server (a worker in its own user namespace may not make it there).
