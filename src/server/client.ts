@@ -6,8 +6,8 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { ACK, NAK, FORWARDED_SIGNALS, encodeRequest, serverNative, type RunRequest } from './protocol';
-import { POLLIN } from '../abi/fs';
+import { ACK, NAK, FORWARDED_SIGNALS, TOKEN_RE, encodeRequest, serverNative, type RunRequest } from './protocol';
+import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import { flushPhases, phase } from './phases';
 
@@ -43,12 +43,14 @@ function signum(s: NodeJS.Signals | number): number {
 }
 
 /**
- * Hands the request and stdio to the worker at path; returns the connection once it owns
- * them, or null if it refused (a reused worker: the server then names a fresh one).
+ * Hands the request and stdio to the worker at path (its own socket, or the pool's shared
+ * one, where the first ready worker takes it); returns the connection. Its first byte
+ * says whether the worker took them (ACK) or refused (NAK: the server then names another).
  */
-function handOver(path: string, req: RunRequest, stdio: number[]): number | null {
+function handOver(path: string, req: RunRequest, stdio: number[], orNull = false): number | null {
   const n = serverNative();
   const fd = n.ociConnect(path);
+  if (fd < 0 && orNull) return null;
   if (fd < 0) throw new ViaError(`cannot reach the pool's sandbox (errno ${-fd})`);
   try {
     const msg = encodeRequest(req);
@@ -59,21 +61,19 @@ function handOver(path: string, req: RunRequest, stdio: number[]): number | null
       if (r < 0) throw new ViaError(`cannot hand the request over (errno ${-r})`);
       off += r;
     }
-    const b = new Uint8Array(1);
-    const fdsOut = new Int32Array(2);
-    const pfd = new Int32Array([fd]), pev = new Int32Array([POLLIN]), prev = new Int32Array(1);
-    n.hostPoll(pfd, pev, prev, 1, 30_000);
-    const r = n.ociRecv(fd, b, fdsOut, true);
-    if (r === 1 && b[0] === NAK) {
-      fs.closeSync(fd);
-      return null;
-    }
-    if (r !== 1 || b[0] !== ACK) throw new ViaError('the pool\'s sandbox did not take the request');
   } catch (e) {
     fs.closeSync(fd);
     throw e;
   }
   return fd;
+}
+
+/** Each reusing pool's shared socket (Pool.anySocket), as its server named it: later requests go straight there. */
+const shared = new Map<string, string>();
+
+/** The shared socket this process's requests to the pool at socketPath go straight to, if one was named. */
+export function sharedSocketOf(socketPath: string): string | null {
+  return shared.get(socketPath) ?? null;
 }
 
 /**
@@ -134,9 +134,11 @@ export function startVia(socketPath: string, argv: string[], opts: ViaOptions = 
     let worker: net.Socket | null = null;
     let buf = '';
     let done = false;
+    let ackTimer: NodeJS.Timeout | null = null;
     const finish = (e: Error | null, code = 0) => {
       if (done) return;
       done = true;
+      if (ackTimer) clearTimeout(ackTimer);
       conn.destroy();
       worker?.destroy();
       phase('client.status');
@@ -147,19 +149,72 @@ export function startVia(socketPath: string, argv: string[], opts: ViaOptions = 
     };
     leave = () => finish(new ViaError('the sandbox was abandoned by its client'));
     conn.on('error', (e: NodeJS.ErrnoException) => finish(new ViaError(`cannot reach the pool at ${socketPath}: ${e.code ?? e.message}`)));
-    const ask = () => {
-      phase('client.connected');
-      conn.write('{"op":"run"}\n');
+    /** The request to the worker at path; its ACK, then its word on the status (the server's is the fallback). */
+    const hand = (path: string, orNull = false): boolean => {
+      let wfd: number | null;
+      try {
+        wfd = handOver(path, req, stdio, orNull);
+      } catch (e) {
+        finish(e as Error);
+        return true;
+      }
+      if (wfd === null) return false;
+      let wbuf = '';
+      let acked = false;
+      const w = new net.Socket({ fd: wfd, readable: true, writable: false });
+      worker = w;
+      // A worker that never answers (none comes ready): as a cold run that cannot start.
+      ackTimer = setTimeout(() => finish(new ViaError('the pool\'s sandbox did not take the request')), 30_000);
+      w.on('error', () => { /* the server still tells */ });
+      w.on('close', () => {
+        if (!acked && worker === w) finish(new ViaError('the pool\'s sandbox did not take the request'));
+      });
+      w.on('data', (x: Buffer) => {
+        if (!acked) {
+          if (ackTimer) clearTimeout(ackTimer);
+          ackTimer = null;
+          if (x[0] === NAK) {
+            // Refused (a reused worker): the server names another on conn.
+            worker = null;
+            w.destroy();
+            return;
+          }
+          if (x[0] !== ACK) return finish(new ViaError('the pool\'s sandbox did not take the request'));
+          acked = true;
+          phase('client.acked');
+          handedOver = true;
+          sock = conn;
+          for (const s of pending.splice(0)) conn.write(`{"sig":${s}}\n`);
+          x = x.subarray(1);
+        }
+        wbuf += x.toString('utf8');
+        const e = /^\{"exit":(\d+)\}\n/.exec(wbuf);
+        if (e) finish(null, Number(e[1]));
+      });
+      return true;
     };
-    if (open) ask();
-    else conn.on('connect', ask);
+    const direct = shared.get(socketPath);
+    if (direct !== undefined) req.token = randomBytes(16).toString('hex');
+    // Straight to the shared socket; the server learns of it by the token (queued until
+    // the connection is up). Gone (a server started anew at socketPath): asked as below.
+    if (direct !== undefined && hand(direct, true)) conn.write(`{"op":"watch","token":"${req.token}"}\n`);
+    else {
+      if (direct !== undefined) shared.delete(socketPath);
+      delete req.token;
+      const ask = () => {
+        phase('client.connected');
+        conn.write('{"op":"run"}\n');
+      };
+      if (open) ask();
+      else conn.on('connect', ask);
+    }
     conn.on('close', () => finish(new ViaError('the pool closed the connection without a status')));
     conn.on('data', (d) => {
       buf += d.toString('utf8');
       for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        let m: { worker?: string; exit?: number; error?: string };
+        let m: { worker?: string; exit?: number; error?: string; token?: string; shared?: boolean };
         try {
           m = JSON.parse(line);
         } catch {
@@ -169,26 +224,9 @@ export function startVia(socketPath: string, argv: string[], opts: ViaOptions = 
         if (typeof m.exit === 'number') return finish(null, m.exit);
         if (typeof m.worker === 'string') {
           phase('client.worker-named');
-          let wfd: number | null;
-          try {
-            wfd = handOver(m.worker, req, stdio);
-          } catch (e) {
-            return finish(e as Error);
-          }
-          if (wfd === null) continue; // refused: the server names another
-          phase('client.acked');
-          // The worker's own word on the status comes first; the server's is the fallback.
-          let wbuf = '';
-          worker = new net.Socket({ fd: wfd, readable: true, writable: false });
-          worker.on('error', () => { /* the server still tells */ });
-          worker.on('data', (x: Buffer) => {
-            wbuf += x.toString('utf8');
-            const e = /^\{"exit":(\d+)\}\n/.exec(wbuf);
-            if (e) finish(null, Number(e[1]));
-          });
-          handedOver = true;
-          sock = conn;
-          for (const s of pending.splice(0)) conn.write(`{"sig":${s}}\n`);
+          if (typeof m.token === 'string' && TOKEN_RE.test(m.token)) req.token = m.token;
+          if (m.shared === true) shared.set(socketPath, m.worker);
+          hand(m.worker);
         }
       }
     });

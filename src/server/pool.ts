@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { POOL_CPU_ENV, serverNative } from './protocol';
+import { ANY_FD_ENV, POOL_CPU_ENV, serverNative } from './protocol';
 
 export interface PoolOptions {
   /** Ready workers to keep. */
@@ -31,6 +31,8 @@ export interface PoolOptions {
   workerArgs?: string[];
   /** Requests one worker serves in turn (`serve --reuse N`); 1: one each. */
   reuse?: number;
+  /** Reuse: false for no shared socket (every request named a worker by the server). */
+  shared?: boolean;
   log?: (m: string) => void;
 }
 
@@ -50,6 +52,8 @@ export class PoolWorker {
   served = 0;
   /** The CPU its Sentry is pinned to (ptrace), one the pool chose; -1: its own choice. */
   cpu = -1;
+  /** It also accepts on the pool's shared socket (Pool.anySocket): never named to one client. */
+  direct = false;
   /**
    * Started on the old path (TSSANDBOX_USERNS=off: the Sentry in the host's user namespace),
    * for one request that a worker in its own namespace refused as needing the host's
@@ -87,10 +91,16 @@ export function pssOf(pid: number): number {
 /** What a request needs: any ready worker, one that has served nothing, or one on the old path. */
 export type TakeKind = 'any' | 'fresh' | 'host';
 
-/** Whether worker w may serve a request that waits for kind. */
+/**
+ * Whether worker w may serve a request that waits for kind. A worker on the shared socket
+ * may take a client of its own there at any moment: it is named to none.
+ */
 function fits(w: PoolWorker, kind: TakeKind): boolean {
-  return kind === 'host' ? w.host : !w.host && (kind === 'any' || w.served === 0);
+  return !w.direct && (kind === 'host' ? w.host : !w.host && (kind === 'any' || w.served === 0));
 }
+
+/** What a worker said of a request that carried a token (protocol.ts RunRequest.token). */
+export type TokenEvent = 'accepted' | 'refused' | 'refused host';
 
 export class Pool {
   private readonly workers = new Set<PoolWorker>();
@@ -99,8 +109,26 @@ export class Pool {
   private closed = false;
   /** Workers started in all (the tests read it to see refills). */
   started = 0;
+  /**
+   * Reuse: the socket every ready worker accepts on (the kernel gives each connection to
+   * one), so that a client goes straight to a ready Sentry, the server off its path; null
+   * without reuse or if it could not be made (then every request is named a worker).
+   */
+  readonly anySocket: string | null = null;
+  private readonly anyFd: number = -1;
+  /** A worker took or refused a request with a token (a client on the shared socket). */
+  onToken: ((w: PoolWorker, token: string, ev: TokenEvent) => void) | null = null;
 
-  constructor(private readonly o: PoolOptions) {}
+  constructor(private readonly o: PoolOptions) {
+    if ((o.reuse ?? 1) > 1 && o.shared !== false) {
+      const p = path.join(o.dir, 'any.sock');
+      const fd = serverNative().ociListen(p);
+      if (fd >= 0) {
+        this.anySocket = p;
+        this.anyFd = fd;
+      } else o.log?.(`cannot make the pool's shared socket ${p} (errno ${-fd}): each request is named a worker`);
+    }
+  }
 
   private ready(): PoolWorker[] {
     return [...this.workers].filter((w) => w.state === 'ready');
@@ -129,14 +157,21 @@ export class Pool {
     // A request that needs the host's privileges gets a worker of its own on the old path.
     const hostOwed = this.waiting.filter((x) => x.kind === 'host').length - this.count('starting', true);
     for (let i = 0; i < hostOwed; i++) this.spawnOne(true);
+    // With the shared socket, a request that needs a worker of its own (refused by a reused
+    // one) gets one started for it, off the shared socket.
+    if (this.anyFd >= 0) {
+      const named = [...this.workers].filter((w) => !w.host && !w.direct && w.state === 'starting').length;
+      const owed = this.waiting.filter((x) => x.kind !== 'host').length - named;
+      for (let i = 0; i < owed; i++) this.spawnOne(false, false);
+    }
     for (;;) {
       // Reused workers come back: busy ones count (but not those on their last request).
       const back = this.reusing ? [...this.workers].filter((w) => !w.host && w.state === 'busy' && w.served < (this.o.reuse ?? 1)).length : 0;
       const have = this.count('ready') + this.count('starting') + back;
       // A request waiting with nothing on the way gets a worker even past the caps (reuse:
       // one that needs a fresh worker, or any when none will come back).
-      const fresh = this.waiting.filter((x) => x.kind === 'fresh').length;
-      const pending = this.waiting.length - this.waiting.filter((x) => x.kind === 'host').length;
+      const fresh = this.anyFd >= 0 ? 0 : this.waiting.filter((x) => x.kind === 'fresh').length;
+      const pending = this.anyFd >= 0 ? 0 : this.waiting.length - this.waiting.filter((x) => x.kind === 'host').length;
       const owed = this.reusing
         ? fresh > this.count('starting') || (pending > 0 && have === 0)
         : pending > this.count('starting');
@@ -149,14 +184,14 @@ export class Pool {
     }
   }
 
-  private spawnOne(host = false): void {
+  private spawnOne(host = false, direct = !host && this.anyFd >= 0): void {
     const sock = path.join(this.o.dir, `w${++this.seq}.sock`);
     const [cmd, ...args] = this.o.command;
     // fd 3 is the worker's line to us (a socketpair): "ready", then "accepted". A host
     // worker serves its one request (no --reuse: it is not kept for others).
     const workerArgs = host ? (this.o.workerArgs ?? []).filter((a, i, all) => a !== '--reuse' && all[i - 1] !== '--reuse') : (this.o.workerArgs ?? []);
     const cpu = this.spreadCpu();
-    const env = { ...(this.o.env ?? process.env), ...(host ? { TSSANDBOX_USERNS: 'off' } : {}), [POOL_CPU_ENV]: String(cpu) };
+    const env = { ...(this.o.env ?? process.env), ...(host ? { TSSANDBOX_USERNS: 'off' } : {}), [POOL_CPU_ENV]: String(cpu), ...(direct ? { [ANY_FD_ENV]: '5' } : {}) };
     // Its socket is made here, in our 0700 directory, and handed over as fd 4: a worker in
     // its own user namespace (another host uid) could not make it there, and a directory
     // open to that uid would be open to every Sentry of it.
@@ -165,11 +200,12 @@ export class Pool {
       this.o.log?.(`cannot make a pool worker's socket ${sock} (errno ${-lfd})`);
       return;
     }
-    const child = spawn(cmd, [...args, '__pool-worker', sock, '--listen-fd', '4', ...workerArgs], { stdio: ['ignore', 'ignore', 'inherit', 'pipe', lfd], env });
+    const child = spawn(cmd, [...args, '__pool-worker', sock, '--listen-fd', '4', ...workerArgs], { stdio: ['ignore', 'ignore', 'inherit', 'pipe', lfd, ...(direct ? [this.anyFd] : [])], env });
     fs.closeSync(lfd);
     const w = new PoolWorker(child, sock);
     w.host = host;
     w.cpu = cpu;
+    w.direct = direct;
     this.workers.add(w);
     this.started++;
     const line = child.stdio[3] as Readable;
@@ -185,12 +221,21 @@ export class Pool {
           w.onDone = w.onRefused = w.onAccepted = null;
           const i = this.waiting.findIndex((x) => fits(w, x.kind));
           if (i >= 0) this.hand(w, this.waiting.splice(i, 1)[0].give);
-          else if (w.host) w.kill(); // its request is gone (the client left): not kept for others
-        } else if (msg === 'accepted') {
+          // Its request is gone (the client left): a worker of one request, or one off the
+          // shared socket (only started for a request), is not kept for others.
+          else if (w.host || (!w.direct && this.anyFd >= 0)) w.kill();
+        } else if (msg === 'accepted' || msg.startsWith('accepted ')) {
           w.served++;
-          w.onAccepted?.();
+          // A client of the shared socket: busy from here, its server connection found by the token.
+          if (w.state === 'ready') w.state = 'busy';
+          if (w.onAccepted) w.onAccepted();
+          else if (msg.length > 9) this.onToken?.(w, msg.slice(9), 'accepted');
         } else if (msg.startsWith('exit ')) w.onDone?.(Number(msg.slice(5)));
-        else if (msg === 'refused' || msg === 'refused host') w.onRefused?.(msg === 'refused host');
+        else {
+          const r = /^(refused|refused host)(?: ([0-9a-f]{32}))?$/.exec(msg);
+          if (r && w.onRefused) w.onRefused(r[1] === 'refused host');
+          else if (r?.[2]) this.onToken?.(w, r[2], r[1] as TokenEvent);
+        }
       }
     });
     line.on('error', () => { /* the worker's exit tells */ });
@@ -245,6 +290,7 @@ export class Pool {
   /** Stops refilling and kills every worker; resolves when all have exited. */
   close(): Promise<void> {
     this.closed = true;
+    if (this.anyFd >= 0) fs.closeSync(this.anyFd);
     const all = [...this.workers];
     return Promise.all(all.map((w) => new Promise<void>((res) => {
       if (w.state === 'gone' || w.child.exitCode !== null || w.child.signalCode !== null) return res();

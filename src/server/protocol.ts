@@ -12,6 +12,14 @@
  *   client's stdin/stdout/stderr (and the fds of `fdFlags`) attached to the first message (SCM_RIGHTS); the worker
  *   answers one byte, ACK, once it owns them, and `{"exit":CODE}` when the sandbox ends
  *   (before its process is gone: sooner than the server's word, which says the same).
+ *
+ * With `--reuse` the server names one socket for all: the pool's shared socket (its
+ * answer is `{"worker":PATH,"token":T,"shared":true}`), where the first ready worker
+ * accepts. A client that knows it goes straight there with a token of its own in the
+ * request and tells the server `{"op":"watch","token":T}` (not waited for); the worker
+ * says `accepted T` (or `refused T`) on its line, and the server ties that worker to the
+ * connection with the token: signals, the fallback status, the kill when it closes; a
+ * refused request is named a worker started for it.
  */
 import { native } from '../platform/native';
 
@@ -46,7 +54,16 @@ export interface RunRequest {
    * client opened: a confined Sentry opens no path). The worker adds them to argv.
    */
   fdFlags?: string[];
+  /**
+   * Names the request to the server (reuse pools): the worker says `accepted TOKEN`, the
+   * server ties it to the client's connection that said `{"op":"watch","token":TOKEN}`
+   * (or that it answered with this token): signals, the fallback status, the kill on leave.
+   */
+  token?: string;
 }
+
+/** A request token: 128 random bits in hex (the client's own, or the server's). */
+export const TOKEN_RE = /^[0-9a-f]{32}$/;
 
 /** The flags a request may hand fds over for, and how the fd is named in the flag. */
 export const FD_FLAGS: Readonly<Record<string, (fd: number) => string>> = {
@@ -57,6 +74,9 @@ export const FD_FLAGS: Readonly<Record<string, (fd: number) => string>> = {
 
 /** A worker's CPU, chosen by the pool (pool.ts spreadCpu); the worker takes it out of its environment at once. */
 export const POOL_CPU_ENV = 'TSSANDBOX_POOL_CPU';
+
+/** The fd of the pool's shared socket in a worker (pool.ts), taken out of its environment at once. */
+export const ANY_FD_ENV = 'TSSANDBOX_POOL_ANY_FD';
 
 export const ACK = 0x06;
 /** A reused worker's answer to a request it can no longer serve (the server then gives a fresh one). */

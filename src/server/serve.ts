@@ -11,6 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Pool, type PoolWorker } from './pool';
 import { flushPhases, phase } from './phases';
+import { TOKEN_RE } from './protocol';
+import { randomBytes } from 'node:crypto';
 
 export class ServeUsageError extends Error {}
 
@@ -79,27 +81,89 @@ function claimSocketPath(p: string): void {
   fs.unlinkSync(p);
 }
 
+/**
+ * Requests on the pool's shared socket, by token (protocol.ts RunRequest.token): the
+ * client's connection here and the worker that took it, as each becomes known (the
+ * worker's `accepted TOKEN` and the client's `watch` come in either order).
+ */
+interface Pending {
+  /** Ties the worker to the connection that waits for it (serveClient's watch). */
+  bind: ((w: PoolWorker, p: Pending) => void) | null;
+  /** The worker that took it (or refused it: `refused` set), before the connection came. */
+  worker: PoolWorker | null;
+  refused: 'refused' | 'refused host' | null;
+  /** Its status, or its worker's death, if either came before the connection did. */
+  exit: number | null;
+  died: { code: number | null; signal: NodeJS.Signals | null } | null;
+}
+
+/** Routes the pool's token events to the connections that wait for them. */
+export class Tokens {
+  private readonly m = new Map<string, Pending>();
+  constructor(pool: Pool) {
+    pool.onToken = (w, token, ev) => {
+      const p = this.entry(token);
+      p.worker = w;
+      p.refused = ev === 'accepted' ? null : ev;
+      if (p.bind) return p.bind(w, p);
+      if (ev !== 'accepted') return;
+      // Until its connection claims it, the worker's word on it is kept here.
+      w.onDone = (code) => {
+        p.exit = code;
+        w.onDone = w.onExit = null;
+      };
+      w.onExit = (code, signal) => {
+        p.died = { code, signal };
+      };
+    };
+  }
+
+  private entry(token: string): Pending {
+    const had = this.m.get(token);
+    if (had) return had;
+    const p: Pending = { bind: null, worker: null, refused: null, exit: null, died: null };
+    this.m.set(token, p);
+    // A token no connection claims (its client gone before it said `watch`) is dropped.
+    setTimeout(() => {
+      if (this.m.get(token) === p && p.bind === null) this.m.delete(token);
+    }, 30_000).unref();
+    return p;
+  }
+
+  /** A connection waits for token's worker: bind is called with it (now, if known); false if claimed already. */
+  claim(token: string, bind: (w: PoolWorker, p: Pending) => void): boolean {
+    const p = this.entry(token);
+    if (p.bind) return false;
+    p.bind = bind;
+    if (p.worker) bind(p.worker, p);
+    return true;
+  }
+
+  drop(token: string): void {
+    this.m.delete(token);
+  }
+}
+
 /** Serves one client connection: a worker for its request, its signals, its status. */
-function serveClient(pool: Pool, conn: net.Socket, live: Set<net.Socket>): void {
+function serveClient(pool: Pool, tokens: Tokens | null, conn: net.Socket, live: Set<net.Socket>): void {
   live.add(conn);
   let worker: PoolWorker | null = null;
   let buf = '';
   let asked = false;
   let ended = false;
+  let closed = false;
   /** Reuse: the worker said this request's sandbox ended. */
   let done = false;
+  let token: string | null = null;
   const end = (msg: object) => {
     if (ended) return;
     ended = true;
+    if (token !== null) tokens?.drop(token);
     conn.end(JSON.stringify(msg) + '\n');
   };
-  conn.on('close', () => {
-    live.delete(conn);
-    // The client is gone (killed, or its program's caller quit): its sandbox goes too.
-    const w = worker;
-    worker = null;
-    if (!w || w.state === 'gone') return;
-    if (done) return;
+  /** The client is gone (killed, or its program's caller quit): its sandbox goes too. */
+  const abandon = (w: PoolWorker) => {
+    if (w.state === 'gone' || done) return;
     if (!pool.reusing) return w.kill('SIGKILL');
     // Reuse: a client leaves as soon as the worker told it the status; the worker's
     // "exit" line to us follows that at once (worker.ts), but may come after the close.
@@ -108,15 +172,77 @@ function serveClient(pool: Pool, conn: net.Socket, live: Set<net.Socket>): void 
     setTimeout(() => {
       if (!done) w.kill('SIGKILL');
     }, 1000).unref();
+  };
+  conn.on('close', () => {
+    closed = true;
+    live.delete(conn);
+    const w = worker;
+    worker = null;
+    if (w) abandon(w);
   });
   conn.on('error', () => { /* close follows */ });
+  /** From here w serves this connection's request: its exit (or death) is the status. */
+  const bind = (w: PoolWorker) => {
+    worker = w;
+    w.onExit = (code, signal) => {
+      worker = null;
+      if (code !== null) end({ exit: code });
+      else end({ error: `the sandbox's process died (${signal})`, exit: 128 + (os.constants.signals[signal as NodeJS.Signals] ?? 0) });
+    };
+    // Reuse: the worker outlives the request; the client's part ends with its status.
+    w.onDone = (code) => {
+      done = true;
+      w.onExit = null;
+      worker = null;
+      end({ exit: code });
+    };
+    if (closed) {
+      worker = null;
+      abandon(w);
+    }
+  };
+  // Reuse: a worker that can no longer build this request's sandbox; a fresh one can.
+  // host: a worker in its own user namespace refused flags that need the host's
+  // privileges; one started on the old path serves them (src/cli/pool-worker.ts).
+  const refused = (w: PoolWorker, host: boolean) => {
+    if (w.onExit) w.onExit = null;
+    w.onDone = null;
+    if (worker === w) worker = null;
+    pool.take(host ? 'host' : 'fresh').then(give);
+  };
+  const give = (w: PoolWorker) => {
+    if (conn.destroyed) {
+      w.kill('SIGKILL');
+      return;
+    }
+    bind(w);
+    w.onRefused = (host) => refused(w, host);
+    conn.write(JSON.stringify({ worker: w.socket, pid: w.pid }) + '\n');
+    phase('server.named');
+    flushPhases();
+  };
+  /** A request on the shared socket under token t: bound to its worker when that says so. */
+  const watch = (t: string) => {
+    token = t;
+    const claimed = tokens!.claim(t, (w, p) => {
+      if (p.refused !== null) refused(w, p.refused === 'refused host');
+      else if (p.exit !== null) {
+        done = true;
+        end({ exit: p.exit });
+      } else if (p.died !== null) {
+        bind(w);
+        w.onExit?.(p.died.code, p.died.signal);
+      } else bind(w);
+    });
+    if (!claimed) end({ error: 'malformed request' });
+  };
   conn.on('data', (d) => {
     buf += d.toString('utf8');
     if (buf.length > 65536) return conn.destroy();
     for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
-      let m: { op?: string; sig?: number };
+      let m: { op?: string; sig?: number; token?: string };
       try {
         m = JSON.parse(line);
       } catch {
@@ -125,37 +251,18 @@ function serveClient(pool: Pool, conn: net.Socket, live: Set<net.Socket>): void 
       if (m.op === 'run' && !asked) {
         asked = true;
         phase('server.asked');
-        const give = (w: PoolWorker) => {
-          if (conn.destroyed) {
-            w.kill('SIGKILL');
-            return;
-          }
-          worker = w;
-          w.onExit = (code, signal) => {
-            worker = null;
-            if (code !== null) end({ exit: code });
-            else end({ error: `the sandbox's process died (${signal})`, exit: 128 + (os.constants.signals[signal as NodeJS.Signals] ?? 0) });
-          };
-          // Reuse: the worker outlives the request; the client's part ends with its status.
-          w.onDone = (code) => {
-            done = true;
-            w.onExit = null;
-            worker = null;
-            end({ exit: code });
-          };
-          // Reuse: a worker that can no longer build this request's sandbox; a fresh one can.
-          // host: a worker in its own user namespace refused flags that need the host's
-          // privileges; one started on the old path serves them (src/cli/pool-worker.ts).
-          w.onRefused = (host) => {
-            w.onExit = null;
-            worker = null;
-            pool.take(host ? 'host' : 'fresh').then(give);
-          };
-          conn.write(JSON.stringify({ worker: w.socket, pid: w.pid }) + '\n');
+        if (tokens && pool.anySocket) {
+          // Reuse: the shared socket, where the first ready worker takes it; the client
+          // remembers it and comes straight there next time (`watch`).
+          const t = randomBytes(16).toString('hex');
+          watch(t);
+          conn.write(JSON.stringify({ worker: pool.anySocket, token: t, shared: true }) + '\n');
           phase('server.named');
           flushPhases();
-        };
-        pool.take().then(give);
+        } else pool.take().then(give);
+      } else if (m.op === 'watch' && !asked && tokens && typeof m.token === 'string' && TOKEN_RE.test(m.token)) {
+        asked = true;
+        watch(m.token);
       } else if (typeof m.sig === 'number' && Number.isInteger(m.sig) && m.sig > 0 && m.sig < 65) {
         // Only the signals a terminal or a caller sends; never SIGKILL/SIGSTOP to the Sentry.
         if (worker && m.sig !== 9 && m.sig !== 19) worker.kill(m.sig);
@@ -178,7 +285,8 @@ export function serveMain(o: ServeOptions, entry: string[], env?: NodeJS.Process
   const workerArgs = [...(o.template ? ['--template', o.template] : []), ...(o.reuse > 1 ? ['--reuse', String(o.reuse)] : [])];
   const pool = new Pool({ size: o.pool, maxMemory: o.maxMemory, dir, command: entry, env, log, workerArgs, reuse: o.reuse });
   const live = new Set<net.Socket>();
-  const server = net.createServer((c) => serveClient(pool, c, live));
+  const tokens = pool.anySocket ? new Tokens(pool) : null;
+  const server = net.createServer((c) => serveClient(pool, tokens, c, live));
   server.on('error', (e: NodeJS.ErrnoException) => {
     log(`--socket ${o.socket}: ${e.code ?? e.message}`);
     pool.close().then(() => process.exit(125));

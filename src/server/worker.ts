@@ -20,7 +20,7 @@
  */
 import * as fs from 'node:fs';
 import { POLLIN } from '../abi/fs';
-import { ACK, FD_FLAGS, NAK, MAX_REQUEST, POOL_CPU_ENV, serverNative, type RunRequest } from './protocol';
+import { ACK, ANY_FD_ENV, FD_FLAGS, NAK, MAX_REQUEST, POOL_CPU_ENV, TOKEN_RE, serverNative, type RunRequest } from './protocol';
 import { flushPhases, phase } from './phases';
 import { preferPinCpu } from '../platform/ptrace';
 
@@ -62,18 +62,21 @@ function die(msg: string): never {
   process.exit(125);
 }
 
-/** Blocks until the server's line is readable or hung up (true) or fd is readable (false). */
-function waitFor(fd: number): boolean {
+/**
+ * Blocks until the server's line is readable or hung up (-1), or one of the listening
+ * sockets is readable (that fd).
+ */
+function waitFor(lfds: number[]): number {
   const n = serverNative();
-  const fds = new Int32Array([fd, CONTROL_FD]);
-  const ev = new Int32Array([POLLIN, POLLIN]);
-  const rev = new Int32Array(2);
+  const fds = new Int32Array([CONTROL_FD, ...lfds]);
+  const ev = new Int32Array(fds.length).fill(POLLIN);
+  const rev = new Int32Array(fds.length);
   for (;;) {
-    const r = n.hostPoll(fds, ev, rev, 2, -1);
+    const r = n.hostPoll(fds, ev, rev, fds.length, -1);
     if (r === -EINTR) continue;
     if (r < 0) die(`poll: errno ${-r}`);
-    if (rev[1] & (POLLIN | POLLHUP | POLLERR)) return true;
-    if (rev[0]) return false;
+    if (rev[0] & (POLLIN | POLLHUP | POLLERR)) return -1;
+    for (let i = 1; i < fds.length; i++) if (rev[i]) return fds[i];
   }
 }
 
@@ -114,6 +117,7 @@ function readRequest(cfd: number): { req: RunRequest; fds: number[] } {
   if (!Array.isArray(req.argv) || typeof req.cwd !== 'string' || typeof req.env !== 'object' || req.env === null) die('malformed request');
   const extra = req.fdFlags ?? [];
   if (!Array.isArray(extra) || extra.some((f) => !Object.hasOwn(FD_FLAGS, f)) || new Set(extra).size !== extra.length) die('malformed request');
+  if (req.token !== undefined && (typeof req.token !== 'string' || !TOKEN_RE.test(req.token))) die('malformed request');
   if (fds.length !== 3 + extra.length) die(`the request carried ${fds.length} fds, not ${3 + extra.length}`);
   return { req, fds };
 }
@@ -147,11 +151,16 @@ function giveBackStdio(saved: number[]): void {
   }
 }
 
-/** Waits for the next client on lfd; exits if the server goes away first. */
-function acceptOne(lfd: number): number {
+/**
+ * Waits for the next client on one of lfds (its own socket, and the pool's shared one:
+ * whichever ready worker accepts first has it; another's EAGAIN goes back to waiting);
+ * exits if the server goes away first.
+ */
+function acceptOne(lfds: number[]): number {
   const n = serverNative();
   for (;;) {
-    if (waitFor(lfd)) process.exit(0); // the server is gone or told us to go
+    const lfd = waitFor(lfds);
+    if (lfd < 0) process.exit(0); // the server is gone or told us to go
     const cfd = n.ociAccept(lfd);
     if (cfd >= 0) return cfd;
     if (cfd !== -EAGAIN && cfd !== -EINTR) die(`accept: errno ${-cfd}`);
@@ -164,6 +173,10 @@ export function poolWorkerMain(socketPath: string, hooks: WorkerHooks, reuse = 1
   const cpu = process.env[POOL_CPU_ENV];
   delete process.env[POOL_CPU_ENV];
   if (cpu !== undefined && /^[0-9]+$/.test(cpu)) preferPinCpu(Number(cpu));
+  // The pool's shared socket (reuse: clients that come straight to any ready worker).
+  const any = process.env[ANY_FD_ENV];
+  delete process.env[ANY_FD_ENV];
+  let anyFd = any !== undefined && /^[0-9]+$/.test(any) && reuse > 1 ? Number(any) : -1;
   hooks.warm();
   const n = serverNative();
   // Made by the server (a worker in its own user namespace may not make it there).
@@ -181,21 +194,25 @@ export function poolWorkerMain(socketPath: string, hooks: WorkerHooks, reuse = 1
   // what the last sandbox's WeakRefs kept alive (they are held until the job ends).
   const step = (): void => {
     fs.writeSync(CONTROL_FD, 'ready\n');
-    const cfd = acceptOne(lfd);
+    const cfd = acceptOne(anyFd >= 0 ? [lfd, anyFd] : [lfd]);
     phase('worker.accepted');
     const { req, fds } = readRequest(cfd);
     phase('worker.request-read');
     const cmd = req.cmd ?? 'run';
+    // The request's token names it to the server (serve.ts): its client's connection there.
+    const tok = req.token !== undefined ? ` ${req.token}` : '';
     if (hooks.needsHost?.(req.argv, cmd)) {
       // Nothing of it was built or taken: this worker stays ready for another request.
       for (const fd of fds) fs.closeSync(fd);
       n.ociSend(cfd, new Uint8Array([NAK]), 1, null, 0);
       fs.closeSync(cfd);
-      fs.writeSync(CONTROL_FD, 'refused host\n');
+      fs.writeSync(CONTROL_FD, `refused host${tok}\n`);
       return next();
     }
     const last = served + 1 >= reuse;
     if (last) {
+      if (anyFd >= 0) fs.closeSync(anyFd);
+      anyFd = -1;
       fs.closeSync(lfd);
       try {
         fs.unlinkSync(socketPath);
@@ -208,7 +225,7 @@ export function poolWorkerMain(socketPath: string, hooks: WorkerHooks, reuse = 1
       for (const fd of fds) fs.closeSync(fd);
       n.ociSend(cfd, new Uint8Array([NAK]), 1, null, 0);
       fs.closeSync(cfd);
-      fs.writeSync(CONTROL_FD, 'refused\n');
+      fs.writeSync(CONTROL_FD, `refused${tok}\n`);
       if (last) process.exit(0);
       return next();
     }
@@ -216,7 +233,7 @@ export function poolWorkerMain(socketPath: string, hooks: WorkerHooks, reuse = 1
     n.ociSend(cfd, new Uint8Array([ACK]), 1, null, 0);
     // cfd stays: the status goes straight back to the client when the sandbox ends (the
     // server's word comes later).
-    fs.writeSync(CONTROL_FD, 'accepted\n');
+    fs.writeSync(CONTROL_FD, `accepted${tok}\n`);
     if (reuse === 1) fs.closeSync(CONTROL_FD); // the one-shot Sentry keeps no line to the server
     takeStdio(fds);
     // The library's channel, report and summary: at numbers of their own (fd 3 is the line to the server), named to the run.
