@@ -135,16 +135,18 @@ function restoreMs(BIN, env, image) {
   });
 }
 
-export async function densityRows({ BIN, REPO, ENV, QUICK, runscArgv }) {
+export async function densityRows({ BIN, REPO, ENV, QUICK, runscArgv, poolOnly = false }) {
   const rows = [];
   const reps = QUICK ? 3 : 10;
   const row = (label, value, unit, base, baseLabel) => rows.push({ label, value, unit, base, baseLabel });
 
   // Memory per idle sandbox (Sentry + Gofer + stub), against runsc's whole tree.
-  const tss = await idlePss([process.execPath, BIN, 'run', '/bin/sleep', '60'], ENV);
-  const runsc = runscArgv ? await idlePss([...runscArgv, '/bin/sleep', '60'], ENV) : null;
-  row(`memory per idle sandbox (PSS, ${tss.procs} processes)`, tss.bytes / 2 ** 20, 'MiB', runsc?.bytes ? runsc.bytes / 2 ** 20 : null, 'runsc');
-  row('idle sandboxes (sleep 60) that fit in 8 GiB', Math.floor(8 * 2 ** 30 / tss.bytes), '', runsc?.bytes ? Math.floor(8 * 2 ** 30 / runsc.bytes) : null, 'runsc');
+  if (!poolOnly) {
+    const tss = await idlePss([process.execPath, BIN, 'run', '/bin/sleep', '60'], ENV);
+    const runsc = runscArgv ? await idlePss([...runscArgv, '/bin/sleep', '60'], ENV) : null;
+    row(`memory per idle sandbox (PSS, ${tss.procs} processes)`, tss.bytes / 2 ** 20, 'MiB', runsc?.bytes ? runsc.bytes / 2 ** 20 : null, 'runsc');
+    row('idle sandboxes (sleep 60) that fit in 8 GiB', Math.floor(8 * 2 ** 30 / tss.bytes), '', runsc?.bytes ? Math.floor(8 * 2 ** 30 / runsc.bytes) : null, 'runsc');
+  }
 
   // run /bin/true: cold, and through the warm pool (CLI and library).
   const cold = median(Array.from({ length: reps }, () => wallMs([process.execPath, BIN, 'run', '/bin/true'], ENV)).filter((x) => x !== null));
@@ -223,6 +225,7 @@ export async function densityRows({ BIN, REPO, ENV, QUICK, runscArgv }) {
     await rpool.stop();
   }
 
+  if (poolOnly) return rows; // `--only pool`: the warm pool's rows alone
   // Checkpoint and restore of a Python process with 100 MB of heap.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-bench-ckpt-'));
   try {

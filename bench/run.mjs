@@ -6,6 +6,7 @@
 //   npm run bench -- --quick      fewer repetitions
 //   npm run bench -- --json       machine-readable results on stdout
 //   npm run bench -- --only getppid,true
+//   npm run bench -- --only pool  the warm pool rows alone (density: those and the rest of bench/density.mjs)
 //   npm run bench -- --pin-peers  run runsc and proot under `taskset -c 0` as well
 //                                 (tssandbox's ptrace platform pins itself to one CPU)
 //   npm run bench -- --platforms ptrace,systrap   which tssandbox platforms get a column
@@ -654,10 +655,11 @@ log('\nRatios below 1× mean tssandbox is faster (its fastest platform against r
 
 // The warm pool, checkpoint/restore and density rows (bench/density.mjs).
 let density = null;
-if (!ONLY || ONLY.has('density')) {
+// `--only pool`: the warm pool's rows alone (run /bin/true through it, sandboxes a second).
+if (!ONLY || ONLY.has('density') || ONLY.has('pool')) {
   const { densityRows, formatDensity } = await import('./density.mjs');
   const runscPeer = PEERS.find((p) => p.id === 'runsc-ptrace');
-  density = await densityRows({ BIN, REPO, ENV, QUICK, runscArgv: unavailable['runsc-ptrace'] ? null : runscPeer.wrap([]) });
+  density = await densityRows({ BIN, REPO, ENV, QUICK, runscArgv: unavailable['runsc-ptrace'] ? null : runscPeer.wrap([]), poolOnly: ONLY !== null && !ONLY.has('density') });
   log(`\n${formatDensity(density)}`);
 }
 
