@@ -184,8 +184,10 @@ export async function densityRows({ BIN, REPO, ENV, QUICK, runscArgv, poolOnly =
     const require = createRequire(import.meta.url);
     const { runVia } = require(path.join(REPO, 'dist', 'src', 'server', 'index.js'));
     const nul = fs.openSync('/dev/null', 'r+');
+    // ~10 ms each: 30 samples (quick) or 100 make a median that a loaded machine moves less.
+    const n2 = reps * 10;
     const lib = [];
-    for (let i = 0; i < reps * 3; i++) {
+    for (let i = 0; i < n2; i++) {
       await waitReady(rpool);
       const t0 = process.hrtime.bigint();
       if ((await runVia(rpool.socket, ['/bin/true'], { env: ENV, stdio: [nul, nul, nul] })) !== 0) continue;
@@ -195,7 +197,7 @@ export async function densityRows({ BIN, REPO, ENV, QUICK, runscArgv, poolOnly =
     // The library's own entry (the target): stdio as streams, the report handed over.
     const { Sandbox } = require(path.join(REPO, 'dist', 'src', 'index.js'));
     const api = [], apiCold = [];
-    for (let i = 0; i < reps * 3; i++) {
+    for (let i = 0; i < n2; i++) {
       await waitReady(rpool);
       const t0 = process.hrtime.bigint();
       if ((await Sandbox.run(['/bin/true'], { via: rpool.socket })).status !== 0) continue;
