@@ -1,8 +1,10 @@
 /**
  * Futexes: wait queues keyed like Linux keys them. A word in private memory is keyed
  * by (address space, address) whether the op says PRIVATE or not; a word in a
- * MAP_SHARED mapping by its address alone (shared mappings keep their address across
- * fork, which is how process-shared glibc objects are used).
+ * MAP_SHARED file mapping by (file, offset), since processes map a shared file where
+ * they like (podman's shm locks: by address, the unlocker's wake missed the waiter);
+ * one in shared anonymous memory by its address (only a fork shares it, at the same
+ * address).
  */
 import type { Task } from './task';
 import { WaitQueue } from '../waiter/waitqueue';
@@ -13,7 +15,8 @@ let nextMmId = 1;
 
 function key(t: Task, addr: number, _priv: boolean): string {
   const v = t.mm.find(addr);
-  if (v && (v.flags & 0x0f) === 0x01) return `s:${addr}`;
+  // MAP_SHARED or MAP_SHARED_VALIDATE (kept in the VMA as given).
+  if (v && ((v.flags & 0x0f) === 0x01 || (v.flags & 0x0f) === 0x03)) return v.ino ? `f:${v.dev}:${v.ino}:${v.offset + (addr - v.start)}` : `s:${addr}`;
   let id = mmIds.get(t.mm);
   if (id === undefined) mmIds.set(t.mm, (id = nextMmId++));
   return `${id}:${addr}`;

@@ -79,10 +79,7 @@ describe.skipIf(!root || !nfs.existsSync(RUNC) || !nfs.existsSync(BUSYBOX))('run
     }
   }, 90_000);
 
-  // Not on systrap yet: there podman (or its conmon) hangs about half its runs in the full
-  // suite (passes alone); an open bug of issue 11, not of what this test checks.
-  const systrap = process.env.TSSANDBOX_PLATFORM === 'systrap';
-  it.skipIf(!nfs.existsSync(PODMAN) || !nfs.existsSync('/usr/bin/conmon') || systrap)('podman run --rootfs, with runc', async () => {
+  it.skipIf(!nfs.existsSync(PODMAN) || !nfs.existsSync('/usr/bin/conmon'))('podman run --rootfs, with runc', async () => {
     const dir = await bundle(false, () => undefined);
     try {
       const r = await runSandbox([PODMAN, '--cgroup-manager=cgroupfs', '--events-backend=file', '--runtime', RUNC, '--storage-driver', 'vfs',
