@@ -31,7 +31,7 @@ import { WaitQueue } from '../waiter/waitqueue';
 import { hostPoller } from '../waiter/host-poller';
 import type { AddressSpace } from '../mm/address-space';
 import { ociNative } from './native';
-import { installStdio, installTerminal, sentryNull } from './stdio';
+import { installStdio, installTerminal, sentryNull, besideStderr, closeStdio } from './stdio';
 import { maskPaths, readonlyPaths } from './masks';
 import { applySysctl } from './sysctl';
 import { ContainerMounts } from './mounts';
@@ -106,22 +106,24 @@ export class ContainerSentry {
   /** Host pids of exec clients (ps --format json), by guest pid. */
   private readonly execClients = new Map<number, number>();
   private log: (m: string) => void;
+  private logFd = -1;
+  /** The host pty's slave end (pid 1's terminal), or -1. */
+  private ptySlave = -1;
 
   constructor(readonly cfg: SentryInit, private readonly confine: SentryConfine | null, private readonly pool: PoolLink | null = null) {
     this.st = new StateDir(cfg.root, cfg.id);
     // Opened now: the confined Sentry opens no host path for writing.
-    let logFd = -1;
     if (cfg.debug && cfg.logPath) {
       try {
-        logFd = fs.openSync(cfg.logPath, 'a');
+        this.logFd = fs.openSync(cfg.logPath, 'a');
       } catch {
         // the log is best effort
       }
     }
     this.log = (m) => {
-      if (logFd < 0) return;
+      if (this.logFd < 0) return;
       try {
-        fs.writeSync(logFd, JSON.stringify({ level: 'debug', msg: m, time: new Date().toISOString() }) + '\n');
+        fs.writeSync(this.logFd, JSON.stringify({ level: 'debug', msg: m, time: new Date().toISOString() }) + '\n');
       } catch {
         // the log is best effort
       }
@@ -172,6 +174,7 @@ export class ContainerSentry {
     if (!this.started) this.serveCreated();
     this.serveRunning();
     const status = this.s.run();
+    closeStdio([...(this.cfg.preserveHostFds ?? Array.from({ length: this.cfg.preserveFds }, (_, i) => 3 + i)), this.ptySlave]);
     this.log(`pid 1 exited, wait status ${status}`);
     const sig = status & 0x7f;
     process.exit(sig ? 128 + sig : (status >> 8) & 0xff);
@@ -220,13 +223,14 @@ export class ContainerSentry {
     if (proc.terminal && this.cfg.consoleSocket) {
       ptySlave = sendConsole(this.cfg.consoleSocket, proc.consoleSize);
     }
+    this.ptySlave = ptySlave;
     const ttyFd = ptySlave >= 0 ? ptySlave : [0, 1, 2].find((fd) => tty.isatty(fd)) ?? -1;
     tmpfsBudget.limit = c.linux?.resources?.memory?.limit && c.linux.resources.memory.limit > 0
       ? c.linux.resources.memory.limit : Infinity;
     let vfs: Vfs;
     try {
       this.log(`createVfs at ${performance.now().toFixed(1)} ms`);
-      vfs = createVfs({ root: this.cfg.rootfs, mounts: binds, ttyFd, kernel: this.kernel });
+      vfs = besideStderr(this.logFd, () => createVfs({ root: this.cfg.rootfs, mounts: binds, ttyFd, kernel: this.kernel }));
     } catch (e) {
       setupFail(`cannot set up the filesystem: ${(e as Error).message}`);
     }
