@@ -9,20 +9,22 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-const IMAGE = 'tssandbox-bench-busybox:latest';
+export const IMAGE = 'tssandbox-bench-busybox:latest';
 let daemon = null;
 
-function docker(d, args, timeout = 120_000) {
+export function docker(d, args, timeout = 120_000) {
   return spawnSync('docker', ['-H', d.host, ...args], { encoding: 'utf8', timeout, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-function startDaemon(repo, env) {
+/** The bench's dockerd (one per process); `extra`: more runtimes for daemon.json (bench/docker-timeline.mjs). */
+export function startDaemon(repo, env, extra = {}) {
   if (daemon) return daemon;
   const have = (c) => spawnSync('sh', ['-c', `command -v ${c}`], { env }).status === 0;
   if (!have('dockerd') || !have('docker')) return (daemon = { error: 'docker not installed' });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-bench-docker-'));
   const host = `unix://${dir}/docker.sock`;
   const runtimes = { tssandbox: { path: path.join(repo, 'build', 'Release', 'tssandbox-oci') } };
+  Object.assign(runtimes, extra);
   if (have('runsc')) runtimes.runsc = { path: 'runsc', runtimeArgs: ['--platform=ptrace', '--network=none', '--ignore-cgroups'] };
   fs.writeFileSync(path.join(dir, 'daemon.json'), JSON.stringify({ 'log-level': 'warn', runtimes }));
   const log = fs.openSync(path.join(dir, 'dockerd.log'), 'w');
@@ -87,7 +89,7 @@ function poolDirs(d) {
 }
 
 /** Until a tssandbox pool member is ready (untimed; at most 10 s; none before the first run). */
-function waitPool(d) {
+export function waitPool(d) {
   const dirs = poolDirs(d);
   if (dirs.length === 0) return;
   const sab = new Int32Array(new SharedArrayBuffer(4));

@@ -349,15 +349,32 @@ static unsigned long nsIno(const char *name) {
   return stat(p, &st) == 0 ? (unsigned long)st.st_ino : 0;
 }
 
+// <root>/<id> and the files in it (a state directory holds no subdirectory).
+static void removeStateDir(const char *root, const char *id) {
+  char dir[PATH_MAX];
+  if (id == NULL || strchr(id, '/') || !strcmp(id, ".") || !strcmp(id, "..") ||
+      (size_t)snprintf(dir, sizeof dir, "%s/%s", root, id) >= sizeof dir) return;
+  DIR *d = opendir(dir);
+  if (d == NULL) return;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) unlinkat(dirfd(d), e->d_name, 0);
+  }
+  closedir(d);
+  rmdir(dir);
+}
+
 int poolCreate(const char *root, char **argv, int cmdIndex) {
   if (poolSize() <= 0) fallback();
   // create's flags (runc's); anything else: Node.
   const char *pidFile = NULL;
   int consoleSocket = 0, preserve = 0, ids = 0;
+  const char *id = NULL;
   for (int i = cmdIndex + 1; argv[i]; i++) {
     const char *a = argv[i];
     if (a[0] != '-') {
       ids++;
+      id = a;
       continue;
     }
     if (ids) fallback();
@@ -483,8 +500,11 @@ int poolCreate(const char *root, char **argv, int cmdIndex) {
     refill(root);
     return 0;
   }
+  // A member that failed once confined (src/oci/sandbox.ts confinesEarly) can remove no
+  // path: its state directory is ours to remove.
+  if (ok && jsonField(line, "leftover", val, sizeof val) == 0) removeStateDir(root, id);
   if (!ok || jsonField(line, "error", val, sizeof val) != 0) snprintf(val, sizeof val, "the sandbox exited while being created");
-  // The member cleaned up and exits; the front follows it.
+  // The member cleaned up (or we did) and exits; the front follows it.
   kill(front, SIGKILL);
   while (waitpid(front, NULL, 0) < 0 && errno == EINTR) {
   }

@@ -81,13 +81,64 @@ export interface Bundle {
   rootfs: string;
 }
 
-/** Resolves p (absolute, or relative to the bundle) and refuses a relative path leaving it. */
+/**
+ * Resolves p (absolute, or relative to the bundle) and refuses a relative path leaving
+ * the bundle by `..`. Symlinks are followed as runc follows them (the engine made the
+ * bundle); one that exists comes back resolved, so what was checked is what is used.
+ */
 export function bundlePath(dir: string, p: string, key: string): string {
   if (path.isAbsolute(p)) return path.normalize(p);
   const abs = path.resolve(dir, p);
   const rel = path.relative(dir, abs);
   if (rel === '..' || rel.startsWith('../')) fail(`config.json: ${key}: relative path '${p}' escapes the bundle`);
-  return abs;
+  try {
+    return fs.realpathSync(abs);
+  } catch {
+    return abs; // missing: the caller says so
+  }
+}
+
+/** The most of config.json read (runtime-spec configs are kilobytes; a seccomp profile tens of them). */
+const CONFIG_MAX = 16 << 20;
+
+/**
+ * config.json's text, read as runc reads it (a symlink followed) but no further: a
+ * regular file only (a FIFO or a device would hang create, or never end), bounded in
+ * size, and never shown back (see badJson).
+ */
+function readConfig(dir: string, cfgPath: string): string {
+  let fd: number;
+  try {
+    fd = fs.openSync(cfgPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    fail(code === 'ENOENT' ? `bundle ${dir}: no config.json` : `bundle ${dir}: cannot read config.json (${code ?? (e as Error).message})`);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) fail(`bundle ${dir}: config.json is not a regular file`);
+    if (st.size > CONFIG_MAX) fail(`bundle ${dir}: config.json is larger than ${CONFIG_MAX >> 20} MiB`);
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Where the JSON is bad, by line and column, without its text: V8's message quotes the
+ * bytes around the error, and config.json may be a symlink to a file the engine's user
+ * cannot read (runc's error shows one character).
+ */
+function badJson(text: string, e: Error): string {
+  const m = /position (\d+)/.exec(e.message);
+  if (!m) {
+    if (/end of JSON input/.test(e.message)) return 'unexpected end';
+    const c = /^Unexpected token '([\x21-\x7e])'/.exec(e.message);
+    return c ? `unexpected '${c[1]}'` : 'not valid JSON';
+  }
+  const before = text.slice(0, Number(m[1]));
+  const line = before.split('\n').length;
+  return `unexpected character at line ${line} column ${Number(m[1]) - before.lastIndexOf('\n')}`;
 }
 
 export function loadBundle(bundleArg: string | undefined): Bundle {
@@ -100,17 +151,12 @@ export function loadBundle(bundleArg: string | undefined): Bundle {
   }
   if (!st.isDirectory()) fail(`bundle ${dir}: not a directory`);
   const cfgPath = path.join(dir, 'config.json');
-  let text: string;
-  try {
-    text = fs.readFileSync(cfgPath, 'utf8');
-  } catch {
-    fail(`bundle ${dir}: no config.json`);
-  }
+  const text = readConfig(dir, cfgPath);
   let config: unknown;
   try {
     config = JSON.parse(text);
   } catch (e) {
-    fail(`${cfgPath}: bad JSON: ${(e as Error).message}`);
+    fail(`${cfgPath}: bad JSON: ${badJson(text, e as Error)}`);
   }
   if (typeof config !== 'object' || config === null || Array.isArray(config)) fail(`${cfgPath}: must be a JSON object`);
   const err = schemaError(config);

@@ -241,7 +241,7 @@ export function poolMain(root: string, confine: SentryConfine | null): number {
       let err = line === 'ok' ? null : line.replace(/^error: /, '');
       if (err !== null) early?.kill();
       if (err === null && early) err = early.wait();
-      if (err === null) {
+      if (err === null && !sentry.confined) {
         const state = publicState(st.read());
         err = runHooks('prestart', hooks.prestart?.slice(1), state) ?? runHooks('createRuntime', hooks.createRuntime, state) ??
           runHooks('createContainer', hooks.createContainer, state);
@@ -256,8 +256,12 @@ export function poolMain(root: string, confine: SentryConfine | null): number {
         return;
       }
       logLine('error', err);
-      st.remove();
-      conn.send({ ok: false, error: err });
+      // Confined (before the image was read), we can remove no path: create does.
+      if (sentry.confined) conn.send({ ok: false, error: err, leftover: true });
+      else {
+        st.remove();
+        conn.send({ ok: false, error: err });
+      }
       process.exit(1);
     },
   };

@@ -14,24 +14,21 @@ import { createVfs } from '../../fs/rootfs/create';
 import { FdTable } from '../../fs/vfs/fdtable';
 import { HostFile, consoleTty } from '../../fs/fsimpl/host/host-file';
 import { tmpfsBudget } from '../../fs/vfs/space-budget';
-import type { FsContext } from '../../fs/vfs/context';
 import { Kernel } from '../kernel/kernel';
 import { Sentry } from '../kernel/sentry';
 import { SYSCALL_TABLE } from '../../syscalls/table';
-import { createInit, execInto, startInit, stopGroup, continueGroup } from '../kernel/process-lifecycle';
+import { createInit, startInit, stopGroup, continueGroup } from '../kernel/process-lifecycle';
 import { resolveExec, type ExecRequest } from '../loader/exec-image';
-import { createPlatform, type PlatformName } from '../platform/select';
+import { createPlatform, type Created, type PlatformName } from '../platform/select';
 import { installTimers } from '../kernel/time/index';
 import { attach as attachTty } from '../kernel/tty';
 import { Task } from '../kernel/task';
 import { ThreadGroup } from '../kernel/thread-group';
-import { SignalHandlers, SignalState } from '../kernel/signals';
 import { sendToGroup, setHostWinchHook } from '../kernel/signal-delivery';
 import { WaitQueue } from '../waiter/waitqueue';
 import { hostPoller } from '../waiter/host-poller';
-import type { AddressSpace } from '../mm/address-space';
 import { ociNative } from './native';
-import { installStdio, installTerminal, sentryNull } from './stdio';
+import { installStdio, installTerminal, sentryNull, besideStderr, closeStdio } from './stdio';
 import { maskPaths, readonlyPaths } from './masks';
 import { applySysctl } from './sysctl';
 import { ContainerMounts } from './mounts';
@@ -40,6 +37,7 @@ import { startNetwork } from './network';
 import { compileProfile, type CompiledProfile, type SeccompProfile } from './seccomp-profile';
 import { installFilter } from '../kernel/seccomp/install';
 import { ServerConn, closeFd, sendLine } from './control';
+import { execGuest, type ExecHost } from './guest-exec';
 import { serveCheckpoint, checkpointRunFlags } from './checkpoint';
 import { StateDir, procStart, type SavedState } from './state';
 import { isBind, bundlePath } from './bundle';
@@ -106,22 +104,29 @@ export class ContainerSentry {
   /** Host pids of exec clients (ps --format json), by guest pid. */
   private readonly execClients = new Map<number, number>();
   private log: (m: string) => void;
+  private platform!: Created['platform'];
+  /** config.json's mounts that are not binds (made in buildTree), binds copied from the host, binds by destination. */
+  private readonly later: Array<{ m: Mount; index: number }> = [];
+  private readonly fileBinds: Array<{ src: string; dst: string }> = [];
+  private readonly bindIndex = new Map<string, number>();
+  private logFd = -1;
+  /** The host pty's slave end (pid 1's terminal), or -1. */
+  private ptySlave = -1;
 
   constructor(readonly cfg: SentryInit, private readonly confine: SentryConfine | null, private readonly pool: PoolLink | null = null) {
     this.st = new StateDir(cfg.root, cfg.id);
     // Opened now: the confined Sentry opens no host path for writing.
-    let logFd = -1;
     if (cfg.debug && cfg.logPath) {
       try {
-        logFd = fs.openSync(cfg.logPath, 'a');
+        this.logFd = fs.openSync(cfg.logPath, 'a');
       } catch {
         // the log is best effort
       }
     }
     this.log = (m) => {
-      if (logFd < 0) return;
+      if (this.logFd < 0) return;
       try {
-        fs.writeSync(logFd, JSON.stringify({ level: 'debug', msg: m, time: new Date().toISOString() }) + '\n');
+        fs.writeSync(this.logFd, JSON.stringify({ level: 'debug', msg: m, time: new Date().toISOString() }) + '\n');
       } catch {
         // the log is best effort
       }
@@ -136,29 +141,35 @@ export class ContainerSentry {
   /** Builds the sandbox and reports to `create`; then serves until pid 1 exits. */
   main(): never {
     this.log(`sentry up at ${performance.now().toFixed(1)} ms`);
-    try {
-      this.build();
-    } catch (e) {
-      const msg = e instanceof SetupError ? e.message : `internal error: ${(e as Error)?.message ?? e}`;
-      if (!(e instanceof SetupError)) this.log(String((e as Error)?.stack));
-      this.report(`error: ${msg}`);
-      process.exit(1);
+    const setup = (fn: () => void): void => {
+      try {
+        fn();
+      } catch (e) {
+        const msg = e instanceof SetupError ? e.message : `internal error: ${(e as Error)?.message ?? e}`;
+        if (!(e instanceof SetupError)) this.log(String((e as Error)?.stack));
+        this.report(`error: ${msg}`);
+        process.exit(1);
+      }
+    };
+    // The host's side first (the platform, the Gofer, the console). Then, where no host
+    // program of create's is still to run in our stead (confinesEarly), we confine before
+    // the image is read: the rootfs's content (its mount points, cwd, the program and its
+    // ELF) is then walked and parsed by a Sentry that can no longer use root's powers.
+    setup(() => this.build());
+    const early = this.confinesEarly();
+    if (early) {
+      setup(() => this.startStub());
+      this.publish();
+      const err = this.settle();
+      if (err) {
+        this.report(`error: ${err}`);
+        process.exit(1);
+      }
     }
-    this.state = this.st.read();
-    this.state.pid = this.pool ? this.pool.front() : process.pid;
-    this.state.pidStart = procStart(this.state.pid) ?? '';
-    if (this.pool) {
-      this.state.sentryPid = process.pid;
-      this.state.sentryStart = procStart(process.pid) ?? '';
-    }
-    // The last state the Sentry writes: once started it is confined, and the commands
-    // that change the status (start, pause, resume) record it themselves.
-    this.state.status = this.cfg.autoStart ? 'running' : 'created';
-    this.st.write(this.state);
-    this.listenFd = ociNative().ociListen(this.st.sockPath);
-    if (this.listenFd < 0) {
-      this.report(`error: cannot listen on ${this.st.sockPath} (errno ${-this.listenFd})`);
-      process.exit(1);
+    setup(() => this.buildTree());
+    if (!early) {
+      setup(() => this.startStub());
+      this.publish();
     }
     // pid 1's program is loaded now (not run: no instruction of it runs before `start`),
     // while a pool member still waits for Docker's prestart hook: off the path of start.
@@ -172,9 +183,49 @@ export class ContainerSentry {
     if (!this.started) this.serveCreated();
     this.serveRunning();
     const status = this.s.run();
+    closeStdio([...(this.cfg.preserveHostFds ?? Array.from({ length: this.cfg.preserveFds }, (_, i) => 3 + i)), this.ptySlave]);
     this.log(`pid 1 exited, wait status ${status}`);
     const sig = status & 0x7f;
     process.exit(sig ? 128 + sig : (status >> 8) & 0xff);
+  }
+
+  /** The container's pid and status in state.json, the control socket listening. */
+  private publish(): void {
+    this.state = this.st.read();
+    this.state.pid = this.pool ? this.pool.front() : process.pid;
+    this.state.pidStart = procStart(this.state.pid) ?? '';
+    if (this.pool) {
+      this.state.sentryPid = process.pid;
+      this.state.sentryStart = procStart(process.pid) ?? '';
+    }
+    // The last state the Sentry writes: once confined it writes no host path, and the
+    // commands that change the status (start, pause, resume) record it themselves.
+    this.state.status = this.cfg.autoStart ? 'running' : 'created';
+    this.st.write(this.state);
+    this.listenFd = ociNative().ociListen(this.st.sockPath);
+    if (this.listenFd < 0) {
+      this.report(`error: cannot listen on ${this.st.sockPath} (errno ${-this.listenFd})`);
+      process.exit(1);
+    }
+  }
+
+  /**
+   * Whether the Sentry confines itself before it reads the image: unless a create hook
+   * is still to be run by this process (a pool member runs them after the build) or,
+   * for the Node command line's create (which runs them itself), unless they configure
+   * the network the Sentry then takes over (Docker's, in mode sandbox); and unless a
+   * bind's content must be copied from the host.
+   */
+  private confinesEarly(): boolean {
+    const h = this.cfg.config.hooks ?? {};
+    const hooks = (['prestart', 'createRuntime', 'createContainer'] as const).some((k) => h[k]?.length);
+    if (this.fileBinds.length) return false;
+    return this.pool ? !hooks : !(hooks && this.cfg.network === 'sandbox');
+  }
+
+  /** True once confined (a failing create then leaves its state directory to `create` to remove). */
+  get confined(): boolean {
+    return this.settled;
   }
 
   private report(line: string): void {
@@ -195,10 +246,9 @@ export class ContainerSentry {
     const made = createPlatform(this.cfg.platform, { pin: true });
     if (typeof made === 'string') setupFail(made);
     const platform = made.platform;
+    this.platform = platform;
     const binds: Array<{ src: string; dst: string; readonly: boolean }> = [];
-    const later: Array<{ m: Mount; index: number }> = [];
-    const fileBinds: Array<{ src: string; dst: string }> = [];
-    const bindIndex = new Map<string, number>();
+    const { later, fileBinds, bindIndex } = this;
     for (const [index, m] of (c.mounts ?? []).entries()) {
       if (isBind(m)) {
         bindIndex.set(path.posix.normalize(m.destination), index);
@@ -220,13 +270,14 @@ export class ContainerSentry {
     if (proc.terminal && this.cfg.consoleSocket) {
       ptySlave = sendConsole(this.cfg.consoleSocket, proc.consoleSize);
     }
+    this.ptySlave = ptySlave;
     const ttyFd = ptySlave >= 0 ? ptySlave : [0, 1, 2].find((fd) => tty.isatty(fd)) ?? -1;
     tmpfsBudget.limit = c.linux?.resources?.memory?.limit && c.linux.resources.memory.limit > 0
       ? c.linux.resources.memory.limit : Infinity;
     let vfs: Vfs;
     try {
       this.log(`createVfs at ${performance.now().toFixed(1)} ms`);
-      vfs = createVfs({ root: this.cfg.rootfs, mounts: binds, ttyFd, kernel: this.kernel });
+      vfs = besideStderr(this.logFd, () => createVfs({ root: this.cfg.rootfs, mounts: binds, ttyFd, kernel: this.kernel }));
     } catch (e) {
       setupFail(`cannot set up the filesystem: ${(e as Error).message}`);
     }
@@ -256,7 +307,15 @@ export class ContainerSentry {
     for (let i = 0; i < this.cfg.preserveFds; i++) fdTable.installAt(3 + i, new HostFile(this.cfg.preserveHostFds?.[i] ?? 3 + i, O_RDWR), false);
     if (ttyFd >= 0) attachTty(consoleTty, init.tg);
     applyRlimits(init.tg, proc);
+  }
 
+  /** The sandbox's tree from the image: mounts, masks, cwd, pid 1's program found (confined where confinesEarly). */
+  private buildTree(): void {
+    const c = this.cfg.config;
+    const proc = c.process as ProcessSpec;
+    const { vfs, init, later, fileBinds, bindIndex } = this;
+    const fsCtx = init.fsCtx;
+    const creds = init.creds;
     // Mounts that are not binds, in config order.
     const mounts = new ContainerMounts(vfs, init, bindIndex, (m) => this.log(m));
     for (const { m, index } of later) mounts.mountOne(m, index);
@@ -280,8 +339,11 @@ export class ContainerSentry {
     this.initReq = { path: program, argv: args, envp, uid: creds.uid, euid: creds.euid, gid: creds.gid, egid: creds.egid };
     const check = resolveExec((p) => vfs.openExec(init, p), this.initReq);
     if ('errno' in check) setupFail(`exec ${args[0]}: ${check.reason}`);
+  }
+
+  private startStub(): void {
     this.log(`stub start at ${performance.now().toFixed(1)} ms`);
-    const started = platform.start();
+    const started = this.platform.start();
     this.stubPid = started;
     if (started < 0) setupFail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`);
   }
@@ -468,7 +530,12 @@ export class ContainerSentry {
         return false;
       }
       case 'exec':
-        return this.exec(c, msg, fds);
+        if (!this.started) {
+          for (const f of fds) closeFd(f);
+          c.send({ ok: false, error: 'cannot exec in a container that has not been started' });
+          return false;
+        }
+        return execGuest(this.execHost, c, msg, fds);
       case 'pause':
       case 'resume': {
         // As the cgroup freezer: every thread held at its next stop, the guest not told.
@@ -516,83 +583,12 @@ export class ContainerSentry {
     }
   }
 
-  /** `exec`: a new guest process (not a child of pid 1, as in runc) with the stdio sent. */
-  private exec(c: ServerConn, msg: Record<string, unknown>, fds: number[]): boolean {
-    const fail = (e: string): boolean => {
-      for (const f of fds) closeFd(f);
-      c.send({ ok: false, error: e });
-      return false;
-    };
-    if (!this.started) return fail('cannot exec in a container that has not been started');
-    const proc = msg.process as ProcessSpec;
-    if (!proc || !Array.isArray(proc.args) || proc.args.length === 0) return fail('exec: process.args must not be empty');
-    const fdTable = new FdTable();
-    const nulls = Array.isArray(msg.nullStdio) ? (msg.nullStdio as unknown[]).filter((i): i is number => i === 0 || i === 1 || i === 2) : [];
-    const given = msg.tty ? 1 : 3 - nulls.length;
-    if (msg.tty) installTerminal(fdTable, fds[0], true);
-    else installStdio(fdTable, fds.slice(0, given), nulls, true, (fd) => sentryNull(this.vfs, this.init, fd));
-    for (const extra of fds.slice(given)) closeFd(extra);
-    const s = this.s;
-    const creds = credsFor(proc);
-    const fsCtx: FsContext = this.init.fsCtx.fork();
-    if (proc.user?.umask !== undefined) fsCtx.umask = proc.user.umask & 0o777;
-    const tid = this.kernel.allocPid();
-    if (tid < 0) return fail('exec: no pid left');
-    const tg = new ThreadGroup(this.kernel, tid, new SignalHandlers());
-    const t = new Task(this.kernel, tid, 0, tg, null as unknown as AddressSpace, fdTable, fsCtx, creds, new SignalState(), s.wake);
-    if (proc.noNewPrivileges) t.noNewPrivs = true;
-    // As runc's exec: the container's seccomp profile holds for it too.
-    if (this.seccomp) installFilter(t, this.seccomp.prog, { log: this.seccomp.log });
-    tg.startTimeNs = this.kernel.nowNs();
-    this.kernel.threadGroups.set(tid, tg);
-    applyRlimits(tg, proc);
-    if (msg.tty) attachTty(consoleTty, tg);
-    const gone = () => {
-      this.kernel.threadGroups.delete(tid);
-      fdTable.closeAll(tg);
-    };
-    const cwd = proc.cwd || '/';
-    const d = this.vfs.lookup(t, -100, cwd, true);
-    if (typeof d === 'number') {
-      gone();
-      return fail(`exec: cwd ${cwd}: no such directory`);
-    }
-    fsCtx.cwd = d;
-    const envp = buildEnv(proc.env ?? []);
-    let program: string;
-    try {
-      program = findProgram(this.vfs, t, proc.args[0], envp);
-    } catch (e) {
-      gone();
-      return fail((e as Error).message);
-    }
-    const req: ExecRequest = { path: program, argv: proc.args, envp, uid: creds.uid, euid: creds.euid, gid: creds.gid, egid: creds.egid };
-    const r = execInto(s, t, req, true);
-    if (typeof r !== 'number') {
-      gone();
-      return fail(`exec ${proc.args[0]}: ${r.reason}`);
-    }
-    if (typeof msg.clientPid === 'number') this.execClients.set(tid, msg.clientPid);
-    tg.exitEvents.add(0xffffffff, () => {
-      this.execClients.delete(tid);
-      c.send({ exit: tg.waitStatus });
-      c.onClose = null;
-      this.onSignalLine.delete(c);
-      c.close();
-      this.conns.delete(c);
-    });
-    // The client gone (killed) takes its process with it.
-    c.onClose = () => {
-      if (!tg.zombie) sendToGroup(s, tg, { signo: 9, code: 0, pid: 0, uid: 0, force: true });
-    };
-    c.send({ ok: true, pid: tid });
-    // Later lines on this connection: signals for the process.
-    this.onSignalLine.set(c, tg);
-    return true;
-  }
-
   /** Exec connections whose later lines signal their process. */
   private readonly onSignalLine = new Map<ServerConn, ThreadGroup>();
+
+  private get execHost(): ExecHost {
+    return { s: this.s, vfs: this.vfs, init: this.init, kernel: this.kernel, seccomp: this.seccomp, execClients: this.execClients, onSignalLine: this.onSignalLine, conns: this.conns };
+  }
 }
 
 /** Entry point of `tssandbox __oci-sentry DIR`. */

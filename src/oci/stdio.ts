@@ -20,6 +20,8 @@ import { HostFile } from '../../fs/fsimpl/host/host-file';
 import type { FileDescription } from '../../fs/vfs/file';
 import type { Task } from '../kernel/task';
 import type { createVfs } from '../../fs/rootfs/create';
+import { ociNative } from './native';
+import { closeFd } from './control';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
 
@@ -79,4 +81,39 @@ export function installTerminal(fdTable: FdTable, fd: number, owned: boolean): v
   fdTable.installAt(0, f, false);
   fdTable.installAt(1, f.incRef(), false);
   fdTable.installAt(2, f.incRef(), false);
+}
+
+/**
+ * Runs fn (which forks the Gofer) with fd 2 on logFd (the --debug log), else the host's
+ * /dev/null: the Gofer keeps the stderr it is forked with for its diagnostics, and the
+ * container's stderr is no place for them (they would be in its log, and the engine,
+ * which waits for the stream's end before it deletes the container, would wait for the
+ * Gofer's exit too).
+ */
+export function besideStderr<T>(logFd: number, fn: () => T): T {
+  const n = ociNative();
+  const saved = n.ociDup(2, 3);
+  const alt = logFd >= 0 ? logFd : fs.openSync('/dev/null', 'w');
+  if (saved < 0 || n.ociDup2(alt, 2) < 0) {
+    if (alt !== logFd) fs.closeSync(alt);
+    if (saved >= 0) closeFd(saved);
+    return fn();
+  }
+  try {
+    return fn();
+  } finally {
+    n.ociDup2(saved, 2);
+    closeFd(saved);
+    if (alt !== logFd) fs.closeSync(alt);
+  }
+}
+
+/**
+ * pid 1 has exited: the container's stdio (0..2 and `more`: the preserved fds, the pty's
+ * slave) closed at once, so engines see its streams end now rather than after the
+ * Sentry's, the Gofer's and the stubs' exits (Docker waits for that end before it
+ * deletes the container).
+ */
+export function closeStdio(more: number[]): void {
+  for (const fd of [0, 1, 2, ...more]) if (fd >= 0) closeFd(fd);
 }

@@ -5,12 +5,14 @@
  * any guest code, whether the Sentry was started by create or was a pool member
  * (src/oci/pool.ts). The commands that follow still work (start, state, exec,
  * pause/resume, kill, delete), and a forbidden host call (opening a host path for
- * writing) is refused.
+ * writing) is refused. Without create hooks (or, for the Node create, without hooks
+ * that configure the network it then takes over) it is confined before it reads the
+ * image.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, FAST, alive, cli, makeBundle, makeRootfs, procStatus, tmp, waitFor, type Cli, spawnAsync } from './helpers';
+import { BIN, FAST, alive, cli, makeBundle, makeRootfs, processesWith, procStatus, tmp, waitFor, type Cli, spawnAsync } from './helpers';
 
 let dir = '';
 let t: Cli;
@@ -88,5 +90,48 @@ describe('the OCI Sentry is confined once created', () => {
     await waitFor(() => !alive(st.pid));
     expect(fs.readFileSync(r.out, 'utf8')).toBe('pool-up\n0\n');
     expect((await fast.run(['delete', 'pc'])).status).toBe(0);
+  });
+
+  // Confined before the image is read: the rootfs's content (mount points, cwd, the
+  // program and its ELF) is walked and parsed by a Sentry without root's powers. Seen
+  // from outside: a create whose program is missing in the image fails after the
+  // confinement's probe ran (it runs as the filter goes on), and leaves nothing.
+  const probe = (file: string) => ({ ...process.env, TSSANDBOX_TEST_FORBIDDEN_SYSCALL: `open-write:${file}` });
+  async function failingCreate(c: Cli, id: string, hooked: boolean): Promise<string> {
+    const b = await makeBundle(path.join(dir, `b-${id}`), (cfg) => {
+      cfg.process.args = ['/no/such/program'];
+      if (hooked) cfg.hooks = { createRuntime: [{ path: '/bin/true' }] };
+    }, path.join(dir, 'rootfs'));
+    const r = await c.detached(['create', '--bundle', b, id], b, { env: probe(path.join(dir, 'probe')) });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/\/no\/such\/program/);
+    expect(fs.existsSync(path.join(c.root, id))).toBe(false);
+    expect(processesWith(path.join(c.root, id))).toEqual([]);
+    expect(fs.existsSync(path.join(dir, 'probe'))).toBe(false);
+    return r.stderr;
+  }
+
+  it('without create hooks, confined before the image is read (the Node create)', async () => {
+    expect(await failingCreate(t, 'early', false)).toMatch(/forbidden open-write: errno 1/);
+  });
+
+  it.skipIf(!fs.existsSync(FAST))('without create hooks, confined before the image is read (a pool member; create removes what it left)', async () => {
+    // A root of its own: its one member is started with the probe in its environment (a
+    // member serves only creates whose TSSANDBOX_* variables are its own).
+    const fast = cli(path.join(dir, 'state-pool'), FAST);
+    const pool = path.join(fast.root, '.pool');
+    const ready = () => (fs.existsSync(pool) ? fs.readdirSync(pool).filter((f) => f.endsWith('.sock')) : []);
+    const warm = await makeBundle(path.join(dir, 'bw2'), (c) => (c.process.args = ['true']), path.join(dir, 'rootfs'));
+    expect((await fast.detached(['create', '--bundle', warm, 'pw2'], warm, { env: probe(path.join(dir, 'probe')) })).status).toBe(0);
+    expect((await fast.run(['delete', '--force', 'pw2'])).status).toBe(0);
+    await waitFor(() => ready().length > 0);
+    const member = Number(ready()[0].split('.')[0]);
+    expect(await failingCreate(fast, 'early-pool', false)).toMatch(/forbidden open-write: errno 1/);
+    await waitFor(() => !alive(member)); // it served that create, and is gone with it
+    fs.rmSync(pool, { recursive: true, force: true }); // the next member exits with its directory
+  });
+
+  it('with a create hook and the network to take over after it, confined after the hook (as Docker\'s)', async () => {
+    expect(await failingCreate(t, 'late', true)).not.toMatch(/forbidden/);
   });
 });

@@ -4,6 +4,7 @@
  * same bundle, exec, kill, hooks, the lock, and bad bundles (one clear line, non-zero
  * exit, nothing left behind).
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -331,6 +332,17 @@ describe('bad bundles and bad input: one line, non-zero exit, nothing left', () 
     ['missing root', (b) => edit(b, (c) => (c.root.path = 'nope')), /root\.path: .*nope does not exist/],
     ['relative path escaping the bundle', (b) => edit(b, (c) => (c.root.path = '../../etc')), /root\.path: relative path '\.\.\/\.\.\/etc' escapes the bundle/],
     ['bind source missing', (b) => edit(b, (c) => c.mounts.push({ destination: '/x', type: 'bind', source: '/no/such/dir', options: ['rbind'] })), /mounts\[\d+\]\.source: \/no\/such\/dir does not exist/],
+    // config.json is read as runc reads it (a symlink followed), but no more: a file that is
+    // no JSON (the host's /etc/shadow) is not quoted back, a FIFO does not hang create.
+    ['config.json a symlink to a file that is no JSON', (b) => {
+      fs.writeFileSync(`${b}-secret`, 's3cr3t-token never shown\n', { mode: 0o600 });
+      fs.rmSync(path.join(b, 'config.json'));
+      fs.symlinkSync(`${b}-secret`, path.join(b, 'config.json'));
+    }, /^(?!.*s3cr).*config\.json: bad JSON: unexpected 's'$/],
+    ['config.json a FIFO', (b) => {
+      fs.rmSync(path.join(b, 'config.json'));
+      execFileSync('mkfifo', [path.join(b, 'config.json')]);
+    }, /config\.json is not a regular file/],
     ['program missing', (b) => edit(b, (c) => (c.process.args = ['no-such-prog'])), /executable file not found/],
     // Loaded at create (run at start): an ELF whose program headers are cut off fails create.
     ['program that cannot be loaded', (b) => {
@@ -361,6 +373,22 @@ describe('bad bundles and bad input: one line, non-zero exit, nothing left', () 
       expect(sentryLeft(id)).toEqual([]);
     });
   }
+
+  it('symlinks within the bundle are followed: config.json, root.path', async () => {
+    const b = await bundle((c) => {
+      c.process.args = ['sh', '-c', 'echo in-bundle > /dev/shm/x; cat /dev/shm/x'];
+      c.root.path = 'r';
+    });
+    await spawnAsync('cp', ['-a', rootfs, path.join(b, 'rootfs-copy')]);
+    fs.symlinkSync('rootfs-copy', path.join(b, 'r'));
+    fs.mkdirSync(path.join(b, 'conf'));
+    fs.renameSync(path.join(b, 'config.json'), path.join(b, 'conf', 'c.json'));
+    fs.symlinkSync('conf/c.json', path.join(b, 'config.json'));
+    const r = await t.detached(['create', '--bundle', b, 'in-bundle'], b);
+    expect(r.status, r.stderr).toBe(0);
+    expect((await state('in-bundle')).status).toBe('created');
+    expect((await t.run(['delete', '--force', 'in-bundle'])).status).toBe(0);
+  });
 
   it('an id already in use', async () => {
     const b = await bundle((c) => (c.process.args = ['sleep', '1000']));

@@ -3,13 +3,14 @@
  * "the container's stdio" through /proc/<pid>/fd/N (the host's /dev/null was once found
  * chowned to the container's user). stdin, stdout or every stdio fd given as the host's
  * /dev/null become pipes for the Sentry and the guest gets the sandbox's /dev/null
- * there; exec does not send such an fd either.
+ * there; exec does not send such an fd either. And the Sentry's helpers (the Gofer, the
+ * stubs) hold none of the container's stdio: engines wait for its streams to end.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, alive, cli, makeBundle, makeRootfs, tmp, waitFor, type Cli, spawnAsync } from './helpers';
+import { BIN, alive, cli, descendants, makeBundle, makeRootfs, tmp, waitFor, type Cli, spawnAsync } from './helpers';
 
 let dir = '';
 let rootfs = '';
@@ -97,5 +98,29 @@ describe('the host /dev/null is none of the Sentry\'s fds', () => {
     expect(nullFdsOf(pid)).toEqual([]);
     child.kill('SIGKILL');
     expect((await t.run(['delete', '--force', 's-ex'])).status).toBe(0);
+  });
+
+  it('the Gofer and the stubs hold none of the container\'s stdio: only the Sentry does', async () => {
+    const b = await bundle(['sleep', '1000']);
+    const outPath = path.join(b, 'out');
+    const out = fs.openSync(outPath, 'w');
+    expect(await createWith('s-held', b, [out, out, out])).toBe(0);
+    fs.closeSync(out);
+    expect((await t.run(['start', 's-held'])).status).toBe(0);
+    const pid = await pidOf('s-held');
+    const o = fs.statSync(outPath);
+    const holds = (p: number) => fs.readdirSync(`/proc/${p}/fd`).filter((fd) => {
+      try {
+        const s = fs.statSync(`/proc/${p}/fd/${fd}`);
+        return s.ino === o.ino && s.dev === o.dev;
+      } catch {
+        return false;
+      }
+    });
+    expect(holds(pid).sort()).toEqual(['0', '1', '2']);
+    const helpers = descendants(pid);
+    expect(helpers.length).toBeGreaterThanOrEqual(2); // the Gofer and the stub
+    for (const h of helpers) expect([h, holds(h)]).toEqual([h, []]);
+    expect((await t.run(['delete', '--force', 's-held'])).status).toBe(0);
   });
 });
