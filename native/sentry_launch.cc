@@ -16,8 +16,9 @@
 //    keeps root's file access for the host trees it will serve), holding one end of a
 //    socketpair. It writes the new namespace's uid/gid maps, then waits for the Sentry's
 //    one gofer request and becomes that gofer (gofer_server.cc GoferAwaitRequest).
-//    For a --memory it then makes the stubs' memory cgroup, delegated to the Sentry's
-//    host uid, and forks its reaper, which also stays outside (launch_cgroup.h).
+//    For a --memory/--pids-limit/--policy it has, before that fork, made the sandbox's
+//    cgroup, forked its reaper (which stays outside) and moved itself in, so the Sentry,
+//    the gofer and the stubs are all inside (launch_cgroup.h).
 //    For a --netns/--tap it has, before that fork, opened the namespace's interfaces
 //    (launch_netns.h); the gofer-to-be removes their addresses once step 2 worked.
 // 2. It unshares CLONE_NEWUSER | CLONE_NEWNS; the child maps uid 0 inside to an
@@ -105,8 +106,8 @@ int gFileFds[tss_launch::kMaxFiles];
 int gNfiles;  // on the command line
 int gOpen;    // of them opened (OpenHostFiles)
 
-// The stubs' memory cgroup the front made for a --memory (launch_cgroup.h), or "".
-char gCgroup[4200];
+// The sandbox's cgroup the front made and joined (launch_cgroup.h); mem "" if none.
+tss_launch::SandboxCgroup gCgroup;
 
 // What the front took over of a --netns / --tap (launch_netns.h): all CLOEXEC until
 // ExecNode passes them on.
@@ -132,8 +133,8 @@ int gPlatformCache = -1;
   if (launchFd >= 0) {
     snprintf(flag, sizeof flag, "--tss-launched=%d", launchFd);
     av[k++] = flag;
-    if (gCgroup[0]) {
-      snprintf(cgroupFlag, sizeof cgroupFlag, "--tss-cgroup=%s", gCgroup);
+    if (gCgroup.mem[0]) {
+      snprintf(cgroupFlag, sizeof cgroupFlag, "--tss-cgroup=%s", gCgroup.mem);
       av[k++] = cgroupFlag;
     }
     for (int i = 0; i < gOpen; i++) {
@@ -289,11 +290,11 @@ int main(int argc, char** argv) {
   }
   const uid_t uid = geteuid();
   const gid_t gid = getegid();
-  bool memory = false;
+  tss_launch::SandboxLimits limits;
   const char* netns = nullptr;
   const char* tap = nullptr;
   bool platform = false;
-  if (!tss_launch::Engage(gNargs, gArgs, uid == 0, gFiles, &gNfiles, &memory, &netns, &tap, &platform)) ExecNode(-1);
+  if (!tss_launch::Engage(gNargs, gArgs, uid == 0, gFiles, &gNfiles, &limits, &netns, &tap, &platform)) ExecNode(-1);
   uid_t outUid = uid;
   gid_t outGid = gid;
   if (uid == 0) {
@@ -323,10 +324,24 @@ int main(int argc, char** argv) {
       gPlatformCache = tss_launch::OpenPlatformCache(key, uid);
     }
   }
+  const pid_t sentry = getpid();
+  // The sandbox's cgroup, before the gofer-to-be is forked (it inherits it), its reaper
+  // forked before the join (it stays outside). Not possible: one line, the run goes on
+  // with the Sentry's own counts (the old path's Sentry could make no more).
+  if (limits.Any()) {
+    char why[256];
+    bool ok = tss_launch::MakeSandboxCgroup(sentry, limits, outUid, outGid, &gCgroup, why, sizeof why);
+    if (ok && !tss_launch::StartCgroupReaper(sentry, gCgroup)) snprintf(why, sizeof why, "no reaper: %s", strerror(errno)), ok = false;
+    if (ok && !tss_launch::JoinCgroup(gCgroup)) snprintf(why, sizeof why, "cannot join %s: %s", gCgroup.mem, strerror(errno)), ok = false;
+    if (!ok) {
+      tss_launch::RemoveCgroup(&gCgroup);  // a reaper started finds it gone
+      if (limits.memory >= 0 || limits.pids >= 0)
+        fprintf(stderr, "tssandbox: no host cgroup for the sandbox (%s): its limits are the Sentry's count only\n", why);
+    }
+  }
   int sv[2], go[2], done[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0 || pipe2(go, O_CLOEXEC) != 0 || pipe2(done, O_CLOEXEC) != 0)
     ExecNode(-1);
-  const pid_t sentry = getpid();
   pid_t child = fork();
   if (child < 0) ExecNode(-1);
   if (child == 0) {
@@ -367,23 +382,11 @@ int main(int argc, char** argv) {
   close(done[1]);
   char c = 'u';
   // The command line's host files, as the invoking user still, after the fork (the
-  // gofer-to-be holds none of them); a --memory's cgroup, made and delegated to the
-  // Sentry's host uid, with its reaper outside (launch_cgroup.h).
+  // gofer-to-be holds none of them).
   bool ok = OpenHostFiles();
-  if (ok && memory) {
-    ok = tss_launch::MakeMemoryCgroup(sentry, outUid, outGid, gCgroup, sizeof gCgroup);
-    if (ok && !tss_launch::StartCgroupReaper(sentry, gCgroup)) {
-      rmdir(gCgroup);
-      ok = false;
-    }
-    if (!ok) gCgroup[0] = 0;
-    // Not root: the old path's Sentry, of the same uid, could make no more than the one
-    // in the namespace will try itself (src/mm/memory-limit.ts), so that is no reason.
-    if (!ok && uid != 0) ok = true;
-  }
   ok = ok && unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0;
   if (!ok) {
-    if (gCgroup[0]) rmdir(gCgroup);  // empty: the old path makes its own
+    // The old path stays in the sandbox's cgroup (its reaper removes it): bounded too.
     // A file the old path will name the error of, or a host that refuses user
     // namespaces: the old path (the gofer-to-be sees EOF and goes).
     close(sv[0]);
