@@ -8,9 +8,6 @@
 // the front does that and hands the Sentry the fds (launch_netns.h); when it cannot, the
 // run keeps the old path.
 // Left out, and why (SECURITY.md section 3 has the list for users):
-//   --publish below ip_unprivileged_port_start, as root: the Sentry binds the listener
-//                       itself and the kernel asks CAP_NET_BIND_SERVICE of the binder in
-//                       the host's user namespace;
 //   --checkpoint-on/--image-path   an image the Sentry writes by name when signalled;
 //   --via               no Sentry here: the client only talks to a `serve` pool.
 // --report, --summary=FILE, --record, --pcap and --replay name host files the Sentry
@@ -25,6 +22,10 @@
 // may ask for is the Sentry's but its limits (so the cgroup is made in case, its limit
 // files the Sentry's) and a network mode, none of which needs the host's privileges (no
 // --netns or --tap there).
+// --publish below ip_unprivileged_port_start, as root: the kernel asks CAP_NET_BIND_SERVICE
+// of the binder in the host's user namespace, so the front binds the listener before it
+// drops its privileges and hands the fd on (--tss-listen=FD:PORT/PROTO), as for --netns;
+// a port it cannot bind keeps the old path, whose error names it.
 // --network host, root or not: the Sentry's capabilities are dropped at confinement on
 // either path, so raw sockets and privileged ports were refused on the old path too.
 // Anything this file does not know keeps the old path: never less than before.
@@ -46,6 +47,14 @@ struct HostFileArg {
   bool pcap;   // opened only in --network user/sandbox (the other modes here have no stack to capture)
 };
 constexpr int kMaxFiles = 8;
+
+// A --publish host port the front binds (below ip_unprivileged_port_start, as root).
+struct PublishArg {
+  int port;
+  bool udp;
+  int fd;
+};
+constexpr int kMaxPublish = 16;
 
 inline bool Is(const char* a, size_t len, const char* name) { return strlen(name) == len && strncmp(a, name, len) == 0; }
 
@@ -93,8 +102,9 @@ inline long long ParseSize(const char* v) {
 // *file: the host file it names, if the front is to open it; *net: a --network's mode;
 // *lim: --memory, --pids-limit and --policy (the front makes the sandbox's cgroup).
 // *netns / *tap: a --netns's path / a --tap's name (the front takes them over).
+// *pub: a --publish's privileged host port (port 0: none).
 inline bool SafeFlag(const char* a, const char* next, bool root, bool* takesValue, HostFileArg* file, const char** net,
-                     SandboxLimits* lim, const char** netns, const char** tap) {
+                     SandboxLimits* lim, const char** netns, const char** tap, PublishArg* pub) {
   // Sentry-side only: the filesystem (served by the gofer outside), the environment,
   // limits the Sentry counts itself, the tracer, the console, determinism, the CI limits.
   static const char* bare[] = {"--clear-env", "--no-pin", "--strace", "--debug", "-t", "--tty", "--deterministic",
@@ -167,9 +177,15 @@ inline bool SafeFlag(const char* a, const char* next, bool root, bool* takesValu
     *takesValue = !eq;
     if (!v) return false;
     if (!root) return true;
+    // HOSTPORT:PORT[/tcp|udp], as src/cli/args.ts takes it (anything else: its error).
     char* end;
-    long port = strtol(v, &end, 10);
-    return end != v && *end == ':' && port >= UnprivilegedPortStart();
+    long port = *v >= '0' && *v <= '9' ? strtol(v, &end, 10) : 0;
+    if (port < 1 || port > 65535 || *end != ':' || end[1] < '0' || end[1] > '9') return false;
+    long to = strtol(end + 1, &end, 10);
+    bool udp = strcmp(end, "/udp") == 0;
+    if (to < 1 || to > 65535 || !(udp || !*end || strcmp(end, "/tcp") == 0)) return false;
+    if (port < UnprivilegedPortStart()) *pub = {(int)port, udp, -1};
+    return true;
   }
   return false;
 }
@@ -179,12 +195,14 @@ inline bool SafeFlag(const char* a, const char* next, bool root, bool* takesValu
 // files to open for it go to files[0..*nfiles) (each name once); *lim: its limits;
 // *netns, *tap: the last --netns and --tap (nullptr if none), only with the network mode
 // they need (sandbox, or none, which they turn into sandbox as src/cli/args.ts does).
-// *platform: a --platform flag (the run then needs no probe cache).
+// *platform: a --platform flag (the run then needs no probe cache). pubs[0..*npubs): the
+// privileged --publish ports to bind (only with the user or sandbox network they need).
 inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfiles, SandboxLimits* lim, const char** netns,
-                   const char** tap, bool* platform) {
+                   const char** tap, bool* platform, PublishArg* pubs, int* npubs) {
   *platform = false;
   *nfiles = 0;
   *lim = SandboxLimits();
+  *npubs = 0;
   *netns = *tap = nullptr;
   const char* mode = "none";
   bool stackNet = false;  // user or sandbox: the last --network wins, as in src/cli/args.ts
@@ -214,14 +232,22 @@ inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfile
       for (int j = 0; j < *nfiles; j++)
         if (!files[j].pcap || stackNet) files[k++] = files[j];
       *nfiles = k;
+      if (!stackNet) *npubs = 0;  // the old path's error, or nothing published
       return strcmp(a, "--") != 0 || i + 1 < n;
     }
     if (strncmp(a, "--platform", 10) == 0 && (a[10] == 0 || a[10] == '=')) *platform = true;
     bool takes;
     HostFileArg f = {nullptr, false, 0, false};
     const char* net = nullptr;
-    if (!SafeFlag(a, i + 1 < n ? args[i + 1] : nullptr, root, &takes, &f, &net, lim, netns, tap)) return false;
+    PublishArg pub = {0, false, -1};
+    if (!SafeFlag(a, i + 1 < n ? args[i + 1] : nullptr, root, &takes, &f, &net, lim, netns, tap, &pub)) return false;
     if (takes) i++;
+    if (pub.port) {
+      for (int k = 0; k < *npubs; k++)
+        if (pubs[k].port == pub.port && pubs[k].udp == pub.udp) return false;  // the old path's EADDRINUSE
+      if (*npubs == kMaxPublish) return false;
+      pubs[(*npubs)++] = pub;
+    }
     if (net) {
       mode = net;
       stackNet = strcmp(net, "user") == 0 || strcmp(net, "sandbox") == 0;

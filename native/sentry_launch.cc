@@ -31,7 +31,7 @@
 //    host root and has capabilities only in its own namespace (where it chroots, since
 //    CAP_SYS_CHROOT there is enough, and traces stubs, which are its children).
 // 3. It execs Node with --tss-launched=FD [--tss-cgroup=DIR] [--tss-file=...]
-//    [--tss-net=FD:KIND:NAME... --tss-netinfo=FD,FD,FD] (bin/tssandbox takes them
+//    [--tss-listen=FD:PORT/PROTO...] [--tss-net=FD:KIND:NAME... --tss-netinfo=FD,FD,FD] (bin/tssandbox takes them
 //    out; FD is the Sentry's end of the gofer socket; an unused one is closed when the
 //    Sentry confines itself, src/cli/confine.ts).
 //
@@ -58,6 +58,8 @@
 #include <unistd.h>
 #include <grp.h>
 #include <sys/stat.h>
+#include <netinet/in.h>
+#include <initializer_list>
 
 namespace tss {
 
@@ -109,6 +111,10 @@ int gOpen;    // of them opened (OpenHostFiles)
 // The sandbox's cgroup the front made and joined (launch_cgroup.h); mem "" if none.
 tss_launch::SandboxCgroup gCgroup;
 
+// The privileged --publish ports the front binds (launch_flags.h), CLOEXEC until ExecNode.
+tss_launch::PublishArg gPubs[tss_launch::kMaxPublish];
+int gNpubs;
+
 // What the front took over of a --netns / --tap (launch_netns.h): all CLOEXEC until
 // ExecNode passes them on.
 tss_launch::NetTakeover gNet;
@@ -123,10 +129,11 @@ int gPlatformCache = -1;
   static char netFlags[tss_launch::kMaxNetIfs][64];
   static char netInfoFlag[64];
   static char cacheFlag[64];
+  static char listenFlags[tss_launch::kMaxPublish][48];
   // node SCRIPT [--tss-launched=FD [--tss-cgroup=DIR] [--tss-file=FD:NAME...]
   //   [--tss-net=FD:KIND:NAME... --tss-netinfo=FD,FD,FD]] ARGS...
   char** av = static_cast<char**>(
-      calloc((size_t)gNargs + 7 + tss_launch::kMaxFiles + tss_launch::kMaxNetIfs, sizeof(char*)));
+      calloc((size_t)gNargs + 7 + tss_launch::kMaxFiles + tss_launch::kMaxNetIfs + tss_launch::kMaxPublish, sizeof(char*)));
   int k = 0;
   av[k++] = gNode;
   av[k++] = gScript;
@@ -142,6 +149,11 @@ int gPlatformCache = -1;
       fileFlags[i] = static_cast<char*>(malloc(n));
       snprintf(fileFlags[i], n, "--tss-file=%d:%s", gFileFds[i], gFiles[i].name);
       av[k++] = fileFlags[i];
+    }
+    for (int i = 0; i < gNpubs; i++) {
+      fcntl(gPubs[i].fd, F_SETFD, 0);
+      snprintf(listenFlags[i], sizeof listenFlags[i], "--tss-listen=%d:%d/%s", gPubs[i].fd, gPubs[i].port, gPubs[i].udp ? "udp" : "tcp");
+      av[k++] = listenFlags[i];
     }
     if (gNet.info[0] >= 0) {
       auto keep = [](int fd) { fcntl(fd, F_SETFD, 0); };
@@ -163,6 +175,8 @@ int gPlatformCache = -1;
     }
   } else {
     for (int i = 0; i < gOpen; i++) close(gFileFds[i]);  // the old path opens them itself
+    for (int i = 0; i < gNpubs; i++)
+      if (gPubs[i].fd >= 0) close(gPubs[i].fd);  // and binds its ports
   }
   for (int i = 0; i < gNargs; i++) av[k++] = gArgs[i];
   av[k] = nullptr;
@@ -179,6 +193,40 @@ bool OpenHostFiles() {
     int flags = gFiles[gOpen].write ? O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY : O_RDONLY | O_NOCTTY;
     gFileFds[gOpen] = open(gFiles[gOpen].name, flags, gFiles[gOpen].mode);
     if (gFileFds[gOpen] < 0) return false;
+  }
+  return true;
+}
+
+// Binds the privileged --publish ports while the front still has the host's privileges,
+// as src/net/publish.ts hostListen would: [::]:port taking v4 too, else 0.0.0.0:port.
+// False when one cannot be (the old path then says why).
+bool BindPublished() {
+  for (int i = 0; i < gNpubs; i++) {
+    tss_launch::PublishArg& p = gPubs[i];
+    const int type = (p.udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC;
+    for (int fam : {AF_INET6, AF_INET}) {
+      int fd = socket(fam, type, 0);
+      if (fd < 0) continue;
+      int one = 1, zero = 0;
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      struct sockaddr_in6 a6 = {};
+      struct sockaddr_in a4 = {};
+      a6.sin6_family = AF_INET6;
+      a6.sin6_port = htons((uint16_t)p.port);
+      a4.sin_family = AF_INET;
+      a4.sin_port = htons((uint16_t)p.port);
+      if (fam == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+      bool ok = fam == AF_INET6 ? bind(fd, (struct sockaddr*)&a6, sizeof a6) == 0 : bind(fd, (struct sockaddr*)&a4, sizeof a4) == 0;
+      ok = ok && (p.udp || listen(fd, 128) == 0);
+      if (ok) {
+        p.fd = fd;
+        break;
+      }
+      int e = errno;
+      close(fd);
+      if (e == EADDRINUSE || e == EACCES) return false;
+    }
+    if (p.fd < 0) return false;
   }
   return true;
 }
@@ -294,7 +342,7 @@ int main(int argc, char** argv) {
   const char* netns = nullptr;
   const char* tap = nullptr;
   bool platform = false;
-  if (!tss_launch::Engage(gNargs, gArgs, uid == 0, gFiles, &gNfiles, &limits, &netns, &tap, &platform)) ExecNode(-1);
+  if (!tss_launch::Engage(gNargs, gArgs, uid == 0, gFiles, &gNfiles, &limits, &netns, &tap, &platform, gPubs, &gNpubs)) ExecNode(-1);
   uid_t outUid = uid;
   gid_t outGid = gid;
   if (uid == 0) {
@@ -381,9 +429,9 @@ int main(int argc, char** argv) {
   close(go[0]);
   close(done[1]);
   char c = 'u';
-  // The command line's host files, as the invoking user still, after the fork (the
-  // gofer-to-be holds none of them).
-  bool ok = OpenHostFiles();
+  // The command line's host files and privileged ports, as the invoking user still, after
+  // the fork (the gofer-to-be holds none of them).
+  bool ok = OpenHostFiles() && BindPublished();
   ok = ok && unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0;
   if (!ok) {
     // The old path stays in the sandbox's cgroup (its reaper removes it): bounded too.

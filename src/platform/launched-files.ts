@@ -42,6 +42,20 @@ export function launchedFile(name: string): number | undefined {
   return fd;
 }
 
+const LISTENERS = Symbol.for('tssandbox.launchedListeners');
+
+/**
+ * The host socket the front bound and listens on for `--publish PORT` (a port below
+ * ip_unprivileged_port_start, which the unprivileged Sentry may not bind; taken once),
+ * or undefined: then the caller binds it.
+ */
+export function launchedListener(port: number, proto: 'tcp' | 'udp'): number | undefined {
+  const m = (globalThis as Record<symbol, unknown>)[LISTENERS] as Map<string, number> | undefined;
+  const fd = m?.get(`${port}/${proto}`);
+  if (fd !== undefined) m!.delete(`${port}/${proto}`);
+  return fd;
+}
+
 /** The text of the file the front opened for `name` (read, then closed), or undefined. */
 export function launchedText(name: string, encoding: BufferEncoding): string | undefined {
   const fd = launchedFile(name);
@@ -105,9 +119,10 @@ export function dropLaunchedFiles(): void {
       }
     }
   }
+  const l = (globalThis as Record<symbol, unknown>)[LISTENERS] as Map<string, number> | undefined;
   const m = table();
   if (!m) return;
-  for (const fd of m.values()) {
+  for (const fd of [...m.values(), ...(l?.values() ?? [])]) {
     try {
       nfs.closeSync(fd);
     } catch {
@@ -115,4 +130,5 @@ export function dropLaunchedFiles(): void {
     }
   }
   m.clear();
+  l?.clear();
 }
