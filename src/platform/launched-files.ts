@@ -26,8 +26,8 @@ export function launchedInOwnUserNs(): boolean {
 }
 
 /**
- * The stubs' memory cgroup the front made for `--memory` (native/launch_cgroup.h): its
- * directory, whose member list and limits are the Sentry's host uid's; or undefined.
+ * The sandbox's cgroup the front made, limited and joined for `--memory`/`--pids-limit`/
+ * `--policy` (native/launch_cgroup.h): its memory directory, or undefined.
  */
 export function launchedCgroup(): string | undefined {
   const d = (globalThis as Record<symbol, unknown>)[Symbol.for('tssandbox.launchedCgroup')];
