@@ -19,7 +19,7 @@ import * as path from 'path';
 import { BASE_ENV, hasStackTrace, spawnCollect } from '../helpers/run';
 import { FRONT } from '../helpers/paths';
 import { compileGuest } from '../helpers/build';
-import { stdoutShows, stubsOf, descendantsOf, commOf } from './stubs';
+import { stdoutShows, stubsOf, descendantsOf, commOf, startReady, until, type Started } from './stubs';
 
 const isRoot = process.getuid?.() === 0;
 const userNs = spawnSync('unshare', ['--user', '--map-root-user', 'true'], { stdio: 'ignore' }).status === 0;
@@ -53,29 +53,13 @@ afterAll(() => {
 });
 
 /** `tssandbox run FLAGS sh -c SCRIPT` through the front; resolves once it printed `ready`. */
-async function start(flags: string[], script: string, env: Record<string, string> = {}): Promise<ChildProcess & { out: () => string }> {
-  const child = spawn(FRONT, ['run', ...flags, '/bin/sh', '-c', script], { env: { ...ENV, ...env }, stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcess & { out: () => string };
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  child.out = () => out;
-  await stdoutShows(child, 'ready', 45_000);
-  return child;
-}
+const start = (flags: string[], script: string): Promise<Started> => startReady([FRONT, 'run', ...flags, '/bin/sh', '-c', script], ENV, children);
 
 function exited(c: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve({ code: c.exitCode, signal: c.signalCode });
   return new Promise((r) => c.on('exit', (code, signal) => r({ code, signal })));
 }
 
-/** Waits (bounded) for a condition the host reaches by itself, e.g. the reaper's rmdir. */
-async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
-  for (const end = Date.now() + ms; !ok(); ) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 const gone = (pid: number) => async (): Promise<void> => {
   const { mem, pids } = leaves(pid);
   await until(`${mem} and ${pids} removed`, () => !fs.existsSync(mem) && !fs.existsSync(pids));

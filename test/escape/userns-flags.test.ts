@@ -15,7 +15,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { BASE_ENV, hasStackTrace, spawnCollect, type RunResult } from '../helpers/run';
 import { FRONT } from '../helpers/paths';
-import { stdoutShows, stubsOf, descendantsOf, commOf, expectedStubFds } from './stubs';
+import { stdoutShows, stubsOf, descendantsOf, commOf, expectedStubFds, startReady, until, type Started } from './stubs';
 
 const isRoot = process.getuid?.() === 0;
 const userNs = spawnSync('unshare', ['--user', '--map-root-user', 'true'], { stdio: 'ignore' }).status === 0;
@@ -52,15 +52,8 @@ afterAll(() => {
 });
 
 /** `tssandbox run FLAGS sh -c SCRIPT` through the front; resolves once it printed `ready`. */
-async function start(flags: string[], script: string, env: Record<string, string> = {}): Promise<ChildProcess & { out: () => string }> {
-  const child = spawn(FRONT, ['run', ...flags, '/bin/sh', '-c', script], { env: { ...ENV, ...env }, stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcess & { out: () => string };
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  child.out = () => out;
-  await stdoutShows(child, 'ready', 45_000);
-  return child;
+function start(flags: string[], script: string, env: Record<string, string> = {}): Promise<Started> {
+  return startReady([FRONT, 'run', ...flags, '/bin/sh', '-c', script], { ...ENV, ...env }, children);
 }
 
 function exited(c: ChildProcess): Promise<number | null> {
@@ -78,13 +71,6 @@ async function inTmp(prefix: string, f: (dir: string) => Promise<void>): Promise
   }
 }
 
-/** Waits (bounded) for a condition the host reaches by itself, e.g. the reaper's rmdir. */
-async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
-  for (const end = Date.now() + ms; !ok(); ) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.skipIf(!launched || !v1)('--policy FILE in the namespace: read through the front, its memory limit on the front\'s cgroup', () => {
   it('a policy in a root-only directory asking for 64 MiB and host networking: Sentry unprivileged, 80 MiB touched ends the run (118)', async () => {
