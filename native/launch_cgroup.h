@@ -1,23 +1,32 @@
-// The stubs' memory cgroup of a `run --memory` whose Sentry the front puts in a user
-// namespace of its own (sentry_launch.cc). Only the host's root may make a cgroup under
-// /sys/fs/cgroup, and the Sentry is unprivileged outside then, so the front makes it before the
-// namespace and delegates what the Sentry must write to it, as systemd delegates a
-// subtree: the files are chowned to the Sentry's host uid and the Sentry opens them itself.
-// It must open cgroup.procs itself: the kernel checks a move with the credentials the file
-// was opened with, and a root-opened fd would let a Sentry taken over move any host
-// process into its cgroup (then starve it: OOM). Opened as the Sentry's own uid, cgroup
-// v1 moves only processes of that uid (the stubs). Sentry side: src/mm/memory-limit.ts.
+// The sandbox's cgroup of a `run --memory SIZE` / `--pids-limit N` (and `--policy`, whose
+// limits the Sentry reads): the front (sentry_launch.cc) makes a leaf for this sandbox,
+// sets its limits itself and moves itself into it before it forks the gofer-to-be and
+// execs Node, so the Sentry, the Gofer, the stubs and the broker are all inside and all
+// charged: a guest (or a Sentry taken over) that allocates past the limit is OOM-killed
+// there, a fork bomb stops at pids.max, and nothing outside is touched.
 //
-// cgroup v1 only (the memory controller mounted at /sys/fs/cgroup/memory). On v2 a move
-// needs write access to the cgroup.procs of the common ancestor of the two cgroups, so
-// the Sentry itself would have to sit inside the delegated subtree (see SECURITY.md):
-// there, and whenever anything here fails, the run keeps the old path.
+// Where: cgroup v2 when the memory and pids controllers are there (pure v2, or a hybrid
+// host whose unified hierarchy has them): a sibling leaf P/tssandbox-<pid> of the front's
+// own cgroup P/C (a non-root v2 cgroup with processes may not enable controllers for
+// children, so the leaf sits beside it; P must enable memory and pids for its children:
+// root's hierarchy, or a subtree delegated to the invoking user, e.g. systemd's
+// Delegate=yes). Else cgroup v1: <own memory cgroup>/tssandbox-<pid> and <own pids
+// cgroup>/tssandbox-<pid>. Anything failing: one line on stderr and no host cgroup (the
+// Sentry's own counts still apply), never a failed run.
 //
-// The cgroup is removed when the Sentry is gone by a reaper the front forks before the
-// namespace: it stays outside as the invoking user, holds a pidfd of the Sentry and
-// nothing else, waits for it to exit, then removes the (by then empty) directory. It
-// reads no input the Sentry could forge and kills nothing; no capabilities, and a
-// seccomp filter of the few calls that takes.
+// Nothing is delegated to the Sentry's host uid for --memory/--pids-limit: the limits
+// are the front's (a Sentry taken over cannot raise them), the directory and its member
+// list are the invoking user's (it can neither move a host process in nor itself out,
+// nor make a sub-cgroup), and its children inherit the cgroup, so no move is needed.
+// Only for --policy (a memory limit the front cannot know) is the memory limit file
+// handed to it; a policy's task limit is bounded by the default pids.max (2 x 16384 + 64).
+//
+// The cgroup is removed when the Sentry is gone by a reaper the front forks before it
+// joins (so the reaper stays outside, as the invoking user): it holds a pidfd of the
+// Sentry and nothing else, waits for it to exit, then removes the directories once the
+// dying stubs and the gofer have left them. It reads no input the Sentry could forge and
+// kills nothing; no capability but CAP_DAC_OVERRIDE as root (see there), and a seccomp
+// filter of the few calls that takes.
 #pragma once
 #include <cerrno>
 #include <csignal>
@@ -36,11 +45,47 @@
 
 namespace tss_launch {
 
-constexpr const char* kCgroupV1 = "/sys/fs/cgroup/memory";
 constexpr const char* kCgroupPrefix = "tssandbox-";  // as src/mm/memory-limit.ts names them
+// What the Sentry (Node: heap, code, ~12 threads), the Gofer and the broker take beside
+// the guest: added to the guest's limits (src/mm/memory-limit.ts SENTRY_RESERVE agrees).
+constexpr long long kSentryMemReserve = 128ll << 20;
+constexpr long long kSentryPidsReserve = 64;
+// Host tasks per guest task at most: systrap runs each address space as one more host
+// task beside its threads' (ptrace: one per guest thread).
+constexpr long long kHostTasksPerGuestTask = 2;
+constexpr long long kDefaultPids = 16384;  // src/cli/args.ts pidsLimit's default
 
-// The memory controller's v1 directory this process is in (from /proc/self/cgroup), in out.
-inline bool OwnMemoryCgroupV1(char* out, size_t cap) {
+// What the command line asks of the host (launch_flags.h fills it): -1 for unset.
+struct SandboxLimits {
+  long long memory = -1;  // --memory's bytes (the smallest, as src/cli/args.ts takes)
+  long long pids = -1;    // --pids-limit (the last)
+  bool policy = false;    // --policy FILE: limits the Sentry reads (its limit files are delegated)
+  bool Any() const { return memory >= 0 || pids >= 0 || policy; }
+};
+
+// The host cgroup made for the sandbox: v2, one directory; v1, the memory and the pids one.
+struct SandboxCgroup {
+  bool v2 = false;
+  char mem[4200] = "";
+  char pids[4200] = "";
+};
+
+// The cgroup limit on memory of a guest limit (src/mm/memory-limit.ts backstop plus the
+// Sentry's reserve): above the guest's, so the Sentry's own count decides first.
+inline long long HostMemoryLimit(long long limit) {
+  long long l = limit < (1ll << 20) ? (1ll << 20) : limit;
+  long long q = limit / 4 > (32ll << 20) ? limit / 4 : (32ll << 20);
+  return l + q + kSentryMemReserve;
+}
+
+// pids.max: the guest's task limit in host tasks, and the Sentry's own.
+inline long long HostPidsLimit(const SandboxLimits& lim) {
+  return (lim.pids >= 0 ? lim.pids : kDefaultPids) * kHostTasksPerGuestTask + kSentryPidsReserve;
+}
+
+// The path of this process's cgroup for controller `ctrl` (v1; nullptr: the v2 line
+// "0::"), from /proc/self/cgroup, into out.
+inline bool OwnCgroup(const char* ctrl, char* out, size_t cap) {
   FILE* f = fopen("/proc/self/cgroup", "re");
   if (!f) return false;
   char line[4096];
@@ -53,15 +98,46 @@ inline bool OwnMemoryCgroupV1(char* out, size_t cap) {
     *b = 0;
     char* nl = strchr(b + 1, '\n');
     if (nl) *nl = 0;
+    if (!ctrl) {
+      found = a == line + 1 && line[0] == '0' && a[1] == 0 && snprintf(out, cap, "%s", b + 1) < (int)cap;
+      continue;
+    }
     for (char* c = strtok(a + 1, ","); c && !found; c = strtok(nullptr, ","))
-      if (strcmp(c, "memory") == 0) found = snprintf(out, cap, "%s%s", kCgroupV1, strcmp(b + 1, "/") == 0 ? "" : b + 1) < (int)cap;
+      if (strcmp(c, ctrl) == 0) found = snprintf(out, cap, "%s", b + 1) < (int)cap;
   }
   fclose(f);
   return found;
 }
 
-// Removes the empty cgroups of earlier sandboxes whose Sentry is gone (as the old path's
-// sweepStale does; a reaper that gave up leaves one).
+inline bool WriteText(const char* dir, const char* name, const char* text) {
+  char p[4300];
+  if (snprintf(p, sizeof p, "%s/%s", dir, name) >= (int)sizeof p) return errno = ENAMETOOLONG, false;
+  int fd = open(p, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return ok;
+}
+
+// Does the file DIR/NAME hold the word w (a controller list)?
+inline bool HasWord(const char* dir, const char* name, const char* w) {
+  char p[4300], buf[1024];
+  if (snprintf(p, sizeof p, "%s/%s", dir, name) >= (int)sizeof p) return false;
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  for (char* t = strtok(buf, " \n"); t; t = strtok(nullptr, " \n"))
+    if (strcmp(t, w) == 0) return true;
+  return false;
+}
+
+// Removes the empty cgroups of earlier sandboxes whose Sentry is gone (a reaper that gave
+// up leaves one; the old path's sweepStale does the same).
 inline void SweepStaleCgroups(const char* parent, pid_t self) {
   DIR* d = opendir(parent);
   if (!d) return;
@@ -76,28 +152,120 @@ inline void SweepStaleCgroups(const char* parent, pid_t self) {
   closedir(d);
 }
 
-// Makes PARENT/tssandbox-<sentry> and hands the files the Sentry writes (the member list
-// and the limits) to uid:gid. dir gets its path. False: the old path.
-inline bool MakeMemoryCgroup(pid_t sentry, uid_t uid, gid_t gid, char* dir, size_t cap) {
-  char parent[4096], f[4200];
-  if (!OwnMemoryCgroupV1(parent, sizeof parent)) return false;
-  if (snprintf(f, sizeof f, "%s/memory.limit_in_bytes", parent) >= (int)sizeof f || access(f, F_OK) != 0) return false;
+// PARENT/tssandbox-<sentry> made (a leftover of the same name reused), into dir.
+inline bool MakeLeaf(const char* parent, pid_t sentry, char* dir, size_t cap) {
   SweepStaleCgroups(parent, sentry);
-  if (snprintf(dir, cap, "%s/%s%d", parent, kCgroupPrefix, (int)sentry) >= (int)cap) return false;
-  if (mkdir(dir, 0755) != 0 && errno != EEXIST) return false;
-  // memsw exists only with swap accounting; the rest must be there.
-  static const struct { const char* name; bool optional; } files[] = {
-      {"cgroup.procs", false}, {"memory.limit_in_bytes", false}, {"memory.memsw.limit_in_bytes", true}};
-  for (const auto& x : files) {
-    if (snprintf(f, sizeof f, "%s/%s", dir, x.name) >= (int)sizeof f) return rmdir(dir), false;
-    if (chown(f, uid, gid) != 0 && !(x.optional && errno == ENOENT)) return rmdir(dir), false;
+  if (snprintf(dir, cap, "%s/%s%d", parent, kCgroupPrefix, (int)sentry) >= (int)cap) return errno = ENAMETOOLONG, false;
+  return mkdir(dir, 0755) == 0 || errno == EEXIST;
+}
+
+// A --policy's limit files handed to the Sentry's uid (the Sentry writes its limit).
+inline bool Delegate(const char* dir, const char* const* names, uid_t uid, gid_t gid) {
+  char f[4300];
+  for (int i = 0; names[i]; i++) {
+    if (snprintf(f, sizeof f, "%s/%s", dir, names[i]) >= (int)sizeof f) return false;
+    if (chown(f, uid, gid) != 0 && errno != ENOENT) return false;  // memsw/swap exist only with swap accounting
   }
   return true;
 }
 
-// Forks the reaper of `dir` (see above). False: none (the caller removes dir and keeps
-// the old path).
-inline bool StartCgroupReaper(pid_t sentry, const char* dir) {
+// The v2 leaf, if the unified hierarchy has both controllers for it. *tried: it does
+// (a failure after that is reported as v2's).
+inline bool MakeV2(pid_t sentry, const SandboxLimits& lim, uid_t uid, gid_t gid, SandboxCgroup* cg, bool* tried,
+                   const char** step) {
+  *tried = false;
+  char own[4096], parent[4300];
+  const char* mnt = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified";
+  if (!OwnCgroup(nullptr, own, sizeof own)) return false;
+  char* slash = strrchr(own, '/');
+  if (slash && slash != own) *slash = 0;  // P of P/C; the root's children sit in the root
+  else own[0] = 0;
+  if (snprintf(parent, sizeof parent, "%s%s", mnt, own) >= (int)sizeof parent) return false;
+  if (!HasWord(parent, "cgroup.subtree_control", "memory") || !HasWord(parent, "cgroup.subtree_control", "pids")) return false;
+  *tried = true;
+  cg->v2 = true;
+  *step = "mkdir";
+  if (!MakeLeaf(parent, sentry, cg->mem, sizeof cg->mem)) return false;
+  snprintf(cg->pids, sizeof cg->pids, "%s", cg->mem);
+  char v[32];
+  *step = "memory.max";
+  if (lim.memory >= 0) {
+    snprintf(v, sizeof v, "%lld", HostMemoryLimit(lim.memory));
+    if (!WriteText(cg->mem, "memory.max", v)) return false;
+    WriteText(cg->mem, "memory.swap.max", "0");  // no swap accounting: nothing to bound
+  }
+  *step = "pids.max";
+  snprintf(v, sizeof v, "%lld", HostPidsLimit(lim));
+  if (!WriteText(cg->pids, "pids.max", v)) return false;
+  static const char* const del[] = {"memory.max", "memory.swap.max", nullptr};
+  *step = "chown";
+  return !lim.policy || Delegate(cg->mem, del, uid, gid);
+}
+
+inline bool MakeV1(pid_t sentry, const SandboxLimits& lim, uid_t uid, gid_t gid, SandboxCgroup* cg, const char** step) {
+  char own[4096], parent[4300];
+  *step = "no memory/pids controller";
+  if (!OwnCgroup("memory", own, sizeof own)) return errno = 0, false;
+  snprintf(parent, sizeof parent, "/sys/fs/cgroup/memory%s", strcmp(own, "/") == 0 ? "" : own);
+  if (access(parent, F_OK) != 0) return errno = 0, false;
+  *step = "mkdir";
+  if (!MakeLeaf(parent, sentry, cg->mem, sizeof cg->mem)) return false;
+  char v[32];
+  if (lim.memory >= 0) {
+    // v1 wants memsw >= limit at every step: the limit first (memsw starts unlimited).
+    snprintf(v, sizeof v, "%lld", HostMemoryLimit(lim.memory));
+    *step = "memory.limit_in_bytes";
+    if (!WriteText(cg->mem, "memory.limit_in_bytes", v)) return false;
+    if (!WriteText(cg->mem, "memory.memsw.limit_in_bytes", v) && errno != ENOENT) return false;
+  }
+  static const char* const delMem[] = {"memory.limit_in_bytes", "memory.memsw.limit_in_bytes", nullptr};
+  *step = "chown";
+  if (lim.policy && !Delegate(cg->mem, delMem, uid, gid)) return false;
+  *step = "no pids controller";
+  if (!OwnCgroup("pids", own, sizeof own)) return errno = 0, false;
+  snprintf(parent, sizeof parent, "/sys/fs/cgroup/pids%s", strcmp(own, "/") == 0 ? "" : own);
+  *step = "mkdir";
+  if (!MakeLeaf(parent, sentry, cg->pids, sizeof cg->pids)) return false;
+  snprintf(v, sizeof v, "%lld", HostPidsLimit(lim));
+  *step = "pids.max";
+  return WriteText(cg->pids, "pids.max", v);
+}
+
+inline void RemoveCgroup(SandboxCgroup* cg) {
+  if (cg->pids[0] && strcmp(cg->pids, cg->mem) != 0) rmdir(cg->pids);
+  if (cg->mem[0]) rmdir(cg->mem);
+  cg->mem[0] = cg->pids[0] = 0;
+}
+
+// Makes the sandbox's cgroup and sets its limits (not joined yet). False: none (cg
+// emptied), *why says which step failed and how, in a few words.
+inline bool MakeSandboxCgroup(pid_t sentry, const SandboxLimits& lim, uid_t uid, gid_t gid, SandboxCgroup* cg,
+                              char* why, size_t cap) {
+  const char* step = "";
+  bool tried;
+  bool ok = MakeV2(sentry, lim, uid, gid, cg, &tried, &step);
+  if (!tried) {
+    cg->v2 = false;
+    ok = MakeV1(sentry, lim, uid, gid, cg, &step);
+  }
+  if (ok) return true;
+  int e = errno;
+  snprintf(why, cap, "cgroup %s %s%s%s", cg->v2 ? "v2" : "v1", step, e ? ": " : "", e ? strerror(e) : "");
+  RemoveCgroup(cg);
+  return false;
+}
+
+// Moves this process into the cgroup (its later children inherit it).
+inline bool JoinCgroup(const SandboxCgroup& cg) {
+  char pid[24];
+  snprintf(pid, sizeof pid, "%d", (int)getpid());
+  if (!WriteText(cg.mem, "cgroup.procs", pid)) return false;
+  return strcmp(cg.pids, cg.mem) == 0 || WriteText(cg.pids, "cgroup.procs", pid);
+}
+
+// Forks the reaper of the cgroup (see above), before the front joins it. False: none
+// (the caller removes the cgroup).
+inline bool StartCgroupReaper(pid_t sentry, const SandboxCgroup& cg) {
   pid_t pid = fork();
   if (pid < 0) return false;
   if (pid > 0) return true;
@@ -112,7 +280,9 @@ inline bool StartCgroupReaper(pid_t sentry, const char* dir) {
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   for (int i = 0; i < 3; i++) dup2(null, i);
   if (null > 3) close(null);
-  tss::KeepOnlyCaps(0);  // the parent is its own: rmdir needs no capability
+  // rmdir needs write access to the parents: the invoking user's own, but a v1
+  // hierarchy's root is mode 0555 (root may write there only with CAP_DAC_OVERRIDE).
+  tss::KeepOnlyCaps(geteuid() == 0 ? 1ull << CAP_DAC_OVERRIDE : 0);
   // Its whole job, and nothing else (anything more kills it).
   static struct sock_filter filt[32];
   tss::BpfProg f(filt, 32);
@@ -126,10 +296,14 @@ inline bool StartCgroupReaper(pid_t sentry, const char* dir) {
   struct pollfd p = {3, POLLIN, 0};
   while (poll(&p, 1, -1) < 0 && errno == EINTR) {
   }
-  // The stubs die with the Sentry (PTRACE_O_EXITKILL, PDEATHSIG) and leave the cgroup as
-  // they go: a bounded wait for it to be empty, as the old path's reaper.
+  // The stubs die with the Sentry (PTRACE_O_EXITKILL, PDEATHSIG), the gofer on its
+  // socket's EOF, and they leave the cgroup as they go: a bounded wait for it to empty.
+  const bool two = strcmp(cg.pids, cg.mem) != 0;
+  bool memGone = false, pidsGone = !two;
   for (int i = 0; i < 100; i++) {
-    if (rmdir(dir) == 0 || errno == ENOENT) _exit(0);
+    if (!memGone) memGone = rmdir(cg.mem) == 0 || errno == ENOENT;
+    if (!pidsGone) pidsGone = rmdir(cg.pids) == 0 || errno == ENOENT;
+    if (memGone && pidsGone) _exit(0);
     struct timespec ts = {0, 100 * 1000 * 1000};
     nanosleep(&ts, nullptr);
   }

@@ -8,9 +8,6 @@
 // the front does that and hands the Sentry the fds (launch_netns.h); when it cannot, the
 // run keeps the old path.
 // Left out, and why (SECURITY.md section 3 has the list for users):
-//   --publish below ip_unprivileged_port_start, as root: the Sentry binds the listener
-//                       itself and the kernel asks CAP_NET_BIND_SERVICE of the binder in
-//                       the host's user namespace;
 //   --checkpoint-on/--image-path   an image the Sentry writes by name when signalled;
 //   --via               no Sentry here: the client only talks to a `serve` pool.
 // --report, --summary=FILE, --record, --pcap and --replay name host files the Sentry
@@ -18,12 +15,17 @@
 // user's files): the front opens them as the invoking user and hands the fds on
 // (bin/tssandbox --tss-file=FD:NAME, src/platform/launched-files.ts); when it cannot,
 // the run keeps the old path, which says why.
-// --memory: the stubs' memory cgroup, which only the host's root may make, is made by the
-// front and delegated to the Sentry's host uid (launch_cgroup.h); where it cannot be (not
-// cgroup v1, any step failing) the run keeps the old path.
+// --memory, --pids-limit: the sandbox's cgroup (the Sentry, the Gofer and the stubs in
+// it), made and limited by the front (launch_cgroup.h); where it cannot be, one line
+// says so and the Sentry's own counts stay.
 // --policy FILE: read once at set-up (the front opens it, as the files above); what it
-// may ask for is the Sentry's but a memory limit (so the cgroup is made in case) and a
-// network mode, none of which needs the host's privileges (no --netns or --tap there).
+// may ask for is the Sentry's but its limits (so the cgroup is made in case, its limit
+// files the Sentry's) and a network mode, none of which needs the host's privileges (no
+// --netns or --tap there).
+// --publish below ip_unprivileged_port_start, as root: the kernel asks CAP_NET_BIND_SERVICE
+// of the binder in the host's user namespace, so the front binds the listener before it
+// drops its privileges and hands the fd on (--tss-listen=FD:PORT/PROTO), as for --netns;
+// a port it cannot bind keeps the old path, whose error names it.
 // --network host, root or not: the Sentry's capabilities are dropped at confinement on
 // either path, so raw sockets and privileged ports were refused on the old path too.
 // Anything this file does not know keeps the old path: never less than before.
@@ -33,6 +35,7 @@
 #include <cstring>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "launch_cgroup.h"
 
 namespace tss_launch {
 
@@ -44,6 +47,14 @@ struct HostFileArg {
   bool pcap;   // opened only in --network user/sandbox (the other modes here have no stack to capture)
 };
 constexpr int kMaxFiles = 8;
+
+// A --publish host port the front binds (below ip_unprivileged_port_start, as root).
+struct PublishArg {
+  int port;
+  bool udp;
+  int fd;
+};
+constexpr int kMaxPublish = 16;
 
 inline bool Is(const char* a, size_t len, const char* name) { return strlen(name) == len && strncmp(a, name, len) == 0; }
 
@@ -70,20 +81,37 @@ inline bool SourceExists(const char* v, bool mount) {
   return stat(src, &st) == 0;
 }
 
+// "512k", "64m", "1g" or plain bytes, as src/cli/args.ts parseSize; -1 if not one.
+inline long long ParseSize(const char* v) {
+  char* end;
+  if (*v < '0' || *v > '9') return -1;
+  unsigned long long n = strtoull(v, &end, 10);
+  int shift = 0;
+  switch (*end | 0x20) {
+    case 'k': shift = 10, end++; break;
+    case 'm': shift = 20, end++; break;
+    case 'g': shift = 30, end++; break;
+  }
+  if ((*end | 0x20) == 'b') end++;
+  if (*end || n > (1ull << 52) >> shift) return -1;
+  return (long long)(n << shift);
+}
+
 // One flag a (with its value v: the text after '=', or the next argument) is fine in the
 // Sentry's own user namespace. *takesValue: the flag consumed the next argument.
 // *file: the host file it names, if the front is to open it; *net: a --network's mode;
-// *memory: a --memory (the front makes its cgroup).
+// *lim: --memory, --pids-limit and --policy (the front makes the sandbox's cgroup).
 // *netns / *tap: a --netns's path / a --tap's name (the front takes them over).
+// *pub: a --publish's privileged host port (port 0: none).
 inline bool SafeFlag(const char* a, const char* next, bool root, bool* takesValue, HostFileArg* file, const char** net,
-                     bool* memory, const char** netns, const char** tap) {
+                     SandboxLimits* lim, const char** netns, const char** tap, PublishArg* pub) {
   // Sentry-side only: the filesystem (served by the gofer outside), the environment,
   // limits the Sentry counts itself, the tracer, the console, determinism, the CI limits.
   static const char* bare[] = {"--clear-env", "--no-pin", "--strace", "--debug", "-t", "--tty", "--deterministic",
                                "--mask-cpuid", "--ci", nullptr};
   static const char* valued[] = {"--root", "--mount", "--tmpfs", "--env", "-e", "--cwd", "-w", "--platform",
                                  "--hostname", "--timeout", "--cpu-time", "--nofile", "--output-limit", "--disk",
-                                 "--tmpfs-size", "--pids-limit", "--allow-net", "--deny-net", "--dns",
+                                 "--tmpfs-size", "--allow-net", "--deny-net", "--dns",
                                  "--policy-mode", "--api-fd", "--api-hooks", nullptr};
   *takesValue = false;
   const char* eq = a[0] == '-' && a[1] == '-' ? strchr(a, '=') : nullptr;
@@ -112,14 +140,22 @@ inline bool SafeFlag(const char* a, const char* next, bool root, bool* takesValu
   }
   if (Is(a, len, "--memory")) {
     *takesValue = !eq;
-    *memory = true;
-    return v != nullptr;
+    long long n = v ? ParseSize(v) : -1;
+    if (n >= 0 && (lim->memory < 0 || n < lim->memory)) lim->memory = n;
+    return n >= 0;  // else the old path's error
+  }
+  if (Is(a, len, "--pids-limit")) {
+    *takesValue = !eq;
+    char* end;
+    long long n = v && *v >= '0' && *v <= '9' ? strtoll(v, &end, 10) : 0;
+    if (n >= 1 && !*end && n < (1ll << 31)) lim->pids = n;
+    return lim->pids == n && n >= 1;
   }
   if (Is(a, len, "--policy")) {
     *takesValue = !eq;
     if (!v || !*v) return false;
     *file = {v, false, 0, false};
-    *memory = true;  // limits.memory in the file: its cgroup, unused otherwise
+    lim->policy = true;  // its limits: the cgroup's limit files the Sentry's
     return true;
   }
   // Networks of host sockets in the host's network namespace (none: loopback in the
@@ -141,24 +177,32 @@ inline bool SafeFlag(const char* a, const char* next, bool root, bool* takesValu
     *takesValue = !eq;
     if (!v) return false;
     if (!root) return true;
+    // HOSTPORT:PORT[/tcp|udp], as src/cli/args.ts takes it (anything else: its error).
     char* end;
-    long port = strtol(v, &end, 10);
-    return end != v && *end == ':' && port >= UnprivilegedPortStart();
+    long port = *v >= '0' && *v <= '9' ? strtol(v, &end, 10) : 0;
+    if (port < 1 || port > 65535 || *end != ':' || end[1] < '0' || end[1] > '9') return false;
+    long to = strtol(end + 1, &end, 10);
+    bool udp = strcmp(end, "/udp") == 0;
+    if (to < 1 || to > 65535 || !(udp || !*end || strcmp(end, "/tcp") == 0)) return false;
+    if (port < UnprivilegedPortStart()) *pub = {(int)port, udp, -1};
+    return true;
   }
   return false;
 }
 
 // args[0..n): the command line after the program name. A `run` with safe flags only (up
 // to the program, after which nothing is ours), and no TSSANDBOX_USERNS=off. The host
-// files to open for it go to files[0..*nfiles) (each name once); *memory: a --memory;
+// files to open for it go to files[0..*nfiles) (each name once); *lim: its limits;
 // *netns, *tap: the last --netns and --tap (nullptr if none), only with the network mode
 // they need (sandbox, or none, which they turn into sandbox as src/cli/args.ts does).
-// *platform: a --platform flag (the run then needs no probe cache).
-inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfiles, bool* memory, const char** netns,
-                   const char** tap, bool* platform) {
+// *platform: a --platform flag (the run then needs no probe cache). pubs[0..*npubs): the
+// privileged --publish ports to bind (only with the user or sandbox network they need).
+inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfiles, SandboxLimits* lim, const char** netns,
+                   const char** tap, bool* platform, PublishArg* pubs, int* npubs) {
   *platform = false;
   *nfiles = 0;
-  *memory = false;
+  *lim = SandboxLimits();
+  *npubs = 0;
   *netns = *tap = nullptr;
   const char* mode = "none";
   bool stackNet = false;  // user or sandbox: the last --network wins, as in src/cli/args.ts
@@ -188,14 +232,22 @@ inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfile
       for (int j = 0; j < *nfiles; j++)
         if (!files[j].pcap || stackNet) files[k++] = files[j];
       *nfiles = k;
+      if (!stackNet) *npubs = 0;  // the old path's error, or nothing published
       return strcmp(a, "--") != 0 || i + 1 < n;
     }
     if (strncmp(a, "--platform", 10) == 0 && (a[10] == 0 || a[10] == '=')) *platform = true;
     bool takes;
     HostFileArg f = {nullptr, false, 0, false};
     const char* net = nullptr;
-    if (!SafeFlag(a, i + 1 < n ? args[i + 1] : nullptr, root, &takes, &f, &net, memory, netns, tap)) return false;
+    PublishArg pub = {0, false, -1};
+    if (!SafeFlag(a, i + 1 < n ? args[i + 1] : nullptr, root, &takes, &f, &net, lim, netns, tap, &pub)) return false;
     if (takes) i++;
+    if (pub.port) {
+      for (int k = 0; k < *npubs; k++)
+        if (pubs[k].port == pub.port && pubs[k].udp == pub.udp) return false;  // the old path's EADDRINUSE
+      if (*npubs == kMaxPublish) return false;
+      pubs[(*npubs)++] = pub;
+    }
     if (net) {
       mode = net;
       stackNet = strcmp(net, "user") == 0 || strcmp(net, "sandbox") == 0;

@@ -746,6 +746,14 @@ static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
     // which stops core helpers too, unless the Sentry could then not read it).
     struct rlimit noCore = {0, 0};
     if (setrlimit(RLIMIT_CORE, &noCore) != 0) _exit(123);
+    // In the sandbox's memory cgroup (native/launch_cgroup.h) the OOM killer takes a
+    // stub (guest memory) before the Sentry or the gofer: raising needs no privilege.
+    int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (adj >= 0) {
+      if (write(adj, "1000", 4) != 4) {
+      }
+      close(adj);
+    }
     // A non-dumpable stub stays fully traceable by the Sentry: requests on an attached
     // tracee are not checked again, and process_vm_readv/writev and /proc/<pid>/maps
     // (ptrace_may_access) pass a non-dumpable target for a caller with CAP_SYS_PTRACE

@@ -16,8 +16,9 @@
 //    keeps root's file access for the host trees it will serve), holding one end of a
 //    socketpair. It writes the new namespace's uid/gid maps, then waits for the Sentry's
 //    one gofer request and becomes that gofer (gofer_server.cc GoferAwaitRequest).
-//    For a --memory it then makes the stubs' memory cgroup, delegated to the Sentry's
-//    host uid, and forks its reaper, which also stays outside (launch_cgroup.h).
+//    For a --memory/--pids-limit/--policy it has, before that fork, made the sandbox's
+//    cgroup, forked its reaper (which stays outside) and moved itself in, so the Sentry,
+//    the gofer and the stubs are all inside (launch_cgroup.h).
 //    For a --netns/--tap it has, before that fork, opened the namespace's interfaces
 //    (launch_netns.h); the gofer-to-be removes their addresses once step 2 worked.
 // 2. It unshares CLONE_NEWUSER | CLONE_NEWNS; the child maps uid 0 inside to an
@@ -30,7 +31,7 @@
 //    host root and has capabilities only in its own namespace (where it chroots, since
 //    CAP_SYS_CHROOT there is enough, and traces stubs, which are its children).
 // 3. It execs Node with --tss-launched=FD [--tss-cgroup=DIR] [--tss-file=...]
-//    [--tss-net=FD:KIND:NAME... --tss-netinfo=FD,FD,FD] (bin/tssandbox takes them
+//    [--tss-listen=FD:PORT/PROTO...] [--tss-net=FD:KIND:NAME... --tss-netinfo=FD,FD,FD] (bin/tssandbox takes them
 //    out; FD is the Sentry's end of the gofer socket; an unused one is closed when the
 //    Sentry confines itself, src/cli/confine.ts).
 //
@@ -57,6 +58,8 @@
 #include <unistd.h>
 #include <grp.h>
 #include <sys/stat.h>
+#include <netinet/in.h>
+#include <initializer_list>
 
 namespace tss {
 
@@ -105,8 +108,12 @@ int gFileFds[tss_launch::kMaxFiles];
 int gNfiles;  // on the command line
 int gOpen;    // of them opened (OpenHostFiles)
 
-// The stubs' memory cgroup the front made for a --memory (launch_cgroup.h), or "".
-char gCgroup[4200];
+// The sandbox's cgroup the front made and joined (launch_cgroup.h); mem "" if none.
+tss_launch::SandboxCgroup gCgroup;
+
+// The privileged --publish ports the front binds (launch_flags.h), CLOEXEC until ExecNode.
+tss_launch::PublishArg gPubs[tss_launch::kMaxPublish];
+int gNpubs;
 
 // What the front took over of a --netns / --tap (launch_netns.h): all CLOEXEC until
 // ExecNode passes them on.
@@ -122,18 +129,19 @@ int gPlatformCache = -1;
   static char netFlags[tss_launch::kMaxNetIfs][64];
   static char netInfoFlag[64];
   static char cacheFlag[64];
+  static char listenFlags[tss_launch::kMaxPublish][48];
   // node SCRIPT [--tss-launched=FD [--tss-cgroup=DIR] [--tss-file=FD:NAME...]
   //   [--tss-net=FD:KIND:NAME... --tss-netinfo=FD,FD,FD]] ARGS...
   char** av = static_cast<char**>(
-      calloc((size_t)gNargs + 7 + tss_launch::kMaxFiles + tss_launch::kMaxNetIfs, sizeof(char*)));
+      calloc((size_t)gNargs + 7 + tss_launch::kMaxFiles + tss_launch::kMaxNetIfs + tss_launch::kMaxPublish, sizeof(char*)));
   int k = 0;
   av[k++] = gNode;
   av[k++] = gScript;
   if (launchFd >= 0) {
     snprintf(flag, sizeof flag, "--tss-launched=%d", launchFd);
     av[k++] = flag;
-    if (gCgroup[0]) {
-      snprintf(cgroupFlag, sizeof cgroupFlag, "--tss-cgroup=%s", gCgroup);
+    if (gCgroup.mem[0]) {
+      snprintf(cgroupFlag, sizeof cgroupFlag, "--tss-cgroup=%s", gCgroup.mem);
       av[k++] = cgroupFlag;
     }
     for (int i = 0; i < gOpen; i++) {
@@ -141,6 +149,11 @@ int gPlatformCache = -1;
       fileFlags[i] = static_cast<char*>(malloc(n));
       snprintf(fileFlags[i], n, "--tss-file=%d:%s", gFileFds[i], gFiles[i].name);
       av[k++] = fileFlags[i];
+    }
+    for (int i = 0; i < gNpubs; i++) {
+      fcntl(gPubs[i].fd, F_SETFD, 0);
+      snprintf(listenFlags[i], sizeof listenFlags[i], "--tss-listen=%d:%d/%s", gPubs[i].fd, gPubs[i].port, gPubs[i].udp ? "udp" : "tcp");
+      av[k++] = listenFlags[i];
     }
     if (gNet.info[0] >= 0) {
       auto keep = [](int fd) { fcntl(fd, F_SETFD, 0); };
@@ -162,6 +175,8 @@ int gPlatformCache = -1;
     }
   } else {
     for (int i = 0; i < gOpen; i++) close(gFileFds[i]);  // the old path opens them itself
+    for (int i = 0; i < gNpubs; i++)
+      if (gPubs[i].fd >= 0) close(gPubs[i].fd);  // and binds its ports
   }
   for (int i = 0; i < gNargs; i++) av[k++] = gArgs[i];
   av[k] = nullptr;
@@ -178,6 +193,40 @@ bool OpenHostFiles() {
     int flags = gFiles[gOpen].write ? O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY : O_RDONLY | O_NOCTTY;
     gFileFds[gOpen] = open(gFiles[gOpen].name, flags, gFiles[gOpen].mode);
     if (gFileFds[gOpen] < 0) return false;
+  }
+  return true;
+}
+
+// Binds the privileged --publish ports while the front still has the host's privileges,
+// as src/net/publish.ts hostListen would: [::]:port taking v4 too, else 0.0.0.0:port.
+// False when one cannot be (the old path then says why).
+bool BindPublished() {
+  for (int i = 0; i < gNpubs; i++) {
+    tss_launch::PublishArg& p = gPubs[i];
+    const int type = (p.udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC;
+    for (int fam : {AF_INET6, AF_INET}) {
+      int fd = socket(fam, type, 0);
+      if (fd < 0) continue;
+      int one = 1, zero = 0;
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      struct sockaddr_in6 a6 = {};
+      struct sockaddr_in a4 = {};
+      a6.sin6_family = AF_INET6;
+      a6.sin6_port = htons((uint16_t)p.port);
+      a4.sin_family = AF_INET;
+      a4.sin_port = htons((uint16_t)p.port);
+      if (fam == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+      bool ok = fam == AF_INET6 ? bind(fd, (struct sockaddr*)&a6, sizeof a6) == 0 : bind(fd, (struct sockaddr*)&a4, sizeof a4) == 0;
+      ok = ok && (p.udp || listen(fd, 128) == 0);
+      if (ok) {
+        p.fd = fd;
+        break;
+      }
+      int e = errno;
+      close(fd);
+      if (e == EADDRINUSE || e == EACCES) return false;
+    }
+    if (p.fd < 0) return false;
   }
   return true;
 }
@@ -289,11 +338,11 @@ int main(int argc, char** argv) {
   }
   const uid_t uid = geteuid();
   const gid_t gid = getegid();
-  bool memory = false;
+  tss_launch::SandboxLimits limits;
   const char* netns = nullptr;
   const char* tap = nullptr;
   bool platform = false;
-  if (!tss_launch::Engage(gNargs, gArgs, uid == 0, gFiles, &gNfiles, &memory, &netns, &tap, &platform)) ExecNode(-1);
+  if (!tss_launch::Engage(gNargs, gArgs, uid == 0, gFiles, &gNfiles, &limits, &netns, &tap, &platform, gPubs, &gNpubs)) ExecNode(-1);
   uid_t outUid = uid;
   gid_t outGid = gid;
   if (uid == 0) {
@@ -323,10 +372,24 @@ int main(int argc, char** argv) {
       gPlatformCache = tss_launch::OpenPlatformCache(key, uid);
     }
   }
+  const pid_t sentry = getpid();
+  // The sandbox's cgroup, before the gofer-to-be is forked (it inherits it), its reaper
+  // forked before the join (it stays outside). Not possible: one line, the run goes on
+  // with the Sentry's own counts (the old path's Sentry could make no more).
+  if (limits.Any()) {
+    char why[256];
+    bool ok = tss_launch::MakeSandboxCgroup(sentry, limits, outUid, outGid, &gCgroup, why, sizeof why);
+    if (ok && !tss_launch::StartCgroupReaper(sentry, gCgroup)) snprintf(why, sizeof why, "no reaper: %s", strerror(errno)), ok = false;
+    if (ok && !tss_launch::JoinCgroup(gCgroup)) snprintf(why, sizeof why, "cannot join %s: %s", gCgroup.mem, strerror(errno)), ok = false;
+    if (!ok) {
+      tss_launch::RemoveCgroup(&gCgroup);  // a reaper started finds it gone
+      if (limits.memory >= 0 || limits.pids >= 0)
+        fprintf(stderr, "tssandbox: no host cgroup for the sandbox (%s): its limits are the Sentry's count only\n", why);
+    }
+  }
   int sv[2], go[2], done[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0 || pipe2(go, O_CLOEXEC) != 0 || pipe2(done, O_CLOEXEC) != 0)
     ExecNode(-1);
-  const pid_t sentry = getpid();
   pid_t child = fork();
   if (child < 0) ExecNode(-1);
   if (child == 0) {
@@ -366,24 +429,12 @@ int main(int argc, char** argv) {
   close(go[0]);
   close(done[1]);
   char c = 'u';
-  // The command line's host files, as the invoking user still, after the fork (the
-  // gofer-to-be holds none of them); a --memory's cgroup, made and delegated to the
-  // Sentry's host uid, with its reaper outside (launch_cgroup.h).
-  bool ok = OpenHostFiles();
-  if (ok && memory) {
-    ok = tss_launch::MakeMemoryCgroup(sentry, outUid, outGid, gCgroup, sizeof gCgroup);
-    if (ok && !tss_launch::StartCgroupReaper(sentry, gCgroup)) {
-      rmdir(gCgroup);
-      ok = false;
-    }
-    if (!ok) gCgroup[0] = 0;
-    // Not root: the old path's Sentry, of the same uid, could make no more than the one
-    // in the namespace will try itself (src/mm/memory-limit.ts), so that is no reason.
-    if (!ok && uid != 0) ok = true;
-  }
+  // The command line's host files and privileged ports, as the invoking user still, after
+  // the fork (the gofer-to-be holds none of them).
+  bool ok = OpenHostFiles() && BindPublished();
   ok = ok && unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0;
   if (!ok) {
-    if (gCgroup[0]) rmdir(gCgroup);  // empty: the old path makes its own
+    // The old path stays in the sandbox's cgroup (its reaper removes it): bounded too.
     // A file the old path will name the error of, or a host that refuses user
     // namespaces: the old path (the gofer-to-be sees EOF and goes).
     close(sv[0]);

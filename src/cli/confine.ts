@@ -10,12 +10,15 @@
  * (dmesg) what the filter would refuse, to find what a new Node version needs.
  * TSSANDBOX_TEST_FORBIDDEN_SYSCALL=KIND[:ARG] (tests only) makes the confined Sentry
  * try one forbidden call and report its result on stderr (`cgroup-move:PID`: move a host
- * process into the stubs' memory cgroup).
+ * process into the sandbox's memory cgroup; `sentry-alloc:MIB`: touch that much memory in
+ * the Sentry's own heap; `pids-unbounded`: the Sentry's own count of guest tasks off, so
+ * only the host's pids cgroup stops a fork bomb).
  */
+import * as nfs from 'node:fs';
 import { native } from '../platform/native';
 import { hostAuxv } from '../loader/host-auxv';
 import { dropLaunchedGofer } from '../gofer/client';
-import { dropLaunchedFiles } from '../platform/launched-files';
+import { dropLaunchedFiles, launchedCgroup } from '../platform/launched-files';
 import { memoryLimit } from '../mm/memory-limit';
 
 /** A host SIGTERM/SIGINT/SIGHUP the run loop has not taken after this long ends the Sentry. */
@@ -61,16 +64,35 @@ export function confineSentry(o: ConfineOptions, warn: (m: string) => void): num
   return r;
 }
 
+/** The test hook asked for (TSSANDBOX_TEST_FORBIDDEN_SYSCALL's KIND), or undefined. */
+export function testHookKind(): string | undefined {
+  return process.env.TSSANDBOX_TEST_FORBIDDEN_SYSCALL?.split(':')[0];
+}
+
 function testHook(n: ConfineNative): void {
   const spec = process.env.TSSANDBOX_TEST_FORBIDDEN_SYSCALL;
   if (!spec) return;
   const [kind, arg = ''] = spec.split(/:(.*)/s);
   if (kind === 'cgroup-move') {
-    // A Sentry taken over moving host pid ARG into the stubs' memory cgroup (through the
-    // member list it holds open), to starve it there; the test checks the host's side.
-    process.stderr.write(`tssandbox: forbidden ${kind}: ${memoryLimit.attach(Number(arg)) ? 'allowed' : 'refused'}\n`);
+    // A Sentry taken over moving host pid ARG into its memory cgroup (through the member
+    // list it holds open on the old path; by name in the front's, which it may not
+    // write), to starve it there; the test checks the host's side.
+    const dir = launchedCgroup();
+    let moved = false;
+    if (dir === undefined) moved = memoryLimit.attach(Number(arg));
+    else try { nfs.writeFileSync(`${dir}/cgroup.procs`, arg); moved = true; } catch { /* refused */ }
+    process.stderr.write(`tssandbox: forbidden ${kind}: ${moved ? 'allowed' : 'refused'}\n`);
     return;
   }
+  if (kind === 'sentry-alloc') {
+    // A Sentry taken over growing its own heap (no guest count sees it): only the
+    // sandbox's cgroup bounds it. Each chunk written, so that it is resident.
+    const keep: Buffer[] = [];
+    for (let mib = 0; mib < Number(arg); mib += 16) keep.push(Buffer.allocUnsafeSlow(16 << 20).fill(mib & 0xff | 1));
+    process.stderr.write(`tssandbox: forbidden ${kind}: allowed (${keep.length * 16} MiB)\n`);
+    return;
+  }
+  if (kind === 'pids-unbounded') return; // src/cli/run.ts turns the count off
   if (kind === 'spin') {
     // A Sentry stuck in JavaScript (the watchdog's test): says so, then never returns.
     process.stderr.write('tssandbox: forbidden spin: spinning\n');

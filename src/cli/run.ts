@@ -39,7 +39,7 @@ import { consoleTty } from '../../fs/fsimpl/host/host-file';
 import { setControllingTty } from '../../fs/fsimpl/dev/devices';
 import type { Vfs } from '../../fs/vfs/vfs';
 import { setHostWinchHook } from '../kernel/signal-delivery';
-import { confineSentry } from './confine';
+import { confineSentry, testHookKind } from './confine';
 import { launchedInOwnUserNs } from '../platform/launched-files';
 import { CiSession, CiSetupError } from '../policy/session';
 import { armCheckpoint, finishRestore, prepareRestore, restoreSandbox, restoreUpper, SnapshotError, type ImageMeta, type PreparedRestore } from '../snapshot/index';
@@ -394,6 +394,7 @@ function run(o: RunOptions, restore?: RestoreInput): number {
     native().installSignalHandlers();
     // Set up: from here the Sentry needs only the host calls it serves guests with.
     confineSentry({ gofer: vfs.gofer !== null, stubPid: started }, (m) => process.stderr.write(`tssandbox: ${m}\n`));
+    if (testHookKind() === 'pids-unbounded') kernel.pidsLimit = Infinity; // only the host's pids cgroup is left
   };
   if (restore) {
     startPlatform();

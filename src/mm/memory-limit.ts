@@ -56,14 +56,14 @@ export class MemoryLimit {
   setup(limit: number): string {
     this.limit = limit;
     if (limit === Infinity) return 'no memory limit';
-    // Made by the native front, whose Sentry may not make one (native/launch_cgroup.h):
-    // cgroup v1, the files it writes delegated to its host uid, removed by the front's reaper.
+    // The sandbox's cgroup, made, limited and joined by the native front before Node
+    // (native/launch_cgroup.h): the Sentry is inside with its stubs, removed by the front's reaper.
     const given = launchedCgroup();
     if (given !== undefined) {
       try {
-        return this.use(given, false, limit);
+        return this.useSandbox(given, limit);
       } catch (e) {
-        return `memory cgroup unavailable (${(e as Error).message}): guest memory counted by the Sentry only`;
+        return `sandbox cgroup ${given} unreadable (${(e as Error).message}): guest memory counted by the Sentry only`;
       }
     }
     const own = ownCgroup();
@@ -86,6 +86,29 @@ export class MemoryLimit {
     }
     return 'no memory cgroup controller: guest memory counted by the Sentry only';
   }
+
+  /**
+   * The front's cgroup holding the Sentry, the Gofer and the stubs: tmpfs is charged there
+   * too, so nothing is moved or reserved. Its limit is the front's (SENTRY_RESERVE above
+   * the backstop); only a --policy's is written here, through the files the front handed
+   * to this uid (a root-owned one refuses: the front set it).
+   */
+  private useSandbox(dir: string, limit: number): string {
+    this.v2 = nfs.existsSync(dir + '/memory.max');
+    const bytes = String(backstop(limit) + SENTRY_RESERVE);
+    const files = this.v2 ? ['memory.max'] : ['memory.limit_in_bytes', 'memory.memsw.limit_in_bytes'];
+    for (const f of files) {
+      try { nfs.writeFileSync(`${dir}/${f}`, bytes); } catch { /* the front's, or no swap accounting */ }
+    }
+    this.usageFd = nfs.openSync(dir + (this.v2 ? '/memory.current' : '/memory.usage_in_bytes'), 'r');
+    this.eventsFd = nfs.openSync(dir + (this.v2 ? '/memory.events' : '/memory.oom_control'), 'r');
+    this.cgroupDir = dir;
+    this.sandbox = true;
+    this.oomKills = this.readOomKills();
+    return `guest memory limited to ${limit} bytes, counted by the Sentry; the sandbox (Sentry, Gofer, stubs) in cgroup ${dir}, limited by the front`;
+  }
+  /** In the front's cgroup with the Sentry: nothing to move, reserve or remove. */
+  private sandbox = false;
 
   /** Sets the limit in cgroup `dir` and opens what is used later (throws when it cannot). */
   private use(dir: string, v2: boolean, limit: number): string {
@@ -126,7 +149,7 @@ export class MemoryLimit {
    * that, refuse (cgroup v1: the old limit stays) or OOM-kill (v2).
    */
   reserve(bytes: number): void {
-    if (this.cgroupDir === null) return;
+    if (this.cgroupDir === null || this.sandbox) return;
     const left = String(Math.max(backstop(this.limit) - bytes, 16 << 20));
     // v1 wants memsw >= limit at every step: lower the limit first, raise memsw first.
     const fds = [...this.limitFds];
@@ -148,6 +171,7 @@ export class MemoryLimit {
   /** Puts a host process (the template stub) into the cgroup; its clones inherit it. */
   attach(pid: number): boolean {
     if (this.cgroupDir === null) return false;
+    if (this.sandbox) return true; // the stub, the Sentry's child, is in it already
     try {
       nfs.writeSync(this.procsFd, String(pid));
       return true;
@@ -193,6 +217,14 @@ export class MemoryLimit {
     const dir = this.cgroupDir;
     if (dir === null) return;
     this.cgroupDir = null;
+    if (this.sandbox) {
+      // Its members are the Sentry and the Gofer too: the stubs die with the Sentry.
+      for (const fd of [this.usageFd, this.eventsFd]) {
+        try { nfs.closeSync(fd); } catch { /* closed */ }
+      }
+      this.usageFd = this.eventsFd = -1;
+      return;
+    }
     let members = '';
     try {
       const b = Buffer.alloc(64 * 1024);
@@ -233,6 +265,9 @@ export class MemoryLimit {
 function backstop(limit: number): number {
   return Math.max(limit, 1 << 20) + Math.max(Math.floor(limit / 4), 32 << 20);
 }
+
+/** What the Sentry, the Gofer and the broker take beside the guest (native/launch_cgroup.h kSentryMemReserve). */
+const SENTRY_RESERVE = 128 << 20;
 
 /** The Sentry's own cgroup paths (v1 memory controller, v2 unified), from /proc/self/cgroup. */
 function ownCgroup(): { memory: string | null; v2: string | null } {

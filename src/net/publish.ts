@@ -15,6 +15,7 @@ import { StackTimer } from './stack/timer';
 import { isLoopback, isV4, fmt, v4, type Addr } from './stack/addr';
 import { hn, edges, brokerSocket, rxScratch } from './host-io';
 import { NatTcp } from './nat-tcp';
+import { launchedListener } from '../platform/launched-files';
 
 export interface Publish {
   hostPort: number;
@@ -61,7 +62,8 @@ export function publishPorts(kernel: object, stack: Stack, list: Publish[], log:
   if (list.length === 0) return;
   const splice = new NatTcp(stack, kernel, () => null, log, false);
   for (const p of list) {
-    const fd = hostListen(kernel, p.proto === 'tcp' ? SOCK_STREAM : SOCK_DGRAM, p.hostPort);
+    // A privileged port the native front bound for the unprivileged Sentry (native/launch_flags.h).
+    const fd = launchedListener(p.hostPort, p.proto) ?? hostListen(kernel, p.proto === 'tcp' ? SOCK_STREAM : SOCK_DGRAM, p.hostPort);
     if (fd < 0) throw new Error(`--publish ${p.hostPort}:${p.port}/${p.proto}: cannot listen on host port ${p.hostPort} (errno ${-fd})`);
     if (p.proto === 'tcp') edges.add(fd, { edge: () => acceptAll(stack, splice, fd, p), waiting: () => true, always: true });
     else new UdpPublish(stack, fd, p);

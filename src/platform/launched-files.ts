@@ -26,8 +26,8 @@ export function launchedInOwnUserNs(): boolean {
 }
 
 /**
- * The stubs' memory cgroup the front made for `--memory` (native/launch_cgroup.h): its
- * directory, whose member list and limits are the Sentry's host uid's; or undefined.
+ * The sandbox's cgroup the front made, limited and joined for `--memory`/`--pids-limit`/
+ * `--policy` (native/launch_cgroup.h): its memory directory, or undefined.
  */
 export function launchedCgroup(): string | undefined {
   const d = (globalThis as Record<symbol, unknown>)[Symbol.for('tssandbox.launchedCgroup')];
@@ -39,6 +39,20 @@ export function launchedFile(name: string): number | undefined {
   const m = table();
   const fd = m?.get(name);
   if (fd !== undefined) m!.delete(name);
+  return fd;
+}
+
+const LISTENERS = Symbol.for('tssandbox.launchedListeners');
+
+/**
+ * The host socket the front bound and listens on for `--publish PORT` (a port below
+ * ip_unprivileged_port_start, which the unprivileged Sentry may not bind; taken once),
+ * or undefined: then the caller binds it.
+ */
+export function launchedListener(port: number, proto: 'tcp' | 'udp'): number | undefined {
+  const m = (globalThis as Record<symbol, unknown>)[LISTENERS] as Map<string, number> | undefined;
+  const fd = m?.get(`${port}/${proto}`);
+  if (fd !== undefined) m!.delete(`${port}/${proto}`);
   return fd;
 }
 
@@ -105,9 +119,10 @@ export function dropLaunchedFiles(): void {
       }
     }
   }
+  const l = (globalThis as Record<symbol, unknown>)[LISTENERS] as Map<string, number> | undefined;
   const m = table();
   if (!m) return;
-  for (const fd of m.values()) {
+  for (const fd of [...m.values(), ...(l?.values() ?? [])]) {
     try {
       nfs.closeSync(fd);
     } catch {
@@ -115,4 +130,5 @@ export function dropLaunchedFiles(): void {
     }
   }
   m.clear();
+  l?.clear();
 }

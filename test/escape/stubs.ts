@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import { spawn, type ChildProcess } from 'child_process';
 
 /** Host pids of the stub processes under a Sentry process: the template and its descendants. */
 export function stubsOf(sentryPid: number): number[] {
@@ -94,4 +95,27 @@ export function stdoutShows(child: { stdout: NodeJS.ReadableStream | null }, mar
       }
     });
   });
+}
+
+/** A sandbox the test talks to as it runs: its stdout and stderr, interleaved, in out(). */
+export type Started = ChildProcess & { out: () => string };
+
+/** Spawns argv (a run through the front), kept in `children` to be killed after the file; resolves once it printed `ready`. */
+export async function startReady(argv: string[], env: Record<string, string>, children: ChildProcess[], ms = 45_000): Promise<Started> {
+  const child = spawn(argv[0], argv.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] }) as Started;
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.out = () => out;
+  await stdoutShows(child, 'ready', ms);
+  return child;
+}
+
+/** Waits (bounded) for a condition the host reaches by itself, e.g. a reaper's rmdir. */
+export async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
+  for (const end = Date.now() + ms; !ok(); ) {
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
