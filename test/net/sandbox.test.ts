@@ -293,6 +293,52 @@ describe.skipIf(!ok)('network mode sandbox over a veth', () => {
   }, 300_000);
 });
 
+describe.skipIf(!ok)('processes that outlive init (mode sandbox)', () => {
+  it('a child killed at init\'s exit: its socket still delivers all it wrote, then its FIN, as under Linux', async () => {
+    // As when a pid namespace's init dies: the others are killed and their sockets closed;
+    // the kernel (here the Sentry's stack, which alone knows the connection) finishes
+    // them like any closed socket's (src/net/linger.ts). The child's connection is its
+    // own, init never held it; at init's exit its send queue still holds megabytes.
+    const p = vethPair();
+    const rcv = track(inNs(p.peerNs, [PY, '-c', `
+import socket, hashlib
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(('${PEER_V4}', 9010)); l.listen(); print('listening', flush=True)
+c, _ = l.accept(); c.settimeout(30); h = hashlib.sha256(); n = 0
+try:
+    while True:
+        d = c.recv(1 << 20)
+        if not d: break
+        h.update(d); n += len(d)
+    print('got', n, h.hexdigest(), flush=True)
+except socket.timeout:
+    print('no FIN after', n, flush=True)
+`]));
+    await rcv.waitFor('listening');
+    const guest = `
+import socket, hashlib, os, time
+r, w = os.pipe()
+if os.fork() == 0:
+    os.close(r)
+    blk = hashlib.sha256(b'z').digest() * 4096
+    c = socket.create_connection(('${PEER_V4}', 9010))
+    for i in range(64): c.sendall(blk)
+    os.write(w, b'x')
+    while True: time.sleep(60)
+os.close(w)
+os.read(r, 1)
+print('child wrote all', flush=True)
+os._exit(3)
+`;
+    const s = track(sandboxed(p.sandboxNs, [PY, '-c', guest]));
+    expect(await s.done, s.err()).toBe(3);
+    expect(s.out()).toBe('child wrote all\n');
+    expect(await rcv.done).toBe(0);
+    const blk = Buffer.concat(Array(4096).fill(createHash('sha256').update('z').digest()));
+    expect(rcv.out()).toBe(`listening\ngot ${64 * blk.length} ${sha(Buffer.concat(Array(64).fill(blk)))}\n`);
+  }, 120_000);
+});
+
 describe.skipIf(!ok)('a peer gone silent (mode sandbox)', () => {
   it('keepalive and TCP_USER_TIMEOUT end in ETIMEDOUT (recv, SO_ERROR, then EPIPE) as on Linux', async () => {
     const p = vethPair();

@@ -82,6 +82,15 @@ export class Tcp {
     this.closingAcked = acked;
     return n;
   }
+  /**
+   * Connections a socket still holds (not orphans, synchronized or opening): once their
+   * processes are killed, their closes send what is queued and a FIN.
+   */
+  heldConnections(): number {
+    let n = 0;
+    for (const ep of this.allConns()) if (!ep.orphan && ep.state !== TcpState.CLOSED && ep.state !== TcpState.TIME_WAIT && ep.state !== TcpState.LISTEN) n++;
+    return n;
+  }
   /** Bytes the peers acknowledged of the connections closingOrphans() last counted (their progress). */
   closingAcked = 0;
 
