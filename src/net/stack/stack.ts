@@ -85,8 +85,11 @@ export class Stack {
   rawInput: ((proto: number, v6: boolean, b: Buffer, ipOff: number, off: number, len: number, src: Addr) => void) | null = null;
   /** Ping (ICMP echo) replies go here: set by the socket layer. */
   onEchoReply: ((v6: boolean, b: Buffer, off: number, len: number, src: Addr) => void) | null = null;
-  /** Counters for /proc/net/snmp. */
-  readonly mib = { ipInReceives: 0, ipOutRequests: 0, tcpActiveOpens: 0, tcpPassiveOpens: 0, tcpRetransSegs: 0, tcpInSegs: 0, tcpOutSegs: 0, tcpOutRsts: 0, udpInDatagrams: 0, udpOutDatagrams: 0, udpNoPorts: 0 };
+  /** Counters for /proc/net/snmp and /proc/net/netstat (tcpTimeouts..: TcpExt's; tcpRackFirst: first losses RACK found, ours). */
+  readonly mib = {
+    ipInReceives: 0, ipOutRequests: 0, tcpActiveOpens: 0, tcpPassiveOpens: 0, tcpRetransSegs: 0, tcpInSegs: 0, tcpOutSegs: 0, tcpOutRsts: 0, udpInDatagrams: 0, udpOutDatagrams: 0, udpNoPorts: 0,
+    tcpTimeouts: 0, tcpLossProbes: 0, tcpSackRecovery: 0, tcpRackFirst: 0,
+  };
 
   constructor(readonly clock: Clock) {
     this.frags = new Reassembler(clock);

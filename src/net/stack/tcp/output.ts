@@ -13,6 +13,18 @@ import { sumBytes, finish, fold, pseudoSum } from '../checksum';
 import { IPPROTO_TCP } from '../ipv4';
 import { rackRecord, rackReset } from './rack';
 
+/** Fast retransmit (duplicate ACKs, SACK, RACK): recovery begins with the first unacknowledged segment. */
+export function startRecovery(ep: TcpEndpoint): void {
+  ep.cc.enterRecovery(ep.flight, ep.sndMax);
+  ep.stack.mib.tcpSackRecovery++;
+  ep.tlpHigh = -1;
+  ep.probeTimer.cancel();
+  ep.rackTimer.cancel();
+  ep.rexmitNext = ep.sndUna;
+  retransmitFirst(ep);
+  ep.rexmitNext = add(ep.sndUna, Math.min(ep.mss, ep.sendQ.bytes));
+}
+
 const opts: OutOpts = { mss: 0, wscale: -1, sackOk: false, ts: false, tsVal: 0, tsEcr: 0, sack: null, sackCount: 0 };
 const sackBuf = new Uint32Array(8);
 const SYN_RETRIES = 6;
@@ -158,6 +170,9 @@ export function output(ep: TcpEndpoint): void {
   const dataEnd = add(ep.sndUna, ep.sendQ.bytes);
   const finSeq = dataEnd; // the FIN's sequence number once queued
   const segMax = segmentLimit(ep);
+  // RACK's send times (rack.ts): with SACK, on links that can lose (not loopback, not the
+  // user-mode wire between two stacks of this Sentry).
+  const timed = ep.sackOn && ep.path !== null && !ep.path.nic.loopback && ep.path.nic.link.csumOffload?.() !== true;
   let sent = 0;
   for (;;) {
     if (sent >= BURST && ep.path !== null && !ep.path.nic.loopback) {
@@ -210,6 +225,7 @@ export function output(ep: TcpEndpoint): void {
         ep.rttStart = ep.nowMs();
       }
       sendSeg(ep, seq, ACK | (last ? PSH : 0) | (withFin ? FIN : 0), len);
+      if (timed && !rexmit) ep.sentTimes.push(seq, add(seq, len), ep.nowMs());
       sent++;
       ep.sndNxt = add(seq, len + (withFin ? 1 : 0));
       if (gt(ep.sndNxt, ep.sndMax)) ep.sndMax = ep.sndNxt;
@@ -256,6 +272,7 @@ export function onProbe(ep: TcpEndpoint): void {
   if (len === 0 && !fin) return;
   ep.totalRetrans++;
   ep.stack.mib.tcpRetransSegs++;
+  ep.stack.mib.tcpLossProbes++;
   ep.tlpHigh = ep.sndMax;
   sendSeg(ep, add(ep.sndUna, sent - len), ACK | (fin ? FIN : 0), len);
   ep.rtoTimer.arm(ep.rtt.current);
@@ -387,6 +404,7 @@ export function onRto(ep: TcpEndpoint): void {
   ep.retries++;
   ep.rtt.onTimeout();
   ep.rttSeq = -1;
+  ep.stack.mib.tcpTimeouts++;
   if (st === TcpState.SYN_SENT) {
     if (ep.retries > SYN_RETRIES) return ep.fail(E.ETIMEDOUT);
     sendSeg(ep, ep.iss, SYN, 0);
@@ -405,6 +423,7 @@ export function onRto(ep: TcpEndpoint): void {
   ep.tlpHigh = -1;
   ep.probeTimer.cancel();
   rackReset(ep);
+  ep.sentTimes.clear(); // what goes again goes as retransmissions: no first loss to find
   // Go back to the first unacknowledged byte; the receiver's reassembly keeps what arrived.
   ep.sndNxt = ep.sndUna;
   ep.totalRetrans++;
