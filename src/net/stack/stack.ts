@@ -75,6 +75,8 @@ export class Stack {
    * it: TCP input takes it (sets null) to queue a large payload without a copy.
    */
   rxKeep: Buffer | null = null;
+  /** The frame (view) rxKeep holds: TCP keeps its payload only from this very frame (no `.buffer` lookup per segment). */
+  rxKeepFrame: Buffer | null = null;
   /**
    * A gateway's stack (network mode "user", src/net/user-net.ts): packets to any unicast
    * address are ours, and `l4Hook` sees each transport packet first (true: taken).
@@ -336,9 +338,11 @@ export class Stack {
   rxFrame(nic: Nic, b: Buffer, off: number, len: number, csumTrusted: boolean, whole: Buffer | null = null): boolean {
     this.rxCsumTrusted = csumTrusted;
     this.rxKeep = whole;
+    this.rxKeepFrame = whole !== null ? b : null;
     this.rx(nic, b, off, len);
     const kept = whole !== null && this.rxKeep === null;
     this.rxKeep = null;
+    this.rxKeepFrame = null;
     this.rxCsumTrusted = false;
     return kept;
   }

@@ -201,7 +201,7 @@ export function segmentArrives(ep: TcpEndpoint, seg: Segment): void {
       if (seq === ep.rcvNxt) {
         const hadHoles = !ep.ooo.empty;
         const keep = ep.stack.rxKeep;
-        if (keep !== null && n >= KEEP_MIN && seg.buf.buffer === keep.buffer) {
+        if (keep !== null && n >= KEEP_MIN && seg.buf === ep.stack.rxKeepFrame) {
           // The frame's pool buffer becomes a receive-queue block: no copy.
           ep.stack.rxKeep = null;
           ep.recvQ.pushBlock(seg.buf.subarray(off, off + n), keep);

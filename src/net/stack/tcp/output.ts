@@ -154,7 +154,13 @@ export function scheduleAck(ep: TcpEndpoint, now: boolean): void {
     ep.quickAcks--;
     now = true;
   }
-  if (now || ++ep.ackPending >= 2) return sendAck(ep);
+  if (now) return sendAck(ep);
+  if (++ep.ackPending >= 2) {
+    // Over a link of this Sentry's own that delivers a round's frames together
+    // (loopback, the user-mode wire), one ACK after the batch.
+    if (ep.path !== null && ep.path.nic.link.csumOffload?.() === true) return ep.tcp.deferAck(ep);
+    return sendAck(ep);
+  }
   ep.dackTimer.ensure(DELAYED_ACK_MS);
 }
 

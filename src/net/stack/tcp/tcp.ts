@@ -13,7 +13,8 @@ import { Segment, SYN, ACK, RST, FIN } from './segment';
 import { TcpEndpoint, EV_IN, EV_OUT, EV_ERR } from './endpoint';
 import { TcpState } from './state';
 import { segmentArrives, applySynOptions } from './input';
-import { sendSeg } from './output';
+import { sendSeg, sendAck } from './output';
+import { StackTimer } from '../timer';
 import { add, gt } from './seq';
 import * as E from '../../../abi/errno';
 import { randomUint32 } from '../../../determinism/entropy';
@@ -32,7 +33,26 @@ export class Tcp {
   /** Every endpoint with a 4-tuple, for /proc/net/tcp. */
   connCount = 0;
 
+  /**
+   * Connections whose "every second segment" ACK waits for the end of this round's
+   * frames (in-memory links deliver a round's frames together): one ACK per batch, as
+   * Linux's GRO gives one per coalesced packet, not one per two segments.
+   */
+  private readonly ackQ: TcpEndpoint[] = [];
+  private ackTimer: StackTimer | null = null;
+
   constructor(private readonly s: Stack) {}
+
+  deferAck(ep: TcpEndpoint): void {
+    if (!this.ackQ.includes(ep)) this.ackQ.push(ep);
+    this.ackTimer ??= new StackTimer(this.s.clock, () => this.flushAcks());
+    this.ackTimer.ensure(0);
+  }
+
+  private flushAcks(): void {
+    const q = this.ackQ.splice(0);
+    for (const ep of q) if (ep.ackPending > 0) sendAck(ep);
+  }
 
   addConn(ep: TcpEndpoint): void {
     const k = ep.port * 65536 + ep.rport;
