@@ -13,7 +13,7 @@ import { Segment, SYN, ACK, RST, FIN } from './segment';
 import { TcpEndpoint, EV_IN, EV_OUT, EV_ERR } from './endpoint';
 import { TcpState } from './state';
 import { segmentArrives, applySynOptions } from './input';
-import { sendSeg, sendAck } from './output';
+import { sendSeg, onDelayedAck } from './output';
 import { StackTimer } from '../timer';
 import { add, gt } from './seq';
 import * as E from '../../../abi/errno';
@@ -51,7 +51,7 @@ export class Tcp {
 
   private flushAcks(): void {
     const q = this.ackQ.splice(0);
-    for (const ep of q) if (ep.ackPending > 0) sendAck(ep);
+    for (const ep of q) onDelayedAck(ep); // as the delayed ACK: none for a connection closed since
   }
 
   addConn(ep: TcpEndpoint): void {
