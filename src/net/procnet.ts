@@ -1,5 +1,5 @@
 /**
- * /proc/net/{tcp,tcp6,udp,udp6,unix,dev,route,if_inet6,snmp}: the files procfs shows
+ * /proc/net/{tcp,tcp6,udp,udp6,unix,dev,route,if_inet6,snmp,netstat}: the files procfs shows
  * under /proc/PID/net, in Linux's formats, from the sandbox's own network.
  */
 import type { Stack } from './stack/stack';
@@ -127,6 +127,13 @@ function snmpText(stack: Stack | null): string {
     `Udp: ${udp.join(' ')}\n`;
 }
 
+/** TcpExt of /proc/net/netstat: the counters the stack keeps, in Linux's order (nstat reads them by name). */
+function netstatText(stack: Stack | null): string {
+  const m = stack?.mib;
+  return 'TcpExt: TCPSackRecovery TCPTimeouts TCPLossProbes\n' +
+    `TcpExt: ${m ? [m.tcpSackRecovery, m.tcpTimeouts, m.tcpLossProbes].join(' ') : '0 0 0'}\n`;
+}
+
 /** The files of /proc/net for the sandbox of `kernel`. */
 export function procNetFiles(kernel: object): Array<[string, () => string]> {
   const st = () => stackOf(kernel);
@@ -141,5 +148,6 @@ export function procNetFiles(kernel: object): Array<[string, () => string]> {
     ['route', () => routeText(view())],
     ['if_inet6', () => ifInet6Text(view())],
     ['snmp', () => snmpText(st())],
+    ['netstat', () => netstatText(st())],
   ];
 }

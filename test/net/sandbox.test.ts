@@ -252,10 +252,12 @@ describe.skipIf(!ok)('network mode sandbox over a veth', () => {
 
   // 4 MB: from a fresh namespace our sender still meets ~200 ms RTO stalls on this path
   // (about one per 250 kB; a warm namespace runs at ~30 MB/s), see src/net/stack/README.md.
-  it('5% loss and 2% reordering through a forwarder: a 2 MB transfer each way still completes intact', async () => {
-    // The forwarder cuts our GSO super-frames into wire segments and drops or holds each on
-    // its own. 2 MB is ~1450 segments each way: ~70 losses and ~30 reorderings per direction.
-    // sandbox ns [a0] <-> [a1] middle ns (lossy_fwd) [b1] <-> [b0] peer ns
+  /**
+   * sandbox ns [a0] <-> [a1] middle ns (lossy_fwd with these arguments after the two
+   * interfaces) [b1] <-> [b0] peer ns. The forwarder cuts our GSO super-frames into wire
+   * segments and drops or holds each on its own.
+   */
+  async function lossyPath(fwdArgs: string[]): Promise<{ sbx: string; peer: string; a0: string; f: Proc }> {
     const sbx = addNetns('s');
     const mid = addNetns('m');
     const peer = addNetns('p');
@@ -267,8 +269,14 @@ describe.skipIf(!ok)('network mode sandbox over a veth', () => {
     sh(['ip', '-n', peer, 'link', 'set', b0, 'gso_max_segs', '1']);
     address(sbx, a0, SANDBOX_V4, SANDBOX_V6);
     address(peer, b0, PEER_V4, PEER_V6);
-    const f = track(inNs(mid, [fwd, a1, b1, '5', '2', '42']));
+    const f = track(inNs(mid, [fwd, a1, b1, ...fwdArgs]));
     await f.waitFor('forwarding');
+    return { sbx, peer, a0, f };
+  }
+
+  it('5% loss and 2% reordering through a forwarder: a 2 MB transfer each way still completes intact', async () => {
+    // 2 MB is ~1450 segments each way: ~70 losses and ~30 reorderings per direction.
+    const { sbx, peer, a0 } = await lossyPath(['5', '2', '42']);
     const n = String(2 * 1024 * 1024);
     const rcv = track(inNs(peer, [PY, script('recv.py', RECEIVER), 'listen', PEER_V4, '9003']));
     await rcv.waitFor('listening');
@@ -291,6 +299,88 @@ describe.skipIf(!ok)('network mode sandbox over a veth', () => {
     expect(/got (\d+) (\w+)/.exec(r2.out())![2]).toBe(/sent (\d+) (\w+)/.exec(s2.out())![2]);
     void nsPath;
   }, 300_000);
+
+  it('chosen first losses (mid-stream, just before the tail, the last segment) are repaired without an RTO', async () => {
+    // Each segment is lost once, its retransmission passes. The one in mid-stream has
+    // plenty after it (SACK, duplicate ACKs); the one 2500 bytes before the end has under
+    // two segments after it (RACK, src/net/stack/tcp/rack.ts); the last one nothing (the
+    // tail loss probe). None must wait for the 200 ms RTO: /proc/net/netstat's TCPTimeouts
+    // stays 0 in the sandbox.
+    const n = 1 << 20;
+    const { sbx, peer, f } = await lossyPath(['0', '0', '1', [300_000, n - 2500, n - 1].join(',')]);
+    const rcv = track(inNs(peer, [PY, script('recv.py', RECEIVER), 'listen', PEER_V4, '9005']));
+    await rcv.waitFor('listening');
+    const guest = `
+import socket, hashlib
+blk = hashlib.sha256(b'r').digest() * 2048
+c = socket.create_connection(('${PEER_V4}', 9005)); h = hashlib.sha256(); sent = 0
+while sent < ${n}:
+    b = blk[:min(len(blk), ${n} - sent)]; c.sendall(b); h.update(b); sent += len(b)
+c.shutdown(socket.SHUT_WR); c.recv(1); c.close()
+def counters(path):
+    l = open(path).read().split('\\n'); out = {}
+    for k, v in zip(l[0::2], l[1::2]):
+        out.update(zip(k.split()[1:], v.split()[1:]))
+    return out
+ext, snmp = counters('/proc/net/netstat'), counters('/proc/net/snmp')
+print('sent', sent, h.hexdigest(), 'TCPTimeouts', ext['TCPTimeouts'], 'RetransSegs', snmp['RetransSegs'], flush=True)
+`;
+    const s = track(sandboxed(sbx, [PY, '-c', guest]));
+    expect(await s.done, s.err()).toBe(0);
+    await rcv.done;
+    const m = /sent (\d+) (\w+) TCPTimeouts (\d+) RetransSegs (\d+)/.exec(s.out());
+    expect(m, s.out()).not.toBeNull();
+    expect(/got (\d+) (\w+)/.exec(rcv.out())![2]).toBe(m![2]);
+    expect(f.err().match(/dropped/g)?.length).toBe(3);
+    expect(m![3]).toBe('0');
+    expect(Number(m![4])).toBeGreaterThanOrEqual(3);
+  }, 120_000);
+});
+
+describe.skipIf(!ok)('processes that outlive init (mode sandbox)', () => {
+  it('a child killed at init\'s exit: its socket still delivers all it wrote, then its FIN, as under Linux', async () => {
+    // As when a pid namespace's init dies: the others are killed and their sockets closed;
+    // the kernel (here the Sentry's stack, which alone knows the connection) finishes
+    // them like any closed socket's (src/net/linger.ts). The child's connection is its
+    // own, init never held it; at init's exit its send queue still holds megabytes.
+    const p = vethPair();
+    const rcv = track(inNs(p.peerNs, [PY, '-c', `
+import socket, hashlib
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(('${PEER_V4}', 9010)); l.listen(); print('listening', flush=True)
+c, _ = l.accept(); c.settimeout(30); h = hashlib.sha256(); n = 0
+try:
+    while True:
+        d = c.recv(1 << 20)
+        if not d: break
+        h.update(d); n += len(d)
+    print('got', n, h.hexdigest(), flush=True)
+except socket.timeout:
+    print('no FIN after', n, flush=True)
+`]));
+    await rcv.waitFor('listening');
+    const guest = `
+import socket, hashlib, os, time
+r, w = os.pipe()
+if os.fork() == 0:
+    os.close(r)
+    blk = hashlib.sha256(b'z').digest() * 4096
+    c = socket.create_connection(('${PEER_V4}', 9010))
+    for i in range(64): c.sendall(blk)
+    os.write(w, b'x')
+    while True: time.sleep(60)
+os.close(w)
+os.read(r, 1)
+print('child wrote all', flush=True)
+os._exit(3)
+`;
+    const s = track(sandboxed(p.sandboxNs, [PY, '-c', guest]));
+    expect(await s.done, s.err()).toBe(3);
+    expect(s.out()).toBe('child wrote all\n');
+    expect(await rcv.done).toBe(0);
+    const blk = Buffer.concat(Array(4096).fill(createHash('sha256').update('z').digest()));
+    expect(rcv.out()).toBe(`listening\ngot ${64 * blk.length} ${sha(Buffer.concat(Array(64).fill(blk)))}\n`);
+  }, 120_000);
 });
 
 describe.skipIf(!ok)('a peer gone silent (mode sandbox)', () => {

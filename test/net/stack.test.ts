@@ -119,6 +119,25 @@ function connectPair(clock: FakeClock, a: Stack, b: Stack, dst: Buffer, family: 
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** The TCP payload length of an IPv4 Ethernet frame (0: not TCP). */
+function payload(f: Buffer): number {
+  if (f.readUInt16BE(12) !== 0x0800 || f[23] !== 6) return 0;
+  const ihl = (f[14] & 15) * 4;
+  return f.readUInt16BE(16) - ihl - (f[14 + ihl + 12] >> 4) * 4;
+}
+
+/** Runs the clock until `to` has read `len` bytes and `from` has them all acknowledged; returns them. */
+function readAcked(clock: FakeClock, from: TcpEndpoint, to: TcpEndpoint, len: number): Buffer {
+  const rd = Buffer.alloc(64 * 1024);
+  const got: Buffer[] = [];
+  let n = 0;
+  clock.run(() => {
+    for (let k; (k = to.read(rd, false)) > 0; n += k) got.push(Buffer.from(rd.subarray(0, k)));
+    return n === len && from.sndUna === from.sndMax;
+  }, 30_000);
+  return Buffer.concat(got);
+}
+
 describe('TCP over a wire', () => {
   it('handshake, 4 MB each way intact, orderly close with TIME_WAIT on the active closer', () => {
     const { clock, a, b } = pair();
@@ -189,11 +208,6 @@ describe('TCP over a wire', () => {
     // from a is dropped, nothing else.
     const { clock, a, b, wa } = pair();
     const { c, s } = connectPair(clock, a, b, B4, 2);
-    const payload = (f: Buffer): number => {
-      if (f.readUInt16BE(12) !== 0x0800 || f[23] !== 6) return 0;
-      const ihl = (f[14] & 15) * 4;
-      return f.readUInt16BE(16) - ihl - (f[14 + ihl + 12] >> 4) * 4;
-    };
     let dataFrames = 0;
     wa.lossy = (f) => payload(f) > 0 && ++dataFrames === 1;
     const d = Buffer.alloc(300);
@@ -219,11 +233,6 @@ describe('TCP over a wire', () => {
     const { clock, a, b, wa } = pair();
     const { c, s } = connectPair(clock, a, b, B4, 2);
     c.nodelay = true;
-    const payload = (f: Buffer): number => {
-      if (f.readUInt16BE(12) !== 0x0800 || f[23] !== 6) return 0;
-      const ihl = (f[14] & 15) * 4;
-      return f.readUInt16BE(16) - ihl - (f[14 + ihl + 12] >> 4) * 4;
-    };
     // The last two of ten segments are lost: no duplicate ACK follows them.
     let dataFrames = 0;
     wa.lossy = (f) => {
@@ -236,17 +245,33 @@ describe('TCP over a wire', () => {
     expect(c.write(d, true, false)).toBe(d.length);
     expect(dataFrames).toBe(10);
     const t0 = clock.now;
-    const rd = Buffer.alloc(64 * 1024);
-    const got: Buffer[] = [];
-    let n = 0;
-    clock.run(() => {
-      for (let k; (k = s.read(rd, false)) > 0; n += k) got.push(Buffer.from(rd.subarray(0, k)));
-      return n === d.length && c.sndUna === c.sndMax;
-    }, 30_000);
-    expect(Buffer.concat(got).equals(d)).toBe(true);
+    expect(readAcked(clock, c, s, d.length).equals(d)).toBe(true);
     // Fake clock: the probe goes at max(2 SRTT, 10 ms); an RTO could not fire before 200 ms.
     expect((clock.now - t0) / 1e6).toBeLessThan(100);
     expect(c.totalRetrans).toBe(2); // the probe (segment 10) and the repair (segment 9)
+  });
+
+  it('a first loss with too little after it for duplicate ACKs is found by RACK a reordering window after the SACK, before the tail loss probe', () => {
+    // Three segments, the first lost: the two after it are SACKed (two duplicate ACKs, two
+    // segments above the hole: neither fast retransmit nor SACK's IsLost yet). Without
+    // RACK the tail loss probe (at least 10 ms) had to go first, then the recovery.
+    const { clock, a, b, wa } = pair();
+    const { c, s } = connectPair(clock, a, b, B4, 2);
+    c.nodelay = true;
+    let dataFrames = 0;
+    wa.lossy = (f) => payload(f) > 0 && ++dataFrames === 1;
+    const d = Buffer.alloc(3 * c.mss);
+    for (let i = 0; i < d.length; i++) d[i] = (i * 11 + 5) & 0xff;
+    const t0 = clock.now;
+    expect(c.write(d, true, false)).toBe(d.length);
+    expect(dataFrames).toBe(3);
+    expect(readAcked(clock, c, s, d.length).equals(d)).toBe(true);
+    expect(a.mib.tcpRackFirst).toBe(1);
+    expect(c.totalRetrans).toBe(1); // the lost segment only: no probe went
+    expect(a.mib.tcpLossProbes).toBe(0);
+    expect(a.mib.tcpTimeouts).toBe(0);
+    // Fake clock: the probe could not go before 10 ms.
+    expect((clock.now - t0) / 1e6).toBeLessThan(10);
   });
 
   it('a retransmission lost inside recovery is found by RACK in milliseconds, not by a 200 ms RTO', () => {

@@ -75,6 +75,8 @@ export class Stack {
    * it: TCP input takes it (sets null) to queue a large payload without a copy.
    */
   rxKeep: Buffer | null = null;
+  /** The frame (view) rxKeep holds: TCP keeps its payload only from this very frame (no `.buffer` lookup per segment). */
+  rxKeepFrame: Buffer | null = null;
   /**
    * A gateway's stack (network mode "user", src/net/user-net.ts): packets to any unicast
    * address are ours, and `l4Hook` sees each transport packet first (true: taken).
@@ -85,8 +87,11 @@ export class Stack {
   rawInput: ((proto: number, v6: boolean, b: Buffer, ipOff: number, off: number, len: number, src: Addr) => void) | null = null;
   /** Ping (ICMP echo) replies go here: set by the socket layer. */
   onEchoReply: ((v6: boolean, b: Buffer, off: number, len: number, src: Addr) => void) | null = null;
-  /** Counters for /proc/net/snmp. */
-  readonly mib = { ipInReceives: 0, ipOutRequests: 0, tcpActiveOpens: 0, tcpPassiveOpens: 0, tcpRetransSegs: 0, tcpInSegs: 0, tcpOutSegs: 0, tcpOutRsts: 0, udpInDatagrams: 0, udpOutDatagrams: 0, udpNoPorts: 0 };
+  /** Counters for /proc/net/snmp and /proc/net/netstat (tcpTimeouts..: TcpExt's; tcpRackFirst: first losses RACK found, ours). */
+  readonly mib = {
+    ipInReceives: 0, ipOutRequests: 0, tcpActiveOpens: 0, tcpPassiveOpens: 0, tcpRetransSegs: 0, tcpInSegs: 0, tcpOutSegs: 0, tcpOutRsts: 0, udpInDatagrams: 0, udpOutDatagrams: 0, udpNoPorts: 0,
+    tcpTimeouts: 0, tcpLossProbes: 0, tcpSackRecovery: 0, tcpRackFirst: 0,
+  };
 
   constructor(readonly clock: Clock) {
     this.frags = new Reassembler(clock);
@@ -333,9 +338,11 @@ export class Stack {
   rxFrame(nic: Nic, b: Buffer, off: number, len: number, csumTrusted: boolean, whole: Buffer | null = null): boolean {
     this.rxCsumTrusted = csumTrusted;
     this.rxKeep = whole;
+    this.rxKeepFrame = whole !== null ? b : null;
     this.rx(nic, b, off, len);
     const kept = whole !== null && this.rxKeep === null;
     this.rxKeep = null;
+    this.rxKeepFrame = null;
     this.rxCsumTrusted = false;
     return kept;
   }

@@ -1,8 +1,10 @@
 /*
  * A lossy Ethernet forwarder for the loss tests (this kernel has no netem qdisc):
- * `lossy_fwd IF_A IF_B LOSS_PERCENT REORDER_PERCENT SEED` bridges two interfaces of the
- * namespace it runs in with AF_PACKET, dropping LOSS% of frames and holding REORDER%
- * back one frame, in both directions, until killed. Frames travel with their
+ * `lossy_fwd IF_A IF_B LOSS_PERCENT REORDER_PERCENT SEED [OFFSETS]` bridges two interfaces
+ * of the namespace it runs in with AF_PACKET, dropping LOSS% of frames and holding REORDER%
+ * back one frame, in both directions, until killed. OFFSETS (comma-separated byte offsets
+ * into the IPv4 TCP stream IF_A sends, counted from its SYN): the first transmission of
+ * each segment holding one is dropped, its retransmissions pass (chosen first losses). Frames travel with their
  * virtio_net_hdr (PACKET_VNET_HDR), so checksum offload survives the hop; a TCP GSO
  * super-frame (up to 64 KiB a sender left to the host to cut) is cut here into the
  * MSS-sized segments a wire would carry, each then dropped or held on its own: losing
@@ -95,8 +97,36 @@ static int segment(unsigned char *f, ssize_t n, void (*emit)(unsigned char *, ss
   return count;
 }
 
+#define MAX_OFFS 16
+static long offs[MAX_OFFS];
+static int nOffs, offDropped[MAX_OFFS];
+static unsigned long isn;
+static int haveIsn;
+
+/* A chosen first loss: an IPv4 TCP segment of IF_A's stream holding an offset not dropped yet. */
+static int chosen(const unsigned char *f, ssize_t n) {
+  const unsigned char *eth = f + sizeof(struct virtio_net_hdr), *ip = eth + 14;
+  if (n < (ssize_t)sizeof(struct virtio_net_hdr) + 14 + 40 || eth[12] != 0x08 || eth[13] != 0 || ip[9] != 6) return 0;
+  int iphl = (ip[0] & 15) * 4;
+  const unsigned char *tcp = ip + iphl;
+  unsigned long seq = ((unsigned long)tcp[4] << 24) | (tcp[5] << 16) | (tcp[6] << 8) | tcp[7];
+  if (tcp[13] & 0x02) { isn = seq; haveIsn = 1; return 0; }
+  long len = ((ip[2] << 8) | ip[3]) - iphl - (tcp[12] >> 4) * 4;
+  if (!haveIsn || len <= 0) return 0;
+  long rel = (long)((seq - isn - 1) & 0xffffffffUL);
+  for (int i = 0; i < nOffs; i++) {
+    if (!offDropped[i] && offs[i] >= rel && offs[i] < rel + len) {
+      /* Every offset this segment holds counts as dropped: its retransmission passes. */
+      for (int j = 0; j < nOffs; j++) if (offs[j] >= rel && offs[j] < rel + len) offDropped[j] = 1;
+      fprintf(stderr, "dropped %ld+%ld\n", rel, len);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 struct way {
-  int out;
+  int out, fromA;
   unsigned char held[sizeof(struct virtio_net_hdr) + 65600];
   ssize_t heldLen;
   double loss, reorder;
@@ -105,6 +135,7 @@ struct way {
 /* One frame on the wire: dropped, held back behind the next one, or passed on. */
 static void wire(unsigned char *buf, ssize_t n, void *ctx) {
   struct way *w = ctx;
+  if (w->fromA && nOffs && chosen(buf, n)) return;
   double r = rand() / (double)RAND_MAX;
   if (r < w->loss) return;
   if (r < w->loss + w->reorder && w->heldLen == 0) {
@@ -124,9 +155,10 @@ int main(int argc, char **argv) {
   int fds[2] = {open_if(argv[1]), open_if(argv[2])};
   double loss = atof(argv[3]) / 100, reorder = atof(argv[4]) / 100;
   srand(atoi(argv[5]));
+  for (char *p = argc > 6 ? argv[6] : NULL; p && *p && nOffs < MAX_OFFS; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) offs[nOffs++] = atol(p);
   static unsigned char buf[sizeof(struct virtio_net_hdr) + 65600];
   static struct way ways[2];
-  for (int i = 0; i < 2; i++) ways[i] = (struct way){.out = fds[1 - i], .heldLen = 0, .loss = loss, .reorder = reorder};
+  for (int i = 0; i < 2; i++) ways[i] = (struct way){.out = fds[1 - i], .fromA = i == 0, .heldLen = 0, .loss = loss, .reorder = reorder};
   printf("forwarding\n");
   fflush(stdout);
   for (;;) {

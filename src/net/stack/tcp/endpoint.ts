@@ -17,7 +17,7 @@ import { TcpState, canSend } from './state';
 import { add, diff } from './seq';
 import { SYN, RST, ACK } from './segment';
 import { output, sendControl, onRto, onDelayedAck, onPersist, onKeepalive, onProbe, sendWindowUpdateIfNeeded } from './output';
-import { rackDetect } from './rack';
+import { onRackTimer, SentTimes } from './rack';
 import { onEntropySeeded, randomBelow, randomUint32 } from '../../../determinism/entropy';
 
 // poll bits (src/abi/fs)
@@ -103,6 +103,11 @@ export class TcpEndpoint implements Binding {
   tlpHigh = -1;
   /** This recovery's retransmissions, flat [seq, end, sentMs, sndMax] (rack.ts). */
   rackRecs: number[] = [];
+  /** Send times of the original transmissions in flight (RACK for first losses, rack.ts). */
+  readonly sentTimes = new SentTimes();
+  /** RACK.xmit_ts and RACK.rtt (RFC 8985 §6.2): the newest SACKed original's send time and round trip. */
+  rackXmit = -1;
+  rackRtt = 0;
   cc: NewReno;
   readonly rtt = new RttEstimator();
   retries = 0;
@@ -179,7 +184,7 @@ export class TcpEndpoint implements Binding {
     this.waitTimer = new StackTimer(c, () => this.finalClose());
     this.burstTimer = new StackTimer(c, () => output(this));
     this.probeTimer = new StackTimer(c, () => onProbe(this));
-    this.rackTimer = new StackTimer(c, () => rackDetect(this));
+    this.rackTimer = new StackTimer(c, () => onRackTimer(this));
     this.cc = new NewReno(this.mss);
   }
 

@@ -13,8 +13,8 @@ import { add, diff, gt, ge, lt, le } from './seq';
 
 /** Smallest in-order payload kept in its frame's buffer (a 64 KiB block) rather than copied. */
 const KEEP_MIN = 16 * 1024;
-import { rackDetect } from './rack';
-import { output, sendAck, scheduleAck, sendSeg, retransmitFirst, wakeWriter, updateScoreboard, pruneScoreboard, retransmitHole, armProbe, sackSaysLost } from './output';
+import { rackDetect, rackFirstLoss } from './rack';
+import { output, sendAck, scheduleAck, sendSeg, retransmitFirst, wakeWriter, updateScoreboard, pruneScoreboard, retransmitHole, armProbe, sackSaysLost, startRecovery } from './output';
 
 /** Applies the options of a SYN (or SYN-ACK) to the connection. */
 export function applySynOptions(ep: TcpEndpoint, seg: Segment): void {
@@ -201,7 +201,7 @@ export function segmentArrives(ep: TcpEndpoint, seg: Segment): void {
       if (seq === ep.rcvNxt) {
         const hadHoles = !ep.ooo.empty;
         const keep = ep.stack.rxKeep;
-        if (keep !== null && n >= KEEP_MIN && seg.buf.buffer === keep.buffer) {
+        if (keep !== null && n >= KEEP_MIN && seg.buf === ep.stack.rxKeepFrame) {
           // The frame's pool buffer becomes a receive-queue block: no copy.
           ep.stack.rxKeep = null;
           ep.recvQ.pushBlock(seg.buf.subarray(off, off + n), keep);
@@ -281,6 +281,7 @@ function processAck(ep: TcpEndpoint, seg: Segment): number {
     ep.bytesAcked += dataAcked;
     const flightBefore = ep.flight;
     ep.sndUna = ack;
+    if (ep.sentTimes.count > 0) ep.sentTimes.ack(ack);
     if (lt(ep.sndNxt, ack)) ep.sndNxt = ack;
     ep.retries = 0;
     if (ep.tlpHigh >= 0 && ge(ack, ep.tlpHigh)) ep.tlpHigh = -1;
@@ -314,8 +315,9 @@ function processAck(ep: TcpEndpoint, seg: Segment): number {
       if (!retransmitHole(ep)) cc.cwnd += ep.mss;
     } else if (cc.dupAcks === 3 || sackSaysLost(ep)) startRecovery(ep);
   }
-  // RACK: a retransmission of this recovery that is lost again (rack.ts).
+  // RACK: a retransmission of this recovery that is lost again, or a first loss (rack.ts).
   if (ep.rackRecs.length) rackDetect(ep);
+  else if (ep.sacked.length && ep.sentTimes.count > 0 && !ep.cc.inRecovery) rackFirstLoss(ep);
   // Window update (RFC 9293: SND.WL1/WL2).
   if (lt(ep.sndWl1, seg.seq) || (ep.sndWl1 === seg.seq && le(ep.sndWl2, ack))) {
     const opened = wndScaled > ep.sndWnd;
@@ -326,16 +328,6 @@ function processAck(ep: TcpEndpoint, seg: Segment): number {
     if (opened && wndScaled > 0) ep.persistTimer.cancel();
   }
   return 0;
-}
-
-/** Fast retransmit: recovery begins with the first unacknowledged segment. */
-function startRecovery(ep: TcpEndpoint): void {
-  ep.cc.enterRecovery(ep.flight, ep.sndMax);
-  ep.tlpHigh = -1;
-  ep.probeTimer.cancel();
-  ep.rexmitNext = ep.sndUna;
-  retransmitFirst(ep);
-  ep.rexmitNext = add(ep.sndUna, Math.min(ep.mss, ep.sendQ.bytes));
 }
 
 /** SYN_SENT (RFC 9293 §3.10.7.3). */

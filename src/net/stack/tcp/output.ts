@@ -13,6 +13,18 @@ import { sumBytes, finish, fold, pseudoSum } from '../checksum';
 import { IPPROTO_TCP } from '../ipv4';
 import { rackRecord, rackReset } from './rack';
 
+/** Fast retransmit (duplicate ACKs, SACK, RACK): recovery begins with the first unacknowledged segment. */
+export function startRecovery(ep: TcpEndpoint): void {
+  ep.cc.enterRecovery(ep.flight, ep.sndMax);
+  ep.stack.mib.tcpSackRecovery++;
+  ep.tlpHigh = -1;
+  ep.probeTimer.cancel();
+  ep.rackTimer.cancel();
+  ep.rexmitNext = ep.sndUna;
+  retransmitFirst(ep);
+  ep.rexmitNext = add(ep.sndUna, Math.min(ep.mss, ep.sendQ.bytes));
+}
+
 const opts: OutOpts = { mss: 0, wscale: -1, sackOk: false, ts: false, tsVal: 0, tsEcr: 0, sack: null, sackCount: 0 };
 const sackBuf = new Uint32Array(8);
 const SYN_RETRIES = 6;
@@ -142,7 +154,13 @@ export function scheduleAck(ep: TcpEndpoint, now: boolean): void {
     ep.quickAcks--;
     now = true;
   }
-  if (now || ++ep.ackPending >= 2) return sendAck(ep);
+  if (now) return sendAck(ep);
+  if (++ep.ackPending >= 2) {
+    // Over a link of this Sentry's own that delivers a round's frames together
+    // (loopback, the user-mode wire), one ACK after the batch.
+    if (ep.path !== null && ep.path.nic.link.csumOffload?.() === true) return ep.tcp.deferAck(ep);
+    return sendAck(ep);
+  }
   ep.dackTimer.ensure(DELAYED_ACK_MS);
 }
 
@@ -158,6 +176,9 @@ export function output(ep: TcpEndpoint): void {
   const dataEnd = add(ep.sndUna, ep.sendQ.bytes);
   const finSeq = dataEnd; // the FIN's sequence number once queued
   const segMax = segmentLimit(ep);
+  // RACK's send times (rack.ts): with SACK, on links that can lose (not loopback, not the
+  // user-mode wire between two stacks of this Sentry).
+  const timed = ep.sackOn && ep.path !== null && !ep.path.nic.loopback && ep.path.nic.link.csumOffload?.() !== true;
   let sent = 0;
   for (;;) {
     if (sent >= BURST && ep.path !== null && !ep.path.nic.loopback) {
@@ -210,6 +231,7 @@ export function output(ep: TcpEndpoint): void {
         ep.rttStart = ep.nowMs();
       }
       sendSeg(ep, seq, ACK | (last ? PSH : 0) | (withFin ? FIN : 0), len);
+      if (timed && !rexmit) ep.sentTimes.push(seq, add(seq, len), ep.nowMs());
       sent++;
       ep.sndNxt = add(seq, len + (withFin ? 1 : 0));
       if (gt(ep.sndNxt, ep.sndMax)) ep.sndMax = ep.sndNxt;
@@ -256,6 +278,7 @@ export function onProbe(ep: TcpEndpoint): void {
   if (len === 0 && !fin) return;
   ep.totalRetrans++;
   ep.stack.mib.tcpRetransSegs++;
+  ep.stack.mib.tcpLossProbes++;
   ep.tlpHigh = ep.sndMax;
   sendSeg(ep, add(ep.sndUna, sent - len), ACK | (fin ? FIN : 0), len);
   ep.rtoTimer.arm(ep.rtt.current);
@@ -387,6 +410,7 @@ export function onRto(ep: TcpEndpoint): void {
   ep.retries++;
   ep.rtt.onTimeout();
   ep.rttSeq = -1;
+  ep.stack.mib.tcpTimeouts++;
   if (st === TcpState.SYN_SENT) {
     if (ep.retries > SYN_RETRIES) return ep.fail(E.ETIMEDOUT);
     sendSeg(ep, ep.iss, SYN, 0);
@@ -405,6 +429,7 @@ export function onRto(ep: TcpEndpoint): void {
   ep.tlpHigh = -1;
   ep.probeTimer.cancel();
   rackReset(ep);
+  ep.sentTimes.clear(); // what goes again goes as retransmissions: no first loss to find
   // Go back to the first unacknowledged byte; the receiver's reassembly keeps what arrived.
   ep.sndNxt = ep.sndUna;
   ep.totalRetrans++;

@@ -30,6 +30,7 @@ export class RttEstimator {
 
   /** The timer to arm now (with exponential backoff). */
   get current(): number {
+    if (this.backoff === 0) return this.rto; // every arm asks: no pow on the hot path
     return Math.min(RTO_MAX_MS, this.rto * 2 ** this.backoff);
   }
 

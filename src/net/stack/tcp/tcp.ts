@@ -13,7 +13,8 @@ import { Segment, SYN, ACK, RST, FIN } from './segment';
 import { TcpEndpoint, EV_IN, EV_OUT, EV_ERR } from './endpoint';
 import { TcpState } from './state';
 import { segmentArrives, applySynOptions } from './input';
-import { sendSeg } from './output';
+import { sendSeg, onDelayedAck } from './output';
+import { StackTimer } from '../timer';
 import { add, gt } from './seq';
 import * as E from '../../../abi/errno';
 import { randomUint32 } from '../../../determinism/entropy';
@@ -32,7 +33,26 @@ export class Tcp {
   /** Every endpoint with a 4-tuple, for /proc/net/tcp. */
   connCount = 0;
 
+  /**
+   * Connections whose "every second segment" ACK waits for the end of this round's
+   * frames (in-memory links deliver a round's frames together): one ACK per batch, as
+   * Linux's GRO gives one per coalesced packet, not one per two segments.
+   */
+  private readonly ackQ: TcpEndpoint[] = [];
+  private ackTimer: StackTimer | null = null;
+
   constructor(private readonly s: Stack) {}
+
+  deferAck(ep: TcpEndpoint): void {
+    if (!this.ackQ.includes(ep)) this.ackQ.push(ep);
+    this.ackTimer ??= new StackTimer(this.s.clock, () => this.flushAcks());
+    this.ackTimer.ensure(0);
+  }
+
+  private flushAcks(): void {
+    const q = this.ackQ.splice(0);
+    for (const ep of q) onDelayedAck(ep); // as the delayed ACK: none for a connection closed since
+  }
 
   addConn(ep: TcpEndpoint): void {
     const k = ep.port * 65536 + ep.rport;
@@ -80,6 +100,15 @@ export class Tcp {
       }
     }
     this.closingAcked = acked;
+    return n;
+  }
+  /**
+   * Connections a socket still holds (not orphans, synchronized or opening): once their
+   * processes are killed, their closes send what is queued and a FIN.
+   */
+  heldConnections(): number {
+    let n = 0;
+    for (const ep of this.allConns()) if (!ep.orphan && ep.state !== TcpState.CLOSED && ep.state !== TcpState.TIME_WAIT && ep.state !== TcpState.LISTEN) n++;
     return n;
   }
   /** Bytes the peers acknowledged of the connections closingOrphans() last counted (their progress). */
