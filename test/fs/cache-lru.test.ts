@@ -76,6 +76,10 @@ describe('listings fetched for lookups (ListingUse)', () => {
         nfs.mkdirSync(path.join(dir, `d${i}`));
         for (let j = 0; j < 24; j++) nfs.writeFileSync(path.join(dir, `d${i}`, `f${j}`), `${i} ${j}`);
       }
+      const big = dirs; // past the eager size (st_size > 8 KiB on ext4 and tmpfs alike)
+      nfs.mkdirSync(path.join(dir, `d${big}`));
+      for (let j = 0; j < 600; j++) nfs.writeFileSync(path.join(dir, `d${big}`, `f${j}`), `${big} ${j}`);
+      expect(nfs.statSync(path.join(dir, `d${big}`)).size).toBeGreaterThan(8192);
       for (const mode of ['shared', 'exclusive'] as const) {
         const be = new Counting(dir);
         const fs = new HostFs(be, false, '9p', mode);
@@ -99,6 +103,8 @@ describe('listings fetched for lookups (ListingUse)', () => {
         expect(first[0], mode).toBeGreaterThanOrEqual(4);
         for (let i = 1; i < 4; i++) visit(i, 24);
         for (let i = 4; i < 10; i++) expect(visit(i, 24), `${mode} d${i}`).toEqual([1, 1]);
+        // A big directory keeps the usual thresholds (a wrong guess there costs more).
+        expect(visit(big, 40)[0], mode).toBeGreaterThanOrEqual(4);
         // Then two files a directory: listing those is waste, and soon stops.
         const sparse: Array<[number, number]> = [];
         const end = dirs - 10;
