@@ -185,7 +185,11 @@ const ROWS = [
     id: 'create-delete',
     label: 'create then delete 10 000 files, rw bind',
     kind: 'wall',
-    argv: () => ['/bin/sh', '-c', `cd ${rwDir()} && mkdir t && cd t && seq 10000 | xargs touch && cd .. && rm -rf t`],
+    // A fresh directory per run, for every column alike: ext4 puts a directory's files in
+    // its inode group, and a create there walks past every inode of that group freed in the
+    // last ~30 s (`recently_deleted`), so a directory reused across runs timed the previous
+    // run's deletes (rwDir's +T spreads each run's directory over the groups).
+    argv: () => ['/bin/sh', '-c', `cd ${rwDir()} && d=$(mktemp -d -p .) && cd "$d" && seq 10000 | xargs touch && cd .. && rm -rf "$d"`],
     mounts: () => [rwDir()],
     reps: 3,
   },
@@ -317,16 +321,20 @@ function headers200() {
 }
 
 /**
- * An empty host directory the create/delete row works in (bound rw into tssandbox): one
- * per bench run (two runs on one machine would race in a shared one), removed at exit.
+ * An empty host directory the create/delete and tar x rows work in (bound rw into
+ * tssandbox): one per bench run (two runs on one machine would race in a shared one),
+ * removed at exit. Marked as a top of a directory hierarchy (ext4's +T, best effort):
+ * ext4 then places each directory made in it in an inode group of its own choosing
+ * (Orlov) rather than its parent's, so one run's directory does not share a group with
+ * the inodes the run before freed.
  */
 let rwDirPath = null;
 function rwDir() {
   if (rwDirPath === null) {
     rwDirPath = fs.mkdtempSync('/var/tmp/tssandbox-bench-rw-');
     process.on('exit', () => fs.rmSync(rwDirPath, { recursive: true, force: true }));
+    spawnSync('chattr', ['+T', rwDirPath], { stdio: 'ignore' });
   }
-  fs.rmSync(path.join(rwDirPath, 't'), { recursive: true, force: true });
   return rwDirPath;
 }
 

@@ -111,9 +111,15 @@ export class DirCache {
   count = 0;
   /** Entries of the last listing that came without attributes (a lite read-ahead listing: prefetch.ts). */
   lazy = 0;
+  /** Lookups answered here since the last listing. */
+  used = 0;
+  /** Listings so far (ListingUse tells one from the next). */
+  fills = 0;
 
   /** A listing (readdir-plus) replaces what was known; complete unless marked partial. */
   fill(ents: PartialListing, at: number): void {
+    this.used = 0;
+    this.fills++;
     const m = new Map<string, CachedName>();
     let lazy = 0;
     for (const e of ents) {
@@ -169,9 +175,62 @@ export class DirCache {
  * it: creates begin with no lookup (hostfs createIfAbsent), and in a shared tree only
  * names found count as misses (an exclusive one, once listed, stays listed).
  */
-export function listAfter(dirSize: number, lastCount: number): number {
+export function listAfter(dirSize: number, lastCount: number, eager = false): number {
+  if (eager && dirSize <= EAGER_DIR_BYTES && lastCount <= EAGER_NAMES) return 1;
   return Math.max(4, Math.floor(dirSize / 512), lastCount >> 4);
 }
+
+/**
+ * A directory listed at its second miss when listings pay (ListingUse): up to ~250
+ * names (ext4's st_size ~32 bytes a name), whose statx work in the Gofer (~0.4 ms) a
+ * wrong guess costs at most; bigger ones (/usr/include, a compiler's search path) keep
+ * the thresholds above.
+ */
+const EAGER_DIR_BYTES = 8 * 1024;
+const EAGER_NAMES = 256;
+
+/** Lookups a listing fetched for lookups must answer to have been worth its statx work. */
+export function paysAfter(count: number): number {
+  return Math.max(4, count >> 2);
+}
+
+/**
+ * Whether the listings lookups made in one tree lately were used (a quarter of their
+ * names looked up: git status, tar, make, rm -r stat every file of a directory) or not
+ * (a program opening a file or two here and there). While they pay, a small directory
+ * is listed at its second miss, not its fourth to eighth, and a shared tree's expired
+ * listing is fetched again at its second miss rather than after a sixteenth of its
+ * names were asked one by one (git status's 20 threads, each in a directory for longer
+ * than the 100 ms bound on a busy machine). A listing is judged unused only
+ * JUDGE_AFTER listings later (threads walking directories side by side, each listing
+ * one as it enters it, each get their turn first: judged 16 later, git status's were
+ * taken for unused); one unused counts double, so a sparse pattern turns it off quickly,
+ * and a walk that looks at every file again turns it on at its second directory.
+ */
+export class ListingUse {
+  private score = 0;
+  private readonly made: Array<{ dc: DirCache; fills: number } | null> = new Array(JUDGE_AFTER).fill(null);
+  private next = 0;
+  get eager(): boolean {
+    return this.score >= 2;
+  }
+  /** dc was just listed for a lookup. */
+  listed(dc: DirCache): void {
+    const old = this.made[this.next];
+    if (old !== null && old.dc.fills === old.fills && old.dc.used < paysAfter(old.dc.count)) {
+      this.score = Math.max(0, this.score - 2);
+      // Off: those listed meanwhile had their verdict with it (else they would weigh on the next walk).
+      if (this.score < 2) this.made.fill(null);
+    }
+    this.made[this.next] = { dc, fills: dc.fills };
+    this.next = (this.next + 1) % JUDGE_AFTER;
+  }
+  /** A lookup in dc was answered by its listing: the paysAfter-th since dc was listed for lookups pays for it. */
+  used(dc: DirCache): void {
+    if (++dc.used === paysAfter(dc.count) && this.score < 4 && this.made.some((m) => m !== null && m.dc === dc && m.fills === dc.fills)) this.score++;
+  }
+}
+export const JUDGE_AFTER = 64;
 
 /**
  * Lookups of a lite listing's files (no attributes: prefetch.ts) after which the listing

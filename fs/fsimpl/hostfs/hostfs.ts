@@ -25,7 +25,7 @@ import { HostFdSlot } from './fd-cache';
 import { HostFsFile } from './file';
 import { setattrHost } from './setattr';
 import { notifyInode, IN_Q_OVERFLOW } from '../../vfs/inotify';
-import { CachePolicy, DirCache, DirCacheLru, attrsOf, fsStats, listAfter, now, relistLiteAfter, type CacheMode, type CachedName } from './cache';
+import { CachePolicy, DirCache, DirCacheLru, ListingUse, attrsOf, fsStats, listAfter, now, relistLiteAfter, type CacheMode, type CachedName } from './cache';
 
 /** A name a complete, fresh listing does not have. */
 const ABSENT: CachedName = { exists: false, st: null, raw: null, rawOff: 0, ask: false, ino: 0, mode: 0, at: 0, node: null, target: null };
@@ -50,6 +50,8 @@ export class HostFs extends FileSystem {
   readonly prefetch: DirPrefetch;
   /** Bounds the names cached in this tree's directories (cache.ts). */
   readonly dirLru = new DirCacheLru<HostInode>();
+  /** Whether lookups' listings in this tree pay lately (cache.ts). */
+  readonly listings = new ListingUse();
   /**
    * Host owners of files whose times the Sentry's own futimens was refused (EPERM: not
    * the owner outside, as under the launcher run by root): those go to the Gofer at
@@ -356,7 +358,10 @@ export class HostInode extends Inode {
     if (e === undefined || !pol.fresh(e.at)) {
       // Not known (or too old): a complete listing may answer, or be worth fetching.
       e = undefined;
-      if (!pol.fresh(dc.listedAt) && dc.misses >= listAfter(this.cached?.size ?? 0, dc.count) && this.list() < 0) dc.misses = 0;
+      if (!pol.fresh(dc.listedAt) && dc.misses >= listAfter(this.cached?.size ?? 0, dc.count, this.fs.listings.eager)) {
+        if (this.list() < 0) dc.misses = 0;
+        else this.fs.listings.listed(dc);
+      }
       if (pol.fresh(dc.listedAt)) e = dc.names.get(name) ?? ABSENT;
     } else if (e.ask && dc.lazy > 0 && e.exists) {
       // A lite listing's file (no attributes): the walk stats files after all.
@@ -368,6 +373,7 @@ export class HostInode extends Inode {
     // for the bound.
     if (e !== undefined && !e.ask && (e.exists || pol.mode === 'exclusive')) {
       fsStats.lookupHits++;
+      this.fs.listings.used(dc);
       const st = e.exists ? attrsOf(e) : null;
       if (st === null) return -E.ENOENT;
       if ((e.mode & S_IFMT) !== S_IFDIR) this.fs.prefetch.fileUsed();
