@@ -37,6 +37,9 @@ describe.skipIf(process.getuid?.() !== 0)('credentials once privileges are dropp
     it(`cp_creds (${l}): capsets, keepcaps, ambient, exec, enforced as Linux`, async () => {
       await expectSameAsNative([build('cp_creds', l)], { timeoutMs: 25_000 });
     }, 40_000);
+    it(`cp_dumpable (${l}): set*id and set-id execs end dumpability (prctl, /proc owners, ptrace attach, AT_SECURE)`, async () => {
+      await expectSameAsNative([build('cp_dumpable', l)], { timeoutMs: 25_000 });
+    }, 40_000);
   }
 });
 
