@@ -9,6 +9,7 @@ import type { Credentials } from '../auth/credentials';
 import { capsOf } from '../auth/capabilities';
 import { toKid } from '../auth/userns';
 import type { Task } from './task';
+import type { AddressSpace } from '../mm/address-space';
 
 export const SUID_DUMP_DISABLE = 0;
 export const SUID_DUMP_USER = 1;
@@ -31,7 +32,9 @@ export function commitCreds(t: Task, n: Credentials): void {
 /** task_dump_owner(): who owns t's /proc files (not its 0555 directories): t's effective ids, or root of its namespace once non-dumpable. */
 export function dumpOwner(t: Task): [number, number] {
   const c = t.creds;
-  if (t.mm.dumpable === SUID_DUMP_USER) return [c.euid, c.egid];
+  // No address space (Linux: a kernel thread or one past exit_mm) is root's too.
+  const mm = t.mm as AddressSpace | undefined;
+  if (mm !== undefined && mm.dumpable === SUID_DUMP_USER) return [c.euid, c.egid];
   const u = toKid(c.userns, 0, false), g = toKid(c.userns, 0, true);
   return [u < 0 ? 0 : u, g < 0 ? 0 : g];
 }
