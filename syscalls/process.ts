@@ -73,7 +73,8 @@ export function setsid(t: Task): number {
 export function setpgid(t: Task, pid: number, pgid: number): number {
   pid |= 0;
   pgid |= 0;
-  if (pgid < 0) return -E.EINVAL;
+  // A pgid of 0 means the pid itself, so a negative pid with it is EINVAL too.
+  if (pgid < 0 || (pgid === 0 && pid < 0)) return -E.EINVAL;
   // A zombie child is still found (Linux finds it, then refuses with EACCES after exec).
   const tg = pid === 0 ? t.tg : t.kernel.threadGroups.get(pid);
   if (!tg) return -E.ESRCH;

@@ -43,6 +43,14 @@ describe.skipIf(process.getuid?.() !== 0)('credentials once privileges are dropp
   }
 });
 
+describe.skipIf(process.getuid?.() !== 0)('errno paths across the syscall table', () => {
+  for (const l of LINKAGES) {
+    it(`cp_errno (${l}): EFAULT, EBADF, EINVAL, ENOTDIR, EISDIR, ELOOP, ENAMETOOLONG, EMFILE, EACCES/EPERM as Linux`, async () => {
+      await expectSameAsNative([build('cp_errno', l)], { timeoutMs: 25_000 });
+    }, 40_000);
+  }
+});
+
 describe('guest seccomp: filters, every action, strict mode, TSYNC, inheritance', () => {
   for (const l of LINKAGES) {
     it(`cp_seccomp (${l})`, async () => {
