@@ -8,6 +8,7 @@ import type { Task } from '../src/kernel/task';
 import type { Credentials } from '../src/auth/credentials';
 import { EFAULT, EINVAL, EPERM, ESRCH } from '../src/abi/errno';
 import * as setid from '../src/kernel/setid';
+import { commitCreds } from '../src/kernel/dumpable';
 import { capsOf, ownCapable, setCaps, transitionCaps, CAP_SETGID, CAP_SETPCAP, CAP_FULL } from '../src/auth/capabilities';
 import { seenGid, seenUid, setgroupsAllowed, toKid } from '../src/auth/userns';
 
@@ -42,7 +43,7 @@ function change(t: Task, fn: (o: Credentials, n: Credentials) => number): number
   const r = fn(o, n);
   if (r < 0) return r;
   transitionCaps(o, n);
-  t.creds = n;
+  commitCreds(t, n);
   return r;
 }
 

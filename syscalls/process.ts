@@ -22,6 +22,7 @@ import { SIGCHLD, CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED
 import { hasTracees, ptraceWaitable } from '../src/kernel/ptrace';
 import { kernelPid, kernelPidSpec, viewPid } from '../src/kernel/namespaces/pid-view';
 import { ptraceExitStop } from '../src/kernel/ptrace-seize';
+import { SUID_DUMP_DISABLE, SUID_DUMP_USER } from '../src/kernel/dumpable';
 
 // ---- identity ----
 
@@ -72,7 +73,8 @@ export function setsid(t: Task): number {
 export function setpgid(t: Task, pid: number, pgid: number): number {
   pid |= 0;
   pgid |= 0;
-  if (pgid < 0) return -E.EINVAL;
+  // A pgid of 0 means the pid itself, so a negative pid with it is EINVAL too.
+  if (pgid < 0 || (pgid === 0 && pid < 0)) return -E.EINVAL;
   // A zombie child is still found (Linux finds it, then refuses with EACCES after exec).
   const tg = pid === 0 ? t.tg : t.kernel.threadGroups.get(pid);
   if (!tg) return -E.ESRCH;
@@ -591,9 +593,12 @@ export function prctl(t: Task, option: number, a2: number, a3: number, a4: numbe
     case PR_GET_PDEATHSIG:
       return t.mem.writeI32(a2, t.pdeathSig) ? 0 : -E.EFAULT;
     case PR_GET_DUMPABLE:
-      return 1;
+      return t.mm.dumpable;
     case PR_SET_DUMPABLE:
-      return a2 === 0 || a2 === 1 ? 0 : -E.EINVAL;
+      // Only SUID_DUMP_DISABLE and SUID_DUMP_USER: 2 (root-only core files) is the sysctl's alone.
+      if (a2 !== SUID_DUMP_DISABLE && a2 !== SUID_DUMP_USER) return -E.EINVAL;
+      t.mm.dumpable = a2;
+      return 0;
     case PR_GET_KEEPCAPS:
       return capsOf(t.creds).keepCaps ? 1 : 0;
     case PR_SET_KEEPCAPS: {

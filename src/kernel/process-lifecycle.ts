@@ -14,7 +14,8 @@ import type { Sentry } from './sentry';
 import { Task, TaskState } from './task';
 import { ThreadGroup } from './thread-group';
 import { Credentials } from '../auth/credentials';
-import { capsAfterExec, copyCaps } from '../auth/capabilities';
+import { copyCaps } from '../auth/capabilities';
+import { execCredentials } from './exec-creds';
 import { limitsOf, RLIMIT_NPROC, RLIMIT_CPU, RLIM_INFINITY } from './limits';
 import { cpuLimitChanged } from './time/cpu-limit';
 import {
@@ -117,6 +118,9 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false, ho
     releaseResolution(res);
     return { errno: -denied, reason: `${res.exe.path}: ${errnoMessage(-denied)} (policy)` };
   }
+  // The set-id file's ids go into the new image's auxv; the first program keeps the ids it was given.
+  const ec = first ? null : execCredentials(t, res.exe.file as unknown as Parameters<typeof execCredentials>[1]);
+  if (ec !== null) req = { ...req, euid: ec.creds.euid, egid: ec.creds.egid, secure: ec.secure };
   const ctx = p.newAddressSpace();
   if (ctx < 0) {
     releaseResolution(res);
@@ -150,7 +154,11 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false, ho
     timersOnExec(tg);
     t.sig.altStack = { sp: 0, flags: SS_DISABLE, size: 0 };
     t.rseq = null;
-    capsAfterExec(t.creds);
+    if (ec !== null) {
+      if (ec.clearPdeathSig) t.pdeathSig = 0;
+      t.creds = ec.creds;
+      mm.dumpable = ec.dumpable;
+    }
   }
   if (!first) {
     tg.didExec = true;

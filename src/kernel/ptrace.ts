@@ -15,6 +15,7 @@ import { Task, TaskState } from './task';
 import type { ThreadGroup } from './thread-group';
 import { sendToGroup } from './signal-delivery';
 import { type SigInfo, SIGCHLD, SIGKILL, SIGSTOP, SIGTRAP, CLD_TRAPPED, SI_USER } from './signals';
+import { SUID_DUMP_USER } from './dumpable';
 
 export const PTRACE_O_TRACESYSGOOD = 1, PTRACE_O_TRACEFORK = 2, PTRACE_O_TRACEVFORK = 4, PTRACE_O_TRACECLONE = 8,
   PTRACE_O_TRACEEXEC = 0x10, PTRACE_O_TRACEVFORKDONE = 0x20, PTRACE_O_TRACEEXIT = 0x40, PTRACE_O_TRACESECCOMP = 0x80,
@@ -238,11 +239,12 @@ export function stopsThroughDelivery(t: Task, sig: number): boolean {
   return sig === SIGSTOP && t.ptrace !== null;
 }
 
-/** __ptrace_may_access, as far as the sandbox has it: same user, or CAP_SYS_PTRACE. */
+/** __ptrace_may_access, as far as the sandbox has it: same user of a dumpable process, or CAP_SYS_PTRACE. */
 export function mayAccess(t: Task, target: Task): boolean {
   const c = t.creds, o = target.creds;
   if (target.tg === t.tg || capable(c, CAP_SYS_PTRACE)) return true;
-  return [o.uid, o.euid, o.suid].every((u) => u === c.uid) && [o.gid, o.egid, o.sgid].every((g) => g === c.gid);
+  return [o.uid, o.euid, o.suid].every((u) => u === c.uid) && [o.gid, o.egid, o.sgid].every((g) => g === c.gid) &&
+    target.mm.dumpable === SUID_DUMP_USER;
 }
 
 /**

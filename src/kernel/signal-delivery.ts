@@ -215,7 +215,9 @@ export function deliverPending(s: Sentry, t: Task, result: number | null): void 
  * where a dump would be written (RLIMIT_CORE > 0); the sandbox never writes the file.
  */
 export function fatalStatus(tg: ThreadGroup, sig: number): number {
-  const core = defaultAction(sig) === DefaultAction.Core && limitsOf(tg).soft(RLIMIT_CORE) > 0;
+  // do_coredump writes nothing for a non-dumpable process (fs.suid_dumpable 0), so no core flag.
+  const mm = tg.tasks.values().next().value?.mm;
+  const core = defaultAction(sig) === DefaultAction.Core && limitsOf(tg).soft(RLIMIT_CORE) > 0 && mm?.dumpable !== 0;
   return sig | (core ? 0x80 : 0);
 }
 

@@ -49,6 +49,8 @@ export interface ExecRequest {
   euid: number;
   gid: number;
   egid: number;
+  /** AT_SECURE: a set-id or otherwise privilege-gaining exec (src/kernel/exec-creds.ts). */
+  secure?: boolean;
 }
 
 /** Why an exec failed, for the CLI's one-line message. */
@@ -462,7 +464,7 @@ export function loadImage(mm: AddressSpace, ctx: number, res: ExecResolution, re
   auxv.push(
     [16, aux.get(16) ?? 0n], [6, PAGE_SIZE], [17, 100], [3, main.phdrAddr], [4, 56], [5, res.elf.phnum],
     [7, interpBase], [8, 0], [9, main.entry], [11, req.uid], [12, req.euid], [13, req.gid], [14, req.egid],
-    [23, 0], [25, randomAddr], [26, aux.get(26) ?? 0n], [31, execfnAddr], [15, platformAddr],
+    [23, req.secure === true ? 1 : 0], [25, randomAddr], [26, aux.get(26) ?? 0n], [31, execfnAddr], [15, platformAddr],
     [0, 0],
   );
   const argc = res.argv.length;

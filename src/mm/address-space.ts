@@ -46,6 +46,8 @@ export class AddressSpace {
   brk = 0;
   /** Tasks using this address space (threads, and vfork children until they exec). */
   users = 0;
+  /** PR_GET_DUMPABLE (SUID_DUMP_USER 1, DISABLE 0): per mm as in Linux; src/kernel/dumpable.ts sets it. */
+  dumpable = 1;
   /** The platform's parts of this address space (platform-regions.ts). */
   private reserved: readonly Range[] = [STUB_RANGE];
 
@@ -90,6 +92,7 @@ export class AddressSpace {
     c.vmas = this.vmas.filter((v) => !v.dontFork).map((v) => ({ ...v }));
     c.brkStart = this.brkStart;
     c.brk = this.brk;
+    c.dumpable = this.dumpable;
     for (const r of this.reserved.slice(1)) c.reserve(r);
     return c;
   }

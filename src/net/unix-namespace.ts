@@ -42,10 +42,11 @@ export function autobind(s: UnixBound): Buffer | number {
   return -E.ENOSPC;
 }
 
-/** Creates the socket inode at path (EADDRINUSE if anything is there) and records it. */
-export function bindPath(t: Task, s: UnixBound, path: string): number | string {
+/** Creates the socket file at path with mode perm (EADDRINUSE if anything is there) and records it. */
+export function bindPath(t: Task, s: UnixBound, path: string, perm = 0o777): number | string {
   const vfs = t.kernel.vfs;
-  const mode = S_IFSOCK | 0o777; // the VFS applies the umask
+  // The socket inode's mode (0777, or what fchmod made it: unix_bind), less the umask the VFS applies.
+  const mode = S_IFSOCK | (perm & 0o7777);
   const r = vfs.mknod(t, AT_FDCWD, path, mode, 0);
   if (r === -E.EEXIST) return -E.EADDRINUSE;
   if (r < 0) return r;

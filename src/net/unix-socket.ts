@@ -58,7 +58,7 @@ export class UnixSocket extends SocketFile {
       const r = ns.bindAbstract(this, n.name);
       if (r < 0) return r;
     } else if (n.kind === 'path') {
-      const key = ns.bindPath(t, this, n.path);
+      const key = ns.bindPath(t, this, n.path, this.inode.mode);
       if (typeof key === 'number') return key;
       if (this.name.kind !== 'unnamed') {
         ns.unbindKey(key, this);

@@ -9,7 +9,8 @@
  * groups, ENOENT for an unknown controller, EAGAIN at pids.max. cp_cgroup_mem likewise
  * (guests/cp_cgroup_mem.expected): memory.max in pages or "max", cpu.max's bounds,
  * cpu.weight's ERANGE, cpuset.cpus within the CPUs; natively the host's controllers are
- * cgroup v1's, so no cgroup2 mount there has them.
+ * cgroup v1's, so no cgroup2 mount there has them. cp_cgroup_oom (guests/cp_cgroup_oom.expected):
+ * memory.max enforced with the OOM killer, as that document says of a group with no swap.
  */
 import * as nfs from 'node:fs';
 import * as path from 'node:path';
@@ -56,6 +57,12 @@ describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync(UNSHARE))('cgroup2 f
       expect(r.stdout, explain(r)).toBe(nfs.readFileSync(path.join(SRC, 'cp_cgroup.expected'), 'utf8'));
       expect(r.code, explain(r)).toBe(0);
     }, 40_000);
+    it(`cp_cgroup_oom (${l}): memory.max of a child group OOM-kills over it, memory.events counts it (hierarchically)`, async () => {
+      const bin = compileGuest('cp_cgroup_oom', l, { srcDir: SRC });
+      const r = await runSandbox([bin], { timeoutMs: 60_000 });
+      expect(r.stdout, explain(r)).toBe(nfs.readFileSync(path.join(SRC, 'cp_cgroup_oom.expected'), 'utf8'));
+      expect(r.code, explain(r)).toBe(0);
+    }, 80_000);
     it(`cp_cgroup_mem (${l}): the memory, cpu, cpuset and io controllers' files in a child group, memory.current of its process`, async () => {
       const bin = compileGuest('cp_cgroup_mem', l, { srcDir: SRC });
       const r = await runSandbox([bin], { timeoutMs: 25_000 });

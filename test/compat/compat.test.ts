@@ -23,7 +23,7 @@ async function sameAsNativeIn(prefix: string[], name: string, l: (typeof LINKAGE
 }
 
 describe('compat guests match Linux', () => {
-  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin', 'cp_misc', 'cp_usage', 'cp_procsys', 'cp_aio', 'cp_keys', 'cp_fallocate', 'cp_maps_ids', 'cp_statm']) {
+  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin', 'cp_misc', 'cp_usage', 'cp_procsys', 'cp_aio', 'cp_keys', 'cp_fallocate', 'cp_maps_ids', 'cp_statm', 'cp_sockmode']) {
     for (const l of LINKAGES) {
       it(`${name} (${l})`, async () => {
         await expectSameAsNative([build(name, l)], { timeoutMs: 25_000 });
@@ -36,6 +36,17 @@ describe.skipIf(process.getuid?.() !== 0)('credentials once privileges are dropp
   for (const l of LINKAGES) {
     it(`cp_creds (${l}): capsets, keepcaps, ambient, exec, enforced as Linux`, async () => {
       await expectSameAsNative([build('cp_creds', l)], { timeoutMs: 25_000 });
+    }, 40_000);
+    it(`cp_dumpable (${l}): set*id and set-id execs end dumpability (prctl, /proc owners, ptrace attach, AT_SECURE)`, async () => {
+      await expectSameAsNative([build('cp_dumpable', l)], { timeoutMs: 25_000 });
+    }, 40_000);
+  }
+});
+
+describe.skipIf(process.getuid?.() !== 0)('errno paths across the syscall table', () => {
+  for (const l of LINKAGES) {
+    it(`cp_errno (${l}): EFAULT, EBADF, EINVAL, ENOTDIR, EISDIR, ELOOP, ENAMETOOLONG, EMFILE, EACCES/EPERM as Linux`, async () => {
+      await expectSameAsNative([build('cp_errno', l)], { timeoutMs: 25_000 });
     }, 40_000);
   }
 });

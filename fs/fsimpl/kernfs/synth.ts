@@ -85,6 +85,11 @@ export class SynthDir extends SynthInode {
   ) {
     super(fs, key, S_IFDIR | mode, uid, gid);
   }
+  /** Access past the mode bits (procfs: a process's own fd directories). */
+  grant: (() => boolean) | null = null;
+  override grantsAccess(): boolean {
+    return this.grant !== null && this.grant();
+  }
   override lookup(name: string): Inode | number {
     const f = this.entries().get(name);
     return f ? f() : -E.ENOENT;

@@ -3,6 +3,7 @@
  * sandbox (its pids, files, mounts), never the host's processes.
  */
 import { cgroupOf } from '../../../src/kernel/cgroup';
+import { dumpOwner } from '../../../src/kernel/dumpable';
 import { optionalFields } from '../../vfs/propagation';
 import { boundingOf, capsOf, ownCapable, CAP_SYS_RESOURCE } from '../../../src/auth/capabilities';
 import { seenGid, seenUid, userNsLimits, USERNS_MAX_DEFAULT, type UserNamespace } from '../../../src/auth/userns';
@@ -180,16 +181,25 @@ export function createProcFs(vfs: Vfs, kernel: Kernel, pidNs: PidNamespace | nul
   const taskDir = (key: string, t: Task, withTask: boolean, state?: string): SynthEntries => {
     const tg = t.tg;
     const K = (n: string) => `${key}/${n}`;
-    // Owned by the task, as Linux's /proc/PID entries of a dumpable process are: a
-    // process that gave up root can still list its own fds.
-    const owner = (): [number, number] => [t.creds.euid, t.creds.egid];
+    // Owned by the task's effective ids while it is dumpable, else by root (task_dump_owner);
+    // its 0555 directories always by the task.
+    const owner = (): [number, number] => dumpOwner(t);
+    const ids = (): [number, number] => [t.creds.euid, t.creds.egid];
+    const tfile = (k: string, f: () => string | Buffer, mode = 0o444, w: ((d: Buffer) => number) | null = null) =>
+      () => new SynthFile(fs, k, f, mode, w, ...owner());
+    // proc_fd_permission: a process may always read its own fd directories.
+    const fdDir = (k: string, e: () => SynthEntries) => () => {
+      const d = new SynthDir(fs, k, e, 0o500, ...owner());
+      d.grant = () => self()?.tg === tg;
+      return d;
+    };
     const list: Array<[string, () => Inode]> = [
-      ['stat', file(K('stat'), () => statLine(t, t.tg, state, v))],
-      ['status', file(K('status'), () => statusText(t, state, v, pidNs, self()?.creds.userns ?? null))],
-      ['statm', file(K('statm'), () => statmText(t))],
-      ['cmdline', file(K('cmdline'), () => stringsBytes(tg.argv))],
-      ['environ', file(K('environ'), () => stringsBytes(tg.envp), 0o400)],
-      ['comm', file(K('comm'), () => (t.comm || baseName(tg.exePath)) + '\n', 0o644, (d) => {
+      ['stat', tfile(K('stat'), () => statLine(t, t.tg, state, v))],
+      ['status', tfile(K('status'), () => statusText(t, state, v, pidNs, self()?.creds.userns ?? null))],
+      ['statm', tfile(K('statm'), () => statmText(t))],
+      ['cmdline', tfile(K('cmdline'), () => stringsBytes(tg.argv))],
+      ['environ', tfile(K('environ'), () => stringsBytes(tg.envp), 0o400)],
+      ['comm', tfile(K('comm'), () => (t.comm || baseName(tg.exePath)) + '\n', 0o644, (d) => {
         t.comm = d.toString('latin1').replace(/\n$/, '').slice(0, 15);
         return d.length;
       })],
@@ -202,46 +212,46 @@ export function createProcFs(vfs: Vfs, kernel: Kernel, pidNs: PidNamespace | nul
       }, () => tg.exeDentry ?? vfs.lookup(t, -100, tg.exePath || '/', true))],
       ['cwd', link(K('cwd'), () => vfs.pathOf(t.fsCtx.root, t.fsCtx.cwd), () => t.fsCtx.cwd)],
       ['root', link(K('root'), () => vfs.pathOf(vfs.rootDentry, t.fsCtx.root), () => t.fsCtx.root)],
-      ['net', dir(K('net'), () => entries(procNetFiles(kernel).map(([n, f]) => [n, file(K(`net/${n}`), f)])))],
-      ['fd', dir(K('fd'), () => {
+      ['net', dir(K('net'), () => entries(procNetFiles(kernel).map(([n, f]) => [n, file(K(`net/${n}`), f)])), 0o555, ids)],
+      ['fd', fdDir(K('fd'), () => {
         const m: SynthEntries = new Map();
         for (const [fd, f] of t.fdTable.entries()) {
           m.set(String(fd), link(K(`fd/${fd}`), () => fdPath(vfs, t, f), () => fdDentry(f)));
         }
         return m;
-      }, 0o500, owner)],
-      ['fdinfo', dir(K('fdinfo'), () => {
+      })],
+      ['fdinfo', fdDir(K('fdinfo'), () => {
         const m: SynthEntries = new Map();
         for (const [fd, f] of t.fdTable.entries()) {
-          m.set(String(fd), file(K(`fdinfo/${fd}`), () => {
+          m.set(String(fd), tfile(K(`fdinfo/${fd}`), () => {
             const flags = f.flags | (t.fdTable.isCloexec(fd) ? 0o2000000 : 0);
             return `pos:\t${f.pos}\nflags:\t0${flags.toString(8)}\nmnt_id:\t20\nino:\t${f.inode.ino}\n`;
           }));
         }
         return m;
-      }, 0o500, owner)],
-      ['maps', file(K('maps'), () => mapsText(t))],
-      ['smaps', file(K('smaps'), () => mapsText(t))],
-      ['mounts', file(K('mounts'), () => mountsOf(t).map((x) => x.m.mountsLine(x.path)).join(''))],
-      ['mountinfo', file(K('mountinfo'), () => mountsOf(t).map((x) => x.m.mountinfoLine(x.path, optionalFields(x.m, t.fsCtx.mntNs))).join(''))],
-      ['limits', file(K('limits'), () => limitsText(tg))],
-      ['cgroup', file(K('cgroup'), () => `0::${cgroupOf(tg).path}\n`)],
-      ['oom_score_adj', file(K('oom_score_adj'), () => '0\n', 0o644, (d) => d.length)],
-      ['oom_score', file(K('oom_score'), () => '0\n')],
-      ['loginuid', file(K('loginuid'), () => '4294967295')],
-      ['sessionid', file(K('sessionid'), () => '4294967295')],
-      ['auxv', file(K('auxv'), () => tg.auxv, 0o400)],
+      })],
+      ['maps', tfile(K('maps'), () => mapsText(t))],
+      ['smaps', tfile(K('smaps'), () => mapsText(t))],
+      ['mounts', tfile(K('mounts'), () => mountsOf(t).map((x) => x.m.mountsLine(x.path)).join(''))],
+      ['mountinfo', tfile(K('mountinfo'), () => mountsOf(t).map((x) => x.m.mountinfoLine(x.path, optionalFields(x.m, t.fsCtx.mntNs))).join(''))],
+      ['limits', tfile(K('limits'), () => limitsText(tg))],
+      ['cgroup', tfile(K('cgroup'), () => `0::${cgroupOf(tg).path}\n`)],
+      ['oom_score_adj', tfile(K('oom_score_adj'), () => '0\n', 0o644, (d) => d.length)],
+      ['oom_score', tfile(K('oom_score'), () => '0\n')],
+      ['loginuid', tfile(K('loginuid'), () => '4294967295')],
+      ['sessionid', tfile(K('sessionid'), () => '4294967295')],
+      ['auxv', tfile(K('auxv'), () => tg.auxv, 0o400)],
       ['mem', () => new MemInode(fs, K('mem'), t, self)],
-      ['wchan', file(K('wchan'), () => '0')],
-      ['io', file(K('io'), () => ioText(t.tg), 0o400)],
+      ['wchan', tfile(K('wchan'), () => '0')],
+      ['io', tfile(K('io'), () => ioText(t.tg), 0o400)],
     ];
     if (withTask) {
       list.push(['task', dir(K('task'), () => {
         const m: SynthEntries = new Map();
         for (const th of tg.tasks) m.set(String(v(th.tid)), dir(K(`task/${th.tid}`), () => taskDir(K(`task/${th.tid}`), th, false)));
         return m;
-      })]);
-      list.push(['ns', dir(K('ns'), () => entries(nsRefs(t).map(([n, r]) => [n, link(K(`ns/${n}`), () => nsLinkText(r), () => nsDentry(r))])), 0o511)]);
+      }, 0o555, ids)]);
+      list.push(['ns', dir(K('ns'), () => entries(nsRefs(t).map(([n, r]) => [n, link(K(`ns/${n}`), () => nsLinkText(r), () => nsDentry(r))])), 0o511, owner)]);
       // The opener's credentials decide a map write (Linux: the file's f_cred).
       const opener = self()?.creds;
       // Owned by the process (as Linux's for a dumpable one), so an unprivileged creator writes its own maps.

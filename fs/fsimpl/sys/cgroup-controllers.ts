@@ -3,11 +3,12 @@
  * (there once its parent's cgroup.subtree_control enables them), with the formats and
  * checks of Documentation/admin-guide/cgroup-v2.rst. memory.current is the resident
  * memory of the group's processes (and its children's); cpu.stat their CPU time. Limits
- * are kept and shown, not enforced below the root (the root's --memory and --pids-limit
- * are, and pids.max in every group).
+ * are kept and shown; memory.max and pids.max are enforced in every group (the root's are
+ * --memory and --pids-limit).
  */
 import * as E from '../../../src/abi/errno';
 import { cgroupOf, type Cgroup } from '../../../src/kernel/cgroup';
+import { groupMemoryLimitSet } from '../../../src/kernel/memory-account';
 import type { ThreadGroup } from '../../../src/kernel/thread-group';
 import type { Kernel } from '../../../src/kernel/kernel';
 import { openProc, processUsage } from '../../../src/kernel/time/cputime';
@@ -70,11 +71,13 @@ function memLimit(text: string): number | null {
 const showLimit = (v: number) => (Number.isFinite(v) ? `${v}\n` : 'max\n');
 
 /** A memory.* limit kept in c.limits (writes: "max" or bytes). */
-function memFile(c: Cgroup, name: string, dflt: number): ControllerFile {
+function memFile(k: Kernel, c: Cgroup, name: string, dflt: number): ControllerFile {
   return [name, () => showLimit(c.limits.get(name) ?? dflt), (d) => {
     const v = memLimit(d.toString('latin1'));
     if (v === null) return -E.EINVAL;
     c.limits.set(name, v);
+    // memory.max is enforced (src/kernel/memory-account.ts); the others are kept.
+    if (name === 'memory.max' && v < Infinity) groupMemoryLimitSet(k);
     return d.length;
   }];
 }
@@ -163,10 +166,13 @@ export function controllerFiles(k: Kernel, c: Cgroup): ControllerFile[] {
   if (has('memory')) {
     files.push(
       ['memory.current', () => `${residentBytes(k, members(k, c))}\n`, null],
-      memFile(c, 'memory.min', 0), memFile(c, 'memory.low', 0), memFile(c, 'memory.high', Infinity), memFile(c, 'memory.max', Infinity),
-      ['memory.events', () => 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n', null],
+      memFile(k, c, 'memory.min', 0), memFile(k, c, 'memory.low', 0), memFile(k, c, 'memory.high', Infinity), memFile(k, c, 'memory.max', Infinity),
+      ['memory.events', () => {
+        const e = c.memEvents;
+        return `low 0\nhigh 0\nmax ${e.max}\noom ${e.oom}\noom_kill ${e.oomKill}\noom_group_kill 0\n`;
+      }, null],
       ['memory.swap.current', () => '0\n', null],
-      memFile(c, 'memory.swap.max', Infinity),
+      memFile(k, c, 'memory.swap.max', Infinity),
     );
   }
   return files;
