@@ -23,7 +23,8 @@ export function identityChanged(o: Credentials, n: Credentials): boolean {
 /** Installs n as t's credentials, as commit_creds: an identity change ends dumpability and the parent-death signal. */
 export function commitCreds(t: Task, n: Credentials): void {
   if (identityChanged(t.creds, n)) {
-    t.mm.dumpable = SUID_DUMP_DISABLE;
+    // A task with no address space (Linux's kernel threads, unit tests' fake tasks) has none to mark.
+    if (t.mm !== undefined) t.mm.dumpable = SUID_DUMP_DISABLE;
     t.pdeathSig = 0;
   }
   t.creds = n;
