@@ -12,15 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CG "/sys/fs/cgroup"
-
-static int put(const char *path, const char *s) {
-  int fd = open(path, O_WRONLY);
-  if (fd < 0) return -errno;
-  int r = write(fd, s, strlen(s)) < 0 ? -errno : 0;
-  close(fd);
-  return r;
-}
+#include "cgroup_put.h"
 
 static void show(const char *path) {
   char b[256] = "";

@@ -15,16 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CG "/sys/fs/cgroup"
-#define MiB (1 << 20)
+#include "cgroup_put.h"
 
-static int put(const char *path, const char *s) {
-  int fd = open(path, O_WRONLY);
-  if (fd < 0) return -errno;
-  int r = write(fd, s, strlen(s)) < 0 ? -errno : 0;
-  close(fd);
-  return r;
-}
+#define MiB (1 << 20)
 
 static void said(const char *what, int r) { printf("%s: %s\n", what, r == 0 ? "ok" : strerror(-r)); }
 
