@@ -178,11 +178,9 @@ function recordLock(t: Task, f: FileDescription, cmd: number, arg: number): numb
   return r;
 }
 
-const LOCK_MAND = 32;
-
 export function flock(t: Task, fd: number, op: number): number {
   // Linux ≥ 5.19 ignores LOCK_MAND requests (they never worked) and checks the operation before the fd.
-  if (op & LOCK_MAND) return 0;
+  if (op & locks.LOCK_MAND) return 0;
   const kind = op & ~locks.LOCK_NB;
   if (kind !== locks.LOCK_SH && kind !== locks.LOCK_EX && kind !== locks.LOCK_UN) return -E.EINVAL;
   const f = fileOf(t, fd);

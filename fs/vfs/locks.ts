@@ -15,6 +15,8 @@ export const LOCK_SH = 1;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 export const LOCK_UN = 8;
+/** flock(2)'s old mandatory-lock request, ignored since Linux 5.19. */
+export const LOCK_MAND = 32;
 
 interface RangeLock {
   /** A ThreadGroup (process locks) or a FileDescription (OFD locks). */
