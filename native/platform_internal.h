@@ -11,6 +11,9 @@ namespace tss {
 long InjectSyscall(pid_t tid, long nr, const long a[6], pid_t* newTid);
 // mmap of a Sentry host fd into stopped, traced tid (fd passed and closed again).
 long MmapHostFdIn(pid_t tid, int hostFd, long addr, long len, long prot, long flags, long off);
+// n mmaps of one host fd in one hand-over (maps[i] = addr, len, prot, flags, off); at: a
+// private writable guest page lent for the msghdr, or 0. The last mmap's result or -errno.
+long MmapHostFdManyIn(pid_t tid, int hostFd, const long (*maps)[5], int n, uint64_t at);
 // Atomic compare-and-swap of the aligned u64 at addr, run by stopped, traced tid: 0 with
 // the word's old value in *old, or -errno.
 long CasU64(pid_t tid, uint64_t addr, uint64_t expected, uint64_t desired, uint64_t* old);

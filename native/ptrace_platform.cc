@@ -890,7 +890,7 @@ static constexpr int kRecvFd = 0;
 // received once, then n mmaps, then one close, all in one InjectSeq. Returns the last
 // mmap's result, or the first error (the mappings made before it stay: the caller
 // unmaps the batch's ranges).
-static long MmapHostFdManyIn(pid_t tid, int hostFd, const long (*maps)[5], int n, uint64_t at) {
+long MmapHostFdManyIn(pid_t tid, int hostFd, const long (*maps)[5], int n, uint64_t at) {
   if (g_stubSock < 0 || g_stubPeer < 0) return -EBADF;
   DrainStubSocket();
   uint32_t seq = ++g_fdSeq;

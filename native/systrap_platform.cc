@@ -286,13 +286,15 @@ As* MakeAs(pid_t leader, long* err, const As* parent) {
     close(fd);
     return nullptr;
   }
-  long r = MmapHostFdIn(leader, fd, (long)ST_FRAMES_BASE, (long)ST_REGION_SIZE, PROT_READ | PROT_WRITE,
-                        MAP_SHARED | MAP_FIXED, 0);
-  if (r == (long)ST_FRAMES_BASE && PatchEnabled()) {
-    // A fork's window is there already (its parent's, inherited): replaced by its copy.
-    PatchInit(&patch, static_cast<uint8_t*>(m) + ST_REGION_SIZE, parent ? &parent->patch : nullptr);
-    if (patch.mapped) r = PatchMapWindow(&patch, leader, fd) == 0 ? r : -EIO;
-  }
+  // A fork's window is there already (its parent's, inherited): replaced by its copy,
+  // in the same hand-over of the memfd as the frames (one recvmsg, one close).
+  if (PatchEnabled()) PatchInit(&patch, static_cast<uint8_t*>(m) + ST_REGION_SIZE, parent ? &parent->patch : nullptr);
+  const long maps[2][5] = {
+      {(long)ST_FRAMES_BASE, (long)ST_REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, 0},
+      {(long)ST_PATCH_BASE, (long)ST_PATCH_SIZE, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, (long)ST_REGION_SIZE}};
+  const bool window = PatchEnabled() && patch.mapped;
+  long r = MmapHostFdManyIn(leader, fd, maps, window ? 2 : 1, 0);
+  if (window) r = r == (long)ST_PATCH_BASE ? (long)ST_FRAMES_BASE : r < 0 ? r : -EIO;
   if (r != (long)ST_FRAMES_BASE) {
     *err = r < 0 ? r : -EIO;
     munmap(m, MapSize());
@@ -387,15 +389,17 @@ long NewThreadIn(As* as, Ctx* from) {
     // Set once its injections are done: while it is traced the thread stays on the
     // Sentry's CPU (a ptrace stop across CPUs costs ~40 us here; on a busy machine, ms).
     if (g_haveAllCpus) {
-      // Every CPU, except that an address space's first thread keeps off the Sentry's
-      // while the Sentry's spin pays (a CPU is free: spinning handoffs need two);
-      // later threads (CPU-bound workers) get them all. On a busy machine (the spin
+      // Every CPU, except that a new address space's first thread keeps off the
+      // Sentry's while the Sentry's spin pays (a CPU is free: spinning handoffs need
+      // two); later threads (CPU-bound workers) and fork children get them all (a
+      // child forced off the Sentry's CPU queues behind its parent, which holds the
+      // other one: the host places it better). On a busy machine (the spin
       // off) the host places it: measured there, beside the Sentry with sleeping
       // handoffs beats a CPU of its own that other jobs share (fork+exec 6 vs 10 ms).
       cpu_set_t m = g_allCpus;
       int here = sched_getcpu();
       int mode = g_apartMode < 0 ? (g_sentrySpin.on && g_stubSpin.on ? kOff : kAll) : g_apartMode;
-      if ((!from || from->as != as) && CPU_COUNT(&m) > 1 && here >= 0) {
+      if (!from && CPU_COUNT(&m) > 1 && here >= 0) {
         if (mode == kOff) {
           CPU_CLR(here, &m);
           place = kOff;
@@ -869,6 +873,53 @@ Napi::Value NewThread(const Napi::CallbackInfo& info) {
   return Num(info.Env(), (double)NewThreadIn(c->as, c));
 }
 
+// An exec's fresh FP/vector state, as Linux leaves it (fpu__clear_user_states): the
+// legacy area at its reset values, the XSAVE header's xstate_bv 0 (every component in
+// its init state), the rest zero. The kernel's own bytes (fx_sw_bytes, 464..511) stay.
+void ResetFp(Ctx* c) {
+  LoadFp(c);
+  memset(c->fp, 0, 464);
+  const uint16_t fcw = 0x37f;
+  const uint32_t mxcsr = 0x1f80;
+  uint32_t mask;
+  memcpy(&mask, c->fp + 28, 4);
+  memcpy(c->fp, &fcw, 2);
+  memcpy(c->fp + 24, &mxcsr, 4);
+  memcpy(c->fp + 28, &mask, 4);  // MXCSR_MASK: the CPU's, not state
+  if (c->fpsize > 512) memset(c->fp + 512, 0, c->fpsize - 512);
+  c->fpDirty = true;
+}
+
+// systrapRecycle(ctx): an execve by the only thread of its address space, in place: every
+// guest mapping goes (two injected munmaps around the stub's own range, which keeps
+// its image, frames and this thread's slot), the patch window and its sites with them,
+// and the FP state is reset; the stub process, its memfd and the thread stay (an exec
+// then costs two injections instead of a new stub, a fd hand-over and a new thread).
+// ctx, or -errno with nothing changed (-EBUSY: the address space has other threads).
+Napi::Value Recycle(const Napi::CallbackInfo& info) {
+  Ctx* c = CtxOf(TidArg(info, 0));
+  if (!c || c->running) return Num(info.Env(), -ESRCH);
+  As* as = c->as;
+  for (Ctx* o : as->slots)
+    if (o && o != c) return Num(info.Env(), -EBUSY);
+  ResetFp(c);
+  // [0, stub) and [stub range end, TASK_SIZE): src/mm/platform-regions.ts STUB_END.
+  constexpr uint64_t kRangeEnd = 0x7ff002200000ULL, kTaskSize = 0x7ffffffff000ULL;
+  static_assert(ST_FRAMES_BASE + ST_REGION_SIZE <= kRangeEnd, "frames inside the stub range");
+  long lo[6] = {0, (long)kStubBase, 0, 0, 0, 0};
+  long hi[6] = {(long)kRangeEnd, (long)(kTaskSize - kRangeEnd), 0, 0, 0, 0};
+  long r = InjectSyscall(as->leader, SYS_munmap, lo, nullptr);
+  if (r == 0) r = InjectSyscall(as->leader, SYS_munmap, hi, nullptr);
+  if (r != 0) return Num(info.Env(), r < 0 ? (double)r : -EIO);
+  if (as->patch.window) {
+    uint8_t* w = as->patch.window;
+    as->patch = PatchSites();
+    PatchInit(&as->patch, w, nullptr);  // an exec starts without a window (mapped at its first patch)
+  }
+  c->vsys = false;
+  return Num(info.Env(), c->tid);
+}
+
 // The injector (stub leader) of ctx's address space: where mm calls are injected.
 Napi::Value Leader(const Napi::CallbackInfo& info) {
   As* as = AsOfCtx(TidArg(info, 0));
@@ -1022,6 +1073,7 @@ void InitSystrap(Napi::Env env, Napi::Object exports) {
   exports["systrapNewAddressSpace"] = Napi::Function::New(env, NewAs);
   exports["systrapNewThread"] = Napi::Function::New(env, NewThread);
   exports["systrapLeader"] = Napi::Function::New(env, Leader);
+  exports["systrapRecycle"] = Napi::Function::New(env, Recycle);
   exports["systrapGetRegs"] = Napi::Function::New(env, GetRegs);
   exports["systrapSetRegs"] = Napi::Function::New(env, SetRegs);
   exports["systrapGetFpRegs"] = Napi::Function::New(env, GetFp);

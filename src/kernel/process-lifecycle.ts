@@ -121,7 +121,13 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false, ho
   // The set-id file's ids go into the new image's auxv; the first program keeps the ids it was given.
   const ec = first ? null : execCredentials(t, res.exe.file as unknown as Parameters<typeof execCredentials>[1]);
   if (ec !== null) req = { ...req, euid: ec.creds.euid, egid: ec.creds.egid, secure: ec.secure };
-  const ctx = p.newAddressSpace();
+  // A lone thread's exec empties its own address space in place where the platform can
+  // (the same stub and thread: systrap); the old image is gone then, so a failure below is fatal.
+  const old = first ? null : t.mm;
+  const inPlace = old !== null && p.recycleAddressSpace !== undefined && old.users === 1 && t.tg.tasks.size === 1 && old.asPid === t.hostTid;
+  if (inPlace) s.kernel.memAcct?.dropping(old);
+  const recycled = inPlace && p.recycleAddressSpace!(t.hostTid) === t.hostTid;
+  const ctx = recycled ? t.hostTid : p.newAddressSpace();
   if (ctx < 0) {
     releaseResolution(res);
     return { errno: EAGAIN, reason: 'cannot create address space' };
@@ -131,7 +137,7 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false, ho
   // The new image's mappings hold what they need of the files (or copied it).
   releaseResolution(res);
   if ('errno' in img) {
-    p.destroyAddressSpace(ctx);
+    if (!recycled) p.destroyAddressSpace(ctx);
     if (first) return img;
     // Linux maps the new image after the point of no return (begin_new_exec): a
     // failure there kills the process with SIGSEGV instead of returning an errno.
@@ -144,7 +150,7 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false, ho
   for (const other of [...tg.tasks]) if (other !== t) killThread(s, other);
   if (!first) {
     s.byHost.delete(t.hostTid);
-    leaveAddressSpace(s, t, true);
+    if (!recycled) leaveAddressSpace(s, t, true);
     if (fdTableUsers.get(t.fdTable)! > 1) {
       dropFdTable(t.fdTable);
       t.fdTable = useFdTable(t.fdTable.fork());

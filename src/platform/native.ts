@@ -71,6 +71,8 @@ export interface NativeAddon {
   systrapNewThread(ctx: number): number;
   /** The traced injector thread (stub leader) of ctx's address space, or -ESRCH. */
   systrapLeader(ctx: number): number;
+  /** execve by ctx, its address space's only thread, in place: every guest mapping unmapped, FP state reset; ctx or -errno (nothing changed). */
+  systrapRecycle(ctx: number): number;
   systrapGetRegs(ctx: number): number;
   systrapSetRegs(ctx: number): number;
   systrapGetFpRegs(ctx: number): number;

@@ -23,6 +23,13 @@ export interface Platform {
    * zombies of a master that never runs).
    */
   forkSibling?(ctx: number): number;
+  /**
+   * Optional: execve by stopped ctx, the only thread of its address space, in place: the
+   * address space is emptied (every guest mapping gone, as a new one has none), ctx's FP
+   * state reset to its initial state; the same ctx (and asPid) stays. Returns ctx, or
+   * -errno with nothing changed (the caller then makes a new address space).
+   */
+  recycleAddressSpace?(ctx: number): number;
   /** A new stopped thread sharing ctx's address space. */
   newThread(ctx: number): number;
   /** Runs a memory-management syscall (mmap, munmap, mprotect, mremap, madvise) in stopped ctx. */

@@ -91,6 +91,10 @@ export class SystrapPlatform implements Platform {
     return this.n.systrapNewAddressSpace(ctx);
   }
 
+  recycleAddressSpace(ctx: number): number {
+    return this.n.systrapRecycle(ctx);
+  }
+
   newThread(ctx: number): number {
     return this.n.systrapNewThread(ctx);
   }
