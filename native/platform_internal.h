@@ -7,6 +7,9 @@
 
 namespace tss {
 
+// Injections (syscalls and cas gadgets run in a traced stub thread) so far: counted for
+// the systrap profile (TSS_SYSTRAP_PROF), one add per injection.
+extern uint64_t g_injections;
 // Runs one host syscall in stopped, traced stub thread tid at the gadget; its result.
 long InjectSyscall(pid_t tid, long nr, const long a[6], pid_t* newTid);
 // mmap of a Sentry host fd into stopped, traced tid (fd passed and closed again).
@@ -14,6 +17,8 @@ long MmapHostFdIn(pid_t tid, int hostFd, long addr, long len, long prot, long fl
 // n mmaps of one host fd in one hand-over (maps[i] = addr, len, prot, flags, off); at: a
 // private writable guest page lent for the msghdr, or 0. The last mmap's result or -errno.
 long MmapHostFdManyIn(pid_t tid, int hostFd, const long (*maps)[5], int n, uint64_t at);
+// A lent page's address from JS (see MmapHostFdManyIn), or 0 where it may not be used.
+uint64_t ScratchAt(const Napi::Value& v);
 // Atomic compare-and-swap of the aligned u64 at addr, run by stopped, traced tid: 0 with
 // the word's old value in *old, or -errno.
 long CasU64(pid_t tid, uint64_t addr, uint64_t expected, uint64_t desired, uint64_t* old);

@@ -455,7 +455,10 @@ static Napi::Value SetFpRegs(const Napi::CallbackInfo& info) {
 // suppressed), then puts `saved` back. Returns the stopping signal with the registers it
 // stopped with in `r`, or -errno (-ESRCH: the thread died).
 // `saved` null: the registers are left as they stopped (InjectSeq puts them back once, at its end).
+uint64_t g_injections = 0;
+
 static int RunUntilTrap(pid_t tid, const user_regs_struct* saved, user_regs_struct* r, pid_t* newTid) {
+  g_injections++;
   if (Ptrace(PTRACE_SETREGS, tid, nullptr, r) != 0) return -errno;
   if (Ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return -errno;
   for (;;) {
@@ -985,7 +988,7 @@ long MmapHostFdIn(pid_t tid, int hostFd, long addr, long len, long prot, long fl
 // A guest address for the fd hand-over's msghdr (see MmapHostFdManyIn), or 0: only a
 // page-aligned user address outside the stub's range and its platform pages, so the
 // stub's own memory is never written through it.
-static uint64_t ScratchAt(const Napi::Value& v) {
+uint64_t ScratchAt(const Napi::Value& v) {
   double d = v.As<Napi::Number>().DoubleValue();
   if (!(d >= 0x10000 && d <= (double)(0x7ffffffff000ULL - 4096))) return 0;
   uint64_t a = (uint64_t)d;

@@ -268,7 +268,9 @@ void FreeAs(As* as) {
 // The shared region of a new address space (the leader is a fresh fork: whatever it
 // inherited at ST_FRAMES_BASE, its parent's frames, is replaced; so is the patch
 // window, by a copy of the parent's: the child's code holds the same patched sites).
-As* MakeAs(pid_t leader, long* err, const As* parent) {
+// `at`: a private writable page of the fork's copy lent for the hand-over's msghdr (no
+// guest thread runs in the copy yet), sparing the scratch page's two mprotects; or 0.
+As* MakeAs(pid_t leader, long* err, const As* parent, uint64_t at) {
   int fd = (int)syscall(SYS_memfd_create, "tss-systrap", MFD_CLOEXEC);
   PatchSites patch;
   if (fd < 0) {
@@ -293,7 +295,7 @@ As* MakeAs(pid_t leader, long* err, const As* parent) {
       {(long)ST_FRAMES_BASE, (long)ST_REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, 0},
       {(long)ST_PATCH_BASE, (long)ST_PATCH_SIZE, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, (long)ST_REGION_SIZE}};
   const bool window = PatchEnabled() && patch.mapped;
-  long r = MmapHostFdManyIn(leader, fd, maps, window ? 2 : 1, 0);
+  long r = MmapHostFdManyIn(leader, fd, maps, window ? 2 : 1, at);
   if (window) r = r == (long)ST_PATCH_BASE ? (long)ST_FRAMES_BASE : r < 0 ? r : -EIO;
   if (r != (long)ST_FRAMES_BASE) {
     *err = r < 0 ? r : -EIO;
@@ -847,9 +849,19 @@ Napi::Value Support(const Napi::CallbackInfo& info) {
   return Num(info.Env(), 0);
 }
 
-// newAddressSpace(template) / forkAddressSpace(ctx): a stub process (a fork of the
+// newAddressSpace(template) / forkAddressSpace(ctx, at): a stub process (a fork of the
 // template's or ctx's injector) with its own shared region and one guest thread.
+// The profile's count of an address-space call: its time and injections since t0/inj0.
+void ProfAsCall(bool fork, int64_t t0, uint64_t inj0) {
+  if (!prof::g.on) return;
+  (fork ? prof::g.forks : prof::g.execs)++;
+  (fork ? prof::g.forkNs : prof::g.execNs) += (uint64_t)(NowNs() - t0);
+  (fork ? prof::g.forkInj : prof::g.execInj) += g_injections - inj0;
+}
+
 Napi::Value NewAs(const Napi::CallbackInfo& info) {
+  const int64_t t0 = prof::g.on ? NowNs() : 0;
+  const uint64_t inj0 = g_injections;
   pid_t from = TidArg(info, 0);
   Ctx* fromCtx = CtxOf(from);
   pid_t injector = from;
@@ -857,13 +869,15 @@ Napi::Value NewAs(const Napi::CallbackInfo& info) {
   long child = CloneFrom(injector, SIGCHLD, 0);
   if (child < 0) return Num(info.Env(), (double)child);
   long err = 0;
-  As* as = MakeAs((pid_t)child, &err, fromCtx ? fromCtx->as : nullptr);
+  uint64_t at = fromCtx && info.Length() > 1 && info[1].IsNumber() ? ScratchAt(info[1]) : 0;
+  As* as = MakeAs((pid_t)child, &err, fromCtx ? fromCtx->as : nullptr, at);
   if (!as) {
     kill((pid_t)child, SIGKILL);
     return Num(info.Env(), (double)err);
   }
   long tid = NewThreadIn(as, fromCtx);
   if (tid < 0) kill((pid_t)child, SIGKILL);  // reaped (and freed) by the next wait
+  ProfAsCall(true, t0, inj0);
   return Num(info.Env(), (double)tid);
 }
 
@@ -902,6 +916,8 @@ Napi::Value Recycle(const Napi::CallbackInfo& info) {
   As* as = c->as;
   for (Ctx* o : as->slots)
     if (o && o != c) return Num(info.Env(), -EBUSY);
+  const int64_t t0 = prof::g.on ? NowNs() : 0;
+  const uint64_t inj0 = g_injections;
   ResetFp(c);
   // [0, stub) and [stub range end, TASK_SIZE): src/mm/platform-regions.ts STUB_END.
   constexpr uint64_t kRangeEnd = 0x7ff002200000ULL, kTaskSize = 0x7ffffffff000ULL;
@@ -917,6 +933,7 @@ Napi::Value Recycle(const Napi::CallbackInfo& info) {
     PatchInit(&as->patch, w, nullptr);  // an exec starts without a window (mapped at its first patch)
   }
   c->vsys = false;
+  ProfAsCall(false, t0, inj0);
   return Num(info.Env(), c->tid);
 }
 

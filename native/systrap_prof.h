@@ -33,6 +33,9 @@ struct State {
   uint32_t hist[kLegs][256] = {};  // 25 ns bins (at ~2-3 GHz: 64 ticks), the last one open
   uint64_t tsc0 = 0;
   int64_t ns0 = 0;
+  // Address-space calls: forks (new address spaces) and execs in place, their count,
+  // time and injections (native/ptrace_platform.cc g_injections).
+  uint64_t forks = 0, forkNs = 0, forkInj = 0, execs = 0, execNs = 0, execInj = 0;
 };
 inline State g;
 
@@ -58,6 +61,12 @@ inline void Report() {
     fprintf(stderr, "  mean %7.0f ns  median %6.0f ns  %s\n", (double)g.sum[i] / (double)g.n * nsPerTick, m, kNames[i]);
   }
   fprintf(stderr, "  sum of medians %.0f ns\n", med);
+  if (g.forks)
+    fprintf(stderr, "  %llu new address spaces (forks): mean %.0f us, %.1f injections each\n", (unsigned long long)g.forks,
+            (double)g.forkNs / 1e3 / (double)g.forks, (double)g.forkInj / (double)g.forks);
+  if (g.execs)
+    fprintf(stderr, "  %llu execs in place: mean %.0f us, %.1f injections each\n", (unsigned long long)g.execs,
+            (double)g.execNs / 1e3 / (double)g.execs, (double)g.execInj / (double)g.execs);
 }
 
 inline void Init() {

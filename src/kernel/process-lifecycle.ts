@@ -261,7 +261,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   if (limit >= 0) return -limit;
   if (p.getRegs(t.hostTid) !== 0) return -EAGAIN;
   const regs = p.ev.regs.slice();
-  const ctx = f & CLONE_VM ? p.newThread(t.hostTid) : p.forkAddressSpace(t.hostTid);
+  const ctx = f & CLONE_VM ? p.newThread(t.hostTid) : p.forkAddressSpace(t.hostTid, t.mm.forkLendablePage());
   if (ctx < 0) return -EAGAIN;
   const tid = t.kernel.allocPid();
   if (tid < 0) {

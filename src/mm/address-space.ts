@@ -262,6 +262,17 @@ export class AddressSpace {
     return page;
   }
 
+  /** A page a fork's copy keeps private and writable (the stack's first, else any): lent by the copy, see Platform.forkAddressSpace; 0: none. */
+  forkLendablePage(): number {
+    let page = 0;
+    for (const v of this.vmas) {
+      if (!(v.prot & PROT_WRITE) || (v.flags & 0x0f) !== MAP_PRIVATE || v.dontFork) continue;
+      if (v.name === '[stack]') return v.start;
+      if (page === 0) page = v.start;
+    }
+    return page;
+  }
+
   /** Copies a file's bytes [offset, offset+len) into freshly mapped memory (zeros past EOF). */
   private fill(addr: number, len: number, file: MappableFile, offset: number): number {
     const chunk = Buffer.allocUnsafe(Math.min(len, 1 << 20));

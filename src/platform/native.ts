@@ -67,7 +67,7 @@ export interface NativeAddon {
   /** 0 if this host can run systrap, else why not. */
   systrapSupport(): number | string;
   /** A new address space forked from the template stub (or from ctx's); its first thread, stopped. */
-  systrapNewAddressSpace(templateOrCtx: number): number;
+  systrapNewAddressSpace(templateOrCtx: number, at?: number): number;
   systrapNewThread(ctx: number): number;
   /** The traced injector thread (stub leader) of ctx's address space, or -ESRCH. */
   systrapLeader(ctx: number): number;

@@ -15,8 +15,13 @@ export interface Platform {
 
   /** A new, empty address space with one stopped thread; returns that thread's id. */
   newAddressSpace(): number;
-  /** Copy-on-write copy of the address space of stopped thread ctx (fork). */
-  forkAddressSpace(ctx: number): number;
+  /**
+   * Copy-on-write copy of the address space of stopped thread ctx (fork). `at`: a page
+   * of private writable memory of ctx's address space that the copy keeps, which the
+   * platform may lend from the copy (no guest code runs there yet) for its own set-up,
+   * bytes put back; 0 or absent: none.
+   */
+  forkAddressSpace(ctx: number, at?: number): number;
   /**
    * Optional: as forkAddressSpace, but the copy is a child of ctx's parent (a template's
    * copies, src/snapshot: reaped by the stub that reaps every address space, not left as

@@ -87,8 +87,8 @@ export class SystrapPlatform implements Platform {
     return this.n.systrapNewAddressSpace(this.template);
   }
 
-  forkAddressSpace(ctx: number): number {
-    return this.n.systrapNewAddressSpace(ctx);
+  forkAddressSpace(ctx: number, at = 0): number {
+    return this.n.systrapNewAddressSpace(ctx, at);
   }
 
   recycleAddressSpace(ctx: number): number {
