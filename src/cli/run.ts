@@ -180,6 +180,12 @@ export function setReuse(on: boolean): void {
   reusing = on;
 }
 
+/** A pool worker that would run guest code as root in the host's user namespace (src/cli/pool-worker.ts): set-up only. */
+let hostRootRefused = false;
+export function refuseHostRoot(): void {
+  hostRootRefused = true;
+}
+
 /** The client's working directory (a pool worker's request: a confined worker cannot chdir to it). */
 let callerCwd: string | null = null;
 export function setCallerCwd(cwd: string | null): void {
@@ -379,6 +385,7 @@ function run(o: RunOptions, restore?: RestoreInput): number {
   s.tracer = tracer;
   b.det?.attach(s);
   const startPlatform = () => {
+    if (hostRootRefused) fail('through a pool this request needs a Sentry with the host\'s privileges (the native front could not start a confined one for its flags): run it without --via', 125);
     const started = b.stubPid || platform.start();
     if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);
     if (kept !== null && kept.key === b.key && kept.platform === platform) kept.stubPid = started;
