@@ -236,9 +236,11 @@ export function canServe(o: RunOptions): boolean {
  * client's files, which that uid may not reach). Anything else gets a worker on the old
  * path (src/server/pool.ts), never less than before.
  */
+const DEFAULT_PIDS = parseRunArgs(['/bin/true']).pidsLimit;
 export function fitsLaunchedWorker(o: RunOptions): boolean {
   return shapeKey(o) === shapeKey(parseRunArgs(['/bin/true'])) && handedOver(o.ci.report)
-    && (o.ci.summary === '-' || handedOver(o.ci.summary)) && o.ci.policyFile === null && o.checkpointOn === null;
+    && (o.ci.summary === '-' || handedOver(o.ci.summary)) && o.ci.policyFile === null && o.checkpointOn === null
+    && o.pidsLimit === DEFAULT_PIDS; // --pids-limit: the host cgroup the front makes for a worker started for it
 }
 
 /** Reuse: whether this process still keeps what a next sandbox is built on. */
