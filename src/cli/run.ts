@@ -304,6 +304,8 @@ export function prebuildSandbox(o: RunOptions): boolean {
     if (pid < 0) return false;
     b.stubPid = pid;
     if (kept !== null && kept.key === b.key) kept.stubPid = pid;
+    // The first exec's address space too (not under --memory: the stub's cgroup is joined at start).
+    if (o.memoryLimit === Infinity && !detActive(o.det)) (b.platform as { prepareAddressSpace?(): void }).prepareAddressSpace?.();
     prebuilt = b;
     return true;
   } catch {
