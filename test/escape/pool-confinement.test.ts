@@ -16,6 +16,7 @@ import * as path from 'path';
 import { BASE_ENV, spawnCollect } from '../helpers/run';
 import { BIN, FRONT } from '../helpers/paths';
 import { stdoutShows } from './stubs';
+import { childrenOf, startServer, stopServer, until, type Server } from '../server/pool-helpers';
 
 const isRoot = process.getuid?.() === 0;
 const userNs = spawnSync('unshare', ['--user', '--map-root-user', 'true'], { stdio: 'ignore' }).status === 0;
@@ -36,14 +37,6 @@ fs.writeFileSync(path.join(scratch, 'secret-name'), 'x');
 // A guest that runs until its client goes.
 const TICK = ['/bin/sh', '-c', 'while :; do echo tick; sleep 0.2; done'];
 
-async function until(what: string, cond: () => boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 function link(p: string): string {
   try {
     return fs.readlinkSync(p);
@@ -52,40 +45,15 @@ function link(p: string): string {
   }
 }
 
-function childrenOf(pid: number): number[] {
+/** A pool of one through the native front (as `serve` starts its workers), stopped after f. */
+async function withServer(extra: string[], f: (s: Server) => Promise<void>): Promise<void> {
+  const s = await startServer(1, extra);
+  cleanups.push(() => s.child.kill('SIGKILL'));
   try {
-    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
+    await f(s);
+  } finally {
+    await stopServer(s);
   }
-}
-
-interface Server {
-  child: ChildProcess;
-  socket: string;
-  err: () => string;
-}
-
-async function startServer(extra: string[] = []): Promise<Server> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-pconf-'));
-  const socket = path.join(dir, 'pool.sock');
-  const child = spawn(process.execPath, [BIN, 'serve', '--socket', socket, '--pool', '1', ...extra], { env: BASE_ENV, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  cleanups.push(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  await until('the server to listen', () => err.includes('listening') || child.exitCode !== null);
-  expect(child.exitCode, err).toBe(null);
-  return { child, socket, err: () => err };
-}
-
-async function stop(s: Server): Promise<void> {
-  if (s.child.exitCode !== null) return;
-  const done = new Promise((r) => s.child.once('exit', r));
-  s.child.kill('SIGTERM');
-  await done;
 }
 
 /** What the host sees of a Sentry. */
@@ -124,7 +92,7 @@ async function sentryOf(s: Server, argv: string[]): Promise<{ client: ChildProce
   try {
     await stdoutShows(client, 'tick', 90_000);
   } catch (e) {
-    throw new Error(`${(e as Error).message}; stderr: ${err}; server: ${s.err()}`);
+    throw new Error(`${(e as Error).message}; stderr: ${err}; server: ${s.stderr()}`);
   }
   const stdin = link(`/proc/${client.pid}/fd/0`);
   expect(stdin).toMatch(/^(pipe|socket):/);
@@ -170,88 +138,66 @@ async function checkpointOf(dir: string): Promise<void> {
   expect(fs.statSync(path.join(dir, 'checkpoint.img')).size).toBeGreaterThan(0);
 }
 
-describe.skipIf(!launched)('the pool\'s Sentries: every kind of request confined as a default run', () => {
-  it('a default request (the control: what every other kind must match)', async () => {
-    const s = await startServer();
-    try {
-      const { client, sentry } = await sentryOf(s, ['run', '--via', s.socket, ...TICK]);
-      expectConfined(sentry);
-      await end(client);
-    } finally {
-      await stop(s);
-    }
-  }, 180_000);
+// Each kind of request a ready worker refuses: its flags, and the host files it names
+// (beside what every Sentry holds) that its Sentry may have open.
+const KINDS: Array<{ name: string; flags: () => string[]; handed: (pid: number) => Array<string | RegExp> }> = [
+  { name: 'a default request (the control: what every other kind must match)', flags: () => [], handed: () => [] },
+  {
+    name: 'another sandbox shape (--mount of a root-only directory, --tmpfs, --memory): confined',
+    flags: () => ['--mount', `${scratch}:/x`, '--tmpfs', '/t', '--memory', '256m'],
+    // As a cold `run --memory`: its sandbox cgroup's files (the front made it) and its stubs' statm.
+    handed: (pid) => [new RegExp(`^/sys/fs/cgroup/.*/tssandbox-${pid}/memory\\.[a-z_]+$`), /^\/proc\/\d+\/statm$/],
+  },
+  {
+    name: 'a host file by path (--report in a root-only directory): opened by the front, the Sentry confined',
+    flags: () => ['--report', path.join(scratch, 'report.json')], handed: () => [path.join(scratch, 'report.json')],
+  },
+];
 
-  it('another sandbox shape (--mount of a root-only directory, --tmpfs, --memory): confined, the mount served by the gofer', async () => {
-    const s = await startServer();
-    try {
-      const { client, sentry } = await sentryOf(s, ['run', '--via', s.socket, '--mount', `${scratch}:/x`, '--tmpfs', '/t', '--memory', '256m', '/bin/sh', '-c', 'ls /x; while :; do echo tick; sleep 0.2; done']);
-      // As a cold `run --memory`: its sandbox cgroup's files (the front made it) and its stubs' statm.
-      expectConfined(sentry, [new RegExp(`^/sys/fs/cgroup/.*/tssandbox-${sentry.pid}/memory\\.[a-z_]+$`), /^\/proc\/\d+\/statm$/]);
-      await end(client);
+describe.skipIf(!launched)('the pool\'s Sentries: every kind of request confined as a default run', () => {
+  for (const k of KINDS) {
+    it(k.name, async () => {
+      await withServer([], async (s) => {
+        const { client, sentry } = await sentryOf(s, ['run', '--via', s.socket, ...k.flags(), ...TICK]);
+        expectConfined(sentry, k.handed(sentry.pid));
+        await end(client);
+      });
+    }, 180_000);
+  }
+
+  it('the mount of a root-only directory is served through the gofer', async () => {
+    await withServer([], async (s) => {
       const r = await spawnCollect([process.execPath, BIN, 'run', '--via', s.socket, '--mount', `${scratch}:/x`, '/bin/ls', '/x'], BASE_ENV, { timeoutMs: 90_000 });
       expect(r.stdout, r.stderr).toContain('secret-name');
       expect(r.code, r.stderr).toBe(0);
-    } finally {
-      await stop(s);
-    }
-  }, 240_000);
-
-  it('a host file by path (--report in a root-only directory): opened by the front, the Sentry confined', async () => {
-    const s = await startServer();
-    const report = path.join(scratch, 'report.json');
-    try {
-      const { client, sentry } = await sentryOf(s, ['run', '--via', s.socket, '--report', report, ...TICK]);
-      expectConfined(sentry, [report]);
-      expect(sentry.files).toContain(report);
-      await end(client);
-    } finally {
-      await stop(s);
-    }
+    });
   }, 180_000);
 
   it('--checkpoint-on: the image opened by the front, the Sentry confined, the checkpoint written', async () => {
-    const s = await startServer();
     const dir = path.join(scratch, 'ckpt-via');
-    try {
+    await withServer([], async (s) => {
       const { client, sentry } = await sentryOf(s, ['run', '--via', s.socket, '--checkpoint-on', 'USR2', '--image-path', dir, ...TICK]);
       expectConfined(sentry, [path.join(dir, 'checkpoint.img')]);
       const exited = new Promise((r) => client.once('exit', r));
       client.kill('SIGUSR2'); // passed on to the Sentry, which saves and ends the sandbox
       expect(await exited).toBe(0);
       expect(fs.statSync(path.join(dir, 'checkpoint.img')).size).toBeGreaterThan(0);
-    } finally {
-      await stop(s);
-    }
+    });
   }, 180_000);
 
   const tpl = path.join(scratch, 'tpl');
   let made: Promise<void> | null = null;
   const image = () => (made ??= checkpointOf(tpl));
 
-  it('restore through the pool: the image opened by the front, the Sentry confined', async () => {
-    await image();
-    const dir = tpl;
-    const s = await startServer();
-    try {
-      const { client, sentry } = await sentryOf(s, ['restore', '--via', s.socket, '--image-path', dir]);
-      expectConfined(sentry);
-      await end(client);
-    } finally {
-      await stop(s);
-    }
-  }, 300_000);
-
-  it('serve --template: its workers read the image through the front, confined', async () => {
-    await image();
-    const dir = tpl;
-    const t = await startServer(['--template', dir]);
-    try {
-      const { client, sentry } = await sentryOf(t, ['restore', '--via', t.socket, '--image-path', dir]);
-      expectConfined(sentry);
-      await end(client);
-    } finally {
-      await stop(t);
-    }
-  }, 300_000);
+  // restore --via: a worker started for it (the image opened by its front); --template: every worker's front opens it.
+  for (const [name, extra] of [['restore through the pool', []], ['serve --template', ['--template', tpl]]] as const) {
+    it(`${name}: the image read through the front, the Sentry confined`, async () => {
+      await image();
+      await withServer([...extra], async (s) => {
+        const { client, sentry } = await sentryOf(s, ['restore', '--via', s.socket, '--image-path', tpl]);
+        expectConfined(sentry);
+        await end(client);
+      });
+    }, 300_000);
+  }
 });
