@@ -8,8 +8,10 @@
 // the front does that and hands the Sentry the fds (launch_netns.h); when it cannot, the
 // run keeps the old path.
 // Left out, and why (SECURITY.md section 3 has the list for users):
-//   --checkpoint-on/--image-path   an image the Sentry writes by name when signalled;
 //   --via               no Sentry here: the client only talks to a `serve` pool.
+// --image-path DIR (with --checkpoint-on; `restore`'s; a pool worker's --template): the
+// image DIR/checkpoint.img, which the Sentry writes when signalled or reads at set-up, is
+// opened by the front (made with DIR if missing, not truncated until the checkpoint).
 // --report, --summary=FILE, --record, --pcap and --replay name host files the Sentry
 // writes or reads once at set-up (as its unprivileged uid it may not reach the invoking
 // user's files): the front opens them as the invoking user and hands the fds on
@@ -45,6 +47,7 @@ struct HostFileArg {
   bool write;  // O_WRONLY|O_CREAT|O_TRUNC, as Node's openSync(name, 'w'); else O_RDONLY
   int mode;    // of a file it creates (before the umask), as the Sentry's own open would
   bool pcap;   // opened only in --network user/sandbox (the other modes here have no stack to capture)
+  bool image;  // a checkpoint image to write: O_RDWR|O_CREAT, not truncated, its directory made (0700)
 };
 constexpr int kMaxFiles = 8;
 
@@ -57,6 +60,15 @@ struct PublishArg {
 constexpr int kMaxPublish = 16;
 
 inline bool Is(const char* a, size_t len, const char* name) { return strlen(name) == len && strncmp(a, name, len) == 0; }
+
+// DIR/checkpoint.img (src/snapshot/format.ts IMAGE_FILE), as the Sentry names it (DIR as
+// given, then "/checkpoint.img"); kept for the command line's life. nullptr if too long.
+inline const char* ImageFile(const char* dir) {
+  static char names[2][4200];
+  static int used = 0;
+  if (used == 2 || !*dir || snprintf(names[used], sizeof names[used], "%s/checkpoint.img", dir) >= (int)sizeof names[used]) return nullptr;
+  return names[used++];
+}
 
 // The lowest port an unprivileged process may bind (1024 when it cannot be read).
 inline long UnprivilegedPortStart() {
@@ -138,6 +150,16 @@ inline bool SafeFlag(const char* a, const char* next, bool root, bool* takesValu
     *file = {v, !Is(a, len, "--replay"), pcap ? 0644 : 0666, pcap};  // src/net/stack/pcap.ts: 0644
     return true;
   }
+  if (Is(a, len, "--checkpoint-on")) {
+    *takesValue = !eq;
+    return v != nullptr;  // its signal: the old path's error if bad
+  }
+  if (Is(a, len, "--image-path")) {
+    *takesValue = !eq;
+    const char* img = v ? ImageFile(v) : nullptr;
+    *file = {img, true, 0600, false, true};
+    return img != nullptr;
+  }
   if (Is(a, len, "--memory")) {
     *takesValue = !eq;
     long long n = v ? ParseSize(v) : -1;
@@ -213,16 +235,31 @@ inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfile
   // request the old path would serve otherwise (src/cli/run.ts fitsLaunchedWorker), which
   // then goes to a worker started with TSSANDBOX_USERNS=off. With --template it restores
   // an image it reads by name: the old path.
+  // With --template DIR the front opens its image; a worker started for one request
+  // (`-- run FLAGS…` or `-- restore FLAGS…`, src/server/pool.ts) is judged as that command.
   if (n >= 2 && strcmp(args[0], "__pool-worker") == 0) {
     for (int i = 2; i < n; i++)
       if ((strcmp(args[i], "--reuse") == 0 || strcmp(args[i], "--listen-fd") == 0) && i + 1 < n) i++;
+      else if (strcmp(args[i], "--template") == 0 && i + 1 < n && *nfiles == 0) {
+        const char* img = ImageFile(args[++i]);
+        if (!img) return false;
+        files[(*nfiles)++] = {img, false, 0, false, false};
+      } else if (strcmp(args[i], "--") == 0 && i + 1 < n && *nfiles == 0)
+        return Engage(n - i - 1, args + i + 1, root, files, nfiles, lim, netns, tap, platform, pubs, npubs);
       else return false;
     return true;
   }
-  if (n < 2 || strcmp(args[0], "run") != 0) return false;
+  // `restore --image-path DIR [FLAGS]`: the image opened for reading, the rest as a run's.
+  bool restore = n >= 2 && strcmp(args[0], "restore") == 0;
+  if (n < 2 || (strcmp(args[0], "run") != 0 && !restore)) return false;
   for (int i = 1; i < n; i++) {
     const char* a = args[i];
     bool end = strcmp(a, "--") == 0 || a[0] != '-' || strcmp(a, "-") == 0;  // then the program
+    if (end && restore) return false;  // restore takes no program: the old path's error
+    // restore: its own flags only (src/cli/restore.ts); the image names the sandbox's shape.
+    if (restore && strncmp(a, "--image-path", 12) != 0 && strcmp(a, "--debug") != 0 && strcmp(a, "--strace") != 0 &&
+        strncmp(a, "--platform", 10) != 0)
+      return false;
     if (end) {
       if (*netns || *tap) {
         if (strcmp(mode, "none") != 0 && strcmp(mode, "sandbox") != 0) return false;  // the old path's error
@@ -242,6 +279,7 @@ inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfile
     PublishArg pub = {0, false, -1};
     if (!SafeFlag(a, i + 1 < n ? args[i + 1] : nullptr, root, &takes, &f, &net, lim, netns, tap, &pub)) return false;
     if (takes) i++;
+    if (restore && f.image) f = {f.name, false, 0, false, false};  // read, never made
     if (pub.port) {
       for (int k = 0; k < *npubs; k++)
         if (pubs[k].port == pub.port && pubs[k].udp == pub.udp) return false;  // the old path's EADDRINUSE
@@ -258,7 +296,7 @@ inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfile
     if (*nfiles == kMaxFiles) return false;
     files[(*nfiles)++] = f;
   }
-  return false;
+  return restore && *nfiles == 1;  // its image, once
 }
 
 }  // namespace tss_launch

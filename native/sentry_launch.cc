@@ -185,12 +185,25 @@ int gPlatformCache = -1;
   _exit(errno == ENOENT ? 127 : 126);
 }
 
+// mkdir -p of the directories above file (mode 0700); errors are the open's to tell.
+void MakeParents(const char* file) {
+  char d[4200];
+  if (snprintf(d, sizeof d, "%s", file) >= (int)sizeof d) return;
+  for (char* p = strchr(d + 1, '/'); p; p = strchr(p + 1, '/')) {
+    *p = 0;
+    mkdir(d, 0700);
+    *p = '/';
+  }
+}
+
 // Opens the host files of the command line as the invoking user (before the namespace:
 // unprivileged, the Sentry may not reach them); false when one cannot be (the old path then
 // opens it and says why).
 bool OpenHostFiles() {
   for (; gOpen < gNfiles; gOpen++) {
     int flags = gFiles[gOpen].write ? O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY : O_RDONLY | O_NOCTTY;
+    // A checkpoint image: its directory made as src/snapshot/format.ts openImageForWrite does.
+    if (gFiles[gOpen].image) flags = O_RDWR | O_CREAT | O_NOCTTY, MakeParents(gFiles[gOpen].name);
     gFileFds[gOpen] = open(gFiles[gOpen].name, flags, gFiles[gOpen].mode);
     if (gFileFds[gOpen] < 0) return false;
   }

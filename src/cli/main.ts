@@ -88,7 +88,9 @@ export function main(argv: string[]): void {
     if (v > 0) {
       // `restore --via SOCKET --image-path DIR`: resumed in a ready Sentry of a warm pool.
       const via = argv[v] === '--via' ? argv[v + 1] : argv[v].slice('--via='.length);
-      const rest = argv.slice(1).filter((_, i) => i + 1 !== v && !(argv[v] === '--via' && i + 1 === v + 1));
+      // The image path absolute: a worker in its own user namespace may not enter our directory.
+      const rest = argv.slice(1).filter((_, i) => i + 1 !== v && !(argv[v] === '--via' && i + 1 === v + 1))
+        .map((a, i, all) => (all[i - 1] === '--image-path' && a !== '' ? path.resolve(a) : a.startsWith('--image-path=') && a.length > 13 ? `--image-path=${path.resolve(a.slice(13))}` : a));
       (require('../server/index') as typeof import('../server/index')).viaMain(via, rest, 'restore');
       return;
     }
@@ -200,7 +202,10 @@ function serverCommand(argv: string[]): boolean {
   }
   const opts = parseRunArgs(argv.slice(1)); // bad flags fail here, as in a cold run
   if (opts.via === null) return false;
-  server.viaMain(opts.via, argv.slice(1)); // the worker parses the same flags, --via ignored
+  // The request without --via (before the program): a worker started for it has it on its command line.
+  const flagsEnd = argv.length - 1 - opts.args.length;
+  const rest = argv.slice(1, flagsEnd).filter((a, i, all) => a !== '--via' && !a.startsWith('--via=') && all[i - 1] !== '--via');
+  server.viaMain(opts.via, [...rest, ...argv.slice(flagsEnd)]);
   return true;
 }
 

@@ -8,21 +8,44 @@
 import { parseRunArgs, UsageError } from './args';
 import { poolWorkerMain } from '../server/index';
 import { launchedInOwnUserNs } from '../platform/launched-files';
-import { canServe, fitsLaunchedWorker, keepsSandboxes, prebuildSandbox, runSandbox, setCallerCwd, setReuse } from './run';
-import { prerestoreTemplate, restoreMain, servesTemplate } from './restore';
+import { canServe, fitsLaunchedWorker, keepsSandboxes, prebuildSandbox, refuseHostRoot, runSandbox, setCallerCwd, setReuse } from './run';
+import { namesTemplate, prerestoreTemplate, restoreMain, servesTemplate } from './restore';
 
 export function poolWorker(argv: string[]): void {
   const socket = argv[0];
   let template: string | undefined;
   let reuse = 1;
   let listenFd = -1; // the socket the server made and handed over (src/server/pool.ts)
+  // `-- CMD ARGS…`: started for that one request (one a worker of the pool refused as
+  // needing the host), through the native front with it on its command line, which opened
+  // its host files and made its cgroup as for a cold `run`/`restore` (native/launch_flags.h).
+  let startedFor: { cmd: 'run' | 'restore'; argv: string[] } | null = null;
   for (let i = 1; i < argv.length; i++) {
     if (argv[i] === '--template') template = argv[++i];
     else if (argv[i] === '--reuse') reuse = Math.max(1, Number(argv[++i]) || 1);
     else if (argv[i] === '--listen-fd') listenFd = Number(argv[++i]);
+    else if (argv[i] === '--' && (argv[i + 1] === 'run' || argv[i + 1] === 'restore')) {
+      startedFor = { cmd: argv[i + 1] as 'run' | 'restore', argv: argv.slice(i + 2) };
+      break;
+    }
   }
+  if (startedFor !== null) reuse = 1;
   setReuse(reuse > 1);
-  const build = () => (template !== undefined ? prerestoreTemplate(template) : prebuildSandbox(parseRunArgs(['/bin/true'])));
+  const forRequest = startedFor;
+  // As root outside the front's user namespace (it could not start one for these flags:
+  // a file it cannot open, a source it cannot reach…), such a worker sets the sandbox up
+  // as the old path would, so that its error is the old path's, but runs no guest code.
+  if (forRequest !== null && !launchedInOwnUserNs() && process.getuid?.() === 0) refuseHostRoot();
+  const prebuild = (): boolean => {
+    if (forRequest === null) return prebuildSandbox(parseRunArgs(['/bin/true']));
+    if (forRequest.cmd === 'restore') return true;
+    try {
+      return prebuildSandbox(parseRunArgs(forRequest.argv)); // its own shape, ahead of it
+    } catch {
+      return true; // bad flags: the run says so
+    }
+  };
+  const build = () => (template !== undefined ? prerestoreTemplate(template) : prebuild());
   poolWorkerMain(socket, {
     warm: () => void build(),
     rewarm: build,
@@ -31,7 +54,10 @@ export function poolWorker(argv: string[]): void {
     // the old path would serve alike; the rest goes to a worker on the old path.
     needsHost: (args, cmd) => {
       if (!launchedInOwnUserNs()) return false;
-      if (cmd === 'restore') return true; // an image read by name, as the invoking user
+      // Started for one request: that one (the front judged it), and no other.
+      if (forRequest !== null) return cmd !== forRequest.cmd || args.length !== forRequest.argv.length || args.some((a, i) => a !== forRequest.argv[i]);
+      // An image read by name, as the invoking user (but the template the front opened).
+      if (cmd === 'restore') return !(template !== undefined && namesTemplate(args));
       try {
         return !fitsLaunchedWorker(parseRunArgs(args));
       } catch {

@@ -27,20 +27,31 @@ function stampOf(dir: string): string {
  */
 let held: { dir: string; stamp: string; image: { meta: unknown; payload: Buffer } } | null = null;
 
+/**
+ * The stamp of dir's image now, or, where this Sentry cannot stat it (its own user
+ * namespace, or confined: the front opened the image for it), the held template's.
+ */
+function stampNow(dir: string): string {
+  const now = stampOf(dir);
+  return now === '' && held !== null && held.dir === path.resolve(dir) ? held.stamp : now;
+}
+
 /** A warm pool worker's warm-up with a template (`serve --template DIR`): the image restored up to its resume. */
 export function prerestoreTemplate(dir: string): boolean {
   let image: { meta: unknown; payload: Buffer };
   const abs = path.resolve(dir);
-  const stamp = stampOf(dir);
-  if (held !== null && held.dir === abs && (stamp === '' || stamp === held.stamp)) image = held.image;
+  if (held !== null && held.dir === abs && stampNow(dir) === held.stamp) image = held.image;
   else {
+    let read;
     try {
-      image = readImage(dir);
+      read = readImage(dir);
     } catch {
       return false;
     }
-    held = { dir: abs, stamp, image };
+    image = { meta: read.meta, payload: read.payload };
+    held = { dir: abs, stamp: read.stamp, image };
   }
+  const stamp = held.stamp;
   const meta = image.meta as ImageMeta;
   if (meta?.kind !== 'tssandbox-checkpoint') return false;
   const run = runFlagsOf(meta);
@@ -52,9 +63,14 @@ export function prerestoreTemplate(dir: string): boolean {
 
 /** Reuse: whether `restore ARGS` is of the template this worker holds (and can restore again). */
 export function servesTemplate(args: string[]): boolean {
+  return namesTemplate(args) && keepsSandboxes();
+}
+
+/** Whether `restore ARGS` names the template this worker read. */
+export function namesTemplate(args: string[]): boolean {
   const i = args.indexOf('--image-path');
   const dir = i >= 0 ? args[i + 1] : args.find((a) => a.startsWith('--image-path='))?.slice('--image-path='.length);
-  return held !== null && dir !== undefined && path.resolve(dir) === held.dir && keepsSandboxes();
+  return held !== null && dir !== undefined && path.resolve(dir) === held.dir;
 }
 
 /**
@@ -85,7 +101,7 @@ export function restoreMain(args: string[]): number {
     } else if (a.startsWith('--image-path=')) dir = a.slice('--image-path='.length);
     else flags.push(a);
   }
-  const ready = takePrerestored(path.resolve(dir), stampOf(dir));
+  const ready = takePrerestored(path.resolve(dir), stampNow(dir));
   if (ready) {
     const o = parseRunArgs([...flags, '/restored']);
     Object.assign(o, runFlagsOf(ready.meta));

@@ -180,6 +180,12 @@ export function setReuse(on: boolean): void {
   reusing = on;
 }
 
+/** A pool worker that would run guest code as root in the host's user namespace (src/cli/pool-worker.ts): set-up only. */
+let hostRootRefused = false;
+export function refuseHostRoot(): void {
+  hostRootRefused = true;
+}
+
 /** The client's working directory (a pool worker's request: a confined worker cannot chdir to it). */
 let callerCwd: string | null = null;
 export function setCallerCwd(cwd: string | null): void {
@@ -230,9 +236,11 @@ export function canServe(o: RunOptions): boolean {
  * client's files, which that uid may not reach). Anything else gets a worker on the old
  * path (src/server/pool.ts), never less than before.
  */
+const DEFAULT_PIDS = parseRunArgs(['/bin/true']).pidsLimit;
 export function fitsLaunchedWorker(o: RunOptions): boolean {
   return shapeKey(o) === shapeKey(parseRunArgs(['/bin/true'])) && handedOver(o.ci.report)
-    && (o.ci.summary === '-' || handedOver(o.ci.summary)) && o.ci.policyFile === null && o.checkpointOn === null;
+    && (o.ci.summary === '-' || handedOver(o.ci.summary)) && o.ci.policyFile === null && o.checkpointOn === null
+    && o.pidsLimit === DEFAULT_PIDS; // --pids-limit: the host cgroup the front makes for a worker started for it
 }
 
 /** Reuse: whether this process still keeps what a next sandbox is built on. */
@@ -296,6 +304,8 @@ export function prebuildSandbox(o: RunOptions): boolean {
     if (pid < 0) return false;
     b.stubPid = pid;
     if (kept !== null && kept.key === b.key) kept.stubPid = pid;
+    // The first exec's address space too (not under --memory: the stub's cgroup is joined at start).
+    if (o.memoryLimit === Infinity && !detActive(o.det)) (b.platform as { prepareAddressSpace?(): void }).prepareAddressSpace?.();
     prebuilt = b;
     return true;
   } catch {
@@ -379,6 +389,7 @@ function run(o: RunOptions, restore?: RestoreInput): number {
   s.tracer = tracer;
   b.det?.attach(s);
   const startPlatform = () => {
+    if (hostRootRefused) fail('through a pool this request needs a Sentry with the host\'s privileges (the native front could not start a confined one for its flags): run it without --via', 125);
     const started = b.stubPid || platform.start();
     if (started < 0) fail(`cannot start the sandbox stub (errno ${-started}): ptrace or namespaces unavailable?`, 125);
     if (kept !== null && kept.key === b.key && kept.platform === platform) kept.stubPid = started;

@@ -174,9 +174,11 @@ export function startVia(socketPath: string, argv: string[], opts: ViaOptions = 
           if (ackTimer) clearTimeout(ackTimer);
           ackTimer = null;
           if (x[0] === NAK) {
-            // Refused (a reused worker): the server names another on conn.
+            // Refused: the server names another on conn; one started for this request
+            // (serve.ts `again`) needs the request itself (not its env: the worker gets that).
             worker = null;
             w.destroy();
+            conn.write(JSON.stringify({ op: 'again', cmd: req.cmd ?? 'run', argv: req.argv, cwd: req.cwd }) + '\n');
             return;
           }
           if (x[0] !== ACK) return finish(new ViaError('the pool\'s sandbox did not take the request'));

@@ -55,9 +55,9 @@ export class PoolWorker {
   /** It also accepts on the pool's shared socket (Pool.anySocket): never named to one client. */
   direct = false;
   /**
-   * Started on the old path (TSSANDBOX_USERNS=off: the Sentry in the host's user namespace),
-   * for one request that a worker in its own namespace refused as needing the host's
-   * privileges; never kept ready for others.
+   * Started for one request that a worker in its own namespace refused as needing what it
+   * lacks (HostRequest: the request on its command line, judged by the native front as a
+   * cold run's); never kept ready for others.
    */
   host = false;
   /** Called once when the process exits: its exit code, or the signal that killed it. */
@@ -75,6 +75,19 @@ export class PoolWorker {
   }
 }
 
+/** The client's directory for a worker started for its request, if this process can enter it; else /. */
+function dirOrRoot(d: string): string {
+  try {
+    if (path.isAbsolute(d) && fs.statSync(d).isDirectory()) {
+      fs.accessSync(d, fs.constants.X_OK);
+      return d;
+    }
+  } catch {
+    // gone, or closed to us
+  }
+  return '/';
+}
+
 /** PSS of a process and its descendants (a worker's Gofer and stub) from /proc/PID/smaps_rollup, in bytes. */
 export function pssOf(pid: number): number {
   let n = 0;
@@ -88,8 +101,21 @@ export function pssOf(pid: number): number {
   return n;
 }
 
-/** What a request needs: any ready worker, one that has served nothing, or one on the old path. */
+/** What a request needs: any ready worker, one that has served nothing, or one started for it (HostRequest). */
 export type TakeKind = 'any' | 'fresh' | 'host';
+
+/**
+ * A request a worker in its own user namespace refused as needing what it lacks (another
+ * sandbox shape, a host file by name, an image): the worker started for it has it on its
+ * command line, so that the native front judges it as a cold `run`/`restore`'s (opens its
+ * files, makes its cgroup, its gofer-to-be serving its roots), in the client's directory
+ * (relative paths are the client's).
+ */
+export interface HostRequest {
+  cmd: 'run' | 'restore';
+  argv: string[];
+  cwd: string;
+}
 
 /**
  * Whether worker w may serve a request that waits for kind. A worker on the shared socket
@@ -104,7 +130,8 @@ export type TokenEvent = 'accepted' | 'refused' | 'refused host';
 
 export class Pool {
   private readonly workers = new Set<PoolWorker>();
-  private readonly waiting: Array<{ kind: TakeKind; give: (w: PoolWorker) => void }> = [];
+  /** Requests waiting for a worker; a 'host' one for the worker started for it (owner). */
+  private readonly waiting: Array<{ kind: TakeKind; give: (w: PoolWorker) => void; req?: HostRequest; owner?: PoolWorker | null }> = [];
   private seq = 0;
   private closed = false;
   /** Workers started in all (the tests read it to see refills). */
@@ -154,9 +181,12 @@ export class Pool {
   /** Starts workers until `size` are ready or starting, within the memory cap. */
   refill(): void {
     if (this.closed) return;
-    // A request that needs the host's privileges gets a worker of its own on the old path.
-    const hostOwed = this.waiting.filter((x) => x.kind === 'host').length - this.count('starting', true);
-    for (let i = 0; i < hostOwed; i++) this.spawnOne(true);
+    // A request that needs the host gets a worker of its own, started for it (HostRequest).
+    for (const x of this.waiting) {
+      if (x.kind !== 'host' || x.req === undefined) continue;
+      x.owner = this.spawnOne(true, false, x.req);
+      delete x.req;
+    }
     // With the shared socket, a request that needs a worker of its own (refused by a reused
     // one) gets one started for it, off the shared socket.
     if (this.anyFd >= 0) {
@@ -184,23 +214,24 @@ export class Pool {
     }
   }
 
-  private spawnOne(host = false, direct = !host && this.anyFd >= 0): void {
+  private spawnOne(host = false, direct = !host && this.anyFd >= 0, req?: HostRequest): PoolWorker | null {
     const sock = path.join(this.o.dir, `w${++this.seq}.sock`);
     const [cmd, ...args] = this.o.command;
     // fd 3 is the worker's line to us (a socketpair): "ready", then "accepted". A host
-    // worker serves its one request (no --reuse: it is not kept for others).
-    const workerArgs = host ? (this.o.workerArgs ?? []).filter((a, i, all) => a !== '--reuse' && all[i - 1] !== '--reuse') : (this.o.workerArgs ?? []);
+    // worker serves its one request, which its command line carries (no --reuse, no
+    // --template: it is not kept for others).
+    const workerArgs = req ? ['--', req.cmd, ...req.argv] : (this.o.workerArgs ?? []);
     const cpu = this.spreadCpu();
-    const env = { ...(this.o.env ?? process.env), ...(host ? { TSSANDBOX_USERNS: 'off' } : {}), [POOL_CPU_ENV]: String(cpu), ...(direct ? { [ANY_FD_ENV]: '5' } : {}) };
+    const env = { ...(this.o.env ?? process.env), [POOL_CPU_ENV]: String(cpu), ...(direct ? { [ANY_FD_ENV]: '5' } : {}) };
     // Its socket is made here, in our 0700 directory, and handed over as fd 4: a worker in
     // its own user namespace (another host uid) could not make it there, and a directory
     // open to that uid would be open to every Sentry of it.
     const lfd = serverNative().ociListen(sock);
     if (lfd < 0) {
       this.o.log?.(`cannot make a pool worker's socket ${sock} (errno ${-lfd})`);
-      return;
+      return null;
     }
-    const child = spawn(cmd, [...args, '__pool-worker', sock, '--listen-fd', '4', ...workerArgs], { stdio: ['ignore', 'ignore', 'inherit', 'pipe', lfd, ...(direct ? [this.anyFd] : [])], env });
+    const child = spawn(cmd, [...args, '__pool-worker', sock, '--listen-fd', '4', ...workerArgs], { stdio: ['ignore', 'ignore', 'inherit', 'pipe', lfd, ...(direct ? [this.anyFd] : [])], env, cwd: req ? dirOrRoot(req.cwd) : undefined });
     fs.closeSync(lfd);
     const w = new PoolWorker(child, sock);
     w.host = host;
@@ -219,7 +250,7 @@ export class Pool {
           if (w.state === 'starting') w.pss = pssOf(w.pid);
           w.state = 'ready';
           w.onDone = w.onRefused = w.onAccepted = null;
-          const i = this.waiting.findIndex((x) => fits(w, x.kind));
+          const i = this.waiting.findIndex((x) => fits(w, x.kind) && (!w.host || x.owner === w));
           if (i >= 0) this.hand(w, this.waiting.splice(i, 1)[0].give);
           // Its request is gone (the client left): a worker of one request, or one off the
           // shared socket (only started for a request), is not kept for others.
@@ -250,11 +281,15 @@ export class Pool {
       }
       if (was !== 'busy' && !this.closed && !w.host) this.o.log?.(`pool worker ${w.pid} ended while ${was} (${signal ?? code}): replacing it`);
       w.onExit?.(code, signal);
+      // A worker started for one request that died before it was ready: that request is told (serve.ts give).
+      const mine = w.host ? this.waiting.findIndex((x) => x.owner === w) : -1;
+      if (mine >= 0) this.waiting.splice(mine, 1)[0].give(w);
       // A worker that dies before it is ready (a broken install) is retried slowly, not in a loop.
       if (was === 'starting') setTimeout(() => this.refill(), 1000).unref();
       else this.refill();
     });
     child.on('error', (e) => this.o.log?.(`cannot start a pool worker: ${e.message}`));
+    return w;
   }
 
   /**
@@ -275,13 +310,16 @@ export class Pool {
     this.refill();
   }
 
-  /** A ready worker, now busy (waits for one if none is ready) of that kind (fits). */
-  take(kind: TakeKind = 'any'): Promise<PoolWorker> {
+  /**
+   * A ready worker, now busy (waits for one if none is ready) of that kind (fits); 'host':
+   * one started for req, which it alone is handed.
+   */
+  take(kind: TakeKind = 'any', req?: HostRequest): Promise<PoolWorker> {
     return new Promise((resolve) => {
-      const w = this.ready().find((x) => fits(x, kind));
+      const w = kind === 'host' ? undefined : this.ready().find((x) => fits(x, kind));
       if (w) this.hand(w, resolve);
       else {
-        this.waiting.push({ kind, give: resolve });
+        this.waiting.push({ kind, give: resolve, ...(kind === 'host' && req ? { req } : {}) });
         this.refill();
       }
     });

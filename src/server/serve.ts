@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Pool, type PoolWorker } from './pool';
+import { Pool, type HostRequest, type PoolWorker } from './pool';
 import { flushPhases, phase } from './phases';
 import { TOKEN_RE } from './protocol';
 import { randomBytes } from 'node:crypto';
@@ -144,6 +144,9 @@ export class Tokens {
   }
 }
 
+/** A client's line: a request's argv (`again`) is the longest. */
+const MAX_LINE = 1 << 20;
+
 /** Serves one client connection: a worker for its request, its signals, its status. */
 function serveClient(pool: Pool, tokens: Tokens | null, conn: net.Socket, live: Set<net.Socket>): void {
   live.add(conn);
@@ -208,13 +211,24 @@ function serveClient(pool: Pool, tokens: Tokens | null, conn: net.Socket, live: 
     if (w.onExit) w.onExit = null;
     w.onDone = null;
     if (worker === w) worker = null;
-    pool.take(host ? 'host' : 'fresh').then(give);
+    if (!host) pool.take('fresh').then(give);
+    else if (again !== null) pool.take('host', again).then(give);
+    else hostWanted = true;
   };
+  /**
+   * The request itself (the client's `{"op":"again"}` after a NAK): a worker started for
+   * one that needs the host has it on its command line (pool.ts HostRequest). The client's
+   * word, not the refusing worker's: a Sentry taken over must not choose what the front,
+   * with the host's privileges, opens.
+   */
+  let again: HostRequest | null = null;
+  let hostWanted = false;
   const give = (w: PoolWorker) => {
     if (conn.destroyed) {
       w.kill('SIGKILL');
       return;
     }
+    if (w.state === 'gone') return end({ error: 'the pool could not start a sandbox for this request' });
     bind(w);
     w.onRefused = (host) => refused(w, host);
     conn.write(JSON.stringify({ worker: w.socket, pid: w.pid }) + '\n');
@@ -238,7 +252,7 @@ function serveClient(pool: Pool, tokens: Tokens | null, conn: net.Socket, live: 
   };
   conn.on('data', (d) => {
     buf += d.toString('utf8');
-    if (buf.length > 65536) return conn.destroy();
+    if (buf.length > MAX_LINE) return conn.destroy();
     for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
@@ -260,6 +274,15 @@ function serveClient(pool: Pool, tokens: Tokens | null, conn: net.Socket, live: 
           phase('server.named');
           flushPhases();
         } else pool.take().then(give);
+      } else if (m.op === 'again' && asked) {
+        if (again !== null) continue; // a second refusal: the request is the same
+        const r = m as { cmd?: unknown; argv?: unknown; cwd?: unknown };
+        if ((r.cmd !== 'run' && r.cmd !== 'restore') || !Array.isArray(r.argv) || !r.argv.every((a) => typeof a === 'string') || typeof r.cwd !== 'string') return end({ error: 'malformed request' });
+        again = { cmd: r.cmd, argv: r.argv as string[], cwd: r.cwd };
+        if (hostWanted) {
+          hostWanted = false;
+          pool.take('host', again).then(give);
+        }
       } else if (m.op === 'watch' && !asked && tokens && typeof m.token === 'string' && TOKEN_RE.test(m.token)) {
         asked = true;
         watch(m.token);

@@ -13,6 +13,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { launchedFile } from '../platform/launched-files';
 
 /**
  * 2: timerfds, timer_create timers and sockets (a version-1 reader would not know them).
@@ -64,6 +65,9 @@ export class PayloadWriter {
  * it may not open paths then). An image already there stays as it is until then.
  */
 export function openImageForWrite(dir: string): number {
+  // A Sentry in its own user namespace may not reach DIR: the native front opened it (native/launch_flags.h).
+  const given = launchedFile(`${dir}/${IMAGE_FILE}`);
+  if (given !== undefined) return given;
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, IMAGE_FILE);
   try {
@@ -96,11 +100,25 @@ export function writeImage(fd: number, meta: object, payload: PayloadWriter): { 
   return { bytes: HEAD + m.length + z.length };
 }
 
-export function readImage(dir: string): { meta: unknown; payload: Buffer } {
+/**
+ * The image of DIR, checked, and its file's identity (size, mtime, inode: a template
+ * restored ahead is used only while the file is the same). Read from the fd the native
+ * front opened for it when there is one (a Sentry in its own user namespace may not reach
+ * DIR), else by path.
+ */
+export function readImage(dir: string): { meta: unknown; payload: Buffer; stamp: string } {
   const file = path.join(dir, IMAGE_FILE);
   let b: Buffer;
+  let stamp = '';
   try {
-    b = fs.readFileSync(file);
+    const fd = launchedFile(`${dir}/${IMAGE_FILE}`) ?? fs.openSync(file, 'r');
+    try {
+      const st = fs.fstatSync(fd);
+      stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
+      b = fs.readFileSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new SnapshotError(code === 'ENOENT' ? `--image-path ${dir}: no checkpoint image there` : `--image-path ${dir}: ${code ?? (e as Error).message}`);
@@ -123,5 +141,5 @@ export function readImage(dir: string): { meta: unknown; payload: Buffer } {
   } catch {
     throw new SnapshotError(`${file}: image corrupted (undecodable)`);
   }
-  return { meta, payload };
+  return { meta, payload, stamp };
 }

@@ -3,7 +3,7 @@
 // through the native front like a cold `run` (src/server/pool.ts, native/launch_flags.h):
 // unprivileged outside, the gofer outside as root. A request that needs what such a
 // worker lacks (a memory cgroup, a host file by name, another filesystem shape) is refused
-// before anything is built and served by a worker started on the old path, as before.
+// before anything is built and served by a worker started for it through the front.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
@@ -114,7 +114,7 @@ describe.skipIf(!launched)('serve: pool workers through the front', () => {
     }
   }, 120_000);
 
-  it('a request needing the host (a memory cgroup, a report file in a root-only directory) goes to a worker on the old path; the launched one stays ready, unbuilt', async () => {
+  it('a request a ready worker cannot serve (a memory cgroup, a report file in a root-only directory) goes to a worker started for it through the front, unprivileged too; the ready one stays ready, unbuilt', async () => {
     const s = await startServer();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-upool-report-'));
     fs.chmodSync(dir, 0o700);
@@ -123,14 +123,13 @@ describe.skipIf(!launched)('serve: pool workers through the front', () => {
       const client = spawn(process.execPath, [BIN, 'run', '--via', s.socket, '--memory', '256m', '/bin/sh', '-c', 'echo ready; read x; echo done'], { env: BASE_ENV, stdio: ['pipe', 'pipe', 'pipe'] });
       cleanups.push(() => client.kill('SIGKILL'));
       await stdoutShows(client, 'ready', 60_000);
-      // The request's Sentry: a worker other than the launched one, root in the host's namespace.
-      // (The pool refilled while the launched one held the request: that one is unprivileged too.)
-      const host = s.workers().filter((p) => uids(p)[0] === 0);
+      // The request's Sentry: a worker started for it (the request on its command line),
+      // unprivileged in its own namespace as every other (test/escape/pool-confinement.test.ts).
+      const host = s.workers().filter((p) => cmdline(p).includes(' -- run '));
       expect(host.length).toBe(1);
       expect(host[0]).not.toBe(w);
-      expect(uids(host[0])).toEqual([0, 0, 0, 0]);
-      expect(fs.readlinkSync(`/proc/${host[0]}/ns/user`)).toBe(hostUserNs);
-      for (const p of s.workers().filter((x) => x !== host[0])) expect(uids(p)).toEqual([0, 1, 2, 3].map(() => 0x70000000 + p));
+      expect(fs.readlinkSync(`/proc/${host[0]}/ns/user`)).not.toBe(hostUserNs);
+      for (const p of s.workers()) expect(uids(p)).toEqual([0, 1, 2, 3].map(() => 0x70000000 + p));
       expect(s.workers()).toContain(w); // refused before it built anything: still the pool's
       client.stdin!.end('\n');
       expect(await new Promise((r) => client.on('exit', r))).toBe(0);

@@ -45,6 +45,21 @@ describe('run --via: the same as a cold run', () => {
     expectSame(cold, await via(s, ['--pids-limit', 'x', '/bin/true']));
   });
 
+  // Each refused by a ready worker and served by one started for it (src/server/pool.ts
+  // HostRequest): as a cold run, errors included (a source the front cannot reach: the
+  // old path's set-up error, no guest code run).
+  for (const args of [
+    ['--tmpfs', '/t', '/bin/sh', '-c', 'echo x > /t/f; cat /t/f'],
+    ['--pids-limit', '50', '/bin/sh', '-c', 'echo $((6*7))'],
+    ['--mount', '/etc:/x', '/bin/sh', '-c', 'test -f /x/passwd && echo bound'],
+    ['--root', '/nonexistent-tss-root', '/bin/true'],
+    ['--mount', '/nonexistent-tss-src:/x', '/bin/true'],
+  ]) {
+    it(`a request a ready worker refuses: ${args.slice(0, 2).join(' ')}`, async () => {
+      expectSame(await runSandbox(args), await via(s, args));
+    }, 90_000);
+  }
+
   it('concurrent requests (more than the pool holds)', async () => {
     const rs = await Promise.all(Array.from({ length: 6 }, (_, i) => via(s, ['/bin/sh', '-c', `echo req ${i}; exit ${i}`])));
     rs.forEach((r, i) => {
