@@ -305,7 +305,7 @@ export function prebuildSandbox(o: RunOptions): boolean {
     b.stubPid = pid;
     if (kept !== null && kept.key === b.key) kept.stubPid = pid;
     // The first exec's address space too (not under --memory: the stub's cgroup is joined at start).
-    if (o.memoryLimit === Infinity && !detActive(o.det)) (b.platform as { prepareAddressSpace?(): void }).prepareAddressSpace?.();
+    if (o.memoryLimit === Infinity && !detActive(o.det)) b.platform.prepareAddressSpace?.();
     prebuilt = b;
     return true;
   } catch {

@@ -35,6 +35,8 @@ export interface Platform {
    * -errno with nothing changed (the caller then makes a new address space).
    */
   recycleAddressSpace?(ctx: number): number;
+  /** Optional: makes the next newAddressSpace's result now (a warm pool worker, between requests). */
+  prepareAddressSpace?(): void;
   /** A new stopped thread sharing ctx's address space. */
   newThread(ctx: number): number;
   /** Runs a memory-management syscall (mmap, munmap, mprotect, mremap, madvise) in stopped ctx. */
