@@ -306,13 +306,8 @@ export class Stack {
     if (!nic.up) return void nic.stats.rxDropped++;
     this.mib.ipInReceives++;
     if (nic.loopback) {
+      // Captured once, when sent (linkOutput), as a capture on Linux's lo shows each packet.
       this.rxCsumTrusted = true;
-      if (this.pcap) {
-        const f = Buffer.alloc(len + ETH_HLEN);
-        writeEth(f, 0, nic.link.mac, nic.link.mac, b[off] >> 4 === 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4);
-        b.copy(f, ETH_HLEN, off, off + len);
-        this.pcap.frame(f, 0, f.length);
-      }
       if (b[off] >> 4 === 6) ip6Input(this, nic, b, off, len);
       else ip4Input(this, nic, b, off, len);
       return;
