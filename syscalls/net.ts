@@ -440,7 +440,8 @@ export function sendmsg(t: Task, fd: number, msg: number, flags: number): number
 function doRecv(t: Task, s: SocketFile, segs: Seg[], flags: number, meta: RecvMeta): number {
   if (flags & C.MSG_OOB && !s.passesOobFlags) return s.domain === C.AF_UNIX ? -E.EOPNOTSUPP : -E.EINVAL;
   if (flags & C.MSG_ERRQUEUE && !s.passesOobFlags) return -E.EAGAIN;
-  const nonblock = isNonblock(s, flags);
+  // Urgent data and the error queue are never waited for (tcp_recv_urg, ip_recv_error: EAGAIN).
+  const nonblock = isNonblock(s, flags) || (flags & (C.MSG_OOB | C.MSG_ERRQUEUE)) !== 0;
   const st = callState(t, nonblock ? 0 : s.rcvTimeoNs);
   const total = totalLen(segs);
   const stream = s.type === C.SOCK_STREAM;
