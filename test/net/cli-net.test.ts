@@ -91,6 +91,38 @@ describe('--network', () => {
     }
   }, 90_000);
 
+  it('/proc/net/{tcp6,udp,udp6,unix,dev,snmp} and ss -tanp inside show the sandbox\'s sockets as Linux formats them', async () => {
+    const code = [
+      'import socket, subprocess',
+      't4 = socket.socket(); t4.bind(("127.0.0.1", 8081)); t4.listen()',
+      't6 = socket.socket(socket.AF_INET6); t6.bind(("::1", 8082)); t6.listen()',
+      'u4 = socket.socket(type=socket.SOCK_DGRAM); u4.bind(("127.0.0.1", 8083))',
+      'u6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u6.bind(("::1", 8084))',
+      'ux = socket.socket(socket.AF_UNIX); ux.bind("/tmp/intro.sock"); ux.listen()',
+      'ud = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); ud.bind(b"\\0intro")',
+      'c = socket.create_connection(("127.0.0.1", 8081)); a, _ = t4.accept(); c.sendall(b"x" * 10)',
+      'for f in ["tcp6", "udp", "udp6", "unix", "dev", "snmp"]: print("==", f); print(open("/proc/net/" + f).read())',
+      'print("== ss"); print(subprocess.run(["ss", "-tanpH"], capture_output=True, text=True).stdout)',
+    ].join('\n');
+    const r = await runCli(['run', '--network=sandbox', '--', '/usr/bin/python3', '-c', code], { timeoutMs: 60_000 });
+    expect(r.stderr).toBe('');
+    const part = (name: string) => r.stdout.split(`== ${name}\n`)[1].split('\n==')[0];
+    expect(part('tcp6')).toMatch(/^ +0: 0{24}01000000:1F92 0{32}:0000 0A /m);
+    expect(part('udp')).toMatch(/^ +0: 0100007F:1F93 00000000:0000 07 /m);
+    expect(part('udp6')).toMatch(/^ +0: 0{24}01000000:1F94 0{32}:0000 07 /m);
+    const unix = part('unix');
+    expect(unix).toMatch(/^Num {7}RefCount Protocol Flags {4}Type St Inode Path\n/);
+    expect(unix).toMatch(/^0{16}: 00000002 00000000 00010000 0001 01 +\d+ \/tmp\/intro\.sock$/m);
+    expect(unix).toMatch(/^0{16}: 00000002 00000000 00000000 0002 01 +\d+ @intro$/m);
+    expect(part('dev')).toMatch(/^ +lo: +\d+ +\d+ /m);
+    const tcp = part('snmp').split('\n').filter((l) => l.startsWith('Tcp:')).map((l) => l.split(' '));
+    expect(tcp[1][tcp[0].indexOf('CurrEstab')]).toBe('2');
+    const ss = part('ss');
+    expect(ss, ss).toMatch(/^LISTEN +0 +\d+ +127\.0\.0\.1:8081 +0\.0\.0\.0:\* +users:\(\("python3",pid=1,fd=\d+\)\) *$/m);
+    expect(ss, ss).toMatch(/^ESTAB +10 +0 +127\.0\.0\.1:8081 +127\.0\.0\.1:\d+ +users:\(\("python3",pid=1,fd=\d+\)\) *$/m);
+    expect(ss, ss).toMatch(/^LISTEN +0 +\d+ +\[::1\]:8082 /m);
+  }, 90_000);
+
   it('--dns and --hostname: resolv.conf and hosts inside, the host\'s files untouched', async () => {
     const before = [readFileSync('/etc/resolv.conf', 'utf8'), readFileSync('/etc/hosts', 'utf8')];
     const r = await runCli(['run', '--dns', '192.0.2.53', '--dns', '2001:db8::53', '--hostname', 'box1', '--', '/bin/cat', '/etc/resolv.conf', '/etc/hosts'], { timeoutMs: 60_000 });
