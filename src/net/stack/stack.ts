@@ -85,6 +85,12 @@ export class Stack {
   l4Hook: ((nic: Nic, proto: number, v6: boolean, b: Buffer, off: number, len: number, ipOff: number, src: Addr, dst: Addr) => boolean) | null = null;
   /** Raw sockets' copy of every packet (set by src/net/icmp-socket.ts while any exists). */
   rawInput: ((proto: number, v6: boolean, b: Buffer, ipOff: number, off: number, len: number, src: Addr) => void) | null = null;
+  /** Packet sockets' view of every frame (set by src/net/packet-socket.ts while any exists). */
+  packetTap: ((nic: Nic, b: Buffer, off: number, len: number, outgoing: boolean) => void) | null = null;
+  /** Who must see frames as the wire carries them (whole checksums, no GSO super-frames). */
+  get wantsWireFrames(): boolean {
+    return this.pcap !== null || this.rawInput !== null || this.packetTap !== null;
+  }
   /** Ping (ICMP echo) replies go here: set by the socket layer. */
   onEchoReply: ((v6: boolean, b: Buffer, off: number, len: number, src: Addr) => void) | null = null;
   /** Counters for /proc/net/snmp and /proc/net/netstat (tcpTimeouts..: TcpExt's; tcpRackFirst: first losses RACK found, ours). */
@@ -204,6 +210,11 @@ export class Stack {
     if (nic.loopback) {
       writeEth(b, off - ETH_HLEN, nic.link.mac, nic.link.mac, type);
       this.pcap?.frame(b, off - ETH_HLEN, len + ETH_HLEN);
+      if (this.packetTap !== null) {
+        // lo: a packet socket sees it leave and arrive.
+        this.packetTap(nic, b, off - ETH_HLEN, len + ETH_HLEN, true);
+        this.packetTap(nic, b, off - ETH_HLEN, len + ETH_HLEN, false);
+      }
       this.linkSend(nic, b, off, len);
       nic.stats.txPackets++;
       nic.stats.txBytes += len;
@@ -239,6 +250,7 @@ export class Stack {
 
   sendFrame(nic: Nic, b: Buffer, off: number, len: number): number {
     this.pcap?.frame(b, off, len);
+    this.packetTap?.(nic, b, off, len, true);
     if (this.txPartial > 0) nic.link.send(b, off, len, this.txPartial);
     else this.linkSend(nic, b, off, len);
     nic.stats.txPackets++;
@@ -247,6 +259,18 @@ export class Stack {
   }
 
   /** link.send, or the tx buffer itself given to a link that takes it (no copy). */
+  /** A packet socket's frame (Ethernet header included) out of nic; on lo, an IP one comes back in. */
+  sendRawFrame(nic: Nic, f: Buffer): void {
+    if (!nic.loopback) return void this.sendFrame(nic, f, 0, f.length);
+    this.pcap?.frame(f, 0, f.length);
+    this.packetTap?.(nic, f, 0, f.length, true);
+    this.packetTap?.(nic, f, 0, f.length, false);
+    const type = f.readUInt16BE(12);
+    if (type === ETHERTYPE_IPV4 || type === ETHERTYPE_IPV6) nic.link.send(f, ETH_HLEN, f.length - ETH_HLEN);
+    nic.stats.txPackets++;
+    nic.stats.txBytes += f.length - ETH_HLEN;
+  }
+
   private linkSend(nic: Nic, b: Buffer, off: number, len: number): void {
     const link = nic.link;
     if (this.txGive && b === this.tx && link.sendOwned !== undefined) {
@@ -313,6 +337,7 @@ export class Stack {
       return;
     }
     this.pcap?.frame(b, off, len);
+    this.packetTap?.(nic, b, off, len, false);
     if (len < ETH_HLEN) return;
     // Frames for another host (promiscuous veth peers) are not ours.
     const d0 = b[off];

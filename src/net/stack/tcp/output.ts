@@ -102,7 +102,7 @@ export function sendSeg(ep: TcpEndpoint, seq: number, flags: number, dataLen: nu
   // data only: pure ACKs so sent stalled transfers); else whole. A capture or a raw
   // socket sees whole checksums.
   const link = path.nic.link;
-  const exact = s.pcap !== null || s.rawInput !== null;
+  const exact = s.wantsWireFrames;
   let partial = 0;
   if (exact || link.csumOffload?.() !== true) {
     const ps = pseudoSum(path.src, ep.remote, IPPROTO_TCP, len, ep.v6);
@@ -137,7 +137,7 @@ function segmentLimit(ep: TcpEndpoint): number {
   const path = ep.path;
   const gso = path?.nic.link.gso;
   // Urgent data goes in wire-sized segments: each carries its own pointer.
-  if (gso === undefined || gso <= 0 || ep.sndUrgent || ep.stack.pcap !== null || ep.stack.rawInput !== null) return ep.mss;
+  if (gso === undefined || gso <= 0 || ep.sndUrgent || ep.stack.wantsWireFrames) return ep.mss;
   const room = Math.min(gso, 0xffff - 20 - 60);
   return Math.max(ep.mss, Math.floor(room / ep.mss) * ep.mss);
 }
