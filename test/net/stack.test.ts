@@ -457,6 +457,39 @@ function fragNeeded(f: Buffer, mtu: number): Buffer {
   return out;
 }
 
+describe('TCP send and ACK timing (fake clock)', () => {
+  it('Nagle holds a small segment while one is unacknowledged; TCP_NODELAY sends it at once; a lone segment is ACKed after the delayed-ACK timeout, a second one at once', () => {
+    const { clock, a, b, wa, wb } = pair();
+    const { c, s } = connectPair(clock, a, b, B4, 2);
+    let t0 = clock.now;
+    const log: string[] = [];
+    const at = () => Math.round((clock.now - t0) / 1e6);
+    wa.lossy = (f) => {
+      if (payload(f) > 0) log.push(`data ${payload(f)} @${at()}`);
+      return false;
+    };
+    wb.lossy = (f) => {
+      if (f.readUInt16BE(12) === 0x0800 && f[23] === 6 && payload(f) === 0) log.push(`ack @${at()}`);
+      return false;
+    };
+    s.quickAcks = 0; // past the connection's start (Linux's quick-ACK mode ACKs its first segments at once)
+    c.write(Buffer.from('x'), true, false);
+    c.write(Buffer.from('y'), true, false);
+    expect(log).toEqual(['data 1 @0']); // 'y' waits for the ACK of 'x'
+    clock.run(() => s.recvQ.bytes === 2 && c.sndUna === c.sndMax);
+    // The lone 'x' is ACKed when the 40 ms delayed-ACK timer runs out; that ACK releases 'y'.
+    expect(log).toEqual(['data 1 @0', 'ack @40', 'data 1 @40', 'ack @80']);
+    log.length = 0;
+    t0 = clock.now;
+    c.nodelay = true;
+    c.write(Buffer.from('p'), true, false);
+    c.write(Buffer.from('q'), true, false);
+    clock.run(() => s.recvQ.bytes === 4 && c.sndUna === c.sndMax);
+    // TCP_NODELAY: both at once; the second segment unACKed is ACKed at once.
+    expect(log).toEqual(['data 1 @0', 'data 1 @0', 'ack @0']);
+  });
+});
+
 describe('TCP segment sizes', () => {
   it('MSS clamping: each side sends no more than the smaller link allows; TCP_MAXSEG lowers what is advertised', () => {
     const { clock, a, b, wa, wb } = unevenPair(1280);

@@ -1,7 +1,7 @@
 /* TCP urgent data over loopback (v4 and v6), against Linux: send(MSG_OOB), reads that stop
  * at the mark, SIOCATMARK, recv(MSG_OOB) (with MSG_PEEK, twice, with no room), POLLPRI,
  * a read past the mark, SO_OOBINLINE, a newer mark replacing an unread one, and the
- * errors (EINVAL with no urgent byte, ENOTCONN on a listener). */
+ * errors (EINVAL with no urgent byte, ENOTCONN on a listener); MSG_ERRQUEUE never waits. */
 #define _GNU_SOURCE
 #include "common.h"
 #include <arpa/inet.h>
@@ -138,8 +138,10 @@ static void run(int family) {
   oob("inline", 0, 1);
   rd("inline 2");
 
-  /* The listener has no connection. */
   char c;
+  /* A blocking socket's error queue is empty: at once EAGAIN, no wait (ip_recv_error). */
+  EXPECT_ERR("MSG_ERRQUEUE", recv(srv, &c, 1, MSG_ERRQUEUE), EAGAIN);
+  /* The listener has no connection. */
   EXPECT_ERR("oob on a listener", recv(lst, &c, 1, MSG_OOB), ENOTCONN);
   SHOW("empty oob send", send(cli, "", 0, MSG_OOB));
   unpair();
