@@ -81,6 +81,14 @@ static void oob(const char *what, int flags, size_t room) {
   else printf("%s: oob %zd '%.*s'%s%s\n", what, n, (int)n, b, m.msg_flags & MSG_OOB ? " MSG_OOB" : "", m.msg_flags & MSG_TRUNC ? " MSG_TRUNC" : "");
 }
 
+/* Sends before, then the urgent byte with MSG_OOB, then after; waits until all is acknowledged. */
+static void urgent(const char *before, const char *byte, const char *after) {
+  send(cli, before, strlen(before), 0);
+  send(cli, byte, 1, MSG_OOB);
+  send(cli, after, strlen(after), 0);
+  await();
+}
+
 static void run(int family) {
   printf("-- family %s\n", family == AF_INET ? "inet" : "inet6");
   pair(family);
@@ -107,18 +115,13 @@ static void run(int family) {
   rd("empty");
 
   /* Read past the mark: the urgent byte is skipped, then gone. */
-  send(cli, "xy", 2, 0);
-  send(cli, "#", 1, MSG_OOB);
-  send(cli, "z", 1, 0);
-  await();
+  urgent("xy", "#", "z");
   rd("past 1");
   rd("past 2");
   oob("past", 0, 1);
 
   /* A second urgent byte before the first is read: only the newer one is urgent. */
-  send(cli, "a", 1, 0);
-  send(cli, "1", 1, MSG_OOB);
-  send(cli, "b", 1, 0);
+  urgent("a", "1", "b");
   send(cli, "2", 1, MSG_OOB);
   await();
   rd("two marks 1");
@@ -128,10 +131,7 @@ static void run(int family) {
   /* SO_OOBINLINE: the byte stays in the stream; reads still stop at the mark. */
   int one = 1;
   SHOW("SO_OOBINLINE", setsockopt(srv, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one));
-  send(cli, "12", 2, 0);
-  send(cli, "3", 1, MSG_OOB);
-  send(cli, "45", 2, 0);
-  await();
+  urgent("12", "3", "45");
   inq("inline");
   rd("inline 1");
   mark("inline");
