@@ -91,7 +91,7 @@ describe('--network', () => {
     }
   }, 90_000);
 
-  it('/proc/net/{tcp6,udp,udp6,unix,dev,snmp} and ss -tanp inside show the sandbox\'s sockets as Linux formats them', async () => {
+  it('/proc/net/{tcp6,udp,udp6,unix,dev,snmp} (Ip, Icmp, IcmpMsg after a ping) and ss -tanp inside show the sandbox\'s sockets as Linux formats them', async () => {
     const code = [
       'import socket, subprocess',
       't4 = socket.socket(); t4.bind(("127.0.0.1", 8081)); t4.listen()',
@@ -101,6 +101,7 @@ describe('--network', () => {
       'ux = socket.socket(socket.AF_UNIX); ux.bind("/tmp/intro.sock"); ux.listen()',
       'ud = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); ud.bind(b"\\0intro")',
       'c = socket.create_connection(("127.0.0.1", 8081)); a, _ = t4.accept(); c.sendall(b"x" * 10)',
+      'subprocess.run(["/usr/bin/busybox", "ping", "-c", "1", "127.0.0.1"], capture_output=True)',
       'for f in ["tcp6", "udp", "udp6", "unix", "dev", "snmp"]: print("==", f); print(open("/proc/net/" + f).read())',
       'print("== ss"); print(subprocess.run(["ss", "-tanpH"], capture_output=True, text=True).stdout)',
     ].join('\n');
@@ -115,8 +116,21 @@ describe('--network', () => {
     expect(unix).toMatch(/^0{16}: 00000002 00000000 00010000 0001 01 +\d+ \/tmp\/intro\.sock$/m);
     expect(unix).toMatch(/^0{16}: 00000002 00000000 00000000 0002 01 +\d+ @intro$/m);
     expect(part('dev')).toMatch(/^ +lo: +\d+ +\d+ /m);
-    const tcp = part('snmp').split('\n').filter((l) => l.startsWith('Tcp:')).map((l) => l.split(' '));
-    expect(tcp[1][tcp[0].indexOf('CurrEstab')]).toBe('2');
+    const snmp = part('snmp').trim().split('\n');
+    const grp = (g: string) => {
+      const [names, vals] = snmp.filter((l) => l.startsWith(`${g}:`)).map((l) => l.split(' ').slice(1));
+      return Object.fromEntries(names.map((n, i) => [n, vals[i]]));
+    };
+    // Linux 6.1's groups and fields (the kernel the sandbox reports), in its order.
+    expect(snmp.map((l) => l.split(':')[0])).toEqual(['Ip', 'Ip', 'Icmp', 'Icmp', 'IcmpMsg', 'IcmpMsg', 'Tcp', 'Tcp', 'Udp', 'Udp', 'UdpLite', 'UdpLite']);
+    expect(snmp[0]).toBe('Ip: Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams InUnknownProtos InDiscards InDelivers OutRequests OutDiscards OutNoRoutes ReasmTimeout ReasmReqds ReasmOKs ReasmFails FragOKs FragFails FragCreates');
+    expect(snmp[2]).toBe('Icmp: InMsgs InErrors InCsumErrors InDestUnreachs InTimeExcds InParmProbs InSrcQuenchs InRedirects InEchos InEchoReps InTimestamps InTimestampReps InAddrMasks InAddrMaskReps OutMsgs OutErrors OutDestUnreachs OutTimeExcds OutParmProbs OutSrcQuenchs OutRedirects OutEchos OutEchoReps OutTimestamps OutTimestampReps OutAddrMasks OutAddrMaskReps');
+    // One ping of 127.0.0.1: an echo and its reply, each sent and received.
+    expect(grp('Icmp')).toMatchObject({ InMsgs: '2', OutMsgs: '2', InEchos: '1', InEchoReps: '1', OutEchos: '1', OutEchoReps: '1' });
+    expect(grp('IcmpMsg')).toEqual({ InType0: '1', InType8: '1', OutType0: '1', OutType8: '1' });
+    expect(Number(grp('Ip').InReceives)).toBeGreaterThanOrEqual(Number(grp('Ip').InDelivers));
+    expect(Number(grp('Ip').InDelivers)).toBeGreaterThan(0);
+    expect(grp('Tcp').CurrEstab).toBe('2');
     const ss = part('ss');
     expect(ss, ss).toMatch(/^LISTEN +0 +\d+ +127\.0\.0\.1:8081 +0\.0\.0\.0:\* +users:\(\("python3",pid=1,fd=\d+\)\) *$/m);
     expect(ss, ss).toMatch(/^ESTAB +10 +0 +127\.0\.0\.1:8081 +127\.0\.0\.1:\d+ +users:\(\("python3",pid=1,fd=\d+\)\) *$/m);

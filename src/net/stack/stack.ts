@@ -95,8 +95,12 @@ export class Stack {
   onEchoReply: ((v6: boolean, b: Buffer, off: number, len: number, src: Addr) => void) | null = null;
   /** Counters for /proc/net/snmp and /proc/net/netstat (tcpTimeouts..: TcpExt's; tcpRackFirst: first losses RACK found, ours). */
   readonly mib = {
-    ipInReceives: 0, ipOutRequests: 0, tcpActiveOpens: 0, tcpPassiveOpens: 0, tcpRetransSegs: 0, tcpInSegs: 0, tcpOutSegs: 0, tcpOutRsts: 0, udpInDatagrams: 0, udpOutDatagrams: 0, udpNoPorts: 0,
+    ipInReceives: 0, ipInHdrErrors: 0, ipInDelivers: 0, ipOutRequests: 0, tcpActiveOpens: 0, tcpPassiveOpens: 0, tcpRetransSegs: 0, tcpInSegs: 0, tcpOutSegs: 0, tcpOutRsts: 0, udpInDatagrams: 0, udpOutDatagrams: 0, udpNoPorts: 0,
     tcpTimeouts: 0, tcpLossProbes: 0, tcpSackRecovery: 0, tcpRackFirst: 0,
+    icmpInErrors: 0, icmpInCsumErrors: 0,
+    /** ICMP (IPv4) messages by type, received and sent (Icmp and IcmpMsg of /proc/net/snmp). */
+    icmpIn: new Array<number>(256).fill(0),
+    icmpOut: new Array<number>(256).fill(0),
   };
 
   constructor(readonly clock: Clock) {
@@ -198,8 +202,12 @@ export class Stack {
   }
 
   sendOn(p: PathInfo, dst: Addr, proto: number, l4len: number, ttl: number, tos: number, df: boolean): number {
-    this.mib.ipOutRequests++;
-    if (isV4(dst)) return ip4Output(this, p.nic, p.nextHop, p.src, dst, proto, l4len, ttl, tos, df);
+    if (isV4(dst)) {
+      // /proc/net/snmp's Ip and Icmp groups are IPv4's (IPv6 has snmp6).
+      this.mib.ipOutRequests++;
+      if (proto === IPPROTO_ICMP) this.mib.icmpOut[this.tx[this.l4Off(false)]]++;
+      return ip4Output(this, p.nic, p.nextHop, p.src, dst, proto, l4len, ttl, tos, df);
+    }
     return ip6Output(this, p.nic, p.nextHop, p.src, dst, proto, l4len, ttl, tos);
   }
 
@@ -328,7 +336,6 @@ export class Stack {
     nic.stats.rxPackets++;
     nic.stats.rxBytes += len;
     if (!nic.up) return void nic.stats.rxDropped++;
-    this.mib.ipInReceives++;
     if (nic.loopback) {
       // Captured once, when sent (linkOutput), as a capture on Linux's lo shows each packet.
       this.rxCsumTrusted = true;
@@ -369,6 +376,7 @@ export class Stack {
 
   deliverL4(nic: Nic, proto: number, v6: boolean, b: Buffer, off: number, len: number, ipOff: number, src: Addr, dst: Addr): void {
     if (this.l4Hook !== null && this.l4Hook(nic, proto, v6, b, off, len, ipOff, src, dst)) return;
+    if (!v6) this.mib.ipInDelivers++;
     if (this.rawInput !== null) this.rawInput(proto, v6, b, ipOff, off, len, src);
     if (proto === IPPROTO_TCP) return this.tcp.input(nic, v6, b, off, len, src, dst);
     if (proto === IPPROTO_UDP) {
