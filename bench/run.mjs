@@ -6,6 +6,7 @@
 //   npm run bench -- --quick      fewer repetitions
 //   npm run bench -- --json       machine-readable results on stdout
 //   npm run bench -- --only getppid,true
+//   npm run bench -- --only net   the network rows (issue 9)
 //   npm run bench -- --only pool  the warm pool rows alone (density: those and the rest of bench/density.mjs)
 //   npm run bench -- --pin-peers  run runsc and proot under `taskset -c 0` as well
 //                                 (tssandbox's ptrace platform pins itself to one CPU)
@@ -41,7 +42,9 @@ const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
 const JSON_OUT = args.includes('--json');
 const onlyIdx = args.indexOf('--only');
-const ONLY = onlyIdx >= 0 ? new Set(args[onlyIdx + 1].split(',')) : null;
+// `--only net`: the network rows (loopback stream and connect, HTTP, the mode rows of bench/net.mjs).
+const NET_ROWS = ['tcp-stream', 'tcp-connect', 'http', ...['host', 'user', 'veth'].flatMap((m) => [`net-${m}-send`, `net-${m}-recv`])];
+const ONLY = onlyIdx >= 0 ? new Set(args[onlyIdx + 1].split(',').flatMap((r) => (r === 'net' ? NET_ROWS : [r]))) : null;
 const PIN_PEERS = args.includes('--pin-peers');
 const platIdx = args.indexOf('--platforms');
 const TSS_PLATFORMS = platIdx >= 0 ? args[platIdx + 1].split(',') : ['ptrace', 'systrap'];

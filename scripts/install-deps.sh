@@ -8,7 +8,7 @@
 # Optional OCI engines for test/oci (their tests are skipped without them): runc,
 #   containerd (with ctr), docker.io (dockerd), podman (with conmon).
 # Optional test tools (their tests are skipped without them): trinity (the syscall
-#   fuzzer run inside the sandbox by test/fuzz).
+#   fuzzer run inside the sandbox by test/fuzz); tcpdump (reads --pcap's file back).
 # Safe to re-run: each package is checked with dpkg -s / command -v first, and
 # apt-get update runs at most once, only when something is missing.
 set -uo pipefail
@@ -84,6 +84,8 @@ want gdb            gdb        optional
 want openjdk-17-jre-headless java optional
 want postgresql     /usr/lib/postgresql/15/bin/initdb optional
 want bubblewrap     bwrap      optional
+# --pcap's test reads the capture back with tcpdump when it is there (test/net/cli-net).
+want tcpdump        tcpdump    optional
 
 # busybox (dynamic) may satisfy `command -v busybox`; the tests need a static one
 # only when the dynamic one is absent, so this is enough.

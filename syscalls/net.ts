@@ -21,6 +21,7 @@ import { ipControlFor } from '../src/net/recv-cmsg';
 import { stackOf, networkModeOf } from '../src/net/netns';
 import { HostSocket } from '../src/net/host-socket';
 import { IcmpSocket } from '../src/net/icmp-socket';
+import { AF_PACKET, PacketSocket } from '../src/net/packet-socket';
 import { NetlinkSocket } from '../src/net/netlink-route';
 import { parseControl, buildControl, releaseControl, type SendControl } from '../src/net/cmsg';
 import { getOpt, setOpt } from '../src/net/sockopt';
@@ -132,6 +133,8 @@ function create(t: Task, domain: number, type: number, protocol: number, flags: 
         if (stack !== null) return StackSocket.create(t, stack, domain, type, protocol, fl);
       }
       return InetSocket.create(t, domain, type, protocol, fl);
+    case AF_PACKET:
+      return PacketSocket.create(t, networkModeOf(netKeyOf(t)) === 'host' ? null : stackOf(netKeyOf(t)), type, protocol, fl);
     case C.AF_NETLINK:
       if (type !== C.SOCK_RAW && type !== C.SOCK_DGRAM) return -E.ESOCKTNOSUPPORT;
       return NetlinkSocket.create(t, type, protocol, fl);
@@ -440,7 +443,8 @@ export function sendmsg(t: Task, fd: number, msg: number, flags: number): number
 function doRecv(t: Task, s: SocketFile, segs: Seg[], flags: number, meta: RecvMeta): number {
   if (flags & C.MSG_OOB && !s.passesOobFlags) return s.domain === C.AF_UNIX ? -E.EOPNOTSUPP : -E.EINVAL;
   if (flags & C.MSG_ERRQUEUE && !s.passesOobFlags) return -E.EAGAIN;
-  const nonblock = isNonblock(s, flags);
+  // Urgent data and the error queue are never waited for (tcp_recv_urg, ip_recv_error: EAGAIN).
+  const nonblock = isNonblock(s, flags) || (flags & (C.MSG_OOB | C.MSG_ERRQUEUE)) !== 0;
   const st = callState(t, nonblock ? 0 : s.rcvTimeoNs);
   const total = totalLen(segs);
   const stream = s.type === C.SOCK_STREAM;

@@ -8,11 +8,11 @@
 import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
 import { stackSendControl } from './send-cmsg';
-import { POLLIN, POLLOUT, POLLRDNORM, POLLERR, POLLHUP, POLLRDHUP, POLLWRNORM } from '../abi/fs';
+import { POLLIN, POLLOUT, POLLRDNORM, POLLERR, POLLHUP, POLLRDHUP, POLLWRNORM, POLLPRI } from '../abi/fs';
 import {
-  AF_INET, AF_INET6, AF_UNSPEC, SOCK_STREAM, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE, EPHEMERAL_LO, EPHEMERAL_HI, MSG_TRUNC, MSG_PEEK,
+  AF_INET, AF_INET6, AF_UNSPEC, SOCK_STREAM, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE, EPHEMERAL_LO, EPHEMERAL_HI, MSG_TRUNC, MSG_PEEK, MSG_OOB, MSG_ERRQUEUE, SIOCATMARK, SIOCOUTQ,
 } from '../abi/socket';
-import type { RecvMeta } from './packet';
+import { emptyMeta, type RecvMeta } from './packet';
 import {
   decodeInet, encodeInet, ipIsAny, ipIsLoopback, isV4Mapped, V4_ANY, V4_LOOPBACK, V6_ANY, V6_LOOPBACK, type InetAddr,
 } from './sockaddr';
@@ -29,6 +29,8 @@ export function clearInetPorts(): void {
   tables.tcp.clear();
   tables.udp.clear();
 }
+
+const NO_LIMIT = { max: Infinity, skip: 0 };
 
 export class InetSocket extends SocketFile {
   local: InetAddr | null = null;
@@ -342,7 +344,120 @@ export class InetSocket extends SocketFile {
     if (unread && this.type === SOCK_STREAM) this.reset = true;
   }
 
+  // ---------------------------------------------------------------- urgent data
+  // TCP urgent data on the fast path, as the stack has it (stack/tcp/urgent.ts): positions
+  // are byte counts of the stream received (rxTotal), so the mark needs no segments.
+
+  /** Bytes ever queued to us. */
+  rxTotal = 0;
+  /** The urgent byte's position, and 0 none / 1 pending / 2 taken by recv(MSG_OOB). */
+  private urgPos = 0;
+  private urgState = 0;
+
+  private get oobInline(): boolean {
+    return (this.intOpts.get('1:10') ?? 0) !== 0; // SO_OOBINLINE
+  }
+  /** The position the next read takes (Linux's copied_seq). */
+  private get readPos(): number {
+    return this.rxTotal - this.rq.bytes;
+  }
+  private get urgAtHead(): boolean {
+    return this.urgState !== 0 && !this.oobInline && this.urgPos === this.readPos && this.rq.bytes > 0;
+  }
+
+  protected override deliver(target: SocketFile, data: Buffer, req: SendRequest, from: Buffer | null): void {
+    if (target instanceof InetSocket) target.rxTotal += data.length;
+    super.deliver(target, data, req, from);
+  }
+
+  /** The last byte queued to us was sent with MSG_OOB (tcp_check_urg: a newer mark replaces an older). */
+  private markUrgent(): void {
+    const ptr = this.rxTotal - 1;
+    if (this.urgState !== 0 && ptr <= this.urgPos) return;
+    if (this.urgAtHead) this.skipUrgent();
+    this.urgPos = ptr;
+    this.urgState = 1;
+    this.waitQueue.notify(POLLIN | POLLRDNORM | POLLPRI);
+  }
+
+  private skipUrgent(): void {
+    this.rq.readStream(Buffer.alloc(1), false, emptyMeta());
+    this.afterConsume();
+  }
+
+  /** Before a read: at most up to the mark; the urgent byte at the head dropped (peek: skipped). */
+  private urgLimit(peek: boolean): { max: number; skip: number } {
+    if (this.urgState === 0) return NO_LIMIT;
+    const off = this.urgPos - this.readPos;
+    if (off < 0) {
+      this.urgState = 0;
+      return NO_LIMIT;
+    }
+    if (off > 0) return { max: off, skip: 0 };
+    if (this.oobInline || this.rq.bytes === 0) return NO_LIMIT;
+    if (peek) return { max: Infinity, skip: 1 };
+    this.skipUrgent();
+    this.urgState = 0;
+    return NO_LIMIT;
+  }
+
+  private afterUrgRead(): void {
+    if (this.urgState !== 0 && this.readPos > this.urgPos) this.urgState = 0;
+  }
+
+  /** recv(MSG_OOB) (tcp_recv_urg): never waits. */
+  private recvOob(dst: Uint8Array, flags: number, meta: RecvMeta): number {
+    if (this.state === SockState.Listening) return -E.ENOTCONN;
+    if (this.oobInline || this.urgState !== 1 || this.urgPos < this.readPos) return -E.EINVAL;
+    if (dst.length > 0) {
+      const head = Buffer.alloc(this.urgPos - this.readPos + 1);
+      this.rq.readStream(head, true, emptyMeta());
+      dst[0] = head[head.length - 1];
+    }
+    if ((flags & MSG_PEEK) === 0) this.urgState = 2;
+    meta.msgFlags |= MSG_OOB | (dst.length === 0 ? MSG_TRUNC : 0);
+    meta.full = dst.length > 0 ? 1 : 0;
+    return meta.full;
+  }
+
+  override get passesOobFlags(): boolean {
+    return this.type === SOCK_STREAM;
+  }
+
+  override readTo(max: number, put: (b: Uint8Array) => boolean, into: RecvMeta | null = null): number {
+    if (this.urgState === 0) return super.readTo(max, put, into);
+    const n = super.readTo(Math.min(max, this.urgLimit(false).max), put, into);
+    if (n > 0) this.afterUrgRead();
+    return n;
+  }
+
+  override available(): number {
+    const n = super.available();
+    if (this.type !== SOCK_STREAM || this.urgState === 0 || this.oobInline || this.urgPos < this.readPos || n < 0) return n;
+    return this.urgPos - this.readPos;
+  }
+
+  override ioctl(t: Task, cmd: number, arg: number): number {
+    if (cmd === SIOCOUTQ && this.type === SOCK_STREAM) {
+      // Unacknowledged or unsent (Linux): what the peer's receive buffer would not hold;
+      // loopback acknowledges the rest at once.
+      const p = this.peer;
+      const n = p !== null && this.state === SockState.Connected && !this.peerGone ? Math.max(0, p.rq.bytes - p.rcvbuf) : 0;
+      return t.mem.writeI32(arg, n) ? 0 : -E.EFAULT;
+    }
+    if (cmd === SIOCATMARK && this.type === SOCK_STREAM) {
+      if (this.state === SockState.Listening) return -E.EINVAL;
+      return t.mem.writeI32(arg, this.urgState !== 0 && this.urgPos === this.readPos ? 1 : 0) ? 0 : -E.EFAULT;
+    }
+    return super.ioctl(t, cmd, arg);
+  }
+
   override send(t: Task | null, req: SendRequest): number {
+    if (this.type === SOCK_STREAM && req.flags & MSG_OOB && this.state === SockState.Connected && !this.peerGone) {
+      const r = super.send(t, req);
+      if (r > 0 && this.peer instanceof InetSocket) this.peer.markUrgent();
+      return r;
+    }
     if (this.type === SOCK_STREAM && this.state === SockState.Connected && this.peerGone && !this.reset && this.err === 0 && !this.sndShut) {
       // Data to a peer that closed: Linux sends it, the peer answers RST, and the next write fails with EPIPE.
       this.reset = true;
@@ -354,6 +469,29 @@ export class InetSocket extends SocketFile {
   }
 
   override recv(dst: Uint8Array, flags: number, meta: RecvMeta): number {
+    if (this.type === SOCK_STREAM && flags & (MSG_OOB | MSG_ERRQUEUE)) {
+      return flags & MSG_ERRQUEUE ? -E.EAGAIN : this.recvOob(dst, flags, meta);
+    }
+    if (this.type === SOCK_STREAM && this.urgState !== 0) {
+      const peek = (flags & MSG_PEEK) !== 0;
+      const lim = this.urgLimit(peek);
+      if (lim.skip > 0) {
+        // A peek at the mark steps over the urgent byte.
+        const tmp = Buffer.alloc(dst.length + 1);
+        const n = super.recv(tmp, flags, meta);
+        if (n <= 1) return n <= 0 ? n : this.rcvShut ? 0 : -E.EAGAIN;
+        dst.set(tmp.subarray(1, n));
+        meta.full = n - 1;
+        return n - 1;
+      }
+      const n = this.recvPlain(lim.max < dst.length ? dst.subarray(0, lim.max) : dst, flags, meta);
+      if (n > 0 && !peek) this.afterUrgRead();
+      return n;
+    }
+    return this.recvPlain(dst, flags, meta);
+  }
+
+  private recvPlain(dst: Uint8Array, flags: number, meta: RecvMeta): number {
     if (this.type === SOCK_STREAM && (flags & (MSG_TRUNC | MSG_PEEK)) === MSG_TRUNC) {
       // TCP MSG_TRUNC discards the bytes instead of copying them.
       const n = super.recv(Buffer.allocUnsafe(dst.length), flags & ~MSG_TRUNC, meta);
@@ -370,7 +508,8 @@ export class InetSocket extends SocketFile {
     if (this.state !== SockState.Connected || this.reset) return m | POLLIN | POLLRDNORM | POLLRDHUP | POLLOUT | POLLWRNORM | POLLHUP;
     if (this.rcvShut) m |= POLLIN | POLLRDNORM | POLLRDHUP;
     if (this.rcvShut && this.sndShut) m |= POLLHUP;
-    if (this.rq.length > 0) m |= POLLIN | POLLRDNORM;
+    if (this.rq.bytes > (this.urgAtHead ? 1 : 0)) m |= POLLIN | POLLRDNORM;
+    if (this.urgState === 1 && this.urgPos >= this.readPos) m |= POLLPRI;
     if (this.sndShut || this.writableNow()) m |= POLLOUT | POLLWRNORM;
     return m;
   }

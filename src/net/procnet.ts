@@ -9,6 +9,8 @@ import { isV4, isAny, type Addr } from './stack/addr';
 import { TcpState } from './stack/tcp/state';
 import { listInet } from './inet-socket';
 import { SockState } from './socket-file';
+import { liveUnix } from './unix-namespace';
+import type { UnixSocket } from './unix-socket';
 
 const hex = (n: number, w: number) => (n >>> 0).toString(16).toUpperCase().padStart(w, '0');
 
@@ -117,14 +119,56 @@ function ifInet6Text(stack: NetSource): string {
   return out;
 }
 
+/** A group of /proc/net/snmp: the names line, then the values line. */
+const group = (name: string, fields: string[], values: number[]) => `${name}: ${fields.join(' ')}\n${name}: ${values.join(' ')}\n`;
+
+const IP_FIELDS = ['Forwarding', 'DefaultTTL', 'InReceives', 'InHdrErrors', 'InAddrErrors', 'ForwDatagrams', 'InUnknownProtos', 'InDiscards', 'InDelivers', 'OutRequests', 'OutDiscards', 'OutNoRoutes', 'ReasmTimeout', 'ReasmReqds', 'ReasmOKs', 'ReasmFails', 'FragOKs', 'FragFails', 'FragCreates'];
+/** Icmp's per-type fields (Linux 6.1's order), as [name, ICMP type]. */
+const ICMP_TYPES: Array<[string, number]> = [['DestUnreachs', 3], ['TimeExcds', 11], ['ParmProbs', 12], ['SrcQuenchs', 4], ['Redirects', 5], ['Echos', 8], ['EchoReps', 0], ['Timestamps', 13], ['TimestampReps', 14], ['AddrMasks', 17], ['AddrMaskReps', 18]];
+const UDP_FIELDS = ['InDatagrams', 'NoPorts', 'InErrors', 'OutDatagrams', 'RcvbufErrors', 'SndbufErrors', 'InCsumErrors', 'IgnoredMulti', 'MemErrors'];
+
+/** /proc/net/snmp as Linux 6.1 writes it (the kernel the sandbox reports): the IPv4 groups, TCP and UDP. */
 function snmpText(stack: Stack | null): string {
   const m = stack?.mib;
-  const tcp = m ? [1, 200, 120000, -1, m.tcpActiveOpens, m.tcpPassiveOpens, 0, 0, 0, m.tcpInSegs, m.tcpOutSegs, m.tcpRetransSegs, 0, m.tcpOutRsts, 0] : [1, 200, 120000, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+  const ip = [2, 64, m?.ipInReceives ?? 0, m?.ipInHdrErrors ?? 0, 0, 0, 0, 0, m?.ipInDelivers ?? 0, m?.ipOutRequests ?? 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+  const inT = m?.icmpIn ?? new Array<number>(256).fill(0);
+  const outT = m?.icmpOut ?? inT;
+  const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
+  const icmpFields = ['InMsgs', 'InErrors', 'InCsumErrors', ...ICMP_TYPES.map(([n]) => `In${n}`), 'OutMsgs', 'OutErrors', ...ICMP_TYPES.map(([n]) => `Out${n}`)];
+  const icmp = [sum(inT) + (m?.icmpInErrors ?? 0), m?.icmpInErrors ?? 0, m?.icmpInCsumErrors ?? 0, ...ICMP_TYPES.map(([, t]) => inT[t]), sum(outT), 0, ...ICMP_TYPES.map(([, t]) => outT[t])];
+  // IcmpMsg: only the types seen, In then Out (icmpmsg_put); no lines when none.
+  const msgNames: string[] = [];
+  const msgVals: number[] = [];
+  for (const [dir, counts] of [['In', inT], ['Out', outT]] as const) {
+    counts.forEach((n, t) => {
+      if (n > 0) {
+        msgNames.push(`${dir}Type${t}`);
+        msgVals.push(n);
+      }
+    });
+  }
+  // CurrEstab: connections in ESTABLISHED or CLOSE_WAIT (Linux's TCP_MIB_CURRESTAB).
+  let estab = 0;
+  if (stack !== null) for (const ep of stack.tcp.allConns()) if (ep.state === TcpState.ESTABLISHED || ep.state === TcpState.CLOSE_WAIT) estab++;
+  const tcp = m ? [1, 200, 120000, -1, m.tcpActiveOpens, m.tcpPassiveOpens, 0, 0, estab, m.tcpInSegs, m.tcpOutSegs, m.tcpRetransSegs, 0, m.tcpOutRsts, 0] : [1, 200, 120000, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
   const udp = m ? [m.udpInDatagrams, m.udpNoPorts, 0, m.udpOutDatagrams, 0, 0, 0, 0, 0] : [0, 0, 0, 0, 0, 0, 0, 0, 0];
-  return 'Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors\n' +
-    `Tcp: ${tcp.join(' ')}\n` +
-    'Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n' +
-    `Udp: ${udp.join(' ')}\n`;
+  return group('Ip', IP_FIELDS, ip) + group('Icmp', icmpFields, icmp) + (msgNames.length ? group('IcmpMsg', msgNames, msgVals) : '') +
+    group('Tcp', ['RtoAlgorithm', 'RtoMin', 'RtoMax', 'MaxConn', 'ActiveOpens', 'PassiveOpens', 'AttemptFails', 'EstabResets', 'CurrEstab', 'InSegs', 'OutSegs', 'RetransSegs', 'InErrs', 'OutRsts', 'InCsumErrors'], tcp) +
+    group('Udp', UDP_FIELDS, udp) + group('UdpLite', UDP_FIELDS, [0, 0, 0, 0, 0, 0, 0, 0, 0]);
+}
+
+/** /proc/net/unix (unix_seq_show): every open unix socket; kernel addresses shown as zeros (kptr_restrict). */
+function unixText(): string {
+  let out = 'Num       RefCount Protocol Flags    Type St Inode Path\n';
+  for (const b of liveUnix) {
+    const s = b as UnixSocket;
+    const st = s.state === SockState.Connected ? 3 : 1; // SS_CONNECTED, else SS_UNCONNECTED
+    const flags = s.state === SockState.Listening ? 0x10000 : 0; // __SO_ACCEPTCON
+    const n = s.name;
+    const path = n.kind === 'path' ? ` ${n.path}` : n.kind === 'abstract' ? ` @${n.name.toString('latin1').replace(/\0/g, '@')}` : '';
+    out += `0000000000000000: ${hex(st === 3 ? 3 : 2, 8)} 00000000 ${hex(flags, 8)} ${hex(s.type, 4)} ${hex(st, 2)} ${String(s.inode.ino).padStart(5)}${path}\n`;
+  }
+  return out;
 }
 
 /** TcpExt of /proc/net/netstat: the counters the stack keeps, in Linux's order (nstat reads them by name). */
@@ -143,7 +187,7 @@ export function procNetFiles(kernel: object): Array<[string, () => string]> {
     ['tcp6', () => sockTable(tcpRows(st()), true, true)],
     ['udp', () => sockTable(udpRows(st()), false, false)],
     ['udp6', () => sockTable(udpRows(st()), true, false)],
-    ['unix', () => 'Num       RefCount Protocol Flags    Type St Inode Path\n'],
+    ['unix', unixText],
     ['dev', () => devText(view())],
     ['route', () => routeText(view())],
     ['if_inet6', () => ifInet6Text(view())],

@@ -187,6 +187,7 @@ export function setOpt(_t: Task, s: SocketFile, level: number, name: number, b: 
       case C.SO_PRIORITY: case C.SO_TIMESTAMP: case C.SO_MARK: case C.SO_PASSSEC: case C.SO_RXQ_OVFL:
       case C.SO_BUSY_POLL: case C.SO_INCOMING_CPU: case C.SO_RCVLOWAT: case C.SO_PEEK_OFF: case C.SO_SNDLOWAT:
         s.intOpts.set(`1:${name}`, name === C.SO_RCVLOWAT ? Math.max(v, 1) : v);
+        if (name === C.SO_OOBINLINE && s instanceof StackSocket) s.pushOptions(); // the endpoint reads it
         return 0;
       default:
         return -E.ENOPROTOOPT;

@@ -7,9 +7,10 @@
  */
 import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
-import { POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, POLLERR, POLLHUP, POLLRDHUP, POLLWRBAND, O_NONBLOCK } from '../abi/fs';
+import { POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, POLLERR, POLLHUP, POLLRDHUP, POLLWRBAND, POLLPRI, O_NONBLOCK } from '../abi/fs';
 import {
-  AF_INET, AF_INET6, AF_UNSPEC, SOCK_STREAM, SHUT_RD, SHUT_WR, SHUT_RDWR, MSG_PEEK, MSG_TRUNC, DEFAULT_BUF, SIOCINQ, SIOCOUTQ,
+  AF_INET, AF_INET6, AF_UNSPEC, SOCK_STREAM, SHUT_RD, SHUT_WR, SHUT_RDWR, MSG_PEEK, MSG_TRUNC, MSG_OOB, MSG_ERRQUEUE, DEFAULT_BUF, SIOCINQ, SIOCOUTQ,
+  SIOCATMARK,
 } from '../abi/socket';
 import { decodeInet, encodeInet, isV4Mapped, V4_ANY, V6_ANY, type InetAddr } from './sockaddr';
 import { SocketFile, SocketInode, SockState, type SendRequest } from './socket-file';
@@ -20,6 +21,7 @@ import type { UdpEndpoint } from './stack/udp';
 import { TcpEndpoint } from './stack/tcp/endpoint';
 import { TcpState } from './stack/tcp/state';
 import { output } from './stack/tcp/output';
+import { URG_NONE, atMark, inqBytes, readableBytes, recvUrgent, urgValid } from './stack/tcp/urgent';
 import { isAny, isMulticast, eq, type Addr } from './stack/addr';
 import { ifreqIoctlFor } from './ifreq';
 import type { PktInfo } from './recv-cmsg';
@@ -356,7 +358,7 @@ export class StackSocket extends SocketFile {
     if (this.sndShut || ep.finQueued) return -E.EPIPE;
     if (req.data.length === 0) return 0;
     void t;
-    return ep.write(req.data, req.nonblock, false);
+    return req.flags & MSG_OOB ? ep.writeUrgent(req.data, req.nonblock) : ep.write(req.data, req.nonblock, false);
   }
 
   private sendUdp(req: SendRequest): number {
@@ -439,6 +441,8 @@ export class StackSocket extends SocketFile {
       return n;
     }
     const ep = this.ep!;
+    if (flags & MSG_ERRQUEUE) return -E.EAGAIN; // TCP queues no errors there (ip_recv_error)
+    if (flags & MSG_OOB) return this.recvOob(ep, dst, flags, meta);
     const c = this.tcpRecvable(ep);
     if (c < 0) return c;
     const peek = (flags & MSG_PEEK) !== 0;
@@ -452,6 +456,21 @@ export class StackSocket extends SocketFile {
     const n = ep.read(dst, peek);
     if (n >= 0) meta.full = n;
     return n;
+  }
+
+  /** recv(MSG_OOB) of TCP (urgent.ts): the urgent byte; never waits. */
+  private recvOob(ep: TcpEndpoint, dst: Uint8Array, flags: number, meta: RecvMeta): number {
+    if (ep.state === TcpState.LISTEN) return -E.ENOTCONN;
+    if (ep.state === TcpState.CLOSED && !ep.failed && !ep.rcvFin && this.state === SockState.Unconnected) return -E.ENOTCONN;
+    const r = recvUrgent(ep, dst, (flags & MSG_PEEK) !== 0);
+    if (r.n < 0) return r.n;
+    if (r.n > 0 || r.truncated) meta.msgFlags |= MSG_OOB | (r.truncated ? MSG_TRUNC : 0);
+    meta.full = r.n;
+    return r.n;
+  }
+
+  override get passesOobFlags(): boolean {
+    return this.tcp;
   }
 
   /** 0, or the errno a TCP receive gets in this state before any data. */
@@ -519,14 +538,15 @@ export class StackSocket extends SocketFile {
     if (rcvShut && sndShut) m |= POLLHUP;
     if (rcvShut) m |= POLLIN | POLLRDNORM | POLLRDHUP;
     if (st !== TcpState.SYN_SENT && st !== TcpState.SYN_RECV) {
-      if (ep.recvQ.bytes > 0) m |= POLLIN | POLLRDNORM;
+      if (readableBytes(ep) > 0) m |= POLLIN | POLLRDNORM;
+      if (ep.urgState !== URG_NONE && urgValid(ep)) m |= POLLPRI;
       if (sndShut || ep.writable) m |= POLLOUT | POLLWRNORM;
     }
     return m;
   }
 
   override available(): number {
-    if (this.tcp) return this.ep!.state === TcpState.LISTEN ? -E.EINVAL : this.ep!.recvQ.bytes;
+    if (this.tcp) return this.ep!.state === TcpState.LISTEN ? -E.EINVAL : inqBytes(this.ep!);
     const p = this.rq.packets[0];
     return p === undefined ? 0 : p.data.length;
   }
@@ -545,6 +565,10 @@ export class StackSocket extends SocketFile {
       const n = this.available();
       if (n < 0) return n;
       return t.mem.writeI32(arg, n) ? 0 : -E.EFAULT;
+    }
+    if (cmd === SIOCATMARK && this.tcp) {
+      if (this.ep!.state === TcpState.LISTEN) return -E.EINVAL;
+      return t.mem.writeI32(arg, atMark(this.ep!) ? 1 : 0) ? 0 : -E.EFAULT;
     }
     const r = ifreqIoctlFor(this.stack, t, cmd, arg);
     return r === null ? -E.ENOTTY : r;
@@ -575,6 +599,7 @@ export class StackSocket extends SocketFile {
     ep.keepCnt = this.intOpts.get('6:6') ?? 9;
     ep.userTimeout = this.intOpts.get('6:18') ?? 0;
     ep.userMss = this.intOpts.get('6:2') ?? 0;
+    ep.oobInline = (this.intOpts.get('1:10') ?? 0) !== 0; // SO_OOBINLINE
     ep.ttl = this.intOpts.get(this.domain === AF_INET ? '0:2' : '41:16') ?? 64;
     ep.tos = this.intOpts.get(this.domain === AF_INET ? '0:1' : '41:67') ?? 0;
     if ((this.intOpts.get('6:12') ?? 1) !== 0 && this.intOpts.has('6:12')) {

@@ -15,6 +15,8 @@ export interface UnixBound {
 }
 
 const abstractNames = new Map<string, UnixBound>();
+/** Every unix socket not yet closed, for /proc/net/unix (procnet.ts). */
+export const liveUnix = new Set<UnixBound>();
 const pathInodes = new Map<string, UnixBound>();
 
 const absKey = (name: Buffer) => name.toString('latin1');
@@ -23,6 +25,7 @@ const absKey = (name: Buffer) => name.toString('latin1');
 export function clearUnixNames(): void {
   abstractNames.clear();
   pathInodes.clear();
+  liveUnix.clear();
 }
 
 export function bindAbstract(s: UnixBound, name: Buffer): number {

@@ -18,6 +18,7 @@ export class UnixSocket extends SocketFile {
 
   constructor(type: number, inode: SocketInode, flags: number) {
     super(AF_UNIX, type, 0, inode, flags);
+    ns.liveUnix.add(this);
   }
 
   static create(t: Task, type: number, flags: number): UnixSocket {
@@ -197,6 +198,7 @@ export class UnixSocket extends SocketFile {
   }
 
   protected override unbind(): void {
+    ns.liveUnix.delete(this);
     if (this.name.kind === 'abstract') ns.unbindAbstract(this.name.name, this);
     ns.unbindKey(this.pathKey, this);
   }

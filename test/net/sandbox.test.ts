@@ -433,6 +433,19 @@ describe.skipIf(!ok)('ping and raw sockets on the stack (mode sandbox)', () => {
   }, 120_000);
 });
 
+describe.skipIf(!ok)('packet sockets on the stack (mode sandbox)', () => {
+  it('AF_PACKET SOCK_RAW (an ARP exchange with the peer) and SOCK_DGRAM of ETH_P_ALL (outgoing and incoming) print what Linux prints', async () => {
+    const p = vethPair();
+    const guest = compileGuest('net_packet', 'dynamic', { srcDir: SRC, flags: ['-I', path.join(__dirname, '../guests')] });
+    const native = await runIn(p.sandboxNs, [guest, p.sandboxIf, SANDBOX_V4, PEER_V4]);
+    expect(native).toContain('ARP reply from the peer: to us yes');
+    expect(native).toContain('outgoing yes incoming yes');
+    const s = track(sandboxed(p.sandboxNs, [guest, p.sandboxIf, SANDBOX_V4, PEER_V4]));
+    expect(await s.done, s.err()).toBe(0);
+    expect(s.out()).toBe(native);
+  }, 120_000);
+});
+
 describe.skipIf(!ok)('IP_HDRINCL on raw sockets (mode sandbox)', () => {
   it('the option\'s rules, packets with the sender\'s own IPv4 header answered by the peer, and the errors print what Linux prints', async () => {
     const p = vethPair();

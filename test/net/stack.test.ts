@@ -416,6 +416,139 @@ describe('TCP over a wire', () => {
   });
 });
 
+/** The IPv4 total length of an Ethernet frame (0: not IPv4). */
+const ipLen = (f: Buffer): number => (f.readUInt16BE(12) === 0x0800 ? f.readUInt16BE(16) : 0);
+
+/** Two stacks whose links have different MTUs (a's 1500, b's `mtuB`). */
+function unevenPair(mtuB: number) {
+  const clock = new FakeClock();
+  const wa = new WireEnd(clock, MAC_A, 1500);
+  const wb = new WireEnd(clock, MAC_B, mtuB);
+  wa.peer = wb;
+  wb.peer = wa;
+  const a = new Stack(clock);
+  const b = new Stack(clock);
+  a.addAddress(a.addNic('eth0', wa), A4, 24);
+  b.addAddress(b.addNic('eth0', wb), B4, 24);
+  return { clock, a, b, wa, wb };
+}
+
+/** An ICMP "fragmentation needed" (type 3 code 4) from B4 to A4 quoting the IPv4 frame f, next-hop MTU `mtu`. */
+function fragNeeded(f: Buffer, mtu: number): Buffer {
+  const q = f.subarray(14, 14 + 28);
+  const out = Buffer.alloc(14 + 20 + 8 + q.length);
+  MAC_A.copy(out, 0);
+  MAC_B.copy(out, 6);
+  out.writeUInt16BE(0x0800, 12);
+  const ip = 14;
+  out[ip] = 0x45;
+  out.writeUInt16BE(20 + 8 + q.length, ip + 2);
+  out[ip + 8] = 64;
+  out[ip + 9] = 1;
+  Buffer.from(B4.subarray(12)).copy(out, ip + 12);
+  Buffer.from(A4.subarray(12)).copy(out, ip + 16);
+  out.writeUInt16BE(finish(sumBytes(out, ip, 20, 0)), ip + 10);
+  const ic = ip + 20;
+  out[ic] = 3;
+  out[ic + 1] = 4;
+  out.writeUInt16BE(mtu, ic + 6);
+  q.copy(out, ic + 8);
+  out.writeUInt16BE(finish(sumBytes(out, ic, 8 + q.length, 0)), ic + 2);
+  return out;
+}
+
+describe('TCP send and ACK timing (fake clock)', () => {
+  it('Nagle holds a small segment while one is unacknowledged; TCP_NODELAY sends it at once; a lone segment is ACKed after the delayed-ACK timeout, a second one at once', () => {
+    const { clock, a, b, wa, wb } = pair();
+    const { c, s } = connectPair(clock, a, b, B4, 2);
+    let t0 = clock.now;
+    const log: string[] = [];
+    const at = () => Math.round((clock.now - t0) / 1e6);
+    wa.lossy = (f) => {
+      if (payload(f) > 0) log.push(`data ${payload(f)} @${at()}`);
+      return false;
+    };
+    wb.lossy = (f) => {
+      if (f.readUInt16BE(12) === 0x0800 && f[23] === 6 && payload(f) === 0) log.push(`ack @${at()}`);
+      return false;
+    };
+    s.quickAcks = 0; // past the connection's start (Linux's quick-ACK mode ACKs its first segments at once)
+    c.write(Buffer.from('x'), true, false);
+    c.write(Buffer.from('y'), true, false);
+    expect(log).toEqual(['data 1 @0']); // 'y' waits for the ACK of 'x'
+    clock.run(() => s.recvQ.bytes === 2 && c.sndUna === c.sndMax);
+    // The lone 'x' is ACKed when the 40 ms delayed-ACK timer runs out; that ACK releases 'y'.
+    expect(log).toEqual(['data 1 @0', 'ack @40', 'data 1 @40', 'ack @80']);
+    log.length = 0;
+    t0 = clock.now;
+    c.nodelay = true;
+    c.write(Buffer.from('p'), true, false);
+    c.write(Buffer.from('q'), true, false);
+    clock.run(() => s.recvQ.bytes === 4 && c.sndUna === c.sndMax);
+    // TCP_NODELAY: both at once; the second segment unACKed is ACKed at once.
+    expect(log).toEqual(['data 1 @0', 'data 1 @0', 'ack @0']);
+  });
+});
+
+describe('TCP segment sizes', () => {
+  it('MSS clamping: each side sends no more than the smaller link allows; TCP_MAXSEG lowers what is advertised', () => {
+    const { clock, a, b, wa, wb } = unevenPair(1280);
+    let biggestA = 0;
+    let biggestB = 0;
+    wa.lossy = (f) => ((biggestA = Math.max(biggestA, ipLen(f))), false);
+    wb.lossy = (f) => ((biggestB = Math.max(biggestB, ipLen(f))), false);
+    const { c, s } = connectPair(clock, a, b, B4, 2);
+    // b advertised 1280 - 40; a's segments carry 12 bytes of timestamps besides.
+    expect(c.mss).toBe(1240 - 12);
+    expect(s.mss).toBe(1240 - 12);
+    const d = Buffer.alloc(1 << 20);
+    for (let i = 0; i < d.length; i++) d[i] = (i * 31) & 0xff;
+    expect(sha(transfer(clock, c, s, d))).toBe(sha(d));
+    expect(sha(transfer(clock, s, c, d))).toBe(sha(d));
+    expect(biggestA).toBe(1280);
+    expect(biggestB).toBe(1280);
+
+    // TCP_MAXSEG 1000 on the connecting side: both directions keep to it.
+    const p = pair();
+    const l = listen(p.b, 2, 8081);
+    const m = new TcpEndpoint(p.a, 2);
+    m.userMss = 1000;
+    expect(m.connect(B4, 8081)).toBe(0);
+    let acc: TcpEndpoint | number = -1;
+    p.clock.run(() => {
+      if (typeof acc === 'number') acc = l.accept();
+      return typeof acc !== 'number' && m.state === TcpState.ESTABLISHED;
+    });
+    const peer = acc as unknown as TcpEndpoint;
+    expect(m.advMss).toBe(1000);
+    expect(peer.mss).toBe(1000 - 12);
+    expect(m.mss).toBe(1000 - 12);
+  });
+
+  it('path MTU: an ICMP "fragmentation needed" lowers the MSS and the transfer completes through the smaller hop', () => {
+    const { clock, a, b, wa, wb } = pair();
+    const { c, s } = connectPair(clock, a, b, B4, 2);
+    expect(c.mss).toBe(1460 - 12);
+    // A router on a's side whose next hop takes 1000-byte packets: bigger ones are
+    // dropped and answered with ICMP, as Linux's forwarding does with DF set.
+    let icmps = 0;
+    let passedBig = 0;
+    wa.lossy = (f) => {
+      if (ipLen(f) <= 1000) return false;
+      if ((f[14 + 6] & 0x40) === 0) passedBig++; // without DF a router would fragment: not expected
+      icmps++;
+      wb.inject(fragNeeded(f, 1000));
+      return true;
+    };
+    const d = Buffer.alloc(1 << 20);
+    for (let i = 0; i < d.length; i++) d[i] = (i * 13 + (i >> 9)) & 0xff;
+    expect(sha(transfer(clock, c, s, d))).toBe(sha(d));
+    expect(icmps).toBeGreaterThan(0);
+    expect(passedBig).toBe(0);
+    expect(c.mss).toBe(1000 - 40 - 12);
+  });
+});
+
 describe('UDP and ICMP', () => {
   it('datagram delivery, port unreachable to a connected socket, ping', () => {
     const { clock, a, b } = pair();

@@ -12,9 +12,14 @@ import { IPPROTO_ICMPV6 } from './ipv6';
 import { ndpInput } from './ndp';
 
 export function icmp4Input(s: Stack, nic: Nic, b: Buffer, off: number, len: number, ipOff: number, src: Addr, dst: Addr): void {
-  if (len < 8 || finish(sumBytes(b, off, len, 0)) !== 0) return;
+  if (len < 8 || finish(sumBytes(b, off, len, 0)) !== 0) {
+    s.mib.icmpInErrors++;
+    if (len >= 8) s.mib.icmpInCsumErrors++;
+    return;
+  }
   const type = b[off];
   const code = b[off + 1];
+  s.mib.icmpIn[type]++;
   if (type === 8) {
     if (isMulticast(dst) || nic.isBroadcast(dst)) return;
     const o = s.l4Off(false);

@@ -16,11 +16,16 @@ let ipId = randomBelow(0x10000);
 onEntropySeeded(() => (ipId = randomBelow(0x10000)));
 
 export function ip4Input(s: Stack, nic: Nic, b: Buffer, off: number, len: number): void {
-  if (len < 20 || b[off] >> 4 !== 4) return void nic.stats.rxErrors++;
+  s.mib.ipInReceives++;
+  const bad = () => {
+    s.mib.ipInHdrErrors++;
+    nic.stats.rxErrors++;
+  };
+  if (len < 20 || b[off] >> 4 !== 4) return bad();
   const ihl = (b[off] & 0xf) * 4;
   const total = b.readUInt16BE(off + 2);
-  if (ihl < 20 || total < ihl || total > len) return void nic.stats.rxErrors++;
-  if (finish(sumBytes(b, off, ihl, 0)) !== 0) return void nic.stats.rxErrors++;
+  if (ihl < 20 || total < ihl || total > len) return bad();
+  if (finish(sumBytes(b, off, ihl, 0)) !== 0) return bad();
   const src = setMapped(s.rxSrc, b, off + 12);
   const dst = setMapped(s.rxDst, b, off + 16);
   if (!s.acceptsDst(nic, dst)) return void nic.stats.rxDropped++;
@@ -95,6 +100,7 @@ export function ip4OutputHdrincl(s: Stack, nic: Nic, nextHop: Addr, src: Addr, l
     b.writeUInt16BE(finish(sumBytes(b, o, ihl, 0)), o + 10);
   }
   s.mib.ipOutRequests++;
+  if (b[o + 9] === IPPROTO_ICMP && len >= ihl + 8) s.mib.icmpOut[b[o + ihl]]++;
   return s.linkOutput(nic, nextHop, false, b, o, len);
 }
 

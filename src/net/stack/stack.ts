@@ -85,12 +85,22 @@ export class Stack {
   l4Hook: ((nic: Nic, proto: number, v6: boolean, b: Buffer, off: number, len: number, ipOff: number, src: Addr, dst: Addr) => boolean) | null = null;
   /** Raw sockets' copy of every packet (set by src/net/icmp-socket.ts while any exists). */
   rawInput: ((proto: number, v6: boolean, b: Buffer, ipOff: number, off: number, len: number, src: Addr) => void) | null = null;
+  /** Packet sockets' view of every frame (set by src/net/packet-socket.ts while any exists). */
+  packetTap: ((nic: Nic, b: Buffer, off: number, len: number, outgoing: boolean) => void) | null = null;
+  /** Who must see frames as the wire carries them (whole checksums, no GSO super-frames). */
+  get wantsWireFrames(): boolean {
+    return this.pcap !== null || this.rawInput !== null || this.packetTap !== null;
+  }
   /** Ping (ICMP echo) replies go here: set by the socket layer. */
   onEchoReply: ((v6: boolean, b: Buffer, off: number, len: number, src: Addr) => void) | null = null;
   /** Counters for /proc/net/snmp and /proc/net/netstat (tcpTimeouts..: TcpExt's; tcpRackFirst: first losses RACK found, ours). */
   readonly mib = {
-    ipInReceives: 0, ipOutRequests: 0, tcpActiveOpens: 0, tcpPassiveOpens: 0, tcpRetransSegs: 0, tcpInSegs: 0, tcpOutSegs: 0, tcpOutRsts: 0, udpInDatagrams: 0, udpOutDatagrams: 0, udpNoPorts: 0,
+    ipInReceives: 0, ipInHdrErrors: 0, ipInDelivers: 0, ipOutRequests: 0, tcpActiveOpens: 0, tcpPassiveOpens: 0, tcpRetransSegs: 0, tcpInSegs: 0, tcpOutSegs: 0, tcpOutRsts: 0, udpInDatagrams: 0, udpOutDatagrams: 0, udpNoPorts: 0,
     tcpTimeouts: 0, tcpLossProbes: 0, tcpSackRecovery: 0, tcpRackFirst: 0,
+    icmpInErrors: 0, icmpInCsumErrors: 0,
+    /** ICMP (IPv4) messages by type, received and sent (Icmp and IcmpMsg of /proc/net/snmp). */
+    icmpIn: new Array<number>(256).fill(0),
+    icmpOut: new Array<number>(256).fill(0),
   };
 
   constructor(readonly clock: Clock) {
@@ -192,8 +202,12 @@ export class Stack {
   }
 
   sendOn(p: PathInfo, dst: Addr, proto: number, l4len: number, ttl: number, tos: number, df: boolean): number {
-    this.mib.ipOutRequests++;
-    if (isV4(dst)) return ip4Output(this, p.nic, p.nextHop, p.src, dst, proto, l4len, ttl, tos, df);
+    if (isV4(dst)) {
+      // /proc/net/snmp's Ip and Icmp groups are IPv4's (IPv6 has snmp6).
+      this.mib.ipOutRequests++;
+      if (proto === IPPROTO_ICMP) this.mib.icmpOut[this.tx[this.l4Off(false)]]++;
+      return ip4Output(this, p.nic, p.nextHop, p.src, dst, proto, l4len, ttl, tos, df);
+    }
     return ip6Output(this, p.nic, p.nextHop, p.src, dst, proto, l4len, ttl, tos);
   }
 
@@ -204,6 +218,11 @@ export class Stack {
     if (nic.loopback) {
       writeEth(b, off - ETH_HLEN, nic.link.mac, nic.link.mac, type);
       this.pcap?.frame(b, off - ETH_HLEN, len + ETH_HLEN);
+      if (this.packetTap !== null) {
+        // lo: a packet socket sees it leave and arrive.
+        this.packetTap(nic, b, off - ETH_HLEN, len + ETH_HLEN, true);
+        this.packetTap(nic, b, off - ETH_HLEN, len + ETH_HLEN, false);
+      }
       this.linkSend(nic, b, off, len);
       nic.stats.txPackets++;
       nic.stats.txBytes += len;
@@ -239,6 +258,7 @@ export class Stack {
 
   sendFrame(nic: Nic, b: Buffer, off: number, len: number): number {
     this.pcap?.frame(b, off, len);
+    this.packetTap?.(nic, b, off, len, true);
     if (this.txPartial > 0) nic.link.send(b, off, len, this.txPartial);
     else this.linkSend(nic, b, off, len);
     nic.stats.txPackets++;
@@ -247,6 +267,18 @@ export class Stack {
   }
 
   /** link.send, or the tx buffer itself given to a link that takes it (no copy). */
+  /** A packet socket's frame (Ethernet header included) out of nic; on lo, an IP one comes back in. */
+  sendRawFrame(nic: Nic, f: Buffer): void {
+    if (!nic.loopback) return void this.sendFrame(nic, f, 0, f.length);
+    this.pcap?.frame(f, 0, f.length);
+    this.packetTap?.(nic, f, 0, f.length, true);
+    this.packetTap?.(nic, f, 0, f.length, false);
+    const type = f.readUInt16BE(12);
+    if (type === ETHERTYPE_IPV4 || type === ETHERTYPE_IPV6) nic.link.send(f, ETH_HLEN, f.length - ETH_HLEN);
+    nic.stats.txPackets++;
+    nic.stats.txBytes += f.length - ETH_HLEN;
+  }
+
   private linkSend(nic: Nic, b: Buffer, off: number, len: number): void {
     const link = nic.link;
     if (this.txGive && b === this.tx && link.sendOwned !== undefined) {
@@ -304,20 +336,15 @@ export class Stack {
     nic.stats.rxPackets++;
     nic.stats.rxBytes += len;
     if (!nic.up) return void nic.stats.rxDropped++;
-    this.mib.ipInReceives++;
     if (nic.loopback) {
+      // Captured once, when sent (linkOutput), as a capture on Linux's lo shows each packet.
       this.rxCsumTrusted = true;
-      if (this.pcap) {
-        const f = Buffer.alloc(len + ETH_HLEN);
-        writeEth(f, 0, nic.link.mac, nic.link.mac, b[off] >> 4 === 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4);
-        b.copy(f, ETH_HLEN, off, off + len);
-        this.pcap.frame(f, 0, f.length);
-      }
       if (b[off] >> 4 === 6) ip6Input(this, nic, b, off, len);
       else ip4Input(this, nic, b, off, len);
       return;
     }
     this.pcap?.frame(b, off, len);
+    this.packetTap?.(nic, b, off, len, false);
     if (len < ETH_HLEN) return;
     // Frames for another host (promiscuous veth peers) are not ours.
     const d0 = b[off];
@@ -349,6 +376,7 @@ export class Stack {
 
   deliverL4(nic: Nic, proto: number, v6: boolean, b: Buffer, off: number, len: number, ipOff: number, src: Addr, dst: Addr): void {
     if (this.l4Hook !== null && this.l4Hook(nic, proto, v6, b, off, len, ipOff, src, dst)) return;
+    if (!v6) this.mib.ipInDelivers++;
     if (this.rawInput !== null) this.rawInput(proto, v6, b, ipOff, off, len, src);
     if (proto === IPPROTO_TCP) return this.tcp.input(nic, v6, b, off, len, src, dst);
     if (proto === IPPROTO_UDP) {

@@ -4,6 +4,7 @@
  * shutdown, close, abort). Segment arrival is input.ts; building and sending segments,
  * retransmission and the timers' actions are output.ts.
  */
+import { URG_NONE, readLimit, afterRead, markUrgent } from './urgent';
 import * as E from '../../../abi/errno';
 import type { Stack, PathInfo } from '../stack';
 import type { Binding } from '../ports';
@@ -94,6 +95,13 @@ export class TcpEndpoint implements Binding {
   orphan = false;
   /** SHUT_RD by the application. */
   rdShut = false;
+  /** Urgent data (urgent.ts): the receive side's mark and state, SO_OOBINLINE, the send side's pointer. */
+  urgSeq = 0;
+  urgState = URG_NONE;
+  urgSignalled = false;
+  oobInline = false;
+  sndUp = 0;
+  sndUrgent = false;
 
   /** SACK scoreboard: [left, right) ranges the peer holds above sndUna, sorted, flat pairs. */
   sacked: number[] = [];
@@ -316,6 +324,20 @@ export class TcpEndpoint implements Binding {
     return n;
   }
 
+  /** send(MSG_OOB): as write, its last byte urgent and sent at once (no Nagle wait), as tcp_push. */
+  writeUrgent(data: Buffer, nonblock: boolean): number {
+    const room = this.sendRoom();
+    if (room < 0) return room;
+    const n = nonblock && data.length > room ? room : data.length;
+    this.sendQ.push(data.subarray(0, n), false);
+    markUrgent(this);
+    const nodelay = this.nodelay;
+    this.nodelay = true;
+    output(this);
+    this.nodelay = nodelay;
+    return n;
+  }
+
   /** POLLOUT as Linux: free send space at least a third of the limit (sk_stream_wspace >= min_wspace). */
   get writable(): boolean {
     return this.sendQ.bytes <= (this.sndLimit * 2) / 3;
@@ -329,8 +351,18 @@ export class TcpEndpoint implements Binding {
       if (this.state === TcpState.CLOSED) return 0;
       return -E.EAGAIN;
     }
-    const n = this.recvQ.read(dst, peek);
-    if (!peek && n > 0) sendWindowUpdateIfNeeded(this);
+    const lim = readLimit(this, peek);
+    if (this.recvQ.bytes === 0) return this.read(dst, peek); // it held only the urgent byte
+    let n: number;
+    if (lim.skip > 0) {
+      n = Math.min(dst.length, this.recvQ.bytes - lim.skip);
+      if (n > 0) this.recvQ.copyAt(lim.skip, n, dst, 0);
+      else return this.rcvFin || this.failed || this.rdShut ? 0 : -E.EAGAIN;
+    } else n = this.recvQ.read(lim.max < dst.length ? dst.subarray(0, lim.max) : dst, peek);
+    if (!peek && n > 0) {
+      afterRead(this);
+      sendWindowUpdateIfNeeded(this);
+    }
     return n;
   }
 
@@ -340,8 +372,13 @@ export class TcpEndpoint implements Binding {
    */
   readTo(max: number, put: (b: Uint8Array) => boolean): number {
     if (this.recvQ.bytes === 0) return this.read(NO_BYTES, false);
-    const n = this.recvQ.drainTo(max, put);
-    if (n > 0) sendWindowUpdateIfNeeded(this);
+    const lim = readLimit(this, false);
+    if (this.recvQ.bytes === 0) return this.read(NO_BYTES, false);
+    const n = this.recvQ.drainTo(Math.min(max, lim.max), put);
+    if (n > 0) {
+      afterRead(this);
+      sendWindowUpdateIfNeeded(this);
+    }
     return n > 0 || max === 0 ? n : -E.EFAULT;
   }
 

@@ -8,7 +8,8 @@ import * as E from '../../../abi/errno';
 import type { TcpEndpoint } from './endpoint';
 import { EV_IN, EV_OUT, EV_HUP, EV_RDHUP, EV_ERR } from './endpoint';
 import { TcpState, canReceive } from './state';
-import { type Segment, SYN, FIN, RST, ACK } from './segment';
+import { type Segment, SYN, FIN, RST, ACK, URG } from './segment';
+import { checkUrg, urgArrived } from './urgent';
 import { add, diff, gt, ge, lt, le } from './seq';
 
 /** Smallest in-order payload kept in its frame's buffer (a 64 KiB block) rather than copied. */
@@ -179,7 +180,8 @@ export function segmentArrives(ep: TcpEndpoint, seg: Segment): void {
       break;
   }
 
-  // 5. Data.
+  // 5. Urgent pointer (before the data it may point into), then data.
+  if ((f & URG) && canReceive(ep.state)) checkUrg(ep, seg);
   let advanced = false;
   if (seg.dataLen > 0 && canReceive(ep.state)) {
     if (ep.orphan || ep.rdShut && ep.orphan) {
@@ -234,7 +236,10 @@ export function segmentArrives(ep: TcpEndpoint, seg: Segment): void {
   } else if ((f & FIN) && ep.state === TcpState.CLOSE_WAIT) {
     sendAck(ep);
   }
-  if (advanced) ep.notify(EV_IN);
+  if (advanced) {
+    ep.notify(EV_IN);
+    if (ep.urgState !== 0) urgArrived(ep);
+  }
   output(ep);
 }
 

@@ -7,7 +7,8 @@ import * as E from '../../../abi/errno';
 import type { TcpEndpoint } from './endpoint';
 import { EV_OUT } from './endpoint';
 import { TcpState } from './state';
-import { SYN, FIN, RST, ACK, PSH, writeOptions, type OutOpts } from './segment';
+import { SYN, FIN, RST, ACK, PSH, URG, writeOptions, type OutOpts } from './segment';
+import { urgentPointer } from './urgent';
 import { add, diff, gt, lt } from './seq';
 import { sumBytes, finish, fold, pseudoSum } from '../checksum';
 import { IPPROTO_TCP } from '../ipv4';
@@ -89,10 +90,11 @@ export function sendSeg(ep: TcpEndpoint, seq: number, flags: number, dataLen: nu
   if (flags & RST) wnd = 0;
   if (flags & FIN) ep.finSentSeq = add(seq, dataLen);
   b[o + 12] = (hl / 4) << 4;
-  b[o + 13] = flags;
+  const urp = ep.sndUrgent ? urgentPointer(ep, seq) : 0;
+  b[o + 13] = urp > 0 ? flags | URG : flags;
   b.writeUInt16BE(wnd, o + 14);
   b.writeUInt16BE(0, o + 16);
-  b.writeUInt16BE(0, o + 18);
+  b.writeUInt16BE(urp, o + 18);
   if (dataLen > 0) ep.sendQ.copyAt(diff(seq, ep.sndUna), dataLen, b, o + hl);
   const len = hl + dataLen;
   // The checksum: left out where the receiver trusts the link (loopback, the user-mode
@@ -100,7 +102,7 @@ export function sendSeg(ep: TcpEndpoint, seq: number, flags: number, dataLen: nu
   // data only: pure ACKs so sent stalled transfers); else whole. A capture or a raw
   // socket sees whole checksums.
   const link = path.nic.link;
-  const exact = s.pcap !== null || s.rawInput !== null;
+  const exact = s.wantsWireFrames;
   let partial = 0;
   if (exact || link.csumOffload?.() !== true) {
     const ps = pseudoSum(path.src, ep.remote, IPPROTO_TCP, len, ep.v6);
@@ -134,7 +136,8 @@ export function sendSeg(ep: TcpEndpoint, seq: number, flags: number, dataLen: nu
 function segmentLimit(ep: TcpEndpoint): number {
   const path = ep.path;
   const gso = path?.nic.link.gso;
-  if (gso === undefined || gso <= 0 || ep.stack.pcap !== null || ep.stack.rawInput !== null) return ep.mss;
+  // Urgent data goes in wire-sized segments: each carries its own pointer.
+  if (gso === undefined || gso <= 0 || ep.sndUrgent || ep.stack.wantsWireFrames) return ep.mss;
   const room = Math.min(gso, 0xffff - 20 - 60);
   return Math.max(ep.mss, Math.floor(room / ep.mss) * ep.mss);
 }

@@ -161,6 +161,7 @@ export class Tcp {
     c.sndLimit = l.sndLimit;
     c.rcvLimit = l.rcvLimit;
     c.userMss = l.userMss;
+    c.oobInline = l.oobInline;
     c.ttl = l.ttl;
     c.tos = l.tos;
     c.lingerZero = l.lingerZero;
