@@ -11,6 +11,7 @@
  */
 import type { SyscallEntry, SyscallHandler, SyscallTable } from '../src/kernel/syscall-dispatch';
 import * as mmsys from './mm';
+import * as rebootsys from './reboot';
 import * as mpol from './mempolicy';
 import * as rseqsys from './rseq';
 import * as proc from './process';
@@ -216,13 +217,13 @@ const lines: Record<number, Line> = {
   160: ok('setrlimit', misc.setrlimit),
   161: ok('chroot', dirs.chroot),
   162: ok('sync', sync.sync),
-  163: none('acct'),
+  163: partial('acct', rebootsys.acct, 'no accounting file: EPERM without CAP_SYS_PACCT, turning it off succeeds, turning it on is ENOSYS'),
   164: partial('settimeofday', time.settimeofday, 'the clock cannot be set (EPERM); a timezone-only call is accepted and ignored'),
   165: partial('mount', mount.mount, 'tmpfs/proc/sysfs/devtmpfs/devpts/mqueue instances (others as empty tmpfs), binds of sandbox paths (MS_REC with submounts), MS_MOVE, remounts with per-mount flags; propagation (shared/slave/private/unbindable peer groups, mounts and umounts propagated; new propagated mounts go on top, not tucked under); tmpfs options (size=, nr_inodes=, mode=, uid=, gid=; remount changes limits); other filesystems\' data options ignored'),
   166: partial('umount2', mount.umount2, 'a mount with mounts on it is EBUSY unless MNT_DETACH; one with open files is detached lazily'),
   167: none('swapon'),
   168: none('swapoff'),
-  169: none('reboot'),
+  169: ok('reboot', rebootsys.reboot),
   170: ok('sethostname', misc.sethostname),
   171: ok('setdomainname', misc.setdomainname),
   172: none('iopl'),
