@@ -77,6 +77,14 @@ describe.skipIf(process.getuid?.() !== 0)('errno paths across the syscall table'
   }
 });
 
+describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))('errno paths, second batch', () => {
+  for (const l of LINKAGES) {
+    // Natively in a new IPC namespace: its SysV keys and ids start as the sandbox's do.
+    it(`cp_errno2 (${l}): wait/kill/prctl/sched, mmap/mprotect/mremap/madvise/mlock, timers, SysV IPC, xattrs as Linux`,
+      () => sameAsNativeIn(['unshare', '-i'], 'cp_errno2', l), 40_000);
+  }
+});
+
 describe('guest seccomp: filters, every action, strict mode, TSYNC, inheritance', () => {
   for (const l of LINKAGES) {
     it(`cp_seccomp (${l})`, async () => {
