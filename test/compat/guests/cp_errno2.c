@@ -5,6 +5,7 @@
  * its errno and is compared with Linux (natively in a fresh IPC namespace). Nothing may
  * block: IPC calls carry IPC_NOWAIT and every section runs under an alarm. */
 #include "common.h"
+#include "errno_run.h"
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
@@ -676,16 +677,6 @@ static void xattrs(void) {
   R(removexattr("f", "user.x"));
   R(listxattr("f", out, sizeof out));
   R(setxattr("dir", "user.z", "v", 1, 0));
-}
-
-static void run(const char *label, void (*fn)(void)) {
-  printf("-- %s\n", label);
-  fflush(stdout);
-  pid_t c = fork();
-  if (c == 0) { alarm(20); fn(); fflush(stdout); _exit(0); }
-  int st;
-  waitpid(c, &st, 0);
-  printf("%s: %s %d\n", label, WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 }
 
 int main(void) {
