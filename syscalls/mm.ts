@@ -2,7 +2,11 @@
 import { TASK_SIZE } from '../src/mm/guest-memory';
 import { sizeArg } from './user-args';
 import type { Task } from '../src/kernel/task';
-import { EBADF, EINVAL, EACCES, ENODEV, EFAULT, ENOMEM, EOPNOTSUPP, EOVERFLOW, EPERM } from '../src/abi/errno';
+import { EBADF, EINVAL, EACCES, ENODEV, EFAULT, ENOMEM, EOPNOTSUPP, EOVERFLOW, EPERM, ESRCH } from '../src/abi/errno';
+import { readIovec } from './iovec';
+import { PidFd } from '../src/kernel/pidfd';
+import { mayAccess as ptraceMayAccess } from '../src/kernel/ptrace';
+import { capable } from '../src/auth/capabilities';
 import { limitsOf, RLIMIT_AS } from '../src/kernel/limits';
 import {
   LEGACY_MAP_MASK, MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE,
@@ -169,6 +173,53 @@ export function mincore(t: Task, addr: number, len: number, vec: number): number
     if (!t.mem.write(v, n === PAGE_SIZE ? ones : ones.subarray(0, n))) return -EFAULT;
     a += n * PAGE_SIZE;
     v += n;
+  }
+  return 0;
+}
+
+const PROCESS_MADVISE_REMOTE = new Set([3 /* WILLNEED */, 20 /* COLD */, 21 /* PAGEOUT */, 25 /* COLLAPSE */]);
+const CAP_SYS_NICE = 23;
+
+/**
+ * process_madvise: advice over an iovec of ranges of the process a pidfd names. Another
+ * process takes only the non-destructive hints, with ptrace read access and CAP_SYS_NICE;
+ * those hints change nothing a program can see here (no swap, no huge pages), so for
+ * another process the ranges are checked and counted. Returns the bytes advised, or the
+ * first range's error.
+ */
+export function process_madvise(t: Task, pidfd: number, vec: number, vlen: number, advice: number, flags: number): number {
+  if (flags !== 0) return -EINVAL;
+  const segs = readIovec(t, vec, vlen);
+  if (typeof segs === 'number') return segs;
+  const f = t.fdTable.get(pidfd | 0);
+  if (f === undefined || !(f instanceof PidFd)) return -EBADF;
+  const target = f.tg.leader ?? [...f.tg.tasks][0];
+  if (target === undefined || f.tg.zombie) return -ESRCH;
+  const self = target.mm === t.mm;
+  if (!self && !ptraceMayAccess(t, target)) return -EACCES;
+  if (!self && !PROCESS_MADVISE_REMOTE.has(advice | 0)) return -EINVAL;
+  if (!self && !capable(t.creds, CAP_SYS_NICE)) return -EPERM;
+  let done = 0;
+  let err = 0;
+  for (const s of segs) {
+    const r = self ? madvise(t, s.base, s.len, advice) : rangeMapped(target, s.base, s.len);
+    if (r < 0) {
+      err = r;
+      break;
+    }
+    done += s.len;
+  }
+  return done > 0 ? done : err;
+}
+
+/** madvise's rules for a range of another address space: aligned, and mapped throughout (ENOMEM). */
+function rangeMapped(target: Task, addr: number, len: number): number {
+  if (addr % PAGE_SIZE !== 0) return -EINVAL;
+  const end = addr + pageUp(len);
+  for (let a = addr; a < end;) {
+    const v = target.mm.find(a);
+    if (!v) return -ENOMEM;
+    a = v.end;
   }
   return 0;
 }

@@ -405,7 +405,7 @@ const lines: Record<number, Line> = {
   437: ok('openat2', open.openat2),
   438: ok('pidfd_getfd', proc.pidfd_getfd),
   439: ok('faccessat2', stat.faccessat2),
-  440: none('process_madvise'),
+  440: ok('process_madvise', mmsys.process_madvise),
   441: ok('epoll_pwait2', epoll.epoll_pwait2),
   442: none('mount_setattr'),
   443: none('quotactl_fd'),

@@ -24,6 +24,7 @@
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <sys/uio.h>
 
 #define BAD ((void *)8)
 #define R(expr) OKERR(#expr, (expr))
@@ -316,6 +317,31 @@ static void memory(void) {
   R(mincore(a, PG, BAD));
   R(mincore(a, 0, vec));
   R(syscall(SYS_munmap, a, -PG));
+  /* process_madvise: ranges of oneself take any advice; another process only hints. */
+  char *pb = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  MUST(munmap(pb + PG, PG));
+  struct iovec piv[2] = { { pb, PG }, { pb + PG, PG } };
+  int self = syscall(SYS_pidfd_open, getpid(), 0);
+  SHOW("process_madvise self COLD", syscall(SYS_process_madvise, self, piv, 1, MADV_COLD, 0));
+  SHOW("process_madvise self COLD, second range unmapped", syscall(SYS_process_madvise, self, piv, 2, MADV_COLD, 0));
+  SHOW("process_madvise self unmapped", syscall(SYS_process_madvise, self, piv + 1, 1, MADV_COLD, 0));
+  SHOW("process_madvise self DONTNEED", syscall(SYS_process_madvise, self, piv, 1, MADV_DONTNEED, 0));
+  R(syscall(SYS_process_madvise, self, piv, 1, MADV_COLD, 1));
+  R(syscall(SYS_process_madvise, -1, piv, 1, MADV_COLD, 0));
+  R(syscall(SYS_process_madvise, 0, piv, 1, MADV_COLD, 0));
+  R(syscall(SYS_process_madvise, self, BAD, 1, MADV_COLD, 0));
+  R(syscall(SYS_process_madvise, self, piv, 2000, MADV_COLD, 0));
+  int cp[2];
+  MUST(pipe(cp));
+  pid_t kid = fork();
+  if (kid == 0) { char c; read(cp[0], &c, 1); _exit(0); }
+  int kfd = syscall(SYS_pidfd_open, kid, 0);
+  SHOW("process_madvise child COLD", syscall(SYS_process_madvise, kfd, piv, 1, MADV_COLD, 0));
+  SHOW("process_madvise child PAGEOUT", syscall(SYS_process_madvise, kfd, piv, 1, MADV_PAGEOUT, 0));
+  R(syscall(SYS_process_madvise, kfd, piv, 1, MADV_DONTNEED, 0));
+  R(syscall(SYS_process_madvise, kfd, piv + 1, 1, MADV_COLD, 0));
+  MUST(write(cp[1], "x", 1));
+  waitpid(kid, NULL, 0);
   /* As a user with no memlock allowance: mlock needs CAP_IPC_LOCK. */
   struct rlimit z = { 0, 0 };
   MUST(setrlimit(RLIMIT_MEMLOCK, &z));
