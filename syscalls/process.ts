@@ -549,7 +549,6 @@ const PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_GET_DUMPABLE = 3, PR_SET_DU
   PR_GET_SPECULATION_CTRL = 52, PR_SET_SPECULATION_CTRL = 53;
 const PR_TSC_ENABLE = 1;
 const DEFAULT_TIMER_SLACK_NS = 50_000;
-const thpDisabled = new WeakSet<object>();
 const timerSlack = new WeakMap<Task, number>();
 
 /** PR_CAP_AMBIENT: IS_SET, RAISE (cap in permitted and inheritable), LOWER, CLEAR_ALL. */
@@ -651,14 +650,13 @@ export function prctl(t: Task, option: number, a2: number, a3: number, a4: numbe
     case PR_GET_TID_ADDRESS:
       return t.mem.writeU64(a2, t.clearChildTid) ? 0 : -E.EFAULT;
     case PR_SET_THP_DISABLE:
-      // Kept and read back (no huge pages are made either way); per process here, not per mm.
+      // Kept and read back (no huge pages are made either way), inherited at fork.
       if (a3 || a4 || a5) return -E.EINVAL;
-      if (a2) thpDisabled.add(t.tg);
-      else thpDisabled.delete(t.tg);
+      t.tg.thpDisabled = a2 !== 0;
       return 0;
     case PR_GET_THP_DISABLE:
       if (a2 || a3 || a4 || a5) return -E.EINVAL;
-      return thpDisabled.has(t.tg) ? 1 : 0;
+      return t.tg.thpDisabled ? 1 : 0;
     case PR_SET_TIMERSLACK:
       // 0 (or a negative long) restores the default; the slack is kept and read back.
       timerSlack.set(t, a2 <= 0 ? DEFAULT_TIMER_SLACK_NS : a2);

@@ -279,6 +279,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
     tg.auxv = t.tg.auxv;
     tg.exitSignal = a.exitSignal;
     tg.personality = t.tg.personality;
+    tg.thpDisabled = t.tg.thpDisabled;
     tg.startTimeNs = t.kernel.nowNs();
     tg.limits = t.tg.limits?.fork?.() ?? t.tg.limits;
     if (tg.limits && limitsOf(tg).get(RLIMIT_CPU).cur !== RLIM_INFINITY) cpuLimitChanged(tg);

@@ -132,6 +132,8 @@ static void processes(void) {
   SHOW("PR_GET_TIMERSLACK default", syscall(SYS_prctl, PR_GET_TIMERSLACK, 0, 0, 0, 0));
   R(syscall(SYS_prctl, PR_SET_THP_DISABLE, 1, 0, 0, 0));
   SHOW("PR_GET_THP_DISABLE", syscall(SYS_prctl, PR_GET_THP_DISABLE, 0, 0, 0, 0));
+  if (fork() == 0) { SHOW("PR_GET_THP_DISABLE in a child", syscall(SYS_prctl, PR_GET_THP_DISABLE, 0, 0, 0, 0)); _exit(0); }
+  wait(NULL);
   int tsc = -1;
   R(syscall(SYS_prctl, PR_GET_TSC, &tsc, 0, 0, 0));
   printf("tsc %d\n", tsc);
