@@ -230,11 +230,6 @@ export function accept4(t: Task, fd: number, addr: number, lenPtr: number, flags
   const s = sockOf(t, fd);
   if (typeof s === 'number') return s;
   if (!s.connectionOriented) return -E.EOPNOTSUPP;
-  if (addr !== 0 && lenPtr !== 0) {
-    const l = t.mem.readI32(lenPtr);
-    if (l === null) return EFAULT;
-    if (l < 0) return -E.EINVAL;
-  }
   const n = s.accept();
   if (n === -E.EAGAIN) {
     if (s.rcvShut) return -E.EINVAL;
@@ -249,7 +244,10 @@ export function accept4(t: Task, fd: number, addr: number, lenPtr: number, flags
   const peer = n.peerName();
   const nfd = install(t, n, (flags & C.SOCK_CLOEXEC) !== 0);
   if (nfd < 0) return nfd;
+  // As do_accept: the address is written after the connection is taken; a bad length or
+  // pointer fails the call and the connection goes with the new fd.
   const w = writeAddr(t, addr, lenPtr, typeof peer === 'number' ? null : peer);
+  if (w < 0) t.fdTable.close(nfd);
   return w < 0 ? w : nfd;
 }
 

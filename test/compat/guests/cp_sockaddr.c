@@ -121,6 +121,22 @@ static void accept_full(int domain) {
     close(a);
   }
   printf("%s second accept: ", d); OKERR("", accept(l, NULL, NULL));
+  /* A bad address length fails the accept after the connection was taken: it is gone. */
+  int c2 = socket(domain, SOCK_STREAM, 0);
+  len = sizeof ss;
+  MUST(getsockname(l, (void *)&ss, &len));
+  MUST(connect(c2, (void *)&ss, len));
+  socklen_t bad = (socklen_t)-1;
+  printf("%s accept, length -1: ", d); OKERR("", accept(l, (void *)&ss, &bad));
+  int c3 = socket(domain, SOCK_STREAM, 0);
+  MUST(connect(c3, (void *)&ss, len));
+  printf("%s accept, length at a bad pointer: ", d); OKERR("", accept(l, (void *)&ss, (socklen_t *)8));
+  close(c3);
+  printf("%s accept after: ", d); OKERR("", accept(l, NULL, NULL));
+  printf("%s next fd free: %s\n", d, fcntl(c2 + 1, F_GETFD) < 0 ? "yes" : "no");
+  char b1;
+  printf("%s connector reads: ", d); OKERR("", read(c2, &b1, 1));
+  close(c2);
   close(c);
   close(l);
 }
