@@ -548,8 +548,6 @@ const PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_GET_DUMPABLE = 3, PR_SET_DU
   PR_GET_TSC = 25, PR_SET_TSC = 26, PR_SET_TIMERSLACK = 29, PR_GET_TIMERSLACK = 30,
   PR_GET_SPECULATION_CTRL = 52, PR_SET_SPECULATION_CTRL = 53;
 const PR_TSC_ENABLE = 1;
-const DEFAULT_TIMER_SLACK_NS = 50_000;
-const timerSlack = new WeakMap<Task, number>();
 
 /** PR_CAP_AMBIENT: IS_SET, RAISE (cap in permitted and inheritable), LOWER, CLEAR_ALL. */
 function capAmbient(t: Task, op: number, cap: number, a4: number, a5: number): number {
@@ -658,11 +656,11 @@ export function prctl(t: Task, option: number, a2: number, a3: number, a4: numbe
       if (a2 || a3 || a4 || a5) return -E.EINVAL;
       return t.tg.thpDisabled ? 1 : 0;
     case PR_SET_TIMERSLACK:
-      // 0 (or a negative long) restores the default; the slack is kept and read back.
-      timerSlack.set(t, a2 <= 0 ? DEFAULT_TIMER_SLACK_NS : a2);
+      // 0 (or a negative long) restores the default (the parent's slack at fork).
+      t.timerSlackNs = a2 <= 0 ? t.defaultTimerSlackNs : a2;
       return 0;
     case PR_GET_TIMERSLACK:
-      return timerSlack.get(t) ?? DEFAULT_TIMER_SLACK_NS;
+      return t.timerSlackNs;
     case PR_GET_TSC:
       // The TSC is always readable by the guest (no RDTSC trap outside deterministic mode).
       return t.mem.writeI32(a2, PR_TSC_ENABLE) ? 0 : -E.EFAULT;

@@ -300,6 +300,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   child.comm = t.comm;
   if (!(f & CLONE_VM)) child.rseq = t.rseq && { ...t.rseq };
   child.ioprio = t.ioprio;
+  child.timerSlackNs = child.defaultTimerSlackNs = t.timerSlackNs;
   // Kept across fork, clone and exec, like the filters that rely on it.
   child.noNewPrivs = t.noNewPrivs;
   child.seccomp = t.seccomp;

@@ -128,6 +128,14 @@ static void processes(void) {
   R(syscall(SYS_prctl, PR_SET_TIMERSLACK, 0, 0, 0, 0));
   R(syscall(SYS_prctl, PR_SET_TIMERSLACK, 1000, 0, 0, 0));
   SHOW("PR_GET_TIMERSLACK", syscall(SYS_prctl, PR_GET_TIMERSLACK, 0, 0, 0, 0));
+  if (fork() == 0) {
+    SHOW("PR_GET_TIMERSLACK in a child", syscall(SYS_prctl, PR_GET_TIMERSLACK, 0, 0, 0, 0));
+    syscall(SYS_prctl, PR_SET_TIMERSLACK, 7000, 0, 0, 0);
+    syscall(SYS_prctl, PR_SET_TIMERSLACK, 0, 0, 0, 0);
+    SHOW("PR_GET_TIMERSLACK in a child, reset", syscall(SYS_prctl, PR_GET_TIMERSLACK, 0, 0, 0, 0));
+    _exit(0);
+  }
+  wait(NULL);
   R(syscall(SYS_prctl, PR_SET_TIMERSLACK, 0, 0, 0, 0));
   SHOW("PR_GET_TIMERSLACK default", syscall(SYS_prctl, PR_GET_TIMERSLACK, 0, 0, 0, 0));
   R(syscall(SYS_prctl, PR_SET_THP_DISABLE, 1, 0, 0, 0));
