@@ -13,6 +13,15 @@ export function installFd(t: Task, f: FileDescription, cloexec: boolean, minFd =
   return fd;
 }
 
+/** Whether installFd would find an fd (accept takes one before it dequeues a connection). */
+export function hasFreeFd(t: Task): boolean {
+  const limit = Math.min(limitsOf(t.tg).soft(RLIMIT_NOFILE), 1 << 20);
+  // Fewer open fds than the limit leaves one below it; else look (a full table is rare).
+  if (t.fdTable.size < limit) return true;
+  for (let fd = 0; fd < limit; fd++) if (t.fdTable.get(fd) === undefined) return true;
+  return false;
+}
+
 /**
  * pipe2/socketpair: installs both ends and writes the two fds to guest memory at addr;
  * on any failure nothing stays installed.

@@ -1,11 +1,13 @@
 /**
  * Memory locking and NUMA policy, answered as Linux does on a machine with one node and
- * no swap: mlockall/munlockall/mlock2 check their flags and the range (locking itself
- * changes nothing, memory is never paged out); mbind, set_mempolicy and get_mempolicy
+ * no swap: mlockall/munlockall/mlock2 check their flags, RLIMIT_MEMLOCK and the range (locking
+ * itself changes nothing, memory is never paged out); mbind, set_mempolicy and get_mempolicy
  * check modes, flags and node masks against node 0, and the task's policy is kept.
  */
 import * as E from '../src/abi/errno';
 import type { Task } from '../src/kernel/task';
+import { capable } from '../src/auth/capabilities';
+import { limitsOf, RLIMIT_MEMLOCK } from '../src/kernel/limits';
 
 const PAGE = 4096;
 
@@ -23,21 +25,40 @@ function mapped(t: Task, addr: number, len: number): number {
   return 0;
 }
 
+const CAP_IPC_LOCK = 14;
+
+/**
+ * can_do_mlock and the RLIMIT_MEMLOCK bound: EPERM with a zero limit and no CAP_IPC_LOCK,
+ * ENOMEM for more than the limit (nothing is counted as locked before: locking changes nothing).
+ */
+function lockAllowed(t: Task, bytes: number): number {
+  if (capable(t.creds, CAP_IPC_LOCK)) return 0;
+  const lim = limitsOf(t.tg).soft(RLIMIT_MEMLOCK);
+  if (lim === 0) return -E.EPERM;
+  return bytes > lim ? -E.ENOMEM : 0;
+}
+
+function lockRange(t: Task, addr: number, len: number): number {
+  const span = Math.ceil((addr % PAGE + len) / PAGE) * PAGE;
+  return lockAllowed(t, span) || mapped(t, addr, len);
+}
+
 export function mlock(t: Task, addr: number, len: number): number {
-  return mapped(t, addr, len);
+  return lockRange(t, addr, len);
 }
 
 const MLOCK_ONFAULT = 1;
 export function mlock2(t: Task, addr: number, len: number, flags: number): number {
   if ((flags | 0) & ~MLOCK_ONFAULT) return -E.EINVAL;
-  return mapped(t, addr, len);
+  return lockRange(t, addr, len);
 }
 
 const MCL_CURRENT = 1, MCL_FUTURE = 2, MCL_ONFAULT = 4;
-export function mlockall(_t: Task, flags: number): number {
+export function mlockall(t: Task, flags: number): number {
   flags |= 0;
   if (flags === 0 || flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) || flags === MCL_ONFAULT) return -E.EINVAL;
-  return 0;
+  // Without MCL_CURRENT only future mappings are locked: the size of the current ones does not count.
+  return lockAllowed(t, flags & MCL_CURRENT ? t.mm.totalBytes() : 0);
 }
 
 export function munlockall(_t: Task): number {

@@ -8,7 +8,8 @@ import { netKeyOf } from '../src/net/guest-netns';
 import * as E from '../src/abi/errno';
 import { readIovec, totalLen, copySegs, type Seg } from './iovec';
 import { userBuffer } from './user-args';
-import { installFd, installPair } from './fd-install';
+import { installFd, installPair, hasFreeFd } from './fd-install';
+import { bindAddr, connectAddr, sendAddr } from './sockaddr-check';
 import { readTimespecNs, stage } from './fs-common';
 import type { Task } from '../src/kernel/task';
 import { POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDNORM, POLLWRNORM, O_NONBLOCK } from '../src/abi/fs';
@@ -174,7 +175,8 @@ export function bind(t: Task, fd: number, addr: number, len: number): number {
   if (typeof s === 'number') return s;
   const a = readAddr(t, addr, len);
   if (typeof a === 'number') return a;
-  return s.bind(t, a);
+  const b = bindAddr(s, a);
+  return typeof b === 'number' ? b : s.bind(t, b);
 }
 
 export function listen(t: Task, fd: number, backlog: number): number {
@@ -186,8 +188,10 @@ export function listen(t: Task, fd: number, backlog: number): number {
 export function connect(t: Task, fd: number, addr: number, len: number): number {
   const s = sockOf(t, fd);
   if (typeof s === 'number') return s;
-  let a = readAddr(t, addr, len);
-  if (typeof a === 'number') return a;
+  const raw = readAddr(t, addr, len);
+  if (typeof raw === 'number') return raw;
+  let a = connectAddr(s, raw);
+  if (a === 'done' || typeof a === 'number') return a === 'done' ? 0 : a;
   const h = t.kernel.hooks;
   if (h === null) return connectTo(t, s, a);
   if (t.sysState === undefined) {
@@ -220,15 +224,15 @@ export function accept(t: Task, fd: number, addr: number, lenPtr: number): numbe
 }
 
 export function accept4(t: Task, fd: number, addr: number, lenPtr: number, flags: number): number {
+  // Linux's order: the fd, the flags, then a free fd taken first, so with none free the
+  // connection stays queued; only then is the file a socket.
+  const f = t.fdTable.get(fd | 0);
+  if (f === undefined || f.isPath) return -E.EBADF;
   if (flags & ~(C.SOCK_NONBLOCK | C.SOCK_CLOEXEC)) return -E.EINVAL;
+  if (!hasFreeFd(t)) return -E.EMFILE;
   const s = sockOf(t, fd);
   if (typeof s === 'number') return s;
   if (!s.connectionOriented) return -E.EOPNOTSUPP;
-  if (addr !== 0 && lenPtr !== 0) {
-    const l = t.mem.readI32(lenPtr);
-    if (l === null) return EFAULT;
-    if (l < 0) return -E.EINVAL;
-  }
   const n = s.accept();
   if (n === -E.EAGAIN) {
     if (s.rcvShut) return -E.EINVAL;
@@ -243,7 +247,10 @@ export function accept4(t: Task, fd: number, addr: number, lenPtr: number, flags
   const peer = n.peerName();
   const nfd = install(t, n, (flags & C.SOCK_CLOEXEC) !== 0);
   if (nfd < 0) return nfd;
+  // As do_accept: the address is written after the connection is taken; a bad length or
+  // pointer fails the call and the connection goes with the new fd.
   const w = writeAddr(t, addr, lenPtr, typeof peer === 'number' ? null : peer);
+  if (w < 0) t.fdTable.close(nfd);
   return w < 0 ? w : nfd;
 }
 
@@ -382,7 +389,9 @@ export function sendto(t: Task, fd: number, buf: number, len: number, flags: num
   if (addr !== 0) {
     const a = readAddr(t, addr, alen);
     if (typeof a === 'number') return a;
-    to = a;
+    const d = sendAddr(s, a);
+    if (typeof d === 'number') return d;
+    to = d;
   }
   const segs = userBuffer(buf, len);
   if (typeof segs === 'number') return segs;
@@ -420,9 +429,12 @@ function sendOne(t: Task, s: SocketFile, msgAddr: number, flags: number): number
   if (typeof m === 'number') return m;
   let to: Buffer | null = null;
   if (m.name !== 0 && m.namelen !== 0) {
-    const a = readAddr(t, m.name, m.namelen);
+    // copy_msghdr_from_user: a negative length is EINVAL, a longer one is cut to the storage's.
+    const a = readAddr(t, m.name, m.namelen < 0 ? m.namelen : Math.min(m.namelen, SOCKADDR_MAX));
     if (typeof a === 'number') return a;
-    to = a;
+    const d = sendAddr(s, a);
+    if (typeof d === 'number') return d;
+    to = d;
   }
   let ctl: Buffer | null = null;
   if (m.controllen > 0) {

@@ -318,9 +318,10 @@ function waitUsage(r: WaitResult): Buffer {
 }
 
 export function wait4(t: Task, pid: number, statusAddr: number, options: number, rusage: number): number {
-  pid = kernelPidSpec(t, pid | 0);
   options |= 0;
   if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | WALL_FLAGS)) return -E.EINVAL;
+  if ((pid | 0) === -0x80000000) return -E.ESRCH; // -INT_MIN is no process group
+  pid = kernelPidSpec(t, pid | 0);
   const r = findWaitable(t, pid, options | WEXITED);
   if (typeof r === 'number') return r;
   if (r === null) {
@@ -348,9 +349,9 @@ export function waitid(t: Task, idtype: number, id: number, infop: number, optio
     if (id < 0) return -E.EINVAL;
     pid = id === 0 ? 0 : -id;
   } else if (idtype === P_PIDFD) {
+    if (id < 0) return -E.EINVAL;
     const f = t.fdTable.get(id);
-    if (!f) return -E.EBADF;
-    if (!(f instanceof PidFd)) return -E.EINVAL;
+    if (!f || !(f instanceof PidFd)) return -E.EBADF;
     pid = f.tg.pid;
     if (f.tg.parent !== t.tg) return -E.ECHILD;
   } else return -E.EINVAL;
@@ -543,7 +544,10 @@ const PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_GET_DUMPABLE = 3, PR_SET_DU
   PR_GET_KEEPCAPS = 7, PR_SET_KEEPCAPS = 8, PR_SET_NAME = 15, PR_GET_NAME = 16, PR_CAPBSET_READ = 23, PR_CAPBSET_DROP = 24,
   PR_SET_CHILD_SUBREAPER = 36, PR_GET_CHILD_SUBREAPER = 37, PR_SET_NO_NEW_PRIVS = 38, PR_GET_NO_NEW_PRIVS = 39,
   PR_GET_TID_ADDRESS = 40, PR_SET_THP_DISABLE = 41, PR_GET_THP_DISABLE = 42, PR_CAP_AMBIENT = 47,
-  PR_SET_VMA = 0x53564d41, PR_GET_SECCOMP = 21, PR_SET_SECCOMP = 22, PR_SET_PTRACER = 0x59616d61;
+  PR_SET_VMA = 0x53564d41, PR_GET_SECCOMP = 21, PR_SET_SECCOMP = 22, PR_SET_PTRACER = 0x59616d61,
+  PR_GET_TSC = 25, PR_SET_TSC = 26, PR_SET_TIMERSLACK = 29, PR_GET_TIMERSLACK = 30,
+  PR_GET_SPECULATION_CTRL = 52, PR_SET_SPECULATION_CTRL = 53;
+const PR_TSC_ENABLE = 1;
 
 /** PR_CAP_AMBIENT: IS_SET, RAISE (cap in permitted and inheritable), LOWER, CLEAR_ALL. */
 function capAmbient(t: Task, op: number, cap: number, a4: number, a5: number): number {
@@ -635,16 +639,37 @@ export function prctl(t: Task, option: number, a2: number, a3: number, a4: numbe
     case PR_GET_CHILD_SUBREAPER:
       return t.mem.writeI32(a2, t.tg.subreaper ? 1 : 0) ? 0 : -E.EFAULT;
     case PR_SET_NO_NEW_PRIVS:
-      if (a2 !== 1) return -E.EINVAL;
+      if (a2 !== 1 || a3 || a4 || a5) return -E.EINVAL;
       t.noNewPrivs = true;
       return 0;
     case PR_GET_NO_NEW_PRIVS:
+      if (a2 || a3 || a4 || a5) return -E.EINVAL;
       return t.noNewPrivs ? 1 : 0;
     case PR_GET_TID_ADDRESS:
       return t.mem.writeU64(a2, t.clearChildTid) ? 0 : -E.EFAULT;
     case PR_SET_THP_DISABLE:
-    case PR_GET_THP_DISABLE:
+      // Kept and read back (no huge pages are made either way), inherited at fork.
+      if (a3 || a4 || a5) return -E.EINVAL;
+      t.tg.thpDisabled = a2 !== 0;
       return 0;
+    case PR_GET_THP_DISABLE:
+      if (a2 || a3 || a4 || a5) return -E.EINVAL;
+      return t.tg.thpDisabled ? 1 : 0;
+    case PR_SET_TIMERSLACK:
+      // 0 (or a negative long) restores the default (the parent's slack at fork).
+      t.timerSlackNs = a2 <= 0 ? t.defaultTimerSlackNs : a2;
+      return 0;
+    case PR_GET_TIMERSLACK:
+      return t.timerSlackNs;
+    case PR_GET_TSC:
+      // The TSC is always readable by the guest (no RDTSC trap outside deterministic mode).
+      return t.mem.writeI32(a2, PR_TSC_ENABLE) ? 0 : -E.EFAULT;
+    case PR_SET_TSC:
+      return a2 === PR_TSC_ENABLE ? 0 : -E.EINVAL;
+    case PR_GET_SPECULATION_CTRL:
+    case PR_SET_SPECULATION_CTRL:
+      // Store bypass, indirect branch and L1D flush are x86's; anything else is no device.
+      return a2 < 0 || a2 > 2 ? -E.ENODEV : -E.EINVAL;
     case PR_CAP_AMBIENT:
       return capAmbient(t, a2, a3, a4, a5);
     case PR_SET_VMA:

@@ -4,7 +4,7 @@
  * tasks alike. Two CPUs are visible.
  */
 import type { Task } from '../src/kernel/task';
-import { EFAULT, EINVAL, EPERM, ESRCH } from '../src/abi/errno';
+import { E2BIG, EFAULT, EINVAL, EPERM, ESRCH } from '../src/abi/errno';
 import { rseqMoved } from './rseq';
 import {
   findTask, schedOf, setScheduler, setAffinity, priorityMax, priorityMin, rrInterval, currentCpu,
@@ -170,4 +170,69 @@ export function ioprio_get(t: Task, which: number, who: number): number {
     if (best < 0 || v < best) best = v;
   }
   return targets.length === 1 ? ioprioOf(targets[0]) : best;
+}
+
+// ---- sched_getattr / sched_setattr (struct sched_attr; no SCHED_DEADLINE here) ----
+
+const SCHED_ATTR_SIZE_VER0 = 48;
+const SCHED_ATTR_SIZE_VER1 = 56;
+const PAGE = 4096;
+const SCHED_DEADLINE = 6;
+const SCHED_FLAG_RESET_ON_FORK = 1;
+const SCHED_FLAG_KEEP_POLICY = 0x08, SCHED_FLAG_KEEP_PARAMS = 0x10;
+const SCHED_FLAG_UTIL_CLAMP = 0x20 | 0x40;
+const SCHED_FLAG_ALL = 0x7f;
+
+export function sched_getattr(t: Task, pid: number, uattr: number, usize: number, flags: number): number {
+  pid |= 0;
+  if (uattr === 0 || pid < 0 || usize > PAGE || usize < SCHED_ATTR_SIZE_VER0 || flags !== 0) return -EINVAL;
+  const p = findTask(t, pid);
+  if (!p) return -ESRCH;
+  const a = schedOf(p);
+  // The kernel's struct is VER1 (with the utilization clamps at their defaults, 0 and 1024).
+  const b = Buffer.alloc(SCHED_ATTR_SIZE_VER1);
+  const size = Math.min(usize, SCHED_ATTR_SIZE_VER1);
+  b.writeUInt32LE(size, 0);
+  b.writeUInt32LE(a.policy, 4);
+  b.writeBigUInt64LE(a.resetOnFork ? BigInt(SCHED_FLAG_RESET_ON_FORK) : 0n, 8);
+  b.writeInt32LE(a.nice, 16);
+  b.writeUInt32LE(a.priority, 20);
+  b.writeUInt32LE(1024, 52);
+  return t.mem.write(uattr, b.subarray(0, size)) ? 0 : -EFAULT;
+}
+
+export function sched_setattr(t: Task, pid: number, uattr: number, flags: number): number {
+  pid |= 0;
+  if (uattr === 0 || pid < 0 || flags !== 0) return -EINVAL;
+  const head = t.mem.read(uattr, 4);
+  if (head === null) return -EFAULT;
+  let size = head.readUInt32LE(0);
+  if (size === 0) size = SCHED_ATTR_SIZE_VER0;
+  if (size < SCHED_ATTR_SIZE_VER0 || size > PAGE) {
+    // sched_copy_attr tells the caller the size it knows.
+    return t.mem.writeU32(uattr, SCHED_ATTR_SIZE_VER1) ? -E2BIG : -EFAULT;
+  }
+  const b = t.mem.read(uattr, size);
+  if (b === null) return -EFAULT;
+  // copy_struct_from_user: bytes past what the kernel knows must be zero.
+  for (let i = SCHED_ATTR_SIZE_VER1; i < size; i++) if (b[i] !== 0) return t.mem.writeU32(uattr, SCHED_ATTR_SIZE_VER1) ? -E2BIG : -EFAULT;
+  const policy = b.readUInt32LE(4);
+  const sflags = Number(b.readBigUInt64LE(8) & 0xffffffffn);
+  const nice = Math.min(19, Math.max(-20, b.readInt32LE(16)));
+  const prio = b.readUInt32LE(20);
+  if (sflags & SCHED_FLAG_UTIL_CLAMP && size < SCHED_ATTR_SIZE_VER1) return -EINVAL;
+  const p = findTask(t, pid);
+  if (!p) return -ESRCH;
+  if (sflags & ~SCHED_FLAG_ALL) return -EINVAL;
+  if (policy === SCHED_DEADLINE) return -EINVAL; // not offered: no deadline scheduler to admit it
+  const a = schedOf(p);
+  if (!(sflags & SCHED_FLAG_KEEP_PARAMS) || !(sflags & SCHED_FLAG_KEEP_POLICY)) {
+    const r = setScheduler(t, p, sflags & SCHED_FLAG_KEEP_POLICY ? a.policy : policy, sflags & SCHED_FLAG_KEEP_PARAMS ? a.priority : prio,
+      limitsOf(t.tg).soft(RLIMIT_RTPRIO));
+    if (r < 0) return r;
+  }
+  if (sflags & SCHED_FLAG_RESET_ON_FORK) a.resetOnFork = true;
+  // The nice value of a fair policy, with setpriority's rules.
+  if (a.policy === 0 || a.policy === 3 || a.policy === 5) return setPriority(t, 0, p.tid, nice, limitsOf(t.tg).soft(RLIMIT_NICE));
+  return 0;
 }

@@ -210,6 +210,8 @@ export function tgkill(t: Task, tgid: number, tid: number, sig: number): number 
   return sendTid(t, tgid | 0, tid | 0, sig | 0);
 }
 
+const validSignal = (sig: number): boolean => (sig | 0) >= 0 && (sig | 0) <= 64;
+
 function queuedInfo(t: Task, sig: number, infoAddr: number, targetPid: number): SigInfo | number {
   const b = t.mem.read(infoAddr, 128);
   if (!b) return -E.EFAULT;
@@ -225,18 +227,25 @@ export function rt_sigqueueinfo(t: Task, pid: number, sig: number, infoAddr: num
   if (typeof si === 'number') return si;
   const g = t.kernel.threadGroups.get(pid | 0);
   if (!g || g.zombie) return -E.ESRCH;
+  if (!validSignal(sig)) return -E.EINVAL;
   const leader = g.leader ?? [...g.tasks][0];
   if (leader && !mayKill(t, leader, sig | 0)) return -E.EPERM;
+  if ((sig | 0) === 0) return 0;
   sendToGroup(t.kernel.sentry, g, si);
   return 0;
 }
 
 export function rt_tgsigqueueinfo(t: Task, tgid: number, tid: number, sig: number, infoAddr: number): number {
-  const si = queuedInfo(t, sig | 0, infoAddr, tgid | 0);
+  if (!t.mem.read(infoAddr, 128)) return -E.EFAULT;
+  if ((tid | 0) <= 0 || (tgid | 0) <= 0) return -E.EINVAL;
+  // Linux compares the forged-code rule with the thread id here.
+  const si = queuedInfo(t, sig | 0, infoAddr, (tid | 0) === t.tid ? t.tg.pid : -1);
   if (typeof si === 'number') return si;
   const target = t.kernel.tasks.get(tid | 0);
   if (!target || target.tg.pid !== (tgid | 0)) return -E.ESRCH;
+  if (!validSignal(sig)) return -E.EINVAL;
   if (!mayKill(t, target, sig | 0)) return -E.EPERM;
+  if ((sig | 0) === 0) return 0;
   sendToTask(t.kernel.sentry, target, si);
   return 0;
 }

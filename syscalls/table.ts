@@ -11,6 +11,7 @@
  */
 import type { SyscallEntry, SyscallHandler, SyscallTable } from '../src/kernel/syscall-dispatch';
 import * as mmsys from './mm';
+import * as rebootsys from './reboot';
 import * as mpol from './mempolicy';
 import * as rseqsys from './rseq';
 import * as proc from './process';
@@ -216,13 +217,13 @@ const lines: Record<number, Line> = {
   160: ok('setrlimit', misc.setrlimit),
   161: ok('chroot', dirs.chroot),
   162: ok('sync', sync.sync),
-  163: none('acct'),
+  163: partial('acct', rebootsys.acct, 'no accounting file: EPERM without CAP_SYS_PACCT, turning it off succeeds, turning it on is ENOSYS'),
   164: partial('settimeofday', time.settimeofday, 'the clock cannot be set (EPERM); a timezone-only call is accepted and ignored'),
   165: partial('mount', mount.mount, 'tmpfs/proc/sysfs/devtmpfs/devpts/mqueue instances (others as empty tmpfs), binds of sandbox paths (MS_REC with submounts), MS_MOVE, remounts with per-mount flags; propagation (shared/slave/private/unbindable peer groups, mounts and umounts propagated; new propagated mounts go on top, not tucked under); tmpfs options (size=, nr_inodes=, mode=, uid=, gid=; remount changes limits); other filesystems\' data options ignored'),
   166: partial('umount2', mount.umount2, 'a mount with mounts on it is EBUSY unless MNT_DETACH; one with open files is detached lazily'),
   167: none('swapon'),
   168: none('swapoff'),
-  169: none('reboot'),
+  169: ok('reboot', rebootsys.reboot),
   170: ok('sethostname', misc.sethostname),
   171: ok('setdomainname', misc.setdomainname),
   172: none('iopl'),
@@ -367,8 +368,8 @@ const lines: Record<number, Line> = {
   311: ok('process_vm_writev', ptr.process_vm_writev),
   312: none('kcmp'),
   313: none('finit_module'),
-  314: none('sched_setattr'),
-  315: none('sched_getattr'),
+  314: partial('sched_setattr', sched.sched_setattr, 'SCHED_DEADLINE is EINVAL; utilization clamps are not kept'),
+  315: ok('sched_getattr', sched.sched_getattr),
   316: ok('renameat2', dirs.renameat2),
   317: ok('seccomp', seccompsys.seccomp),
   318: ok('getrandom', misc.getrandom),
@@ -404,7 +405,7 @@ const lines: Record<number, Line> = {
   437: ok('openat2', open.openat2),
   438: ok('pidfd_getfd', proc.pidfd_getfd),
   439: ok('faccessat2', stat.faccessat2),
-  440: none('process_madvise'),
+  440: ok('process_madvise', mmsys.process_madvise),
   441: ok('epoll_pwait2', epoll.epoll_pwait2),
   442: none('mount_setattr'),
   443: none('quotactl_fd'),

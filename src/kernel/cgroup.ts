@@ -4,7 +4,8 @@
  * cgroup.procs) and the pids controller of each group, enforced here at fork (the root's
  * own limit is --pids-limit, Kernel.pidsLimit). memory.max of a group is enforced by the
  * memory account (memory-account.ts: the group's largest address space is OOM-killed, as
- * the memory controller's OOM killer does, and memory.events counts it). The other
+ * the memory controller's OOM killer does, and memory.events counts it); memory.high is
+ * counted (memory.events' high) but not throttled. The other
  * controllers' settings are kept per group, not enforced below the root.
  */
 import type { Kernel } from './kernel';
@@ -24,8 +25,13 @@ export class Cgroup {
   readonly limits = new Map<string, number>();
   /** The other controllers' knobs as written (cpu.max, cpu.weight, cpuset.cpus, io.weight...). */
   readonly settings = new Map<string, string>();
-  /** memory.events: each breach of memory.max, the OOMs it caused and their kills (hierarchical, as Linux's). */
-  readonly memEvents = { max: 0, oom: 0, oomKill: 0 };
+  /**
+   * memory.events: charges over memory.high, each breach of memory.max, the OOMs it caused
+   * and their kills (hierarchical, as Linux's).
+   */
+  readonly memEvents = { high: 0, max: 0, oom: 0, oomKill: 0 };
+  /** Usage at the last sample that found it over memory.high (growth above it is a new "high" event). */
+  highSeen = 0;
   /** io.max, per device "MAJ:MIN". */
   ioMax?: Map<string, string>;
   constructor(
@@ -95,12 +101,12 @@ export function cgroupPidsFull(tg: ThreadGroup): boolean {
   return false;
 }
 
-/** The groups below the root with a memory.max (the root's is --memory). */
+/** The groups below the root with a memory.max or memory.high (the root's is --memory). */
 export function memoryLimitedGroups(k: Kernel): Cgroup[] {
   const out: Cgroup[] = [];
   const walk = (c: Cgroup) => {
     for (const ch of c.children.values()) {
-      if ((ch.limits.get('memory.max') ?? Infinity) < Infinity) out.push(ch);
+      if ((ch.limits.get('memory.max') ?? Infinity) < Infinity || (ch.limits.get('memory.high') ?? Infinity) < Infinity) out.push(ch);
       walk(ch);
     }
   };

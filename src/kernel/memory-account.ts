@@ -212,13 +212,32 @@ export class MemoryAccount {
         }
       }
     }
-    if (largest === null || priv + shared <= max) return;
+    const used = priv + shared;
+    this.overHigh(g, used);
+    if (largest === null || used <= max) return;
     for (let c: Cgroup | null = g; c !== null; c = c.parent) {
       c.memEvents.max++;
       c.memEvents.oom++;
       c.memEvents.oomKill++;
     }
-    this.kill(largest, `memory cgroup ${g.path}`, priv + shared, max);
+    this.kill(largest, `memory cgroup ${g.path}`, used, max);
+  }
+
+  /**
+   * memory.high: Linux counts a "high" event at each charge that finds the group above it
+   * and reclaims (nothing reclaimable without swap: usage stays over, nobody is killed). A
+   * sample stands for the charges since the last one: it counts when usage grew while
+   * over, in the group and each group above it (memory.events is hierarchical).
+   */
+  private overHigh(g: Cgroup, used: number): void {
+    const high = g.limits.get('memory.high') ?? Infinity;
+    if (used <= high) {
+      g.highSeen = 0;
+      return;
+    }
+    if (used <= g.highSeen) return;
+    g.highSeen = used;
+    for (let c: Cgroup | null = g; c !== null; c = c.parent) c.memEvents.high++;
   }
 
   /** mmap/brk/mremap gave the guest `bytes` more address space it may touch. */

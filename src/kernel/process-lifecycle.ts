@@ -285,6 +285,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
     tg.auxv = t.tg.auxv;
     tg.exitSignal = a.exitSignal;
     tg.personality = t.tg.personality;
+    tg.thpDisabled = t.tg.thpDisabled;
     tg.startTimeNs = t.kernel.nowNs();
     tg.limits = t.tg.limits?.fork?.() ?? t.tg.limits;
     if (tg.limits && limitsOf(tg).get(RLIMIT_CPU).cur !== RLIM_INFINITY) cpuLimitChanged(tg);
@@ -305,6 +306,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   child.comm = t.comm;
   if (!(f & CLONE_VM)) child.rseq = t.rseq && { ...t.rseq };
   child.ioprio = t.ioprio;
+  child.timerSlackNs = child.defaultTimerSlackNs = t.timerSlackNs;
   // Kept across fork, clone and exec, like the filters that rely on it.
   child.noNewPrivs = t.noNewPrivs;
   child.seccomp = t.seccomp;

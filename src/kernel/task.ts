@@ -82,6 +82,9 @@ export class Task {
   userStateReleased = false;
   /** PR_SET_PDEATHSIG. */
   pdeathSig = 0;
+  /** PR_SET/GET_TIMERSLACK (kept and read back); a fork's child gets the parent's as both value and default. */
+  timerSlackNs = 50_000;
+  defaultTimerSlackNs = 50_000;
   noNewPrivs = false;
   /** Seccomp mode and filters (src/kernel/seccomp); null: none, and no check at syscall entry. */
   seccomp: SeccompState | null = null;

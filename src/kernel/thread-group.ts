@@ -55,6 +55,8 @@ export class ThreadGroup {
   io = { rchar: 0, wchar: 0, syscr: 0, syscw: 0 };
   startTimeNs = 0;
   subreaper = false;
+  /** PR_SET_THP_DISABLE (Linux's MMF_DISABLE_THP is the mm's; here the process's): inherited at fork, kept over exec. */
+  thpDisabled = false;
   /** personality(2) flags (PER_LINUX = 0). */
   personality = 0;
   /** Resource limits (src/kernel/limits.ts), shared by the group's threads. */

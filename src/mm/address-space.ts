@@ -336,16 +336,35 @@ export class AddressSpace {
   remap(ctx: number, oldAddr: number, oldLen: number, newLen: number, flags: number, newAddr: number): number {
     const MAYMOVE = 1;
     const FIXED = 2;
-    if (oldAddr % PAGE_SIZE || flags & ~7 || (flags & FIXED && !(flags & MAYMOVE))) return -EINVAL;
+    const DONTUNMAP = 4;
+    if (oldAddr % PAGE_SIZE || flags & ~7 || (flags & (FIXED | DONTUNMAP) && !(flags & MAYMOVE))) return -EINVAL;
     oldLen = pageUp(oldLen);
     newLen = pageUp(newLen);
     if (newLen === 0) return -EINVAL;
+    // DONTUNMAP is always a move of the same length; with it or FIXED the new address is
+    // page-aligned, inside user space and apart from the old range (mremap_to).
+    if (flags & DONTUNMAP && oldLen !== newLen) return -EINVAL;
+    if (flags & (FIXED | DONTUNMAP)) {
+      if (newAddr % PAGE_SIZE || newLen > TASK_SIZE || newAddr > TASK_SIZE - newLen) return -EINVAL;
+      if (oldAddr + oldLen > newAddr && newAddr + newLen > oldAddr) return -EINVAL;
+    }
     const v = this.find(oldAddr);
     if (!v || (oldLen && oldAddr + oldLen > v.end)) return -EFAULT;
     const committed = !(v.flags & MAP_NORESERVE) && ((v.flags & 0x0f) === MAP_PRIVATE ? (v.prot & PROT_WRITE) !== 0 : (v.flags & MAP_ANONYMOUS) !== 0);
     if (committed && newLen > oldLen && !memoryLimit.mayCommit(newLen - oldLen)) return -ENOMEM;
+    if (flags & DONTUNMAP) {
+      // The host does the move and leaves the old range mapped (empty when private anonymous).
+      const dest = flags & FIXED ? newAddr : this.findFree(newLen);
+      if (dest < 0) return dest;
+      if (hitsRanges(this.reserved, dest, dest + newLen)) return -EINVAL;
+      const r = this.platform.mmSyscall(ctx, SYS_MREMAP, oldAddr, oldLen, newLen, MAYMOVE | FIXED | DONTUNMAP, dest, 0);
+      if (r < 0) return r;
+      const kept: Vma = { ...v, start: oldAddr, end: oldAddr + oldLen, offset: v.offset + (oldAddr - v.start) };
+      this.moveVma(v, oldAddr, oldLen, dest, newLen);
+      this.insert(kept, false);
+      return dest;
+    }
     if (flags & FIXED) {
-      if (newAddr % PAGE_SIZE) return -EINVAL;
       if (hitsRanges(this.reserved, newAddr, newAddr + newLen)) return -EINVAL;
       const r = this.platform.mmSyscall(ctx, SYS_MREMAP, oldAddr, oldLen, newLen, MAYMOVE | FIXED, newAddr, 0);
       if (r < 0) return r;

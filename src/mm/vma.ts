@@ -14,6 +14,8 @@ export interface Vma {
   ino: number;
   /** MADV_DONTFORK: a fork's child does not get it. */
   dontFork?: boolean;
+  /** A shared mapping of a file opened read-only: mprotect may not add PROT_WRITE (no VM_MAYWRITE). */
+  noWrite?: boolean;
 }
 
 export const PROT_READ = 1;

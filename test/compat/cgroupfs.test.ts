@@ -10,7 +10,8 @@
  * (guests/cp_cgroup_mem.expected): memory.max in pages or "max", cpu.max's bounds,
  * cpu.weight's ERANGE, cpuset.cpus within the CPUs; natively the host's controllers are
  * cgroup v1's, so no cgroup2 mount there has them. cp_cgroup_oom (guests/cp_cgroup_oom.expected):
- * memory.max enforced with the OOM killer, as that document says of a group with no swap.
+ * memory.max enforced with the OOM killer, as that document says of a group with no swap;
+ * cp_cgroup_high (guests/cp_cgroup_high.expected) memory.high counted, never killing.
  */
 import * as nfs from 'node:fs';
 import * as path from 'node:path';
@@ -61,6 +62,12 @@ describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync(UNSHARE))('cgroup2 f
       const bin = compileGuest('cp_cgroup_oom', l, { srcDir: SRC });
       const r = await runSandbox([bin], { timeoutMs: 60_000 });
       expect(r.stdout, explain(r)).toBe(nfs.readFileSync(path.join(SRC, 'cp_cgroup_oom.expected'), 'utf8'));
+      expect(r.code, explain(r)).toBe(0);
+    }, 80_000);
+    it(`cp_cgroup_high (${l}): memory.high of a child group counted in memory.events (hierarchically), never an OOM kill`, async () => {
+      const bin = compileGuest('cp_cgroup_high', l, { srcDir: SRC });
+      const r = await runSandbox([bin], { timeoutMs: 60_000 });
+      expect(r.stdout, explain(r)).toBe(nfs.readFileSync(path.join(SRC, 'cp_cgroup_high.expected'), 'utf8'));
       expect(r.code, explain(r)).toBe(0);
     }, 80_000);
     it(`cp_cgroup_mem (${l}): the memory, cpu, cpuset and io controllers' files in a child group, memory.current of its process`, async () => {

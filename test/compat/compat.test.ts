@@ -23,7 +23,7 @@ async function sameAsNativeIn(prefix: string[], name: string, l: (typeof LINKAGE
 }
 
 describe('compat guests match Linux', () => {
-  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin', 'cp_misc', 'cp_usage', 'cp_procsys', 'cp_aio', 'cp_keys', 'cp_fallocate', 'cp_maps_ids', 'cp_statm', 'cp_sockmode']) {
+  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin', 'cp_misc', 'cp_usage', 'cp_procsys', 'cp_aio', 'cp_keys', 'cp_fallocate', 'cp_maps_ids', 'cp_statm', 'cp_sockmode', 'cp_sockaddr']) {
     for (const l of LINKAGES) {
       it(`${name} (${l})`, async () => {
         await expectSameAsNative([build(name, l)], { timeoutMs: 25_000 });
@@ -43,11 +43,45 @@ describe.skipIf(process.getuid?.() !== 0)('credentials once privileges are dropp
   }
 });
 
+/** The host's fs.protected_* and suid_dumpable, to compare with only where they are the sandbox's. */
+const hostProtected = ['protected_hardlinks', 'protected_symlinks', 'protected_fifos', 'protected_regular', 'suid_dumpable']
+  .map((n) => { try { return nfs.readFileSync(`/proc/sys/fs/${n}`, 'latin1').trim(); } catch { return '?'; } }).join(',');
+
+describe.skipIf(process.getuid?.() !== 0 || hostProtected !== '1,0,0,0,0')('fs.protected_* in /proc/sys/fs are the rules in force', () => {
+  for (const l of LINKAGES) {
+    it(`cp_protected (${l}): hard links restricted, sticky-directory symlinks, fifos and files not`, async () => {
+      const { sandbox } = await expectSameAsNative([build('cp_protected', l)], { timeoutMs: 25_000 });
+      expect(sandbox.stdout).toContain('protected_hardlinks = 1\n');
+    }, 40_000);
+  }
+});
+
+describe.skipIf(process.getuid?.() !== 0)('reboot and acct', () => {
+  for (const l of LINKAGES) {
+    it(`cp_reboot (${l}): EPERM without the capability, magic checked, a pid namespace's init ended by RESTART/HALT`, async () => {
+      await expectSameAsNative([build('cp_reboot', l)], { timeoutMs: 25_000 });
+    }, 40_000);
+  }
+  it('RESTART in the sandbox\'s own pid namespace ends the run as a SIGHUP of its init (a container\'s answer)', async () => {
+    const r = await runSandbox([build('cp_reboot', 'static'), 'top'], { timeoutMs: 25_000 });
+    expect(r.stdout, explain(r)).toBe('top reboot CAD_ON: -1 EINVAL\n');
+    expect(r.code, explain(r)).toBe(128 + 1);
+  }, 40_000);
+});
+
 describe.skipIf(process.getuid?.() !== 0)('errno paths across the syscall table', () => {
   for (const l of LINKAGES) {
     it(`cp_errno (${l}): EFAULT, EBADF, EINVAL, ENOTDIR, EISDIR, ELOOP, ENAMETOOLONG, EMFILE, EACCES/EPERM as Linux`, async () => {
       await expectSameAsNative([build('cp_errno', l)], { timeoutMs: 25_000 });
     }, 40_000);
+  }
+});
+
+describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))('errno paths, second batch', () => {
+  for (const l of LINKAGES) {
+    // Natively in a new IPC namespace: its SysV keys and ids start as the sandbox's do.
+    it(`cp_errno2 (${l}): wait/kill/prctl/sched, mmap/mprotect/mremap/madvise/mlock, timers, SysV IPC, xattrs as Linux`,
+      () => sameAsNativeIn(['unshare', '-i'], 'cp_errno2', l), 40_000);
   }
 });
 

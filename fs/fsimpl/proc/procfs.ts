@@ -347,6 +347,14 @@ export function createProcFs(vfs: Vfs, kernel: Kernel, pidNs: PidNamespace | nul
       ['pipe-max-size', file('/sys/fs/pipe-max-size', () => PIPE_MAX_SIZE + '\n')],
       ['nr_open', file('/sys/fs/nr_open', () => '1048576\n')],
       ['file-max', file('/sys/fs/file-max', () => '9223372036854775807\n')],
+      // The settings the VFS and src/kernel/dumpable.ts enforce: hard links restricted
+      // (vfs.ts mayLinkSource), no symlink/fifo/regular-file restriction in sticky
+      // directories, no core of a set-id process.
+      ['protected_hardlinks', file('/sys/fs/protected_hardlinks', () => '1\n')],
+      ['protected_symlinks', file('/sys/fs/protected_symlinks', () => '0\n')],
+      ['protected_fifos', file('/sys/fs/protected_fifos', () => '0\n')],
+      ['protected_regular', file('/sys/fs/protected_regular', () => '0\n')],
+      ['suid_dumpable', file('/sys/fs/suid_dumpable', () => '0\n')],
     ]))],
     ['net', dir('/sys/net', () => entries([
       ['core', dir('/sys/net/core', () => entries([['somaxconn', file('/sys/net/core/somaxconn', () => '4096\n')]]))],

@@ -76,8 +76,8 @@ function memFile(k: Kernel, c: Cgroup, name: string, dflt: number): ControllerFi
     const v = memLimit(d.toString('latin1'));
     if (v === null) return -E.EINVAL;
     c.limits.set(name, v);
-    // memory.max is enforced (src/kernel/memory-account.ts); the others are kept.
-    if (name === 'memory.max' && v < Infinity) groupMemoryLimitSet(k);
+    // memory.max is enforced and memory.high counted (src/kernel/memory-account.ts); the others are kept.
+    if ((name === 'memory.max' || name === 'memory.high') && v < Infinity) groupMemoryLimitSet(k);
     return d.length;
   }];
 }
@@ -168,8 +168,9 @@ export function controllerFiles(k: Kernel, c: Cgroup): ControllerFile[] {
       ['memory.current', () => `${residentBytes(k, members(k, c))}\n`, null],
       memFile(k, c, 'memory.min', 0), memFile(k, c, 'memory.low', 0), memFile(k, c, 'memory.high', Infinity), memFile(k, c, 'memory.max', Infinity),
       ['memory.events', () => {
+        k.memAcct?.sample(true); // Linux counts at the charge: what was touched by now has been
         const e = c.memEvents;
-        return `low 0\nhigh 0\nmax ${e.max}\noom ${e.oom}\noom_kill ${e.oomKill}\noom_group_kill 0\n`;
+        return `low 0\nhigh ${e.high}\nmax ${e.max}\noom ${e.oom}\noom_kill ${e.oomKill}\noom_group_kill 0\n`;
       }, null],
       ['memory.swap.current', () => '0\n', null],
       memFile(k, c, 'memory.swap.max', Infinity),

@@ -112,7 +112,8 @@ export function msgrcv(t: Task, id: number, msgp: number, size: number, type: nu
   const out = Buffer.alloc(8 + n);
   out.writeBigInt64LE(BigInt(m.type), 0);
   m.data.copy(out, 8, 0, n);
-  if (!t.mem.write(msgp, out)) return -EFAULT;
+  // Linux takes the message off the queue before copying it out: a bad buffer loses it.
+  const copied = t.mem.write(msgp, out);
   if (!(flg & MSG_COPY)) {
     q.msgs.splice(i, 1);
     q.cbytes -= m.data.length;
@@ -120,7 +121,7 @@ export function msgrcv(t: Task, id: number, msgp: number, size: number, type: nu
     q.rtime = nowSec();
     q.queue.notify(1);
   }
-  return n;
+  return copied ? n : -EFAULT;
 }
 
 /** struct msqid64_ds (120 bytes). */

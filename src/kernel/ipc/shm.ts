@@ -7,6 +7,7 @@
  */
 import { EACCES, EFAULT, EINVAL, ENOMEM } from '../../abi/errno';
 import type { Task } from '../task';
+import { hostMemTotal } from '../host-stats';
 import type { Kernel } from '../kernel';
 import { ipcKey } from '../namespaces/types';
 import type { AddressSpace } from '../../mm/address-space';
@@ -22,6 +23,7 @@ export const SHM_RDONLY = 0o10000, SHM_RND = 0o20000, SHM_REMAP = 0o40000, SHM_E
 const SHM_LOCK = 11, SHM_UNLOCK = 12, SHM_STAT = 13, SHM_INFO = 14, SHM_STAT_ANY = 15;
 const SHM_DEST = 0o1000, SHM_LOCKED = 0o2000;
 const SHMMIN = 1, SHMMNI = 4096;
+const SHM_HUGETLB = 0o4000, SHM_NORESERVE = 0o10000, SHM_HUGE_SHIFT = 26;
 /** SHMMAX and SHMALL: ULONG_MAX - 2^24 (bytes; pages). */
 const SHMMAX_BIG = 0xfffffffffeffffffn;
 const SHMMAX = Number(SHMMAX_BIG);
@@ -74,6 +76,11 @@ export function shmget(t: Task, key: number, size: number, flg: number): number 
   sweepShm(k, ipcKey(t));
   return ipcGet(table(ipcKey(t)), key, flg, t.creds, (perm) => {
     if (size < SHMMIN || size > SHMMAX) return -EINVAL;
+    // SHM_HUGETLB's page size (log2 in bits 26-31): 0 (the default), 2 MiB or 1 GiB on x86-64.
+    if (flg & SHM_HUGETLB && ![0, 21, 30].includes((flg >>> SHM_HUGE_SHIFT) & 0x3f)) return -EINVAL;
+    // Accounted as shmem is unless SHM_NORESERVE: more than the machine's memory is ENOMEM
+    // (the heuristic overcommit's rule, no swap).
+    if (!(flg & SHM_NORESERVE) && size > hostMemTotal()) return -ENOMEM;
     const file = createMemfd(`SYSV${(key >>> 0).toString(16).padStart(8, '0')}`, false, t.creds);
     if (file.inode.truncate(size) < 0) return -ENOMEM;
     const st = file.inode.stat();
@@ -90,7 +97,8 @@ export function shmat(t: Task, id: number, addr: number, flg: number): number {
   if (addr % PAGE_SIZE) {
     if (!(flg & SHM_RND)) return -EINVAL;
     addr -= addr % PAGE_SIZE;
-  }
+    if (addr === 0 && flg & SHM_REMAP) return -EINVAL;
+  } else if (addr === 0 && flg & SHM_REMAP) return -EINVAL; // SHM_REMAP replaces what is at a given address
   const seg = table(ipcKey(t)).get(id);
   if (!seg) return -EINVAL;
   const rdonly = (flg & SHM_RDONLY) !== 0;

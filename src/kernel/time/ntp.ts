@@ -1,5 +1,5 @@
 import type { Task } from '../task';
-import { EFAULT, EPERM } from '../../abi/errno';
+import { EFAULT, EINVAL, EPERM } from '../../abi/errno';
 import { realtimeNs } from './clocks';
 import { timevalBytes } from './timespec';
 
@@ -12,7 +12,9 @@ import { timevalBytes } from './timespec';
 
 const TIMEX_SIZE = 208;
 /** ADJ_OFFSET_SINGLESHOT | ADJ_OFFSET_READONLY: the one read-only "mode". */
-const ADJ_OFFSET_SS_READ = 0xa001;
+const ADJ_ADJTIME = 0x8000;
+const ADJ_OFFSET_SINGLESHOT = 0x0001;
+const ADJ_OFFSET_READONLY = 0x2000;
 const STA_UNSYNC = 0x40;
 const TIME_ERROR = 5;
 
@@ -20,7 +22,12 @@ export function adjtimexRead(t: Task, buf: number): number {
   const b = t.mem.read(buf, TIMEX_SIZE);
   if (!b) return -EFAULT;
   const modes = b.readUInt32LE(0);
-  if (modes !== 0 && modes !== ADJ_OFFSET_SS_READ) return -EPERM;
+  // timekeeping_validate_timex: ADJ_ADJTIME needs the single-shot bit (EINVAL), and only its
+  // read-only form is allowed; any other change is EPERM (the clock is the host's).
+  if (modes & ADJ_ADJTIME) {
+    if (!(modes & ADJ_OFFSET_SINGLESHOT)) return -EINVAL;
+    if (!(modes & ADJ_OFFSET_READONLY)) return -EPERM;
+  } else if (modes !== 0) return -EPERM;
   b.writeBigInt64LE(0n, 8); // offset
   b.writeBigInt64LE(0n, 16); // freq
   b.writeBigInt64LE(16_000_000n, 24); // maxerror (us)

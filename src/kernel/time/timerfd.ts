@@ -1,5 +1,5 @@
 import type { Task } from '../task';
-import { EAGAIN, EBADF, EINVAL, EPERM } from '../../abi/errno';
+import { EAGAIN, EBADF, EFAULT, EINVAL, EPERM } from '../../abi/errno';
 import { FileDescription } from '../../../fs/vfs/file';
 import { anonInode } from '../../../fs/vfs/anon';
 import { O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN, POLLRDNORM } from '../../abi/fs';
@@ -20,6 +20,7 @@ import type { TimerSpec } from './timespec';
 const TFD_TIMER_ABSTIME = 1;
 const TFD_TIMER_CANCEL_ON_SET = 2;
 const CAP_WAKE_ALARM = 35;
+const TFD_IOC_SET_TICKS = 0x40085400; // _IOW('T', 0, u64)
 
 export class TimerFd extends FileDescription {
   private ticks = 0n;
@@ -63,6 +64,18 @@ export class TimerFd extends FileDescription {
   set(spec: TimerSpec, absolute: boolean): TimerSpec {
     this.ticks = 0n;
     return this.timer.set(spec, absolute);
+  }
+
+  /** TFD_IOC_SET_TICKS (checkpoint/restore tools): the unread expiry count, never 0. */
+  override ioctl(t: Task, cmd: number, arg: number): number {
+    if (cmd >>> 0 !== TFD_IOC_SET_TICKS) return super.ioctl(t, cmd, arg);
+    const b = t.mem.read(arg, 8);
+    if (b === null) return -EFAULT;
+    const n = b.readBigUInt64LE(0);
+    if (n === 0n) return -EINVAL;
+    this.ticks = n;
+    this.waitQueue.notify(POLLIN | POLLRDNORM);
+    return 0;
   }
 
   protected override release(): void {

@@ -17,7 +17,6 @@
 
 #include "cgroup_put.h"
 
-#define MiB (1 << 20)
 
 static void said(const char *what, int r) { printf("%s: %s\n", what, r == 0 ? "ok" : strerror(-r)); }
 
@@ -36,28 +35,6 @@ static void events(const char *group) {
     sscanf(l, "oom_kill %lld", &kill);
   }
   printf("%s/memory.events: max hit: %s, oom %lld, oom_kill %lld\n", group, max > 0 ? "yes" : "no", oom, kill);
-}
-
-/* A child in group g touching mib MiB; it reports on done and exits when told (or after 30 s). */
-static pid_t hog(const char *g, int mib, int done, int go) {
-  pid_t p = fork();
-  if (p != 0) return p;
-  char path[128], me[32];
-  snprintf(path, sizeof path, CG "/%s/cgroup.procs", g);
-  snprintf(me, sizeof me, "%d\n", (int)getpid());
-  if (put(path, me) != 0) _exit(2);
-  char *m = mmap(NULL, (size_t)mib * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (m == MAP_FAILED) _exit(3);
-  for (size_t i = 0; i < (size_t)mib * MiB; i += 4096) m[i] = 1;
-  if (write(done, "x", 1) != 1) _exit(4);
-  if (go < 0) {
-    /* Over the limit: the OOM killer ends it; 30 s of waiting is a failure. */
-    for (int i = 0; i < 300; i++) nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
-    _exit(5);
-  }
-  char c;
-  if (read(go, &c, 1) != 1) _exit(6);
-  _exit(0);
 }
 
 static void ended(const char *what, pid_t p) {

@@ -2,6 +2,7 @@
  * flags, names and limits, each printed as "ok" or its errno and compared with Linux. Raw
  * syscall(2) where libc would check first; BAD is an unmapped user address. */
 #include "common.h"
+#include "errno_run.h"
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -410,16 +411,6 @@ static void eacces(void) {
   R(syscall(SYS_mknod, "cdev", S_IFCHR | 0600, makedev(1, 3)));
   R(syscall(SYS_link, "f", "hl"));
   R(syscall(SYS_settimeofday, &(struct timeval){ 0, 0 }, NULL));
-}
-
-static void run(const char *label, void (*fn)(void)) {
-  printf("-- %s\n", label);
-  fflush(stdout);
-  pid_t c = fork();
-  if (c == 0) { fn(); fflush(stdout); _exit(0); }
-  int st;
-  waitpid(c, &st, 0);
-  printf("%s: %s %d\n", label, WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 }
 
 int main(void) {
