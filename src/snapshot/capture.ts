@@ -205,7 +205,7 @@ function processImage(tg: ThreadGroup): ProcessImage {
   const lim = limitsOf(tg);
   return {
     pid: tg.pid, ppid: tg.ppid, pgid: tg.pgid, sid: tg.sid, argv: tg.argv, envp: tg.envp, exePath: tg.exePath,
-    exitSignal: tg.exitSignal, didExec: tg.didExec, subreaper: tg.subreaper, personality: tg.personality,
+    exitSignal: tg.exitSignal, didExec: tg.didExec, subreaper: tg.subreaper, personality: tg.personality, thpDisabled: tg.thpDisabled,
     startTimeNs: tg.startTimeNs, handlers: tg.handlers.actions.map((a) => ({ ...a })),
     sharedPending: tg.sharedPending.map((x) => ({ ...x })),
     limits: Array.from({ length: RLIM_NLIMITS }, (_, r) => ({ ...lim.get(r) })),
@@ -243,7 +243,8 @@ function taskImage(s: Sentry, t: Task, payload: PayloadWriter, seccomp: SeccompS
     creds: { uid: c.uid, gid: c.gid, euid: c.euid, egid: c.egid, suid: c.suid, sgid: c.sgid, fsuid: c.fsuid, fsgid: c.fsgid, groups: [...c.groups] },
     sigMask: mask, pending: t.sig.pending.map((x) => ({ ...x })), altStack: { sp: t.sig.altStack.sp, flags: t.sig.altStack.flags, size: t.sig.altStack.size },
     clearChildTid: t.clearChildTid, robustList: t.robustList, rseq: t.rseq ? { ...t.rseq } : null, comm: t.comm,
-    noNewPrivs: t.noNewPrivs, pdeathSig: t.pdeathSig, regs, fp, at, ...capsImage(c), ...(filter !== undefined ? { seccomp: filter } : {}),
+    noNewPrivs: t.noNewPrivs, pdeathSig: t.pdeathSig,
+    timerSlack: { ns: t.timerSlackNs, defaultNs: t.defaultTimerSlackNs }, regs, fp, at, ...capsImage(c), ...(filter !== undefined ? { seccomp: filter } : {}),
   };
 }
 

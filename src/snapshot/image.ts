@@ -54,6 +54,8 @@ export interface ProcessImage {
   didExec: boolean;
   subreaper: boolean;
   personality: number;
+  /** PR_SET_THP_DISABLE (absent in older images: off). */
+  thpDisabled?: boolean;
   startTimeNs: number;
   handlers: SigAction[];
   sharedPending: SigInfo[];
@@ -107,6 +109,8 @@ export interface TaskImage {
   comm: string;
   noNewPrivs: boolean;
   pdeathSig: number;
+  /** PR_SET_TIMERSLACK's current and default slack (absent in older images: 50 µs each). */
+  timerSlack?: { ns: number; defaultNs: number };
   regs: bigint[];
   fp: Span;
   /** Where it was: in a syscall that is re-issued, just past one with its result, or in guest code. */
@@ -116,6 +120,8 @@ export interface TaskImage {
 export interface MmImage {
   brkStart: number;
   brk: number;
+  /** PR_GET_DUMPABLE of the mm (absent in older images: 1): a process that gave up root stays non-dumpable. */
+  dumpable?: number;
   vmas: Vma[];
   /** Non-zero page runs of the readable mappings. */
   runs: Array<{ addr: number; data: Span }>;

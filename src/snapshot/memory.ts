@@ -52,7 +52,7 @@ export function saveMemory(p: Platform, mm: AddressSpace, payload: PayloadWriter
       }
     }
   }
-  return { brkStart: mm.brkStart, brk: mm.brk, vmas: mm.vmas.map((v) => ({ ...v })), runs };
+  return { brkStart: mm.brkStart, brk: mm.brk, dumpable: mm.dumpable, vmas: mm.vmas.map((v) => ({ ...v })), runs };
 }
 
 function check(r: number, what: string, v: Vma): void {
@@ -78,9 +78,12 @@ export function unshareMemory(p: Platform, ctx: number, img: MmImage, payload: B
 
 /** The Sentry's map of a space forked from one restoreMemory built from img (its bytes are there already). */
 export function adoptMemory(mm: AddressSpace, img: MmImage): void {
+  // SUID_DUMP_DISABLE, USER or ROOT: anything else would make a non-dumpable process's /proc files the guest's again.
+  if (img.dumpable !== undefined && ![0, 1, 2].includes(img.dumpable)) throw new SnapshotError('image corrupted (dumpable)');
   mm.vmas = img.vmas.map((v) => ({ ...v }));
   mm.brkStart = img.brkStart;
   mm.brk = img.brk;
+  mm.dumpable = img.dumpable ?? 1;
 }
 
 export function restoreMemory(p: Platform, ctx: number, mm: AddressSpace, img: MmImage, payload: Buffer): void {

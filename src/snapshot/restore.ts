@@ -172,6 +172,7 @@ export function prepareRestore(s: Sentry, meta: ImageMeta, payload: Buffer, cow?
     tg.didExec = pi.didExec;
     tg.subreaper = pi.subreaper;
     tg.personality = pi.personality;
+    tg.thpDisabled = pi.thpDisabled === true;
     tg.startTimeNs = pi.startTimeNs;
     tg.sharedPending = pi.sharedPending.map((x) => ({ ...x }));
     tg.limits = new Limits(pi.limits);
@@ -247,6 +248,12 @@ export function prepareRestore(s: Sentry, meta: ImageMeta, payload: Buffer, cow?
       t.seccomp = st;
     }
     t.pdeathSig = ti.pdeathSig;
+    if (ti.timerSlack !== undefined) {
+      const { ns, defaultNs } = ti.timerSlack;
+      if (!(Number.isSafeInteger(ns) && ns > 0 && Number.isSafeInteger(defaultNs) && defaultNs > 0)) throw new SnapshotError('image corrupted (a task\'s timer slack)');
+      t.timerSlackNs = ns;
+      t.defaultTimerSlackNs = defaultNs;
+    }
     s.register(t);
     const ev = p.ev;
     if (ti.regs.length !== ev.regs.length) throw new SnapshotError('image corrupted (register count)');

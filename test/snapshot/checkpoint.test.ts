@@ -91,6 +91,7 @@ describe('checkpoint, then restore: the output goes on as in an uninterrupted ru
     ['timer_create timers: a periodic signal with its value, a SIGEV_NONE one, the next id', 'posix_timer', [], 3],
     ['unix sockets: pairs of each type and listeners with data queued, a connection not yet accepted, a closed peer', 'unix_sockets', ['300'], 5],
     ['loopback TCP and UDP: connections with data queued, the backlog, a half close, datagrams, ports kept', 'inet_sockets', ['300'], 5],
+    ['prctl state: not dumpable, its timer slack, THP disabled', 'kept_state', ['400'], 3],
     ['fds in flight (SCM_RIGHTS): a pipe end with its data and a file at an offset in one message, an eventfd in a datagram', 'scm_rights', ['300'], 5],
   ];
   for (const [title, name, args, lines] of guests) {
