@@ -406,6 +406,7 @@ export class HostInode extends Inode {
       this.dcache().fill(pre.ents, pre.at);
     } else {
       const at = now();
+      fsStats.readdirTrips++;
       const r = this.be.readdir(this.rel);
       if (typeof r === 'number') return r;
       this.dcache().fill(r, at);
