@@ -1,5 +1,6 @@
 /**
- * Deep read-ahead (fs/fsimpl/hostfs/prefetch.ts, the Gofer's READDIR_DEEP): on an
+ * Read-ahead of siblings and deep read-ahead (fs/fsimpl/hostfs/prefetch.ts, the
+ * Gofer's READDIR_DEEP). A shared bind's sibling listings obey its bound. On an
  * exclusive tree a walk's batch brings the listings below the directories it names too,
  * so a walk of a tree several levels deep costs a few round trips, not one per directory
  * with subdirectories; what the guest sees is what Linux shows, also after the sandbox
@@ -40,7 +41,37 @@ const nativeFind = (d: string): string[] =>
   execFileSync('find', [d, '-printf', '%p %y %s\\n'], { encoding: 'utf8' }).split('\n').filter(Boolean)
     .map((l) => l.replace(d, '/w')).sort();
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 describe('deep read-ahead', () => {
+  it('a shared bind: siblings read ahead still show a host-side change (within the bound)', async () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-deep-'));
+    try {
+      for (let i = 0; i < 12; i++) {
+        fs.mkdirSync(path.join(d, `d${i}`));
+        for (let j = 0; j < 5; j++) fs.writeFileSync(path.join(d, `d${i}`, `f${j}`), '');
+      }
+      // Reading d0 after the root brings its siblings' listings; the host then adds a
+      // file to d5, which the guest's listing of it shows once the bound has passed.
+      const script = [
+        'ls /w >/dev/null', 'ls /w/d0 >/dev/null', ': > /w/.ready',
+        'while [ ! -e /w/.go ]; do sleep 0.02; done',
+        // Past the 100 ms bound since d5 was read ahead (before .ready): listed anew.
+        'sleep 0.3', 'ls /w/d5; ls /w/d6',
+      ].join('; ');
+      const run = runSandbox(['--mount', `${d}:/w:rw`, '/bin/sh', '-c', script], { env: { TSSANDBOX_FS_STATS: '1' } });
+      for (let k = 0; k < 1000 && !fs.existsSync(path.join(d, '.ready')); k++) await sleep(10);
+      fs.writeFileSync(path.join(d, 'd5', 'new'), '');
+      fs.writeFileSync(path.join(d, '.go'), '');
+      const r = await run;
+      expect(r.code, explain(r)).toBe(0);
+      expect(r.stdout.split('\n').filter(Boolean)).toEqual(['f0', 'f1', 'f2', 'f3', 'f4', 'new', 'f0', 'f1', 'f2', 'f3', 'f4']);
+      expect(stats(r.stderr).readdir_prefetched).toBeGreaterThanOrEqual(11);
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('a walk of a deep exclusive tree lists what Linux lists in a few round trips', async () => {
     const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-deep-'));
     try {

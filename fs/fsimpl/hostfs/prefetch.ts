@@ -22,6 +22,7 @@
  * 6 363.
  */
 import { S_IFDIR, S_IFMT } from '../../../src/abi/fs';
+import * as E from '../../../src/abi/errno';
 import { fsStats, now, type CachePolicy, type DirCache } from './cache';
 import type { HostBackend, HostDirent } from './host-backend';
 
@@ -64,7 +65,7 @@ export class DirPrefetch {
       const k = left === undefined ? -1 : left.indexOf(rel.slice(cut + 1));
       if (k < 0) return null;
       this.pending.delete(parent);
-      this.fetch(parent, [left![k], ...left!.slice(k + 1), ...left!.slice(0, k)], true);
+      this.fetch(parent, [left![k], ...left!.slice(k + 1), ...left!.slice(0, k)], this.policy.mode === 'exclusive', true);
       r = this.ready.get(rel);
     }
     if (r === undefined) return null;
@@ -105,17 +106,18 @@ export class DirPrefetch {
   /**
    * The guest read directory rel (its children in dc): read ahead below it in a walk
    * (deep where facts never expire: a shared tree's would go stale before the walk
-   * reached the last of them); else, on an exclusive tree, its subdirectories wait for
-   * the guest's first read of one.
+   * reached the last of them); else (or when its listing was cached) its
+   * subdirectories wait for the guest's first read of one, which brings its siblings
+   * too, a reply's worth (git status's second pass reads a shared tree's directories
+   * one after another, each listing expired since its first).
    */
-  readDir(rel: string, dc: DirCache): void {
+  readDir(rel: string, dc: DirCache, cached = false): void {
     const cut = rel.lastIndexOf('/');
-    const walk = rel !== '' && this.read.has(cut < 0 ? '' : rel.slice(0, cut));
+    const walk = !cached && rel !== '' && this.read.has(cut < 0 ? '' : rel.slice(0, cut));
     if (this.read.size > 65536) this.read.clear();
     this.read.add(rel);
     if (this.be.readdirMany === undefined) return;
     const deep = this.policy.mode === 'exclusive';
-    if (!walk && !deep) return;
     const names: string[] = [];
     for (const [name, c] of dc.names) {
       if (c.exists && (c.mode & S_IFMT) === S_IFDIR && !this.ready.has(childOf(rel, name))) names.push(name);
@@ -129,7 +131,11 @@ export class DirPrefetch {
     this.pending.set(rel, names);
   }
 
-  private fetch(rel: string, names: string[], deep: boolean): void {
+  /**
+   * once: one round trip, the rest left waiting (a deep batch's reply is full of the
+   * first names' subtrees; a shared tree's listings would go stale before their turn).
+   */
+  private fetch(rel: string, names: string[], deep: boolean, once = deep): void {
     for (let i = 0; i < names.length; ) {
       let j = i;
       let len = rel.length;
@@ -149,7 +155,10 @@ export class DirPrefetch {
       if (typeof r === 'number' || r.length === 0) return;
       let reached = 0;
       for (const { name, ents } of r) {
-        if (name.indexOf('/') < 0) reached++; // (deep records name a path below rel)
+        const top = name.indexOf('/') < 0; // (deep records name a path below rel)
+        // A listing too big for what was left of the reply: it and the rest wait.
+        if (top && once && reached > 0 && ents === -E.E2BIG) break;
+        if (top) reached++;
         if (typeof ents === 'number') continue; // too big or unreadable: on demand
         if (this.ready.has(childOf(rel, name))) continue; // (read ahead by an earlier batch)
         this.ready.set(childOf(rel, name), { ents, at, lite });
@@ -164,7 +173,7 @@ export class DirPrefetch {
         this.dropAll();
         return;
       }
-      if (deep && i < names.length) {
+      if (once && i < names.length) {
         // The rest when the walk gets there: fetched now, a reply full of the first
         // names' subtrees each would hold the whole tree before the walk reads it.
         this.wait(rel, names.slice(i));
