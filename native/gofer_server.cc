@@ -335,6 +335,11 @@ constexpr uint32_t kLiteFiles = 1;
 // read-only here (the mount's flag, not only the Gofer's checks): readlink moves a
 // symlink's atime elsewhere, and a listing on Linux touches none.
 constexpr uint32_t kWithTargets = 2;
+// Bit of READDIR_BATCH's flags: after each name asked, the subdirectories its listing
+// names and theirs (depth first, ListBelow), each a record named by its path below p1,
+// as many as fit whole: a walk (find, tar, du) reads them next, so one round trip
+// brings thousands of names, where it was one per directory with subdirectories.
+constexpr uint32_t kDeep = 4;
 bool TargetsOk(uint32_t mount, uint32_t flags);
 
 int ListInto(int dfd, int from, size_t* offp, uint32_t* next, uint32_t* totalOut, int root = -1, bool lite = false,
@@ -442,6 +447,82 @@ page:
   *next = (uint32_t)(i < total ? i : total);
   *totalOut = (uint32_t)total | (truncated ? kTruncated : 0);
   return count;
+}
+
+// The READDIR entry at g_out + e (as ListInto wrote it): the offset after it; *dir: it
+// is a directory with its attributes (flag 1 or 3: on a mount the Gofer serves), whose
+// name is *name (*nb bytes).
+size_t SkipEntry(size_t e, bool* dir, const char** name, uint16_t* nb) {
+  uint32_t m;
+  memcpy(&m, g_out + e + 8, 4);
+  memcpy(nb, g_out + e + 12, 2);
+  *name = (const char*)g_out + e + 14;
+  e += 14 + *nb;
+  uint8_t flag = g_out[e++];
+  *dir = (flag == 1 || flag == 3) && S_ISDIR(m);
+  if (flag == 1 || flag == 3) e += 18 * 8;
+  if (flag == 3) {
+    uint16_t tl;
+    memcpy(&tl, g_out + e, 2);
+    e += 2 + tl;
+  }
+  return e;
+}
+
+// kDeep: below the READDIR_BATCH record at g_out + rec (a listing of the directory its
+// name names, a path below pfd), the listings of its subdirectories and theirs, depth
+// first and by name (the order a walk of the Sentry's listings takes), appended at
+// *offp as records while they fit whole. Each is opened one path beneath pfd
+// (RESOLVE_BENEATH, no symlink, no "." or "..": components the Gofer itself just
+// listed) and checked as any listed directory (FdOk). false: the reply is full.
+bool ListBelow(int pfd, size_t rec, int* recs, size_t* offp, bool lite, bool targets, int depth) {
+  uint16_t bl;
+  int32_t status;
+  uint32_t count;
+  memcpy(&bl, g_out + rec, 2);
+  memcpy(&status, g_out + rec + 2 + bl, 4);
+  memcpy(&count, g_out + rec + 6 + bl, 4);
+  if (status != 0 || depth >= 32) return true;
+  size_t e = rec + 10 + bl;
+  for (uint32_t k = 0; k < count; k++) {
+    bool dir;
+    const char* nm;
+    uint16_t nb;
+    e = SkipEntry(e, &dir, &nm, &nb);
+    if (!dir) continue;
+    size_t off = *offp, pl = (size_t)bl + 1 + nb;
+    if (pl >= 4096 || off + 10 + pl > kReplyMax) return false;
+    // The path is composed where the new record's name goes (NUL-ended for openat2
+    // until the record's status overwrites the NUL).
+    char* path = (char*)g_out + off + 2;
+    memcpy(path, g_out + rec + 2, bl);
+    path[bl] = '/';
+    memcpy(path + bl + 1, nm, nb);
+    path[pl] = 0;
+    if (BadRel(path)) continue;
+    int dfd = Openat2(pfd, path, O_RDONLY | O_DIRECTORY, 0, kResolveChild);
+    if (dfd < 0) continue;  // (gone, or not servable: the Sentry asks when the walk gets there)
+    if (!FdOk(dfd)) {
+      close(dfd);
+      continue;
+    }
+    size_t body = off + 10 + pl;
+    uint32_t next = 0, all = 0;
+    int c = ListInto(dfd, 0, &body, &next, &all, -1, lite, targets);
+    close(dfd);
+    if (c < 0) continue;
+    if (next < all) return false;  // (left out whole: the walk asks it later)
+    uint16_t l = (uint16_t)pl;
+    int32_t ok = 0;
+    uint32_t n = (uint32_t)c;
+    memcpy(g_out + off, &l, 2);
+    memcpy(g_out + off + 2 + pl, &ok, 4);
+    memcpy(g_out + off + 6 + pl, &n, 4);
+    *offp = body;
+    (*recs)++;
+    if (!ListBelow(pfd, off, recs, offp, lite, targets, depth + 1)) return false;
+  }
+  return true;
 }
 
 bool TargetsOk(uint32_t mount, uint32_t flags) {
@@ -715,6 +796,7 @@ size_t Serve(uint8_t* in, size_t len, size_t cap, int* fdOut, bool batched) {
         // component beneath it (no "/", "." or "..": BadRel below), not a walk from the
         // root per child.
         int pfd = Openat2(root, *p1 ? p1 : ".", O_PATH | O_DIRECTORY, 0, kResolve);
+        bool deep = (flags & kDeep) && pfd >= 0;
         for (char* nm = p2; nm && *nm;) {
           char* sep = strchr(nm, '/');
           if (sep) *sep = 0;
@@ -740,6 +822,7 @@ size_t Serve(uint8_t* in, size_t len, size_t cap, int* fdOut, bool batched) {
               int c = ListInto(dfd, 0, &e, &next, &all, -1, (flags & kLiteFiles) != 0, TargetsOk(mount, flags));
               close(dfd);
               if (c < 0) status = c;
+              else if (next < all && deep && recs > 0) break;  // (the reply is full: asked again)
               else if (next < all) status = -E2BIG;  // (a truncated listing too: kTruncated)
               else {
                 count = (uint32_t)c;
@@ -755,6 +838,7 @@ size_t Serve(uint8_t* in, size_t len, size_t cap, int* fdOut, bool batched) {
           off = body;
           recs++;
           nm = sep ? sep + 1 : nullptr;
+          if (deep && !ListBelow(pfd, rec, &recs, &off, (flags & kLiteFiles) != 0, TargetsOk(mount, flags), 0)) break;
         }
         if (pfd >= 0) close(pfd);
         res = recs;

@@ -104,3 +104,10 @@ export const READDIR_LITE_FILES = 1;
  * target after its attributes ([u16 length][target]).
  */
 export const READDIR_WITH_TARGETS = 2;
+
+/**
+ * ReaddirBatch's flags bit: after the names asked, the listings of the subdirectories
+ * those name, then theirs (breadth first), as many as fit whole, each a record named by
+ * its path below the batch's directory ("a/b"): a walk's read-ahead in one round trip.
+ */
+export const READDIR_DEEP = 4;

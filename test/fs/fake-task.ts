@@ -16,33 +16,36 @@ import { Kernel } from '../../src/kernel/kernel';
 
 export const BASE = 0x10000;
 
+/** Not a private method: a private member makes `FakeMem & GuestMemory` (the task's mem
+ *  as tests see it) `never`. */
+function inRange(buf: Buffer, addr: number, len: number): boolean {
+  return addr >= BASE && addr + len <= BASE + buf.length;
+}
+
 export class FakeMem {
   readonly buf: Buffer;
-  private brk = 0;
+  brk = 0;
   constructor(size = 1 << 22) {
     this.buf = Buffer.alloc(size);
   }
-  private ok(addr: number, len: number): boolean {
-    return addr >= BASE && addr + len <= BASE + this.buf.length;
-  }
   read(addr: number, len: number): Buffer | null {
-    if (!this.ok(addr, len)) return null;
+    if (!inRange(this.buf, addr, len)) return null;
     return Buffer.from(this.buf.subarray(addr - BASE, addr - BASE + len));
   }
   readInto(addr: number, b: Uint8Array, off = 0, len = b.length - off): boolean {
-    if (!this.ok(addr, len)) return false;
+    if (!inRange(this.buf, addr, len)) return false;
     b.set(this.buf.subarray(addr - BASE, addr - BASE + len), off);
     return true;
   }
   write(addr: number, data: Uint8Array, off = 0, len = data.length - off): boolean {
-    if (!this.ok(addr, len)) return false;
+    if (!inRange(this.buf, addr, len)) return false;
     this.buf.set(data.subarray(off, off + len), addr - BASE);
     return true;
   }
   /** As GuestMemory.readFromHost: a host fd read straight into (fake) guest memory. */
   readFromHost(hostFd: number, pos: number, addr: number, len: number): number {
     if (len === 0) return 0;
-    if (!this.ok(addr, len)) return -14;
+    if (!inRange(this.buf, addr, len)) return -14;
     try {
       return nfs.readSync(hostFd, this.buf, addr - BASE, len, pos < 0 ? null : pos);
     } catch (e) {
@@ -50,14 +53,14 @@ export class FakeMem {
     }
   }
   readCString(addr: number, max = 4096): string | null {
-    if (!this.ok(addr, 1)) return null;
+    if (!inRange(this.buf, addr, 1)) return null;
     const start = addr - BASE;
     const end = this.buf.indexOf(0, start);
     if (end < 0 || end - start > max) return null;
     return this.buf.toString('utf8', start, end);
   }
   readPath(addr: number): string | number {
-    if (!this.ok(addr, 1)) return -14;
+    if (!inRange(this.buf, addr, 1)) return -14;
     const start = addr - BASE;
     const end = this.buf.indexOf(0, start);
     if (end < 0) return -14;
@@ -66,29 +69,29 @@ export class FakeMem {
     return this.buf.toString('utf8', start, end);
   }
   readU32(a: number): number | null {
-    return this.ok(a, 4) ? this.buf.readUInt32LE(a - BASE) : null;
+    return inRange(this.buf, a, 4) ? this.buf.readUInt32LE(a - BASE) : null;
   }
   readI32(a: number): number | null {
-    return this.ok(a, 4) ? this.buf.readInt32LE(a - BASE) : null;
+    return inRange(this.buf, a, 4) ? this.buf.readInt32LE(a - BASE) : null;
   }
   readU64(a: number): number | null {
-    return this.ok(a, 8) ? Number(this.buf.readBigUInt64LE(a - BASE)) : null;
+    return inRange(this.buf, a, 8) ? Number(this.buf.readBigUInt64LE(a - BASE)) : null;
   }
   readI64(a: number): number | null {
-    return this.ok(a, 8) ? Number(this.buf.readBigInt64LE(a - BASE)) : null;
+    return inRange(this.buf, a, 8) ? Number(this.buf.readBigInt64LE(a - BASE)) : null;
   }
   writeU32(a: number, v: number): boolean {
-    if (!this.ok(a, 4)) return false;
+    if (!inRange(this.buf, a, 4)) return false;
     this.buf.writeUInt32LE(v >>> 0, a - BASE);
     return true;
   }
   writeI32(a: number, v: number): boolean {
-    if (!this.ok(a, 4)) return false;
+    if (!inRange(this.buf, a, 4)) return false;
     this.buf.writeInt32LE(v | 0, a - BASE);
     return true;
   }
   writeU64(a: number, v: number | bigint): boolean {
-    if (!this.ok(a, 8)) return false;
+    if (!inRange(this.buf, a, 8)) return false;
     this.buf.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), a - BASE);
     return true;
   }

@@ -116,6 +116,39 @@ describe.skipIf(!have)('gofer', () => {
     }
   });
 
+  it('deep batches: the listings below each name, depth first, never behind a symlink, whole or not at all', () => {
+    const root = nfs.mkdtempSync(path.join(os.tmpdir(), 'tss-gofer-'));
+    try {
+      for (const p of ['a/b/c', 'a/b/d', 'a/e', 'z']) nfs.mkdirSync(path.join(root, p), { recursive: true });
+      nfs.writeFileSync(path.join(root, 'a/b/c/f'), 'x');
+      nfs.symlinkSync('/etc', path.join(root, 'a/up')); // a directory outside, by a symlink
+      nfs.symlinkSync('../../z', path.join(root, 'a/b/side'));
+      const c = spawnGofer([root])!;
+      const g = new GoferBackend(c, 0, root);
+      const d = new DirectBackend(root);
+      const names = (r: ReturnType<DirectBackend['readdir']>) => (typeof r === 'number' ? r : r.map((e) => e.name).sort());
+      const r = g.readdirMany('', ['a', 'z'], true, true);
+      if (typeof r === 'number') throw new Error(`readdirMany: ${r}`);
+      // a, then what is below it by name, then z: the order a walk reads them in.
+      expect(r.map((x) => x.name)).toEqual(['a', 'a/b', 'a/b/c', 'a/b/d', 'a/e', 'z']);
+      for (const x of r) expect(typeof x.ents === 'number' ? x.ents : x.ents.map((e) => e.name).sort(), x.name).toEqual(names(d.readdir(x.name)));
+      // Without the flag: the names asked only.
+      const flat = g.readdirMany('', ['a', 'z'], true, false);
+      expect(typeof flat === 'number' ? flat : flat.map((x) => x.name)).toEqual(['a', 'z']);
+      // A reply full of the first name's subtree: the next name is not reached (asked
+      // again), not refused; every listing sent is whole.
+      for (let i = 0; i < 40; i++) for (let j = 0; j < 30; j++) nfs.mkdirSync(path.join(root, `big/s${i}/t${j}`), { recursive: true });
+      const full = g.readdirMany('', ['big', 'z'], true, true);
+      if (typeof full === 'number') throw new Error(`readdirMany: ${full}`);
+      expect(full.map((x) => x.name)).not.toContain('z');
+      expect(full.length).toBeGreaterThan(2);
+      for (const x of full) expect(typeof x.ents === 'number' ? x.ents : x.ents.length, x.name).toBe((names(d.readdir(x.name)) as string[]).length);
+      process.kill(c.pid, 'SIGKILL');
+    } finally {
+      nfs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('serves deferred requests in order ahead of the next, each with its own checks', () => {
     const root = nfs.mkdtempSync(path.join(os.tmpdir(), 'tss-gofer-batch-'));
     const ro = nfs.mkdtempSync(path.join(os.tmpdir(), 'tss-gofer-batch-ro-'));

@@ -253,12 +253,14 @@ export const fsStats = {
   readdirPrefetched: 0,
   /** Of those, lite listings (files without attributes: prefetch.ts). */
   readdirLite: 0,
+  /** Round trips that listed directories (a Readdir call, or a read-ahead batch). */
+  readdirTrips: 0,
 };
 
 export function fsStatsLine(): string {
   const s = fsStats;
   return `tssandbox: fs-stats gofer_calls=${goferCalls.n} lookup_hits=${s.lookupHits} lookup_misses=${s.lookupMisses} ` +
-    `stat_hits=${s.statHits} stat_misses=${s.statMisses} readdir_hits=${s.readdirHits} readdir_misses=${s.readdirMisses} readdir_prefetched=${s.readdirPrefetched} written_behind=${goferCalls.deferred} readdir_lite=${s.readdirLite}`;
+    `stat_hits=${s.statHits} stat_misses=${s.statMisses} readdir_hits=${s.readdirHits} readdir_misses=${s.readdirMisses} readdir_prefetched=${s.readdirPrefetched} written_behind=${goferCalls.deferred} readdir_lite=${s.readdirLite} readdir_trips=${s.readdirTrips}`;
 }
 
 if (process.env.TSSANDBOX_FS_STATS === '1') {

@@ -8,7 +8,7 @@
 import * as nfs from 'fs';
 import * as E from '../../../src/abi/errno';
 import { Confined, GoferClient } from '../../../src/gofer/client';
-import { Op, FIELDS, READDIR_LITE_FILES, READDIR_WITH_TARGETS, STAT_BYTES } from '../../../src/gofer/protocol';
+import { Op, FIELDS, READDIR_DEEP, READDIR_LITE_FILES, READDIR_WITH_TARGETS, STAT_BYTES } from '../../../src/gofer/protocol';
 import { emptyStat, type Stat } from '../../vfs/inode';
 import type { HostBackend, HostDirent, Owner, PartialListing } from './host-backend';
 import { readStat } from './cache';
@@ -90,9 +90,9 @@ export class GoferBackend implements HostBackend {
       at = next;
     }
   }
-  readdirMany(rel: string, names: string[], lite = false): Array<{ name: string; ents: HostDirent[] | number }> | number {
+  readdirMany(rel: string, names: string[], lite = false, deep = false): Array<{ name: string; ents: HostDirent[] | number }> | number {
     const joined = names.join('/');
-    const r = this.call(Op.ReaddirBatch, rel, joined, (lite ? READDIR_LITE_FILES : 0) | READDIR_WITH_TARGETS);
+    const r = this.call(Op.ReaddirBatch, rel, joined, (lite ? READDIR_LITE_FILES : 0) | READDIR_WITH_TARGETS | (deep ? READDIR_DEEP : 0));
     if (r < 0) return r;
     const p = Buffer.from(this.c.payload); // kept by the entries (unparsed attributes)
     const out: Array<{ name: string; ents: HostDirent[] | number }> = [];

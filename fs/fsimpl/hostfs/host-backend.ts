@@ -40,9 +40,10 @@ export interface HostBackend {
   /**
    * Whole listings of several children of directory rel, in as few round trips as fit
    * (optional: a backend without it lists on demand). One result per name reached, in
-   * order; names after the last result were not reached.
+   * order; names after the last result were not reached. deep: then, as many as fit,
+   * results for directories further down, named by their path below rel ("a/b").
    */
-  readdirMany?(rel: string, names: string[], lite?: boolean): Array<{ name: string; ents: HostDirent[] | number }> | number;
+  readdirMany?(rel: string, names: string[], lite?: boolean, deep?: boolean): Array<{ name: string; ents: HostDirent[] | number }> | number;
   readlink(rel: string): string | number;
   /** Opens a regular file or directory (Node fs.constants flags; O_NOFOLLOW is implied). */
   open(rel: string, flags: number, mode: number): number;

@@ -406,6 +406,7 @@ export class HostInode extends Inode {
       this.dcache().fill(pre.ents, pre.at);
     } else {
       const at = now();
+      fsStats.readdirTrips++;
       const r = this.be.readdir(this.rel);
       if (typeof r === 'number') return r;
       this.dcache().fill(r, at);
@@ -417,8 +418,10 @@ export class HostInode extends Inode {
   override readdir(): DirEntry[] | number {
     const dc = this.dcache();
     if (this.fs.policy.fresh(dc.listedAt)) {
-      // Cached: so are (or were) the listings below it; no read-ahead.
+      // Cached: so are (or were) the listings below it; no read-ahead, but a walk
+      // going on below it is one (its subdirectories wait: prefetch.ts).
       fsStats.readdirHits++;
+      this.fs.prefetch.readDir(this.rel, dc, true);
       return shownEntries(this.fs.dev, dc.entries());
     }
     fsStats.readdirMisses++;
