@@ -10,9 +10,9 @@
  * Nothing of it is left for the container: its Kernel (tasks, fd tables, mounts, the
  * tmpfs) is dropped whole; its stubs are killed and collected; the process-wide tables
  * a guest can fill (timers, polled fds, futex queues, socket names, ports, the host fd
- * cache, the tmpfs budget) are emptied; and every host fd it opened (host files of the
- * read-only root, the dead stub's socket pair) is closed, so a confined Sentry never
- * inherits an fd of a host path. It runs before the member listens: no container can be
+ * cache, the tmpfs budget) are emptied; and the host fds it left (the dead stub's
+ * socket pair, any directory) are closed, so a confined Sentry never inherits a host
+ * directory's fd. It runs before the member listens: no container can be
  * handed to it mid-way.
  */
 import * as fs from 'fs';
@@ -54,6 +54,14 @@ function openFds(): Map<number, string> {
     }
   }
   return out;
+}
+
+function isDir(fd: number): boolean {
+  try {
+    return fs.fstatSync(fd).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function isStaticElf(p: string): boolean {
@@ -117,9 +125,11 @@ export function warmGuest(): number | string {
     clearInetPorts();
     hostFdCache.evictAll();
     tmpfsBudget.used = 0;
-    // Host fds the warm-up opened; the platform's doorbell (an eventfd the next
-    // platform of this process reuses) and what Node itself made stay.
-    for (const [fd, what] of openFds()) if (!before.has(fd) && (what.startsWith('/') || what.startsWith('socket:'))) closeFd(fd);
+    // Host fds the warm-up opened and left: the dead stub's socket pair, and any
+    // directory (a host directory's fd in a Sentry chrooted later is a way out). What the
+    // next sandbox of this process reuses stays: the doorbell eventfd, the vDSO's image
+    // and data memfd, which every Sentry holds.
+    for (const [fd, what] of openFds()) if (!before.has(fd) && (what.startsWith('socket:') || isDir(fd))) closeFd(fd);
   }
 }
 
