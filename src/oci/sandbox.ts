@@ -27,7 +27,8 @@ import { ThreadGroup } from '../kernel/thread-group';
 import { sendToGroup, setHostWinchHook } from '../kernel/signal-delivery';
 import { WaitQueue } from '../waiter/waitqueue';
 import { hostPoller } from '../waiter/host-poller';
-import { ociNative } from './native';
+import { ociNative, type HostCgroup } from './native';
+import { joinSandboxCgroup } from './resources';
 import { installStdio, installTerminal, sentryNull, besideStderr, closeStdio } from './stdio';
 import { maskPaths, readonlyPaths } from './masks';
 import { applySysctl } from './sysctl';
@@ -110,6 +111,8 @@ export class ContainerSentry {
   private readonly nodeBinds: NodeBind[] = [];
   private readonly bindIndex = new Map<string, number>();
   private logFd = -1;
+  /** linux.resources' host cgroup (resources.ts), or null. */
+  private cgroup: HostCgroup | null = null;
   /** The host pty's slave end (pid 1's terminal), or -1. */
   private ptySlave = -1;
 
@@ -201,6 +204,7 @@ export class ContainerSentry {
     // The last state the Sentry writes: once confined it writes no host path, and the
     // commands that change the status (start, pause, resume) record it themselves.
     this.state.status = this.cfg.autoStart ? 'running' : 'created';
+    if (this.cgroup) this.state.cgroup = this.cgroup;
     this.st.write(this.state);
     this.listenFd = ociNative().ociListen(this.st.sockPath);
     if (this.listenFd < 0) {
@@ -241,6 +245,10 @@ export class ContainerSentry {
   private build(): void {
     const c = this.cfg.config;
     const proc = c.process as ProcessSpec;
+    // First: the Gofer and the stub, forked below, are then in the host cgroup with us.
+    const cg = joinSandboxCgroup(c.linux?.resources);
+    if (typeof cg === 'string') this.log(`linux.resources: no host cgroup (${cg}); the Sentry's own counts only`);
+    else this.cgroup = cg;
     const made = createPlatform(this.cfg.platform, { pin: true });
     if (typeof made === 'string') setupFail(made);
     const platform = made.platform;
