@@ -214,15 +214,21 @@ export class ContainerSentry {
   }
 
   /**
-   * Whether the Sentry confines itself before it reads the image: unless a create hook
-   * is still to be run by this process (a pool member runs them after the build) or,
-   * for the Node command line's create (which runs them itself), unless they configure
-   * the network the Sentry then takes over (Docker's, in mode sandbox).
+   * Whether the Sentry confines itself before it reads the image: unless a host program
+   * of create's is still to be started by this process (a confined process's children
+   * inherit its seccomp filter and chroot), or a hook that configures the network the
+   * Sentry then takes over is still running (Docker's, in mode sandbox: the takeover runs
+   * `ip` and needs CAP_NET_ADMIN/CAP_NET_RAW, which confinement removes). A pool member
+   * started Docker's first prestart hook before the build (pool.ts), so with the runtime's
+   * `--network none` it confines before the image while that hook still runs; the Node
+   * command line's create runs the hooks itself.
    */
   private confinesEarly(): boolean {
     const h = this.cfg.config.hooks ?? {};
-    const hooks = (['prestart', 'createRuntime', 'createContainer'] as const).some((k) => h[k]?.length);
-    return this.pool ? !hooks : !(hooks && this.cfg.network === 'sandbox');
+    const sandboxNet = this.cfg.network === 'sandbox';
+    if (!this.pool) return !(sandboxNet && (['prestart', 'createRuntime', 'createContainer'] as const).some((k) => h[k]?.length));
+    const toStart = (h.prestart?.length ?? 0) > 1 || !!h.createRuntime?.length || !!h.createContainer?.length;
+    return !toStart && !(sandboxNet && h.prestart?.length);
   }
 
   /** True once confined (a failing create then leaves its state directory to `create` to remove). */
