@@ -306,7 +306,10 @@ static Napi::Value WaitPid(const Napi::CallbackInfo& info) {
   return Num(info.Env(), r < 0 ? -errno : st);
 }
 
+void InitOciCgroup(Napi::Env env, Napi::Object exports);  // oci_cgroup.cc
+
 void InitOci(Napi::Env env, Napi::Object exports) {
+  InitOciCgroup(env, exports);
   exports["ociWaitPid"] = Napi::Function::New(env, WaitPid);
   exports["ociListen"] = Napi::Function::New(env, Listen);
   exports["ociConnect"] = Napi::Function::New(env, Connect);

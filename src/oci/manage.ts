@@ -3,6 +3,8 @@
  * `update` (memory/pids) and `events` (stats).
  */
 import * as fs from 'fs';
+import { limitsOf, updateSandboxCgroup } from './resources';
+import type { Resources } from './spec-types';
 import { fail } from './errors';
 import { OCI_VERSION, currentStatus, publicState, listContainers } from './state';
 import { call } from './control';
@@ -111,6 +113,7 @@ export function cmdUpdate(g: Globals, args: string[]): number {
   const s = st.read();
   if (currentStatus(s) === 'stopped') fail(`container ${id} is not running`);
   const req: Record<string, unknown> = { op: 'update' };
+  let cpu: NonNullable<Resources['cpu']> = {};
   if (o.resources) {
     let text: string;
     try {
@@ -126,12 +129,26 @@ export function cmdUpdate(g: Globals, args: string[]): number {
     }
     if (res?.memory?.limit !== undefined) req.memory = res.memory.limit;
     if (res?.pids?.limit !== undefined) req.pids = res.pids.limit;
+    cpu = { ...cpu, ...(res?.cpu ?? {}) };
+  }
+  for (const k of ['shares', 'quota', 'period'] as const) {
+    const v = o[`cpu-${k}`];
+    if (v === undefined) continue;
+    const n = Number(v);
+    if (!Number.isInteger(n)) fail(`--cpu-${k} wants a number, got '${v}'`, 2);
+    cpu[k] = n;
   }
   if (o.memory !== undefined) req.memory = parseBytes(o.memory, '--memory');
   if (o['pids-limit'] !== undefined) {
     const n = Number(o['pids-limit']);
     if (!Number.isInteger(n)) fail(`--pids-limit wants a number, got '${o['pids-limit']}'`, 2);
     req.pids = n;
+  }
+  // The host cgroup's limits first (the Sentry's own count is the finer one, below them).
+  if (s.cgroup) {
+    const l = limitsOf({ memory: { limit: req.memory as number | undefined }, pids: { limit: req.pids as number }, cpu });
+    const err = updateSandboxCgroup(s.cgroup, l);
+    if (err) fail(err);
   }
   const r = call(st.sockPath, s.pid, req);
   if (!r.ok) fail(r.error ?? 'update failed');

@@ -4,15 +4,16 @@
  * their roots at once); runc mounts in config order, so a bind listed after a tmpfs
  * that covers its destination is inside that tmpfs. Each bind listed later than a
  * mount above it is detached and attached again on top (its mount point made in the
- * new filesystem, as runc makes it).
+ * new filesystem, as runc makes it). Binds of devices and fifos become nodes (`node`).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tmpfs } from '../../fs/fsimpl/tmpfs/tmpfs';
-import { writeAll } from '../../fs/vfs/file';
+import { Credentials } from '../auth/credentials';
+import { S_IFMT, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, makedev, devMajor, devMinor } from '../abi/fs';
 import type { createVfs } from '../../fs/rootfs/create';
 import type { Task } from '../kernel/task';
-import { setupFail, mkdirp } from './process-setup';
+import { setupFail } from './process-setup';
 import type { Mount } from './spec-types';
 
 type Vfs = ReturnType<typeof createVfs>;
@@ -70,22 +71,46 @@ export class ContainerMounts {
     }
   }
 
-  /** A bind of something that is neither a directory nor a regular file: its content, copied at create time. */
-  copyFile(src: string, dst: string): void {
-    let data: Buffer;
-    try {
-      data = fs.readFileSync(src);
-    } catch (e) {
-      setupFail(`mount source ${src}: ${(e as Error).message}`);
-    }
+  /**
+   * A bind of a device or a fifo: a node of the sandbox's own at the destination (what
+   * stood there goes, as a bind covers it). A device node is served by the Sentry's own
+   * device of that number (fs/fsimpl/dev: /dev/null, /dev/zero, ... ; others ENXIO), never
+   * by the host's; a fifo is a new one, not joined to the host's.
+   */
+  node(b: NodeBind): void {
+    if (b.type === S_IFSOCK) setupFail(`mount source ${b.src}: a socket cannot be bound into the sandbox`);
     const vfs = this.vfs;
-    mkdirp(vfs, this.init, path.posix.dirname(dst));
-    const f = vfs.open(this.init, -100, dst, 0o1 | 0o100 | 0o1000 /* O_WRONLY|O_CREAT|O_TRUNC */, 0o644);
-    if (typeof f === 'number') {
-      this.log(`cannot write ${dst} (errno ${-f}): bind of ${src} skipped`);
-      return;
+    // As root (pid 1 may be any user) and without its umask: the node keeps the source's mode.
+    const c = { fsCtx: vfs.rootContext(), creds: new Credentials(0, 0), fdTable: this.init.fdTable };
+    c.fsCtx.umask = 0;
+    let dir = '';
+    for (const part of path.posix.dirname(b.dst).split('/').filter(Boolean)) vfs.mkdir(c, -100, (dir += '/' + part), 0o755);
+    const was = vfs.lookup(c, -100, b.dst, false);
+    if (typeof was !== 'number') {
+      const st = was.inode.stat();
+      if (typeof st !== 'number' && (st.mode & S_IFMT) === b.type && st.rdev === b.rdev && b.type !== S_IFIFO) return;
+      const r = vfs.unlink(c, -100, b.dst);
+      if (r < 0) setupFail(`cannot bind ${b.src} over ${b.dst} (errno ${-r})`);
     }
-    writeAll(f, data);
-    f.decRef();
+    const r = vfs.mknod(c, -100, b.dst, b.type | b.perm, b.rdev);
+    if (r < 0) setupFail(`cannot bind ${b.src} at ${b.dst} (errno ${-r})`);
   }
+}
+
+/** A bind whose source is neither a directory nor a regular file (sandbox.ts build). */
+export interface NodeBind {
+  src: string;
+  dst: string;
+  /** S_IFCHR, S_IFBLK, S_IFIFO or S_IFSOCK. */
+  type: number;
+  perm: number;
+  /** The device number as the guest sees it (Linux's encoding), 0 but for devices. */
+  rdev: number;
+}
+
+export function nodeBind(src: string, dst: string, st: fs.Stats): NodeBind {
+  const type = st.mode & S_IFMT;
+  const dev = type === S_IFCHR || type === S_IFBLK;
+  // Node's rdev is glibc's dev_t: its low 32 bits are Linux's encoding for majors < 4096.
+  return { src, dst: path.posix.normalize(dst), type, perm: st.mode & 0o7777, rdev: dev ? makedev(devMajor(st.rdev % 2 ** 32), devMinor(st.rdev % 2 ** 32)) : 0 };
 }

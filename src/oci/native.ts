@@ -4,6 +4,14 @@
  */
 import { native } from '../platform/native';
 
+/** A sandbox's host cgroup (native/oci_cgroup.cc): its directories, v1 one per controller, v2 one; '' for none. */
+export interface HostCgroup {
+  v2: boolean;
+  memory: string;
+  pids: string;
+  cpu: string;
+}
+
 export interface OciNative {
   /** A listening, non-blocking unix stream socket at path (long paths reached through their directory). */
   ociListen(path: string): number;
@@ -31,6 +39,10 @@ export interface OciNative {
   ociWaitPid(pid: number, timeoutMs: number): number;
   hostPoll(fds: Int32Array, events: Int32Array, revents: Int32Array, count: number, timeoutMs: number): number;
   installSignalHandlers(): void;
+  /** linux.resources' host cgroup made (reaper started, this process in it); -1: unset. Its directories, or why not. */
+  ociSandboxCgroup(memory: number, pids: number, cpuShares: number, cpuQuota: number, cpuPeriod: number): HostCgroup | string;
+  /** update's limits written into that cgroup (-1: unchanged); 0 or -errno. */
+  ociCgroupLimits(v2: boolean, mem: string, pids: string, cpu: string, memory: number, npids: number, cpuShares: number, cpuQuota: number, cpuPeriod: number): number;
   takeHostSignals(): number;
 }
 

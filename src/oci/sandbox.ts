@@ -27,11 +27,12 @@ import { ThreadGroup } from '../kernel/thread-group';
 import { sendToGroup, setHostWinchHook } from '../kernel/signal-delivery';
 import { WaitQueue } from '../waiter/waitqueue';
 import { hostPoller } from '../waiter/host-poller';
-import { ociNative } from './native';
+import { ociNative, type HostCgroup } from './native';
+import { joinSandboxCgroup } from './resources';
 import { installStdio, installTerminal, sentryNull, besideStderr, closeStdio } from './stdio';
 import { maskPaths, readonlyPaths } from './masks';
 import { applySysctl } from './sysctl';
-import { ContainerMounts } from './mounts';
+import { ContainerMounts, nodeBind, type NodeBind } from './mounts';
 import { SetupError, setupFail, sendConsole, credsFor, applyRlimits, buildEnv, mkdirp, findProgram } from './process-setup';
 import { startNetwork } from './network';
 import { compileProfile, type CompiledProfile, type SeccompProfile } from './seccomp-profile';
@@ -105,11 +106,13 @@ export class ContainerSentry {
   private readonly execClients = new Map<number, number>();
   private log: (m: string) => void;
   private platform!: Created['platform'];
-  /** config.json's mounts that are not binds (made in buildTree), binds copied from the host, binds by destination. */
+  /** config.json's mounts that are not binds (made in buildTree), binds of nodes (devices, fifos: mounts.ts), binds by destination. */
   private readonly later: Array<{ m: Mount; index: number }> = [];
-  private readonly fileBinds: Array<{ src: string; dst: string }> = [];
+  private readonly nodeBinds: NodeBind[] = [];
   private readonly bindIndex = new Map<string, number>();
   private logFd = -1;
+  /** linux.resources' host cgroup (resources.ts), or null. */
+  private cgroup: HostCgroup | null = null;
   /** The host pty's slave end (pid 1's terminal), or -1. */
   private ptySlave = -1;
 
@@ -201,6 +204,7 @@ export class ContainerSentry {
     // The last state the Sentry writes: once confined it writes no host path, and the
     // commands that change the status (start, pause, resume) record it themselves.
     this.state.status = this.cfg.autoStart ? 'running' : 'created';
+    if (this.cgroup) this.state.cgroup = this.cgroup;
     this.st.write(this.state);
     this.listenFd = ociNative().ociListen(this.st.sockPath);
     if (this.listenFd < 0) {
@@ -210,17 +214,21 @@ export class ContainerSentry {
   }
 
   /**
-   * Whether the Sentry confines itself before it reads the image: unless a create hook
-   * is still to be run by this process (a pool member runs them after the build) or,
-   * for the Node command line's create (which runs them itself), unless they configure
-   * the network the Sentry then takes over (Docker's, in mode sandbox); and unless a
-   * bind's content must be copied from the host.
+   * Whether the Sentry confines itself before it reads the image: unless a host program
+   * of create's is still to be started by this process (a confined process's children
+   * inherit its seccomp filter and chroot), or a hook that configures the network the
+   * Sentry then takes over is still running (Docker's, in mode sandbox: the takeover runs
+   * `ip` and needs CAP_NET_ADMIN/CAP_NET_RAW, which confinement removes). A pool member
+   * started Docker's first prestart hook before the build (pool.ts), so with the runtime's
+   * `--network none` it confines before the image while that hook still runs; the Node
+   * command line's create runs the hooks itself.
    */
   private confinesEarly(): boolean {
     const h = this.cfg.config.hooks ?? {};
-    const hooks = (['prestart', 'createRuntime', 'createContainer'] as const).some((k) => h[k]?.length);
-    if (this.fileBinds.length) return false;
-    return this.pool ? !hooks : !(hooks && this.cfg.network === 'sandbox');
+    const sandboxNet = this.cfg.network === 'sandbox';
+    if (!this.pool) return !(sandboxNet && (['prestart', 'createRuntime', 'createContainer'] as const).some((k) => h[k]?.length));
+    const toStart = (h.prestart?.length ?? 0) > 1 || !!h.createRuntime?.length || !!h.createContainer?.length;
+    return !toStart && !(sandboxNet && h.prestart?.length);
   }
 
   /** True once confined (a failing create then leaves its state directory to `create` to remove). */
@@ -243,12 +251,16 @@ export class ContainerSentry {
   private build(): void {
     const c = this.cfg.config;
     const proc = c.process as ProcessSpec;
+    // First: the Gofer and the stub, forked below, are then in the host cgroup with us.
+    const cg = joinSandboxCgroup(c.linux?.resources);
+    if (typeof cg === 'string') this.log(`linux.resources: no host cgroup (${cg}); the Sentry's own counts only`);
+    else this.cgroup = cg;
     const made = createPlatform(this.cfg.platform, { pin: true });
     if (typeof made === 'string') setupFail(made);
     const platform = made.platform;
     this.platform = platform;
     const binds: Array<{ src: string; dst: string; readonly: boolean }> = [];
-    const { later, fileBinds, bindIndex } = this;
+    const { later, nodeBinds, bindIndex } = this;
     for (const [index, m] of (c.mounts ?? []).entries()) {
       if (isBind(m)) {
         bindIndex.set(path.posix.normalize(m.destination), index);
@@ -256,10 +268,11 @@ export class ContainerSentry {
         const ro = (m.options ?? []).includes('ro');
         // Directories and regular files are live binds through the Gofer (a file's
         // changes on the host, e.g. Docker rewriting /etc/hosts, are seen at once);
-        // anything else (a device, a socket) is copied, as it is no file to serve.
+        // a device or a fifo becomes a node of the sandbox's own (never read: /dev/zero
+        // has no end), a socket is refused (mounts.ts).
         const st = fs.statSync(src);
         if (st.isDirectory() || st.isFile()) binds.push({ src, dst: m.destination, readonly: ro });
-        else fileBinds.push({ src, dst: m.destination });
+        else nodeBinds.push(nodeBind(src, m.destination, st));
       } else {
         later.push({ m, index });
       }
@@ -313,13 +326,13 @@ export class ContainerSentry {
   private buildTree(): void {
     const c = this.cfg.config;
     const proc = c.process as ProcessSpec;
-    const { vfs, init, later, fileBinds, bindIndex } = this;
+    const { vfs, init, later, nodeBinds, bindIndex } = this;
     const fsCtx = init.fsCtx;
     const creds = init.creds;
     // Mounts that are not binds, in config order.
     const mounts = new ContainerMounts(vfs, init, bindIndex, (m) => this.log(m));
     for (const { m, index } of later) mounts.mountOne(m, index);
-    for (const fb of fileBinds) mounts.copyFile(fb.src, fb.dst);
+    for (const nb of nodeBinds) mounts.node(nb);
     // As runc: sysctls, read-only paths, then the masks (which may lie inside them).
     const masked = applySysctl(vfs, init, c.linux?.sysctl ?? {}) ?? readonlyPaths(vfs, init, c.linux?.readonlyPaths ?? []) ?? maskPaths(vfs, init, c.linux?.maskedPaths ?? []);
     if (masked) setupFail(masked);

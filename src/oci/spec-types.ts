@@ -37,11 +37,18 @@ export interface Spec {
   annotations?: Record<string, string>;
   linux?: {
     namespaces?: Array<{ type: string; path?: string }>;
-    resources?: { memory?: { limit?: number }; pids?: { limit: number }; cpu?: unknown };
+    resources?: Resources;
     sysctl?: Record<string, string>;
     maskedPaths?: string[];
     readonlyPaths?: string[];
     [k: string]: unknown;
   };
   [k: string]: unknown;
+}
+
+/** linux.resources as far as the host cgroup takes it (resources.ts). */
+export interface Resources {
+  memory?: { limit?: number };
+  pids?: { limit: number };
+  cpu?: { shares?: number; quota?: number; period?: number };
 }

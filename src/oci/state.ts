@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { fail } from './errors';
-import { ociNative, LOCK_EX } from './native';
+import { ociNative, LOCK_EX, type HostCgroup } from './native';
 
 export const OCI_VERSION = '1.0.2';
 export const DEFAULT_ROOT = '/run/tssandbox';
@@ -25,6 +25,8 @@ export interface SavedState {
   /** A pool Sentry (pool.ts): its own pid and start time; `pid` is then its front's. */
   sentryPid?: number;
   sentryStart?: string;
+  /** The sandbox's host cgroup for linux.resources (src/oci/resources.ts), when one was made. */
+  cgroup?: HostCgroup;
   bundle: string;
   rootfs: string;
   created: string;

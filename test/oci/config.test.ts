@@ -206,6 +206,35 @@ describe('mounts: a bind of one file is live', () => {
   });
 });
 
+describe('mounts: a bind of a device or a fifo', () => {
+  it('/dev/zero and /dev/null bound elsewhere are the sandbox\'s devices (create never reads them); a fifo is one; a socket is refused', async () => {
+    const fifo = path.join(dir, 'fifo');
+    if (!fs.existsSync(fifo)) await spawnAsync('mkfifo', [fifo]);
+    const r = await runIn('head -c 5 /mnt/zero | od -An -tx1; echo gone > /mnt/null && wc -c < /mnt/null; ' +
+      'ls -l /mnt/zero /mnt/null /dev/zero | cut -c1-10; stat -c %t:%T /mnt/zero /mnt/null; stat -c %F /run/fifo; ' +
+      'echo user-ok > /dev/null && echo null-ok', (c) => {
+      c.mounts.push({ destination: '/mnt/zero', type: 'bind', source: '/dev/zero', options: ['rbind', 'rw'] });
+      c.mounts.push({ destination: '/mnt/null', type: 'bind', source: '/dev/null', options: ['rbind', 'rw'] });
+      c.mounts.push({ destination: '/dev/zero', type: 'bind', source: '/dev/zero', options: ['rbind', 'rw'] });
+      c.mounts.push({ destination: '/run/fifo', type: 'bind', source: fifo, options: ['rbind'] });
+      c.process.user = { uid: 1000, gid: 1000 };
+    });
+    expect(r.status, r.err).toBe(0);
+    expect(r.out).toBe(' 00 00 00 00 00\n0\ncrw-rw-rw-\ncrw-rw-rw-\ncrw-rw-rw-\n1:5\n1:3\nfifo\nnull-ok\n');
+    const sock = path.join(dir, 'sock');
+    const srv = require('node:net').createServer().listen(sock);
+    await new Promise((res) => srv.once('listening', res));
+    try {
+      const bad = await runIn('true', (c) => c.mounts.push({ destination: '/run/sock', type: 'bind', source: sock, options: ['rbind'] }));
+      expect(bad.status).not.toBe(0);
+      expect(bad.err).toContain(`mount source ${sock}: a socket cannot be bound into the sandbox`);
+      expect(bad.err.trim().split('\n')).toHaveLength(1);
+    } finally {
+      srv.close();
+    }
+  });
+});
+
 describe('process', () => {
   it('noNewPrivileges, umask, additionalGids, rlimits and capabilities as the guest sees them', async () => {
     const r = await runIn('grep -E "^(CapEff|NoNewPrivs)" /proc/self/status; umask; id -G; ulimit -n; ulimit -Hn', (c) => {

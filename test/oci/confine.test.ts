@@ -97,16 +97,18 @@ describe('the OCI Sentry is confined once created', () => {
   // from outside: a create whose program is missing in the image fails after the
   // confinement's probe ran (it runs as the filter goes on), and leaves nothing.
   const probe = (file: string) => ({ ...process.env, TSSANDBOX_TEST_FORBIDDEN_SYSCALL: `open-write:${file}` });
-  async function failingCreate(c: Cli, id: string, hooked: boolean): Promise<string> {
+  async function failingCreate(c: Cli, id: string, hooked: boolean | 'prestart', global: string[] = []): Promise<string> {
     const b = await makeBundle(path.join(dir, `b-${id}`), (cfg) => {
       cfg.process.args = ['/no/such/program'];
-      if (hooked) cfg.hooks = { createRuntime: [{ path: '/bin/true' }] };
+      if (hooked === 'prestart') cfg.hooks = { prestart: [{ path: '/bin/sleep', args: ['sleep', '0.3'] }] };
+      else if (hooked) cfg.hooks = { createRuntime: [{ path: '/bin/true' }] };
     }, path.join(dir, 'rootfs'));
-    const r = await c.detached(['create', '--bundle', b, id], b, { env: probe(path.join(dir, 'probe')) });
+    const r = await c.detached([...global, 'create', '--bundle', b, id], b, { env: probe(path.join(dir, 'probe')) });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/\/no\/such\/program/);
     expect(fs.existsSync(path.join(c.root, id))).toBe(false);
-    expect(processesWith(path.join(c.root, id))).toEqual([]);
+    // The member answers before it exits: gone soon after, nothing left.
+    await waitFor(() => processesWith(path.join(c.root, id)).length === 0);
     expect(fs.existsSync(path.join(dir, 'probe'))).toBe(false);
     return r.stderr;
   }
@@ -115,9 +117,32 @@ describe('the OCI Sentry is confined once created', () => {
     expect(await failingCreate(t, 'early', false)).toMatch(/forbidden open-write: errno 1/);
   });
 
+  /** A member of a root of its own, ready: started with the probe in its environment (a member serves only creates whose TSSANDBOX_* variables are its own). */
+  async function probedPool(name: string): Promise<{ fast: Cli; member: number; pool: string }> {
+    const fast = cli(path.join(dir, name), FAST);
+    const pool = path.join(fast.root, '.pool');
+    const ready = () => (fs.existsSync(pool) ? fs.readdirSync(pool).filter((f) => f.endsWith('.sock')) : []);
+    const warm = await makeBundle(path.join(dir, `bw-${name}`), (c) => (c.process.args = ['true']), path.join(dir, 'rootfs'));
+    const w = await fast.detached(['create', '--bundle', warm, `w-${name}`], warm, { env: probe(path.join(dir, 'probe')) });
+    expect(w.status, w.stderr).toBe(0);
+    expect((await fast.run(['delete', '--force', `w-${name}`])).status).toBe(0);
+    await waitFor(() => ready().length > 0);
+    return { fast, pool, member: Number(ready()[0].split('.')[0]) };
+  }
+
+  it.skipIf(!fs.existsSync(FAST))('a pool member with Docker\'s prestart hook: before the image with --network none (the hook still running), after the hook in mode sandbox', async () => {
+    const { fast, pool, member } = await probedPool('state-pool-hook');
+    expect(await failingCreate(fast, 'pre-none', 'prestart', ['--network', 'none'])).toMatch(/forbidden open-write: errno 1/);
+    await waitFor(() => !alive(member)); // served by the member, not the Node path
+    fs.rmSync(pool, { recursive: true, force: true });
+    // The bundle has a network namespace (spec's default): mode sandbox, the takeover after the hook.
+    const second = await probedPool('state-pool-hook2');
+    expect(await failingCreate(second.fast, 'pre-sandbox', 'prestart')).not.toMatch(/forbidden/);
+    await waitFor(() => !alive(second.member));
+    fs.rmSync(second.pool, { recursive: true, force: true });
+  });
+
   it.skipIf(!fs.existsSync(FAST))('without create hooks, confined before the image is read (a pool member; create removes what it left)', async () => {
-    // A root of its own: its one member is started with the probe in its environment (a
-    // member serves only creates whose TSSANDBOX_* variables are its own).
     const fast = cli(path.join(dir, 'state-pool'), FAST);
     const pool = path.join(fast.root, '.pool');
     const ready = () => (fs.existsSync(pool) ? fs.readdirSync(pool).filter((f) => f.endsWith('.sock')) : []);

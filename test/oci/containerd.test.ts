@@ -2,7 +2,8 @@
  * containerd + ctr with tssandbox as the runc binary: a containerd of the test's own
  * (its own root, state and socket; the host's daemons are left alone), an image the
  * test builds from the busybox rootfs (`ctr image import`), then `ctr run
- * --runc-binary`, `ctr task exec`, `ctr task kill`, and everything removed after.
+ * --runc-binary`, `ctr task exec`, `ctr task kill`, `ps`, `pause`/`resume` (no `update` in this ctr), and
+ * everything removed after.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -70,5 +71,39 @@ describe.skipIf(!ok)('containerd + ctr --runc-binary tssandbox', () => {
     expect((await ctr(['task', 'delete', 'ctr-d'])).status).toBe(0);
     expect((await ctr(['container', 'delete', 'ctr-d'])).status).toBe(0);
     expect(processesWith('__oci-sentry').filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes('ctr-d'))).toEqual([]);
+  });
+
+  it('task ps, pause/resume through the runc shim (this ctr has no task update); a memory limit is the sandbox\'s host cgroup', async () => {
+    const r = await ctr(['run', '-d', '--snapshotter', 'native', '--runc-binary', RUNTIME, '--memory-limit', String(128 << 20), IMAGE, 'ctr-m', 'sh', '-c', 'sleep 1000 & wait']);
+    expect(r.status, r.stderr).toBe(0);
+    await waitFor(async () => /ctr-m\s+\d+\s+RUNNING/.test((await ctr(['task', 'ls'])).stdout));
+    // ps: the host pids of the container (runc's `ps --format json`): the container's pid among them.
+    const pid = Number(/ctr-m\s+(\d+)/.exec((await ctr(['task', 'ls'])).stdout)?.[1]);
+    const ps = await ctr(['task', 'ps', 'ctr-m']);
+    expect(ps.status, ps.stderr).toBe(0);
+    expect(ps.stdout).toMatch(new RegExp(`^${pid}\\b`, 'm'));
+    expect((await ctr(['task', 'pause', 'ctr-m'])).status).toBe(0);
+    await waitFor(async () => /ctr-m\s+\d+\s+PAUSED/.test((await ctr(['task', 'ls'])).stdout));
+    expect((await ctr(['task', 'resume', 'ctr-m'])).status).toBe(0);
+    await waitFor(async () => /ctr-m\s+\d+\s+RUNNING/.test((await ctr(['task', 'ls'])).stdout));
+    const e = await ctr(['task', 'exec', '--exec-id', 'e2', 'ctr-m', 'sh', '-c', 'echo after resume']);
+    expect(e.stdout).toContain('after resume');
+    // The sandbox's host cgroup (state.json's cgroup), with the limit ctr put in config.json.
+    const sentry = (() => {
+      for (const p of processesWith('__oci-sentry')) if (fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes('ctr-m')) return p;
+      return 0;
+    })();
+    expect(sentry).toBeGreaterThan(0);
+    const line = fs.readFileSync(`/proc/${sentry}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes('memory'));
+    const memDir = line ? `/sys/fs/cgroup/memory${line.split(':')[2]}` : '';
+    const limit = () => Number(fs.readFileSync(`${memDir}/memory.limit_in_bytes`, 'utf8'));
+    // launch_cgroup.h HostMemoryLimit: the guest's limit, a quarter (at least 32 MiB) and the Sentry's 128 MiB.
+    expect(memDir).toContain('/tssandbox-');
+    expect(limit()).toBe((128 + 32 + 128) << 20);
+    expect((await ctr(['task', 'kill', '-s', 'SIGKILL', 'ctr-m'])).status).toBe(0);
+    await waitFor(async () => /ctr-m\s+\d+\s+STOPPED/.test((await ctr(['task', 'ls'])).stdout));
+    expect((await ctr(['task', 'delete', 'ctr-m'])).status).toBe(0);
+    expect((await ctr(['container', 'delete', 'ctr-m'])).status).toBe(0);
+    if (memDir) await waitFor(() => !fs.existsSync(memDir));
   });
 });

@@ -1,7 +1,7 @@
 /**
  * podman --runtime tssandbox: storage, run root and tmp dir of the test's own (vfs, so
  * nothing is mounted on the host), an image imported from the busybox rootfs tarball,
- * then run, exec, rm. The ulimits are needed because this machine's root lacks
+ * then run, exec, kill, pause/unpause, update, rm. The ulimits are needed because this machine's root lacks
  * CAP_SYS_RESOURCE (podman would otherwise try to raise them).
  */
 import * as fs from 'node:fs';
@@ -70,5 +70,39 @@ describe.skipIf(!ok)('podman --runtime tssandbox', () => {
     expect(rm.status, rm.stderr).toBe(0);
     await waitFor(() => !alive(pid));
     expect((await podman(['ps', '-aq'])).stdout.trim()).toBe('');
+  });
+
+  it('kill with a signal, pause/unpause, update', async () => {
+    const r = await podman(['run', '-d', '--name', 'pk', '--network=none', '--memory', '128m', ...ULIMITS, IMAGE, 'sh', '-c',
+      'trap "echo got-usr1" USR1; echo up; while true; do sleep 0.1; done']);
+    expect(r.status, r.stderr).toBe(0);
+    await waitFor(async () => (await podman(['logs', 'pk'])).stdout.includes('up\n'));
+    expect((await podman(['kill', '-s', 'USR1', 'pk'])).status).toBe(0);
+    await waitFor(async () => (await podman(['logs', 'pk'])).stdout.includes('got-usr1\n'));
+    const pause = await podman(['pause', 'pk']);
+    expect(pause.status, pause.stderr).toBe(0);
+    expect((await podman(['inspect', '-f', '{{.State.Status}}', 'pk'])).stdout.trim()).toBe('paused');
+    const unpause = await podman(['unpause', 'pk']);
+    expect(unpause.status, unpause.stderr).toBe(0);
+    expect((await podman(['inspect', '-f', '{{.State.Status}}', 'pk'])).stdout.trim()).toBe('running');
+    expect((await podman(['exec', 'pk', 'echo', 'after-unpause'])).stdout).toBe('after-unpause\n');
+    // update: podman hands the runtime the new resources (`update --resources`), which
+    // rewrites the sandbox's host cgroup (the guest's limit + a quarter + 128 MiB).
+    // The Sentry's (the container's pid may be the pool's front, which stays outside).
+    const id = (await podman(['inspect', '-f', '{{.Id}}', 'pk'])).stdout.trim();
+    const st = JSON.parse(fs.readFileSync(`/run/tssandbox/${id}/state.json`, 'utf8')); // podman gives no --root: the default
+    const sentry = st.sentryPid ?? st.pid;
+    const line = fs.readFileSync(`/proc/${sentry}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes('memory'));
+    const memDir = `/sys/fs/cgroup/memory${line?.split(':')[2] ?? ''}`;
+    expect(memDir).toContain('/tssandbox-');
+    const limit = () => Number(fs.readFileSync(`${memDir}/memory.limit_in_bytes`, 'utf8'));
+    expect(limit()).toBe((128 + 32 + 128) << 20);
+    const u = await podman(['update', '--memory', '256m', 'pk']);
+    expect(u.status, u.stderr).toBe(0);
+    expect(limit()).toBe((256 + 64 + 128) << 20);
+    expect((await podman(['kill', 'pk'])).status).toBe(0);
+    await waitFor(async () => (await podman(['inspect', '-f', '{{.State.Status}}', 'pk'])).stdout.trim() === 'exited');
+    expect((await podman(['rm', 'pk'])).status).toBe(0);
+    await waitFor(() => !fs.existsSync(memDir));
   });
 });

@@ -102,6 +102,46 @@ describe.skipIf(!fs.existsSync(FAST))('the pool of pre-started Sentries', () => 
     expect((await node.run(['delete', 'p2'])).status).toBe(0);
   });
 
+  it('a member warmed up with guest code keeps nothing of it: no child, no host file open, a fresh sandbox for its container', async () => {
+    const script = 'echo pid=$$; set -- /proc/[0-9]*; echo $#; ls /proc/self/fd | tr "\\n" " "; echo; wc -l < /proc/self/mountinfo; ls /tmp | wc -l';
+    const b = await bundle((c) => (c.process.args = ['sh', '-c', script]));
+    await poolCreate('pwarm0', await bundle((c) => (c.process.args = ['true'])));
+    await node.run(['delete', '--force', 'pwarm0']);
+    await waitFor(() => ready().length > 0);
+    // Ready: its throwaway sandbox's stubs are gone and reaped, and no fd of it is left
+    // (a host path's fd in a Sentry confined later would be a way out of its chroot).
+    const member = Number(ready()[0].replace(/\.sock$/, ''));
+    expect(descendants(member)).toEqual([]);
+    // No directory (a host directory's fd in a Sentry chrooted later would be a way out),
+    // no socket but its listening one: the throwaway stub's pair is closed.
+    const fds = fs.readdirSync(`/proc/${member}/fd`).map((f) => `/proc/${member}/fd/${f}`);
+    const what = (p: string) => {
+      try {
+        return fs.statSync(p).isDirectory() ? 'dir' : fs.readlinkSync(p).replace(/:.*/, '');
+      } catch {
+        return '';
+      }
+    };
+    expect(fds.map(what).filter((w) => w === 'dir')).toEqual([]);
+    expect(fds.map(what).filter((w) => w === 'socket')).toHaveLength(1);
+    // The container it serves sees what a container of the Node path sees.
+    const viaPool = await poolCreate('pwarm', b);
+    expect(viaPool.status, viaPool.stderr).toBe(0);
+    expect(stateOf('pwarm').sentryPid).toBe(member);
+    expect((await t.run(['start', 'pwarm'])).status).toBe(0);
+    await waitFor(() => !alive(stateOf('pwarm').pid));
+    const b2 = await bundle((c) => (c.process.args = ['sh', '-c', script]));
+    const viaNode = await node.detached(['create', '--bundle', b2, 'pwarm2'], b2);
+    expect(viaNode.status, viaNode.stderr).toBe(0);
+    expect((await node.run(['start', 'pwarm2'])).status).toBe(0);
+    await waitFor(() => !alive(stateOf('pwarm2').pid));
+    const got = fs.readFileSync(viaPool.out, 'utf8');
+    expect(got).toMatch(/^pid=1\n1\n0 1 2 3 \n[0-9]+\n0\n$/);
+    expect(got).toBe(fs.readFileSync(viaNode.out, 'utf8'));
+    await node.run(['delete', 'pwarm']);
+    await node.run(['delete', 'pwarm2']);
+  });
+
   it('signals reach the guest through the front; SIGKILL of the front ends the Sentry, its Gofer and stub', async () => {
     const b = await bundle((c) => (c.process.args = ['sh', '-c', 'trap "echo got-usr1" USR1; echo up; while true; do sleep 0.1; done']));
     const cr = await poolCreate('p3', b);
