@@ -18,20 +18,15 @@
 import * as fs from 'fs';
 import { createVfs } from '../../fs/rootfs/create';
 import { FdTable } from '../../fs/vfs/fdtable';
-import { hostFdCache } from '../../fs/fsimpl/hostfs/hostfs';
-import { tmpfsBudget } from '../../fs/vfs/space-budget';
 import { Kernel } from '../kernel/kernel';
 import { Sentry } from '../kernel/sentry';
 import { createInit, startInit } from '../kernel/process-lifecycle';
-import { installTimers, timerQueue } from '../kernel/time/index';
-import { clearFutexQueues } from '../kernel/futex';
-import { clearUnixNames } from '../net/unix-namespace';
-import { clearInetPorts } from '../net/inet-socket';
-import { hostPoller } from '../waiter/host-poller';
+import { installTimers } from '../kernel/time/index';
 import { createPlatform, platformFromEnv, type StartablePlatform } from '../platform/select';
 import { native } from '../platform/native';
 import { Credentials } from '../auth/credentials';
 import { SYSCALL_TABLE } from '../../syscalls/table';
+import { clearSandboxTables } from '../../syscalls/sandbox-tables';
 import type { ExecRequest } from '../loader/exec-image';
 import { closeFd } from './control';
 
@@ -118,13 +113,7 @@ export function warmGuest(): number | string {
     return `warm-up failed: ${(e as Error)?.message ?? e}`;
   } finally {
     reap(platform, s, stub);
-    timerQueue.clear();
-    hostPoller.clear();
-    clearFutexQueues();
-    clearUnixNames();
-    clearInetPorts();
-    hostFdCache.evictAll();
-    tmpfsBudget.used = 0;
+    clearSandboxTables();
     // Host fds the warm-up opened and left: the dead stub's socket pair, and any
     // directory (a host directory's fd in a Sentry chrooted later is a way out). What the
     // next sandbox of this process reuses stays: the doorbell eventfd, the vDSO's image

@@ -18,14 +18,8 @@
 import type { Sentry } from '../kernel/sentry';
 import { EventKind } from '../platform/event-buffer';
 import { native } from '../platform/native';
-import { timerQueue } from '../kernel/time/index';
 import { flushDeferred } from '../gofer/client';
-import { hostPoller } from '../waiter/host-poller';
-import { clearFutexQueues } from '../kernel/futex';
-import { clearUnixNames } from '../net/unix-namespace';
-import { clearInetPorts } from '../net/inet-socket';
-import { tmpfsBudget } from '../../fs/vfs/space-budget';
-import { hostFdCache } from '../../fs/fsimpl/hostfs/hostfs';
+import { clearSandboxTables } from '../../syscalls/sandbox-tables';
 
 /** How long the killed stubs get to be collected (they die at once; this is a bound, not a wait). */
 const REAP_BOUND_MS = 2000;
@@ -50,16 +44,7 @@ export function retireSandbox(s: Sentry): boolean {
   }
   s.byHost.clear();
   flushDeferred(); // the sandbox's write-behind is its own: it must not ride with the next one's first request
-  timerQueue.clear();
-  hostPoller.clear();
-  clearFutexQueues();
-  clearUnixNames();
-  clearInetPorts();
-  hostFdCache.evictAll();
-  tmpfsBudget.used = 0;
-  tmpfsBudget.external = null;
-  tmpfsBudget.onUsage = null;
-  tmpfsBudget.onFull = null;
+  clearSandboxTables();
   (native() as unknown as { takeHostSignals(): number }).takeHostSignals();
   return alive.size === 0;
 }
