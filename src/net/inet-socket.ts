@@ -28,9 +28,12 @@ onEntropySeeded(() => (nextEphemeral = EPHEMERAL_LO + randomBelow(EPHEMERAL_HI -
 export function clearInetPorts(): void {
   tables.tcp.clear();
   tables.udp.clear();
+  serverEnds.clear();
 }
 
 const NO_LIMIT = { max: Infinity, skip: 0 };
+/** The server ends of fast-path connections (they share the listener's port, so no table holds them), for /proc/net and sock_diag. */
+const serverEnds = new Set<InetSocket>();
 
 export class InetSocket extends SocketFile {
   local: InetAddr | null = null;
@@ -251,6 +254,7 @@ export class InetSocket extends SocketFile {
     this.remote = { ...a, ip };
     this.peerCreds = target.peerCreds;
     SocketFile.link(this, server);
+    serverEnds.add(server);
     target.acceptQ.push(server);
     target.waitQueue.notify(POLLIN | POLLRDNORM);
     this.waitQueue.notify(POLLOUT);
@@ -515,6 +519,7 @@ export class InetSocket extends SocketFile {
   }
 
   protected override unbind(): void {
+    serverEnds.delete(this);
     if (this.local === null) return;
     const list = this.table.get(this.local.port);
     if (list === undefined) return;
@@ -524,10 +529,11 @@ export class InetSocket extends SocketFile {
   }
 }
 
-/** Every bound TCP (tcp=true) or UDP socket of the fast path, for /proc/net. */
+/** Every bound TCP (tcp=true) or UDP socket of the fast path and every server end of a connection, for /proc/net. */
 export function listInet(tcp: boolean): InetSocket[] {
   const out: InetSocket[] = [];
   for (const l of (tcp ? tables.tcp : tables.udp).values()) out.push(...l);
+  if (tcp) out.push(...serverEnds);
   return out;
 }
 
