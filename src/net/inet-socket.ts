@@ -16,7 +16,8 @@ import { emptyMeta, type RecvMeta } from './packet';
 import {
   decodeInet, encodeInet, ipIsAny, ipIsLoopback, isV4Mapped, V4_ANY, V4_LOOPBACK, V6_ANY, V6_LOOPBACK, type InetAddr,
 } from './sockaddr';
-import { SocketFile, SocketInode, SockState, credsOf, type SendRequest } from './socket-file';
+import { SocketFile, SocketInode, SockState, credsOf, ownerIoctl, type SendRequest } from './socket-file';
+import { sendSigurg } from '../kernel/fasync';
 import { onEntropySeeded, randomBelow } from '../determinism/entropy';
 
 /** Bound sockets by port, one table per protocol. */
@@ -381,6 +382,7 @@ export class InetSocket extends SocketFile {
     if (this.urgAtHead) this.skipUrgent();
     this.urgPos = ptr;
     this.urgState = 1;
+    sendSigurg(this);
     this.waitQueue.notify(POLLIN | POLLRDNORM | POLLPRI);
   }
 
@@ -442,6 +444,8 @@ export class InetSocket extends SocketFile {
   }
 
   override ioctl(t: Task, cmd: number, arg: number): number {
+    const o = ownerIoctl(this, t, cmd, arg);
+    if (o !== null) return o;
     if (cmd === SIOCOUTQ && this.type === SOCK_STREAM) {
       // Unacknowledged or unsent (Linux): what the peer's receive buffer would not hold;
       // loopback acknowledges the rest at once.
