@@ -26,7 +26,7 @@ const NLMSG_DONE = 3;
 const NLM_F_MULTI = 2;
 const NLM_F_DUMP = 0x300;
 const IPPROTO_TCP = 6, IPPROTO_UDP = 17;
-const INET_DIAG_SHUTDOWN = 8;
+const INET_DIAG_SHUTDOWN = 8, INET_DIAG_SKV6ONLY = 11;
 const UNIX_DIAG_NAME = 0, UNIX_DIAG_PEER = 2, UNIX_DIAG_RQLEN = 4, UNIX_DIAG_SHUTDOWN = 6;
 const UDIAG_SHOW_NAME = 1, UDIAG_SHOW_PEER = 4, UDIAG_SHOW_RQLEN = 0x10;
 
@@ -71,7 +71,10 @@ function inetMsg(r: SockRow): Buffer {
   m.writeUInt32LE(listen ? r.backlog : r.txq, 60);
   m.writeUInt32LE(r.uid >>> 0, 64);
   m.writeUInt32LE(r.ino >>> 0, 68);
-  return Buffer.concat([m, attr(INET_DIAG_SHUTDOWN, Buffer.from([0]))]);
+  const parts = [m, attr(INET_DIAG_SHUTDOWN, Buffer.from([0]))];
+  // An AF_INET6 listener or unconnected socket says whether it is v6-only (ss: "[::]" rather than "*").
+  if (r.family === AF_INET6 && (listen || r.state === TcpState.CLOSED)) parts.push(attr(INET_DIAG_SKV6ONLY, Buffer.from([r.v6only ? 1 : 0])));
+  return Buffer.concat(parts);
 }
 
 /** struct unix_diag_msg and the attributes asked for (sk_diag_fill). */

@@ -2,7 +2,7 @@
  * NETLINK_SOCK_DIAG against Linux: test/net/guests/net_ss.c opens TCP listeners (v4, a v6
  * wildcard), connections with unread bytes (one left in the accept queue, one v4-mapped),
  * UDP sockets and a unix listener, then runs ss (-tanp, -uanp, -tlnp, state filters, -4/-6,
- * -xlnp), natively in a fresh network namespace and inside under --network=sandbox (the
+ * -xlnp; a v6-only wildcard listener shows [::]:*, a dual-stack one *:*), natively in a fresh network namespace and inside under --network=sandbox (the
  * stack) and none (the loopback fast path). ss takes its netlink path in both, so a
  * listener's Recv-Q/Send-Q are its accept queue and backlog. Compared per ss call as sets
  * of lines, whitespace dropped (column widths follow the pids' widths), with pids, the
@@ -58,6 +58,7 @@ describe.skipIf(!ok)('ss over NETLINK_SOCK_DIAG', () => {
         expect(status(r), explain(r)).toBe(0);
         expect(r.stdout).toMatch(/done\n$/);
         expect(sections(r.stdout)).toEqual(sections(native));
+        expect(r.stdout).toMatch(/^LISTEN +0 +0 +\[::\]:47305 +\[::\]:\* /m);
         expect(r.stdout).toMatch(/^LISTEN +0 +5 +\*:47302 +\*:\* +users:\(\("net_ss[^"]*",pid=\d+,fd=4\)\)/m);
       }, 90_000);
     }

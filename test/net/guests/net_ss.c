@@ -73,6 +73,11 @@ int main(void) {
   struct sockaddr_in6 l6 = a6("::", 47302);
   int lis6 = sock(AF_INET6, SOCK_STREAM, &l6, sizeof l6);
   if (listen(lis6, 5) < 0) die("listen6");
+  /* A v6-only wildcard listener: [::] rather than *. */
+  struct sockaddr_in6 l6o = a6("::", 47305);
+  int lis6o = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+  setsockopt(lis6o, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+  if (bind(lis6o, (void *)&l6o, sizeof l6o) < 0 || listen(lis6o, 0) < 0) die("listen6 v6only");
 
   /* c1 -> lis4, accepted, 5 bytes unread; c2 -> lis4, left in the accept queue. */
   struct sockaddr_in b1 = a4("127.0.0.1", 47311), b2 = a4("127.0.0.1", 47312);
@@ -105,6 +110,10 @@ int main(void) {
   int u1 = sock(AF_INET, SOCK_DGRAM, &u1a, sizeof u1a);
   int u2 = sock(AF_INET6, SOCK_DGRAM, &u2a, sizeof u2a);
   int u3 = sock(AF_INET, SOCK_DGRAM, &u3a, sizeof u3a);
+  struct sockaddr_in6 u4a = a6("::", 47306);
+  int u4 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  setsockopt(u4, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+  if (bind(u4, (void *)&u4a, sizeof u4a) < 0) die("bind u4");
   if (connect(u3, (void *)&u1a, sizeof u1a) < 0) die("connect u3");
 
   /* A unix listener with a backlog of 3. */
@@ -124,7 +133,7 @@ int main(void) {
   run("-4tan");
   run("-6tan");
   unlink(ua.sun_path);
-  (void)c2; (void)c3; (void)s3; (void)u1; (void)u2; (void)u3;
+  (void)c2; (void)c3; (void)s3; (void)u1; (void)u2; (void)u3; (void)u4; (void)lis6o;
   printf("done\n");
   return 0;
 }
