@@ -10,7 +10,7 @@ import type { Task } from '../kernel/task';
 import { AF_NETLINK, AF_INET, AF_INET6, AF_UNIX } from '../abi/socket';
 import { encodeNetlink } from './sockaddr';
 import { SocketInode, type SendRequest, type SocketFile, SockState } from './socket-file';
-import { NetlinkSocket } from './netlink-route';
+import { NetlinkSocket, nlmsg, rta as attr } from './netlink-route';
 import { netKeyOf } from './guest-netns';
 import { stackOf } from './netns';
 import { tcpRows, udpRows, type SockRow } from './sock-list';
@@ -31,24 +31,6 @@ const UNIX_DIAG_NAME = 0, UNIX_DIAG_PEER = 2, UNIX_DIAG_RQLEN = 4, UNIX_DIAG_SHU
 const UDIAG_SHOW_NAME = 1, UDIAG_SHOW_PEER = 4, UDIAG_SHOW_RQLEN = 0x10;
 
 const align4 = (n: number) => (n + 3) & ~3;
-
-function attr(type: number, data: Buffer): Buffer {
-  const b = Buffer.alloc(align4(4 + data.length));
-  b.writeUInt16LE(4 + data.length, 0);
-  b.writeUInt16LE(type, 2);
-  data.copy(b, 4);
-  return b;
-}
-
-function nlmsg(type: number, flags: number, seq: number, pid: number, body: Buffer): Buffer {
-  const h = Buffer.alloc(16);
-  h.writeUInt32LE(16 + body.length, 0);
-  h.writeUInt16LE(type, 4);
-  h.writeUInt16LE(flags, 6);
-  h.writeUInt32LE(seq >>> 0, 8);
-  h.writeUInt32LE(pid >>> 0, 12);
-  return Buffer.concat([h, body]);
-}
 
 /** struct inet_diag_msg and its attributes for one socket (inet_sk_diag_fill). */
 function inetMsg(r: SockRow): Buffer {
