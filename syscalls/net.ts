@@ -24,6 +24,7 @@ import { HostSocket } from '../src/net/host-socket';
 import { IcmpSocket } from '../src/net/icmp-socket';
 import { AF_PACKET, PacketSocket } from '../src/net/packet-socket';
 import { NetlinkSocket } from '../src/net/netlink-route';
+import { DiagSocket, NETLINK_SOCK_DIAG } from '../src/net/netlink-diag';
 import { parseControl, buildControl, releaseControl, type SendControl } from '../src/net/cmsg';
 import { getOpt, setOpt } from '../src/net/sockopt';
 import { emptyMeta, takeChunk, giveChunk, type RecvMeta } from '../src/net/packet';
@@ -138,6 +139,7 @@ function create(t: Task, domain: number, type: number, protocol: number, flags: 
       return PacketSocket.create(t, networkModeOf(netKeyOf(t)) === 'host' ? null : stackOf(netKeyOf(t)), type, protocol, fl);
     case C.AF_NETLINK:
       if (type !== C.SOCK_RAW && type !== C.SOCK_DGRAM) return -E.ESOCKTNOSUPPORT;
+      if (protocol === NETLINK_SOCK_DIAG) return DiagSocket.createDiag(t, type, protocol, fl);
       return NetlinkSocket.create(t, type, protocol, fl);
     default:
       return -E.EAFNOSUPPORT;

@@ -14,7 +14,7 @@ import type { Kernel } from './kernel';
 import { sendToGroup, sendToTask } from './signal-delivery';
 
 export const F_OWNER_TID = 0, F_OWNER_PID = 1, F_OWNER_PGRP = 2;
-const SIGIO = 29;
+const SIGIO = 29, SIGURG = 23;
 const POLL_IN = 1, POLL_OUT = 2, POLL_ERR = 4, POLL_PRI = 5, POLL_HUP = 6;
 /** Linux's band for each reason (band_table): the POLL* bits a reader would see. */
 const BAND_IN = POLLIN | 0x40 | 0x80; // POLLIN | POLLRDNORM | POLLRDBAND
@@ -26,6 +26,7 @@ interface AsyncState {
   sig: number;
   fd: number;
   entry: WaitEntry | null;
+  kernel: Kernel | null;
 }
 
 const states = new WeakMap<FileDescription, AsyncState>();
@@ -33,7 +34,7 @@ const states = new WeakMap<FileDescription, AsyncState>();
 function stateOf(f: FileDescription): AsyncState {
   let s = states.get(f);
   if (!s) {
-    s = { type: F_OWNER_PID, id: 0, sig: 0, fd: -1, entry: null };
+    s = { type: F_OWNER_PID, id: 0, sig: 0, fd: -1, entry: null, kernel: null };
     states.set(f, s);
   }
   return s;
@@ -65,6 +66,7 @@ export function setOwn(t: Task, f: FileDescription, type: number, id: number): n
   const s = stateOf(f);
   s.type = type;
   s.id = id;
+  s.kernel = k;
   return 0;
 }
 
@@ -105,12 +107,17 @@ function fire(k: Kernel, f: FileDescription, s: AsyncState, ev: number): void {
   const ready = f.readiness();
   let reason = 0;
   let band = 0;
-  if (ev & POLLIN && f.readable && ready & POLLIN) { reason = POLL_IN; band = BAND_IN; }
+  // Data arrived: POLL_IN, also when it is only a socket's urgent byte, which poll does not count as readable (Linux's sk_data_ready signals regardless).
+  if (ev & POLLIN && f.readable && ready & (POLLIN | POLLPRI)) { reason = POLL_IN; band = BAND_IN; }
   else if (ev & POLLOUT && f.writable && ready & POLLOUT) { reason = POLL_OUT; band = BAND_OUT; }
   else if (ev & POLLPRI && ready & POLLPRI) { reason = POLL_PRI; band = POLLPRI | 0x80; }
   else if (ev & POLLERR && ready & POLLERR) { reason = POLL_ERR; band = POLLERR; }
   else if (ev & POLLHUP && ready & POLLHUP) { reason = POLL_HUP; band = POLLHUP | POLLERR; }
   if (reason === 0) return;
+  deliver(k, s, sigioInfo(s, reason, band));
+}
+
+function sigioInfo(s: AsyncState, reason: number, band: number): { signo: number; code: number; raw: Buffer } {
   const signo = s.sig === 0 ? SIGIO : s.sig;
   const raw = Buffer.alloc(128);
   raw.writeInt32LE(signo, 0);
@@ -121,7 +128,10 @@ function fire(k: Kernel, f: FileDescription, s: AsyncState, ev: number): void {
     raw.writeBigInt64LE(BigInt(band), 16);
     raw.writeInt32LE(s.fd, 24);
   }
-  const si = { signo, code: s.sig === 0 ? 0x80 : reason, raw };
+  return { signo, code: s.sig === 0 ? 0x80 : reason, raw };
+}
+
+function deliver(k: Kernel, s: AsyncState, si: { signo: number; code: number; raw: Buffer }): void {
   const sentry = k.sentry;
   if (s.type === F_OWNER_TID) {
     const t = k.tasks.get(s.id);
@@ -132,4 +142,19 @@ function fire(k: Kernel, f: FileDescription, s: AsyncState, ev: number): void {
   } else {
     for (const g of [...k.threadGroups.values()]) if (g.pgid === s.id) sendToGroup(sentry, g, si);
   }
+}
+
+/**
+ * Urgent data announced on a socket (sk_send_sigurg): SIGURG to the owner, whether or not
+ * O_ASYNC is set; then, with O_ASYNC and F_SETSIG, that signal (POLL_PRI) as sk_wake_async(SOCK_WAKE_URG).
+ */
+export function sendSigurg(f: FileDescription): void {
+  const s = states.get(f);
+  if (!s || s.id === 0 || s.kernel === null) return;
+  const raw = Buffer.alloc(128);
+  raw.writeInt32LE(SIGURG, 0);
+  raw.writeInt32LE(0x80, 8); // SI_KERNEL (SEND_SIG_PRIV)
+  deliver(s.kernel, s, { signo: SIGURG, code: 0x80, raw });
+  // kill_fasync with SIGURG sends nothing when no F_SETSIG signal was chosen (SIGURG went already).
+  if (f.flags & O_ASYNC && s.sig !== 0) deliver(s.kernel, s, sigioInfo(s, POLL_PRI, POLLPRI | 0x80));
 }

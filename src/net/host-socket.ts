@@ -20,7 +20,7 @@ import {
 import { hn, edges, brokerSocket } from './host-io';
 import { hostSendControl } from './send-cmsg';
 import { decodeInet } from './sockaddr';
-import { SocketFile, SocketInode, SockState, type SendRequest } from './socket-file';
+import { SocketFile, SocketInode, SockState, ownerIoctl, type SendRequest } from './socket-file';
 import type { RecvMeta } from './packet';
 import type { IpControl } from './cmsg';
 import { ifreqIoctlFor } from './ifreq';
@@ -283,6 +283,8 @@ export class HostSocket extends SocketFile {
   }
 
   override ioctl(t: Task, cmd: number, arg: number): number {
+    const o = ownerIoctl(this, t, cmd, arg);
+    if (o !== null) return o;
     if (cmd === SIOCINQ || cmd === SIOCOUTQ) {
       const r = hn().netSockIoctlInt(this.hostFd, cmd);
       if (r < 0) return r;

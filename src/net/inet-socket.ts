@@ -16,7 +16,8 @@ import { emptyMeta, type RecvMeta } from './packet';
 import {
   decodeInet, encodeInet, ipIsAny, ipIsLoopback, isV4Mapped, V4_ANY, V4_LOOPBACK, V6_ANY, V6_LOOPBACK, type InetAddr,
 } from './sockaddr';
-import { SocketFile, SocketInode, SockState, credsOf, type SendRequest } from './socket-file';
+import { SocketFile, SocketInode, SockState, credsOf, ownerIoctl, type SendRequest } from './socket-file';
+import { sendSigurg } from '../kernel/fasync';
 import { onEntropySeeded, randomBelow } from '../determinism/entropy';
 
 /** Bound sockets by port, one table per protocol. */
@@ -28,9 +29,12 @@ onEntropySeeded(() => (nextEphemeral = EPHEMERAL_LO + randomBelow(EPHEMERAL_HI -
 export function clearInetPorts(): void {
   tables.tcp.clear();
   tables.udp.clear();
+  serverEnds.clear();
 }
 
 const NO_LIMIT = { max: Infinity, skip: 0 };
+/** The server ends of fast-path connections (they share the listener's port, so no table holds them), for /proc/net and sock_diag. */
+const serverEnds = new Set<InetSocket>();
 
 export class InetSocket extends SocketFile {
   local: InetAddr | null = null;
@@ -251,6 +255,7 @@ export class InetSocket extends SocketFile {
     this.remote = { ...a, ip };
     this.peerCreds = target.peerCreds;
     SocketFile.link(this, server);
+    serverEnds.add(server);
     target.acceptQ.push(server);
     target.waitQueue.notify(POLLIN | POLLRDNORM);
     this.waitQueue.notify(POLLOUT);
@@ -377,6 +382,7 @@ export class InetSocket extends SocketFile {
     if (this.urgAtHead) this.skipUrgent();
     this.urgPos = ptr;
     this.urgState = 1;
+    sendSigurg(this);
     this.waitQueue.notify(POLLIN | POLLRDNORM | POLLPRI);
   }
 
@@ -438,6 +444,8 @@ export class InetSocket extends SocketFile {
   }
 
   override ioctl(t: Task, cmd: number, arg: number): number {
+    const o = ownerIoctl(this, t, cmd, arg);
+    if (o !== null) return o;
     if (cmd === SIOCOUTQ && this.type === SOCK_STREAM) {
       // Unacknowledged or unsent (Linux): what the peer's receive buffer would not hold;
       // loopback acknowledges the rest at once.
@@ -515,6 +523,7 @@ export class InetSocket extends SocketFile {
   }
 
   protected override unbind(): void {
+    serverEnds.delete(this);
     if (this.local === null) return;
     const list = this.table.get(this.local.port);
     if (list === undefined) return;
@@ -524,10 +533,11 @@ export class InetSocket extends SocketFile {
   }
 }
 
-/** Every bound TCP (tcp=true) or UDP socket of the fast path, for /proc/net. */
+/** Every bound TCP (tcp=true) or UDP socket of the fast path and every server end of a connection, for /proc/net. */
 export function listInet(tcp: boolean): InetSocket[] {
   const out: InetSocket[] = [];
   for (const l of (tcp ? tables.tcp : tables.udp).values()) out.push(...l);
+  if (tcp) out.push(...serverEnds);
   return out;
 }
 

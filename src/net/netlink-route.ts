@@ -38,7 +38,7 @@ const IFA_F_PERMANENT = 0x80;
 let nextPortId = 1;
 const align4 = (n: number) => (n + 3) & ~3;
 
-function rta(type: number, data: Buffer): Buffer {
+export function rta(type: number, data: Buffer): Buffer {
   const b = Buffer.alloc(align4(4 + data.length));
   b.writeUInt16LE(4 + data.length, 0);
   b.writeUInt16LE(type, 2);
@@ -52,7 +52,7 @@ const u32 = (v: number) => {
 };
 const cstr = (s: string) => Buffer.from(s + '\0', 'latin1');
 
-function nlmsg(type: number, flags: number, seq: number, pid: number, body: Buffer): Buffer {
+export function nlmsg(type: number, flags: number, seq: number, pid: number, body: Buffer): Buffer {
   const h = Buffer.alloc(16);
   h.writeUInt32LE(16 + body.length, 0);
   h.writeUInt16LE(type, 4);

@@ -7,8 +7,8 @@ import { stackOf, viewSourceOf } from './netns';
 import { links, addrs, routes, type NetSource } from './netview';
 import { isV4, isAny, type Addr } from './stack/addr';
 import { TcpState } from './stack/tcp/state';
-import { listInet } from './inet-socket';
 import { SockState } from './socket-file';
+import { tcpRows, udpRows, type SockRow } from './sock-list';
 import { liveUnix } from './unix-namespace';
 import type { UnixSocket } from './unix-socket';
 
@@ -20,55 +20,6 @@ function addrHex(a: Addr, v6: boolean): string {
   let s = '';
   for (let i = 0; i < 16; i += 4) s += hex(a.readUInt32LE(i), 8);
   return s;
-}
-
-interface SockRow {
-  local: Addr;
-  lport: number;
-  remote: Addr;
-  rport: number;
-  state: number;
-  txq: number;
-  rxq: number;
-  uid: number;
-  ino: number;
-}
-
-function tcpRows(stack: Stack | null): SockRow[] {
-  if (stack === null) {
-    return listInet(true).map((s) => ({
-      local: s.local!.ip, lport: s.local!.port, remote: s.remote?.ip ?? Buffer.alloc(16), rport: s.remote?.port ?? 0,
-      state: s.state === SockState.Listening ? TcpState.LISTEN : s.state === SockState.Connected ? TcpState.ESTABLISHED : TcpState.CLOSED,
-      txq: 0, rxq: s.rq.bytes, uid: 0, ino: s.inode.ino,
-    }));
-  }
-  const rows: SockRow[] = [];
-  const seen = new Set<object>();
-  for (const list of stack.tcp.ports.byPort.values()) {
-    for (const ep of list) {
-      seen.add(ep);
-      rows.push({ local: ep.addr, lport: ep.port, remote: ep.remote, rport: ep.state === TcpState.LISTEN ? 0 : ep.rport, state: ep.state, txq: ep.sendQ.bytes, rxq: ep.state === TcpState.LISTEN ? ep.acceptQ.length : ep.recvQ.bytes, uid: ep.uid, ino: ep.ino });
-    }
-  }
-  for (const ep of stack.tcp.allConns()) {
-    if (seen.has(ep)) continue;
-    rows.push({ local: ep.addr, lport: ep.port, remote: ep.remote, rport: ep.rport, state: ep.state, txq: ep.sendQ.bytes, rxq: ep.recvQ.bytes, uid: ep.uid, ino: ep.ino });
-  }
-  return rows;
-}
-
-function udpRows(stack: Stack | null): SockRow[] {
-  if (stack === null) {
-    return listInet(false).map((s) => ({ local: s.local!.ip, lport: s.local!.port, remote: s.remote?.ip ?? Buffer.alloc(16), rport: s.remote?.port ?? 0, state: 7, txq: 0, rxq: s.rq.bytes, uid: 0, ino: s.inode.ino }));
-  }
-  const rows: SockRow[] = [];
-  for (const list of stack.udp.ports.byPort.values()) {
-    for (const e of list) {
-      const o = (e as unknown as { owner?: { rq: { bytes: number }; inode: { ino: number } } }).owner;
-      rows.push({ local: e.addr, lport: e.port, remote: e.remote ?? Buffer.alloc(16), rport: e.rport, state: e.remote ? 1 : 7, txq: 0, rxq: o?.rq.bytes ?? 0, uid: 0, ino: o?.inode.ino ?? 0 });
-    }
-  }
-  return rows;
 }
 
 function sockTable(rows: SockRow[], v6: boolean, tcp: boolean): string {

@@ -22,6 +22,7 @@ import {
   SIOCINQ, SIOCOUTQ,
 } from '../abi/socket';
 import { ifreqIoctlFor } from './ifreq';
+import { getOwn, setOwn, F_OWNER_PGRP, F_OWNER_PID } from '../kernel/fasync';
 import { viewSourceOf } from './netns';
 import { RecvQueue, dropRights, emptyMeta, giveChunk, type Creds, type Packet, type RecvMeta } from './packet';
 
@@ -454,6 +455,8 @@ export abstract class SocketFile extends FileDescription {
   }
 
   override ioctl(t: Task, cmd: number, arg: number): number {
+    const o = ownerIoctl(this, t, cmd, arg);
+    if (o !== null) return o;
     if (cmd === SIOCOUTQ) {
       const n = this.connectionOriented && this.peer !== null && !this.peerGone ? this.peer.rq.bytes : 0;
       return t.mem.writeI32(arg, n) ? 0 : -E.EFAULT;
@@ -495,3 +498,17 @@ export function isNonblock(f: FileDescription, flags: number): boolean {
 }
 
 export { SOCK_DGRAM, dropRights };
+
+const FIOSETOWN = 0x8901, SIOCSPGRP = 0x8902, FIOGETOWN = 0x8903, SIOCGPGRP = 0x8904;
+
+/** The owner ioctls every socket has (sock_ioctl): FIOSETOWN/SIOCSPGRP as F_SETOWN, FIOGETOWN/SIOCGPGRP as F_GETOWN; null for any other. */
+export function ownerIoctl(f: FileDescription, t: Task, cmd: number, arg: number): number | null {
+  if (cmd === FIOSETOWN || cmd === SIOCSPGRP) {
+    const who = t.mem.readI32(arg);
+    if (who === null) return -E.EFAULT;
+    if (who === -0x80000000) return -E.EINVAL;
+    return setOwn(t, f, who < 0 ? F_OWNER_PGRP : F_OWNER_PID, Math.abs(who));
+  }
+  if (cmd === FIOGETOWN || cmd === SIOCGPGRP) return t.mem.writeI32(arg, getOwn(f)) ? 0 : -E.EFAULT;
+  return null;
+}

@@ -13,7 +13,7 @@ import {
   SIOCATMARK,
 } from '../abi/socket';
 import { decodeInet, encodeInet, isV4Mapped, V4_ANY, V6_ANY, type InetAddr } from './sockaddr';
-import { SocketFile, SocketInode, SockState, type SendRequest } from './socket-file';
+import { SocketFile, SocketInode, SockState, ownerIoctl, type SendRequest } from './socket-file';
 import type { RecvMeta } from './packet';
 import type { Stack } from './stack/stack';
 import type { Nic } from './stack/nic';
@@ -21,6 +21,7 @@ import type { UdpEndpoint } from './stack/udp';
 import { TcpEndpoint } from './stack/tcp/endpoint';
 import { TcpState } from './stack/tcp/state';
 import { output } from './stack/tcp/output';
+import { sendSigurg } from '../kernel/fasync';
 import { URG_NONE, atMark, inqBytes, readableBytes, recvUrgent, urgValid } from './stack/tcp/urgent';
 import { isAny, isMulticast, eq, type Addr } from './stack/addr';
 import { ifreqIoctlFor } from './ifreq';
@@ -63,6 +64,7 @@ export class StackSocket extends SocketFile {
     if (type === SOCK_STREAM) {
       this.ep = ep ?? new TcpEndpoint(stack, domain);
       this.ep.notify = (ev) => this.waitQueue.notify(ev);
+      this.ep.onUrgent = () => sendSigurg(this);
       this.ep.ino = inode.ino;
       this.ep.uid = inode.uid;
     }
@@ -557,6 +559,8 @@ export class StackSocket extends SocketFile {
   }
 
   override ioctl(t: Task, cmd: number, arg: number): number {
+    const o = ownerIoctl(this, t, cmd, arg);
+    if (o !== null) return o;
     if (cmd === SIOCOUTQ) {
       const n = this.tcp ? this.ep!.sendQ.bytes : 0;
       return t.mem.writeI32(arg, n) ? 0 : -E.EFAULT;

@@ -175,6 +175,8 @@ export class TcpEndpoint implements Binding {
   uid = 0;
   /** Readiness changed: the socket's wait queue. */
   notify: (events: number) => void = () => {};
+  /** A new urgent mark (tcp_check_urg): the socket's SIGURG to its owner. */
+  onUrgent: () => void = () => {};
 
   constructor(
     readonly stack: Stack,
@@ -406,6 +408,7 @@ export class TcpEndpoint implements Binding {
   close(): void {
     this.orphan = true;
     this.notify = () => {};
+    this.onUrgent = () => {};
     if (this.state === TcpState.LISTEN) {
       for (const c of this.acceptQ.splice(0)) c.abort(0);
       for (const c of this.tcp.childrenOf(this)) c.abort(0);

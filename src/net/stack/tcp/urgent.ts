@@ -38,6 +38,7 @@ export function checkUrg(ep: TcpEndpoint, seg: Segment): void {
   ep.urgState = URG_PENDING;
   ep.urgSeq = ptr;
   ep.urgSignalled = false;
+  ep.onUrgent();
 }
 
 /** After data arrived: POLLPRI (and readers) woken once the urgent byte is in. */

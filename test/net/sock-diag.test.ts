@@ -1,0 +1,66 @@
+/**
+ * NETLINK_SOCK_DIAG against Linux: test/net/guests/net_ss.c opens TCP listeners (v4, a v6
+ * wildcard), connections with unread bytes (one left in the accept queue, one v4-mapped),
+ * UDP sockets and a unix listener, then runs ss (-tanp, -uanp, -tlnp, state filters, -4/-6,
+ * -xlnp; a v6-only wildcard listener shows [::]:*, a dual-stack one *:*), natively in a fresh network namespace and inside under --network=sandbox (the
+ * stack) and none (the loopback fast path). ss takes its netlink path in both, so a
+ * listener's Recv-Q/Send-Q are its accept queue and backlog. Compared per ss call as sets
+ * of lines, whitespace dropped (column widths follow the pids' widths), with pids, the
+ * program's name (static and dynamic builds) and the unix inode replaced: the order is Linux's hash order, and those numbers are the host's.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as path from 'node:path';
+import { existsSync } from 'node:fs';
+import { compileGuest, LINKAGES } from '../helpers/build';
+import { canMakeNetns, addNetns, cleanupNetns, runIn } from './netns';
+import { runSandbox, explain, status } from '../helpers/run';
+
+const ok = process.getuid?.() === 0 && canMakeNetns() && existsSync('/usr/bin/ss');
+const bins: Record<string, string> = {};
+let native = '';
+
+/** Each "== ss ARGS" section as its sorted, normalised lines. */
+function sections(out: string): Record<string, string[]> {
+  const r: Record<string, string[]> = {};
+  let cur = '';
+  for (const line of out.split('\n')) {
+    if (line.startsWith('== ')) {
+      cur = line;
+      r[cur] = [];
+      continue;
+    }
+    if (cur === '') continue;
+    const norm = line.replace(/\("net_ss[^"]*",pid=\d+/g, '("G",pid=P').replace(/(\/tmp\/net_ss\.1\.sock) +\d+/, '$1 INO').replace(/\s+/g, '');
+    r[cur].push(norm);
+  }
+  for (const k of Object.keys(r)) r[k].sort();
+  return r;
+}
+
+beforeAll(async () => {
+  if (!ok) return;
+  const ns = addNetns('ss');
+  for (const l of LINKAGES) bins[l] = compileGuest('net_ss', l, { srcDir: path.join(__dirname, 'guests') });
+  native = await runIn(ns, [bins.dynamic], 60_000);
+}, 120_000);
+afterAll(() => cleanupNetns());
+
+describe.skipIf(!ok)('ss over NETLINK_SOCK_DIAG', () => {
+  it('natively, the guest sees its sockets through ss', () => {
+    expect(native).toMatch(/done\n$/);
+    // What the sandbox must reproduce: a listener's backlog as Send-Q, its queue as Recv-Q.
+    expect(native).toMatch(/^LISTEN +1 +7 +127\.0\.0\.1:47301 +0\.0\.0\.0:\*/m);
+  });
+  for (const mode of ['sandbox', 'none']) {
+    for (const l of LINKAGES) {
+      it(`net_ss (${l}) under --network=${mode}: ss prints what it prints on Linux`, async () => {
+        const r = await runSandbox(['--network', mode, '--', bins[l]], { timeoutMs: 60_000 });
+        expect(status(r), explain(r)).toBe(0);
+        expect(r.stdout).toMatch(/done\n$/);
+        expect(sections(r.stdout)).toEqual(sections(native));
+        expect(r.stdout).toMatch(/^LISTEN +0 +0 +\[::\]:47305 +\[::\]:\* /m);
+        expect(r.stdout).toMatch(/^LISTEN +0 +5 +\*:47302 +\*:\* +users:\(\("net_ss[^"]*",pid=\d+,fd=4\)\)/m);
+      }, 90_000);
+    }
+  }
+});
