@@ -7,6 +7,7 @@
 #include <cpuid.h>
 #include <cstring>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 
 namespace tss {
 namespace kvm {
@@ -202,6 +203,19 @@ Napi::Value Mem(const Napi::CallbackInfo& info, bool write) {
   return Num(info.Env(), (double)Access(as, U(info, 1), b, len, write));
 }
 
+// kvmReadFromHost(as, fd, pos, addr, len): one read/pread of a host fd straight into the
+// Sentry's views of guest memory (the kernel copies: a bad page is EFAULT, never SIGBUS).
+Napi::Value ReadFromHost(const Napi::CallbackInfo& info) {
+  As* as = AsOf(I(info, 0));
+  if (!as) return Num(info.Env(), -ESRCH);
+  struct iovec iov[64];
+  int n = WritableIov(as, U(info, 3), (size_t)U(info, 4), iov, 64);
+  if (n == 0) return Num(info.Env(), -EFAULT);
+  int64_t pos = info[2].As<Napi::Number>().Int64Value();
+  ssize_t r = pos >= 0 ? preadv(I(info, 1), iov, n, pos) : readv(I(info, 1), iov, n);
+  return Num(info.Env(), r < 0 ? -errno : (double)r);
+}
+
 Napi::Value ReadMem(const Napi::CallbackInfo& info) { return Mem(info, false); }
 Napi::Value WriteMem(const Napi::CallbackInfo& info) { return Mem(info, true); }
 
@@ -236,7 +250,7 @@ void InitKvm(Napi::Env env, Napi::Object exports) {
       {"kvmSetRegs", SetRegs}, {"kvmGetFpRegs", GetFp}, {"kvmSetFpRegs", SetFp}, {"kvmResumeSyscall", ResumeSyscall},
       {"kvmResumeSyscallAndWait", ResumeSyscallAndWait}, {"kvmResume", ResumeCtx}, {"kvmWait", Wait},
       {"kvmKick", KickCtx}, {"kvmExitThread", ExitCtx}, {"kvmDestroyAddressSpace", DestroyAs}, {"kvmCasU32", CasU32},
-      {"kvmReadMem", ReadMem}, {"kvmWriteMem", WriteMem}, {"kvmReadCString", ReadCString},
+      {"kvmReadMem", ReadMem}, {"kvmReadFromHost", ReadFromHost}, {"kvmWriteMem", WriteMem}, {"kvmReadCString", ReadCString},
   };
   for (auto& f : fns) exports[f.first] = Napi::Function::New(env, f.second);
 }

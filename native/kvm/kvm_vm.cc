@@ -647,6 +647,21 @@ long Access(As* as, uint64_t addr, uint8_t* buf, size_t len, bool write) {
   return done ? (long)done : -EFAULT;
 }
 
+int WritableIov(As* as, uint64_t addr, size_t len, struct iovec* iov, int max) {
+  int n = 0;
+  size_t done = 0;
+  while (done < len && n < max) {
+    uint64_t a = addr + done, start;
+    const Mapping* m = a < addr ? nullptr : Find(as, a, &start);
+    if (!m || !(m->prot & 2)) break;
+    size_t k = len - done;
+    if (k > m->end - a) k = (size_t)(m->end - a);
+    iov[n++] = {m->b->host + m->boff + (a - start), k};
+    done += k;
+  }
+  return n;
+}
+
 uint8_t* HostPtr(As* as, uint64_t addr, size_t len, bool write) {
   uint64_t start;
   const Mapping* m = Find(as, addr, &start);

@@ -4,6 +4,7 @@
 #pragma once
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 #include <atomic>
 #include <cstdint>
@@ -116,6 +117,9 @@ long MmAdvise(As* as, uint64_t addr, uint64_t len, int advice);
 bool FillFault(As* as, uint64_t addr, uint64_t err);
 // The Sentry's reads and writes of guest memory (respecting protections): bytes or -EFAULT.
 long Access(As* as, uint64_t addr, uint8_t* buf, size_t len, bool write);
+// The Sentry's views of the writable guest range [addr, addr+len) as iovecs (at most
+// max; fewer when the range ends in memory the guest cannot write): how many.
+int WritableIov(As* as, uint64_t addr, size_t len, struct iovec* iov, int max);
 // The host pointer for one guest byte range inside one page-aligned mapping piece (cas).
 uint8_t* HostPtr(As* as, uint64_t addr, size_t len, bool write);
 void FlushAll(As* as);

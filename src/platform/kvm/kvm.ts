@@ -124,6 +124,10 @@ export class KvmPlatform implements Platform {
     return this.n.kvmCasU32(this.as(ctx), addr, expected, desired);
   }
 
+  readFromHost(asPid: number, hostFd: number, pos: number, addr: number, len: number): number {
+    return this.n.kvmReadFromHost(this.as(asPid), hostFd, pos, addr, len);
+  }
+
   readMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number {
     return this.n.kvmReadMem(this.as(asPid), addr, buf, off, len);
   }
