@@ -220,6 +220,8 @@ inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfile
     return true;
   }
   if (n < 2 || strcmp(args[0], "run") != 0) return false;
+  const char* envPlatform = getenv("TSSANDBOX_PLATFORM");
+  if (envPlatform && strcmp(envPlatform, "kvm") == 0) return false;  // as --platform=kvm below
   for (int i = 1; i < n; i++) {
     const char* a = args[i];
     bool end = strcmp(a, "--") == 0 || a[0] != '-' || strcmp(a, "-") == 0;  // then the program
@@ -236,6 +238,8 @@ inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfile
       return strcmp(a, "--") != 0 || i + 1 < n;
     }
     if (strncmp(a, "--platform", 10) == 0 && (a[10] == 0 || a[10] == '=')) *platform = true;
+    // kvm: /dev/kvm (root's, 0600 here) is opened by the Sentry itself: the old path.
+    if (strcmp(a, "--platform=kvm") == 0 || (strcmp(a, "--platform") == 0 && i + 1 < n && strcmp(args[i + 1], "kvm") == 0)) return false;
     bool takes;
     HostFileArg f = {nullptr, false, 0, false};
     const char* net = nullptr;

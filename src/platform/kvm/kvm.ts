@@ -59,7 +59,7 @@ export class KvmPlatform implements Platform {
   }
 
   newThread(_ctx: number): number {
-    return unsupported('threads');
+    return unsupported('fork'); // vfork (CLONE_VM) and threads alike
   }
 
   mmSyscall(ctx: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number {
