@@ -26,8 +26,17 @@
 #define ST_ERR 0x10
 #define ST_CR2 0x18
 #define ST_KSTACK 0x20 /* top of this vCPU's ring-0 stack */
-#define ST_FLAGS 0x28  /* set by the platform: 1 load fs base, 2 load gs base, 4 flush TLB */
+#define ST_FLAGS 0x28  /* set by the platform: 1 load fs base, 2 load gs base, 4 flush TLB, 8 invlpg ST_INVL */
+#define ST_INVL_N 0x30 /* triples in ST_INVL to apply before returning to ring 3 */
 #define ST_REGS 0x100  /* struct user_regs_struct, 27 x u64 */
+/* (va, pages, pte) triples at %gs:ST_INVL (the page after the GDT's): PTEs the platform
+ * cleared, which the shim clears again itself and invlpgs. With shadow paging (nested)
+ * KVM sees a PTE change only when the guest writes it: the platform's own write is
+ * unseen, and invlpg of a page KVM write-protects re-reads nothing. */
+#define ST_INVL 0x2000
+#define ST_INVL_MAX 170
+/* The platform's memory (page tables included) as the shim sees it: supervisor-only. */
+#define KVM_SHIM_PTWIN 0xffffff8000000000
 
 #define KIND_SYSCALL 1
 #define KIND_EXCEPTION 2
@@ -36,6 +45,7 @@
 #define FL_FSBASE 1
 #define FL_GSBASE 2
 #define FL_FLUSH 4
+#define FL_INVL 8
 
 /* Offsets of user_regs_struct's fields (u64 index * 8) within ST_REGS. */
 #define R_R15 (ST_REGS + 0 * 8)

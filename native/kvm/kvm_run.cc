@@ -204,7 +204,12 @@ int Exception(Vcpu* v, uint64_t vec, uint64_t err, uint64_t cr2) {
     case 0: return ReportSignal(v, SIGFPE, 1 /* FPE_INTDIV */, v->regs.rip);
     case 1: return ReportSignal(v, SIGTRAP, 2 /* TRAP_TRACE */, v->regs.rip);
     case 3: return ReportSignal(v, SIGTRAP, 0x80 /* SI_KERNEL */, 0);
-    case 6: return ReportSignal(v, SIGILL, 2 /* ILL_ILLOPN */, v->regs.rip);
+    case 6: {
+      // int $0x80 comes as #UD on this nested host: SIGSEGV, as Linux without IA32 emulation.
+      uint8_t op[2];
+      if (Access(v->as, v->regs.rip, op, 2, false) == 2 && op[0] == 0xcd && op[1] == 0x80) return ReportSignal(v, SIGSEGV, 0x80, 0);
+      return ReportSignal(v, SIGILL, 2 /* ILL_ILLOPN */, v->regs.rip);
+    }
     case 16: case 19: return ReportSignal(v, SIGFPE, 0, v->regs.rip);
     case 12: case 17: return ReportSignal(v, SIGBUS, 0x80, 0);
     case 14: return ReportSignal(v, SIGSEGV, (err & 1) ? 2 /* SEGV_ACCERR */ : 1 /* SEGV_MAPERR */, cr2);
@@ -285,7 +290,15 @@ int Decode(Vcpu* v) {
     case kWhyShim: {
       int k = DecodeShim(v);
       if (k == -2) {
-        KillAs(v->as, "a fault inside the shim");
+        // The CPU's frame on the ring-0 stack: vector, error code, rip.
+        uint64_t f[3];
+        memcpy(f, v->state + KVM_SHIM_CPU_STRIDE - 56, sizeof f);
+        char m[128];
+        uint64_t q[3];
+        memcpy(q, v->state + ST_INVL, sizeof q);
+        snprintf(m, sizeof m, "a fault inside the shim (vector %lu, error %#lx, at %#lx) q %lx %lx %lx", (unsigned long)f[0],
+                 (unsigned long)f[1], (unsigned long)f[2], q[0], q[1], q[2]);
+        KillAs(v->as, m);
         return -1;
       }
       return k;

@@ -101,6 +101,37 @@ uint64_t* Walk(As* as, uint64_t va, bool create) {
   return Table(as, t) + ((va >> 12) & 511);
 }
 
+bool g_overflow = false;
+
+// Every vCPU of as clears the n PTEs at gpa pte (mapping va on) itself before it returns
+// to ring 3, and invlpgs them (kvm_abi.h ST_INVL).
+void AddInval(As* as, uint64_t va, uint64_t n, uint64_t pte) {
+  for (Vcpu* v : as->vcpus) {
+    if (!v) continue;
+    uint64_t* cnt = reinterpret_cast<uint64_t*>(v->state + ST_INVL_N);
+    uint64_t* r = reinterpret_cast<uint64_t*>(v->state + ST_INVL);
+    uint64_t kva = KVM_SHIM_PTWIN + pte;
+    if (*cnt && r[3 * *cnt - 3] + r[3 * *cnt - 2] * kPage == va && r[3 * *cnt - 1] + r[3 * *cnt - 2] * 8 == kva) {
+      r[3 * *cnt - 2] += n;
+    } else if (*cnt < ST_INVL_MAX) {
+      r[3 * *cnt] = va, r[3 * *cnt + 1] = n, r[3 * *cnt + 2] = kva;
+      ++*cnt;
+    } else {
+      g_overflow = true;
+    }
+    v->state[ST_FLAGS] |= FL_INVL;
+  }
+}
+
+// The list overflowed: KVM drops every shadow page of the platform's slot when it is
+// registered again, so none can hold a PTE the platform cleared.
+void ReRegister(As* as) {
+  kvm_userspace_memory_region r0 = {0, 0, 0, 0, (uint64_t)(uintptr_t)as->plat};
+  ioctl(as->vm, KVM_SET_USER_MEMORY_REGION, &r0);
+  r0.memory_size = as->platLen;
+  ioctl(as->vm, KVM_SET_USER_MEMORY_REGION, &r0);
+}
+
 // Clears the user PTEs of [start, end), skipping absent tables whole.
 void ClearPtes(As* as, uint64_t start, uint64_t end) {
   uint64_t va = start;
@@ -120,8 +151,34 @@ void ClearPtes(As* as, uint64_t start, uint64_t end) {
     }
     if (skipped) continue;
     uint64_t* pt = Table(as, t);
-    for (uint64_t i = (va >> 12) & 511; i < 512 && va < end; i++, va += kPage) pt[i] = 0;
+    uint64_t run = 0, runAt = 0, runIdx = 0;
+    for (uint64_t i = (va >> 12) & 511; i < 512 && va < end; i++, va += kPage) {
+      if (pt[i] & P) {
+        if (!run) runAt = va, runIdx = i;
+        run++;
+      } else if (run) {
+        AddInval(as, runAt, run, t + runIdx * 8);
+        run = 0;
+      }
+      pt[i] = 0;
+    }
+    if (run) AddInval(as, runAt, run, t + runIdx * 8);
   }
+  if (g_overflow) {
+    g_overflow = false;
+    ReRegister(as);
+  }
+}
+
+// A 2 MiB supervisor page (the platform's memory as the shim sees it).
+void MapKernelLarge(As* as, uint64_t va, uint64_t gpa) {
+  uint64_t t = as->pml4;
+  for (int shift = 39; shift > 21; shift -= 9) {
+    uint64_t* e = Table(as, t) + ((va >> shift) & 511);
+    if (!(*e & P)) *e = AllocPt(as) | P | RW;
+    t = *e & kAddr;
+  }
+  Table(as, t)[(va >> 21) & 511] = gpa | P | RW | A | D | 0x80 /* PS */ | NX;
 }
 
 void MapKernel(As* as, uint64_t va, uint64_t gpa, bool write, bool exec) {
@@ -337,6 +394,7 @@ As* NewAs(int id, std::string* why) {
     idt[2 * v + 1] = h >> 32;
   }
   MapKernel(as, KVM_SHIM_IDT, kIdtGpa, false, false);
+  for (uint64_t o = 0; o < kPlatLen; o += 2ull << 20) MapKernelLarge(as, KVM_SHIM_PTWIN + o, o);
   return as;
 }
 

@@ -90,6 +90,27 @@ kvm_shim_resume:
 	jz 3f
 	mov %cr3, %rax
 	mov %rax, %cr3
+3:	test $FL_INVL, %bl
+	jz 3f
+	/* the platform's cleared PTEs, cleared again by the guest itself (kvm_abi.h) */
+	xor %edx, %edx
+6:	cmp %gs:ST_INVL_N, %rdx
+	jae 7f
+	imul $24, %rdx, %r8
+	mov %gs:ST_INVL(%r8), %rax
+	mov %gs:ST_INVL+8(%r8), %rsi
+	mov %gs:ST_INVL+16(%r8), %rdi
+8:	test %rsi, %rsi
+	jz 9f
+	movq $0, (%rdi)
+	invlpg (%rax)
+	add $4096, %rax
+	add $8, %rdi
+	dec %rsi
+	jmp 8b
+9:	inc %rdx
+	jmp 6b
+7:	movq $0, %gs:ST_INVL_N
 3:	test $FL_FSBASE, %bl
 	jz 4f
 	mov $0xc0000100, %ecx
