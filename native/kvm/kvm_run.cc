@@ -56,7 +56,8 @@ long Futex(std::atomic<int>* a, int op, int val, const timespec* ts) {
 }
 
 void Post(Vcpu* v) {
-  v->st.store(kPosted, std::memory_order_seq_cst);
+  int running = kRun;  // a vCPU told to quit meanwhile stays quitting
+  if (!v->st.compare_exchange_strong(running, kPosted, std::memory_order_seq_cst)) return;
   if (g_sleeping.load(std::memory_order_seq_cst)) {
     uint64_t one = 1;
     (void)!write(g_bell, &one, 8);
@@ -95,6 +96,7 @@ bool RunOnce(Vcpu* v, timer_t timer) {
         v->fatal = "the shim touched memory KVM cannot map";
         return true;
       }
+      if (v->st.load() == kQuit) return true;
       // In the shim (entering or leaving ring 3): run on, and look again soon.
       itimerspec it = {{0, 0}, {0, 20000}};
       timer_settime(timer, 0, &it, nullptr);
