@@ -12,15 +12,8 @@
  * space. Layout and offsets: kvm_abi.h. */
 #include "kvm_abi.h"
 
-	.section .rodata.kvm_shim, "a"
-	.balign 4096
-	.globl kvm_shim_start
-kvm_shim_start:
-
-	.globl kvm_shim_syscall
-kvm_shim_syscall:
-	swapgs
-	mov %rsp, %gs:R_RSP
+/* The general registers but rsp into the state page (rip, rflags, rsp: the caller's). */
+.macro SAVE_GPRS
 	mov %rax, %gs:R_RAX
 	mov %rbx, %gs:R_RBX
 	mov %rcx, %gs:R_RCX
@@ -36,6 +29,18 @@ kvm_shim_syscall:
 	mov %r13, %gs:R_R13
 	mov %r14, %gs:R_R14
 	mov %r15, %gs:R_R15
+.endm
+
+	.section .rodata.kvm_shim, "a"
+	.balign 4096
+	.globl kvm_shim_start
+kvm_shim_start:
+
+	.globl kvm_shim_syscall
+kvm_shim_syscall:
+	swapgs
+	mov %rsp, %gs:R_RSP
+	SAVE_GPRS
 	mov %rcx, %gs:R_RIP
 	mov %r11, %gs:R_EFLAGS
 	mov $KIND_SYSCALL, %eax
@@ -46,21 +51,7 @@ exc_common:
 	testb $3, 24(%rsp)
 	jz exc_ring0
 	swapgs
-	mov %rax, %gs:R_RAX
-	mov %rbx, %gs:R_RBX
-	mov %rcx, %gs:R_RCX
-	mov %rdx, %gs:R_RDX
-	mov %rsi, %gs:R_RSI
-	mov %rdi, %gs:R_RDI
-	mov %rbp, %gs:R_RBP
-	mov %r8, %gs:R_R8
-	mov %r9, %gs:R_R9
-	mov %r10, %gs:R_R10
-	mov %r11, %gs:R_R11
-	mov %r12, %gs:R_R12
-	mov %r13, %gs:R_R13
-	mov %r14, %gs:R_R14
-	mov %r15, %gs:R_R15
+	SAVE_GPRS
 	mov 0(%rsp), %rax
 	mov %rax, %gs:ST_VEC
 	mov 8(%rsp), %rax
