@@ -149,6 +149,14 @@ void SetState(Vcpu* v, int s) {
   if (v->sleeping.load(std::memory_order_seq_cst)) Futex(&v->st, FUTEX_WAKE_PRIVATE, 1, nullptr);
 }
 
+// Lets stopped v run: its pending shim work first (a vCPU stopped outside the shim
+// resumes in ring 3 directly: its work waits for its next pass through the shim).
+void Go(Vcpu* v) {
+  if (!ApplyPending(v)) ReRegisterPlat(v->as);
+  v->run->immediate_exit = 0;
+  SetState(v, kRun);
+}
+
 int32_t* EventFor(Vcpu* v) {
   *Regs() = v->regs;
   int32_t* inf = Info();
@@ -262,8 +270,8 @@ int DecodeShim(Vcpu* v) {
     return ReportSyscall(v);
   }
   if (vec == 14 && FillFault(v->as, cr2, err)) {
-    if (err & 1) v->state[ST_FLAGS] |= FL_FLUSH;
-    SetState(v, kRun);
+    if (err & 1) v->pendFlags |= FL_FLUSH;
+    Go(v);
     return -1;
   }
   FromState(v);
@@ -368,25 +376,41 @@ int InitRun(std::string* why) {
   return g_bell < 0 ? -errno : 0;
 }
 
+// A vCPU of as with its thread started, or null.
+Vcpu* StartVcpu(As* as, int ctx, std::string* why) {
+  Vcpu* v = NewVcpu(as, ctx, why);
+  if (!v) return nullptr;
+  if (pthread_create(&v->th, nullptr, VcpuMain, v) != 0) {
+    *why = "cannot start a vCPU thread";
+    FreeVcpu(v);
+    return nullptr;
+  }
+  v->started = true;
+  g_ctx[ctx] = v;
+  return v;
+}
+
 As* MakeAs(std::string* why) {
   if (InitRun(why) < 0) return nullptr;
   int ctx = g_nextCtx++;
   As* as = NewAs(ctx, why);
   if (!as) return nullptr;
-  Vcpu* v = NewVcpu(as, ctx, why);
-  if (!v) {
+  if (!StartVcpu(as, ctx, why)) {
     FreeAs(as);
     return nullptr;
   }
-  if (pthread_create(&v->th, nullptr, VcpuMain, v) != 0) {
-    *why = "cannot start a vCPU thread";
-    FreeAs(as);
-    return nullptr;
-  }
-  v->started = true;
-  g_ctx[ctx] = v;
   g_as[ctx] = as;
   return as;
+}
+
+int NewThread(Vcpu* from, std::string* why) {
+  int ctx = g_nextCtx++;
+  Vcpu* v = StartVcpu(from->as, ctx, why);
+  if (!v) return -EAGAIN;
+  v->regs = from->regs;
+  kvm_xsave x;
+  if (ioctl(from->fd, KVM_GET_XSAVE, &x) == 0) ioctl(v->fd, KVM_SET_XSAVE, &x);
+  return ctx;
 }
 
 Vcpu* VcpuOf(int ctx) {
@@ -429,12 +453,11 @@ void Resume(Vcpu* v) {
     v->regsInKvm = false;
   } else {
     memcpy(v->state + ST_REGS, &r, sizeof r);
-    if (r.fs_base != v->fsBase) v->state[ST_FLAGS] |= FL_FSBASE;
-    if (r.gs_base != v->gsBase) v->state[ST_FLAGS] |= FL_GSBASE;
+    if (r.fs_base != v->fsBase) v->pendFlags |= FL_FSBASE;
+    if (r.gs_base != v->gsBase) v->pendFlags |= FL_GSBASE;
   }
   v->fsBase = r.fs_base, v->gsBase = r.gs_base;
-  v->run->immediate_exit = 0;
-  SetState(v, kRun);
+  Go(v);
 }
 
 int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t* revents, int count) {

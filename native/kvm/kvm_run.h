@@ -11,6 +11,9 @@ namespace kvm {
 int InitRun(std::string* why);
 As* MakeAs(std::string* why);  // a new address space with one stopped vCPU (its ctx is as->id)
 Vcpu* VcpuOf(int ctx);
+// A new stopped vCPU in stopped `from`'s VM (a thread; vfork), its FP state from's: its
+// ctx, or -errno.
+int NewThread(Vcpu* from, std::string* why);
 As* AsOf(int ctxOrAs);
 // Lets stopped v run (its registers as the Sentry left them).
 void Resume(Vcpu* v);

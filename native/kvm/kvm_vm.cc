@@ -101,31 +101,22 @@ uint64_t* Walk(As* as, uint64_t va, bool create) {
   return Table(as, t) + ((va >> 12) & 511);
 }
 
-bool g_overflow = false;
-
 // Every vCPU of as clears the n PTEs at gpa pte (mapping va on) itself before it returns
 // to ring 3, and invlpgs them (kvm_abi.h ST_INVL).
 void AddInval(As* as, uint64_t va, uint64_t n, uint64_t pte) {
+  uint64_t kva = KVM_SHIM_PTWIN + pte;
   for (Vcpu* v : as->vcpus) {
     if (!v) continue;
-    uint64_t* cnt = reinterpret_cast<uint64_t*>(v->state + ST_INVL_N);
-    uint64_t* r = reinterpret_cast<uint64_t*>(v->state + ST_INVL);
-    uint64_t kva = KVM_SHIM_PTWIN + pte;
-    if (*cnt && r[3 * *cnt - 3] + r[3 * *cnt - 2] * kPage == va && r[3 * *cnt - 1] + r[3 * *cnt - 2] * 8 == kva) {
-      r[3 * *cnt - 2] += n;
-    } else if (*cnt < ST_INVL_MAX) {
-      r[3 * *cnt] = va, r[3 * *cnt + 1] = n, r[3 * *cnt + 2] = kva;
-      ++*cnt;
-    } else {
-      g_overflow = true;
-    }
-    v->state[ST_FLAGS] |= FL_INVL;
+    std::vector<uint64_t>& q = v->pendInval;
+    size_t k = q.size();
+    if (k && q[k - 3] + q[k - 2] * kPage == va && q[k - 1] + q[k - 2] * 8 == kva) q[k - 2] += n;
+    else q.insert(q.end(), {va, n, kva});
   }
 }
 
 // The list overflowed: KVM drops every shadow page of the platform's slot when it is
 // registered again, so none can hold a PTE the platform cleared.
-void ReRegister(As* as) {
+void ReRegister(As* as) {  // (ReRegisterPlat)
   kvm_userspace_memory_region r0 = {0, 0, 0, 0, (uint64_t)(uintptr_t)as->plat};
   ioctl(as->vm, KVM_SET_USER_MEMORY_REGION, &r0);
   r0.memory_size = as->platLen;
@@ -163,10 +154,6 @@ void ClearPtes(As* as, uint64_t start, uint64_t end) {
       pt[i] = 0;
     }
     if (run) AddInval(as, runAt, run, t + runIdx * 8);
-  }
-  if (g_overflow) {
-    g_overflow = false;
-    ReRegister(as);
   }
 }
 
@@ -536,11 +523,32 @@ void FreeVcpu(Vcpu* v) {
   delete v;
 }
 
+void ReRegisterPlat(As* as) { ReRegister(as); }
+
+bool ApplyPending(Vcpu* v) {
+  uint64_t* cnt = reinterpret_cast<uint64_t*>(v->state + ST_INVL_N);
+  uint64_t* r = reinterpret_cast<uint64_t*>(v->state + ST_INVL);
+  bool ok = true;
+  for (size_t i = 0; i < v->pendInval.size(); i += 3) {
+    if (*cnt >= ST_INVL_MAX) {
+      ok = false;
+      break;
+    }
+    memcpy(r + 3 * *cnt, &v->pendInval[i], 24);
+    ++*cnt;
+  }
+  if (!v->pendInval.empty()) v->pendFlags |= FL_INVL;
+  v->pendInval.clear();
+  v->state[ST_FLAGS] |= (uint8_t)v->pendFlags;
+  v->pendFlags = 0;
+  return ok;
+}
+
 uint64_t SyscallEntry() { return KVM_SHIM_BASE + (uint64_t)(kvm_shim_syscall - kvm_shim_start); }
 
 void FlushAll(As* as) {
   for (Vcpu* v : as->vcpus)
-    if (v) v->state[ST_FLAGS] |= FL_FLUSH;
+    if (v) v->pendFlags |= FL_FLUSH;
 }
 
 long MmAnon(As* as, uint64_t addr, uint64_t len, int prot, bool shared) {

@@ -92,7 +92,10 @@ struct Vcpu {
   user_regs_struct regs{};
   bool regsInKvm = false;    // stopped outside the shim: resume with KVM_SET_REGS
   uint64_t fsBase = 0, gsBase = 0;
-  bool exited = false;
+  // What the shim must do at its next return to ring 3 (FL_*, PTE clears), kept here
+  // and written to the state page only while the vCPU is stopped (ApplyPending).
+  uint64_t pendFlags = 0;
+  std::vector<uint64_t> pendInval;  // (va, pages, pte kva) triples
 };
 
 enum { kStopped = 0, kRun = 1, kPosted = 2, kQuit = 3 };
@@ -123,6 +126,10 @@ int WritableIov(As* as, uint64_t addr, size_t len, struct iovec* iov, int max);
 // The host pointer for one guest byte range inside one page-aligned mapping piece (cas).
 uint8_t* HostPtr(As* as, uint64_t addr, size_t len, bool write);
 void FlushAll(As* as);
+// Moves v's pending shim work into its state page (v stopped); false: the PTE queue
+// overflowed (the caller re-registers the platform's slot: ReRegisterPlat).
+bool ApplyPending(Vcpu* v);
+void ReRegisterPlat(As* as);
 // The shim's syscall entry (LSTAR).
 uint64_t SyscallEntry();
 

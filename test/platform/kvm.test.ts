@@ -57,11 +57,27 @@ describe.skipIf(!works)(title, () => {
     expect(r.stdout).toBe('hello kvm\n');
   });
 
+  it('threads are vCPUs of one VM: syscalls, a mutex, memory and FP state as on Linux', async () => {
+    const guest = compileGuest('kvm_threads', 'static', { srcDir: SRC });
+    const [n, s] = await Promise.all([runNative([guest]), runSandbox(['--platform=kvm', guest], { timeoutMs: 120_000 })]);
+    expect(n.code).toBe(0);
+    expect(s.code, explain(s)).toBe(0);
+    expect(s.stdout).toBe(n.stdout);
+    expect(s.stdout).toMatch(/^threads joined: total 800, getpid calls 800, pages abcd\n/);
+  });
+
+  it('vfork and exec (a shell running a command) work', async () => {
+    const r = await runSandbox(['--platform=kvm', '/bin/sh', '-c', '/bin/echo from-child; echo after'], { timeoutMs: 120_000 });
+    expect(r.code, explain(r)).toBe(0);
+    expect(r.stdout).toBe('from-child\nafter\n');
+  });
+
   it('a guest that forks ends with one clear line and a non-zero status', async () => {
-    const r = await runSandbox(['--platform=kvm', '/bin/sh', '-c', '/bin/true; echo after'], { timeoutMs: 120_000 });
+    const guest = compileGuest('kvm_threads', 'static', { srcDir: SRC });
+    const r = await runSandbox(['--platform=kvm', guest, 'fork'], { timeoutMs: 120_000 });
     expect(r.code, explain(r)).not.toBe(0);
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^kvm platform: fork not supported yet/m);
+    expect(r.stdout).not.toMatch(/forked/);
+    expect(r.stderr).toMatch(/^kvm platform: fork not supported yet$/m);
     expect(hasStackTrace(r.stderr)).toBe(false);
   });
 

@@ -58,8 +58,15 @@ export class KvmPlatform implements Platform {
     return unsupported('fork');
   }
 
-  newThread(_ctx: number): number {
-    return unsupported('fork'); // vfork (CLONE_VM) and threads alike
+  /** A thread (or vfork's child): another vCPU of ctx's VM, on a native thread of its own. */
+  newThread(ctx: number): number {
+    const r = this.n.kvmNewThread(ctx);
+    if (typeof r === 'string') {
+      process.stderr.write(`tssandbox: kvm platform: ${r}\n`);
+      return -11; // EAGAIN
+    }
+    this.spaces.set(r, this.as(ctx));
+    return r;
   }
 
   mmSyscall(ctx: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number {
