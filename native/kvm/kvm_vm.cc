@@ -414,7 +414,7 @@ Vcpu* NewVcpu(As* as, int ctx, std::string* why) {
   v->ctx = ctx;
   v->as = as;
   v->index = index;
-  v->fd = ioctl(as->vm, KVM_CREATE_VCPU, index);
+  v->fd = ioctl(as->vm, KVM_CREATE_VCPU, as->nextVcpuId++);
   if (v->fd < 0) {
     *why = Err("KVM_CREATE_VCPU");
     delete v;

@@ -66,6 +66,7 @@ struct As {
   int nextSlot = 2;
   std::map<uint64_t, Mapping> maps;  // by start
   std::vector<Vcpu*> vcpus;
+  int nextVcpuId = 0;  // KVM never frees a vCPU id: a thread's successor takes a new one
   bool dead = false;
 };
 

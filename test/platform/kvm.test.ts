@@ -63,7 +63,7 @@ describe.skipIf(!works)(title, () => {
     expect(n.code).toBe(0);
     expect(s.code, explain(s)).toBe(0);
     expect(s.stdout).toBe(n.stdout);
-    expect(s.stdout).toMatch(/^threads joined: total 800, getpid calls 800, pages abcd\n/);
+    expect(s.stdout).toMatch(/^threads joined: total 1600, getpid calls 1600, pages abcd\n/);
   });
 
   it('vfork and exec (a shell running a command) work', async () => {
