@@ -52,6 +52,15 @@ Napi::Value NewThreadCtx(const Napi::CallbackInfo& info) {
   return Num(info.Env(), r);
 }
 
+Napi::Value ForkCtx(const Napi::CallbackInfo& info) {
+  Vcpu* v = Stopped(info, 0);
+  if (!v) return Num(info.Env(), -ESRCH);
+  std::string why;
+  int r = Fork(v, &why);
+  if (r < 0) return Napi::String::New(info.Env(), why);
+  return Num(info.Env(), r);
+}
+
 Napi::Value MmSyscall(const Napi::CallbackInfo& info) {
   Vcpu* v = VcpuOf(I(info, 0));
   if (!v) return Num(info.Env(), -ESRCH);
@@ -254,7 +263,7 @@ Napi::Value ReadCString(const Napi::CallbackInfo& info) {
 void InitKvm(Napi::Env env, Napi::Object exports) {
   using namespace kvm;
   const std::pair<const char*, Napi::Value (*)(const Napi::CallbackInfo&)> fns[] = {
-      {"kvmProbe", Probe}, {"kvmInit", Init}, {"kvmNewAddressSpace", NewAs}, {"kvmNewThread", NewThreadCtx}, {"kvmMmSyscall", MmSyscall},
+      {"kvmProbe", Probe}, {"kvmInit", Init}, {"kvmNewAddressSpace", NewAs}, {"kvmNewThread", NewThreadCtx}, {"kvmForkAddressSpace", ForkCtx}, {"kvmMmSyscall", MmSyscall},
       {"kvmMmapHostFd", MmapHostFd}, {"kvmMmapHostFdMany", MmapHostFdMany}, {"kvmGetRegs", GetRegs},
       {"kvmSetRegs", SetRegs}, {"kvmGetFpRegs", GetFp}, {"kvmSetFpRegs", SetFp}, {"kvmResumeSyscall", ResumeSyscall},
       {"kvmResumeSyscallAndWait", ResumeSyscallAndWait}, {"kvmResume", ResumeCtx}, {"kvmWait", Wait},

@@ -403,13 +403,34 @@ As* MakeAs(std::string* why) {
   return as;
 }
 
+// The new vCPU to continue as from does: its registers and FP state.
+void CopyCpu(Vcpu* from, Vcpu* v) {
+  v->regs = from->regs;
+  kvm_xsave x;
+  if (ioctl(from->fd, KVM_GET_XSAVE, &x) == 0) ioctl(v->fd, KVM_SET_XSAVE, &x);
+}
+
+int Fork(Vcpu* from, std::string* why) {
+  int ctx = g_nextCtx++;
+  As* as = NewAs(ctx, why);
+  if (!as) return -EAGAIN;
+  long e = ForkMemory(from->as, as);
+  Vcpu* v = e < 0 ? nullptr : StartVcpu(as, ctx, why);
+  if (!v) {
+    if (e < 0) *why = "out of memory slots or guest memory for a fork";
+    FreeAs(as);
+    return -EAGAIN;
+  }
+  CopyCpu(from, v);
+  g_as[ctx] = as;
+  return ctx;
+}
+
 int NewThread(Vcpu* from, std::string* why) {
   int ctx = g_nextCtx++;
   Vcpu* v = StartVcpu(from->as, ctx, why);
   if (!v) return -EAGAIN;
-  v->regs = from->regs;
-  kvm_xsave x;
-  if (ioctl(from->fd, KVM_GET_XSAVE, &x) == 0) ioctl(v->fd, KVM_SET_XSAVE, &x);
+  CopyCpu(from, v);
   return ctx;
 }
 

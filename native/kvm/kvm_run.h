@@ -14,6 +14,8 @@ Vcpu* VcpuOf(int ctx);
 // A new stopped vCPU in stopped `from`'s VM (a thread; vfork), its FP state from's: its
 // ctx, or -errno.
 int NewThread(Vcpu* from, std::string* why);
+// A copy of stopped from's address space (fork) with one stopped vCPU: its ctx, or -errno.
+int Fork(Vcpu* from, std::string* why);
 As* AsOf(int ctxOrAs);
 // Lets stopped v run (its registers as the Sentry left them).
 void Resume(Vcpu* v);

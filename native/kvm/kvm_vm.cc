@@ -324,13 +324,17 @@ bool Ready(std::string* why) {
   return g_kvm >= 0;
 }
 
+HostMem::~HostMem() {
+  if (p) munmap(p, len);
+  if (fd >= 0) close(fd);
+}
+
 Backing::~Backing() {
   if (anon) {
     FreeAnon(as, memfdOff, len);
   } else {
     kvm_userspace_memory_region r = {(uint32_t)slot, 0, gpa, 0, (uint64_t)(uintptr_t)host};
     ioctl(as->vm, KVM_SET_USER_MEMORY_REGION, &r);
-    munmap(host, len);
     as->freeSlots.push_back(slot);
   }
 }
@@ -357,6 +361,9 @@ As* NewAs(int id, std::string* why) {
   as->platLen = kPlatLen;
   as->anon = static_cast<uint8_t*>(mmap(nullptr, kAnonLen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, as->memfd, 0));
   as->anonLen = kAnonLen;
+  as->anonMem = std::make_shared<HostMem>();
+  as->anonMem->fd = as->memfd;
+  if (as->anon != MAP_FAILED) as->anonMem->p = as->anon, as->anonMem->len = kAnonLen;
   kvm_userspace_memory_region r0 = {0, 0, 0, kPlatLen, (uint64_t)(uintptr_t)as->plat};
   kvm_userspace_memory_region r1 = {1, 0, kAnonGpa, kAnonLen, (uint64_t)(uintptr_t)as->anon};
   if (as->anon == MAP_FAILED || ioctl(as->vm, KVM_SET_USER_MEMORY_REGION, &r0) < 0 ||
@@ -389,9 +396,9 @@ void FreeAs(As* as) {
   for (Vcpu* v : as->vcpus)
     if (v) FreeVcpu(v);
   as->maps.clear();  // file backings leave their memslots
-  if (as->anon) munmap(as->anon, as->anonLen);
+  if (as->anonMem) as->anonMem.reset();  // unmapped once no child's view needs it
+  else if (as->memfd >= 0) close(as->memfd);
   if (as->plat) munmap(as->plat, as->platLen);
-  if (as->memfd >= 0) close(as->memfd);
   if (as->vm >= 0) close(as->vm);
   delete as;
 }
@@ -586,9 +593,70 @@ long MmFile(As* as, int fd, uint64_t addr, uint64_t len, int prot, bool shared, 
   auto b = std::make_shared<Backing>();
   b->as = as, b->host = static_cast<uint8_t*>(h), b->len = len, b->gpa = gpa, b->slot = slot;
   b->anon = false, b->shared = shared, b->writable = writable;
+  b->keep = std::make_shared<HostMem>();
+  b->keep->p = b->host, b->keep->len = len;
   as->maps[addr] = Mapping{addr + len, prot, b, 0};
   return (long)addr;
 }
+
+// A memslot of as over host memory [h, h+len) (kept alive by keep): its backing, or null.
+static std::shared_ptr<Backing> View(As* as, uint8_t* h, uint64_t len, bool writable, std::shared_ptr<HostMem> keep) {
+  uint64_t gpa = (as->fileGpaNext + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+  if (gpa + len > g_maxGpa) return nullptr;
+  int slot = AllocSlot(as);
+  kvm_userspace_memory_region r = {(uint32_t)slot, writable ? 0u : (uint32_t)KVM_MEM_READONLY, gpa, len, (uint64_t)(uintptr_t)h};
+  if (ioctl(as->vm, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+    as->freeSlots.push_back(slot);
+    return nullptr;
+  }
+  as->fileGpaNext = gpa + len;
+  auto b = std::make_shared<Backing>();
+  b->as = as, b->host = h, b->len = len, b->gpa = gpa, b->slot = slot;
+  b->anon = false, b->shared = true, b->writable = writable, b->keep = std::move(keep);
+  return b;
+}
+
+// Copies [src, src+len) of the Sentry's memory to dst: only the data extents of an
+// anonymous memfd range (off in fd), everything of a file's mapping (by the kernel:
+// a page past the file's end copies as zeros, never SIGBUS).
+static void CopyPrivate(const Backing* b, uint64_t boff, uint8_t* dst, uint64_t len) {
+  const uint8_t* src = b->host + boff;
+  if (b->anon) {
+    off_t base = (off_t)(b->memfdOff + boff), end = base + (off_t)len;
+    for (off_t at = base; at < end;) {
+      off_t d = lseek(b->as->memfd, at, SEEK_DATA);
+      if (d < 0 || d >= end) break;
+      off_t hole = lseek(b->as->memfd, d, SEEK_HOLE);
+      if (hole < 0 || hole > end) hole = end;
+      memcpy(dst + (d - base), src + (d - base), (size_t)(hole - d));
+      at = hole;
+    }
+    return;
+  }
+  pid_t self = getpid();
+  for (uint64_t o = 0; o < len; o += kPage) {
+    struct iovec l = {dst + o, kPage}, r = {const_cast<uint8_t*>(src) + o, kPage};
+    if (process_vm_readv(self, &l, 1, &r, 1, 0) != (ssize_t)kPage) break;
+  }
+}
+
+long ForkMemory(As* parent, As* child) {
+  for (auto& kv : parent->maps) {
+    const Mapping& m = kv.second;
+    uint64_t start = kv.first, len = m.end - start;
+    if (m.b->shared) {
+      auto b = View(child, m.b->host + m.boff, len, m.b->writable, m.b->anon ? parent->anonMem : m.b->keep);
+      if (!b) return -ENOMEM;
+      child->maps[start] = Mapping{m.end, m.prot, b, 0};
+      continue;
+    }
+    long r = MmAnon(child, start, len, m.prot, false);
+    if (r < 0) return r;
+    CopyPrivate(m.b.get(), m.boff, child->maps[start].b->host, len);
+  }
+  return 0;
+}
+
 
 long MmUnmap(As* as, uint64_t addr, uint64_t len) {
   if (addr % kPage || addr >= kUserEnd) return -EINVAL;

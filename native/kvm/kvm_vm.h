@@ -25,6 +25,15 @@ namespace kvm {
 
 struct As;
 
+// Host memory the Sentry mapped for guests (an anonymous memfd, a file's mapping): kept
+// alive by every VM that registered a memslot over it (fork shares MAP_SHARED memory).
+struct HostMem {
+  uint8_t* p = nullptr;
+  size_t len = 0;
+  int fd = -1;
+  ~HostMem();
+};
+
 // What backs a guest mapping: a range of the address space's anonymous memfd (in its
 // one big memslot), or a host file mapped into the Sentry with a memslot of its own.
 struct Backing {
@@ -37,6 +46,7 @@ struct Backing {
   bool anon = true;
   bool shared = false;
   bool writable = true;     // the Sentry's view (and the memslot) allow writes
+  std::shared_ptr<HostMem> keep;  // file or shared view: the host memory behind host
   ~Backing();
 };
 
@@ -59,6 +69,7 @@ struct As {
   uint64_t pml4 = 0;          // GPA of the top table
   int memfd = -1;             // anonymous memory, memslot 1
   uint8_t* anon = nullptr;
+  std::shared_ptr<HostMem> anonMem;  // owns memfd and anon
   uint64_t anonLen = 0, anonNext = 0;
   std::map<uint64_t, uint64_t> anonFree;  // offset -> length
   uint64_t fileGpaNext = 0;
@@ -110,6 +121,9 @@ void FreeAs(As* as);
 Vcpu* NewVcpu(As* as, int ctx, std::string* why);
 void FreeVcpu(Vcpu* v);
 
+// The child's memory at fork: MAP_SHARED pieces shared (memslots over the same host
+// memory), private ones copied (touched pages only). 0 or -errno.
+long ForkMemory(As* parent, As* child);
 // mmap/munmap/mprotect/mremap/madvise of the guest, on the platform's mirror and page tables.
 long MmAnon(As* as, uint64_t addr, uint64_t len, int prot, bool shared);
 long MmFile(As* as, int fd, uint64_t addr, uint64_t len, int prot, bool shared, uint64_t off);

@@ -99,7 +99,7 @@ export function probe(name: PlatformName): ProbeResult {
     // Its exit cost decides (src/platform/README.md "kvm"): measured, never a default yet.
     const ns = kvmProbe(300);
     if (typeof ns === 'string') return { name, works: false, reason: ns };
-    return { name, works: true, reason: `static guests only; one guest syscall as a KVM exit and back ${(ns / 1000).toFixed(1)} us here` };
+    return { name, works: true, reason: `one guest syscall as a KVM exit and back: ${(ns / 1000).toFixed(1)} us here` };
   }
   const r = spawnSync(process.execPath, [cliPath(), 'run', `--platform=${name}`, '/bin/sh', '-c', 'echo probe-$((6*7))'], {
     encoding: 'utf8', timeout: 20_000, env: { PATH: '/usr/bin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'],

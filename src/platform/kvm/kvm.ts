@@ -3,12 +3,6 @@ import { native } from '../native';
 import type { Platform } from '../platform';
 import { kvmNative, type KvmNative } from './native-kvm';
 
-/** The one line a guest that forks or starts a thread ends with until the platform can. */
-function unsupported(what: string): never {
-  process.stderr.write(`kvm platform: ${what} not supported yet\n`);
-  process.exit(125);
-}
-
 /**
  * The kvm platform (native/kvm/): each address space is a KVM VM whose memory is the
  * Sentry's (an anonymous memfd and the host files' mappings, as memslots), each thread a
@@ -54,8 +48,15 @@ export class KvmPlatform implements Platform {
     return r;
   }
 
-  forkAddressSpace(_ctx: number): number {
-    return unsupported('fork');
+  /** A new VM with ctx's memory (shared mappings shared, private ones copied) and one vCPU. */
+  forkAddressSpace(ctx: number): number {
+    const r = this.n.kvmForkAddressSpace(ctx);
+    if (typeof r === 'string') {
+      process.stderr.write(`tssandbox: kvm platform: ${r}\n`);
+      return -11; // EAGAIN
+    }
+    this.spaces.set(r, r);
+    return r;
   }
 
   /** A thread (or vfork's child): another vCPU of ctx's VM, on a native thread of its own. */

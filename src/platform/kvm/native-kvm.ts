@@ -14,6 +14,8 @@ export interface KvmNative {
   kvmNewAddressSpace(): number | string;
   /** Another stopped vCPU in stopped ctx's VM (registers and FP state ctx's): its ctx, or why not. */
   kvmNewThread(ctx: number): number | string;
+  /** A copy of stopped ctx's address space with one stopped vCPU (fork): its ctx, or why not. */
+  kvmForkAddressSpace(ctx: number): number | string;
   kvmMmSyscall(ctx: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number;
   kvmMmapHostFd(ctx: number, hostFd: number, addr: number, len: number, prot: number, flags: number, off: number): number;
   kvmMmapHostFdMany(ctx: number, hostFd: number, maps: Float64Array): number;
