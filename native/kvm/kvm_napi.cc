@@ -43,23 +43,18 @@ Napi::Value NewAs(const Napi::CallbackInfo& info) {
   return Num(info.Env(), as->id);
 }
 
-Napi::Value NewThreadCtx(const Napi::CallbackInfo& info) {
+// A new context made from stopped ctx info[0] by make (a thread, a fork): its id, or why not.
+Napi::Value FromCtx(const Napi::CallbackInfo& info, int (*make)(Vcpu*, std::string*)) {
   Vcpu* v = Stopped(info, 0);
   if (!v) return Num(info.Env(), -ESRCH);
   std::string why;
-  int r = NewThread(v, &why);
+  int r = make(v, &why);
   if (r < 0) return Napi::String::New(info.Env(), why);
   return Num(info.Env(), r);
 }
 
-Napi::Value ForkCtx(const Napi::CallbackInfo& info) {
-  Vcpu* v = Stopped(info, 0);
-  if (!v) return Num(info.Env(), -ESRCH);
-  std::string why;
-  int r = Fork(v, &why);
-  if (r < 0) return Napi::String::New(info.Env(), why);
-  return Num(info.Env(), r);
-}
+Napi::Value NewThreadCtx(const Napi::CallbackInfo& info) { return FromCtx(info, NewThread); }
+Napi::Value ForkCtx(const Napi::CallbackInfo& info) { return FromCtx(info, Fork); }
 
 Napi::Value MmSyscall(const Napi::CallbackInfo& info) {
   Vcpu* v = VcpuOf(I(info, 0));

@@ -12,6 +12,16 @@ import { BIN } from '../helpers/paths';
 
 const SRC = path.join(__dirname, 'guests');
 
+/** argv natively and on kvm: the same output and status (which must be `code`); the sandbox's stdout. */
+async function sameAsLinux(argv: string[], code = 0): Promise<string> {
+  const [n, s] = await Promise.all([runNative(argv), runSandbox(['--platform=kvm', ...argv], { timeoutMs: 120_000 })]);
+  expect(n.code).toBe(code);
+  expect(s.code, explain(s)).toBe(code);
+  expect(s.stdout).toBe(n.stdout);
+  expect(hasStackTrace(s.stderr)).toBe(false);
+  return s.stdout;
+}
+
 /** `tssandbox platforms`' kvm line: works (with its cost) or why not. */
 function kvmLine(): string {
   const out = execFileSync(process.execPath, [BIN, 'platforms'], { encoding: 'utf8', timeout: 120_000 });
@@ -35,59 +45,35 @@ describe('platform kvm: the probe', () => {
 describe.skipIf(!works)(title, () => {
   it('runs a static -nostdlib guest (write, a bad pointer, getpid, exit_group) as Linux does', async () => {
     const guest = compileGuest('kvm_nostdlib', 'static', { srcDir: SRC, flags: ['-nostdlib', '-fno-stack-protector', '-fno-pie', '-no-pie'] });
-    const [n, s] = await Promise.all([runNative([guest]), runSandbox(['--platform=kvm', guest])]);
-    expect(n.code).toBe(7);
-    expect(s.code, explain(s)).toBe(7);
-    expect(s.stdout).toBe(n.stdout);
-    expect(s.stdout).toBe('hello from a nostdlib guest\nwrite(bad)=-14 pidy\n');
+    expect(await sameAsLinux([guest], 7)).toBe('hello from a nostdlib guest\nwrite(bad)=-14 pidy\n');
   });
 
   it('memory calls and signals as on Linux: malloc, mmap/munmap/mprotect/mremap/madvise, file mappings, handlers', async () => {
     const guest = compileGuest('kvm_memory', 'static', { srcDir: SRC });
-    const [n, s] = await Promise.all([runNative([guest]), runSandbox(['--platform=kvm', guest], { timeoutMs: 120_000 })]);
-    expect(n.code).toBe(0);
-    expect(s.code, explain(s)).toBe(0);
-    expect(s.stdout).toBe(n.stdout);
-    expect(s.stdout).toMatch(/write to read-only: signal 11 at page 4\n/);
+    expect(await sameAsLinux([guest])).toMatch(/write to read-only: signal 11 at page 4\n/);
   });
 
   it('runs a dynamic glibc program (/bin/echo) as Linux does', async () => {
-    const r = await runSandbox(['--platform=kvm', '/bin/echo', 'hello', 'kvm'], { timeoutMs: 120_000 });
-    expect(r.code, explain(r)).toBe(0);
-    expect(r.stdout).toBe('hello kvm\n');
+    expect(await sameAsLinux(['/bin/echo', 'hello', 'kvm'])).toBe('hello kvm\n');
   });
 
   it('threads are vCPUs of one VM: syscalls, a mutex, memory and FP state as on Linux', async () => {
     const guest = compileGuest('kvm_threads', 'static', { srcDir: SRC });
-    const [n, s] = await Promise.all([runNative([guest]), runSandbox(['--platform=kvm', guest], { timeoutMs: 120_000 })]);
-    expect(n.code).toBe(0);
-    expect(s.code, explain(s)).toBe(0);
-    expect(s.stdout).toBe(n.stdout);
-    expect(s.stdout).toMatch(/^threads joined: total 1600, getpid calls 1600, pages abcd\n/);
+    expect(await sameAsLinux([guest])).toMatch(/^threads joined: total 1600, getpid calls 1600, pages abcd\n/);
   });
 
   it('vfork and exec (a shell running a command) work', async () => {
-    const r = await runSandbox(['--platform=kvm', '/bin/sh', '-c', '/bin/echo from-child; echo after'], { timeoutMs: 120_000 });
-    expect(r.code, explain(r)).toBe(0);
-    expect(r.stdout).toBe('from-child\nafter\n');
+    expect(await sameAsLinux(['/bin/sh', '-c', '/bin/echo from-child; echo after'])).toBe('from-child\nafter\n');
   });
 
   it('fork: private memory copied, MAP_SHARED shared, a grandchild, the vDSO in children, as on Linux', async () => {
     const guest = compileGuest('kvm_fork', 'dynamic', { srcDir: SRC });
-    const [n, s] = await Promise.all([runNative([guest]), runSandbox(['--platform=kvm', guest], { timeoutMs: 120_000 })]);
-    expect(n.code).toBe(0);
-    expect(s.code, explain(s)).toBe(0);
-    expect(s.stdout).toBe(n.stdout);
-    expect(s.stdout).toMatch(/child status 3; parent sees priv 1 shared 3\n$/);
+    expect(await sameAsLinux([guest])).toMatch(/child status 3; parent sees priv 1 shared 3\n$/);
   });
 
   it('a shell pipeline, subshells and command substitution (fork, vfork, exec, pipes)', async () => {
     const script = 'for i in 1 2 3; do echo $i | wc -c; done; (echo paren); echo "$(echo sub)"';
-    const [n, s] = await Promise.all([runNative(['/bin/sh', '-c', script]), runSandbox(['--platform=kvm', '/bin/sh', '-c', script], { timeoutMs: 120_000 })]);
-    expect(s.code, explain(s)).toBe(0);
-    expect(s.stdout).toBe(n.stdout);
-    expect(s.stdout).toBe('2\n2\n2\nparen\nsub\n');
-    expect(hasStackTrace(s.stderr)).toBe(false);
+    expect(await sameAsLinux(['/bin/sh', '-c', script])).toBe('2\n2\n2\nparen\nsub\n');
   });
 
   it('the guest cannot touch the shim, its page tables or the VMM: every attempt faults, and it runs on', async () => {

@@ -38,36 +38,28 @@ export class KvmPlatform implements Platform {
     return this.spaces.get(ctx) ?? ctx;
   }
 
-  newAddressSpace(): number {
-    const r = this.n.kvmNewAddressSpace();
+  /** A new context (native's answer), recorded with its address space; why not: one line, -errno. */
+  private made(r: number | string, asOf: (ctx: number) => number, errno: number): number {
     if (typeof r === 'string') {
       process.stderr.write(`tssandbox: kvm platform: ${r}\n`);
-      return -12; // ENOMEM
+      return -errno;
     }
-    this.spaces.set(r, r);
+    this.spaces.set(r, asOf(r));
     return r;
+  }
+
+  newAddressSpace(): number {
+    return this.made(this.n.kvmNewAddressSpace(), (c) => c, 12 /* ENOMEM */);
   }
 
   /** A new VM with ctx's memory (shared mappings shared, private ones copied) and one vCPU. */
   forkAddressSpace(ctx: number): number {
-    const r = this.n.kvmForkAddressSpace(ctx);
-    if (typeof r === 'string') {
-      process.stderr.write(`tssandbox: kvm platform: ${r}\n`);
-      return -11; // EAGAIN
-    }
-    this.spaces.set(r, r);
-    return r;
+    return this.made(this.n.kvmForkAddressSpace(ctx), (c) => c, 11 /* EAGAIN */);
   }
 
   /** A thread (or vfork's child): another vCPU of ctx's VM, on a native thread of its own. */
   newThread(ctx: number): number {
-    const r = this.n.kvmNewThread(ctx);
-    if (typeof r === 'string') {
-      process.stderr.write(`tssandbox: kvm platform: ${r}\n`);
-      return -11; // EAGAIN
-    }
-    this.spaces.set(r, this.as(ctx));
-    return r;
+    return this.made(this.n.kvmNewThread(ctx), () => this.as(ctx), 11 /* EAGAIN */);
   }
 
   mmSyscall(ctx: number, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): number {
