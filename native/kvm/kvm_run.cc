@@ -103,6 +103,9 @@ bool RunOnce(Vcpu* v, timer_t timer) {
       return false;
     }
     v->why = e == EINTR ? kWhyKick : kWhyFault;
+    // KVM_EXIT_MEMORY_FAULT (39: not in this system's headers): the gpa, 8 bytes into the union at 32.
+    v->faultGpa = 0;
+    if (e == EFAULT && v->run->exit_reason == 39) memcpy(&v->faultGpa, reinterpret_cast<uint8_t*>(v->run) + 32 + 8, 8);
     return true;
   }
   v->why = kWhyFatal;
@@ -222,7 +225,11 @@ int Exception(Vcpu* v, uint64_t vec, uint64_t err, uint64_t cr2) {
     }
     case 16: case 19: return ReportSignal(v, SIGFPE, 0, v->regs.rip);
     case 12: case 17: return ReportSignal(v, SIGBUS, 0x80, 0);
-    case 14: return ReportSignal(v, SIGSEGV, (err & 1) ? 2 /* SEGV_ACCERR */ : 1 /* SEGV_MAPERR */, cr2);
+    case 14: {
+      // ACCERR where something is mapped (PTEs are made lazily: not-present says nothing).
+      bool acc = (err & 1) || (cr2 < kUserEnd && ProtAt(v->as, cr2) >= 0);
+      return ReportSignal(v, SIGSEGV, acc ? 2 /* SEGV_ACCERR */ : 1 /* SEGV_MAPERR */, cr2);
+    }
     default: return ReportSignal(v, SIGSEGV, 0x80, 0);  // #GP (int $0x80 too), #NP, ...
   }
 }
@@ -269,12 +276,17 @@ int DecodeShim(Vcpu* v) {
     v->regs.rax = (unsigned long)-ENOSYS;
     return ReportSyscall(v);
   }
-  if (vec == 14 && FillFault(v->as, cr2, err)) {
+  int fill = vec == 14 ? FillFault(v->as, cr2, err) : kRefused;
+  if (fill == kFilled) {
     if (err & 1) v->pendFlags |= FL_FLUSH;
     Go(v);
     return -1;
   }
   FromState(v);
+  if (fill == kPastEof) {
+    v->regs.orig_rax = (unsigned long)-1;
+    return ReportSignal(v, SIGBUS, 2 /* BUS_ADRERR */, cr2);
+  }
   if (vec == 14 && (cr2 & ~0xfffull) == kVsyscall && v->regs.rip == cr2 && (cr2 & 0x3ff) == 0 && cr2 - kVsyscall <= 0x800) {
     // A call into the vsyscall page: the syscall it stands for, returning to the caller.
     uint64_t caller;
@@ -318,7 +330,7 @@ int Decode(Vcpu* v) {
       return ReportSignal(v, SIGURG, 0, 0);
     case kWhyFault:
       FromKvm(v);
-      return ReportSignal(v, SIGBUS, 2 /* BUS_ADRERR */, 0);
+      return ReportSignal(v, SIGBUS, 2 /* BUS_ADRERR */, v->faultGpa ? VaOfGpa(v->as, v->faultGpa & ~0xfffull) + (v->faultGpa & 0xfff) : 0);
     default:
       KillAs(v->as, v->fatal);
       return -1;
@@ -585,7 +597,7 @@ double Probe(int n, std::string* why) {
   // Guest code at 0x10000: `syscall; jmp .-2`, each syscall one exit through the shim.
   static const uint8_t code[] = {0x0f, 0x05, 0xeb, 0xfc};
   double ns = -1;
-  if (MmAnon(as, 0x10000, 4096, 5, false) == 0x10000 && FillFault(as, 0x10000, 4 | 16)) {
+  if (MmAnon(as, 0x10000, 4096, 5, false) == 0x10000 && FillFault(as, 0x10000, 4 | 16) == kFilled) {
     memcpy(as->anon, code, sizeof code);  // the first anonymous page is the mapping's
     v->regs.rip = 0x10000;
     memcpy(v->state + ST_REGS, &v->regs, sizeof v->regs);

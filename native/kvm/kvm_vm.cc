@@ -10,6 +10,7 @@
 // lazily from the mirror of the guest's mappings (FillFault), for user addresses only.
 #include "kvm_vm.h"
 #include "kvm_abi.h"
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include <linux/falloc.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -532,6 +534,21 @@ void FreeVcpu(Vcpu* v) {
 
 void ReRegisterPlat(As* as) { ReRegister(as); }
 
+int ProtAt(As* as, uint64_t addr) {
+  uint64_t start;
+  const Mapping* m = Find(as, addr, &start);
+  return m ? m->prot : -1;
+}
+
+uint64_t VaOfGpa(As* as, uint64_t gpa) {
+  for (auto& kv : as->maps) {
+    const Mapping& m = kv.second;
+    uint64_t g = m.b->gpa + m.boff;
+    if (gpa >= g && gpa < g + (m.end - kv.first)) return kv.first + (gpa - g);
+  }
+  return 0;
+}
+
 bool ApplyPending(Vcpu* v) {
   uint64_t* cnt = reinterpret_cast<uint64_t*>(v->state + ST_INVL_N);
   uint64_t* r = reinterpret_cast<uint64_t*>(v->state + ST_INVL);
@@ -595,6 +612,11 @@ long MmFile(As* as, int fd, uint64_t addr, uint64_t len, int prot, bool shared, 
   b->anon = false, b->shared = shared, b->writable = writable;
   b->keep = std::make_shared<HostMem>();
   b->keep->p = b->host, b->keep->len = len;
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    uint64_t size = (uint64_t)st.st_size;
+    b->validLen = size <= off ? 0 : std::min<uint64_t>(len, (size - off + kPage - 1) & ~(kPage - 1));
+  }
   as->maps[addr] = Mapping{addr + len, prot, b, 0};
   return (long)addr;
 }
@@ -647,6 +669,7 @@ long ForkMemory(As* parent, As* child) {
     if (m.b->shared) {
       auto b = View(child, m.b->host + m.boff, len, m.b->writable, m.b->anon ? parent->anonMem : m.b->keep);
       if (!b) return -ENOMEM;
+      if (m.b->validLen != ~0ull) b->validLen = m.b->validLen > m.boff ? m.b->validLen - m.boff : 0;
       child->maps[start] = Mapping{m.end, m.prot, b, 0};
       continue;
     }
@@ -733,25 +756,27 @@ long MmAdvise(As* as, uint64_t addr, uint64_t len, int advice) {
   return 0;
 }
 
-bool FillFault(As* as, uint64_t addr, uint64_t err) {
-  if (addr >= kUserEnd) return false;
+int FillFault(As* as, uint64_t addr, uint64_t err) {
+  if (addr >= kUserEnd) return kRefused;
   uint64_t start;
   const Mapping* m = Find(as, addr, &start);
-  if (!m) return false;
-  if ((err & 2) && !(m->prot & 2)) return false;
-  if ((err & 16) && !(m->prot & 4)) return false;
-  if (!(m->prot & 7)) return false;
+  if (!m) return kRefused;
+  if ((err & 2) && !(m->prot & 2)) return kRefused;
+  if ((err & 16) && !(m->prot & 4)) return kRefused;
+  if (!(m->prot & 7)) return kRefused;
+  if (m->boff + ((addr & ~(kPage - 1)) - start) >= m->b->validLen) return kPastEof;
   // This page and its neighbours in a 64-page window (each fault is an exit: dear here).
   uint64_t page = addr & ~(kPage - 1);
   uint64_t lo = page & ~(64 * kPage - 1), hi = lo + 64 * kPage;
   if (lo < start) lo = start;
   if (hi > m->end) hi = m->end;
+  if (m->b->validLen != ~0ull && hi > start + (m->b->validLen - m->boff)) hi = start + (m->b->validLen - m->boff);
   for (uint64_t p = lo; p < hi; p += kPage) {
     uint64_t* e = Walk(as, p, true);
-    if (!e) return p != page ? true : false;
+    if (!e) return p > page ? kFilled : kRefused;
     if (p == page || !(*e & P)) *e = Pte(*m, start, p);
   }
-  return true;
+  return kFilled;
 }
 
 long Access(As* as, uint64_t addr, uint8_t* buf, size_t len, bool write) {

@@ -47,6 +47,7 @@ struct Backing {
   bool shared = false;
   bool writable = true;     // the Sentry's view (and the memslot) allow writes
   std::shared_ptr<HostMem> keep;  // file or shared view: the host memory behind host
+  uint64_t validLen = ~0ull;  // file: bytes of host the file backs (past them: SIGBUS)
   ~Backing();
 };
 
@@ -99,6 +100,7 @@ struct Vcpu {
   int why = kWhyNone;
   int shimKind = 0;
   kvm_regs kregs{};          // kick/fault: the registers as KVM holds them
+  uint64_t faultGpa = 0;     // a fault KVM could not map (KVM_EXIT_MEMORY_FAULT), or 0
   std::string fatal;
   // The Sentry's copy of the registers while stopped.
   user_regs_struct regs{};
@@ -131,8 +133,10 @@ long MmUnmap(As* as, uint64_t addr, uint64_t len);
 long MmProtect(As* as, uint64_t addr, uint64_t len, int prot);
 long MmRemap(As* as, uint64_t old, uint64_t oldLen, uint64_t newLen, bool move, uint64_t newAddr);
 long MmAdvise(As* as, uint64_t addr, uint64_t len, int advice);
-// A guest page fault at addr (error code err): true if the mirror allows it (PTE made).
-bool FillFault(As* as, uint64_t addr, uint64_t err);
+// A guest page fault at addr (error code err): kFilled (PTE made), kRefused (SIGSEGV),
+// kPastEof (a file page past its end: SIGBUS).
+enum { kRefused = 0, kFilled = 1, kPastEof = 2 };
+int FillFault(As* as, uint64_t addr, uint64_t err);
 // The Sentry's reads and writes of guest memory (respecting protections): bytes or -EFAULT.
 long Access(As* as, uint64_t addr, uint8_t* buf, size_t len, bool write);
 // The Sentry's views of the writable guest range [addr, addr+len) as iovecs (at most
@@ -141,6 +145,10 @@ int WritableIov(As* as, uint64_t addr, size_t len, struct iovec* iov, int max);
 // The host pointer for one guest byte range inside one page-aligned mapping piece (cas).
 uint8_t* HostPtr(As* as, uint64_t addr, size_t len, bool write);
 void FlushAll(As* as);
+// The guest's protection at addr (its mirror), or -1 where nothing is mapped.
+int ProtAt(As* as, uint64_t addr);
+// The guest address a guest-physical address of a mapping stands for, or 0.
+uint64_t VaOfGpa(As* as, uint64_t gpa);
 // Moves v's pending shim work into its state page (v stopped); false: the PTE queue
 // overflowed (the caller re-registers the platform's slot: ReRegisterPlat).
 bool ApplyPending(Vcpu* v);
