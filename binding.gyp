@@ -12,7 +12,8 @@
         "native/sentry_confine.cc",
         "native/oci_console.cc", "native/oci_cgroup.cc",
         "native/net_host.cc",
-        "native/systrap_platform.cc", "native/systrap_patch.cc"
+        "native/systrap_platform.cc", "native/systrap_patch.cc",
+        "native/kvm/kvm_vm.cc", "native/kvm/kvm_run.cc", "native/kvm/kvm_napi.cc", "native/kvm/shim.S"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],

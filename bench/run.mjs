@@ -10,7 +10,7 @@
 //   npm run bench -- --only pool  the warm pool rows alone (density: those and the rest of bench/density.mjs)
 //   npm run bench -- --pin-peers  run runsc and proot under `taskset -c 0` as well
 //                                 (tssandbox's ptrace platform pins itself to one CPU)
-//   npm run bench -- --platforms ptrace,systrap   which tssandbox platforms get a column
+//   npm run bench -- --platforms ptrace,systrap   which tssandbox platforms get a column (default: ptrace, systrap, kvm; kvm only KVM_ROWS's, or --kvm-rows ID,...)
 //   npm run bench -- --userns-off a column for runs with TSSANDBOX_USERNS=off (the Sentry in the host's user namespace)
 //
 // tssandbox and runsc get one column per platform (tss ptrace, tss systrap, runsc
@@ -47,7 +47,11 @@ const NET_ROWS = ['tcp-stream', 'tcp-connect', 'http', ...['host', 'user', 'veth
 const ONLY = onlyIdx >= 0 ? new Set(args[onlyIdx + 1].split(',').flatMap((r) => (r === 'net' ? NET_ROWS : [r]))) : null;
 const PIN_PEERS = args.includes('--pin-peers');
 const platIdx = args.indexOf('--platforms');
-const TSS_PLATFORMS = platIdx >= 0 ? args[platIdx + 1].split(',') : ['ptrace', 'systrap'];
+// kvm gets the syscall-light rows only (KVM_ROWS; --kvm-rows ID,... for others): at ~200 us a
+// syscall on a nested host the rest take minutes.
+const TSS_PLATFORMS = platIdx >= 0 ? args[platIdx + 1].split(',') : ['ptrace', 'systrap', 'kvm'];
+const kvmIdx = args.indexOf('--kvm-rows');
+const KVM_ROWS = new Set(kvmIdx >= 0 ? args[kvmIdx + 1].split(',') : ['getppid', 'getppid-libc', 'clock', 'cpu1', 'cpu2']);
 const pin = (argv) => (PIN_PEERS ? ['taskset', '-c', '0', ...argv] : argv);
 const ENV = {
   PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -545,7 +549,7 @@ function measureOci(row, peer) {
 function measure(row, outer) {
   if (row.kind === 'oci') return measureOci(row, outer);
   if (row.kind === 'docker') return measureDocker(row, outer, { repo: REPO, env: ENV, reps: QUICK ? 2 : row.reps, median });
-  const why = row.skip?.(outer);
+  const why = row.skip?.(outer) ?? (outer.id === 'tss-kvm' && !KVM_ROWS.has(row.id) ? 'kvm: not in KVM_ROWS (--kvm-rows)' : null);
   if (why) return { error: why };
   // row.around: every peer's command wrapped (e.g. run inside a network namespace).
   const peer = row.around ? { ...outer, wrap: (argv, r) => row.around(outer.wrap(argv, r)) } : outer;

@@ -252,6 +252,8 @@ inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfile
   // `restore --image-path DIR [FLAGS]`: the image opened for reading, the rest as a run's.
   bool restore = n >= 2 && strcmp(args[0], "restore") == 0;
   if (n < 2 || (strcmp(args[0], "run") != 0 && !restore)) return false;
+  const char* envPlatform = getenv("TSSANDBOX_PLATFORM");
+  if (envPlatform && strcmp(envPlatform, "kvm") == 0) return false;  // as --platform=kvm below
   for (int i = 1; i < n; i++) {
     const char* a = args[i];
     bool end = strcmp(a, "--") == 0 || a[0] != '-' || strcmp(a, "-") == 0;  // then the program
@@ -273,6 +275,8 @@ inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfile
       return strcmp(a, "--") != 0 || i + 1 < n;
     }
     if (strncmp(a, "--platform", 10) == 0 && (a[10] == 0 || a[10] == '=')) *platform = true;
+    // kvm: /dev/kvm (root's, 0600 here) is opened by the Sentry itself: the old path.
+    if (strcmp(a, "--platform=kvm") == 0 || (strcmp(a, "--platform") == 0 && i + 1 < n && strcmp(args[i + 1], "kvm") == 0)) return false;
     bool takes;
     HostFileArg f = {nullptr, false, 0, false};
     const char* net = nullptr;

@@ -34,7 +34,7 @@ run options:
   --env K=V               set an environment variable (repeatable)
   --clear-env             start from an empty environment instead of the caller's
   --cwd DIR               guest working directory (default: the caller's, if visible)
-  --platform NAME         systrap or ptrace (kvm: not implemented yet); default: the fastest
+  --platform NAME         systrap, ptrace or kvm (kvm: slow on nested hosts); default: the fastest
                           that works here (tssandbox platforms), or $TSSANDBOX_PLATFORM
   --no-pin                ptrace: do not pin the Sentry and its stubs to one CPU
   --memory SIZE           guest memory limit, e.g. 256m: anonymous memory (ENOMEM at mmap, the

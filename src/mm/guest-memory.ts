@@ -67,6 +67,7 @@ export class GuestMemory {
   readFromHost(hostFd: number, pos: number, addr: number, len: number): number {
     if (len === 0) return 0;
     if (!this.ok(addr, len)) return -EFAULT;
+    if (this.platform.readFromHost) return this.platform.readFromHost(this.asPid, hostFd, pos, addr, len);
     return native().hostReadToGuest(this.asPid, hostFd, pos, addr, len);
   }
 

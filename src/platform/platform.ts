@@ -99,6 +99,12 @@ export interface Platform {
   /** Optional: [start, end) of ctx's address space was unmapped or replaced (patched sites there are gone). */
   forgetPatches?(ctx: number, start: number, end: number): void;
 
+  /**
+   * Optional: a read (pos < 0) or pread of host fd straight into asPid's memory at addr;
+   * bytes or -errno. Absent: the native process_vm path by host pid (ptrace, systrap).
+   */
+  readFromHost?(asPid: number, hostFd: number, pos: number, addr: number, len: number): number;
+
   readMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
   writeMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
   readCString(asPid: number, addr: number, max: number): string | number;

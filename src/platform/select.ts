@@ -6,6 +6,8 @@ import { native } from './native';
 import type { Platform } from './platform';
 import { PtracePlatform } from './ptrace';
 import { SystrapPlatform } from './systrap';
+import { KvmPlatform } from './kvm/kvm';
+import { kvmProbe } from './kvm/native-kvm';
 
 /** Every platform name, fastest first (the order defaults are tried in). */
 export const PLATFORM_NAMES = ['kvm', 'systrap', 'ptrace'] as const;
@@ -28,7 +30,10 @@ export function isPlatformName(s: string): s is PlatformName {
 
 /** Why `name` cannot be used on this host before even trying (null: try it). */
 export function staticUnavailability(name: PlatformName): string | null {
-  if (name === 'kvm') return 'not implemented yet';
+  if (name === 'kvm') {
+    const p = kvmProbe();
+    return typeof p === 'string' ? p : null;
+  }
   if (name === 'systrap') {
     const s = native().systrapSupport();
     return typeof s === 'string' ? s : null;
@@ -45,6 +50,7 @@ export function createPlatform(name: PlatformName, opts: { pin: boolean }): Crea
   const why = staticUnavailability(name);
   if (why) return `platform ${name}: ${why}`;
   if (name === 'systrap') return { platform: new SystrapPlatform(), pinned: false };
+  if (name === 'kvm') return { platform: new KvmPlatform(), pinned: false };
   return { platform: new PtracePlatform({ pin: opts.pin }), pinned: opts.pin };
 }
 

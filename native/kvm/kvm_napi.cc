@@ -1,0 +1,271 @@
+// N-API functions of the kvm platform (src/platform/kvm/): contexts are vCPUs, named by
+// ids of our own (never host pids); an address space is named by its first context.
+#include "kvm_run.h"
+#include "../common.h"
+#include "../platform_internal.h"
+#include <cerrno>
+#include <cpuid.h>
+#include <cstring>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+
+namespace tss {
+namespace kvm {
+namespace {
+
+int I(const Napi::CallbackInfo& info, int i) { return info[i].As<Napi::Number>().Int32Value(); }
+double D(const Napi::CallbackInfo& info, int i) { return info[i].As<Napi::Number>().DoubleValue(); }
+uint64_t U(const Napi::CallbackInfo& info, int i) { return (uint64_t)info[i].As<Napi::Number>().Int64Value(); }
+
+// A stopped vCPU, or null (unknown, or running: the Sentry may only touch stopped ones).
+Vcpu* Stopped(const Napi::CallbackInfo& info, int i) {
+  Vcpu* v = VcpuOf(I(info, i));
+  return v && v->st.load() == kStopped ? v : nullptr;
+}
+
+Napi::Value Probe(const Napi::CallbackInfo& info) {
+  std::string why;
+  double ns = kvm::Probe(info.Length() > 0 ? I(info, 0) : 2000, &why);
+  if (ns < 0) return Napi::String::New(info.Env(), why);
+  return Num(info.Env(), ns);
+}
+
+Napi::Value Init(const Napi::CallbackInfo& info) {
+  std::string why;
+  if (InitRun(&why) < 0) return Napi::String::New(info.Env(), why);
+  return Num(info.Env(), 0);
+}
+
+Napi::Value NewAs(const Napi::CallbackInfo& info) {
+  std::string why;
+  As* as = MakeAs(&why);
+  if (!as) return Napi::String::New(info.Env(), why);
+  return Num(info.Env(), as->id);
+}
+
+// A new context made from stopped ctx info[0] by make (a thread, a fork): its id, or why not.
+Napi::Value FromCtx(const Napi::CallbackInfo& info, int (*make)(Vcpu*, std::string*)) {
+  Vcpu* v = Stopped(info, 0);
+  if (!v) return Num(info.Env(), -ESRCH);
+  std::string why;
+  int r = make(v, &why);
+  if (r < 0) return Napi::String::New(info.Env(), why);
+  return Num(info.Env(), r);
+}
+
+Napi::Value NewThreadCtx(const Napi::CallbackInfo& info) { return FromCtx(info, NewThread); }
+Napi::Value ForkCtx(const Napi::CallbackInfo& info) { return FromCtx(info, Fork); }
+
+Napi::Value MmSyscall(const Napi::CallbackInfo& info) {
+  Vcpu* v = VcpuOf(I(info, 0));
+  if (!v) return Num(info.Env(), -ESRCH);
+  As* as = v->as;
+  long nr = I(info, 1);
+  uint64_t a0 = U(info, 2), a1 = U(info, 3), a2 = U(info, 4), a3 = U(info, 5), a4 = U(info, 6);
+  long r;
+  switch (nr) {
+    case 9:  // mmap (anonymous only: files come through mmapHostFd)
+      r = (a3 & 0x20) ? MmAnon(as, a0, (a1 + 4095) & ~4095ull, (int)a2, (a3 & 0xf) == 1) : -EINVAL;
+      break;
+    case 11: r = MmUnmap(as, a0, a1); break;
+    case 10: r = MmProtect(as, a0, a1, (int)a2); break;
+    case 25: r = MmRemap(as, a0, a1, a2, (a3 & 3) == 3, a4); break;
+    case 28: r = MmAdvise(as, a0, a1, (int)a2); break;
+    case 26: r = 0; break;  // msync: shared file pages are the host's page cache already
+    default: r = -ENOSYS;
+  }
+  return Num(info.Env(), (double)r);
+}
+
+Napi::Value MmapHostFd(const Napi::CallbackInfo& info) {
+  Vcpu* v = VcpuOf(I(info, 0));
+  if (!v) return Num(info.Env(), -ESRCH);
+  long r = MmFile(v->as, I(info, 1), U(info, 2), (U(info, 3) + 4095) & ~4095ull, I(info, 4), (I(info, 5) & 0xf) == 1, U(info, 6));
+  return Num(info.Env(), (double)r);
+}
+
+Napi::Value MmapHostFdMany(const Napi::CallbackInfo& info) {
+  Vcpu* v = VcpuOf(I(info, 0));
+  if (!v) return Num(info.Env(), -ESRCH);
+  int fd = I(info, 1);
+  Napi::Float64Array arr = info[2].As<Napi::Float64Array>();
+  size_t n = arr.ElementLength() / 5;
+  if (n == 0 || n > 16) return Num(info.Env(), -EINVAL);
+  for (size_t i = 0; i < n; i++) {
+    long r = MmFile(v->as, fd, (uint64_t)arr[i * 5], ((uint64_t)arr[i * 5 + 1] + 4095) & ~4095ull, (int)arr[i * 5 + 2],
+                    ((int)arr[i * 5 + 3] & 0xf) == 1, (uint64_t)arr[i * 5 + 4]);
+    if (r < 0) return Num(info.Env(), (double)r);
+  }
+  return Num(info.Env(), 0);
+}
+
+Napi::Value GetRegs(const Napi::CallbackInfo& info) {
+  Vcpu* v = Stopped(info, 0);
+  if (!v) return Num(info.Env(), -ESRCH);
+  *Regs() = v->regs;
+  return Num(info.Env(), 0);
+}
+
+Napi::Value SetRegs(const Napi::CallbackInfo& info) {
+  Vcpu* v = Stopped(info, 0);
+  if (!v) return Num(info.Env(), -ESRCH);
+  v->regs = *Regs();
+  return Num(info.Env(), 0);
+}
+
+uint32_t XsaveSize() {
+  unsigned a, b, c, d;
+  __cpuid_count(0xd, 0, a, b, c, d);
+  return b && b <= 4096 ? b : 512;
+}
+
+Napi::Value GetFp(const Napi::CallbackInfo& info) {
+  Vcpu* v = Stopped(info, 0);
+  if (!v) return Num(info.Env(), -ESRCH);
+  kvm_xsave x;
+  if (ioctl(v->fd, KVM_GET_XSAVE, &x) < 0) return Num(info.Env(), -errno);
+  uint32_t n = XsaveSize();
+  memcpy(EventBuffer() + kFpOff, x.region, n);
+  Info()[kInfoFpSize] = (int32_t)n;
+  return Num(info.Env(), n);
+}
+
+Napi::Value SetFp(const Napi::CallbackInfo& info) {
+  Vcpu* v = Stopped(info, 0);
+  if (!v) return Num(info.Env(), -ESRCH);
+  kvm_xsave x;
+  if (ioctl(v->fd, KVM_GET_XSAVE, &x) < 0) return Num(info.Env(), -errno);
+  size_t n = (size_t)Info()[kInfoFpSize];
+  if (n > XsaveSize()) n = XsaveSize();
+  memcpy(x.region, EventBuffer() + kFpOff, n);
+  x.region[6] &= 0xffbf;  // mxcsr_mask's reserved bits are not the guest's to set (kept as read)
+  if (ioctl(v->fd, KVM_SET_XSAVE, &x) < 0) return Num(info.Env(), -errno);
+  return Num(info.Env(), 0);
+}
+
+void ResumeWith(Vcpu* v, double result) {
+  v->regs.rax = (unsigned long)(long long)result;
+  Resume(v);
+}
+
+Napi::Value ResumeSyscall(const Napi::CallbackInfo& info) {
+  Vcpu* v = Stopped(info, 0);
+  if (!v) return Num(info.Env(), -ESRCH);
+  ResumeWith(v, D(info, 1));
+  return Num(info.Env(), 0);
+}
+
+Napi::Value ResumeSyscallAndWait(const Napi::CallbackInfo& info) {
+  Vcpu* v = Stopped(info, 0);
+  if (v) ResumeWith(v, D(info, 1));
+  return Num(info.Env(), WaitEvent(info.Length() > 2 ? I(info, 2) : -1, nullptr, nullptr, nullptr, 0));
+}
+
+Napi::Value ResumeCtx(const Napi::CallbackInfo& info) {
+  Vcpu* v = Stopped(info, 0);
+  if (!v) return Num(info.Env(), -ESRCH);
+  Resume(v);
+  return Num(info.Env(), 0);
+}
+
+Napi::Value Wait(const Napi::CallbackInfo& info) {
+  return Num(info.Env(), WaitEvent(I(info, 0), I32Arg(info, 1), I32Arg(info, 2), I32Arg(info, 3), I(info, 4)));
+}
+
+Napi::Value KickCtx(const Napi::CallbackInfo& info) {
+  Vcpu* v = VcpuOf(I(info, 0));
+  if (!v) return Num(info.Env(), -ESRCH);
+  Kick(v);
+  return Num(info.Env(), 0);
+}
+
+Napi::Value ExitCtx(const Napi::CallbackInfo& info) {
+  Vcpu* v = Stopped(info, 0);
+  if (!v) return Num(info.Env(), -ESRCH);
+  ExitThread(v);
+  return Num(info.Env(), 0);
+}
+
+Napi::Value DestroyAs(const Napi::CallbackInfo& info) {
+  As* as = AsOf(I(info, 0));
+  if (!as) return Num(info.Env(), -ESRCH);
+  Destroy(as);
+  return Num(info.Env(), 0);
+}
+
+Napi::Value CasU32(const Napi::CallbackInfo& info) {
+  As* as = AsOf(I(info, 0));
+  if (!as) return Num(info.Env(), -ESRCH);
+  uint64_t addr = U(info, 1);
+  if (addr & 3) return Num(info.Env(), -EINVAL);
+  uint32_t* p = reinterpret_cast<uint32_t*>(HostPtr(as, addr, 4, true));
+  if (!p) return Num(info.Env(), -EFAULT);
+  uint32_t expected = (uint32_t)I(info, 2);
+  __atomic_compare_exchange_n(p, &expected, (uint32_t)I(info, 3), false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  return Num(info.Env(), expected);
+}
+
+Napi::Value Mem(const Napi::CallbackInfo& info, bool write) {
+  As* as = AsOf(I(info, 0));
+  if (!as) return Num(info.Env(), -ESRCH);
+  Napi::TypedArray ta = info[2].As<Napi::TypedArray>();
+  size_t off = (size_t)U(info, 3), len = (size_t)U(info, 4);
+  if (off + len > ta.ByteLength()) return Num(info.Env(), -EINVAL);
+  if (len == 0) return Num(info.Env(), 0);
+  uint8_t* b = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset() + off;
+  return Num(info.Env(), (double)Access(as, U(info, 1), b, len, write));
+}
+
+// kvmReadFromHost(as, fd, pos, addr, len): one read/pread of a host fd straight into the
+// Sentry's views of guest memory (the kernel copies: a bad page is EFAULT, never SIGBUS).
+Napi::Value ReadFromHost(const Napi::CallbackInfo& info) {
+  As* as = AsOf(I(info, 0));
+  if (!as) return Num(info.Env(), -ESRCH);
+  struct iovec iov[64];
+  int n = WritableIov(as, U(info, 3), (size_t)U(info, 4), iov, 64);
+  if (n == 0) return Num(info.Env(), -EFAULT);
+  int64_t pos = info[2].As<Napi::Number>().Int64Value();
+  ssize_t r = pos >= 0 ? preadv(I(info, 1), iov, n, pos) : readv(I(info, 1), iov, n);
+  return Num(info.Env(), r < 0 ? -errno : (double)r);
+}
+
+Napi::Value ReadMem(const Napi::CallbackInfo& info) { return Mem(info, false); }
+Napi::Value WriteMem(const Napi::CallbackInfo& info) { return Mem(info, true); }
+
+Napi::Value ReadCString(const Napi::CallbackInfo& info) {
+  As* as = AsOf(I(info, 0));
+  if (!as) return Num(info.Env(), -ESRCH);
+  uint64_t addr = U(info, 1);
+  size_t max = (size_t)U(info, 2);
+  static uint8_t buf[131072 + 4096];
+  if (max > 131072) max = 131072;  // MAX_ARG_STRLEN
+  size_t got = 0;
+  while (got < max) {
+    size_t chunk = 4096 - ((addr + got) & 4095);
+    if (chunk > max - got) chunk = max - got;
+    long r = Access(as, addr + got, buf + got, chunk, false);
+    if (r <= 0) return Num(info.Env(), -EFAULT);
+    void* nul = memchr(buf + got, 0, (size_t)r);
+    if (nul) return Napi::String::New(info.Env(), reinterpret_cast<char*>(buf), (size_t)(static_cast<uint8_t*>(nul) - buf));
+    got += (size_t)r;
+  }
+  return Num(info.Env(), -ENAMETOOLONG);
+}
+
+}  // namespace
+}  // namespace kvm
+
+void InitKvm(Napi::Env env, Napi::Object exports) {
+  using namespace kvm;
+  const std::pair<const char*, Napi::Value (*)(const Napi::CallbackInfo&)> fns[] = {
+      {"kvmProbe", Probe}, {"kvmInit", Init}, {"kvmNewAddressSpace", NewAs}, {"kvmNewThread", NewThreadCtx}, {"kvmForkAddressSpace", ForkCtx}, {"kvmMmSyscall", MmSyscall},
+      {"kvmMmapHostFd", MmapHostFd}, {"kvmMmapHostFdMany", MmapHostFdMany}, {"kvmGetRegs", GetRegs},
+      {"kvmSetRegs", SetRegs}, {"kvmGetFpRegs", GetFp}, {"kvmSetFpRegs", SetFp}, {"kvmResumeSyscall", ResumeSyscall},
+      {"kvmResumeSyscallAndWait", ResumeSyscallAndWait}, {"kvmResume", ResumeCtx}, {"kvmWait", Wait},
+      {"kvmKick", KickCtx}, {"kvmExitThread", ExitCtx}, {"kvmDestroyAddressSpace", DestroyAs}, {"kvmCasU32", CasU32},
+      {"kvmReadMem", ReadMem}, {"kvmReadFromHost", ReadFromHost}, {"kvmWriteMem", WriteMem}, {"kvmReadCString", ReadCString},
+  };
+  for (auto& f : fns) exports[f.first] = Napi::Function::New(env, f.second);
+}
+
+}  // namespace tss

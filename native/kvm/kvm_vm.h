@@ -1,0 +1,160 @@
+// The kvm platform's machine: one KVM VM per guest address space, one vCPU per guest
+// thread, guest memory that is the Sentry's own (kvm_vm.cc), page tables the platform
+// builds from its mirror of the address space's mappings, the ring-0 shim (shim.S).
+#pragma once
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <pthread.h>
+#include <string>
+#include <vector>
+
+// The ioctls whose structs end in a flexible array: C++ sizes those structs differently
+// from C (linux/kvm.h's __DECLARE_FLEX_ARRAY), and the size is part of the number.
+#define TSS_KVM_GET_SUPPORTED_CPUID _IOWR(KVMIO, 0x05, uint64_t)
+#define TSS_KVM_SET_CPUID2 _IOW(KVMIO, 0x90, uint64_t)
+#define TSS_KVM_SET_MSRS _IOW(KVMIO, 0x89, uint64_t)
+
+namespace tss {
+namespace kvm {
+
+struct As;
+
+// Host memory the Sentry mapped for guests (an anonymous memfd, a file's mapping): kept
+// alive by every VM that registered a memslot over it (fork shares MAP_SHARED memory).
+struct HostMem {
+  uint8_t* p = nullptr;
+  size_t len = 0;
+  int fd = -1;
+  ~HostMem();
+};
+
+// What backs a guest mapping: a range of the address space's anonymous memfd (in its
+// one big memslot), or a host file mapped into the Sentry with a memslot of its own.
+struct Backing {
+  As* as = nullptr;
+  uint8_t* host = nullptr;  // the Sentry's view
+  uint64_t len = 0;
+  uint64_t gpa = 0;         // guest-physical address of host[0]
+  uint64_t memfdOff = 0;    // anon: offset in the memfd
+  int slot = -1;            // file: its memslot
+  bool anon = true;
+  bool shared = false;
+  bool writable = true;     // the Sentry's view (and the memslot) allow writes
+  std::shared_ptr<HostMem> keep;  // file or shared view: the host memory behind host
+  uint64_t validLen = ~0ull;  // file: bytes of host the file backs (past them: SIGBUS)
+  ~Backing();
+};
+
+// One piece of the platform's mirror of the guest's mappings.
+struct Mapping {
+  uint64_t end;
+  int prot;
+  std::shared_ptr<Backing> b;
+  uint64_t boff;  // offset of this piece's start in b
+};
+
+struct Vcpu;
+
+struct As {
+  int vm = -1;
+  int id = 0;                 // the Sentry's name for the address space (its first ctx)
+  uint8_t* plat = nullptr;    // platform slot (page tables, shim, state pages), GPA 0
+  uint64_t platLen = 0, platNext = 0;
+  std::vector<uint64_t> freePt;
+  uint64_t pml4 = 0;          // GPA of the top table
+  int memfd = -1;             // anonymous memory, memslot 1
+  uint8_t* anon = nullptr;
+  std::shared_ptr<HostMem> anonMem;  // owns memfd and anon
+  uint64_t anonLen = 0, anonNext = 0;
+  std::map<uint64_t, uint64_t> anonFree;  // offset -> length
+  uint64_t fileGpaNext = 0;
+  std::vector<int> freeSlots;
+  int nextSlot = 2;
+  std::map<uint64_t, Mapping> maps;  // by start
+  std::vector<Vcpu*> vcpus;
+  int nextVcpuId = 0;  // KVM never frees a vCPU id: a thread's successor takes a new one
+  bool dead = false;
+};
+
+enum ExitWhy { kWhyNone = 0, kWhyShim, kWhyKick, kWhyFault, kWhyFatal };
+
+struct Vcpu {
+  int ctx = 0;
+  As* as = nullptr;
+  int index = 0;
+  int fd = -1;
+  kvm_run* run = nullptr;
+  size_t runSize = 0;
+  uint8_t* state = nullptr;  // host view of the state page
+  pthread_t th{};
+  bool started = false;
+  std::atomic<int> st{0};    // kStopped / kRun / kPosted / kQuit
+  std::atomic<int> sleeping{0};
+  // Filled by the vCPU thread before it posts.
+  int why = kWhyNone;
+  int shimKind = 0;
+  kvm_regs kregs{};          // kick/fault: the registers as KVM holds them
+  uint64_t faultGpa = 0;     // a fault KVM could not map (KVM_EXIT_MEMORY_FAULT), or 0
+  std::string fatal;
+  // The Sentry's copy of the registers while stopped.
+  user_regs_struct regs{};
+  bool regsInKvm = false;    // stopped outside the shim: resume with KVM_SET_REGS
+  uint64_t fsBase = 0, gsBase = 0;
+  // What the shim must do at its next return to ring 3 (FL_*, PTE clears), kept here
+  // and written to the state page only while the vCPU is stopped (ApplyPending).
+  uint64_t pendFlags = 0;
+  std::vector<uint64_t> pendInval;  // (va, pages, pte kva) triples
+};
+
+enum { kStopped = 0, kRun = 1, kPosted = 2, kQuit = 3 };
+
+// Host facts probed once (the /dev/kvm fd is opened before the Sentry confines itself).
+bool Ready(std::string* why);
+int KvmFd();
+
+As* NewAs(int id, std::string* why);
+void FreeAs(As* as);
+Vcpu* NewVcpu(As* as, int ctx, std::string* why);
+void FreeVcpu(Vcpu* v);
+
+// The child's memory at fork: MAP_SHARED pieces shared (memslots over the same host
+// memory), private ones copied (touched pages only). 0 or -errno.
+long ForkMemory(As* parent, As* child);
+// mmap/munmap/mprotect/mremap/madvise of the guest, on the platform's mirror and page tables.
+long MmAnon(As* as, uint64_t addr, uint64_t len, int prot, bool shared);
+long MmFile(As* as, int fd, uint64_t addr, uint64_t len, int prot, bool shared, uint64_t off);
+long MmUnmap(As* as, uint64_t addr, uint64_t len);
+long MmProtect(As* as, uint64_t addr, uint64_t len, int prot);
+long MmRemap(As* as, uint64_t old, uint64_t oldLen, uint64_t newLen, bool move, uint64_t newAddr);
+long MmAdvise(As* as, uint64_t addr, uint64_t len, int advice);
+// A guest page fault at addr (error code err): kFilled (PTE made), kRefused (SIGSEGV),
+// kPastEof (a file page past its end: SIGBUS).
+enum { kRefused = 0, kFilled = 1, kPastEof = 2 };
+int FillFault(As* as, uint64_t addr, uint64_t err);
+// The Sentry's reads and writes of guest memory (respecting protections): bytes or -EFAULT.
+long Access(As* as, uint64_t addr, uint8_t* buf, size_t len, bool write);
+// The Sentry's views of the writable guest range [addr, addr+len) as iovecs (at most
+// max; fewer when the range ends in memory the guest cannot write): how many.
+int WritableIov(As* as, uint64_t addr, size_t len, struct iovec* iov, int max);
+// The host pointer for one guest byte range inside one page-aligned mapping piece (cas).
+uint8_t* HostPtr(As* as, uint64_t addr, size_t len, bool write);
+void FlushAll(As* as);
+// The guest's protection at addr (its mirror), or -1 where nothing is mapped.
+int ProtAt(As* as, uint64_t addr);
+// The guest address a guest-physical address of a mapping stands for, or 0.
+uint64_t VaOfGpa(As* as, uint64_t gpa);
+// Moves v's pending shim work into its state page (v stopped); false: the PTE queue
+// overflowed (the caller re-registers the platform's slot: ReRegisterPlat).
+bool ApplyPending(Vcpu* v);
+void ReRegisterPlat(As* as);
+// The shim's syscall entry (LSTAR).
+uint64_t SyscallEntry();
+
+}  // namespace kvm
+}  // namespace tss
