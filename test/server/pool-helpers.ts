@@ -21,6 +21,18 @@ export function descendants(pid: number): number[] {
   return out;
 }
 
+/**
+ * The worker serving a guest that runs `sleep`: the one with a descendant (the guest's
+ * stub) mapping the sleep binary. A count of descendants cannot tell: an idle worker holds
+ * an address space made ahead beside its Gofer and template stub.
+ */
+export function workerRunningSleep(workers: number[]): number | undefined {
+  const mapsSleep = (p: number) => {
+    try { return /\/sleep$/m.test(fs.readFileSync(`/proc/${p}/maps`, 'utf8')); } catch { return false; }
+  };
+  return workers.find((w) => descendants(w).some(mapsSleep));
+}
+
 export function alive(pid: number): boolean {
   try {
     // A zombie is dead for our purpose (its parent, possibly the container's init, reaps it).

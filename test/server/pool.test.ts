@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN } from '../helpers/paths';
 import { BASE_ENV, explain, runCli, runSandbox, spawnCollect, status, type RunResult } from '../helpers/run';
-import { alive, descendants, SAME_AS_COLD, startServer, stopServer, until, type Server } from './pool-helpers';
+import { alive, descendants, SAME_AS_COLD, startServer, stopServer, until, workerRunningSleep, type Server } from './pool-helpers';
 
 function via(s: Server, args: string[], input?: string): Promise<RunResult> {
   return runSandbox(['--via', s.socket, ...args], { input });
@@ -102,8 +102,7 @@ describe('run --via: the same as a cold run', () => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
     await until('the guest to start', () => out.includes('started'));
-    // Idle workers hold a prebuilt Gofer and template stub; a busy one has the guest's stub too.
-    const busy = s.workers().find((p) => descendants(p).length >= 3);
+    const busy = workerRunningSleep(s.workers());
     expect(busy).toBeDefined();
     const tree = [busy!, ...descendants(busy!)];
     child.kill('SIGKILL');
@@ -133,9 +132,8 @@ describe('serve: errors and a clean stop', () => {
     // A failed assertion must not leave the server behind: stopped either way (again is a no-op).
     try {
       await until('2 ready workers', () => s.workers().length === 2);
-      const client = spawnCollect([process.execPath, BIN, 'run', '--via', s.socket, '/bin/sh', '-c', 'echo started; exec sleep 60'], BASE_ENV);
-      // A busy worker has the guest's stub beside its prebuilt Gofer and template stub.
-      await until('a busy sandbox', () => s.workers().some((p) => descendants(p).length >= 3));
+      const client = spawnCollect([process.execPath, BIN, 'run', '--via', s.socket, '/bin/sh', '-c', 'exec sleep 60'], BASE_ENV);
+      await until('a busy sandbox', () => workerRunningSleep(s.workers()) !== undefined);
       const tree = descendants(s.child.pid!);
       expect(tree.length).toBeGreaterThan(2);
       expect(await stopServer(s)).toBe(0);
