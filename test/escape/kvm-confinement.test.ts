@@ -57,7 +57,7 @@ const ALWAYS = [/^\/\d+\//, /\/build\/Release\/tssandbox-vdso\.so$/, /^\/proc\/(
  * Node), waits for the guest's `tick` (the Sentry confines itself before its first guest)
  * and checks what the host sees of it.
  */
-async function expectConfinedKvm(argv: string[], env: Record<string, string>): Promise<void> {
+async function expectConfinedKvm(argv: string[], env: Record<string, string>, kvmHeld = true): Promise<void> {
   const c = spawn(FRONT, ['run', ...argv, '/bin/sh', '-c', 'while :; do echo tick; sleep 0.2; done'], {
     env: { ...BASE_ENV, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -89,7 +89,8 @@ async function expectConfinedKvm(argv: string[], env: Record<string, string>): P
   expect(BigInt(`0x${field(st, 'CapEff')}`), `CapEff ${field(st, 'CapEff')}`).toBe(0n);
   expect(Number(field(st, 'Seccomp'))).toBe(2);
   expect(link(`/proc/${pid}/root`)).toMatch(/^\/tmp\/tssandbox-root-.* \(deleted\)$/);
-  expect(files.filter((f) => f === '/dev/kvm')).toEqual(['/dev/kvm']); // the handed fd, once
+  // The handed fd, once; closed at confinement when another platform runs.
+  expect(files.filter((f) => f === '/dev/kvm')).toEqual(kvmHeld ? ['/dev/kvm'] : []);
   expect(files.filter((f) => f !== '/dev/kvm' && !ALWAYS.some((re) => re.test(f)))).toEqual([]);
   const exited = new Promise((r) => c.once('exit', r));
   c.kill('SIGKILL');
@@ -104,6 +105,10 @@ describe.skipIf(!works || !launched)(title, () => {
   it('TSSANDBOX_PLATFORM=kvm (and --platform kvm as two arguments): the same', async () => {
     await expectConfinedKvm([], { TSSANDBOX_PLATFORM: 'kvm' });
     await expectConfinedKvm(['--platform', 'kvm'], {});
+  }, 300_000);
+
+  it('TSSANDBOX_PLATFORM=kvm overridden by --platform=ptrace: the handed /dev/kvm is closed at confinement', async () => {
+    await expectConfinedKvm(['--platform=ptrace'], { TSSANDBOX_PLATFORM: 'kvm' }, false);
   }, 300_000);
 
   it('the guest runs on kvm there as on Linux (its output and status)', () => {
