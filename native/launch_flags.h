@@ -28,6 +28,9 @@
 // of the binder in the host's user namespace, so the front binds the listener before it
 // drops its privileges and hands the fd on (--tss-listen=FD:PORT/PROTO), as for --netns;
 // a port it cannot bind keeps the old path, whose error names it.
+// --platform kvm (or TSSANDBOX_PLATFORM=kvm): /dev/kvm, root's (0600) here, is opened by
+// the front (O_RDWR) and handed on as --tss-file=FD:/dev/kvm, which native/kvm/ takes
+// instead of opening it; when it cannot be opened, the old path says why.
 // --network host, root or not: the Sentry's capabilities are dropped at confinement on
 // either path, so raw sockets and privileged ports were refused on the old path too.
 // Anything this file does not know keeps the old path: never less than before.
@@ -48,7 +51,9 @@ struct HostFileArg {
   int mode;    // of a file it creates (before the umask), as the Sentry's own open would
   bool pcap;   // opened only in --network user/sandbox (the other modes here have no stack to capture)
   bool image;  // a checkpoint image to write: O_RDWR|O_CREAT, not truncated, its directory made (0700)
+  bool dev;    // a device to use (/dev/kvm): O_RDWR, never made
 };
+constexpr const char* kKvmDevice = "/dev/kvm";
 constexpr int kMaxFiles = 8;
 
 // A --publish host port the front binds (below ip_unprivileged_port_start, as root).
@@ -219,8 +224,9 @@ inline bool SafeFlag(const char* a, const char* next, bool root, bool* takesValu
 // they need (sandbox, or none, which they turn into sandbox as src/cli/args.ts does).
 // *platform: a --platform flag (the run then needs no probe cache). pubs[0..*npubs): the
 // privileged --publish ports to bind (only with the user or sandbox network they need).
-inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfiles, SandboxLimits* lim, const char** netns,
-                   const char** tap, bool* platform, PublishArg* pubs, int* npubs) {
+// *kvm: a --platform kvm among the flags.
+inline bool EngageFlags(int n, char** args, bool root, HostFileArg* files, int* nfiles, SandboxLimits* lim, const char** netns,
+                        const char** tap, bool* platform, PublishArg* pubs, int* npubs, bool* kvm) {
   *platform = false;
   *nfiles = 0;
   *lim = SandboxLimits();
@@ -245,15 +251,13 @@ inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfile
         if (!img) return false;
         files[(*nfiles)++] = {img, false, 0, false, false};
       } else if (strcmp(args[i], "--") == 0 && i + 1 < n && *nfiles == 0)
-        return Engage(n - i - 1, args + i + 1, root, files, nfiles, lim, netns, tap, platform, pubs, npubs);
+        return EngageFlags(n - i - 1, args + i + 1, root, files, nfiles, lim, netns, tap, platform, pubs, npubs, kvm);
       else return false;
     return true;
   }
   // `restore --image-path DIR [FLAGS]`: the image opened for reading, the rest as a run's.
   bool restore = n >= 2 && strcmp(args[0], "restore") == 0;
   if (n < 2 || (strcmp(args[0], "run") != 0 && !restore)) return false;
-  const char* envPlatform = getenv("TSSANDBOX_PLATFORM");
-  if (envPlatform && strcmp(envPlatform, "kvm") == 0) return false;  // as --platform=kvm below
   for (int i = 1; i < n; i++) {
     const char* a = args[i];
     bool end = strcmp(a, "--") == 0 || a[0] != '-' || strcmp(a, "-") == 0;  // then the program
@@ -275,8 +279,7 @@ inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfile
       return strcmp(a, "--") != 0 || i + 1 < n;
     }
     if (strncmp(a, "--platform", 10) == 0 && (a[10] == 0 || a[10] == '=')) *platform = true;
-    // kvm: /dev/kvm (root's, 0600 here) is opened by the Sentry itself: the old path.
-    if (strcmp(a, "--platform=kvm") == 0 || (strcmp(a, "--platform") == 0 && i + 1 < n && strcmp(args[i + 1], "kvm") == 0)) return false;
+    if (strcmp(a, "--platform=kvm") == 0 || (strcmp(a, "--platform") == 0 && i + 1 < n && strcmp(args[i + 1], "kvm") == 0)) *kvm = true;
     bool takes;
     HostFileArg f = {nullptr, false, 0, false};
     const char* net = nullptr;
@@ -301,6 +304,22 @@ inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfile
     files[(*nfiles)++] = f;
   }
   return restore && *nfiles == 1;  // its image, once
+}
+
+// Engage (EngageFlags above) and, for a kvm run (a --platform kvm, or TSSANDBOX_PLATFORM=kvm
+// as src/cli/platforms.ts reads it), /dev/kvm among the files: the Sentry, unprivileged
+// outside its namespace, could not open it (a flag naming it too keeps the old path).
+inline bool Engage(int n, char** args, bool root, HostFileArg* files, int* nfiles, SandboxLimits* lim, const char** netns,
+                   const char** tap, bool* platform, PublishArg* pubs, int* npubs) {
+  bool kvm = false;
+  if (!EngageFlags(n, args, root, files, nfiles, lim, netns, tap, platform, pubs, npubs, &kvm)) return false;
+  const char* env = getenv("TSSANDBOX_PLATFORM");
+  if (!kvm && !(env && strcmp(env, "kvm") == 0)) return true;
+  for (int k = 0; k < *nfiles; k++)
+    if (strcmp(files[k].name, kKvmDevice) == 0) return false;
+  if (*nfiles == kMaxFiles) return false;
+  files[(*nfiles)++] = {kKvmDevice, false, 0, false, false, true};
+  return true;
 }
 
 }  // namespace tss_launch

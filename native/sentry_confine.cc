@@ -275,7 +275,9 @@ Napi::Value SentryConfine(const Napi::CallbackInfo& info) {
   // needs CAP_SYS_PTRACE in the stub's user namespace. In a user namespace of its own
   // (owned by our uid) the Sentry has it there without any capability here; when the
   // stub shares our user namespace (the host refused a new one), it is kept.
-  if (!StubHasOwnUserNs(stubPid)) keep |= 1ull << CAP_SYS_PTRACE;
+  // kvm names the Sentry itself (src/platform/kvm/kvm.ts start): its guests are vCPUs of
+  // this process, in memory it maps itself, so no stub to reach and no CAP_SYS_PTRACE.
+  if (stubPid != getpid() && !StubHasOwnUserNs(stubPid)) keep |= 1ull << CAP_SYS_PTRACE;
   if (wantRoot && EnterEmptyRoot()) got |= 8;
   // Not dumpable: no other process of our uid (another sandbox's Sentry, a guest that
   // got out of its own) may read our memory or fds through /proc or process_vm_*; the

@@ -145,6 +145,7 @@ int gPlatformCache = -1;
       av[k++] = cgroupFlag;
     }
     for (int i = 0; i < gOpen; i++) {
+      if (gFiles[i].dev) fcntl(gFileFds[i], F_SETFD, 0);
       size_t n = strlen(gFiles[i].name) + 32;
       fileFlags[i] = static_cast<char*>(malloc(n));
       snprintf(fileFlags[i], n, "--tss-file=%d:%s", gFileFds[i], gFiles[i].name);
@@ -204,6 +205,8 @@ bool OpenHostFiles() {
     int flags = gFiles[gOpen].write ? O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY : O_RDONLY | O_NOCTTY;
     // A checkpoint image: its directory made as src/snapshot/format.ts openImageForWrite does.
     if (gFiles[gOpen].image) flags = O_RDWR | O_CREAT | O_NOCTTY, MakeParents(gFiles[gOpen].name);
+    // /dev/kvm: CLOEXEC until ExecNode hands it on (the old path opens it itself).
+    if (gFiles[gOpen].dev) flags = O_RDWR | O_CLOEXEC | O_NOCTTY;
     gFileFds[gOpen] = open(gFiles[gOpen].name, flags, gFiles[gOpen].mode);
     if (gFileFds[gOpen] < 0) return false;
   }

@@ -36,6 +36,9 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   return Num(info.Env(), 0);
 }
 
+// The front's /dev/kvm fd (src/platform/launched-files.ts) for Ready: 0, or -EALREADY.
+Napi::Value AdoptFd(const Napi::CallbackInfo& info) { return Num(info.Env(), Adopt(I(info, 0)) ? 0 : -EALREADY); }
+
 Napi::Value NewAs(const Napi::CallbackInfo& info) {
   std::string why;
   As* as = MakeAs(&why);
@@ -258,7 +261,7 @@ Napi::Value ReadCString(const Napi::CallbackInfo& info) {
 void InitKvm(Napi::Env env, Napi::Object exports) {
   using namespace kvm;
   const std::pair<const char*, Napi::Value (*)(const Napi::CallbackInfo&)> fns[] = {
-      {"kvmProbe", Probe}, {"kvmInit", Init}, {"kvmNewAddressSpace", NewAs}, {"kvmNewThread", NewThreadCtx}, {"kvmForkAddressSpace", ForkCtx}, {"kvmMmSyscall", MmSyscall},
+      {"kvmProbe", Probe}, {"kvmInit", Init}, {"kvmAdoptFd", AdoptFd}, {"kvmNewAddressSpace", NewAs}, {"kvmNewThread", NewThreadCtx}, {"kvmForkAddressSpace", ForkCtx}, {"kvmMmSyscall", MmSyscall},
       {"kvmMmapHostFd", MmapHostFd}, {"kvmMmapHostFdMany", MmapHostFdMany}, {"kvmGetRegs", GetRegs},
       {"kvmSetRegs", SetRegs}, {"kvmGetFpRegs", GetFp}, {"kvmSetFpRegs", SetFp}, {"kvmResumeSyscall", ResumeSyscall},
       {"kvmResumeSyscallAndWait", ResumeSyscallAndWait}, {"kvmResume", ResumeCtx}, {"kvmWait", Wait},

@@ -41,6 +41,7 @@ constexpr uint64_t P = 1, RW = 2, US = 4, A = 0x20, D = 0x40, NX = 1ull << 63;
 constexpr uint64_t kAddr = 0x000ffffffffff000ull;
 
 int g_kvm = -1;
+int g_handed = -1;  // /dev/kvm as the native front opened it (Adopt), until Ready takes it
 std::string g_why;
 bool g_tried = false;
 int g_runSize = 0;
@@ -283,13 +284,22 @@ bool Canonical(uint64_t a) { return a < kUserEnd || a >= 0xffff800000000000ull; 
 
 int KvmFd() { return g_kvm; }
 
+bool Adopt(int fd) {
+  if (g_tried || g_handed >= 0 || fd < 0) return false;
+  g_handed = fd;
+  return true;
+}
+
 bool Ready(std::string* why) {
   if (g_tried) {
     if (why) *why = g_why;
     return g_kvm >= 0;
   }
   g_tried = true;
-  int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  // The front's fd when it handed one (the Sentry, unprivileged outside its user namespace,
+  // may not open root's /dev/kvm); else the library's and the old path's own open.
+  int fd = g_handed >= 0 ? g_handed : open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  g_handed = -1;
   if (fd < 0) {
     g_why = errno == ENOENT ? "/dev/kvm does not exist (no KVM on this host)" : Err("cannot open /dev/kvm");
   } else if (ioctl(fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {

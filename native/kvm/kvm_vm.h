@@ -117,6 +117,9 @@ enum { kStopped = 0, kRun = 1, kPosted = 2, kQuit = 3 };
 // Host facts probed once (the /dev/kvm fd is opened before the Sentry confines itself).
 bool Ready(std::string* why);
 int KvmFd();
+// Takes fd (the native front's O_RDWR /dev/kvm) as the one Ready uses instead of opening
+// its own; false (fd not taken) once Ready has run or one was taken already.
+bool Adopt(int fd);
 
 As* NewAs(int id, std::string* why);
 void FreeAs(As* as);

@@ -24,7 +24,11 @@ export class KvmPlatform implements Platform {
     native().setEventBuffer(this.ev.buffer);
   }
 
-  /** Opens /dev/kvm now (the Sentry confines itself after start()): a positive id, or -errno. */
+  /**
+   * Opens /dev/kvm now, or takes the fd the native front handed on (the Sentry confines
+   * itself after start()): the Sentry's own pid (no stub: native/sentry_confine.cc keeps
+   * no CAP_SYS_PTRACE for it), or -errno.
+   */
   start(): number {
     const r = this.n.kvmInit();
     if (typeof r === 'string') {

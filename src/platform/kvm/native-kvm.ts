@@ -3,13 +3,17 @@
  * vCPUs named by ids of the platform's own (never host pids); an address space is named
  * by its first context. Errors are negative errno numbers, or a string saying why.
  */
+import * as nfs from 'node:fs';
+import { launchedFile } from '../launched-files';
 import { native } from '../native';
 
 export interface KvmNative {
   /** Round trip of one guest `syscall` through the shim and back, in ns; or why KVM cannot run here. */
   kvmProbe(n: number): number | string;
-  /** Opens /dev/kvm (before the Sentry confines itself): 0, or why not. */
+  /** Opens /dev/kvm (before the Sentry confines itself), or takes the adopted fd: 0, or why not. */
   kvmInit(): number | string;
+  /** The fd to use instead of opening /dev/kvm (before the first probe or init): 0, or -EALREADY. */
+  kvmAdoptFd(fd: number): number;
   /** A new VM with one stopped vCPU: its ctx, or why not. */
   kvmNewAddressSpace(): number | string;
   /** Another stopped vCPU in stopped ctx's VM (registers and FP state ctx's): its ctx, or why not. */
@@ -38,8 +42,28 @@ export interface KvmNative {
   kvmReadCString(asId: number, addr: number, max: number): string | number;
 }
 
+/**
+ * The addon, given once the /dev/kvm fd the native front opened for a kvm run
+ * (native/launch_flags.h: the launched Sentry, unprivileged outside its user namespace,
+ * may not open root's device); without one (the library, the old path) it opens its own.
+ */
+let adopted = false;
 export function kvmNative(): KvmNative {
-  return native() as unknown as KvmNative;
+  const n = native() as unknown as KvmNative;
+  if (!adopted) {
+    adopted = true;
+    const fd = launchedFile('/dev/kvm');
+    if (fd !== undefined && n.kvmAdoptFd(fd) !== 0) closeQuietly(fd);
+  }
+  return n;
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    nfs.closeSync(fd);
+  } catch {
+    // already gone
+  }
 }
 
 /**
