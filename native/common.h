@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <sys/types.h>
 #include <cstdint>
+#include <deque>
+#include <utility>
 #include <sys/user.h>
 
 namespace tss {
@@ -57,6 +59,20 @@ inline double ArgToDouble(uint64_t v) {
 uint8_t* EventBuffer();
 int32_t* Info();
 user_regs_struct* Regs();
+
+// An Exit event for the first of a platform's queued exits (tid, wait status): systrap's
+// and kvm's, whose address spaces' deaths are found all at once and reported one by one.
+inline int ReportQueuedExit(std::deque<std::pair<int, int>>& exits) {
+  auto e = exits.front();
+  exits.pop_front();
+  int32_t* inf = Info();
+  inf[kInfoTid] = e.first;
+  inf[kInfoStatus] = e.second;
+  inf[kInfoSigno] = 0;
+  inf[kInfoMsg] = 0;
+  inf[kInfoKind] = kEvExit;
+  return kEvExit;
+}
 
 // host.cc
 int SelfPipeReadFd();

@@ -632,17 +632,7 @@ bool ReapInjectors() {
   }
 }
 
-int ReportExit() {
-  auto e = g_exits.front();
-  g_exits.pop_front();
-  int32_t* inf = Info();
-  inf[kInfoTid] = e.first;
-  inf[kInfoStatus] = e.second;
-  inf[kInfoSigno] = 0;
-  inf[kInfoMsg] = 0;
-  inf[kInfoKind] = kEvExit;
-  return kEvExit;
-}
+int ReportExit() { return ReportQueuedExit(g_exits); }
 
 Ctx* ScanPosted() {
   for (Ctx* c : g_running) {

@@ -337,17 +337,7 @@ int Decode(Vcpu* v) {
   }
 }
 
-int ReportExit() {
-  auto e = g_exits.front();
-  g_exits.pop_front();
-  int32_t* inf = Info();
-  inf[kInfoTid] = e.first;
-  inf[kInfoStatus] = e.second;
-  inf[kInfoSigno] = 0;
-  inf[kInfoMsg] = 0;
-  inf[kInfoKind] = kEvExit;
-  return kEvExit;
-}
+int ReportExit() { return ReportQueuedExit(g_exits); }
 
 Vcpu* ScanPosted() {
   for (auto& kv : g_ctx) {
