@@ -41,6 +41,10 @@ int ReportSegv(pid_t pid);
 // the event is a Poll).
 void DrainSelfPipe();
 bool TakePollResults(const struct pollfd* p, int32_t* revents, int count);
+// systrap's and kvm's sleep: the self-pipe, the platform's doorbell, then the Sentry's count
+// fds into p; returns poll's timeout in ms for deadline (CLOCK_MONOTONIC ns, INT64_MAX: none).
+int FillWaitSet(struct pollfd* p, int bell, const int32_t* fds, const int32_t* events, int count, int64_t deadline);
+int64_t MonotonicNs();
 int32_t* I32Arg(const Napi::CallbackInfo& info, int i);
 
 void InitSystrap(Napi::Env env, Napi::Object exports);

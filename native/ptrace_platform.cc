@@ -269,6 +269,21 @@ bool TakePollResults(const struct pollfd* p, int32_t* revents, int count) {
   return ready;
 }
 
+int64_t MonotonicNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int FillWaitSet(struct pollfd* p, int bell, const int32_t* fds, const int32_t* events, int count, int64_t deadline) {
+  p[0] = {SelfPipeReadFd(), POLLIN, 0};
+  p[1] = {bell, POLLIN, 0};
+  for (int i = 0; i < count; i++) p[i + 2] = {fds[i], (short)events[i], 0};
+  if (deadline == INT64_MAX) return -1;
+  int64_t left = deadline - MonotonicNs();
+  return left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+}
+
 static int64_t NowMs() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -133,11 +133,7 @@ constexpr uint64_t kVsyscallPage = 0xffffffffff600000ULL;
 constexpr long kThreadFlags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
                               CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
 
-int64_t NowNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+int64_t NowNs() { return MonotonicNs(); }
 
 st_frame* FrameOf(As* as, int slot) {
   return reinterpret_cast<st_frame*>(as->map + ST_CTL_SIZE + (size_t)slot * ST_SLOT_SIZE);
@@ -776,14 +772,7 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
       if (c) return Decode(c);
       continue;
     }
-    p[0] = {SelfPipeReadFd(), POLLIN, 0};
-    p[1] = {g_doorbell, POLLIN, 0};
-    for (int i = 0; i < count; i++) p[i + 2] = {fds[i], (short)events[i], 0};
-    int wait = -1;
-    if (deadline != INT64_MAX) {
-      int64_t left = deadline - NowNs();
-      wait = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
-    }
+    int wait = FillWaitSet(p, g_doorbell, fds, events, count, deadline);
     if (CheckStarting() && (wait < 0 || wait > 100)) wait = 100;  // their 2 s bound
     if (!g_running.empty() && (wait < 0 || wait > 100)) wait = 100;  // CheckVanished's period
     int n = poll(p, count + 2, wait);

@@ -45,11 +45,7 @@ void OnKick(int) {
   if (t_run) t_run->immediate_exit = 1;
 }
 
-int64_t NowNs() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
+int64_t NowNs() { return MonotonicNs(); }
 
 long Futex(std::atomic<int>* a, int op, int val, const timespec* ts) {
   return syscall(SYS_futex, reinterpret_cast<int*>(a), op, val, ts, nullptr, 0);
@@ -522,14 +518,7 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
       }
       continue;
     }
-    p[0] = {SelfPipeReadFd(), POLLIN, 0};
-    p[1] = {g_bell, POLLIN, 0};
-    for (int i = 0; i < count; i++) p[i + 2] = {fds[i], (short)events[i], 0};
-    int wait = -1;
-    if (deadline != INT64_MAX) {
-      int64_t left = deadline - NowNs();
-      wait = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
-    }
+    int wait = FillWaitSet(p, g_bell, fds, events, count, deadline);
     int n = poll(p, (nfds_t)count + 2, wait);
     int e = errno;
     g_sleeping.store(0);
