@@ -4,6 +4,12 @@ export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const AF_NETLINK = 16;
+/** Netlink message header types and flags (linux/netlink.h), for every netlink family. */
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+export const NLM_F_MULTI = 2;
+export const NLM_F_ACK = 4;
+export const NLM_F_DUMP = 0x300;
 
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;

@@ -7,7 +7,7 @@
  */
 import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
-import { AF_NETLINK, AF_INET, AF_INET6, AF_UNIX } from '../abi/socket';
+import { AF_NETLINK, AF_INET, AF_INET6, AF_UNIX, IPPROTO_TCP, IPPROTO_UDP, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP, NLM_F_MULTI } from '../abi/socket';
 import { encodeNetlink } from './sockaddr';
 import { SocketInode, type SendRequest, type SocketFile, SockState } from './socket-file';
 import { NetlinkSocket, nlmsg, rta as attr } from './netlink-route';
@@ -21,11 +21,6 @@ import type { UnixSocket } from './unix-socket';
 
 export const NETLINK_SOCK_DIAG = 4;
 const SOCK_DIAG_BY_FAMILY = 20;
-const NLMSG_ERROR = 2;
-const NLMSG_DONE = 3;
-const NLM_F_MULTI = 2;
-const NLM_F_DUMP = 0x300;
-const IPPROTO_TCP = 6, IPPROTO_UDP = 17;
 const INET_DIAG_SHUTDOWN = 8, INET_DIAG_SKV6ONLY = 11;
 const UNIX_DIAG_NAME = 0, UNIX_DIAG_PEER = 2, UNIX_DIAG_RQLEN = 4, UNIX_DIAG_SHUTDOWN = 6;
 const UDIAG_SHOW_NAME = 1, UDIAG_SHOW_PEER = 4, UDIAG_SHOW_RQLEN = 0x10;

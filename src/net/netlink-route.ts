@@ -7,7 +7,7 @@
 import { netAdmin, netKeyOf } from './guest-netns';
 import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
-import { AF_NETLINK, AF_INET, AF_INET6, AF_UNSPEC } from '../abi/socket';
+import { AF_NETLINK, AF_INET, AF_INET6, AF_UNSPEC, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI } from '../abi/socket';
 import { encodeNetlink } from './sockaddr';
 import { SocketFile, SocketInode, type SendRequest } from './socket-file';
 import { links, addrs, routes, stackOfSource, type LinkView, type AddrView, type RouteView, type NetSource } from './netview';
@@ -15,11 +15,6 @@ import { viewSourceOf } from './netns';
 import { isV4, parse, v4 as ipv4 } from './stack/addr';
 
 const NETLINK_ROUTE = 0;
-const NLMSG_ERROR = 2;
-const NLMSG_DONE = 3;
-const NLM_F_MULTI = 2;
-const NLM_F_ACK = 4;
-const NLM_F_DUMP = 0x300;
 const RTM_NEWLINK = 16;
 const RTM_GETLINK = 18;
 const RTM_NEWADDR = 20;
