@@ -5,7 +5,9 @@
 #endif
 #include <cstddef>
 #include <sys/types.h>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <utility>
 #include <sys/user.h>
@@ -101,6 +103,26 @@ void InitSentryConfine(Napi::Env env, Napi::Object exports);
 void InitOci(Napi::Env env, Napi::Object exports);  // oci_console.cc
 
 inline Napi::Value Num(Napi::Env env, double v) { return Napi::Number::New(env, v); }
+
+// A guest C string of at most max bytes (MAX_ARG_STRLEN), read a page at a time (a
+// string may end just before an unmapped page): read(addr, buf, len) returns the bytes
+// it read, <= 0 for none. The string, or -EFAULT / -ENAMETOOLONG.
+template <class Read>
+Napi::Value ReadCStringPaged(Napi::Env env, uint64_t addr, size_t max, Read read) {
+  static char buf[131072 + 4096];
+  if (max > 131072) max = 131072;
+  size_t got = 0;
+  while (got < max) {
+    size_t chunk = 4096 - ((addr + got) & 4095);
+    if (chunk > max - got) chunk = max - got;
+    long r = read(addr + got, buf + got, chunk);
+    if (r <= 0) return Num(env, -EFAULT);
+    void* nul = memchr(buf + got, 0, (size_t)r);
+    if (nul) return Napi::String::New(env, buf, (size_t)(static_cast<char*>(nul) - buf));
+    got += (size_t)r;
+  }
+  return Num(env, -ENAMETOOLONG);
+}
 #endif
 
 }  // namespace tss

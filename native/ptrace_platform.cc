@@ -1069,25 +1069,14 @@ static Napi::Value WriteMem(const Napi::CallbackInfo& info) {
   return Num(info.Env(), r < 0 ? -errno : (double)r);
 }
 
-// Reads a C string a page at a time (a string may end just before an unmapped page).
 static Napi::Value ReadCString(const Napi::CallbackInfo& info) {
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
   uint64_t addr = (uint64_t)info[1].As<Napi::Number>().Int64Value();
   size_t max = (size_t)info[2].As<Napi::Number>().Int64Value();
-  static char buf[131072 + 4096];
-  if (max > 131072) max = 131072;  // MAX_ARG_STRLEN
-  size_t got = 0;
-  while (got < max) {
-    size_t chunk = 4096 - ((addr + got) & 4095);
-    if (chunk > max - got) chunk = max - got;
-    struct iovec local = {buf + got, chunk}, remote = {(void*)(addr + got), chunk};
-    ssize_t r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-    if (r <= 0) return Num(info.Env(), -EFAULT);
-    void* nul = memchr(buf + got, 0, (size_t)r);
-    if (nul) return Napi::String::New(info.Env(), buf, (char*)nul - buf);
-    got += (size_t)r;
-  }
-  return Num(info.Env(), -ENAMETOOLONG);
+  return ReadCStringPaged(info.Env(), addr, max, [pid](uint64_t at, char* into, size_t len) -> long {
+    struct iovec local = {into, len}, remote = {(void*)at, len};
+    return (long)process_vm_readv(pid, &local, 1, &remote, 1, 0);
+  });
 }
 
 // Pins the calling (main) thread to one CPU; stubs forked afterwards inherit it.

@@ -238,21 +238,9 @@ Napi::Value WriteMem(const Napi::CallbackInfo& info) { return Mem(info, true); }
 Napi::Value ReadCString(const Napi::CallbackInfo& info) {
   As* as = AsOf(I(info, 0));
   if (!as) return Num(info.Env(), -ESRCH);
-  uint64_t addr = U(info, 1);
-  size_t max = (size_t)U(info, 2);
-  static uint8_t buf[131072 + 4096];
-  if (max > 131072) max = 131072;  // MAX_ARG_STRLEN
-  size_t got = 0;
-  while (got < max) {
-    size_t chunk = 4096 - ((addr + got) & 4095);
-    if (chunk > max - got) chunk = max - got;
-    long r = Access(as, addr + got, buf + got, chunk, false);
-    if (r <= 0) return Num(info.Env(), -EFAULT);
-    void* nul = memchr(buf + got, 0, (size_t)r);
-    if (nul) return Napi::String::New(info.Env(), reinterpret_cast<char*>(buf), (size_t)(static_cast<uint8_t*>(nul) - buf));
-    got += (size_t)r;
-  }
-  return Num(info.Env(), -ENAMETOOLONG);
+  return ReadCStringPaged(info.Env(), U(info, 1), (size_t)U(info, 2), [as](uint64_t at, char* into, size_t len) {
+    return Access(as, at, reinterpret_cast<uint8_t*>(into), len, false);
+  });
 }
 
 }  // namespace
