@@ -518,16 +518,21 @@ long RecvRetry(int fd, void* buf, size_t len, int flags) {
   return n;
 }
 
-// netSockRecvToGuest(fd, pid, addr, len) -> bytes moved, or -errno when none did (EAGAIN:
-// nothing queued). The bytes are peeked, copied, and only then taken off the host queue
-// (MSG_TRUNC discards without a copy), so a bad guest range leaves them queued as Linux
-// does. Stops at EOF, when the host queue is drained (a short read), or at len.
+// netSockRecvToGuest(fd, pid, addr, len, checked) -> bytes moved, or -errno when none did
+// (EAGAIN: nothing queued). Unless checked, the bytes are peeked, copied, and only then
+// taken off the host queue (MSG_TRUNC discards without a copy), so a bad guest range
+// leaves them queued as Linux does. checked: the Sentry found the range writable
+// anonymous memory, so they are taken at once (one host call fewer per chunk, and the
+// host frees its buffers and opens its window a copy earlier); a write that fails then
+// (another guest thread unmapped the range meanwhile) loses the chunk's bytes, the
+// guest's own. Stops at EOF, when the host queue is drained (a short read), or at len.
 Napi::Value SockRecvToGuest(const Napi::CallbackInfo& info) {
   const GuestIo g(info);
+  const bool checked = info.Length() > 4 && info[4].ToBoolean().Value();
   size_t done = 0;
   while (done < g.len) {
     size_t chunk = std::min(g.len - done, sizeof g_streamBuf);
-    long n = RecvRetry(g.fd, g_streamBuf, chunk, MSG_DONTWAIT | MSG_PEEK);
+    long n = RecvRetry(g.fd, g_streamBuf, chunk, MSG_DONTWAIT | (checked ? 0 : MSG_PEEK));
     if (n < 0) {
       if (done) break;
       return R(info.Env(), n);
@@ -536,7 +541,7 @@ Napi::Value SockRecvToGuest(const Napi::CallbackInfo& info) {
     struct iovec local = {g_streamBuf, (size_t)n}, remote = {(void*)(g.addr + done), (size_t)n};
     ssize_t w = process_vm_writev(g.pid, &local, 1, &remote, 1, 0);
     if (w <= 0) return done ? Napi::Number::New(info.Env(), (double)done) : Fail(info.Env(), EFAULT);
-    RecvRetry(g.fd, nullptr, (size_t)w, MSG_DONTWAIT | MSG_TRUNC);
+    if (!checked) RecvRetry(g.fd, nullptr, (size_t)w, MSG_DONTWAIT | MSG_TRUNC);
     done += (size_t)w;
     if (w < n || (size_t)n < chunk) break;
   }

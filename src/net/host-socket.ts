@@ -26,6 +26,7 @@ import type { IpControl } from './cmsg';
 import { ifreqIoctlFor } from './ifreq';
 import { viewSourceOf } from './netns';
 import { policyOf, type NetPolicy } from './policy';
+import { MAP_ANONYMOUS, PROT_WRITE } from '../mm/vma';
 
 // ------------------------------------------------------------------ options
 
@@ -125,12 +126,27 @@ export class HostSocket extends SocketFile {
 
   connect(_t: Task, b: Buffer, nonblock: boolean): number {
     const n = hn();
+    if (b.length >= 2 && b.readUInt16LE(0) === AF_UNSPEC) {
+      // A disconnect (the host's tcp_disconnect / udp_disconnect): unconnected again.
+      const r = n.netSockConnect(this.hostFd, Buffer.from(b));
+      if (r === 0) {
+        this.connecting = false;
+        this.state = SockState.Unconnected;
+      }
+      return r;
+    }
     if (this.connecting) {
       const rev = n.netSockPoll(this.hostFd, POLLOUT);
       if (rev === 0) return this.wouldBlock(POLLOUT);
       this.connecting = false;
       const e = this.soError();
-      if (e === 0) this.state = SockState.Connected;
+      if (e === 0) {
+        this.state = SockState.Connected;
+        // The host socket, too, learns of the completion only from a connect call (its
+        // SS_CONNECTING → SS_CONNECTED); else a later connect would succeed, not EISCONN.
+        const a = this.addr(b);
+        if (typeof a !== 'number') n.netSockConnect(this.hostFd, a);
+      }
       return -e;
     }
     const a = this.addr(b);
@@ -225,7 +241,7 @@ export class HostSocket extends SocketFile {
   override readGuest(t: Task, addr: number, len: number): number | null {
     if (this.type !== SOCK_STREAM || this.closed) return null;
     if (!t.mem.inRange(addr, len)) return -E.EFAULT;
-    const r = hn().netSockRecvToGuest(this.hostFd, t.mem.asPid, addr, len);
+    const r = hn().netSockRecvToGuest(this.hostFd, t.mem.asPid, addr, len, writableAnon(t, addr, len));
     return r === -E.EAGAIN ? this.wouldBlock(POLLIN) : r;
   }
 
@@ -326,4 +342,19 @@ function parseHostCmsgs(b: Buffer): IpControl {
     off += (len + 7) & ~7;
   }
   return out;
+}
+
+/**
+ * Whether [addr, addr+len) is all writable anonymous memory (heap, stack, bss, mmap'd
+ * buffers): a write there cannot fail but by a concurrent munmap, so the host recv may
+ * consume the bytes before they are copied (netSockRecvToGuest's `checked`).
+ */
+function writableAnon(t: Task, addr: number, len: number): boolean {
+  const end = addr + len;
+  for (let p = addr; p < end;) {
+    const v = t.mm.find(p);
+    if (v === undefined || (v.prot & PROT_WRITE) === 0 || (v.flags & MAP_ANONYMOUS) === 0) return false;
+    p = v.end;
+  }
+  return true;
 }

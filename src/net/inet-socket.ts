@@ -131,6 +131,7 @@ export class InetSocket extends SocketFile {
       return -E.EADDRINUSE;
     }
     this.local = { family: this.domain, ip, port, flowinfo: 0, scope: 0 };
+    this.staleName = null;
     const list = this.table.get(port);
     if (list === undefined) this.table.set(port, [this]);
     else list.push(this);
@@ -143,7 +144,12 @@ export class InetSocket extends SocketFile {
     if (this.local !== null) return -E.EINVAL;
     if (!ipIsAny(a.ip) && !ipIsLoopback(a.ip)) return -E.EADDRNOTAVAIL;
     if (a.port !== 0 && a.port < t.kernel.unprivilegedPortStart && t.creds.euid !== 0) return -E.EACCES;
-    return this.takePort(a.ip, a.port);
+    const r = this.takePort(a.ip, a.port);
+    if (r === 0) {
+      this.addrLocked = !ipIsAny(a.ip);
+      this.portLocked = a.port !== 0;
+    }
+    return r;
   }
 
   /** An implicit bind (connect/listen/send without bind): ephemeral port, source fitting dest. */
@@ -156,6 +162,7 @@ export class InetSocket extends SocketFile {
   }
 
   protected override prepareListen(_t: Task): number {
+    this.unshut = false;
     return this.autobind(null);
   }
 
@@ -208,11 +215,7 @@ export class InetSocket extends SocketFile {
       if (this.state === SockState.Connected) return 0;
       if (this.err !== 0) return -this.takeErr();
     }
-    if (b.length >= 2 && b.readUInt16LE(0) === AF_UNSPEC && this.type !== SOCK_STREAM) {
-      this.remote = null;
-      this.peer = null;
-      return 0;
-    }
+    if (b.length >= 2 && b.readUInt16LE(0) === AF_UNSPEC) return this.disconnect();
     const a = this.decode(b, false);
     if (typeof a === 'number') return a;
     if (this.type !== SOCK_STREAM) {
@@ -225,6 +228,7 @@ export class InetSocket extends SocketFile {
     }
     if (this.state === SockState.Connected) return -E.EISCONN;
     if (this.state === SockState.Listening) return -E.EISCONN;
+    this.unshut = false;
     if (this.state === SockState.Disconnected) return this.err !== 0 ? -this.takeErr() : -E.EISCONN;
     const ip = this.route(a);
     if (typeof ip === 'number') return ip;
@@ -264,8 +268,67 @@ export class InetSocket extends SocketFile {
     return nonblock ? -E.EINPROGRESS : 0;
   }
 
+  /** bind(2) named an address / a port (Linux's SOCK_BINDADDR_LOCK / SOCK_BINDPORT_LOCK). */
+  private addrLocked = false;
+  private portLocked = false;
+  /** What getsockname shows after a disconnect gave an implicit port back (Linux keeps inet_sport). */
+  private staleName: InetAddr | null = null;
+  /** Unconnected by a disconnect: no shutdown flags (Linux's sk_shutdown 0), so poll has no POLLIN. */
+  private unshut = false;
+
+  /**
+   * connect(AF_UNSPEC), as Linux's tcp_disconnect / udp_disconnect: a connection is reset
+   * (the peer reads ECONNRESET, we get it as SO_ERROR) and the socket is unconnected, a
+   * listener stops listening (its pending connections reset), a datagram socket drops its
+   * peer; an address or port not named by bind(2) is given back.
+   */
+  private disconnect(): number {
+    this.connectPending = false;
+    if (this.type === SOCK_STREAM) {
+      const was = this.state;
+      for (const c of this.acceptQ.splice(0)) c.decRef();
+      const p = this.peer;
+      if (p !== null && p.peer === this) {
+        p.peerClosed(true);
+        p.waitQueue.notify(POLLOUT | POLLWRNORM);
+      }
+      if (was === SockState.Connected || (was === SockState.Disconnected && p !== null && !this.reset)) this.err = E.ECONNRESET;
+      this.rq.clear();
+      this.peer = null;
+      this.state = SockState.Unconnected;
+      this.rcvShut = this.sndShut = this.peerGone = this.reset = false;
+      this.urgState = 0;
+      this.unshut = true;
+      if (was === SockState.Listening) {
+        this.waitQueue.notify(0xffff);
+        return 0;
+      }
+    } else {
+      this.peer = null;
+    }
+    this.remote = null;
+    if (this.local !== null) {
+      const any = this.domain === AF_INET ? V4_ANY : V6_ANY;
+      const ip = this.addrLocked ? this.local.ip : any;
+      if (this.portLocked) {
+        this.local = { ...this.local, ip };
+      } else {
+        const port = this.type === SOCK_STREAM ? this.local.port : 0;
+        this.unbind();
+        this.local = null;
+        this.staleName = { ...this.local0(), ip, port };
+      }
+    }
+    this.waitQueue.notify(0xffff);
+    return 0;
+  }
+
+  private local0(): InetAddr {
+    return { family: this.domain, ip: this.domain === AF_INET ? V4_ANY : V6_ANY, port: 0, flowinfo: 0, scope: 0 };
+  }
+
   sockName(): Buffer {
-    const l = this.local ?? { family: this.domain, ip: this.domain === AF_INET ? V4_ANY : V6_ANY, port: 0, flowinfo: 0, scope: 0 };
+    const l = this.local ?? this.staleName ?? { family: this.domain, ip: this.domain === AF_INET ? V4_ANY : V6_ANY, port: 0, flowinfo: 0, scope: 0 };
     return encodeInet(l, this.domain);
   }
 
@@ -513,6 +576,7 @@ export class InetSocket extends SocketFile {
   override readiness(): number {
     if (this.type !== SOCK_STREAM || this.state === SockState.Listening) return super.readiness();
     let m = this.err !== 0 ? POLLERR : 0;
+    if (this.state === SockState.Unconnected && this.unshut) return m | POLLOUT | POLLWRNORM | POLLHUP;
     if (this.state !== SockState.Connected || this.reset) return m | POLLIN | POLLRDNORM | POLLRDHUP | POLLOUT | POLLWRNORM | POLLHUP;
     if (this.rcvShut) m |= POLLIN | POLLRDNORM | POLLRDHUP;
     if (this.rcvShut && this.sndShut) m |= POLLHUP;

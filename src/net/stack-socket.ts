@@ -118,7 +118,12 @@ export class StackSocket extends SocketFile {
     if (this.local !== null) return -E.EINVAL;
     if (!isAny(a.ip) && !this.stack.isLocal(a.ip) && !(this.tcp ? false : isMulticast(a.ip) || eq(a.ip, V4_BCAST))) return -E.EADDRNOTAVAIL;
     if (a.port !== 0 && a.port < t.kernel.unprivilegedPortStart && t.creds.euid !== 0) return -E.EACCES;
-    return this.doBind(a.ip, a.port);
+    const r = this.doBind(a.ip, a.port);
+    if (r === 0) {
+      this.addrLocked = !isAny(a.ip);
+      this.portLocked = a.port !== 0;
+    }
+    return r;
   }
 
   private doBind(ip: Buffer, port: number): number {
@@ -167,7 +172,7 @@ export class StackSocket extends SocketFile {
 
   sockName(): Buffer {
     if (this.tcp && this.ep!.bound) return encodeInet({ family: this.domain, ip: this.ep!.addr, port: this.ep!.port, flowinfo: 0, scope: 0 }, this.domain);
-    const l = this.local ?? { family: this.domain, ip: this.anyAddr(), port: 0, flowinfo: 0, scope: 0 };
+    const l = this.local ?? this.staleName ?? { family: this.domain, ip: this.anyAddr(), port: 0, flowinfo: 0, scope: 0 };
     return encodeInet(l, this.domain);
   }
 
@@ -196,6 +201,7 @@ export class StackSocket extends SocketFile {
   }
 
   override listen(t: Task, backlog: number): number {
+    this.unshut = false;
     if (!this.tcp) return -E.EOPNOTSUPP;
     const ep = this.ep!;
     if (ep.state !== TcpState.CLOSED && ep.state !== TcpState.LISTEN) return -E.EINVAL;
@@ -231,6 +237,7 @@ export class StackSocket extends SocketFile {
 
   connect(t: Task, b: Buffer, nonblock: boolean): number {
     if (!this.tcp) return this.connectUdp(b);
+    if (b.length >= 2 && b.readUInt16LE(0) === AF_UNSPEC) return this.disconnectTcp();
     const ep = this.ep!;
     const rerun = t.sysState !== undefined;
     if (this.connecting) {
@@ -255,6 +262,7 @@ export class StackSocket extends SocketFile {
       return e !== 0 ? -e : -E.EISCONN;
     }
     if (b.length >= 2 && b.readUInt16LE(0) === AF_UNSPEC) return 0;
+    this.unshut = false;
     const a = this.decode(b, false);
     if (typeof a === 'number') return a;
     let ip = a.ip;
@@ -272,6 +280,66 @@ export class StackSocket extends SocketFile {
     return this.waitConnect();
   }
 
+  /** bind(2) named an address / a port (Linux's SOCK_BINDADDR_LOCK / SOCK_BINDPORT_LOCK). */
+  private addrLocked = false;
+  private portLocked = false;
+  /** What getsockname shows after a disconnect gave an implicit port back (Linux keeps inet_sport). */
+  private staleName: InetAddr | null = null;
+  /** Unconnected by a disconnect: no shutdown flags (Linux's sk_shutdown 0), so poll has no POLLIN. */
+  private unshut = false;
+
+  /** A new endpoint in place of one that is done with (a stopped listener, a disconnect). */
+  private freshEndpoint(): TcpEndpoint {
+    const ep = new TcpEndpoint(this.stack, this.domain);
+    ep.notify = (ev) => this.waitQueue.notify(ev);
+    ep.onUrgent = () => sendSigurg(this);
+    ep.ino = this.inode.ino;
+    ep.uid = this.inode.uid;
+    this.ep = ep;
+    return ep;
+  }
+
+  /**
+   * connect(AF_UNSPEC), as Linux's tcp_disconnect: a synchronized connection is reset (the
+   * peer reads ECONNRESET; ours is SO_ERROR), a listener stops (its pending connections
+   * reset), and the socket is unconnected: an address or port bind(2) named stays bound.
+   */
+  private disconnectTcp(): number {
+    const ep = this.ep!;
+    const st = ep.state;
+    if (st === TcpState.CLOSED && !ep.bound) return 0;
+    const wasConn = st !== TcpState.CLOSED && st !== TcpState.LISTEN;
+    const name = { family: this.domain, ip: this.addrLocked ? Buffer.from(ep.addr) : this.anyAddr(), port: ep.port, flowinfo: 0, scope: 0 };
+    if (st === TcpState.LISTEN) ep.close();
+    else if (wasConn) ep.abort(0);
+    else ep.abortQuiet();
+    ep.notify = () => {};
+    ep.onUrgent = () => {};
+    if (st !== TcpState.LISTEN) ep.close();
+    const fresh = this.freshEndpoint();
+    if (wasConn) fresh.err = E.ECONNRESET;
+    this.connecting = false;
+    this.remote = null;
+    this.state = SockState.Unconnected;
+    this.rcvShut = this.sndShut = false;
+    this.unshut = true;
+    this.staleName = null;
+    if (this.portLocked) {
+      this.pushOptions();
+      if (fresh.bind(name.ip, name.port) < 0) this.staleName = name;
+      this.local = { ...name, ip: fresh.addr, port: fresh.port };
+    } else {
+      this.local = null;
+      if (this.addrLocked) {
+        this.pushOptions();
+        fresh.addr = Buffer.from(name.ip);
+      }
+      this.staleName = name;
+    }
+    this.waitQueue.notify(0xffff);
+    return 0;
+  }
+
   private waitConnect(): number {
     this.blockQueue = this.waitQueue;
     return -E.EAGAIN;
@@ -280,9 +348,19 @@ export class StackSocket extends SocketFile {
   private connectUdp(b: Buffer): number {
     if (b.length >= 2 && b.readUInt16LE(0) === AF_UNSPEC) {
       this.remote = null;
-      if (this.udpEp) {
-        this.udpEp.remote = null;
-        this.udpEp.rport = 0;
+      const u = this.udpEp;
+      if (u) {
+        u.remote = null;
+        u.rport = 0;
+        // As udp_disconnect: an address or port bind(2) did not name is given back.
+        if (!this.addrLocked) u.addr = this.anyAddr();
+        if (!this.portLocked) {
+          this.stack.udp.ports.unbind(u);
+          this.udpEp = null;
+          this.local = null;
+        } else if (this.local !== null) {
+          this.local = { ...this.local, ip: u.addr };
+        }
       }
       return 0;
     }
@@ -315,8 +393,7 @@ export class StackSocket extends SocketFile {
       if (how === SHUT_WR) return -E.ENOTCONN;
       // Linux: shutting down a listener closes it; accept then fails with EINVAL.
       ep.close();
-      this.ep = new TcpEndpoint(this.stack, this.domain);
-      this.ep.notify = (ev) => this.waitQueue.notify(ev);
+      this.freshEndpoint();
       this.state = SockState.Unconnected;
       this.rcvShut = true;
       this.waitQueue.notify(POLLIN | POLLOUT | POLLHUP);
@@ -534,6 +611,7 @@ export class StackSocket extends SocketFile {
     if (st === TcpState.LISTEN) return ep.acceptQ.length > 0 ? POLLIN | POLLRDNORM : 0;
     let m = 0;
     if (ep.err !== 0) m |= POLLERR;
+    if (st === TcpState.CLOSED && this.unshut) return m | POLLOUT | POLLWRNORM | POLLHUP;
     if (st === TcpState.CLOSED) return m | POLLIN | POLLRDNORM | POLLRDHUP | POLLOUT | POLLWRNORM | POLLHUP;
     const rcvShut = ep.rcvFin || ep.rdShut;
     const sndShut = ep.finQueued;

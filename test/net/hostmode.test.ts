@@ -25,7 +25,7 @@ const track = (p: Proc) => (procs.push(p), p);
 beforeAll(() => {
   if (!ok) return;
   guest = compileGuest('net_hostmode', 'dynamic', { srcDir: SRC });
-  for (const g of ['net_sockets', 'net_inet', 'net_sendcmsg', 'net_hoststream', 'net_udpgso']) compared[g] = compileGuest(g, 'dynamic', { srcDir: SRC, flags: ['-I', path.join(__dirname, '../guests')] });
+  for (const g of ['net_sockets', 'net_inet', 'net_sendcmsg', 'net_hoststream', 'net_udpgso', 'net_disconnect']) compared[g] = compileGuest(g, 'dynamic', { srcDir: SRC, flags: ['-I', path.join(__dirname, '../guests')] });
 });
 afterEach(() => {
   for (const p of procs.splice(0)) p.kill();
@@ -78,7 +78,7 @@ describe.skipIf(!ok)('network mode host', () => {
 });
 
 describe.skipIf(!ok)('network mode host: the socket suites print what Linux prints', () => {
-  for (const g of ['net_sockets', 'net_inet', 'net_sendcmsg', 'net_hoststream', 'net_udpgso']) {
+  for (const g of ['net_sockets', 'net_inet', 'net_sendcmsg', 'net_hoststream', 'net_udpgso', 'net_disconnect']) {
     it(g, async () => {
       const ns = addNetns('h');
       const sandboxed = await finish(track(hostMode(ns, [compared[g]])));
