@@ -522,9 +522,9 @@ long RecvRetry(int fd, void* buf, size_t len, int flags) {
 // (EAGAIN: nothing queued). Unless checked, the bytes are peeked, copied, and only then
 // taken off the host queue (MSG_TRUNC discards without a copy), so a bad guest range
 // leaves them queued as Linux does. checked: the Sentry found the range writable
-// anonymous memory, so they are taken at once (one host call fewer per chunk, and the
+// private memory, so they are taken at once (one host call fewer per chunk, and the
 // host frees its buffers and opens its window a copy earlier); a write that fails then
-// (another guest thread unmapped the range meanwhile) loses the chunk's bytes, the
+// (a concurrent munmap, a private file page past EOF) loses the chunk's bytes, the
 // guest's own. Stops at EOF, when the host queue is drained (a short read), or at len.
 Napi::Value SockRecvToGuest(const Napi::CallbackInfo& info) {
   const GuestIo g(info);

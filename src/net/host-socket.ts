@@ -26,7 +26,7 @@ import type { IpControl } from './cmsg';
 import { ifreqIoctlFor } from './ifreq';
 import { viewSourceOf } from './netns';
 import { policyOf, type NetPolicy } from './policy';
-import { MAP_ANONYMOUS, PROT_WRITE } from '../mm/vma';
+import { MAP_PRIVATE, MAP_TYPE, PROT_WRITE } from '../mm/vma';
 
 // ------------------------------------------------------------------ options
 
@@ -241,7 +241,7 @@ export class HostSocket extends SocketFile {
   override readGuest(t: Task, addr: number, len: number): number | null {
     if (this.type !== SOCK_STREAM || this.closed) return null;
     if (!t.mem.inRange(addr, len)) return -E.EFAULT;
-    const r = hn().netSockRecvToGuest(this.hostFd, t.mem.asPid, addr, len, writableAnon(t, addr, len));
+    const r = hn().netSockRecvToGuest(this.hostFd, t.mem.asPid, addr, len, writablePrivate(t, addr, len));
     return r === -E.EAGAIN ? this.wouldBlock(POLLIN) : r;
   }
 
@@ -345,15 +345,17 @@ function parseHostCmsgs(b: Buffer): IpControl {
 }
 
 /**
- * Whether [addr, addr+len) is all writable anonymous memory (heap, stack, bss, mmap'd
- * buffers): a write there cannot fail but by a concurrent munmap, so the host recv may
- * consume the bytes before they are copied (netSockRecvToGuest's `checked`).
+ * Whether [addr, addr+len) is all writable private memory (heap, stack, .data/.bss,
+ * mmap'd buffers): a write there fails only by a concurrent munmap or a private file
+ * mapping's page past the file's end, so the host recv may consume the bytes before they
+ * are copied (netSockRecvToGuest's `checked`; in those two cases the call still says
+ * EFAULT, but the chunk's bytes are gone where Linux would keep them).
  */
-function writableAnon(t: Task, addr: number, len: number): boolean {
+function writablePrivate(t: Task, addr: number, len: number): boolean {
   const end = addr + len;
   for (let p = addr; p < end;) {
     const v = t.mm.find(p);
-    if (v === undefined || (v.prot & PROT_WRITE) === 0 || (v.flags & MAP_ANONYMOUS) === 0) return false;
+    if (v === undefined || (v.prot & PROT_WRITE) === 0 || (v.flags & MAP_TYPE) !== MAP_PRIVATE) return false;
     p = v.end;
   }
   return true;
