@@ -388,6 +388,8 @@ const PEERS = [
     runsc: true,
     extra: [],
     wrap(argv, row) {
+      // row.runscWrap: the row's own runsc command line (the veth row's bundle in its netns).
+      if (row?.runscWrap) return pin(row.runscWrap(plat, argv));
       const mounts = row?.mounts?.() ?? [];
       const base = row?.runscNet ? RUNSC_BASE.map((a) => (a === '--network=none' ? `--network=${row.runscNet}` : a)).filter((a) => row.runscNet !== 'sandbox' || a !== '--rootless') : RUNSC_BASE;
       if (row?.runscNet === 'sandbox' && !this.extra.includes('--ignore-cgroups')) base.push('--ignore-cgroups'); // not rootless: no cgroup v1 set-up
