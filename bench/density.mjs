@@ -5,6 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { scratchStdio } from './scratch-stdio.mjs';
 import { createRequire } from 'node:module';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -20,7 +21,7 @@ function pss(pid) {
 
 /** PSS of a whole idle sandbox: the command's process tree once it has settled. */
 async function idlePss(argv, env) {
-  const child = spawn(argv[0], argv.slice(1), { env, stdio: 'ignore', detached: true });
+  const child = spawn(argv[0], argv.slice(1), { env, stdio: [scratchStdio(), scratchStdio(), scratchStdio()], detached: true });
   try {
     let last = -1;
     for (let i = 0; i < 60; i++) { // settled: the same process count twice, 250 ms apart
@@ -51,7 +52,7 @@ function treeCpuMs(pid) {
 
 function wallMs(argv, env) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+  const r = spawnSync(argv[0], argv.slice(1), { env, stdio: [scratchStdio(), 'pipe', 'pipe'], timeout: 60_000 });
   if (r.status !== 0) return null;
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }

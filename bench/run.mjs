@@ -26,6 +26,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { scratchStdio } from './scratch-stdio.mjs';
 import { fileURLToPath } from 'node:url';
 import { netRows } from './net.mjs';
 import { measureDocker, stopDocker } from './docker.mjs';
@@ -425,7 +426,7 @@ function which(cmd) {
 
 function run(argv, timeoutMs = 120_000) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(argv[0], argv.slice(1), { env: ENV, encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(argv[0], argv.slice(1), { env: ENV, encoding: 'utf8', timeout: timeoutMs, stdio: [scratchStdio(), 'pipe', 'pipe'] });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   return { ...r, ms };
 }
