@@ -4,9 +4,21 @@
  * hands a request over needs neither the Sentry's code nor its code cache (loading the
  * bundle cost more than a cold `run`'s own start-up, so `run --via` was the slower one).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseRunArgs, UsageError } from './args';
 import { viaMain } from '../server/client';
+import { IMAGE_FILE } from '../snapshot/format';
+
+/** The image file's identity (`SIZE:MTIME:INO`), or '': a template restored ahead is used only while the file is the same. */
+export function imageStamp(dir: string): string {
+  try {
+    const st = fs.statSync(path.join(dir, IMAGE_FILE));
+    return `${st.size}:${st.mtimeMs}:${st.ino}`;
+  } catch {
+    return '';
+  }
+}
 
 /** True when argv (after `restore`) is this command's, not the OCI runtime's `restore ID`. */
 export function isPlainRestore(args: string[]): boolean {
@@ -31,7 +43,11 @@ export function viaCommand(argv: string[], lenient = false): boolean {
     // The image path absolute: a worker in its own user namespace may not enter our directory.
     const rest = argv.slice(1).filter((_, i) => i + 1 !== v && !(argv[v] === '--via' && i + 1 === v + 1))
       .map((a, i, all) => (all[i - 1] === '--image-path' && a !== '' ? path.resolve(a) : a.startsWith('--image-path=') && a.length > 13 ? `--image-path=${path.resolve(a.slice(13))}` : a));
-    viaMain(via, rest, 'restore');
+    // The image's identity as we see it: a template worker serves it only while it is the one it read.
+    const i = rest.indexOf('--image-path');
+    const dir = i >= 0 ? rest[i + 1] : rest.find((a) => a.startsWith('--image-path='))?.slice(13);
+    const stamp = dir ? imageStamp(dir) : '';
+    viaMain(via, rest, 'restore', stamp === '' ? undefined : stamp);
     return true;
   }
   if (argv[0] !== 'run') return false;
