@@ -5,12 +5,12 @@
  * stopped, `state NEW` says running with the restoring Sentry's host pid, `kill` ends it
  * through the control socket, and `delete` leaves no process and no state behind. In the
  * foreground, restore prints the rest and removes the container itself. Bad requests are
- * one line each, and make no state directory.
+ * one line each, and make no state directory. Driven through the entry engines call.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alive, cli, descendants, makeBundle, processesWith, staticBusybox, tmp, waitFor, type Cli } from '../oci/helpers';
+import { RUNTIME, alive, cli, descendants, makeBundle, processesWith, staticBusybox, tmp, waitFor, type Cli } from '../oci/helpers';
 import { hasStackTrace } from '../helpers/run';
 
 const N = 100;
@@ -57,7 +57,8 @@ async function checkpointed(id: string): Promise<{ first: string; image: string 
 describe.skipIf(!hasBusybox)('OCI restore', () => {
   beforeAll(async () => {
     dir = tmp('restore');
-    t = cli(path.join(dir, 'state'));
+    // The entry engines call (the native one, which serves state/kill/delete itself, where built).
+    t = cli(path.join(dir, 'state'), RUNTIME);
     bundle = await makeBundle(path.join(dir, 'bundle'), (c) => {
       c.process.args = ['/bin/sh', '-c', COUNT];
       c.root.readonly = false;
