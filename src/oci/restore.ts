@@ -36,7 +36,7 @@ import { hostPoller } from '../waiter/host-poller';
 import { createPlatform, type PlatformName } from '../platform/select';
 import { readImage, restoreSandbox, restoreUpper, SnapshotError, IMAGE_FILE, type ImageMeta } from '../snapshot/index';
 import { fail } from './errors';
-import { StateDir, OCI_VERSION, procStart, type SavedState } from './state';
+import { StateDir, OCI_VERSION, procStart } from './state';
 import { parseFlags, oneId, type Globals, type OptSpec } from './flags';
 import { loadBundle } from './bundle';
 import { containerNetns } from './create';
@@ -146,11 +146,10 @@ export async function cmdRestore(g: Globals, args: string[]): Promise<number> {
   let child: ReturnType<typeof spawn> | null = null;
   try {
     st.lock();
-    const state: SavedState = {
-      ociVersion: OCI_VERSION, id, pid: 0, pidStart: '', status: 'creating', bundle: bundle.dir, rootfs: bundle.rootfs,
-      created: new Date().toISOString(), owner: '', annotations: bundle.config.annotations ?? undefined,
-    };
-    st.write(state);
+    // `creating` until the restoring Sentry records its pid and `running`.
+    const annotations = bundle.config.annotations ?? undefined;
+    const created = new Date().toISOString();
+    st.write({ ociVersion: OCI_VERSION, id, pid: 0, pidStart: '', status: 'creating', bundle: bundle.dir, rootfs: bundle.rootfs, created, owner: '', annotations });
     const nullFds = nullStdio(false);
     const init: RestoreInit = { id, root: g.root, image, syncFd: 3, platform, logPath: g.log, debug: g.debug, nullFds };
     fs.writeFileSync(path.join(st.dir, RESTORE_FILE), JSON.stringify(init));
@@ -335,14 +334,12 @@ function handle(s: Sentry, c: ServerConn, msg: Record<string, unknown>, fds: num
       c.send({ ok: true, status: 'running' });
       return false;
     case 'kill': {
+      // As a container's Sentry: pid 1, or with --all every process; 0 only asks.
       const sig = Number(msg.signal);
-      if (!(sig >= 0 && sig < 65)) {
-        c.send({ ok: false, error: `invalid signal ${msg.signal}` });
-        return false;
-      }
-      c.send({ ok: true });
-      const targets = msg.all ? [...k.threadGroups.values()] : s.init ? [s.init] : [];
-      if (sig !== 0) for (const tg of targets) sendToGroup(s, tg, { signo: sig, code: 0, pid: 0, uid: 0, force: true });
+      const valid = sig >= 0 && sig < 65;
+      c.send(valid ? { ok: true } : { ok: false, error: `invalid signal ${msg.signal}` });
+      const targets = !valid || sig === 0 ? [] : msg.all ? [...k.threadGroups.values()] : s.init ? [s.init] : [];
+      for (const tg of targets) sendToGroup(s, tg, { signo: sig, code: 0, pid: 0, uid: 0, force: true });
       return false;
     }
     case 'ps': {
