@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { parseRunArgs, UsageError, type RunOptions } from './args';
 import { printSyscallTable } from './syscall-table';
 import { CI_HELP } from '../policy/help';
+import { isPlainRestore, viaCommand } from './via';
 
 const VERSION = '0.1.0';
 
@@ -84,16 +85,8 @@ function isOci(argv: string[]): boolean {
 
 export function main(argv: string[]): void {
   if (argv[0] === 'restore' && isPlainRestore(argv.slice(1))) {
-    const v = argv.findIndex((a) => a === '--via' || a.startsWith('--via='));
-    if (v > 0) {
-      // `restore --via SOCKET --image-path DIR`: resumed in a ready Sentry of a warm pool.
-      const via = argv[v] === '--via' ? argv[v + 1] : argv[v].slice('--via='.length);
-      // The image path absolute: a worker in its own user namespace may not enter our directory.
-      const rest = argv.slice(1).filter((_, i) => i + 1 !== v && !(argv[v] === '--via' && i + 1 === v + 1))
-        .map((a, i, all) => (all[i - 1] === '--image-path' && a !== '' ? path.resolve(a) : a.startsWith('--image-path=') && a.length > 13 ? `--image-path=${path.resolve(a.slice(13))}` : a));
-      (require('../server/index') as typeof import('../server/index')).viaMain(via, rest, 'restore');
-      return;
-    }
+    // `restore --via SOCKET --image-path DIR`: resumed in a ready Sentry of a warm pool.
+    if (viaCommand(argv)) return;
     // `restore --image-path DIR` (no container id): a checkpointed `run` (src/snapshot).
     try {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -162,17 +155,6 @@ export function main(argv: string[]): void {
 
 export type { RunOptions };
 
-/** True when argv (after `restore`) is this command's, not the OCI runtime's `restore ID`. */
-export function isPlainRestore(args: string[]): boolean {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === '--image-path' || a === '--via') i++;
-    else if (!a.startsWith('--image-path=') && !a.startsWith('--via=') && a !== '--debug' && a !== '--strace') return false;
-  }
-  return args.some((a) => a === '--image-path' || a.startsWith('--image-path='));
-}
-
-
 /**
  * The warm pool (src/server): `serve`, its workers (`__pool-worker SOCKET`, each runs
  * one `run` as below), and `run --via`. False when `run` has no --via after all.
@@ -200,13 +182,7 @@ function serverCommand(argv: string[]): boolean {
     (require('./pool-worker') as typeof import('./pool-worker')).poolWorker(argv.slice(1));
     return true;
   }
-  const opts = parseRunArgs(argv.slice(1)); // bad flags fail here, as in a cold run
-  if (opts.via === null) return false;
-  // The request without --via (before the program): a worker started for it has it on its command line.
-  const flagsEnd = argv.length - 1 - opts.args.length;
-  const rest = argv.slice(1, flagsEnd).filter((a, i, all) => a !== '--via' && !a.startsWith('--via=') && all[i - 1] !== '--via');
-  server.viaMain(opts.via, [...rest, ...argv.slice(flagsEnd)]);
-  return true;
+  return viaCommand(argv);
 }
 
 /** Loads what `run` needs, so the bundle's code cache (scripts/bundle.mjs) covers it. */

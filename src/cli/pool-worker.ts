@@ -46,18 +46,25 @@ export function poolWorker(argv: string[]): void {
     }
   };
   const build = () => (template !== undefined ? prerestoreTemplate(template) : prebuild());
+  // The template's file was replaced since this worker read it (the client's stamp says so).
+  let stale = false;
   poolWorkerMain(socket, {
     warm: () => void build(),
     rewarm: build,
+    stale: () => stale,
     canContinue: keepsSandboxes,
     // Started by the native front in its own user namespace (serve's default): only what
     // the old path would serve alike; the rest goes to a worker on the old path.
-    needsHost: (args, cmd) => {
+    needsHost: (args, cmd, stamp) => {
+      // A template whose file changed is not served from what was read at start: the
+      // request goes to a worker that reads the file now, and this one ends (its
+      // replacement reads the new image). An unlaunched worker sees the change itself.
+      if (cmd === 'restore' && template !== undefined && namesTemplate(args) && !namesTemplate(args, stamp)) stale = launchedInOwnUserNs();
       if (!launchedInOwnUserNs()) return false;
       // Started for one request: that one (the front judged it), and no other.
       if (forRequest !== null) return cmd !== forRequest.cmd || args.length !== forRequest.argv.length || args.some((a, i) => a !== forRequest.argv[i]);
       // An image read by name, as the invoking user (but the template the front opened).
-      if (cmd === 'restore') return !(template !== undefined && namesTemplate(args));
+      if (cmd === 'restore') return !(template !== undefined && namesTemplate(args, stamp));
       try {
         return !fitsLaunchedWorker(parseRunArgs(args));
       } catch {

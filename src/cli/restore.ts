@@ -7,18 +7,8 @@ import { parseRunArgs, UsageError } from './args';
 import { readImage, SnapshotError, type ImageMeta } from '../snapshot/index';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { IMAGE_FILE } from '../snapshot/index';
+import { imageStamp as stampOf } from './via';
 import { keepsSandboxes, prerestoreSandbox, runSandbox, takePrerestored } from './run';
-
-/** The image file's identity: a template restored ahead is used only while the file is the same. */
-function stampOf(dir: string): string {
-  try {
-    const st = fs.statSync(path.join(dir, IMAGE_FILE));
-    return `${st.size}:${st.mtimeMs}:${st.ino}`;
-  } catch {
-    return '';
-  }
-}
 
 /**
  * The template image as read at the worker's start: a reusing worker restores it again
@@ -66,12 +56,13 @@ export function servesTemplate(args: string[]): boolean {
   return namesTemplate(args) && keepsSandboxes();
 }
 
-/** Whether `restore ARGS` names the template this worker read. */
-export function namesTemplate(args: string[]): boolean {
+/** Whether `restore ARGS` names the template this worker read (and, given the client's stamp of its file, that file is still it). */
+export function namesTemplate(args: string[], stamp?: string): boolean {
   const i = args.indexOf('--image-path');
   const dir = i >= 0 ? args[i + 1] : args.find((a) => a.startsWith('--image-path='))?.slice('--image-path='.length);
-  return held !== null && dir !== undefined && path.resolve(dir) === held.dir;
+  return held !== null && dir !== undefined && path.resolve(dir) === held.dir && (stamp === undefined || stamp === held.stamp);
 }
+
 
 /**
  * The image's `run` flags, checked as the command line's would be. An image is trusted as a

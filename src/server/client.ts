@@ -22,6 +22,8 @@ export interface ViaOptions {
   cmd?: 'run' | 'restore';
   /** Profiling (phases.ts): false when the caller writes the notes itself, later. */
   flushPhases?: boolean;
+  /** `restore`: the image file's identity now (protocol.ts RunRequest.imageStamp). */
+  imageStamp?: string;
   /** Host fds for flags that take one (protocol.ts FD_FLAGS: `--api-fd`, `--report`, `--summary`), handed over with stdio. */
   fds?: Record<string, number>;
 }
@@ -122,6 +124,7 @@ export function startVia(socketPath: string, argv: string[], opts: ViaOptions = 
     env: opts.env ?? (Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)) as Record<string, string>),
     cwd: opts.cwd ?? process.cwd(),
     ...(opts.fds ? { fdFlags: Object.keys(opts.fds) } : {}),
+    ...(opts.imageStamp !== undefined ? { imageStamp: opts.imageStamp } : {}),
   };
   const stdio: number[] = [...(opts.stdio ?? [0, 1, 2]), ...Object.values(opts.fds ?? {})];
   phase('client.start');
@@ -253,9 +256,9 @@ export function runVia(socketPath: string, argv: string[], opts: ViaOptions = {}
 }
 
 /** `tssandbox run --via PATH …`: exits with the guest's status; signals go to the guest. */
-export function viaMain(socketPath: string, argv: string[], cmd: 'run' | 'restore' = 'run'): void {
+export function viaMain(socketPath: string, argv: string[], cmd: 'run' | 'restore' = 'run', imageStamp?: string): void {
   keepSpares = false;
-  const r = startVia(socketPath, argv, { cmd });
+  const r = startVia(socketPath, argv, { cmd, imageStamp });
   for (const s of FORWARDED_SIGNALS) process.on(s, () => r.kill(s));
   r.exited.then((code) => process.exit(code), (e: Error) => {
     process.stderr.write(`tssandbox: ${e.message}\n`);

@@ -42,6 +42,12 @@ export function serverNative(): ServerNative {
 export interface RunRequest {
   /** `run` (default) or `restore` (a checkpoint image, src/snapshot). */
   cmd?: 'run' | 'restore';
+  /**
+   * `restore`: the image file's identity as the client sees it now (`SIZE:MTIME:INO`), so
+   * a template worker, which may not stat its path, knows a replaced image from the one it
+   * holds (README.md: a template is served only while it is the file's image).
+   */
+  imageStamp?: string;
   /** The arguments after the command (for `run`: flags, program, its arguments). */
   argv: string[];
   /** The client's environment (the guest's, unless --clear-env). */

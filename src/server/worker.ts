@@ -42,7 +42,9 @@ export interface WorkerHooks {
    * privileges, or host paths of the invoking user): it is refused before anything is
    * built, and the server hands it a worker on the old path. Called before every request.
    */
-  needsHost?(argv: string[], cmd: 'run' | 'restore'): boolean;
+  needsHost?(argv: string[], cmd: 'run' | 'restore', imageStamp?: string): boolean;
+  /** After a request refused as needing the host: true if this worker is stale (its template's file was replaced) and ends. */
+  stale?(): boolean;
   /** Reuse: builds the next sandbox ahead, after one ended; false if it cannot (the worker then ends). */
   rewarm(): boolean;
   /** Reuse: false once this process cannot build another sandbox (it ran one of another shape). */
@@ -118,6 +120,7 @@ function readRequest(cfd: number): { req: RunRequest; fds: number[] } {
   const extra = req.fdFlags ?? [];
   if (!Array.isArray(extra) || extra.some((f) => !Object.hasOwn(FD_FLAGS, f)) || new Set(extra).size !== extra.length) die('malformed request');
   if (req.token !== undefined && (typeof req.token !== 'string' || !TOKEN_RE.test(req.token))) die('malformed request');
+  if (req.imageStamp !== undefined && (typeof req.imageStamp !== 'string' || req.imageStamp.length > 100)) die('malformed request');
   if (fds.length !== 3 + extra.length) die(`the request carried ${fds.length} fds, not ${3 + extra.length}`);
   return { req, fds };
 }
@@ -201,12 +204,14 @@ export function poolWorkerMain(socketPath: string, hooks: WorkerHooks, reuse = 1
     const cmd = req.cmd ?? 'run';
     // The request's token names it to the server (serve.ts): its client's connection there.
     const tok = req.token !== undefined ? ` ${req.token}` : '';
-    if (hooks.needsHost?.(req.argv, cmd)) {
-      // Nothing of it was built or taken: this worker stays ready for another request.
+    if (hooks.needsHost?.(req.argv, cmd, req.imageStamp)) {
+      // Nothing of it was built or taken: this worker stays ready for another request,
+      // unless what it holds is stale (the pool then starts one that reads the file anew).
       for (const fd of fds) fs.closeSync(fd);
       n.ociSend(cfd, new Uint8Array([NAK]), 1, null, 0);
       fs.closeSync(cfd);
       fs.writeSync(CONTROL_FD, `refused host${tok}\n`);
+      if (hooks.stale?.()) process.exit(0);
       return next();
     }
     const last = served + 1 >= reuse;

@@ -12,6 +12,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as buffer from 'buffer';
 import * as zlib from 'node:zlib';
 import { launchedFile } from '../platform/launched-files';
 
@@ -78,7 +79,8 @@ export function openImageForWrite(dir: string): number {
 }
 
 export function writeImage(fd: number, meta: object, payload: PayloadWriter): { bytes: number } {
-  const m = Buffer.from(JSON.stringify(meta, replacer), 'utf8');
+  // The payload's size: the restorer inflates it into one buffer of that size (readImage).
+  const m = Buffer.from(JSON.stringify({ ...meta, payloadBytes: payload.length }, replacer), 'utf8');
   const z = zlib.deflateSync(payload.bytes(), { level: 1 });
   const head = Buffer.alloc(HEAD);
   MAGIC.copy(head, 0);
@@ -137,7 +139,12 @@ export function readImage(dir: string): { meta: unknown; payload: Buffer; stamp:
   let meta: unknown, payload: Buffer;
   try {
     meta = JSON.parse(m.toString('utf8'), reviver);
-    payload = zlib.inflateSync(z);
+    // Into one buffer of the size the writer recorded: in zlib's default chunks, gathering
+    // them again (a second copy of every byte) cost as much as inflating them.
+    const want = (meta as { payloadBytes?: unknown } | null)?.payloadBytes;
+    const sized = typeof want === 'number' && Number.isSafeInteger(want) && want >= 0 && want < buffer.constants.MAX_LENGTH - 64;
+    payload = zlib.inflateSync(z, sized ? { chunkSize: Math.max(64, want + 64) } : {});
+    if (sized && payload.length !== want) throw new SnapshotError('size');
   } catch {
     throw new SnapshotError(`${file}: image corrupted (undecodable)`);
   }

@@ -102,8 +102,9 @@ describe('run --via: the same as a cold run', () => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
     await until('the guest to start', () => out.includes('started'));
+    // "started" comes before the exec of sleep: the worker is found by its guest's mapping of sleep once it is there.
+    await until('its worker to run sleep', () => workerRunningSleep(s.workers()) !== undefined);
     const busy = workerRunningSleep(s.workers());
-    expect(busy).toBeDefined();
     const tree = [busy!, ...descendants(busy!)];
     child.kill('SIGKILL');
     await until('its sandbox\'s processes to end', () => tree.every((p) => !alive(p)));

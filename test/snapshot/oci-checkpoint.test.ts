@@ -137,7 +137,7 @@ describe.skipIf(!hasBusybox)('OCI checkpoint', () => {
       [['checkpoint', 'no-such'], /^tssandbox: container "no-such" does not exist\n$/, 1],
       [['checkpoint'], /^tssandbox: checkpoint: a container id is required\n$/, 2],
       [['checkpoint', '--pre-dump', 'x'], /^tssandbox: checkpoint --pre-dump is not supported .*\n$/, 1],
-      [['restore', '--image-path', dir, 'some-id'], /^tssandbox: restore of an OCI container is not supported yet .*\n$/, 1],
+      [['restore', '--image-path', dir, 'some-id'], /^tssandbox: restore: --image-path .*: no checkpoint image there\n$/, 1],
     ] as Array<[string[], RegExp, number]>) {
       const r = await t.run(args);
       expect(r.stderr, args.join(' ')).toMatch(re);
