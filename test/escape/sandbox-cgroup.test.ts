@@ -20,33 +20,12 @@ import { BASE_ENV, hasStackTrace, spawnCollect } from '../helpers/run';
 import { FRONT } from '../helpers/paths';
 import { compileGuest } from '../helpers/build';
 import { stdoutShows, stubsOf, descendantsOf, commOf, startReady, until, type Started } from './stubs';
+import { cgroupOf, exited, gone, hostMemory, leaves, members, MiB, v1 } from './cgroups';
 
 const isRoot = process.getuid?.() === 0;
 const userNs = spawnSync('unshare', ['--user', '--map-root-user', 'true'], { stdio: 'ignore' }).status === 0;
-/** The v1 directory of controller ctrl a host process is in, or null. */
-function cgroupOf(ctrl: 'memory' | 'pids', pid: number | 'self'): string | null {
-  try {
-    for (const line of fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')) {
-      const [, ctrls, p] = line.split(':');
-      if (p !== undefined && ctrls.split(',').includes(ctrl)) return `/sys/fs/cgroup/${ctrl}${p === '/' ? '' : p}`;
-    }
-  } catch {
-    // gone
-  }
-  return null;
-}
-const v1 = fs.existsSync(`${cgroupOf('memory', 'self')}/memory.limit_in_bytes`) && fs.existsSync(`${cgroupOf('pids', 'self')}/cgroup.procs`);
 const launched = isRoot && userNs && fs.existsSync(FRONT) && process.env.TSSANDBOX_USERNS !== 'off';
 const ENV = { ...BASE_ENV, TSSANDBOX_NODE: process.execPath };
-const MiB = 1 << 20;
-/** The front's memory limit for a guest limit (launch_cgroup.h HostMemoryLimit). */
-const hostMemory = (limit: number): number => Math.max(limit, MiB) + Math.max(Math.floor(limit / 4), 32 * MiB) + 128 * MiB;
-const leaves = (pid: number): { mem: string; pids: string } => ({
-  mem: `${cgroupOf('memory', 'self')}/tssandbox-${pid}`,
-  pids: `${cgroupOf('pids', 'self')}/tssandbox-${pid}`,
-});
-const members = (dir: string): number[] => fs.readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
-
 const children: ChildProcess[] = [];
 afterAll(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -54,16 +33,6 @@ afterAll(() => {
 
 /** `tssandbox run FLAGS sh -c SCRIPT` through the front; resolves once it printed `ready`. */
 const start = (flags: string[], script: string): Promise<Started> => startReady([FRONT, 'run', ...flags, '/bin/sh', '-c', script], ENV, children);
-
-function exited(c: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve({ code: c.exitCode, signal: c.signalCode });
-  return new Promise((r) => c.on('exit', (code, signal) => r({ code, signal })));
-}
-
-const gone = (pid: number) => async (): Promise<void> => {
-  const { mem, pids } = leaves(pid);
-  await until(`${mem} and ${pids} removed`, () => !fs.existsSync(mem) && !fs.existsSync(pids));
-};
 
 describe.skipIf(!launched || !v1)('the sandbox\'s host cgroup: the Sentry, the Gofer and the stubs under the front\'s limits', () => {
   it('all of the sandbox inside, limited by the front, nothing of it the Sentry\'s; the reaper outside; removed after', async () => {
