@@ -5,7 +5,8 @@
  */
 import * as fs from 'fs';
 import type { ChildProcess } from 'child_process';
-import { until } from './stubs';
+import { expect } from 'vitest';
+import { commOf, descendantsOf, stubsOf, until } from './stubs';
 
 /** The v1 directory of controller ctrl a host process is in, or null. */
 export function cgroupOf(ctrl: 'memory' | 'pids', pid: number | 'self'): string | null {
@@ -45,3 +46,25 @@ export const gone = (pid: number) => async (): Promise<void> => {
   const { mem, pids } = leaves(pid);
   await until(`${mem} and ${pids} removed`, () => !fs.existsSync(mem) && !fs.existsSync(pids));
 };
+
+/**
+ * Checks the sandbox whose Sentry is pid is all in its leaves (the Sentry, its one gofer,
+ * its stubs) and its reaper outside; returns the leaves and the reaper.
+ */
+export function expectAllInside(pid: number): { mem: string; pids: string; reaper: number } {
+  const { mem, pids } = leaves(pid);
+  const stubs = stubsOf(pid);
+  expect(stubs.length).toBeGreaterThan(0);
+  const gofer = descendantsOf(pid).filter((p) => commOf(p) === 'tssandbox-gofer');
+  expect(gofer).toHaveLength(1);
+  for (const p of [pid, ...gofer, ...stubs]) {
+    expect(cgroupOf('memory', p), `pid ${p}`).toBe(mem);
+    expect(cgroupOf('pids', p), `pid ${p}`).toBe(pids);
+  }
+  // The reaper outside, so it outlives what it removes.
+  const reaper = descendantsOf(pid).filter((p) => commOf(p) === 'tss-cg-reaper');
+  expect(reaper).toHaveLength(1);
+  expect(cgroupOf('memory', reaper[0])).toBe(cgroupOf('memory', 'self'));
+  expect(cgroupOf('pids', reaper[0])).toBe(cgroupOf('pids', 'self'));
+  return { mem, pids, reaper: reaper[0] };
+}

@@ -11,8 +11,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { BASE_ENV, hasStackTrace, spawnCollect } from '../helpers/run';
 import { FRONT } from '../helpers/paths';
-import { stdoutShows, stubsOf, descendantsOf, commOf, startReady, type Started } from './stubs';
-import { cgroupOf, exited, gone, hostMemory, leaves, MiB, v1 } from './cgroups';
+import { stdoutShows, startReady, type Started } from './stubs';
+import { expectAllInside, exited, gone, hostMemory, leaves, MiB, v1 } from './cgroups';
 
 const isRoot = process.getuid?.() === 0;
 const userNs = spawnSync('unshare', ['--user', '--map-root-user', 'true'], { stdio: 'ignore' }).status === 0;
@@ -58,18 +58,7 @@ describe.skipIf(!launched || !v1)('a restored sandbox gets the host cgroup and l
     c.stdin!.write('again\n');
     await stdoutShows(c, 'resumed again', 60_000);
     const pid = c.pid!;
-    const { mem, pids } = leaves(pid);
-    const stubs = stubsOf(pid);
-    expect(stubs.length).toBeGreaterThan(0);
-    const gofer = descendantsOf(pid).filter((p) => commOf(p) === 'tssandbox-gofer');
-    expect(gofer).toHaveLength(1);
-    for (const p of [pid, ...gofer, ...stubs]) {
-      expect(cgroupOf('memory', p), `pid ${p}`).toBe(mem);
-      expect(cgroupOf('pids', p), `pid ${p}`).toBe(pids);
-    }
-    const reaper = descendantsOf(pid).filter((p) => commOf(p) === 'tss-cg-reaper');
-    expect(reaper).toHaveLength(1);
-    expect(cgroupOf('memory', reaper[0])).toBe(cgroupOf('memory', 'self'));
+    const { mem, pids } = expectAllInside(pid);
     expect(Number(fs.readFileSync(`${mem}/memory.limit_in_bytes`, 'utf8'))).toBe(hostMemory(256 * MiB));
     expect(fs.readFileSync(`${pids}/pids.max`, 'utf8').trim()).toBe(String(2 * 100 + 64));
     for (const f of [mem, `${mem}/cgroup.procs`, `${mem}/memory.limit_in_bytes`, pids, `${pids}/pids.max`]) expect(fs.statSync(f).uid, f).toBe(0);

@@ -19,8 +19,8 @@ import * as path from 'path';
 import { BASE_ENV, hasStackTrace, spawnCollect } from '../helpers/run';
 import { FRONT } from '../helpers/paths';
 import { compileGuest } from '../helpers/build';
-import { stdoutShows, stubsOf, descendantsOf, commOf, startReady, until, type Started } from './stubs';
-import { cgroupOf, exited, gone, hostMemory, leaves, members, MiB, v1 } from './cgroups';
+import { stdoutShows, stubsOf, startReady, until, type Started } from './stubs';
+import { cgroupOf, expectAllInside, exited, gone, hostMemory, leaves, members, MiB, v1 } from './cgroups';
 
 const isRoot = process.getuid?.() === 0;
 const userNs = spawnSync('unshare', ['--user', '--map-root-user', 'true'], { stdio: 'ignore' }).status === 0;
@@ -38,24 +38,12 @@ describe.skipIf(!launched || !v1)('the sandbox\'s host cgroup: the Sentry, the G
   it('all of the sandbox inside, limited by the front, nothing of it the Sentry\'s; the reaper outside; removed after', async () => {
     const c = await start(['--memory', '256m', '--pids-limit', '100'], 'python3 -c "b = bytearray(96 << 20); print(\'ready\', flush=True); input()"');
     const pid = c.pid!;
-    const { mem, pids } = leaves(pid);
+    const { mem, pids, reaper } = expectAllInside(pid);
     const stubs = stubsOf(pid);
-    expect(stubs.length).toBeGreaterThan(0);
-    const gofer = descendantsOf(pid).filter((p) => commOf(p) === 'tssandbox-gofer');
-    expect(gofer).toHaveLength(1);
-    for (const p of [pid, ...gofer, ...stubs]) {
-      expect(cgroupOf('memory', p)).toBe(mem);
-      expect(cgroupOf('pids', p)).toBe(pids);
-    }
-    // The reaper outside, so it outlives what it removes.
-    const reaper = descendantsOf(pid).filter((p) => commOf(p) === 'tss-cg-reaper');
-    expect(reaper).toHaveLength(1);
-    expect(cgroupOf('memory', reaper[0])).toBe(cgroupOf('memory', 'self'));
-    expect(cgroupOf('pids', reaper[0])).toBe(cgroupOf('pids', 'self'));
-    const st = fs.readFileSync(`/proc/${reaper[0]}/status`, 'utf8');
+    const st = fs.readFileSync(`/proc/${reaper}/status`, 'utf8');
     expect(/^NoNewPrivs:\s+1$/m.test(st) && /^Seccomp:\s+2$/m.test(st), st).toBe(true);
     expect(/^CapEff:\s+0*2$/m.test(st), st).toBe(true); // CAP_DAC_OVERRIDE alone: the v1 root is 0555
-    expect(fs.readdirSync(`/proc/${reaper[0]}/fd`).sort()).toEqual(['0', '1', '2', '3']);
+    expect(fs.readdirSync(`/proc/${reaper}/fd`).sort()).toEqual(['0', '1', '2', '3']);
     // The front's limits: the guest's, the backstop above it, the Sentry's reserve; tasks
     // twice the guest's (systrap's address spaces) and the Sentry's.
     expect(Number(fs.readFileSync(`${mem}/memory.limit_in_bytes`, 'utf8'))).toBe(hostMemory(256 * MiB));
