@@ -60,6 +60,7 @@ struct SandboxLimits {
   long long memory = -1;  // --memory's bytes (the smallest, as src/cli/args.ts takes)
   long long pids = -1;    // --pids-limit (the last)
   bool policy = false;    // --policy FILE: limits the Sentry reads (its limit files are delegated)
+  const char* image = nullptr;  // restore's image: the limits are its run's (launch_image.h)
   bool Any() const { return memory >= 0 || pids >= 0 || policy; }
 };
 

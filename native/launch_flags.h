@@ -17,6 +17,8 @@
 // user's files): the front opens them as the invoking user and hands the fds on
 // (bin/tssandbox --tss-file=FD:NAME, src/platform/launched-files.ts); when it cannot,
 // the run keeps the old path, which says why.
+// restore (and a pool worker's --template): the cgroup of the run it resumes, whose
+// limits the front reads from the image (launch_image.h).
 // --memory, --pids-limit: the sandbox's cgroup (the Sentry, the Gofer and the stubs in
 // it), made and limited by the front (launch_cgroup.h); where it cannot be, one line
 // says so and the Sentry's own counts stay.
@@ -250,6 +252,7 @@ inline bool EngageFlags(int n, char** args, bool root, HostFileArg* files, int* 
         const char* img = ImageFile(args[++i]);
         if (!img) return false;
         files[(*nfiles)++] = {img, false, 0, false, false};
+        lim->image = img;
       } else if (strcmp(args[i], "--") == 0 && i + 1 < n && *nfiles == 0)
         return EngageFlags(n - i - 1, args + i + 1, root, files, nfiles, lim, netns, tap, platform, pubs, npubs, kvm);
       else return false;
@@ -286,7 +289,7 @@ inline bool EngageFlags(int n, char** args, bool root, HostFileArg* files, int* 
     PublishArg pub = {0, false, -1};
     if (!SafeFlag(a, i + 1 < n ? args[i + 1] : nullptr, root, &takes, &f, &net, lim, netns, tap, &pub)) return false;
     if (takes) i++;
-    if (restore && f.image) f = {f.name, false, 0, false, false};  // read, never made
+    if (restore && f.image) f = {f.name, false, 0, false, false}, lim->image = f.name;  // read, never made
     if (pub.port) {
       for (int k = 0; k < *npubs; k++)
         if (pubs[k].port == pub.port && pubs[k].udp == pub.udp) return false;  // the old path's EADDRINUSE

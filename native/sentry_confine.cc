@@ -11,6 +11,10 @@
 #include "common.h"
 #include "seccomp_bpf.h"
 #include "keep_caps.h"
+#include "kvm/kvm_vm.h"
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -51,11 +55,49 @@ namespace {
 constexpr uint32_t kAllow = SECCOMP_RET_ALLOW;
 constexpr uint32_t kKill = SECCOMP_RET_KILL_PROCESS;
 
+// ---- ioctl: the requests the Sentry makes (the number is the low 32 bits of arg 1, as
+// the kernel takes it), found by tracing it over the tty, console, network and kvm tests
+// (SECURITY.md); anything else gets `deny` (EPERM), as any call not listed. Not there:
+// TIOCSTI/TIOCLINUX (pushing input into the host terminal the sandbox runs on),
+// TIOCSCTTY/TIOCCONS/TIOCSETD/TIOCSPGRP (taking it over), TUNSETIFF and the SIOCSIF*
+// family (the host's interfaces: the front or set-up did what the run needs, before
+// confinement), FS_IOC_* of host files, KVM_* outside a kvm run.
+void IoctlRule(BpfProg& b, bool kvm, uint32_t deny) {
+  static const uint32_t common[] = {
+      // Node/libuv on its own fds: non-blocking and close-on-exec flags, isatty and the
+      // tty's check (TIOCGPTN), fs.copyFile's clone.
+      FIONBIO, FIOCLEX, FIONCLEX, TCGETS, TIOCGPTN, FICLONE,
+      // the host terminal of `run --tty` (src/cli/console.ts, native/host.cc): its mode, size
+      // and foreground group read; an OCI console's pty size (native/oci_console.cc)
+      TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCSWINSZ, TIOCGPGRP,
+      // host sockets of --network host/user (native/net_host.cc SockIoctlInt): queue sizes
+      FIONREAD, TIOCOUTQ, 0x894B /* SIOCOUTQNSD */,
+  };
+  static const uint32_t kvmOnly[] = {
+      KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_GET_XSAVE, KVM_SET_XSAVE,
+      KVM_SET_XCRS, TSS_KVM_SET_MSRS, KVM_SET_DEVICE_ATTR, TSS_KVM_SET_CPUID2,   // vCPUs
+      KVM_CREATE_VM, KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION, KVM_SET_TSS_ADDR,  // VMs (a fork's)
+      KVM_GET_API_VERSION, KVM_CHECK_EXTENSION, KVM_GET_VCPU_MMAP_SIZE, TSS_KVM_GET_SUPPORTED_CPUID,
+  };
+  const size_t nc = sizeof common / sizeof common[0], nk = kvm ? sizeof kvmOnly / sizeof kvmOnly[0] : 0;
+  const size_t n = nc + nk;
+  // nr == ioctl ? (load arg 1; one JEQ per request to the allow; deny) : the next rule.
+  b.Put(BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, 0, (uint8_t)(n + 3));
+  b.Put(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(offsetof(struct seccomp_data, args) + 8));
+  for (size_t i = 0; i < n; i++)
+    b.Put(BPF_JMP | BPF_JEQ | BPF_K, i < nk ? kvmOnly[i] : common[i - nk], (uint8_t)(n - i), 0);
+  b.Ret(deny);
+  b.Ret(kAllow);
+  // The BPF jump is 8 bits: the lists stay far below.
+  static_assert(sizeof common / sizeof common[0] + sizeof kvmOnly / sizeof kvmOnly[0] + 3 < 256, "ioctl list too long");
+}
+
 // Options: gofer = host trees are reached through the gofer, so the Sentry changes no
 // host path itself (path-modifying calls are refused); log = unexpected calls are
 // allowed and logged by the kernel (SECCOMP_RET_LOG, dmesg) instead of EPERM: for
-// finding what a new Node version needs, never for production.
-size_t SentryFilter(struct sock_filter* buf, size_t cap, bool gofer, bool log) {
+// finding what a new Node version needs, never for production; kvm = the platform is kvm
+// (its KVM_* ioctls allowed).
+size_t SentryFilter(struct sock_filter* buf, size_t cap, bool gofer, bool log, bool kvm) {
   BpfProg b(buf, cap);
   const uint32_t deny = log ? SECCOMP_RET_LOG : RetErrno(EPERM);
   b.Prologue();
@@ -63,6 +105,8 @@ size_t SentryFilter(struct sock_filter* buf, size_t cap, bool gofer, bool log) {
   // ---- the hot path first (each syscall of the guest costs these): ptrace stops,
   // waits, guest memory. PTRACE_ATTACH/SEIZE/TRACEME would reach host processes that
   // are not our stubs (which were traced from birth): refused.
+  // kvm: KVM_RUN is the hot call (one per guest syscall), so its rule comes first.
+  if (kvm) IoctlRule(b, true, deny);
   b.Put(BPF_JMP | BPF_JEQ | BPF_K, SYS_ptrace, 0, 6);
   b.Put(BPF_LD | BPF_W | BPF_ABS, (uint32_t)offsetof(struct seccomp_data, args));
   b.Put(BPF_JMP | BPF_JEQ | BPF_K, PTRACE_ATTACH, 3, 0);
@@ -85,14 +129,7 @@ size_t SentryFilter(struct sock_filter* buf, size_t cap, bool gofer, bool log) {
   b.Ret(deny);
   b.Rule(SYS_clone3, RetErrno(ENOSYS));
 
-  // ---- ioctl: all but pushing input into a terminal (TIOCSTI, and TIOCLINUX's
-  // selection paste): the host terminal the sandbox runs on is the Sentry's.
-  b.Put(BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, 0, 5);
-  b.Put(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(offsetof(struct seccomp_data, args) + 8));
-  b.Put(BPF_JMP | BPF_JEQ | BPF_K, 0x5412, 2, 0);  // TIOCSTI
-  b.Put(BPF_JMP | BPF_JEQ | BPF_K, 0x541c, 1, 0);  // TIOCLINUX
-  b.Ret(kAllow);
-  b.Ret(deny);
+  if (!kvm) IoctlRule(b, false, deny);
 
   // ---- sockets: AF_UNIX only (the gofer's and the stubs' socket pairs, control
   // sockets); the guest's network stack is the Sentry's own, no host socket needed.
@@ -286,7 +323,7 @@ Napi::Value SentryConfine(const Napi::CallbackInfo& info) {
   if (KeepOnlyCaps(keep)) got |= 2;
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0) got |= 4;
   static struct sock_filter filt[1024];
-  size_t len = SentryFilter(filt, 1024, gofer, log);
+  size_t len = SentryFilter(filt, 1024, gofer, log, stubPid == getpid());
   if (!len) return Num(env, -E2BIG);
   struct sock_fprog prog = {(unsigned short)len, filt};
   long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
@@ -335,6 +372,17 @@ Napi::Value SentryTryForbidden(const Napi::CallbackInfo& info) {
       close((int)fd);
       errno = e;
     }
+  } else if (kind == "ioctl") {
+    // Request `arg` on a pipe of its own (an int 0 as the argument): what the request does
+    // to a pipe (FIOASYNC 0: nothing; a tty's or KVM's: ENOTTY) is only reached if allowed.
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return Num(env, -errno);
+    int zero = 0;
+    r = syscall(SYS_ioctl, p[0], (unsigned long)arg, &zero);
+    int e = errno;
+    close(p[0]);
+    close(p[1]);
+    errno = e;
   } else if (kind == "unshare") {
     r = syscall(SYS_unshare, 0);  // flags 0: a no-op when allowed
   } else if (kind == "signal0") {

@@ -16,7 +16,8 @@
 //    keeps root's file access for the host trees it will serve), holding one end of a
 //    socketpair. It writes the new namespace's uid/gid maps, then waits for the Sentry's
 //    one gofer request and becomes that gofer (gofer_server.cc GoferAwaitRequest).
-//    For a --memory/--pids-limit/--policy it has, before that fork, made the sandbox's
+//    For a --memory/--pids-limit/--policy (a restore: its image's limits, launch_image.h)
+//    it has, before that fork, made the sandbox's
 //    cgroup, forked its reaper (which stays outside) and moved itself in, so the Sentry,
 //    the gofer and the stubs are all inside (launch_cgroup.h).
 //    For a --netns/--tap it has, before that fork, opened the namespace's interfaces
@@ -42,6 +43,7 @@
 #include "common.h"
 #include "launch_flags.h"
 #include "launch_cgroup.h"
+#include "launch_image.h"
 #include "launch_netns.h"
 #include "launch_platform.h"
 #include <cerrno>
@@ -359,6 +361,8 @@ int main(int argc, char** argv) {
   const char* tap = nullptr;
   bool platform = false;
   if (!tss_launch::Engage(gNargs, gArgs, uid == 0, gFiles, &gNfiles, &limits, &netns, &tap, &platform, gPubs, &gNpubs)) ExecNode(-1);
+  // A restore's limits are its image's (read as the invoking user, before anything is made).
+  if (limits.image && !tss_launch::ImageLimits(limits.image, &limits)) ExecNode(-1);
   uid_t outUid = uid;
   gid_t outGid = gid;
   if (uid == 0) {

@@ -137,7 +137,10 @@ interface Built {
 /** The flags a Built depends on: a prebuilt sandbox serves a request whose flags agree. */
 function shapeKey(o: RunOptions): string {
   const { root, mounts, tmpfs, pin, memoryLimit, tmpfsLimit, network, netns, tap, pcap, allowNet, denyNet, publish, debug, det } = o;
-  return JSON.stringify({ root, mounts, tmpfs, pin, memoryLimit: String(memoryLimit), tmpfsLimit, network, netns, tap, pcap, allowNet, denyNet, publish, debug, det });
+  // The --platform flag as given: a sandbox built ahead on the default platform is not one
+  // for `--platform kvm` (a launched worker cannot open /dev/kvm: the request gets a worker
+  // started for it, whose front hands it on).
+  return JSON.stringify({ root, mounts, tmpfs, pin, memoryLimit: String(memoryLimit), tmpfsLimit, network, netns, tap, pcap, allowNet, denyNet, publish, debug, det, platform: o.platform });
 }
 
 /**

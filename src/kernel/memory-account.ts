@@ -92,6 +92,11 @@ export class MemoryAccount {
     if (!virtualClock.active) timerQueue.schedule(this.tick, this.k.nowNs() + PERIOD_NS);
   }
 
+  /** Whether its periodic sample waits in the timer queue (the Sentry's own: a checkpoint leaves it, a restore arms its own). */
+  get armed(): boolean {
+    return this.tick.heapIndex >= 0;
+  }
+
   /** Every EVERY_NTH syscalls (the Sentry's countdown reached 0). */
   everyNth(): void {
     this.countdown = EVERY_NTH;

@@ -7,24 +7,19 @@
 // file open but /dev/kvm and what every Sentry holds. Skipped with the probe's reason
 // where kvm does not work, and where the front cannot launch (not root, no user namespaces).
 import { afterAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'child_process';
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { BASE_ENV } from '../helpers/run';
-import { BIN, FRONT } from '../helpers/paths';
-import { stdoutShows, until } from './stubs';
+import { FRONT } from '../helpers/paths';
+import { kvmLine, stdoutShows, until } from './stubs';
 
 const isRoot = process.getuid?.() === 0;
 const userNs = spawnSync('unshare', ['--user', '--map-root-user', 'true'], { stdio: 'ignore' }).status === 0;
 const launched = isRoot && userNs && fs.existsSync(FRONT) && process.env.TSSANDBOX_USERNS !== 'off';
 const hostNs = { user: fs.readlinkSync('/proc/self/ns/user'), mnt: fs.readlinkSync('/proc/self/ns/mnt') };
 
-/** `tssandbox platforms`' kvm line: works (with its cost) or why not (as test/platform/kvm.test.ts). */
-function kvmLine(): string {
-  const out = execFileSync(process.execPath, [BIN, 'platforms'], { encoding: 'utf8', timeout: 120_000 });
-  return out.split('\n').find((l) => l.startsWith('kvm ')) ?? 'kvm      (no line)';
-}
 const line = kvmLine();
 const works = /^kvm\s+works/.test(line);
 const why = !works ? line.replace(/^kvm\s+/, '') : !launched ? 'the front cannot launch here (needs root and user namespaces)' : '';

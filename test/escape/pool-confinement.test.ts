@@ -15,7 +15,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { BASE_ENV, spawnCollect } from '../helpers/run';
 import { BIN, FRONT } from '../helpers/paths';
-import { stdoutShows } from './stubs';
+import { kvmLine, stubsOf, stdoutShows } from './stubs';
 import { childrenOf, startServer, stopServer, until, type Server } from '../server/pool-helpers';
 
 const isRoot = process.getuid?.() === 0;
@@ -46,8 +46,8 @@ function link(p: string): string {
 }
 
 /** A pool of one through the native front (as `serve` starts its workers), stopped after f. */
-async function withServer(extra: string[], f: (s: Server) => Promise<void>): Promise<void> {
-  const s = await startServer(1, extra);
+async function withServer(extra: string[], f: (s: Server) => Promise<void>, env: Record<string, string> = {}): Promise<void> {
+  const s = await startServer(1, extra, env);
   cleanups.push(() => s.child.kill('SIGKILL'));
   try {
     await f(s);
@@ -199,5 +199,41 @@ describe.skipIf(!launched)('the pool\'s Sentries: every kind of request confined
         await end(client);
       });
     }, 300_000);
+  }
+});
+
+// kvm through a pool: `serve` has no --platform of its own; its workers take the platform
+// from its environment (TSSANDBOX_PLATFORM=kvm: every worker kvm, its front handing
+// /dev/kvm on), and a `--platform kvm` request to a default pool gets a worker started for
+// it through the front (HostRequest). Either way: a kvm Sentry (its VM's fds, no stub), and
+// confined as a default request, /dev/kvm the one host file more (kvm-confinement.test.ts
+// for a cold run).
+const kvm = kvmLine();
+const kvmWhy = !/^kvm\s+works/.test(kvm) ? kvm.replace(/^kvm\s+/, '') : !launched ? 'the front cannot launch here (needs root and user namespaces)' : '';
+describe.skipIf(kvmWhy !== '')(`the pool's kvm Sentries are confined as a default request's${kvmWhy ? ` (skipped: ${kvmWhy})` : ''}`, () => {
+  /** Its fds name a KVM VM and vCPU, it has no stub, and it is confined; `handed`: more host files it may hold. */
+  const expectKvm = (s: Seen, handed: RegExp[]): void => {
+    const anon = fs.readdirSync(`/proc/${s.pid}/fd`).map((fd) => link(`/proc/${s.pid}/fd/${fd}`));
+    expect(anon).toContain('anon_inode:kvm-vm');
+    expect(anon).toContain('anon_inode:kvm-vcpu:0');
+    expect(stubsOf(s.pid)).toEqual([]);
+    expectConfined(s, ['/dev/kvm', ...handed]);
+  };
+  // As a cold `run --memory`: its sandbox cgroup's files, which the front made.
+  const cgroupFiles = (pid: number) => [new RegExp(`^/sys/fs/cgroup/.*/tssandbox-${pid}/memory\\.[a-z_]+$`)];
+  const kinds: Array<[string, string[], Record<string, string>]> = [
+    ['serve with TSSANDBOX_PLATFORM=kvm: a ready worker\'s request', [], { TSSANDBOX_PLATFORM: 'kvm' }],
+    ['serve with TSSANDBOX_PLATFORM=kvm: another shape (--memory), a worker started for it', ['--memory', '256m'], { TSSANDBOX_PLATFORM: 'kvm' }],
+    // (It used to be served by a ready worker on the default platform, --platform ignored.)
+    ['a --platform kvm request to a default pool: a worker started for it, on kvm', ['--platform', 'kvm'], {}],
+  ];
+  for (const [name, flags, env] of kinds) {
+    it(name, async () => {
+      await withServer([], async (s) => {
+        const { client, sentry } = await sentryOf(s, ['run', '--via', s.socket, ...flags, ...TICK]);
+        expectKvm(sentry, flags.includes('--memory') ? cgroupFiles(sentry.pid) : []);
+        await end(client);
+      }, env);
+    }, 180_000);
   }
 });

@@ -19,34 +19,13 @@ import * as path from 'path';
 import { BASE_ENV, hasStackTrace, spawnCollect } from '../helpers/run';
 import { FRONT } from '../helpers/paths';
 import { compileGuest } from '../helpers/build';
-import { stdoutShows, stubsOf, descendantsOf, commOf, startReady, until, type Started } from './stubs';
+import { stdoutShows, stubsOf, startReady, until, type Started } from './stubs';
+import { cgroupOf, expectAllInside, exited, gone, hostMemory, leaves, members, MiB, v1 } from './cgroups';
 
 const isRoot = process.getuid?.() === 0;
 const userNs = spawnSync('unshare', ['--user', '--map-root-user', 'true'], { stdio: 'ignore' }).status === 0;
-/** The v1 directory of controller ctrl a host process is in, or null. */
-function cgroupOf(ctrl: 'memory' | 'pids', pid: number | 'self'): string | null {
-  try {
-    for (const line of fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')) {
-      const [, ctrls, p] = line.split(':');
-      if (p !== undefined && ctrls.split(',').includes(ctrl)) return `/sys/fs/cgroup/${ctrl}${p === '/' ? '' : p}`;
-    }
-  } catch {
-    // gone
-  }
-  return null;
-}
-const v1 = fs.existsSync(`${cgroupOf('memory', 'self')}/memory.limit_in_bytes`) && fs.existsSync(`${cgroupOf('pids', 'self')}/cgroup.procs`);
 const launched = isRoot && userNs && fs.existsSync(FRONT) && process.env.TSSANDBOX_USERNS !== 'off';
 const ENV = { ...BASE_ENV, TSSANDBOX_NODE: process.execPath };
-const MiB = 1 << 20;
-/** The front's memory limit for a guest limit (launch_cgroup.h HostMemoryLimit). */
-const hostMemory = (limit: number): number => Math.max(limit, MiB) + Math.max(Math.floor(limit / 4), 32 * MiB) + 128 * MiB;
-const leaves = (pid: number): { mem: string; pids: string } => ({
-  mem: `${cgroupOf('memory', 'self')}/tssandbox-${pid}`,
-  pids: `${cgroupOf('pids', 'self')}/tssandbox-${pid}`,
-});
-const members = (dir: string): number[] => fs.readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
-
 const children: ChildProcess[] = [];
 afterAll(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -55,38 +34,16 @@ afterAll(() => {
 /** `tssandbox run FLAGS sh -c SCRIPT` through the front; resolves once it printed `ready`. */
 const start = (flags: string[], script: string): Promise<Started> => startReady([FRONT, 'run', ...flags, '/bin/sh', '-c', script], ENV, children);
 
-function exited(c: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve({ code: c.exitCode, signal: c.signalCode });
-  return new Promise((r) => c.on('exit', (code, signal) => r({ code, signal })));
-}
-
-const gone = (pid: number) => async (): Promise<void> => {
-  const { mem, pids } = leaves(pid);
-  await until(`${mem} and ${pids} removed`, () => !fs.existsSync(mem) && !fs.existsSync(pids));
-};
-
 describe.skipIf(!launched || !v1)('the sandbox\'s host cgroup: the Sentry, the Gofer and the stubs under the front\'s limits', () => {
   it('all of the sandbox inside, limited by the front, nothing of it the Sentry\'s; the reaper outside; removed after', async () => {
     const c = await start(['--memory', '256m', '--pids-limit', '100'], 'python3 -c "b = bytearray(96 << 20); print(\'ready\', flush=True); input()"');
     const pid = c.pid!;
-    const { mem, pids } = leaves(pid);
+    const { mem, pids, reaper } = expectAllInside(pid);
     const stubs = stubsOf(pid);
-    expect(stubs.length).toBeGreaterThan(0);
-    const gofer = descendantsOf(pid).filter((p) => commOf(p) === 'tssandbox-gofer');
-    expect(gofer).toHaveLength(1);
-    for (const p of [pid, ...gofer, ...stubs]) {
-      expect(cgroupOf('memory', p)).toBe(mem);
-      expect(cgroupOf('pids', p)).toBe(pids);
-    }
-    // The reaper outside, so it outlives what it removes.
-    const reaper = descendantsOf(pid).filter((p) => commOf(p) === 'tss-cg-reaper');
-    expect(reaper).toHaveLength(1);
-    expect(cgroupOf('memory', reaper[0])).toBe(cgroupOf('memory', 'self'));
-    expect(cgroupOf('pids', reaper[0])).toBe(cgroupOf('pids', 'self'));
-    const st = fs.readFileSync(`/proc/${reaper[0]}/status`, 'utf8');
+    const st = fs.readFileSync(`/proc/${reaper}/status`, 'utf8');
     expect(/^NoNewPrivs:\s+1$/m.test(st) && /^Seccomp:\s+2$/m.test(st), st).toBe(true);
     expect(/^CapEff:\s+0*2$/m.test(st), st).toBe(true); // CAP_DAC_OVERRIDE alone: the v1 root is 0555
-    expect(fs.readdirSync(`/proc/${reaper[0]}/fd`).sort()).toEqual(['0', '1', '2', '3']);
+    expect(fs.readdirSync(`/proc/${reaper}/fd`).sort()).toEqual(['0', '1', '2', '3']);
     // The front's limits: the guest's, the backstop above it, the Sentry's reserve; tasks
     // twice the guest's (systrap's address spaces) and the Sentry's.
     expect(Number(fs.readFileSync(`${mem}/memory.limit_in_bytes`, 'utf8'))).toBe(hostMemory(256 * MiB));

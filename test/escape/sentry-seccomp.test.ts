@@ -57,6 +57,27 @@ describe("the Sentry's own seccomp filter", () => {
     expect(reported(off, 'unshare'), off.stderr).toBe('allowed');
   });
 
+  it('refuses ioctl requests outside its list with EPERM (TIOCSTI, FIOASYNC, KVM_* off kvm); its own pass', async () => {
+    // Each on a pipe of the Sentry's own: allowed, FIOASYNC 0 succeeds and the tty's and
+    // KVM's requests get ENOTTY (25); refused, EPERM (1) before the driver is reached.
+    const kvm = process.env.TSSANDBOX_PLATFORM === 'kvm';
+    const cases: Array<[string, string, string]> = [
+      ['0x5452', 'errno 1', 'allowed'], // FIOASYNC: not one the Sentry makes
+      ['0x5412', 'errno 1', 'errno 25'], // TIOCSTI: input pushed into the host terminal
+      ['0x540e', 'errno 1', 'errno 25'], // TIOCSCTTY: the host terminal taken over
+      ['0xae00', kvm ? 'errno 25' : 'errno 1', 'errno 25'], // KVM_GET_API_VERSION: kvm's only
+      ['0x5421', 'allowed', 'allowed'], // FIONBIO: libuv's own
+      ['0x5401', 'errno 25', 'errno 25'], // TCGETS: isatty's, allowed (a pipe is no tty)
+    ];
+    for (const [req, confined, off] of cases) {
+      const r = await attempt(`ioctl:${req}`);
+      expect(r.code, r.stderr).toBe(0);
+      expect(reported(r, 'ioctl'), `ioctl ${req} confined`).toBe(confined);
+      const o = await attempt(`ioctl:${req}`, 'off');
+      expect(reported(o, 'ioctl'), `ioctl ${req} unconfined`).toBe(off);
+    }
+  }, 120_000);
+
   it('kills the Sentry (and so the sandbox) on kexec_load', async () => {
     const r = await attempt('kexec');
     expect(r.signal, r.stderr).toBe('SIGSYS');

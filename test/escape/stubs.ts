@@ -1,5 +1,6 @@
 import * as fs from 'fs';
-import { spawn, type ChildProcess } from 'child_process';
+import { execFileSync, spawn, type ChildProcess } from 'child_process';
+import { BIN } from '../helpers/paths';
 
 /** Host pids of the stub processes under a Sentry process: the template and its descendants. */
 export function stubsOf(sentryPid: number): number[] {
@@ -118,4 +119,10 @@ export async function until(what: string, ok: () => boolean, ms = 30_000): Promi
     if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** `tssandbox platforms`' kvm line: works (with its cost) or why not (as test/platform/kvm.test.ts). */
+export function kvmLine(): string {
+  const out = execFileSync(process.execPath, [BIN, 'platforms'], { encoding: 'utf8', timeout: 120_000 });
+  return out.split('\n').find((l) => l.startsWith('kvm ')) ?? 'kvm      (no line)';
 }

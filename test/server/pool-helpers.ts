@@ -78,16 +78,16 @@ export interface Server {
   workers: () => number[];
 }
 
-export async function startServer(pool: number, extra: string[] = []): Promise<Server> {
+export async function startServer(pool: number, extra: string[] = [], env: Record<string, string> = {}): Promise<Server> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-pool-test-'));
-  return startServerAt(path.join(dir, 'pool.sock'), pool, extra);
+  return startServerAt(path.join(dir, 'pool.sock'), pool, extra, env);
 }
 
 /** A server at socket (in a directory of its own, which stopServer removes). */
-export async function startServerAt(socket: string, pool: number, extra: string[] = []): Promise<Server> {
+export async function startServerAt(socket: string, pool: number, extra: string[] = [], env: Record<string, string> = {}): Promise<Server> {
   fs.mkdirSync(path.dirname(socket), { recursive: true });
   const child = spawn(process.execPath, [BIN, 'serve', '--socket', socket, '--pool', String(pool), ...extra], {
-    env: BASE_ENV, stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...BASE_ENV, ...env }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
