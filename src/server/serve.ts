@@ -314,8 +314,11 @@ export function serveMain(o: ServeOptions, entry: string[], env?: NodeJS.Process
     log(`--socket ${o.socket}: ${e.code ?? e.message}`);
     pool.close().then(() => process.exit(125));
   });
+  // Whoever can connect runs sandboxes as this user: the socket is the owner's only from
+  // its bind on (a chmod after the bind left a window for another user's connect).
+  const umask = process.umask(0o177);
   server.listen(o.socket, () => {
-    // Whoever can connect runs sandboxes as this user: the socket is the owner's only.
+    process.umask(umask);
     fs.chmodSync(o.socket, 0o600);
     pool.refill();
     process.stderr.write(`tssandbox serve: listening on ${o.socket} (pool ${o.pool})\n`);
