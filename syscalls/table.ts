@@ -15,6 +15,7 @@ import * as rebootsys from './reboot';
 import * as mpol from './mempolicy';
 import * as rseqsys from './rseq';
 import * as proc from './process';
+import * as prctlsys from './prctl';
 import * as sig from './signal';
 import * as rw from './read-write';
 import * as open from './open';
@@ -211,8 +212,8 @@ const lines: Record<number, Line> = {
   154: none('modify_ldt'),
   155: ok('pivot_root', mount.pivot_root),
   156: none('_sysctl'),
-  157: partial('prctl', proc.prctl, 'common options only; unknown ones give EINVAL'),
-  158: partial('arch_prctl', proc.arch_prctl, 'FS/GS base only'),
+  157: partial('prctl', prctlsys.prctl, 'common options only; unknown ones give EINVAL'),
+  158: partial('arch_prctl', prctlsys.arch_prctl, 'FS/GS base only'),
   159: partial('adjtimex', time.adjtimex, 'read-only: reports an unsynchronised clock; any adjustment is EPERM'),
   160: ok('setrlimit', misc.setrlimit),
   161: ok('chroot', dirs.chroot),
