@@ -127,6 +127,8 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false, ho
   const inPlace = old !== null && p.recycleAddressSpace !== undefined && old.users === 1 && t.tg.tasks.size === 1 && old.asPid === t.hostTid;
   if (inPlace) s.kernel.memAcct?.dropping(old);
   const recycled = inPlace && p.recycleAddressSpace!(t.hostTid) === t.hostTid;
+  // The old object is retired with its memory: files opened on it (/proc/PID/mem) read 0.
+  if (recycled) old.users = 0;
   const ctx = recycled ? t.hostTid : p.newAddressSpace();
   if (ctx < 0) {
     releaseResolution(res);

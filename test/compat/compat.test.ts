@@ -23,7 +23,7 @@ async function sameAsNativeIn(prefix: string[], name: string, l: (typeof LINKAGE
 }
 
 describe('compat guests match Linux', () => {
-  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin', 'cp_misc', 'cp_usage', 'cp_procsys', 'cp_aio', 'cp_keys', 'cp_fallocate', 'cp_maps_ids', 'cp_statm', 'cp_sockmode', 'cp_sockaddr']) {
+  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin', 'cp_misc', 'cp_usage', 'cp_procsys', 'cp_aio', 'cp_keys', 'cp_fallocate', 'cp_maps_ids', 'cp_statm', 'cp_sockmode', 'cp_sockaddr', 'cp_mem_exec']) {
     for (const l of LINKAGES) {
       it(`${name} (${l})`, async () => {
         await expectSameAsNative([build(name, l)], { timeoutMs: 25_000 });
