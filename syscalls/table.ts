@@ -369,7 +369,7 @@ const lines: Record<number, Line> = {
   311: ok('process_vm_writev', ptr.process_vm_writev),
   312: none('kcmp'),
   313: none('finit_module'),
-  314: partial('sched_setattr', sched.sched_setattr, 'SCHED_DEADLINE is EINVAL; utilization clamps are not kept'),
+  314: partial('sched_setattr', sched.sched_setattr, 'SCHED_DEADLINE admitted as Linux (bandwidth, EPERM, EBUSY) but scheduled as any task (no runtime enforcement); utilization clamps are not kept'),
   315: ok('sched_getattr', sched.sched_getattr),
   316: ok('renameat2', dirs.renameat2),
   317: ok('seccomp', seccompsys.seccomp),

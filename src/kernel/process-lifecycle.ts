@@ -25,6 +25,7 @@ import {
 import { fatalStatus, sendToGroup, sendToTask } from './signal-delivery';
 import { futexWake, exitRobustList } from './futex';
 import { accountExitedTask, schedOnClone, timersOnExec, timersOnExit } from './time/index';
+import { forkDenied } from './time/deadline';
 import { cpuNsForParent, usageForParent, addUsage, zeroUsage, sampleHostStatus } from './time/cputime';
 import { onProcessExit as ttyOnProcessExit } from './tty';
 import { exitSemUndo, shareSemUndo } from './ipc/sem';
@@ -261,6 +262,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   if (nsErr < 0) return nsErr;
   const limit = taskLimit(t);
   if (limit >= 0) return -limit;
+  if (forkDenied(t)) return -EAGAIN;
   if (p.getRegs(t.hostTid) !== 0) return -EAGAIN;
   const regs = p.ev.regs.slice();
   const ctx = f & CLONE_VM ? p.newThread(t.hostTid) : p.forkAddressSpace(t.hostTid, t.mm.forkLendablePage());

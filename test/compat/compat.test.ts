@@ -69,6 +69,21 @@ describe.skipIf(process.getuid?.() !== 0)('reboot and acct', () => {
   }, 40_000);
 });
 
+describe.skipIf(process.getuid?.() !== 0)('SCHED_DEADLINE', () => {
+  for (const l of LINKAGES) {
+    // Unpinned, the guest sees the host's CPUs, which the bandwidth limit is counted on; natively
+    // one run at a time (the admitted bandwidth is the host's).
+    it(`cp_deadline (${l}): parameters, EPERM unprivileged or in a user namespace, admission and EBUSY, no fork, as Linux`, async () => {
+      const bin = build('cp_deadline', l);
+      const native = await runNative([bin], { timeoutMs: 25_000 });
+      const sandbox = await runSandbox(['--no-pin', bin], { timeoutMs: 25_000 });
+      expect(native.code, explain(native)).toBe(0);
+      expect(sandbox.stdout, explain(sandbox)).toBe(native.stdout);
+      expect(sandbox.code, explain(sandbox)).toBe(0);
+    }, 60_000);
+  }
+});
+
 describe.skipIf(process.getuid?.() !== 0)('errno paths across the syscall table', () => {
   for (const l of LINKAGES) {
     it(`cp_errno (${l}): EFAULT, EBADF, EINVAL, ENOTDIR, EISDIR, ELOOP, ENAMETOOLONG, EMFILE, EACCES/EPERM as Linux`, async () => {
