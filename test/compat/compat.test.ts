@@ -80,6 +80,9 @@ describe.skipIf(process.getuid?.() !== 0)('SCHED_DEADLINE', () => {
       expect(native.code, explain(native)).toBe(0);
       expect(sandbox.stdout, explain(sandbox)).toBe(native.stdout);
       expect(sandbox.code, explain(sandbox)).toBe(0);
+      // The sandbox's own bandwidth starts empty: as many 50% tasks as fit in 95% of each CPU.
+      const cpus = Math.min(31, Math.max(1, os.availableParallelism()));
+      expect(sandbox.stderr).toContain(`admitted: ${Math.floor((95 * cpus) / 50)}\n`);
     }, 60_000);
   }
 });
