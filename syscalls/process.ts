@@ -16,7 +16,7 @@ import { usageForParent, rusageBytes, zeroUsage, type Usage } from '../src/kerne
 import { realtimeToMono } from '../src/kernel/time/clocks';
 import type { ThreadGroup } from '../src/kernel/thread-group';
 import { SIGCHLD, CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED, CLD_TRAPPED } from '../src/kernel/signals';
-import { hasTracees, ptraceWaitable } from '../src/kernel/ptrace';
+import { hasTracees, mayAccess, ptraceWaitable } from '../src/kernel/ptrace';
 import { kernelPid, kernelPidSpec, viewPid } from '../src/kernel/namespaces/pid-view';
 import { ptraceExitStop } from '../src/kernel/ptrace-seize';
 
@@ -413,6 +413,8 @@ export function set_robust_list(t: Task, head: number, len: number): number {
 export function get_robust_list(t: Task, pid: number, headPtr: number, lenPtr: number): number {
   const target = (pid | 0) === 0 ? t : t.kernel.tasks.get(pid | 0);
   if (!target) return -E.ESRCH;
+  // Another task's list: PTRACE_MODE_READ_REALCREDS (EPERM otherwise).
+  if (target !== t && !mayAccess(t, target)) return -E.EPERM;
   if (!t.mem.writeU64(headPtr, target.robustList) || !t.mem.writeU64(lenPtr, 24)) return -E.EFAULT;
   return 0;
 }

@@ -26,6 +26,7 @@ import { fatalStatus, sendToGroup, sendToTask } from './signal-delivery';
 import { futexWake, exitRobustList } from './futex';
 import { accountExitedTask, schedOnClone, timersOnExec, timersOnExit } from './time/index';
 import { forkDenied } from './time/deadline';
+import { accountProcess } from './acct';
 import { cpuNsForParent, usageForParent, addUsage, zeroUsage, sampleHostStatus } from './time/cputime';
 import { onProcessExit as ttyOnProcessExit } from './tty';
 import { exitSemUndo, shareSemUndo } from './ipc/sem';
@@ -394,7 +395,7 @@ export function exitThread(s: Sentry, t: Task, code: number): void {
   const tg = t.tg;
   if (t.ptrace) ptraceTaskExited(t, tg.exiting ? tg.groupExitStatus : (code & 0xff) << 8);
   killThread(s, t);
-  if (tg.tasks.size === 0) processExited(s, tg, tg.exiting ? tg.groupExitStatus : (code & 0xff) << 8);
+  if (tg.tasks.size === 0) processExited(s, tg, tg.exiting ? tg.groupExitStatus : (code & 0xff) << 8, t);
 }
 
 /**
@@ -421,8 +422,9 @@ export function exitGroup(s: Sentry, tg: ThreadGroup, status: number): void {
     s.platform.destroyAddressSpace(mm.asPid);
   }
   for (const t of tg.tasks) if (t.ptrace) ptraceTaskExited(t, status);
+  const last = tg.leader ?? [...tg.tasks][0];
   for (const t of [...tg.tasks]) killThread(s, t, exclusive.has(t.mm));
-  processExited(s, tg, status);
+  processExited(s, tg, status, last);
 }
 
 export function exitStatusOf(code: number): number {
@@ -430,8 +432,10 @@ export function exitStatusOf(code: number): number {
 }
 
 /** The process is gone: zombie for its parent, orphans to init, SIGCHLD. */
-function processExited(s: Sentry, tg: ThreadGroup, status: number): void {
+function processExited(s: Sentry, tg: ThreadGroup, status: number, last?: Task): void {
   if (tg.zombie) return;
+  // acct_process runs before exit_notify: the record is written when the parent can wait.
+  accountProcess(s.kernel, tg, status, last);
   tg.zombie = true;
   tg.waitStatus = status;
   timersOnExit(tg);

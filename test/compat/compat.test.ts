@@ -103,6 +103,23 @@ describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))
   }
 });
 
+describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))('errno paths, third batch: the rest of the table', () => {
+  for (const l of LINKAGES) {
+    // Natively in new IPC and pid namespaces: message queues start empty, and acct(2) turned
+    // on there records only that namespace's processes, never the host's.
+    it(`cp_errno3 (${l}): files, vectors, events, ids, pidfds, acct, mempolicy, AIO, mqueue, keys, sockets as Linux`,
+      () => sameAsNativeIn(['unshare', '-ipf'], 'cp_errno3', l), 40_000);
+  }
+});
+
+describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))('acct(2): process accounting records', () => {
+  for (const l of LINKAGES) {
+    // Natively in a new pid namespace, whose accounting file is its own.
+    it(`cp_acct (${l}): struct acct_v3 per ended process (AFORK, AXSIG, status, ids, comm), off, switched file`,
+      () => sameAsNativeIn(['unshare', '-pf'], 'cp_acct', l), 40_000);
+  }
+});
+
 describe('guest seccomp: filters, every action, strict mode, TSYNC, inheritance', () => {
   for (const l of LINKAGES) {
     it(`cp_seccomp (${l})`, async () => {
