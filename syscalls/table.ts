@@ -212,7 +212,7 @@ const lines: Record<number, Line> = {
   154: none('modify_ldt'),
   155: ok('pivot_root', mount.pivot_root),
   156: none('_sysctl'),
-  157: partial('prctl', prctlsys.prctl, 'common options only; unknown ones give EINVAL'),
+  157: partial('prctl', prctlsys.prctl, 'EINVAL for PR_GET/SET_SECUREBITS, PR_MCE_KILL(_GET), PR_SET_MM, PR_TASK_PERF_EVENTS_*, PR_GET/SET_IO_FLUSHER, PR_SET_SYSCALL_USER_DISPATCH, PR_SCHED_CORE, PR_SET/GET_MDWE, PR_SET/GET_MEMORY_MERGE, PR_GET_AUXV; PR_SET_VMA names are accepted and not shown in maps'),
   158: partial('arch_prctl', prctlsys.arch_prctl, 'FS/GS base only'),
   159: partial('adjtimex', time.adjtimex, 'read-only: reports an unsynchronised clock; any adjustment is EPERM'),
   160: ok('setrlimit', misc.setrlimit),
