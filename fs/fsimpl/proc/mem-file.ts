@@ -91,19 +91,18 @@ class MmTextFile extends SeekableFile {
     const nl = this.data.indexOf(10, this.reached - 1);
     return nl < 0 ? this.data.length : nl + 1;
   }
+  override pread(buf: Uint8Array, pos: number): number {
+    if (pos < 0) return -E.EINVAL;
+    const end = this.limit();
+    const part = this.data.subarray(Math.min(pos, end), end).subarray(0, buf.length);
+    buf.set(part);
+    if (alive(this.mm)) this.reached = Math.max(this.reached, pos + part.length);
+    return part.length;
+  }
   size(): number {
     return this.data.length;
   }
   override get mappable(): boolean {
     return false;
-  }
-  override pread(buf: Uint8Array, pos: number): number {
-    if (pos < 0) return -E.EINVAL;
-    const end = this.limit();
-    if (pos >= end) return 0;
-    const n = Math.min(buf.length, end - pos);
-    buf.set(this.data.subarray(pos, pos + n));
-    if (alive(this.mm)) this.reached = Math.max(this.reached, pos + n);
-    return n;
   }
 }
