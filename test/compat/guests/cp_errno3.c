@@ -496,13 +496,7 @@ static void aio(void) {
 }
 
 int main(void) {
-  guest_init();
-  signal(SIGPIPE, SIG_IGN);
-  memset(longname, 'n', sizeof longname - 1);
-  enter_tmpdir();
-  int f = open("f", O_CREAT | O_WRONLY, 0644);
-  MUST(write(f, "hello world", 11));
-  close(f);
+  sweep_start(longname, sizeof longname);
   MUST(mkdir("d", 0755));
   MUST(symlink("f", "ls"));
   run("files", files);
