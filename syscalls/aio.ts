@@ -24,6 +24,8 @@ export function io_setup(t: Task, nr: number, ctxp: number): number {
   const cur = t.mem.readU64(ctxp);
   if (cur === null) return -E.EFAULT;
   if (cur !== 0 || nr === 0) return -E.EINVAL;
+  // ioctx_alloc: the doubled ring (at least 4 per CPU) past 0x10000000 bytes of events is EINVAL.
+  if (Math.max(nr, 4 * t.kernel.cpus) * 2 > 0x10000000 / 32) return -E.EINVAL;
   let total = 0;
   for (const c of aioTable(t.mm).values()) total += c.maxEvents;
   if (nr > AIO_MAX_NR || total + nr > AIO_MAX_NR) return -E.EAGAIN;

@@ -17,6 +17,14 @@ function readStr(t: Task, addr: number, max = 4096): string | number {
   return s;
 }
 
+/** key_get_type_from_user: 1..31 bytes, not starting with '.' (EPERM). */
+function readType(t: Task, addr: number): string | number {
+  const s = readStr(t, addr, 32);
+  if (typeof s === 'number') return s;
+  if (s === '') return -E.EINVAL;
+  return s.startsWith('.') ? -E.EPERM : s;
+}
+
 /** The caller owns the key (or is privileged): the sandbox's stand-in for possession. */
 function mayUse(t: Task, k: Key): boolean {
   return k.uid === t.creds.euid || capable(t.creds, CAP_SYS_ADMIN);
@@ -24,6 +32,8 @@ function mayUse(t: Task, k: Key): boolean {
 
 /** A usable key by id: ENOKEY if missing, EKEYREVOKED if revoked, EACCES if not the caller's. */
 function key(t: Task, id: number, create = false): Key | number {
+  // lookup_user_key: ids below 1 are the KEY_SPEC_* ones (-1..-8; group keyrings, -6, unsupported) or EINVAL.
+  if ((id | 0) < 1 && ((id | 0) < -8 || (id | 0) === -6)) return -E.EINVAL;
   const k = lookupKey(t, id | 0, create);
   if (!k) return -E.ENOKEY;
   if (k.revoked) return -E.EKEYREVOKED;
@@ -46,7 +56,7 @@ function checkPayload(type: string, desc: string, payload: Buffer | null): numbe
 }
 
 export function add_key(t: Task, typeAddr: number, descAddr: number, payloadAddr: number, plen: number, ringId: number): number {
-  const type = readStr(t, typeAddr, 32);
+  const type = readType(t, typeAddr);
   if (typeof type === 'number') return type;
   const desc = descAddr ? readStr(t, descAddr) : '';
   if (typeof desc === 'number') return desc;
@@ -56,7 +66,6 @@ export function add_key(t: Task, typeAddr: number, descAddr: number, payloadAddr
     payload = t.mem.read(payloadAddr, plen);
     if (!payload) return -E.EFAULT;
   }
-  if (type.startsWith('.')) return -E.EPERM;
   if (type !== 'user' && type !== 'logon' && type !== 'keyring') return -E.ENODEV;
   if (desc === '') return -E.EINVAL;
   const r = ring(t, ringId);
@@ -76,12 +85,12 @@ export function add_key(t: Task, typeAddr: number, descAddr: number, payloadAddr
 }
 
 export function request_key(t: Task, typeAddr: number, descAddr: number, _callout: number, destId: number): number {
-  const type = readStr(t, typeAddr, 32);
+  const type = readType(t, typeAddr);
   if (typeof type === 'number') return type;
   const desc = readStr(t, descAddr);
   if (typeof desc === 'number') return desc;
-  if (type.startsWith('.')) return -E.EPERM;
-  if (type !== 'user' && type !== 'logon' && type !== 'keyring') return -E.ENODEV;
+  // key_type_lookup's answer: request_key says ENOKEY for an unknown type (add_key ENODEV).
+  if (type !== 'user' && type !== 'logon' && type !== 'keyring') return -E.ENOKEY;
   for (const r of callerRings(t)) {
     const k = searchRing(r, type, desc);
     if (!k) continue;

@@ -153,10 +153,11 @@ export function mq_timedreceive(t: Task, fd: number, msgAddr: number, len: numbe
     if (f.flags & O_NONBLOCK) return -E.EAGAIN;
     return wait(t, q, MQ_RECEIVER, d);
   }
+  // Linux takes the message off the queue first: a bad buffer loses it (EFAULT).
   const m = q.msgs[0];
-  if (!t.mem.write(msgAddr, m.data)) return -E.EFAULT;
-  if (prioAddr && !t.mem.writeU32(prioAddr, m.prio)) return -E.EFAULT;
   q.shift();
+  if (prioAddr && !t.mem.writeU32(prioAddr, m.prio)) return -E.EFAULT;
+  if (!t.mem.write(msgAddr, m.data)) return -E.EFAULT;
   return m.data.length;
 }
 
@@ -191,9 +192,14 @@ export function mq_notify(t: Task, fd: number, sevAddr: number): number {
     if (mine) removeNotification(q);
     return 0;
   }
-  if (q.notification && !mine) return -E.EBUSY; // the owner may register again (replacing it)
+  if (q.notification) return -E.EBUSY; // the owner too: it removes its registration first
   q.notification = { owner: { pid: t.tg.pid }, notify: sev.notify, signo: sev.notify === SIGEV_SIGNAL ? sev.signo : 0, value: sev.value, cookie };
   return 0;
+}
+
+/** mqueue_flush_file: the owner closing any fd of the queue ends its registration. */
+export function mqFlush(t: Task, f: unknown): void {
+  if (f instanceof MqFile && f.inode.notification?.owner.pid === t.tg.pid) removeNotification(f.inode);
 }
 
 /** A registration goes: a SIGEV_THREAD one tells its socket (NOTIFY_REMOVED), so glibc frees its state. */

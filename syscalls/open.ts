@@ -10,6 +10,7 @@ import {
   RESOLVE_CACHED,
 } from '../src/abi/fs';
 import { EFAULT, install, waitFor } from './fs-common';
+import { mqFlush } from './mqueue';
 
 const OPEN_KEEP = ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
 
@@ -97,6 +98,7 @@ export function close(t: Task, fd: number): number {
   const f = t.fdTable.take(fd | 0);
   if (!f) return -E.EBADF;
   locks.releaseProcessLocks(f, t.tg);
+  mqFlush(t, f);
   f.decRef();
   return 0;
 }

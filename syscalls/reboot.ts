@@ -3,8 +3,9 @@
  * is to the host: reboot needs CAP_SYS_BOOT over the caller's pid namespace, then the
  * magic numbers; in a pid namespace (reboot_pid_ns) RESTART/RESTART2 end its init as if by
  * SIGHUP and HALT/POWER_OFF as if by SIGINT, the caller exits, and every other command is
- * EINVAL. acct needs CAP_SYS_PACCT in the initial user namespace; no accounting file is
- * kept, so turning it off succeeds and turning it on is ENOSYS (gVisor's answer).
+ * EINVAL. acct needs CAP_SYS_PACCT in the initial user namespace (the sandbox's root has
+ * it: it is the container's init user namespace), then opens the file for appending as
+ * Linux's acct_on does (a regular file, else EACCES); src/kernel/acct.ts writes the records.
  */
 import * as E from '../src/abi/errno';
 import type { Task } from '../src/kernel/task';
@@ -13,6 +14,9 @@ import { groupPidNs } from '../src/kernel/namespaces/pid-ns';
 import { exitGroup, exitThread } from '../src/kernel/process-lifecycle';
 import { NO_RESUME } from '../src/kernel/syscall-dispatch';
 import { readPath } from './fs-common';
+import { setAccounting } from '../src/kernel/acct';
+import { AT_FDCWD, O_APPEND, O_LARGEFILE, O_WRONLY, S_IFMT, S_IFREG } from '../src/abi/fs';
+
 
 const CAP_SYS_PACCT = 20;
 const CAP_SYS_BOOT = 22;
@@ -45,7 +49,18 @@ export function reboot(t: Task, magic1: number, magic2: number, cmd: number): nu
 
 export function acct(t: Task, name: number): number {
   if (!capable(t.creds, CAP_SYS_PACCT)) return -E.EPERM;
-  if (name === 0) return 0;
+  if (name === 0) {
+    setAccounting(t, null);
+    return 0;
+  }
   const p = readPath(t, name);
-  return typeof p === 'number' ? p : -E.ENOSYS;
+  if (typeof p === 'number') return p;
+  const f = t.kernel.vfs.open(t, AT_FDCWD, p, O_WRONLY | O_APPEND | O_LARGEFILE, 0);
+  if (typeof f === 'number') return f;
+  if ((f.inode.mode & S_IFMT) !== S_IFREG) {
+    f.decRef();
+    return -E.EACCES;
+  }
+  setAccounting(t, f);
+  return 0;
 }

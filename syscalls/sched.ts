@@ -11,6 +11,7 @@ import {
   getPriority, setPriority, CPUMASK_BYTES, SCHED_RESET_ON_FORK,
 } from '../src/kernel/time/sched';
 import { writeTimespec } from '../src/kernel/time/timespec';
+import { dlParamsOf, setDeadline } from '../src/kernel/time/deadline';
 import { limitsOf, RLIMIT_NICE, RLIMIT_RTPRIO } from '../src/kernel/limits';
 
 export function sched_yield(_t: Task): number {
@@ -172,7 +173,7 @@ export function ioprio_get(t: Task, which: number, who: number): number {
   return targets.length === 1 ? ioprioOf(targets[0]) : best;
 }
 
-// ---- sched_getattr / sched_setattr (struct sched_attr; no SCHED_DEADLINE here) ----
+// ---- sched_getattr / sched_setattr (struct sched_attr; SCHED_DEADLINE admitted by src/kernel/time/deadline.ts) ----
 
 const SCHED_ATTR_SIZE_VER0 = 48;
 const SCHED_ATTR_SIZE_VER1 = 56;
@@ -192,11 +193,17 @@ export function sched_getattr(t: Task, pid: number, uattr: number, usize: number
   // The kernel's struct is VER1 (with the utilization clamps at their defaults, 0 and 1024).
   const b = Buffer.alloc(SCHED_ATTR_SIZE_VER1);
   const size = Math.min(usize, SCHED_ATTR_SIZE_VER1);
+  const dl = a.policy === SCHED_DEADLINE ? dlParamsOf(p) : null;
   b.writeUInt32LE(size, 0);
   b.writeUInt32LE(a.policy, 4);
-  b.writeBigUInt64LE(a.resetOnFork ? BigInt(SCHED_FLAG_RESET_ON_FORK) : 0n, 8);
-  b.writeInt32LE(a.nice, 16);
+  b.writeBigUInt64LE(BigInt((a.resetOnFork ? SCHED_FLAG_RESET_ON_FORK : 0) | (dl?.flags ?? 0)), 8);
+  b.writeInt32LE(dl ? 0 : a.nice, 16);
   b.writeUInt32LE(a.priority, 20);
+  if (dl) {
+    b.writeBigUInt64LE(dl.runtime, 24);
+    b.writeBigUInt64LE(dl.deadline, 32);
+    b.writeBigUInt64LE(dl.period, 40);
+  }
   b.writeUInt32LE(1024, 52);
   return t.mem.write(uattr, b.subarray(0, size)) ? 0 : -EFAULT;
 }
@@ -224,8 +231,15 @@ export function sched_setattr(t: Task, pid: number, uattr: number, flags: number
   const p = findTask(t, pid);
   if (!p) return -ESRCH;
   if (sflags & ~SCHED_FLAG_ALL) return -EINVAL;
-  if (policy === SCHED_DEADLINE) return -EINVAL; // not offered: no deadline scheduler to admit it
   const a = schedOf(p);
+  if ((sflags & SCHED_FLAG_KEEP_POLICY ? a.policy : policy) === SCHED_DEADLINE) {
+    if (prio !== 0) return -EINVAL;
+    // KEEP_PARAMS keeps a deadline task's parameters (get_params); another's keep the caller's.
+    const keep = (sflags & SCHED_FLAG_KEEP_PARAMS) !== 0;
+    const dl = keep && a.policy === SCHED_DEADLINE ? dlParamsOf(p)
+      : { runtime: b.readBigUInt64LE(24), deadline: b.readBigUInt64LE(32), period: b.readBigUInt64LE(40), flags: sflags };
+    return setDeadline(t, p, dl, (sflags & SCHED_FLAG_RESET_ON_FORK) !== 0, keep && a.policy !== SCHED_DEADLINE);
+  }
   if (!(sflags & SCHED_FLAG_KEEP_PARAMS) || !(sflags & SCHED_FLAG_KEEP_POLICY)) {
     const r = setScheduler(t, p, sflags & SCHED_FLAG_KEEP_POLICY ? a.policy : policy, sflags & SCHED_FLAG_KEEP_PARAMS ? a.priority : prio,
       limitsOf(t.tg).soft(RLIMIT_RTPRIO));

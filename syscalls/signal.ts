@@ -250,14 +250,20 @@ export function rt_tgsigqueueinfo(t: Task, tgid: number, tid: number, sig: numbe
   return 0;
 }
 
+// PIDFD_SIGNAL_THREAD_GROUP (2) is the default scope.
+const PIDFD_SIGNAL_THREAD = 1, PIDFD_SIGNAL_PROCESS_GROUP = 4;
+
 export function pidfd_send_signal(t: Task, pidfd: number, sig: number, infoAddr: number, flags: number): number {
-  if (flags !== 0) return -E.EINVAL;
+  // At most one scope (Linux 6.9): the thread, its thread group (the default) or its process group.
+  flags >>>= 0;
+  if (flags & ~7 || (flags & (flags - 1)) !== 0) return -E.EINVAL;
   const f = t.fdTable.get(pidfd | 0);
   if (!f) return -E.EBADF;
   if (!(f instanceof PidFd)) return -E.EBADF;
   sig |= 0;
   if (sig < 0 || sig > NSIG) return -E.EINVAL;
-  if (f.tg.zombie) return -E.ESRCH;
+  // Reaped: gone. An unreaped zombie still has its pid: checked, then nothing is sent (Linux).
+  if (f.tg.zombie && t.kernel.threadGroups.get(f.tg.pid) !== f.tg) return -E.ESRCH;
   const leader = f.tg.leader ?? [...f.tg.tasks][0];
   if (leader && !mayKill(t, leader, sig)) return -E.EPERM;
   if (sig === 0) return 0;
@@ -266,7 +272,15 @@ export function pidfd_send_signal(t: Task, pidfd: number, sig: number, infoAddr:
     si = queuedInfo(t, sig, infoAddr, f.tg.pid);
     if (typeof si === 'number') return si;
   }
-  sendToGroup(t.kernel.sentry, f.tg, si);
+  if (f.tg.zombie) return 0;
+  if (flags === PIDFD_SIGNAL_PROCESS_GROUP) {
+    if (infoAddr === 0) return kill(t, -f.tg.pgid, sig);
+    for (const g of t.kernel.threadGroups.values()) if (g.pgid === f.tg.pgid && !g.zombie) sendToGroup(t.kernel.sentry, g, si);
+    return 0;
+  }
+  // PIDFD_SIGNAL_THREAD: the pidfd's own thread (the leader of a process pidfd) only.
+  if (flags === PIDFD_SIGNAL_THREAD && leader) sendToTask(t.kernel.sentry, leader, si);
+  else sendToGroup(t.kernel.sentry, f.tg, si);
   return 0;
 }
 

@@ -15,6 +15,7 @@ import * as rebootsys from './reboot';
 import * as mpol from './mempolicy';
 import * as rseqsys from './rseq';
 import * as proc from './process';
+import * as prctlsys from './prctl';
 import * as sig from './signal';
 import * as rw from './read-write';
 import * as open from './open';
@@ -211,13 +212,13 @@ const lines: Record<number, Line> = {
   154: none('modify_ldt'),
   155: ok('pivot_root', mount.pivot_root),
   156: none('_sysctl'),
-  157: partial('prctl', proc.prctl, 'common options only; unknown ones give EINVAL'),
-  158: partial('arch_prctl', proc.arch_prctl, 'FS/GS base only'),
+  157: partial('prctl', prctlsys.prctl, 'EINVAL for PR_GET/SET_SECUREBITS, PR_MCE_KILL(_GET), PR_SET_MM, PR_TASK_PERF_EVENTS_*, PR_GET/SET_IO_FLUSHER, PR_SET_SYSCALL_USER_DISPATCH, PR_SCHED_CORE, PR_SET/GET_MDWE, PR_SET/GET_MEMORY_MERGE, PR_GET_AUXV; PR_SET_VMA names are accepted and not shown in maps'),
+  158: partial('arch_prctl', prctlsys.arch_prctl, 'FS/GS base only'),
   159: partial('adjtimex', time.adjtimex, 'read-only: reports an unsynchronised clock; any adjustment is EPERM'),
   160: ok('setrlimit', misc.setrlimit),
   161: ok('chroot', dirs.chroot),
   162: ok('sync', sync.sync),
-  163: partial('acct', rebootsys.acct, 'no accounting file: EPERM without CAP_SYS_PACCT, turning it off succeeds, turning it on is ENOSYS'),
+  163: partial('acct', rebootsys.acct, 'struct acct_v3 records per pid namespace; the ASU flag and ac_tty are not kept, no free-space suspension'),
   164: partial('settimeofday', time.settimeofday, 'the clock cannot be set (EPERM); a timezone-only call is accepted and ignored'),
   165: partial('mount', mount.mount, 'tmpfs/proc/sysfs/devtmpfs/devpts/mqueue instances (others as empty tmpfs), binds of sandbox paths (MS_REC with submounts), MS_MOVE, remounts with per-mount flags; propagation (shared/slave/private/unbindable peer groups, mounts and umounts propagated; new propagated mounts go on top, not tucked under); tmpfs options (size=, nr_inodes=, mode=, uid=, gid=; remount changes limits); other filesystems\' data options ignored'),
   166: partial('umount2', mount.umount2, 'a mount with mounts on it is EBUSY unless MNT_DETACH; one with open files is detached lazily'),
@@ -298,7 +299,7 @@ const lines: Record<number, Line> = {
   241: ok('mq_unlink', mq.mq_unlink),
   242: ok('mq_timedsend', mq.mq_timedsend),
   243: ok('mq_timedreceive', mq.mq_timedreceive),
-  244: ok('mq_notify', mq.mq_notify),
+  244: partial('mq_notify', mq.mq_notify, 'the owner\'s registration ends on close(2) and close_range, not on dup2 over its fd or at its exit'),
   245: ok('mq_getsetattr', mq.mq_getsetattr),
   246: none('kexec_load'),
   247: partial('waitid', proc.waitid, 'rusage as wait4\'s'),
@@ -368,7 +369,7 @@ const lines: Record<number, Line> = {
   311: ok('process_vm_writev', ptr.process_vm_writev),
   312: none('kcmp'),
   313: none('finit_module'),
-  314: partial('sched_setattr', sched.sched_setattr, 'SCHED_DEADLINE is EINVAL; utilization clamps are not kept'),
+  314: partial('sched_setattr', sched.sched_setattr, 'SCHED_DEADLINE admitted as Linux (bandwidth, EPERM, EBUSY) but scheduled as any task (no runtime enforcement); utilization clamps are not kept'),
   315: ok('sched_getattr', sched.sched_getattr),
   316: ok('renameat2', dirs.renameat2),
   317: ok('seccomp', seccompsys.seccomp),

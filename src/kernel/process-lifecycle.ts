@@ -25,6 +25,8 @@ import {
 import { fatalStatus, sendToGroup, sendToTask } from './signal-delivery';
 import { futexWake, exitRobustList } from './futex';
 import { accountExitedTask, schedOnClone, timersOnExec, timersOnExit } from './time/index';
+import { forkDenied } from './time/deadline';
+import { accountProcess } from './acct';
 import { cpuNsForParent, usageForParent, addUsage, zeroUsage, sampleHostStatus } from './time/cputime';
 import { onProcessExit as ttyOnProcessExit } from './tty';
 import { exitSemUndo, shareSemUndo } from './ipc/sem';
@@ -127,6 +129,8 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false, ho
   const inPlace = old !== null && p.recycleAddressSpace !== undefined && old.users === 1 && t.tg.tasks.size === 1 && old.asPid === t.hostTid;
   if (inPlace) s.kernel.memAcct?.dropping(old);
   const recycled = inPlace && p.recycleAddressSpace!(t.hostTid) === t.hostTid;
+  // The old object is retired with its memory: files opened on it (/proc/PID/mem) read 0.
+  if (recycled) old.users = 0;
   const ctx = recycled ? t.hostTid : p.newAddressSpace();
   if (ctx < 0) {
     releaseResolution(res);
@@ -259,6 +263,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   if (nsErr < 0) return nsErr;
   const limit = taskLimit(t);
   if (limit >= 0) return -limit;
+  if (forkDenied(t)) return -EAGAIN;
   if (p.getRegs(t.hostTid) !== 0) return -EAGAIN;
   const regs = p.ev.regs.slice();
   const ctx = f & CLONE_VM ? p.newThread(t.hostTid) : p.forkAddressSpace(t.hostTid, t.mm.forkLendablePage());
@@ -390,7 +395,7 @@ export function exitThread(s: Sentry, t: Task, code: number): void {
   const tg = t.tg;
   if (t.ptrace) ptraceTaskExited(t, tg.exiting ? tg.groupExitStatus : (code & 0xff) << 8);
   killThread(s, t);
-  if (tg.tasks.size === 0) processExited(s, tg, tg.exiting ? tg.groupExitStatus : (code & 0xff) << 8);
+  if (tg.tasks.size === 0) processExited(s, tg, tg.exiting ? tg.groupExitStatus : (code & 0xff) << 8, t);
 }
 
 /**
@@ -417,8 +422,9 @@ export function exitGroup(s: Sentry, tg: ThreadGroup, status: number): void {
     s.platform.destroyAddressSpace(mm.asPid);
   }
   for (const t of tg.tasks) if (t.ptrace) ptraceTaskExited(t, status);
+  const last = tg.leader ?? [...tg.tasks][0];
   for (const t of [...tg.tasks]) killThread(s, t, exclusive.has(t.mm));
-  processExited(s, tg, status);
+  processExited(s, tg, status, last);
 }
 
 export function exitStatusOf(code: number): number {
@@ -426,8 +432,10 @@ export function exitStatusOf(code: number): number {
 }
 
 /** The process is gone: zombie for its parent, orphans to init, SIGCHLD. */
-function processExited(s: Sentry, tg: ThreadGroup, status: number): void {
+function processExited(s: Sentry, tg: ThreadGroup, status: number, last?: Task): void {
   if (tg.zombie) return;
+  // acct_process runs before exit_notify: the record is written when the parent can wait.
+  accountProcess(s.kernel, tg, status, last);
   tg.zombie = true;
   tg.waitStatus = status;
   timersOnExit(tg);

@@ -23,7 +23,7 @@ async function sameAsNativeIn(prefix: string[], name: string, l: (typeof LINKAGE
 }
 
 describe('compat guests match Linux', () => {
-  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin', 'cp_misc', 'cp_usage', 'cp_procsys', 'cp_aio', 'cp_keys', 'cp_fallocate', 'cp_maps_ids', 'cp_statm', 'cp_sockmode', 'cp_sockaddr']) {
+  for (const name of ['cp_sendfile', 'cp_clone', 'cp_stdin', 'cp_misc', 'cp_usage', 'cp_procsys', 'cp_aio', 'cp_keys', 'cp_fallocate', 'cp_maps_ids', 'cp_statm', 'cp_sockmode', 'cp_sockaddr', 'cp_mem_exec']) {
     for (const l of LINKAGES) {
       it(`${name} (${l})`, async () => {
         await expectSameAsNative([build(name, l)], { timeoutMs: 25_000 });
@@ -69,6 +69,24 @@ describe.skipIf(process.getuid?.() !== 0)('reboot and acct', () => {
   }, 40_000);
 });
 
+describe.skipIf(process.getuid?.() !== 0)('SCHED_DEADLINE', () => {
+  for (const l of LINKAGES) {
+    // Unpinned, the guest sees the host's CPUs, which the bandwidth limit is counted on; natively
+    // one run at a time (the admitted bandwidth is the host's).
+    it(`cp_deadline (${l}): parameters, EPERM unprivileged or in a user namespace, admission and EBUSY, no fork, as Linux`, async () => {
+      const bin = build('cp_deadline', l);
+      const native = await runNative([bin], { timeoutMs: 25_000 });
+      const sandbox = await runSandbox(['--no-pin', bin], { timeoutMs: 25_000 });
+      expect(native.code, explain(native)).toBe(0);
+      expect(sandbox.stdout, explain(sandbox)).toBe(native.stdout);
+      expect(sandbox.code, explain(sandbox)).toBe(0);
+      // The sandbox's own bandwidth starts empty: as many 50% tasks as fit in 95% of each CPU.
+      const cpus = Math.min(31, Math.max(1, os.availableParallelism()));
+      expect(sandbox.stderr).toContain(`admitted: ${Math.floor((95 * cpus) / 50)}\n`);
+    }, 60_000);
+  }
+});
+
 describe.skipIf(process.getuid?.() !== 0)('errno paths across the syscall table', () => {
   for (const l of LINKAGES) {
     it(`cp_errno (${l}): EFAULT, EBADF, EINVAL, ENOTDIR, EISDIR, ELOOP, ENAMETOOLONG, EMFILE, EACCES/EPERM as Linux`, async () => {
@@ -82,6 +100,24 @@ describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))
     // Natively in a new IPC namespace: its SysV keys and ids start as the sandbox's do.
     it(`cp_errno2 (${l}): wait/kill/prctl/sched, mmap/mprotect/mremap/madvise/mlock, timers, SysV IPC, xattrs as Linux`,
       () => sameAsNativeIn(['unshare', '-i'], 'cp_errno2', l), 40_000);
+  }
+});
+
+describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))('errno paths, third batch: the rest of the table', () => {
+  for (const l of LINKAGES) {
+    // Natively in new IPC and pid namespaces: message queues start empty, and acct(2) turned
+    // on there records only that namespace's processes, never the host's.
+    it(`cp_errno3 (${l}): files, vectors, events, ids, pidfds, acct, reboot, mempolicy, AIO as Linux`,
+      () => sameAsNativeIn(['unshare', '-ipf'], 'cp_errno3', l), 40_000);
+    it(`cp_errno4 (${l}): message queues, keys, sockets as Linux`, () => sameAsNativeIn(['unshare', '-i'], 'cp_errno4', l), 40_000);
+  }
+});
+
+describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))('acct(2): process accounting records', () => {
+  for (const l of LINKAGES) {
+    // Natively in a new pid namespace, whose accounting file is its own.
+    it(`cp_acct (${l}): struct acct_v3 per ended process (AFORK, AXSIG, status, ids, comm), off, switched file`,
+      () => sameAsNativeIn(['unshare', '-pf'], 'cp_acct', l), 40_000);
   }
 });
 

@@ -8,7 +8,7 @@ import { optionalFields } from '../../vfs/propagation';
 import { boundingOf, capsOf, ownCapable, CAP_SYS_RESOURCE } from '../../../src/auth/capabilities';
 import { seenGid, seenUid, userNsLimits, USERNS_MAX_DEFAULT, type UserNamespace } from '../../../src/auth/userns';
 import { filterCount } from '../../../src/kernel/seccomp/filter';
-import { MemInode } from './mem-file';
+import { MemInode, MmTextInode } from './mem-file';
 import { statmText } from './statm';
 import { procSysvipcShm } from '../../../src/kernel/ipc/shm';
 import { procSysvipcSem } from '../../../src/kernel/ipc/sem';
@@ -187,6 +187,8 @@ export function createProcFs(vfs: Vfs, kernel: Kernel, pidNs: PidNamespace | nul
     const ids = (): [number, number] => [t.creds.euid, t.creds.egid];
     const tfile = (k: string, f: () => string | Buffer, mode = 0o444, w: ((d: Buffer) => number) | null = null) =>
       () => new SynthFile(fs, k, f, mode, w, ...owner());
+    // Files of the address space: read as empty once the process has exec'd or exited.
+    const mmFile = (k: string, f: () => string | Buffer, lines: boolean, mode = 0o444) => () => new MmTextInode(fs, k, t, f, lines, mode, ...owner());
     // proc_fd_permission: a process may always read its own fd directories.
     const fdDir = (k: string, e: () => SynthEntries) => () => {
       const d = new SynthDir(fs, k, e, 0o500, ...owner());
@@ -198,7 +200,7 @@ export function createProcFs(vfs: Vfs, kernel: Kernel, pidNs: PidNamespace | nul
       ['status', tfile(K('status'), () => statusText(t, state, v, pidNs, self()?.creds.userns ?? null))],
       ['statm', tfile(K('statm'), () => statmText(t))],
       ['cmdline', tfile(K('cmdline'), () => stringsBytes(tg.argv))],
-      ['environ', tfile(K('environ'), () => stringsBytes(tg.envp), 0o400)],
+      ['environ', mmFile(K('environ'), () => stringsBytes(tg.envp), false, 0o400)],
       ['comm', tfile(K('comm'), () => (t.comm || baseName(tg.exePath)) + '\n', 0o644, (d) => {
         t.comm = d.toString('latin1').replace(/\n$/, '').slice(0, 15);
         return d.length;
@@ -230,8 +232,8 @@ export function createProcFs(vfs: Vfs, kernel: Kernel, pidNs: PidNamespace | nul
         }
         return m;
       })],
-      ['maps', tfile(K('maps'), () => mapsText(t))],
-      ['smaps', tfile(K('smaps'), () => mapsText(t))],
+      ['maps', mmFile(K('maps'), () => mapsText(t), true)],
+      ['smaps', mmFile(K('smaps'), () => mapsText(t), true)],
       ['mounts', tfile(K('mounts'), () => mountsOf(t).map((x) => x.m.mountsLine(x.path)).join(''))],
       ['mountinfo', tfile(K('mountinfo'), () => mountsOf(t).map((x) => x.m.mountinfoLine(x.path, optionalFields(x.m, t.fsCtx.mntNs))).join(''))],
       ['limits', tfile(K('limits'), () => limitsText(tg))],

@@ -1,6 +1,6 @@
 import type { Task } from '../task';
 import { capable, CAP_SYS_NICE } from '../../auth/capabilities';
-import { EACCES, EINVAL, EPERM, ESRCH } from '../../abi/errno';
+import { EACCES, EBUSY, EINVAL, EPERM, ESRCH } from '../../abi/errno';
 
 /**
  * Scheduling attributes of each guest thread: policy, real-time priority, nice value,
@@ -62,6 +62,10 @@ export function schedOnClone(parent: Task, child: Task): void {
       a.policy = SCHED_OTHER;
       a.priority = 0;
     }
+    if (a.policy === SCHED_DEADLINE) {
+      a.policy = SCHED_OTHER;
+      a.priority = 0;
+    }
     if (a.nice < 0) a.nice = 0;
     a.resetOnFork = false;
   }
@@ -78,6 +82,10 @@ export function findTask(t: Task, pid: number): Task | null {
 export function mayChangeSched(caller: Task, target: Task): boolean {
   const c = caller.creds;
   return capable(c, CAP_SYS_NICE) || c.euid === target.creds.euid || c.euid === target.creds.uid;
+}
+
+function isDeadline(t: Task): boolean {
+  return schedOf(t).policy === SCHED_DEADLINE;
 }
 
 function isRt(policy: number): boolean {
@@ -117,6 +125,7 @@ export function setScheduler(caller: Task, target: Task, policy: number, priorit
     if (a.resetOnFork && !reset) return -EPERM;
     if (!mayChangeSched(caller, target)) return -EPERM;
   }
+  // Leaving SCHED_DEADLINE frees its bandwidth (deadline.ts reads the policy).
   a.policy = policy;
   a.priority = priority;
   a.resetOnFork = reset;
@@ -128,6 +137,8 @@ export function setAffinity(caller: Task, target: Task, mask: bigint): number {
   if (!mayChangeSched(caller, target)) return -EPERM;
   const m = Number(mask & BigInt(allCpus(target)));
   if (m === 0) return -EINVAL;
+  // A deadline task keeps the whole CPU set (its root domain), as Linux's dl admission needs.
+  if (isDeadline(target) && m !== allCpus(target)) return -EBUSY;
   schedOf(target).affinity = m;
   return 0;
 }
@@ -135,7 +146,8 @@ export function setAffinity(caller: Task, target: Task, mask: bigint): number {
 /** Time slice reported by sched_rr_get_interval. */
 export function rrInterval(target: Task): bigint {
   const p = schedOf(target).policy;
-  if (p === SCHED_FIFO) return 0n;
+  // FIFO has no slice, nor has DEADLINE (dl_sched_class has no get_rr_interval).
+  if (p === SCHED_FIFO || p === SCHED_DEADLINE) return 0n;
   return p === SCHED_RR ? RR_SLICE_NS : FAIR_SLICE_NS;
 }
 
