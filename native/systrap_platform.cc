@@ -75,6 +75,12 @@ struct Ctx {
   int place;
   bool apart;
   unsigned asleep, busy;
+  // Placement's way back from beside the Sentry: `quick`, round trips in a row with a
+  // short hold (a thread of quick syscalls, which spinning across CPUs serves best);
+  // `slow`, such round trips away from the Sentry that found the handler asleep (the
+  // spins do not pay: a loaded machine); `backoff` doubles the quick run needed after
+  // each move back for that reason, so a loaded machine does not make it flip.
+  unsigned quick, slow, backoff;
   uint64_t resumedAt, takenAt;  // TSC
   prof::Stamps ps;
 };
@@ -173,10 +179,13 @@ enum { kAll = 0, kOff = 1, kBeside = 2 };
 constexpr uint64_t kBusyTicks = 3000000;  // ~1 ms of TSC
 constexpr uint64_t kHoldTicks = 150000;   // ~50 us
 void Place(Ctx* c, int where);
+void PlaceQuick(Ctx* c, bool held, bool asleep);
 
 bool Wake(st_frame* f, bool counted) {
   __atomic_store_n(&f->state, ST_REPLY, __ATOMIC_SEQ_CST);
+  if (prof::g.on) prof::g.resumes++;
   if (__atomic_load_n(&f->waiting, __ATOMIC_SEQ_CST)) {
+    if (prof::g.on) prof::g.wakes++;
     syscall(SYS_futex, &f->state, FUTEX_WAKE, 1, nullptr, nullptr, 0);
     if (counted) g_stubSpin.Miss();
     return true;
@@ -326,6 +335,7 @@ void TakeFrame(Ctx* c, int* sigOut, uint8_t siOut[128]) {
   c->vsys = false;
   c->apart = g_sentryCpu == 0 || f->cpu != g_sentryCpu;
   g_peerApart = c->apart;
+  if (prof::g.on) (c->apart ? prof::g.takesApart : prof::g.takesBeside)++;
   c->takenAt = prof::Tsc();
   if (c->place == kBeside && c->resumedAt) {
     if (c->takenAt - c->resumedAt < kBusyTicks) c->busy = 0;
@@ -427,8 +437,9 @@ long NewThreadIn(As* as, Ctx* from) {
   c->starting = true;
   c->kickPending = false;
   c->place = place;
+  if (prof::g.on) fprintf(stderr, "systrap: thread %ld starts %s\n", tid, place == kAll ? "all" : place == kOff ? "off" : "beside");
   c->apart = true;
-  c->asleep = c->busy = 0;
+  c->asleep = c->busy = c->quick = c->slow = c->backoff = 0;
   c->resumedAt = c->takenAt = 0;
   c->startDeadline = NowNs() + 2000000000LL;
   c->regs = r;  // the stub's entry: the Sentry sets the thread's own registers
@@ -563,14 +574,60 @@ void WriteBack(Ctx* c) {
   reinterpret_cast<st_ctl*>(c->as->map)->spinCycles = (unsigned)g_stubSpin.Next();
   if (prof::g.on) c->ps.wake = prof::Tsc();
   uint64_t now = prof::Tsc();
-  bool held = c->takenAt && now - c->takenAt > kHoldTicks;
+  uint64_t hold = c->takenAt ? now - c->takenAt : 0;
+  bool held = hold > kHoldTicks;
   c->resumedAt = now;
-  if (!Wake(f, c->apart) || !held) c->asleep = 0;
+  // A hold longer than the stub's spin ends asleep whatever the machine does: only the
+  // shorter ones tell whether its spin pays.
+  bool asleep = Wake(f, c->apart && hold < (uint64_t)g_stubSpin.budget);
+  if (!asleep || !held) c->asleep = 0;
   else if (++c->asleep >= 4 && c->place != kBeside) Place(c, kBeside);
+  PlaceQuick(c, held, asleep);
+}
+
+// A thread beside the Sentry whose syscalls became quick (it was moved there at its
+// start-up's long holds, or by a wait, and now loops on quick calls) goes back off the
+// Sentry's CPU, where both sides spin (~0.2 us a handoff against ~1.2 us through a futex
+// on one CPU); one that then keeps finding its handler asleep there (the spins do not
+// pay) comes back, and needs twice as long a quick run the next time.
+constexpr unsigned kQuickRun = 64;
+void PlaceQuick(Ctx* c, bool held, bool asleep) {
+  if (held) {
+    c->quick = c->slow = 0;
+    return;
+  }
+  if (c->place == kBeside) {
+    if (++c->quick >= kQuickRun << std::min(c->backoff, 10u)) Place(c, kOff);
+  } else if (c->place == kOff && asleep) {
+    if (++c->slow >= kQuickRun) {
+      c->backoff++;
+      Place(c, kBeside);
+    }
+  } else if (c->place == kOff) {
+    c->slow = 0;
+    c->backoff = 0;
+  }
+}
+
+// A thread beside the Sentry that has run guest code for over ~2 ms without a trap
+// (CPU-bound: it was moved there by waits, then started computing) gets every CPU back
+// now, not at its next trap: beside the Sentry it shares one CPU with its CPU-bound
+// siblings while the other is free. True while some running thread is still beside
+// (the Sentry's sleep then wakes every 2 ms to look again).
+bool CheckBusyBeside() {
+  bool any = false;
+  uint64_t now = 0;
+  for (Ctx* c : g_running) {
+    if (c->place != kBeside || c->starting || !c->resumedAt) continue;
+    if (!now) now = prof::Tsc();
+    if (now - c->resumedAt > 2 * kBusyTicks) Place(c, kAll);
+    else any = true;
+  }
+  return any;
 }
 
 void Place(Ctx* c, int where) {
-  c->asleep = c->busy = 0;
+  c->asleep = c->busy = c->quick = c->slow = 0;
   if (g_apartMode >= 0 || !g_haveAllCpus || !g_sentryCpu || CPU_COUNT(&g_allCpus) < 2) return;
   cpu_set_t m = g_allCpus;
   if (where == kOff) CPU_CLR(g_sentryCpu - 1, &m);
@@ -579,6 +636,7 @@ void Place(Ctx* c, int where) {
     CPU_SET(g_sentryCpu - 1, &m);
   }
   if (sched_setaffinity(c->tid, sizeof m, &m) == 0) c->place = where;
+  if (prof::g.on) fprintf(stderr, "systrap: thread %d placed %s\n", c->tid, where == kAll ? "all" : where == kOff ? "off" : "beside");
 }
 
 void Resume(Ctx* c) {
@@ -746,11 +804,13 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
       }
       if (Ctx* c = ScanPosted()) {
         if (spin > 0) g_sentrySpin.Hit();
+        if (prof::g.on) prof::g.spinTakes++;
         return Decode(c);
       }
       if (!g_kicks.empty()) return ReportKick();
       if ((it & 255) == 0) {
         CheckStarting();
+        CheckBusyBeside();
         CheckVanished();
         if (ReapInjectors() || !g_exits.empty()) return ReportExit();
       }
@@ -775,6 +835,8 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
     int wait = FillWaitSet(p, g_doorbell, fds, events, count, deadline);
     if (CheckStarting() && (wait < 0 || wait > 100)) wait = 100;  // their 2 s bound
     if (!g_running.empty() && (wait < 0 || wait > 100)) wait = 100;  // CheckVanished's period
+    if (CheckBusyBeside() && (wait < 0 || wait > 2)) wait = 2;
+    if (prof::g.on) prof::g.polls++;
     int n = poll(p, count + 2, wait);
     int e = errno;
     SetSleeping(0);
