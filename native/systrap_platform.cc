@@ -68,6 +68,9 @@ struct Ctx {
   // Kicked while starting: its first trap (whatever signal it is) is reported as the
   // kick, not taken as the start (a kick that came first would be lost otherwise).
   bool kickPending;
+  // Its first post was not the entry's own trap: its process is being killed, and the
+  // thread is never let go (TakeFirstPost).
+  bool doomed;
   // Placement (kAll/kOff/kBeside, see Place); `apart`: its last post came from another
   // CPU than the Sentry's (only then do the two sides spin); `asleep`: resumes in a row
   // after a long hold (a blocking syscall) that found its handler asleep; `busy`: runs
@@ -208,10 +211,23 @@ void StopRunning(Ctx* c) {
 
 // A starting thread's first trap, if it came: the frame is the Sentry's from now on
 // (its registers stay the Sentry's copy: what the trap saved is the stub's entry).
+// It must be the entry's own getpid trap, which the thread reaches only once its signal
+// stack and guest-thread filter are in place (stub.c st_thread_entry): anything else
+// (the filter refusing one of the entry's calls, or a sibling writing the frame) ends
+// its process, whose guest threads are then all reported exited (ReapInjectors).
 bool TakeFirstPost(Ctx* c) {
-  if (__atomic_load_n(&c->f->state, __ATOMIC_ACQUIRE) != ST_POSTED) return false;
-  __atomic_store_n(&c->f->state, ST_TAKEN, __ATOMIC_SEQ_CST);
+  st_frame* f = c->f;
+  if (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) != ST_POSTED) return false;
+  __atomic_store_n(&f->state, ST_TAKEN, __ATOMIC_SEQ_CST);
   c->starting = false;
+  uint64_t at;
+  int32_t nr;
+  memcpy(&at, f->siginfo + 16, 8);
+  memcpy(&nr, f->siginfo + 24, 4);
+  if (f->signo != SIGSYS || at != ST_ENTRY_TRAP_IP || nr != SYS_getpid) {
+    c->doomed = true;  // never answered (WriteBack): its handler waits until the kill lands
+    kill(c->as->leader, SIGKILL);
+  }
   return true;
 }
 
@@ -222,7 +238,7 @@ bool TakeFirstPost(Ctx* c) {
 bool AwaitFirstPost(Ctx* c) {
   while (c->starting && !TakeFirstPost(c)) {
     if (NowNs() > c->startDeadline || syscall(SYS_tgkill, c->as->leader, c->tid, 0) != 0) {
-      syscall(SYS_tgkill, c->as->leader, c->tid, SIGKILL);
+      kill(c->as->leader, SIGKILL);  // the process (the thread may be gone)
       c->starting = false;
       return false;
     }
@@ -382,16 +398,15 @@ long NewThreadIn(As* as, Ctx* from) {
   f->altstack[0] = slotStub + ST_FRAME_SIZE;
   f->altstack[1] = 0;
   f->altstack[2] = ST_SLOT_SIZE - ST_FRAME_SIZE;
-  long alt[6] = {(long)StubAddr(as, f->altstack), 0, 0, 0, 0, 0};
-  long filt[6] = {SECCOMP_SET_MODE_FILTER, 0, (long)ST_F2_PROG, 0, 0, 0};
   user_regs_struct r;
   int place = kAll;
-  bool ok = InjectSyscall((pid_t)tid, SYS_sigaltstack, alt, nullptr) == 0 &&
-            InjectSyscall((pid_t)tid, SYS_seccomp, filt, nullptr) == 0 &&
-            syscall(SYS_ptrace, PTRACE_GETREGS, tid, 0, &r) == 0;
+  bool ok = syscall(SYS_ptrace, PTRACE_GETREGS, tid, 0, &r) == 0;
   if (ok) {
+    // The entry sets its signal stack (rdi: this stack_t) and stacks the guest-thread
+    // filter itself, then traps (stub.c st_thread_entry); no injection for either.
     r.rip = ST_THREAD_START;
-    r.rsp = slotStub + ST_FRAME_SIZE;  // unused: the entry traps at once
+    r.rdi = StubAddr(as, f->altstack);
+    r.rsp = slotStub + ST_FRAME_SIZE;  // unused: the entry uses no stack
     r.orig_rax = (unsigned long)-1;
     ok = syscall(SYS_ptrace, PTRACE_SETREGS, tid, 0, &r) == 0;
     // Set once its injections are done: while it is traced the thread stays on the
@@ -435,7 +450,7 @@ long NewThreadIn(As* as, Ctx* from) {
   c->f = f;
   c->running = false;
   c->starting = true;
-  c->kickPending = false;
+  c->kickPending = c->doomed = false;
   c->place = place;
   if (prof::g.on) fprintf(stderr, "systrap: thread %ld starts %s\n", tid, place == kAll ? "all" : place == kOff ? "off" : "beside");
   c->apart = true;
@@ -562,6 +577,7 @@ int Decode(Ctx* c) {
 // Hands the Sentry's registers (and FP state, if it changed them) back to the stopped
 // thread's handler and lets it return into guest code.
 void WriteBack(Ctx* c) {
+  if (c->doomed) return;
   st_frame* f = c->f;
   memcpy(const_cast<unsigned long*>(f->regs), &c->regs, sizeof c->regs);
   unsigned cmd = ST_CMD_RESUME;
@@ -727,7 +743,8 @@ bool CheckStarting() {
     if (!c->starting) continue;
     any = true;
     if (!now) now = NowNs();
-    if (now > c->startDeadline) syscall(SYS_tgkill, c->as->leader, c->tid, SIGKILL);
+    // Its process (the thread may be gone already: its entry exits if a call fails).
+    if (now > c->startDeadline) kill(c->as->leader, SIGKILL);
   }
   return any;
 }

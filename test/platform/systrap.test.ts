@@ -21,7 +21,7 @@ describe.each(PLATFORMS)('platform %s', (platform) => {
     try {
       const r = await runSandbox([`--platform=${platform}`, guest, host]);
       expect(r.code, explain(r)).toBe(0);
-      const lines = ['gadget', 'handler', 'restorer'].flatMap((s) => [
+      const lines = ['gadget', 'handler', 'restorer', 'entry-sigaltstack', 'entry-seccomp'].flatMap((s) => [
         // The guest's own pid (the Sentry answered), never a host pid.
         `${s} getpid -> 1`,
         // Served by the Sentry: the file is in the sandbox's overlay only.
