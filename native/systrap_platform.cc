@@ -73,17 +73,19 @@ struct Ctx {
   bool doomed;
   // Placement (kAll/kOff/kBeside, see Place); `apart`: its last post came from another
   // CPU than the Sentry's (only then do the two sides spin); `asleep`: resumes in a row
-  // after a long hold (a blocking syscall) that found its handler asleep; `busy`: runs
-  // in a row that lasted over ~1 ms.
+  // after a long hold (a blocking syscall) that found its handler asleep.
   int place;
   bool apart;
-  unsigned asleep, busy;
+  unsigned asleep;
   // Placement's way back from beside the Sentry: `quick`, round trips in a row with a
   // short hold (a thread of quick syscalls, which spinning across CPUs serves best);
   // `slow`, such round trips away from the Sentry that found the handler asleep (the
   // spins do not pay: a loaded machine); `backoff` doubles the quick run needed after
   // each move back for that reason, so a loaded machine does not make it flip.
   unsigned quick, slow, backoff;
+  // CheckBusyBeside's sample while it runs beside the Sentry without a trap: when
+  // (CLOCK_MONOTONIC ns, 0: none since its last resume) and its process's CPU time then.
+  int64_t busyAt, busyCpu;
   uint64_t resumedAt, takenAt;  // TSC
   prof::Stamps ps;
 };
@@ -94,6 +96,7 @@ struct As {
   uint8_t* map;  // the Sentry's mapping of the shared region (then the patch window)
   std::vector<Ctx*> slots;
   PatchSites patch;  // syscall-site patching (window at map + ST_REGION_SIZE when on)
+  clockid_t cpuClock;  // the stub process's CPU clock (its guest threads' time)
 };
 
 std::unordered_map<pid_t, Ctx*> g_ctx;
@@ -167,23 +170,23 @@ bool g_peerApart = true;
 // it; by default 1 while the Sentry's spin pays, else 0.
 int g_apartMode = getenv("TSS_SYSTRAP_APART") ? atoi(getenv("TSS_SYSTRAP_APART")) : -1;
 
-// Returns whether the handler was asleep (a futex wake was needed).
 // Where a thread may run: every CPU (the host places it), every CPU but the Sentry's
 // (spinning handoffs: a CPU each), or the Sentry's only (sleeping handoffs: a futex
 // wake on one CPU costs what a ptrace resume does; across CPUs on a busy machine the
 // woken side waits for a CPU others hold, measured 2-5x slower). By default a thread
-// moves by what it does: one whose resumes keep finding its handler asleep (a busy
 // moves by what it does: one that keeps waiting in the Sentry (four resumes in a row
 // after holds over ~50 us, e.g. futex waits, that found its handler asleep) goes beside
-// the Sentry; one that then runs over ~1 ms twice in a row (CPU-bound) gets every CPU
-// back. A thread of quick syscalls stays where it is. TSS_SYSTRAP_APART fixes first
-// threads' placement and turns the moves off.
+// the Sentry; one that computes there gets every CPU back (CheckBusyBeside); quick
+// syscalls take it off the Sentry's CPU while the spins pay, beside it when they do
+// not (PlaceQuick). TSS_SYSTRAP_APART fixes first threads' placement and turns the
+// moves off.
 enum { kAll = 0, kOff = 1, kBeside = 2 };
 constexpr uint64_t kBusyTicks = 3000000;  // ~1 ms of TSC
 constexpr uint64_t kHoldTicks = 150000;   // ~50 us
 void Place(Ctx* c, int where);
 void PlaceQuick(Ctx* c, bool held, bool asleep);
 
+// Returns whether the handler was asleep (a futex wake was needed).
 bool Wake(st_frame* f, bool counted) {
   __atomic_store_n(&f->state, ST_REPLY, __ATOMIC_SEQ_CST);
   if (prof::g.on) prof::g.resumes++;
@@ -324,7 +327,8 @@ As* MakeAs(pid_t leader, long* err, const As* parent, uint64_t at) {
     close(fd);
     return nullptr;
   }
-  As* as = new As{leader, fd, static_cast<uint8_t*>(m), std::vector<Ctx*>(ST_NSLOTS, nullptr), std::move(patch)};
+  As* as = new As{leader, fd, static_cast<uint8_t*>(m), std::vector<Ctx*>(ST_NSLOTS, nullptr), std::move(patch), 0};
+  if (clock_getcpuclockid(leader, &as->cpuClock) != 0) as->cpuClock = -1;
   st_ctl* ctl = reinterpret_cast<st_ctl*>(as->map);
   ctl->patch = as->patch.window != nullptr;
   PatchXsaveLayout(&ctl->xmask, &ctl->xsize);
@@ -353,10 +357,6 @@ void TakeFrame(Ctx* c, int* sigOut, uint8_t siOut[128]) {
   g_peerApart = c->apart;
   if (prof::g.on) (c->apart ? prof::g.takesApart : prof::g.takesBeside)++;
   c->takenAt = prof::Tsc();
-  if (c->place == kBeside && c->resumedAt) {
-    if (c->takenAt - c->resumedAt < kBusyTicks) c->busy = 0;
-    else if (++c->busy >= 2) Place(c, kAll);
-  }
   StopRunning(c);
 }
 
@@ -454,7 +454,8 @@ long NewThreadIn(As* as, Ctx* from) {
   c->place = place;
   if (prof::g.on) fprintf(stderr, "systrap: thread %ld starts %s\n", tid, place == kAll ? "all" : place == kOff ? "off" : "beside");
   c->apart = true;
-  c->asleep = c->busy = c->quick = c->slow = c->backoff = 0;
+  c->asleep = c->quick = c->slow = c->backoff = 0;
+  c->busyAt = c->busyCpu = 0;
   c->resumedAt = c->takenAt = 0;
   c->startDeadline = NowNs() + 2000000000LL;
   c->regs = r;  // the stub's entry: the Sentry sets the thread's own registers
@@ -593,6 +594,7 @@ void WriteBack(Ctx* c) {
   uint64_t hold = c->takenAt ? now - c->takenAt : 0;
   bool held = hold > kHoldTicks;
   c->resumedAt = now;
+  c->busyAt = 0;
   // A hold longer than the stub's spin ends asleep whatever the machine does: only the
   // shorter ones tell whether its spin pays.
   bool asleep = Wake(f, c->apart && hold < (uint64_t)g_stubSpin.budget);
@@ -614,36 +616,59 @@ void PlaceQuick(Ctx* c, bool held, bool asleep) {
   }
   if (c->place == kBeside) {
     if (++c->quick >= kQuickRun << std::min(c->backoff, 10u)) Place(c, kOff);
-  } else if (c->place == kOff && asleep) {
+  } else if (asleep) {
+    // Off the Sentry's CPU (or wherever the host put it) with quick calls that each
+    // needed a futex wake: on a loaded machine a wake across CPUs waits for the other
+    // CPU (an IPI on this nested VM); beside the Sentry it is a switch on one.
     if (++c->slow >= kQuickRun) {
       c->backoff++;
       Place(c, kBeside);
     }
-  } else if (c->place == kOff) {
+  } else {
     c->slow = 0;
-    c->backoff = 0;
   }
 }
 
-// A thread beside the Sentry that has run guest code for over ~2 ms without a trap
-// (CPU-bound: it was moved there by waits, then started computing) gets every CPU back
-// now, not at its next trap: beside the Sentry it shares one CPU with its CPU-bound
+// A thread beside the Sentry that computes (over ~2 ms without a trap, and its process
+// used at least half that time of CPU: not merely waiting for a CPU on a loaded
+// machine) gets every CPU back now, not at its next trap: it was moved there by waits
+// (start-up, a barrier), and beside the Sentry it shares one CPU with its CPU-bound
 // siblings while the other is free. True while some running thread is still beside
 // (the Sentry's sleep then wakes every 2 ms to look again).
+constexpr int64_t kBusyNs = 2000000;
+int64_t ProcessCpuNs(As* as) {
+  struct timespec ts;
+  if (as->cpuClock == -1 || clock_gettime(as->cpuClock, &ts) != 0) return -1;
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 bool CheckBusyBeside() {
   bool any = false;
   uint64_t now = 0;
+  int64_t nowNs = 0;
   for (Ctx* c : g_running) {
     if (c->place != kBeside || c->starting || !c->resumedAt) continue;
+    any = true;
     if (!now) now = prof::Tsc();
-    if (now - c->resumedAt > 2 * kBusyTicks) Place(c, kAll);
-    else any = true;
+    if (now - c->resumedAt < 2 * kBusyTicks) {
+      c->busyAt = 0;
+      continue;
+    }
+    if (!nowNs) nowNs = NowNs();
+    if (c->busyAt && nowNs - c->busyAt < kBusyNs) continue;
+    int64_t cpu = ProcessCpuNs(c->as);
+    if (c->busyAt && cpu >= 0 && c->busyCpu >= 0 && (cpu - c->busyCpu) * 2 >= nowNs - c->busyAt) {
+      c->backoff++;  // the slow rule may bring it back: later, each time it came back
+      Place(c, kAll);
+      continue;
+    }
+    c->busyAt = nowNs;
+    c->busyCpu = cpu;
   }
   return any;
 }
 
 void Place(Ctx* c, int where) {
-  c->asleep = c->busy = c->quick = c->slow = 0;
+  c->asleep = c->quick = c->slow = 0;
   if (g_apartMode >= 0 || !g_haveAllCpus || !g_sentryCpu || CPU_COUNT(&g_allCpus) < 2) return;
   cpu_set_t m = g_allCpus;
   if (where == kOff) CPU_CLR(g_sentryCpu - 1, &m);
