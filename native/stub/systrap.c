@@ -258,6 +258,12 @@ static void st_install_handlers(void) {
 #define IP_HI (offsetof(struct seccomp_data, instruction_pointer) + 4)
 #define LD(off) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off))
 #define RET(a) BPF_STMT(BPF_RET | BPF_K, (a))
+/* 5 instructions, the accumulator holding the low ip: at instruction `ip` only syscall
+   `sysno` (else a trap); from any other ip, on to the next block. */
+#define ONE_NR_AT(ip, sysno)                                          \
+  BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)(ip), 0, 4),          \
+      LD(offsetof(struct seccomp_data, nr)),                          \
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (sysno), 0, 1), RET(SECCOMP_RET_ALLOW), RET(SECCOMP_RET_TRAP)
 
 /* The guest-thread filter, stacked on the stub's (each new guest thread installs it
    itself, at its entry, before any guest code runs): the injection gadget and the
@@ -327,17 +333,9 @@ static void st_install_filter(void) {
       RET(SECCOMP_RET_ALLOW),
       RET(SECCOMP_RET_TRAP),
       /* [48] the restorer */
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_RESTORER_IP, 0, 4),
-      LD(offsetof(struct seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_rt_sigreturn, 0, 1),
-      RET(SECCOMP_RET_ALLOW),
-      RET(SECCOMP_RET_TRAP),
+      ONE_NR_AT(ST_RESTORER_IP, __NR_rt_sigreturn),
       /* [53] the thread entry's first instruction: sigaltstack only */
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_ENTRY_ALT_IP, 0, 4),
-      LD(offsetof(struct seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sigaltstack, 0, 1),
-      RET(SECCOMP_RET_ALLOW),
-      RET(SECCOMP_RET_TRAP),
+      ONE_NR_AT(ST_ENTRY_ALT_IP, __NR_sigaltstack),
       /* [58] its second: seccomp(SECCOMP_SET_MODE_FILTER, 0, ST_F2_PROG) only */
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_ENTRY_F2_IP, 0, 13),
       LD(offsetof(struct seccomp_data, nr)),
