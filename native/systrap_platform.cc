@@ -68,13 +68,24 @@ struct Ctx {
   // Kicked while starting: its first trap (whatever signal it is) is reported as the
   // kick, not taken as the start (a kick that came first would be lost otherwise).
   bool kickPending;
+  // Its first post was not the entry's own trap: its process is being killed, and the
+  // thread is never let go (TakeFirstPost).
+  bool doomed;
   // Placement (kAll/kOff/kBeside, see Place); `apart`: its last post came from another
   // CPU than the Sentry's (only then do the two sides spin); `asleep`: resumes in a row
-  // after a long hold (a blocking syscall) that found its handler asleep; `busy`: runs
-  // in a row that lasted over ~1 ms.
+  // after a long hold (a blocking syscall) that found its handler asleep.
   int place;
   bool apart;
-  unsigned asleep, busy;
+  unsigned asleep;
+  // Placement's way back from beside the Sentry: `quick`, round trips in a row with a
+  // short hold (a thread of quick syscalls, which spinning across CPUs serves best);
+  // `slow`, such round trips away from the Sentry that found the handler asleep (the
+  // spins do not pay: a loaded machine); `backoff` doubles the quick run needed after
+  // each move back for that reason, so a loaded machine does not make it flip.
+  unsigned quick, slow, backoff;
+  // CheckBusyBeside's sample while it runs beside the Sentry without a trap: when
+  // (CLOCK_MONOTONIC ns, 0: none since its last resume) and its process's CPU time then.
+  int64_t busyAt, busyCpu;
   uint64_t resumedAt, takenAt;  // TSC
   prof::Stamps ps;
 };
@@ -85,6 +96,7 @@ struct As {
   uint8_t* map;  // the Sentry's mapping of the shared region (then the patch window)
   std::vector<Ctx*> slots;
   PatchSites patch;  // syscall-site patching (window at map + ST_REGION_SIZE when on)
+  clockid_t cpuClock;  // the stub process's CPU clock (its guest threads' time)
 };
 
 std::unordered_map<pid_t, Ctx*> g_ctx;
@@ -158,25 +170,28 @@ bool g_peerApart = true;
 // it; by default 1 while the Sentry's spin pays, else 0.
 int g_apartMode = getenv("TSS_SYSTRAP_APART") ? atoi(getenv("TSS_SYSTRAP_APART")) : -1;
 
-// Returns whether the handler was asleep (a futex wake was needed).
 // Where a thread may run: every CPU (the host places it), every CPU but the Sentry's
 // (spinning handoffs: a CPU each), or the Sentry's only (sleeping handoffs: a futex
 // wake on one CPU costs what a ptrace resume does; across CPUs on a busy machine the
 // woken side waits for a CPU others hold, measured 2-5x slower). By default a thread
-// moves by what it does: one whose resumes keep finding its handler asleep (a busy
 // moves by what it does: one that keeps waiting in the Sentry (four resumes in a row
 // after holds over ~50 us, e.g. futex waits, that found its handler asleep) goes beside
-// the Sentry; one that then runs over ~1 ms twice in a row (CPU-bound) gets every CPU
-// back. A thread of quick syscalls stays where it is. TSS_SYSTRAP_APART fixes first
-// threads' placement and turns the moves off.
+// the Sentry; one that computes there gets every CPU back (CheckBusyBeside); quick
+// syscalls take it off the Sentry's CPU while the spins pay, beside it when they do
+// not (PlaceQuick). TSS_SYSTRAP_APART fixes first threads' placement and turns the
+// moves off.
 enum { kAll = 0, kOff = 1, kBeside = 2 };
 constexpr uint64_t kBusyTicks = 3000000;  // ~1 ms of TSC
 constexpr uint64_t kHoldTicks = 150000;   // ~50 us
 void Place(Ctx* c, int where);
+void PlaceQuick(Ctx* c, bool held, bool asleep);
 
+// Returns whether the handler was asleep (a futex wake was needed).
 bool Wake(st_frame* f, bool counted) {
   __atomic_store_n(&f->state, ST_REPLY, __ATOMIC_SEQ_CST);
+  if (prof::g.on) prof::g.resumes++;
   if (__atomic_load_n(&f->waiting, __ATOMIC_SEQ_CST)) {
+    if (prof::g.on) prof::g.wakes++;
     syscall(SYS_futex, &f->state, FUTEX_WAKE, 1, nullptr, nullptr, 0);
     if (counted) g_stubSpin.Miss();
     return true;
@@ -199,10 +214,23 @@ void StopRunning(Ctx* c) {
 
 // A starting thread's first trap, if it came: the frame is the Sentry's from now on
 // (its registers stay the Sentry's copy: what the trap saved is the stub's entry).
+// It must be the entry's own getpid trap, which the thread reaches only once its signal
+// stack and guest-thread filter are in place (stub.c st_thread_entry): anything else
+// (the filter refusing one of the entry's calls, or a sibling writing the frame) ends
+// its process, whose guest threads are then all reported exited (ReapInjectors).
 bool TakeFirstPost(Ctx* c) {
-  if (__atomic_load_n(&c->f->state, __ATOMIC_ACQUIRE) != ST_POSTED) return false;
-  __atomic_store_n(&c->f->state, ST_TAKEN, __ATOMIC_SEQ_CST);
+  st_frame* f = c->f;
+  if (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) != ST_POSTED) return false;
+  __atomic_store_n(&f->state, ST_TAKEN, __ATOMIC_SEQ_CST);
   c->starting = false;
+  uint64_t at;
+  int32_t nr;
+  memcpy(&at, f->siginfo + 16, 8);
+  memcpy(&nr, f->siginfo + 24, 4);
+  if (f->signo != SIGSYS || at != ST_ENTRY_TRAP_IP || nr != SYS_getpid) {
+    c->doomed = true;  // never answered (WriteBack): its handler waits until the kill lands
+    kill(c->as->leader, SIGKILL);
+  }
   return true;
 }
 
@@ -213,7 +241,7 @@ bool TakeFirstPost(Ctx* c) {
 bool AwaitFirstPost(Ctx* c) {
   while (c->starting && !TakeFirstPost(c)) {
     if (NowNs() > c->startDeadline || syscall(SYS_tgkill, c->as->leader, c->tid, 0) != 0) {
-      syscall(SYS_tgkill, c->as->leader, c->tid, SIGKILL);
+      kill(c->as->leader, SIGKILL);  // the process (the thread may be gone)
       c->starting = false;
       return false;
     }
@@ -299,7 +327,8 @@ As* MakeAs(pid_t leader, long* err, const As* parent, uint64_t at) {
     close(fd);
     return nullptr;
   }
-  As* as = new As{leader, fd, static_cast<uint8_t*>(m), std::vector<Ctx*>(ST_NSLOTS, nullptr), std::move(patch)};
+  As* as = new As{leader, fd, static_cast<uint8_t*>(m), std::vector<Ctx*>(ST_NSLOTS, nullptr), std::move(patch), 0};
+  if (clock_getcpuclockid(leader, &as->cpuClock) != 0) as->cpuClock = -1;
   st_ctl* ctl = reinterpret_cast<st_ctl*>(as->map);
   ctl->patch = as->patch.window != nullptr;
   PatchXsaveLayout(&ctl->xmask, &ctl->xsize);
@@ -326,11 +355,8 @@ void TakeFrame(Ctx* c, int* sigOut, uint8_t siOut[128]) {
   c->vsys = false;
   c->apart = g_sentryCpu == 0 || f->cpu != g_sentryCpu;
   g_peerApart = c->apart;
+  if (prof::g.on) (c->apart ? prof::g.takesApart : prof::g.takesBeside)++;
   c->takenAt = prof::Tsc();
-  if (c->place == kBeside && c->resumedAt) {
-    if (c->takenAt - c->resumedAt < kBusyTicks) c->busy = 0;
-    else if (++c->busy >= 2) Place(c, kAll);
-  }
   StopRunning(c);
 }
 
@@ -372,16 +398,15 @@ long NewThreadIn(As* as, Ctx* from) {
   f->altstack[0] = slotStub + ST_FRAME_SIZE;
   f->altstack[1] = 0;
   f->altstack[2] = ST_SLOT_SIZE - ST_FRAME_SIZE;
-  long alt[6] = {(long)StubAddr(as, f->altstack), 0, 0, 0, 0, 0};
-  long filt[6] = {SECCOMP_SET_MODE_FILTER, 0, (long)ST_F2_PROG, 0, 0, 0};
   user_regs_struct r;
   int place = kAll;
-  bool ok = InjectSyscall((pid_t)tid, SYS_sigaltstack, alt, nullptr) == 0 &&
-            InjectSyscall((pid_t)tid, SYS_seccomp, filt, nullptr) == 0 &&
-            syscall(SYS_ptrace, PTRACE_GETREGS, tid, 0, &r) == 0;
+  bool ok = syscall(SYS_ptrace, PTRACE_GETREGS, tid, 0, &r) == 0;
   if (ok) {
+    // The entry sets its signal stack (rdi: this stack_t) and stacks the guest-thread
+    // filter itself, then traps (stub.c st_thread_entry); no injection for either.
     r.rip = ST_THREAD_START;
-    r.rsp = slotStub + ST_FRAME_SIZE;  // unused: the entry traps at once
+    r.rdi = StubAddr(as, f->altstack);
+    r.rsp = slotStub + ST_FRAME_SIZE;  // unused: the entry uses no stack
     r.orig_rax = (unsigned long)-1;
     ok = syscall(SYS_ptrace, PTRACE_SETREGS, tid, 0, &r) == 0;
     // Set once its injections are done: while it is traced the thread stays on the
@@ -425,10 +450,12 @@ long NewThreadIn(As* as, Ctx* from) {
   c->f = f;
   c->running = false;
   c->starting = true;
-  c->kickPending = false;
+  c->kickPending = c->doomed = false;
   c->place = place;
+  if (prof::g.on) fprintf(stderr, "systrap: thread %ld starts %s\n", tid, place == kAll ? "all" : place == kOff ? "off" : "beside");
   c->apart = true;
-  c->asleep = c->busy = 0;
+  c->asleep = c->quick = c->slow = c->backoff = 0;
+  c->busyAt = c->busyCpu = 0;
   c->resumedAt = c->takenAt = 0;
   c->startDeadline = NowNs() + 2000000000LL;
   c->regs = r;  // the stub's entry: the Sentry sets the thread's own registers
@@ -551,6 +578,7 @@ int Decode(Ctx* c) {
 // Hands the Sentry's registers (and FP state, if it changed them) back to the stopped
 // thread's handler and lets it return into guest code.
 void WriteBack(Ctx* c) {
+  if (c->doomed) return;
   st_frame* f = c->f;
   memcpy(const_cast<unsigned long*>(f->regs), &c->regs, sizeof c->regs);
   unsigned cmd = ST_CMD_RESUME;
@@ -563,14 +591,84 @@ void WriteBack(Ctx* c) {
   reinterpret_cast<st_ctl*>(c->as->map)->spinCycles = (unsigned)g_stubSpin.Next();
   if (prof::g.on) c->ps.wake = prof::Tsc();
   uint64_t now = prof::Tsc();
-  bool held = c->takenAt && now - c->takenAt > kHoldTicks;
+  uint64_t hold = c->takenAt ? now - c->takenAt : 0;
+  bool held = hold > kHoldTicks;
   c->resumedAt = now;
-  if (!Wake(f, c->apart) || !held) c->asleep = 0;
+  c->busyAt = 0;
+  // A hold longer than the stub's spin ends asleep whatever the machine does: only the
+  // shorter ones tell whether its spin pays.
+  bool asleep = Wake(f, c->apart && hold < (uint64_t)g_stubSpin.budget);
+  if (!asleep || !held) c->asleep = 0;
   else if (++c->asleep >= 4 && c->place != kBeside) Place(c, kBeside);
+  PlaceQuick(c, held, asleep);
+}
+
+// A thread beside the Sentry whose syscalls became quick (it was moved there at its
+// start-up's long holds, or by a wait, and now loops on quick calls) goes back off the
+// Sentry's CPU, where both sides spin (~0.2 us a handoff against ~1.2 us through a futex
+// on one CPU); one that then keeps finding its handler asleep there (the spins do not
+// pay) comes back, and needs twice as long a quick run the next time.
+constexpr unsigned kQuickRun = 64;
+void PlaceQuick(Ctx* c, bool held, bool asleep) {
+  if (held) {
+    c->quick = c->slow = 0;
+    return;
+  }
+  if (c->place == kBeside) {
+    if (++c->quick >= kQuickRun << std::min(c->backoff, 10u)) Place(c, kOff);
+  } else if (asleep) {
+    // Off the Sentry's CPU (or wherever the host put it) with quick calls that each
+    // needed a futex wake: on a loaded machine a wake across CPUs waits for the other
+    // CPU (an IPI on this nested VM); beside the Sentry it is a switch on one.
+    if (++c->slow >= kQuickRun) {
+      c->backoff++;
+      Place(c, kBeside);
+    }
+  } else {
+    c->slow = 0;
+  }
+}
+
+// A thread beside the Sentry that computes (over ~2 ms without a trap, and its process
+// used at least half that time of CPU: not merely waiting for a CPU on a loaded
+// machine) gets every CPU back now, not at its next trap: it was moved there by waits
+// (start-up, a barrier), and beside the Sentry it shares one CPU with its CPU-bound
+// siblings while the other is free. True while some running thread is still beside
+// (the Sentry's sleep then wakes every 2 ms to look again).
+constexpr int64_t kBusyNs = 2000000;
+int64_t ProcessCpuNs(As* as) {
+  struct timespec ts;
+  if (as->cpuClock == -1 || clock_gettime(as->cpuClock, &ts) != 0) return -1;
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+bool CheckBusyBeside() {
+  bool any = false;
+  uint64_t now = 0;
+  int64_t nowNs = 0;
+  for (Ctx* c : g_running) {
+    if (c->place != kBeside || c->starting || !c->resumedAt) continue;
+    any = true;
+    if (!now) now = prof::Tsc();
+    if (now - c->resumedAt < 2 * kBusyTicks) {
+      c->busyAt = 0;
+      continue;
+    }
+    if (!nowNs) nowNs = NowNs();
+    if (c->busyAt && nowNs - c->busyAt < kBusyNs) continue;
+    int64_t cpu = ProcessCpuNs(c->as);
+    if (c->busyAt && cpu >= 0 && c->busyCpu >= 0 && (cpu - c->busyCpu) * 2 >= nowNs - c->busyAt) {
+      c->backoff++;  // the slow rule may bring it back: later, each time it came back
+      Place(c, kAll);
+      continue;
+    }
+    c->busyAt = nowNs;
+    c->busyCpu = cpu;
+  }
+  return any;
 }
 
 void Place(Ctx* c, int where) {
-  c->asleep = c->busy = 0;
+  c->asleep = c->quick = c->slow = 0;
   if (g_apartMode >= 0 || !g_haveAllCpus || !g_sentryCpu || CPU_COUNT(&g_allCpus) < 2) return;
   cpu_set_t m = g_allCpus;
   if (where == kOff) CPU_CLR(g_sentryCpu - 1, &m);
@@ -579,6 +677,7 @@ void Place(Ctx* c, int where) {
     CPU_SET(g_sentryCpu - 1, &m);
   }
   if (sched_setaffinity(c->tid, sizeof m, &m) == 0) c->place = where;
+  if (prof::g.on) fprintf(stderr, "systrap: thread %d placed %s\n", c->tid, where == kAll ? "all" : where == kOff ? "off" : "beside");
 }
 
 void Resume(Ctx* c) {
@@ -669,7 +768,8 @@ bool CheckStarting() {
     if (!c->starting) continue;
     any = true;
     if (!now) now = NowNs();
-    if (now > c->startDeadline) syscall(SYS_tgkill, c->as->leader, c->tid, SIGKILL);
+    // Its process (the thread may be gone already: its entry exits if a call fails).
+    if (now > c->startDeadline) kill(c->as->leader, SIGKILL);
   }
   return any;
 }
@@ -746,11 +846,13 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
       }
       if (Ctx* c = ScanPosted()) {
         if (spin > 0) g_sentrySpin.Hit();
+        if (prof::g.on) prof::g.spinTakes++;
         return Decode(c);
       }
       if (!g_kicks.empty()) return ReportKick();
       if ((it & 255) == 0) {
         CheckStarting();
+        CheckBusyBeside();
         CheckVanished();
         if (ReapInjectors() || !g_exits.empty()) return ReportExit();
       }
@@ -775,6 +877,8 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
     int wait = FillWaitSet(p, g_doorbell, fds, events, count, deadline);
     if (CheckStarting() && (wait < 0 || wait > 100)) wait = 100;  // their 2 s bound
     if (!g_running.empty() && (wait < 0 || wait > 100)) wait = 100;  // CheckVanished's period
+    if (CheckBusyBeside() && (wait < 0 || wait > 2)) wait = 2;
+    if (prof::g.on) prof::g.polls++;
     int n = poll(p, count + 2, wait);
     int e = errno;
     SetSleeping(0);

@@ -36,6 +36,10 @@ struct State {
   // Address-space calls: forks (new address spaces) and execs in place, their count,
   // time and injections (native/ptrace_platform.cc g_injections).
   uint64_t forks = 0, forkNs = 0, forkInj = 0, execs = 0, execNs = 0, execInj = 0;
+  // Handoffs: posts taken from another CPU than the Sentry's / from its own; the Sentry's
+  // waits that found a post while spinning / went to poll; resumes that needed a futex wake.
+  uint64_t totHist[16] = {}, totSum[16] = {}, slowN = 0, slowSum[kLegs] = {};
+  uint64_t takesApart = 0, takesBeside = 0, spinTakes = 0, polls = 0, wakes = 0, resumes = 0;
 };
 inline State g;
 
@@ -61,6 +65,16 @@ inline void Report() {
     fprintf(stderr, "  mean %7.0f ns  median %6.0f ns  %s\n", (double)g.sum[i] / (double)g.n * nsPerTick, m, kNames[i]);
   }
   fprintf(stderr, "  sum of medians %.0f ns\n", med);
+  for (int b = 0; b < 16; b++)
+    if (g.totHist[b])
+      fprintf(stderr, "  round trips under %8.1f us: %7llu, %5.1f%% of the time\n", (double)(256ULL << b) * nsPerTick / 1e3,
+              (unsigned long long)g.totHist[b], 100.0 * (double)g.totSum[b] / (double)[&] { uint64_t t = 0; for (uint64_t x : g.totSum) t += x; return t; }());
+  if (g.slowN)
+    for (int i = 0; i < kLegs; i++)
+      fprintf(stderr, "  slow ones (%llu): mean %8.0f ns  %s\n", (unsigned long long)g.slowN, (double)g.slowSum[i] / (double)g.slowN * nsPerTick, kNames[i]);
+  fprintf(stderr, "  takes: %llu from another CPU, %llu from the Sentry's; waits: %llu taken spinning, %llu polls; resumes: %llu, %llu futex wakes\n",
+          (unsigned long long)g.takesApart, (unsigned long long)g.takesBeside, (unsigned long long)g.spinTakes,
+          (unsigned long long)g.polls, (unsigned long long)g.resumes, (unsigned long long)g.wakes);
   if (g.forks)
     fprintf(stderr, "  %llu new address spaces (forks): mean %.0f us, %.1f injections each\n", (unsigned long long)g.forks,
             (double)g.forkNs / 1e3 / (double)g.forks, (double)g.forkInj / (double)g.forks);
@@ -94,6 +108,16 @@ inline void OnTake(Stamps& s, const volatile unsigned long* f, uint64_t now) {
       now - s.take < 200000000ULL) {
     uint64_t d[kLegs] = {entry - back, post - entry, now - post, s.ret - s.take, s.enter - s.ret,
                          s.wake - s.enter, seen > s.wake ? seen - s.wake : 0, back - seen};
+    uint64_t tot = 0;
+    for (int i = 0; i < kLegs; i++) tot += d[i];
+    int lb = 0;
+    while (lb < 15 && (tot >> (lb + 8)) != 0) lb++;  // 256-tick (~0.1 us) doubling bins
+    g.totHist[lb]++;
+    g.totSum[lb] += tot;
+    if (tot > 13000) {  // over ~5 us: where the slow ones lose
+      g.slowN++;
+      for (int i = 0; i < kLegs; i++) g.slowSum[i] += d[i];
+    }
     for (int i = 0; i < kLegs; i++) {
       g.sum[i] += d[i];
       g.hist[i][d[i] / 64 < 255 ? d[i] / 64 : 255]++;

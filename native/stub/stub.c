@@ -63,11 +63,9 @@ __asm__(
     "  .org 0x38, 0x90\n"
     "  syscall\n"
     "  ud2\n"
-    /* systrap: where a new guest thread starts: its first trap tells the Sentry it is ready. */
+    /* systrap: where a new guest thread starts (st_thread_entry below). */
     "  .org 0x40, 0xcc\n"
-    "  mov $39, %eax\n"
-    "  syscall\n"
-    "  ud2\n"
+    "  jmp st_thread_entry\n"
     /* Both platforms: an atomic compare-and-swap on guest memory, run by a traced thread
        of the address space (cmpxchg32 (rdi) from eax to esi; eax = the old value). */
     "  .org 0x50, 0xcc\n"
@@ -227,7 +225,46 @@ __asm__(
     "st_tramp_end:\n"
     "  .p2align 3, 0xcc\n"
     "st_slots_lo: .quad 0x7ff000110000\n"
-    "st_slots_hi: .quad 0x7ff002110000\n");
+    "st_slots_hi: .quad 0x7ff002110000\n"
+    /* systrap: a new guest thread's own set-up, then its first trap (which tells the
+       Sentry it is ready). The Sentry detached it with rip at ST_THREAD_START and rdi
+       = its slot's stack_t; it sets its signal stack and stacks the guest-thread filter
+       (st_f2) itself, each from its own instruction that the stub's filter allows only
+       that call (ST_ENTRY_ALT_IP, ST_ENTRY_F2_IP) and st_f2 traps. Straight-line code
+       over the Sentry's registers, no stack, no memory but the two calls' arguments:
+       nothing guest code can write steers it. If either call fails (or traps) the
+       thread's first post is not the entry's getpid trap, and the Sentry ends its
+       process without a reply (TakeFirstPost): a thread without the guest-thread
+       filter never reaches guest code. */
+    "  .org 0x2d0, 0xcc\n"
+    ".globl st_thread_entry\n"
+    "st_thread_entry:\n"
+    "  mov $131, %eax\n" /* sigaltstack(rdi, NULL) */
+    "  xor %esi, %esi\n"
+    "  .org 0x2e0, 0x90\n"
+    ".globl st_entry_alt\n"
+    "st_entry_alt:\n"
+    "  syscall\n"
+    "  test %rax, %rax\n"
+    "  jnz st_entry_fail\n"
+    "  mov $317, %eax\n" /* seccomp(SECCOMP_SET_MODE_FILTER, 0, ST_F2_PROG) */
+    "  mov $1, %edi\n"
+    "  xor %esi, %esi\n"
+    "  movabs $0x7ff000011000, %rdx\n"
+    "  .org 0x310, 0x90\n"
+    ".globl st_entry_f2\n"
+    "st_entry_f2:\n"
+    "  syscall\n"
+    "  test %rax, %rax\n"
+    "  jnz st_entry_fail\n"
+    "  mov $39, %eax\n" /* the first trap (getpid: SIGSYS), which the Sentry checks */
+    "  .org 0x320, 0x90\n"
+    ".globl st_entry_trap\n"
+    "st_entry_trap:\n"
+    "  syscall\n"
+    "  ud2\n"
+    "st_entry_fail:\n"
+    "  ud2\n");
 extern char stub_gadget[];
 long stub_hsys(long nr, long a, long b, long c, long d);
 extern char stub_restorer[];

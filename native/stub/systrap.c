@@ -258,21 +258,30 @@ static void st_install_handlers(void) {
 #define IP_HI (offsetof(struct seccomp_data, instruction_pointer) + 4)
 #define LD(off) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off))
 #define RET(a) BPF_STMT(BPF_RET | BPF_K, (a))
+/* 5 instructions, the accumulator holding the low ip: at instruction `ip` only syscall
+   `sysno` (else a trap); from any other ip, on to the next block. */
+#define ONE_NR_AT(ip, sysno)                                          \
+  BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)(ip), 0, 4),          \
+      LD(offsetof(struct seccomp_data, nr)),                          \
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (sysno), 0, 1), RET(SECCOMP_RET_ALLOW), RET(SECCOMP_RET_TRAP)
 
-/* The guest-thread filter, stacked on the stub's (the Sentry injects it into each new
-   guest thread): the injection gadget traps instead of running (seccomp takes the most
+/* The guest-thread filter, stacked on the stub's (each new guest thread installs it
+   itself, at its entry, before any guest code runs): the injection gadget and the
+   entry's two instructions trap instead of running (seccomp takes the most
    restrictive answer of all filters, so everything else is as the stub's filter says). */
 __attribute__((section(".data.f2"), used, aligned(4096))) struct {
   struct sock_fprog prog;
-  struct sock_filter f[6];
+  struct sock_filter f[8];
 } st_f2 = {{0, 0}, {{0, 0, 0, 0}}};
 
 static void st_build_f2(void) {
   struct sock_filter f[] = {
       LD(IP_HI),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)(ST_GADGET_IP >> 32), 0, 3),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)(ST_GADGET_IP >> 32), 0, 5),
       LD(IP_LO),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_GADGET_IP, 0, 1),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_GADGET_IP, 2, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_ENTRY_ALT_IP, 1, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_ENTRY_F2_IP, 0, 1),
       RET(SECCOMP_RET_TRAP),
       RET(SECCOMP_RET_ALLOW),
   };
@@ -282,9 +291,12 @@ static void st_build_f2(void) {
 }
 
 /* The systrap stub's own filter (inherited by every thread): any syscall not from one of
-   the stub's three instructions traps (SIGSYS to st_handler, reported to the Sentry);
+   the stub's five instructions traps (SIGSYS to st_handler, reported to the Sentry);
    the gadget (Sentry-driven, traced threads only) runs the address-space calls; the
-   handler's instruction runs futex/doorbell/yield/exit; the restorer rt_sigreturn. */
+   handler's instruction runs futex/doorbell/yield/exit; the restorer rt_sigreturn;
+   a new thread's entry sigaltstack at one instruction and, at the other, seccomp
+   installing exactly st_f2 (which then traps all three but the handler's and the
+   restorer's for that thread). */
 static void st_install_filter(void) {
   struct sock_filter f[] = {
       LD(offsetof(struct seccomp_data, arch)),
@@ -294,38 +306,50 @@ static void st_install_filter(void) {
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)(ST_GADGET_IP >> 32), 1, 0),
       RET(SECCOMP_RET_TRAP),
       LD(IP_LO),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_GADGET_IP, 0, 30),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_GADGET_IP, 0, 26),
       /* [8] the gadget */
       LD(offsetof(struct seccomp_data, nr)),
       GADGET_NRS,
-      ALLOW_NR(__NR_sigaltstack),
-      ALLOW_NR(__NR_seccomp),
       /* recvmsg only on the Sentry's socket */
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_recvmsg, 0, 3),
       LD(offsetof(struct seccomp_data, args[0])),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, STUB_SOCK_FD, 0, 1),
       RET(SECCOMP_RET_ALLOW),
       RET(SECCOMP_RET_TRAP), /* a guest thread at the gadget: trapped like any syscall */
-      /* [38] the handler's instruction (the accumulator still holds the low ip) */
+      /* [34] the handler's instruction (the accumulator still holds the low ip) */
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_HSYS_IP, 0, 13),
       LD(offsetof(struct seccomp_data, nr)),
       ALLOW_NR(__NR_sched_yield),
       ALLOW_NR(__NR_exit),
-      /* [44] futex: FUTEX_WAIT or FUTEX_WAKE only */
+      /* [40] futex: FUTEX_WAIT or FUTEX_WAKE only */
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_futex, 0, 2),
       LD(offsetof(struct seccomp_data, args[1])),
       BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, FUTEX_WAKE_, 4, 3),
-      /* [47] write on the doorbell only */
+      /* [43] write on the doorbell only */
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_write, 0, 3),
       LD(offsetof(struct seccomp_data, args[0])),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ST_EVENTFD, 0, 1),
-      /* [50] */
+      /* [46] */
       RET(SECCOMP_RET_ALLOW),
       RET(SECCOMP_RET_TRAP),
-      /* [52] the restorer */
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_RESTORER_IP, 0, 3),
+      /* [48] the restorer */
+      ONE_NR_AT(ST_RESTORER_IP, __NR_rt_sigreturn),
+      /* [53] the thread entry's first instruction: sigaltstack only */
+      ONE_NR_AT(ST_ENTRY_ALT_IP, __NR_sigaltstack),
+      /* [58] its second: seccomp(SECCOMP_SET_MODE_FILTER, 0, ST_F2_PROG) only */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_ENTRY_F2_IP, 0, 13),
       LD(offsetof(struct seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_rt_sigreturn, 0, 1),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_seccomp, 0, 11),
+      LD(offsetof(struct seccomp_data, args[0])),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_SET_MODE_FILTER, 0, 9),
+      LD(offsetof(struct seccomp_data, args[1])),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 7),
+      LD(offsetof(struct seccomp_data, args[2])),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_F2_PROG, 0, 5),
+      LD(offsetof(struct seccomp_data, args[2]) + 4),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)(ST_F2_PROG >> 32), 0, 3),
+      LD(offsetof(struct seccomp_data, args[0]) + 4),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
       RET(SECCOMP_RET_ALLOW),
       RET(SECCOMP_RET_TRAP),
   };

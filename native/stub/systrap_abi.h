@@ -26,6 +26,9 @@
 #define ST_HSYS_IP 0x7ff000000022UL     /* after the handler's own syscall */
 #define ST_RESTORER_IP 0x7ff00000003aUL /* after the signal restorer's rt_sigreturn */
 #define ST_THREAD_START 0x7ff000000040UL
+#define ST_ENTRY_ALT_IP 0x7ff0000002e2UL /* after the thread entry's sigaltstack */
+#define ST_ENTRY_F2_IP 0x7ff000000312UL  /* after its seccomp (the guest-thread filter) */
+#define ST_ENTRY_TRAP_IP 0x7ff000000322UL /* after its first trap (getpid) */
 #define ST_F2_PROG 0x7ff000011000UL     /* struct sock_fprog of the guest-thread filter */
 
 /* Syscall-site patching (native/stub/stub.c st_tramp, README "Syscall-site patching").

@@ -21,7 +21,7 @@ describe.each(PLATFORMS)('platform %s', (platform) => {
     try {
       const r = await runSandbox([`--platform=${platform}`, guest, host]);
       expect(r.code, explain(r)).toBe(0);
-      const lines = ['gadget', 'handler', 'restorer'].flatMap((s) => [
+      const lines = ['gadget', 'handler', 'restorer', 'entry-sigaltstack', 'entry-seccomp'].flatMap((s) => [
         // The guest's own pid (the Sentry answered), never a host pid.
         `${s} getpid -> 1`,
         // Served by the Sentry: the file is in the sandbox's overlay only.
@@ -122,4 +122,43 @@ describe('multi-core', () => {
       }
     }
   });
+
+  // Threads that waited first (eight 2 ms sleeps each: systrap moves a thread that keeps
+  // waiting beside the Sentry) and then compute without a syscall must get every CPU
+  // back: they used to stay on the Sentry's one until their next trap, which a CPU-bound
+  // loop never makes. Polled (the move comes within milliseconds of their spinning;
+  // the bound is only there so that a regression fails instead of hanging).
+  it.runIf(PLATFORMS.includes('systrap') && os.availableParallelism() > 1)(
+    'systrap: CPU-bound threads that waited first leave the Sentry\'s CPU', async () => {
+      const guest = compileGuest('spin_threads', 'dynamic', { srcDir: SRC });
+      const child = spawn(process.execPath, [BIN, 'run', '--platform=systrap', guest, 'wait'], { stdio: ['pipe', 'pipe', 'pipe'], env: BASE_ENV });
+      const cpus = (pid: number, task: string) => {
+        try {
+          return fs.readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8').match(/^Cpus_allowed_list:\s+(.*)$/m)![1];
+        } catch {
+          return '';
+        }
+      };
+      try {
+        await stdoutShows(child, 'spinning');
+        let confined: string[] = [];
+        for (let i = 0; i < 100; i++) {
+          // Guest threads of the process beside its injector (the leader): the main
+          // thread waits in read and may stay there; the two spinners may not.
+          const stub = stubsOf(child.pid!).find((pid) => fs.readdirSync(`/proc/${pid}/task`).length >= 4);
+          if (stub !== undefined) {
+            const leader = cpus(stub, String(stub));
+            const tasks = fs.readdirSync(`/proc/${stub}/task`).filter((t) => t !== String(stub));
+            confined = tasks.filter((t) => cpus(stub, t) === leader);
+            if (tasks.length >= 3 && confined.length <= 1) break;
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(confined.length, `guest threads still on the Sentry's CPU: ${confined.join(' ')}`).toBeLessThanOrEqual(1);
+      } finally {
+        child.stdin.end('x');
+        await new Promise((r) => child.on('exit', r));
+      }
+    },
+  );
 });

@@ -1,7 +1,7 @@
 /*
  * Guest code jumping to every syscall instruction of the stub with registers of its
- * own choosing: the injection gadget, the systrap handler's instruction and the
- * signal restorer's. None may reach the host: getpid must be the guest's pid (1),
+ * own choosing: the injection gadget, the systrap handler's instruction, the signal
+ * restorer's and a new thread's entry's two (sigaltstack, seccomp). None may reach the host: getpid must be the guest's pid (1),
  * and a file created through them must land in the sandbox, not on the host.
  * argv[1]: a host directory the sandbox sees read-only.
  */
@@ -63,6 +63,10 @@ int main(int argc, char** argv) {
       {"gadget", 0x7ff000000000UL},
       {"handler", 0x7ff000000020UL},
       {"restorer", 0x7ff000000038UL},
+      /* A new thread's entry: its sigaltstack and seccomp instructions (allowed only
+         before the thread's own guest-thread filter is in, which traps them). */
+      {"entry-sigaltstack", 0x7ff0000002e0UL},
+      {"entry-seccomp", 0x7ff000000310UL},
   };
   const char* dir = argc > 1 ? argv[1] : "/tmp";
   for (unsigned i = 0; i < sizeof sites / sizeof sites[0]; i++) {
