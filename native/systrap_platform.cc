@@ -234,10 +234,15 @@ bool TakeFirstPost(Ctx* c) {
   return true;
 }
 
+// How long a new thread may take to its first trap before its process is taken down (its
+// entry failed: the thread exited or sits in ud2). Generous: on this VM at load 30-46 a
+// healthy thread once took over 2 s to be scheduled and run its entry.
+constexpr int64_t kStartNs = 20000000000LL;
+
 // Waits for a starting thread's first trap (for the few calls that need its frame: its
 // initial FP image, an exit). The trap comes within microseconds once the thread runs
 // (re-posted every 50 ms if a sibling wrote over the frame); a thread that never posts
-// in 2 s takes its process down. False if it did not come.
+// in kStartNs takes its process down. False if it did not come.
 bool AwaitFirstPost(Ctx* c) {
   while (c->starting && !TakeFirstPost(c)) {
     if (NowNs() > c->startDeadline || syscall(SYS_tgkill, c->as->leader, c->tid, 0) != 0) {
@@ -457,7 +462,7 @@ long NewThreadIn(As* as, Ctx* from) {
   c->asleep = c->quick = c->slow = c->backoff = 0;
   c->busyAt = c->busyCpu = 0;
   c->resumedAt = c->takenAt = 0;
-  c->startDeadline = NowNs() + 2000000000LL;
+  c->startDeadline = NowNs() + kStartNs;
   c->regs = r;  // the stub's entry: the Sentry sets the thread's own registers
   c->regs.cs = 0x33;
   c->regs.ss = 0x2b;
@@ -759,7 +764,7 @@ int ReportKick() {
   return kEvSignal;
 }
 
-// New threads that never reach their first trap (2 s) take their process down; the
+// New threads that never reach their first trap (kStartNs) take their process down; the
 // injector's exit then reports every thread of it.
 bool CheckStarting() {
   int64_t now = 0;
@@ -875,7 +880,7 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
       continue;
     }
     int wait = FillWaitSet(p, g_doorbell, fds, events, count, deadline);
-    if (CheckStarting() && (wait < 0 || wait > 100)) wait = 100;  // their 2 s bound
+    if (CheckStarting() && (wait < 0 || wait > 100)) wait = 100;  // their kStartNs bound
     if (!g_running.empty() && (wait < 0 || wait > 100)) wait = 100;  // CheckVanished's period
     if (CheckBusyBeside() && (wait < 0 || wait > 2)) wait = 2;
     if (prof::g.on) prof::g.polls++;
