@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, have, makeRootfs, rootfsTar, tmp, waitFor, alive, stopDockerd, spawnAsync } from './helpers';
+import { BIN, have, makeRootfs, rootfsTar, tmp, waitFor, alive, stopDockerd, spawnAsync, processesWith, descendants, sandboxCgroupDirs } from './helpers';
 
 const DOCKER = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 const ok = have('dockerd') && (fs.existsSync(DOCKER) || have('docker'));
@@ -147,6 +147,31 @@ describe.skipIf(!ok)('docker --runtime=tssandbox', () => {
     expect((await run(['--rm', '--pids-limit', '20', IMAGE, 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; echo all-forked'])).stdout).toContain('all-forked');
     const m = await run(['--rm', '--memory', '32m', IMAGE, 'sh', '-c', 'dd if=/dev/zero of=/tmp/big bs=1M count=64 2>&1; echo rc=$?']);
     expect(m.stdout).toMatch(/No space left on device/);
+  });
+
+  // As runc: when docker's delete of the container (rm -f; run --rm after the exit) returns,
+  // nothing of it is left: the Sentry, its Gofer and stubs, the cgroup's reaper, the cgroup.
+  it('--memory: rm -f and run --rm leave no process of the container and no host cgroup', async () => {
+    expect((await run(['-d', '--name', 'memrm', '--memory', '64m', IMAGE, 'sleep', '1000'])).status).toBe(0);
+    const id = (await docker(['inspect', '-f', '{{.Id}}', 'memrm'])).stdout.trim();
+    // dockerd's runtime root for every runtime: <exec-root>/runtime-runc/moby (the pool's Sentry is sentryPid).
+    const st = JSON.parse(fs.readFileSync(path.join(dir, 'exec', 'runtime-runc', 'moby', id, 'state.json'), 'utf8'));
+    const sentry = Number(st.sentryPid ?? st.pid);
+    expect(sentry).toBeGreaterThan(0);
+    const kids = descendants(sentry);
+    const cgroups = sandboxCgroupDirs(sentry);
+    expect(cgroups.length).toBeGreaterThan(0);
+    expect(kids.length).toBeGreaterThanOrEqual(2);
+    expect((await docker(['rm', '-f', 'memrm'])).status).toBe(0);
+    expect([sentry, ...kids].filter(alive)).toEqual([]);
+    expect(cgroups.filter((d) => fs.existsSync(d))).toEqual([]);
+
+    const cid = path.join(dir, 'memrm.cid');
+    const r = await run(['--rm', '--cidfile', cid, '--memory', '64m', IMAGE, 'sh', '-c', 'echo ran']);
+    expect(r.stdout).toBe('ran\n');
+    const rid = fs.readFileSync(cid, 'utf8').trim();
+    expect(rid).toMatch(/^[0-9a-f]{64}$/);
+    expect(processesWith(rid).filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes('tssandbox'))).toEqual([]);
   });
 
   // Docker configures "the container's" network namespace through its pid, which is the
