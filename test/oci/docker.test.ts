@@ -174,6 +174,27 @@ describe.skipIf(!ok)('docker --runtime=tssandbox', () => {
     expect(processesWith(rid).filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes('tssandbox'))).toEqual([]);
   });
 
+  // docker update goes containerd -> shim -> `update --resources -`: the new limits in the
+  // sandbox's host cgroup (state.json's cgroup) and in the Sentry's own count.
+  it('update --pids-limit / --cpu-*: the new limits are in force', async () => {
+    expect((await run(['-d', '--name', 'upd', '--pids-limit', '50', '--cpu-shares', '512', IMAGE, 'sleep', '1000'])).status).toBe(0);
+    const id = (await docker(['inspect', '-f', '{{.Id}}', 'upd'])).stdout.trim();
+    const cg = JSON.parse(fs.readFileSync(path.join(dir, 'exec', 'runtime-runc', 'moby', id, 'state.json'), 'utf8')).cgroup;
+    const read = (d: string, f: string) => fs.readFileSync(path.join(d, f), 'utf8').trim();
+    const forks = ['exec', 'upd', 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 1 & done; wait; echo all-forked'];
+    expect((await docker(forks)).stdout).toContain('all-forked');
+    const u = await docker(['update', '--pids-limit', '8', '--cpu-quota', '30000', '--cpu-period', '100000', '--cpu-shares', '256', 'upd']);
+    expect(u.status, u.stderr).toBe(0);
+    expect(Number(read(cg.pids, 'pids.max'))).toBe(8 * 2 + 64); // launch_cgroup.h HostPidsLimit
+    const cpu = cg.v2 ? cg.memory : cg.cpu;
+    if (cg.v2) expect(read(cpu, 'cpu.max')).toBe('30000 100000');
+    else expect([read(cpu, 'cpu.cfs_quota_us'), read(cpu, 'cpu.cfs_period_us'), read(cpu, 'cpu.shares')]).toEqual(['30000', '100000', '256']);
+    const f = await docker(forks);
+    expect(f.stdout).not.toContain('all-forked');
+    expect(f.stderr + f.stdout).toMatch(/can't fork|Resource temporarily unavailable/);
+    expect((await docker(['rm', '-f', 'upd'])).status).toBe(0);
+  });
+
   // Docker configures "the container's" network namespace through its pid, which is the
   // Sentry's: in the host's namespace that once disabled IPv6 on the host. And the host's
   // /dev/null (the Sentry's stdin here) was once found chowned to 65534 after engine runs.
