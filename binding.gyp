@@ -10,7 +10,7 @@
         "native/gofer_server.cc",
         "native/vdso_clock.cc",
         "native/sentry_confine.cc",
-        "native/oci_console.cc", "native/oci_cgroup.cc",
+        "native/oci_console.cc", "native/oci_cgroup.cc", "native/oci_net.cc",
         "native/net_host.cc",
         "native/systrap_platform.cc", "native/systrap_patch.cc",
         "native/kvm/kvm_vm.cc", "native/kvm/kvm_run.cc", "native/kvm/kvm_napi.cc", "native/kvm/shim.S"

@@ -307,9 +307,11 @@ static Napi::Value WaitPid(const Napi::CallbackInfo& info) {
 }
 
 void InitOciCgroup(Napi::Env env, Napi::Object exports);  // oci_cgroup.cc
+void InitOciNet(Napi::Env env, Napi::Object exports);     // oci_net.cc
 
 void InitOci(Napi::Env env, Napi::Object exports) {
   InitOciCgroup(env, exports);
+  InitOciNet(env, exports);
   exports["ociWaitPid"] = Napi::Function::New(env, WaitPid);
   exports["ociListen"] = Napi::Function::New(env, Listen);
   exports["ociConnect"] = Napi::Function::New(env, Connect);

@@ -255,9 +255,10 @@ export function poolMain(root: string, confine: SentryConfine | null): number {
         err = runHooks('prestart', hooks.prestart?.slice(1), state) ?? runHooks('createRuntime', hooks.createRuntime, state) ??
           runHooks('createContainer', hooks.createContainer, state);
         sentry.note(`hooks done at ${performance.now().toFixed(1)} ms`);
-        // Confined now, before create returns: the hooks were the last host programs.
-        err ??= sentry.settle();
       }
+      // Confined now if not yet, before create returns (the hooks were the last host
+      // programs); the network a hook configured taken over (by the helper, if confined).
+      if (err === null) err = sentry.settle();
       if (err === null) {
         st.unlock();
         conn.send({ ok: true });
