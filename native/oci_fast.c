@@ -260,9 +260,10 @@ static int cmdStart(const char *root, char **args, int n) {
   return 0;
 }
 
-// As runc, the container's host cgroup (state.json's "cgroup":{...,"memory":..,"pids":..,
-// "cpu":..,"reapers":..}) is gone before delete returns, the Gofer and stubs left in it too.
-static void removeCgroup(const char *state) {
+// As runc, the container's host cgroup (state.json's or a failed create's reply's
+// "cgroup":{...,"memory":..,"pids":..,"cpu":..,"reapers":..}) is gone before delete (or
+// the create) returns, the Gofer and stubs left in it too.
+void removeCgroup(const char *state) {
   const char *cg = strstr(state, "\"cgroup\":{");
   if (cg == NULL) return;
   static char d[3][4300], reapers[256];

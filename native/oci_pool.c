@@ -467,6 +467,7 @@ int poolCreate(const char *root, char **argv, int cmdIndex) {
   }
   if (jsonField(line, "front", val, sizeof val) != 0) {
     if (jsonField(line, "error", val, sizeof val) != 0) snprintf(val, sizeof val, "the sandbox failed while being created");
+    removeCgroup(line);
     die(val);
   }
   pid_t sentry = (pid_t)atol(val);
@@ -508,6 +509,7 @@ int poolCreate(const char *root, char **argv, int cmdIndex) {
   kill(front, SIGKILL);
   while (waitpid(front, NULL, 0) < 0 && errno == EINTR) {
   }
+  if (ok) removeCgroup(line);
   die(val);
   return 1;
 }

@@ -249,7 +249,10 @@ export function poolMain(root: string, confine: SentryConfine | null): number {
     report(line: string): void {
       let err = line === 'ok' ? null : line.replace(/^error: /, '');
       if (err !== null) early?.kill();
-      if (err === null && early) err = early.wait();
+      if (err === null && early) {
+        err = early.wait();
+        sentry.note(`prestart hook done at ${performance.now().toFixed(1)} ms`);
+      }
       if (err === null && !sentry.confined) {
         const state = publicState(st.read());
         err = runHooks('prestart', hooks.prestart?.slice(1), state) ?? runHooks('createRuntime', hooks.createRuntime, state) ??
@@ -267,10 +270,12 @@ export function poolMain(root: string, confine: SentryConfine | null): number {
       }
       logLine('error', err);
       // Confined (before the image was read), we can remove no path: create does.
-      if (sentry.confined) conn.send({ ok: false, error: err, leftover: true });
+      // The host cgroup too: create removes it (and its reaper) before it returns, as delete does.
+      const cgroup = sentry.hostCgroup ?? undefined;
+      if (sentry.confined) conn.send({ ok: false, error: err, leftover: true, cgroup });
       else {
         st.remove();
-        conn.send({ ok: false, error: err });
+        conn.send({ ok: false, error: err, cgroup });
       }
       process.exit(1);
     },

@@ -153,6 +153,8 @@ export class ContainerSentry {
       } catch (e) {
         const msg = e instanceof SetupError ? e.message : `internal error: ${(e as Error)?.message ?? e}`;
         if (!(e instanceof SetupError)) this.log(String((e as Error)?.stack));
+        // Not yet published: the host cgroup recorded for create, which removes it (pool.ts sends it).
+        if (!this.pool && this.cgroup && !this.isConfined) this.st.write({ ...this.st.read(), cgroup: this.cgroup });
         this.report(`error: ${msg}`);
         process.exit(1);
       }
@@ -244,6 +246,11 @@ export class ContainerSentry {
     return this.cfg.network === 'sandbox' && (['prestart', 'createRuntime', 'createContainer'] as const).some((k) => h[k]?.length);
   }
 
+  /** The host cgroup made (a failing create removes it), or null. */
+  get hostCgroup(): HostCgroup | null {
+    return this.cgroup;
+  }
+
   /** True once confined (a failing create then leaves its state directory to `create` to remove). */
   get confined(): boolean {
     return this.isConfined;
@@ -268,6 +275,7 @@ export class ContainerSentry {
     const cg = joinSandboxCgroup(c.linux?.resources);
     if (typeof cg === 'string') this.log(`linux.resources: no host cgroup (${cg}); the Sentry's own counts only`);
     else this.cgroup = cg;
+    this.log(`cgroup at ${performance.now().toFixed(1)} ms`);
     const made = createPlatform(this.cfg.platform, { pin: true });
     if (typeof made === 'string') setupFail(made);
     const platform = made.platform;
