@@ -85,10 +85,10 @@ static inline int ociEndProcesses(const char *list) {
   }
   for (int i = 0; i < n; i++) {
     char now[32];
-    for (int t = 0; t < 2500; t++) {
+    for (int t = 0; t < 5000; t++) {
       ociProcStart(pids[i], now, sizeof now);
       if (strcmp(now, starts[i]) != 0) break;
-      ociPause(2);
+      ociPause(1);
     }
     if (!strcmp(now, starts[i])) return -1;
   }
@@ -102,7 +102,7 @@ static inline int ociRemoveCgroupDir(const char *dir) {
   if (!dir || !*dir) return 0;
   char procs[4300], buf[8192];
   if (snprintf(procs, sizeof procs, "%s/cgroup.procs", dir) >= (int)sizeof procs) return -ENAMETOOLONG;
-  for (int t = 0; t < 5000; t++) {
+  for (int t = 0; t < 10000; t++) {
     if (rmdir(dir) == 0 || errno == ENOENT) return 0;
     if (errno != EBUSY) return -errno;
     if (ociReadText(procs, buf, sizeof buf) > 0) {
@@ -114,7 +114,7 @@ static inline int ociRemoveCgroupDir(const char *dir) {
         p = end;
       }
     }
-    ociPause(t < 100 ? 1 : 2);
+    ociPause(1);
   }
   return -EBUSY;
 }

@@ -86,19 +86,24 @@ export function takeNetwork(kernel: Kernel, h: NetHelper, log: (m: string) => vo
   n.ociWaitPid(h.pid, 2000);
   const got = Array.from(fds.subarray(1, 1 + fds[0]));
   const lines = r > 0 ? Buffer.from(buf.subarray(0, r)).toString('utf8').split('\n').filter(Boolean) : [];
-  if (lines[0] !== 'ok' || got.length !== 3 + lines.length - 1) {
+  // "none": nothing but lo in the namespace (Docker's --network=none).
+  const netns = lines[0] === 'none' && got.length === 0 ? null : `/proc/${process.pid}/ns/net`;
+  if (netns !== null && (lines[0] !== 'ok' || got.length !== 3 + lines.length - 1)) {
     for (const fd of got) closeFd(fd);
     return `cannot set up the container's network: its takeover failed${r < 0 ? ` (errno ${-r})` : ''}`;
   }
-  const ifs = new Map<string, { fd: number; tap: boolean }>();
-  lines.slice(1).forEach((l, i) => {
-    const [name, kind] = l.split(' ');
-    ifs.set(name, { fd: got[3 + i], tap: kind === 'tap' });
-  });
-  // As the front hands a --netns over (src/platform/launched-files.ts launchedNet reads it).
-  (globalThis as Record<symbol, unknown>)[Symbol.for('tssandbox.launchedNet')] = { ifs, info: got.slice(0, 3) };
+  if (netns !== null) {
+    const ifs = new Map<string, { fd: number; tap: boolean }>();
+    lines.slice(1).forEach((l, i) => {
+      const [name, kind] = l.split(' ');
+      ifs.set(name, { fd: got[3 + i], tap: kind === 'tap' });
+    });
+    // As the front hands a --netns over (src/platform/launched-files.ts launchedNet reads it).
+    (globalThis as Record<symbol, unknown>)[Symbol.for('tssandbox.launchedNet')] = { ifs, info: got.slice(0, 3) };
+  }
   try {
-    setupNetwork(kernel, { mode: 'sandbox', netns: `/proc/${process.pid}/ns/net`, pcap: null, debug: log });
+    // Nothing but lo there (Docker's --network=none): the stack's own loopback only, as startNetwork.
+    setupNetwork(kernel, { mode: 'sandbox', netns, pcap: null, debug: log });
     return null;
   } catch (e) {
     return `cannot set up the container's network: ${(e as Error).message}`;
