@@ -31,7 +31,7 @@
         },
         {
           "action_name": "build_oci_fast",
-          "inputs": ["native/oci_fast.c", "native/oci_pool.c", "native/oci_fast.h", "native/oci_cgroup_rm.h"],
+          "inputs": ["native/oci_fast.c", "native/oci_pool.c", "native/oci_fast.h", "native/oci_cgroup_rm.h", "native/oci_fds.h"],
           "outputs": ["<(PRODUCT_DIR)/tssandbox-oci"],
           "action": ["sh", "-c", "gcc -O2 -Wall -o <(PRODUCT_DIR)/tssandbox-oci native/oci_fast.c native/oci_pool.c"]
         },

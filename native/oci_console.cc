@@ -119,7 +119,7 @@ static Napi::Value Send(const Napi::CallbackInfo& info) {
     fds = reinterpret_cast<int32_t*>(Bytes(info, 3, &fl));
     nfds = info[4].As<Napi::Number>().Int32Value();
   }
-  ssize_t r = OciSendFds(sock, data, len, fds, nfds);
+  ssize_t r = ociSendFds(sock, data, len, fds, nfds);
   return Num(env, r < 0 ? -errno : (double)r);
 }
 

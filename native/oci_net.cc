@@ -82,7 +82,7 @@ namespace {
       fds[nfds++] = t.ifs[i].fd;
     }
   }
-  OciSendFds(3, text, k < sizeof text ? k : sizeof text - 1, fds, nfds);
+  ociSendFds(3, text, k < sizeof text ? k : sizeof text - 1, fds, nfds);
   _exit(0);
 }
 
