@@ -10,7 +10,7 @@
         "native/gofer_server.cc",
         "native/vdso_clock.cc",
         "native/sentry_confine.cc",
-        "native/oci_console.cc", "native/oci_cgroup.cc",
+        "native/oci_console.cc", "native/oci_cgroup.cc", "native/oci_net.cc",
         "native/net_host.cc",
         "native/systrap_platform.cc", "native/systrap_patch.cc",
         "native/kvm/kvm_vm.cc", "native/kvm/kvm_run.cc", "native/kvm/kvm_napi.cc", "native/kvm/shim.S"
@@ -31,7 +31,7 @@
         },
         {
           "action_name": "build_oci_fast",
-          "inputs": ["native/oci_fast.c", "native/oci_pool.c", "native/oci_fast.h"],
+          "inputs": ["native/oci_fast.c", "native/oci_pool.c", "native/oci_fast.h", "native/oci_cgroup_rm.h", "native/oci_fds.h"],
           "outputs": ["<(PRODUCT_DIR)/tssandbox-oci"],
           "action": ["sh", "-c", "gcc -O2 -Wall -o <(PRODUCT_DIR)/tssandbox-oci native/oci_fast.c native/oci_pool.c"]
         },

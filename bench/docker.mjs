@@ -26,9 +26,11 @@ export function startDaemon(repo, env, extra = {}) {
   const runtimes = { tssandbox: { path: path.join(repo, 'build', 'Release', 'tssandbox-oci') } };
   Object.assign(runtimes, extra);
   if (have('runsc')) runtimes.runsc = { path: 'runsc', runtimeArgs: ['--platform=ptrace', '--network=none', '--ignore-cgroups'] };
-  fs.writeFileSync(path.join(dir, 'daemon.json'), JSON.stringify({ 'log-level': 'warn', runtimes }));
+  // bench/docker-timeline.mjs: dockerd's debug log (its API calls, timed) and an execve trace of the engine.
+  fs.writeFileSync(path.join(dir, 'daemon.json'), JSON.stringify({ 'log-level': env.TSS_DOCKERD_DEBUG ? 'debug' : 'warn', runtimes }));
   const log = fs.openSync(path.join(dir, 'dockerd.log'), 'w');
-  const child = spawn('dockerd', ['--config-file', path.join(dir, 'daemon.json'), '--iptables=false', '--ip6tables=false',
+  const trace = env.TSS_DOCKERD_STRACE ? ['strace', '-f', '-tt', '-e', 'trace=execve', '-o', env.TSS_DOCKERD_STRACE, '--'] : [];
+  const child = spawn(trace.length ? 'strace' : 'dockerd', [...trace.slice(1), ...(trace.length ? ['dockerd'] : []), '--config-file', path.join(dir, 'daemon.json'), '--iptables=false', '--ip6tables=false',
     '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--storage-driver=vfs', '--data-root', path.join(dir, 'data'),
     '--exec-root', path.join(dir, 'exec'), '-H', host, '--pidfile', path.join(dir, 'docker.pid'), '--userland-proxy=false'],
   { stdio: ['ignore', log, log], env });

@@ -265,11 +265,14 @@ inline bool JoinCgroup(const SandboxCgroup& cg) {
 }
 
 // Forks the reaper of the cgroup (see above), before the front joins it. False: none
-// (the caller removes the cgroup).
-inline bool StartCgroupReaper(pid_t sentry, const SandboxCgroup& cg) {
+// (the caller removes the cgroup). *reaper: its pid (OCI's delete ends it, oci_cgroup_rm.h).
+inline bool StartCgroupReaper(pid_t sentry, const SandboxCgroup& cg, pid_t* reaper = nullptr) {
   pid_t pid = fork();
   if (pid < 0) return false;
-  if (pid > 0) return true;
+  if (pid > 0) {
+    if (reaper) *reaper = pid;
+    return true;
+  }
   int pidfd = (int)syscall(SYS_pidfd_open, sentry, 0);
   if (pidfd < 0 || getppid() != sentry) _exit(1);
   // Its own session (a ^C to the sandbox's process group is not for it), no fd of the

@@ -19,6 +19,7 @@
 // Anything that fails here keeps the old path, which says why.
 #pragma once
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -62,11 +63,16 @@ inline void CloseNet(NetTakeover* t) {
   t->nifs = 0;
 }
 
+// fork() without the atfork handlers: the OCI takeover's helper (oci_net.cc) is a fork of
+// Node, whose libuv handler would close and remake its pipe's fds, by then other fds (the
+// records' memfds). Both callers are single-threaded.
+inline pid_t ForkPlain() { return (pid_t)syscall(SYS_clone, SIGCHLD, 0, nullptr, nullptr, 0); }
+
 // Runs `ip ARGS` (as execvp finds it, as the old path's execFileSync did) in this process's
 // network namespace, its stdout into out (a memfd, rewound; -1: none). Its complaints are
 // not the user's: a failure here keeps the old path, which names the error.
 inline bool RunIp(const char* const* args, int out) {
-  pid_t p = fork();
+  pid_t p = ForkPlain();
   if (p < 0) return false;
   if (p == 0) {
     int null = open("/dev/null", O_RDWR);
@@ -209,7 +215,7 @@ inline bool TakeOverNetwork(const char* netns, const char* tap, NetTakeover* t) 
 // --debug line there; here the run goes on).
 inline void FlushAddresses(const NetTakeover& t) {
   for (int i = 0; i < t.nifs; i++) {
-    pid_t p = fork();
+    pid_t p = ForkPlain();
     if (p < 0) return;
     if (p == 0) {
       if (t.nsfd >= 0 && setns(t.nsfd, CLONE_NEWNET) != 0) _exit(1);

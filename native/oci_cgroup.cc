@@ -4,10 +4,12 @@
 // reaper), joins it, and so the Sentry, the Gofer and every stub are inside and charged.
 // It knows no image yet and has run no guest code; once confined (chroot, no
 // capabilities) it can neither reach the cgroup's files nor leave it. `update` (the
-// runtime's command, unconfined) rewrites the limits with ociCgroupLimits. The reaper,
-// forked before the join, removes the cgroup once the Sentry is gone (delete, kill, OOM).
+// runtime's command, unconfined) rewrites the limits with ociCgroupLimits. `delete` removes
+// it (ociRemoveCgroup, oci_cgroup_rm.h) and ends its reaper; the reaper, forked before the
+// join, removes it where no delete comes (a create that failed).
 #include "common.h"
 #include "launch_cgroup.h"
+#include "oci_cgroup_rm.h"
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -83,12 +85,20 @@ Cpu CpuArgs(const Napi::CallbackInfo& info, int at) {
   return c;
 }
 
-Napi::Value Result(Napi::Env env, const SandboxCgroup& cg, const char* cpu) {
+// "PID:START" of a reaper just forked (its start time is fixed at the fork), for delete.
+std::string ReaperEntry(pid_t pid) {
+  char start[32];
+  ociProcStart(pid, start, sizeof start);
+  return std::to_string(pid) + ":" + start;
+}
+
+Napi::Value Result(Napi::Env env, const SandboxCgroup& cg, const char* cpu, const std::string& reapers) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("v2", Napi::Boolean::New(env, cg.v2));
   o.Set("memory", Napi::String::New(env, cg.mem));
   o.Set("pids", Napi::String::New(env, cg.pids));
   o.Set("cpu", Napi::String::New(env, cpu));
+  o.Set("reapers", Napi::String::New(env, reapers));
   return o;
 }
 
@@ -118,27 +128,31 @@ Napi::Value SandboxCgroupFn(const Napi::CallbackInfo& info) {
   }
   // A reaper removes the memory and pids leaves; v1's cpu leaf gets one of its own.
   SandboxCgroup reaped = cg;
+  std::string reapers;
+  pid_t reaper = 0;
   if (!cg.v2 && cpuDir[0]) {
     SandboxCgroup second;
     snprintf(second.mem, sizeof second.mem, "%s", cpuDir);
     snprintf(second.pids, sizeof second.pids, "%s", cpuDir);
-    if (!tss_launch::StartCgroupReaper(getpid(), second)) {
+    if (!tss_launch::StartCgroupReaper(getpid(), second, &reaper)) {
       rmdir(cpuDir);
       tss_launch::RemoveCgroup(&cg);
       return Napi::String::New(env, "cgroup: cannot start its reaper");
     }
+    reapers = ReaperEntry(reaper) + ",";
   }
-  if (!tss_launch::StartCgroupReaper(getpid(), reaped)) {
+  if (!tss_launch::StartCgroupReaper(getpid(), reaped, &reaper)) {
     tss_launch::RemoveCgroup(&cg);
     return Napi::String::New(env, "cgroup: cannot start its reaper");
   }
+  reapers += ReaperEntry(reaper);
   char pid[24];
   snprintf(pid, sizeof pid, "%d", (int)getpid());
   if (!tss_launch::JoinCgroup(cg) || (!cg.v2 && cpuDir[0] && !WriteText(cpuDir, "cgroup.procs", pid))) {
     snprintf(why, sizeof why, "cgroup %s join: %s", cg.v2 ? "v2" : "v1", strerror(errno));
     return Napi::String::New(env, why);  // the reaper removes it at our exit
   }
-  return Result(env, cg, cpuDir);
+  return Result(env, cg, cpuDir, reapers);
 }
 
 // ociCgroupLimits(v2, memDir, pidsDir, cpuDir, memory, pids, cpuShares, cpuQuota, cpuPeriod):
@@ -173,11 +187,22 @@ Napi::Value CgroupLimitsFn(const Napi::CallbackInfo& info) {
   return Num(env, 0);
 }
 
+// ociRemoveCgroup(memDir, pidsDir, cpuDir, reapers): delete's removal of the container's
+// host cgroup (oci_cgroup_rm.h), once its Sentry is gone; 0 or -errno.
+Napi::Value RemoveCgroupFn(const Napi::CallbackInfo& info) {
+  std::string d[3];
+  for (int i = 0; i < 3; i++) d[i] = info[i].IsString() ? info[i].As<Napi::String>().Utf8Value() : "";
+  std::string reapers = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
+  const char* dirs[3] = {d[0].c_str(), d[1].c_str(), d[2].c_str()};
+  return Num(info.Env(), ociRemoveSandboxCgroup(dirs, 3, reapers.c_str()));
+}
+
 }  // namespace
 
 void InitOciCgroup(Napi::Env env, Napi::Object exports) {
   exports["ociSandboxCgroup"] = Napi::Function::New(env, SandboxCgroupFn);
   exports["ociCgroupLimits"] = Napi::Function::New(env, CgroupLimitsFn);
+  exports["ociRemoveCgroup"] = Napi::Function::New(env, RemoveCgroupFn);
 }
 
 }  // namespace tss

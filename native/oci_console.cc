@@ -3,6 +3,7 @@
 // --console-socket, flock(2) for the per-container lock, and the window size of a pty.
 // All synchronous; failures come back as -errno. Registered by tss::InitOci.
 #include "common.h"
+#include "oci_fds.h"
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -117,28 +118,8 @@ static Napi::Value Send(const Napi::CallbackInfo& info) {
     size_t fl;
     fds = reinterpret_cast<int32_t*>(Bytes(info, 3, &fl));
     nfds = info[4].As<Napi::Number>().Int32Value();
-    if (nfds > 64) nfds = 64;
   }
-  struct iovec iov = {(void*)data, len};
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(int) * 64)];
-  if (nfds > 0) {
-    memset(ctl, 0, sizeof ctl);
-    msg.msg_control = ctl;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-  }
-  ssize_t r;
-  do {
-    r = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  } while (r < 0 && errno == EINTR);
+  ssize_t r = ociSendFds(sock, data, len, fds, nfds);
   return Num(env, r < 0 ? -errno : (double)r);
 }
 
@@ -307,9 +288,11 @@ static Napi::Value WaitPid(const Napi::CallbackInfo& info) {
 }
 
 void InitOciCgroup(Napi::Env env, Napi::Object exports);  // oci_cgroup.cc
+void InitOciNet(Napi::Env env, Napi::Object exports);     // oci_net.cc
 
 void InitOci(Napi::Env env, Napi::Object exports) {
   InitOciCgroup(env, exports);
+  InitOciNet(env, exports);
   exports["ociWaitPid"] = Napi::Function::New(env, WaitPid);
   exports["ociListen"] = Napi::Function::New(env, Listen);
   exports["ociConnect"] = Napi::Function::New(env, Connect);

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "oci_cgroup_rm.h"
 #include "oci_fast.h"
 
 static char **g_argv;
@@ -105,21 +106,6 @@ void die(const char *msg) {
   exit(1);
 }
 
-static int readFile(const char *path, char *buf, size_t cap) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  size_t got = 0;
-  for (;;) {
-    ssize_t r = read(fd, buf + got, cap - 1 - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    got += (size_t)r;
-    if (got == cap - 1) break;
-  }
-  close(fd);
-  buf[got] = 0;
-  return (int)got;
-}
 
 // The value of "key" in compact, flat JSON (state.json, the Sentry's and pool members'
 // replies): a string decoded into out (\u escapes, only ever control characters here,
@@ -149,28 +135,6 @@ int jsonField(const char *json, const char *key, char *out, unsigned long cap) {
   return 0;
 }
 
-// The start time field of /proc/PID/stat, "" for no such process (or a zombie).
-static void procStart(long pid, char *out, size_t cap) {
-  out[0] = 0;
-  if (pid <= 0) return;
-  char path[64], buf[4096];
-  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-  if (readFile(path, buf, sizeof buf) <= 0) return;
-  char *p = strrchr(buf, ')');
-  if (p == NULL || p[1] == 0 || p[2] == 'Z' || p[2] == 'X') return;
-  p += 2;
-  for (int field = 0; field < 19 && p; field++) {  // state is field 3; starttime is 22
-    p = strchr(p, ' ');
-    if (p) p++;
-  }
-  if (p == NULL) return;
-  size_t i = 0;
-  while (p[i] && p[i] != ' ' && i + 1 < cap) {
-    out[i] = p[i];
-    i++;
-  }
-  out[i] = 0;
-}
 
 // A connected stream socket to dir/name, reached through the directory's fd (a socket
 // path may be longer than sun_path: engines' state directories are), or -1.
@@ -222,8 +186,8 @@ static int load(struct Container *c, const char *root, const char *id) {
     if (errno != EINTR) return -1;
   }
   snprintf(path, sizeof path, "%s/fast", c->dir);
-  if (readFile(path, buf, sizeof buf) <= 0 || sscanf(buf, "v1 %d %d", &c->startHooks, &c->stopHooks) != 2) return -1;
-  if (readFile(c->statePath, c->state, sizeof c->state) <= 0) return -1;
+  if (ociReadText(path, buf, sizeof buf) <= 0 || sscanf(buf, "v1 %d %d", &c->startHooks, &c->stopHooks) != 2) return -1;
+  if (ociReadText(c->statePath, c->state, sizeof c->state) <= 0) return -1;
   char pid[32];
   if (jsonField(c->state, "pid", pid, sizeof pid) < 0 || jsonField(c->state, "pidStart", c->pidStart, sizeof c->pidStart) < 0 ||
       jsonField(c->state, "status", c->status, sizeof c->status) < 0) {
@@ -235,7 +199,7 @@ static int load(struct Container *c, const char *root, const char *id) {
 
 static int alive(const struct Container *c) {
   char now[64];
-  procStart(c->pid, now, sizeof now);
+  ociProcStart(c->pid, now, sizeof now);
   return c->pid > 0 && now[0] && !strcmp(now, c->pidStart);
 }
 
@@ -296,6 +260,28 @@ static int cmdStart(const char *root, char **args, int n) {
   return 0;
 }
 
+// As runc, the container's host cgroup (state.json's or a failed create's reply's
+// "cgroup":{...,"memory":..,"pids":..,"cpu":..,"reapers":..}) is gone before delete (or
+// the create) returns, the Gofer and stubs left in it too.
+void removeCgroup(const char *state) {
+  const char *cg = strstr(state, "\"cgroup\":{");
+  if (cg == NULL) return;
+  static char d[3][4300], reapers[256];
+  static const char *const keys[3] = {"memory", "pids", "cpu"};
+  const char *dirs[3];
+  for (int i = 0; i < 3; i++) {
+    if (jsonField(cg, keys[i], d[i], sizeof d[i]) < 0) d[i][0] = 0;
+    dirs[i] = d[i];
+  }
+  if (jsonField(cg, "reapers", reapers, sizeof reapers) < 0) reapers[0] = 0;
+  int r = ociRemoveSandboxCgroup(dirs, 3, reapers);
+  if (r < 0) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "cannot remove the container's cgroup: %s", strerror(-r));
+    logError(msg);
+  }
+}
+
 static int cmdDelete(const char *root, char **args, int n) {
   int force = 0;
   const char *id = NULL;
@@ -319,8 +305,8 @@ static int cmdDelete(const char *root, char **args, int n) {
   if (live && !force) unlockAndFallback(&c);  // running or paused: Node says why not
   if (live) {
     kill((pid_t)c.pid, SIGKILL);
-    struct timespec ts = {0, 5 * 1000 * 1000};
-    for (int i = 0; i < 2000 && alive(&c); i++) nanosleep(&ts, NULL);
+    // Polled each ms (a 5 ms step was most of a delete): bounded at 10 s.
+    for (int i = 0; i < 10000 && alive(&c); i++) ociPause(1);
   }
   // A pool Sentry (src/oci/pool.ts) behind its front: it follows the front at once; waited for too.
   char spid[32];
@@ -328,9 +314,9 @@ static int cmdDelete(const char *root, char **args, int n) {
   if (jsonField(c.state, "sentryPid", spid, sizeof spid) == 0 && jsonField(c.state, "sentryStart", sc.pidStart, sizeof sc.pidStart) == 0) {
     sc.pid = strtol(spid, NULL, 10);
     if (alive(&sc)) kill((pid_t)sc.pid, SIGKILL);
-    struct timespec ts = {0, 2 * 1000 * 1000};
-    for (int i = 0; i < 5000 && alive(&sc); i++) nanosleep(&ts, NULL);
+    for (int i = 0; i < 10000 && alive(&sc); i++) ociPause(1);
   }
+  removeCgroup(c.state);
   // The state directory is flat (state.json, init.json, lock, fast, ctl.sock, exec-*.json).
   DIR *d = opendir(c.dir);
   if (d == NULL) die("cannot remove the container's state");

@@ -17,3 +17,5 @@ int connectUnix(const char *dir, const char *name);
 void die(const char *msg);
 // `create` through a pre-started Sentry of the pool (oci_pool.c), else fallback().
 int poolCreate(const char *root, char **argv, int cmdIndex);
+// The host cgroup named in JSON text ("cgroup":{...}) removed, its reapers and tasks ended.
+void removeCgroup(const char *json);

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "oci_fast.h"
+#include "oci_fds.h"
 
 extern char **environ;
 
@@ -90,23 +91,8 @@ static void putStr(struct Buf *b, const char *s) {
 // ---- the socket ----
 
 static int sendWithFds(int s, const char *data, size_t len, const int *fds, int nfds) {
-  size_t off = 0;
-  while (off < len) {
-    struct iovec iov = {(void *)(data + off), len - off};
-    char ctl[CMSG_SPACE(sizeof(int) * MAX_FDS + 8)];
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (off == 0 && nfds > 0) {
-      memset(ctl, 0, sizeof ctl);
-      m.msg_control = ctl;
-      m.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-      struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-      memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-    }
-    ssize_t r = sendmsg(s, &m, MSG_NOSIGNAL);
-    if (r < 0 && errno == EINTR) continue;
+  for (size_t off = 0; off < len;) {
+    ssize_t r = ociSendFds(s, data + off, len - off, off == 0 ? fds : NULL, off == 0 ? nfds : 0);
     if (r <= 0) return -1;
     off += (size_t)r;
   }
@@ -467,6 +453,7 @@ int poolCreate(const char *root, char **argv, int cmdIndex) {
   }
   if (jsonField(line, "front", val, sizeof val) != 0) {
     if (jsonField(line, "error", val, sizeof val) != 0) snprintf(val, sizeof val, "the sandbox failed while being created");
+    removeCgroup(line);
     die(val);
   }
   pid_t sentry = (pid_t)atol(val);
@@ -508,6 +495,7 @@ int poolCreate(const char *root, char **argv, int cmdIndex) {
   kill(front, SIGKILL);
   while (waitpid(front, NULL, 0) < 0 && errno == EINTR) {
   }
+  if (ok) removeCgroup(line);
   die(val);
   return 1;
 }

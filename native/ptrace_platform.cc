@@ -716,6 +716,19 @@ static pid_t ForkStub(int* nsFlags) {
   return fork();
 }
 
+static void CloseStubSocketPair() {
+  if (g_stubSock >= 0) close(g_stubSock);
+  if (g_stubPeer >= 0) close(g_stubPeer);
+  g_stubSock = g_stubPeer = -1;
+}
+
+// closeStubSocket(): the stubs' socket pair closed once its stubs are gone (the OCI pool's
+// warm-up, src/oci/warm-guest.ts), so that neither it nor the next SpawnStub closes it again.
+static Napi::Value CloseStubSocket(const Napi::CallbackInfo& info) {
+  CloseStubSocketPair();
+  return info.Env().Undefined();
+}
+
 // Starts the template stub: forked from Node (only raw syscalls in the child), traced,
 // in a new session, new namespaces where permitted, no fds, no core dumps, then
 // exec'd; it installs its own seccomp filter and stops. Everything but the stub image
@@ -803,6 +816,7 @@ static Napi::Value SpawnStub(const Napi::CallbackInfo& info) {
     _exit(126);
   }
   close(exe);
+  CloseStubSocketPair();  // a previous sandbox's in this process: no stub of it is reached through it again
   g_stubSock = sv[0];
   g_stubPeer = sv[1];  // kept to drain stale datagrams; never read for anything else
   int status;
@@ -1149,6 +1163,7 @@ void InitPtrace(Napi::Env env, Napi::Object exports) {
   exports["pinToCpu"] = Napi::Function::New(env, PinToCpu);
   exports["setEventBuffer"] = Napi::Function::New(env, SetEventBuffer);
   exports["spawnStub"] = Napi::Function::New(env, SpawnStub);
+  exports["closeStubSocket"] = Napi::Function::New(env, CloseStubSocket);
   exports["wait"] = Napi::Function::New(env, Wait);
   exports["resumeSyscall"] = Napi::Function::New(env, ResumeSyscall);
   exports["resumeSyscallAndWait"] = Napi::Function::New(env, ResumeSyscallAndWait);

@@ -6,6 +6,8 @@
  * is left: the Sentry is killed and reaped and the state directory removed.
  */
 import * as fs from 'fs';
+import { removeSandboxCgroup } from './resources';
+import type { HostCgroup } from './native';
 import * as path from 'path';
 import { spawn, type ChildProcess } from 'child_process';
 import { fail } from './errors';
@@ -208,6 +210,14 @@ export async function cmdCreate(g: Globals, args: string[], isRun: boolean): Pro
       }
       await gone;
     }
+    // As delete: the host cgroup and its reaper gone before create returns.
+    let cg: HostCgroup | undefined;
+    try {
+      cg = st.read().cgroup;
+    } catch {
+      // no state written
+    }
+    if (cg) removeSandboxCgroup(cg);
     st.remove();
     throw e;
   }

@@ -10,6 +10,7 @@ import { runHooks } from './hooks';
 import { call } from './control';
 import { parseFlags, logLine, oneId, existing, type Globals } from './flags';
 import type { Spec } from './spec-types';
+import { removeSandboxCgroup } from './resources';
 
 export function cmdStart(g: Globals, args: string[]): number {
   const { rest } = parseFlags(args, {});
@@ -119,6 +120,11 @@ export function cmdDelete(g: Globals, args: string[]): number {
       // gone
     }
     waitGone(s.sentryPid, s.sentryStart ?? '');
+  }
+  // As runc: the cgroup gone before delete returns, and with it the Gofer and stubs left in it.
+  if (s.cgroup) {
+    const cerr = removeSandboxCgroup(s.cgroup);
+    if (cerr) logLine('warning', cerr);
   }
   const config = readConfig(s);
   const err = runHooks('poststop', config?.hooks?.poststop, { ...publicState(s), status: 'stopped', pid: 0 });

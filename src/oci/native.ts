@@ -10,6 +10,8 @@ export interface HostCgroup {
   memory: string;
   pids: string;
   cpu: string;
+  /** Its reapers, "PID:START" comma-separated (delete ends them: native/oci_cgroup_rm.h). */
+  reapers?: string;
 }
 
 export interface OciNative {
@@ -41,6 +43,12 @@ export interface OciNative {
   installSignalHandlers(): void;
   /** linux.resources' host cgroup made (reaper started, this process in it); -1: unset. Its directories, or why not. */
   ociSandboxCgroup(memory: number, pids: number, cpuShares: number, cpuQuota: number, cpuPeriod: number): HostCgroup | string;
+  /** The network takeover's helper forked (oci_net.cc): [pid, socket], or -errno. */
+  ociNetHelper(): [number, number] | number;
+  /** The platform's stub socket pair closed (ptrace_platform.cc; a pool member's warm-up, once its stubs are gone). */
+  closeStubSocket(): void;
+  /** delete's removal of that cgroup, its reapers ended, once the Sentry is gone; 0 or -errno. */
+  ociRemoveCgroup(memory: string, pids: string, cpu: string, reapers: string): number;
   /** update's limits written into that cgroup (-1: unchanged); 0 or -errno. */
   ociCgroupLimits(v2: boolean, mem: string, pids: string, cpu: string, memory: number, npids: number, cpuShares: number, cpuQuota: number, cpuPeriod: number): number;
   takeHostSignals(): number;

@@ -249,15 +249,19 @@ export function poolMain(root: string, confine: SentryConfine | null): number {
     report(line: string): void {
       let err = line === 'ok' ? null : line.replace(/^error: /, '');
       if (err !== null) early?.kill();
-      if (err === null && early) err = early.wait();
+      if (err === null && early) {
+        err = early.wait();
+        sentry.note(`prestart hook done at ${performance.now().toFixed(1)} ms`);
+      }
       if (err === null && !sentry.confined) {
         const state = publicState(st.read());
         err = runHooks('prestart', hooks.prestart?.slice(1), state) ?? runHooks('createRuntime', hooks.createRuntime, state) ??
           runHooks('createContainer', hooks.createContainer, state);
         sentry.note(`hooks done at ${performance.now().toFixed(1)} ms`);
-        // Confined now, before create returns: the hooks were the last host programs.
-        err ??= sentry.settle();
       }
+      // Confined now if not yet, before create returns (the hooks were the last host
+      // programs); the network a hook configured taken over (by the helper, if confined).
+      if (err === null) err = sentry.settle();
       if (err === null) {
         st.unlock();
         conn.send({ ok: true });
@@ -266,10 +270,12 @@ export function poolMain(root: string, confine: SentryConfine | null): number {
       }
       logLine('error', err);
       // Confined (before the image was read), we can remove no path: create does.
-      if (sentry.confined) conn.send({ ok: false, error: err, leftover: true });
+      // The host cgroup too: create removes it (and its reaper) before it returns, as delete does.
+      const cgroup = sentry.hostCgroup ?? undefined;
+      if (sentry.confined) conn.send({ ok: false, error: err, leftover: true, cgroup });
       else {
         st.remove();
-        conn.send({ ok: false, error: err });
+        conn.send({ ok: false, error: err, cgroup });
       }
       process.exit(1);
     },

@@ -5,8 +5,9 @@
  * the leaf, limits and reaper of `run --memory`'s front: native/launch_cgroup.h). A guest
  * (or a Sentry taken over) that allocates past the limit is OOM-killed there, the stub
  * first (oom_score_adj 1000), which the engine sees as the container's exit; a fork bomb
- * stops at pids.max. `update` rewrites the limits; the reaper removes the cgroup once the
- * Sentry is gone. The Sentry's own counts (pids, the tmpfs budget) still apply inside.
+ * stops at pids.max. `update` rewrites the limits; `delete` removes the cgroup before it
+ * returns, as runc (its reaper only where no delete comes). The Sentry's own counts (pids,
+ * the tmpfs budget) still apply inside.
  */
 import { ociNative, type HostCgroup } from './native';
 import type { Resources } from './spec-types';
@@ -29,13 +30,20 @@ export function limitsOf(r: Resources | undefined): Limits {
   };
 }
 
-const anySet = (l: Limits): boolean => Object.values(l).some((v) => v > 0);
-
-/** Makes and joins the sandbox's cgroup; null when nothing is asked, else its directories or why it could not. */
-export function joinSandboxCgroup(r: Resources | undefined): HostCgroup | string | null {
+/**
+ * Makes and joins the sandbox's cgroup, with no limit asked too (pids.max then the
+ * default's): as runc, every container has one, so `delete` finds every process of it
+ * there. Its directories, or why it could not.
+ */
+export function joinSandboxCgroup(r: Resources | undefined): HostCgroup | string {
   const l = limitsOf(r);
-  if (!anySet(l)) return null;
   return ociNative().ociSandboxCgroup(l.memory, l.pids, l.shares, l.quota, l.period);
+}
+
+/** delete: the cgroup removed, every task left in it and its reapers ended; null, or why not. */
+export function removeSandboxCgroup(cg: HostCgroup): string | null {
+  const r = ociNative().ociRemoveCgroup(cg.memory, cg.pids, cg.cpu, cg.reapers ?? '');
+  return r < 0 ? `cannot remove the container's cgroup (errno ${-r})` : null;
 }
 
 /** update's new limits in the cgroup (-1: unchanged); null, or why not. */

@@ -34,7 +34,7 @@ import { maskPaths, readonlyPaths } from './masks';
 import { applySysctl } from './sysctl';
 import { ContainerMounts, nodeBind, type NodeBind } from './mounts';
 import { SetupError, setupFail, sendConsole, credsFor, applyRlimits, buildEnv, mkdirp, findProgram } from './process-setup';
-import { startNetwork } from './network';
+import { startNetwork, forkNetHelper, takeNetwork, type NetHelper } from './network';
 import { compileProfile, type CompiledProfile, type SeccompProfile } from './seccomp-profile';
 import { installFilter } from '../kernel/seccomp/install';
 import { ServerConn, closeFd, sendLine } from './control';
@@ -97,6 +97,9 @@ export class ContainerSentry {
   private readonly kernel = new Kernel();
   private started = false;
   private settled = false;
+  private isConfined = false;
+  /** The network takeover's helper, until the hooks have run (network.ts). */
+  private netHelper: NetHelper | null = null;
   private seccomp: CompiledProfile | null = null;
   private stubPid = -1;
   private paused = false;
@@ -150,6 +153,8 @@ export class ContainerSentry {
       } catch (e) {
         const msg = e instanceof SetupError ? e.message : `internal error: ${(e as Error)?.message ?? e}`;
         if (!(e instanceof SetupError)) this.log(String((e as Error)?.stack));
+        // Not yet published: the host cgroup recorded for create, which removes it (pool.ts sends it).
+        if (!this.pool && this.cgroup && !this.isConfined) this.st.write({ ...this.st.read(), cgroup: this.cgroup });
         this.report(`error: ${msg}`);
         process.exit(1);
       }
@@ -163,7 +168,15 @@ export class ContainerSentry {
     if (early) {
       setup(() => this.startStub());
       this.publish();
-      const err = this.settle();
+      if (this.netAfterHooks()) {
+        const h = forkNetHelper();
+        if (typeof h === 'string') {
+          this.report(`error: ${h}`);
+          process.exit(1);
+        }
+        this.netHelper = h;
+      }
+      const err = this.confineNow();
       if (err) {
         this.report(`error: ${err}`);
         process.exit(1);
@@ -216,24 +229,31 @@ export class ContainerSentry {
   /**
    * Whether the Sentry confines itself before it reads the image: unless a host program
    * of create's is still to be started by this process (a confined process's children
-   * inherit its seccomp filter and chroot), or a hook that configures the network the
-   * Sentry then takes over is still running (Docker's, in mode sandbox: the takeover runs
-   * `ip` and needs CAP_NET_ADMIN/CAP_NET_RAW, which confinement removes). A pool member
-   * started Docker's first prestart hook before the build (pool.ts), so with the runtime's
-   * `--network none` it confines before the image while that hook still runs; the Node
-   * command line's create runs the hooks itself.
+   * inherit its seccomp filter and chroot): a pool member's hooks past Docker's first
+   * prestart one (started before the build, pool.ts). The Node command line's create runs
+   * the hooks itself. A hook that configures the network the Sentry takes over no longer
+   * holds it back: the helper does the takeover after it (netAfterHooks).
    */
   private confinesEarly(): boolean {
+    if (!this.pool) return true;
     const h = this.cfg.config.hooks ?? {};
-    const sandboxNet = this.cfg.network === 'sandbox';
-    if (!this.pool) return !(sandboxNet && (['prestart', 'createRuntime', 'createContainer'] as const).some((k) => h[k]?.length));
-    const toStart = (h.prestart?.length ?? 0) > 1 || !!h.createRuntime?.length || !!h.createContainer?.length;
-    return !toStart && !(sandboxNet && h.prestart?.length);
+    return !((h.prestart?.length ?? 0) > 1 || !!h.createRuntime?.length || !!h.createContainer?.length);
+  }
+
+  /** Mode sandbox with create hooks (Docker's configures the namespace in its prestart hook): the takeover waits for them. */
+  private netAfterHooks(): boolean {
+    const h = this.cfg.config.hooks ?? {};
+    return this.cfg.network === 'sandbox' && (['prestart', 'createRuntime', 'createContainer'] as const).some((k) => h[k]?.length);
+  }
+
+  /** The host cgroup made (a failing create removes it), or null. */
+  get hostCgroup(): HostCgroup | null {
+    return this.cgroup;
   }
 
   /** True once confined (a failing create then leaves its state directory to `create` to remove). */
   get confined(): boolean {
-    return this.settled;
+    return this.isConfined;
   }
 
   private report(line: string): void {
@@ -255,6 +275,7 @@ export class ContainerSentry {
     const cg = joinSandboxCgroup(c.linux?.resources);
     if (typeof cg === 'string') this.log(`linux.resources: no host cgroup (${cg}); the Sentry's own counts only`);
     else this.cgroup = cg;
+    this.log(`cgroup at ${performance.now().toFixed(1)} ms`);
     const made = createPlatform(this.cfg.platform, { pin: true });
     if (typeof made === 'string') setupFail(made);
     const platform = made.platform;
@@ -378,16 +399,35 @@ export class ContainerSentry {
    * is (src/cli/confine.ts, handed down by the command line): from here it needs only
    * the host calls it serves guests with. Done as soon as create's hooks have run (they
    * are host programs, and Docker's configures the network namespace), so a created
-   * container's Sentry is confined before `start`; at `start` at the latest.
+   * container's Sentry is confined before `start`; at `start` at the latest. Confined
+   * early (before the image), a network a hook configures is taken over by the helper.
    */
   settle(): string | null {
     if (this.settled) return null;
-    const netErr = startNetwork(this.kernel, this.cfg.network, (m) => this.log(m));
-    if (netErr) return netErr;
-    this.log(`network at ${performance.now().toFixed(1)} ms`);
+    const err = this.confineNow();
+    if (err) return err;
+    const h = this.netHelper;
+    if (h !== null) {
+      this.netHelper = null;
+      const netErr = takeNetwork(this.kernel, h, (m) => this.log(m));
+      if (netErr) return netErr;
+      this.log(`network (the helper's takeover) at ${performance.now().toFixed(1)} ms`);
+    }
+    this.settled = true;
+    return null;
+  }
+
+  /** Confined; the network taken over first unless the helper is to do it after the hooks. */
+  private confineNow(): string | null {
+    if (this.isConfined) return null;
+    if (this.netHelper === null) {
+      const netErr = startNetwork(this.kernel, this.cfg.network, (m) => this.log(m));
+      if (netErr) return netErr;
+      this.log(`network at ${performance.now().toFixed(1)} ms`);
+    }
     this.confine?.({ gofer: this.vfs.gofer !== null, stubPid: this.stubPid }, (m) => this.log(m));
     this.log(`confined at ${performance.now().toFixed(1)} ms`);
-    this.settled = true;
+    this.isConfined = true;
     return null;
   }
 

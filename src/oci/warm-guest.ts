@@ -29,6 +29,7 @@ import { SYSCALL_TABLE } from '../../syscalls/table';
 import { clearSandboxTables } from '../../syscalls/sandbox-tables';
 import type { ExecRequest } from '../loader/exec-image';
 import { closeFd } from './control';
+import { ociNative } from './native';
 
 const BUSYBOX = '/bin/busybox';
 const TRUE = '/bin/true';
@@ -114,7 +115,10 @@ export function warmGuest(): number | string {
   } finally {
     reap(platform, s, stub);
     clearSandboxTables();
-    // Host fds the warm-up opened and left: the dead stub's socket pair, and any
+    // The dead stubs' socket pair through the platform, which holds its numbers (closed
+    // by the scan below, the next spawnStub would close whatever fds took them since).
+    ociNative().closeStubSocket();
+    // Host fds the warm-up opened and left: any other socket, and any
     // directory (a host directory's fd in a Sentry chrooted later is a way out). What the
     // next sandbox of this process reuses stays: the doorbell eventfd, the vDSO's image
     // and data memfd, which every Sentry holds.

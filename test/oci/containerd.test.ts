@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUNTIME, containerdConfig, have, makeRootfs, ociImageTar, tmp, waitFor, killTree, processesWith, spawnAsync } from './helpers';
+import { RUNTIME, containerdConfig, have, makeRootfs, ociImageTar, tmp, waitFor, killTree, processesWith, spawnAsync, descendants, alive, sandboxCgroupDirs } from './helpers';
 
 const ok = have('containerd') && have('ctr');
 const IMAGE = 'docker.io/library/tssandbox-busybox:test';
@@ -62,6 +62,12 @@ describe.skipIf(!ok)('containerd + ctr --runc-binary tssandbox', () => {
     const r = await ctr(['run', '-d', '--snapshotter', 'native', '--runc-binary', RUNTIME, IMAGE, 'ctr-d', 'sleep', '1000']);
     expect(r.status, r.stderr).toBe(0);
     await waitFor(async () => /ctr-d\s+\d+\s+RUNNING/.test((await ctr(['task', 'ls'])).stdout));
+    // Every process of the sandbox while it runs (the Sentry's tree) and its host cgroup.
+    const sentry = processesWith('__oci-sentry').find((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes('ctr-d')) ?? 0;
+    expect(sentry).toBeGreaterThan(0);
+    const kids = descendants(sentry);
+    const cgroups = sandboxCgroupDirs(sentry);
+    expect(cgroups.length).toBeGreaterThan(0);
     const e = await ctr(['task', 'exec', '--exec-id', 'e1', 'ctr-d', 'sh', '-c', 'echo exec says hi; ps | grep -c sleep; exit 3']);
     expect(e.stdout).toContain('exec says hi');
     expect(e.status, e.stderr).toBe(3);
@@ -70,12 +76,12 @@ describe.skipIf(!ok)('containerd + ctr --runc-binary tssandbox', () => {
     await waitFor(async () => /ctr-d\s+\d+\s+STOPPED/.test((await ctr(['task', 'ls'])).stdout));
     expect((await ctr(['task', 'delete', 'ctr-d'])).status).toBe(0);
     expect((await ctr(['container', 'delete', 'ctr-d'])).status).toBe(0);
-    // The Sentry is gone when delete returns; the host cgroup's reaper (a fork of the Sentry, outside
-    // the container) removes the cgroup once the dying stubs have left it: bounded, then gone too.
+    // As runc: when delete returns, nothing of the container is left (the Sentry, its Gofer and
+    // stubs, the host cgroup's reaper: all share the Sentry's command line or its cgroup), nor the cgroup.
     const read = (p: number, f: string) => { try { return fs.readFileSync(`/proc/${p}/${f}`, 'latin1'); } catch { return ''; } };
-    const left = () => processesWith('__oci-sentry').filter((p) => read(p, 'cmdline').includes('ctr-d'));
-    expect(left().filter((p) => read(p, 'stat') !== '' && !read(p, 'stat').includes('(tss-cg-reaper)'))).toEqual([]);
-    await waitFor(() => left().length === 0);
+    expect(processesWith('__oci-sentry').filter((p) => read(p, 'cmdline').includes('ctr-d'))).toEqual([]);
+    expect(kids.filter(alive)).toEqual([]);
+    expect(cgroups.filter((d) => fs.existsSync(d))).toEqual([]);
   });
 
   it('task ps, pause/resume through the runc shim (this ctr has no task update); a memory limit is the sandbox\'s host cgroup', async () => {

@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, have, makeRootfs, rootfsTar, tmp, waitFor, stopDockerd, spawnAsync } from './helpers';
+import { BIN, have, makeRootfs, rootfsTar, tmp, waitFor, stopDockerd, spawnAsync, procStatus, descendants } from './helpers';
 import { addNetns, canMakeNetns, cleanupNetns, sh as netSh } from '../net/netns';
 
 const DOCKER = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
@@ -69,6 +69,15 @@ describe.skipIf(!ok)('docker --runtime=tssandbox on a bridge network', () => {
     expect(r.status, r.stderr).toBe(0);
     const ip = (await docker(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'web'])).stdout.trim();
     expect(ip).toMatch(/^198\.51\.100\.\d+$/);
+    // The Sentry is confined (before it read the image: test/oci/confine.test.ts), and its
+    // network was taken over after Docker's prestart hook by the helper, which is gone.
+    const id = (await docker(['inspect', '-f', '{{.Id}}', 'web'])).stdout.trim();
+    const st = JSON.parse(fs.readFileSync(path.join(dir, 'exec', 'runtime-runc', 'moby', id, 'state.json'), 'utf8'));
+    const sentry = Number(st.sentryPid ?? st.pid);
+    const s = procStatus(sentry);
+    expect([s.Seccomp, s.NoNewPrivs, s.CapEff]).toEqual(['2', '1', '0000000000000000']);
+    expect(fs.readlinkSync(`/proc/${sentry}/root`)).not.toBe('/');
+    expect(descendants(sentry).filter((p) => procStatus(p).Name === 'tss-net-helper')).toEqual([]);
     // The container's address is the Sentry's now: from the bridge's side, straight to it.
     const direct = await waitFor(async () => {
       const f = await fetch(`http://${ip}/`);

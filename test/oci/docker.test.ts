@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, have, makeRootfs, rootfsTar, tmp, waitFor, alive, stopDockerd, spawnAsync } from './helpers';
+import { BIN, have, makeRootfs, rootfsTar, tmp, waitFor, alive, stopDockerd, spawnAsync, processesWith, descendants, sandboxCgroupDirs } from './helpers';
 
 const DOCKER = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 const ok = have('dockerd') && (fs.existsSync(DOCKER) || have('docker'));
@@ -147,6 +147,52 @@ describe.skipIf(!ok)('docker --runtime=tssandbox', () => {
     expect((await run(['--rm', '--pids-limit', '20', IMAGE, 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; echo all-forked'])).stdout).toContain('all-forked');
     const m = await run(['--rm', '--memory', '32m', IMAGE, 'sh', '-c', 'dd if=/dev/zero of=/tmp/big bs=1M count=64 2>&1; echo rc=$?']);
     expect(m.stdout).toMatch(/No space left on device/);
+  });
+
+  // As runc: when docker's delete of the container (rm -f; run --rm after the exit) returns,
+  // nothing of it is left: the Sentry, its Gofer and stubs, the cgroup's reaper, the cgroup.
+  it('--memory: rm -f and run --rm leave no process of the container and no host cgroup', async () => {
+    expect((await run(['-d', '--name', 'memrm', '--memory', '64m', IMAGE, 'sleep', '1000'])).status).toBe(0);
+    const id = (await docker(['inspect', '-f', '{{.Id}}', 'memrm'])).stdout.trim();
+    // dockerd's runtime root for every runtime: <exec-root>/runtime-runc/moby (the pool's Sentry is sentryPid).
+    const st = JSON.parse(fs.readFileSync(path.join(dir, 'exec', 'runtime-runc', 'moby', id, 'state.json'), 'utf8'));
+    const sentry = Number(st.sentryPid ?? st.pid);
+    expect(sentry).toBeGreaterThan(0);
+    const kids = descendants(sentry);
+    const cgroups = sandboxCgroupDirs(sentry);
+    expect(cgroups.length).toBeGreaterThan(0);
+    expect(kids.length).toBeGreaterThanOrEqual(2);
+    expect((await docker(['rm', '-f', 'memrm'])).status).toBe(0);
+    expect([sentry, ...kids].filter(alive)).toEqual([]);
+    expect(cgroups.filter((d) => fs.existsSync(d))).toEqual([]);
+
+    const cid = path.join(dir, 'memrm.cid');
+    const r = await run(['--rm', '--cidfile', cid, '--memory', '64m', IMAGE, 'sh', '-c', 'echo ran']);
+    expect(r.stdout).toBe('ran\n');
+    const rid = fs.readFileSync(cid, 'utf8').trim();
+    expect(rid).toMatch(/^[0-9a-f]{64}$/);
+    expect(processesWith(rid).filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes('tssandbox'))).toEqual([]);
+  });
+
+  // docker update goes containerd -> shim -> `update --resources -`: the new limits in the
+  // sandbox's host cgroup (state.json's cgroup) and in the Sentry's own count.
+  it('update --pids-limit / --cpu-*: the new limits are in force', async () => {
+    expect((await run(['-d', '--name', 'upd', '--pids-limit', '50', '--cpu-shares', '512', IMAGE, 'sleep', '1000'])).status).toBe(0);
+    const id = (await docker(['inspect', '-f', '{{.Id}}', 'upd'])).stdout.trim();
+    const cg = JSON.parse(fs.readFileSync(path.join(dir, 'exec', 'runtime-runc', 'moby', id, 'state.json'), 'utf8')).cgroup;
+    const read = (d: string, f: string) => fs.readFileSync(path.join(d, f), 'utf8').trim();
+    const forks = ['exec', 'upd', 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 1 & done; wait; echo all-forked'];
+    expect((await docker(forks)).stdout).toContain('all-forked');
+    const u = await docker(['update', '--pids-limit', '8', '--cpu-quota', '30000', '--cpu-period', '100000', '--cpu-shares', '256', 'upd']);
+    expect(u.status, u.stderr).toBe(0);
+    expect(Number(read(cg.pids, 'pids.max'))).toBe(8 * 2 + 64); // launch_cgroup.h HostPidsLimit
+    const cpu = cg.v2 ? cg.memory : cg.cpu;
+    if (cg.v2) expect(read(cpu, 'cpu.max')).toBe('30000 100000');
+    else expect([read(cpu, 'cpu.cfs_quota_us'), read(cpu, 'cpu.cfs_period_us'), read(cpu, 'cpu.shares')]).toEqual(['30000', '100000', '256']);
+    const f = await docker(forks);
+    expect(f.stdout).not.toContain('all-forked');
+    expect(f.stderr + f.stdout).toMatch(/can't fork|Resource temporarily unavailable/);
+    expect((await docker(['rm', '-f', 'upd'])).status).toBe(0);
   });
 
   // Docker configures "the container's" network namespace through its pid, which is the

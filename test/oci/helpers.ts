@@ -213,6 +213,14 @@ export function processesWith(needle: string): number[] {
   return out;
 }
 
+/** The host cgroup directories of a process that are a sandbox's (tssandbox-PID, v1 or v2). */
+export function sandboxCgroupDirs(pid: number): string[] {
+  return fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').filter((l) => l.includes('/tssandbox-')).map((l) => {
+    const [, ctrls, p] = l.split(':');
+    return ctrls === '' ? `/sys/fs/cgroup${fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? '' : '/unified'}${p}` : `/sys/fs/cgroup/${ctrls}${p}`;
+  });
+}
+
 /** Live descendants of pid (by /proc/PID/stat ppid). */
 export function descendants(pid: number): number[] {
   const kids = new Map<number, number[]>();

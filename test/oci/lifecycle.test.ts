@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, alive, cli, descendants, have, makeBundle, makeRootfs, processesWith, tmp, waitFor, type Cli, spawnAsync } from './helpers';
+import { BIN, alive, cli, descendants, have, makeBundle, makeRootfs, processesWith, sandboxCgroupDirs, tmp, waitFor, type Cli, spawnAsync } from './helpers';
 
 let dir = '';
 let rootfs = '';
@@ -153,20 +153,27 @@ describe('lifecycle', () => {
     expect((await t.detached(['run', '-d', '--bundle', b, 'c-kill'], b)).status).toBe(0);
     const pid = (await state('c-kill')).pid;
     const kids = descendants(pid);
+    const cgroups = sandboxCgroupDirs(pid);
+    expect(cgroups.length).toBeGreaterThan(0);
     expect((await t.run(['delete', 'c-kill'])).stderr).toMatch(/not stopped/);
     expect((await t.run(['kill', '--all', 'c-kill', '15'])).status).toBe(0);
     await waitFor(async () => (await state('c-kill')).status === 'stopped');
     expect((await t.run(['delete', 'c-kill'])).status).toBe(0);
-    await waitFor(() => kids.every((p) => !alive(p)));
+    // As runc: delete (after the exit, and --force below) returns once nothing of the
+    // container is left: Sentry, Gofer, stubs, the cgroup's reaper, the host cgroup.
+    expect(kids.filter(alive)).toEqual([]);
+    expect(cgroups.filter((d) => fs.existsSync(d))).toEqual([]);
 
     expect((await t.detached(['run', '-d', '--bundle', b, 'c-force'], b)).status).toBe(0);
     const pid2 = (await state('c-force')).pid;
     const kids2 = descendants(pid2);
+    const cgroups2 = sandboxCgroupDirs(pid2);
     const d = await t.run(['delete', '--force', 'c-force']);
     expect(d.status, d.stderr).toBe(0);
     expect(alive(pid2)).toBe(false);
-    await waitFor(() => kids2.every((p) => !alive(p)));
+    expect(kids2.filter(alive)).toEqual([]);
     expect(sentryLeft('c-force')).toEqual([]);
+    expect(cgroups2.filter((x) => fs.existsSync(x))).toEqual([]);
   });
 
   it('a created container can be killed and deleted before it runs', async () => {

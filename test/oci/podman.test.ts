@@ -105,4 +105,24 @@ describe.skipIf(!ok)('podman --runtime tssandbox', () => {
     expect((await podman(['rm', 'pk'])).status).toBe(0);
     await waitFor(() => !fs.existsSync(memDir));
   });
+
+  // podman update (this podman has the cpu flags, not --pids-limit) -> `update --resources`.
+  it('update --cpu-quota/--cpu-period/--cpu-shares, --cpus: the host cgroup has the new values', async () => {
+    const r = await podman(['run', '-d', '--name', 'pu', '--network=none', '--cpu-shares', '512', ...ULIMITS, IMAGE, 'sleep', '1000']);
+    expect(r.status, r.stderr).toBe(0);
+    const id = (await podman(['inspect', '-f', '{{.Id}}', 'pu'])).stdout.trim();
+    const cg = JSON.parse(fs.readFileSync(`/run/tssandbox/${id}/state.json`, 'utf8')).cgroup;
+    const cpu = cg.v2 ? cg.memory : cg.cpu;
+    const read = (f: string) => fs.readFileSync(path.join(cpu, f), 'utf8').trim();
+    if (!cg.v2) expect(read('cpu.shares')).toBe('512');
+    const u = await podman(['update', '--cpu-quota', '30000', '--cpu-period', '100000', '--cpu-shares', '256', 'pu']);
+    expect(u.status, u.stderr).toBe(0);
+    if (cg.v2) expect(read('cpu.max')).toBe('30000 100000');
+    else expect([read('cpu.cfs_quota_us'), read('cpu.cfs_period_us'), read('cpu.shares')]).toEqual(['30000', '100000', '256']);
+    expect((await podman(['update', '--cpus', '0.5', 'pu'])).status).toBe(0);
+    if (cg.v2) expect(read('cpu.max')).toBe('50000 100000');
+    else expect([read('cpu.cfs_quota_us'), read('cpu.cfs_period_us')]).toEqual(['50000', '100000']);
+    expect((await podman(['rm', '-f', 'pu'])).status).toBe(0);
+    expect(fs.existsSync(cpu)).toBe(false);
+  });
 });
