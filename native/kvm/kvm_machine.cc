@@ -62,6 +62,20 @@ bool SetMsrs(int fd, const uint64_t (*m)[2], int n) {
   return ioctl(fd, TSS_KVM_SET_MSRS, buf) == n;
 }
 
+kvm_segment KernelCode() {
+  kvm_segment code = {};
+  code.limit = 0xffffffff, code.selector = KVM_SEL_KCODE, code.type = 11, code.present = 1, code.s = 1, code.l = 1, code.g = 1;
+  return code;
+}
+
+kvm_segment KernelData() {
+  kvm_segment data = KernelCode();
+  data.selector = KVM_SEL_KDATA, data.type = 3, data.l = 0, data.db = 1;
+  return data;
+}
+
+uint64_t StateVa(const Vcpu* v) { return KVM_SHIM_CPU0 + (uint64_t)v->index * KVM_SHIM_CPU_STRIDE; }
+
 }  // namespace
 
 std::string Err(const char* what) { return std::string(what) + ": " + strerror(errno); }
@@ -220,7 +234,7 @@ Vcpu* NewVcpu(As* as, int ctx, std::string* why) {
   }
   v->run = static_cast<kvm_run*>(run);
   uint64_t gpa = kCpuGpa + (uint64_t)index * KVM_SHIM_CPU_STRIDE;
-  uint64_t va = KVM_SHIM_CPU0 + (uint64_t)index * KVM_SHIM_CPU_STRIDE;
+  uint64_t va = StateVa(v);
   memset(as->plat + gpa, 0, KVM_SHIM_CPU_STRIDE);
   for (uint64_t o = 0; o < KVM_SHIM_CPU_STRIDE; o += kPage) MapKernel(as, va + o, gpa + o, true, false);
   v->state = as->plat + gpa;
@@ -246,10 +260,7 @@ Vcpu* NewVcpu(As* as, int ctx, std::string* why) {
     FreeVcpu(v);
     return nullptr;
   }
-  kvm_segment code = {};
-  code.limit = 0xffffffff, code.selector = KVM_SEL_KCODE, code.type = 11, code.present = 1, code.s = 1, code.l = 1, code.g = 1;
-  kvm_segment data = code;
-  data.selector = KVM_SEL_KDATA, data.type = 3, data.l = 0, data.db = 1;
+  kvm_segment code = KernelCode(), data = KernelData();
   s.cs = code;
   s.ds = s.es = s.ss = data;
   s.fs = data;
@@ -310,6 +321,24 @@ void FreeVcpu(Vcpu* v) {
   if (v->run) munmap(v->run, v->runSize);
   if (v->fd >= 0) close(v->fd);
   delete v;
+}
+
+bool EnterShim(Vcpu* v, const kvm_regs& k, kvm_sregs* s) {
+  user_regs_struct r = {};
+  r.rax = k.rax, r.rbx = k.rbx, r.rcx = k.rcx, r.rdx = k.rdx, r.rsi = k.rsi, r.rdi = k.rdi, r.rsp = k.rsp;
+  r.rbp = k.rbp, r.r8 = k.r8, r.r9 = k.r9, r.r10 = k.r10, r.r11 = k.r11, r.r12 = k.r12, r.r13 = k.r13;
+  r.r14 = k.r14, r.r15 = k.r15, r.rip = k.rip, r.eflags = k.rflags;
+  memcpy(v->state + ST_REGS, &r, sizeof r);
+  // As after the shim's own swapgs: gs the state page, KERNEL_GS_BASE the user's gs base.
+  const uint64_t msrs[][2] = {{0xc0000102, s->gs.base}};
+  s->cs = KernelCode();
+  s->ss = KernelData();
+  s->gs.base = StateVa(v);
+  kvm_regs e = {};
+  e.rip = KVM_SHIM_BASE + (uint64_t)(kvm_shim_resume - kvm_shim_start);
+  e.rsp = StateVa(v) + KVM_SHIM_CPU_STRIDE;
+  e.rflags = 2;
+  return SetMsrs(v->fd, msrs, 1) && ioctl(v->fd, KVM_SET_SREGS, s) == 0 && ioctl(v->fd, KVM_SET_REGS, &e) == 0;
 }
 
 uint64_t SyscallEntry() { return KVM_SHIM_BASE + (uint64_t)(kvm_shim_syscall - kvm_shim_start); }

@@ -77,6 +77,7 @@ Napi::Value MmSyscall(const Napi::CallbackInfo& info) {
     case 26: r = 0; break;  // msync: shared file pages are the host's page cache already
     default: r = -ENOSYS;
   }
+  Shootdown(as);
   return Num(info.Env(), (double)r);
 }
 
@@ -84,6 +85,7 @@ Napi::Value MmapHostFd(const Napi::CallbackInfo& info) {
   Vcpu* v = VcpuOf(I(info, 0));
   if (!v) return Num(info.Env(), -ESRCH);
   long r = MmFile(v->as, I(info, 1), U(info, 2), (U(info, 3) + 4095) & ~4095ull, I(info, 4), (I(info, 5) & 0xf) == 1, U(info, 6));
+  Shootdown(v->as);
   return Num(info.Env(), (double)r);
 }
 
@@ -97,6 +99,7 @@ Napi::Value MmapHostFdMany(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < n; i++) {
     long r = MmFile(v->as, fd, (uint64_t)arr[i * 5], ((uint64_t)arr[i * 5 + 1] + 4095) & ~4095ull, (int)arr[i * 5 + 2],
                     ((int)arr[i * 5 + 3] & 0xf) == 1, (uint64_t)arr[i * 5 + 4]);
+    Shootdown(v->as);
     if (r < 0) return Num(info.Env(), (double)r);
   }
   return Num(info.Env(), 0);

@@ -14,6 +14,7 @@ namespace {
 // to ring 3, and invlpgs them (kvm_abi.h ST_INVL).
 void AddInval(As* as, uint64_t va, uint64_t n, uint64_t pte) {
   uint64_t kva = KVM_SHIM_PTWIN + pte;
+  as->shoot = true;
   for (Vcpu* v : as->vcpus) {
     if (!v) continue;
     std::vector<uint64_t>& q = v->pendInval;

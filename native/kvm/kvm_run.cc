@@ -17,6 +17,7 @@
 #include <deque>
 #include <linux/futex.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -86,7 +87,22 @@ bool RunOnce(Vcpu* v, timer_t timer) {
       v->fatal = "KVM_GET_REGS failed";
       return true;
     }
-    if ((s.cs.selector & 3) != 3) {
+    bool ring3 = (s.cs.selector & 3) == 3;
+    if (ring3 && e == EINTR && v->st.load() == kRun && !v->kicked.load() && v->shoot.load()) {
+      // A shootdown (no kick of the Sentry's): through the shim's resume path, which
+      // clears and invlpgs the PTEs queued meanwhile, back to where the guest was.
+      if (!ApplyPending(v)) ReRegisterPlat(v->as);
+      if (!EnterShim(v, v->kregs, &s)) {
+        v->why = kWhyFatal;
+        v->fatal = "cannot enter the shim for a TLB shootdown";
+        return true;
+      }
+      v->shoot.store(0, std::memory_order_release);
+      return false;
+    }
+    // A late signal of a shootdown or kick already served: nothing to report.
+    if (ring3 && e == EINTR && v->st.load() == kRun && !v->kicked.load()) return false;
+    if (!ring3) {
       if (e == EFAULT) {
         v->why = kWhyFatal;
         v->fatal = "the shim touched memory KVM cannot map";
@@ -98,6 +114,7 @@ bool RunOnce(Vcpu* v, timer_t timer) {
       timer_settime(timer, 0, &it, nullptr);
       return false;
     }
+    v->kicked.store(0);
     v->why = e == EINTR ? kWhyKick : kWhyFault;
     // KVM_EXIT_MEMORY_FAULT (39: not in this system's headers): the gpa, 8 bytes into the union at 32.
     v->faultGpa = 0;
@@ -151,6 +168,7 @@ void SetState(Vcpu* v, int s) {
 // Lets stopped v run: its pending shim work first (a vCPU stopped outside the shim
 // resumes in ring 3 directly: its work waits for its next pass through the shim).
 void Go(Vcpu* v) {
+  v->shoot.store(0);  // what a shootdown asked is in the state page now
   if (!ApplyPending(v)) ReRegisterPlat(v->as);
   v->run->immediate_exit = 0;
   SetState(v, kRun);
@@ -413,6 +431,7 @@ int Fork(Vcpu* from, std::string* why) {
   As* as = NewAs(ctx, why);
   if (!as) return -EAGAIN;
   long e = ForkMemory(from->as, as);
+  Shootdown(from->as);  // the parent's private pages are the child's too now: read-only
   Vcpu* v = e < 0 ? nullptr : StartVcpu(as, ctx, why);
   if (!v) {
     if (e < 0) *why = "out of memory slots or guest memory for a fork";
@@ -535,7 +554,31 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
 }
 
 void Kick(Vcpu* v) {
-  if (v->st.load() == kRun && v->started) pthread_kill(v->th, kKickSig);
+  if (v->st.load() != kRun || !v->started) return;
+  v->kicked.store(1);
+  pthread_kill(v->th, kKickSig);
+}
+
+void Shootdown(As* as) {
+  if (!as->shoot) return;
+  as->shoot = false;
+  // Every running vCPU of as is signalled and, stopped in ring 3, re-enters through the
+  // shim (RunOnce), which applies its queue; one in the shim re-arms its timer and is
+  // taken in ring 3 a moment later, or exits (its resume applies the queue). Until each
+  // has, the call that cleared the PTEs does not return: as Linux's munmap/mprotect.
+  std::vector<Vcpu*> wait;
+  for (Vcpu* v : as->vcpus) {
+    if (!v || !v->started || v->st.load() != kRun) continue;
+    v->shoot.store(1);
+    if (v->st.load() != kRun) continue;  // stopped meanwhile: its resume applies the queue
+    pthread_kill(v->th, kKickSig);
+    wait.push_back(v);
+  }
+  for (Vcpu* v : wait)
+    for (int i = 0; v->shoot.load(std::memory_order_acquire) && v->st.load(std::memory_order_acquire) == kRun; i++) {
+      if (i < 1000) __builtin_ia32_pause();
+      else sched_yield();
+    }
 }
 
 void ExitThread(Vcpu* v) {

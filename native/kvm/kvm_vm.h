@@ -80,6 +80,7 @@ struct As {
   std::vector<Vcpu*> vcpus;
   int nextVcpuId = 0;  // KVM never frees a vCPU id: a thread's successor takes a new one
   bool dead = false;
+  bool shoot = false;  // PTEs cleared since the last Shootdown: running vCPUs may hold them
 };
 
 enum ExitWhy { kWhyNone = 0, kWhyShim, kWhyKick, kWhyFault, kWhyFatal };
@@ -110,6 +111,10 @@ struct Vcpu {
   // and written to the state page only while the vCPU is stopped (ApplyPending).
   uint64_t pendFlags = 0;
   std::vector<uint64_t> pendInval;  // (va, pages, pte kva) triples
+  // Set by the Sentry before it signals a running vCPU's thread: a kick to report (Kick),
+  // a shootdown to apply in place (Shootdown), cleared by that thread once done.
+  std::atomic<int> kicked{0};
+  std::atomic<int> shoot{0};
 };
 
 enum { kStopped = 0, kRun = 1, kPosted = 2, kQuit = 3 };
@@ -156,6 +161,9 @@ uint64_t VaOfGpa(As* as, uint64_t gpa);
 // overflowed (the caller re-registers the platform's slot: ReRegisterPlat).
 bool ApplyPending(Vcpu* v);
 void ReRegisterPlat(As* as);
+// v, stopped by KVM in ring 3 with registers k and s, set to enter the shim's resume path,
+// which applies v's state page work (ApplyPending) and returns to ring 3 where it was.
+bool EnterShim(Vcpu* v, const kvm_regs& k, kvm_sregs* s);
 // The shim's syscall entry (LSTAR).
 uint64_t SyscallEntry();
 

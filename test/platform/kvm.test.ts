@@ -62,6 +62,14 @@ describe.skipIf(!works)(title, () => {
     expect(await sameAsLinux([guest])).toMatch(/^threads joined: total 1600, getpid calls 1600, pages abcd\n/);
   });
 
+  it('TLB shootdown: a thread spinning on a page faults once its sibling munmaps or protects it, as on Linux', async () => {
+    const guest = compileGuest('kvm_shootdown', 'static', { srcDir: SRC });
+    expect(await sameAsLinux([guest])).toBe([
+      'reader got SIGSEGV MAPERR at the page: yes', 'munmap: child exit 0',
+      'reader got SIGSEGV ACCERR at the page: yes', 'mprotect PROT_NONE: child exit 0',
+      'reader got SIGSEGV ACCERR at the page: yes', 'mprotect read-only while writing: child exit 0', ''].join('\n'));
+  });
+
   it('vfork and exec (a shell running a command) work', async () => {
     expect(await sameAsLinux(['/bin/sh', '-c', '/bin/echo from-child; echo after'])).toBe('from-child\nafter\n');
   });
