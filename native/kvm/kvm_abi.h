@@ -35,6 +35,8 @@
  * unseen, and invlpg of a page KVM write-protects re-reads nothing. */
 #define ST_INVL 0x2000
 #define ST_INVL_MAX 170
+/* Longer runs of the queue are cleared whole and the TLB flushed (no invlpg a page). */
+#define KVM_INVL_RUN 32
 /* The platform's memory (page tables included) as the shim sees it: supervisor-only. */
 #define KVM_SHIM_PTWIN 0xffffff8000000000
 

@@ -1,4 +1,11 @@
 // The kvm platform's fork: the child's memory from the parent's (kvm_vm.h ForkMemory).
+// MAP_SHARED memory is shared (memslots over the same host memory). Private anonymous
+// memory is copy-on-write, done by the host: the parent's memfd range is frozen (no one
+// writes it again) and each side gets the Sentry's MAP_PRIVATE mapping of it as a
+// memslot, so a page is copied on the first write to it, by either side (the guest's
+// through KVM, the Sentry's own memcpy), and the untouched rest stays one copy. A
+// second fork freezes a copy of the view's resident pages (mincore), not of its whole
+// range. Private file mappings (small: data segments) are copied, as before.
 #include "kvm_mem.h"
 #include <algorithm>
 #include <cerrno>
@@ -7,6 +14,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <map>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -58,9 +66,69 @@ static void CopyPrivate(const Backing* b, uint64_t boff, uint8_t* dst, uint64_t 
   }
 }
 
+// The Sentry's MAP_PRIVATE view of [off, off+len) of pool as a memslot of as, or null.
+static std::shared_ptr<Backing> CowView(As* as, const HostMem* pool, uint64_t off, uint64_t len) {
+  void* h = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, pool->fd, (off_t)off);
+  if (h == MAP_FAILED) return nullptr;
+  auto keep = std::make_shared<HostMem>();
+  keep->p = static_cast<uint8_t*>(h), keep->len = len;
+  auto b = View(as, keep->p, len, true, keep);
+  if (b) b->shared = false, b->cow = true;
+  return b;
+}
+
+// Copies the resident pages of [src, src+len) (the rest reads as zeros) to dst.
+static void CopyResident(const uint8_t* src, uint8_t* dst, uint64_t len) {
+  std::vector<unsigned char> in(len / kPage);
+  if (mincore(const_cast<uint8_t*>(src), len, in.data()) < 0) {
+    memcpy(dst, src, len);
+    return;
+  }
+  for (uint64_t i = 0; i < in.size();) {
+    if (!(in[i] & 1)) {
+      i++;
+      continue;
+    }
+    uint64_t j = i;
+    while (j < in.size() && (in[j] & 1)) j++;
+    memcpy(dst + i * kPage, src + i * kPage, (j - i) * kPage);
+    i = j;
+  }
+}
+
+struct ForkViews {
+  std::shared_ptr<Backing> old, parent, child;
+};
+
+// b's memory frozen with a view for each side, or nulls (out of memslots or memfd room:
+// the caller copies instead).
+static ForkViews Freeze(As* parent, As* child, const std::shared_ptr<Backing>& b) {
+  HostMem* pool = parent->anonMem.get();
+  uint64_t off = b->memfdOff;
+  if (!b->anon) {  // a view already (a second fork): its bytes into a new range
+    if (AllocAnon(parent, b->len, &off) < 0) return {b, nullptr, nullptr};
+    CopyResident(b->host, parent->anon + off, b->len);
+  }
+  auto pv = CowView(parent, pool, off, b->len);
+  auto cv = pv ? CowView(child, pool, off, b->len) : nullptr;
+  auto fz = std::make_shared<Frozen>();
+  fz->pool = parent->anonMem, fz->off = off, fz->len = b->len;
+  if (!cv) {
+    pv.reset();
+    if (b->anon) fz->len = 0;  // still b's own: b frees it
+    return {b, nullptr, nullptr};
+  }
+  if (b->anon) b->given = true;
+  pv->frozen = cv->frozen = fz;
+  return {b, pv, cv};
+}
+
 long ForkMemory(As* parent, As* child) {
+  // One freeze per backing, for all of its pieces (old kept until the end: its address
+  // names it here).
+  std::map<const Backing*, ForkViews> frozen;
   for (auto& kv : parent->maps) {
-    const Mapping& m = kv.second;
+    Mapping& m = kv.second;
     uint64_t start = kv.first, len = m.end - start;
     if (m.b->shared) {
       auto b = View(child, m.b->host + m.boff, len, m.b->writable, m.b->anon ? parent->anonMem : m.b->keep);
@@ -69,13 +137,23 @@ long ForkMemory(As* parent, As* child) {
       child->maps[start] = Mapping{m.end, m.prot, b, 0};
       continue;
     }
+    if (m.b->anon || m.b->cow) {
+      auto it = frozen.find(m.b.get());
+      if (it == frozen.end()) it = frozen.emplace(m.b.get(), Freeze(parent, child, m.b)).first;
+      if (it->second.child) {
+        child->maps[start] = Mapping{m.end, m.prot, it->second.child, m.boff};
+        m.b = it->second.parent;  // the views cover the whole backing: boff stays
+        ClearPtes(parent, start, m.end);
+        continue;
+      }
+    }
     long r = MmAnon(child, start, len, m.prot, false);
     if (r < 0) return r;
     CopyPrivate(m.b.get(), m.boff, child->maps[start].b->host, len);
   }
+  if (!frozen.empty()) FlushAll(parent);
   return 0;
 }
-
 
 }  // namespace kvm
 }  // namespace tss

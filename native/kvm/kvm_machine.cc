@@ -156,7 +156,6 @@ As* NewAs(int id, std::string* why) {
   }
   as->platLen = kPlatLen;
   as->anon = static_cast<uint8_t*>(mmap(nullptr, kAnonLen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, as->memfd, 0));
-  as->anonLen = kAnonLen;
   as->anonMem = std::make_shared<HostMem>();
   as->anonMem->fd = as->memfd;
   if (as->anon != MAP_FAILED) as->anonMem->p = as->anon, as->anonMem->len = kAnonLen;

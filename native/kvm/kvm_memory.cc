@@ -21,28 +21,31 @@ namespace tss {
 namespace kvm {
 namespace {
 
-void FreeAnon(As* as, uint64_t off, uint64_t len) {
-  fallocate(as->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
-  auto next = as->anonFree.lower_bound(off);
-  if (next != as->anonFree.end() && next->first == off + len) {
+void FreeAnon(HostMem* pool, uint64_t off, uint64_t len) {
+  fallocate(pool->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+  std::map<uint64_t, uint64_t>& fr = pool->free;
+  auto next = fr.lower_bound(off);
+  if (next != fr.end() && next->first == off + len) {
     len += next->second;
-    as->anonFree.erase(next);
+    fr.erase(next);
   }
-  auto prev = as->anonFree.lower_bound(off);
-  if (prev != as->anonFree.begin()) {
+  auto prev = fr.lower_bound(off);
+  if (prev != fr.begin()) {
     --prev;
     if (prev->first + prev->second == off) {
       prev->second += len;
       return;
     }
   }
-  as->anonFree[off] = len;
+  fr[off] = len;
 }
 
 // Drops the memory of [off, off+len) of b (the range is no longer mapped anywhere).
 void Release(Backing* b, uint64_t off, uint64_t len) {
   if (b->anon)
     fallocate(b->as->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(b->memfdOff + off), (off_t)len);
+  else if (b->cow)  // zeros, as anonymous memory gives (DONTNEED of the view would show frozen's)
+    mmap(b->host + off, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
   else if (!b->shared)
     madvise(b->host + off, len, MADV_DONTNEED);
 }
@@ -74,17 +77,18 @@ int AllocSlot(As* as) {
 }
 
 long AllocAnon(As* as, uint64_t len, uint64_t* off) {
-  for (auto it = as->anonFree.begin(); it != as->anonFree.end(); ++it) {
+  HostMem* pool = as->anonMem.get();
+  for (auto it = pool->free.begin(); it != pool->free.end(); ++it) {
     if (it->second < len) continue;
     *off = it->first;
     uint64_t rest = it->second - len, at = it->first + len;
-    as->anonFree.erase(it);
-    if (rest) as->anonFree[at] = rest;
+    pool->free.erase(it);
+    if (rest) pool->free[at] = rest;
     return 0;
   }
-  if (as->anonNext + len > as->anonLen) return -ENOMEM;
-  *off = as->anonNext;
-  as->anonNext += len;
+  if (pool->next + len > pool->len) return -ENOMEM;
+  *off = pool->next;
+  pool->next += len;
   return 0;
 }
 
@@ -109,6 +113,10 @@ const Mapping* Find(As* as, uint64_t addr, uint64_t* start) {
   return &it->second;
 }
 
+Frozen::~Frozen() {
+  if (len) FreeAnon(pool.get(), off, len);
+}
+
 HostMem::~HostMem() {
   if (p) munmap(p, len);
   if (fd >= 0) close(fd);
@@ -116,7 +124,7 @@ HostMem::~HostMem() {
 
 Backing::~Backing() {
   if (anon) {
-    FreeAnon(as, memfdOff, len);
+    if (!given) FreeAnon(as->anonMem.get(), memfdOff, len);
   } else {
     kvm_userspace_memory_region r = {(uint32_t)slot, 0, gpa, 0, (uint64_t)(uintptr_t)host};
     ioctl(as->vm, KVM_SET_USER_MEMORY_REGION, &r);
@@ -229,7 +237,7 @@ long MmRemap(As* as, uint64_t old, uint64_t oldLen, uint64_t newLen, bool move, 
   if (!last) return -EFAULT;
   int prot = last->prot;
   bool grow = newLen > oldLen;
-  if (grow && !last->b->anon) return -ENOMEM;  // a file mapping would need its fd again
+  if (grow && !last->b->anon && !last->b->cow) return -ENOMEM;  // a file mapping would need its fd again
   bool shared = last->b->shared;
   uint64_t to = move ? newAddr : old;
   if (move) {
@@ -270,7 +278,7 @@ long Access(As* as, uint64_t addr, uint8_t* buf, size_t len, bool write) {
     size_t n = len - done;
     if (n > m->end - a) n = (size_t)(m->end - a);
     uint8_t* h = m->b->host + m->boff + (a - start);
-    if (m->b->anon) {
+    if (m->b->anon || m->b->cow) {
       if (write) memcpy(h, buf + done, n);
       else memcpy(buf + done, h, n);
     } else {
@@ -306,7 +314,7 @@ int WritableIov(As* as, uint64_t addr, size_t len, struct iovec* iov, int max) {
 uint8_t* HostPtr(As* as, uint64_t addr, size_t len, bool write) {
   uint64_t start;
   const Mapping* m = Find(as, addr, &start);
-  if (!m || addr + len > m->end || !(m->prot & 7) || (write && !(m->prot & 2)) || !m->b->anon) return nullptr;
+  if (!m || addr + len > m->end || !(m->prot & 7) || (write && !(m->prot & 2)) || !(m->b->anon || m->b->cow)) return nullptr;
   return m->b->host + m->boff + (addr - start);
 }
 

@@ -31,7 +31,20 @@ struct HostMem {
   uint8_t* p = nullptr;
   size_t len = 0;
   int fd = -1;
+  // An address space's anonymous memfd: its ranges handed out and free (a frozen range,
+  // shared by a fork's two sides, goes back here when both are done with it).
+  uint64_t next = 0;
+  std::map<uint64_t, uint64_t> free;  // offset -> length
   ~HostMem();
+};
+
+// A range of an anonymous memfd that no one writes any more: the private memory of a
+// forked address space, which parent and child each map MAP_PRIVATE (the host copies a
+// page on its first write, for whichever side writes it).
+struct Frozen {
+  std::shared_ptr<HostMem> pool;
+  uint64_t off = 0, len = 0;
+  ~Frozen();
 };
 
 // What backs a guest mapping: a range of the address space's anonymous memfd (in its
@@ -44,6 +57,9 @@ struct Backing {
   uint64_t memfdOff = 0;    // anon: offset in the memfd
   int slot = -1;            // file: its memslot
   bool anon = true;
+  bool given = false;       // anon: its range went to a Frozen (fork), which frees it
+  bool cow = false;         // a private view of frozen (host is the Sentry's MAP_PRIVATE mapping)
+  std::shared_ptr<Frozen> frozen;
   bool shared = false;
   bool writable = true;     // the Sentry's view (and the memslot) allow writes
   std::shared_ptr<HostMem> keep;  // file or shared view: the host memory behind host
@@ -70,9 +86,7 @@ struct As {
   uint64_t pml4 = 0;          // GPA of the top table
   int memfd = -1;             // anonymous memory, memslot 1
   uint8_t* anon = nullptr;
-  std::shared_ptr<HostMem> anonMem;  // owns memfd and anon
-  uint64_t anonLen = 0, anonNext = 0;
-  std::map<uint64_t, uint64_t> anonFree;  // offset -> length
+  std::shared_ptr<HostMem> anonMem;  // owns memfd and anon, and their allocator
   uint64_t fileGpaNext = 0;
   std::vector<int> freeSlots;
   int nextSlot = 2;
@@ -132,7 +146,8 @@ Vcpu* NewVcpu(As* as, int ctx, std::string* why);
 void FreeVcpu(Vcpu* v);
 
 // The child's memory at fork: MAP_SHARED pieces shared (memslots over the same host
-// memory), private ones copied (touched pages only). 0 or -errno.
+// memory), private anonymous ones copy-on-write (kvm_fork.cc), private file mappings
+// copied. The parent's PTEs of what became copy-on-write are cleared (Shootdown after). 0 or -errno.
 long ForkMemory(As* parent, As* child);
 // mmap/munmap/mprotect/mremap/madvise of the guest, on the platform's mirror and page tables.
 long MmAnon(As* as, uint64_t addr, uint64_t len, int prot, bool shared);

@@ -74,9 +74,14 @@ describe.skipIf(!works)(title, () => {
     expect(await sameAsLinux(['/bin/sh', '-c', '/bin/echo from-child; echo after'])).toBe('from-child\nafter\n');
   });
 
-  it('fork: private memory copied, MAP_SHARED shared, a grandchild, the vDSO in children, as on Linux', async () => {
+  it('fork: private memory private, MAP_SHARED shared, a grandchild, the vDSO in children, as on Linux', async () => {
     const guest = compileGuest('kvm_fork', 'dynamic', { srcDir: SRC });
     expect(await sameAsLinux([guest])).toMatch(/child status 3; parent sees priv 1 shared 3\n$/);
+  });
+
+  it('copy-on-write fork: each side\'s writes (its own, the kernel\'s for it, MADV_DONTNEED) private, a second fork and a grandchild, mremap after, as on Linux', async () => {
+    const guest = compileGuest('kvm_cow', 'dynamic', { srcDir: SRC });
+    expect(await sameAsLinux([guest])).toMatch(/^child: page0 C .*\nsecond child status 4; parent page0 byte1 a\n$/s);
   });
 
   it('a shell pipeline, subshells and command substitution (fork, vfork, exec, pipes)', async () => {
