@@ -132,6 +132,24 @@ Backing::~Backing() {
   }
 }
 
+uint64_t ResidentKb(As* as) {
+  struct stat st;
+  uint64_t bytes = fstat(as->memfd, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
+  std::vector<unsigned char> in;
+  std::vector<const Backing*> seen;
+  for (auto& kv : as->maps) {
+    const Backing* b = kv.second.b.get();
+    if (b->anon || b->shared || std::find(seen.begin(), seen.end(), b) != seen.end()) continue;
+    seen.push_back(b);
+    in.resize(b->len / kPage);
+    if (mincore(b->host, b->len, in.data()) < 0) continue;
+    for (unsigned char c : in) bytes += (c & 1) ? kPage : 0;
+  }
+  uint64_t kb = bytes / 1024;
+  if (kb > as->peakKb) as->peakKb = kb;
+  return kb;
+}
+
 int ProtAt(As* as, uint64_t addr) {
   uint64_t start;
   const Mapping* m = Find(as, addr, &start);

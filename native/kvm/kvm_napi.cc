@@ -8,6 +8,7 @@
 #include <cstring>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
+#include <time.h>
 
 namespace tss {
 namespace kvm {
@@ -199,6 +200,23 @@ Napi::Value DestroyAs(const Napi::CallbackInfo& info) {
   return Num(info.Env(), 0);
 }
 
+// The CPU clock of a context's vCPU thread (running or stopped): ns, or -1 (gone).
+Napi::Value ThreadCpuNs(const Napi::CallbackInfo& info) {
+  Vcpu* v = VcpuOf(I(info, 0));
+  clockid_t c;
+  timespec ts;
+  if (!v || !v->started || pthread_getcpuclockid(v->th, &c) != 0 || clock_gettime(c, &ts) != 0) return Num(info.Env(), -1);
+  return Num(info.Env(), (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec);
+}
+
+// kvmMemoryKb(ctx, peak): resident guest memory of ctx's address space, or its peak; -1.
+Napi::Value MemoryKbCtx(const Napi::CallbackInfo& info) {
+  As* as = AsOf(I(info, 0));
+  if (!as) return Num(info.Env(), -1);
+  uint64_t kb = ResidentKb(as);
+  return Num(info.Env(), (double)(info[1].As<Napi::Boolean>().Value() ? as->peakKb : kb));
+}
+
 Napi::Value CasU32(const Napi::CallbackInfo& info) {
   As* as = AsOf(I(info, 0));
   if (!as) return Num(info.Env(), -ESRCH);
@@ -256,7 +274,7 @@ void InitKvm(Napi::Env env, Napi::Object exports) {
       {"kvmMmapHostFd", MmapHostFd}, {"kvmMmapHostFdMany", MmapHostFdMany}, {"kvmGetRegs", GetRegs},
       {"kvmSetRegs", SetRegs}, {"kvmGetFpRegs", GetFp}, {"kvmSetFpRegs", SetFp}, {"kvmResumeSyscall", ResumeSyscall},
       {"kvmResumeSyscallAndWait", ResumeSyscallAndWait}, {"kvmResume", ResumeCtx}, {"kvmWait", Wait},
-      {"kvmKick", KickCtx}, {"kvmExitThread", ExitCtx}, {"kvmDestroyAddressSpace", DestroyAs}, {"kvmCasU32", CasU32},
+      {"kvmKick", KickCtx}, {"kvmExitThread", ExitCtx}, {"kvmDestroyAddressSpace", DestroyAs}, {"kvmCasU32", CasU32}, {"kvmThreadCpuNs", ThreadCpuNs}, {"kvmMemoryKb", MemoryKbCtx},
       {"kvmReadMem", ReadMem}, {"kvmReadFromHost", ReadFromHost}, {"kvmWriteMem", WriteMem}, {"kvmReadCString", ReadCString},
   };
   for (auto& f : fns) exports[f.first] = Napi::Function::New(env, f.second);

@@ -94,6 +94,7 @@ struct As {
   std::vector<Vcpu*> vcpus;
   int nextVcpuId = 0;  // KVM never frees a vCPU id: a thread's successor takes a new one
   bool dead = false;
+  uint64_t peakKb = 0;  // the most ResidentKb has found
   bool shoot = false;  // PTEs cleared since the last Shootdown: running vCPUs may hold them
 };
 
@@ -168,6 +169,9 @@ int WritableIov(As* as, uint64_t addr, size_t len, struct iovec* iov, int max);
 // The host pointer for one guest byte range inside one page-aligned mapping piece (cas).
 uint8_t* HostPtr(As* as, uint64_t addr, size_t len, bool write);
 void FlushAll(As* as);
+// The guest memory of as the host holds now (kB): its memfd's pages and the resident
+// pages of its private views (copy-on-write, files); updates as->peakKb.
+uint64_t ResidentKb(As* as);
 // The guest's protection at addr (its mirror), or -1 where nothing is mapped.
 int ProtAt(As* as, uint64_t addr);
 // The guest address a guest-physical address of a mapping stands for, or 0.

@@ -97,6 +97,12 @@ function preadText(fd: number): string | null {
 }
 
 function readHost(t: Task): CpuSample | null {
+  // A platform whose guest threads are the Sentry's own (kvm's vCPUs) has their clocks.
+  const plat = t.kernel.sentry?.platform;
+  if (plat?.threadCpuNs) {
+    const ns = plat.threadCpuNs(t.hostTid);
+    return ns < 0 ? null : { userNs: ns, sysNs: 0, minflt: 0, majflt: 0 };
+  }
   const p = procFds(t);
   if (!p) return null;
   const stat = preadText(p.stat);
@@ -252,6 +258,12 @@ function statusText(t: Task): string | null {
 export function hostStatus(t: Task): { maxRssKb: number; nvcsw: number; nivcsw: number; rssKb?: number } {
   const out = { maxRssKb: 0, nvcsw: 0, nivcsw: 0, rssKb: 0 };
   if (t.hostTid <= 0 || virtualClock.active) return out; // deterministic: host figures vary by run
+  const plat = t.kernel.sentry?.platform;
+  if (plat?.memoryKb) {
+    out.rssKb = Math.max(0, plat.memoryKb(t.hostTid, false));
+    out.maxRssKb = Math.max(0, plat.memoryKb(t.hostTid, true));
+    return out;
+  }
   const s = statusText(t);
   if (s === null) return out;
   const num = (key: string): number => {

@@ -124,6 +124,16 @@ export class KvmPlatform implements Platform {
     this.n.kvmDestroyAddressSpace(this.as(asPid));
   }
 
+  /** The CPU clock of ctx's vCPU thread (guest time included, as Linux counts it: user time). */
+  threadCpuNs(ctx: number): number {
+    return this.n.kvmThreadCpuNs(ctx);
+  }
+
+  /** Resident guest memory of ctx's VM (its memfd's pages, its private views' resident pages), or its peak. */
+  memoryKb(ctx: number, peak: boolean): number {
+    return this.n.kvmMemoryKb(ctx, peak);
+  }
+
   casU32(ctx: number, addr: number, expected: number, desired: number): number {
     return this.n.kvmCasU32(this.as(ctx), addr, expected, desired);
   }
