@@ -160,9 +160,8 @@ As* NewAs(int id, std::string* why) {
   as->anonMem->fd = as->memfd;
   if (as->anon != MAP_FAILED) as->anonMem->p = as->anon, as->anonMem->len = kAnonLen;
   kvm_userspace_memory_region r0 = {0, 0, 0, kPlatLen, (uint64_t)(uintptr_t)as->plat};
-  kvm_userspace_memory_region r1 = {1, 0, kAnonGpa, kAnonLen, (uint64_t)(uintptr_t)as->anon};
-  if (as->anon == MAP_FAILED || ioctl(as->vm, KVM_SET_USER_MEMORY_REGION, &r0) < 0 ||
-      ioctl(as->vm, KVM_SET_USER_MEMORY_REGION, &r1) < 0) {
+  // The memfd's memslots come as its allocator reaches them (kvm_memory.cc GrowAnon).
+  if (as->anon == MAP_FAILED || ioctl(as->vm, KVM_SET_USER_MEMORY_REGION, &r0) < 0) {
     *why = Err("KVM_SET_USER_MEMORY_REGION");
     if (as->anon == MAP_FAILED) as->anon = nullptr;
     FreeAs(as);

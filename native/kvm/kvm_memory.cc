@@ -76,7 +76,28 @@ int AllocSlot(As* as) {
   return as->nextSlot++;
 }
 
-long AllocAnon(As* as, uint64_t len, uint64_t* off) {
+namespace {
+
+// KVM keeps arrays per page of every memslot (kernel memory, charged to the Sentry's
+// cgroup): the memfd's 64 GiB as one slot cost ~130 MiB a VM, and a --memory run was
+// OOM-killed at its first fork. So the memfd is registered in chunks as its allocator
+// reaches them, each as large as all before it (64 MiB first): a few slots at most.
+bool GrowAnon(As* as, uint64_t end) {
+  while (as->anonSlotEnd < end) {
+    uint64_t n = std::max<uint64_t>(64ull << 20, as->anonSlotEnd);
+    if (as->anonSlotEnd + n > kAnonLen) n = kAnonLen - as->anonSlotEnd;
+    int slot = as->anonSlotEnd == 0 ? 1 : AllocSlot(as);
+    kvm_userspace_memory_region r = {(uint32_t)slot, 0, kAnonGpa + as->anonSlotEnd, n, (uint64_t)(uintptr_t)(as->anon + as->anonSlotEnd)};
+    if (ioctl(as->vm, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+      if (slot != 1) as->freeSlots.push_back(slot);
+      return false;
+    }
+    as->anonSlotEnd += n;
+  }
+  return true;
+}
+
+long TakeAnon(As* as, uint64_t len, uint64_t* off) {
   HostMem* pool = as->anonMem.get();
   for (auto it = pool->free.begin(); it != pool->free.end(); ++it) {
     if (it->second < len) continue;
@@ -90,6 +111,17 @@ long AllocAnon(As* as, uint64_t len, uint64_t* off) {
   *off = pool->next;
   pool->next += len;
   return 0;
+}
+
+}  // namespace
+
+long AllocAnon(As* as, uint64_t len, uint64_t* off) {
+  long e = TakeAnon(as, len, off);
+  if (e == 0 && !GrowAnon(as, *off + len)) {
+    FreeAnon(as->anonMem.get(), *off, len);
+    return -ENOMEM;
+  }
+  return e;
 }
 
 void SplitAt(As* as, uint64_t addr) {

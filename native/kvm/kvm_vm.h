@@ -87,6 +87,7 @@ struct As {
   int memfd = -1;             // anonymous memory, memslot 1
   uint8_t* anon = nullptr;
   std::shared_ptr<HostMem> anonMem;  // owns memfd and anon, and their allocator
+  uint64_t anonSlotEnd = 0;          // memfd bytes registered as memslots (slot 1 and on)
   uint64_t fileGpaNext = 0;
   std::vector<int> freeSlots;
   int nextSlot = 2;
