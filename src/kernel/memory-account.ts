@@ -107,6 +107,12 @@ export class MemoryAccount {
 
   /** Resident bytes of one address space (0 if its stub cannot be read). */
   private resident(mm: AddressSpace): number {
+    // A platform whose guest memory is the Sentry's own (kvm: no stub to read) counts it.
+    const plat = this.k.sentry?.platform;
+    if (plat?.memoryKb) {
+      this.lastShared = 0;
+      return Math.max(0, plat.memoryKb(mm.asPid, false)) * 1024;
+    }
     let s = this.fds.get(mm);
     if (s !== undefined && s.pid !== mm.asPid) {
       closeQuietly(s.fd);
