@@ -80,6 +80,7 @@ uint64_t StateVa(const Vcpu* v) { return KVM_SHIM_CPU0 + (uint64_t)v->index * KV
 
 std::string Err(const char* what) { return std::string(what) + ": " + strerror(errno); }
 uint64_t MaxGpa() { return g_maxGpa; }
+uint64_t GuestXcr0() { return g_xcr0; }
 
 int KvmFd() { return g_kvm; }
 

@@ -120,17 +120,28 @@ Napi::Value SetRegs(const Napi::CallbackInfo& info) {
   return Num(info.Env(), 0);
 }
 
+// The XSAVE image of the guest's features (XCR0 as the VM has it, standard layout):
+// the host's own CPUID 0xd size counts what the host enables (AMX tile data here: > 4 KiB).
 uint32_t XsaveSize() {
-  unsigned a, b, c, d;
-  __cpuid_count(0xd, 0, a, b, c, d);
-  return b && b <= 4096 ? b : 512;
+  static uint32_t n = 0;
+  if (n) return n;
+  uint64_t x = GuestXcr0();
+  n = 512 + 64;
+  for (unsigned i = 2; i < 63; i++) {
+    if (!((x >> i) & 1)) continue;
+    unsigned a, b, c, d;
+    __cpuid_count(0xd, i, a, b, c, d);
+    if (a + b > n) n = a + b;
+  }
+  if (n > 4096) n = 4096;
+  return n;
 }
 
 Napi::Value GetFp(const Napi::CallbackInfo& info) {
   Vcpu* v = Stopped(info, 0);
   if (!v) return Num(info.Env(), -ESRCH);
-  kvm_xsave x;
-  if (ioctl(v->fd, KVM_GET_XSAVE, &x) < 0) return Num(info.Env(), -errno);
+  TssXsave x;
+  if (ioctl(v->fd, TSS_KVM_GET_XSAVE, &x) < 0) return Num(info.Env(), -errno);
   uint32_t n = XsaveSize();
   memcpy(EventBuffer() + kFpOff, x.region, n);
   Info()[kInfoFpSize] = (int32_t)n;
@@ -140,13 +151,13 @@ Napi::Value GetFp(const Napi::CallbackInfo& info) {
 Napi::Value SetFp(const Napi::CallbackInfo& info) {
   Vcpu* v = Stopped(info, 0);
   if (!v) return Num(info.Env(), -ESRCH);
-  kvm_xsave x;
-  if (ioctl(v->fd, KVM_GET_XSAVE, &x) < 0) return Num(info.Env(), -errno);
+  TssXsave x;
+  if (ioctl(v->fd, TSS_KVM_GET_XSAVE, &x) < 0) return Num(info.Env(), -errno);
   size_t n = (size_t)Info()[kInfoFpSize];
   if (n > XsaveSize()) n = XsaveSize();
   memcpy(x.region, EventBuffer() + kFpOff, n);
   x.region[6] &= 0xffbf;  // mxcsr_mask's reserved bits are not the guest's to set (kept as read)
-  if (ioctl(v->fd, KVM_SET_XSAVE, &x) < 0) return Num(info.Env(), -errno);
+  if (ioctl(v->fd, TSS_KVM_SET_XSAVE, &x) < 0) return Num(info.Env(), -errno);
   return Num(info.Env(), 0);
 }
 

@@ -422,8 +422,8 @@ As* MakeAs(std::string* why) {
 // The new vCPU to continue as from does: its registers and FP state.
 void CopyCpu(Vcpu* from, Vcpu* v) {
   v->regs = from->regs;
-  kvm_xsave x;
-  if (ioctl(from->fd, KVM_GET_XSAVE, &x) == 0) ioctl(v->fd, KVM_SET_XSAVE, &x);
+  TssXsave x;
+  if (ioctl(from->fd, TSS_KVM_GET_XSAVE, &x) == 0) ioctl(v->fd, TSS_KVM_SET_XSAVE, &x);
 }
 
 int Fork(Vcpu* from, std::string* why) {

@@ -19,6 +19,13 @@
 #define TSS_KVM_GET_SUPPORTED_CPUID _IOWR(KVMIO, 0x05, uint64_t)
 #define TSS_KVM_SET_CPUID2 _IOW(KVMIO, 0x90, uint64_t)
 #define TSS_KVM_SET_MSRS _IOW(KVMIO, 0x89, uint64_t)
+// kvm_xsave's region is 4096 bytes in C; C++ counts its flexible `extra` too (4100), and
+// KVM refused that number (EINVAL): no FP state was ever read, written or inherited.
+struct TssXsave {
+  uint32_t region[1024];
+};
+#define TSS_KVM_GET_XSAVE _IOR(KVMIO, 0xa4, TssXsave)
+#define TSS_KVM_SET_XSAVE _IOW(KVMIO, 0xa5, TssXsave)
 
 namespace tss {
 namespace kvm {
@@ -138,6 +145,8 @@ enum { kStopped = 0, kRun = 1, kPosted = 2, kQuit = 3 };
 // Host facts probed once (the /dev/kvm fd is opened before the Sentry confines itself).
 bool Ready(std::string* why);
 int KvmFd();
+// The XCR0 every vCPU runs with (the host's, as far as KVM supports it).
+uint64_t GuestXcr0();
 // Takes fd (the native front's O_RDWR /dev/kvm) as the one Ready uses instead of opening
 // its own; false (fd not taken) once Ready has run or one was taken already.
 bool Adopt(int fd);

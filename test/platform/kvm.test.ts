@@ -70,6 +70,11 @@ describe.skipIf(!works)(title, () => {
       'reader got SIGSEGV ACCERR at the page: yes', 'mprotect read-only while writing: child exit 0', ''].join('\n'));
   });
 
+  it('FP state read and written (KVM_GET/SET_XSAVE): restored after a handler, inherited by fork and threads, as on Linux', async () => {
+    const guest = compileGuest('kvm_fpstate', 'static', { srcDir: SRC, flags: ['-mavx'] });
+    expect(await sameAsLinux([guest])).toBe('after the handler: xmm0 42.5\nchild: xmm0 0.0 ymm1[7] 307 mxcsr 0x7f80\nthread mxcsr 0x7f80\n');
+  });
+
   it('vfork and exec (a shell running a command) work', async () => {
     expect(await sameAsLinux(['/bin/sh', '-c', '/bin/echo from-child; echo after'])).toBe('from-child\nafter\n');
   });
