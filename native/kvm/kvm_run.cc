@@ -16,6 +16,8 @@
 #include <cstring>
 #include <deque>
 #include <linux/futex.h>
+#include <malloc.h>
+#include <sys/sysinfo.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/eventfd.h>
@@ -383,6 +385,11 @@ void StopThread(Vcpu* v) {
 int InitRun(std::string* why) {
   if (!Ready(why)) return -ENODEV;
   if (g_bell < 0) {
+    // glibc's malloc sizes its arena limit from get_nprocs() (/sys/devices/system/cpu/online,
+    // /proc/stat) the first time a new thread needs an arena: a vCPU thread, after the
+    // Sentry confined itself (those opens refused, and host paths named). The same limit,
+    // set now while the files may be read (before confinement).
+    mallopt(M_ARENA_MAX, 8 * get_nprocs());
     g_bell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     struct sigaction sa = {};
     sa.sa_handler = OnKick;
