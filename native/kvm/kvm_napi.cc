@@ -162,6 +162,7 @@ Napi::Value SetFp(const Napi::CallbackInfo& info) {
 }
 
 void ResumeWith(Vcpu* v, double result) {
+  if (DivertVsyscallFault(v, (long)result)) return;
   v->regs.rax = (unsigned long)(long long)result;
   Resume(v);
 }

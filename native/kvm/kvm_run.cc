@@ -259,6 +259,7 @@ bool IsSyscall(Vcpu* v) {
 
 // A shim exit into an event; -1: answered here (a fault the mirror maps), v runs again.
 int DecodeShim(Vcpu* v) {
+  v->vsys = false;
   uint64_t vec, err, cr2;
   memcpy(&vec, v->state + ST_VEC, 8);
   memcpy(&err, v->state + ST_ERR, 8);
@@ -311,6 +312,7 @@ int DecodeShim(Vcpu* v) {
       v->regs.rip = caller;
       v->regs.rsp += 8;
       v->regs.orig_rax = off == 0 ? 96 /* gettimeofday */ : off == 0x400 ? 201 /* time */ : 309 /* getcpu */;
+      v->vsys = true, v->vsysEntry = cr2;
       v->regs.rax = (unsigned long)-ENOSYS;
       return ReportSyscall(v);
     }
@@ -558,6 +560,18 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
       return kEvTimeout;
     }
   }
+}
+
+bool DivertVsyscallFault(Vcpu* v, long result) {
+  if (!v->vsys) return false;
+  v->vsys = false;
+  if (result != -EFAULT) return false;
+  v->regs.rip = v->vsysEntry;
+  v->regs.rsp -= 8;
+  v->regs.rax = (unsigned long)-ENOSYS;
+  v->regs.orig_rax = (unsigned long)-1;
+  g_segv.push_back(v->ctx);
+  return true;
 }
 
 void Kick(Vcpu* v) {

@@ -129,6 +129,8 @@ struct Vcpu {
   // The Sentry's copy of the registers while stopped.
   user_regs_struct regs{};
   bool regsInKvm = false;    // stopped outside the shim: resume with KVM_SET_REGS
+  bool vsys = false;         // this stop is a call into the vsyscall page, at vsysEntry
+  uint64_t vsysEntry = 0;
   uint64_t fsBase = 0, gsBase = 0;
   // What the shim must do at its next return to ring 3 (FL_*, PTE clears), kept here
   // and written to the state page only while the vCPU is stopped (ApplyPending).
