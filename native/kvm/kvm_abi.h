@@ -8,7 +8,7 @@
 #define KVM_SHIM_IDT 0xffffffff80001000  /* shared IDT (256 gates, one page) */
 #define KVM_SHIM_CPU0 0xffffffff80010000 /* vCPU i: state, GDT+TSS, 2 stack pages */
 #define KVM_SHIM_CPU_STRIDE 0x4000
-#define KVM_SHIM_MAX_CPUS 64
+#define KVM_SHIM_MAX_CPUS 256 /* threads alive at once (KVM allows 1024 vCPUs, 4096 ids a VM) */
 
 /* The port the shim's one `out` writes: the only exit the platform takes as the shim's. */
 #define KVM_SHIM_PORT 0x10

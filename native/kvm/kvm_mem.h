@@ -11,6 +11,7 @@
 // the file: the host does copy-on-write and page cache).
 #pragma once
 #include "kvm_vm.h"
+#include "kvm_abi.h"
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,7 +21,8 @@ namespace kvm {
 
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t kPlatLen = 64ull << 20;
-constexpr uint64_t kShimGpa = 0x10000, kIdtGpa = 0x11000, kCpuGpa = 0x20000, kPtGpa = 0x200000;
+constexpr uint64_t kShimGpa = 0x10000, kIdtGpa = 0x11000, kCpuGpa = 0x20000, kPtGpa = 0x800000;
+static_assert(kCpuGpa + KVM_SHIM_MAX_CPUS * KVM_SHIM_CPU_STRIDE <= kPtGpa, "per-vCPU pages overlap the page tables");
 constexpr uint64_t kAnonGpa = 4ull << 30, kAnonLen = 64ull << 30;
 constexpr uint64_t kFileGpa = kAnonGpa + kAnonLen;
 constexpr uint64_t kUserEnd = 0x800000000000ull;

@@ -364,8 +364,19 @@ int WritableIov(As* as, uint64_t addr, size_t len, struct iovec* iov, int max) {
 uint8_t* HostPtr(As* as, uint64_t addr, size_t len, bool write) {
   uint64_t start;
   const Mapping* m = Find(as, addr, &start);
-  if (!m || addr + len > m->end || !(m->prot & 7) || (write && !(m->prot & 2)) || !(m->b->anon || m->b->cow)) return nullptr;
-  return m->b->host + m->boff + (addr - start);
+  if (!m || addr + len > m->end || !(m->prot & 7) || (write && !(m->prot & 2))) return nullptr;
+  uint8_t* h = m->b->host + m->boff + (addr - start);
+  if (m->b->anon || m->b->cow) return h;
+  // A file's mapping (a static binary's .data: futex words): a page past the file's end
+  // would be SIGBUS in the Sentry, so the kernel copies the bytes out and back first
+  // (EFAULT there instead), which also leaves a private page the Sentry's own copy.
+  uint8_t tmp[64];
+  if (len > sizeof tmp || !m->b->writable) return nullptr;
+  struct iovec l = {tmp, len}, r = {h, len};
+  pid_t self = getpid();
+  if (process_vm_readv(self, &l, 1, &r, 1, 0) != (ssize_t)len) return nullptr;
+  if (write && process_vm_writev(self, &l, 1, &r, 1, 0) != (ssize_t)len) return nullptr;
+  return h;
 }
 
 }  // namespace kvm
