@@ -221,6 +221,16 @@ Napi::Value ThreadCpuNs(const Napi::CallbackInfo& info) {
   return Num(info.Env(), (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec);
 }
 
+// kvmThreadCounts(ctx): [minflt, majflt, nvcsw, nivcsw] of its vCPU thread (as of its last exit), or -1.
+Napi::Value ThreadCounts(const Napi::CallbackInfo& info) {
+  Vcpu* v = VcpuOf(I(info, 0));
+  if (!v) return Num(info.Env(), -1);
+  Napi::Array a = Napi::Array::New(info.Env(), 4);
+  const std::atomic<uint64_t>* c[] = {&v->minflt, &v->majflt, &v->nvcsw, &v->nivcsw};
+  for (uint32_t i = 0; i < 4; i++) a.Set(i, Num(info.Env(), (double)c[i]->load(std::memory_order_relaxed)));
+  return a;
+}
+
 // kvmMemoryKb(ctx, peak): resident guest memory of ctx's address space, or its peak; -1.
 Napi::Value MemoryKbCtx(const Napi::CallbackInfo& info) {
   As* as = AsOf(I(info, 0));
@@ -286,7 +296,7 @@ void InitKvm(Napi::Env env, Napi::Object exports) {
       {"kvmMmapHostFd", MmapHostFd}, {"kvmMmapHostFdMany", MmapHostFdMany}, {"kvmGetRegs", GetRegs},
       {"kvmSetRegs", SetRegs}, {"kvmGetFpRegs", GetFp}, {"kvmSetFpRegs", SetFp}, {"kvmResumeSyscall", ResumeSyscall},
       {"kvmResumeSyscallAndWait", ResumeSyscallAndWait}, {"kvmResume", ResumeCtx}, {"kvmWait", Wait},
-      {"kvmKick", KickCtx}, {"kvmExitThread", ExitCtx}, {"kvmDestroyAddressSpace", DestroyAs}, {"kvmCasU32", CasU32}, {"kvmThreadCpuNs", ThreadCpuNs}, {"kvmMemoryKb", MemoryKbCtx},
+      {"kvmKick", KickCtx}, {"kvmExitThread", ExitCtx}, {"kvmDestroyAddressSpace", DestroyAs}, {"kvmCasU32", CasU32}, {"kvmThreadCpuNs", ThreadCpuNs}, {"kvmMemoryKb", MemoryKbCtx}, {"kvmThreadCounts", ThreadCounts},
       {"kvmReadMem", ReadMem}, {"kvmReadFromHost", ReadFromHost}, {"kvmWriteMem", WriteMem}, {"kvmReadCString", ReadCString},
   };
   for (auto& f : fns) exports[f.first] = Napi::Function::New(env, f.second);

@@ -17,6 +17,7 @@
 #include <deque>
 #include <linux/futex.h>
 #include <malloc.h>
+#include <sys/resource.h>
 #include <sys/sysinfo.h>
 #include <poll.h>
 #include <sched.h>
@@ -154,6 +155,13 @@ void* VcpuMain(void* p) {
     }
     if (s == kQuit) break;
     while (!RunOnce(v, timer)) {
+    }
+    rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) == 0) {
+      v->minflt.store((uint64_t)ru.ru_minflt, std::memory_order_relaxed);
+      v->majflt.store((uint64_t)ru.ru_majflt, std::memory_order_relaxed);
+      v->nvcsw.store((uint64_t)ru.ru_nvcsw, std::memory_order_relaxed);
+      v->nivcsw.store((uint64_t)ru.ru_nivcsw, std::memory_order_relaxed);
     }
     Post(v);
   }

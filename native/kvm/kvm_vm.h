@@ -138,6 +138,9 @@ struct Vcpu {
   std::vector<uint64_t> pendInval;  // (va, pages, pte kva) triples
   // Set by the Sentry before it signals a running vCPU's thread: a kick to report (Kick),
   // a shootdown to apply in place (Shootdown), cleared by that thread once done.
+  // The vCPU thread's own getrusage(RUSAGE_THREAD) after its last exit: the host's page
+  // faults on guest memory (KVM faults them in for the guest) and its context switches.
+  std::atomic<uint64_t> minflt{0}, majflt{0}, nvcsw{0}, nivcsw{0};
   std::atomic<int> kicked{0};
   std::atomic<int> shoot{0};
 };

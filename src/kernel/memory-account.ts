@@ -28,7 +28,7 @@ import { closeSync, readSync } from 'fs';
 import type { Kernel } from './kernel';
 import type { AddressSpace } from '../mm/address-space';
 import { TaskState } from './task';
-import { openProc } from './time/cputime';
+import { openProc, platformResidentKb } from './time/cputime';
 import { ProcFileKind } from '../gofer/protocol';
 import { TimerEntry, timerQueue, type TimerQueue } from './time/timers';
 import { sendToGroup } from './signal-delivery';
@@ -107,11 +107,10 @@ export class MemoryAccount {
 
   /** Resident bytes of one address space (0 if its stub cannot be read). */
   private resident(mm: AddressSpace): number {
-    // A platform whose guest memory is the Sentry's own (kvm: no stub to read) counts it.
-    const plat = this.k.sentry?.platform;
-    if (plat?.memoryKb) {
+    const kb = platformResidentKb(this.k, mm.asPid);
+    if (kb !== null) {
       this.lastShared = 0;
-      return Math.max(0, plat.memoryKb(mm.asPid, false)) * 1024;
+      return kb * 1024;
     }
     let s = this.fds.get(mm);
     if (s !== undefined && s.pid !== mm.asPid) {

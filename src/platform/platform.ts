@@ -112,6 +112,9 @@ export interface Platform {
    */
   threadCpuNs?(ctx: number): number;
 
+  /** Optional, with threadCpuNs: [minflt, majflt, nvcsw, nivcsw] of that thread, or null (gone). */
+  threadCounts?(ctx: number): readonly number[] | null;
+
   /**
    * Optional, with threadCpuNs: the resident guest memory (kB) of ctx's address space now,
    * or (peak) the most it has had; -1 (gone). Absent: the stub's /proc status.

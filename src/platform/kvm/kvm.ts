@@ -129,6 +129,12 @@ export class KvmPlatform implements Platform {
     return this.n.kvmThreadCpuNs(ctx);
   }
 
+  /** Page faults and context switches of ctx's vCPU thread (the host's faults on guest memory count). */
+  threadCounts(ctx: number): readonly number[] | null {
+    const r = this.n.kvmThreadCounts(ctx);
+    return typeof r === 'number' ? null : r;
+  }
+
   /** Resident guest memory of ctx's VM (its memfd's pages, its private views' resident pages), or its peak. */
   memoryKb(ctx: number, peak: boolean): number {
     return this.n.kvmMemoryKb(ctx, peak);
