@@ -309,9 +309,24 @@ long MmRemap(As* as, uint64_t old, uint64_t oldLen, uint64_t newLen, bool move, 
 }
 
 long MmAdvise(As* as, uint64_t addr, uint64_t len, int advice) {
-  if (advice != 4 /* DONTNEED */ && advice != 8 /* FREE */) return 0;
   len = (len + kPage - 1) & ~(kPage - 1);
   uint64_t end = addr + len;
+  if (advice == 9 /* REMOVE */) {
+    // Shared memory only (EINVAL otherwise, as Linux): holes punched in what backs it.
+    for (auto it = as->maps.upper_bound(addr); it != as->maps.begin();) {
+      --it;
+      if (it->second.end > addr && !it->second.b->shared) return -EINVAL;
+      break;
+    }
+    for (auto it = as->maps.lower_bound(addr); it != as->maps.end() && it->first < end; ++it)
+      if (!it->second.b->shared || !it->second.b->writable) return -EINVAL;
+    SplitAt(as, addr);
+    SplitAt(as, end);
+    for (auto it = as->maps.lower_bound(addr); it != as->maps.end() && it->first < end; ++it)
+      if (madvise(it->second.b->host + it->second.boff, it->second.end - it->first, MADV_REMOVE) < 0) return -errno;
+    return 0;
+  }
+  if (advice != 4 /* DONTNEED */ && advice != 8 /* FREE */) return 0;
   SplitAt(as, addr);
   SplitAt(as, end);
   for (auto it = as->maps.lower_bound(addr); it != as->maps.end() && it->first < end; ++it)

@@ -73,7 +73,16 @@ Napi::Value MmSyscall(const Napi::CallbackInfo& info) {
       break;
     case 11: r = MmUnmap(as, a0, a1); break;
     case 10: r = MmProtect(as, a0, a1, (int)a2); break;
-    case 25: r = MmRemap(as, a0, a1, a2, (a3 & 3) == 3, a4); break;
+    case 25: {
+      // MREMAP_DONTUNMAP (4): the old range stays mapped, fresh and empty, as it was protected.
+      int prot = ProtAt(as, a0);
+      r = MmRemap(as, a0, a1, a2, (a3 & 3) == 3, a4);
+      if (r >= 0 && (a3 & 4) && prot >= 0) {
+        long k = MmAnon(as, a0, (a1 + 4095) & ~4095ull, prot, false);
+        if (k < 0) r = k;
+      }
+      break;
+    }
     case 28: r = MmAdvise(as, a0, a1, (int)a2); break;
     case 26: r = 0; break;  // msync: shared file pages are the host's page cache already
     default: r = -ENOSYS;
