@@ -5,6 +5,8 @@
 #include "kvm_abi.h"
 #include <cstring>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 namespace tss {
 namespace kvm {
@@ -165,7 +167,15 @@ int FillFault(As* as, uint64_t addr, uint64_t err) {
   if ((err & 2) && !(m->prot & 2)) return kRefused;
   if ((err & 16) && !(m->prot & 4)) return kRefused;
   if (!(m->prot & 7)) return kRefused;
-  if (m->boff + ((addr & ~(kPage - 1)) - start) >= m->b->validLen) return kPastEof;
+  uint64_t pageOff = m->boff + ((addr & ~(kPage - 1)) - start);
+  if (pageOff >= m->b->validLen) {
+    // Past the file's end when mapped: it may have grown since (the kernel's copy of one
+    // byte of the Sentry's view says, EFAULT rather than SIGBUS).
+    uint8_t c;
+    struct iovec l = {&c, 1}, r = {m->b->host + pageOff, 1};
+    if (process_vm_readv(getpid(), &l, 1, &r, 1, 0) != 1) return kPastEof;
+    m->b->validLen = pageOff + kPage;
+  }
   // This page and its neighbours in a 64-page window (each fault is an exit: dear here).
   uint64_t page = addr & ~(kPage - 1);
   uint64_t lo = page & ~(64 * kPage - 1), hi = lo + 64 * kPage;
