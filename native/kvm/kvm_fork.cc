@@ -130,6 +130,7 @@ long ForkMemory(As* parent, As* child) {
   for (auto& kv : parent->maps) {
     Mapping& m = kv.second;
     uint64_t start = kv.first, len = m.end - start;
+    if (m.onFork == kForkSkip && (m.b->shared || !(m.b->anon || m.b->cow))) continue;
     if (m.b->shared) {
       auto b = View(child, m.b->host + m.boff, len, m.b->writable, m.b->anon ? parent->anonMem : m.b->keep);
       if (!b) return -ENOMEM;
@@ -141,15 +142,24 @@ long ForkMemory(As* parent, As* child) {
       auto it = frozen.find(m.b.get());
       if (it == frozen.end()) it = frozen.emplace(m.b.get(), Freeze(parent, child, m.b)).first;
       if (it->second.child) {
-        child->maps[start] = Mapping{m.end, m.prot, it->second.child, m.boff};
+        // The parent's piece takes its view whatever its advice (its old range is frozen).
+        if (m.onFork == kForkWipe) {  // the child's is fresh zeros, and keeps the advice
+          long r = MmAnon(child, start, len, m.prot, false);
+          if (r < 0) return r;
+          child->maps[start].onFork = kForkWipe;
+        } else if (m.onFork == kForkCopy) {
+          child->maps[start] = Mapping{m.end, m.prot, it->second.child, m.boff};
+        }
         m.b = it->second.parent;  // the views cover the whole backing: boff stays
         ClearPtes(parent, start, m.end);
         continue;
       }
     }
+    if (m.onFork == kForkSkip) continue;
     long r = MmAnon(child, start, len, m.prot, false);
     if (r < 0) return r;
-    CopyPrivate(m.b.get(), m.boff, child->maps[start].b->host, len);
+    if (m.onFork == kForkWipe) child->maps[start].onFork = kForkWipe;
+    else CopyPrivate(m.b.get(), m.boff, child->maps[start].b->host, len);
   }
   if (!frozen.empty()) FlushAll(parent);
   return 0;

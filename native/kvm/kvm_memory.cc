@@ -326,6 +326,22 @@ long MmAdvise(As* as, uint64_t addr, uint64_t len, int advice) {
       if (madvise(it->second.b->host + it->second.boff, it->second.end - it->first, MADV_REMOVE) < 0) return -errno;
     return 0;
   }
+  if (advice == 10 || advice == 11 || advice == 18 || advice == 19) {
+    // DONTFORK, DOFORK, WIPEONFORK (private anonymous memory only, as Linux), KEEPONFORK.
+    if (advice == 18)
+      for (auto it = as->maps.lower_bound(addr); it != as->maps.end() && it->first < end; ++it)
+        if (it->second.b->shared || !(it->second.b->anon || it->second.b->cow)) return -EINVAL;
+    SplitAt(as, addr);
+    SplitAt(as, end);
+    for (auto it = as->maps.lower_bound(addr); it != as->maps.end() && it->first < end; ++it) {
+      int& f = it->second.onFork;
+      if (advice == 10) f = kForkSkip;
+      else if (advice == 11 && f == kForkSkip) f = kForkCopy;
+      else if (advice == 18) f = kForkWipe;
+      else if (advice == 19 && f == kForkWipe) f = kForkCopy;
+    }
+    return 0;
+  }
   if (advice != 4 /* DONTNEED */ && advice != 8 /* FREE */) return 0;
   SplitAt(as, addr);
   SplitAt(as, end);

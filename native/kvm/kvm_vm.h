@@ -80,7 +80,10 @@ struct Mapping {
   int prot;
   std::shared_ptr<Backing> b;
   uint64_t boff;  // offset of this piece's start in b
+  int onFork = 0;  // kForkCopy, or MADV_DONTFORK's kForkSkip, MADV_WIPEONFORK's kForkWipe
 };
+
+enum { kForkCopy = 0, kForkSkip = 1, kForkWipe = 2 };
 
 struct Vcpu;
 
