@@ -161,6 +161,10 @@ long ForkMemory(As* parent, As* child) {
     if (m.onFork == kForkWipe) child->maps[start].onFork = kForkWipe;
     else CopyPrivate(m.b.get(), m.boff, child->maps[start].b->host, len);
   }
+  for (auto& kv : parent->maps) {  // guard regions are the child's too
+    auto c = child->maps.find(kv.first);
+    if (kv.second.guard && c != child->maps.end()) c->second.guard = true;
+  }
   if (!frozen.empty()) FlushAll(parent);
   return 0;
 }

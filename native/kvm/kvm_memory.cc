@@ -326,6 +326,17 @@ long MmAdvise(As* as, uint64_t addr, uint64_t len, int advice) {
       if (madvise(it->second.b->host + it->second.boff, it->second.end - it->first, MADV_REMOVE) < 0) return -errno;
     return 0;
   }
+  if (advice == 102 || advice == 103) {  // GUARD_INSTALL (drops the pages), GUARD_REMOVE
+    SplitAt(as, addr);
+    SplitAt(as, end);
+    for (auto it = as->maps.lower_bound(addr); it != as->maps.end() && it->first < end; ++it) {
+      if (advice == 102 && !it->second.guard && !it->second.b->shared)
+        Release(it->second.b.get(), it->second.boff, it->second.end - it->first);
+      it->second.guard = advice == 102;
+    }
+    if (advice == 102) ClearPtes(as, addr, end);
+    return 0;
+  }
   if (advice == 10 || advice == 11 || advice == 18 || advice == 19) {
     // DONTFORK, DOFORK, WIPEONFORK (private anonymous memory only, as Linux), KEEPONFORK.
     if (advice == 18)
@@ -355,7 +366,7 @@ long Access(As* as, uint64_t addr, uint8_t* buf, size_t len, bool write) {
   while (done < len) {
     uint64_t a = addr + done, start;
     const Mapping* m = a < addr ? nullptr : Find(as, a, &start);
-    if (!m || !(m->prot & 7) || (write && !(m->prot & 2))) break;
+    if (!m || !(m->prot & 7) || m->guard || (write && !(m->prot & 2))) break;
     size_t n = len - done;
     if (n > m->end - a) n = (size_t)(m->end - a);
     uint8_t* h = m->b->host + m->boff + (a - start);
@@ -383,7 +394,7 @@ int WritableIov(As* as, uint64_t addr, size_t len, struct iovec* iov, int max) {
   while (done < len && n < max) {
     uint64_t a = addr + done, start;
     const Mapping* m = a < addr ? nullptr : Find(as, a, &start);
-    if (!m || !(m->prot & 2)) break;
+    if (!m || !(m->prot & 2) || m->guard) break;
     size_t k = len - done;
     if (k > m->end - a) k = (size_t)(m->end - a);
     iov[n++] = {m->b->host + m->boff + (a - start), k};
@@ -395,7 +406,7 @@ int WritableIov(As* as, uint64_t addr, size_t len, struct iovec* iov, int max) {
 uint8_t* HostPtr(As* as, uint64_t addr, size_t len, bool write) {
   uint64_t start;
   const Mapping* m = Find(as, addr, &start);
-  if (!m || addr + len > m->end || !(m->prot & 7) || (write && !(m->prot & 2))) return nullptr;
+  if (!m || addr + len > m->end || !(m->prot & 7) || m->guard || (write && !(m->prot & 2))) return nullptr;
   uint8_t* h = m->b->host + m->boff + (addr - start);
   if (m->b->anon || m->b->cow) return h;
   // A file's mapping (a static binary's .data: futex words): a page past the file's end

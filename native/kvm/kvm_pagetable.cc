@@ -166,7 +166,7 @@ int FillFault(As* as, uint64_t addr, uint64_t err) {
   if (!m) return kRefused;
   if ((err & 2) && !(m->prot & 2)) return kRefused;
   if ((err & 16) && !(m->prot & 4)) return kRefused;
-  if (!(m->prot & 7)) return kRefused;
+  if (!(m->prot & 7) || m->guard) return kRefused;
   uint64_t pageOff = m->boff + ((addr & ~(kPage - 1)) - start);
   if (pageOff >= m->b->validLen) {
     // Past the file's end when mapped: it may have grown since (the kernel's copy of one

@@ -81,6 +81,7 @@ struct Mapping {
   std::shared_ptr<Backing> b;
   uint64_t boff;  // offset of this piece's start in b
   int onFork = 0;  // kForkCopy, or MADV_DONTFORK's kForkSkip, MADV_WIPEONFORK's kForkWipe
+  bool guard = false;  // MADV_GUARD_INSTALL: every touch faults (kept across fork)
 };
 
 enum { kForkCopy = 0, kForkSkip = 1, kForkWipe = 2 };
