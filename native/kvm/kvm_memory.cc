@@ -410,14 +410,13 @@ uint8_t* HostPtr(As* as, uint64_t addr, size_t len, bool write) {
   uint8_t* h = m->b->host + m->boff + (addr - start);
   if (m->b->anon || m->b->cow) return h;
   // A file's mapping (a static binary's .data: futex words): a page past the file's end
-  // would be SIGBUS in the Sentry, so the kernel copies the bytes out and back first
-  // (EFAULT there instead), which also leaves a private page the Sentry's own copy.
-  uint8_t tmp[64];
-  if (len > sizeof tmp || !m->b->writable) return nullptr;
-  struct iovec l = {tmp, len}, r = {h, len};
-  pid_t self = getpid();
-  if (process_vm_readv(self, &l, 1, &r, 1, 0) != (ssize_t)len) return nullptr;
-  if (write && process_vm_writev(self, &l, 1, &r, 1, 0) != (ssize_t)len) return nullptr;
+  // would be SIGBUS in the Sentry, so the kernel populates the page first (EFAULT there
+  // instead; for writes, a private page becomes the Sentry's own copy), without touching
+  // its bytes: other vCPUs may be writing them meanwhile.
+  if (!m->b->writable && write) return nullptr;
+  uint8_t* page = reinterpret_cast<uint8_t*>(reinterpret_cast<uintptr_t>(h) & ~(kPage - 1));
+  size_t span = (size_t)((h + len) - page + kPage - 1) & ~(kPage - 1);
+  if (madvise(page, span, write ? 23 /* MADV_POPULATE_WRITE */ : 22 /* MADV_POPULATE_READ */) < 0) return nullptr;
   return h;
 }
 
