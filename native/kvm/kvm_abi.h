@@ -8,7 +8,7 @@
 #define KVM_SHIM_IDT 0xffffffff80001000  /* shared IDT (256 gates, one page) */
 #define KVM_SHIM_CPU0 0xffffffff80010000 /* vCPU i: state, GDT+TSS, 2 stack pages */
 #define KVM_SHIM_CPU_STRIDE 0x4000
-#define KVM_SHIM_MAX_CPUS 64
+#define KVM_SHIM_MAX_CPUS 256 /* threads alive at once (KVM allows 1024 vCPUs, 4096 ids a VM) */
 
 /* The port the shim's one `out` writes: the only exit the platform takes as the shim's. */
 #define KVM_SHIM_PORT 0x10
@@ -35,6 +35,8 @@
  * unseen, and invlpg of a page KVM write-protects re-reads nothing. */
 #define ST_INVL 0x2000
 #define ST_INVL_MAX 170
+/* Longer runs of the queue are cleared whole and the TLB flushed (no invlpg a page). */
+#define KVM_INVL_RUN 32
 /* The platform's memory (page tables included) as the shim sees it: supervisor-only. */
 #define KVM_SHIM_PTWIN 0xffffff8000000000
 

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
+#include <time.h>
 
 namespace tss {
 namespace kvm {
@@ -72,11 +73,21 @@ Napi::Value MmSyscall(const Napi::CallbackInfo& info) {
       break;
     case 11: r = MmUnmap(as, a0, a1); break;
     case 10: r = MmProtect(as, a0, a1, (int)a2); break;
-    case 25: r = MmRemap(as, a0, a1, a2, (a3 & 3) == 3, a4); break;
+    case 25: {
+      // MREMAP_DONTUNMAP (4): the old range stays mapped, fresh and empty, as it was protected.
+      int prot = ProtAt(as, a0);
+      r = MmRemap(as, a0, a1, a2, (a3 & 3) == 3, a4);
+      if (r >= 0 && (a3 & 4) && prot >= 0) {
+        long k = MmAnon(as, a0, (a1 + 4095) & ~4095ull, prot, false);
+        if (k < 0) r = k;
+      }
+      break;
+    }
     case 28: r = MmAdvise(as, a0, a1, (int)a2); break;
     case 26: r = 0; break;  // msync: shared file pages are the host's page cache already
     default: r = -ENOSYS;
   }
+  Shootdown(as);
   return Num(info.Env(), (double)r);
 }
 
@@ -84,6 +95,7 @@ Napi::Value MmapHostFd(const Napi::CallbackInfo& info) {
   Vcpu* v = VcpuOf(I(info, 0));
   if (!v) return Num(info.Env(), -ESRCH);
   long r = MmFile(v->as, I(info, 1), U(info, 2), (U(info, 3) + 4095) & ~4095ull, I(info, 4), (I(info, 5) & 0xf) == 1, U(info, 6));
+  Shootdown(v->as);
   return Num(info.Env(), (double)r);
 }
 
@@ -97,6 +109,7 @@ Napi::Value MmapHostFdMany(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < n; i++) {
     long r = MmFile(v->as, fd, (uint64_t)arr[i * 5], ((uint64_t)arr[i * 5 + 1] + 4095) & ~4095ull, (int)arr[i * 5 + 2],
                     ((int)arr[i * 5 + 3] & 0xf) == 1, (uint64_t)arr[i * 5 + 4]);
+    Shootdown(v->as);
     if (r < 0) return Num(info.Env(), (double)r);
   }
   return Num(info.Env(), 0);
@@ -116,17 +129,28 @@ Napi::Value SetRegs(const Napi::CallbackInfo& info) {
   return Num(info.Env(), 0);
 }
 
+// The XSAVE image of the guest's features (XCR0 as the VM has it, standard layout):
+// the host's own CPUID 0xd size counts what the host enables (AMX tile data here: > 4 KiB).
 uint32_t XsaveSize() {
-  unsigned a, b, c, d;
-  __cpuid_count(0xd, 0, a, b, c, d);
-  return b && b <= 4096 ? b : 512;
+  static uint32_t n = 0;
+  if (n) return n;
+  uint64_t x = GuestXcr0();
+  n = 512 + 64;
+  for (unsigned i = 2; i < 63; i++) {
+    if (!((x >> i) & 1)) continue;
+    unsigned a, b, c, d;
+    __cpuid_count(0xd, i, a, b, c, d);
+    if (a + b > n) n = a + b;
+  }
+  if (n > 4096) n = 4096;
+  return n;
 }
 
 Napi::Value GetFp(const Napi::CallbackInfo& info) {
   Vcpu* v = Stopped(info, 0);
   if (!v) return Num(info.Env(), -ESRCH);
-  kvm_xsave x;
-  if (ioctl(v->fd, KVM_GET_XSAVE, &x) < 0) return Num(info.Env(), -errno);
+  TssXsave x;
+  if (ioctl(v->fd, TSS_KVM_GET_XSAVE, &x) < 0) return Num(info.Env(), -errno);
   uint32_t n = XsaveSize();
   memcpy(EventBuffer() + kFpOff, x.region, n);
   Info()[kInfoFpSize] = (int32_t)n;
@@ -136,17 +160,18 @@ Napi::Value GetFp(const Napi::CallbackInfo& info) {
 Napi::Value SetFp(const Napi::CallbackInfo& info) {
   Vcpu* v = Stopped(info, 0);
   if (!v) return Num(info.Env(), -ESRCH);
-  kvm_xsave x;
-  if (ioctl(v->fd, KVM_GET_XSAVE, &x) < 0) return Num(info.Env(), -errno);
+  TssXsave x;
+  if (ioctl(v->fd, TSS_KVM_GET_XSAVE, &x) < 0) return Num(info.Env(), -errno);
   size_t n = (size_t)Info()[kInfoFpSize];
   if (n > XsaveSize()) n = XsaveSize();
   memcpy(x.region, EventBuffer() + kFpOff, n);
   x.region[6] &= 0xffbf;  // mxcsr_mask's reserved bits are not the guest's to set (kept as read)
-  if (ioctl(v->fd, KVM_SET_XSAVE, &x) < 0) return Num(info.Env(), -errno);
+  if (ioctl(v->fd, TSS_KVM_SET_XSAVE, &x) < 0) return Num(info.Env(), -errno);
   return Num(info.Env(), 0);
 }
 
 void ResumeWith(Vcpu* v, double result) {
+  if (DivertVsyscallFault(v, (long)result)) return;
   v->regs.rax = (unsigned long)(long long)result;
   Resume(v);
 }
@@ -194,6 +219,33 @@ Napi::Value DestroyAs(const Napi::CallbackInfo& info) {
   if (!as) return Num(info.Env(), -ESRCH);
   Destroy(as);
   return Num(info.Env(), 0);
+}
+
+// The CPU clock of a context's vCPU thread (running or stopped): ns, or -1 (gone).
+Napi::Value ThreadCpuNs(const Napi::CallbackInfo& info) {
+  Vcpu* v = VcpuOf(I(info, 0));
+  clockid_t c;
+  timespec ts;
+  if (!v || !v->started || pthread_getcpuclockid(v->th, &c) != 0 || clock_gettime(c, &ts) != 0) return Num(info.Env(), -1);
+  return Num(info.Env(), (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec);
+}
+
+// kvmThreadCounts(ctx): [minflt, majflt, nvcsw, nivcsw] of its vCPU thread (as of its last exit), or -1.
+Napi::Value ThreadCounts(const Napi::CallbackInfo& info) {
+  Vcpu* v = VcpuOf(I(info, 0));
+  if (!v) return Num(info.Env(), -1);
+  Napi::Array a = Napi::Array::New(info.Env(), 4);
+  const std::atomic<uint64_t>* c[] = {&v->minflt, &v->majflt, &v->nvcsw, &v->nivcsw};
+  for (uint32_t i = 0; i < 4; i++) a.Set(i, Num(info.Env(), (double)c[i]->load(std::memory_order_relaxed)));
+  return a;
+}
+
+// kvmMemoryKb(ctx, peak): resident guest memory of ctx's address space, or its peak; -1.
+Napi::Value MemoryKbCtx(const Napi::CallbackInfo& info) {
+  As* as = AsOf(I(info, 0));
+  if (!as) return Num(info.Env(), -1);
+  uint64_t kb = ResidentKb(as);
+  return Num(info.Env(), (double)(info[1].As<Napi::Boolean>().Value() ? as->peakKb : kb));
 }
 
 Napi::Value CasU32(const Napi::CallbackInfo& info) {
@@ -253,7 +305,7 @@ void InitKvm(Napi::Env env, Napi::Object exports) {
       {"kvmMmapHostFd", MmapHostFd}, {"kvmMmapHostFdMany", MmapHostFdMany}, {"kvmGetRegs", GetRegs},
       {"kvmSetRegs", SetRegs}, {"kvmGetFpRegs", GetFp}, {"kvmSetFpRegs", SetFp}, {"kvmResumeSyscall", ResumeSyscall},
       {"kvmResumeSyscallAndWait", ResumeSyscallAndWait}, {"kvmResume", ResumeCtx}, {"kvmWait", Wait},
-      {"kvmKick", KickCtx}, {"kvmExitThread", ExitCtx}, {"kvmDestroyAddressSpace", DestroyAs}, {"kvmCasU32", CasU32},
+      {"kvmKick", KickCtx}, {"kvmExitThread", ExitCtx}, {"kvmDestroyAddressSpace", DestroyAs}, {"kvmCasU32", CasU32}, {"kvmThreadCpuNs", ThreadCpuNs}, {"kvmMemoryKb", MemoryKbCtx}, {"kvmThreadCounts", ThreadCounts},
       {"kvmReadMem", ReadMem}, {"kvmReadFromHost", ReadFromHost}, {"kvmWriteMem", WriteMem}, {"kvmReadCString", ReadCString},
   };
   for (auto& f : fns) exports[f.first] = Napi::Function::New(env, f.second);

@@ -16,7 +16,11 @@
 #include <cstring>
 #include <deque>
 #include <linux/futex.h>
+#include <malloc.h>
+#include <sys/resource.h>
+#include <sys/sysinfo.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -86,7 +90,22 @@ bool RunOnce(Vcpu* v, timer_t timer) {
       v->fatal = "KVM_GET_REGS failed";
       return true;
     }
-    if ((s.cs.selector & 3) != 3) {
+    bool ring3 = (s.cs.selector & 3) == 3;
+    if (ring3 && e == EINTR && v->st.load() == kRun && !v->kicked.load() && v->shoot.load()) {
+      // A shootdown (no kick of the Sentry's): through the shim's resume path, which
+      // clears and invlpgs the PTEs queued meanwhile, back to where the guest was.
+      if (!ApplyPending(v)) ReRegisterPlat(v->as);
+      if (!EnterShim(v, v->kregs, &s)) {
+        v->why = kWhyFatal;
+        v->fatal = "cannot enter the shim for a TLB shootdown";
+        return true;
+      }
+      v->shoot.store(0, std::memory_order_release);
+      return false;
+    }
+    // A late signal of a shootdown or kick already served: nothing to report.
+    if (ring3 && e == EINTR && v->st.load() == kRun && !v->kicked.load()) return false;
+    if (!ring3) {
       if (e == EFAULT) {
         v->why = kWhyFatal;
         v->fatal = "the shim touched memory KVM cannot map";
@@ -98,6 +117,7 @@ bool RunOnce(Vcpu* v, timer_t timer) {
       timer_settime(timer, 0, &it, nullptr);
       return false;
     }
+    v->kicked.store(0);
     v->why = e == EINTR ? kWhyKick : kWhyFault;
     // KVM_EXIT_MEMORY_FAULT (39: not in this system's headers): the gpa, 8 bytes into the union at 32.
     v->faultGpa = 0;
@@ -136,6 +156,13 @@ void* VcpuMain(void* p) {
     if (s == kQuit) break;
     while (!RunOnce(v, timer)) {
     }
+    rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) == 0) {
+      v->minflt.store((uint64_t)ru.ru_minflt, std::memory_order_relaxed);
+      v->majflt.store((uint64_t)ru.ru_majflt, std::memory_order_relaxed);
+      v->nvcsw.store((uint64_t)ru.ru_nvcsw, std::memory_order_relaxed);
+      v->nivcsw.store((uint64_t)ru.ru_nivcsw, std::memory_order_relaxed);
+    }
     Post(v);
   }
   timer_delete(timer);
@@ -151,6 +178,7 @@ void SetState(Vcpu* v, int s) {
 // Lets stopped v run: its pending shim work first (a vCPU stopped outside the shim
 // resumes in ring 3 directly: its work waits for its next pass through the shim).
 void Go(Vcpu* v) {
+  v->shoot.store(0);  // what a shootdown asked is in the state page now
   if (!ApplyPending(v)) ReRegisterPlat(v->as);
   v->run->immediate_exit = 0;
   SetState(v, kRun);
@@ -239,6 +267,7 @@ bool IsSyscall(Vcpu* v) {
 
 // A shim exit into an event; -1: answered here (a fault the mirror maps), v runs again.
 int DecodeShim(Vcpu* v) {
+  v->vsys = false;
   uint64_t vec, err, cr2;
   memcpy(&vec, v->state + ST_VEC, 8);
   memcpy(&err, v->state + ST_ERR, 8);
@@ -291,6 +320,7 @@ int DecodeShim(Vcpu* v) {
       v->regs.rip = caller;
       v->regs.rsp += 8;
       v->regs.orig_rax = off == 0 ? 96 /* gettimeofday */ : off == 0x400 ? 201 /* time */ : 309 /* getcpu */;
+      v->vsys = true, v->vsysEntry = cr2;
       v->regs.rax = (unsigned long)-ENOSYS;
       return ReportSyscall(v);
     }
@@ -365,6 +395,11 @@ void StopThread(Vcpu* v) {
 int InitRun(std::string* why) {
   if (!Ready(why)) return -ENODEV;
   if (g_bell < 0) {
+    // glibc's malloc sizes its arena limit from get_nprocs() (/sys/devices/system/cpu/online,
+    // /proc/stat) the first time a new thread needs an arena: a vCPU thread, after the
+    // Sentry confined itself (those opens refused, and host paths named). The same limit,
+    // set now while the files may be read (before confinement).
+    mallopt(M_ARENA_MAX, 8 * get_nprocs());
     g_bell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     struct sigaction sa = {};
     sa.sa_handler = OnKick;
@@ -404,8 +439,8 @@ As* MakeAs(std::string* why) {
 // The new vCPU to continue as from does: its registers and FP state.
 void CopyCpu(Vcpu* from, Vcpu* v) {
   v->regs = from->regs;
-  kvm_xsave x;
-  if (ioctl(from->fd, KVM_GET_XSAVE, &x) == 0) ioctl(v->fd, KVM_SET_XSAVE, &x);
+  TssXsave x;
+  if (ioctl(from->fd, TSS_KVM_GET_XSAVE, &x) == 0) ioctl(v->fd, TSS_KVM_SET_XSAVE, &x);
 }
 
 int Fork(Vcpu* from, std::string* why) {
@@ -413,6 +448,7 @@ int Fork(Vcpu* from, std::string* why) {
   As* as = NewAs(ctx, why);
   if (!as) return -EAGAIN;
   long e = ForkMemory(from->as, as);
+  Shootdown(from->as);  // the parent's private pages are the child's too now: read-only
   Vcpu* v = e < 0 ? nullptr : StartVcpu(as, ctx, why);
   if (!v) {
     if (e < 0) *why = "out of memory slots or guest memory for a fork";
@@ -534,8 +570,44 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
   }
 }
 
+bool DivertVsyscallFault(Vcpu* v, long result) {
+  if (!v->vsys) return false;
+  v->vsys = false;
+  if (result != -EFAULT) return false;
+  v->regs.rip = v->vsysEntry;
+  v->regs.rsp -= 8;
+  v->regs.rax = (unsigned long)-ENOSYS;
+  v->regs.orig_rax = (unsigned long)-1;
+  g_segv.push_back(v->ctx);
+  return true;
+}
+
 void Kick(Vcpu* v) {
-  if (v->st.load() == kRun && v->started) pthread_kill(v->th, kKickSig);
+  if (v->st.load() != kRun || !v->started) return;
+  v->kicked.store(1);
+  pthread_kill(v->th, kKickSig);
+}
+
+void Shootdown(As* as) {
+  if (!as->shoot) return;
+  as->shoot = false;
+  // Every running vCPU of as is signalled and, stopped in ring 3, re-enters through the
+  // shim (RunOnce), which applies its queue; one in the shim re-arms its timer and is
+  // taken in ring 3 a moment later, or exits (its resume applies the queue). Until each
+  // has, the call that cleared the PTEs does not return: as Linux's munmap/mprotect.
+  std::vector<Vcpu*> wait;
+  for (Vcpu* v : as->vcpus) {
+    if (!v || !v->started || v->st.load() != kRun) continue;
+    v->shoot.store(1);
+    if (v->st.load() != kRun) continue;  // stopped meanwhile: its resume applies the queue
+    pthread_kill(v->th, kKickSig);
+    wait.push_back(v);
+  }
+  for (Vcpu* v : wait)
+    for (int i = 0; v->shoot.load(std::memory_order_acquire) && v->st.load(std::memory_order_acquire) == kRun; i++) {
+      if (i < 1000) __builtin_ia32_pause();
+      else sched_yield();
+    }
 }
 
 void ExitThread(Vcpu* v) {
@@ -562,55 +634,6 @@ void Destroy(As* as) {
   }
   g_as.erase(as->id);
   FreeAs(as);
-}
-
-double Probe(int n, std::string* why) {
-  if (!Ready(why)) return -1;
-  As* as = NewAs(0, why);
-  if (!as) return -1;
-  Vcpu* v = NewVcpu(as, 0, why);
-  if (!v) {
-    FreeAs(as);
-    return -1;
-  }
-  // Guest code at 0x10000: `syscall; jmp .-2`, each syscall one exit through the shim.
-  static const uint8_t code[] = {0x0f, 0x05, 0xeb, 0xfc};
-  double ns = -1;
-  if (MmAnon(as, 0x10000, 4096, 5, false) == 0x10000 && FillFault(as, 0x10000, 4 | 16) == kFilled) {
-    memcpy(as->anon, code, sizeof code);  // the first anonymous page is the mapping's
-    v->regs.rip = 0x10000;
-    memcpy(v->state + ST_REGS, &v->regs, sizeof v->regs);
-    int64_t t0 = 0;
-    int i;
-    for (i = -1; i < n; i++) {
-      if (i == 0) t0 = NowNs();
-      int r = ioctl(v->fd, KVM_RUN, 0);
-      kvm_run* k = v->run;
-      uint64_t vec, cr2;
-      memcpy(&vec, v->state + ST_VEC, 8);
-      memcpy(&cr2, v->state + ST_CR2, 8);
-      uint8_t kind = r < 0 ? 0 : reinterpret_cast<uint8_t*>(k)[k->io.data_offset];
-      bool sys = kind == KIND_SYSCALL || (kind == KIND_EXCEPTION && vec == 14 && cr2 == SyscallEntry());
-      if (r < 0 || k->exit_reason != KVM_EXIT_IO || k->io.port != KVM_SHIM_PORT || !sys) {
-        char m[160];
-        uint64_t rip;
-        memcpy(&rip, v->state + R_RIP, 8);
-        snprintf(m, sizeof m, "a test guest did not reach its syscall (%s, exit reason %u, kind %u, vector %lu at %#lx)",
-                 r < 0 ? strerror(errno) : "ran", k->exit_reason,
-                 r < 0 ? 0u : reinterpret_cast<uint8_t*>(k)[k->io.data_offset], (unsigned long)vec, (unsigned long)rip);
-        *why = m;
-        break;
-      }
-      // Each round trip as the platform makes it: back to user space after the syscall.
-      uint64_t next = 0x10002;
-      memcpy(v->state + R_RIP, &next, 8);
-    }
-    if (i == n) ns = (double)(NowNs() - t0) / n;
-  } else {
-    *why = "cannot map the test guest's page";
-  }
-  FreeAs(as);
-  return ns;
 }
 
 }  // namespace kvm

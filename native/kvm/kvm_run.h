@@ -21,7 +21,13 @@ As* AsOf(int ctxOrAs);
 void Resume(Vcpu* v);
 // The next event into the event buffer (EventKind), or -errno.
 int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t* revents, int count);
+// A vsyscall whose output pointer was bad (result -EFAULT): Linux raises SIGSEGV at the
+// entry instead of returning. v stays stopped, put back at the call; the next wait reports
+// it. True when so (the caller does not resume v).
+bool DivertVsyscallFault(Vcpu* v, long result);
 void Kick(Vcpu* v);
+// After PTEs of as were cleared: no running vCPU of as keeps using them once this returns.
+void Shootdown(As* as);
 void ExitThread(Vcpu* v);
 void Destroy(As* as);
 // Raw exit cost: n round trips of a guest `syscall` through the shim, in ns each; <0: failed.

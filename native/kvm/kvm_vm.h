@@ -19,6 +19,13 @@
 #define TSS_KVM_GET_SUPPORTED_CPUID _IOWR(KVMIO, 0x05, uint64_t)
 #define TSS_KVM_SET_CPUID2 _IOW(KVMIO, 0x90, uint64_t)
 #define TSS_KVM_SET_MSRS _IOW(KVMIO, 0x89, uint64_t)
+// kvm_xsave's region is 4096 bytes in C; C++ counts its flexible `extra` too (4100), and
+// KVM refused that number (EINVAL): no FP state was ever read, written or inherited.
+struct TssXsave {
+  uint32_t region[1024];
+};
+#define TSS_KVM_GET_XSAVE _IOR(KVMIO, 0xa4, TssXsave)
+#define TSS_KVM_SET_XSAVE _IOW(KVMIO, 0xa5, TssXsave)
 
 namespace tss {
 namespace kvm {
@@ -31,7 +38,20 @@ struct HostMem {
   uint8_t* p = nullptr;
   size_t len = 0;
   int fd = -1;
+  // An address space's anonymous memfd: its ranges handed out and free (a frozen range,
+  // shared by a fork's two sides, goes back here when both are done with it).
+  uint64_t next = 0;
+  std::map<uint64_t, uint64_t> free;  // offset -> length
   ~HostMem();
+};
+
+// A range of an anonymous memfd that no one writes any more: the private memory of a
+// forked address space, which parent and child each map MAP_PRIVATE (the host copies a
+// page on its first write, for whichever side writes it).
+struct Frozen {
+  std::shared_ptr<HostMem> pool;
+  uint64_t off = 0, len = 0;
+  ~Frozen();
 };
 
 // What backs a guest mapping: a range of the address space's anonymous memfd (in its
@@ -44,6 +64,9 @@ struct Backing {
   uint64_t memfdOff = 0;    // anon: offset in the memfd
   int slot = -1;            // file: its memslot
   bool anon = true;
+  bool given = false;       // anon: its range went to a Frozen (fork), which frees it
+  bool cow = false;         // a private view of frozen (host is the Sentry's MAP_PRIVATE mapping)
+  std::shared_ptr<Frozen> frozen;
   bool shared = false;
   bool writable = true;     // the Sentry's view (and the memslot) allow writes
   std::shared_ptr<HostMem> keep;  // file or shared view: the host memory behind host
@@ -57,7 +80,11 @@ struct Mapping {
   int prot;
   std::shared_ptr<Backing> b;
   uint64_t boff;  // offset of this piece's start in b
+  int onFork = 0;  // kForkCopy, or MADV_DONTFORK's kForkSkip, MADV_WIPEONFORK's kForkWipe
+  bool guard = false;  // MADV_GUARD_INSTALL: every touch faults (kept across fork)
 };
+
+enum { kForkCopy = 0, kForkSkip = 1, kForkWipe = 2 };
 
 struct Vcpu;
 
@@ -70,9 +97,8 @@ struct As {
   uint64_t pml4 = 0;          // GPA of the top table
   int memfd = -1;             // anonymous memory, memslot 1
   uint8_t* anon = nullptr;
-  std::shared_ptr<HostMem> anonMem;  // owns memfd and anon
-  uint64_t anonLen = 0, anonNext = 0;
-  std::map<uint64_t, uint64_t> anonFree;  // offset -> length
+  std::shared_ptr<HostMem> anonMem;  // owns memfd and anon, and their allocator
+  uint64_t anonSlotEnd = 0;          // memfd bytes registered as memslots (slot 1 and on)
   uint64_t fileGpaNext = 0;
   std::vector<int> freeSlots;
   int nextSlot = 2;
@@ -80,6 +106,8 @@ struct As {
   std::vector<Vcpu*> vcpus;
   int nextVcpuId = 0;  // KVM never frees a vCPU id: a thread's successor takes a new one
   bool dead = false;
+  uint64_t peakKb = 0;  // the most ResidentKb has found
+  bool shoot = false;  // PTEs cleared since the last Shootdown: running vCPUs may hold them
 };
 
 enum ExitWhy { kWhyNone = 0, kWhyShim, kWhyKick, kWhyFault, kWhyFatal };
@@ -105,11 +133,20 @@ struct Vcpu {
   // The Sentry's copy of the registers while stopped.
   user_regs_struct regs{};
   bool regsInKvm = false;    // stopped outside the shim: resume with KVM_SET_REGS
+  bool vsys = false;         // this stop is a call into the vsyscall page, at vsysEntry
+  uint64_t vsysEntry = 0;
   uint64_t fsBase = 0, gsBase = 0;
   // What the shim must do at its next return to ring 3 (FL_*, PTE clears), kept here
   // and written to the state page only while the vCPU is stopped (ApplyPending).
   uint64_t pendFlags = 0;
   std::vector<uint64_t> pendInval;  // (va, pages, pte kva) triples
+  // Set by the Sentry before it signals a running vCPU's thread: a kick to report (Kick),
+  // a shootdown to apply in place (Shootdown), cleared by that thread once done.
+  // The vCPU thread's own getrusage(RUSAGE_THREAD) after its last exit: the host's page
+  // faults on guest memory (KVM faults them in for the guest) and its context switches.
+  std::atomic<uint64_t> minflt{0}, majflt{0}, nvcsw{0}, nivcsw{0};
+  std::atomic<int> kicked{0};
+  std::atomic<int> shoot{0};
 };
 
 enum { kStopped = 0, kRun = 1, kPosted = 2, kQuit = 3 };
@@ -117,6 +154,8 @@ enum { kStopped = 0, kRun = 1, kPosted = 2, kQuit = 3 };
 // Host facts probed once (the /dev/kvm fd is opened before the Sentry confines itself).
 bool Ready(std::string* why);
 int KvmFd();
+// The XCR0 every vCPU runs with (the host's, as far as KVM supports it).
+uint64_t GuestXcr0();
 // Takes fd (the native front's O_RDWR /dev/kvm) as the one Ready uses instead of opening
 // its own; false (fd not taken) once Ready has run or one was taken already.
 bool Adopt(int fd);
@@ -127,7 +166,8 @@ Vcpu* NewVcpu(As* as, int ctx, std::string* why);
 void FreeVcpu(Vcpu* v);
 
 // The child's memory at fork: MAP_SHARED pieces shared (memslots over the same host
-// memory), private ones copied (touched pages only). 0 or -errno.
+// memory), private anonymous ones copy-on-write (kvm_fork.cc), private file mappings
+// copied. The parent's PTEs of what became copy-on-write are cleared (Shootdown after). 0 or -errno.
 long ForkMemory(As* parent, As* child);
 // mmap/munmap/mprotect/mremap/madvise of the guest, on the platform's mirror and page tables.
 long MmAnon(As* as, uint64_t addr, uint64_t len, int prot, bool shared);
@@ -148,6 +188,9 @@ int WritableIov(As* as, uint64_t addr, size_t len, struct iovec* iov, int max);
 // The host pointer for one guest byte range inside one page-aligned mapping piece (cas).
 uint8_t* HostPtr(As* as, uint64_t addr, size_t len, bool write);
 void FlushAll(As* as);
+// The guest memory of as the host holds now (kB): its memfd's pages and the resident
+// pages of its private views (copy-on-write, files); updates as->peakKb.
+uint64_t ResidentKb(As* as);
 // The guest's protection at addr (its mirror), or -1 where nothing is mapped.
 int ProtAt(As* as, uint64_t addr);
 // The guest address a guest-physical address of a mapping stands for, or 0.
@@ -156,6 +199,9 @@ uint64_t VaOfGpa(As* as, uint64_t gpa);
 // overflowed (the caller re-registers the platform's slot: ReRegisterPlat).
 bool ApplyPending(Vcpu* v);
 void ReRegisterPlat(As* as);
+// v, stopped by KVM in ring 3 with registers k and s, set to enter the shim's resume path,
+// which applies v's state page work (ApplyPending) and returns to ring 3 where it was.
+bool EnterShim(Vcpu* v, const kvm_regs& k, kvm_sregs* s);
 // The shim's syscall entry (LSTAR).
 uint64_t SyscallEntry();
 

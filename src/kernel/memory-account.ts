@@ -28,7 +28,7 @@ import { closeSync, readSync } from 'fs';
 import type { Kernel } from './kernel';
 import type { AddressSpace } from '../mm/address-space';
 import { TaskState } from './task';
-import { openProc } from './time/cputime';
+import { openProc, platformResidentKb } from './time/cputime';
 import { ProcFileKind } from '../gofer/protocol';
 import { TimerEntry, timerQueue, type TimerQueue } from './time/timers';
 import { sendToGroup } from './signal-delivery';
@@ -112,6 +112,11 @@ export class MemoryAccount {
 
   /** Resident bytes of one address space (0 if its stub cannot be read). */
   private resident(mm: AddressSpace): number {
+    const kb = platformResidentKb(this.k, mm.asPid);
+    if (kb !== null) {
+      this.lastShared = 0;
+      return kb * 1024;
+    }
     let s = this.fds.get(mm);
     if (s !== undefined && s.pid !== mm.asPid) {
       closeQuietly(s.fd);

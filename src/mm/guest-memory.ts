@@ -34,6 +34,15 @@ export class GuestMemory {
       !hitsRanges(this.reserved, addr, addr + len);
   }
 
+  /**
+   * Whether asPid is a host process whose memory natives may reach by pid
+   * (process_vm_readv/writev: ptrace, systrap); kvm's guest memory is the Sentry's own,
+   * reached only through the platform (which then has its own readFromHost).
+   */
+  get byPid(): boolean {
+    return !this.platform.readFromHost;
+  }
+
   /** Whether [addr, addr+len) may name guest memory at all (for natives that move bytes themselves). */
   inRange(addr: number, len: number): boolean {
     return this.ok(addr, len);

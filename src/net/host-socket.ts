@@ -239,14 +239,14 @@ export class HostSocket extends SocketFile {
   }
 
   override readGuest(t: Task, addr: number, len: number): number | null {
-    if (this.type !== SOCK_STREAM || this.closed) return null;
+    if (this.type !== SOCK_STREAM || this.closed || !t.mem.byPid) return null;
     if (!t.mem.inRange(addr, len)) return -E.EFAULT;
     const r = hn().netSockRecvToGuest(this.hostFd, t.mem.asPid, addr, len, writablePrivate(t, addr, len));
     return r === -E.EAGAIN ? this.wouldBlock(POLLIN) : r;
   }
 
   override writeGuest(t: Task, addr: number, len: number): number | null {
-    if (this.type !== SOCK_STREAM || this.closed) return null;
+    if (this.type !== SOCK_STREAM || this.closed || !t.mem.byPid) return null;
     if (!t.mem.inRange(addr, len)) return -E.EFAULT;
     const r = hn().netSockSendFromGuest(this.hostFd, t.mem.asPid, addr, len);
     return r === -E.EAGAIN ? this.wouldBlock(POLLOUT) : r;

@@ -105,6 +105,22 @@ export interface Platform {
    */
   readFromHost?(asPid: number, hostFd: number, pos: number, addr: number, len: number): number;
 
+  /**
+   * Optional: the host CPU time (ns) of the thread that runs ctx's guest code, or -1 (gone).
+   * Absent: the Sentry reads the stub thread's /proc files by host tid (ptrace, systrap);
+   * kvm's vCPU threads are the Sentry's own, so it answers from their CPU clocks.
+   */
+  threadCpuNs?(ctx: number): number;
+
+  /** Optional, with threadCpuNs: [minflt, majflt, nvcsw, nivcsw] of that thread, or null (gone). */
+  threadCounts?(ctx: number): readonly number[] | null;
+
+  /**
+   * Optional, with threadCpuNs: the resident guest memory (kB) of ctx's address space now,
+   * or (peak) the most it has had; -1 (gone). Absent: the stub's /proc status.
+   */
+  memoryKb?(ctx: number, peak: boolean): number;
+
   readMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
   writeMem(asPid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
   readCString(asPid: number, addr: number, max: number): string | number;

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawn } from 'child_process';
 import { compileGuest, LINKAGES } from '../helpers/build';
-import { runSandbox, TEST_PLATFORMS } from '../helpers/run';
+import { GUEST_STUBS, runSandbox, TEST_PLATFORMS } from '../helpers/run';
 import { BIN } from '../helpers/paths';
 import { expectedStubFds, stdoutShows, stubsOf } from './stubs';
 
@@ -18,7 +18,8 @@ describe.each(BY_PLATFORM)('stub escape attempts (%s, %s)', (linkage, platform) 
     const r = await runSandbox([`--platform=${platform}`, compileGuest('stub_escape', linkage, { srcDir: SRC })]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe([
-      'gadget getpid -> 1 (guest pid 1)',
+      // kvm has no stub: nothing is at its address, so the jump faults before any syscall.
+      platform === 'kvm' ? 'gadget getpid -> 39 (guest pid 1)' : 'gadget getpid -> 1 (guest pid 1)',
       'munmap stub: EINVAL',
       'mprotect stub: ENOMEM',
       'mmap over stub: ENOMEM',
@@ -34,7 +35,9 @@ describe.each(BY_PLATFORM)('stub escape attempts (%s, %s)', (linkage, platform) 
   });
 });
 
-describe('the stub process, seen from the host', () => {
+// Stub processes' own confinement: kvm has none (its vCPUs are the Sentry's threads,
+// test/escape/kvm-confinement.test.ts checks that Sentry).
+describe.skipIf(!GUEST_STUBS)('the stub process, seen from the host', () => {
   it('holds no host fd but its socket, runs under seccomp with no_new_privs, in its own namespaces', async () => {
     const guest = compileGuest('hold_mapping', 'dynamic', { srcDir: SRC });
     const child = spawn(process.execPath, [BIN, 'run', guest], { stdio: ['pipe', 'pipe', 'pipe'] });

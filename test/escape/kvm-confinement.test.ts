@@ -1,7 +1,7 @@
 // Issues 7 and 11: a kvm run's Sentry is confined as any run's. /dev/kvm is root's (0600)
 // here, so the native front opens it before it drops to the Sentry's own uid and hands
 // the fd on (native/launch_flags.h, --tss-file=FD:/dev/kvm); the kvm platform uses that
-// fd (native/kvm/kvm_vm.cc Adopt). The Sentry is read from outside through /proc: an
+// fd (native/kvm/kvm_machine.cc Adopt). The Sentry is read from outside through /proc: an
 // unprivileged uid of its own, its own user and mount namespaces, chrooted into an empty
 // directory, no capabilities (kvm has no stub to ptrace), its seccomp filter, and no host
 // file open but /dev/kvm and what every Sentry holds. Skipped with the probe's reason

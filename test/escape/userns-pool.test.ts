@@ -9,7 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BASE_ENV, spawnCollect } from '../helpers/run';
+import { BASE_ENV, GUEST_STUBS, spawnCollect } from '../helpers/run';
 import { BIN, FRONT } from '../helpers/paths';
 import { commOf, descendantsOf, stdoutShows } from './stubs';
 
@@ -81,11 +81,11 @@ async function stop(s: Server): Promise<void> {
   await done;
 }
 
-/** A ready worker (its template stub up: it has built its sandbox). */
+/** A ready worker (its template stub up, or on kvm, which has none, its gofer: it has built its sandbox). */
 async function readyWorker(s: Server): Promise<number> {
   let pid = 0;
   await until('a ready worker', () => {
-    pid = s.workers().find((w) => descendantsOf(w).some((d) => commOf(d) === 'tssandbox-stub')) ?? 0;
+    pid = s.workers().find((w) => descendantsOf(w).some((d) => commOf(d) === (GUEST_STUBS ? 'tssandbox-stub' : 'tssandbox-gofer'))) ?? 0;
     return pid !== 0;
   });
   return pid;

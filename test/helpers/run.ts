@@ -56,6 +56,16 @@ export const BASE_ENV: Record<string, string> = {
  */
 export const TEST_PLATFORMS: readonly string[] = process.env.TSSANDBOX_PLATFORM ? [process.env.TSSANDBOX_PLATFORM] : ['ptrace', 'systrap'];
 
+/** Whether guests run in stub processes (ptrace, systrap); kvm's vCPUs are threads of the Sentry. */
+export const GUEST_STUBS = process.env.TSSANDBOX_PLATFORM !== 'kvm';
+
+/**
+ * Whether an unprivileged user may run the platform under test here: kvm needs /dev/kvm
+ * open to it (root's 0600 on this host), the others need nothing.
+ */
+export const PLATFORM_UNPRIVILEGED = process.env.TSSANDBOX_PLATFORM !== 'kvm' ||
+  ((fs.statSync('/dev/kvm', { throwIfNoEntry: false })?.mode ?? 0) & 0o006) === 0o006;
+
 const MAX_OUTPUT = 16 * 1024 * 1024;
 
 // Native reference runs write for real: a guest that creates a file with a garbage

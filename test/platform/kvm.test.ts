@@ -62,13 +62,31 @@ describe.skipIf(!works)(title, () => {
     expect(await sameAsLinux([guest])).toMatch(/^threads joined: total 1600, getpid calls 1600, pages abcd\n/);
   });
 
+  it('TLB shootdown: a thread spinning on a page faults once its sibling munmaps or protects it, as on Linux', async () => {
+    const guest = compileGuest('kvm_shootdown', 'static', { srcDir: SRC });
+    expect(await sameAsLinux([guest])).toBe([
+      'reader got SIGSEGV MAPERR at the page: yes', 'munmap: child exit 0',
+      'reader got SIGSEGV ACCERR at the page: yes', 'mprotect PROT_NONE: child exit 0',
+      'reader got SIGSEGV ACCERR at the page: yes', 'mprotect read-only while writing: child exit 0', ''].join('\n'));
+  });
+
+  it('FP state read and written (KVM_GET/SET_XSAVE): restored after a handler, inherited by fork and threads, as on Linux', async () => {
+    const guest = compileGuest('kvm_fpstate', 'static', { srcDir: SRC, flags: ['-mavx'] });
+    expect(await sameAsLinux([guest])).toBe('after the handler: xmm0 42.5\nchild: xmm0 0.0 ymm1[7] 307 mxcsr 0x7f80\nthread mxcsr 0x7f80\n');
+  });
+
   it('vfork and exec (a shell running a command) work', async () => {
     expect(await sameAsLinux(['/bin/sh', '-c', '/bin/echo from-child; echo after'])).toBe('from-child\nafter\n');
   });
 
-  it('fork: private memory copied, MAP_SHARED shared, a grandchild, the vDSO in children, as on Linux', async () => {
+  it('fork: private memory private, MAP_SHARED shared, a grandchild, the vDSO in children, as on Linux', async () => {
     const guest = compileGuest('kvm_fork', 'dynamic', { srcDir: SRC });
     expect(await sameAsLinux([guest])).toMatch(/child status 3; parent sees priv 1 shared 3\n$/);
+  });
+
+  it('copy-on-write fork: each side\'s writes (its own, the kernel\'s for it, MADV_DONTNEED) private, a second fork and a grandchild, mremap after, as on Linux', async () => {
+    const guest = compileGuest('kvm_cow', 'dynamic', { srcDir: SRC });
+    expect(await sameAsLinux([guest])).toMatch(/^child: page0 C .*\nsecond child status 4; parent page0 byte1 a\n$/s);
   });
 
   it('a shell pipeline, subshells and command substitution (fork, vfork, exec, pipes)', async () => {

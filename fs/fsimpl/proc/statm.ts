@@ -6,7 +6,7 @@
  */
 import { closeSync, readSync } from 'node:fs';
 import { ProcFileKind } from '../../../src/gofer/protocol';
-import { openProc } from '../../../src/kernel/time/cputime';
+import { openProc, platformResidentKb } from '../../../src/kernel/time/cputime';
 import type { Task } from '../../../src/kernel/task';
 
 const PAGE = 4096;
@@ -22,6 +22,8 @@ interface VmaView {
 /** The stub's resident and shared pages ([0, 0] when it cannot be read). */
 function hostPages(t: Task, asPid: number): [number, number] {
   if (asPid <= 0) return [0, 0];
+  const kb = platformResidentKb(t.kernel, asPid);
+  if (kb !== null) return [Math.floor(kb / 4), 0];
   const fd = openProc(t.kernel, asPid, ProcFileKind.Statm);
   if (fd < 0) return [0, 0];
   const buf = Buffer.alloc(256);

@@ -11,7 +11,7 @@ import { cgroupOf, type Cgroup } from '../../../src/kernel/cgroup';
 import { groupMemoryLimitSet } from '../../../src/kernel/memory-account';
 import type { ThreadGroup } from '../../../src/kernel/thread-group';
 import type { Kernel } from '../../../src/kernel/kernel';
-import { openProc, processUsage } from '../../../src/kernel/time/cputime';
+import { openProc, platformResidentKb, processUsage } from '../../../src/kernel/time/cputime';
 import { ProcFileKind } from '../../../src/gofer/protocol';
 import { closeSync, readSync } from 'node:fs';
 import { cpuRange } from './sysfs';
@@ -39,6 +39,11 @@ export function residentBytes(k: Kernel, tgs: Iterable<ThreadGroup>): number {
       const mm = t.mm;
       if (!mm || seen.has(mm) || mm.asPid <= 0) continue;
       seen.add(mm);
+      const kb = platformResidentKb(k, mm.asPid);
+      if (kb !== null) {
+        priv += kb * 1024;
+        continue;
+      }
       const fd = openProc(k, mm.asPid, ProcFileKind.Statm);
       if (fd < 0) continue;
       let text = '';

@@ -62,6 +62,15 @@ function closeFds(p: ProcFds): void {
 
 const PROC_NAMES = ['stat', 'schedstat', 'status', 'statm'];
 
+/**
+ * Resident guest memory (kB) of address space asPid from a platform whose guest memory
+ * is the Sentry's own (kvm: no stub whose statm could be read), or null (the others).
+ */
+export function platformResidentKb(k: Kernel, asPid: number): number | null {
+  const plat = k.sentry?.platform;
+  return plat?.memoryKb ? Math.max(0, plat.memoryKb(asPid, false)) : null;
+}
+
 /** Opens /proc/<tid>/<kind> of a stub thread: through the gofer when there is one. */
 export function openProc(k: Kernel, tid: number, kind: ProcFileKind): number {
   const g = k.vfs?.gofer;
@@ -97,6 +106,13 @@ function preadText(fd: number): string | null {
 }
 
 function readHost(t: Task): CpuSample | null {
+  // A platform whose guest threads are the Sentry's own (kvm's vCPUs) has their clocks.
+  const plat = t.kernel.sentry?.platform;
+  if (plat?.threadCpuNs) {
+    const ns = plat.threadCpuNs(t.hostTid);
+    const c = plat.threadCounts?.(t.hostTid) ?? null;
+    return ns < 0 ? null : { userNs: ns, sysNs: 0, minflt: c?.[0] ?? 0, majflt: c?.[1] ?? 0 };
+  }
   const p = procFds(t);
   if (!p) return null;
   const stat = preadText(p.stat);
@@ -252,6 +268,15 @@ function statusText(t: Task): string | null {
 export function hostStatus(t: Task): { maxRssKb: number; nvcsw: number; nivcsw: number; rssKb?: number } {
   const out = { maxRssKb: 0, nvcsw: 0, nivcsw: 0, rssKb: 0 };
   if (t.hostTid <= 0 || virtualClock.active) return out; // deterministic: host figures vary by run
+  const plat = t.kernel.sentry?.platform;
+  if (plat?.memoryKb) {
+    out.rssKb = Math.max(0, plat.memoryKb(t.hostTid, false));
+    out.maxRssKb = Math.max(0, plat.memoryKb(t.hostTid, true));
+    const c = plat.threadCounts?.(t.hostTid) ?? null;
+    out.nvcsw = c?.[2] ?? 0;
+    out.nivcsw = c?.[3] ?? 0;
+    return out;
+  }
   const s = statusText(t);
   if (s === null) return out;
   const num = (key: string): number => {

@@ -124,6 +124,22 @@ export class KvmPlatform implements Platform {
     this.n.kvmDestroyAddressSpace(this.as(asPid));
   }
 
+  /** The CPU clock of ctx's vCPU thread (guest time included, as Linux counts it: user time). */
+  threadCpuNs(ctx: number): number {
+    return this.n.kvmThreadCpuNs(ctx);
+  }
+
+  /** Page faults and context switches of ctx's vCPU thread (the host's faults on guest memory count). */
+  threadCounts(ctx: number): readonly number[] | null {
+    const r = this.n.kvmThreadCounts(ctx);
+    return typeof r === 'number' ? null : r;
+  }
+
+  /** Resident guest memory of ctx's VM (its memfd's pages, its private views' resident pages), or its peak. */
+  memoryKb(ctx: number, peak: boolean): number {
+    return this.n.kvmMemoryKb(ctx, peak);
+  }
+
   casU32(ctx: number, addr: number, expected: number, desired: number): number {
     return this.n.kvmCasU32(this.as(ctx), addr, expected, desired);
   }

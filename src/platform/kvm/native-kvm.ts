@@ -35,6 +35,9 @@ export interface KvmNative {
   kvmExitThread(ctx: number): number;
   kvmDestroyAddressSpace(asId: number): number;
   kvmCasU32(asId: number, addr: number, expected: number, desired: number): number;
+  kvmThreadCpuNs(ctx: number): number;
+  kvmMemoryKb(ctx: number, peak: boolean): number;
+  kvmThreadCounts(ctx: number): number[] | number;
   /** read (pos < 0) or pread of a host fd into guest memory: bytes or -errno. */
   kvmReadFromHost(asId: number, hostFd: number, pos: number, addr: number, len: number): number;
   kvmReadMem(asId: number, addr: number, buf: Uint8Array, off: number, len: number): number;
