@@ -37,30 +37,67 @@ export class CachePolicy {
   }
 }
 
-/** A name in a directory as the host last told it. */
-export interface CachedName {
-  /** False: the host said it is absent. */
-  exists: boolean;
-  /** Host attributes (st.dev is the host's), once parsed (attrsOf), else null. */
-  st: Stat | null;
-  /** Unparsed attributes (a readdir-plus page), or null. */
-  raw: Buffer | null;
-  rawOff: number;
-  /** Listed, but only a lookup may say more (a mount the Gofer does not serve). */
+/**
+ * A name in a directory as the host last told it. A class (one shape) that is also the
+ * backend's parsed listing entry (HostDirent) and the getdents entry (DirEntry): a
+ * listing read from the Gofer becomes the cache as parsed, and a directory read hands
+ * the same objects out, so a walk of /usr (138 000 names) makes one object a name, not
+ * three (the cache's survive every young-generation GC: fewer made, less copied).
+ * Never changed once listed but for attrsOf's parse and `node` (a getdents snapshot may
+ * hold it).
+ */
+export class CachedName {
+  constructor(
+    readonly name: string,
+    /** False: the host said it is absent. */
+    readonly exists: boolean,
+    /** Small integers (Smis) where they fit: a double field would box every entry's. */
+    readonly ino: number,
+    readonly mode: number,
+    /** Host attributes (st.dev is the host's), once parsed (attrsOf), else null. */
+    public st: Stat | null,
+    /** Unparsed attributes (a readdir-plus page), or null. */
+    public raw: Buffer | null,
+    public rawOff: number,
+    /** A lite listing's file (type and inode number only: prefetch.ts). */
+    readonly lazy: boolean,
+    /** A symlink's target, when the listing carried it (for the inode a lookup makes). */
+    readonly target: string | null,
+    /** When the host said so: shared by a listing's entries (set by the cache that takes it). */
+    public stamp: Stamp = NO_STAMP,
+  ) {
+    // Listed, but only a lookup may say more (a mount the Gofer does not serve, a lite file).
+    this.ask = exists && st === null && raw === null;
+  }
   ask: boolean;
-  ino: number;
-  mode: number;
-  at: number;
   /** The inode a lookup made of it (kept alive while the entry is). */
-  node: object | null;
-  /** A symlink's target, when the listing carried it (for the inode a lookup makes). */
-  target: string | null;
+  node: object | null = null;
+  /** DT_* (DirEntry). */
+  get type(): number {
+    return (this.mode & S_IFMT) >>> 12;
+  }
+  get at(): number {
+    return this.stamp.at;
+  }
+}
+
+/** A time from the host, one object per listing (a number field per entry would be a heap number each). */
+export interface Stamp {
+  readonly at: number;
+}
+const NO_STAMP: Stamp = { at: -1 };
+
+/** v as a small integer when it is one (a value read as a double stays a heap number otherwise). */
+export function smi(v: number): number {
+  const i = v | 0;
+  return i === v ? i : v;
 }
 
 /** A STAT payload (FIELDS order) at p[off]. */
 export function readStat(p: Buffer, off: number): Stat {
   const st = emptyStat();
-  for (let i = 0; i < FIELDS.length; i++) st[FIELDS[i]] = p.readDoubleLE(off + i * 8);
+  // (Small integers, as the values mostly are: a cached Stat is then no 20 heap numbers.)
+  for (let i = 0; i < FIELDS.length; i++) st[FIELDS[i]] = smi(p.readDoubleLE(off + i * 8));
   return st;
 }
 
@@ -121,11 +158,14 @@ export class DirCache {
     this.used = 0;
     this.fills++;
     const m = new Map<string, CachedName>();
+    const stamp: Stamp = { at };
     let lazy = 0;
     for (const e of ents) {
-      const raw = e.raw ?? null;
-      if (e.lazy === true) lazy++;
-      m.set(e.name, { exists: true, st: e.st ?? null, raw, rawOff: e.rawOff ?? 0, ask: e.st === undefined && raw === null, ino: e.ino, mode: e.mode, at, node: null, target: e.target ?? null });
+      // The Gofer's parsed entries are taken as they are (each is in one listing only).
+      const c = e instanceof CachedName ? e : new CachedName(e.name, true, smi(e.ino), e.mode, e.st ?? null, e.raw ?? null, e.rawOff ?? 0, e.lazy === true, e.target ?? null);
+      c.stamp = stamp;
+      if (c.lazy) lazy++;
+      m.set(c.name, c);
     }
     this.names = m;
     this.listedAt = ents.partial ? -1 : at;
@@ -137,7 +177,7 @@ export class DirCache {
   set(name: string, st: Stat | null, at: number): void {
     // Names met one by one (negative lookups of many names) are bounded too.
     if (this.names.size >= 4096 + 2 * this.count) this.unknownAll();
-    this.names.set(name, { exists: st !== null, st, raw: null, rawOff: 0, ask: false, ino: st?.ino ?? 0, mode: st?.mode ?? 0, at, node: null, target: null });
+    this.names.set(name, new CachedName(name, st !== null, smi(st?.ino ?? 0), st?.mode ?? 0, st, null, 0, false, null, { at }));
   }
   /** The sandbox removed name. */
   absent(name: string, at: number): void {
@@ -153,12 +193,10 @@ export class DirCache {
     this.names.delete(name);
     this.listedAt = -1;
   }
-  /** The listing, from the cache (entries the host listed or the sandbox made). */
+  /** The listing, from the cache (entries the host listed or the sandbox made): the entries themselves. */
   entries(): DirEntry[] {
     const out: DirEntry[] = [];
-    for (const [name, c] of this.names) {
-      if (c.exists) out.push({ name, ino: c.ino, type: (c.mode & S_IFMT) >>> 12 });
-    }
+    for (const c of this.names.values()) if (c.exists) out.push(c);
     return out;
   }
 }

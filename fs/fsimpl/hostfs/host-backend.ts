@@ -17,17 +17,17 @@ export interface HostDirent {
   ino: number;
   mode: number;
   /** Its attributes (readdir-plus: st.dev is the host's), when the backend had them. */
-  st?: Stat;
+  st?: Stat | null;
   /**
    * Or the same unparsed: a STAT payload at raw[rawOff] (a Gofer reply page, parsed only
    * when a lookup or stat needs it: a walk of 100 000 names looks at few).
    */
-  raw?: Buffer;
+  raw?: Buffer | null;
   rawOff?: number;
   /** A lite listing's non-directory: type and inode number only, a lookup asks the rest. */
   lazy?: boolean;
   /** A symlink's target, when the listing carried it. */
-  target?: string;
+  target?: string | null;
 }
 
 /** A listing that is not the whole directory (too many names for the backend). */

@@ -25,10 +25,10 @@ import { HostFdSlot } from './fd-cache';
 import { HostFsFile } from './file';
 import { setattrHost } from './setattr';
 import { notifyInode, IN_Q_OVERFLOW } from '../../vfs/inotify';
-import { CachePolicy, DirCache, DirCacheLru, ListingUse, attrsOf, fsStats, listAfter, now, relistLiteAfter, type CacheMode, type CachedName } from './cache';
+import { CachePolicy, DirCache, DirCacheLru, ListingUse, attrsOf, CachedName, fsStats, listAfter, now, relistLiteAfter, type CacheMode } from './cache';
 
 /** A name a complete, fresh listing does not have. */
-const ABSENT: CachedName = { exists: false, st: null, raw: null, rawOff: 0, ask: false, ino: 0, mode: 0, at: 0, node: null, target: null };
+const ABSENT = new CachedName('', false, 0, 0, null, null, 0, false, null);
 
 export { hostErr, statFromHost } from './host-backend';
 export { HostFdCache, HostFdSlot, hostFdCache } from './fd-cache';
