@@ -159,12 +159,18 @@ export class DirCache {
     this.fills++;
     const m = new Map<string, CachedName>();
     const stamp: Stamp = { at };
+    const old = this.names;
     let lazy = 0;
     for (const e of ents) {
       // The Gofer's parsed entries are taken as they are (each is in one listing only).
       const c = e instanceof CachedName ? e : new CachedName(e.name, true, smi(e.ino), e.mode, e.st ?? null, e.raw ?? null, e.rawOff ?? 0, e.lazy === true, e.target ?? null);
       c.stamp = stamp;
       if (c.lazy) lazy++;
+      // The inode made of the name stays held while it is the same file (what the sandbox made: hostfs unlink).
+      if (old.size > 0) {
+        const o = old.get(c.name);
+        if (o !== undefined && o.node !== null && o.ino === c.ino && o.mode === c.mode) c.node = o.node;
+      }
       m.set(c.name, c);
     }
     this.names = m;
@@ -173,11 +179,13 @@ export class DirCache {
     this.count = ents.length;
     this.lazy = lazy;
   }
-  /** The host said name is st (or absent). */
-  set(name: string, st: Stat | null, at: number): void {
+  /** The host said name is st (or absent): the entry. */
+  set(name: string, st: Stat | null, at: number): CachedName {
     // Names met one by one (negative lookups of many names) are bounded too.
     if (this.names.size >= 4096 + 2 * this.count) this.unknownAll();
-    this.names.set(name, new CachedName(name, st !== null, smi(st?.ino ?? 0), st?.mode ?? 0, st, null, 0, false, null, { at }));
+    const c = new CachedName(name, st !== null, smi(st?.ino ?? 0), st?.mode ?? 0, st, null, 0, false, null, { at });
+    this.names.set(name, c);
+    return c;
   }
   /** The sandbox removed name. */
   absent(name: string, at: number): void {

@@ -207,6 +207,9 @@ export class GoferBackend implements HostBackend {
   deferUtimes(rel: string, atime: readonly [number, number], mtime: readonly [number, number], failed: (res: number) => void): number {
     return this.defer(Op.Utimes, rel, 0, 0, atime[0], atime[1], mtime[0], mtime[1], failed);
   }
+  deferUnlink(rel: string, failed: (res: number) => void): number {
+    return this.defer(Op.Unlink, rel, 0, 0, 0, 0, 0, 0, failed);
+  }
   sent(gen: number): boolean {
     return gen < this.c.gen || this.c.pending === 0;
   }

@@ -80,6 +80,8 @@ export interface HostBackend {
   deferChmod?(rel: string, mode: number, failed: (res: number) => void): number;
   deferChown?(rel: string, uid: number, gid: number, failed: (res: number) => void): number;
   deferUtimes?(rel: string, atime: readonly [number, number], mtime: readonly [number, number], failed: (res: number) => void): number;
+  /** Write-behind unlink of a file the sandbox made (hostfs.ts unlink): the write-behind generation. */
+  deferUnlink?(rel: string, failed: (res: number) => void): number;
   sent?(gen: number): boolean;
   flush?(): void;
   /** True once the backend can no longer serve (gofer died): every call gives EIO. */

@@ -522,9 +522,10 @@ export class HostInode extends Inode {
       this.dcache().unknown(name);
       return st;
     }
-    this.dcache().set(name, st, at);
+    const e = this.dcache().set(name, st, at);
     const made = this.made(p, st, at, true);
     made.madeHere = true;
+    e.node = made; // (held: what the sandbox made may be unlinked write-behind)
     return made;
   }
   /**
@@ -600,16 +601,44 @@ export class HostInode extends Inode {
     const e = this.dc?.names.get(name);
     const cached = e !== undefined && e.exists && this.fs.policy.fresh(e.at) ? attrsOf(e) : null;
     if (cached !== null && (cached.mode & S_IFMT) === S_IFDIR) return -E.EISDIR;
+    const known = cached === null ? null : this.fs.existingFor(cached);
+    if (known !== null && this.unlinkBehind(name, p, known)) return 0;
     // The unlink's reply names what it removed (the host says EISDIR for a directory).
     const r = this.be.unlink(p);
     const st = cached ?? this.be.lastStat;
-    const victim = st === null ? null : this.fs.existingFor(st);
+    const victim = known ?? (st === null ? null : this.fs.existingFor(st));
     this.afterRemove(name, r);
     if (r === 0 && victim !== null) {
       victim.pin();
       victim.changed();
     }
     return r;
+  }
+  /**
+   * Write-behind unlink (README.md): a file this sandbox made, known here under this very
+   * name, goes with the next round trip (rm -rf of what a build or tar x made: one round
+   * trip per batch, not per file). Its success is known as a write-behind setattr's is:
+   * the VFS checked the caller's right, and the host made the file for us; should the
+   * host refuse after all (it changed the tree meanwhile), what the cache held of the
+   * name and the directory is dropped. The host sees the name go when the batch goes:
+   * before any other request reaches the Gofer (a listing, a lookup, a create of the
+   * same name), within 20 ms (fs/rootfs) and at exit: the bound write-behind setattr
+   * keeps (a host process the guest tells at once may see the name for that long).
+   */
+  private unlinkBehind(name: string, p: string, v: HostInode): boolean {
+    const be = this.be;
+    if (!v.madeHere || v.isDir || v.rel !== p || be.deferUnlink === undefined || be.writesBehind?.(p) !== true) return false;
+    const gen = be.deferUnlink(p, () => {
+      this.dcache().unknown(name);
+      this.changed();
+      v.changed();
+    });
+    // Its open fds' fstat (nlink) waits for the host to have it (settle).
+    v.pendingGen = gen;
+    this.afterRemove(name, 0);
+    v.pin();
+    v.changed();
+    return true;
   }
   /**
    * Who owns what the sandbox makes here, as Linux has it: the creator's fsuid, and its
