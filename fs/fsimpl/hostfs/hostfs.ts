@@ -99,19 +99,19 @@ export class HostFs extends FileSystem {
 
   /**
    * The inode of the host file st describes (st.dev: the host's device; st becomes the
-   * inode's cached attributes), found at rel; at: when the host said so.
+   * inode's cached attributes, shared with the cache entry it came from: never changed,
+   * st.dev stays the host's and stat() shows this tree's), found at rel; at: when the
+   * host said so.
    */
-  intern(rel: string, hostSt: Stat, at = now(), shared = false): HostInode {
-    const old = this.byId.get(hostSt.dev, hostSt.ino);
+  intern(rel: string, st: Stat, at = now()): HostInode {
+    const old = this.byId.get(st.dev, st.ino);
     // Same number, other type or birth time: the host reused a freed inode number.
-    if (old !== undefined && (old.mode & S_IFMT) === (hostSt.mode & S_IFMT) &&
-        (old.cached === null || old.cached.btimeSec === hostSt.btimeSec && old.cached.btimeNsec === hostSt.btimeNsec)) {
+    if (old !== undefined && (old.mode & S_IFMT) === (st.mode & S_IFMT) &&
+        (old.cached === null || old.cached.btimeSec === st.btimeSec && old.cached.btimeNsec === st.btimeNsec)) {
       old.rel = rel;
       // Attributes older than the sandbox's last change to the file, or than what the
       // inode has, are not taken (a cache hit then allocates nothing).
       if (at > old.changedAt && at > old.cachedAt) {
-        const st = shared ? { ...hostSt } : hostSt;
-        st.dev = this.dev;
         old.mode = st.mode;
         old.uid = st.uid;
         old.gid = st.gid;
@@ -120,14 +120,11 @@ export class HostFs extends FileSystem {
       }
       return old;
     }
-    const st = shared ? { ...hostSt } : hostSt;
-    const hostDev = st.dev;
-    st.dev = this.dev;
     const i = new HostInode(this, rel, stableIds.active ? stableIno(this.dev, st.ino) : st.ino, st.mode, st.uid, st.gid);
     i.cached = st;
     i.cachedAt = at;
-    i.idKey = `${hostDev}:${st.ino}`;
-    this.byId.set(hostDev, st.ino, i);
+    i.idKey = `${st.dev}:${st.ino}`;
+    this.byId.set(st.dev, st.ino, i);
     return i;
   }
 
@@ -235,7 +232,7 @@ export class HostInode extends Inode {
     const pol = this.fs.policy;
     if (c !== null && pol.fresh(this.cachedAt)) {
       fsStats.statHits++;
-      return this.shown({ ...c });
+      return this.shown(c);
     }
     // Shared: a file the sandbox holds open is asked through its host fd (this very
     // file, exact, no round trip); otherwise the Gofer.
@@ -252,17 +249,21 @@ export class HostInode extends Inode {
         st = f;
       }
     }
-    st.dev = this.fs.dev;
     this.mode = st.mode;
     this.uid = st.uid;
     this.gid = st.gid;
     this.cached = st;
     this.cachedAt = now();
-    return this.shown({ ...st });
+    return this.shown(st);
   }
 
-  /** --deterministic: the inode number shown is a stable one (src/determinism/stable-ids.ts). */
-  private shown(st: Stat): Stat {
+  /**
+   * What stat shows of the host's st (kept unchanged: a copy, on this tree's device;
+   * --deterministic: the inode number shown is a stable one, src/determinism/stable-ids.ts).
+   */
+  private shown(hostSt: Stat): Stat {
+    const st = { ...hostSt };
+    st.dev = this.fs.dev;
     if (stableIds.active) st.ino = stableIno(this.fs.dev, st.ino);
     return st;
   }
@@ -299,9 +300,9 @@ export class HostInode extends Inode {
     this.dc = null;
   }
 
-  /** shared: st is the cache's own (copied if kept, never changed). */
-  private made(p: string, st: Stat, at?: number, shared = false): HostInode {
-    return this.fs.intern(p, st, at, shared);
+  /** st: the host's attributes, kept by the inode as they are (never changed). */
+  private made(p: string, st: Stat, at?: number): HostInode {
+    return this.fs.intern(p, st, at);
   }
 
   /**
@@ -379,7 +380,7 @@ export class HostInode extends Inode {
       if ((e.mode & S_IFMT) !== S_IFDIR) this.fs.prefetch.fileUsed();
       // The entry holds what it made: the identity table is weak, and a tree that caches
       // no dentries (binds) would otherwise make and drop an inode per walk.
-      const node = (e.node = this.made(p, st, e.at, true));
+      const node = (e.node = this.made(p, st, e.at));
       if (e.target !== null) node.knowTarget(e.target, e.at);
       return node;
     }
@@ -393,7 +394,7 @@ export class HostInode extends Inode {
       return st;
     }
     dc.set(name, st, at);
-    return this.made(p, st, at, true);
+    return this.made(p, st, at);
   }
 
   /**
@@ -487,7 +488,6 @@ export class HostInode extends Inode {
       // The Gofer sent the opened file's attributes: no fstat, and they revalidate ours.
       if (`${got.ino}` === ino && (dev === '0' || `${got.dev}` === dev)) {
         if (!trunc) {
-          got.dev = this.fs.dev;
           this.cached = got;
           this.cachedAt = at;
         }
@@ -523,7 +523,7 @@ export class HostInode extends Inode {
       return st;
     }
     const e = this.dcache().set(name, st, at);
-    const made = this.made(p, st, at, true);
+    const made = this.made(p, st, at);
     made.madeHere = true;
     e.node = made; // (held: what the sandbox made may be unlinked write-behind)
     return made;
