@@ -123,7 +123,8 @@ export class HostFs extends FileSystem {
     const i = new HostInode(this, rel, stableIds.active ? stableIno(this.dev, st.ino) : st.ino, st.mode, st.uid, st.gid);
     i.cached = st;
     i.cachedAt = at;
-    i.idKey = `${st.dev}:${st.ino}`;
+    i.hostDev = st.dev;
+    i.hostIno = st.ino;
     this.byId.set(st.dev, st.ino, i);
     return i;
   }
@@ -175,6 +176,9 @@ export class HostFs extends FileSystem {
   }
 }
 
+/** The slots of an inode no one opened (shared, never written). */
+const NO_SLOTS: ReadonlyArray<null> = Object.freeze([null, null, null]);
+
 export class HostInode extends Inode {
   /**
    * Attributes from the lookup. On a read-only tree (the overlay's lower layer) they are
@@ -188,10 +192,11 @@ export class HostInode extends Inode {
   changedAt = -1;
   /** A directory's cached children (cache.ts). */
   private dc: DirCache | null = null;
-  /** `hostdev:ino`, this inode's key in HostFs's identity table. */
-  idKey = '';
-  /** Host fds of this file, one per access mode, shared by its open descriptions. */
-  readonly slots: Array<HostFdSlot | null> = [null, null, null];
+  /** The host's (st_dev, st_ino): this inode's key in HostFs's identity table (-1: none). */
+  hostDev = -1;
+  hostIno = -1;
+  /** Host fds of this file, one per access mode, shared by its open descriptions (NO_SLOTS until one opens). */
+  slots: ReadonlyArray<HostFdSlot | null> = NO_SLOTS;
   /**
    * Made by this sandbox (create, mkdir, symlink): its owner, mode and times may be set
    * write-behind (setattr below): no host flag (immutable, append-only) can refuse them.
@@ -347,7 +352,10 @@ export class HostInode extends Inode {
 
   /** The shared host fd slot for an access mode (O_RDONLY/O_WRONLY/O_RDWR). */
   slot(acc: number): HostFdSlot {
-    return (this.slots[acc] ??= new HostFdSlot(this, acc));
+    // (Most inodes are only looked up and stat'ed: their slots come with the first open.)
+    if (this.slots === NO_SLOTS) this.slots = [null, null, null];
+    const slots = this.slots as Array<HostFdSlot | null>;
+    return (slots[acc] ??= new HostFdSlot(this, acc));
   }
 
   override lookup(name: string): Inode | number {
@@ -481,12 +489,13 @@ export class HostInode extends Inode {
     if (trunc) hf |= nfs.constants.O_TRUNC;
     const at = now();
     const fd = this.be.open(this.rel, hf, 0);
-    if (fd < 0 || this.idKey === '') return fd;
-    const [dev, ino] = this.idKey.split(':');
+    if (fd < 0 || this.hostIno < 0) return fd;
+    const dev = this.hostDev;
+    const ino = this.hostIno;
     const got = this.be.lastStat;
     if (got !== null) {
       // The Gofer sent the opened file's attributes: no fstat, and they revalidate ours.
-      if (`${got.ino}` === ino && (dev === '0' || `${got.dev}` === dev)) {
+      if (got.ino === ino && (dev === 0 || got.dev === dev)) {
         if (!trunc) {
           this.cached = got;
           this.cachedAt = at;
@@ -496,7 +505,7 @@ export class HostInode extends Inode {
     } else {
       try {
         const s = nfs.fstatSync(fd, { bigint: true });
-        if (`${s.ino}` === ino && (dev === '0' || `${s.dev}` === dev)) return fd;
+        if (Number(s.ino) === ino && (dev === 0 || Number(s.dev) === dev)) return fd;
       } catch {
         /* fall through */
       }
