@@ -222,12 +222,12 @@ export class DirCache {
  * names found count as misses (an exclusive one, once listed, stays listed).
  */
 export function listAfter(dirSize: number, lastCount: number, eager = false): number {
-  if (eager && dirSize <= EAGER_DIR_BYTES && lastCount <= EAGER_NAMES) return 1;
+  if (eager && dirSize <= EAGER_DIR_BYTES && lastCount <= EAGER_NAMES) return 0;
   return Math.max(4, Math.floor(dirSize / 512), lastCount >> 4);
 }
 
 /**
- * A directory listed at its second miss when listings pay (ListingUse): up to ~250
+ * A directory listed at its first miss when listings pay (ListingUse): up to ~250
  * names (ext4's st_size ~32 bytes a name), whose statx work in the Gofer (~0.4 ms) a
  * wrong guess costs at most; bigger ones (/usr/include, a compiler's search path) keep
  * the thresholds above.
@@ -244,8 +244,8 @@ export function paysAfter(count: number): number {
  * Whether the listings lookups made in one tree lately were used (a quarter of their
  * names looked up: git status, tar, make, rm -r stat every file of a directory) or not
  * (a program opening a file or two here and there). While they pay, a small directory
- * is listed at its second miss, not its fourth to eighth, and a shared tree's expired
- * listing is fetched again at its second miss rather than after a sixteenth of its
+ * is listed at its first miss, not its fifth to ninth, and a shared tree's expired
+ * listing is fetched again at its first miss rather than after a sixteenth of its
  * names were asked one by one (git status's 20 threads, each in a directory for longer
  * than the 100 ms bound on a busy machine). A listing is judged unused only
  * JUDGE_AFTER listings later (threads walking directories side by side, each listing
