@@ -5,7 +5,8 @@
  * the same name made again, an open fd's fstat, hard links, renames, rmdir of the
  * emptied directory, a listing) is Linux's in both cache modes (test/fs/guests/
  * unlink_behind.c, run natively and in the sandbox, both ways a run starts); the host
- * has every unlink once the run is over. Round trips counted (TSSANDBOX_FS_STATS), never timed.
+ * has every unlink once the run is over. Round trips counted (TSSANDBOX_FS_STATS), never
+ * timed, with create_unlink.c's "many N" (create N files, then unlink them).
  */
 import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
@@ -35,7 +36,7 @@ describe('write-behind unlink on a rw bind', () => {
 
   for (const [way, run] of WAYS) {
     it(`sends the unlinks of files it made with other requests (cache=exclusive), ${way}`, async () => {
-      const b = bin();
+      const b = compileGuest('create_unlink', 'static', { srcDir: SRC });
       const d = scratch('tss-unlink-behind-');
       const n = 300;
       const env = { TSSANDBOX_FS_STATS: '1' };

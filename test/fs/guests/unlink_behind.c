@@ -1,7 +1,7 @@
 // Unlinks of files this program made, in a directory given as argv[1], followed by
 // everything that must see the unlink as done (the sandbox may send such an unlink to
 // the host with its next request: fs/fsimpl/hostfs/README.md, write-behind unlink).
-// The output must be Linux's. "many N": create then remove N files (round trips counted).
+// The output must be Linux's.
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -37,22 +37,6 @@ static void listing(const char* d) {
 
 int main(int argc, char** argv) {
   if (argc < 2 || chdir(argv[1]) != 0) return 2;
-  if (argc == 4 && strcmp(argv[2], "many") == 0) {
-    int n = atoi(argv[3]);
-    char nm[32];
-    for (int i = 0; i < n; i++) {
-      snprintf(nm, sizeof nm, "f%d", i);
-      int fd = open(nm, O_CREAT | O_EXCL | O_WRONLY, 0644);
-      if (fd < 0) return 4;
-      close(fd);
-    }
-    for (int i = 0; i < n; i++) {
-      snprintf(nm, sizeof nm, "f%d", i);
-      if (unlink(nm) != 0) return 5;
-    }
-    printf("made and removed %d\n", n);
-    return 0;
-  }
   // Unlinked, then looked up, unlinked again, listed.
   close(make("a", "one"));
   show("unlink a", unlink("a"));
