@@ -66,16 +66,15 @@ export class CachedName {
     /** When the host said so: shared by a listing's entries (set by the cache that takes it). */
     public stamp: Stamp = NO_STAMP,
   ) {
+    this.type = (mode & S_IFMT) >>> 12;
     // Listed, but only a lookup may say more (a mount the Gofer does not serve, a lite file).
     this.ask = exists && st === null && raw === null;
   }
+  /** DT_* (DirEntry; a field, not a getter: a copy of the entry keeps it). */
+  readonly type: number;
   ask: boolean;
   /** The inode a lookup made of it (kept alive while the entry is). */
   node: object | null = null;
-  /** DT_* (DirEntry). */
-  get type(): number {
-    return (this.mode & S_IFMT) >>> 12;
-  }
   get at(): number {
     return this.stamp.at;
   }

@@ -37,7 +37,6 @@ export { HostFsFile } from './file';
 /** --deterministic: a listing sorted by name (not the host's order), with stable inode numbers. */
 function shownEntries(dev: number, es: DirEntry[]): DirEntry[] {
   if (!stableIds.active) return es;
-  // (Named fields: a cache entry's type is a getter, which a spread would not copy.)
   return es.map((e) => ({ name: e.name, ino: stableIno(dev, e.ino), type: e.type })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
