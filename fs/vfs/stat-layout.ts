@@ -147,17 +147,18 @@ export function packDirents(entries: DirEntry[], from: number, out: Buffer, old:
     // dirent64: ino(8) off(8) reclen(2) type(1) name NUL; old: ino(8) off(8) reclen(2) name NUL pad type
     const reclen = old ? (18 + nameLen + 2 + 7) & ~7 : (19 + nameLen + 1 + 7) & ~7;
     if (off + reclen > out.length) break;
-    out.fill(0, off, off + reclen);
     putU64(out, off, e.ino);
     putI64(out, off + 8, i + 1);
-    out.writeUInt16LE(reclen, off + 16);
-    if (old) {
-      out.write(e.name, off + 18, 'latin1');
-      out.writeUInt8(e.type, off + reclen - 1);
-    } else {
-      out.writeUInt8(e.type, off + 18);
-      out.write(e.name, off + 19, 'latin1');
-    }
+    out[off + 16] = reclen & 0xff;
+    out[off + 17] = reclen >>> 8;
+    // The name a byte at a time, then NUL padding (most names are short: cheaper than
+    // Buffer.write and fill, each a call into C++, a name).
+    const at = old ? off + 18 : off + 19;
+    const name = e.name;
+    for (let j = 0; j < nameLen; j++) out[at + j] = name.charCodeAt(j);
+    for (let j = at + nameLen; j < off + reclen; j++) out[j] = 0;
+    if (old) out[off + reclen - 1] = e.type;
+    else out[off + 18] = e.type;
     off += reclen;
   }
   if (off === 0 && i < entries.length) return [-1, from];

@@ -22,18 +22,21 @@ describe('hot paths match Linux', () => {
     });
   }
 
-  it('hot_paths on a rw bind (host tree, shared cache)', async () => {
-    const bin = compileGuest('hot_paths', 'static', { srcDir: SRC });
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-hot-bind-'));
-    try {
-      const native = await runNative([bin, dir], { timeoutMs: 25_000 });
-      expect(native.code, explain(native)).toBe(0);
-      const sandbox = await runSandbox(['--mount', `${dir}:${dir}:rw`, bin, dir], { timeoutMs: 25_000 });
-      expect(sandbox.stdout, explain(sandbox)).toBe(native.stdout);
-      expect(sandbox.code, explain(sandbox)).toBe(0);
-      expect(fs.readdirSync(dir)).toEqual([]);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  // --deterministic too: its listings are renumbered copies of the cache's entries (d_type kept).
+  for (const flags of [[], ['--deterministic']]) {
+    it(`hot_paths on a rw bind (host tree, shared cache)${flags.length ? ', --deterministic' : ''}`, async () => {
+      const bin = compileGuest('hot_paths', 'static', { srcDir: SRC });
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-hot-bind-'));
+      try {
+        const native = await runNative([bin, dir], { timeoutMs: 25_000 });
+        expect(native.code, explain(native)).toBe(0);
+        const sandbox = await runSandbox([...flags, '--mount', `${dir}:${dir}:rw`, bin, dir], { timeoutMs: 25_000 });
+        expect(sandbox.stdout, explain(sandbox)).toBe(native.stdout);
+        expect(sandbox.code, explain(sandbox)).toBe(0);
+        expect(fs.readdirSync(dir)).toEqual([]);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

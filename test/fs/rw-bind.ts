@@ -21,8 +21,11 @@ export const WAYS: Array<[string, (args: string[], o: RunOptions) => Promise<Run
   ['through `tssandbox run` directly', (args, o) => runCli(['run', ...Object.entries(o.env ?? {}).flatMap(([k, v]) => ['--env', `${k}=${v}`]), ...args], o)],
 ];
 
-/** The guest b run natively in a scratch directory, then both ways with one bound at /w: the same output, nothing left. */
-export async function sameAsNativeInBind(b: string, prefix: string, timeoutMs = 30_000): Promise<void> {
+/**
+ * The guest b run natively in a scratch directory, then both ways with one bound at /w:
+ * the same output, nothing left. opts: more of the bind's options (":cache=exclusive").
+ */
+export async function sameAsNativeInBind(b: string, prefix: string, timeoutMs = 30_000, opts = ''): Promise<void> {
   const dn = scratch(prefix);
   try {
     const native = await runNative([b, dn], { timeoutMs: 20_000 });
@@ -31,7 +34,7 @@ export async function sameAsNativeInBind(b: string, prefix: string, timeoutMs = 
     for (const [, run] of WAYS) {
       const ds = scratch(prefix);
       try {
-        const r = await run(['--mount', `${ds}:/w:rw`, b, '/w'], { timeoutMs });
+        const r = await run(['--mount', `${ds}:/w:rw${opts}`, b, '/w'], { timeoutMs });
         expect(r.stdout, explain(r)).toBe(native.stdout);
         expect(r.code, explain(r)).toBe(0);
         expect(fs.readdirSync(ds)).toEqual([]);

@@ -37,30 +37,66 @@ export class CachePolicy {
   }
 }
 
-/** A name in a directory as the host last told it. */
-export interface CachedName {
-  /** False: the host said it is absent. */
-  exists: boolean;
-  /** Host attributes (st.dev is the host's), once parsed (attrsOf), else null. */
-  st: Stat | null;
-  /** Unparsed attributes (a readdir-plus page), or null. */
-  raw: Buffer | null;
-  rawOff: number;
-  /** Listed, but only a lookup may say more (a mount the Gofer does not serve). */
+/**
+ * A name in a directory as the host last told it. A class (one shape) that is also the
+ * backend's parsed listing entry (HostDirent) and the getdents entry (DirEntry): a
+ * listing read from the Gofer becomes the cache as parsed, and a directory read hands
+ * the same objects out, so a walk of /usr (138 000 names) makes one object a name, not
+ * three (the cache's survive every young-generation GC: fewer made, less copied).
+ * Never changed once listed but for attrsOf's parse and `node` (a getdents snapshot may
+ * hold it).
+ */
+export class CachedName {
+  constructor(
+    readonly name: string,
+    /** False: the host said it is absent. */
+    readonly exists: boolean,
+    /** Small integers (Smis) where they fit: a double field would box every entry's. */
+    readonly ino: number,
+    readonly mode: number,
+    /** Host attributes (st.dev is the host's), once parsed (attrsOf), else null. */
+    public st: Stat | null,
+    /** Unparsed attributes (a readdir-plus page), or null. */
+    public raw: Buffer | null,
+    public rawOff: number,
+    /** A lite listing's file (type and inode number only: prefetch.ts). */
+    readonly lazy: boolean,
+    /** A symlink's target, when the listing carried it (for the inode a lookup makes). */
+    readonly target: string | null,
+    /** When the host said so: shared by a listing's entries (set by the cache that takes it). */
+    public stamp: Stamp = NO_STAMP,
+  ) {
+    this.type = (mode & S_IFMT) >>> 12;
+    // Listed, but only a lookup may say more (a mount the Gofer does not serve, a lite file).
+    this.ask = exists && st === null && raw === null;
+  }
+  /** DT_* (DirEntry; a field, not a getter: a copy of the entry keeps it). */
+  readonly type: number;
   ask: boolean;
-  ino: number;
-  mode: number;
-  at: number;
   /** The inode a lookup made of it (kept alive while the entry is). */
-  node: object | null;
-  /** A symlink's target, when the listing carried it (for the inode a lookup makes). */
-  target: string | null;
+  node: object | null = null;
+  get at(): number {
+    return this.stamp.at;
+  }
+}
+
+/** A time from the host, one object per listing (a number field per entry would be a heap number each). */
+export interface Stamp {
+  readonly at: number;
+}
+const NO_STAMP: Stamp = { at: -1 };
+
+/** v as a small integer when it is one (a value read as a double stays a heap number otherwise). */
+export function smi(v: number): number {
+  const i = v | 0;
+  return i === v ? i : v;
 }
 
 /** A STAT payload (FIELDS order) at p[off]. */
 export function readStat(p: Buffer, off: number): Stat {
   const st = emptyStat();
-  for (let i = 0; i < FIELDS.length; i++) st[FIELDS[i]] = p.readDoubleLE(off + i * 8);
+  // (Small integers, as the values mostly are: a cached Stat is then no 20 heap numbers.)
+  for (let i = 0; i < FIELDS.length; i++) st[FIELDS[i]] = smi(p.readDoubleLE(off + i * 8));
   return st;
 }
 
@@ -121,11 +157,20 @@ export class DirCache {
     this.used = 0;
     this.fills++;
     const m = new Map<string, CachedName>();
+    const stamp: Stamp = { at };
+    const old = this.names;
     let lazy = 0;
     for (const e of ents) {
-      const raw = e.raw ?? null;
-      if (e.lazy === true) lazy++;
-      m.set(e.name, { exists: true, st: e.st ?? null, raw, rawOff: e.rawOff ?? 0, ask: e.st === undefined && raw === null, ino: e.ino, mode: e.mode, at, node: null, target: e.target ?? null });
+      // The Gofer's parsed entries are taken as they are (each is in one listing only).
+      const c = e instanceof CachedName ? e : new CachedName(e.name, true, smi(e.ino), e.mode, e.st ?? null, e.raw ?? null, e.rawOff ?? 0, e.lazy === true, e.target ?? null);
+      c.stamp = stamp;
+      if (c.lazy) lazy++;
+      // The inode made of the name stays held while it is the same file (what the sandbox made: hostfs unlink).
+      if (old.size > 0) {
+        const o = old.get(c.name);
+        if (o !== undefined && o.node !== null && o.ino === c.ino && o.mode === c.mode) c.node = o.node;
+      }
+      m.set(c.name, c);
     }
     this.names = m;
     this.listedAt = ents.partial ? -1 : at;
@@ -133,11 +178,13 @@ export class DirCache {
     this.count = ents.length;
     this.lazy = lazy;
   }
-  /** The host said name is st (or absent). */
-  set(name: string, st: Stat | null, at: number): void {
+  /** The host said name is st (or absent): the entry. */
+  set(name: string, st: Stat | null, at: number): CachedName {
     // Names met one by one (negative lookups of many names) are bounded too.
     if (this.names.size >= 4096 + 2 * this.count) this.unknownAll();
-    this.names.set(name, { exists: st !== null, st, raw: null, rawOff: 0, ask: false, ino: st?.ino ?? 0, mode: st?.mode ?? 0, at, node: null, target: null });
+    const c = new CachedName(name, st !== null, smi(st?.ino ?? 0), st?.mode ?? 0, st, null, 0, false, null, { at });
+    this.names.set(name, c);
+    return c;
   }
   /** The sandbox removed name. */
   absent(name: string, at: number): void {
@@ -153,12 +200,10 @@ export class DirCache {
     this.names.delete(name);
     this.listedAt = -1;
   }
-  /** The listing, from the cache (entries the host listed or the sandbox made). */
+  /** The listing, from the cache (entries the host listed or the sandbox made): the entries themselves. */
   entries(): DirEntry[] {
     const out: DirEntry[] = [];
-    for (const [name, c] of this.names) {
-      if (c.exists) out.push({ name, ino: c.ino, type: (c.mode & S_IFMT) >>> 12 });
-    }
+    for (const c of this.names.values()) if (c.exists) out.push(c);
     return out;
   }
 }
@@ -176,12 +221,12 @@ export class DirCache {
  * names found count as misses (an exclusive one, once listed, stays listed).
  */
 export function listAfter(dirSize: number, lastCount: number, eager = false): number {
-  if (eager && dirSize <= EAGER_DIR_BYTES && lastCount <= EAGER_NAMES) return 1;
+  if (eager && dirSize <= EAGER_DIR_BYTES && lastCount <= EAGER_NAMES) return 0;
   return Math.max(4, Math.floor(dirSize / 512), lastCount >> 4);
 }
 
 /**
- * A directory listed at its second miss when listings pay (ListingUse): up to ~250
+ * A directory listed at its first miss when listings pay (ListingUse): up to ~250
  * names (ext4's st_size ~32 bytes a name), whose statx work in the Gofer (~0.4 ms) a
  * wrong guess costs at most; bigger ones (/usr/include, a compiler's search path) keep
  * the thresholds above.
@@ -198,8 +243,8 @@ export function paysAfter(count: number): number {
  * Whether the listings lookups made in one tree lately were used (a quarter of their
  * names looked up: git status, tar, make, rm -r stat every file of a directory) or not
  * (a program opening a file or two here and there). While they pay, a small directory
- * is listed at its second miss, not its fourth to eighth, and a shared tree's expired
- * listing is fetched again at its second miss rather than after a sixteenth of its
+ * is listed at its first miss, not its fifth to ninth, and a shared tree's expired
+ * listing is fetched again at its first miss rather than after a sixteenth of its
  * names were asked one by one (git status's 20 threads, each in a directory for longer
  * than the 100 ms bound on a busy machine). A listing is judged unused only
  * JUDGE_AFTER listings later (threads walking directories side by side, each listing

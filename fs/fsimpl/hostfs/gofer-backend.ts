@@ -11,7 +11,7 @@ import { Confined, GoferClient } from '../../../src/gofer/client';
 import { Op, FIELDS, READDIR_DEEP, READDIR_LITE_FILES, READDIR_WITH_TARGETS, STAT_BYTES } from '../../../src/gofer/protocol';
 import { emptyStat, type Stat } from '../../vfs/inode';
 import type { HostBackend, HostDirent, Owner, PartialListing } from './host-backend';
-import { readStat } from './cache';
+import { CachedName, readStat, smi } from './cache';
 
 export class GoferBackend implements HostBackend {
   constructor(
@@ -207,6 +207,9 @@ export class GoferBackend implements HostBackend {
   deferUtimes(rel: string, atime: readonly [number, number], mtime: readonly [number, number], failed: (res: number) => void): number {
     return this.defer(Op.Utimes, rel, 0, 0, atime[0], atime[1], mtime[0], mtime[1], failed);
   }
+  deferUnlink(rel: string, failed: (res: number) => void): number {
+    return this.defer(Op.Unlink, rel, 0, 0, 0, 0, 0, 0, failed);
+  }
   sent(gen: number): boolean {
     return gen < this.c.gen || this.c.pending === 0;
   }
@@ -262,25 +265,28 @@ function parseEntries(p: Buffer, off: number, count: number, out: HostDirent[]):
     const nb = p.readUInt16LE(off + 12);
     const end = off + 14 + nb;
     if (end + 1 > p.length) return -E.EIO;
-    const e: HostDirent = { ino: p.readDoubleLE(off), mode: p.readUInt32LE(off + 8), name: p.toString('latin1', off + 14, end) };
+    const ino = smi(p.readDoubleLE(off));
+    const mode = p.readUInt32LE(off + 8) | 0; // (st_mode: 16 bits)
+    const name = p.toString('latin1', off + 14, end);
+    const kind = p[end];
     off = end + 1;
-    if (p[end] === 1 || p[end] === 3) {
+    let rawOff = -1;
+    let target: string | null = null;
+    if (kind === 1 || kind === 3) {
       if (off + STAT_BYTES > p.length) return -E.EIO;
-      e.raw = p;
-      e.rawOff = off;
+      rawOff = off;
       off += STAT_BYTES;
-      if (p[end] === 3) {
+      if (kind === 3) {
         // A symlink's target (READDIR_WITH_TARGETS).
         if (off + 2 > p.length) return -E.EIO;
         const tl = p.readUInt16LE(off);
         if (off + 2 + tl > p.length) return -E.EIO;
-        e.target = p.toString('latin1', off + 2, off + 2 + tl);
+        target = p.toString('latin1', off + 2, off + 2 + tl);
         off += 2 + tl;
       }
-    } else if (p[end] === 2) {
-      e.lazy = true; // (a lite listing's file: its attributes were not fetched)
     }
-    out.push(e);
+    // Already the cache's entry (DirCache.fill takes it as is); kind 2: a lite listing's file.
+    out.push(new CachedName(name, true, ino, mode, null, rawOff < 0 ? null : p, rawOff < 0 ? 0 : rawOff, kind === 2, target));
   }
   return off;
 }

@@ -17,17 +17,17 @@ export interface HostDirent {
   ino: number;
   mode: number;
   /** Its attributes (readdir-plus: st.dev is the host's), when the backend had them. */
-  st?: Stat;
+  st?: Stat | null;
   /**
    * Or the same unparsed: a STAT payload at raw[rawOff] (a Gofer reply page, parsed only
    * when a lookup or stat needs it: a walk of 100 000 names looks at few).
    */
-  raw?: Buffer;
+  raw?: Buffer | null;
   rawOff?: number;
   /** A lite listing's non-directory: type and inode number only, a lookup asks the rest. */
   lazy?: boolean;
   /** A symlink's target, when the listing carried it. */
-  target?: string;
+  target?: string | null;
 }
 
 /** A listing that is not the whole directory (too many names for the backend). */
@@ -80,6 +80,8 @@ export interface HostBackend {
   deferChmod?(rel: string, mode: number, failed: (res: number) => void): number;
   deferChown?(rel: string, uid: number, gid: number, failed: (res: number) => void): number;
   deferUtimes?(rel: string, atime: readonly [number, number], mtime: readonly [number, number], failed: (res: number) => void): number;
+  /** Write-behind unlink of a file the sandbox made (hostfs.ts unlink): the write-behind generation. */
+  deferUnlink?(rel: string, failed: (res: number) => void): number;
   sent?(gen: number): boolean;
   flush?(): void;
   /** True once the backend can no longer serve (gofer died): every call gives EIO. */

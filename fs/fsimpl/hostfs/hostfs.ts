@@ -25,10 +25,10 @@ import { HostFdSlot } from './fd-cache';
 import { HostFsFile } from './file';
 import { setattrHost } from './setattr';
 import { notifyInode, IN_Q_OVERFLOW } from '../../vfs/inotify';
-import { CachePolicy, DirCache, DirCacheLru, ListingUse, attrsOf, fsStats, listAfter, now, relistLiteAfter, type CacheMode, type CachedName } from './cache';
+import { CachePolicy, DirCache, DirCacheLru, ListingUse, attrsOf, CachedName, fsStats, listAfter, now, relistLiteAfter, type CacheMode } from './cache';
 
 /** A name a complete, fresh listing does not have. */
-const ABSENT: CachedName = { exists: false, st: null, raw: null, rawOff: 0, ask: false, ino: 0, mode: 0, at: 0, node: null, target: null };
+const ABSENT = new CachedName('', false, 0, 0, null, null, 0, false, null);
 
 export { hostErr, statFromHost } from './host-backend';
 export { HostFdCache, HostFdSlot, hostFdCache } from './fd-cache';
@@ -37,7 +37,7 @@ export { HostFsFile } from './file';
 /** --deterministic: a listing sorted by name (not the host's order), with stable inode numbers. */
 function shownEntries(dev: number, es: DirEntry[]): DirEntry[] {
   if (!stableIds.active) return es;
-  return es.map((e) => ({ ...e, ino: stableIno(dev, e.ino) })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return es.map((e) => ({ name: e.name, ino: stableIno(dev, e.ino), type: e.type })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 export class HostFs extends FileSystem {
@@ -99,19 +99,19 @@ export class HostFs extends FileSystem {
 
   /**
    * The inode of the host file st describes (st.dev: the host's device; st becomes the
-   * inode's cached attributes), found at rel; at: when the host said so.
+   * inode's cached attributes, shared with the cache entry it came from: never changed,
+   * st.dev stays the host's and stat() shows this tree's), found at rel; at: when the
+   * host said so.
    */
-  intern(rel: string, hostSt: Stat, at = now(), shared = false): HostInode {
-    const old = this.byId.get(hostSt.dev, hostSt.ino);
+  intern(rel: string, st: Stat, at = now()): HostInode {
+    const old = this.byId.get(st.dev, st.ino);
     // Same number, other type or birth time: the host reused a freed inode number.
-    if (old !== undefined && (old.mode & S_IFMT) === (hostSt.mode & S_IFMT) &&
-        (old.cached === null || old.cached.btimeSec === hostSt.btimeSec && old.cached.btimeNsec === hostSt.btimeNsec)) {
+    if (old !== undefined && (old.mode & S_IFMT) === (st.mode & S_IFMT) &&
+        (old.cached === null || old.cached.btimeSec === st.btimeSec && old.cached.btimeNsec === st.btimeNsec)) {
       old.rel = rel;
       // Attributes older than the sandbox's last change to the file, or than what the
       // inode has, are not taken (a cache hit then allocates nothing).
       if (at > old.changedAt && at > old.cachedAt) {
-        const st = shared ? { ...hostSt } : hostSt;
-        st.dev = this.dev;
         old.mode = st.mode;
         old.uid = st.uid;
         old.gid = st.gid;
@@ -120,14 +120,12 @@ export class HostFs extends FileSystem {
       }
       return old;
     }
-    const st = shared ? { ...hostSt } : hostSt;
-    const hostDev = st.dev;
-    st.dev = this.dev;
     const i = new HostInode(this, rel, stableIds.active ? stableIno(this.dev, st.ino) : st.ino, st.mode, st.uid, st.gid);
     i.cached = st;
     i.cachedAt = at;
-    i.idKey = `${hostDev}:${st.ino}`;
-    this.byId.set(hostDev, st.ino, i);
+    i.hostDev = st.dev;
+    i.hostIno = st.ino;
+    this.byId.set(st.dev, st.ino, i);
     return i;
   }
 
@@ -178,6 +176,9 @@ export class HostFs extends FileSystem {
   }
 }
 
+/** The slots of an inode no one opened (shared, never written). */
+const NO_SLOTS: ReadonlyArray<null> = Object.freeze([null, null, null]);
+
 export class HostInode extends Inode {
   /**
    * Attributes from the lookup. On a read-only tree (the overlay's lower layer) they are
@@ -191,10 +192,11 @@ export class HostInode extends Inode {
   changedAt = -1;
   /** A directory's cached children (cache.ts). */
   private dc: DirCache | null = null;
-  /** `hostdev:ino`, this inode's key in HostFs's identity table. */
-  idKey = '';
-  /** Host fds of this file, one per access mode, shared by its open descriptions. */
-  readonly slots: Array<HostFdSlot | null> = [null, null, null];
+  /** The host's (st_dev, st_ino): this inode's key in HostFs's identity table (-1: none). */
+  hostDev = -1;
+  hostIno = -1;
+  /** Host fds of this file, one per access mode, shared by its open descriptions (NO_SLOTS until one opens). */
+  slots: ReadonlyArray<HostFdSlot | null> = NO_SLOTS;
   /**
    * Made by this sandbox (create, mkdir, symlink): its owner, mode and times may be set
    * write-behind (setattr below): no host flag (immutable, append-only) can refuse them.
@@ -235,7 +237,7 @@ export class HostInode extends Inode {
     const pol = this.fs.policy;
     if (c !== null && pol.fresh(this.cachedAt)) {
       fsStats.statHits++;
-      return this.shown({ ...c });
+      return this.shown(c);
     }
     // Shared: a file the sandbox holds open is asked through its host fd (this very
     // file, exact, no round trip); otherwise the Gofer.
@@ -252,17 +254,21 @@ export class HostInode extends Inode {
         st = f;
       }
     }
-    st.dev = this.fs.dev;
     this.mode = st.mode;
     this.uid = st.uid;
     this.gid = st.gid;
     this.cached = st;
     this.cachedAt = now();
-    return this.shown({ ...st });
+    return this.shown(st);
   }
 
-  /** --deterministic: the inode number shown is a stable one (src/determinism/stable-ids.ts). */
-  private shown(st: Stat): Stat {
+  /**
+   * What stat shows of the host's st (kept unchanged: a copy, on this tree's device;
+   * --deterministic: the inode number shown is a stable one, src/determinism/stable-ids.ts).
+   */
+  private shown(hostSt: Stat): Stat {
+    const st = { ...hostSt };
+    st.dev = this.fs.dev;
     if (stableIds.active) st.ino = stableIno(this.fs.dev, st.ino);
     return st;
   }
@@ -299,9 +305,9 @@ export class HostInode extends Inode {
     this.dc = null;
   }
 
-  /** shared: st is the cache's own (copied if kept, never changed). */
-  private made(p: string, st: Stat, at?: number, shared = false): HostInode {
-    return this.fs.intern(p, st, at, shared);
+  /** st: the host's attributes, kept by the inode as they are (never changed). */
+  private made(p: string, st: Stat, at?: number): HostInode {
+    return this.fs.intern(p, st, at);
   }
 
   /**
@@ -346,7 +352,10 @@ export class HostInode extends Inode {
 
   /** The shared host fd slot for an access mode (O_RDONLY/O_WRONLY/O_RDWR). */
   slot(acc: number): HostFdSlot {
-    return (this.slots[acc] ??= new HostFdSlot(this, acc));
+    // (Most inodes are only looked up and stat'ed: their slots come with the first open.)
+    if (this.slots === NO_SLOTS) this.slots = [null, null, null];
+    const slots = this.slots as Array<HostFdSlot | null>;
+    return (slots[acc] ??= new HostFdSlot(this, acc));
   }
 
   override lookup(name: string): Inode | number {
@@ -379,7 +388,7 @@ export class HostInode extends Inode {
       if ((e.mode & S_IFMT) !== S_IFDIR) this.fs.prefetch.fileUsed();
       // The entry holds what it made: the identity table is weak, and a tree that caches
       // no dentries (binds) would otherwise make and drop an inode per walk.
-      const node = (e.node = this.made(p, st, e.at, true));
+      const node = (e.node = this.made(p, st, e.at));
       if (e.target !== null) node.knowTarget(e.target, e.at);
       return node;
     }
@@ -393,7 +402,7 @@ export class HostInode extends Inode {
       return st;
     }
     dc.set(name, st, at);
-    return this.made(p, st, at, true);
+    return this.made(p, st, at);
   }
 
   /**
@@ -480,14 +489,14 @@ export class HostInode extends Inode {
     if (trunc) hf |= nfs.constants.O_TRUNC;
     const at = now();
     const fd = this.be.open(this.rel, hf, 0);
-    if (fd < 0 || this.idKey === '') return fd;
-    const [dev, ino] = this.idKey.split(':');
+    if (fd < 0 || this.hostIno < 0) return fd;
+    const dev = this.hostDev;
+    const ino = this.hostIno;
     const got = this.be.lastStat;
     if (got !== null) {
       // The Gofer sent the opened file's attributes: no fstat, and they revalidate ours.
-      if (`${got.ino}` === ino && (dev === '0' || `${got.dev}` === dev)) {
+      if (got.ino === ino && (dev === 0 || got.dev === dev)) {
         if (!trunc) {
-          got.dev = this.fs.dev;
           this.cached = got;
           this.cachedAt = at;
         }
@@ -496,7 +505,7 @@ export class HostInode extends Inode {
     } else {
       try {
         const s = nfs.fstatSync(fd, { bigint: true });
-        if (`${s.ino}` === ino && (dev === '0' || `${s.dev}` === dev)) return fd;
+        if (Number(s.ino) === ino && (dev === 0 || Number(s.dev) === dev)) return fd;
       } catch {
         /* fall through */
       }
@@ -522,9 +531,10 @@ export class HostInode extends Inode {
       this.dcache().unknown(name);
       return st;
     }
-    this.dcache().set(name, st, at);
-    const made = this.made(p, st, at, true);
+    const e = this.dcache().set(name, st, at);
+    const made = this.made(p, st, at);
     made.madeHere = true;
+    e.node = made; // (held: what the sandbox made may be unlinked write-behind)
     return made;
   }
   /**
@@ -600,16 +610,44 @@ export class HostInode extends Inode {
     const e = this.dc?.names.get(name);
     const cached = e !== undefined && e.exists && this.fs.policy.fresh(e.at) ? attrsOf(e) : null;
     if (cached !== null && (cached.mode & S_IFMT) === S_IFDIR) return -E.EISDIR;
+    const known = cached === null ? null : this.fs.existingFor(cached);
+    if (known !== null && this.unlinkBehind(name, p, known)) return 0;
     // The unlink's reply names what it removed (the host says EISDIR for a directory).
     const r = this.be.unlink(p);
     const st = cached ?? this.be.lastStat;
-    const victim = st === null ? null : this.fs.existingFor(st);
+    const victim = known ?? (st === null ? null : this.fs.existingFor(st));
     this.afterRemove(name, r);
     if (r === 0 && victim !== null) {
       victim.pin();
       victim.changed();
     }
     return r;
+  }
+  /**
+   * Write-behind unlink (README.md): a file this sandbox made, known here under this very
+   * name, goes with the next round trip (rm -rf of what a build or tar x made: one round
+   * trip per batch, not per file). Its success is known as a write-behind setattr's is:
+   * the VFS checked the caller's right, and the host made the file for us; should the
+   * host refuse after all (it changed the tree meanwhile), what the cache held of the
+   * name and the directory is dropped. The host sees the name go when the batch goes:
+   * before any other request reaches the Gofer (a listing, a lookup, a create of the
+   * same name), within 20 ms (fs/rootfs) and at exit: the bound write-behind setattr
+   * keeps (a host process the guest tells at once may see the name for that long).
+   */
+  private unlinkBehind(name: string, p: string, v: HostInode): boolean {
+    const be = this.be;
+    if (!v.madeHere || v.isDir || v.rel !== p || be.deferUnlink === undefined || be.writesBehind?.(p) !== true) return false;
+    const gen = be.deferUnlink(p, () => {
+      this.dcache().unknown(name);
+      this.changed();
+      v.changed();
+    });
+    // Its open fds' fstat (nlink) waits for the host to have it (settle).
+    v.pendingGen = gen;
+    this.afterRemove(name, 0);
+    v.pin();
+    v.changed();
+    return true;
   }
   /**
    * Who owns what the sandbox makes here, as Linux has it: the creator's fsuid, and its

@@ -137,6 +137,7 @@ export class OverlayInode extends Inode {
     if (this.lower !== null && !(up !== null && up.opaque)) {
       const ll = this.lower.readdir();
       if (typeof ll === 'number') return ll;
+      if (up === null) return ll; // (a lower directory alone: its listing as it is; find /usr reads 15 000)
       lowerIno = new Map();
       for (const e of ll) {
         if (up !== null && (up.whiteouts?.has(e.name) || up.children!.has(e.name))) {

@@ -71,6 +71,53 @@ static void list(const char *dir, size_t bufsz) {
 }
 
 /* argv[1]: the directory to work under (a host bind in the sandbox), default /tmp. */
+/* Lists dir with the old getdents (type in a record's last byte) and getdents64 in
+ * buffers of bufsz bytes; prints the sorted "name:type" and whether every record is
+ * 8-aligned with its name NUL-terminated inside it. */
+struct old_dirent {
+  unsigned long d_ino, d_off;
+  unsigned short d_reclen;
+  char d_name[];
+};
+static void list_types(const char *dir, size_t bufsz, int old) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  char *buf = malloc(bufsz);
+  char *names[256];
+  int n = 0, shaped = 1;
+  for (;;) {
+    long r = syscall(old ? SYS_getdents : SYS_getdents64, fd, buf, bufsz);
+    if (r < 0) {
+      printf("getdents%s(%zu): %s\n", old ? "" : "64", bufsz, en(errno));
+      break;
+    }
+    if (r == 0) break;
+    for (long off = 0; off < r;) {
+      unsigned short rl;
+      const char *name;
+      int type;
+      if (old) {
+        struct old_dirent *d = (struct old_dirent *)(buf + off);
+        rl = d->d_reclen, name = d->d_name, type = buf[off + rl - 1];
+      } else {
+        struct dirent64 *d = (struct dirent64 *)(buf + off);
+        rl = d->d_reclen, name = d->d_name, type = d->d_type;
+      }
+      if (rl % 8 != 0 || (size_t)(name - (buf + off)) + strlen(name) >= rl) shaped = 0;
+      char e[300];
+      snprintf(e, sizeof e, "%s:%d", name, type);
+      if (n < 256) names[n++] = strdup(e);
+      off += rl;
+    }
+  }
+  qsort(names, n, sizeof *names, cmp);
+  printf("getdents%s(%zu): %s,", old ? "" : "64", bufsz, shaped ? "records aligned" : "BAD RECORDS");
+  for (int i = 0; i < n; i++) printf(" %s", names[i]);
+  printf("\n");
+  for (int i = 0; i < n; i++) free(names[i]);
+  free(buf);
+  close(fd);
+}
+
 int main(int argc, char **argv) {
   char dir[256];
   snprintf(dir, sizeof dir, "%s/tss-hot-XXXXXX", argc > 1 ? argv[1] : "/tmp");
@@ -149,6 +196,23 @@ int main(int argc, char **argv) {
   list("d", 24);
   list("d", 32);
   list("d", 4096);
+  /* Names of every length around a record's alignment, of each type, both layouts. */
+  mkdir("e", 0755);
+  mkdir("e/sub", 0755);
+  symlink("sub", "e/link");
+  char en_[300];
+  for (int i = 1; i <= 20; i++) {
+    snprintf(en_, sizeof en_, "e/%.*s", i, "abcdefghijklmnopqrstuvwxyz");
+    close(open(en_, O_CREAT | O_WRONLY, 0644));
+  }
+  /* A record longer than 255 bytes (d_reclen's high byte). */
+  char longname[260];
+  memset(longname, 'L', 250);
+  longname[250] = 0;
+  snprintf(en_, sizeof en_, "e/%s", longname);
+  close(open(en_, O_CREAT | O_WRONLY, 0644));
+  list_types("e", 4096, 0);
+  list_types("e", 4096, 1);
 
   /* Walks: dots, doubled and trailing slashes, symlinks in the middle, parent-mode calls. */
   symlink("d", "ld");
@@ -237,6 +301,15 @@ int main(int argc, char **argv) {
     unlink(a);
   }
   rmdir("d");
+  for (int i = 1; i <= 20; i++) {
+    snprintf(en_, sizeof en_, "e/%.*s", i, "abcdefghijklmnopqrstuvwxyz");
+    unlink(en_);
+  }
+  snprintf(en_, sizeof en_, "e/%s", longname);
+  unlink(en_);
+  unlink("e/link");
+  rmdir("e/sub");
+  rmdir("e");
   unlink("loop1");
   unlink("loop2");
   unlink("f");
