@@ -11,6 +11,8 @@
 #include <deque>
 #include <utility>
 #include <sys/user.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace tss {
 
@@ -92,6 +94,21 @@ void ResetSignalsInChild();
 
 // gofer_server.cc: the launcher's gofer-to-be waits for its roots on sock, then serves.
 void GoferAwaitRequest(int sock);
+
+// A SOCK_SEQPACKET pair (close-on-exec) and a fork, for the helper processes the Sentry
+// starts (the Gofer, the host-network broker, the OCI network helper): the pid (0 in the
+// child) with sv filled, or -errno with nothing left open.
+inline pid_t ForkWithSeqpacket(int sv[2]) {
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return -errno;
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(sv[0]);
+    close(sv[1]);
+    return -e;
+  }
+  return pid;
+}
 
 #ifndef TSS_LAUNCHER
 void InitPtrace(Napi::Env env, Napi::Object exports);

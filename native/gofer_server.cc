@@ -1363,14 +1363,8 @@ static Napi::Value GoferFork(const Napi::CallbackInfo& info) {
   }
   bool tryNs = GoferTryMountNs();
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return Num(env, -errno);
-  pid_t pid = fork();
-  if (pid < 0) {
-    int e = errno;
-    close(sv[0]);
-    close(sv[1]);
-    return Num(env, -e);
-  }
+  pid_t pid = ForkWithSeqpacket(sv);
+  if (pid < 0) return Num(env, pid);
   if (pid == 0) {
     g_sentry = getppid();
     GoferRun(sv[1], n, paths, ro, tryNs);

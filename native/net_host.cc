@@ -311,15 +311,9 @@ Napi::Value BrokerStart(const Napi::CallbackInfo& info) {
   size_t len = BrokerFilter(filt, 64);
   if (!len) return Fail(env, E2BIG);
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return Fail(env, errno);
   pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) {
-    int e = errno;
-    close(sv[0]);
-    close(sv[1]);
-    return Fail(env, e);
-  }
+  pid_t pid = ForkWithSeqpacket(sv);
+  if (pid < 0) return Fail(env, -pid);
   if (pid == 0) {
     // Only what is async-signal-safe: the Sentry is multi-threaded.
     prctl(PR_SET_PDEATHSIG, SIGKILL);

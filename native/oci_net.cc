@@ -91,15 +91,9 @@ namespace {
 Napi::Value NetHelperFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return Num(env, -errno);
   pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) {
-    int e = errno;
-    close(sv[0]);
-    close(sv[1]);
-    return Num(env, -e);
-  }
+  pid_t pid = ForkWithSeqpacket(sv);
+  if (pid < 0) return Num(env, pid);
   if (pid == 0) Helper(sv[1], parent);
   close(sv[1]);
   Napi::Array a = Napi::Array::New(env, 2);
