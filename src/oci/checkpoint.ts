@@ -12,8 +12,8 @@
  *
  * The image names the bundle's rootfs, its file and directory binds and its tmpfs mounts
  * as a plain run's flags: `tssandbox restore --image-path DIR` (no container id) resumes
- * it as a plain sandbox, stdio to the restoring command. An OCI `restore ID` is not
- * wired yet (src/snapshot/README.md).
+ * it as a plain sandbox, stdio to the restoring command. An OCI `restore ID`
+ * starts a container from it (restore.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
