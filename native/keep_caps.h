@@ -1,9 +1,11 @@
-// Dropping every capability but `keep` (a bit per CAP_*), shared by the Gofer and the
-// Sentry's own confinement: the bounding and ambient sets emptied, then effective and
-// permitted narrowed, inheritable cleared. Allocation-free (the gofer calls it in a
-// forked child of a multi-threaded process). True when capset took.
+// What a helper process keeps of its parent's. KeepOnlyCaps: every capability but `keep`
+// (a bit per CAP_*) dropped, shared by the Gofer and the Sentry's own confinement: the
+// bounding and ambient sets emptied, then effective and permitted narrowed, inheritable
+// cleared. Allocation-free (the gofer calls it in a forked child of a multi-threaded
+// process). True when capset took.
 #pragma once
 #include <cstdint>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -26,6 +28,17 @@ inline bool KeepOnlyCaps(uint64_t keep) {
   }
   h = {_LINUX_CAPABILITY_VERSION_3, 0};
   return syscall(SYS_capset, &h, d) == 0;
+}
+
+// A helper process keeps one fd of its parent's: `fd` moved to 3, everything above
+// closed, stdio on /dev/null. False if the move failed.
+inline bool KeepOnlyFd(int fd) {
+  if (dup2(fd, 3) != 3) return false;
+  syscall(SYS_close_range, 4, ~0U, 0);
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int i = 0; i < 3; i++) dup2(null, i);
+  if (null > 3) close(null);
+  return true;
 }
 
 }  // namespace tss

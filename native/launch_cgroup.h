@@ -279,11 +279,7 @@ inline bool StartCgroupReaper(pid_t sentry, const SandboxCgroup& cg, pid_t* reap
   // run's (a test reading the Sentry's stdout must not wait for it), no capability.
   setsid();
   prctl(PR_SET_NAME, "tss-cg-reaper");
-  if (dup2(pidfd, 3) != 3) _exit(1);
-  syscall(SYS_close_range, 4, ~0U, 0);
-  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-  for (int i = 0; i < 3; i++) dup2(null, i);
-  if (null > 3) close(null);
+  if (!tss::KeepOnlyFd(pidfd)) _exit(1);
   // rmdir needs write access to the parents: the invoking user's own, but a v1
   // hierarchy's root is mode 0555 (root may write there only with CAP_DAC_OVERRIDE).
   tss::KeepOnlyCaps(geteuid() == 0 ? 1ull << CAP_DAC_OVERRIDE : 0);

@@ -37,11 +37,7 @@ namespace {
   prctl(PR_SET_NAME, "tss-net-helper");
   // No fd of the Sentry's but the socket (at 3); only the two capabilities (bounding too:
   // the `ip` it runs as root gets no more).
-  if (dup2(sock, 3) != 3) _exit(1);
-  syscall(SYS_close_range, 4, ~0U, 0);
-  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-  for (int i = 0; i < 3; i++) dup2(null, i);
-  if (null > 3) close(null);
+  if (!KeepOnlyFd(sock)) _exit(1);
   if (!KeepOnlyCaps((1ull << CAP_NET_ADMIN) | (1ull << CAP_NET_RAW))) _exit(1);
   char go;
   ssize_t r;
