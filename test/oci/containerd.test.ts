@@ -18,9 +18,19 @@ describe.skipIf(!ok)('containerd + ctr --runc-binary tssandbox', () => {
   let dir = '';
   let sock = '';
   let daemon: ChildProcess | null = null;
+  // A namespace of this run's own: the shims' runc root is /run/containerd/runc/NS, and a
+  // suite on another platform may run this file at the same time (scripts/test.mjs).
+  const NS = `tsstest-${process.pid}`;
+  const ofOurs = (p: number, id: string) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(`/${NS}/${id}`);
+    } catch {
+      return false;
+    }
+  };
 
   const ctr = (args: string[], input?: string) =>
-    spawnAsync('ctr', ['-a', sock, '-n', 'tsstest', ...args], { timeout: 120_000, input: input ?? '' });
+    spawnAsync('ctr', ['-a', sock, '-n', NS, ...args], { timeout: 120_000, input: input ?? '' });
 
   beforeAll(async () => {
     dir = tmp('ctd');
@@ -43,7 +53,8 @@ describe.skipIf(!ok)('containerd + ctr --runc-binary tssandbox', () => {
     }
     if (daemon?.pid) killTree(daemon.pid);
     // Shims of our namespace outlive containerd by design: end them too.
-    for (const p of processesWith(`-namespace tsstest`)) killTree(p);
+    for (const p of processesWith(`-namespace ${NS} `)) killTree(p);
+    fs.rmSync(`/run/containerd/runc/${NS}`, { recursive: true, force: true });
     if (dir) {
       await spawnAsync('sh', ['-c', `grep " ${dir}" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r -n1 umount -l`]);
       fs.rmSync(dir, { recursive: true, force: true });
@@ -63,7 +74,7 @@ describe.skipIf(!ok)('containerd + ctr --runc-binary tssandbox', () => {
     expect(r.status, r.stderr).toBe(0);
     await waitFor(async () => /ctr-d\s+\d+\s+RUNNING/.test((await ctr(['task', 'ls'])).stdout));
     // Every process of the sandbox while it runs (the Sentry's tree) and its host cgroup.
-    const sentry = processesWith('__oci-sentry').find((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes('ctr-d')) ?? 0;
+    const sentry = processesWith('__oci-sentry').find((p) => ofOurs(p, 'ctr-d')) ?? 0;
     expect(sentry).toBeGreaterThan(0);
     const kids = descendants(sentry);
     const cgroups = sandboxCgroupDirs(sentry);
@@ -79,7 +90,7 @@ describe.skipIf(!ok)('containerd + ctr --runc-binary tssandbox', () => {
     // As runc: when delete returns, nothing of the container is left (the Sentry, its Gofer and
     // stubs, the host cgroup's reaper: all share the Sentry's command line or its cgroup), nor the cgroup.
     const read = (p: number, f: string) => { try { return fs.readFileSync(`/proc/${p}/${f}`, 'latin1'); } catch { return ''; } };
-    expect(processesWith('__oci-sentry').filter((p) => read(p, 'cmdline').includes('ctr-d'))).toEqual([]);
+    expect(processesWith('__oci-sentry').filter((p) => ofOurs(p, 'ctr-d'))).toEqual([]);
     expect(kids.filter(alive)).toEqual([]);
     expect(cgroups.filter((d) => fs.existsSync(d))).toEqual([]);
   });
@@ -101,7 +112,7 @@ describe.skipIf(!ok)('containerd + ctr --runc-binary tssandbox', () => {
     expect(e.stdout).toContain('after resume');
     // The sandbox's host cgroup (state.json's cgroup), with the limit ctr put in config.json.
     const sentry = (() => {
-      for (const p of processesWith('__oci-sentry')) if (fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes('ctr-m')) return p;
+      for (const p of processesWith('__oci-sentry')) if (ofOurs(p, 'ctr-m')) return p;
       return 0;
     })();
     expect(sentry).toBeGreaterThan(0);

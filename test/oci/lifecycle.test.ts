@@ -41,7 +41,8 @@ async function state(id: string, c: Cli = t): Promise<any> {
 function sentryLeft(id: string): number[] {
   return processesWith('__oci-sentry').filter((p) => {
     try {
-      return fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(`/${id}\0`);
+      // Under this file's root only: the same file may run beside on another platform.
+      return fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(`${t.root}/${id}\0`);
     } catch {
       return false;
     }
