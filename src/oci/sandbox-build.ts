@@ -21,7 +21,7 @@ import { installTimers } from '../kernel/time/index';
 import { attach as attachTty } from '../kernel/tty';
 import type { Task } from '../kernel/task';
 import type { HostCgroup } from './native';
-import { joinSandboxCgroup } from './resources';
+import { joinSandboxCgroup, adoptSandboxCgroup } from './resources';
 import { installStdio, installTerminal, sentryNull, besideStderr } from './stdio';
 import { maskPaths, readonlyPaths } from './masks';
 import { applySysctl } from './sysctl';
@@ -58,12 +58,13 @@ export class SandboxParts {
 }
 
 /** The host's side: cgroup, platform, rootfs through the Gofer, console, stdio, pid 1's task (not loaded). */
-export function buildHost(p: SandboxParts): void {
+export function buildHost(p: SandboxParts, pre: HostCgroup | null): void {
   const { cfg, kernel } = p;
   const c = cfg.config;
   const proc = c.process as ProcessSpec;
-  // First: the Gofer and the stub, forked below, are then in the host cgroup with us.
-  const cg = joinSandboxCgroup(c.linux?.resources);
+  // First: the Gofer and the stub, forked below, are then in the host cgroup with us (a
+  // pool member is in one already: only the limits are written).
+  const cg = pre ? adoptSandboxCgroup(pre, c.linux?.resources, p.log) : joinSandboxCgroup(c.linux?.resources);
   if (typeof cg === 'string') p.log(`linux.resources: no host cgroup (${cg}); the Sentry's own counts only`);
   else p.cgroup = cg;
   p.log(`cgroup at ${performance.now().toFixed(1)} ms`);

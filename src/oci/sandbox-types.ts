@@ -1,6 +1,7 @@
 /** The types the container's Sentry (sandbox.ts) shares with create, the pool and restore. */
 import type { PlatformName } from '../platform/select';
 import type { Spec } from './spec-types';
+import type { HostCgroup } from './native';
 
 /** What `create` hands its Sentry (init.json in the state directory). */
 export interface SentryInit {
@@ -33,6 +34,8 @@ export interface PoolLink {
   front(): number;
   /** "ok" or "error: ..." for create, in place of the sync pipe. */
   report(line: string): void;
+  /** The host cgroup the member made and joined before its claim (resources.ts adoptSandboxCgroup), or null. */
+  cgroup: HostCgroup | null;
 }
 
 /** The Sentry's self-confinement (src/cli/confine.ts's confineSentry, passed down: cli is the layer above). */

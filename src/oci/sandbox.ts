@@ -95,7 +95,7 @@ export class ContainerSentry implements RequestHost {
     // program of create's is still to run in our stead (confinesEarly), we confine before
     // the image is read: the rootfs's content (its mount points, cwd, the program and its
     // ELF) is then walked and parsed by a Sentry that can no longer use root's powers.
-    setup(() => buildHost(this.p));
+    setup(() => buildHost(this.p, this.pool?.cgroup ?? null));
     const early = this.confinesEarly();
     if (early) {
       setup(() => this.startStub());
