@@ -10,26 +10,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUNTIME, cli, makeBundle, staticBusybox, tmp, waitFor, type Cli } from './helpers';
+import { RUNTIME, counter, cli, linesOf as lines, shellBundle, staticBusybox, textOf as text, tmp, waitFor, type Cli } from './helpers';
 
 const N = 60;
-const COUNT = `i=0; while [ $i -lt ${N} ]; do i=$((i+1)); echo $i; sleep 0.1; done`;
-const FULL = Array.from({ length: N }, (_, i) => `${i + 1}\n`).join('');
+const { script: COUNT, full: FULL } = counter(N);
 
 const hasBusybox = staticBusybox() !== null;
 let dir: string;
 let t: Cli;
 let bundle: string;
-
-function text(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-const lines = (file: string) => text(file).split('\n').length - 1;
 
 async function status(id: string): Promise<string> {
   const r = await t.run(['state', id]);
@@ -63,10 +52,7 @@ describe.skipIf(!hasBusybox)('OCI checkpoint of a paused container', () => {
   beforeAll(async () => {
     dir = tmp('ckpt-paused');
     t = cli(path.join(dir, 'state'), RUNTIME);
-    bundle = await makeBundle(path.join(dir, 'bundle'), (c) => {
-      c.process.args = ['/bin/sh', '-c', COUNT];
-      c.root.readonly = false;
-    });
+    bundle = await shellBundle(path.join(dir, 'bundle'), COUNT);
   }, 120_000);
   afterAll(async () => {
     for (const id of ['p-stop', 'p-stop-r', 'p-leave', 'p-leave-r']) await t?.run(['delete', '--force', id]);
