@@ -37,6 +37,7 @@
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +47,8 @@
 namespace tss_launch {
 
 constexpr const char* kCgroupPrefix = "tssandbox-";  // as src/mm/memory-limit.ts names them
+constexpr long kCgroupMagic = 0x27e0eb;      // CGROUP_SUPER_MAGIC (v1)
+constexpr long kCgroup2Magic = 0x63677270;   // CGROUP2_SUPER_MAGIC
 // What the Sentry (Node: heap, code, ~12 threads), the Gofer and the broker take beside
 // the guest: added to the guest's limits (src/mm/memory-limit.ts SENTRY_RESERVE agrees).
 constexpr long long kSentryMemReserve = 128ll << 20;
@@ -64,11 +67,13 @@ struct SandboxLimits {
   bool Any() const { return memory >= 0 || pids >= 0 || policy; }
 };
 
-// The host cgroup made for the sandbox: v2, one directory; v1, the memory and the pids one.
+// The host cgroup made for the sandbox: v2, one directory; v1, the memory and the pids one
+// (and the cpu one of an OCI container, oci_cgroup.cc: "" for `run`).
 struct SandboxCgroup {
   bool v2 = false;
   char mem[4200] = "";
   char pids[4200] = "";
+  char cpu[4200] = "";
 };
 
 // The cgroup limit on memory of a guest limit (src/mm/memory-limit.ts backstop plus the
@@ -110,11 +115,20 @@ inline bool OwnCgroup(const char* ctrl, char* out, size_t cap) {
   return found;
 }
 
+// Writes DIR/NAME, which must be a cgroup filesystem's file (v1 or v2, by statfs magic),
+// reached without following a link at its last step: a path recorded in a state file or
+// a directory swapped for a link never turns a limit's write into a write elsewhere.
 inline bool WriteText(const char* dir, const char* name, const char* text) {
   char p[4300];
   if (snprintf(p, sizeof p, "%s/%s", dir, name) >= (int)sizeof p) return errno = ENAMETOOLONG, false;
-  int fd = open(p, O_WRONLY | O_CLOEXEC);
+  int fd = open(p, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return false;
+  struct statfs sf;
+  if (fstatfs(fd, &sf) != 0 || (sf.f_type != kCgroupMagic && sf.f_type != kCgroup2Magic)) {
+    close(fd);
+    errno = EXDEV;
+    return false;
+  }
   bool ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
   int e = errno;
   close(fd);
@@ -233,9 +247,10 @@ inline bool MakeV1(pid_t sentry, const SandboxLimits& lim, uid_t uid, gid_t gid,
 }
 
 inline void RemoveCgroup(SandboxCgroup* cg) {
+  if (cg->cpu[0] && strcmp(cg->cpu, cg->mem) != 0) rmdir(cg->cpu);
   if (cg->pids[0] && strcmp(cg->pids, cg->mem) != 0) rmdir(cg->pids);
   if (cg->mem[0]) rmdir(cg->mem);
-  cg->mem[0] = cg->pids[0] = 0;
+  cg->mem[0] = cg->pids[0] = cg->cpu[0] = 0;
 }
 
 // Makes the sandbox's cgroup and sets its limits (not joined yet). False: none (cg
@@ -299,11 +314,13 @@ inline bool StartCgroupReaper(pid_t sentry, const SandboxCgroup& cg, pid_t* reap
   // The stubs die with the Sentry (PTRACE_O_EXITKILL, PDEATHSIG), the gofer on its
   // socket's EOF, and they leave the cgroup as they go: a bounded wait for it to empty.
   const bool two = strcmp(cg.pids, cg.mem) != 0;
-  bool memGone = false, pidsGone = !two;
+  const bool cpu = cg.cpu[0] && strcmp(cg.cpu, cg.mem) != 0;
+  bool memGone = false, pidsGone = !two, cpuGone = !cpu;
   for (int i = 0; i < 100; i++) {
     if (!memGone) memGone = rmdir(cg.mem) == 0 || errno == ENOENT;
     if (!pidsGone) pidsGone = rmdir(cg.pids) == 0 || errno == ENOENT;
-    if (memGone && pidsGone) _exit(0);
+    if (!cpuGone) cpuGone = rmdir(cg.cpu) == 0 || errno == ENOENT;
+    if (memGone && pidsGone && cpuGone) _exit(0);
     struct timespec ts = {0, 100 * 1000 * 1000};
     nanosleep(&ts, nullptr);
   }

@@ -5,8 +5,8 @@
 // It knows no image yet and has run no guest code; once confined (chroot, no
 // capabilities) it can neither reach the cgroup's files nor leave it. `update` (the
 // runtime's command, unconfined) rewrites the limits with ociCgroupLimits. `delete` removes
-// it (ociRemoveCgroup, oci_cgroup_rm.h) and ends its reaper; the reaper, forked before the
-// join, removes it where no delete comes (a create that failed).
+// it (ociRemoveCgroup, oci_cgroup_rm.h) and ends its reaper; the reaper (one for every
+// leaf), forked before the join, removes it where no delete comes (a create that failed).
 #include "common.h"
 #include "launch_cgroup.h"
 #include "oci_cgroup_rm.h"
@@ -24,9 +24,9 @@ using tss_launch::SandboxCgroup;
 using tss_launch::SandboxLimits;
 using tss_launch::WriteText;
 
-// cpu: v1's cpu controller (shares, quota, period), v2's cpu.max / cpu.weight; best effort
-// (a host without the controller runs the container unbounded in CPU, as runsc's
-// --ignore-cgroups). v1's cpu hierarchy is separate: its leaf is made and joined here.
+// cpu: v1's cpu controller (shares, quota, period), v2's cpu.max / cpu.weight. v1's cpu
+// hierarchy is separate: its leaf is made and joined here, limit or not (a host without
+// the controller runs a container that asked for none unbounded in CPU).
 struct Cpu {
   long long shares = -1, quota = 0, period = -1;
   bool Any() const { return shares > 0 || quota > 0 || period > 0; }
@@ -114,45 +114,30 @@ Napi::Value SandboxCgroupFn(const Napi::CallbackInfo& info) {
   SandboxCgroup cg;
   char why[256] = "";
   if (!tss_launch::MakeSandboxCgroup(getpid(), lim, getuid(), getgid(), &cg, why, sizeof why)) return Napi::String::New(env, why);
-  char cpuDir[4200] = "";
-  if (cpu.Any()) {
-    // v2: the one leaf; v1: a leaf of the cpu hierarchy beside the memory and pids ones.
-    bool ok = cg.v2 ? (snprintf(cpuDir, sizeof cpuDir, "%s", cg.mem), true) : V1CpuLeaf(cpuDir, sizeof cpuDir);
-    if (!ok || !WriteCpu(cpuDir, cg.v2, cpu)) {
-      int e = errno;
-      if (!cg.v2 && cpuDir[0]) rmdir(cpuDir);
-      tss_launch::RemoveCgroup(&cg);
-      snprintf(why, sizeof why, "cgroup %s cpu: %s", cg.v2 ? "v2" : "v1", strerror(e));
-      return Napi::String::New(env, why);
-    }
+  // v2: the one leaf; v1: a leaf of the cpu hierarchy too, with no cpu limit asked as
+  // well (as runc joins every controller a later `update` may set; best effort then).
+  if (cg.v2) snprintf(cg.cpu, sizeof cg.cpu, "%s", cg.mem);
+  else if (!V1CpuLeaf(cg.cpu, sizeof cg.cpu)) cg.cpu[0] = 0;
+  if (cpu.Any() && (!cg.cpu[0] || !WriteCpu(cg.cpu, cg.v2, cpu))) {
+    int e = cg.cpu[0] ? errno : ENOENT;
+    tss_launch::RemoveCgroup(&cg);
+    snprintf(why, sizeof why, "cgroup %s cpu: %s", cg.v2 ? "v2" : "v1", strerror(e));
+    return Napi::String::New(env, why);
   }
-  // A reaper removes the memory and pids leaves; v1's cpu leaf gets one of its own.
-  SandboxCgroup reaped = cg;
-  std::string reapers;
+  // One reaper (forked before the join, so outside) removes every leaf.
   pid_t reaper = 0;
-  if (!cg.v2 && cpuDir[0]) {
-    SandboxCgroup second;
-    snprintf(second.mem, sizeof second.mem, "%s", cpuDir);
-    snprintf(second.pids, sizeof second.pids, "%s", cpuDir);
-    if (!tss_launch::StartCgroupReaper(getpid(), second, &reaper)) {
-      rmdir(cpuDir);
-      tss_launch::RemoveCgroup(&cg);
-      return Napi::String::New(env, "cgroup: cannot start its reaper");
-    }
-    reapers = ReaperEntry(reaper) + ",";
-  }
-  if (!tss_launch::StartCgroupReaper(getpid(), reaped, &reaper)) {
+  if (!tss_launch::StartCgroupReaper(getpid(), cg, &reaper)) {
     tss_launch::RemoveCgroup(&cg);
     return Napi::String::New(env, "cgroup: cannot start its reaper");
   }
-  reapers += ReaperEntry(reaper);
+  std::string reapers = ReaperEntry(reaper);
   char pid[24];
   snprintf(pid, sizeof pid, "%d", (int)getpid());
-  if (!tss_launch::JoinCgroup(cg) || (!cg.v2 && cpuDir[0] && !WriteText(cpuDir, "cgroup.procs", pid))) {
+  if (!tss_launch::JoinCgroup(cg) || (!cg.v2 && cg.cpu[0] && !WriteText(cg.cpu, "cgroup.procs", pid))) {
     snprintf(why, sizeof why, "cgroup %s join: %s", cg.v2 ? "v2" : "v1", strerror(errno));
     return Napi::String::New(env, why);  // the reaper removes it at our exit
   }
-  return Result(env, cg, cpuDir, reapers);
+  return Result(env, cg, cg.cpu, reapers);
 }
 
 // ociCgroupLimits(v2, memDir, pidsDir, cpuDir, memory, pids, cpuShares, cpuQuota, cpuPeriod):

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 static inline int ociReadText(const char *path, char *buf, size_t cap) {
@@ -95,17 +96,41 @@ static inline int ociEndProcesses(const char *list) {
   return 0;
 }
 
+// A directory on a cgroup filesystem (v1 or v2, statfs magic), not reached through a link
+// at its last step: delete kills what its cgroup.procs lists, so a path in state.json
+// never makes it read a pid list from anywhere else. Its fd, or -errno.
+static inline int ociCgroupDirFd(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  struct statfs sf;
+  if (fstatfs(fd, &sf) != 0 || (sf.f_type != 0x27e0eb && sf.f_type != 0x63677270)) {
+    close(fd);
+    return -EXDEV;
+  }
+  return fd;
+}
+
 // Removes one cgroup directory: every task still in it SIGKILLed (the Sentry is gone: what
 // is left is its Gofer and dying stubs), then rmdir until it succeeds (a task leaves its
 // cgroup at its exit; rmdir is refused until the last has). 0, or -errno.
 static inline int ociRemoveCgroupDir(const char *dir) {
   if (!dir || !*dir) return 0;
-  char procs[4300], buf[8192];
-  if (snprintf(procs, sizeof procs, "%s/cgroup.procs", dir) >= (int)sizeof procs) return -ENAMETOOLONG;
+  char buf[8192];
+  int dfd = ociCgroupDirFd(dir);
+  if (dfd == -ENOENT) return 0;
+  if (dfd < 0) return dfd;
   for (int t = 0; t < 10000; t++) {
-    if (rmdir(dir) == 0 || errno == ENOENT) return 0;
-    if (errno != EBUSY) return -errno;
-    if (ociReadText(procs, buf, sizeof buf) > 0) {
+    if (rmdir(dir) == 0 || errno == ENOENT) return close(dfd), 0;
+    if (errno != EBUSY) {
+      int e = errno;
+      close(dfd);
+      return -e;
+    }
+    int pfd = openat(dfd, "cgroup.procs", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ssize_t got = pfd < 0 ? -1 : read(pfd, buf, sizeof buf - 1);
+    if (pfd >= 0) close(pfd);
+    if (got > 0) {
+      buf[got] = 0;
       for (char *p = buf; *p;) {
         char *end;
         long pid = strtol(p, &end, 10);
@@ -116,6 +141,7 @@ static inline int ociRemoveCgroupDir(const char *dir) {
     }
     ociPause(1);
   }
+  close(dfd);
   return -EBUSY;
 }
 

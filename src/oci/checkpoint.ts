@@ -25,6 +25,7 @@ import { isBind, bundlePath } from './bundle';
 import type { Spec } from './spec-types';
 import type { Sentry } from '../kernel/sentry';
 import { checkpointNow, openImageForWrite } from '../snapshot/index';
+import type { Freezer } from './freezer';
 
 /** runc's checkpoint flags: those that change nothing here are taken and ignored. */
 const FLAGS: OptSpec = {
@@ -57,7 +58,8 @@ export function cmdCheckpoint(g: Globals, args: string[]): number {
   st.lock();
   const s = st.read();
   const status = currentStatus(s);
-  if (status !== 'running') fail(`cannot checkpoint a container that is ${status}`);
+  // Paused: saved as it is held (freezer.ts), as runc checkpoints a frozen container.
+  if (status !== 'running' && status !== 'paused') fail(`cannot checkpoint a container that is ${status}`);
   // runc's default: ./checkpoint.
   const dir = path.resolve(typeof o['image-path'] === 'string' && o['image-path'] ? o['image-path'] : 'checkpoint');
   let fd: number;
@@ -129,17 +131,21 @@ export function checkpointRunFlags(c: CheckpointShape): Record<string, unknown> 
  * with the line. True: the connection stays open, the answer comes once the world has
  * stopped and the image is written (then the sandbox ends, or goes on with leaveRunning).
  */
-export function serveCheckpoint(s: Sentry, c: ServerConn, msg: Record<string, unknown>, fds: number[], run: Record<string, unknown>): boolean {
+export function serveCheckpoint(s: Sentry, c: ServerConn, msg: Record<string, unknown>, fds: number[], run: Record<string, unknown>, freezer: Freezer): boolean {
   if (fds.length !== 1) {
     for (const f of fds) closeFd(f);
     c.send({ ok: false, error: 'the request carried no image file' });
     return false;
   }
   const fd = fds[0];
+  const leaveRunning = msg.leaveRunning === true;
+  const paused = freezer.paused;
   const started = checkpointNow(s, fd, {
     run,
-    leaveRunning: msg.leaveRunning === true,
+    leaveRunning,
     done: (err) => {
+      // Called before the hold is released: a paused container that goes on stays paused.
+      if (paused && (err !== null || leaveRunning)) freezer.refreeze();
       closeFd(fd);
       c.send(err === null ? { ok: true } : { ok: false, error: `${err}; the container goes on` });
       c.close();
@@ -150,5 +156,6 @@ export function serveCheckpoint(s: Sentry, c: ServerConn, msg: Record<string, un
     c.send({ ok: false, error: 'a checkpoint is already under way' });
     return false;
   }
+  if (paused) freezer.thawIntoCheckpoint();
   return true;
 }

@@ -32,6 +32,7 @@ import { Kernel } from '../kernel/kernel';
 import { runHooks, startHook, type RunningHook } from './hooks';
 import { publicState } from './state';
 import { warmGuest } from './warm-guest';
+import { joinSandboxCgroup } from './resources';
 
 const POLLIN = 1;
 
@@ -152,6 +153,10 @@ function waitForClaim(dir: string): ServerConn | null {
 
 export function poolMain(root: string, confine: SentryConfine | null): number {
   const dir = path.join(root, '.pool');
+  // The host cgroup made and joined now (its reaper removes it if no claim comes): a v1
+  // join waits out an RCU grace period (~10 ms, more under load), off create's path now.
+  const pre = joinSandboxCgroup(undefined);
+  const cgroup = typeof pre === 'string' ? null : pre;
   const conn = waitForClaim(dir);
   if (conn === null) return 0;
   const marks: Array<[string, number]> = [['claimed', performance.now()]];
@@ -242,6 +247,7 @@ export function poolMain(root: string, confine: SentryConfine | null): number {
     marks.push(['front and prestart hook started', performance.now()]);
   }
   const link: PoolLink = {
+    cgroup,
     front(): number {
       if (frontPid === 0) frontPid = askFront();
       return frontPid;

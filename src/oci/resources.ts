@@ -40,6 +40,20 @@ export function joinSandboxCgroup(r: Resources | undefined): HostCgroup | string
   return ociNative().ociSandboxCgroup(l.memory, l.pids, l.shares, l.quota, l.period);
 }
 
+/**
+ * A pool member's cgroup (pool.ts: made and joined before its claim, off create's path,
+ * where joining cost a v1 host an RCU grace period, ~10 ms): the container's limits
+ * written into it. Kept if a limit cannot be written (it is still removed at delete),
+ * the reason logged.
+ */
+export function adoptSandboxCgroup(cg: HostCgroup, r: Resources | undefined, log: (m: string) => void): HostCgroup {
+  const l = limitsOf(r);
+  if (Object.values(l).every((v) => v < 0)) return cg;
+  const err = updateSandboxCgroup(cg, l);
+  if (err) log(`linux.resources: ${err}; the Sentry's own counts only`);
+  return cg;
+}
+
 /** delete: the cgroup removed, every task left in it and its reapers ended; null, or why not. */
 export function removeSandboxCgroup(cg: HostCgroup): string | null {
   const r = ociNative().ociRemoveCgroup(cg.memory, cg.pids, cg.cpu, cg.reapers ?? '');

@@ -13,7 +13,8 @@
  *
  * Not made again from the bundle (as a plain `restore --image-path` does not): a read-only
  * root, masked and read-only paths, mounts that are not binds or tmpfs (the sandbox has
- * its own /proc, /dev, /sys), a console; exec, pause and update are refused by name.
+ * its own /proc, /dev, /sys), a console. pause/resume work (freezer.ts); exec and update
+ * are refused by name.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -46,7 +47,8 @@ import { besideStderr, nullStdio, sentryNull } from './stdio';
 import { startNetwork } from './network';
 import { ServerConn, closeFd } from './control';
 import { serveCheckpoint } from './checkpoint';
-import type { SentryConfine } from './sandbox';
+import type { SentryConfine } from './sandbox-types';
+import { Freezer } from './freezer';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
 
@@ -350,12 +352,30 @@ function handle(s: Sentry, c: ServerConn, msg: Record<string, unknown>, fds: num
       return false;
     }
     case 'checkpoint': // a restored container checkpointed again: the same shape
-      return serveCheckpoint(s, c, msg, fds, runFlagsNow(s));
+      return serveCheckpoint(s, c, msg, fds, runFlagsNow(s), freezerOf(s));
+    case 'pause':
+    case 'resume': {
+      // As a created container's (freezer.ts).
+      const f = freezerOf(s);
+      const want = msg.op === 'pause';
+      if (f.paused === want) c.send({ ok: false, error: want ? 'container already paused' : 'container not paused' });
+      else {
+        if (want) f.pause();
+        else f.resume();
+        c.send({ ok: true });
+      }
+      return false;
+    }
     default:
       for (const f of fds) closeFd(f);
       c.send({ ok: false, error: `${String(msg.op)} is not supported for a restored container` });
       return false;
   }
+}
+
+let freezer: Freezer | null = null;
+function freezerOf(s: Sentry): Freezer {
+  return (freezer ??= new Freezer(s, s.kernel));
 }
 
 /** The restored image's run flags again (the sandbox has the shape it was restored with). */

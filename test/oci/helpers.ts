@@ -178,6 +178,33 @@ export async function waitFor<T>(fn: () => T | null | undefined | false | Promis
   throw new Error('condition not reached');
 }
 
+/** A shell script printing 1..n a tenth of a second apart, and its whole output. */
+export function counter(n: number): { script: string; full: string } {
+  return {
+    script: `i=0; while [ $i -lt ${n} ]; do i=$((i+1)); echo $i; sleep 0.1; done`,
+    full: Array.from({ length: n }, (_, i) => `${i + 1}\n`).join(''),
+  };
+}
+
+/** A bundle whose process is `/bin/sh -c script`, its root writable. */
+export const shellBundle = (dir: string, script: string): Promise<string> =>
+  makeBundle(dir, (c) => {
+    c.process.args = ['/bin/sh', '-c', script];
+    c.root.readonly = false;
+  });
+
+/** A file's text, '' while it does not exist. */
+export function textOf(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Lines a file holds so far (an output being written). */
+export const linesOf = (file: string): number => textOf(file).split('\n').length - 1;
+
 export function alive(pid: number): boolean {
   try {
     const st = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');

@@ -111,7 +111,9 @@ describe.skipIf(!fs.existsSync(FAST))('the pool of pre-started Sentries', () => 
     // Ready: its throwaway sandbox's stubs are gone and reaped, and no fd of it is left
     // (a host path's fd in a Sentry confined later would be a way out of its chroot).
     const member = Number(ready()[0].replace(/\.sock$/, ''));
-    expect(descendants(member)).toEqual([]);
+    // Its one child is its host cgroup's reaper (made before the claim, off create's path).
+    const comm = (p: number) => fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim();
+    expect(descendants(member).map(comm).filter((c) => c !== 'tss-cg-reaper')).toEqual([]);
     // No directory (a host directory's fd in a Sentry chrooted later would be a way out),
     // no socket but its listening one: the throwaway stub's pair is closed.
     const fds = fs.readdirSync(`/proc/${member}/fd`).map((f) => `/proc/${member}/fd/${f}`);
@@ -203,6 +205,29 @@ describe.skipIf(!fs.existsSync(FAST))('the pool of pre-started Sentries', () => 
     const lines = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.at(-1).msg).toBe(viaNode.stderr.replace(/^tssandbox: /, '').trim());
     expect(fs.existsSync(path.join(t.root, 'pq'))).toBe(false);
+  });
+
+  it('a member is in its host cgroup before the claim; the container\'s limits are written into it, delete removes it', async () => {
+    await poolCreate('pcg0', await bundle((c) => (c.process.args = ['true'])));
+    await node.run(['delete', '--force', 'pcg0']);
+    await waitFor(() => ready().length > 0);
+    const member = Number(ready()[0].replace(/\.sock$/, ''));
+    const cg = (ctrl: string, pid: number) => fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes(ctrl))?.split(':')[2];
+    if (!cg('pids', member)?.endsWith(`/tssandbox-${member}`)) return; // no host cgroup here (not root, no v1 pids)
+    const b = await bundle((c) => {
+      c.process.args = ['sleep', '100'];
+      c.linux.resources = { pids: { limit: 20 }, cpu: { quota: 40000, period: 100000 } };
+    });
+    const cr = await poolCreate('pcg', b);
+    expect(cr.status, cr.stderr).toBe(0);
+    const s = stateOf('pcg');
+    expect(s.sentryPid).toBe(member);
+    expect(s.cgroup.pids).toMatch(new RegExp(`/tssandbox-${member}$`));
+    expect(fs.readFileSync(path.join(s.cgroup.pids, 'pids.max'), 'utf8').trim()).toBe(String(20 * 2 + 64));
+    expect(fs.readFileSync(path.join(s.cgroup.cpu, 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('40000');
+    expect(fs.readFileSync(path.join(s.cgroup.pids, 'cgroup.procs'), 'utf8')).toContain(`${member}\n`);
+    expect((await t.run(['delete', '--force', 'pcg'])).status).toBe(0);
+    for (const d of [s.cgroup.memory, s.cgroup.pids, s.cgroup.cpu]) expect(fs.existsSync(d)).toBe(false);
   });
 
   it('--preserve-fds and stdio reach the guest through the pool', async () => {

@@ -2,13 +2,18 @@
  * linux.resources on the host (src/oci/resources.ts, native/oci_cgroup.cc): the
  * container's Sentry, Gofer and stubs in one host cgroup with the config's limits, as
  * `run --memory/--pids-limit` has (native/launch_cgroup.h); `update` rewrites them; the
- * cgroup goes with the Sentry. This host is cgroup v1 for memory, pids and cpu.
+ * cgroup goes with the Sentry. This host is cgroup v1 for memory, pids and cpu: a
+ * container with no cpu limit is in a cpu cgroup all the same (as runc joins every
+ * controller), so a later `update --cpu-quota` applies. The runtime writes limits only
+ * into a cgroup filesystem's files, reached with no link at the last step, and delete
+ * kills only what a real cgroup lists: a state.json pointing elsewhere changes nothing.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileGuest } from '../helpers/build';
-import { BIN, alive, cli, descendants, makeBundle, makeRootfs, tmp, waitFor, spawnAsync, type Cli } from './helpers';
+import { BIN, RUNTIME, alive, cli, descendants, makeBundle, makeRootfs, tmp, waitFor, spawnAsync, type Cli } from './helpers';
 
 /** The v1 directory of controller ctrl a host process is in, or null. */
 function cgroupOf(ctrl: string, pid: number | 'self'): string | null {
@@ -30,6 +35,8 @@ const MiB = 1 << 20;
 /** launch_cgroup.h HostMemoryLimit and HostPidsLimit. */
 const hostMemory = (limit: number): number => Math.max(limit, MiB) + Math.max(Math.floor(limit / 4), 32 * MiB) + 128 * MiB;
 const hostPids = (n: number): number => n * 2 + 64;
+/** A host process of the test's own, outside every container. */
+const spawnSleep = () => spawn('sleep', ['600'], { stdio: 'ignore' });
 const read = (dir: string, f: string) => fs.readFileSync(`${dir}/${f}`, 'utf8').trim();
 
 describe.skipIf(!v1)('linux.resources: the sandbox in a host cgroup', () => {
@@ -85,6 +92,67 @@ describe.skipIf(!v1)('linux.resources: the sandbox in a host cgroup', () => {
     expect((await t.run(['delete', '--force', 'r1'])).status).toBe(0);
     await waitFor(() => !fs.existsSync(mem) && !fs.existsSync(pids) && !fs.existsSync(cpu));
     expect(alive(sentry)).toBe(false);
+  });
+
+  it('no cpu limit at create: in a cpu cgroup all the same, one reaper; update --cpu-quota applies', async () => {
+    const b = await bundle((c) => (c.process.args = ['sleep', '1000']));
+    expect((await t.detached(['create', '--bundle', b, 'r5'], b)).status).toBe(0);
+    expect((await t.run(['start', 'r5'])).status).toBe(0);
+    const sentry = JSON.parse((await t.run(['state', 'r5'])).stdout).pid as number;
+    const cpu = `${cgroupOf('cpu', 'self')}/tssandbox-${sentry}`;
+    expect(cgroupOf('cpu', sentry)).toBe(cpu);
+    expect(read(cpu, 'cpu.cfs_quota_us')).toBe('-1');
+    const reapers = descendants(sentry).filter((p) => /tss-cg-reaper/.test(fs.readFileSync(`/proc/${p}/comm`, 'utf8')));
+    expect(reapers.length).toBe(1);
+    const u = await t.run(['update', '--cpu-quota', '30000', '--cpu-period', '100000', 'r5']);
+    expect(u.status, u.stderr).toBe(0);
+    expect(read(cpu, 'cpu.cfs_quota_us')).toBe('30000');
+    expect(read(cpu, 'cpu.cfs_period_us')).toBe('100000');
+    expect((await t.run(['delete', '--force', 'r5'])).status).toBe(0);
+    await waitFor(() => !fs.existsSync(cpu));
+    expect(alive(reapers[0])).toBe(false);
+  });
+
+  it('host cgroup writes and delete\'s kills reach only a cgroup filesystem, never through a link', async () => {
+    const b = await bundle((c) => {
+      c.process.args = ['sleep', '1000'];
+      c.linux.resources = { memory: { limit: 64 * MiB } };
+    });
+    expect((await t.detached(['run', '-d', '--bundle', b, 'r6'], b)).status).toBe(0);
+    const file = path.join(t.root, 'r6', 'state.json');
+    const saved = fs.readFileSync(file, 'utf8');
+    const real = JSON.parse(saved).cgroup as { memory: string; pids: string };
+    const limit = read(real.memory, 'memory.limit_in_bytes');
+    // A plain directory with the files a cgroup has.
+    const fake = path.join(dir, 'fake-cg');
+    fs.mkdirSync(fake);
+    fs.writeFileSync(path.join(fake, 'memory.limit_in_bytes'), 'untouched\n');
+    fs.writeFileSync(path.join(fake, 'memory.memsw.limit_in_bytes'), 'untouched\n');
+    // One whose limit file is a link to the real cgroup's.
+    const linked = path.join(dir, 'linked-cg');
+    fs.mkdirSync(linked);
+    fs.symlinkSync(path.join(real.memory, 'memory.limit_in_bytes'), path.join(linked, 'memory.limit_in_bytes'));
+    for (const d of [fake, linked]) {
+      fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(saved), cgroup: { ...real, memory: d } }));
+      const u = await t.run(['update', '--memory', '32m', 'r6']);
+      expect(u.status).not.toBe(0);
+      expect(u.stderr).toMatch(/^tssandbox: cannot update the container's cgroup \(errno \d+\)\n$/);
+    }
+    expect(fs.readFileSync(path.join(fake, 'memory.limit_in_bytes'), 'utf8')).toBe('untouched\n');
+    expect(read(real.memory, 'memory.limit_in_bytes')).toBe(limit);
+    // delete kills what a cgroup's cgroup.procs lists: a fake one's list is not read.
+    const bystander = spawnSleep();
+    fs.writeFileSync(path.join(fake, 'cgroup.procs'), `${bystander.pid}\n`);
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(saved), cgroup: { ...real, pids: fake } }));
+    const d = await cli(t.root, RUNTIME).run(['delete', '--force', 'r6']);
+    expect(d.status, d.stderr).toBe(0);
+    expect(alive(bystander.pid!)).toBe(true);
+    bystander.kill('SIGKILL');
+    await waitFor(() => !fs.existsSync(real.memory));
+    // The real pids leaf, which that state.json no longer named, is left (empty: every
+    // task of the sandbox went with the memory leaf): the test removes it.
+    expect(fs.readFileSync(path.join(real.pids, 'cgroup.procs'), 'utf8')).toBe('');
+    fs.rmdirSync(real.pids);
   });
 
   it('memory past the limit: the guest is OOM-killed in the host cgroup and that is the container\'s exit; without a limit it is not', async () => {

@@ -10,12 +10,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUNTIME, alive, cli, descendants, makeBundle, processesWith, staticBusybox, tmp, waitFor, type Cli } from '../oci/helpers';
+import { RUNTIME, counter, alive, cli, descendants, shellBundle, processesWith, staticBusybox, tmp, waitFor, type Cli } from '../oci/helpers';
 import { hasStackTrace } from '../helpers/run';
 
 const N = 100;
-const COUNT = `i=0; while [ $i -lt ${N} ]; do i=$((i+1)); echo $i; sleep 0.1; done`;
-const FULL = Array.from({ length: N }, (_, i) => `${i + 1}\n`).join('');
+const { script: COUNT, full: FULL } = counter(N);
 
 const hasBusybox = staticBusybox() !== null;
 let dir: string;
@@ -59,10 +58,7 @@ describe.skipIf(!hasBusybox)('OCI restore', () => {
     dir = tmp('restore');
     // The entry engines call (the native one, which serves state/kill/delete itself, where built).
     t = cli(path.join(dir, 'state'), RUNTIME);
-    bundle = await makeBundle(path.join(dir, 'bundle'), (c) => {
-      c.process.args = ['/bin/sh', '-c', COUNT];
-      c.root.readonly = false;
-    });
+    bundle = await shellBundle(path.join(dir, 'bundle'), COUNT);
   }, 120_000);
   afterAll(async () => {
     for (const id of ['src-d', 'new-d', 'src-f', 'new-f', 'taken']) await t?.run(['delete', '--force', id]);
