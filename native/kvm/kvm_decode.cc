@@ -190,6 +190,17 @@ int Decode(Vcpu* v) {
     }
     case kWhyKick:
       FromKvm(v);
+      if (v->regs.rip == SyscallEntry()) {
+        // Kicked between this host's `syscall` (rip at LSTAR, still CPL 3: kvm_machine.cc)
+        // and its fetch fault: the syscall it is, as DecodeShim takes that fault (the kick's
+        // signal is the Sentry's to deliver after it). Reporting the kick instead put
+        // LSTAR in the signal frame: the guest got SIGSEGV at its return (cp_clone).
+        v->regs.rip = v->regs.rcx;
+        v->regs.eflags = v->regs.r11;
+        v->regs.orig_rax = v->regs.rax;
+        v->regs.rax = (unsigned long)-ENOSYS;
+        return ReportSyscall(v);
+      }
       return ReportSignal(v, SIGURG, 0, 0);
     case kWhyFault:
       FromKvm(v);

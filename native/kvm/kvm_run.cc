@@ -139,10 +139,23 @@ void Resume(Vcpu* v) {
     k.rax = r.rax, k.rbx = r.rbx, k.rcx = r.rcx, k.rdx = r.rdx, k.rsi = r.rsi, k.rdi = r.rdi, k.rsp = r.rsp;
     k.rbp = r.rbp, k.r8 = r.r8, k.r9 = r.r9, k.r10 = r.r10, k.r11 = r.r11, k.r12 = r.r12, k.r13 = r.r13;
     k.r14 = r.r14, k.r15 = r.r15, k.rip = r.rip, k.rflags = r.eflags;
-    ioctl(v->fd, KVM_SET_REGS, &k);
-    if (bases) {
-      kvm_sregs s;
+    // Stopped in ring 3 by a kick: TLB work queued meanwhile (a sibling's munmap, a fork's
+    // copy-on-write) must be done before the guest runs on, through the shim's resume path,
+    // or it writes on through the old PTEs KVM still shadows (cp_clone's waitid under
+    // signals: a kick beside a fork's shootdown crashed ~3 runs in 10).
+    if (!ApplyPending(v)) ReRegisterPlat(v->as);
+    uint64_t work, queued;
+    memcpy(&work, v->state + ST_FLAGS, 8);
+    memcpy(&queued, v->state + ST_INVL_N, 8);
+    kvm_sregs s;
+    if (work || queued) {
       if (ioctl(v->fd, KVM_GET_SREGS, &s) == 0) {
+        s.fs.base = r.fs_base, s.gs.base = r.gs_base;
+        EnterShim(v, k, &s);
+      }
+    } else {
+      ioctl(v->fd, KVM_SET_REGS, &k);
+      if (bases && ioctl(v->fd, KVM_GET_SREGS, &s) == 0) {
         s.fs.base = r.fs_base, s.gs.base = r.gs_base;
         ioctl(v->fd, KVM_SET_SREGS, &s);
       }
