@@ -1,367 +1,34 @@
-// vCPU threads and the event loop of the kvm platform. KVM_RUN blocks its caller, and
-// the Sentry is one JavaScript thread: each vCPU runs KVM_RUN on a native thread of its
-// own, which posts each exit (state kPosted, the doorbell rung if the Sentry sleeps) and
-// waits (spin, then futex) to be let run again. The Sentry's wait() takes posted exits,
-// decodes them from the vCPU's state page (written by the shim in ring 0: the guest's
-// ring 3 cannot reach it) and answers page faults of mapped memory itself (FillFault)
-// without reporting them; host signals and host fds are served as on the other
-// platforms (the self-pipe, poll).
-#include "kvm_run.h"
+// The kvm platform's contexts and event loop: address spaces and vCPUs by the Sentry's
+// ctx ids, fork and threads, resuming a stopped vCPU with the Sentry's registers, and
+// wait(): posted exits (kvm_decode.cc), host signals and host fds served as on the other
+// platforms (the self-pipe, poll). The vCPU threads: kvm_vcpu.cc.
+#include "kvm_run_internal.h"
 #include "kvm_abi.h"
 #include "../common.h"
 #include "../platform_internal.h"
 #include <cerrno>
 #include <csignal>
-#include <cstdio>
 #include <cstring>
 #include <deque>
-#include <linux/futex.h>
-#include <malloc.h>
-#include <sys/resource.h>
-#include <sys/sysinfo.h>
 #include <poll.h>
-#include <sched.h>
-#include <sys/eventfd.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 #include <unordered_map>
 
 namespace tss {
 namespace kvm {
+
+std::deque<int> g_segv;
+
 namespace {
 
-constexpr int kKickSig = 40;  // SIGRTMIN+6: sets immediate_exit in the vCPU thread
-constexpr uint64_t kVsyscall = 0xffffffffff600000ull;
-constexpr uint64_t kUserEnd = 0x800000000000ull;
-
-int g_bell = -1;
-std::atomic<int> g_sleeping{0};
 int g_nextCtx = 0x40000000;  // ctx ids: never a host pid
 std::unordered_map<int, Vcpu*> g_ctx;
 std::unordered_map<int, As*> g_as;
 std::deque<std::pair<int, int>> g_exits;  // (ctx, wait status)
-std::deque<int> g_segv;                  // ctxs whose return would fault: SIGSEGV now
-thread_local kvm_run* t_run = nullptr;
-
-void OnKick(int) {
-  if (t_run) t_run->immediate_exit = 1;
-}
 
 int64_t NowNs() { return MonotonicNs(); }
-
-long Futex(std::atomic<int>* a, int op, int val, const timespec* ts) {
-  return syscall(SYS_futex, reinterpret_cast<int*>(a), op, val, ts, nullptr, 0);
-}
-
-void Post(Vcpu* v) {
-  int running = kRun;  // a vCPU told to quit meanwhile stays quitting
-  if (!v->st.compare_exchange_strong(running, kPosted, std::memory_order_seq_cst)) return;
-  if (g_sleeping.load(std::memory_order_seq_cst)) {
-    uint64_t one = 1;
-    (void)!write(g_bell, &one, 8);
-  }
-}
-
-// One KVM_RUN and what it ended with; false: keep running (a kick that came in ring 0).
-bool RunOnce(Vcpu* v, timer_t timer) {
-  int r = ioctl(v->fd, KVM_RUN, 0);
-  int e = errno;
-  v->run->immediate_exit = 0;
-  if (r == 0) {
-    kvm_run* k = v->run;
-    if (k->exit_reason == KVM_EXIT_IO && k->io.direction == KVM_EXIT_IO_OUT && k->io.port == KVM_SHIM_PORT &&
-        k->io.size == 1 && k->io.count == 1) {
-      v->why = kWhyShim;
-      v->shimKind = reinterpret_cast<uint8_t*>(k)[k->io.data_offset];
-      return true;
-    }
-    char m[96];
-    snprintf(m, sizeof m, "vCPU exit reason %u", k->exit_reason);
-    v->why = kWhyFatal;
-    v->fatal = m;
-    return true;
-  }
-  if (e == EINTR || e == EFAULT) {
-    kvm_sregs s;
-    if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0 || ioctl(v->fd, KVM_GET_REGS, &v->kregs) < 0) {
-      v->why = kWhyFatal;
-      v->fatal = "KVM_GET_REGS failed";
-      return true;
-    }
-    bool ring3 = (s.cs.selector & 3) == 3;
-    if (ring3 && e == EINTR && v->st.load() == kRun && !v->kicked.load() && v->shoot.load()) {
-      // A shootdown (no kick of the Sentry's): through the shim's resume path, which
-      // clears and invlpgs the PTEs queued meanwhile, back to where the guest was.
-      if (!ApplyPending(v)) ReRegisterPlat(v->as);
-      if (!EnterShim(v, v->kregs, &s)) {
-        v->why = kWhyFatal;
-        v->fatal = "cannot enter the shim for a TLB shootdown";
-        return true;
-      }
-      v->shoot.store(0, std::memory_order_release);
-      return false;
-    }
-    // A late signal of a shootdown or kick already served: nothing to report.
-    if (ring3 && e == EINTR && v->st.load() == kRun && !v->kicked.load()) return false;
-    if (!ring3) {
-      if (e == EFAULT) {
-        v->why = kWhyFatal;
-        v->fatal = "the shim touched memory KVM cannot map";
-        return true;
-      }
-      if (v->st.load() == kQuit) return true;
-      // In the shim (entering or leaving ring 3): run on, and look again soon.
-      itimerspec it = {{0, 0}, {0, 20000}};
-      timer_settime(timer, 0, &it, nullptr);
-      return false;
-    }
-    v->kicked.store(0);
-    v->why = e == EINTR ? kWhyKick : kWhyFault;
-    // KVM_EXIT_MEMORY_FAULT (39: not in this system's headers): the gpa, 8 bytes into the union at 32.
-    v->faultGpa = 0;
-    if (e == EFAULT && v->run->exit_reason == 39) memcpy(&v->faultGpa, reinterpret_cast<uint8_t*>(v->run) + 32 + 8, 8);
-    return true;
-  }
-  v->why = kWhyFatal;
-  v->fatal = std::string("KVM_RUN: ") + strerror(e);
-  return true;
-}
-
-void* VcpuMain(void* p) {
-  Vcpu* v = static_cast<Vcpu*>(p);
-  sigset_t all;
-  sigfillset(&all);
-  sigdelset(&all, kKickSig);
-  pthread_sigmask(SIG_SETMASK, &all, nullptr);
-  t_run = v->run;
-  sigevent se = {};
-  se.sigev_notify = SIGEV_THREAD_ID;
-  se.sigev_signo = kKickSig;
-  se._sigev_un._tid = (pid_t)syscall(SYS_gettid);
-  timer_t timer;
-  timer_create(CLOCK_MONOTONIC, &se, &timer);
-  for (;;) {
-    int s;
-    for (int i = 0; (s = v->st.load(std::memory_order_acquire)) != kRun && s != kQuit; i++) {
-      if (i < 2000) {
-        __builtin_ia32_pause();
-        continue;
-      }
-      v->sleeping.store(1, std::memory_order_seq_cst);
-      if (v->st.load() == s) Futex(&v->st, FUTEX_WAIT_PRIVATE, s, nullptr);
-      v->sleeping.store(0, std::memory_order_relaxed);
-    }
-    if (s == kQuit) break;
-    while (!RunOnce(v, timer)) {
-    }
-    rusage ru;
-    if (getrusage(RUSAGE_THREAD, &ru) == 0) {
-      v->minflt.store((uint64_t)ru.ru_minflt, std::memory_order_relaxed);
-      v->majflt.store((uint64_t)ru.ru_majflt, std::memory_order_relaxed);
-      v->nvcsw.store((uint64_t)ru.ru_nvcsw, std::memory_order_relaxed);
-      v->nivcsw.store((uint64_t)ru.ru_nivcsw, std::memory_order_relaxed);
-    }
-    Post(v);
-  }
-  timer_delete(timer);
-  t_run = nullptr;
-  return nullptr;
-}
-
-void SetState(Vcpu* v, int s) {
-  v->st.store(s, std::memory_order_seq_cst);
-  if (v->sleeping.load(std::memory_order_seq_cst)) Futex(&v->st, FUTEX_WAKE_PRIVATE, 1, nullptr);
-}
-
-// Lets stopped v run: its pending shim work first (a vCPU stopped outside the shim
-// resumes in ring 3 directly: its work waits for its next pass through the shim).
-void Go(Vcpu* v) {
-  v->shoot.store(0);  // what a shootdown asked is in the state page now
-  if (!ApplyPending(v)) ReRegisterPlat(v->as);
-  v->run->immediate_exit = 0;
-  SetState(v, kRun);
-}
-
-int32_t* EventFor(Vcpu* v) {
-  *Regs() = v->regs;
-  int32_t* inf = Info();
-  inf[kInfoTid] = v->ctx;
-  inf[kInfoStatus] = 0;
-  inf[kInfoMsg] = 0;
-  inf[kInfoSigno] = 0;
-  return inf;
-}
-
-int ReportSignal(Vcpu* v, int sig, int code, uint64_t addr) {
-  int32_t* inf = EventFor(v);
-  uint8_t* si = EventBuffer() + kSiginfoOff;
-  memset(si, 0, 128);
-  int32_t* w = reinterpret_cast<int32_t*>(si);
-  w[0] = sig;
-  w[2] = code;
-  memcpy(si + 16, &addr, 8);
-  inf[kInfoSigno] = sig;
-  inf[kInfoKind] = kEvSignal;
-  return kEvSignal;
-}
-
-int ReportSyscall(Vcpu* v) {
-  int32_t* inf = EventFor(v);
-  FillSyscallArgs();
-  inf[kInfoKind] = kEvSyscall;
-  return kEvSyscall;
-}
-
-void FromKvm(Vcpu* v) {
-  const kvm_regs& k = v->kregs;
-  user_regs_struct& r = v->regs;
-  r.rax = k.rax, r.rbx = k.rbx, r.rcx = k.rcx, r.rdx = k.rdx, r.rsi = k.rsi, r.rdi = k.rdi, r.rsp = k.rsp;
-  r.rbp = k.rbp, r.r8 = k.r8, r.r9 = k.r9, r.r10 = k.r10, r.r11 = k.r11, r.r12 = k.r12, r.r13 = k.r13;
-  r.r14 = k.r14, r.r15 = k.r15, r.rip = k.rip, r.eflags = k.rflags;
-  r.orig_rax = (unsigned long)-1;
-  v->regsInKvm = true;
-}
-
-// The shim's registers (state page) into the Sentry's copy.
-void FromState(Vcpu* v) {
-  user_regs_struct& r = v->regs;
-  memcpy(&r, v->state + ST_REGS, sizeof r);
-  r.cs = KVM_SEL_UCODE, r.ss = KVM_SEL_UDATA;
-  r.ds = r.es = r.fs = r.gs = 0;
-  r.fs_base = v->fsBase, r.gs_base = v->gsBase;
-  v->regsInKvm = false;
-}
-
-// Linux's signal for an exception vector from ring 3.
-int Exception(Vcpu* v, uint64_t vec, uint64_t err, uint64_t cr2) {
-  v->regs.orig_rax = (unsigned long)-1;
-  switch (vec) {
-    case 0: return ReportSignal(v, SIGFPE, 1 /* FPE_INTDIV */, v->regs.rip);
-    case 1: return ReportSignal(v, SIGTRAP, 2 /* TRAP_TRACE */, v->regs.rip);
-    case 3: return ReportSignal(v, SIGTRAP, 0x80 /* SI_KERNEL */, 0);
-    case 6: {
-      // int $0x80 comes as #UD on this nested host: SIGSEGV, as Linux without IA32 emulation.
-      uint8_t op[2];
-      if (Access(v->as, v->regs.rip, op, 2, false) == 2 && op[0] == 0xcd && op[1] == 0x80) return ReportSignal(v, SIGSEGV, 0x80, 0);
-      return ReportSignal(v, SIGILL, 2 /* ILL_ILLOPN */, v->regs.rip);
-    }
-    case 16: case 19: return ReportSignal(v, SIGFPE, 0, v->regs.rip);
-    case 12: case 17: return ReportSignal(v, SIGBUS, 0x80, 0);
-    case 14: {
-      // ACCERR where something is mapped (PTEs are made lazily: not-present says nothing).
-      bool acc = (err & 1) || (cr2 < kUserEnd && ProtAt(v->as, cr2) >= 0);
-      return ReportSignal(v, SIGSEGV, acc ? 2 /* SEGV_ACCERR */ : 1 /* SEGV_MAPERR */, cr2);
-    }
-    default: return ReportSignal(v, SIGSEGV, 0x80, 0);  // #GP (int $0x80 too), #NP, ...
-  }
-}
-
-bool IsSyscall(Vcpu* v) {
-  uint64_t rip;
-  uint8_t op[2];
-  memcpy(&rip, v->state + R_RIP, 8);
-  return Access(v->as, rip, op, 2, false) == 2 && op[0] == 0x0f && op[1] == 0x05;
-}
-
-// A shim exit into an event; -1: answered here (a fault the mirror maps), v runs again.
-int DecodeShim(Vcpu* v) {
-  v->vsys = false;
-  uint64_t vec, err, cr2;
-  memcpy(&vec, v->state + ST_VEC, 8);
-  memcpy(&err, v->state + ST_ERR, 8);
-  memcpy(&cr2, v->state + ST_CR2, 8);
-  if (v->shimKind == KIND_SYSCALL) {
-    FromState(v);
-    v->regs.orig_rax = v->regs.rax;
-    v->regs.rax = (unsigned long)-ENOSYS;
-    return ReportSyscall(v);
-  }
-  if (v->shimKind != KIND_EXCEPTION) return -2;
-  if (vec == 14 && cr2 == SyscallEntry() && (err & 0x14) == 0x14) {
-    // `syscall` that stayed at CPL 3 (this nested host, kvm_vm.cc): the instruction did its
-    // part (rcx = return address, r11 = flags); a guest that jumps there itself makes a
-    // syscall with the rcx and r11 it chose, as it could with the instruction.
-    FromState(v);
-    v->regs.rip = v->regs.rcx;
-    v->regs.eflags = v->regs.r11;
-    v->regs.orig_rax = v->regs.rax;
-    v->regs.rax = (unsigned long)-ENOSYS;
-    return ReportSyscall(v);
-  }
-  if (vec == 6 && IsSyscall(v)) {
-    // `syscall` where EFER.SCE is not honoured the other way (#UD): done here.
-    FromState(v);
-    uint64_t ret = v->regs.rip + 2;
-    v->regs.rip = ret;
-    v->regs.rcx = ret;
-    v->regs.r11 = v->regs.eflags & ~0x10000ull;  // RF is the fault's, not the guest's
-    v->regs.orig_rax = v->regs.rax;
-    v->regs.rax = (unsigned long)-ENOSYS;
-    return ReportSyscall(v);
-  }
-  int fill = vec == 14 ? FillFault(v->as, cr2, err) : kRefused;
-  if (fill == kFilled) {
-    if (err & 1) v->pendFlags |= FL_FLUSH;
-    Go(v);
-    return -1;
-  }
-  FromState(v);
-  if (fill == kPastEof) {
-    v->regs.orig_rax = (unsigned long)-1;
-    return ReportSignal(v, SIGBUS, 2 /* BUS_ADRERR */, cr2);
-  }
-  if (vec == 14 && (cr2 & ~0xfffull) == kVsyscall && v->regs.rip == cr2 && (cr2 & 0x3ff) == 0 && cr2 - kVsyscall <= 0x800) {
-    // A call into the vsyscall page: the syscall it stands for, returning to the caller.
-    uint64_t caller;
-    if (Access(v->as, v->regs.rsp, reinterpret_cast<uint8_t*>(&caller), 8, false) == 8) {
-      uint64_t off = cr2 - kVsyscall;
-      v->regs.rip = caller;
-      v->regs.rsp += 8;
-      v->regs.orig_rax = off == 0 ? 96 /* gettimeofday */ : off == 0x400 ? 201 /* time */ : 309 /* getcpu */;
-      v->vsys = true, v->vsysEntry = cr2;
-      v->regs.rax = (unsigned long)-ENOSYS;
-      return ReportSyscall(v);
-    }
-  }
-  return Exception(v, vec, err, cr2);
-}
-
-void KillAs(As* as, const std::string& why) {
-  fprintf(stderr, "tssandbox: kvm platform: %s: the address space is ended\n", why.c_str());
-  Destroy(as);
-}
-
-int Decode(Vcpu* v) {
-  switch (v->why) {
-    case kWhyShim: {
-      int k = DecodeShim(v);
-      if (k == -2) {
-        // The CPU's frame on the ring-0 stack: vector, error code, rip.
-        uint64_t f[3];
-        memcpy(f, v->state + KVM_SHIM_CPU_STRIDE - 56, sizeof f);
-        char m[128];
-        uint64_t q[3];
-        memcpy(q, v->state + ST_INVL, sizeof q);
-        snprintf(m, sizeof m, "a fault inside the shim (vector %lu, error %#lx, at %#lx) q %lx %lx %lx", (unsigned long)f[0],
-                 (unsigned long)f[1], (unsigned long)f[2], q[0], q[1], q[2]);
-        KillAs(v->as, m);
-        return -1;
-      }
-      return k;
-    }
-    case kWhyKick:
-      FromKvm(v);
-      return ReportSignal(v, SIGURG, 0, 0);
-    case kWhyFault:
-      FromKvm(v);
-      return ReportSignal(v, SIGBUS, 2 /* BUS_ADRERR */, v->faultGpa ? VaOfGpa(v->as, v->faultGpa & ~0xfffull) + (v->faultGpa & 0xfff) : 0);
-    default:
-      KillAs(v->as, v->fatal);
-      return -1;
-  }
-}
 
 int ReportExit() { return ReportQueuedExit(g_exits); }
 
@@ -382,32 +49,7 @@ bool AnyRunning() {
   return false;
 }
 
-void StopThread(Vcpu* v) {
-  if (!v->started) return;
-  SetState(v, kQuit);
-  pthread_kill(v->th, kKickSig);
-  pthread_join(v->th, nullptr);
-  v->started = false;
-}
-
 }  // namespace
-
-int InitRun(std::string* why) {
-  if (!Ready(why)) return -ENODEV;
-  if (g_bell < 0) {
-    // glibc's malloc sizes its arena limit from get_nprocs() (/sys/devices/system/cpu/online,
-    // /proc/stat) the first time a new thread needs an arena: a vCPU thread, after the
-    // Sentry confined itself (those opens refused, and host paths named). The same limit,
-    // set now while the files may be read (before confinement).
-    mallopt(M_ARENA_MAX, 8 * get_nprocs());
-    g_bell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    struct sigaction sa = {};
-    sa.sa_handler = OnKick;
-    sigemptyset(&sa.sa_mask);
-    sigaction(kKickSig, &sa, nullptr);
-  }
-  return g_bell < 0 ? -errno : 0;
-}
 
 // A vCPU of as with its thread started, or null.
 Vcpu* StartVcpu(As* as, int ctx, std::string* why) {
@@ -497,10 +139,23 @@ void Resume(Vcpu* v) {
     k.rax = r.rax, k.rbx = r.rbx, k.rcx = r.rcx, k.rdx = r.rdx, k.rsi = r.rsi, k.rdi = r.rdi, k.rsp = r.rsp;
     k.rbp = r.rbp, k.r8 = r.r8, k.r9 = r.r9, k.r10 = r.r10, k.r11 = r.r11, k.r12 = r.r12, k.r13 = r.r13;
     k.r14 = r.r14, k.r15 = r.r15, k.rip = r.rip, k.rflags = r.eflags;
-    ioctl(v->fd, KVM_SET_REGS, &k);
-    if (bases) {
-      kvm_sregs s;
+    // Stopped in ring 3 by a kick: TLB work queued meanwhile (a sibling's munmap, a fork's
+    // copy-on-write) must be done before the guest runs on, through the shim's resume path,
+    // or it writes on through the old PTEs KVM still shadows (cp_clone's waitid under
+    // signals: a kick beside a fork's shootdown crashed ~3 runs in 10).
+    if (!ApplyPending(v)) ReRegisterPlat(v->as);
+    uint64_t work, queued;
+    memcpy(&work, v->state + ST_FLAGS, 8);
+    memcpy(&queued, v->state + ST_INVL_N, 8);
+    kvm_sregs s;
+    if (work || queued) {
       if (ioctl(v->fd, KVM_GET_SREGS, &s) == 0) {
+        s.fs.base = r.fs_base, s.gs.base = r.gs_base;
+        EnterShim(v, k, &s);
+      }
+    } else {
+      ioctl(v->fd, KVM_SET_REGS, &k);
+      if (bases && ioctl(v->fd, KVM_GET_SREGS, &s) == 0) {
         s.fs.base = r.fs_base, s.gs.base = r.gs_base;
         ioctl(v->fd, KVM_SET_SREGS, &s);
       }
@@ -582,34 +237,6 @@ bool DivertVsyscallFault(Vcpu* v, long result) {
   return true;
 }
 
-void Kick(Vcpu* v) {
-  if (v->st.load() != kRun || !v->started) return;
-  v->kicked.store(1);
-  pthread_kill(v->th, kKickSig);
-}
-
-void Shootdown(As* as) {
-  if (!as->shoot) return;
-  as->shoot = false;
-  // Every running vCPU of as is signalled and, stopped in ring 3, re-enters through the
-  // shim (RunOnce), which applies its queue; one in the shim re-arms its timer and is
-  // taken in ring 3 a moment later, or exits (its resume applies the queue). Until each
-  // has, the call that cleared the PTEs does not return: as Linux's munmap/mprotect.
-  std::vector<Vcpu*> wait;
-  for (Vcpu* v : as->vcpus) {
-    if (!v || !v->started || v->st.load() != kRun) continue;
-    v->shoot.store(1);
-    if (v->st.load() != kRun) continue;  // stopped meanwhile: its resume applies the queue
-    pthread_kill(v->th, kKickSig);
-    wait.push_back(v);
-  }
-  for (Vcpu* v : wait)
-    for (int i = 0; v->shoot.load(std::memory_order_acquire) && v->st.load(std::memory_order_acquire) == kRun; i++) {
-      if (i < 1000) __builtin_ia32_pause();
-      else sched_yield();
-    }
-}
-
 void ExitThread(Vcpu* v) {
   As* as = v->as;
   int ctx = v->ctx;
@@ -635,6 +262,7 @@ void Destroy(As* as) {
   g_as.erase(as->id);
   FreeAs(as);
 }
+
 
 }  // namespace kvm
 }  // namespace tss
