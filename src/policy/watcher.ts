@@ -16,7 +16,8 @@ import { decodeInet, decodeUnix } from '../net/sockaddr';
 import { NetPolicy } from '../net/policy';
 import { fmt, isV4, parse as parseIp } from '../net/stack/addr';
 import type { FileDescription } from '../../fs/vfs/file';
-import type { Inode } from '../../fs/vfs/inode';
+import type { Inode, Stat } from '../../fs/vfs/inode';
+import { HostInode } from '../../fs/fsimpl/hostfs/hostfs';
 import { AuditRecorder, guestText, type ConnectionRecord, type DenialRecord, type FileRecord } from '../audit/recorder';
 import type { PolicyRules } from './rules';
 import type { LimitEnforcer } from './enforcer';
@@ -153,7 +154,12 @@ export class Watcher implements SandboxHooks {
       const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeSec}.${st.mtimeNsec}:${exe}`;
       let h = this.execHashes.get(key);
       if (h === undefined) {
-        h = st.size <= MAX_HASHED ? hashFile(f) : null;
+        const hostKey = hostFileKey(f.inode, st);
+        h = hostKey === null ? undefined : hostExecHashes.get(hostKey);
+        if (h === undefined) {
+          h = st.size <= MAX_HASHED ? hashFile(f) : null;
+          if (hostKey !== null) rememberHostHash(hostKey, h);
+        }
         this.execHashes.set(key, h);
       }
       return h;
@@ -363,6 +369,26 @@ function rewriteInet(orig: Buffer, address: string | undefined, port: number | u
     }
   }
   return out;
+}
+
+/**
+ * Executables' hashes kept across the sandboxes of one process (a `serve --reuse` worker:
+ * /bin/true's ld.so, libc and binary were hashed at every request). Only files of a host
+ * tree given read-only, by the host's identity and ctime, which no guest can set back: a
+ * sandbox's own files (tmpfs, the overlay's upper layer, a writable bind) may repeat an
+ * identity in the next sandbox, and stay in the per-sandbox cache above.
+ */
+const hostExecHashes = new Map<string, { sha256: string; bytes: number } | null>();
+const HOST_HASHES_MAX = 512;
+
+function hostFileKey(inode: Inode, st: Stat): string | null {
+  if (!(inode instanceof HostInode) || !inode.fs.hostReadonly || inode.hostIno < 0) return null;
+  return `${inode.hostDev}:${inode.hostIno}:${st.size}:${st.mtimeSec}.${st.mtimeNsec}:${st.ctimeSec}.${st.ctimeNsec}`;
+}
+
+function rememberHostHash(key: string, h: { sha256: string; bytes: number } | null): void {
+  if (hostExecHashes.size >= HOST_HASHES_MAX) hostExecHashes.delete(hostExecHashes.keys().next().value as string);
+  hostExecHashes.set(key, h);
 }
 
 /** Executables larger than this are recorded without a hash (reading them would stall the Sentry). */

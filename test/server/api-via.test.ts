@@ -9,12 +9,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox, type RunResult } from '../../src/index';
 import { schemaErrors } from '../ci/ci-helpers';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO } from '../helpers/paths';
 import { BASE_ENV, explain, runSandbox, spawnCollect, status } from '../helpers/run';
 import { startServer, startServerAt, stopServer, until, type Server } from './pool-helpers';
 
 const ENV = { ...BASE_ENV };
+const sha = (b: string) => createHash('sha256').update(b).digest('hex');
 
 /** What must agree between a cold call and one through the pool. */
 function seen(r: RunResult): unknown {
@@ -89,6 +93,35 @@ describe('Sandbox.run(argv, { via }) through serve --reuse', () => {
     expect(seen(warm)).toEqual(seen(cold));
     expect(warm.status).toBe(124);
     expect(warm.report!.limits.reached[0].name).toBe('timeout');
+  }, 60_000);
+
+  it('the report hashes an executable as it is at each request: a host file rewritten in place (same size and mtime) gets its new sha256', async () => {
+    // The reused worker keeps executables' hashes across its sandboxes (src/policy/watcher.ts
+    // hostExecHashes): by the host file's identity, size, mtime and ctime, so a rewrite that
+    // keeps the first three still changes the hash.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-api-via-hash-'));
+    try {
+      fs.chmodSync(dir, 0o755);
+      const prog = path.join(dir, 'prog.sh');
+      const hashOf = (r: RunResult) => r.report?.files.find((f) => f.path === prog && f.op === 'exec')?.sha256;
+      fs.writeFileSync(prog, '#!/bin/sh\necho A\n', { mode: 0o755 });
+      fs.utimesSync(prog, 1_000_000_000, 1_000_000_000); // whole seconds: set back exactly below
+      const a1 = await Sandbox.run([prog], { env: ENV, via: s.socket });
+      const a2 = await Sandbox.run([prog], { env: ENV, via: s.socket });
+      expect(a1.stdout.toString()).toBe('A\n');
+      expect(hashOf(a1)).toBe(sha('#!/bin/sh\necho A\n'));
+      expect(hashOf(a2)).toBe(hashOf(a1));
+      await new Promise((r) => setTimeout(r, 20)); // a ctime the clock can tell from the first
+      fs.writeFileSync(prog, '#!/bin/sh\necho B\n');
+      fs.utimesSync(prog, 1_000_000_000, 1_000_000_000);
+      expect(fs.statSync(prog, { bigint: true }).mtimeNs).toBe(1_000_000_000_000_000_000n);
+      const b = await Sandbox.run([prog], { env: ENV, via: s.socket });
+      expect(b.stdout.toString()).toBe('B\n');
+      expect(hashOf(b)).toBe(sha('#!/bin/sh\necho B\n'));
+      expect(s.workers()).toEqual([worker]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('a request naming fds of the worker itself is refused: one line, exit 2', async () => {
