@@ -1,7 +1,7 @@
 /**
  * Host sockets for the network modes that use them ("host": the guest's sockets;
  * "user": the gateway's NAT flows and published ports): the native calls
- * (native/net_host.cc), the socket broker that makes them (the confined Sentry may
+ * (native/net_sock.cc), the socket broker (native/net_host.cc) that makes them (the confined Sentry may
  * create AF_UNIX sockets only), sockaddr encoding, and HostEdges, the one
  * edge-triggered host epoll set their readiness comes from.
  */
