@@ -3,6 +3,7 @@
 
 namespace tss {
 void InitNetHost(Napi::Env env, Napi::Object exports);  // native/net_host.cc
+void InitNetSock(Napi::Env env, Napi::Object exports);  // native/net_sock.cc
 void InitSystrap(Napi::Env env, Napi::Object exports);  // native/systrap_platform.cc
 void InitKvm(Napi::Env env, Napi::Object exports);  // native/kvm/kvm_napi.cc
 }
@@ -16,6 +17,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tss::InitSentryConfine(env, exports);
   tss::InitOci(env, exports);
   tss::InitNetHost(env, exports);
+  tss::InitNetSock(env, exports);
   tss::InitSystrap(env, exports);
   tss::InitKvm(env, exports);
   return exports;

@@ -1,7 +1,7 @@
 /**
  * Host sockets for the network modes that use them ("host": the guest's sockets;
  * "user": the gateway's NAT flows and published ports): the native calls
- * (native/net_host.cc), the socket broker that makes them (the confined Sentry may
+ * (native/net_sock.cc), the socket broker (native/net_host.cc) that makes them (the confined Sentry may
  * create AF_UNIX sockets only), sockaddr encoding, and HostEdges, the one
  * edge-triggered host epoll set their readiness comes from.
  */
@@ -22,7 +22,7 @@ export interface HostNetNative {
   netSockAccept(fd: number, name: Buffer, len: Int32Array): number;
   netSockSend(fd: number, b: Buffer, off: number, len: number, flags: number, to: Buffer | null, ctl?: Buffer): number;
   netSockRecv(fd: number, b: Uint8Array, off: number, len: number, flags: number, name: Buffer, ctl: Buffer, out: Int32Array): number;
-  netSockRecvToGuest(fd: number, pid: number, addr: number, len: number, checked: boolean): number;
+  netSockRecvToGuest(fd: number, pid: number, addr: number, len: number, checked: boolean, spill: Buffer, spilled: Int32Array): number;
   netSockSendFromGuest(fd: number, pid: number, addr: number, len: number): number;
   netSockName(fd: number, peer: boolean, out: Buffer): number;
   netSockGetOpt(fd: number, level: number, name: number, out: Buffer): number;

@@ -12,7 +12,7 @@
 import { netKeyOf } from './guest-netns';
 import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
-import { POLLIN, POLLOUT, POLLPRI, POLLRDHUP } from '../abi/fs';
+import { POLLIN, POLLOUT, POLLPRI, POLLRDHUP, POLLRDNORM } from '../abi/fs';
 import {
   AF_INET, AF_INET6, AF_UNSPEC, SOCK_STREAM, SOCK_RAW, MSG_OOB, MSG_PEEK, MSG_TRUNC, MSG_DONTROUTE, MSG_EOR, MSG_MORE,
   MSG_CTRUNC, MSG_ERRQUEUE, SIOCINQ, SIOCOUTQ, SOL_SOCKET,
@@ -65,11 +65,17 @@ const nameBuf = Buffer.alloc(128);
 const ctlBuf = Buffer.alloc(1024);
 const outI32 = new Int32Array(3);
 const optBuf = Buffer.alloc(512);
+// Bytes a one-call receive took off the host socket that guest memory then refused
+// (netSockRecvToGuest's spill): kept as the socket's `pending`, read before the host's.
+const spillBuf = Buffer.allocUnsafe(256 << 10);
+const spilled = new Int32Array(1);
 
 export class HostSocket extends SocketFile {
   private closed = false;
   /** A blocking connect() is under way (its result is read from SO_ERROR). */
   private connecting = false;
+  /** Received bytes the guest has not had yet, ahead of the host socket's (spillBuf). */
+  private pending: Buffer | null = null;
   policy: NetPolicy | null = null;
 
   constructor(
@@ -226,6 +232,7 @@ export class HostSocket extends SocketFile {
   override recv(dst: Uint8Array, flags: number, meta: RecvMeta): number {
     const stream = this.type === SOCK_STREAM;
     const f = flags & RECV_FLAGS;
+    if (this.pending !== null && (f & (MSG_OOB | MSG_ERRQUEUE)) === 0) return this.recvPending(dst, f, meta);
     const r = hn().netSockRecv(this.hostFd, dst, 0, dst.length, f, nameBuf, ctlBuf, outI32);
     if (r === -E.EAGAIN) return this.wouldBlock(POLLIN | (flags & MSG_OOB ? POLLPRI : 0));
     if (r < 0) return r;
@@ -241,8 +248,32 @@ export class HostSocket extends SocketFile {
   override readGuest(t: Task, addr: number, len: number): number | null {
     if (this.type !== SOCK_STREAM || this.closed || !t.mem.byPid) return null;
     if (!t.mem.inRange(addr, len)) return -E.EFAULT;
-    const r = hn().netSockRecvToGuest(this.hostFd, t.mem.asPid, addr, len, writablePrivate(t, addr, len));
+    const p = this.pending;
+    if (p !== null) {
+      const n = Math.min(len, p.length);
+      if (!t.mem.write(addr, p, 0, n)) return -E.EFAULT;
+      this.pending = n < p.length ? p.subarray(n) : null;
+      return n;
+    }
+    spilled[0] = 0;
+    const r = hn().netSockRecvToGuest(this.hostFd, t.mem.asPid, addr, len, writablePrivate(t, addr, len), spillBuf, spilled);
+    if (spilled[0] > 0) {
+      this.pending = Buffer.from(spillBuf.subarray(0, spilled[0]));
+      this.waitQueue.notify(POLLIN | POLLRDNORM); // readable without a host edge
+    }
     return r === -E.EAGAIN ? this.wouldBlock(POLLIN) : r;
+  }
+
+  /** recv() served from `pending` (a stream's: MSG_PEEK keeps them, MSG_TRUNC drops them uncopied). */
+  private recvPending(dst: Uint8Array, f: number, meta: RecvMeta): number {
+    const p = this.pending as Buffer;
+    const n = Math.min(dst.length, p.length);
+    if (f & MSG_TRUNC) meta.discard = true;
+    else p.copy(dst, 0, 0, n);
+    if ((f & MSG_PEEK) === 0) this.pending = n < p.length ? p.subarray(n) : null;
+    meta.full = n;
+    meta.msgFlags = 0;
+    return n;
   }
 
   override writeGuest(t: Task, addr: number, len: number): number | null {
@@ -255,7 +286,7 @@ export class HostSocket extends SocketFile {
   override get inBytes(): number {
     if (this.type !== SOCK_STREAM) return 0;
     const r = hn().netSockIoctlInt(this.hostFd, SIOCINQ);
-    return r > 0 ? r : 0;
+    return (r > 0 ? r : 0) + (this.pending?.length ?? 0);
   }
 
   override get directStream(): boolean {
@@ -286,7 +317,7 @@ export class HostSocket extends SocketFile {
   override readiness(): number {
     if (this.closed) return 0;
     const r = hn().netSockPoll(this.hostFd, POLLIN | POLLOUT | POLLPRI | POLLRDHUP);
-    return r < 0 ? 0 : r;
+    return (r < 0 ? 0 : r) | (this.pending !== null ? POLLIN | POLLRDNORM : 0);
   }
 
   override armWait(_mask: number): void {
@@ -295,14 +326,14 @@ export class HostSocket extends SocketFile {
 
   override available(): number {
     const r = hn().netSockIoctlInt(this.hostFd, SIOCINQ);
-    return r;
+    return r < 0 ? r : r + (this.pending?.length ?? 0);
   }
 
   override ioctl(t: Task, cmd: number, arg: number): number {
     const o = ownerIoctl(this, t, cmd, arg);
     if (o !== null) return o;
     if (cmd === SIOCINQ || cmd === SIOCOUTQ) {
-      const r = hn().netSockIoctlInt(this.hostFd, cmd);
+      const r = cmd === SIOCINQ ? this.available() : hn().netSockIoctlInt(this.hostFd, cmd);
       if (r < 0) return r;
       return t.mem.writeI32(arg, r) ? 0 : -E.EFAULT;
     }
@@ -320,6 +351,7 @@ export class HostSocket extends SocketFile {
   protected override release(): void {
     if (this.closed) return;
     this.closed = true;
+    this.pending = null;
     edges.del(this.hostFd);
     hn().netClose(this.hostFd);
     this.state = SockState.Disconnected;
@@ -346,10 +378,11 @@ function parseHostCmsgs(b: Buffer): IpControl {
 
 /**
  * Whether [addr, addr+len) is all writable private memory (heap, stack, .data/.bss,
- * mmap'd buffers): a write there fails only by a concurrent munmap or a private file
- * mapping's page past the file's end, so the host recv may consume the bytes before they
- * are copied (netSockRecvToGuest's `checked`; in those two cases the call still says
- * EFAULT, but the chunk's bytes are gone where Linux would keep them).
+ * mmap'd buffers): a write there fails only on a private file mapping's page past the
+ * file's end (a guest munmap is served by this Sentry, never during the call), so the
+ * host recv may consume the bytes before they are copied (netSockRecvToGuest's
+ * `checked`); when a write fails the call still says EFAULT (or returns what it wrote),
+ * and the bytes it could not write come back as `pending`, read first from then on.
  */
 function writablePrivate(t: Task, addr: number, len: number): boolean {
   const end = addr + len;

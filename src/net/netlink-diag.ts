@@ -16,19 +16,28 @@ import { stackOf } from './netns';
 import { tcpRows, udpRows, type SockRow } from './sock-list';
 import { isV4, isAny } from './stack/addr';
 import { TcpState } from './stack/tcp/state';
+import { tcpInfo } from './tcp-info';
 import { liveUnix } from './unix-namespace';
 import type { UnixSocket } from './unix-socket';
 
 export const NETLINK_SOCK_DIAG = 4;
 const SOCK_DIAG_BY_FAMILY = 20;
 const INET_DIAG_SHUTDOWN = 8, INET_DIAG_SKV6ONLY = 11;
+// The extensions a request asks for in idiag_ext, bit (type - 1) each (ss -m, ss -i).
+const INET_DIAG_MEMINFO = 1, INET_DIAG_INFO = 2, INET_DIAG_CONG = 4, INET_DIAG_SKMEMINFO = 7;
+const want = (ext: number, type: number) => (ext & (1 << (type - 1))) !== 0;
+const u32s = (...v: number[]) => {
+  const b = Buffer.alloc(4 * v.length);
+  v.forEach((x, i) => b.writeUInt32LE(Math.max(0, Math.min(x, 0xffffffff)) >>> 0, 4 * i));
+  return b;
+};
 const UNIX_DIAG_NAME = 0, UNIX_DIAG_PEER = 2, UNIX_DIAG_RQLEN = 4, UNIX_DIAG_SHUTDOWN = 6;
 const UDIAG_SHOW_NAME = 1, UDIAG_SHOW_PEER = 4, UDIAG_SHOW_RQLEN = 0x10;
 
 const align4 = (n: number) => (n + 3) & ~3;
 
-/** struct inet_diag_msg and its attributes for one socket (inet_sk_diag_fill). */
-function inetMsg(r: SockRow): Buffer {
+/** struct inet_diag_msg and its attributes for one socket (inet_sk_diag_fill); ext: idiag_ext. */
+function inetMsg(r: SockRow, ext: number): Buffer {
   const m = Buffer.alloc(72);
   m[0] = r.family;
   m[1] = r.state;
@@ -51,6 +60,18 @@ function inetMsg(r: SockRow): Buffer {
   const parts = [m, attr(INET_DIAG_SHUTDOWN, Buffer.from([0]))];
   // An AF_INET6 listener or unconnected socket says whether it is v6-only (ss: "[::]" rather than "*").
   if (r.family === AF_INET6 && (listen || r.state === TcpState.CLOSED)) parts.push(attr(INET_DIAG_SKV6ONLY, Buffer.from([r.v6only ? 1 : 0])));
+  // Memory as the queues hold it: bytes received and unread, bytes queued to send (what is
+  // sent and unacknowledged stays in the send queue: sk_wmem_queued); nothing is held
+  // elsewhere (no forward allocation, no packets in a qdisc, no backlog, no drops).
+  const rmem = listen ? 0 : r.rxq, wq = listen ? 0 : r.txq;
+  if (want(ext, INET_DIAG_MEMINFO)) parts.push(attr(INET_DIAG_MEMINFO, u32s(rmem, wq, 0, 0)));
+  // struct sk_meminfo order: rmem_alloc, rcvbuf, wmem_alloc, sndbuf, fwd_alloc, wmem_queued, optmem, backlog, drops.
+  if (want(ext, INET_DIAG_SKMEMINFO)) parts.push(attr(INET_DIAG_SKMEMINFO, u32s(rmem, r.rcvbuf ?? 0, 0, r.sndbuf ?? 0, 0, wq, 0, 0, 0)));
+  if (r.ep !== undefined) {
+    if (want(ext, INET_DIAG_INFO)) parts.push(attr(INET_DIAG_INFO, tcpInfo(r.ep)));
+    // The stack's congestion control is NewReno: Linux's "reno".
+    if (want(ext, INET_DIAG_CONG)) parts.push(attr(INET_DIAG_CONG, Buffer.from('reno\0')));
+  }
   return Buffer.concat(parts);
 }
 
@@ -129,6 +150,7 @@ export class DiagSocket extends NetlinkSocket {
     if (family === AF_INET || family === AF_INET6) {
       if (msg.length < 16 + 56) return this.fail(-E.EINVAL, seq, msg);
       const proto = msg[17];
+      const ext = msg[18];
       const states = msg.readUInt32LE(20);
       if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) return this.fail(-E.ENOENT, seq, msg);
       const stack = stackOf(this.key);
@@ -137,7 +159,7 @@ export class DiagSocket extends NetlinkSocket {
       for (const r of rows) {
         if (r.family !== family || !(states & (1 << r.state))) continue;
         if (r.family === AF_INET && !isV4(r.local)) continue;
-        bodies.push(inetMsg(r));
+        bodies.push(inetMsg(r, ext));
       }
     } else if (family === AF_UNIX) {
       if (msg.length < 16 + 24) return this.fail(-E.EINVAL, seq, msg);

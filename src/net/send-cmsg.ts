@@ -4,7 +4,7 @@
  * Linux's ip_cmsg_send / ip6_datagram_send_ctl check them. Host-mode sockets
  * (`hostSendControl`): the guest's cmsgs are checked against an allow list and copied
  * into a control buffer of the Sentry's own, which
- * native/net_host.cc hands to sendmsg on the host socket. The host kernel then judges
+ * native/net_sock.cc hands to sendmsg on the host socket. The host kernel then judges
  * the values as Linux does (it is Linux). A type unknown at the socket's own level
  * (SOL_IP for AF_INET, SOL_IPV6 for AF_INET6) is EINVAL, as ip_cmsg_send /
  * ip6_datagram_send_ctl answer; other levels' unknown types are left out (Linux skips them).

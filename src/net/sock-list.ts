@@ -5,6 +5,7 @@
  */
 import type { Stack } from './stack/stack';
 import type { Addr } from './stack/addr';
+import type { TcpEndpoint } from './stack/tcp/endpoint';
 import { TcpState } from './stack/tcp/state';
 import { listInet } from './inet-socket';
 import { SockState } from './socket-file';
@@ -26,6 +27,11 @@ export interface SockRow {
   ino: number;
   /** IPV6_V6ONLY (an AF_INET6 socket). */
   v6only: boolean;
+  /** SO_RCVBUF / SO_SNDBUF (sock_diag's skmem); 0 when no socket holds the connection. */
+  rcvbuf?: number;
+  sndbuf?: number;
+  /** The stack's endpoint (struct tcp_info for sock_diag's INET_DIAG_INFO). */
+  ep?: TcpEndpoint;
 }
 
 const zero16 = () => Buffer.alloc(16);
@@ -38,6 +44,7 @@ export function tcpRows(stack: Stack | null): SockRow[] {
       state: s.state === SockState.Listening ? TcpState.LISTEN : s.state === SockState.Connected ? TcpState.ESTABLISHED : TcpState.CLOSED,
       txq: 0, rxq: s.state === SockState.Listening ? s.acceptQ.length : s.rq.bytes,
       backlog: s.state === SockState.Listening ? s.backlog : 0, uid: s.inode.uid, ino: s.inode.ino, v6only: s.v6only,
+      rcvbuf: s.rcvbuf, sndbuf: s.sndbuf,
     }));
   }
   const rows: SockRow[] = [];
@@ -46,19 +53,19 @@ export function tcpRows(stack: Stack | null): SockRow[] {
     for (const ep of list) {
       seen.add(ep);
       const listen = ep.state === TcpState.LISTEN;
-      rows.push({ family: ep.family, local: ep.addr, lport: ep.port, remote: ep.remote, rport: listen ? 0 : ep.rport, state: ep.state, txq: ep.sendQ.bytes, rxq: listen ? ep.acceptQ.length : ep.recvQ.bytes, backlog: listen ? ep.backlog : 0, uid: ep.uid, ino: ep.ino, v6only: ep.v6only });
+      rows.push({ family: ep.family, local: ep.addr, lport: ep.port, remote: ep.remote, rport: listen ? 0 : ep.rport, state: ep.state, txq: ep.sendQ.bytes, rxq: listen ? ep.acceptQ.length : ep.recvQ.bytes, backlog: listen ? ep.backlog : 0, uid: ep.uid, ino: ep.ino, v6only: ep.v6only, ep, rcvbuf: ep.owner?.rcvbuf ?? 0, sndbuf: ep.owner?.sndbuf ?? 0 });
     }
   }
   for (const ep of stack.tcp.allConns()) {
     if (seen.has(ep)) continue;
-    rows.push({ family: ep.family, local: ep.addr, lport: ep.port, remote: ep.remote, rport: ep.rport, state: ep.state, txq: ep.sendQ.bytes, rxq: ep.recvQ.bytes, backlog: 0, uid: ep.uid, ino: ep.ino, v6only: ep.v6only });
+    rows.push({ family: ep.family, local: ep.addr, lport: ep.port, remote: ep.remote, rport: ep.rport, state: ep.state, txq: ep.sendQ.bytes, rxq: ep.recvQ.bytes, backlog: 0, uid: ep.uid, ino: ep.ino, v6only: ep.v6only, ep, rcvbuf: ep.owner?.rcvbuf ?? 0, sndbuf: ep.owner?.sndbuf ?? 0 });
   }
   return rows;
 }
 
 export function udpRows(stack: Stack | null): SockRow[] {
   if (stack === null) {
-    return listInet(false).map((s) => ({ family: s.domain, local: s.local!.ip, lport: s.local!.port, remote: s.remote?.ip ?? zero16(), rport: s.remote?.port ?? 0, state: s.remote ? TcpState.ESTABLISHED : TcpState.CLOSED, txq: 0, rxq: s.rq.bytes, backlog: 0, uid: s.inode.uid, ino: s.inode.ino, v6only: s.v6only }));
+    return listInet(false).map((s) => ({ family: s.domain, local: s.local!.ip, lport: s.local!.port, remote: s.remote?.ip ?? zero16(), rport: s.remote?.port ?? 0, state: s.remote ? TcpState.ESTABLISHED : TcpState.CLOSED, txq: 0, rxq: s.rq.bytes, backlog: 0, uid: s.inode.uid, ino: s.inode.ino, v6only: s.v6only, rcvbuf: s.rcvbuf, sndbuf: s.sndbuf }));
   }
   const rows: SockRow[] = [];
   for (const list of stack.udp.ports.byPort.values()) {

@@ -67,6 +67,7 @@ export class StackSocket extends SocketFile {
       this.ep.onUrgent = () => sendSigurg(this);
       this.ep.ino = inode.ino;
       this.ep.uid = inode.uid;
+      this.ep.owner = this;
     }
   }
 
@@ -295,6 +296,7 @@ export class StackSocket extends SocketFile {
     ep.onUrgent = () => sendSigurg(this);
     ep.ino = this.inode.ino;
     ep.uid = this.inode.uid;
+    ep.owner = this;
     this.ep = ep;
     return ep;
   }

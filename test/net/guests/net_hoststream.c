@@ -5,14 +5,17 @@
  * --network=host these go straight between the host socket and guest memory. The writer
  * is a child; the parent prints every line (after the child is gone: one order).
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -85,6 +88,28 @@ int main(void) {
   SHOW("write from NULL", write(c, no_buf, 8));
   SHOW("send from an unmapped page", send(c, page + 4096, 8, 0));
   SHOW("zero-length write", write(c, got, 0));
+
+  /* A private file mapping's page past the file's end (truncated after mmap, never
+   * touched): writable as far as the mapping goes, yet a copy there faults. EFAULT, and
+   * no byte is lost: peek, FIONREAD, poll and read still see all of them. */
+  if (write(c, "ijklmnop", 8) != 8) return perror("write"), 1;
+  int mf = memfd_create("past-eof", 0);
+  char *fm = ftruncate(mf, 8192) == 0 ? mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE, mf, 0) : MAP_FAILED;
+  if (fm == MAP_FAILED || (fm[0] = 1, ftruncate(mf, 4096))) return perror("memfd"), 1;
+  SHOW("recv into a page past EOF", recv(s, fm + 4096, 8, 0));
+  SHOW("read into a page past EOF", read(s, fm + 4096, 8));
+  memset(got, 0, sizeof got);
+  r = recv(s, got, 3, MSG_PEEK);
+  printf("peek %zd '%.*s'\n", r, r > 0 ? (int)r : 0, got);
+  int inq = -1;
+  ioctl(s, FIONREAD, &inq);
+  struct pollfd pf = {.fd = s, .events = POLLIN};
+  int ready = poll(&pf, 1, 0);
+  printf("FIONREAD %d, poll %d revents %#x\n", inq, ready, pf.revents);
+  r = read(s, got, sizeof got);
+  printf("then read %zd '%.*s'\n", r, r > 0 ? (int)r : 0, got);
+  munmap(fm, 8192);
+  close(mf);
 
   /* A stream of 4 MiB in pieces of many sizes, read with many sizes. */
   pid_t kid = fork();

@@ -49,8 +49,9 @@ static void settle(int sender, int receiver) {
     usleep(10000);
   }
 }
-static void run(const char *args) {
-  printf("== ss %s\n", args);
+/* "==": compared with Linux line for line; "=~": values the host decides (rtt, memory), checked by pattern. */
+static void run_as(const char *mark, const char *args) {
+  printf("%s ss %s\n", mark, args);
   fflush(stdout);
   pid_t p = fork();
   if (p == 0) {
@@ -63,6 +64,7 @@ static void run(const char *args) {
   waitpid(p, &st, 0);
   printf("-- exit %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
+static void run(const char *args) { run_as("==", args); }
 
 int main(void) {
   /* fds as numbered inside (ss -p shows them): none inherited beyond stdio. */
@@ -132,6 +134,15 @@ int main(void) {
   run("-xlnp");
   run("-4tan");
   run("-6tan");
+  /* ss -m / -i: s1's memory (skmem: its buffer sizes as SO_RCVBUF/SO_SNDBUF say) and tcp_info. */
+  int rb = 100000, sb = 50000;
+  socklen_t ol = sizeof rb;
+  setsockopt(s1, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
+  setsockopt(s1, SOL_SOCKET, SO_SNDBUF, &sb, sizeof sb);
+  getsockopt(s1, SOL_SOCKET, SO_RCVBUF, &rb, &ol);
+  getsockopt(s1, SOL_SOCKET, SO_SNDBUF, &sb, &ol);
+  printf("=~ s1 rcvbuf %d sndbuf %d\n", rb, sb);
+  run_as("=~", "-tnmi state established '( sport = :47301 and dport = :47311 )'");
   unlink(ua.sun_path);
   (void)c2; (void)c3; (void)s3; (void)u1; (void)u2; (void)u3; (void)u4; (void)lis6o;
   printf("done\n");

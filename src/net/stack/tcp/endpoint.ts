@@ -173,6 +173,8 @@ export class TcpEndpoint implements Binding {
   /** The owning socket's inode number and uid (/proc/net/tcp). */
   ino = 0;
   uid = 0;
+  /** The socket's buffer sizes (SO_RCVBUF/SO_SNDBUF), for sock_diag's skmem; null: no socket yet. */
+  owner: { readonly rcvbuf: number; readonly sndbuf: number } | null = null;
   /** Readiness changed: the socket's wait queue. */
   notify: (events: number) => void = () => {};
   /** A new urgent mark (tcp_check_urg): the socket's SIGURG to its owner. */
