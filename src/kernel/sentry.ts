@@ -283,7 +283,11 @@ export class Sentry {
       if (d !== 0) return this.complete(t, d);
     }
     const m = this.kernel.memAcct; // --memory: a sample every Nth syscall (src/kernel/memory-account.ts)
-    if (m !== null && --m.countdown <= 0) m.everyNth();
+    if (m !== null) {
+      if (--m.countdown <= 0) m.everyNth();
+      // Charged over a group's memory.high since: the penalty sleep comes first (memory-pressure.ts).
+      if (m.overHighPages.size > 0) m.payOverHigh(t);
+    }
     this.invoke(t);
   }
 
