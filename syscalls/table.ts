@@ -299,7 +299,7 @@ const lines: Record<number, Line> = {
   241: ok('mq_unlink', mq.mq_unlink),
   242: ok('mq_timedsend', mq.mq_timedsend),
   243: ok('mq_timedreceive', mq.mq_timedreceive),
-  244: partial('mq_notify', mq.mq_notify, 'the owner\'s registration ends on close(2) and close_range, not on dup2 over its fd or at its exit'),
+  244: ok('mq_notify', mq.mq_notify),
   245: ok('mq_getsetattr', mq.mq_getsetattr),
   246: none('kexec_load'),
   247: partial('waitid', proc.waitid, 'rusage as wait4\'s'),

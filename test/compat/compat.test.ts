@@ -147,6 +147,7 @@ describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))
   for (const l of LINKAGES) {
     it(`cp_mqueue (${l}) matches Linux in fresh IPC and mount namespaces`, () => sameAsNativeIn(['unshare', '-im'], 'cp_mqueue', l), 40_000);
     it(`cp_mq_thread (${l}): SIGEV_THREAD through glibc's netlink helper, as Linux`, () => sameAsNativeIn(['unshare', '-im'], 'cp_mq_thread', l), 40_000);
+    it(`cp_mq_owner (${l}): mq_notify's registration ends when its process closes any fd of the queue (dup2, exec, exit) as Linux`, () => sameAsNativeIn(['unshare', '-im'], 'cp_mq_owner', l), 40_000);
   }
   it('/dev/mqueue is the sandbox\'s mqueue filesystem', async () => {
     const r = await runSandbox(['/bin/sh', '-c', 'stat -c %A /dev/mqueue; grep " /dev/mqueue " /proc/mounts']);
