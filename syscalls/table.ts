@@ -218,7 +218,7 @@ const lines: Record<number, Line> = {
   160: ok('setrlimit', misc.setrlimit),
   161: ok('chroot', dirs.chroot),
   162: ok('sync', sync.sync),
-  163: partial('acct', rebootsys.acct, 'struct acct_v3 records per pid namespace; the ASU flag and ac_tty are not kept, no free-space suspension'),
+  163: partial('acct', rebootsys.acct, 'struct acct_v3 records per pid namespace; no free-space suspension (acct stops when the disk is nearly full)'),
   164: partial('settimeofday', time.settimeofday, 'the clock cannot be set (EPERM); a timezone-only call is accepted and ignored'),
   165: partial('mount', mount.mount, 'tmpfs/proc/sysfs/devtmpfs/devpts/mqueue instances (others as empty tmpfs), binds of sandbox paths (MS_REC with submounts), MS_MOVE, remounts with per-mount flags; propagation (shared/slave/private/unbindable peer groups, mounts and umounts propagated; new propagated mounts go on top, not tucked under); tmpfs options (size=, nr_inodes=, mode=, uid=, gid=; remount changes limits); other filesystems\' data options ignored'),
   166: partial('umount2', mount.umount2, 'a mount with mounts on it is EBUSY unless MNT_DETACH; one with open files is detached lazily'),

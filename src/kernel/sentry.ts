@@ -5,6 +5,7 @@
  * next stop), and the loop never yields to libuv while guests run.
  */
 import type { Platform } from '../platform/platform';
+import { capUse } from '../auth/capabilities';
 import { EventKind, Reg } from '../platform/event-buffer';
 import { native } from '../platform/native';
 import { KICK_SIGNAL } from '../platform/platform';
@@ -300,7 +301,9 @@ export class Sentry {
       r = t.syscallOverride();
     } else if (e && e.fn) {
       try {
+        capUse.used = false;
         r = e.fn(t, a[0], a[1], a[2], a[3], a[4], a[5]);
+        if (capUse.used) t.tg.superPriv = true;
       } catch (err) {
         // A handler bug must not take the sandbox down: log it, fail the call.
         this.kernel.log(`BUG: ${e.name} threw: ${(err as Error)?.stack ?? err}`);

@@ -117,7 +117,7 @@ describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))
 describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))('acct(2): process accounting records', () => {
   for (const l of LINKAGES) {
     // Natively in a new pid namespace, whose accounting file is its own.
-    it(`cp_acct (${l}): struct acct_v3 per ended process (AFORK, AXSIG, status, ids, comm), off, switched file`,
+    it(`cp_acct (${l}): struct acct_v3 per ended process (AFORK, ASU, AXSIG, tty, status, ids, comm), off, switched file`,
       () => sameAsNativeIn(['unshare', '-pf'], 'cp_acct', l), 40_000);
   }
 });

@@ -10,6 +10,7 @@ import type { ThreadGroup } from '../../../src/kernel/thread-group';
 import { limitsOf, RLIM_INFINITY } from '../../../src/kernel/limits';
 import { devMajor, devMinor } from '../../../src/abi/fs';
 import { processUsage, hostStatus, zeroUsage } from '../../../src/kernel/time/cputime';
+import { cttyDevNum, cttyOf } from '../../../src/kernel/tty';
 import { groupPidNs, pidIn, type PidNamespace } from '../../../src/kernel/namespaces/pid-ns';
 
 function stateLetter(t: Task | undefined): string {
@@ -49,6 +50,12 @@ export const ticks = (ns: number) => Math.floor(ns / 1e7);
 
 const samePid = (n: number) => n;
 
+/** tpgid: the foreground process group of its controlling terminal (-1 without one). */
+function tpgid(tg: ThreadGroup, v: (n: number) => number): number {
+  const c = cttyOf(tg);
+  return c === null || c.fgPgid === 0 ? -1 : v(c.fgPgid);
+}
+
 export function statLine(t: Task | undefined, tg: ThreadGroup, state?: string, v = samePid): string {
   const comm = (t && t.comm) || baseName(tg.exePath);
   const startTicks = Math.floor(tg.startTimeNs / 1e7);
@@ -56,7 +63,7 @@ export function statLine(t: Task | undefined, tg: ThreadGroup, state?: string, v
   const c = tg.childrenUsage ?? zeroUsage();
   const rssPages = t && t.hostTid > 0 ? Math.floor((hostStatus(t).rssKb ?? 0) / 4) : 0;
   const f = [
-    v(t ? t.tid : tg.pid), `(${comm})`, state ?? stateLetter(t), v(tg.ppid), v(tg.pgid), v(tg.sid), 0, -1, 4194304,
+    v(t ? t.tid : tg.pid), `(${comm})`, state ?? stateLetter(t), v(tg.ppid), v(tg.pgid), v(tg.sid), cttyDevNum(tg), tpgid(tg, v), 4194304,
     u.minflt, c.minflt, u.majflt, c.majflt, ticks(u.userNs), ticks(u.sysNs), ticks(c.userNs), ticks(c.sysNs),
     20, 0, tg.tasks.size, 0, startTicks, t ? vmBytes(t) : 0, rssPages, RLIM_INFINITY.toString(),
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, tg.exitSignal, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
