@@ -23,10 +23,7 @@ static void said(const char *what, int r) { printf("%s: %s\n", what, r == 0 ? "o
 static long long field(const char *group, const char *file, const char *key) {
   char path[128], b[512] = "";
   snprintf(path, sizeof path, CG "/%s/%s", group, file);
-  int fd = open(path, O_RDONLY);
-  ssize_t n = fd < 0 ? -1 : read(fd, b, sizeof b - 1);
-  if (fd >= 0) close(fd);
-  if (n < 0) return -1;
+  if (read_text(path, b, sizeof b) < 0) return -1;
   if (key == NULL) return atoll(b);
   size_t k = strlen(key);
   for (char *l = strtok(b, "\n"); l; l = strtok(NULL, "\n"))
@@ -44,9 +41,7 @@ static void events(const char *group) {
 static void pressure(const char *group) {
   char path[128], b[512] = "";
   snprintf(path, sizeof path, CG "/%s/memory.pressure", group);
-  int fd = open(path, O_RDONLY);
-  ssize_t n = fd < 0 ? -1 : read(fd, b, sizeof b - 1);
-  if (fd >= 0) close(fd);
+  ssize_t n = read_text(path, b, sizeof b);
   char *some = strstr(b, "some avg10="), *full = strstr(b, "\nfull avg10=");
   char *ts = some ? strstr(some, "total=") : NULL;
   if (n <= 0 || !some || !full || !ts) { printf("%s/memory.pressure: unreadable (%s)\n", group, n < 0 ? strerror(errno) : b); return; }

@@ -3,6 +3,7 @@
  * fd of the queue (close, dup2 over it, exec's close-on-exec, its exit), whichever open
  * description it registered through; another process closing its copy does not. */
 #include "common.h"
+#include "read_text.h"
 #include <fcntl.h>
 #include <mqueue.h>
 #include <signal.h>
@@ -13,12 +14,8 @@ static mqd_t q;
 
 /* The registration as the queue's status line tells it: "none", "me" or "other". */
 static void owner(const char *label) {
-  char buf[256] = "";
-  int fd = open("mq/q", O_RDONLY);
-  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-  if (fd >= 0) close(fd);
-  if (n < 0) { printf("%s: %s\n", label, ename(errno)); return; }
-  buf[n] = 0;
+  char buf[256];
+  if (read_text("mq/q", buf, sizeof buf) < 0) { printf("%s: %s\n", label, ename(errno)); return; }
   char *p = strstr(buf, "NOTIFY_PID:");
   int pid = p ? atoi(p + 11) : -1;
   printf("%s: registration %s\n", label, pid == 0 ? "none" : pid == getpid() ? "me" : pid < 0 ? "?" : "other");

@@ -1,6 +1,7 @@
 /* POSIX message queues and the mqueue filesystem, against Linux (natively run in fresh
  * IPC and mount namespaces; the guest mounts an mqueue instance in its scratch dir). */
 #include "common.h"
+#include "read_text.h"
 #include "wait_sleeping.h"
 #include <dirent.h>
 #include <fcntl.h>
@@ -22,12 +23,8 @@ static void wait_child(const char *label, pid_t p) {
 
 /* The status line, with NOTIFY_PID shown as "me"/"0"/"other". */
 static void status(const char *label, const char *file) {
-  char buf[256] = "";
-  int fd = open(file, O_RDONLY);
-  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-  if (fd >= 0) close(fd);
-  if (n < 0) { printf("%s: %s\n", label, ename(errno)); return; }
-  buf[n] = 0;
+  char buf[256];
+  if (read_text(file, buf, sizeof buf) < 0) { printf("%s: %s\n", label, ename(errno)); return; }
   char *p = strstr(buf, "NOTIFY_PID:");
   int pid = p ? atoi(p + 11) : -1;
   if (p) *p = 0;
