@@ -8,6 +8,7 @@ import { limitsOf, RLIMIT_NOFILE } from '../src/kernel/limits';
 import { O_CLOEXEC, O_NONBLOCK, SETFL_MASK, SEEK_SET, SEEK_CUR, SEEK_END } from '../src/abi/fs';
 import { EFAULT, fileOf, install } from './fs-common';
 import * as fasync from '../src/kernel/fasync';
+import { processClosing } from '../src/kernel/fd-close';
 
 export function dup(t: Task, fd: number): number {
   const f = fileOf(t, fd);
@@ -29,7 +30,7 @@ export function dup3(t: Task, oldfd: number, newfd: number, flags: number): numb
   if (!f) return -E.EBADF;
   if ((newfd | 0) < 0 || (newfd | 0) >= limitsOf(t.tg).soft(RLIMIT_NOFILE)) return -E.EBADF;
   const old = t.fdTable.get(newfd | 0);
-  if (old) locks.releaseProcessLocks(old, t.tg);
+  if (old) processClosing(old, t.tg);
   t.fdTable.limit = Math.min(limitsOf(t.tg).soft(RLIMIT_NOFILE), 1 << 20);
   return t.fdTable.installAt(newfd | 0, f.incRef(), (flags & O_CLOEXEC) !== 0);
 }

@@ -11,7 +11,7 @@ import type { Task } from '../src/kernel/task';
 import { O_ACCMODE, O_CREAT, O_EXCL, O_NONBLOCK, O_RDONLY, O_WRONLY, O_RDWR } from '../src/abi/fs';
 import { capable, CAP_SYS_RESOURCE } from '../src/auth/capabilities';
 import { mayAccess, mayDeleteSticky, MAY_READ, MAY_WRITE } from '../fs/vfs/perm';
-import { DFLT_MSGMAX, DFLT_MSGSIZEMAX, MQ_RECEIVER, MQ_SENDER, MqFile, mqueueFsFor, type MqQueue } from '../fs/fsimpl/mqueue/mqueue';
+import { DFLT_MSGMAX, DFLT_MSGSIZEMAX, MQ_RECEIVER, MQ_SENDER, MqFile, mqueueFsFor, removeNotification, type MqQueue } from '../fs/fsimpl/mqueue/mqueue';
 import { realtimeToMono } from '../src/kernel/time/clocks';
 import { sendToGroup } from '../src/kernel/signal-delivery';
 import { installFd } from './fd-install';
@@ -39,7 +39,7 @@ function readName(t: Task, addr: number): string | number {
 }
 
 /** The cookie of a SIGEV_THREAD registration and the flag in its last byte (ipc/mqueue.c). */
-const NOTIFY_COOKIE_LEN = 32, NOTIFY_WOKENUP = 1, NOTIFY_REMOVED = 2;
+const NOTIFY_COOKIE_LEN = 32, NOTIFY_WOKENUP = 1;
 
 export function mq_open(t: Task, nameAddr: number, oflag: number, mode: number, attrAddr: number): number {
   oflag |= 0;
@@ -195,18 +195,6 @@ export function mq_notify(t: Task, fd: number, sevAddr: number): number {
   if (q.notification) return -E.EBUSY; // the owner too: it removes its registration first
   q.notification = { owner: { pid: t.tg.pid }, notify: sev.notify, signo: sev.notify === SIGEV_SIGNAL ? sev.signo : 0, value: sev.value, cookie };
   return 0;
-}
-
-/** mqueue_flush_file: the owner closing any fd of the queue ends its registration. */
-export function mqFlush(t: Task, f: unknown): void {
-  if (f instanceof MqFile && f.inode.notification?.owner.pid === t.tg.pid) removeNotification(f.inode);
-}
-
-/** A registration goes: a SIGEV_THREAD one tells its socket (NOTIFY_REMOVED), so glibc frees its state. */
-function removeNotification(q: MqQueue): void {
-  const n = q.notification;
-  q.notification = null;
-  n?.cookie?.(NOTIFY_REMOVED);
 }
 
 export function mq_getsetattr(t: Task, fd: number, newAddr: number, oldAddr: number): number {

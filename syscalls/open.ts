@@ -2,7 +2,6 @@
 import * as E from '../src/abi/errno';
 import type { Task } from '../src/kernel/task';
 import { PipeEnd } from '../fs/fsimpl/pipefs/pipe';
-import * as locks from '../fs/vfs/locks';
 import * as jobs from '../src/kernel/tty';
 import {
   AT_FDCWD, O_CLOEXEC, O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC, O_NONBLOCK, O_LARGEFILE, O_WRONLY, O_TMPFILE,
@@ -10,7 +9,7 @@ import {
   RESOLVE_CACHED,
 } from '../src/abi/fs';
 import { EFAULT, install, waitFor } from './fs-common';
-import { mqFlush } from './mqueue';
+import { processClosing } from '../src/kernel/fd-close';
 
 const OPEN_KEEP = ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
 
@@ -97,8 +96,7 @@ export function openat2(t: Task, dirfd: number, path: number, howAddr: number, s
 export function close(t: Task, fd: number): number {
   const f = t.fdTable.take(fd | 0);
   if (!f) return -E.EBADF;
-  locks.releaseProcessLocks(f, t.tg);
-  mqFlush(t, f);
+  processClosing(f, t.tg);
   f.decRef();
   return 0;
 }

@@ -17,14 +17,16 @@ export function permitted(mode: number, uid: number, gid: number, creds: Credent
   // In a child user namespace a capability overrides only for a file whose ids it maps.
   const cap = creds.userns !== null ? (c: Credentials, k: number) => !realIds && capableWrt(c, k, uid, gid) : realIds ? capableReal : capable;
   const isDir = (mode & S_IFMT) === S_IFDIR;
-  // CAP_DAC_OVERRIDE: anything but executing a file no x bit allows; CAP_DAC_READ_SEARCH: reads and searches.
-  if (cap(creds, CAP_DAC_OVERRIDE) && ((mask & MAY_EXEC) === 0 || isDir || (mode & 0o111) !== 0)) return true;
-  if ((mask & MAY_WRITE) === 0 && (!(mask & MAY_EXEC) || isDir) && cap(creds, CAP_DAC_READ_SEARCH)) return true;
+  // The mode bits first, the capabilities only if they refuse (generic_permission's order:
+  // a capability that was not needed is not "used", acct's ASU).
   let bits: number;
   if (fsuid === uid) bits = (mode >> 6) & 7;
   else if ((realIds ? creds.gid : creds.fsgid) === gid || creds.groups.includes(gid)) bits = (mode >> 3) & 7;
   else bits = mode & 7;
-  return (bits & mask) === mask;
+  if ((bits & mask) === mask) return true;
+  // CAP_DAC_OVERRIDE: anything but executing a file no x bit allows; CAP_DAC_READ_SEARCH: reads and searches.
+  if (cap(creds, CAP_DAC_OVERRIDE) && ((mask & MAY_EXEC) === 0 || isDir || (mode & 0o111) !== 0)) return true;
+  return (mask & MAY_WRITE) === 0 && (!(mask & MAY_EXEC) || isDir) && cap(creds, CAP_DAC_READ_SEARCH);
 }
 
 export function mayAccess(inode: Inode, creds: Credentials, mask: number): boolean {
@@ -33,7 +35,6 @@ export function mayAccess(inode: Inode, creds: Credentials, mask: number): boole
 
 /** Search permission on a directory; the hot check of every path walk step. */
 export function mayExec(dir: Inode, creds: Credentials): boolean {
-  if (capable(creds, CAP_DAC_OVERRIDE) || capable(creds, CAP_DAC_READ_SEARCH)) return true;
   return permitted(dir.mode, dir.uid, dir.gid, creds, MAY_EXEC) || dir.grantsAccess();
 }
 

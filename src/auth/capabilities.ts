@@ -76,14 +76,26 @@ export function capable(c: Credentials, cap: number): boolean {
   if (c.userns !== null) return false;
   const s = sets.get(c);
   // Derived sets: every capability effective for euid 0, none otherwise (no allocation: a hot check).
-  return s ? (s.effective & BIT[cap]) !== 0n : c.euid === 0;
+  const yes = s ? (s.effective & BIT[cap]) !== 0n : c.euid === 0;
+  if (yes) capUse.used = true;
+  return yes;
 }
+
+/**
+ * Set when a capability check succeeds (Linux's PF_SUPERPRIV, which acct(2) reports as
+ * ASU): the Sentry clears it before each syscall handler and marks the caller's process
+ * if the handler used one. Checks must come after the ordinary ones, as Linux's do, or
+ * every root process would count as having used privilege.
+ */
+export const capUse = { used: false };
 
 /** The capability in user namespace ns (ns_capable; null: the initial one). */
 export function nsCapable(c: Credentials, ns: UserNamespace | null, cap: number): boolean {
   if (c.userns === null && ns === null) return capable(c, cap);
   const s = sets.get(c);
-  return nsCapableWith(c, ns, s ? (s.effective & BIT[cap]) !== 0n : c.euid === 0);
+  const yes = nsCapableWith(c, ns, s ? (s.effective & BIT[cap]) !== 0n : c.euid === 0);
+  if (yes) capUse.used = true;
+  return yes;
 }
 
 /** The capability in the caller's own user namespace (ns_capable(current_user_ns(), cap)). */

@@ -6,8 +6,9 @@
  * pid namespace the file was named in, start time, elapsed time (a float of 1/100 s),
  * user and system time and page faults (comp_t), virtual size in KiB, the command name.
  * Accounting is per pid namespace; a process is also recorded in each ancestor's file.
- * Not kept: ASU (the Sentry does not mark a process that used a capability), ac_tty (0),
- * ac_io/ac_rw (0, as Linux), the free-space suspension.
+ * ASU when one of its syscalls passed a capability check (ThreadGroup.superPriv), ac_tty
+ * the controlling terminal's device number. Not kept: ac_io/ac_rw (0, as Linux), the
+ * free-space suspension.
  */
 import type { Kernel } from './kernel';
 import type { Task } from './task';
@@ -17,8 +18,9 @@ import type { UserNamespace } from '../auth/userns';
 import { seenGid, seenUid } from '../auth/userns';
 import { groupPidNs, pidIn, type PidNamespace } from './namespaces/pid-ns';
 import { processCpu } from './time/cputime';
+import { cttyDevNum } from './tty';
 
-const AFORK = 0x01, ACORE = 0x08, AXSIG = 0x10;
+const AFORK = 0x01, ASU = 0x02, ACORE = 0x08, AXSIG = 0x10;
 const ACCT_VERSION = 3;
 const AHZ_NS = 10_000_000;
 
@@ -80,13 +82,14 @@ function record(k: Kernel, a: Accounting, tg: ThreadGroup, status: number, last:
   if (!tg.didExec && tg.parent !== null) flag |= AFORK;
   if (status & 0x7f) flag |= AXSIG;
   if (status & 0x80) flag |= ACORE;
+  if (tg.superPriv) flag |= ASU;
   const cpu = processCpu(tg);
   const creds = last?.creds;
   const vms = (last?.mm as { vmas?: Array<{ start: number; end: number }> } | undefined)?.vmas ?? [];
   const vsize = vms.reduce((s, v) => s + (v.end - v.start), 0);
   b.writeUInt8(flag, 0);
   b.writeUInt8(ACCT_VERSION, 1);
-  b.writeUInt16LE(0, 2);
+  b.writeUInt16LE(cttyDevNum(tg), 2);
   b.writeUInt32LE(status >>> 0, 4);
   b.writeUInt32LE(creds ? seenUid(a.userns, creds.uid) >>> 0 : 0, 8);
   b.writeUInt32LE(creds ? seenGid(a.userns, creds.gid) >>> 0 : 0, 12);

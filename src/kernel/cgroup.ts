@@ -5,7 +5,8 @@
  * own limit is --pids-limit, Kernel.pidsLimit). memory.max of a group is enforced by the
  * memory account (memory-account.ts: the group's largest address space is OOM-killed, as
  * the memory controller's OOM killer does, and memory.events counts it); memory.high is
- * counted (memory.events' high) but not throttled. The other
+ * counted (memory.events' high) and throttles the tasks that charge over it
+ * (memory-pressure.ts, shown in memory.pressure). The other
  * controllers' settings are kept per group, not enforced below the root.
  */
 import type { Kernel } from './kernel';
@@ -32,6 +33,8 @@ export class Cgroup {
   readonly memEvents = { high: 0, max: 0, oom: 0, oomKill: 0 };
   /** Usage at the last sample that found it over memory.high (growth above it is a new "high" event). */
   highSeen = 0;
+  /** Its memory usage at the memory account's last sample (bytes; 0 if it has no memory limit). */
+  memUsed = 0;
   /** io.max, per device "MAJ:MIN". */
   ioMax?: Map<string, string>;
   constructor(

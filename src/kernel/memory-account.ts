@@ -35,6 +35,8 @@ import { sendToGroup } from './signal-delivery';
 import { cgroupOf, memoryLimitedGroups, type Cgroup } from './cgroup';
 import { tmpfsBudget } from '../../fs/vfs/space-budget';
 import { virtualClock } from '../determinism/virtual-clock';
+import { throttleOverHigh } from './memory-pressure';
+import type { Task } from './task';
 
 const PAGE = 4096;
 const PERIOD_NS = 10e6;
@@ -79,6 +81,15 @@ export class MemoryAccount {
   /** Each address space's [resident, shared] bytes at the last sample, kept while some group has a memory.max. */
   private readonly perMm = new Map<AddressSpace, [number, number]>();
   private groups: Cgroup[] = [];
+  /**
+   * Pages each address space grew by while a group of its was over memory.high, not yet
+   * paid for: its next syscall sleeps the penalty first (memory-pressure.ts).
+   */
+  readonly overHighPages = new Map<AddressSpace, number>();
+  /** Address spaces of groups over memory.high at this sample, with how far over (bytes). */
+  private readonly overHighNow = new Map<AddressSpace, number>();
+  /** Each address space's resident bytes at the previous sample (its growth since). */
+  private prevResident = new Map<AddressSpace, number>();
   private readonly tick = new Tick(this);
 
   constructor(readonly limit: number, private readonly k: Kernel) {}
@@ -194,6 +205,7 @@ export class MemoryAccount {
     if (all > this.peak) this.peak = all;
     if (check && all > this.limit && r.largest !== null) this.over(all, r.largest);
     if (check) for (const g of this.groups) this.checkGroup(g);
+    if (check) this.chargeOverHigh();
     return all;
   }
 
@@ -223,7 +235,10 @@ export class MemoryAccount {
       }
     }
     const used = priv + shared;
+    g.memUsed = used;
     this.overHigh(g, used);
+    const over = used - (g.limits.get('memory.high') ?? Infinity);
+    if (over > 0) for (const mm of seen) this.overHighNow.set(mm, Math.max(over, this.overHighNow.get(mm) ?? 0));
     if (largest === null || used <= max) return;
     for (let c: Cgroup | null = g; c !== null; c = c.parent) {
       c.memEvents.max++;
@@ -235,7 +250,8 @@ export class MemoryAccount {
 
   /**
    * memory.high: Linux counts a "high" event at each charge that finds the group above it
-   * and reclaims (nothing reclaimable without swap: usage stays over, nobody is killed). A
+   * and reclaims (nothing reclaimable without swap: usage stays over, nobody is killed; the
+   * charging task is throttled instead, see chargeOverHigh). A
    * sample stands for the charges since the last one: it counts when usage grew while
    * over, in the group and each group above it (memory.events is hierarchical).
    */
@@ -248,6 +264,29 @@ export class MemoryAccount {
     if (used <= g.highSeen) return;
     g.highSeen = used;
     for (let c: Cgroup | null = g; c !== null; c = c.parent) c.memEvents.high++;
+  }
+
+  /**
+   * What each address space of a group over memory.high grew by since the last sample
+   * (at most what the group is over by) is charged to it, in pages: the charges Linux
+   * would have made over the limit, for its next syscall to pay (mem_cgroup_handle_over_high).
+   */
+  private chargeOverHigh(): void {
+    for (const [mm, over] of this.overHighNow) {
+      const now = this.perMm.get(mm)?.[0] ?? 0;
+      const grown = Math.min(now - (this.prevResident.get(mm) ?? 0), over);
+      if (grown >= PAGE) this.overHighPages.set(mm, (this.overHighPages.get(mm) ?? 0) + Math.floor(grown / PAGE));
+    }
+    this.overHighNow.clear();
+    this.prevResident = new Map([...this.perMm].map(([mm, r]) => [mm, r[0]]));
+  }
+
+  /** At t's syscall entry, while some address space owes a memory.high penalty: t pays its own. */
+  payOverHigh(t: Task): void {
+    const pages = this.overHighPages.get(t.mm);
+    if (pages === undefined) return;
+    this.overHighPages.delete(t.mm);
+    throttleOverHigh(this.k, t, pages);
   }
 
   /** mmap/brk/mremap gave the guest `bytes` more address space it may touch. */
@@ -273,6 +312,8 @@ export class MemoryAccount {
       closeQuietly(s.fd);
       this.fds.delete(mm);
     }
+    this.overHighPages.delete(mm);
+    this.prevResident.delete(mm);
   }
 
   /** The address spaces' bytes now (the tmpfs budget's other user of the same limit). */

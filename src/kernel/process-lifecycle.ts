@@ -39,6 +39,7 @@ import { cloneNsApply, cloneNsCheck } from './namespaces/create';
 import { forgetPid, initExited, nsReaper, viewPid } from './namespaces/pid-view';
 import type { Dentry } from '../../fs/vfs/dentry';
 import { cgroupPidsFull, inheritCgroup } from './cgroup';
+import { closingAll, closingOnExec } from './fd-close';
 import { releaseDeadMountNs } from './namespaces/mnt-release';
 
 export const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800,
@@ -73,6 +74,7 @@ export function adoptFdTable(f: FdTable): FdTable {
 function dropFdTable(f: FdTable, tg?: ThreadGroup): void {
   const n = (fdTableUsers.get(f) ?? 1) - 1;
   fdTableUsers.set(f, n);
+  if (n <= 0 && tg !== undefined) closingAll(f, tg);
   if (n <= 0) f.closeAll(tg);
 }
 
@@ -159,6 +161,7 @@ export function execInto(s: Sentry, t: Task, req: ExecRequest, first = false, ho
       dropFdTable(t.fdTable);
       t.fdTable = useFdTable(t.fdTable.fork());
     }
+    closingOnExec(t.fdTable, tg);
     t.fdTable.closeOnExec();
     tg.handlers = tg.handlers.resetForExec();
     timersOnExec(tg);

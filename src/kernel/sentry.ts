@@ -5,6 +5,7 @@
  * next stop), and the loop never yields to libuv while guests run.
  */
 import type { Platform } from '../platform/platform';
+import { capUse } from '../auth/capabilities';
 import { EventKind, Reg } from '../platform/event-buffer';
 import { native } from '../platform/native';
 import { KICK_SIGNAL } from '../platform/platform';
@@ -283,7 +284,11 @@ export class Sentry {
       if (d !== 0) return this.complete(t, d);
     }
     const m = this.kernel.memAcct; // --memory: a sample every Nth syscall (src/kernel/memory-account.ts)
-    if (m !== null && --m.countdown <= 0) m.everyNth();
+    if (m !== null) {
+      if (--m.countdown <= 0) m.everyNth();
+      // Charged over a group's memory.high since: the penalty sleep comes first (memory-pressure.ts).
+      if (m.overHighPages.size > 0) m.payOverHigh(t);
+    }
     this.invoke(t);
   }
 
@@ -296,7 +301,9 @@ export class Sentry {
       r = t.syscallOverride();
     } else if (e && e.fn) {
       try {
+        capUse.used = false;
         r = e.fn(t, a[0], a[1], a[2], a[3], a[4], a[5]);
+        if (capUse.used) t.tg.superPriv = true;
       } catch (err) {
         // A handler bug must not take the sandbox down: log it, fail the call.
         this.kernel.log(`BUG: ${e.name} threw: ${(err as Error)?.stack ?? err}`);

@@ -40,6 +40,8 @@ export class ThreadGroup {
   stopped = false;
   /** Has exec'd since fork (setpgid on it then fails with EACCES). */
   didExec = false;
+  /** A capability check of one of its threads succeeded (Linux's PF_SUPERPRIV: acct's ASU); a fork's child starts without. */
+  superPriv = false;
   /** Reported once to the parent by WUNTRACED / WCONTINUED. */
   stopReport = 0;
   continueReport = false;

@@ -28,6 +28,17 @@ export function cttyOf(tg: ThreadGroup): Ctty | null {
   return c !== undefined && c.sid === tg.sid ? c : null;
 }
 
+/**
+ * The controlling terminal's device number, old_encode_dev'd (major << 8 | minor), as
+ * acct's ac_tty and /proc/PID/stat's tty_nr give it for minors below 256; 0 without one.
+ * A pty slave is 136:index (devpts' Pty); the host terminal passed through has no number here (0).
+ */
+export function cttyDevNum(tg: ThreadGroup): number {
+  const index = (cttyOf(tg) as { index?: number } | null)?.index;
+  if (index === undefined) return 0;
+  return (136 << 8) | (index & 0xff) | ((index & ~0xff) << 12);
+}
+
 export function isCttyOf(tty: Ctty, tg: ThreadGroup): boolean {
   return tty.sid !== 0 && tty.sid === tg.sid && tg.kernel.sessionTtys.get(tg.sid) === tty;
 }

@@ -11,7 +11,7 @@
  * cpu.weight's ERANGE, cpuset.cpus within the CPUs; natively the host's controllers are
  * cgroup v1's, so no cgroup2 mount there has them. cp_cgroup_oom (guests/cp_cgroup_oom.expected):
  * memory.max enforced with the OOM killer, as that document says of a group with no swap;
- * cp_cgroup_high (guests/cp_cgroup_high.expected) memory.high counted, never killing.
+ * cp_cgroup_high (guests/cp_cgroup_high.expected) memory.high counted and throttling (memory.pressure), never killing.
  */
 import * as nfs from 'node:fs';
 import * as path from 'node:path';
@@ -64,7 +64,7 @@ describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync(UNSHARE))('cgroup2 f
       expect(r.stdout, explain(r)).toBe(nfs.readFileSync(path.join(SRC, 'cp_cgroup_oom.expected'), 'utf8'));
       expect(r.code, explain(r)).toBe(0);
     }, 80_000);
-    it(`cp_cgroup_high (${l}): memory.high of a child group counted in memory.events (hierarchically), never an OOM kill`, async () => {
+    it(`cp_cgroup_high (${l}): memory.high of a child group counted in memory.events, throttling in memory.pressure (hierarchically), never an OOM kill`, async () => {
       const bin = compileGuest('cp_cgroup_high', l, { srcDir: SRC });
       const r = await runSandbox([bin], { timeoutMs: 60_000 });
       expect(r.stdout, explain(r)).toBe(nfs.readFileSync(path.join(SRC, 'cp_cgroup_high.expected'), 'utf8'));

@@ -220,3 +220,22 @@ export class MqFile extends FileDescription {
     return -E.EINVAL;
   }
 }
+
+/**
+ * mqueue_flush_file: a process closing any fd of a queue (close, dup2 over it, exec's
+ * close-on-exec, its exit) ends the registration it owns, whichever open description
+ * it made it through (Linux keys it on the process, not the description).
+ */
+export function mqueueFlush(f: FileDescription, pid: number): void {
+  if (f instanceof MqFile && f.inode.notification?.owner.pid === pid) removeNotification(f.inode);
+}
+
+/** ipc/mqueue.c's flag in the cookie's last byte when a registration goes. */
+const NOTIFY_REMOVED = 2;
+
+/** A registration goes: a SIGEV_THREAD one tells its socket (NOTIFY_REMOVED), so glibc frees its state. */
+export function removeNotification(q: MqQueue): void {
+  const n = q.notification;
+  q.notification = null;
+  n?.cookie?.(NOTIFY_REMOVED);
+}

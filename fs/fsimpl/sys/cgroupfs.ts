@@ -13,6 +13,7 @@ import type { Kernel } from '../../../src/kernel/kernel';
 import type { ThreadGroup } from '../../../src/kernel/thread-group';
 import { Cgroup, CHILD_CONTROLLERS, cgroupRoot, moveToCgroup, pidsIn, procsOf } from '../../../src/kernel/cgroup';
 import { controllerFiles, residentBytes } from './cgroup-controllers';
+import { memoryPressureOf } from '../../../src/kernel/memory-pressure';
 import { releaseGroupPrograms } from '../../../src/kernel/cgroup-bpf';
 import { currentCaller } from '../../vfs/caller';
 import { tmpfsBudget } from '../../vfs/space-budget';
@@ -169,6 +170,8 @@ function groupFiles(k: Kernel, c: Cgroup): GroupFile[] {
     ['cgroup.controllers', () => `${c.controllers.join(' ')}\n`, null],
     ['cgroup.type', () => 'domain\n', null],
     ['cgroup.events', () => `populated ${pidsIn(k, c) > 0 ? 1 : 0}\nfrozen 0\n`, null],
+    // PSI's file of the core (with or without the memory controller): the stalls memory.high causes.
+    ['memory.pressure', () => memoryPressureOf(c).show(k.nowNs()), null],
   );
   files.push(...controllerFiles(k, c));
   if (c.controllers.includes('pids')) {

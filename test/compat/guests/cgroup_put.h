@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <time.h>
 #include <sys/mman.h>
+#include "read_text.h"
 
 #define CG "/sys/fs/cgroup"
 #define MiB (1 << 20)

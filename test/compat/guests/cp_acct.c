@@ -1,5 +1,5 @@
 /* acct(2) as Linux writes it: root names a file, each process that ends appends a struct
- * acct_v3 (flags AFORK/AXSIG, version 3, the wait status, ids, pid and parent, command
+ * acct_v3 (flags AFORK/ASU/AXSIG, the controlling tty, version 3, the wait status, ids, pid and parent, command
  * name, start time); acct(NULL) stops it. Natively in a new pid namespace, whose
  * accounting is its own (the host's processes are not recorded there). */
 #define _GNU_SOURCE
@@ -20,7 +20,8 @@ struct acct_v3 {
   char ac_comm[16];
 };
 
-static pid_t kids[4];
+static pid_t kids[6];
+static int pts_minor = -1;
 
 static void dump(const char *path) {
   int f = open(path, O_RDONLY);
@@ -32,11 +33,12 @@ static void dump(const char *path) {
     if ((pid_t)a.ac_ppid != getpid()) continue;
     mine++;
     int which = -1;
-    for (int i = 0; i < 4; i++) if ((pid_t)a.ac_pid == kids[i]) which = i;
-    /* ASU (0x02, a capability was used) is left out: the Sentry does not keep it. */
-    printf("record: child %d flag %#x version %d exitcode %#x uid %u gid %u comm %.16s btime recent %s io %u rw %u swaps %u\n",
-           which, a.ac_flag & ~0x02, a.ac_version, a.ac_exitcode, a.ac_uid, a.ac_gid, a.ac_comm,
-           (time_t)a.ac_btime <= now && now - (time_t)a.ac_btime < 120 ? "yes" : "no", a.ac_io, a.ac_rw, a.ac_swaps);
+    for (int i = 0; i < 6; i++) if ((pid_t)a.ac_pid == kids[i]) which = i;
+    /* ASU (0x02): the process passed a capability check; ac_tty: its controlling terminal. */
+    const char *tty = a.ac_tty == 0 ? "none" : (a.ac_tty >> 8) == 136 && (a.ac_tty & 0xff) == pts_minor ? "its pty" : "other";
+    printf("record: child %d flag %#x version %d exitcode %#x uid %u gid %u comm %.16s btime recent %s io %u rw %u swaps %u tty %s\n",
+           which, a.ac_flag, a.ac_version, a.ac_exitcode, a.ac_uid, a.ac_gid, a.ac_comm,
+           (time_t)a.ac_btime <= now && now - (time_t)a.ac_btime < 120 ? "yes" : "no", a.ac_io, a.ac_rw, a.ac_swaps, tty);
   }
   printf("records of this process's children: %d (of %s)\n", mine, n >= mine ? "the file's" : "?");
   close(f);
@@ -71,6 +73,21 @@ int main(int argc, char **argv) {
     _exit(0);
   }
   waitpid(kids[3], &st, 0);
+  /* A session leader with a pty as its controlling terminal: ac_tty is the pty's number.
+   * Its pts number is learnt first, so the parent can tell it from another terminal. */
+  int m = posix_openpt(O_RDWR | O_NOCTTY);
+  if (m < 0 || grantpt(m) || unlockpt(m)) return 1;
+  sscanf(ptsname(m), "/dev/pts/%d", &pts_minor);
+  if ((kids[4] = fork()) == 0) {
+    if (setsid() < 0) _exit(97);
+    int s = open(ptsname(m), O_RDWR);
+    _exit(s < 0 ? 96 : 0);
+  }
+  waitpid(kids[4], &st, 0);
+  close(m);
+  /* A capability used after a plain start: chown to another owner needs CAP_CHOWN. */
+  if ((kids[5] = fork()) == 0) _exit(chown(path, 65534, 65534) == 0 ? 0 : 95);
+  waitpid(kids[5], &st, 0);
   printf("acct off: %s\n", syscall(SYS_acct, NULL) == 0 ? "ok" : ename(errno));
   pid_t late = fork();
   if (late == 0) _exit(5);

@@ -24,10 +24,7 @@ static void said(const char *what, int r) { printf("%s: %s\n", what, r == 0 ? "o
 static void events(const char *group) {
   char path[128], b[512] = "";
   snprintf(path, sizeof path, CG "/%s/memory.events", group);
-  int fd = open(path, O_RDONLY);
-  ssize_t n = fd < 0 ? -1 : read(fd, b, sizeof b - 1);
-  if (fd >= 0) close(fd);
-  if (n < 0) { printf("%s: %s\n", path, strerror(errno)); return; }
+  if (read_text(path, b, sizeof b) < 0) { printf("%s: %s\n", path, strerror(errno)); return; }
   long long max = -1, oom = -1, kill = -1;
   for (char *l = strtok(b, "\n"); l; l = strtok(NULL, "\n")) {
     sscanf(l, "max %lld", &max);

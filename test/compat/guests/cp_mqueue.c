@@ -1,6 +1,7 @@
 /* POSIX message queues and the mqueue filesystem, against Linux (natively run in fresh
  * IPC and mount namespaces; the guest mounts an mqueue instance in its scratch dir). */
 #include "common.h"
+#include "read_text.h"
 #include "wait_sleeping.h"
 #include <dirent.h>
 #include <fcntl.h>
@@ -22,12 +23,8 @@ static void wait_child(const char *label, pid_t p) {
 
 /* The status line, with NOTIFY_PID shown as "me"/"0"/"other". */
 static void status(const char *label, const char *file) {
-  char buf[256] = "";
-  int fd = open(file, O_RDONLY);
-  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-  if (fd >= 0) close(fd);
-  if (n < 0) { printf("%s: %s\n", label, ename(errno)); return; }
-  buf[n] = 0;
+  char buf[256];
+  if (read_text(file, buf, sizeof buf) < 0) { printf("%s: %s\n", label, ename(errno)); return; }
   char *p = strstr(buf, "NOTIFY_PID:");
   int pid = p ? atoi(p + 11) : -1;
   if (p) *p = 0;
@@ -40,14 +37,14 @@ static void attrs(const char *label, mqd_t q) {
   printf("%s: flags 0%lo maxmsg %ld msgsize %ld curmsgs %ld\n", label, a.mq_flags, a.mq_maxmsg, a.mq_msgsize, a.mq_curmsgs);
 }
 
-static volatile int got_sig, got_code, got_val, got_pid_ok;
+static volatile int got_sig, got_code, got_val, got_pid;
 static pid_t sender;
 static void on_usr1(int s, siginfo_t *si, void *u) {
   (void)u;
   got_sig = s;
   got_code = si->si_code;
   got_val = si->si_value.sival_int;
-  got_pid_ok = si->si_pid == sender;
+  got_pid = si->si_pid;
 }
 
 static struct timespec in_ms(long ms) {
@@ -164,7 +161,8 @@ int main(void) {
   sender = c;
   wait_child("notifying sender", c);
   while (!got_sig) usleep(1000);
-  printf("signal %d code %s value %d pid is sender %d\n", got_sig, got_code == SI_MESGQ ? "SI_MESGQ" : "?", got_val, got_pid_ok);
+  /* The pid is compared here: the signal may come before fork() has returned to the parent. */
+  printf("signal %d code %s value %d pid is sender %d\n", got_sig, got_code == SI_MESGQ ? "SI_MESGQ" : "?", got_val, got_pid == sender);
   status("after notification", "mq/small");
   SHOW("register again", mq_notify(s, &ev));
   SHOW("unregister", mq_notify(s, NULL));
