@@ -10,7 +10,11 @@ import { kvmNative, type KvmNative } from './native-kvm';
  * ring-0 shim turns `syscall` and exceptions into exits, whose registers the platform
  * reads from the shim's state page. Memory calls edit the platform's mirror and page
  * tables (no stub, no injection); page faults of mapped memory are answered natively.
- * Not a default: on this nested host a syscall round trip costs ~30x systrap's.
+ * Not a default: on this host a syscall round trip costs ~30x systrap's. Its /dev/kvm is
+ * kvm_pvm (PVM: the guest's ring 0 runs in the hardware's ring 3, no VMX), where the
+ * shim's ring 3 -> ring 0 -> ring 3 round trip costs ~120-150 us by itself (the probe,
+ * one thread, no Sentry: `TSS_KVM_PROBE=int3` for the exception path alone) against
+ * ~10 us for a bare exit (bench/kvm_exit.c); the hop to the Sentry's thread adds ~60 us.
  */
 export class KvmPlatform implements Platform {
   readonly name = 'kvm';
