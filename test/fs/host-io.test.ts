@@ -28,3 +28,25 @@ describe('host file I/O', () => {
     }
   }, 60_000);
 });
+
+describe('large reads of host files', () => {
+  // The one-copy path (a window of the host file mapped in the Sentry) must answer as
+  // pread does: across a window's edge, at and past EOF, into a half-mapped or bad
+  // buffer (partial count, EFAULT), after the file shrank (no SIGBUS in the Sentry) and grew.
+  it('reads, preads and a shrinking file in a rw bind match Linux', async () => {
+    const bin = compileGuest('big_read', 'static', { srcDir: path.join(__dirname, 'guests') });
+    const a = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-bigr-'));
+    const b = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-bigr-'));
+    try {
+      const native = await runNative([bin, a]);
+      const sandbox = await runSandbox(['--mount', `${b}:/w:rw`, bin, '/w']);
+      expect(native.code, explain(native)).toBe(0);
+      expect(sandbox.code, explain(sandbox)).toBe(0);
+      expect(sandbox.stdout).toBe(native.stdout);
+      expect(sandbox.stdout).toContain('read whole: 20983865 bytes, 0 bad chunks, last 0');
+    } finally {
+      fs.rmSync(a, { recursive: true, force: true });
+      fs.rmSync(b, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
