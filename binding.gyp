@@ -5,7 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/ptrace_platform.cc",
-        "native/host.cc",
+        "native/host.cc", "native/host_file_read.cc",
         "native/gofer.cc",
         "native/gofer_server.cc",
         "native/vdso_clock.cc",

@@ -354,8 +354,11 @@ static Napi::Value HostMemfd(const Napi::CallbackInfo& info) {
   return Num(info.Env(), fd < 0 ? -errno : fd);
 }
 
+void InitHostFileRead(Napi::Env env, Napi::Object exports);  // host_file_read.cc
+
 void InitHost(Napi::Env env, Napi::Object exports) {
   EnsureSelfPipe();
+  InitHostFileRead(env, exports);
   exports["hostMemfd"] = Napi::Function::New(env, HostMemfd);
   exports["installSignalHandlers"] = Napi::Function::New(env, InstallSignalHandlers);
   exports["takeHostSignals"] = Napi::Function::New(env, TakeHostSignals);

@@ -9,6 +9,10 @@ export const TASK_SIZE = 0x7ffffffff000;
 import { STUB_RANGE, type Range, hitsRanges } from './platform-regions';
 /** Bytes of a page read first when looking for a string's NUL (paths are mostly shorter). */
 const SHORT_READ = 256;
+// Reads this large or larger go through hostFileToGuest (one copy); it answers
+// MAPPED_FALLBACK when the plain path must serve them.
+const MAPPED_READ_MIN = 65536;
+const MAPPED_FALLBACK = -1000;
 /** The buffer strings are read into (the Sentry is single-threaded; grown on demand). */
 let strBuf = Buffer.allocUnsafe(4097);
 
@@ -77,6 +81,11 @@ export class GuestMemory {
     if (len === 0) return 0;
     if (!this.ok(addr, len)) return -EFAULT;
     if (this.platform.readFromHost) return this.platform.readFromHost(this.asPid, hostFd, pos, addr, len);
+    // Large reads of a regular file: page cache -> guest in one copy, else the plain path.
+    if (len >= MAPPED_READ_MIN && pos >= 0) {
+      const n = native().hostFileToGuest(this.asPid, hostFd, pos, addr, len);
+      if (n !== MAPPED_FALLBACK) return n;
+    }
     return native().hostReadToGuest(this.asPid, hostFd, pos, addr, len);
   }
 
