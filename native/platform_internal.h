@@ -44,6 +44,10 @@ bool TakePollResults(const struct pollfd* p, int32_t* revents, int count);
 // systrap's and kvm's sleep: the self-pipe, the platform's doorbell, then the Sentry's count
 // fds into p; returns poll's timeout in ms for deadline (CLOCK_MONOTONIC ns, INT64_MAX: none).
 int FillWaitSet(struct pollfd* p, int bell, const int32_t* fds, const int32_t* events, int count, int64_t deadline);
+// After poll(p, count + 2, ...) = n (errno err) on FillWaitSet's set: rings off the doorbell
+// and the self-pipe; true when the wait is over, with *ev the event (kEvPoll, kEvTimeout) or
+// -errno; false: wait on.
+bool AfterWaitSet(const struct pollfd* p, int n, int err, int bell, int32_t* revents, int count, int64_t deadline, int* ev);
 int64_t MonotonicNs();
 int32_t* I32Arg(const Napi::CallbackInfo& info, int i);
 

@@ -284,6 +284,19 @@ int FillWaitSet(struct pollfd* p, int bell, const int32_t* fds, const int32_t* e
   return left <= 0 ? 0 : (int)((left + 999999) / 1000000);
 }
 
+bool AfterWaitSet(const struct pollfd* p, int n, int err, int bell, int32_t* revents, int count, int64_t deadline, int* ev) {
+  uint64_t v;
+  if (p[1].revents & POLLIN) (void)!read(bell, &v, sizeof v);
+  if (p[0].revents & POLLIN) DrainSelfPipe();
+  if (n < 0 && err != EINTR) return *ev = -err, true;
+  if (TakePollResults(p + 2, revents, count)) return *ev = kEvPoll, true;
+  if (n == 0 && deadline != INT64_MAX && MonotonicNs() >= deadline) {
+    Info()[kInfoKind] = kEvTimeout;
+    return *ev = kEvTimeout, true;
+  }
+  return false;
+}
+
 static int64_t NowMs() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

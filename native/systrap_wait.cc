@@ -176,15 +176,8 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
     int n = poll(p, count + 2, wait);
     int e = errno;
     SetSleeping(0);
-    uint64_t v;
-    if (p[1].revents & POLLIN) (void)!read(g_doorbell, &v, sizeof v);
-    if (p[0].revents & POLLIN) DrainSelfPipe();
-    if (n < 0 && e != EINTR) return -e;
-    if (TakePollResults(p + 2, revents, count)) return kEvPoll;
-    if (n == 0 && deadline != INT64_MAX && NowNs() >= deadline) {
-      Info()[kInfoKind] = kEvTimeout;
-      return kEvTimeout;
-    }
+    int ev;
+    if (AfterWaitSet(p, n, e, g_doorbell, revents, count, deadline, &ev)) return ev;
     start = NowNs();
   }
 }

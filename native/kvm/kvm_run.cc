@@ -213,15 +213,8 @@ int WaitEvent(int timeoutMs, const int32_t* fds, const int32_t* events, int32_t*
     int n = poll(p, (nfds_t)count + 2, wait);
     int e = errno;
     g_sleeping.store(0);
-    uint64_t val;
-    if (p[1].revents & POLLIN) (void)!read(g_bell, &val, 8);
-    if (p[0].revents & POLLIN) DrainSelfPipe();
-    if (n < 0 && e != EINTR) return -e;
-    if (TakePollResults(p + 2, revents, count)) return kEvPoll;
-    if (n == 0 && deadline != INT64_MAX && NowNs() >= deadline) {
-      Info()[kInfoKind] = kEvTimeout;
-      return kEvTimeout;
-    }
+    int ev;
+    if (AfterWaitSet(p, n, e, g_bell, revents, count, deadline, &ev)) return ev;
   }
 }
 
