@@ -36,7 +36,6 @@ struct Window {
 };
 Window g_win[kWindows];
 uint64_t g_tick = 0;
-uint64_t g_mapped = 0, g_reused = 0;  // counters for hostFileReadStats (tests, not timing)
 
 void Drop(Window& w) {
   if (w.len) munmap(w.p, w.len);
@@ -50,7 +49,6 @@ Window* WindowFor(int fd, const struct stat& st, int64_t at) {
   for (Window& w : g_win) {
     if (w.len && w.dev == st.st_dev && w.ino == st.st_ino && at >= w.start && at < w.start + (int64_t)w.len) {
       w.used = ++g_tick;
-      g_reused++;
       return &w;
     }
     if (w.used < lru->used) lru = &w;
@@ -63,7 +61,6 @@ Window* WindowFor(int fd, const struct stat& st, int64_t at) {
   if (p == MAP_FAILED) return nullptr;
   Drop(*lru);
   *lru = Window{st.st_dev, st.st_ino, start, len, p, ++g_tick};
-  g_mapped++;
   return lru;
 }
 
@@ -100,22 +97,10 @@ Napi::Value HostFileToGuest(const Napi::CallbackInfo& info) {
   return Num(env, done ? (double)done : kFallback);
 }
 
-// hostFileReadStats(): [windows mapped, window reuses], and drops every window when
-// info[0] is true (a test's way to start clean).
-Napi::Value HostFileReadStats(const Napi::CallbackInfo& info) {
-  if (info.Length() > 0 && info[0].ToBoolean().Value())
-    for (Window& w : g_win) Drop(w);
-  Napi::Array out = Napi::Array::New(info.Env(), 2);
-  out.Set(0u, Num(info.Env(), (double)g_mapped));
-  out.Set(1u, Num(info.Env(), (double)g_reused));
-  return out;
-}
-
 }  // namespace
 
 void InitHostFileRead(Napi::Env env, Napi::Object exports) {
   exports["hostFileToGuest"] = Napi::Function::New(env, HostFileToGuest);
-  exports["hostFileReadStats"] = Napi::Function::New(env, HostFileReadStats);
 }
 
 }  // namespace tss

@@ -104,8 +104,6 @@ export interface NativeAddon {
   hostReadToGuest(pid: number, fd: number, pos: number, addr: number, len: number): number;
   /** The same from a regular file at pos in one copy (native/host_file_read.cc); -1000: use hostReadToGuest. */
   hostFileToGuest(pid: number, fd: number, pos: number, addr: number, len: number): number;
-  /** [windows mapped, window reuses] of hostFileToGuest; drop: unmap every window. */
-  hostFileReadStats(drop?: boolean): [number, number];
 
   // ---- host calls Node lacks (native/host.cc) ----
   /** poll(2) on host fds; fills revents; returns count or -errno. */
