@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildFile, compileGuest, patchedElf } from './helpers/build';
-import { BUILD_DIR, REPO } from './helpers/paths';
+import { REPO, SCRATCH_DIR } from './helpers/paths';
 import { explain, hasStackTrace, runCli, runSandbox, status, type RunResult } from './helpers/run';
 
 /** Asserts a CLI error: exit code, exactly one stderr line `tssandbox: ...`, no stack trace, no stdout. */
@@ -111,8 +111,8 @@ describe('bad input', () => {
   });
 
   it('a file --mount onto a directory -> 125, naming the error', async () => {
-    const f = path.join(BUILD_DIR, 'cli-bind-file.txt');
-    fs.mkdirSync(BUILD_DIR, { recursive: true });
+    const f = path.join(SCRATCH_DIR, 'cli-bind-file.txt');
+    fs.mkdirSync(SCRATCH_DIR, { recursive: true });
     fs.writeFileSync(f, 'x');
     expectCliError(await runSandbox(['--mount', `${f}:/etc:ro`, '/bin/true']), 125, /Not a directory/);
   });
@@ -205,7 +205,7 @@ describe('run flags', () => {
   });
 
   it('--mount SRC:DST:rw writes through to the host', async () => {
-    const dir = path.join(BUILD_DIR, `mnt-rw-${process.pid}-${Date.now()}`);
+    const dir = path.join(SCRATCH_DIR, `mnt-rw-${process.pid}-${Date.now()}`);
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'in.txt'), 'from host\n');
     try {
@@ -219,7 +219,7 @@ describe('run flags', () => {
   });
 
   it('--mount SRC:DST:ro refuses writes (EROFS) and the host is untouched', async () => {
-    const dir = path.join(BUILD_DIR, `mnt-ro-${process.pid}-${Date.now()}`);
+    const dir = path.join(SCRATCH_DIR, `mnt-ro-${process.pid}-${Date.now()}`);
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'in.txt'), 'ro\n');
     try {
@@ -233,7 +233,7 @@ describe('run flags', () => {
   });
 
   it('--root runs inside another root directory', async () => {
-    const root = path.join(BUILD_DIR, 'root-busybox');
+    const root = path.join(SCRATCH_DIR, 'root-busybox');
     fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
     fs.mkdirSync(path.join(root, 'tmp'), { recursive: true });
     fs.copyFileSync(fs.realpathSync('/bin/busybox'), path.join(root, 'bin', 'busybox'));
@@ -247,8 +247,8 @@ describe('run flags', () => {
   });
 
   it('--mount of a single file: read-only, or written through to the host with rw', async () => {
-    const f = path.join(BUILD_DIR, 'cli-bind-one.txt');
-    fs.mkdirSync(BUILD_DIR, { recursive: true });
+    const f = path.join(SCRATCH_DIR, 'cli-bind-one.txt');
+    fs.mkdirSync(SCRATCH_DIR, { recursive: true });
     fs.writeFileSync(f, 'one\n');
     let r = await runSandbox(['--mount', `${f}:/etc/hostname:ro`, '/bin/sh', '-c', 'cat /etc/hostname; echo x > /etc/hostname || echo refused']);
     expect(r.stdout, explain(r)).toBe('one\nrefused\n');

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as path from 'path';
 import { compileGuest } from '../helpers/build';
-import { BUILD_DIR } from '../helpers/paths';
+import { SCRATCH_DIR } from '../helpers/paths';
 import { expectSameAsNative, hasStackTrace } from '../helpers/run';
 import { buildSeed, EH, findPh, getU64, GUESTS, ph, PH, phnum, PT_INTERP, PT_LOAD, setU64 } from '../fuzz/elf-tools';
 
@@ -119,7 +119,7 @@ const CASES: Array<[string, 'static' | 'static-pie' | 'dynamic', Mutation]> = [
 
 describe('malformed ELF headers give what Linux gives', () => {
   it(`${CASES.length} cases, compared with a native run`, async () => {
-    const dir = path.join(BUILD_DIR, 'malformed-elf');
+    const dir = path.join(SCRATCH_DIR, 'malformed-elf');
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
     const files: string[] = [];

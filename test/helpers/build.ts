@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { BUILD_DIR, GUESTS_DIR } from './paths';
+import { BUILD_DIR, GUESTS_DIR, SCRATCH_DIR } from './paths';
 
 const execFileAsync = promisify(execFile);
 
@@ -127,8 +127,8 @@ export function listGuests(srcDir: string = GUESTS_DIR): string[] {
  * e.g. 0xB7 (AArch64) or 0x03 (i386). Also sets EI_CLASS when asked.
  */
 export function patchedElf(srcPath: string, tag: string, eMachine: number, eiClass?: 1 | 2): string {
-  fs.mkdirSync(BUILD_DIR, { recursive: true });
-  const out = path.join(BUILD_DIR, `patched-${tag}`);
+  fs.mkdirSync(SCRATCH_DIR, { recursive: true });
+  const out = path.join(SCRATCH_DIR, `patched-${tag}`);
   const buf = fs.readFileSync(srcPath);
   buf.writeUInt16LE(eMachine, 18);
   if (eiClass !== undefined) buf[4] = eiClass;
@@ -138,10 +138,10 @@ export function patchedElf(srcPath: string, tag: string, eMachine: number, eiCla
   return out;
 }
 
-/** Writes a file into test/.build with the given mode; returns its path. */
+/** Writes a file into this pass's scratch folder with the given mode; returns its path. */
 export function buildFile(name: string, content: string | Buffer, mode = 0o644): string {
-  fs.mkdirSync(BUILD_DIR, { recursive: true });
-  const out = path.join(BUILD_DIR, name);
+  fs.mkdirSync(SCRATCH_DIR, { recursive: true });
+  const out = path.join(SCRATCH_DIR, name);
   const tmp = `${out}.tmp.${process.pid}`;
   fs.writeFileSync(tmp, content, { mode });
   fs.chmodSync(tmp, mode);

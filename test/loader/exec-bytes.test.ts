@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as path from 'path';
 import { compileGuest, LINKAGES } from '../helpers/build';
-import { BUILD_DIR } from '../helpers/paths';
+import { SCRATCH_DIR } from '../helpers/paths';
 import { expectSameAsNative } from '../helpers/run';
 
 const SRC = path.join(__dirname, 'guests');
@@ -29,8 +29,8 @@ describe.each(LINKAGES)('argv/envp bytes (%s)', (linkage) => {
 
 describe('#! scripts with non-ASCII names', () => {
   it('the script path reaches the interpreter unchanged', async () => {
-    fs.mkdirSync(BUILD_DIR, { recursive: true });
-    const script = path.join(BUILD_DIR, 'hashbang-é✓.sh');
+    fs.mkdirSync(SCRATCH_DIR, { recursive: true });
+    const script = path.join(SCRATCH_DIR, 'hashbang-é✓.sh');
     fs.writeFileSync(script, '#!/bin/sh\nprintf "%s\\n" "$0" "$@" | od -An -tx1\n', { mode: 0o755 });
     await expectSameAsNative([script, 'ä']);
   });

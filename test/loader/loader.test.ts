@@ -1,9 +1,9 @@
 // The ELF loader: static, static-PIE and dynamic executables, #! scripts, argv/envp/auxv.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { BUILD_DIR } from '../helpers/paths';
+import { BUILD_DIR, SCRATCH_DIR } from '../helpers/paths';
 import { expectSameAsNative, runSandbox } from '../helpers/run';
 
 const SRC = path.join(__dirname, 'guests', 'auxv_args.c');
@@ -26,14 +26,16 @@ describe.each(['static', 'static-pie', 'dynamic'] as const)('%s executable', (ki
 });
 
 describe('#! scripts', () => {
+  beforeAll(() => { fs.mkdirSync(SCRATCH_DIR, { recursive: true }); });
+
   it('run through their interpreter with the script path and one optional argument', async () => {
-    const script = path.join(BUILD_DIR, 'hashbang.sh');
+    const script = path.join(SCRATCH_DIR, 'hashbang.sh');
     fs.writeFileSync(script, '#!/bin/sh -e\necho "script $0 $*"\n', { mode: 0o755 });
     await expectSameAsNative([script, 'a', 'b']);
   });
 
   it('a #! chain to a missing interpreter fails with one line and 126', async () => {
-    const script = path.join(BUILD_DIR, 'nointerp.sh');
+    const script = path.join(SCRATCH_DIR, 'nointerp.sh');
     fs.writeFileSync(script, '#!/no/such/interpreter\n', { mode: 0o755 });
     const r = await runSandbox([script]);
     expect(r.code).toBe(126);

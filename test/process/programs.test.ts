@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUILD_DIR } from '../helpers/paths';
+import { SCRATCH_DIR } from '../helpers/paths';
 import { explain, runNative, runSandbox, status } from '../helpers/run';
 
 const PYTHON = '/usr/bin/python3';
@@ -42,7 +42,7 @@ describe.skipIf(!has(PYTHON))('python3', () => {
 
 describe('make -j2 with gcc inside the sandbox', () => {
   it('builds a 3-file C project into a rw bind mount; the binary matches a native build', async () => {
-    const dir = path.join(BUILD_DIR, 'process-make');
+    const dir = path.join(SCRATCH_DIR, 'process-make');
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'a.c'), 'int b(int);\nint c(int);\n#include <stdio.h>\nint main(void) { printf("%d\\n", b(2) + c(3)); return 0; }\n');
