@@ -11,6 +11,7 @@ import { native } from '../../platform/native';
 import { hostPoller } from '../../waiter/host-poller';
 import { WaitQueue } from '../../waiter/waitqueue';
 import type { Link, RxFn } from './link';
+import { takeFrame } from './frame-pool';
 
 const VNET_HDR = 10;
 const F_NEEDS_CSUM = 1;
@@ -37,8 +38,14 @@ export class FdLink implements Link {
   readonly kind = 'ethernet';
   /** TCP payload per frame the host segments (an IP packet's worth). */
   readonly gso = 65535 - 60 - 60;
-  private rx: ((b: Buffer, off: number, len: number, trusted: boolean) => void) | null = null;
-  private readonly rxBuf = Buffer.allocUnsafe(VNET_HDR + 65536 + 64);
+  private rx: RxFn | null = null;
+  private batch: ((open: boolean) => void) | null = null;
+  /**
+   * Frames are read into a pool buffer (frame-pool.ts: room for a 64 KiB GSO frame and
+   * its vnet header), so TCP keeps a large in-order payload as a receive-queue block
+   * without a copy; a kept buffer is replaced by a fresh one from the pool.
+   */
+  private rxBuf = takeFrame();
   private readonly txBuf = Buffer.alloc(VNET_HDR + 65536 + 64);
   private readonly q = new WaitQueue();
   private closed = false;
@@ -52,8 +59,9 @@ export class FdLink implements Link {
     this.q.add(POLLIN | 0x38, () => this.onReadable());
   }
 
-  attach(rx: RxFn): void {
-    this.rx = rx as (b: Buffer, off: number, len: number, trusted: boolean) => void;
+  attach(rx: RxFn, batch?: (open: boolean) => void): void {
+    this.rx = rx;
+    this.batch = batch ?? null;
     this.arm();
   }
 
@@ -63,13 +71,19 @@ export class FdLink implements Link {
 
   private onReadable(): void {
     const n = netNative();
-    const b = this.rxBuf;
-    for (let i = 0; i < BATCH; i++) {
-      const len = n.netRecv(this.fd, b);
-      if (len < 0) break;
-      if (len <= VNET_HDR) continue;
-      const trusted = (b[0] & (F_NEEDS_CSUM | F_DATA_VALID)) !== 0;
-      this.rx?.(b, VNET_HDR, len - VNET_HDR, trusted);
+    const rx = this.rx;
+    this.batch?.(true);
+    try {
+      for (let i = 0; i < BATCH; i++) {
+        const b = this.rxBuf;
+        const len = n.netRecv(this.fd, b);
+        if (len < 0) break;
+        if (len <= VNET_HDR || rx === null) continue;
+        const trusted = (b[0] & (F_NEEDS_CSUM | F_DATA_VALID)) !== 0;
+        if (rx(b, VNET_HDR, len - VNET_HDR, trusted, b) === true) this.rxBuf = takeFrame();
+      }
+    } finally {
+      this.batch?.(false);
     }
     this.arm();
   }

@@ -33,8 +33,12 @@ export interface Link {
    * the caller: no copy); absent: the link copies (send).
    */
   sendOwned?(whole: Buffer, off: number, len: number): void;
-  /** Called once by the stack: where received frames go. */
-  attach(rx: RxFn): void;
+  /**
+   * Called once by the stack: where received frames go. `batch` (links that read several
+   * frames per wake): called with true before a wake's frames and false after them, so the
+   * stack answers a batch with one ACK per connection (as GRO does), not one per two frames.
+   */
+  attach(rx: RxFn, batch?: (open: boolean) => void): void;
   close(): void;
   /**
    * Whether the transport checksum may be left out (the receiver trusts frames from this

@@ -114,7 +114,10 @@ export class Stack {
   addNic(name: string, link: Link): Nic {
     const nic = new Nic(this.nics.length + 1, name, link);
     this.nics.push(nic);
-    link.attach((b, off, len, trusted, whole) => this.rxFrame(nic, b, off, len, trusted === true, whole ?? null));
+    link.attach(
+      (b, off, len, trusted, whole) => this.rxFrame(nic, b, off, len, trusted === true, whole ?? null),
+      (open) => this.tcp.rxBatch(open),
+    );
     return nic;
   }
 

@@ -152,6 +152,9 @@ export function sendAck(ep: TcpEndpoint): void {
 }
 
 /** The ACK policy after receiving data: every second full segment at once, else within 40 ms. */
+/** Segments a batch of received frames may hold back its ACK for (see scheduleAck). */
+const BATCH_ACK_SEGS = 16;
+
 export function scheduleAck(ep: TcpEndpoint, now: boolean): void {
   if (ep.quickAcks > 0) {
     ep.quickAcks--;
@@ -162,6 +165,9 @@ export function scheduleAck(ep: TcpEndpoint, now: boolean): void {
     // Over a link of this Sentry's own that delivers a round's frames together
     // (loopback, the user-mode wire), one ACK after the batch.
     if (ep.path !== null && ep.path.nic.link.csumOffload?.() === true) return ep.tcp.deferAck(ep);
+    // Within a host link's batch (FdLink: the frames one wake read), one ACK at its end,
+    // or every BATCH_ACK_SEGS segments of a long batch so the sender's window keeps moving.
+    if (ep.tcp.batching && ep.ackPending < BATCH_ACK_SEGS) return ep.tcp.deferAck(ep);
     return sendAck(ep);
   }
   ep.dackTimer.ensure(DELAYED_ACK_MS);

@@ -43,10 +43,20 @@ export class Tcp {
 
   constructor(private readonly s: Stack) {}
 
+  /** Inside a host link's batch of frames (FdLink's wake): ACKs wait for its end (rxBatch). */
+  batching = false;
+
   deferAck(ep: TcpEndpoint): void {
     if (!this.ackQ.includes(ep)) this.ackQ.push(ep);
+    if (this.batching) return;
     this.ackTimer ??= new StackTimer(this.s.clock, () => this.flushAcks());
     this.ackTimer.ensure(0);
+  }
+
+  /** A link's batch of received frames begins (true) or ends (false: the deferred ACKs go). */
+  rxBatch(open: boolean): void {
+    this.batching = open;
+    if (!open && this.ackQ.length > 0) this.flushAcks();
   }
 
   private flushAcks(): void {
