@@ -18,6 +18,7 @@ import {
 } from './sockaddr';
 import { SocketFile, SocketInode, SockState, credsOf, ownerIoctl, type SendRequest } from './socket-file';
 import { sendSigurg } from '../kernel/fasync';
+import { TcpState } from './stack/tcp/state';
 import { onEntropySeeded, randomBelow } from '../determinism/entropy';
 
 /** Bound sockets by port, one table per protocol. */
@@ -259,6 +260,7 @@ export class InetSocket extends SocketFile {
     this.remote = { ...a, ip };
     this.peerCreds = target.peerCreds;
     SocketFile.link(this, server);
+    this.activeOpen = true;
     serverEnds.add(server);
     target.acceptQ.push(server);
     target.waitQueue.notify(POLLIN | POLLRDNORM);
@@ -433,8 +435,33 @@ export class InetSocket extends SocketFile {
     return this.urgState !== 0 && !this.oobInline && this.urgPos === this.readPos && this.rq.bytes > 0;
   }
 
+  // ---------------------------------------------------------------- tcp_info (tcp-info.ts FastTcp)
+  /** Bytes ever queued to the peer. */
+  private txTotal = 0;
+  /** This end connected (not accepted). */
+  activeOpen = false;
+
+  get tcpState(): number {
+    return this.state === SockState.Connected ? TcpState.ESTABLISHED : this.state === SockState.Listening ? TcpState.LISTEN : TcpState.CLOSED;
+  }
+  get v4Path(): boolean {
+    return this.domain === AF_INET || (this.local !== null && isV4Mapped(this.local.ip));
+  }
+  /** What SIOCOUTQ reports: the bytes the peer's full buffer holds beyond its size. */
+  private get unacked(): number {
+    const p = this.peer;
+    return p !== null && this.state === SockState.Connected && !this.peerGone ? Math.max(0, p.rq.bytes - p.rcvbuf) : 0;
+  }
+  get bytesAcked(): number {
+    return this.txTotal - this.unacked;
+  }
+  get bytesReceived(): number {
+    return this.rxTotal;
+  }
+
   protected override deliver(target: SocketFile, data: Buffer, req: SendRequest, from: Buffer | null): void {
     if (target instanceof InetSocket) target.rxTotal += data.length;
+    if (this.type === SOCK_STREAM) this.txTotal += data.length;
     super.deliver(target, data, req, from);
   }
 
@@ -512,9 +539,7 @@ export class InetSocket extends SocketFile {
     if (cmd === SIOCOUTQ && this.type === SOCK_STREAM) {
       // Unacknowledged or unsent (Linux): what the peer's receive buffer would not hold;
       // loopback acknowledges the rest at once.
-      const p = this.peer;
-      const n = p !== null && this.state === SockState.Connected && !this.peerGone ? Math.max(0, p.rq.bytes - p.rcvbuf) : 0;
-      return t.mem.writeI32(arg, n) ? 0 : -E.EFAULT;
+      return t.mem.writeI32(arg, this.unacked) ? 0 : -E.EFAULT;
     }
     if (cmd === SIOCATMARK && this.type === SOCK_STREAM) {
       if (this.state === SockState.Listening) return -E.EINVAL;

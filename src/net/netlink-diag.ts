@@ -16,7 +16,6 @@ import { stackOf } from './netns';
 import { tcpRows, udpRows, type SockRow } from './sock-list';
 import { isV4, isAny } from './stack/addr';
 import { TcpState } from './stack/tcp/state';
-import { tcpInfo } from './tcp-info';
 import { liveUnix } from './unix-namespace';
 import type { UnixSocket } from './unix-socket';
 
@@ -24,7 +23,8 @@ export const NETLINK_SOCK_DIAG = 4;
 const SOCK_DIAG_BY_FAMILY = 20;
 const INET_DIAG_SHUTDOWN = 8, INET_DIAG_SKV6ONLY = 11;
 // The extensions a request asks for in idiag_ext, bit (type - 1) each (ss -m, ss -i).
-const INET_DIAG_MEMINFO = 1, INET_DIAG_INFO = 2, INET_DIAG_CONG = 4, INET_DIAG_SKMEMINFO = 7;
+const INET_DIAG_MEMINFO = 1, INET_DIAG_INFO = 2, INET_DIAG_CONG = 4, INET_DIAG_TOS = 5, INET_DIAG_TCLASS = 6, INET_DIAG_SKMEMINFO = 7;
+const INET_DIAG_CLASS_ID = 17;
 const want = (ext: number, type: number) => (ext & (1 << (type - 1))) !== 0;
 const u32s = (...v: number[]) => {
   const b = Buffer.alloc(4 * v.length);
@@ -58,8 +58,14 @@ function inetMsg(r: SockRow, ext: number): Buffer {
   m.writeUInt32LE(r.uid >>> 0, 64);
   m.writeUInt32LE(r.ino >>> 0, 68);
   const parts = [m, attr(INET_DIAG_SHUTDOWN, Buffer.from([0]))];
+  // ss --tos: IP_TOS, and for an AF_INET6 socket IPV6_TCLASS (inet_diag_msg_attrs_fill).
+  if (want(ext, INET_DIAG_TOS)) parts.push(attr(INET_DIAG_TOS, Buffer.from([r.tos])));
+  if (r.family === AF_INET6 && want(ext, INET_DIAG_TCLASS)) parts.push(attr(INET_DIAG_TCLASS, Buffer.from([r.tclass])));
   // An AF_INET6 listener or unconnected socket says whether it is v6-only (ss: "[::]" rather than "*").
   if (r.family === AF_INET6 && (listen || r.state === TcpState.CLOSED)) parts.push(attr(INET_DIAG_SKV6ONLY, Buffer.from([r.v6only ? 1 : 0])));
+  // Asked with TCLASS (idiag_ext is a byte: CLASS_ID's own bit does not fit), any family:
+  // the net_cls class id, none here (no net_cls cgroup), so SO_PRIORITY as Linux falls back.
+  if (want(ext, INET_DIAG_TCLASS)) parts.push(attr(INET_DIAG_CLASS_ID, u32s(r.priority)));
   // Memory as the queues hold it: bytes received and unread, bytes queued to send (what is
   // sent and unacknowledged stays in the send queue: sk_wmem_queued); nothing is held
   // elsewhere (no forward allocation, no packets in a qdisc, no backlog, no drops).
@@ -67,9 +73,10 @@ function inetMsg(r: SockRow, ext: number): Buffer {
   if (want(ext, INET_DIAG_MEMINFO)) parts.push(attr(INET_DIAG_MEMINFO, u32s(rmem, wq, 0, 0)));
   // struct sk_meminfo order: rmem_alloc, rcvbuf, wmem_alloc, sndbuf, fwd_alloc, wmem_queued, optmem, backlog, drops.
   if (want(ext, INET_DIAG_SKMEMINFO)) parts.push(attr(INET_DIAG_SKMEMINFO, u32s(rmem, r.rcvbuf ?? 0, 0, r.sndbuf ?? 0, 0, wq, 0, 0, 0)));
-  if (r.ep !== undefined) {
-    if (want(ext, INET_DIAG_INFO)) parts.push(attr(INET_DIAG_INFO, tcpInfo(r.ep)));
-    // The stack's congestion control is NewReno: Linux's "reno".
+  if (r.info !== undefined) {
+    if (want(ext, INET_DIAG_INFO)) parts.push(attr(INET_DIAG_INFO, r.info()));
+    // The stack's congestion control is NewReno: Linux's "reno" (the fast path, which loses
+    // nothing, names the same).
     if (want(ext, INET_DIAG_CONG)) parts.push(attr(INET_DIAG_CONG, Buffer.from('reno\0')));
   }
   return Buffer.concat(parts);

@@ -11,7 +11,7 @@ import { InetSocket } from './inet-socket';
 import { StackSocket, UDP_SEGMENT_KEY, UDP_GRO_KEY } from './stack-socket';
 import { HostSocket } from './host-socket';
 import { IcmpSocket } from './icmp-socket';
-import { tcpInfo } from './tcp-info';
+import { tcpInfo, fastTcpInfo } from './tcp-info';
 
 function timevalNs(b: Buffer): number {
   const sec = Number(b.readBigInt64LE(0));
@@ -100,11 +100,9 @@ export function getOpt(s: SocketFile, level: number, name: number, len = 512): B
       case C.TCP_KEEPIDLE: return int(s.intOpts.get('6:4') ?? 7200);
       case C.TCP_KEEPINTVL: return int(s.intOpts.get('6:5') ?? 75);
       case C.TCP_KEEPCNT: return int(s.intOpts.get('6:6') ?? 9);
-      case C.TCP_INFO: {
-        const b = Buffer.alloc(232);
-        b[0] = s.state === SockState.Connected ? 1 : s.state === SockState.Listening ? 10 : 7;
-        return b;
-      }
+      case C.TCP_INFO:
+        // A stack socket without an endpoint yet (unconnected) has the fast path's record of one.
+        return fastTcpInfo(s instanceof InetSocket ? s : { tcpState: s.state === SockState.Listening ? 10 : 7, v4Path: s.domain === C.AF_INET, activeOpen: false, bytesAcked: 0, bytesReceived: 0, rcvbuf: s.rcvbuf });
       case C.TCP_CORK: case C.TCP_QUICKACK: case C.TCP_USER_TIMEOUT: case C.TCP_FASTOPEN:
         return int(s.intOpts.get(`6:${name}`) ?? (name === C.TCP_QUICKACK ? 1 : 0));
       default: return -E.ENOPROTOOPT;

@@ -143,6 +143,12 @@ int main(void) {
   getsockopt(s1, SOL_SOCKET, SO_SNDBUF, &sb, &ol);
   printf("=~ s1 rcvbuf %d sndbuf %d\n", rb, sb);
   run_as("=~", "-tnmi state established '( sport = :47301 and dport = :47311 )'");
+  /* ss --tos: IP_TOS (every socket), IPV6_TCLASS (AF_INET6 ones), class_id (SO_PRIORITY without net_cls). */
+  int tos = 0x10, prio = 3, tclass = 0x28;
+  if (setsockopt(c1, IPPROTO_IP, IP_TOS, &tos, sizeof tos) < 0) die("IP_TOS");
+  if (setsockopt(c1, SOL_SOCKET, SO_PRIORITY, &prio, sizeof prio) < 0) die("SO_PRIORITY");
+  if (setsockopt(c3, IPPROTO_IPV6, IPV6_TCLASS, &tclass, sizeof tclass) < 0) die("IPV6_TCLASS");
+  run("-tn --tos state established");
   unlink(ua.sun_path);
   (void)c2; (void)c3; (void)s3; (void)u1; (void)u2; (void)u3; (void)u4; (void)lis6o;
   printf("done\n");

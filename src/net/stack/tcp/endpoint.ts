@@ -31,7 +31,7 @@ export const EV_RDHUP = 0x2000;
 export const DEFAULT_RCVBUF = 6 << 20;
 export const DEFAULT_SNDBUF = 4 << 20;
 const NO_BYTES = new Uint8Array(0);
-const WSCALE = 7;
+export const WSCALE = 7;
 export const TIME_WAIT_MS = 60_000;
 export const FIN_TIMEOUT_MS = 60_000;
 
@@ -174,7 +174,7 @@ export class TcpEndpoint implements Binding {
   ino = 0;
   uid = 0;
   /** The socket's buffer sizes (SO_RCVBUF/SO_SNDBUF), for sock_diag's skmem; null: no socket yet. */
-  owner: { readonly rcvbuf: number; readonly sndbuf: number } | null = null;
+  owner: { readonly rcvbuf: number; readonly sndbuf: number; readonly intOpts?: ReadonlyMap<string, number> } | null = null;
   /** Readiness changed: the socket's wait queue. */
   notify: (events: number) => void = () => {};
   /** A new urgent mark (tcp_check_urg): the socket's SIGURG to its owner. */

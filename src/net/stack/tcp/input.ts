@@ -355,6 +355,8 @@ function synSent(ep: TcpEndpoint, seg: Segment): void {
   ep.rcvAdv = ep.rcvNxt;
   if (f & ACK) {
     ep.sndUna = seg.ack;
+    // The SYN counts as acknowledged (tcp_snd_una_update on the SYN-ACK; a passive open's child starts past its SYN).
+    ep.bytesAcked += 1;
     ep.sndWnd = seg.wnd << ep.sndWscale;
     ep.maxSndWnd = ep.sndWnd;
     ep.sndWl1 = seg.seq;
