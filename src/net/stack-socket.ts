@@ -3,7 +3,8 @@
  * network modes "sandbox" (and, later, "user"). A StackSocket never knows which
  * interface its packets leave by: loopback, a veth (AF_PACKET) or a TAP device are all
  * links of the one stack. TCP sockets wrap a TcpEndpoint; UDP sockets are a binding in
- * the stack's UDP port table with a datagram queue (the SocketFile's RecvQueue).
+ * the stack's UDP port table with a datagram queue (the SocketFile's RecvQueue), their
+ * binding, connect and sends in stack-udp.ts.
  */
 import * as E from '../abi/errno';
 import type { Task } from '../kernel/task';
@@ -16,26 +17,20 @@ import { decodeInet, encodeInet, isV4Mapped, V4_ANY, V6_ANY, type InetAddr } fro
 import { SocketFile, SocketInode, SockState, ownerIoctl, type SendRequest } from './socket-file';
 import type { RecvMeta } from './packet';
 import type { Stack } from './stack/stack';
-import type { Nic } from './stack/nic';
 import type { UdpEndpoint } from './stack/udp';
 import { TcpEndpoint } from './stack/tcp/endpoint';
 import { TcpState } from './stack/tcp/state';
 import { output } from './stack/tcp/output';
 import { sendSigurg } from '../kernel/fasync';
 import { URG_NONE, atMark, inqBytes, readableBytes, recvUrgent, urgValid } from './stack/tcp/urgent';
-import { isAny, isMulticast, eq, type Addr } from './stack/addr';
+import { isAny, isMulticast, eq } from './stack/addr';
 import { ifreqIoctlFor } from './ifreq';
 import type { PktInfo } from './recv-cmsg';
 import { policyOf, type NetPolicy } from './policy';
+import { bindUdp, connectUdp, sendUdp, V4_BCAST } from './stack-udp';
+export { UDP_SEGMENT_KEY, UDP_GRO_KEY } from './stack-udp';
 
-/** SOL_UDP options in intOpts: UDP_SEGMENT (the GSO size) and UDP_GRO. */
-export const UDP_SEGMENT_KEY = '17:103';
-export const UDP_GRO_KEY = '17:104';
-/** udp_send_skb's limit on segments per GSO send. */
-const UDP_MAX_SEGMENTS = 128;
-import { stackSendControl } from './send-cmsg';
 
-const V4_BCAST = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 255, 255, 255, 255]);
 
 export class StackSocket extends SocketFile {
   local: InetAddr | null = null;
@@ -43,7 +38,8 @@ export class StackSocket extends SocketFile {
   v6only = false;
   nodelay = false;
   ep: TcpEndpoint | null = null;
-  private udpEp: (UdpEndpoint & { owner: StackSocket }) | null = null;
+  /** The UDP binding (stack-udp.ts). */
+  udpEp: (UdpEndpoint & { owner: StackSocket }) | null = null;
   /** A connect() is under way (for EALREADY and the result of a blocking connect). */
   private connecting = false;
   /** Ancillary data the guest asked for (IP_PKTINFO / IPV6_RECVPKTINFO, IP_RECVTTL, IP_RECVTOS). */
@@ -92,7 +88,7 @@ export class StackSocket extends SocketFile {
     return true;
   }
 
-  private decode(b: Buffer, forBind: boolean): InetAddr | number {
+  decode(b: Buffer, forBind: boolean): InetAddr | number {
     const a = decodeInet(b);
     if (typeof a === 'number') return this.domain === AF_INET6 && b.length < 24 ? -E.EINVAL : a;
     if (this.domain === AF_INET) {
@@ -107,7 +103,7 @@ export class StackSocket extends SocketFile {
     return a;
   }
 
-  private anyAddr(): Buffer {
+  anyAddr(): Buffer {
     return Buffer.from(this.domain === AF_INET ? V4_ANY : V6_ANY);
   }
 
@@ -136,37 +132,10 @@ export class StackSocket extends SocketFile {
       this.local = { family: this.domain, ip: ep.addr, port: ep.port, flowinfo: 0, scope: 0 };
       return 0;
     }
-    const self = this;
-    const u: UdpEndpoint & { owner: StackSocket } = {
-      owner: this,
-      addr: Buffer.from(ip),
-      port: 0,
-      family: this.domain,
-      v6only: this.v6only,
-      reuseAddr: this.reuseAddr,
-      reusePort: this.reusePort,
-      listening: false,
-      remote: null,
-      rport: 0,
-      deliver(buf, off, len, src, sport, dst, nic) {
-        self.udpDeliver(buf, off, len, src, sport, dst, nic);
-      },
-      icmpError(err, dst, dport) {
-        // Linux reports ICMP errors only on connected UDP sockets (without IP_RECVERR).
-        if (self.remote !== null && dport === self.remote.port && eq(dst, self.remote.ip)) {
-          self.err = err;
-          self.waitQueue.notify(POLLERR);
-        }
-      },
-    };
-    const p = this.stack.udp.ports.bind(u, port, false);
-    if (p < 0) return -E.EADDRINUSE;
-    this.udpEp = u;
-    this.local = { family: this.domain, ip: u.addr, port: p, flowinfo: 0, scope: 0 };
-    return 0;
+    return bindUdp(this, ip, port);
   }
 
-  private autobindUdp(): number {
+  autobindUdp(): number {
     if (this.local !== null) return 0;
     return this.doBind(this.anyAddr(), 0);
   }
@@ -237,7 +206,7 @@ export class StackSocket extends SocketFile {
   }
 
   connect(t: Task, b: Buffer, nonblock: boolean): number {
-    if (!this.tcp) return this.connectUdp(b);
+    if (!this.tcp) return connectUdp(this, b);
     if (b.length >= 2 && b.readUInt16LE(0) === AF_UNSPEC) return this.disconnectTcp();
     const ep = this.ep!;
     const rerun = t.sysState !== undefined;
@@ -282,8 +251,8 @@ export class StackSocket extends SocketFile {
   }
 
   /** bind(2) named an address / a port (Linux's SOCK_BINDADDR_LOCK / SOCK_BINDPORT_LOCK). */
-  private addrLocked = false;
-  private portLocked = false;
+  addrLocked = false;
+  portLocked = false;
   /** What getsockname shows after a disconnect gave an implicit port back (Linux keeps inet_sport). */
   private staleName: InetAddr | null = null;
   /** Unconnected by a disconnect: no shutdown flags (Linux's sk_shutdown 0), so poll has no POLLIN. */
@@ -347,39 +316,6 @@ export class StackSocket extends SocketFile {
     return -E.EAGAIN;
   }
 
-  private connectUdp(b: Buffer): number {
-    if (b.length >= 2 && b.readUInt16LE(0) === AF_UNSPEC) {
-      this.remote = null;
-      const u = this.udpEp;
-      if (u) {
-        u.remote = null;
-        u.rport = 0;
-        // As udp_disconnect: an address or port bind(2) did not name is given back.
-        if (!this.addrLocked) u.addr = this.anyAddr();
-        if (!this.portLocked) {
-          this.stack.udp.ports.unbind(u);
-          this.udpEp = null;
-          this.local = null;
-        } else if (this.local !== null) {
-          this.local = { ...this.local, ip: u.addr };
-        }
-      }
-      return 0;
-    }
-    const a = this.decode(b, false);
-    if (typeof a === 'number') return a;
-    let ip = a.ip;
-    if (isAny(ip)) ip = Buffer.from(isV4Mapped(ip) ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1] : [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-    const p = this.stack.path(ip);
-    if (typeof p === 'number') return p;
-    if (this.policy !== null && !this.policy.permits(ip, a.port)) return -E.ECONNREFUSED;
-    const r = this.autobindUdp();
-    if (r < 0) return r;
-    this.remote = { ...a, ip };
-    this.udpEp!.remote = ip;
-    this.udpEp!.rport = a.port;
-    return 0;
-  }
 
   override shutdown(how: number): number {
     if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) return -E.EINVAL;
@@ -423,7 +359,7 @@ export class StackSocket extends SocketFile {
   // ------------------------------------------------------------------ data
 
   override send(t: Task | null, req: SendRequest): number {
-    if (!this.tcp) return this.sendUdp(req);
+    if (!this.tcp) return sendUdp(this, req);
     this.blockQueue = this.waitQueue;
     const ep = this.ep!;
     const st = ep.state;
@@ -442,74 +378,8 @@ export class StackSocket extends SocketFile {
     return req.flags & MSG_OOB ? ep.writeUrgent(req.data, req.nonblock) : ep.write(req.data, req.nonblock, false);
   }
 
-  private sendUdp(req: SendRequest): number {
-    let ip: Buffer;
-    let port: number;
-    if (this.sndShut) return -E.EPIPE;
-    if (req.to !== null && req.to.length > 0) {
-      const a = this.decode(req.to, false);
-      if (typeof a === 'number') return a;
-      ip = isAny(a.ip) ? Buffer.from(isV4Mapped(a.ip) ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1] : [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]) : a.ip;
-      port = a.port;
-      if (port === 0) return -E.EINVAL;
-    } else {
-      if (this.remote === null) return -E.EDESTADDRREQ;
-      ip = this.remote.ip;
-      port = this.remote.port;
-    }
-    if (this.err !== 0) return -this.takeErr();
-    const len = req.data.length;
-    if (len > (isV4Mapped(ip) ? 65507 : 65527)) return -E.EMSGSIZE;
-    if (eq(ip, V4_BCAST) && !this.intOpts.get('1:6')) return -E.EACCES;
-    if (this.policy !== null && !this.policy.permits(ip, port)) return -E.ECONNREFUSED;
-    const c = stackSendControl(this.domain, req.ipCtl);
-    if (typeof c === 'number') return c;
-    let nic: Nic | null = null;
-    if (c !== null && c.ifindex !== 0) {
-      nic = this.stack.nicByIndex(c.ifindex) ?? null;
-      if (nic === null) return -E.ENODEV;
-    }
-    if (c?.src != null && !this.stack.isLocal(c.src)) return -E.EINVAL;
-    const r = this.autobindUdp();
-    if (r < 0) return r;
-    const ttl = c?.ttl ?? this.intOpts.get(isV4Mapped(ip) ? '0:2' : '41:16') ?? 64;
-    const tos = c?.tos ?? this.intOpts.get(isV4Mapped(ip) ? '0:1' : '41:67') ?? 0;
-    const src = c?.src != null && isAny(this.local!.ip) ? c.src : this.local!.ip;
-    const gso = c?.gso ?? this.intOpts.get(UDP_SEGMENT_KEY) ?? 0;
-    if (gso > 0 && len > gso) return this.sendUdpSegments(src, ip, port, req.data, gso, ttl, tos, nic);
-    const s = this.stack.udp.send(src, this.local!.port, ip, port, req.data, 0, len, ttl, tos, nic);
-    if (s < 0) return s;
-    return len;
-  }
 
-  /**
-   * UDP_SEGMENT (GSO): one send cut into datagrams of gso bytes, the last shorter, with
-   * udp_send_skb's checks (at most UDP_MAX_SEGMENTS, a segment fits the path's MTU).
-   * A receiver gets them one by one (Linux's loopback would hand a UDP_GRO socket the
-   * whole send at once; the stack does not coalesce).
-   */
-  private sendUdpSegments(src: Addr, ip: Addr, port: number, data: Buffer, gso: number, ttl: number, tos: number, nic: Nic | null): number {
-    const len = data.length;
-    if (len > gso * UDP_MAX_SEGMENTS) return -E.EINVAL;
-    const p = this.stack.path(ip, nic, src);
-    if (typeof p === 'number') return p;
-    if (gso + 8 + (isV4Mapped(ip) ? 20 : 40) > p.nic.mtu) return -E.EINVAL;
-    for (let at = 0; at < len; at += gso) {
-      const r = this.stack.udp.send(src, this.local!.port, ip, port, data, at, Math.min(gso, len - at), ttl, tos, nic);
-      if (r < 0) return r;
-    }
-    return len;
-  }
 
-  private udpDeliver(b: Buffer, off: number, len: number, src: Addr, sport: number, dst: Addr, nic: Nic): void {
-    if (this.rcvShut) return;
-    if (this.rq.bytes + len > this.rcvbuf) return; // full: dropped, as UDP does
-    const from = encodeInet({ family: this.domain, ip: src, port: sport, flowinfo: 0, scope: 0 }, this.domain);
-    const pkt = { data: Buffer.from(b.subarray(off, off + len)), off: 0, rights: null, creds: null, from } as import('./packet').Packet & { info?: PktInfo };
-    if (this.recvPktinfo || this.recvTtl || this.recvTos) pkt.info = { ifindex: nic.index, dst: Buffer.from(dst), ttl: this.stack.rxTtl, tos: this.stack.rxTos };
-    this.rq.push(pkt);
-    this.waitQueue.notify(POLLIN | POLLRDNORM);
-  }
 
   override recv(dst: Uint8Array, flags: number, meta: RecvMeta): number {
     this.blockQueue = this.waitQueue;
