@@ -263,9 +263,18 @@ export class NetlinkSocket extends SocketFile {
       if (type === RTM_DELLINK) return -E.EOPNOTSUPP;
       const nic = st.nicByIndex(msg.readInt32LE(20));
       if (nic === undefined) return -E.ENODEV;
+      // IFLA_MTU: IPv4's minimum (68) up to what the link carries (dev_validate_mtu: EINVAL outside).
+      const mtu = attrs(msg, 16).get(4);
+      if (mtu !== undefined) {
+        if (mtu.length < 4) return -E.EINVAL;
+        const v = mtu.readUInt32LE(0);
+        if (v < 68 || v > nic.link.mtu) return -E.EINVAL;
+        nic.mtuSet = v === nic.link.mtu ? null : v;
+      }
       const change = msg.readUInt32LE(28);
       const fl = msg.readUInt32LE(24);
-      if (change & IFF_UP || change === 0) nic.up = (fl & IFF_UP) !== 0;
+      // ifi_change 0 is ~0 (rtnl_dev_combine_flags), but only when some flag is given: `ip link set lo mtu N` sends neither.
+      if (change & IFF_UP || (change === 0 && fl !== 0)) nic.up = (fl & IFF_UP) !== 0;
       // Brought up without addresses, lo gets its own (inetdev_event/addrconf on NETDEV_UP).
       if (nic.up && nic.loopback && nic.addrs.length === 0) {
         st.addAddress(nic, ipv4(127, 0, 0, 1), 8);

@@ -81,7 +81,9 @@ const UDP_FIELDS = ['InDatagrams', 'NoPorts', 'InErrors', 'OutDatagrams', 'Rcvbu
 /** /proc/net/snmp as Linux 6.1 writes it (the kernel the sandbox reports): the IPv4 groups, TCP and UDP. */
 function snmpText(stack: Stack | null): string {
   const m = stack?.mib;
-  const ip = [2, 64, m?.ipInReceives ?? 0, m?.ipInHdrErrors ?? 0, 0, 0, 0, 0, m?.ipInDelivers ?? 0, m?.ipOutRequests ?? 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+  const r = stack?.frags.v4;
+  const ip = [2, 64, m?.ipInReceives ?? 0, m?.ipInHdrErrors ?? 0, 0, 0, 0, 0, m?.ipInDelivers ?? 0, m?.ipOutRequests ?? 0, 0, 0,
+    r?.timeouts ?? 0, r?.reqds ?? 0, r?.oks ?? 0, r?.fails ?? 0, m?.ipFragOKs ?? 0, m?.ipFragFails ?? 0, m?.ipFragCreates ?? 0];
   const inT = m?.icmpIn ?? new Array<number>(256).fill(0);
   const outT = m?.icmpOut ?? inT;
   const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);

@@ -6,7 +6,9 @@
  * urgent data: MSG_OOB, SIOCATMARK, POLLPRI, SO_OOBINLINE) and net_sigurg.c (SIGURG to a
  * socket's owner by F_SETOWN/F_SETOWN_EX/FIOSETOWN/SIOCSPGRP, SIGIO and F_SETSIG) and net_disconnect.c
  * (connect with AF_UNSPEC: TCP reset and unconnected, a listener stopped, UDP dissolved) and net_tcpinfo.c
- * (TCP_INFO of loopback connections: options, advmss, path MTU, bytes acked and received) run natively in a fresh network
+ * (TCP_INFO of loopback connections: options, advmss, path MTU, bytes acked and received) and
+ * net_frag.c (lo's MTU lowered: a UDP datagram fragmented and reassembled, /proc/net/snmp's
+ * Frag and Reasm counters) run natively in a fresh network
  * namespace (its lo has 127.0.0.1 and ::1) and in the sandbox, where they must print the
  * same thing: under --network=sandbox (every segment through the Sentry's stack over its
  * loopback interface) and under the default mode (the loopback fast path).
@@ -19,9 +21,9 @@ import { runSandbox, explain, status } from '../helpers/run';
 
 const ok = process.getuid?.() === 0 && canMakeNetns();
 const SRC = path.join(__dirname, 'guests');
-const NAMES = ['net_sockets', 'net_inet', 'net_sendcmsg', 'net_hoststream', 'net_urgent', 'net_sigurg', 'net_disconnect', 'net_tcpinfo'];
-/** Modes a guest runs under when not both. */
-const MODES: Record<string, string[]> = {};
+const NAMES = ['net_sockets', 'net_inet', 'net_sendcmsg', 'net_hoststream', 'net_urgent', 'net_sigurg', 'net_disconnect', 'net_tcpinfo', 'net_frag'];
+/** Modes a guest runs under when not both (the fast path has no MTU, so no fragments). */
+const MODES: Record<string, string[]> = { net_frag: ['sandbox'] };
 const bins: Record<string, string> = {};
 const native: Record<string, string> = {};
 

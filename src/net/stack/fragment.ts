@@ -19,17 +19,40 @@ interface Entry {
 const TIMEOUT_MS = 30_000;
 const MAX_BYTES = 4 << 20;
 
+/** Reassembly counters of one IP version (/proc/net/snmp's Ip Reasm*, snmp6's Ip6Reasm*). */
+export interface ReasmCounts {
+  /** Fragments received (ip_defrag counts each). */
+  reqds: number;
+  /** Datagrams reassembled. */
+  oks: number;
+  /** Datagrams given up: timed out, or over the memory limit. */
+  fails: number;
+  timeouts: number;
+}
+const counts = (): ReasmCounts => ({ reqds: 0, oks: 0, fails: 0, timeouts: 0 });
+
 export class Reassembler {
   private readonly table = new Map<string, Entry>();
   private bytes = 0;
+  readonly v4 = counts();
+  readonly v6 = counts();
   constructor(private readonly clock: Clock) {}
 
-  /** Adds a fragment; returns the whole payload once complete, else null. */
+  /** Adds a fragment (key: "4|..." or "6|..."); returns the whole payload once complete, else null. */
   add(key: string, off: number, data: Buffer, more: boolean): Buffer | null {
+    const c = key.charCodeAt(0) === 0x36 ? this.v6 : this.v4;
+    c.reqds++;
     let e = this.table.get(key);
     if (e === undefined) {
-      if (this.bytes + data.length > MAX_BYTES) return null;
-      const timer = new StackTimer(this.clock, () => this.drop(key));
+      if (this.bytes + data.length > MAX_BYTES) {
+        c.fails++;
+        return null;
+      }
+      const timer = new StackTimer(this.clock, () => {
+        c.fails++;
+        c.timeouts++;
+        this.drop(key);
+      });
       e = { frags: [], total: -1, bytes: 0, timer };
       timer.arm(TIMEOUT_MS);
       this.table.set(key, e);
@@ -53,6 +76,7 @@ export class Reassembler {
       f.data.copy(out, f.off, 0, Math.min(f.data.length, e.total - f.off));
     }
     this.drop(key);
+    c.oks++;
     return out;
   }
 

@@ -74,8 +74,13 @@ export function ip4Output(
     payload.copy(b, o + IP_HLEN, at, at + n);
     writeHeader(b, o, IP_HLEN + n, id, (more ? 0x2000 : 0) | (at >> 3), ttl, tos, proto, src, dst);
     const r = s.linkOutput(nic, nextHop, false, b, o, IP_HLEN + n);
-    if (r < 0) return r;
+    if (r < 0) {
+      s.mib.ipFragFails++;
+      return r;
+    }
+    s.mib.ipFragCreates++;
   }
+  s.mib.ipFragOKs++;
   return 0;
 }
 

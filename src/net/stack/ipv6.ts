@@ -78,8 +78,13 @@ export function ip6Output(s: Stack, nic: Nic, nextHop: Addr, src: Addr, dst: Add
     b.writeUInt32BE(id, f + 4);
     payload.copy(b, f + 8, at, at + n);
     const r = s.linkOutput(nic, nextHop, true, b, o, IP6_HLEN + 8 + n);
-    if (r < 0) return r;
+    if (r < 0) {
+      s.mib.ip6FragFails++;
+      return r;
+    }
+    s.mib.ip6FragCreates++;
   }
+  s.mib.ip6FragOKs++;
   return 0;
 }
 

@@ -40,8 +40,10 @@ export class Nic {
   get loopback(): boolean {
     return this.link.kind === 'loopback';
   }
+  /** `ip link set DEV mtu N` (IFLA_MTU): at most the link's own (the host's interface, or lo's 64 KiB); null: the link's. */
+  mtuSet: number | null = null;
   get mtu(): number {
-    return this.link.mtu;
+    return this.mtuSet ?? this.link.mtu;
   }
   get flags(): number {
     const base = this.loopback ? IFF_LOOPBACK : IFF_BROADCAST | IFF_MULTICAST;

@@ -95,7 +95,8 @@ export class Stack {
   onEchoReply: ((v6: boolean, b: Buffer, off: number, len: number, src: Addr) => void) | null = null;
   /** Counters for /proc/net/snmp and /proc/net/netstat (tcpTimeouts..: TcpExt's; tcpRackFirst: first losses RACK found, ours). */
   readonly mib = {
-    ipInReceives: 0, ipInHdrErrors: 0, ipInDelivers: 0, ipOutRequests: 0, tcpActiveOpens: 0, tcpPassiveOpens: 0, tcpRetransSegs: 0, tcpInSegs: 0, tcpOutSegs: 0, tcpOutRsts: 0, udpInDatagrams: 0, udpOutDatagrams: 0, udpNoPorts: 0,
+    ipInReceives: 0, ipInHdrErrors: 0, ipInDelivers: 0, ipOutRequests: 0, ipFragOKs: 0, ipFragFails: 0, ipFragCreates: 0,
+    ip6FragOKs: 0, ip6FragFails: 0, ip6FragCreates: 0, tcpActiveOpens: 0, tcpPassiveOpens: 0, tcpRetransSegs: 0, tcpInSegs: 0, tcpOutSegs: 0, tcpOutRsts: 0, udpInDatagrams: 0, udpOutDatagrams: 0, udpNoPorts: 0,
     tcpTimeouts: 0, tcpLossProbes: 0, tcpSackRecovery: 0, tcpRackFirst: 0,
     icmpInErrors: 0, icmpInCsumErrors: 0,
     /** ICMP (IPv4) messages by type, received and sent (Icmp and IcmpMsg of /proc/net/snmp). */
