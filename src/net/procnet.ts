@@ -110,6 +110,44 @@ function snmpText(stack: Stack | null): string {
     group('Udp', UDP_FIELDS, udp) + group('UdpLite', UDP_FIELDS, [0, 0, 0, 0, 0, 0, 0, 0, 0]);
 }
 
+/** ICMPv6 types snmp6 names (icmp6type2name): printed always, In then Out, before the by-number lines. */
+const ICMP6_NAMES: Array<[number, string]> = [[1, 'DestUnreachs'], [2, 'PktTooBigs'], [3, 'TimeExcds'], [4, 'ParmProblems'], [128, 'Echos'], [129, 'EchoReplies'], [130, 'GroupMembQueries'], [131, 'GroupMembResponses'], [132, 'GroupMembReductions'], [133, 'RouterSolicits'], [134, 'RouterAdvertisements'], [135, 'NeighborSolicits'], [136, 'NeighborAdvertisements'], [137, 'Redirects'], [143, 'MLDv2Reports']];
+
+/**
+ * /proc/net/snmp6 as Linux 6.1 writes it (snmp6_seq_show): one "name<pad to 32>\tvalue"
+ * line per counter, the Ip6 group (RFC 4293), Icmp6 (its totals, every named type In and
+ * Out, then each type seen by number), Udp6 and UdpLite6. Ip6OutRequests counts datagrams,
+ * as later kernels do (6.1 counted each fragment: the sandbox does not reproduce that).
+ */
+function snmp6Text(stack: Stack | null): string {
+  const m = stack?.mib;
+  const r = stack?.frags.v6;
+  const z = new Array<number>(256).fill(0);
+  const inT = m?.icmp6In ?? z;
+  const outT = m?.icmp6Out ?? z;
+  const ecn = m?.ip6InEcn ?? [0, 0, 0, 0];
+  const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
+  const rows: Array<[string, number]> = [
+    ['Ip6InReceives', m?.ip6InReceives ?? 0], ['Ip6InHdrErrors', m?.ip6InHdrErrors ?? 0], ['Ip6InTooBigErrors', 0], ['Ip6InNoRoutes', 0],
+    ['Ip6InAddrErrors', 0], ['Ip6InUnknownProtos', 0], ['Ip6InTruncatedPkts', 0], ['Ip6InDiscards', 0], ['Ip6InDelivers', m?.ip6InDelivers ?? 0],
+    ['Ip6OutForwDatagrams', 0], ['Ip6OutRequests', m?.ip6OutRequests ?? 0], ['Ip6OutDiscards', 0], ['Ip6OutNoRoutes', 0],
+    ['Ip6ReasmTimeout', r?.timeouts ?? 0], ['Ip6ReasmReqds', r?.reqds ?? 0], ['Ip6ReasmOKs', r?.oks ?? 0], ['Ip6ReasmFails', r?.fails ?? 0],
+    ['Ip6FragOKs', m?.ip6FragOKs ?? 0], ['Ip6FragFails', m?.ip6FragFails ?? 0], ['Ip6FragCreates', m?.ip6FragCreates ?? 0],
+    ['Ip6InMcastPkts', m?.ip6InMcastPkts ?? 0], ['Ip6OutMcastPkts', m?.ip6OutMcastPkts ?? 0], ['Ip6InOctets', m?.ip6InOctets ?? 0],
+    ['Ip6OutOctets', m?.ip6OutOctets ?? 0], ['Ip6InMcastOctets', m?.ip6InMcastOctets ?? 0], ['Ip6OutMcastOctets', m?.ip6OutMcastOctets ?? 0],
+    ['Ip6InBcastOctets', 0], ['Ip6OutBcastOctets', 0], ['Ip6InNoECTPkts', ecn[0]], ['Ip6InECT1Pkts', ecn[1]], ['Ip6InECT0Pkts', ecn[2]], ['Ip6InCEPkts', ecn[3]],
+    ['Icmp6InMsgs', sum(inT) + (m?.icmp6InErrors ?? 0)], ['Icmp6InErrors', m?.icmp6InErrors ?? 0], ['Icmp6OutMsgs', sum(outT)], ['Icmp6OutErrors', 0],
+    ['Icmp6InCsumErrors', m?.icmp6InCsumErrors ?? 0],
+  ];
+  for (const [dir, t] of [['In', inT], ['Out', outT]] as const) for (const [n, name] of ICMP6_NAMES) rows.push([`Icmp6${dir}${name}`, t[n]]);
+  for (const [dir, t] of [['In', inT], ['Out', outT]] as const) t.forEach((v, n) => v > 0 && rows.push([`Icmp6${dir}Type${n}`, v]));
+  const udp = m ? [m.udp6InDatagrams, m.udp6NoPorts, 0, m.udp6OutDatagrams, 0, 0, 0, 0, 0] : [0, 0, 0, 0, 0, 0, 0, 0, 0];
+  UDP_FIELDS.forEach((f, i) => rows.push([`Udp6${f}`, udp[i]]));
+  // snmp6_udplite6_list has no IgnoredMulti.
+  UDP_FIELDS.filter((f) => f !== 'IgnoredMulti').forEach((f) => rows.push([`UdpLite6${f}`, 0]));
+  return rows.map(([k, v]) => `${k.padEnd(32)}\t${v}\n`).join('');
+}
+
 /** /proc/net/unix (unix_seq_show): every open unix socket; kernel addresses shown as zeros (kptr_restrict). */
 function unixText(): string {
   let out = 'Num       RefCount Protocol Flags    Type St Inode Path\n';
@@ -145,6 +183,7 @@ export function procNetFiles(kernel: object): Array<[string, () => string]> {
     ['route', () => routeText(view())],
     ['if_inet6', () => ifInet6Text(view())],
     ['snmp', () => snmpText(st())],
+    ['snmp6', () => snmp6Text(st())],
     ['netstat', () => netstatText(st())],
   ];
 }

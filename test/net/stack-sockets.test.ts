@@ -8,7 +8,8 @@
  * (connect with AF_UNSPEC: TCP reset and unconnected, a listener stopped, UDP dissolved) and net_tcpinfo.c
  * (TCP_INFO of loopback connections: options, advmss, path MTU, bytes acked and received) and
  * net_frag.c (lo's MTU lowered: a UDP datagram fragmented and reassembled, /proc/net/snmp's
- * Frag and Reasm counters) run natively in a fresh network
+ * Frag and Reasm counters) and net_snmp6.c (/proc/net/snmp6 after echo, UDP, a closed port
+ * and a fragmented datagram over ::1) run natively in a fresh network
  * namespace (its lo has 127.0.0.1 and ::1) and in the sandbox, where they must print the
  * same thing: under --network=sandbox (every segment through the Sentry's stack over its
  * loopback interface) and under the default mode (the loopback fast path).
@@ -21,9 +22,14 @@ import { runSandbox, explain, status } from '../helpers/run';
 
 const ok = process.getuid?.() === 0 && canMakeNetns();
 const SRC = path.join(__dirname, 'guests');
-const NAMES = ['net_sockets', 'net_inet', 'net_sendcmsg', 'net_hoststream', 'net_urgent', 'net_sigurg', 'net_disconnect', 'net_tcpinfo', 'net_frag'];
+const NAMES = ['net_sockets', 'net_inet', 'net_sendcmsg', 'net_hoststream', 'net_urgent', 'net_sigurg', 'net_disconnect', 'net_tcpinfo', 'net_frag', 'net_snmp6'];
 /** Modes a guest runs under when not both (the fast path has no MTU, so no fragments). */
-const MODES: Record<string, string[]> = { net_frag: ['sandbox'] };
+const MODES: Record<string, string[]> = { net_frag: ['sandbox'], net_snmp6: ['sandbox'] };
+/**
+ * What the host kernel prints that the sandbox's kernel (6.1) does not: counters added
+ * later (Ip6OutTransmits in 6.3, Icmp6OutRateLimitHost in 6.6), left out of Linux's side.
+ */
+const NEWER: Record<string, RegExp> = { net_snmp6: /^.*(Ip6OutTransmits|Icmp6OutRateLimitHost).*\n/gm };
 const bins: Record<string, string> = {};
 const native: Record<string, string> = {};
 
@@ -32,7 +38,7 @@ beforeAll(async () => {
   const ns = addNetns('cmp');
   for (const name of NAMES) {
     for (const l of LINKAGES) bins[`${name}.${l}`] = compileGuest(name, l, { srcDir: SRC, flags: ['-I', path.join(__dirname, '../guests')] });
-    native[name] = await runIn(ns, [bins[`${name}.dynamic`]], 60_000);
+    native[name] = (await runIn(ns, [bins[`${name}.dynamic`]], 60_000)).replace(NEWER[name] ?? /$^/, '');
   }
   bins.udpgso = compileGuest('net_udpgso', 'dynamic', { srcDir: SRC });
   native.udpgso = await runIn(ns, [bins.udpgso, 'nogro'], 60_000);

@@ -72,8 +72,13 @@ export function icmp4Error(s: Stack, b: Buffer, ipOff: number, ipLen: number, ty
 }
 
 export function icmp6Input(s: Stack, nic: Nic, b: Buffer, off: number, len: number, src: Addr, dst: Addr): void {
-  if (len < 8 || finish(sumBytes(b, off, len, pseudoSum(src, dst, IPPROTO_ICMPV6, len, true))) !== 0) return;
+  if (len < 8 || finish(sumBytes(b, off, len, pseudoSum(src, dst, IPPROTO_ICMPV6, len, true))) !== 0) {
+    s.mib.icmp6InErrors++;
+    if (len >= 8) s.mib.icmp6InCsumErrors++;
+    return;
+  }
   const type = b[off];
+  s.mib.icmp6In[type]++;
   const code = b[off + 1];
   if (type === 128) {
     if (isMulticast(dst)) return;

@@ -13,9 +13,22 @@ let fragId = randomUint32();
 onEntropySeeded(() => (fragId = randomUint32()));
 
 export function ip6Input(s: Stack, nic: Nic, b: Buffer, off: number, len: number): void {
-  if (len < 40 || b[off] >> 4 !== 6) return void nic.stats.rxErrors++;
+  const m = s.mib;
+  m.ip6InReceives++;
+  m.ip6InOctets += len;
+  const bad = () => {
+    m.ip6InHdrErrors++;
+    nic.stats.rxErrors++;
+  };
+  if (len < 40 || b[off] >> 4 !== 6) return bad();
   const plen = b.readUInt16BE(off + 4);
-  if (40 + plen > len) return void nic.stats.rxErrors++;
+  if (40 + plen > len) return bad();
+  // ip6_rcv_core: by the ECN bits of the traffic class (NoECT, ECT(1), ECT(0), CE).
+  m.ip6InEcn[(b[off + 1] >> 4) & 3]++;
+  if (b[off + 24] === 0xff) {
+    m.ip6InMcastPkts++;
+    m.ip6InMcastOctets += len;
+  }
   const src = s.rxSrc;
   const dst = s.rxDst;
   b.copy(src, 0, off + 8, off + 24);
@@ -62,6 +75,7 @@ export function ip6Output(s: Stack, nic: Nic, nextHop: Addr, src: Addr, dst: Add
   const o = ETH_HLEN;
   if (IP6_HLEN + l4len <= nic.mtu || (s.txPartial > 0 && l4len <= 0xffff)) {
     writeHeader(b, o, l4len, proto, hops, tclass, src, dst);
+    countOut(s, dst, IP6_HLEN + l4len);
     return s.linkOutput(nic, nextHop, true, b, o, IP6_HLEN + l4len);
   }
   if (proto === 6) return -E.EMSGSIZE;
@@ -77,6 +91,7 @@ export function ip6Output(s: Stack, nic: Nic, nextHop: Addr, src: Addr, dst: Add
     b.writeUInt16BE(at | (at + n < l4len ? 1 : 0), f + 2);
     b.writeUInt32BE(id, f + 4);
     payload.copy(b, f + 8, at, at + n);
+    countOut(s, dst, IP6_HLEN + 8 + n);
     const r = s.linkOutput(nic, nextHop, true, b, o, IP6_HLEN + 8 + n);
     if (r < 0) {
       s.mib.ip6FragFails++;
@@ -86,6 +101,15 @@ export function ip6Output(s: Stack, nic: Nic, nextHop: Addr, src: Addr, dst: Add
   }
   s.mib.ip6FragOKs++;
   return 0;
+}
+
+/** Ip6OutOctets and the multicast counts, per packet put on the link (each fragment its own). */
+function countOut(s: Stack, dst: Addr, len: number): void {
+  s.mib.ip6OutOctets += len;
+  if (dst[0] === 0xff) {
+    s.mib.ip6OutMcastPkts++;
+    s.mib.ip6OutMcastOctets += len;
+  }
 }
 
 function writeHeader(b: Buffer, o: number, plen: number, next: number, hops: number, tclass: number, src: Addr, dst: Addr): void {

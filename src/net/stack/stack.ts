@@ -102,6 +102,13 @@ export class Stack {
     /** ICMP (IPv4) messages by type, received and sent (Icmp and IcmpMsg of /proc/net/snmp). */
     icmpIn: new Array<number>(256).fill(0),
     icmpOut: new Array<number>(256).fill(0),
+    /** IPv6, ICMPv6 and UDP over IPv6 (/proc/net/snmp6); ip6InEcn by the ECN bits: NoECT, ECT(1), ECT(0), CE. */
+    ip6InReceives: 0, ip6InHdrErrors: 0, ip6InDelivers: 0, ip6OutRequests: 0, ip6InOctets: 0, ip6OutOctets: 0,
+    ip6InMcastPkts: 0, ip6OutMcastPkts: 0, ip6InMcastOctets: 0, ip6OutMcastOctets: 0, ip6InEcn: [0, 0, 0, 0],
+    icmp6In: new Array<number>(256).fill(0),
+    icmp6Out: new Array<number>(256).fill(0),
+    icmp6InErrors: 0, icmp6InCsumErrors: 0,
+    udp6InDatagrams: 0, udp6NoPorts: 0, udp6OutDatagrams: 0,
   };
 
   constructor(readonly clock: Clock) {
@@ -212,6 +219,9 @@ export class Stack {
       if (proto === IPPROTO_ICMP) this.mib.icmpOut[this.tx[this.l4Off(false)]]++;
       return ip4Output(this, p.nic, p.nextHop, p.src, dst, proto, l4len, ttl, tos, df);
     }
+    // Ip6OutRequests counts datagrams (fragments are Ip6OutTransmits on kernels that have it).
+    this.mib.ip6OutRequests++;
+    if (proto === IPPROTO_ICMPV6) this.mib.icmp6Out[this.tx[this.l4Off(true)]]++;
     return ip6Output(this, p.nic, p.nextHop, p.src, dst, proto, l4len, ttl, tos);
   }
 
@@ -380,12 +390,14 @@ export class Stack {
 
   deliverL4(nic: Nic, proto: number, v6: boolean, b: Buffer, off: number, len: number, ipOff: number, src: Addr, dst: Addr): void {
     if (this.l4Hook !== null && this.l4Hook(nic, proto, v6, b, off, len, ipOff, src, dst)) return;
-    if (!v6) this.mib.ipInDelivers++;
+    if (v6) this.mib.ip6InDelivers++;
+    else this.mib.ipInDelivers++;
     if (this.rawInput !== null) this.rawInput(proto, v6, b, ipOff, off, len, src);
     if (proto === IPPROTO_TCP) return this.tcp.input(nic, v6, b, off, len, src, dst);
     if (proto === IPPROTO_UDP) {
       if (!this.udp.input(nic, v6, b, off, len, src, dst) && !isMulticast(dst) && !nic.isBroadcast(dst)) {
-        this.mib.udpNoPorts++;
+        if (v6) this.mib.udp6NoPorts++;
+        else this.mib.udpNoPorts++;
         const ipLen = off + len - ipOff;
         if (v6) icmp6Error(this, b, ipOff, ipLen, 1, 4);
         else icmp4Error(this, b, ipOff, ipLen, 3, 3);

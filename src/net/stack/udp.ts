@@ -30,12 +30,23 @@ export class Udp {
     }
     const sport = b.readUInt16BE(off);
     const dport = b.readUInt16BE(off + 2);
-    this.s.mib.udpInDatagrams++;
+    // InDatagrams: delivered to a socket (a datagram no socket takes is NoPorts instead).
+    const m = this.s.mib;
+    const delivered = () => {
+      if (v6) m.udp6InDatagrams++;
+      else m.udpInDatagrams++;
+    };
     const match = (e: UdpEndpoint): boolean => e.remote === null || (e.rport === sport && (isAny(e.remote) || eq(e.remote, src)));
     if (isMulticast(dst) || nic.isBroadcast(dst) || (dst[12] === 255 && dst[13] === 255 && dst[14] === 255 && dst[15] === 255)) {
       const list = this.ports.byPort.get(dport);
       if (list === undefined) return true;
-      for (const e of list.slice()) if (match(e)) e.deliver(b, off + 8, ulen - 8, src, sport, dst, nic);
+      let n = 0;
+      for (const e of list.slice()) {
+        if (!match(e)) continue;
+        n++;
+        e.deliver(b, off + 8, ulen - 8, src, sport, dst, nic);
+      }
+      if (n > 0) delivered();
       return true;
     }
     // Connected sockets first (exact 4-tuple), then bound ones.
@@ -54,13 +65,13 @@ export class Udp {
       if (best === null || (isAny(best.addr) && !isAny(e.addr))) best = e;
     }
     if (best === null) return false;
+    delivered();
     best.deliver(b, off + 8, ulen - 8, src, sport, dst, nic);
     return true;
   }
 
   /** Sends payload[poff, poff+plen) from src:sport to dst:dport. */
   send(src: Addr, sport: number, dst: Addr, dport: number, payload: Uint8Array, poff: number, plen: number, ttl: number, tos: number, nicHint: Nic | null): number {
-    const v6 = dst[0] !== 0 || dst[10] !== 0xff;
     const p = this.s.path(dst, nicHint, isAny(src) ? null : src);
     if (typeof p === 'number') return p;
     const o = this.s.l4Off(!isV4Addr(dst));
@@ -75,8 +86,8 @@ export class Udp {
     let ck = finish(sumBytes(tx, o, ulen, pseudoSum(p.src, dst, IPPROTO_UDP, ulen, !isV4Addr(dst))));
     if (ck === 0) ck = 0xffff;
     tx.writeUInt16BE(ck, o + 6);
-    void v6;
-    this.s.mib.udpOutDatagrams++;
+    if (isV4Addr(dst)) this.s.mib.udpOutDatagrams++;
+    else this.s.mib.udp6OutDatagrams++;
     return this.s.sendOn(p, dst, IPPROTO_UDP, ulen, ttl, tos, false);
   }
 
