@@ -69,6 +69,11 @@ function registry(stack: Stack): Registry {
   return r;
 }
 
+/** The raw sockets on stack (sock_diag's raw_diag rows, `ss -w`). */
+export function rawSockets(stack: Stack): readonly IcmpSocket[] {
+  return [...(registries.get(stack)?.raw ?? [])];
+}
+
 export class IcmpSocket extends SocketFile {
   /** The identifier of a ping socket (0: not bound yet). */
   private ident = 0;
@@ -104,6 +109,14 @@ export class IcmpSocket extends SocketFile {
     if (type === SOCK_RAW) reg.raw.add(s);
     if (type === SOCK_RAW && domain === AF_INET && protocol === IPPROTO_RAW) s.hdrincl = true;
     return s;
+  }
+
+  /** Bound address (null: the wildcard) and connected peer, as raw_diag shows them. */
+  get boundAddr(): Addr | null {
+    return this.local;
+  }
+  get peerAddr(): Addr | null {
+    return this.remote?.ip ?? null;
   }
 
   private get raw(): boolean {

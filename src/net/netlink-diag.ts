@@ -1,6 +1,6 @@
 /**
- * AF_NETLINK / NETLINK_SOCK_DIAG: SOCK_DIAG_BY_FAMILY dumps of the sandbox's TCP and UDP
- * sockets (inet_diag, as Linux 6.1's tcp_diag/udp_diag) and unix sockets (unix_diag), so
+ * AF_NETLINK / NETLINK_SOCK_DIAG: SOCK_DIAG_BY_FAMILY dumps of the sandbox's TCP, UDP and
+ * raw sockets (inet_diag, as Linux 6.1's tcp_diag/udp_diag/raw_diag) and unix sockets (unix_diag), so
  * `ss` takes its netlink path as on Linux: a listener's queues are its accept queue and
  * backlog, each socket its own family. A bytecode filter (INET_DIAG_REQ_BYTECODE) is not
  * run here; ss applies the same filter to every socket it reads.
@@ -13,13 +13,14 @@ import { SocketInode, type SendRequest, type SocketFile, SockState } from './soc
 import { NetlinkSocket, nlmsg, rta as attr } from './netlink-route';
 import { netKeyOf } from './guest-netns';
 import { stackOf } from './netns';
-import { tcpRows, udpRows, type SockRow } from './sock-list';
+import { tcpRows, udpRows, rawRows, type SockRow } from './sock-list';
 import { isV4, isAny } from './stack/addr';
 import { TcpState } from './stack/tcp/state';
 import { liveUnix } from './unix-namespace';
 import type { UnixSocket } from './unix-socket';
 
 export const NETLINK_SOCK_DIAG = 4;
+const IPPROTO_RAW = 255;
 const SOCK_DIAG_BY_FAMILY = 20;
 const INET_DIAG_SHUTDOWN = 8, INET_DIAG_SKV6ONLY = 11;
 // The extensions a request asks for in idiag_ext, bit (type - 1) each (ss -m, ss -i).
@@ -159,9 +160,11 @@ export class DiagSocket extends NetlinkSocket {
       const proto = msg[17];
       const ext = msg[18];
       const states = msg.readUInt32LE(20);
-      if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) return this.fail(-E.ENOENT, seq, msg);
+      // IPPROTO_RAW: raw_diag, every raw socket of the family whatever its protocol (the
+      // request's sdiag_raw_protocol picks one only for a lookup, not for a dump).
+      if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP && proto !== IPPROTO_RAW) return this.fail(-E.ENOENT, seq, msg);
       const stack = stackOf(this.key);
-      const rows = proto === IPPROTO_TCP ? tcpRows(stack).filter((r) => r.state !== TcpState.CLOSED) : udpRows(stack);
+      const rows = proto === IPPROTO_TCP ? tcpRows(stack).filter((r) => r.state !== TcpState.CLOSED) : proto === IPPROTO_RAW ? rawRows(stack) : udpRows(stack);
       if ((flags & NLM_F_DUMP) !== NLM_F_DUMP) return this.fail(-E.EOPNOTSUPP, seq, msg);
       for (const r of rows) {
         if (r.family !== family || !(states & (1 << r.state))) continue;

@@ -10,6 +10,8 @@ import { TcpState } from './stack/tcp/state';
 import { listInet } from './inet-socket';
 import { SockState } from './socket-file';
 import { AF_INET } from '../abi/socket';
+import { rawSockets } from './icmp-socket';
+import { V4_ANY, V6_ANY } from './sockaddr';
 import { tcpInfo, fastTcpInfo } from './tcp-info';
 
 export interface SockRow {
@@ -87,4 +89,21 @@ export function udpRows(stack: Stack | null): SockRow[] {
     }
   }
   return rows;
+}
+
+/**
+ * Raw sockets (raw_diag): the "port" is the protocol, unconnected ones CLOSE (ss: UNCONN),
+ * connected ones ESTABLISHED with no peer port. None without a stack (mode none has no raw sockets).
+ */
+export function rawRows(stack: Stack | null): SockRow[] {
+  if (stack === null) return [];
+  return rawSockets(stack).map((s) => {
+    const any = Buffer.from(s.domain === AF_INET ? V4_ANY : V6_ANY);
+    const peer = s.peerAddr;
+    return {
+      family: s.domain, local: s.boundAddr ?? any, lport: s.protocol, remote: peer ?? any, rport: 0,
+      state: peer !== null ? TcpState.ESTABLISHED : TcpState.CLOSED, txq: 0, rxq: s.rq.bytes, backlog: 0,
+      uid: s.inode.uid, ino: s.inode.ino, v6only: false, rcvbuf: s.rcvbuf, sndbuf: s.sndbuf, ...qos(s.intOpts),
+    };
+  });
 }

@@ -18,8 +18,9 @@ import { runSandbox, explain, status } from '../helpers/run';
 const ok = process.getuid?.() === 0 && canMakeNetns() && existsSync('/usr/bin/ss');
 const bins: Record<string, string> = {};
 let native = '';
+let nativeRaw = '';
 
-/** Each "== ss ARGS" section as its sorted, normalised lines. */
+/** Each "== ss ARGS" section (pids and the guests' names made alike) as its sorted, normalised lines. */
 function sections(out: string): Record<string, string[]> {
   const r: Record<string, string[]> = {};
   let cur = '';
@@ -61,6 +62,8 @@ beforeAll(async () => {
   const ns = addNetns('ss');
   for (const l of LINKAGES) bins[l] = compileGuest('net_ss', l, { srcDir: path.join(__dirname, 'guests') });
   native = await runIn(ns, [bins.dynamic], 60_000);
+  bins.raw = compileGuest('net_ss_raw', 'dynamic', { srcDir: path.join(__dirname, 'guests') });
+  nativeRaw = await runIn(ns, [bins.raw], 60_000);
 }, 120_000);
 afterAll(() => cleanupNetns());
 
@@ -85,4 +88,12 @@ describe.skipIf(!ok)('ss over NETLINK_SOCK_DIAG', () => {
       }, 90_000);
     }
   }
+  // raw_diag: the stack's raw sockets (mode none has none to list).
+  it('net_ss_raw under --network=sandbox: ss -w lists raw sockets as Linux does', async () => {
+    expect(nativeRaw).toMatch(/done\n$/);
+    expect(nativeRaw).toMatch(/^UNCONN +0 +0 +\*:58 +\*:\*/m);
+    const r = await runSandbox(['--network', 'sandbox', '--', bins.raw], { timeoutMs: 60_000 });
+    expect(status(r), explain(r)).toBe(0);
+    expect(sections(r.stdout)).toEqual(sections(nativeRaw));
+  }, 90_000);
 });
