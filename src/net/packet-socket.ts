@@ -14,6 +14,7 @@ import type { Task } from '../kernel/task';
 import { SOCK_RAW, SOCK_DGRAM } from '../abi/socket';
 import { POLLIN, POLLRDNORM } from '../abi/fs';
 import { SocketFile, SocketInode, type SendRequest } from './socket-file';
+import type { Packet, RecvMeta } from './packet';
 import type { Stack } from './stack/stack';
 import type { Nic } from './stack/nic';
 import { ETH_HLEN } from './stack/ethernet';
@@ -29,6 +30,17 @@ const PACKET_OTHERHOST = 3;
 const PACKET_OUTGOING = 4;
 const SLL_LEN = 20;
 const MAX_QUEUED = 256;
+export const SOL_PACKET = 263;
+const PACKET_ADD_MEMBERSHIP = 1;
+const PACKET_DROP_MEMBERSHIP = 2;
+const PACKET_STATISTICS = 6;
+const PACKET_AUXDATA = 8;
+/** struct packet_mreq: ifindex, type, alen, address[8]. */
+const MREQ_LEN = 16;
+const TP_STATUS_USER = 1;
+
+/** A frame's struct tpacket_auxdata fields (PACKET_AUXDATA), kept with it in the queue. */
+type AuxPacket = Packet & { aux?: Buffer };
 
 const swap16 = (v: number) => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
 
@@ -57,6 +69,17 @@ export class PacketSocket extends SocketFile {
   /** The EtherType taken (host order; 0: none until bound with one). */
   proto: number;
   ifindex = 0;
+  /** PACKET_AUXDATA: recvmsg adds a tpacket_auxdata. */
+  private auxdata = false;
+  /** PACKET_STATISTICS since the last read: frames queued or dropped, and dropped (queue full). */
+  private statPackets = 0;
+  private statDrops = 0;
+  /**
+   * PACKET_ADD_MEMBERSHIP entries ("ifindex type alen address" with a count). The taps see
+   * every frame the interface gets already, and Linux shows a membership's promiscuity in
+   * no interface flag (dev_get_flags reports only the user's), so they are bookkeeping.
+   */
+  private readonly members = new Map<string, number>();
 
   private constructor(readonly stack: Stack, type: number, proto: number, inode: SocketInode, flags: number) {
     super(AF_PACKET, type, swap16(proto), inode, flags);
@@ -121,13 +144,82 @@ export class PacketSocket extends SocketFile {
     return -E.EOPNOTSUPP;
   }
 
-  /** A frame seen on nic (copied): queued with its sockaddr_ll. */
+  /** A frame seen on nic (copied): queued with its sockaddr_ll (and its auxdata). */
   queue(nic: Nic, b: Buffer, off: number, len: number, type: number, pkttype: number): void {
-    if (this.rq.length >= MAX_QUEUED || this.rcvShut) return;
+    if (this.rcvShut) return;
+    this.statPackets++;
+    if (this.rq.length >= MAX_QUEUED) {
+      this.statDrops++;
+      return;
+    }
     const data = this.type === SOCK_RAW ? Buffer.from(b.subarray(off, off + len)) : Buffer.from(b.subarray(off + ETH_HLEN, off + len));
     const from = this.sll(type, nic.index, nic, pkttype, b.subarray(off + 6, off + 12));
-    this.rq.push({ data, off: 0, rights: null, creds: null, from });
+    const pkt: AuxPacket = { data, off: 0, rights: null, creds: null, from };
+    // tpacket_auxdata: status (the frames tapped here carry whole checksums), the frame's
+    // length and what was queued of it, the link header at 0, the network header behind
+    // it (SOCK_DGRAM: the data starts there), no VLAN tag.
+    const aux = Buffer.alloc(20);
+    aux.writeUInt32LE(TP_STATUS_USER, 0);
+    aux.writeUInt32LE(data.length, 4);
+    aux.writeUInt32LE(data.length, 8);
+    aux.writeUInt16LE(this.type === SOCK_RAW ? ETH_HLEN : 0, 14);
+    pkt.aux = aux;
+    this.rq.push(pkt);
     this.waitQueue.notify(POLLIN | POLLRDNORM);
+  }
+
+  override recv(dst: Uint8Array, flags: number, meta: RecvMeta): number {
+    const first = this.rq.packets[0] as AuxPacket | undefined;
+    const n = super.recv(dst, flags, meta);
+    if (n >= 0 && this.auxdata && first?.aux !== undefined) meta.ipCtl = [[SOL_PACKET, PACKET_AUXDATA, first.aux]];
+    return n;
+  }
+
+  /** getsockopt(SOL_PACKET): PACKET_AUXDATA, PACKET_STATISTICS (read and reset, as packet_getsockopt). */
+  getPacketOpt(name: number): Buffer | number {
+    if (name === PACKET_AUXDATA) {
+      const b = Buffer.alloc(4);
+      b.writeInt32LE(this.auxdata ? 1 : 0, 0);
+      return b;
+    }
+    if (name === PACKET_STATISTICS) {
+      const b = Buffer.alloc(8);
+      b.writeUInt32LE(this.statPackets, 0);
+      b.writeUInt32LE(this.statDrops, 4);
+      this.statPackets = 0;
+      this.statDrops = 0;
+      return b;
+    }
+    return -E.ENOPROTOOPT;
+  }
+
+  /** setsockopt(SOL_PACKET): PACKET_AUXDATA, PACKET_ADD_MEMBERSHIP / PACKET_DROP_MEMBERSHIP (packet_mreq). */
+  setPacketOpt(name: number, v: Buffer): number {
+    if (name === PACKET_AUXDATA) {
+      if (v.length < 4) return -E.EINVAL;
+      this.auxdata = v.readInt32LE(0) !== 0;
+      return 0;
+    }
+    if (name !== PACKET_ADD_MEMBERSHIP && name !== PACKET_DROP_MEMBERSHIP) return -E.ENOPROTOOPT;
+    if (v.length < MREQ_LEN) return -E.EINVAL;
+    const ifindex = v.readInt32LE(0);
+    const type = v.readUInt16LE(4);
+    const alen = v.readUInt16LE(6);
+    if (v.length < 8 + alen) return -E.EINVAL;
+    const addr = v.subarray(8, 8 + Math.min(alen, 8)).toString('hex');
+    const key = `${ifindex} ${type} ${alen} ${addr}`;
+    if (name === PACKET_DROP_MEMBERSHIP) {
+      // packet_mc_drop: 0 whether or not the entry was there.
+      const c = this.members.get(key);
+      if (c !== undefined && c > 1) this.members.set(key, c - 1);
+      else this.members.delete(key);
+      return 0;
+    }
+    const nic = this.stack.nicByIndex(ifindex);
+    if (nic === undefined) return -E.ENODEV;
+    if (alen > 6) return -E.EINVAL; // longer than the interface's address (dev->addr_len)
+    this.members.set(key, (this.members.get(key) ?? 0) + 1);
+    return 0;
   }
 
   /** sendto(sockaddr_ll) or send on a bound socket: one frame out of the interface (packet_snd). */

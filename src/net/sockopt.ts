@@ -12,6 +12,7 @@ import { StackSocket, UDP_SEGMENT_KEY, UDP_GRO_KEY } from './stack-socket';
 import { HostSocket } from './host-socket';
 import { IcmpSocket } from './icmp-socket';
 import { tcpInfo, fastTcpInfo } from './tcp-info';
+import { PacketSocket, SOL_PACKET } from './packet-socket';
 
 function timevalNs(b: Buffer): number {
   const sec = Number(b.readBigInt64LE(0));
@@ -87,6 +88,7 @@ export function getOpt(s: SocketFile, level: number, name: number, len = 512): B
     }
   }
   if (s instanceof IcmpSocket) return icmpGetOpt(s, level, name);
+  if (s instanceof PacketSocket) return level === SOL_PACKET ? s.getPacketOpt(name) : -E.ENOPROTOOPT;
   if (!(s instanceof InetSocket || s instanceof StackSocket)) return -E.EOPNOTSUPP;
   if (level === C.SOL_TCP) {
     if (s.type !== C.SOCK_STREAM) return -E.EOPNOTSUPP;
@@ -192,6 +194,7 @@ export function setOpt(_t: Task, s: SocketFile, level: number, name: number, b: 
     }
   }
   if (s instanceof IcmpSocket) return icmpSetOpt(s, level, name, b);
+  if (s instanceof PacketSocket) return level === SOL_PACKET ? s.setPacketOpt(name, b) : -E.ENOPROTOOPT;
   if (!(s instanceof InetSocket || s instanceof StackSocket)) return -E.EOPNOTSUPP;
   const r = setInetOpt(s, level, name, b, needInt);
   if (r === 0 && s instanceof StackSocket) s.pushOptions();

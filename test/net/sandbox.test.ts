@@ -434,12 +434,15 @@ describe.skipIf(!ok)('ping and raw sockets on the stack (mode sandbox)', () => {
 });
 
 describe.skipIf(!ok)('packet sockets on the stack (mode sandbox)', () => {
-  it('AF_PACKET SOCK_RAW (an ARP exchange with the peer) and SOCK_DGRAM of ETH_P_ALL (outgoing and incoming) print what Linux prints', async () => {
+  it('AF_PACKET SOCK_RAW (an ARP exchange with the peer; PACKET_* options: memberships, auxdata, statistics) and SOCK_DGRAM of ETH_P_ALL (outgoing and incoming) print what Linux prints', async () => {
     const p = vethPair();
     const guest = compileGuest('net_packet', 'dynamic', { srcDir: SRC, flags: ['-I', path.join(__dirname, '../guests')] });
     const native = await runIn(p.sandboxNs, [guest, p.sandboxIf, SANDBOX_V4, PEER_V4]);
     expect(native).toContain('ARP reply from the peer: to us yes');
     expect(native).toContain('outgoing yes incoming yes');
+    // PACKET_AUXDATA's cmsg on the ARP reply (42 bytes, no VLAN), PACKET_STATISTICS read and reset.
+    expect(native).toMatch(/^auxdata: cmsg len 36 status 0x1 len 42 snaplen 42 mac 0 net 14 vlan 0\/0 \(frame 42\)$/m);
+    expect(native).toContain('statistics: len 8 packets >= 1 1 drops 0');
     const s = track(sandboxed(p.sandboxNs, [guest, p.sandboxIf, SANDBOX_V4, PEER_V4]));
     expect(await s.done, s.err()).toBe(0);
     expect(s.out()).toBe(native);

@@ -16,6 +16,14 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <netinet/ip.h>
+
+/* linux/if_packet.h's, which cannot be included beside glibc's netpacket/packet.h. */
+struct tpacket_auxdata { unsigned tp_status, tp_len, tp_snaplen; unsigned short tp_mac, tp_net, tp_vlan_tci, tp_vlan_tpid; };
+struct tpacket_stats { unsigned tp_packets, tp_drops; };
+#ifndef PACKET_AUXDATA
+#define PACKET_AUXDATA 8
+#endif
 
 static int ifindex;
 static unsigned char mac[6];
@@ -43,6 +51,27 @@ static void arp(void) {
   printf("name: len %u family %d protocol %#x own index %s hatype %d halen %d own mac %s\n", nl, n.sll_family, ntohs(n.sll_protocol),
          n.sll_ifindex == ifindex ? "yes" : "no", n.sll_hatype, n.sll_halen, memcmp(n.sll_addr, mac, 6) == 0 ? "yes" : "no");
 
+  /* PACKET_* options: memberships (errors, a promiscuous one added and dropped), auxdata, statistics. */
+  struct packet_mreq mr = {.mr_ifindex = 999999, .mr_type = PACKET_MR_PROMISC};
+  EXPECT_ERR("membership on no interface", setsockopt(s, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr), ENODEV);
+  mr.mr_ifindex = ifindex;
+  EXPECT_ERR("membership short", setsockopt(s, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, 8), EINVAL);
+  SHOW("drop a membership never added", setsockopt(s, SOL_PACKET, PACKET_DROP_MEMBERSHIP, &mr, sizeof mr));
+  SHOW("add promiscuous membership", setsockopt(s, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr));
+  SHOW("drop it", setsockopt(s, SOL_PACKET, PACKET_DROP_MEMBERSHIP, &mr, sizeof mr));
+  SHOW("drop it again", setsockopt(s, SOL_PACKET, PACKET_DROP_MEMBERSHIP, &mr, sizeof mr));
+  int one = 1, v = -1;
+  socklen_t vl = sizeof v;
+  EXPECT_ERR("auxdata short", setsockopt(s, SOL_PACKET, PACKET_AUXDATA, &one, 2), EINVAL);
+  SHOW("auxdata on", setsockopt(s, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one));
+  SHOW("get auxdata", getsockopt(s, SOL_PACKET, PACKET_AUXDATA, &v, &vl));
+  printf("auxdata %d len %u\n", v, vl);
+  EXPECT_ERR("unknown option", setsockopt(s, SOL_PACKET, 9999, &one, sizeof one), ENOPROTOOPT);
+  EXPECT_ERR("SOL_IP option", getsockopt(s, SOL_IP, IP_TTL, &v, &vl), ENOPROTOOPT);
+  struct tpacket_stats ts;
+  socklen_t tsl = sizeof ts;
+  SHOW("statistics (reset)", getsockopt(s, SOL_PACKET, PACKET_STATISTICS, &ts, &tsl));
+
   unsigned char f[42] = {0};
   memset(f, 0xff, 6);
   memcpy(f + 6, mac, 6);
@@ -58,9 +87,27 @@ static void arp(void) {
   for (int i = 0; i < 20; i++) {
     unsigned char b[1600];
     struct sockaddr_ll from = {0};
-    ssize_t r = recv_wait(s, b, sizeof b, &from);
+    union { struct cmsghdr h; char b[256]; } cb;
+    struct iovec iov = {.iov_base = b, .iov_len = sizeof b};
+    struct msghdr m = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &cb, .msg_controllen = sizeof cb};
+    struct pollfd pl = {.fd = s, .events = POLLIN};
+    if (poll(&pl, 1, 3000) <= 0) break;
+    ssize_t r = recvmsg(s, &m, 0);
     if (r <= 0) break;
     if (r < 42 || b[14 + 7] != 2 || memcmp(b + 14 + 14, &peer, 4) != 0) continue;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+      if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA) continue;
+      struct tpacket_auxdata ax;
+      memcpy(&ax, CMSG_DATA(c), sizeof ax);
+      printf("auxdata: cmsg len %zu status %#x len %u snaplen %u mac %u net %u vlan %u/%u (frame %zd)\n", (size_t)c->cmsg_len, ax.tp_status,
+             ax.tp_len, ax.tp_snaplen, ax.tp_mac, ax.tp_net, ax.tp_vlan_tci, ax.tp_vlan_tpid, r);
+    }
+    tsl = sizeof ts;
+    SHOW("statistics", getsockopt(s, SOL_PACKET, PACKET_STATISTICS, &ts, &tsl));
+    printf("statistics: len %u packets >= 1 %d drops %u\n", tsl, ts.tp_packets >= 1, ts.tp_drops);
+    tsl = sizeof ts;
+    getsockopt(s, SOL_PACKET, PACKET_STATISTICS, &ts, &tsl);
+    printf("statistics read again: drops %u\n", ts.tp_drops);
     printf("ARP reply from the peer: to us %s, target mac ours %s; from: family %d protocol %#x index ours %s hatype %d pkttype %d halen %d src mac in frame %s\n",
            memcmp(b, mac, 6) == 0 ? "yes" : "no", memcmp(b + 14 + 18, mac, 6) == 0 ? "yes" : "no", from.sll_family,
            ntohs(from.sll_protocol), from.sll_ifindex == ifindex ? "yes" : "no", from.sll_hatype, from.sll_pkttype, from.sll_halen,
