@@ -66,9 +66,30 @@ static void run_as(const char *mark, const char *args) {
 }
 static void run(const char *args) { run_as("==", args); }
 
-int main(void) {
+/* `net_ss raw`: ss -w (raw_diag): raw sockets of several protocols, v4 and v6, one bound
+ * and connected; each shows its protocol as the port, UNCONN or ESTAB (mode sandbox: the
+ * loopback fast path has no raw sockets). */
+static int raw_main(void) {
+  int icmp = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+  int icmp6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6);
+  int udp = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_UDP);
+  int raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+  if (icmp < 0 || icmp6 < 0 || udp < 0 || raw < 0) die("socket raw");
+  struct sockaddr_in a = a4("127.0.0.1", 0);
+  if (bind(udp, (void *)&a, sizeof a) < 0 || connect(udp, (void *)&a, sizeof a) < 0) die("bind/connect raw");
+  run("-wan");
+  run("-wanp");
+  run("-wn");
+  run("-4wan");
+  run("-6wan");
+  printf("done\n");
+  return 0;
+}
+
+int main(int argc, char **argv) {
   /* fds as numbered inside (ss -p shows them): none inherited beyond stdio. */
   syscall(SYS_close_range, 3, ~0U, 0);
+  if (argc > 1 && strcmp(argv[1], "raw") == 0) return raw_main();
   struct sockaddr_in l4 = a4("127.0.0.1", 47301);
   int lis4 = sock(AF_INET, SOCK_STREAM, &l4, sizeof l4);
   if (listen(lis4, 7) < 0) die("listen");
