@@ -246,6 +246,11 @@ Vcpu* NewVcpu(As* as, int ctx, std::string* why) {
     return nullptr;
   }
   v->run = static_cast<kvm_run*>(run);
+  // Direct syscalls read and write their registers in kvm_run (no GET/SET_REGS ioctl).
+  if (g_direct && ioctl(g_kvm, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) & KVM_SYNC_X86_REGS) {
+    v->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+    v->syncRegs = true;
+  }
   uint64_t gpa = kCpuGpa + (uint64_t)index * KVM_SHIM_CPU_STRIDE;
   uint64_t va = StateVa(v);
   memset(as->plat + gpa, 0, KVM_SHIM_CPU_STRIDE);

@@ -73,7 +73,10 @@ bool RunOnce(Vcpu* v, timer_t timer) {
         ioctl(v->fd, KVM_RUN, 0);
         v->run->immediate_exit = 0;
       }
-      if (ioctl(v->fd, KVM_GET_REGS, &v->kregs) < 0) {
+      v->fromSync = v->syncRegs && v->portOut;
+      if (v->fromSync) {
+        v->kregs = v->run->s.regs.regs;
+      } else if (ioctl(v->fd, KVM_GET_REGS, &v->kregs) < 0) {
         v->why = kWhyFatal;
         v->fatal = "KVM_GET_REGS failed";
         return true;

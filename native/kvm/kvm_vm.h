@@ -129,6 +129,8 @@ struct Vcpu {
   int shimKind = 0;
   kvm_regs kregs{};          // kick/fault/port: the registers as KVM holds them
   bool portOut = false;      // port: an `out` (else an `in`) to KVM_SYSCALL_PORT
+  bool syncRegs = false;     // KVM leaves the registers in run->s.regs at each exit
+  bool fromSync = false;     // this stop's registers came from there: its resume goes back there
   uint64_t faultGpa = 0;     // a fault KVM could not map (KVM_EXIT_MEMORY_FAULT), or 0
   std::string fatal;
   // The Sentry's copy of the registers while stopped.
