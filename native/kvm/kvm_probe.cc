@@ -120,10 +120,18 @@ double Probe(int n, std::string* why) {
       uint8_t kind = r < 0 ? 0 : reinterpret_cast<uint8_t*>(k)[k->io.data_offset];
       bool sys = (i3 && kind == KIND_EXCEPTION && vec == 3) || kind == KIND_SYSCALL || (kind == KIND_EXCEPTION && vec == 14 && cr2 == SyscallEntry());
       if (direct && r == 0 && k->exit_reason == KVM_EXIT_IO && k->io.port == KVM_SYSCALL_PORT) {
-        // A direct syscall (kvm_abi.h KVM_SYSCALL_PAGE), resumed as the platform does it.
+        // A direct syscall (kvm_abi.h KVM_SYSCALL_PAGE), resumed as the platform does it:
+        // its registers in kvm_run where KVM syncs them there, else by ioctl.
         kvm_regs q;
-        if (ioctl(v->fd, KVM_GET_REGS, &q) == 0 && q.rip == KVM_SYSCALL_PAGE + 2) {
+        if (v->syncRegs) q = k->s.regs.regs;
+        else if (ioctl(v->fd, KVM_GET_REGS, &q) < 0) q.rip = 0;
+        if (q.rip == KVM_SYSCALL_PAGE + 2) {
           q.rip = q.rcx, q.rflags = (q.r11 & 0x240dd5) | 0x202;
+          if (v->syncRegs) {
+            k->s.regs.regs = q;
+            k->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+            continue;
+          }
           if (ioctl(v->fd, KVM_SET_REGS, &q) == 0) continue;
         }
       }
