@@ -36,7 +36,7 @@ describe('platform kvm: the probe', () => {
     const r = await runCli(['platforms']);
     expect(r.code, explain(r)).toBe(0);
     const kvm = r.stdout.split('\n').find((l) => l.startsWith('kvm '));
-    expect(kvm).toMatch(/^kvm\s+(works \(one guest syscall as a KVM exit and back: \d+\.\d us here\)|unavailable: \S.*)$/);
+    expect(kvm).toMatch(/^kvm\s+(works \(one guest syscall as a KVM exit and back: \d+\.\d us here; kvm_\w+: (PVM|VMX|SVM), syscalls (exit from ring 3|through the ring-0 shim)\)|unavailable: \S.*)$/);
     expect(kvm).not.toMatch(/\(default\)/);
     expect(r.stdout).toMatch(/^(ptrace|systrap)\s+works.*\(default\)$/m);
   });
