@@ -13,6 +13,14 @@
 /* The port the shim's one `out` writes: the only exit the platform takes as the shim's. */
 #define KVM_SHIM_PORT 0x10
 
+/* Direct syscalls (hosts where a ring-3 `syscall` stays in ring 3 at LSTAR, as kvm_pvm's
+ * does: kvm_probe.cc SyscallStaysInRing3): LSTAR is this user page, which holds
+ * `out %al,$KVM_SYSCALL_PORT` (the TSS's I/O bitmap lets ring 3 use that one port), so a
+ * guest syscall is one exit from ring 3 with no ring-0 code on its way. The page is the
+ * last of the user half, which Linux never maps (TASK_SIZE ends below it). */
+#define KVM_SYSCALL_PAGE 0x7ffffffff000
+#define KVM_SYSCALL_PORT 0x11
+
 /* Selectors: Linux's layout, so a guest (and its signal frames) sees the usual values. */
 #define KVM_SEL_KCODE 0x10
 #define KVM_SEL_KDATA 0x18

@@ -190,7 +190,7 @@ int Decode(Vcpu* v) {
     }
     case kWhyKick:
       FromKvm(v);
-      if (v->regs.rip == SyscallEntry()) {
+      if (v->regs.rip == (DirectSyscalls() ? KVM_SYSCALL_PAGE : SyscallEntry())) {
         // Kicked between this host's `syscall` (rip at LSTAR, still CPL 3: kvm_machine.cc)
         // and its fetch fault: the syscall it is, as DecodeShim takes that fault (the kick's
         // signal is the Sentry's to deliver after it). Reporting the kick instead put
@@ -202,6 +202,27 @@ int Decode(Vcpu* v) {
         return ReportSyscall(v);
       }
       return ReportSignal(v, SIGURG, 0, 0);
+    case kWhyPort:
+      FromKvm(v);
+      v->vsys = false;
+      if (v->portOut && v->regs.rip == KVM_SYSCALL_PAGE + 2) {
+        // A guest syscall (LSTAR, kvm_abi.h): rcx and r11 as the instruction left them; a
+        // guest that jumps to the page itself makes a syscall with the rcx and r11 it chose.
+        v->regs.rip = v->regs.rcx;
+        v->regs.eflags = v->regs.r11;
+        v->regs.orig_rax = v->regs.rax;
+        v->regs.rax = (unsigned long)-ENOSYS;
+        return ReportSyscall(v);
+      }
+      {
+        // The guest's own `in`/`out` to the port elsewhere: the #GP Linux gives it, at the
+        // instruction (KVM ran it: rip is past its 1 or 2 bytes).
+        uint8_t op[2];
+        bool imm = Access(v->as, v->regs.rip - 2, op, 2, false) == 2 && (op[0] == 0xe4 || op[0] == 0xe6) && op[1] == KVM_SYSCALL_PORT;
+        v->regs.rip -= imm ? 2 : 1;
+        v->regs.orig_rax = (unsigned long)-1;
+        return ReportSignal(v, SIGSEGV, 0x80, 0);
+      }
     case kWhyFault:
       FromKvm(v);
       return ReportSignal(v, SIGBUS, 2 /* BUS_ADRERR */, v->faultGpa ? VaOfGpa(v->as, v->faultGpa & ~0xfffull) + (v->faultGpa & 0xfff) : 0);

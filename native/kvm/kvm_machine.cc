@@ -32,6 +32,10 @@ kvm_cpuid2* g_cpuid = nullptr;
 uint64_t g_cr4 = 0x20 | 0x200 | 0x400;  // PAE, OSFXSR, OSXMMEXCPT
 uint64_t g_xcr0 = 3;
 uint64_t g_maxGpa = 1ull << 36;
+bool g_direct = false;
+const char* g_hostKind = "unknown";
+// The direct-syscall page's frame in the platform's slot (kvm_abi.h KVM_SYSCALL_PAGE).
+constexpr uint64_t kSysPageGpa = 0x12000;
 
 uint64_t XGetBv() {
   uint32_t a, d;
@@ -129,6 +133,9 @@ bool Ready(std::string* why) {
       if (lx) g_maxGpa = 1ull << (lx->eax & 0xff);
       if (kFileGpa + (64ull << 30) > g_maxGpa) g_why = "guest physical address space too small";
       else g_kvm = fd;
+      const char* d = getenv("TSS_KVM_DIRECT");
+      g_hostKind = HostKind();
+      g_direct = g_kvm >= 0 && !(d && strcmp(d, "0") == 0) && SyscallStaysInRing3(fd) == 1;
     }
   }
   if (g_kvm < 0 && fd >= 0) close(fd);
@@ -183,6 +190,13 @@ As* NewAs(int id, std::string* why) {
     idt[2 * v + 1] = h >> 32;
   }
   MapKernel(as, KVM_SHIM_IDT, kIdtGpa, false, false);
+  if (g_direct) {
+    // The direct-syscall page: ring 3 may run it (and read it: two bytes, no secret).
+    static const uint8_t entry[] = {0xe6, KVM_SYSCALL_PORT, 0x0f, 0x0b};  // out %al,$port; ud2
+    memcpy(as->plat + kSysPageGpa, entry, sizeof entry);
+    uint64_t* e = Walk(as, KVM_SYSCALL_PAGE, true);
+    if (e) *e = kSysPageGpa | P | US | A;
+  }
   for (uint64_t o = 0; o < kPlatLen; o += 2ull << 20) MapKernelLarge(as, KVM_SHIM_PTWIN + o, o);
   return as;
 }
@@ -232,6 +246,11 @@ Vcpu* NewVcpu(As* as, int ctx, std::string* why) {
     return nullptr;
   }
   v->run = static_cast<kvm_run*>(run);
+  // Direct syscalls read and write their registers in kvm_run (no GET/SET_REGS ioctl).
+  if (g_direct && ioctl(g_kvm, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) & KVM_SYNC_X86_REGS) {
+    v->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+    v->syncRegs = true;
+  }
   uint64_t gpa = kCpuGpa + (uint64_t)index * KVM_SHIM_CPU_STRIDE;
   uint64_t va = StateVa(v);
   memset(as->plat + gpa, 0, KVM_SHIM_CPU_STRIDE);
@@ -246,12 +265,19 @@ Vcpu* NewVcpu(As* as, int ctx, std::string* why) {
   gdt[KVM_SEL_KDATA / 8] = 0x00cf93000000ffffull;
   gdt[KVM_SEL_UDATA / 8] = 0x00cff3000000ffffull;
   gdt[KVM_SEL_UCODE / 8] = 0x00affb000000ffffull;
-  gdt[KVM_SEL_TSS / 8] = 0x67 | ((tss & 0xffffff) << 16) | (0x8bull << 40) | (((tss >> 24) & 0xff) << 56);
+  // With direct syscalls the TSS ends in a 4-byte I/O bitmap that lets ring 3 use
+  // KVM_SYSCALL_PORT alone (ports past it are beyond the limit: refused); else no bitmap.
+  uint64_t tssLimit = g_direct ? 104 + 4 - 1 : 0x67;
+  gdt[KVM_SEL_TSS / 8] = tssLimit | ((tss & 0xffffff) << 16) | (0x8bull << 40) | (((tss >> 24) & 0xff) << 56);
   gdt[KVM_SEL_TSS / 8 + 1] = tss >> 32;
   uint8_t* t = as->plat + gpa + 0x1800;
   memcpy(t + 4, &kstack, 8);  // rsp0
-  uint16_t iomap = 104;       // past the limit: no I/O bitmap, ring 3 `in`/`out` fault
+  uint16_t iomap = 104;       // without direct syscalls past the limit: ring 3 `in`/`out` fault
   memcpy(t + 102, &iomap, 2);
+  if (g_direct) {
+    memset(t + 104, 0xff, 4);
+    t[104 + KVM_SYSCALL_PORT / 8] &= (uint8_t) ~(1u << (KVM_SYSCALL_PORT % 8));
+  }
 
   kvm_sregs s;
   if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
@@ -267,7 +293,7 @@ Vcpu* NewVcpu(As* as, int ctx, std::string* why) {
   s.gs = data;
   s.gs.selector = 0, s.gs.base = va;  // the state page while in ring 0 (kvm_shim_resume's swapgs gives the user's)
   s.tr = {};
-  s.tr.base = tss, s.tr.limit = 0x67, s.tr.selector = KVM_SEL_TSS, s.tr.type = 11, s.tr.present = 1;
+  s.tr.base = tss, s.tr.limit = (uint32_t)tssLimit, s.tr.selector = KVM_SEL_TSS, s.tr.type = 11, s.tr.present = 1;
   s.ldt = {};
   s.ldt.unusable = 1;
   s.gdt.base = va + 0x1000, s.gdt.limit = (KVM_SEL_TSS + 16) - 1;
@@ -281,7 +307,7 @@ Vcpu* NewVcpu(As* as, int ctx, std::string* why) {
   s.efer = 0x500 | 0x1 | 0x800;
   const uint64_t msrs[][2] = {
       {0xc0000081, ((uint64_t)KVM_SEL_KCODE << 32) | (0x23ull << 48)},                // STAR
-      {0xc0000082, KVM_SHIM_BASE + (uint64_t)(kvm_shim_syscall - kvm_shim_start)},  // LSTAR
+      {0xc0000082, g_direct ? KVM_SYSCALL_PAGE : SyscallEntry()},  // LSTAR
       {0xc0000083, 0},                                                              // CSTAR
       {0xc0000084, 0x47700},  // SFMASK: TF IF DF IOPL NT AC
       {0xc0000102, 0},        // KERNEL_GS_BASE: the user's gs base
@@ -341,6 +367,8 @@ bool EnterShim(Vcpu* v, const kvm_regs& k, kvm_sregs* s) {
 }
 
 uint64_t SyscallEntry() { return KVM_SHIM_BASE + (uint64_t)(kvm_shim_syscall - kvm_shim_start); }
+bool DirectSyscalls() { return g_direct; }
+const char* ReadyHostKind() { return g_hostKind; }
 
 }  // namespace kvm
 }  // namespace tss

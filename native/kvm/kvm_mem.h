@@ -26,6 +26,9 @@ static_assert(kCpuGpa + KVM_SHIM_MAX_CPUS * KVM_SHIM_CPU_STRIDE <= kPtGpa, "per-
 constexpr uint64_t kAnonGpa = 4ull << 30, kAnonLen = 64ull << 30;
 constexpr uint64_t kFileGpa = kAnonGpa + kAnonLen;
 constexpr uint64_t kUserEnd = 0x800000000000ull;
+// The end of what the guest's memory calls may touch: with direct syscalls the last user
+// page is the platform's (kvm_abi.h KVM_SYSCALL_PAGE), never unmapped or remapped.
+inline uint64_t UserTop() { return DirectSyscalls() ? KVM_SYSCALL_PAGE : kUserEnd; }
 constexpr uint64_t P = 1, RW = 2, US = 4, A = 0x20, D = 0x40, NX = 1ull << 63;
 constexpr uint64_t kAddr = 0x000ffffffffff000ull;
 

@@ -198,7 +198,7 @@ uint64_t VaOfGpa(As* as, uint64_t gpa) {
 }
 
 long MmAnon(As* as, uint64_t addr, uint64_t len, int prot, bool shared) {
-  if (addr % kPage || len % kPage || !len || addr + len > kUserEnd || addr + len < addr) return -EINVAL;
+  if (addr % kPage || len % kPage || !len || addr + len > UserTop() || addr + len < addr) return -EINVAL;
   uint64_t off;
   long e = AllocAnon(as, len, &off);
   if (e < 0) return e;
@@ -210,7 +210,7 @@ long MmAnon(As* as, uint64_t addr, uint64_t len, int prot, bool shared) {
 }
 
 long MmFile(As* as, int fd, uint64_t addr, uint64_t len, int prot, bool shared, uint64_t off) {
-  if (addr % kPage || len % kPage || !len || addr + len > kUserEnd || addr + len < addr) return -EINVAL;
+  if (addr % kPage || len % kPage || !len || addr + len > UserTop() || addr + len < addr) return -EINVAL;
   bool writable = !shared || (prot & 2);
   void* h = mmap(nullptr, len, PROT_READ | (writable ? PROT_WRITE : 0), shared ? MAP_SHARED : MAP_PRIVATE, fd, (off_t)off);
   if (h == MAP_FAILED) return -errno;
@@ -245,9 +245,9 @@ long MmFile(As* as, int fd, uint64_t addr, uint64_t len, int prot, bool shared, 
 
 // A memslot of as over host memory [h, h+len) (kept alive by keep): its backing, or null.
 long MmUnmap(As* as, uint64_t addr, uint64_t len) {
-  if (addr % kPage || addr >= kUserEnd) return -EINVAL;
+  if (addr % kPage || addr >= UserTop()) return -EINVAL;
   len = (len + kPage - 1) & ~(kPage - 1);
-  uint64_t end = addr + len > kUserEnd ? kUserEnd : addr + len;
+  uint64_t end = addr + len > UserTop() ? UserTop() : addr + len;
   for (auto& p : Detach(as, addr, end)) Release(p.second.b.get(), p.second.boff, p.second.end - p.first);
   return 0;
 }
@@ -256,7 +256,7 @@ long MmProtect(As* as, uint64_t addr, uint64_t len, int prot) {
   if (addr % kPage) return -EINVAL;
   len = (len + kPage - 1) & ~(kPage - 1);
   uint64_t end = addr + len;
-  if (end > kUserEnd || end < addr) return -ENOMEM;
+  if (end > UserTop() || end < addr) return -ENOMEM;
   for (uint64_t a = addr; a < end;) {
     uint64_t s;
     const Mapping* m = Find(as, a, &s);

@@ -31,6 +31,14 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   return Num(info.Env(), ns);
 }
 
+// Which KVM the probe ran on and how guest syscalls leave the guest there (after a probe).
+Napi::Value HostKindOf(const Napi::CallbackInfo& info) {
+  const char* mod = ReadyHostKind();
+  const char* hw = strcmp(mod, "kvm_pvm") == 0 ? "PVM" : strcmp(mod, "kvm_intel") == 0 ? "VMX" : strcmp(mod, "kvm_amd") == 0 ? "SVM" : "unknown";
+  std::string s = std::string(mod) + ": " + hw + ", " + (DirectSyscalls() ? "syscalls exit from ring 3" : "syscalls through the ring-0 shim");
+  return Napi::String::New(info.Env(), s);
+}
+
 Napi::Value Init(const Napi::CallbackInfo& info) {
   std::string why;
   if (InitRun(&why) < 0) return Napi::String::New(info.Env(), why);
@@ -301,7 +309,7 @@ Napi::Value ReadCString(const Napi::CallbackInfo& info) {
 void InitKvm(Napi::Env env, Napi::Object exports) {
   using namespace kvm;
   const std::pair<const char*, Napi::Value (*)(const Napi::CallbackInfo&)> fns[] = {
-      {"kvmProbe", Probe}, {"kvmInit", Init}, {"kvmAdoptFd", AdoptFd}, {"kvmNewAddressSpace", NewAs}, {"kvmNewThread", NewThreadCtx}, {"kvmForkAddressSpace", ForkCtx}, {"kvmMmSyscall", MmSyscall},
+      {"kvmProbe", Probe}, {"kvmHostKind", HostKindOf}, {"kvmInit", Init}, {"kvmAdoptFd", AdoptFd}, {"kvmNewAddressSpace", NewAs}, {"kvmNewThread", NewThreadCtx}, {"kvmForkAddressSpace", ForkCtx}, {"kvmMmSyscall", MmSyscall},
       {"kvmMmapHostFd", MmapHostFd}, {"kvmMmapHostFdMany", MmapHostFdMany}, {"kvmGetRegs", GetRegs},
       {"kvmSetRegs", SetRegs}, {"kvmGetFpRegs", GetFp}, {"kvmSetFpRegs", SetFp}, {"kvmResumeSyscall", ResumeSyscall},
       {"kvmResumeSyscallAndWait", ResumeSyscallAndWait}, {"kvmResume", ResumeCtx}, {"kvmWait", Wait},

@@ -154,13 +154,19 @@ void Resume(Vcpu* v) {
         EnterShim(v, k, &s);
       }
     } else {
-      ioctl(v->fd, KVM_SET_REGS, &k);
+      if (v->fromSync) {
+        v->run->s.regs.regs = k;
+        v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+      } else {
+        ioctl(v->fd, KVM_SET_REGS, &k);
+      }
       if (bases && ioctl(v->fd, KVM_GET_SREGS, &s) == 0) {
         s.fs.base = r.fs_base, s.gs.base = r.gs_base;
         ioctl(v->fd, KVM_SET_SREGS, &s);
       }
     }
     v->regsInKvm = false;
+    v->fromSync = false;
   } else {
     memcpy(v->state + ST_REGS, &r, sizeof r);
     if (r.fs_base != v->fsBase) v->pendFlags |= FL_FSBASE;

@@ -62,6 +62,28 @@ bool RunOnce(Vcpu* v, timer_t timer) {
       v->shimKind = reinterpret_cast<uint8_t*>(k)[k->io.data_offset];
       return true;
     }
+    if (k->exit_reason == KVM_EXIT_IO && k->io.port == KVM_SYSCALL_PORT && k->io.size == 1 && DirectSyscalls()) {
+      // Ring 3's one port (kvm_abi.h KVM_SYSCALL_PAGE): a syscall from the page, or the
+      // guest's own `in`/`out` elsewhere (kvm_decode.cc tells them apart by rip).
+      v->portOut = k->io.direction == KVM_EXIT_IO_OUT;
+      if (!v->portOut) {
+        // KVM finishes an `in` (its register write, rip past it) at the next KVM_RUN: done
+        // now, before anything enters, so that the registers the Sentry gets are final.
+        v->run->immediate_exit = 1;
+        ioctl(v->fd, KVM_RUN, 0);
+        v->run->immediate_exit = 0;
+      }
+      v->fromSync = v->syncRegs && v->portOut;
+      if (v->fromSync) {
+        v->kregs = v->run->s.regs.regs;
+      } else if (ioctl(v->fd, KVM_GET_REGS, &v->kregs) < 0) {
+        v->why = kWhyFatal;
+        v->fatal = "KVM_GET_REGS failed";
+        return true;
+      }
+      v->why = kWhyPort;
+      return true;
+    }
     char m[96];
     snprintf(m, sizeof m, "vCPU exit reason %u", k->exit_reason);
     v->why = kWhyFatal;

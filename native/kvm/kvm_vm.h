@@ -110,7 +110,7 @@ struct As {
   bool shoot = false;  // PTEs cleared since the last Shootdown: running vCPUs may hold them
 };
 
-enum ExitWhy { kWhyNone = 0, kWhyShim, kWhyKick, kWhyFault, kWhyFatal };
+enum ExitWhy { kWhyNone = 0, kWhyShim, kWhyKick, kWhyFault, kWhyFatal, kWhyPort };
 
 struct Vcpu {
   int ctx = 0;
@@ -127,7 +127,10 @@ struct Vcpu {
   // Filled by the vCPU thread before it posts.
   int why = kWhyNone;
   int shimKind = 0;
-  kvm_regs kregs{};          // kick/fault: the registers as KVM holds them
+  kvm_regs kregs{};          // kick/fault/port: the registers as KVM holds them
+  bool portOut = false;      // port: an `out` (else an `in`) to KVM_SYSCALL_PORT
+  bool syncRegs = false;     // KVM leaves the registers in run->s.regs at each exit
+  bool fromSync = false;     // this stop's registers came from there: its resume goes back there
   uint64_t faultGpa = 0;     // a fault KVM could not map (KVM_EXIT_MEMORY_FAULT), or 0
   std::string fatal;
   // The Sentry's copy of the registers while stopped.
@@ -202,8 +205,17 @@ void ReRegisterPlat(As* as);
 // v, stopped by KVM in ring 3 with registers k and s, set to enter the shim's resume path,
 // which applies v's state page work (ApplyPending) and returns to ring 3 where it was.
 bool EnterShim(Vcpu* v, const kvm_regs& k, kvm_sregs* s);
-// The shim's syscall entry (LSTAR).
+// The shim's syscall entry (LSTAR on hosts without direct syscalls).
 uint64_t SyscallEntry();
+// Whether guest syscalls exit from ring 3 through KVM_SYSCALL_PAGE (kvm_abi.h), decided
+// by Ready: the host keeps a ring-3 `syscall` in ring 3 (kvm_pvm), and TSS_KVM_DIRECT
+// is not 0.
+bool DirectSyscalls();
+// Ready's test of that on a throwaway VM (kvm_probe.cc): 1 yes, 0 no, -1 could not run it.
+int SyscallStaysInRing3(int kvm);
+// The module behind /dev/kvm (kvm_pvm, kvm_intel, kvm_amd, unknown), as Ready found it.
+const char* HostKind();
+const char* ReadyHostKind();
 
 }  // namespace kvm
 }  // namespace tss

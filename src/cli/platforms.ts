@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PLATFORM_NAMES, isPlatformName, staticUnavailability, type PlatformName } from '../platform/select';
-import { kvmProbe } from '../platform/kvm/native-kvm';
+import { kvmHostKind, kvmProbe } from '../platform/kvm/native-kvm';
 import { UsageError } from './args';
 
 /**
@@ -99,7 +99,7 @@ export function probe(name: PlatformName): ProbeResult {
     // Its exit cost decides (src/platform/README.md "kvm"): measured, never a default yet.
     const ns = kvmProbe(300);
     if (typeof ns === 'string') return { name, works: false, reason: ns };
-    return { name, works: true, reason: `one guest syscall as a KVM exit and back: ${(ns / 1000).toFixed(1)} us here` };
+    return { name, works: true, reason: `one guest syscall as a KVM exit and back: ${(ns / 1000).toFixed(1)} us here; ${kvmHostKind()}` };
   }
   const r = spawnSync(process.execPath, [cliPath(), 'run', `--platform=${name}`, '/bin/sh', '-c', 'echo probe-$((6*7))'], {
     encoding: 'utf8', timeout: 20_000, env: { PATH: '/usr/bin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'],

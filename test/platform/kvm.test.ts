@@ -36,7 +36,7 @@ describe('platform kvm: the probe', () => {
     const r = await runCli(['platforms']);
     expect(r.code, explain(r)).toBe(0);
     const kvm = r.stdout.split('\n').find((l) => l.startsWith('kvm '));
-    expect(kvm).toMatch(/^kvm\s+(works \(one guest syscall as a KVM exit and back: \d+\.\d us here\)|unavailable: \S.*)$/);
+    expect(kvm).toMatch(/^kvm\s+(works \(one guest syscall as a KVM exit and back: \d+\.\d us here; kvm_\w+: (PVM|VMX|SVM), syscalls (exit from ring 3|through the ring-0 shim)\)|unavailable: \S.*)$/);
     expect(kvm).not.toMatch(/\(default\)/);
     expect(r.stdout).toMatch(/^(ptrace|systrap)\s+works.*\(default\)$/m);
   });
@@ -103,7 +103,8 @@ describe.skipIf(!works)(title, () => {
       ...pages.map((p) => `${p}: write SIGSEGV, read SIGSEGV`),
       'GDT found by sgdt: write SIGSEGV',
       'out: SIGSEGV', 'hlt: SIGSEGV', 'cli: SIGSEGV', 'mov to cr3: SIGSEGV', 'wrmsr LSTAR: SIGSEGV', 'int $0x80: SIGSEGV',
-      'mmap over the shim: refused',
+      'out to the syscall port: SIGSEGV', 'in from the syscall port: SIGSEGV', 'out %dx to the syscall port: SIGSEGV',
+      'mmap over the shim: refused', 'mmap over the last user page: refused',
       // A jump into the shim's syscall entry is a syscall of its own, answered by the Sentry.
       'jump into the syscall entry with getpid: 1',
       'still running: yes', ''].join('\n'));

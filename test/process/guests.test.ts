@@ -137,10 +137,11 @@ describe('blocking parks only the blocked task', () => {
   // No time is compared: the worker's write is the only thing that ends the sleeper's
   // read, so a Sentry that held the other tasks while one blocks hangs (and times out).
   it('a child makes 200k getppid calls while another is blocked in read() on a pipe only the first writes', async () => {
-    const { sandbox } = await compare([bin('pr_park', 'static')]);
+    // 200k syscalls: ~30 s on kvm here at load 10 (~140 us each, src/platform/kvm/README.md).
+    const { sandbox } = await compare([bin('pr_park', 'static')], 120_000);
     expect(sandbox.stdout).toBe('sleeper blocked in read: yes\nworker: 200000 getppid calls made, sleeper still blocked: yes\n'
       + "sleeper: read 1 'w', after the worker's calls\nsleeper: exited 0\nworker: exited 0\ndone\n");
-  }, 45_000);
+  }, 150_000);
 
   it('the Sentry uses no CPU while every task sleeps', async () => {
     // From the guest's "asleep" line on (not from a guess at how long start-up takes on a

@@ -10,11 +10,11 @@ import { kvmNative, type KvmNative } from './native-kvm';
  * ring-0 shim turns `syscall` and exceptions into exits, whose registers the platform
  * reads from the shim's state page. Memory calls edit the platform's mirror and page
  * tables (no stub, no injection); page faults of mapped memory are answered natively.
- * Not a default: on this host a syscall round trip costs ~30x systrap's. Its /dev/kvm is
- * kvm_pvm (PVM: the guest's ring 0 runs in the hardware's ring 3, no VMX), where the
- * shim's ring 3 -> ring 0 -> ring 3 round trip costs ~120-150 us by itself (the probe,
- * one thread, no Sentry: `TSS_KVM_PROBE=int3` for the exception path alone) against
- * ~10 us for a bare exit (bench/kvm_exit.c); the hop to the Sentry's thread adds ~60 us.
+ * Not a default: on this host a syscall round trip still costs several times systrap's.
+ * Its /dev/kvm is kvm_pvm (the guest's ring 0 runs in the hardware's ring 3, no VMX, and
+ * none of upstream PVM's paravirtual ABI), where a ring-3 `syscall` stays in ring 3: the
+ * native side then takes syscalls as direct exits from ring 3 (no ring-0 code), and the
+ * shim's ring 0 only for exceptions and TLB work (README.md beside this file: the costs).
  */
 export class KvmPlatform implements Platform {
   readonly name = 'kvm';

@@ -10,6 +10,8 @@ import { native } from '../native';
 export interface KvmNative {
   /** Round trip of one guest `syscall` through the shim and back, in ns; or why KVM cannot run here. */
   kvmProbe(n: number): number | string;
+  /** After a probe: the module behind /dev/kvm, its kind and the syscall path, e.g. "kvm_pvm: PVM, syscalls exit from ring 3". */
+  kvmHostKind(): string;
   /** Opens /dev/kvm (before the Sentry confines itself), or takes the adopted fd: 0, or why not. */
   kvmInit(): number | string;
   /** The fd to use instead of opening /dev/kvm (before the first probe or init): 0, or -EALREADY. */
@@ -85,4 +87,13 @@ export function kvmProbe(n = 3): number | string {
     probed.set(n, r);
   }
   return r;
+}
+
+/** After kvmProbe worked: which KVM it ran on and how guest syscalls leave the guest. */
+export function kvmHostKind(): string {
+  try {
+    return kvmNative().kvmHostKind();
+  } catch (e) {
+    return (e as Error).message;
+  }
 }

@@ -1,7 +1,8 @@
 // What a guest on the kvm platform can do to the machinery around it: write the shim's
 // pages (code, IDT, its vCPU's state page, GDT/TSS, stack), find and write the GDT
 // (sgdt), run privileged instructions (out, hlt, cli, mov to cr3, wrmsr), int $0x80,
-// map over the shim, and jump into the shim's syscall entry with registers of its own.
+// map over the shim (and the direct-syscall page), use the direct-syscall port, and jump
+// into the shim's syscall entry with registers of its own.
 // Each must be refused (SIGSEGV) or be a syscall of its own; and the guest still runs.
 #include <setjmp.h>
 #include <signal.h>
@@ -43,6 +44,10 @@ static int tryInsn(int which) {
       case 3: __asm__ volatile("xor %%eax, %%eax; mov %%rax, %%cr3" ::: "rax"); break;
       case 4: __asm__ volatile("mov $0xc0000082, %%ecx; xor %%eax, %%eax; xor %%edx, %%edx; wrmsr" ::: "rax", "rcx", "rdx"); break;
       case 5: __asm__ volatile("mov $20, %%eax; int $0x80" ::: "rax", "memory"); break;
+      // The direct-syscall port (native/kvm/kvm_abi.h KVM_SYSCALL_PORT), outside its page.
+      case 6: __asm__ volatile("mov $39, %%eax; outb %%al, $0x11" ::: "rax"); break;
+      case 7: __asm__ volatile("inb $0x11, %%al" ::: "rax"); break;
+      case 8: __asm__ volatile("mov $0x11, %%edx; mov $39, %%eax; outb %%al, %%dx" ::: "rax", "rdx"); break;
     }
   }
   return got;
@@ -63,10 +68,14 @@ int main(void) {
   struct __attribute__((packed)) { uint16_t limit; uint64_t base; } gdtr;
   __asm__ volatile("sgdt %0" : "=m"(gdtr));
   printf("GDT found by sgdt: write %s\n", name(tryWrite(gdtr.base)));
-  const char* insns[] = {"out", "hlt", "cli", "mov to cr3", "wrmsr LSTAR", "int $0x80"};
-  for (int i = 0; i < 6; i++) printf("%s: %s\n", insns[i], name(tryInsn(i)));
+  const char* insns[] = {"out", "hlt", "cli", "mov to cr3", "wrmsr LSTAR", "int $0x80", "out to the syscall port",
+                         "in from the syscall port", "out %dx to the syscall port"};
+  for (int i = 0; i < 9; i++) printf("%s: %s\n", insns[i], name(tryInsn(i)));
   void* over = mmap((void*)base, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
   printf("mmap over the shim: %s\n", over == MAP_FAILED ? "refused" : "MAPPED");
+  // The last user page (the direct-syscall page where the host has them) is no guest's.
+  void* top = mmap((void*)0x7ffffffff000ull, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  printf("mmap over the last user page: %s\n", top == MAP_FAILED ? "refused" : "MAPPED");
   // Page tables are not in the guest's view at all; low guest-physical addresses are
   // just addresses of its own.
   char* low = mmap((void*)0x200000, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
