@@ -93,6 +93,7 @@ describe('checkpoint, then restore: the output goes on as in an uninterrupted ru
     ['loopback TCP and UDP: connections with data queued, the backlog, a half close, datagrams, ports kept', 'inet_sockets', ['300'], 5],
     ['prctl state: not dumpable, its timer slack, THP disabled', 'kept_state', ['400'], 3],
     ['fds in flight (SCM_RIGHTS): a pipe end with its data and a file at an offset in one message, an eventfd in a datagram', 'scm_rights', ['300'], 5],
+    ['memory mapped lazily from the image: dropped, freed, grown, forked and never-touched pages as on Linux', 'lazy_memory', ['300'], 5],
   ];
   for (const [title, name, args, lines] of guests) {
     it(title, async () => {
@@ -310,15 +311,20 @@ describe('refused and bad images: one line, exit 125', () => {
 
   /** The image with its meta changed and its checksum made right again (a forger can do as much). */
   function forged(edit: (meta: Record<string, any>) => void): Buffer {
-    const mlen = good.readUInt32LE(12);
-    const meta = JSON.parse(good.subarray(52, 52 + mlen).toString('utf8'));
+    // src/snapshot/format.ts: head (sha256 at 20 over the fields from 52 on), meta and payload at the generation, pages.
+    const mlen = good.readUInt32LE(12), zlen = good.readUInt32LE(16);
+    const gen = Number(good.readBigUInt64LE(52)), pagesOff = Number(good.readBigUInt64LE(60)), pagesLen = Number(good.readBigUInt64LE(68));
+    const meta = JSON.parse(good.subarray(gen, gen + mlen).toString('utf8'));
     edit(meta);
     const m = Buffer.from(JSON.stringify(meta), 'utf8');
-    const z = good.subarray(52 + mlen);
-    const head = Buffer.from(good.subarray(0, 52));
+    const z = good.subarray(gen + mlen, gen + mlen + zlen);
+    const head = Buffer.from(good.subarray(0, 80));
+    const at = Math.ceil((80 + m.length + z.length) / 4096) * 4096;
     head.writeUInt32LE(m.length, 12);
-    crypto.createHash('sha256').update(m).update(z).digest().copy(head, 20);
-    return Buffer.concat([head, m, z]);
+    head.writeBigUInt64LE(80n, 52);
+    head.writeBigUInt64LE(BigInt(at), 60);
+    crypto.createHash('sha256').update(head.subarray(52)).update(m).update(z).digest().copy(head, 20);
+    return Buffer.concat([head, m, z, Buffer.alloc(at - 80 - m.length - z.length), good.subarray(pagesOff, pagesOff + pagesLen)]);
   }
 
   it('a forged image naming a Sentry fd, or bad run flags, is refused', async () => {
