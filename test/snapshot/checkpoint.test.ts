@@ -116,6 +116,35 @@ describe('checkpoint, then restore: the output goes on as in an uninterrupted ru
     await expectResumes('http', ['/usr/bin/python3', path.join(GUESTS, 'http_serve.py')], 5);
   }, 240_000);
 
+  it('a checkpoint into the file a running sandbox was restored from leaves its memory alone', async () => {
+    // The restored guest maps its pages from DIR/checkpoint.img (memory.ts); another
+    // checkpoint into DIR must not write over them (format.ts: a new generation).
+    const lazy = compileGuest('lazy_memory', 'dynamic', { srcDir: GUESTS });
+    const args = [lazy, '200', 'wait'];
+    const image = path.join(scratch, 'regen');
+    const native = await runNative(args, { input: 'go\n', timeoutMs: 120_000 });
+    const first = await runAndCheckpoint(args, image, 5);
+    expect(first.code, first.stderr).toBe(0);
+    const child = spawn(process.execPath, [BIN, 'restore', '--image-path', image], { env: BASE_ENV, cwd: scratch, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    const halfWay = new Promise<void>((resolve) => {
+      child.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('\n100 ok\n')) resolve(); });
+    });
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await halfWay; // it waits on its stdin now, its image mapped
+    const other = await runAndCheckpoint([count, '400'], image, 3);
+    expect(other.code, other.stderr).toBe(0);
+    child.stdin!.end('go\n');
+    expect(await closed, err).toBe(0);
+    expect(err).toBe('');
+    expect(first.stdout + out).toBe(native.stdout);
+    // And the file is now the second image.
+    const rest = await restore(image);
+    expect(rest.stderr, explain(rest)).toBe('');
+    expect(other.stdout + rest.stdout).toBe((await runNative([count, '400'])).stdout);
+  }, 240_000);
+
   it('a pipeline with a shell waiting for it', async () => {
     await expectResumes('pipeline', ['/bin/sh', '-c', `${count} 1200 | cat -n; echo "end $?"`], 5);
   }, 240_000);

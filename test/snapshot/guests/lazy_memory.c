@@ -3,7 +3,8 @@
 // pages it writes keep what it wrote, the rest keep their bytes, pages never touched
 // before the checkpoint read zero, a read-only mapping too, and a fork's writes stay its own.
 // Each line says whether all of it held; natively and checkpointed + restored the output
-// is the same. Usage: lazy_memory N (iterations, ~3 ms each).
+// is the same. Usage: lazy_memory N [wait] (iterations, ~3 ms each; wait: read a line from
+// stdin half way, so a test can act while the restored guest still maps its image).
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ static long check(const unsigned char *m, size_t n, const unsigned char *zero, i
 
 int main(int argc, char **argv) {
   int n = argc > 1 ? atoi(argv[1]) : 300;
+  int wait = argc > 2 && strcmp(argv[2], "wait") == 0;
   rw = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ro = mmap(NULL, NRO * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (rw == MAP_FAILED || ro == MAP_FAILED) return 1;
@@ -84,6 +86,10 @@ int main(int argc, char **argv) {
           waitpid(c, NULL, 0);
         }
         break;
+    }
+    if (wait && i == n / 2) {
+      char line[64];
+      if (!fgets(line, sizeof line, stdin)) return 2;
     }
     usleep(3000);
   }
