@@ -21,10 +21,42 @@ import { native } from '../platform/native';
 let dir: string | null = null;
 let seq = 0;
 
-/** This process's directory for stream pairs and policy files (removed at its exit). */
+const DIR_PREFIX = 'tssandbox-api-';
+
+/**
+ * The directories of processes that are gone: a process killed by a signal (a test
+ * runner's worker, say) removes none at its exit. Named by their pid (`PREFIX PID-`); one
+ * whose pid lives, or is another user's, is left.
+ */
+function removeStaleDirs(tmp: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(tmp);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = n.startsWith(DIR_PREFIX) ? /^(\d+)-/.exec(n.slice(DIR_PREFIX.length)) : null;
+    if (m === null || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+      continue; // alive (or another user's: EPERM)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue;
+    }
+    try {
+      fs.rmSync(path.join(tmp, n), { recursive: true, force: true });
+    } catch {
+      // not ours to remove
+    }
+  }
+}
+
+/** This process's directory for stream pairs and policy files (removed at its exit; left ones of dead processes at the next one's start). */
 export function viaDir(): string {
   if (dir === null) {
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tssandbox-api-'));
+    removeStaleDirs(os.tmpdir());
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), `${DIR_PREFIX}${process.pid}-`));
     dir = d;
     process.once('exit', () => fs.rmSync(d, { recursive: true, force: true }));
   }
