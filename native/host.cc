@@ -21,6 +21,7 @@
 #include <ucontext.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <zlib.h>  // node's own zlib: its crc32 is what src/snapshot's writer used
 
 namespace tss {
 
@@ -312,6 +313,27 @@ static Napi::Value HostPread(const Napi::CallbackInfo& info) {
   return Num(info.Env(), r < 0 ? -errno : (double)r);
 }
 
+// hostFileCrc32(fd, pos, len): zlib's crc32 of a page-aligned range of a file, read through a
+// private read-only map (a checkpoint image's pages, src/snapshot/format.ts: no copy of the
+// bytes into the Sentry's heap), or -errno.
+static Napi::Value HostFileCrc32(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  off_t pos = (off_t)info[1].As<Napi::Number>().Int64Value();
+  size_t len = (size_t)info[2].As<Napi::Number>().Int64Value();
+  if (len == 0) return Num(info.Env(), 0);
+  void* m = mmap(nullptr, len, PROT_READ, MAP_PRIVATE, fd, pos);
+  if (m == MAP_FAILED) return Num(info.Env(), -errno);
+  madvise(m, len, MADV_SEQUENTIAL);
+  uLong c = crc32(0L, Z_NULL, 0);
+  for (size_t at = 0; at < len;) {
+    size_t n = len - at < (1u << 30) ? len - at : (1u << 30);
+    c = crc32(c, static_cast<const Bytef*>(m) + at, (uInt)n);
+    at += n;
+  }
+  munmap(m, len);
+  return Num(info.Env(), (double)c);
+}
+
 static Napi::Value HostIoctlWinsize(const Napi::CallbackInfo& info) {
   size_t l;
   int fd = info[0].As<Napi::Number>().Int32Value();
@@ -367,6 +389,7 @@ void InitHost(Napi::Env env, Napi::Object exports) {
   exports["hostRead"] = Napi::Function::New(env, HostRead);
   exports["hostWrite"] = Napi::Function::New(env, HostWrite);
   exports["hostPread"] = Napi::Function::New(env, HostPread);
+  exports["hostFileCrc32"] = Napi::Function::New(env, HostFileCrc32);
   exports["hostIoctlWinsize"] = Napi::Function::New(env, HostIoctlWinsize);
   exports["hostTcgets"] = Napi::Function::New(env, HostTcgets);
   exports["hostTcsets"] = Napi::Function::New(env, HostTcsets);

@@ -26,7 +26,8 @@
 
 namespace tss_launch {
 
-constexpr size_t kImageHead = 8 + 4 + 4 + 4 + 32;
+// src/snapshot/format.ts's header (version 5): the meta starts at the u64 after the sha256.
+constexpr size_t kImageHead = 8 + 4 + 4 + 4 + 32 + 8;
 constexpr size_t kMaxMeta = 16u << 20;  // the run record sits near the start of the meta
 
 struct JsonCursor {
@@ -137,11 +138,13 @@ inline bool ImageLimits(const char* file, SandboxLimits* lim) {
   unsigned char head[kImageHead];
   bool ok = pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head && memcmp(head, "TSSNAP\0\0", 8) == 0;
   uint32_t metaLen = ok ? (uint32_t)head[12] | (uint32_t)head[13] << 8 | (uint32_t)head[14] << 16 | (uint32_t)head[15] << 24 : 0;
+  uint64_t metaAt = 0;
+  for (int i = 7; ok && i >= 0; i--) metaAt = metaAt << 8 | head[52 + i];
   size_t want = metaLen < kMaxMeta ? metaLen : kMaxMeta;
   char* meta = ok && want ? static_cast<char*>(malloc(want)) : nullptr;
   size_t got = 0;
   while (meta && got < want) {
-    ssize_t r = pread(fd, meta + got, want - got, (off_t)(kImageHead + got));
+    ssize_t r = pread(fd, meta + got, want - got, (off_t)(metaAt + got));
     if (r <= 0) break;
     got += (size_t)r;
   }

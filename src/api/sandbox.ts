@@ -89,22 +89,27 @@ export class Sandbox extends EventEmitter {
   /** The request in a pool's Sentry (`via`), else null. */
   private readonly viaRun: ViaRun | null = null;
 
-  private constructor(argv: string[], private readonly o: SandboxOptions) {
+  /**
+   * `events`: false for Sandbox.run without hooks, whose events no one can listen to: the
+   * Sentry then gets no channel (`--api-fd`) and sends none.
+   */
+  private constructor(argv: string[], private readonly o: SandboxOptions, events = true) {
     super();
     if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== 'string')) {
       throw new TypeError('Sandbox: argv must be a non-empty array of strings');
     }
     const hooks = [o.onOpen && 'open', o.onExec && 'exec', o.onConnect && 'connect'].filter(Boolean) as string[];
     const flagsFor = (policyFile: string | null) => [...(hooks.length ? ['--api-hooks', hooks.join(',')] : []), ...runFlags(o, policyFile), '--', ...argv];
+    const channel = events || hooks.length > 0;
     if (o.policy !== undefined) checkPolicy(o.policy, 'policy');
     if (o.via !== undefined) {
       const policyFile = o.policy !== undefined ? viaPolicyFile(o.policy) : null;
-      const v = startSandboxVia(o.via, flagsFor(policyFile), () => this.aborted);
+      const v = startSandboxVia(o.via, flagsFor(policyFile), () => this.aborted, channel);
       this.stdin = v.stdin;
       this.stdout = v.stdout;
       this.stderr = v.stderr;
       this.stdin.on('error', () => { /* the guest did not read its stdin */ });
-      this.listen(v.channel);
+      if (v.channel) this.listen(v.channel);
       this.pid = undefined;
       this.viaRun = v.run;
       this.exited = v.done.then(({ code, sig, report }) => {
@@ -130,15 +135,15 @@ export class Sandbox extends EventEmitter {
       resolve(exitedOf(code, sig, rep));
     };
     const cmd = command(binPath());
-    this.child = spawn(cmd.file, [...cmd.head, 'run', '--report', report, '--api-fd', '3', ...flags], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], ...(cmd.env ? { env: cmd.env } : {}) });
+    this.child = spawn(cmd.file, [...cmd.head, 'run', '--report', report, ...(channel ? ['--api-fd', '3'] : []), ...flags],
+      { stdio: channel ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'], ...(cmd.env ? { env: cmd.env } : {}) });
     const child = this.child;
     this.pid = child.pid;
     this.stdin = child.stdin!;
     this.stdout = child.stdout!;
     this.stderr = child.stderr!;
     this.stdin.on('error', () => { /* the guest did not read its stdin */ });
-    const chan = child.stdio[3] as Duplex;
-    this.listen(chan);
+    if (channel) this.listen(child.stdio[3] as Duplex);
     this.exited = new Promise((resolve) => {
       child.on('error', () => finish(resolve, 127, null));
       child.on('close', (code, sig) => finish(resolve, code, sig));
@@ -207,7 +212,7 @@ export class Sandbox extends EventEmitter {
 
   /** Runs argv to the end; stdout and stderr collected. */
   static async run(argv: string[], options: SandboxOptions & { input?: string | Buffer } = {}): Promise<RunResult> {
-    const sb = new Sandbox(argv, options);
+    const sb = new Sandbox(argv, options, false);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     sb.stdout.on('data', (d: Buffer) => out.push(d));

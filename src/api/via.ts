@@ -21,10 +21,42 @@ import { native } from '../platform/native';
 let dir: string | null = null;
 let seq = 0;
 
-/** This process's directory for stream pairs and policy files (removed at its exit). */
+const DIR_PREFIX = 'tssandbox-api-';
+
+/**
+ * The directories of processes that are gone: a process killed by a signal (a test
+ * runner's worker, say) removes none at its exit. Named by their pid (`PREFIX PID-`); one
+ * whose pid lives, or is another user's, is left.
+ */
+function removeStaleDirs(tmp: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(tmp);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = n.startsWith(DIR_PREFIX) ? /^(\d+)-/.exec(n.slice(DIR_PREFIX.length)) : null;
+    if (m === null || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+      continue; // alive (or another user's: EPERM)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue;
+    }
+    try {
+      fs.rmSync(path.join(tmp, n), { recursive: true, force: true });
+    } catch {
+      // not ours to remove
+    }
+  }
+}
+
+/** This process's directory for stream pairs and policy files (removed at its exit; left ones of dead processes at the next one's start). */
 export function viaDir(): string {
   if (dir === null) {
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tssandbox-api-'));
+    removeStaleDirs(os.tmpdir());
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), `${DIR_PREFIX}${process.pid}-`));
     dir = d;
     process.once('exit', () => fs.rmSync(d, { recursive: true, force: true }));
   }
@@ -42,7 +74,8 @@ export interface ViaSandbox {
   stdin: net.Socket;
   stdout: net.Socket;
   stderr: net.Socket;
-  channel: net.Socket;
+  /** Events and hook questions; null when the request asked for none. */
+  channel: net.Socket | null;
   run: ViaRun;
   /** Status (or null with a signal), once stdout and stderr have ended; the report if one was written. */
   done: Promise<{ code: number | null; sig: NodeJS.Signals | null; report: AuditReport | null }>;
@@ -60,18 +93,23 @@ function readReport(fd: number): AuditReport | null {
   }
 }
 
-/** The fds of one request: four stream pairs (this side's ends as sockets already) and the report's memfd. */
+/** The fds of one request: three stream pairs for stdio (this side's ends as sockets already) and the report's memfd. */
 interface FdSet {
   pairs: Array<[number, number]>;
   mfd: number;
   stdin: net.Socket;
   stdout: net.Socket;
   stderr: net.Socket;
-  channel: net.Socket;
+}
+
+/** The channel's pair (events and hook questions): only a request that listens gets one. */
+interface Channel {
+  pair: [number, number];
+  socket: net.Socket;
 }
 
 function makeSet(): FdSet {
-  const pairs = streamPairs(viaDir(), 4);
+  const pairs = streamPairs(viaDir(), 3);
   const mfd = (native() as { hostMemfd?(name: string): number }).hostMemfd?.('tssandbox-report') ?? -1;
   if (mfd < 0) {
     for (const p of pairs) for (const fd of p) fs.closeSync(fd);
@@ -84,34 +122,67 @@ function makeSet(): FdSet {
     stdin: new net.Socket({ fd: pairs[0][1], readable: false, writable: true }),
     stdout: new net.Socket({ fd: pairs[1][1], readable: true, writable: false }),
     stderr: new net.Socket({ fd: pairs[2][1], readable: true, writable: false }),
-    channel: new net.Socket({ fd: pairs[3][1], readable: true, writable: true }),
   };
-  for (const s of [set.stdin, set.stdout, set.stderr, set.channel]) s.unref();
+  for (const s of [set.stdin, set.stdout, set.stderr]) s.unref();
   return set;
 }
 
-/** A set made ahead, after the last request (off the next one's path); never shared. */
+function makeChannel(): Channel {
+  const [pair] = streamPairs(viaDir(), 1);
+  const socket = new net.Socket({ fd: pair[1], readable: true, writable: true });
+  socket.unref();
+  return { pair, socket };
+}
+
+/** Made ahead, after the last request that used one (off the next one's path); never shared. */
 let spare: FdSet | null = null;
+let spareChannel: Channel | null = null;
 function refill(): void {
   setImmediate(() => {
-    if (spare !== null) return;
     try {
-      spare = makeSet();
+      if (spare === null) spare = makeSet();
     } catch {
       spare = null; // the next request makes its own, and says why if it cannot
     }
   });
 }
+function refillChannel(): void {
+  setImmediate(() => {
+    try {
+      if (spareChannel === null) spareChannel = makeChannel();
+    } catch {
+      spareChannel = null;
+    }
+  });
+}
 
-/** Starts `run flags` in the pool at socket; aborted() says whether the caller left it (kill SIGKILL). */
-export function startSandboxVia(socket: string, flags: string[], aborted: () => boolean): ViaSandbox {
+/**
+ * Starts `run flags` in the pool at socket; aborted() says whether the caller left it (kill
+ * SIGKILL). `events`: the channel (`--api-fd`) for events and hooks; without it (Sandbox.run
+ * with no hook: no one hears them) the Sentry sends none, and `channel` is null.
+ */
+export function startSandboxVia(socket: string, flags: string[], aborted: () => boolean, events = true): ViaSandbox {
   phase('api.start');
   const set = spare ?? makeSet();
   spare = null;
-  const { pairs, mfd, stdin, stdout, stderr, channel } = set;
-  for (const s of [stdin, stdout, stderr, channel]) s.ref();
-  const [gIn, gOut, gErr, gApi] = pairs.map((p) => p[0]);
-  const run = startVia(socket, flags, { stdio: [gIn, gOut, gErr], fds: { '--api-fd': gApi, '--report': mfd }, cmd: 'run', flushPhases: false });
+  const chan = events ? spareChannel ?? makeChannel() : null;
+  if (events) spareChannel = null;
+  const { pairs, mfd, stdin, stdout, stderr } = set;
+  for (const s of [stdin, stdout, stderr]) s.ref();
+  chan?.socket.ref();
+  const guestEnds = [...pairs.map((p) => p[0]), ...(chan ? [chan.pair[0]] : [])];
+  const [gIn, gOut, gErr] = guestEnds;
+  let closed = false;
+  // The guest's ends close once the worker has its copies: its output then ends when the
+  // Sentry's copies go (before it says exit), not a turn after the status.
+  const closeEnds = () => {
+    if (closed) return;
+    closed = true;
+    for (const fd of guestEnds) fs.closeSync(fd);
+  };
+  const run = startVia(socket, flags, {
+    stdio: [gIn, gOut, gErr], fds: { ...(chan ? { '--api-fd': chan.pair[0] } : {}), '--report': mfd }, cmd: 'run', flushPhases: false, onAcked: closeEnds,
+  });
   // 'end': every byte has been handed to the reader (the 'close' after it is a turn later).
   const ended = (st: Readable) => new Promise<void>((r) => {
     if (st.readableEnded || st.destroyed) return r();
@@ -120,19 +191,19 @@ export function startSandboxVia(socket: string, flags: string[], aborted: () => 
   });
   const done = run.exited.then((code) => [code, null] as const, (e: Error) => {
     // As a cold run's start failure: one line on its stderr, status 125.
-    try { fs.writeSync(gErr, `tssandbox: ${e.message}\n`); } catch { /* no reader */ }
+    if (!closed) try { fs.writeSync(gErr, `tssandbox: ${e.message}\n`); } catch { /* no reader */ }
     return aborted() ? [137, 'SIGKILL' as NodeJS.Signals] as const : [125, null] as const;
   }).then(async ([code, sig]) => {
     phase('api.exited');
-    // The guest's ends close here too: its output ends once the Sentry's copies are gone.
-    for (const fd of [gIn, gOut, gErr, gApi]) fs.closeSync(fd);
+    closeEnds();
     await Promise.all([ended(stdout), ended(stderr)]);
     const report = readReport(mfd);
     fs.closeSync(mfd);
     phase('api.done');
     flushPhases();
     refill();
+    if (events) refillChannel();
     return { code, sig, report };
   });
-  return { stdin, stdout, stderr, channel, run, done };
+  return { stdin, stdout, stderr, channel: chan?.socket ?? null, run, done };
 }

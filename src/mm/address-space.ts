@@ -348,8 +348,14 @@ export class AddressSpace {
       if (newAddr % PAGE_SIZE || newLen > TASK_SIZE || newAddr > TASK_SIZE - newLen) return -EINVAL;
       if (oldAddr + oldLen > newAddr && newAddr + newLen > oldAddr) return -EINVAL;
     }
-    const v = this.find(oldAddr);
+    let v = this.find(oldAddr);
     if (!v || (oldLen && oldAddr + oldLen > v.end)) return -EFAULT;
+    if (v.image && oldLen) {
+      // The host's mremap takes one host mapping, and its growth of a file map would read the file.
+      const r = this.anonymize(ctx, v, oldAddr, oldAddr + oldLen, true);
+      if (r < 0) return r;
+      v = this.find(oldAddr)!;
+    }
     const committed = !(v.flags & MAP_NORESERVE) && ((v.flags & 0x0f) === MAP_PRIVATE ? (v.prot & PROT_WRITE) !== 0 : (v.flags & MAP_ANONYMOUS) !== 0);
     if (committed && newLen > oldLen && !memoryLimit.mayCommit(newLen - oldLen)) return -ENOMEM;
     if (flags & DONTUNMAP) {
@@ -429,6 +435,14 @@ export class AddressSpace {
 
   private adviseMapping(ctx: number, v: Vma, start: number, end: number, advice: number): number {
     const anonPrivate = (v.flags & MAP_ANONYMOUS) !== 0 && (v.flags & 0x0f) === MAP_PRIVATE;
+    if (v.image) {
+      // Host pages mapped from a checkpoint image: dropped, they would read the file again.
+      if (advice === MADV.DONTNEED || advice === MADV.DONTNEED_LOCKED || (advice === MADV.FREE && anonPrivate)) return this.anonymize(ctx, v, start, end, false);
+      if (advice === MADV.WIPEONFORK && anonPrivate) {
+        const r = this.anonymize(ctx, v, start, end, true); // the host wipes anonymous memory only
+        if (r < 0) return r;
+      }
+    }
     switch (advice) {
       case MADV.FREE: // only anonymous private memory; the host frees it at once (allowed)
         if (!anonPrivate) return -EINVAL;
@@ -454,6 +468,27 @@ export class AddressSpace {
         // host: merging pages across sandboxes would open a timing side channel.
         return 0;
     }
+  }
+
+  /**
+   * Checkpoint support (Vma.image): [start, end) of v, whose host pages may be a private
+   * map of an image file, made plain anonymous memory again, its bytes kept or (dropped)
+   * zero. 0 or -errno.
+   */
+  private anonymize(ctx: number, v: Vma, start: number, end: number, keep: boolean): number {
+    const len = end - start;
+    const saved = keep ? Buffer.allocUnsafe(len) : null;
+    if (saved && this.platform.readMem(this.asPid, start, saved, 0, len) !== len) return -EFAULT;
+    const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | (v.flags & MAP_NORESERVE);
+    const r = this.platform.mmSyscall(ctx, SYS_MMAP, start, len, saved ? v.prot | PROT_WRITE : v.prot, flags, -1, 0);
+    if (r < 0) return r;
+    if (saved) {
+      if (this.platform.writeMem(this.asPid, start, saved, 0, len) !== len) return -EFAULT;
+      if ((v.prot & PROT_WRITE) === 0) this.platform.mmSyscall(ctx, SYS_MPROTECT, start, len, v.prot, 0, 0, 0);
+    }
+    if (v.dontFork) this.platform.mmSyscall(ctx, SYS_MADVISE, start, len, MADV.DONTFORK, 0, 0, 0);
+    // v stays marked whole: a piece split off would be a mapping of its own to the guest (mremap, maps).
+    return 0;
   }
 
   /** DONTFORK/DOFORK: the stub's mapping takes it (the host forks the stub), and so does the list fork() copies. */

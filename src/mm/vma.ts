@@ -16,6 +16,12 @@ export interface Vma {
   dontFork?: boolean;
   /** A shared mapping of a file opened read-only: mprotect may not add PROT_WRITE (no VM_MAYWRITE). */
   noWrite?: boolean;
+  /**
+   * Anonymous memory whose host pages are in part a private map of a checkpoint image's
+   * page file (src/snapshot/memory.ts): a page dropped there must be made anonymous
+   * again, or the host would read the file again instead of zero.
+   */
+  image?: boolean;
 }
 
 export const PROT_READ = 1;

@@ -111,6 +111,8 @@ export interface NativeAddon {
   hostRead(fd: number, buf: Uint8Array, off: number, len: number): number;
   hostWrite(fd: number, buf: Uint8Array, off: number, len: number): number;
   hostPread(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number;
+  /** zlib's crc32 of [pos, pos+len) of fd (page-aligned pos), read through a map; or -errno. */
+  hostFileCrc32?(fd: number, pos: number, len: number): number;
   hostIoctlWinsize(fd: number, out: Int32Array): number;
   /** tcgetattr into a 60-byte buffer as struct termios (kernel layout); returns 0 or -errno. */
   hostTcgets(fd: number, out: Uint8Array): number;

@@ -26,6 +26,11 @@ export interface ViaOptions {
   imageStamp?: string;
   /** Host fds for flags that take one (protocol.ts FD_FLAGS: `--api-fd`, `--report`, `--summary`), handed over with stdio. */
   fds?: Record<string, number>;
+  /**
+   * Called once a worker has taken the request and its fds (they are its own copies then:
+   * the caller may close its, so that the guest's output ends as soon as the worker's do).
+   */
+  onAcked?: () => void;
 }
 
 export class ViaError extends Error {}
@@ -188,6 +193,7 @@ export function startVia(socketPath: string, argv: string[], opts: ViaOptions = 
           acked = true;
           phase('client.acked');
           handedOver = true;
+          opts.onAcked?.();
           sock = conn;
           for (const s of pending.splice(0)) conn.write(`{"sig":${s}}\n`);
           x = x.subarray(1);

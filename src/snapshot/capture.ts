@@ -21,7 +21,7 @@ import { EventFd } from '../../fs/fsimpl/eventfd/eventfd';
 import { EpollFile } from '../../fs/fsimpl/epoll/epoll';
 import { AT_FDCWD } from '../abi/fs';
 import { OverlayFs } from '../../fs/fsimpl/overlay/overlay';
-import { PayloadWriter, SnapshotError } from './format';
+import { type PageWriter, PayloadWriter, SnapshotError } from './format';
 import type { FileImage, HostFileCheck, ImageMeta, ProcessImage, TaskImage } from './image';
 import { saveMemory } from './memory';
 import { SeccompSaver } from './seccomp';
@@ -55,7 +55,8 @@ function checkedPath(p: string): boolean {
   return p.startsWith('/') && !/^\/(proc|sys|dev)(\/|$)/.test(p) && !p.includes(' (deleted)') && !p.startsWith('/memfd:');
 }
 
-export function captureSandbox(s: Sentry, run: Record<string, unknown>, payload: PayloadWriter): ImageMeta {
+/** `pages`: the address spaces' page runs (the image's raw page section); `payload`: every other byte. */
+export function captureSandbox(s: Sentry, run: Record<string, unknown>, payload: PayloadWriter, pages: PageWriter): ImageMeta {
   const k = s.kernel;
   const p = s.platform;
   const mms = new Index<AddressSpace>();
@@ -162,7 +163,7 @@ export function captureSandbox(s: Sentry, run: Record<string, unknown>, payload:
   const mmIndex = (mm: AddressSpace): number => {
     const { i, fresh } = mms.of(mm);
     if (fresh) {
-      meta.mms.push(saveMemory(p, mm, payload));
+      meta.mms.push(saveMemory(p, mm, pages));
       for (const v of mm.vmas) if (v.name) noteHostFile(v.name);
     }
     return i;

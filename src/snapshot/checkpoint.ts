@@ -9,7 +9,7 @@
 import type { Sentry } from '../kernel/sentry';
 import { TaskState } from '../kernel/task';
 import type { AddressSpace } from '../mm/address-space';
-import { openImageForWrite, PayloadWriter, SnapshotError, writeImage } from './format';
+import { openImageForWrite, PageWriter, PayloadWriter, SnapshotError, writeImage } from './format';
 import { captureSandbox } from './capture';
 
 export interface CheckpointOptions {
@@ -74,9 +74,10 @@ function step(s: Sentry, fd: number, o: CheckpointNowOptions): void {
   if (running || s.readyCount > 0) return;
   s.loopHook = null;
   const payload = new PayloadWriter();
+  const pages = new PageWriter();
   try {
-    const meta = captureSandbox(s, o.run, payload);
-    writeImage(fd, meta, payload);
+    const meta = captureSandbox(s, o.run, payload, pages);
+    writeImage(fd, meta, payload, pages);
   } catch (e) {
     if (!(e instanceof SnapshotError) && !(e instanceof Error && 'code' in e)) throw e;
     o.done(e.message);

@@ -7,6 +7,7 @@
 import type { Vma } from '../mm/vma';
 import type { SigAction, SigInfo } from '../kernel/signals';
 import type { UpperNode } from './upper';
+import type { PageSource } from './format';
 
 export interface Span {
   off: number;
@@ -38,6 +39,8 @@ export interface ImageMeta {
   hostFiles: HostFileCheck[];
   /** Guest seccomp states and their filters (src/snapshot/seccomp.ts); absent: no task had any. */
   seccomp?: SeccompImage;
+  /** Not stored: set by the reader, where the page runs are in the image file (format.ts readImage). */
+  pageSource?: PageSource;
 }
 
 import type { SocketImage } from './sockets';
@@ -123,7 +126,7 @@ export interface MmImage {
   /** PR_GET_DUMPABLE of the mm (absent in older images: 1): a process that gave up root stays non-dumpable. */
   dumpable?: number;
   vmas: Vma[];
-  /** Non-zero page runs of the readable mappings. */
+  /** Non-zero page runs of the readable mappings; `data` is in the image's page section (raw, page-aligned). */
   runs: Array<{ addr: number; data: Span }>;
 }
 

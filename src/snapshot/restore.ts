@@ -205,9 +205,9 @@ export function prepareRestore(s: Sentry, meta: ImageMeta, payload: Buffer, cow?
     if (ctx < 0) throw new SnapshotError(`cannot create an address space (errno ${-ctx})`);
     const mm = new AddressSpace(p, ctx);
     if (masters) {
-      unshareMemory(p, ctx, img, payload);
+      unshareMemory(p, ctx, img, meta.pageSource);
       adoptMemory(mm, img);
-    } else restoreMemory(p, ctx, mm, img, payload);
+    } else restoreMemory(p, ctx, mm, img, meta.pageSource);
     return { mm, ctx, first: true };
   });
   if (cow !== undefined && masters === null) {

@@ -15,7 +15,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO } from '../helpers/paths';
 import { BASE_ENV, explain, runSandbox, spawnCollect, status } from '../helpers/run';
-import { startServer, startServerAt, stopServer, until, type Server } from './pool-helpers';
+import { startServer, startServerAt, stopServer, until, type Server, removeOwnViaDirs } from './pool-helpers';
+
+afterAll(removeOwnViaDirs);
 
 const ENV = { ...BASE_ENV };
 const sha = (b: string) => createHash('sha256').update(b).digest('hex');
@@ -192,4 +194,20 @@ describe('Sandbox.run via a socket nobody serves', () => {
     expect(r.stderr.toString()).toMatch(/^tssandbox: cannot reach the pool/);
     expect(r.report).toBeNull();
   });
+});
+
+describe('the library\'s directory for stream pairs', () => {
+  it('one left by a process killed by a signal is removed by the next process that makes one', async () => {
+    const via = path.join(REPO, 'dist', 'src', 'api', 'via.js');
+    const make = (then: string) => spawnCollect([process.execPath, '-e', `process.stdout.write(require(${JSON.stringify(via)}).viaDir()); ${then}`], ENV, { timeoutMs: 60_000 });
+    const killed = await make("process.kill(process.pid, 'SIGKILL')");
+    expect(killed.signal, explain(killed)).toBe('SIGKILL');
+    const left = killed.stdout;
+    expect(left.startsWith(path.join(os.tmpdir(), 'tssandbox-api-')), left).toBe(true);
+    expect(fs.existsSync(left)).toBe(true); // no exit handler ran
+    const next = await make('');
+    expect(status(next), explain(next)).toBe(0);
+    expect(fs.existsSync(left)).toBe(false);
+    expect(fs.existsSync(next.stdout)).toBe(false); // its own, at its exit
+  }, 120_000);
 });

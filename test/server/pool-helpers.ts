@@ -109,3 +109,12 @@ export async function stopServer(s: Server): Promise<number | null> {
   return code;
 }
 
+
+/**
+ * Removes this process's stream-pair directories (src/api/via.ts viaDir): a test runner's
+ * worker is ended without its exit handlers. For a test file's afterAll.
+ */
+export function removeOwnViaDirs(): void {
+  const tmp = os.tmpdir();
+  for (const n of fs.readdirSync(tmp)) if (n.startsWith(`tssandbox-api-${process.pid}-`)) fs.rmSync(path.join(tmp, n), { recursive: true, force: true });
+}

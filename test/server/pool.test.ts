@@ -9,7 +9,9 @@ import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN } from '../helpers/paths';
 import { BASE_ENV, explain, runCli, runSandbox, spawnCollect, status, type RunResult } from '../helpers/run';
-import { alive, descendants, SAME_AS_COLD, startServer, stopServer, until, workerRunningSleep, type Server } from './pool-helpers';
+import { alive, descendants, SAME_AS_COLD, startServer, stopServer, until, workerRunningSleep, type Server, removeOwnViaDirs } from './pool-helpers';
+
+afterAll(removeOwnViaDirs);
 
 function via(s: Server, args: string[], input?: string): Promise<RunResult> {
   return runSandbox(['--via', s.socket, ...args], { input });

@@ -8,7 +8,9 @@
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explain, runSandbox, status, type RunResult } from '../helpers/run';
-import { SAME_AS_COLD, startServer, stopServer, until, type Server } from './pool-helpers';
+import { SAME_AS_COLD, startServer, stopServer, until, type Server, removeOwnViaDirs } from './pool-helpers';
+
+afterAll(removeOwnViaDirs);
 
 // A loaded machine took 21 s for LOOK's five Python and shell steps: each run gets 45 s
 // (a timeout only ends a hang), a test of three runs 150 s.

@@ -13,7 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runVia, sharedSocketOf, startVia } from '../../src/server/index';
 import { REPO } from '../helpers/paths';
 import { BASE_ENV, runSandbox, status } from '../helpers/run';
-import { alive, descendants, startServer, stopServer, until, type Server } from './pool-helpers';
+import { alive, descendants, startServer, stopServer, until, type Server, removeOwnViaDirs } from './pool-helpers';
+
+afterAll(removeOwnViaDirs);
 
 describe('serve --reuse: straight to the shared socket', () => {
   let s: Server;

@@ -93,6 +93,7 @@ describe('checkpoint, then restore: the output goes on as in an uninterrupted ru
     ['loopback TCP and UDP: connections with data queued, the backlog, a half close, datagrams, ports kept', 'inet_sockets', ['300'], 5],
     ['prctl state: not dumpable, its timer slack, THP disabled', 'kept_state', ['400'], 3],
     ['fds in flight (SCM_RIGHTS): a pipe end with its data and a file at an offset in one message, an eventfd in a datagram', 'scm_rights', ['300'], 5],
+    ['memory mapped lazily from the image: dropped, freed, grown, forked and never-touched pages as on Linux', 'lazy_memory', ['300'], 5],
   ];
   for (const [title, name, args, lines] of guests) {
     it(title, async () => {
@@ -113,6 +114,35 @@ describe('checkpoint, then restore: the output goes on as in an uninterrupted ru
   it('an HTTP server inside keeps serving (a thread on loopback, its listener in an epoll set)', async () => {
     if (!fs.existsSync('/usr/bin/python3')) return;
     await expectResumes('http', ['/usr/bin/python3', path.join(GUESTS, 'http_serve.py')], 5);
+  }, 240_000);
+
+  it('a checkpoint into the file a running sandbox was restored from leaves its memory alone', async () => {
+    // The restored guest maps its pages from DIR/checkpoint.img (memory.ts); another
+    // checkpoint into DIR must not write over them (format.ts: a new generation).
+    const lazy = compileGuest('lazy_memory', 'dynamic', { srcDir: GUESTS });
+    const args = [lazy, '200', 'wait'];
+    const image = path.join(scratch, 'regen');
+    const native = await runNative(args, { input: 'go\n', timeoutMs: 120_000 });
+    const first = await runAndCheckpoint(args, image, 5);
+    expect(first.code, first.stderr).toBe(0);
+    const child = spawn(process.execPath, [BIN, 'restore', '--image-path', image], { env: BASE_ENV, cwd: scratch, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    const halfWay = new Promise<void>((resolve) => {
+      child.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('\n100 ok\n')) resolve(); });
+    });
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await halfWay; // it waits on its stdin now, its image mapped
+    const other = await runAndCheckpoint([count, '400'], image, 3);
+    expect(other.code, other.stderr).toBe(0);
+    child.stdin!.end('go\n');
+    expect(await closed, err).toBe(0);
+    expect(err).toBe('');
+    expect(first.stdout + out).toBe(native.stdout);
+    // And the file is now the second image.
+    const rest = await restore(image);
+    expect(rest.stderr, explain(rest)).toBe('');
+    expect(other.stdout + rest.stdout).toBe((await runNative([count, '400'])).stdout);
   }, 240_000);
 
   it('a pipeline with a shell waiting for it', async () => {
@@ -310,15 +340,20 @@ describe('refused and bad images: one line, exit 125', () => {
 
   /** The image with its meta changed and its checksum made right again (a forger can do as much). */
   function forged(edit: (meta: Record<string, any>) => void): Buffer {
-    const mlen = good.readUInt32LE(12);
-    const meta = JSON.parse(good.subarray(52, 52 + mlen).toString('utf8'));
+    // src/snapshot/format.ts: head (sha256 at 20 over the fields from 52 on), meta and payload at the generation, pages.
+    const mlen = good.readUInt32LE(12), zlen = good.readUInt32LE(16);
+    const gen = Number(good.readBigUInt64LE(52)), pagesOff = Number(good.readBigUInt64LE(60)), pagesLen = Number(good.readBigUInt64LE(68));
+    const meta = JSON.parse(good.subarray(gen, gen + mlen).toString('utf8'));
     edit(meta);
     const m = Buffer.from(JSON.stringify(meta), 'utf8');
-    const z = good.subarray(52 + mlen);
-    const head = Buffer.from(good.subarray(0, 52));
+    const z = good.subarray(gen + mlen, gen + mlen + zlen);
+    const head = Buffer.from(good.subarray(0, 80));
+    const at = Math.ceil((80 + m.length + z.length) / 4096) * 4096;
     head.writeUInt32LE(m.length, 12);
-    crypto.createHash('sha256').update(m).update(z).digest().copy(head, 20);
-    return Buffer.concat([head, m, z]);
+    head.writeBigUInt64LE(80n, 52);
+    head.writeBigUInt64LE(BigInt(at), 60);
+    crypto.createHash('sha256').update(head.subarray(52)).update(m).update(z).digest().copy(head, 20);
+    return Buffer.concat([head, m, z, Buffer.alloc(at - 80 - m.length - z.length), good.subarray(pagesOff, pagesOff + pagesLen)]);
   }
 
   it('a forged image naming a Sentry fd, or bad run flags, is refused', async () => {
