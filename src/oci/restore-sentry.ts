@@ -77,7 +77,10 @@ export function rootCaller(p: SandboxParts): Task {
  */
 export function putRestored(p: SandboxParts, src: RestoreSource): PreparedRestore {
   const { meta, payload } = src;
-  const prepared = prepareRestore(p.s, meta, payload);
+  // An engine restores over a new copy of the image's tree (containerd makes a new snapshot
+  // of the image, at the same bundle path): its files have other inodes, so only their
+  // size and mtime are compared (CRIU compares sizes).
+  const prepared = prepareRestore(p.s, meta, payload, undefined, false);
   const init = p.s.init!;
   p.init = [...init.tasks].find((t) => t.tid === init.pid) ?? [...init.tasks][0];
   // An `update`'s pids limit is the image's (the bundle's is what it started with).
