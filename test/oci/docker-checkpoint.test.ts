@@ -6,13 +6,12 @@
  * our `restore` on the container's bundle): the count goes on from the saved one, and exec
  * joins the restored container.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, have, makeRootfs, rootfsTar, tmp, waitFor, stopDockerd, spawnAsync } from './helpers';
+import { DOCKER, have, tmp, waitFor, stopDockerd, startDockerd, spawnAsync } from './helpers';
 
-const DOCKER = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 const ok = have('dockerd') && (fs.existsSync(DOCKER) || have('docker'));
 const IMAGE = 'tssandbox-busybox:ckpt';
 
@@ -24,22 +23,7 @@ describe.skipIf(!ok)('docker checkpoint create / start --checkpoint with --runti
 
   beforeAll(async () => {
     dir = tmp('docker-ck');
-    host = `unix://${dir}/docker.sock`;
-    const conf = path.join(dir, 'daemon.json');
-    fs.writeFileSync(conf, JSON.stringify({ 'log-level': 'warn', experimental: true }));
-    const inst = await spawnAsync(BIN, ['install', '--config', conf]);
-    expect(inst.status, inst.stderr).toBe(0);
-    const log = fs.openSync(path.join(dir, 'dockerd.log'), 'w');
-    daemon = spawn('dockerd', [
-      '--config-file', conf, '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--storage-driver=vfs',
-      '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '-H', host,
-      '--pidfile', path.join(dir, 'docker.pid'), '--userland-proxy=false',
-    ], { stdio: ['ignore', log, log] });
-    await waitFor(async () => (await docker(['version'])).status === 0, 3000);
-    const rootfs = await makeRootfs(path.join(dir, 'rootfs'));
-    const tar = await rootfsTar(rootfs, path.join(dir, 'rootfs.tar'));
-    const r = await docker(['import', '--change', 'CMD ["sh"]', tar, IMAGE]);
-    expect(r.status, r.stderr).toBe(0);
+    ({ host, daemon } = await startDockerd(dir, IMAGE, { experimental: true }));
   }, 240_000);
 
   afterAll(async () => {

@@ -14,9 +14,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUNTIME, cli, have, makeBundle, spawnAsync, staticBusybox, tmp, waitFor, textOf, processesWith, type Cli } from '../oci/helpers';
+import { RUNTIME, cli, have, makeBundle, spawnAsync, staticBusybox, tmp, waitFor, textOf, processesWith, consoleReceiver, type Cli } from '../oci/helpers';
 
 const hasBusybox = staticBusybox() !== null;
 const hasPython = have('python3');
@@ -95,34 +95,11 @@ async function checkpoint(id: string): Promise<string> {
   return image;
 }
 
-/**
- * A console socket: a python helper receives the pty master (Node cannot take SCM_RIGHTS),
- * types `input` into it, and copies the terminal's output to a file.
- */
-function consoleReceiver(name: string, input: string): { sock: string; out: string; proc: ChildProcess } {
+/** A console socket of the test's directory (consoleReceiver types `input` into the pty). */
+function receiver(name: string, input: string): { sock: string; out: string; proc: ChildProcess } {
   const sock = path.join(dir, `${name}.sock`);
   const out = path.join(dir, `${name}.out`);
-  const proc = spawn('python3', ['-c', `
-import socket, os, array
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.bind(${JSON.stringify(sock)}); s.listen(1)
-c, _ = s.accept()
-fds = array.array('i')
-msg, anc, flags, addr = c.recvmsg(64, socket.CMSG_LEN(4))
-for level, typ, data in anc:
-    fds.frombytes(data[:4])
-m = fds[0]
-os.write(m, ${JSON.stringify(input)}.encode())
-out = open(${JSON.stringify(out)}, 'wb')
-while True:
-    try:
-        d = os.read(m, 4096)
-    except OSError:
-        break
-    if not d: break
-    out.write(d); out.flush()
-`], { stdio: 'ignore' });
-  return { sock, out, proc };
+  return { sock, out, proc: consoleReceiver(sock, out, input) };
 }
 
 describe.skipIf(!hasBusybox)('OCI restore rebuilds the bundle\'s container', () => {
@@ -232,8 +209,8 @@ describe.skipIf(!hasBusybox)('OCI restore rebuilds the bundle\'s container', () 
       c.mounts.push({ destination: '/data', type: 'bind', source: data, options: ['rbind', 'rw'] });
     });
     fs.mkdirSync(path.join(b, 'rootfs', 'data'));
-    const first = consoleReceiver('tty1', '');
-    const second = consoleReceiver('tty2', 'typed-in\n');
+    const first = receiver('tty1', '');
+    const second = receiver('tty2', 'typed-in\n');
     try {
       await waitFor(() => fs.existsSync(first.sock) && fs.existsSync(second.sock));
       const o1 = path.join(dir, 'out-tty-src');
