@@ -160,7 +160,7 @@ export function beginCreate(g: Globals, args: string[], isRun: boolean, nullFds?
     st.write(state);
     const init: SentryInit = {
       id, root: g.root, bundle: bundle.dir, rootfs: bundle.rootfs, config: bundle.config, consoleSocket,
-      preserveFds: preserve, syncFd: 3 + preserve, logPath: g.log, debug: g.debug, network: net.mode, autoStart: isRun, platform,
+      preserveFds: preserve, syncFd: 3 + preserve, logPath: g.log, debug: g.debug, network: net.mode, platform,
       nullFds: nullFds ?? nullStdio(!!(proc.terminal && consoleSocket)),
     };
     fs.writeFileSync(path.join(st.dir, 'init.json'), JSON.stringify(init));
@@ -193,11 +193,15 @@ export async function cmdCreate(g: Globals, args: string[], isRun: boolean): Pro
       if (err) fail(err);
     }
     // The hooks have run: the Sentry takes the network over and confines itself now.
-    if (!isRun) {
-      const r = call(st.sockPath, child.pid!, { op: 'created' });
-      if (!r.ok) fail(r.error ?? 'the sandbox failed while being created');
-    }
+    const made = call(st.sockPath, child.pid!, { op: 'created' });
+    if (!made.ok) fail(made.error ?? 'the sandbox failed while being created');
     if (isRun) {
+      // `run` is create then start, as runc's: no guest code before the create hooks ran.
+      const sh = runHooks('startContainer', bundle.config.hooks?.startContainer, publicState(st.read()));
+      if (sh) fail(sh);
+      const started = call(st.sockPath, child.pid!, { op: 'start' });
+      if (!started.ok) fail(started.error ?? 'start failed');
+      st.write({ ...st.read(), status: 'running' });
       const err = runHooks('poststart', bundle.config.hooks?.poststart, publicState(st.read()));
       if (err) logLine('warning', err);
     }

@@ -82,7 +82,7 @@ export async function cmdRestore(g: Globals, args: string[]): Promise<number> {
     });
     const init: SentryInit = {
       id, root: g.root, bundle: bundle.dir, rootfs: bundle.rootfs, config: bundle.config, consoleSocket, preserveFds: 0, syncFd: 3,
-      logPath: g.log, debug: g.debug, network: 'none', autoStart: false, platform, nullFds: nullStdio(!!(proc.terminal && consoleSocket)),
+      logPath: g.log, debug: g.debug, network: 'none', platform, nullFds: nullStdio(!!(proc.terminal && consoleSocket)),
     };
     fs.writeFileSync(path.join(st.dir, 'init.json'), JSON.stringify(init));
     fs.writeFileSync(path.join(st.dir, RESTORE_FILE), JSON.stringify({ image }));

@@ -131,9 +131,10 @@ export class ContainerSentry implements RequestHost {
       setup(() => this.startStub());
       this.publish();
     }
-    // pid 1's program is loaded now (not run: no instruction of it runs before `start`),
-    // while a pool member still waits for Docker's prestart hook: off the path of start.
-    const err = this.cfg.autoStart ? this.start() ?? this.loadInit(false) : this.loadInit(true);
+    // pid 1's program is loaded now (not run: no instruction of it runs before `start`;
+    // `run` sends start too, once create's hooks have run), while a pool member still
+    // waits for Docker's prestart hook: off the path of start.
+    const err = this.loadInit(true);
     if (err) {
       this.report(`error: ${err}`);
       process.exit(1);
@@ -192,7 +193,7 @@ export class ContainerSentry implements RequestHost {
     }
     // The last state the Sentry writes: once confined it writes no host path, and the
     // commands that change the status (start, pause, resume) record it themselves.
-    this.state.status = this.cfg.autoStart ? 'running' : 'created';
+    this.state.status = 'created';
     if (this.p.cgroup) this.state.cgroup = this.p.cgroup;
     this.st.write(this.state);
     this.listenFd = ociNative().ociListen(this.st.sockPath);

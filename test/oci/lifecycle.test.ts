@@ -187,6 +187,21 @@ describe('lifecycle', () => {
     expect(fs.readFileSync(r.out, 'utf8')).toBe('');
   });
 
+  it('run is create then start: the create hooks have run before pid 1\'s first instruction, startContainer too', async () => {
+    const data = path.join(dir, 'run-order');
+    fs.mkdirSync(data);
+    const b = await bundle((c) => {
+      c.process.args = ['sh', '-c', 'for k in prestart createRuntime createContainer startContainer; do [ -e /data/$k ] && echo $k; done'];
+      c.mounts.push({ destination: '/data', type: 'bind', source: data, options: ['rbind', 'rw'] });
+      c.hooks = Object.fromEntries(['prestart', 'createRuntime', 'createContainer', 'startContainer'].map((k) => [k, [{ path: '/bin/sh', args: ['sh', '-c', `touch ${data}/${k}`] }]]));
+    });
+    fs.mkdirSync(path.join(b, 'rootfs', 'data'), { recursive: true });
+    const r = await t.detached(['run', '--bundle', b, 'c-run-order'], b);
+    expect(r.status, r.stderr).toBe(0);
+    expect(fs.readFileSync(r.out, 'utf8')).toBe('prestart\ncreateRuntime\ncreateContainer\nstartContainer\n');
+    expect(fs.existsSync(path.join(t.root, 'c-run-order'))).toBe(false);
+  });
+
   it('list shows containers; --preserve-fds passes fds; hooks get the state on stdin', async () => {
     const hookOut = path.join(dir, 'hook-out');
     const b = await bundle((c) => {
