@@ -4,6 +4,7 @@
 //
 //   <root>/.pool/PID.sock      a ready member (Node, `__oci-pool ROOT`), listening
 //   <root>/.pool/PID.starting  a member still starting (it removes this when ready)
+//   <root>/.pool/PID.want      create PID waits for a member it started: no warm-up
 //
 // create claims a member by renaming its socket (atomic: one create per member), sends
 // the command line, cwd, environment, namespaces and stdio (SCM_RIGHTS), and the member
@@ -14,8 +15,11 @@
 // Sentry, and exits with the Sentry's status (the Sentry writes it on a socket pair
 // before exiting); killed, it takes the Sentry with it (the Sentry's watcher thread sees
 // the socket close). After a create, one member is started for the next, if none is
-// there. Anything unusual (no member, other environment or namespaces, flags this file
-// does not know) hands the command to Node unchanged, before anything was done.
+// there. With none ready or starting (the first create, or after members went idle),
+// create starts one and waits for it (one Node start-up, against the Node path's two);
+// that member skips its guest warm-up. Anything unusual (other environment or
+// namespaces, flags this file does not know, no member after the wait) hands the
+// command to Node unchanged, before anything was done.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -201,15 +205,15 @@ static int claimOrWait(const char *dir) {
 // Starts a member for the next create when the pool has fewer than its size (stale
 // entries of dead members are removed). The member is a grandchild, in a session of its
 // own, holding nothing of ours: stdio are pipes whose other ends are closed.
-static void refill(const char *root) {
+static int refill(const char *root) {
   int size = poolSize();
-  if (size <= 0) return;
+  if (size <= 0) return 0;
   char dir[PATH_MAX];
-  if (poolDir(root, dir, sizeof dir) < 0) return;
+  if (poolDir(root, dir, sizeof dir) < 0) return 0;
   mkdir(root, 0711);
-  if (mkdir(dir, 0700) != 0 && errno != EEXIST) return;
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST) return 0;
   DIR *d = opendir(dir);
-  if (d == NULL) return;
+  if (d == NULL) return 0;
   int count = 0;
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
@@ -220,10 +224,10 @@ static void refill(const char *root) {
     else unlinkat(dirfd(d), e->d_name, 0);
   }
   closedir(d);
-  if (count >= size) return;
+  if (count >= size) return 1;
   char *script = nodeEntry();
   pid_t c = fork();
-  if (c < 0) return;
+  if (c < 0) return 0;
   if (c == 0) {
     setsid();
     // The marker is made before we return (so the next create sees a member starting
@@ -261,6 +265,21 @@ static void refill(const char *root) {
   }
   while (waitpid(c, NULL, 0) < 0 && errno == EINTR) {
   }
+  return 1;
+}
+
+// None ready nor starting: one started and waited for (claimOrWait), its warm-up left out
+// (our PID.want, pool.ts); the socket, or -1 (Node then creates).
+static int startAndClaim(const char *root, const char *dir) {
+  char want[PATH_MAX + 64];
+  snprintf(want, sizeof want, "%s/%d.want", dir, (int)getpid());
+  mkdir(root, 0711);
+  mkdir(dir, 0700);
+  int w = open(want, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (w >= 0) close(w);
+  int s = refill(root) ? claimOrWait(dir) : -1;
+  unlink(want);
+  return s;
 }
 
 // ---- the front: the container's pid ----
@@ -389,10 +408,8 @@ int poolCreate(const char *root, char **argv, int cmdIndex) {
   char dir[PATH_MAX];
   if (poolDir(root, dir, sizeof dir) < 0) fallback();
   int s = claimOrWait(dir);
-  if (s < 0) {
-    refill(root);
-    fallback();
-  }
+  if (s < 0) s = startAndClaim(root, dir);
+  if (s < 0) fallback();
   // The request: the command line as given, where it was given, what may change the
   // Sentry's behaviour, the namespaces it must share with us, and the fds.
   struct Buf b = {0};

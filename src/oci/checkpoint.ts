@@ -95,6 +95,8 @@ export interface CheckpointShape {
   tmpfsLimit: number;
   pidsLimit: number;
   hostname: string | null;
+  /** The host pty slave the container's stdio is on (process.terminal), or -1. */
+  consoleHostFd: number;
 }
 
 /**
@@ -123,6 +125,8 @@ export function checkpointRunFlags(c: CheckpointShape): Record<string, unknown> 
   return {
     root: c.rootfs, mounts, tmpfs, pin: true, memoryLimit: Infinity, tmpfsLimit: c.tmpfsLimit, pidsLimit: c.pidsLimit,
     hostname: c.hostname, oci: { id: c.id, bundle: c.bundle },
+    // The console is saved as host stdio (src/snapshot/capture.ts): a restore gives it a new one.
+    ...(c.consoleHostFd >= 0 ? { consoleHostFd: c.consoleHostFd } : {}),
   };
 }
 

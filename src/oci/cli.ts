@@ -41,7 +41,7 @@ commands:
   ps [--format table|json] ID            the container's processes
   features                               what this runtime supports (JSON)
   checkpoint [--image-path DIR] [--leave-running] ID   save the container's sandbox (DIR/checkpoint.img)
-  restore [--image-path DIR] [--bundle B] [--detach] [--pid-file F] ID   a container from that image
+  restore [--image-path DIR] [--bundle B] [--detach] [--pid-file F] [--console-socket S] ID   a container from that image
   install [--runtime-name N] [--config F] [--uninstall] [-- RUNTIME ARGS]   register with Docker
 `;
 
@@ -81,8 +81,6 @@ export async function ociMain(argv: string[], h: OciHooks = {}): Promise<number>
       case '__oci-pool': return (await import('./pool')).poolMain(args[0], hooks.confine ?? null);
       case 'install': return (await import('./install')).cmdInstall(args);
       case '__oci-sentry': {
-        const r = await import('./restore'); // restore.ts: a restore's state directory
-        if (args[0] && r.isRestoreDir(args[0])) return r.restoreSentryMain(args[0], hooks.confine ?? null);
         const { sentryMain } = await import('./sandbox');
         return sentryMain(args[0], hooks.confine ?? null);
       }

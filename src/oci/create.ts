@@ -43,7 +43,7 @@ function entryScript(): string {
  * engines configure "the container's network" through it (Docker's libnetwork sets
  * sysctls in /proc/<pid>/ns/net): in the host's namespace they would change the host.
  */
-function netnsLauncher(config: Spec): string[] {
+export function netnsLauncher(config: Spec): string[] {
   const ns = containerNetns(config);
   if (ns === 'host') return [];
   if (ns === 'new') return ['unshare', '--net', '--'];
@@ -66,7 +66,7 @@ function sentryProfileFlags(): string[] {
 }
 
 /** The Sentry process for a container: started, and ready (or failed) when the promise settles. */
-function spawnSentry(st: StateDir, launcher: string[], preserveFds: number, detached: boolean, nullFds: number[]): Promise<{ child: ChildProcess; error: string | null }> {
+export function spawnSentry(st: StateDir, launcher: string[], preserveFds: number, detached: boolean, nullFds: number[]): Promise<{ child: ChildProcess; error: string | null }> {
   // With a console the guest's stdio is the pty: the Sentry keeps none of ours (an engine
   // reading create's output to its end would wait forever on a copy held open). Neither
   // does it keep the host's /dev/null (stdio.ts): a pipe whose far end we close instead.
@@ -101,11 +101,18 @@ function spawnSentry(st: StateDir, launcher: string[], preserveFds: number, deta
   });
 }
 
-function writePidFile(file: string, pid: number): void {
+export function writePidFile(file: string, pid: number): void {
   const abs = path.resolve(file);
   const tmp = `${abs}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, String(pid));
   fs.renameSync(tmp, abs);
+}
+
+/** For the native entry (native/oci_fast.c): which of its fast paths the bundle's hooks rule out. */
+export function writeFast(st: StateDir, config: Spec): void {
+  const h = config.hooks ?? {};
+  const any = (k: 'startContainer' | 'poststart' | 'poststop') => (h[k]?.length ? 1 : 0);
+  fs.writeFileSync(path.join(st.dir, 'fast'), `v1 ${any('startContainer') | any('poststart')} ${any('poststop')}\n`);
 }
 
 /** What create has made before the Sentry starts: the state directory (locked), init.json, the bundle. */
@@ -153,14 +160,11 @@ export function beginCreate(g: Globals, args: string[], isRun: boolean, nullFds?
     st.write(state);
     const init: SentryInit = {
       id, root: g.root, bundle: bundle.dir, rootfs: bundle.rootfs, config: bundle.config, consoleSocket,
-      preserveFds: preserve, syncFd: 3 + preserve, logPath: g.log, debug: g.debug, network: net.mode, autoStart: isRun, platform,
+      preserveFds: preserve, syncFd: 3 + preserve, logPath: g.log, debug: g.debug, network: net.mode, platform,
       nullFds: nullFds ?? nullStdio(!!(proc.terminal && consoleSocket)),
     };
     fs.writeFileSync(path.join(st.dir, 'init.json'), JSON.stringify(init));
-    // For the native entry (native/oci_fast.c): which of its fast paths hooks rule out.
-    const h = bundle.config.hooks ?? {};
-    const any = (k: 'startContainer' | 'poststart' | 'poststop') => (h[k]?.length ? 1 : 0);
-    fs.writeFileSync(path.join(st.dir, 'fast'), `v1 ${any('startContainer') | any('poststart')} ${any('poststop')}\n`);
+    writeFast(st, bundle.config);
     return { o, bundle, st, init, preserve, foreground };
   } catch (e) {
     st.remove();
@@ -189,11 +193,15 @@ export async function cmdCreate(g: Globals, args: string[], isRun: boolean): Pro
       if (err) fail(err);
     }
     // The hooks have run: the Sentry takes the network over and confines itself now.
-    if (!isRun) {
-      const r = call(st.sockPath, child.pid!, { op: 'created' });
-      if (!r.ok) fail(r.error ?? 'the sandbox failed while being created');
-    }
+    const made = call(st.sockPath, child.pid!, { op: 'created' });
+    if (!made.ok) fail(made.error ?? 'the sandbox failed while being created');
     if (isRun) {
+      // `run` is create then start, as runc's: no guest code before the create hooks ran.
+      const sh = runHooks('startContainer', bundle.config.hooks?.startContainer, publicState(st.read()));
+      if (sh) fail(sh);
+      const started = call(st.sockPath, child.pid!, { op: 'start' });
+      if (!started.ok) fail(started.error ?? 'start failed');
+      st.write({ ...st.read(), status: 'running' });
       const err = runHooks('poststart', bundle.config.hooks?.poststart, publicState(st.read()));
       if (err) logLine('warning', err);
     }

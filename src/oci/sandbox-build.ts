@@ -1,8 +1,10 @@
 /**
  * The container's sandbox built from its bundle (sandbox.ts runs these in order): first
- * the host's side (the host cgroup, the platform, the Gofer and the rootfs, the console,
- * stdio, pid 1's task), then the tree from the image (mounts, sysctls, masks, cwd, pid 1's
- * program found), which the Sentry may read already confined.
+ * the host's side (the host cgroup, the platform, the Gofer and the rootfs, the console),
+ * pid 1's task (stdio, credentials), then the tree from the image (mounts, sysctls,
+ * masks, cwd, pid 1's program found), which the Sentry may read already confined. A
+ * restore (restore-sentry.ts) builds the same host side and tree, but no pid 1: the
+ * image's processes are put in it.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -11,6 +13,7 @@ import { createVfs } from '../../fs/rootfs/create';
 import { FdTable } from '../../fs/vfs/fdtable';
 import { HostFile, consoleTty } from '../../fs/fsimpl/host/host-file';
 import { tmpfsBudget } from '../../fs/vfs/space-budget';
+import type { Tmpfs } from '../../fs/fsimpl/tmpfs/tmpfs';
 import type { Kernel } from '../kernel/kernel';
 import { Sentry } from '../kernel/sentry';
 import { SYSCALL_TABLE } from '../../syscalls/table';
@@ -52,13 +55,18 @@ export class SandboxParts {
   cgroup: HostCgroup | null = null;
   /** The host pty's slave end (pid 1's terminal), or -1. */
   ptySlave = -1;
+  /** The host terminal fd the sandbox's console is (the pty slave, else a tty among 0..2), or -1. */
+  ttyFd = -1;
   seccomp: CompiledProfile | null = null;
 
   constructor(readonly cfg: SentryInit, readonly kernel: Kernel, readonly logFd: number, readonly log: (m: string) => void) {}
 }
 
-/** The host's side: cgroup, platform, rootfs through the Gofer, console, stdio, pid 1's task (not loaded). */
-export function buildHost(p: SandboxParts, pre: HostCgroup | null): void {
+/**
+ * The host's side: cgroup, platform, rootfs through the Gofer (over `upper`, a restored
+ * image's upper layer, when given), the console, the Sentry. pid 1's task is buildInit's.
+ */
+export function buildHost(p: SandboxParts, pre: HostCgroup | null, upper?: Tmpfs): void {
   const { cfg, kernel } = p;
   const c = cfg.config;
   const proc = c.process as ProcessSpec;
@@ -102,7 +110,7 @@ export function buildHost(p: SandboxParts, pre: HostCgroup | null): void {
   let vfs: Vfs;
   try {
     p.log(`createVfs at ${performance.now().toFixed(1)} ms`);
-    vfs = besideStderr(p.logFd, () => createVfs({ root: cfg.rootfs, mounts: binds, ttyFd, kernel }));
+    vfs = besideStderr(p.logFd, () => createVfs({ root: cfg.rootfs, mounts: binds, ttyFd, kernel, upper }));
   } catch (e) {
     setupFail(`cannot set up the filesystem: ${(e as Error).message}`);
   }
@@ -112,19 +120,24 @@ export function buildHost(p: SandboxParts, pre: HostCgroup | null): void {
   const pids = c.linux?.resources?.pids?.limit;
   if (pids && pids > 0) kernel.pidsLimit = pids;
   if (cfg.debug) kernel.debug = (m) => p.log(m);
+  p.ttyFd = ttyFd;
+  const s = new Sentry(kernel, platform, SYSCALL_TABLE);
+  installTimers(s);
+  p.s = s;
+  p.seccomp = compileSeccomp(p);
+}
 
+/** pid 1's task (not loaded): credentials, seccomp, stdio or the console, preserved fds, limits. */
+export function buildInit(p: SandboxParts): void {
+  const { cfg, s, vfs, ttyFd, ptySlave } = p;
+  const proc = cfg.config.process as ProcessSpec;
   const fdTable = new FdTable();
   const fsCtx = vfs.rootContext();
   const creds = credsFor(proc);
   if (proc.user?.umask !== undefined) fsCtx.umask = proc.user.umask & 0o777;
-
-  const s = new Sentry(kernel, platform, SYSCALL_TABLE);
-  installTimers(s);
-  p.s = s;
   const init = createInit(s, { req: null as unknown as ExecRequest, fdTable, fsCtx, creds });
   p.init = init;
   if (proc.noNewPrivileges) init.noNewPrivs = true;
-  p.seccomp = compileSeccomp(p);
   if (p.seccomp) installFilter(init, p.seccomp.prog, { log: p.seccomp.log });
   // stdio.ts: fds that were the host's /dev/null are pipes now; the guest gets ours.
   if (ptySlave >= 0) installTerminal(fdTable, ptySlave, true);
@@ -134,22 +147,14 @@ export function buildHost(p: SandboxParts, pre: HostCgroup | null): void {
   applyRlimits(init.tg, proc);
 }
 
-/** The sandbox's tree from the image: mounts, masks, cwd, pid 1's program found (confined where confinesEarly). */
+/** The sandbox's tree from the image: mounts and masks (buildMounts), cwd, pid 1's program found (confined where confinesEarly). */
 export function buildTree(p: SandboxParts): void {
   const c = p.cfg.config;
   const proc = c.process as ProcessSpec;
   const { vfs, init } = p;
   const fsCtx = init.fsCtx;
   const creds = init.creds;
-  // Mounts that are not binds, in config order.
-  const mounts = new ContainerMounts(vfs, init, p.bindIndex, (m) => p.log(m));
-  for (const { m, index } of p.later) mounts.mountOne(m, index);
-  for (const nb of p.nodeBinds) mounts.node(nb);
-  // As runc: sysctls, read-only paths, then the masks (which may lie inside them).
-  const masked = applySysctl(vfs, init, c.linux?.sysctl ?? {}) ?? readonlyPaths(vfs, init, c.linux?.readonlyPaths ?? []) ?? maskPaths(vfs, init, c.linux?.maskedPaths ?? []);
-  if (masked) setupFail(masked);
-  if (c.root?.readonly) vfs.rootFs.readonly = true;
-
+  buildMounts(p, init);
   const envp = buildEnv(proc.env ?? []);
   const cwd = proc.cwd || '/';
   let d = vfs.lookup(init, -100, cwd, true);
@@ -164,6 +169,24 @@ export function buildTree(p: SandboxParts): void {
   p.initReq = { path: program, argv: args, envp, uid: creds.uid, euid: creds.euid, gid: creds.gid, egid: creds.egid };
   const check = resolveExec((q) => vfs.openExec(init, q), p.initReq);
   if ('errno' in check) setupFail(`exec ${args[0]}: ${check.reason}`);
+}
+
+/**
+ * config.json's tree over the rootfs and binds: the other mounts in config order, the
+ * node binds, sysctls, read-only and masked paths, a read-only root. `by` looks the
+ * paths up (pid 1 at create; the root's caller at a restore, which has no pid 1 yet).
+ */
+export function buildMounts(p: SandboxParts, by: Task): void {
+  const c = p.cfg.config;
+  const vfs = p.vfs;
+  // Mounts that are not binds, in config order.
+  const mounts = new ContainerMounts(vfs, by, p.bindIndex, (m) => p.log(m));
+  for (const { m, index } of p.later) mounts.mountOne(m, index);
+  for (const nb of p.nodeBinds) mounts.node(nb);
+  // As runc: sysctls, read-only paths, then the masks (which may lie inside them).
+  const masked = applySysctl(vfs, by, c.linux?.sysctl ?? {}) ?? readonlyPaths(vfs, by, c.linux?.readonlyPaths ?? []) ?? maskPaths(vfs, by, c.linux?.maskedPaths ?? []);
+  if (masked) setupFail(masked);
+  if (c.root?.readonly) vfs.rootFs.readonly = true;
 }
 
 /** linux.seccomp compiled for the Sentry's guest seccomp (seccomp-profile.ts); null without one. */

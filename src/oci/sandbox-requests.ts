@@ -61,7 +61,7 @@ export function handleRequest(h: RequestHost, c: ServerConn, msg: Record<string,
     }
     case 'checkpoint': // checkpoint.ts; a paused container too (freezer.ts)
       if (!h.started) return refuse('cannot checkpoint a container that has not been started');
-      return serveCheckpoint(p.s, c, msg, fds, checkpointRunFlags({ ...p.cfg, tmpfsLimit: tmpfsBudget.limit, pidsLimit: p.kernel.pidsLimit, hostname: p.kernel.hostname }), h.freezer);
+      return serveCheckpoint(p.s, c, msg, fds, checkpointRunFlags({ ...p.cfg, tmpfsLimit: tmpfsBudget.limit, pidsLimit: p.kernel.pidsLimit, hostname: p.kernel.hostname, consoleHostFd: p.ptySlave }), h.freezer);
     case 'kill': {
       const sig = Number(msg.signal);
       if (!(sig >= 0 && sig < 65)) return refuse(`invalid signal ${msg.signal}`);

@@ -20,8 +20,6 @@ export interface SentryInit {
   network: string;
   /** The platform (platform.ts: --platform, the annotation, TSSANDBOX_PLATFORM). */
   platform: PlatformName;
-  /** Set by `run`: start pid 1 as soon as it is created. */
-  autoStart: boolean;
   /** Which of fds 0..2 `create` replaced, for being the host's /dev/null (stdio.ts). */
   nullFds: number[];
   /** The host fds of --preserve-fds when not at 3.. (a pool Sentry received them). */

@@ -22,7 +22,10 @@ import { startNetwork, forkNetHelper, takeNetwork, type NetHelper } from './netw
 import { ServerConn, closeFd, sendLine } from './control';
 import type { ExecHost } from './guest-exec';
 import { StateDir, procStart, type SavedState } from './state';
-import { SandboxParts, buildHost, buildTree } from './sandbox-build';
+import { SandboxParts, buildHost, buildInit, buildTree, buildMounts } from './sandbox-build';
+import { restoreSourceOf, upperOf, rootCaller, putRestored, resumeRestored, type RestoreSource } from './restore-sentry';
+import { SnapshotError, type PreparedRestore } from '../snapshot/index';
+import { prepareVdso } from '../loader/vdso';
 import { handleRequest, type RequestHost } from './sandbox-requests';
 import { Freezer } from './freezer';
 import type { SentryInit, PoolLink, SentryConfine } from './sandbox-types';
@@ -49,6 +52,8 @@ export class ContainerSentry implements RequestHost {
   private readonly execClients = new Map<number, number>();
   private log: (m: string) => void;
   private logFd = -1;
+  /** A restore's processes, put in and held until restore's hooks have run (restore-sentry.ts). */
+  private restored: PreparedRestore | null = null;
 
   constructor(readonly cfg: SentryInit, private readonly confine: SentryConfine | null, private readonly pool: PoolLink | null = null) {
     this.st = new StateDir(cfg.root, cfg.id);
@@ -76,26 +81,33 @@ export class ContainerSentry implements RequestHost {
     this.log(m);
   }
 
+  /** Runs fn; a failure is create's (or restore's) one line, and the Sentry ends. */
+  private setup(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      const known = e instanceof SetupError || e instanceof SnapshotError;
+      const msg = e instanceof SnapshotError ? `restore: ${e.message}` : known ? (e as Error).message : `internal error: ${(e as Error)?.message ?? e}`;
+      if (!known) this.log(String((e as Error)?.stack));
+      // Not yet published: the host cgroup recorded for create, which removes it (pool.ts sends it).
+      if (!this.pool && this.p.cgroup && !this.isConfined) this.st.write({ ...this.st.read(), cgroup: this.p.cgroup });
+      this.report(`error: ${msg}`);
+      process.exit(1);
+    }
+  }
+
   /** Builds the sandbox and reports to `create`; then serves until pid 1 exits. */
   main(): never {
     this.log(`sentry up at ${performance.now().toFixed(1)} ms`);
-    const setup = (fn: () => void): void => {
-      try {
-        fn();
-      } catch (e) {
-        const msg = e instanceof SetupError ? e.message : `internal error: ${(e as Error)?.message ?? e}`;
-        if (!(e instanceof SetupError)) this.log(String((e as Error)?.stack));
-        // Not yet published: the host cgroup recorded for create, which removes it (pool.ts sends it).
-        if (!this.pool && this.p.cgroup && !this.isConfined) this.st.write({ ...this.st.read(), cgroup: this.p.cgroup });
-        this.report(`error: ${msg}`);
-        process.exit(1);
-      }
-    };
+    const setup = (fn: () => void) => this.setup(fn);
     // The host's side first (the platform, the Gofer, the console). Then, where no host
     // program of create's is still to run in our stead (confinesEarly), we confine before
     // the image is read: the rootfs's content (its mount points, cwd, the program and its
     // ELF) is then walked and parsed by a Sentry that can no longer use root's powers.
-    setup(() => buildHost(this.p, this.pool?.cgroup ?? null));
+    setup(() => {
+      buildHost(this.p, this.pool?.cgroup ?? null);
+      buildInit(this.p);
+    });
     const early = this.confinesEarly();
     if (early) {
       setup(() => this.startStub());
@@ -119,15 +131,48 @@ export class ContainerSentry implements RequestHost {
       setup(() => this.startStub());
       this.publish();
     }
-    // pid 1's program is loaded now (not run: no instruction of it runs before `start`),
-    // while a pool member still waits for Docker's prestart hook: off the path of start.
-    const err = this.cfg.autoStart ? this.start() ?? this.loadInit(false) : this.loadInit(true);
+    // pid 1's program is loaded now (not run: no instruction of it runs before `start`;
+    // `run` sends start too, once create's hooks have run), while a pool member still
+    // waits for Docker's prestart hook: off the path of start.
+    const err = this.loadInit(true);
     if (err) {
       this.report(`error: ${err}`);
       process.exit(1);
     }
     this.log(`ready at ${performance.now().toFixed(1)} ms`);
     this.report('ok');
+    return this.serveToEnd();
+  }
+
+  /**
+   * A restore (restore.ts): the same host side and tree as create's from the bundle,
+   * with the image's upper layer under the rootfs, confined before the tree is walked;
+   * then the image's processes put in, held until restore has run its hooks (`created`,
+   * as create's), which lets them go on.
+   */
+  restoreMain(src: RestoreSource): never {
+    this.log(`restoring sentry up at ${performance.now().toFixed(1)} ms`);
+    this.setup(() => buildHost(this.p, null, upperOf(src)));
+    this.setup(() => this.startStub());
+    this.publish();
+    // The image's [vvar] is mapped from the clock page (its image file opened now, before the confinement).
+    prepareVdso();
+    const err = this.confineNow();
+    if (err) {
+      this.report(`error: ${err}`);
+      process.exit(1);
+    }
+    this.setup(() => {
+      buildMounts(this.p, rootCaller(this.p));
+      this.restored = putRestored(this.p, src);
+    });
+    this.log(`restored (held) at ${performance.now().toFixed(1)} ms`);
+    this.report('ok');
+    return this.serveToEnd();
+  }
+
+  /** Serves the control socket (before `start`, then while the guest runs) until pid 1 exits; exits with its status. */
+  private serveToEnd(): never {
     if (!this.isStarted) this.serveCreated();
     this.serveRunning();
     const status = this.p.s.run();
@@ -148,7 +193,7 @@ export class ContainerSentry implements RequestHost {
     }
     // The last state the Sentry writes: once confined it writes no host path, and the
     // commands that change the status (start, pause, resume) record it themselves.
-    this.state.status = this.cfg.autoStart ? 'running' : 'created';
+    this.state.status = 'created';
     if (this.p.cgroup) this.state.cgroup = this.p.cgroup;
     this.st.write(this.state);
     this.listenFd = ociNative().ociListen(this.st.sockPath);
@@ -227,6 +272,15 @@ export class ContainerSentry implements RequestHost {
       this.log(`network (the helper's takeover) at ${performance.now().toFixed(1)} ms`);
     }
     this.settled = true;
+    // A restore's hooks have run: its processes go on where they stood (no `start` comes).
+    const held = this.restored;
+    if (held !== null) {
+      this.restored = null;
+      const serr = this.start();
+      if (serr) return serr;
+      resumeRestored(this.p, held);
+      this.log(`restored processes running at ${performance.now().toFixed(1)} ms`);
+    }
     return null;
   }
 
@@ -365,10 +419,22 @@ export class ContainerSentry implements RequestHost {
   }
 }
 
-/** Entry point of `tssandbox __oci-sentry DIR`. */
+/** Entry point of `tssandbox __oci-sentry DIR` (a restore's too: restore.json beside init.json). */
 export function sentryMain(dir: string, confine: SentryConfine | null): never {
   const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'init.json'), 'utf8')) as SentryInit;
-  return new ContainerSentry(cfg, confine).main();
+  let src: RestoreSource | null;
+  try {
+    src = restoreSourceOf(dir, () => undefined);
+  } catch (e) {
+    try {
+      fs.writeSync(cfg.syncFd, `error: ${(e as Error).message.replace(/^tssandbox: /, '')}\n`);
+    } catch {
+      // restore is gone: nothing to tell
+    }
+    process.exit(1);
+  }
+  const c = new ContainerSentry(cfg, confine);
+  return src ? c.restoreMain(src) : c.main();
 }
 
 export { sendLine };

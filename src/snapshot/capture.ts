@@ -88,8 +88,11 @@ export function captureSandbox(s: Sentry, run: Record<string, unknown>, payload:
     hostFiles.set(path, { path, size: st.size, mtimeSec: st.mtimeSec, mtimeNsec: st.mtimeNsec, ino: st.ino });
   };
 
+  // An OCI container's console (src/oci/checkpoint.ts): its pty slave is the container's stdio, saved as fd 0's.
+  const consoleFd = typeof run.consoleHostFd === 'number' ? run.consoleHostFd : -1;
   const fileImage = (f: FileDescription, where: string): FileImage => {
     if (f instanceof HostFile) {
+      if (f.hostFd === consoleFd) return { kind: 'stdio', hostFd: 0, flags: f.flags };
       if (f.hostFd > 2) throw new SnapshotError(`cannot checkpoint: ${where} is a host fd other than stdio (not supported yet)`);
       return { kind: 'stdio', hostFd: f.hostFd, flags: f.flags };
     }

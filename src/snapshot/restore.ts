@@ -46,14 +46,18 @@ function bytes(payload: Buffer, span: { off: number; len: number }): Buffer {
   return payload.subarray(span.off, span.off + span.len);
 }
 
-/** Checks, through the restoring sandbox's VFS (so the Gofer), that no host file the image uses changed. */
-export function checkHostFiles(s: Sentry, meta: ImageMeta): void {
+/**
+ * Checks, through the restoring sandbox's VFS (so the Gofer), that no host file the image
+ * uses changed. `sameTree` false: the tree is a copy of the checkpointed one (an engine's
+ * new snapshot of the image: other inodes), so size and mtime only, as CRIU checks sizes.
+ */
+export function checkHostFiles(s: Sentry, meta: ImageMeta, sameTree = true): void {
   const vfs = s.kernel.vfs;
   const c: FsCaller = { fsCtx: vfs.rootContext(), creds: new Credentials(0, 0), fdTable: new FdTable() };
   for (const h of meta.hostFiles) {
     const st = vfs.stat(c, AT_FDCWD, h.path, true);
     if (typeof st === 'number') throw new SnapshotError(`${h.path}: ${errnoMessage(st)} (it was there at the checkpoint)`);
-    if (st.size !== h.size || st.mtimeSec !== h.mtimeSec || st.mtimeNsec !== h.mtimeNsec || st.ino !== h.ino) {
+    if (st.size !== h.size || st.mtimeSec !== h.mtimeSec || st.mtimeNsec !== h.mtimeNsec || (sameTree && st.ino !== h.ino)) {
       throw new SnapshotError(`${h.path} changed since the checkpoint (size, mtime or inode differ)`);
     }
   }
@@ -84,11 +88,11 @@ export interface CowSpaces {
 }
 
 /** Everything of a restore but stdio and the resume: host files checked, state rebuilt, threads stopped. */
-export function prepareRestore(s: Sentry, meta: ImageMeta, payload: Buffer, cow?: CowSpaces): PreparedRestore {
+export function prepareRestore(s: Sentry, meta: ImageMeta, payload: Buffer, cow?: CowSpaces, sameTree = true): PreparedRestore {
   const k = s.kernel;
   const p = s.platform;
   const vfs = k.vfs;
-  checkHostFiles(s, meta);
+  checkHostFiles(s, meta, sameTree);
   restoreTmpfsMounts(vfs, Array.isArray(meta.tmpfs) ? meta.tmpfs : [], payload);
   const root: FsCaller = { fsCtx: vfs.rootContext(), creds: new Credentials(0, 0), fdTable: new FdTable() };
   const lookup = (path: string) => {

@@ -2,7 +2,10 @@
  * containerd + ctr with tssandbox as the runc binary: a containerd of the test's own
  * (its own root, state and socket; the host's daemons are left alone), an image the
  * test builds from the busybox rootfs (`ctr image import`), then `ctr run
- * --runc-binary`, `ctr task exec`, `ctr task kill`, `ps`, `pause`/`resume` (no `update` in this ctr), and
+ * --runc-binary`, `ctr task exec`, `ctr task kill`, `ps`, `pause`/`resume` (no `update` in this ctr),
+ * checkpoint and restore (`ctr container checkpoint --task`: the shim pauses the task and
+ * calls our `checkpoint --leave-running`; `ctr container restore --live` on a new
+ * container: the shim calls our `restore` on a new snapshot of the image), and
  * everything removed after.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -40,6 +43,7 @@ describe.skipIf(!ok)('containerd + ctr --runc-binary tssandbox', () => {
     daemon = spawn('containerd', ['-c', config], { stdio: ['ignore', log, log] });
     await waitFor(async () => fs.existsSync(sock) && (await ctr(['version'])).status === 0);
     const rootfs = await makeRootfs(path.join(dir, 'rootfs'));
+    fs.mkdirSync(path.join(rootfs, 'out')); // the checkpoint test's bind
     const tar = await ociImageTar(rootfs, path.join(dir, 'image.tar'), IMAGE);
     const r = await ctr(['image', 'import', '--snapshotter', 'native', tar]);
     expect(r.status, r.stderr).toBe(0);
@@ -128,4 +132,49 @@ describe.skipIf(!ok)('containerd + ctr --runc-binary tssandbox', () => {
     expect((await ctr(['container', 'delete', 'ctr-m'])).status).toBe(0);
     if (memDir) await waitFor(() => !fs.existsSync(memDir));
   });
+
+  it('ctr container checkpoint --task, then ctr container restore --live: the count goes on from the saved one', async () => {
+    const out = path.join(dir, 'count');
+    fs.mkdirSync(out);
+    // The count is appended to a host file through a bind: the restored process appends to it too.
+    const script = 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); echo $i >> /out/log; sleep 0.05; done';
+    const r = await ctr(['run', '-d', '--snapshotter', 'native', '--runc-binary', RUNTIME, '--mount', `type=bind,src=${out},dst=/out,options=rbind:rw`, IMAGE, 'ck', 'sh', '-c', script]);
+    expect(r.status, r.stderr).toBe(0);
+    const log = () => (fs.existsSync(path.join(out, 'log')) ? fs.readFileSync(path.join(out, 'log'), 'utf8').split('\n').filter(Boolean).map(Number) : []);
+    await waitFor(() => log().length >= 5);
+    const before = log().length;
+    // containerd pauses the task, the shim calls our checkpoint (--leave-running), resumes it,
+    // and keeps the image in its content store as tss/ck:1.
+    const ck = await ctr(['container', 'checkpoint', '--task', 'ck', 'tss/ck:1']);
+    expect(ck.status, ck.stderr).toBe(0);
+    expect((await ctr(['image', 'ls', '-q'])).stdout).toContain('tss/ck:1');
+    await waitFor(() => log().length > before + 2); // it went on
+    expect((await ctr(['task', 'kill', '-s', 'SIGKILL', 'ck'])).status).toBe(0);
+    await waitFor(async () => /ck\s+\d+\s+STOPPED/.test((await ctr(['task', 'ls'])).stdout));
+    expect((await ctr(['task', 'delete', 'ck'])).status).toBe(0);
+    expect((await ctr(['container', 'delete', 'ck'])).status).toBe(0);
+    const killedAt = log().length;
+    expect(log()).toEqual(Array.from({ length: killedAt }, (_, j) => j + 1));
+    // A new container from the checkpoint (a new snapshot of the image), its task restored by our `restore`.
+    const rs = await ctr(['container', 'restore', '--live', 'ck', 'tss/ck:1']);
+    expect(rs.status, rs.stderr).toBe(0);
+    expect((await ctr(['task', 'ls'])).stdout).toMatch(/ck\s+\d+\s+RUNNING/);
+    await waitFor(() => log().length >= killedAt + 3);
+    const after = log().slice(killedAt);
+    // From where the checkpoint stood (not 1, as a new run would), counting on by one.
+    expect(after[0]).toBeGreaterThan(before);
+    expect(after[0]).toBeLessThanOrEqual(killedAt);
+    expect(after.slice(0, 3)).toEqual([after[0], after[0] + 1, after[0] + 2]);
+    expect((await ctr(['task', 'kill', '-s', 'SIGKILL', 'ck'])).status).toBe(0);
+    await waitFor(async () => /ck\s+\d+\s+STOPPED/.test((await ctr(['task', 'ls'])).stdout));
+    expect((await ctr(['task', 'delete', 'ck'])).status).toBe(0);
+    expect((await ctr(['container', 'delete', 'ck'])).status).toBe(0);
+    expect(processesWith('__oci-sentry').filter((p) => {
+      try {
+        return fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(`/${NS}/ck`);
+      } catch {
+        return false;
+      }
+    })).toEqual([]);
+  }, 240_000);
 });

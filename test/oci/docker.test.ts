@@ -5,13 +5,12 @@
  * needs), an image imported from the busybox rootfs tarball (no registry here), then
  * `docker run --runtime=tssandbox` in its forms. Everything is removed after.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, have, makeRootfs, rootfsTar, tmp, waitFor, alive, stopDockerd, spawnAsync, processesWith, descendants, sandboxCgroupDirs } from './helpers';
+import { DOCKER, have, tmp, waitFor, alive, stopDockerd, startDockerd, spawnAsync, processesWith, descendants, sandboxCgroupDirs } from './helpers';
 
-const DOCKER = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 const ok = have('dockerd') && (fs.existsSync(DOCKER) || have('docker'));
 const IMAGE = 'tssandbox-busybox:test';
 
@@ -26,22 +25,7 @@ describe.skipIf(!ok)('docker --runtime=tssandbox', () => {
 
   beforeAll(async () => {
     dir = tmp('docker');
-    host = `unix://${dir}/docker.sock`;
-    const conf = path.join(dir, 'daemon.json');
-    fs.writeFileSync(conf, JSON.stringify({ 'log-level': 'warn' }));
-    const inst = await spawnAsync(BIN, ['install', '--config', conf]);
-    expect(inst.status, inst.stderr).toBe(0);
-    const log = fs.openSync(path.join(dir, 'dockerd.log'), 'w');
-    daemon = spawn('dockerd', [
-      '--config-file', conf, '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--storage-driver=vfs',
-      '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '-H', host,
-      '--pidfile', path.join(dir, 'docker.pid'), '--userland-proxy=false',
-    ], { stdio: ['ignore', log, log] });
-    await waitFor(async () => (await docker(['version'])).status === 0, 3000);
-    const rootfs = await makeRootfs(path.join(dir, 'rootfs'));
-    const tar = await rootfsTar(rootfs, path.join(dir, 'rootfs.tar'));
-    const r = await docker(['import', '--change', 'CMD ["sh"]', tar, IMAGE]);
-    expect(r.status, r.stderr).toBe(0);
+    ({ host, daemon } = await startDockerd(dir, IMAGE));
   }, 240_000);
 
   afterAll(async () => {

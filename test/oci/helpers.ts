@@ -8,7 +8,7 @@
  * calls on a loaded machine kept that loop blocked past it. Only the quick probes run
  * while the test file is collected (`have`, `staticBusybox`) stay synchronous.
  */
-import { execFileSync, spawn, spawnSync, type StdioOptions } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -375,4 +375,62 @@ export function containerdConfig(dir: string, sock: string, disabled: string[], 
     '',
   ].join('\n'));
   return file;
+}
+
+/** The docker client (docker.io's, else the one on PATH). */
+export const DOCKER = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
+
+/**
+ * A dockerd of a test's own, answering: tssandbox installed into its daemon.json (with
+ * `settings` merged), data, exec root, socket and pid file under dir (`--iptables=false
+ * --bridge=none --storage-driver=vfs`, as this machine needs), the busybox rootfs imported
+ * as `image` (no registry here).
+ */
+export async function startDockerd(dir: string, image: string, settings: Record<string, unknown> = {}): Promise<{ host: string; daemon: ChildProcess }> {
+  const host = `unix://${dir}/docker.sock`;
+  const conf = path.join(dir, 'daemon.json');
+  fs.writeFileSync(conf, JSON.stringify({ 'log-level': 'warn', ...settings }));
+  const inst = await spawnAsync(BIN, ['install', '--config', conf]);
+  if (inst.status !== 0) throw new Error(`tssandbox install: ${inst.stderr}`);
+  const log = fs.openSync(path.join(dir, 'dockerd.log'), 'w');
+  const daemon = spawn('dockerd', [
+    '--config-file', conf, '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--storage-driver=vfs',
+    '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '-H', host,
+    '--pidfile', path.join(dir, 'docker.pid'), '--userland-proxy=false',
+  ], { stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+  const docker = (args: string[]) => spawnAsync(DOCKER, ['-H', host, ...args], { timeout: 120_000, input: '' });
+  await waitFor(async () => (await docker(['version'])).status === 0, 3000);
+  const rootfs = await makeRootfs(path.join(dir, 'rootfs'));
+  const tar = await rootfsTar(rootfs, path.join(dir, 'rootfs.tar'));
+  const r = await docker(['import', '--change', 'CMD ["sh"]', tar, image]);
+  if (r.status !== 0) throw new Error(`docker import: ${r.stderr}`);
+  return { host, daemon };
+}
+
+/**
+ * A console socket: a python3 helper receives the pty master over SCM_RIGHTS (Node cannot),
+ * types `input` into it, and copies the terminal's output to `out`.
+ */
+export function consoleReceiver(sock: string, out: string, input = ''): ChildProcess {
+  return spawn('python3', ['-c', `
+import socket, os, array
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(${JSON.stringify(sock)}); s.listen(1)
+c, _ = s.accept()
+fds = array.array('i')
+msg, anc, flags, addr = c.recvmsg(64, socket.CMSG_LEN(4))
+for level, typ, data in anc:
+    fds.frombytes(data[:4])
+m = fds[0]
+if ${JSON.stringify(input)}: os.write(m, ${JSON.stringify(input)}.encode())
+out = open(${JSON.stringify(out)}, 'wb')
+while True:
+    try:
+        d = os.read(m, 4096)
+    except OSError:
+        break
+    if not d: break
+    out.write(d); out.flush()
+`], { stdio: 'ignore' });
 }

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, alive, cli, descendants, have, makeBundle, makeRootfs, processesWith, sandboxCgroupDirs, tmp, waitFor, type Cli, spawnAsync } from './helpers';
+import { BIN, alive, cli, descendants, have, makeBundle, makeRootfs, processesWith, sandboxCgroupDirs, tmp, waitFor, type Cli, spawnAsync, consoleReceiver } from './helpers';
 
 let dir = '';
 let rootfs = '';
@@ -187,6 +187,21 @@ describe('lifecycle', () => {
     expect(fs.readFileSync(r.out, 'utf8')).toBe('');
   });
 
+  it('run is create then start: the create hooks have run before pid 1\'s first instruction, startContainer too', async () => {
+    const data = path.join(dir, 'run-order');
+    fs.mkdirSync(data);
+    const b = await bundle((c) => {
+      c.process.args = ['sh', '-c', 'for k in prestart createRuntime createContainer startContainer; do [ -e /data/$k ] && echo $k; done'];
+      c.mounts.push({ destination: '/data', type: 'bind', source: data, options: ['rbind', 'rw'] });
+      c.hooks = Object.fromEntries(['prestart', 'createRuntime', 'createContainer', 'startContainer'].map((k) => [k, [{ path: '/bin/sh', args: ['sh', '-c', `touch ${data}/${k}`] }]]));
+    });
+    fs.mkdirSync(path.join(b, 'rootfs', 'data'), { recursive: true });
+    const r = await t.detached(['run', '--bundle', b, 'c-run-order'], b);
+    expect(r.status, r.stderr).toBe(0);
+    expect(fs.readFileSync(r.out, 'utf8')).toBe('prestart\ncreateRuntime\ncreateContainer\nstartContainer\n');
+    expect(fs.existsSync(path.join(t.root, 'c-run-order'))).toBe(false);
+  });
+
   it('list shows containers; --preserve-fds passes fds; hooks get the state on stdin', async () => {
     const hookOut = path.join(dir, 'hook-out');
     const b = await bundle((c) => {
@@ -219,29 +234,10 @@ describe('lifecycle', () => {
       c.process.args = ['sh', '-c', '[ -t 0 ] && echo is-a-tty; sleep 1000'];
     });
     const sockPath = path.join(b, 'console.sock');
-    // A helper process receives the fd (Node cannot) and copies the terminal to stdout.
     const recv = await spawnAsync('python3', ['-c', 'import socket']);
     if (recv.status !== 0) return; // no python3: covered by the engines' -t tests
     const out = path.join(b, 'console.out');
-    const py = require('node:child_process').spawn('python3', ['-c', `
-import socket, os, sys, array
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.bind(${JSON.stringify(sockPath)}); s.listen(1)
-c, _ = s.accept()
-fds = array.array('i')
-msg, anc, flags, addr = c.recvmsg(64, socket.CMSG_LEN(4))
-for level, typ, data in anc:
-    fds.frombytes(data[:4])
-m = fds[0]
-out = open(${JSON.stringify(out)}, 'wb')
-while True:
-    try:
-        d = os.read(m, 4096)
-    except OSError:
-        break
-    if not d: break
-    out.write(d); out.flush()
-`], { stdio: 'ignore' });
+    const py = consoleReceiver(sockPath, out);
     try {
       await waitFor(() => fs.existsSync(sockPath));
       const r = await t.detached(['create', '--bundle', b, '--console-socket', sockPath, 'c-tty'], b);

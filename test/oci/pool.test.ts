@@ -337,6 +337,27 @@ describe.skipIf(!fs.existsSync(FAST))('the pool of pre-started Sentries', () => 
     }
   });
 
+  it('the first create (no member ready or starting) starts one and is served by it, its guest warm-up left out', async () => {
+    const root = path.join(dir, 'first-root');
+    const b = await bundle((c) => (c.process.args = ['sh', '-c', 'echo first']));
+    const log = path.join(b, 'debug.log');
+    const err = path.join(b, 'stderr.txt');
+    const e = fs.openSync(err, 'w');
+    const r = await spawnAsync(FAST, ['--root', root, '--debug', '--log', log, 'create', '--bundle', b, 'f1'], { stdio: ['ignore', 'ignore', e], timeout: 60_000 });
+    fs.closeSync(e);
+    expect(r.status, fs.readFileSync(err, 'utf8')).toBe(0);
+    const s = JSON.parse(fs.readFileSync(path.join(root, 'f1', 'state.json'), 'utf8'));
+    // Served by a member (the Node path has no sentryPid), which saw our PID.want.
+    expect(s.sentryPid).toBeGreaterThan(0);
+    expect(fs.readFileSync(log, 'utf8')).toContain('guest warm-up: left out (a create waits)');
+    expect(fs.readdirSync(path.join(root, '.pool')).filter((f) => f.endsWith('.want'))).toEqual([]);
+    const fr = cli(root, FAST);
+    expect((await fr.run(['delete', '--force', 'f1'])).status).toBe(0);
+    // The member started for the next create leaves when its directory goes.
+    fs.rmSync(root, { recursive: true, force: true });
+    await waitFor(() => processesWith(`__oci-pool\0${root}`).length === 0);
+  });
+
   it('another environment: the member steps aside and Node creates; idle members leave', async () => {
     await poolCreate('p7', await bundle((c) => (c.process.args = ['true'])));
     await node.run(['delete', '--force', 'p7']);

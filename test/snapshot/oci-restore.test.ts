@@ -122,7 +122,7 @@ describe.skipIf(!hasBusybox)('OCI restore', () => {
       [['restore', '--image-path', path.join(dir, 'none'), 'x1'], /^tssandbox: restore: --image-path .*: no checkpoint image there\n$/, 1],
       [['restore', '--image-path', bad, 'x2'], /^tssandbox: restore: .*checkpoint.img: not a tssandbox checkpoint image\n$/, 1],
       [['restore', '--image-path', img], /^tssandbox: restore: a container id is required\n$/, 2],
-      [['restore', '--image-path', img, '--console-socket', '/x', 'x3'], /^tssandbox: restore --console-socket is not supported .*\n$/, 1],
+      [['restore', '--image-path', img, '--console-socket', '/x', 'x3'], /^tssandbox: --console-socket given but process.terminal is false\n$/, 1],
       [['restore', '--image-path', img, '--bundle', bundle, 'taken'], /^tssandbox: container with id 'taken' already exists\n$/, 1],
     ] as Array<[string[], RegExp, number]>) {
       const r = await t.run(args);
