@@ -32,10 +32,11 @@ const CAP_IPC_LOCK = 14;
  * ENOMEM for more than the limit (nothing is counted as locked before: locking changes nothing).
  */
 function lockAllowed(t: Task, bytes: number): number {
-  if (capable(t.creds, CAP_IPC_LOCK)) return 0;
+  // The limit first, the capability only where it refuses (Linux's order: acct's ASU).
   const lim = limitsOf(t.tg).soft(RLIMIT_MEMLOCK);
-  if (lim === 0) return -E.EPERM;
-  return bytes > lim ? -E.ENOMEM : 0;
+  if (lim !== 0 && bytes <= lim) return 0;
+  if (capable(t.creds, CAP_IPC_LOCK)) return 0;
+  return lim === 0 ? -E.EPERM : -E.ENOMEM;
 }
 
 function lockRange(t: Task, addr: number, len: number): number {

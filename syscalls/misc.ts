@@ -121,7 +121,7 @@ export function setrlimit(t: Task, resource: number, rlim: number): number {
   if (!nl) return -EFAULT;
   resource >>>= 0;
   if (resource >= RLIM_NLIMITS) return -EINVAL;
-  const r = limitsOf(t.tg).set(resource, nl, capable(t.creds, CAP_SYS_RESOURCE));
+  const r = limitsOf(t.tg).set(resource, nl, () => capable(t.creds, CAP_SYS_RESOURCE));
   if (r === 0 && resource === RLIMIT_CPU) cpuLimitChanged(t.tg);
   return r;
 }
@@ -151,7 +151,7 @@ export function prlimit64(t: Task, pid: number, resource: number, nv: number, ol
   const lims = limitsOf(target.tg);
   const prev = lims.get(resource);
   if (nl) {
-    const r = lims.set(resource, nl, capable(t.creds, CAP_SYS_RESOURCE));
+    const r = lims.set(resource, nl, () => capable(t.creds, CAP_SYS_RESOURCE));
     if (r < 0) return r;
     if (resource === RLIMIT_CPU) cpuLimitChanged(target.tg);
   }

@@ -119,6 +119,8 @@ describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))
     // Natively in a new pid namespace, whose accounting file is its own.
     it(`cp_acct (${l}): struct acct_v3 per ended process (AFORK, ASU, AXSIG, tty, status, ids, comm), off, switched file`,
       () => sameAsNativeIn(['unshare', '-pf'], 'cp_acct', l), 40_000);
+    it(`cp_acct_su (${l}): ASU only where a capability decided the call (ids, owners, limits and mode bits first)`,
+      () => sameAsNativeIn(['unshare', '-pf'], 'cp_acct_su', l), 40_000);
   }
 });
 
