@@ -58,9 +58,14 @@ function useFdTable(f: FdTable): FdTable {
   return f;
 }
 
-/** unshare(CLONE_FILES): the task gets a private copy of its fd table. */
+/**
+ * unshare(CLONE_FILES), close_range(CLOSE_RANGE_UNSHARE): the task gets a private copy of
+ * its fd table if it shares it (unshare_fd: a table of its own is kept as it is; dropping it
+ * would end the process's record locks).
+ */
 export function unshareFdTable(t: Task): void {
   const old = t.fdTable;
+  if ((fdTableUsers.get(old) ?? 1) <= 1) return;
   t.fdTable = useFdTable(old.fork());
   dropFdTable(old, t.tg);
 }
@@ -313,7 +318,8 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   if (!(f & CLONE_VM) || f & CLONE_VFORK) child.sig.altStack = { ...t.sig.altStack };
   child.comm = t.comm;
   if (!(f & CLONE_VM)) child.rseq = t.rseq && { ...t.rseq };
-  child.ioprio = t.ioprio;
+  // copy_io: a child inherits only a valid class (not NONE) unless it shares the io_context.
+  child.ioprio = ((t.ioprio >> 13) & 7) !== 0 ? t.ioprio : 0;
   child.timerSlackNs = child.defaultTimerSlackNs = t.timerSlackNs;
   // Kept across fork, clone and exec, like the filters that rely on it.
   child.noNewPrivs = t.noNewPrivs;

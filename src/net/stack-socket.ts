@@ -34,6 +34,8 @@ export const UDP_GRO_KEY = '17:104';
 /** udp_send_skb's limit on segments per GSO send. */
 const UDP_MAX_SEGMENTS = 128;
 import { stackSendControl } from './send-cmsg';
+import { netCapable } from './guest-netns';
+import { CAP_NET_BIND_SERVICE } from '../auth/capabilities';
 
 const V4_BCAST = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 255, 255, 255, 255]);
 
@@ -118,7 +120,7 @@ export class StackSocket extends SocketFile {
     if (typeof a === 'number') return a;
     if (this.local !== null) return -E.EINVAL;
     if (!isAny(a.ip) && !this.stack.isLocal(a.ip) && !(this.tcp ? false : isMulticast(a.ip) || eq(a.ip, V4_BCAST))) return -E.EADDRNOTAVAIL;
-    if (a.port !== 0 && a.port < t.kernel.unprivilegedPortStart && t.creds.euid !== 0) return -E.EACCES;
+    if (a.port !== 0 && a.port < t.kernel.unprivilegedPortStart && !netCapable(t, CAP_NET_BIND_SERVICE)) return -E.EACCES;
     const r = this.doBind(a.ip, a.port);
     if (r === 0) {
       this.addrLocked = !isAny(a.ip);

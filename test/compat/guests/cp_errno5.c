@@ -1,0 +1,282 @@
+/* Errno paths, fifth batch (issue 15): the three calls that never return (exit, exit_group,
+ * rt_sigreturn: what the parent sees, and a handler's edited context taking effect), the
+ * calls moved to supported this batch (sysfs, ioprio_get/set with Linux 6's class, level and
+ * hint bits and permission rule, close_range's CLOSE_RANGE_UNSHARE), and capability checks
+ * once capset dropped them (raw and packet sockets, low ports, inotify's read permission).
+ * Each call prints "ok" or its errno, compared with Linux (natively in fresh IPC and pid
+ * namespaces). */
+#define _GNU_SOURCE
+#include "common.h"
+#include "errno_run.h"
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <ucontext.h>
+#include <linux/capability.h>
+#include <netinet/in.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#define BAD ((void *)8)
+#define R(expr) OKERR(#expr, (expr))
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE 2
+#endif
+
+static char longname[300];
+
+/* How a child ended, as its parent's wait sees it. */
+static void ended(const char *what, pid_t p) {
+  int st;
+  if (waitpid(p, &st, __WALL) != p) { printf("%s: waitpid %s\n", what, ename(errno)); return; }
+  if (WIFEXITED(st)) printf("%s: exit %d\n", what, WEXITSTATUS(st));
+  else printf("%s: signal %d\n", what, WTERMSIG(st));
+}
+
+static void *thread_exit7(void *a) { (void)a; usleep(20000); syscall(SYS_exit, 7); return 0; }
+static void *thread_group9(void *a) { (void)a; syscall(SYS_exit_group, 9); return 0; }
+static void *thread_sleep(void *a) { (void)a; for (;;) pause(); return 0; }
+
+static void exits(void) {
+  pid_t p;
+  if ((p = fork()) == 0) syscall(SYS_exit, 0x1234); /* only the low 8 bits */
+  ended("exit(0x1234)", p);
+  if ((p = fork()) == 0) syscall(SYS_exit_group, -1);
+  ended("exit_group(-1)", p);
+  /* exit of the leader while another thread runs: the process ends with the last thread,
+   * its status the leader's. */
+  if ((p = fork()) == 0) {
+    pthread_t th;
+    pthread_create(&th, 0, thread_exit7, 0);
+    syscall(SYS_exit, 5);
+  }
+  ended("leader exit(5), thread exit(7)", p);
+  /* exit_group from a thread ends every thread with its status. */
+  if ((p = fork()) == 0) {
+    pthread_t a, b;
+    pthread_create(&a, 0, thread_sleep, 0);
+    pthread_create(&b, 0, thread_group9, 0);
+    for (;;) pause();
+  }
+  ended("exit_group(9) from a thread", p);
+  /* A thread's exit leaves the process running. */
+  if ((p = fork()) == 0) {
+    pthread_t th;
+    pthread_create(&th, 0, thread_exit7, 0);
+    pthread_join(th, 0);
+    _exit(3);
+  }
+  ended("thread exit(7), then _exit(3)", p);
+}
+
+static volatile int after;
+/* SIGILL from ud2: the handler moves RIP past it and sets RAX, which the code after sees. */
+static void on_ill(int sig, siginfo_t *si, void *ctx) {
+  (void)sig; (void)si;
+  ucontext_t *uc = ctx;
+  uc->uc_mcontext.gregs[REG_RIP] += 2;
+  uc->uc_mcontext.gregs[REG_RAX] = 42;
+  sigaddset(&uc->uc_sigmask, SIGUSR2);
+}
+
+static void sigreturns(void) {
+  struct sigaction sa = {0};
+  sa.sa_sigaction = on_ill;
+  sa.sa_flags = SA_SIGINFO;
+  sigaction(SIGILL, &sa, 0);
+  long rax;
+  __asm__ volatile("mov $1, %%rax\n\tud2\n\tmov %%rax, %0" : "=r"(rax) : : "rax", "memory");
+  printf("after the handler: rax %ld\n", rax);
+  sigset_t now;
+  sigprocmask(SIG_BLOCK, 0, &now);
+  printf("uc_sigmask's SIGUSR2 blocked after return: %s\n", sigismember(&now, SIGUSR2) ? "yes" : "no");
+  printf("SIGILL blocked after return: %s\n", sigismember(&now, SIGILL) ? "yes" : "no");
+  pid_t p;
+  /* rt_sigreturn with no frame: the stack pointer at an unmapped page. */
+  if ((p = fork()) == 0) {
+    __asm__ volatile("mov $8, %%rsp\n\tmov $15, %%eax\n\tsyscall" : : : "memory");
+    _exit(0);
+  }
+  ended("rt_sigreturn, rsp unmapped", p);
+  /* A frame of zeros: RIP 0 (and null selectors): the return faults. */
+  if ((p = fork()) == 0) {
+    char *stk = mmap(0, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *top = stk + 65536 - 4096;
+    __asm__ volatile("mov %0, %%rsp\n\tmov $15, %%eax\n\tsyscall" : : "r"(top) : "memory");
+    _exit(0);
+  }
+  ended("rt_sigreturn, zeroed frame", p);
+}
+
+static void sysfs_calls(void) {
+  char b[64];
+  long n = syscall(SYS_sysfs, 3);
+  printf("sysfs(3): %s\n", n > 0 ? "a count" : ename(errno));
+  long i = syscall(SYS_sysfs, 1, "tmpfs");
+  printf("sysfs(1, tmpfs): %s\n", i >= 0 && i < n ? "an index" : ename(errno));
+  b[0] = 0;
+  R(syscall(SYS_sysfs, 2, i, b));
+  printf("sysfs(2, that index): %s\n", b);
+  /* Every index names a type whose index is itself. */
+  int same = 1;
+  for (long k = 0; k < n; k++) {
+    if (syscall(SYS_sysfs, 2, k, b) != 0 || syscall(SYS_sysfs, 1, b) != k) same = 0;
+  }
+  printf("sysfs: every index round-trips: %s\n", same ? "yes" : "no");
+  R(syscall(SYS_sysfs, 1, "nope"));
+  R(syscall(SYS_sysfs, 1, ""));
+  R(syscall(SYS_sysfs, 1, BAD));
+  R(syscall(SYS_sysfs, 2, n, b));
+  R(syscall(SYS_sysfs, 2, -1, b));
+  R(syscall(SYS_sysfs, 2, 0, BAD));
+  R(syscall(SYS_sysfs, 0));
+  R(syscall(SYS_sysfs, 4));
+  R(syscall(SYS_sysfs, -1));
+}
+
+#define IOPRIO(c, l) (((c) << 13) | (l))
+static void ioprios(void) {
+  printf("ioprio_get self, none set: %ld\n", syscall(SYS_ioprio_get, 1, 0));
+  R(syscall(SYS_ioprio_set, 1, 0, IOPRIO(2, 8)));  /* bit 3 is a hint, level 0 */
+  printf("ioprio_get: %#lx\n", syscall(SYS_ioprio_get, 1, 0));
+  R(syscall(SYS_ioprio_set, 1, 0, IOPRIO(2, 0x1fff)));
+  printf("ioprio_get: %#lx\n", syscall(SYS_ioprio_get, 1, 0));
+  R(syscall(SYS_ioprio_set, 1, 0, IOPRIO(0, 8)));  /* NONE with a hint */
+  R(syscall(SYS_ioprio_set, 1, 0, IOPRIO(0, 1)));  /* NONE with a level */
+  R(syscall(SYS_ioprio_set, 1, 0, 0x10000 | IOPRIO(3, 0)));  /* kept as an unsigned short */
+  printf("ioprio_get: %#lx\n", syscall(SYS_ioprio_get, 1, 0));
+  R(syscall(SYS_ioprio_set, 1, 0, IOPRIO(4, 0)));
+  R(syscall(SYS_ioprio_set, 1, 0, IOPRIO(7, 0)));
+  R(syscall(SYS_ioprio_set, 1, 0, -1));
+  R(syscall(SYS_ioprio_set, 0, 0, IOPRIO(2, 4)));
+  R(syscall(SYS_ioprio_set, 4, 0, IOPRIO(2, 4)));
+  R(syscall(SYS_ioprio_get, 4, 0));
+  R(syscall(SYS_ioprio_set, 1, 99999, IOPRIO(2, 4)));
+  R(syscall(SYS_ioprio_set, 1, 0, IOPRIO(1, 2)));
+  /* A child inherits a class; class NONE (hints only) is not inherited. */
+  R(syscall(SYS_ioprio_set, 1, 0, IOPRIO(3, 0)));
+  pid_t p = fork();
+  if (p == 0) _exit(syscall(SYS_ioprio_get, 1, 0) == IOPRIO(3, 0) ? 0 : 1);
+  ended("child's ioprio is the parent's IDLE", p);
+  R(syscall(SYS_ioprio_set, 1, 0, IOPRIO(0, 8)));
+  p = fork();
+  if (p == 0) _exit(syscall(SYS_ioprio_get, 1, 0) == 0 ? 0 : 1);
+  ended("child's ioprio after a NONE hint is 0", p);
+  /* A process group of its own: one member reports its value, two the best (NONE as BE 4). */
+  setpgid(0, 0);
+  R(syscall(SYS_ioprio_set, 1, 0, IOPRIO(3, 0)));
+  printf("ioprio_get pgrp, one member: %#lx\n", syscall(SYS_ioprio_get, 2, 0));
+  int go[2];
+  MUST(pipe(go));
+  int set[2];
+  MUST(pipe(set));
+  p = fork();
+  if (p == 0) { char c; syscall(SYS_ioprio_set, 1, 0, 0); MUST(write(set[1], "s", 1)); MUST(read(go[0], &c, 1)); _exit(0); }
+  char c;
+  MUST(read(set[0], &c, 1));
+  printf("ioprio_get pgrp, IDLE and none: %#lx\n", syscall(SYS_ioprio_get, 2, 0));
+  R(syscall(SYS_ioprio_set, 2, 0, IOPRIO(2, 6)));
+  printf("ioprio_get child after the pgrp set: %#lx\n", syscall(SYS_ioprio_get, 1, p));
+  /* Another user's process may not be changed without CAP_SYS_NICE; RT needs it too. */
+  pid_t q = fork();
+  if (q == 0) {
+    if (setresuid(65534, 65534, 65534)) _exit(9);
+    R(syscall(SYS_ioprio_set, 1, getppid(), IOPRIO(2, 3)));
+    R(syscall(SYS_ioprio_set, 1, 0, IOPRIO(2, 3)));
+    R(syscall(SYS_ioprio_set, 1, 0, IOPRIO(1, 3)));
+    printf("nobody reads root's: %#lx\n", syscall(SYS_ioprio_get, 1, getppid()));
+    fflush(stdout);
+    _exit(0);
+  }
+  ended("as nobody", q);
+  MUST(write(go[1], "x", 1));
+  ended("pgrp member", p);
+}
+
+static int closed[2];
+static void *share_fds(void *a) {
+  int fd = *(int *)a;
+  char c;
+  MUST(read(closed[0], &c, 1));
+  /* The caller's close_range(UNSHARE) left this thread's table (shared before) as it was. */
+  printf("fd still open for the other thread: %s\n", fcntl(fd, F_GETFD) >= 0 ? "yes" : ename(errno));
+  return 0;
+}
+
+static void close_ranges(void) {
+  MUST(pipe(closed));
+  int fd = open("f", O_RDONLY);
+  pthread_t th;
+  pthread_create(&th, 0, share_fds, &fd);
+  R(syscall(SYS_close_range, fd, fd, CLOSE_RANGE_UNSHARE));
+  printf("closed for the caller: %s\n", fcntl(fd, F_GETFD) < 0 ? ename(errno) : "no");
+  MUST(write(closed[1], "c", 1));
+  pthread_join(th, 0);
+  /* Unshared, the new fds are the caller's alone; CLOEXEC with UNSHARE marks its copy. */
+  int g = open("f", O_RDONLY);
+  R(syscall(SYS_close_range, g, g, CLOSE_RANGE_UNSHARE | 4));
+  printf("cloexec: %d\n", fcntl(g, F_GETFD));
+  R(syscall(SYS_close_range, g, g - 1, CLOSE_RANGE_UNSHARE));
+  R(syscall(SYS_close_range, 0, ~0U, 8));
+  /* A record lock survives close_range(UNSHARE) of an unshared table's other fds. */
+  int l = open("f", O_RDWR);
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+  R(fcntl(l, F_SETLK, &fl));
+  R(syscall(SYS_close_range, l + 1, ~0U, CLOSE_RANGE_UNSHARE));
+  pid_t p = fork();
+  if (p == 0) {
+    int m = open("f", O_RDWR);
+    struct flock t = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    _exit(fcntl(m, F_SETLK, &t) < 0 && (errno == EAGAIN || errno == EACCES) ? 0 : 1);
+  }
+  ended("the lock still held", p);
+}
+
+/* capset away one capability, then what needed it is refused. */
+static int drop(int cap) {
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[2];
+  if (syscall(SYS_capget, &h, d)) return -1;
+  d[cap / 32].effective &= ~(1u << (cap % 32));
+  return syscall(SYS_capset, &h, d);
+}
+
+static void dropped(void) {
+  R(drop(CAP_NET_RAW));
+  R(socket(AF_INET, SOCK_RAW, IPPROTO_ICMP));
+  R(socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6));
+  R(socket(AF_PACKET, SOCK_RAW, 0));
+  R(drop(CAP_NET_BIND_SERVICE));
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(80), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  R(bind(s, (struct sockaddr *)&a, sizeof a));
+  a.sin_port = 0;
+  R(bind(s, (struct sockaddr *)&a, sizeof a));
+  close(s);
+  MUST(open("secret", O_CREAT | O_WRONLY, 0600) >= 0 ? 0 : -1);
+  MUST(chown("secret", 65534, 65534));
+  int in = inotify_init1(0);
+  R(inotify_add_watch(in, "secret", IN_MODIFY));
+  R(drop(CAP_DAC_OVERRIDE));
+  R(inotify_add_watch(in, "secret", IN_MODIFY));
+  R(drop(CAP_DAC_READ_SEARCH));
+  R(inotify_add_watch(in, "secret", IN_MODIFY));
+  unlink("secret");
+}
+
+int main(void) {
+  sweep_start(longname, sizeof longname);
+  run("exit and exit_group", exits);
+  run("rt_sigreturn", sigreturns);
+  run("sysfs", sysfs_calls);
+  run("ioprio", ioprios);
+  run("close_range", close_ranges);
+  run("capabilities dropped", dropped);
+  leave_tmpdir();
+  return 0;
+}
