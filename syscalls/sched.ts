@@ -152,7 +152,7 @@ function ioprioTargets(t: Task, which: number, who: number): Task[] | number {
  * are hints, not checked); RT needs CAP_SYS_NICE or CAP_SYS_ADMIN, NONE a level of 0,
  * classes 4-7 are EINVAL.
  */
-function ioprioCheck(t: Task, ioprio: number): number {
+export function ioprioCheck(t: Task, ioprio: number): number {
   const cls = ioprioClass(ioprio);
   if (cls === IOPRIO_CLASS_RT) return capable(t.creds, CAP_SYS_NICE) || capable(t.creds, CAP_SYS_ADMIN) ? 0 : -EPERM;
   if (cls === IOPRIO_CLASS_BE || cls === IOPRIO_CLASS_IDLE) return 0;

@@ -14,12 +14,15 @@
 #include <signal.h>
 #include <stdint.h>
 #include <ucontext.h>
+#include <linux/aio_abi.h>
 #include <linux/capability.h>
 #include <netinet/in.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #define BAD ((void *)8)
@@ -269,6 +272,152 @@ static void dropped(void) {
   unlink("secret");
 }
 
+
+static volatile int sigpipes;
+static void on_pipe(int s) { (void)s; sigpipes++; }
+static long size_of(int fd) { struct stat st; return fstat(fd, &st) ? -1 : st.st_size; }
+
+/* preadv2/pwritev2's RWF_* and the same flags per AIO iocb (aio_rw_flags), IOCB_FLAG_IOPRIO. */
+static void rw_flags(void) {
+  int f = open("rw", O_CREAT | O_RDWR | O_TRUNC, 0644);
+  struct iovec w = {"abcd", 4};
+  char b[16];
+  struct iovec r = {b, 4};
+  R(pwritev2(f, &w, 1, 0, 0));
+  R(pwritev2(f, &w, 1, 0, RWF_APPEND));
+  printf("size %ld, offset %ld\n", size_of(f), (long)lseek(f, 0, SEEK_CUR));
+  R(pwritev2(f, &w, 1, -1, RWF_APPEND));
+  printf("size %ld, offset %ld\n", size_of(f), (long)lseek(f, 0, SEEK_CUR));
+  R(pwritev2(f, &w, 1, 0, RWF_APPEND | 0x20));
+  R(pwritev2(f, &w, 1, 0, 0x40));
+  R(preadv2(f, &r, 1, 0, 0x40));
+  R(preadv2(f, &r, 1, 0, 0x200));
+  R(preadv2(f, &r, 1, 0, 0x100));
+  R(preadv2(f, &r, 1, 0, RWF_HIPRI | RWF_DSYNC | RWF_SYNC));
+  R(preadv2(f, &r, 1, -2, 0));
+  R(preadv2(f, BAD, 1, 0, 0x200));
+  int a = open("rw", O_RDWR | O_APPEND);
+  R(pwritev2(a, &w, 1, 0, 0x20));
+  printf("size %ld after NOAPPEND at 0\n", size_of(f));
+  R(pwrite(a, "zz", 2, 0));
+  printf("size %ld, O_APPEND fd's offset %ld after pwrite\n", size_of(f), (long)lseek(a, 0, SEEK_CUR));
+  R(pwritev(a, &w, 1, 0));
+  printf("size %ld, offset %ld after pwritev\n", size_of(f), (long)lseek(a, 0, SEEK_CUR));
+  int p[2];
+  MUST(pipe(p));
+  R(preadv2(p[0], &r, 1, -1, RWF_NOWAIT));
+  R(pwritev2(p[1], &w, 1, -1, RWF_NOWAIT));
+  R(preadv2(p[0], &r, 1, -1, RWF_NOWAIT));
+  R(pwritev2(p[1], &w, 1, 0, 0));
+  signal(SIGPIPE, on_pipe);
+  close(p[0]);
+  R(pwritev2(p[1], &w, 1, -1, 0x100));
+  printf("SIGPIPEs: %d\n", sigpipes);
+  R(pwritev2(p[1], &w, 1, -1, 0));
+  printf("SIGPIPEs: %d\n", sigpipes);
+  close(p[1]);
+  aio_context_t ctx = 0;
+  MUST(syscall(SYS_io_setup, 8, &ctx));
+  struct iocb cb = {0}, *cbs[1] = {&cb};
+  struct io_event ev;
+  struct timespec ts = {5, 0};
+  cb.aio_fildes = f;
+  cb.aio_lio_opcode = IOCB_CMD_PWRITE;
+  cb.aio_buf = (uintptr_t)"wxyz";
+  cb.aio_nbytes = 4;
+  cb.aio_offset = 0;
+  cb.aio_rw_flags = RWF_APPEND;
+  long before = size_of(f);
+  R(syscall(SYS_io_submit, ctx, 1, cbs));
+  R(syscall(SYS_io_getevents, ctx, 1, 1, &ev, &ts));
+  printf("aio append: res %lld, grew by %ld\n", (long long)ev.res, size_of(f) - before);
+  cb.aio_rw_flags = RWF_APPEND | 0x20;
+  R(syscall(SYS_io_submit, ctx, 1, cbs));
+  cb.aio_rw_flags = 0x400;
+  R(syscall(SYS_io_submit, ctx, 1, cbs));
+  cb.aio_rw_flags = 0;
+  cb.aio_lio_opcode = IOCB_CMD_PREAD;
+  cb.aio_buf = (uintptr_t)b;
+  cb.aio_rw_flags = 0x40;
+  R(syscall(SYS_io_submit, ctx, 1, cbs));
+  cb.aio_rw_flags = 0;
+  cb.aio_flags = IOCB_FLAG_IOPRIO;
+  cb.aio_reqprio = 4 << 13;
+  R(syscall(SYS_io_submit, ctx, 1, cbs));
+  cb.aio_reqprio = 2 << 13 | 3;
+  R(syscall(SYS_io_submit, ctx, 1, cbs));
+  R(syscall(SYS_io_getevents, ctx, 1, 1, &ev, &ts));
+  printf("aio read with an ioprio: res %lld\n", (long long)ev.res);
+  cb.aio_flags = 0;
+  /* A pipe: the data there now, the offset ignored; empty with RWF_NOWAIT: EAGAIN as its result. */
+  MUST(pipe(p));
+  MUST(write(p[1], "pq", 2));
+  cb.aio_fildes = p[0];
+  cb.aio_offset = 12345;
+  R(syscall(SYS_io_submit, ctx, 1, cbs));
+  R(syscall(SYS_io_getevents, ctx, 1, 1, &ev, &ts));
+  printf("aio pipe read: res %lld\n", (long long)ev.res);
+  cb.aio_rw_flags = RWF_NOWAIT;
+  R(syscall(SYS_io_submit, ctx, 1, cbs));
+  R(syscall(SYS_io_getevents, ctx, 1, 1, &ev, &ts));
+  printf("aio empty pipe read, NOWAIT: res %s\n", ev.res < 0 ? ename(-ev.res) : "data");
+  R(syscall(SYS_io_destroy, ctx));
+  close(f);
+  close(a);
+  unlink("rw");
+}
+
+/* setns with a pidfd: the CLONE_NEW* flags of the namespaces to enter, all or none. */
+static void setns_pidfd(void) {
+  pid_t k = fork();
+  if (k == 0) { pause(); _exit(0); }
+  int pf = syscall(SYS_pidfd_open, k, 0);
+  R(setns(pf, 0));
+  R(setns(pf, CLONE_NEWUSER));
+  R(setns(pf, CLONE_NEWNET));
+  R(setns(pf, CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWCGROUP));
+  R(setns(pf, CLONE_VM));
+  R(setns(pf, CLONE_NEWUSER | CLONE_NEWNET));
+  R(setns(-1, CLONE_NEWNET));
+  kill(k, SIGKILL);
+  waitpid(k, 0, 0);
+  R(setns(pf, CLONE_NEWNET));
+  close(pf);
+  /* A child in a UTS namespace of its own, with its own host name: entered through its pidfd. */
+  int ready[2];
+  MUST(pipe(ready));
+  pid_t u = fork();
+  if (u == 0) {
+    if (unshare(CLONE_NEWUTS) || sethostname("inner", 5)) _exit(1);
+    MUST(write(ready[1], "r", 1));
+    pause();
+    _exit(0);
+  }
+  char c, h[64];
+  MUST(read(ready[0], &c, 1));
+  int p2 = syscall(SYS_pidfd_open, u, 0);
+  gethostname(h, sizeof h);
+  printf("host name before: %s\n", strcmp(h, "inner") ? "the outer one" : h);
+  /* One kind refused (the caller's own user namespace): none entered. */
+  R(setns(p2, CLONE_NEWUTS | CLONE_NEWUSER));
+  gethostname(h, sizeof h);
+  printf("host name after a refused setns: %s\n", strcmp(h, "inner") ? "the outer one" : h);
+  R(setns(p2, CLONE_NEWUTS));
+  gethostname(h, sizeof h);
+  printf("host name after: %s\n", h);
+  /* As nobody: may not ptrace-read root's process. */
+  pid_t n = fork();
+  if (n == 0) {
+    if (setresuid(65534, 65534, 65534)) _exit(9);
+    R(setns(p2, CLONE_NEWUTS));
+    fflush(stdout);
+    _exit(0);
+  }
+  ended("as nobody", n);
+  kill(u, SIGKILL);
+  waitpid(u, 0, 0);
+}
+
 int main(void) {
   sweep_start(longname, sizeof longname);
   run("exit and exit_group", exits);
@@ -276,6 +425,8 @@ int main(void) {
   run("sysfs", sysfs_calls);
   run("ioprio", ioprios);
   run("close_range", close_ranges);
+  run("RWF flags", rw_flags);
+  run("setns with a pidfd", setns_pidfd);
   run("capabilities dropped", dropped);
   leave_tmpdir();
   return 0;
