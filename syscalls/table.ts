@@ -35,6 +35,7 @@ import * as mount from './mount';
 import * as inotify from './inotify';
 import * as time from './time';
 import * as misc from './misc';
+import * as kcmpsys from './kcmp';
 import * as sched from './sched';
 import * as creds from './creds';
 import * as net from './net';
@@ -367,7 +368,7 @@ const lines: Record<number, Line> = {
   309: ok('getcpu', sched.getcpu),
   310: ok('process_vm_readv', ptr.process_vm_readv),
   311: ok('process_vm_writev', ptr.process_vm_writev),
-  312: none('kcmp'),
+  312: ok('kcmp', kcmpsys.kcmp),
   313: none('finit_module'),
   314: partial('sched_setattr', sched.sched_setattr, 'SCHED_DEADLINE admitted as Linux (bandwidth, EPERM, EBUSY) but scheduled as any task (no runtime enforcement); utilization clamps are not kept'),
   315: ok('sched_getattr', sched.sched_getattr),

@@ -29,7 +29,7 @@ import { forkDenied } from './time/deadline';
 import { accountProcess } from './acct';
 import { cpuNsForParent, usageForParent, addUsage, zeroUsage, sampleHostStatus } from './time/cputime';
 import { onProcessExit as ttyOnProcessExit } from './tty';
-import { exitSemUndo, shareSemUndo } from './ipc/sem';
+import { exitSemUndo, makeSemUndo, shareSemUndo } from './ipc/sem';
 import { sweepShm } from './ipc/shm';
 import { inheritKeyrings } from './keys';
 import { cloneEvent, ptraceTaskExited, tracerExited } from './ptrace';
@@ -286,6 +286,8 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   let tg: ThreadGroup;
   if (f & CLONE_THREAD) {
     tg = t.tg;
+    // copy_semundo: CLONE_SYSVSEM (glibc's threads) makes the process's undo list if it had none.
+    if (f & CLONE_SYSVSEM) makeSemUndo(t.kernel, t.tg);
   } else {
     tg = new ThreadGroup(t.kernel, tid, f & CLONE_SIGHAND ? t.tg.handlers : t.tg.handlers.clone());
     tg.parent = f & CLONE_PARENT ? t.tg.parent : t.tg;

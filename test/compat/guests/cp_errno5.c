@@ -17,6 +17,7 @@
 #include <linux/aio_abi.h>
 #include <linux/capability.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -418,6 +419,84 @@ static void setns_pidfd(void) {
   waitpid(u, 0, 0);
 }
 
+/* kcmp: the same object (0) or not (1 or 2: an order, so only "different" is printed). */
+static void kc(const char *what, pid_t a, pid_t b, int type, unsigned long i1, unsigned long i2) {
+  long r = syscall(SYS_kcmp, a, b, type, i1, i2);
+  printf("kcmp %s: %s\n", what, r == 0 ? "same" : r == 1 || r == 2 ? "different" : r < 0 ? ename(errno) : "?");
+}
+static pid_t thread_tid;
+static int thread_up[2], thread_go[2];
+static void *kcmp_thread(void *a) {
+  (void)a;
+  thread_tid = gettid();
+  char c;
+  MUST(write(thread_up[1], "t", 1));
+  MUST(read(thread_go[0], &c, 1));
+  return 0;
+}
+
+static void kcmps(void) {
+  pid_t me = getpid();
+  const char *names[] = {"FILE", "VM", "FILES", "FS", "SIGHAND", "IO", "SYSVSEM"};
+  /* A thread shares everything. */
+  MUST(pipe(thread_up));
+  MUST(pipe(thread_go));
+  pthread_t th;
+  pthread_create(&th, 0, kcmp_thread, 0);
+  char c;
+  MUST(read(thread_up[0], &c, 1));
+  char what[64];
+  for (int k = 1; k <= 6; k++) { snprintf(what, sizeof what, "%s, a thread", names[k]); kc(what, me, thread_tid, k, 0, 0); }
+  MUST(write(thread_go[1], "t", 1));
+  pthread_join(th, 0);
+  /* A forked child has copies (no SEM_UNDO, no I/O priority: both have none of those). */
+  int go[2];
+  MUST(pipe(go));
+  pid_t k = fork();
+  if (k == 0) { MUST(read(go[0], &c, 1)); _exit(0); }
+  for (int i = 1; i <= 6; i++) { snprintf(what, sizeof what, "%s, a forked child", names[i]); kc(what, me, k, i, 0, 0); }
+  kc("FILE, fd 0 inherited", me, k, 0, 0, 0);
+  int f1 = open("f", O_RDONLY), f2 = open("f", O_RDONLY), d = dup(f1);
+  kc("FILE, a dup", me, me, 0, f1, d);
+  kc("FILE, two opens", me, me, 0, f1, f2);
+  kc("FILE, the child's f1 (forked before it was opened)", me, k, 0, f1, f1);
+  kc("FILE, fd 999", me, me, 0, 999, 0);
+  kc("a missing pid", me, 999999, 1, 0, 0);
+  kc("pid 0", 0, me, 1, 0, 0);
+  kc("type 8", me, me, 8, 0, 0);
+  kc("type -1", me, me, -1, 0, 0);
+  /* EPOLL_TFD: a file registered in an epoll instance. */
+  int ep = epoll_create1(0), pp[2];
+  MUST(pipe(pp));
+  struct epoll_event ev = {.events = EPOLLIN};
+  MUST(epoll_ctl(ep, EPOLL_CTL_ADD, pp[0], &ev));
+  struct { uint32_t efd, tfd, toff; } slot = {ep, pp[0], 0};
+  kc("EPOLL_TFD, the registered file", me, me, 7, pp[0], (unsigned long)&slot);
+  kc("EPOLL_TFD, another file", me, me, 7, f1, (unsigned long)&slot);
+  slot.toff = 1;
+  kc("EPOLL_TFD, toff 1", me, me, 7, pp[0], (unsigned long)&slot);
+  slot.toff = 0;
+  slot.tfd = pp[1];
+  kc("EPOLL_TFD, fd not registered", me, me, 7, pp[0], (unsigned long)&slot);
+  slot.efd = f1;
+  kc("EPOLL_TFD, not an epoll fd", me, me, 7, pp[0], (unsigned long)&slot);
+  slot.efd = 999;
+  kc("EPOLL_TFD, no such epoll fd", me, me, 7, pp[0], (unsigned long)&slot);
+  kc("EPOLL_TFD, slot unreadable", me, me, 7, pp[0], 8);
+  /* As nobody: root's processes may not be compared. */
+  pid_t n = fork();
+  if (n == 0) {
+    if (setresuid(65534, 65534, 65534)) _exit(9);
+    kc("as nobody, root's", getppid(), getppid(), 1, 0, 0);
+    kc("as nobody, its own", getpid(), getpid(), 1, 0, 0);
+    fflush(stdout);
+    _exit(0);
+  }
+  ended("as nobody", n);
+  MUST(write(go[1], "x", 1));
+  ended("child", k);
+}
+
 int main(void) {
   sweep_start(longname, sizeof longname);
   run("exit and exit_group", exits);
@@ -427,6 +506,7 @@ int main(void) {
   run("close_range", close_ranges);
   run("RWF flags", rw_flags);
   run("setns with a pidfd", setns_pidfd);
+  run("kcmp", kcmps);
   run("capabilities dropped", dropped);
   leave_tmpdir();
   return 0;
