@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -497,6 +498,35 @@ static void kcmps(void) {
   ended("child", k);
 }
 
+/* Device and socket nodes: made as asked; opening one with no driver (or a socket node) is ENXIO. */
+static void nodes(void) {
+  R(mknod("sock", S_IFSOCK | 0600, 0));
+  R(open("sock", O_RDONLY));
+  R(open("sock", O_WRONLY | O_NONBLOCK));
+  int p = open("sock", O_PATH);
+  printf("O_PATH of the socket node: %s\n", p >= 0 ? "ok" : ename(errno));
+  close(p);
+  R(mknod("blk", S_IFBLK | 0600, makedev(250, 77)));
+  R(open("blk", O_RDONLY));
+  R(open("blk", O_RDONLY | O_NONBLOCK));
+  struct stat st;
+  R(stat("blk", &st));
+  printf("blk: %s %u:%u\n", S_ISBLK(st.st_mode) ? "block" : "?", major(st.st_rdev), minor(st.st_rdev));
+  R(mknod("chr", S_IFCHR | 0600, makedev(250, 77)));
+  R(open("chr", O_RDONLY));
+  R(mknodat(AT_FDCWD, "null", S_IFCHR | 0666, makedev(1, 3)));
+  int n = open("null", O_RDWR);
+  printf("a node of 1:3 opens /dev/null: %s\n", n >= 0 && write(n, "x", 1) == 1 && read(n, &st, 1) == 0 ? "yes" : ename(errno));
+  close(n);
+  R(mknod("blk", S_IFBLK | 0600, makedev(250, 77)));
+  R(mknod("bad", S_IFMT | 0600, 0));
+  R(mknod("bad", 0170000 & 0150000, 0));
+  R(mknod(BAD, S_IFCHR, 0));
+  R(mknod(longname, S_IFCHR, 0));
+  R(mknodat(-5, "x", S_IFIFO | 0600, 0));
+  for (const char *f = "sock\0blk\0chr\0null\0"; *f; f += strlen(f) + 1) unlink(f);
+}
+
 int main(void) {
   sweep_start(longname, sizeof longname);
   run("exit and exit_group", exits);
@@ -507,6 +537,7 @@ int main(void) {
   run("RWF flags", rw_flags);
   run("setns with a pidfd", setns_pidfd);
   run("kcmp", kcmps);
+  run("device and socket nodes", nodes);
   run("capabilities dropped", dropped);
   leave_tmpdir();
   return 0;
