@@ -36,6 +36,7 @@ import * as inotify from './inotify';
 import * as time from './time';
 import * as misc from './misc';
 import * as kcmpsys from './kcmp';
+import * as syslogsys from './syslog';
 import * as sched from './sched';
 import * as creds from './creds';
 import * as net from './net';
@@ -159,7 +160,7 @@ const lines: Record<number, Line> = {
   100: ok('times', time.times),
   101: partial('ptrace', ptr.ptrace, 'TRACEME/ATTACH, PEEK/POKE (text too), GETREGS/SETREGS, FP and regsets, CONT/SYSCALL/SYSEMU/SINGLESTEP (trap flag), options with fork/clone/vfork/exec/seccomp events, GETEVENTMSG/SIGINFO, GET_SYSCALL_INFO; SEIZE, INTERRUPT, LISTEN with PTRACE_EVENT_STOP and group-stops of every traced thread; PTRACE_EVENT_EXIT at exit/exit_group and at a death by signal (of the thread that takes it); PEEKSIGINFO; no hardware breakpoints (a debug register takes only 0)'),
   102: ok('getuid', creds.getuid),
-  103: none('syslog'),
+  103: ok('syslog', syslogsys.syslog),
   104: ok('getgid', creds.getgid),
   105: ok('setuid', creds.setuid),
   106: ok('setgid', creds.setgid),
@@ -192,7 +193,7 @@ const lines: Record<number, Line> = {
   133: ok('mknod', dirs.mknod),
   134: none('uselib'),
   135: ok('personality', misc.personality),
-  136: none('ustat'),
+  136: ok('ustat', stat.ustat),
   137: ok('statfs', stat.statfs),
   138: ok('fstatfs', stat.fstatfs),
   139: ok('sysfs', misc.sysfs),

@@ -29,6 +29,7 @@ export const CAP_SYS_ADMIN = 21;
 export const CAP_SYS_NICE = 23;
 export const CAP_SYS_RESOURCE = 24;
 export const CAP_SYS_TIME = 25;
+export const CAP_SYSLOG = 34;
 export const CAP_LAST_CAP = 40;
 export const CAP_FULL = (1n << BigInt(CAP_LAST_CAP + 1)) - 1n;
 

@@ -293,6 +293,7 @@ export function createProcFs(vfs: Vfs, kernel: Kernel, pidNs: PidNamespace | nul
       ['ostype', file('/sys/kernel/ostype', () => kernel.sysname + '\n')],
       ['version', file('/sys/kernel/version', () => kernel.version + '\n')],
       ['pid_max', file('/sys/kernel/pid_max', () => kernel.pidMax + '\n')],
+      ['dmesg_restrict', file('/sys/kernel/dmesg_restrict', () => kernel.dmesgRestrict + '\n')],
       ['threads-max', file('/sys/kernel/threads-max', () => '63704\n')],
       ['ngroups_max', file('/sys/kernel/ngroups_max', () => '65536\n')],
       ['cap_last_cap', file('/sys/kernel/cap_last_cap', () => '40\n')],

@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -527,6 +528,54 @@ static void nodes(void) {
   for (const char *f = "sock\0blk\0chr\0null\0"; *f; f += strlen(f) + 1) unlink(f);
 }
 
+/* syslog: the kernel log ring (its sizes and contents are the kernel's own: only their sign
+ * is printed); ustat: a mounted filesystem's free counts by its device number. */
+struct ustat_ { int f_tfree; unsigned long f_tinode; char f_fname[6], f_fpack[6]; };
+static void syslogs(void) {
+  char b[64];
+  printf("SIZE_BUFFER: %s\n", syscall(SYS_syslog, 10, 0, 0) > 0 ? "positive" : ename(errno));
+  printf("SIZE_UNREAD: %s\n", syscall(SYS_syslog, 9, 0, 0) >= 0 ? "not negative" : ename(errno));
+  R(syscall(SYS_syslog, 3, b, 0));
+  R(syscall(SYS_syslog, 3, 0, 10));
+  R(syscall(SYS_syslog, 3, b, -1));
+  R(syscall(SYS_syslog, 4, 0, 10));
+  R(syscall(SYS_syslog, 2, b, 0));
+  R(syscall(SYS_syslog, 2, 0, 4));
+  R(syscall(SYS_syslog, 2, b, -4));
+  R(syscall(SYS_syslog, 8, 0, 0));
+  R(syscall(SYS_syslog, 8, 0, 9));
+  R(syscall(SYS_syslog, 0, 0, 0));
+  R(syscall(SYS_syslog, 1, 0, 0));
+  R(syscall(SYS_syslog, 11, 0, 0));
+  R(syscall(SYS_syslog, -1, 0, 0));
+  char r[8] = "";
+  int f = open("/proc/sys/kernel/dmesg_restrict", O_RDONLY);
+  if (f >= 0) { if (read(f, r, sizeof r - 1) < 0) r[0] = 0; close(f); }
+  printf("dmesg_restrict: %s", r);
+  pid_t n = fork();
+  if (n == 0) {
+    if (setresuid(65534, 65534, 65534)) _exit(9);
+    R(syscall(SYS_syslog, 10, 0, 0));
+    R(syscall(SYS_syslog, 3, b, sizeof b));
+    R(syscall(SYS_syslog, 11, 0, 0));
+    fflush(stdout);
+    _exit(0);
+  }
+  ended("as nobody", n);
+  struct stat st;
+  struct ustat_ u;
+  MUST(stat(".", &st));
+  R(syscall(SYS_ustat, (unsigned)st.st_dev, &u));
+  R(syscall(SYS_ustat, (unsigned)st.st_dev, BAD));
+  R(syscall(SYS_ustat, 0xfffff, &u));
+  MUST(stat("/proc", &st));
+  memset(&u, 0x55, sizeof u);
+  R(syscall(SYS_ustat, (unsigned)st.st_dev, &u));
+  struct statfs sf;
+  MUST(statfs("/proc", &sf));
+  printf("ustat of /proc as statfs: %s\n", u.f_tfree == (int)sf.f_bfree && u.f_tinode == sf.f_ffree && !u.f_fname[0] && !u.f_fpack[5] ? "yes" : "no");
+}
+
 int main(void) {
   sweep_start(longname, sizeof longname);
   run("exit and exit_group", exits);
@@ -538,6 +587,7 @@ int main(void) {
   run("setns with a pidfd", setns_pidfd);
   run("kcmp", kcmps);
   run("device and socket nodes", nodes);
+  run("syslog and ustat", syslogs);
   run("capabilities dropped", dropped);
   leave_tmpdir();
   return 0;
