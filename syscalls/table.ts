@@ -403,7 +403,7 @@ const lines: Record<number, Line> = {
   432: none('fsmount'),
   433: none('fspick'),
   434: ok('pidfd_open', proc.pidfd_open),
-  435: partial('clone3', proc.clone3, 'set_tid, CLONE_CLEAR_SIGHAND, CLONE_INTO_CGROUP and time namespaces are not supported'),
+  435: partial('clone3', proc.clone3, 'set_tid and time namespaces are not supported'),
   436: ok('close_range', open.close_range),
   437: ok('openat2', open.openat2),
   438: ok('pidfd_getfd', proc.pidfd_getfd),

@@ -16,6 +16,7 @@
 #include <ucontext.h>
 #include <linux/aio_abi.h>
 #include <linux/capability.h>
+#include <linux/sched.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
@@ -576,6 +577,51 @@ static void syslogs(void) {
   printf("ustat of /proc as statfs: %s\n", u.f_tfree == (int)sf.f_bfree && u.f_tinode == sf.f_ffree && !u.f_fname[0] && !u.f_fpack[5] ? "yes" : "no");
 }
 
+static void on_usr1(int s) { (void)s; }
+/* clone3's CLONE_CLEAR_SIGHAND: the child's handlers back to default, ignored signals kept. */
+static void clone3_calls(void) {
+  struct sigaction sa = {0};
+  sa.sa_handler = on_usr1;
+  sa.sa_flags = SA_RESTART;
+  sigaddset(&sa.sa_mask, SIGINT);
+  sigaction(SIGUSR1, &sa, 0);
+  signal(SIGUSR2, SIG_IGN);
+  struct clone_args ca = {0};
+  ca.flags = CLONE_CLEAR_SIGHAND;
+  ca.exit_signal = SIGCHLD;
+  long p = syscall(SYS_clone3, &ca, sizeof ca);
+  if (p == 0) {
+    struct sigaction o1, o2;
+    sigaction(SIGUSR1, 0, &o1);
+    sigaction(SIGUSR2, 0, &o2);
+    _exit((o1.sa_handler == SIG_DFL && o1.sa_flags == 0 && !sigismember(&o1.sa_mask, SIGINT) ? 0 : 1) |
+          (o2.sa_handler == SIG_IGN ? 0 : 2));
+  }
+  ended("CLONE_CLEAR_SIGHAND child: USR1 default, USR2 still ignored", p);
+  p = fork();
+  if (p == 0) {
+    struct sigaction o1;
+    sigaction(SIGUSR1, 0, &o1);
+    _exit(o1.sa_handler == on_usr1 ? 0 : 1);
+  }
+  ended("a fork child keeps the handler", p);
+  ca.flags = CLONE_CLEAR_SIGHAND | CLONE_SIGHAND | CLONE_VM;
+  R(syscall(SYS_clone3, &ca, sizeof ca));
+  ca.flags = CLONE_INTO_CGROUP;
+  ca.cgroup = 0x80000000ULL;
+  R(syscall(SYS_clone3, &ca, sizeof ca));
+  ca.cgroup = 3;
+  R(syscall(SYS_clone3, &ca, 64));
+  ca.flags = 1ULL << 34;
+  R(syscall(SYS_clone3, &ca, sizeof ca));
+  /* Not a cgroup directory: EBADF. */
+  ca.flags = CLONE_INTO_CGROUP;
+  ca.cgroup = open(".", O_RDONLY | O_DIRECTORY);
+  R(syscall(SYS_clone3, &ca, sizeof ca));
+  ca.cgroup = 999;
+  R(syscall(SYS_clone3, &ca, sizeof ca));
+}
+
 int main(void) {
   sweep_start(longname, sizeof longname);
   run("exit and exit_group", exits);
@@ -588,6 +634,7 @@ int main(void) {
   run("kcmp", kcmps);
   run("device and socket nodes", nodes);
   run("syslog and ustat", syslogs);
+  run("clone3", clone3_calls);
   run("capabilities dropped", dropped);
   leave_tmpdir();
   return 0;
