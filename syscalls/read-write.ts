@@ -18,7 +18,7 @@ import { MAX_FILE_OFFSET } from '../fs/vfs/file';
 import { accessOk, verifyPos, MAX_RW_COUNT } from './user-args';
 import { SocketFile } from '../src/net/socket-file';
 import { takeChunk, giveChunk } from '../src/net/packet';
-import { appends, checkRwFlags, withRwFlags } from './rw-flags';
+import { appends, checkRwFlags, withRwFlags, type RwFlags } from './rw-flags';
 
 /** RWF_NOSIGNAL of the write in progress (the Sentry runs one call at a time). */
 let noSigpipe = false;
@@ -246,10 +246,11 @@ export function pwritev(t: Task, fd: number, iov: number, cnt: number, pos: numb
 }
 
 /**
- * preadv2/pwritev2: offset -1 means the file offset (other negative ones EINVAL); the
- * RWF_* flags are checked after the vector, as vfs_readv/vfs_writev reach them (rw-flags.ts).
+ * preadv2/pwritev2's checks: offset -1 means the file offset (other negative ones EINVAL);
+ * the RWF_* flags are checked after the vector, as vfs_readv/vfs_writev reach them
+ * (rw-flags.ts). The file, its segments and the flags, or -errno.
  */
-export function preadv2(t: Task, fd: number, iov: number, cnt: number, pos: number, _ph: number, flags = 0): number {
+function vectorCall(t: Task, fd: number, iov: number, cnt: number, pos: number, flags: number, write: boolean): { f: FileDescription; segs: Seg[]; r: RwFlags } | number {
   const f = fileOf(t, fd);
   if (!f) return -E.EBADF;
   if (pos < -1) return -E.EINVAL;
@@ -259,23 +260,20 @@ export function preadv2(t: Task, fd: number, iov: number, cnt: number, pos: numb
     const v = verifyPos(t, 3, pos, totalLen(segs));
     if (v < 0) return v;
   }
-  const r = checkRwFlags(f, flags, false);
-  if (typeof r === 'number') return r;
-  return withRwFlags(f, r, () => doRead(t, f, segs, pos));
+  const r = checkRwFlags(f, flags, write);
+  return typeof r === 'number' ? r : { f, segs, r };
+}
+
+export function preadv2(t: Task, fd: number, iov: number, cnt: number, pos: number, _ph: number, flags = 0): number {
+  const c = vectorCall(t, fd, iov, cnt, pos, flags, false);
+  if (typeof c === 'number') return c;
+  return withRwFlags(c.f, c.r, () => doRead(t, c.f, c.segs, pos));
 }
 
 export function pwritev2(t: Task, fd: number, iov: number, cnt: number, pos: number, _ph: number, flags = 0): number {
-  const f = fileOf(t, fd);
-  if (!f) return -E.EBADF;
-  if (pos < -1) return -E.EINVAL;
-  const segs = vector(t, iov, cnt);
-  if (typeof segs === 'number') return segs;
-  if (pos >= 0) {
-    const v = verifyPos(t, 3, pos, totalLen(segs));
-    if (v < 0) return v;
-  }
-  const r = checkRwFlags(f, flags, true);
-  if (typeof r === 'number') return r;
+  const c = vectorCall(t, fd, iov, cnt, pos, flags, true);
+  if (typeof c === 'number') return c;
+  const { f, segs, r } = c;
   // An explicit offset of an appending write is the end of the file, and the file offset stays.
   const at = pos >= 0 && appends(f, r) && f instanceof SeekableFile ? f.size() : pos;
   noSigpipe = r.noSignal;
