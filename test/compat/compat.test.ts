@@ -111,7 +111,7 @@ describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))
     it(`cp_errno3 (${l}): files, vectors, events, ids, pidfds, acct, reboot, mempolicy, AIO as Linux`,
       () => sameAsNativeIn(['unshare', '-ipf'], 'cp_errno3', l), 40_000);
     it(`cp_errno4 (${l}): message queues, keys, sockets as Linux`, () => sameAsNativeIn(['unshare', '-i'], 'cp_errno4', l), 40_000);
-    it(`cp_errno5 (${l}): exit, exit_group, rt_sigreturn; sysfs, ioprio, close_range UNSHARE; capabilities dropped (raw/packet sockets, low ports, inotify) as Linux`,
+    it(`cp_errno5 (${l}): exit, exit_group, rt_sigreturn; sysfs, ioprio, close_range, RWF_* flags (and per iocb), setns(pidfd), kcmp, device nodes, syslog, ustat, clone3; capabilities dropped as Linux`,
       () => sameAsNativeIn(['unshare', '-ipf'], 'cp_errno5', l), 40_000);
   }
 });

@@ -1,8 +1,10 @@
 /* Errno paths, fifth batch (issue 15): the three calls that never return (exit, exit_group,
  * rt_sigreturn: what the parent sees, and a handler's edited context taking effect), the
- * calls moved to supported this batch (sysfs, ioprio_get/set with Linux 6's class, level and
- * hint bits and permission rule, close_range's CLOSE_RANGE_UNSHARE), and capability checks
- * once capset dropped them (raw and packet sockets, low ports, inotify's read permission).
+ * calls moved to supported this batch (sysfs; ioprio_get/set with Linux 6's class, level and
+ * hint bits and permission rule; close_range's CLOSE_RANGE_UNSHARE; preadv2/pwritev2's RWF_*
+ * flags and an AIO iocb's; setns with a pidfd; kcmp; mknod of device and socket nodes;
+ * syslog; ustat; clone3's CLONE_CLEAR_SIGHAND and CLONE_INTO_CGROUP errors), and capability
+ * checks once capset dropped them (raw and packet sockets, low ports, inotify's read permission).
  * Each call prints "ok" or its errno, compared with Linux (natively in fresh IPC and pid
  * namespaces). */
 #define _GNU_SOURCE
