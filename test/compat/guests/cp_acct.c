@@ -4,21 +4,13 @@
  * accounting is its own (the host's processes are not recorded there). */
 #define _GNU_SOURCE
 #include "common.h"
+#include "acct_v3.h"
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <time.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-
-struct acct_v3 {
-  char ac_flag, ac_version;
-  uint16_t ac_tty;
-  uint32_t ac_exitcode, ac_uid, ac_gid, ac_pid, ac_ppid, ac_btime;
-  float ac_etime;
-  uint16_t ac_utime, ac_stime, ac_mem, ac_io, ac_rw, ac_minflt, ac_majflt, ac_swaps;
-  char ac_comm[16];
-};
 
 static pid_t kids[6];
 static int pts_minor = -1;

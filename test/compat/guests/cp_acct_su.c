@@ -6,6 +6,7 @@
  * Natively in a new pid namespace, whose accounting file is its own. */
 #define _GNU_SOURCE
 #include "common.h"
+#include "acct_v3.h"
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -18,15 +19,6 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
-
-struct acct_v3 {
-  char ac_flag, ac_version;
-  uint16_t ac_tty;
-  uint32_t ac_exitcode, ac_uid, ac_gid, ac_pid, ac_ppid, ac_btime;
-  float ac_etime;
-  uint16_t ac_utime, ac_stime, ac_mem, ac_io, ac_rw, ac_minflt, ac_majflt, ac_swaps;
-  char ac_comm[16];
-};
 
 #define MAXKIDS 32
 static pid_t kids[MAXKIDS];

@@ -4,21 +4,13 @@
  * device number, the st_rdev of fd 0 (old_encode_dev / new_encode_dev), as Linux's. */
 #define _GNU_SOURCE
 #include "common.h"
+#include "acct_v3.h"
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
-
-struct acct_v3 {
-  char ac_flag, ac_version;
-  uint16_t ac_tty;
-  uint32_t ac_exitcode, ac_uid, ac_gid, ac_pid, ac_ppid, ac_btime;
-  float ac_etime;
-  uint16_t ac_utime, ac_stime, ac_mem, ac_io, ac_rw, ac_minflt, ac_majflt, ac_swaps;
-  char ac_comm[16];
-};
 
 /* /proc/self/stat's 7th field (self: natively in a new pid namespace /proc is the host's); comm may hold spaces, so from the last ')'. */
 static long tty_nr(void) {
