@@ -39,12 +39,8 @@ static void dump(const char *path) {
 int main(int argc, char **argv) {
   if (argc > 1) return atoi(argv[1]);
   setvbuf(stdout, 0, _IONBF, 0);
-  enter_tmpdir();
   char path[4096];
-  if (!getcwd(path, sizeof path - 8)) return 1;
-  strcat(path, "/pacct");
-  close(open(path, O_CREAT | O_WRONLY, 0600));
-  printf("acct on: %s\n", syscall(SYS_acct, path) == 0 ? "ok" : ename(errno));
+  if (acct_start(path, sizeof path)) return 1;
   int st;
   /* Forked, never exec'd: AFORK, exit status 3. */
   if ((kids[0] = fork()) == 0) _exit(3);

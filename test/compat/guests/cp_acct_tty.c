@@ -35,12 +35,8 @@ int main(void) {
   unsigned nw = (min & 0xff) | (maj << 8) | ((min & ~0xffu) << 12);
   printf("terminal major %u\n", maj);
   printf("tty_nr is the terminal's: %s\n", tty_nr() == (long)nw ? "yes" : "no");
-  enter_tmpdir();
   char path[4096];
-  if (!getcwd(path, sizeof path - 8)) return 1;
-  strcat(path, "/pacct");
-  close(open(path, O_CREAT | O_WRONLY, 0600));
-  printf("acct on: %s\n", syscall(SYS_acct, path) == 0 ? "ok" : ename(errno));
+  if (acct_start(path, sizeof path)) return 1;
   int stt;
   pid_t kid = fork();
   if (kid == 0) _exit(tty_nr() == (long)nw ? 0 : 1);
