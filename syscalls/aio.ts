@@ -8,9 +8,14 @@ import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, pageUp } from '../sr
 import { POLLERR, POLLHUP } from '../src/abi/fs';
 import { applySigmask, readTimespecNs, restoreSigmask } from './fs-common';
 import { readIovec, type Seg } from './iovec';
+import { appends, checkRwFlags } from './rw-flags';
+import { ioprioCheck } from './sched';
+import { SeekableFile } from '../fs/vfs/file';
+import { PipeEnd } from '../fs/fsimpl/pipefs/pipe';
+import { SocketFile } from '../src/net/socket-file';
 
 const CMD_PREAD = 0, CMD_PWRITE = 1, CMD_FSYNC = 2, CMD_FDSYNC = 3, CMD_POLL = 5, CMD_PREADV = 7, CMD_PWRITEV = 8;
-const IOCB_FLAG_RESFD = 1;
+const IOCB_FLAG_RESFD = 1, IOCB_FLAG_IOPRIO = 2;
 const IO_EVENT_SIZE = 32;
 const EINPROGRESS = 115;
 
@@ -54,13 +59,13 @@ export function io_destroy(t: Task, id: number): number {
   return 0;
 }
 
-interface Iocb { data: bigint; obj: bigint; op: number; fd: number; buf: number; nbytes: number; offset: number; flags: number; resfd: number; rwFlags: number; reserved: bigint }
+interface Iocb { data: bigint; obj: bigint; op: number; reqprio: number; fd: number; buf: number; nbytes: number; offset: number; flags: number; resfd: number; rwFlags: number; reserved: bigint }
 
 function readIocb(t: Task, addr: number): Iocb | null {
   const b = t.mem.read(addr, 64);
   if (!b) return null;
   return {
-    data: b.readBigUInt64LE(0), obj: BigInt(addr), rwFlags: b.readUInt32LE(12), op: b.readUInt16LE(16),
+    data: b.readBigUInt64LE(0), obj: BigInt(addr), rwFlags: b.readUInt32LE(12), op: b.readUInt16LE(16), reqprio: b.readInt16LE(18),
     fd: b.readUInt32LE(20), buf: Number(b.readBigUInt64LE(24)), nbytes: Number(b.readBigInt64LE(32)),
     offset: Number(b.readBigInt64LE(40)), reserved: b.readBigUInt64LE(48), flags: b.readUInt32LE(56), resfd: b.readUInt32LE(60),
   };
@@ -72,13 +77,14 @@ function submitOne(t: Task, c: AioContext, addr: number): number {
   if (!cb) return -E.EFAULT;
   if (cb.reserved !== 0n || cb.nbytes < 0) return -E.EINVAL;
   if (c.inFlight >= c.maxEvents) return -E.EAGAIN;
+  // __io_submit_one's order: the file, then the eventfd.
+  const f = t.fdTable.get(cb.fd | 0);
+  if (!f) return -E.EBADF;
   let resfd: FileDescription | null = null;
   if (cb.flags & IOCB_FLAG_RESFD) {
     resfd = t.fdTable.get(cb.resfd | 0) ?? null;
     if (!resfd || !(resfd instanceof EventFd)) return -E.EINVAL;
   }
-  const f = t.fdTable.get(cb.fd | 0);
-  if (!f) return -E.EBADF;
   const done = (res: number) => c.complete({ data: cb.data, obj: cb.obj, res, res2: 0 }, resfd);
   switch (cb.op) {
     case CMD_PREAD:
@@ -86,6 +92,13 @@ function submitOne(t: Task, c: AioContext, addr: number): number {
     case CMD_PWRITE:
     case CMD_PWRITEV: {
       const write = cb.op === CMD_PWRITE || cb.op === CMD_PWRITEV;
+      // aio_prep_rw: the iocb's own I/O priority (ioprio_check_cap), its RWF_* flags; then the file's mode.
+      if (cb.flags & IOCB_FLAG_IOPRIO) {
+        const e = ioprioCheck(t, cb.reqprio);
+        if (e < 0) return e;
+      }
+      const rw = checkRwFlags(f, cb.rwFlags, write);
+      if (typeof rw === 'number') return rw;
       if (write ? !f.writable : !f.readable) return -E.EBADF;
       let segs: Seg[];
       if (cb.op === CMD_PREADV || cb.op === CMD_PWRITEV) {
@@ -93,7 +106,9 @@ function submitOne(t: Task, c: AioContext, addr: number): number {
         if (typeof r === 'number') return r;
         segs = r;
       } else segs = [{ base: cb.buf, len: cb.nbytes }];
-      done(transfer(t, f, segs, cb.offset, write));
+      // An appending write (O_APPEND, RWF_APPEND) goes to the end of the file.
+      const at = write && appends(f, rw) && f instanceof SeekableFile ? f.size() : cb.offset;
+      done(transfer(t, f, segs, at, write));
       return 0;
     }
     case CMD_FSYNC:
@@ -129,26 +144,28 @@ function poll(c: AioContext, cb: Iocb, f: FileDescription, want: number, resfd: 
   return 0;
 }
 
-/** Reads or writes the segments at offset (-1 is not allowed by Linux: offsets are positions). */
+/**
+ * Reads or writes the segments at offset (-1 is not allowed by Linux: offsets are positions).
+ * A pipe or socket has no position: its read or write takes what is there now (the iocb's
+ * offset is ignored, as their read_iter/write_iter do); one that would block completes
+ * with EAGAIN (Linux would block io_submit).
+ */
 function transfer(t: Task, f: FileDescription, segs: Seg[], offset: number, write: boolean): number {
+  const file: FileDescription = f;
+  const stream = f instanceof PipeEnd || f instanceof SocketFile;
+  const io = (b: Uint8Array, at: number): number =>
+    stream ? (write ? file.write(b, t) : file.read(b, t)) : write ? file.pwrite(b, at) : file.pread(b, at);
   let done = 0;
   for (const s of segs) {
     if (s.len === 0) continue;
     const b = Buffer.alloc(s.len);
-    if (write) {
-      if (!t.mem.readInto(s.base, b, 0, s.len)) return done || -E.EFAULT;
-      const n = f.pwrite(b, offset + done);
-      if (n < 0) return done || n;
-      done += n;
-      if (n > 0 && t.kernel.hooks !== null) t.kernel.hooks.wrote(t, f, n);
-      if (n < s.len) break;
-    } else {
-      const n = f.pread(b, offset + done);
-      if (n < 0) return done || n;
-      if (n > 0 && !t.mem.write(s.base, b, 0, n)) return done || -E.EFAULT;
-      done += n;
-      if (n < s.len) break;
-    }
+    if (write && !t.mem.readInto(s.base, b, 0, s.len)) return done || -E.EFAULT;
+    const n = io(b, offset + done);
+    if (n < 0) return done || n;
+    if (!write && n > 0 && !t.mem.write(s.base, b, 0, n)) return done || -E.EFAULT;
+    if (write && n > 0 && t.kernel.hooks !== null) t.kernel.hooks.wrote(t, file, n);
+    done += n;
+    if (n < s.len) break;
   }
   return done;
 }

@@ -6,6 +6,7 @@ import { capable, CAP_SYS_CHROOT } from '../src/auth/capabilities';
 import * as E from '../src/abi/errno';
 import type { Task } from '../src/kernel/task';
 import { packDirents } from '../fs/vfs/stat-layout';
+import { mayExec } from '../fs/vfs/perm';
 import { AT_FDCWD, AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, AT_REMOVEDIR } from '../src/abi/fs';
 import { EFAULT, CHUNK, stage, fileOf, readPath } from './fs-common';
 
@@ -57,6 +58,8 @@ export function chroot(t: Task, path: number): number {
   const d = t.kernel.vfs.lookup(t, AT_FDCWD, p, true);
   if (typeof d === 'number') return d;
   if (!d.inode.isDir) return -E.ENOTDIR;
+  // path_permission(MAY_EXEC | MAY_CHDIR) before the capability, as Linux's chroot.
+  if (!mayExec(d.inode, t.creds)) return -E.EACCES;
   if (!capable(t.creds, CAP_SYS_CHROOT)) return -E.EPERM;
   t.fsCtx.root = d;
   return 0;

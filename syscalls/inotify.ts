@@ -5,6 +5,7 @@ import type { Dentry } from '../fs/vfs/dentry';
 import * as inotify from '../fs/vfs/inotify';
 import { AT_FDCWD, O_CLOEXEC, O_NONBLOCK, O_RDONLY } from '../src/abi/fs';
 import { fileOf, install } from './fs-common';
+import { mayAccess, MAY_READ } from '../fs/vfs/perm';
 
 export function inotify_init(t: Task): number {
   return inotify_init1(t, 0);
@@ -34,9 +35,7 @@ export function inotify_rm_watch(t: Task, fd: number, wd: number): number {
   if (!(f instanceof inotify.InotifyFile)) return -E.EINVAL;
   return f.rmWatch(wd | 0);
 }
+/** inode_permission(MAY_READ): the mode bits, then CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH. */
 function mayRead(t: Task, d: Dentry): boolean {
-  const i = d.inode;
-  if (t.creds.fsuid === 0) return true;
-  const bits = t.creds.fsuid === i.uid ? i.mode >> 6 : t.creds.inGroup(i.gid) ? i.mode >> 3 : i.mode;
-  return (bits & 4) !== 0;
+  return mayAccess(d.inode, t.creds, MAY_READ);
 }

@@ -6,7 +6,7 @@
  */
 import * as E from '../src/abi/errno';
 import type { Task } from '../src/kernel/task';
-import { capable } from '../src/auth/capabilities';
+import { capable, CAP_SYS_NICE } from '../src/auth/capabilities';
 import { limitsOf, RLIMIT_MEMLOCK } from '../src/kernel/limits';
 
 const PAGE = 4096;
@@ -32,10 +32,11 @@ const CAP_IPC_LOCK = 14;
  * ENOMEM for more than the limit (nothing is counted as locked before: locking changes nothing).
  */
 function lockAllowed(t: Task, bytes: number): number {
-  if (capable(t.creds, CAP_IPC_LOCK)) return 0;
+  // The limit first, the capability only where it refuses (Linux's order: acct's ASU).
   const lim = limitsOf(t.tg).soft(RLIMIT_MEMLOCK);
-  if (lim === 0) return -E.EPERM;
-  return bytes > lim ? -E.ENOMEM : 0;
+  if (lim !== 0 && bytes <= lim) return 0;
+  if (capable(t.creds, CAP_IPC_LOCK)) return 0;
+  return lim === 0 ? -E.EPERM : -E.ENOMEM;
 }
 
 function lockRange(t: Task, addr: number, len: number): number {
@@ -110,7 +111,7 @@ export function set_mempolicy(t: Task, mode: number, mask: number, maxnode: numb
 const MPOL_MF_STRICT = 1, MPOL_MF_MOVE = 2, MPOL_MF_MOVE_ALL = 4;
 export function mbind(t: Task, addr: number, len: number, mode: number, mask: number, maxnode: number, flags: number): number {
   if ((flags | 0) & ~(MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) return -E.EINVAL;
-  if ((flags | 0) & MPOL_MF_MOVE_ALL && t.creds.euid !== 0) return -E.EPERM;
+  if ((flags | 0) & MPOL_MF_MOVE_ALL && !capable(t.creds, CAP_SYS_NICE)) return -E.EPERM;
   if (addr % PAGE) return -E.EINVAL;
   const nodes = readNodes(t, mask, maxnode);
   if (nodes < 0) return nodes;

@@ -14,6 +14,7 @@ import { cpuLimitChanged } from '../src/kernel/time/cpu-limit';
 import { taskUsage, processUsage, zeroUsage, rusageBytes, type Usage } from '../src/kernel/time/cputime';
 import { timevalBytes } from '../src/kernel/time/timespec';
 import type { Kernel } from '../src/kernel/kernel';
+import { FILESYSTEM_TYPES } from '../fs/fsimpl/proc/filesystems';
 
 export function uname(t: Task, buf: number): number {
   return t.mem.write(buf, utsnameBytes(t.kernel, nsOf(t).uts)) ? 0 : -EFAULT;
@@ -121,7 +122,7 @@ export function setrlimit(t: Task, resource: number, rlim: number): number {
   if (!nl) return -EFAULT;
   resource >>>= 0;
   if (resource >= RLIM_NLIMITS) return -EINVAL;
-  const r = limitsOf(t.tg).set(resource, nl, capable(t.creds, CAP_SYS_RESOURCE));
+  const r = limitsOf(t.tg).set(resource, nl, () => capable(t.creds, CAP_SYS_RESOURCE));
   if (r === 0 && resource === RLIMIT_CPU) cpuLimitChanged(t.tg);
   return r;
 }
@@ -151,7 +152,7 @@ export function prlimit64(t: Task, pid: number, resource: number, nv: number, ol
   const lims = limitsOf(target.tg);
   const prev = lims.get(resource);
   if (nl) {
-    const r = lims.set(resource, nl, capable(t.creds, CAP_SYS_RESOURCE));
+    const r = lims.set(resource, nl, () => capable(t.creds, CAP_SYS_RESOURCE));
     if (r < 0) return r;
     if (resource === RLIMIT_CPU) cpuLimitChanged(target.tg);
   }
@@ -172,4 +173,26 @@ export function getrusage(t: Task, who: number, usage: number): number {
   else if (who === RUSAGE_CHILDREN) u = t.tg.childrenUsage ?? zeroUsage();
   else return -EINVAL;
   return t.mem.write(usage, rusageBytes(u)) ? 0 : -EFAULT;
+}
+
+/**
+ * sysfs(2), the old filesystem-type query: 1 (name → index), 2 (index → name, copied with
+ * its NUL), 3 (how many types); anything else EINVAL. The types and their order are
+ * /proc/filesystems' (fs/fsimpl/proc/filesystems.ts); the name is read as getname does
+ * (EFAULT, ENOENT for "", ENAMETOOLONG).
+ */
+export function sysfs(t: Task, option: number, arg1: number, arg2: number): number {
+  option |= 0;
+  if (option === 1) {
+    const name = t.mem.readPath(arg1);
+    if (typeof name === 'number') return name;
+    const i = FILESYSTEM_TYPES.findIndex((f) => f.name === name);
+    return i < 0 ? -EINVAL : i;
+  }
+  if (option === 2) {
+    const f = FILESYSTEM_TYPES[arg1 >>> 0];
+    if (f === undefined) return -EINVAL;
+    return t.mem.write(arg2, Buffer.from(`${f.name}\0`, 'latin1')) ? 0 : -EFAULT;
+  }
+  return option === 3 ? FILESYSTEM_TYPES.length : -EINVAL;
 }

@@ -5,7 +5,8 @@
  * that keep progress in t.sysState and sleep on the socket's blockQueue (see
  * src/net/socket-file.ts), honouring SO_RCVTIMEO/SO_SNDTIMEO.
  */
-import { netKeyOf } from '../src/net/guest-netns';
+import { netCapable, netKeyOf } from '../src/net/guest-netns';
+import { CAP_NET_RAW } from '../src/auth/capabilities';
 import * as E from '../src/abi/errno';
 import { installPair, hasFreeFd } from './fd-install';
 import { bindAddr, connectAddr } from './sockaddr-check';
@@ -69,7 +70,7 @@ function create(t: Task, domain: number, type: number, protocol: number, flags: 
         }
         if (protocol !== 0 && protocol !== C.IPPROTO_UDP) return -E.EPROTONOSUPPORT;
       } else if (type === C.SOCK_RAW) {
-        return t.creds.euid !== 0 ? -E.EPERM : -E.EPROTONOSUPPORT;
+        return !netCapable(t, CAP_NET_RAW) ? -E.EPERM : -E.EPROTONOSUPPORT;
       } else {
         return -E.ESOCKTNOSUPPORT;
       }

@@ -10,6 +10,7 @@ import {
 } from '../src/abi/fs';
 import { EFAULT, install, waitFor } from './fs-common';
 import { processClosing } from '../src/kernel/fd-close';
+import { unshareFdTable } from '../src/kernel/process-lifecycle';
 
 const OPEN_KEEP = ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
 
@@ -109,6 +110,9 @@ export function close_range(t: Task, first: number, last: number, flags: number)
   last >>>= 0;
   if (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) return -E.EINVAL;
   if (first > last) return -E.EINVAL;
+  // A table shared with other tasks (CLONE_FILES) is copied first: only the caller's copy
+  // loses (or marks) the range.
+  if (flags & CLOSE_RANGE_UNSHARE) unshareFdTable(t);
   const hi = Math.min(last, t.fdTable.highest - 1);
   for (let fd = first; fd <= hi; fd++) {
     if (!t.fdTable.get(fd)) continue;

@@ -2,7 +2,7 @@
 import type { Task } from '../src/kernel/task';
 import {
   cloneTask, execInto, exitThread, exitGroup, reap, CLONE_VFORK, CLONE_VM, CLONE_THREAD, CLONE_PIDFD,
-  CLONE_PARENT_SETTID,
+  CLONE_PARENT_SETTID, type CloneArgs,
 } from '../src/kernel/process-lifecycle';
 import { PidFd } from '../src/kernel/pidfd';
 import { futexQueue, futexWake, futexRequeue, futexLockPi, futexUnlockPi } from '../src/kernel/futex';
@@ -19,6 +19,8 @@ import { SIGCHLD, CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED
 import { hasTracees, mayAccess, ptraceWaitable } from '../src/kernel/ptrace';
 import { kernelPid, kernelPidSpec, viewPid } from '../src/kernel/namespaces/pid-view';
 import { ptraceExitStop } from '../src/kernel/ptrace-seize';
+import type { Cgroup } from '../src/kernel/cgroup';
+import { cgroupOfDir } from '../fs/fsimpl/sys/cgroupfs';
 
 // ---- identity ----
 
@@ -91,7 +93,7 @@ export function setpgid(t: Task, pid: number, pgid: number): number {
 
 // ---- clone / exec / exit ----
 
-function doClone(t: Task, flags: number, stack: number, ptid: number, ctid: number, tls: number, pidfdOut?: number): number {
+function doClone(t: Task, flags: number, stack: number, ptid: number, ctid: number, tls: number, pidfdOut?: number, extra: Pick<CloneArgs, 'clearSighand' | 'cgroup'> = {}): number {
   // vfork: the parent sleeps until the child execs or exits; the handler re-runs then.
   if (t.sysState?.vforkChild) {
     if (!t.vforkDone) return t.block();
@@ -103,7 +105,7 @@ function doClone(t: Task, flags: number, stack: number, ptid: number, ctid: numb
   const pidfdAddr = flags & CLONE_PIDFD ? (pidfdOut ?? ptid) : 0;
   if (flags & CLONE_PIDFD && (flags & CLONE_THREAD || (pidfdOut === undefined && flags & CLONE_PARENT_SETTID))) return -E.EINVAL;
   const tid = cloneTask(t.kernel.sentry, t, {
-    flags: flags & ~CLONE_PIDFD, stack, parentTid: ptid, childTid: ctid, tls, exitSignal: flags & CLONE_THREAD ? -1 : flags & 0xff,
+    flags: flags & ~CLONE_PIDFD, stack, parentTid: ptid, childTid: ctid, tls, exitSignal: flags & CLONE_THREAD ? -1 : flags & 0xff, ...extra,
   });
   if (tid > 0 && pidfdAddr) {
     const tg = t.kernel.threadGroups.get(tid);
@@ -135,7 +137,7 @@ const CSIGNAL = 0xff;
 const CLONE_NEWTIME = 0x80;
 const CLONE_DETACHED = 0x400000;
 const CLONE_PARENT_BIT = 0x8000;
-const CLONE_CLEAR_SIGHAND = 2 ** 32;
+const CLONE_CLEAR_SIGHAND = 2 ** 32, CLONE_INTO_CGROUP = 2 ** 33;
 /** struct clone_args as far as this kernel knows it (CLONE_ARGS_SIZE_VER2). */
 const CLONE_ARGS_KNOWN = 88;
 
@@ -163,13 +165,27 @@ export function clone3(t: Task, argsAddr: number, size: number): number {
   // Only a valid signal number fits in CSIGNAL.
   if (exitSignal > 64n) return -E.EINVAL;
   const lo = flags % 2 ** 32;
-  if (flags >= 2 * CLONE_CLEAR_SIGHAND) return -E.EINVAL; // CLONE_INTO_CGROUP and beyond
+  const clearSighand = Math.floor(flags / CLONE_CLEAR_SIGHAND) % 2 === 1;
+  const intoCgroup = Math.floor(flags / CLONE_INTO_CGROUP) % 2 === 1;
+  const cgroupFd = a.readBigUInt64LE(80);
+  if (intoCgroup && (cgroupFd > 0x7fffffffn || size < CLONE_ARGS_KNOWN)) return -E.EINVAL;
+  if (flags >= 2 * CLONE_INTO_CGROUP) return -E.EINVAL;
   if (lo & (CLONE_DETACHED | (CSIGNAL & ~CLONE_NEWTIME))) return -E.EINVAL;
-  if (flags >= CLONE_CLEAR_SIGHAND) return -E.EINVAL; // CLONE_CLEAR_SIGHAND: not implemented
+  // Handlers shared and cleared at once cannot be.
+  if (clearSighand && lo & 0x800 /* CLONE_SIGHAND */) return -E.EINVAL;
   if (lo & (CLONE_THREAD | CLONE_PARENT_BIT) && exitSignal !== 0n) return -E.EINVAL;
   if ((stack === 0) !== (stackSize === 0)) return -E.EINVAL;
   const sp = stack ? stack + stackSize : 0;
-  return doClone(t, (lo & ~CSIGNAL) | Number(exitSignal), sp, ptid, ctid, tls, lo & CLONE_PIDFD ? pidfd : undefined);
+  let into: Cgroup | null = null;
+  if (intoCgroup) {
+    // cgroup_css_set_fork: an open cgroup2 directory (EBADF otherwise), no processes in a
+    // group that hands controllers down (EBUSY), room under its pids.max (EAGAIN).
+    const f = t.fdTable.get(Number(cgroupFd));
+    into = f ? cgroupOfDir(f.dentry?.inode ?? f.inode) : null;
+    if (into === null) return -E.EBADF;
+    if (into.parent !== null && into.subtreeControl.size > 0) return -E.EBUSY;
+  }
+  return doClone(t, (lo & ~CSIGNAL) | Number(exitSignal), sp, ptid, ctid, tls, lo & CLONE_PIDFD ? pidfd : undefined, { clearSighand, cgroup: into ?? undefined });
 }
 
 export function execve(t: Task, pathAddr: number, argvAddr: number, envpAddr: number): number {

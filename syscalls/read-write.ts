@@ -18,6 +18,10 @@ import { MAX_FILE_OFFSET } from '../fs/vfs/file';
 import { accessOk, verifyPos, MAX_RW_COUNT } from './user-args';
 import { SocketFile } from '../src/net/socket-file';
 import { takeChunk, giveChunk } from '../src/net/packet';
+import { appends, checkRwFlags, withRwFlags, type RwFlags } from './rw-flags';
+
+/** RWF_NOSIGNAL of the write in progress (the Sentry runs one call at a time). */
+let noSigpipe = false;
 
 /** RLIMIT_FSIZE: how much of a write at pos may happen (SIGXFSZ + EFBIG when none). */
 function fsizeAllowance(t: Task, f: FileDescription, pos: number, want: number): number {
@@ -138,7 +142,7 @@ function doWriteLoop(t: Task, f: FileDescription, segs: Seg[], pos: number): num
         if (t.interrupting && p.done > 0) return p.done;
         return waitFor(t, f, POLLOUT | POLLWRNORM);
       }
-      if (n === -E.EPIPE) sigpipe(t);
+      if (n === -E.EPIPE && !noSigpipe) sigpipe(t);
       return p.done > 0 ? p.done : n;
     }
     p.done += n;
@@ -210,8 +214,8 @@ export function pwrite64(t: Task, fd: number, buf: number, count: number, pos: n
   if (pos < 0) return -E.EINVAL;
   const segs = oneBuffer(t, f, true, buf, count, 3, pos);
   if (typeof segs === 'number') return segs;
-  // Linux quirk: pwrite on an O_APPEND file appends.
-  return doWrite(t, f, segs, f.flags & O_APPEND ? -1 : pos);
+  // Linux quirk: pwrite on an O_APPEND file appends (at the end; the file offset stays).
+  return doWrite(t, f, segs, f.flags & O_APPEND && f instanceof SeekableFile ? f.size() : pos);
 }
 
 /** readv-family vectors: vlen reaches import_iovec as an unsigned int (its low 32 bits). */
@@ -234,35 +238,50 @@ export function writev(t: Task, fd: number, iov: number, cnt: number): number {
 }
 
 export function preadv(t: Task, fd: number, iov: number, cnt: number, pos: number): number {
-  const f = fileOf(t, fd);
-  if (!f) return -E.EBADF;
-  if (pos < 0) return -E.EINVAL;
-  const segs = vector(t, iov, cnt);
-  if (typeof segs === 'number') return segs;
-  const v = verifyPos(t, 3, pos, totalLen(segs));
-  return v < 0 ? v : doRead(t, f, segs, pos);
+  return preadv2(t, fd, iov, cnt, pos < 0 ? -2 : pos, 0, 0);
 }
 
 export function pwritev(t: Task, fd: number, iov: number, cnt: number, pos: number): number {
-  const f = fileOf(t, fd);
-  if (!f) return -E.EBADF;
-  if (pos < 0) return -E.EINVAL;
-  const segs = vector(t, iov, cnt);
-  if (typeof segs === 'number') return segs;
-  const v = verifyPos(t, 3, pos, totalLen(segs));
-  return v < 0 ? v : doWrite(t, f, segs, f.flags & O_APPEND ? -1 : pos);
+  return pwritev2(t, fd, iov, cnt, pos < 0 ? -2 : pos, 0, 0);
 }
 
-/** preadv2/pwritev2: offset -1 means the file offset; RWF_* flags other than HIPRI/DSYNC/SYNC are refused. */
-export function preadv2(t: Task, fd: number, iov: number, cnt: number, pos: number, _ph: number, flags = 0): number {
-  if (flags & ~0x1f) return -E.EOPNOTSUPP;
-  if (pos === -1) return readv(t, fd, iov, cnt);
-  return preadv(t, fd, iov, cnt, pos);
+/**
+ * preadv2/pwritev2's checks: offset -1 means the file offset (other negative ones EINVAL);
+ * the RWF_* flags are checked after the vector, as vfs_readv/vfs_writev reach them
+ * (rw-flags.ts). The file, its segments and the flags, or -errno.
+ */
+function vectorCall(t: Task, fd: number, iov: number, cnt: number, pos: number, flags: number, write: boolean): { f: FileDescription; segs: Seg[]; r: RwFlags } | number {
+  const f = fileOf(t, fd);
+  if (!f) return -E.EBADF;
+  if (pos < -1) return -E.EINVAL;
+  const segs = vector(t, iov, cnt);
+  if (typeof segs === 'number') return segs;
+  if (pos >= 0) {
+    const v = verifyPos(t, 3, pos, totalLen(segs));
+    if (v < 0) return v;
+  }
+  const r = checkRwFlags(f, flags, write);
+  return typeof r === 'number' ? r : { f, segs, r };
 }
+
+export function preadv2(t: Task, fd: number, iov: number, cnt: number, pos: number, _ph: number, flags = 0): number {
+  const c = vectorCall(t, fd, iov, cnt, pos, flags, false);
+  if (typeof c === 'number') return c;
+  return withRwFlags(c.f, c.r, () => doRead(t, c.f, c.segs, pos));
+}
+
 export function pwritev2(t: Task, fd: number, iov: number, cnt: number, pos: number, _ph: number, flags = 0): number {
-  if (flags & ~0x1f) return -E.EOPNOTSUPP;
-  if (pos === -1) return writev(t, fd, iov, cnt);
-  return pwritev(t, fd, iov, cnt, pos);
+  const c = vectorCall(t, fd, iov, cnt, pos, flags, true);
+  if (typeof c === 'number') return c;
+  const { f, segs, r } = c;
+  // An explicit offset of an appending write is the end of the file, and the file offset stays.
+  const at = pos >= 0 && appends(f, r) && f instanceof SeekableFile ? f.size() : pos;
+  noSigpipe = r.noSignal;
+  try {
+    return withRwFlags(f, r, () => doWrite(t, f, segs, at));
+  } finally {
+    noSigpipe = false;
+  }
 }
 
 export function lseek(t: Task, fd: number, off: number, whence: number): number {

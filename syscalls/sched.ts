@@ -4,6 +4,7 @@
  * tasks alike. Two CPUs are visible.
  */
 import type { Task } from '../src/kernel/task';
+import { capable, CAP_SYS_ADMIN, CAP_SYS_NICE } from '../src/auth/capabilities';
 import { E2BIG, EFAULT, EINVAL, EPERM, ESRCH } from '../src/abi/errno';
 import { rseqMoved } from './rseq';
 import {
@@ -118,14 +119,15 @@ export function setpriority(t: Task, which: number, who: number, prio: number): 
   return setPriority(t, which | 0, who | 0, prio | 0, limitsOf(t.tg).soft(RLIMIT_NICE));
 }
 
-// ---- ioprio (kept per thread; the sandbox does no block I/O it could schedule) ----
+// ---- ioprio (kept per thread, as Linux's io_context; no block device here for it to order) ----
 
 const IOPRIO_WHO_PROCESS = 1, IOPRIO_WHO_PGRP = 2, IOPRIO_WHO_USER = 3;
-const IOPRIO_CLASS_NONE = 0, IOPRIO_CLASS_RT = 1, IOPRIO_CLASS_IDLE = 3;
-/** A thread that never set one reports 0 (IOPRIO_CLASS_NONE), as Linux's task without an io context. */
-const ioprioOf = (t: Task) => t.ioprio;
+const IOPRIO_CLASS_NONE = 0, IOPRIO_CLASS_RT = 1, IOPRIO_CLASS_BE = 2, IOPRIO_CLASS_IDLE = 3;
+const ioprioClass = (v: number) => (v >> 13) & 7;
+/** ioprio_best's default for a task with none set (class NONE): BE, level 4. */
+const IOPRIO_BE_NORM = (IOPRIO_CLASS_BE << 13) | 4;
 
-/** The tasks `which`/`who` name (who 0: the caller, its group, its uid). */
+/** The tasks `which`/`who` name (who 0: the caller, its group, its uid), or -errno. */
 function ioprioTargets(t: Task, which: number, who: number): Task[] | number {
   const k = t.kernel;
   if (which === IOPRIO_WHO_PROCESS) {
@@ -134,43 +136,63 @@ function ioprioTargets(t: Task, which: number, who: number): Task[] | number {
   }
   if (which === IOPRIO_WHO_PGRP) {
     const pg = who === 0 ? t.tg.pgid : who;
-    const out = [...k.threadGroups.values()].filter((g) => g.pgid === pg).flatMap((g) => [...g.tasks]);
+    const out = [...k.threadGroups.values()].filter((g) => g.pgid === pg && !g.zombie).flatMap((g) => [...g.tasks]);
     return out.length ? out : -ESRCH;
   }
   if (which === IOPRIO_WHO_USER) {
-    const uid = who === 0 ? t.creds.uid : who;
+    const uid = who === 0 ? t.creds.uid : who >>> 0;
     const out = [...k.tasks.values()].filter((x) => x.creds.uid === uid);
     return out.length ? out : -ESRCH;
   }
   return -EINVAL;
 }
 
+/**
+ * ioprio_check_cap (block/ioprio.c): the class is bits 13-15, the level bits 0-2 (bits 3-12
+ * are hints, not checked); RT needs CAP_SYS_NICE or CAP_SYS_ADMIN, NONE a level of 0,
+ * classes 4-7 are EINVAL.
+ */
+export function ioprioCheck(t: Task, ioprio: number): number {
+  const cls = ioprioClass(ioprio);
+  if (cls === IOPRIO_CLASS_RT) return capable(t.creds, CAP_SYS_NICE) || capable(t.creds, CAP_SYS_ADMIN) ? 0 : -EPERM;
+  if (cls === IOPRIO_CLASS_BE || cls === IOPRIO_CLASS_IDLE) return 0;
+  if (cls === IOPRIO_CLASS_NONE) return (ioprio & 7) === 0 ? 0 : -EINVAL;
+  return -EINVAL;
+}
+
+/** set_task_ioprio: the target's uid is the caller's euid or uid, or CAP_SYS_NICE; kept as an unsigned short. */
+function setTaskIoprio(t: Task, x: Task, ioprio: number): number {
+  if (x.creds.uid !== t.creds.euid && x.creds.uid !== t.creds.uid && !capable(t.creds, CAP_SYS_NICE)) return -EPERM;
+  x.ioprio = ioprio & 0xffff;
+  return 0;
+}
+
 export function ioprio_set(t: Task, which: number, who: number, ioprio: number): number {
   which |= 0;
   who |= 0;
   ioprio |= 0;
-  const cls = (ioprio >> 13) & 0x7;
-  const data = ioprio & 0x1fff;
-  if (ioprio < 0 || ioprio > 0xffff) return -EINVAL;
-  if (cls === IOPRIO_CLASS_RT && t.creds.euid !== 0) return -EPERM;
-  if (cls === IOPRIO_CLASS_NONE && data !== 0) return -EINVAL;
-  if (cls > IOPRIO_CLASS_IDLE) return -EINVAL;
+  const c = ioprioCheck(t, ioprio);
+  if (c < 0) return c;
+  if (which < IOPRIO_WHO_PROCESS || which > IOPRIO_WHO_USER) return -EINVAL;
   const targets = ioprioTargets(t, which, who);
   if (typeof targets === 'number') return targets;
-  for (const x of targets) x.ioprio = ioprio;
+  // Linux stops at the first target it may not change (the ones before keep the new value).
+  for (const x of targets) {
+    const r = setTaskIoprio(t, x, ioprio);
+    if (r < 0) return r;
+  }
   return 0;
 }
 
 export function ioprio_get(t: Task, which: number, who: number): number {
   const targets = ioprioTargets(t, which | 0, who | 0);
   if (typeof targets === 'number') return targets;
-  // Several tasks: the highest priority (lowest class, then lowest level) wins, as Linux's ioprio_best.
-  let best = -1;
-  for (const x of targets) {
-    const v = ioprioOf(x) || (2 << 13) | 4; // none set: reported as the default, BE level 4
-    if (best < 0 || v < best) best = v;
-  }
-  return targets.length === 1 ? ioprioOf(targets[0]) : best;
+  // One task: its value as stored. Several: ioprio_best over them, a class NONE counting
+  // as BE level 4, the lowest value winning.
+  let best = targets[0].ioprio;
+  const valid = (v: number) => (ioprioClass(v) === IOPRIO_CLASS_NONE ? IOPRIO_BE_NORM : v);
+  for (let i = 1; i < targets.length; i++) best = Math.min(valid(best), valid(targets[i].ioprio));
+  return best;
 }
 
 // ---- sched_getattr / sched_setattr (struct sched_attr; SCHED_DEADLINE admitted by src/kernel/time/deadline.ts) ----

@@ -103,3 +103,25 @@ export function fstatfs(t: Task, fd: number, buf: number): number {
   const fs = f.inode.fs;
   return t.mem.write(buf, encodeStatfs(fs.magic, fs.statfsNumbers(), fs.dev, false)) ? 0 : EFAULT;
 }
+
+/**
+ * ustat(2): free blocks and inodes of the mounted filesystem whose device number is dev
+ * (new_encode_dev, as the call takes it), as statfs gives them; EINVAL when no mounted
+ * filesystem has that number (user_get_super). struct ustat: f_tfree (int), f_tinode,
+ * f_fname[6], f_fpack[6], zeroed.
+ */
+export function ustat(t: Task, dev: number, ubuf: number): number {
+  dev >>>= 0;
+  const decode = (d: number) => [Math.floor(d / 256) & 0xfff, (d & 0xff) | (Math.floor(d / 4096) & 0xfff00)];
+  const [maj, min] = decode(dev);
+  const m = t.kernel.vfs.mounts.find((x) => {
+    const [a, b] = decode(x.fs.dev);
+    return a === maj && b === min;
+  });
+  if (m === undefined) return -E.EINVAL;
+  const nums = m.fs.statfsNumbers();
+  const b = Buffer.alloc(32);
+  b.writeInt32LE(nums[2] | 0, 0);
+  b.writeBigUInt64LE(BigInt(Math.max(0, Math.floor(nums[5]))), 8);
+  return t.mem.write(ubuf, b) ? 0 : EFAULT;
+}

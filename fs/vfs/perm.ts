@@ -40,6 +40,7 @@ export function mayExec(dir: Inode, creds: Credentials): boolean {
 
 /** Sticky directories: only the owner of the entry or of the directory (or root) may remove it. */
 export function mayDeleteSticky(dir: Inode, victim: Inode, creds: Credentials): boolean {
-  if ((dir.mode & 0o1000) === 0 || capableWrt(creds, CAP_FOWNER, victim.uid, victim.gid)) return true;
-  return victim.uid === creds.fsuid || dir.uid === creds.fsuid;
+  // __check_sticky's order: the owners, then CAP_FOWNER (one not needed is not "used": acct's ASU).
+  if ((dir.mode & 0o1000) === 0 || victim.uid === creds.fsuid || dir.uid === creds.fsuid) return true;
+  return capableWrt(creds, CAP_FOWNER, victim.uid, victim.gid);
 }

@@ -426,13 +426,14 @@ export class Vfs {
   setattr(c: FsCaller, d: Dentry | Inode, a: SetAttr, viaFile = false): number {
     const inode = d instanceof Dentry ? d.inode : d;
     const cr = c.creds;
-    const owner = cr.fsuid === inode.uid || capableWrt(cr, CAP_FOWNER, inode.uid, inode.gid);
-    const chownCap = capableWrt(cr, CAP_CHOWN, inode.uid, inode.gid);
-    if (a.mode !== undefined && !owner) return -E.EPERM;
-    if (a.uid !== undefined && a.uid !== -1 && a.uid !== inode.uid && !chownCap) return -E.EPERM;
-    if (a.gid !== undefined && a.gid !== -1 && a.gid !== inode.gid && !chownCap) {
-      if (cr.fsuid !== inode.uid || !cr.inGroup(a.gid)) return -E.EPERM;
-    }
+    // Capabilities are checked only where the ids refuse, in setattr_prepare's order
+    // (chown_ok, chgrp_ok, inode_owner_or_capable): one not needed is not "used" (acct's ASU).
+    const isOwner = cr.fsuid === inode.uid;
+    const owner = () => isOwner || capableWrt(cr, CAP_FOWNER, inode.uid, inode.gid);
+    const chownCap = () => capableWrt(cr, CAP_CHOWN, inode.uid, inode.gid);
+    if (a.uid !== undefined && a.uid !== -1 && !(isOwner && a.uid === inode.uid) && !chownCap()) return -E.EPERM;
+    if (a.gid !== undefined && a.gid !== -1 && !(isOwner && (a.gid === inode.gid || cr.inGroup(a.gid))) && !chownCap()) return -E.EPERM;
+    if (a.mode !== undefined && !owner()) return -E.EPERM;
     if (a.size !== undefined) {
       if (inode.isDir) return -E.EISDIR;
       if ((inode.mode & S_IFMT) !== S_IFREG) return -E.EINVAL;
@@ -440,11 +441,11 @@ export class Vfs {
     }
     if (a.atime !== undefined || a.mtime !== undefined) {
       const bothNow = (a.atime === undefined || a.atime === 'now') && (a.mtime === undefined || a.mtime === 'now');
-      if (!owner && !(bothNow && mayAccess(inode, cr, MAY_WRITE))) return bothNow ? -E.EACCES : -E.EPERM;
+      if (!owner() && !(bothNow && mayAccess(inode, cr, MAY_WRITE))) return bothNow ? -E.EACCES : -E.EPERM;
     }
     if (inode.fs.readonly || (d instanceof Dentry && readOnly(d))) return -E.EROFS;
     // A non-root chmod clears S_ISGID when the caller is not in the file's group.
-    if (a.mode !== undefined && !capableWrt(cr, CAP_FSETID, inode.uid, inode.gid) && !cr.inGroup(inode.gid)) a.mode &= ~0o2000;
+    if (a.mode !== undefined && !cr.inGroup(inode.gid) && !capableWrt(cr, CAP_FSETID, inode.uid, inode.gid)) a.mode &= ~0o2000;
     // chown by anyone clears setuid/setgid on regular files.
     if ((a.uid !== undefined && a.uid !== -1) || (a.gid !== undefined && a.gid !== -1)) {
       if ((inode.mode & S_IFMT) === S_IFREG && a.mode === undefined && inode.mode & 0o6000) {

@@ -23,10 +23,13 @@ export const CAP_SYS_PTRACE = 19;
 export const CAP_SETGID = 6;
 export const CAP_SETUID = 7;
 export const CAP_SETPCAP = 8;
+export const CAP_NET_BIND_SERVICE = 10;
+export const CAP_NET_RAW = 13;
 export const CAP_SYS_ADMIN = 21;
 export const CAP_SYS_NICE = 23;
 export const CAP_SYS_RESOURCE = 24;
 export const CAP_SYS_TIME = 25;
+export const CAP_SYSLOG = 34;
 export const CAP_LAST_CAP = 40;
 export const CAP_FULL = (1n << BigInt(CAP_LAST_CAP + 1)) - 1n;
 
@@ -73,12 +76,20 @@ const BIT: bigint[] = Array.from({ length: CAP_LAST_CAP + 1 }, (_, i) => 1n << B
  * of a child user namespace hold their capabilities there only: see nsCapable.
  */
 export function capable(c: Credentials, cap: number): boolean {
+  const yes = hasCapability(c, cap);
+  if (yes) capUse.used = true;
+  return yes;
+}
+
+/**
+ * The capability in the initial user namespace without counting as used (Linux's
+ * security_capable / has_capability: another task's credentials, e.g. a tracer's at exec).
+ */
+export function hasCapability(c: Credentials, cap: number): boolean {
   if (c.userns !== null) return false;
   const s = sets.get(c);
   // Derived sets: every capability effective for euid 0, none otherwise (no allocation: a hot check).
-  const yes = s ? (s.effective & BIT[cap]) !== 0n : c.euid === 0;
-  if (yes) capUse.used = true;
-  return yes;
+  return s ? (s.effective & BIT[cap]) !== 0n : c.euid === 0;
 }
 
 /**

@@ -98,8 +98,13 @@ export function pidsIn(k: Kernel, c: Cgroup): number {
 
 /** Whether one more task in tg's group would pass a pids.max of it or of a group above it. */
 export function cgroupPidsFull(tg: ThreadGroup): boolean {
-  for (let c: Cgroup | null = member.get(tg) ?? null; c !== null && c.parent !== null; c = c.parent) {
-    if (Number.isFinite(c.pidsMax) && pidsIn(tg.kernel, c) >= c.pidsMax) return true;
+  return groupPidsFull(tg.kernel, member.get(tg) ?? null);
+}
+
+/** Whether one more task in group c would pass a pids.max of it or of a group above it. */
+export function groupPidsFull(k: Kernel, c: Cgroup | null): boolean {
+  for (; c !== null && c.parent !== null; c = c.parent) {
+    if (Number.isFinite(c.pidsMax) && pidsIn(k, c) >= c.pidsMax) return true;
   }
   return false;
 }

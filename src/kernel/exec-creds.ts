@@ -7,7 +7,7 @@
  * (its auxv tells AT_EUID and AT_SECURE) and installed past the point of no return.
  */
 import type { Credentials } from '../auth/credentials';
-import { capable, capsAfterExec, capsOf, copyCaps, CAP_SETUID, CAP_SYS_PTRACE } from '../auth/capabilities';
+import { capable, hasCapability, capsAfterExec, capsOf, copyCaps, CAP_SETUID, CAP_SYS_PTRACE } from '../auth/capabilities';
 import { fromKid } from '../auth/userns';
 import { S_ISUID } from '../abi/fs';
 import type { Inode } from '../../fs/vfs/inode';
@@ -48,7 +48,7 @@ export function execCredentials(t: Task, file: ExecFile): ExecCreds {
   }
   // A tracee gains nothing its tracer could not trace (LSM_UNSAFE_PTRACE), unless it could set ids itself.
   const tracer = t.ptrace !== null ? [...t.ptrace.tracer.tasks][0] : undefined;
-  if ((n.euid !== o.euid || n.egid !== o.egid) && tracer !== undefined && !capable(tracer.creds, CAP_SYS_PTRACE) && !capable(o, CAP_SETUID)) {
+  if ((n.euid !== o.euid || n.egid !== o.egid) && tracer !== undefined && !hasCapability(tracer.creds, CAP_SYS_PTRACE) && !capable(o, CAP_SETUID)) {
     n.euid = o.uid;
     n.egid = o.gid;
   }

@@ -32,6 +32,8 @@ export class Kernel {
   private nextPid = 1;
   /** Highest pid handed out wraps at this (like /proc/sys/kernel/pid_max). */
   pidMax = 4194304;
+  /** kernel.dmesg_restrict: syslog(2) only with CAP_SYSLOG (Debian's and most distributions' default). */
+  readonly dmesgRestrict: number = 1;
   /** Most guest tasks (threads included) at once: --pids-limit. */
   pidsLimit = 16384;
   /**

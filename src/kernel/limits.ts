@@ -126,12 +126,14 @@ export class Limits {
   /**
    * Linux do_prlimit's checks and update: EINVAL for an unknown resource or cur > max,
    * EPERM for NOFILE above nr_open or for raising the hard limit without privilege.
+   * `privileged` may be a check, made only when the hard limit is raised (Linux's order:
+   * a capability that was not needed is not "used", acct's ASU).
    */
-  set(resource: number, nl: Rlimit, privileged: boolean): number {
+  set(resource: number, nl: Rlimit, privileged: boolean | (() => boolean)): number {
     if (resource < 0 || resource >= RLIM_NLIMITS) return -EINVAL;
     if (nl.cur > nl.max) return -EINVAL;
     if (resource === RLIMIT_NOFILE && nl.max > NR_OPEN) return -EPERM;
-    if (nl.max > this.lims[resource].max && !privileged) return -EPERM;
+    if (nl.max > this.lims[resource].max && !(typeof privileged === 'function' ? privileged() : privileged)) return -EPERM;
     this.lims[resource] = { cur: nl.cur, max: nl.max };
     this.softs[resource] = softNumber(nl.cur);
     return 0;

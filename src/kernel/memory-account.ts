@@ -35,7 +35,7 @@ import { sendToGroup } from './signal-delivery';
 import { cgroupOf, memoryLimitedGroups, type Cgroup } from './cgroup';
 import { tmpfsBudget } from '../../fs/vfs/space-budget';
 import { virtualClock } from '../determinism/virtual-clock';
-import { throttleOverHigh } from './memory-pressure';
+import { overHighCharges, throttleOverHigh } from './memory-pressure';
 import type { Task } from './task';
 
 const PAGE = 4096;
@@ -86,8 +86,8 @@ export class MemoryAccount {
    * paid for: its next syscall sleeps the penalty first (memory-pressure.ts).
    */
   readonly overHighPages = new Map<AddressSpace, number>();
-  /** Address spaces of groups over memory.high at this sample, with how far over (bytes). */
-  private readonly overHighNow = new Map<AddressSpace, number>();
+  /** The groups over memory.high at this sample: how far over (bytes) and their address spaces. */
+  private readonly overHighNow: Array<{ over: number; members: AddressSpace[] }> = [];
   /** Each address space's resident bytes at the previous sample (its growth since). */
   private prevResident = new Map<AddressSpace, number>();
   private readonly tick = new Tick(this);
@@ -238,7 +238,7 @@ export class MemoryAccount {
     g.memUsed = used;
     this.overHigh(g, used);
     const over = used - (g.limits.get('memory.high') ?? Infinity);
-    if (over > 0) for (const mm of seen) this.overHighNow.set(mm, Math.max(over, this.overHighNow.get(mm) ?? 0));
+    if (over > 0) this.overHighNow.push({ over, members: [...seen] });
     if (largest === null || used <= max) return;
     for (let c: Cgroup | null = g; c !== null; c = c.parent) {
       c.memEvents.max++;
@@ -267,17 +267,14 @@ export class MemoryAccount {
   }
 
   /**
-   * What each address space of a group over memory.high grew by since the last sample
-   * (at most what the group is over by) is charged to it, in pages: the charges Linux
-   * would have made over the limit, for its next syscall to pay (mem_cgroup_handle_over_high).
+   * What each group over memory.high charged over it since the last sample, shared among
+   * its address spaces (overHighCharges), in pages: the charges Linux would have made over
+   * the limit, for each one's next syscall to pay (mem_cgroup_handle_over_high).
    */
   private chargeOverHigh(): void {
-    for (const [mm, over] of this.overHighNow) {
-      const now = this.perMm.get(mm)?.[0] ?? 0;
-      const grown = Math.min(now - (this.prevResident.get(mm) ?? 0), over);
-      if (grown >= PAGE) this.overHighPages.set(mm, (this.overHighPages.get(mm) ?? 0) + Math.floor(grown / PAGE));
-    }
-    this.overHighNow.clear();
+    const charges = overHighCharges(this.overHighNow, (mm) => (this.perMm.get(mm)?.[0] ?? 0) - (this.prevResident.get(mm) ?? 0));
+    for (const [mm, pages] of charges) this.overHighPages.set(mm, (this.overHighPages.get(mm) ?? 0) + pages);
+    this.overHighNow.length = 0;
     this.prevResident = new Map([...this.perMm].map(([mm, r]) => [mm, r[0]]));
   }
 

@@ -8,9 +8,11 @@
  * memory.pressure of every group from the task's up.
  *
  * Page faults are the host's: the memory account's samples (memory-account.ts) stand for
- * the charges. The pages an address space grew by while over memory.high are kept on it
- * (`MemoryAccount.overHighPages`), and the next syscall by one of its tasks takes the
- * penalty before it runs (the Sentry's first return towards user space after the charge).
+ * the charges. What a group charged over memory.high since the last sample is the group's
+ * (overHighCharges: its growth, at most how far it is over, shared among its address spaces
+ * by what each grew), kept on each address space (`MemoryAccount.overHighPages`), and the
+ * next syscall by one of its tasks takes the penalty before it runs (the Sentry's first
+ * return towards user space after the charge).
  */
 import type { Cgroup } from './cgroup';
 import { cgroupOf } from './cgroup';
@@ -45,6 +47,32 @@ export function highDelayNs(maxOverage: number, nrPages: number): number {
   const base = Math.floor((maxOverage * maxOverage * HZ) / 2 ** (PRECISION_SHIFT + SCALING_SHIFT));
   const jiffies = Math.min(Math.floor((base * nrPages) / CHARGE_BATCH), MAX_DELAY_JIFFIES);
   return jiffies <= HZ / 100 ? 0 : jiffies * NS_PER_JIFFY;
+}
+
+/**
+ * The pages each address space charged over memory.high since the last sample, counted per
+ * cgroup as try_charge does: once a group is over its high, every page charged in it is a
+ * page over high, so a group's pages over high are its growth, at most how far it is over
+ * now (what it grew by below the line was not over it), shared among its address spaces in
+ * proportion to what each grew (two processes pushing one group over share its overage;
+ * neither is charged the whole of it). A charge counts once however many groups of the
+ * chain are over (try_charge stops at the first): an address space in several takes the
+ * largest share. `groups`: each group over its high now, with how far over (bytes) and its
+ * address spaces; `growth`: an address space's resident growth since the last sample (bytes).
+ */
+export function overHighCharges<M>(groups: ReadonlyArray<{ over: number; members: readonly M[] }>, growth: (m: M) => number): Map<M, number> {
+  const out = new Map<M, number>();
+  for (const g of groups) {
+    const grown = g.members.map((m) => Math.max(0, growth(m)));
+    const total = grown.reduce((a, b) => a + b, 0);
+    if (total <= 0 || g.over <= 0) continue;
+    const charged = Math.min(total, g.over);
+    g.members.forEach((m, i) => {
+      const pages = Math.floor((charged * grown[i]) / total / PAGE);
+      if (pages > 0) out.set(m, Math.max(pages, out.get(m) ?? 0));
+    });
+  }
+  return out;
 }
 
 /** PSI averaging as psi.c's: a sample every 2 s, decayed over 10 s, 60 s and 300 s. */

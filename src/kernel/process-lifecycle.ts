@@ -29,7 +29,7 @@ import { forkDenied } from './time/deadline';
 import { accountProcess } from './acct';
 import { cpuNsForParent, usageForParent, addUsage, zeroUsage, sampleHostStatus } from './time/cputime';
 import { onProcessExit as ttyOnProcessExit } from './tty';
-import { exitSemUndo, shareSemUndo } from './ipc/sem';
+import { exitSemUndo, makeSemUndo, shareSemUndo } from './ipc/sem';
 import { sweepShm } from './ipc/shm';
 import { inheritKeyrings } from './keys';
 import { cloneEvent, ptraceTaskExited, tracerExited } from './ptrace';
@@ -38,7 +38,7 @@ import { ptraceContinued } from './ptrace-seize';
 import { cloneNsApply, cloneNsCheck } from './namespaces/create';
 import { forgetPid, initExited, nsReaper, viewPid } from './namespaces/pid-view';
 import type { Dentry } from '../../fs/vfs/dentry';
-import { cgroupPidsFull, inheritCgroup } from './cgroup';
+import { cgroupPidsFull, groupPidsFull, inheritCgroup, moveToCgroup, type Cgroup } from './cgroup';
 import { closingAll, closingOnExec } from './fd-close';
 import { releaseDeadMountNs } from './namespaces/mnt-release';
 
@@ -58,9 +58,14 @@ function useFdTable(f: FdTable): FdTable {
   return f;
 }
 
-/** unshare(CLONE_FILES): the task gets a private copy of its fd table. */
+/**
+ * unshare(CLONE_FILES), close_range(CLOSE_RANGE_UNSHARE): the task gets a private copy of
+ * its fd table if it shares it (unshare_fd: a table of its own is kept as it is; dropping it
+ * would end the process's record locks).
+ */
 export function unshareFdTable(t: Task): void {
   const old = t.fdTable;
+  if ((fdTableUsers.get(old) ?? 1) <= 1) return;
   t.fdTable = useFdTable(old.fork());
   dropFdTable(old, t.tg);
 }
@@ -253,6 +258,10 @@ export interface CloneArgs {
   childTid: number;
   tls: number;
   exitSignal: number;
+  /** clone3's CLONE_CLEAR_SIGHAND: the child's handlers back to default (ignored signals stay ignored). */
+  clearSighand?: boolean;
+  /** clone3's CLONE_INTO_CGROUP: the group the child is born in (its pids.max is the one checked). */
+  cgroup?: Cgroup;
 }
 
 /** clone/fork/vfork: returns the child's tid (to the parent) or -errno. */
@@ -264,7 +273,7 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   if ((f & CLONE_FS) && (f & CLONE_NEWNS)) return -EINVAL;
   const nsErr = cloneNsCheck(t, f);
   if (nsErr < 0) return nsErr;
-  const limit = taskLimit(t);
+  const limit = taskLimit(t, a.cgroup);
   if (limit >= 0) return -limit;
   if (forkDenied(t)) return -EAGAIN;
   if (p.getRegs(t.hostTid) !== 0) return -EAGAIN;
@@ -281,8 +290,10 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   let tg: ThreadGroup;
   if (f & CLONE_THREAD) {
     tg = t.tg;
+    // copy_semundo: CLONE_SYSVSEM (glibc's threads) makes the process's undo list if it had none.
+    if (f & CLONE_SYSVSEM) makeSemUndo(t.kernel, t.tg);
   } else {
-    tg = new ThreadGroup(t.kernel, tid, f & CLONE_SIGHAND ? t.tg.handlers : t.tg.handlers.clone());
+    tg = new ThreadGroup(t.kernel, tid, f & CLONE_SIGHAND ? t.tg.handlers : a.clearSighand ? t.tg.handlers.resetForExec() : t.tg.handlers.clone());
     tg.parent = f & CLONE_PARENT ? t.tg.parent : t.tg;
     tg.pgid = t.tg.pgid;
     tg.sid = t.tg.sid;
@@ -300,7 +311,8 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
     tg.parent?.children.add(tg);
     t.kernel.threadGroups.set(tid, tg);
     t.kernel.hooks?.fork(t.tg, tg);
-    inheritCgroup(t.tg, tg);
+    if (a.cgroup !== undefined) moveToCgroup(tg, a.cgroup);
+    else inheritCgroup(t.tg, tg);
     if (f & CLONE_SYSVSEM) shareSemUndo(t.kernel, t.tg, tg);
     inheritKeyrings(t.kernel, t.tg, tg);
   }
@@ -313,7 +325,8 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
   if (!(f & CLONE_VM) || f & CLONE_VFORK) child.sig.altStack = { ...t.sig.altStack };
   child.comm = t.comm;
   if (!(f & CLONE_VM)) child.rseq = t.rseq && { ...t.rseq };
-  child.ioprio = t.ioprio;
+  // copy_io: a child inherits only a valid class (not NONE) unless it shares the io_context.
+  child.ioprio = ((t.ioprio >> 13) & 7) !== 0 ? t.ioprio : 0;
   child.timerSlackNs = child.defaultTimerSlackNs = t.timerSlackNs;
   // Kept across fork, clone and exec, like the filters that rely on it.
   child.noNewPrivs = t.noNewPrivs;
@@ -342,12 +355,13 @@ export function cloneTask(s: Sentry, t: Task, a: CloneArgs): number {
  * Limits on new tasks: the sandbox-wide --pids-limit, and RLIMIT_NPROC for non-root
  * real uids (root is exempt, as in Linux). Returns an errno, or -1 when allowed.
  */
-function taskLimit(t: Task): number {
+function taskLimit(t: Task, into?: Cgroup): number {
   if (t.kernel.tasks.size >= t.kernel.pidsLimit) {
     t.kernel.hooks?.limit('pids', `${t.kernel.pidsLimit} tasks`);
     return EAGAIN;
   }
-  if (cgroupPidsFull(t.tg)) return EAGAIN; // a pids.max of its cgroup (src/kernel/cgroup.ts)
+  // A pids.max of its cgroup (src/kernel/cgroup.ts), or of the one clone3 puts the child in.
+  if (into !== undefined ? groupPidsFull(t.kernel, into) : cgroupPidsFull(t.tg)) return EAGAIN;
   if (t.creds.uid === 0) return -1;
   const nproc = limitsOf(t.tg).soft(RLIMIT_NPROC);
   let n = 0;

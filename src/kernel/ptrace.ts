@@ -242,9 +242,11 @@ export function stopsThroughDelivery(t: Task, sig: number): boolean {
 /** __ptrace_may_access, as far as the sandbox has it: same user of a dumpable process, or CAP_SYS_PTRACE. */
 export function mayAccess(t: Task, target: Task): boolean {
   const c = t.creds, o = target.creds;
-  if (target.tg === t.tg || capable(c, CAP_SYS_PTRACE)) return true;
-  return [o.uid, o.euid, o.suid].every((u) => u === c.uid) && [o.gid, o.egid, o.sgid].every((g) => g === c.gid) &&
-    target.mm.dumpable === SUID_DUMP_USER;
+  if (target.tg === t.tg) return true;
+  // The ids and dumpability first, CAP_SYS_PTRACE only where they refuse (Linux's order:
+  // a capability not needed is not "used", acct's ASU).
+  const sameIds = [o.uid, o.euid, o.suid].every((u) => u === c.uid) && [o.gid, o.egid, o.sgid].every((g) => g === c.gid);
+  return (sameIds && target.mm.dumpable === SUID_DUMP_USER) || capable(c, CAP_SYS_PTRACE);
 }
 
 /**

@@ -40,13 +40,14 @@ function setId(o: Credentials, n: Credentials, k: Kind, id: number): number {
 }
 
 function setReId(o: Credentials, n: Credentials, k: Kind, r: number, e: number): number {
-  const priv = capable(o, k.cap);
+  // The capability only for an id the ids alone do not allow (Linux's order: acct's ASU).
+  const priv = () => capable(o, k.cap);
   if (r !== NO_ID) {
-    if (r !== o[k.r] && r !== o[k.e] && !priv) return -EPERM;
+    if (r !== o[k.r] && r !== o[k.e] && !priv()) return -EPERM;
     n[k.r] = r;
   }
   if (e !== NO_ID) {
-    if (e !== o[k.r] && e !== o[k.e] && e !== o[k.s] && !priv) return -EPERM;
+    if (e !== o[k.r] && e !== o[k.e] && e !== o[k.s] && !priv()) return -EPERM;
     n[k.e] = e;
   }
   if (r !== NO_ID || (e !== NO_ID && e !== o[k.r])) n[k.s] = n[k.e];
@@ -55,10 +56,8 @@ function setReId(o: Credentials, n: Credentials, k: Kind, r: number, e: number):
 }
 
 function setResId(o: Credentials, n: Credentials, k: Kind, r: number, e: number, s: number): number {
-  if (!capable(o, k.cap)) {
-    const ok = (x: number) => x === NO_ID || x === o[k.r] || x === o[k.e] || x === o[k.s];
-    if (!ok(r) || !ok(e) || !ok(s)) return -EPERM;
-  }
+  const ok = (x: number) => x === NO_ID || x === o[k.r] || x === o[k.e] || x === o[k.s];
+  if ((!ok(r) || !ok(e) || !ok(s)) && !capable(o, k.cap)) return -EPERM;
   if (r !== NO_ID) n[k.r] = r;
   if (e !== NO_ID) n[k.e] = e;
   if (s !== NO_ID) n[k.s] = s;

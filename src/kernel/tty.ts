@@ -31,10 +31,13 @@ export function cttyOf(tg: ThreadGroup): Ctty | null {
 /**
  * The controlling terminal's device number, old_encode_dev'd (major << 8 | minor), as
  * acct's ac_tty and /proc/PID/stat's tty_nr give it for minors below 256; 0 without one.
- * A pty slave is 136:index (devpts' Pty); the host terminal passed through has no number here (0).
+ * A pty slave is 136:index (devpts' Pty); the host terminal passed through is the guest's
+ * /dev/pts/0 (its fds stat as that node, index 0 is never a Sentry pty's), so 136:0.
  */
 export function cttyDevNum(tg: ThreadGroup): number {
-  const index = (cttyOf(tg) as { index?: number } | null)?.index;
+  const c = cttyOf(tg);
+  if (c === null) return 0;
+  const index = (c as { index?: number }).index ?? (c.isConsole ? 0 : undefined);
   if (index === undefined) return 0;
   return (136 << 8) | (index & 0xff) | ((index & ~0xff) << 12);
 }

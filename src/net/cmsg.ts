@@ -9,6 +9,7 @@ import type { FileDescription } from '../../fs/vfs/file';
 import { limitsOf, RLIMIT_NOFILE } from '../kernel/limits';
 import { SOL_SOCKET, SCM_RIGHTS, SCM_CREDENTIALS, SCM_MAX_FD, MSG_CTRUNC, AF_UNIX } from '../abi/socket';
 import type { Creds } from './packet';
+import { ownCapable, CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN } from '../auth/capabilities';
 
 const HDR = 16;
 const align8 = (n: number) => (n + 7) & ~7;
@@ -67,11 +68,11 @@ export function parseControl(t: Task, domain: number, buf: Buffer): SendControl 
           return -E.EINVAL;
         }
         const c: Creds = { pid: data.readInt32LE(0), uid: data.readUInt32LE(4), gid: data.readUInt32LE(8) };
-        // Only root may claim another identity.
+        // scm_check_creds: another identity needs CAP_SYS_ADMIN (pid), CAP_SETUID, CAP_SETGID.
         const cr = t.creds;
-        const okPid = c.pid === t.tg.pid || cr.euid === 0;
-        const okUid = c.uid === cr.uid || c.uid === cr.euid || c.uid === cr.suid || cr.euid === 0;
-        const okGid = c.gid === cr.gid || c.gid === cr.egid || c.gid === cr.sgid || cr.euid === 0;
+        const okPid = c.pid === t.tg.pid || ownCapable(cr, CAP_SYS_ADMIN);
+        const okUid = c.uid === cr.uid || c.uid === cr.euid || c.uid === cr.suid || ownCapable(cr, CAP_SETUID);
+        const okGid = c.gid === cr.gid || c.gid === cr.egid || c.gid === cr.sgid || ownCapable(cr, CAP_SETGID);
         if (!okPid || !okUid || !okGid) {
           releaseControl(out);
           return -E.EPERM;

@@ -31,6 +31,11 @@ export function netKeyOf(t: Task): object {
 
 /** CAP_NET_ADMIN over t's network namespace (ip link/addr/route changes). */
 export function netAdmin(t: Task): boolean {
+  return netCapable(t, CAP_NET_ADMIN);
+}
+
+/** A capability over t's network namespace (ns_capable(net->user_ns, cap)): raw and packet sockets, low ports. */
+export function netCapable(t: Task, cap: number): boolean {
   const ns = nsOf(t).net;
-  return nsCapable(t.creds, ns === null ? null : ownerOf(ns), CAP_NET_ADMIN);
+  return nsCapable(t.creds, ns === null ? null : ownerOf(ns), cap);
 }

@@ -28,6 +28,8 @@ import { isAny, fmt, setMapped, type Addr } from './stack/addr';
 import { ip4OutputHdrincl } from './stack/ipv4';
 import { ETH_HLEN } from './stack/ethernet';
 import { policyOf, type NetPolicy } from './policy';
+import { netCapable } from './guest-netns';
+import { CAP_NET_RAW } from '../auth/capabilities';
 
 const IPPROTO_ICMP = 1;
 const IPPROTO_ICMPV6 = 58;
@@ -96,7 +98,7 @@ export class IcmpSocket extends SocketFile {
   static create(t: Task, stack: Stack, domain: number, type: number, protocol: number, flags: number): IcmpSocket | number {
     const icmp = domain === AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
     if (type === SOCK_RAW) {
-      if (t.creds.euid !== 0) return -E.EPERM;
+      if (!netCapable(t, CAP_NET_RAW)) return -E.EPERM;
       if (protocol <= 0 || protocol > 255) return -E.EPROTONOSUPPORT;
     } else if (protocol !== icmp) {
       return -E.EPROTONOSUPPORT;

@@ -20,6 +20,8 @@ import { SocketFile, SocketInode, SockState, credsOf, ownerIoctl, type SendReque
 import { sendSigurg } from '../kernel/fasync';
 import { TcpState } from './stack/tcp/state';
 import { onEntropySeeded, randomBelow } from '../determinism/entropy';
+import { netCapable } from './guest-netns';
+import { CAP_NET_BIND_SERVICE } from '../auth/capabilities';
 
 /** Bound sockets by port, one table per protocol. */
 const tables = { tcp: new Map<number, InetSocket[]>(), udp: new Map<number, InetSocket[]>(), udplite: new Map<number, InetSocket[]>() };
@@ -144,7 +146,7 @@ export class InetSocket extends SocketFile {
     if (typeof a === 'number') return a;
     if (this.local !== null) return -E.EINVAL;
     if (!ipIsAny(a.ip) && !ipIsLoopback(a.ip)) return -E.EADDRNOTAVAIL;
-    if (a.port !== 0 && a.port < t.kernel.unprivilegedPortStart && t.creds.euid !== 0) return -E.EACCES;
+    if (a.port !== 0 && a.port < t.kernel.unprivilegedPortStart && !netCapable(t, CAP_NET_BIND_SERVICE)) return -E.EACCES;
     const r = this.takePort(a.ip, a.port);
     if (r === 0) {
       this.addrLocked = !ipIsAny(a.ip);

@@ -18,6 +18,8 @@ import type { Packet, RecvMeta } from './packet';
 import type { Stack } from './stack/stack';
 import type { Nic } from './stack/nic';
 import { ETH_HLEN } from './stack/ethernet';
+import { netCapable } from './guest-netns';
+import { CAP_NET_RAW } from '../auth/capabilities';
 
 export const AF_PACKET = 17;
 const ETH_P_ALL = 0x0003;
@@ -89,7 +91,7 @@ export class PacketSocket extends SocketFile {
   /** socket(AF_PACKET, type, protocol): protocol in network byte order, as Linux takes it. */
   static create(t: Task, stack: Stack | null, type: number, protocol: number, flags: number): PacketSocket | number {
     if (type !== SOCK_RAW && type !== SOCK_DGRAM) return -E.ESOCKTNOSUPPORT;
-    if (t.creds.euid !== 0) return -E.EPERM;
+    if (!netCapable(t, CAP_NET_RAW)) return -E.EPERM;
     if (protocol < 0 || protocol > 0xffff) return -E.EINVAL;
     if (stack === null) return -E.EAFNOSUPPORT; // no stack (mode none or host): no interfaces of ours to tap
     const s = new PacketSocket(stack, type, swap16(protocol), new SocketInode(t.creds.euid, t.creds.egid), flags);

@@ -30,6 +30,8 @@ import { policyOf, type NetPolicy } from './policy';
 import { bindUdp, connectUdp, sendUdp, V4_BCAST } from './stack-udp';
 export { UDP_SEGMENT_KEY, UDP_GRO_KEY } from './stack-udp';
 
+import { netCapable } from './guest-netns';
+import { CAP_NET_BIND_SERVICE } from '../auth/capabilities';
 
 
 export class StackSocket extends SocketFile {
@@ -114,7 +116,7 @@ export class StackSocket extends SocketFile {
     if (typeof a === 'number') return a;
     if (this.local !== null) return -E.EINVAL;
     if (!isAny(a.ip) && !this.stack.isLocal(a.ip) && !(this.tcp ? false : isMulticast(a.ip) || eq(a.ip, V4_BCAST))) return -E.EADDRNOTAVAIL;
-    if (a.port !== 0 && a.port < t.kernel.unprivilegedPortStart && t.creds.euid !== 0) return -E.EACCES;
+    if (a.port !== 0 && a.port < t.kernel.unprivilegedPortStart && !netCapable(t, CAP_NET_BIND_SERVICE)) return -E.EACCES;
     const r = this.doBind(a.ip, a.port);
     if (r === 0) {
       this.addrLocked = !isAny(a.ip);

@@ -12,6 +12,7 @@
  * cgroup v1's, so no cgroup2 mount there has them. cp_cgroup_oom (guests/cp_cgroup_oom.expected):
  * memory.max enforced with the OOM killer, as that document says of a group with no swap;
  * cp_cgroup_high (guests/cp_cgroup_high.expected) memory.high counted and throttling (memory.pressure), never killing.
+ * cp_clone_cgroup (guests/cp_clone_cgroup.expected): clone3's CLONE_INTO_CGROUP as cgroup-v2.rst and clone(2) describe it.
  */
 import * as nfs from 'node:fs';
 import * as path from 'node:path';
@@ -56,6 +57,12 @@ describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync(UNSHARE))('cgroup2 f
       const bin = compileGuest('cp_cgroup', l, { srcDir: SRC });
       const r = await runSandbox([bin], { timeoutMs: 25_000 });
       expect(r.stdout, explain(r)).toBe(nfs.readFileSync(path.join(SRC, 'cp_cgroup.expected'), 'utf8'));
+      expect(r.code, explain(r)).toBe(0);
+    }, 40_000);
+    it(`cp_clone_cgroup (${l}): clone3 CLONE_INTO_CGROUP: born in the group, its pids.max (EAGAIN), no internal processes (EBUSY), EBADF`, async () => {
+      const bin = compileGuest('cp_clone_cgroup', l, { srcDir: SRC });
+      const r = await runSandbox([bin], { timeoutMs: 25_000 });
+      expect(r.stdout, explain(r)).toBe(nfs.readFileSync(path.join(SRC, 'cp_clone_cgroup.expected'), 'utf8'));
       expect(r.code, explain(r)).toBe(0);
     }, 40_000);
     it(`cp_cgroup_oom (${l}): memory.max of a child group OOM-kills over it, memory.events counts it (hierarchically)`, async () => {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileGuest, LINKAGES } from '../helpers/build';
 import { GUESTS_DIR } from '../helpers/paths';
-import { expectSameAsNative, explain, runNative, runSandbox } from '../helpers/run';
+import { expectSameAsNative, explain, runNative, runSandbox, sandboxCommand, spawnCollect } from '../helpers/run';
 
 const SRC = path.join(__dirname, 'guests');
 const build = (name: string, l: (typeof LINKAGES)[number]) => compileGuest(name, l, { srcDir: SRC, flags: ['-I', GUESTS_DIR] });
@@ -111,6 +111,8 @@ describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))
     it(`cp_errno3 (${l}): files, vectors, events, ids, pidfds, acct, reboot, mempolicy, AIO as Linux`,
       () => sameAsNativeIn(['unshare', '-ipf'], 'cp_errno3', l), 40_000);
     it(`cp_errno4 (${l}): message queues, keys, sockets as Linux`, () => sameAsNativeIn(['unshare', '-i'], 'cp_errno4', l), 40_000);
+    it(`cp_errno5 (${l}): exit, exit_group, rt_sigreturn; sysfs, ioprio, close_range, RWF_* flags (and per iocb), setns(pidfd), kcmp, device nodes, syslog, ustat, clone3; capabilities dropped as Linux`,
+      () => sameAsNativeIn(['unshare', '-ipf'], 'cp_errno5', l), 40_000);
   }
 });
 
@@ -119,6 +121,21 @@ describe.skipIf(process.getuid?.() !== 0 || !nfs.existsSync('/usr/bin/unshare'))
     // Natively in a new pid namespace, whose accounting file is its own.
     it(`cp_acct (${l}): struct acct_v3 per ended process (AFORK, ASU, AXSIG, tty, status, ids, comm), off, switched file`,
       () => sameAsNativeIn(['unshare', '-pf'], 'cp_acct', l), 40_000);
+    it(`cp_acct_su (${l}): ASU only where a capability decided the call (ids, owners, limits and mode bits first)`,
+      () => sameAsNativeIn(['unshare', '-pf'], 'cp_acct_su', l), 40_000);
+    // Under script(1): the terminal is a host pty, natively and passed through to the sandbox.
+    it.skipIf(!nfs.existsSync('/usr/bin/script'))(`cp_acct_tty (${l}): ac_tty and tty_nr of the host terminal passed through are its number`, async () => {
+      const bin = build('cp_acct_tty', l);
+      const q = (a: string[]) => a.map((x) => `'${x.replace(/'/g, `'\\''`)}'`).join(' ');
+      const sb = sandboxCommand([bin]);
+      const [native, sandbox] = await Promise.all([
+        runNative(['/usr/bin/script', '-qec', q(['unshare', '-pf', bin]), '/dev/null'], { timeoutMs: 25_000 }),
+        spawnCollect(['/usr/bin/script', '-qec', q(sb.argv), '/dev/null'], sb.env, { timeoutMs: 25_000 }),
+      ]);
+      expect(native.stdout, explain(native)).toContain('ac_tty is the terminal\'s: yes');
+      expect(sandbox.stdout.replace(/\r/g, ''), explain(sandbox)).toBe(native.stdout.replace(/\r/g, ''));
+      expect(sandbox.code, explain(sandbox)).toBe(0);
+    }, 40_000);
   }
 });
 

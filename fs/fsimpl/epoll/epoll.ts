@@ -51,6 +51,15 @@ export class EpollFile extends FileDescription {
     });
   }
 
+  /**
+   * The file registered under fd, the toff-th such item (kcmp's KCMP_EPOLL_TFD; an item here
+   * is one per fd, so only toff 0 can match), or null.
+   */
+  target(fd: number, toff: number): FileDescription | null {
+    const it = this.items.get(fd);
+    return it !== undefined && toff === 0 && !it.file.released ? it.file : null;
+  }
+
   ctl(op: number, fd: number, file: FileDescription, events: number, data: Buffer): number {
     if (file === this) return -E.EINVAL;
     if (!file.pollable) return -E.EPERM;

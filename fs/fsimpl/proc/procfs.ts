@@ -2,6 +2,7 @@
  * /proc, synthesized from the Sentry's own task and thread-group tables: it shows the
  * sandbox (its pids, files, mounts), never the host's processes.
  */
+import { procFilesystems } from './filesystems';
 import { cgroupOf } from '../../../src/kernel/cgroup';
 import { dumpOwner } from '../../../src/kernel/dumpable';
 import { optionalFields } from '../../vfs/propagation';
@@ -292,6 +293,7 @@ export function createProcFs(vfs: Vfs, kernel: Kernel, pidNs: PidNamespace | nul
       ['ostype', file('/sys/kernel/ostype', () => kernel.sysname + '\n')],
       ['version', file('/sys/kernel/version', () => kernel.version + '\n')],
       ['pid_max', file('/sys/kernel/pid_max', () => kernel.pidMax + '\n')],
+      ['dmesg_restrict', file('/sys/kernel/dmesg_restrict', () => kernel.dmesgRestrict + '\n')],
       ['threads-max', file('/sys/kernel/threads-max', () => '63704\n')],
       ['ngroups_max', file('/sys/kernel/ngroups_max', () => '65536\n')],
       ['cap_last_cap', file('/sys/kernel/cap_last_cap', () => '40\n')],
@@ -392,8 +394,7 @@ export function createProcFs(vfs: Vfs, kernel: Kernel, pidNs: PidNamespace | nul
       })],
       ['loadavg', file('/loadavg', () => `0.00 0.00 0.00 1/${kernel.tasks.size} ${Math.max(0, ...kernel.tasks.keys())}\n`)],
       ['version', file('/version', () => `Linux version ${kernel.release} (tssandbox@tssandbox) (gcc) ${kernel.version}\n`)],
-      ['filesystems', file('/filesystems', () =>
-        ['sysfs', 'tmpfs', 'proc', 'devtmpfs', 'pipefs', 'overlay', 'devpts', 'mqueue'].map((n) => `nodev\t${n}\n`).join('') + '\t9p\n')],
+      ['filesystems', file('/filesystems', procFilesystems)],
       ['mounts', link('/mounts', () => 'self/mounts')],
       ['cmdline', file('/cmdline', () => 'BOOT_IMAGE=/vmlinuz root=/dev/root ro\n')],
       ['sys', dir('/sys', sysEntries)],

@@ -261,6 +261,11 @@ export function semctl(t: Task, id: number, num: number, cmd: number, arg: numbe
 }
 
 /** clone(CLONE_SYSVSEM) of a new process: it shares its parent's undo list. */
+/** The process's undo list made if it has none (a CLONE_SYSVSEM thread: copy_semundo's get_undo_list). */
+export function makeSemUndo(k: Kernel, tg: ThreadGroup): void {
+  undoOf(ns(k), tg);
+}
+
 export function shareSemUndo(k: Kernel, parent: ThreadGroup, child: ThreadGroup): void {
   const n = ns(k);
   const u = undoOf(n, parent);
@@ -296,4 +301,9 @@ export function procSysvipcSem(k: Kernel): string {
     rows.push(`${String(s.key | 0).padStart(10)} ${String(idOf(s)).padStart(10)}  ${s.mode.toString(8).padStart(4)} ${String(s.vals.length).padStart(10)} ${String(s.uid).padStart(5)} ${String(s.gid).padStart(5)} ${String(s.cuid).padStart(5)} ${String(s.cgid).padStart(5)} ${String(s.otime).padStart(10)} ${String(s.ctime).padStart(10)}`);
   }
   return rows.join('\n') + '\n';
+}
+
+/** The process's undo list, shared over CLONE_SYSVSEM; null until a SEM_UNDO operation or a sharing clone made one (kcmp's KCMP_SYSVSEM). */
+export function semUndoList(t: Task): object | null {
+  return ns(ipcKey(t)).undo.get(t.tg) ?? ns(t.kernel).undo.get(t.tg) ?? null;
 }

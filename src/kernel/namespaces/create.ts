@@ -10,7 +10,9 @@ import { copyMountNs, nsRoot, type MntNs } from '../../../fs/vfs/mount-ns';
 import type { Task } from '../task';
 import { CgroupNamespace, IpcNamespace, NetNamespace, UtsNamespace, hasOwnNs, nsOf, ownerOf, setNsOf, type NsSet } from './types';
 import { PidNamespace, pidNsMade, pidNsWithin, setGroupPidNs } from './pid-ns';
-import { NsFile } from './nsfs';
+import { NsFile, nsRefs } from './nsfs';
+import { PidFd } from '../pidfd';
+import { mayAccess } from '../ptrace';
 
 export const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800, CLONE_THREAD = 0x10000,
   CLONE_NEWNS = 0x20000, CLONE_SYSVSEM = 0x40000, CLONE_NEWCGROUP = 0x2000000, CLONE_NEWUTS = 0x4000000,
@@ -123,13 +125,52 @@ const KIND_FLAG: Record<string, number> = {
   cgroup: CLONE_NEWCGROUP, time: CLONE_NEWTIME,
 };
 
-/** setns(fd, nstype) with a /proc/PID/ns file. */
+/** setns(fd, nstype) with a /proc/PID/ns file, or a pidfd and the CLONE_NEW* flags of the namespaces to enter. */
 export function setns(t: Task, fd: number, nstype: number): number {
   const f = t.fdTable.get(fd | 0);
   if (!f) return -E.EBADF;
+  if (f instanceof PidFd) return setnsPidfd(t, f, nstype);
   if (!(f instanceof NsFile)) return -E.EINVAL;
   const { kind, ns } = f.ref;
   if (nstype !== 0 && nstype !== KIND_FLAG[kind]) return -E.EINVAL;
+  return join(t, kind, ns);
+}
+
+/** The kinds a pidfd's setns enters, in validate_nsset's order (the user namespace first: the rest are checked against it). */
+const PIDFD_ORDER: ReadonlyArray<[string, number]> = [
+  ['user', CLONE_NEWUSER], ['mnt', CLONE_NEWNS], ['uts', CLONE_NEWUTS], ['ipc', CLONE_NEWIPC], ['pid', CLONE_NEWPID],
+  ['cgroup', CLONE_NEWCGROUP], ['net', CLONE_NEWNET], ['time', CLONE_NEWTIME],
+];
+const PIDFD_FLAGS = PIDFD_ORDER.reduce((a, [, f]) => a | f, 0);
+
+/**
+ * setns(pidfd, flags): the target process's namespaces of every kind named, all or none
+ * (a refusal of any puts the caller back as it was). EINVAL without flags or with others,
+ * ESRCH once the process has exited, EPERM unless the caller may ptrace-read it; each kind
+ * as setns of its /proc/PID/ns file checks it (the caller's own user namespace: EINVAL).
+ */
+function setnsPidfd(t: Task, f: PidFd, flags: number): number {
+  if (flags === 0 || flags & ~PIDFD_FLAGS) return -E.EINVAL;
+  const target = f.tg.zombie ? undefined : [...f.tg.tasks][0];
+  if (target === undefined) return -E.ESRCH;
+  if (!mayAccess(t, target)) return -E.EPERM;
+  const refs = new Map(nsRefs(target));
+  const saved = { creds: t.creds, fsCtx: t.fsCtx, ns: nsOf(t) };
+  for (const [kind, flag] of PIDFD_ORDER) {
+    if (!(flags & flag)) continue;
+    const e = join(t, kind, refs.get(kind)!.ns);
+    if (e < 0) {
+      t.creds = saved.creds;
+      t.fsCtx = saved.fsCtx;
+      setNsOf(t, saved.ns);
+      return e;
+    }
+  }
+  return 0;
+}
+
+/** Enters namespace ns of one kind, with setns's checks for it. */
+function join(t: Task, kind: string, ns: object | null): number {
   const c = t.creds;
   const owner = kind === 'user' ? (ns as UserNamespace | null) : ns === null ? null : ownerOf(ns);
   if (kind === 'user') {

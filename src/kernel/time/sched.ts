@@ -1,6 +1,7 @@
 import type { Task } from '../task';
 import { capable, CAP_SYS_NICE } from '../../auth/capabilities';
 import { EACCES, EBUSY, EINVAL, EPERM, ESRCH } from '../../abi/errno';
+import { limitsOf, RLIMIT_NICE } from '../limits';
 
 /**
  * Scheduling attributes of each guest thread: policy, real-time priority, nice value,
@@ -78,10 +79,15 @@ export function findTask(t: Task, pid: number): Task | null {
   return t.kernel.tasks.get(pid) ?? (pid === t.tid ? t : null);
 }
 
-/** Linux check_same_owner(): caller's euid is the target's uid or euid, or root. */
-export function mayChangeSched(caller: Task, target: Task): boolean {
+/** Linux check_same_owner(): the caller's euid is the target's uid or euid. */
+function sameOwner(caller: Task, target: Task): boolean {
   const c = caller.creds;
-  return capable(c, CAP_SYS_NICE) || c.euid === target.creds.euid || c.euid === target.creds.uid;
+  return c.euid === target.creds.euid || c.euid === target.creds.uid;
+}
+
+/** check_same_owner() or CAP_SYS_NICE, the owner first (a capability not needed is not "used": acct's ASU). */
+export function mayChangeSched(caller: Task, target: Task): boolean {
+  return sameOwner(caller, target) || capable(caller.creds, CAP_SYS_NICE);
 }
 
 function isDeadline(t: Task): boolean {
@@ -120,11 +126,14 @@ export function setScheduler(caller: Task, target: Task, policy: number, priorit
   // DEADLINE needs sched_setattr's runtime/period; through this call it is invalid.
   if (policy === SCHED_DEADLINE) return -EINVAL;
   if (priority < 0 || priority > 99 || isRt(policy) !== (priority !== 0)) return -EINVAL;
-  if (!capable(caller.creds, CAP_SYS_NICE)) {
-    if (isRt(policy) && priority > a.priority && priority > rtprioLimit) return -EPERM;
-    if (a.resetOnFork && !reset) return -EPERM;
-    if (!mayChangeSched(caller, target)) return -EPERM;
-  }
+  // user_check_sched_setscheduler: CAP_SYS_NICE only for what the rules alone refuse.
+  const needsPriv =
+    (isRt(policy) && ((policy !== a.policy && rtprioLimit === 0) || (priority > a.priority && priority > rtprioLimit))) ||
+    // Leaving SCHED_IDLE is a nice reduction: RLIMIT_NICE must allow the current nice value.
+    (a.policy === SCHED_IDLE && policy !== SCHED_IDLE && 20 - a.nice > limitsOf(target.tg).soft(RLIMIT_NICE)) ||
+    !sameOwner(caller, target) ||
+    (a.resetOnFork && !reset);
+  if (needsPriv && !capable(caller.creds, CAP_SYS_NICE)) return -EPERM;
   // Leaving SCHED_DEADLINE frees its bandwidth (deadline.ts reads the policy).
   a.policy = policy;
   a.priority = priority;

@@ -4,21 +4,13 @@
  * accounting is its own (the host's processes are not recorded there). */
 #define _GNU_SOURCE
 #include "common.h"
+#include "acct_v3.h"
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <time.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-
-struct acct_v3 {
-  char ac_flag, ac_version;
-  uint16_t ac_tty;
-  uint32_t ac_exitcode, ac_uid, ac_gid, ac_pid, ac_ppid, ac_btime;
-  float ac_etime;
-  uint16_t ac_utime, ac_stime, ac_mem, ac_io, ac_rw, ac_minflt, ac_majflt, ac_swaps;
-  char ac_comm[16];
-};
 
 static pid_t kids[6];
 static int pts_minor = -1;
@@ -47,12 +39,8 @@ static void dump(const char *path) {
 int main(int argc, char **argv) {
   if (argc > 1) return atoi(argv[1]);
   setvbuf(stdout, 0, _IONBF, 0);
-  enter_tmpdir();
   char path[4096];
-  if (!getcwd(path, sizeof path - 8)) return 1;
-  strcat(path, "/pacct");
-  close(open(path, O_CREAT | O_WRONLY, 0600));
-  printf("acct on: %s\n", syscall(SYS_acct, path) == 0 ? "ok" : ename(errno));
+  if (acct_start(path, sizeof path)) return 1;
   int st;
   /* Forked, never exec'd: AFORK, exit status 3. */
   if ((kids[0] = fork()) == 0) _exit(3);
