@@ -29,16 +29,21 @@ interface FpLayout {
   features: bigint;
   /** Bytes setFpState takes: the platform's own image length. */
   platformLen: number;
-  /** sw_reserved as the platform's image had it (what its own restore needs back). */
-  sw: Buffer;
   /** MXCSR bits the CPU has (FXSAVE's MXCSR_MASK): any other set in a frame faults. */
   mxcsrMask: number;
 }
 
+/** Layouts an image's own sw_reserved said (ptrace's regset, systrap's host frame): kept. */
 const layouts = new WeakMap<Platform, FpLayout>();
+const fitting = new Map<number, bigint>();
 
-/** Components whose place (CPUID leaf 0xd) lies inside len bytes: the image's features when it does not say. */
+/**
+ * Components whose place (CPUID leaf 0xd) lies inside len bytes: the features of an image
+ * that does not say them (KVM's; systrap's trampoline image).
+ */
 function featuresFitting(len: number): bigint {
+  const known = fitting.get(len);
+  if (known !== undefined) return known;
   const [eax, , , edx] = native().hostCpuid(0xd, 0);
   const supported = BigInt(eax >>> 0) | (BigInt(edx >>> 0) << 32n);
   let f = FPSSE;
@@ -47,6 +52,7 @@ function featuresFitting(len: number): bigint {
     const [size, off] = native().hostCpuid(0xd, i);
     if (size > 0 && off > 0 && off + size <= len) f |= 1n << BigInt(i);
   }
+  fitting.set(len, f);
   return f;
 }
 
@@ -61,26 +67,19 @@ function sizeOf(features: bigint): number {
   return n;
 }
 
-/** The layout from an image the platform just gave (ev.fp, `len` bytes); computed once per platform. */
+/** The layout of the image the platform just gave (ev.fp, `len` bytes). */
 function layoutFrom(p: Platform, len: number): FpLayout {
   const known = layouts.get(p);
   if (known && known.platformLen === len) return known;
   const img = Buffer.from(p.ev.fp.buffer, p.ev.fp.byteOffset, Math.max(len, LEGACY));
-  const mask = img.readUInt32LE(28);
-  const sw = Buffer.alloc(48);
-  let lay: FpLayout;
-  if (len <= LEGACY) {
-    lay = { size: LEGACY, features: FPSSE, platformLen: len, sw, mxcsrMask: mask || 0xffbf };
-  } else {
-    // ptrace's regset and the host's signal frame say their features in sw_reserved;
-    // KVM's image does not: then every component that fits in it.
-    const said = img.readUInt32LE(464) === MAGIC1 ? img.readBigUInt64LE(472) : featuresFitting(len);
-    const features = (said | FPSSE) & ~XTILE_DATA;
-    const size = Math.min(sizeOf(features), len);
-    img.copy(sw, 0, 464, 512);
-    lay = { size, features, platformLen: len, sw, mxcsrMask: mask || 0xffbf };
-  }
-  layouts.set(p, lay);
+  const mxcsrMask = img.readUInt32LE(28) || 0xffbf;
+  if (len <= LEGACY) return { size: LEGACY, features: FPSSE, platformLen: len, mxcsrMask };
+  // ptrace's regset and the host's signal frame say their features in sw_reserved (kept:
+  // the kernel's word); other images do not: then every component that fits in them.
+  const said = img.readUInt32LE(464) === MAGIC1;
+  const features = ((said ? img.readBigUInt64LE(472) : featuresFitting(len)) | FPSSE) & ~XTILE_DATA;
+  const lay = { size: Math.min(sizeOf(features), len), features, platformLen: len, mxcsrMask };
+  if (said) layouts.set(p, lay);
   return lay;
 }
 
@@ -108,16 +107,21 @@ export function frameFpImage(p: Platform, t: Task): Buffer | null {
   }
   const img = Buffer.alloc(lay.size + 4);
   src.copy(img, 0, 0, lay.size);
+  // FP and SSE always marked in use, so a legacy program's edits to them count at sigreturn.
+  writeSwBytes(img, lay, (img.readBigUInt64LE(512) & lay.features) | FPSSE);
+  img.writeUInt32LE(MAGIC2, lay.size);
+  return img;
+}
+
+/** sw_reserved as Linux's save_sw_bytes writes it, and a standard-format header with XSTATE_BV = bv. */
+function writeSwBytes(img: Buffer, lay: FpLayout, bv: bigint): void {
   img.fill(0, 464, 512);
   img.writeUInt32LE(MAGIC1, 464);
   img.writeUInt32LE(lay.size + 4, 468); // extended_size
   img.writeBigUInt64LE(lay.features, 472); // xfeatures: the task's user features (not XSTATE_BV)
   img.writeUInt32LE(lay.size, 480); // xstate_size
-  // FP and SSE always marked in use, so a legacy program's edits to them count at sigreturn.
-  img.writeBigUInt64LE((img.readBigUInt64LE(512) & lay.features) | FPSSE, 512);
+  img.writeBigUInt64LE(bv, 512);
   img.fill(0, 520, HEADER_END); // standard format: no XCOMP_BV
-  img.writeUInt32LE(MAGIC2, lay.size);
-  return img;
 }
 
 /** Whether an image written by frameFpImage is in the XSAVE format (the frame's UC_FP_XSTATE). */
@@ -137,7 +141,7 @@ export function restoreFpImage(p: Platform, t: Task, fpAddr: number): boolean {
     // fpu__clear_user_states: the init state (x87 control word 0x37f, MXCSR 0x1f80).
     out.writeUInt16LE(0x37f, 0);
     out.writeUInt32LE(0x1f80, 24);
-    return setImage(p, t, lay, out, 0n);
+    return setImage(p, t, lay, out, FPSSE); // x87 and SSE as just written, the rest init
   }
   const head = t.mem.read(fpAddr, LEGACY);
   if (!head) return false;
@@ -175,11 +179,8 @@ export function restoreFpImage(p: Platform, t: Task, fpAddr: number): boolean {
 
 /** Hands `out` to the platform with the header's XSTATE_BV = bv (-1: no header, FXSAVE only). */
 function setImage(p: Platform, t: Task, lay: FpLayout, out: Buffer, bv: bigint): boolean {
-  if (lay.platformLen > LEGACY && bv >= 0n) {
-    lay.sw.copy(out, 464); // the platform's own restore reads its sw_reserved
-    out.writeBigUInt64LE(bv, 512);
-    out.fill(0, 520, HEADER_END);
-  }
+  // sw_reserved too: systrap's host signal frame is restored by the host kernel, which reads it.
+  if (lay.platformLen > LEGACY && bv >= 0n) writeSwBytes(out, lay, bv);
   p.ev.fp.set(out.subarray(0, lay.platformLen || LEGACY));
   p.ev.info[5] = lay.platformLen || LEGACY;
   return p.setFpState(t.hostTid) === 0;

@@ -211,7 +211,7 @@ static void clobber_handler(int sig) {
 
 /* ---- (b), (c), (d): the handler that reads and changes the frame's XSAVE image ---- */
 
-enum { EDIT_NONE, EDIT_VALUES, EDIT_MAGIC1, EDIT_MAGIC2 };
+enum { EDIT_NONE, EDIT_VALUES, EDIT_MAGIC1, EDIT_MAGIC2, EDIT_NULL, EDIT_BAD_MXCSR, EDIT_BAD_BV };
 static int g_edit;
 static struct vstate g_loaded;  /* what main loaded before raising */
 static char g_report[2048];
@@ -340,6 +340,12 @@ static void frame_handler(int sig, siginfo_t *si, void *ucv) {
     memset(fx + 464, 0, 4);
   } else if (g_edit == EDIT_MAGIC2) {
     memset(fx + xsz, 0, 4);
+  } else if (g_edit == EDIT_NULL) {
+    uc->uc_mcontext.fpregs = NULL; /* sigreturn then resets every component */
+  } else if (g_edit == EDIT_BAD_MXCSR) {
+    fx[27] = 0x80; /* MXCSR bit 31: reserved, XRSTOR faults */
+  } else if (g_edit == EDIT_BAD_BV) {
+    fx[513] |= 1; /* XSTATE_BV bit 8 (a supervisor component, never in XCR0): XRSTOR faults */
   }
   vec_clobber(&garbage);
 }
@@ -366,6 +372,14 @@ static void frame_round(const char *label, int edit, uint32_t seed) {
     /* Legacy area only: xmm0-15, MXCSR, x87 as loaded; every other component at init. */
     for (int r = 0; r < 32; r++) memset(want.z[r] + (r < 16 ? 16 : 0), 0, r < 16 ? 48 : 64);
     memset(want.k, 0, sizeof want.k);
+  } else if (edit == EDIT_NULL) {
+    /* The init state: registers zero, MXCSR 0x1f80, FCW 0x37f, an empty x87 stack (so the
+       store pops the "indefinite" NaN). */
+    memset(&want, 0, sizeof want);
+    want.mxcsr = 0x1f80;
+    want.fcw = 0x037f;
+    static const uint8_t indefinite[10] = {0, 0, 0, 0, 0, 0, 0, 0xc0, 0xff, 0xff};
+    memcpy(want.st0, indefinite, 10);
   }
   g_self_sig = SIGUSR2;
   vec_run(&g_loaded, &out, 2, g_counter + 1);
@@ -464,6 +478,22 @@ int main(int argc, char **argv) {
   frame_round("handler's edits to the image", EDIT_VALUES, 21);
   frame_round("magic1 broken: legacy area only", EDIT_MAGIC1, 22);
   frame_round("magic2 broken: legacy area only", EDIT_MAGIC2, 23);
+  frame_round("no fpstate: the init state", EDIT_NULL, 25);
+  /* Frames XRSTOR would fault on: sigreturn fails, SIGSEGV. (XSTATE_BV: not when capped,
+     the frame's format is the CPU's.) */
+  for (int e = EDIT_BAD_MXCSR; e <= (capped ? EDIT_BAD_MXCSR : EDIT_BAD_BV); e++) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+      g_pid = getpid();
+      g_main_tid = gettid();
+      frame_round("", e, 26);
+      _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    show_status(e == EDIT_BAD_MXCSR ? "reserved MXCSR bit in the frame" : "XSTATE_BV bit outside XCR0 in the frame", st);
+  }
 
   /* (e) on an alternate stack the frame fits in its top AT_MINSIGSTKSZ bytes (the rest is
      the handler's own stack, a nested frame included). */
