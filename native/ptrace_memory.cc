@@ -7,33 +7,39 @@ namespace tss {
 
 // ---- guest memory ----
 
+// (pid, addr, buf, off, len) of readMem/writeMem: b null when [off, off+len) is outside buf.
+struct MemArgs {
+  pid_t pid;
+  uint64_t addr;
+  uint8_t* b;
+  size_t len;
+  explicit MemArgs(const Napi::CallbackInfo& info) {
+    pid = info[0].As<Napi::Number>().Int32Value();
+    addr = (uint64_t)info[1].As<Napi::Number>().Int64Value();
+    Napi::TypedArray ta = info[2].As<Napi::TypedArray>();
+    size_t off = (size_t)info[3].As<Napi::Number>().Int64Value();
+    len = (size_t)info[4].As<Napi::Number>().Int64Value();
+    b = off + len > ta.ByteLength() ? nullptr : static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset() + off;
+  }
+};
+
 Napi::Value ReadMemNapi(const Napi::CallbackInfo& info, void (*after)(pid_t, uint64_t, uint8_t*, size_t)) {
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  uint64_t addr = (uint64_t)info[1].As<Napi::Number>().Int64Value();
-  Napi::TypedArray ta = info[2].As<Napi::TypedArray>();
-  size_t off = (size_t)info[3].As<Napi::Number>().Int64Value();
-  size_t len = (size_t)info[4].As<Napi::Number>().Int64Value();
-  if (off + len > ta.ByteLength()) return Num(info.Env(), -EINVAL);
-  uint8_t* b = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset() + off;
-  struct iovec local = {b, len}, remote = {(void*)addr, len};
-  ssize_t r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+  MemArgs m(info);
+  if (!m.b) return Num(info.Env(), -EINVAL);
+  struct iovec local = {m.b, m.len}, remote = {(void*)m.addr, m.len};
+  ssize_t r = process_vm_readv(m.pid, &local, 1, &remote, 1, 0);
   if (r < 0) return Num(info.Env(), -errno);
-  if (after) after(pid, addr, b, (size_t)r);
+  if (after) after(m.pid, m.addr, m.b, (size_t)r);
   return Num(info.Env(), (double)r);
 }
 
 static Napi::Value ReadMem(const Napi::CallbackInfo& info) { return ReadMemNapi(info, nullptr); }
 
 static Napi::Value WriteMem(const Napi::CallbackInfo& info) {
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  uint64_t addr = (uint64_t)info[1].As<Napi::Number>().Int64Value();
-  Napi::TypedArray ta = info[2].As<Napi::TypedArray>();
-  size_t off = (size_t)info[3].As<Napi::Number>().Int64Value();
-  size_t len = (size_t)info[4].As<Napi::Number>().Int64Value();
-  if (off + len > ta.ByteLength()) return Num(info.Env(), -EINVAL);
-  uint8_t* b = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset() + off;
-  struct iovec local = {b, len}, remote = {(void*)addr, len};
-  ssize_t r = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+  MemArgs m(info);
+  if (!m.b) return Num(info.Env(), -EINVAL);
+  struct iovec local = {m.b, m.len}, remote = {(void*)m.addr, m.len};
+  ssize_t r = process_vm_writev(m.pid, &local, 1, &remote, 1, 0);
   return Num(info.Env(), r < 0 ? -errno : (double)r);
 }
 
