@@ -4,7 +4,7 @@
       "target_name": "tssandbox_native",
       "sources": [
         "native/addon.cc",
-        "native/ptrace_platform.cc",
+        "native/ptrace_platform.cc", "native/ptrace_wait.cc", "native/ptrace_inject.cc", "native/ptrace_hostfd.cc", "native/ptrace_spawn.cc", "native/ptrace_memory.cc",
         "native/host.cc", "native/host_file_read.cc",
         "native/gofer.cc",
         "native/gofer_server.cc",

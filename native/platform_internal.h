@@ -1,4 +1,4 @@
-// What native/ptrace_platform.cc shares with native/systrap_platform.cc (the systrap
+// What the ptrace platform's files (native/ptrace_*.cc) lend systrap and kvm (the systrap
 // platform drives its stubs' injector threads with the same ptrace machinery).
 #pragma once
 #include <napi.h>

@@ -183,9 +183,16 @@ export function deliverPending(s: Sentry, t: Task, result: number | null): void 
     const oldMask = t.sig.savedMask ?? t.sig.mask;
     t.sig.savedMask = null;
     if (!pushSignalFrame(p, t, sig, act, encodeSigInfo(si), oldMask)) {
-      // Unwritable stack: Linux forces SIGSEGV with the default action.
-      exitGroup(s, t.tg, fatalStatus(t.tg, SIGSEGV));
-      return;
+      // An unwritable stack, or an alternate stack the frame would overflow: Linux's
+      // force_sigsegv. A SIGSEGV handler of its own may take it (on a stack that fits); a
+      // frame for SIGSEGV itself that fails kills with the default action.
+      if (sig === SIGSEGV) {
+        exitGroup(s, t.tg, fatalStatus(t.tg, SIGSEGV));
+        return;
+      }
+      t.sig.savedMask = oldMask === t.sig.mask ? null : oldMask;
+      forceSignal(t, { signo: SIGSEGV, code: SI_KERNEL, force: true });
+      continue;
     }
     let mask = t.sig.mask | act.mask;
     if ((act.flags & SA_NODEFER) === 0n) mask |= sigbit(sig);
@@ -230,16 +237,20 @@ function restartSyscall(t: Task, ev: Sentry['platform']['ev']): void {
   ev.regs[Reg.RAX] = t.entryReg(Reg.ORIG_RAX);
 }
 
-/** A synchronous fault in the guest (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP). */
-export function forceFault(s: Sentry, t: Task, signo: number, rawInfo: Buffer): void {
-  const act = t.tg.handlers.actions[signo];
-  const bit = sigbit(signo);
-  // force_sig_info: a blocked or ignored fault signal kills with the default action.
+/** force_sig_info: a blocked or ignored signal the kernel forces kills with the default action; queued first. */
+function forceSignal(t: Task, si: SigInfo): void {
+  const act = t.tg.handlers.actions[si.signo];
+  const bit = sigbit(si.signo);
   if ((t.sig.mask & bit) !== 0n || act.handler === SIG_IGN) {
     act.handler = SIG_DFL;
     t.sig.mask &= ~bit;
   }
-  t.sig.pending.unshift({ signo, code: rawInfo.readInt32LE(8), raw: rawInfo, force: true });
+  t.sig.pending.unshift(si);
+}
+
+/** A synchronous fault in the guest (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP). */
+export function forceFault(s: Sentry, t: Task, signo: number, rawInfo: Buffer): void {
+  forceSignal(t, { signo, code: rawInfo.readInt32LE(8), raw: rawInfo, force: true });
   if (s.platform.getRegs(t.hostTid) === 0) deliverPending(s, t, null);
 }
 

@@ -8,13 +8,12 @@ import type { Platform } from '../platform/platform';
 import { Reg } from '../platform/event-buffer';
 import type { Task } from './task';
 import { type SigAction, type AltStack, altStackOf, SA_ONSTACK, SS_DISABLE, SS_AUTODISARM, SS_ONSTACK, UNBLOCKABLE } from './signals';
+import { frameFpImage, isXsaveImage, restoreFpImage } from './signal-fpstate';
 
 const FRAME_SIZE = 8 + 304 + 128; // pretcode + ucontext + siginfo
 const UC_FP_XSTATE = 1n;
 const UC_SIGCONTEXT_SS = 2n;
 const UC_STRICT_RESTORE_SS = 4n;
-const FP_XSTATE_MAGIC1 = 0x46505853;
-const FP_XSTATE_MAGIC2 = 0x46505845;
 
 /** sigcontext field order: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags. */
 const MCONTEXT_REGS: Reg[] = [
@@ -33,18 +32,19 @@ function alignDown(x: number, a: number): number {
  */
 export function pushSignalFrame(p: Platform, t: Task, sig: number, act: SigAction, info: Buffer, oldMask: bigint): boolean {
   const ev = p.ev;
-  const fpLen = p.getFpState(t.hostTid) > 0 ? p.ev.info[5] : 0;
-  const xsave = fpLen > 512;
+  const fp = frameFpImage(p, t);
+  const xsave = fp !== null && isXsaveImage(fp);
   let sp = ev.regNum(Reg.RSP);
   const alt: AltStack = t.sig.altStack;
   const onAlt = t.sig.onAltStack(sp);
   sp -= 128; // red zone
-  if ((act.flags & SA_ONSTACK) !== 0n && (alt.flags & SS_DISABLE) === 0 && !onAlt) {
-    sp = alt.sp + alt.size;
-  }
-  const fpSize = fpLen + (xsave ? 4 : 0);
-  const fpAddr = alignDown(sp - fpSize, 64);
+  const entering = (act.flags & SA_ONSTACK) !== 0n && (alt.flags & SS_DISABLE) === 0 && !onAlt;
+  if (entering) sp = alt.sp + alt.size;
+  const fpAddr = fp ? alignDown(sp - fp.length, 64) : sp;
   const frame = alignDown(fpAddr - FRAME_SIZE, 16) - 8;
+  // A frame that would overflow the alternate stack is not written (get_sigframe: the
+  // caller forces SIGSEGV): with AVX-512 it needs ~3 KiB (AT_MINSIGSTKSZ), not MINSIGSTKSZ.
+  if ((entering || onAlt) && !(frame > alt.sp && frame - alt.sp <= alt.size)) return false;
 
   const f = Buffer.alloc(FRAME_SIZE);
   f.writeBigUInt64LE(act.restorer, 0);
@@ -63,23 +63,11 @@ export function pushSignalFrame(p: Platform, t: Task, sig: number, act: SigActio
   f.writeUInt16LE(Number(ev.regs[Reg.SS]), mc + 150);
   // err, trapno, cr2 from a fault's siginfo where it applies
   f.writeBigUInt64LE(oldMask & 0xffffffffn, mc + 168); // oldmask
-  f.writeBigUInt64LE(fpLen ? BigInt.asUintN(64, BigInt(fpAddr)) : 0n, mc + 184);
+  f.writeBigUInt64LE(fp ? BigInt.asUintN(64, BigInt(fpAddr)) : 0n, mc + 184);
   f.writeBigUInt64LE(oldMask, uc + 296);
   info.copy(f, uc + 304, 0, 128);
 
-  if (fpLen) {
-    const fp = Buffer.alloc(fpSize);
-    Buffer.from(ev.fp.buffer, ev.fp.byteOffset, fpLen).copy(fp, 0);
-    if (xsave) {
-      // sw_reserved (fxsave bytes 464..511) tells sigreturn the extended layout.
-      fp.writeUInt32LE(FP_XSTATE_MAGIC1, 464);
-      fp.writeUInt32LE(fpSize, 468); // extended_size
-      fp.writeBigUInt64LE(fp.readBigUInt64LE(512), 472); // xfeatures = XSTATE_BV in use
-      fp.writeUInt32LE(fpLen, 480); // xstate_size
-      fp.writeUInt32LE(FP_XSTATE_MAGIC2, fpLen);
-    }
-    if (!t.mem.write(fpAddr, fp)) return false;
-  }
+  if (fp && !t.mem.write(fpAddr, fp)) return false;
   if (!t.mem.write(frame, f)) return false;
 
   if ((act.flags & SA_ONSTACK) !== 0n && alt.flags & SS_AUTODISARM) t.sig.altStack = { sp: 0, flags: SS_DISABLE, size: 0 };
@@ -116,19 +104,5 @@ export function popSignalFrame(p: Platform, t: Task): boolean {
   if (!(ssFlags & SS_DISABLE) && ssSize > 0n) t.sig.altStack = altStackOf(f.readBigUInt64LE(uc + 16), ssFlags & ~SS_ONSTACK, ssSize);
   const fpAddr = Number(f.readBigUInt64LE(mc + 184));
   if (p.setRegs(t.hostTid) !== 0) return false;
-  if (fpAddr) {
-    const head = t.mem.read(fpAddr, 512);
-    if (!head) return false;
-    let len = 512;
-    if (head.readUInt32LE(464) === FP_XSTATE_MAGIC1) {
-      const xs = head.readUInt32LE(480);
-      if (xs > 512 && xs <= ev.fp.length) len = xs;
-    }
-    const all = len === 512 ? head : t.mem.read(fpAddr, len);
-    if (!all) return false;
-    ev.fp.set(all);
-    ev.info[5] = len;
-    p.setFpState(t.hostTid);
-  }
-  return true;
+  return restoreFpImage(p, t, fpAddr);
 }
