@@ -143,6 +143,9 @@ uint32_t XsaveSize() {
   static uint32_t n = 0;
   if (n) return n;
   uint64_t x = GuestXcr0();
+  // x87 and SSE only: the guest has no XSAVE (CPUID OSXSAVE clear), and Linux gives such a
+  // task a 512-byte FXSAVE signal frame, not an XSAVE one.
+  if (!(x & ~3ull)) return n = 512;
   n = 512 + 64;
   for (unsigned i = 2; i < 63; i++) {
     if (!((x >> i) & 1)) continue;

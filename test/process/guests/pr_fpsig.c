@@ -339,7 +339,7 @@ static void frame_handler(int sig, siginfo_t *si, void *ucv) {
   } else if (g_edit == EDIT_MAGIC1) {
     memset(fx + 464, 0, 4);
   } else if (g_edit == EDIT_MAGIC2) {
-    memset(fx + xsz, 0, 4);
+    if (xsz >= 576 && xsz <= 16384) memset(fx + xsz, 0, 4); /* an FXSAVE-only frame has none */
   } else if (g_edit == EDIT_NULL) {
     uc->uc_mcontext.fpregs = NULL; /* sigreturn then resets every component */
   } else if (g_edit == EDIT_BAD_MXCSR) {
