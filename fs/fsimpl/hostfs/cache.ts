@@ -14,6 +14,7 @@
 import { writeSync } from 'fs';
 import { S_IFMT } from '../../../src/abi/fs';
 import { goferCalls } from '../../../src/gofer/client';
+import { goferNative } from '../../../src/gofer/native';
 import { FIELDS } from '../../../src/gofer/protocol';
 import { emptyStat, type DirEntry, type Stat } from '../../vfs/inode';
 import type { PartialListing } from './host-backend';
@@ -305,7 +306,8 @@ export const fsStats = {
 export function fsStatsLine(): string {
   const s = fsStats;
   return `tssandbox: fs-stats gofer_calls=${goferCalls.n} lookup_hits=${s.lookupHits} lookup_misses=${s.lookupMisses} ` +
-    `stat_hits=${s.statHits} stat_misses=${s.statMisses} readdir_hits=${s.readdirHits} readdir_misses=${s.readdirMisses} readdir_prefetched=${s.readdirPrefetched} written_behind=${goferCalls.deferred} readdir_lite=${s.readdirLite} readdir_trips=${s.readdirTrips}`;
+    `stat_hits=${s.statHits} stat_misses=${s.statMisses} readdir_hits=${s.readdirHits} readdir_misses=${s.readdirMisses} readdir_prefetched=${s.readdirPrefetched} written_behind=${goferCalls.deferred} readdir_lite=${s.readdirLite} readdir_trips=${s.readdirTrips}` +
+    ` read_windows=${goferNative()?.hostFileWindows?.() ?? 0}`;
 }
 
 if (process.env.TSSANDBOX_FS_STATS === '1') {

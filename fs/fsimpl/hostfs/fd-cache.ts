@@ -121,6 +121,8 @@ export class HostFdSlot {
       } catch {
         /* gone */
       }
+      // (Pinned: a name of the file went; its last fd closing, no read window keeps it.)
+      if (this.inode.pinned) this.inode.dropWindows();
     }
   }
 

@@ -20,6 +20,7 @@ import { stableIds, stableIno } from '../../../src/determinism/stable-ids';
 import { DirPrefetch } from './prefetch';
 import { IdentityTable } from './identity';
 import { GoferBackend } from './gofer-backend';
+import { goferNative } from '../../../src/gofer/native';
 import { HostWatch } from './host-watch';
 import { HostFdSlot } from './fd-cache';
 import { HostFsFile } from './file';
@@ -243,7 +244,9 @@ export class HostInode extends Inode {
     // file, exact, no round trip); otherwise the Gofer.
     this.settle();
     // (Not when the Sentry's fstat cannot show host owners: the launcher's namespace.)
-    let st: Stat | number | null = pol.mode === 'shared' && sentrySeesHostIds ? this.fstatOpen() : null;
+    // A file one of whose names went through the sandbox (pinned): its path may name
+    // another file now (a rename over it), its open fd is this one.
+    let st: Stat | number | null = (pol.mode === 'shared' && sentrySeesHostIds) || this.pinned ? this.fstatOpen() : null;
     if (st === null) {
       fsStats.statMisses++;
       st = this.be.lstat(this.rel);
@@ -347,7 +350,18 @@ export class HostInode extends Inode {
    */
   pin(): void {
     this.pinned = true;
+    this.dropWindows();
     for (const sl of this.slots) if (sl !== null && sl.users === 0) sl.evict();
+  }
+
+  /**
+   * A name of this file was unlinked or it was truncated through the sandbox: the read
+   * windows mapping it (native/host_file_read.cc) go, so they keep no deleted file's
+   * data or blocks, nor pages past a new end.
+   */
+  dropWindows(): void {
+    if (this.hostIno < 0 || (this.mode & S_IFMT) !== S_IFREG) return;
+    goferNative()?.hostFileWindowsDrop?.(this.hostDev, this.hostIno);
   }
 
   /** The shared host fd slot for an access mode (O_RDONLY/O_WRONLY/O_RDWR). */
@@ -479,7 +493,10 @@ export class HostInode extends Inode {
     const trunc = (flags & O_TRUNC) !== 0 && acc !== O_RDONLY;
     const r = slot.open(trunc);
     if (r < 0) return r;
-    if (trunc) this.changed();
+    if (trunc) {
+      this.changed();
+      this.dropWindows();
+    }
     return new HostFsFile(this, flags, slot);
   }
 
