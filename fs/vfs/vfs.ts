@@ -151,11 +151,14 @@ export class Vfs {
     m.root.mountpoint = at;
     m.mountpoint = at;
     at.mounted = m.root;
+    // (Held for good, as the dentries pinned below: see Inode.holds.)
+    at.inode.holds++;
     // Pin the covered dentry so later lookups find the mount even on uncached filesystems.
     if (at.parent !== null) (at.parent.children ??= new Map()).set(at.name, at);
     // And the directories above it inside an uncached filesystem, so the walk reaches it.
     for (let x = at.parent; x !== null && x.parent !== null && !x.inode.fs.cacheable && !x.onMountPath; x = x.parent) {
       x.onMountPath = true;
+      x.inode.holds++;
       (x.parent.children ??= new Map()).set(x.name, x);
     }
   }

@@ -90,13 +90,47 @@ export class HostFs extends FileSystem {
     this.rootInode = this.intern('', st);
   }
 
+  /** The interned inode of host file (dev, ino), if one is alive. */
+  byKey(dev: number, ino: number): HostInode | null {
+    return this.byId.get(dev, ino) ?? null;
+  }
+  /** Inodes in the identity table now (a debug counter: tests). */
+  get live(): number {
+    return this.byId.size;
+  }
+
   /**
    * One HostInode per host file, keyed by its host (device, inode number): every lookup,
    * hard link and path of one file gives the same object, so locks, inotify watches and
-   * mmap coherence (all keyed on the inode) are shared by every process. Weak: an inode
-   * nobody holds is collected and its entry dropped.
+   * mmap coherence (all keyed on the inode) are shared by every process. An inode nothing
+   * refers to any more is dropped from it (collect).
    */
   private readonly byId = new IdentityTable<HostInode>();
+  /** intern calls since the last collect, and collects so far (HostInode.seen). */
+  private interns = 0;
+  epoch = 0;
+
+  /**
+   * Drops the inodes nothing refers to any more, every COLLECT_EVERY interns: none held
+   * (Inode.holds: an open description, a watch or mark, a process's root or cwd, a
+   * mount), no host fd open or kept (its slots), no write-behind pending, no names cached
+   * in the tree's bounded listing cache (a directory in dirLru), and not interned since
+   * the collect before last. That last rule keeps what a path walk under way holds
+   * (its dentries, never cached for a host tree, hold the inodes it went through): one
+   * syscall's walk interns far fewer than COLLECT_EVERY, so it sees at most one collect,
+   * and everything it interned is recent there. What the sandbox made stays a while
+   * longer (MADE_KEPT collects: its unlink may then go write-behind). A file looked up
+   * again after it went gets a new object: nothing was keyed on the old one.
+   */
+  private collect(): void {
+    this.interns = 0;
+    const recent = this.epoch - 1;
+    const made = this.epoch - MADE_KEPT;
+    const root = this.rootInode;
+    this.byId.sweep((i) => i === root || i.holds > 0 || i.seen >= recent || i.inLru || i.pendingGen >= 0 ||
+      i.slots.some((s) => s !== null && (s.users > 0 || s.fd >= 0)) || (i.madeHere && i.seen >= made));
+    this.epoch++;
+  }
 
   /**
    * The inode of the host file st describes (st.dev: the host's device; st becomes the
@@ -105,11 +139,13 @@ export class HostFs extends FileSystem {
    * host said so.
    */
   intern(rel: string, st: Stat, at = now()): HostInode {
+    if (++this.interns >= COLLECT_EVERY) this.collect();
     const old = this.byId.get(st.dev, st.ino);
     // Same number, other type or birth time: the host reused a freed inode number.
     if (old !== undefined && (old.mode & S_IFMT) === (st.mode & S_IFMT) &&
         (old.cached === null || old.cached.btimeSec === st.btimeSec && old.cached.btimeNsec === st.btimeNsec)) {
       old.rel = rel;
+      old.seen = this.epoch;
       // Attributes older than the sandbox's last change to the file, or than what the
       // inode has, are not taken (a cache hit then allocates nothing).
       if (at > old.changedAt && at > old.cachedAt) {
@@ -126,6 +162,7 @@ export class HostFs extends FileSystem {
     i.cachedAt = at;
     i.hostDev = st.dev;
     i.hostIno = st.ino;
+    i.seen = this.epoch;
     this.byId.set(st.dev, st.ino, i);
     return i;
   }
@@ -177,6 +214,11 @@ export class HostFs extends FileSystem {
   }
 }
 
+/** Interns between two collects of a tree's identity table (HostFs.collect). */
+export const COLLECT_EVERY = 8192;
+/** Collects a file the sandbox made stays through, unreferenced (its unlink may go write-behind). */
+const MADE_KEPT = 16;
+
 /** The slots of an inode no one opened (shared, never written). */
 const NO_SLOTS: ReadonlyArray<null> = Object.freeze([null, null, null]);
 
@@ -193,6 +235,10 @@ export class HostInode extends Inode {
   changedAt = -1;
   /** A directory's cached children (cache.ts). */
   private dc: DirCache | null = null;
+  /** Its names count in the tree's bounded listing cache (dirLru): kept while they are. */
+  inLru = false;
+  /** The tree's collect epoch when last interned (HostFs.collect). */
+  seen = 0;
   /** The host's (st_dev, st_ino): this inode's key in HostFs's identity table (-1: none). */
   hostDev = -1;
   hostIno = -1;
@@ -286,7 +332,10 @@ export class HostInode extends Inode {
       this.dc = null;
     } else if (name !== '' && dc !== null) {
       const e = dc.names.get(name);
-      if (e !== undefined && e.node instanceof HostInode) e.node.changed();
+      if (e !== undefined && e.exists) {
+        const st = attrsOf(e);
+        (st !== null ? this.fs.existingFor(st) : this.fs.byKey(this.hostDev, e.ino))?.changed();
+      }
       dc.unknown(name);
     }
     this.changed();
@@ -306,6 +355,7 @@ export class HostInode extends Inode {
   /** The tree's cache bound evicted this directory's names. */
   dropDirCache(): void {
     this.dc = null;
+    this.inLru = false;
   }
 
   /** st: the host's attributes, kept by the inode as they are (never changed). */
@@ -400,9 +450,7 @@ export class HostInode extends Inode {
       const st = e.exists ? attrsOf(e) : null;
       if (st === null) return -E.ENOENT;
       if ((e.mode & S_IFMT) !== S_IFDIR) this.fs.prefetch.fileUsed();
-      // The entry holds what it made: the identity table is weak, and a tree that caches
-      // no dentries (binds) would otherwise make and drop an inode per walk.
-      const node = (e.node = this.made(p, st, e.at));
+      const node = this.made(p, st, e.at);
       if (e.target !== null) node.knowTarget(e.target, e.at);
       return node;
     }
@@ -435,6 +483,7 @@ export class HostInode extends Inode {
       this.dcache().fill(r, at);
     }
     this.fs.dirLru.touch(this, this.dc!.count);
+    this.inLru = this.dc !== null;
     return 0;
   }
 
@@ -548,10 +597,9 @@ export class HostInode extends Inode {
       this.dcache().unknown(name);
       return st;
     }
-    const e = this.dcache().set(name, st, at);
+    this.dcache().set(name, st, at);
     const made = this.made(p, st, at);
     made.madeHere = true;
-    e.node = made; // (held: what the sandbox made may be unlinked write-behind)
     return made;
   }
   /**
