@@ -1,5 +1,5 @@
 // What the Gofer's files share (gofer_server.cc: the serve loop and its requests;
-// gofer_confine.cc: the confinement before the first one): the protocol's constants
+// gofer_list.cc: directory listings; gofer_confine.cc: the confinement before the first one): the protocol's constants
 // and the process's state. Only the Gofer's own code includes it (no V8, no libuv).
 #pragma once
 #include "common.h"
@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <linux/openat2.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 
@@ -81,6 +82,43 @@ bool SpecialName(const char* t);
 int Openat2(int dirfd, const char* path, uint64_t flags, uint64_t mode, uint64_t resolve);
 // The confinement (gofer_confine.cc): what it achieved, as Confined bits.
 uint32_t ConfineGofer(int n, char (*paths)[4096], const bool* ro, bool tryNs);
+
+// Bit of READDIR's `total`: the directory has more names than the Gofer lists (the
+// Sentry must not take the listing as complete).
+constexpr uint32_t kTruncated = 0x80000000u;
+// Bit of READDIR_BATCH's flags: list names only for what is not a directory (their type
+// and inode number from getdents, flagged 2: attributes not fetched, a lookup asks),
+// directories (and DT_UNKNOWN) with their attributes. A walk that stats no file (find)
+// then costs no statx per file.
+constexpr uint32_t kLiteFiles = 1;
+// Bit of READDIR's and READDIR_BATCH's flags: a symlink's entry carries its target too
+// ([u16 length][target] after its attributes, flagged 3): tar, ls -l and cp -a read
+// every symlink they list, a round trip each otherwise. Only under a root mounted
+// read-only here (the mount's flag, not only the Gofer's checks): readlink moves a
+// symlink's atime elsewhere, and a listing on Linux touches none.
+constexpr uint32_t kWithTargets = 2;
+// Bit of READDIR_BATCH's flags: after each name asked, the subdirectories its listing
+// names and theirs (depth first, ListBelow), each a record named by its path below p1,
+// as many as fit whole: a walk (find, tar, du) reads them next, so one round trip
+// brings thousands of names, where it was one per directory with subdirectories.
+constexpr uint32_t kDeep = 4;
+
+constexpr unsigned kStatMask = STATX_BASIC_STATS | STATX_BTIME | STATX_MNT_ID;
+// Shared by the requests (gofer_server.cc) and the listings (gofer_list.cc).
+bool MountOk(uint64_t id, int fd, const char* name);
+bool FdOk(int fd);
+bool BadRel(const char* rel);
+size_t PutF64(size_t off, double v);
+size_t PutStat(const struct statx& sx, size_t off);
+bool TargetsOk(uint32_t mount, uint32_t flags);
+// Directory dfd's names sorted, from entry `from`, into g_out at *offp (READDIR's entry
+// format) while they fit: the count or -errno, *next the first not sent, *totalOut all
+// (kTruncated when more than the Gofer lists). root >= 0: the mount (a later page of
+// the same unchanged directory is cut from the last listing).
+int ListInto(int dfd, int from, size_t* offp, uint32_t* next, uint32_t* totalOut, int root = -1, bool lite = false,
+             bool targets = false);
+// After the record at g_out[rec], the listings of the subdirectories it names, depth first.
+bool ListBelow(int pfd, size_t rec, int* recs, size_t* offp, bool lite, bool targets, int depth);
 
 }  // namespace gofer
 }  // namespace tss
