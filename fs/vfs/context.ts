@@ -29,17 +29,13 @@ export class FsContext {
     return this.r;
   }
   set root(d: Dentry) {
-    d.inode.holds++;
-    this.r.inode.holds--;
-    this.r = d;
+    this.r = moveHold(this.r, d);
   }
   get cwd(): Dentry {
     return this.c;
   }
   set cwd(d: Dentry) {
-    d.inode.holds++;
-    this.c.inode.holds--;
-    this.c = d;
+    this.c = moveHold(this.c, d);
   }
 
   fork(): FsContext {
@@ -47,4 +43,11 @@ export class FsContext {
     f.mntNs = this.mntNs;
     return f;
   }
+}
+
+/** d now holds its inode in place of old: d. */
+function moveHold(old: Dentry, d: Dentry): Dentry {
+  d.inode.holds++;
+  old.inode.holds--;
+  return d;
 }
