@@ -8,6 +8,8 @@
         "native/host.cc", "native/host_file_read.cc",
         "native/gofer.cc",
         "native/gofer_server.cc",
+        "native/gofer_confine.cc",
+        "native/gofer_list.cc",
         "native/vdso_clock.cc",
         "native/sentry_confine.cc",
         "native/oci_console.cc", "native/oci_cgroup.cc", "native/oci_net.cc",
@@ -37,9 +39,9 @@
         },
         {
           "action_name": "build_launch",
-          "inputs": ["native/sentry_launch.cc", "native/launch_flags.h", "native/launch_cgroup.h", "native/launch_image.h", "native/launch_netns.h", "native/launch_platform.h", "native/gofer_server.cc", "native/common.h", "native/keep_caps.h", "native/seccomp_bpf.h"],
+          "inputs": ["native/sentry_launch.cc", "native/launch_flags.h", "native/launch_cgroup.h", "native/launch_image.h", "native/launch_netns.h", "native/launch_platform.h", "native/gofer_server.cc", "native/gofer_confine.cc", "native/gofer_list.cc", "native/gofer_internal.h", "native/common.h", "native/keep_caps.h", "native/seccomp_bpf.h"],
           "outputs": ["<(PRODUCT_DIR)/tssandbox"],
-          "action": ["sh", "-c", "g++ -std=c++17 -O2 -Wall -Wno-unused-parameter -Wno-unused-function -fno-exceptions -fno-rtti -static -DTSS_LAUNCHER '-DTSS_NODE_FALLBACK=\"<!(node -p \"process.env.npm_node_execpath || process.execPath\")\"' -o <(PRODUCT_DIR)/tssandbox native/sentry_launch.cc native/gofer_server.cc"]
+          "action": ["sh", "-c", "g++ -std=c++17 -O2 -Wall -Wno-unused-parameter -Wno-unused-function -fno-exceptions -fno-rtti -static -DTSS_LAUNCHER '-DTSS_NODE_FALLBACK=\"<!(node -p \"process.env.npm_node_execpath || process.execPath\")\"' -o <(PRODUCT_DIR)/tssandbox native/sentry_launch.cc native/gofer_server.cc native/gofer_confine.cc native/gofer_list.cc"]
         },
         {
           "action_name": "build_vdso",

@@ -1,15 +1,16 @@
 // The Gofer process itself, in C++: forked from the Sentry (no exec, no second Node
 // start-up, ~1 ms instead of ~80), it serves protocol v1 of src/gofer/protocol.ts on a
-// SOCK_SEQPACKET socket until the Sentry closes it. The child runs only this file's
-// code: raw syscalls and static buffers, nothing of V8 or libuv (the parent is
-// multi-threaded, so nothing that could hold a lock at fork time may be used).
+// SOCK_SEQPACKET socket until the Sentry closes it. The child runs only the Gofer's
+// files' code (this one, gofer_list.cc, gofer_confine.cc, gofer_internal.h): raw syscalls and static
+// buffers, nothing of V8 or libuv (the parent is multi-threaded, so nothing that could
+// hold a lock at fork time may be used).
 //
 // Every path is resolved under a mount root with openat2(RESOLVE_IN_ROOT |
 // RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS): the Sentry walked symlinks itself, so
 // neither "..", nor a symlink planted on the host, nor a rename race leads outside.
 // Single-name operations then use the *at() calls on the parent directory's fd.
 //
-// Confinement (ConfineGofer, before the first request; see SECURITY.md):
+// Confinement (ConfineGofer in gofer_confine.cc, before the first request; see SECURITY.md):
 // - named tssandbox-gofer (comm and cmdline), so `ps` tells it from the Sentry;
 // - its own mount namespace: the host's special filesystems (proc, sysfs, cgroup,
 //   devtmpfs, ...) are detached, each served root is a recursive clone with nodev,
@@ -21,7 +22,7 @@
 // - only CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID kept (file ownership and
 //   modes in rw binds as root), the bounding set emptied of the rest, no_new_privs;
 // - a seccomp filter allowing the calls of the serve loop only (GoferFilter).
-#include "common.h"
+#include "gofer_internal.h"
 #include "seccomp_bpf.h"
 #include "keep_caps.h"
 #include <algorithm>
@@ -47,67 +48,19 @@
 #include <unistd.h>
 
 namespace tss {
-namespace {
-
-constexpr uint32_t kMagic = 0x31464f47;  // "GOF1"
-constexpr int kVersion = 2;
-constexpr size_t kHeader = 56;
-constexpr size_t kMaxMsg = 1 << 20;
-constexpr size_t kReplyMax = 128 * 1024;
-constexpr int kSock = 3;
-constexpr int kMaxRoots = 64;
-constexpr uint64_t kResolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-// One name beneath a directory fd so resolved (never "..", never a symlink).
-constexpr uint64_t kResolveChild = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-
-enum Op { Hello, Lstat, Open, Readdir, Readlink, Mkdir, CreateExcl, Unlink, Rmdir, Rename, Symlink, Link,
-          Chmod, Chown, Truncate, Utimes, Statfs, ProcFile, ReaddirBatch, Watch, Unwatch, Batch };
-
-// BATCH: requests the Sentry deferred (write-behind), then the one it waits for.
-constexpr int kMaxBatch = 256;
-constexpr size_t kSubMax = kHeader + 2 * 4096 + 64;
+namespace gofer {
 
 uint8_t g_in[kMaxMsg];
-// A reply, plus BATCH's trailer (the deferred requests' results and their count).
 uint8_t g_out[kReplyMax + 64 + 4 * kMaxBatch + 4];
-// One request of a BATCH, copied out (Serve NUL-terminates its input in place).
 uint8_t g_sub[kSubMax + 1];
 int g_roots[kMaxRoots];
 bool g_ro[kMaxRoots];
 int g_nroots = 0;
-
-// What ConfineGofer achieved (reported in the HELLO reply, after the pid).
-enum Confined : uint32_t {
-  kConfMountNs = 1,     // own mount namespace, special filesystems detached
-  kConfPivot = 2,       // root is an empty tmpfs holding only the served roots
-  kConfSeccomp = 4,     // GoferFilter installed
-  kConfCaps = 8,        // capabilities reduced to kKeepCaps
-  kConfMountAttrs = 16, // served roots are clones with nodev,nosuid,nosymfollow(,ro)
-  kConfFileCaps = 32,   // holds CAP_CHOWN, CAP_FOWNER, CAP_FSETID (owners, modes, times of any file served rw)
-};
 uint32_t g_confined = 0;
-// The host's /proc (O_PATH), opened before the pivot, and the Sentry's pid: PROCFILE
-// opens stat/schedstat/status of the Sentry's own tracees (the stub threads, for guest
-// CPU time and RSS) so that the Sentry itself opens no host path once it runs guests.
 int g_proc = -1;
 pid_t g_sentry = 0;
-
-// Host inotify watches on directories the Sentry's guests watch (WATCH/UNWATCH): one
-// instance, made at the first WATCH, whose fd the Sentry reads the events from (a dup
-// rides with the first reply). Every watch is added here, by a path this file resolved
-// under a root; bounded, past it ENOSPC (as the host's own max_user_watches).
 int g_inotify = -1;
 int g_nwatches = 0;
-constexpr int kMaxWatches = 4096;
-constexpr uint32_t kWatchMask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_ATTRIB |
-                                IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
-
-#ifndef SYS_fchmodat2
-#define SYS_fchmodat2 452
-#endif
-#ifndef STATX_MNT_ID
-#define STATX_MNT_ID 0x00001000U
-#endif
 
 // ---------------------------------------------------------------- special filesystems
 
@@ -273,7 +226,6 @@ size_t PutF64(size_t off, double v) {
   return off + 8;
 }
 
-constexpr unsigned kStatMask = STATX_BASIC_STATS | STATX_BTIME | STATX_MNT_ID;
 
 // A STAT payload (18 f64, FIELDS order of src/gofer/protocol.ts) at g_out + off.
 size_t PutStat(const struct statx& sx, size_t off) {
@@ -295,234 +247,6 @@ int StatInto(int dirfd, const char* name, size_t off) {
   if ((sx.stx_mask & STATX_MNT_ID) && !MountOk(sx.stx_mnt_id, dirfd, name)) return -ENOENT;
   PutStat(sx, off);
   return 0;
-}
-
-// Bit of READDIR's `total`: the directory has more names than the Gofer lists (the
-// Sentry must not take the listing as complete).
-constexpr uint32_t kTruncated = 0x80000000u;
-
-// Lists directory dfd, sorted by name, from entry `from`, into g_out at *off in the
-// READDIR entry format, as many as fit below kReplyMax. Returns the entry count or
-// -errno; *next: index of the first entry not sent, *total: entries in all (with
-// kTruncated when there were more than the Gofer lists).
-// The directory whose sorted names ListInto holds (for READDIR's later pages): its
-// identity and change times when listed. A page asked of the same directory unchanged
-// (same inode, mtime and ctime: no name added, removed or renamed in it) is cut from
-// that listing, not from a new getdents and sort of every name (a 10 000-name
-// directory is 13 pages).
-struct Listed {
-  bool valid = false;
-  uint32_t root = 0;
-  uint64_t dev = 0, ino = 0;
-  struct statx_timestamp mtime = {}, ctime = {};
-  int total = 0;
-  bool truncated = false;
-};
-Listed g_listed;
-
-bool SameTs(const struct statx_timestamp& x, const struct statx_timestamp& y) {
-  return x.tv_sec == y.tv_sec && x.tv_nsec == y.tv_nsec;
-}
-
-// Bit of READDIR_BATCH's flags: list names only for what is not a directory (their type
-// and inode number from getdents, flagged 2: attributes not fetched, a lookup asks),
-// directories (and DT_UNKNOWN) with their attributes. A walk that stats no file (find)
-// then costs no statx per file.
-constexpr uint32_t kLiteFiles = 1;
-// Bit of READDIR's and READDIR_BATCH's flags: a symlink's entry carries its target too
-// ([u16 length][target] after its attributes, flagged 3): tar, ls -l and cp -a read
-// every symlink they list, a round trip each otherwise. Only under a root mounted
-// read-only here (the mount's flag, not only the Gofer's checks): readlink moves a
-// symlink's atime elsewhere, and a listing on Linux touches none.
-constexpr uint32_t kWithTargets = 2;
-// Bit of READDIR_BATCH's flags: after each name asked, the subdirectories its listing
-// names and theirs (depth first, ListBelow), each a record named by its path below p1,
-// as many as fit whole: a walk (find, tar, du) reads them next, so one round trip
-// brings thousands of names, where it was one per directory with subdirectories.
-constexpr uint32_t kDeep = 4;
-bool TargetsOk(uint32_t mount, uint32_t flags);
-
-int ListInto(int dfd, int from, size_t* offp, uint32_t* next, uint32_t* totalOut, int root = -1, bool lite = false,
-             bool targets = false) {
-  // All names, sorted (the order the VFS pages by), then from `from` as many as fit.
-  static char dents[16 << 20];
-  static uint32_t names[1 << 18];
-  constexpr int kNames = (int)(sizeof names / sizeof names[0]);
-  size_t used = 0;
-  int count = 0, total = 0;
-  bool truncated = false;
-  struct statx dsx;
-  // (Only a READDIR's listing is kept for its later pages: a batch's are read whole.)
-  bool known = root >= 0 && syscall(SYS_statx, dfd, "", AT_EMPTY_PATH, STATX_INO | STATX_MTIME | STATX_CTIME, &dsx) == 0 &&
-               (dsx.stx_mask & (STATX_INO | STATX_MTIME | STATX_CTIME)) == (STATX_INO | STATX_MTIME | STATX_CTIME);
-  uint64_t ddev = known ? makedev(dsx.stx_dev_major, dsx.stx_dev_minor) : 0;
-  const Listed& L = g_listed;
-  if (from > 0 && known && root >= 0 && L.valid && L.root == (uint32_t)root && L.dev == ddev && L.ino == dsx.stx_ino &&
-      SameTs(L.mtime, dsx.stx_mtime) && SameTs(L.ctime, dsx.stx_ctime)) {
-    total = L.total;
-    truncated = L.truncated;
-    goto page;
-  }
-  g_listed.valid = false;
-  for (;;) {
-    if (used + 64 * 1024 > sizeof dents) {
-      truncated = true;
-      break;
-    }
-    long n = syscall(SYS_getdents64, dfd, dents + used, 64 * 1024);
-    if (n < 0) return -errno;
-    if (n == 0) break;
-    for (long pos = 0; pos < n;) {
-      struct dirent64* d = (struct dirent64*)(dents + used + pos);
-      const char* nm = d->d_name;
-      if (!(nm[0] == '.' && (nm[1] == 0 || (nm[1] == '.' && nm[2] == 0)))) {
-        if (total < kNames) names[total++] = (uint32_t)(used + pos + offsetof(struct dirent64, d_name));
-        else truncated = true;
-      }
-      pos += d->d_reclen;
-    }
-    used += (size_t)n;
-  }
-  std::sort(names, names + total, [](uint32_t x, uint32_t y) { return strcmp(dents + x, dents + y) < 0; });
-  if (known && root >= 0) {
-    g_listed.valid = true;
-    g_listed.root = (uint32_t)root;
-    g_listed.dev = ddev;
-    g_listed.ino = dsx.stx_ino;
-    g_listed.mtime = dsx.stx_mtime;
-    g_listed.ctime = dsx.stx_ctime;
-    g_listed.total = total;
-    g_listed.truncated = truncated;
-  }
-page:
-  size_t off = *offp;
-  int i = from;
-  for (; i < total; i++) {
-    const char* nm = dents + names[i];
-    size_t nb = strlen(nm);
-    // readdir-plus: every entry carries its attributes (what a lookup's Lstat would
-    // answer), flagged 0 when only a Lstat may say (a mount the gofer does not serve:
-    // the Sentry asks, and is refused as for any lookup).
-    if (off + 15 + nb + 18 * 8 > kReplyMax) break;
-    const struct dirent64* de = (const struct dirent64*)(nm - offsetof(struct dirent64, d_name));
-    if (lite && de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) {
-      off = PutF64(off, (double)de->d_ino);
-      uint32_t m = (uint32_t)DTTOIF(de->d_type);
-      uint16_t l = (uint16_t)nb;
-      memcpy(g_out + off, &m, 4);
-      memcpy(g_out + off + 4, &l, 2);
-      memcpy(g_out + off + 6, nm, nb);
-      off += 6 + nb;
-      g_out[off++] = 2;
-      count++;
-      continue;
-    }
-    struct statx sx;
-    if (syscall(SYS_statx, dfd, nm, AT_SYMLINK_NOFOLLOW, kStatMask, &sx) != 0) continue;
-    bool ok = !(sx.stx_mask & STATX_MNT_ID) || MountOk(sx.stx_mnt_id, dfd, nm);
-    off = PutF64(off, (double)sx.stx_ino);
-    uint32_t m = sx.stx_mode;
-    uint16_t l = (uint16_t)nb;
-    memcpy(g_out + off, &m, 4);
-    memcpy(g_out + off + 4, &l, 2);
-    memcpy(g_out + off + 6, nm, nb);
-    off += 6 + nb;
-    size_t flag = off;
-    g_out[off++] = ok ? 1 : 0;
-    if (ok) off = PutStat(sx, off);
-    if (ok && targets && S_ISLNK(sx.stx_mode) && off + 2 < kReplyMax) {
-      // (A target that does not fit, or a failed read: the Sentry's readlink asks.)
-      size_t room = kReplyMax - off - 2;
-      ssize_t n = readlinkat(dfd, nm, (char*)g_out + off + 2, room < 4096 ? room : 4096);
-      if (n >= 0 && (size_t)n < (room < 4096 ? room : 4096)) {
-        uint16_t tl = (uint16_t)n;
-        memcpy(g_out + off, &tl, 2);
-        off += 2 + (size_t)n;
-        g_out[flag] = 3;
-      }
-    }
-    count++;
-  }
-  *offp = off;
-  *next = (uint32_t)(i < total ? i : total);
-  *totalOut = (uint32_t)total | (truncated ? kTruncated : 0);
-  return count;
-}
-
-// The READDIR entry at g_out + e (as ListInto wrote it): the offset after it; *dir: it
-// is a directory with its attributes (flag 1 or 3: on a mount the Gofer serves), whose
-// name is *name (*nb bytes).
-size_t SkipEntry(size_t e, bool* dir, const char** name, uint16_t* nb) {
-  uint32_t m;
-  memcpy(&m, g_out + e + 8, 4);
-  memcpy(nb, g_out + e + 12, 2);
-  *name = (const char*)g_out + e + 14;
-  e += 14 + *nb;
-  uint8_t flag = g_out[e++];
-  *dir = (flag == 1 || flag == 3) && S_ISDIR(m);
-  if (flag == 1 || flag == 3) e += 18 * 8;
-  if (flag == 3) {
-    uint16_t tl;
-    memcpy(&tl, g_out + e, 2);
-    e += 2 + tl;
-  }
-  return e;
-}
-
-// kDeep: below the READDIR_BATCH record at g_out + rec (a listing of the directory its
-// name names, a path below pfd), the listings of its subdirectories and theirs, depth
-// first and by name (the order a walk of the Sentry's listings takes), appended at
-// *offp as records while they fit whole. Each is opened one path beneath pfd
-// (RESOLVE_BENEATH, no symlink, no "." or "..": components the Gofer itself just
-// listed) and checked as any listed directory (FdOk). false: the reply is full.
-bool ListBelow(int pfd, size_t rec, int* recs, size_t* offp, bool lite, bool targets, int depth) {
-  uint16_t bl;
-  int32_t status;
-  uint32_t count;
-  memcpy(&bl, g_out + rec, 2);
-  memcpy(&status, g_out + rec + 2 + bl, 4);
-  memcpy(&count, g_out + rec + 6 + bl, 4);
-  if (status != 0 || depth >= 32) return true;
-  size_t e = rec + 10 + bl;
-  for (uint32_t k = 0; k < count; k++) {
-    bool dir;
-    const char* nm;
-    uint16_t nb;
-    e = SkipEntry(e, &dir, &nm, &nb);
-    if (!dir) continue;
-    size_t off = *offp, pl = (size_t)bl + 1 + nb;
-    if (pl >= 4096 || off + 10 + pl > kReplyMax) return false;
-    // The path is composed where the new record's name goes (NUL-ended for openat2
-    // until the record's status overwrites the NUL).
-    char* path = (char*)g_out + off + 2;
-    memcpy(path, g_out + rec + 2, bl);
-    path[bl] = '/';
-    memcpy(path + bl + 1, nm, nb);
-    path[pl] = 0;
-    if (BadRel(path)) continue;
-    int dfd = Openat2(pfd, path, O_RDONLY | O_DIRECTORY, 0, kResolveChild);
-    if (dfd < 0) continue;  // (gone, or not servable: the Sentry asks when the walk gets there)
-    if (!FdOk(dfd)) {
-      close(dfd);
-      continue;
-    }
-    size_t body = off + 10 + pl;
-    uint32_t next = 0, all = 0;
-    int c = ListInto(dfd, 0, &body, &next, &all, -1, lite, targets);
-    close(dfd);
-    if (c < 0) continue;
-    if (next < all) return false;  // (left out whole: the walk asks it later)
-    uint16_t l = (uint16_t)pl;
-    int32_t ok = 0;
-    uint32_t n = (uint32_t)c;
-    memcpy(g_out + off, &l, 2);
-    memcpy(g_out + off + 2 + pl, &ok, 4);
-    memcpy(g_out + off + 6 + pl, &n, 4);
-    *offp = body;
-    (*recs)++;
-    if (!ListBelow(pfd, off, recs, offp, lite, targets, depth + 1)) return false;
-  }
-  return true;
 }
 
 bool TargetsOk(uint32_t mount, uint32_t flags) {
@@ -1013,227 +737,6 @@ done:
 }
 
 
-// ---------------------------------------------------------------- confinement
-
-// The calls of the serve loop, and nothing else. Calls that only an attacker who took
-// over the gofer would make (exec, ptrace, mounts, namespaces, new sockets, handles,
-// modules) kill it; anything else unexpected fails with EPERM.
-size_t GoferFilter(struct sock_filter* buf, size_t cap) {
-  BpfProg b(buf, cap);
-  const uint32_t A = SECCOMP_RET_ALLOW, K = SECCOMP_RET_KILL_PROCESS;
-  b.Prologue();
-  // The socket to the Sentry (fd 3) is the only one spoken on.
-  b.RuleArgEq(SYS_recvmsg, 0, kSock, A, K);
-  b.RuleArgEq(SYS_sendmsg, 0, kSock, A, K);
-  static const int allow[] = {
-      SYS_openat2, SYS_openat, SYS_close, SYS_fcntl,                 // resolve and open
-      SYS_statx, SYS_fstatfs, SYS_getdents64, SYS_readlinkat,        // read metadata
-      SYS_mkdirat, SYS_unlinkat, SYS_symlinkat, SYS_linkat,          // rw binds
-      SYS_renameat, SYS_renameat2, SYS_fchmodat, SYS_fchmodat2, SYS_fchownat,
-      SYS_ftruncate, SYS_utimensat,
-      SYS_read,                                                      // PROCFILE's status check
-      SYS_inotify_init1, SYS_inotify_add_watch, SYS_inotify_rm_watch, SYS_fchdir,  // WATCH
-      SYS_getpid, SYS_geteuid, SYS_getegid, SYS_exit, SYS_exit_group, SYS_rt_sigreturn, SYS_restart_syscall,
-  };
-  for (int nr : allow) b.Rule((uint32_t)nr, A);
-  static const int kill[] = {
-      SYS_execve, SYS_execveat, SYS_ptrace, SYS_process_vm_readv, SYS_process_vm_writev,
-      SYS_mount, SYS_umount2, SYS_pivot_root, SYS_chroot, SYS_open_tree, SYS_move_mount,
-      SYS_fsopen, SYS_fsmount, SYS_fspick, SYS_mount_setattr, SYS_unshare, SYS_setns,
-      SYS_clone, SYS_clone3, SYS_fork, SYS_vfork, SYS_socket, SYS_socketpair, SYS_connect,
-      SYS_bind, SYS_listen, SYS_accept, SYS_accept4, SYS_open, SYS_creat, SYS_mknod, SYS_mknodat,
-      SYS_name_to_handle_at, SYS_open_by_handle_at, SYS_bpf, SYS_perf_event_open,
-      SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_kexec_load, SYS_kexec_file_load,
-      SYS_keyctl, SYS_add_key, SYS_request_key, SYS_userfaultfd, SYS_io_uring_setup,
-      SYS_setuid, SYS_setgid, SYS_setreuid, SYS_setregid, SYS_setresuid, SYS_setresgid,
-      SYS_capset, SYS_prctl, SYS_seccomp, SYS_ioctl, SYS_kill, SYS_tkill, SYS_tgkill,
-      SYS_pidfd_open, SYS_pidfd_getfd, SYS_memfd_create, SYS_mmap, SYS_mprotect,
-  };
-  for (int nr : kill) b.Rule((uint32_t)nr, K);
-  b.Ret(RetErrno(EPERM));
-  return b.overflow ? 0 : b.n;
-}
-
-// Reads a whole small file (before the pivot: /proc is gone after). Returns its length.
-size_t ReadSmall(const char* path, char* buf, size_t cap) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  size_t n = 0;
-  while (n + 1 < cap) {
-    ssize_t r = read(fd, buf + n, cap - 1 - n);
-    if (r <= 0) break;
-    n += (size_t)r;
-  }
-  close(fd);
-  buf[n] = 0;
-  return n;
-}
-
-// ps shows comm (PR_SET_NAME) in `-o comm` and the argument area (/proc/pid/cmdline) in
-// `-ef`: the forked child still has the Sentry's node argv there, rewritten in place
-// (our copy-on-write copy of the stack) as setproctitle does.
-void SetName() {
-  prctl(PR_SET_NAME, "tssandbox-gofer", 0, 0, 0);
-  static char st[4096];
-  if (!ReadSmall("/proc/self/stat", st, sizeof st)) return;
-  char* c = strrchr(st, ')');
-  if (!c) return;
-  // Fields after comm start at 3; arg_start is 48, arg_end 49.
-  int field = 2;
-  unsigned long long v[2] = {0, 0};
-  for (char* q = c + 1; *q; q++) {
-    if (*q != ' ') continue;
-    field++;
-    if (field == 48 || field == 49) v[field - 48] = strtoull(q + 1, nullptr, 10);
-  }
-  char* as = (char*)(uintptr_t)v[0];
-  size_t len = v[1] > v[0] ? (size_t)(v[1] - v[0]) : 0;
-  static const char name[] = "tssandbox-gofer";
-  if (!as || len < 2) return;
-  size_t nl = sizeof name < len ? sizeof name : len;
-  memset(as, 0, len);
-  memcpy(as, name, nl - 1);
-}
-
-struct MountAttr {
-  uint64_t attr_set, attr_clr, propagation, userns_fd;
-};
-
-// Fills g_roots (O_PATH fds of the served roots) and confines the process; returns the
-// kConf* bits achieved. Confinement steps that fail leave the gofer less confined, never
-// unserved: the per-result checks and the ro enforcement above hold in every case.
-uint32_t ConfineGofer(int n, char (*paths)[4096], const bool* ro, bool tryNs) {
-  uint32_t got = 0;
-  SetName();
-  g_proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  static char mi[1 << 20];
-  bool ns = tryNs && unshare(CLONE_NEWNS) == 0 && mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0;
-  if (ns) got |= kConfMountNs;
-  // The mount table: special mounts are detached (in our namespace), or when we have
-  // none of our own, their ids (and their descendants') refused by MountOk.
-  size_t milen = ReadSmall("/proc/self/mountinfo", mi, sizeof mi);
-  static uint64_t ids[4096], parents[4096];
-  static char* points[4096];
-  static bool special[4096];
-  int nm = 0;
-  for (char* line = mi; line < mi + milen && nm < 4096;) {
-    char* end = strchr(line, '\n');
-    if (!end) end = mi + milen;
-    *end = 0;
-    // id parent maj:min root mountpoint opts... - type source superopts
-    char* f[5] = {};
-    char* q = line;
-    for (int i = 0; i < 5 && q; i++) {
-      f[i] = q;
-      q = strchr(q, ' ');
-      if (q) *q++ = 0;
-    }
-    char* dash = q ? strstr(q, " - ") : nullptr;
-    if (f[4] && dash) {
-      char* type = dash + 3;
-      char* sp = strchr(type, ' ');
-      if (sp) *sp = 0;
-      // Unescape the mount point (\040 for space etc.) in place.
-      char* w = f[4];
-      for (char* r = f[4]; *r;) {
-        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] && r[3]) {
-          *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-          r += 4;
-        } else {
-          *w++ = *r++;
-        }
-      }
-      *w = 0;
-      ids[nm] = strtoull(f[0], nullptr, 10);
-      parents[nm] = strtoull(f[1], nullptr, 10);
-      points[nm] = f[4];
-      special[nm] = SpecialName(type);
-      nm++;
-    }
-    line = end + 1;
-  }
-  if (ns) {
-    // Children first (they follow their parents in mountinfo); a detached parent takes
-    // its children along anyway.
-    for (int i = nm - 1; i >= 0; i--)
-      if (special[i]) umount2(points[i], MNT_DETACH);
-  } else {
-    for (bool more = true; more;) {
-      more = false;
-      for (int i = 0; i < nm; i++) {
-        if (special[i]) continue;
-        for (int j = 0; j < nm; j++)
-          if (special[j] && ids[j] == parents[i]) special[i] = more = true;
-      }
-    }
-    for (int i = 0; i < nm && g_ndenied < (int)(sizeof g_denied / sizeof g_denied[0]); i++)
-      if (special[i]) g_denied[g_ndenied++] = ids[i];
-  }
-  for (int i = 0; i < n; i++) {
-    g_roots[i] = Openat2(AT_FDCWD, paths[i], O_PATH | O_DIRECTORY, 0, 0);
-    g_ro[i] = ro[i];
-  }
-  g_nroots = n;
-  if (ns) {
-    // Each root becomes a private recursive clone with nodev, nosuid, nosymfollow (and
-    // rdonly for a read-only root), attached under a fresh tmpfs that becomes "/".
-    bool attrs = true;
-    for (int i = 0; i < n; i++) {
-      if (g_roots[i] < 0) continue;
-      int t = (int)syscall(SYS_open_tree, g_roots[i], "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
-      if (t < 0) {
-        attrs = false;
-        continue;
-      }
-      MountAttr a = {MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOSYMFOLLOW | (ro[i] ? MOUNT_ATTR_RDONLY : 0u), 0, 0, 0};
-      if (syscall(SYS_mount_setattr, t, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) != 0) attrs = false;
-      close(g_roots[i]);
-      g_roots[i] = t;
-    }
-    const char* dirs[] = {"/tmp", "/mnt", "/run", "/var/tmp", "/opt", "/srv", "/home", "/root"};
-    const char* base = nullptr;
-    for (const char* d : dirs) {
-      if (mount("tssandbox-gofer", d, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,nr_inodes=256,mode=0555") == 0) {
-        base = d;
-        break;
-      }
-    }
-    bool placed = base != nullptr;
-    for (int i = 0; base && i < n; i++) {
-      if (g_roots[i] < 0) continue;
-      char dir[64];
-      snprintf(dir, sizeof dir, "%s/%d", base, i);
-      if (mkdir(dir, 0555) != 0 ||
-          syscall(SYS_move_mount, g_roots[i], "", AT_FDCWD, dir, MOVE_MOUNT_F_EMPTY_PATH) != 0)
-        placed = false;
-    }
-    if (attrs && placed) got |= kConfMountAttrs;
-    if (base && chdir(base) == 0 && syscall(SYS_pivot_root, ".", ".") == 0 && umount2(".", MNT_DETACH) == 0 &&
-        chdir("/") == 0) {
-      MountAttr a = {MOUNT_ATTR_RDONLY, 0, 0, 0};
-      syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &a, sizeof a);
-      got |= kConfPivot;
-    } else if (base && chroot(".") == 0 && chdir("/") == 0) {
-      // pivot_root refused (e.g. the Sentry itself runs chrooted): at least chroot.
-    }
-  }
-  // Capabilities: root's file access over the served trees, nothing else.
-  const uint64_t keep = (1ull << CAP_CHOWN) | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_FOWNER) | (1ull << CAP_FSETID);
-  if (KeepOnlyCaps(keep)) got |= kConfCaps;
-  {
-    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct cd[2];
-    const uint32_t need = (1u << CAP_CHOWN) | (1u << CAP_FOWNER) | (1u << CAP_FSETID);
-    if (syscall(SYS_capget, &h, cd) == 0 && (cd[0].effective & need) == need) got |= kConfFileCaps;
-  }
-  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-  static struct sock_filter filt[256];
-  size_t len = GoferFilter(filt, 256);
-  struct sock_fprog prog = {(unsigned short)len, filt};
-  if (len && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0) got |= kConfSeccomp;
-  return got;
-}
-
 [[noreturn]] void GoferMain() {
   for (;;) {
     struct iovec iov = {g_in, kMaxMsg - 1};
@@ -1289,7 +792,9 @@ uint32_t ConfineGofer(int n, char (*paths)[4096], const bool* ro, bool tryNs) {
   GoferMain();
 }
 
-}  // namespace
+}  // namespace gofer
+
+using namespace gofer;
 
 // Tests only: without a mount namespace of its own (as when unprivileged), the
 // per-result special-filesystem check must hold by itself.

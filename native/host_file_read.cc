@@ -9,7 +9,10 @@
 // caller fall back to the plain path for the rest, which gives pread's answer
 // (EOF, or EFAULT for a bad guest range). Windows are keyed by the file's (st_dev,
 // st_ino), checked by fstat on every call, so a reused fd number never reads another
-// file's window; MAP_SHARED sees the same page cache as writes through any fd.
+// file's window; MAP_SHARED sees the same page cache as writes through any fd. A window
+// keeps its file's pages, and a deleted file's blocks, while it is mapped: the Sentry
+// drops a file's windows when it unlinks or truncates it (hostFileWindowsDrop), so at
+// most an LRU window of a file deleted on the host side outlives it (32 MiB in all).
 #include "common.h"
 #include <cerrno>
 #include <sys/mman.h>
@@ -97,10 +100,34 @@ Napi::Value HostFileToGuest(const Napi::CallbackInfo& info) {
   return Num(env, done ? (double)done : kFallback);
 }
 
+// hostFileWindowsDrop(dev, ino): unmaps the windows of that host file (its name was
+// unlinked or it was truncated through the sandbox); the windows dropped.
+Napi::Value HostFileWindowsDrop(const Napi::CallbackInfo& info) {
+  dev_t dev = (dev_t)info[0].As<Napi::Number>().Int64Value();
+  ino_t ino = (ino_t)info[1].As<Napi::Number>().Int64Value();
+  int n = 0;
+  for (Window& w : g_win) {
+    if (w.len && w.dev == dev && w.ino == ino) {
+      Drop(w);
+      n++;
+    }
+  }
+  return Num(info.Env(), n);
+}
+
+// hostFileWindows(): the windows mapped now (a debug counter: TSSANDBOX_FS_STATS).
+Napi::Value HostFileWindows(const Napi::CallbackInfo& info) {
+  int n = 0;
+  for (const Window& w : g_win) n += w.len ? 1 : 0;
+  return Num(info.Env(), n);
+}
+
 }  // namespace
 
 void InitHostFileRead(Napi::Env env, Napi::Object exports) {
   exports["hostFileToGuest"] = Napi::Function::New(env, HostFileToGuest);
+  exports["hostFileWindowsDrop"] = Napi::Function::New(env, HostFileWindowsDrop);
+  exports["hostFileWindows"] = Napi::Function::New(env, HostFileWindows);
 }
 
 }  // namespace tss

@@ -81,6 +81,7 @@ export class FanotifyFile extends FileDescription {
     if (!m) {
       m = { kind, obj, mask: 0, ignored: 0 };
       this.marks.push(m);
+      if (kind === 'inode') (obj as Inode).holds++;
       recount(1);
     }
     if (ignore) m.ignored |= mask;
@@ -97,6 +98,7 @@ export class FanotifyFile extends FileDescription {
     const i = this.marks.indexOf(m);
     if (i < 0) return;
     this.marks.splice(i, 1);
+    if (m.kind === 'inode') (m.obj as Inode).holds--;
     recount(-1);
   }
 

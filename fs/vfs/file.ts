@@ -38,11 +38,17 @@ export abstract class FileDescription {
   /** flock(2) state held through this description: 0, LOCK_SH(1) or LOCK_EX(2). */
   flockState = 0;
 
+  /** The inode this description holds (Inode.holds) until its last close. */
+  private readonly held: Inode;
+
   constructor(
     public inode: Inode,
     /** open(2) access mode and status flags (O_APPEND, O_NONBLOCK...). */
     public flags: number,
-  ) {}
+  ) {
+    inode.holds++;
+    this.held = inode;
+  }
 
   get readable(): boolean {
     const a = this.flags & O_ACCMODE;
@@ -63,6 +69,7 @@ export abstract class FileDescription {
   decRef(): void {
     if (--this.refs === 0 && !this.released) {
       this.released = true;
+      this.held.holds--;
       if (this.onLastClose !== null) this.onLastClose(this);
       if (FileDescription.closeHook !== null) FileDescription.closeHook(this);
       this.release();

@@ -110,6 +110,16 @@ export abstract class Inode {
    * through another mount (a bind) see their cached children are stale (dentry.ts).
    */
   dirGen = 0;
+  /**
+   * What refers to this inode beyond a path walk under way: open descriptions (file.ts),
+   * inotify watches and fanotify marks, a process's root or cwd (context.ts), mounts and
+   * the dentries pinned on the way to them (vfs.ts, mount.ts). A filesystem whose inodes
+   * are not kept in dentries (a host tree) collects an inode nobody holds, and keeps one
+   * object per file while anything does (hostfs identity). Never decremented below what
+   * was added; a holder that goes without saying so (a process's context at its exit)
+   * keeps its inode alive, the safe side.
+   */
+  holds = 0;
   abstract readonly fs: FileSystem;
   abstract readonly ino: number;
   /** File type and permission bits. Cheap (no host call). */

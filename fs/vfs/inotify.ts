@@ -65,6 +65,7 @@ export class InotifyFile extends FileDescription {
     }
     const w: Watch = { owner: this, wd: this.nextWd++, mask: mask & ~IN_MASK_ADD, inode };
     this.byWd.set(w.wd, w);
+    inode.holds++;
     const list = watches.get(inode);
     if (list) list.push(w);
     else watches.set(inode, [w]);
@@ -83,6 +84,7 @@ export class InotifyFile extends FileDescription {
 
   drop(w: Watch): void {
     if (!this.byWd.delete(w.wd)) return;
+    w.inode.holds--;
     const list = watches.get(w.inode);
     if (list) {
       const i = list.indexOf(w);

@@ -45,6 +45,8 @@ export class Mount implements MountFlags {
     private readonly parentIdAtStart: number,
     options: string,
   ) {
+    // A mount's root stays what it is while the mount lives (never released: Inode.holds).
+    root.inode.holds++;
     const rest: string[] = [];
     for (const o of options.split(',')) {
       if (o === 'nosuid') this.nosuid = true;

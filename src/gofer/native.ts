@@ -22,6 +22,10 @@ export interface GoferNative {
   hostReadNb?(fd: number, buf: Uint8Array): number;
   /** utimensat(fd, NULL) with exact (sec, nsec) pairs, UTIME_NOW/UTIME_OMIT passed: 0 or -errno. */
   hostFutimens?(fd: number, aSec: number, aNsec: number, mSec: number, mNsec: number): number;
+  /** Unmaps the read windows (native/host_file_read.cc) of the host file (st_dev, st_ino): how many. */
+  hostFileWindowsDrop?(dev: number, ino: number): number;
+  /** The read windows mapped now (a debug counter). */
+  hostFileWindows?(): number;
 }
 
 let cached: GoferNative | null | undefined;

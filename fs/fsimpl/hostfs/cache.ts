@@ -14,9 +14,11 @@
 import { writeSync } from 'fs';
 import { S_IFMT } from '../../../src/abi/fs';
 import { goferCalls } from '../../../src/gofer/client';
+import { goferNative } from '../../../src/gofer/native';
 import { FIELDS } from '../../../src/gofer/protocol';
 import { emptyStat, type DirEntry, type Stat } from '../../vfs/inode';
 import type { PartialListing } from './host-backend';
+import { identityStats } from './identity';
 
 export type CacheMode = 'exclusive' | 'shared';
 
@@ -43,8 +45,8 @@ export class CachePolicy {
  * listing read from the Gofer becomes the cache as parsed, and a directory read hands
  * the same objects out, so a walk of /usr (138 000 names) makes one object a name, not
  * three (the cache's survive every young-generation GC: fewer made, less copied).
- * Never changed once listed but for attrsOf's parse and `node` (a getdents snapshot may
- * hold it).
+ * Never changed once listed but for attrsOf's parse (a getdents snapshot may hold it).
+ * It holds no inode: the tree's identity table keeps those (hostfs collect).
  */
 export class CachedName {
   constructor(
@@ -73,8 +75,6 @@ export class CachedName {
   /** DT_* (DirEntry; a field, not a getter: a copy of the entry keeps it). */
   readonly type: number;
   ask: boolean;
-  /** The inode a lookup made of it (kept alive while the entry is). */
-  node: object | null = null;
   get at(): number {
     return this.stamp.at;
   }
@@ -158,18 +158,12 @@ export class DirCache {
     this.fills++;
     const m = new Map<string, CachedName>();
     const stamp: Stamp = { at };
-    const old = this.names;
     let lazy = 0;
     for (const e of ents) {
       // The Gofer's parsed entries are taken as they are (each is in one listing only).
       const c = e instanceof CachedName ? e : new CachedName(e.name, true, smi(e.ino), e.mode, e.st ?? null, e.raw ?? null, e.rawOff ?? 0, e.lazy === true, e.target ?? null);
       c.stamp = stamp;
       if (c.lazy) lazy++;
-      // The inode made of the name stays held while it is the same file (what the sandbox made: hostfs unlink).
-      if (old.size > 0) {
-        const o = old.get(c.name);
-        if (o !== undefined && o.node !== null && o.ino === c.ino && o.mode === c.mode) c.node = o.node;
-      }
       m.set(c.name, c);
     }
     this.names = m;
@@ -305,7 +299,8 @@ export const fsStats = {
 export function fsStatsLine(): string {
   const s = fsStats;
   return `tssandbox: fs-stats gofer_calls=${goferCalls.n} lookup_hits=${s.lookupHits} lookup_misses=${s.lookupMisses} ` +
-    `stat_hits=${s.statHits} stat_misses=${s.statMisses} readdir_hits=${s.readdirHits} readdir_misses=${s.readdirMisses} readdir_prefetched=${s.readdirPrefetched} written_behind=${goferCalls.deferred} readdir_lite=${s.readdirLite} readdir_trips=${s.readdirTrips}`;
+    `stat_hits=${s.statHits} stat_misses=${s.statMisses} readdir_hits=${s.readdirHits} readdir_misses=${s.readdirMisses} readdir_prefetched=${s.readdirPrefetched} written_behind=${goferCalls.deferred} readdir_lite=${s.readdirLite} readdir_trips=${s.readdirTrips}` +
+    ` read_windows=${goferNative()?.hostFileWindows?.() ?? 0} host_inodes=${identityStats.live} host_inodes_peak=${identityStats.peak}`;
 }
 
 if (process.env.TSSANDBOX_FS_STATS === '1') {

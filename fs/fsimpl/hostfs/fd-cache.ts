@@ -3,7 +3,10 @@
  * shared by every HostFs of the Sentry.
  */
 import * as nfs from 'fs';
+import * as E from '../../../src/abi/errno';
+import { O_RDWR, O_WRONLY } from '../../../src/abi/fs';
 import { hostErr } from './host-backend';
+import { now } from './cache';
 import type { HostInode } from './hostfs';
 
 /**
@@ -82,7 +85,7 @@ export class HostFdSlot {
   open(trunc: boolean): number {
     if (this.inode.pendingGen >= 0) this.inode.settle();
     if (this.fd < 0) {
-      const fd = this.inode.reopen(this.acc, trunc);
+      const fd = reopen(this.inode, this.acc, trunc);
       if (fd < 0) return fd;
       this.fd = fd;
       hostFdCache.add(this);
@@ -104,7 +107,7 @@ export class HostFdSlot {
       hostFdCache.touch(this);
       return this.fd;
     }
-    const fd = this.inode.reopen(this.acc, false);
+    const fd = reopen(this.inode, this.acc, false);
     if (fd < 0) return fd;
     this.fd = fd;
     hostFdCache.add(this);
@@ -121,6 +124,8 @@ export class HostFdSlot {
       } catch {
         /* gone */
       }
+      // (Pinned: a name of the file went; its last fd closing, no read window keeps it.)
+      if (this.inode.pinned) this.inode.dropWindows();
     }
   }
 
@@ -134,4 +139,36 @@ export class HostFdSlot {
     if (--this.users > 0) return;
     if (this.inode.pinned || this.inode.fs.policy.mode !== 'exclusive') this.evict();
   }
+}
+
+/** Opens inode i on the host again (an evicted fd) by its path: -ESTALE if rel now names another file. */
+function reopen(i: HostInode, acc: number, trunc: boolean): number {
+  let hf = acc === O_WRONLY ? nfs.constants.O_WRONLY : acc === O_RDWR ? nfs.constants.O_RDWR : nfs.constants.O_RDONLY;
+  if (trunc) hf |= nfs.constants.O_TRUNC;
+  const be = i.fs.backend;
+  const at = now();
+  const fd = be.open(i.rel, hf, 0);
+  if (fd < 0 || i.hostIno < 0) return fd;
+  const dev = i.hostDev;
+  const ino = i.hostIno;
+  const got = be.lastStat;
+  if (got !== null) {
+    // The Gofer sent the opened file's attributes: no fstat, and they revalidate ours.
+    if (got.ino === ino && (dev === 0 || got.dev === dev)) {
+      if (!trunc) {
+        i.cached = got;
+        i.cachedAt = at;
+      }
+      return fd;
+    }
+  } else {
+    try {
+      const s = nfs.fstatSync(fd, { bigint: true });
+      if (Number(s.ino) === ino && (dev === 0 || Number(s.dev) === dev)) return fd;
+    } catch {
+      /* fall through */
+    }
+  }
+  nfs.closeSync(fd);
+  return -E.ESTALE;
 }

@@ -75,6 +75,7 @@ export class HostFsFile extends SeekableFile {
     this.host.changed();
     try {
       this.host.fs.own(() => nfs.ftruncateSync(fd, len));
+      this.host.dropWindows();
       return 0;
     } catch (e) {
       return hostErr(e);

@@ -30,6 +30,7 @@ export function setattrHost(i: HostInode, a: SetAttr): { r: number; behind: bool
     if (i.isDir) return { r: -E.EISDIR, behind };
     r = be.truncate(i.rel, a.size);
     if (r < 0) return { r, behind };
+    i.dropWindows();
   }
   const wb = i.madeHere && be.writesBehind !== undefined && be.writesBehind(i.rel);
   // A deferred call the host refused after all (the tree changed on the host): ask it again.

@@ -12,67 +12,20 @@ import {
   RENAME_NOREPLACE, RENAME_EXCHANGE, O_TRUNC, O_ACCMODE, O_RDONLY,
 } from '../../../src/abi/fs';
 import { FileSystem, Inode, nowTs, emptyStat, type Stat, type DirEntry, type SetAttr, type TimeSpec } from '../../vfs/inode';
-import { DirFile, FileDescription, SeekableFile } from '../../vfs/file';
+import { DirFile, FileDescription } from '../../vfs/file';
 import { Pipe } from '../pipefs/pipe';
+import { tmpfsBudget, pageUp } from '../../vfs/space-budget';
+import { parseTmpfsOptions, showTmpfsOptions } from './options';
+import { hostBacked, hostBlocks, hostMemoryFile, MAX_GROWN_HOST_FILES, registerHostFd } from './host-memory';
+import { TmpfsFile } from './file';
+import { applyAccessAcl } from './acl';
+
+export { MAX_GROWN_HOST_FILES } from './host-memory';
+export { TmpfsFile, SEAL_SEAL, SEAL_SHRINK, SEAL_GROW, SEAL_WRITE } from './file';
 
 export const TMPFS_MAGIC = 0x01021994;
 /** tmpfs inode numbers start high so they rarely collide with host inode numbers under the overlay. */
 let nextIno = 0x10000000;
-
-/**
- * Host memory files back tmpfs files that get mmapped, so a MAP_SHARED mapping in the stub
- * and read/write here see the same pages. Unnamed (O_TMPFILE) files on a host tmpfs; the
- * fd closes when the inode is garbage collected.
- */
-import { tmpfsBudget, pageUp } from '../../vfs/space-budget';
-import { native, type NativeAddon } from '../../../src/platform/native';
-import { parseTmpfsOptions, showTmpfsOptions } from './options';
-
-const HOST_O_TMPFILE = 0o20200000;
-/** Host memory files open now (each one host fd of the Sentry). */
-let hostBacked = 0;
-/**
- * Past this many, files that merely grow stay on the heap (up to 2 GiB): host fds are the
- * Sentry's, and the budget alone (half of RAM / 1 MiB) could allow more than it has.
- * Mapped files always move (coherence needs the host file).
- */
-export const MAX_GROWN_HOST_FILES = 4096;
-const hostFdCloser = new FinalizationRegistry<number>((fd) => {
-  hostBacked--;
-  try {
-    nfs.closeSync(fd);
-  } catch {
-    /* already closed */
-  }
-});
-function hostBlocks(fd: number): number {
-  try {
-    return nfs.fstatSync(fd).blocks;
-  } catch {
-    return 0;
-  }
-}
-/** Host memory for a file's pages: a memfd (no host path is named: the confined Sentry opens none). */
-function hostMemoryFile(): number {
-  let n: Partial<NativeAddon> = {};
-  try {
-    n = native();
-  } catch {
-    /* no addon: the fallback below */
-  }
-  if (typeof n.hostMemfd === 'function') {
-    const fd = n.hostMemfd('tssandbox-tmpfs');
-    if (fd >= 0 || fd === -E.EMFILE || fd === -E.ENFILE) return fd >= 0 ? fd : -E.ENOMEM;
-  }
-  for (const dir of ['/dev/shm', os.tmpdir()]) {
-    try {
-      return nfs.openSync(dir, HOST_O_TMPFILE | nfs.constants.O_RDWR, 0o600);
-    } catch {
-      /* try the next */
-    }
-  }
-  return -E.ENOMEM;
-}
 
 /** Largest file whose bytes may live on the Sentry's heap (a Buffer's limit). */
 const MAX_HEAP_FILE = 2 ** 31;
@@ -455,15 +408,14 @@ export class TmpfsInode extends Inode {
     }
     this.data = null;
     this.hostFd = fd;
-    hostFdCloser.register(this, fd);
-    hostBacked++;
+    registerHostFd(this, fd);
     return fd;
   }
 
   truncate(len: number): number {
     if (len < 0) return -E.EINVAL;
     if (len > MAX_FILE) return -E.EFBIG;
-    if (this.hostFd < 0 && len > HOST_BACKED_MIN && (hostBacked >= MAX_GROWN_HOST_FILES || this.hostBacking() < 0) &&
+    if (this.hostFd < 0 && len > HOST_BACKED_MIN && (hostBacked.n >= MAX_GROWN_HOST_FILES || this.hostBacking() < 0) &&
         len > MAX_HEAP_FILE) return -E.EFBIG;
     if (this.hostFd >= 0) {
       try {
@@ -522,7 +474,7 @@ export class TmpfsInode extends Inode {
   writeData(buf: Uint8Array, pos: number): number {
     let end = pos + buf.length;
     if (end > MAX_FILE) return -E.EFBIG;
-    if (this.hostFd < 0 && end > HOST_BACKED_MIN && hostBacked < MAX_GROWN_HOST_FILES) this.hostBacking();
+    if (this.hostFd < 0 && end > HOST_BACKED_MIN && hostBacked.n < MAX_GROWN_HOST_FILES) this.hostBacking();
     if (this.hostFd < 0 && end > MAX_HEAP_FILE) return -E.EFBIG;
     if (buf.length > 0 && !this.chargeUpTo(end)) {
       // Linux writes the pages that still fit and returns their count: short, not ENOSPC.
@@ -606,64 +558,7 @@ export class TmpfsInode extends Inode {
   }
 }
 
-/**
- * system.posix_acl_access (version 2: entries of u16 tag, u16 perm, u32 id): owner,
- * group (or mask) and other permissions become the mode bits. Returns 0 when the ACL
- * is equivalent to the mode (nothing to keep), 1 when it must be kept, or -EINVAL.
- */
-function applyAccessAcl(ino: TmpfsInode, v: Buffer): number {
-  if (v.length < 4 || (v.length - 4) % 8 !== 0 || v.readUInt32LE(0) !== 2) return -E.EINVAL;
-  let user = -1, group = -1, mask = -1, other = -1, extended = false;
-  for (let o = 4; o < v.length; o += 8) {
-    const tag = v.readUInt16LE(o);
-    const perm = v.readUInt16LE(o + 2) & 7;
-    if (tag === 0x01) user = perm;
-    else if (tag === 0x04) group = perm;
-    else if (tag === 0x10) mask = perm;
-    else if (tag === 0x20) other = perm;
-    else if (tag === 0x02 || tag === 0x08) extended = true;
-    else return -E.EINVAL;
-  }
-  if (user < 0 || group < 0 || other < 0 || (extended && mask < 0)) return -E.EINVAL;
-  const g = mask >= 0 ? mask : group;
-  ino.mode = (ino.mode & ~0o777) | (user << 6) | (g << 3) | other;
-  ino.touch(false, true);
-  return extended || mask >= 0 ? 1 : 0;
-}
 
 export function resolveTime(t: TimeSpec): [number, number] {
   return t === 'now' ? nowTs() : [t[0], t[1]];
 }
-
-/** An open regular tmpfs file (also memfd). */
-export class TmpfsFile extends SeekableFile {
-  declare inode: TmpfsInode;
-  /** For mmap (MappableFile): the host memory file with this file's bytes. */
-  get hostFd(): number {
-    return this.inode.hostBacking();
-  }
-  size(): number {
-    return this.inode.size;
-  }
-  override pread(buf: Uint8Array, pos: number): number {
-    if (pos < 0) return -E.EINVAL;
-    return this.inode.readData(buf, pos);
-  }
-  override pwrite(buf: Uint8Array, pos: number): number {
-    if (pos < 0) return -E.EINVAL;
-    if (this.inode.seals & SEAL_WRITE) return -E.EPERM;
-    if (this.inode.seals & SEAL_GROW && pos + buf.length > this.inode.size) return -E.EPERM;
-    return this.inode.writeData(buf, pos);
-  }
-  override truncate(len: number): number {
-    const s = this.inode.seals;
-    if (s & SEAL_SHRINK && len < this.inode.size) return -E.EPERM;
-    if (s & SEAL_GROW && len > this.inode.size) return -E.EPERM;
-    return this.inode.setattr({ size: len });
-  }
-}
-
-export const SEAL_SEAL = 1;
-export const SEAL_SHRINK = 2;
-export const SEAL_GROW = 4;
-export const SEAL_WRITE = 8;
