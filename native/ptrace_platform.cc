@@ -542,6 +542,14 @@ long InjectSyscall(pid_t tid, long nr, const long a[6], pid_t* newTid) {
   return (long)r.rax;
 }
 
+// Runs stopped, traced tid from registers r (rip and all) until its next trap, then puts
+// its own registers back: the trap's signal (r: the registers at the trap) or -errno.
+int InjectRun(pid_t tid, user_regs_struct* r, pid_t* newTid) {
+  user_regs_struct saved;
+  if (Ptrace(PTRACE_GETREGS, tid, nullptr, &saved) != 0) return -errno;
+  return RunUntilTrap(tid, &saved, r, newTid);
+}
+
 // Several host syscalls injected into one stopped stub thread in a row: its registers
 // are read once before the first and put back once after the last (InjectSyscall reads
 // and restores them around each), two ptrace requests fewer per call. Used where one
@@ -931,39 +939,41 @@ static void DrainStubSocket() {
 //    mmap fail or write the received bytes somewhere else in its own memory).
 static constexpr int kRecvFd = 0;
 
+// Queues host fd `hostFd` on the stubs' socket for a hand-over (stale datagrams drained
+// first; never blocks): 0 or -errno. The injected recvmsg then takes it as fd kRecvFd.
+long SendFdToStub(int hostFd) {
+  if (g_stubSock < 0 || g_stubPeer < 0) return -EBADF;
+  DrainStubSocket();
+  uint32_t seq = ++g_fdSeq;
+  struct msghdr m = {};
+  struct iovec iov = {&seq, sizeof seq};
+  char ctrl[CMSG_SPACE(sizeof(int))] = {};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = ctrl;
+  m.msg_controllen = sizeof ctrl;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &hostFd, sizeof(int));
+  for (int attempt = 0;; attempt++) {
+    if (sendmsg(g_stubSock, &m, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) return 0;
+    int e = errno;
+    if (e == EINTR) continue;
+    if (e != EAGAIN || attempt > 0) return e == EAGAIN ? -ENOMEM : -e;
+    DrainStubSocket();
+  }
+}
+
+void DrainStubFds() { DrainStubSocket(); }
+
 // `n` mappings of one host fd (maps[i] = addr, len, prot, flags, off): the fd passed and
 // received once, then n mmaps, then one close, all in one InjectSeq. Returns the last
 // mmap's result, or the first error (the mappings made before it stay: the caller
 // unmaps the batch's ranges).
 long MmapHostFdManyIn(pid_t tid, int hostFd, const long (*maps)[5], int n, uint64_t at) {
-  if (g_stubSock < 0 || g_stubPeer < 0) return -EBADF;
-  DrainStubSocket();
-  uint32_t seq = ++g_fdSeq;
-  {
-    struct msghdr m = {};
-    struct iovec iov = {&seq, sizeof seq};
-    char ctrl[CMSG_SPACE(sizeof(int))] = {};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = ctrl;
-    m.msg_controllen = sizeof ctrl;
-    struct cmsghdr* c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &hostFd, sizeof(int));
-    ssize_t sent;
-    for (int attempt = 0;; attempt++) {
-      sent = sendmsg(g_stubSock, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (sent >= 0 || errno == EINTR) {
-        if (sent >= 0) break;
-        continue;
-      }
-      int e = errno;
-      if (e != EAGAIN || attempt > 0) return e == EAGAIN ? -ENOMEM : -e;
-      DrainStubSocket();
-    }
-  }
+  if (long e = SendFdToStub(hostFd)) return e;
   // The stub's msghdr, iovec, payload and control buffer, laid out in its scratch page,
   // or at `at`: writable private guest memory the caller knows no guest code can touch
   // meanwhile (no other thread uses the address space), whose bytes are put back after

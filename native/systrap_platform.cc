@@ -319,15 +319,19 @@ Napi::Value NewAs(const Napi::CallbackInfo& info) {
   if (fromCtx) injector = fromCtx->as->leader;
   long child = CloneFrom(injector, SIGCHLD, 0);
   if (child < 0) return Num(info.Env(), (double)child);
+  const int64_t t1 = prof::g.on ? NowNs() : 0;
   long err = 0;
   uint64_t at = fromCtx && info.Length() > 1 && info[1].IsNumber() ? ScratchAt(info[1]) : 0;
-  As* as = MakeAs((pid_t)child, &err, fromCtx ? fromCtx->as : nullptr, at);
+  long first = 0;  // the first thread, when the hand-over cloned it too
+  As* as = MakeAs((pid_t)child, &err, fromCtx ? fromCtx->as : nullptr, at, &first);
   if (!as) {
     kill((pid_t)child, SIGKILL);
     return Num(info.Env(), (double)err);
   }
-  long tid = NewThreadIn(as, fromCtx);
+  const int64_t t2 = prof::g.on ? NowNs() : 0;
+  long tid = first > 0 ? StartThread(as, 0, first, fromCtx) : first < 0 ? first : NewThreadIn(as, fromCtx);
   if (tid < 0) kill((pid_t)child, SIGKILL);  // reaped (and freed) by the next wait
+  if (prof::g.on) prof::g.forkPh[0] += (uint64_t)(t1 - t0), prof::g.forkPh[1] += (uint64_t)(t2 - t1);
   ProfAsCall(true, t0, inj0);
   return Num(info.Env(), (double)tid);
 }
@@ -373,10 +377,18 @@ Napi::Value Recycle(const Napi::CallbackInfo& info) {
   // [0, stub) and [stub range end, TASK_SIZE): src/mm/platform-regions.ts STUB_END.
   constexpr uint64_t kRangeEnd = 0x7ff002200000ULL, kTaskSize = 0x7ffffffff000ULL;
   static_assert(ST_FRAMES_BASE + ST_REGION_SIZE <= kRangeEnd, "frames inside the stub range");
-  long lo[6] = {0, (long)kStubBase, 0, 0, 0, 0};
-  long hi[6] = {(long)kRangeEnd, (long)(kTaskSize - kRangeEnd), 0, 0, 0, 0};
-  long r = InjectSyscall(as->leader, SYS_munmap, lo, nullptr);
-  if (r == 0) r = InjectSyscall(as->leader, SYS_munmap, hi, nullptr);
+  // One injection: the table in the control page, which no guest code writes now (this
+  // thread, the only one, is stopped in the Sentry).
+  const long calls[2][7] = {{SYS_munmap, 0, (long)kStubBase, 0, 0, 0, 0},
+                            {SYS_munmap, (long)kRangeEnd, (long)(kTaskSize - kRangeEnd), 0, 0, 0, 0}};
+  long r;
+  if (BatchEnabled()) {
+    memcpy(as->map + kBatchTableOff, calls, sizeof calls);
+    r = RunBatch(as->leader, ST_FRAMES_BASE + kBatchTableOff, 2, nullptr, nullptr);
+  } else {
+    r = InjectSyscall(as->leader, SYS_munmap, calls[0] + 1, nullptr);
+    if (r == 0) r = InjectSyscall(as->leader, SYS_munmap, calls[1] + 1, nullptr);
+  }
   if (r != 0) return Num(info.Env(), r < 0 ? (double)r : -EIO);
   if (as->patch.window) {
     uint8_t* w = as->patch.window;
@@ -536,6 +548,7 @@ Napi::Value Destroy(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitSystrap(Napi::Env env, Napi::Object exports) {
+  InitSystrapBatch(env, exports);
   exports["systrapInit"] = Napi::Function::New(env, Init);
   exports["systrapSupport"] = Napi::Function::New(env, Support);
   exports["systrapNewAddressSpace"] = Napi::Function::New(env, NewAs);
