@@ -58,8 +58,8 @@ struct Ctx {
   // thread is never let go (TakeFirstPost).
   bool doomed;
   // Placement (kAll/kOff/kBeside, see Place); `apart`: its last post came from another
-  // CPU than the Sentry's (only then do the two sides spin); `asleep`: resumes in a row
-  // after a long hold (a blocking syscall) that found its handler asleep.
+  // CPU than the Sentry's (only then do the two sides spin); `asleep`: a score of resumes
+  // from another CPU that found its handler asleep (+2) against those that did not (-1).
   int place;
   bool apart;
   unsigned asleep;

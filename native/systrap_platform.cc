@@ -218,8 +218,19 @@ void WriteBack(Ctx* c) {
   // A hold longer than the stub's spin ends asleep whatever the machine does: only the
   // shorter ones tell whether its spin pays.
   bool asleep = Wake(f, c->apart && hold < (uint64_t)g_stubSpin.budget);
-  if (!asleep || !held) c->asleep = 0;
-  else if (++c->asleep >= 4 && c->place != kBeside) Place(c, kBeside);
+  // Away from the Sentry's CPU, a resume that had to wake the handler wakes another CPU
+  // (an IPI here, then a wait for that CPU when it is busy): a thread whose resumes need
+  // that more than one time in three goes beside the Sentry. A score, not a run in a
+  // row: cat's long reads (the handler sleeps) between quick writes (it spins) kept
+  // resetting a run, and each read paid the cross-CPU wake.
+  if (c->place != kBeside) {
+    if (asleep && c->apart) c->asleep += 2;
+    else if (c->asleep) c->asleep--;
+    if (c->asleep >= 8) {
+      if (!held) c->backoff++;  // quick calls that needed wakes: leave again later only
+      Place(c, kBeside);
+    }
+  }
   PlaceQuick(c, held, asleep);
 }
 
