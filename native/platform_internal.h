@@ -25,6 +25,9 @@ void DrainStubFds();
 // Runs stopped, traced tid from registers r until its next trap (its own registers put
 // back after): the signal, with r the registers at the trap, or -errno.
 int InjectRun(pid_t tid, struct user_regs_struct* r, pid_t* newTid);
+// mmapHostFdMany's arguments 2 and 3 (Float64Array of addr, len, prot, flags, off each,
+// at most 16; the lent page): the count, or 0 if malformed.
+int MapsArg(const Napi::CallbackInfo& info, long (*maps)[5], uint64_t* at);
 // A lent page's address from JS (see MmapHostFdManyIn), or 0 where it may not be used.
 uint64_t ScratchAt(const Napi::Value& v);
 // Atomic compare-and-swap of the aligned u64 at addr, run by stopped, traced tid: 0 with

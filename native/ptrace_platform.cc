@@ -1060,17 +1060,24 @@ static Napi::Value MmapHostFd(const Napi::CallbackInfo& info) {
 // mmapHostFd(tid, hostFd, addr, len, prot, flags, off[, at]); mmapHostFdMany(tid, hostFd,
 // Float64Array [addr, len, prot, flags, off]*n[, at]): one fd hand-over for several
 // mappings of one file (an ELF's segments), 0 or -errno. `at`: see MmapHostFdManyIn.
+int MapsArg(const Napi::CallbackInfo& info, long (*maps)[5], uint64_t* at) {
+  Napi::Float64Array arr = info[2].As<Napi::Float64Array>();
+  size_t n = arr.ElementLength() / 5;
+  if (n == 0 || n > 16) return 0;
+  for (size_t i = 0; i < n; i++)
+    for (int j = 0; j < 5; j++) maps[i][j] = (long)arr[i * 5 + j];
+  *at = info.Length() > 3 && info[3].IsNumber() ? ScratchAt(info[3]) : 0;
+  return (int)n;
+}
+
 static Napi::Value MmapHostFdMany(const Napi::CallbackInfo& info) {
   pid_t tid = info[0].As<Napi::Number>().Int32Value();
   int hostFd = info[1].As<Napi::Number>().Int32Value();
-  Napi::Float64Array arr = info[2].As<Napi::Float64Array>();
-  size_t n = arr.ElementLength() / 5;
-  if (n == 0 || n > 16) return Num(info.Env(), -EINVAL);
   long maps[16][5];
-  for (size_t i = 0; i < n; i++)
-    for (int j = 0; j < 5; j++) maps[i][j] = (long)arr[i * 5 + j];
-  uint64_t at = info.Length() > 3 && info[3].IsNumber() ? ScratchAt(info[3]) : 0;
-  long r = MmapHostFdManyIn(tid, hostFd, maps, (int)n, at);
+  uint64_t at;
+  int n = MapsArg(info, maps, &at);
+  if (n == 0) return Num(info.Env(), -EINVAL);
+  long r = MmapHostFdManyIn(tid, hostFd, maps, n, at);
   return Num(info.Env(), r < 0 ? (double)r : 0);
 }
 

@@ -132,14 +132,11 @@ Napi::Value MmapHostFdMany(const Napi::CallbackInfo& info) {
   As* as = AsOfCtx(info[0].As<Napi::Number>().Int32Value());
   if (!as) return Num(info.Env(), -ESRCH);
   int hostFd = info[1].As<Napi::Number>().Int32Value();
-  Napi::Float64Array arr = info[2].As<Napi::Float64Array>();
-  size_t n = arr.ElementLength() / 5;
-  if (n == 0 || n > 16) return Num(info.Env(), -EINVAL);
   long maps[16][5];
-  for (size_t i = 0; i < n; i++)
-    for (int j = 0; j < 5; j++) maps[i][j] = (long)arr[i * 5 + j];
-  uint64_t at = info.Length() > 3 && info[3].IsNumber() ? ScratchAt(info[3]) : 0;
-  return Num(info.Env(), (double)MmapHostFdBatch(as->leader, hostFd, maps, (int)n, at));
+  uint64_t at;
+  int n = MapsArg(info, maps, &at);
+  if (n == 0) return Num(info.Env(), -EINVAL);
+  return Num(info.Env(), (double)MmapHostFdBatch(as->leader, hostFd, maps, n, at));
 }
 
 }  // namespace
