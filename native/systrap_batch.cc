@@ -84,7 +84,9 @@ long BatchHandOver(pid_t leader, int hostFd, uint64_t at, const long (*calls)[7]
     r = RunBatch(leader, at + offsetof(HandOver, calls), n + 1, &ran, newTid);
     if (ran == 1 && r >= 0) r = -EIO;  // (a recvmsg that took nothing fails at the next call)
   }
-  if (process_vm_writev(leader, &keptIov, 1, &atIov, 1, 0) != (ssize_t)len && r >= 0) r = -EFAULT;
+  // (The stub's scratch page, lent by a fresh clone of the template, is not put back: its
+  // batch ends by making it read-only again, and nothing reads what it holds.)
+  if (at != ST_SCRATCH && process_vm_writev(leader, &keptIov, 1, &atIov, 1, 0) != (ssize_t)len && r >= 0) r = -EFAULT;
   if (r == -EBADF) r = -EIO;  // nothing arrived at fd 0
   if (r < 0) {
     // Whatever arrived goes: a fd left at 0 would be taken for the next hand-over's.

@@ -80,8 +80,25 @@ As* MakeAs(pid_t leader, long* err, const As* parent, uint64_t at, long* thread)
                         (long)(ST_SLOTS_BASE + offsetof(st_frame, tidword)), 0, 0};
     memcpy(calls[n++], cl, sizeof cl);
   }
+  // A fresh clone of the template (an exec's new image, a vfork child's exec) has no
+  // guest page to lend and runs no guest code yet: its scratch page is made writable for
+  // the hand-over's msghdr and table, and read-only again by the batch's last call (the
+  // thread it clones stays stopped until StartThread, after that).
+  const long ro[6] = {(long)ST_SCRATCH, 4096, PROT_READ, 0, 0, 0};
+  bool scratch = false;
+  if (at == 0 && !parent && thread && BatchEnabled()) {
+    const long rw[6] = {(long)ST_SCRATCH, 4096, PROT_READ | PROT_WRITE, 0, 0, 0};
+    if (InjectSyscall(leader, SYS_mprotect, rw, nullptr) == 0) {
+      at = ST_SCRATCH;
+      scratch = true;
+      const long c[7] = {SYS_mprotect, ro[0], ro[1], ro[2], 0, 0, 0};
+      memcpy(calls[n++], c, sizeof c);
+    }
+  }
   pid_t tid = 0;
   long r = BatchHandOver(leader, fd, at, calls, n, &tid);
+  if (scratch && r < 0) InjectSyscall(leader, SYS_mprotect, ro, nullptr);  // the batch stopped short
+  if (r == -ENOTSUP && scratch) at = 0;
   if (r == -ENOTSUP) {
     r = MmapHostFdManyIn(leader, fd, maps, window ? 2 : 1, at);
     if (window) r = r == (long)ST_PATCH_BASE ? (long)ST_FRAMES_BASE : r < 0 ? r : -EIO;

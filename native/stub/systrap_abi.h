@@ -33,6 +33,7 @@
 #define ST_BATCH_IP 0x7ff000000352UL    /* after its syscall */
 #define ST_BATCH_TRAP 0x7ff000000361UL  /* its int3: the batch is done */
 #define ST_BATCH_ENTRY 56               /* a table entry: nr, a0..a5 */
+#define ST_SCRATCH 0x7ff000010000UL     /* the stub's scratch page (stub.c stub_scratch), read-only to guests */
 #define ST_F2_PROG 0x7ff000011000UL     /* struct sock_fprog of the guest-thread filter */
 
 /* Syscall-site patching (native/stub/stub.c st_tramp, README "Syscall-site patching").
