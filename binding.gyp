@@ -14,7 +14,7 @@
         "native/sentry_confine.cc",
         "native/oci_console.cc", "native/oci_cgroup.cc", "native/oci_net.cc",
         "native/net_host.cc", "native/net_sock.cc",
-        "native/systrap_platform.cc", "native/systrap_thread.cc", "native/systrap_place.cc", "native/systrap_wait.cc", "native/systrap_patch.cc",
+        "native/systrap_platform.cc", "native/systrap_thread.cc", "native/systrap_place.cc", "native/systrap_wait.cc", "native/systrap_patch.cc", "native/systrap_batch.cc",
         "native/kvm/kvm_machine.cc", "native/kvm/kvm_pagetable.cc", "native/kvm/kvm_memory.cc", "native/kvm/kvm_fork.cc", "native/kvm/kvm_run.cc", "native/kvm/kvm_vcpu.cc", "native/kvm/kvm_decode.cc", "native/kvm/kvm_probe.cc", "native/kvm/kvm_napi.cc", "native/kvm/shim.S"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

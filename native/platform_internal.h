@@ -4,6 +4,7 @@
 #include <napi.h>
 #include <poll.h>
 #include <sys/types.h>
+#include <sys/user.h>
 
 namespace tss {
 
@@ -17,6 +18,16 @@ long MmapHostFdIn(pid_t tid, int hostFd, long addr, long len, long prot, long fl
 // n mmaps of one host fd in one hand-over (maps[i] = addr, len, prot, flags, off); at: a
 // private writable guest page lent for the msghdr, or 0. The last mmap's result or -errno.
 long MmapHostFdManyIn(pid_t tid, int hostFd, const long (*maps)[5], int n, uint64_t at);
+// The hand-over's parts for a caller that injects the recvmsg itself (systrap's batch):
+// queue hostFd on the stubs' socket (0 or -errno; received as fd 0), drop what is left.
+long SendFdToStub(int hostFd);
+void DrainStubFds();
+// Runs stopped, traced tid from registers r until its next trap (its own registers put
+// back after): the signal, with r the registers at the trap, or -errno.
+int InjectRun(pid_t tid, struct user_regs_struct* r, pid_t* newTid);
+// mmapHostFdMany's arguments 2 and 3 (Float64Array of addr, len, prot, flags, off each,
+// at most 16; the lent page): the count, or 0 if malformed.
+int MapsArg(const Napi::CallbackInfo& info, long (*maps)[5], uint64_t* at);
 // A lent page's address from JS (see MmapHostFdManyIn), or 0 where it may not be used.
 uint64_t ScratchAt(const Napi::Value& v);
 // Atomic compare-and-swap of the aligned u64 at addr, run by stopped, traced tid: 0 with
@@ -52,5 +63,6 @@ int64_t MonotonicNs();
 int32_t* I32Arg(const Napi::CallbackInfo& info, int i);
 
 void InitSystrap(Napi::Env env, Napi::Object exports);
+void InitSystrapBatch(Napi::Env env, Napi::Object exports);
 
 }  // namespace tss

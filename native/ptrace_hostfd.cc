@@ -57,39 +57,41 @@ static void DrainStubSocket() {
 //    mmap fail or write the received bytes somewhere else in its own memory).
 static constexpr int kRecvFd = 0;
 
+// Queues host fd `hostFd` on the stubs' socket for a hand-over (stale datagrams drained
+// first; never blocks): 0 or -errno. The injected recvmsg then takes it as fd kRecvFd.
+long SendFdToStub(int hostFd) {
+  if (g_stubSock < 0 || g_stubPeer < 0) return -EBADF;
+  DrainStubSocket();
+  uint32_t seq = ++g_fdSeq;
+  struct msghdr m = {};
+  struct iovec iov = {&seq, sizeof seq};
+  char ctrl[CMSG_SPACE(sizeof(int))] = {};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = ctrl;
+  m.msg_controllen = sizeof ctrl;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &hostFd, sizeof(int));
+  for (int attempt = 0;; attempt++) {
+    if (sendmsg(g_stubSock, &m, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) return 0;
+    int e = errno;
+    if (e == EINTR) continue;
+    if (e != EAGAIN || attempt > 0) return e == EAGAIN ? -ENOMEM : -e;
+    DrainStubSocket();
+  }
+}
+
+void DrainStubFds() { DrainStubSocket(); }
+
 // `n` mappings of one host fd (maps[i] = addr, len, prot, flags, off): the fd passed and
 // received once, then n mmaps, then one close, all in one InjectSeq. Returns the last
 // mmap's result, or the first error (the mappings made before it stay: the caller
 // unmaps the batch's ranges).
 long MmapHostFdManyIn(pid_t tid, int hostFd, const long (*maps)[5], int n, uint64_t at) {
-  if (g_stubSock < 0 || g_stubPeer < 0) return -EBADF;
-  DrainStubSocket();
-  uint32_t seq = ++g_fdSeq;
-  {
-    struct msghdr m = {};
-    struct iovec iov = {&seq, sizeof seq};
-    char ctrl[CMSG_SPACE(sizeof(int))] = {};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = ctrl;
-    m.msg_controllen = sizeof ctrl;
-    struct cmsghdr* c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &hostFd, sizeof(int));
-    ssize_t sent;
-    for (int attempt = 0;; attempt++) {
-      sent = sendmsg(g_stubSock, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (sent >= 0 || errno == EINTR) {
-        if (sent >= 0) break;
-        continue;
-      }
-      int e = errno;
-      if (e != EAGAIN || attempt > 0) return e == EAGAIN ? -ENOMEM : -e;
-      DrainStubSocket();
-    }
-  }
+  if (long e = SendFdToStub(hostFd)) return e;
   // The stub's msghdr, iovec, payload and control buffer, laid out in its scratch page,
   // or at `at`: writable private guest memory the caller knows no guest code can touch
   // meanwhile (no other thread uses the address space), whose bytes are put back after
@@ -176,17 +178,24 @@ static Napi::Value MmapHostFd(const Napi::CallbackInfo& info) {
 // mmapHostFd(tid, hostFd, addr, len, prot, flags, off[, at]); mmapHostFdMany(tid, hostFd,
 // Float64Array [addr, len, prot, flags, off]*n[, at]): one fd hand-over for several
 // mappings of one file (an ELF's segments), 0 or -errno. `at`: see MmapHostFdManyIn.
+int MapsArg(const Napi::CallbackInfo& info, long (*maps)[5], uint64_t* at) {
+  Napi::Float64Array arr = info[2].As<Napi::Float64Array>();
+  size_t n = arr.ElementLength() / 5;
+  if (n == 0 || n > 16) return 0;
+  for (size_t i = 0; i < n; i++)
+    for (int j = 0; j < 5; j++) maps[i][j] = (long)arr[i * 5 + j];
+  *at = info.Length() > 3 && info[3].IsNumber() ? ScratchAt(info[3]) : 0;
+  return (int)n;
+}
+
 static Napi::Value MmapHostFdMany(const Napi::CallbackInfo& info) {
   pid_t tid = info[0].As<Napi::Number>().Int32Value();
   int hostFd = info[1].As<Napi::Number>().Int32Value();
-  Napi::Float64Array arr = info[2].As<Napi::Float64Array>();
-  size_t n = arr.ElementLength() / 5;
-  if (n == 0 || n > 16) return Num(info.Env(), -EINVAL);
   long maps[16][5];
-  for (size_t i = 0; i < n; i++)
-    for (int j = 0; j < 5; j++) maps[i][j] = (long)arr[i * 5 + j];
-  uint64_t at = info.Length() > 3 && info[3].IsNumber() ? ScratchAt(info[3]) : 0;
-  long r = MmapHostFdManyIn(tid, hostFd, maps, (int)n, at);
+  uint64_t at;
+  int n = MapsArg(info, maps, &at);
+  if (n == 0) return Num(info.Env(), -EINVAL);
+  long r = MmapHostFdManyIn(tid, hostFd, maps, n, at);
   return Num(info.Env(), r < 0 ? (double)r : 0);
 }
 

@@ -69,6 +69,14 @@ long InjectSyscall(pid_t tid, long nr, const long a[6], pid_t* newTid) {
   return (long)r.rax;
 }
 
+// Runs stopped, traced tid from registers r (rip and all) until its next trap, then puts
+// its own registers back: the trap's signal (r: the registers at the trap) or -errno.
+int InjectRun(pid_t tid, user_regs_struct* r, pid_t* newTid) {
+  user_regs_struct saved;
+  if (Ptrace(PTRACE_GETREGS, tid, nullptr, &saved) != 0) return -errno;
+  return RunUntilTrap(tid, &saved, r, newTid);
+}
+
 // Atomically replaces the 32-bit word at addr in stopped, traced thread tid's address
 // space with `desired` if it holds `expected` (the stub's cmpxchg gadget, run by that
 // thread: atomic against every other thread of the address space, on any CPU). Returns

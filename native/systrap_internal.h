@@ -58,8 +58,8 @@ struct Ctx {
   // thread is never let go (TakeFirstPost).
   bool doomed;
   // Placement (kAll/kOff/kBeside, see Place); `apart`: its last post came from another
-  // CPU than the Sentry's (only then do the two sides spin); `asleep`: resumes in a row
-  // after a long hold (a blocking syscall) that found its handler asleep.
+  // CPU than the Sentry's (only then do the two sides spin); `asleep`: a score of resumes
+  // from another CPU that found its handler asleep (+2) against those that did not (-1).
   int place;
   bool apart;
   unsigned asleep;
@@ -176,6 +176,16 @@ constexpr uint64_t kHoldTicks = 150000;   // ~50 us
 void Place(Ctx* c, int where);
 void PlaceQuick(Ctx* c, bool held, bool asleep);
 
+// systrap_batch.cc: several injected calls in one round trip (stub.c st_batch).
+constexpr int kBatchMax = 18;  // calls of one hand-over: the recvmsg, up to 16 maps, the close
+bool BatchEnabled();
+long RunBatch(pid_t leader, uint64_t table, int n, int* ran, pid_t* newTid);
+long BatchHandOver(pid_t leader, int hostFd, uint64_t at, const long (*calls)[7], int n, pid_t* newTid);
+long MmapHostFdBatch(pid_t leader, int hostFd, const long (*maps)[5], int n, uint64_t at);
+int MapCalls(const long (*maps)[5], int n, long (*calls)[7]);
+// Where a batch's table may lie in an address space's control page (see RunBatch).
+constexpr size_t kBatchTableOff = 0x1000;
+
 // Defined in systrap_platform.cc (core), systrap_thread.cc, systrap_place.cc, systrap_wait.cc.
 bool Wake(st_frame* f, bool counted);
 void StopRunning(Ctx* c);
@@ -192,7 +202,9 @@ void Resume(Ctx* c);
 bool DivertVsyscallFault(Ctx* c, double result);
 long CloneFrom(pid_t tid, long flags, uint64_t ctid);
 void FreeAs(As* as);
-As* MakeAs(pid_t leader, long* err, const As* parent, uint64_t at);
+As* MakeAs(pid_t leader, long* err, const As* parent, uint64_t at, long* thread);
+long AwaitCloneStop(pid_t child);
+long StartThread(As* as, int slot, long tid, Ctx* from);
 void TakeFrame(Ctx* c, int* sigOut, uint8_t siOut[128]);
 void LoadFp(Ctx* c);
 long NewThreadIn(As* as, Ctx* from);

@@ -65,6 +65,7 @@ void PatchInit(PatchSites* p, uint8_t* window, const PatchSites* parent) {
     p->next = parent->next;
     p->mapped = parent->mapped;
     p->patched = parent->patched;
+    p->traps = parent->traps;
   } else {
     memset(window, 0xcc, ST_PATCH_SIZE);
     uint64_t tramp = ST_TRAMP_IP, trampRax = ST_TRAMP_RAX_IP;
@@ -97,12 +98,28 @@ constexpr uint8_t kRaxMov[5] = {0x4c, 0x8b, 0x4c, 0x24, 0x08};
 
 }  // namespace
 
+uint32_t PatchAfter() {
+  static const uint32_t n = [] {
+    const char* v = getenv("TSSANDBOX_SYSTRAP_PATCH_AFTER");
+    long k = v ? atol(v) : 64;
+    return (uint32_t)(k < 1 ? 1 : k > 1000000 ? 1000000 : k);
+  }();
+  return n;
+}
+
 bool PatchNote(PatchSites* p, pid_t leader, uint64_t ret, uint64_t nr) {
   p->cand = 0;
   if (!p->window || ret < 0x10008 || ret > 0x7ffffffff000ULL) return false;
   if (ret > 0x7ff000000000ULL && ret < ST_FRAMES_BASE + ST_REGION_SIZE + 8) return false;  // the stub's own
   if (ret >= ST_PATCH_BASE && ret < ST_PATCH_BASE + ST_PATCH_SIZE) return false;
   if (p->seen.size() >= 65536) return false;  // bounded: a guest making code at will
+  if (p->seen.count(ret)) return false;
+  if (PatchAfter() > 1) {
+    if (p->traps.size() >= 65536) p->traps.clear();
+    uint32_t& n = p->traps[ret];
+    if (++n < PatchAfter()) return false;
+    p->traps.erase(ret);
+  }
   auto ins = p->seen.emplace(ret, -1);
   if (!ins.second) return false;
   uint64_t site = ret - 7;
@@ -140,6 +157,10 @@ void PatchUnview(const PatchSites* p, uint64_t addr, uint8_t* buf, size_t n) {
 
 void PatchForget(PatchSites* p, uint64_t start, uint64_t end) {
   for (auto it = p->patched.lower_bound(start); it != p->patched.end() && it->first < end;) it = p->patched.erase(it);
+  for (auto it = p->traps.begin(); it != p->traps.end();) {
+    if (it->first - 7 >= start && it->first - 7 < end) it = p->traps.erase(it);
+    else ++it;
+  }
   if (p->seen.empty()) return;
   for (auto it = p->seen.begin(); it != p->seen.end();) {
     if (it->first - 7 >= start && it->first - 7 < end) it = p->seen.erase(it);

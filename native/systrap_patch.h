@@ -19,6 +19,10 @@ struct PatchSites {
   // Sentry's own table: what the window or the guest's code say is never read back.
   std::unordered_map<uint64_t, int> seen;
   std::map<uint64_t, uint32_t> patched;  // site -> its number (or kRaxSite): what its bytes were
+  // Return address -> traps there so far, for sites not looked at yet (PatchNote offers a
+  // site only at its PatchAfter()th trap: a patch costs three injections, a trap saved
+  // ~1 us, so sites a program calls a few times are left alone).
+  std::unordered_map<uint64_t, uint32_t> traps;
   int next = 0;        // the next free entry
   bool mapped = false; // the window is mapped in the stub (at the first patch: the Sentry's
                        // mm has then checked the guest has nothing there and keeps it so)
@@ -28,12 +32,14 @@ struct PatchSites {
 
 // Patching is on (TSSANDBOX_SYSTRAP_PATCH, read once).
 bool PatchEnabled();
+// The trap at a site that makes it a candidate (TSSANDBOX_SYSTRAP_PATCH_AFTER, default 64).
+uint32_t PatchAfter();
 // XSAVE components and image size the trampoline uses (fits the frame's 4 KiB).
 void PatchXsaveLayout(uint64_t* mask, uint32_t* size);
 // A new address space's window: empty, or a fork's copy of its parent's.
 void PatchInit(PatchSites* p, uint8_t* window, const PatchSites* parent);
 // A syscall `nr` trapped with return address `ret` in address space `leader`: true if
-// its site may be patched (the bytes are `mov $nr,%eax; syscall`, or glibc's syscall(3)
+// it is the site's PatchAfter()th trap and its site may be patched (the bytes are `mov $nr,%eax; syscall`, or glibc's syscall(3)
 // ending `mov 0x8(%rsp),%r9; syscall`, the patch fits one
 // aligned word, a free entry): then p->cand is that site.
 bool PatchNote(PatchSites* p, pid_t leader, uint64_t ret, uint64_t nr);

@@ -218,9 +218,23 @@ void WriteBack(Ctx* c) {
   // A hold longer than the stub's spin ends asleep whatever the machine does: only the
   // shorter ones tell whether its spin pays.
   bool asleep = Wake(f, c->apart && hold < (uint64_t)g_stubSpin.budget);
-  if (!asleep || !held) c->asleep = 0;
-  else if (++c->asleep >= 4 && c->place != kBeside) Place(c, kBeside);
-  PlaceQuick(c, held, asleep);
+  // Away from the Sentry's CPU, a resume that had to wake the handler wakes another CPU
+  // (an IPI here, then a wait for that CPU when it is busy): a thread whose resumes need
+  // that more than one time in three goes beside the Sentry. A score, not a run in a
+  // row: cat's long reads (the handler sleeps) between quick writes (it spins) kept
+  // resetting a run, and each read paid the cross-CPU wake.
+  if (c->place != kBeside) {
+    if (asleep && c->apart) c->asleep += 2;
+    else if (c->asleep) c->asleep--;
+    if (c->asleep >= 8) {
+      if (!held) c->backoff++;  // quick calls that needed wakes: leave again later only
+      Place(c, kBeside);
+    }
+  }
+  // Quick, for leaving the Sentry's CPU: a hold the stub's spin would have covered (cat's
+  // reads, ~30-45 us, are under kHoldTicks but past the spin: taken for quick, they moved
+  // the thread off every 64 calls, where each read's wake then crossed CPUs).
+  PlaceQuick(c, held || hold >= (uint64_t)g_stubSpin.budget, asleep);
 }
 
 
@@ -319,15 +333,19 @@ Napi::Value NewAs(const Napi::CallbackInfo& info) {
   if (fromCtx) injector = fromCtx->as->leader;
   long child = CloneFrom(injector, SIGCHLD, 0);
   if (child < 0) return Num(info.Env(), (double)child);
+  const int64_t t1 = prof::g.on ? NowNs() : 0;
   long err = 0;
   uint64_t at = fromCtx && info.Length() > 1 && info[1].IsNumber() ? ScratchAt(info[1]) : 0;
-  As* as = MakeAs((pid_t)child, &err, fromCtx ? fromCtx->as : nullptr, at);
+  long first = 0;  // the first thread, when the hand-over cloned it too
+  As* as = MakeAs((pid_t)child, &err, fromCtx ? fromCtx->as : nullptr, at, &first);
   if (!as) {
     kill((pid_t)child, SIGKILL);
     return Num(info.Env(), (double)err);
   }
-  long tid = NewThreadIn(as, fromCtx);
+  const int64_t t2 = prof::g.on ? NowNs() : 0;
+  long tid = first > 0 ? StartThread(as, 0, first, fromCtx) : first < 0 ? first : NewThreadIn(as, fromCtx);
   if (tid < 0) kill((pid_t)child, SIGKILL);  // reaped (and freed) by the next wait
+  if (prof::g.on) prof::g.forkPh[0] += (uint64_t)(t1 - t0), prof::g.forkPh[1] += (uint64_t)(t2 - t1);
   ProfAsCall(true, t0, inj0);
   return Num(info.Env(), (double)tid);
 }
@@ -373,10 +391,18 @@ Napi::Value Recycle(const Napi::CallbackInfo& info) {
   // [0, stub) and [stub range end, TASK_SIZE): src/mm/platform-regions.ts STUB_END.
   constexpr uint64_t kRangeEnd = 0x7ff002200000ULL, kTaskSize = 0x7ffffffff000ULL;
   static_assert(ST_FRAMES_BASE + ST_REGION_SIZE <= kRangeEnd, "frames inside the stub range");
-  long lo[6] = {0, (long)kStubBase, 0, 0, 0, 0};
-  long hi[6] = {(long)kRangeEnd, (long)(kTaskSize - kRangeEnd), 0, 0, 0, 0};
-  long r = InjectSyscall(as->leader, SYS_munmap, lo, nullptr);
-  if (r == 0) r = InjectSyscall(as->leader, SYS_munmap, hi, nullptr);
+  // One injection: the table in the control page, which no guest code writes now (this
+  // thread, the only one, is stopped in the Sentry).
+  const long calls[2][7] = {{SYS_munmap, 0, (long)kStubBase, 0, 0, 0, 0},
+                            {SYS_munmap, (long)kRangeEnd, (long)(kTaskSize - kRangeEnd), 0, 0, 0, 0}};
+  long r;
+  if (BatchEnabled()) {
+    memcpy(as->map + kBatchTableOff, calls, sizeof calls);
+    r = RunBatch(as->leader, ST_FRAMES_BASE + kBatchTableOff, 2, nullptr, nullptr);
+  } else {
+    r = InjectSyscall(as->leader, SYS_munmap, calls[0] + 1, nullptr);
+    if (r == 0) r = InjectSyscall(as->leader, SYS_munmap, calls[1] + 1, nullptr);
+  }
   if (r != 0) return Num(info.Env(), r < 0 ? (double)r : -EIO);
   if (as->patch.window) {
     uint8_t* w = as->patch.window;
@@ -536,6 +562,7 @@ Napi::Value Destroy(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitSystrap(Napi::Env env, Napi::Object exports) {
+  InitSystrapBatch(env, exports);
   exports["systrapInit"] = Napi::Function::New(env, Init);
   exports["systrapSupport"] = Napi::Function::New(env, Support);
   exports["systrapNewAddressSpace"] = Napi::Function::New(env, NewAs);

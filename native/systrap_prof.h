@@ -35,6 +35,7 @@ struct State {
   int64_t ns0 = 0;
   // Address-space calls: forks (new address spaces) and execs in place, their count,
   // time and injections (native/ptrace_platform.cc g_injections).
+  uint64_t forkPh[4] = {}; // the fork's phases (ns): injector clone, memfd hand-over, thread clone, thread set-up
   uint64_t forks = 0, forkNs = 0, forkInj = 0, execs = 0, execNs = 0, execInj = 0;
   // Handoffs: posts taken from another CPU than the Sentry's / from its own; the Sentry's
   // waits that found a post while spinning / went to poll; resumes that needed a futex wake.
@@ -78,6 +79,10 @@ inline void Report() {
   if (g.forks)
     fprintf(stderr, "  %llu new address spaces (forks): mean %.0f us, %.1f injections each\n", (unsigned long long)g.forks,
             (double)g.forkNs / 1e3 / (double)g.forks, (double)g.forkInj / (double)g.forks);
+  if (g.forks)
+    fprintf(stderr, "  a fork's phases: injector clone %.0f us, memfd hand-over %.0f us, thread clone %.0f us, its set-up %.0f us\n",
+            (double)g.forkPh[0] / 1e3 / (double)g.forks, (double)g.forkPh[1] / 1e3 / (double)g.forks,
+            (double)g.forkPh[2] / 1e3 / (double)g.forks, (double)g.forkPh[3] / 1e3 / (double)g.forks);
   if (g.execs)
     fprintf(stderr, "  %llu execs in place: mean %.0f us, %.1f injections each\n", (unsigned long long)g.execs,
             (double)g.execNs / 1e3 / (double)g.execs, (double)g.execInj / (double)g.execs);

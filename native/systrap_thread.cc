@@ -14,6 +14,12 @@ long CloneFrom(pid_t tid, long flags, uint64_t ctid) {
   long r = InjectSyscall(tid, SYS_clone, a, &child);
   if (r < 0) return r;
   if (child == 0) child = (pid_t)r;
+  return AwaitCloneStop(child);
+}
+
+// A traced thread's clone stops (ptrace's auto-attach) before it runs an instruction:
+// waits for that stop. The child, or -errno.
+long AwaitCloneStop(pid_t child) {
   for (;;) {
     int status;
     pid_t p = waitpid(child, &status, __WALL);
@@ -40,7 +46,7 @@ void FreeAs(As* as) {
 // window, by a copy of the parent's: the child's code holds the same patched sites).
 // `at`: a private writable page of the fork's copy lent for the hand-over's msghdr (no
 // guest thread runs in the copy yet), sparing the scratch page's two mprotects; or 0.
-As* MakeAs(pid_t leader, long* err, const As* parent, uint64_t at) {
+As* MakeAs(pid_t leader, long* err, const As* parent, uint64_t at, long* thread) {
   int fd = (int)syscall(SYS_memfd_create, "tss-systrap", MFD_CLOEXEC);
   PatchSites patch;
   if (fd < 0) {
@@ -65,8 +71,41 @@ As* MakeAs(pid_t leader, long* err, const As* parent, uint64_t at) {
       {(long)ST_FRAMES_BASE, (long)ST_REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, 0},
       {(long)ST_PATCH_BASE, (long)ST_PATCH_SIZE, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, (long)ST_REGION_SIZE}};
   const bool window = PatchEnabled() && patch.mapped;
-  long r = MmapHostFdManyIn(leader, fd, maps, window ? 2 : 1, at);
-  if (window) r = r == (long)ST_PATCH_BASE ? (long)ST_FRAMES_BASE : r < 0 ? r : -EIO;
+  // With a lent page, one injection: the hand-over's calls and, with `thread`, the clone
+  // of the first guest thread (slot 0 of the fresh region), stopped by ptrace at once.
+  long calls[kBatchMax][7];
+  int n = MapCalls(maps, window ? 2 : 1, calls);
+  if (thread) {
+    const long cl[7] = {SYS_clone, kThreadFlags, 0, 0,
+                        (long)(ST_SLOTS_BASE + offsetof(st_frame, tidword)), 0, 0};
+    memcpy(calls[n++], cl, sizeof cl);
+  }
+  // A fresh clone of the template (an exec's new image, a vfork child's exec) has no
+  // guest page to lend and runs no guest code yet: its scratch page is made writable for
+  // the hand-over's msghdr and table, and read-only again by the batch's last call (the
+  // thread it clones stays stopped until StartThread, after that).
+  const long ro[6] = {(long)ST_SCRATCH, 4096, PROT_READ, 0, 0, 0};
+  bool scratch = false;
+  if (at == 0 && !parent && thread && BatchEnabled()) {
+    const long rw[6] = {(long)ST_SCRATCH, 4096, PROT_READ | PROT_WRITE, 0, 0, 0};
+    if (InjectSyscall(leader, SYS_mprotect, rw, nullptr) == 0) {
+      at = ST_SCRATCH;
+      scratch = true;
+      const long c[7] = {SYS_mprotect, ro[0], ro[1], ro[2], 0, 0, 0};
+      memcpy(calls[n++], c, sizeof c);
+    }
+  }
+  pid_t tid = 0;
+  long r = BatchHandOver(leader, fd, at, calls, n, &tid);
+  if (scratch && r < 0) InjectSyscall(leader, SYS_mprotect, ro, nullptr);  // the batch stopped short
+  if (r == -ENOTSUP && scratch) at = 0;
+  if (r == -ENOTSUP) {
+    r = MmapHostFdManyIn(leader, fd, maps, window ? 2 : 1, at);
+    if (window) r = r == (long)ST_PATCH_BASE ? (long)ST_FRAMES_BASE : r < 0 ? r : -EIO;
+  } else if (r >= 0) {
+    if (thread) *thread = tid > 0 ? AwaitCloneStop(tid) : -ESRCH;
+    r = (long)ST_FRAMES_BASE;  // every call succeeded: MAP_FIXED at the given addresses
+  }
   if (r != (long)ST_FRAMES_BASE) {
     *err = r < 0 ? r : -EIO;
     munmap(m, MapSize());
@@ -138,9 +177,19 @@ long NewThreadIn(As* as, Ctx* from) {
   if (slot < 0) return -EAGAIN;
   st_frame* f = FrameOf(as, slot);
   memset(static_cast<void*>(f), 0, offsetof(st_frame, fp));
-  uint64_t slotStub = StubAddr(as, f);
+  const int64_t t0 = prof::g.on ? NowNs() : 0;
   long tid = CloneFrom(as->leader, kThreadFlags, StubAddr(as, const_cast<unsigned int*>(&f->tidword)));
   if (tid < 0) return tid;
+  if (prof::g.on) prof::g.forkPh[2] += (uint64_t)(NowNs() - t0);
+  return StartThread(as, slot, tid, from);
+}
+
+// A guest thread just cloned (traced, stopped) into `slot` of `as`: pointed at the
+// stub's thread entry, placed, detached and recorded; tid, or -errno (it is killed).
+long StartThread(As* as, int slot, long tid, Ctx* from) {
+  const int64_t t1 = prof::g.on ? NowNs() : 0;
+  st_frame* f = FrameOf(as, slot);
+  uint64_t slotStub = StubAddr(as, f);
   f->altstack[0] = slotStub + ST_FRAME_SIZE;
   f->altstack[1] = 0;
   f->altstack[2] = ST_SLOT_SIZE - ST_FRAME_SIZE;
@@ -186,6 +235,7 @@ long NewThreadIn(As* as, Ctx* from) {
     syscall(SYS_tgkill, as->leader, tid, SIGKILL);
     return -EAGAIN;
   }
+  if (prof::g.on) prof::g.forkPh[3] += (uint64_t)(NowNs() - t1);
   // Not waited for here: the thread reaches its first trap when the host schedules it
   // (on a busy machine, milliseconds), meanwhile the Sentry goes on; its first resume is
   // carried out at that trap (ScanPosted), calls that need its frame wait for it.

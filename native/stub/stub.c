@@ -264,7 +264,38 @@ __asm__(
     "  syscall\n"
     "  ud2\n"
     "st_entry_fail:\n"
-    "  ud2\n");
+    "  ud2\n"
+    /* systrap: a batch of injected calls in one ptrace round trip (a host fd's hand-over,
+       a fork's frames and first thread, an exec's unmaps). The Sentry points the traced
+       injector here with rbx = a table of rbp entries {nr, a0..a5} (56 bytes each) in
+       memory no guest code can touch meanwhile; the calls run in order until one fails;
+       at the int3 rax is the last call's result and rbp the entries not run. Its
+       syscall (ST_BATCH_IP) the stub's filter allows as the gadget's; the guest-thread
+       filter traps it, so guest code jumping here only makes a syscall post. No stack. */
+    "  .org 0x330, 0xcc\n"
+    ".globl st_batch\n"
+    "st_batch:\n"
+    "  test %rbp, %rbp\n"
+    "  jz 2f\n"
+    "  mov (%rbx), %rax\n"
+    "  mov 8(%rbx), %rdi\n"
+    "  mov 16(%rbx), %rsi\n"
+    "  mov 24(%rbx), %rdx\n"
+    "  mov 32(%rbx), %r10\n"
+    "  mov 40(%rbx), %r8\n"
+    "  mov 48(%rbx), %r9\n"
+    "  .org 0x350, 0x90\n"
+    ".globl st_batch_sys\n"
+    "st_batch_sys:\n"
+    "  syscall\n"
+    "  dec %rbp\n"
+    "  add $56, %rbx\n"
+    "  cmp $-4095, %rax\n"
+    "  jb st_batch\n"
+    "2:\n"
+    ".globl st_batch_trap\n"
+    "st_batch_trap:\n"
+    "  int3\n");
 extern char stub_gadget[];
 long stub_hsys(long nr, long a, long b, long c, long d);
 extern char stub_restorer[];

@@ -268,18 +268,20 @@ static void st_install_handlers(void) {
 /* The guest-thread filter, stacked on the stub's (each new guest thread installs it
    itself, at its entry, before any guest code runs): the injection gadget and the
    entry's two instructions trap instead of running (seccomp takes the most
-   restrictive answer of all filters, so everything else is as the stub's filter says). */
+   restrictive answer of all filters, so everything else is as the stub's filter says).
+   The batch's syscall (ST_BATCH_IP) traps too: only the injector runs it. */
 __attribute__((section(".data.f2"), used, aligned(4096))) struct {
   struct sock_fprog prog;
-  struct sock_filter f[8];
+  struct sock_filter f[9];
 } st_f2 = {{0, 0}, {{0, 0, 0, 0}}};
 
 static void st_build_f2(void) {
   struct sock_filter f[] = {
       LD(IP_HI),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)(ST_GADGET_IP >> 32), 0, 5),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)(ST_GADGET_IP >> 32), 0, 6),
       LD(IP_LO),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_GADGET_IP, 2, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_GADGET_IP, 3, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_BATCH_IP, 2, 0),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_ENTRY_ALT_IP, 1, 0),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_ENTRY_F2_IP, 0, 1),
       RET(SECCOMP_RET_TRAP),
@@ -291,8 +293,9 @@ static void st_build_f2(void) {
 }
 
 /* The systrap stub's own filter (inherited by every thread): any syscall not from one of
-   the stub's five instructions traps (SIGSYS to st_handler, reported to the Sentry);
-   the gadget (Sentry-driven, traced threads only) runs the address-space calls; the
+   the stub's six instructions traps (SIGSYS to st_handler, reported to the Sentry);
+   the gadget and the batch's syscall (Sentry-driven, traced threads only) run the
+   address-space calls; the
    handler's instruction runs futex/doorbell/yield/exit; the restorer rt_sigreturn;
    a new thread's entry sigaltstack at one instruction and, at the other, seccomp
    installing exactly st_f2 (which then traps all three but the handler's and the
@@ -306,8 +309,10 @@ static void st_install_filter(void) {
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)(ST_GADGET_IP >> 32), 1, 0),
       RET(SECCOMP_RET_TRAP),
       LD(IP_LO),
+      /* the batch's syscall: allowed what the gadget's is (only the injector runs it) */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_BATCH_IP, 1, 0),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_GADGET_IP, 0, 26),
-      /* [8] the gadget */
+      /* [9] the gadget */
       LD(offsetof(struct seccomp_data, nr)),
       GADGET_NRS,
       /* recvmsg only on the Sentry's socket */
@@ -316,27 +321,27 @@ static void st_install_filter(void) {
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, STUB_SOCK_FD, 0, 1),
       RET(SECCOMP_RET_ALLOW),
       RET(SECCOMP_RET_TRAP), /* a guest thread at the gadget: trapped like any syscall */
-      /* [34] the handler's instruction (the accumulator still holds the low ip) */
+      /* [35] the handler's instruction (the accumulator still holds the low ip) */
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_HSYS_IP, 0, 13),
       LD(offsetof(struct seccomp_data, nr)),
       ALLOW_NR(__NR_sched_yield),
       ALLOW_NR(__NR_exit),
-      /* [40] futex: FUTEX_WAIT or FUTEX_WAKE only */
+      /* [41] futex: FUTEX_WAIT or FUTEX_WAKE only */
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_futex, 0, 2),
       LD(offsetof(struct seccomp_data, args[1])),
       BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, FUTEX_WAKE_, 4, 3),
-      /* [43] write on the doorbell only */
+      /* [44] write on the doorbell only */
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_write, 0, 3),
       LD(offsetof(struct seccomp_data, args[0])),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ST_EVENTFD, 0, 1),
-      /* [46] */
+      /* [47] */
       RET(SECCOMP_RET_ALLOW),
       RET(SECCOMP_RET_TRAP),
-      /* [48] the restorer */
+      /* [49] the restorer */
       ONE_NR_AT(ST_RESTORER_IP, __NR_rt_sigreturn),
-      /* [53] the thread entry's first instruction: sigaltstack only */
+      /* [54] the thread entry's first instruction: sigaltstack only */
       ONE_NR_AT(ST_ENTRY_ALT_IP, __NR_sigaltstack),
-      /* [58] its second: seccomp(SECCOMP_SET_MODE_FILTER, 0, ST_F2_PROG) only */
+      /* [59] its second: seccomp(SECCOMP_SET_MODE_FILTER, 0, ST_F2_PROG) only */
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ST_ENTRY_F2_IP, 0, 13),
       LD(offsetof(struct seccomp_data, nr)),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_seccomp, 0, 11),

@@ -29,6 +29,11 @@
 #define ST_ENTRY_ALT_IP 0x7ff0000002e2UL /* after the thread entry's sigaltstack */
 #define ST_ENTRY_F2_IP 0x7ff000000312UL  /* after its seccomp (the guest-thread filter) */
 #define ST_ENTRY_TRAP_IP 0x7ff000000322UL /* after its first trap (getpid) */
+#define ST_BATCH_START 0x7ff000000330UL /* st_batch: injected calls from a table (stub.c) */
+#define ST_BATCH_IP 0x7ff000000352UL    /* after its syscall */
+#define ST_BATCH_TRAP 0x7ff000000361UL  /* its int3: the batch is done */
+#define ST_BATCH_ENTRY 56               /* a table entry: nr, a0..a5 */
+#define ST_SCRATCH 0x7ff000010000UL     /* the stub's scratch page (stub.c stub_scratch), read-only to guests */
 #define ST_F2_PROG 0x7ff000011000UL     /* struct sock_fprog of the guest-thread filter */
 
 /* Syscall-site patching (native/stub/stub.c st_tramp, README "Syscall-site patching").

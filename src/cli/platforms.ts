@@ -15,8 +15,9 @@ import { UsageError } from './args';
 
 /**
  * The platforms the default may pick, fastest first (see src/platform/README.md). Measured
- * on this 2-vCPU nested VM (npm run bench, 2026-12-01) ptrace beats systrap on every row
- * (getppid 4.5 vs 4.8 us, fork+exec 3.3 vs 5.8 ms, mutex 33 vs 60 us), so ptrace comes first.
+ * on this 2-vCPU nested VM (npm run bench, 2026-12-04, session 12) systrap is ahead on
+ * getppid (6.9 vs 21 us), tar and, at load, fork+exec, but behind on cat of a 200 MB file
+ * (10-25%) and, on a quiet machine, fork+exec and gcc: not on every row, so ptrace comes first.
  */
 const DEFAULT_CANDIDATES: PlatformName[] = ['ptrace', 'systrap'];
 

@@ -73,6 +73,8 @@ export interface NativeAddon {
   systrapLeader(ctx: number): number;
   /** execve by ctx, its address space's only thread, in place: every guest mapping unmapped, FP state reset; ctx or -errno (nothing changed). */
   systrapRecycle(ctx: number): number;
+  /** mmaps of one host fd in one injection where a lent page allows (native/systrap_batch.cc): the last map's address or -errno. */
+  systrapMmapHostFdMany(ctx: number, hostFd: number, maps: Float64Array, at?: number): number;
   systrapGetRegs(ctx: number): number;
   systrapSetRegs(ctx: number): number;
   systrapGetFpRegs(ctx: number): number;

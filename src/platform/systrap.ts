@@ -119,12 +119,17 @@ export class SystrapPlatform implements Platform {
     return this.n.inject(this.leader(ctx), nr, a0, a1, a2, a3, a4, a5);
   }
 
+  private readonly oneMap = new Float64Array(5);
+
+  /** A host fd's hand-over and mmaps: one injection with a lent page (native/systrap_batch.cc). */
   mmapHostFd(ctx: number, hostFd: number, addr: number, len: number, prot: number, flags: number, off: number, at = 0): number {
-    return this.n.mmapHostFd(this.leader(ctx), hostFd, addr, len, prot, flags, off, at);
+    this.oneMap.set([addr, len, prot, flags, off]);
+    return this.n.systrapMmapHostFdMany(ctx, hostFd, this.oneMap, at);
   }
 
   mmapHostFdMany(ctx: number, hostFd: number, maps: Float64Array, at = 0): number {
-    return this.n.mmapHostFdMany(this.leader(ctx), hostFd, maps, at);
+    const r = this.n.systrapMmapHostFdMany(ctx, hostFd, maps, at);
+    return r < 0 ? r : 0;
   }
 
   getRegs(ctx: number): number {

@@ -9,7 +9,8 @@ import { compileGuest } from '../helpers/build';
 import { explain, runNative, runSandbox } from '../helpers/run';
 
 const SRC = path.join(__dirname, 'guests');
-const on = { TSSANDBOX_PLATFORM: 'systrap', TSSANDBOX_SYSTRAP_PATCH: '1' };
+// A site is patched at its first trap here (by default at its 64th: TSSANDBOX_SYSTRAP_PATCH_AFTER).
+const on = { TSSANDBOX_PLATFORM: 'systrap', TSSANDBOX_SYSTRAP_PATCH: '1', TSSANDBOX_SYSTRAP_PATCH_AFTER: '1' };
 const off = { TSSANDBOX_PLATFORM: 'systrap', TSSANDBOX_SYSTRAP_PATCH: '0' };
 // Runs only where systrap is what the suite tests (or the suite is not per platform).
 const platform = process.env.TSSANDBOX_PLATFORM;

@@ -21,13 +21,13 @@ describe.each(PLATFORMS)('platform %s', (platform) => {
     try {
       const r = await runSandbox([`--platform=${platform}`, guest, host]);
       expect(r.code, explain(r)).toBe(0);
-      const lines = ['gadget', 'handler', 'restorer', 'entry-sigaltstack', 'entry-seccomp'].flatMap((s) => [
+      const lines = ['gadget', 'handler', 'restorer', 'entry-sigaltstack', 'entry-seccomp', 'batch'].flatMap((s) => [
         // The guest's own pid (the Sentry answered), never a host pid.
         `${s} getpid -> 1`,
         // Served by the Sentry: the file is in the sandbox's overlay only.
         `${s} open(O_CREAT) -> fd, visible in the sandbox: yes`,
       ]);
-      expect(r.stdout).toBe([...lines,
+      expect(r.stdout).toBe([...lines, 'batch mmap over frames: ENOMEM',
         'mmap over frames: ENOMEM', 'munmap frames: EINVAL', 'mprotect frames: ENOMEM',
         'mremap onto frames: EINVAL', 'write(pipe, frames): EFAULT', 'done', ''].join('\n'));
       expect(fs.readdirSync(host)).toEqual([]);

@@ -1,7 +1,8 @@
 /*
  * Guest code jumping to every syscall instruction of the stub with registers of its
  * own choosing: the injection gadget, the systrap handler's instruction, the signal
- * restorer's and a new thread's entry's two (sigaltstack, seccomp). None may reach the host: getpid must be the guest's pid (1),
+ * restorer's and a new thread's entry's two (sigaltstack, seccomp), and the injector's
+ * batch run from the top with a table of the guest's own. None may reach the host: getpid must be the guest's pid (1),
  * and a file created through them must land in the sandbox, not on the host.
  * argv[1]: a host directory the sandbox sees read-only.
  */
@@ -44,6 +45,20 @@ static long jump(unsigned long at, long nr, long a, long b, long c) {
   return r;
 }
 
+/* The injector's batch (systrap's st_batch, at 0x7ff000000330) run from its top with
+   a table of our own (rbx) of one call (rbp = 1): its syscall, then its int3. */
+static long jump_batch6(long nr, long a, long b, long c, long d, long e, long f) {
+  static long table[7];
+  table[0] = nr, table[1] = a, table[2] = b, table[3] = c, table[4] = d, table[5] = e, table[6] = f;
+  if (sigsetjmp(jb, 1) != 0) return got;
+  __asm__ volatile("mov %0, %%rbx\n\t"
+                   "mov $1, %%ebp\n\t"
+                   "jmp *%1\n\t" ::"r"(table), "r"(0x7ff000000330UL)
+                   : "rbx", "memory");
+  __builtin_unreachable();
+}
+static long jump_batch(long nr, long a, long b, long c) { return jump_batch6(nr, a, b, c, 0, 0, 0); }
+
 static void on_trap(int sig, siginfo_t* si, void* ucv) {
   ucontext_t* uc = ucv;
   (void)si;
@@ -69,18 +84,25 @@ int main(int argc, char** argv) {
       {"entry-seccomp", 0x7ff000000310UL},
   };
   const char* dir = argc > 1 ? argv[1] : "/tmp";
-  for (unsigned i = 0; i < sizeof sites / sizeof sites[0]; i++) {
-    long pid = jump(sites[i].at, SYS_getpid, 0, 0, 0);
-    printf("%s getpid -> %ld\n", sites[i].name, pid);
+  const unsigned n = sizeof sites / sizeof sites[0];
+  for (unsigned i = 0; i <= n; i++) {
+    const char* name = i < n ? sites[i].name : "batch";
+    long pid = i < n ? jump(sites[i].at, SYS_getpid, 0, 0, 0) : jump_batch(SYS_getpid, 0, 0, 0);
+    printf("%s getpid -> %ld\n", name, pid);
     char path[4096];
-    snprintf(path, sizeof path, "%s/stub-jump-%s", dir, sites[i].name);
-    long fd = jump(sites[i].at, SYS_open, (long)path, O_CREAT | O_WRONLY, 0644);
+    snprintf(path, sizeof path, "%s/stub-jump-%s", dir, name);
+    long fd = i < n ? jump(sites[i].at, SYS_open, (long)path, O_CREAT | O_WRONLY, 0644)
+                    : jump_batch(SYS_open, (long)path, O_CREAT | O_WRONLY, 0644);
     struct stat st;
-    printf("%s open(O_CREAT) -> %s, visible in the sandbox: %s\n", sites[i].name, fd >= 0 ? "fd" : strerror((int)-fd),
+    printf("%s open(O_CREAT) -> %s, visible in the sandbox: %s\n", name, fd >= 0 ? "fd" : strerror((int)-fd),
            stat(path, &st) == 0 ? "yes" : "no");
   }
   /* The shared frames above the stub image are the platform's, not guest memory. */
   void* frames = (void*)0x7ff000110000UL;
+  /* A call the injector may make at the batch's instruction, made by guest code there:
+     the Sentry's mm answers it (it refuses the frames), the host never runs it. */
+  long bm = jump_batch6(SYS_mmap, (long)frames, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  printf("batch mmap over frames: %s\n", bm < 0 && bm > -4096 ? strerrorname_np((int)-bm) : "mapped");
   void* m = mmap(frames, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
   printf("mmap over frames: %s\n", m == MAP_FAILED ? strerrorname_np(errno) : "mapped");
   printf("munmap frames: %s\n", munmap(frames, 4096) == 0 ? "ok" : strerrorname_np(errno));
