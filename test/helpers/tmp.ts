@@ -16,9 +16,17 @@ import { afterAll } from 'vitest';
 export function tmpDirs(): (prefix: string) => string {
   const made: string[] = [];
   afterAll(() => {
-    // A guest may have made files as another uid the test cannot remove; force keeps
-    // going and leaves only what the host forbids.
-    for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+    // Every directory is tried even when one cannot go (a mount left on it): the first
+    // failure is then reported, so a leak shows as a failed hook, not silently.
+    let first: unknown;
+    for (const d of made.splice(0)) {
+      try {
+        rmSync(d, { recursive: true, force: true });
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    if (first) throw first;
   });
   return (prefix) => {
     const d = mkdtempSync(path.join(tmpdir(), prefix));
