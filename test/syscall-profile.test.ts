@@ -6,9 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { compileGuest } from './helpers/build';
 import { runSandbox, explain } from './helpers/run';
+import { tmpDirs } from './helpers/tmp';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+
+const mkTmp = tmpDirs();
 
 const SRC = `
 #include <stdio.h>
@@ -26,7 +28,7 @@ int main(int argc, char **argv) {
 
 /** The guest, and a host file no cache has seen (its stat must ask the Gofer). */
 function build(): [string, string] {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-prof-'));
+  const dir = mkTmp('tss-prof-');
   const src = path.join(dir, 'prof_guest.c');
   fs.writeFileSync(src, SRC);
   return [compileGuest('prof_guest', 'static', { srcDir: dir }), src];
@@ -56,6 +58,5 @@ describe('syscall profile', () => {
     expect(off.stderr).not.toMatch(/syscall profile/);
     expect(off.stdout).toBe(on.stdout);
     expect(on.stdout).toMatch(/stat 0/);
-    fs.rmSync(path.dirname(file), { recursive: true, force: true });
   });
 });

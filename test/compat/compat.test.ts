@@ -9,6 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { compileGuest, LINKAGES } from '../helpers/build';
 import { GUESTS_DIR } from '../helpers/paths';
 import { expectSameAsNative, explain, runNative, runSandbox, sandboxCommand, spawnCollect } from '../helpers/run';
+import { tmpDirs } from '../helpers/tmp';
+
+const mkTmp = tmpDirs();
 
 const SRC = path.join(__dirname, 'guests');
 const build = (name: string, l: (typeof LINKAGES)[number]) => compileGuest(name, l, { srcDir: SRC, flags: ['-I', GUESTS_DIR] });
@@ -276,7 +279,7 @@ describe('rseq, membarrier, mlock, ioprio, NUMA policy', () => {
 describe('exec of a minimal hand-built ELF', () => {
   for (const bss of [0, 3]) {
     it(`one PT_LOAD, no sections${bss ? ', with bss' : ''}: runs and exits like Linux`, async () => {
-      const dir = nfs.mkdtempSync(path.join(os.tmpdir(), 'tss-tiny-'));
+      const dir = mkTmp('tss-tiny-');
       const p = path.join(dir, 'tiny');
       nfs.writeFileSync(p, tinyElf(bss), { mode: 0o755 });
       await expectSameAsNative([p], { timeoutMs: 15_000 });

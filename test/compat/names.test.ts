@@ -3,7 +3,6 @@
  * on a rw bind (through the Gofer), in the read-only host tree, and in both host backends.
  */
 import * as nfs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileGuest, LINKAGES } from '../helpers/build';
@@ -13,6 +12,9 @@ import { DirectBackend } from '../../fs/fsimpl/hostfs/host-backend';
 import { GoferBackend } from '../../fs/fsimpl/hostfs/gofer-backend';
 import { spawnGofer } from '../../src/gofer/client';
 import { goferNative } from '../../src/gofer/native';
+import { tmpDirs } from '../helpers/tmp';
+
+const mkTmp = tmpDirs();
 
 const SRC = path.join(__dirname, 'guests');
 const guest = (l: (typeof LINKAGES)[number]) => compileGuest('cp_names', l, { srcDir: SRC, flags: ['-I', GUESTS_DIR] });
@@ -27,8 +29,8 @@ describe('non-UTF-8 file names', () => {
   }
 
   it('on a rw bind mount, through the Gofer', async () => {
-    const native = nfs.mkdtempSync(path.join(os.tmpdir(), 'tss-names-n-'));
-    const bind = nfs.mkdtempSync(path.join(os.tmpdir(), 'tss-names-b-'));
+    const native = mkTmp('tss-names-n-');
+    const bind = mkTmp('tss-names-b-');
     const bin = guest('dynamic');
     const { spawnCollect, BASE_ENV } = await import('../helpers/run');
     const n = await spawnCollect([bin, native], BASE_ENV, { timeoutMs: 20_000 });
@@ -38,7 +40,7 @@ describe('non-UTF-8 file names', () => {
   }, 40_000);
 
   it('in the read-only host tree: listed, stat-ed, read and readlink-ed with their bytes', async () => {
-    const dir = nfs.mkdtempSync(path.join(os.tmpdir(), 'tss-names-ro-'));
+    const dir = mkTmp('tss-names-ro-');
     const dirB = Buffer.from(dir + '/');
     nfs.writeFileSync(Buffer.concat([dirB, RAW]), 'abc');
     nfs.symlinkSync(RAW, Buffer.concat([dirB, Buffer.from('l')]));
@@ -49,7 +51,7 @@ describe('non-UTF-8 file names', () => {
   }, 30_000);
 
   it.skipIf(goferNative() === null)('DirectBackend and the Gofer pass names as bytes', () => {
-    const root = nfs.mkdtempSync(path.join(os.tmpdir(), 'tss-names-g-'));
+    const root = mkTmp('tss-names-g-');
     nfs.writeFileSync(Buffer.concat([Buffer.from(root + '/'), RAW]), 'x');
     const latin = RAW.toString('latin1');
     const c = spawnGofer([root])!;

@@ -3,13 +3,13 @@
 // 32-bit syscalls) and whether the Sentry still hears the host while a guest spins.
 import { describe, expect, it } from 'vitest';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { spawn, type ChildProcess } from 'child_process';
 import { compileGuest, LINKAGES } from '../helpers/build';
 import { BASE_ENV, explain, GUEST_STUBS, runSandbox, spawnCollect, TEST_PLATFORMS } from '../helpers/run';
 import { BIN } from '../helpers/paths';
 import { commOf, descendantsOf, expectedStubFds, processAlive, stubsOf } from './stubs';
+import { tmpDirs } from '../helpers/tmp';
 
 const SRC = path.join(__dirname, 'guests');
 
@@ -68,7 +68,8 @@ const BY_PLATFORM = LINKAGES.flatMap((l) => TEST_PLATFORMS.map((p) => [l, p] as 
 
 describe.each(BY_PLATFORM)('legacy entry points (%s, %s)', (linkage, platform) => {
   const pf = `--platform=${platform}`;
-  const scratch = () => fs.mkdtempSync(path.join(os.tmpdir(), 'tss-core-'));
+  const mkTmp = tmpDirs();
+  const scratch = () => mkTmp('tss-core-');
   // The Sentry's own core limit is raised: only the stub's own settings keep cores away.
   const unlimited = (cwd: string, args: string[]) =>
     spawnCollect(['/bin/sh', '-c', 'ulimit -c unlimited && exec "$@"', 'sh', process.execPath, BIN, 'run', ...args], BASE_ENV, { cwd });

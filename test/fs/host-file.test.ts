@@ -1,6 +1,5 @@
 import { describe, it, expect } from 'vitest';
 import * as nfs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
 import { HostFile } from '../../fs/fsimpl/host/host-file';
@@ -8,6 +7,9 @@ import { hostPoller } from '../../src/waiter/host-poller';
 import { O_RDWR, O_RDONLY, POLLIN } from '../../src/abi/fs';
 import * as E from '../../src/abi/errno';
 import { native } from '../../src/platform/native';
+import { tmpDirs } from '../helpers/tmp';
+
+const mkTmp = tmpDirs();
 
 const hasNative = (() => {
   try {
@@ -19,7 +21,7 @@ const hasNative = (() => {
 
 describe.skipIf(!hasNative)('HostFile', () => {
   it('never blocks: EAGAIN when empty, a poller watch when waiting, data once written', () => {
-    const dir = nfs.mkdtempSync(path.join(os.tmpdir(), 'tss-hf-'));
+    const dir = mkTmp('tss-hf-');
     const fifo = path.join(dir, 'p');
     execFileSync('mkfifo', [fifo]);
     const fd = nfs.openSync(fifo, nfs.constants.O_RDWR | nfs.constants.O_NONBLOCK);

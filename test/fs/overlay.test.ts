@@ -1,15 +1,17 @@
 import { describe, it, expect } from 'vitest';
 import * as nfs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { createVfs } from '../../fs/rootfs/create';
 import { fakeTask } from './fake-task';
 import { O_RDONLY, O_RDWR, O_CREAT, O_WRONLY, O_TRUNC, O_DIRECTORY } from '../../src/abi/fs';
 import * as E from '../../src/abi/errno';
+import { tmpDirs } from '../helpers/tmp';
+
+const mkTmp = tmpDirs();
 
 /** A private host tree as the lower layer, so the test controls its content. */
 function hostTree(): string {
-  const root = nfs.mkdtempSync(path.join(os.tmpdir(), 'tss-ovl-'));
+  const root = mkTmp('tss-ovl-');
   nfs.mkdirSync(path.join(root, 'd/sub'), { recursive: true });
   nfs.writeFileSync(path.join(root, 'd/a'), 'lower-a');
   nfs.writeFileSync(path.join(root, 'd/sub/b'), 'lower-b');
@@ -96,7 +98,7 @@ describe('overlay', () => {
 
   it('rw and ro bind mounts', () => {
     const root = hostTree();
-    const bind = nfs.mkdtempSync(path.join(os.tmpdir(), 'tss-bind-'));
+    const bind = mkTmp('tss-bind-');
     nfs.writeFileSync(path.join(bind, 'f'), 'host');
     const vfs = createVfs({ root, bare: true, mounts: [{ src: bind, dst: '/rw', readonly: false }, { src: bind, dst: '/ro', readonly: true }] });
     const t = fakeTask(vfs);
@@ -132,7 +134,7 @@ function eventually<T>(fn: () => T, want: T): T {
 
 describe('bind mounts see the host live', () => {
   it('host-side changes show up; mounts inside a bind stay visible', () => {
-    const bind = nfs.mkdtempSync(path.join(os.tmpdir(), 'tss-live-'));
+    const bind = mkTmp('tss-live-');
     nfs.mkdirSync(path.join(bind, 'sub'));
     const vfs = createVfs({ root: hostTree(), bare: true, mounts: [{ src: bind, dst: '/data', readonly: false }], tmpfs: ['/data/sub'] });
     const t = fakeTask(vfs);

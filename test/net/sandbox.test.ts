@@ -7,12 +7,12 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { BIN } from '../helpers/paths';
 import { compileGuest } from '../helpers/build';
+import { tmpDirs } from '../helpers/tmp';
 import {
   canMakeNetns, cleanupNetns, vethPair, addNetns, address, sh, inNs, sandboxed, runIn, nsPath,
   SANDBOX_V4, PEER_V4, SANDBOX_V6, PEER_V6, type Proc,
@@ -24,6 +24,7 @@ const SRC = path.join(__dirname, 'guests');
 let httpd = '';
 let fwd = '';
 const procs: Proc[] = [];
+const mkTmp = tmpDirs();
 
 function track(p: Proc): Proc {
   procs.push(p);
@@ -33,7 +34,7 @@ function track(p: Proc): Proc {
 beforeAll(() => {
   if (!ok) return;
   httpd = compileGuest('net_httpd', 'dynamic', { srcDir: SRC });
-  const dir = mkdtempSync(path.join(tmpdir(), 'tss-net-'));
+  const dir = mkTmp('tss-net-');
   fwd = path.join(dir, 'lossy_fwd');
   execFileSync('gcc', ['-O2', '-o', fwd, path.join(__dirname, 'host', 'lossy_fwd.c')]);
 });
@@ -97,7 +98,7 @@ else:
 `;
 let scripts = '';
 function script(name: string, text: string): string {
-  scripts ||= mkdtempSync(path.join(tmpdir(), 'tss-net-py-'));
+  scripts ||= mkTmp('tss-net-py-');
   const p = path.join(scripts, name);
   writeFileSync(p, text);
   return p;
@@ -116,7 +117,7 @@ describe.skipIf(!ok)('network mode sandbox over a veth', () => {
     // The namespace's kernel no longer holds the addresses: only the Sentry answers.
     expect(sh(['ip', '-n', p.sandboxNs, 'addr', 'show', p.sandboxIf])).not.toContain(SANDBOX_V4);
     expect(await curl(p.peerNs, `http://${SANDBOX_V4}:8080/hello`)).toBe('hello from the sandbox\n');
-    const dir = mkdtempSync(path.join(tmpdir(), 'tss-curl-'));
+    const dir = mkTmp('tss-curl-');
     await curl(p.peerNs, `http://${SANDBOX_V4}:8080/3000000`, path.join(dir, 'a'));
     expect(sha(require('node:fs').readFileSync(path.join(dir, 'a')))).toBe(sha(pattern(3_000_000)));
     expect(await curl(p.peerNs, `http://[${SANDBOX_V6}]:8080/x`)).toBe('hello from the sandbox\n');
@@ -126,7 +127,7 @@ describe.skipIf(!ok)('network mode sandbox over a veth', () => {
 
   it('python3 -m http.server in the sandbox, fetched with curl', async () => {
     const p = vethPair();
-    const dir = mkdtempSync(path.join(tmpdir(), 'tss-www-'));
+    const dir = mkTmp('tss-www-');
     const file = pattern(500_000);
     writeFileSync(path.join(dir, 'f.bin'), file);
     track(sandboxed(p.sandboxNs, [PY, '-m', 'http.server', '8000', '--bind', SANDBOX_V4, '--directory', dir]));
@@ -137,7 +138,7 @@ describe.skipIf(!ok)('network mode sandbox over a veth', () => {
 
   it('a sandboxed client fetches from a server in the peer namespace (IPv4 and IPv6)', async () => {
     const p = vethPair();
-    const dir = mkdtempSync(path.join(tmpdir(), 'tss-www-'));
+    const dir = mkTmp('tss-www-');
     writeFileSync(path.join(dir, 'index.txt'), 'served by linux\n');
     const srv = track(inNs(p.peerNs, [PY, '-m', 'http.server', '8001', '--bind', '::', '--directory', dir]));
     void srv;
@@ -481,7 +482,7 @@ describe.skipIf(!ok)('network mode sandbox over a TAP device', () => {
     expect(sh(['ip', '-n', s, 'addr', 'show', 'tap0'])).not.toContain(SANDBOX_V4);
     expect(srv.out()).toContain('1 packets received');
     expect(await curl(peer, `http://${SANDBOX_V4}:8080/hello`)).toBe('hello from the sandbox\n');
-    const dir = mkdtempSync(path.join(tmpdir(), 'tss-curl-'));
+    const dir = mkTmp('tss-curl-');
     await curl(peer, `http://${SANDBOX_V4}:8080/3000000`, path.join(dir, 'a'));
     expect(sha(require('node:fs').readFileSync(path.join(dir, 'a')))).toBe(sha(pattern(3_000_000)));
     expect(await curl(peer, `http://[${SANDBOX_V6}]:8080/x`)).toBe('hello from the sandbox\n');

@@ -78,7 +78,13 @@ describe('platform selection', () => {
   });
 
   it('tssandbox platforms lists each platform, whether it works here and why not', async () => {
-    const r = await runCli(['platforms'], { env: { XDG_CACHE_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'tss-cache-')) } });
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-cache-'));
+    let r: Awaited<ReturnType<typeof runCli>>;
+    try {
+      r = await runCli(['platforms'], { env: { XDG_CACHE_HOME: cache } });
+    } finally {
+      fs.rmSync(cache, { recursive: true, force: true });
+    }
     expect(r.code, explain(r)).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines.map((l) => l.split(/\s+/)[0])).toEqual(['kvm', 'systrap', 'ptrace']);

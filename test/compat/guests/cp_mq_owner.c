@@ -125,5 +125,6 @@ int main(void) {
 
   SHOW("mq_unlink", mq_unlink("/q"));
   SHOW("umount", umount("mq"));
+  leave_tmpdir();
   return 0;
 }
