@@ -40,7 +40,10 @@ describe.skipIf(!ok)('containerd + ctr --runc-binary tssandbox', () => {
     sock = path.join(dir, 'c.sock');
     const config = containerdConfig(dir, sock, ['io.containerd.grpc.v1.cri']);
     const log = fs.openSync(path.join(dir, 'containerd.log'), 'w');
-    daemon = spawn('containerd', ['-c', config], { stdio: ['ignore', log, log] });
+    // Its temporary files in our folder: a task checkpoint's ctrd-checkpoint* dir outlives it.
+    const tmpDir = path.join(dir, 'tmp');
+    fs.mkdirSync(tmpDir);
+    daemon = spawn('containerd', ['-c', config], { stdio: ['ignore', log, log], env: { ...process.env, TMPDIR: tmpDir } });
     await waitFor(async () => fs.existsSync(sock) && (await ctr(['version'])).status === 0);
     const rootfs = await makeRootfs(path.join(dir, 'rootfs'));
     fs.mkdirSync(path.join(rootfs, 'out')); // the checkpoint test's bind
