@@ -40,7 +40,7 @@ export interface CompileOptions {
   flags?: string[];
 }
 
-interface Job { out: string; tmp: string; args: string[] }
+interface Job { out: string; tmp: string; args: string[]; src: string; srcDir: string }
 
 /** The output path of guest NAME, and the gcc job to build it when stale (null: up to date). */
 function plan(name: string, linkage: Linkage, opts: CompileOptions): { out: string; job: Job | null } {
@@ -63,7 +63,28 @@ function plan(name: string, linkage: Linkage, opts: CompileOptions): { out: stri
     '-I', srcDir,
     '-o', tmp, src,
   ];
-  return { out, job: { out, tmp, args } };
+  return { out, job: { out, tmp, args, src, srcDir } };
+}
+
+/**
+ * Puts a finished build in place, unless another process (the other platform's pass of
+ * `npm test`, compiling the same guest at the same time) already has: replacing a binary a
+ * running sandbox has just looked up is a host change under its exclusive-mode cache, and
+ * its exec then fails ("cannot execute").
+ */
+function install(job: Job): void {
+  const built = mtime(job.out);
+  if (built >= 0 && built >= mtime(job.src) && built >= newestHeader(job.srcDir)) {
+    fs.unlinkSync(job.tmp);
+    return;
+  }
+  try {
+    if (built < 0) fs.linkSync(job.tmp, job.out); // only if still absent
+    else fs.renameSync(job.tmp, job.out); // stale: replaced
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  try { fs.unlinkSync(job.tmp); } catch { /* renamed */ }
 }
 
 function failed(job: Job, e: unknown): Error {
@@ -81,7 +102,7 @@ export function compileGuest(name: string, linkage: Linkage = 'dynamic', opts: C
   } catch (e) {
     throw failed(job, e);
   }
-  fs.renameSync(job.tmp, out);
+  install(job);
   return out;
 }
 
@@ -107,7 +128,7 @@ export async function compileGuests(names: readonly string[], opts: CompileOptio
       } catch (e) {
         throw failed(job, e);
       }
-      fs.renameSync(job.tmp, job.out);
+      install(job);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs.length, os.availableParallelism())) }, run));
